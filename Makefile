@@ -1,0 +1,61 @@
+# Thin driver over CMake. Quick start: `make up`, `make test`.
+BUILD    ?= build
+ASAN     ?= build-asan
+FUZZ     ?= build-fuzz
+JOBS     ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build deps deps-test up test unit e2e asan fuzz fuzz-run bench install clean
+
+all: build
+
+deps:
+	scripts/deps.sh build
+
+deps-test:
+	scripts/deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Single-node cluster in the foreground with the example app; Ctrl-C stops it cleanly.
+up: build
+	$(BUILD)/troupe up -f examples/hello.yaml
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -E '^e2e_'
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -R '^e2e_'
+
+asan: deps-test
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN) -j$(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+# Unit + end-to-end, then the same under ASan+UBSan, then a bounded fuzz run.
+test: deps-test
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure
+	$(MAKE) asan
+	$(MAKE) fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+fuzz: deps-test
+	CC=clang-14 cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_FUZZ=ON -DTROUPE_SANITIZE=ON >/dev/null
+	cmake --build $(FUZZ) -j$(JOBS)
+
+fuzz-run: fuzz
+	scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+bench: build
+	scripts/deps.sh bench
+	$(BUILD)/bench_api
+	$(BUILD)/bench_store
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

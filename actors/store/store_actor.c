@@ -1,0 +1,305 @@
+/* store_actor — see store_actor.h. */
+#include "actors/store/store_actor.h"
+#include "actors/store/store.h"
+#include "core/log.h"
+#include "core/store_proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char dir[1024];
+    char endpoint[1024];
+} args_t;
+
+typedef struct {
+    zframe_t *rid;
+    uint64_t id;
+    size_t first, n; /* its ops in the batch */
+} proposer_t;
+
+typedef struct {
+    zsock_t *router;
+    store_t *store;
+    zlistx_t *subs; /* routing ids (zframe_t*) of subscribed brokers */
+    msgpack_sbuffer evbuf;
+    msgpack_packer evpk;
+    size_t nev;
+} self_t;
+
+static void
+pstr (msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen (s);
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+static void
+send_to (zsock_t *router, zframe_t *rid, const char *data, size_t len)
+{
+    zmsg_t *m = zmsg_new ();
+    zmsg_append (m, &(zframe_t *) {zframe_dup (rid)});
+    zmsg_addmem (m, data, len);
+    zmsg_send (&m, router);
+}
+
+static void
+on_event (void *arg, const store_event_t *ev)
+{
+    self_t *s = arg;
+    msgpack_pack_array (&s->evpk, 6);
+    msgpack_pack_uint64 (&s->evpk, ev->rev);
+    msgpack_pack_int (&s->evpk, ev->kind);
+    pstr (&s->evpk, ev->key);
+    msgpack_pack_bin (&s->evpk, ev->len);
+    msgpack_pack_bin_body (&s->evpk, ev->val, ev->len);
+    msgpack_pack_uint64 (&s->evpk, ev->create_rev);
+    msgpack_pack_int (&s->evpk, ev->created);
+    s->nev++;
+}
+
+/* Applies a drained set of proposals: one transaction, events out, then replies. */
+static void
+commit (self_t *s, zmsg_t **msgs, size_t nmsgs)
+{
+    size_t cap = 64, nops = 0, nprop = 0;
+    store_op_t *ops = malloc (cap * sizeof *ops);
+    proposer_t *props = calloc (nmsgs, sizeof *props);
+    msgpack_unpacked *up = calloc (nmsgs, sizeof *up);
+    for (size_t i = 0; i < nmsgs; i++) {
+        zframe_t *rid = zmsg_pop (msgs[i]);
+        zframe_t *body = zmsg_first (msgs[i]);
+        msgpack_unpacked_init (&up[i]);
+        if (!body || msgpack_unpack_next (&up[i], (const char *) zframe_data (body), zframe_size (body), NULL)
+                         != MSGPACK_UNPACK_SUCCESS) {
+            TR_WARN ("store", "dropped undecodable proposal");
+            zframe_destroy (&rid);
+            continue;
+        }
+        const msgpack_object *o = &up[i].data;
+        const msgpack_object *arr = sp_field (o, "ops");
+        if (!arr || arr->type != MSGPACK_OBJECT_ARRAY) {
+            zframe_destroy (&rid);
+            continue;
+        }
+        proposer_t *p = &props[nprop++];
+        p->rid = rid;
+        p->id = sp_u64 (sp_field (o, "id"), 0);
+        p->first = nops;
+        for (uint32_t j = 0; j < arr->via.array.size; j++) {
+            const msgpack_object *op = &arr->via.array.ptr[j];
+            if (op->type != MSGPACK_OBJECT_ARRAY || op->via.array.size != 5)
+                continue;
+            const msgpack_object *f = op->via.array.ptr;
+            if (f[3].type != MSGPACK_OBJECT_STR || f[4].type != MSGPACK_OBJECT_BIN)
+                continue;
+            if (nops == cap)
+                ops = realloc (ops, (cap *= 2) * sizeof *ops);
+            /* keys are str in the frame, not NUL-terminated: copy them */
+            char *key = strndup (f[3].via.str.ptr, f[3].via.str.size);
+            ops[nops] = (store_op_t) {.kind = (store_op_kind_t) f[0].via.u64, .cond = (store_cond_t) f[1].via.u64,
+                                      .expect_rev = f[2].via.u64, .key = key, .val = f[4].via.bin.ptr,
+                                      .len = f[4].via.bin.size};
+            nops++;
+        }
+        p->n = nops - p->first;
+    }
+    store_op_result_t *res = calloc (nops ? nops : 1, sizeof *res);
+    msgpack_sbuffer_init (&s->evbuf);
+    msgpack_packer_init (&s->evpk, &s->evbuf, msgpack_sbuffer_write);
+    s->nev = 0;
+    /* events are packed into a scratch buffer first: the count is only known afterwards */
+    if (nops && store_apply (s->store, ops, nops, res, on_event, s))
+        TR_ERROR ("store", "transaction failed ops=%zu", nops);
+    if (s->nev) {
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init (&out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 2);
+        pstr (&pk, "t");
+        pstr (&pk, "e");
+        pstr (&pk, "ev");
+        msgpack_pack_array (&pk, s->nev);
+        msgpack_sbuffer_write (&out, s->evbuf.data, s->evbuf.size);
+        for (zframe_t *rid = zlistx_first (s->subs); rid; rid = zlistx_next (s->subs))
+            send_to (s->router, rid, out.data, out.size);
+        msgpack_sbuffer_destroy (&out);
+    }
+    msgpack_sbuffer_destroy (&s->evbuf);
+    for (size_t i = 0; i < nprop; i++) {
+        proposer_t *p = &props[i];
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init (&out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 3);
+        pstr (&pk, "t");
+        pstr (&pk, "r");
+        pstr (&pk, "id");
+        msgpack_pack_uint64 (&pk, p->id);
+        pstr (&pk, "res");
+        msgpack_pack_array (&pk, p->n);
+        for (size_t j = p->first; j < p->first + p->n; j++) {
+            msgpack_pack_array (&pk, 3);
+            msgpack_pack_int (&pk, res[j].result);
+            msgpack_pack_uint64 (&pk, res[j].rev);
+            msgpack_pack_uint64 (&pk, res[j].prev_mod_rev);
+        }
+        send_to (s->router, p->rid, out.data, out.size);
+        msgpack_sbuffer_destroy (&out);
+        zframe_destroy (&p->rid);
+    }
+    for (size_t i = 0; i < nops; i++)
+        free ((char *) ops[i].key);
+    for (size_t i = 0; i < nmsgs; i++)
+        msgpack_unpacked_destroy (&up[i]);
+    free (up);
+    free (res);
+    free (props);
+    free (ops);
+}
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t n;
+} range_ctx_t;
+
+static int
+range_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    range_ctx_t *rc = arg;
+    msgpack_pack_array (rc->pk, 4);
+    pstr (rc->pk, key);
+    msgpack_pack_bin (rc->pk, len);
+    msgpack_pack_bin_body (rc->pk, val, len);
+    msgpack_pack_uint64 (rc->pk, mod_rev);
+    msgpack_pack_uint64 (rc->pk, create_rev);
+    rc->n++;
+    return 0;
+}
+
+static void
+serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
+{
+    char prefix[512] = "";
+    const msgpack_object *p = sp_field (o, "prefix");
+    if (p)
+        sp_str (p, prefix, sizeof prefix);
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    msgpack_packer ipk;
+    msgpack_packer_init (&ipk, &items, msgpack_sbuffer_write);
+    range_ctx_t rc = {&ipk, 0};
+    uint64_t rev = 0;
+    store_range (s->store, prefix, &rev, range_cb, &rc);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    pstr (&pk, "t");
+    pstr (&pk, "k");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, sp_u64 (sp_field (o, "id"), 0));
+    pstr (&pk, "rev");
+    msgpack_pack_uint64 (&pk, rev);
+    pstr (&pk, "kvs");
+    msgpack_pack_array (&pk, rc.n);
+    msgpack_sbuffer_write (&out, items.data, items.size);
+    send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+    msgpack_sbuffer_destroy (&items);
+}
+
+static void
+store_thread (zsock_t *pipe, void *arg)
+{
+    args_t *a = arg;
+    self_t s = {0};
+    zsock_signal (pipe, 0); /* zactor_new's handshake; the start status follows */
+    char err[512];
+    s.store = store_open (a->dir, 0, err, sizeof err);
+    s.router = s.store ? zsock_new (ZMQ_ROUTER) : NULL;
+    if (s.router) {
+        zsock_set_linger (s.router, 0);
+        zsock_set_rcvhwm (s.router, 0);
+        zsock_set_sndhwm (s.router, 0);
+    }
+    if (!s.store || !s.router || zsock_bind (s.router, "%s", a->endpoint) < 0) {
+        TR_ERROR ("store", "cannot start dir=%s endpoint=%s error=\"%s\"", a->dir, a->endpoint,
+                  s.store ? zmq_strerror (zmq_errno ()) : err);
+        zsock_destroy (&s.router);
+        store_close (&s.store);
+        free (a);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    TR_INFO ("store", "open dir=%s revision=%llu keys=%zu", a->dir, (unsigned long long) store_revision (s.store),
+             store_count (s.store));
+    free (a);
+    s.subs = zlistx_new ();
+    zlistx_set_destructor (s.subs, (zlistx_destructor_fn *) zframe_destroy);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, s.router, NULL);
+    zmsg_t **batch = calloc (STORE_ACTOR_BATCH, sizeof *batch);
+    for (;;) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == pipe || zpoller_terminated (poller))
+            break;
+        if (which != s.router)
+            continue;
+        size_t n = 0;
+        /* drain: every proposal already queued joins this transaction (group commit) */
+        while (n < STORE_ACTOR_BATCH) {
+            zmsg_t *m = zmsg_recv_nowait (s.router);
+            if (!m)
+                break;
+            zframe_t *body = zmsg_size (m) == 2 ? zmsg_last (m) : NULL;
+            msgpack_unpacked up;
+            msgpack_unpacked_init (&up);
+            char t[4] = "";
+            if (body && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
+                            == MSGPACK_UNPACK_SUCCESS) {
+                const msgpack_object *tf = sp_field (&up.data, "t");
+                if (tf)
+                    sp_str (tf, t, sizeof t);
+            }
+            if (!strcmp (t, "p")) {
+                batch[n++] = m;
+                m = NULL;
+            } else if (!strcmp (t, "g")) {
+                zframe_t *rid = zmsg_first (m);
+                serve_range (&s, rid, &up.data);
+            } else if (!strcmp (t, "s")) {
+                zlistx_add_end (s.subs, zframe_dup (zmsg_first (m)));
+            } else
+                TR_WARN ("store", "dropped unknown message");
+            msgpack_unpacked_destroy (&up);
+            zmsg_destroy (&m);
+        }
+        if (n) {
+            commit (&s, batch, n);
+            for (size_t i = 0; i < n; i++)
+                zmsg_destroy (&batch[i]);
+        }
+    }
+    free (batch);
+    zpoller_destroy (&poller);
+    zlistx_destroy (&s.subs);
+    zsock_destroy (&s.router);
+    store_close (&s.store);
+}
+
+zactor_t *
+store_actor_new (const char *data_dir, const char *endpoint)
+{
+    args_t *a = calloc (1, sizeof *a);
+    snprintf (a->dir, sizeof a->dir, "%s", data_dir);
+    snprintf (a->endpoint, sizeof a->endpoint, "%s", endpoint);
+    zactor_t *z = zactor_new (store_thread, a);
+    if (z && zsock_wait (z)) /* 1: the store could not open; the thread has ended */
+        zactor_destroy (&z);
+    return z;
+}

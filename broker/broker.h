@@ -1,0 +1,28 @@
+/* broker — Troupe's api-server: the one front door.
+ *
+ * Every request goes through: decode (bad frames get BadRequest/TooLarge, never a crash) →
+ * identity (local socket: the machine's admin, guarded by the socket directory's permissions;
+ * tcp: CURVE key → identity → role) → authorisation (role × verb × kind, nodes limited to their
+ * own objects) → validation and defaulting against schema/ → a proposal to the store actor.
+ * Reads (get/list) and watches are served from the watch cache: every object in memory plus a
+ * ring of recent events, fed by the store's commit stream. A watcher gets events while it has
+ * credit; one that falls behind the ring gets an explicit EXPIRED event, never a silent gap.
+ */
+#ifndef TROUPE_BROKER_H
+#define TROUPE_BROKER_H
+
+#include <czmq.h>
+
+typedef struct {
+    const char *store_endpoint;   /* the store actor, e.g. inproc://troupe-store */
+    const char *local_endpoints;  /* comma-separated inproc://… and ipc://… (no auth) */
+    const char *tcp_endpoint;     /* tcp://host:port or NULL: CURVE */
+    const char *pki_dir;          /* server.cert(+_secret) and clients/ certs, for tcp */
+    int ring_size;                /* watch cache events kept; 0 = default 10000 */
+} broker_opts_t;
+
+/* Starts the broker thread. Returns NULL (logged) when it cannot bind or load its schemas.
+ * zactor_destroy stops it. */
+zactor_t *broker_new (const broker_opts_t *opts);
+
+#endif

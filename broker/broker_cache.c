@@ -1,0 +1,563 @@
+/* broker_cache — see broker_cache.h. */
+#include "broker/broker_cache.h"
+#include "core/conn.h"
+#include "core/envelope.h"
+#include "core/log.h"
+#include "core/selector.h"
+#include "core/store_proto.h"
+#include "core/value.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_RING 10000
+
+typedef struct {
+    json_t *obj;
+    uint64_t mod_rev;
+} entry_t;
+
+typedef enum { EV_ADDED = 1, EV_MODIFIED, EV_DELETED } ev_type_t;
+
+typedef struct {
+    uint64_t rev;
+    ev_type_t type;
+    char plural[64];
+    char ns[254];
+    json_t *obj;  /* new object (DELETED: the last one) */
+    json_t *old;  /* previous object for MODIFIED, else NULL */
+} event_t;
+
+struct fsel {
+    int n;
+    struct {
+        char path[128];
+        char value[256];
+        int neg;
+    } req[16];
+};
+
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;
+    uint64_t id;
+    char plural[64];
+    char ns[254];
+    selector_t *lsel;
+    fsel_t *fsel;
+    uint64_t next_rev;
+    long credit;
+    int dead;
+} watcher_t;
+
+struct bcache {
+    schema_registry_t *schemas;
+    zhashx_t *kinds; /* plural → zhashx (key → entry_t*) */
+    event_t *ring;
+    size_t cap, start, len;
+    uint64_t rev;
+    zlistx_t *watchers;
+    size_t count;
+};
+
+/* ---- field selectors ------------------------------------------------------------------------ */
+
+fsel_t *
+fsel_parse (const char *text, char *err, size_t errlen)
+{
+    fsel_t *f = calloc (1, sizeof *f);
+    if (!text || !*text)
+        return f;
+    char buf[2048];
+    snprintf (buf, sizeof buf, "%s", text);
+    for (char *save, *t = strtok_r (buf, ",", &save); t; t = strtok_r (NULL, ",", &save)) {
+        if (f->n == 16) {
+            snprintf (err, errlen, "field selector: more than 16 requirements");
+            free (f);
+            return NULL;
+        }
+        char *op = strstr (t, "!=");
+        int neg = op != NULL;
+        size_t oplen = 2;
+        if (!op) {
+            op = strstr (t, "==");
+            if (!op) {
+                op = strchr (t, '=');
+                oplen = 1;
+            }
+        }
+        if (!op || op == t || (size_t) (op - t) >= sizeof f->req[0].path) {
+            snprintf (err, errlen, "field selector: \"%s\": expected field=value or field!=value", t);
+            free (f);
+            return NULL;
+        }
+        memcpy (f->req[f->n].path, t, (size_t) (op - t));
+        f->req[f->n].path[op - t] = 0;
+        snprintf (f->req[f->n].value, sizeof f->req[0].value, "%s", op + oplen);
+        f->req[f->n].neg = neg;
+        f->n++;
+    }
+    return f;
+}
+
+int
+fsel_matches (const fsel_t *f, const json_t *obj)
+{
+    for (int i = 0; f && i < f->n; i++) {
+        json_t *v = tv_get (obj, f->req[i].path);
+        char num[32];
+        const char *s = json_string_value (v);
+        if (!s && json_is_integer (v)) {
+            snprintf (num, sizeof num, "%lld", (long long) json_integer_value (v));
+            s = num;
+        }
+        int eq = !strcmp (s ? s : "", f->req[i].value);
+        if (eq == f->req[i].neg)
+            return 0;
+    }
+    return 1;
+}
+
+void
+fsel_destroy (fsel_t **p)
+{
+    free (*p);
+    *p = NULL;
+}
+
+/* ---- objects -------------------------------------------------------------------------------- */
+
+static void
+entry_free (void **p)
+{
+    entry_t *e = *p;
+    if (e) {
+        json_decref (e->obj);
+        free (e);
+    }
+    *p = NULL;
+}
+
+static void
+kind_free (void **p)
+{
+    zhashx_destroy ((zhashx_t **) p);
+}
+
+bcache_t *
+bcache_new (schema_registry_t *schemas, int ring_size)
+{
+    bcache_t *c = calloc (1, sizeof *c);
+    c->schemas = schemas;
+    c->kinds = zhashx_new ();
+    zhashx_set_destructor (c->kinds, kind_free);
+    c->cap = ring_size > 0 ? (size_t) ring_size : DEFAULT_RING;
+    c->ring = calloc (c->cap, sizeof *c->ring);
+    c->watchers = zlistx_new ();
+    return c;
+}
+
+static void
+watcher_free (watcher_t **wp)
+{
+    watcher_t *w = *wp;
+    zframe_destroy (&w->rid);
+    selector_destroy (&w->lsel);
+    fsel_destroy (&w->fsel);
+    free (w);
+    *wp = NULL;
+}
+
+void
+bcache_destroy (bcache_t **p)
+{
+    bcache_t *c = *p;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->len; i++) {
+        event_t *e = &c->ring[(c->start + i) % c->cap];
+        json_decref (e->obj);
+        json_decref (e->old);
+    }
+    free (c->ring);
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+        watcher_free (&w);
+    zlistx_destroy (&c->watchers);
+    zhashx_destroy (&c->kinds);
+    free (c);
+    *p = NULL;
+}
+
+/* "/registry/<plural>/<ns>/<name>" or "/registry/<plural>/<name>" */
+static int
+split_key (const char *key, char *plural, size_t plen, char *ns, size_t nslen)
+{
+    if (strncmp (key, "/registry/", 10))
+        return -1;
+    const char *p = key + 10, *slash = strchr (p, '/');
+    if (!slash || (size_t) (slash - p) >= plen)
+        return -1;
+    memcpy (plural, p, (size_t) (slash - p));
+    plural[slash - p] = 0;
+    const char *rest = slash + 1, *s2 = strchr (rest, '/');
+    ns[0] = 0;
+    if (s2 && (size_t) (s2 - rest) < nslen) {
+        memcpy (ns, rest, (size_t) (s2 - rest));
+        ns[s2 - rest] = 0;
+    }
+    return 0;
+}
+
+static zhashx_t *
+kind_map (bcache_t *c, const char *plural)
+{
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    if (!m) {
+        m = zhashx_new ();
+        zhashx_set_destructor (m, entry_free);
+        zhashx_insert (c->kinds, plural, m);
+    }
+    return m;
+}
+
+static json_t *
+decode_val (const msgpack_object *v, uint64_t mod_rev)
+{
+    if (v->type != MSGPACK_OBJECT_BIN)
+        return NULL;
+    char err[128];
+    json_t *obj = tv_decode (v->via.bin.ptr, v->via.bin.size, err, sizeof err);
+    if (!json_is_object (obj)) {
+        json_decref (obj);
+        return NULL;
+    }
+    char rvs[24];
+    snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) mod_rev);
+    tv_set_str (obj, "metadata.resourceVersion", rvs);
+    return obj;
+}
+
+int
+bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
+{
+    if (!kvs || kvs->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    for (uint32_t i = 0; i < kvs->via.array.size; i++) {
+        const msgpack_object *kv = &kvs->via.array.ptr[i];
+        if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4)
+            continue;
+        char key[600], plural[64], ns[254];
+        if (sp_str (&kv->via.array.ptr[0], key, sizeof key) || split_key (key, plural, sizeof plural, ns, sizeof ns))
+            continue;
+        uint64_t mod = sp_u64 (&kv->via.array.ptr[2], 0);
+        json_t *obj = decode_val (&kv->via.array.ptr[1], mod);
+        if (!obj) {
+            TR_WARN ("broker", "skipping undecodable stored object key=%s", key);
+            continue;
+        }
+        entry_t *e = calloc (1, sizeof *e);
+        e->obj = obj;
+        e->mod_rev = mod;
+        zhashx_update (kind_map (c, plural), key, e);
+        c->count++;
+    }
+    c->rev = rev;
+    return 0;
+}
+
+static void
+ring_push (bcache_t *c, event_t *ev)
+{
+    if (c->len == c->cap) {
+        event_t *old = &c->ring[c->start];
+        json_decref (old->obj);
+        json_decref (old->old);
+        c->start = (c->start + 1) % c->cap;
+        c->len--;
+    }
+    c->ring[(c->start + c->len) % c->cap] = *ev;
+    c->len++;
+}
+
+void
+bcache_apply_events (bcache_t *c, const msgpack_object *evs)
+{
+    if (!evs || evs->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < evs->via.array.size; i++) {
+        const msgpack_object *e = &evs->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 6)
+            continue;
+        const msgpack_object *f = e->via.array.ptr;
+        uint64_t rev = sp_u64 (&f[0], 0);
+        int kind = (int) sp_u64 (&f[1], 0);
+        char key[600];
+        event_t ev = {0};
+        if (sp_str (&f[2], key, sizeof key) || split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns))
+            continue;
+        json_t *obj = decode_val (&f[3], rev);
+        if (!obj)
+            continue;
+        zhashx_t *m = kind_map (c, ev.plural);
+        entry_t *cur = zhashx_lookup (m, key);
+        ev.rev = rev;
+        ev.obj = obj;
+        if (kind == 2) { /* delete */
+            ev.type = EV_DELETED;
+            if (cur) {
+                zhashx_delete (m, key);
+                c->count--;
+            }
+        } else {
+            ev.type = cur ? EV_MODIFIED : EV_ADDED;
+            if (cur) {
+                ev.old = json_incref (cur->obj);
+                json_decref (cur->obj);
+                cur->obj = json_incref (obj);
+                cur->mod_rev = rev;
+            } else {
+                entry_t *ne = calloc (1, sizeof *ne);
+                ne->obj = json_incref (obj);
+                ne->mod_rev = rev;
+                zhashx_insert (m, key, ne);
+                c->count++;
+            }
+        }
+        if (rev > c->rev)
+            c->rev = rev;
+        ring_push (c, &ev);
+    }
+}
+
+const json_t *
+bcache_get (bcache_t *c, const char *key, uint64_t *mod_rev)
+{
+    char plural[64], ns[254];
+    if (split_key (key, plural, sizeof plural, ns, sizeof ns))
+        return NULL;
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    entry_t *e = m ? zhashx_lookup (m, key) : NULL;
+    if (e && mod_rev)
+        *mod_rev = e->mod_rev;
+    return e ? e->obj : NULL;
+}
+
+static int
+ns_of_matches (const json_t *obj, const char *ns)
+{
+    if (!ns || !*ns)
+        return 1;
+    const char *o = tv_str (obj, "metadata.namespace");
+    return o && !strcmp (o, ns);
+}
+
+static int
+keycmp (const void *a, const void *b)
+{
+    const char *x = tv_str (*(json_t *const *) a, "metadata.namespace"), *y = tv_str (*(json_t *const *) b, "metadata.namespace");
+    int r = strcmp (x ? x : "", y ? y : "");
+    if (r)
+        return r;
+    return strcmp (tv_str (*(json_t *const *) a, "metadata.name"), tv_str (*(json_t *const *) b, "metadata.name"));
+}
+
+int
+bcache_list (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
+             json_t **items, uint64_t *rev, char *err, size_t errlen)
+{
+    selector_t *ls = selector_parse (label_selector, err, errlen);
+    if (!ls)
+        return -1;
+    fsel_t *fs = fsel_parse (field_selector, err, errlen);
+    if (!fs) {
+        selector_destroy (&ls);
+        return -1;
+    }
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    size_t n = 0, cap = m ? zhashx_size (m) : 0;
+    json_t **arr = calloc (cap ? cap : 1, sizeof *arr);
+    for (entry_t *e = m ? zhashx_first (m) : NULL; e; e = zhashx_next (m))
+        if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
+            fsel_matches (fs, e->obj))
+            arr[n++] = e->obj;
+    qsort (arr, n, sizeof *arr, keycmp);
+    *items = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append (*items, arr[i]);
+    free (arr);
+    *rev = c->rev;
+    selector_destroy (&ls);
+    fsel_destroy (&fs);
+    return 0;
+}
+
+/* ---- watchers ------------------------------------------------------------------------------- */
+
+static uint64_t
+ring_first_rev (bcache_t *c)
+{
+    return c->len ? c->ring[c->start].rev : c->rev + 1;
+}
+
+int
+bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
+              const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
+              size_t errlen)
+{
+    uint64_t next = from_rv ? from_rv + 1 : c->rev + 1;
+    if (next < ring_first_rev (c) && next <= c->rev) {
+        snprintf (err, errlen, "too old resource version: %llu (oldest retained %llu)", (unsigned long long) from_rv,
+                  (unsigned long long) ring_first_rev (c));
+        return TR_EXPIRED;
+    }
+    watcher_t *w = calloc (1, sizeof *w);
+    w->lsel = selector_parse (label_selector, err, errlen);
+    w->fsel = w->lsel ? fsel_parse (field_selector, err, errlen) : NULL;
+    if (!w->fsel) {
+        selector_destroy (&w->lsel);
+        free (w);
+        return TR_BAD_REQUEST;
+    }
+    w->sock = sock;
+    w->rid = zframe_dup (rid);
+    w->id = id;
+    snprintf (w->plural, sizeof w->plural, "%s", plural);
+    snprintf (w->ns, sizeof w->ns, "%s", ns ? ns : "");
+    w->next_rev = next;
+    w->credit = credit > 0 ? credit : 1000;
+    zlistx_add_end (c->watchers, w);
+    return 0;
+}
+
+static watcher_t *
+find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
+{
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+        if (w->id == id && zframe_eq (w->rid, rid))
+            return w;
+    return NULL;
+}
+
+void
+bcache_unwatch (bcache_t *c, zframe_t *rid, uint64_t id)
+{
+    watcher_t *w = find_watcher (c, rid, id);
+    if (w)
+        w->dead = 1;
+}
+
+void
+bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
+{
+    watcher_t *w = find_watcher (c, rid, id);
+    if (w && credit > 0)
+        w->credit += credit;
+}
+
+static int
+send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj)
+{
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = w->id;
+    e.verb = TR_VERB_EVENT;
+    e.rv = rev;
+    e.body = obj;
+    e.opts = json_pack ("{s:s}", "type", type);
+    int rc = tr_conn_send (w->sock, w->rid, &e);
+    json_decref (e.opts);
+    return rc;
+}
+
+static int
+w_matches (watcher_t *w, const json_t *obj)
+{
+    return obj && ns_of_matches (obj, w->ns) && selector_matches (w->lsel, tv_get (obj, "metadata.labels")) &&
+           fsel_matches (w->fsel, obj);
+}
+
+static void
+pump_one (bcache_t *c, watcher_t *w)
+{
+    uint64_t first = ring_first_rev (c);
+    if (w->next_rev < first && w->next_rev <= c->rev) {
+        send_event (w, "EXPIRED", c->rev, NULL);
+        w->dead = 1;
+        return;
+    }
+    while (w->credit > 0 && w->next_rev <= c->rev) {
+        event_t *ev = &c->ring[(c->start + (w->next_rev - first)) % c->cap];
+        w->next_rev++;
+        if (strcmp (ev->plural, w->plural))
+            continue;
+        const char *type = NULL;
+        int now = w_matches (w, ev->obj);
+        if (ev->type == EV_ADDED)
+            type = now ? "ADDED" : NULL;
+        else if (ev->type == EV_DELETED)
+            type = now ? "DELETED" : NULL;
+        else {
+            int before = w_matches (w, ev->old);
+            type = before && now ? "MODIFIED" : now ? "ADDED" : before ? "DELETED" : NULL;
+        }
+        if (!type)
+            continue;
+        if (send_event (w, type, ev->rev, ev->obj)) {
+            w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
+            return;
+        }
+        w->credit--;
+    }
+}
+
+void
+bcache_pump (bcache_t *c)
+{
+    watcher_t *w = zlistx_first (c->watchers);
+    while (w) {
+        if (!w->dead)
+            pump_one (c, w);
+        if (w->dead) {
+            zlistx_delete (c->watchers, zlistx_cursor (c->watchers));
+            watcher_free (&w);
+            w = zlistx_first (c->watchers); /* restart: the cursor died with the node */
+            continue;
+        }
+        w = zlistx_next (c->watchers);
+    }
+}
+
+void
+bcache_foreach_in_namespace (bcache_t *c, const char *ns,
+                             void (*fn) (void *arg, const char *key, const json_t *obj, uint64_t mod_rev), void *arg)
+{
+    for (zhashx_t *m = zhashx_first (c->kinds); m; m = zhashx_next (c->kinds)) {
+        zlistx_t *keys = zhashx_keys (m);
+        for (const char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+            entry_t *e = zhashx_lookup (m, k);
+            const char *ons = tv_str (e->obj, "metadata.namespace");
+            if (ons && !strcmp (ons, ns))
+                fn (arg, k, e->obj, e->mod_rev);
+        }
+        zlistx_destroy (&keys);
+    }
+}
+
+size_t
+bcache_count (bcache_t *c)
+{
+    return c->count;
+}
+
+uint64_t
+bcache_revision (bcache_t *c)
+{
+    return c->rev;
+}
+
+size_t
+bcache_watchers (bcache_t *c)
+{
+    return zlistx_size (c->watchers);
+}

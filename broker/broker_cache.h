@@ -1,0 +1,60 @@
+/* broker_cache — the broker's watch cache, as the Kubernetes api-server keeps one: every object
+ * in memory (per kind), a ring of the most recent events (one per store revision, so an event is
+ * found by its revision in O(1)), and the registered watchers with their credit.
+ *
+ * A watcher receives events in revision order while it has credit; it resumes where it stopped
+ * when granted more. If the revision it needs next has left the ring, it gets one EXPIRED event
+ * and is dropped: the client relists (no silent gap).
+ */
+#ifndef TROUPE_BROKER_CACHE_H
+#define TROUPE_BROKER_CACHE_H
+
+#include <czmq.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdint.h>
+
+#include "core/schema.h"
+
+typedef struct bcache bcache_t;
+
+bcache_t *bcache_new (schema_registry_t *schemas, int ring_size);
+void bcache_destroy (bcache_t **self_p);
+
+/* Loads the store's range reply (array of [key, val, mod_rev, create_rev]) taken at rev. 0/-1. */
+int bcache_load (bcache_t *self, const msgpack_object *kvs, uint64_t rev);
+/* Applies committed events (array of [rev, kind, key, val, create_rev, created]). */
+void bcache_apply_events (bcache_t *self, const msgpack_object *ev);
+
+/* Borrowed object (with metadata.resourceVersion) at key, or NULL; *mod_rev if non-NULL. */
+const json_t *bcache_get (bcache_t *self, const char *key, uint64_t *mod_rev);
+/* New array of matching objects of kind plural in ns ("" = all). 0, or -1 with err for a bad
+ * selector. *rev = the cache's revision. */
+int bcache_list (bcache_t *self, const char *plural, const char *ns, const char *label_selector,
+                 const char *field_selector, json_t **items, uint64_t *rev, char *err, size_t errlen);
+/* Registers a watch from revision from_rv (exclusive; 0 = from now). Returns 0, or a tr_code_t
+ * (TR_EXPIRED when from_rv has left the ring, TR_BAD_REQUEST for a bad selector) with err. */
+int bcache_watch (bcache_t *self, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
+                  const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
+                  size_t errlen);
+void bcache_unwatch (bcache_t *self, zframe_t *rid, uint64_t id);
+void bcache_credit (bcache_t *self, zframe_t *rid, uint64_t id, long credit);
+/* Sends every watcher what it may receive now. */
+void bcache_pump (bcache_t *self);
+
+/* Calls fn for each object of any namespaced kind in namespace ns. */
+void bcache_foreach_in_namespace (bcache_t *self, const char *ns,
+                                  void (*fn) (void *arg, const char *key, const json_t *obj, uint64_t mod_rev),
+                                  void *arg);
+
+size_t bcache_count (bcache_t *self);
+uint64_t bcache_revision (bcache_t *self);
+size_t bcache_watchers (bcache_t *self);
+
+/* Field selectors: "spec.nodeName=n1,metadata.name!=x" (dotted paths, = == !=). */
+typedef struct fsel fsel_t;
+fsel_t *fsel_parse (const char *text, char *err, size_t errlen);
+int fsel_matches (const fsel_t *self, const json_t *obj);
+void fsel_destroy (fsel_t **self_p);
+
+#endif

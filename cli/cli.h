@@ -1,0 +1,64 @@
+/* cli — the `troupe` command: kubectl-like client verbs and kubeadm/k3s-like cluster verbs.
+ * Each cmd_*.c implements a group of subcommands; they share the global options and helpers here. */
+#ifndef TROUPE_CLI_H
+#define TROUPE_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "core/client.h"
+#include "core/envelope.h"
+#include "core/schema.h"
+
+#define CLI_TIMEOUT_MS 15000
+
+typedef struct {
+    const char *server;      /* --server: endpoint(s); else the config file */
+    const char *config;      /* --kubeconfig / --config path */
+    const char *ns;          /* -n */
+    int all_ns;              /* -A */
+    tr_client_t *client;     /* lazily connected */
+    schema_registry_t *schemas;
+} cli_t;
+
+/* Option parsing helpers: argv is scanned by each command; these find "--name value",
+ * "--name=value" and "-x value". They remove what they consume. */
+const char *cli_opt (int *argc, char **argv, const char *long_name, const char *short_name);
+int cli_flag (int *argc, char **argv, const char *long_name, const char *short_name);
+
+/* Connects on first use. Exits the command with a message on failure (returns NULL). */
+tr_client_t *cli_client (cli_t *g);
+/* Request/reply; on transport failure prints "error: …" and returns the code. */
+int cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply);
+/* Prints a server error like kubectl ("Error from server (NotFound): pods \"x\" not found"). */
+void cli_print_error (const tr_env_t *reply);
+/* Resolves a kind name (pods, po, deploy, deployment.apps...) or prints an error. */
+const schema_kind_t *cli_kind (cli_t *g, const char *name);
+/* "deployment.apps/web" — kubectl's resource/name form for messages. */
+void cli_resource_name (const schema_kind_t *k, const char *name, char *buf, size_t len);
+/* Reads a whole file ("-" = stdin). Returns a malloc'd buffer or NULL (errno set). */
+char *cli_read_file (const char *path, size_t *len);
+/* Loads manifests from a file (multi-document YAML or JSON), each a map with kind and
+ * metadata.name or generateName. Returns an array or NULL after printing the error. */
+json_t *cli_load_manifests (cli_t *g, const char *path);
+/* Namespace to use for an object: -n, else the manifest's, else "default". */
+const char *cli_namespace (cli_t *g, const json_t *obj);
+
+int cmd_init (cli_t *g, int argc, char **argv);
+int cmd_up (cli_t *g, int argc, char **argv);
+int cmd_server (cli_t *g, int argc, char **argv);
+int cmd_agent (cli_t *g, int argc, char **argv);
+int cmd_shim (cli_t *g, int argc, char **argv);
+int cmd_apply (cli_t *g, int argc, char **argv);
+int cmd_create (cli_t *g, int argc, char **argv);
+int cmd_get (cli_t *g, int argc, char **argv);
+int cmd_describe (cli_t *g, int argc, char **argv);
+int cmd_delete (cli_t *g, int argc, char **argv);
+int cmd_scale (cli_t *g, int argc, char **argv);
+int cmd_logs (cli_t *g, int argc, char **argv);
+int cmd_rollout (cli_t *g, int argc, char **argv);
+
+/* Applies every manifest of path (create or update); prints one line per object. 0 or 1. */
+int cli_apply_file (cli_t *g, const char *path, int quiet);
+
+#endif

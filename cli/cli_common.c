@@ -1,0 +1,224 @@
+/* cli_common — option parsing, connection, error printing, manifests. See cli.h. */
+#include "cli/cli.h"
+#include "core/value.h"
+#include "core/yaml.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+drop (int *argc, char **argv, int i, int n)
+{
+    memmove (&argv[i], &argv[i + n], sizeof (char *) * (size_t) (*argc - i - n + 1));
+    *argc -= n;
+}
+
+const char *
+cli_opt (int *argc, char **argv, const char *long_name, const char *short_name)
+{
+    size_t ll = long_name ? strlen (long_name) : 0;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp (argv[i], "--"))
+            break;
+        if (long_name && !strncmp (argv[i], long_name, ll) && argv[i][ll] == '=') {
+            const char *v = argv[i] + ll + 1;
+            drop (argc, argv, i, 1);
+            return v;
+        }
+        if ((long_name && !strcmp (argv[i], long_name)) || (short_name && !strcmp (argv[i], short_name))) {
+            if (i + 1 >= *argc)
+                return NULL;
+            const char *v = argv[i + 1];
+            drop (argc, argv, i, 2);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+int
+cli_flag (int *argc, char **argv, const char *long_name, const char *short_name)
+{
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp (argv[i], "--"))
+            break;
+        if ((long_name && !strcmp (argv[i], long_name)) || (short_name && !strcmp (argv[i], short_name))) {
+            drop (argc, argv, i, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+tr_client_t *
+cli_client (cli_t *g)
+{
+    if (g->client)
+        return g->client;
+    char endpoint[1024], err[512], path[1024];
+    tr_creds_t creds;
+    const char *cfg = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
+    int have = tr_conn_load_config (cfg, endpoint, sizeof endpoint, &creds, err, sizeof err) == 0;
+    if (g->server)
+        snprintf (endpoint, sizeof endpoint, "%s", g->server);
+    else if (!have) {
+        fprintf (stderr, "error: %s\n", err);
+        return NULL;
+    }
+    /* several endpoints: the first for now (failover comes with the replicated store) */
+    char *comma = strchr (endpoint, ',');
+    if (comma)
+        *comma = 0;
+    g->client = tr_client_new (endpoint, have ? &creds : NULL, err, sizeof err);
+    if (!g->client)
+        fprintf (stderr, "error: %s\n", err);
+    return g->client;
+}
+
+int
+cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
+{
+    tr_env_init (reply);
+    tr_client_t *c = cli_client (g);
+    if (!c)
+        return TR_UNAVAILABLE;
+    int rc = tr_client_call (c, req, reply, CLI_TIMEOUT_MS);
+    if (rc) {
+        fprintf (stderr, "error: the server did not answer within %d s (is `troupe up` running?)\n",
+                 CLI_TIMEOUT_MS / 1000);
+        return rc;
+    }
+    return 0;
+}
+
+void
+cli_print_error (const tr_env_t *reply)
+{
+    if (reply->code == TR_INVALID)
+        fprintf (stderr, "The %s\n", reply->msg ? reply->msg : "request is invalid");
+    else
+        fprintf (stderr, "Error from server (%s): %s\n", tr_code_name (reply->code), reply->msg ? reply->msg : "");
+}
+
+const schema_kind_t *
+cli_kind (cli_t *g, const char *name)
+{
+    const schema_kind_t *k = schema_kind_lookup (g->schemas, name);
+    if (!k)
+        fprintf (stderr, "error: the server doesn't have a resource type \"%s\"\n", name);
+    return k;
+}
+
+void
+cli_resource_name (const schema_kind_t *k, const char *name, char *buf, size_t len)
+{
+    char lower[64];
+    const char *kn = schema_kind_name (k);
+    size_t i;
+    for (i = 0; kn[i] && i < sizeof lower - 1; i++)
+        lower[i] = (char) (kn[i] >= 'A' && kn[i] <= 'Z' ? kn[i] + 32 : kn[i]);
+    lower[i] = 0;
+    const char *av = schema_kind_api_version (k);
+    const char *slash = strchr (av, '/');
+    if (slash)
+        snprintf (buf, len, "%s.%.*s/%s", lower, (int) (slash - av), av, name);
+    else
+        snprintf (buf, len, "%s/%s", lower, name);
+}
+
+char *
+cli_read_file (const char *path, size_t *len)
+{
+    FILE *f = strcmp (path, "-") ? fopen (path, "rb") : stdin;
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc (cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= (64u << 20)) { /* a manifest is not 64 MiB */
+                errno = EFBIG;
+                free (buf);
+                if (f != stdin)
+                    fclose (f);
+                return NULL;
+            }
+            buf = realloc (buf, cap *= 2);
+        }
+        size_t r = fread (buf + n, 1, cap - n - 1, f);
+        if (!r)
+            break;
+        n += r;
+    }
+    if (f != stdin)
+        fclose (f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+json_t *
+cli_load_manifests (cli_t *g, const char *path)
+{
+    size_t len;
+    char *text = cli_read_file (path, &len);
+    if (!text) {
+        fprintf (stderr, "error: %s: %s\n", path, strerror (errno));
+        return NULL;
+    }
+    char err[512];
+    json_t *docs = tr_yaml_load (text, len, err, sizeof err);
+    free (text);
+    if (!docs) {
+        fprintf (stderr, "error: %s: %s\n", path, err);
+        return NULL;
+    }
+    json_t *out = json_array ();
+    size_t i;
+    json_t *d;
+    json_array_foreach (docs, i, d) {
+        if (json_is_null (d))
+            continue;
+        /* a List (kubectl get -o json/yaml output) is unpacked */
+        if (json_is_object (d) && tv_str (d, "kind") && !strcmp (tv_str (d, "kind"), "List") &&
+            json_is_array (tv_get (d, "items"))) {
+            size_t j;
+            json_t *it;
+            json_array_foreach (tv_get (d, "items"), j, it) json_array_append (out, it);
+            continue;
+        }
+        const char *problem = !json_is_object (d)                         ? "a manifest must be a map"
+                              : !tv_str (d, "kind")                       ? "kind: Required value"
+                              : !tv_str (d, "apiVersion")                 ? "apiVersion: Required value"
+                              : !schema_kind_lookup (g->schemas, tv_str (d, "kind")) ? "kind: unknown kind"
+                              : (!tv_str (d, "metadata.name") && !tv_str (d, "metadata.generateName"))
+                                  ? "metadata.name: Required value"
+                                  : NULL;
+        if (problem) {
+            fprintf (stderr, "error: %s: document %zu: %s%s%s%s\n", path, i + 1, problem,
+                     tv_str (d, "kind") ? " (\"" : "", tv_str (d, "kind") ? tv_str (d, "kind") : "",
+                     tv_str (d, "kind") ? "\")" : "");
+            json_decref (docs);
+            json_decref (out);
+            return NULL;
+        }
+        json_array_append (out, d);
+    }
+    json_decref (docs);
+    if (!json_array_size (out)) {
+        fprintf (stderr, "error: %s: no objects passed to apply\n", path);
+        json_decref (out);
+        return NULL;
+    }
+    return out;
+}
+
+const char *
+cli_namespace (cli_t *g, const json_t *obj)
+{
+    if (g->ns)
+        return g->ns;
+    const char *ns = obj ? tv_str (obj, "metadata.namespace") : NULL;
+    return ns ? ns : "default";
+}

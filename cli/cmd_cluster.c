@@ -1,0 +1,459 @@
+/* cmd_cluster — init, up, server, agent, shim: the process edges that wire actors together.
+ *
+ * Layout of a data directory (default $XDG_DATA_HOME/troupe):
+ *   store/         LMDB of the store actor
+ *   pki/           server.cert(_secret), clients/<name>.cert (public, with role), <name>.cert_secret, token
+ *   run/           troupe.sock (the local broker endpoint, 0600 in a 0700 dir), shim.sock
+ *   shim/          the process shim's container records
+ *   pods/          container logs (<uid>/<container>/<attempt>.log)
+ */
+#include "actors/agent/agent_actor.h"
+#include "actors/controllers/controllers_actor.h"
+#include "actors/scheduler/scheduler_actor.h"
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "cli/cli.h"
+#include "core/host.h"
+#include "core/log.h"
+#include "core/value.h"
+#include "runtime-shims/process/process_shim.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int
+mkdirp (const char *path, mode_t mode)
+{
+    char tmp[1024];
+    snprintf (tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir (tmp, 0755);
+            *p = '/';
+        }
+    if (mkdir (tmp, mode) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void
+data_dir_of (int *argc, char **argv, char *buf, size_t len)
+{
+    const char *d = cli_opt (argc, argv, "--data", NULL);
+    if (d) {
+        char *abs = realpath (d, NULL);
+        if (!abs) {
+            mkdirp (d, 0700);
+            abs = realpath (d, NULL);
+        }
+        snprintf (buf, len, "%s", abs ? abs : d);
+        free (abs);
+    } else
+        tr_conn_default_data_dir (buf, len);
+    mkdirp (buf, 0700);
+}
+
+/* Creates the cluster's keys once. Returns 0 (also when they exist) or -1. */
+static int
+ensure_pki (const char *data, const char *cluster, int verbose)
+{
+    char pki[1100], path[1200];
+    snprintf (pki, sizeof pki, "%s/pki", data);
+    snprintf (path, sizeof path, "%s/server.cert_secret", pki);
+    if (access (path, R_OK) == 0) {
+        if (verbose)
+            fprintf (stderr, "troupe: cluster keys already exist in %s\n", pki);
+        return 0;
+    }
+    snprintf (path, sizeof path, "%s/clients", pki);
+    if (mkdirp (path, 0700))
+        return -1;
+    zcert_t *server = zcert_new ();
+    zcert_set_meta (server, "cluster", "%s", cluster);
+    snprintf (path, sizeof path, "%s/server.cert", pki);
+    zcert_save (server, path);
+    zcert_destroy (&server);
+    zcert_t *admin = zcert_new ();
+    zcert_set_meta (admin, "name", "admin");
+    zcert_set_meta (admin, "role", "admin");
+    snprintf (path, sizeof path, "%s/clients/admin.cert", pki);
+    zcert_save_public (admin, path);
+    snprintf (path, sizeof path, "%s/admin.cert_secret", pki);
+    zcert_save_secret (admin, path);
+    zcert_destroy (&admin);
+    unsigned char raw[16];
+    randombytes_buf (raw, sizeof raw);
+    char tok[64];
+    for (int i = 0; i < 16; i++)
+        snprintf (tok + 2 * i, 3, "%02x", raw[i]);
+    snprintf (path, sizeof path, "%s/token", pki);
+    FILE *f = fopen (path, "w");
+    if (!f)
+        return -1;
+    fchmod (fileno (f), 0600);
+    fprintf (f, "%s\n", tok);
+    fclose (f);
+    return 0;
+}
+
+/* Client credentials for a tcp endpoint, from the pki of data (admin by default). */
+static int
+creds_from_pki (const char *data, const char *who, tr_creds_t *c)
+{
+    char path[1200];
+    memset (c, 0, sizeof *c);
+    snprintf (path, sizeof path, "%s/pki/server.cert", data);
+    zcert_t *s = zcert_load (path);
+    snprintf (path, sizeof path, "%s/pki/%s.cert_secret", data, who);
+    zcert_t *me = zcert_load (path);
+    int ok = s && me;
+    if (ok) {
+        snprintf (c->server_key, sizeof c->server_key, "%s", zcert_public_txt (s));
+        snprintf (c->public_key, sizeof c->public_key, "%s", zcert_public_txt (me));
+        snprintf (c->secret_key, sizeof c->secret_key, "%s", zcert_secret_txt (me));
+    }
+    zcert_destroy (&s);
+    zcert_destroy (&me);
+    return ok ? 0 : -1;
+}
+
+int
+cmd_init (cli_t *g, int argc, char **argv)
+{
+    (void) g;
+    const char *cluster = cli_opt (&argc, argv, "--cluster", NULL);
+    char data[1024];
+    data_dir_of (&argc, argv, data, sizeof data);
+    /* troupe init node NAME -o FILE --server tcp://…: a node's credentials */
+    if (argc >= 3 && !strcmp (argv[1], "node")) {
+        const char *out = cli_opt (&argc, argv, "--output", "-o");
+        const char *name = argv[2];
+        if (!out || !g->server) {
+            fprintf (stderr, "usage: troupe init node NAME --server tcp://HOST:PORT -o FILE [--data DIR]\n");
+            return 1;
+        }
+        if (ensure_pki (data, "troupe", 0))
+            return 1;
+        zcert_t *n = zcert_new ();
+        zcert_set_meta (n, "name", "%s", name);
+        zcert_set_meta (n, "role", "node");
+        char path[1200];
+        snprintf (path, sizeof path, "%s/pki/clients/node-%s.cert", data, name);
+        zcert_save_public (n, path);
+        tr_creds_t c;
+        creds_from_pki (data, "admin", &c);
+        snprintf (c.public_key, sizeof c.public_key, "%s", zcert_public_txt (n));
+        snprintf (c.secret_key, sizeof c.secret_key, "%s", zcert_secret_txt (n));
+        zcert_destroy (&n);
+        if (tr_conn_write_config (out, g->server, &c)) {
+            fprintf (stderr, "error: %s: %s\n", out, strerror (errno));
+            return 1;
+        }
+        printf ("node \"%s\" credentials written to %s (role node)\n", name, out);
+        return 0;
+    }
+    if (ensure_pki (data, cluster ? cluster : "troupe", 1))
+        return 1;
+    char path[1200];
+    snprintf (path, sizeof path, "%s/pki/token", data);
+    size_t len;
+    char *tok = cli_read_file (path, &len);
+    if (!tok)
+        return 1;
+    tok[strcspn (tok, "\n")] = 0;
+    printf ("cluster \"%s\" keys in %s/pki\njoin token=%s\n", cluster ? cluster : "troupe", data, tok);
+    free (tok);
+    return 0;
+}
+
+static volatile sig_atomic_t g_stop;
+static void
+on_signal (int sig)
+{
+    (void) sig;
+    g_stop = 1;
+}
+
+/* Runs the process shim as its own process, so containers outlive an agent restart. */
+static pid_t
+spawn_shim (const char *data, const char *endpoint)
+{
+    char state[1100];
+    snprintf (state, sizeof state, "%s/shim", data);
+    mkdirp (state, 0700);
+    char self[1024];
+    ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    char *args[] = {self, "shim", "--runtime", "process", "--listen", (char *) endpoint, "--state", state, NULL};
+    pid_t pid;
+    if (posix_spawn (&pid, self, NULL, NULL, args, environ))
+        return -1;
+    return pid;
+}
+
+static void
+stop_child (pid_t pid, int seconds)
+{
+    if (pid <= 0)
+        return;
+    kill (pid, SIGTERM);
+    for (int i = 0; i < seconds * 20; i++) {
+        if (waitpid (pid, NULL, WNOHANG) == pid)
+            return;
+        usleep (50000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+}
+
+static void
+node_name_default (char *buf, size_t len)
+{
+    if (gethostname (buf, len))
+        snprintf (buf, len, "node");
+    buf[len - 1] = 0;
+    for (char *p = buf; *p; p++)
+        *p = (char) tolower ((unsigned char) *p);
+    char *dot = strchr (buf, '.');
+    if (dot)
+        *dot = 0;
+}
+
+typedef struct {
+    char data[1024];
+    char run[1100];
+    char local_ep[1300];
+    char ipc_ep[1200];
+    char shim_ep[1200];
+    char node[256];
+    const char *listen;
+    zactor_t *store, *broker;
+    tr_host_t *host;
+    pid_t shim;
+} cluster_t;
+
+static int
+start_control_plane (cluster_t *c)
+{
+    char path[1200];
+    snprintf (path, sizeof path, "%s/store", c->data);
+    mkdirp (path, 0700);
+    snprintf (c->run, sizeof c->run, "%s/run", c->data);
+    mkdirp (c->run, 0700);
+    chmod (c->run, 0700);
+    snprintf (c->ipc_ep, sizeof c->ipc_ep, "ipc://%s/troupe.sock", c->run);
+    snprintf (c->local_ep, sizeof c->local_ep, "inproc://troupe-broker,%s", c->ipc_ep);
+    c->store = store_actor_new (path, "inproc://troupe-store");
+    if (!c->store) {
+        fprintf (stderr, "error: the store could not start in %s (see the log above)\n", path);
+        return -1;
+    }
+    char pki[1100];
+    snprintf (pki, sizeof pki, "%s/pki", c->data);
+    broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
+                        .tcp_endpoint = c->listen, .pki_dir = pki};
+    c->broker = broker_new (&bo);
+    if (!c->broker) {
+        fprintf (stderr, "error: the broker could not start (see the log above)\n");
+        return -1;
+    }
+    /* the CLI finds this cluster through the config file: local ipc, or tcp with admin keys */
+    char cfg[1024];
+    tr_creds_t creds;
+    tr_conn_default_config_path (cfg, sizeof cfg);
+    if (c->listen && !creds_from_pki (c->data, "admin", &creds))
+        tr_conn_write_config (cfg, c->listen, &creds);
+    else
+        tr_conn_write_config (cfg, c->ipc_ep, NULL);
+    return 0;
+}
+
+static int
+start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int stop_pods)
+{
+    snprintf (c->shim_ep, sizeof c->shim_ep, "ipc://%s/run/shim.sock", c->data);
+    char run[1100];
+    snprintf (run, sizeof run, "%s/run", c->data);
+    mkdirp (run, 0700);
+    c->shim = spawn_shim (c->data, c->shim_ep);
+    if (c->shim < 0) {
+        fprintf (stderr, "error: cannot start the process shim\n");
+        return -1;
+    }
+    if (!c->host) {
+        tr_host_opts_t ho = {.endpoint = broker_ep, .creds = creds, .node_name = c->node, .data_dir = c->data};
+        c->host = tr_host_new (&ho);
+    }
+    json_t *cfg = json_pack ("{s:s,s:s,s:s,s:b}", "nodeName", c->node, "shimEndpoint", c->shim_ep, "dataDir",
+                             c->data, "stopPodsOnExit", stop_pods);
+    int rc = tr_host_start (c->host, agent_actor (), cfg);
+    json_decref (cfg);
+    return rc;
+}
+
+static void
+teardown (cluster_t *c)
+{
+    tr_host_destroy (&c->host);
+    stop_child (c->shim, 15); /* the shim stops its containers on SIGTERM, then exits */
+    zactor_destroy (&c->broker);
+    zactor_destroy (&c->store);
+}
+
+static int
+load_actors (cluster_t *c, int *argc, char **argv)
+{
+    const char *so;
+    while ((so = cli_opt (argc, argv, "--actor", NULL))) {
+        char err[512];
+        if (tr_host_load (c->host, so, NULL, err, sizeof err)) {
+            fprintf (stderr, "error: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+wait_for_signal (void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    while (!g_stop && !zsys_interrupted)
+        usleep (100000);
+    TR_INFO ("troupe", "stopping");
+}
+
+int
+cmd_up (cli_t *g, int argc, char **argv)
+{
+    cluster_t c = {0};
+    const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
+    const char *node = cli_opt (&argc, argv, "--node-name", NULL);
+    c.listen = cli_opt (&argc, argv, "--listen", NULL);
+    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    if (node)
+        snprintf (c.node, sizeof c.node, "%s", node);
+    else
+        node_name_default (c.node, sizeof c.node);
+    zsys_handler_set (NULL); /* our own handler below: Ctrl-C stops cleanly */
+    if (ensure_pki (c.data, "troupe", 0) || start_control_plane (&c)) {
+        teardown (&c);
+        return 1;
+    }
+    tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
+    c.host = tr_host_new (&ho);
+    if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+        start_node (&c, "inproc://troupe-broker", NULL, 1) || load_actors (&c, &argc, argv)) {
+        teardown (&c);
+        return 1;
+    }
+    TR_INFO ("troupe", "single-node cluster up node=%s data=%s endpoint=%s", c.node, c.data, c.ipc_ep);
+    if (manifest) {
+        g->server = c.ipc_ep;
+        cli_apply_file (g, manifest, 0);
+    }
+    wait_for_signal ();
+    teardown (&c);
+    return 0;
+}
+
+int
+cmd_server (cli_t *g, int argc, char **argv)
+{
+    (void) g;
+    cluster_t c = {0};
+    c.listen = cli_opt (&argc, argv, "--listen", NULL);
+    const char *name = cli_opt (&argc, argv, "--name", NULL);
+    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    snprintf (c.node, sizeof c.node, "%s", name ? name : "server");
+    zsys_handler_set (NULL);
+    if (c.listen && strncmp (c.listen, "tcp://", 6)) {
+        fprintf (stderr, "error: --listen must be tcp://HOST:PORT\n");
+        return 1;
+    }
+    if (ensure_pki (c.data, "troupe", 0) || start_control_plane (&c)) {
+        teardown (&c);
+        return 1;
+    }
+    tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
+    c.host = tr_host_new (&ho);
+    if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+        load_actors (&c, &argc, argv)) {
+        teardown (&c);
+        return 1;
+    }
+    TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
+    wait_for_signal ();
+    teardown (&c);
+    return 0;
+}
+
+int
+cmd_agent (cli_t *g, int argc, char **argv)
+{
+    cluster_t c = {0};
+    const char *node = cli_opt (&argc, argv, "--node-name", NULL);
+    int keep = cli_flag (&argc, argv, "--keep-pods-on-exit", NULL);
+    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    if (node)
+        snprintf (c.node, sizeof c.node, "%s", node);
+    else
+        node_name_default (c.node, sizeof c.node);
+    char endpoint[1024], err[512], path[1024];
+    tr_creds_t creds;
+    const char *cfg = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
+    int have = tr_conn_load_config (cfg, endpoint, sizeof endpoint, &creds, err, sizeof err) == 0;
+    if (g->server)
+        snprintf (endpoint, sizeof endpoint, "%s", g->server);
+    else if (!have) {
+        fprintf (stderr, "error: %s\n", err);
+        return 1;
+    }
+    zsys_handler_set (NULL);
+    if (start_node (&c, endpoint, have ? &creds : NULL, !keep)) {
+        teardown (&c);
+        return 1;
+    }
+    TR_INFO ("troupe", "agent up node=%s server=%s", c.node, endpoint);
+    wait_for_signal ();
+    if (keep)
+        c.shim = 0; /* leave the shim and its containers running */
+    teardown (&c);
+    return 0;
+}
+
+int
+cmd_shim (cli_t *g, int argc, char **argv)
+{
+    (void) g;
+    const char *runtime = cli_opt (&argc, argv, "--runtime", NULL);
+    const char *listen = cli_opt (&argc, argv, "--listen", NULL);
+    const char *state = cli_opt (&argc, argv, "--state", NULL);
+    if (!listen || !state || (runtime && strcmp (runtime, "process"))) {
+        fprintf (stderr, "usage: troupe shim --runtime process --listen ipc://PATH --state DIR\n");
+        return 1;
+    }
+    zsys_handler_set (NULL);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    /* the shim must not die with the agent's process group on Ctrl-C: it stops its containers */
+    setsid ();
+    return process_shim_serve (listen, state, (volatile int *) &g_stop) ? 1 : 0;
+}

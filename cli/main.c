@@ -1,0 +1,79 @@
+/* troupe — one binary: cluster (init, up, server, agent, shim) and client verbs. */
+#include "cli/cli.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TROUPE_VERSION "0.1.0"
+
+static void
+usage (FILE *f)
+{
+    fprintf (f,
+             "troupe — a small Kubernetes-style orchestrator\n\n"
+             "Cluster:\n"
+             "  init [--cluster NAME] [--data DIR]     create cluster keys and a join token\n"
+             "  up [-f MANIFEST]                       single-node cluster in the foreground\n"
+             "  server --listen tcp://… [--actor x.so] control plane (store, broker, controllers, scheduler)\n"
+             "  agent --server tcp://… [--node-name N] a node: runs pods\n"
+             "Objects:\n"
+             "  apply -f FILE | create -f FILE | create configmap NAME --from-literal k=v | create namespace NAME\n"
+             "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"
+             "  describe KIND NAME | delete KIND NAME | delete -f FILE\n"
+             "  scale deployment NAME --replicas N\n"
+             "  rollout status|restart|undo deployment NAME\n"
+             "  logs POD [-c CONTAINER] [-f] [--tail N]\n"
+             "  version\n"
+             "Global: --server ENDPOINT[,…]  --kubeconfig FILE  -n NAMESPACE  -A\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    cli_t g = {0};
+    /* global options may come anywhere; pull them out first */
+    g.server = cli_opt (&argc, argv, "--server", "-s");
+    g.config = cli_opt (&argc, argv, "--kubeconfig", NULL);
+    g.ns = cli_opt (&argc, argv, "--namespace", "-n");
+    g.all_ns = cli_flag (&argc, argv, "--all-namespaces", "-A");
+    if (argc < 2 || !strcmp (argv[1], "-h") || !strcmp (argv[1], "--help") || !strcmp (argv[1], "help")) {
+        usage (argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    argc -= 1;
+    argv += 1;
+    int rc;
+    if (!strcmp (cmd, "version")) {
+        printf ("troupe version %s (protocol %d)\n", TROUPE_VERSION, TR_PROTOCOL_VERSION);
+        return 0;
+    }
+    char err[256];
+    g.schemas = schema_registry_load_embedded (err, sizeof err);
+    if (!g.schemas) {
+        fprintf (stderr, "error: built-in schemas: %s\n", err);
+        return 1;
+    }
+    if (!strcmp (cmd, "init")) rc = cmd_init (&g, argc, argv);
+    else if (!strcmp (cmd, "up")) rc = cmd_up (&g, argc, argv);
+    else if (!strcmp (cmd, "server")) rc = cmd_server (&g, argc, argv);
+    else if (!strcmp (cmd, "agent")) rc = cmd_agent (&g, argc, argv);
+    else if (!strcmp (cmd, "shim")) rc = cmd_shim (&g, argc, argv);
+    else if (!strcmp (cmd, "apply")) rc = cmd_apply (&g, argc, argv);
+    else if (!strcmp (cmd, "create")) rc = cmd_create (&g, argc, argv);
+    else if (!strcmp (cmd, "get")) rc = cmd_get (&g, argc, argv);
+    else if (!strcmp (cmd, "describe")) rc = cmd_describe (&g, argc, argv);
+    else if (!strcmp (cmd, "delete")) rc = cmd_delete (&g, argc, argv);
+    else if (!strcmp (cmd, "scale")) rc = cmd_scale (&g, argc, argv);
+    else if (!strcmp (cmd, "logs")) rc = cmd_logs (&g, argc, argv);
+    else if (!strcmp (cmd, "rollout")) rc = cmd_rollout (&g, argc, argv);
+    else {
+        fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
+        rc = 2;
+    }
+    tr_client_destroy (&g.client);
+    schema_registry_destroy (&g.schemas);
+    return rc;
+}

@@ -1,0 +1,208 @@
+/* conn — endpoints, CURVE set-up, envelope send/receive, client config files. See conn.h. */
+#include "core/conn.h"
+#include "core/value.h"
+#include "core/yaml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+zsock_t *
+tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t errlen)
+{
+    int tcp = !strncmp (endpoint, "tcp://", 6);
+    if (tcp && (!creds || !creds->server_key[0] || !creds->public_key[0])) {
+        snprintf (err, errlen, "%s: tcp endpoints need CURVE keys (run `troupe init` or use the config it wrote)",
+                  endpoint);
+        return NULL;
+    }
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    if (!s) {
+        snprintf (err, errlen, "cannot create socket");
+        return NULL;
+    }
+    zsock_set_linger (s, 0);
+    zsock_set_sndhwm (s, 100000);
+    zsock_set_rcvhwm (s, 100000);
+    if (tcp) {
+        zsock_set_curve_serverkey (s, creds->server_key);
+        zsock_set_curve_publickey (s, creds->public_key);
+        zsock_set_curve_secretkey (s, creds->secret_key);
+        zsock_set_heartbeat_ivl (s, 2000);
+        zsock_set_heartbeat_timeout (s, 6000);
+    }
+    if (zsock_connect (s, "%s", endpoint)) {
+        snprintf (err, errlen, "%s: cannot connect: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&s);
+        return NULL;
+    }
+    return s;
+}
+
+int
+tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
+{
+    char *buf;
+    size_t len;
+    if (tr_env_encode (env, &buf, &len))
+        return -1;
+    zmsg_t *m = zmsg_new ();
+    if (rid)
+        zmsg_append (m, &(zframe_t *) {zframe_dup (rid)});
+    zframe_t *f = zframe_frommem (buf, len, (zframe_destructor_fn *) free, NULL);
+    zmsg_append (m, &f);
+    return zmsg_send (&m, sock);
+}
+
+int
+tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen)
+{
+    tr_env_init (env);
+    zmsg_t *m = zmsg_recv (sock);
+    if (!m) {
+        snprintf (err, errlen, "interrupted");
+        return TR_UNAVAILABLE;
+    }
+    if (rid)
+        *rid = zmsg_pop (m);
+    int rc;
+    if (zmsg_size (m) != 1) {
+        snprintf (err, errlen, "envelope: expected 1 frame, got %zu", zmsg_size (m));
+        rc = TR_BAD_REQUEST;
+    } else {
+        zframe_t *f = zmsg_first (m);
+        rc = tr_env_decode (env, zframe_data (f), zframe_size (f), err, errlen);
+    }
+    zmsg_destroy (&m);
+    return rc;
+}
+
+static int
+read_file (const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return -1;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc (buf, cap);
+            if (!nb) {
+                free (buf);
+                fclose (f);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t r = fread (buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose (f);
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int
+tr_conn_load_config (const char *path, char *endpoint, size_t eplen, tr_creds_t *creds, char *err,
+                     size_t errlen)
+{
+    char *text;
+    size_t len;
+    memset (creds, 0, sizeof *creds);
+    if (read_file (path, &text, &len)) {
+        snprintf (err, errlen, "config %s: %s (start a cluster with `troupe up`, or pass --server)", path,
+                  strerror (errno));
+        return -1;
+    }
+    char yerr[256];
+    json_t *docs = tr_yaml_load (text, len, yerr, sizeof yerr);
+    free (text);
+    json_t *doc = docs ? json_array_get (docs, 0) : NULL;
+    if (!json_is_object (doc)) {
+        snprintf (err, errlen, "config %s: %s", path, docs ? "not a map" : yerr);
+        json_decref (docs);
+        return -1;
+    }
+    const char *srv = tv_str (doc, "server");
+    if (!srv) {
+        snprintf (err, errlen, "config %s: server: Required value", path);
+        json_decref (docs);
+        return -1;
+    }
+    snprintf (endpoint, eplen, "%s", srv);
+    const char *k;
+    if ((k = tv_str (doc, "serverKey")))
+        snprintf (creds->server_key, sizeof creds->server_key, "%s", k);
+    if ((k = tv_str (doc, "publicKey")))
+        snprintf (creds->public_key, sizeof creds->public_key, "%s", k);
+    if ((k = tv_str (doc, "secretKey")))
+        snprintf (creds->secret_key, sizeof creds->secret_key, "%s", k);
+    json_decref (docs);
+    return 0;
+}
+
+static void
+mkdirs (const char *path)
+{
+    char tmp[1024];
+    snprintf (tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir (tmp, 0700);
+            *p = '/';
+        }
+}
+
+int
+tr_conn_write_config (const char *path, const char *endpoint, const tr_creds_t *creds)
+{
+    mkdirs (path);
+    char tmp[1100];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    if (!f)
+        return -1;
+    fchmod (fileno (f), 0600);
+    fprintf (f, "# troupe client config (written by troupe init/up)\nserver: \"%s\"\n", endpoint);
+    if (creds && creds->server_key[0])
+        fprintf (f, "serverKey: \"%s\"\npublicKey: \"%s\"\nsecretKey: \"%s\"\n", creds->server_key,
+                 creds->public_key, creds->secret_key);
+    if (fclose (f))
+        return -1;
+    return rename (tmp, path);
+}
+
+static char *
+xdg (char *buf, size_t len, const char *var, const char *fallback)
+{
+    const char *x = getenv (var);
+    if (x && *x)
+        snprintf (buf, len, "%s/troupe", x);
+    else
+        snprintf (buf, len, "%s/%s/troupe", getenv ("HOME") ? getenv ("HOME") : "/root", fallback);
+    return buf;
+}
+
+char *
+tr_conn_default_config_path (char *buf, size_t len)
+{
+    char dir[900];
+    xdg (dir, sizeof dir, "XDG_CONFIG_HOME", ".config");
+    snprintf (buf, len, "%s/config", dir);
+    return buf;
+}
+
+char *
+tr_conn_default_data_dir (char *buf, size_t len)
+{
+    return xdg (buf, len, "XDG_DATA_HOME", ".local/share");
+}

@@ -1,0 +1,44 @@
+/* conn — how a Troupe client reaches a server: endpoint strings and credentials.
+ *
+ * Endpoints: inproc://name (same process), ipc:///path (protected by the socket directory's
+ * permissions), tcp://host:port (CURVE: the client must know the server's public key and hold a
+ * key pair the server knows). A tcp endpoint without CURVE keys is refused here, so no TCP traffic
+ * of Troupe ever travels unauthenticated.
+ */
+#ifndef TROUPE_CONN_H
+#define TROUPE_CONN_H
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "core/envelope.h"
+
+typedef struct {
+    char server_key[41];  /* Z85 public key of the server (tcp only) */
+    char public_key[41];  /* this client's key pair (tcp only) */
+    char secret_key[41];
+} tr_creds_t;
+
+/* A DEALER connected to endpoint, with CURVE set up for tcp. Returns NULL with err set. */
+zsock_t *tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t errlen);
+
+/* Sends env on sock (DEALER: one frame; ROUTER: routing id frame first when rid != NULL).
+ * Returns 0 or -1. */
+int tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env);
+/* Receives one envelope from sock. For a ROUTER, *rid receives the routing frame (owned).
+ * Returns 0, or a tr_code_t with err set for an undecodable message (the frames are consumed). */
+int tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen);
+
+/* Loads a client config file (YAML: server, serverKey, publicKey, secretKey). Returns 0, or -1
+ * with err ("config /x: no such file"). endpoint receives the server string (may list several,
+ * comma-separated). */
+int tr_conn_load_config (const char *path, char *endpoint, size_t eplen, tr_creds_t *creds, char *err,
+                         size_t errlen);
+/* Writes a client config file with mode 0600. */
+int tr_conn_write_config (const char *path, const char *endpoint, const tr_creds_t *creds);
+/* Default paths: $XDG_CONFIG_HOME/troupe/config (else ~/.config/...), $XDG_DATA_HOME/troupe
+ * (else ~/.local/share/troupe). Written into buf; returns buf. */
+char *tr_conn_default_config_path (char *buf, size_t len);
+char *tr_conn_default_data_dir (char *buf, size_t len);
+
+#endif

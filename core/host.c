@@ -1,0 +1,764 @@
+/* host — actor threads and their context. See host.h and actor.h.
+ *
+ * Inside an actor thread everything is single-threaded: the zloop reacts to the pipe (host
+ * commands), the broker DEALER (replies, watch events, requests addressed to the actor), peer
+ * DEALERs, actor timers and the host's own housekeeping timer (request deadlines, pings).
+ */
+#include "core/host.h"
+#include "core/log.h"
+#include "core/value.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define REQUEST_TIMEOUT_MS 10000
+#define PING_EVERY_MS 2000
+#define WATCH_CREDIT 1024
+#define MAX_ACTORS 32
+
+typedef struct {
+    troupe_reply_fn *cb;
+    void *arg;
+    int64_t deadline;
+    troupe_informer_t *list_for;  /* a LIST or WATCH issued by an informer */
+    int is_watch;
+} pending_t;
+
+struct troupe_peer {
+    troupe_ctx_t *ctx;
+    zsock_t *sock;
+    char endpoint[256];
+};
+
+struct troupe_informer {
+    troupe_ctx_t *ctx;
+    char kind[64];
+    char *lsel, *fsel;
+    troupe_handlers_t h;
+    zhashx_t *cache;       /* "ns/name" → json_t* (owned) */
+    uint64_t rv;
+    uint64_t watch_id;     /* id of the live WATCH request, 0 if none */
+    int synced;
+    int listing;
+    int unacked;           /* events received since the last credit grant */
+};
+
+typedef struct {
+    int id;
+    int zid; /* zloop timer id */
+} timer_t_;
+
+struct troupe_ctx {
+    tr_host_t *host;
+    const troupe_actor_t *def;
+    void *self;
+    json_t *config;
+    zsock_t *pipe;
+    zloop_t *loop;
+    zsock_t *dealer;
+    uint64_t next_id;
+    zhashx_t *pending;     /* "id" → pending_t* */
+    zlistx_t *informers;
+    zlistx_t *peers;
+    timer_t_ timers[64];
+    int ntimers;
+    char instance[64];     /* broker instance seen last: a change means the broker restarted */
+    int64_t last_pong;
+    int lost;              /* pings unanswered: informers will relist when the broker is back */
+};
+
+typedef struct {
+    zactor_t *actor;
+    char name[64];
+} slot_t;
+
+struct tr_host {
+    char endpoint[512];
+    tr_creds_t creds;
+    int has_creds;
+    char node_name[256];
+    char data_dir[512];
+    slot_t slots[MAX_ACTORS];
+    int n;
+};
+
+typedef struct {
+    tr_host_t *host;
+    const troupe_actor_t *def;
+    json_t *config;
+} start_args_t;
+
+int64_t
+troupe_now_ms (void)
+{
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int64_t
+troupe_mono_ms (void)
+{
+    return zclock_mono ();
+}
+
+const char *
+troupe_node_name (troupe_ctx_t *ctx)
+{
+    return ctx->host->node_name;
+}
+
+const char *
+troupe_data_dir (troupe_ctx_t *ctx)
+{
+    return ctx->host->data_dir;
+}
+
+const char *
+troupe_actor_name (troupe_ctx_t *ctx)
+{
+    return ctx->def->name;
+}
+
+/* ---- pending requests ----------------------------------------------------------------------- */
+
+static void
+pending_key (char *buf, uint64_t id)
+{
+    snprintf (buf, 24, "%llu", (unsigned long long) id);
+}
+
+static pending_t *
+pending_take (troupe_ctx_t *ctx, uint64_t id)
+{
+    char k[24];
+    pending_key (k, id);
+    pending_t *p = zhashx_lookup (ctx->pending, k);
+    if (p)
+        zhashx_delete (ctx->pending, k); /* no destructor: the caller now owns p */
+    return p;
+}
+
+static uint64_t
+send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *cb, void *arg,
+              troupe_informer_t *inf, int is_watch, int timeout_ms)
+{
+    req->id = ctx->next_id++;
+    if (tr_conn_send (sock, NULL, req))
+        return 0;
+    if (cb || inf) {
+        pending_t *p = calloc (1, sizeof *p);
+        p->cb = cb;
+        p->arg = arg;
+        p->list_for = inf;
+        p->is_watch = is_watch;
+        p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
+        char k[24];
+        pending_key (k, req->id);
+        zhashx_insert (ctx->pending, k, p);
+    }
+    return req->id;
+}
+
+int
+troupe_request (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg)
+{
+    tr_env_t copy = *req; /* shallow: only id changes */
+    return send_tracked (ctx, ctx->dealer, &copy, cb, arg, NULL, 0, 0) ? 0 : -1;
+}
+
+int
+troupe_reply (troupe_ctx_t *ctx, const tr_env_t *req, tr_code_t code, const json_t *body, const char *msg)
+{
+    tr_env_t r;
+    tr_env_init (&r);
+    r.id = req->id;
+    r.verb = TR_VERB_REPLY;
+    r.code = code;
+    r.body = (json_t *) body;
+    r.msg = (char *) msg;
+    return tr_conn_send (ctx->dealer, NULL, &r);
+}
+
+/* ---- peers ---------------------------------------------------------------------------------- */
+
+static int on_socket (zloop_t *loop, zsock_t *sock, void *arg);
+
+troupe_peer_t *
+troupe_peer (troupe_ctx_t *ctx, const char *endpoint)
+{
+    char err[256];
+    zsock_t *s = tr_conn_dealer (endpoint, ctx->host->has_creds ? &ctx->host->creds : NULL, err, sizeof err);
+    if (!s) {
+        TR_ERROR (ctx->def->name, "peer connect failed endpoint=%s error=\"%s\"", endpoint, err);
+        return NULL;
+    }
+    troupe_peer_t *p = calloc (1, sizeof *p);
+    p->ctx = ctx;
+    p->sock = s;
+    snprintf (p->endpoint, sizeof p->endpoint, "%s", endpoint);
+    zlistx_add_end (ctx->peers, p);
+    zloop_reader (ctx->loop, s, on_socket, ctx);
+    return p;
+}
+
+int
+troupe_peer_request (troupe_peer_t *peer, const tr_env_t *req, int timeout_ms, troupe_reply_fn *cb, void *arg)
+{
+    tr_env_t copy = *req;
+    return send_tracked (peer->ctx, peer->sock, &copy, cb, arg, NULL, 0, timeout_ms) ? 0 : -1;
+}
+
+/* ---- timers --------------------------------------------------------------------------------- */
+
+static int
+on_actor_timer (zloop_t *loop, int zid, void *arg)
+{
+    (void) loop;
+    troupe_ctx_t *ctx = arg;
+    for (int i = 0; i < ctx->ntimers; i++)
+        if (ctx->timers[i].zid == zid) {
+            int id = ctx->timers[i].id;
+            if (ctx->def->timer)
+                ctx->def->timer (ctx->self, ctx, id);
+            return 0;
+        }
+    return 0;
+}
+
+void
+troupe_timer_cancel (troupe_ctx_t *ctx, int timer_id)
+{
+    for (int i = 0; i < ctx->ntimers; i++)
+        if (ctx->timers[i].id == timer_id) {
+            zloop_timer_end (ctx->loop, ctx->timers[i].zid);
+            ctx->timers[i] = ctx->timers[--ctx->ntimers];
+            return;
+        }
+}
+
+/* zloop removes a one-shot timer after it fires; we forget it lazily by its zid when replaced. */
+int
+troupe_timer (troupe_ctx_t *ctx, int timer_id, int ms, int repeat)
+{
+    troupe_timer_cancel (ctx, timer_id);
+    if (ctx->ntimers == (int) (sizeof ctx->timers / sizeof ctx->timers[0]))
+        return -1;
+    int zid = zloop_timer (ctx->loop, (size_t) (ms > 0 ? ms : 1), repeat ? 0 : 1, on_actor_timer, ctx);
+    if (zid < 0)
+        return -1;
+    ctx->timers[ctx->ntimers].id = timer_id;
+    ctx->timers[ctx->ntimers].zid = zid;
+    ctx->ntimers++;
+    return 0;
+}
+
+/* ---- informers ------------------------------------------------------------------------------ */
+
+static void
+obj_key (const json_t *obj, char *buf, size_t len)
+{
+    const char *ns = tv_str (obj, "metadata.namespace");
+    const char *name = tv_str (obj, "metadata.name");
+    snprintf (buf, len, "%s/%s", ns ? ns : "", name ? name : "");
+}
+
+static void
+informer_list (troupe_informer_t *inf)
+{
+    troupe_ctx_t *ctx = inf->ctx;
+    if (inf->watch_id) {
+        /* drop the old stream; the broker forgets it (and tolerates a cancel for a dead one) */
+        tr_env_t c;
+        tr_env_init (&c);
+        c.verb = TR_VERB_CANCEL;
+        c.rv = inf->watch_id;
+        pending_t *p = pending_take (ctx, inf->watch_id);
+        free (p);
+        send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+        inf->watch_id = 0;
+    }
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    snprintf (req.kind, sizeof req.kind, "%s", inf->kind);
+    req.opts = json_object ();
+    if (inf->lsel)
+        json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
+    if (inf->fsel)
+        json_object_set_new (req.opts, "fieldSelector", json_string (inf->fsel));
+    inf->listing = 1;
+    send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, REQUEST_TIMEOUT_MS);
+    tr_env_clear (&req);
+}
+
+static void
+informer_watch (troupe_informer_t *inf)
+{
+    troupe_ctx_t *ctx = inf->ctx;
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    snprintf (req.kind, sizeof req.kind, "%s", inf->kind);
+    req.rv = inf->rv;
+    req.opts = json_pack ("{s:i}", "credit", WATCH_CREDIT);
+    if (inf->lsel)
+        json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
+    if (inf->fsel)
+        json_object_set_new (req.opts, "fieldSelector", json_string (inf->fsel));
+    inf->unacked = 0;
+    inf->watch_id = send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 1, 0);
+    tr_env_clear (&req);
+}
+
+/* A (re)list arrived: report the difference with the cache, replace it, then watch. */
+static void
+informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
+{
+    troupe_ctx_t *ctx = inf->ctx;
+    inf->listing = 0;
+    if (reply->code != TR_OK) {
+        TR_WARN (ctx->def->name, "list failed kind=%s code=%s msg=\"%s\"; retrying", inf->kind,
+                 tr_code_name (reply->code), reply->msg ? reply->msg : "");
+        return; /* the housekeeping timer relists informers that are neither listing nor watching */
+    }
+    json_t *items = tv_get (reply->body, "items");
+    zhashx_t *fresh = zhashx_new ();
+    zhashx_set_destructor (fresh, (zhashx_destructor_fn *) json_decref);
+    size_t i;
+    json_t *obj;
+    char key[600];
+    json_array_foreach (items, i, obj) {
+        obj_key (obj, key, sizeof key);
+        json_incref (obj);
+        zhashx_update (fresh, key, obj);
+    }
+    zhashx_t *old = inf->cache;
+    inf->cache = fresh;
+    for (json_t *o = zhashx_first (fresh); o; o = zhashx_next (fresh)) {
+        const char *k = zhashx_cursor (fresh);
+        json_t *prev = zhashx_lookup (old, k);
+        if (!prev) {
+            if (inf->h.on_add)
+                inf->h.on_add (ctx->self, ctx, o);
+        } else if (!json_equal (prev, o)) {
+            if (inf->h.on_update)
+                inf->h.on_update (ctx->self, ctx, prev, o);
+        }
+    }
+    for (json_t *o = zhashx_first (old); o; o = zhashx_next (old))
+        if (!zhashx_lookup (fresh, zhashx_cursor (old)) && inf->h.on_delete)
+            inf->h.on_delete (ctx->self, ctx, o);
+    zhashx_destroy (&old);
+    const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
+    inf->rv = reply->rv ? reply->rv : (rvs ? strtoull (rvs, NULL, 10) : 0);
+    inf->synced = 1;
+    if (inf->h.on_synced)
+        inf->h.on_synced (ctx->self, ctx);
+    informer_watch (inf);
+}
+
+static void
+informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
+{
+    troupe_ctx_t *ctx = inf->ctx;
+    const char *type = tv_str (ev->opts, "type");
+    if (!type)
+        return;
+    if (!strcmp (type, "EXPIRED")) {
+        TR_INFO (ctx->def->name, "watch expired kind=%s rv=%llu; relisting", inf->kind,
+                 (unsigned long long) inf->rv);
+        pending_t *p = pending_take (ctx, inf->watch_id);
+        free (p);
+        inf->watch_id = 0;
+        informer_list (inf);
+        return;
+    }
+    if (ev->rv > inf->rv)
+        inf->rv = ev->rv;
+    if (++inf->unacked >= WATCH_CREDIT / 2) {
+        tr_env_t c;
+        tr_env_init (&c);
+        c.verb = TR_VERB_CREDIT;
+        c.rv = inf->watch_id;
+        c.opts = json_pack ("{s:i}", "credit", inf->unacked);
+        inf->unacked = 0;
+        send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+        tr_env_clear (&c);
+    }
+    if (!strcmp (type, "BOOKMARK") || !ev->body)
+        return;
+    char key[600];
+    obj_key (ev->body, key, sizeof key);
+    json_t *prev = zhashx_lookup (inf->cache, key);
+    if (!strcmp (type, "DELETED")) {
+        if (prev) {
+            json_incref (prev);
+            zhashx_delete (inf->cache, key);
+            if (inf->h.on_delete)
+                inf->h.on_delete (ctx->self, ctx, ev->body);
+            json_decref (prev);
+        }
+        return;
+    }
+    json_t *obj = json_incref (ev->body);
+    if (prev)
+        json_incref (prev);
+    zhashx_update (inf->cache, key, obj);
+    if (!prev) {
+        if (inf->h.on_add)
+            inf->h.on_add (ctx->self, ctx, obj);
+    } else {
+        if (inf->h.on_update)
+            inf->h.on_update (ctx->self, ctx, prev, obj);
+        json_decref (prev);
+    }
+}
+
+troupe_informer_t *
+troupe_watch (troupe_ctx_t *ctx, const char *kind, const char *label_selector, const char *field_selector,
+              const troupe_handlers_t *h)
+{
+    troupe_informer_t *inf = calloc (1, sizeof *inf);
+    inf->ctx = ctx;
+    snprintf (inf->kind, sizeof inf->kind, "%s", kind);
+    inf->lsel = label_selector && *label_selector ? strdup (label_selector) : NULL;
+    inf->fsel = field_selector && *field_selector ? strdup (field_selector) : NULL;
+    if (h)
+        inf->h = *h;
+    inf->cache = zhashx_new ();
+    zhashx_set_destructor (inf->cache, (zhashx_destructor_fn *) json_decref);
+    zlistx_add_end (ctx->informers, inf);
+    informer_list (inf);
+    return inf;
+}
+
+const json_t *
+troupe_informer_get (troupe_informer_t *inf, const char *ns, const char *name)
+{
+    char key[600];
+    snprintf (key, sizeof key, "%s/%s", ns ? ns : "", name);
+    return zhashx_lookup (inf->cache, key);
+}
+
+void
+troupe_informer_foreach (troupe_informer_t *inf, void (*fn) (void *arg, const json_t *obj), void *arg)
+{
+    /* collect first: fn may trigger work that touches the cache through other paths */
+    size_t n = zhashx_size (inf->cache), i = 0;
+    json_t **all = calloc (n ? n : 1, sizeof *all);
+    for (json_t *o = zhashx_first (inf->cache); o && i < n; o = zhashx_next (inf->cache))
+        all[i++] = json_incref (o);
+    for (size_t j = 0; j < i; j++) {
+        fn (arg, all[j]);
+        json_decref (all[j]);
+    }
+    free (all);
+}
+
+size_t
+troupe_informer_count (troupe_informer_t *inf)
+{
+    return zhashx_size (inf->cache);
+}
+
+int
+troupe_informer_synced (troupe_informer_t *inf)
+{
+    return inf->synced;
+}
+
+static void
+informer_destroy (troupe_informer_t **p)
+{
+    troupe_informer_t *inf = *p;
+    zhashx_destroy (&inf->cache);
+    free (inf->lsel);
+    free (inf->fsel);
+    free (inf);
+    *p = NULL;
+}
+
+/* ---- the actor loop ------------------------------------------------------------------------- */
+
+static void
+relist_all (troupe_ctx_t *ctx)
+{
+    for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))
+        if (!inf->listing)
+            informer_list (inf);
+}
+
+static void
+on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
+{
+    const char *inst = tv_str (reply->body, "instance");
+    if (!inst)
+        return;
+    int changed = ctx->instance[0] && strcmp (ctx->instance, inst);
+    snprintf (ctx->instance, sizeof ctx->instance, "%s", inst);
+    ctx->last_pong = zclock_mono ();
+    if (changed || ctx->lost) {
+        TR_INFO (ctx->def->name, "broker %s; resyncing informers", changed ? "restarted" : "reachable again");
+        relist_all (ctx);
+    }
+    ctx->lost = 0;
+}
+
+static void
+dispatch (troupe_ctx_t *ctx, tr_env_t *env)
+{
+    if (env->verb == TR_VERB_REPLY) {
+        char k[24];
+        pending_key (k, env->id);
+        pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (!p)
+            return; /* late reply after a timeout */
+        if (p->is_watch) {
+            if (env->code != TR_OK) {
+                troupe_informer_t *inf = p->list_for;
+                pending_take (ctx, env->id);
+                free (p);
+                inf->watch_id = 0;
+                informer_list (inf); /* watch refused (e.g. Expired): start over */
+            }
+            return; /* the watch stays registered for its events */
+        }
+        pending_take (ctx, env->id);
+        if (p->list_for)
+            informer_on_list (p->list_for, env);
+        else if (p->cb)
+            p->cb (ctx->self, ctx, env, p->arg);
+        free (p);
+        return;
+    }
+    if (env->verb == TR_VERB_EVENT) {
+        char k[24];
+        pending_key (k, env->id);
+        pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (p && p->is_watch && p->list_for)
+            informer_on_event (p->list_for, env);
+        return;
+    }
+    if (ctx->def->message)
+        ctx->def->message (ctx->self, ctx, env);
+    else
+        troupe_reply (ctx, env, TR_METHOD_NOT_ALLOWED, NULL, "this actor takes no requests");
+}
+
+static int
+on_socket (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    troupe_ctx_t *ctx = arg;
+    tr_env_t env;
+    char err[256];
+    if (tr_conn_recv (sock, NULL, &env, err, sizeof err) == TR_OK)
+        dispatch (ctx, &env);
+    else
+        TR_WARN (ctx->def->name, "dropped undecodable message error=\"%s\"", err);
+    tr_env_clear (&env);
+    return 0;
+}
+
+static void
+ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) arg;
+    if (reply->code == TR_OK)
+        on_pong (ctx, reply);
+}
+
+static int
+on_housekeeping (zloop_t *loop, int zid, void *arg)
+{
+    (void) loop;
+    (void) zid;
+    troupe_ctx_t *ctx = arg;
+    int64_t now = zclock_mono ();
+    /* expire requests past their deadline: the callback sees TR_TIMEOUT */
+    zlistx_t *keys = zhashx_keys (ctx->pending);
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (!p || p->deadline > now)
+            continue;
+        zhashx_delete (ctx->pending, k);
+        tr_env_t t;
+        tr_env_init (&t);
+        t.id = strtoull (k, NULL, 10);
+        t.verb = TR_VERB_REPLY;
+        t.code = TR_TIMEOUT;
+        t.msg = "request timed out: broker not answering";
+        if (p->list_for)
+            p->list_for->listing = 0; /* relisted below once the broker answers again */
+        else if (p->cb)
+            p->cb (ctx->self, ctx, &t, p->arg);
+        free (p);
+    }
+    zlistx_destroy (&keys);
+    if (ctx->last_pong && now - ctx->last_pong > 3 * PING_EVERY_MS)
+        ctx->lost = 1;
+    for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))
+        if (!inf->listing && !inf->watch_id && !ctx->lost)
+            informer_list (inf);
+    tr_env_t ping;
+    tr_env_init (&ping);
+    ping.verb = TR_VERB_PING;
+    send_tracked (ctx, ctx->dealer, &ping, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2);
+    return 0;
+}
+
+static int
+on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    char *cmd = zstr_recv (pipe);
+    int stop = !cmd || !strcmp (cmd, "$TERM");
+    zstr_free (&cmd);
+    return stop ? -1 : 0;
+}
+
+static void
+actor_thread (zsock_t *pipe, void *args)
+{
+    start_args_t *sa = args;
+    zsock_signal (pipe, 0); /* zactor_new's handshake; create()'s outcome is signalled below */
+    troupe_ctx_t *ctx = calloc (1, sizeof *ctx);
+    ctx->host = sa->host;
+    ctx->def = sa->def;
+    ctx->config = sa->config ? sa->config : json_object ();
+    ctx->pipe = pipe;
+    ctx->next_id = 1;
+    ctx->pending = zhashx_new ();
+    ctx->informers = zlistx_new ();
+    ctx->peers = zlistx_new ();
+    ctx->loop = zloop_new ();
+    char err[256];
+    ctx->dealer = tr_conn_dealer (sa->host->endpoint, sa->host->has_creds ? &sa->host->creds : NULL, err, sizeof err);
+    free (sa);
+    if (ctx->dealer) {
+        zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
+        zloop_reader (ctx->loop, pipe, on_pipe, ctx);
+        zloop_timer (ctx->loop, 500, 0, on_housekeeping, ctx);
+        tr_env_t hello;
+        tr_env_init (&hello);
+        hello.verb = TR_VERB_HELLO;
+        hello.body = json_pack ("{s:s,s:s}", "actor", ctx->def->name, "node", ctx->host->node_name);
+        send_tracked (ctx, ctx->dealer, &hello, NULL, NULL, NULL, 0, 0);
+        tr_env_clear (&hello);
+        ctx->self = ctx->def->create (ctx, ctx->config);
+    } else
+        TR_ERROR (ctx->def->name, "cannot reach broker error=\"%s\"", err);
+    int ok = ctx->self != NULL;
+    zsock_signal (pipe, ok ? 0 : 1);
+    if (ok) {
+        zloop_start (ctx->loop);
+        ctx->def->destroy (&ctx->self);
+    }
+    for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))
+        informer_destroy (&inf);
+    zlistx_destroy (&ctx->informers);
+    for (troupe_peer_t *p = zlistx_first (ctx->peers); p; p = zlistx_next (ctx->peers)) {
+        zsock_destroy (&p->sock);
+        free (p);
+    }
+    zlistx_destroy (&ctx->peers);
+    for (pending_t *p = zhashx_first (ctx->pending); p; p = zhashx_next (ctx->pending))
+        free (p);
+    zhashx_destroy (&ctx->pending);
+    zloop_destroy (&ctx->loop);
+    zsock_destroy (&ctx->dealer);
+    json_decref (ctx->config);
+    free (ctx);
+    if (!ok)
+        return; /* zactor_destroy still sends $TERM; nobody reads it, which is fine */
+}
+
+tr_host_t *
+tr_host_new (const tr_host_opts_t *o)
+{
+    tr_host_t *h = calloc (1, sizeof *h);
+    snprintf (h->endpoint, sizeof h->endpoint, "%s", o->endpoint);
+    if (o->creds) {
+        h->creds = *o->creds;
+        h->has_creds = 1;
+    }
+    snprintf (h->node_name, sizeof h->node_name, "%s", o->node_name ? o->node_name : "");
+    snprintf (h->data_dir, sizeof h->data_dir, "%s", o->data_dir ? o->data_dir : "");
+    return h;
+}
+
+int
+tr_host_start (tr_host_t *self, const troupe_actor_t *def, const json_t *config)
+{
+    if (!def || def->abi != TROUPE_ACTOR_ABI || !def->create || !def->destroy || !def->name) {
+        TR_ERROR ("host", "actor refused: ABI %u, this host speaks %d", def ? def->abi : 0, TROUPE_ACTOR_ABI);
+        return -1;
+    }
+    if (self->n == MAX_ACTORS)
+        return -1;
+    start_args_t *sa = calloc (1, sizeof *sa);
+    sa->host = self;
+    sa->def = def;
+    sa->config = config ? json_deep_copy (config) : NULL;
+    zactor_t *a = zactor_new (actor_thread, sa);
+    if (!a)
+        return -1;
+    if (zsock_wait (a)) {
+        zactor_destroy (&a);
+        TR_ERROR ("host", "actor %s failed to start", def->name);
+        return -1;
+    }
+    self->slots[self->n].actor = a;
+    snprintf (self->slots[self->n].name, sizeof self->slots[self->n].name, "%s", def->name);
+    self->n++;
+    TR_INFO ("host", "actor started name=%s", def->name);
+    return 0;
+}
+
+int
+tr_host_load (tr_host_t *self, const char *path, const json_t *config, char *err, size_t errlen)
+{
+    void *so = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!so) {
+        snprintf (err, errlen, "actor %s: %s", path, dlerror ());
+        return -1;
+    }
+    troupe_actor_entry_fn entry = (troupe_actor_entry_fn) (uintptr_t) dlsym (so, "troupe_actor_entry");
+    if (!entry) {
+        snprintf (err, errlen, "actor %s: no troupe_actor_entry symbol", path);
+        dlclose (so);
+        return -1;
+    }
+    const troupe_actor_t *def = entry ();
+    if (!def || def->abi != TROUPE_ACTOR_ABI) {
+        snprintf (err, errlen, "actor %s: ABI %u, this troupe speaks %d", path, def ? def->abi : 0,
+                  TROUPE_ACTOR_ABI);
+        dlclose (so);
+        return -1;
+    }
+    /* the .so stays loaded for the life of the process: its code runs on the actor's thread */
+    if (tr_host_start (self, def, config)) {
+        snprintf (err, errlen, "actor %s: create() refused to start", path);
+        return -1;
+    }
+    return 0;
+}
+
+void
+tr_host_destroy (tr_host_t **self_p)
+{
+    tr_host_t *h = *self_p;
+    if (!h)
+        return;
+    for (int i = h->n - 1; i >= 0; i--)
+        zactor_destroy (&h->slots[i].actor);
+    free (h);
+    *self_p = NULL;
+}

@@ -1,0 +1,39 @@
+/* store_proto — the messages between a broker and the store actor (one msgpack frame each).
+ *
+ *   broker → store  {"t":"p","id":u64,"ops":[[op,cond,expect_rev,key,val]...]}   propose a batch
+ *                   {"t":"g","id":u64,"prefix":str}                               range read
+ *                   {"t":"s"}                                                    subscribe to commits
+ *   store → broker  {"t":"r","id":u64,"res":[[result,rev,prev_mod_rev]...]}      proposal outcome
+ *                   {"t":"k","id":u64,"rev":u64,"kvs":[[key,val,mod_rev,create_rev]...]}  range reply
+ *                   {"t":"e","ev":[[rev,kind,key,val,create_rev,created]...]}    committed changes
+ * op/cond/result/kind use the numbers of actors/store/store.h (the protocol is the contract; core
+ * does not include the store's header). val is msgpack bin. Events of a commit are always sent
+ * before the replies of the proposals in it, so a broker's cache is current when it answers.
+ */
+#ifndef TROUPE_STORE_PROTO_H
+#define TROUPE_STORE_PROTO_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int op;          /* 1 put, 2 delete */
+    int cond;        /* 0 any, 1 absent, 2 exists, 3 mod_rev == expect */
+    uint64_t expect;
+    const char *key;
+    const void *val;
+    size_t len;
+} sp_op_t;
+
+/* Packs a proposal into sb (initialised by the caller). */
+void sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n);
+
+/* Reads a msgpack str/bin into a NUL-terminated copy in buf; 0 or -1. */
+int sp_str (const msgpack_object *o, char *buf, size_t len);
+/* Field of a map by key, or NULL. */
+const msgpack_object *sp_field (const msgpack_object *map, const char *key);
+/* Unsigned integer value of o or dflt. */
+uint64_t sp_u64 (const msgpack_object *o, uint64_t dflt);
+
+#endif

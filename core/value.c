@@ -1,0 +1,426 @@
+/* value — json_t trees ⇄ msgpack, and path helpers. See value.h. */
+#include "core/value.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+tv_pack (msgpack_packer *pk, const json_t *v)
+{
+    switch (json_typeof (v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        if (msgpack_pack_map (pk, json_object_size (v)))
+            return -1;
+        json_object_foreach ((json_t *) v, k, x) {
+            size_t kl = strlen (k);
+            if (msgpack_pack_str (pk, kl) || msgpack_pack_str_body (pk, k, kl) || tv_pack (pk, x))
+                return -1;
+        }
+        return 0;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        if (msgpack_pack_array (pk, json_array_size (v)))
+            return -1;
+        json_array_foreach (v, i, x)
+            if (tv_pack (pk, x))
+                return -1;
+        return 0;
+    }
+    case JSON_STRING: {
+        size_t l = json_string_length (v);
+        return msgpack_pack_str (pk, l) || msgpack_pack_str_body (pk, json_string_value (v), l) ? -1 : 0;
+    }
+    case JSON_INTEGER:
+        return msgpack_pack_int64 (pk, json_integer_value (v));
+    case JSON_REAL:
+        return msgpack_pack_double (pk, json_real_value (v));
+    case JSON_TRUE:
+        return msgpack_pack_true (pk);
+    case JSON_FALSE:
+        return msgpack_pack_false (pk);
+    case JSON_NULL:
+        return msgpack_pack_nil (pk);
+    }
+    return -1;
+}
+
+int
+tv_encode (const json_t *v, char **buf, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    if (tv_pack (&pk, v)) {
+        msgpack_sbuffer_destroy (&sb);
+        return -1;
+    }
+    *len = sb.size;
+    *buf = msgpack_sbuffer_release (&sb);
+    if (!*buf) /* empty buffer cannot happen for one value, but keep callers safe */
+        return -1;
+    return 0;
+}
+
+static json_t *
+from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
+{
+    if (depth > TV_MAX_DEPTH) {
+        snprintf (err, errlen, "nesting deeper than %d", TV_MAX_DEPTH);
+        return NULL;
+    }
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return json_null ();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean (o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t) INT64_MAX) {
+            snprintf (err, errlen, "integer %llu out of range", (unsigned long long) o->via.u64);
+            return NULL;
+        }
+        return json_integer ((json_int_t) o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer ((json_int_t) o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return json_real (o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return json_stringn_nocheck (o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN:
+        return json_stringn_nocheck (o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_EXT:
+        return json_stringn_nocheck (o->via.ext.ptr, o->via.ext.size);
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array ();
+        for (uint32_t i = 0; a && i < o->via.array.size; i++) {
+            json_t *x = from_msgpack (&o->via.array.ptr[i], depth + 1, err, errlen);
+            if (!x || json_array_append_new (a, x)) {
+                json_decref (a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object ();
+        for (uint32_t i = 0; m && i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR) {
+                snprintf (err, errlen, "map key is not a string");
+                json_decref (m);
+                return NULL;
+            }
+            char key[512];
+            size_t kl = kv->key.via.str.size;
+            if (kl >= sizeof key || memchr (kv->key.via.str.ptr, 0, kl)) {
+                snprintf (err, errlen, "map key too long or holding NUL");
+                json_decref (m);
+                return NULL;
+            }
+            memcpy (key, kv->key.via.str.ptr, kl);
+            key[kl] = 0;
+            json_t *x = from_msgpack (&kv->val, depth + 1, err, errlen);
+            if (!x) {
+                json_decref (m);
+                return NULL;
+            }
+            json_object_set_new_nocheck (m, key, x);
+        }
+        return m;
+    }
+    }
+    snprintf (err, errlen, "unknown msgpack type %d", (int) o->type);
+    return NULL;
+}
+
+json_t *
+tv_from_msgpack (const msgpack_object *o, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    return from_msgpack (o, 0, err, errlen);
+}
+
+static uint64_t
+be (const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int
+tv_check (const void *buf, size_t len, size_t *used, char *err, size_t errlen)
+{
+    const uint8_t *p = buf;
+    size_t pos = 0;
+    uint64_t left[TV_MAX_DEPTH + 1];
+    int depth = 0;
+    left[0] = 1;
+    while (depth >= 0) {
+        if (left[depth] == 0) {
+            depth--;
+            continue;
+        }
+        left[depth]--;
+        if (pos >= len) {
+            snprintf (err, errlen, "truncated msgpack: %zu bytes end inside a value", len);
+            return -1;
+        }
+        uint8_t b = p[pos];
+        size_t hdr = 1;    /* bytes before the payload */
+        int lenbytes = 0;  /* size of a length field after the type byte */
+        uint64_t body = 0; /* payload bytes (scalars) */
+        uint64_t items = 0;
+        int container = 0;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+            ;
+        else if (b >= 0x80 && b <= 0x8f)
+            container = 1, items = 2u * (b & 0x0f);
+        else if (b >= 0x90 && b <= 0x9f)
+            container = 1, items = b & 0x0f;
+        else if (b >= 0xa0 && b <= 0xbf)
+            body = b & 0x1f;
+        else
+            switch (b) {
+            case 0xc4: case 0xd9: lenbytes = 1; break;
+            case 0xc5: case 0xda: lenbytes = 2; break;
+            case 0xc6: case 0xdb: lenbytes = 4; break;
+            case 0xc7: lenbytes = 1; body = 1; break; /* ext: + type byte */
+            case 0xc8: lenbytes = 2; body = 1; break;
+            case 0xc9: lenbytes = 4; body = 1; break;
+            case 0xca: case 0xce: case 0xd2: body = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: body = 8; break;
+            case 0xcc: case 0xd0: body = 1; break;
+            case 0xcd: case 0xd1: body = 2; break;
+            case 0xd4: body = 2; break;
+            case 0xd5: body = 3; break;
+            case 0xd6: body = 5; break;
+            case 0xd7: body = 9; break;
+            case 0xd8: body = 17; break;
+            case 0xdc: container = 1; lenbytes = 2; break;
+            case 0xdd: container = 1; lenbytes = 4; break;
+            case 0xde: container = 2; lenbytes = 2; break;
+            case 0xdf: container = 2; lenbytes = 4; break;
+            default:
+                snprintf (err, errlen, "malformed msgpack: reserved type byte 0x%02x at byte %zu", b, pos);
+                return -1;
+            }
+        hdr += (size_t) lenbytes;
+        if (len - pos < hdr) {
+            snprintf (err, errlen, "truncated msgpack: header at byte %zu cut short", pos);
+            return -1;
+        }
+        if (lenbytes) {
+            uint64_t n = be (p + pos + 1, lenbytes);
+            if (container)
+                items = container == 2 ? 2 * n : n;
+            else
+                body += n;
+        }
+        pos += hdr;
+        if (!container) {
+            if (body > len - pos) {
+                snprintf (err, errlen, "truncated msgpack: value at byte %zu claims %llu bytes, %zu remain",
+                          pos - hdr, (unsigned long long) body, len - pos);
+                return -1;
+            }
+            pos += (size_t) body;
+            continue;
+        }
+        if (items > len - pos) { /* every element takes at least one byte */
+            snprintf (err, errlen, "truncated msgpack: container at byte %zu claims %llu elements, %zu bytes remain",
+                      pos - hdr, (unsigned long long) items, len - pos);
+            return -1;
+        }
+        if (items) {
+            if (depth + 1 > TV_MAX_DEPTH) {
+                snprintf (err, errlen, "msgpack nesting deeper than %d at byte %zu", TV_MAX_DEPTH, pos - hdr);
+                return -1;
+            }
+            left[++depth] = items;
+        }
+    }
+    *used = pos;
+    return 0;
+}
+
+json_t *
+tv_decode (const void *buf, size_t len, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    size_t used;
+    if (tv_check (buf, len, &used, err, errlen))
+        return NULL;
+    if (used != len) {
+        snprintf (err, errlen, "trailing bytes after the msgpack value at byte %zu", used);
+        return NULL;
+    }
+    msgpack_zone zone;
+    msgpack_object obj;
+    size_t off = 0;
+    if (!msgpack_zone_init (&zone, 2048)) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    msgpack_unpack_return r = msgpack_unpack ((const char *) buf, len, &off, &zone, &obj);
+    json_t *v = NULL;
+    if (r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES) {
+        if (r == MSGPACK_UNPACK_EXTRA_BYTES)
+            snprintf (err, errlen, "trailing bytes after the msgpack value at byte %zu", off);
+        else
+            v = from_msgpack (&obj, 0, err, errlen);
+    } else if (r == MSGPACK_UNPACK_CONTINUE)
+        snprintf (err, errlen, "truncated msgpack: %zu bytes end inside a value", len);
+    else if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+        snprintf (err, errlen, "msgpack value too large or too deep");
+    else
+        snprintf (err, errlen, "malformed msgpack near byte %zu", off);
+    msgpack_zone_destroy (&zone);
+    return v;
+}
+
+/* Walks path; returns the parent map and copies the last key into last[]. */
+static json_t *
+walk (const json_t *obj, const char *path, char *last, size_t lastlen, int create)
+{
+    json_t *cur = (json_t *) obj;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr (p, '.');
+        size_t n = dot ? (size_t) (dot - p) : strlen (p);
+        if (n == 0 || n >= lastlen || !json_is_object (cur))
+            return NULL;
+        memcpy (last, p, n);
+        last[n] = 0;
+        if (!dot)
+            return cur;
+        json_t *next = json_object_get (cur, last);
+        if (!next) {
+            if (!create)
+                return NULL;
+            next = json_object ();
+            if (json_object_set_new (cur, last, next))
+                return NULL;
+        }
+        cur = next;
+        p = dot + 1;
+    }
+}
+
+json_t *
+tv_get (const json_t *obj, const char *path)
+{
+    char key[256];
+    json_t *parent = obj ? walk (obj, path, key, sizeof key, 0) : NULL;
+    return parent ? json_object_get (parent, key) : NULL;
+}
+
+const char *
+tv_str (const json_t *obj, const char *path)
+{
+    return json_string_value (tv_get (obj, path));
+}
+
+json_int_t
+tv_int (const json_t *obj, const char *path, json_int_t dflt)
+{
+    json_t *v = tv_get (obj, path);
+    if (json_is_integer (v))
+        return json_integer_value (v);
+    if (json_is_real (v)) {
+        double d = json_real_value (v);
+        if (d == (double) (json_int_t) d)
+            return (json_int_t) d;
+    }
+    return dflt;
+}
+
+bool
+tv_bool (const json_t *obj, const char *path, bool dflt)
+{
+    json_t *v = tv_get (obj, path);
+    return json_is_boolean (v) ? json_is_true (v) : dflt;
+}
+
+int
+tv_set (json_t *obj, const char *path, json_t *val)
+{
+    char key[256];
+    json_t *parent = val && obj ? walk (obj, path, key, sizeof key, 1) : NULL;
+    if (!parent) {
+        json_decref (val);
+        return -1;
+    }
+    return json_object_set_new (parent, key, val) ? -1 : 0;
+}
+
+int
+tv_set_str (json_t *obj, const char *path, const char *s)
+{
+    return tv_set (obj, path, json_string (s));
+}
+
+int
+tv_set_int (json_t *obj, const char *path, json_int_t i)
+{
+    return tv_set (obj, path, json_integer (i));
+}
+
+int
+tv_del (json_t *obj, const char *path)
+{
+    char key[256];
+    json_t *parent = obj ? walk (obj, path, key, sizeof key, 0) : NULL;
+    if (parent)
+        json_object_del (parent, key);
+    return 0;
+}
+
+json_t *
+tv_obj (json_t *obj, const char *path)
+{
+    json_t *v = tv_get (obj, path);
+    if (v)
+        return json_is_object (v) ? v : NULL;
+    if (tv_set (obj, path, json_object ()))
+        return NULL;
+    return tv_get (obj, path);
+}
+
+int
+tv_merge_patch (json_t *target, const json_t *patch)
+{
+    if (!json_is_object (target) || !json_is_object (patch))
+        return -1;
+    const char *k;
+    json_t *pv;
+    json_object_foreach ((json_t *) patch, k, pv) {
+        json_t *cur = json_object_get (target, k);
+        if (json_is_null (pv))
+            json_object_del (target, k);
+        else if (json_is_object (pv) && json_is_object (cur))
+            tv_merge_patch (cur, pv);
+        else if (json_is_object (pv)) {
+            json_t *fresh = json_object ();
+            tv_merge_patch (fresh, pv); /* nulls inside a new map vanish, as RFC 7386 says */
+            json_object_set_new (target, k, fresh);
+        } else
+            json_object_set_new (target, k, json_deep_copy (pv));
+    }
+    return 0;
+}

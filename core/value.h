@@ -1,0 +1,69 @@
+/* value — Troupe's in-memory object model.
+ *
+ * Objects (Pods, Deployments, message bodies) are trees of jansson's json_t: maps keep insertion
+ * order, values are reference counted, json_deep_copy/json_equal/json_object_update are there.
+ * On the wire and on disk the same tree is msgpack (tv_encode / tv_decode); a msgpack bin or ext
+ * becomes a string. See docs/decisions.md ("object model").
+ *
+ * Paths are dot-separated map keys: "metadata.name", "spec.template.spec". No array indexing.
+ */
+#ifndef TROUPE_VALUE_H
+#define TROUPE_VALUE_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deepest nesting tv_decode accepts; deeper input is rejected (not a stack overflow). */
+#define TV_MAX_DEPTH 64
+
+/* Packs v into pk. Returns 0, or -1 if v holds a type msgpack cannot carry (never for json_t). */
+int tv_pack (msgpack_packer *pk, const json_t *v);
+
+/* Encodes v as one msgpack value into a malloc'd buffer (*buf, *len). Returns 0 or -1 (ENOMEM). */
+int tv_encode (const json_t *v, char **buf, size_t *len);
+
+/* Converts an unpacked msgpack object into a new json_t. Map keys must be strings (else error).
+ * Returns a new reference or NULL with a message in err naming the problem. */
+json_t *tv_from_msgpack (const msgpack_object *o, char *err, size_t errlen);
+
+/* Checks that buf starts with one well-formed msgpack value without allocating: every length
+ * fits in the buffer, no container claims more elements than bytes remain, nesting stays within
+ * TV_MAX_DEPTH. *used receives the value's size. Returns 0, or -1 with err naming the byte offset.
+ * Run before msgpack-c's unpacker, which would otherwise allocate what a hostile header claims. */
+int tv_check (const void *buf, size_t len, size_t *used, char *err, size_t errlen);
+
+/* Decodes exactly one msgpack value filling buf[0..len). Trailing bytes, truncation, depth over
+ * TV_MAX_DEPTH or non-string map keys are errors; err names the byte offset when it can.
+ * Returns a new reference or NULL. */
+json_t *tv_decode (const void *buf, size_t len, char *err, size_t errlen);
+
+/* Borrowed reference to the value at path, or NULL if any step is missing or not a map. */
+json_t *tv_get (const json_t *obj, const char *path);
+/* The string at path, or NULL if missing or not a string. */
+const char *tv_str (const json_t *obj, const char *path);
+/* The integer at path, or dflt if missing or not an integer (a real with an integral value counts). */
+json_int_t tv_int (const json_t *obj, const char *path, json_int_t dflt);
+/* The boolean at path, or dflt. */
+bool tv_bool (const json_t *obj, const char *path, bool dflt);
+
+/* Sets path to val, creating intermediate maps; steals val (also on failure).
+ * Returns 0, or -1 if obj is not a map or a step is a non-map value. */
+int tv_set (json_t *obj, const char *path, json_t *val);
+/* Convenience setters; 0 or -1 as tv_set. */
+int tv_set_str (json_t *obj, const char *path, const char *s);
+int tv_set_int (json_t *obj, const char *path, json_int_t i);
+/* Removes the key at path if present. Returns 0 whether or not it existed. */
+int tv_del (json_t *obj, const char *path);
+
+/* Returns the map at path, creating it (and its parents) when missing. Borrowed; NULL on a
+ * type clash. */
+json_t *tv_obj (json_t *obj, const char *path);
+
+/* RFC 7386 JSON merge patch applied in place to the map target (null deletes a key, maps merge
+ * recursively, anything else replaces). Returns 0, or -1 if target or patch is not a map. */
+int tv_merge_patch (json_t *target, const json_t *patch);
+
+#endif

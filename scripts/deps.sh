@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Troupe needs. Usage: scripts/deps.sh [build|test|bench]
+# Idempotent: skips apt-get when everything is already installed.
+set -eu
+what=${1:-build}
+pkgs="build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libsodium-dev"
+case "$what" in
+  test)  pkgs="$pkgs libcmocka-dev jq clang-14 libclang-rt-14-dev procps iproute2" ;;
+  bench) pkgs="$pkgs lmdb-utils" ;;
+esac
+missing=""
+for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
+[ -z "$missing" ] && exit 0
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+echo "deps: installing$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target in BUILD for SECONDS each, on its seed corpus (tests/fuzz/corpus/<name>).
+set -eu
+build=$1; seconds=${2:-60}
+fail=0
+for t in "$build"/fuzz_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t"); seeds=tests/fuzz/corpus/${name#fuzz_}
+  work=$(mktemp -d)
+  [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/ 2>/dev/null || true
+  echo "fuzz: $name for ${seconds}s"
+  if ! "$t" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$work" >"$work.log" 2>&1; then
+    echo "fuzz: $name FAILED"; tail -40 "$work.log"; fail=1
+  else
+    grep -E 'stat::number_of_executed_units|Done' "$work.log" | tail -2
+  fi
+  rm -rf "$work" "$work.log"
+done
+exit $fail
