@@ -2,6 +2,7 @@
  * The watch cache (objects + event ring + watchers) lives in broker_cache.c. */
 #include "broker/broker.h"
 #include "broker/broker_cache.h"
+#include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
 #include "core/schema.h"
@@ -911,6 +912,15 @@ ensure_namespaces (broker_t *b)
         propose (b, NULL, none, &req, key, 1, 1, 0, ns, key);
     }
     zframe_destroy (&none);
+    /* wait for them before serving: a create in "default" must not race its namespace */
+    zsock_set_rcvtimeo (b->store, 10000);
+    while (zhashx_size (b->pending)) {
+        size_t before = zhashx_size (b->pending);
+        on_store_message (b);
+        if (zhashx_size (b->pending) == before && !zsock_rcvmore (b->store))
+            break;
+    }
+    zsock_set_rcvtimeo (b->store, -1);
 }
 
 static int
@@ -1016,11 +1026,12 @@ broker_thread (zsock_t *pipe, void *arg)
             zcert_destroy (&server);
         }
     }
+    if (ok)
+        ensure_namespaces (&b);
     zsock_signal (pipe, ok ? 0 : 1);
     if (ok) {
         TR_INFO (A, "serving endpoints=%s objects=%zu revision=%llu", o->local_endpoints, bcache_count (b.cache),
                  (unsigned long long) bcache_revision (b.cache));
-        ensure_namespaces (&b);
         b.poller = zpoller_new (pipe, b.local, b.store, NULL);
         if (b.remote)
             zpoller_add (b.poller, b.remote);
@@ -1056,6 +1067,10 @@ broker_thread (zsock_t *pipe, void *arg)
     zactor_destroy (&b.auth);
     zsock_destroy (&b.store);
     schema_registry_destroy (&b.schemas);
+    free ((char *) o->store_endpoint);
+    free ((char *) o->local_endpoints);
+    free ((char *) o->tcp_endpoint);
+    free ((char *) o->pki_dir);
     free (o);
 }
 
@@ -1063,7 +1078,11 @@ zactor_t *
 broker_new (const broker_opts_t *opts)
 {
     broker_opts_t *o = calloc (1, sizeof *o);
-    *o = *opts; /* strings are the caller's, who keeps them for the broker's life */
+    *o = *opts; /* strings are copied: the caller's may not outlive the thread */
+    o->store_endpoint = strdup (opts->store_endpoint);
+    o->local_endpoints = strdup (opts->local_endpoints);
+    o->tcp_endpoint = opts->tcp_endpoint ? strdup (opts->tcp_endpoint) : NULL;
+    o->pki_dir = opts->pki_dir ? strdup (opts->pki_dir) : NULL;
     zactor_t *z = zactor_new (broker_thread, o);
     if (z && zsock_wait (z))
         zactor_destroy (&z);

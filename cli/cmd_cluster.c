@@ -19,6 +19,7 @@
 #include "runtime-shims/process/process_shim.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>

@@ -51,7 +51,8 @@ tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
     zmsg_t *m = zmsg_new ();
     if (rid)
         zmsg_append (m, &(zframe_t *) {zframe_dup (rid)});
-    zframe_t *f = zframe_frommem (buf, len, (zframe_destructor_fn *) free, NULL);
+    zframe_t *f = zframe_new (buf, len); /* zframe_frommem (zero-copy) is czmq draft API */
+    free (buf);
     zmsg_append (m, &f);
     return zmsg_send (&m, sock);
 }

@@ -494,6 +494,17 @@ relist_all (troupe_ctx_t *ctx)
 }
 
 static void
+send_hello (troupe_ctx_t *ctx)
+{
+    tr_env_t hello;
+    tr_env_init (&hello);
+    hello.verb = TR_VERB_HELLO;
+    hello.body = json_pack ("{s:s,s:s}", "actor", ctx->def->name, "node", ctx->host->node_name);
+    send_tracked (ctx, ctx->dealer, &hello, NULL, NULL, NULL, 0, 0);
+    tr_env_clear (&hello);
+}
+
+static void
 on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
 {
     const char *inst = tv_str (reply->body, "instance");
@@ -504,6 +515,7 @@ on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
     ctx->last_pong = zclock_mono ();
     if (changed || ctx->lost) {
         TR_INFO (ctx->def->name, "broker %s; resyncing informers", changed ? "restarted" : "reachable again");
+        send_hello (ctx); /* a restarted broker has forgotten who we are */
         relist_all (ctx);
     }
     ctx->lost = 0;
@@ -646,12 +658,7 @@ actor_thread (zsock_t *pipe, void *args)
         zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
         zloop_reader (ctx->loop, pipe, on_pipe, ctx);
         zloop_timer (ctx->loop, 500, 0, on_housekeeping, ctx);
-        tr_env_t hello;
-        tr_env_init (&hello);
-        hello.verb = TR_VERB_HELLO;
-        hello.body = json_pack ("{s:s,s:s}", "actor", ctx->def->name, "node", ctx->host->node_name);
-        send_tracked (ctx, ctx->dealer, &hello, NULL, NULL, NULL, 0, 0);
-        tr_env_clear (&hello);
+        send_hello (ctx);
         ctx->self = ctx->def->create (ctx, ctx->config);
     } else
         TR_ERROR (ctx->def->name, "cannot reach broker error=\"%s\"", err);

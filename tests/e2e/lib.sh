@@ -1,0 +1,23 @@
+# Shared helpers for end-to-end tests: a temp HOME, bounded waits, cleanup by PID.
+# Not a test itself (CMake registers tests/e2e/*.sh except lib.sh).
+set -u
+TROUPE=${TROUPE:-build/troupe}
+TROUPE=$(realpath "$TROUPE")
+T=$(mktemp -d /tmp/troupe-e2e.XXXXXX)
+export HOME=$T XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config
+PIDS=()
+fail() { echo "FAIL: $*"; for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -30 "$f"; }; done; exit 1; }
+pass() { echo "ok: $*"; }
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.3; done; return 1; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
+  # container processes this test started carry its marker in their command line
+  if [ -n "${MARK:-}" ]; then for p in $(pgrep -f "$MARK"); do kill -9 "$p" 2>/dev/null; done; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+tro() { "$TROUPE" "$@"; }
+count_procs() { pgrep -fc "$MARK" || true; }
+running() { [ "$(tro get pods -l "$1" -o json | jq '[.items[] | select(.status.phase=="Running" and .metadata.deletionTimestamp==null)] | length')" = "$2" ]; }
+ready_count() { tro get pods -l "$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp==null) | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length'; }

@@ -1,0 +1,402 @@
+/* broker + store actor in one process: bad frames, unknown verb and kind, validation, CAS,
+ * roles over CURVE tcp (unauthenticated, viewer, node), watch with credit and Expired. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "core/client.h"
+#include "core/value.h"
+
+typedef struct {
+    char dir[256];
+    char local[600];
+    char tcp[64];
+    zactor_t *store, *broker;
+    zcert_t *server, *viewer, *node1, *admin;
+} fx_t;
+
+static zcert_t *
+client_cert (const char *pki, const char *name, const char *role)
+{
+    zcert_t *c = zcert_new ();
+    zcert_set_meta (c, "name", "%s", name);
+    zcert_set_meta (c, "role", "%s", role);
+    char path[512];
+    snprintf (path, sizeof path, "%s/clients/%s.cert", pki, name);
+    zcert_save_public (c, path);
+    return c;
+}
+
+static int
+setup (void **state)
+{
+    fx_t *f = calloc (1, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/troupe-tb-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char path[512], pki[400], store[400];
+    snprintf (pki, sizeof pki, "%s/pki", f->dir);
+    snprintf (path, sizeof path, "%s/clients", pki);
+    mkdir (pki, 0700);
+    mkdir (path, 0700);
+    snprintf (store, sizeof store, "%s/store", f->dir);
+    mkdir (store, 0700);
+    f->server = zcert_new ();
+    snprintf (path, sizeof path, "%s/server.cert", pki);
+    zcert_save (f->server, path);
+    f->viewer = client_cert (pki, "alice", "viewer");
+    f->node1 = client_cert (pki, "n1", "node");
+    f->admin = client_cert (pki, "root", "admin");
+    snprintf (f->local, sizeof f->local, "inproc://tb-broker-%d", getpid ());
+    int port = 30000 + getpid () % 20000;
+    snprintf (f->tcp, sizeof f->tcp, "tcp://127.0.0.1:%d", port);
+    char sep[64];
+    snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
+    f->store = store_actor_new (store, sep);
+    assert_non_null (f->store);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
+                       .pki_dir = pki, .ring_size = 64};
+    f->broker = broker_new (&o);
+    assert_non_null (f->broker);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fx_t *f = *state;
+    zactor_destroy (&f->broker);
+    zactor_destroy (&f->store);
+    zcert_destroy (&f->server);
+    zcert_destroy (&f->viewer);
+    zcert_destroy (&f->node1);
+    zcert_destroy (&f->admin);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    return 0;
+}
+
+static tr_client_t *
+local_client (fx_t *f)
+{
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    assert_non_null (c);
+    return c;
+}
+
+static tr_client_t *
+tcp_client (fx_t *f, zcert_t *me)
+{
+    tr_creds_t cr;
+    memset (&cr, 0, sizeof cr);
+    strcpy (cr.server_key, zcert_public_txt (f->server));
+    strcpy (cr.public_key, zcert_public_txt (me));
+    strcpy (cr.secret_key, zcert_secret_txt (me));
+    char err[256];
+    tr_client_t *c = tr_client_new (f->tcp, &cr, err, sizeof err);
+    assert_non_null (c);
+    return c;
+}
+
+/* Sends one request; returns the reply's code (TR_TIMEOUT if none). */
+static int
+call (tr_client_t *c, tr_verb_t verb, const char *kind, const char *ns, const char *name, uint64_t rv, json_t *body,
+      tr_env_t *out)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    if (kind)
+        snprintf (req.kind, sizeof req.kind, "%s", kind);
+    if (ns)
+        snprintf (req.ns, sizeof req.ns, "%s", ns);
+    if (name)
+        snprintf (req.name, sizeof req.name, "%s", name);
+    req.rv = rv;
+    req.body = body;
+    int rc = tr_client_call (c, &req, &rep, 5000);
+    tr_env_clear (&req);
+    if (rc)
+        return TR_TIMEOUT;
+    int code = rep.code;
+    if (out)
+        *out = rep;
+    else
+        tr_env_clear (&rep);
+    return code;
+}
+
+static json_t *
+cm (const char *name, const char *v)
+{
+    return json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", name,
+                      "data", "k", v);
+}
+
+static void
+raw_frames (void **state)
+{
+    fx_t *f = *state;
+    zsock_t *s = zsock_new_dealer (f->local);
+    zsock_set_rcvtimeo (s, 5000);
+    const char *bad[] = {"\xc1", "\x81", "\x93\x01\x02", "\xdd\xff\xff\xff\xff"};
+    const size_t len[] = {1, 1, 3, 5};
+    for (int i = 0; i < 4; i++) {
+        zsock_send (s, "b", bad[i], len[i]);
+        zframe_t *r = zframe_recv (s);
+        assert_non_null (r);
+        tr_env_t e;
+        assert_int_equal (tr_env_decode (&e, zframe_data (r), zframe_size (r), NULL, 0), TR_OK);
+        assert_int_equal (e.code, TR_BAD_REQUEST);
+        assert_non_null (e.msg);
+        tr_env_clear (&e);
+        zframe_destroy (&r);
+    }
+    /* two frames where one is expected */
+    zsock_send (s, "ss", "a", "b");
+    zframe_t *r = zframe_recv (s);
+    assert_non_null (r);
+    zframe_destroy (&r);
+    /* an oversized frame */
+    size_t big = TR_MAX_FRAME + 10;
+    char *huge = calloc (1, big);
+    zsock_send (s, "b", huge, big);
+    free (huge);
+    r = zframe_recv (s);
+    assert_non_null (r);
+    tr_env_t e;
+    assert_int_equal (tr_env_decode (&e, zframe_data (r), zframe_size (r), NULL, 0), TR_OK);
+    assert_int_equal (e.code, TR_TOO_LARGE);
+    tr_env_clear (&e);
+    zframe_destroy (&r);
+    zsock_destroy (&s);
+    /* the broker still serves */
+    tr_client_t *c = local_client (f);
+    assert_int_equal (call (c, TR_VERB_PING, NULL, NULL, NULL, 0, NULL, NULL), TR_OK);
+    tr_client_destroy (&c);
+}
+
+static void
+verbs_kinds_validation (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_GET, "Frobnicator", "default", "x", 0, NULL, &rep), TR_NOT_FOUND);
+    assert_non_null (strstr (rep.msg, "Frobnicator"));
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_START_CONTAINER, "Pod", "default", "x", 0, NULL, NULL), TR_METHOD_NOT_ALLOWED);
+    /* invalid: negative replicas names the field */
+    json_t *d = json_loads ("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"bad\"},"
+                            "\"spec\":{\"replicas\":-3,\"selector\":{\"matchLabels\":{\"a\":\"b\"}},\"template\":{"
+                            "\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\"}]}}}}",
+                            0, NULL);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Deployment", "default", NULL, 0, d, &rep), TR_INVALID);
+    assert_non_null (strstr (rep.msg, "spec.replicas"));
+    tr_env_clear (&rep);
+    /* wrong type */
+    json_t *w = json_loads ("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"w\"},\"data\":{\"k\":[1]}}",
+                            0, NULL);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, w, &rep), TR_INVALID);
+    assert_non_null (strstr (rep.msg, "data"));
+    tr_env_clear (&rep);
+    /* missing name */
+    json_t *nn = json_loads ("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, nn, &rep), TR_INVALID);
+    assert_non_null (strstr (rep.msg, "name"));
+    tr_env_clear (&rep);
+    /* namespace must exist */
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "nowhere", NULL, 0, cm ("a", "1"), NULL), TR_NOT_FOUND);
+    /* nothing of the above was stored */
+    assert_int_equal (call (c, TR_VERB_LIST, "ConfigMap", "", NULL, 0, NULL, &rep), TR_OK);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 0);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+}
+
+static void
+cas_and_crud (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("cfg", "1"), &rep), TR_OK);
+    uint64_t rv1 = rep.rv;
+    assert_true (rv1 > 0);
+    assert_non_null (tv_str (rep.body, "metadata.uid"));
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("cfg", "1"), NULL), TR_ALREADY_EXISTS);
+    assert_int_equal (call (c, TR_VERB_UPDATE, "ConfigMap", "default", "cfg", rv1, cm ("cfg", "2"), &rep), TR_OK);
+    uint64_t rv2 = rep.rv;
+    assert_true (rv2 > rv1);
+    tr_env_clear (&rep);
+    /* stale resourceVersion: Conflict, value unchanged */
+    assert_int_equal (call (c, TR_VERB_UPDATE, "ConfigMap", "default", "cfg", rv1, cm ("cfg", "3"), &rep), TR_CONFLICT);
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_GET, "ConfigMap", "default", "cfg", 0, NULL, &rep), TR_OK);
+    assert_string_equal (tv_str (rep.body, "data.k"), "2");
+    assert_int_equal (rep.rv, rv2);
+    tr_env_clear (&rep);
+    /* merge patch */
+    assert_int_equal (call (c, TR_VERB_PATCH, "ConfigMap", "default", "cfg", 0, json_pack ("{s:{s:s}}", "data", "x", "y"),
+                            &rep),
+                      TR_OK);
+    assert_string_equal (tv_str (rep.body, "data.x"), "y");
+    assert_string_equal (tv_str (rep.body, "data.k"), "2");
+    tr_env_clear (&rep);
+    /* label selector list */
+    json_t *l = cm ("lab", "1");
+    tv_set_str (l, "metadata.labels.app", "web");
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, l, NULL), TR_OK);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_pack ("{s:s}", "labelSelector", "app=web");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 1);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_DELETE, "ConfigMap", "default", "cfg", 0, NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_GET, "ConfigMap", "default", "cfg", 0, NULL, NULL), TR_NOT_FOUND);
+    assert_int_equal (call (c, TR_VERB_DELETE, "ConfigMap", "default", "cfg", 0, NULL, NULL), TR_NOT_FOUND);
+    tr_client_destroy (&c);
+}
+
+static void
+roles (void **state)
+{
+    fx_t *f = *state;
+    /* unauthenticated: a key the server does not know gets no answer at all (CURVE refuses the
+     * handshake), so the call times out */
+    zcert_t *stranger = zcert_new ();
+    tr_client_t *s = tcp_client (f, stranger);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_PING;
+    assert_int_equal (tr_client_call (s, &req, &rep, 1500), TR_TIMEOUT);
+    tr_client_destroy (&s);
+    zcert_destroy (&stranger);
+
+    tr_client_t *v = tcp_client (f, f->viewer);
+    assert_int_equal (call (v, TR_VERB_LIST, "ConfigMap", "", NULL, 0, NULL, NULL), TR_OK);
+    assert_int_equal (call (v, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("v", "1"), NULL), TR_FORBIDDEN);
+    tr_client_destroy (&v);
+
+    /* an admin creates two pods bound to n1 and n2; node n1 may update only its own */
+    tr_client_t *a = tcp_client (f, f->admin);
+    const char *nodes[] = {"n1", "n2"};
+    uint64_t rv[2];
+    for (int i = 0; i < 2; i++) {
+        json_t *p = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s,s:[s]}]}}", "apiVersion", "v1", "kind", "Pod",
+                               "metadata", "name", nodes[i], "spec", "nodeName", nodes[i], "containers", "name", "c",
+                               "image", "x", "command", "true");
+        assert_int_equal (call (a, TR_VERB_CREATE, "Pod", "default", NULL, 0, p, &rep), TR_OK);
+        rv[i] = rep.rv;
+        tr_env_clear (&rep);
+    }
+    tr_client_t *n = tcp_client (f, f->node1);
+    json_t *st = json_pack ("{s:{s:s}}", "status", "phase", "Running");
+    assert_int_equal (call (n, TR_VERB_UPDATE_STATUS, "Pod", "default", "n1", rv[0], st, NULL), TR_OK);
+    st = json_pack ("{s:{s:s}}", "status", "phase", "Running");
+    assert_int_equal (call (n, TR_VERB_UPDATE_STATUS, "Pod", "default", "n2", rv[1], st, &rep), TR_FORBIDDEN);
+    tr_env_clear (&rep);
+    assert_int_equal (call (n, TR_VERB_DELETE, "Pod", "default", "n2", 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (n, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("n", "1"), NULL), TR_FORBIDDEN);
+    assert_int_equal (call (a, TR_VERB_GET, "Pod", "default", "n2", 0, NULL, &rep), TR_OK);
+    assert_null (tv_get (rep.body, "status.phase")); /* unchanged by the refused write */
+    tr_env_clear (&rep);
+    tr_client_destroy (&n);
+    tr_client_destroy (&a);
+}
+
+static void
+watch_credit_and_expiry (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("w0", "0"), &rep), TR_OK);
+    uint64_t from = rep.rv;
+    tr_env_clear (&rep);
+    /* watch with credit 2: exactly two events arrive until more credit is granted */
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = from;
+    req.opts = json_pack ("{s:i}", "credit", 2);
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t wid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    for (int i = 1; i <= 5; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "w%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    int got = 0;
+    tr_env_t ev;
+    while (tr_client_recv (w, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == wid) {
+            assert_string_equal (tv_str (ev.opts, "type"), "ADDED");
+            got++;
+        }
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 2);
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREDIT;
+    req.rv = wid;
+    req.opts = json_pack ("{s:i}", "credit", 100);
+    tr_client_send (w, &req);
+    tr_env_clear (&req);
+    while (tr_client_recv (w, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == wid)
+            got++;
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 5);
+    /* the ring keeps 64 events: a watch from revision 1 after 80 more writes is Expired */
+    for (int i = 0; i < 80; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "x%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = 1;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_EXPIRED);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (raw_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown (verbs_kinds_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown (roles, setup, teardown),
+        cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,238 @@
+/* host: an actor's lifecycle, requests with callbacks, timers, an informer's add/update/delete,
+ * its resync after the broker restarts (objects changed while it was away are reported), and
+ * loading an actor from a .so (ABI checked). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "core/client.h"
+#include "core/host.h"
+#include "core/value.h"
+
+/* What the test actor saw; written on the actor's thread, read by the test under the lock. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int adds, updates, deletes, synced, timers, replies;
+static char last_value[64];
+
+static void
+on_add (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    adds++;
+    snprintf (last_value, sizeof last_value, "%s", tv_str (o, "data.k") ? tv_str (o, "data.k") : "");
+    pthread_mutex_unlock (&mu);
+}
+static void
+on_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    (void) old;
+    pthread_mutex_lock (&mu);
+    updates++;
+    snprintf (last_value, sizeof last_value, "%s", tv_str (o, "data.k") ? tv_str (o, "data.k") : "");
+    pthread_mutex_unlock (&mu);
+}
+static void
+on_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    (void) o;
+    pthread_mutex_lock (&mu);
+    deletes++;
+    pthread_mutex_unlock (&mu);
+}
+static void
+on_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    synced++;
+    pthread_mutex_unlock (&mu);
+}
+
+static void
+got_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    (void) arg;
+    pthread_mutex_lock (&mu);
+    if (reply->code == TR_OK)
+        replies++;
+    pthread_mutex_unlock (&mu);
+}
+
+static void *
+t_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    troupe_handlers_t h = {on_add, on_update, on_delete, on_synced};
+    troupe_watch (ctx, "ConfigMap", NULL, NULL, &h);
+    troupe_timer (ctx, 7, 50, 0);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_GET;
+    strcpy (req.kind, "Namespace");
+    strcpy (req.name, "default");
+    troupe_request (ctx, &req, got_reply, NULL);
+    return calloc (1, 1);
+}
+static int
+t_timer (void *self, troupe_ctx_t *ctx, int id)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    if (id == 7)
+        timers++;
+    pthread_mutex_unlock (&mu);
+    return 0;
+}
+static void
+t_destroy (void **p)
+{
+    free (*p);
+    *p = NULL;
+}
+
+static const troupe_actor_t test_actor = {TROUPE_ACTOR_ABI, "test", t_create, NULL, t_timer, t_destroy};
+static const troupe_actor_t bad_abi = {TROUPE_ACTOR_ABI + 1, "bad", t_create, NULL, t_timer, t_destroy};
+
+static int
+counter (int *c)
+{
+    pthread_mutex_lock (&mu);
+    int v = *c;
+    pthread_mutex_unlock (&mu);
+    return v;
+}
+
+static int
+wait_until (int *c, int want)
+{
+    for (int i = 0; i < 200; i++) {
+        if (counter (c) >= want)
+            return 1;
+        usleep (25000);
+    }
+    return 0;
+}
+
+static void
+put_cm (tr_client_t *c, tr_verb_t verb, const char *name, const char *v)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    snprintf (req.name, sizeof req.name, "%s", name);
+    if (verb != TR_VERB_DELETE)
+        req.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                              name, "data", "k", v);
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+}
+
+static void
+informer_and_restart (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-th-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char store[300], ep[300], sep[100];
+    snprintf (store, sizeof store, "%s/store", dir);
+    mkdir (store, 0700);
+    /* ipc, not inproc: a restarted broker must be reachable again by reconnection */
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    snprintf (sep, sizeof sep, "inproc://th-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&bo);
+    assert_non_null (br);
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    put_cm (c, TR_VERB_CREATE, "before", "0");
+
+    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &bad_abi, NULL), -1);
+    assert_int_equal (tr_host_start (h, &test_actor, NULL), 0);
+    assert_true (wait_until (&synced, 1));
+    assert_true (wait_until (&adds, 1)); /* the object listed at start */
+    assert_true (wait_until (&timers, 1));
+    assert_true (wait_until (&replies, 1));
+
+    put_cm (c, TR_VERB_CREATE, "a", "1");
+    assert_true (wait_until (&adds, 2));
+    put_cm (c, TR_VERB_UPDATE, "a", "2");
+    assert_true (wait_until (&updates, 1));
+    pthread_mutex_lock (&mu);
+    assert_string_equal (last_value, "2");
+    pthread_mutex_unlock (&mu);
+    put_cm (c, TR_VERB_DELETE, "a", NULL);
+    assert_true (wait_until (&deletes, 1));
+
+    /* restart the broker (same store); meanwhile an object changes and one is deleted: the
+     * informer must notice the new instance, relist, and report both */
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    br = broker_new (&bo);
+    assert_non_null (br);
+    c = tr_client_new (ep, NULL, err, sizeof err);
+    put_cm (c, TR_VERB_UPDATE, "before", "changed");
+    put_cm (c, TR_VERB_CREATE, "after", "3");
+    assert_true (wait_until (&synced, 2));
+    assert_true (wait_until (&updates, 2));
+    assert_true (wait_until (&adds, 3));
+    tr_host_destroy (&h);
+    assert_null (h);
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+load_so (void **state)
+{
+    (void) state;
+    tr_host_opts_t ho = {.endpoint = "inproc://nobody-home", .node_name = "n1", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&ho);
+    char err[512];
+    assert_int_equal (tr_host_load (h, "/nonexistent/libx.so", NULL, err, sizeof err), -1);
+    assert_non_null (strstr (err, "/nonexistent/libx.so"));
+    /* a library without the entry symbol */
+    assert_int_equal (tr_host_load (h, "libm.so.6", NULL, err, sizeof err), -1);
+    assert_non_null (strstr (err, "troupe_actor_entry"));
+    tr_host_destroy (&h);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (informer_and_restart),
+        cmocka_unit_test (load_so),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
