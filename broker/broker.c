@@ -913,14 +913,13 @@ ensure_namespaces (broker_t *b)
     }
     zframe_destroy (&none);
     /* wait for them before serving: a create in "default" must not race its namespace */
-    zsock_set_rcvtimeo (b->store, 10000);
-    while (zhashx_size (b->pending)) {
-        size_t before = zhashx_size (b->pending);
-        on_store_message (b);
-        if (zhashx_size (b->pending) == before && !zsock_rcvmore (b->store))
-            break;
+    int64_t deadline = zclock_mono () + 10000;
+    while (zhashx_size (b->pending) && zclock_mono () < deadline) {
+        zpoller_t *p = zpoller_new (b->store, NULL);
+        if (zpoller_wait (p, 1000) == b->store)
+            on_store_message (b);
+        zpoller_destroy (&p);
     }
-    zsock_set_rcvtimeo (b->store, -1);
 }
 
 static int

@@ -100,7 +100,7 @@ watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const
     }
     uint64_t wid = req.id;
     tr_env_clear (&req);
-    for (;;) {
+    while (!zsys_interrupted) {
         tr_env_t ev;
         int rc = tr_client_recv (c, &ev, 5000);
         if (rc == TR_TIMEOUT)
@@ -123,6 +123,7 @@ watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const
         }
         tr_env_clear (&ev);
     }
+    return 0;
 }
 
 int

@@ -259,6 +259,14 @@ troupe_timer (troupe_ctx_t *ctx, int timer_id, int ms, int repeat)
 
 /* ---- informers ------------------------------------------------------------------------------ */
 
+/* zhashx destructors receive the address of the item */
+static void
+json_item_free (void **item)
+{
+    json_decref (*item);
+    *item = NULL;
+}
+
 static void
 obj_key (const json_t *obj, char *buf, size_t len)
 {
@@ -328,7 +336,7 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
     }
     json_t *items = tv_get (reply->body, "items");
     zhashx_t *fresh = zhashx_new ();
-    zhashx_set_destructor (fresh, (zhashx_destructor_fn *) json_decref);
+    zhashx_set_destructor (fresh, json_item_free);
     size_t i;
     json_t *obj;
     char key[600];
@@ -431,7 +439,7 @@ troupe_watch (troupe_ctx_t *ctx, const char *kind, const char *label_selector, c
     if (h)
         inf->h = *h;
     inf->cache = zhashx_new ();
-    zhashx_set_destructor (inf->cache, (zhashx_destructor_fn *) json_decref);
+    zhashx_set_destructor (inf->cache, json_item_free);
     zlistx_add_end (ctx->informers, inf);
     informer_list (inf);
     return inf;
@@ -493,6 +501,8 @@ relist_all (troupe_ctx_t *ctx)
             informer_list (inf);
 }
 
+static void ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
+
 static void
 send_hello (troupe_ctx_t *ctx)
 {
@@ -500,7 +510,8 @@ send_hello (troupe_ctx_t *ctx)
     tr_env_init (&hello);
     hello.verb = TR_VERB_HELLO;
     hello.body = json_pack ("{s:s,s:s}", "actor", ctx->def->name, "node", ctx->host->node_name);
-    send_tracked (ctx, ctx->dealer, &hello, NULL, NULL, NULL, 0, 0);
+    /* the reply names the broker instance, like a pong: a restart is noticed from then on */
+    send_tracked (ctx, ctx->dealer, &hello, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2);
     tr_env_clear (&hello);
 }
 
@@ -508,6 +519,7 @@ static void
 on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
 {
     const char *inst = tv_str (reply->body, "instance");
+    TR_DEBUG (ctx->def->name, "pong instance=%s seen=%s lost=%d", inst ? inst : "-", ctx->instance, ctx->lost);
     if (!inst)
         return;
     int changed = ctx->instance[0] && strcmp (ctx->instance, inst);

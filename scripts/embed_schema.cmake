@@ -1,7 +1,7 @@
 # Turns schema/*.yaml into a C array of {name, text} so the binary carries its resource definitions.
 file(GLOB files ${DIR}/*.yaml)
 list(SORT files)
-set(out "/* generated from schema/*.yaml by scripts/embed_schema.cmake; do not edit */\n#include <stddef.h>\n")
+set(out "/* generated from the YAML files of schema/ by scripts/embed_schema.cmake; do not edit */\n#include <stddef.h>\n")
 set(table "const struct { const char *name; const char *text; } schema_embedded[] = {\n")
 set(i 0)
 foreach(f ${files})

@@ -229,7 +229,7 @@ load_so (void **state)
 int
 main (void)
 {
-    setenv ("TROUPE_LOG", "error", 1);
+    setenv ("TROUPE_LOG", "error", 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (informer_and_restart),
         cmocka_unit_test (load_so),

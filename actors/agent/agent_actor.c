@@ -1,0 +1,656 @@
+/* agent_actor — see agent_actor.h. */
+#include "actors/agent/agent_actor.h"
+#include "actors/agent/podsync.h"
+#include "core/log.h"
+#include "core/value.h"
+#include "runtime-shims/cri.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define A "agent"
+#define T_SYNC 1
+#define T_LEASE 2
+#define T_KICK 3
+#define T_NODE 4
+#define INFLIGHT_MS 15000
+
+typedef struct {
+    char node[TR_NAME_MAX + 1];
+    char data[1024];
+    char host_ip[64];
+    troupe_peer_t *shim;
+    troupe_informer_t *pods;
+    json_t *runtime;       /* last ListContainers items */
+    int runtime_fresh;     /* a ListContainers reply arrived since the last sync */
+    int listing;
+    json_t *backoff;       /* pod uid → podsync back-off map */
+    json_t *inflight;      /* "uid/container/attempt" or "stop/<id>" → monotonic ms sent */
+    json_t *sent_status;   /* pod uid → status last sent */
+    int registered;
+    int lease_exists;
+} agent_t;
+
+static void
+host_ip (char *buf, size_t len)
+{
+    snprintf (buf, len, "127.0.0.1");
+    struct ifaddrs *ifs;
+    if (getifaddrs (&ifs))
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp (i->ifa_name, "lo")) {
+            inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, buf, (socklen_t) len);
+            break;
+        }
+    freeifaddrs (ifs);
+}
+
+static int
+inflight (agent_t *a, const char *key)
+{
+    json_t *t = json_object_get (a->inflight, key);
+    return t && troupe_mono_ms () - json_integer_value (t) < INFLIGHT_MS;
+}
+
+static void
+mark (agent_t *a, const char *key)
+{
+    json_object_set_new (a->inflight, key, json_integer (troupe_mono_ms ()));
+}
+
+static void
+log_failure (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    if (reply->code != TR_OK)
+        TR_WARN (A, "%s failed code=%s msg=\"%s\"", (const char *) arg, tr_code_name (reply->code),
+                 reply->msg ? reply->msg : "");
+}
+
+/* ---- node registration and heartbeat -------------------------------------------------------- */
+
+static json_t *
+node_status (agent_t *a)
+{
+    char now[32], mem[64] = "0Ki", cpus[16];
+    podsync_time (troupe_now_ms (), now, sizeof now);
+    snprintf (cpus, sizeof cpus, "%ld", sysconf (_SC_NPROCESSORS_ONLN));
+    FILE *f = fopen ("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets (line, sizeof line, f))
+            if (!strncmp (line, "MemTotal:", 9)) {
+                snprintf (mem, sizeof mem, "%lldKi", atoll (line + 9));
+                break;
+            }
+        fclose (f);
+    }
+    struct utsname u;
+    uname (&u);
+    json_t *res = json_pack ("{s:s,s:s,s:s}", "cpu", cpus, "memory", mem, "pods", "110");
+    return json_pack ("{s:O,s:o,s:[{s:s,s:s,s:s,s:s,s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s},s:[{s:s,s:s},{s:s,s:s}]}",
+                      "capacity", res, "allocatable", res, "conditions", "type", "Ready", "status", "True", "reason",
+                      "KubeletReady", "message", "troupe agent is posting ready status", "lastHeartbeatTime", now,
+                      "lastTransitionTime", now, "nodeInfo", "architecture", u.machine, "operatingSystem", "linux",
+                      "kernelVersion", u.release, "kubeletVersion", "troupe-0.1", "containerRuntimeVersion",
+                      "process://0.1", "addresses", "type", "InternalIP", "address", a->host_ip, "type", "Hostname",
+                      "address", a->node);
+}
+
+static void node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
+
+static void
+node_updated (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) arg;
+    agent_t *a = self;
+    if (reply->code == TR_OK) {
+        if (!a->registered)
+            TR_INFO (A, "node registered name=%s ip=%s", a->node, a->host_ip);
+        a->registered = 1;
+    } else if (reply->code == TR_CONFLICT) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_GET;
+        strcpy (req.kind, "Node");
+        snprintf (req.name, sizeof req.name, "%s", a->node);
+        troupe_request (ctx, &req, node_got, NULL);
+    } else
+        TR_WARN (A, "node status update failed code=%s msg=\"%s\"", tr_code_name (reply->code), reply->msg ? reply->msg : "");
+}
+
+static void
+node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) arg;
+    agent_t *a = self;
+    tr_env_t req;
+    tr_env_init (&req);
+    if (reply->code == TR_NOT_FOUND) {
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "Node");
+        req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s}},s:{},s:o}", "apiVersion", "v1", "kind", "Node", "metadata",
+                              "name", a->node, "labels", "kubernetes.io/hostname", a->node, "kubernetes.io/os", "linux",
+                              "node-role.kubernetes.io/worker", "", "spec", "status", node_status (a));
+    } else if (reply->code == TR_OK) {
+        req.verb = TR_VERB_UPDATE_STATUS;
+        strcpy (req.kind, "Node");
+        snprintf (req.name, sizeof req.name, "%s", a->node);
+        req.rv = reply->rv;
+        req.body = json_pack ("{s:o}", "status", node_status (a));
+    } else {
+        TR_WARN (A, "cannot read node code=%s", tr_code_name (reply->code));
+        return;
+    }
+    troupe_request (ctx, &req, node_updated, NULL);
+    tr_env_clear (&req);
+}
+
+static void
+register_node (troupe_ctx_t *ctx, agent_t *a)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_GET;
+    strcpy (req.kind, "Node");
+    snprintf (req.name, sizeof req.name, "%s", a->node);
+    troupe_request (ctx, &req, node_got, NULL);
+}
+
+static void lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
+
+static void
+renew_lease (troupe_ctx_t *ctx, agent_t *a)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_GET;
+    strcpy (req.kind, "Lease");
+    strcpy (req.ns, "kube-node-lease");
+    snprintf (req.name, sizeof req.name, "%s", a->node);
+    troupe_request (ctx, &req, lease_got, NULL);
+}
+
+static void
+lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) arg;
+    agent_t *a = self;
+    char now[40];
+    int64_t ms = troupe_now_ms ();
+    podsync_time (ms, now, sizeof now);
+    tr_env_t req;
+    tr_env_init (&req);
+    strcpy (req.kind, "Lease");
+    strcpy (req.ns, "kube-node-lease");
+    json_t *spec = json_pack ("{s:s,s:i,s:s}", "holderIdentity", a->node, "leaseDurationSeconds", 40, "renewTime", now);
+    if (reply->code == TR_NOT_FOUND) {
+        req.verb = TR_VERB_CREATE;
+        req.body = json_pack ("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+                              "metadata", "name", a->node, "namespace", "kube-node-lease", "spec", spec);
+    } else if (reply->code == TR_OK) {
+        req.verb = TR_VERB_UPDATE;
+        snprintf (req.name, sizeof req.name, "%s", a->node);
+        req.rv = reply->rv;
+        req.body = json_deep_copy (reply->body);
+        json_object_set_new (req.body, "spec", spec);
+    } else {
+        json_decref (spec);
+        return;
+    }
+    troupe_request (ctx, &req, log_failure, "lease renewal");
+    tr_env_clear (&req);
+}
+
+/* ---- pod sync ------------------------------------------------------------------------------- */
+
+static void
+shim_call (troupe_ctx_t *ctx, agent_t *a, tr_verb_t verb, json_t *body /* stolen */, troupe_reply_fn *cb, void *arg)
+{
+    (void) ctx;
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = verb;
+    req.body = body;
+    troupe_peer_request (a->shim, &req, 10000, cb, arg);
+    tr_env_clear (&req);
+}
+
+typedef struct {
+    char uid[64];
+    char name[64];
+} created_t;
+
+static void
+on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    agent_t *a = self;
+    created_t *c = arg;
+    if (reply->code == TR_OK && tv_str (reply->body, "containerId"))
+        shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", tv_str (reply->body, "containerId")),
+                   log_failure, "StartContainer");
+    else
+        TR_WARN (A, "CreateContainer failed pod=%s container=%s msg=\"%s\"", c->uid, c->name, reply->msg ? reply->msg : "");
+    free (c);
+}
+
+static void
+start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync_action_t *act)
+{
+    const char *uid = tv_str (pod, "metadata.uid");
+    char key[256];
+    snprintf (key, sizeof key, "%s/%s/%d", uid, act->container, act->attempt);
+    if (inflight (a, key))
+        return;
+    mark (a, key);
+    if (act->id[0]) { /* created earlier, never started */
+        shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", act->id), log_failure, "StartContainer");
+        return;
+    }
+    const json_t *spec = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (pod, "spec.containers"), i, c) if (tv_str (c, "name") && !strcmp (tv_str (c, "name"), act->container)) spec = c;
+    if (!spec)
+        return;
+    char sandbox[96], logpath[1400], logdir[1300];
+    snprintf (sandbox, sizeof sandbox, "sb-%.64s", uid);
+    snprintf (logdir, sizeof logdir, "%s/pods/%s", a->data, uid);
+    snprintf (logpath, sizeof logpath, "%s/%s/%d.log", logdir, act->container, act->attempt);
+    shim_call (ctx, a, TR_VERB_RUN_POD_SANDBOX,
+               json_pack ("{s:s,s:s,s:s,s:s}", "podUid", uid, "name", tv_str (pod, "metadata.name"), "namespace",
+                          tv_str (pod, "metadata.namespace"), "logDirectory", logdir),
+               log_failure, "RunPodSandbox");
+    json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
+                              tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image",
+                              tv_str (spec, "image") ? tv_str (spec, "image") : "", "logPath", logpath);
+    static const char *copy[] = {"command", "args", "env", "workingDir"};
+    for (size_t k = 0; k < 4; k++)
+        if (json_object_get (spec, copy[k]))
+            json_object_set (body, copy[k], json_object_get (spec, copy[k]));
+    created_t *cr = calloc (1, sizeof *cr);
+    snprintf (cr->uid, sizeof cr->uid, "%s", uid);
+    snprintf (cr->name, sizeof cr->name, "%s", act->container);
+    shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, cr);
+    TR_INFO (A, "starting container pod=%s/%s container=%s attempt=%d", tv_str (pod, "metadata.namespace"),
+             tv_str (pod, "metadata.name"), act->container, act->attempt);
+}
+
+static json_t *
+runtime_of (agent_t *a, const char *uid)
+{
+    json_t *out = json_array ();
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) if (tv_str (r, "podUid") && !strcmp (tv_str (r, "podUid"), uid))
+        json_array_append (out, r);
+    return out;
+}
+
+static void
+status_written (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) ctx;
+    agent_t *a = self;
+    char *uid = arg;
+    if (reply->code != TR_OK) {
+        json_object_del (a->sent_status, uid); /* write again on the next round */
+        if (reply->code != TR_CONFLICT && reply->code != TR_NOT_FOUND)
+            TR_WARN (A, "status update failed pod=%s code=%s msg=\"%s\"", uid, tr_code_name (reply->code),
+                     reply->msg ? reply->msg : "");
+    }
+    free (uid);
+}
+
+static void
+sync_pod (void *arg, const json_t *pod)
+{
+    troupe_ctx_t *ctx = ((void **) arg)[0];
+    agent_t *a = ((void **) arg)[1];
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (!uid)
+        return;
+    json_t *bo = json_object_get (a->backoff, uid);
+    if (!bo) {
+        json_object_set_new (a->backoff, uid, json_object ());
+        bo = json_object_get (a->backoff, uid);
+    }
+    json_t *rt = runtime_of (a, uid);
+    podsync_result_t r;
+    podsync_compute (pod, rt, bo, troupe_now_ms (), a->host_ip, &r);
+    json_decref (rt);
+    for (int i = 0; i < r.n; i++) {
+        podsync_action_t *act = &r.actions[i];
+        char key[128];
+        if (act->kind == PODSYNC_START)
+            start_container (ctx, a, pod, act);
+        else if (act->kind == PODSYNC_STOP) {
+            snprintf (key, sizeof key, "stop/%s", act->id);
+            if (!inflight (a, key)) {
+                mark (a, key);
+                shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", act->id, "timeout", act->timeout_s),
+                           log_failure, "StopContainer");
+            }
+        } else if (act->kind == PODSYNC_REMOVE) {
+            snprintf (key, sizeof key, "rm/%s", act->id);
+            if (!inflight (a, key)) {
+                mark (a, key);
+                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", act->id), log_failure,
+                           "RemoveContainer");
+            }
+        }
+    }
+    const json_t *cur = tv_get (pod, "status");
+    json_t *last = json_object_get (a->sent_status, uid);
+    if (!json_equal (cur, r.status) && !(last && json_equal (last, r.status))) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_UPDATE_STATUS;
+        strcpy (req.kind, "Pod");
+        snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
+        snprintf (req.name, sizeof req.name, "%s", tv_str (pod, "metadata.name"));
+        const char *rvs = tv_str (pod, "metadata.resourceVersion");
+        req.rv = rvs ? strtoull (rvs, NULL, 10) : 0;
+        req.body = json_pack ("{s:O}", "status", r.status);
+        json_object_set (a->sent_status, uid, r.status);
+        troupe_request (ctx, &req, status_written, strdup (uid));
+        tr_env_clear (&req);
+    }
+    if (r.removable) {
+        char key[128];
+        snprintf (key, sizeof key, "delete/%s", uid);
+        if (!inflight (a, key)) {
+            mark (a, key);
+            char sb[96];
+            snprintf (sb, sizeof sb, "sb-%.64s", uid);
+            shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), NULL, NULL);
+            tr_env_t req;
+            tr_env_init (&req);
+            req.verb = TR_VERB_DELETE;
+            strcpy (req.kind, "Pod");
+            snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
+            snprintf (req.name, sizeof req.name, "%s", tv_str (pod, "metadata.name"));
+            req.opts = json_pack ("{s:i}", "gracePeriodSeconds", 0);
+            troupe_request (ctx, &req, log_failure, "final pod deletion");
+            tr_env_clear (&req);
+            TR_INFO (A, "pod terminated pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+        }
+    }
+    podsync_result_clear (&r);
+}
+
+/* Containers of pods that are gone (deleted while we were away, or force-deleted) are
+ * stopped and removed. */
+static void
+collect_uid (void *arg, const json_t *pod)
+{
+    json_t *set = arg;
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (uid)
+        json_object_set_new (set, uid, json_true ());
+}
+
+static void
+stop_orphans (troupe_ctx_t *ctx, agent_t *a)
+{
+    json_t *live = json_object ();
+    troupe_informer_foreach (a->pods, collect_uid, live);
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) {
+        const char *uid = tv_str (r, "podUid"), *id = tv_str (r, "containerId");
+        if (!uid || !id || json_object_get (live, uid))
+            continue;
+        char key[128];
+        if (!strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) {
+            snprintf (key, sizeof key, "stop/%s", id);
+            if (!inflight (a, key)) {
+                mark (a, key);
+                TR_INFO (A, "stopping container of a deleted pod uid=%s container=%s", uid, tv_str (r, "name"));
+                shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", id, "timeout", 2),
+                           log_failure, "StopContainer");
+            }
+        } else {
+            snprintf (key, sizeof key, "rm/%s", id);
+            if (!inflight (a, key)) {
+                mark (a, key);
+                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", id), log_failure,
+                           "RemoveContainer");
+            }
+        }
+    }
+    json_decref (live);
+}
+
+static void
+on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) arg;
+    agent_t *a = self;
+    a->listing = 0;
+    if (reply->code != TR_OK) {
+        TR_WARN (A, "runtime shim not answering code=%s", tr_code_name (reply->code));
+        return;
+    }
+    json_decref (a->runtime);
+    a->runtime = json_incref (tv_get (reply->body, "items"));
+    if (!a->runtime)
+        a->runtime = json_array ();
+    if (!troupe_informer_synced (a->pods))
+        return; /* no decisions before we know which pods are ours */
+    void *args[2] = {ctx, a};
+    troupe_informer_foreach (a->pods, sync_pod, args);
+    stop_orphans (ctx, a);
+    /* forget in-flight marks that expired */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (a->inflight, tmp, k, v) if (troupe_mono_ms () - json_integer_value (v) >= INFLIGHT_MS)
+        json_object_del (a->inflight, k);
+}
+
+static void
+sync_all (troupe_ctx_t *ctx, agent_t *a)
+{
+    if (a->listing)
+        return;
+    a->listing = 1;
+    shim_call (ctx, a, TR_VERB_LIST_CONTAINERS, json_object (), on_list, NULL);
+}
+
+static void
+kick (void *self, troupe_ctx_t *ctx, const json_t *obj)
+{
+    (void) obj;
+    (void) self;
+    troupe_timer (ctx, T_KICK, 20, 0); /* coalesce bursts of events into one sync */
+}
+
+static void
+kick_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *obj)
+{
+    (void) old;
+    kick (self, ctx, obj);
+}
+
+static void
+forget_pod (void *self, troupe_ctx_t *ctx, const json_t *obj)
+{
+    agent_t *a = self;
+    const char *uid = tv_str (obj, "metadata.uid");
+    if (uid) {
+        json_object_del (a->backoff, uid);
+        json_object_del (a->sent_status, uid);
+    }
+    kick (self, ctx, obj);
+}
+
+/* ---- logs ----------------------------------------------------------------------------------- */
+
+static int
+agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
+{
+    agent_t *a = self;
+    if (msg->verb != TR_VERB_LOGS)
+        return troupe_reply (ctx, msg, TR_METHOD_NOT_ALLOWED, NULL, "the agent answers logs only");
+    const json_t *pod = troupe_informer_get (a->pods, msg->ns, msg->name);
+    if (!pod)
+        return troupe_reply (ctx, msg, TR_NOT_FOUND, NULL, "pod not on this node");
+    const char *container = tv_str (msg->opts, "container");
+    if (!container)
+        container = tv_str (json_array_get (tv_get (pod, "spec.containers"), 0), "name");
+    if (!container)
+        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "a container name is required");
+    const char *uid = tv_str (pod, "metadata.uid");
+    int previous = tv_bool (msg->opts, "previous", false);
+    /* the latest attempt (or the one before) that the runtime knows for that container */
+    const json_t *best = NULL, *second = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) {
+        if (!tv_str (r, "podUid") || strcmp (tv_str (r, "podUid"), uid) || !tv_str (r, "name") ||
+            strcmp (tv_str (r, "name"), container))
+            continue;
+        if (!best || tv_int (r, "attempt", 0) > tv_int (best, "attempt", 0)) {
+            second = best;
+            best = r;
+        } else if (!second || tv_int (r, "attempt", 0) > tv_int (second, "attempt", 0))
+            second = r;
+    }
+    const json_t *rec = previous ? second : best;
+    if (!rec) {
+        char m[700];
+        snprintf (m, sizeof m, "container \"%s\" in pod \"%s\" has no %slogs yet", container, msg->name,
+                  previous ? "previous " : "");
+        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, m);
+    }
+    const char *path = tv_str (rec, "logPath");
+    int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:i}", "data", "", "offset", 0), NULL);
+    struct stat st;
+    fstat (fd, &st);
+    json_int_t limit = tv_int (msg->opts, "limitBytes", 1 << 20);
+    json_int_t off = tv_int (msg->opts, "offset", -1);
+    json_int_t tail = tv_int (msg->opts, "tailLines", -1);
+    if (off < 0 && tail >= 0) {
+        /* walk back tail newlines from the end (bounded by limit) */
+        json_int_t from = st.st_size > limit ? st.st_size - limit : 0;
+        size_t n = (size_t) (st.st_size - from);
+        char *buf = malloc (n + 1);
+        ssize_t got = pread (fd, buf, n, from);
+        off = from;
+        if (got > 0) {
+            json_int_t lines = 0;
+            for (ssize_t p = got - 1; p >= 0; p--)
+                if (buf[p] == '\n' && p != got - 1 && ++lines == tail) {
+                    off = from + p + 1;
+                    break;
+                }
+            if (tail == 0)
+                off = st.st_size;
+        }
+        free (buf);
+    }
+    if (off < 0)
+        off = 0;
+    if (off > st.st_size)
+        off = st.st_size;
+    size_t n = (size_t) (st.st_size - off < limit ? st.st_size - off : limit);
+    char *buf = malloc (n + 1);
+    ssize_t got = n ? pread (fd, buf, n, off) : 0;
+    close (fd);
+    if (got < 0)
+        got = 0;
+    json_t *body = json_pack ("{s:o,s:I,s:s}", "data", json_stringn_nocheck (buf, (size_t) got), "offset",
+                              off + (json_int_t) got, "container", container);
+    free (buf);
+    int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
+    json_decref (body);
+    return rc;
+}
+
+/* ---- actor ---------------------------------------------------------------------------------- */
+
+static void *
+agent_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    agent_t *a = calloc (1, sizeof *a);
+    const char *node = tv_str (config, "nodeName");
+    snprintf (a->node, sizeof a->node, "%s", node ? node : troupe_node_name (ctx));
+    snprintf (a->data, sizeof a->data, "%s", tv_str (config, "dataDir") ? tv_str (config, "dataDir") : troupe_data_dir (ctx));
+    const char *shim = tv_str (config, "shimEndpoint");
+    if (!shim) {
+        TR_ERROR (A, "config shimEndpoint is required");
+        free (a);
+        return NULL;
+    }
+    host_ip (a->host_ip, sizeof a->host_ip);
+    a->shim = troupe_peer (ctx, shim);
+    if (!a->shim) {
+        free (a);
+        return NULL;
+    }
+    a->runtime = json_array ();
+    a->backoff = json_object ();
+    a->inflight = json_object ();
+    a->sent_status = json_object ();
+    char fs[300];
+    snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
+    troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};
+    a->pods = troupe_watch (ctx, "Pod", NULL, fs, &h);
+    register_node (ctx, a);
+    renew_lease (ctx, a);
+    troupe_timer (ctx, T_SYNC, 1000, 1);
+    troupe_timer (ctx, T_LEASE, 10000, 1);
+    troupe_timer (ctx, T_NODE, 60000, 1);
+    TR_INFO (A, "agent starting node=%s shim=%s", a->node, shim);
+    return a;
+}
+
+static int
+agent_timer (void *self, troupe_ctx_t *ctx, int id)
+{
+    agent_t *a = self;
+    if (id == T_SYNC || id == T_KICK)
+        sync_all (ctx, a);
+    else if (id == T_LEASE) {
+        renew_lease (ctx, a);
+        if (!a->registered)
+            register_node (ctx, a);
+    } else if (id == T_NODE)
+        register_node (ctx, a); /* refresh status (heartbeat time, capacity) */
+    return 0;
+}
+
+static void
+agent_destroy (void **p)
+{
+    agent_t *a = *p;
+    if (!a)
+        return;
+    json_decref (a->runtime);
+    json_decref (a->backoff);
+    json_decref (a->inflight);
+    json_decref (a->sent_status);
+    free (a);
+    *p = NULL;
+}
+
+static const troupe_actor_t def = {TROUPE_ACTOR_ABI, "agent", agent_create, agent_message, agent_timer, agent_destroy};
+
+const troupe_actor_t *
+agent_actor (void)
+{
+    return &def;
+}

@@ -1,0 +1,228 @@
+/* podsync — see podsync.h. */
+#include "actors/agent/podsync.h"
+#include "core/value.h"
+#include "runtime-shims/cri.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void
+podsync_time (int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+add (podsync_result_t *r, podsync_kind_t k, const char *container, const char *id, int attempt, int timeout)
+{
+    if (r->n == PODSYNC_MAX_ACTIONS)
+        return;
+    podsync_action_t *a = &r->actions[r->n++];
+    memset (a, 0, sizeof *a);
+    a->kind = k;
+    snprintf (a->container, sizeof a->container, "%s", container ? container : "");
+    snprintf (a->id, sizeof a->id, "%s", id ? id : "");
+    a->attempt = attempt;
+    a->timeout_s = timeout;
+}
+
+static int
+is (const json_t *rec, const char *state)
+{
+    const char *s = tv_str (rec, "state");
+    return s && !strcmp (s, state);
+}
+
+/* Terminated state object of an exited runtime record. */
+static json_t *
+terminated (const json_t *rec)
+{
+    char a[32], b[32];
+    podsync_time (tv_int (rec, "startedAt", 0), a, sizeof a);
+    podsync_time (tv_int (rec, "finishedAt", 0), b, sizeof b);
+    json_t *t = json_pack ("{s:I,s:s,s:s,s:s}", "exitCode", tv_int (rec, "exitCode", 0), "reason",
+                           tv_str (rec, "reason") ? tv_str (rec, "reason") : "Error", "startedAt", a, "finishedAt", b);
+    char cid[96];
+    snprintf (cid, sizeof cid, "process://%s", tv_str (rec, "containerId") ? tv_str (rec, "containerId") : "");
+    json_object_set_new (t, "containerID", json_string (cid));
+    return json_pack ("{s:o}", "terminated", t);
+}
+
+/* Keeps lastTransitionTime when a condition's status did not change. */
+static json_t *
+condition (const json_t *old_status, const char *type, int ok, const char *now)
+{
+    const char *st = ok ? "True" : "False";
+    const char *since = now;
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (old_status, "conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), type) &&
+                                                                      tv_str (c, "status") && !strcmp (tv_str (c, "status"), st) &&
+                                                                      tv_str (c, "lastTransitionTime")) since =
+        tv_str (c, "lastTransitionTime");
+    return json_pack ("{s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime", since);
+}
+
+void
+podsync_result_clear (podsync_result_t *r)
+{
+    json_decref (r->status);
+    memset (r, 0, sizeof *r);
+}
+
+void
+podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms, const char *host_ip,
+                 podsync_result_t *out)
+{
+    memset (out, 0, sizeof *out);
+    char now[32];
+    podsync_time (now_ms, now, sizeof now);
+    const json_t *old = tv_get (pod, "status");
+    int deleting = tv_get (pod, "metadata.deletionTimestamp") != NULL;
+    const char *policy = tv_str (pod, "spec.restartPolicy");
+    if (!policy)
+        policy = "Always";
+    int grace = (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
+    json_t *statuses = json_array ();
+    int n = 0, running = 0, ready = 0, succeeded = 0, failed = 0, any_started = 0;
+    size_t i;
+    json_t *spec;
+    json_array_foreach (tv_get (pod, "spec.containers"), i, spec) {
+        const char *name = tv_str (spec, "name");
+        if (!name)
+            continue;
+        n++;
+        /* the latest attempt and the one before it */
+        const json_t *cur = NULL, *prev = NULL;
+        size_t j;
+        json_t *rec;
+        json_array_foreach (runtime, j, rec) {
+            if (!tv_str (rec, "name") || strcmp (tv_str (rec, "name"), name))
+                continue;
+            if (!cur || tv_int (rec, "attempt", 0) > tv_int (cur, "attempt", 0)) {
+                prev = cur;
+                cur = rec;
+            } else if (!prev || tv_int (rec, "attempt", 0) > tv_int (prev, "attempt", 0))
+                prev = rec;
+        }
+        /* exited attempts older than the previous one are garbage */
+        json_array_foreach (runtime, j, rec) if (tv_str (rec, "name") && !strcmp (tv_str (rec, "name"), name) && rec != cur &&
+                                                 rec != prev && !is (rec, CRI_STATE_RUNNING))
+            add (out, PODSYNC_REMOVE, name, tv_str (rec, "containerId"), 0, 0);
+        int attempt = cur ? (int) tv_int (cur, "attempt", 0) : 0;
+        json_t *state = NULL, *last = NULL;
+        int is_ready = 0;
+        if (prev && is (prev, CRI_STATE_EXITED))
+            last = terminated (prev);
+        json_t *bo = json_object_get (backoff, name);
+        if (deleting) {
+            if (cur && is (cur, CRI_STATE_RUNNING)) {
+                add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
+                running++;
+                char s[32];
+                podsync_time (tv_int (cur, "startedAt", 0), s, sizeof s);
+                state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
+            } else if (cur && is (cur, CRI_STATE_EXITED))
+                state = terminated (cur);
+            else
+                state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+        } else if (!json_array_size (tv_get (spec, "command"))) {
+            char msg[300];
+            snprintf (msg, sizeof msg,
+                      "the process runtime runs command+args on the host and needs a command (image \"%s\" is recorded, not run)",
+                      tv_str (spec, "image") ? tv_str (spec, "image") : "");
+            state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message", msg);
+        } else if (!cur) {
+            add (out, PODSYNC_START, name, NULL, 0, 0);
+            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+        } else if (is (cur, CRI_STATE_RUNNING)) {
+            char s[32];
+            podsync_time (tv_int (cur, "startedAt", 0), s, sizeof s);
+            state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
+            running++;
+            is_ready = 1;
+            any_started = 1;
+        } else if (is (cur, CRI_STATE_CREATED)) {
+            add (out, PODSYNC_START, name, tv_str (cur, "containerId"), attempt, 0);
+            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+        } else { /* EXITED */
+            any_started = 1;
+            json_int_t code = tv_int (cur, "exitCode", 0);
+            int restart = !strcmp (policy, "Always") || (!strcmp (policy, "OnFailure") && code != 0);
+            if (!restart) {
+                state = terminated (cur);
+                if (code == 0)
+                    succeeded++;
+                else
+                    failed++;
+            } else {
+                json_int_t finished = tv_int (cur, "finishedAt", now_ms), started = tv_int (cur, "startedAt", finished);
+                /* the delay for this exit is decided once, when it is first seen: the first
+                 * restart is immediate, then 10 s doubling to 300 s; a 10-minute run resets it */
+                if (!bo || tv_int (bo, "forAttempt", -1) != attempt) {
+                    json_int_t d = 0;
+                    if (bo && finished - started < PODSYNC_BACKOFF_RESET_MS) {
+                        d = tv_int (bo, "delayMs", 0);
+                        d = d ? d * 2 : PODSYNC_BACKOFF_INITIAL_MS;
+                        if (d > PODSYNC_BACKOFF_MAX_MS)
+                            d = PODSYNC_BACKOFF_MAX_MS;
+                    }
+                    json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I}", "delayMs", d, "notBefore",
+                                                                   finished + d, "forAttempt", (json_int_t) attempt));
+                    bo = json_object_get (backoff, name);
+                }
+                json_int_t not_before = tv_int (bo, "notBefore", 0);
+                if (now_ms >= not_before) {
+                    add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
+                    state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+                } else {
+                    char msg[200];
+                    snprintf (msg, sizeof msg, "back-off %llds restarting failed container=%s pod=%s",
+                              (long long) (tv_int (bo, "delayMs", 0) / 1000), name, tv_str (pod, "metadata.name"));
+                    state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
+                }
+                json_decref (last);
+                last = terminated (cur);
+            }
+        }
+        ready += is_ready && !deleting;
+        char cid[96] = "";
+        if (cur)
+            snprintf (cid, sizeof cid, "process://%s", tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "");
+        json_t *cs = json_pack ("{s:s,s:s,s:s,s:b,s:b,s:i,s:o}", "name", name, "image",
+                                tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID", "", "ready",
+                                is_ready && !deleting, "started", is_ready, "restartCount", attempt, "state", state);
+        if (cid[0])
+            json_object_set_new (cs, "containerID", json_string (cid));
+        json_object_set_new (cs, "lastState", last ? last : json_object ());
+        json_array_append_new (statuses, cs);
+    }
+    const char *phase;
+    if (running)
+        phase = "Running";
+    else if (n && succeeded == n)
+        phase = "Succeeded";
+    else if (n && succeeded + failed == n)
+        phase = "Failed";
+    else if (any_started && strcmp (policy, "Always") && !running && succeeded + failed < n)
+        phase = "Running"; /* restarting under OnFailure */
+    else if (any_started && !strcmp (policy, "Always"))
+        phase = "Running";
+    else
+        phase = "Pending";
+    int all_ready = n && ready == n;
+    json_t *conds = json_array ();
+    json_array_append_new (conds, condition (old, "Initialized", 1, now));
+    json_array_append_new (conds, condition (old, "Ready", all_ready, now));
+    json_array_append_new (conds, condition (old, "ContainersReady", all_ready, now));
+    json_array_append_new (conds, condition (old, "PodScheduled", 1, now));
+    const char *start = tv_str (old, "startTime");
+    out->status = json_pack ("{s:s,s:o,s:s,s:s,s:[{s:s}],s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP",
+                             host_ip, "podIP", host_ip, "podIPs", "ip", host_ip, "startTime", start ? start : now,
+                             "containerStatuses", statuses, "qosClass", "BestEffort");
+    out->removable = deleting && running == 0;
+}

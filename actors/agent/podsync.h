@@ -1,0 +1,56 @@
+/* podsync — the kubelet's decisions for one pod, pure: (pod, runtime containers, back-off
+ * state, now) → (actions, status). No I/O and no clock of its own, so every rule below is
+ * unit-tested directly.
+ *
+ * Rules (Kubernetes' kubelet):
+ * - A container with no runtime record is created and started (attempt 0).
+ * - An exited container restarts per restartPolicy: Always: always; OnFailure: if exitCode != 0;
+ *   Never: not. The first restart is immediate, then 10 s, 20 s, 40 s ... capped at 300 s; the
+ *   back-off resets when the container had run 10 minutes. While waiting, the status says
+ *   CrashLoopBackOff.
+ * - The process runtime needs a command: without one the container waits in
+ *   CreateContainerError and nothing is started.
+ * - A pod with metadata.deletionTimestamp has its running containers stopped with its grace
+ *   period; once none runs, the result says it may be removed.
+ * - Older exited attempts are removed; the last exited one stays for `logs --previous`.
+ */
+#ifndef TROUPE_PODSYNC_H
+#define TROUPE_PODSYNC_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define PODSYNC_BACKOFF_INITIAL_MS 10000
+#define PODSYNC_BACKOFF_MAX_MS 300000
+#define PODSYNC_BACKOFF_RESET_MS 600000
+
+typedef enum { PODSYNC_START = 1, PODSYNC_STOP, PODSYNC_REMOVE } podsync_kind_t;
+
+typedef struct {
+    podsync_kind_t kind;
+    char container[64];   /* spec name (START) */
+    char id[64];          /* runtime containerId (STOP, REMOVE) */
+    int attempt;          /* START: the attempt number to create */
+    int timeout_s;        /* STOP: grace period */
+} podsync_action_t;
+
+#define PODSYNC_MAX_ACTIONS 64
+
+typedef struct {
+    podsync_action_t actions[PODSYNC_MAX_ACTIONS];
+    int n;
+    json_t *status;        /* new reference: the pod status to report */
+    int removable;         /* deleting and nothing runs: the pod object may be deleted */
+} podsync_result_t;
+
+/* Computes actions and status. runtime: array of container statuses (runtime-shims/cri.h) of
+ * this pod. backoff: a map the caller keeps per pod (container → {delayMs, notBefore}); updated
+ * in place. host_ip names the node's address. now_ms: wall clock. */
+void podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms,
+                      const char *host_ip, podsync_result_t *out);
+void podsync_result_clear (podsync_result_t *r);
+
+/* RFC 3339 UTC of ms since the epoch ("2026-11-25T04:30:00Z"). */
+void podsync_time (int64_t ms, char *buf, size_t len);
+
+#endif

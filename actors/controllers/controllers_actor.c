@@ -1,0 +1,398 @@
+/* controllers_actor — see controllers_actor.h. */
+#include "actors/controllers/controllers_actor.h"
+#include "actors/controllers/deployment.h"
+#include "actors/controllers/gc.h"
+#include "actors/controllers/replicaset.h"
+#include "core/log.h"
+#include "core/value.h"
+#include "core/workqueue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define A "controllers"
+#define T_DRAIN 1
+#define T_RESYNC 2
+#define T_GC 3
+
+typedef struct {
+    troupe_informer_t *deploys, *rss, *pods;
+    workqueue_t *rsq, *dq;
+    json_t *expect;   /* rs key → {active, want, up, deadline} */
+} ctl_t;
+
+typedef struct {
+    ctl_t *c;
+    char queue;       /* 'r' or 'd' */
+    char key[600];
+    tr_verb_t verb;
+    char kind[32];
+    json_t *obj;      /* for events after a create */
+} done_t;
+
+static void
+key_of (const json_t *o, char *buf, size_t len)
+{
+    snprintf (buf, len, "%s/%s", tv_str (o, "metadata.namespace"), tv_str (o, "metadata.name"));
+}
+
+static void
+arm (troupe_ctx_t *ctx)
+{
+    troupe_timer (ctx, T_DRAIN, 10, 0);
+}
+
+/* The owner of kind `kind` of obj, as a key in obj's namespace, or 0. */
+static int
+owner_key (const json_t *obj, const char *kind, char *buf, size_t len)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (tv_get (obj, "metadata.ownerReferences"), i, r) if (tv_str (r, "kind") && !strcmp (tv_str (r, "kind"), kind) &&
+                                                                             json_is_true (json_object_get (r, "controller"))) {
+        snprintf (buf, len, "%s/%s", tv_str (obj, "metadata.namespace"), tv_str (r, "name"));
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    ctl_t *c;
+    const char *ns;
+} nsq_t;
+
+static void
+enqueue_rs_in_ns (void *arg, const json_t *rs)
+{
+    nsq_t *q = arg;
+    const char *ns = tv_str (rs, "metadata.namespace");
+    char k[600];
+    if (ns && !strcmp (ns, q->ns)) {
+        key_of (rs, k, sizeof k);
+        workqueue_add (q->c->rsq, k);
+    }
+}
+
+static void
+pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
+{
+    ctl_t *c = self;
+    char k[600];
+    if (owner_key (pod, "ReplicaSet", k, sizeof k))
+        workqueue_add (c->rsq, k);
+    else if (!tv_get (pod, "metadata.ownerReferences")) {
+        /* an orphan may be adopted by a ReplicaSet of its namespace */
+        nsq_t q = {c, tv_str (pod, "metadata.namespace") ? tv_str (pod, "metadata.namespace") : ""};
+        troupe_informer_foreach (c->rss, enqueue_rs_in_ns, &q);
+    }
+    arm (ctx);
+}
+
+static void
+pod_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
+{
+    (void) old;
+    pod_changed (self, ctx, pod);
+}
+
+static void
+rs_changed (void *self, troupe_ctx_t *ctx, const json_t *rs)
+{
+    ctl_t *c = self;
+    char k[600];
+    key_of (rs, k, sizeof k);
+    workqueue_add (c->rsq, k);
+    if (owner_key (rs, "Deployment", k, sizeof k))
+        workqueue_add (c->dq, k);
+    arm (ctx);
+}
+
+static void
+rs_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *rs)
+{
+    (void) old;
+    rs_changed (self, ctx, rs);
+}
+
+static void
+d_changed (void *self, troupe_ctx_t *ctx, const json_t *d)
+{
+    ctl_t *c = self;
+    char k[600];
+    key_of (d, k, sizeof k);
+    workqueue_add (c->dq, k);
+    arm (ctx);
+}
+
+static void
+d_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *d)
+{
+    (void) old;
+    d_changed (self, ctx, d);
+}
+
+static void
+synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    arm (ctx);
+}
+
+typedef struct {
+    const char *ns;
+    json_t *out;
+} coll_t;
+
+static void
+collect_ns (void *arg, const json_t *o)
+{
+    coll_t *c = arg;
+    const char *ns = tv_str (o, "metadata.namespace");
+    if (!c->ns || (ns && !strcmp (ns, c->ns)))
+        json_array_append (c->out, (json_t *) o);
+}
+
+static json_t *
+list_ns (troupe_informer_t *inf, const char *ns)
+{
+    coll_t c = {ns, json_array ()};
+    troupe_informer_foreach (inf, collect_ns, &c);
+    return c.out;
+}
+
+static void
+action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    ctl_t *c = self;
+    done_t *d = arg;
+    int64_t now = troupe_now_ms ();
+    if (reply->code == TR_OK) {
+        if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod") && d->obj) {
+            char msg[400];
+            snprintf (msg, sizeof msg, "Created pod: %s", tv_str (reply->body, "metadata.name"));
+            tr_env_t ev;
+            tr_env_init (&ev);
+            ev.verb = TR_VERB_CREATE;
+            strcpy (ev.kind, "Event");
+            snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (d->obj, "metadata.namespace"));
+            ev.body = ctrl_event (d->obj, "Normal", "SuccessfulCreate", msg, "replicaset-controller", now);
+            troupe_request (ctx, &ev, NULL, NULL);
+            tr_env_clear (&ev);
+        }
+    } else if (reply->code != TR_NOT_FOUND || d->verb != TR_VERB_DELETE) {
+        if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod")) {
+            /* one expected creation will never be observed */
+            json_t *e = json_object_get (c->expect, d->key);
+            if (e)
+                json_object_set_new (e, "want", json_integer (tv_int (e, "want", 1) - 1));
+        }
+        if (reply->code != TR_CONFLICT && reply->code != TR_ALREADY_EXISTS)
+            TR_WARN (A, "%s %s for %s failed code=%s msg=\"%s\"", tr_verb_name (d->verb), d->kind, d->key,
+                     tr_code_name (reply->code), reply->msg ? reply->msg : "");
+        if (d->queue != 'g') { /* the collector retries by itself on its next pass */
+            workqueue_add_rate_limited (d->queue == 'r' ? c->rsq : c->dq, d->key, troupe_mono_ms ());
+            arm (ctx);
+        }
+    }
+    json_decref (d->obj);
+    free (d);
+}
+
+static void
+send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, const char *key, const json_t *owner)
+{
+    for (size_t i = 0; i < acts->n; i++) {
+        ctrl_action_t *a = &acts->v[i];
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = a->verb;
+        snprintf (req.kind, sizeof req.kind, "%s", a->kind);
+        snprintf (req.ns, sizeof req.ns, "%s", a->ns);
+        snprintf (req.name, sizeof req.name, "%s", a->name);
+        req.rv = a->rv;
+        req.body = a->body;
+        a->body = NULL;
+        done_t *d = calloc (1, sizeof *d);
+        d->c = c;
+        d->queue = queue;
+        snprintf (d->key, sizeof d->key, "%s", key);
+        d->verb = a->verb;
+        snprintf (d->kind, sizeof d->kind, "%s", a->kind);
+        d->obj = owner ? json_incref ((json_t *) owner) : NULL;
+        if (!strcmp (a->kind, "Event"))
+            troupe_request (ctx, &req, NULL, NULL), free (d);
+        else
+            troupe_request (ctx, &req, action_done, d);
+        tr_env_clear (&req);
+    }
+}
+
+static void
+sync_rs (ctl_t *c, troupe_ctx_t *ctx, const char *key)
+{
+    char ns[254], name[254];
+    const char *slash = strchr (key, '/');
+    if (!slash)
+        return;
+    snprintf (ns, sizeof ns, "%.*s", (int) (slash - key), key);
+    snprintf (name, sizeof name, "%s", slash + 1);
+    const json_t *rs = troupe_informer_get (c->rss, ns, name);
+    if (!rs) {
+        json_object_del (c->expect, key);
+        return;
+    }
+    json_t *pods = list_ns (c->pods, ns);
+    json_t *e = json_object_get (c->expect, key);
+    rs_expect_t exp = {0};
+    if (e) {
+        exp.active = (int) tv_int (e, "active", 0);
+        exp.want = (int) tv_int (e, "want", 0);
+        exp.up = (int) tv_int (e, "up", 0);
+        exp.deadline = tv_int (e, "deadline", 0);
+    }
+    ctrl_actions_t acts = {0};
+    int64_t now = troupe_now_ms ();
+    rs_reconcile (rs, pods, &exp, now, &acts);
+    json_object_set_new (c->expect, key, json_pack ("{s:i,s:i,s:i,s:I}", "active", exp.active, "want", exp.want, "up",
+                                                    exp.up, "deadline", (json_int_t) exp.deadline));
+    if (exp.active)
+        workqueue_add_after (c->rsq, key, exp.deadline - now + 10, troupe_mono_ms ()); /* re-check at expiry */
+    send_actions (c, ctx, &acts, 'r', key, rs);
+    ctrl_actions_clear (&acts);
+    json_decref (pods);
+}
+
+static void
+sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
+{
+    char ns[254], name[254];
+    const char *slash = strchr (key, '/');
+    if (!slash)
+        return;
+    snprintf (ns, sizeof ns, "%.*s", (int) (slash - key), key);
+    snprintf (name, sizeof name, "%s", slash + 1);
+    const json_t *d = troupe_informer_get (c->deploys, ns, name);
+    if (!d)
+        return;
+    json_t *rss = list_ns (c->rss, ns), *pods = list_ns (c->pods, ns);
+    ctrl_actions_t acts = {0};
+    deploy_reconcile (d, rss, pods, troupe_now_ms (), &acts);
+    send_actions (c, ctx, &acts, 'd', key, d);
+    ctrl_actions_clear (&acts);
+    json_decref (rss);
+    json_decref (pods);
+}
+
+static void
+add_uid (void *arg, const json_t *o)
+{
+    const char *uid = tv_str (o, "metadata.uid");
+    if (uid)
+        json_object_set_new ((json_t *) arg, uid, json_true ());
+}
+
+static void
+run_gc (ctl_t *c, troupe_ctx_t *ctx)
+{
+    if (!troupe_informer_synced (c->deploys) || !troupe_informer_synced (c->rss) || !troupe_informer_synced (c->pods))
+        return;
+    json_t *live = json_object ();
+    troupe_informer_foreach (c->deploys, add_uid, live);
+    troupe_informer_foreach (c->rss, add_uid, live);
+    static const char *const kinds[] = {"Deployment", "ReplicaSet", NULL};
+    json_t *rss = list_ns (c->rss, NULL), *pods = list_ns (c->pods, NULL);
+    ctrl_actions_t acts = {0};
+    gc_collect (rss, live, kinds, &acts);
+    gc_collect (pods, live, kinds, &acts);
+    for (size_t i = 0; i < acts.n; i++)
+        TR_INFO (A, "garbage-collecting %s %s/%s (owner gone)", acts.v[i].kind, acts.v[i].ns, acts.v[i].name);
+    send_actions (c, ctx, &acts, 'g', "", NULL);
+    ctrl_actions_clear (&acts);
+    json_decref (rss);
+    json_decref (pods);
+    json_decref (live);
+}
+
+static void
+drain (ctl_t *c, troupe_ctx_t *ctx)
+{
+    if (!troupe_informer_synced (c->deploys) || !troupe_informer_synced (c->rss) || !troupe_informer_synced (c->pods))
+        return;
+    char key[600];
+    int64_t now = troupe_mono_ms ();
+    for (int i = 0; i < 256 && workqueue_pop (c->dq, now, key, sizeof key) == 0; i++)
+        sync_deploy (c, ctx, key);
+    for (int i = 0; i < 256 && workqueue_pop (c->rsq, now, key, sizeof key) == 0; i++)
+        sync_rs (c, ctx, key);
+    int64_t a = workqueue_next_in (c->dq, now), b = workqueue_next_in (c->rsq, now);
+    int64_t next = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    if (next >= 0)
+        troupe_timer (ctx, T_DRAIN, (int) (next < 10 ? 10 : next > 60000 ? 60000 : next), 0);
+}
+
+static void
+enqueue_all (void *arg, const json_t *o)
+{
+    void **a = arg;
+    char k[600];
+    key_of (o, k, sizeof k);
+    workqueue_add ((workqueue_t *) a[0], k);
+}
+
+static int
+ctl_timer (void *self, troupe_ctx_t *ctx, int id)
+{
+    ctl_t *c = self;
+    if (id == T_DRAIN)
+        drain (c, ctx);
+    else if (id == T_RESYNC) {
+        void *a[1] = {c->dq};
+        troupe_informer_foreach (c->deploys, enqueue_all, a);
+        a[0] = c->rsq;
+        troupe_informer_foreach (c->rss, enqueue_all, a);
+        arm (ctx);
+    } else if (id == T_GC)
+        run_gc (c, ctx);
+    return 0;
+}
+
+static void *
+ctl_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    ctl_t *c = calloc (1, sizeof *c);
+    c->rsq = workqueue_new ();
+    c->dq = workqueue_new ();
+    c->expect = json_object ();
+    troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
+    troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
+    troupe_handlers_t ph = {pod_changed, pod_updated, pod_changed, synced};
+    c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
+    c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
+    c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
+    troupe_timer (ctx, T_RESYNC, 30000, 1);
+    troupe_timer (ctx, T_GC, 2000, 1);
+    return c;
+}
+
+static void
+ctl_destroy (void **p)
+{
+    ctl_t *c = *p;
+    if (!c)
+        return;
+    workqueue_destroy (&c->rsq);
+    workqueue_destroy (&c->dq);
+    json_decref (c->expect);
+    free (c);
+    *p = NULL;
+}
+
+static const troupe_actor_t def = {TROUPE_ACTOR_ABI, "controllers", ctl_create, NULL, ctl_timer, ctl_destroy};
+
+const troupe_actor_t *
+controllers_actor (void)
+{
+    return &def;
+}

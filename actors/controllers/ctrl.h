@@ -1,0 +1,45 @@
+/* ctrl — what the pure controllers decide: a list of writes for the actor to send, plus helpers
+ * they share (ownership, readiness, events). Decisions are functions of (objects, now). */
+#ifndef TROUPE_CTRL_H
+#define TROUPE_CTRL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/envelope.h"
+
+typedef struct {
+    tr_verb_t verb;           /* CREATE, UPDATE_STATUS, PATCH, DELETE */
+    char kind[32];
+    char ns[TR_NAME_MAX + 1];
+    char name[TR_NAME_MAX + 1];
+    uint64_t rv;              /* precondition (0: none) */
+    json_t *body;             /* owned */
+    char owner[TR_NAME_MAX + 1]; /* the reconciled object's name, for follow-ups (events) */
+} ctrl_action_t;
+
+typedef struct {
+    ctrl_action_t *v;
+    size_t n, cap;
+} ctrl_actions_t;
+
+void ctrl_actions_add (ctrl_actions_t *a, tr_verb_t verb, const char *kind, const char *ns, const char *name,
+                       uint64_t rv, json_t *body /* stolen */, const char *owner);
+void ctrl_actions_clear (ctrl_actions_t *a);
+
+/* The object's resourceVersion as a number (0 if absent). */
+uint64_t ctrl_rv (const json_t *obj);
+/* uid of the controller ownerReference, or NULL. */
+const char *ctrl_controller_uid (const json_t *obj);
+/* True if the pod is Ready; available if Ready for at least min_ready_s at now_ms. */
+int ctrl_pod_ready (const json_t *pod);
+int ctrl_pod_available (const json_t *pod, int64_t min_ready_s, int64_t now_ms);
+/* Terminating or finished pods do not count as active replicas. */
+int ctrl_pod_active (const json_t *pod);
+/* A v1 Event about obj (new reference). */
+json_t *ctrl_event (const json_t *obj, const char *type, const char *reason, const char *message,
+                    const char *component, int64_t now_ms);
+/* RFC 3339 UTC. */
+void ctrl_time (int64_t ms, char *buf, size_t len);
+
+#endif

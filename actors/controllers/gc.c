@@ -1,0 +1,37 @@
+/* gc — see gc.h. */
+#include "actors/controllers/gc.h"
+#include "core/value.h"
+
+#include <string.h>
+
+static int
+tracked (const char *kind, const char *const *kinds)
+{
+    for (int i = 0; kind && kinds && kinds[i]; i++)
+        if (!strcmp (kinds[i], kind))
+            return 1;
+    return 0;
+}
+
+void
+gc_collect (const json_t *dependents, const json_t *live, const char *const *kinds, ctrl_actions_t *out)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach (dependents, i, o) {
+        json_t *refs = tv_get (o, "metadata.ownerReferences");
+        if (!json_array_size (refs) || tv_get (o, "metadata.deletionTimestamp"))
+            continue;
+        int alive = 0;
+        size_t j;
+        json_t *r;
+        json_array_foreach (refs, j, r) {
+            const char *uid = tv_str (r, "uid");
+            if (!tracked (tv_str (r, "kind"), kinds) || (uid && json_object_get (live, uid)))
+                alive = 1;
+        }
+        if (!alive)
+            ctrl_actions_add (out, TR_VERB_DELETE, tv_str (o, "kind"), tv_str (o, "metadata.namespace"),
+                              tv_str (o, "metadata.name"), 0, NULL, tv_str (o, "metadata.name"));
+    }
+}

@@ -1,0 +1,13 @@
+/* gc — the garbage collector's decision, pure: objects whose every ownerReference points to an
+ * owner that no longer exists are deleted (background propagation). Owners are identified by
+ * uid; only owner kinds the caller tracks are judged (an owner of another kind is assumed alive). */
+#ifndef TROUPE_GC_H
+#define TROUPE_GC_H
+
+#include "actors/controllers/ctrl.h"
+
+/* dependents: array of objects (with kind). live: map uid → true of existing owners.
+ * tracked_kinds: NULL-terminated owner kinds the caller knows the complete set of. */
+void gc_collect (const json_t *dependents, const json_t *live, const char *const *tracked_kinds, ctrl_actions_t *out);
+
+#endif

@@ -1,0 +1,158 @@
+/* replicaset — see replicaset.h. */
+#include "actors/controllers/replicaset.h"
+#include "core/selector.h"
+#include "core/value.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deletion preference, Kubernetes' ActivePods ordering simplified: lower rank goes first. */
+static int
+rank (const json_t *pod)
+{
+    const char *node = tv_str (pod, "spec.nodeName");
+    if (!node || !*node)
+        return 0;
+    const char *phase = tv_str (pod, "status.phase");
+    if (!phase || !strcmp (phase, "Pending"))
+        return 1;
+    if (!ctrl_pod_ready (pod))
+        return 2;
+    return 3;
+}
+
+static int
+cmp_victims (const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *) a, *y = *(const json_t *const *) b;
+    int rx = rank (x), ry = rank (y);
+    if (rx != ry)
+        return rx - ry;
+    const char *tx = tv_str (x, "metadata.creationTimestamp"), *ty = tv_str (y, "metadata.creationTimestamp");
+    int c = strcmp (ty ? ty : "", tx ? tx : ""); /* newer first */
+    if (c)
+        return c;
+    return strcmp (tv_str (y, "metadata.name"), tv_str (x, "metadata.name"));
+}
+
+static json_t *
+owner_ref (const json_t *rs)
+{
+    return json_pack ("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name",
+                      tv_str (rs, "metadata.name"), "uid", tv_str (rs, "metadata.uid"), "controller", 1,
+                      "blockOwnerDeletion", 1);
+}
+
+static json_t *
+pod_from_template (const json_t *rs)
+{
+    const json_t *tmpl = tv_get (rs, "spec.template");
+    json_t *pod = json_object ();
+    json_object_set_new (pod, "apiVersion", json_string ("v1"));
+    json_object_set_new (pod, "kind", json_string ("Pod"));
+    json_t *meta = json_object ();
+    char gen[300];
+    snprintf (gen, sizeof gen, "%.240s-", tv_str (rs, "metadata.name"));
+    json_object_set_new (meta, "generateName", json_string (gen));
+    json_object_set_new (meta, "namespace", json_string (tv_str (rs, "metadata.namespace")));
+    if (tv_get (tmpl, "metadata.labels"))
+        json_object_set_new (meta, "labels", json_deep_copy (tv_get (tmpl, "metadata.labels")));
+    if (tv_get (tmpl, "metadata.annotations"))
+        json_object_set_new (meta, "annotations", json_deep_copy (tv_get (tmpl, "metadata.annotations")));
+    json_object_set_new (meta, "ownerReferences", json_pack ("[o]", owner_ref (rs)));
+    json_object_set_new (pod, "metadata", meta);
+    json_object_set_new (pod, "spec", json_deep_copy (tv_get (tmpl, "spec")));
+    return pod;
+}
+
+int
+rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t now_ms, ctrl_actions_t *out)
+{
+    const char *uid = tv_str (rs, "metadata.uid"), *ns = tv_str (rs, "metadata.namespace"),
+               *name = tv_str (rs, "metadata.name");
+    if (!uid || !ns || !name)
+        return 0;
+    char err[128];
+    selector_t *sel = selector_from_object (tv_get (rs, "spec.selector"), err, sizeof err);
+    if (!sel)
+        return 0;
+    int deleting = tv_get (rs, "metadata.deletionTimestamp") != NULL;
+    size_t n = json_array_size (pods), i;
+    const json_t **active = calloc (n ? n : 1, sizeof *active);
+    size_t nactive = 0;
+    int ready = 0, available = 0, labeled = 0;
+    json_int_t min_ready = tv_int (rs, "spec.minReadySeconds", 0);
+    json_t *pod;
+    json_array_foreach (pods, i, pod) {
+        const char *owner = ctrl_controller_uid (pod);
+        int matches = selector_matches (sel, tv_get (pod, "metadata.labels"));
+        if (owner && strcmp (owner, uid))
+            continue; /* another controller's */
+        if (!owner) {
+            if (!matches || deleting || !ctrl_pod_active (pod))
+                continue;
+            /* adopt: we are now its controller */
+            json_t *refs = json_deep_copy (tv_get (pod, "metadata.ownerReferences"));
+            if (!json_is_array (refs)) {
+                json_decref (refs);
+                refs = json_array ();
+            }
+            json_array_append_new (refs, owner_ref (rs));
+            ctrl_actions_add (out, TR_VERB_PATCH, "Pod", ns, tv_str (pod, "metadata.name"), ctrl_rv (pod),
+                              json_pack ("{s:{s:o}}", "metadata", "ownerReferences", refs), name);
+        }
+        if (!ctrl_pod_active (pod))
+            continue;
+        active[nactive++] = pod;
+        labeled += matches;
+        ready += ctrl_pod_ready (pod);
+        available += ctrl_pod_available (pod, min_ready, now_ms);
+    }
+    selector_destroy (&sel);
+    json_int_t want = tv_int (rs, "spec.replicas", 1);
+    int decided = 0;
+    int blocked = 0;
+    if (exp && exp->active) {
+        int met = exp->up ? (int) nactive >= exp->want : (int) nactive <= exp->want;
+        if (met || now_ms >= exp->deadline)
+            exp->active = 0;
+        else
+            blocked = 1;
+    }
+    if (!deleting && !blocked) {
+        long diff = (long) want - (long) nactive;
+        if (diff > 0) {
+            for (long k = 0; k < diff; k++)
+                ctrl_actions_add (out, TR_VERB_CREATE, "Pod", ns, NULL, 0, pod_from_template (rs), name);
+            decided = (int) diff;
+        } else if (diff < 0) {
+            qsort (active, nactive, sizeof *active, cmp_victims);
+            for (long k = 0; k < -diff; k++) {
+                const json_t *v = active[k];
+                ctrl_actions_add (out, TR_VERB_DELETE, "Pod", ns, tv_str (v, "metadata.name"), 0, NULL, name);
+                char msg[400];
+                snprintf (msg, sizeof msg, "Deleted pod: %s", tv_str (v, "metadata.name"));
+                ctrl_actions_add (out, TR_VERB_CREATE, "Event", ns, NULL, 0,
+                                  ctrl_event (rs, "Normal", "SuccessfulDelete", msg, "replicaset-controller", now_ms), name);
+            }
+            decided = (int) -diff;
+        }
+        if (exp && diff) {
+            exp->active = 1;
+            exp->want = (int) want;
+            exp->up = diff > 0;
+            exp->deadline = now_ms + RS_EXPECTATION_TIMEOUT_MS;
+        }
+    }
+    free (active);
+    json_t *status = json_pack ("{s:i,s:i,s:i,s:i,s:I}", "replicas", (int) nactive, "fullyLabeledReplicas", labeled,
+                                "readyReplicas", ready, "availableReplicas", available, "observedGeneration",
+                                tv_int (rs, "metadata.generation", 1));
+    if (!json_equal (status, tv_get (rs, "status")))
+        ctrl_actions_add (out, TR_VERB_UPDATE_STATUS, "ReplicaSet", ns, name, ctrl_rv (rs),
+                          json_pack ("{s:o}", "status", status), name);
+    else
+        json_decref (status);
+    return decided;
+}

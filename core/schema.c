@@ -1,0 +1,574 @@
+/* schema — see schema.h. */
+#include "core/schema.h"
+#include "core/quantity.h"
+#include "core/selector.h"
+#include "core/value.h"
+#include "core/yaml.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct schema_kind {
+    json_t *doc; /* the kind file */
+    const char *name, *plural, *singular, *api_version;
+    int namespaced;
+    int selector_matches_template;
+};
+
+struct schema_registry {
+    json_t *defs;
+    schema_kind_t *kinds;
+    size_t n;
+};
+
+extern const struct {
+    const char *name;
+    const char *text;
+} schema_embedded[];
+
+/* ---- loading -------------------------------------------------------------------------------- */
+
+static int
+add_doc (schema_registry_t *r, const char *file, json_t *doc, char *err, size_t errlen)
+{
+    json_t *defs = json_object_get (doc, "definitions");
+    if (defs) {
+        json_object_update (r->defs, defs);
+        return 0;
+    }
+    const char *kind = tv_str (doc, "kind"), *plural = tv_str (doc, "plural"), *av = tv_str (doc, "apiVersion");
+    if (!kind || !plural || !av) {
+        snprintf (err, errlen, "schema %s: kind, plural and apiVersion are required", file);
+        return -1;
+    }
+    r->kinds = realloc (r->kinds, (r->n + 1) * sizeof *r->kinds);
+    schema_kind_t *k = &r->kinds[r->n++];
+    k->doc = json_incref (doc);
+    k->name = kind;
+    k->plural = plural;
+    k->singular = tv_str (doc, "singular");
+    k->api_version = av;
+    k->namespaced = tv_bool (doc, "namespaced", true);
+    k->selector_matches_template = tv_bool (doc, "selectorMatchesTemplate", false);
+    return 0;
+}
+
+static int
+add_text (schema_registry_t *r, const char *file, const char *text, char *err, size_t errlen)
+{
+    char yerr[256];
+    json_t *docs = tr_yaml_load (text, strlen (text), yerr, sizeof yerr);
+    if (!docs) {
+        snprintf (err, errlen, "schema %s: %s", file, yerr);
+        return -1;
+    }
+    size_t i;
+    json_t *d;
+    int rc = 0;
+    json_array_foreach (docs, i, d) if (!rc) rc = add_doc (r, file, d, err, errlen);
+    json_decref (docs);
+    return rc;
+}
+
+static schema_registry_t *
+registry_new (void)
+{
+    schema_registry_t *r = calloc (1, sizeof *r);
+    r->defs = json_object ();
+    return r;
+}
+
+schema_registry_t *
+schema_registry_load_embedded (char *err, size_t errlen)
+{
+    schema_registry_t *r = registry_new ();
+    for (int i = 0; schema_embedded[i].name; i++)
+        if (add_text (r, schema_embedded[i].name, schema_embedded[i].text, err, errlen)) {
+            schema_registry_destroy (&r);
+            return NULL;
+        }
+    return r;
+}
+
+schema_registry_t *
+schema_registry_load_dir (const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir (dir);
+    if (!d) {
+        snprintf (err, errlen, "schema: cannot open %s", dir);
+        return NULL;
+    }
+    schema_registry_t *r = registry_new ();
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        size_t n = strlen (e->d_name);
+        if (n < 6 || strcmp (e->d_name + n - 5, ".yaml"))
+            continue;
+        char path[1024];
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen (path, "rb");
+        if (!f)
+            continue;
+        char *text = NULL;
+        size_t cap = 0;
+        ssize_t got = getdelim (&text, &cap, '\0', f);
+        fclose (f);
+        int rc = got < 0 ? -1 : add_text (r, e->d_name, text, err, errlen);
+        free (text);
+        if (rc) {
+            closedir (d);
+            schema_registry_destroy (&r);
+            return NULL;
+        }
+    }
+    closedir (d);
+    return r;
+}
+
+void
+schema_registry_destroy (schema_registry_t **p)
+{
+    schema_registry_t *r = *p;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        json_decref (r->kinds[i].doc);
+    free (r->kinds);
+    json_decref (r->defs);
+    free (r);
+    *p = NULL;
+}
+
+const schema_kind_t *
+schema_kind_lookup (const schema_registry_t *r, const char *name)
+{
+    if (!r || !name)
+        return NULL;
+    char base[128];
+    snprintf (base, sizeof base, "%s", name);
+    char *dot = strchr (base, '.'); /* "deployments.apps" */
+    if (dot)
+        *dot = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const schema_kind_t *k = &r->kinds[i];
+        if (!strcasecmp (base, k->name) || !strcasecmp (base, k->plural) ||
+            (k->singular && !strcasecmp (base, k->singular)))
+            return k;
+        size_t j;
+        json_t *s;
+        json_array_foreach (json_object_get (k->doc, "shortNames"), j, s) if (json_is_string (s) &&
+                                                                             !strcasecmp (base, json_string_value (s)))
+            return k;
+    }
+    return NULL;
+}
+
+const char *
+schema_kind_name (const schema_kind_t *k)
+{
+    return k->name;
+}
+const char *
+schema_kind_plural (const schema_kind_t *k)
+{
+    return k->plural;
+}
+const char *
+schema_kind_api_version (const schema_kind_t *k)
+{
+    return k->api_version;
+}
+int
+schema_kind_namespaced (const schema_kind_t *k)
+{
+    return k->namespaced;
+}
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const schema_registry_t *r;
+    char *err;
+    size_t errlen;
+    char path[1024];
+} vctx_t;
+
+static const json_t *
+resolve (const vctx_t *c, const json_t *s)
+{
+    for (int i = 0; i < 8 && s && tv_str (s, "type") && !strcmp (tv_str (s, "type"), "ref"); i++)
+        s = json_object_get (c->r->defs, tv_str (s, "ref") ? tv_str (s, "ref") : "");
+    return s;
+}
+
+static int
+verr (vctx_t *c, const char *fmt, const char *detail)
+{
+    char msg[800];
+    snprintf (msg, sizeof msg, fmt, detail ? detail : "");
+    snprintf (c->err, c->errlen, "%s: %s", c->path[0] ? c->path : "<root>", msg);
+    return -1;
+}
+
+static int
+is_dns_label (const char *s, size_t max)
+{
+    size_t n = strlen (s);
+    if (!n || n > max || !isalnum ((unsigned char) s[0]) || !isalnum ((unsigned char) s[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower ((unsigned char) s[i]) || isdigit ((unsigned char) s[i]) || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static int
+is_dns_subdomain (const char *s)
+{
+    size_t n = strlen (s);
+    if (!n || n > 253)
+        return 0;
+    char buf[254];
+    memcpy (buf, s, n + 1);
+    for (char *save, *p = strtok_r (buf, ".", &save); p; p = strtok_r (NULL, ".", &save))
+        if (!is_dns_label (p, 63))
+            return 0;
+    return s[0] != '.' && s[n - 1] != '.' && !strstr (s, "..");
+}
+
+static int
+is_label_value (const char *s)
+{
+    size_t n = strlen (s);
+    if (n == 0)
+        return 1;
+    if (n > 63 || !isalnum ((unsigned char) s[0]) || !isalnum ((unsigned char) s[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum ((unsigned char) s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static const char *
+type_name (const json_t *v)
+{
+    switch (json_typeof (v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
+static int validate_node (vctx_t *c, const json_t *s, const json_t *v);
+
+static int
+type_err (vctx_t *c, const char *want, const json_t *v)
+{
+    char d[128];
+    snprintf (d, sizeof d, "Invalid type: expected %s, got %s", want, type_name (v));
+    return verr (c, "%s", d);
+}
+
+static int
+validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
+{
+    size_t plen = strlen (c->path);
+    const char *k;
+    json_t *ps;
+    /* required first, in schema order, so the report is deterministic */
+    json_object_foreach ((json_t *) props, k, ps) {
+        const json_t *rs = ps;
+        json_t *x = json_object_get (v, k);
+        if ((!x || json_is_null (x)) && tv_bool (rs, "required", false)) {
+            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            return verr (c, "Required value", NULL);
+        }
+        if (x && !json_is_null (x)) {
+            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            if (validate_node (c, rs, x))
+                return -1;
+            c->path[plen] = 0;
+        }
+    }
+    if (!preserve) {
+        json_t *x;
+        json_object_foreach ((json_t *) v, k, x) if (!json_object_get (props, k)) {
+            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            return verr (c, "unknown field", NULL);
+        }
+    }
+    return 0;
+}
+
+static int
+validate_node (vctx_t *c, const json_t *s0, const json_t *v)
+{
+    const json_t *s = resolve (c, s0);
+    if (!s)
+        return 0;
+    const char *type = tv_str (s, "type");
+    if (!type || !strcmp (type, "any") || json_is_null (v))
+        return 0;
+    char d[700];
+    if (!strcmp (type, "string")) {
+        if (!json_is_string (v))
+            return type_err (c, "string", v);
+        const char *str = json_string_value (v);
+        const char *fmt = tv_str (s, "format");
+        if (fmt && !strcmp (fmt, "dns-subdomain") && !is_dns_subdomain (str)) {
+            snprintf (d, sizeof d, "Invalid value: \"%.253s\": a lowercase RFC 1123 subdomain must consist of lower case "
+                      "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", str);
+            return verr (c, "%s", d);
+        }
+        if (fmt && !strcmp (fmt, "dns-label") && !is_dns_label (str, 63)) {
+            snprintf (d, sizeof d, "Invalid value: \"%.253s\": a lowercase RFC 1123 label must consist of lower case "
+                      "alphanumeric characters or '-', and must start and end with an alphanumeric character (at most 63)", str);
+            return verr (c, "%s", d);
+        }
+        if (fmt && !strcmp (fmt, "label-value") && !is_label_value (str)) {
+            snprintf (d, sizeof d, "Invalid value: \"%.253s\": a valid label must be an empty string or consist of "
+                      "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63)", str);
+            return verr (c, "%s", d);
+        }
+        json_t *en = json_object_get (s, "enum");
+        if (en) {
+            size_t i;
+            json_t *e;
+            int ok = 0;
+            char list[400] = "";
+            json_array_foreach (en, i, e) {
+                ok |= json_is_string (e) && !strcmp (json_string_value (e), str);
+                size_t l = strlen (list);
+                snprintf (list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", json_string_value (e));
+            }
+            if (!ok) {
+                snprintf (d, sizeof d, "Unsupported value: \"%.100s\": supported values: %s", str, list);
+                return verr (c, "%s", d);
+            }
+        }
+        return 0;
+    }
+    if (!strcmp (type, "integer")) {
+        if (!json_is_integer (v))
+            return type_err (c, "integer", v);
+        json_int_t x = json_integer_value (v);
+        json_t *mn = json_object_get (s, "minimum"), *mx = json_object_get (s, "maximum");
+        if (mn && x < json_integer_value (mn)) {
+            snprintf (d, sizeof d, "Invalid value: %lld: must be greater than or equal to %lld", (long long) x,
+                      (long long) json_integer_value (mn));
+            return verr (c, "%s", d);
+        }
+        if (mx && x > json_integer_value (mx)) {
+            snprintf (d, sizeof d, "Invalid value: %lld: must be less than or equal to %lld", (long long) x,
+                      (long long) json_integer_value (mx));
+            return verr (c, "%s", d);
+        }
+        return 0;
+    }
+    if (!strcmp (type, "number"))
+        return json_is_number (v) ? 0 : type_err (c, "number", v);
+    if (!strcmp (type, "boolean"))
+        return json_is_boolean (v) ? 0 : type_err (c, "boolean", v);
+    if (!strcmp (type, "int-or-string"))
+        return json_is_integer (v) || json_is_string (v) ? 0 : type_err (c, "integer or string", v);
+    if (!strcmp (type, "quantity")) {
+        int64_t q;
+        if (json_is_integer (v) && json_integer_value (v) >= 0)
+            return 0;
+        if (json_is_real (v) && json_real_value (v) >= 0)
+            return 0;
+        if (json_is_string (v) && quantity_parse_milli (json_string_value (v), &q) == 0)
+            return 0;
+        snprintf (d, sizeof d, "Invalid value: %s: must be a quantity like 500m, 2, 128Mi",
+                  json_is_string (v) ? json_string_value (v) : type_name (v));
+        return verr (c, "%s", d);
+    }
+    if (!strcmp (type, "array")) {
+        if (!json_is_array (v))
+            return type_err (c, "array", v);
+        json_int_t min = tv_int (s, "minItems", 0);
+        if ((json_int_t) json_array_size (v) < min) {
+            snprintf (d, sizeof d, "Required value: at least %lld item(s)", (long long) min);
+            return verr (c, "%s", d);
+        }
+        const json_t *items = json_object_get (s, "items");
+        size_t plen = strlen (c->path), i;
+        json_t *x;
+        json_array_foreach (v, i, x) {
+            snprintf (c->path + plen, sizeof c->path - plen, "[%zu]", i);
+            if (items && validate_node (c, items, x))
+                return -1;
+        }
+        c->path[plen] = 0;
+        return 0;
+    }
+    if (!strcmp (type, "map")) {
+        if (!json_is_object (v))
+            return type_err (c, "map", v);
+        const json_t *vals = json_object_get (s, "values");
+        size_t plen = strlen (c->path);
+        const char *k;
+        json_t *x;
+        json_object_foreach ((json_t *) v, k, x) {
+            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            if (json_is_null (x) && vals)
+                return type_err (c, tv_str (vals, "type") ? tv_str (vals, "type") : "value", x);
+            if (vals && validate_node (c, vals, x))
+                return -1;
+        }
+        c->path[plen] = 0;
+        return 0;
+    }
+    if (!strcmp (type, "object")) {
+        if (!json_is_object (v))
+            return type_err (c, "object", v);
+        json_t *props = json_object_get (s, "properties");
+        json_t *none = props ? NULL : json_object ();
+        int rc = validate_props (c, props ? props : none, v, tv_bool (s, "x-preserve-unknown", false));
+        json_decref (none);
+        return rc;
+    }
+    return 0;
+}
+
+int
+schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_t errlen)
+{
+    vctx_t c = {.r = r, .err = err, .errlen = errlen};
+    if (!json_is_object (obj)) {
+        snprintf (err, errlen, "object: must be a map");
+        return -1;
+    }
+    const char *kind = tv_str (obj, "kind");
+    const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
+    if (!kind) {
+        snprintf (err, errlen, "kind: Required value");
+        return -1;
+    }
+    if (!k || strcmp (k->name, kind)) {
+        snprintf (err, errlen, "kind: unknown kind \"%s\"", kind);
+        return -1;
+    }
+    const char *av = tv_str (obj, "apiVersion");
+    if (!av || strcmp (av, k->api_version)) {
+        snprintf (err, errlen, "apiVersion: Invalid value: \"%s\": %s is served as %s", av ? av : "", kind,
+                  k->api_version);
+        return -1;
+    }
+    json_t *meta = json_object_get (obj, "metadata");
+    if (!json_is_object (meta)) {
+        snprintf (err, errlen, "metadata: Required value");
+        return -1;
+    }
+    if (!tv_str (obj, "metadata.name") && !tv_str (obj, "metadata.generateName")) {
+        snprintf (err, errlen, "metadata.name: Required value: name or generateName is required");
+        return -1;
+    }
+    snprintf (c.path, sizeof c.path, "metadata");
+    if (validate_node (&c, json_object_get (r->defs, "ObjectMeta"), meta))
+        return -1;
+    c.path[0] = 0;
+    json_t *fields = json_deep_copy (json_object_get (k->doc, "fields"));
+    if (!fields)
+        fields = json_object ();
+    /* apiVersion, kind, metadata are common to every kind */
+    json_object_set_new (fields, "apiVersion", json_pack ("{s:s}", "type", "string"));
+    json_object_set_new (fields, "kind", json_pack ("{s:s}", "type", "string"));
+    json_object_set_new (fields, "metadata", json_pack ("{s:s}", "type", "any"));
+    int rc = validate_props (&c, fields, obj, 0);
+    json_decref (fields);
+    if (rc)
+        return -1;
+    if (k->selector_matches_template) {
+        char serr[256];
+        json_t *sel = tv_get (obj, "spec.selector");
+        selector_t *s = selector_from_object (sel, serr, sizeof serr);
+        if (!s) {
+            snprintf (err, errlen, "spec.selector: Invalid value: %s", serr);
+            return -1;
+        }
+        int empty = selector_is_empty (s);
+        int match = selector_matches (s, tv_get (obj, "spec.template.metadata.labels"));
+        selector_destroy (&s);
+        if (empty) {
+            snprintf (err, errlen, "spec.selector: Invalid value: empty selector is invalid for %s", kind);
+            return -1;
+        }
+        if (tv_get (obj, "spec.template") && !match) {
+            snprintf (err, errlen, "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- defaulting ----------------------------------------------------------------------------- */
+
+static void default_node (const schema_registry_t *r, const json_t *s, json_t *v);
+
+static void
+default_props (const schema_registry_t *r, const json_t *props, json_t *v)
+{
+    const char *k;
+    json_t *ps;
+    json_object_foreach ((json_t *) props, k, ps) {
+        vctx_t c = {.r = r};
+        const json_t *rs = resolve (&c, ps);
+        json_t *x = json_object_get (v, k);
+        json_t *dflt = json_object_get (ps, "default");
+        if (!dflt && rs)
+            dflt = json_object_get (rs, "default");
+        if ((!x || json_is_null (x)) && dflt) {
+            json_object_set_new (v, k, json_deep_copy (dflt));
+            x = json_object_get (v, k);
+        }
+        if (x)
+            default_node (r, ps, x);
+    }
+}
+
+static void
+default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
+{
+    vctx_t c = {.r = r};
+    const json_t *s = resolve (&c, s0);
+    const char *type = s ? tv_str (s, "type") : NULL;
+    if (!type)
+        return;
+    if (!strcmp (type, "object") && json_is_object (v)) {
+        json_t *props = json_object_get (s, "properties");
+        if (props)
+            default_props (r, props, v);
+    } else if (!strcmp (type, "array") && json_is_array (v)) {
+        const json_t *items = json_object_get (s, "items");
+        size_t i;
+        json_t *x;
+        json_array_foreach (v, i, x) if (items) default_node (r, items, x);
+    }
+}
+
+int
+schema_default (const schema_registry_t *r, json_t *obj)
+{
+    const char *kind = tv_str (obj, "kind");
+    const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
+    if (!k)
+        return -1;
+    json_t *fields = json_object_get (k->doc, "fields");
+    if (fields)
+        default_props (r, fields, obj);
+    json_t *meta = json_object_get (obj, "metadata");
+    if (json_is_object (meta))
+        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta);
+    return 0;
+}

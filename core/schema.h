@@ -1,0 +1,40 @@
+/* schema — resource definitions as data (the YAML files of schema/), validation and defaulting.
+ *
+ * A kind file names the kind (apiVersion, kind, plural, singular, shortNames, namespaced) and its
+ * top-level fields beside apiVersion/kind/metadata; schema/_definitions.yaml holds shared types
+ * (ObjectMeta, PodSpec, ...) referenced with {type: ref, ref: Name}. The language is described at
+ * the top of that file. A new kind — a user's custom resource — is a new file, not new code.
+ *
+ * Validation reports the first problem in schema order with its field path, in Kubernetes'
+ * words: "spec.replicas: Invalid value: -3: must be greater than or equal to 0",
+ * "spec.template.spec.containers[0].name: Required value", "spec.replica: unknown field".
+ */
+#ifndef TROUPE_SCHEMA_H
+#define TROUPE_SCHEMA_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct schema_registry schema_registry_t;
+typedef struct schema_kind schema_kind_t;
+
+/* The definitions compiled into the binary. NULL with err on a broken schema file. */
+schema_registry_t *schema_registry_load_embedded (char *err, size_t errlen);
+/* Every *.yaml of dir. NULL with err ("schema pod.yaml: kind: Required value"). */
+schema_registry_t *schema_registry_load_dir (const char *dir, char *err, size_t errlen);
+void schema_registry_destroy (schema_registry_t **self_p);
+
+/* By Kind ("Deployment"), lower-case kind, plural, short name, or "deployments.apps". NULL if
+ * unknown. */
+const schema_kind_t *schema_kind_lookup (const schema_registry_t *self, const char *name);
+const char *schema_kind_name (const schema_kind_t *k);
+const char *schema_kind_plural (const schema_kind_t *k);
+const char *schema_kind_api_version (const schema_kind_t *k);
+int schema_kind_namespaced (const schema_kind_t *k);
+
+/* 0 if obj is a valid object of its kind, else -1 with err holding the field path and reason. */
+int schema_validate (const schema_registry_t *self, const json_t *obj, char *err, size_t errlen);
+/* Fills defaults in place (also inside array items). 0, or -1 for an unknown kind. */
+int schema_default (const schema_registry_t *self, json_t *obj);
+
+#endif

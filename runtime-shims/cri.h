@@ -1,0 +1,30 @@
+/* cri — the runtime protocol between an agent and a runtime shim (CRI-like), as envelopes
+ * (core/envelope.h) over a DEALER → ROUTER connection. Every runtime (process today, OCI/runc
+ * next) implements the same verbs and bodies:
+ *
+ *   RunPodSandbox    {podUid, name, namespace, logDirectory}          → {sandboxId}
+ *   StopPodSandbox   {sandboxId}  stops the sandbox's containers       → {}
+ *   RemovePodSandbox {sandboxId}  forgets a stopped sandbox            → {}
+ *   CreateContainer  {sandboxId, podUid, podName, name, attempt, image, command[], args[],
+ *                     env[{name,value}], workingDir, logPath}          → {containerId}
+ *   StartContainer   {containerId}                                     → {}
+ *   StopContainer    {containerId, timeout}  SIGTERM to the container's process group, SIGKILL
+ *                     after timeout seconds; answers at once, the state turns EXITED later
+ *   RemoveContainer  {containerId}  (not while RUNNING)                → {}
+ *   ContainerStatus  {containerId}                                     → status
+ *   ListContainers   {podUid?}                                         → {items: [status...]}
+ *
+ * status = {containerId, sandboxId, podUid, name, attempt, image, state: CREATED|RUNNING|EXITED,
+ *           pid, exitCode, reason (Completed|Error|Unknown), message, createdAt, startedAt,
+ *           finishedAt (ms since the epoch), logPath}
+ * Errors use the envelope codes: NotFound for an unknown id, Invalid for a bad spec (with the
+ * field named), Conflict for a wrong state.
+ */
+#ifndef TROUPE_CRI_H
+#define TROUPE_CRI_H
+
+#define CRI_STATE_CREATED "CREATED"
+#define CRI_STATE_RUNNING "RUNNING"
+#define CRI_STATE_EXITED "EXITED"
+
+#endif
