@@ -55,6 +55,8 @@ typedef struct {
     zhashx_t *clients;    /* CURVE public key (Z85) → ident_t* */
     uint64_t next_id;
     char instance[40];
+    char pki_dir[1024];
+    int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
 } broker_t;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -747,6 +749,8 @@ h_hello (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
+static int load_clients (broker_t *b, const char *pki_dir);
+
 static int
 identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
 {
@@ -758,6 +762,12 @@ identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
     zframe_t *body = zmsg_last (m);
     const char *key = body ? zframe_meta (body, "User-Id") : NULL;
     ident_t *known = key ? zhashx_lookup (b->clients, key) : NULL;
+    if (!known && key && zclock_mono () - b->clients_loaded_at > 1000) {
+        /* zauth accepted the key, so its certificate was added after we started (troupe init
+         * node): read the directory again, at most once a second */
+        load_clients (b, b->pki_dir);
+        known = zhashx_lookup (b->clients, key);
+    }
     if (!known)
         return -1;
     *id = *known;
@@ -947,6 +957,7 @@ load_clients (broker_t *b, const char *pki_dir)
     }
     zdir_flatten_free (&files);
     zdir_destroy (&d);
+    b->clients_loaded_at = zclock_mono ();
     return (int) zhashx_size (b->clients);
 }
 
@@ -1001,6 +1012,7 @@ broker_thread (zsock_t *pipe, void *arg)
         char path[1100];
         snprintf (path, sizeof path, "%s/server.cert_secret", o->pki_dir);
         zcert_t *server = zcert_load (path);
+        snprintf (b.pki_dir, sizeof b.pki_dir, "%s", o->pki_dir);
         int n = load_clients (&b, o->pki_dir);
         if (!server) {
             TR_ERROR (A, "tcp endpoint needs %s (run `troupe init`)", path);

@@ -3,7 +3,7 @@
 # without the entry symbol is refused with a clear error and a non-zero exit.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-ext-$$"
-SO=${TROUPE_BUILD:-$(dirname "$TROUPE")}/libactor-echo.so
+SO=$(realpath "${TROUPE_BUILD:-$(dirname "$TROUPE")}/libactor-echo.so")
 [ -f "$SO" ] || fail "no $SO (built with the tree)"
 OUT=$(timeout 20 "$TROUPE" up --data "$T/bad" --actor /lib/x86_64-linux-gnu/libm.so.6 2>&1) && fail "a .so without troupe_actor_entry was accepted"
 echo "$OUT" | grep -q troupe_actor_entry || fail "refusal does not say why: $OUT"

@@ -21,3 +21,5 @@ tro() { "$TROUPE" "$@"; }
 count_procs() { pgrep -fc "$MARK" || true; }
 running() { [ "$(tro get pods -l "$1" -o json | jq '[.items[] | select(.status.phase=="Running" and .metadata.deletionTimestamp==null)] | length')" = "$2" ]; }
 ready_count() { tro get pods -l "$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp==null) | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length'; }
+# count processes matching a pattern from this shell (a `sh -c` wrapper would match itself)
+procs_eq() { [ "$(pgrep -fc "${2:-$MARK}" || true)" = "$1" ]; }

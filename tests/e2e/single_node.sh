@@ -47,10 +47,10 @@ pass "kill -9 of a container: restarted"
 
 tro scale deployment app --replicas 5 | grep -q scaled || fail "scale 5"
 wait_for 30 running app=e2e 5 || fail "scale to 5"
-wait_for 10 sh -c "[ \$(pgrep -fc '$MARK') = 5 ]" || fail "5 Running but $(count_procs) processes"
+wait_for 10 procs_eq 5 || fail "5 Running but $(count_procs) processes"
 tro scale deployment app --replicas 2 >/dev/null || fail "scale 2"
 wait_for 30 running app=e2e 2 || fail "scale down to 2"
-wait_for 20 sh -c "[ \$(pgrep -fc '$MARK') = 2 ]" || fail "2 wanted, $(count_procs) processes"
+wait_for 20 procs_eq 2 || fail "2 wanted, $(count_procs) processes"
 pass "scaled to 5 and back to 2"
 
 # Rolling update: 4 replicas, maxUnavailable 1 → never fewer than 3 Ready while it rolls.
@@ -71,7 +71,8 @@ done
 [ $SECONDS -lt $end ] || fail "rolling update did not complete: $(tro get deployment app -o json | jq -c .status)"
 [ "$min" -ge 3 ] || fail "rolling update dropped to $min Ready (< replicas - maxUnavailable = 3)"
 tro rollout status deployment app --timeout 30 | grep -q 'successfully rolled out' || fail "rollout status"
-wait_for 30 sh -c "[ \$(pgrep -fc 'started-$MARK v2') = 4 ] && [ \$(pgrep -fc 'started-$MARK v1') = 0 ]" || fail "v2 processes: $(pgrep -fc "started-$MARK v2"), v1: $(pgrep -fc "started-$MARK v1")"
+v2_only() { procs_eq 4 "started-$MARK v2" && procs_eq 0 "started-$MARK v1"; }
+wait_for 30 v2_only || fail "v2 processes: $(pgrep -fc "started-$MARK v2"), v1: $(pgrep -fc "started-$MARK v1")"
 [ "$(tro get rs -l app=e2e -o json | jq '.items | length')" = 2 ] || fail "expected old+new ReplicaSets"
 pass "rolling update never below $min Ready (bound 3)"
 
@@ -104,7 +105,7 @@ CM_RV=$(tro get configmap appcfg -o json | jq -r .metadata.resourceVersion)
 DEP_UID=$(tro get deployment app -o json | jq -r .metadata.uid)
 kill "$UP"; for _ in $(seq 1 100); do kill -0 "$UP" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$UP" 2>/dev/null && fail "troupe up did not stop on SIGTERM within 20 s"
-wait_for 10 sh -c "[ \$(pgrep -fc '$MARK') = 0 ]" || fail "container processes left after stopping troupe up: $(count_procs)"
+wait_for 10 procs_eq 0 || fail "container processes left after stopping troupe up: $(count_procs)"
 start_up
 wait_for 30 tro get nodes || fail "no API after restart"
 [ "$(tro get configmap appcfg -o json | jq -r .metadata.resourceVersion)" = "$CM_RV" ] || fail "configmap revision changed across restart"
@@ -114,7 +115,7 @@ pass "restart keeps objects and revisions"
 
 tro delete -f "$T/app.yaml" | grep -q 'deleted' || fail "delete"
 wait_for 30 running app=e2e 0 || fail "pods not gone"
-wait_for 30 sh -c "[ \$(pgrep -fc '$MARK') = 0 ]" || fail "processes left after delete: $(count_procs)"
+wait_for 30 procs_eq 0 || fail "processes left after delete: $(count_procs)"
 wait_for 30 sh -c "[ \$('$TROUPE' get pods -l app=e2e -o json | jq '.items | length') = 0 ]" || fail "pod objects left after delete"
 [ "$(tro get rs -o json | jq '[.items[] | select(.metadata.labels.app=="e2e")] | length')" = 0 ] || fail "ReplicaSets not garbage-collected"
 pass "delete removes pods, processes, ReplicaSets"

@@ -62,6 +62,6 @@ wait_for 30 runs 2 || fail "pods not Running after server restart"
 pass "server restart: agent resynced, containers untouched"
 
 trs delete -f "$T/d.yaml" >/dev/null || fail "delete"
-wait_for 30 sh -c "[ \$(pgrep -fc '$MARK') = 0 ]" || fail "processes left after delete"
+wait_for 30 procs_eq 0 || fail "processes left after delete"
 pass "delete over tcp"
 echo "1 passed, 0 failed"
