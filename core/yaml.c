@@ -123,8 +123,10 @@ resolve_plain (const char *s, size_t len)
     if (is_int (s, &i))
         return json_integer (i);
     double d;
-    if (is_float (s, &d))
-        return json_real (d);
+    json_t *r;
+    /* jansson holds no inf/nan: those stay strings */
+    if (is_float (s, &d) && (r = json_real (d)))
+        return r;
     return json_stringn (s, len);
 }
 

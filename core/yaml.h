@@ -1,7 +1,7 @@
 /* yaml — YAML ⇄ json_t with libyaml.
  *
  * Loading follows the YAML 1.2 core schema for plain scalars (null, booleans, integers incl.
- * 0x/0o, floats incl. .inf/.nan); quoted and block scalars are strings. Anchors and aliases work,
+ * 0x/0o, floats; .inf and .nan stay strings, as json_t cannot hold them); quoted and block scalars are strings. Anchors and aliases work,
  * with a budget on expanded nodes (1,000,000) so a "billion laughs" document is an error, not an
  * explosion; nesting is limited to 64; duplicate keys are errors. Errors name line and column:
  * "yaml: line 3 column 5: mapping values are not allowed in this context".

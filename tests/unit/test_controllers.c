@@ -1,0 +1,403 @@
+/* Controllers, pure: ReplicaSet (create, surplus ranking, adoption, others' pods, expectations,
+ * status), Deployment (new RS with hash and revision, rolling update bounds simulated over many
+ * rounds, Recreate order, history cleanup, identical template re-used), GC, work queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/controllers/deployment.h"
+#include "actors/controllers/gc.h"
+#include "actors/controllers/replicaset.h"
+#include "core/value.h"
+#include "core/workqueue.h"
+
+#define NOW 1800000000000LL
+
+static json_t *
+pod (const char *name, const char *owner_uid, const char *app, const char *node, int ready, const char *created)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:{s:s}},s:{s:s},s:{s:s,s:[{s:s,s:s,s:s}]}}", "apiVersion", "v1",
+                           "kind", "Pod", "metadata", "name", name, "namespace", "default", "uid", name,
+                           "creationTimestamp", created, "labels", "app", app, "spec", "nodeName", node ? node : "",
+                           "status", "phase", node ? "Running" : "Pending", "conditions", "type", "Ready", "status",
+                           ready ? "True" : "False", "lastTransitionTime", "2020-01-01T00:00:00Z");
+    if (!node)
+        tv_del (p, "spec.nodeName");
+    if (owner_uid)
+        tv_set (p, "metadata.ownerReferences",
+                json_pack ("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", "rs", "uid",
+                           owner_uid, "controller", 1));
+    return p;
+}
+
+static json_t *
+rs (int replicas)
+{
+    return json_pack ("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:i},s:{s:i,s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:[s]}]}}}}",
+                      "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", "rs", "namespace", "default",
+                      "uid", "rs-uid", "resourceVersion", "7", "generation", 1, "spec", "replicas", replicas, "selector",
+                      "matchLabels", "app", "web", "template", "metadata", "labels", "app", "web", "spec", "containers",
+                      "name", "c", "command", "sleep");
+}
+
+static int
+count (const ctrl_actions_t *a, tr_verb_t verb, const char *kind)
+{
+    int n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n += a->v[i].verb == verb && !strcmp (a->v[i].kind, kind);
+    return n;
+}
+
+static void
+rs_creates_and_expects (void **state)
+{
+    (void) state;
+    json_t *r = rs (3), *pods = json_array ();
+    json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_array_append_new (pods, pod ("other", "someone-else", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    rs_expect_t exp = {0};
+    ctrl_actions_t a = {0};
+    assert_int_equal (rs_reconcile (r, pods, &exp, NOW, &a), 2);
+    assert_int_equal (count (&a, TR_VERB_CREATE, "Pod"), 2);
+    const json_t *p = NULL;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.v[i].verb == TR_VERB_CREATE && !strcmp (a.v[i].kind, "Pod"))
+            p = a.v[i].body;
+    assert_string_equal (tv_str (p, "metadata.generateName"), "rs-");
+    assert_string_equal (tv_str (json_array_get (tv_get (p, "metadata.ownerReferences"), 0), "uid"), "rs-uid");
+    assert_string_equal (tv_str (p, "metadata.labels.app"), "web");
+    assert_non_null (tv_get (p, "spec.containers"));
+    assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "ReplicaSet"), 1);
+    ctrl_actions_clear (&a);
+    /* the creations are not visible yet: no second round of creates */
+    assert_int_equal (rs_reconcile (r, pods, &exp, NOW + 1000, &a), 0);
+    assert_int_equal (count (&a, TR_VERB_CREATE, "Pod"), 0);
+    ctrl_actions_clear (&a);
+    /* after the expectation times out, the controller acts again */
+    assert_int_equal (rs_reconcile (r, pods, &exp, NOW + RS_EXPECTATION_TIMEOUT_MS + 1, &a), 2);
+    ctrl_actions_clear (&a);
+    json_decref (r);
+    json_decref (pods);
+}
+
+static void
+rs_deletes_in_order_and_adopts (void **state)
+{
+    (void) state;
+    json_t *r = rs (2), *pods = json_array ();
+    json_array_append_new (pods, pod ("old-ready", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_array_append_new (pods, pod ("new-ready", "rs-uid", "web", "n1", 1, "2020-01-02T00:00:00Z"));
+    json_array_append_new (pods, pod ("not-ready", "rs-uid", "web", "n1", 0, "2020-01-01T00:00:00Z"));
+    json_array_append_new (pods, pod ("unscheduled", "rs-uid", "web", NULL, 0, "2020-01-01T00:00:00Z"));
+    json_array_append_new (pods, pod ("orphan", NULL, "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_array_append_new (pods, pod ("stranger", NULL, "db", "n1", 1, "2020-01-01T00:00:00Z"));
+    ctrl_actions_t a = {0};
+    assert_int_equal (rs_reconcile (r, pods, NULL, NOW, &a), 3); /* 5 active incl. the adopted orphan */
+    const char *deleted[3];
+    int nd = 0, adopted = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        if (a.v[i].verb == TR_VERB_DELETE)
+            deleted[nd++] = a.v[i].name;
+        if (a.v[i].verb == TR_VERB_PATCH) {
+            assert_string_equal (a.v[i].name, "orphan");
+            adopted = 1;
+        }
+    }
+    assert_true (adopted);
+    assert_int_equal (nd, 3);
+    assert_string_equal (deleted[0], "unscheduled");
+    assert_string_equal (deleted[1], "not-ready");
+    assert_string_equal (deleted[2], "new-ready"); /* among ready ones, the newest goes first */
+    ctrl_actions_clear (&a);
+    json_decref (r);
+    json_decref (pods);
+}
+
+static void
+rs_status_only_when_changed (void **state)
+{
+    (void) state;
+    json_t *r = rs (1), *pods = json_array ();
+    json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    tv_set (r, "status", json_pack ("{s:i,s:i,s:i,s:i,s:i}", "replicas", 1, "fullyLabeledReplicas", 1, "readyReplicas",
+                                    1, "availableReplicas", 1, "observedGeneration", 1));
+    ctrl_actions_t a = {0};
+    rs_reconcile (r, pods, NULL, NOW, &a);
+    assert_int_equal (a.n, 0);
+    ctrl_actions_clear (&a);
+    json_decref (r);
+    json_decref (pods);
+}
+
+/* ---- deployment simulation ------------------------------------------------------------------ */
+
+typedef struct {
+    json_t *d, *rss, *pods;
+    int seq;
+} world_t;
+
+static json_t *
+find (json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach (arr, i, o) if (!strcmp (tv_str (o, "metadata.name"), name)) return o;
+    return NULL;
+}
+
+static void
+apply_deploy_actions (world_t *w, ctrl_actions_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        ctrl_action_t *x = &a->v[i];
+        if (x->verb == TR_VERB_CREATE && !strcmp (x->kind, "ReplicaSet")) {
+            json_t *r = json_deep_copy (x->body);
+            char uid[32];
+            snprintf (uid, sizeof uid, "rs-%d", ++w->seq);
+            tv_set_str (r, "metadata.uid", uid);
+            tv_set_str (r, "metadata.resourceVersion", "1");
+            json_array_append_new (w->rss, r);
+        } else if (x->verb == TR_VERB_PATCH && !strcmp (x->kind, "ReplicaSet")) {
+            json_t *r = find (w->rss, x->name);
+            assert_non_null (r);
+            tv_merge_patch (r, x->body);
+        } else if (x->verb == TR_VERB_DELETE && !strcmp (x->kind, "ReplicaSet")) {
+            size_t j;
+            json_t *o;
+            json_array_foreach (w->rss, j, o) if (!strcmp (tv_str (o, "metadata.name"), x->name)) {
+                json_array_remove (w->rss, j);
+                break;
+            }
+        } else if (x->verb == TR_VERB_UPDATE_STATUS && !strcmp (x->kind, "Deployment"))
+            tv_set (w->d, "status", json_deep_copy (tv_get (x->body, "status")));
+    }
+}
+
+/* The ReplicaSet controller and the kubelet, compressed: pods appear not-ready, become ready on
+ * the next round, deleted pods vanish. */
+static void
+run_replicasets (world_t *w)
+{
+    size_t i;
+    json_t *r;
+    /* pods created in an earlier round become ready now */
+    json_t *p;
+    json_array_foreach (w->pods, i, p) tv_set (p, "status", json_pack ("{s:s,s:[{s:s,s:s}]}", "phase", "Running", "conditions",
+                                                                        "type", "Ready", "status", "True"));
+    json_array_foreach (w->rss, i, r) {
+        ctrl_actions_t a = {0};
+        rs_reconcile (r, w->pods, NULL, NOW, &a);
+        for (size_t k = 0; k < a.n; k++) {
+            ctrl_action_t *x = &a.v[k];
+            if (x->verb == TR_VERB_CREATE && !strcmp (x->kind, "Pod")) {
+                json_t *np = json_deep_copy (x->body);
+                char name[64];
+                snprintf (name, sizeof name, "pod-%d", ++w->seq);
+                tv_set_str (np, "metadata.name", name);
+                tv_set_str (np, "metadata.uid", name);
+                tv_set_str (np, "spec.nodeName", "n1");
+                tv_set (np, "status", json_pack ("{s:s}", "phase", "Pending"));
+                json_array_append_new (w->pods, np);
+            } else if (x->verb == TR_VERB_DELETE && !strcmp (x->kind, "Pod")) {
+                size_t j;
+                json_t *o;
+                json_array_foreach (w->pods, j, o) if (!strcmp (tv_str (o, "metadata.name"), x->name)) {
+                    json_array_remove (w->pods, j);
+                    break;
+                }
+            }
+        }
+        ctrl_actions_clear (&a);
+    }
+}
+
+static int
+ready_pods (world_t *w)
+{
+    int n = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach (w->pods, i, p) n += ctrl_pod_ready (p);
+    return n;
+}
+
+static json_t *
+deployment (int replicas, const char *strategy, const char *version)
+{
+    json_t *d = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:i},s:{s:i,s:i,s:{s:{s:s}},s:{s:s,s:{s:i,s:i}},"
+                           "s:{s:{s:{s:s}},s:{s:[{s:s,s:[s,s]}]}}}}",
+                           "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "web", "namespace", "default",
+                           "uid", "d-uid", "resourceVersion", "1", "generation", 1, "spec", "replicas", replicas,
+                           "revisionHistoryLimit", 1, "selector", "matchLabels", "app", "web", "strategy", "type", strategy,
+                           "rollingUpdate", "maxSurge", 1, "maxUnavailable", 1, "template", "metadata", "labels", "app",
+                           "web", "spec", "containers", "name", "c", "command", "echo", version);
+    return d;
+}
+
+static int
+settle (world_t *w, int rounds, int min_ready, int max_total)
+{
+    int lowest = 1 << 30;
+    for (int i = 0; i < rounds; i++) {
+        ctrl_actions_t a = {0};
+        deploy_reconcile (w->d, w->rss, w->pods, NOW, &a);
+        apply_deploy_actions (w, &a);
+        ctrl_actions_clear (&a);
+        run_replicasets (w);
+        int ready = ready_pods (w);
+        if (ready < lowest)
+            lowest = ready;
+        {
+            if (ready < min_ready)
+                fail_msg ("round %d: %d ready < %d", i, ready, min_ready);
+            if ((int) json_array_size (w->pods) > max_total)
+                fail_msg ("round %d: %zu pods > %d", i, json_array_size (w->pods), max_total);
+        }
+    }
+    return lowest;
+}
+
+static void
+deployment_rolling_update (void **state)
+{
+    (void) state;
+    world_t w = {deployment (4, "RollingUpdate", "v1"), json_array (), json_array (), 0};
+    settle (&w, 10, 0, 5);
+    assert_int_equal (json_array_size (w.rss), 1);
+    assert_int_equal (ready_pods (&w), 4);
+    json_t *first = json_array_get (w.rss, 0);
+    char hash[16];
+    deploy_template_hash (tv_get (w.d, "spec.template"), hash);
+    char want[64];
+    snprintf (want, sizeof want, "web-%s", hash);
+    assert_string_equal (tv_str (first, "metadata.name"), want);
+    assert_string_equal (tv_str (first, "metadata.labels.pod-template-hash"), hash);
+    assert_string_equal (json_string_value (json_object_get (tv_get (first, "metadata.annotations"), "deployment.kubernetes.io/revision")), "1");
+    assert_int_equal (tv_int (w.d, "status.availableReplicas", 0), 4);
+    /* new template: never fewer than 3 ready, never more than 5 pods */
+    json_t *args = tv_get (json_array_get (tv_get (w.d, "spec.template.spec.containers"), 0), "command");
+    json_array_set_new (args, 1, json_string ("v2"));
+    settle (&w, 30, 3, 5);
+    assert_int_equal (ready_pods (&w), 4);
+    assert_int_equal (json_array_size (w.rss), 2); /* the old one kept as history (limit 1) at 0 */
+    int zero = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach (w.rss, i, r) zero += tv_int (r, "spec.replicas", -1) == 0;
+    assert_int_equal (zero, 1);
+    assert_int_equal (tv_int (w.d, "status.updatedReplicas", 0), 4);
+    /* a third template: history beyond the limit is deleted */
+    json_array_set_new (args, 1, json_string ("v3"));
+    settle (&w, 30, 3, 5);
+    assert_int_equal (json_array_size (w.rss), 2);
+    /* back to v2 (rollout undo): the v2 ReplicaSet is re-used with a new revision */
+    json_array_set_new (args, 1, json_string ("v2"));
+    int before = w.seq;
+    settle (&w, 30, 3, 5);
+    (void) before;
+    deploy_template_hash (tv_get (w.d, "spec.template"), hash);
+    json_t *cur = NULL;
+    json_array_foreach (w.rss, i, r) if (!strcmp (tv_str (r, "metadata.labels.pod-template-hash"), hash)) cur = r;
+    assert_non_null (cur);
+    assert_string_equal (json_string_value (json_object_get (tv_get (cur, "metadata.annotations"), "deployment.kubernetes.io/revision")), "4");
+    json_decref (w.d);
+    json_decref (w.rss);
+    json_decref (w.pods);
+}
+
+static void
+deployment_recreate (void **state)
+{
+    (void) state;
+    world_t w = {deployment (3, "Recreate", "v1"), json_array (), json_array (), 0};
+    settle (&w, 10, 0, 3);
+    assert_int_equal (ready_pods (&w), 3);
+    json_t *args = tv_get (json_array_get (tv_get (w.d, "spec.template.spec.containers"), 0), "command");
+    json_array_set_new (args, 1, json_string ("v2"));
+    /* Recreate: old pods all go before any new one exists: never more than 3 pods */
+    settle (&w, 20, 0, 3);
+    assert_int_equal (ready_pods (&w), 3);
+    char hash[16];
+    deploy_template_hash (tv_get (w.d, "spec.template"), hash);
+    size_t i;
+    json_t *p;
+    json_array_foreach (w.pods, i, p) assert_string_equal (tv_str (p, "metadata.labels.pod-template-hash"), hash);
+    json_decref (w.d);
+    json_decref (w.rss);
+    json_decref (w.pods);
+}
+
+static void
+scaled_values (void **state)
+{
+    (void) state;
+    json_t *pct = json_string ("25%"), *n = json_integer (2);
+    assert_int_equal (deploy_scaled_value (pct, 4, 1), 1);
+    assert_int_equal (deploy_scaled_value (pct, 5, 1), 2);
+    assert_int_equal (deploy_scaled_value (pct, 5, 0), 1);
+    assert_int_equal (deploy_scaled_value (n, 10, 0), 2);
+    json_decref (pct);
+    json_decref (n);
+}
+
+static void
+gc_and_workqueue (void **state)
+{
+    (void) state;
+    json_t *deps = json_array ();
+    json_array_append_new (deps, pod ("orphaned", "gone-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_array_append_new (deps, pod ("owned", "live-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_array_append_new (deps, pod ("free", NULL, "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    json_t *live = json_pack ("{s:b}", "live-uid", 1);
+    static const char *const kinds[] = {"ReplicaSet", NULL};
+    ctrl_actions_t a = {0};
+    gc_collect (deps, live, kinds, &a);
+    assert_int_equal (a.n, 1);
+    assert_string_equal (a.v[0].name, "orphaned");
+    assert_int_equal (a.v[0].verb, TR_VERB_DELETE);
+    ctrl_actions_clear (&a);
+    static const char *const none[] = {NULL};
+    gc_collect (deps, live, none, &a); /* an owner kind nobody tracks is presumed alive */
+    assert_int_equal (a.n, 0);
+    json_decref (deps);
+    json_decref (live);
+
+    workqueue_t *q = workqueue_new ();
+    char k[64];
+    workqueue_add (q, "a");
+    workqueue_add (q, "a");
+    workqueue_add_after (q, "b", 100, 1000);
+    assert_int_equal (workqueue_len (q), 2);
+    assert_int_equal (workqueue_pop (q, 1000, k, sizeof k), 0);
+    assert_string_equal (k, "a");
+    assert_int_equal (workqueue_pop (q, 1000, k, sizeof k), -1); /* b is not due */
+    assert_int_equal (workqueue_next_in (q, 1000), 100);
+    assert_int_equal (workqueue_pop (q, 1100, k, sizeof k), 0);
+    assert_string_equal (k, "b");
+    workqueue_add_rate_limited (q, "c", 0); /* 5 ms */
+    workqueue_pop (q, 5, k, sizeof k);
+    workqueue_add_rate_limited (q, "c", 0); /* 10 ms */
+    assert_int_equal (workqueue_pop (q, 9, k, sizeof k), -1);
+    assert_int_equal (workqueue_pop (q, 10, k, sizeof k), 0);
+    workqueue_forget (q, "c");
+    workqueue_add_rate_limited (q, "c", 0);
+    assert_int_equal (workqueue_next_in (q, 0), 5);
+    workqueue_destroy (&q);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_deletes_in_order_and_adopts),
+        cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
+        cmocka_unit_test (deployment_recreate), cmocka_unit_test (scaled_values), cmocka_unit_test (gc_and_workqueue),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

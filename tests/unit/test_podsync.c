@@ -1,0 +1,192 @@
+/* podsync, pure: first start, running status, restart policies and phases, back-off 0/10/20/40..300
+ * s and its reset, CrashLoopBackOff, CreateContainerError without a command, graceful deletion,
+ * removal of old attempts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "actors/agent/podsync.h"
+#include "core/value.h"
+
+#define T0 1800000000000LL
+
+static json_t *
+pod (const char *policy)
+{
+    return json_pack ("{s:{s:s,s:s,s:s},s:{s:s,s:i,s:[{s:s,s:s,s:[s]}]}}", "metadata", "name", "p", "namespace", "default",
+                      "uid", "u1", "spec", "restartPolicy", policy, "terminationGracePeriodSeconds", 7, "containers",
+                      "name", "c", "image", "busybox", "command", "sleep");
+}
+
+static json_t *
+rec (const char *id, int attempt, const char *state, int code, int64_t started, int64_t finished)
+{
+    return json_pack ("{s:s,s:s,s:s,s:i,s:s,s:i,s:I,s:I,s:s}", "containerId", id, "podUid", "u1", "name", "c", "attempt",
+                      attempt, "state", state, "exitCode", code, "startedAt", (json_int_t) started, "finishedAt",
+                      (json_int_t) finished, "reason", code ? "Error" : "Completed");
+}
+
+static const char *
+waiting_reason (const podsync_result_t *r)
+{
+    return tv_str (json_array_get (tv_get (r->status, "containerStatuses"), 0), "state.waiting.reason");
+}
+
+static void
+start_then_running (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0, "10.0.0.1", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_START);
+    assert_int_equal (r.actions[0].attempt, 0);
+    assert_string_equal (tv_str (r.status, "phase"), "Pending");
+    assert_string_equal (waiting_reason (&r), "ContainerCreating");
+    podsync_result_clear (&r);
+    json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", &r);
+    assert_int_equal (r.n, 0);
+    assert_string_equal (tv_str (r.status, "phase"), "Running");
+    assert_string_equal (tv_str (r.status, "podIP"), "10.0.0.1");
+    json_t *cs = json_array_get (tv_get (r.status, "containerStatuses"), 0);
+    assert_true (json_is_true (json_object_get (cs, "ready")));
+    assert_string_equal (tv_str (cs, "containerID"), "process://c0");
+    size_t i;
+    json_t *c;
+    int ready = 0;
+    json_array_foreach (tv_get (r.status, "conditions"), i, c) ready |= !strcmp (tv_str (c, "type"), "Ready") && !strcmp (tv_str (c, "status"), "True");
+    assert_true (ready);
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
+static void
+backoff_sequence (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object ();
+    int64_t t = T0;
+    int64_t expect[] = {0, 10000, 20000, 40000, 80000, 160000, 300000, 300000};
+    for (int attempt = 0; attempt < 8; attempt++) {
+        json_t *rt = json_array ();
+        json_array_append_new (rt, rec ("x", attempt, "EXITED", 1, t, t + 1000)); /* crashes after 1 s */
+        podsync_result_t r;
+        /* just before the delay: CrashLoopBackOff (except the first, immediate restart) */
+        if (expect[attempt]) {
+            podsync_compute (p, rt, bo, t + 1000 + expect[attempt] - 1, "h", &r);
+            assert_int_equal (r.n, 0);
+            assert_string_equal (waiting_reason (&r), "CrashLoopBackOff");
+            assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "restartCount", -1), attempt);
+            assert_string_equal (tv_str (r.status, "phase"), "Running");
+            podsync_result_clear (&r);
+        }
+        podsync_compute (p, rt, bo, t + 1000 + expect[attempt], "h", &r);
+        assert_int_equal (r.n, 1);
+        assert_int_equal (r.actions[0].kind, PODSYNC_START);
+        assert_int_equal (r.actions[0].attempt, attempt + 1);
+        podsync_result_clear (&r);
+        json_decref (rt);
+        t += 1000 + expect[attempt];
+    }
+    /* a run of 10 minutes resets the back-off: the next restart is immediate */
+    json_t *rt = json_array ();
+    json_array_append_new (rt, rec ("y", 8, "EXITED", 1, t, t + PODSYNC_BACKOFF_RESET_MS));
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, t + PODSYNC_BACKOFF_RESET_MS, "h", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_START);
+    podsync_result_clear (&r);
+    json_decref (rt);
+    json_decref (p);
+    json_decref (bo);
+}
+
+static void
+policies_and_phases (void **state)
+{
+    (void) state;
+    struct {
+        const char *policy;
+        int code;
+        int restarts;
+        const char *phase;
+    } cases[] = {{"Never", 0, 0, "Succeeded"}, {"Never", 3, 0, "Failed"}, {"OnFailure", 0, 0, "Succeeded"},
+                 {"OnFailure", 3, 1, "Running"}, {"Always", 0, 1, "Running"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *p = pod (cases[i].policy), *bo = json_object (), *rt = json_array ();
+        json_array_append_new (rt, rec ("z", 0, "EXITED", cases[i].code, T0, T0 + 5));
+        podsync_result_t r;
+        podsync_compute (p, rt, bo, T0 + 10, "h", &r);
+        assert_int_equal (r.n, cases[i].restarts);
+        if (strcmp (tv_str (r.status, "phase"), cases[i].phase))
+            fail_msg ("%s exit %d: phase %s, want %s", cases[i].policy, cases[i].code, tv_str (r.status, "phase"), cases[i].phase);
+        if (!cases[i].restarts)
+            assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.terminated.exitCode", -1),
+                              cases[i].code);
+        podsync_result_clear (&r);
+        json_decref (p);
+        json_decref (bo);
+        json_decref (rt);
+    }
+}
+
+static void
+no_command_and_deletion (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    json_object_del (json_array_get (tv_get (p, "spec.containers"), 0), "command");
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0, "h", &r);
+    assert_int_equal (r.n, 0);
+    assert_string_equal (waiting_reason (&r), "CreateContainerError");
+    assert_non_null (strstr (tv_str (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.waiting.message"), "needs a command"));
+    podsync_result_clear (&r);
+    json_decref (p);
+    /* deletion: stop with the grace period, removable once nothing runs; old attempts removed */
+    p = pod ("Always");
+    tv_set_str (p, "metadata.deletionTimestamp", "2027-01-01T00:00:00Z");
+    json_array_append_new (rt, rec ("old", 0, "EXITED", 1, T0, T0));
+    json_array_append_new (rt, rec ("mid", 1, "EXITED", 1, T0, T0));
+    json_array_append_new (rt, rec ("cur", 2, "RUNNING", 0, T0, 0));
+    podsync_compute (p, rt, bo, T0, "h", &r);
+    int stops = 0, removes = 0;
+    for (int i = 0; i < r.n; i++) {
+        if (r.actions[i].kind == PODSYNC_STOP) {
+            stops++;
+            assert_string_equal (r.actions[i].id, "cur");
+            assert_int_equal (r.actions[i].timeout_s, 7);
+        }
+        if (r.actions[i].kind == PODSYNC_REMOVE) {
+            removes++;
+            assert_string_equal (r.actions[i].id, "old"); /* "mid" stays for logs --previous */
+        }
+    }
+    assert_int_equal (stops, 1);
+    assert_int_equal (removes, 1);
+    assert_false (r.removable);
+    podsync_result_clear (&r);
+    json_array_clear (rt);
+    json_array_append_new (rt, rec ("cur", 2, "EXITED", 143, T0, T0 + 10));
+    podsync_compute (p, rt, bo, T0 + 20, "h", &r);
+    assert_true (r.removable);
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test (start_then_running), cmocka_unit_test (backoff_sequence),
+                                       cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion)};
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,207 @@
+/* YAML loading/dumping and schema validation + defaulting against the built-in definitions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/schema.h"
+#include "core/value.h"
+#include "core/yaml.h"
+
+static schema_registry_t *reg;
+
+static json_t *
+load1 (const char *text)
+{
+    char err[256];
+    json_t *docs = tr_yaml_load (text, strlen (text), err, sizeof err);
+    if (!docs)
+        fail_msg ("yaml: %s", err);
+    json_t *d = json_incref (json_array_get (docs, 0));
+    json_decref (docs);
+    return d;
+}
+
+static void
+yaml_scalars_and_docs (void **state)
+{
+    (void) state;
+    char err[256];
+    const char *t = "a: 1\nb: 0x1f\nc: 1.5\nd: true\ne: ~\nf: '123'\ng: hello\nh: -.inf\ni: \"\"\n---\n---\nx: [1, {y: z}]\n";
+    json_t *docs = tr_yaml_load (t, strlen (t), err, sizeof err);
+    assert_non_null (docs);
+    assert_int_equal (json_array_size (docs), 2); /* the empty document is skipped */
+    json_t *d = json_array_get (docs, 0);
+    assert_int_equal (tv_int (d, "a", 0), 1);
+    assert_int_equal (tv_int (d, "b", 0), 31);
+    assert_true (json_is_real (tv_get (d, "c")));
+    assert_true (json_is_true (tv_get (d, "d")));
+    assert_true (json_is_null (tv_get (d, "e")));
+    assert_string_equal (tv_str (d, "f"), "123");
+    assert_string_equal (tv_str (d, "g"), "hello");
+    assert_string_equal (tv_str (d, "i"), "");
+    assert_string_equal (tv_str (json_array_get (tv_get (json_array_get (docs, 1), "x"), 1), "y"), "z");
+    /* round trip: strings that look like other types stay strings */
+    char *out = tr_yaml_dump (d);
+    json_t *back = tr_yaml_load (out, strlen (out), err, sizeof err);
+    assert_non_null (back);
+    assert_true (json_equal (json_array_get (back, 0), d));
+    free (out);
+    json_decref (back);
+    json_decref (docs);
+}
+
+static void
+yaml_errors (void **state)
+{
+    (void) state;
+    char err[256];
+    const char *bad = "a: b: c\n";
+    assert_null (tr_yaml_load (bad, strlen (bad), err, sizeof err));
+    assert_non_null (strstr (err, "line 1"));
+    assert_null (tr_yaml_load ("\x93\xff\x00garbage", 11, err, sizeof err));
+    assert_non_null (strstr (err, "yaml"));
+    assert_null (tr_yaml_load ("\x93\xff garbage", 10, err, sizeof err)); /* invalid UTF-8, no NUL */
+    const char *dup = "a: 1\na: 2\n";
+    assert_null (tr_yaml_load (dup, strlen (dup), err, sizeof err));
+    assert_non_null (strstr (err, "duplicate key"));
+    /* a billion laughs is refused, not expanded */
+    const char *bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                       "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+                       "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+    assert_null (tr_yaml_load (bomb, strlen (bomb), err, sizeof err));
+    assert_non_null (strstr (err, "too many nodes"));
+    /* aliases within budget work */
+    json_t *d = load1 ("base: &b {x: 1}\nuse: *b\n");
+    assert_int_equal (tv_int (d, "use.x", 0), 1);
+    json_decref (d);
+}
+
+static const char *deploy =
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {app: web}}\n"
+    "spec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+    "    spec:\n      containers:\n      - name: web\n        image: busybox\n        command: [sleep, '1000']\n"
+    "        ports: [{containerPort: 80}]\n        resources: {requests: {cpu: 100m, memory: 64Mi}}\n";
+
+static void
+expect_invalid (const char *yaml, const char *needle)
+{
+    json_t *d = load1 (yaml);
+    char err[512];
+    schema_default (reg, d);
+    int rc = schema_validate (reg, d, err, sizeof err);
+    if (rc == 0)
+        fail_msg ("accepted: %s", yaml);
+    if (!strstr (err, needle))
+        fail_msg ("error \"%s\" lacks \"%s\"", err, needle);
+    json_decref (d);
+}
+
+static void
+valid_and_defaults (void **state)
+{
+    (void) state;
+    json_t *d = load1 (deploy);
+    char err[512];
+    assert_int_equal (schema_default (reg, d), 0);
+    if (schema_validate (reg, d, err, sizeof err))
+        fail_msg ("%s", err);
+    assert_string_equal (tv_str (d, "spec.strategy.type"), "RollingUpdate");
+    assert_string_equal (tv_str (d, "spec.strategy.rollingUpdate.maxSurge"), "25%");
+    assert_int_equal (tv_int (d, "spec.revisionHistoryLimit", -1), 10);
+    assert_string_equal (tv_str (d, "spec.template.spec.restartPolicy"), "Always");
+    assert_int_equal (tv_int (d, "spec.template.spec.terminationGracePeriodSeconds", -1), 30);
+    json_t *c = json_array_get (tv_get (d, "spec.template.spec.containers"), 0);
+    assert_string_equal (tv_str (json_array_get (tv_get (c, "ports"), 0), "protocol"), "TCP");
+    json_decref (d);
+    json_t *cm = load1 ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+    assert_int_equal (schema_validate (reg, cm, err, sizeof err), 0);
+    json_decref (cm);
+}
+
+static void
+invalid (void **state)
+{
+    (void) state;
+    expect_invalid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replicas: -3, selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}}\n",
+                    "spec.replicas: Invalid value: -3: must be greater than or equal to 0");
+    expect_invalid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replicas: many, selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}}\n",
+                    "spec.replicas: Invalid type: expected integer, got string");
+    expect_invalid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {containers: [{image: x}]}}}\n",
+                    "spec.template.spec.containers[0].name: Required value");
+    expect_invalid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replica: 2, selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}}\n",
+                    "spec.replica: unknown field");
+    expect_invalid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: c}}, spec: {containers: [{name: c}]}}}\n",
+                    "does not match template");
+    expect_invalid ("apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {containers: [{name: c}]}\n",
+                    "metadata.name: Invalid value: \"Bad_Name\"");
+    expect_invalid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {restartPolicy: Sometimes, containers: [{name: c}]}\n",
+                    "spec.restartPolicy: Unsupported value: \"Sometimes\"");
+    expect_invalid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n", "spec.containers");
+    expect_invalid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}\n",
+                    "spec.containers[0].resources.requests.cpu");
+    expect_invalid ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: [1]}\n", "data.k");
+    expect_invalid ("apiVersion: v2\nkind: ConfigMap\nmetadata: {name: c}\n", "apiVersion");
+    expect_invalid ("apiVersion: v1\nkind: Frobnicator\nmetadata: {name: c}\n", "unknown kind \"Frobnicator\"");
+    expect_invalid ("apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n", "metadata.name: Required value");
+}
+
+static void
+lookup (void **state)
+{
+    (void) state;
+    const char *names[][2] = {{"po", "Pod"}, {"pods", "Pod"}, {"deploy", "Deployment"}, {"deployments.apps", "Deployment"},
+                              {"rs", "ReplicaSet"}, {"cm", "ConfigMap"}, {"ns", "Namespace"}, {"no", "Node"},
+                              {"ev", "Event"}, {"Lease", "Lease"}, {"secret", "Secret"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const schema_kind_t *k = schema_kind_lookup (reg, names[i][0]);
+        assert_non_null (k);
+        assert_string_equal (schema_kind_name (k), names[i][1]);
+    }
+    assert_null (schema_kind_lookup (reg, "widgets"));
+    assert_false (schema_kind_namespaced (schema_kind_lookup (reg, "Node")));
+    assert_true (schema_kind_namespaced (schema_kind_lookup (reg, "Pod")));
+    assert_string_equal (schema_kind_api_version (schema_kind_lookup (reg, "Deployment")), "apps/v1");
+    /* the same definitions load from the folder */
+    char err[256], dir[1024];
+    snprintf (dir, sizeof dir, "%s/schema", getenv ("TROUPE_SRC") ? getenv ("TROUPE_SRC") : "..");
+    schema_registry_t *r2 = schema_registry_load_dir (dir, err, sizeof err);
+    assert_non_null (r2);
+    assert_non_null (schema_kind_lookup (r2, "deploy"));
+    schema_registry_destroy (&r2);
+}
+
+static int
+setup (void **state)
+{
+    (void) state;
+    char err[256];
+    reg = schema_registry_load_embedded (err, sizeof err);
+    return reg ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    (void) state;
+    schema_registry_destroy (&reg);
+    return 0;
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
+        cmocka_unit_test (invalid), cmocka_unit_test (lookup),
+    };
+    return cmocka_run_group_tests (tests, setup, teardown);
+}
