@@ -154,11 +154,12 @@ copy_str (char *dst, size_t cap, const msgpack_object *o, const char *field, cha
         snprintf (err, errlen, "envelope: field '%s' must be a string", field);
         return -1;
     }
-    if (o->via.str.size >= cap || memchr (o->via.str.ptr, 0, o->via.str.size)) {
+    if (o->via.str.size >= cap || (o->via.str.size && memchr (o->via.str.ptr, 0, o->via.str.size))) {
         snprintf (err, errlen, "envelope: field '%s' longer than %zu bytes or holding NUL", field, cap - 1);
         return -1;
     }
-    memcpy (dst, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size)
+        memcpy (dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     return 0;
 }
@@ -179,7 +180,8 @@ decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
         char key[16];
         if (k->via.str.size >= sizeof key)
             continue; /* unknown long key: ignored for forward compatibility */
-        memcpy (key, k->via.str.ptr, k->via.str.size);
+        if (k->via.str.size) /* an empty str may carry a NULL pointer */
+            memcpy (key, k->via.str.ptr, k->via.str.size);
         key[k->via.str.size] = 0;
         char sub[256];
         if (!strcmp (key, "v")) {
@@ -222,7 +224,7 @@ decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
                 snprintf (err, errlen, "envelope: field 'msg' must be a string");
                 return -1;
             }
-            e->msg = strndup (v->via.str.ptr, v->via.str.size);
+            e->msg = v->via.str.size ? strndup (v->via.str.ptr, v->via.str.size) : strdup ("");
         } else if (!strcmp (key, "body") || !strcmp (key, "opts")) {
             json_t *x = tv_from_msgpack (v, sub, sizeof sub);
             if (!x) {

@@ -47,7 +47,8 @@ sp_str (const msgpack_object *o, char *buf, size_t len)
         return -1;
     if (n >= len)
         return -1;
-    memcpy (buf, p, n);
+    if (n)
+        memcpy (buf, p, n);
     buf[n] = 0;
     return 0;
 }

@@ -91,11 +91,11 @@ from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
     case MSGPACK_OBJECT_FLOAT64:
         return json_real (o->via.f64);
     case MSGPACK_OBJECT_STR:
-        return json_stringn_nocheck (o->via.str.ptr, o->via.str.size);
+        return o->via.str.size ? json_stringn_nocheck (o->via.str.ptr, o->via.str.size) : json_string ("");
     case MSGPACK_OBJECT_BIN:
-        return json_stringn_nocheck (o->via.bin.ptr, o->via.bin.size);
+        return o->via.bin.size ? json_stringn_nocheck (o->via.bin.ptr, o->via.bin.size) : json_string ("");
     case MSGPACK_OBJECT_EXT:
-        return json_stringn_nocheck (o->via.ext.ptr, o->via.ext.size);
+        return o->via.ext.size ? json_stringn_nocheck (o->via.ext.ptr, o->via.ext.size) : json_string ("");
     case MSGPACK_OBJECT_ARRAY: {
         json_t *a = json_array ();
         for (uint32_t i = 0; a && i < o->via.array.size; i++) {
@@ -118,12 +118,13 @@ from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
             }
             char key[512];
             size_t kl = kv->key.via.str.size;
-            if (kl >= sizeof key || memchr (kv->key.via.str.ptr, 0, kl)) {
+            if (kl >= sizeof key || (kl && memchr (kv->key.via.str.ptr, 0, kl))) {
                 snprintf (err, errlen, "map key too long or holding NUL");
                 json_decref (m);
                 return NULL;
             }
-            memcpy (key, kv->key.via.str.ptr, kl);
+            if (kl) /* an empty str may carry a NULL pointer */
+                memcpy (key, kv->key.via.str.ptr, kl);
             key[kl] = 0;
             json_t *x = from_msgpack (&kv->val, depth + 1, err, errlen);
             if (!x) {

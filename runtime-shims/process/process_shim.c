@@ -43,6 +43,8 @@ wall_ms (void)
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* Start time of pid in clock ticks (field 22 of /proc/<pid>/stat), or 0 if it is gone or a
+ * zombie (dead, merely not reaped yet). */
 static unsigned long long
 proc_start_ticks (pid_t pid)
 {
@@ -60,7 +62,9 @@ proc_start_ticks (pid_t pid)
     unsigned long long v = 0;
     int field = 2;
     for (char *save, *t = strtok_r (p + 1, " ", &save); t; t = strtok_r (NULL, " ", &save)) {
-        if (++field == 22) {
+        if (++field == 3 && (t[0] == 'Z' || t[0] == 'X'))
+            return 0;
+        if (field == 22) {
             v = strtoull (t, NULL, 10);
             break;
         }
@@ -130,7 +134,7 @@ process_shim_new (const char *state_dir)
         c->start_ticks = (unsigned long long) tv_int (rec, "startTicks", 0);
         const char *st = tv_str (rec, "state");
         if (st && !strcmp (st, CRI_STATE_RUNNING)) {
-            if (!(c->pid > 0 && kill (c->pid, 0) == 0 && proc_start_ticks (c->pid) == c->start_ticks)) {
+            if (!(c->pid > 0 && proc_start_ticks (c->pid) == c->start_ticks)) {
                 json_object_set_new (rec, "state", json_string (CRI_STATE_EXITED));
                 json_object_set_new (rec, "reason", json_string ("Unknown"));
                 json_object_set_new (rec, "exitCode", json_integer (255));
@@ -203,7 +207,7 @@ process_shim_tick (process_shim_t *s)
                 mark_exited (s, c, r == c->pid ? status : (255 << 8));
                 continue;
             }
-        } else if (kill (c->pid, 0) != 0 || proc_start_ticks (c->pid) != c->start_ticks) {
+        } else if (proc_start_ticks (c->pid) != c->start_ticks) {
             mark_exited (s, c, 255 << 8); /* adopted: its exit code is not ours to know */
             json_object_set_new (c->rec, "reason", json_string ("Unknown"));
             save (s, c);
