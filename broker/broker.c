@@ -34,7 +34,12 @@ typedef struct {
     json_t *obj;          /* the object as proposed (returned with its new resourceVersion) */
     int is_delete;
     char what[300];       /* `deployments.apps "web"` for messages */
+    tr_env_t *retry;      /* the request, when a Conflict should be retried (no client precondition) */
+    ident_t ident;
+    int attempts;
 } pending_write_t;
+
+#define MAX_RETRIES 8
 
 typedef struct {
     zsock_t *sock;
@@ -59,6 +64,22 @@ typedef struct {
     int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
 } broker_t;
 
+typedef struct {
+    broker_t *b;
+    zsock_t *sock;
+    zframe_t *rid;
+    tr_env_t *req;
+    ident_t *id;
+    const schema_kind_t *sk;
+    char ns[TR_NAME_MAX + 1];
+    char key[600];
+    char what[300];
+    int attempts;     /* how many times this request met a Conflict it retried */
+    int retryable;    /* the client gave no resourceVersion: a Conflict is ours to retry */
+} rq_t;
+
+static void handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
+
 /* ---- small helpers -------------------------------------------------------------------------- */
 
 static void
@@ -81,6 +102,7 @@ new_uid (char *buf)
               b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* Sends a reply; body is borrowed. A NULL sock (internal proposals) sends nothing. */
 static void
 reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
        ...) __attribute__ ((format (printf, 7, 8)));
@@ -173,7 +195,7 @@ authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cu
 
 static void
 propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, int op, int cond,
-         uint64_t expect, json_t *obj /* stolen */, const char *what)
+         uint64_t expect, json_t *obj /* stolen */, const char *what, const rq_t *r)
 {
     char *val = NULL;
     size_t len = 0;
@@ -202,6 +224,15 @@ propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const c
     p->obj = obj;
     p->is_delete = op == 2;
     snprintf (p->what, sizeof p->what, "%s", what);
+    if (r && r->retryable && cond == 3 && r->attempts < MAX_RETRIES) {
+        p->retry = calloc (1, sizeof *p->retry);
+        *p->retry = *r->req;
+        p->retry->body = r->req->body ? json_deep_copy (r->req->body) : NULL;
+        p->retry->opts = r->req->opts ? json_deep_copy (r->req->opts) : NULL;
+        p->retry->msg = NULL;
+        p->ident = *r->id;
+        p->attempts = r->attempts;
+    }
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
     zhashx_insert (b->pending, k, p);
@@ -247,6 +278,12 @@ on_store_result (broker_t *b, const msgpack_object *o)
         reply (p->sock, p->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", p->what);
         break;
     case 3:
+        if (p->retry) {
+            /* our read-modify-write raced another write; the cache already holds the newer
+             * object (events precede results), so simply run the request again */
+            handle (b, p->sock, p->rid, p->retry, &p->ident, p->attempts + 1);
+            break;
+        }
         reply (p->sock, p->rid, &req, TR_CONFLICT, NULL, 0,
                "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to "
                "the latest version and try again",
@@ -257,6 +294,10 @@ on_store_result (broker_t *b, const msgpack_object *o)
     }
     json_decref (p->obj);
     zframe_destroy (&p->rid);
+    if (p->retry) {
+        tr_env_clear (p->retry);
+        free (p->retry);
+    }
     free (p);
 }
 
@@ -285,17 +326,6 @@ on_store_message (broker_t *b)
 
 /* ---- request handlers ----------------------------------------------------------------------- */
 
-typedef struct {
-    broker_t *b;
-    zsock_t *sock;
-    zframe_t *rid;
-    tr_env_t *req;
-    ident_t *id;
-    const schema_kind_t *sk;
-    char ns[TR_NAME_MAX + 1];
-    char key[600];
-    char what[300];
-} rq_t;
 
 static void
 make_key (rq_t *r, const char *ns, const char *name)
@@ -414,7 +444,7 @@ h_create (rq_t *r)
         tv_del (obj, "status"); /* status is written by controllers and agents, not by creators */
     stamp_new (obj);
     make_key (r, ns, name);
-    propose (r->b, r->sock, r->rid, r->req, r->key, 1, 1, 0, obj, r->what);
+    propose (r->b, r->sock, r->rid, r->req, r->key, 1, 1, 0, obj, r->what, r);
 }
 
 /* Looks up the target of an update/patch/delete/get; replies NotFound itself. */
@@ -487,7 +517,8 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     tv_del (next, "metadata.resourceVersion");
     char key[600];
     snprintf (key, sizeof key, "%s", r->key);
-    propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, r->what);
+    r->retryable = !want;
+    propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, r->what, r);
 }
 
 static void
@@ -572,7 +603,7 @@ delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const
     if (!strcmp (tv_str (cur, "kind") ? tv_str (cur, "kind") : "", "Pod") && grace != 0 &&
         tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
         if (tv_get (cur, "metadata.deletionTimestamp")) {
-            reply (r->sock, r->rid, r->req, TR_OK, json_deep_copy (cur), mod_rev, NULL);
+            reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
             return;
         }
         json_t *next = json_deep_copy (cur);
@@ -582,10 +613,10 @@ delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const
         tv_set_int (next, "metadata.deletionGracePeriodSeconds",
                     grace > 0 ? grace : tv_int (cur, "spec.terminationGracePeriodSeconds", 30));
         tv_del (next, "metadata.resourceVersion");
-        propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, what);
+        propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, what, r);
         return;
     }
-    propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, json_deep_copy (cur), what);
+    propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, json_deep_copy (cur), what, r);
 }
 
 static void broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t mod_rev);
@@ -617,6 +648,7 @@ h_delete (rq_t *r)
     char key[600], what[300];
     snprintf (key, sizeof key, "%s", r->key);
     snprintf (what, sizeof what, "%s", r->what);
+    r->retryable = !r->req->rv;
     delete_key (r, cur, mod_rev, key, what);
 }
 
@@ -638,9 +670,9 @@ broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t
         tv_set_int (next, "metadata.deletionGracePeriodSeconds",
                     grace > 0 ? grace : tv_int (obj, "spec.terminationGracePeriodSeconds", 30));
         tv_del (next, "metadata.resourceVersion");
-        propose (b, NULL, none, &req, key, 1, 3, mod_rev, next, key);
+        propose (b, NULL, none, &req, key, 1, 3, mod_rev, next, key, NULL);
     } else if (!(kind && !strcmp (kind, "Pod") && tv_get (obj, "metadata.deletionTimestamp")))
-        propose (b, NULL, none, &req, key, 2, 3, mod_rev, json_deep_copy (obj), key);
+        propose (b, NULL, none, &req, key, 2, 3, mod_rev, json_deep_copy (obj), key, NULL);
     zframe_destroy (&none);
 }
 
@@ -744,10 +776,49 @@ h_hello (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
         zhashx_update (b->node_sock, node, sock);
         TR_INFO (A, "agent connected node=%s", node);
     }
-    reply (sock, rid, req, TR_OK, json_pack ("{s:s,s:s}", "instance", b->instance, "identity", id->name), 0, NULL);
+    json_t *body = json_pack ("{s:s,s:s}", "instance", b->instance, "identity", id->name);
+    reply (sock, rid, req, TR_OK, body, 0, NULL);
+    json_decref (body);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
+
+/* Serves one decoded, authenticated request for a kind. attempts > 0 when re-run after a
+ * Conflict on our own read-modify-write. */
+static void
+handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts)
+{
+    rq_t r = {.b = b, .sock = sock, .rid = rid, .req = req, .id = id, .attempts = attempts};
+    const char *kind = req->kind[0] ? req->kind : tv_str (req->body, "kind");
+    r.sk = kind ? schema_kind_lookup (b->schemas, kind) : NULL;
+    if (!r.sk) {
+        reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",
+               kind ? kind : "");
+        return;
+    }
+    if (schema_kind_namespaced (r.sk))
+        snprintf (r.ns, sizeof r.ns, "%s", req->ns[0] ? req->ns : (req->verb == TR_VERB_LIST || req->verb == TR_VERB_WATCH ? "" : "default"));
+    const char *why = is_write (req->verb) ? NULL : authorize (id, req->verb, schema_kind_name (r.sk), NULL, NULL, NULL);
+    if (why) {
+        reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: %s", id->name, why);
+        return;
+    }
+    switch (req->verb) {
+    case TR_VERB_CREATE: h_create (&r); break;
+    case TR_VERB_GET: h_get (&r); break;
+    case TR_VERB_LIST: h_list (&r); break;
+    case TR_VERB_UPDATE: h_update (&r, 0); break;
+    case TR_VERB_UPDATE_STATUS: h_update (&r, 1); break;
+    case TR_VERB_PATCH: h_patch (&r); break;
+    case TR_VERB_DELETE: h_delete (&r); break;
+    case TR_VERB_WATCH: h_watch (&r); break;
+    case TR_VERB_LOGS: h_logs (&r); break;
+    default:
+        reply (sock, rid, req, TR_METHOD_NOT_ALLOWED, NULL, 0, "verb \"%s\" is not served by the broker",
+               tr_verb_name (req->verb));
+    }
+}
+
 
 static int load_clients (broker_t *b, const char *pki_dir);
 
@@ -805,9 +876,12 @@ on_client (broker_t *b, zsock_t *sock)
         goto done;
     }
     switch (req.verb) {
-    case TR_VERB_PING:
-        reply (sock, rid, &req, TR_OK, json_pack ("{s:s}", "instance", b->instance), 0, NULL);
+    case TR_VERB_PING: {
+        json_t *pong = json_pack ("{s:s}", "instance", b->instance);
+        reply (sock, rid, &req, TR_OK, pong, 0, NULL);
+        json_decref (pong);
         goto done;
+    }
     case TR_VERB_HELLO:
         h_hello (b, sock, rid, &req, &id);
         goto done;
@@ -824,35 +898,7 @@ on_client (broker_t *b, zsock_t *sock)
     default:
         break;
     }
-    rq_t r = {.b = b, .sock = sock, .rid = rid, .req = &req, .id = &id};
-    const char *kind = req.kind[0] ? req.kind : tv_str (req.body, "kind");
-    r.sk = kind ? schema_kind_lookup (b->schemas, kind) : NULL;
-    if (!r.sk) {
-        reply (sock, rid, &req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",
-               kind ? kind : "");
-        goto done;
-    }
-    if (schema_kind_namespaced (r.sk))
-        snprintf (r.ns, sizeof r.ns, "%s", req.ns[0] ? req.ns : (req.verb == TR_VERB_LIST || req.verb == TR_VERB_WATCH ? "" : "default"));
-    const char *why = is_write (req.verb) ? NULL : authorize (&id, req.verb, schema_kind_name (r.sk), NULL, NULL, NULL);
-    if (why) {
-        reply (sock, rid, &req, TR_FORBIDDEN, NULL, 0, "%s: %s", id.name, why);
-        goto done;
-    }
-    switch (req.verb) {
-    case TR_VERB_CREATE: h_create (&r); break;
-    case TR_VERB_GET: h_get (&r); break;
-    case TR_VERB_LIST: h_list (&r); break;
-    case TR_VERB_UPDATE: h_update (&r, 0); break;
-    case TR_VERB_UPDATE_STATUS: h_update (&r, 1); break;
-    case TR_VERB_PATCH: h_patch (&r); break;
-    case TR_VERB_DELETE: h_delete (&r); break;
-    case TR_VERB_WATCH: h_watch (&r); break;
-    case TR_VERB_LOGS: h_logs (&r); break;
-    default:
-        reply (sock, rid, &req, TR_METHOD_NOT_ALLOWED, NULL, 0, "verb \"%s\" is not served by the broker",
-               tr_verb_name (req.verb));
-    }
+    handle (b, sock, rid, &req, &id, 0);
 done:
     zframe_destroy (&rid);
     tr_env_clear (&req);
@@ -919,7 +965,7 @@ ensure_namespaces (broker_t *b)
         snprintf (key, sizeof key, "/registry/namespaces/%s", base[i]);
         tr_env_t req;
         tr_env_init (&req);
-        propose (b, NULL, none, &req, key, 1, 1, 0, ns, key);
+        propose (b, NULL, none, &req, key, 1, 1, 0, ns, key, NULL);
     }
     zframe_destroy (&none);
     /* wait for them before serving: a create in "default" must not race its namespace */
@@ -1061,6 +1107,10 @@ broker_thread (zsock_t *pipe, void *arg)
     for (pending_write_t *p = zhashx_first (b.pending); p; p = zhashx_next (b.pending)) {
         json_decref (p->obj);
         zframe_destroy (&p->rid);
+        if (p->retry) {
+            tr_env_clear (p->retry);
+            free (p->retry);
+        }
         free (p);
     }
     zhashx_destroy (&b.pending);

@@ -94,7 +94,7 @@ echo "$OUT" | grep -q 'NotFound' || fail "missing pod error: $OUT"
 running app=e2e 4 || fail "cluster lost pods after bad input"
 pass "bad input refused clearly"
 
-POD=$(tro get pods -l app=e2e -o json | jq -r '.items[0].metadata.name')
+POD=$(tro get pods -l app=e2e -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp==null)][0].metadata.name')
 tro logs "$POD" | grep -q "started-$MARK v2" || fail "logs do not show output"
 tro describe pod "$POD" | grep -q "Name: *$POD" || fail "describe pod"
 tro describe deployment app | grep -q 'Replicas:' || fail "describe deployment"
