@@ -229,17 +229,43 @@ shim_call (troupe_ctx_t *ctx, agent_t *a, tr_verb_t verb, json_t *body /* stolen
 typedef struct {
     char uid[64];
     char name[64];
+    char pod_ns[TR_NAME_MAX + 1];
+    char pod_name[TR_NAME_MAX + 1];
 } created_t;
+
+/* A kubelet-style event about a pod (Started, Killing, BackOff). */
+static void
+pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, const char *uid, const char *type,
+           const char *reason, const char *msg)
+{
+    char now[32], gen[300];
+    podsync_time (troupe_now_ms (), now, sizeof now);
+    snprintf (gen, sizeof gen, "%.200s.", name);
+    tr_env_t ev;
+    tr_env_init (&ev);
+    ev.verb = TR_VERB_CREATE;
+    strcpy (ev.kind, "Event");
+    snprintf (ev.ns, sizeof ev.ns, "%s", ns);
+    ev.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s,s:s},s:i,s:s,s:s}", "apiVersion", "v1",
+                         "kind", "Event", "metadata", "generateName", gen, "involvedObject", "kind", "Pod", "namespace", ns,
+                         "name", name, "uid", uid ? uid : "", "reason", reason, "message", msg, "type", type, "source",
+                         "component", "kubelet", "host", a->node, "count", 1, "firstTimestamp", now, "lastTimestamp", now);
+    troupe_request (ctx, &ev, NULL, NULL);
+    tr_env_clear (&ev);
+}
 
 static void
 on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     agent_t *a = self;
     created_t *c = arg;
-    if (reply->code == TR_OK && tv_str (reply->body, "containerId"))
+    char msg[300];
+    if (reply->code == TR_OK && tv_str (reply->body, "containerId")) {
         shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", tv_str (reply->body, "containerId")),
                    log_failure, "StartContainer");
-    else
+        snprintf (msg, sizeof msg, "Started container %s", c->name);
+        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Started", msg);
+    } else
         TR_WARN (A, "CreateContainer failed pod=%s container=%s msg=\"%s\"", c->uid, c->name, reply->msg ? reply->msg : "");
     free (c);
 }
@@ -281,6 +307,8 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     created_t *cr = calloc (1, sizeof *cr);
     snprintf (cr->uid, sizeof cr->uid, "%s", uid);
     snprintf (cr->name, sizeof cr->name, "%s", act->container);
+    snprintf (cr->pod_ns, sizeof cr->pod_ns, "%s", tv_str (pod, "metadata.namespace"));
+    snprintf (cr->pod_name, sizeof cr->pod_name, "%s", tv_str (pod, "metadata.name"));
     shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, cr);
     TR_INFO (A, "starting container pod=%s/%s container=%s attempt=%d", tv_str (pod, "metadata.namespace"),
              tv_str (pod, "metadata.name"), act->container, act->attempt);
@@ -340,6 +368,10 @@ sync_pod (void *arg, const json_t *pod)
                 mark (a, key);
                 shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", act->id, "timeout", act->timeout_s),
                            log_failure, "StopContainer");
+                char msg[200];
+                snprintf (msg, sizeof msg, "Stopping container %s", act->container);
+                pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Normal",
+                           "Killing", msg);
             }
         } else if (act->kind == PODSYNC_REMOVE) {
             snprintf (key, sizeof key, "rm/%s", act->id);

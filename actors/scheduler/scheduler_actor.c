@@ -133,9 +133,30 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     sch_t *s = self;
     bind_t *b = arg;
     json_object_del (s->binding, b->key);
-    if (reply->code == TR_OK)
+    if (reply->code == TR_OK) {
         TR_INFO (A, "bound pod=%s node=%s", b->key, b->node);
-    else {
+        char msg[1400], now[32];
+        time_t t = time (NULL);
+        struct tm tm;
+        gmtime_r (&t, &tm);
+        strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf (msg, sizeof msg, "Successfully assigned %s to %s", b->key, b->node);
+        tr_env_t ev;
+        tr_env_init (&ev);
+        ev.verb = TR_VERB_CREATE;
+        strcpy (ev.kind, "Event");
+        snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (reply->body, "metadata.namespace"));
+        char gen[300];
+        snprintf (gen, sizeof gen, "%.200s.", tv_str (reply->body, "metadata.name"));
+        ev.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:i,s:s,s:s}", "apiVersion", "v1",
+                             "kind", "Event", "metadata", "generateName", gen, "involvedObject", "kind", "Pod",
+                             "namespace", tv_str (reply->body, "metadata.namespace"), "name",
+                             tv_str (reply->body, "metadata.name"), "uid", b->uid, "reason", "Scheduled", "message", msg,
+                             "type", "Normal", "source", "component", "default-scheduler", "count", 1, "firstTimestamp",
+                             now, "lastTimestamp", now);
+        troupe_request (ctx, &ev, NULL, NULL);
+        tr_env_clear (&ev);
+    } else {
         /* the assumption was wrong (pod changed, or gone): forget it, try again from the cache */
         sched_usage_remove (s->sched, b->uid);
         if (reply->code != TR_NOT_FOUND) {
