@@ -5,6 +5,7 @@
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/meta.h"
 #include "core/schema.h"
 #include "core/store_proto.h"
 #include "core/value.h"
@@ -85,10 +86,7 @@ static void handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, id
 static void
 rfc3339_now (char *buf, size_t len)
 {
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tr_time_format ((int64_t) time (NULL) * 1000, buf, len);
 }
 
 static void

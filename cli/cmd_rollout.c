@@ -1,6 +1,7 @@
 /* cmd_rollout — rollout status | restart | undo for Deployments. */
 #include "cli/cli.h"
 #include "core/host.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <czmq.h>
@@ -105,10 +106,7 @@ restart (cli_t *g, const char *name)
         return 1;
     }
     char ts[32];
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tr_time_format (troupe_now_ms (), ts, sizeof ts);
     json_t *d = json_incref (rep.body);
     tr_env_clear (&rep);
     json_t *ann = tv_obj (d, "spec.template.metadata.annotations");

@@ -1,5 +1,6 @@
 /* print — see print.h. */
 #include "cli/print.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <stdlib.h>
@@ -7,18 +8,6 @@
 #include <time.h>
 
 #define MAX_COLS 12
-
-int64_t
-print_parse_time (const char *s)
-{
-    if (!s)
-        return -1;
-    struct tm tm = {0};
-    const char *end = strptime (s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end)
-        return -1;
-    return (int64_t) timegm (&tm) * 1000;
-}
 
 void
 print_age (char *buf, size_t len, int64_t ms)
@@ -45,7 +34,7 @@ print_age (char *buf, size_t len, int64_t ms)
 static void
 age_of (const json_t *obj, const char *path, int64_t now, char *buf, size_t len)
 {
-    int64_t t = print_parse_time (tv_str (obj, path));
+    int64_t t = tr_time_parse (tv_str (obj, path));
     if (t < 0)
         snprintf (buf, len, "<unknown>");
     else

@@ -21,8 +21,6 @@ void print_describe (FILE *out, const char *kind, const json_t *obj, const json_
 
 /* kubectl's short human duration: "45s", "3m12s", "5h", "2d3h", "45d". */
 void print_age (char *buf, size_t len, int64_t ms);
-/* Milliseconds since the epoch of an RFC 3339 UTC time ("2026-11-25T04:30:00Z"), or -1. */
-int64_t print_parse_time (const char *s);
 /* kubectl's STATUS column for a pod. */
 const char *print_pod_status (const json_t *pod, char *buf, size_t len);
 

@@ -2,6 +2,7 @@
 #include "actors/agent/agent_actor.h"
 #include "actors/agent/podsync.h"
 #include "core/log.h"
+#include "core/meta.h"
 #include "core/value.h"
 #include "runtime-shims/cri.h"
 
@@ -83,7 +84,7 @@ static json_t *
 node_status (agent_t *a)
 {
     char now[32], mem[64] = "0Ki", cpus[16];
-    podsync_time (troupe_now_ms (), now, sizeof now);
+    tr_time_format (troupe_now_ms (), now, sizeof now);
     snprintf (cpus, sizeof cpus, "%ld", sysconf (_SC_NPROCESSORS_ONLN));
     FILE *f = fopen ("/proc/meminfo", "r");
     if (f) {
@@ -188,7 +189,7 @@ lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     agent_t *a = self;
     char now[40];
     int64_t ms = troupe_now_ms ();
-    podsync_time (ms, now, sizeof now);
+    tr_time_format (ms, now, sizeof now);
     tr_env_t req;
     tr_env_init (&req);
     strcpy (req.kind, "Lease");
@@ -233,25 +234,22 @@ typedef struct {
     char pod_name[TR_NAME_MAX + 1];
 } created_t;
 
-/* A kubelet-style event about a pod (Started, Killing, BackOff). */
+/* A kubelet event about a pod (Started, Killing). */
 static void
 pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, const char *uid, const char *type,
            const char *reason, const char *msg)
 {
-    char now[32], gen[300];
-    podsync_time (troupe_now_ms (), now, sizeof now);
-    snprintf (gen, sizeof gen, "%.200s.", name);
+    json_t *pod = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+                             "namespace", ns, "uid", uid ? uid : "");
     tr_env_t ev;
     tr_env_init (&ev);
     ev.verb = TR_VERB_CREATE;
     strcpy (ev.kind, "Event");
     snprintf (ev.ns, sizeof ev.ns, "%s", ns);
-    ev.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s,s:s},s:i,s:s,s:s}", "apiVersion", "v1",
-                         "kind", "Event", "metadata", "generateName", gen, "involvedObject", "kind", "Pod", "namespace", ns,
-                         "name", name, "uid", uid ? uid : "", "reason", reason, "message", msg, "type", type, "source",
-                         "component", "kubelet", "host", a->node, "count", 1, "firstTimestamp", now, "lastTimestamp", now);
+    ev.body = tr_event_new (pod, type, reason, msg, "kubelet", a->node, troupe_now_ms ());
     troupe_request (ctx, &ev, NULL, NULL);
     tr_env_clear (&ev);
+    json_decref (pod);
 }
 
 static void

@@ -1,20 +1,11 @@
 /* podsync — see podsync.h. */
 #include "actors/agent/podsync.h"
+#include "core/meta.h"
 #include "core/value.h"
 #include "runtime-shims/cri.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-void
-podsync_time (int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t) (ms / 1000);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void
 add (podsync_result_t *r, podsync_kind_t k, const char *container, const char *id, int attempt, int timeout)
@@ -42,29 +33,14 @@ static json_t *
 terminated (const json_t *rec)
 {
     char a[32], b[32];
-    podsync_time (tv_int (rec, "startedAt", 0), a, sizeof a);
-    podsync_time (tv_int (rec, "finishedAt", 0), b, sizeof b);
+    tr_time_format (tv_int (rec, "startedAt", 0), a, sizeof a);
+    tr_time_format (tv_int (rec, "finishedAt", 0), b, sizeof b);
     json_t *t = json_pack ("{s:I,s:s,s:s,s:s}", "exitCode", tv_int (rec, "exitCode", 0), "reason",
                            tv_str (rec, "reason") ? tv_str (rec, "reason") : "Error", "startedAt", a, "finishedAt", b);
     char cid[96];
     snprintf (cid, sizeof cid, "process://%s", tv_str (rec, "containerId") ? tv_str (rec, "containerId") : "");
     json_object_set_new (t, "containerID", json_string (cid));
     return json_pack ("{s:o}", "terminated", t);
-}
-
-/* Keeps lastTransitionTime when a condition's status did not change. */
-static json_t *
-condition (const json_t *old_status, const char *type, int ok, const char *now)
-{
-    const char *st = ok ? "True" : "False";
-    const char *since = now;
-    size_t i;
-    json_t *c;
-    json_array_foreach (tv_get (old_status, "conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), type) &&
-                                                                      tv_str (c, "status") && !strcmp (tv_str (c, "status"), st) &&
-                                                                      tv_str (c, "lastTransitionTime")) since =
-        tv_str (c, "lastTransitionTime");
-    return json_pack ("{s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime", since);
 }
 
 void
@@ -80,7 +56,7 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
 {
     memset (out, 0, sizeof *out);
     char now[32];
-    podsync_time (now_ms, now, sizeof now);
+    tr_time_format (now_ms, now, sizeof now);
     const json_t *old = tv_get (pod, "status");
     int deleting = tv_get (pod, "metadata.deletionTimestamp") != NULL;
     const char *policy = tv_str (pod, "spec.restartPolicy");
@@ -124,7 +100,7 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
                 add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
                 running++;
                 char s[32];
-                podsync_time (tv_int (cur, "startedAt", 0), s, sizeof s);
+                tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
                 state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
             } else if (cur && is (cur, CRI_STATE_EXITED))
                 state = terminated (cur);
@@ -141,7 +117,7 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
             state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
         } else if (is (cur, CRI_STATE_RUNNING)) {
             char s[32];
-            podsync_time (tv_int (cur, "startedAt", 0), s, sizeof s);
+            tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
             state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
             running++;
             is_ready = 1;
@@ -216,10 +192,10 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         phase = "Pending";
     int all_ready = n && ready == n;
     json_t *conds = json_array ();
-    json_array_append_new (conds, condition (old, "Initialized", 1, now));
-    json_array_append_new (conds, condition (old, "Ready", all_ready, now));
-    json_array_append_new (conds, condition (old, "ContainersReady", all_ready, now));
-    json_array_append_new (conds, condition (old, "PodScheduled", 1, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Initialized", 1, NULL, NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Ready", all_ready, NULL, NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "ContainersReady", all_ready, NULL, NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "PodScheduled", 1, NULL, NULL, now));
     const char *start = tv_str (old, "startTime");
     out->status = json_pack ("{s:s,s:o,s:s,s:s,s:[{s:s}],s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP",
                              host_ip, "podIP", host_ip, "podIPs", "ip", host_ip, "startTime", start ? start : now,

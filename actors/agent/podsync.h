@@ -50,7 +50,4 @@ void podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff,
                       const char *host_ip, podsync_result_t *out);
 void podsync_result_clear (podsync_result_t *r);
 
-/* RFC 3339 UTC of ms since the epoch ("2026-11-25T04:30:00Z"). */
-void podsync_time (int64_t ms, char *buf, size_t len);
-
 #endif

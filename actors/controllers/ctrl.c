@@ -1,11 +1,11 @@
 /* ctrl — see ctrl.h. */
 #include "actors/controllers/ctrl.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void
 ctrl_actions_add (ctrl_actions_t *a, tr_verb_t verb, const char *kind, const char *ns, const char *name, uint64_t rv,
@@ -76,11 +76,8 @@ ctrl_pod_available (const json_t *pod, int64_t min_ready_s, int64_t now_ms)
         return 0;
     if (min_ready_s <= 0)
         return 1;
-    const char *t = tv_str (cond (pod, "Ready"), "lastTransitionTime");
-    struct tm tm = {0};
-    if (!t || !strptime (t, "%Y-%m-%dT%H:%M:%S", &tm))
-        return 0;
-    return (int64_t) timegm (&tm) * 1000 + min_ready_s * 1000 <= now_ms;
+    int64_t since = tr_time_parse (tv_str (cond (pod, "Ready"), "lastTransitionTime"));
+    return since >= 0 && since + min_ready_s * 1000 <= now_ms;
 }
 
 int
@@ -91,30 +88,9 @@ ctrl_pod_active (const json_t *pod)
            !(phase && (!strcmp (phase, "Succeeded") || !strcmp (phase, "Failed")));
 }
 
-void
-ctrl_time (int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t) (ms / 1000);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 json_t *
 ctrl_event (const json_t *obj, const char *type, const char *reason, const char *message, const char *component,
             int64_t now_ms)
 {
-    char now[32], gen[300];
-    ctrl_time (now_ms, now, sizeof now);
-    snprintf (gen, sizeof gen, "%.200s.", tv_str (obj, "metadata.name") ? tv_str (obj, "metadata.name") : "x");
-    return json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:i,s:s,s:s}", "apiVersion", "v1",
-                      "kind", "Event", "metadata", "generateName", gen, "namespace",
-                      tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "default", "involvedObject",
-                      "apiVersion", tv_str (obj, "apiVersion") ? tv_str (obj, "apiVersion") : "", "kind",
-                      tv_str (obj, "kind") ? tv_str (obj, "kind") : "", "namespace",
-                      tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "", "name",
-                      tv_str (obj, "metadata.name") ? tv_str (obj, "metadata.name") : "", "uid",
-                      tv_str (obj, "metadata.uid") ? tv_str (obj, "metadata.uid") : "", "type", type, "reason", reason,
-                      "message", message, "source", "component", component, "count", 1, "firstTimestamp", now,
-                      "lastTimestamp", now);
+    return tr_event_new (obj, type, reason, message, component, NULL, now_ms);
 }

@@ -36,10 +36,8 @@ int ctrl_pod_ready (const json_t *pod);
 int ctrl_pod_available (const json_t *pod, int64_t min_ready_s, int64_t now_ms);
 /* Terminating or finished pods do not count as active replicas. */
 int ctrl_pod_active (const json_t *pod);
-/* A v1 Event about obj (new reference). */
+/* A v1 Event about obj from a controller (new reference); see tr_event_new. */
 json_t *ctrl_event (const json_t *obj, const char *type, const char *reason, const char *message,
                     const char *component, int64_t now_ms);
-/* RFC 3339 UTC. */
-void ctrl_time (int64_t ms, char *buf, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 /* deployment — see deployment.h. */
 #include "actors/controllers/deployment.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <math.h>
@@ -81,21 +82,6 @@ scale (ctrl_actions_t *out, const json_t *d, const rsinfo_t *r, int to, int64_t 
     ctrl_actions_add (out, TR_VERB_CREATE, "Event", ns, NULL, 0,
                       ctrl_event (d, "Normal", "ScalingReplicaSet", msg, "deployment-controller", now_ms),
                       tv_str (d, "metadata.name"));
-}
-
-static json_t *
-condition (const json_t *d, const char *type, int ok, const char *reason, const char *msg, const char *now)
-{
-    const char *st = ok ? "True" : "False";
-    const char *since = now;
-    size_t i;
-    json_t *c;
-    json_array_foreach (tv_get (d, "status.conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), type) &&
-                                                                    tv_str (c, "status") && !strcmp (tv_str (c, "status"), st) &&
-                                                                    tv_str (c, "reason") && !strcmp (tv_str (c, "reason"), reason))
-        since = tv_str (c, "lastTransitionTime");
-    return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "reason", reason, "message", msg,
-                      "lastTransitionTime", since, "lastUpdateTime", since);
 }
 
 void
@@ -296,16 +282,17 @@ deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_
     if (recreate)
         unav = 0;
     char now[32];
-    ctrl_time (now_ms, now, sizeof now);
+    tr_time_format (now_ms, now, sizeof now);
     int complete = newrs && updated == desired && replicas == desired && available == desired && newrs->spec == desired;
     json_t *conds = json_array ();
     int avail_ok = available >= desired - unav;
-    json_array_append_new (conds, condition (d, "Available", avail_ok, avail_ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+    json_t *old = tv_get (d, "status.conditions");
+    json_array_append_new (conds, tr_condition (old, "Available", avail_ok, avail_ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
                                              avail_ok ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", now));
     char pmsg[400];
     snprintf (pmsg, sizeof pmsg, complete ? "ReplicaSet \"%s-%s\" has successfully progressed." : "ReplicaSet \"%s-%s\" is progressing.",
               name, hash);
-    json_array_append_new (conds, condition (d, "Progressing", 1, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", pmsg, now));
+    json_array_append_new (conds, tr_condition (old, "Progressing", 1, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", pmsg, now));
     json_t *status = json_pack ("{s:I,s:i,s:i,s:i,s:i,s:i,s:o}", "observedGeneration", tv_int (d, "metadata.generation", 1),
                                 "replicas", replicas, "updatedReplicas", updated, "readyReplicas", ready,
                                 "availableReplicas", available, "unavailableReplicas",

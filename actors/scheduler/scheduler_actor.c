@@ -2,12 +2,12 @@
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/scheduler/sched.h"
 #include "core/log.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define A "scheduler"
 #define T_RUN 1
@@ -135,25 +135,14 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     json_object_del (s->binding, b->key);
     if (reply->code == TR_OK) {
         TR_INFO (A, "bound pod=%s node=%s", b->key, b->node);
-        char msg[1400], now[32];
-        time_t t = time (NULL);
-        struct tm tm;
-        gmtime_r (&t, &tm);
-        strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char msg[1400];
         snprintf (msg, sizeof msg, "Successfully assigned %s to %s", b->key, b->node);
         tr_env_t ev;
         tr_env_init (&ev);
         ev.verb = TR_VERB_CREATE;
         strcpy (ev.kind, "Event");
         snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (reply->body, "metadata.namespace"));
-        char gen[300];
-        snprintf (gen, sizeof gen, "%.200s.", tv_str (reply->body, "metadata.name"));
-        ev.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:i,s:s,s:s}", "apiVersion", "v1",
-                             "kind", "Event", "metadata", "generateName", gen, "involvedObject", "kind", "Pod",
-                             "namespace", tv_str (reply->body, "metadata.namespace"), "name",
-                             tv_str (reply->body, "metadata.name"), "uid", b->uid, "reason", "Scheduled", "message", msg,
-                             "type", "Normal", "source", "component", "default-scheduler", "count", 1, "firstTimestamp",
-                             now, "lastTimestamp", now);
+        ev.body = tr_event_new (reply->body, "Normal", "Scheduled", msg, "default-scheduler", NULL, troupe_now_ms ());
         troupe_request (ctx, &ev, NULL, NULL);
         tr_env_clear (&ev);
     } else {
@@ -186,10 +175,7 @@ report_unschedulable (sch_t *s, troupe_ctx_t *ctx, const json_t *pod, const char
         return; /* already said */
     TR_INFO (A, "unschedulable pod=%s reason=\"%s\"", key, why);
     char now[32];
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tr_time_format (troupe_now_ms (), now, sizeof now);
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_PATCH;
@@ -206,14 +192,7 @@ report_unschedulable (sch_t *s, troupe_ctx_t *ctx, const json_t *pod, const char
     req.verb = TR_VERB_CREATE;
     strcpy (req.kind, "Event");
     snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
-    char gen[300];
-    snprintf (gen, sizeof gen, "%.200s.", tv_str (pod, "metadata.name"));
-    req.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:i,s:s,s:s}", "apiVersion", "v1",
-                          "kind", "Event", "metadata", "generateName", gen, "involvedObject", "kind", "Pod", "namespace",
-                          tv_str (pod, "metadata.namespace"), "name", tv_str (pod, "metadata.name"), "uid",
-                          tv_str (pod, "metadata.uid") ? tv_str (pod, "metadata.uid") : "", "reason", "FailedScheduling",
-                          "message", why, "type", "Warning", "source", "component", "default-scheduler", "count", 1,
-                          "firstTimestamp", now, "lastTimestamp", now);
+    req.body = tr_event_new (pod, "Warning", "FailedScheduling", why, "default-scheduler", NULL, troupe_now_ms ());
     troupe_request (ctx, &req, ignore, NULL);
     tr_env_clear (&req);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/print.h"
+#include "core/meta.h"
 #include "core/quantity.h"
 #include "core/selector.h"
 #include "core/value.h"
@@ -39,8 +40,8 @@ ages (void **state)
         print_age (b, sizeof b, c[i].s * 1000);
         assert_string_equal (b, c[i].want);
     }
-    assert_int_equal (print_parse_time ("1970-01-01T00:01:00Z"), 60000);
-    assert_int_equal (print_parse_time ("garbage"), -1);
+    assert_int_equal (tr_time_parse ("1970-01-01T00:01:00Z"), 60000);
+    assert_int_equal (tr_time_parse ("garbage"), -1);
 }
 
 static void
