@@ -16,6 +16,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "core/value.h"
+#include "core/yaml.h"
 #include "runtime-shims/process/process_shim.h"
 
 #include <ctype.h>
@@ -47,10 +48,64 @@ mkdirp (const char *path, mode_t mode)
     return 0;
 }
 
-static void
-data_dir_of (int *argc, char **argv, char *buf, size_t len)
+/* --config FILE: the same settings as the flags, as YAML (flags win). Unknown keys are errors.
+ *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
+ *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false          */
+static json_t *
+load_server_config (int *argc, char **argv, int *bad)
 {
-    const char *d = cli_opt (argc, argv, "--data", NULL);
+    static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit", NULL};
+    const char *path = cli_opt (argc, argv, "--config", NULL);
+    *bad = 0;
+    if (!path)
+        return json_object ();
+    size_t len;
+    char *text = cli_read_file (path, &len);
+    if (!text) {
+        fprintf (stderr, "error: --config %s: %s\n", path, strerror (errno));
+        *bad = 1;
+        return json_object ();
+    }
+    char err[512];
+    json_t *docs = tr_yaml_load (text, len, err, sizeof err);
+    free (text);
+    json_t *cfg = docs ? json_incref (json_array_get (docs, 0)) : NULL;
+    json_decref (docs);
+    if (!docs || (cfg && !json_is_object (cfg))) {
+        fprintf (stderr, "error: --config %s: %s\n", path, docs ? "must be a map" : err);
+        json_decref (cfg);
+        *bad = 1;
+        return json_object ();
+    }
+    if (!cfg)
+        cfg = json_object ();
+    const char *k;
+    json_t *v;
+    json_object_foreach (cfg, k, v) {
+        int ok = 0;
+        for (int i = 0; known[i]; i++)
+            ok |= !strcmp (k, known[i]);
+        if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && !json_is_string (v))) {
+            fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
+            *bad = 1;
+        }
+    }
+    const char *lvl = tv_str (cfg, "logLevel");
+    if (lvl && !getenv ("TROUPE_LOG"))
+        setenv ("TROUPE_LOG", lvl, 1);
+    return cfg;
+}
+
+static const char *
+pick (const char *flag, const json_t *cfg, const char *key)
+{
+    return flag ? flag : tv_str (cfg, key);
+}
+
+static void
+data_dir_of (int *argc, char **argv, char *buf, size_t len, const json_t *cfg)
+{
+    const char *d = pick (cli_opt (argc, argv, "--data", NULL), cfg, "data");
     if (d) {
         char *abs = realpath (d, NULL);
         if (!abs) {
@@ -134,7 +189,7 @@ cmd_init (cli_t *g, int argc, char **argv)
     (void) g;
     const char *cluster = cli_opt (&argc, argv, "--cluster", NULL);
     char data[1024];
-    data_dir_of (&argc, argv, data, sizeof data);
+    data_dir_of (&argc, argv, data, sizeof data, NULL);
     /* troupe init node NAME -o FILE --server tcp://…: a node's credentials */
     if (argc >= 3 && !strcmp (argv[1], "node")) {
         const char *out = cli_opt (&argc, argv, "--output", "-o");
@@ -314,8 +369,17 @@ teardown (cluster_t *c)
 }
 
 static int
-load_actors (cluster_t *c, int *argc, char **argv)
+load_actors (cluster_t *c, int *argc, char **argv, const json_t *cfg)
 {
+    size_t i;
+    json_t *x;
+    json_array_foreach (tv_get (cfg, "actors"), i, x) {
+        char err[512];
+        if (!json_is_string (x) || tr_host_load (c->host, json_string_value (x), NULL, err, sizeof err)) {
+            fprintf (stderr, "error: --config actors[%zu]: %s\n", i, json_is_string (x) ? err : "must be a path");
+            return -1;
+        }
+    }
     const char *so;
     while ((so = cli_opt (argc, argv, "--actor", NULL))) {
         char err[512];
@@ -343,10 +407,16 @@ int
 cmd_up (cli_t *g, int argc, char **argv)
 {
     cluster_t c = {0};
+    int bad;
+    json_t *cfg = load_server_config (&argc, argv, &bad);
+    if (bad) {
+        json_decref (cfg);
+        return 1;
+    }
     const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
-    const char *node = cli_opt (&argc, argv, "--node-name", NULL);
-    c.listen = cli_opt (&argc, argv, "--listen", NULL);
-    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
+    c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     if (node)
         snprintf (c.node, sizeof c.node, "%s", node);
     else
@@ -359,8 +429,9 @@ cmd_up (cli_t *g, int argc, char **argv)
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
     if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
-        start_node (&c, "inproc://troupe-broker", NULL, 1) || load_actors (&c, &argc, argv)) {
+        start_node (&c, "inproc://troupe-broker", NULL, 1) || load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
+        json_decref (cfg);
         return 1;
     }
     TR_INFO ("troupe", "single-node cluster up node=%s data=%s endpoint=%s", c.node, c.data, c.ipc_ep);
@@ -370,6 +441,7 @@ cmd_up (cli_t *g, int argc, char **argv)
     }
     wait_for_signal ();
     teardown (&c);
+    json_decref (cfg);
     return 0;
 }
 
@@ -378,13 +450,20 @@ cmd_server (cli_t *g, int argc, char **argv)
 {
     (void) g;
     cluster_t c = {0};
-    c.listen = cli_opt (&argc, argv, "--listen", NULL);
-    const char *name = cli_opt (&argc, argv, "--name", NULL);
-    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    int bad;
+    json_t *cfg = load_server_config (&argc, argv, &bad);
+    if (bad) {
+        json_decref (cfg);
+        return 1;
+    }
+    c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    const char *name = pick (cli_opt (&argc, argv, "--name", NULL), cfg, "name");
+    data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     snprintf (c.node, sizeof c.node, "%s", name ? name : "server");
     zsys_handler_set (NULL);
     if (c.listen && strncmp (c.listen, "tcp://", 6)) {
         fprintf (stderr, "error: --listen must be tcp://HOST:PORT\n");
+        json_decref (cfg);
         return 1;
     }
     if (ensure_pki (c.data, "troupe", 0) || start_control_plane (&c)) {
@@ -394,13 +473,15 @@ cmd_server (cli_t *g, int argc, char **argv)
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
     if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
-        load_actors (&c, &argc, argv)) {
+        load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
+        json_decref (cfg);
         return 1;
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
     wait_for_signal ();
     teardown (&c);
+    json_decref (cfg);
     return 0;
 }
 
@@ -408,17 +489,28 @@ int
 cmd_agent (cli_t *g, int argc, char **argv)
 {
     cluster_t c = {0};
-    const char *node = cli_opt (&argc, argv, "--node-name", NULL);
-    int keep = cli_flag (&argc, argv, "--keep-pods-on-exit", NULL);
-    data_dir_of (&argc, argv, c.data, sizeof c.data);
+    int bad;
+    json_t *cfg = load_server_config (&argc, argv, &bad);
+    if (bad) {
+        json_decref (cfg);
+        return 1;
+    }
+    const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
+    int keep = cli_flag (&argc, argv, "--keep-pods-on-exit", NULL) || tv_bool (cfg, "keepPodsOnExit", false);
+    data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
+    char nodebuf[TR_NAME_MAX + 1];
+    if (node)
+        snprintf (nodebuf, sizeof nodebuf, "%s", node);
+    json_decref (cfg); /* node points into it: copied above */
+    node = node ? nodebuf : NULL;
     if (node)
         snprintf (c.node, sizeof c.node, "%s", node);
     else
         node_name_default (c.node, sizeof c.node);
     char endpoint[1024], err[512], path[1024];
     tr_creds_t creds;
-    const char *cfg = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
-    int have = tr_conn_load_config (cfg, endpoint, sizeof endpoint, &creds, err, sizeof err) == 0;
+    const char *kubeconfig = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
+    int have = tr_conn_load_config (kubeconfig, endpoint, sizeof endpoint, &creds, err, sizeof err) == 0;
     if (g->server)
         snprintf (endpoint, sizeof endpoint, "%s", g->server);
     else if (!have) {

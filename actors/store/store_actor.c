@@ -283,6 +283,12 @@ store_thread (zsock_t *pipe, void *arg)
             commit (&s, batch, n);
             for (size_t i = 0; i < n; i++)
                 zmsg_destroy (&batch[i]);
+            uint64_t rev = store_revision (s.store);
+            if (rev - store_oldest_rev (s.store) >= 2 * STORE_ACTOR_KEEP_REVISIONS) {
+                long dropped = store_compact (s.store, rev - STORE_ACTOR_KEEP_REVISIONS);
+                TR_INFO ("store", "compacted change log dropped=%ld oldest=%llu", dropped,
+                         (unsigned long long) store_oldest_rev (s.store));
+            }
         }
     }
     free (batch);

@@ -12,6 +12,9 @@
 #include <czmq.h>
 
 #define STORE_ACTOR_BATCH 512
+/* The change log keeps at least this many revisions; it is compacted when it holds twice as many.
+ * A watcher further behind than this relists (brokers keep their own, smaller, ring). */
+#define STORE_ACTOR_KEEP_REVISIONS 100000
 
 /* Starts the store actor on data_dir, bound at endpoint (inproc://… or ipc://…).
  * Returns NULL (with a log line) if the store cannot be opened. zactor_destroy stops it. */

@@ -3,9 +3,11 @@
 # bad input, logs, delete, restart with objects and revisions intact.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-single-$$"
-start_up() { ( cd "$T" && exec "$TROUPE" up >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
+printf 'nodeName: e2e-node\nlogLevel: info\n' >"$T/troupe.yaml"
+start_up() { ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
 start_up
 wait_for 30 tro get nodes || fail "no API after 30 s"
+tro get nodes e2e-node >/dev/null || fail "--config nodeName not used"
 wait_for 30 sh -c "'$TROUPE' get nodes -o json | jq -e '.items[0].status.conditions[] | select(.type==\"Ready\" and .status==\"True\")'" || fail "node not Ready"
 pass "cluster up, node Ready"
 
@@ -76,6 +78,14 @@ wait_for 30 v2_only || fail "v2 processes: $(pgrep -fc "started-$MARK v2"), v1: 
 [ "$(tro get rs -l app=e2e -o json | jq '.items | length')" = 2 ] || fail "expected old+new ReplicaSets"
 pass "rolling update never below $min Ready (bound 3)"
 
+tro rollout undo deployment app | grep -q 'rolled back' || fail "rollout undo"
+v1_only() { procs_eq 4 "started-$MARK v1" && procs_eq 0 "started-$MARK v2"; }
+wait_for 60 v1_only || fail "undo: v1 processes $(pgrep -fc "started-$MARK v1"), v2 $(pgrep -fc "started-$MARK v2")"
+tro rollout status deployment app --timeout 60 | grep -q 'successfully rolled out' || fail "rollout status after undo"
+[ "$(tro get rs -l app=e2e -o json | jq '.items | length')" = 2 ] || fail "undo should re-use the old ReplicaSet"
+sed -i 's/ v2;/ v1;/' "$T/app.yaml"
+pass "rollout undo re-uses the previous ReplicaSet"
+
 # bad input: each gets a clear error, nothing changes
 printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec: {replicas: -3, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, command: [x]}]}}}\n' >"$T/bad.yaml"
 OUT=$(tro apply -f "$T/bad.yaml" 2>&1) && fail "invalid Deployment accepted"
@@ -95,7 +105,11 @@ running app=e2e 4 || fail "cluster lost pods after bad input"
 pass "bad input refused clearly"
 
 POD=$(tro get pods -l app=e2e -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp==null)][0].metadata.name')
-tro logs "$POD" | grep -q "started-$MARK v2" || fail "logs do not show output"
+tro logs "$POD" | grep -q "started-$MARK v1" || fail "logs do not show output"
+timeout 3 "$TROUPE" logs -f "$POD" >"$T/follow.out" 2>&1
+grep -q "started-$MARK" "$T/follow.out" || fail "logs -f shows nothing"
+timeout 3 "$TROUPE" get pods -w -l app=e2e >"$T/watch.out" 2>&1
+grep -q "$POD" "$T/watch.out" || fail "get -w shows nothing: $(cat "$T/watch.out")"
 tro describe pod "$POD" | grep -q "Name: *$POD" || fail "describe pod"
 tro describe deployment app | grep -q 'Replicas:' || fail "describe deployment"
 pass "logs and describe"
