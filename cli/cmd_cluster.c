@@ -26,6 +26,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,10 +302,29 @@ typedef struct {
     pid_t shim;
 } cluster_t;
 
+/* One server per data directory: a second one would steal the socket and share the store. The
+ * lock lives as long as the process (the descriptor is never closed). */
+static int
+lock_data_dir (const char *data)
+{
+    char path[1200];
+    snprintf (path, sizeof path, "%s/lock", data);
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB)) {
+        fprintf (stderr, "error: %s is in use by another troupe server (lock %s)\n", data, path);
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 start_control_plane (cluster_t *c)
 {
     char path[1200];
+    if (lock_data_dir (c->data))
+        return -1;
     snprintf (path, sizeof path, "%s/store", c->data);
     mkdirp (path, 0700);
     snprintf (c->run, sizeof c->run, "%s/run", c->data);
