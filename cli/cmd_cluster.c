@@ -52,11 +52,13 @@ mkdirp (const char *path, mode_t mode)
 
 /* --config FILE: the same settings as the flags, as YAML (flags win). Unknown keys are errors.
  *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
- *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false          */
+ *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
+ *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}       */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
-    static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit", NULL};
+    static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
+                                  "controllers", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -87,7 +89,8 @@ load_server_config (int *argc, char **argv, int *bad)
         int ok = 0;
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
-        if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && !json_is_string (v))) {
+        if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
             *bad = 1;
         }
@@ -449,7 +452,7 @@ cmd_up (cli_t *g, int argc, char **argv)
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
-    if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+    if (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) || tr_host_start (c.host, scheduler_actor (), NULL) ||
         start_node (&c, "inproc://troupe-broker", NULL, 1) || load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
         json_decref (cfg);
@@ -493,7 +496,7 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
-    if (tr_host_start (c.host, controllers_actor (), NULL) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+    if (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) || tr_host_start (c.host, scheduler_actor (), NULL) ||
         load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
         json_decref (cfg);

@@ -157,6 +157,31 @@ node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     tr_env_clear (&req);
 }
 
+/* After a lease renewal: if the node controller marked us Unknown meanwhile (a pause longer than
+ * the grace period), say we are Ready again now rather than at the next full status post. */
+static void
+node_checked (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    if (reply->code != TR_OK)
+        return;
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (reply->body, "status.conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), "Ready") &&
+                                                                              tv_str (c, "status") && !strcmp (tv_str (c, "status"), "True")) return;
+    node_got (self, ctx, reply, arg);
+}
+
+static void
+check_node (troupe_ctx_t *ctx, agent_t *a)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_GET;
+    strcpy (req.kind, "Node");
+    snprintf (req.name, sizeof req.name, "%s", a->node);
+    troupe_request (ctx, &req, node_checked, NULL);
+}
+
 static void
 register_node (troupe_ctx_t *ctx, agent_t *a)
 {
@@ -658,6 +683,8 @@ agent_timer (void *self, troupe_ctx_t *ctx, int id)
         renew_lease (ctx, a);
         if (!a->registered)
             register_node (ctx, a);
+        else
+            check_node (ctx, a);
     } else if (id == T_NODE)
         register_node (ctx, a); /* refresh status (heartbeat time, capacity) */
     return 0;

@@ -2,6 +2,7 @@
 #include "actors/controllers/controllers_actor.h"
 #include "actors/controllers/deployment.h"
 #include "actors/controllers/gc.h"
+#include "actors/controllers/nodelife.h"
 #include "actors/controllers/replicaset.h"
 #include "core/log.h"
 #include "core/value.h"
@@ -15,9 +16,11 @@
 #define T_DRAIN 1
 #define T_RESYNC 2
 #define T_GC 3
+#define T_NODES 4
 
 typedef struct {
-    troupe_informer_t *deploys, *rss, *pods;
+    troupe_informer_t *deploys, *rss, *pods, *nodes, *leases;
+    int64_t grace_ms, evict_ms;
     workqueue_t *rsq, *dq;
     json_t *expect;   /* rs key → {active, want, up, deadline} */
 } ctl_t;
@@ -213,6 +216,8 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
         req.rv = a->rv;
         req.body = a->body;
         a->body = NULL;
+        req.opts = a->opts;
+        a->opts = NULL;
         done_t *d = calloc (1, sizeof *d);
         d->c = c;
         d->queue = queue;
@@ -314,6 +319,56 @@ run_gc (ctl_t *c, troupe_ctx_t *ctx)
     json_decref (live);
 }
 
+typedef struct {
+    ctl_t *c;
+    troupe_ctx_t *ctx;
+    json_t *by_node; /* node → [pods] */
+} nodes_t;
+
+static void
+group_pod (void *arg, const json_t *pod)
+{
+    nodes_t *n = arg;
+    const char *node = tv_str (pod, "spec.nodeName");
+    if (!node || !*node)
+        return;
+    json_t *list = json_object_get (n->by_node, node);
+    if (!list) {
+        list = json_array ();
+        json_object_set_new (n->by_node, node, list);
+    }
+    json_array_append (list, (json_t *) pod);
+}
+
+static void
+check_node (void *arg, const json_t *node)
+{
+    nodes_t *n = arg;
+    const char *name = tv_str (node, "metadata.name");
+    if (!name)
+        return;
+    ctrl_actions_t acts = {0};
+    nodelife_reconcile (node, troupe_informer_get (n->c->leases, "kube-node-lease", name),
+                        json_object_get (n->by_node, name), troupe_now_ms (), n->c->grace_ms, n->c->evict_ms, &acts);
+    for (size_t i = 0; i < acts.n; i++)
+        if (acts.v[i].verb != TR_VERB_CREATE)
+            TR_INFO (A, "node lifecycle: %s %s %s/%s", tr_verb_name (acts.v[i].verb), acts.v[i].kind, acts.v[i].ns,
+                     acts.v[i].name);
+    send_actions (n->c, n->ctx, &acts, 'g', "", NULL);
+    ctrl_actions_clear (&acts);
+}
+
+static void
+run_nodes (ctl_t *c, troupe_ctx_t *ctx)
+{
+    if (!troupe_informer_synced (c->nodes) || !troupe_informer_synced (c->leases) || !troupe_informer_synced (c->pods))
+        return;
+    nodes_t n = {c, ctx, json_object ()};
+    troupe_informer_foreach (c->pods, group_pod, &n);
+    troupe_informer_foreach (c->nodes, check_node, &n);
+    json_decref (n.by_node);
+}
+
 static void
 drain (ctl_t *c, troupe_ctx_t *ctx)
 {
@@ -354,14 +409,18 @@ ctl_timer (void *self, troupe_ctx_t *ctx, int id)
         arm (ctx);
     } else if (id == T_GC)
         run_gc (c, ctx);
+    else if (id == T_NODES)
+        run_nodes (c, ctx);
     return 0;
 }
 
 static void *
 ctl_create (troupe_ctx_t *ctx, const json_t *config)
 {
-    (void) config;
     ctl_t *c = calloc (1, sizeof *c);
+    /* Kubernetes' kube-controller-manager flags, in seconds */
+    c->grace_ms = tv_int (config, "nodeMonitorGracePeriodSeconds", NODELIFE_GRACE_MS / 1000) * 1000;
+    c->evict_ms = tv_int (config, "podEvictionTimeoutSeconds", NODELIFE_EVICT_MS / 1000) * 1000;
     c->rsq = workqueue_new ();
     c->dq = workqueue_new ();
     c->expect = json_object ();
@@ -371,6 +430,10 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
+    troupe_handlers_t none = {0};
+    c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &none);
+    c->leases = troupe_watch (ctx, "Lease", NULL, "metadata.namespace=kube-node-lease", &none);
+    troupe_timer (ctx, T_NODES, 5000, 1);
     troupe_timer (ctx, T_RESYNC, 30000, 1);
     troupe_timer (ctx, T_GC, 2000, 1);
     return c;

@@ -29,8 +29,10 @@ ctrl_actions_add (ctrl_actions_t *a, tr_verb_t verb, const char *kind, const cha
 void
 ctrl_actions_clear (ctrl_actions_t *a)
 {
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; i < a->n; i++) {
         json_decref (a->v[i].body);
+        json_decref (a->v[i].opts);
+    }
     free (a->v);
     memset (a, 0, sizeof *a);
 }

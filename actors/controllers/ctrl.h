@@ -15,6 +15,7 @@ typedef struct {
     char name[TR_NAME_MAX + 1];
     uint64_t rv;              /* precondition (0: none) */
     json_t *body;             /* owned */
+    json_t *opts;             /* owned, may be NULL: request options (gracePeriodSeconds...) */
     char owner[TR_NAME_MAX + 1]; /* the reconciled object's name, for follow-ups (events) */
 } ctrl_action_t;
 

@@ -8,7 +8,9 @@ PORT=$((20000 + $$ % 20000))
 EP=tcp://127.0.0.1:$PORT
 tro init --cluster e2e --data "$T/srv" >"$T/init.out" 2>&1 || fail "init"
 grep -q 'token=' "$T/init.out" || fail "init prints no join token"
-start_server() { "$TROUPE" server --data "$T/srv" --listen "$EP" >>"$T/server.log" 2>&1 & SRV=$!; PIDS+=($SRV); }
+# short node-lifecycle periods so the test sees a lost node within seconds (defaults: 40 s / 300 s)
+printf 'controllers: {nodeMonitorGracePeriodSeconds: 15, podEvictionTimeoutSeconds: 5}\n' >"$T/server.yaml"
+start_server() { "$TROUPE" server --config "$T/server.yaml" --data "$T/srv" --listen "$EP" >>"$T/server.log" 2>&1 & SRV=$!; PIDS+=($SRV); }
 start_server
 wait_for 20 tro --server "$EP" get nodes || fail "server not serving over tcp"
 pass "server serving over CURVE tcp"
@@ -64,4 +66,19 @@ pass "server restart: agent resynced, containers untouched"
 trs delete -f "$T/d.yaml" >/dev/null || fail "delete"
 wait_for 30 procs_eq 0 || fail "processes left after delete"
 pass "delete over tcp"
+
+# a lost node: the agent dies without a word (its shim and containers stay, as on a crashed host)
+trs apply -f "$T/d.yaml" >/dev/null || fail "apply again"
+wait_for 40 runs 2 || fail "2 pods not Running before the node loss"
+OLD=$(trs get pods -l app=split -o json | jq -r '[.items[].metadata.name] | sort | join(" ")')
+kill -9 "$AG"
+unknown() { [ "$(trs get nodes n1 -o json | jq -r '.status.conditions[] | select(.type=="Ready") | .status')" = Unknown ]; }
+wait_for 40 unknown || fail "node n1 not Unknown after its agent died"
+evicted() { [ "$(trs get pods -l app=split -o json | jq -r --arg old "$OLD" '[.items[] | select(.metadata.name as $n | ($old | split(" ") | index($n)))] | length')" = 0 ]; }
+wait_for 40 evicted || fail "pods of the lost node not evicted"
+[ "$(trs get pods -l app=split -o json | jq '.items | length')" = 2 ] || fail "the ReplicaSet did not replace the evicted pods"
+pass "lost node: Ready=Unknown, pods evicted and replaced"
+# end what the dead agent left: its shim (found by its own socket path) and the containers
+for p in $(pgrep -f "$T/agent/run/shim.sock"); do kill "$p"; done
+wait_for 20 procs_eq 0 || fail "containers left after stopping the orphaned shim"
 echo "1 passed, 0 failed"

@@ -12,7 +12,9 @@
 
 #include "actors/controllers/deployment.h"
 #include "actors/controllers/gc.h"
+#include "actors/controllers/nodelife.h"
 #include "actors/controllers/replicaset.h"
+#include "core/meta.h"
 #include "core/value.h"
 #include "core/workqueue.h"
 
@@ -391,13 +393,62 @@ gc_and_workqueue (void **state)
     workqueue_destroy (&q);
 }
 
+static void
+node_lifecycle (void **state)
+{
+    (void) state;
+    char t0[32];
+    tr_time_format (NOW, t0, sizeof t0);
+    json_t *node = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:[{s:s,s:s,s:s,s:s}]}}", "apiVersion", "v1", "kind", "Node",
+                              "metadata", "name", "n1", "resourceVersion", "3", "status", "conditions", "type", "Ready",
+                              "status", "True", "lastHeartbeatTime", t0, "lastTransitionTime", t0);
+    json_t *lease = json_pack ("{s:{s:s}}", "spec", "renewTime", t0);
+    json_t *pods = json_array ();
+    json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
+    ctrl_actions_t a = {0};
+    /* renewed 30 s ago: alive */
+    nodelife_reconcile (node, lease, pods, NOW + 30000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 0);
+    /* 41 s: Ready becomes Unknown, nothing evicted yet */
+    nodelife_reconcile (node, lease, pods, NOW + 41000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
+    json_t *st = json_deep_copy (tv_get (a.v[0].body, "status"));
+    const json_t *rc = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (st, "conditions"), i, c) if (!strcmp (tv_str (c, "type"), "Ready")) rc = c;
+    assert_string_equal (tv_str (rc, "status"), "Unknown");
+    assert_string_equal (tv_str (rc, "reason"), "NodeStatusUnknown");
+    ctrl_actions_clear (&a);
+    /* apply it; before the eviction timeout nothing more happens, after it the pod goes, grace 0 */
+    tv_set (node, "status", st);
+    nodelife_reconcile (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 0);
+    nodelife_reconcile (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
+    for (size_t k = 0; k < a.n; k++)
+        if (a.v[k].verb == TR_VERB_DELETE)
+            assert_int_equal (tv_int (a.v[k].opts, "gracePeriodSeconds", -1), 0);
+    ctrl_actions_clear (&a);
+    /* a fresh renewal means alive again: no action (the agent itself posts Ready=True) */
+    char t1[32];
+    tr_time_format (NOW + 500000, t1, sizeof t1);
+    tv_set_str (lease, "spec.renewTime", t1);
+    nodelife_reconcile (node, lease, pods, NOW + 501000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 0);
+    json_decref (node);
+    json_decref (lease);
+    json_decref (pods);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_deletes_in_order_and_adopts),
         cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
-        cmocka_unit_test (deployment_recreate), cmocka_unit_test (scaled_values), cmocka_unit_test (gc_and_workqueue),
+        cmocka_unit_test (deployment_recreate), cmocka_unit_test (scaled_values), cmocka_unit_test (gc_and_workqueue), cmocka_unit_test (node_lifecycle),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
