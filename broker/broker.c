@@ -1062,10 +1062,12 @@ broker_thread (zsock_t *pipe, void *arg)
             TR_ERROR (A, "tcp endpoint needs %s (run `troupe init`)", path);
             ok = 0;
         } else {
-            b.auth = zactor_new (zauth, NULL);
-            snprintf (path, sizeof path, "%s/clients", o->pki_dir);
-            zstr_sendx (b.auth, "CURVE", path, NULL);
-            zsock_wait (b.auth);
+            if (!o->auth_external) {
+                b.auth = zactor_new (zauth, NULL);
+                snprintf (path, sizeof path, "%s/clients", o->pki_dir);
+                zstr_sendx (b.auth, "CURVE", path, NULL);
+                zsock_wait (b.auth);
+            }
             b.remote = zsock_new (ZMQ_ROUTER);
             zsock_set_linger (b.remote, 0);
             zsock_set_router_handover (b.remote, 1);

@@ -2,7 +2,9 @@
  *
  * Layout of a data directory (default $XDG_DATA_HOME/troupe):
  *   store/         LMDB of the store actor
- *   pki/           server.cert(_secret), clients/<name>.cert (public, with role), <name>.cert_secret, token
+ *   raft/          libraft's log segments and snapshots, troupe-id (replicated servers only)
+ *   pki/           server.cert(_secret), clients/<name>.cert (public, with role), <name>.cert_secret,
+ *                  peer.cert(_secret) (the cluster key, shared by every server), token (join token)
  *   run/           troupe.sock (the local broker endpoint, 0600 in a 0700 dir), shim.sock
  *   shim/          the process shim's container records
  *   pods/          container logs (<uid>/<container>/<attempt>.log)
@@ -10,6 +12,7 @@
 #include "actors/agent/agent_actor.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
+#include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
 #include "cli/cli.h"
@@ -152,12 +155,37 @@ ensure_pki (const char *data, const char *cluster, int verbose)
     snprintf (path, sizeof path, "%s/admin.cert_secret", pki);
     zcert_save_secret (admin, path);
     zcert_destroy (&admin);
-    unsigned char raw[16];
-    randombytes_buf (raw, sizeof raw);
-    char tok[64];
-    for (int i = 0; i < 16; i++)
-        snprintf (tok + 2 * i, 3, "%02x", raw[i]);
-    snprintf (path, sizeof path, "%s/token", pki);
+    return 0;
+}
+
+#define TOKEN_PREFIX "T1"
+
+/* The cluster key every server holds (peer traffic is CURVE with it): pki/peer.cert(_secret),
+ * and its public half in clients/ (role "peer": no verbs at the broker) so the process's ZAP
+ * handler admits it on the peer sockets. The join token carries its secret key. */
+static int
+save_peer_cert (const char *data, zcert_t *cert)
+{
+    char path[1200];
+    snprintf (path, sizeof path, "%s/pki/clients", data);
+    if (mkdirp (path, 0700))
+        return -1;
+    zcert_set_meta (cert, "name", "cluster-peer");
+    zcert_set_meta (cert, "role", "peer");
+    snprintf (path, sizeof path, "%s/pki/peer.cert", data);
+    if (zcert_save (cert, path))
+        return -1;
+    snprintf (path, sizeof path, "%s/pki/clients/cluster-peer.cert", data);
+    if (zcert_save_public (cert, path))
+        return -1;
+    unsigned char sk[32];
+    memcpy (sk, zcert_secret_key (cert), 32);
+    char tok[80];
+    snprintf (tok, sizeof tok, "%s", TOKEN_PREFIX);
+    for (int i = 0; i < 32; i++)
+        snprintf (tok + 2 + 2 * i, 3, "%02x", sk[i]);
+    sodium_memzero (sk, sizeof sk);
+    snprintf (path, sizeof path, "%s/pki/token", data);
     FILE *f = fopen (path, "w");
     if (!f)
         return -1;
@@ -165,6 +193,54 @@ ensure_pki (const char *data, const char *cluster, int verbose)
     fprintf (f, "%s\n", tok);
     fclose (f);
     return 0;
+}
+
+/* The cluster certificate from a join token; NULL (with a message) if it is not one. */
+static zcert_t *
+cert_from_token (const char *tok)
+{
+    unsigned char sk[32], pk[32];
+    if (strlen (tok) != 2 + 64 || strncmp (tok, TOKEN_PREFIX, 2)) {
+        fprintf (stderr, "error: --token: not a Troupe join token (expected %s followed by 64 hex digits)\n",
+                 TOKEN_PREFIX);
+        return NULL;
+    }
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (!isxdigit ((unsigned char) tok[2 + 2 * i]) || !isxdigit ((unsigned char) tok[3 + 2 * i]) ||
+            sscanf (tok + 2 + 2 * i, "%2x", &v) != 1) {
+            fprintf (stderr, "error: --token: invalid hex digit at offset %d\n", 2 + 2 * i);
+            return NULL;
+        }
+        sk[i] = (unsigned char) v;
+    }
+    crypto_scalarmult_base (pk, sk);
+    zcert_t *c = zcert_new_from (pk, sk);
+    sodium_memzero (sk, sizeof sk);
+    return c;
+}
+
+static zcert_t *
+load_peer_cert (const char *data)
+{
+    char path[1200];
+    snprintf (path, sizeof path, "%s/pki/peer.cert", data);
+    return zcert_load (path);
+}
+
+/* Makes the cluster key if this server has none (the first server of a cluster). */
+static int
+ensure_peer_cert (const char *data)
+{
+    zcert_t *c = load_peer_cert (data);
+    if (c) {
+        zcert_destroy (&c);
+        return 0;
+    }
+    c = zcert_new ();
+    int rc = save_peer_cert (data, c);
+    zcert_destroy (&c);
+    return rc;
 }
 
 /* Client credentials for a tcp endpoint, from the pki of data (admin by default). */
@@ -223,7 +299,7 @@ cmd_init (cli_t *g, int argc, char **argv)
         printf ("node \"%s\" credentials written to %s (role node)\n", name, out);
         return 0;
     }
-    if (ensure_pki (data, cluster ? cluster : "troupe", 1))
+    if (ensure_pki (data, cluster ? cluster : "troupe", 1) || ensure_peer_cert (data))
         return 1;
     char path[1200];
     snprintf (path, sizeof path, "%s/pki/token", data);
@@ -232,7 +308,9 @@ cmd_init (cli_t *g, int argc, char **argv)
     if (!tok)
         return 1;
     tok[strcspn (tok, "\n")] = 0;
-    printf ("cluster \"%s\" keys in %s/pki\njoin token=%s\n", cluster ? cluster : "troupe", data, tok);
+    printf ("cluster \"%s\" keys in %s/pki\njoin token=%s\n(a server joins with: troupe server --join "
+            "tcp://PEER --token TOKEN --peer-listen tcp://HOST:PORT; keep the token secret)\n",
+            cluster ? cluster : "troupe", data, tok);
     free (tok);
     return 0;
 }
@@ -300,7 +378,9 @@ typedef struct {
     char shim_ep[1200];
     char node[256];
     const char *listen;
-    zactor_t *store, *broker;
+    const char *peer_listen, *join; /* replicated store (troupe server) */
+    zcert_t *cluster;               /* the cluster key, when replicated */
+    zactor_t *auth, *store, *broker;
     tr_host_t *host;
     pid_t shim;
 } cluster_t;
@@ -335,15 +415,25 @@ start_control_plane (cluster_t *c)
     chmod (c->run, 0700);
     snprintf (c->ipc_ep, sizeof c->ipc_ep, "ipc://%s/troupe.sock", c->run);
     snprintf (c->local_ep, sizeof c->local_ep, "inproc://troupe-broker,%s", c->ipc_ep);
-    c->store = store_actor_new (path, "inproc://troupe-store");
-    if (!c->store) {
-        fprintf (stderr, "error: the store could not start in %s (see the log above)\n", path);
-        return -1;
-    }
     char pki[1100];
     snprintf (pki, sizeof pki, "%s/pki", c->data);
+    if (c->peer_listen) {
+        /* one ZAP handler per process: it serves the broker's tcp socket and the peer sockets */
+        c->auth = zactor_new (zauth, NULL);
+        snprintf (path, sizeof path, "%s/clients", pki);
+        zstr_sendx (c->auth, "CURVE", path, NULL);
+        zsock_wait (c->auth);
+        raft_store_opts_t ro = {.data_dir = c->data, .endpoint = "inproc://troupe-store",
+                                .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster};
+        c->store = raft_store_new (&ro);
+    } else
+        c->store = store_actor_new (path, "inproc://troupe-store");
+    if (!c->store) {
+        fprintf (stderr, "error: the store could not start in %s (see the log above)\n", c->data);
+        return -1;
+    }
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
-                        .tcp_endpoint = c->listen, .pki_dir = pki};
+                        .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL};
     c->broker = broker_new (&bo);
     if (!c->broker) {
         fprintf (stderr, "error: the broker could not start (see the log above)\n");
@@ -390,6 +480,8 @@ teardown (cluster_t *c)
     stop_child (c->shim, 15); /* the shim stops its containers on SIGTERM, then exits */
     zactor_destroy (&c->broker);
     zactor_destroy (&c->store);
+    zactor_destroy (&c->auth);
+    zcert_destroy (&c->cluster);
 }
 
 static int
@@ -482,7 +574,58 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
     const char *name = pick (cli_opt (&argc, argv, "--name", NULL), cfg, "name");
+    c.peer_listen = pick (cli_opt (&argc, argv, "--peer-listen", NULL), cfg, "peerListen");
+    c.join = pick (cli_opt (&argc, argv, "--join", NULL), cfg, "join");
+    const char *token = pick (cli_opt (&argc, argv, "--token", NULL), cfg, "token");
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
+    if ((c.join || token) && !c.peer_listen) {
+        fprintf (stderr, "error: --join and --token need --peer-listen tcp://HOST:PORT (this server's peer address)\n");
+        json_decref (cfg);
+        return 1;
+    }
+    if (c.peer_listen && strncmp (c.peer_listen, "tcp://", 6)) {
+        fprintf (stderr, "error: --peer-listen must be tcp://HOST:PORT\n");
+        json_decref (cfg);
+        return 1;
+    }
+    if (c.join && !token) {
+        fprintf (stderr, "error: --join needs --token (printed by `troupe init` on the first server, in its pki/token)\n");
+        json_decref (cfg);
+        return 1;
+    }
+    if (c.peer_listen) {
+        char path[1200];
+        mkdirp (c.data, 0700);
+        if (token) {
+            zcert_t *tc = cert_from_token (token);
+            zcert_t *have = load_peer_cert (c.data);
+            if (tc && have && strcmp (zcert_public_txt (tc), zcert_public_txt (have))) {
+                fprintf (stderr, "error: --token is for another cluster than the one of %s\n", c.data);
+                zcert_destroy (&tc);
+            }
+            if (tc && !have && save_peer_cert (c.data, tc)) {
+                fprintf (stderr, "error: cannot write the cluster key in %s/pki\n", c.data);
+                zcert_destroy (&tc);
+            }
+            zcert_destroy (&have);
+            if (!tc) {
+                json_decref (cfg);
+                return 1;
+            }
+            zcert_destroy (&tc);
+        } else if (ensure_peer_cert (c.data)) {
+            fprintf (stderr, "error: cannot write the cluster key in %s/pki\n", c.data);
+            json_decref (cfg);
+            return 1;
+        }
+        c.cluster = load_peer_cert (c.data);
+        snprintf (path, sizeof path, "%s/pki/peer.cert", c.data);
+        if (!c.cluster) {
+            fprintf (stderr, "error: cannot read %s\n", path);
+            json_decref (cfg);
+            return 1;
+        }
+    }
     snprintf (c.node, sizeof c.node, "%s", name ? name : "server");
     zsys_handler_set (NULL);
     if (c.listen && strncmp (c.listen, "tcp://", 6)) {

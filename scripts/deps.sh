@@ -3,10 +3,10 @@
 # Idempotent: skips apt-get when everything is already installed.
 set -eu
 what=${1:-build}
-pkgs="build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libsodium-dev"
+pkgs="build-essential cmake pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libsodium-dev libraft-dev libuv1-dev liblz4-dev"
 case "$what" in
-  test)  pkgs="$pkgs libcmocka-dev jq clang-14 libclang-rt-14-dev procps iproute2" ;;
-  bench) pkgs="$pkgs lmdb-utils" ;;
+  test)  pkgs="$pkgs libcmocka-dev python3 jq clang-14 libclang-rt-14-dev procps iproute2" ;;
+  bench) pkgs="$pkgs lmdb-utils etcd-server etcd-client" ;;
 esac
 missing=""
 for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done

@@ -16,6 +16,7 @@ struct store {
     MDB_dbi keys, log, meta;
     uint64_t rev;       /* cached: only the writer changes it */
     uint64_t compacted; /* revisions < compacted+1 are gone from the log */
+    uint64_t index;     /* last Raft entry applied (0 when not replicated) */
 };
 
 /* keys DB value: header then the value bytes */
@@ -93,7 +94,8 @@ store_open (const char *dir, size_t map_size, char *err, size_t errlen)
         rc = mdb_dbi_open (txn, "log", MDB_CREATE, &s->log);
     if (!rc)
         rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &s->meta);
-    if (!rc && (meta_get (txn, s->meta, "revision", &s->rev) || meta_get (txn, s->meta, "compacted", &s->compacted)))
+    if (!rc && (meta_get (txn, s->meta, "revision", &s->rev) || meta_get (txn, s->meta, "compacted", &s->compacted) ||
+                meta_get (txn, s->meta, "raft_index", &s->index)))
         rc = MDB_CORRUPTED;
     if (!rc)
         rc = mdb_txn_commit (txn);
@@ -176,6 +178,13 @@ int
 store_apply (store_t *self, const store_op_t *ops, size_t n, store_op_result_t *results,
              void (*on_event) (void *arg, const store_event_t *ev), void *arg)
 {
+    return store_apply_at (self, 0, ops, n, results, on_event, arg);
+}
+
+int
+store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, store_op_result_t *results,
+                void (*on_event) (void *arg, const store_event_t *ev), void *arg)
+{
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     uint64_t rev = self->rev;
@@ -234,6 +243,8 @@ store_apply (store_t *self, const store_op_t *ops, size_t n, store_op_result_t *
     }
     if (!rc && rev != self->rev)
         rc = meta_put (txn, self->meta, "revision", rev);
+    if (!rc && index)
+        rc = meta_put (txn, self->meta, "raft_index", index);
     if (!rc)
         rc = mdb_txn_commit (txn); /* the fsync: durable from here */
     else
@@ -247,6 +258,8 @@ store_apply (store_t *self, const store_op_t *ops, size_t n, store_op_result_t *
     }
     uint64_t first = self->rev + 1;
     self->rev = rev;
+    if (index)
+        self->index = index;
     if (on_event && rev >= first) {
         /* hand out the events from the committed log, in revision order */
         MDB_txn *rtxn;
@@ -408,4 +421,28 @@ store_count (store_t *self)
     int rc = mdb_stat (txn, self->keys, &st);
     mdb_txn_abort (txn);
     return rc ? 0 : st.ms_entries;
+}
+
+uint64_t
+store_applied_index (store_t *self)
+{
+    return self->index;
+}
+
+int
+store_copy_fd (store_t *self, int fd)
+{
+    return mdb_env_copyfd2 (self->env, fd, MDB_CP_COMPACT) ? -1 : 0;
+}
+
+int
+store_set_metasync (store_t *self, int on)
+{
+    return mdb_env_set_flags (self->env, MDB_NOMETASYNC, on ? 0 : 1) ? -1 : 0;
+}
+
+int
+store_sync (store_t *self)
+{
+    return mdb_env_sync (self->env, 1) ? -1 : 0;
 }

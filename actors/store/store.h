@@ -87,6 +87,21 @@ uint64_t store_oldest_rev (store_t *self);
 int store_apply (store_t *self, const store_op_t *ops, size_t n, store_op_result_t *results,
                  void (*on_event) (void *arg, const store_event_t *ev), void *arg);
 
+/* The same, recording index as the last Raft entry applied, in the same transaction (so a
+ * replayed entry can be recognised and skipped). n may be 0: only the index moves. */
+int store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, store_op_result_t *results,
+                    void (*on_event) (void *arg, const store_event_t *ev), void *arg);
+/* Last Raft index recorded by store_apply_at (0 if never). */
+uint64_t store_applied_index (store_t *self);
+/* Writes a compacted copy of the whole store (a valid data.mdb) to fd: a Raft snapshot. 0 or -1. */
+int store_copy_fd (store_t *self, int fd);
+/* Meta-page fsync on commit (default on). Under Raft the log is the durability: off keeps the
+ * database consistent and may lose only the last transactions on a system crash, which the log
+ * replays. 0 or -1. */
+int store_set_metasync (store_t *self, int on);
+/* Flushes everything to disk (after store_set_metasync(0)). 0 or -1. */
+int store_sync (store_t *self);
+
 /* Reads one key. Returns 0 and fills a malloc'd copy (*val, *len) and revisions,
  * or STORE_ERR_NOT_FOUND. */
 int store_get (store_t *self, const char *key, void **val, size_t *len, uint64_t *mod_rev,

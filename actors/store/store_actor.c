@@ -1,6 +1,7 @@
 /* store_actor — see store_actor.h. */
 #include "actors/store/store_actor.h"
 #include "actors/store/store.h"
+#include "actors/store/fsm.h"
 #include "core/log.h"
 #include "core/store_proto.h"
 
@@ -22,9 +23,6 @@ typedef struct {
     zsock_t *router;
     store_t *store;
     zlistx_t *subs; /* routing ids (zframe_t*) of subscribed brokers */
-    msgpack_sbuffer evbuf;
-    msgpack_packer evpk;
-    size_t nev;
 } self_t;
 
 static void
@@ -44,121 +42,59 @@ send_to (zsock_t *router, zframe_t *rid, const char *data, size_t len)
     zmsg_send (&m, router);
 }
 
-static void
-on_event (void *arg, const store_event_t *ev)
-{
-    self_t *s = arg;
-    msgpack_pack_array (&s->evpk, 6);
-    msgpack_pack_uint64 (&s->evpk, ev->rev);
-    msgpack_pack_int (&s->evpk, ev->kind);
-    pstr (&s->evpk, ev->key);
-    msgpack_pack_bin (&s->evpk, ev->len);
-    msgpack_pack_bin_body (&s->evpk, ev->val, ev->len);
-    msgpack_pack_uint64 (&s->evpk, ev->create_rev);
-    msgpack_pack_int (&s->evpk, ev->created);
-    s->nev++;
-}
-
 /* Applies a drained set of proposals: one transaction, events out, then replies. */
 static void
 commit (self_t *s, zmsg_t **msgs, size_t nmsgs)
 {
-    size_t cap = 64, nops = 0, nprop = 0;
-    store_op_t *ops = malloc (cap * sizeof *ops);
+    size_t cap = 0, nops = 0, nprop = 0;
+    store_op_t *ops = NULL;
     proposer_t *props = calloc (nmsgs, sizeof *props);
     msgpack_unpacked *up = calloc (nmsgs, sizeof *up);
     for (size_t i = 0; i < nmsgs; i++) {
         zframe_t *rid = zmsg_pop (msgs[i]);
         zframe_t *body = zmsg_first (msgs[i]);
         msgpack_unpacked_init (&up[i]);
-        if (!body || msgpack_unpack_next (&up[i], (const char *) zframe_data (body), zframe_size (body), NULL)
-                         != MSGPACK_UNPACK_SUCCESS) {
-            TR_WARN ("store", "dropped undecodable proposal");
-            zframe_destroy (&rid);
-            continue;
-        }
-        const msgpack_object *o = &up[i].data;
-        const msgpack_object *arr = sp_field (o, "ops");
+        const msgpack_object *arr = NULL;
+        if (body && msgpack_unpack_next (&up[i], (const char *) zframe_data (body), zframe_size (body), NULL)
+                        == MSGPACK_UNPACK_SUCCESS)
+            arr = sp_field (&up[i].data, "ops");
         if (!arr || arr->type != MSGPACK_OBJECT_ARRAY) {
+            TR_WARN ("store", "dropped undecodable proposal");
             zframe_destroy (&rid);
             continue;
         }
         proposer_t *p = &props[nprop++];
         p->rid = rid;
-        p->id = sp_u64 (sp_field (o, "id"), 0);
+        p->id = sp_u64 (sp_field (&up[i].data, "id"), 0);
         p->first = nops;
-        for (uint32_t j = 0; j < arr->via.array.size; j++) {
-            const msgpack_object *op = &arr->via.array.ptr[j];
-            if (op->type != MSGPACK_OBJECT_ARRAY || op->via.array.size != 5)
-                continue;
-            const msgpack_object *f = op->via.array.ptr;
-            if (f[3].type != MSGPACK_OBJECT_STR || f[4].type != MSGPACK_OBJECT_BIN)
-                continue;
-            if (nops == cap)
-                ops = realloc (ops, (cap *= 2) * sizeof *ops);
-            /* keys are str in the frame, not NUL-terminated: copy them */
-            char *key = strndup (f[3].via.str.ptr, f[3].via.str.size);
-            ops[nops] = (store_op_t) {.kind = (store_op_kind_t) f[0].via.u64, .cond = (store_cond_t) f[1].via.u64,
-                                      .expect_rev = f[2].via.u64, .key = key, .val = f[4].via.bin.ptr,
-                                      .len = f[4].via.bin.size};
-            nops++;
-        }
-        p->n = nops - p->first;
+        p->n = fsm_decode_ops (arr, &ops, &nops, &cap);
     }
     store_op_result_t *res = calloc (nops ? nops : 1, sizeof *res);
-    msgpack_sbuffer_init (&s->evbuf);
-    msgpack_packer_init (&s->evpk, &s->evbuf, msgpack_sbuffer_write);
-    s->nev = 0;
-    /* events are packed into a scratch buffer first: the count is only known afterwards */
-    if (nops && store_apply (s->store, ops, nops, res, on_event, s))
+    fsm_events_t ev;
+    fsm_events_init (&ev);
+    if (nops && store_apply (s->store, ops, nops, res, fsm_on_event, &ev))
         TR_ERROR ("store", "transaction failed ops=%zu", nops);
-    if (s->nev) {
-        msgpack_sbuffer out;
-        msgpack_sbuffer_init (&out);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 2);
-        pstr (&pk, "t");
-        pstr (&pk, "e");
-        pstr (&pk, "ev");
-        msgpack_pack_array (&pk, s->nev);
-        msgpack_sbuffer_write (&out, s->evbuf.data, s->evbuf.size);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    if (fsm_events_pack (&ev, &out))
         for (zframe_t *rid = zlistx_first (s->subs); rid; rid = zlistx_next (s->subs))
             send_to (s->router, rid, out.data, out.size);
-        msgpack_sbuffer_destroy (&out);
-    }
-    msgpack_sbuffer_destroy (&s->evbuf);
+    fsm_events_clear (&ev);
+    msgpack_sbuffer_destroy (&ev.buf);
     for (size_t i = 0; i < nprop; i++) {
         proposer_t *p = &props[i];
-        msgpack_sbuffer out;
-        msgpack_sbuffer_init (&out);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 3);
-        pstr (&pk, "t");
-        pstr (&pk, "r");
-        pstr (&pk, "id");
-        msgpack_pack_uint64 (&pk, p->id);
-        pstr (&pk, "res");
-        msgpack_pack_array (&pk, p->n);
-        for (size_t j = p->first; j < p->first + p->n; j++) {
-            msgpack_pack_array (&pk, 3);
-            msgpack_pack_int (&pk, res[j].result);
-            msgpack_pack_uint64 (&pk, res[j].rev);
-            msgpack_pack_uint64 (&pk, res[j].prev_mod_rev);
-        }
+        msgpack_sbuffer_clear (&out);
+        fsm_pack_reply (&out, p->id, res + p->first, p->n);
         send_to (s->router, p->rid, out.data, out.size);
-        msgpack_sbuffer_destroy (&out);
         zframe_destroy (&p->rid);
     }
-    for (size_t i = 0; i < nops; i++)
-        free ((char *) ops[i].key);
+    msgpack_sbuffer_destroy (&out);
+    fsm_free_ops (ops, nops);
     for (size_t i = 0; i < nmsgs; i++)
         msgpack_unpacked_destroy (&up[i]);
     free (up);
     free (res);
     free (props);
-    free (ops);
 }
 
 typedef struct {

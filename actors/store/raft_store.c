@@ -1,0 +1,1118 @@
+/* raft_store — see raft_store.h. */
+#include "actors/store/raft_store.h"
+#include "actors/store/fsm.h"
+#include "actors/store/store.h"
+#include "actors/store/store_actor.h"
+#include "actors/store/zbridge.h"
+#include "core/log.h"
+#include "core/store_proto.h"
+
+#include <errno.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define A "store"
+#define RESULT_UNAVAILABLE 5
+#define FORWARD_TIMEOUT_MS 10000
+
+/* Who is waiting for the result of one proposal. */
+typedef struct {
+    zframe_t *rid;   /* broker routing id (local) or peer routing id (forwarded to us) */
+    uint64_t token;  /* 0: a local broker; else the forwarding follower's token */
+    uint64_t id;     /* the broker's proposal id */
+    size_t nops;
+} origin_t;
+
+typedef struct {
+    struct raft_apply req;
+    size_t n;
+    origin_t *origins;
+    fsm_results_t results;
+    int have_results;
+} papply_t;
+
+/* A proposal we forwarded to the leader. */
+typedef struct {
+    zframe_t *rid;
+    uint64_t id;
+    size_t nops;
+    int64_t deadline;
+} fwd_t;
+
+/* A reply that waits until this server has applied its entry. */
+typedef struct {
+    zframe_t *rid;
+    uint64_t index;
+    zframe_t *body;
+} held_t;
+
+typedef struct {
+    struct raft_change req;
+    zframe_t *rid;
+    raft_id id;
+} change_t;
+
+typedef struct {
+    char data[1024], store_dir[1100], raft_dir[1100], endpoint[1024], peer[256], join[256];
+    zcert_t *cluster;
+    int join_timeout_ms;
+    unsigned snap_threshold, snap_trailing;
+    zsock_t *pipe;
+
+    uv_loop_t loop;
+    uv_poll_t pipe_poll, router_poll;
+    uv_prepare_t prep;
+    uv_check_t check;
+    uv_idle_t idle;
+    uv_timer_t tick;
+
+    store_t *store;
+    zsock_t *router;
+    zlistx_t *subs;
+    zbridge_t *zb;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft raft;
+    int raft_inited, raft_closed, stopping;
+    raft_id id;
+
+    /* the batch being gathered this loop turn */
+    msgpack_sbuffer batch;
+    msgpack_packer batch_pk;
+    size_t batch_n, batch_cap;
+    origin_t *batch_origins;
+
+    zlistx_t *inflight; /* papply_t */
+    zhashx_t *forwarded; /* token → fwd_t */
+    zlistx_t *held;     /* held_t */
+    uint64_t next_token;
+    change_t *change;   /* the membership change in progress */
+
+    int joined;
+    int64_t join_deadline, join_next;
+    char join_error[256];
+} self_t;
+
+static void
+pstr (msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen (s);
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+static void
+send_to (zsock_t *router, zframe_t *rid, const void *data, size_t len)
+{
+    zmsg_t *m = zmsg_new ();
+    zmsg_append (m, &(zframe_t *) {zframe_dup (rid)});
+    zmsg_addmem (m, data, len);
+    zmsg_send (&m, router);
+}
+
+static const char *
+state_name (int st)
+{
+    switch (st) {
+    case RAFT_LEADER: return "leader";
+    case RAFT_FOLLOWER: return "follower";
+    case RAFT_CANDIDATE: return "candidate";
+    default: return "unavailable";
+    }
+}
+
+static const char *
+leader_address (self_t *s)
+{
+    raft_id lid = 0;
+    const char *addr = NULL;
+    raft_leader (&s->raft, &lid, &addr);
+    return lid ? addr : NULL;
+}
+
+/* ---- replies ------------------------------------------------------------------------------- */
+
+static void
+flush_held (self_t *s)
+{
+    uint64_t applied = store_applied_index (s->store);
+    int again = 1;
+    while (again) {
+        again = 0;
+        for (held_t *h = zlistx_first (s->held); h; h = zlistx_next (s->held))
+            if (h->index <= applied) {
+                send_to (s->router, h->rid, zframe_data (h->body), zframe_size (h->body));
+                zframe_destroy (&h->rid);
+                zframe_destroy (&h->body);
+                zlistx_delete (s->held, zlistx_cursor (s->held));
+                free (h);
+                again = 1;
+                break;
+            }
+    }
+}
+
+/* Answers one origin with packed reply `body` of entry `index` (0: a failure, no entry). */
+static void
+answer (self_t *s, const origin_t *o, uint64_t index, const msgpack_sbuffer *body)
+{
+    if (o->token) {
+        zmsg_t *m = zmsg_new ();
+        zmsg_addstr (m, "R");
+        zmsg_addmem (m, &o->token, 8);
+        zmsg_addmem (m, &index, 8);
+        zmsg_addmem (m, body->data, body->size);
+        zbridge_reply (s->zb, o->rid, &m);
+    } else
+        send_to (s->router, o->rid, body->data, body->size);
+}
+
+static void
+fail_origins (self_t *s, origin_t *o, size_t n)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_sbuffer_clear (&out);
+        fsm_pack_failure (&out, o[i].id, o[i].nops, RESULT_UNAVAILABLE);
+        answer (s, &o[i], 0, &out);
+    }
+    msgpack_sbuffer_destroy (&out);
+}
+
+static void
+free_origins (origin_t *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zframe_destroy (&o[i].rid);
+    free (o);
+}
+
+/* ---- the FSM -------------------------------------------------------------------------------- */
+
+static void
+publish (self_t *s, fsm_events_t *ev)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    if (fsm_events_pack (ev, &out))
+        for (zframe_t *rid = zlistx_first (s->subs); rid; rid = zlistx_next (s->subs))
+            send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+}
+
+static int
+fsm_apply_cb (struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    self_t *s = fsm->data;
+    *result = NULL;
+    /* libraft 0.15 does not pass the index: it is the one after the last applied */
+    uint64_t index = raft_last_applied (&s->raft) + 1;
+    fsm_events_t ev;
+    fsm_events_init (&ev);
+    fsm_results_t res;
+    int rc = fsm_apply (s->store, index, buf->base, buf->len, &res, &ev);
+    if (rc == -2) {
+        /* the disk failed under LMDB: going on would diverge from the other replicas */
+        TR_ERROR (A, "cannot apply entry index=%llu: LMDB transaction failed; stopping", (unsigned long long) index);
+        abort ();
+    }
+    if (rc == -1)
+        TR_WARN (A, "skipped a malformed entry index=%llu", (unsigned long long) index);
+    publish (s, &ev);
+    msgpack_sbuffer_destroy (&ev.buf);
+    papply_t *mine = NULL;
+    for (papply_t *p = zlistx_first (s->inflight); p; p = zlistx_next (s->inflight))
+        if (p->req.index == index) {
+            mine = p;
+            break;
+        }
+    if (mine && rc == 0 && res.nprops == mine->n) {
+        mine->results = res;
+        mine->have_results = 1;
+    } else
+        fsm_results_free (&res);
+    flush_held (s);
+    return 0;
+}
+
+static int
+fsm_snapshot_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    self_t *s = fsm->data;
+    void *data;
+    size_t len;
+    if (fsm_snapshot (s->store, &data, &len))
+        return RAFT_IOERR;
+    struct raft_buffer *b = raft_malloc (sizeof *b);
+    b->base = raft_malloc (len);
+    memcpy (b->base, data, len);
+    b->len = len;
+    free (data);
+    *bufs = b;
+    *n_bufs = 1;
+    TR_INFO (A, "snapshot taken index=%llu bytes=%zu", (unsigned long long) store_applied_index (s->store), len);
+    return 0;
+}
+
+static int
+fsm_snapshot_finalize_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    (void) fsm;
+    for (unsigned i = 0; i < *n_bufs; i++)
+        raft_free ((*bufs)[i].base);
+    raft_free (*bufs);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int
+fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    self_t *s = fsm->data;
+    uint64_t idx = 0;
+    if (fsm_snapshot_index (buf->base, buf->len, &idx)) {
+        raft_free (buf->base);
+        return RAFT_MALFORMED;
+    }
+    uint64_t have = store_applied_index (s->store);
+    if (idx <= have) {
+        /* our LMDB is already at or past the snapshot: entries after it are skipped by index */
+        raft_free (buf->base);
+        return 0;
+    }
+    char tmp[1200], path[1300], dst[1300];
+    snprintf (tmp, sizeof tmp, "%s.restore", s->store_dir);
+    int rc = fsm_snapshot_write (buf->base, buf->len, tmp);
+    raft_free (buf->base);
+    if (rc)
+        return RAFT_IOERR;
+    snprintf (path, sizeof path, "%s/data.mdb", tmp);
+    snprintf (dst, sizeof dst, "%s/data.mdb", s->store_dir);
+    store_close (&s->store);
+    if (rename (path, dst))
+        TR_ERROR (A, "cannot move the restored snapshot into place: %s", strerror (errno));
+    rmdir (tmp);
+    char err[2048];
+    s->store = store_open (s->store_dir, 0, err, sizeof err);
+    if (!s->store) {
+        TR_ERROR (A, "cannot reopen the store after restoring a snapshot: %s", err);
+        abort (); /* nothing sensible to serve from */
+    }
+    store_set_metasync (s->store, 0);
+    TR_INFO (A, "restored snapshot index=%llu revision=%llu keys=%zu (was at index %llu)", (unsigned long long) idx,
+             (unsigned long long) store_revision (s->store), store_count (s->store), (unsigned long long) have);
+    /* brokers' caches no longer match: they reload, and their watchers get an explicit resync */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    pstr (&pk, "t");
+    pstr (&pk, "x");
+    for (zframe_t *rid = zlistx_first (s->subs); rid; rid = zlistx_next (s->subs))
+        send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+    return 0;
+}
+
+/* ---- proposals ------------------------------------------------------------------------------ */
+
+typedef struct {
+    papply_t p;
+    self_t *s;
+} papply_ctx_t;
+
+static void
+on_applied_ctx (struct raft_apply *req, int status, void *result)
+{
+    (void) result;
+    papply_ctx_t *c = req->data;
+    self_t *s = c->s;
+    papply_t *p = &c->p;
+    void *handle = zlistx_find (s->inflight, p);
+    if (handle)
+        zlistx_delete (s->inflight, handle);
+    if (status || !p->have_results) {
+        if (status)
+            TR_WARN (A, "proposal not committed index=%llu: %s", (unsigned long long) req->index,
+                     raft_strerror (status));
+        fail_origins (s, p->origins, p->n);
+    } else {
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init (&out);
+        for (size_t i = 0; i < p->n; i++) {
+            msgpack_sbuffer_clear (&out);
+            fsm_pack_reply (&out, p->origins[i].id, p->results.res + p->results.first[i], p->results.count[i]);
+            answer (s, &p->origins[i], req->index, &out);
+        }
+        msgpack_sbuffer_destroy (&out);
+        fsm_results_free (&p->results);
+    }
+    free_origins (p->origins, p->n);
+    free (c);
+}
+
+static void
+on_idle (uv_idle_t *h)
+{
+    (void) h;
+}
+
+static void
+batch_reset (self_t *s)
+{
+    msgpack_sbuffer_clear (&s->batch);
+    s->batch_n = 0;
+    s->batch_origins = NULL;
+    s->batch_cap = 0;
+}
+
+/* Adds a decoded proposal to this turn's batch; takes rid. */
+static void
+batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *prop)
+{
+    const msgpack_object *ops = sp_field (prop, "ops");
+    uint64_t id = sp_u64 (sp_field (prop, "id"), 0);
+    if (!ops || ops->type != MSGPACK_OBJECT_ARRAY) {
+        TR_WARN (A, "dropped a proposal without ops");
+        zframe_destroy (&rid);
+        return;
+    }
+    origin_t o = {rid, token, id, ops->via.array.size};
+    if (raft_state (&s->raft) != RAFT_LEADER) {
+        fail_origins (s, &o, 1);
+        zframe_destroy (&rid);
+        return;
+    }
+    if (s->batch_n == s->batch_cap) {
+        s->batch_cap = s->batch_cap ? s->batch_cap * 2 : 16;
+        s->batch_origins = realloc (s->batch_origins, s->batch_cap * sizeof *s->batch_origins);
+    }
+    s->batch_origins[s->batch_n++] = o;
+    msgpack_pack_object (&s->batch_pk, *ops);
+    uv_idle_start (&s->idle, on_idle); /* keep this turn's poll from blocking: on_check flushes */
+}
+
+static void
+batch_flush (self_t *s)
+{
+    uv_idle_stop (&s->idle);
+    if (!s->batch_n)
+        return;
+    papply_ctx_t *c = calloc (1, sizeof *c);
+    c->s = s;
+    c->p.n = s->batch_n;
+    c->p.origins = s->batch_origins;
+    c->p.req.data = c;
+    msgpack_sbuffer hdr;
+    msgpack_sbuffer_init (&hdr);
+    msgpack_packer hpk;
+    msgpack_packer_init (&hpk, &hdr, msgpack_sbuffer_write);
+    msgpack_pack_array (&hpk, s->batch_n);
+    struct raft_buffer b;
+    b.len = hdr.size + s->batch.size;
+    b.base = raft_malloc (b.len);
+    memcpy (b.base, hdr.data, hdr.size);
+    memcpy ((char *) b.base + hdr.size, s->batch.data, s->batch.size);
+    msgpack_sbuffer_destroy (&hdr);
+    batch_reset (s);
+    int rc = raft_apply (&s->raft, &c->p.req, &b, 1, on_applied_ctx);
+    if (rc) {
+        TR_WARN (A, "cannot propose: %s", raft_strerror (rc));
+        raft_free (b.base);
+        fail_origins (s, c->p.origins, c->p.n);
+        free_origins (c->p.origins, c->p.n);
+        free (c);
+        return;
+    }
+    zlistx_add_end (s->inflight, &c->p);
+}
+
+/* A proposal from a local broker: into the batch on the leader, forwarded on a follower. */
+static void
+local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *prop)
+{
+    if (raft_state (&s->raft) == RAFT_LEADER) {
+        batch_add (s, zframe_dup (rid), 0, prop);
+        return;
+    }
+    const char *leader = leader_address (s);
+    const msgpack_object *ops = sp_field (prop, "ops");
+    size_t nops = ops && ops->type == MSGPACK_OBJECT_ARRAY ? ops->via.array.size : 0;
+    uint64_t id = sp_u64 (sp_field (prop, "id"), 0);
+    uint64_t token = ++s->next_token;
+    zmsg_t *m = zmsg_new ();
+    zmsg_addstr (m, "P");
+    zmsg_addmem (m, &token, 8);
+    zmsg_addmem (m, zframe_data (body), zframe_size (body));
+    if (!leader || zbridge_send (s->zb, leader, &m)) {
+        zmsg_destroy (&m);
+        origin_t o = {rid, 0, id, nops};
+        fail_origins (s, &o, 1);
+        return;
+    }
+    fwd_t *f = calloc (1, sizeof *f);
+    f->rid = zframe_dup (rid);
+    f->id = id;
+    f->nops = nops;
+    f->deadline = zclock_mono () + FORWARD_TIMEOUT_MS;
+    char key[24];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) token);
+    zhashx_insert (s->forwarded, key, f);
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+static void
+serve_status (self_t *s, zframe_t *rid, uint64_t id)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    pstr (&pk, "t");
+    pstr (&pk, "q");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    pstr (&pk, "status");
+    raft_id lid = 0;
+    const char *laddr = NULL;
+    raft_leader (&s->raft, &lid, &laddr);
+    msgpack_pack_map (&pk, 12);
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, s->id);
+    pstr (&pk, "address");
+    pstr (&pk, s->peer);
+    pstr (&pk, "state");
+    pstr (&pk, state_name (raft_state (&s->raft)));
+    pstr (&pk, "leaderId");
+    msgpack_pack_uint64 (&pk, lid);
+    pstr (&pk, "leader");
+    pstr (&pk, lid && laddr ? laddr : "");
+    pstr (&pk, "term");
+    msgpack_pack_uint64 (&pk, s->raft.current_term);
+    pstr (&pk, "commitIndex");
+    msgpack_pack_uint64 (&pk, s->raft.commit_index);
+    pstr (&pk, "appliedIndex");
+    msgpack_pack_uint64 (&pk, raft_last_applied (&s->raft));
+    pstr (&pk, "lastIndex");
+    msgpack_pack_uint64 (&pk, raft_last_index (&s->raft));
+    pstr (&pk, "snapshotIndex");
+    msgpack_pack_uint64 (&pk, s->raft.log.snapshot.last_index);
+    pstr (&pk, "revision");
+    msgpack_pack_uint64 (&pk, store_revision (s->store));
+    pstr (&pk, "members");
+    const struct raft_configuration *conf = &s->raft.configuration;
+    msgpack_pack_array (&pk, conf->n);
+    for (unsigned i = 0; i < conf->n; i++) {
+        msgpack_pack_map (&pk, 3);
+        pstr (&pk, "id");
+        msgpack_pack_uint64 (&pk, conf->servers[i].id);
+        pstr (&pk, "address");
+        pstr (&pk, conf->servers[i].address);
+        pstr (&pk, "role");
+        pstr (&pk, conf->servers[i].role == RAFT_VOTER ? "voter"
+                   : conf->servers[i].role == RAFT_STANDBY ? "standby"
+                                                          : "spare");
+    }
+    send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+}
+
+/* ---- range reads (a broker loading its cache) ----------------------------------------------- */
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t n;
+} range_ctx_t;
+
+static int
+range_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    range_ctx_t *rc = arg;
+    msgpack_pack_array (rc->pk, 4);
+    pstr (rc->pk, key);
+    msgpack_pack_bin (rc->pk, len);
+    msgpack_pack_bin_body (rc->pk, val, len);
+    msgpack_pack_uint64 (rc->pk, mod_rev);
+    msgpack_pack_uint64 (rc->pk, create_rev);
+    rc->n++;
+    return 0;
+}
+
+static void
+serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
+{
+    char prefix[512] = "";
+    const msgpack_object *p = sp_field (o, "prefix");
+    if (p)
+        sp_str (p, prefix, sizeof prefix);
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    msgpack_packer ipk;
+    msgpack_packer_init (&ipk, &items, msgpack_sbuffer_write);
+    range_ctx_t rc = {&ipk, 0};
+    uint64_t rev = 0;
+    store_range (s->store, prefix, &rev, range_cb, &rc);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    pstr (&pk, "t");
+    pstr (&pk, "k");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, sp_u64 (sp_field (o, "id"), 0));
+    pstr (&pk, "rev");
+    msgpack_pack_uint64 (&pk, rev);
+    pstr (&pk, "kvs");
+    msgpack_pack_array (&pk, rc.n);
+    msgpack_sbuffer_write (&out, items.data, items.size);
+    send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+    msgpack_sbuffer_destroy (&items);
+}
+
+/* ---- broker-facing socket ------------------------------------------------------------------- */
+
+static void
+drain_router (self_t *s)
+{
+    while (s->router && (zsock_events (s->router) & ZMQ_POLLIN)) {
+        zmsg_t *m = zmsg_recv (s->router);
+        if (!m)
+            break;
+        zframe_t *rid = zmsg_first (m);
+        zframe_t *body = zmsg_size (m) == 2 ? zmsg_last (m) : NULL;
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (body && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
+                        == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *tf = sp_field (&up.data, "t");
+            if (tf)
+                sp_str (tf, t, sizeof t);
+        }
+        if (!strcmp (t, "p"))
+            local_proposal (s, rid, body, &up.data);
+        else if (!strcmp (t, "g"))
+            serve_range (s, rid, &up.data);
+        else if (!strcmp (t, "s"))
+            zlistx_add_end (s->subs, zframe_dup (rid));
+        else if (!strcmp (t, "q"))
+            serve_status (s, rid, sp_u64 (sp_field (&up.data, "id"), 0));
+        else
+            TR_WARN (A, "dropped unknown message");
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+    }
+}
+
+/* ---- peer messages -------------------------------------------------------------------------- */
+
+static void
+join_reply (self_t *s, zframe_t *rid, const char *what, const char *detail)
+{
+    zmsg_t *m = zmsg_new ();
+    zmsg_addstr (m, "JR");
+    zmsg_addstr (m, what);
+    zmsg_addstr (m, detail ? detail : "");
+    zbridge_reply (s->zb, rid, &m);
+}
+
+typedef struct {
+    change_t c;
+    self_t *s;
+    int step; /* 0 add, 1 assign */
+} change_ctx_t;
+
+static void
+on_change (struct raft_change *req, int status)
+{
+    change_ctx_t *x = req->data;
+    self_t *s = x->s;
+    if (!status && x->step == 0) {
+        x->step = 1;
+        int rc = raft_assign (&s->raft, &x->c.req, x->c.id, RAFT_VOTER, on_change);
+        if (!rc)
+            return;
+        status = rc;
+    }
+    if (status) {
+        TR_WARN (A, "membership change for id=%llu failed: %s", (unsigned long long) x->c.id, raft_strerror (status));
+        join_reply (s, x->c.rid, "retry", raft_strerror (status));
+    } else {
+        TR_INFO (A, "member added id=%llu as voter", (unsigned long long) x->c.id);
+        join_reply (s, x->c.rid, "ok", "");
+    }
+    zframe_destroy (&x->c.rid);
+    if (s->change == &x->c)
+        s->change = NULL;
+    free (x);
+}
+
+static void
+on_join_request (self_t *s, zframe_t *rid, zmsg_t *m)
+{
+    zframe_t *idf = zmsg_next (m), *af = zmsg_next (m);
+    if (!idf || !af || zframe_size (idf) != 8) {
+        join_reply (s, rid, "refused", "malformed join request");
+        return;
+    }
+    raft_id id;
+    memcpy (&id, zframe_data (idf), 8);
+    char *addr = zframe_strdup (af);
+    if (raft_state (&s->raft) != RAFT_LEADER) {
+        const char *leader = leader_address (s);
+        join_reply (s, rid, leader ? "redirect" : "retry", leader ? leader : "no leader yet");
+        free (addr);
+        return;
+    }
+    const struct raft_configuration *conf = &s->raft.configuration;
+    for (unsigned i = 0; i < conf->n; i++)
+        if (conf->servers[i].id == id && conf->servers[i].role == RAFT_VOTER) {
+            join_reply (s, rid, "ok", "");
+            free (addr);
+            return;
+        }
+    if (s->change) {
+        join_reply (s, rid, "retry", "another membership change is in progress");
+        free (addr);
+        return;
+    }
+    change_ctx_t *x = calloc (1, sizeof *x);
+    x->s = s;
+    x->c.rid = zframe_dup (rid);
+    x->c.id = id;
+    x->c.req.data = x;
+    int known = 0;
+    for (unsigned i = 0; i < conf->n; i++)
+        known |= conf->servers[i].id == id;
+    x->step = known ? 1 : 0;
+    int rc = known ? raft_assign (&s->raft, &x->c.req, id, RAFT_VOTER, on_change)
+                   : raft_add (&s->raft, &x->c.req, id, addr, on_change);
+    TR_INFO (A, "join request id=%llu address=%s: %s", (unsigned long long) id, addr, rc ? raft_strerror (rc) : "adding");
+    free (addr);
+    if (rc) {
+        join_reply (s, rid, "retry", raft_strerror (rc));
+        zframe_destroy (&x->c.rid);
+        free (x);
+        return;
+    }
+    s->change = &x->c;
+}
+
+static void
+on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
+{
+    self_t *s = arg;
+    char *type = zframe_strdup (zmsg_first (m));
+    if (rid && !strcmp (type, "P") && zmsg_size (m) == 3) {
+        zframe_t *tf = zmsg_next (m), *body = zmsg_next (m);
+        uint64_t token = 0;
+        if (zframe_size (tf) == 8)
+            memcpy (&token, zframe_data (tf), 8);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        if (token && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
+                         == MSGPACK_UNPACK_SUCCESS)
+            batch_add (s, zframe_dup (rid), token, &up.data);
+        msgpack_unpacked_destroy (&up);
+    } else if (via && !strcmp (type, "R") && zmsg_size (m) == 4) {
+        zframe_t *tf = zmsg_next (m), *ixf = zmsg_next (m), *body = zmsg_next (m);
+        uint64_t token = 0, index = 0;
+        if (zframe_size (tf) == 8 && zframe_size (ixf) == 8) {
+            memcpy (&token, zframe_data (tf), 8);
+            memcpy (&index, zframe_data (ixf), 8);
+        }
+        char key[24];
+        snprintf (key, sizeof key, "%llu", (unsigned long long) token);
+        fwd_t *f = zhashx_lookup (s->forwarded, key);
+        if (f) {
+            held_t *h = calloc (1, sizeof *h);
+            h->rid = f->rid;
+            f->rid = NULL;
+            h->index = index;
+            h->body = zframe_dup (body);
+            zlistx_add_end (s->held, h);
+            zhashx_delete (s->forwarded, key);
+            free (f);
+            flush_held (s);
+        }
+    } else if (rid && !strcmp (type, "J"))
+        on_join_request (s, rid, m);
+    else if (via && !strcmp (type, "JR") && zmsg_size (m) == 3) {
+        char *what = zframe_strdup (zmsg_next (m)), *detail = zframe_strdup (zmsg_next (m));
+        if (!strcmp (what, "ok"))
+            s->joined = 1;
+        else if (!strcmp (what, "redirect") && strcmp (detail, s->join)) {
+            TR_INFO (A, "join redirected to leader=%s", detail);
+            snprintf (s->join, sizeof s->join, "%s", detail);
+            s->join_next = 0;
+        } else if (!strcmp (what, "refused"))
+            snprintf (s->join_error, sizeof s->join_error, "%s", detail);
+        free (what);
+        free (detail);
+    } else
+        TR_WARN (A, "dropped a peer message type=%s", type);
+    free (type);
+}
+
+/* ---- loop plumbing -------------------------------------------------------------------------- */
+
+static void
+on_raft_closed (struct raft *r)
+{
+    self_t *s = r->data;
+    s->raft_closed = 1;
+}
+
+static void
+begin_stop (self_t *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    uv_poll_stop (&s->pipe_poll);
+    if (s->raft_inited)
+        raft_close (&s->raft, on_raft_closed);
+    else
+        s->raft_closed = 1;
+}
+
+static void
+drain_pipe (self_t *s)
+{
+    while (!s->stopping && (zsock_events (s->pipe) & ZMQ_POLLIN)) {
+        char *cmd = zstr_recv (s->pipe);
+        if (!cmd || !strcmp (cmd, "$TERM"))
+            begin_stop (s);
+        free (cmd);
+    }
+}
+
+static void
+on_poll (uv_poll_t *h, int status, int events)
+{
+    (void) status;
+    (void) events;
+    self_t *s = h->data;
+    drain_pipe (s);
+    drain_router (s);
+}
+
+static void
+on_prepare (uv_prepare_t *h)
+{
+    self_t *s = h->data;
+    drain_pipe (s);
+    drain_router (s);
+}
+
+static void
+on_check (uv_check_t *h)
+{
+    batch_flush (h->data);
+}
+
+static void
+on_tick (uv_timer_t *h)
+{
+    self_t *s = h->data;
+    int64_t now = zclock_mono ();
+    zlistx_t *late = zlistx_new ();
+    for (fwd_t *f = zhashx_first (s->forwarded); f; f = zhashx_next (s->forwarded))
+        if (now > f->deadline)
+            zlistx_add_end (late, (void *) zhashx_cursor (s->forwarded));
+    for (const char *key = zlistx_first (late); key; key = zlistx_next (late)) {
+        fwd_t *f = zhashx_lookup (s->forwarded, key);
+        origin_t o = {f->rid, 0, f->id, f->nops};
+        fail_origins (s, &o, 1); /* outcome unknown: the leader may still commit it */
+        zframe_destroy (&f->rid);
+        free (f);
+        zhashx_delete (s->forwarded, key);
+    }
+    zlistx_destroy (&late);
+    if (s->join[0] && !s->joined && now >= s->join_next) {
+        zmsg_t *m = zmsg_new ();
+        zmsg_addstr (m, "J");
+        zmsg_addmem (m, &s->id, 8);
+        zmsg_addstr (m, s->peer);
+        zbridge_send (s->zb, s->join, &m);
+        s->join_next = now + 500;
+    }
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+static int
+read_id (self_t *s, raft_id *id)
+{
+    char path[1200];
+    snprintf (path, sizeof path, "%s/troupe-id", s->raft_dir);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    unsigned long long v = 0;
+    int ok = fscanf (f, "%llu", &v) == 1 && v;
+    fclose (f);
+    *id = v;
+    return ok ? 0 : -1;
+}
+
+static int
+write_id (self_t *s, raft_id id)
+{
+    char path[1200], tmp[1300];
+    snprintf (path, sizeof path, "%s/troupe-id", s->raft_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    if (!f)
+        return -1;
+    fprintf (f, "%llu\n", (unsigned long long) id);
+    int rc = fflush (f) || fsync (fileno (f));
+    fclose (f);
+    return rc || rename (tmp, path) ? -1 : 0;
+}
+
+static int
+start (self_t *s, char *err, size_t errlen)
+{
+    mkdir (s->data, 0700);
+    mkdir (s->store_dir, 0700);
+    mkdir (s->raft_dir, 0700);
+    s->store = store_open (s->store_dir, 0, err, errlen);
+    if (!s->store)
+        return -1;
+    store_set_metasync (s->store, 0); /* the Raft log is the durability (store.h) */
+    s->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_linger (s->router, 0);
+    zsock_set_rcvhwm (s->router, 0);
+    zsock_set_sndhwm (s->router, 0);
+    if (zsock_bind (s->router, "%s", s->endpoint) < 0) {
+        snprintf (err, errlen, "cannot bind %s: %s", s->endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    if (uv_loop_init (&s->loop)) {
+        snprintf (err, errlen, "libuv loop");
+        return -1;
+    }
+    s->zb = zbridge_new (&s->loop, s->cluster, s->peer, on_peer, s, err, errlen);
+    if (!s->zb)
+        return -1;
+    uv_poll_init (&s->loop, &s->pipe_poll, zsock_fd (s->pipe));
+    s->pipe_poll.data = s;
+    uv_poll_start (&s->pipe_poll, UV_READABLE, on_poll);
+    uv_poll_init (&s->loop, &s->router_poll, zsock_fd (s->router));
+    s->router_poll.data = s;
+    uv_poll_start (&s->router_poll, UV_READABLE, on_poll);
+    uv_prepare_init (&s->loop, &s->prep);
+    s->prep.data = s;
+    uv_prepare_start (&s->prep, on_prepare);
+    uv_check_init (&s->loop, &s->check);
+    s->check.data = s;
+    uv_check_start (&s->check, on_check);
+    uv_idle_init (&s->loop, &s->idle);
+    s->idle.data = s;
+    uv_timer_init (&s->loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_start (&s->tick, on_tick, 100, 100);
+
+    int have_id = read_id (s, &s->id) == 0;
+    int bootstrap = 0;
+    if (!have_id) {
+        if (s->join[0]) {
+            do
+                randombytes_buf (&s->id, sizeof s->id);
+            while (s->id <= 1);
+            s->id &= 0x7fffffffffffffffull;
+        } else {
+            s->id = 1;
+            bootstrap = 1;
+        }
+    } else
+        s->joined = 1; /* a member already: its configuration is in its log */
+    int rc = raft_uv_init (&s->io, &s->loop, s->raft_dir, zbridge_transport (s->zb));
+    if (rc) {
+        snprintf (err, errlen, "raft io: %s", s->io.errmsg);
+        return -1;
+    }
+    raft_uv_set_connect_retry_delay (&s->io, 200);
+    s->fsm.version = 2;
+    s->fsm.data = s;
+    s->fsm.apply = fsm_apply_cb;
+    s->fsm.snapshot = fsm_snapshot_cb;
+    s->fsm.snapshot_finalize = fsm_snapshot_finalize_cb;
+    s->fsm.restore = fsm_restore_cb;
+    rc = raft_init (&s->raft, &s->io, &s->fsm, s->id, s->peer);
+    if (rc) {
+        snprintf (err, errlen, "raft: %s", raft_errmsg (&s->raft));
+        raft_uv_close (&s->io);
+        return -1;
+    }
+    s->raft.data = s;
+    s->raft_inited = 1;
+    raft_set_pre_vote (&s->raft, true);
+    raft_set_snapshot_threshold (&s->raft, s->snap_threshold);
+    raft_set_snapshot_trailing (&s->raft, s->snap_trailing);
+    if (bootstrap) {
+        struct raft_configuration conf;
+        raft_configuration_init (&conf);
+        raft_configuration_add (&conf, s->id, s->peer, RAFT_VOTER);
+        rc = raft_bootstrap (&s->raft, &conf);
+        raft_configuration_close (&conf);
+        if (rc && rc != RAFT_CANTBOOTSTRAP) {
+            snprintf (err, errlen, "raft bootstrap: %s", raft_errmsg (&s->raft));
+            return -1;
+        }
+    }
+    rc = raft_start (&s->raft);
+    if (rc) {
+        snprintf (err, errlen, "raft start: %s", raft_errmsg (&s->raft));
+        return -1;
+    }
+    if (bootstrap && write_id (s, s->id)) {
+        snprintf (err, errlen, "cannot write %s/troupe-id", s->raft_dir);
+        return -1;
+    }
+    if (!s->joined && s->join[0]) {
+        /* run the loop until a member has added us (or give up) */
+        s->join_deadline = zclock_mono () + s->join_timeout_ms;
+        TR_INFO (A, "joining through %s as id=%llu", s->join, (unsigned long long) s->id);
+        while (!s->joined && !s->join_error[0] && !s->stopping && zclock_mono () < s->join_deadline)
+            uv_run (&s->loop, UV_RUN_ONCE);
+        if (!s->joined) {
+            snprintf (err, errlen, "could not join the cluster through %s: %s", s->join,
+                      s->join_error[0] ? s->join_error
+                                       : "no answer (is it running? a wrong --token cannot authenticate)");
+            return -1;
+        }
+        if (write_id (s, s->id)) {
+            snprintf (err, errlen, "cannot write %s/troupe-id", s->raft_dir);
+            return -1;
+        }
+    }
+    TR_INFO (A, "replicated store up id=%llu peer=%s revision=%llu applied=%llu", (unsigned long long) s->id,
+             s->peer, (unsigned long long) store_revision (s->store),
+             (unsigned long long) store_applied_index (s->store));
+    return 0;
+}
+
+static void
+on_walk_close (uv_handle_t *h, void *arg)
+{
+    (void) arg;
+    if (!uv_is_closing (h))
+        uv_close (h, NULL);
+}
+
+static void
+finish (self_t *s)
+{
+    if (s->raft_inited && !s->raft_closed) {
+        begin_stop (s);
+        while (!s->raft_closed)
+            uv_run (&s->loop, UV_RUN_ONCE);
+    }
+    /* answer whatever still waits: the store is going away */
+    papply_t *p;
+    while ((p = zlistx_first (s->inflight))) {
+        zlistx_delete (s->inflight, zlistx_cursor (s->inflight));
+        free_origins (p->origins, p->n);
+        fsm_results_free (&p->results);
+        free ((papply_ctx_t *) p); /* p is the first member of its context */
+    }
+    for (fwd_t *f = zhashx_first (s->forwarded); f; f = zhashx_next (s->forwarded)) {
+        zframe_destroy (&f->rid);
+        free (f);
+    }
+    for (held_t *h = zlistx_first (s->held); h; h = zlistx_next (s->held)) {
+        zframe_destroy (&h->rid);
+        zframe_destroy (&h->body);
+        free (h);
+    }
+    zbridge_destroy (&s->zb);
+    if (s->loop.data == s) {
+        uv_walk (&s->loop, on_walk_close, NULL);
+        uv_run (&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close (&s->loop);
+    }
+    free (s->batch_origins);
+    msgpack_sbuffer_destroy (&s->batch);
+    zlistx_destroy (&s->inflight);
+    zlistx_destroy (&s->held);
+    zhashx_destroy (&s->forwarded);
+    zlistx_destroy (&s->subs);
+    zsock_destroy (&s->router);
+    store_close (&s->store);
+    zcert_destroy (&s->cluster);
+}
+
+static int
+ptr_cmp (const void *a, const void *b)
+{
+    return a == b ? 0 : a < b ? -1 : 1;
+}
+
+static void
+raft_store_thread (zsock_t *pipe, void *arg)
+{
+    self_t *s = arg;
+    s->pipe = pipe;
+    zsock_signal (pipe, 0); /* zactor_new's handshake; the start status follows */
+    s->subs = zlistx_new ();
+    zlistx_set_destructor (s->subs, (zlistx_destructor_fn *) zframe_destroy);
+    s->inflight = zlistx_new ();
+    zlistx_set_comparator (s->inflight, ptr_cmp);
+    s->held = zlistx_new ();
+    s->forwarded = zhashx_new ();
+    msgpack_sbuffer_init (&s->batch);
+    msgpack_packer_init (&s->batch_pk, &s->batch, msgpack_sbuffer_write);
+    char err[4096] = "";
+    int rc = start (s, err, sizeof err);
+    if (s->zb)
+        s->loop.data = s; /* the loop was initialised: finish() must close it */
+    if (rc) {
+        TR_ERROR (A, "cannot start the replicated store dir=%s: %s", s->data, err);
+        finish (s);
+        free (s);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    while (!s->stopping)
+        uv_run (&s->loop, UV_RUN_ONCE);
+    finish (s);
+    free (s);
+}
+
+zactor_t *
+raft_store_new (const raft_store_opts_t *o)
+{
+    /* libraft writes to its stream ends after zbridge may have closed ours: EPIPE, not a signal */
+    signal (SIGPIPE, SIG_IGN);
+    self_t *s = calloc (1, sizeof *s);
+    snprintf (s->data, sizeof s->data, "%s", o->data_dir);
+    snprintf (s->store_dir, sizeof s->store_dir, "%s/store", o->data_dir);
+    snprintf (s->raft_dir, sizeof s->raft_dir, "%s/raft", o->data_dir);
+    snprintf (s->endpoint, sizeof s->endpoint, "%s", o->endpoint);
+    snprintf (s->peer, sizeof s->peer, "%s", o->peer_listen);
+    snprintf (s->join, sizeof s->join, "%s", o->join ? o->join : "");
+    s->cluster = zcert_dup (o->cluster);
+    s->join_timeout_ms = o->join_timeout_ms > 0 ? o->join_timeout_ms : 20000;
+    s->snap_threshold = o->snapshot_threshold ? o->snapshot_threshold : 8192;
+    s->snap_trailing = o->snapshot_trailing ? o->snapshot_trailing : 2048;
+    zactor_t *z = zactor_new (raft_store_thread, s);
+    if (z && zsock_wait (z))
+        zactor_destroy (&z);
+    return z;
+}
