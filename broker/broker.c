@@ -55,6 +55,9 @@ typedef struct {
     schema_registry_t *schemas;
     bcache_t *cache;
     zhashx_t *pending;    /* proposal id → pending_write_t */
+    int replicated;       /* the store answers "q" (status) */
+    int reloading;        /* after "x": waiting for the range answer */
+    zlistx_t *reload_events; /* zmsg_t: events that arrived while reloading */
     zhashx_t *forwards;   /* forward id → forward_t */
     zhashx_t *nodes;      /* node name → zframe_t* routing id on local or remote */
     zhashx_t *node_sock;  /* node name → zsock_t* */
@@ -299,6 +302,112 @@ on_store_result (broker_t *b, const msgpack_object *o)
     free (p);
 }
 
+/* The store's own status (replicated stores answer; a single store does not know "q"). */
+static void
+store_status (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
+{
+    if (id->role != ROLE_ADMIN && id->role != ROLE_VIEWER) {
+        reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: no: store status needs the admin or viewer role", id->name);
+        return;
+    }
+    uint64_t pid = b->next_id++;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "t", 1);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "q", 1);
+    msgpack_pack_str (&pk, 2);
+    msgpack_pack_str_body (&pk, "id", 2);
+    msgpack_pack_uint64 (&pk, pid);
+    pending_write_t *p = calloc (1, sizeof *p);
+    p->sock = sock;
+    p->rid = zframe_dup (rid);
+    p->req_id = req->id;
+    snprintf (p->what, sizeof p->what, "store status");
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
+    zhashx_insert (b->pending, k, p);
+    zsock_send (b->store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static void
+on_store_status (broker_t *b, const msgpack_object *o)
+{
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
+    pending_write_t *p = zhashx_lookup (b->pending, k);
+    if (!p)
+        return;
+    zhashx_delete (b->pending, k);
+    const msgpack_object *st = sp_field (o, "status");
+    char err[200];
+    json_t *body = st ? tv_from_msgpack (st, err, sizeof err) : NULL;
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = p->req_id;
+    if (body)
+        reply (p->sock, p->rid, &req, TR_OK, body, 0, NULL);
+    else
+        reply (p->sock, p->rid, &req, TR_INTERNAL, NULL, 0, "store status: malformed answer");
+    json_decref (body);
+    zframe_destroy (&p->rid);
+    free (p);
+}
+
+/* The replicated store replaced its data (a snapshot from the leader): reload the cache from it;
+ * watchers get EXPIRED and relist, as after a watch-cache gap. */
+static void
+start_reload (broker_t *b)
+{
+    TR_WARN (A, "the store was restored from a snapshot: reloading the cache, watchers must relist");
+    bcache_reset (b->cache);
+    b->reloading = 1;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "t", 1);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "g", 1);
+    msgpack_pack_str (&pk, 2);
+    msgpack_pack_str_body (&pk, "id", 2);
+    msgpack_pack_uint64 (&pk, 0);
+    msgpack_pack_str (&pk, 6);
+    msgpack_pack_str_body (&pk, "prefix", 6);
+    msgpack_pack_str (&pk, 10);
+    msgpack_pack_str_body (&pk, "/registry/", 10);
+    zsock_send (b->store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static void
+finish_reload (broker_t *b, const msgpack_object *o)
+{
+    if (bcache_load (b->cache, sp_field (o, "kvs"), sp_u64 (sp_field (o, "rev"), 0)))
+        TR_ERROR (A, "cache reload: malformed range answer");
+    b->reloading = 0;
+    zmsg_t *m;
+    while ((m = zlistx_first (b->reload_events))) {
+        zlistx_delete (b->reload_events, zlistx_cursor (b->reload_events));
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            bcache_apply_events (b->cache, sp_field (&up.data, "ev"));
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+    }
+    TR_INFO (A, "cache reloaded objects=%zu revision=%llu", bcache_count (b->cache),
+             (unsigned long long) bcache_revision (b->cache));
+}
+
 static void
 on_store_message (broker_t *b)
 {
@@ -313,10 +422,19 @@ on_store_message (broker_t *b)
         const msgpack_object *tf = sp_field (&up.data, "t");
         if (tf)
             sp_str (tf, t, sizeof t);
-        if (!strcmp (t, "e"))
+        if (!strcmp (t, "e") && b->reloading) {
+            zlistx_add_end (b->reload_events, m); /* applied after the reload, those it lacks */
+            m = NULL;
+        } else if (!strcmp (t, "e"))
             bcache_apply_events (b->cache, sp_field (&up.data, "ev"));
+        else if (!strcmp (t, "x"))
+            start_reload (b);
+        else if (!strcmp (t, "k") && b->reloading)
+            finish_reload (b, &up.data);
         else if (!strcmp (t, "r"))
             on_store_result (b, &up.data);
+        else if (!strcmp (t, "q"))
+            on_store_status (b, &up.data);
     }
     msgpack_unpacked_destroy (&up);
     zmsg_destroy (&m);
@@ -788,6 +906,13 @@ handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, i
 {
     rq_t r = {.b = b, .sock = sock, .rid = rid, .req = req, .id = id, .attempts = attempts};
     const char *kind = req->kind[0] ? req->kind : tv_str (req->body, "kind");
+    if (req->verb == TR_VERB_GET && kind && !strcmp (kind, "StoreStatus")) {
+        if (!b->replicated)
+            reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "this server's store is not replicated (no --peer-listen)");
+        else
+            store_status (b, sock, rid, req, id);
+        return;
+    }
     r.sk = kind ? schema_kind_lookup (b->schemas, kind) : NULL;
     if (!r.sk) {
         reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",
@@ -1028,6 +1153,9 @@ broker_thread (zsock_t *pipe, void *arg)
     int ok = b.schemas != NULL;
     if (!ok)
         TR_ERROR (A, "cannot load schemas error=\"%s\"", err);
+    b.replicated = o->replicated;
+    b.reload_events = zlistx_new ();
+    zlistx_set_destructor (b.reload_events, (zlistx_destructor_fn *) zmsg_destroy);
     b.cache = ok ? bcache_new (b.schemas, o->ring_size) : NULL;
     b.store = ok ? zsock_new (ZMQ_DEALER) : NULL;
     if (b.store) {
@@ -1126,6 +1254,7 @@ broker_thread (zsock_t *pipe, void *arg)
     zsock_destroy (&b.local);
     zsock_destroy (&b.remote);
     zactor_destroy (&b.auth);
+    zlistx_destroy (&b.reload_events);
     zsock_destroy (&b.store);
     schema_registry_destroy (&b.schemas);
     free ((char *) o->store_endpoint);

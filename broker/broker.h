@@ -19,6 +19,7 @@ typedef struct {
     const char *tcp_endpoint;     /* tcp://host:port or NULL: CURVE */
     const char *pki_dir;          /* server.cert(+_secret) and clients/ certs, for tcp */
     int ring_size;                /* watch cache events kept; 0 = default 10000 */
+    int replicated;               /* the store is raft_store: serves `get StoreStatus` */
     int auth_external;            /* the process already runs zauth on pki_dir/clients (one per
                                      process: the replicated store's peer sockets need it too) */
 } broker_opts_t;

@@ -291,6 +291,8 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
             continue;
         const msgpack_object *f = e->via.array.ptr;
         uint64_t rev = sp_u64 (&f[0], 0);
+        if (rev <= c->rev)
+            continue; /* already in the cache (events buffered while it was reloading) */
         int kind = (int) sp_u64 (&f[1], 0);
         char key[600];
         event_t ev = {0};
@@ -509,6 +511,26 @@ pump_one (bcache_t *c, watcher_t *w)
         }
         w->credit--;
     }
+}
+
+void
+bcache_reset (bcache_t *c)
+{
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+        if (!w->dead) {
+            send_event (w, "EXPIRED", c->rev, NULL);
+            w->dead = 1;
+        }
+    bcache_pump (c); /* drops the dead watchers */
+    for (size_t i = 0; i < c->len; i++) {
+        event_t *e = &c->ring[(c->start + i) % c->cap];
+        json_decref (e->obj);
+        json_decref (e->old);
+    }
+    c->start = c->len = 0;
+    zhashx_purge (c->kinds);
+    c->count = 0;
+    c->rev = 0;
 }
 
 void

@@ -25,6 +25,9 @@ void bcache_destroy (bcache_t **self_p);
 int bcache_load (bcache_t *self, const msgpack_object *kvs, uint64_t rev);
 /* Applies committed events (array of [rev, kind, key, val, create_rev, created]). */
 void bcache_apply_events (bcache_t *self, const msgpack_object *ev);
+/* Forgets every object and event and sends EXPIRED to every watcher (they relist): the store
+ * was replaced under us (a replicated store restored a snapshot). bcache_load follows. */
+void bcache_reset (bcache_t *self);
 
 /* Borrowed object (with metadata.resourceVersion) at key, or NULL; *mod_rev if non-NULL. */
 const json_t *bcache_get (bcache_t *self, const char *key, uint64_t *mod_rev);

@@ -110,6 +110,16 @@ pick (const char *flag, const json_t *cfg, const char *key)
     return flag ? flag : tv_str (cfg, key);
 }
 
+/* A number from a flag or a config key (0: unset, the default applies). */
+static long
+pick_num (const char *flag, const json_t *cfg, const char *key)
+{
+    if (flag)
+        return strtol (flag, NULL, 10);
+    json_t *v = tv_get (cfg, key);
+    return json_is_integer (v) ? (long) json_integer_value (v) : json_is_string (v) ? strtol (json_string_value (v), NULL, 10) : 0;
+}
+
 static void
 data_dir_of (int *argc, char **argv, char *buf, size_t len, const json_t *cfg)
 {
@@ -379,6 +389,8 @@ typedef struct {
     char node[256];
     const char *listen;
     const char *peer_listen, *join; /* replicated store (troupe server) */
+    int join_timeout_ms;
+    unsigned snap_threshold, snap_trailing;
     zcert_t *cluster;               /* the cluster key, when replicated */
     zactor_t *auth, *store, *broker;
     tr_host_t *host;
@@ -424,7 +436,9 @@ start_control_plane (cluster_t *c)
         zstr_sendx (c->auth, "CURVE", path, NULL);
         zsock_wait (c->auth);
         raft_store_opts_t ro = {.data_dir = c->data, .endpoint = "inproc://troupe-store",
-                                .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster};
+                                .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster,
+                                .join_timeout_ms = c->join_timeout_ms, .snapshot_threshold = c->snap_threshold,
+                                .snapshot_trailing = c->snap_trailing};
         c->store = raft_store_new (&ro);
     } else
         c->store = store_actor_new (path, "inproc://troupe-store");
@@ -433,7 +447,8 @@ start_control_plane (cluster_t *c)
         return -1;
     }
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
-                        .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL};
+                        .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL,
+                        .replicated = c->peer_listen != NULL};
     c->broker = broker_new (&bo);
     if (!c->broker) {
         fprintf (stderr, "error: the broker could not start (see the log above)\n");
@@ -577,6 +592,9 @@ cmd_server (cli_t *g, int argc, char **argv)
     c.peer_listen = pick (cli_opt (&argc, argv, "--peer-listen", NULL), cfg, "peerListen");
     c.join = pick (cli_opt (&argc, argv, "--join", NULL), cfg, "join");
     const char *token = pick (cli_opt (&argc, argv, "--token", NULL), cfg, "token");
+    c.join_timeout_ms = (int) pick_num (cli_opt (&argc, argv, "--join-timeout", NULL), cfg, "joinTimeoutSeconds") * 1000;
+    c.snap_threshold = (unsigned) pick_num (cli_opt (&argc, argv, "--snapshot-threshold", NULL), cfg, "snapshotThreshold");
+    c.snap_trailing = (unsigned) pick_num (cli_opt (&argc, argv, "--snapshot-trailing", NULL), cfg, "snapshotTrailing");
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     if ((c.join || token) && !c.peer_listen) {
         fprintf (stderr, "error: --join and --token need --peer-listen tcp://HOST:PORT (this server's peer address)\n");

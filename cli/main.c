@@ -17,7 +17,9 @@ usage (FILE *f)
              "  init [--cluster NAME] [--data DIR]     create cluster keys and a join token\n"
              "  up [-f MANIFEST]                       single-node cluster in the foreground\n"
              "  server --listen tcp://… [--actor x.so] control plane (store, broker, controllers, scheduler)\n"
+             "  server … --peer-listen tcp://H:P [--join tcp://PEER --token T]  replicated store (Raft)\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
+             "  store status [-o json]                 the replicated store: members, leader, indexes\n"
              "Objects:\n"
              "  apply -f FILE | create -f FILE | create configmap NAME --from-literal k=v | create namespace NAME\n"
              "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"
@@ -69,6 +71,7 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "scale")) rc = cmd_scale (&g, argc, argv);
     else if (!strcmp (cmd, "logs")) rc = cmd_logs (&g, argc, argv);
     else if (!strcmp (cmd, "rollout")) rc = cmd_rollout (&g, argc, argv);
+    else if (!strcmp (cmd, "store")) rc = cmd_store (&g, argc, argv);
     else {
         fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
         rc = 2;

@@ -417,9 +417,11 @@ batch_flush (self_t *s)
     msgpack_packer hpk;
     msgpack_packer_init (&hpk, &hdr, msgpack_sbuffer_write);
     msgpack_pack_array (&hpk, s->batch_n);
+    /* libraft 0.15's segment format expects entry data in whole 8-byte words: an unpadded entry
+     * is written fine but cannot be read back from a closed segment. msgpack ignores the zeros. */
     struct raft_buffer b;
-    b.len = hdr.size + s->batch.size;
-    b.base = raft_malloc (b.len);
+    b.len = (hdr.size + s->batch.size + 7) & ~(size_t) 7;
+    b.base = raft_calloc (1, b.len);
     memcpy (b.base, hdr.data, hdr.size);
     memcpy ((char *) b.base + hdr.size, s->batch.data, s->batch.size);
     msgpack_sbuffer_destroy (&hdr);

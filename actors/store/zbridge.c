@@ -39,6 +39,11 @@ struct zbridge {
     char cluster_key[41];
     zsock_t *router;
     uv_poll_t router_poll;
+    zlistx_t *handshaking;      /* fd+1 of connections accepted, handshake not done yet */
+    int64_t last_reject_log[2]; /* [0] malformed, [1] wrong key */
+    uint64_t unlogged[2];
+    void *monitor;     /* PAIR receiving the ROUTER's handshake failures (zmq_socket_monitor) */
+    uv_poll_t monitor_poll;
     uv_prepare_t pump;
     uv_timer_t tick;
     zhashx_t *dealers; /* address → dealer_t */
@@ -344,9 +349,76 @@ drain_dealer (zbridge_t *zb, dealer_t *d)
     }
 }
 
+static int
+fd_cmp (const void *a, const void *b)
+{
+    return a == b ? 0 : a < b ? -1 : 1;
+}
+
+/* A connection that failed the ZMTP/CURVE handshake: garbage, or a peer without the cluster key. */
+static void
+drain_monitor (zbridge_t *zb)
+{
+    int ev;
+    size_t sz = sizeof ev;
+    while (zb->monitor && zmq_getsockopt (zb->monitor, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN)) {
+        unsigned char head[6];
+        char addr[256] = "";
+        int n = zmq_recv (zb->monitor, head, sizeof head, ZMQ_DONTWAIT);
+        int more = 0;
+        size_t ms = sizeof more;
+        zmq_getsockopt (zb->monitor, ZMQ_RCVMORE, &more, &ms);
+        if (more) {
+            int a = zmq_recv (zb->monitor, addr, sizeof addr - 1, 0);
+            addr[a > 0 ? (a < (int) sizeof addr - 1 ? a : (int) sizeof addr - 1) : 0] = 0;
+        }
+        if (n < 6)
+            continue;
+        uint16_t event;
+        uint32_t value;
+        memcpy (&event, head, 2);
+        memcpy (&value, head + 2, 4);
+        /* ACCEPTED and DISCONNECTED carry the fd, handshake results do not: a result settles the
+         * oldest pending accept (best effort when handshakes overlap) */
+        if (event == ZMQ_EVENT_ACCEPTED) {
+            zlistx_add_end (zb->handshaking, (void *) (uintptr_t) (value + 1));
+            continue;
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            if (zlistx_first (zb->handshaking))
+                zlistx_delete (zb->handshaking, zlistx_cursor (zb->handshaking));
+            continue;
+        }
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            /* closed before its handshake completed: libzmq drops garbage without a failure event */
+            void *h = zlistx_find (zb->handshaking, (void *) (uintptr_t) (value + 1));
+            if (!h)
+                continue;
+            zlistx_delete (zb->handshaking, h);
+            event = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+            value = 0;
+        } else if (zlistx_first (zb->handshaking))
+            zlistx_delete (zb->handshaking, zlistx_cursor (zb->handshaking));
+        zb->rejected++;
+        int crypto = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                     (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                      (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC || value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH));
+        int64_t now = zclock_mono ();
+        zb->unlogged[crypto]++;
+        if (zb->last_reject_log[crypto] && now - zb->last_reject_log[crypto] < 5000)
+            continue; /* a refused peer retries several times a second: one line per 5 s and kind */
+        zb->last_reject_log[crypto] = now;
+        TR_WARN (A, "rejected a peer connection: %s (remote endpoint %s, %llu refused since the last line)",
+                 crypto ? "not authenticated with the cluster key" : "malformed handshake (not a Troupe peer)",
+                 addr[0] ? addr : "?", (unsigned long long) zb->unlogged[crypto]);
+        zb->unlogged[crypto] = 0;
+    }
+}
+
 static void
 pump (zbridge_t *zb)
 {
+    drain_monitor (zb);
     drain_router (zb);
     for (dealer_t *d = zhashx_first (zb->dealers); d; d = zhashx_next (zb->dealers))
         drain_dealer (zb, d);
@@ -500,6 +572,8 @@ zbridge_new (uv_loop_t *loop, zcert_t *cluster, const char *listen, zbridge_msg_
     zb->arg = arg;
     zb->dealers = zhashx_new ();
     zb->conns = zhashx_new ();
+    zb->handshaking = zlistx_new ();
+    zlistx_set_comparator (zb->handshaking, fd_cmp);
     zb->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (zb->router, 0);
     zsock_set_router_mandatory (zb->router, 1);
@@ -512,11 +586,33 @@ zbridge_new (uv_loop_t *loop, zcert_t *cluster, const char *listen, zbridge_msg_
     if (zsock_bind (zb->router, "%s", listen) < 0) {
         snprintf (err, errlen, "cannot bind peer endpoint %s: %s", listen, zmq_strerror (zmq_errno ()));
         zsock_destroy (&zb->router);
+        zlistx_destroy (&zb->handshaking);
         zhashx_destroy (&zb->dealers);
         zhashx_destroy (&zb->conns);
         zcert_destroy (&zb->cert);
         free (zb);
         return NULL;
+    }
+    char mon[64];
+    snprintf (mon, sizeof mon, "inproc://zbridge-monitor-%p", (void *) zb);
+    if (zmq_socket_monitor (zsock_resolve (zb->router), mon,
+                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+        zb->monitor = zmq_socket (zsys_init (), ZMQ_PAIR);
+        int zero = 0;
+        zmq_setsockopt (zb->monitor, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect (zb->monitor, mon)) {
+            zmq_close (zb->monitor);
+            zb->monitor = NULL;
+        } else {
+            int fd;
+            size_t fs = sizeof fd;
+            zmq_getsockopt (zb->monitor, ZMQ_FD, &fd, &fs);
+            uv_poll_init (loop, &zb->monitor_poll, fd);
+            zb->monitor_poll.data = zb;
+            uv_poll_start (&zb->monitor_poll, UV_READABLE, on_poll);
+        }
     }
     uv_poll_init (loop, &zb->router_poll, zsock_fd (zb->router));
     zb->router_poll.data = zb;
@@ -578,6 +674,10 @@ static void
 on_bridge_closed (uv_handle_t *h)
 {
     zbridge_t *zb = h->data;
+    if (zb->monitor) {
+        zmq_socket_monitor (zsock_resolve (zb->router), NULL, 0);
+        zmq_close (zb->monitor);
+    }
     zsock_destroy (&zb->router);
     zcert_destroy (&zb->cert);
     free (zb);
@@ -600,7 +700,10 @@ zbridge_destroy (zbridge_t **self_p)
         uv_close ((uv_handle_t *) &d->poll, on_dealer_poll_closed);
     zhashx_destroy (&zb->dealers);
     zhashx_destroy (&zb->conns);
+    zlistx_destroy (&zb->handshaking);
     uv_close ((uv_handle_t *) &zb->router_poll, NULL);
+    if (zb->monitor)
+        uv_close ((uv_handle_t *) &zb->monitor_poll, NULL);
     uv_close ((uv_handle_t *) &zb->pump, NULL);
     uv_close ((uv_handle_t *) &zb->tick, NULL);
     uv_close ((uv_handle_t *) &zb->close_timer, on_bridge_closed); /* closed last: frees zb */

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Replicated store: three servers on loopback (bootstrap, join with the token, join through a
+# follower redirected to the leader); a wrong token cannot join; garbage on the peer port is
+# rejected; kill -9 of the leader under a steady write load → a new leader within 10 s and every
+# acknowledged write present on every server; the old leader, restarted, catches up by snapshot;
+# a follower stopped for a few writes catches up by log; all servers restarted → nothing lost.
+. "$(dirname "$0")/lib.sh"
+BASE=$((21000 + $$ % 15000))
+peer() { echo "tcp://127.0.0.1:$((BASE + 10 + $1))"; }
+sock() { echo "ipc://$T/s$1/run/troupe.sock"; }
+declare -A SPID
+start() { # start N [extra args…]
+  local n=$1; shift
+  "$TROUPE" server --data "$T/s$n" --peer-listen "$(peer "$n")" --snapshot-threshold 16 --snapshot-trailing 4 \
+    "$@" >>"$T/s$n.log" 2>&1 &
+  SPID[$n]=$!; PIDS+=($!)
+}
+status() { tro --server "$(sock "$1")" store status -o json; }
+leader_of() { status "$1" 2>/dev/null | jq -r '.leader // ""'; }
+applied_of() { status "$1" 2>/dev/null | jq -r '.appliedIndex // 0'; }
+
+tro init --cluster e2e --data "$T/s1" >"$T/init.out" 2>&1 || fail "init"
+TOKEN=$(sed -n 's/^join token=//p' "$T/init.out")
+[ -n "$TOKEN" ] || fail "init printed no join token"
+start 1
+wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq -r .state)\" = leader ]" || fail "s1 did not become leader"
+start 2 --join "$(peer 1)" --token "$TOKEN"
+wait_for 30 status 2 || fail "s2 did not join"
+start 3 --join "$(peer 2)" --token "$TOKEN" # through a follower: redirected to the leader
+wait_for 30 status 3 || fail "s3 did not join through a follower"
+[ "$(status 1 | jq '[.members[] | select(.role=="voter")] | length')" = 3 ] || fail "not 3 voters: $(status 1)"
+pass "3 voters: bootstrap, join, join through a follower"
+
+# a token of another cluster cannot authenticate to the peers: the join fails, the server exits
+tro init --cluster other --data "$T/other" >"$T/other.out" 2>&1 || fail "init other"
+BAD=$(sed -n 's/^join token=//p' "$T/other.out")
+if timeout 30 "$TROUPE" server --data "$T/s9" --peer-listen "$(peer 9)" --join "$(peer 1)" --token "$BAD" \
+     --join-timeout 4 >"$T/s9.log" 2>&1; then fail "a server with a wrong token joined"; fi
+grep -q "could not join" "$T/s9.log" || fail "no clear join error: $(tail -3 "$T/s9.log")"
+OUT=$(timeout 10 "$TROUPE" server --data "$T/s8" --peer-listen "$(peer 8)" --join "$(peer 1)" --token T1zz 2>&1) && fail "malformed token accepted"
+echo "$OUT" | grep -q "token" || fail "malformed token: unclear error: $OUT"
+[ "$(status 1 | jq '.members | length')" = 3 ] || fail "membership changed by a refused join"
+grep -q "rejected a peer connection: not authenticated with the cluster key" "$T/s1.log" || fail "s1 did not log the refused peer"
+pass "wrong token refused, membership unchanged"
+
+# garbage on a peer port: rejected, the cluster keeps serving
+python3 - "$((BASE + 11))" <<'PY' || fail "could not reach the peer port"
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(os.urandom(4096)); s.sendall(b"\xff" + b"\x00" * 8 + b"\x7fZMTP garbage" * 100)
+s.close()
+PY
+wait_for 5 grep -q "rejected a peer connection: malformed handshake" "$T/s1.log" || fail "garbage on the peer port not logged"
+tro --server "$(sock 2)" create configmap after-garbage --from-literal k=v >/dev/null || fail "no write after garbage on the peer port"
+pass "garbage on the peer port rejected, writes go on"
+
+# steady writes through all three servers while the leader is killed
+ACK=$T/acked
+: >"$ACK"
+writer() { # writer ID: create cm w<ID>-<i> round robin over servers, record the acknowledged ones
+  local id=$1 i=0 end=$((SECONDS + 14))
+  while [ $SECONDS -lt $end ]; do
+    local n=$(( (i + id) % 3 + 1 ))
+    if timeout 8 "$TROUPE" --server "$(sock $n)" create configmap "w$id-$i" --from-literal "i=$i" >/dev/null 2>&1; then
+      echo "w$id-$i" >>"$ACK"
+    fi
+    i=$((i + 1))
+  done
+}
+writer 1 & W1=$!; PIDS+=($W1)
+writer 2 & W2=$!; PIDS+=($W2)
+sleep 3
+LEADER=$(leader_of 2)
+case "$LEADER" in "$(peer 1)") OLD=1 ;; "$(peer 2)") OLD=2 ;; "$(peer 3)") OLD=3 ;; *) fail "no leader known: $LEADER" ;; esac
+kill -9 "${SPID[$OLD]}"
+KILLED_AT=$SECONDS
+SURV=$(( OLD % 3 + 1 ))
+wait_for 10 sh -c "L=\$('$TROUPE' --server '$(sock $SURV)' store status -o json | jq -r .leader); [ -n \"\$L\" ] && [ \"\$L\" != '$(peer $OLD)' ]" ||
+  fail "no new leader within 10 s of killing s$OLD"
+echo "new leader $(leader_of $SURV) after $((SECONDS - KILLED_AT)) s (bound 10 s)"
+wait "$W1" "$W2"
+NACK=$(wc -l <"$ACK")
+[ "$NACK" -gt 50 ] || fail "too few acknowledged writes ($NACK)"
+pass "leader s$OLD killed under load: new leader, $NACK writes acknowledged"
+
+# the old leader comes back, far behind (more than threshold+trailing entries): snapshot
+for i in $(seq 1 40); do tro --server "$(sock $SURV)" create configmap "b-$i" --from-literal k=v >/dev/null && echo "b-$i" >>"$ACK"; done
+start "$OLD"
+TARGET=$(applied_of $SURV)
+wait_for 30 sh -c "[ \"\$('$TROUPE' --server '$(sock $OLD)' store status -o json | jq .appliedIndex)\" -ge $TARGET ]" ||
+  fail "s$OLD did not catch up (applied $(applied_of $OLD) < $TARGET)"
+grep -q "restored snapshot" "$T/s$OLD.log" || fail "s$OLD caught up without a snapshot: $(grep -c . "$T/s$OLD.log") log lines"
+pass "restarted s$OLD caught up by snapshot"
+
+check_all() { # every acknowledged write is on every server
+  for n in 1 2 3; do
+    tro --server "$(sock $n)" get configmaps -o json | jq -r '.items[].metadata.name' | sort >"$T/have.$n" || fail "list on s$n"
+    MISSING=$(sort "$ACK" | comm -23 - "$T/have.$n" | head -5)
+    [ -z "$MISSING" ] || fail "s$n lacks acknowledged writes: $MISSING"
+  done
+}
+# followers apply after the leader: wait until all applied indexes agree, then compare
+wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq .appliedIndex)\" = \"\$('$TROUPE' --server '$(sock 2)' store status -o json | jq .appliedIndex)\" ] && [ \"\$('$TROUPE' --server '$(sock 2)' store status -o json | jq .appliedIndex)\" = \"\$('$TROUPE' --server '$(sock 3)' store status -o json | jq .appliedIndex)\" ]" || fail "applied indexes differ"
+check_all
+REVS=$(for n in 1 2 3; do status $n | jq .revision; done | sort -u | wc -l)
+[ "$REVS" = 1 ] || fail "revisions differ across servers"
+pass "all $NACK acknowledged writes on all 3 servers, same revision"
+
+# a follower misses a few writes (fewer than the trailing entries): catches up by log
+LEADER=$(leader_of 1)
+for n in 1 2 3; do [ "$(peer $n)" != "$LEADER" ] && F=$n; done
+kill "${SPID[$F]}"; wait "${SPID[$F]}" 2>/dev/null
+for i in 1 2 3; do
+  for n in 1 2 3; do [ $n != $F ] && tro --server "$(sock $n)" create configmap "f-$i" --from-literal k=v >/dev/null && echo "f-$i" >>"$ACK" && break; done
+done
+BEFORE=$(grep -c "restored snapshot" "$T/s$F.log")
+start "$F"
+TARGET=$(applied_of $(( F % 3 + 1 )))
+wait_for 30 sh -c "[ \"\$('$TROUPE' --server '$(sock $F)' store status -o json | jq .appliedIndex)\" -ge $TARGET ]" || fail "s$F did not catch up by log"
+[ "$(grep -c "restored snapshot" "$T/s$F.log")" = "$BEFORE" ] || fail "s$F used a snapshot for 3 entries"
+pass "follower s$F caught up by log"
+
+# every server stopped and started again: nothing lost
+for n in 1 2 3; do kill "${SPID[$n]}"; done
+for n in 1 2 3; do wait "${SPID[$n]}" 2>/dev/null; done
+for n in 1 2 3; do start $n; done
+wait_for 30 sh -c "[ -n \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq -r .leader)\" ]" || fail "no leader after a full restart"
+wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 3)' store status -o json | jq .appliedIndex)\" -ge $(applied_of 1) ]" || fail "s3 behind after restart"
+check_all
+tro --server "$(sock 3)" create configmap after-restart --from-literal k=v >/dev/null || fail "no write after a full restart"
+pass "full restart: every acknowledged write kept, writes go on"

@@ -1,0 +1,350 @@
+/* fsm: a Raft entry applied to the store — batch outcomes, events, idempotence by index (a
+ * replayed entry changes nothing), determinism across replicas, malformed entries, and
+ * snapshots (copy, index, restore into a fresh directory). No sockets, no Raft. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "actors/store/fsm.h"
+#include "core/store_proto.h"
+
+static char dir[64];
+
+static int
+setup (void **state)
+{
+    (void) state;
+    snprintf (dir, sizeof dir, "/tmp/troupe-tf-XXXXXX");
+    return mkdtemp (dir) ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    (void) state;
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    return system (cmd);
+}
+
+static store_t *
+open_sub (const char *sub)
+{
+    char path[256], err[256];
+    snprintf (path, sizeof path, "%s/%s", dir, sub);
+    mkdir (path, 0700);
+    store_t *s = store_open (path, 0, err, sizeof err);
+    assert_non_null (s);
+    return s;
+}
+
+/* An entry: nprops proposals, each a list of ops. */
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} entry_t;
+
+static void
+entry_begin (entry_t *e, size_t nprops)
+{
+    msgpack_sbuffer_init (&e->sb);
+    msgpack_packer_init (&e->pk, &e->sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&e->pk, nprops);
+}
+
+static void
+entry_prop (entry_t *e, size_t nops)
+{
+    msgpack_pack_array (&e->pk, nops);
+}
+
+static void
+entry_op (entry_t *e, int op, int cond, uint64_t expect, const char *key, const char *val)
+{
+    msgpack_pack_array (&e->pk, 5);
+    msgpack_pack_int (&e->pk, op);
+    msgpack_pack_int (&e->pk, cond);
+    msgpack_pack_uint64 (&e->pk, expect);
+    msgpack_pack_str (&e->pk, strlen (key));
+    msgpack_pack_str_body (&e->pk, key, strlen (key));
+    size_t n = val ? strlen (val) : 0;
+    msgpack_pack_bin (&e->pk, n);
+    msgpack_pack_bin_body (&e->pk, val ? val : "", n);
+}
+
+/* entry 1: two proposals (create a, create b); entry 2: CAS a at rev 1 ok, create a again fails,
+ * CAS b with a stale rev fails, delete b */
+static void
+build_entries (entry_t *e1, entry_t *e2)
+{
+    entry_begin (e1, 2);
+    entry_prop (e1, 1);
+    entry_op (e1, STORE_PUT, STORE_IF_ABSENT, 0, "/registry/x/default/a", "A1");
+    entry_prop (e1, 1);
+    entry_op (e1, STORE_PUT, STORE_IF_ABSENT, 0, "/registry/x/default/b", "B1");
+    entry_begin (e2, 3);
+    entry_prop (e2, 1);
+    entry_op (e2, STORE_PUT, STORE_IF_MOD_REV, 1, "/registry/x/default/a", "A2");
+    entry_prop (e2, 2);
+    entry_op (e2, STORE_PUT, STORE_IF_ABSENT, 0, "/registry/x/default/a", "A3");
+    entry_op (e2, STORE_PUT, STORE_IF_MOD_REV, 1, "/registry/x/default/b", "B2");
+    entry_prop (e2, 1);
+    entry_op (e2, STORE_DELETE, STORE_IF_EXISTS, 0, "/registry/x/default/b", NULL);
+}
+
+static void
+apply_batches (void **state)
+{
+    (void) state;
+    store_t *st = open_sub ("one");
+    entry_t e1, e2;
+    build_entries (&e1, &e2);
+    fsm_events_t ev;
+    fsm_events_init (&ev);
+    fsm_results_t r;
+    assert_int_equal (fsm_apply (st, 5, e1.sb.data, e1.sb.size, &r, &ev), 0);
+    assert_int_equal (r.nprops, 2);
+    assert_int_equal (r.count[0], 1);
+    assert_int_equal (r.count[1], 1);
+    assert_int_equal (r.res[r.first[0]].result, STORE_OK);
+    assert_int_equal (r.res[r.first[0]].rev, 1);
+    assert_int_equal (r.res[r.first[1]].rev, 2);
+    assert_int_equal (ev.n, 2);
+    assert_int_equal (store_applied_index (st), 5);
+    fsm_results_free (&r);
+    fsm_events_clear (&ev);
+
+    assert_int_equal (fsm_apply (st, 6, e2.sb.data, e2.sb.size, &r, &ev), 0);
+    assert_int_equal (r.nprops, 3);
+    assert_int_equal (r.res[r.first[0]].result, STORE_OK);
+    assert_int_equal (r.res[r.first[0]].rev, 3);
+    assert_int_equal (r.count[1], 2);
+    assert_int_equal (r.res[r.first[1]].result, STORE_ERR_EXISTS);
+    assert_int_equal (r.res[r.first[1] + 1].result, STORE_ERR_CONFLICT);
+    assert_int_equal (r.res[r.first[2]].result, STORE_OK);
+    assert_int_equal (r.res[r.first[2]].rev, 4);
+    assert_int_equal (ev.n, 2); /* the update of a and the delete of b */
+    fsm_results_free (&r);
+    fsm_events_clear (&ev);
+
+    /* the packed event message is the store protocol's */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    assert_int_equal (fsm_events_pack (&ev, &out), 0); /* nothing pending */
+    msgpack_sbuffer_destroy (&out);
+
+    /* replay after a restart: both entries are skipped, nothing changes */
+    store_close (&st);
+    st = open_sub ("one");
+    assert_int_equal (store_applied_index (st), 6);
+    assert_int_equal (fsm_apply (st, 5, e1.sb.data, e1.sb.size, &r, &ev), 1);
+    assert_int_equal (r.nres, 0);
+    assert_int_equal (fsm_apply (st, 6, e2.sb.data, e2.sb.size, &r, &ev), 1);
+    assert_int_equal (ev.n, 0);
+    assert_int_equal (store_revision (st), 4);
+    void *val;
+    size_t len;
+    uint64_t mod, cr;
+    assert_int_equal (store_get (st, "/registry/x/default/a", &val, &len, &mod, &cr), 0);
+    assert_int_equal (len, 2);
+    assert_memory_equal (val, "A2", 2);
+    free (val);
+    assert_int_equal (store_get (st, "/registry/x/default/b", &val, &len, &mod, &cr), STORE_ERR_NOT_FOUND);
+    store_close (&st);
+    msgpack_sbuffer_destroy (&e1.sb);
+    msgpack_sbuffer_destroy (&e2.sb);
+    msgpack_sbuffer_destroy (&ev.buf);
+}
+
+typedef struct {
+    char keys[8][64];
+    uint64_t mods[8];
+    size_t n;
+} dump_t;
+
+static int
+dump_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    (void) val;
+    (void) len;
+    (void) create_rev;
+    dump_t *d = arg;
+    if (d->n < 8) {
+        snprintf (d->keys[d->n], sizeof d->keys[0], "%s", key);
+        d->mods[d->n++] = mod_rev;
+    }
+    return 0;
+}
+
+static void
+replicas_agree (void **state)
+{
+    (void) state;
+    store_t *a = open_sub ("a"), *b = open_sub ("b");
+    entry_t e1, e2;
+    build_entries (&e1, &e2);
+    fsm_results_t ra, rb;
+    store_t *sts[2] = {a, b};
+    fsm_results_t *rs[2] = {&ra, &rb};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (fsm_apply (sts[i], 1, e1.sb.data, e1.sb.size, rs[i], NULL), 0);
+        fsm_results_free (rs[i]);
+        assert_int_equal (fsm_apply (sts[i], 2, e2.sb.data, e2.sb.size, rs[i], NULL), 0);
+    }
+    assert_int_equal (ra.nres, rb.nres);
+    for (size_t i = 0; i < ra.nres; i++) {
+        assert_int_equal (ra.res[i].result, rb.res[i].result);
+        assert_int_equal (ra.res[i].rev, rb.res[i].rev);
+    }
+    fsm_results_free (&ra);
+    fsm_results_free (&rb);
+    dump_t da = {0}, db = {0};
+    uint64_t reva, revb;
+    store_range (a, "/registry/", &reva, dump_cb, &da);
+    store_range (b, "/registry/", &revb, dump_cb, &db);
+    assert_int_equal (reva, revb);
+    assert_int_equal (da.n, db.n);
+    for (size_t i = 0; i < da.n; i++) {
+        assert_string_equal (da.keys[i], db.keys[i]);
+        assert_int_equal (da.mods[i], db.mods[i]);
+    }
+    store_close (&a);
+    store_close (&b);
+    msgpack_sbuffer_destroy (&e1.sb);
+    msgpack_sbuffer_destroy (&e2.sb);
+}
+
+static void
+malformed_entries (void **state)
+{
+    (void) state;
+    store_t *st = open_sub ("m");
+    fsm_results_t r;
+    const char junk[] = {(char) 0xc1, 0x00, 0x01};
+    assert_int_equal (fsm_apply (st, 3, junk, sizeof junk, &r, NULL), -1);
+    fsm_results_free (&r);
+    /* not an array of proposals: applied as nothing, the index still moves */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 0);
+    assert_int_equal (fsm_apply (st, 4, sb.data, sb.size, &r, NULL), -1);
+    fsm_results_free (&r);
+    assert_int_equal (store_applied_index (st), 4);
+    assert_int_equal (store_revision (st), 0);
+    /* ops with wrong types are skipped, the good one in the same proposal applies */
+    entry_t e;
+    entry_begin (&e, 1);
+    entry_prop (&e, 2);
+    msgpack_pack_array (&e.pk, 5);
+    msgpack_pack_str (&e.pk, 1);
+    msgpack_pack_str_body (&e.pk, "x", 1);
+    msgpack_pack_nil (&e.pk);
+    msgpack_pack_nil (&e.pk);
+    msgpack_pack_nil (&e.pk);
+    msgpack_pack_nil (&e.pk);
+    entry_op (&e, STORE_PUT, STORE_IF_ANY, 0, "/registry/x/default/ok", "v");
+    assert_int_equal (fsm_apply (st, 5, e.sb.data, e.sb.size, &r, NULL), 0);
+    assert_int_equal (r.count[0], 1);
+    assert_int_equal (r.res[0].result, STORE_OK);
+    fsm_results_free (&r);
+    msgpack_sbuffer_destroy (&e.sb);
+    msgpack_sbuffer_destroy (&sb);
+    store_close (&st);
+}
+
+static void
+snapshot_restore (void **state)
+{
+    (void) state;
+    store_t *st = open_sub ("src");
+    entry_t e1, e2;
+    build_entries (&e1, &e2);
+    fsm_results_t r;
+    assert_int_equal (fsm_apply (st, 10, e1.sb.data, e1.sb.size, &r, NULL), 0);
+    fsm_results_free (&r);
+    assert_int_equal (fsm_apply (st, 11, e2.sb.data, e2.sb.size, &r, NULL), 0);
+    fsm_results_free (&r);
+    void *buf;
+    size_t len;
+    assert_int_equal (fsm_snapshot (st, &buf, &len), 0);
+    uint64_t idx = 0;
+    assert_int_equal (fsm_snapshot_index (buf, len, &idx), 0);
+    assert_int_equal (idx, 11);
+    assert_int_equal (fsm_snapshot_index ("not a snapshot", 14, &idx), -1);
+    assert_int_equal (fsm_snapshot_index (buf, 8, &idx), -1);
+    char path[256];
+    snprintf (path, sizeof path, "%s/dst", dir);
+    assert_int_equal (fsm_snapshot_write (buf, len, path), 0);
+    free (buf);
+    char err[256];
+    store_t *cp = store_open (path, 0, err, sizeof err);
+    assert_non_null (cp);
+    assert_int_equal (store_applied_index (cp), 11);
+    assert_int_equal (store_revision (cp), store_revision (st));
+    assert_int_equal (store_count (cp), 1);
+    /* the restored copy goes on applying where the source stopped */
+    entry_t e3;
+    entry_begin (&e3, 1);
+    entry_prop (&e3, 1);
+    entry_op (&e3, STORE_PUT, STORE_IF_MOD_REV, 3, "/registry/x/default/a", "A3");
+    assert_int_equal (fsm_apply (cp, 12, e3.sb.data, e3.sb.size, &r, NULL), 0);
+    assert_int_equal (r.res[0].result, STORE_OK);
+    assert_int_equal (r.res[0].rev, 5);
+    fsm_results_free (&r);
+    store_close (&cp);
+    store_close (&st);
+    msgpack_sbuffer_destroy (&e1.sb);
+    msgpack_sbuffer_destroy (&e2.sb);
+    msgpack_sbuffer_destroy (&e3.sb);
+}
+
+static void
+replies (void **state)
+{
+    (void) state;
+    store_op_result_t res[2] = {{STORE_OK, 7, 3}, {STORE_ERR_CONFLICT, 0, 5}};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    fsm_pack_reply (&sb, 42, res, 2);
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    assert_int_equal (msgpack_unpack_next (&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (sp_u64 (sp_field (&up.data, "id"), 0), 42);
+    const msgpack_object *r = sp_field (&up.data, "res");
+    assert_non_null (r);
+    assert_int_equal (r->via.array.size, 2);
+    assert_int_equal (r->via.array.ptr[0].via.array.ptr[1].via.u64, 7);
+    assert_int_equal (r->via.array.ptr[1].via.array.ptr[0].via.u64, STORE_ERR_CONFLICT);
+    msgpack_unpacked_destroy (&up);
+    msgpack_sbuffer_clear (&sb);
+    fsm_pack_failure (&sb, 43, 3, 5);
+    msgpack_unpacked_init (&up);
+    assert_int_equal (msgpack_unpack_next (&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    r = sp_field (&up.data, "res");
+    assert_int_equal (r->via.array.size, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (r->via.array.ptr[i].via.array.ptr[0].via.u64, 5);
+    msgpack_unpacked_destroy (&up);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (apply_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown (replicas_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown (malformed_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown (snapshot_restore, setup, teardown),
+        cmocka_unit_test (replies),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
