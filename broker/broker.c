@@ -57,6 +57,7 @@ typedef struct {
     zhashx_t *pending;    /* proposal id → pending_write_t */
     int replicated;       /* the store answers "q" (status) */
     int reloading;        /* after "x": waiting for the range answer */
+    int read_ready;       /* handle(): the read barrier has passed */
     zlistx_t *reload_events; /* zmsg_t: events that arrived while reloading */
     zhashx_t *forwards;   /* forward id → forward_t */
     zhashx_t *nodes;      /* node name → zframe_t* routing id on local or remote */
@@ -359,6 +360,8 @@ on_store_status (broker_t *b, const msgpack_object *o)
     free (p);
 }
 
+static void on_read_ready (broker_t *b, const msgpack_object *o);
+
 /* The replicated store replaced its data (a snapshot from the leader): reload the cache from it;
  * watchers get EXPIRED and relist, as after a watch-cache gap. */
 static void
@@ -435,6 +438,8 @@ on_store_message (broker_t *b)
             on_store_result (b, &up.data);
         else if (!strcmp (t, "q"))
             on_store_status (b, &up.data);
+        else if (!strcmp (t, "b"))
+            on_read_ready (b, &up.data);
     }
     msgpack_unpacked_destroy (&up);
     zmsg_destroy (&m);
@@ -899,6 +904,70 @@ h_hello (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
+static void handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
+
+/* A linearizable read on a replicated store: the cache may lag the leader (this server may be a
+ * follower, or a deposed leader), so the request waits for the store's read barrier — the point
+ * where this server has applied everything committed before the read arrived — and is then
+ * served from the cache. opts.stale=true skips it (list-heavy clients that accept a lag). */
+static void
+read_barrier (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts)
+{
+    uint64_t pid = b->next_id++;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "t", 1);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "b", 1);
+    msgpack_pack_str (&pk, 2);
+    msgpack_pack_str_body (&pk, "id", 2);
+    msgpack_pack_uint64 (&pk, pid);
+    pending_write_t *p = calloc (1, sizeof *p);
+    p->sock = sock;
+    p->rid = zframe_dup (rid);
+    p->req_id = req->id;
+    snprintf (p->what, sizeof p->what, "read");
+    p->retry = calloc (1, sizeof *p->retry);
+    *p->retry = *req;
+    p->retry->body = req->body ? json_deep_copy (req->body) : NULL;
+    p->retry->opts = req->opts ? json_deep_copy (req->opts) : NULL;
+    p->retry->msg = NULL;
+    p->ident = *id;
+    p->attempts = attempts;
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
+    zhashx_insert (b->pending, k, p);
+    zsock_send (b->store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static void
+on_read_ready (broker_t *b, const msgpack_object *o)
+{
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
+    pending_write_t *p = zhashx_lookup (b->pending, k);
+    if (!p)
+        return;
+    zhashx_delete (b->pending, k);
+    const msgpack_object *ok = sp_field (o, "ok");
+    if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
+        b->read_ready = 1;
+        handle (b, p->sock, p->rid, p->retry, &p->ident, p->attempts);
+        b->read_ready = 0;
+    } else
+        reply (p->sock, p->rid, p->retry, TR_UNAVAILABLE, NULL, 0,
+               "the store has no leader: a linearizable read cannot be served now (retry, or read with stale=true)");
+    zframe_destroy (&p->rid);
+    tr_env_clear (p->retry);
+    free (p->retry);
+    free (p);
+}
+
 /* Serves one decoded, authenticated request for a kind. attempts > 0 when re-run after a
  * Conflict on our own read-modify-write. */
 static void
@@ -924,6 +993,11 @@ handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, i
     const char *why = is_write (req->verb) ? NULL : authorize (id, req->verb, schema_kind_name (r.sk), NULL, NULL, NULL);
     if (why) {
         reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: %s", id->name, why);
+        return;
+    }
+    if (b->replicated && !b->read_ready && (req->verb == TR_VERB_GET || req->verb == TR_VERB_LIST) &&
+        !tv_bool (req->opts, "stale", false)) {
+        read_barrier (b, sock, rid, req, id, attempts);
         return;
     }
     switch (req->verb) {

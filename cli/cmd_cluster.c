@@ -555,6 +555,7 @@ cmd_up (cli_t *g, int argc, char **argv)
     zsys_handler_set (NULL); /* our own handler below: Ctrl-C stops cleanly */
     if (ensure_pki (c.data, "troupe", 0) || start_control_plane (&c)) {
         teardown (&c);
+        json_decref (cfg);
         return 1;
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
@@ -653,6 +654,7 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     if (ensure_pki (c.data, "troupe", 0) || start_control_plane (&c)) {
         teardown (&c);
+        json_decref (cfg);
         return 1;
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};

@@ -295,6 +295,9 @@ informer_list (troupe_informer_t *inf)
     req.verb = TR_VERB_LIST;
     snprintf (req.kind, sizeof req.kind, "%s", inf->kind);
     req.opts = json_object ();
+    /* an informer lists then watches from the list's revision: a consistent snapshot of the
+     * server's cache is enough, no read barrier (replicated stores) needed */
+    json_object_set_new (req.opts, "stale", json_true ());
     if (inf->lsel)
         json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
     if (inf->fsel)

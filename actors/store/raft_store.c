@@ -27,6 +27,7 @@ typedef struct {
     uint64_t token;  /* 0: a local broker; else the forwarding follower's token */
     uint64_t id;     /* the broker's proposal id */
     size_t nops;
+    int read;        /* a read barrier ("b"), not a proposal */
 } origin_t;
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     zframe_t *rid;
     uint64_t id;
     size_t nops;
+    int read;
     int64_t deadline;
 } fwd_t;
 
@@ -87,6 +89,8 @@ typedef struct {
     msgpack_packer batch_pk;
     size_t batch_n, batch_cap;
     origin_t *batch_origins;
+    origin_t *rbatch; /* read barriers of this turn */
+    size_t rbatch_n, rbatch_cap;
 
     zlistx_t *inflight; /* papply_t */
     zhashx_t *forwarded; /* token → fwd_t */
@@ -141,7 +145,10 @@ leader_address (self_t *s)
 static void
 flush_held (self_t *s)
 {
+    /* barrier entries advance libraft's applied index without reaching the FSM */
     uint64_t applied = store_applied_index (s->store);
+    if (s->raft_inited && raft_last_applied (&s->raft) > applied)
+        applied = raft_last_applied (&s->raft);
     int again = 1;
     while (again) {
         again = 0;
@@ -173,6 +180,41 @@ answer (self_t *s, const origin_t *o, uint64_t index, const msgpack_sbuffer *bod
         send_to (s->router, o->rid, body->data, body->size);
 }
 
+/* {"t":"b","id":id,"ok":bool}: the answer to a read barrier */
+static void
+pack_read_answer (msgpack_sbuffer *out, uint64_t id, int ok)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    pstr (&pk, "t");
+    pstr (&pk, "b");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    pstr (&pk, "ok");
+    if (ok)
+        msgpack_pack_true (&pk);
+    else
+        msgpack_pack_false (&pk);
+}
+
+/* index: the entry appended after the reads arrived, now committed. A read needs what was
+ * committed before it arrived: everything before that entry (a follower waits to apply up to
+ * index-1, not for the entry itself, whose commit it learns only with the next heartbeat). */
+static void
+answer_reads (self_t *s, origin_t *o, size_t n, uint64_t index)
+{
+    index = index ? index - 1 : 0;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_sbuffer_clear (&out);
+        pack_read_answer (&out, o[i].id, 1);
+        answer (s, &o[i], index, &out);
+    }
+    msgpack_sbuffer_destroy (&out);
+}
+
 static void
 fail_origins (self_t *s, origin_t *o, size_t n)
 {
@@ -180,7 +222,10 @@ fail_origins (self_t *s, origin_t *o, size_t n)
     msgpack_sbuffer_init (&out);
     for (size_t i = 0; i < n; i++) {
         msgpack_sbuffer_clear (&out);
-        fsm_pack_failure (&out, o[i].id, o[i].nops, RESULT_UNAVAILABLE);
+        if (o[i].read)
+            pack_read_answer (&out, o[i].id, 0);
+        else
+            fsm_pack_failure (&out, o[i].id, o[i].nops, RESULT_UNAVAILABLE);
         answer (s, &o[i], 0, &out);
     }
     msgpack_sbuffer_destroy (&out);
@@ -328,6 +373,9 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
 typedef struct {
     papply_t p;
     self_t *s;
+    origin_t *reads; /* read barriers answered once this entry is applied */
+    size_t nreads;
+    struct raft_barrier barrier; /* when there was no write to ride on */
 } papply_ctx_t;
 
 static void
@@ -356,7 +404,27 @@ on_applied_ctx (struct raft_apply *req, int status, void *result)
         msgpack_sbuffer_destroy (&out);
         fsm_results_free (&p->results);
     }
+    if (c->nreads) {
+        if (status)
+            fail_origins (s, c->reads, c->nreads);
+        else
+            answer_reads (s, c->reads, c->nreads, req->index);
+        free_origins (c->reads, c->nreads);
+    }
     free_origins (p->origins, p->n);
+    free (c);
+}
+
+static void
+on_barrier (struct raft_barrier *req, int status)
+{
+    papply_ctx_t *c = req->data;
+    self_t *s = c->s;
+    if (status)
+        fail_origins (s, c->reads, c->nreads);
+    else
+        answer_reads (s, c->reads, c->nreads, req->index);
+    free_origins (c->reads, c->nreads);
     free (c);
 }
 
@@ -386,7 +454,7 @@ batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *prop)
         zframe_destroy (&rid);
         return;
     }
-    origin_t o = {rid, token, id, ops->via.array.size};
+    origin_t o = {rid, token, id, ops->via.array.size, 0};
     if (raft_state (&s->raft) != RAFT_LEADER) {
         fail_origins (s, &o, 1);
         zframe_destroy (&rid);
@@ -405,10 +473,27 @@ static void
 batch_flush (self_t *s)
 {
     uv_idle_stop (&s->idle);
-    if (!s->batch_n)
+    if (!s->batch_n && !s->rbatch_n)
         return;
     papply_ctx_t *c = calloc (1, sizeof *c);
     c->s = s;
+    /* reads of this turn are answered once an entry appended after them is applied: that proves
+     * this server was still the leader when they arrived (Raft's read index, §6.4). They ride on
+     * this turn's write entry, or on a barrier (an empty entry) when there is none. */
+    c->reads = s->rbatch;
+    c->nreads = s->rbatch_n;
+    s->rbatch = NULL;
+    s->rbatch_n = s->rbatch_cap = 0;
+    if (!s->batch_n) {
+        c->barrier.data = c;
+        int rc = raft_barrier (&s->raft, &c->barrier, on_barrier);
+        if (rc) {
+            fail_origins (s, c->reads, c->nreads);
+            free_origins (c->reads, c->nreads);
+            free (c);
+        }
+        return;
+    }
     c->p.n = s->batch_n;
     c->p.origins = s->batch_origins;
     c->p.req.data = c;
@@ -432,10 +517,67 @@ batch_flush (self_t *s)
         raft_free (b.base);
         fail_origins (s, c->p.origins, c->p.n);
         free_origins (c->p.origins, c->p.n);
+        fail_origins (s, c->reads, c->nreads);
+        free_origins (c->reads, c->nreads);
         free (c);
         return;
     }
     zlistx_add_end (s->inflight, &c->p);
+}
+
+/* Adds a read barrier to this turn's batch; takes rid. */
+static void
+read_add (self_t *s, zframe_t *rid, uint64_t token, uint64_t id)
+{
+    origin_t o = {rid, token, id, 0, 1};
+    if (raft_state (&s->raft) != RAFT_LEADER) {
+        fail_origins (s, &o, 1);
+        zframe_destroy (&rid);
+        return;
+    }
+    if (s->rbatch_n == s->rbatch_cap) {
+        s->rbatch_cap = s->rbatch_cap ? s->rbatch_cap * 2 : 16;
+        s->rbatch = realloc (s->rbatch, s->rbatch_cap * sizeof *s->rbatch);
+    }
+    s->rbatch[s->rbatch_n++] = o;
+    uv_idle_start (&s->idle, on_idle);
+}
+
+static void
+forward (self_t *s, const char *type, zframe_t *rid, zframe_t *body, uint64_t id, size_t nops, int read)
+{
+    const char *leader = leader_address (s);
+    uint64_t token = ++s->next_token;
+    zmsg_t *m = zmsg_new ();
+    zmsg_addstr (m, type);
+    zmsg_addmem (m, &token, 8);
+    zmsg_addmem (m, zframe_data (body), zframe_size (body));
+    if (!leader || zbridge_send (s->zb, leader, &m)) {
+        zmsg_destroy (&m);
+        origin_t o = {rid, 0, id, nops, read};
+        fail_origins (s, &o, 1);
+        return;
+    }
+    fwd_t *f = calloc (1, sizeof *f);
+    f->rid = zframe_dup (rid);
+    f->id = id;
+    f->nops = nops;
+    f->read = read;
+    f->deadline = zclock_mono () + FORWARD_TIMEOUT_MS;
+    char key[24];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) token);
+    zhashx_insert (s->forwarded, key, f);
+}
+
+/* A read barrier from a local broker ({"t":"b","id"}): linearizable reads wait for it. */
+static void
+local_read (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *o)
+{
+    uint64_t id = sp_u64 (sp_field (o, "id"), 0);
+    if (raft_state (&s->raft) == RAFT_LEADER)
+        read_add (s, zframe_dup (rid), 0, id);
+    else
+        forward (s, "B", rid, body, id, 0, 1);
 }
 
 /* A proposal from a local broker: into the batch on the leader, forwarded on a follower. */
@@ -446,29 +588,9 @@ local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *
         batch_add (s, zframe_dup (rid), 0, prop);
         return;
     }
-    const char *leader = leader_address (s);
     const msgpack_object *ops = sp_field (prop, "ops");
     size_t nops = ops && ops->type == MSGPACK_OBJECT_ARRAY ? ops->via.array.size : 0;
-    uint64_t id = sp_u64 (sp_field (prop, "id"), 0);
-    uint64_t token = ++s->next_token;
-    zmsg_t *m = zmsg_new ();
-    zmsg_addstr (m, "P");
-    zmsg_addmem (m, &token, 8);
-    zmsg_addmem (m, zframe_data (body), zframe_size (body));
-    if (!leader || zbridge_send (s->zb, leader, &m)) {
-        zmsg_destroy (&m);
-        origin_t o = {rid, 0, id, nops};
-        fail_origins (s, &o, 1);
-        return;
-    }
-    fwd_t *f = calloc (1, sizeof *f);
-    f->rid = zframe_dup (rid);
-    f->id = id;
-    f->nops = nops;
-    f->deadline = zclock_mono () + FORWARD_TIMEOUT_MS;
-    char key[24];
-    snprintf (key, sizeof key, "%llu", (unsigned long long) token);
-    zhashx_insert (s->forwarded, key, f);
+    forward (s, "P", rid, body, sp_u64 (sp_field (prop, "id"), 0), nops, 0);
 }
 
 /* ---- status --------------------------------------------------------------------------------- */
@@ -606,6 +728,8 @@ drain_router (self_t *s)
         }
         if (!strcmp (t, "p"))
             local_proposal (s, rid, body, &up.data);
+        else if (!strcmp (t, "b"))
+            local_read (s, rid, body, &up.data);
         else if (!strcmp (t, "g"))
             serve_range (s, rid, &up.data);
         else if (!strcmp (t, "s"))
@@ -729,6 +853,17 @@ on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
                          == MSGPACK_UNPACK_SUCCESS)
             batch_add (s, zframe_dup (rid), token, &up.data);
         msgpack_unpacked_destroy (&up);
+    } else if (rid && !strcmp (type, "B") && zmsg_size (m) == 3) {
+        zframe_t *tf = zmsg_next (m), *body = zmsg_next (m);
+        uint64_t token = 0;
+        if (zframe_size (tf) == 8)
+            memcpy (&token, zframe_data (tf), 8);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        if (token && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
+                         == MSGPACK_UNPACK_SUCCESS)
+            read_add (s, zframe_dup (rid), token, sp_u64 (sp_field (&up.data, "id"), 0));
+        msgpack_unpacked_destroy (&up);
     } else if (via && !strcmp (type, "R") && zmsg_size (m) == 4) {
         zframe_t *tf = zmsg_next (m), *ixf = zmsg_next (m), *body = zmsg_next (m);
         uint64_t token = 0, index = 0;
@@ -823,7 +958,10 @@ on_prepare (uv_prepare_t *h)
 static void
 on_check (uv_check_t *h)
 {
-    batch_flush (h->data);
+    self_t *s = h->data;
+    batch_flush (s);
+    if (zlistx_size (s->held))
+        flush_held (s);
 }
 
 static void
@@ -837,7 +975,7 @@ on_tick (uv_timer_t *h)
             zlistx_add_end (late, (void *) zhashx_cursor (s->forwarded));
     for (const char *key = zlistx_first (late); key; key = zlistx_next (late)) {
         fwd_t *f = zhashx_lookup (s->forwarded, key);
-        origin_t o = {f->rid, 0, f->id, f->nops};
+        origin_t o = {f->rid, 0, f->id, f->nops, f->read};
         fail_origins (s, &o, 1); /* outcome unknown: the leader may still commit it */
         zframe_destroy (&f->rid);
         free (f);
@@ -1025,6 +1163,8 @@ finish (self_t *s)
         while (!s->raft_closed)
             uv_run (&s->loop, UV_RUN_ONCE);
     }
+    if (s->raft_inited)
+        raft_uv_close (&s->io); /* frees what raft_uv_init allocated (raft_close does not) */
     /* answer whatever still waits: the store is going away */
     papply_t *p;
     while ((p = zlistx_first (s->inflight))) {
@@ -1049,6 +1189,7 @@ finish (self_t *s)
         uv_loop_close (&s->loop);
     }
     free (s->batch_origins);
+    free_origins (s->rbatch, s->rbatch_n);
     msgpack_sbuffer_destroy (&s->batch);
     zlistx_destroy (&s->inflight);
     zlistx_destroy (&s->held);

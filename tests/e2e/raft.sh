@@ -54,6 +54,16 @@ wait_for 5 grep -q "rejected a peer connection: malformed handshake" "$T/s1.log"
 tro --server "$(sock 2)" create configmap after-garbage --from-literal k=v >/dev/null || fail "no write after garbage on the peer port"
 pass "garbage on the peer port rejected, writes go on"
 
+# linearizable reads: a write acknowledged by one follower is read at once on the other
+LEADER=$(leader_of 1)
+FOL=(); for n in 1 2 3; do [ "$(peer $n)" != "$LEADER" ] && FOL+=($n); done
+for i in $(seq 1 15); do
+  tro --server "$(sock ${FOL[0]})" create configmap "lin-$i" --from-literal k=v >/dev/null || fail "write lin-$i"
+  tro --server "$(sock ${FOL[1]})" get configmap "lin-$i" >/dev/null 2>&1 || fail "lin-$i written on s${FOL[0]} not read at once on s${FOL[1]}"
+done
+tro --server "$(sock ${FOL[1]})" get configmaps -o json | jq -e '.items | length > 0' >/dev/null || fail "list"
+pass "reads are linearizable across followers (15 write-then-read pairs)"
+
 # steady writes through all three servers while the leader is killed
 ACK=$T/acked
 : >"$ACK"
@@ -80,7 +90,7 @@ wait_for 10 sh -c "L=\$('$TROUPE' --server '$(sock $SURV)' store status -o json 
 echo "new leader $(leader_of $SURV) after $((SECONDS - KILLED_AT)) s (bound 10 s)"
 wait "$W1" "$W2"
 NACK=$(wc -l <"$ACK")
-[ "$NACK" -gt 50 ] || fail "too few acknowledged writes ($NACK)"
+[ "$NACK" -gt 20 ] || fail "too few acknowledged writes ($NACK)"
 pass "leader s$OLD killed under load: new leader, $NACK writes acknowledged"
 
 # the old leader comes back, far behind (more than threshold+trailing entries): snapshot
@@ -129,3 +139,9 @@ wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 3)' store status -o json | 
 check_all
 tro --server "$(sock 3)" create configmap after-restart --from-literal k=v >/dev/null || fail "no write after a full restart"
 pass "full restart: every acknowledged write kept, writes go on"
+
+# clean shutdown of every server; under ASan/UBSan their logs must hold no report
+for n in 1 2 3; do kill "${SPID[$n]}"; done
+for n in 1 2 3; do wait "${SPID[$n]}" 2>/dev/null; done
+! grep -l "Sanitizer\|runtime error" "$T"/*.log || fail "sanitizer report in a server log"
+pass "servers stopped cleanly"
