@@ -1253,7 +1253,7 @@ raft_store_new (const raft_store_opts_t *o)
     s->cluster = zcert_dup (o->cluster);
     s->join_timeout_ms = o->join_timeout_ms > 0 ? o->join_timeout_ms : 20000;
     s->snap_threshold = o->snapshot_threshold ? o->snapshot_threshold : 8192;
-    s->snap_trailing = o->snapshot_trailing ? o->snapshot_trailing : 2048;
+    s->snap_trailing = o->snapshot_trailing ? o->snapshot_trailing : 8192;
     zactor_t *z = zactor_new (raft_store_thread, s);
     if (z && zsock_wait (z))
         zactor_destroy (&z);

@@ -29,7 +29,8 @@ typedef struct {
     zcert_t *cluster;        /* the cluster certificate (public and secret key) */
     int join_timeout_ms;     /* how long a join may take before the start fails (0: 20 s) */
     unsigned snapshot_threshold; /* entries between snapshots (0: 8192) */
-    unsigned snapshot_trailing;  /* entries kept after a snapshot (0: 2048) */
+    unsigned snapshot_trailing;  /* entries kept after a snapshot (0: 8192: lagging followers
+                                    catch up by log, snapshot installs stay rare) */
 } raft_store_opts_t;
 
 /* Starts the replicated store. Returns NULL (logged) if it cannot open its data, bind its
