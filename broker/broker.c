@@ -303,41 +303,61 @@ on_store_result (broker_t *b, const msgpack_object *o)
     free (p);
 }
 
-/* The store's own status (replicated stores answer; a single store does not know "q"). */
+/* Store administration on a replicated store: status (q), member removal (m), snapshot chunks
+ * (v). The request goes to the store as {"t":t,"id":pid,...args}; its answer map becomes the reply
+ * body ("status" for q). */
 static void
-store_status (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
+store_call (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, const char *t, json_t *args)
 {
-    if (id->role != ROLE_ADMIN && id->role != ROLE_VIEWER) {
-        reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: no: store status needs the admin or viewer role", id->name);
+    uint64_t pid = b->next_id++;
+    json_t *m = args ? args : json_object ();
+    json_object_set_new (m, "t", json_string (t));
+    json_object_set_new (m, "id", json_integer ((json_int_t) pid));
+    char *buf = NULL;
+    size_t len = 0;
+    if (tv_encode (m, &buf, &len)) {
+        reply (sock, rid, req, TR_INTERNAL, NULL, 0, "cannot encode a store request");
+        json_decref (m);
         return;
     }
-    uint64_t pid = b->next_id++;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
-    msgpack_pack_str (&pk, 1);
-    msgpack_pack_str_body (&pk, "t", 1);
-    msgpack_pack_str (&pk, 1);
-    msgpack_pack_str_body (&pk, "q", 1);
-    msgpack_pack_str (&pk, 2);
-    msgpack_pack_str_body (&pk, "id", 2);
-    msgpack_pack_uint64 (&pk, pid);
+    json_decref (m);
     pending_write_t *p = calloc (1, sizeof *p);
     p->sock = sock;
     p->rid = zframe_dup (rid);
     p->req_id = req->id;
-    snprintf (p->what, sizeof p->what, "store status");
+    snprintf (p->what, sizeof p->what, "store %s", t);
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
     zhashx_insert (b->pending, k, p);
-    zsock_send (b->store, "b", sb.data, sb.size);
-    msgpack_sbuffer_destroy (&sb);
+    zsock_send (b->store, "b", buf, len);
+    free (buf);
+}
+
+/* Kinds served by the replicated store itself, not by schema/: StoreStatus (get), StoreMember
+ * (delete NAME: an id or a peer address), StoreSnapshot (get, opts.offset: 1 MiB chunks). */
+static int
+store_admin (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, const char *kind)
+{
+    int status = req->verb == TR_VERB_GET && !strcmp (kind, "StoreStatus");
+    int member = req->verb == TR_VERB_DELETE && !strcmp (kind, "StoreMember");
+    int snap = req->verb == TR_VERB_GET && !strcmp (kind, "StoreSnapshot");
+    if (!status && !member && !snap)
+        return 0;
+    if (!b->replicated)
+        reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "this server's store is not replicated (no --peer-listen)");
+    else if (id->role != ROLE_ADMIN && !(status && id->role == ROLE_VIEWER))
+        reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: no: %s needs the admin role", id->name, kind);
+    else if (status)
+        store_call (b, sock, rid, req, "q", NULL);
+    else if (member)
+        store_call (b, sock, rid, req, "m", json_pack ("{s:s}", "remove", req->name));
+    else
+        store_call (b, sock, rid, req, "v", json_pack ("{s:I}", "offset", (json_int_t) tv_int (req->opts, "offset", 0)));
+    return 1;
 }
 
 static void
-on_store_status (broker_t *b, const msgpack_object *o)
+on_store_answer (broker_t *b, const msgpack_object *o)
 {
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
@@ -347,14 +367,18 @@ on_store_status (broker_t *b, const msgpack_object *o)
     zhashx_delete (b->pending, k);
     const msgpack_object *st = sp_field (o, "status");
     char err[200];
-    json_t *body = st ? tv_from_msgpack (st, err, sizeof err) : NULL;
+    json_t *body = tv_from_msgpack (st ? st : o, err, sizeof err);
     tr_env_t req;
     tr_env_init (&req);
     req.id = p->req_id;
-    if (body)
-        reply (p->sock, p->rid, &req, TR_OK, body, 0, NULL);
+    const char *e = body ? tv_str (body, "error") : NULL;
+    if (!body)
+        reply (p->sock, p->rid, &req, TR_INTERNAL, NULL, 0, "%s: malformed answer", p->what);
+    else if (e && *e)
+        reply (p->sock, p->rid, &req, tv_bool (body, "unavailable", false) ? TR_UNAVAILABLE : TR_BAD_REQUEST, NULL,
+               0, "%s", e);
     else
-        reply (p->sock, p->rid, &req, TR_INTERNAL, NULL, 0, "store status: malformed answer");
+        reply (p->sock, p->rid, &req, TR_OK, body, 0, NULL);
     json_decref (body);
     zframe_destroy (&p->rid);
     free (p);
@@ -436,8 +460,8 @@ on_store_message (broker_t *b)
             finish_reload (b, &up.data);
         else if (!strcmp (t, "r"))
             on_store_result (b, &up.data);
-        else if (!strcmp (t, "q"))
-            on_store_status (b, &up.data);
+        else if (!strcmp (t, "q") || !strcmp (t, "m") || !strcmp (t, "v"))
+            on_store_answer (b, &up.data);
         else if (!strcmp (t, "b"))
             on_read_ready (b, &up.data);
     }
@@ -975,13 +999,8 @@ handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, i
 {
     rq_t r = {.b = b, .sock = sock, .rid = rid, .req = req, .id = id, .attempts = attempts};
     const char *kind = req->kind[0] ? req->kind : tv_str (req->body, "kind");
-    if (req->verb == TR_VERB_GET && kind && !strcmp (kind, "StoreStatus")) {
-        if (!b->replicated)
-            reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "this server's store is not replicated (no --peer-listen)");
-        else
-            store_status (b, sock, rid, req, id);
+    if (kind && store_admin (b, sock, rid, req, id, kind))
         return;
-    }
     r.sk = kind ? schema_kind_lookup (b->schemas, kind) : NULL;
     if (!r.sk) {
         reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",

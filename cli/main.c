@@ -20,6 +20,7 @@ usage (FILE *f)
              "  server … --peer-listen tcp://H:P [--join tcp://PEER --token T]  replicated store (Raft)\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "  store status [-o json]                 the replicated store: members, leader, indexes\n"
+             "  store member remove ID|ADDRESS | store snapshot save FILE | store snapshot restore FILE --data DIR\n"
              "Objects:\n"
              "  apply -f FILE | create -f FILE | create configmap NAME --from-literal k=v | create namespace NAME\n"
              "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"

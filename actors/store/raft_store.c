@@ -97,6 +97,9 @@ typedef struct {
     zlistx_t *held;     /* held_t */
     uint64_t next_token;
     change_t *change;   /* the membership change in progress */
+    unsigned char *saved; /* snapshot being saved by `troupe store snapshot save` (chunks) */
+    size_t saved_len;
+    int64_t saved_at;
 
     int joined;
     int64_t join_deadline, join_next;
@@ -706,6 +709,184 @@ serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
     msgpack_sbuffer_destroy (&items);
 }
 
+/* ---- administration: member removal, snapshot save ----------------------------------------- */
+
+#define SAVE_CHUNK (1024 * 1024)
+
+static void
+pack_admin (msgpack_sbuffer *out, const char *t, uint64_t id, const char *error)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, error ? 4 : 3);
+    pstr (&pk, "t");
+    pstr (&pk, t);
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    pstr (&pk, "ok");
+    if (error)
+        msgpack_pack_false (&pk);
+    else
+        msgpack_pack_true (&pk);
+    if (error) {
+        pstr (&pk, "error");
+        pstr (&pk, error);
+    }
+}
+
+typedef struct {
+    struct raft_change req;
+    self_t *s;
+    origin_t o;
+    raft_id member;
+} remove_ctx_t;
+
+static void
+admin_answer (self_t *s, const origin_t *o, const char *error)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    pack_admin (&out, "m", o->id, error);
+    answer (s, o, 0, &out);
+    msgpack_sbuffer_destroy (&out);
+}
+
+static void
+on_removed (struct raft_change *req, int status)
+{
+    remove_ctx_t *x = req->data;
+    self_t *s = x->s;
+    if (status)
+        TR_WARN (A, "removing member id=%llu failed: %s", (unsigned long long) x->member, raft_strerror (status));
+    else
+        TR_INFO (A, "member removed id=%llu", (unsigned long long) x->member);
+    admin_answer (s, &x->o, status ? raft_strerror (status) : NULL);
+    zframe_destroy (&x->o.rid);
+    if (s->change == (change_t *) x)
+        s->change = NULL;
+    free (x);
+}
+
+/* Removes a member named by id or peer address; on the leader only (a follower forwards). Takes
+ * rid. */
+static void
+member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const char *who)
+{
+    origin_t o = {rid, token, id, 0, 0};
+    char err[300] = "";
+    raft_id member = 0;
+    const struct raft_configuration *conf = &s->raft.configuration;
+    for (unsigned i = 0; i < conf->n; i++) {
+        char idtxt[24];
+        snprintf (idtxt, sizeof idtxt, "%llu", (unsigned long long) conf->servers[i].id);
+        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address))
+            member = conf->servers[i].id;
+    }
+    if (!member)
+        snprintf (err, sizeof err, "no member with id or address \"%s\" (see troupe store status)", who);
+    else if (s->change)
+        snprintf (err, sizeof err, "another membership change is in progress: retry");
+    if (!err[0]) {
+        remove_ctx_t *x = calloc (1, sizeof *x);
+        x->s = s;
+        x->o = o;
+        x->member = member;
+        x->req.data = x;
+        int rc = raft_remove (&s->raft, &x->req, member, on_removed);
+        if (!rc) {
+            s->change = (change_t *) x; /* only compared, never dereferenced as a change_t */
+            return;
+        }
+        snprintf (err, sizeof err, "cannot remove member %llu: %s", (unsigned long long) member, raft_strerror (rc));
+        free (x);
+    }
+    admin_answer (s, &o, err);
+    zframe_destroy (&rid);
+}
+
+static void
+local_member (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *o)
+{
+    uint64_t id = sp_u64 (sp_field (o, "id"), 0);
+    char who[256] = "";
+    const msgpack_object *w = sp_field (o, "remove");
+    if (w)
+        sp_str (w, who, sizeof who);
+    if (raft_state (&s->raft) == RAFT_LEADER) {
+        member_remove (s, zframe_dup (rid), 0, id, who);
+        return;
+    }
+    const char *leader = leader_address (s);
+    uint64_t token = ++s->next_token;
+    zmsg_t *m = zmsg_new ();
+    zmsg_addstr (m, "M");
+    zmsg_addmem (m, &token, 8);
+    zmsg_addmem (m, zframe_data (body), zframe_size (body));
+    if (!leader || zbridge_send (s->zb, leader, &m)) {
+        zmsg_destroy (&m);
+        origin_t or = {rid, 0, id, 0, 0};
+        admin_answer (s, &or, "the store has no leader: retry");
+        return;
+    }
+    fwd_t *f = calloc (1, sizeof *f);
+    f->rid = zframe_dup (rid);
+    f->id = id;
+    f->deadline = zclock_mono () + FORWARD_TIMEOUT_MS;
+    char key[24];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) token);
+    zhashx_insert (s->forwarded, key, f);
+}
+
+/* A chunk of a snapshot of this server's store, made at offset 0: header, LMDB copy, BLAKE2b. */
+static void
+serve_save (self_t *s, zframe_t *rid, const msgpack_object *o)
+{
+    uint64_t id = sp_u64 (sp_field (o, "id"), 0), off = sp_u64 (sp_field (o, "offset"), 0);
+    if (off == 0 || !s->saved) {
+        free (s->saved);
+        s->saved = NULL;
+        void *buf;
+        size_t len;
+        if (off == 0 && fsm_snapshot (s->store, &buf, &len) == 0) {
+            s->saved = realloc (buf, len + crypto_generichash_BYTES);
+            crypto_generichash (s->saved + len, crypto_generichash_BYTES, s->saved, len, NULL, 0);
+            s->saved_len = len + crypto_generichash_BYTES;
+            s->saved_at = zclock_mono ();
+        }
+    }
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    if (!s->saved || off > s->saved_len) {
+        pack_admin (&out, "v", id, off ? "the snapshot being saved is gone: start again" : "cannot copy the store");
+        send_to (s->router, rid, out.data, out.size);
+        msgpack_sbuffer_destroy (&out);
+        return;
+    }
+    size_t n = s->saved_len - off < SAVE_CHUNK ? s->saved_len - off : SAVE_CHUNK;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 6);
+    pstr (&pk, "t");
+    pstr (&pk, "v");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    pstr (&pk, "offset");
+    msgpack_pack_uint64 (&pk, off);
+    pstr (&pk, "total");
+    msgpack_pack_uint64 (&pk, s->saved_len);
+    pstr (&pk, "index");
+    msgpack_pack_uint64 (&pk, store_applied_index (s->store));
+    pstr (&pk, "data");
+    msgpack_pack_bin (&pk, n);
+    msgpack_pack_bin_body (&pk, s->saved + off, n);
+    send_to (s->router, rid, out.data, out.size);
+    msgpack_sbuffer_destroy (&out);
+    if (off + n >= s->saved_len) {
+        free (s->saved);
+        s->saved = NULL;
+    }
+}
+
 /* ---- broker-facing socket ------------------------------------------------------------------- */
 
 static void
@@ -736,6 +917,10 @@ drain_router (self_t *s)
             zlistx_add_end (s->subs, zframe_dup (rid));
         else if (!strcmp (t, "q"))
             serve_status (s, rid, sp_u64 (sp_field (&up.data, "id"), 0));
+        else if (!strcmp (t, "m"))
+            local_member (s, rid, body, &up.data);
+        else if (!strcmp (t, "v"))
+            serve_save (s, rid, &up.data);
         else
             TR_WARN (A, "dropped unknown message");
         msgpack_unpacked_destroy (&up);
@@ -863,6 +1048,28 @@ on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
         if (token && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
                          == MSGPACK_UNPACK_SUCCESS)
             read_add (s, zframe_dup (rid), token, sp_u64 (sp_field (&up.data, "id"), 0));
+        msgpack_unpacked_destroy (&up);
+    } else if (rid && !strcmp (type, "M") && zmsg_size (m) == 3) {
+        zframe_t *tf = zmsg_next (m), *body = zmsg_next (m);
+        uint64_t token = 0;
+        if (zframe_size (tf) == 8)
+            memcpy (&token, zframe_data (tf), 8);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char who[256] = "";
+        if (token && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
+                         == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *w = sp_field (&up.data, "remove");
+            if (w)
+                sp_str (w, who, sizeof who);
+            uint64_t id = sp_u64 (sp_field (&up.data, "id"), 0);
+            if (raft_state (&s->raft) == RAFT_LEADER)
+                member_remove (s, zframe_dup (rid), token, id, who);
+            else {
+                origin_t o = {rid, token, id, 0, 0};
+                admin_answer (s, &o, "not the leader any more: retry");
+            }
+        }
         msgpack_unpacked_destroy (&up);
     } else if (via && !strcmp (type, "R") && zmsg_size (m) == 4) {
         zframe_t *tf = zmsg_next (m), *ixf = zmsg_next (m), *body = zmsg_next (m);
@@ -1189,6 +1396,7 @@ finish (self_t *s)
         uv_loop_close (&s->loop);
     }
     free (s->batch_origins);
+    free (s->saved);
     free_origins (s->rbatch, s->rbatch_n);
     msgpack_sbuffer_destroy (&s->batch);
     zlistx_destroy (&s->inflight);

@@ -446,3 +446,19 @@ store_sync (store_t *self)
 {
     return mdb_env_sync (self->env, 1) ? -1 : 0;
 }
+
+int
+store_set_applied_index (store_t *self, uint64_t index)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin (self->env, NULL, 0, &txn))
+        return -1;
+    if (meta_put (txn, self->meta, "raft_index", index)) {
+        mdb_txn_abort (txn);
+        return -1;
+    }
+    if (mdb_txn_commit (txn)) /* frees txn either way */
+        return -1;
+    self->index = index;
+    return 0;
+}

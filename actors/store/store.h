@@ -93,6 +93,8 @@ int store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t
                     void (*on_event) (void *arg, const store_event_t *ev), void *arg);
 /* Last Raft index recorded by store_apply_at (0 if never). */
 uint64_t store_applied_index (store_t *self);
+/* Sets it (a restored backup starts a new Raft log: 0). 0 or -1. */
+int store_set_applied_index (store_t *self, uint64_t index);
 /* Writes a compacted copy of the whole store (a valid data.mdb) to fd: a Raft snapshot. 0 or -1. */
 int store_copy_fd (store_t *self, int fd);
 /* Meta-page fsync on commit (default on). Under Raft the log is the durability: off keeps the
