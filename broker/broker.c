@@ -291,6 +291,15 @@ on_store_result (broker_t *b, const msgpack_object *o)
                "the latest version and try again",
                p->what);
         break;
+    case 6: /* replicated store: refused before reaching the log */
+        reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
+               "%s: the store has no leader: the write was not made (retry)", p->what);
+        break;
+    case 5: /* replicated store: in the log, but leadership was lost before it committed */
+        reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
+               "%s: the store lost its leader before the write committed: it may or may not have been made",
+               p->what);
+        break;
     default:
         reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0, "%s: the store could not commit the write", p->what);
     }

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #define A "store"
-#define RESULT_UNAVAILABLE 5
+#define RESULT_UNKNOWN 5      /* proposed, but leadership was lost before commit: may or may not apply */
+#define RESULT_NOT_PROPOSED 6 /* no leader, or refused before the log: definitely not applied */
 #define FORWARD_TIMEOUT_MS 10000
 
 /* Who is waiting for the result of one proposal. */
@@ -219,7 +220,7 @@ answer_reads (self_t *s, origin_t *o, size_t n, uint64_t index)
 }
 
 static void
-fail_origins (self_t *s, origin_t *o, size_t n)
+fail_origins_code (self_t *s, origin_t *o, size_t n, int code)
 {
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
@@ -228,10 +229,24 @@ fail_origins (self_t *s, origin_t *o, size_t n)
         if (o[i].read)
             pack_read_answer (&out, o[i].id, 0);
         else
-            fsm_pack_failure (&out, o[i].id, o[i].nops, RESULT_UNAVAILABLE);
+            fsm_pack_failure (&out, o[i].id, o[i].nops, code);
         answer (s, &o[i], 0, &out);
     }
     msgpack_sbuffer_destroy (&out);
+}
+
+/* proposals that never reached the log (no leader, refused): definitely not applied */
+static void
+fail_origins (self_t *s, origin_t *o, size_t n)
+{
+    fail_origins_code (s, o, n, RESULT_NOT_PROPOSED);
+}
+
+/* proposals in the log whose fate is unknown (leadership lost, forward timed out) */
+static void
+unknown_origins (self_t *s, origin_t *o, size_t n)
+{
+    fail_origins_code (s, o, n, RESULT_UNKNOWN);
 }
 
 static void
@@ -395,7 +410,7 @@ on_applied_ctx (struct raft_apply *req, int status, void *result)
         if (status)
             TR_WARN (A, "proposal not committed index=%llu: %s", (unsigned long long) req->index,
                      raft_strerror (status));
-        fail_origins (s, p->origins, p->n);
+        unknown_origins (s, p->origins, p->n);
     } else {
         msgpack_sbuffer out;
         msgpack_sbuffer_init (&out);
@@ -1183,7 +1198,7 @@ on_tick (uv_timer_t *h)
     for (const char *key = zlistx_first (late); key; key = zlistx_next (late)) {
         fwd_t *f = zhashx_lookup (s->forwarded, key);
         origin_t o = {f->rid, 0, f->id, f->nops, f->read};
-        fail_origins (s, &o, 1); /* outcome unknown: the leader may still commit it */
+        unknown_origins (s, &o, 1); /* the leader may still commit it */
         zframe_destroy (&f->rid);
         free (f);
         zhashx_delete (s->forwarded, key);
