@@ -52,7 +52,7 @@ fuzz-run: fuzz
 bench: build
 	scripts/deps.sh bench
 	$(BUILD)/bench_api
-	$(BUILD)/bench_store
+	BUILD=$(BUILD) scripts/bench_store.sh
 
 install: build
 	cmake --install $(BUILD)

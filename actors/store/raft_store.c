@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define A "store"
@@ -369,7 +370,7 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
         TR_ERROR (A, "cannot reopen the store after restoring a snapshot: %s", err);
         abort (); /* nothing sensible to serve from */
     }
-    store_set_metasync (s->store, 0);
+    store_set_sync (s->store, 0);
     TR_INFO (A, "restored snapshot index=%llu revision=%llu keys=%zu (was at index %llu)", (unsigned long long) idx,
              (unsigned long long) store_revision (s->store), store_count (s->store), (unsigned long long) have);
     /* brokers' caches no longer match: they reload, and their watchers get an explicit resync */
@@ -1246,16 +1247,69 @@ write_id (self_t *s, raft_id id)
     return rc || rename (tmp, path) ? -1 : 0;
 }
 
+static void
+boot_id (char *buf, size_t len)
+{
+    snprintf (buf, len, "unknown");
+    FILE *f = fopen ("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (fgets (buf, (int) len, f))
+            buf[strcspn (buf, "\n")] = 0;
+        fclose (f);
+    }
+}
+
+/* LMDB runs without fsync under Raft. A process that dies leaves its writes in the page cache
+ * (nothing lost); a machine that crashes may leave data.mdb torn. The marker DATA/store/unsynced
+ * holds the boot id while the store runs unsynced: found with another boot id, the machine went
+ * down under us, and data.mdb is set aside so libraft rebuilds it (restore of the last snapshot,
+ * then the log after it, which libraft keeps until a snapshot covers it). */
+static int
+guard_unsynced (self_t *s, char *err, size_t errlen)
+{
+    char marker[1200], cur[64], was[64] = "";
+    snprintf (marker, sizeof marker, "%s/unsynced", s->store_dir);
+    boot_id (cur, sizeof cur);
+    FILE *f = fopen (marker, "r");
+    if (f) {
+        if (fgets (was, sizeof was, f))
+            was[strcspn (was, "\n")] = 0;
+        fclose (f);
+        if (strcmp (was, cur)) {
+            char mdb[1200], aside[1300];
+            snprintf (mdb, sizeof mdb, "%s/data.mdb", s->store_dir);
+            snprintf (aside, sizeof aside, "%s/data.mdb.unsynced-%lld", s->store_dir, (long long) time (NULL));
+            TR_WARN (A, "the machine restarted while the store ran unsynced (boot %s, now %s): rebuilding it from "
+                        "the Raft snapshot and log; the old file is kept as %s", was, cur, aside);
+            if (rename (mdb, aside) && errno != ENOENT) {
+                snprintf (err, errlen, "cannot set %s aside: %s", mdb, strerror (errno));
+                return -1;
+            }
+        }
+    }
+    f = fopen (marker, "w");
+    if (!f || fprintf (f, "%s\n", cur) < 0 || fflush (f) || fsync (fileno (f))) {
+        snprintf (err, errlen, "cannot write %s: %s", marker, strerror (errno));
+        if (f)
+            fclose (f);
+        return -1;
+    }
+    fclose (f);
+    return 0;
+}
+
 static int
 start (self_t *s, char *err, size_t errlen)
 {
     mkdir (s->data, 0700);
     mkdir (s->store_dir, 0700);
     mkdir (s->raft_dir, 0700);
+    if (guard_unsynced (s, err, errlen))
+        return -1;
     s->store = store_open (s->store_dir, 0, err, errlen);
     if (!s->store)
         return -1;
-    store_set_metasync (s->store, 0); /* the Raft log is the durability (store.h) */
+    store_set_sync (s->store, 0); /* the Raft log is the durability (store.h) */
     s->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (s->router, 0);
     zsock_set_rcvhwm (s->router, 0);
@@ -1419,6 +1473,11 @@ finish (self_t *s)
     zhashx_destroy (&s->forwarded);
     zlistx_destroy (&s->subs);
     zsock_destroy (&s->router);
+    if (s->store && store_sync (s->store) == 0) {
+        char marker[1200];
+        snprintf (marker, sizeof marker, "%s/unsynced", s->store_dir);
+        unlink (marker); /* everything is on disk: a later machine crash cannot tear it */
+    }
     store_close (&s->store);
     zcert_destroy (&s->cluster);
 }

@@ -436,9 +436,9 @@ store_copy_fd (store_t *self, int fd)
 }
 
 int
-store_set_metasync (store_t *self, int on)
+store_set_sync (store_t *self, int on)
 {
-    return mdb_env_set_flags (self->env, MDB_NOMETASYNC, on ? 0 : 1) ? -1 : 0;
+    return mdb_env_set_flags (self->env, MDB_NOSYNC, on ? 0 : 1) ? -1 : 0;
 }
 
 int

@@ -97,11 +97,12 @@ uint64_t store_applied_index (store_t *self);
 int store_set_applied_index (store_t *self, uint64_t index);
 /* Writes a compacted copy of the whole store (a valid data.mdb) to fd: a Raft snapshot. 0 or -1. */
 int store_copy_fd (store_t *self, int fd);
-/* Meta-page fsync on commit (default on). Under Raft the log is the durability: off keeps the
- * database consistent and may lose only the last transactions on a system crash, which the log
- * replays. 0 or -1. */
-int store_set_metasync (store_t *self, int on);
-/* Flushes everything to disk (after store_set_metasync(0)). 0 or -1. */
+/* fsync on commit (default on). Under Raft the log is the durability: off (MDB_NOSYNC) commits
+ * reach the page cache only, so they survive the process being killed but not the machine
+ * crashing, which may also leave the file inconsistent — the replicated store then rebuilds it
+ * from the Raft snapshot and log (raft_store.c, "unsynced" marker). 0 or -1. */
+int store_set_sync (store_t *self, int on);
+/* Flushes everything to disk (after store_set_sync(0)). 0 or -1. */
 int store_sync (store_t *self);
 
 /* Reads one key. Returns 0 and fills a malloc'd copy (*val, *len) and revisions,

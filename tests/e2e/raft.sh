@@ -98,12 +98,16 @@ pass "leader s$OLD killed under load: new leader, $NACK writes acknowledged"
 
 # the old leader comes back, far behind (more than threshold+trailing entries): snapshot
 for i in $(seq 1 40); do tro --server "$(sock $SURV)" create configmap "b-$i" --from-literal k=v >/dev/null && echo "b-$i" >>"$ACK"; done
+# as if the machine had crashed (another boot id): its unsynced LMDB is set aside and rebuilt
+[ -f "$T/s$OLD/store/unsynced" ] || fail "no unsynced marker while s$OLD ran"
+echo "boot-before-a-crash" >"$T/s$OLD/store/unsynced"
 start "$OLD"
 TARGET=$(applied_of $SURV)
 wait_for 30 sh -c "[ \"\$('$TROUPE' --server '$(sock $OLD)' store status -o json | jq .appliedIndex)\" -ge $TARGET ]" ||
   fail "s$OLD did not catch up (applied $(applied_of $OLD) < $TARGET)"
 grep -q "restored snapshot" "$T/s$OLD.log" || fail "s$OLD caught up without a snapshot: $(grep -c . "$T/s$OLD.log") log lines"
-pass "restarted s$OLD caught up by snapshot"
+grep -q "machine restarted while the store ran unsynced" "$T/s$OLD.log" || fail "s$OLD did not rebuild after a simulated machine crash"
+pass "restarted s$OLD (simulated machine crash) rebuilt its store and caught up by snapshot"
 
 check_all() { # every acknowledged write is on every server
   for n in 1 2 3; do
@@ -169,4 +173,5 @@ pass "member s${FOL[1]} removed, 2 voters keep writing"
 for n in 1 2 3; do kill "${SPID[$n]}"; done
 for n in 1 2 3; do wait "${SPID[$n]}" 2>/dev/null; done
 ! grep -l "Sanitizer\|runtime error" "$T"/*.log || fail "sanitizer report in a server log"
+for n in 1 2 3; do [ -f "$T/s$n/store/unsynced" ] && fail "s$n left its unsynced marker after a clean stop"; done
 pass "servers stopped cleanly"

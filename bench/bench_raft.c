@@ -1,0 +1,267 @@
+/* bench_raft — the replicated store under load: 1, 3 or 5 members on loopback (real libraft log
+ * with fsync, real LMDB, peers over CURVE TCP), driven at the store protocol (core/store_proto.h)
+ * over ipc by N closed-loop clients, each with one request in flight — the same shape as etcd's
+ * benchmark tool (scripts/bench_store.sh runs etcd beside it with the same parameters). The
+ * clients share one DEALER, as a broker's requests do (request id → client).
+ *
+ *   build/bench_raft [--members 3] [--clients 64] [--size 256] [--seconds 5] [--op put|cas|get]
+ *
+ * put: overwrite keys /bench/<client>/<i%1000>; cas: compare-and-swap on each client's own key
+ * with the revision of its previous write; get: linearizable read = read barrier ("b") then a
+ * range read of one key. Prints one line: ops/s, p50, p99.
+ */
+#include "actors/store/raft_store.h"
+#include "core/store_proto.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double
+now_s (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int
+cmpd (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static zsock_t *dealer;
+
+typedef struct {
+    int i;
+    double sent;
+    uint64_t rev;    /* cas: revision of this client's key */
+    int phase;       /* get: 0 barrier sent, 1 range sent */
+    char key[64];
+} client_t;
+
+static const char *op = "put";
+static size_t size = 256;
+static char *val;
+
+static void
+pstr (msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen (s);
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+static void
+send_next (client_t *c, uint64_t id)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    if (!strcmp (op, "get")) {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        if (c->phase == 0) {
+            msgpack_pack_map (&pk, 2);
+            pstr (&pk, "t");
+            pstr (&pk, "b");
+            pstr (&pk, "id");
+            msgpack_pack_uint64 (&pk, id);
+        } else {
+            msgpack_pack_map (&pk, 3);
+            pstr (&pk, "t");
+            pstr (&pk, "g");
+            pstr (&pk, "id");
+            msgpack_pack_uint64 (&pk, id);
+            pstr (&pk, "prefix");
+            pstr (&pk, c->key);
+        }
+    } else {
+        char key[96];
+        if (!strcmp (op, "cas"))
+            snprintf (key, sizeof key, "%s", c->key);
+        else
+            snprintf (key, sizeof key, "%s/%d", c->key, c->i % 1000);
+        sp_op_t o = {.op = 1, .cond = !strcmp (op, "cas") && c->rev ? 3 : 0, .expect = c->rev, .key = key,
+                     .val = val, .len = size};
+        sp_pack_propose (&sb, id, &o, 1);
+    }
+    zsock_send (dealer, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static void
+usage (void)
+{
+    fprintf (stderr, "usage: bench_raft [--members 1|3|5] [--clients N] [--size BYTES] [--seconds S] [--op put|cas|get]\n");
+    exit (2);
+}
+
+int
+main (int argc, char **argv)
+{
+    int members = 3, nclients = 64;
+    double seconds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc)
+            usage ();
+        if (!strcmp (argv[i], "--members"))
+            members = atoi (argv[++i]);
+        else if (!strcmp (argv[i], "--clients"))
+            nclients = atoi (argv[++i]);
+        else if (!strcmp (argv[i], "--size"))
+            size = (size_t) atol (argv[++i]);
+        else if (!strcmp (argv[i], "--seconds"))
+            seconds = atof (argv[++i]);
+        else if (!strcmp (argv[i], "--op"))
+            op = argv[++i];
+        else
+            usage ();
+    }
+    if (members < 1 || members > 7 || nclients < 1 || (strcmp (op, "put") && strcmp (op, "cas") && strcmp (op, "get")))
+        usage ();
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    setenv ("TROUPE_LOG", "warn", 0);
+    val = malloc (size);
+    memset (val, 'v', size);
+    char dir[] = "/var/tmp/troupe-bench-raft-XXXXXX";
+    if (!mkdtemp (dir)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    /* the cluster key, and a ZAP handler that admits it (as `troupe server` does) */
+    char path[256];
+    snprintf (path, sizeof path, "%s/clients", dir);
+    mkdir (path, 0700);
+    zcert_t *cluster = zcert_new ();
+    snprintf (path, sizeof path, "%s/clients/peer.cert", dir);
+    zcert_save_public (cluster, path);
+    zactor_t *auth = zactor_new (zauth, NULL);
+    snprintf (path, sizeof path, "%s/clients", dir);
+    zstr_sendx (auth, "CURVE", path, NULL);
+    zsock_wait (auth);
+    int base = 30000 + (int) (getpid () % 20000);
+    zactor_t *m[8] = {0};
+    char eps[8][256], peers[8][64];
+    for (int k = 0; k < members; k++) {
+        char data[256];
+        snprintf (data, sizeof data, "%s/m%d", dir, k + 1);
+        snprintf (eps[k], sizeof eps[k], "ipc://%s/m%d.sock", dir, k + 1);
+        snprintf (peers[k], sizeof peers[k], "tcp://127.0.0.1:%d", base + k);
+        raft_store_opts_t o = {.data_dir = data, .endpoint = eps[k], .peer_listen = peers[k],
+                               .join = k ? peers[0] : NULL, .cluster = cluster};
+        m[k] = raft_store_new (&o);
+        if (!m[k]) {
+            fprintf (stderr, "member %d did not start\n", k + 1);
+            return 1;
+        }
+        if (k == 0)
+            zclock_sleep (1500); /* the first member elects itself */
+    }
+    zclock_sleep (500);
+    client_t *cl = calloc ((size_t) nclients, sizeof *cl);
+    dealer = zsock_new_dealer (eps[0]); /* member 1 bootstrapped: the leader */
+    zsock_set_rcvhwm (dealer, 0);
+    zsock_set_sndhwm (dealer, 0);
+    zsock_set_rcvtimeo (dealer, 5000);
+    for (int k = 0; k < nclients; k++)
+        snprintf (cl[k].key, sizeof cl[k].key, "/bench/%d", k);
+    /* get needs something to read; cas starts from a first put */
+    size_t cap = 1 << 20, nlat = 0;
+    double *lat = malloc (cap * sizeof *lat);
+    if (!strcmp (op, "get")) {
+        const char *save = op;
+        op = "put";
+        for (int k = 0; k < nclients; k++) {
+            char key[96];
+            snprintf (key, sizeof key, "%s", cl[k].key);
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init (&sb);
+            sp_op_t o = {.op = 1, .key = key, .val = val, .len = size};
+            sp_pack_propose (&sb, (uint64_t) k, &o, 1);
+            zsock_send (dealer, "b", sb.data, sb.size);
+            msgpack_sbuffer_destroy (&sb);
+            zmsg_t *r = zmsg_recv (dealer);
+            zmsg_destroy (&r);
+        }
+        op = save;
+    }
+    long errors = 0;
+    double t0 = now_s (), end = t0 + seconds;
+    uint64_t *seq = calloc ((size_t) nclients, sizeof *seq);
+    for (int k = 0; k < nclients; k++) {
+        cl[k].sent = now_s ();
+        send_next (&cl[k], (uint64_t) k + (uint64_t) nclients * ++seq[k]);
+    }
+    int inflight = nclients;
+    while (inflight) {
+        zmsg_t *r = zmsg_recv (dealer);
+        if (!r) {
+            fprintf (stderr, "no answer for 5 s (%d in flight)\n", inflight);
+            break;
+        }
+        zframe_t *f = zmsg_first (r);
+        client_t *c = NULL;
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        int ok = 0;
+        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
+            c = &cl[sp_u64 (sp_field (&up.data, "id"), 0) % (uint64_t) nclients];
+            const msgpack_object *res = sp_field (&up.data, "res");
+            const msgpack_object *okf = sp_field (&up.data, "ok");
+            if (res && res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size == 1) {
+                const msgpack_object *r0 = &res->via.array.ptr[0];
+                ok = r0->via.array.ptr[0].via.u64 == 0;
+                if (ok)
+                    c->rev = r0->via.array.ptr[1].via.u64;
+            } else if (okf)
+                ok = okf->type == MSGPACK_OBJECT_BOOLEAN && okf->via.boolean;
+            else
+                ok = sp_field (&up.data, "kvs") != NULL;
+        }
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&r);
+        if (!c)
+            continue;
+        if (!ok)
+            errors++;
+        if (!strcmp (op, "get") && c->phase == 0 && ok) {
+            c->phase = 1; /* barrier passed: now the read itself */
+            send_next (c, (uint64_t) (c - cl) + (uint64_t) nclients * ++seq[c - cl]);
+            continue;
+        }
+        c->phase = 0;
+        double t = now_s ();
+        if (nlat < cap)
+            lat[nlat++] = t - c->sent;
+        c->i++;
+        if (t >= end) {
+            inflight--;
+            continue;
+        }
+        c->sent = t;
+        send_next (c, (uint64_t) (c - cl) + (uint64_t) nclients * ++seq[c - cl]);
+    }
+    double secs = now_s () - t0;
+    qsort (lat, nlat, sizeof *lat, cmpd);
+    printf ("troupe members=%d clients=%d size=%zu op=%s ops/s=%.0f p50_ms=%.3f p99_ms=%.3f errors=%ld\n", members,
+            nclients, size, op, nlat / secs, nlat ? lat[nlat / 2] * 1e3 : 0, nlat ? lat[nlat * 99 / 100] * 1e3 : 0,
+            errors);
+    zsock_destroy (&dealer);
+    free (seq);
+    for (int k = members - 1; k >= 0; k--)
+        zactor_destroy (&m[k]);
+    zactor_destroy (&auth);
+    zcert_destroy (&cluster);
+    free (cl);
+    free (lat);
+    free (val);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    return system (cmd) ? 1 : 0;
+}
