@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/store_proto.h"
 #include "core/value.h"
 #include "core/yaml.h"
 #include "runtime-shims/process/process_shim.h"
@@ -534,6 +535,83 @@ wait_for_signal (void)
     TR_INFO ("troupe", "stopping");
 }
 
+/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer. */
+static int
+store_is_leader (zsock_t *store)
+{
+    static uint64_t id;
+    /* {"t":"q","id":id} */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "t", 1);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "q", 1);
+    msgpack_pack_str (&pk, 2);
+    msgpack_pack_str_body (&pk, "id", 2);
+    msgpack_pack_uint64 (&pk, ++id);
+    zsock_send (store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    int leader = -1;
+    for (;;) { /* skip a late answer to an earlier question */
+        zmsg_t *m = zmsg_recv (store);
+        if (!m)
+            return -1;
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        zframe_t *f = zmsg_first (m);
+        int mine = 0;
+        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS &&
+            sp_u64 (sp_field (&up.data, "id"), 0) == id) {
+            mine = 1;
+            char st[32] = "";
+            const msgpack_object *o = sp_field (sp_field (&up.data, "status"), "state");
+            if (o)
+                sp_str (o, st, sizeof st);
+            leader = !strcmp (st, "leader");
+        }
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+        if (mine)
+            return leader;
+    }
+}
+
+/* Replicated servers: the controllers and the scheduler run on one server at a time, the one
+ * whose store leads (checked twice a second), in a host of their own that is destroyed — its
+ * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
+ * election already is one, and writes from a deposed leader's server cannot commit anyway. */
+static void
+follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    zsock_t *store = zsock_new_dealer ("inproc://troupe-store");
+    zsock_set_rcvtimeo (store, 2000);
+    tr_host_t *elected = NULL;
+    while (!g_stop && !zsys_interrupted) {
+        int leader = store_is_leader (store);
+        if (leader == 1 && !elected) {
+            TR_INFO ("troupe", "this server's store leads: starting the controllers and the scheduler");
+            elected = tr_host_new (ho);
+            if (tr_host_start (elected, controllers_actor (), ctrl_cfg) || tr_host_start (elected, scheduler_actor (), NULL))
+                TR_ERROR ("troupe", "cannot start the controllers or the scheduler");
+        } else if (leader != 1 && elected) {
+            TR_INFO ("troupe", "this server's store no longer leads: stopping the controllers and the scheduler");
+            tr_host_destroy (&elected);
+        }
+        usleep (500000);
+    }
+    tr_host_destroy (&elected);
+    zsock_destroy (&store);
+    TR_INFO ("troupe", "stopping");
+}
+
 int
 cmd_up (cli_t *g, int argc, char **argv)
 {
@@ -659,14 +737,19 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
-    if (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+    /* replicated: the controllers and the scheduler run only beside the Raft leader (below) */
+    if ((!c.peer_listen && (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) ||
+                            tr_host_start (c.host, scheduler_actor (), NULL))) ||
         load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
         json_decref (cfg);
         return 1;
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
-    wait_for_signal ();
+    if (c.peer_listen)
+        follow_leadership (&ho, tv_get (cfg, "controllers"));
+    else
+        wait_for_signal ();
     teardown (&c);
     json_decref (cfg);
     return 0;

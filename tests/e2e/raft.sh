@@ -30,6 +30,10 @@ start 3 --join "$(peer 2)" --token "$TOKEN" # through a follower: redirected to 
 wait_for 30 status 3 || fail "s3 did not join through a follower"
 [ "$(status 1 | jq '[.members[] | select(.role=="voter")] | length')" = 3 ] || fail "not 3 voters: $(status 1)"
 pass "3 voters: bootstrap, join, join through a follower"
+# controllers and scheduler run beside the leader only
+sleep 1
+[ "$(grep -l "starting the controllers" "$T"/s[123].log | wc -l)" = 1 ] || fail "controllers started on $(grep -l "starting the controllers" "$T"/s[123].log | wc -l) servers"
+grep -q "starting the controllers" "$T/s1.log" || fail "controllers not started beside the leader s1"
 
 # a token of another cluster cannot authenticate to the peers: the join fails, the server exits
 tro init --cluster other --data "$T/other" >"$T/other.out" 2>&1 || fail "init other"
@@ -91,6 +95,8 @@ SURV=$(( OLD % 3 + 1 ))
 wait_for 10 sh -c "L=\$('$TROUPE' --server '$(sock $SURV)' store status -o json | jq -r .leader); [ -n \"\$L\" ] && [ \"\$L\" != '$(peer $OLD)' ]" ||
   fail "no new leader within 10 s of killing s$OLD"
 echo "new leader $(leader_of $SURV) after $((SECONDS - KILLED_AT)) s (bound 10 s)"
+NEWL=$(leader_of $SURV); for n in 1 2 3; do [ "$(peer $n)" = "$NEWL" ] && NL=$n; done
+wait_for 5 grep -q "starting the controllers" "$T/s$NL.log" || fail "controllers did not move to the new leader s$NL"
 wait "$W1" "$W2"
 NACK=$(wc -l <"$ACK")
 [ "$NACK" -gt 20 ] || fail "too few acknowledged writes ($NACK)"
