@@ -296,11 +296,17 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
         int kind = (int) sp_u64 (&f[1], 0);
         char key[600];
         event_t ev = {0};
-        if (sp_str (&f[2], key, sizeof key) || split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns))
+        json_t *obj = NULL;
+        if (sp_str (&f[2], key, sizeof key) || split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns) ||
+            !(obj = decode_val (&f[3], rev))) {
+            /* not an API object (the cluster's keys under /troupe/, or undecodable): the ring still
+             * takes one event per revision — watchers index it by revision — that no one matches */
+            event_t none = {.rev = rev};
+            if (rev > c->rev)
+                c->rev = rev;
+            ring_push (c, &none);
             continue;
-        json_t *obj = decode_val (&f[3], rev);
-        if (!obj)
-            continue;
+        }
         zhashx_t *m = kind_map (c, ev.plural);
         entry_t *cur = zhashx_lookup (m, key);
         ev.rev = rev;

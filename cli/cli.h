@@ -11,13 +11,19 @@
 #include "core/schema.h"
 
 #define CLI_TIMEOUT_MS 15000
+#define CLI_FAILOVER_MS 5000 /* per server, when several are given */
+#define CLI_MAX_ENDPOINTS 8
 
 typedef struct {
     const char *server;      /* --server: endpoint(s); else the config file */
     const char *config;      /* --kubeconfig / --config path */
     const char *ns;          /* -n */
     int all_ns;              /* -A */
-    tr_client_t *client;     /* lazily connected */
+    tr_client_t *client;     /* lazily connected, to eps[cur] */
+    char eps[CLI_MAX_ENDPOINTS][256];
+    int neps, cur;
+    tr_creds_t creds;
+    int have_creds;
     schema_registry_t *schemas;
 } cli_t;
 

@@ -56,21 +56,27 @@ cli_client (cli_t *g)
 {
     if (g->client)
         return g->client;
-    char endpoint[1024], err[512], path[1024];
-    tr_creds_t creds;
-    const char *cfg = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
-    int have = tr_conn_load_config (cfg, endpoint, sizeof endpoint, &creds, err, sizeof err) == 0;
-    if (g->server)
-        snprintf (endpoint, sizeof endpoint, "%s", g->server);
-    else if (!have) {
-        fprintf (stderr, "error: %s\n", err);
-        return NULL;
+    char err[512], path[1024];
+    if (!g->neps) {
+        char endpoint[2048];
+        const char *cfg = g->config ? g->config : tr_conn_default_config_path (path, sizeof path);
+        g->have_creds = tr_conn_load_config (cfg, endpoint, sizeof endpoint, &g->creds, err, sizeof err) == 0;
+        if (g->server)
+            snprintf (endpoint, sizeof endpoint, "%s", g->server);
+        else if (!g->have_creds) {
+            fprintf (stderr, "error: %s\n", err);
+            return NULL;
+        }
+        /* several servers of one cluster, comma-separated: used one at a time, in order */
+        for (char *save, *ep = strtok_r (endpoint, ",", &save); ep && g->neps < CLI_MAX_ENDPOINTS;
+             ep = strtok_r (NULL, ",", &save))
+            snprintf (g->eps[g->neps++], sizeof g->eps[0], "%s", ep);
+        if (!g->neps) {
+            fprintf (stderr, "error: no server endpoint\n");
+            return NULL;
+        }
     }
-    /* several endpoints: the first for now (failover comes with the replicated store) */
-    char *comma = strchr (endpoint, ',');
-    if (comma)
-        *comma = 0;
-    g->client = tr_client_new (endpoint, have ? &creds : NULL, err, sizeof err);
+    g->client = tr_client_new (g->eps[g->cur], g->have_creds ? &g->creds : NULL, err, sizeof err);
     if (!g->client)
         fprintf (stderr, "error: %s\n", err);
     return g->client;
@@ -80,16 +86,30 @@ int
 cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
 {
     tr_env_init (reply);
-    tr_client_t *c = cli_client (g);
-    if (!c)
+    if (!cli_client (g))
         return TR_UNAVAILABLE;
-    int rc = tr_client_call (c, req, reply, CLI_TIMEOUT_MS);
-    if (rc) {
-        fprintf (stderr, "error: the server did not answer within %d s (is `troupe up` running?)\n",
-                 CLI_TIMEOUT_MS / 1000);
-        return rc;
+    /* with several servers, one that does not answer within a few seconds is skipped; the
+     * request goes to the next (a write that did reach the silent one may then be reported as
+     * AlreadyExists or Conflict: the same outcome-unknown rule as a timeout) */
+    int tries = g->neps, timeout = g->neps > 1 ? CLI_FAILOVER_MS : CLI_TIMEOUT_MS;
+    for (int t = 0; t < tries; t++) {
+        if (!cli_client (g))
+            return TR_UNAVAILABLE;
+        int rc = tr_client_call (g->client, req, reply, timeout);
+        if (!rc)
+            return 0;
+        if (g->neps > 1) {
+            fprintf (stderr, "warning: %s did not answer within %d s; trying the next server\n", g->eps[g->cur],
+                     timeout / 1000);
+            tr_client_destroy (&g->client);
+            g->cur = (g->cur + 1) % g->neps;
+            tr_env_clear (reply);
+            tr_env_init (reply);
+        }
     }
-    return 0;
+    fprintf (stderr, "error: %s did not answer within %d s (is `troupe up` running?)\n",
+             g->neps > 1 ? "no server" : "the server", timeout / 1000);
+    return TR_TIMEOUT;
 }
 
 void

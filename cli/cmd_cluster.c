@@ -16,6 +16,7 @@
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "cli/cluster_pki.h"
 #include "core/host.h"
 #include "core/log.h"
 #include "core/store_proto.h"
@@ -447,6 +448,10 @@ start_control_plane (cluster_t *c)
         fprintf (stderr, "error: the store could not start in %s (see the log above)\n", c->data);
         return -1;
     }
+    if (c->peer_listen && cluster_pki_sync (c->data, "inproc://troupe-store", c->cluster, c->join != NULL, 30000)) {
+        fprintf (stderr, "error: the cluster's keys could not be read from the store within 30 s\n");
+        return -1;
+    }
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
                         .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL,
                         .replicated = c->peer_listen != NULL};
@@ -585,8 +590,9 @@ store_is_leader (zsock_t *store)
  * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
  * election already is one, and writes from a deposed leader's server cannot commit anyway. */
 static void
-follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg)
+follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char *data, zcert_t *cluster)
 {
+    int64_t next_pki = zclock_mono () + 5000;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction (SIGINT, &sa, NULL);
@@ -604,6 +610,10 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg)
         } else if (leader != 1 && elected) {
             TR_INFO ("troupe", "this server's store no longer leads: stopping the controllers and the scheduler");
             tr_host_destroy (&elected);
+        }
+        if (zclock_mono () >= next_pki) {
+            cluster_pki_refresh (data, "inproc://troupe-store", cluster);
+            next_pki = zclock_mono () + 5000;
         }
         usleep (500000);
     }
@@ -747,7 +757,7 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
     if (c.peer_listen)
-        follow_leadership (&ho, tv_get (cfg, "controllers"));
+        follow_leadership (&ho, tv_get (cfg, "controllers"), c.data, c.cluster);
     else
         wait_for_signal ();
     teardown (&c);

@@ -69,6 +69,9 @@ struct troupe_ctx {
     char instance[64];     /* broker instance seen last: a change means the broker restarted */
     int64_t last_pong;
     int lost;              /* pings unanswered: informers will relist when the broker is back */
+    char eps[8][256];      /* the host's endpoints (several servers of one cluster) */
+    int neps, cur;
+    int64_t last_switch;
 };
 
 typedef struct {
@@ -601,6 +604,52 @@ ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         on_pong (ctx, reply);
 }
 
+static int on_socket (zloop_t *loop, zsock_t *sock, void *arg);
+
+/* The broker stopped answering and the host knows other servers of the cluster: move to the
+ * next one. Requests in flight are failed (TR_UNAVAILABLE), watches end; the new broker's
+ * different instance makes every informer relist (on_pong), as after a broker restart. */
+static void
+switch_broker (troupe_ctx_t *ctx)
+{
+    int next = (ctx->cur + 1) % ctx->neps;
+    char err[256];
+    zsock_t *d = tr_conn_dealer (ctx->eps[next], ctx->host->has_creds ? &ctx->host->creds : NULL, err, sizeof err);
+    if (!d) {
+        TR_ERROR (ctx->def->name, "cannot use server endpoint=%s error=\"%s\"", ctx->eps[next], err);
+        ctx->cur = next;
+        return;
+    }
+    TR_WARN (ctx->def->name, "server %s not answering: switching to %s", ctx->eps[ctx->cur], ctx->eps[next]);
+    zloop_reader_end (ctx->loop, ctx->dealer);
+    zsock_destroy (&ctx->dealer);
+    ctx->dealer = d;
+    ctx->cur = next;
+    zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
+    zhashx_t *old = ctx->pending;
+    ctx->pending = zhashx_new ();
+    for (pending_t *p = zhashx_first (old); p; p = zhashx_next (old)) {
+        if (p->list_for) {
+            p->list_for->listing = 0;
+            if (p->is_watch)
+                p->list_for->watch_id = 0;
+        } else if (p->cb) {
+            tr_env_t t;
+            tr_env_init (&t);
+            t.id = strtoull (zhashx_cursor (old), NULL, 10);
+            t.verb = TR_VERB_REPLY;
+            t.code = TR_UNAVAILABLE;
+            t.msg = "server switched: request lost";
+            p->cb (ctx->self, ctx, &t, p->arg);
+        }
+        free (p);
+    }
+    zhashx_destroy (&old);
+    ctx->lost = 1;
+    ctx->last_switch = zclock_mono ();
+    send_hello (ctx);
+}
+
 static int
 on_housekeeping (zloop_t *loop, int zid, void *arg)
 {
@@ -630,6 +679,9 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
     zlistx_destroy (&keys);
     if (ctx->last_pong && now - ctx->last_pong > 3 * PING_EVERY_MS)
         ctx->lost = 1;
+    int64_t heard = ctx->last_pong > ctx->last_switch ? ctx->last_pong : ctx->last_switch;
+    if (ctx->neps > 1 && now - heard > 3 * PING_EVERY_MS)
+        switch_broker (ctx);
     for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))
         if (!inf->listing && !inf->watch_id && !ctx->lost)
             informer_list (inf);
@@ -666,8 +718,15 @@ actor_thread (zsock_t *pipe, void *args)
     ctx->informers = zlistx_new ();
     ctx->peers = zlistx_new ();
     ctx->loop = zloop_new ();
-    char err[256];
-    ctx->dealer = tr_conn_dealer (sa->host->endpoint, sa->host->has_creds ? &sa->host->creds : NULL, err, sizeof err);
+    char err[256], eps[512];
+    snprintf (eps, sizeof eps, "%s", sa->host->endpoint);
+    for (char *save, *ep = strtok_r (eps, ",", &save); ep && ctx->neps < 8; ep = strtok_r (NULL, ",", &save))
+        snprintf (ctx->eps[ctx->neps++], sizeof ctx->eps[0], "%s", ep);
+    ctx->last_switch = zclock_mono ();
+    ctx->dealer = ctx->neps ? tr_conn_dealer (ctx->eps[0], sa->host->has_creds ? &sa->host->creds : NULL, err, sizeof err)
+                            : NULL;
+    if (!ctx->neps)
+        snprintf (err, sizeof err, "no endpoint");
     free (sa);
     if (ctx->dealer) {
         zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);

@@ -170,9 +170,9 @@ static void
 report_unschedulable (sch_t *s, troupe_ctx_t *ctx, const json_t *pod, const char *key, const char *why)
 {
     const char *last = json_string_value (json_object_get (s->unschedulable, key));
-    json_object_set_new (s->unschedulable, key, json_string (why));
     if (last && !strcmp (last, why))
-        return; /* already said */
+        return; /* already said (compared before the set below frees the old string) */
+    json_object_set_new (s->unschedulable, key, json_string (why));
     TR_INFO (A, "unschedulable pod=%s reason=\"%s\"", key, why);
     char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);

@@ -1,0 +1,261 @@
+/* cluster_pki — one set of keys for every server of a replicated cluster (see cluster_pki.h). */
+#include "cli/cluster_pki.h"
+#include "core/log.h"
+#include "core/store_proto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PREFIX "/troupe/pki/"
+
+static void
+box_key (zcert_t *cluster, unsigned char key[crypto_secretbox_KEYBYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, crypto_secretbox_KEYBYTES);
+    crypto_generichash_update (&st, zcert_secret_key (cluster), 32);
+    crypto_generichash_update (&st, (const unsigned char *) "troupe-pki", 10);
+    crypto_generichash_final (&st, key, crypto_secretbox_KEYBYTES);
+}
+
+static void
+pstr (msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen (s);
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+/* the files that make a cluster's identity: relative paths under DATA/pki */
+static int
+list_files (const char *pki, char names[][128], int max)
+{
+    int n = 0;
+    const char *top[] = {"server.cert", "server.cert_secret", "admin.cert_secret"};
+    for (size_t i = 0; i < 3 && n < max; i++) {
+        char p[1300];
+        snprintf (p, sizeof p, "%s/%s", pki, top[i]);
+        if (access (p, R_OK) == 0)
+            snprintf (names[n++], 128, "%s", top[i]);
+    }
+    char dir[1300];
+    snprintf (dir, sizeof dir, "%s/clients", pki);
+    DIR *d = opendir (dir);
+    for (struct dirent *e; d && (e = readdir (d)) && n < max;)
+        if (e->d_name[0] != '.' && strlen (e->d_name) < 100 && strcmp (e->d_name, "cluster-peer.cert"))
+            snprintf (names[n++], 128, "clients/%s", e->d_name);
+    if (d)
+        closedir (d);
+    return n;
+}
+
+static int
+read_all (const char *path, unsigned char **buf, size_t *len)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    unsigned char *b = malloc (cap);
+    size_t r;
+    while ((r = fread (b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            b = realloc (b, cap *= 2);
+    }
+    fclose (f);
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* Proposes every local file under PREFIX, created only if absent (the first writer wins). */
+static int
+publish (zsock_t *store, const char *pki, zcert_t *cluster)
+{
+    char names[64][128];
+    int n = list_files (pki, names, 64);
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    box_key (cluster, key);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    pstr (&pk, "t");
+    pstr (&pk, "p");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, 1);
+    pstr (&pk, "ops");
+    msgpack_pack_array (&pk, (size_t) n);
+    for (int i = 0; i < n; i++) {
+        char path[1300], k[300];
+        snprintf (path, sizeof path, "%.1100s/%.127s", pki, names[i]);
+        snprintf (k, sizeof k, PREFIX "%.127s", names[i]);
+        unsigned char *plain = NULL;
+        size_t len = 0;
+        read_all (path, &plain, &len);
+        size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+        unsigned char *box = malloc (blen);
+        randombytes_buf (box, crypto_secretbox_NONCEBYTES);
+        crypto_secretbox_easy (box + crypto_secretbox_NONCEBYTES, plain ? plain : (unsigned char *) "", len, box, key);
+        msgpack_pack_array (&pk, 5);
+        msgpack_pack_int (&pk, 1);
+        msgpack_pack_int (&pk, 1); /* only if absent */
+        msgpack_pack_uint64 (&pk, 0);
+        pstr (&pk, k);
+        msgpack_pack_bin (&pk, blen);
+        msgpack_pack_bin_body (&pk, box, blen);
+        free (box);
+        free (plain);
+    }
+    sodium_memzero (key, sizeof key);
+    zsock_send (store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    /* each file is its own op: 0 created, 1 already there; anything else (no leader yet): retry */
+    zmsg_t *m = zmsg_recv (store);
+    int ok = m != NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    zframe_t *f = m ? zmsg_first (m) : NULL;
+    const msgpack_object *res = NULL;
+    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+        res = sp_field (&up.data, "res");
+    if (!res || res->type != MSGPACK_OBJECT_ARRAY || res->via.array.size != (uint32_t) n)
+        ok = 0;
+    for (uint32_t i = 0; ok && i < res->via.array.size; i++) {
+        const msgpack_object *r = &res->via.array.ptr[i];
+        uint64_t code = r->type == MSGPACK_OBJECT_ARRAY && r->via.array.size ? r->via.array.ptr[0].via.u64 : 99;
+        ok = code == 0 || code == 1;
+    }
+    msgpack_unpacked_destroy (&up);
+    zmsg_destroy (&m);
+    return ok ? n : -1;
+}
+
+/* Reads PREFIX from the local store and writes the files; returns how many, -1 on error. */
+static int
+install (zsock_t *store, const char *pki, zcert_t *cluster)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    pstr (&pk, "t");
+    pstr (&pk, "g");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, 2);
+    pstr (&pk, "prefix");
+    pstr (&pk, PREFIX);
+    zsock_send (store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    zmsg_t *m = zmsg_recv (store);
+    if (!m)
+        return -1;
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    box_key (cluster, key);
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    int n = 0;
+    zframe_t *f = zmsg_first (m);
+    const msgpack_object *kvs = NULL;
+    if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+        kvs = sp_field (&up.data, "kvs");
+    for (uint32_t i = 0; kvs && kvs->type == MSGPACK_OBJECT_ARRAY && i < kvs->via.array.size && n >= 0; i++) {
+        const msgpack_object *kv = &kvs->via.array.ptr[i];
+        char k[300];
+        if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4 || sp_str (&kv->via.array.ptr[0], k, sizeof k) ||
+            kv->via.array.ptr[1].type != MSGPACK_OBJECT_BIN)
+            continue;
+        const char *rel = k + strlen (PREFIX);
+        if (strstr (rel, "..") || (strncmp (rel, "clients/", 8) && strchr (rel, '/')))
+            continue; /* only the layout we write */
+        const unsigned char *box = (const unsigned char *) kv->via.array.ptr[1].via.bin.ptr;
+        size_t blen = kv->via.array.ptr[1].via.bin.size;
+        if (blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+            continue;
+        size_t len = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+        unsigned char *plain = malloc (len + 1);
+        if (crypto_secretbox_open_easy (plain, box + crypto_secretbox_NONCEBYTES, blen - crypto_secretbox_NONCEBYTES,
+                                        box, key)) {
+            TR_WARN ("troupe", "cluster key material %s does not decrypt with this cluster's key: skipped", k);
+            free (plain);
+            continue;
+        }
+        char path[1300], tmp[1400];
+        snprintf (path, sizeof path, "%.1000s/%.280s", pki, rel);
+        snprintf (tmp, sizeof tmp, "%s.tmp", path);
+        unsigned char *have = NULL;
+        size_t hlen = 0;
+        int same = read_all (path, &have, &hlen) == 0 && hlen == len && !memcmp (have, plain, len);
+        free (have);
+        if (same) { /* unchanged: leave the file (and the certificate stores watching it) alone */
+            free (plain);
+            n++;
+            continue;
+        }
+        FILE *out = fopen (tmp, "wb");
+        if (!out || fchmod (fileno (out), strstr (rel, "secret") ? 0600 : 0644) || fwrite (plain, 1, len, out) != len ||
+            fclose (out) || rename (tmp, path)) {
+            TR_ERROR ("troupe", "cannot write %s: %s", path, strerror (errno));
+            n = -1;
+        } else
+            n++;
+        free (plain);
+    }
+    sodium_memzero (key, sizeof key);
+    msgpack_unpacked_destroy (&up);
+    zmsg_destroy (&m);
+    return n;
+}
+
+int
+cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *cluster, int joining, int timeout_ms)
+{
+    char pki[1100];
+    snprintf (pki, sizeof pki, "%s/pki", data);
+    zsock_t *store = zsock_new_dealer (store_endpoint);
+    zsock_set_rcvtimeo (store, 3000);
+    int64_t end = zclock_mono () + timeout_ms;
+    int rc = -1, published = 0;
+    while (zclock_mono () < end) {
+        /* a server joining takes the cluster's keys first, so its own fresh ones never win */
+        int n = install (store, pki, cluster);
+        if (n < 0 || (joining && n == 0)) {
+            zclock_sleep (300); /* not caught up yet */
+            continue;
+        }
+        /* then adds what only it has (a node's certificate made here with `troupe init node`):
+         * created only if absent, forwarded to the leader by a follower */
+        if (!published && publish (store, pki, cluster) >= 0)
+            published = 1;
+        if (published) {
+            n = install (store, pki, cluster);
+            TR_INFO ("troupe", "cluster keys in sync with the store files=%d", n);
+            rc = n > 0 ? 0 : -1;
+            break;
+        }
+        zclock_sleep (300);
+    }
+    zsock_destroy (&store);
+    return rc;
+}
+
+void
+cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *cluster)
+{
+    char pki[1100];
+    snprintf (pki, sizeof pki, "%s/pki", data);
+    zsock_t *store = zsock_new_dealer (store_endpoint);
+    zsock_set_rcvtimeo (store, 3000);
+    publish (store, pki, cluster);
+    install (store, pki, cluster);
+    zsock_destroy (&store);
+}

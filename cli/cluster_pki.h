@@ -1,0 +1,21 @@
+/* cluster_pki — every server of a replicated cluster serves with the same keys, so a client
+ * config listing all servers authenticates to any of them (k3s keeps its CA in the datastore the
+ * same way). The first server publishes its pki (server key pair, admin key, client
+ * certificates) into the replicated store under /troupe/pki/ — outside /registry/, invisible to
+ * the API — sealed with a key derived from the cluster key (libsodium secretbox); a server that
+ * joins installs them in its own DATA/pki before its broker starts.
+ */
+#ifndef TROUPE_CLUSTER_PKI_H
+#define TROUPE_CLUSTER_PKI_H
+
+#include <czmq.h>
+
+/* Installs the cluster's keys from the store at store_endpoint into data/pki, publishing this
+ * server's own first if the store has none and joining is 0. 0 or -1 (none within timeout_ms). */
+int cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *cluster, int joining, int timeout_ms);
+
+/* One round: publishes local files the store lacks (a node certificate made here with
+ * `troupe init node`), installs those made elsewhere. Servers run it every few seconds. */
+void cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *cluster);
+
+#endif

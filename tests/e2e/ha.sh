@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# A highly available control plane: three replicated servers sharing one set of keys (published
+# through the store), an agent and the CLI given all three endpoints. A Deployment runs with
+# exactly its replicas (controllers run beside the leader only); kill -9 of the server the agent
+# uses and that leads: the agent fails over, its pods keep running untouched, the controllers
+# move with the leadership, and the CLI scales through the surviving servers.
+. "$(dirname "$0")/lib.sh"
+MARK="e2e-ha-$$"
+BASE=$((22000 + $$ % 15000))
+api() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
+peer() { echo "tcp://127.0.0.1:$((BASE + 10 + $1))"; }
+ALL="$(api 1),$(api 2),$(api 3)"
+declare -A SPID
+start() {
+  local n=$1; shift
+  "$TROUPE" server --data "$T/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "$@" >>"$T/s$n.log" 2>&1 &
+  SPID[$n]=$!; PIDS+=($!)
+}
+tro init --cluster ha --data "$T/s1" >"$T/init.out" 2>&1 || fail "init"
+TOKEN=$(sed -n 's/^join token=//p' "$T/init.out")
+start 1
+wait_for 20 tro --server "ipc://$T/s1/run/troupe.sock" store status || fail "s1 not serving"
+start 2 --join "$(peer 1)" --token "$TOKEN"
+start 3 --join "$(peer 1)" --token "$TOKEN"
+wait_for 30 tro --server "ipc://$T/s3/run/troupe.sock" store status || fail "s3 did not join"
+cmp -s "$T/s1/pki/server.cert_secret" "$T/s3/pki/server.cert_secret" || fail "servers do not share the cluster's keys"
+pass "3 servers, one set of keys"
+
+# a node's credentials made on s1 while it runs reach the other servers through the store
+tro init node n1 --data "$T/s1" --server "$ALL" -o "$T/n1.config" >/dev/null || fail "init node"
+wait_for 20 test -f "$T/s3/pki/clients/node-n1.cert" || fail "the node's certificate did not reach s3"
+# the CLI, with the cluster's admin keys, lists every server
+sed "s|^server: .*|server: \"$ALL\"|" "$XDG_CONFIG_HOME/troupe/config" >"$T/admin.config"
+trc() { "$TROUPE" --kubeconfig "$T/admin.config" "$@"; }
+for n in 1 2 3; do tro --kubeconfig "$T/admin.config" --server "$(api $n)" get namespaces >/dev/null || fail "admin keys refused by s$n"; done
+pass "node certificate propagated, admin keys accepted by every server"
+
+"$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
+wait_for 40 sh -c "'$TROUPE' --kubeconfig '$T/admin.config' get nodes n1 -o json | jq -e '.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")'" || fail "node n1 not Ready"
+cat >"$T/d.yaml" <<Y
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ha}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: ha}}
+  template:
+    metadata: {labels: {app: ha}}
+    spec:
+      containers:
+      - {name: c, image: busybox, command: ["/bin/sh", "-c", "echo $MARK; while true; do sleep 1; done"]}
+Y
+trc apply -f "$T/d.yaml" >/dev/null || fail "apply"
+runs() { [ "$(trc get pods -l app=ha -o json | jq '[.items[] | select(.status.phase=="Running")] | length')" = "$1" ]; }
+wait_for 60 runs 3 || fail "3 pods not Running"
+sleep 3
+[ "$(trc get pods -l app=ha -o json | jq '.items | length')" = 3 ] || fail "$(trc get pods -l app=ha -o json | jq '.items | length') pods for 3 replicas: controllers ran on several servers"
+[ "$(count_procs)" = 3 ] || fail "3 Running but $(count_procs) processes"
+pass "Deployment: exactly 3 pods with 3 servers"
+
+# kill -9 the server the agent talks to (s1, the first endpoint), which also leads
+LEADER=$(tro --server "ipc://$T/s2/run/troupe.sock" store status -o json | jq -r .leader)
+[ "$LEADER" = "$(peer 1)" ] || echo "note: leader is $LEADER, not s1"
+BEFORE=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
+kill -9 "${SPID[1]}"
+wait_for 20 grep -q "switching to" "$T/agent.log" || fail "the agent did not fail over"
+wait_for 30 sh -c "'$TROUPE' --server 'ipc://$T/s2/run/troupe.sock' store status -o json | jq -e '.leader != \"\" and .leader != \"$(peer 1)\"'" || fail "no new leader"
+trc scale deployment ha --replicas 4 >/dev/null 2>"$T/scale.err" || fail "scale through the surviving servers: $(cat "$T/scale.err")"
+wait_for 60 runs 4 || fail "scale to 4 not done after the failover (controllers did not move?)"
+NOW=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
+for p in $BEFORE; do case " $NOW " in *" $p "*) ;; *) fail "container process $p was restarted by the failover" ;; esac; done
+pass "server killed: agent failed over, pods untouched, scaled to 4 through the others"
+
+trc delete -f "$T/d.yaml" >/dev/null || fail "delete"
+wait_for 40 procs_eq 0 || fail "processes left after delete"
+pass "deleted"
