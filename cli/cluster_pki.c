@@ -49,7 +49,7 @@ list_files (const char *pki, char names[][128], int max)
     DIR *d = opendir (dir);
     for (struct dirent *e; d && (e = readdir (d)) && n < max;)
         if (e->d_name[0] != '.' && strlen (e->d_name) < 100 && strcmp (e->d_name, "cluster-peer.cert"))
-            snprintf (names[n++], 128, "clients/%s", e->d_name);
+            snprintf (names[n++], 128, "clients/%.100s", e->d_name);
     if (d)
         closedir (d);
     return n;
