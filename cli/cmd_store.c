@@ -104,6 +104,18 @@ snapshot_save (cli_t *g, const char *path)
         fprintf (stderr, "error: %s: %s\n", tmp, strerror (errno));
         return 1;
     }
+    /* a linearizable read first: the server asked (maybe a follower) has then applied every
+     * write acknowledged before this command, and its copy holds them */
+    tr_env_t rq, rp;
+    tr_env_init (&rq);
+    rq.verb = TR_VERB_LIST;
+    snprintf (rq.kind, sizeof rq.kind, "Namespace");
+    if (call (g, &rq, &rp)) {
+        fclose (f);
+        unlink (tmp);
+        return 1;
+    }
+    tr_env_clear (&rp);
     json_int_t off = 0, total = -1, index = 0;
     while (total < 0 || off < total) {
         tr_env_t req, rep;
@@ -137,6 +149,41 @@ snapshot_save (cli_t *g, const char *path)
     }
     printf ("snapshot saved to %s (%lld bytes, raft index %lld)\n", path, (long long) total, (long long) index);
     return 0;
+}
+
+typedef struct {
+    char keys[256][300];
+    size_t n;
+} keylist_t;
+
+static int
+collect_key (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    (void) val;
+    (void) len;
+    (void) mod_rev;
+    (void) create_rev;
+    keylist_t *k = arg;
+    if (k->n < 256)
+        snprintf (k->keys[k->n++], sizeof k->keys[0], "%s", key);
+    return 0;
+}
+
+/* The old cluster's keys (sealed with its cluster key) do not belong to the new one: the first
+ * server of the restored cluster publishes its own. */
+static int
+drop_cluster_keys (store_t *st)
+{
+    keylist_t *k = calloc (1, sizeof *k);
+    uint64_t rev;
+    store_range (st, "/troupe/pki/", &rev, collect_key, k);
+    store_op_t ops[256];
+    store_op_result_t res[256];
+    for (size_t i = 0; i < k->n; i++)
+        ops[i] = (store_op_t) {.kind = STORE_DELETE, .cond = STORE_IF_ANY, .key = k->keys[i]};
+    int rc = k->n ? store_apply (st, ops, k->n, res, NULL, NULL) : 0;
+    free (k);
+    return rc;
 }
 
 static int
@@ -179,7 +226,7 @@ snapshot_restore (const char *path, const char *data)
         snprintf (err, sizeof err, "cannot write %s/data.mdb: %s", dir, strerror (errno));
     free (buf);
     /* a new cluster starts a new Raft log: its entries must not be taken for ones already applied */
-    if (!st || store_set_applied_index (st, 0)) {
+    if (!st || store_set_applied_index (st, 0) || drop_cluster_keys (st)) {
         fprintf (stderr, "error: %s\n", st ? "cannot reset the applied index" : err);
         store_close (&st);
         return 1;
