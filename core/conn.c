@@ -54,7 +54,9 @@ tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
     zframe_t *f = zframe_new (buf, len); /* zframe_frommem (zero-copy) is czmq draft API */
     free (buf);
     zmsg_append (m, &f);
-    return zmsg_send (&m, sock);
+    int rc = zmsg_send (&m, sock);
+    zmsg_destroy (&m); /* still ours when the send failed (a ROUTER peer that is gone) */
+    return rc;
 }
 
 int

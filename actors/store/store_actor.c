@@ -40,6 +40,7 @@ send_to (zsock_t *router, zframe_t *rid, const char *data, size_t len)
     zmsg_append (m, &(zframe_t *) {zframe_dup (rid)});
     zmsg_addmem (m, data, len);
     zmsg_send (&m, router);
+    zmsg_destroy (&m); /* left to us if the send failed */
 }
 
 /* Applies a drained set of proposals: one transaction, events out, then replies. */
