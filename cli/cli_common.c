@@ -5,6 +5,11 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/un.h>
+#include <sys/socket.h>
+#include <poll.h>
+#include <netdb.h>
 #include <string.h>
 
 static void
@@ -51,6 +56,42 @@ cli_flag (int *argc, char **argv, const char *long_name, const char *short_name)
     return 0;
 }
 
+/* Does something accept connections at ep (tcp or ipc)? A dead server refuses at once, where
+ * ZeroMQ would retry silently until the request times out. */
+static int
+reachable (const char *ep)
+{
+    int fd = -1, ok = 0;
+    if (!strncmp (ep, "tcp://", 6)) {
+        char host[256], *colon;
+        snprintf (host, sizeof host, "%s", ep + 6);
+        colon = strrchr (host, ':');
+        if (!colon)
+            return 1;
+        *colon = 0;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        if (getaddrinfo (host, colon + 1, &hints, &ai) || !ai)
+            return 0;
+        fd = socket (ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int err = 0;
+            socklen_t el = sizeof err;
+            ok = poll (&p, 1, 1000) == 1 && getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
+        }
+        freeaddrinfo (ai);
+    } else if (!strncmp (ep, "ipc://", 6)) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf (a.sun_path, sizeof a.sun_path, "%s", ep + 6);
+        fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ok = fd >= 0 && connect (fd, (struct sockaddr *) &a, sizeof a) == 0;
+    } else
+        return 1;
+    if (fd >= 0)
+        close (fd);
+    return ok;
+}
+
 tr_client_t *
 cli_client (cli_t *g)
 {
@@ -76,6 +117,9 @@ cli_client (cli_t *g)
             return NULL;
         }
     }
+    /* with several servers, start with one that is up */
+    for (int i = 0; g->neps > 1 && i < g->neps && !reachable (g->eps[g->cur]); i++)
+        g->cur = (g->cur + 1) % g->neps;
     g->client = tr_client_new (g->eps[g->cur], g->have_creds ? &g->creds : NULL, err, sizeof err);
     if (!g->client)
         fprintf (stderr, "error: %s\n", err);

@@ -259,3 +259,68 @@ cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *clus
     install (store, pki, cluster);
     zsock_destroy (&store);
 }
+
+/* One request/answer on the store protocol; the answer (or NULL). */
+static zmsg_t *
+store_ask (zsock_t *store, msgpack_sbuffer *sb)
+{
+    zsock_send (store, "b", sb->data, sb->size);
+    return zmsg_recv (store);
+}
+
+int
+cluster_register_member (const char *store_endpoint, const char *name, int timeout_ms)
+{
+    zsock_t *store = zsock_new_dealer (store_endpoint);
+    zsock_set_rcvtimeo (store, 3000);
+    int64_t end = zclock_mono () + timeout_ms;
+    int rc = -1;
+    while (rc && zclock_mono () < end) {
+        /* our own id, from the store's status */
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 2);
+        pstr (&pk, "t");
+        pstr (&pk, "q");
+        pstr (&pk, "id");
+        msgpack_pack_uint64 (&pk, 3);
+        zmsg_t *m = store_ask (store, &sb);
+        msgpack_sbuffer_destroy (&sb);
+        uint64_t id = 0;
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        zframe_t *f = m ? zmsg_first (m) : NULL;
+        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            id = sp_u64 (sp_field (sp_field (&up.data, "status"), "id"), 0);
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+        if (!id) {
+            zclock_sleep (300);
+            continue;
+        }
+        char key[64];
+        snprintf (key, sizeof key, "/troupe/members/%llu", (unsigned long long) id);
+        msgpack_sbuffer_init (&sb);
+        sp_op_t op = {.op = 1, .cond = 0, .key = key, .val = name, .len = strlen (name)};
+        sp_pack_propose (&sb, 4, &op, 1);
+        m = store_ask (store, &sb);
+        msgpack_sbuffer_destroy (&sb);
+        msgpack_unpacked_init (&up);
+        f = m ? zmsg_first (m) : NULL;
+        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *res = sp_field (&up.data, "res");
+            if (res && res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size == 1 &&
+                res->via.array.ptr[0].type == MSGPACK_OBJECT_ARRAY && res->via.array.ptr[0].via.array.size &&
+                res->via.array.ptr[0].via.array.ptr[0].via.u64 == 0)
+                rc = 0;
+        }
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+        if (rc)
+            zclock_sleep (300);
+    }
+    zsock_destroy (&store);
+    return rc;
+}

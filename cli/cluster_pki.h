@@ -18,4 +18,8 @@ int cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *clu
  * `troupe init node`), installs those made elsewhere. Servers run it every few seconds. */
 void cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *cluster);
 
+/* Records this server's name for its Raft id (/troupe/members/<id>), shown by `store status`.
+ * Retries until the store has a leader. 0 or -1. */
+int cluster_register_member (const char *store_endpoint, const char *name, int timeout_ms);
+
 #endif

@@ -27,6 +27,7 @@
 #include <ctype.h>
 #include <sodium.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -255,6 +256,56 @@ ensure_peer_cert (const char *data)
     return rc;
 }
 
+
+static int
+copy_file (const char *from, const char *to, mode_t mode)
+{
+    FILE *in = fopen (from, "rb");
+    if (!in)
+        return -1;
+    FILE *out = fopen (to, "wb");
+    if (!out) {
+        fclose (in);
+        return -1;
+    }
+    fchmod (fileno (out), mode);
+    char buf[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread (buf, 1, sizeof buf, in)) > 0)
+        if (fwrite (buf, 1, n, out) != n)
+            rc = -1;
+    fclose (in);
+    return fclose (out) || rc ? -1 : 0;
+}
+
+/* `troupe init --cluster NAME` made the cluster's keys in the default data directory; the first
+ * server, started with another --data and no keys of its own, takes them (so the printed join
+ * token is the one that works). */
+static void
+adopt_init_pki (const char *data)
+{
+    char def[1024], a[PATH_MAX], b[PATH_MAX], path[1200], from[1300], to[1300];
+    tr_conn_default_data_dir (def, sizeof def);
+    snprintf (path, sizeof path, "%s/pki/peer.cert", data);
+    if (access (path, F_OK) == 0)
+        return; /* this server has its keys */
+    snprintf (path, sizeof path, "%s/pki/peer.cert", def);
+    if (access (path, R_OK) || !realpath (def, a) || (realpath (data, b) && !strcmp (a, b)))
+        return;
+    const char *files[] = {"server.cert", "server.cert_secret", "admin.cert_secret", "peer.cert", "peer.cert_secret",
+                           "token", "clients/admin.cert", "clients/cluster-peer.cert"};
+    snprintf (path, sizeof path, "%s/pki/clients", data);
+    mkdirp (path, 0700);
+    int n = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf (from, sizeof from, "%s/pki/%s", def, files[i]);
+        snprintf (to, sizeof to, "%s/pki/%s", data, files[i]);
+        n += copy_file (from, to, strstr (files[i], "secret") || !strcmp (files[i], "token") ? 0600 : 0644) == 0;
+    }
+    TR_INFO ("troupe", "cluster keys taken from %s/pki (made by troupe init) files=%d", def, n);
+}
+
 /* Client credentials for a tcp endpoint, from the pki of data (admin by default). */
 static int
 creds_from_pki (const char *data, const char *who, tr_creds_t *c)
@@ -452,6 +503,8 @@ start_control_plane (cluster_t *c)
         fprintf (stderr, "error: the cluster's keys could not be read from the store within 30 s\n");
         return -1;
     }
+    if (c->peer_listen && cluster_register_member ("inproc://troupe-store", c->node, 30000))
+        TR_WARN ("troupe", "could not record this server's name %s in the store", c->node);
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
                         .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL,
                         .replicated = c->peer_listen != NULL};
@@ -703,6 +756,8 @@ cmd_server (cli_t *g, int argc, char **argv)
     if (c.peer_listen) {
         char path[1200];
         mkdirp (c.data, 0700);
+        if (!token && !c.join)
+            adopt_init_pki (c.data);
         if (token) {
             zcert_t *tc = cert_from_token (token);
             zcert_t *have = load_peer_cert (c.data);

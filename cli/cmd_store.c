@@ -43,8 +43,9 @@ store_status (cli_t *g, int argc, char **argv)
     printf ("ID:             %lld\n", (long long) tv_int (b, "id", 0));
     printf ("Address:        %s\n", tv_str (b, "address") ? tv_str (b, "address") : "");
     printf ("State:          %s\n", tv_str (b, "state") ? tv_str (b, "state") : "");
-    printf ("Leader:         %s (id %lld)\n", tv_str (b, "leader") && *tv_str (b, "leader") ? tv_str (b, "leader") : "none",
-            (long long) tv_int (b, "leaderId", 0));
+    printf ("Name:           %s\n", tv_str (b, "name") ? tv_str (b, "name") : "");
+    printf ("Leader:         %s (%s, id %lld)\n", tv_str (b, "leader") && *tv_str (b, "leader") ? tv_str (b, "leader") : "none",
+            tv_str (b, "leaderAddress") ? tv_str (b, "leaderAddress") : "", (long long) tv_int (b, "leaderId", 0));
     printf ("Term:           %lld\n", (long long) tv_int (b, "term", 0));
     printf ("Commit index:   %lld\n", (long long) tv_int (b, "commitIndex", 0));
     printf ("Applied index:  %lld\n", (long long) tv_int (b, "appliedIndex", 0));
@@ -52,12 +53,13 @@ store_status (cli_t *g, int argc, char **argv)
     printf ("Log entries:    %lld\n", (long long) (tv_int (b, "lastIndex", 0) - tv_int (b, "snapshotIndex", 0)));
     printf ("Last snapshot:  %lld\n", (long long) tv_int (b, "snapshotIndex", 0));
     printf ("Revision:       %lld\n", (long long) tv_int (b, "revision", 0));
-    printf ("Members:\n  %-20s %-28s %s\n", "ID", "ADDRESS", "ROLE");
+    printf ("Members:\n  %-12s %-20s %-28s %s\n", "NAME", "ID", "ADDRESS", "ROLE");
     size_t i;
     json_t *m;
     json_array_foreach (tv_get (b, "members"), i, m) {
         long long id = (long long) tv_int (m, "id", 0);
-        printf ("  %-20lld %-28s %s%s\n", id, tv_str (m, "address") ? tv_str (m, "address") : "",
+        printf ("  %-12s %-20lld %-28s %s%s\n", tv_str (m, "name") ? tv_str (m, "name") : "", id,
+                tv_str (m, "address") ? tv_str (m, "address") : "",
                 tv_str (m, "role") ? tv_str (m, "role") : "", id == tv_int (b, "leaderId", -1) ? " (leader)" : "");
     }
     tr_env_clear (&rep);

@@ -22,6 +22,7 @@
 #define RESULT_UNKNOWN 5      /* proposed, but leadership was lost before commit: may or may not apply */
 #define RESULT_NOT_PROPOSED 6 /* no leader, or refused before the log: definitely not applied */
 #define FORWARD_TIMEOUT_MS 10000
+#define WAIT_LEADER_MS 4000 /* a request waits this long for a leader (an election) before "not made" */
 
 /* Who is waiting for the result of one proposal. */
 typedef struct {
@@ -47,7 +48,14 @@ typedef struct {
     size_t nops;
     int read;
     int64_t deadline;
+    raft_id leader; /* the leader it went to: another leader means it will never be answered */
 } fwd_t;
+
+/* A broker's request waiting for a leader to be known and reachable. */
+typedef struct {
+    zframe_t *rid, *body;
+    int64_t deadline;
+} wait_t;
 
 /* A reply that waits until this server has applied its entry. */
 typedef struct {
@@ -96,6 +104,9 @@ typedef struct {
 
     zlistx_t *inflight; /* papply_t */
     zhashx_t *forwarded; /* token → fwd_t */
+    zlistx_t *waiting;   /* wait_t: no leader yet */
+    int64_t dispatch_deadline; /* set while re-dispatching a waiting request */
+    raft_id last_leader;
     zlistx_t *held;     /* held_t */
     uint64_t next_token;
     change_t *change;   /* the membership change in progress */
@@ -114,6 +125,12 @@ pstr (msgpack_packer *pk, const char *s)
     size_t n = strlen (s);
     msgpack_pack_str (pk, n);
     msgpack_pack_str_body (pk, s, n);
+}
+
+static int
+ptr_cmp (const void *a, const void *b)
+{
+    return a == b ? 0 : a < b ? -1 : 1;
 }
 
 static void
@@ -574,6 +591,16 @@ forward (self_t *s, const char *type, zframe_t *rid, zframe_t *body, uint64_t id
     zmsg_addmem (m, zframe_data (body), zframe_size (body));
     if (!leader || zbridge_send (s->zb, leader, &m)) {
         zmsg_destroy (&m);
+        int64_t now = zclock_mono ();
+        int64_t deadline = s->dispatch_deadline ? s->dispatch_deadline : now + WAIT_LEADER_MS;
+        if (now < deadline) { /* an election is likely under way: wait for its winner */
+            wait_t *w = calloc (1, sizeof *w);
+            w->rid = zframe_dup (rid);
+            w->body = zframe_dup (body);
+            w->deadline = deadline;
+            zlistx_add_end (s->waiting, w);
+            return;
+        }
         origin_t o = {rid, 0, id, nops, read};
         fail_origins (s, &o, 1);
         return;
@@ -584,6 +611,7 @@ forward (self_t *s, const char *type, zframe_t *rid, zframe_t *body, uint64_t id
     f->nops = nops;
     f->read = read;
     f->deadline = zclock_mono () + FORWARD_TIMEOUT_MS;
+    raft_leader (&s->raft, &f->leader, &leader);
     char key[24];
     snprintf (key, sizeof key, "%llu", (unsigned long long) token);
     zhashx_insert (s->forwarded, key, f);
@@ -615,6 +643,22 @@ local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *
 
 /* ---- status --------------------------------------------------------------------------------- */
 
+/* A member's server name, registered under /troupe/members/<id> (cmd_cluster), or "". */
+static void
+member_name (self_t *s, raft_id id, char *buf, size_t len)
+{
+    char key[64];
+    snprintf (key, sizeof key, "/troupe/members/%llu", (unsigned long long) id);
+    void *val = NULL;
+    size_t n = 0;
+    uint64_t mr, cr;
+    buf[0] = 0;
+    if (store_get (s->store, key, &val, &n, &mr, &cr) == 0) {
+        snprintf (buf, len, "%.*s", (int) n, (const char *) val);
+        free (val);
+    }
+}
+
 static void
 serve_status (self_t *s, zframe_t *rid, uint64_t id)
 {
@@ -631,16 +675,27 @@ serve_status (self_t *s, zframe_t *rid, uint64_t id)
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader (&s->raft, &lid, &laddr);
-    msgpack_pack_map (&pk, 12);
+    char name[256], lname[256];
+    member_name (s, s->id, name, sizeof name);
+    if (lid)
+        member_name (s, lid, lname, sizeof lname);
+    else
+        lname[0] = 0;
+    msgpack_pack_map (&pk, 14);
     pstr (&pk, "id");
     msgpack_pack_uint64 (&pk, s->id);
+    pstr (&pk, "name");
+    pstr (&pk, name);
     pstr (&pk, "address");
     pstr (&pk, s->peer);
     pstr (&pk, "state");
     pstr (&pk, state_name (raft_state (&s->raft)));
     pstr (&pk, "leaderId");
     msgpack_pack_uint64 (&pk, lid);
+    /* the leading server's name (its --name), else its peer address */
     pstr (&pk, "leader");
+    pstr (&pk, lname[0] ? lname : lid && laddr ? laddr : "");
+    pstr (&pk, "leaderAddress");
     pstr (&pk, lid && laddr ? laddr : "");
     pstr (&pk, "term");
     msgpack_pack_uint64 (&pk, s->raft.current_term);
@@ -658,7 +713,11 @@ serve_status (self_t *s, zframe_t *rid, uint64_t id)
     const struct raft_configuration *conf = &s->raft.configuration;
     msgpack_pack_array (&pk, conf->n);
     for (unsigned i = 0; i < conf->n; i++) {
-        msgpack_pack_map (&pk, 3);
+        char mname[256];
+        member_name (s, conf->servers[i].id, mname, sizeof mname);
+        msgpack_pack_map (&pk, 4);
+        pstr (&pk, "name");
+        pstr (&pk, mname);
         pstr (&pk, "id");
         msgpack_pack_uint64 (&pk, conf->servers[i].id);
         pstr (&pk, "address");
@@ -796,11 +855,13 @@ member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const char
     for (unsigned i = 0; i < conf->n; i++) {
         char idtxt[24];
         snprintf (idtxt, sizeof idtxt, "%llu", (unsigned long long) conf->servers[i].id);
-        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address))
+        char mname[256];
+        member_name (s, conf->servers[i].id, mname, sizeof mname);
+        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address) || (mname[0] && !strcmp (who, mname)))
             member = conf->servers[i].id;
     }
     if (!member)
-        snprintf (err, sizeof err, "no member with id or address \"%s\" (see troupe store status)", who);
+        snprintf (err, sizeof err, "no member with name, id or address \"%s\" (see troupe store status)", who);
     else if (s->change)
         snprintf (err, sizeof err, "another membership change is in progress: retry");
     if (!err[0]) {
@@ -906,6 +967,8 @@ serve_save (self_t *s, zframe_t *rid, const msgpack_object *o)
 
 /* ---- broker-facing socket ------------------------------------------------------------------- */
 
+static void dispatch (self_t *s, zframe_t *rid, zframe_t *body);
+
 static void
 drain_router (self_t *s)
 {
@@ -915,11 +978,23 @@ drain_router (self_t *s)
             break;
         zframe_t *rid = zmsg_first (m);
         zframe_t *body = zmsg_size (m) == 2 ? zmsg_last (m) : NULL;
+        if (body)
+            dispatch (s, rid, body);
+        else
+            TR_WARN (A, "dropped a message without a body");
+        zmsg_destroy (&m);
+    }
+}
+
+/* One request from a local broker. */
+static void
+dispatch (self_t *s, zframe_t *rid, zframe_t *body)
+{
+    {
         msgpack_unpacked up;
         msgpack_unpacked_init (&up);
         char t[4] = "";
-        if (body && msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL)
-                        == MSGPACK_UNPACK_SUCCESS) {
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (body), zframe_size (body), NULL) == MSGPACK_UNPACK_SUCCESS) {
             const msgpack_object *tf = sp_field (&up.data, "t");
             if (tf)
                 sp_str (tf, t, sizeof t);
@@ -941,7 +1016,6 @@ drain_router (self_t *s)
         else
             TR_WARN (A, "dropped unknown message");
         msgpack_unpacked_destroy (&up);
-        zmsg_destroy (&m);
     }
 }
 
@@ -1188,11 +1262,74 @@ on_check (uv_check_t *h)
         flush_held (s);
 }
 
+static void dispatch (self_t *s, zframe_t *rid, zframe_t *body);
+
+/* Requests that waited for a leader go again (each keeps its first deadline); requests forwarded
+ * to a leader that is no longer the leader will not be answered: their outcome is unknown. */
+static void
+leader_watch (self_t *s)
+{
+    raft_id lid = 0;
+    const char *addr = NULL;
+    raft_leader (&s->raft, &lid, &addr);
+    if (lid != s->last_leader) {
+        zlistx_t *gone = zlistx_new ();
+        for (fwd_t *f = zhashx_first (s->forwarded); f; f = zhashx_next (s->forwarded))
+            if (f->leader != lid)
+                zlistx_add_end (gone, (void *) zhashx_cursor (s->forwarded));
+        for (const char *key = zlistx_first (gone); key; key = zlistx_next (gone)) {
+            fwd_t *f = zhashx_lookup (s->forwarded, key);
+            origin_t o = {f->rid, 0, f->id, f->nops, f->read};
+            if (f->read)
+                fail_origins (s, &o, 1); /* a read did nothing: retry is safe */
+            else
+                unknown_origins (s, &o, 1);
+            zframe_destroy (&f->rid);
+            free (f);
+            zhashx_delete (s->forwarded, key);
+        }
+        zlistx_destroy (&gone);
+        s->last_leader = lid;
+    }
+    if (!lid || !zlistx_size (s->waiting))
+        return;
+    zlistx_t *again = s->waiting;
+    s->waiting = zlistx_new ();
+    zlistx_set_comparator (s->waiting, ptr_cmp);
+    for (wait_t *w = zlistx_first (again); w; w = zlistx_next (again)) {
+        s->dispatch_deadline = w->deadline;
+        dispatch (s, w->rid, w->body);
+        s->dispatch_deadline = 0;
+        zframe_destroy (&w->rid);
+        zframe_destroy (&w->body);
+        free (w);
+    }
+    zlistx_destroy (&again);
+}
+
 static void
 on_tick (uv_timer_t *h)
 {
     self_t *s = h->data;
     int64_t now = zclock_mono ();
+    leader_watch (s);
+    /* waited too long for a leader: not made */
+    zlistx_t *late_w = zlistx_new ();
+    for (wait_t *w = zlistx_first (s->waiting); w; w = zlistx_next (s->waiting))
+        if (now >= w->deadline)
+            zlistx_add_end (late_w, w);
+    for (wait_t *w = zlistx_first (late_w); w; w = zlistx_next (late_w)) {
+        void *h = zlistx_find (s->waiting, w);
+        if (h)
+            zlistx_detach (s->waiting, h);
+        s->dispatch_deadline = w->deadline; /* past: dispatch fails it instead of waiting again */
+        dispatch (s, w->rid, w->body);
+        s->dispatch_deadline = 0;
+        zframe_destroy (&w->rid);
+        zframe_destroy (&w->body);
+        free (w);
+    }
+    zlistx_destroy (&late_w);
     zlistx_t *late = zlistx_new ();
     for (fwd_t *f = zhashx_first (s->forwarded); f; f = zhashx_next (s->forwarded))
         if (now > f->deadline)
@@ -1472,6 +1609,12 @@ finish (self_t *s)
     zlistx_destroy (&s->inflight);
     zlistx_destroy (&s->held);
     zhashx_destroy (&s->forwarded);
+    for (wait_t *w = zlistx_first (s->waiting); w; w = zlistx_next (s->waiting)) {
+        zframe_destroy (&w->rid);
+        zframe_destroy (&w->body);
+        free (w);
+    }
+    zlistx_destroy (&s->waiting);
     zlistx_destroy (&s->subs);
     zsock_destroy (&s->router);
     if (s->store && store_sync (s->store) == 0) {
@@ -1481,12 +1624,6 @@ finish (self_t *s)
     }
     store_close (&s->store);
     zcert_destroy (&s->cluster);
-}
-
-static int
-ptr_cmp (const void *a, const void *b)
-{
-    return a == b ? 0 : a < b ? -1 : 1;
 }
 
 static void
@@ -1501,6 +1638,8 @@ raft_store_thread (zsock_t *pipe, void *arg)
     zlistx_set_comparator (s->inflight, ptr_cmp);
     s->held = zlistx_new ();
     s->forwarded = zhashx_new ();
+    s->waiting = zlistx_new ();
+    zlistx_set_comparator (s->waiting, ptr_cmp);
     msgpack_sbuffer_init (&s->batch);
     msgpack_packer_init (&s->batch_pk, &s->batch, msgpack_sbuffer_write);
     char err[4096] = "";

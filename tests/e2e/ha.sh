@@ -59,12 +59,12 @@ sleep 3
 pass "Deployment: exactly 3 pods with 3 servers"
 
 # kill -9 the server the agent talks to (s1, the first endpoint), which also leads
-LEADER=$(tro --server "ipc://$T/s2/run/troupe.sock" store status -o json | jq -r .leader)
+LEADER=$(tro --server "ipc://$T/s2/run/troupe.sock" store status -o json | jq -r .leaderAddress)
 [ "$LEADER" = "$(peer 1)" ] || echo "note: leader is $LEADER, not s1"
 BEFORE=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
 kill -9 "${SPID[1]}"
 wait_for 20 grep -q "switching to" "$T/agent.log" || fail "the agent did not fail over"
-wait_for 30 sh -c "'$TROUPE' --server 'ipc://$T/s2/run/troupe.sock' store status -o json | jq -e '.leader != \"\" and .leader != \"$(peer 1)\"'" || fail "no new leader"
+wait_for 30 sh -c "'$TROUPE' --server 'ipc://$T/s2/run/troupe.sock' store status -o json | jq -e '.leaderAddress != \"\" and .leaderAddress != \"$(peer 1)\"'" || fail "no new leader"
 trc scale deployment ha --replicas 4 >/dev/null 2>"$T/scale.err" || fail "scale through the surviving servers: $(cat "$T/scale.err")"
 wait_for 60 runs 4 || fail "scale to 4 not done after the failover (controllers did not move?)"
 NOW=$(pgrep -f "$MARK" | sort | tr '\n' ' ')

@@ -45,15 +45,15 @@ pass "3 servers in 3 network namespaces"
 
 $PY "$(dirname "$0")/../lincheck.py" record "$T/history.json" 24 "$(sock 1),$(sock 2),$(sock 3)" 3 >"$T/record.out" 2>&1 & REC=$!; PIDS+=($REC)
 sleep 4
-L=""; for n in 1 2 3; do [ "$(status 1 | jq -r .leader)" = "$(peer $n)" ] && L=$n; done
+L=""; for n in 1 2 3; do [ "$(status 1 | jq -r .leaderAddress)" = "$(peer $n)" ] && L=$n; done
 [ -n "$L" ] || fail "no leader before the partition"
 ip -n "${NS}h" link set h$L down
 CUT=$SECONDS
 echo "leader s$L isolated"
 M=$(( L % 3 + 1 ))
-wait_for 15 sh -c "L2=\$('$TROUPE' --server '$(sock $M)' store status -o json | jq -r .leader); [ -n \"\$L2\" ] && [ \"\$L2\" != '$(peer $L)' ]" ||
+wait_for 15 sh -c "L2=\$('$TROUPE' --server '$(sock $M)' store status -o json | jq -r .leaderAddress); [ -n \"\$L2\" ] && [ \"\$L2\" != '$(peer $L)' ]" ||
   fail "the majority elected no leader within 15 s"
-echo "majority leader $(status $M | jq -r .leader) after $((SECONDS - CUT)) s"
+echo "majority leader $(status $M | jq -r .leaderAddress) after $((SECONDS - CUT)) s"
 # the isolated server must not acknowledge a write
 if timeout 10 "$TROUPE" --server "$(sock $L)" create configmap minority-write --from-literal k=v >/dev/null 2>&1; then
   fail "the isolated former leader acknowledged a write"

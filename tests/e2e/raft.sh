@@ -16,7 +16,7 @@ start() { # start N [extra args…]
   SPID[$n]=$!; PIDS+=($!)
 }
 status() { tro --server "$(sock "$1")" store status -o json; }
-leader_of() { status "$1" 2>/dev/null | jq -r '.leader // ""'; }
+leader_of() { status "$1" 2>/dev/null | jq -r '.leaderAddress // ""'; }
 applied_of() { status "$1" 2>/dev/null | jq -r '.appliedIndex // 0'; }
 
 tro init --cluster e2e --data "$T/s1" >"$T/init.out" 2>&1 || fail "init"
@@ -92,7 +92,7 @@ case "$LEADER" in "$(peer 1)") OLD=1 ;; "$(peer 2)") OLD=2 ;; "$(peer 3)") OLD=3
 kill -9 "${SPID[$OLD]}"
 KILLED_AT=$SECONDS
 SURV=$(( OLD % 3 + 1 ))
-wait_for 10 sh -c "L=\$('$TROUPE' --server '$(sock $SURV)' store status -o json | jq -r .leader); [ -n \"\$L\" ] && [ \"\$L\" != '$(peer $OLD)' ]" ||
+wait_for 10 sh -c "L=\$('$TROUPE' --server '$(sock $SURV)' store status -o json | jq -r .leaderAddress); [ -n \"\$L\" ] && [ \"\$L\" != '$(peer $OLD)' ]" ||
   fail "no new leader within 10 s of killing s$OLD"
 echo "new leader $(leader_of $SURV) after $((SECONDS - KILLED_AT)) s (bound 10 s)"
 NEWL=$(leader_of $SURV); for n in 1 2 3; do [ "$(peer $n)" = "$NEWL" ] && NL=$n; done
@@ -147,7 +147,7 @@ pass "follower s$F caught up by log"
 for n in 1 2 3; do kill "${SPID[$n]}"; done
 for n in 1 2 3; do wait "${SPID[$n]}" 2>/dev/null; done
 for n in 1 2 3; do start $n; done
-wait_for 30 sh -c "[ -n \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq -r .leader)\" ]" || fail "no leader after a full restart"
+wait_for 30 sh -c "[ -n \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq -r .leaderAddress)\" ]" || fail "no leader after a full restart"
 wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 3)' store status -o json | jq .appliedIndex)\" -ge $(applied_of 1) ]" || fail "s3 behind after restart"
 check_all
 tro --server "$(sock 3)" create configmap after-restart --from-literal k=v >/dev/null || fail "no write after a full restart"
