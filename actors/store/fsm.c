@@ -146,6 +146,50 @@ fsm_events_clear (fsm_events_t *ev)
     fsm_events_init (ev);
 }
 
+typedef struct {
+    msgpack_packer *pk;
+    size_t n;
+} range_ctx_t;
+
+static int
+range_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    range_ctx_t *rc = arg;
+    msgpack_pack_array (rc->pk, 4);
+    pstr (rc->pk, key);
+    msgpack_pack_bin (rc->pk, len);
+    msgpack_pack_bin_body (rc->pk, val, len);
+    msgpack_pack_uint64 (rc->pk, mod_rev);
+    msgpack_pack_uint64 (rc->pk, create_rev);
+    rc->n++;
+    return 0;
+}
+
+void
+fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *out)
+{
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    msgpack_packer ipk;
+    msgpack_packer_init (&ipk, &items, msgpack_sbuffer_write);
+    range_ctx_t rc = {&ipk, 0};
+    uint64_t rev = 0;
+    store_range (st, prefix, &rev, range_cb, &rc);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    pstr (&pk, "t");
+    pstr (&pk, "k");
+    pstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    pstr (&pk, "rev");
+    msgpack_pack_uint64 (&pk, rev);
+    pstr (&pk, "kvs");
+    msgpack_pack_array (&pk, rc.n);
+    msgpack_sbuffer_write (out, items.data, items.size);
+    msgpack_sbuffer_destroy (&items);
+}
+
 void
 fsm_results_free (fsm_results_t *r)
 {

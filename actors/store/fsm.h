@@ -52,6 +52,10 @@ void fsm_on_event (void *arg, const store_event_t *e);
 int fsm_events_pack (fsm_events_t *ev, msgpack_sbuffer *out);
 void fsm_events_clear (fsm_events_t *ev);
 
+/* The store protocol's range answer {"t":"k","id":id,"rev":r,"kvs":[[key,val,mod_rev,create_rev]…]}
+ * for every key starting with prefix, from one read transaction, into out (initialised by caller). */
+void fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *out);
+
 /* Applies entry `index`. Returns 0 applied, 1 skipped (index already applied: results empty),
  * -1 malformed entry (only the index is recorded, every proposal gets nothing), -2 the LMDB
  * transaction failed. out is always initialised; free it with fsm_results_free. */

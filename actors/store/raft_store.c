@@ -733,25 +733,6 @@ serve_status (self_t *s, zframe_t *rid, uint64_t id)
 
 /* ---- range reads (a broker loading its cache) ----------------------------------------------- */
 
-typedef struct {
-    msgpack_packer *pk;
-    size_t n;
-} range_ctx_t;
-
-static int
-range_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
-{
-    range_ctx_t *rc = arg;
-    msgpack_pack_array (rc->pk, 4);
-    pstr (rc->pk, key);
-    msgpack_pack_bin (rc->pk, len);
-    msgpack_pack_bin_body (rc->pk, val, len);
-    msgpack_pack_uint64 (rc->pk, mod_rev);
-    msgpack_pack_uint64 (rc->pk, create_rev);
-    rc->n++;
-    return 0;
-}
-
 static void
 serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
 {
@@ -759,30 +740,11 @@ serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
     const msgpack_object *p = sp_field (o, "prefix");
     if (p)
         sp_str (p, prefix, sizeof prefix);
-    msgpack_sbuffer items;
-    msgpack_sbuffer_init (&items);
-    msgpack_packer ipk;
-    msgpack_packer_init (&ipk, &items, msgpack_sbuffer_write);
-    range_ctx_t rc = {&ipk, 0};
-    uint64_t rev = 0;
-    store_range (s->store, prefix, &rev, range_cb, &rc);
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    pstr (&pk, "t");
-    pstr (&pk, "k");
-    pstr (&pk, "id");
-    msgpack_pack_uint64 (&pk, sp_u64 (sp_field (o, "id"), 0));
-    pstr (&pk, "rev");
-    msgpack_pack_uint64 (&pk, rev);
-    pstr (&pk, "kvs");
-    msgpack_pack_array (&pk, rc.n);
-    msgpack_sbuffer_write (&out, items.data, items.size);
+    fsm_pack_range (s->store, prefix, sp_u64 (sp_field (o, "id"), 0), &out);
     send_to (s->router, rid, out.data, out.size);
     msgpack_sbuffer_destroy (&out);
-    msgpack_sbuffer_destroy (&items);
 }
 
 /* ---- administration: member removal, snapshot save ----------------------------------------- */
