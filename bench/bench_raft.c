@@ -50,14 +50,6 @@ static size_t size = 256;
 static char *val;
 
 static void
-pstr (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
-static void
 send_next (client_t *c, uint64_t id)
 {
     msgpack_sbuffer sb;
@@ -67,18 +59,18 @@ send_next (client_t *c, uint64_t id)
         msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
         if (c->phase == 0) {
             msgpack_pack_map (&pk, 2);
-            pstr (&pk, "t");
-            pstr (&pk, "b");
-            pstr (&pk, "id");
+            sp_pack_cstr (&pk, "t");
+            sp_pack_cstr (&pk, "b");
+            sp_pack_cstr (&pk, "id");
             msgpack_pack_uint64 (&pk, id);
         } else {
             msgpack_pack_map (&pk, 3);
-            pstr (&pk, "t");
-            pstr (&pk, "g");
-            pstr (&pk, "id");
+            sp_pack_cstr (&pk, "t");
+            sp_pack_cstr (&pk, "g");
+            sp_pack_cstr (&pk, "id");
             msgpack_pack_uint64 (&pk, id);
-            pstr (&pk, "prefix");
-            pstr (&pk, c->key);
+            sp_pack_cstr (&pk, "prefix");
+            sp_pack_cstr (&pk, c->key);
         }
     } else {
         char key[96];

@@ -24,14 +24,6 @@ box_key (zcert_t *cluster, unsigned char key[crypto_secretbox_KEYBYTES])
     crypto_generichash_final (&st, key, crypto_secretbox_KEYBYTES);
 }
 
-static void
-pstr (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
 /* the files that make a cluster's identity: relative paths under DATA/pki */
 static int
 list_files (const char *pki, char names[][128], int max)
@@ -88,11 +80,11 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3);
-    pstr (&pk, "t");
-    pstr (&pk, "p");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "p");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, 1);
-    pstr (&pk, "ops");
+    sp_pack_cstr (&pk, "ops");
     msgpack_pack_array (&pk, (size_t) n);
     for (int i = 0; i < n; i++) {
         char path[1300], k[300];
@@ -109,7 +101,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster)
         msgpack_pack_int (&pk, 1);
         msgpack_pack_int (&pk, 1); /* only if absent */
         msgpack_pack_uint64 (&pk, 0);
-        pstr (&pk, k);
+        sp_pack_cstr (&pk, k);
         msgpack_pack_bin (&pk, blen);
         msgpack_pack_bin_body (&pk, box, blen);
         free (box);
@@ -145,15 +137,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
-    pstr (&pk, "t");
-    pstr (&pk, "g");
-    pstr (&pk, "id");
-    msgpack_pack_uint64 (&pk, 2);
-    pstr (&pk, "prefix");
-    pstr (&pk, PREFIX);
+    sp_pack_request (&sb, "g", 2, PREFIX);
     zsock_send (store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
     zmsg_t *m = zmsg_recv (store);
@@ -279,13 +263,7 @@ cluster_register_member (const char *store_endpoint, const char *name, int timeo
         /* our own id, from the store's status */
         msgpack_sbuffer sb;
         msgpack_sbuffer_init (&sb);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 2);
-        pstr (&pk, "t");
-        pstr (&pk, "q");
-        pstr (&pk, "id");
-        msgpack_pack_uint64 (&pk, 3);
+        sp_pack_request (&sb, "q", 3, NULL);
         zmsg_t *m = store_ask (store, &sb);
         msgpack_sbuffer_destroy (&sb);
         uint64_t id = 0;

@@ -598,19 +598,9 @@ static int
 store_is_leader (zsock_t *store)
 {
     static uint64_t id;
-    /* {"t":"q","id":id} */
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
-    msgpack_pack_str (&pk, 1);
-    msgpack_pack_str_body (&pk, "t", 1);
-    msgpack_pack_str (&pk, 1);
-    msgpack_pack_str_body (&pk, "q", 1);
-    msgpack_pack_str (&pk, 2);
-    msgpack_pack_str_body (&pk, "id", 2);
-    msgpack_pack_uint64 (&pk, ++id);
+    sp_pack_request (&sb, "q", ++id, NULL);
     zsock_send (store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
     int leader = -1;

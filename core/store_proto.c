@@ -3,12 +3,28 @@
 
 #include <string.h>
 
-static void
-pstr (msgpack_packer *pk, const char *s)
+void
+sp_pack_cstr (msgpack_packer *pk, const char *s)
 {
     size_t n = strlen (s);
     msgpack_pack_str (pk, n);
     msgpack_pack_str_body (pk, s, n);
+}
+
+void
+sp_pack_request (msgpack_sbuffer *sb, const char *t, uint64_t id, const char *prefix)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, prefix ? 3 : 2);
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, t);
+    sp_pack_cstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    if (prefix) {
+        sp_pack_cstr (&pk, "prefix");
+        sp_pack_cstr (&pk, prefix);
+    }
 }
 
 void
@@ -17,18 +33,18 @@ sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n)
     msgpack_packer pk;
     msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3);
-    pstr (&pk, "t");
-    pstr (&pk, "p");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "p");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "ops");
+    sp_pack_cstr (&pk, "ops");
     msgpack_pack_array (&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_array (&pk, 5);
         msgpack_pack_int (&pk, ops[i].op);
         msgpack_pack_int (&pk, ops[i].cond);
         msgpack_pack_uint64 (&pk, ops[i].expect);
-        pstr (&pk, ops[i].key);
+        sp_pack_cstr (&pk, ops[i].key);
         msgpack_pack_bin (&pk, ops[i].len);
         msgpack_pack_bin_body (&pk, ops[i].val, ops[i].len);
     }

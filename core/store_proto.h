@@ -26,6 +26,11 @@ typedef struct {
     size_t len;
 } sp_op_t;
 
+/* A NUL-terminated string as msgpack str. */
+void sp_pack_cstr (msgpack_packer *pk, const char *s);
+/* {"t":t,"id":id} (plus "prefix" when not NULL: a range read) into sb (initialised by the caller):
+ * the subscription, range, read-barrier and status requests. */
+void sp_pack_request (msgpack_sbuffer *sb, const char *t, uint64_t id, const char *prefix);
 /* Packs a proposal into sb (initialised by the caller). */
 void sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n);
 

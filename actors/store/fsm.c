@@ -1,5 +1,6 @@
 /* fsm — see fsm.h. */
 #include "actors/store/fsm.h"
+#include "core/store_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +13,6 @@
 
 static const char SNAP_MAGIC[8] = {'T', 'R', 'S', 'N', 'A', 'P', '0', '1'};
 #define SNAP_HDR 16
-
-static void
-pstr (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
 
 size_t
 fsm_decode_ops (const msgpack_object *arr, store_op_t **ops, size_t *nops, size_t *cap)
@@ -64,11 +57,11 @@ static void
 reply_head (msgpack_packer *pk, uint64_t id, size_t n)
 {
     msgpack_pack_map (pk, 3);
-    pstr (pk, "t");
-    pstr (pk, "r");
-    pstr (pk, "id");
+    sp_pack_cstr (pk, "t");
+    sp_pack_cstr (pk, "r");
+    sp_pack_cstr (pk, "id");
     msgpack_pack_uint64 (pk, id);
-    pstr (pk, "res");
+    sp_pack_cstr (pk, "res");
     msgpack_pack_array (pk, n);
 }
 
@@ -115,7 +108,7 @@ fsm_on_event (void *arg, const store_event_t *e)
     msgpack_pack_array (&ev->pk, 6);
     msgpack_pack_uint64 (&ev->pk, e->rev);
     msgpack_pack_int (&ev->pk, e->kind);
-    pstr (&ev->pk, e->key);
+    sp_pack_cstr (&ev->pk, e->key);
     msgpack_pack_bin (&ev->pk, e->len);
     msgpack_pack_bin_body (&ev->pk, e->val, e->len);
     msgpack_pack_uint64 (&ev->pk, e->create_rev);
@@ -131,9 +124,9 @@ fsm_events_pack (fsm_events_t *ev, msgpack_sbuffer *out)
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 2);
-    pstr (&pk, "t");
-    pstr (&pk, "e");
-    pstr (&pk, "ev");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "e");
+    sp_pack_cstr (&pk, "ev");
     msgpack_pack_array (&pk, ev->n);
     msgpack_sbuffer_write (out, ev->buf.data, ev->buf.size);
     return (int) ev->n;
@@ -156,7 +149,7 @@ range_cb (void *arg, const char *key, const void *val, size_t len, uint64_t mod_
 {
     range_ctx_t *rc = arg;
     msgpack_pack_array (rc->pk, 4);
-    pstr (rc->pk, key);
+    sp_pack_cstr (rc->pk, key);
     msgpack_pack_bin (rc->pk, len);
     msgpack_pack_bin_body (rc->pk, val, len);
     msgpack_pack_uint64 (rc->pk, mod_rev);
@@ -178,13 +171,13 @@ fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *o
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 4);
-    pstr (&pk, "t");
-    pstr (&pk, "k");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "k");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "rev");
+    sp_pack_cstr (&pk, "rev");
     msgpack_pack_uint64 (&pk, rev);
-    pstr (&pk, "kvs");
+    sp_pack_cstr (&pk, "kvs");
     msgpack_pack_array (&pk, rc.n);
     msgpack_sbuffer_write (out, items.data, items.size);
     msgpack_sbuffer_destroy (&items);

@@ -119,14 +119,6 @@ typedef struct {
     char join_error[256];
 } self_t;
 
-static void
-pstr (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
 static int
 ptr_cmp (const void *a, const void *b)
 {
@@ -210,11 +202,11 @@ pack_read_answer (msgpack_sbuffer *out, uint64_t id, int ok)
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3);
-    pstr (&pk, "t");
-    pstr (&pk, "b");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "b");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "ok");
+    sp_pack_cstr (&pk, "ok");
     if (ok)
         msgpack_pack_true (&pk);
     else
@@ -397,8 +389,8 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 1);
-    pstr (&pk, "t");
-    pstr (&pk, "x");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "x");
     for (zframe_t *rid = zlistx_first (s->subs); rid; rid = zlistx_next (s->subs))
         send_to (s->router, rid, out.data, out.size);
     msgpack_sbuffer_destroy (&out);
@@ -466,6 +458,16 @@ on_barrier (struct raft_barrier *req, int status)
 }
 
 static void
+origins_push (origin_t **arr, size_t *n, size_t *cap, origin_t o)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *arr = realloc (*arr, *cap * sizeof **arr);
+    }
+    (*arr)[(*n)++] = o;
+}
+
+static void
 on_idle (uv_idle_t *h)
 {
     (void) h;
@@ -497,11 +499,7 @@ batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *prop)
         zframe_destroy (&rid);
         return;
     }
-    if (s->batch_n == s->batch_cap) {
-        s->batch_cap = s->batch_cap ? s->batch_cap * 2 : 16;
-        s->batch_origins = realloc (s->batch_origins, s->batch_cap * sizeof *s->batch_origins);
-    }
-    s->batch_origins[s->batch_n++] = o;
+    origins_push (&s->batch_origins, &s->batch_n, &s->batch_cap, o);
     msgpack_pack_object (&s->batch_pk, *ops);
     uv_idle_start (&s->idle, on_idle); /* keep this turn's poll from blocking: on_check flushes */
 }
@@ -572,11 +570,7 @@ read_add (self_t *s, zframe_t *rid, uint64_t token, uint64_t id)
         zframe_destroy (&rid);
         return;
     }
-    if (s->rbatch_n == s->rbatch_cap) {
-        s->rbatch_cap = s->rbatch_cap ? s->rbatch_cap * 2 : 16;
-        s->rbatch = realloc (s->rbatch, s->rbatch_cap * sizeof *s->rbatch);
-    }
-    s->rbatch[s->rbatch_n++] = o;
+    origins_push (&s->rbatch, &s->rbatch_n, &s->rbatch_cap, o);
     uv_idle_start (&s->idle, on_idle);
 }
 
@@ -667,11 +661,11 @@ serve_status (self_t *s, zframe_t *rid, uint64_t id)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3);
-    pstr (&pk, "t");
-    pstr (&pk, "q");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "q");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "status");
+    sp_pack_cstr (&pk, "status");
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader (&s->raft, &lid, &laddr);
@@ -682,48 +676,48 @@ serve_status (self_t *s, zframe_t *rid, uint64_t id)
     else
         lname[0] = 0;
     msgpack_pack_map (&pk, 14);
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, s->id);
-    pstr (&pk, "name");
-    pstr (&pk, name);
-    pstr (&pk, "address");
-    pstr (&pk, s->peer);
-    pstr (&pk, "state");
-    pstr (&pk, state_name (raft_state (&s->raft)));
-    pstr (&pk, "leaderId");
+    sp_pack_cstr (&pk, "name");
+    sp_pack_cstr (&pk, name);
+    sp_pack_cstr (&pk, "address");
+    sp_pack_cstr (&pk, s->peer);
+    sp_pack_cstr (&pk, "state");
+    sp_pack_cstr (&pk, state_name (raft_state (&s->raft)));
+    sp_pack_cstr (&pk, "leaderId");
     msgpack_pack_uint64 (&pk, lid);
     /* the leading server's name (its --name), else its peer address */
-    pstr (&pk, "leader");
-    pstr (&pk, lname[0] ? lname : lid && laddr ? laddr : "");
-    pstr (&pk, "leaderAddress");
-    pstr (&pk, lid && laddr ? laddr : "");
-    pstr (&pk, "term");
+    sp_pack_cstr (&pk, "leader");
+    sp_pack_cstr (&pk, lname[0] ? lname : lid && laddr ? laddr : "");
+    sp_pack_cstr (&pk, "leaderAddress");
+    sp_pack_cstr (&pk, lid && laddr ? laddr : "");
+    sp_pack_cstr (&pk, "term");
     msgpack_pack_uint64 (&pk, s->raft.current_term);
-    pstr (&pk, "commitIndex");
+    sp_pack_cstr (&pk, "commitIndex");
     msgpack_pack_uint64 (&pk, s->raft.commit_index);
-    pstr (&pk, "appliedIndex");
+    sp_pack_cstr (&pk, "appliedIndex");
     msgpack_pack_uint64 (&pk, raft_last_applied (&s->raft));
-    pstr (&pk, "lastIndex");
+    sp_pack_cstr (&pk, "lastIndex");
     msgpack_pack_uint64 (&pk, raft_last_index (&s->raft));
-    pstr (&pk, "snapshotIndex");
+    sp_pack_cstr (&pk, "snapshotIndex");
     msgpack_pack_uint64 (&pk, s->raft.log.snapshot.last_index);
-    pstr (&pk, "revision");
+    sp_pack_cstr (&pk, "revision");
     msgpack_pack_uint64 (&pk, store_revision (s->store));
-    pstr (&pk, "members");
+    sp_pack_cstr (&pk, "members");
     const struct raft_configuration *conf = &s->raft.configuration;
     msgpack_pack_array (&pk, conf->n);
     for (unsigned i = 0; i < conf->n; i++) {
         char mname[256];
         member_name (s, conf->servers[i].id, mname, sizeof mname);
         msgpack_pack_map (&pk, 4);
-        pstr (&pk, "name");
-        pstr (&pk, mname);
-        pstr (&pk, "id");
+        sp_pack_cstr (&pk, "name");
+        sp_pack_cstr (&pk, mname);
+        sp_pack_cstr (&pk, "id");
         msgpack_pack_uint64 (&pk, conf->servers[i].id);
-        pstr (&pk, "address");
-        pstr (&pk, conf->servers[i].address);
-        pstr (&pk, "role");
-        pstr (&pk, conf->servers[i].role == RAFT_VOTER ? "voter"
+        sp_pack_cstr (&pk, "address");
+        sp_pack_cstr (&pk, conf->servers[i].address);
+        sp_pack_cstr (&pk, "role");
+        sp_pack_cstr (&pk, conf->servers[i].role == RAFT_VOTER ? "voter"
                    : conf->servers[i].role == RAFT_STANDBY ? "standby"
                                                           : "spare");
     }
@@ -757,18 +751,18 @@ pack_admin (msgpack_sbuffer *out, const char *t, uint64_t id, const char *error)
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, error ? 4 : 3);
-    pstr (&pk, "t");
-    pstr (&pk, t);
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, t);
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "ok");
+    sp_pack_cstr (&pk, "ok");
     if (error)
         msgpack_pack_false (&pk);
     else
         msgpack_pack_true (&pk);
     if (error) {
-        pstr (&pk, "error");
-        pstr (&pk, error);
+        sp_pack_cstr (&pk, "error");
+        sp_pack_cstr (&pk, error);
     }
 }
 
@@ -906,17 +900,17 @@ serve_save (self_t *s, zframe_t *rid, const msgpack_object *o)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 6);
-    pstr (&pk, "t");
-    pstr (&pk, "v");
-    pstr (&pk, "id");
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "v");
+    sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    pstr (&pk, "offset");
+    sp_pack_cstr (&pk, "offset");
     msgpack_pack_uint64 (&pk, off);
-    pstr (&pk, "total");
+    sp_pack_cstr (&pk, "total");
     msgpack_pack_uint64 (&pk, s->saved_len);
-    pstr (&pk, "index");
+    sp_pack_cstr (&pk, "index");
     msgpack_pack_uint64 (&pk, store_applied_index (s->store));
-    pstr (&pk, "data");
+    sp_pack_cstr (&pk, "data");
     msgpack_pack_bin (&pk, n);
     msgpack_pack_bin_body (&pk, s->saved + off, n);
     send_to (s->router, rid, out.data, out.size);
