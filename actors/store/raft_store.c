@@ -1539,9 +1539,11 @@ finish (self_t *s)
     papply_t *p;
     while ((p = zlistx_first (s->inflight))) {
         zlistx_delete (s->inflight, zlistx_cursor (s->inflight));
+        papply_ctx_t *c = (papply_ctx_t *) p; /* p is the first member of its context */
         free_origins (p->origins, p->n);
+        free_origins (c->reads, c->nreads);
         fsm_results_free (&p->results);
-        free ((papply_ctx_t *) p); /* p is the first member of its context */
+        free (c);
     }
     for (fwd_t *f = zhashx_first (s->forwarded); f; f = zhashx_next (s->forwarded)) {
         zframe_destroy (&f->rid);
