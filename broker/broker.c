@@ -2,6 +2,7 @@
  * The watch cache (objects + event ring + watchers) lives in broker_cache.c. */
 #include "broker/broker.h"
 #include "broker/broker_cache.h"
+#include "broker/lease.h"
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -81,6 +82,7 @@ typedef struct {
     char what[300];
     int attempts;     /* how many times this request met a Conflict it retried */
     int retryable;    /* the client gave no resourceVersion: a Conflict is ours to retry */
+    int renewal;      /* a Lease update that only moves spec.renewTime (lease.h) */
 } rq_t;
 
 static void handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
@@ -217,7 +219,10 @@ propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const c
     sp_op_t o = {.op = op, .cond = cond, .expect = expect, .key = key, .val = val ? val : "", .len = len};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
-    sp_pack_propose (&sb, pid, &o, 1);
+    if (r && r->renewal && op == 1 && cond == 3)
+        sp_pack_renewal (&sb, pid, &o);
+    else
+        sp_pack_propose (&sb, pid, &o, 1);
     free (val);
     pending_write_t *p = calloc (1, sizeof *p);
     p->sock = sock;
@@ -450,6 +455,8 @@ on_store_message (broker_t *b)
             m = NULL;
         } else if (!strcmp (t, "e"))
             bcache_apply_events (b->cache, sp_field (&up.data, "ev"));
+        else if (!strcmp (t, "l") && !b->reloading)
+            bcache_apply_renewals (b->cache, sp_field (&up.data, "kvs"));
         else if (!strcmp (t, "x"))
             start_reload (b);
         else if (!strcmp (t, "k") && b->reloading)
@@ -640,8 +647,11 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     tv_set_str (next, "kind", schema_kind_name (r->sk));
     if (!tv_str (next, "apiVersion"))
         tv_set_str (next, "apiVersion", schema_kind_api_version (r->sk));
+    /* a renewal keeps the generation (Kubernetes' Lease strategy never bumps it): the store may
+     * answer it from memory, with the object's resourceVersion unchanged */
+    r->renewal = verb == TR_VERB_UPDATE && !strcmp (schema_kind_name (r->sk), "Lease") && lease_is_renewal (cur, next);
     json_int_t gen = tv_int (cur, "metadata.generation", 1);
-    if (!json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
+    if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
         gen++;
     tv_set_int (next, "metadata.generation", gen);
     if (validate (r, next)) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define DEFAULT_RING 10000
+#define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up */
 
 typedef struct {
     json_t *obj;
@@ -28,6 +29,14 @@ typedef struct {
     json_t *obj;  /* new object (DELETED: the last one) */
     json_t *old;  /* previous object for MODIFIED, else NULL */
 } event_t;
+
+/* A lease renewal the store holds in memory: the object changed, its mod_rev did not. */
+typedef struct {
+    uint64_t seq;
+    char plural[64];
+    char key[600];
+    json_t *obj;
+} renewal_t;
 
 struct fsel {
     int n;
@@ -47,6 +56,7 @@ typedef struct {
     selector_t *lsel;
     fsel_t *fsel;
     uint64_t next_rev;
+    uint64_t next_seq; /* the next renewal to send */
     long credit;
     int dead;
 } watcher_t;
@@ -59,6 +69,8 @@ struct bcache {
     uint64_t rev;
     zlistx_t *watchers;
     size_t count;
+    renewal_t *renewals; /* ring of RENEW_RING, by seq */
+    uint64_t seq;        /* the last renewal's seq */
 };
 
 /* ---- field selectors ------------------------------------------------------------------------ */
@@ -155,6 +167,7 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     c->cap = ring_size > 0 ? (size_t) ring_size : DEFAULT_RING;
     c->ring = calloc (c->cap, sizeof *c->ring);
     c->watchers = zlistx_new ();
+    c->renewals = calloc (RENEW_RING, sizeof *c->renewals);
     return c;
 }
 
@@ -181,6 +194,9 @@ bcache_destroy (bcache_t **p)
         json_decref (e->old);
     }
     free (c->ring);
+    for (size_t i = 0; i < RENEW_RING; i++)
+        json_decref (c->renewals[i].obj);
+    free (c->renewals);
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         watcher_free (&w);
     zlistx_destroy (&c->watchers);
@@ -338,6 +354,39 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
     }
 }
 
+void
+bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
+{
+    if (!kvs || kvs->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < kvs->via.array.size; i++) {
+        const msgpack_object *kv = &kvs->via.array.ptr[i];
+        if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4)
+            continue;
+        char key[600], plural[64], ns[254];
+        if (sp_str (&kv->via.array.ptr[0], key, sizeof key) || split_key (key, plural, sizeof plural, ns, sizeof ns))
+            continue;
+        uint64_t mod = sp_u64 (&kv->via.array.ptr[2], 0);
+        zhashx_t *m = zhashx_lookup (c->kinds, plural);
+        entry_t *cur = m ? zhashx_lookup (m, key) : NULL;
+        if (!cur || cur->mod_rev != mod)
+            continue; /* superseded by a committed write (or not ours yet): the renewal is stale */
+        json_t *obj = decode_val (&kv->via.array.ptr[1], mod);
+        if (!obj || json_equal (obj, cur->obj)) {
+            json_decref (obj); /* heard twice (the answer and the leader's broadcast) */
+            continue;
+        }
+        json_decref (cur->obj);
+        cur->obj = obj;
+        renewal_t *r = &c->renewals[++c->seq % RENEW_RING];
+        json_decref (r->obj);
+        r->seq = c->seq;
+        snprintf (r->plural, sizeof r->plural, "%s", plural);
+        snprintf (r->key, sizeof r->key, "%s", key);
+        r->obj = json_incref (obj);
+    }
+}
+
 const json_t *
 bcache_get (bcache_t *c, const char *key, uint64_t *mod_rev)
 {
@@ -433,6 +482,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     snprintf (w->plural, sizeof w->plural, "%s", plural);
     snprintf (w->ns, sizeof w->ns, "%s", ns ? ns : "");
     w->next_rev = next;
+    w->next_seq = c->seq + 1;
     w->credit = credit > 0 ? credit : 1000;
     zlistx_add_end (c->watchers, w);
     return 0;
@@ -517,6 +567,30 @@ pump_one (bcache_t *c, watcher_t *w)
         }
         w->credit--;
     }
+    if (w->next_rev <= c->rev)
+        return;
+    /* Caught up with the committed events: the renewals since. Each is MODIFIED with the object's
+     * unchanged resourceVersion; the event's revision is the last one this watcher has seen, so
+     * a client resuming from it misses nothing committed. A watcher that fell more than
+     * RENEW_RING renewals behind skips the oldest: each is superseded by the next (10 s later),
+     * and the cache (lists, gets) always holds the latest. */
+    if (c->seq >= RENEW_RING && w->next_seq <= c->seq - RENEW_RING)
+        w->next_seq = c->seq - RENEW_RING + 1;
+    while (w->credit > 0 && w->next_seq <= c->seq) {
+        renewal_t *r = &c->renewals[w->next_seq % RENEW_RING];
+        w->next_seq++;
+        if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj))
+            continue;
+        zhashx_t *m = zhashx_lookup (c->kinds, r->plural);
+        entry_t *cur = m ? zhashx_lookup (m, r->key) : NULL;
+        if (!cur || cur->obj != r->obj)
+            continue; /* a later renewal or a committed change of that object follows */
+        if (send_event (w, "MODIFIED", w->next_rev - 1, r->obj)) {
+            w->dead = 1;
+            return;
+        }
+        w->credit--;
+    }
 }
 
 void
@@ -534,6 +608,11 @@ bcache_reset (bcache_t *c)
         json_decref (e->old);
     }
     c->start = c->len = 0;
+    for (size_t i = 0; i < RENEW_RING; i++) {
+        json_decref (c->renewals[i].obj);
+        c->renewals[i].obj = NULL;
+        c->renewals[i].plural[0] = 0;
+    }
     zhashx_purge (c->kinds);
     c->count = 0;
     c->rev = 0;

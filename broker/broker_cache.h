@@ -4,7 +4,10 @@
  *
  * A watcher receives events in revision order while it has credit; it resumes where it stopped
  * when granted more. If the revision it needs next has left the ring, it gets one EXPIRED event
- * and is dropped: the client relists (no silent gap).
+ * and is dropped: the client relists (no silent gap). Lease renewals a replicated store keeps in
+ * memory (no revision of their own) follow in a second, smaller ring: sent to watchers that are
+ * caught up with the committed events, skipped for one that is far behind (the next renewal
+ * supersedes it) — never at the cost of a committed event.
  */
 #ifndef TROUPE_BROKER_CACHE_H
 #define TROUPE_BROKER_CACHE_H
@@ -25,6 +28,10 @@ void bcache_destroy (bcache_t **self_p);
 int bcache_load (bcache_t *self, const msgpack_object *kvs, uint64_t rev);
 /* Applies committed events (array of [rev, kind, key, val, create_rev, created]). */
 void bcache_apply_events (bcache_t *self, const msgpack_object *ev);
+/* Applies lease renewals the store holds in memory (array of [key, val, mod_rev, create_rev]):
+ * an object whose cached mod_rev is mod_rev takes the new value, and watchers of its kind get
+ * MODIFIED (same resourceVersion). A renewal of an object changed since is dropped. */
+void bcache_apply_renewals (bcache_t *self, const msgpack_object *kvs);
 /* Forgets every object and event and sends EXPIRED to every watcher (they relist): the store
  * was replaced under us (a replicated store restored a snapshot). bcache_load follows. */
 void bcache_reset (bcache_t *self);

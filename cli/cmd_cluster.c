@@ -59,12 +59,15 @@ mkdirp (const char *path, mode_t mode)
 /* --config FILE: the same settings as the flags, as YAML (flags win). Unknown keys are errors.
  *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
- *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}       */
+ *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
+ *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
+ *   snapshotTrailing, leaseCheckpointSeconds (flags of the same names win)                 */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
-                                  "controllers", NULL};
+                                  "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
+                                  "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -444,6 +447,7 @@ typedef struct {
     const char *peer_listen, *join; /* replicated store (troupe server) */
     int join_timeout_ms;
     unsigned snap_threshold, snap_trailing;
+    int lease_checkpoint_ms;        /* 0: the store's default; < 0: every renewal is written */
     zcert_t *cluster;               /* the cluster key, when replicated */
     zactor_t *auth, *store, *broker;
     tr_host_t *host;
@@ -491,7 +495,8 @@ start_control_plane (cluster_t *c)
         raft_store_opts_t ro = {.data_dir = c->data, .endpoint = "inproc://troupe-store",
                                 .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster,
                                 .join_timeout_ms = c->join_timeout_ms, .snapshot_threshold = c->snap_threshold,
-                                .snapshot_trailing = c->snap_trailing};
+                                .snapshot_trailing = c->snap_trailing,
+                                .lease_checkpoint_ms = c->lease_checkpoint_ms};
         c->store = raft_store_new (&ro);
     } else
         c->store = store_actor_new (path, "inproc://troupe-store");
@@ -727,6 +732,17 @@ cmd_server (cli_t *g, int argc, char **argv)
     c.join_timeout_ms = (int) pick_num (cli_opt (&argc, argv, "--join-timeout", NULL), cfg, "joinTimeoutSeconds") * 1000;
     c.snap_threshold = (unsigned) pick_num (cli_opt (&argc, argv, "--snapshot-threshold", NULL), cfg, "snapshotThreshold");
     c.snap_trailing = (unsigned) pick_num (cli_opt (&argc, argv, "--snapshot-trailing", NULL), cfg, "snapshotTrailing");
+    /* lease renewals reach the log at most this often per lease (0: every renewal) */
+    const char *lcs = cli_opt (&argc, argv, "--lease-checkpoint-seconds", NULL);
+    if (lcs || tv_get (cfg, "leaseCheckpointSeconds")) {
+        long v = pick_num (lcs, cfg, "leaseCheckpointSeconds");
+        if (v < 0 || v > 86400) {
+            fprintf (stderr, "error: --lease-checkpoint-seconds must be between 0 and 86400\n");
+            json_decref (cfg);
+            return 1;
+        }
+        c.lease_checkpoint_ms = v ? (int) v * 1000 : -1;
+    }
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     if ((c.join || token) && !c.peer_listen) {
         fprintf (stderr, "error: --join and --token need --peer-listen tcp://HOST:PORT (this server's peer address)\n");

@@ -27,12 +27,12 @@ sp_pack_request (msgpack_sbuffer *sb, const char *t, uint64_t id, const char *pr
     }
 }
 
-void
-sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n)
+static void
+pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, int renew)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
+    msgpack_pack_map (&pk, renew ? 4 : 3);
     sp_pack_cstr (&pk, "t");
     sp_pack_cstr (&pk, "p");
     sp_pack_cstr (&pk, "id");
@@ -48,6 +48,29 @@ sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n)
         msgpack_pack_bin (&pk, ops[i].len);
         msgpack_pack_bin_body (&pk, ops[i].val, ops[i].len);
     }
+    if (renew) {
+        sp_pack_cstr (&pk, "renew");
+        msgpack_pack_true (&pk);
+    }
+}
+
+void
+sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n)
+{
+    pack_propose (sb, id, ops, n, 0);
+}
+
+void
+sp_pack_renewal (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *op)
+{
+    pack_propose (sb, id, op, 1, 1);
+}
+
+int
+sp_is_renewal (const msgpack_object *prop)
+{
+    const msgpack_object *r = sp_field (prop, "renew");
+    return r && r->type == MSGPACK_OBJECT_BOOLEAN && r->via.boolean;
 }
 
 int

@@ -37,7 +37,7 @@ typedef struct {
     json_t *inflight;      /* "uid/container/attempt" or "stop/<id>" → monotonic ms sent */
     json_t *sent_status;   /* pod uid → status last sent */
     int registered;
-    int lease_exists;
+    json_t *lease;         /* our Lease as last written (with its resourceVersion), or NULL: read it */
 } agent_t;
 
 static void
@@ -179,7 +179,11 @@ check_node (troupe_ctx_t *ctx, agent_t *a)
     req.verb = TR_VERB_GET;
     strcpy (req.kind, "Node");
     snprintf (req.name, sizeof req.name, "%s", a->node);
+    /* every 10 s: from the broker's cache, not a linearizable read (which costs a log append on
+     * a replicated store); a lagging cache only delays the re-post by one period */
+    req.opts = json_pack ("{s:b}", "stale", 1);
     troupe_request (ctx, &req, node_checked, NULL);
+    tr_env_clear (&req);
 }
 
 static void
@@ -194,10 +198,19 @@ register_node (troupe_ctx_t *ctx, agent_t *a)
 }
 
 static void lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
+static void write_lease (troupe_ctx_t *ctx, agent_t *a, const json_t *cur, uint64_t rv);
 
+/* Every 10 s. Like the kubelet's lease controller, the agent keeps the Lease it last wrote and
+ * updates that (a renewal: only spec.renewTime moves, which a replicated store answers from the
+ * leader's memory); it reads the Lease only at start or after its update failed. */
 static void
 renew_lease (troupe_ctx_t *ctx, agent_t *a)
 {
+    if (a->lease) {
+        const char *rvs = tv_str (a->lease, "metadata.resourceVersion");
+        write_lease (ctx, a, a->lease, rvs ? strtoull (rvs, NULL, 10) : 0);
+        return;
+    }
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_GET;
@@ -208,10 +221,34 @@ renew_lease (troupe_ctx_t *ctx, agent_t *a)
 }
 
 static void
+lease_written (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) ctx;
+    (void) arg;
+    agent_t *a = self;
+    json_decref (a->lease);
+    a->lease = NULL;
+    if (reply->code == TR_OK && json_is_object (reply->body))
+        a->lease = json_deep_copy (reply->body);
+    else
+        TR_WARN (A, "lease renewal failed code=%s msg=\"%s\"", tr_code_name (reply->code), reply->msg ? reply->msg : "");
+}
+
+static void
 lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     (void) arg;
     agent_t *a = self;
+    if (reply->code == TR_NOT_FOUND)
+        write_lease (ctx, a, NULL, 0);
+    else if (reply->code == TR_OK)
+        write_lease (ctx, a, reply->body, reply->rv);
+}
+
+/* Creates the Lease (cur NULL) or renews cur at resourceVersion rv. */
+static void
+write_lease (troupe_ctx_t *ctx, agent_t *a, const json_t *cur, uint64_t rv)
+{
     char now[40];
     int64_t ms = troupe_now_ms ();
     tr_time_format (ms, now, sizeof now);
@@ -220,21 +257,23 @@ lease_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     strcpy (req.kind, "Lease");
     strcpy (req.ns, "kube-node-lease");
     json_t *spec = json_pack ("{s:s,s:i,s:s}", "holderIdentity", a->node, "leaseDurationSeconds", 40, "renewTime", now);
-    if (reply->code == TR_NOT_FOUND) {
+    if (!cur) {
         req.verb = TR_VERB_CREATE;
         req.body = json_pack ("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
                               "metadata", "name", a->node, "namespace", "kube-node-lease", "spec", spec);
-    } else if (reply->code == TR_OK) {
+    } else {
         req.verb = TR_VERB_UPDATE;
         snprintf (req.name, sizeof req.name, "%s", a->node);
-        req.rv = reply->rv;
-        req.body = json_deep_copy (reply->body);
-        json_object_set_new (req.body, "spec", spec);
-    } else {
-        json_decref (spec);
-        return;
+        req.rv = rv;
+        req.body = json_deep_copy (cur);
+        json_t *old = json_object_get (req.body, "spec");
+        if (json_is_object (old)) { /* keep what others set (acquireTime, transitions) */
+            json_object_update (old, spec);
+            json_decref (spec);
+        } else
+            json_object_set_new (req.body, "spec", spec);
     }
-    troupe_request (ctx, &req, log_failure, "lease renewal");
+    troupe_request (ctx, &req, lease_written, NULL);
     tr_env_clear (&req);
 }
 
@@ -697,6 +736,7 @@ agent_destroy (void **p)
     if (!a)
         return;
     json_decref (a->runtime);
+    json_decref (a->lease);
     json_decref (a->backoff);
     json_decref (a->inflight);
     json_decref (a->sent_status);

@@ -21,6 +21,7 @@
 typedef struct {
     troupe_informer_t *deploys, *rss, *pods, *nodes, *leases;
     int64_t grace_ms, evict_ms;
+    int64_t started_ms; /* nodes are judged from here on at the earliest (nodelife.h) */
     workqueue_t *rsq, *dq;
     json_t *expect;   /* rs key → {active, want, up, deadline} */
 } ctl_t;
@@ -349,7 +350,8 @@ check_node (void *arg, const json_t *node)
         return;
     ctrl_actions_t acts = {0};
     nodelife_reconcile (node, troupe_informer_get (n->c->leases, "kube-node-lease", name),
-                        json_object_get (n->by_node, name), troupe_now_ms (), n->c->grace_ms, n->c->evict_ms, &acts);
+                        json_object_get (n->by_node, name), troupe_now_ms (), n->c->started_ms, n->c->grace_ms,
+                        n->c->evict_ms, &acts);
     for (size_t i = 0; i < acts.n; i++)
         if (acts.v[i].verb != TR_VERB_CREATE)
             TR_INFO (A, "node lifecycle: %s %s %s/%s", tr_verb_name (acts.v[i].verb), acts.v[i].kind, acts.v[i].ns,
@@ -421,6 +423,7 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     /* Kubernetes' kube-controller-manager flags, in seconds */
     c->grace_ms = tv_int (config, "nodeMonitorGracePeriodSeconds", NODELIFE_GRACE_MS / 1000) * 1000;
     c->evict_ms = tv_int (config, "podEvictionTimeoutSeconds", NODELIFE_EVICT_MS / 1000) * 1000;
+    c->started_ms = troupe_now_ms ();
     c->rsq = workqueue_new ();
     c->dq = workqueue_new ();
     c->expect = json_object ();

@@ -17,8 +17,8 @@ ready_condition (const json_t *node)
 }
 
 void
-nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods, int64_t now_ms, int64_t grace_ms,
-                    int64_t evict_ms, ctrl_actions_t *out)
+nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods, int64_t now_ms, int64_t since_ms,
+                    int64_t grace_ms, int64_t evict_ms, ctrl_actions_t *out)
 {
     const char *name = tv_str (node, "metadata.name");
     if (!name)
@@ -31,6 +31,8 @@ nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods,
         seen = hb;
     if (seen < 0)
         return; /* never heard of: nothing to judge yet */
+    if (seen < since_ms)
+        seen = since_ms; /* a full grace period under this controller first */
     const char *status = tv_str (ready, "status");
     int unknown = status && !strcmp (status, "Unknown");
     if (now_ms - seen <= grace_ms)

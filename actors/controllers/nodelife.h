@@ -6,6 +6,11 @@
  * bound to a node that has been Unknown for the eviction timeout (300 s, Kubernetes' default
  * toleration of node.kubernetes.io/unreachable) are deleted with grace 0 — their agent is gone —
  * so their ReplicaSets replace them elsewhere. An agent that comes back posts Ready=True itself.
+ *
+ * As in Kubernetes (the controller's own probe timestamps), a controller that has just started —
+ * after a failover, say — gives every node a full grace period from its start: it judges a
+ * node by what it has seen itself. The stored renewTime may be up to a lease checkpoint old on a
+ * replicated store (raft_lease.c), which therefore never flips a node to Unknown by itself.
  */
 #ifndef TROUPE_NODELIFE_H
 #define TROUPE_NODELIFE_H
@@ -15,8 +20,9 @@
 #define NODELIFE_GRACE_MS 40000
 #define NODELIFE_EVICT_MS 300000
 
-/* node: the Node; lease: its Lease or NULL; pods: pods bound to it. */
+/* node: the Node; lease: its Lease or NULL; pods: pods bound to it; since_ms: when this
+ * controller started (no node is judged older than that). */
 void nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods, int64_t now_ms,
-                         int64_t grace_ms, int64_t evict_ms, ctrl_actions_t *out);
+                         int64_t since_ms, int64_t grace_ms, int64_t evict_ms, ctrl_actions_t *out);
 
 #endif

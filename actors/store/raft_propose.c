@@ -157,6 +157,7 @@ fsm_apply_cb (struct raft_fsm *fsm, const struct raft_buffer *buf, void **result
     if (rc == -1)
         TR_WARN (A, "skipped a malformed entry index=%llu", (unsigned long long) index);
     rs_publish (s, &ev);
+    rs_lease_applied (s, &ev); /* after the events: renewals waiting for them follow them */
     msgpack_sbuffer_destroy (&ev.buf);
     papply_t *mine = NULL;
     for (papply_t *p = zlistx_first (s->inflight); p; p = zlistx_next (s->inflight))
@@ -330,6 +331,12 @@ on_idle (uv_idle_t *h)
     (void) h;
 }
 
+void
+rs_wake (self_t *s)
+{
+    uv_idle_start (&s->idle, on_idle);
+}
+
 static void
 batch_reset (self_t *s)
 {
@@ -356,6 +363,8 @@ rs_batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *pr
         zframe_destroy (&rid);
         return;
     }
+    if (rs_lease_renew (s, rid, token, prop))
+        return; /* answered from the leader's memory, no entry */
     origins_push (&s->batch_origins, &s->batch_n, &s->batch_cap, o);
     msgpack_pack_object (&s->batch_pk, *ops);
     uv_idle_start (&s->idle, on_idle); /* keep this turn's poll from blocking: on_check flushes */

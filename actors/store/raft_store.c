@@ -142,8 +142,10 @@ on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
             }
         }
         msgpack_unpacked_destroy (&up);
-    } else if (via && !strcmp (type, "R") && zmsg_size (m) == 4) {
-        zframe_t *tf = zmsg_next (m), *ixf = zmsg_next (m), *body = zmsg_next (m);
+    } else if (via && ((!strcmp (type, "R") && zmsg_size (m) == 4) || (!strcmp (type, "RL") && zmsg_size (m) == 5))) {
+        zframe_t *tf = zmsg_next (m), *ixf = zmsg_next (m), *body = zmsg_next (m), *kvs = zmsg_next (m);
+        if (kvs) /* a renewal answered from the leader's memory: our brokers hear of it first */
+            rs_lease_publish (s, zframe_data (kvs), zframe_size (kvs));
         uint64_t token = 0, index = 0;
         if (zframe_size (tf) == 8 && zframe_size (ixf) == 8) {
             memcpy (&token, zframe_data (tf), 8);
@@ -163,6 +165,9 @@ on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
             free (f);
             rs_flush_held (s);
         }
+    } else if (rid && !strcmp (type, "L") && zmsg_size (m) == 2) {
+        zframe_t *body = zmsg_next (m);
+        rs_lease_publish (s, zframe_data (body), zframe_size (body));
     } else if (rid && !strcmp (type, "J"))
         rs_on_join_request (s, rid, m);
     else if (via && !strcmp (type, "JR") && zmsg_size (m) == 3) {
@@ -237,6 +242,7 @@ static void
 on_check (uv_check_t *h)
 {
     self_t *s = h->data;
+    rs_lease_flush (s);
     rs_batch_flush (s);
     if (zlistx_size (s->held))
         rs_flush_held (s);
@@ -293,6 +299,7 @@ on_tick (uv_timer_t *h)
     self_t *s = h->data;
     int64_t now = zclock_mono ();
     leader_watch (s);
+    rs_lease_tick (s);
     /* waited too long for a leader: not made */
     zlistx_t *late_w = zlistx_new ();
     for (wait_t *w = zlistx_first (s->waiting); w; w = zlistx_next (s->waiting))
@@ -575,6 +582,7 @@ finish (self_t *s)
     free (s->saved);
     rs_free_origins (s->rbatch, s->rbatch_n);
     msgpack_sbuffer_destroy (&s->batch);
+    rs_lease_free (s);
     zlistx_destroy (&s->inflight);
     zlistx_destroy (&s->held);
     zhashx_destroy (&s->forwarded);
@@ -610,6 +618,7 @@ raft_store_thread (zsock_t *pipe, void *arg)
     s->waiting = zlistx_new ();
     zlistx_set_comparator (s->waiting, ptr_cmp);
     msgpack_sbuffer_init (&s->batch);
+    rs_lease_init (s);
     msgpack_packer_init (&s->batch_pk, &s->batch, msgpack_sbuffer_write);
     char err[4096] = "";
     int rc = start (s, err, sizeof err);
@@ -645,6 +654,7 @@ raft_store_new (const raft_store_opts_t *o)
     s->join_timeout_ms = o->join_timeout_ms > 0 ? o->join_timeout_ms : 20000;
     s->snap_threshold = o->snapshot_threshold ? o->snapshot_threshold : 8192;
     s->snap_trailing = o->snapshot_trailing ? o->snapshot_trailing : 8192;
+    s->lease_checkpoint_ms = o->lease_checkpoint_ms ? o->lease_checkpoint_ms : 60000;
     zactor_t *z = zactor_new (raft_store_thread, s);
     if (z && zsock_wait (z))
         zactor_destroy (&z);

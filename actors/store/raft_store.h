@@ -13,6 +13,10 @@
  * Membership: the first server bootstraps a one-member cluster; a server started with a join
  * address asks a member (redirected to the leader) to add it, as a voter, one change at a time.
  *
+ * Lease renewals (proposals marked "renew", core/store_proto.h) are answered from the leader's
+ * memory and sent to every server's brokers, and reach the log once per checkpoint period
+ * (raft_lease.c).
+ *
  * Extra store-protocol message: {"t":"q","id":u64} → {"t":"q","id":u64,"status":{…}} (store
  * status: members, leader, term, commit/applied index, log and snapshot).
  */
@@ -31,6 +35,9 @@ typedef struct {
     unsigned snapshot_threshold; /* entries between snapshots (0: 8192) */
     unsigned snapshot_trailing;  /* entries kept after a snapshot (0: 8192: lagging followers
                                     catch up by log, snapshot installs stay rare) */
+    int lease_checkpoint_ms;     /* a lease renewal is written to the log at most this often per
+                                    lease, else held in the leader's memory (0: 60 s; < 0: every
+                                    renewal is written) */
 } raft_store_opts_t;
 
 /* Starts the replicated store. Returns NULL (logged) if it cannot open its data, bind its

@@ -73,6 +73,7 @@ typedef struct {
     zcert_t *cluster;
     int join_timeout_ms;
     unsigned snap_threshold, snap_trailing;
+    int64_t lease_checkpoint_ms; /* a renewal is written at most this often per lease; <= 0: always */
     zsock_t *pipe;
 
     uv_loop_t loop;
@@ -112,6 +113,17 @@ typedef struct {
     size_t saved_len;
     int64_t saved_at;
 
+    /* lease renewals held in memory (raft_lease.c) */
+    zhashx_t *leases;         /* key → int64_t*: when this server last applied a write of it */
+    msgpack_sbuffer ren;      /* this turn's renewals, packed [key,val,mod_rev,create_rev] each */
+    msgpack_packer ren_pk;
+    origin_t *ren_origins;    /* who waits for each (answered after the brokers heard) */
+    uint64_t *ren_revs;
+    size_t ren_n, ren_cap;
+    int64_t ren_pruned_at;
+    zlistx_t *ren_waiting;    /* zframe_t: need_rev(8) deadline(8) body: renewals from the leader
+                                 of writes this server has not applied yet */
+
     int joined;
     int64_t join_deadline, join_next;
     char join_error[256];
@@ -147,6 +159,26 @@ void rs_read_add (self_t *s, zframe_t *rid, uint64_t token, uint64_t id);
 /* A read barrier / a proposal from a local broker: batched on the leader, forwarded elsewhere. */
 void rs_local_read (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *o);
 void rs_local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *prop);
+
+/* Keeps this loop turn from blocking in poll, so on_check flushes what it gathered. */
+void rs_wake (self_t *s);
+
+/* raft_lease.c: lease renewals without a Raft entry (core/store_proto.h "renew") */
+void rs_lease_init (self_t *s);
+void rs_lease_free (self_t *s);
+/* A renewal this leader answers from memory: 1 (rid taken, answered at rs_lease_flush), or 0:
+ * the caller proposes it as an ordinary write (not a renewal, a CAS that will fail, or its
+ * checkpoint is due). */
+int rs_lease_renew (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *prop);
+/* Notes when this server applied a write of each lease (the events of one entry). */
+void rs_lease_applied (self_t *s, const fsm_events_t *ev);
+/* This turn's renewals to the local brokers and the other servers, then their answers. */
+void rs_lease_flush (self_t *s);
+/* Renewals from the leader ("L" body, or "RL"'s last frame): to the local brokers, once this
+ * server has applied the writes they renew. */
+void rs_lease_publish (self_t *s, const void *body, size_t len);
+/* Forgets leases not renewed for two checkpoint periods. */
+void rs_lease_tick (self_t *s);
 
 /* raft_admin.c */
 /* A member's server name, registered under /troupe/members/<id> (cmd_cluster), or "". */

@@ -393,6 +393,15 @@ gc_and_workqueue (void **state)
     workqueue_destroy (&q);
 }
 
+/* Sets the node's Ready condition back to True at time t. */
+static void
+ready_again (json_t *node, const char *t)
+{
+    json_t *conds = json_pack ("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "True", "lastHeartbeatTime", t,
+                               "lastTransitionTime", t);
+    tv_set (node, "status.conditions", conds);
+}
+
 static void
 node_lifecycle (void **state)
 {
@@ -407,10 +416,10 @@ node_lifecycle (void **state)
     json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
     ctrl_actions_t a = {0};
     /* renewed 30 s ago: alive */
-    nodelife_reconcile (node, lease, pods, NOW + 30000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    nodelife_reconcile (node, lease, pods, NOW + 30000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
     /* 41 s: Ready becomes Unknown, nothing evicted yet */
-    nodelife_reconcile (node, lease, pods, NOW + 41000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    nodelife_reconcile (node, lease, pods, NOW + 41000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
     json_t *st = json_deep_copy (tv_get (a.v[0].body, "status"));
@@ -423,9 +432,9 @@ node_lifecycle (void **state)
     ctrl_actions_clear (&a);
     /* apply it; before the eviction timeout nothing more happens, after it the pod goes, grace 0 */
     tv_set (node, "status", st);
-    nodelife_reconcile (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    nodelife_reconcile (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
-    nodelife_reconcile (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    nodelife_reconcile (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     for (size_t k = 0; k < a.n; k++)
         if (a.v[k].verb == TR_VERB_DELETE)
@@ -435,8 +444,21 @@ node_lifecycle (void **state)
     char t1[32];
     tr_time_format (NOW + 500000, t1, sizeof t1);
     tv_set_str (lease, "spec.renewTime", t1);
-    nodelife_reconcile (node, lease, pods, NOW + 501000, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    nodelife_reconcile (node, lease, pods, NOW + 501000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
+    /* a controller that started after the last renewal it could see (a failover) waits a full
+     * grace period from its own start before it judges the node */
+    tv_set_str (lease, "spec.renewTime", t0);
+    ready_again (node, t0);
+    int64_t started = NOW + 100000;
+    nodelife_reconcile (node, lease, pods, started + 1000, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 0);
+    nodelife_reconcile (node, lease, pods, started + NODELIFE_GRACE_MS, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 0);
+    nodelife_reconcile (node, lease, pods, started + NODELIFE_GRACE_MS + 1000, started, NODELIFE_GRACE_MS,
+                        NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
+    ctrl_actions_clear (&a);
     json_decref (node);
     json_decref (lease);
     json_decref (pods);
