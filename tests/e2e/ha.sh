@@ -3,7 +3,9 @@
 # through the store), an agent and the CLI given all three endpoints. A Deployment runs with
 # exactly its replicas (controllers run beside the leader only); kill -9 of the server the agent
 # uses and that leads: the agent fails over, its pods keep running untouched, the controllers
-# move with the leadership, and the CLI scales through the surviving servers.
+# move with the leadership, and the CLI scales through the surviving servers. The node's Lease
+# renewals are held in the leader's memory (resourceVersion unchanged) yet seen on every server,
+# before and after the failover, and the node never goes NotReady.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-ha-$$"
 BASE=$((22000 + $$ % 15000))
@@ -13,7 +15,8 @@ ALL="$(api 1),$(api 2),$(api 3)"
 declare -A SPID
 start() {
   local n=$1; shift
-  "$TROUPE" server --data "$T/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "$@" >>"$T/s$n.log" 2>&1 &
+  "$TROUPE" server --data "$T/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" \
+    --lease-checkpoint-seconds 300 "$@" >>"$T/s$n.log" 2>&1 &
   SPID[$n]=$!; PIDS+=($!)
 }
 tro init --cluster ha --data "$T/s1" >"$T/init.out" 2>&1 || fail "init"
@@ -58,6 +61,20 @@ sleep 3
 [ "$(count_procs)" = 3 ] || fail "3 Running but $(count_procs) processes"
 pass "Deployment: exactly 3 pods with 3 servers"
 
+# lease renewals: renewTime moves every 10 s, the resourceVersion does not, every server sees it
+lease_on() { tro --kubeconfig "$T/admin.config" --server "$(api "$1")" get lease n1 -n kube-node-lease -o json; }
+L0=$(lease_on 3) || fail "no Lease for n1"
+RV0=$(echo "$L0" | jq -r .metadata.resourceVersion); T0=$(echo "$L0" | jq -r .spec.renewTime)
+renewed_on() { [ "$(lease_on "$1" | jq -r .spec.renewTime)" != "$T0" ]; }
+wait_for 25 renewed_on 3 || fail "the Lease was not renewed within 25 s (seen on s3)"
+T1=$(lease_on 3 | jq -r .spec.renewTime)
+for n in 1 2 3; do
+  wait_for 5 sh -c "[ \"\$('$TROUPE' --kubeconfig '$T/admin.config' --server '$(api "$n")' get lease n1 -n kube-node-lease -o json | jq -r .spec.renewTime)\" \> '$T0' ]" || fail "s$n does not serve the renewal"
+  RVN=$(lease_on "$n" | jq -r .metadata.resourceVersion)
+  [ "$RVN" = "$RV0" ] || fail "a renewal changed the Lease's resourceVersion on s$n ($RV0 -> $RVN): it was written to the log"
+done
+pass "lease renewed ($T0 -> $T1) at resourceVersion $RV0 on all 3 servers"
+
 # kill -9 the server the agent talks to (s1, the first endpoint), which also leads
 LEADER=$(tro --server "ipc://$T/s2/run/troupe.sock" store status -o json | jq -r .leaderAddress)
 [ "$LEADER" = "$(peer 1)" ] || echo "note: leader is $LEADER, not s1"
@@ -70,6 +87,11 @@ wait_for 60 runs 4 || fail "scale to 4 not done after the failover (controllers 
 NOW=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
 for p in $BEFORE; do case " $NOW " in *" $p "*) ;; *) fail "container process $p was restarted by the failover" ;; esac; done
 pass "server killed: agent failed over, pods untouched, scaled to 4 through the others"
+T2=$(lease_on 2 | jq -r .spec.renewTime)
+wait_for 25 sh -c "[ \"\$('$TROUPE' --kubeconfig '$T/admin.config' --server '$(api 2)' get lease n1 -n kube-node-lease -o json | jq -r .spec.renewTime)\" \> '$T2' ]" || fail "the Lease is not renewed after the failover"
+trc get events -o json | jq -e '[.items[] | select(.reason=="NodeNotReady")] | length == 0' >/dev/null || fail "node n1 went NotReady"
+trc get nodes n1 -o json | jq -e '.status.conditions[] | select(.type=="Ready" and .status=="True")' >/dev/null || fail "node n1 not Ready after the failover"
+pass "lease renewed after the failover, node Ready throughout"
 
 trc delete -f "$T/d.yaml" >/dev/null || fail "delete"
 wait_for 40 procs_eq 0 || fail "processes left after delete"
