@@ -18,7 +18,7 @@ usage (FILE *f)
              "  up [-f MANIFEST]                       single-node cluster in the foreground\n"
              "  server --listen tcp://… [--actor x.so] control plane (store, broker, controllers, scheduler)\n"
              "  server … --peer-listen tcp://H:P [--join tcp://PEER --token T]  replicated store (Raft)\n"
-             "         [--snapshot-threshold N] [--snapshot-trailing N] [--lease-checkpoint-seconds S (60; 0: every renewal)]\n"
+             "         [--snapshot-threshold N] [--snapshot-trailing N] [--lease-checkpoint-seconds S (300; 0: every renewal)]\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "  store status [-o json]                 the replicated store: members, leader, indexes\n"
              "  store member remove ID|ADDRESS | store snapshot save FILE | store snapshot restore FILE --data DIR\n"

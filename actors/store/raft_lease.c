@@ -9,9 +9,10 @@
  *     goes to this server's brokers ("l") and to every other server ("L" → their brokers) before
  *     the answer, so every broker's cache and watchers see the renewal;
  *   - it is written to the log like any write when that lease has not been written for
- *     lease_checkpoint_ms (default 60 s): every server notes when it applied a write of each
- *     lease, so the log holds every lease at most one checkpoint old, and a new leader goes on
- *     from where the old one stopped (a renewal it has no note of is written).
+ *     lease_checkpoint_ms (default 300 s, the period at which Kubernetes re-posts an unchanged
+ *     node status): every server notes when it applied a write of each lease, so the log holds
+ *     every lease at most one checkpoint old, and a new leader goes on from where the old one
+ *     stopped (a renewal it has no note of is written).
  * Nothing here is part of the FSM: replicas stay identical, snapshots and restarts ignore it.
  */
 #include "actors/store/raft_store_int.h"

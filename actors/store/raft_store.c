@@ -654,7 +654,7 @@ raft_store_new (const raft_store_opts_t *o)
     s->join_timeout_ms = o->join_timeout_ms > 0 ? o->join_timeout_ms : 20000;
     s->snap_threshold = o->snapshot_threshold ? o->snapshot_threshold : 8192;
     s->snap_trailing = o->snapshot_trailing ? o->snapshot_trailing : 8192;
-    s->lease_checkpoint_ms = o->lease_checkpoint_ms ? o->lease_checkpoint_ms : 60000;
+    s->lease_checkpoint_ms = o->lease_checkpoint_ms ? o->lease_checkpoint_ms : 300000;
     zactor_t *z = zactor_new (raft_store_thread, s);
     if (z && zsock_wait (z))
         zactor_destroy (&z);

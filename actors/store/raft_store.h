@@ -36,7 +36,7 @@ typedef struct {
     unsigned snapshot_trailing;  /* entries kept after a snapshot (0: 8192: lagging followers
                                     catch up by log, snapshot installs stay rare) */
     int lease_checkpoint_ms;     /* a lease renewal is written to the log at most this often per
-                                    lease, else held in the leader's memory (0: 60 s; < 0: every
+                                    lease, else held in the leader's memory (0: 300 s; < 0: every
                                     renewal is written) */
 } raft_store_opts_t;
 
