@@ -707,7 +707,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     renew_lease (ctx, a);
     troupe_timer (ctx, T_SYNC, 1000, 1);
     troupe_timer (ctx, T_LEASE, 10000, 1);
-    troupe_timer (ctx, T_NODE, 60000, 1);
+    /* the Lease is the heartbeat (every 10 s); the full status is re-posted every 5 min, as the
+     * kubelet's nodeStatusReportFrequency (an Unknown set by the controller is answered at the
+     * next lease renewal: check_node) */
+    troupe_timer (ctx, T_NODE, 300000, 1);
     TR_INFO (A, "agent starting node=%s shim=%s", a->node, shim);
     return a;
 }
