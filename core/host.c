@@ -499,12 +499,33 @@ informer_destroy (troupe_informer_t **p)
 
 /* ---- the actor loop ------------------------------------------------------------------------- */
 
+/* After a broker restart or a failover to another server: an informer that was watching asks
+ * the (new) broker to resume from the last revision it saw — revisions are the store's, the same
+ * on every server — and relists only if that is refused (Expired: the revision left that
+ * broker's ring), as a Kubernetes reflector re-watches from its last resourceVersion. */
 static void
-relist_all (troupe_ctx_t *ctx)
+resume_all (troupe_ctx_t *ctx)
 {
-    for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))
-        if (!inf->listing)
+    for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers)) {
+        if (inf->listing)
+            continue;
+        if (!inf->synced || !inf->rv) {
             informer_list (inf);
+            continue;
+        }
+        if (inf->watch_id) {
+            tr_env_t c;
+            tr_env_init (&c);
+            c.verb = TR_VERB_CANCEL;
+            c.rv = inf->watch_id;
+            pending_t *p = pending_take (ctx, inf->watch_id);
+            free (p);
+            send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+            inf->watch_id = 0;
+        }
+        TR_DEBUG (ctx->def->name, "resuming watch kind=%s from rv=%llu", inf->kind, (unsigned long long) inf->rv);
+        informer_watch (inf);
+    }
 }
 
 static void ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
@@ -532,9 +553,9 @@ on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
     snprintf (ctx->instance, sizeof ctx->instance, "%s", inst);
     ctx->last_pong = zclock_mono ();
     if (changed || ctx->lost) {
-        TR_INFO (ctx->def->name, "broker %s; resyncing informers", changed ? "restarted" : "reachable again");
+        TR_INFO (ctx->def->name, "broker %s; resuming informers", changed ? "restarted" : "reachable again");
         send_hello (ctx); /* a restarted broker has forgotten who we are */
-        relist_all (ctx);
+        resume_all (ctx);
     }
     ctx->lost = 0;
 }

@@ -86,7 +86,9 @@ trc scale deployment ha --replicas 4 >/dev/null 2>"$T/scale.err" || fail "scale 
 wait_for 60 runs 4 || fail "scale to 4 not done after the failover (controllers did not move?)"
 NOW=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
 for p in $BEFORE; do case " $NOW " in *" $p "*) ;; *) fail "container process $p was restarted by the failover" ;; esac; done
-pass "server killed: agent failed over, pods untouched, scaled to 4 through the others"
+grep -q "resuming informers" "$T/agent.log" || fail "the agent's informers did not resume on the new server"
+! grep -q "watch expired" "$T/agent.log" || fail "an informer could not resume from its revision on the new server: $(grep "watch expired" "$T/agent.log" | head -1)"
+pass "server killed: agent failed over (watches resumed from their revisions), pods untouched, scaled to 4 through the others"
 T2=$(lease_on 2 | jq -r .spec.renewTime)
 wait_for 25 sh -c "[ \"\$('$TROUPE' --kubeconfig '$T/admin.config' --server '$(api 2)' get lease n1 -n kube-node-lease -o json | jq -r .spec.renewTime)\" \> '$T2' ]" || fail "the Lease is not renewed after the failover"
 trc get events -o json | jq -e '[.items[] | select(.reason=="NodeNotReady")] | length == 0' >/dev/null || fail "node n1 went NotReady"
