@@ -1,0 +1,120 @@
+/* broker_int — the broker's private state, shared by its files:
+ *   broker.c        the thread: sockets, dispatch, reads and watches, store messages, start-up
+ *   broker_write.c  writes: create, update, patch, delete, proposals to the store and their results
+ *   broker_auth.c   identities (CURVE key → name, role) and authorisation (role × verb × kind)
+ * Everything runs on the broker's one thread.
+ */
+#ifndef TROUPE_BROKER_INT_H
+#define TROUPE_BROKER_INT_H
+
+#include "broker/broker_cache.h"
+#include "core/envelope.h"
+#include "core/schema.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <msgpack.h>
+
+#define A "broker"
+
+typedef enum { ROLE_NONE = 0, ROLE_VIEWER, ROLE_NODE, ROLE_CONTROLLER, ROLE_ADMIN } role_t;
+
+typedef struct {
+    char name[128];
+    role_t role;
+} ident_t;
+
+/* A write waiting for the store. */
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;
+    uint64_t req_id;
+    json_t *obj;          /* the object as proposed (returned with its new resourceVersion) */
+    int is_delete;
+    char what[300];       /* `deployments.apps "web"` for messages */
+    tr_env_t *retry;      /* the request, when a Conflict should be retried (no client precondition) */
+    ident_t ident;
+    int attempts;
+} pending_write_t;
+
+#define MAX_RETRIES 8
+
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;
+    uint64_t req_id;
+} forward_t;
+
+typedef struct {
+    zsock_t *local, *remote, *store;
+    zactor_t *auth;
+    zpoller_t *poller;
+    schema_registry_t *schemas;
+    bcache_t *cache;
+    zhashx_t *pending;    /* proposal id → pending_write_t */
+    int replicated;       /* the store answers "q" (status) */
+    int reloading;        /* after "x": waiting for the range answer */
+    int read_ready;       /* handle(): the read barrier has passed */
+    zlistx_t *reload_events; /* zmsg_t: events that arrived while reloading */
+    zhashx_t *forwards;   /* forward id → forward_t */
+    zhashx_t *nodes;      /* node name → zframe_t* routing id on local or remote */
+    zhashx_t *node_sock;  /* node name → zsock_t* */
+    zhashx_t *clients;    /* CURVE public key (Z85) → ident_t* */
+    uint64_t next_id;
+    char instance[40];
+    char pki_dir[1024];
+    int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
+} broker_t;
+
+typedef struct {
+    broker_t *b;
+    zsock_t *sock;
+    zframe_t *rid;
+    tr_env_t *req;
+    ident_t *id;
+    const schema_kind_t *sk;
+    char ns[TR_NAME_MAX + 1];
+    char key[600];
+    char what[300];
+    int attempts;     /* how many times this request met a Conflict it retried */
+    int retryable;    /* the client gave no resourceVersion: a Conflict is ours to retry */
+    int renewal;      /* a Lease update that only moves spec.renewTime (lease.h) */
+} rq_t;
+
+/* broker.c */
+/* Sends a reply; body is borrowed. A NULL sock (internal proposals) sends nothing. */
+void
+bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
+          ...) __attribute__ ((format (printf, 7, 8)));
+void bk_rfc3339_now (char *buf, size_t len);
+/* Handles one decoded request (attempts: Conflicts already retried for it). */
+void bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
+
+/* broker_write.c */
+/* Proposes one operation on key to the store; obj (stolen) is the object returned on success. */
+void bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, int op, int cond,
+                 uint64_t expect, json_t *obj, const char *what, const rq_t *r);
+/* A proposal's result from the store ({"t":"r"}): the client's reply, or a retry. */
+void bk_on_store_result (broker_t *b, const msgpack_object *o);
+int bk_ns_exists (broker_t *b, const char *ns);
+/* Sets uid and creationTimestamp of a new object. */
+void bk_stamp_new (json_t *obj);
+/* The cached object `name` of the request's kind (NotFound replied when absent). */
+const json_t *bk_lookup (rq_t *r, const char *name, uint64_t *mod_rev);
+void bk_h_create (rq_t *r);
+void bk_h_update (rq_t *r, int status_only);
+void bk_h_patch (rq_t *r);
+void bk_h_delete (rq_t *r);
+
+/* broker_auth.c */
+const char *bk_role_name (role_t r);
+int bk_is_write (tr_verb_t v);
+/* NULL if id may do verb on kind (cur: the stored object, newobj: the proposed one), else why not. */
+const char *bk_authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cur, const json_t *newobj,
+                          const char *name);
+/* The identity of a message's sender (local socket: admin; tcp: its CURVE key). 0 or -1. */
+int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
+/* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */
+int bk_load_clients (broker_t *b, const char *pki_dir);
+
+#endif

@@ -1,0 +1,505 @@
+/* broker_write — the write path: create, update, patch, delete (validation, defaulting,
+ * server-owned metadata, compare-and-swap), proposals to the store and their results. See
+ * broker.h and broker_int.h. */
+#include "broker/broker_int.h"
+#include "core/conn.h"
+#include "core/envelope.h"
+#include "core/log.h"
+#include "core/meta.h"
+#include "core/schema.h"
+#include "core/store_proto.h"
+#include "core/value.h"
+#include "broker/lease.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+new_uid (char *buf)
+{
+    unsigned char b[16];
+    randombytes_buf (b, sizeof b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf (buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+              b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* ---- writes --------------------------------------------------------------------------------- */
+
+void
+bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, int op, int cond,
+         uint64_t expect, json_t *obj /* stolen */, const char *what, const rq_t *r)
+{
+    char *val = NULL;
+    size_t len = 0;
+    if (op == 1 && tv_encode (obj, &val, &len)) {
+        bk_reply (sock, rid, req, TR_INTERNAL, NULL, 0, "cannot encode object");
+        json_decref (obj);
+        return;
+    }
+    if (len > TR_MAX_FRAME) {
+        bk_reply (sock, rid, req, TR_TOO_LARGE, NULL, 0, "%s: object of %zu bytes exceeds the %u byte limit", what,
+               len, TR_MAX_FRAME);
+        free (val);
+        json_decref (obj);
+        return;
+    }
+    uint64_t pid = b->next_id++;
+    sp_op_t o = {.op = op, .cond = cond, .expect = expect, .key = key, .val = val ? val : "", .len = len};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    if (r && r->renewal && op == 1 && cond == 3)
+        sp_pack_renewal (&sb, pid, &o);
+    else
+        sp_pack_propose (&sb, pid, &o, 1);
+    free (val);
+    pending_write_t *p = calloc (1, sizeof *p);
+    p->sock = sock;
+    p->rid = zframe_dup (rid);
+    p->req_id = req->id;
+    p->obj = obj;
+    p->is_delete = op == 2;
+    snprintf (p->what, sizeof p->what, "%s", what);
+    if (r && r->retryable && cond == 3 && r->attempts < MAX_RETRIES) {
+        p->retry = calloc (1, sizeof *p->retry);
+        *p->retry = *r->req;
+        p->retry->body = r->req->body ? json_deep_copy (r->req->body) : NULL;
+        p->retry->opts = r->req->opts ? json_deep_copy (r->req->opts) : NULL;
+        p->retry->msg = NULL;
+        p->ident = *r->id;
+        p->attempts = r->attempts;
+    }
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
+    zhashx_insert (b->pending, k, p);
+    zsock_send (b->store, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+void
+bk_on_store_result (broker_t *b, const msgpack_object *o)
+{
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
+    pending_write_t *p = zhashx_lookup (b->pending, k);
+    if (!p)
+        return;
+    zhashx_delete (b->pending, k);
+    const msgpack_object *res = sp_field (o, "res");
+    int result = 4;
+    uint64_t rev = 0;
+    if (res && res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size == 1) {
+        const msgpack_object *r = &res->via.array.ptr[0];
+        if (r->type == MSGPACK_OBJECT_ARRAY && r->via.array.size == 3) {
+            result = (int) r->via.array.ptr[0].via.u64;
+            rev = r->via.array.ptr[1].via.u64;
+        }
+    }
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = p->req_id;
+    switch (result) {
+    case 0: {
+        char rvs[24];
+        snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
+        if (p->obj)
+            tv_set_str (p->obj, "metadata.resourceVersion", rvs);
+        bk_reply (p->sock, p->rid, &req, TR_OK, p->obj, rev, NULL);
+        break;
+    }
+    case 1:
+        bk_reply (p->sock, p->rid, &req, TR_ALREADY_EXISTS, NULL, 0, "%s already exists", p->what);
+        break;
+    case 2:
+        bk_reply (p->sock, p->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", p->what);
+        break;
+    case 3:
+        if (p->retry) {
+            /* our read-modify-write raced another write; the cache already holds the newer
+             * object (events precede results), so simply run the request again */
+            bk_handle (b, p->sock, p->rid, p->retry, &p->ident, p->attempts + 1);
+            break;
+        }
+        bk_reply (p->sock, p->rid, &req, TR_CONFLICT, NULL, 0,
+               "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to "
+               "the latest version and try again",
+               p->what);
+        break;
+    case 6: /* replicated store: refused before reaching the log */
+        bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
+               "%s: the store has no leader: the write was not made (retry)", p->what);
+        break;
+    case 5: /* replicated store: in the log, but leadership was lost before it committed */
+        bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
+               "%s: the store lost its leader before the write committed: it may or may not have been made",
+               p->what);
+        break;
+    default:
+        bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0, "%s: the store could not commit the write", p->what);
+    }
+    json_decref (p->obj);
+    zframe_destroy (&p->rid);
+    if (p->retry) {
+        tr_env_clear (p->retry);
+        free (p->retry);
+    }
+    free (p);
+}
+
+/* ---- request handlers ----------------------------------------------------------------------- */
+
+
+static void
+make_key (rq_t *r, const char *ns, const char *name)
+{
+    if (schema_kind_namespaced (r->sk))
+        snprintf (r->key, sizeof r->key, "/registry/%s/%s/%s", schema_kind_plural (r->sk), ns, name);
+    else
+        snprintf (r->key, sizeof r->key, "/registry/%s/%s", schema_kind_plural (r->sk), name);
+    snprintf (r->what, sizeof r->what, "%s \"%s\"", schema_kind_plural (r->sk), name);
+}
+
+int
+bk_ns_exists (broker_t *b, const char *ns)
+{
+    char key[300];
+    snprintf (key, sizeof key, "/registry/namespaces/%s", ns);
+    return bcache_get (b->cache, key, NULL) != NULL;
+}
+
+/* Fills server-owned metadata of a new object. */
+void
+bk_stamp_new (json_t *obj)
+{
+    char uid[40], ts[32];
+    new_uid (uid);
+    bk_rfc3339_now (ts, sizeof ts);
+    tv_set_str (obj, "metadata.uid", uid);
+    tv_set_str (obj, "metadata.creationTimestamp", ts);
+    tv_set_int (obj, "metadata.generation", 1);
+    tv_del (obj, "metadata.resourceVersion");
+    tv_del (obj, "metadata.deletionTimestamp");
+}
+
+static void
+gen_name (json_t *obj)
+{
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    const char *g = tv_str (obj, "metadata.generateName");
+    char name[TR_NAME_MAX + 1];
+    size_t n = strlen (g);
+    if (n > TR_NAME_MAX - 5)
+        n = TR_NAME_MAX - 5;
+    memcpy (name, g, n);
+    for (int i = 0; i < 5; i++)
+        name[n + (size_t) i] = alphabet[randombytes_uniform (sizeof alphabet - 1)];
+    name[n + 5] = 0;
+    tv_set_str (obj, "metadata.name", name);
+}
+
+static int
+validate (rq_t *r, json_t *obj)
+{
+    char err[512];
+    schema_default (r->b->schemas, obj);
+    if (schema_validate (r->b->schemas, obj, err, sizeof err)) {
+        const char *name = tv_str (obj, "metadata.name");
+        bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
+               name ? name : "", err);
+        return -1;
+    }
+    return 0;
+}
+
+void
+bk_h_create (rq_t *r)
+{
+    json_t *obj = r->req->body ? json_deep_copy (r->req->body) : NULL;
+    if (!json_is_object (obj)) {
+        json_decref (obj);
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "create: body must be an object");
+        return;
+    }
+    if (!tv_str (obj, "kind"))
+        tv_set_str (obj, "kind", schema_kind_name (r->sk));
+    if (!tv_str (obj, "apiVersion"))
+        tv_set_str (obj, "apiVersion", schema_kind_api_version (r->sk));
+    if (strcmp (tv_str (obj, "kind"), schema_kind_name (r->sk))) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "kind: body says \"%s\", request says \"%s\"",
+               tv_str (obj, "kind"), schema_kind_name (r->sk));
+        json_decref (obj);
+        return;
+    }
+    if (schema_kind_namespaced (r->sk)) {
+        const char *ons = tv_str (obj, "metadata.namespace");
+        if (ons && *r->ns && strcmp (ons, r->ns)) {
+            bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0,
+                   "metadata.namespace: \"%s\" does not match the request's namespace \"%s\"", ons, r->ns);
+            json_decref (obj);
+            return;
+        }
+        tv_set_str (obj, "metadata.namespace", ons ? ons : (*r->ns ? r->ns : "default"));
+    } else
+        tv_del (obj, "metadata.namespace");
+    if (!tv_str (obj, "metadata.name") && tv_str (obj, "metadata.generateName"))
+        gen_name (obj);
+    if (validate (r, obj)) {
+        json_decref (obj);
+        return;
+    }
+    const char *ns = schema_kind_namespaced (r->sk) ? tv_str (obj, "metadata.namespace") : "";
+    const char *name = tv_str (obj, "metadata.name");
+    const char *why = bk_authorize (r->id, TR_VERB_CREATE, schema_kind_name (r->sk), NULL, obj, name);
+    if (why) {
+        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot create %s: %s", bk_role_name (r->id->role),
+               r->id->name, schema_kind_plural (r->sk), why);
+        json_decref (obj);
+        return;
+    }
+    if (*ns && !bk_ns_exists (r->b, ns)) {
+        bk_reply (r->sock, r->rid, r->req, TR_NOT_FOUND, NULL, 0, "namespaces \"%s\" not found", ns);
+        json_decref (obj);
+        return;
+    }
+    const char *k = schema_kind_name (r->sk);
+    if (!strcmp (k, "Pod") || !strcmp (k, "Deployment") || !strcmp (k, "ReplicaSet"))
+        tv_del (obj, "status"); /* status is written by controllers and agents, not by creators */
+    bk_stamp_new (obj);
+    make_key (r, ns, name);
+    bk_propose (r->b, r->sock, r->rid, r->req, r->key, 1, 1, 0, obj, r->what, r);
+}
+
+/* Looks up the target of an update/patch/delete/get; replies NotFound itself. */
+const json_t *
+bk_lookup (rq_t *r, const char *name, uint64_t *mod_rev)
+{
+    if (!name || !*name) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "metadata.name: Required value");
+        return NULL;
+    }
+    make_key (r, r->ns, name);
+    const json_t *cur = bcache_get (r->b->cache, r->key, mod_rev);
+    if (!cur)
+        bk_reply (r->sock, r->rid, r->req, TR_NOT_FOUND, NULL, 0, "%s not found", r->what);
+    return cur;
+}
+
+static uint64_t
+wanted_rv (const tr_env_t *req, const json_t *body)
+{
+    if (req->rv)
+        return req->rv;
+    const char *s = tv_str (body, "metadata.resourceVersion");
+    return s ? strtoull (s, NULL, 10) : 0;
+}
+
+/* Shared tail of update / updateStatus / patch: checks, then a CAS proposal on mod_rev. */
+static void
+write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_verb_t verb, uint64_t want)
+{
+    const char *name = tv_str (cur, "metadata.name");
+    if (want && want != mod_rev) {
+        bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,
+               "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to the "
+               "latest version and try again",
+               r->what);
+        json_decref (next);
+        return;
+    }
+    /* server-owned metadata always comes from the stored object */
+    static const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                                 "namespace", "name"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        char p[64];
+        snprintf (p, sizeof p, "metadata.%s", keep[i]);
+        json_t *v = tv_get (cur, p);
+        if (v)
+            tv_set (next, p, json_incref (v));
+        else
+            tv_del (next, p);
+    }
+    tv_set_str (next, "kind", schema_kind_name (r->sk));
+    if (!tv_str (next, "apiVersion"))
+        tv_set_str (next, "apiVersion", schema_kind_api_version (r->sk));
+    /* a renewal keeps the generation (Kubernetes' Lease strategy never bumps it): the store may
+     * answer it from memory, with the object's resourceVersion unchanged */
+    r->renewal = verb == TR_VERB_UPDATE && !strcmp (schema_kind_name (r->sk), "Lease") && lease_is_renewal (cur, next);
+    json_int_t gen = tv_int (cur, "metadata.generation", 1);
+    if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
+        gen++;
+    tv_set_int (next, "metadata.generation", gen);
+    if (validate (r, next)) {
+        json_decref (next);
+        return;
+    }
+    const char *why = bk_authorize (r->id, verb, schema_kind_name (r->sk), cur, next, name);
+    if (why) {
+        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot %s %s: %s", bk_role_name (r->id->role),
+               r->id->name, tr_verb_name (verb), r->what, why);
+        json_decref (next);
+        return;
+    }
+    tv_del (next, "metadata.resourceVersion");
+    char key[600];
+    snprintf (key, sizeof key, "%s", r->key);
+    r->retryable = !want;
+    bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, r->what, r);
+}
+
+void
+bk_h_update (rq_t *r, int status_only)
+{
+    const json_t *body = r->req->body;
+    const char *name = *r->req->name ? r->req->name : tv_str (body, "metadata.name");
+    if (!json_is_object (body)) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "update: body must be an object");
+        return;
+    }
+    uint64_t mod_rev;
+    const json_t *cur = bk_lookup (r, name, &mod_rev);
+    if (!cur)
+        return;
+    json_t *next;
+    if (status_only) {
+        next = json_deep_copy (cur);
+        json_t *st = json_object_get (body, "status");
+        tv_set (next, "status", st ? json_deep_copy (st) : json_object ());
+    } else {
+        next = json_deep_copy (body);
+        json_t *st = json_object_get (cur, "status");
+        if (st)
+            json_object_set (next, "status", st); /* status changes go through updateStatus */
+        else
+            json_object_del (next, "status");
+    }
+    write_update (r, cur, mod_rev, next, status_only ? TR_VERB_UPDATE_STATUS : TR_VERB_UPDATE, wanted_rv (r->req, body));
+}
+
+void
+bk_h_patch (rq_t *r)
+{
+    const json_t *body = r->req->body;
+    if (!json_is_object (body)) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "patch: body must be a merge-patch object");
+        return;
+    }
+    uint64_t mod_rev;
+    const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
+    if (!cur)
+        return;
+    const char *sub = tv_str (r->req->opts, "subresource");
+    json_t *next = json_deep_copy (cur);
+    tr_verb_t verb = TR_VERB_PATCH;
+    if (sub && !strcmp (sub, "binding")) {
+        /* the scheduler's binding: only spec.nodeName, and only once */
+        const char *node = tv_str (body, "spec.nodeName");
+        if (!node || json_object_size (body) != 1 || json_object_size (tv_get (body, "spec")) != 1) {
+            bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "binding: body must be {spec: {nodeName: ...}}");
+            json_decref (next);
+            return;
+        }
+        if (tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
+            bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "pod %s is already assigned to node \"%s\"", r->what,
+                   tv_str (cur, "spec.nodeName"));
+            json_decref (next);
+            return;
+        }
+        tv_set_str (next, "spec.nodeName", node);
+    } else if (sub && !strcmp (sub, "status")) {
+        json_t *st = tv_obj (next, "status");
+        if (json_is_object (json_object_get (body, "status")) && st)
+            tv_merge_patch (st, json_object_get (body, "status"));
+        verb = TR_VERB_UPDATE_STATUS;
+    } else {
+        json_t *st = json_object_get (cur, "status");
+        tv_merge_patch (next, body);
+        if (st)
+            json_object_set (next, "status", st);
+    }
+    write_update (r, cur, mod_rev, next, verb, r->req->rv);
+}
+
+static void
+delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const char *what)
+{
+    /* Pods on a node terminate gracefully: mark them; the node's agent stops the containers and
+     * then deletes with gracePeriodSeconds=0. */
+    json_int_t grace = tv_int (r->req->opts, "gracePeriodSeconds", -1);
+    if (!strcmp (tv_str (cur, "kind") ? tv_str (cur, "kind") : "", "Pod") && grace != 0 &&
+        tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
+        if (tv_get (cur, "metadata.deletionTimestamp")) {
+            bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
+            return;
+        }
+        json_t *next = json_deep_copy (cur);
+        char ts[32];
+        bk_rfc3339_now (ts, sizeof ts);
+        tv_set_str (next, "metadata.deletionTimestamp", ts);
+        tv_set_int (next, "metadata.deletionGracePeriodSeconds",
+                    grace > 0 ? grace : tv_int (cur, "spec.terminationGracePeriodSeconds", 30));
+        tv_del (next, "metadata.resourceVersion");
+        bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, what, r);
+        return;
+    }
+    bk_propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, json_deep_copy (cur), what, r);
+}
+
+static void broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t mod_rev);
+
+void
+bk_h_delete (rq_t *r)
+{
+    uint64_t mod_rev;
+    const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
+    if (!cur)
+        return;
+    const char *why = bk_authorize (r->id, TR_VERB_DELETE, schema_kind_name (r->sk), cur, NULL, r->req->name);
+    if (why) {
+        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot delete %s: %s", bk_role_name (r->id->role),
+               r->id->name, r->what, why);
+        return;
+    }
+    if (r->req->rv && r->req->rv != mod_rev) {
+        bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "Operation cannot be fulfilled on %s: precondition failed",
+               r->what);
+        return;
+    }
+    if (!strcmp (schema_kind_name (r->sk), "Namespace")) {
+        /* Namespace deletion takes its contents with it (what Kubernetes' namespace controller does
+         * asynchronously); each content deletion is its own proposal, so pods still terminate
+         * gracefully through their agents. Their replies go nowhere (no client waits on them). */
+        bcache_foreach_in_namespace (r->b->cache, r->req->name, broker_delete_object, r->b);
+    }
+    char key[600], what[300];
+    snprintf (key, sizeof key, "%s", r->key);
+    snprintf (what, sizeof what, "%s", r->what);
+    r->retryable = !r->req->rv;
+    delete_key (r, cur, mod_rev, key, what);
+}
+
+static void
+broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t mod_rev)
+{
+    broker_t *b = broker;
+    zframe_t *none = zframe_new ("", 0);
+    tr_env_t req;
+    tr_env_init (&req);
+    json_int_t grace = -1;
+    const char *kind = tv_str (obj, "kind");
+    if (kind && !strcmp (kind, "Pod") && tv_str (obj, "spec.nodeName") && *tv_str (obj, "spec.nodeName") &&
+        !tv_get (obj, "metadata.deletionTimestamp")) {
+        json_t *next = json_deep_copy (obj);
+        char ts[32];
+        bk_rfc3339_now (ts, sizeof ts);
+        tv_set_str (next, "metadata.deletionTimestamp", ts);
+        tv_set_int (next, "metadata.deletionGracePeriodSeconds",
+                    grace > 0 ? grace : tv_int (obj, "spec.terminationGracePeriodSeconds", 30));
+        tv_del (next, "metadata.resourceVersion");
+        bk_propose (b, NULL, none, &req, key, 1, 3, mod_rev, next, key, NULL);
+    } else if (!(kind && !strcmp (kind, "Pod") && tv_get (obj, "metadata.deletionTimestamp")))
+        bk_propose (b, NULL, none, &req, key, 2, 3, mod_rev, json_deep_copy (obj), key, NULL);
+    zframe_destroy (&none);
+}
