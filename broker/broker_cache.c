@@ -28,6 +28,8 @@ typedef struct {
     char ns[254];
     json_t *obj;  /* new object (DELETED: the last one) */
     json_t *old;  /* previous object for MODIFIED, else NULL */
+    char *enc;    /* obj as msgpack, made at the first send: encoded once for every watcher */
+    size_t enc_len;
 } event_t;
 
 /* A lease renewal the store holds in memory: the object changed, its mod_rev did not. */
@@ -36,6 +38,8 @@ typedef struct {
     char plural[64];
     char key[600];
     json_t *obj;
+    char *enc; /* as event_t */
+    size_t enc_len;
 } renewal_t;
 
 struct fsel {
@@ -192,10 +196,13 @@ bcache_destroy (bcache_t **p)
         event_t *e = &c->ring[(c->start + i) % c->cap];
         json_decref (e->obj);
         json_decref (e->old);
+        free (e->enc);
     }
     free (c->ring);
-    for (size_t i = 0; i < RENEW_RING; i++)
+    for (size_t i = 0; i < RENEW_RING; i++) {
         json_decref (c->renewals[i].obj);
+        free (c->renewals[i].enc);
+    }
     free (c->renewals);
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         watcher_free (&w);
@@ -289,6 +296,7 @@ ring_push (bcache_t *c, event_t *ev)
         event_t *old = &c->ring[c->start];
         json_decref (old->obj);
         json_decref (old->old);
+        free (old->enc);
         c->start = (c->start + 1) % c->cap;
         c->len--;
     }
@@ -380,6 +388,8 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         cur->obj = obj;
         renewal_t *r = &c->renewals[++c->seq % RENEW_RING];
         json_decref (r->obj);
+        free (r->enc);
+        r->enc = NULL;
         r->seq = c->seq;
         snprintf (r->plural, sizeof r->plural, "%s", plural);
         snprintf (r->key, sizeof r->key, "%s", key);
@@ -513,17 +523,26 @@ bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
         w->credit += credit;
 }
 
+/* Sends one event; obj's encoding is made once in *enc (an event's or a renewal's) and reused
+ * for every watcher that gets it. */
 static int
-send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj)
+send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len)
 {
     tr_env_t e;
     tr_env_init (&e);
     e.id = w->id;
     e.verb = TR_VERB_EVENT;
     e.rv = rev;
-    e.body = obj;
     e.opts = json_pack ("{s:s}", "type", type);
-    int rc = tr_conn_send (w->sock, w->rid, &e);
+    int rc;
+    if (obj && enc && !*enc && tv_encode (obj, enc, enc_len))
+        *enc = NULL;
+    if (obj && enc && *enc)
+        rc = tr_conn_send_with (w->sock, w->rid, &e, *enc, *enc_len);
+    else {
+        e.body = obj;
+        rc = tr_conn_send (w->sock, w->rid, &e);
+    }
     json_decref (e.opts);
     return rc;
 }
@@ -540,7 +559,7 @@ pump_one (bcache_t *c, watcher_t *w)
 {
     uint64_t first = ring_first_rev (c);
     if (w->next_rev < first && w->next_rev <= c->rev) {
-        send_event (w, "EXPIRED", c->rev, NULL);
+        send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
         w->dead = 1;
         return;
     }
@@ -561,7 +580,7 @@ pump_one (bcache_t *c, watcher_t *w)
         }
         if (!type)
             continue;
-        if (send_event (w, type, ev->rev, ev->obj)) {
+        if (send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len)) {
             w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
             return;
         }
@@ -585,7 +604,7 @@ pump_one (bcache_t *c, watcher_t *w)
         entry_t *cur = m ? zhashx_lookup (m, r->key) : NULL;
         if (!cur || cur->obj != r->obj)
             continue; /* a later renewal or a committed change of that object follows */
-        if (send_event (w, "MODIFIED", w->next_rev - 1, r->obj)) {
+        if (send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len)) {
             w->dead = 1;
             return;
         }
@@ -598,7 +617,7 @@ bcache_reset (bcache_t *c)
 {
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         if (!w->dead) {
-            send_event (w, "EXPIRED", c->rev, NULL);
+            send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
             w->dead = 1;
         }
     bcache_pump (c); /* drops the dead watchers */
@@ -606,10 +625,13 @@ bcache_reset (bcache_t *c)
         event_t *e = &c->ring[(c->start + i) % c->cap];
         json_decref (e->obj);
         json_decref (e->old);
+        free (e->enc);
     }
     c->start = c->len = 0;
     for (size_t i = 0; i < RENEW_RING; i++) {
         json_decref (c->renewals[i].obj);
+        free (c->renewals[i].enc);
+        c->renewals[i].enc = NULL;
         c->renewals[i].obj = NULL;
         c->renewals[i].plural[0] = 0;
     }

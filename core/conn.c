@@ -41,12 +41,12 @@ tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t
     return s;
 }
 
-int
-tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
+static int
+conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len)
 {
     char *buf;
     size_t len;
-    if (tr_env_encode (env, &buf, &len))
+    if (body ? tr_env_encode_with (env, body, body_len, &buf, &len) : tr_env_encode (env, &buf, &len))
         return -1;
     zmsg_t *m = zmsg_new ();
     if (rid)
@@ -57,6 +57,18 @@ tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
     int rc = zmsg_send (&m, sock);
     zmsg_destroy (&m); /* still ours when the send failed (a ROUTER peer that is gone) */
     return rc;
+}
+
+int
+tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
+{
+    return conn_send (sock, rid, env, NULL, 0);
+}
+
+int
+tr_conn_send_with (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len)
+{
+    return conn_send (sock, rid, env, body, body_len);
 }
 
 int

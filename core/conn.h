@@ -25,6 +25,8 @@ zsock_t *tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *er
 /* Sends env on sock (DEALER: one frame; ROUTER: routing id frame first when rid != NULL).
  * Returns 0 or -1. */
 int tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env);
+/* The same with the body already encoded (tr_env_encode_with). */
+int tr_conn_send_with (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len);
 /* Receives one envelope from sock. For a ROUTER, *rid receives the routing frame (owned).
  * Returns 0, or a tr_code_t with err set for an undecodable message (the frames are consumed). */
 int tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen);

@@ -87,14 +87,14 @@ pack_str (msgpack_packer *pk, const char *s)
     msgpack_pack_str_body (pk, s, n);
 }
 
-int
-tr_env_encode (const tr_env_t *e, char **buf, size_t *len)
+static int
+env_encode (const tr_env_t *e, const void *raw_body, size_t raw_len, char **buf, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sb);
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    int n = 2 + (e->verb != TR_VERB_NONE) + !!e->kind[0] + !!e->ns[0] + !!e->name[0] + !!e->rv + !!e->body +
+    int n = 2 + (e->verb != TR_VERB_NONE) + !!e->kind[0] + !!e->ns[0] + !!e->name[0] + !!e->rv + (raw_body || e->body) +
             !!e->opts + (e->code != TR_OK) + !!e->msg;
     msgpack_pack_map (&pk, (size_t) n);
     pack_str (&pk, "v");
@@ -122,7 +122,10 @@ tr_env_encode (const tr_env_t *e, char **buf, size_t *len)
         msgpack_pack_uint64 (&pk, e->rv);
     }
     int rc = 0;
-    if (e->body) {
+    if (raw_body) {
+        pack_str (&pk, "body");
+        msgpack_sbuffer_write (&sb, raw_body, raw_len); /* already one msgpack value */
+    } else if (e->body) {
         pack_str (&pk, "body");
         rc |= tv_pack (&pk, e->body);
     }
@@ -145,6 +148,18 @@ tr_env_encode (const tr_env_t *e, char **buf, size_t *len)
     *len = sb.size;
     *buf = msgpack_sbuffer_release (&sb);
     return 0;
+}
+
+int
+tr_env_encode (const tr_env_t *e, char **buf, size_t *len)
+{
+    return env_encode (e, NULL, 0, buf, len);
+}
+
+int
+tr_env_encode_with (const tr_env_t *e, const void *body, size_t body_len, char **buf, size_t *len)
+{
+    return env_encode (e, body, body_len, buf, len);
 }
 
 static int

@@ -69,6 +69,9 @@ void tr_env_clear (tr_env_t *e);
 
 /* Encodes e into a malloc'd buffer. Returns 0 or -1. */
 int tr_env_encode (const tr_env_t *e, char **buf, size_t *len);
+/* The same with a body already encoded (one msgpack value, e.g. by tv_encode) instead of e->body:
+ * what is sent to many receivers is encoded once (watch fan-out). */
+int tr_env_encode_with (const tr_env_t *e, const void *body, size_t body_len, char **buf, size_t *len);
 /* Decodes buf into e (initialised by this call). Returns 0, or a tr_code_t (TR_BAD_REQUEST,
  * TR_TOO_LARGE) with err describing the problem, e.g. "envelope: field 'kind' must be a string"
  * or "envelope: truncated msgpack at byte 12". On failure e holds nothing to free. */
