@@ -10,30 +10,7 @@
  * with the revision of its previous write; get: linearizable read = read barrier ("b") then a
  * range read of one key. Prints one line: ops/s, p50, p99.
  */
-#include "actors/store/raft_store.h"
-#include "core/store_proto.h"
-
-#include <czmq.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-
-static double
-now_s (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int
-cmpd (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
+#include "bench/bench_cluster.h"
 
 static zsock_t *dealer;
 
@@ -121,43 +98,13 @@ main (int argc, char **argv)
     setenv ("TROUPE_LOG", "warn", 0);
     val = malloc (size);
     memset (val, 'v', size);
-    char dir[] = "/var/tmp/troupe-bench-raft-XXXXXX";
-    if (!mkdtemp (dir)) {
-        perror ("mkdtemp");
+    bc_cluster_t bc;
+    if (bc_start (&bc, members)) {
+        bc_stop (&bc);
         return 1;
     }
-    /* the cluster key, and a ZAP handler that admits it (as `troupe server` does) */
-    char path[256];
-    snprintf (path, sizeof path, "%s/clients", dir);
-    mkdir (path, 0700);
-    zcert_t *cluster = zcert_new ();
-    snprintf (path, sizeof path, "%s/clients/peer.cert", dir);
-    zcert_save_public (cluster, path);
-    zactor_t *auth = zactor_new (zauth, NULL);
-    snprintf (path, sizeof path, "%s/clients", dir);
-    zstr_sendx (auth, "CURVE", path, NULL);
-    zsock_wait (auth);
-    int base = 30000 + (int) (getpid () % 20000);
-    zactor_t *m[8] = {0};
-    char eps[8][256], peers[8][64];
-    for (int k = 0; k < members; k++) {
-        char data[256];
-        snprintf (data, sizeof data, "%s/m%d", dir, k + 1);
-        snprintf (eps[k], sizeof eps[k], "ipc://%s/m%d.sock", dir, k + 1);
-        snprintf (peers[k], sizeof peers[k], "tcp://127.0.0.1:%d", base + k);
-        raft_store_opts_t o = {.data_dir = data, .endpoint = eps[k], .peer_listen = peers[k],
-                               .join = k ? peers[0] : NULL, .cluster = cluster};
-        m[k] = raft_store_new (&o);
-        if (!m[k]) {
-            fprintf (stderr, "member %d did not start\n", k + 1);
-            return 1;
-        }
-        if (k == 0)
-            zclock_sleep (1500); /* the first member elects itself */
-    }
-    zclock_sleep (500);
     client_t *cl = calloc ((size_t) nclients, sizeof *cl);
-    dealer = zsock_new_dealer (eps[0]); /* member 1 bootstrapped: the leader */
+    dealer = zsock_new_dealer (bc.eps[0]); /* member 1 bootstrapped: the leader */
     zsock_set_rcvhwm (dealer, 0);
     zsock_set_sndhwm (dealer, 0);
     zsock_set_rcvtimeo (dealer, 5000);
@@ -184,10 +131,10 @@ main (int argc, char **argv)
         op = save;
     }
     long errors = 0;
-    double t0 = now_s (), end = t0 + seconds;
+    double t0 = bc_now (), end = t0 + seconds;
     uint64_t *seq = calloc ((size_t) nclients, sizeof *seq);
     for (int k = 0; k < nclients; k++) {
-        cl[k].sent = now_s ();
+        cl[k].sent = bc_now ();
         send_next (&cl[k], (uint64_t) k + (uint64_t) nclients * ++seq[k]);
     }
     int inflight = nclients;
@@ -228,7 +175,7 @@ main (int argc, char **argv)
             continue;
         }
         c->phase = 0;
-        double t = now_s ();
+        double t = bc_now ();
         if (nlat < cap)
             lat[nlat++] = t - c->sent;
         c->i++;
@@ -239,21 +186,15 @@ main (int argc, char **argv)
         c->sent = t;
         send_next (c, (uint64_t) (c - cl) + (uint64_t) nclients * ++seq[c - cl]);
     }
-    double secs = now_s () - t0;
-    qsort (lat, nlat, sizeof *lat, cmpd);
+    double secs = bc_now () - t0;
+    qsort (lat, nlat, sizeof *lat, bc_cmpd);
     printf ("troupe members=%d clients=%d size=%zu op=%s ops/s=%.0f p50_ms=%.3f p99_ms=%.3f errors=%ld\n", members,
             nclients, size, op, nlat / secs, nlat ? lat[nlat / 2] * 1e3 : 0, nlat ? lat[nlat * 99 / 100] * 1e3 : 0,
             errors);
     zsock_destroy (&dealer);
     free (seq);
-    for (int k = members - 1; k >= 0; k--)
-        zactor_destroy (&m[k]);
-    zactor_destroy (&auth);
-    zcert_destroy (&cluster);
     free (cl);
     free (lat);
     free (val);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    return system (cmd) ? 1 : 0;
+    return bc_stop (&bc) ? 1 : 0;
 }

@@ -1,0 +1,152 @@
+/* bench_cluster — what bench_raft and bench_watch share: a replicated store of 1..7 raft_store
+ * members in this process (each its own thread, libraft log with fsync and LMDB in its own
+ * directory under /var/tmp, peers over CURVE TCP on 127.0.0.1, a zauth admitting the cluster key as
+ * `troupe server` does), a check that every member joined as a voter, and timing helpers.
+ * Header-only (static functions): each bench_*.c is its own executable (CMakeLists.txt).
+ */
+#ifndef TROUPE_BENCH_CLUSTER_H
+#define TROUPE_BENCH_CLUSTER_H
+
+#include "actors/store/raft_store.h"
+#include "core/store_proto.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BC_MAX 7
+
+static inline double
+bc_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static inline int
+bc_cmpd (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    char dir[64];             /* /var/tmp/troupe-bench-raft-XXXXXX */
+    int members;
+    zactor_t *auth;
+    zcert_t *cluster;
+    zactor_t *m[BC_MAX];
+    char eps[BC_MAX][256];    /* store endpoints (ipc), member k at eps[k]; member 0 leads */
+    char peers[BC_MAX][64];
+} bc_cluster_t;
+
+/* Asks member k's store for its status and counts the voters it knows and whether it leads.
+ * 0, or -1 when it did not answer in 5 s. */
+static inline int
+bc_status (bc_cluster_t *c, int k, int *voters, int *leader)
+{
+    zsock_t *d = zsock_new_dealer (c->eps[k]);
+    zsock_set_rcvtimeo (d, 5000);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sp_pack_request (&sb, "q", 1, NULL);
+    zsock_send (d, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    int rc = -1;
+    zmsg_t *r = zmsg_recv (d);
+    zframe_t *f = r ? zmsg_first (r) : NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *st = sp_field (&up.data, "status");
+        const msgpack_object *ms = st ? sp_field (st, "members") : NULL;
+        char state[32] = "";
+        if (st && sp_field (st, "state"))
+            sp_str (sp_field (st, "state"), state, sizeof state);
+        *leader = !strcmp (state, "leader");
+        *voters = 0;
+        if (ms && ms->type == MSGPACK_OBJECT_ARRAY)
+            for (uint32_t i = 0; i < ms->via.array.size; i++) {
+                char role[16] = "";
+                const msgpack_object *ro = sp_field (&ms->via.array.ptr[i], "role");
+                if (ro && !sp_str (ro, role, sizeof role) && !strcmp (role, "voter"))
+                    (*voters)++;
+            }
+        rc = st ? 0 : -1;
+    }
+    msgpack_unpacked_destroy (&up);
+    zmsg_destroy (&r);
+    zsock_destroy (&d);
+    return rc;
+}
+
+/* Starts n members (the first bootstraps and leads, the others join it one after the other) and
+ * checks that member 0 leads a configuration of n voters. 0, or -1 (printed) on failure. */
+static inline int
+bc_start (bc_cluster_t *c, int n)
+{
+    memset (c, 0, sizeof *c);
+    c->members = n;
+    snprintf (c->dir, sizeof c->dir, "/var/tmp/troupe-bench-raft-XXXXXX");
+    if (n < 1 || n > BC_MAX || !mkdtemp (c->dir)) {
+        perror ("bench: mkdtemp");
+        return -1;
+    }
+    /* the cluster key, and a ZAP handler that admits it (as `troupe server` does) */
+    char path[256];
+    snprintf (path, sizeof path, "%s/clients", c->dir);
+    mkdir (path, 0700);
+    c->cluster = zcert_new ();
+    snprintf (path, sizeof path, "%s/clients/peer.cert", c->dir);
+    zcert_save_public (c->cluster, path);
+    c->auth = zactor_new (zauth, NULL);
+    snprintf (path, sizeof path, "%s/clients", c->dir);
+    zstr_sendx (c->auth, "CURVE", path, NULL);
+    zsock_wait (c->auth);
+    int base = 30000 + (int) (getpid () % 20000);
+    for (int k = 0; k < n; k++) {
+        char data[256];
+        snprintf (data, sizeof data, "%s/m%d", c->dir, k + 1);
+        snprintf (c->eps[k], sizeof c->eps[k], "ipc://%s/m%d.sock", c->dir, k + 1);
+        snprintf (c->peers[k], sizeof c->peers[k], "tcp://127.0.0.1:%d", base + k);
+        raft_store_opts_t o = {.data_dir = data, .endpoint = c->eps[k], .peer_listen = c->peers[k],
+                               .join = k ? c->peers[0] : NULL, .cluster = c->cluster};
+        c->m[k] = raft_store_new (&o);
+        if (!c->m[k]) {
+            fprintf (stderr, "bench: member %d did not start\n", k + 1);
+            return -1;
+        }
+        if (k == 0)
+            zclock_sleep (1500); /* the first member elects itself */
+    }
+    zclock_sleep (500);
+    int voters = 0, leader = 0;
+    if (bc_status (c, 0, &voters, &leader) || !leader || voters != n) {
+        fprintf (stderr, "bench: member 1 is %s with %d voters, expected the leader of %d\n",
+                 leader ? "leader" : "not the leader", voters, n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops the members (last first) and removes their data. 0, or -1 if the rm failed. */
+static inline int
+bc_stop (bc_cluster_t *c)
+{
+    for (int k = c->members - 1; k >= 0; k--)
+        zactor_destroy (&c->m[k]);
+    zactor_destroy (&c->auth);
+    zcert_destroy (&c->cluster);
+    if (!c->dir[0])
+        return 0;
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", c->dir);
+    return system (cmd) ? -1 : 0;
+}
+
+#endif
