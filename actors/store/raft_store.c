@@ -498,6 +498,11 @@ start (self_t *s, char *err, size_t errlen)
     s->raft.data = s;
     s->raft_inited = 1;
     raft_set_pre_vote (&s->raft, true);
+    /* A follower learns that an entry is committed with the leader's next append: with no write
+     * after it, the next heartbeat (libraft's default: 100 ms), which is how long the last
+     * change waits before a follower applies it, its watchers see it, its reads may answer.
+     * 25 ms costs each follower 40 small messages a second when idle (bench_watch). */
+    raft_set_heartbeat_timeout (&s->raft, 25);
     raft_set_snapshot_threshold (&s->raft, s->snap_threshold);
     raft_set_snapshot_trailing (&s->raft, s->snap_trailing);
     if (bootstrap) {
