@@ -12,7 +12,8 @@
 #include <string.h>
 
 #define DEFAULT_RING 10000
-#define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up */
+#define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up (at most
+                          as many as events in the ring) */
 
 typedef struct {
     json_t *obj;
@@ -36,7 +37,7 @@ typedef struct {
 typedef struct {
     uint64_t seq;
     char plural[64];
-    char key[600];
+    char *key;
     json_t *obj;
     char *enc; /* as event_t */
     size_t enc_len;
@@ -73,7 +74,8 @@ struct bcache {
     uint64_t rev;
     zlistx_t *watchers;
     size_t count;
-    renewal_t *renewals; /* ring of RENEW_RING, by seq */
+    renewal_t *renewals; /* ring of rcap, by seq */
+    size_t rcap;
     uint64_t seq;        /* the last renewal's seq */
 };
 
@@ -171,7 +173,8 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     c->cap = ring_size > 0 ? (size_t) ring_size : DEFAULT_RING;
     c->ring = calloc (c->cap, sizeof *c->ring);
     c->watchers = zlistx_new ();
-    c->renewals = calloc (RENEW_RING, sizeof *c->renewals);
+    c->rcap = c->cap < RENEW_RING ? c->cap : RENEW_RING;
+    c->renewals = calloc (c->rcap, sizeof *c->renewals);
     return c;
 }
 
@@ -199,9 +202,10 @@ bcache_destroy (bcache_t **p)
         free (e->enc);
     }
     free (c->ring);
-    for (size_t i = 0; i < RENEW_RING; i++) {
+    for (size_t i = 0; i < c->rcap; i++) {
         json_decref (c->renewals[i].obj);
         free (c->renewals[i].enc);
+        free (c->renewals[i].key);
     }
     free (c->renewals);
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
@@ -386,13 +390,14 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         }
         json_decref (cur->obj);
         cur->obj = obj;
-        renewal_t *r = &c->renewals[++c->seq % RENEW_RING];
+        renewal_t *r = &c->renewals[++c->seq % c->rcap];
         json_decref (r->obj);
         free (r->enc);
         r->enc = NULL;
         r->seq = c->seq;
         snprintf (r->plural, sizeof r->plural, "%s", plural);
-        snprintf (r->key, sizeof r->key, "%s", key);
+        free (r->key);
+        r->key = strdup (key);
         r->obj = json_incref (obj);
     }
 }
@@ -426,7 +431,9 @@ keycmp (const void *a, const void *b)
     int r = strcmp (x ? x : "", y ? y : "");
     if (r)
         return r;
-    return strcmp (tv_str (*(json_t *const *) a, "metadata.name"), tv_str (*(json_t *const *) b, "metadata.name"));
+    x = tv_str (*(json_t *const *) a, "metadata.name");
+    y = tv_str (*(json_t *const *) b, "metadata.name");
+    return strcmp (x ? x : "", y ? y : ""); /* a stored object without a name (found by fuzz_cache) */
 }
 
 int
@@ -593,10 +600,10 @@ pump_one (bcache_t *c, watcher_t *w)
      * a client resuming from it misses nothing committed. A watcher that fell more than
      * RENEW_RING renewals behind skips the oldest: each is superseded by the next (10 s later),
      * and the cache (lists, gets) always holds the latest. */
-    if (c->seq >= RENEW_RING && w->next_seq <= c->seq - RENEW_RING)
-        w->next_seq = c->seq - RENEW_RING + 1;
+    if (c->seq >= c->rcap && w->next_seq <= c->seq - c->rcap)
+        w->next_seq = c->seq - c->rcap + 1;
     while (w->credit > 0 && w->next_seq <= c->seq) {
-        renewal_t *r = &c->renewals[w->next_seq % RENEW_RING];
+        renewal_t *r = &c->renewals[w->next_seq % c->rcap];
         w->next_seq++;
         if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj))
             continue;
@@ -628,10 +635,12 @@ bcache_reset (bcache_t *c)
         free (e->enc);
     }
     c->start = c->len = 0;
-    for (size_t i = 0; i < RENEW_RING; i++) {
+    for (size_t i = 0; i < c->rcap; i++) {
         json_decref (c->renewals[i].obj);
         free (c->renewals[i].enc);
+        free (c->renewals[i].key);
         c->renewals[i].enc = NULL;
+        c->renewals[i].key = NULL;
         c->renewals[i].obj = NULL;
         c->renewals[i].plural[0] = 0;
     }

@@ -239,6 +239,7 @@ decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
                 snprintf (err, errlen, "envelope: field 'msg' must be a string");
                 return -1;
             }
+            free (e->msg); /* a repeated key: the last one wins (found by fuzz_envelope: it leaked) */
             e->msg = v->via.str.size ? strndup (v->via.str.ptr, v->via.str.size) : strdup ("");
         } else if (!strcmp (key, "body") || !strcmp (key, "opts")) {
             json_t *x = tv_from_msgpack (v, sub, sizeof sub);
