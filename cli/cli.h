@@ -22,6 +22,7 @@ typedef struct {
     tr_client_t *client;     /* lazily connected, to eps[cur] */
     char eps[CLI_MAX_ENDPOINTS][256];
     int neps, cur;
+    int first;               /* the server tried first (the one that answered last time) */
     tr_creds_t creds;
     int have_creds;
     schema_registry_t *schemas;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/socket.h>
 #include <poll.h>
@@ -92,6 +93,80 @@ reachable (const char *ep)
     return ok;
 }
 
+/* The server that answered last, per list of servers: $XDG_CACHE_HOME/troupe/server (or
+ * ~/.cache/troupe/server), one line "LIST<TAB>INDEX". A dead or silent first server then costs
+ * one invocation its timeout, not every one. */
+static void
+last_server_path (char *buf, size_t len)
+{
+    const char *xdg = getenv ("XDG_CACHE_HOME"), *home = getenv ("HOME");
+    if (xdg && *xdg)
+        snprintf (buf, len, "%s/troupe/server", xdg);
+    else
+        snprintf (buf, len, "%s/.cache/troupe/server", home ? home : "/tmp");
+}
+
+static void
+endpoint_list (const cli_t *g, char *buf, size_t len)
+{
+    buf[0] = 0;
+    for (int i = 0; i < g->neps; i++)
+        snprintf (buf + strlen (buf), len - strlen (buf), "%s%s", i ? "," : "", g->eps[i]);
+}
+
+static int
+last_server_read (const cli_t *g)
+{
+    char path[1100], want[CLI_MAX_ENDPOINTS * 300], line[sizeof want + 32];
+    last_server_path (path, sizeof path);
+    endpoint_list (g, want, sizeof want);
+    FILE *f = fopen (path, "r");
+    int idx = 0;
+    if (f) {
+        if (fgets (line, sizeof line, f)) {
+            char *tab = strrchr (line, '\t');
+            if (tab) {
+                *tab = 0;
+                int v = atoi (tab + 1);
+                if (!strcmp (line, want) && v >= 0 && v < g->neps)
+                    idx = v;
+            }
+        }
+        fclose (f);
+    }
+    return idx;
+}
+
+static void
+last_server_write (const cli_t *g)
+{
+    char path[1100], list[CLI_MAX_ENDPOINTS * 300], tmp[1200];
+    last_server_path (path, sizeof path);
+    endpoint_list (g, list, sizeof list);
+    char *slash = strrchr (path, '/');
+    if (slash) {
+        *slash = 0;
+        char parent[1100];
+        snprintf (parent, sizeof parent, "%s", path);
+        char *s2 = strrchr (parent, '/');
+        if (s2) {
+            *s2 = 0;
+            mkdir (parent, 0700); /* ~/.cache */
+        }
+        mkdir (path, 0700);
+        *slash = '/';
+    }
+    snprintf (tmp, sizeof tmp, "%s.%d", path, (int) getpid ());
+    FILE *f = fopen (tmp, "w");
+    if (!f)
+        return; /* only a hint */
+    fprintf (f, "%s\t%d\n", list, g->cur);
+    if (fclose (f) == 0)
+        rename (tmp, path);
+    else
+        unlink (tmp);
+}
+
 tr_client_t *
 cli_client (cli_t *g)
 {
@@ -116,6 +191,8 @@ cli_client (cli_t *g)
             fprintf (stderr, "error: no server endpoint\n");
             return NULL;
         }
+        if (g->neps > 1)
+            g->cur = g->first = last_server_read (g);
     }
     /* with several servers, start with one that is up */
     for (int i = 0; g->neps > 1 && i < g->neps && !reachable (g->eps[g->cur]); i++)
@@ -140,8 +217,13 @@ cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
         if (!cli_client (g))
             return TR_UNAVAILABLE;
         int rc = tr_client_call (g->client, req, reply, timeout);
-        if (!rc)
+        if (!rc) {
+            if (g->neps > 1 && g->cur != g->first) {
+                last_server_write (g);
+                g->first = g->cur;
+            }
             return 0;
+        }
         if (g->neps > 1) {
             fprintf (stderr, "warning: %s did not answer within %d s; trying the next server\n", g->eps[g->cur],
                      timeout / 1000);
