@@ -40,8 +40,21 @@ rs_member_name (self_t *s, raft_id id, char *buf, size_t len)
 }
 
 void
-rs_serve_status (self_t *s, zframe_t *rid, uint64_t id)
+rs_serve_status (self_t *s, zframe_t *rid, const msgpack_object *o)
 {
+    uint64_t id = sp_u64 (sp_field (o, "id"), 0);
+    const msgpack_object *dg = sp_field (o, "digest");
+    /* computed on demand, on this loop, so it is the state at exactly appliedIndex below: O(store) */
+    int digest = dg && dg->type == MSGPACK_OBJECT_BOOLEAN && dg->via.boolean;
+    char hex[2 * FSM_DIGEST_BYTES + 1] = "";
+    size_t nkeys = 0;
+    if (digest) {
+        unsigned char d[FSM_DIGEST_BYTES];
+        if (fsm_digest (s->store, d, NULL, &nkeys) == 0)
+            sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+        else
+            TR_WARN (A, "cannot compute the store digest: LMDB read failed");
+    }
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     msgpack_packer pk;
@@ -61,7 +74,15 @@ rs_serve_status (self_t *s, zframe_t *rid, uint64_t id)
         rs_member_name (s, lid, lname, sizeof lname);
     else
         lname[0] = 0;
-    msgpack_pack_map (&pk, 14);
+    msgpack_pack_map (&pk, 14 + (digest ? 3 : 0));
+    if (digest) {
+        sp_pack_cstr (&pk, "digest");
+        sp_pack_cstr (&pk, hex);
+        sp_pack_cstr (&pk, "digestIndex");
+        msgpack_pack_uint64 (&pk, raft_last_applied (&s->raft));
+        sp_pack_cstr (&pk, "digestKeys");
+        msgpack_pack_uint64 (&pk, nkeys);
+    }
     sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, s->id);
     sp_pack_cstr (&pk, "name");
@@ -174,6 +195,7 @@ on_removed (struct raft_change *req, int status)
 {
     remove_ctx_t *x = req->data;
     self_t *s = x->s;
+    rs_check_disk (s, status, "membership change");
     if (status)
         TR_WARN (A, "removing member id=%llu failed: %s", (unsigned long long) x->member, raft_strerror (status));
     else
@@ -330,6 +352,7 @@ on_change (struct raft_change *req, int status)
 {
     change_ctx_t *x = req->data;
     self_t *s = x->s;
+    rs_check_disk (s, status, "membership change");
     if (!status && x->step == 0) {
         x->step = 1;
         int rc = raft_assign (&s->raft, &x->c.req, x->c.id, RAFT_VOTER, on_change);

@@ -82,7 +82,7 @@ dispatch (self_t *s, zframe_t *rid, zframe_t *body)
         else if (!strcmp (t, "s"))
             zlistx_add_end (s->subs, zframe_dup (rid));
         else if (!strcmp (t, "q"))
-            rs_serve_status (s, rid, sp_u64 (sp_field (&up.data, "id"), 0));
+            rs_serve_status (s, rid, &up.data);
         else if (!strcmp (t, "m"))
             rs_local_member (s, rid, body, &up.data);
         else if (!strcmp (t, "v"))

@@ -2,6 +2,7 @@
  *   raft_store.c    the actor: its libuv loop, the broker-facing socket, peer messages, start/stop
  *   raft_propose.c  writes and reads: batching into entries, read barriers, forwarding, the FSM
  *   raft_admin.c    status, range reads, membership, snapshot save
+ *   raft_faults.c   reactions to faults libraft 0.15 handles badly (a failed log write)
  * Everything here runs on the store's one loop thread; nothing is locked.
  */
 #ifndef TROUPE_RAFT_STORE_INT_H
@@ -151,7 +152,8 @@ void rs_local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_
 /* raft_admin.c */
 /* A member's server name, registered under /troupe/members/<id> (cmd_cluster), or "". */
 void rs_member_name (self_t *s, raft_id id, char *buf, size_t len);
-void rs_serve_status (self_t *s, zframe_t *rid, uint64_t id);
+/* {"t":"q","id"[,"digest":true]}: status, with the FSM digest (fsm_digest) when asked. */
+void rs_serve_status (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_serve_range (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_serve_save (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_admin_answer (self_t *s, const origin_t *o, const char *error);
@@ -161,5 +163,13 @@ void rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, co
 void rs_local_member (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *o);
 /* A peer asks to join ("J"): added, then promoted to voter, on the leader. */
 void rs_on_join_request (self_t *s, zframe_t *rid, zmsg_t *m);
+
+/* raft_faults.c */
+/* The status of a libraft request means the Raft log could not be written (I/O, no space). */
+int rs_is_disk_error (int status);
+/* If status is a disk error: logs it and ends the process at once with exit status 74 (EX_IOERR);
+ * a leader that cannot write its log must not stay leader (canonical/raft#320). `what` names the
+ * request ("append", "barrier", ...). Otherwise does nothing. */
+void rs_check_disk (self_t *s, int status, const char *what);
 
 #endif

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Faults that libraft 0.15 handles badly (docs/decisions.md, "libraft 0.15 bugs fixed only
+# later"), on three servers on loopback whose Raft logs live on tmpfs mounts of their own:
+#  1. the leader's disk fills up (canonical/raft#320/#321): under a recorded compare-and-swap load
+#     (tests/lincheck.py) and a writer, the leader's next log write fails → it exits 74 naming the
+#     disk, the others elect a leader within ELECT_BOUND s, every acknowledged write is on both,
+#     the history is linearizable; space freed and restarted, it catches up and all three digests
+#     (store status) are equal at the same applied index.
+# Needs root (mount); without it the test says why and skips.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+ELECT_BOUND=10 # seconds from the leader's exit to a new leader known to the survivors
+$PY -c 'import zmq, msgpack' 2>/dev/null || { echo "SKIP: python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"; exit 0; }
+MOUNTS=()
+stop_all() { # the servers first (a mount in use cannot go), then the mounts, then lib.sh's cleanup
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
+  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+  cleanup
+}
+trap stop_all EXIT
+[ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs needs root (the CI runs this as root)"; exit 0; }
+for n in 1 2 3; do
+  mkdir -p "$T/s$n/raft"
+  if ! mount -t tmpfs -o size=256m,mode=0700 troupe-faults "$T/s$n/raft" 2>"$T/mount.err"; then
+    echo "SKIP: cannot mount a tmpfs: $(cat "$T/mount.err")"; exit 0
+  fi
+  MOUNTS+=("$T/s$n/raft")
+done
+
+BASE=$((21000 + $$ % 15000))
+peer() { echo "tcp://127.0.0.1:$((BASE + 20 + $1))"; }
+sock() { echo "ipc://$T/s$1/run/troupe.sock"; }
+declare -A SPID
+start() { # start N [extra args…]
+  local n=$1; shift
+  "$TROUPE" server --data "$T/s$n" --peer-listen "$(peer "$n")" "$@" >>"$T/s$n.log" 2>&1 &
+  SPID[$n]=$!; PIDS+=($!)
+}
+status() { tro --server "$(sock "$1")" store status -o json; }
+leader_of() { status "$1" 2>/dev/null | jq -r '.leaderAddress // ""'; }
+num_of() { for n in 1 2 3; do [ "$(peer $n)" = "$1" ] && echo $n; done; }
+# all given servers at the same applied index, and there their digests must be equal
+same_digest() {
+  local idx="" dig="" n s
+  for n in "$@"; do
+    s=$(status $n 2>/dev/null) || return 1
+    [ -z "$idx" ] && { idx=$(jq -r .digestIndex <<<"$s"); dig=$(jq -r .digest <<<"$s"); continue; }
+    [ "$(jq -r .digestIndex <<<"$s")" = "$idx" ] || return 1
+    if [ "$(jq -r .digest <<<"$s")" != "$dig" ]; then
+      echo "DIVERGED: s$n digest $(jq -r .digest <<<"$s") != $dig at applied index $idx" >"$T/diverged"; return 1
+    fi
+  done
+  echo "$idx $dig"
+}
+converge() { # converge SECONDS N…: prints "index digest" once equal; fails at once on a divergence
+  local t=$1; shift; local end=$((SECONDS + t)) out
+  while [ $SECONDS -lt $end ]; do
+    out=$(same_digest "$@") && { echo "$out"; return 0; }
+    [ -f "$T/diverged" ] && fail "$(cat "$T/diverged")"
+    sleep 0.3
+  done
+  return 1
+}
+ACK=$T/acked
+: >"$ACK"
+writer() { # writer SECONDS: small configmaps through every server in turn, acknowledged ones recorded
+  local i=0 end=$((SECONDS + $1))
+  while [ $SECONDS -lt $end ]; do
+    local n=$(( i % 3 + 1 ))
+    timeout 8 "$TROUPE" --server "$(sock $n)" create configmap "w-$i" --from-literal "i=$i" >/dev/null 2>&1 && echo "w-$i" >>"$ACK"
+    i=$((i + 1))
+  done
+}
+
+tro init --cluster faults --data "$T/s1" >"$T/init.out" 2>&1 || fail "init"
+TOKEN=$(sed -n 's/^join token=//p' "$T/init.out")
+start 1
+wait_for 20 sh -c "[ \"\$('$TROUPE' --server '$(sock 1)' store status -o json | jq -r .state)\" = leader ]" || fail "s1 did not become leader"
+start 2 --join "$(peer 1)" --token "$TOKEN"; wait_for 30 status 2 || fail "s2 did not join"
+start 3 --join "$(peer 1)" --token "$TOKEN"; wait_for 30 status 3 || fail "s3 did not join"
+tro --server "$(sock 1)" create namespace fill >/dev/null || fail "create namespace fill"
+pass "3 servers, each Raft log on a tmpfs of its own"
+
+# ---- 1. the leader's disk fills up --------------------------------------------------------------
+RECORD=60
+$PY "$(dirname "$0")/../lincheck.py" record "$T/history.json" $RECORD "$(sock 1),$(sock 2),$(sock 3)" 3 >"$T/record.out" 2>&1 & REC=$!; PIDS+=($REC)
+REC_START=$SECONDS
+writer $((RECORD - 5)) & WR=$!; PIDS+=($WR)
+sleep 3
+L=$(num_of "$(leader_of 1)")
+[ -n "$L" ] || fail "no leader"
+F=$(( L % 3 + 1 )) # a follower: the fill goes through it
+# shrink the leader's tmpfs to what it holds (libraft preallocates its open segments: 8 MiB each),
+# then fill the rest: once the preallocated segments are used up, its next log write fails
+USED=$(df --output=used -k "$T/s$L/raft" | tail -1)
+mount -o remount,size=$((USED + 1024))k "$T/s$L/raft" || fail "cannot shrink the tmpfs of s$L"
+dd if=/dev/zero of="$T/s$L/raft/fill" bs=64k 2>/dev/null
+[ "$(df --output=avail -k "$T/s$L/raft" | tail -1)" -lt 64 ] || fail "the tmpfs of s$L is not full"
+echo "s$L (leader): Raft log tmpfs full ($(df -h --output=size,used "$T/s$L/raft" | tail -1 | xargs))"
+# big writes use up the preallocated segments quickly (~1 MiB each)
+head -c 700000 /dev/urandom | base64 -w0 >"$T/big.txt"
+{ printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\n  namespace: fill\ndata:\n  v: "'; cat "$T/big.txt"; printf '"\n'; } >"$T/big.tmpl"
+BIG=$T/acked-big
+: >"$BIG"
+FULL_AT=$SECONDS
+i=0
+while kill -0 "${SPID[$L]}" 2>/dev/null && [ $((SECONDS - FULL_AT)) -lt 90 ]; do
+  i=$((i + 1))
+  sed "s/^  name: NAME$/  name: big-$i/" "$T/big.tmpl" >"$T/big.yaml"
+  timeout 10 "$TROUPE" --server "$(sock $F)" apply -f "$T/big.yaml" >/dev/null 2>&1 && echo "big-$i" >>"$BIG"
+done
+wait "${SPID[$L]}"; RC=$?
+DIED=$SECONDS
+[ "$RC" = 74 ] || fail "s$L did not stop with exit status 74 (EX_IOERR) after its disk filled: status $RC after $((DIED - FULL_AT)) s, $i big writes"
+grep -q "the Raft log in .* cannot be written ([a-z ]*: no space left on the device" "$T/s$L.log" ||
+  fail "s$L's log does not name the disk failure: $(tail -3 "$T/s$L.log")"
+echo "s$L exited 74 after $i big writes ($((DIED - FULL_AT)) s): $(grep -o 'cannot be written ([^)]*)' "$T/s$L.log" | head -1)"
+S1=$F; S2=$(( F % 3 + 1 )); [ $S2 = $L ] && S2=$(( S2 % 3 + 1 ))
+T0=$(date +%s%N)
+wait_for $ELECT_BOUND sh -c "x=\$('$TROUPE' --server '$(sock $S1)' store status -o json | jq -r .leaderAddress); [ -n \"\$x\" ] && [ \"\$x\" != '$(peer $L)' ]" ||
+  fail "no new leader within $ELECT_BOUND s of s$L's exit"
+ELECTED_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+NEWL=$(num_of "$(leader_of $S1)")
+echo "new leader s$NEWL known $ELECTED_MS ms after s$L exited (bound $ELECT_BOUND s)"
+[ $((DIED - REC_START)) -lt $((RECORD - 10)) ] || fail "the leader stopped too late in the recorded history to test it ($((DIED - REC_START)) s of $RECORD)"
+wait "$WR"
+wait "$REC" || fail "recorder: $(cat "$T/record.out")"
+cat "$T/record.out"
+converge 20 $S1 $S2 >/dev/null || fail "s$S1 and s$S2 did not converge"
+for n in $S1 $S2; do
+  tro --server "$(sock $n)" get configmaps -o json | jq -r '.items[].metadata.name' | sort >"$T/have.$n" || fail "list on s$n"
+  MISSING=$(sort "$ACK" | comm -23 - "$T/have.$n" | head -5)
+  [ -z "$MISSING" ] || fail "s$n lacks acknowledged writes: $MISSING"
+  while read -r b; do
+    tro --server "$(sock $n)" -n fill get configmap "$b" -o name >/dev/null 2>&1 || fail "s$n lacks the acknowledged big write $b"
+  done <"$BIG"
+done
+pass "leader s$L stopped on its full disk; $(wc -l <"$ACK") small and $(wc -l <"$BIG") big acknowledged writes on s$S1 and s$S2"
+$PY "$(dirname "$0")/../lincheck.py" check "$T/history.json" || fail "the recorded history is not linearizable"
+pass "history linearizable across the leader's disk failure"
+
+rm -f "$T/s$L/raft/fill"
+mount -o remount,size=256m "$T/s$L/raft" || fail "cannot grow the tmpfs of s$L again"
+start $L
+OUT=$(converge 60 1 2 3) || fail "s$L did not catch up after its disk was freed: $(for n in 1 2 3; do status $n | jq -c '{appliedIndex,digest}'; done)"
+pass "s$L restarted with space: all three at applied index ${OUT% *}, digest ${OUT#* }"
