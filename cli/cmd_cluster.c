@@ -593,7 +593,8 @@ wait_for_signal (void)
     TR_INFO ("troupe", "stopping");
 }
 
-/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer. */
+/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer,
+ * -2: the store was removed from the cluster. */
 static int
 store_is_leader (zsock_t *store)
 {
@@ -620,6 +621,9 @@ store_is_leader (zsock_t *store)
             if (o)
                 sp_str (o, st, sizeof st);
             leader = !strcmp (st, "leader");
+            const msgpack_object *rm = sp_field (sp_field (&up.data, "status"), "removed");
+            if (rm && rm->type == MSGPACK_OBJECT_BOOLEAN && rm->via.boolean)
+                leader = -2;
         }
         msgpack_unpacked_destroy (&up);
         zmsg_destroy (&m);
@@ -631,8 +635,9 @@ store_is_leader (zsock_t *store)
 /* Replicated servers: the controllers and the scheduler run on one server at a time, the one
  * whose store leads (checked twice a second), in a host of their own that is destroyed — its
  * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
- * election already is one, and writes from a deposed leader's server cannot commit anyway. */
-static void
+ * election already is one, and writes from a deposed leader's server cannot commit anyway.
+ * Returns when asked to stop (0) or when the store was removed from the cluster (1). */
+static int
 follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char *data, zcert_t *cluster)
 {
     int64_t next_pki = zclock_mono () + 5000;
@@ -643,8 +648,14 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     zsock_t *store = zsock_new_dealer ("inproc://troupe-store");
     zsock_set_rcvtimeo (store, 2000);
     tr_host_t *elected = NULL;
+    int removed = 0;
     while (!g_stop && !zsys_interrupted) {
         int leader = store_is_leader (store);
+        if (leader == -2) {
+            TR_WARN ("troupe", "this server was removed from the cluster: stopping (a start on %s will be refused)", data);
+            removed = 1;
+            break;
+        }
         if (leader == 1 && !elected) {
             TR_INFO ("troupe", "this server's store leads: starting the controllers and the scheduler");
             elected = tr_host_new (ho);
@@ -663,6 +674,7 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     tr_host_destroy (&elected);
     zsock_destroy (&store);
     TR_INFO ("troupe", "stopping");
+    return removed;
 }
 
 int
@@ -801,6 +813,8 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
+    /* removed from the cluster: a clean stop, exit 0 (a supervisor with Restart=on-failure leaves
+     * it stopped); a start on the same data directory is then refused (exit 1) */
     if (c.peer_listen)
         follow_leadership (&ho, tv_get (cfg, "controllers"), c.data, c.cluster);
     else

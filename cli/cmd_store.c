@@ -44,7 +44,8 @@ store_status (cli_t *g, int argc, char **argv)
     json_t *b = rep.body;
     printf ("ID:             %lld\n", (long long) tv_int (b, "id", 0));
     printf ("Address:        %s\n", tv_str (b, "address") ? tv_str (b, "address") : "");
-    printf ("State:          %s\n", tv_str (b, "state") ? tv_str (b, "state") : "");
+    printf ("State:          %s%s\n", tv_str (b, "state") ? tv_str (b, "state") : "",
+            tv_bool (b, "removed", false) ? " (removed from the cluster: this server stops)" : "");
     printf ("Name:           %s\n", tv_str (b, "name") ? tv_str (b, "name") : "");
     printf ("Leader:         %s (%s, id %lld)\n", tv_str (b, "leader") && *tv_str (b, "leader") ? tv_str (b, "leader") : "none",
             tv_str (b, "leaderAddress") ? tv_str (b, "leaderAddress") : "", (long long) tv_int (b, "leaderId", 0));

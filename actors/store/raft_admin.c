@@ -74,7 +74,12 @@ rs_serve_status (self_t *s, zframe_t *rid, const msgpack_object *o)
         rs_member_name (s, lid, lname, sizeof lname);
     else
         lname[0] = 0;
-    msgpack_pack_map (&pk, 14 + (digest ? 3 : 0));
+    msgpack_pack_map (&pk, 15 + (digest ? 3 : 0));
+    sp_pack_cstr (&pk, "removed"); /* removed from the cluster: the server stops */
+    if (s->removed)
+        msgpack_pack_true (&pk);
+    else
+        msgpack_pack_false (&pk);
     if (digest) {
         sp_pack_cstr (&pk, "digest");
         sp_pack_cstr (&pk, hex);
@@ -178,6 +183,7 @@ typedef struct {
     self_t *s;
     origin_t o;
     raft_id member;
+    char address[256]; /* the member's, to tell it once removed */
 } remove_ctx_t;
 
 void
@@ -201,6 +207,8 @@ on_removed (struct raft_change *req, int status)
     else
         TR_INFO (A, "member removed id=%llu", (unsigned long long) x->member);
     rs_admin_answer (s, &x->o, status ? raft_strerror (status) : NULL);
+    if (!status)
+        rs_notify_removed (s, x->member, x->address);
     zframe_destroy (&x->o.rid);
     if (s->change == (change_t *) x)
         s->change = NULL;
@@ -215,14 +223,17 @@ rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const c
     origin_t o = {rid, token, id, 0, 0};
     char err[300] = "";
     raft_id member = 0;
+    const char *address = "";
     const struct raft_configuration *conf = &s->raft.configuration;
     for (unsigned i = 0; i < conf->n; i++) {
         char idtxt[24];
         snprintf (idtxt, sizeof idtxt, "%llu", (unsigned long long) conf->servers[i].id);
         char mname[256];
         rs_member_name (s, conf->servers[i].id, mname, sizeof mname);
-        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address) || (mname[0] && !strcmp (who, mname)))
+        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address) || (mname[0] && !strcmp (who, mname))) {
             member = conf->servers[i].id;
+            address = conf->servers[i].address;
+        }
     }
     if (!member)
         snprintf (err, sizeof err, "no member with name, id or address \"%s\" (see troupe store status)", who);
@@ -233,6 +244,7 @@ rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const c
         x->s = s;
         x->o = o;
         x->member = member;
+        snprintf (x->address, sizeof x->address, "%s", address);
         x->req.data = x;
         int rc = raft_remove (&s->raft, &x->req, member, on_removed);
         if (!rc) {

@@ -2,7 +2,7 @@
  *   raft_store.c    the actor: its libuv loop, the broker-facing socket, peer messages, start/stop
  *   raft_propose.c  writes and reads: batching into entries, read barriers, forwarding, the FSM
  *   raft_admin.c    status, range reads, membership, snapshot save
- *   raft_faults.c   reactions to faults libraft 0.15 handles badly (a failed log write)
+ *   raft_faults.c   reactions to faults libraft 0.15 handles badly (a failed log write, removal)
  * Everything here runs on the store's one loop thread; nothing is locked.
  */
 #ifndef TROUPE_RAFT_STORE_INT_H
@@ -116,6 +116,15 @@ typedef struct {
     int joined;
     int64_t join_deadline, join_next;
     char join_error[256];
+
+    /* removal from the cluster (raft_faults.c) */
+    int removed;               /* removed: the status says so and the server stops */
+    raft_index member_since;   /* last committed configuration seen with this server in it */
+    struct {
+        raft_id id;            /* 0: free */
+        char address[256];
+        int64_t until, next;
+    } notices[4];              /* removed members still being told */
 } self_t;
 
 /* raft_store.c */
@@ -171,5 +180,17 @@ int rs_is_disk_error (int status);
  * a leader that cannot write its log must not stay leader (canonical/raft#320). `what` names the
  * request ("append", "barrier", ...). Otherwise does nothing. */
 void rs_check_disk (self_t *s, int status, const char *what);
+/* 0, or -1 with err saying how to join again if this data directory was removed from the cluster
+ * (DATA/raft/removed): it must not start. */
+int rs_refuse_removed (self_t *s, char *err, size_t errlen);
+/* This server was removed: marks DATA/raft/removed, logs it; the status then says "removed" and
+ * the server stops (cmd_cluster.c). */
+void rs_removed (self_t *s, const char *why);
+/* The leader: member id at address was removed (committed); it is told to stop for a while. */
+void rs_notify_removed (self_t *s, raft_id id, const char *address);
+/* A peer's "RM" id(8): the leader says the member id was removed. */
+void rs_on_removed_notice (self_t *s, zmsg_t *m);
+/* Called by the 100 ms tick: resends removal notices, checks this server's own membership. */
+void rs_faults_tick (self_t *s);
 
 #endif

@@ -215,3 +215,37 @@ OUT=$(converge 60 1 2 3) || fail "no convergence after the interrupted install: 
 for n in 1 2 3; do tro --server "$(sock $n)" get configmap after-install >/dev/null || fail "s$n lacks after-install"; done
 grep -q "restored snapshot" "$T/s$F.log" || fail "s$F never restored a snapshot"
 pass "leader killed during s$F's snapshot install (attempt $ATTEMPTS): ${CRASHED:-no crash, no restart needed}; all three at applied index ${OUT% *}, same digest"
+
+# ---- 3. a removed member stops itself -----------------------------------------------------------
+L=$(num_of "$(leader_of 1)"); [ -n "$L" ] || fail "no leader before the removal"
+X=$(( L % 3 + 1 )); Y=$(( X % 3 + 1 ))
+tro --server "$(sock $Y)" store member remove "$(peer $X)" >/dev/null || fail "member remove s$X"
+wait_for 10 sh -c "! kill -0 ${SPID[$X]}" || fail "s$X still runs 10 s after its removal"
+wait "${SPID[$X]}"; RC=$?
+[ "$RC" = 0 ] || fail "removed s$X exited with status $RC (want 0: a clean stop)"
+grep -q "removed from the cluster (the leader committed the removal" "$T/s$X.log" || fail "s$X did not log its removal: $(tail -3 "$T/s$X.log")"
+[ -f "$T/s$X/raft/removed" ] || fail "s$X did not mark its data directory"
+OUT=$(timeout 20 "$TROUPE" server --data "$T/s$X" --peer-listen "$(peer $X)" "${SNAP[@]}" 2>&1); RC=$?
+[ "$RC" != 0 ] && [ "$RC" != 124 ] || fail "a start on the removed data directory was not refused (status $RC)"
+grep -q "was removed from the cluster" <<<"$OUT" && grep -q -- "--join" <<<"$OUT" || fail "refused start: unclear message: $OUT"
+[ "$(status $Y | jq '.members | length')" = 2 ] || fail "not 2 members after the removal"
+tro --server "$(sock $Y)" create configmap after-remove --from-literal k=v >/dev/null || fail "no write with 2 members"
+pass "removed s$X stopped (exit 0, marked); a restart is refused: $(grep -o 'was removed from the cluster ([^,]*' <<<"$OUT" | head -1)"
+# the way back: wipe the data directory (here the tmpfs holding its Raft log stays mounted), join
+rm -rf "${T:?}/s$X/raft/"*
+find "$T/s$X" -mindepth 1 -maxdepth 1 ! -name raft -exec rm -rf {} +
+start $X --join "$(peer $L)" --token "$TOKEN" "${SNAP[@]}"
+wait_for 30 sh -c "[ \"\$('$TROUPE' --server '$(sock $L)' store status -o json | jq '[.members[] | select(.role==\"voter\")] | length')\" = 3 ]" ||
+  fail "s$X did not join again after its data directory was wiped"
+pass "s$X wiped and joined again: 3 voters"
+# the leader removes itself: it finds itself absent from the committed configuration
+tro --server "$(sock $L)" store member remove "$(peer $L)" >/dev/null || fail "member remove of the leader s$L"
+wait_for 10 sh -c "! kill -0 ${SPID[$L]}" || fail "the removed leader s$L still runs 10 s later"
+wait "${SPID[$L]}"; RC=$?
+[ "$RC" = 0 ] || fail "removed leader s$L exited with status $RC"
+grep -q "removed from the cluster (absent from the committed configuration" "$T/s$L.log" || fail "s$L did not log its removal: $(tail -3 "$T/s$L.log")"
+wait_for $ELECT_BOUND sh -c "x=\$('$TROUPE' --server '$(sock $Y)' store status -o json | jq -r .leaderAddress); [ -n \"\$x\" ] && [ \"\$x\" != '$(peer $L)' ]" ||
+  fail "no leader within $ELECT_BOUND s after the leader s$L removed itself"
+tro --server "$(sock $X)" create configmap after-leader-remove --from-literal k=v >/dev/null || fail "no write after the leader's removal"
+OUT=$(converge 30 $X $Y) || fail "s$X and s$Y did not converge"
+pass "leader s$L removed itself and stopped; s$X and s$Y go on (applied index ${OUT% *}, same digest)"
