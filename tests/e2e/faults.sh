@@ -10,6 +10,9 @@
 #     the follower is frozen (SIGSTOP) with the install under way, as a stalling disk would hold
 #     it, until the election timers have run out; a new leader is elected, the follower is
 #     restarted once if libraft crashed (it does, SIGSEGV), and all three digests end up equal.
+#  3. a removed member stops itself: a follower removed through another member exits 0 and marks
+#     its data directory, a start there is refused with how to join again, wiped it joins again;
+#     then the leader removes itself, finds itself absent from the committed configuration, stops.
 # Needs root (mount); without it the test says why and skips.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
