@@ -636,8 +636,9 @@ store_is_leader (zsock_t *store)
  * whose store leads (checked twice a second), in a host of their own that is destroyed — its
  * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
  * election already is one, and writes from a deposed leader's server cannot commit anyway.
- * Returns when asked to stop (0) or when the store was removed from the cluster (1). */
-static int
+ * Returns when asked to stop, or when the store was removed from the cluster (then the server
+ * stops as cleanly, exit 0: a supervisor with Restart=on-failure leaves it down). */
+static void
 follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char *data, zcert_t *cluster)
 {
     int64_t next_pki = zclock_mono () + 5000;
@@ -648,12 +649,10 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     zsock_t *store = zsock_new_dealer ("inproc://troupe-store");
     zsock_set_rcvtimeo (store, 2000);
     tr_host_t *elected = NULL;
-    int removed = 0;
     while (!g_stop && !zsys_interrupted) {
         int leader = store_is_leader (store);
         if (leader == -2) {
             TR_WARN ("troupe", "this server was removed from the cluster: stopping (a start on %s will be refused)", data);
-            removed = 1;
             break;
         }
         if (leader == 1 && !elected) {
@@ -674,7 +673,6 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     tr_host_destroy (&elected);
     zsock_destroy (&store);
     TR_INFO ("troupe", "stopping");
-    return removed;
 }
 
 int
@@ -813,8 +811,6 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
-    /* removed from the cluster: a clean stop, exit 0 (a supervisor with Restart=on-failure leaves
-     * it stopped); a start on the same data directory is then refused (exit 1) */
     if (c.peer_listen)
         follow_leadership (&ho, tv_get (cfg, "controllers"), c.data, c.cluster);
     else
