@@ -188,9 +188,16 @@ while [ -z "$CAUGHT" ] && [ $ATTEMPTS -lt 4 ]; do
     kill -CONT "${SPID[$F]}"
     continue
   fi
+  DATAF=${SEEN%.meta}
+  if [ -f "$T/s$F/raft/$DATAF" ]; then INFLIGHT="its copy already written ($(stat -c %s "$T/s$F/raft/$DATAF") bytes)"; else INFLIGHT="its copy not written yet"; fi
+  if [ -f "$T/s$F/raft/$DATAF" ] && [ $ATTEMPTS -lt 3 ]; then # the disk work may be over: not the case wanted
+    echo "attempt $ATTEMPTS: s$F frozen with $INFLIGHT: again"
+    kill -CONT "${SPID[$F]}"
+    continue
+  fi
   kill -9 "${SPID[$L]}"; wait "${SPID[$L]}" 2>/dev/null
   KILLED=$SECONDS
-  echo "attempt $ATTEMPTS: s$F frozen installing $SEEN (leader snapshot $LSNAP), leader s$L killed"
+  echo "attempt $ATTEMPTS: s$F frozen installing $SEEN (leader snapshot $LSNAP; $INFLIGHT), leader s$L killed"
   sleep 3 # F's and S's election timers run out (1-2 s) while F's install is held
   kill -CONT "${SPID[$F]}"
   CAUGHT=1
@@ -217,7 +224,7 @@ start $L "${SNAP[@]}"
 OUT=$(converge 60 1 2 3) || fail "no convergence after the interrupted install: $(for n in 1 2 3; do status $n | jq -c '{appliedIndex,digest}'; done)"
 for n in 1 2 3; do tro --server "$(sock $n)" get configmap after-install >/dev/null || fail "s$n lacks after-install"; done
 grep -q "restored snapshot" "$T/s$F.log" || fail "s$F never restored a snapshot"
-pass "leader killed during s$F's snapshot install (attempt $ATTEMPTS): ${CRASHED:-no crash, no restart needed}; all three at applied index ${OUT% *}, same digest"
+pass "leader killed during s$F's snapshot install (attempt $ATTEMPTS, $INFLIGHT): ${CRASHED:-no crash, no restart needed}; all three at applied index ${OUT% *}, same digest"
 
 # ---- 3. a removed member stops itself -----------------------------------------------------------
 L=$(num_of "$(leader_of 1)"); [ -n "$L" ] || fail "no leader before the removal"
