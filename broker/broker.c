@@ -81,8 +81,9 @@ store_call (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, const char
     free (buf);
 }
 
-/* Kinds served by the replicated store itself, not by schema/: StoreStatus (get), StoreMember
- * (delete NAME: an id or a peer address), StoreSnapshot (get, opts.offset: 1 MiB chunks). */
+/* Kinds served by the replicated store itself, not by schema/: StoreStatus (get; opts.digest: with
+ * the state machine's digest), StoreMember (delete NAME: an id or a peer address), StoreSnapshot
+ * (get, opts.offset: 1 MiB chunks). */
 static int
 store_admin (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, const char *kind)
 {
@@ -96,7 +97,8 @@ store_admin (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *
     else if (id->role != ROLE_ADMIN && !(status && id->role == ROLE_VIEWER))
         bk_reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: no: %s needs the admin role", id->name, kind);
     else if (status)
-        store_call (b, sock, rid, req, "q", NULL);
+        store_call (b, sock, rid, req, "q",
+                    tv_bool (req->opts, "digest", false) ? json_pack ("{s:b}", "digest", 1) : NULL);
     else if (member)
         store_call (b, sock, rid, req, "m", json_pack ("{s:s}", "remove", req->name));
     else

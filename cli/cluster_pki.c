@@ -67,6 +67,29 @@ read_all (const char *path, unsigned char **buf, size_t *len)
     return 0;
 }
 
+/* The answer to request `id`, skipping late answers to earlier requests that timed out (the
+ * socket's receive timeout) — a store busy catching up answers late, and such an answer must not
+ * be taken for the next one. NULL on timeout. */
+static zmsg_t *
+recv_answer (zsock_t *store, uint64_t id)
+{
+    for (;;) {
+        zmsg_t *m = zmsg_recv (store);
+        if (!m)
+            return NULL;
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        int mine = f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) ==
+                            MSGPACK_UNPACK_SUCCESS &&
+                   sp_u64 (sp_field (&up.data, "id"), 0) == id;
+        msgpack_unpacked_destroy (&up);
+        if (mine)
+            return m;
+        zmsg_destroy (&m);
+    }
+}
+
 /* Proposes every local file under PREFIX, created only if absent (the first writer wins). */
 static int
 publish (zsock_t *store, const char *pki, zcert_t *cluster)
@@ -111,7 +134,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster)
     zsock_send (store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
     /* each file is its own op: 0 created, 1 already there; anything else (no leader yet): retry */
-    zmsg_t *m = zmsg_recv (store);
+    zmsg_t *m = recv_answer (store, 1);
     int ok = m != NULL;
     msgpack_unpacked up;
     msgpack_unpacked_init (&up);
@@ -140,7 +163,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster)
     sp_pack_request (&sb, "g", 2, PREFIX);
     zsock_send (store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
-    zmsg_t *m = zmsg_recv (store);
+    zmsg_t *m = recv_answer (store, 2);
     if (!m)
         return -1;
     unsigned char key[crypto_secretbox_KEYBYTES];
@@ -244,12 +267,12 @@ cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *clus
     zsock_destroy (&store);
 }
 
-/* One request/answer on the store protocol; the answer (or NULL). */
+/* One request/answer on the store protocol; the answer to request id (or NULL). */
 static zmsg_t *
-store_ask (zsock_t *store, msgpack_sbuffer *sb)
+store_ask (zsock_t *store, msgpack_sbuffer *sb, uint64_t id)
 {
     zsock_send (store, "b", sb->data, sb->size);
-    return zmsg_recv (store);
+    return recv_answer (store, id);
 }
 
 int
@@ -264,7 +287,7 @@ cluster_register_member (const char *store_endpoint, const char *name, int timeo
         msgpack_sbuffer sb;
         msgpack_sbuffer_init (&sb);
         sp_pack_request (&sb, "q", 3, NULL);
-        zmsg_t *m = store_ask (store, &sb);
+        zmsg_t *m = store_ask (store, &sb, 3);
         msgpack_sbuffer_destroy (&sb);
         uint64_t id = 0;
         msgpack_unpacked up;
@@ -283,7 +306,7 @@ cluster_register_member (const char *store_endpoint, const char *name, int timeo
         msgpack_sbuffer_init (&sb);
         sp_op_t op = {.op = 1, .cond = 0, .key = key, .val = name, .len = strlen (name)};
         sp_pack_propose (&sb, 4, &op, 1);
-        m = store_ask (store, &sb);
+        m = store_ask (store, &sb, 4);
         msgpack_sbuffer_destroy (&sb);
         msgpack_unpacked_init (&up);
         f = m ? zmsg_first (m) : NULL;

@@ -598,7 +598,8 @@ wait_for_signal (void)
     TR_INFO ("troupe", "stopping");
 }
 
-/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer. */
+/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer,
+ * -2: the store was removed from the cluster. */
 static int
 store_is_leader (zsock_t *store)
 {
@@ -625,6 +626,9 @@ store_is_leader (zsock_t *store)
             if (o)
                 sp_str (o, st, sizeof st);
             leader = !strcmp (st, "leader");
+            const msgpack_object *rm = sp_field (sp_field (&up.data, "status"), "removed");
+            if (rm && rm->type == MSGPACK_OBJECT_BOOLEAN && rm->via.boolean)
+                leader = -2;
         }
         msgpack_unpacked_destroy (&up);
         zmsg_destroy (&m);
@@ -636,7 +640,9 @@ store_is_leader (zsock_t *store)
 /* Replicated servers: the controllers and the scheduler run on one server at a time, the one
  * whose store leads (checked twice a second), in a host of their own that is destroyed — its
  * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
- * election already is one, and writes from a deposed leader's server cannot commit anyway. */
+ * election already is one, and writes from a deposed leader's server cannot commit anyway.
+ * Returns when asked to stop, or when the store was removed from the cluster (then the server
+ * stops as cleanly, exit 0: a supervisor with Restart=on-failure leaves it down). */
 static void
 follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char *data, zcert_t *cluster)
 {
@@ -650,6 +656,10 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     tr_host_t *elected = NULL;
     while (!g_stop && !zsys_interrupted) {
         int leader = store_is_leader (store);
+        if (leader == -2) {
+            TR_WARN ("troupe", "this server was removed from the cluster: stopping (a start on %s will be refused)", data);
+            break;
+        }
         if (leader == 1 && !elected) {
             TR_INFO ("troupe", "this server's store leads: starting the controllers and the scheduler");
             elected = tr_host_new (ho);

@@ -1,5 +1,6 @@
 /* cmd_store — the replicated store, like etcdctl:
- *   store status [-o json]                 members, leader, term, indexes (endpoint status + member list)
+ *   store status [-o json]                 members, leader, term, indexes (endpoint status + member list),
+ *                                          and a digest of the store to compare replicas
  *   store member remove ID|ADDRESS         one membership change, on the leader
  *   store snapshot save FILE               a backup: the asked server's store (header, LMDB copy, BLAKE2b)
  *   store snapshot restore FILE --data DIR offline: a data directory that starts a new cluster */
@@ -23,6 +24,7 @@ store_status (cli_t *g, int argc, char **argv)
     tr_env_init (&req);
     req.verb = TR_VERB_GET;
     snprintf (req.kind, sizeof req.kind, "StoreStatus");
+    req.opts = json_pack ("{s:b}", "digest", 1);
     int rc = cli_call (g, &req, &rep);
     tr_env_clear (&req);
     if (rc)
@@ -42,7 +44,8 @@ store_status (cli_t *g, int argc, char **argv)
     json_t *b = rep.body;
     printf ("ID:             %lld\n", (long long) tv_int (b, "id", 0));
     printf ("Address:        %s\n", tv_str (b, "address") ? tv_str (b, "address") : "");
-    printf ("State:          %s\n", tv_str (b, "state") ? tv_str (b, "state") : "");
+    printf ("State:          %s%s\n", tv_str (b, "state") ? tv_str (b, "state") : "",
+            tv_bool (b, "removed", false) ? " (removed from the cluster: this server stops)" : "");
     printf ("Name:           %s\n", tv_str (b, "name") ? tv_str (b, "name") : "");
     printf ("Leader:         %s (%s, id %lld)\n", tv_str (b, "leader") && *tv_str (b, "leader") ? tv_str (b, "leader") : "none",
             tv_str (b, "leaderAddress") ? tv_str (b, "leaderAddress") : "", (long long) tv_int (b, "leaderId", 0));
@@ -53,6 +56,9 @@ store_status (cli_t *g, int argc, char **argv)
     printf ("Log entries:    %lld\n", (long long) (tv_int (b, "lastIndex", 0) - tv_int (b, "snapshotIndex", 0)));
     printf ("Last snapshot:  %lld\n", (long long) tv_int (b, "snapshotIndex", 0));
     printf ("Revision:       %lld\n", (long long) tv_int (b, "revision", 0));
+    if (tv_str (b, "digest"))
+        printf ("Digest:         %s (%lld keys, at applied index %lld)\n", tv_str (b, "digest"),
+                (long long) tv_int (b, "digestKeys", 0), (long long) tv_int (b, "digestIndex", 0));
     printf ("Members:\n  %-12s %-20s %-28s %s\n", "NAME", "ID", "ADDRESS", "ROLE");
     size_t i;
     json_t *m;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,53 @@ fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *o
     msgpack_pack_array (&pk, rc.n);
     msgpack_sbuffer_write (out, items.data, items.size);
     msgpack_sbuffer_destroy (&items);
+}
+
+typedef struct {
+    crypto_generichash_state h;
+    size_t n;
+} digest_t;
+
+static void
+digest_u64 (digest_t *d, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char) (v >> (8 * i)); /* little-endian on every host */
+    crypto_generichash_update (&d->h, b, sizeof b);
+}
+
+static int
+digest_key (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    digest_t *d = arg;
+    size_t klen = strlen (key);
+    digest_u64 (d, klen);
+    crypto_generichash_update (&d->h, (const unsigned char *) key, klen);
+    digest_u64 (d, len);
+    crypto_generichash_update (&d->h, val, len);
+    digest_u64 (d, mod_rev);
+    digest_u64 (d, create_rev);
+    d->n++;
+    return 0;
+}
+
+int
+fsm_digest (store_t *st, unsigned char out[FSM_DIGEST_BYTES], uint64_t *rev, size_t *keys)
+{
+    digest_t d;
+    d.n = 0;
+    uint64_t at = 0;
+    crypto_generichash_init (&d.h, NULL, 0, FSM_DIGEST_BYTES);
+    if (store_range (st, "", &at, digest_key, &d))
+        return -1;
+    digest_u64 (&d, at);
+    crypto_generichash_final (&d.h, out, FSM_DIGEST_BYTES);
+    if (rev)
+        *rev = at;
+    if (keys)
+        *keys = d.n;
+    return 0;
 }
 
 void

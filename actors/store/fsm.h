@@ -56,6 +56,14 @@ void fsm_events_clear (fsm_events_t *ev);
  * for every key starting with prefix, from one read transaction, into out (initialised by caller). */
 void fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *out);
 
+/* A digest of the whole state machine, to compare replicas: BLAKE2b-256 over every key in key
+ * order (key, value, mod_rev, create_rev, each length-prefixed, integers little-endian), then the
+ * store revision, all from one read transaction. Two replicas that applied the same entries have
+ * the same digest; the change log (compacted independently) is not part of it. *rev and *keys
+ * (either may be NULL) receive the revision and the number of keys hashed. 0 or -1. */
+#define FSM_DIGEST_BYTES 32
+int fsm_digest (store_t *st, unsigned char out[FSM_DIGEST_BYTES], uint64_t *rev, size_t *keys);
+
 /* Applies entry `index`. Returns 0 applied, 1 skipped (index already applied: results empty),
  * -1 malformed entry (only the index is recorded, every proposal gets nothing), -2 the LMDB
  * transaction failed. out is always initialised; free it with fsm_results_free. */

@@ -40,8 +40,21 @@ rs_member_name (self_t *s, raft_id id, char *buf, size_t len)
 }
 
 void
-rs_serve_status (self_t *s, zframe_t *rid, uint64_t id)
+rs_serve_status (self_t *s, zframe_t *rid, const msgpack_object *o)
 {
+    uint64_t id = sp_u64 (sp_field (o, "id"), 0);
+    const msgpack_object *dg = sp_field (o, "digest");
+    /* computed on demand, on this loop, so it is the state at exactly appliedIndex below: O(store) */
+    int digest = dg && dg->type == MSGPACK_OBJECT_BOOLEAN && dg->via.boolean;
+    char hex[2 * FSM_DIGEST_BYTES + 1] = "";
+    size_t nkeys = 0;
+    if (digest) {
+        unsigned char d[FSM_DIGEST_BYTES];
+        if (fsm_digest (s->store, d, NULL, &nkeys) == 0)
+            sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+        else
+            TR_WARN (A, "cannot compute the store digest: LMDB read failed");
+    }
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     msgpack_packer pk;
@@ -61,7 +74,20 @@ rs_serve_status (self_t *s, zframe_t *rid, uint64_t id)
         rs_member_name (s, lid, lname, sizeof lname);
     else
         lname[0] = 0;
-    msgpack_pack_map (&pk, 14);
+    msgpack_pack_map (&pk, 15 + (digest ? 3 : 0));
+    sp_pack_cstr (&pk, "removed"); /* removed from the cluster: the server stops */
+    if (s->removed)
+        msgpack_pack_true (&pk);
+    else
+        msgpack_pack_false (&pk);
+    if (digest) {
+        sp_pack_cstr (&pk, "digest");
+        sp_pack_cstr (&pk, hex);
+        sp_pack_cstr (&pk, "digestIndex");
+        msgpack_pack_uint64 (&pk, raft_last_applied (&s->raft));
+        sp_pack_cstr (&pk, "digestKeys");
+        msgpack_pack_uint64 (&pk, nkeys);
+    }
     sp_pack_cstr (&pk, "id");
     msgpack_pack_uint64 (&pk, s->id);
     sp_pack_cstr (&pk, "name");
@@ -157,6 +183,7 @@ typedef struct {
     self_t *s;
     origin_t o;
     raft_id member;
+    char address[256]; /* the member's, to tell it once removed */
 } remove_ctx_t;
 
 void
@@ -174,11 +201,14 @@ on_removed (struct raft_change *req, int status)
 {
     remove_ctx_t *x = req->data;
     self_t *s = x->s;
+    rs_check_disk (s, status, "membership change");
     if (status)
         TR_WARN (A, "removing member id=%llu failed: %s", (unsigned long long) x->member, raft_strerror (status));
     else
         TR_INFO (A, "member removed id=%llu", (unsigned long long) x->member);
     rs_admin_answer (s, &x->o, status ? raft_strerror (status) : NULL);
+    if (!status)
+        rs_notify_removed (s, x->member, x->address);
     zframe_destroy (&x->o.rid);
     if (s->change == (change_t *) x)
         s->change = NULL;
@@ -193,14 +223,17 @@ rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const c
     origin_t o = {rid, token, id, 0, 0};
     char err[300] = "";
     raft_id member = 0;
+    const char *address = "";
     const struct raft_configuration *conf = &s->raft.configuration;
     for (unsigned i = 0; i < conf->n; i++) {
         char idtxt[24];
         snprintf (idtxt, sizeof idtxt, "%llu", (unsigned long long) conf->servers[i].id);
         char mname[256];
         rs_member_name (s, conf->servers[i].id, mname, sizeof mname);
-        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address) || (mname[0] && !strcmp (who, mname)))
+        if (!strcmp (who, idtxt) || !strcmp (who, conf->servers[i].address) || (mname[0] && !strcmp (who, mname))) {
             member = conf->servers[i].id;
+            address = conf->servers[i].address;
+        }
     }
     if (!member)
         snprintf (err, sizeof err, "no member with name, id or address \"%s\" (see troupe store status)", who);
@@ -211,6 +244,7 @@ rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, const c
         x->s = s;
         x->o = o;
         x->member = member;
+        snprintf (x->address, sizeof x->address, "%s", address);
         x->req.data = x;
         int rc = raft_remove (&s->raft, &x->req, member, on_removed);
         if (!rc) {
@@ -330,6 +364,7 @@ on_change (struct raft_change *req, int status)
 {
     change_ctx_t *x = req->data;
     self_t *s = x->s;
+    rs_check_disk (s, status, "membership change");
     if (!status && x->step == 0) {
         x->step = 1;
         int rc = raft_assign (&s->raft, &x->c.req, x->c.id, RAFT_VOTER, on_change);

@@ -275,6 +275,7 @@ on_applied_ctx (struct raft_apply *req, int status, void *result)
     void *handle = zlistx_find (s->inflight, p);
     if (handle)
         zlistx_delete (s->inflight, handle);
+    rs_check_disk (s, status, "append"); /* does not return on a disk error */
     if (status || !p->have_results) {
         if (status)
             TR_WARN (A, "proposal not committed index=%llu: %s", (unsigned long long) req->index,
@@ -307,6 +308,7 @@ on_barrier (struct raft_barrier *req, int status)
 {
     papply_ctx_t *c = req->data;
     self_t *s = c->s;
+    rs_check_disk (s, status, "barrier");
     if (status)
         rs_fail_origins (s, c->reads, c->nreads);
     else
@@ -388,6 +390,7 @@ rs_batch_flush (self_t *s)
     if (!s->batch_n) {
         c->barrier.data = c;
         int rc = raft_barrier (&s->raft, &c->barrier, on_barrier);
+        rs_check_disk (s, rc, "barrier");
         if (rc) {
             rs_fail_origins (s, c->reads, c->nreads);
             rs_free_origins (c->reads, c->nreads);
@@ -413,6 +416,7 @@ rs_batch_flush (self_t *s)
     msgpack_sbuffer_destroy (&hdr);
     batch_reset (s);
     int rc = raft_apply (&s->raft, &c->p.req, &b, 1, on_applied_ctx);
+    rs_check_disk (s, rc, "append");
     if (rc) {
         TR_WARN (A, "cannot propose: %s", raft_strerror (rc));
         raft_free (b.base);

@@ -82,7 +82,7 @@ dispatch (self_t *s, zframe_t *rid, zframe_t *body)
         else if (!strcmp (t, "s"))
             zlistx_add_end (s->subs, zframe_dup (rid));
         else if (!strcmp (t, "q"))
-            rs_serve_status (s, rid, sp_u64 (sp_field (&up.data, "id"), 0));
+            rs_serve_status (s, rid, &up.data);
         else if (!strcmp (t, "m"))
             rs_local_member (s, rid, body, &up.data);
         else if (!strcmp (t, "v"))
@@ -170,6 +170,8 @@ on_peer (void *arg, const char *via, zframe_t *rid, zmsg_t *m)
         rs_lease_publish (s, zframe_data (body), zframe_size (body));
     } else if (rid && !strcmp (type, "J"))
         rs_on_join_request (s, rid, m);
+    else if (rid && !strcmp (type, "RM") && zmsg_size (m) == 2)
+        rs_on_removed_notice (s, m);
     else if (via && !strcmp (type, "JR") && zmsg_size (m) == 3) {
         char *what = zframe_strdup (zmsg_next (m)), *detail = zframe_strdup (zmsg_next (m));
         if (!strcmp (what, "ok"))
@@ -338,6 +340,7 @@ on_tick (uv_timer_t *h)
         zbridge_send (s->zb, s->join, &m);
         s->join_next = now + 500;
     }
+    rs_faults_tick (s);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -426,6 +429,8 @@ guard_unsynced (self_t *s, char *err, size_t errlen)
 static int
 start (self_t *s, char *err, size_t errlen)
 {
+    if (rs_refuse_removed (s, err, errlen))
+        return -1;
     mkdir (s->data, 0700);
     mkdir (s->store_dir, 0700);
     mkdir (s->raft_dir, 0700);

@@ -2,6 +2,7 @@
  *   raft_store.c    the actor: its libuv loop, the broker-facing socket, peer messages, start/stop
  *   raft_propose.c  writes and reads: batching into entries, read barriers, forwarding, the FSM
  *   raft_admin.c    status, range reads, membership, snapshot save
+ *   raft_faults.c   reactions to faults libraft 0.15 handles badly (a failed log write, removal)
  * Everything here runs on the store's one loop thread; nothing is locked.
  */
 #ifndef TROUPE_RAFT_STORE_INT_H
@@ -127,6 +128,15 @@ typedef struct {
     int joined;
     int64_t join_deadline, join_next;
     char join_error[256];
+
+    /* removal from the cluster (raft_faults.c) */
+    int removed;               /* removed: the status says so and the server stops */
+    raft_index member_since;   /* last committed configuration seen with this server in it */
+    struct {
+        raft_id id;            /* 0: free */
+        char address[256];
+        int64_t until, next;
+    } notices[4];              /* removed members still being told */
 } self_t;
 
 /* raft_store.c */
@@ -183,7 +193,8 @@ void rs_lease_tick (self_t *s);
 /* raft_admin.c */
 /* A member's server name, registered under /troupe/members/<id> (cmd_cluster), or "". */
 void rs_member_name (self_t *s, raft_id id, char *buf, size_t len);
-void rs_serve_status (self_t *s, zframe_t *rid, uint64_t id);
+/* {"t":"q","id"[,"digest":true]}: status, with the FSM digest (fsm_digest) when asked. */
+void rs_serve_status (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_serve_range (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_serve_save (self_t *s, zframe_t *rid, const msgpack_object *o);
 void rs_admin_answer (self_t *s, const origin_t *o, const char *error);
@@ -193,5 +204,25 @@ void rs_member_remove (self_t *s, zframe_t *rid, uint64_t token, uint64_t id, co
 void rs_local_member (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_object *o);
 /* A peer asks to join ("J"): added, then promoted to voter, on the leader. */
 void rs_on_join_request (self_t *s, zframe_t *rid, zmsg_t *m);
+
+/* raft_faults.c */
+/* The status of a libraft request means the Raft log could not be written (I/O, no space). */
+int rs_is_disk_error (int status);
+/* If status is a disk error: logs it and ends the process at once with exit status 74 (EX_IOERR);
+ * a leader that cannot write its log must not stay leader (canonical/raft#320). `what` names the
+ * request ("append", "barrier", ...). Otherwise does nothing. */
+void rs_check_disk (self_t *s, int status, const char *what);
+/* 0, or -1 with err saying how to join again if this data directory was removed from the cluster
+ * (DATA/raft/removed): it must not start. */
+int rs_refuse_removed (self_t *s, char *err, size_t errlen);
+/* This server was removed: marks DATA/raft/removed, logs it; the status then says "removed" and
+ * the server stops (cmd_cluster.c). */
+void rs_removed (self_t *s, const char *why);
+/* The leader: member id at address was removed (committed); it is told to stop for a while. */
+void rs_notify_removed (self_t *s, raft_id id, const char *address);
+/* A peer's "RM" id(8): the leader says the member id was removed. */
+void rs_on_removed_notice (self_t *s, zmsg_t *m);
+/* Called by the 100 ms tick: resends removal notices, checks this server's own membership. */
+void rs_faults_tick (self_t *s);
 
 #endif

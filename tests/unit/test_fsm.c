@@ -214,6 +214,25 @@ replicas_agree (void **state)
         assert_string_equal (da.keys[i], db.keys[i]);
         assert_int_equal (da.mods[i], db.mods[i]);
     }
+    /* the digest replicas compare (store status): equal, and any difference shows */
+    unsigned char ga[FSM_DIGEST_BYTES], gb[FSM_DIGEST_BYTES];
+    size_t ka = 0, kb = 0;
+    assert_int_equal (fsm_digest (a, ga, &reva, &ka), 0);
+    assert_int_equal (fsm_digest (b, gb, &revb, &kb), 0);
+    assert_memory_equal (ga, gb, sizeof ga);
+    assert_int_equal (ka, 1);
+    assert_int_equal (kb, 1);
+    assert_int_equal (reva, store_revision (a));
+    entry_t e3;
+    entry_begin (&e3, 1);
+    entry_prop (&e3, 1);
+    entry_op (&e3, STORE_PUT, STORE_IF_ANY, 0, "/registry/x/default/a", "A2"); /* same value, new mod_rev */
+    fsm_results_t r3;
+    assert_int_equal (fsm_apply (b, 3, e3.sb.data, e3.sb.size, &r3, NULL), 0);
+    fsm_results_free (&r3);
+    assert_int_equal (fsm_digest (b, gb, NULL, NULL), 0);
+    assert_memory_not_equal (ga, gb, sizeof ga);
+    msgpack_sbuffer_destroy (&e3.sb);
     store_close (&a);
     store_close (&b);
     msgpack_sbuffer_destroy (&e1.sb);
@@ -290,6 +309,10 @@ snapshot_restore (void **state)
     assert_int_equal (store_applied_index (cp), 11);
     assert_int_equal (store_revision (cp), store_revision (st));
     assert_int_equal (store_count (cp), 1);
+    unsigned char gs[FSM_DIGEST_BYTES], gc[FSM_DIGEST_BYTES];
+    assert_int_equal (fsm_digest (st, gs, NULL, NULL), 0);
+    assert_int_equal (fsm_digest (cp, gc, NULL, NULL), 0);
+    assert_memory_equal (gs, gc, sizeof gs); /* a restored snapshot holds the same state */
     /* the restored copy goes on applying where the source stopped */
     entry_t e3;
     entry_begin (&e3, 1);
