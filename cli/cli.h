@@ -51,6 +51,13 @@ json_t *cli_load_manifests (cli_t *g, const char *path);
 /* Namespace to use for an object: -n, else the manifest's, else "default". */
 const char *cli_namespace (cli_t *g, const json_t *obj);
 
+/* Runs the rest of this command as a supervised child that is started again when it crashes
+ * (cli/supervise.c). Returns 1 in the child (go on), 0 in the supervisor once it is done, with
+ * the child's last exit status (128 + signal) in *status. */
+int cli_supervise (const char *what, int *status);
+/* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT: a crash the supervisor restarts. */
+int cli_crash_signal (int sig);
+
 int cmd_init (cli_t *g, int argc, char **argv);
 int cmd_up (cli_t *g, int argc, char **argv);
 int cmd_server (cli_t *g, int argc, char **argv);

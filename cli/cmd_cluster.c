@@ -61,13 +61,13 @@ mkdirp (const char *path, mode_t mode)
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
  *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
- *   snapshotTrailing, leaseCheckpointSeconds (flags of the same names win)                 */
+ *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)       */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
-                                  "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", NULL};
+                                  "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -455,13 +455,17 @@ typedef struct {
 } cluster_t;
 
 /* One server per data directory: a second one would steal the socket and share the store. The
- * lock lives as long as the process (the descriptor is never closed). */
+ * lock lives as long as the process (the descriptor is never closed); a start waits up to 5 s for
+ * it, as a server just killed may still be exiting. */
 static int
 lock_data_dir (const char *data)
 {
     char path[1200];
     snprintf (path, sizeof path, "%s/lock", data);
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* a predecessor killed a moment ago (its supervisor's death kills it) may still be exiting */
+    for (int i = 0; fd >= 0 && i < 50 && flock (fd, LOCK_EX | LOCK_NB); i++)
+        usleep (100000);
     if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB)) {
         fprintf (stderr, "error: %s is in use by another troupe server (lock %s)\n", data, path);
         if (fd >= 0)
@@ -735,6 +739,7 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    int no_supervise = cli_flag (&argc, argv, "--no-supervise", NULL) || !tv_bool (cfg, "supervise", true);
     const char *name = pick (cli_opt (&argc, argv, "--name", NULL), cfg, "name");
     c.peer_listen = pick (cli_opt (&argc, argv, "--peer-listen", NULL), cfg, "peerListen");
     c.join = pick (cli_opt (&argc, argv, "--join", NULL), cfg, "join");
@@ -768,6 +773,15 @@ cmd_server (cli_t *g, int argc, char **argv)
         fprintf (stderr, "error: --join needs --token (printed by `troupe init` on the first server, in its pki/token)\n");
         json_decref (cfg);
         return 1;
+    }
+    /* restarted when it crashes (libraft 0.15 can: cli/supervise.c); --no-supervise under a
+     * supervisor of one's own that should see the crash itself */
+    if (!no_supervise) {
+        int status = 0;
+        if (!cli_supervise ("troupe server", &status)) {
+            json_decref (cfg);
+            return status;
+        }
     }
     if (c.peer_listen) {
         char path[1200];

@@ -19,6 +19,7 @@ usage (FILE *f)
              "  server --listen tcp://… [--actor x.so] control plane (store, broker, controllers, scheduler)\n"
              "  server … --peer-listen tcp://H:P [--join tcp://PEER --token T]  replicated store (Raft)\n"
              "         [--snapshot-threshold N] [--snapshot-trailing N] [--lease-checkpoint-seconds S (300; 0: every renewal)]\n"
+             "         [--no-supervise]  (by default a crashed server is restarted by its own supervisor process)\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "  store status [-o json]                 the replicated store: members, leader, indexes\n"
              "  store member remove ID|ADDRESS | store snapshot save FILE | store snapshot restore FILE --data DIR\n"

@@ -77,12 +77,13 @@ pass "lease renewed ($T0 -> $T1) at resourceVersion $RV0 on all 3 servers"
 
 # a silent server (stopped: its kernel still accepts connections) costs the CLI one timeout, once:
 # the next invocation starts with the server that answered
-kill -STOP "${SPID[3]}"
+C3=$(server_child "${SPID[3]}"); [ -n "$C3" ] || fail "s3 runs no supervised server process"
+kill -STOP "$C3"
 S0=$SECONDS
-trc --server "$(api 3),$(api 2)" get namespaces >/dev/null 2>"$T/silent.err" || { kill -CONT "${SPID[3]}"; fail "no answer with s3 silent: $(cat "$T/silent.err")"; }
-grep -q "did not answer" "$T/silent.err" || { kill -CONT "${SPID[3]}"; fail "the silent server was not reported"; }
-trc --server "$(api 3),$(api 2)" get namespaces >/dev/null 2>"$T/silent2.err" || { kill -CONT "${SPID[3]}"; fail "second invocation failed"; }
-kill -CONT "${SPID[3]}"
+trc --server "$(api 3),$(api 2)" get namespaces >/dev/null 2>"$T/silent.err" || { kill -CONT "$C3"; fail "no answer with s3 silent: $(cat "$T/silent.err")"; }
+grep -q "did not answer" "$T/silent.err" || { kill -CONT "$C3"; fail "the silent server was not reported"; }
+trc --server "$(api 3),$(api 2)" get namespaces >/dev/null 2>"$T/silent2.err" || { kill -CONT "$C3"; fail "second invocation failed"; }
+kill -CONT "$C3"
 ! grep -q "did not answer" "$T/silent2.err" || fail "the CLI tried the silent server again: $(cat "$T/silent2.err")"
 pass "a silent server cost the CLI one timeout, not two ($((SECONDS - S0)) s)"
 

@@ -19,6 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 tro() { "$TROUPE" "$@"; }
+# `troupe server` runs the server as a supervised child (cli/supervise.c): the process to freeze
+# with SIGSTOP is that child (kill -9 of the supervisor ends both)
+server_child() { pgrep -P "$1" | head -1; }
 count_procs() { pgrep -fc "$MARK" || true; }
 running() { [ "$(tro get pods -l "$1" -o json | jq '[.items[] | select(.status.phase=="Running" and .metadata.deletionTimestamp==null)] | length')" = "$2" ]; }
 ready_count() { tro get pods -l "$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp==null) | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length'; }
