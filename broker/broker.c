@@ -126,7 +126,7 @@ on_store_answer (broker_t *b, const msgpack_object *o)
         bk_reply (p->sock, p->rid, &req, TR_INTERNAL, NULL, 0, "%s: malformed answer", p->what);
     else if (e && *e)
         bk_reply (p->sock, p->rid, &req, tv_bool (body, "unavailable", false) ? TR_UNAVAILABLE : TR_BAD_REQUEST, NULL,
-               0, "%s", e);
+                  0, "%s", e);
     else
         bk_reply (p->sock, p->rid, &req, TR_OK, body, 0, NULL);
     json_decref (body);
@@ -262,7 +262,7 @@ h_logs (rq_t *r)
     zframe_t *nrid = node ? zhashx_lookup (r->b->nodes, node) : NULL;
     if (!nrid) {
         bk_reply (r->sock, r->rid, r->req, TR_UNAVAILABLE, NULL, 0, "pod \"%s\": %s", r->req->name,
-               node ? "its node's agent is not connected" : "not scheduled to a node yet");
+                  node ? "its node's agent is not connected" : "not scheduled to a node yet");
         return;
     }
     forward_t *f = calloc (1, sizeof *f);
@@ -362,7 +362,7 @@ on_read_ready (broker_t *b, const msgpack_object *o)
         b->read_ready = 0;
     } else
         bk_reply (p->sock, p->rid, p->retry, TR_UNAVAILABLE, NULL, 0,
-               "the store has no leader: a linearizable read cannot be served now (retry, or read with stale=true)");
+                  "the store has no leader: a linearizable read cannot be served now (retry, or read with stale=true)");
     zframe_destroy (&p->rid);
     tr_env_clear (p->retry);
     free (p->retry);
@@ -381,7 +381,7 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     r.sk = kind ? schema_kind_lookup (b->schemas, kind) : NULL;
     if (!r.sk) {
         bk_reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",
-               kind ? kind : "");
+                  kind ? kind : "");
         return;
     }
     if (schema_kind_namespaced (r.sk))
@@ -408,7 +408,7 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     case TR_VERB_LOGS: h_logs (&r); break;
     default:
         bk_reply (sock, rid, req, TR_METHOD_NOT_ALLOWED, NULL, 0, "verb \"%s\" is not served by the broker",
-               tr_verb_name (req->verb));
+                  tr_verb_name (req->verb));
     }
 }
 

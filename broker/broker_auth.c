@@ -48,7 +48,7 @@ bk_is_write (tr_verb_t v)
  * and the status (or final deletion) of pods bound to it. */
 const char *
 bk_authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cur, const json_t *newobj,
-           const char *name)
+              const char *name)
 {
     if (id->role == ROLE_ADMIN || id->role == ROLE_CONTROLLER)
         return NULL;

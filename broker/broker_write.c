@@ -31,7 +31,7 @@ new_uid (char *buf)
 
 void
 bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, int op, int cond,
-         uint64_t expect, json_t *obj /* stolen */, const char *what, const rq_t *r)
+            uint64_t expect, json_t *obj /* stolen */, const char *what, const rq_t *r)
 {
     char *val = NULL;
     size_t len = 0;
@@ -42,7 +42,7 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
     }
     if (len > TR_MAX_FRAME) {
         bk_reply (sock, rid, req, TR_TOO_LARGE, NULL, 0, "%s: object of %zu bytes exceeds the %u byte limit", what,
-               len, TR_MAX_FRAME);
+                  len, TR_MAX_FRAME);
         free (val);
         json_decref (obj);
         return;
@@ -124,17 +124,17 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
             break;
         }
         bk_reply (p->sock, p->rid, &req, TR_CONFLICT, NULL, 0,
-               "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to "
+                  "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to "
                "the latest version and try again",
                p->what);
         break;
     case 6: /* replicated store: refused before reaching the log */
         bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
-               "%s: the store has no leader: the write was not made (retry)", p->what);
+                  "%s: the store has no leader: the write was not made (retry)", p->what);
         break;
     case 5: /* replicated store: in the log, but leadership was lost before it committed */
         bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0,
-               "%s: the store lost its leader before the write committed: it may or may not have been made",
+                  "%s: the store lost its leader before the write committed: it may or may not have been made",
                p->what);
         break;
     default:
@@ -208,7 +208,7 @@ validate (rq_t *r, json_t *obj)
     if (schema_validate (r->b->schemas, obj, err, sizeof err)) {
         const char *name = tv_str (obj, "metadata.name");
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
-               name ? name : "", err);
+                  name ? name : "", err);
         return -1;
     }
     return 0;
@@ -229,7 +229,7 @@ bk_h_create (rq_t *r)
         tv_set_str (obj, "apiVersion", schema_kind_api_version (r->sk));
     if (strcmp (tv_str (obj, "kind"), schema_kind_name (r->sk))) {
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "kind: body says \"%s\", request says \"%s\"",
-               tv_str (obj, "kind"), schema_kind_name (r->sk));
+                  tv_str (obj, "kind"), schema_kind_name (r->sk));
         json_decref (obj);
         return;
     }
@@ -237,7 +237,7 @@ bk_h_create (rq_t *r)
         const char *ons = tv_str (obj, "metadata.namespace");
         if (ons && *r->ns && strcmp (ons, r->ns)) {
             bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0,
-                   "metadata.namespace: \"%s\" does not match the request's namespace \"%s\"", ons, r->ns);
+                      "metadata.namespace: \"%s\" does not match the request's namespace \"%s\"", ons, r->ns);
             json_decref (obj);
             return;
         }
@@ -255,7 +255,7 @@ bk_h_create (rq_t *r)
     const char *why = bk_authorize (r->id, TR_VERB_CREATE, schema_kind_name (r->sk), NULL, obj, name);
     if (why) {
         bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot create %s: %s", bk_role_name (r->id->role),
-               r->id->name, schema_kind_plural (r->sk), why);
+                  r->id->name, schema_kind_plural (r->sk), why);
         json_decref (obj);
         return;
     }
@@ -303,7 +303,7 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     const char *name = tv_str (cur, "metadata.name");
     if (want && want != mod_rev) {
         bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,
-               "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to the "
+                  "Operation cannot be fulfilled on %s: the object has been modified; please apply your changes to the "
                "latest version and try again",
                r->what);
         json_decref (next);
@@ -338,7 +338,7 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     const char *why = bk_authorize (r->id, verb, schema_kind_name (r->sk), cur, next, name);
     if (why) {
         bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot %s %s: %s", bk_role_name (r->id->role),
-               r->id->name, tr_verb_name (verb), r->what, why);
+                  r->id->name, tr_verb_name (verb), r->what, why);
         json_decref (next);
         return;
     }
@@ -403,7 +403,7 @@ bk_h_patch (rq_t *r)
         }
         if (tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
             bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "pod %s is already assigned to node \"%s\"", r->what,
-                   tv_str (cur, "spec.nodeName"));
+                      tv_str (cur, "spec.nodeName"));
             json_decref (next);
             return;
         }
@@ -459,12 +459,12 @@ bk_h_delete (rq_t *r)
     const char *why = bk_authorize (r->id, TR_VERB_DELETE, schema_kind_name (r->sk), cur, NULL, r->req->name);
     if (why) {
         bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot delete %s: %s", bk_role_name (r->id->role),
-               r->id->name, r->what, why);
+                  r->id->name, r->what, why);
         return;
     }
     if (r->req->rv && r->req->rv != mod_rev) {
         bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "Operation cannot be fulfilled on %s: precondition failed",
-               r->what);
+                  r->what);
         return;
     }
     if (!strcmp (schema_kind_name (r->sk), "Namespace")) {
