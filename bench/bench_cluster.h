@@ -1,4 +1,4 @@
-/* bench_cluster — what bench_raft and bench_watch share: a replicated store of 1..7 raft_store
+/* bench_cluster — what bench_raft, bench_watch and bench_lease share: a replicated store of 1..7 raft_store
  * members in this process (each its own thread, libraft log with fsync and LMDB in its own
  * directory under /var/tmp, peers over CURVE TCP on 127.0.0.1, a zauth admitting the cluster key as
  * `troupe server` does), a check that every member joined as a voter, and timing helpers.
@@ -45,6 +45,30 @@ typedef struct {
     char peers[BC_MAX][64];
 } bc_cluster_t;
 
+/* A number in member k's store status (lastIndex, commitIndex, ...); 0 when it did not answer. */
+static inline uint64_t
+bc_status_u64 (bc_cluster_t *c, int k, const char *field)
+{
+    zsock_t *d = zsock_new_dealer (c->eps[k]);
+    zsock_set_rcvtimeo (d, 5000);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sp_pack_request (&sb, "q", 1, NULL);
+    zsock_send (d, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    uint64_t v = 0;
+    zmsg_t *r = zmsg_recv (d);
+    zframe_t *f = r ? zmsg_first (r) : NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+        v = sp_u64 (sp_field (sp_field (&up.data, "status"), field), 0);
+    msgpack_unpacked_destroy (&up);
+    zmsg_destroy (&r);
+    zsock_destroy (&d);
+    return v;
+}
+
 /* Asks member k's store for its status and counts the voters it knows and whether it leads.
  * 0, or -1 when it did not answer in 5 s. */
 static inline int
@@ -86,9 +110,10 @@ bc_status (bc_cluster_t *c, int k, int *voters, int *leader)
 }
 
 /* Starts n members (the first bootstraps and leads, the others join it one after the other) and
- * checks that member 0 leads a configuration of n voters. 0, or -1 (printed) on failure. */
+ * checks that member 0 leads a configuration of n voters; lease_checkpoint_ms as in
+ * raft_store_opts_t (0: the default). 0, or -1 (printed) on failure. */
 static inline int
-bc_start (bc_cluster_t *c, int n)
+bc_start_with (bc_cluster_t *c, int n, int lease_checkpoint_ms)
 {
     memset (c, 0, sizeof *c);
     c->members = n;
@@ -115,7 +140,8 @@ bc_start (bc_cluster_t *c, int n)
         snprintf (c->eps[k], sizeof c->eps[k], "ipc://%s/m%d.sock", c->dir, k + 1);
         snprintf (c->peers[k], sizeof c->peers[k], "tcp://127.0.0.1:%d", base + k);
         raft_store_opts_t o = {.data_dir = data, .endpoint = c->eps[k], .peer_listen = c->peers[k],
-                               .join = k ? c->peers[0] : NULL, .cluster = c->cluster};
+                               .join = k ? c->peers[0] : NULL, .cluster = c->cluster,
+                               .lease_checkpoint_ms = lease_checkpoint_ms};
         c->m[k] = raft_store_new (&o);
         if (!c->m[k]) {
             fprintf (stderr, "bench: member %d did not start\n", k + 1);
@@ -132,6 +158,12 @@ bc_start (bc_cluster_t *c, int n)
         return -1;
     }
     return 0;
+}
+
+static inline int
+bc_start (bc_cluster_t *c, int n)
+{
+    return bc_start_with (c, n, 0);
 }
 
 /* Stops the members (last first) and removes their data. 0, or -1 if the rm failed. */

@@ -12,7 +12,7 @@
  * renewal latency p50/p99. The leases are created before the measured window; the window
  * starts after one interval of renewals, so every lease has been renewed once.
  */
-#include "actors/store/raft_store.h"
+#include "bench/bench_cluster.h"
 #include "broker/broker.h"
 #include "core/actor.h"
 #include "core/client.h"
@@ -27,21 +27,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double
-now_s (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int
-cmpd (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
 
 static double
 cpu_s (void)
@@ -64,31 +49,6 @@ io_field (const char *name)
             v = strtoull (line + n + 1, NULL, 10);
     if (f)
         fclose (f);
-    return v;
-}
-
-static uint64_t
-last_index (const char *store_ep)
-{
-    zsock_t *d = zsock_new_dealer (store_ep);
-    zsock_set_rcvtimeo (d, 5000);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sp_pack_request (&sb, "q", 1, NULL);
-    zsock_send (d, "b", sb.data, sb.size);
-    msgpack_sbuffer_destroy (&sb);
-    zmsg_t *r = zmsg_recv (d);
-    uint64_t v = 0;
-    if (r) {
-        zframe_t *fr = zmsg_first (r);
-        msgpack_unpacked up;
-        msgpack_unpacked_init (&up);
-        if (msgpack_unpack_next (&up, (const char *) zframe_data (fr), zframe_size (fr), NULL) == MSGPACK_UNPACK_SUCCESS)
-            v = sp_u64 (sp_field (sp_field (&up.data, "status"), "lastIndex"), 0);
-        msgpack_unpacked_destroy (&up);
-        zmsg_destroy (&r);
-    }
-    zsock_destroy (&d);
     return v;
 }
 
@@ -122,7 +82,7 @@ send_renewal (tr_client_t *c, lease_t *l, int i, uint64_t *ids)
     }
     tr_client_send (c, &req);
     ids[i] = req.id;
-    l->sent = now_s ();
+    l->sent = bc_now ();
     tr_env_clear (&req);
 }
 
@@ -130,49 +90,13 @@ send_renewal (tr_client_t *c, lease_t *l, int i, uint64_t *ids)
 static int
 run (const char *mode, int ckpt_ms)
 {
-    char dir[] = "/var/tmp/troupe-bench-lease-XXXXXX";
-    if (!mkdtemp (dir)) {
-        perror ("mkdtemp");
+    bc_cluster_t bc;
+    if (bc_start_with (&bc, members, ckpt_ms)) {
+        bc_stop (&bc);
         return 1;
     }
-    char path[256];
-    snprintf (path, sizeof path, "%s/pki", dir);
-    mkdir (path, 0700);
-    snprintf (path, sizeof path, "%s/pki/clients", dir);
-    mkdir (path, 0700);
-    zcert_t *cluster = zcert_new ();
-    snprintf (path, sizeof path, "%s/pki/clients/peer.cert", dir);
-    zcert_save_public (cluster, path);
-    zcert_t *server = zcert_new ();
-    snprintf (path, sizeof path, "%s/pki/server.cert", dir);
-    zcert_save (server, path);
-    zcert_destroy (&server);
-    zactor_t *auth = zactor_new (zauth, NULL);
-    snprintf (path, sizeof path, "%s/pki/clients", dir);
-    zstr_sendx (auth, "CURVE", path, NULL);
-    zsock_wait (auth);
-    int base = 30000 + (int) (getpid () % 20000) + (ckpt_ms > 0 ? 10 : 0);
-    zactor_t *m[8] = {0};
-    char eps[8][128], peers[8][64];
-    for (int k = 0; k < members; k++) {
-        char data[256];
-        snprintf (data, sizeof data, "%s/m%d", dir, k + 1);
-        snprintf (eps[k], sizeof eps[k], "inproc://bench-lease-%d", k);
-        snprintf (peers[k], sizeof peers[k], "tcp://127.0.0.1:%d", base + k);
-        raft_store_opts_t o = {.data_dir = data, .endpoint = eps[k], .peer_listen = peers[k],
-                               .join = k ? peers[0] : NULL, .cluster = cluster, .lease_checkpoint_ms = ckpt_ms};
-        m[k] = raft_store_new (&o);
-        if (!m[k]) {
-            fprintf (stderr, "member %d did not start\n", k + 1);
-            return 1;
-        }
-        if (k == 0)
-            zclock_sleep (1500); /* the first member elects itself */
-    }
-    zclock_sleep (500);
-    snprintf (path, sizeof path, "%s/pki", dir);
-    broker_opts_t bo = {.store_endpoint = eps[0], .local_endpoints = "inproc://bench-lease-broker", .pki_dir = path,
-                        .auth_external = 1, .replicated = 1};
+    broker_opts_t bo = {.store_endpoint = bc.eps[0], .local_endpoints = "inproc://bench-lease-broker",
+                        .replicated = 1};
     zactor_t *broker = broker_new (&bo);
     char err[256];
     tr_client_t *c = tr_client_new ("inproc://bench-lease-broker", NULL, err, sizeof err);
@@ -187,20 +111,20 @@ run (const char *mode, int ckpt_ms)
     double *lat = malloc (cap * sizeof *lat);
     long errors = 0, renewals = 0;
     /* lease i is due at t0 + (i / nleases + k) * interval: an even stream */
-    double t0 = now_s (), warm = t0 + interval, end = warm + seconds;
+    double t0 = bc_now (), warm = t0 + interval, end = warm + seconds;
     double win_start = 0, cpu0 = 0;
     unsigned long long wchar0 = 0, wbytes0 = 0;
     uint64_t idx0 = 0;
     int next = 0, round = 0, inflight = 0, measuring = 0;
     while (1) {
-        double t = now_s ();
+        double t = bc_now ();
         if (!measuring && t >= warm) {
             measuring = 1;
             win_start = t;
             cpu0 = cpu_s ();
             wchar0 = io_field ("wchar");
             wbytes0 = io_field ("write_bytes");
-            idx0 = last_index (eps[0]);
+            idx0 = bc_status_u64 (&bc, 0, "lastIndex");
         }
         if (t >= end && !inflight)
             break;
@@ -212,7 +136,7 @@ run (const char *mode, int ckpt_ms)
                 next = 0, round++;
             due = t0 + ((double) next / nleases + round) * interval;
         }
-        int wait_ms = (int) ((due - now_s ()) * 1000);
+        int wait_ms = (int) ((due - bc_now ()) * 1000);
         tr_env_t rep;
         if (tr_client_recv (c, &rep, wait_ms < 1 ? 1 : wait_ms > 50 ? 50 : wait_ms) != 0)
             continue;
@@ -225,7 +149,7 @@ run (const char *mode, int ckpt_ms)
                 ;
         }
         if (i < nleases && ls[i].sent) {
-            double done = now_s ();
+            double done = bc_now ();
             if (rep.code == TR_OK && json_is_object (rep.body)) {
                 json_decref (ls[i].obj);
                 ls[i].obj = json_deep_copy (rep.body);
@@ -244,10 +168,10 @@ run (const char *mode, int ckpt_ms)
         }
         tr_env_clear (&rep);
     }
-    double secs = now_s () - win_start, cpu = cpu_s () - cpu0;
-    uint64_t entries = last_index (eps[0]) - idx0;
+    double secs = bc_now () - win_start, cpu = cpu_s () - cpu0;
+    uint64_t entries = bc_status_u64 (&bc, 0, "lastIndex") - idx0;
     double wchar = (double) (io_field ("wchar") - wchar0), wbytes = (double) (io_field ("write_bytes") - wbytes0);
-    qsort (lat, nlat, sizeof *lat, cmpd);
+    qsort (lat, nlat, sizeof *lat, bc_cmpd);
     printf ("troupe-lease mode=%s members=%d leases=%d interval_s=%.0f checkpoint_s=%.0f renewals/s=%.0f entries/s=%.1f "
             "wchar_MB/s=%.2f write_bytes_MB/s=%.2f cpu_pct=%.1f p50_ms=%.3f p99_ms=%.3f errors=%ld\n",
             mode, members, nleases, interval, ckpt_ms > 0 ? ckpt_ms / 1000.0 : 0, renewals / secs, entries / secs,
@@ -261,13 +185,7 @@ run (const char *mode, int ckpt_ms)
     free (lat);
     tr_client_destroy (&c);
     zactor_destroy (&broker);
-    for (int k = members - 1; k >= 0; k--)
-        zactor_destroy (&m[k]);
-    zactor_destroy (&auth);
-    zcert_destroy (&cluster);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    return system (cmd) ? 1 : 0;
+    return bc_stop (&bc) ? 1 : 0;
 }
 
 static void

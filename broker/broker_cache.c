@@ -265,6 +265,18 @@ decode_val (const msgpack_object *v, uint64_t mod_rev)
     return obj;
 }
 
+/* One [key, val, mod_rev, create_rev] of a range answer or a renewal: its key (a /registry/ key:
+ * plural and namespace) and mod_rev. 0, or -1 to skip it. */
+static int
+kv_parse (const msgpack_object *kv, char key[600], char plural[64], char ns[254], uint64_t *mod)
+{
+    if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4 || sp_str (&kv->via.array.ptr[0], key, 600) ||
+        split_key (key, plural, 64, ns, 254))
+        return -1;
+    *mod = sp_u64 (&kv->via.array.ptr[2], 0);
+    return 0;
+}
+
 int
 bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
 {
@@ -272,12 +284,10 @@ bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
         return -1;
     for (uint32_t i = 0; i < kvs->via.array.size; i++) {
         const msgpack_object *kv = &kvs->via.array.ptr[i];
-        if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4)
-            continue;
         char key[600], plural[64], ns[254];
-        if (sp_str (&kv->via.array.ptr[0], key, sizeof key) || split_key (key, plural, sizeof plural, ns, sizeof ns))
+        uint64_t mod;
+        if (kv_parse (kv, key, plural, ns, &mod))
             continue;
-        uint64_t mod = sp_u64 (&kv->via.array.ptr[2], 0);
         json_t *obj = decode_val (&kv->via.array.ptr[1], mod);
         if (!obj) {
             TR_WARN ("broker", "skipping undecodable stored object key=%s", key);
@@ -373,12 +383,10 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         return;
     for (uint32_t i = 0; i < kvs->via.array.size; i++) {
         const msgpack_object *kv = &kvs->via.array.ptr[i];
-        if (kv->type != MSGPACK_OBJECT_ARRAY || kv->via.array.size != 4)
-            continue;
         char key[600], plural[64], ns[254];
-        if (sp_str (&kv->via.array.ptr[0], key, sizeof key) || split_key (key, plural, sizeof plural, ns, sizeof ns))
+        uint64_t mod;
+        if (kv_parse (kv, key, plural, ns, &mod))
             continue;
-        uint64_t mod = sp_u64 (&kv->via.array.ptr[2], 0);
         zhashx_t *m = zhashx_lookup (c->kinds, plural);
         entry_t *cur = m ? zhashx_lookup (m, key) : NULL;
         if (!cur || cur->mod_rev != mod)

@@ -278,21 +278,29 @@ obj_key (const json_t *obj, char *buf, size_t len)
     snprintf (buf, len, "%s/%s", ns ? ns : "", name ? name : "");
 }
 
+/* Drops the informer's watch stream, if any; the broker forgets it (and tolerates a cancel for
+ * a dead one). */
+static void
+informer_cancel (troupe_informer_t *inf)
+{
+    troupe_ctx_t *ctx = inf->ctx;
+    if (!inf->watch_id)
+        return;
+    tr_env_t c;
+    tr_env_init (&c);
+    c.verb = TR_VERB_CANCEL;
+    c.rv = inf->watch_id;
+    pending_t *p = pending_take (ctx, inf->watch_id);
+    free (p);
+    send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+    inf->watch_id = 0;
+}
+
 static void
 informer_list (troupe_informer_t *inf)
 {
     troupe_ctx_t *ctx = inf->ctx;
-    if (inf->watch_id) {
-        /* drop the old stream; the broker forgets it (and tolerates a cancel for a dead one) */
-        tr_env_t c;
-        tr_env_init (&c);
-        c.verb = TR_VERB_CANCEL;
-        c.rv = inf->watch_id;
-        pending_t *p = pending_take (ctx, inf->watch_id);
-        free (p);
-        send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
-        inf->watch_id = 0;
-    }
+    informer_cancel (inf);
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_LIST;
@@ -513,16 +521,7 @@ resume_all (troupe_ctx_t *ctx)
             informer_list (inf);
             continue;
         }
-        if (inf->watch_id) {
-            tr_env_t c;
-            tr_env_init (&c);
-            c.verb = TR_VERB_CANCEL;
-            c.rv = inf->watch_id;
-            pending_t *p = pending_take (ctx, inf->watch_id);
-            free (p);
-            send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
-            inf->watch_id = 0;
-        }
+        informer_cancel (inf);
         TR_DEBUG (ctx->def->name, "resuming watch kind=%s from rv=%llu", inf->kind, (unsigned long long) inf->rv);
         informer_watch (inf);
     }
