@@ -53,6 +53,7 @@ bench: build
 	scripts/deps.sh bench
 	$(BUILD)/bench_api
 	BUILD=$(BUILD) scripts/bench_store.sh
+	$(BUILD)/bench_lease
 
 install: build
 	cmake --install $(BUILD)

@@ -133,7 +133,7 @@ bc_start_with (bc_cluster_t *c, int n, int lease_checkpoint_ms)
     snprintf (path, sizeof path, "%s/clients", c->dir);
     zstr_sendx (c->auth, "CURVE", path, NULL);
     zsock_wait (c->auth);
-    int base = 30000 + (int) (getpid () % 20000);
+    int base = 20000 + (int) (getpid () % 12000); /* below the ephemeral ports (32768+) */
     for (int k = 0; k < n; k++) {
         char data[256];
         snprintf (data, sizeof data, "%s/m%d", c->dir, k + 1);
@@ -147,10 +147,12 @@ bc_start_with (bc_cluster_t *c, int n, int lease_checkpoint_ms)
             fprintf (stderr, "bench: member %d did not start\n", k + 1);
             return -1;
         }
-        if (k == 0)
-            zclock_sleep (1500); /* the first member elects itself */
+        int voters = 0, leader = 0;
+        /* the first member elects itself; each joins as a voter before the next starts (a disk
+         * still flushing the previous run's writes can make that slow: wait, bounded) */
+        for (int i = 0; i < 200 && (bc_status (c, 0, &voters, &leader) || !leader || voters < k + 1); i++)
+            zclock_sleep (100);
     }
-    zclock_sleep (500);
     int voters = 0, leader = 0;
     if (bc_status (c, 0, &voters, &leader) || !leader || voters != n) {
         fprintf (stderr, "bench: member 1 is %s with %d voters, expected the leader of %d\n",

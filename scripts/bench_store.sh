@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Troupe's replicated store against etcd 3.4 (Debian's etcd-server), same machine, same run,
 # loopback, fsync on for both: 1, 3 and 5 members, 1 and 64 clients, put / cas / linearizable get,
-# 256 B values (and 4 KiB puts); then watch fan-out: 3 members, 1 writer, 1,000 watchers (50 per
+# 256 B values (and 4 KiB at 64 clients); then watch fan-out: 3 members, 1 writer, 1,000 watchers (50 per
 # connection, connections spread over the 3 members), through the brokers on Troupe's side.
 # Prints one line per run and two ratio tables (store operations, watch).
 #   scripts/bench_store.sh [SECONDS] [ROWS]      (make bench runs it)
@@ -21,7 +21,7 @@ W=$(mktemp -d /var/tmp/troupe-bench-etcd.XXXXXX)
 EPIDS=()
 stop_etcd() { for p in "${EPIDS[@]}"; do kill "$p" 2>/dev/null; done; for p in "${EPIDS[@]}"; do wait "$p" 2>/dev/null; done; EPIDS=(); rm -rf "$W"/m*; }
 trap 'stop_etcd; rm -rf "$W"' EXIT
-BASE=$((40000 + $$ % 10000))
+BASE=$((10000 + $$ % 9000)) # below bench_cluster.h's ports and the ephemeral ones (32768+)
 start_etcd() { # N members
   local n=$1 cluster="" eps=""
   for i in $(seq 1 "$n"); do cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$((BASE + 100 + i))"; done
@@ -43,7 +43,8 @@ run() { # members clients size op
   start_etcd "$1"
   "$BUILD/bench_etcd" -endpoints "$ETCD_EPS" -members "$1" -clients "$2" -size "$3" -op "$4" -seconds "$SECS" | tee -a "$RESULTS"
   stop_etcd
-  "$BUILD/bench_raft" --members "$1" --clients "$2" --size "$3" --op "$4" --seconds "$SECS" 2>/dev/null | tee -a "$RESULTS"
+  "$BUILD/bench_raft" --members "$1" --clients "$2" --size "$3" --op "$4" --seconds "$SECS" 2>"$W/troupe.err" | tee -a "$RESULTS"
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "bench_store: bench_raft $* failed:"; tail -5 "$W/troupe.err"; }
 }
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); etcd $(etcd --version | awk '/etcd Version/{print $3}')"
 run_watch() { # members watchers per-connection
@@ -59,7 +60,7 @@ for m in 1 3 5; do
   for c in 1 64; do
     for o in put cas get; do run $m $c 256 $o; done
   done
-  run $m 64 4096 put
+  for o in put cas get; do run $m 64 4096 $o; done
 done
 run_watch 3 1000 50
 echo

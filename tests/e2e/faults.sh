@@ -36,7 +36,7 @@ for n in 1 2 3; do
   MOUNTS+=("$T/s$n/raft")
 done
 
-BASE=$((21000 + $$ % 15000))
+BASE=$((20000 + $$ % 12000)) # below the ephemeral ports (32768+): no clash with a connection
 peer() { echo "tcp://127.0.0.1:$((BASE + 20 + $1))"; }
 sock() { echo "ipc://$T/s$1/run/troupe.sock"; }
 declare -A SPID

@@ -8,7 +8,7 @@
 # before and after the failover, and the node never goes NotReady.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-ha-$$"
-BASE=$((22000 + $$ % 15000))
+BASE=$((20000 + $$ % 12000)) # below the ephemeral ports (32768+): no clash with a connection
 api() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
 peer() { echo "tcp://127.0.0.1:$((BASE + 10 + $1))"; }
 ALL="$(api 1),$(api 2),$(api 3)"

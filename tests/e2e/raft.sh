@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Replicated store: three servers on loopback (bootstrap, join with the token, join through a
 # follower redirected to the leader); a wrong token cannot join; garbage on the peer port is
-# rejected; kill -9 of the leader under a steady write load → a new leader within 10 s and every
+# rejected; kill -9 of the leader under a steady write load (and a recorded CAS-register history,
+# checked for linearizability) → a new leader within 10 s and every
 # acknowledged write present on every server; the old leader, restarted, catches up by snapshot;
 # a follower stopped for a few writes catches up by log; all servers restarted → nothing lost.
 . "$(dirname "$0")/lib.sh"
-BASE=$((21000 + $$ % 15000))
+BASE=$((20000 + $$ % 12000)) # below the ephemeral ports (32768+): no clash with a connection
 peer() { echo "tcp://127.0.0.1:$((BASE + 10 + $1))"; }
 sock() { echo "ipc://$T/s$1/run/troupe.sock"; }
 declare -A SPID
@@ -86,6 +87,13 @@ writer() { # writer ID: create cm w<ID>-<i> round robin over servers, record the
 }
 writer 1 & W1=$!; PIDS+=($W1)
 writer 2 & W2=$!; PIDS+=($W2)
+# and three clients recording a read/write/compare-and-swap history across the kill
+PY=/usr/bin/python3; REC=""
+if $PY -c 'import zmq, msgpack' 2>/dev/null; then
+  $PY "$(dirname "$0")/../lincheck.py" record "$T/history.json" 14 "$(sock 1),$(sock 2),$(sock 3)" 3 >"$T/record.out" 2>&1 & REC=$!; PIDS+=($REC)
+else
+  echo "SKIP (history only): python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"
+fi
 sleep 3
 LEADER=$(leader_of 2)
 case "$LEADER" in "$(peer 1)") OLD=1 ;; "$(peer 2)") OLD=2 ;; "$(peer 3)") OLD=3 ;; *) fail "no leader known: $LEADER" ;; esac
@@ -101,6 +109,11 @@ wait "$W1" "$W2"
 NACK=$(wc -l <"$ACK")
 [ "$NACK" -gt 20 ] || fail "too few acknowledged writes ($NACK)"
 pass "leader s$OLD killed under load: new leader, $NACK writes acknowledged"
+if [ -n "$REC" ]; then
+  wait "$REC" || fail "recorder: $(cat "$T/record.out")"
+  $PY "$(dirname "$0")/../lincheck.py" check "$T/history.json" || fail "the history recorded across the leader's kill is not linearizable"
+  pass "history across the leader's kill linearizable ($(cat "$T/record.out" | tail -1))"
+fi
 
 # the old leader comes back, far behind (more than threshold+trailing entries): snapshot
 for i in $(seq 1 40); do tro --server "$(sock $SURV)" create configmap "b-$i" --from-literal k=v >/dev/null && echo "b-$i" >>"$ACK"; done

@@ -4,7 +4,7 @@
 # the agent resynced without restarting them. A node may not touch another node's pod.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-split-$$"
-PORT=$((20000 + $$ % 20000))
+PORT=$((20000 + $$ % 12000)) # below the ephemeral ports (32768+)
 EP=tcp://127.0.0.1:$PORT
 tro init --cluster e2e --data "$T/srv" >"$T/init.out" 2>&1 || fail "init"
 grep -q 'token=' "$T/init.out" || fail "init prints no join token"

@@ -55,7 +55,7 @@ setup (void **state)
     f->node1 = client_cert (pki, "n1", "node");
     f->admin = client_cert (pki, "root", "admin");
     snprintf (f->local, sizeof f->local, "inproc://tb-broker-%d", getpid ());
-    int port = 30000 + getpid () % 20000;
+    int port = 20000 + getpid () % 12000; /* below the ephemeral ports (32768+) */
     snprintf (f->tcp, sizeof f->tcp, "tcp://127.0.0.1:%d", port);
     char sep[64];
     snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
