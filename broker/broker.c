@@ -106,15 +106,23 @@ store_admin (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *
     return 1;
 }
 
-static void
-on_store_answer (broker_t *b, const msgpack_object *o)
+pending_write_t *
+bk_pending_take (broker_t *b, const msgpack_object *o)
 {
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
     pending_write_t *p = zhashx_lookup (b->pending, k);
+    if (p)
+        zhashx_delete (b->pending, k);
+    return p;
+}
+
+static void
+on_store_answer (broker_t *b, const msgpack_object *o)
+{
+    pending_write_t *p = bk_pending_take (b, o);
     if (!p)
         return;
-    zhashx_delete (b->pending, k);
     const msgpack_object *st = sp_field (o, "status");
     char err[200];
     json_t *body = tv_from_msgpack (st ? st : o, err, sizeof err);

@@ -87,6 +87,8 @@ void
 bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
           ...) __attribute__ ((format (printf, 7, 8)));
 void bk_rfc3339_now (char *buf, size_t len);
+/* The request waiting for the store's answer o (by its "id"), taken out of b->pending; or NULL. */
+pending_write_t *bk_pending_take (broker_t *b, const msgpack_object *o);
 /* Handles one decoded request (attempts: Conflicts already retried for it). */
 void bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
 

@@ -82,12 +82,9 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
 void
 bk_on_store_result (broker_t *b, const msgpack_object *o)
 {
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
-    pending_write_t *p = zhashx_lookup (b->pending, k);
+    pending_write_t *p = bk_pending_take (b, o);
     if (!p)
         return;
-    zhashx_delete (b->pending, k);
     const msgpack_object *res = sp_field (o, "res");
     int result = 4;
     uint64_t rev = 0;

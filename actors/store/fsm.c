@@ -184,6 +184,16 @@ fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *o
     msgpack_sbuffer_destroy (&items);
 }
 
+void
+fsm_answer_range (store_t *st, const msgpack_object *req, msgpack_sbuffer *out)
+{
+    char prefix[512] = "";
+    const msgpack_object *p = sp_field (req, "prefix");
+    if (p)
+        sp_str (p, prefix, sizeof prefix);
+    fsm_pack_range (st, prefix, sp_u64 (sp_field (req, "id"), 0), out);
+}
+
 typedef struct {
     crypto_generichash_state h;
     size_t n;

@@ -55,6 +55,8 @@ void fsm_events_clear (fsm_events_t *ev);
 /* The store protocol's range answer {"t":"k","id":id,"rev":r,"kvs":[[key,val,mod_rev,create_rev]…]}
  * for every key starting with prefix, from one read transaction, into out (initialised by caller). */
 void fsm_pack_range (store_t *st, const char *prefix, uint64_t id, msgpack_sbuffer *out);
+/* The same for a decoded range request {"t":"g","id":id,"prefix":str}. */
+void fsm_answer_range (store_t *st, const msgpack_object *req, msgpack_sbuffer *out);
 
 /* A digest of the whole state machine, to compare replicas: BLAKE2b-256 over every key in key
  * order (key, value, mod_rev, create_rev, each length-prefixed, integers little-endian), then the

@@ -93,13 +93,9 @@ commit (self_t *s, zmsg_t **msgs, size_t nmsgs)
 static void
 serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
 {
-    char prefix[512] = "";
-    const msgpack_object *p = sp_field (o, "prefix");
-    if (p)
-        sp_str (p, prefix, sizeof prefix);
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    fsm_pack_range (s->store, prefix, sp_u64 (sp_field (o, "id"), 0), &out);
+    fsm_answer_range (s->store, o, &out);
     send_to (s->router, rid, out.data, out.size);
     msgpack_sbuffer_destroy (&out);
 }
