@@ -45,10 +45,12 @@ typedef struct {
     char peers[BC_MAX][64];
 } bc_cluster_t;
 
-/* A number in member k's store status (lastIndex, commitIndex, ...); 0 when it did not answer. */
-static inline uint64_t
-bc_status_u64 (bc_cluster_t *c, int k, const char *field)
+/* Member k's store status ("q" over the store protocol) into *up; the status map, or NULL when
+ * it did not answer in 5 s. Strings in *up point into *msg: the caller destroys *up, then *msg. */
+static inline const msgpack_object *
+bc_query (bc_cluster_t *c, int k, msgpack_unpacked *up, zmsg_t **msg)
 {
+    msgpack_unpacked_init (up);
     zsock_t *d = zsock_new_dealer (c->eps[k]);
     zsock_set_rcvtimeo (d, 5000);
     msgpack_sbuffer sb;
@@ -56,16 +58,25 @@ bc_status_u64 (bc_cluster_t *c, int k, const char *field)
     sp_pack_request (&sb, "q", 1, NULL);
     zsock_send (d, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
-    uint64_t v = 0;
-    zmsg_t *r = zmsg_recv (d);
-    zframe_t *f = r ? zmsg_first (r) : NULL;
-    msgpack_unpacked up;
-    msgpack_unpacked_init (&up);
-    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
-        v = sp_u64 (sp_field (sp_field (&up.data, "status"), field), 0);
-    msgpack_unpacked_destroy (&up);
-    zmsg_destroy (&r);
+    const msgpack_object *st = NULL;
+    *msg = zmsg_recv (d);
+    zframe_t *f = *msg ? zmsg_first (*msg) : NULL;
+    if (f && msgpack_unpack_next (up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+        st = sp_field (&up->data, "status");
     zsock_destroy (&d);
+    return st;
+}
+
+/* A number in member k's store status (lastIndex, commitIndex, ...); 0 when it did not answer. */
+static inline uint64_t
+bc_status_u64 (bc_cluster_t *c, int k, const char *field)
+{
+    msgpack_unpacked up;
+    zmsg_t *msg;
+    const msgpack_object *st = bc_query (c, k, &up, &msg);
+    uint64_t v = st ? sp_u64 (sp_field (st, field), 0) : 0;
+    msgpack_unpacked_destroy (&up);
+    zmsg_destroy (&msg);
     return v;
 }
 
@@ -74,26 +85,17 @@ bc_status_u64 (bc_cluster_t *c, int k, const char *field)
 static inline int
 bc_status (bc_cluster_t *c, int k, int *voters, int *leader)
 {
-    zsock_t *d = zsock_new_dealer (c->eps[k]);
-    zsock_set_rcvtimeo (d, 5000);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sp_pack_request (&sb, "q", 1, NULL);
-    zsock_send (d, "b", sb.data, sb.size);
-    msgpack_sbuffer_destroy (&sb);
-    int rc = -1;
-    zmsg_t *r = zmsg_recv (d);
-    zframe_t *f = r ? zmsg_first (r) : NULL;
     msgpack_unpacked up;
-    msgpack_unpacked_init (&up);
-    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *st = sp_field (&up.data, "status");
-        const msgpack_object *ms = st ? sp_field (st, "members") : NULL;
+    zmsg_t *msg;
+    const msgpack_object *st = bc_query (c, k, &up, &msg);
+    *leader = 0;
+    *voters = 0;
+    if (st) {
+        const msgpack_object *ms = sp_field (st, "members");
         char state[32] = "";
-        if (st && sp_field (st, "state"))
+        if (sp_field (st, "state"))
             sp_str (sp_field (st, "state"), state, sizeof state);
         *leader = !strcmp (state, "leader");
-        *voters = 0;
         if (ms && ms->type == MSGPACK_OBJECT_ARRAY)
             for (uint32_t i = 0; i < ms->via.array.size; i++) {
                 char role[16] = "";
@@ -101,12 +103,10 @@ bc_status (bc_cluster_t *c, int k, int *voters, int *leader)
                 if (ro && !sp_str (ro, role, sizeof role) && !strcmp (role, "voter"))
                     (*voters)++;
             }
-        rc = st ? 0 : -1;
     }
     msgpack_unpacked_destroy (&up);
-    zmsg_destroy (&r);
-    zsock_destroy (&d);
-    return rc;
+    zmsg_destroy (&msg);
+    return st ? 0 : -1;
 }
 
 /* Starts n members (the first bootstraps and leads, the others join it one after the other) and
