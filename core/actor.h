@@ -96,6 +96,10 @@ int troupe_informer_synced (troupe_informer_t *inf);
 /* Arms timer_id to fire after ms milliseconds; repeat != 0 fires every ms. Re-arming an armed
  * id replaces it. Returns 0 or -1. */
 int troupe_timer (troupe_ctx_t *ctx, int timer_id, int ms, int repeat);
+/* Makes one-shot timer_id fire within ms: armed now unless it is already armed to fire sooner.
+ * The way to batch work behind events: batch by time, not by quiet. Re-arming on every event
+ * with troupe_timer would push the work back forever under a steady stream. 0 or -1. */
+int troupe_timer_within (troupe_ctx_t *ctx, int timer_id, int ms);
 void troupe_timer_cancel (troupe_ctx_t *ctx, int timer_id);
 
 /* Name of the node this actor runs on (host's --node-name), e.g. for the agent. */

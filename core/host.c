@@ -49,7 +49,8 @@ struct troupe_informer {
 
 typedef struct {
     int id;
-    int zid; /* zloop timer id */
+    int zid;     /* zloop timer id */
+    int64_t due; /* monotonic ms a one-shot fires at; 0 for a repeating timer */
 } timer_t_;
 
 struct troupe_ctx {
@@ -226,6 +227,8 @@ on_actor_timer (zloop_t *loop, int zid, void *arg)
     for (int i = 0; i < ctx->ntimers; i++)
         if (ctx->timers[i].zid == zid) {
             int id = ctx->timers[i].id;
+            if (ctx->timers[i].due) /* a one-shot: zloop forgets it after this call, so do we */
+                ctx->timers[i] = ctx->timers[--ctx->ntimers];
             if (ctx->def->timer)
                 ctx->def->timer (ctx->self, ctx, id);
             return 0;
@@ -244,20 +247,33 @@ troupe_timer_cancel (troupe_ctx_t *ctx, int timer_id)
         }
 }
 
-/* zloop removes a one-shot timer after it fires; we forget it lazily by its zid when replaced. */
 int
 troupe_timer (troupe_ctx_t *ctx, int timer_id, int ms, int repeat)
 {
     troupe_timer_cancel (ctx, timer_id);
     if (ctx->ntimers == (int) (sizeof ctx->timers / sizeof ctx->timers[0]))
         return -1;
-    int zid = zloop_timer (ctx->loop, (size_t) (ms > 0 ? ms : 1), repeat ? 0 : 1, on_actor_timer, ctx);
+    if (ms < 1)
+        ms = 1;
+    int zid = zloop_timer (ctx->loop, (size_t) ms, repeat ? 0 : 1, on_actor_timer, ctx);
     if (zid < 0)
         return -1;
     ctx->timers[ctx->ntimers].id = timer_id;
     ctx->timers[ctx->ntimers].zid = zid;
+    ctx->timers[ctx->ntimers].due = repeat ? 0 : troupe_mono_ms () + ms;
     ctx->ntimers++;
     return 0;
+}
+
+int
+troupe_timer_within (troupe_ctx_t *ctx, int timer_id, int ms)
+{
+    if (ms < 1)
+        ms = 1;
+    for (int i = 0; i < ctx->ntimers; i++)
+        if (ctx->timers[i].id == timer_id && ctx->timers[i].due && ctx->timers[i].due <= troupe_mono_ms () + ms)
+            return 0; /* armed to fire sooner: events batch until it does */
+    return troupe_timer (ctx, timer_id, ms, 0);
 }
 
 /* ---- informers ------------------------------------------------------------------------------ */

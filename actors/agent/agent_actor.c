@@ -567,7 +567,7 @@ kick (void *self, troupe_ctx_t *ctx, const json_t *obj)
 {
     (void) obj;
     (void) self;
-    troupe_timer (ctx, T_KICK, 20, 0); /* coalesce bursts of events into one sync */
+    troupe_timer_within (ctx, T_KICK, 20); /* coalesce bursts of events into one sync, within 20 ms */
 }
 
 static void

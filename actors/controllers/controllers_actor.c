@@ -26,9 +26,19 @@ typedef struct {
     json_t *expect;   /* rs key → {active, want, up, deadline} */
 } ctl_t;
 
+/* One sync of a key: its requests in flight. When the last is answered the key's back-off is
+ * reset if every one succeeded, or grown by one step if any failed (client-go's Forget /
+ * AddRateLimited once per sync, not per request). */
+typedef struct {
+    char queue;       /* 'r', 'd', or 'g' (collector and node lifecycle: they retry by themselves) */
+    char key[600];
+    int pending;
+    int failed;
+} sync_t;
+
 typedef struct {
     ctl_t *c;
-    char queue;       /* 'r' or 'd' */
+    sync_t *sync;
     char key[600];
     tr_verb_t verb;
     char kind[32];
@@ -41,10 +51,31 @@ key_of (const json_t *o, char *buf, size_t len)
     snprintf (buf, len, "%s/%s", tv_str (o, "metadata.namespace"), tv_str (o, "metadata.name"));
 }
 
+/* Drain within 10 ms of the first event: later events join the batch instead of pushing it back
+ * (a steady event stream must not starve the queues). */
 static void
 arm (troupe_ctx_t *ctx)
 {
-    troupe_timer (ctx, T_DRAIN, 10, 0);
+    troupe_timer_within (ctx, T_DRAIN, 10);
+}
+
+static workqueue_t *
+queue_of (ctl_t *c, char queue)
+{
+    return queue == 'r' ? c->rsq : queue == 'd' ? c->dq : NULL;
+}
+
+/* The sync's last request was answered (or it sent none). */
+static void
+sync_end (ctl_t *c, troupe_ctx_t *ctx, sync_t *s)
+{
+    workqueue_t *q = queue_of (c, s->queue);
+    if (q && s->failed) {
+        workqueue_add_rate_limited (q, s->key, troupe_mono_ms ());
+        arm (ctx);
+    } else if (q)
+        workqueue_forget (q, s->key);
+    free (s);
 }
 
 /* The owner of kind `kind` of obj, as a key in obj's namespace, or 0. */
@@ -194,11 +225,10 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (reply->code != TR_CONFLICT && reply->code != TR_ALREADY_EXISTS)
             TR_WARN (A, "%s %s for %s failed code=%s msg=\"%s\"", tr_verb_name (d->verb), d->kind, d->key,
                      tr_code_name (reply->code), reply->msg ? reply->msg : "");
-        if (d->queue != 'g') { /* the collector retries by itself on its next pass */
-            workqueue_add_rate_limited (d->queue == 'r' ? c->rsq : c->dq, d->key, troupe_mono_ms ());
-            arm (ctx);
-        }
+        d->sync->failed = 1;
     }
+    if (--d->sync->pending == 0)
+        sync_end (c, ctx, d->sync);
     json_decref (d->obj);
     free (d);
 }
@@ -206,6 +236,10 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 static void
 send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, const char *key, const json_t *owner)
 {
+    sync_t *sync = calloc (1, sizeof *sync);
+    sync->queue = queue;
+    snprintf (sync->key, sizeof sync->key, "%s", key);
+    sync->pending = 1; /* held until every request below is sent */
     for (size_t i = 0; i < acts->n; i++) {
         ctrl_action_t *a = &acts->v[i];
         tr_env_t req;
@@ -221,17 +255,26 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
         a->opts = NULL;
         done_t *d = calloc (1, sizeof *d);
         d->c = c;
-        d->queue = queue;
+        d->sync = sync;
         snprintf (d->key, sizeof d->key, "%s", key);
         d->verb = a->verb;
         snprintf (d->kind, sizeof d->kind, "%s", a->kind);
         d->obj = owner ? json_incref ((json_t *) owner) : NULL;
         if (!strcmp (a->kind, "Event"))
             troupe_request (ctx, &req, NULL, NULL), free (d);
-        else
-            troupe_request (ctx, &req, action_done, d);
+        else {
+            sync->pending++;
+            if (troupe_request (ctx, &req, action_done, d)) { /* not queued: no answer will come */
+                sync->pending--;
+                sync->failed = 1;
+                json_decref (d->obj);
+                free (d);
+            }
+        }
         tr_env_clear (&req);
     }
+    if (--sync->pending == 0)
+        sync_end (c, ctx, sync);
 }
 
 static void
@@ -385,7 +428,7 @@ drain (ctl_t *c, troupe_ctx_t *ctx)
     int64_t a = workqueue_next_in (c->dq, now), b = workqueue_next_in (c->rsq, now);
     int64_t next = a < 0 ? b : b < 0 ? a : a < b ? a : b;
     if (next >= 0)
-        troupe_timer (ctx, T_DRAIN, (int) (next < 10 ? 10 : next > 60000 ? 60000 : next), 0);
+        troupe_timer_within (ctx, T_DRAIN, (int) (next < 10 ? 10 : next > 60000 ? 60000 : next));
 }
 
 static void

@@ -39,7 +39,7 @@ key_of (const json_t *pod, char *buf, size_t len)
 static void
 arm (troupe_ctx_t *ctx)
 {
-    troupe_timer (ctx, T_RUN, 5, 0);
+    troupe_timer_within (ctx, T_RUN, 5); /* batch by time: a stream of events must not push it back */
 }
 
 static void
@@ -150,7 +150,7 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         sched_usage_remove (s->sched, b->uid);
         if (reply->code != TR_NOT_FOUND) {
             json_object_set_new (s->queue, b->key, json_true ());
-            troupe_timer (ctx, T_RUN, 200, 0);
+            troupe_timer_within (ctx, T_RUN, 200);
         }
         TR_DEBUG (A, "bind failed pod=%s code=%s", b->key, tr_code_name (reply->code));
     }
