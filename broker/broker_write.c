@@ -51,10 +51,11 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
     sp_op_t o = {.op = op, .cond = cond, .expect = expect, .key = key, .val = val ? val : "", .len = len};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
+    json_int_t fence = req->opts ? json_integer_value (json_object_get (req->opts, "fence")) : 0;
     if (r && r->renewal && op == 1 && cond == 3)
         sp_pack_renewal (&sb, pid, &o);
-    else
-        sp_pack_propose (&sb, pid, &o, 1);
+    else /* a client's fence (a leader's controllers) goes to the store with the write */
+        sp_pack_propose_fenced (&sb, pid, &o, 1, fence > 0 ? (uint64_t) fence : 0);
     free (val);
     pending_write_t *p = calloc (1, sizeof *p);
     p->sock = sock;

@@ -602,10 +602,10 @@ wait_for_signal (void)
     TR_INFO ("troupe", "stopping");
 }
 
-/* Is this server's store the Raft leader? Asked over the store protocol ("q"). -1: no answer,
- * -2: the store was removed from the cluster. */
+/* Is this server's store the Raft leader, and in which term? Asked over the store protocol ("q").
+ * -1: no answer, -2: the store was removed from the cluster. */
 static int
-store_is_leader (zsock_t *store)
+store_is_leader (zsock_t *store, uint64_t *term)
 {
     static uint64_t id;
     msgpack_sbuffer sb;
@@ -630,6 +630,7 @@ store_is_leader (zsock_t *store)
             if (o)
                 sp_str (o, st, sizeof st);
             leader = !strcmp (st, "leader");
+            *term = sp_u64 (sp_field (sp_field (&up.data, "status"), "term"), 0);
             const msgpack_object *rm = sp_field (sp_field (&up.data, "status"), "removed");
             if (rm && rm->type == MSGPACK_OBJECT_BOOLEAN && rm->via.boolean)
                 leader = -2;
@@ -644,7 +645,9 @@ store_is_leader (zsock_t *store)
 /* Replicated servers: the controllers and the scheduler run on one server at a time, the one
  * whose store leads (checked twice a second), in a host of their own that is destroyed — its
  * actors stopped — as soon as leadership moves. Kubernetes elects them with a Lease; here the Raft
- * election already is one, and writes from a deposed leader's server cannot commit anyway.
+ * election already is one. Their writes are fenced by the term they were started in (the store's
+ * leader refuses them in any other term), so a deposed leader's controllers, still running until
+ * the next check, cannot write through a follower's forwarding under the new leader.
  * Returns when asked to stop, or when the store was removed from the cluster (then the server
  * stops as cleanly, exit 0: a supervisor with Restart=on-failure leaves it down). */
 static void
@@ -658,15 +661,25 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
     zsock_t *store = zsock_new_dealer ("inproc://troupe-store");
     zsock_set_rcvtimeo (store, 2000);
     tr_host_t *elected = NULL;
+    uint64_t elected_term = 0;
     while (!g_stop && !zsys_interrupted) {
-        int leader = store_is_leader (store);
+        uint64_t term = 0;
+        int leader = store_is_leader (store, &term);
         if (leader == -2) {
             TR_WARN ("troupe", "this server was removed from the cluster: stopping (a start on %s will be refused)", data);
             break;
         }
-        if (leader == 1 && !elected) {
-            TR_INFO ("troupe", "this server's store leads: starting the controllers and the scheduler");
-            elected = tr_host_new (ho);
+        if (leader == 1 && elected && term != elected_term) { /* led again, in a newer term */
+            TR_INFO ("troupe", "this server's store leads in a new term (%llu, was %llu): restarting the controllers",
+                     (unsigned long long) term, (unsigned long long) elected_term);
+            tr_host_destroy (&elected);
+        }
+        if (leader == 1 && !elected && term) {
+            TR_INFO ("troupe", "this server's store leads (term %llu): starting the controllers and the scheduler",
+                     (unsigned long long) term);
+            tr_host_opts_t fenced = *ho;
+            fenced.fence = elected_term = term;
+            elected = tr_host_new (&fenced);
             if (tr_host_start (elected, controllers_actor (), ctrl_cfg) || tr_host_start (elected, scheduler_actor (), NULL))
                 TR_ERROR ("troupe", "cannot start the controllers or the scheduler");
         } else if (leader != 1 && elected) {

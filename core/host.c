@@ -86,6 +86,7 @@ struct tr_host {
     int has_creds;
     char node_name[256];
     char data_dir[512];
+    uint64_t fence;
     slot_t slots[MAX_ACTORS];
     int n;
 };
@@ -152,7 +153,16 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
               troupe_informer_t *inf, int is_watch, int timeout_ms)
 {
     req->id = ctx->next_id++;
-    if (tr_conn_send (sock, NULL, req))
+    json_t *opts = req->opts, *fenced = NULL;
+    if (ctx->host->fence && sock == ctx->dealer) { /* the caller's opts stay as they were */
+        fenced = opts ? json_copy (opts) : json_object ();
+        json_object_set_new (fenced, "fence", json_integer ((json_int_t) ctx->host->fence));
+        req->opts = fenced;
+    }
+    int rc = tr_conn_send (sock, NULL, req);
+    req->opts = opts;
+    json_decref (fenced);
+    if (rc)
         return 0;
     if (cb || inf) {
         pending_t *p = calloc (1, sizeof *p);
@@ -808,6 +818,7 @@ tr_host_new (const tr_host_opts_t *o)
     }
     snprintf (h->node_name, sizeof h->node_name, "%s", o->node_name ? o->node_name : "");
     snprintf (h->data_dir, sizeof h->data_dir, "%s", o->data_dir ? o->data_dir : "");
+    h->fence = o->fence;
     return h;
 }
 

@@ -18,6 +18,8 @@ typedef struct {
     const tr_creds_t *creds;/* for tcp */
     const char *node_name;  /* troupe_node_name() */
     const char *data_dir;   /* troupe_data_dir() */
+    uint64_t fence;         /* != 0: every request to the broker carries opts.fence (a Raft term):
+                             * the leader's controllers, whose writes must not land in a later term */
 } tr_host_opts_t;
 
 tr_host_t *tr_host_new (const tr_host_opts_t *opts);

@@ -28,11 +28,11 @@ sp_pack_request (msgpack_sbuffer *sb, const char *t, uint64_t id, const char *pr
 }
 
 static void
-pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, int renew)
+pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, int renew, uint64_t fence)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, renew ? 4 : 3);
+    msgpack_pack_map (&pk, 3 + (renew ? 1 : 0) + (fence ? 1 : 0));
     sp_pack_cstr (&pk, "t");
     sp_pack_cstr (&pk, "p");
     sp_pack_cstr (&pk, "id");
@@ -52,18 +52,28 @@ pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, in
         sp_pack_cstr (&pk, "renew");
         msgpack_pack_true (&pk);
     }
+    if (fence) {
+        sp_pack_cstr (&pk, "fence");
+        msgpack_pack_uint64 (&pk, fence);
+    }
 }
 
 void
 sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n)
 {
-    pack_propose (sb, id, ops, n, 0);
+    pack_propose (sb, id, ops, n, 0, 0);
+}
+
+void
+sp_pack_propose_fenced (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, uint64_t fence)
+{
+    pack_propose (sb, id, ops, n, 0, fence);
 }
 
 void
 sp_pack_renewal (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *op)
 {
-    pack_propose (sb, id, op, 1, 1);
+    pack_propose (sb, id, op, 1, 1, 0);
 }
 
 int

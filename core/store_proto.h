@@ -4,6 +4,7 @@
  *                   {"t":"g","id":u64,"prefix":str}                               range read
  *                   {"t":"s"}                                                    subscribe to commits
  *                   {"t":"p","id":u64,"ops":[one put, cond 3],"renew":true}       a lease renewal
+ *                   {"t":"p","id":u64,"ops":[...],"fence":u64}                    only in that Raft term
  *   store → broker  {"t":"r","id":u64,"res":[[result,rev,prev_mod_rev]...]}      proposal outcome
  *                   {"t":"k","id":u64,"rev":u64,"kvs":[[key,val,mod_rev,create_rev]...]}  range reply
  *                   {"t":"e","ev":[[rev,kind,key,val,create_rev,created]...]}    committed changes
@@ -41,6 +42,10 @@ void sp_pack_cstr (msgpack_packer *pk, const char *s);
 void sp_pack_request (msgpack_sbuffer *sb, const char *t, uint64_t id, const char *prefix);
 /* Packs a proposal into sb (initialised by the caller). */
 void sp_pack_propose (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n);
+/* The same, fenced by a Raft term ({"fence":term}, when term != 0): a replicated store's leader
+ * refuses it (not proposed) unless its current term is that term, so that the writes of a
+ * deposed leader's controllers, forwarded by their server, cannot land under a newer leader. */
+void sp_pack_propose_fenced (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *ops, size_t n, uint64_t fence);
 
 /* The same, for one put marked as a lease renewal ({"renew":true}). */
 void sp_pack_renewal (msgpack_sbuffer *sb, uint64_t id, const sp_op_t *op);

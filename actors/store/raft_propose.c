@@ -365,6 +365,14 @@ rs_batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *pr
         zframe_destroy (&rid);
         return;
     }
+    uint64_t fence = sp_u64 (sp_field (prop, "fence"), 0);
+    if (fence && fence != s->raft.current_term) { /* written for a leadership that has ended */
+        TR_WARN (A, "refused a proposal fenced at term %llu (the term is %llu)", (unsigned long long) fence,
+                 (unsigned long long) s->raft.current_term);
+        rs_fail_origins (s, &o, 1);
+        zframe_destroy (&rid);
+        return;
+    }
     if (rs_lease_renew (s, rid, token, prop))
         return; /* answered from the leader's memory, no entry */
     origins_push (&s->batch_origins, &s->batch_n, &s->batch_cap, o);

@@ -361,6 +361,60 @@ replicated_renewals (void **state)
     tr_client_destroy (&w);
 }
 
+/* A ConfigMap write through client c, fenced by term (0: not fenced); returns the code. */
+static int
+cm_write (tr_client_t *c, tr_verb_t verb, const char *name, uint64_t fence)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    snprintf (req.name, sizeof req.name, "%s", name);
+    if (verb != TR_VERB_DELETE && verb != TR_VERB_GET)
+        req.body = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                              name, "namespace", "default", "data", "k", verb == TR_VERB_CREATE ? "v1" : "v2");
+    if (fence)
+        req.opts = json_pack ("{s:I}", "fence", (json_int_t) fence);
+    int rc = tr_client_call (c, &req, &rep, 8000);
+    tr_env_clear (&req);
+    if (rc)
+        return TR_TIMEOUT;
+    int code = rep.code;
+    tr_env_clear (&rep);
+    return code;
+}
+
+/* Writes fenced by a Raft term land only in that term, whether they reach the leader directly or
+ * through a follower's forwarding (a deposed leader's controllers write through their own server,
+ * now a follower): the leader refuses any other term's, and nothing of them is stored. */
+static void
+fenced_writes (void **state)
+{
+    fx_t *f = *state;
+    uint64_t term = status_u64 (f, 0, "term");
+    assert_true (term >= 1);
+    tr_client_t *lc = client (f, 0), *fc = client (f, 1);
+    assert_int_equal (cm_write (lc, TR_VERB_CREATE, "a", term), TR_OK);
+    assert_int_equal (cm_write (fc, TR_VERB_CREATE, "b", term), TR_OK);
+    assert_int_equal (cm_write (lc, TR_VERB_UPDATE, "a", term), TR_OK);
+    assert_int_equal (cm_write (fc, TR_VERB_CREATE, "c", 0), TR_OK); /* unfenced: as before */
+    uint64_t stale[] = {term + 1, term - 1 ? term - 1 : term + 2};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (cm_write (lc, TR_VERB_CREATE, "x", stale[i]), TR_UNAVAILABLE);
+        assert_int_equal (cm_write (fc, TR_VERB_CREATE, "y", stale[i]), TR_UNAVAILABLE);
+        assert_int_equal (cm_write (fc, TR_VERB_UPDATE, "b", stale[i]), TR_UNAVAILABLE);
+        assert_int_equal (cm_write (lc, TR_VERB_DELETE, "a", stale[i]), TR_UNAVAILABLE);
+    }
+    assert_int_equal (cm_write (lc, TR_VERB_GET, "x", 0), TR_NOT_FOUND);
+    assert_int_equal (cm_write (fc, TR_VERB_GET, "y", 0), TR_NOT_FOUND);
+    assert_int_equal (cm_write (fc, TR_VERB_GET, "a", 0), TR_OK); /* the fenced delete did nothing */
+    assert_int_equal (cm_write (lc, TR_VERB_DELETE, "a", term), TR_OK);
+    assert_int_equal (cm_write (lc, TR_VERB_GET, "a", 0), TR_NOT_FOUND);
+    tr_client_destroy (&lc);
+    tr_client_destroy (&fc);
+}
+
 int
 main (void)
 {
@@ -370,6 +424,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (renewal_decision),
         cmocka_unit_test_setup_teardown (replicated_renewals, setup, teardown),
+        cmocka_unit_test_setup_teardown (fenced_writes, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
