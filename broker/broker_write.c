@@ -9,6 +9,7 @@
 #include "core/schema.h"
 #include "core/store_proto.h"
 #include "core/value.h"
+#include "broker/immutable.h"
 #include "broker/lease.h"
 
 #include <sodium.h>
@@ -296,7 +297,7 @@ wanted_rv (const tr_env_t *req, const json_t *body)
 
 /* Shared tail of update / updateStatus / patch: checks, then a CAS proposal on mod_rev. */
 static void
-write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_verb_t verb, uint64_t want)
+write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_verb_t verb, uint64_t want, imm_sub_t sub)
 {
     const char *name = tv_str (cur, "metadata.name");
     if (want && want != mod_rev) {
@@ -333,6 +334,13 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         json_decref (next);
         return;
     }
+    char err[1024];
+    if (immutable_check (schema_kind_name (r->sk), cur, next, sub, err, sizeof err)) {
+        bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
+                  name ? name : "", err);
+        json_decref (next);
+        return;
+    }
     const char *why = bk_authorize (r->id, verb, schema_kind_name (r->sk), cur, next, name);
     if (why) {
         bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot %s %s: %s", bk_role_name (r->id->role),
@@ -347,6 +355,73 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, r->what, r);
 }
 
+/* The subresource a write names (opts.subresource; updateStatus is "status"), or a reply saying
+ * it is not served (IMM_SUB_UNKNOWN returned). */
+static imm_sub_t
+write_subresource (rq_t *r, int status_verb)
+{
+    const char *s = tv_str (r->req->opts, "subresource");
+    imm_sub_t sub = immutable_subresource (s);
+    if (status_verb && sub != IMM_SUB_NONE && sub != IMM_SUB_STATUS)
+        sub = IMM_SUB_UNKNOWN;
+    else if (status_verb)
+        sub = IMM_SUB_STATUS;
+    if (sub == IMM_SUB_BINDING && strcmp (schema_kind_name (r->sk), "Pod"))
+        sub = IMM_SUB_UNKNOWN;
+    if (sub == IMM_SUB_UNKNOWN)
+        bk_reply (r->sock, r->rid, r->req, TR_NOT_FOUND, NULL, 0,
+                  "the server could not find the requested resource: %s has no subresource \"%s\" (served: status%s)",
+                  schema_kind_plural (r->sk), s ? s : "", strcmp (schema_kind_name (r->sk), "Pod") ? "" : ", binding");
+    return sub;
+}
+
+/* pods/binding, as the api-server's BindingREST: body {spec: {nodeName}} or a Binding
+ * {target: {name}}; sets spec.nodeName when it is empty (Conflict otherwise, or when the pod is
+ * being deleted) and the PodScheduled condition. The new object, or NULL (replied). */
+static json_t *
+binding_next (rq_t *r, const json_t *cur, const json_t *body)
+{
+    const char *node = tv_str (body, "spec.nodeName");
+    int ok = node && json_object_size (body) == 1 && json_object_size (tv_get (body, "spec")) == 1;
+    if (!node && tv_str (body, "target.name")) {
+        node = tv_str (body, "target.name");
+        const char *k = tv_str (body, "target.kind");
+        ok = !k || !*k || !strcmp (k, "Node");
+    }
+    if (!ok || !*node) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0,
+                  "binding: body must be {spec: {nodeName: NODE}} or a Binding {target: {kind: Node, name: NODE}}");
+        return NULL;
+    }
+    const char *name = tv_str (cur, "metadata.name");
+    const char *was = tv_str (cur, "spec.nodeName");
+    if (was && *was) {
+        bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,
+                  "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to node \"%s\"", name,
+                  name, was);
+        return NULL;
+    }
+    if (tv_get (cur, "metadata.deletionTimestamp")) {
+        bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,
+                  "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, cannot be assigned to a host",
+                  name, name);
+        return NULL;
+    }
+    json_t *next = json_deep_copy (cur);
+    tv_set_str (next, "spec.nodeName", node);
+    char now[32];
+    bk_rfc3339_now (now, sizeof now);
+    json_t *conds = json_array ();
+    size_t i;
+    json_t *c;
+    const json_t *old = tv_get (cur, "status.conditions");
+    json_array_foreach (old, i, c) if (!tv_str (c, "type") || strcmp (tv_str (c, "type"), "PodScheduled"))
+        json_array_append (conds, c);
+    json_array_append_new (conds, tr_condition (old, "PodScheduled", 1, NULL, NULL, now));
+    tv_set (next, "status.conditions", conds);
+    return next;
+}
+
 void
 bk_h_update (rq_t *r, int status_only)
 {
@@ -356,24 +431,18 @@ bk_h_update (rq_t *r, int status_only)
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "update: body must be an object");
         return;
     }
+    imm_sub_t sub = write_subresource (r, status_only);
+    if (sub == IMM_SUB_UNKNOWN)
+        return;
     uint64_t mod_rev;
     const json_t *cur = bk_lookup (r, name, &mod_rev);
     if (!cur)
         return;
-    json_t *next;
-    if (status_only) {
-        next = json_deep_copy (cur);
-        json_t *st = json_object_get (body, "status");
-        tv_set (next, "status", st ? json_deep_copy (st) : json_object ());
-    } else {
-        next = json_deep_copy (body);
-        json_t *st = json_object_get (cur, "status");
-        if (st)
-            json_object_set (next, "status", st); /* status changes go through updateStatus */
-        else
-            json_object_del (next, "status");
-    }
-    write_update (r, cur, mod_rev, next, status_only ? TR_VERB_UPDATE_STATUS : TR_VERB_UPDATE, wanted_rv (r->req, body));
+    json_t *next = sub == IMM_SUB_BINDING ? binding_next (r, cur, body) : immutable_prepare (cur, body, sub);
+    if (!next)
+        return;
+    tr_verb_t verb = sub == IMM_SUB_STATUS ? TR_VERB_UPDATE_STATUS : sub == IMM_SUB_BINDING ? TR_VERB_PATCH : TR_VERB_UPDATE;
+    write_update (r, cur, mod_rev, next, verb, wanted_rv (r->req, body), sub);
 }
 
 void
@@ -384,40 +453,26 @@ bk_h_patch (rq_t *r)
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "patch: body must be a merge-patch object");
         return;
     }
+    imm_sub_t sub = write_subresource (r, 0);
+    if (sub == IMM_SUB_UNKNOWN)
+        return;
     uint64_t mod_rev;
     const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
     if (!cur)
         return;
-    const char *sub = tv_str (r->req->opts, "subresource");
-    json_t *next = json_deep_copy (cur);
-    tr_verb_t verb = TR_VERB_PATCH;
-    if (sub && !strcmp (sub, "binding")) {
-        /* the scheduler's binding: only spec.nodeName, and only once */
-        const char *node = tv_str (body, "spec.nodeName");
-        if (!node || json_object_size (body) != 1 || json_object_size (tv_get (body, "spec")) != 1) {
-            bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "binding: body must be {spec: {nodeName: ...}}");
-            json_decref (next);
+    json_t *next;
+    if (sub == IMM_SUB_BINDING) {
+        next = binding_next (r, cur, body);
+        if (!next)
             return;
-        }
-        if (tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
-            bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "pod %s is already assigned to node \"%s\"", r->what,
-                      tv_str (cur, "spec.nodeName"));
-            json_decref (next);
-            return;
-        }
-        tv_set_str (next, "spec.nodeName", node);
-    } else if (sub && !strcmp (sub, "status")) {
-        json_t *st = tv_obj (next, "status");
-        if (json_is_object (json_object_get (body, "status")) && st)
-            tv_merge_patch (st, json_object_get (body, "status"));
-        verb = TR_VERB_UPDATE_STATUS;
     } else {
-        json_t *st = json_object_get (cur, "status");
-        tv_merge_patch (next, body);
-        if (st)
-            json_object_set (next, "status", st);
+        json_t *merged = json_deep_copy (cur);
+        tv_merge_patch (merged, body);
+        next = immutable_prepare (cur, merged, sub);
+        json_decref (merged);
     }
-    write_update (r, cur, mod_rev, next, verb, r->req->rv);
+    tr_verb_t verb = sub == IMM_SUB_STATUS ? TR_VERB_UPDATE_STATUS : TR_VERB_PATCH;
+    write_update (r, cur, mod_rev, next, verb, r->req->rv, sub);
 }
 
 static void

@@ -85,6 +85,11 @@ apply_one (cli_t *g, json_t *obj, int quiet)
             json_t *ann = tv_get (rep.body, "metadata.annotations");
             if (ann && !tv_get (req.body, "metadata.annotations"))
                 tv_set (req.body, "metadata.annotations", json_deep_copy (ann));
+            /* a pod's node is set by its binding, not by the manifest: an update that dropped it
+             * would be refused (spec is immutable but for images, docs/protocol.md) */
+            const char *node = tv_str (rep.body, "spec.nodeName");
+            if (node && *node && !tv_get (req.body, "spec.nodeName") && json_is_object (tv_get (req.body, "spec")))
+                tv_set_str (req.body, "spec.nodeName", node);
             result = "configured";
         }
         tr_env_clear (&rep);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A third-party actor loaded from a .so (examples/actor-echo) sees pods like a built-in; a .so
-# without the entry symbol is refused with a clear error and a non-zero exit.
+# without the entry symbol is refused with a clear error and a non-zero exit. The bound pod's spec
+# is immutable but for its images: a re-apply with a new image is taken, another change refused.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-ext-$$"
 SO=$(realpath "${TROUPE_BUILD:-$(dirname "$TROUPE")}/libactor-echo.so")
@@ -20,7 +21,17 @@ Y
 tro apply -f "$T/p.yaml" >/dev/null || fail "apply"
 wait_for 30 grep -q 'pod added ns=default name=echo-me' "$T/up.log" || fail "echo actor did not see the pod"
 wait_for 30 grep -q 'name=echo-me node=.* phase=Running' "$T/up.log" || fail "echo actor did not see the pod Running"
+pass "third-party actor loaded with --actor"
+NODE=$(tro get pod echo-me -o json | jq -r .spec.nodeName)
+sed -i 's/image: busybox/image: busybox:2/' "$T/p.yaml"
+OUT=$(tro apply -f "$T/p.yaml" 2>&1) || fail "image change of a bound pod refused: $OUT"
+echo "$OUT" | grep -q 'pod/echo-me configured' || fail "apply output: $OUT"
+[ "$(tro get pod echo-me -o json | jq -r '.spec.containers[0].image + " " + .spec.nodeName')" = "busybox:2 $NODE" ] || fail "image not updated or node lost"
+sed -i 's/sleep 600/sleep 601/' "$T/p.yaml"
+OUT=$(tro apply -f "$T/p.yaml" 2>&1) && fail "command change of a pod accepted: $OUT"
+echo "$OUT" | grep -q 'spec: Forbidden: pod updates may not change fields other than .*(changed: spec.containers\[0\].command' || fail "refusal does not name the field: $OUT"
+pass "pod spec immutable but for images (re-apply keeps the binding)"
 tro delete pod echo-me >/dev/null
 wait_for 30 grep -q 'pod deleted ns=default name=echo-me' "$T/up.log" || fail "echo actor did not see the deletion"
-pass "third-party actor loaded with --actor"
-echo "1 passed, 0 failed"
+pass "deletion seen by the actor"
+echo "3 passed, 0 failed"

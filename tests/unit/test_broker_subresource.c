@@ -1,0 +1,361 @@
+/* broker + store actor in one process: what a write may change, through the object, the status
+ * subresource and pods/binding (broker/immutable.h) — pod spec immutability, nodeName set once by
+ * a binding, apps/v1 selectors, status and spec kept apart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "core/client.h"
+#include "core/value.h"
+
+typedef struct {
+    char dir[256];
+    char local[600];
+    char tcp[64];
+    zactor_t *store, *broker;
+    zcert_t *server, *node1;
+} fx_t;
+
+static int
+setup (void **state)
+{
+    fx_t *f = calloc (1, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/troupe-tbs-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char path[512], pki[400], store[400];
+    snprintf (pki, sizeof pki, "%s/pki", f->dir);
+    snprintf (path, sizeof path, "%s/clients", pki);
+    mkdir (pki, 0700);
+    mkdir (path, 0700);
+    snprintf (store, sizeof store, "%s/store", f->dir);
+    mkdir (store, 0700);
+    f->server = zcert_new ();
+    snprintf (path, sizeof path, "%s/server.cert", pki);
+    zcert_save (f->server, path);
+    f->node1 = zcert_new ();
+    zcert_set_meta (f->node1, "name", "n1");
+    zcert_set_meta (f->node1, "role", "node");
+    snprintf (path, sizeof path, "%s/clients/n1.cert", pki);
+    zcert_save_public (f->node1, path);
+    snprintf (f->local, sizeof f->local, "inproc://tbs-broker-%d", getpid ());
+    int port = 20000 + (getpid () + 6000) % 12000; /* below the ephemeral ports; not test_broker's */
+    snprintf (f->tcp, sizeof f->tcp, "tcp://127.0.0.1:%d", port);
+    char sep[64];
+    snprintf (sep, sizeof sep, "inproc://tbs-store-%d", getpid ());
+    f->store = store_actor_new (store, sep);
+    assert_non_null (f->store);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp, .pki_dir = pki};
+    f->broker = broker_new (&o);
+    assert_non_null (f->broker);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fx_t *f = *state;
+    zactor_destroy (&f->broker);
+    zactor_destroy (&f->store);
+    zcert_destroy (&f->server);
+    zcert_destroy (&f->node1);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    return 0;
+}
+
+/* Sends one request (body and opts stolen); returns the reply's code (TR_TIMEOUT if none). */
+static int
+call (tr_client_t *c, tr_verb_t verb, const char *kind, const char *name, uint64_t rv, json_t *body, json_t *opts,
+      tr_env_t *out)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    snprintf (req.kind, sizeof req.kind, "%s", kind);
+    snprintf (req.ns, sizeof req.ns, "default");
+    if (name)
+        snprintf (req.name, sizeof req.name, "%s", name);
+    req.rv = rv;
+    req.body = body;
+    req.opts = opts;
+    int rc = tr_client_call (c, &req, &rep, 5000);
+    tr_env_clear (&req);
+    if (rc)
+        return TR_TIMEOUT;
+    int code = rep.code;
+    if (out)
+        *out = rep;
+    else
+        tr_env_clear (&rep);
+    return code;
+}
+
+static json_t *
+sub (const char *s)
+{
+    return json_pack ("{s:s}", "subresource", s);
+}
+
+/* The stored object (caller frees). */
+static json_t *
+get (tr_client_t *c, const char *kind, const char *name)
+{
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_GET, kind, name, 0, NULL, NULL, &rep), TR_OK);
+    json_t *o = json_incref (rep.body);
+    tr_env_clear (&rep);
+    return o;
+}
+
+static json_t *
+pod (const char *name)
+{
+    return json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[{s:s,s:s,s:[s,s]}]},s:{s:s}}", "apiVersion", "v1", "kind", "Pod",
+                      "metadata", "name", name, "labels", "app", "web", "spec", "containers", "name", "c", "image",
+                      "img:1", "command", "sleep", "60", "status", "phase", "Running");
+}
+
+static const char *
+image_of (const json_t *p)
+{
+    return tv_str (json_array_get (tv_get (p, "spec.containers"), 0), "image");
+}
+
+static void
+expect_msg (const tr_env_t *rep, const char *want)
+{
+    if (!rep->msg || !strstr (rep->msg, want))
+        fail_msg ("message \"%s\" lacks \"%s\"", rep->msg ? rep->msg : "", want);
+}
+
+static void
+pod_spec_immutable (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("p"), NULL, &rep), TR_OK);
+    assert_null (tv_get (rep.body, "status.phase")); /* a creator does not write status */
+    tr_env_clear (&rep);
+    /* the command: refused, the field named, nothing stored */
+    json_t *p = get (c, "Pod", "p");
+    json_array_set_new (json_object_get (json_array_get (tv_get (p, "spec.containers"), 0), "command"), 1,
+                        json_string ("99"));
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "p", 0, p, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "Pod \"p\" is invalid: spec: Forbidden: pod updates may not change fields other than "
+                      "`spec.containers[*].image`");
+    expect_msg (&rep, "spec.containers[0].command[1]");
+    tr_env_clear (&rep);
+    /* the same through a patch */
+    json_t *patch = json_loads ("{\"spec\":{\"restartPolicy\":\"Never\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "p", 0, patch, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "(changed: spec.restartPolicy)");
+    tr_env_clear (&rep);
+    /* the image: allowed; labels too */
+    p = get (c, "Pod", "p");
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("img:2"));
+    tv_set_str (p, "metadata.labels.app", "web2");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "p", 0, p, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "p");
+    assert_string_equal (image_of (p), "img:2");
+    assert_string_equal (tv_str (p, "metadata.labels.app"), "web2");
+    assert_string_equal (json_string_value (json_array_get (tv_get (json_array_get (tv_get (p, "spec.containers"), 0), "command"), 1)),
+                         "60");
+    /* spec.nodeName: not through the object, by update or patch */
+    tv_set_str (p, "spec.nodeName", "n1");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "p", 0, p, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "(changed: spec.nodeName)");
+    tr_env_clear (&rep);
+    patch = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "p", 0, patch, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "(changed: spec.nodeName)");
+    tr_env_clear (&rep);
+    p = get (c, "Pod", "p");
+    assert_null (tv_str (p, "spec.nodeName"));
+    json_decref (p);
+    tr_client_destroy (&c);
+}
+
+static void
+pod_binding_once (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("b"), NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("k"), NULL, NULL), TR_OK);
+    /* the scheduler's binding: a patch of pods/binding */
+    json_t *bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "b", 0, bind, sub ("binding"), &rep), TR_OK);
+    assert_string_equal (tv_str (rep.body, "spec.nodeName"), "n1");
+    const json_t *cond = json_array_get (tv_get (rep.body, "status.conditions"), 0);
+    assert_string_equal (tv_str (cond, "type"), "PodScheduled");
+    assert_string_equal (tv_str (cond, "status"), "True");
+    tr_env_clear (&rep);
+    /* a second binding conflicts, as the api-server's */
+    bind = json_loads ("{\"spec\":{\"nodeName\":\"n2\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "b", 0, bind, sub ("binding"), &rep), TR_CONFLICT);
+    expect_msg (&rep, "pod b is already assigned to node \"n1\"");
+    tr_env_clear (&rep);
+    json_t *p = get (c, "Pod", "b");
+    assert_string_equal (tv_str (p, "spec.nodeName"), "n1");
+    json_decref (p);
+    /* a binding carries only the node */
+    bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\",\"restartPolicy\":\"Never\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "k", 0, bind, sub ("binding"), NULL), TR_BAD_REQUEST);
+    /* a Binding object, as POST pods/binding takes, through update */
+    bind = json_loads ("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"k\"},"
+                       "\"target\":{\"kind\":\"Node\",\"name\":\"n2\"}}",
+                       0, NULL);
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "k", 0, bind, sub ("binding"), &rep), TR_OK);
+    assert_string_equal (tv_str (rep.body, "spec.nodeName"), "n2");
+    tr_env_clear (&rep);
+    /* no binding for other kinds; unknown subresources are not served */
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", NULL, 0,
+                            json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "m"),
+                            NULL, NULL),
+                      TR_OK);
+    bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "ConfigMap", "m", 0, bind, sub ("binding"), &rep), TR_NOT_FOUND);
+    expect_msg (&rep, "configmaps has no subresource \"binding\"");
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "b", 0, json_object (), sub ("scale"), &rep), TR_NOT_FOUND);
+    expect_msg (&rep, "no subresource \"scale\"");
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+}
+
+static void
+status_and_spec_apart (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("s"), NULL, NULL), TR_OK);
+    /* updateStatus with a changed spec and labels: only the status is taken */
+    json_t *p = get (c, "Pod", "s");
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("img:3"));
+    tv_set_str (p, "metadata.labels.app", "other");
+    tv_set_str (p, "status.phase", "Running");
+    assert_int_equal (call (c, TR_VERB_UPDATE_STATUS, "Pod", "s", 0, p, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "s");
+    assert_string_equal (tv_str (p, "status.phase"), "Running");
+    assert_string_equal (image_of (p), "img:1");
+    assert_string_equal (tv_str (p, "metadata.labels.app"), "web");
+    /* update with opts.subresource=status is the same thing */
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("img:4"));
+    tv_set_str (p, "status.phase", "Succeeded");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "s", 0, p, sub ("status"), NULL), TR_OK);
+    p = get (c, "Pod", "s");
+    assert_string_equal (tv_str (p, "status.phase"), "Succeeded");
+    assert_string_equal (image_of (p), "img:1");
+    /* and a status patch drops its spec part */
+    json_t *patch = json_loads ("{\"spec\":{\"activeDeadlineSeconds\":5},\"status\":{\"reason\":\"Done\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "s", 0, patch, sub ("status"), NULL), TR_OK);
+    /* the other way round: the object's update takes the spec and keeps the status */
+    p = get (c, "Pod", "s");
+    assert_string_equal (tv_str (p, "status.reason"), "Done");
+    assert_string_equal (tv_str (p, "status.phase"), "Succeeded");
+    assert_null (tv_get (p, "spec.activeDeadlineSeconds"));
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("img:5"));
+    tv_set_str (p, "status.phase", "Failed");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "s", 0, p, NULL, NULL), TR_OK);
+    patch = json_loads ("{\"status\":{\"phase\":\"Unknown\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "s", 0, patch, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "s");
+    assert_string_equal (image_of (p), "img:5");
+    assert_string_equal (tv_str (p, "status.phase"), "Succeeded");
+    json_decref (p);
+    /* a node writes its pod's status through the subresource, and cannot bind */
+    tr_creds_t cr;
+    memset (&cr, 0, sizeof cr);
+    strcpy (cr.server_key, zcert_public_txt (f->server));
+    strcpy (cr.public_key, zcert_public_txt (f->node1));
+    strcpy (cr.secret_key, zcert_secret_txt (f->node1));
+    tr_client_t *n = tr_client_new (f->tcp, &cr, err, sizeof err);
+    assert_non_null (n);
+    json_t *bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (n, TR_VERB_PATCH, "Pod", "s", 0, bind, sub ("binding"), NULL), TR_FORBIDDEN);
+    bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "s", 0, bind, sub ("binding"), NULL), TR_OK);
+    patch = json_loads ("{\"status\":{\"phase\":\"Running\"}}", 0, NULL);
+    assert_int_equal (call (n, TR_VERB_PATCH, "Pod", "s", 0, patch, sub ("status"), NULL), TR_OK);
+    patch = json_loads ("{\"metadata\":{\"labels\":{\"x\":\"y\"}}}", 0, NULL);
+    assert_int_equal (call (n, TR_VERB_PATCH, "Pod", "s", 0, patch, NULL, &rep), TR_FORBIDDEN);
+    tr_env_clear (&rep);
+    p = get (c, "Pod", "s");
+    assert_string_equal (tv_str (p, "status.phase"), "Running");
+    assert_null (tv_get (p, "metadata.labels.x"));
+    json_decref (p);
+    tr_client_destroy (&n);
+    tr_client_destroy (&c);
+}
+
+static void
+apps_selector_immutable (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    const char *kinds[] = {"Deployment", "ReplicaSet"};
+    for (int i = 0; i < 2; i++) {
+        json_t *d = json_pack ("{s:s,s:s,s:{s:s},s:{s:i,s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}", "apiVersion",
+                               "apps/v1", "kind", kinds[i], "metadata", "name", "web", "spec", "replicas", 1, "selector",
+                               "matchLabels", "app", "web", "template", "metadata", "labels", "app", "web", "spec",
+                               "containers", "name", "c", "image", "img");
+        assert_int_equal (call (c, TR_VERB_CREATE, kinds[i], NULL, 0, d, NULL, NULL), TR_OK);
+        /* replicas may change */
+        json_t *patch = json_loads ("{\"spec\":{\"replicas\":3}}", 0, NULL);
+        assert_int_equal (call (c, TR_VERB_PATCH, kinds[i], "web", 0, patch, NULL, NULL), TR_OK);
+        /* the selector may not (template labels changed too, so the selector still matches them) */
+        patch = json_loads ("{\"spec\":{\"selector\":{\"matchLabels\":{\"tier\":\"a\"}},"
+                            "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\",\"tier\":\"a\"}}}}}",
+                            0, NULL);
+        assert_int_equal (call (c, TR_VERB_PATCH, kinds[i], "web", 0, patch, NULL, &rep), TR_INVALID);
+        expect_msg (&rep, "\"web\" is invalid: spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"web\",\"tier\":\"a\"}}: "
+                          "field is immutable");
+        tr_env_clear (&rep);
+        json_t *o = get (c, kinds[i], "web");
+        assert_int_equal (tv_int (o, "spec.replicas", -1), 3);
+        assert_null (tv_get (o, "spec.selector.matchLabels.tier"));
+        /* a status update cannot move the spec or the labels either */
+        tv_set_int (o, "spec.replicas", 7);
+        tv_set_str (o, "metadata.labels.x", "y");
+        tv_set_int (o, "status.replicas", 3);
+        assert_int_equal (call (c, TR_VERB_UPDATE_STATUS, kinds[i], "web", 0, o, NULL, NULL), TR_OK);
+        o = get (c, kinds[i], "web");
+        assert_int_equal (tv_int (o, "spec.replicas", -1), 3);
+        assert_int_equal (tv_int (o, "status.replicas", -1), 3);
+        assert_null (tv_get (o, "metadata.labels.x"));
+        json_decref (o);
+    }
+    tr_client_destroy (&c);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (pod_spec_immutable, setup, teardown),
+        cmocka_unit_test_setup_teardown (pod_binding_once, setup, teardown),
+        cmocka_unit_test_setup_teardown (status_and_spec_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown (apps_selector_immutable, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
