@@ -592,6 +592,32 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
     json_decref (fields);
     if (rc)
         return -1;
+    /* allowedValues: {dotted.path: [..]} narrows a shared definition for this kind (a workload's
+     * pod template restarts Always, as Kubernetes validates) */
+    const char *ap;
+    json_t *allowed;
+    json_object_foreach (json_object_get (k->doc, "allowedValues"), ap, allowed) {
+        json_t *v = tv_get (obj, ap);
+        if (!v || json_is_null (v))
+            continue;
+        size_t i;
+        json_t *a;
+        int ok = 0;
+        char list[300] = "";
+        json_array_foreach (allowed, i, a) {
+            ok |= json_equal (a, v);
+            char *t = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
+            size_t l = strlen (list);
+            snprintf (list + l, sizeof list - l, "%s%s", i ? ", " : "", t ? t : "");
+            free (t);
+        }
+        if (!ok) {
+            char *t = json_dumps (v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf (err, errlen, "%s: Unsupported value: %.100s: supported values: %s", ap, t ? t : "", list);
+            free (t);
+            return -1;
+        }
+    }
     if (k->selector_matches_template) {
         char serr[256];
         json_t *sel = tv_get (obj, "spec.selector");

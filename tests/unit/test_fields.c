@@ -543,6 +543,16 @@ refused_values (void **state)
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/service-account-token\n",
                     "type: Unsupported value: \"kubernetes.io/service-account-token\": not supported yet");
     expect_valid ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: example.com/mine\n");
+    /* a workload's pods restart Always (Kubernetes refuses the others in a template) */
+    expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {restartPolicy: Never, containers: [{name: c}]}}}\n",
+                    "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\"");
+    expect_refused ("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: r}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {restartPolicy: OnFailure, containers: [{name: c}]}}}\n",
+                    "spec.template.spec.restartPolicy: Unsupported value: \"OnFailure\"");
+    expect_valid ("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: r}\nspec: {selector: {matchLabels: {a: b}}, "
+                  "template: {metadata: {labels: {a: b}}, spec: {restartPolicy: Always, containers: [{name: c}]}}}\n");
+    expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {restartPolicy: Never, containers: [{name: c}]}\n");
     /* extended resources in requests: named as the key's path */
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {requests: "
                     "{cpu: 1, nvidia.com/gpu: 1}}}]}\n",
