@@ -504,10 +504,20 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         const json_t *items = json_object_get (s, "items");
         size_t plen = strlen (c->path), i;
         json_t *x;
+        const char *ukey = tv_str (s, "uniqueKey");
         json_array_foreach (v, i, x) {
             snprintf (c->path + plen, sizeof c->path - plen, "[%zu]", i);
             if (items && validate_node (c, items, x))
                 return -1;
+            /* uniqueKey: name — items are identified by that field (containers by name) */
+            const char *key = ukey ? tv_str (x, ukey) : NULL;
+            for (size_t j = 0; key && j < i; j++)
+                if (tv_str (json_array_get (v, j), ukey) && !strcmp (tv_str (json_array_get (v, j), ukey), key)) {
+                    size_t l = strlen (c->path);
+                    snprintf (c->path + l, sizeof c->path - l, ".%s", ukey);
+                    snprintf (d, sizeof d, "Duplicate value: \"%.200s\"", key);
+                    return verr (c, "%s", d);
+                }
         }
         c->path[plen] = 0;
         return 0;
@@ -716,6 +726,20 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
         json_t *x;
         json_array_foreach (v, i, x) if (items) default_node (r, items, x);
     }
+}
+
+int
+schema_convert (const schema_registry_t *r, json_t *obj)
+{
+    const char *kind = tv_str (obj, "kind");
+    const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
+    if (!k)
+        return -1;
+    const char *f;
+    json_t *ps;
+    json_object_foreach (json_object_get (k->doc, "fields"), f, ps) if (tv_str (ps, "writeOnlyInto"))
+        merge_write_only (obj, f, tv_str (ps, "writeOnlyInto"));
+    return 0;
 }
 
 int

@@ -37,7 +37,12 @@ int schema_kind_namespaced (const schema_kind_t *k);
 
 /* 0 if obj is a valid object of its kind, else -1 with err holding the field path and reason. */
 int schema_validate (const schema_registry_t *self, const json_t *obj, char *err, size_t errlen);
-/* Fills defaults in place (also inside array items). 0, or -1 for an unknown kind. */
+/* Applies the kind's write-time conversions in place, without defaults (a Secret's stringData
+ * becomes base64 data, as the stored object has it): what a client compares with a stored object.
+ * schema_default does the same. 0, or -1 for an unknown kind. */
+int schema_convert (const schema_registry_t *self, json_t *obj);
+/* Fills defaults in place (also inside array items) and applies schema_convert's conversions.
+ * 0, or -1 for an unknown kind. */
 int schema_default (const schema_registry_t *self, json_t *obj);
 
 /* Calls fn once for every field the schema declares, section by section: each definition of

@@ -543,6 +543,11 @@ refused_values (void **state)
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/service-account-token\n",
                     "type: Unsupported value: \"kubernetes.io/service-account-token\": not supported yet");
     expect_valid ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: example.com/mine\n");
+    /* containers are identified by name: two with one name are refused, as Kubernetes does */
+    expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}, {name: x}, {name: c}]}}}\n",
+                    "spec.template.spec.containers[2].name: Duplicate value: \"c\"");
+    expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a}, {name: b}]}\n");
     /* a workload's pods restart Always (Kubernetes refuses the others in a template) */
     expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
                     "template: {metadata: {labels: {a: b}}, spec: {restartPolicy: Never, containers: [{name: c}]}}}\n",
@@ -679,6 +684,16 @@ secret_data (void **state)
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: abc}\n", "data.k: Invalid value");
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: [1]}\n", "stringData.k");
     expect_refused ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: '=abc'}\n", "binaryData.k: Invalid value");
+    /* schema_convert: the same conversion without defaults, for a client comparing with the stored object */
+    json_t *m = load1 ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {b: hello}\n");
+    assert_int_equal (schema_convert (reg, m), 0);
+    assert_null (tv_get (m, "stringData"));
+    assert_string_equal (tv_str (m, "data.b"), "aGVsbG8=");
+    assert_null (tv_get (m, "type")); /* no default filled */
+    json_decref (m);
+    m = load1 ("apiVersion: v1\nkind: Widget\nmetadata: {name: w}\n");
+    assert_int_equal (schema_convert (reg, m), -1);
+    json_decref (m);
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nimmutable: true\n",
                     "immutable: Unsupported: not supported yet by Troupe: immutable Secrets are not enforced");
 }
@@ -750,6 +765,14 @@ check_heredocs (const char *path, const char *text, int *count)
         if (!end)
             break;
         char *yaml = strndup (p, (size_t) (end - p) + 1);
+        /* an unquoted here-document unescapes \$, \` and \\ (variables stay as their names) */
+        char *w = yaml;
+        for (const char *r = yaml; *r; r++) {
+            if (*r == '\\' && (r[1] == '$' || r[1] == '`' || r[1] == '\\'))
+                r++;
+            *w++ = *r;
+        }
+        *w = 0;
         if (strstr (yaml, "kind:")) {
             json_t *docs = load_docs (yaml, path);
             *count += (int) json_array_size (docs);
