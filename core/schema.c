@@ -6,6 +6,7 @@
 #include "core/yaml.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,34 @@ is_label_value (const char *s)
     return 1;
 }
 
+/* Standard alphabet with padding, as Kubernetes' []byte fields (Secret data, ConfigMap binaryData). */
+static int
+is_base64 (const char *s)
+{
+    size_t n = strlen (s), pad = 0;
+    if (n % 4)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char) s[i];
+        if (ch == '=') {
+            if (i < n - 2)
+                return 0;
+            pad++;
+        } else if (pad || !(isalnum (ch) || ch == '+' || ch == '/'))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+key_listed (const json_t *keys, const char *k)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (keys, i, x) if (json_is_string (x) && !strcmp (json_string_value (x), k)) return 1;
+    return 0;
+}
+
 static const char *
 type_name (const json_t *v)
 {
@@ -279,6 +308,64 @@ type_err (vctx_t *c, const char *want, const json_t *v)
     return verr (c, "%s", d);
 }
 
+/* ---- Kubernetes fields Troupe does not do yet ------------------------------------------------
+ * A property marked {unsupported: "reason"} is a real Kubernetes field that Troupe does not honour
+ * yet. Its absence is fine; a value that means the same as absence is fine too (null, false, 0, "",
+ * [], {}, the property's default) unless the property lists exactly which values it accepts
+ * (accepts: [..]); any other value is refused with the field path and "not supported yet", so a
+ * manifest never silently means less than it says. A later issue turns a refusal into a feature
+ * by deleting the marker. Maps may do the same per key (keys: [..] honoured, otherKeys:
+ * {unsupported: ..}) and strings per value (unsupportedValues: {value: reason}). */
+
+static int
+means_absent (const json_t *ps, const json_t *v)
+{
+    json_t *acc = json_object_get (ps, "accepts"), *d = json_object_get (ps, "default");
+    if (d && json_equal (d, v))
+        return 1;
+    if (acc) {
+        size_t i;
+        json_t *a;
+        json_array_foreach (acc, i, a) if (json_equal (a, v)) return 1;
+        return 0;
+    }
+    switch (json_typeof (v)) {
+    case JSON_FALSE:
+    case JSON_NULL: return 1;
+    case JSON_INTEGER: return json_integer_value (v) == 0;
+    case JSON_STRING: return json_string_length (v) == 0;
+    case JSON_ARRAY: return json_array_size (v) == 0;
+    case JSON_OBJECT: return json_object_size (v) == 0;
+    default: return 0;
+    }
+}
+
+static int
+unsupported_err (vctx_t *c, const json_t *ps, const char *why)
+{
+    char d[700], acc[200] = "";
+    json_t *list = json_object_get (ps, "accepts"), *dflt = json_object_get (ps, "default");
+    if (list || dflt) {
+        json_t *all = json_array ();
+        if (dflt)
+            json_array_append (all, dflt);
+        size_t i;
+        json_t *a;
+        json_array_foreach (list, i, a) if (!dflt || !json_equal (a, dflt)) json_array_append (all, a);
+        json_array_foreach (all, i, a) {
+            char *txt = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
+            size_t l = strlen (acc);
+            snprintf (acc + l, sizeof acc - l, "%s%s", i ? ", " : " (accepted: ", txt ? txt : "");
+            free (txt);
+        }
+        size_t l = strlen (acc);
+        snprintf (acc + l, sizeof acc - l, ")");
+        json_decref (all);
+    }
+    snprintf (d, sizeof d, "Unsupported: not supported yet by Troupe: %s%s", why, acc);
+    return verr (c, "%s", d);
+}
+
 static int
 validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
 {
@@ -295,6 +382,9 @@ validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
         }
         if (x && !json_is_null (x)) {
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            const char *why = tv_str (rs, "unsupported");
+            if (why && !means_absent (rs, x))
+                return unsupported_err (c, rs, why);
             if (validate_node (c, rs, x))
                 return -1;
             c->path[plen] = 0;
@@ -338,6 +428,16 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         if (fmt && !strcmp (fmt, "label-value") && !is_label_value (str)) {
             snprintf (d, sizeof d, "Invalid value: \"%.253s\": a valid label must be an empty string or consist of "
                       "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63)", str);
+            return verr (c, "%s", d);
+        }
+        json_t *uv = json_object_get (json_object_get (s, "unsupportedValues"), str); /* values may hold dots */
+        const char *vwhy = json_is_string (uv) ? json_string_value (uv) : NULL;
+        if (vwhy) {
+            snprintf (d, sizeof d, "Unsupported value: \"%.100s\": not supported yet by Troupe: %s", str, vwhy);
+            return verr (c, "%s", d);
+        }
+        if (fmt && !strcmp (fmt, "base64") && !is_base64 (str)) {
+            snprintf (d, sizeof d, "Invalid value: \"%.40s\": must be base64 (standard alphabet, padded)", str);
             return verr (c, "%s", d);
         }
         json_t *en = json_object_get (s, "enum");
@@ -404,10 +504,20 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         const json_t *items = json_object_get (s, "items");
         size_t plen = strlen (c->path), i;
         json_t *x;
+        const char *ukey = tv_str (s, "uniqueKey");
         json_array_foreach (v, i, x) {
             snprintf (c->path + plen, sizeof c->path - plen, "[%zu]", i);
             if (items && validate_node (c, items, x))
                 return -1;
+            /* uniqueKey: name — items are identified by that field (containers by name) */
+            const char *key = ukey ? tv_str (x, ukey) : NULL;
+            for (size_t j = 0; key && j < i; j++)
+                if (tv_str (json_array_get (v, j), ukey) && !strcmp (tv_str (json_array_get (v, j), ukey), key)) {
+                    size_t l = strlen (c->path);
+                    snprintf (c->path + l, sizeof c->path - l, ".%s", ukey);
+                    snprintf (d, sizeof d, "Duplicate value: \"%.200s\"", key);
+                    return verr (c, "%s", d);
+                }
         }
         c->path[plen] = 0;
         return 0;
@@ -419,8 +529,11 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         size_t plen = strlen (c->path);
         const char *k;
         json_t *x;
+        const json_t *keys = json_object_get (s, "keys"), *other = json_object_get (s, "otherKeys");
         json_object_foreach ((json_t *) v, k, x) {
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            if (keys && tv_str (other, "unsupported") && !key_listed (keys, k))
+                return unsupported_err (c, other, tv_str (other, "unsupported"));
             if (json_is_null (x) && vals)
                 return type_err (c, tv_str (vals, "type") ? tv_str (vals, "type") : "value", x);
             if (vals && validate_node (c, vals, x))
@@ -489,6 +602,32 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
     json_decref (fields);
     if (rc)
         return -1;
+    /* allowedValues: {dotted.path: [..]} narrows a shared definition for this kind (a workload's
+     * pod template restarts Always, as Kubernetes validates) */
+    const char *ap;
+    json_t *allowed;
+    json_object_foreach (json_object_get (k->doc, "allowedValues"), ap, allowed) {
+        json_t *v = tv_get (obj, ap);
+        if (!v || json_is_null (v))
+            continue;
+        size_t i;
+        json_t *a;
+        int ok = 0;
+        char list[300] = "";
+        json_array_foreach (allowed, i, a) {
+            ok |= json_equal (a, v);
+            char *t = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
+            size_t l = strlen (list);
+            snprintf (list + l, sizeof list - l, "%s%s", i ? ", " : "", t ? t : "");
+            free (t);
+        }
+        if (!ok) {
+            char *t = json_dumps (v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf (err, errlen, "%s: Unsupported value: %.100s: supported values: %s", ap, t ? t : "", list);
+            free (t);
+            return -1;
+        }
+    }
     if (k->selector_matches_template) {
         char serr[256];
         json_t *sel = tv_get (obj, "spec.selector");
@@ -516,12 +655,44 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
 
 static void default_node (const schema_registry_t *r, const json_t *s, json_t *v);
 
+/* {writeOnlyInto: data} on a map of strings (Secret's stringData): each value is stored base64
+ * encoded under the same key of the sibling map named there, overriding it, and the field itself
+ * is not stored — as Kubernetes converts stringData on every write. */
+static void
+merge_write_only (json_t *v, const char *k, const char *into)
+{
+    json_t *src = json_object_get (v, k);
+    if (!json_is_object (src))
+        return;
+    json_t *dst = json_object_get (v, into);
+    if (!json_is_object (dst)) {
+        dst = json_object ();
+        json_object_set_new (v, into, dst);
+    }
+    const char *key;
+    json_t *x;
+    json_object_foreach (src, key, x) if (json_is_string (x)) {
+        size_t n = json_string_length (x);
+        size_t cap = sodium_base64_encoded_len (n, sodium_base64_VARIANT_ORIGINAL);
+        char *b = malloc (cap);
+        sodium_bin2base64 (b, cap, (const unsigned char *) json_string_value (x), n, sodium_base64_VARIANT_ORIGINAL);
+        json_object_set_new (dst, key, json_string (b));
+        free (b);
+    }
+    int all = 1;
+    json_object_foreach (src, key, x) all &= json_is_string (x);
+    if (all) /* a non-string value stays for validation to name */
+        json_object_del (v, k);
+}
+
 static void
 default_props (const schema_registry_t *r, const json_t *props, json_t *v)
 {
     const char *k;
     json_t *ps;
     json_object_foreach ((json_t *) props, k, ps) {
+        if (tv_str (ps, "writeOnlyInto"))
+            merge_write_only (v, k, tv_str (ps, "writeOnlyInto"));
         vctx_t c = {.r = r};
         const json_t *rs = resolve (&c, ps);
         json_t *x = json_object_get (v, k);
@@ -558,6 +729,20 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
 }
 
 int
+schema_convert (const schema_registry_t *r, json_t *obj)
+{
+    const char *kind = tv_str (obj, "kind");
+    const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
+    if (!k)
+        return -1;
+    const char *f;
+    json_t *ps;
+    json_object_foreach (json_object_get (k->doc, "fields"), f, ps) if (tv_str (ps, "writeOnlyInto"))
+        merge_write_only (obj, f, tv_str (ps, "writeOnlyInto"));
+    return 0;
+}
+
+int
 schema_default (const schema_registry_t *r, json_t *obj)
 {
     const char *kind = tv_str (obj, "kind");
@@ -571,4 +756,66 @@ schema_default (const schema_registry_t *r, json_t *obj)
     if (json_is_object (meta))
         default_node (r, json_object_get (r->defs, "ObjectMeta"), meta);
     return 0;
+}
+
+/* ---- the declared fields -------------------------------------------------------------------- */
+
+typedef struct {
+    schema_field_fn fn;
+    void *arg;
+    const char *section;
+} walk_t;
+
+static void
+walk_prop (walk_t *w, const char *path, const json_t *ps)
+{
+    const char *why = tv_str (ps, "unsupported");
+    w->fn (w->arg, w->section, path, ps, why);
+    if (why)
+        return; /* refused as a whole: its sub-fields go with it */
+    const char *type = tv_str (ps, "type");
+    char sub[512];
+    if (type && !strcmp (type, "array")) {
+        const json_t *items = json_object_get (ps, "items");
+        if (items && tv_str (items, "type") && !strcmp (tv_str (items, "type"), "object")) {
+            const char *k;
+            json_t *x;
+            json_object_foreach (json_object_get (items, "properties"), k, x) {
+                snprintf (sub, sizeof sub, "%s[].%s", path, k);
+                walk_prop (w, sub, x);
+            }
+        }
+    } else if (type && !strcmp (type, "object")) {
+        const char *k;
+        json_t *x;
+        json_object_foreach (json_object_get (ps, "properties"), k, x) {
+            snprintf (sub, sizeof sub, "%s.%s", path, k);
+            walk_prop (w, sub, x);
+        }
+    } else if (type && !strcmp (type, "map") && json_object_get (ps, "keys")) {
+        size_t i;
+        json_t *x;
+        json_array_foreach (json_object_get (ps, "keys"), i, x) {
+            snprintf (sub, sizeof sub, "%s.%s", path, json_string_value (x));
+            w->fn (w->arg, w->section, sub, json_object_get (ps, "values"), NULL);
+        }
+        snprintf (sub, sizeof sub, "%s.<other>", path);
+        w->fn (w->arg, w->section, sub, json_object_get (ps, "otherKeys"), tv_str (json_object_get (ps, "otherKeys"), "unsupported"));
+    }
+}
+
+void
+schema_fields_walk (const schema_registry_t *r, schema_field_fn fn, void *arg)
+{
+    walk_t w = {.fn = fn, .arg = arg};
+    const char *name, *k;
+    json_t *def, *x;
+    json_object_foreach (r->defs, name, def) {
+        w.section = name;
+        json_object_foreach (json_object_get (def, "properties"), k, x) walk_prop (&w, k, x);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        w.section = r->kinds[i].name;
+        json_object_foreach (json_object_get (r->kinds[i].doc, "fields"), k, x) walk_prop (&w, k, x);
+    }
 }

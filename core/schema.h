@@ -8,6 +8,9 @@
  * Validation reports the first problem in schema order with its field path, in Kubernetes'
  * words: "spec.replicas: Invalid value: -3: must be greater than or equal to 0",
  * "spec.template.spec.containers[0].name: Required value", "spec.replica: unknown field".
+ * A Kubernetes field Troupe does not do yet is marked {unsupported: reason} in the schema and
+ * refused distinctly: "spec.initContainers: Unsupported: not supported yet by Troupe: <reason>"
+ * (see schema/_definitions.yaml and docs/fields.md).
  */
 #ifndef TROUPE_SCHEMA_H
 #define TROUPE_SCHEMA_H
@@ -34,7 +37,25 @@ int schema_kind_namespaced (const schema_kind_t *k);
 
 /* 0 if obj is a valid object of its kind, else -1 with err holding the field path and reason. */
 int schema_validate (const schema_registry_t *self, const json_t *obj, char *err, size_t errlen);
-/* Fills defaults in place (also inside array items). 0, or -1 for an unknown kind. */
+/* Applies the kind's write-time conversions in place, without defaults (a Secret's stringData
+ * becomes base64 data, as the stored object has it): what a client compares with a stored object.
+ * schema_default does the same. 0, or -1 for an unknown kind. */
+int schema_convert (const schema_registry_t *self, json_t *obj);
+/* Fills defaults in place (also inside array items) and applies schema_convert's conversions.
+ * 0, or -1 for an unknown kind. */
 int schema_default (const schema_registry_t *self, json_t *obj);
+
+/* Calls fn once for every field the schema declares, section by section: each definition of
+ * _definitions.yaml (section "PodSpec"), then each kind's own fields (section "Deployment").
+ * path is relative to the section: "tolerations[].key", "resources.requests.cpu", and
+ * "resources.requests.<other>" for a map's keys beyond those it lists; field is the field's schema
+ * (borrowed; for "<other>", the otherKeys marker). unsupported is the
+ * refusal reason of a Kubernetes field Troupe does not do yet, or NULL for a field it honours.
+ * A field of type ref is reported but not followed (its definition is a section of its own); a
+ * refused field's sub-fields are not reported (they go with it). docs/fields.md is checked
+ * against this walk by tests/unit/test_fields.c. */
+typedef void (*schema_field_fn) (void *arg, const char *section, const char *path, const json_t *field,
+                                 const char *unsupported);
+void schema_fields_walk (const schema_registry_t *self, schema_field_fn fn, void *arg);
 
 #endif

@@ -1,5 +1,6 @@
 /* agent_actor — see agent_actor.h. */
 #include "actors/agent/agent_actor.h"
+#include "actors/agent/podenv.h"
 #include "actors/agent/podsync.h"
 #include "core/log.h"
 #include "core/meta.h"
@@ -362,10 +363,11 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
                               tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image",
                               tv_str (spec, "image") ? tv_str (spec, "image") : "", "logPath", logpath);
-    static const char *copy[] = {"command", "args", "env", "workingDir"};
-    for (size_t k = 0; k < 4; k++)
-        if (json_object_get (spec, copy[k]))
-            json_object_set (body, copy[k], json_object_get (spec, copy[k]));
+    json_t *run = podenv_container (spec); /* command, args, env with $(VAR) expanded */
+    json_object_update (body, run);
+    json_decref (run);
+    if (json_object_get (spec, "workingDir"))
+        json_object_set (body, "workingDir", json_object_get (spec, "workingDir"));
     created_t *cr = calloc (1, sizeof *cr);
     snprintf (cr->uid, sizeof cr->uid, "%s", uid);
     snprintf (cr->name, sizeof cr->name, "%s", act->container);

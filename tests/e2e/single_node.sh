@@ -106,6 +106,33 @@ echo "$OUT" | grep -q 'NotFound' || fail "missing pod error: $OUT"
 running app=e2e 4 || fail "cluster lost pods after bad input"
 pass "bad input refused clearly"
 
+# a manifest means what it says (docs/fields.md): a Kubernetes field Troupe does not do yet is
+# refused by its path; $(VAR) references are expanded; a Secret's stringData is stored as data
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: probed}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, command: [x], readinessProbe: {exec: {command: [true]}}}]}}}\n' >"$T/unsup.yaml"
+OUT=$(tro apply -f "$T/unsup.yaml" 2>&1) && fail "a field Troupe does not do was accepted"
+echo "$OUT" | grep -q 'spec.template.spec.containers\[0\].readinessProbe: Unsupported: not supported yet' || fail "unsupported field error: $OUT"
+cat >"$T/env.yaml" <<Y
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {user: admin}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: expand}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, command: [/bin/sh, -c, "echo 'expanded=\$(WHO) kept=\$\$(WHO)'"], env: [{name: WHO, value: world}]}
+Y
+tro apply -f "$T/env.yaml" >/dev/null || fail "apply of the Secret and Pod"
+[ "$(tro get secret creds -o json | jq -r '.data.user + " " + (.stringData // "none")')" = "YWRtaW4= none" ] || fail "stringData not stored as data: $(tro get secret creds -o json | jq -c '{data, stringData}')"
+[ "$(tro apply -f "$T/env.yaml" | grep -c unchanged)" = 2 ] || fail "re-apply of stringData should report unchanged"
+wait_for 30 sh -c "'$TROUPE' logs expand | grep -q expanded=" || fail "pod expand shows no output"
+tro logs expand | grep -qF 'expanded=world kept=$(WHO)' || fail "\$(VAR) expansion: $(tro logs expand)"
+tro delete -f "$T/env.yaml" >/dev/null || fail "delete of the Secret and Pod"
+pass "unsupported field refused by path, \$(VAR) expanded, stringData stored as data"
+
 POD=$(tro get pods -l app=e2e -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp==null)][0].metadata.name')
 tro logs "$POD" | grep -q "started-$MARK v1" || fail "logs do not show output"
 timeout 3 "$TROUPE" logs -f "$POD" >"$T/follow.out" 2>&1
