@@ -383,15 +383,21 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         return json_is_integer (v) || json_is_string (v) ? 0 : type_err (c, "integer or string", v);
     if (!strcmp (type, "quantity")) {
         int64_t q;
-        if (json_is_integer (v) && json_integer_value (v) >= 0)
-            return 0;
-        if (json_is_real (v) && json_real_value (v) >= 0)
-            return 0;
-        if (json_is_string (v) && quantity_parse_milli (json_string_value (v), &q) == 0)
-            return 0;
-        snprintf (d, sizeof d, "Invalid value: %s: must be a quantity like 500m, 2, 128Mi",
-                  json_is_string (v) ? json_string_value (v) : type_name (v));
-        return verr (c, "%s", d);
+        char qe[300];
+        if (!json_is_string (v) && !json_is_number (v))
+            return type_err (c, "quantity (a string like 500m, or a number)", v);
+        if (tv_quantity_milli (v, &q, qe, sizeof qe)) {
+            snprintf (d, sizeof d, "Invalid value: %s", qe);
+            return verr (c, "%s", d);
+        }
+        if (q < 0) {   /* Kubernetes' ValidateNonnegativeQuantity */
+            char shown[QUANTITY_STRLEN];
+            quantity_format (q, QUANTITY_DECIMAL_SI, shown, sizeof shown);
+            snprintf (d, sizeof d, "Invalid value: \"%s\": must be greater than or equal to 0",
+                      json_is_string (v) ? json_string_value (v) : shown);
+            return verr (c, "%s", d);
+        }
+        return 0;
     }
     if (!strcmp (type, "array")) {
         if (!json_is_array (v))
