@@ -59,3 +59,6 @@ kill -CONT "$SHIM"
 [ $R = 0 ] || fail "node still Ready with its runtime stopped: $(tro get nodes ns1 -o json | jq -c .status.conditions)"
 wait_for 20 ready_is True || fail "node not Ready again after the runtime answered"
 pass "Ready=False (KubeletNotReady, runtime named) while the shim was stopped, True again after"
+kill "$UP"; wait "$UP" 2>/dev/null
+! grep -q "Sanitizer\|runtime error" "$T/up.log" || fail "sanitizer report in the log: $(grep -m3 'Sanitizer\|runtime error' "$T/up.log")"
+pass "stopped cleanly"
