@@ -19,11 +19,12 @@ req_for (tr_env_t *req, tr_verb_t verb, const schema_kind_t *k, const char *ns, 
 
 /* True when applying manifest onto live would change nothing (what kubectl reports "unchanged"). */
 static int
-unchanged (const json_t *live, const json_t *manifest)
+unchanged (const schema_registry_t *schemas, const json_t *live, const json_t *manifest)
 {
     json_t *merged = json_deep_copy (live);
     json_t *m = json_deep_copy (manifest);
     json_object_del (m, "status");
+    schema_canonicalize (schemas, m); /* live holds "500m" where the manifest says 0.5 */
     tv_merge_patch (merged, m);
     int same = json_equal (merged, live);
     json_decref (merged);
@@ -72,7 +73,7 @@ apply_one (cli_t *g, json_t *obj, int quiet)
             cli_print_error (&rep);
             tr_env_clear (&rep);
             return 1;
-        } else if (unchanged (rep.body, obj)) {
+        } else if (unchanged (g->schemas, rep.body, obj)) {
             if (!quiet)
                 printf ("%s unchanged\n", rn);
             tr_env_clear (&rep);

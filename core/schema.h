@@ -34,7 +34,13 @@ int schema_kind_namespaced (const schema_kind_t *k);
 
 /* 0 if obj is a valid object of its kind, else -1 with err holding the field path and reason. */
 int schema_validate (const schema_registry_t *self, const json_t *obj, char *err, size_t errlen);
-/* Fills defaults in place (also inside array items). 0, or -1 for an unknown kind. */
+/* Fills defaults in place (also inside array items), then canonicalises as schema_canonicalize.
+ * 0, or -1 for an unknown kind. */
 int schema_default (const schema_registry_t *self, json_t *obj);
+/* Rewrites every valid quantity in place in Kubernetes' canonical form, as the api-server
+ * serialises them: "0.5" and 0.5 → "500m", 2 → "2", "1024Mi" → "1Gi", "1.5Gi" → "1536Mi",
+ * "1000m" → "1"; invalid ones are left for schema_validate to report. 0, or -1 for an unknown
+ * kind. */
+int schema_canonicalize (const schema_registry_t *self, json_t *obj);
 
 #endif

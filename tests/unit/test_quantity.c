@@ -307,6 +307,35 @@ schema_names_the_field (void **state)
     expect_pod ("true", "1Gi", "spec.containers[0].resources.requests.cpu: Invalid type");
 }
 
+static void
+schema_canonical_form (void **state)
+{
+    (void) state;
+    const char *y = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+                    "spec:\n  containers:\n  - name: c\n    image: busybox\n"
+                    "    resources:\n      requests: {cpu: 0.5, memory: 1024Mi, ephemeral-storage: 1e9}\n"
+                    "      limits: {cpu: 2, memory: '1.5Gi', x: '1.5.3'}\n"
+                    "  - name: d\n    image: busybox\n    resources: {requests: {cpu: 1000m, memory: 500M}}\n";
+    char err[256];
+    json_t *docs = tr_yaml_load (y, strlen (y), err, sizeof err);
+    assert_non_null (docs);
+    json_t *pod = json_array_get (docs, 0);
+    assert_int_equal (schema_canonicalize (reg, pod), 0);
+    json_t *c0 = json_array_get (tv_get (pod, "spec.containers"), 0), *c1 = json_array_get (tv_get (pod, "spec.containers"), 1);
+    assert_string_equal (tv_str (c0, "resources.requests.cpu"), "500m");
+    assert_string_equal (tv_str (c0, "resources.requests.memory"), "1Gi");
+    assert_string_equal (tv_str (c0, "resources.requests.ephemeral-storage"), "1G");
+    assert_string_equal (tv_str (c0, "resources.limits.cpu"), "2");
+    assert_string_equal (tv_str (c0, "resources.limits.memory"), "1536Mi");
+    assert_string_equal (tv_str (c0, "resources.limits.x"), "1.5.3");   /* left for validation */
+    assert_string_equal (tv_str (c1, "resources.requests.cpu"), "1");
+    assert_string_equal (tv_str (c1, "resources.requests.memory"), "500M");
+    json_t *unknown = json_pack ("{s:s}", "kind", "Frobnicator");
+    assert_int_equal (schema_canonicalize (reg, unknown), -1);
+    json_decref (unknown);
+    json_decref (docs);
+}
+
 static int
 setup (void **state)
 {
@@ -335,6 +364,7 @@ main (void)
         cmocka_unit_test (canonical_form),
         cmocka_unit_test (json_numbers),
         cmocka_unit_test (schema_names_the_field),
+        cmocka_unit_test (schema_canonical_form),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
