@@ -24,21 +24,21 @@ up: build
 	$(BUILD)/troupe up -f examples/hello.yaml
 
 unit: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -E '^e2e_'
+	cd $(BUILD) && $(CURDIR)/scripts/ctest.sh --output-on-failure -j$(JOBS) -E '^e2e_'
 
 e2e: build
-	cd $(BUILD) && ctest --output-on-failure -R '^e2e_'
+	cd $(BUILD) && $(CURDIR)/scripts/ctest.sh --output-on-failure -R '^e2e_'
 
 asan: deps-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN) -j$(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS)
+	  $(CURDIR)/scripts/ctest.sh --output-on-failure -j$(JOBS)
 
 # Unit + end-to-end, then the same under ASan+UBSan, then a bounded fuzz run.
 test: deps-test
 	$(MAKE) build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && $(CURDIR)/scripts/ctest.sh --output-on-failure
 	$(MAKE) asan
 	$(MAKE) fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
 

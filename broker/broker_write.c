@@ -327,6 +327,7 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
      * answer it from memory, with the object's resourceVersion unchanged */
     r->renewal = verb == TR_VERB_UPDATE && !strcmp (schema_kind_name (r->sk), "Lease") && lease_is_renewal (cur, next);
     json_int_t gen = tv_int (cur, "metadata.generation", 1);
+    schema_canonicalize (r->b->schemas, next); /* cpu: 0.5 over a stored "500m" is no change of spec */
     if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
         gen++;
     tv_set_int (next, "metadata.generation", gen);

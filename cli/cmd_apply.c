@@ -25,6 +25,7 @@ unchanged (const schema_registry_t *schemas, const json_t *live, const json_t *m
     json_t *m = json_deep_copy (manifest);
     json_object_del (m, "status");
     schema_convert (schemas, m); /* as stored: a Secret's stringData is data */
+    schema_canonicalize (schemas, m); /* live holds "500m" where the manifest says 0.5 */
     tv_merge_patch (merged, m);
     int same = json_equal (merged, live);
     json_decref (merged);

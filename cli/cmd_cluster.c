@@ -10,6 +10,7 @@
  *   pods/          container logs (<uid>/<container>/<attempt>.log)
  */
 #include "actors/agent/agent_actor.h"
+#include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
@@ -66,6 +67,7 @@ static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
+                                  "maxPods", "kubeReserved", "systemReserved", "evictionHard",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
@@ -99,6 +101,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !(!strcmp (k, "maxPods") && json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
             *bad = 1;
@@ -452,6 +455,7 @@ typedef struct {
     zactor_t *auth, *store, *broker;
     tr_host_t *host;
     pid_t shim;
+    json_t *node_cfg;               /* maxPods, kubeReserved, systemReserved, evictionHard for the agent */
 } cluster_t;
 
 /* One server per data directory: a second one would steal the socket and share the store. The
@@ -533,6 +537,62 @@ start_control_plane (cluster_t *c)
     return 0;
 }
 
+/* The kubelet's node flags (config keys in brackets), checked here so that a bad value stops the
+ * command with a clear error before anything starts:
+ *   --max-pods N (maxPods, 110)  --kube-reserved / --system-reserved cpu=100m,memory=100Mi,
+ *   ephemeral-storage=1Gi (kubeReserved, systemReserved)  --eviction-hard memory.available<100Mi,
+ *   nodefs.available<10%,nodefs.inodesFree<5%,pid.available<1000 (evictionHard).
+ * Fills *out with the agent's configuration keys. 0, or -1 after printing the error. */
+static int
+node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
+{
+    static const struct {
+        const char *flag, *key;
+    } f[] = {{"--max-pods", "maxPods"},
+             {"--kube-reserved", "kubeReserved"},
+             {"--system-reserved", "systemReserved"},
+             {"--eviction-hard", "evictionHard"}};
+    *out = json_object ();
+    nodestatus_config_t ncfg;
+    nodestatus_config_default (&ncfg);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const char *v = cli_opt (argc, argv, f[i].flag, NULL);
+        char num[32];
+        json_t *cv = tv_get (cfg, f[i].key);
+        if (!v && json_is_integer (cv) && i == 0) {
+            snprintf (num, sizeof num, "%lld", (long long) json_integer_value (cv));
+            v = num;
+        } else if (!v)
+            v = json_string_value (cv);
+        if (!v)
+            continue;
+        char err[400] = "";
+        int bad = 0;
+        if (i == 0) {
+            char *end;
+            long n = strtol (v, &end, 10);
+            bad = end == v || *end || n < 0 || n > 1000000;
+            if (bad)
+                snprintf (err, sizeof err, "must be an integer from 0 to 1000000");
+            else
+                json_object_set_new (*out, f[i].key, json_integer (n));
+        } else {
+            nodestatus_res_t r;
+            bad = i == 3 ? nodestatus_parse_eviction (v, &ncfg, err, sizeof err)
+                         : nodestatus_parse_reserved (v, &r, err, sizeof err);
+            if (!bad)
+                json_object_set_new (*out, f[i].key, json_string (v));
+        }
+        if (bad) {
+            fprintf (stderr, "error: %s \"%s\": %s\n", f[i].flag, v, err);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int stop_pods)
 {
@@ -551,6 +611,8 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
     }
     json_t *cfg = json_pack ("{s:s,s:s,s:s,s:b}", "nodeName", c->node, "shimEndpoint", c->shim_ep, "dataDir",
                              c->data, "stopPodsOnExit", stop_pods);
+    if (c->node_cfg)
+        json_object_update (cfg, c->node_cfg);
     int rc = tr_host_start (c->host, agent_actor (), cfg);
     json_decref (cfg);
     return rc;
@@ -565,6 +627,8 @@ teardown (cluster_t *c)
     zactor_destroy (&c->store);
     zactor_destroy (&c->auth);
     zcert_destroy (&c->cluster);
+    json_decref (c->node_cfg);
+    c->node_cfg = NULL;
 }
 
 static int
@@ -710,6 +774,10 @@ cmd_up (cli_t *g, int argc, char **argv)
     const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
     const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    if (node_flags (&argc, argv, cfg, &c.node_cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     if (node)
         snprintf (c.node, sizeof c.node, "%s", node);
@@ -875,6 +943,10 @@ cmd_agent (cli_t *g, int argc, char **argv)
     }
     const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
     int keep = cli_flag (&argc, argv, "--keep-pods-on-exit", NULL) || tv_bool (cfg, "keepPodsOnExit", false);
+    if (node_flags (&argc, argv, cfg, &c.node_cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     char nodebuf[TR_NAME_MAX + 1];
     if (node)

@@ -438,12 +438,18 @@ describe_node (FILE *out, const json_t *n)
 {
     map_lines (out, "Labels:", tv_get (n, "metadata.labels"));
     fprintf (out, "Unschedulable:  %s\n", tv_bool (n, "spec.unschedulable", false) ? "true" : "false");
-    fprintf (out, "Conditions:\n  Type    Status  LastHeartbeatTime       Reason\n");
+    fprintf (out, "Conditions:\n  %-16s %-7s %-21s %-21s %-29s %s\n", "Type", "Status", "LastHeartbeatTime",
+             "LastTransitionTime", "Reason", "Message");
+    fprintf (out, "  %-16s %-7s %-21s %-21s %-29s %s\n", "----", "------", "-----------------", "------------------",
+             "------", "-------");
     size_t i;
     json_t *c;
-    json_array_foreach (tv_get (n, "status.conditions"), i, c) fprintf (out, "  %-7s %-7s %-23s %s\n", tv_str (c, "type"), tv_str (c, "status"),
-                                                                          tv_str (c, "lastHeartbeatTime") ? tv_str (c, "lastHeartbeatTime") : "",
-                                                                          tv_str (c, "reason") ? tv_str (c, "reason") : "");
+    json_array_foreach (tv_get (n, "status.conditions"), i, c) {
+        const char *hb = tv_str (c, "lastHeartbeatTime"), *tt = tv_str (c, "lastTransitionTime");
+        const char *r = tv_str (c, "reason"), *m = tv_str (c, "message");
+        fprintf (out, "  %-16s %-7s %-21s %-21s %-29s %s\n", tv_str (c, "type") ? tv_str (c, "type") : "",
+                 tv_str (c, "status") ? tv_str (c, "status") : "", hb ? hb : "", tt ? tt : "", r ? r : "", m ? m : "");
+    }
     fprintf (out, "Capacity:\n");
     const char *k;
     json_t *v;

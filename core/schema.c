@@ -483,15 +483,21 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         return json_is_integer (v) || json_is_string (v) ? 0 : type_err (c, "integer or string", v);
     if (!strcmp (type, "quantity")) {
         int64_t q;
-        if (json_is_integer (v) && json_integer_value (v) >= 0)
-            return 0;
-        if (json_is_real (v) && json_real_value (v) >= 0)
-            return 0;
-        if (json_is_string (v) && quantity_parse_milli (json_string_value (v), &q) == 0)
-            return 0;
-        snprintf (d, sizeof d, "Invalid value: %s: must be a quantity like 500m, 2, 128Mi",
-                  json_is_string (v) ? json_string_value (v) : type_name (v));
-        return verr (c, "%s", d);
+        char qe[300];
+        if (!json_is_string (v) && !json_is_number (v))
+            return type_err (c, "quantity (a string like 500m, or a number)", v);
+        if (tv_quantity_milli (v, &q, qe, sizeof qe)) {
+            snprintf (d, sizeof d, "Invalid value: %s", qe);
+            return verr (c, "%s", d);
+        }
+        if (q < 0) {   /* Kubernetes' ValidateNonnegativeQuantity */
+            char shown[QUANTITY_STRLEN];
+            quantity_format (q, QUANTITY_DECIMAL_SI, shown, sizeof shown);
+            snprintf (d, sizeof d, "Invalid value: \"%s\": must be greater than or equal to 0",
+                      json_is_string (v) ? json_string_value (v) : shown);
+            return verr (c, "%s", d);
+        }
+        return 0;
     }
     if (!strcmp (type, "array")) {
         if (!json_is_array (v))
@@ -728,6 +734,66 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
     }
 }
 
+/* ---- canonical quantities ------------------------------------------------------------------- */
+
+/* v in Kubernetes' canonical form if it is a quantity that is not already written so (a new
+ * string), else NULL: a value that does not parse is left for validation to report. */
+static json_t *
+canon_quantity (const json_t *v)
+{
+    int64_t m;
+    quantity_format_t f = QUANTITY_DECIMAL_SI;
+    if (json_is_string (v) ? quantity_parse_format (json_string_value (v), &m, &f, NULL, 0)
+                           : !json_is_number (v) || tv_quantity_milli (v, &m, NULL, 0))
+        return NULL;
+    char buf[QUANTITY_STRLEN];
+    if (quantity_format (m, f, buf, sizeof buf) < 0 || (json_is_string (v) && !strcmp (buf, json_string_value (v))))
+        return NULL;
+    return json_string (buf);
+}
+
+/* Walks v along schema s0; returns what replaces v (new reference), or NULL to keep it. */
+static json_t *
+canon_node (const schema_registry_t *r, const json_t *s0, json_t *v)
+{
+    vctx_t c = {.r = r};
+    const json_t *s = resolve (&c, s0);
+    const char *type = s ? tv_str (s, "type") : NULL;
+    if (!type)
+        return NULL;
+    if (!strcmp (type, "quantity"))
+        return canon_quantity (v);
+    const char *k;
+    json_t *x, *nx;
+    if (!strcmp (type, "object") && json_is_object (v)) {
+        json_t *props = json_object_get (s, "properties"), *ps;
+        json_object_foreach (props, k, ps) if ((x = json_object_get (v, k)) && (nx = canon_node (r, ps, x)))
+            json_object_set_new (v, k, nx);
+    } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
+        json_object_foreach (v, k, x) if ((nx = canon_node (r, json_object_get (s, "values"), x)))
+            json_object_set_new (v, k, nx);
+    } else if (!strcmp (type, "array") && json_is_array (v) && json_object_get (s, "items")) {
+        size_t i;
+        json_array_foreach (v, i, x) if ((nx = canon_node (r, json_object_get (s, "items"), x)))
+            json_array_set_new (v, i, nx);
+    }
+    return NULL;
+}
+
+int
+schema_canonicalize (const schema_registry_t *r, json_t *obj)
+{
+    const char *kind = tv_str (obj, "kind");
+    const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
+    if (!k)
+        return -1;
+    json_t *fields = json_object_get (k->doc, "fields"), *ps, *x, *nx;
+    const char *f;
+    json_object_foreach (fields, f, ps) if ((x = json_object_get (obj, f)) && (nx = canon_node (r, ps, x)))
+        json_object_set_new (obj, f, nx);
+    return 0;
+}
+
 int
 schema_convert (const schema_registry_t *r, json_t *obj)
 {
@@ -755,7 +821,7 @@ schema_default (const schema_registry_t *r, json_t *obj)
     json_t *meta = json_object_get (obj, "metadata");
     if (json_is_object (meta))
         default_node (r, json_object_get (r->defs, "ObjectMeta"), meta);
-    return 0;
+    return schema_canonicalize (r, obj);
 }
 
 /* ---- the declared fields -------------------------------------------------------------------- */

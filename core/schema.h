@@ -41,9 +41,15 @@ int schema_validate (const schema_registry_t *self, const json_t *obj, char *err
  * becomes base64 data, as the stored object has it): what a client compares with a stored object.
  * schema_default does the same. 0, or -1 for an unknown kind. */
 int schema_convert (const schema_registry_t *self, json_t *obj);
-/* Fills defaults in place (also inside array items) and applies schema_convert's conversions.
+/* Fills defaults in place (also inside array items), applies schema_convert's conversions, then
+ * canonicalises as schema_canonicalize.
  * 0, or -1 for an unknown kind. */
 int schema_default (const schema_registry_t *self, json_t *obj);
+/* Rewrites every valid quantity in place in Kubernetes' canonical form, as the api-server
+ * serialises them: "0.5" and 0.5 → "500m", 2 → "2", "1024Mi" → "1Gi", "1.5Gi" → "1536Mi",
+ * "1000m" → "1"; invalid ones are left for schema_validate to report. 0, or -1 for an unknown
+ * kind. */
+int schema_canonicalize (const schema_registry_t *self, json_t *obj);
 
 /* Calls fn once for every field the schema declares, section by section: each definition of
  * _definitions.yaml (section "PodSpec"), then each kind's own fields (section "Deployment").

@@ -1,5 +1,6 @@
 /* value — json_t trees ⇄ msgpack, and path helpers. See value.h. */
 #include "core/value.h"
+#include "core/quantity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,33 @@ tv_int (const json_t *obj, const char *path, json_int_t dflt)
             return (json_int_t) d;
     }
     return dflt;
+}
+
+int
+tv_quantity_milli (const json_t *v, int64_t *out_milli, char *err, size_t errlen)
+{
+    char text[40];
+    if (json_is_string (v))
+        return quantity_parse_milli (json_string_value (v), out_milli, err, errlen);
+    if (json_is_integer (v)) {
+        snprintf (text, sizeof text, "%lld", (long long) json_integer_value (v));
+    } else if (json_is_real (v)) {
+        /* the shortest text that reads back as the same double: 0.1 is "0.1", not 0.1000000000000000055 */
+        double d = json_real_value (v);
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf (text, sizeof text, "%.*g", prec, d);
+            if (strtod (text, NULL) == d)
+                break;
+        }
+        /* %g writes "1e+20" and "inf"; the quantity grammar has "1e+20" and refuses the rest */
+    } else {
+        if (err && errlen)
+            snprintf (err, errlen, "must be a quantity (a string like 500m or a number), not %s",
+                      json_is_null (v) ? "null" : json_is_boolean (v) ? "a boolean" : json_is_array (v) ? "an array"
+                                                                                     : "a map");
+        return -1;
+    }
+    return quantity_parse_milli (text, out_milli, err, errlen);
 }
 
 bool

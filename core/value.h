@@ -46,6 +46,10 @@ json_t *tv_get (const json_t *obj, const char *path);
 const char *tv_str (const json_t *obj, const char *path);
 /* The integer at path, or dflt if missing or not an integer (a real with an integral value counts). */
 json_int_t tv_int (const json_t *obj, const char *path, json_int_t dflt);
+/* A Kubernetes quantity held in v — a string ("500m", "1Gi"), an integer or a real (YAML's
+ * `cpu: 2`, `cpu: 0.5`, read as their shortest decimal text) — in thousandths of the unit, by
+ * quantity_parse_milli (core/quantity.h). 0, or -1 with err naming the problem (a wrong type too). */
+int tv_quantity_milli (const json_t *v, int64_t *out_milli, char *err, size_t errlen);
 /* The boolean at path, or dflt. */
 bool tv_bool (const json_t *obj, const char *path, bool dflt);
 

@@ -1,6 +1,7 @@
 /* agent_actor — see agent_actor.h. */
 #include "actors/agent/agent_actor.h"
 #include "actors/agent/podenv.h"
+#include "actors/agent/nodestatus.h"
 #include "actors/agent/podsync.h"
 #include "core/log.h"
 #include "core/meta.h"
@@ -39,6 +40,10 @@ typedef struct {
     json_t *sent_status;   /* pod uid → status last sent */
     int registered;
     json_t *lease;         /* our Lease as last written (with its resourceVersion), or NULL: read it */
+    char shim_ep[512];
+    nodestatus_config_t ncfg;   /* max pods, reservations, eviction thresholds */
+    nodestatus_measure_t meas;  /* the machine, re-read at every status check; runtime_ok from ListContainers */
+    int runtime_heard;          /* a ListContainers reply (or its timeout) has come back */
 } agent_t;
 
 static void
@@ -81,35 +86,29 @@ log_failure (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 
 /* ---- node registration and heartbeat -------------------------------------------------------- */
 
+/* The Node status as of now: the machine measured again, conditions keeping the transition
+ * times of prev (the stored Node's status.conditions, or NULL). */
 static json_t *
-node_status (agent_t *a)
+node_status (agent_t *a, const json_t *prev)
 {
-    char now[32], mem[64] = "0Ki", cpus[16];
+    char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);
-    snprintf (cpus, sizeof cpus, "%ld", sysconf (_SC_NPROCESSORS_ONLN));
-    FILE *f = fopen ("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets (line, sizeof line, f))
-            if (!strncmp (line, "MemTotal:", 9)) {
-                snprintf (mem, sizeof mem, "%lldKi", atoll (line + 9));
-                break;
-            }
-        fclose (f);
-    }
+    nodestatus_measure ("", a->data, &a->meas);
+    nodestatus_res_t cap, alloc;
+    nodestatus_capacity (&a->meas, &a->ncfg, &cap);
+    nodestatus_allocatable (&cap, &a->ncfg, &alloc);
     struct utsname u;
     uname (&u);
-    json_t *res = json_pack ("{s:s,s:s,s:s}", "cpu", cpus, "memory", mem, "pods", "110");
-    return json_pack ("{s:O,s:o,s:[{s:s,s:s,s:s,s:s,s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s},s:[{s:s,s:s},{s:s,s:s}]}",
-                      "capacity", res, "allocatable", res, "conditions", "type", "Ready", "status", "True", "reason",
-                      "KubeletReady", "message", "troupe agent is posting ready status", "lastHeartbeatTime", now,
-                      "lastTransitionTime", now, "nodeInfo", "architecture", u.machine, "operatingSystem", "linux",
-                      "kernelVersion", u.release, "kubeletVersion", "troupe-0.1", "containerRuntimeVersion",
-                      "process://0.1", "addresses", "type", "InternalIP", "address", a->host_ip, "type", "Hostname",
-                      "address", a->node);
+    return json_pack ("{s:o,s:o,s:o,s:{s:s,s:s,s:s,s:s,s:s},s:[{s:s,s:s},{s:s,s:s}]}", "capacity",
+                      nodestatus_resources_json (&cap), "allocatable", nodestatus_resources_json (&alloc), "conditions",
+                      nodestatus_conditions (&a->meas, &a->ncfg, prev, now), "nodeInfo", "architecture", u.machine,
+                      "operatingSystem", "linux", "kernelVersion", u.release, "kubeletVersion", "troupe-0.1",
+                      "containerRuntimeVersion", "process://0.1", "addresses", "type", "InternalIP", "address",
+                      a->host_ip, "type", "Hostname", "address", a->node);
 }
 
 static void node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);
+static void check_node (troupe_ctx_t *ctx, agent_t *a);
 
 static void
 node_updated (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
@@ -117,9 +116,11 @@ node_updated (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     (void) arg;
     agent_t *a = self;
     if (reply->code == TR_OK) {
-        if (!a->registered)
+        if (!a->registered) {
             TR_INFO (A, "node registered name=%s ip=%s", a->node, a->host_ip);
-        a->registered = 1;
+            a->registered = 1;
+            check_node (ctx, a); /* the runtime may have answered since the status was built */
+        }
     } else if (reply->code == TR_CONFLICT) {
         tr_env_t req;
         tr_env_init (&req);
@@ -143,13 +144,13 @@ node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         strcpy (req.kind, "Node");
         req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s}},s:{},s:o}", "apiVersion", "v1", "kind", "Node", "metadata",
                               "name", a->node, "labels", "kubernetes.io/hostname", a->node, "kubernetes.io/os", "linux",
-                              "node-role.kubernetes.io/worker", "", "spec", "status", node_status (a));
+                              "node-role.kubernetes.io/worker", "", "spec", "status", node_status (a, NULL));
     } else if (reply->code == TR_OK) {
         req.verb = TR_VERB_UPDATE_STATUS;
         strcpy (req.kind, "Node");
         snprintf (req.name, sizeof req.name, "%s", a->node);
         req.rv = reply->rv;
-        req.body = json_pack ("{s:o}", "status", node_status (a));
+        req.body = json_pack ("{s:o}", "status", node_status (a, tv_get (reply->body, "status.conditions")));
     } else {
         TR_WARN (A, "cannot read node code=%s", tr_code_name (reply->code));
         return;
@@ -158,18 +159,22 @@ node_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     tr_env_clear (&req);
 }
 
-/* After a lease renewal: if the node controller marked us Unknown meanwhile (a pause longer than
- * the grace period), say we are Ready again now rather than at the next full status post. */
+/* After a lease renewal (and when the runtime comes or goes): post the status if what it says
+ * changed — a condition's status or reason, capacity or allocatable — as the kubelet does between
+ * its full reports; this also answers an Unknown set by the node controller meanwhile (a pause
+ * longer than the grace period) now rather than at the next full status post. */
 static void
 node_checked (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
+    agent_t *a = self;
     if (reply->code != TR_OK)
         return;
-    size_t i;
-    json_t *c;
-    json_array_foreach (tv_get (reply->body, "status.conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), "Ready") &&
-                                                                              tv_str (c, "status") && !strcmp (tv_str (c, "status"), "True")) return;
-    node_got (self, ctx, reply, arg);
+    json_t *status = tv_get (reply->body, "status");
+    json_t *now = node_status (a, tv_get (status, "conditions"));
+    int changed = nodestatus_changed (status, now);
+    json_decref (now);
+    if (changed)
+        node_got (self, ctx, reply, arg);
 }
 
 static void
@@ -534,6 +539,17 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     (void) arg;
     agent_t *a = self;
     a->listing = 0;
+    int was_ok = a->meas.runtime_ok, first = !a->runtime_heard;
+    a->runtime_heard = 1;
+    a->meas.runtime_ok = reply->code == TR_OK;
+    if (reply->code != TR_OK)
+        snprintf (a->meas.runtime_msg, sizeof a->meas.runtime_msg, "runtime shim %.200s: ListContainers failed: %s%s%.200s",
+                  a->shim_ep, tr_code_name (reply->code), reply->msg ? ": " : "", reply->msg ? reply->msg : "");
+    if (was_ok != a->meas.runtime_ok || first) {
+        TR_INFO (A, "runtime %s shim=%s", a->meas.runtime_ok ? "ready" : "not ready", a->shim_ep);
+        if (a->registered)
+            check_node (ctx, a); /* Ready changes now, not at the next lease renewal */
+    }
     if (reply->code != TR_OK) {
         TR_WARN (A, "runtime shim not answering code=%s", tr_code_name (reply->code));
         return;
@@ -691,6 +707,22 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
         free (a);
         return NULL;
     }
+    snprintf (a->shim_ep, sizeof a->shim_ep, "%s", shim);
+    nodestatus_config_default (&a->ncfg);
+    char err[400];
+    json_int_t max_pods = tv_int (config, "maxPods", 110);
+    if (max_pods < 0 || max_pods > 1000000 ||
+        nodestatus_parse_reserved (tv_str (config, "kubeReserved"), &a->ncfg.kube_reserved, err, sizeof err) ||
+        nodestatus_parse_reserved (tv_str (config, "systemReserved"), &a->ncfg.system_reserved, err, sizeof err) ||
+        (tv_str (config, "evictionHard") &&
+         nodestatus_parse_eviction (tv_str (config, "evictionHard"), &a->ncfg, err, sizeof err))) {
+        TR_ERROR (A, "bad node configuration: %s", max_pods < 0 || max_pods > 1000000 ? "maxPods out of range" : err);
+        free (a);
+        return NULL;
+    }
+    a->ncfg.max_pods = max_pods;
+    snprintf (a->meas.runtime_msg, sizeof a->meas.runtime_msg,
+              "container runtime status check may not have completed yet (shim %s)", shim);
     host_ip (a->host_ip, sizeof a->host_ip);
     a->shim = troupe_peer (ctx, shim);
     if (!a->shim) {

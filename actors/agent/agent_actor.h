@@ -1,8 +1,11 @@
 /* agent_actor — the node agent (kubelet) as an actor.
  *
  * Config: nodeName, shimEndpoint (the runtime shim, runtime-shims/cri.h), dataDir (container
- * logs under pods/<uid>/<container>/<attempt>.log).
- * It registers its Node (capacity from the host), renews a Lease in kube-node-lease every 10 s,
+ * logs under pods/<uid>/<container>/<attempt>.log), maxPods (110), kubeReserved, systemReserved,
+ * evictionHard (kubelet syntax; a bad value fails the actor's start).
+ * It registers its Node (capacity, allocatable and conditions measured: nodestatus.h; posted
+ * again when they change, checked every 10 s and when the runtime starts or stops answering),
+ * renews a Lease in kube-node-lease every 10 s,
  * watches the pods bound to it, and once a second (and on every pod event) runs podsync for each
  * against what the shim reports, executes the actions and writes status only when it changed.
  * Pods marked for deletion are stopped, then deleted for good. Containers the shim runs for pods

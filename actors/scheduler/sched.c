@@ -26,16 +26,13 @@ struct sched {
     unsigned long rr;
 };
 
+/* A request's quantity in milli; 0 when absent (the broker has validated what is present). */
 static int64_t
 q_milli (const json_t *v)
 {
     int64_t m = 0;
-    if (json_is_string (v))
-        quantity_parse_milli (json_string_value (v), &m);
-    else if (json_is_integer (v))
-        m = json_integer_value (v) * 1000;
-    else if (json_is_real (v))
-        m = (int64_t) (json_real_value (v) * 1000);
+    if (v && tv_quantity_milli (v, &m, NULL, 0))
+        m = 0;
     return m;
 }
 
@@ -48,7 +45,8 @@ sched_pod_requests (const json_t *pod, sched_res_t *out)
     json_t *c;
     json_array_foreach (tv_get (pod, "spec.containers"), i, c) {
         out->cpu_milli += q_milli (tv_get (c, "resources.requests.cpu"));
-        out->memory += q_milli (tv_get (c, "resources.requests.memory")) / 1000;
+        int64_t mem = q_milli (tv_get (c, "resources.requests.memory"));
+        out->memory += mem / 1000 + (mem % 1000 > 0);   /* bytes, rounded up as Quantity.Value() */
     }
 }
 

@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 ELECT_BOUND=10 # seconds from the leader's exit to a new leader known to the survivors
-$PY -c 'import zmq, msgpack' 2>/dev/null || { echo "SKIP: python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"; exit 0; }
+$PY -c 'import zmq, msgpack' 2>/dev/null || skip "python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"
 MOUNTS=()
 stop_all() { # the servers first (a mount in use cannot go), then the mounts, then lib.sh's cleanup
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -27,11 +27,11 @@ stop_all() { # the servers first (a mount in use cannot go), then the mounts, th
   cleanup
 }
 trap stop_all EXIT
-[ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs needs root (the CI runs this as root)"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root (the CI runs this as root)"
 for n in 1 2 3; do
   mkdir -p "$T/s$n/raft"
   if ! mount -t tmpfs -o size=256m,mode=0700 troupe-faults "$T/s$n/raft" 2>"$T/mount.err"; then
-    echo "SKIP: cannot mount a tmpfs: $(cat "$T/mount.err")"; exit 0
+    skip "cannot mount a tmpfs: $(cat "$T/mount.err")"
   fi
   MOUNTS+=("$T/s$n/raft")
 done

@@ -39,7 +39,7 @@ for n in 1 2 3; do tro --kubeconfig "$T/admin.config" --server "$(api $n)" get n
 pass "node certificate propagated, admin keys accepted by every server"
 
 "$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
-wait_for 40 sh -c "'$TROUPE' --kubeconfig '$T/admin.config' get nodes n1 -o json | jq -e '.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")'" || fail "node n1 not Ready"
+wait_for 40 sh -c "'$TROUPE' --kubeconfig '$T/admin.config' get nodes n1 -o json | jq -e '.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node n1 not Ready"
 cat >"$T/d.yaml" <<Y
 apiVersion: apps/v1
 kind: Deployment
@@ -93,7 +93,7 @@ LEADER=$(tro --server "ipc://$T/s2/run/troupe.sock" store status -o json | jq -r
 BEFORE=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
 kill -9 "${SPID[1]}"
 wait_for 20 grep -q "switching to" "$T/agent.log" || fail "the agent did not fail over"
-wait_for 30 sh -c "'$TROUPE' --server 'ipc://$T/s2/run/troupe.sock' store status -o json | jq -e '.leaderAddress != \"\" and .leaderAddress != \"$(peer 1)\"'" || fail "no new leader"
+wait_for 30 sh -c "'$TROUPE' --server 'ipc://$T/s2/run/troupe.sock' store status -o json | jq -e '.leaderAddress != \"\" and .leaderAddress != \"$(peer 1)\"' | grep -qx true" || fail "no new leader"
 trc scale deployment ha --replicas 4 >/dev/null 2>"$T/scale.err" || fail "scale through the surviving servers: $(cat "$T/scale.err")"
 wait_for 60 runs 4 || fail "scale to 4 not done after the failover (controllers did not move?)"
 NOW=$(pgrep -f "$MARK" | sort | tr '\n' ' ')
@@ -103,8 +103,8 @@ grep -q "resuming informers" "$T/agent.log" || fail "the agent's informers did n
 pass "server killed: agent failed over (watches resumed from their revisions), pods untouched, scaled to 4 through the others"
 T2=$(lease_on 2 | jq -r .spec.renewTime)
 wait_for 25 sh -c "[ \"\$('$TROUPE' --kubeconfig '$T/admin.config' --server '$(api 2)' get lease n1 -n kube-node-lease -o json | jq -r .spec.renewTime)\" \> '$T2' ]" || fail "the Lease is not renewed after the failover"
-trc get events -o json | jq -e '[.items[] | select(.reason=="NodeNotReady")] | length == 0' >/dev/null || fail "node n1 went NotReady"
-trc get nodes n1 -o json | jq -e '.status.conditions[] | select(.type=="Ready" and .status=="True")' >/dev/null || fail "node n1 not Ready after the failover"
+trc get events -o json | jq -e '[.items[] | select(.reason=="NodeNotReady")] | length == 0' | grep -qx true || fail "node n1 went NotReady"
+trc get nodes n1 -o json | jq -e '.status.conditions[] | select(.type=="Ready" and .status=="True")' | grep -q . || fail "node n1 not Ready after the failover"
 pass "lease renewed after the failover, node Ready throughout"
 
 trc delete -f "$T/d.yaml" >/dev/null || fail "delete"

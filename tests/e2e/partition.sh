@@ -6,12 +6,12 @@
 # must be linearizable (tests/lincheck.py).
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-$PY -c 'import zmq, msgpack' 2>/dev/null || { echo "SKIP: python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"; exit 0; }
+$PY -c 'import zmq, msgpack' 2>/dev/null || skip "python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"
 NS=trp$$
 NETS=()
 net_cleanup() { for n in "${NETS[@]}"; do ip netns del "$n" 2>/dev/null; done; }
 trap 'cleanup; net_cleanup' EXIT
-if ! ip netns add "${NS}h" 2>/dev/null; then echo "SKIP: cannot create network namespaces (needs root)"; exit 0; fi
+if ! ip netns add "${NS}h" 2>/dev/null; then skip "cannot create network namespaces (needs root)"; fi
 NETS+=("${NS}h")
 SUB=10.$((100 + $$ % 100)).$(($$ / 100 % 200))
 ip -n "${NS}h" link add br0 type bridge && ip -n "${NS}h" link set br0 up || fail "bridge"

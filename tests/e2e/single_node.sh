@@ -10,7 +10,7 @@ wait_for 30 tro get nodes || fail "no API after 30 s"
 wait_for 10 tro get nodes e2e-node || fail "--config nodeName not used"
 OUT=$(cd "$T" && timeout 10 "$TROUPE" up 2>&1) && fail "a second troupe up on the same data dir started"
 echo "$OUT" | grep -q 'in use' || fail "second troupe up: unclear refusal: $OUT"
-wait_for 30 sh -c "'$TROUPE' get nodes -o json | jq -e '.items[0].status.conditions[] | select(.type==\"Ready\" and .status==\"True\")'" || fail "node not Ready"
+wait_for 30 sh -c "'$TROUPE' get nodes -o json | jq -e '.items[0].status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node not Ready"
 pass "cluster up, node Ready"
 
 cat >"$T/app.yaml" <<Y

@@ -387,6 +387,50 @@ watch_credit_and_expiry (void **state)
     tr_client_destroy (&w);
 }
 
+/* Quantities are stored in Kubernetes' canonical form; writing the same manifest again (0.5 over
+ * a stored "500m") is no change of spec; a bad quantity names its field. */
+static void
+quantities_canonical (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    const char *tmpl = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"q\"},"
+                       "\"spec\":{\"selector\":{\"matchLabels\":{\"a\":\"b\"}},\"template\":{"
+                       "\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                       "\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":%s,\"memory\":\"1024Mi\"},"
+                       "\"limits\":{\"cpu\":2,\"memory\":\"1.5Gi\"}}}]}}}}";
+    char text[1024];
+    tr_env_t rep;
+    snprintf (text, sizeof text, tmpl, "0.5");
+    assert_int_equal (call (c, TR_VERB_CREATE, "Deployment", "default", NULL, 0, json_loads (text, 0, NULL), &rep), TR_OK);
+    json_t *ctr = json_array_get (tv_get (rep.body, "spec.template.spec.containers"), 0);
+    assert_string_equal (tv_str (ctr, "resources.requests.cpu"), "500m");
+    assert_string_equal (tv_str (ctr, "resources.requests.memory"), "1Gi");
+    assert_string_equal (tv_str (ctr, "resources.limits.cpu"), "2");
+    assert_string_equal (tv_str (ctr, "resources.limits.memory"), "1536Mi");
+    assert_int_equal (tv_int (rep.body, "metadata.generation", 0), 1);
+    uint64_t rv = rep.rv;
+    /* the stored object written back with 0.5 for "500m": the same spec once canonical, the
+     * generation stays */
+    json_t *back = json_deep_copy (rep.body);
+    tr_env_clear (&rep);
+    tv_set (json_array_get (tv_get (back, "spec.template.spec.containers"), 0), "resources.requests.cpu", json_real (0.5));
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Deployment", "default", "q", rv, back, &rep), TR_OK);
+    assert_int_equal (tv_int (rep.body, "metadata.generation", 0), 1);
+    rv = rep.rv;
+    tr_env_clear (&rep);
+    snprintf (text, sizeof text, tmpl, "\"600m\"");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Deployment", "default", "q", rv, json_loads (text, 0, NULL), &rep), TR_OK);
+    assert_int_equal (tv_int (rep.body, "metadata.generation", 0), 2);
+    tr_env_clear (&rep);
+    snprintf (text, sizeof text, tmpl, "\"1.5.3\"");
+    assert_int_equal (call (c, TR_VERB_CREATE, "Deployment", "default", NULL, 0, json_loads (text, 0, NULL), &rep), TR_INVALID);
+    assert_non_null (strstr (rep.msg, "spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "
+                                      "quantity \"1.5.3\": invalid character '.' at position 4"));
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -397,6 +441,7 @@ main (void)
         cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
         cmocka_unit_test_setup_teardown (roles, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -140,24 +140,25 @@ quantities (void **state)
 {
     (void) state;
     int64_t v;
-    assert_int_equal (quantity_parse_milli ("500m", &v), 0);
+    assert_int_equal (quantity_parse_milli ("500m", &v, NULL, 0), 0);
     assert_int_equal (v, 500);
-    assert_int_equal (quantity_parse_milli ("2", &v), 0);
+    assert_int_equal (quantity_parse_milli ("2", &v, NULL, 0), 0);
     assert_int_equal (v, 2000);
-    assert_int_equal (quantity_parse_milli ("1.5", &v), 0);
+    assert_int_equal (quantity_parse_milli ("1.5", &v, NULL, 0), 0);
     assert_int_equal (v, 1500);
-    assert_int_equal (quantity_parse ("1Gi", &v), 0);
+    assert_int_equal (quantity_parse ("1Gi", &v, NULL, 0), 0);
     assert_int_equal (v, 1073741824);
-    assert_int_equal (quantity_parse ("128Mi", &v), 0);
+    assert_int_equal (quantity_parse ("128Mi", &v, NULL, 0), 0);
     assert_int_equal (v, 134217728);
-    assert_int_equal (quantity_parse ("1k", &v), 0);
+    assert_int_equal (quantity_parse ("1k", &v, NULL, 0), 0);
     assert_int_equal (v, 1000);
-    assert_int_equal (quantity_parse ("500m", &v), 0);
+    assert_int_equal (quantity_parse ("500m", &v, NULL, 0), 0);
     assert_int_equal (v, 1); /* rounds up */
-    assert_int_equal (quantity_parse ("lots", &v), -1);
-    assert_int_equal (quantity_parse ("5Xi", &v), -1);
-    assert_int_equal (quantity_parse ("-1", &v), -1);
-    assert_int_equal (quantity_parse ("", &v), -1);
+    assert_int_equal (quantity_parse ("lots", &v, NULL, 0), -1);
+    assert_int_equal (quantity_parse ("5Xi", &v, NULL, 0), -1);
+    assert_int_equal (quantity_parse ("-1", &v, NULL, 0), 0); /* parses, as in Kubernetes; */
+    assert_int_equal (v, -1);                                   /* fields refuse it (schema) */
+    assert_int_equal (quantity_parse ("", &v, NULL, 0), -1);
 }
 
 int
