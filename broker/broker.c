@@ -394,13 +394,12 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     }
     if (schema_kind_namespaced (r.sk))
         snprintf (r.ns, sizeof r.ns, "%s", req->ns[0] ? req->ns : (req->verb == TR_VERB_LIST || req->verb == TR_VERB_WATCH ? "" : "default"));
-    const char *why = bk_is_write (req->verb) ? NULL : bk_authorize (id, req->verb, schema_kind_name (r.sk), NULL, NULL, NULL);
-    if (why) {
-        bk_reply (sock, rid, req, TR_FORBIDDEN, NULL, 0, "%s: %s", id->name, why);
+    /* a linearizable read is authorised after its barrier: the node authorizer reads the cache */
+    int barrier = b->replicated && !b->read_ready && (req->verb == TR_VERB_GET || req->verb == TR_VERB_LIST) &&
+                  !tv_bool (req->opts, "stale", false);
+    if (!bk_is_write (req->verb) && !barrier && bk_authorize (&r, NULL, NULL, req->name))
         return;
-    }
-    if (b->replicated && !b->read_ready && (req->verb == TR_VERB_GET || req->verb == TR_VERB_LIST) &&
-        !tv_bool (req->opts, "stale", false)) {
+    if (barrier) {
         read_barrier (b, sock, rid, req, id, attempts);
         return;
     }

@@ -7,6 +7,7 @@
 #ifndef TROUPE_BROKER_INT_H
 #define TROUPE_BROKER_INT_H
 
+#include "broker/authz.h"
 #include "broker/broker_cache.h"
 #include "core/envelope.h"
 #include "core/schema.h"
@@ -16,8 +17,6 @@
 #include <msgpack.h>
 
 #define A "broker"
-
-typedef enum { ROLE_NONE = 0, ROLE_VIEWER, ROLE_NODE, ROLE_CONTROLLER, ROLE_ADMIN } role_t;
 
 typedef struct {
     char name[128];
@@ -111,9 +110,10 @@ void bk_h_delete (rq_t *r);
 /* broker_auth.c */
 const char *bk_role_name (role_t r);
 int bk_is_write (tr_verb_t v);
-/* NULL if id may do verb on kind (cur: the stored object, newobj: the proposed one), else why not. */
-const char *bk_authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cur, const json_t *newobj,
-                          const char *name);
+/* 0 if r's identity may do r's request (its verb and opts.subresource) on the object `name` of
+ * r's kind (cur: the stored object, newobj: the one proposed); else replies Forbidden, with the
+ * api-server's message (authz.h), and returns -1. */
+int bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name);
 /* The identity of a message's sender (local socket: admin; tcp: its CURVE key). 0 or -1. */
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */

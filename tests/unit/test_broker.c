@@ -317,6 +317,54 @@ roles (void **state)
     assert_int_equal (call (a, TR_VERB_GET, "Pod", "default", "n2", 0, NULL, &rep), TR_OK);
     assert_null (tv_get (rep.body, "status.phase")); /* unchanged by the refused write */
     tr_env_clear (&rep);
+
+    /* the Node authorizer, through the broker: n1 gets the Secret its pod uses, no other, and
+     * never lists or watches Secrets; a viewer reads no Secret */
+    const char *secrets[] = {"s-used", "s-other"};
+    for (int i = 0; i < 2; i++) {
+        json_t *s = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name",
+                               secrets[i], "stringData", "k", "v");
+        assert_int_equal (call (a, TR_VERB_CREATE, "Secret", "default", NULL, 0, s, NULL), TR_OK);
+    }
+    json_t *user = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s,s:[{s:{s:s}}]}]}}", "apiVersion", "v1", "kind",
+                              "Pod", "metadata", "name", "user", "spec", "nodeName", "n1", "containers", "name", "c",
+                              "image", "x", "envFrom", "secretRef", "name", "s-used");
+    assert_int_equal (call (a, TR_VERB_CREATE, "Pod", "default", NULL, 0, user, NULL), TR_OK);
+    assert_int_equal (call (n, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_OK);
+    assert_int_equal (call (n, TR_VERB_GET, "Secret", "default", "s-other", 0, NULL, &rep), TR_FORBIDDEN);
+    assert_string_equal (rep.msg, "secrets \"s-other\" is forbidden: User \"system:node:n1\" cannot get resource "
+                                  "\"secrets\" in API group \"\" in the namespace \"default\": no relationship found "
+                                  "between node 'n1' and this object");
+    tr_env_clear (&rep);
+    assert_int_equal (call (n, TR_VERB_LIST, "Secret", "default", NULL, 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (n, TR_VERB_WATCH, "Secret", "", NULL, 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (n, TR_VERB_LIST, "Deployment", "", NULL, 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (n, TR_VERB_LIST, "Pod", "", NULL, 0, NULL, NULL), TR_OK);
+    /* another node's Node: refused with NodeRestriction's reason */
+    json_t *n2 = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "n2");
+    assert_int_equal (call (n, TR_VERB_CREATE, "Node", NULL, NULL, 0, n2, &rep), TR_FORBIDDEN);
+    assert_non_null (strstr (rep.msg, "User \"system:node:n1\" cannot create resource \"nodes\""));
+    assert_non_null (strstr (rep.msg, "node \"n1\" is not allowed to modify node \"n2\""));
+    tr_env_clear (&rep);
+    /* once the pod is gone, so is the relation */
+    assert_int_equal (call (a, TR_VERB_DELETE, "Pod", "default", "user", 0, NULL, NULL), TR_OK);
+    tr_env_t del; /* the agent's final deletion, grace 0 */
+    tr_env_init (&del);
+    del.verb = TR_VERB_DELETE;
+    strcpy (del.kind, "Pod");
+    strcpy (del.ns, "default");
+    strcpy (del.name, "user");
+    del.opts = json_pack ("{s:i}", "gracePeriodSeconds", 0);
+    assert_int_equal (tr_client_call (n, &del, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&del);
+    tr_env_clear (&rep);
+    assert_int_equal (call (a, TR_VERB_GET, "Pod", "default", "user", 0, NULL, NULL), TR_NOT_FOUND);
+    assert_int_equal (call (n, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
+    tr_client_t *v2 = tcp_client (f, f->viewer);
+    assert_int_equal (call (v2, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (v2, TR_VERB_GET, "Pod", "default", "n1", 0, NULL, NULL), TR_OK);
+    tr_client_destroy (&v2);
     tr_client_destroy (&n);
     tr_client_destroy (&a);
 }
@@ -390,7 +438,7 @@ watch_credit_and_expiry (void **state)
 int
 main (void)
 {
-    setenv ("TROUPE_LOG", "error", 1);
+    setenv ("TROUPE_LOG", getenv ("TB_LOG") ? getenv ("TB_LOG") : "error", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (raw_frames, setup, teardown),
         cmocka_unit_test_setup_teardown (verbs_kinds_validation, setup, teardown),
