@@ -399,6 +399,8 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
                   !tv_bool (req->opts, "stale", false);
     if (!bk_is_write (req->verb) && !barrier && bk_authorize (&r, NULL, NULL, req->name))
         return;
+    if (!barrier && bk_secrets_guard (&r))
+        return;
     if (barrier) {
         read_barrier (b, sock, rid, req, id, attempts);
         return;
@@ -562,6 +564,8 @@ broker_thread (zsock_t *pipe, void *arg)
     b.reload_events = zlistx_new ();
     zlistx_set_destructor (b.reload_events, (zlistx_destructor_fn *) zmsg_destroy);
     b.cache = ok ? bcache_new (b.schemas, o->ring_size) : NULL;
+    if (b.cache)
+        bk_secrets_init (&b, o->pki_dir);
     b.store = ok ? zsock_new (ZMQ_DEALER) : NULL;
     if (b.store) {
         zsock_set_sndhwm (b.store, 0);
@@ -656,6 +660,7 @@ broker_thread (zsock_t *pipe, void *arg)
     zhashx_destroy (&b.node_sock);
     zhashx_destroy (&b.clients);
     bcache_destroy (&b.cache);
+    bk_secrets_destroy (&b);
     zsock_destroy (&b.local);
     zsock_destroy (&b.remote);
     zactor_destroy (&b.auth);

@@ -9,6 +9,7 @@
 
 #include "broker/authz.h"
 #include "broker/broker_cache.h"
+#include "broker/encryption.h"
 #include "core/envelope.h"
 #include "core/schema.h"
 
@@ -44,6 +45,8 @@ typedef struct {
     uint64_t req_id;
 } forward_t;
 
+typedef struct bk_secrets bk_secrets_t; /* broker_secrets.c */
+
 typedef struct {
     zsock_t *local, *remote, *store;
     zactor_t *auth;
@@ -63,6 +66,7 @@ typedef struct {
     char instance[40];
     char pki_dir[1024];
     int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
+    bk_secrets_t *secrets;     /* encryption at rest of Secrets */
 } broker_t;
 
 typedef struct {
@@ -118,5 +122,17 @@ int bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */
 int bk_load_clients (broker_t *b, const char *pki_dir);
+
+/* broker_secrets.c — Secrets encrypted at rest (broker/encryption.h) */
+#define BK_SECRETS_CONFIG ENC_CONFIG_FILE /* in the pki directory */
+/* Reads pki_dir/BK_SECRETS_CONFIG (pki_dir may be NULL: Secrets are then refused) and lets the
+ * watch cache open sealed values. Before the cache is loaded. 0. */
+int bk_secrets_init (broker_t *b, const char *pki_dir);
+void bk_secrets_destroy (broker_t *b);
+/* Seals *val (replaced, malloc'd) when key is a Secret's. 0, or -1 with err (not configured). */
+int bk_secrets_seal (broker_t *b, const char *key, char **val, size_t *len, char *err, size_t errlen);
+/* For a Secret request: 1 if it was answered with a refusal (no configuration; a value this
+ * server cannot decrypt), else 0. */
+int bk_secrets_guard (rq_t *r);
 
 #endif

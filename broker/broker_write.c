@@ -40,6 +40,13 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
         json_decref (obj);
         return;
     }
+    char serr[300];
+    if (op == 1 && bk_secrets_seal (b, key, &val, &len, serr, sizeof serr)) {
+        bk_reply (sock, rid, req, TR_UNAVAILABLE, NULL, 0, "%s: %s", what, serr);
+        free (val);
+        json_decref (obj);
+        return;
+    }
     if (len > TR_MAX_FRAME) {
         bk_reply (sock, rid, req, TR_TOO_LARGE, NULL, 0, "%s: object of %zu bytes exceeds the %u byte limit", what,
                   len, TR_MAX_FRAME);

@@ -12,6 +12,7 @@
 
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
+#include "broker/encryption.h"
 #include "core/client.h"
 #include "core/value.h"
 
@@ -33,6 +34,18 @@ client_cert (const char *pki, const char *name, const char *role)
     snprintf (path, sizeof path, "%s/clients/%s.cert", pki, name);
     zcert_save_public (c, path);
     return c;
+}
+
+static void
+start_broker (fx_t *f)
+{
+    char pki[400], sep[64];
+    snprintf (pki, sizeof pki, "%s/pki", f->dir);
+    snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
+                       .pki_dir = pki, .ring_size = 64};
+    f->broker = broker_new (&o);
+    assert_non_null (f->broker);
 }
 
 static int
@@ -57,14 +70,16 @@ setup (void **state)
     snprintf (f->local, sizeof f->local, "inproc://tb-broker-%d", getpid ());
     int port = 20000 + getpid () % 12000; /* below the ephemeral ports (32768+) */
     snprintf (f->tcp, sizeof f->tcp, "tcp://127.0.0.1:%d", port);
+    encryption_t *enc = encryption_new (); /* what troupe init makes */
+    char err[300];
+    snprintf (path, sizeof path, "%s/%s", pki, ENC_CONFIG_FILE);
+    assert_int_equal (encryption_save (enc, path, err, sizeof err), 0);
+    encryption_destroy (&enc);
     char sep[64];
     snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
     f->store = store_actor_new (store, sep);
     assert_non_null (f->store);
-    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
-                       .pki_dir = pki, .ring_size = 64};
-    f->broker = broker_new (&o);
-    assert_non_null (f->broker);
+    start_broker (f);
     *state = f;
     return 0;
 }
@@ -435,6 +450,119 @@ watch_credit_and_expiry (void **state)
     tr_client_destroy (&w);
 }
 
+/* 1 if the bytes of needle occur in the file at path */
+static int
+file_has (const char *path, const char *needle)
+{
+    FILE *fp = fopen (path, "rb");
+    assert_non_null (fp);
+    size_t cap = 1 << 20, n = 0, r;
+    char *buf = malloc (cap);
+    while ((r = fread (buf + n, 1, cap - n, fp)) > 0)
+        if ((n += r) == cap)
+            buf = realloc (buf, cap *= 2);
+    fclose (fp);
+    int found = memmem (buf, n, needle, strlen (needle)) != NULL;
+    free (buf);
+    return found;
+}
+
+static json_t *
+secret (const char *name, const char *value)
+{
+    return json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", name,
+                      "stringData", "password", value);
+}
+
+static void
+get_secret_value (tr_client_t *c, const char *name, const char *want)
+{
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_GET, "Secret", "default", name, 0, NULL, &rep), TR_OK);
+    char *text = json_dumps (rep.body, 0);
+    if (!strstr (text, want))
+        fail_msg ("secret %s: %s does not hold %s", name, text, want);
+    free (text);
+    tr_env_clear (&rep);
+}
+
+static void
+secrets_encrypted_at_rest (void **state)
+{
+    fx_t *f = *state;
+    char mdb[512], cfg[512], aside[600], err[300], m1[64], m2[64], mc[64], m3[64];
+    snprintf (mdb, sizeof mdb, "%s/store/data.mdb", f->dir);
+    snprintf (cfg, sizeof cfg, "%s/pki/%s", f->dir, ENC_CONFIG_FILE);
+    snprintf (aside, sizeof aside, "%s.aside", cfg);
+    snprintf (m1, sizeof m1, "pw-one-%d-zq", getpid ());
+    snprintf (m2, sizeof m2, "pw-two-%d-zq", getpid ());
+    snprintf (m3, sizeof m3, "pw-old-%d-zq", getpid ());
+    snprintf (mc, sizeof mc, "cm-plain-%d-zq", getpid ());
+    tr_client_t *c = local_client (f);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, secret ("db", m1), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, secret ("legacy", m3), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("plain", mc), NULL), TR_OK);
+    get_secret_value (c, "db", m1);
+    /* the scan finds what is stored in the clear (the ConfigMap), and not the Secret's value */
+    assert_true (file_has (mdb, mc));
+    assert_false (file_has (mdb, m1));
+    assert_false (file_has (mdb, m3));
+    assert_true (file_has (mdb, "k8s:enc:secretbox:v1:key1:"));
+
+    /* rotation while the broker runs: key2 first (it writes), read again within a second */
+    encryption_t *e = encryption_load (cfg, err, sizeof err);
+    assert_non_null (e);
+    char name[64];
+    assert_int_equal (encryption_add_key (e, 1, name, sizeof name, err, sizeof err), 0);
+    assert_string_equal (name, "key2");
+    assert_int_equal (encryption_save (e, cfg, err, sizeof err), 0);
+    usleep (1200 * 1000);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, secret ("db2", m2), NULL), TR_OK);
+    assert_true (file_has (mdb, "k8s:enc:secretbox:v1:key2:"));
+    assert_false (file_has (mdb, m2));
+    /* rewrite "db" (an unchanged update seals it with key2), not "legacy"; then drop key1 */
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_GET, "Secret", "default", "db", 0, NULL, &rep), TR_OK);
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Secret", "default", "db", 0, json_incref (rep.body), NULL), TR_OK);
+    tr_env_clear (&rep);
+    assert_int_equal (encryption_remove_key (e, "key2", err, sizeof err), -1); /* it writes */
+    assert_int_equal (encryption_remove_key (e, "key1", err, sizeof err), 0);
+    assert_int_equal (encryption_save (e, cfg, err, sizeof err), 0);
+    encryption_destroy (&e);
+    tr_client_destroy (&c);
+    /* a broker started now has key2 only: db and db2 read back in plaintext; legacy, still sealed
+     * with key1, is refused with the reason (never served as ciphertext), and can be deleted */
+    zactor_destroy (&f->broker);
+    start_broker (f);
+    c = local_client (f);
+    get_secret_value (c, "db", m1);
+    get_secret_value (c, "db2", m2);
+    assert_int_equal (call (c, TR_VERB_GET, "Secret", "default", "legacy", 0, NULL, &rep), TR_INTERNAL);
+    assert_non_null (strstr (rep.msg, "encrypted with key \"key1\", which is not in this server's encryption"));
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_LIST, "Secret", "default", NULL, 0, NULL, NULL), TR_INTERNAL);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Secret", "default", "legacy", 0, NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_LIST, "Secret", "default", NULL, 0, NULL, &rep), TR_OK);
+    assert_int_equal (json_array_size (json_object_get (rep.body, "items")), 2);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    /* a broker without the configuration refuses Secrets, reads and writes, and serves the rest */
+    zactor_destroy (&f->broker);
+    assert_int_equal (rename (cfg, aside), 0);
+    start_broker (f);
+    c = local_client (f);
+    assert_int_equal (call (c, TR_VERB_GET, "Secret", "default", "db", 0, NULL, &rep), TR_UNAVAILABLE);
+    assert_non_null (strstr (rep.msg, "no encryption configuration"));
+    assert_null (rep.body);
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_LIST, "Secret", "", NULL, 0, NULL, NULL), TR_UNAVAILABLE);
+    assert_int_equal (call (c, TR_VERB_WATCH, "Secret", "", NULL, 0, NULL, NULL), TR_UNAVAILABLE);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, secret ("db3", "x"), NULL), TR_UNAVAILABLE);
+    assert_int_equal (call (c, TR_VERB_GET, "ConfigMap", "default", "plain", 0, NULL, NULL), TR_OK);
+    tr_client_destroy (&c);
+    assert_int_equal (rename (aside, cfg), 0);
+}
+
 int
 main (void)
 {
@@ -445,6 +573,7 @@ main (void)
         cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
         cmocka_unit_test_setup_teardown (roles, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
