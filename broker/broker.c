@@ -143,9 +143,17 @@ on_store_answer (broker_t *b, const msgpack_object *o)
 }
 
 static void on_read_ready (broker_t *b, const msgpack_object *o);
+static void start_reload (broker_t *b);
 
 /* The replicated store replaced its data (a snapshot from the leader): reload the cache from it;
  * watchers get EXPIRED and relist, as after a watch-cache gap. */
+void
+bk_reload_cache (broker_t *b)
+{
+    if (!b->reloading)
+        start_reload (b);
+}
+
 static void
 start_reload (broker_t *b)
 {
@@ -638,6 +646,7 @@ broker_thread (zsock_t *pipe, void *arg)
             else if (which == b.local || (b.remote && which == b.remote))
                 on_client (&b, which);
             bcache_pump (b.cache);
+            bk_secrets_tick (&b);
         }
         zpoller_destroy (&b.poller);
     }

@@ -94,6 +94,8 @@ void bk_rfc3339_now (char *buf, size_t len);
 pending_write_t *bk_pending_take (broker_t *b, const msgpack_object *o);
 /* Handles one decoded request (attempts: Conflicts already retried for it). */
 void bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
+/* Reloads the watch cache from the store (watchers get EXPIRED and relist), as after a snapshot. */
+void bk_reload_cache (broker_t *b);
 
 /* broker_write.c */
 /* Proposes one operation on key to the store; obj (stolen) is the object returned on success. */
@@ -129,6 +131,8 @@ int bk_load_clients (broker_t *b, const char *pki_dir);
  * watch cache open sealed values. Before the cache is loaded. 0. */
 int bk_secrets_init (broker_t *b, const char *pki_dir);
 void bk_secrets_destroy (broker_t *b);
+/* Called by the broker's loop: re-reads the configuration when it changed (at most a stat a second). */
+void bk_secrets_tick (broker_t *b);
 /* Seals *val (replaced, malloc'd) when key is a Secret's. 0, or -1 with err (not configured). */
 int bk_secrets_seal (broker_t *b, const char *key, char **val, size_t *len, char *err, size_t errlen);
 /* For a Secret request: 1 if it was answered with a refusal (no configuration; a value this

@@ -18,6 +18,8 @@
 #define SECRETS_PREFIX "/registry/secrets/"
 
 struct bk_secrets {
+    broker_t *b;
+    size_t stubs;        /* values the cache could not open since it was last loaded */
     char path[1100];
     encryption_t *enc;
     char why[1300];      /* why enc is NULL */
@@ -37,7 +39,12 @@ opener (void *arg, const char *key, const char *val, size_t len, char **out, siz
     bk_secrets_t *s = arg;
     if (!is_secret_key (key))
         return 1;
-    return encryption_open (s->enc, val, len, out, outlen, err, errlen);
+    int rc = encryption_open (s->enc, val, len, out, outlen, err, errlen);
+    if (rc) {
+        s->stubs++;
+        TR_WARN (A, "a stored Secret cannot be decrypted key=%s error=\"%s\"", key, err);
+    }
+    return rc;
 }
 
 /* Reads the file again if it changed since; keeps the configuration in use if the new one is
@@ -74,12 +81,20 @@ refresh (bk_secrets_t *s, int force)
     const char *w = encryption_write_key (e);
     TR_INFO (A, "secrets encryption configuration loaded generation=%d keys=%d writes=%s", encryption_generation (e),
              encryption_key_count (e), w ? w : "identity (plaintext)");
+    if (s->stubs && s->b && !force) {
+        /* Secrets this server could not open may open now (a key that reached it late): read them
+         * again from the store */
+        TR_INFO (A, "reloading the cache: %zu stored Secrets could not be decrypted with the previous keys", s->stubs);
+        s->stubs = 0;
+        bk_reload_cache (s->b);
+    }
 }
 
 int
 bk_secrets_init (broker_t *b, const char *pki_dir)
 {
     bk_secrets_t *s = calloc (1, sizeof *s);
+    s->b = b;
     if (pki_dir)
         snprintf (s->path, sizeof s->path, "%s/%s", pki_dir, BK_SECRETS_CONFIG);
     else
@@ -101,6 +116,13 @@ bk_secrets_destroy (broker_t *b)
         free (b->secrets);
         b->secrets = NULL;
     }
+}
+
+void
+bk_secrets_tick (broker_t *b)
+{
+    if (b->secrets && b->secrets->path[0])
+        refresh (b->secrets, 0);
 }
 
 int
