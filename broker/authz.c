@@ -20,6 +20,9 @@ static const kind_info_t kinds[] = {
     {"Node", "nodes", "", 0},            {"ConfigMap", "configmaps", "", 1},
     {"Secret", "secrets", "", 1},        {"Event", "events", "", 1},
     {"Lease", "leases", "coordination.k8s.io", 1},
+    /* kinds of later issues, named here so that their rules below already hold */
+    {"Service", "services", "", 1},      {"Endpoints", "endpoints", "", 1},
+    {"EndpointSlice", "endpointslices", "discovery.k8s.io", 1},
 };
 
 /* A kind this table does not know (a later kind, a custom resource): its plural is the lowercased
@@ -81,6 +84,9 @@ static const rule_t rules[] = {
     {ROLE_NODE, "events", "create update patch", R_YES},
     {ROLE_NODE, "secrets", "get", R_OWN},
     {ROLE_NODE, "configmaps", "get", R_OWN},
+    {ROLE_NODE, "services", "get list watch", R_YES}, /* kubelet: service env vars; proxy */
+    {ROLE_NODE, "endpoints", "get list watch", R_YES},
+    {ROLE_NODE, "endpointslices", "get list watch", R_YES},
 };
 
 static int

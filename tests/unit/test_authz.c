@@ -346,6 +346,17 @@ node_restriction (void **state)
     c.role = ROLE_CONTROLLER;
     c.verb = "get";
     assert_false (az_decide (&c, NULL, why, sizeof why));
+    /* kinds of later issues: a node reads services and endpoints, writes none */
+    az_request_t s = {.role = ROLE_NODE, .user = "n1", .verb = "watch", .kind = "EndpointSlice", .ns = ""};
+    assert_true (az_decide (&s, NULL, why, sizeof why));
+    s.kind = "Service";
+    s.verb = "create";
+    assert_false (az_decide (&s, NULL, why, sizeof why));
+    char msg[600];
+    s.kind = "EndpointSlice";
+    s.ns = "default";
+    az_forbidden_message (&s, why, msg, sizeof msg);
+    assert_non_null (strstr (msg, "endpointslices.discovery.k8s.io is forbidden"));
 }
 
 static void
