@@ -279,6 +279,34 @@ az_decide (const az_request_t *rq, const az_lookup_t *lk, char *why, size_t len)
     return 0;
 }
 
+int
+az_role_may (const az_request_t *rq, char *why, size_t len)
+{
+    /* every "own" check passes for an imaginary object: only the role's rules are left */
+    why[0] = 0;
+    if (!rq->verb || !known_verb (rq->verb)) {
+        snprintf (why, len, "unknown verb \"%s\"", rq->verb ? rq->verb : "");
+        return 0;
+    }
+    if (rq->role == ROLE_ADMIN)
+        return 1;
+    kind_info_t ki;
+    char plural[80], resource[128];
+    kind_of (rq->kind ? rq->kind : "", &ki, plural, sizeof plural);
+    if (rq->subresource && *rq->subresource)
+        snprintf (resource, sizeof resource, "%s/%s", ki.plural, rq->subresource);
+    else
+        snprintf (resource, sizeof resource, "%s", ki.plural);
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (rules[i].role == rq->role && has_word (rules[i].verbs, rq->verb) &&
+            (!strcmp (rules[i].resource, resource) ||
+             (!strcmp (rules[i].resource, "*") && !strchr (resource, '/') && strcmp (resource, "secrets"))))
+            return 1;
+    if (rq->role == ROLE_NODE && !strcmp (resource, "pods") && !strcmp (rq->verb, "create"))
+        snprintf (why, len, "node \"%s\" can only create mirror pods, which are not supported", rq->user ? rq->user : "");
+    return 0;
+}
+
 void
 az_user_name (role_t role, const char *name, char *buf, size_t len)
 {

@@ -49,6 +49,11 @@ typedef struct {
 /* 1 if allowed; 0 if not, with the reason (Kubernetes' wording where it has one) in why. */
 int az_decide (const az_request_t *rq, const az_lookup_t *lookup, char *why, size_t whylen);
 
+/* The role-level half of az_decide, for a write before its object is read (as the api-server's
+ * authorizer runs before admission): 0, with why, when no rule of the role names this verb on this
+ * resource, whatever the object; 1 when one might (az_decide then decides on the objects). */
+int az_role_may (const az_request_t *rq, char *why, size_t whylen);
+
 /* The api-server's Forbidden message for rq and the reason az_decide gave:
  *   nodes "n2" is forbidden: User "system:node:n1" cannot update resource "nodes" in API group ""
  *   at the cluster scope: a node may only write its own Node object */

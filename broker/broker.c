@@ -407,6 +407,8 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
                   !tv_bool (req->opts, "stale", false);
     if (!bk_is_write (req->verb) && !barrier && bk_authorize (&r, NULL, NULL, req->name))
         return;
+    if (bk_is_write (req->verb) && bk_authorize_role (&r)) /* the object's checks come later */
+        return;
     if (!barrier && bk_secrets_guard (&r))
         return;
     if (barrier) {

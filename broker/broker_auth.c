@@ -41,8 +41,8 @@ pods_on_node (void *arg, const char *node, const char *ns)
     return items;
 }
 
-int
-bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name)
+static int
+decide (rq_t *r, const json_t *cur, const json_t *newobj, const char *name, int role_only)
 {
     const char *sub = "";
     az_request_t q = {.role = r->id->role, .user = r->id->name, .kind = schema_kind_name (r->sk), .name = name,
@@ -55,7 +55,7 @@ bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name
     q.ns = schema_kind_namespaced (r->sk) ? (ons ? ons : r->ns) : "";
     az_lookup_t lk = {.pods_on_node = pods_on_node, .arg = r->b};
     char why[400];
-    if (az_decide (&q, &lk, why, sizeof why))
+    if (role_only ? az_role_may (&q, why, sizeof why) : az_decide (&q, &lk, why, sizeof why))
         return 0;
     char msg[1024];
     az_forbidden_message (&q, why, msg, sizeof msg);
@@ -63,6 +63,18 @@ bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name
              az_role_name (r->id->role), q.verb ? q.verb : "?", q.kind, q.ns, name ? name : "", why);
     bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s", msg);
     return -1;
+}
+
+int
+bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name)
+{
+    return decide (r, cur, newobj, name, 0);
+}
+
+int
+bk_authorize_role (rq_t *r)
+{
+    return decide (r, NULL, NULL, r->req->name, 1);
 }
 
 int

@@ -120,6 +120,8 @@ int bk_is_write (tr_verb_t v);
  * r's kind (cur: the stored object, newobj: the one proposed); else replies Forbidden, with the
  * api-server's message (authz.h), and returns -1. */
 int bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name);
+/* The same before the object is read (a write): refused when the role may never do it. 0 or -1. */
+int bk_authorize_role (rq_t *r);
 /* The identity of a message's sender (local socket: admin; tcp: its CURVE key). 0 or -1. */
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */

@@ -21,7 +21,7 @@ typedef struct {
     char local[600];
     char tcp[64];
     zactor_t *store, *broker;
-    zcert_t *server, *viewer, *node1, *admin;
+    zcert_t *server, *viewer, *node1, *admin, *ctrl;
 } fx_t;
 
 static zcert_t *
@@ -67,6 +67,7 @@ setup (void **state)
     f->viewer = client_cert (pki, "alice", "viewer");
     f->node1 = client_cert (pki, "n1", "node");
     f->admin = client_cert (pki, "root", "admin");
+    f->ctrl = client_cert (pki, "kcm", "controller");
     snprintf (f->local, sizeof f->local, "inproc://tb-broker-%d", getpid ());
     int port = 20000 + getpid () % 12000; /* below the ephemeral ports (32768+) */
     snprintf (f->tcp, sizeof f->tcp, "tcp://127.0.0.1:%d", port);
@@ -94,6 +95,7 @@ teardown (void **state)
     zcert_destroy (&f->viewer);
     zcert_destroy (&f->node1);
     zcert_destroy (&f->admin);
+    zcert_destroy (&f->ctrl);
     char cmd[300];
     snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
     assert_int_equal (system (cmd), 0);
@@ -376,6 +378,33 @@ roles (void **state)
     tr_env_clear (&rep);
     assert_int_equal (call (a, TR_VERB_GET, "Pod", "default", "user", 0, NULL, NULL), TR_NOT_FOUND);
     assert_int_equal (call (n, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
+    /* the controller role: binds and reports, no more */
+    tr_client_t *k = tcp_client (f, f->ctrl);
+    json_t *free_pod = json_pack ("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                                  "name", "free", "spec", "containers", "name", "c", "image", "x");
+    assert_int_equal (call (k, TR_VERB_CREATE, "Pod", "default", NULL, 0, free_pod, NULL), TR_OK);
+    tr_env_t b;
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "free");
+    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n1");
+    b.opts = json_pack ("{s:s}", "subresource", "binding");
+    assert_int_equal (tr_client_call (k, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    b.verb = TR_VERB_PATCH; /* the same binding by the node: refused (a node never binds) */
+    assert_int_equal (tr_client_call (n, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_FORBIDDEN);
+    assert_non_null (strstr (rep.msg, "cannot create resource \"pods/binding\""));
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    assert_int_equal (call (k, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (k, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("k", "1"), NULL), TR_FORBIDDEN);
+    assert_int_equal (call (k, TR_VERB_LIST, "Namespace", "", NULL, 0, NULL, NULL), TR_FORBIDDEN);
+    assert_int_equal (call (k, TR_VERB_DELETE, "Pod", "default", "free", 0, NULL, NULL), TR_OK);
+    tr_client_destroy (&k);
     tr_client_t *v2 = tcp_client (f, f->viewer);
     assert_int_equal (call (v2, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
     assert_int_equal (call (v2, TR_VERB_GET, "Pod", "default", "n1", 0, NULL, NULL), TR_OK);
