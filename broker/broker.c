@@ -145,8 +145,6 @@ on_store_answer (broker_t *b, const msgpack_object *o)
 static void on_read_ready (broker_t *b, const msgpack_object *o);
 static void start_reload (broker_t *b);
 
-/* The replicated store replaced its data (a snapshot from the leader): reload the cache from it;
- * watchers get EXPIRED and relist, as after a watch-cache gap. */
 void
 bk_reload_cache (broker_t *b)
 {
@@ -154,6 +152,8 @@ bk_reload_cache (broker_t *b)
         start_reload (b);
 }
 
+/* The replicated store replaced its data (a snapshot from the leader): reload the cache from it;
+ * watchers get EXPIRED and relist, as after a watch-cache gap. */
 static void
 start_reload (broker_t *b)
 {
