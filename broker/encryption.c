@@ -420,7 +420,7 @@ encryption_dump (const encryption_t *e)
         return NULL;
     char *out = NULL;
     if (asprintf (&out, "# troupe-generation: %d\n# Secrets encryption at rest: the first key writes, all keys read "
-                        "(troupe secrets --help).\n%s",
+                        "(`troupe secrets`, docs/decisions.md).\n%s",
                   e->generation, y) < 0)
         out = NULL;
     sodium_memzero (y, strlen (y));
