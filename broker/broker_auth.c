@@ -15,27 +15,10 @@
 const char *
 bk_role_name (role_t r)
 {
-    static const char *n[] = {"none", "viewer", "node", "controller", "admin"};
-    return n[r];
+    return az_role_name (r);
 }
 
-static role_t
-role_parse (const char *s)
-{
-    if (!s)
-        return ROLE_NONE;
-    if (!strcmp (s, "admin"))
-        return ROLE_ADMIN;
-    if (!strcmp (s, "controller"))
-        return ROLE_CONTROLLER;
-    if (!strcmp (s, "node"))
-        return ROLE_NODE;
-    if (!strcmp (s, "viewer"))
-        return ROLE_VIEWER;
-    return ROLE_NONE;
-}
-
-/* ---- authorisation -------------------------------------------------------------------------- */
+/* ---- authorisation (the decision is authz.c's) ---------------------------------------------- */
 
 int
 bk_is_write (tr_verb_t v)
@@ -44,32 +27,54 @@ bk_is_write (tr_verb_t v)
            v == TR_VERB_DELETE;
 }
 
-/* Returns NULL if allowed, else the reason. A node may write its own Node and Lease, Events,
- * and the status (or final deletion) of pods bound to it. */
-const char *
-bk_authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cur, const json_t *newobj,
-              const char *name)
+/* The node authorizer's lookup: pods bound to node in ns, from the watch cache. */
+static json_t *
+pods_on_node (void *arg, const char *node, const char *ns)
 {
-    if (id->role == ROLE_ADMIN || id->role == ROLE_CONTROLLER)
+    broker_t *b = arg;
+    char fs[300], err[128];
+    snprintf (fs, sizeof fs, "spec.nodeName=%s", node);
+    json_t *items = NULL;
+    uint64_t rev;
+    if (bcache_list (b->cache, "pods", ns, NULL, fs, &items, &rev, err, sizeof err))
         return NULL;
-    if (!bk_is_write (verb))
-        return id->role == ROLE_NONE ? "no role" : NULL;
-    if (id->role != ROLE_NODE)
-        return "role viewer may not write";
-    const char *node = id->name;
-    if (!strcmp (kind, "Node") || !strcmp (kind, "Lease"))
-        return name && !strcmp (name, node) ? NULL : "a node may only write its own Node and Lease";
-    if (!strcmp (kind, "Event"))
-        return verb == TR_VERB_CREATE || verb == TR_VERB_UPDATE || verb == TR_VERB_PATCH ? NULL : "no";
-    if (!strcmp (kind, "Pod")) {
-        const char *bound = tv_str (cur ? cur : newobj, "spec.nodeName");
-        if (!bound || strcmp (bound, node))
-            return "a node may only write pods bound to it";
-        if (verb == TR_VERB_UPDATE_STATUS || verb == TR_VERB_DELETE)
-            return NULL;
-        return "a node may only update the status of its pods";
-    }
-    return "a node may not write this kind";
+    return items;
+}
+
+static int
+decide (rq_t *r, const json_t *cur, const json_t *newobj, const char *name, int role_only)
+{
+    const char *sub = "";
+    az_request_t q = {.role = r->id->role, .user = r->id->name, .kind = schema_kind_name (r->sk), .name = name,
+                      .obj = newobj, .old = cur};
+    q.verb = az_verb_of (r->req->verb, r->req->opts, &sub);
+    if (!q.verb)
+        return 0; /* not a verb on objects: bk_handle answers MethodNotAllowed */
+    q.subresource = sub;
+    const char *ons = tv_str (cur ? cur : newobj, "metadata.namespace");
+    q.ns = schema_kind_namespaced (r->sk) ? (ons ? ons : r->ns) : "";
+    az_lookup_t lk = {.pods_on_node = pods_on_node, .arg = r->b};
+    char why[400];
+    if (role_only ? az_role_may (&q, why, sizeof why) : az_decide (&q, &lk, why, sizeof why))
+        return 0;
+    char msg[1024];
+    az_forbidden_message (&q, why, msg, sizeof msg);
+    TR_INFO (A, "forbidden user=%s role=%s verb=%s kind=%s ns=%s name=%s reason=\"%s\"", r->id->name,
+             az_role_name (r->id->role), q.verb ? q.verb : "?", q.kind, q.ns, name ? name : "", why);
+    bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s", msg);
+    return -1;
+}
+
+int
+bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name)
+{
+    return decide (r, cur, newobj, name, 0);
+}
+
+int
+bk_authorize_role (rq_t *r)
+{
+    return decide (r, NULL, NULL, r->req->name, 1);
 }
 
 int
@@ -114,7 +119,7 @@ bk_load_clients (broker_t *b, const char *pki_dir)
         ident_t *id = calloc (1, sizeof *id);
         const char *name = zcert_meta (c, "name");
         snprintf (id->name, sizeof id->name, "%s", name ? name : "unnamed");
-        id->role = role_parse (zcert_meta (c, "role"));
+        id->role = az_role_parse (zcert_meta (c, "role"));
         zhashx_update (b->clients, zcert_public_txt (c), id);
         zcert_destroy (&c);
     }

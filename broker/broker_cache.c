@@ -74,6 +74,8 @@ struct bcache {
     uint64_t rev;
     zlistx_t *watchers;
     size_t count;
+    bcache_open_fn open; /* opens stored values (Secrets encrypted at rest), or NULL */
+    void *open_arg;
     renewal_t *renewals; /* ring of rcap, by seq */
     size_t rcap;
     uint64_t seq;        /* the last renewal's seq */
@@ -178,6 +180,13 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     return c;
 }
 
+void
+bcache_set_opener (bcache_t *c, bcache_open_fn fn, void *arg)
+{
+    c->open = fn;
+    c->open_arg = arg;
+}
+
 static void
 watcher_free (watcher_t **wp)
 {
@@ -248,13 +257,39 @@ kind_map (bcache_t *c, const char *plural)
     return m;
 }
 
+/* A value that does not open (a Secret sealed with a key this server lacks): its name, and why,
+ * so that reads of it are refused with the reason instead of the object vanishing. */
 static json_t *
-decode_val (const msgpack_object *v, uint64_t mod_rev)
+undecryptable (const char *key, const char *why)
+{
+    char plural[64], ns[254];
+    const char *name = strrchr (key, '/');
+    if (split_key (key, plural, sizeof plural, ns, sizeof ns) || !name)
+        return NULL;
+    json_t *o = json_pack ("{s:s,s:s,s:{s:s},s:s}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", name + 1,
+                           BCACHE_UNDECRYPTABLE, why);
+    if (*ns)
+        tv_set_str (o, "metadata.namespace", ns);
+    return o;
+}
+
+static json_t *
+decode_val (bcache_t *c, const char *key, const msgpack_object *v, uint64_t mod_rev)
 {
     if (v->type != MSGPACK_OBJECT_BIN)
         return NULL;
-    char err[128];
-    json_t *obj = tv_decode (v->via.bin.ptr, v->via.bin.size, err, sizeof err);
+    char err[256];
+    json_t *obj = NULL;
+    char *plain = NULL;
+    size_t plen = 0;
+    int o = c->open ? c->open (c->open_arg, key, v->via.bin.ptr, v->via.bin.size, &plain, &plen, err, sizeof err) : 1;
+    if (o < 0)
+        obj = undecryptable (key, err);
+    else if (o == 0) {
+        obj = tv_decode (plain, plen, err, sizeof err);
+        free (plain);
+    } else
+        obj = tv_decode (v->via.bin.ptr, v->via.bin.size, err, sizeof err);
     if (!json_is_object (obj)) {
         json_decref (obj);
         return NULL;
@@ -288,7 +323,7 @@ bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
         uint64_t mod;
         if (kv_parse (kv, key, plural, ns, &mod))
             continue;
-        json_t *obj = decode_val (&kv->via.array.ptr[1], mod);
+        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod);
         if (!obj) {
             TR_WARN ("broker", "skipping undecodable stored object key=%s", key);
             continue;
@@ -336,7 +371,7 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
         event_t ev = {0};
         json_t *obj = NULL;
         if (sp_str (&f[2], key, sizeof key) || split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns) ||
-            !(obj = decode_val (&f[3], rev))) {
+            !(obj = decode_val (c, key, &f[3], rev))) {
             /* not an API object (the cluster's keys under /troupe/, or undecodable): the ring still
              * takes one event per revision — watchers index it by revision — that no one matches */
             event_t none = {.rev = rev};
@@ -391,7 +426,7 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         entry_t *cur = m ? zhashx_lookup (m, key) : NULL;
         if (!cur || cur->mod_rev != mod)
             continue; /* superseded by a committed write (or not ours yet): the renewal is stale */
-        json_t *obj = decode_val (&kv->via.array.ptr[1], mod);
+        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod);
         if (!obj || json_equal (obj, cur->obj)) {
             json_decref (obj); /* heard twice (the answer and the leader's broadcast) */
             continue;

@@ -24,6 +24,15 @@ typedef struct bcache bcache_t;
 bcache_t *bcache_new (schema_registry_t *schemas, int ring_size);
 void bcache_destroy (bcache_t **self_p);
 
+/* Opens a stored value before it is decoded (Secrets encrypted at rest, broker/encryption.h):
+ * 1 leaves it as it is, 0 gives the plaintext in *out (malloc'd), -1 means it cannot be opened:
+ * the cache then holds a stand-in with the object's name and BCACHE_UNDECRYPTABLE set to err,
+ * so that a read of it can be refused with the reason. */
+typedef int (*bcache_open_fn) (void *arg, const char *key, const char *val, size_t len, char **out, size_t *outlen,
+                               char *err, size_t errlen);
+#define BCACHE_UNDECRYPTABLE "troupe:undecryptable"
+void bcache_set_opener (bcache_t *self, bcache_open_fn fn, void *arg);
+
 /* Loads the store's range reply (array of [key, val, mod_rev, create_rev]) taken at rev. 0/-1. */
 int bcache_load (bcache_t *self, const msgpack_object *kvs, uint64_t rev);
 /* Applies committed events (array of [rev, kind, key, val, create_rev, created]). */

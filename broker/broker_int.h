@@ -7,7 +7,9 @@
 #ifndef TROUPE_BROKER_INT_H
 #define TROUPE_BROKER_INT_H
 
+#include "broker/authz.h"
 #include "broker/broker_cache.h"
+#include "broker/encryption.h"
 #include "core/envelope.h"
 #include "core/schema.h"
 
@@ -16,8 +18,6 @@
 #include <msgpack.h>
 
 #define A "broker"
-
-typedef enum { ROLE_NONE = 0, ROLE_VIEWER, ROLE_NODE, ROLE_CONTROLLER, ROLE_ADMIN } role_t;
 
 typedef struct {
     char name[128];
@@ -45,6 +45,8 @@ typedef struct {
     uint64_t req_id;
 } forward_t;
 
+typedef struct bk_secrets bk_secrets_t; /* broker_secrets.c */
+
 typedef struct {
     zsock_t *local, *remote, *store;
     zactor_t *auth;
@@ -64,6 +66,7 @@ typedef struct {
     char instance[40];
     char pki_dir[1024];
     int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
+    bk_secrets_t *secrets;     /* encryption at rest of Secrets */
 } broker_t;
 
 typedef struct {
@@ -91,6 +94,8 @@ void bk_rfc3339_now (char *buf, size_t len);
 pending_write_t *bk_pending_take (broker_t *b, const msgpack_object *o);
 /* Handles one decoded request (attempts: Conflicts already retried for it). */
 void bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id, int attempts);
+/* Reloads the watch cache from the store (watchers get EXPIRED and relist), as after a snapshot. */
+void bk_reload_cache (broker_t *b);
 
 /* broker_write.c */
 /* Proposes one operation on key to the store; obj (stolen) is the object returned on success. */
@@ -111,12 +116,29 @@ void bk_h_delete (rq_t *r);
 /* broker_auth.c */
 const char *bk_role_name (role_t r);
 int bk_is_write (tr_verb_t v);
-/* NULL if id may do verb on kind (cur: the stored object, newobj: the proposed one), else why not. */
-const char *bk_authorize (const ident_t *id, tr_verb_t verb, const char *kind, const json_t *cur, const json_t *newobj,
-                          const char *name);
+/* 0 if r's identity may do r's request (its verb and opts.subresource) on the object `name` of
+ * r's kind (cur: the stored object, newobj: the one proposed); else replies Forbidden, with the
+ * api-server's message (authz.h), and returns -1. */
+int bk_authorize (rq_t *r, const json_t *cur, const json_t *newobj, const char *name);
+/* The same before the object is read (a write): refused when the role may never do it. 0 or -1. */
+int bk_authorize_role (rq_t *r);
 /* The identity of a message's sender (local socket: admin; tcp: its CURVE key). 0 or -1. */
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */
 int bk_load_clients (broker_t *b, const char *pki_dir);
+
+/* broker_secrets.c — Secrets encrypted at rest (broker/encryption.h) */
+#define BK_SECRETS_CONFIG ENC_CONFIG_FILE /* in the pki directory */
+/* Reads pki_dir/BK_SECRETS_CONFIG (pki_dir may be NULL: Secrets are then refused) and lets the
+ * watch cache open sealed values. Before the cache is loaded. 0. */
+int bk_secrets_init (broker_t *b, const char *pki_dir);
+void bk_secrets_destroy (broker_t *b);
+/* Called by the broker's loop: re-reads the configuration when it changed (at most a stat a second). */
+void bk_secrets_tick (broker_t *b);
+/* Seals *val (replaced, malloc'd) when key is a Secret's. 0, or -1 with err (not configured). */
+int bk_secrets_seal (broker_t *b, const char *key, char **val, size_t *len, char *err, size_t errlen);
+/* For a Secret request: 1 if it was answered with a refusal (no configuration; a value this
+ * server cannot decrypt), else 0. */
+int bk_secrets_guard (rq_t *r);
 
 #endif

@@ -41,6 +41,13 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
         json_decref (obj);
         return;
     }
+    char serr[300];
+    if (op == 1 && bk_secrets_seal (b, key, &val, &len, serr, sizeof serr)) {
+        bk_reply (sock, rid, req, TR_UNAVAILABLE, NULL, 0, "%s: %s", what, serr);
+        free (val);
+        json_decref (obj);
+        return;
+    }
     if (len > TR_MAX_FRAME) {
         bk_reply (sock, rid, req, TR_TOO_LARGE, NULL, 0, "%s: object of %zu bytes exceeds the %u byte limit", what,
                   len, TR_MAX_FRAME);
@@ -251,10 +258,7 @@ bk_h_create (rq_t *r)
     }
     const char *ns = schema_kind_namespaced (r->sk) ? tv_str (obj, "metadata.namespace") : "";
     const char *name = tv_str (obj, "metadata.name");
-    const char *why = bk_authorize (r->id, TR_VERB_CREATE, schema_kind_name (r->sk), NULL, obj, name);
-    if (why) {
-        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot create %s: %s", bk_role_name (r->id->role),
-                  r->id->name, schema_kind_plural (r->sk), why);
+    if (bk_authorize (r, NULL, obj, name)) {
         json_decref (obj);
         return;
     }
@@ -335,17 +339,14 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         json_decref (next);
         return;
     }
+    if (bk_authorize (r, cur, next, name)) {
+        json_decref (next);
+        return;
+    }
     char err[1024];
     if (immutable_check (schema_kind_name (r->sk), cur, next, sub, err, sizeof err)) {
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
                   name ? name : "", err);
-        json_decref (next);
-        return;
-    }
-    const char *why = bk_authorize (r->id, verb, schema_kind_name (r->sk), cur, next, name);
-    if (why) {
-        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot %s %s: %s", bk_role_name (r->id->role),
-                  r->id->name, tr_verb_name (verb), r->what, why);
         json_decref (next);
         return;
     }
@@ -510,12 +511,8 @@ bk_h_delete (rq_t *r)
     const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
     if (!cur)
         return;
-    const char *why = bk_authorize (r->id, TR_VERB_DELETE, schema_kind_name (r->sk), cur, NULL, r->req->name);
-    if (why) {
-        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" cannot delete %s: %s", bk_role_name (r->id->role),
-                  r->id->name, r->what, why);
+    if (bk_authorize (r, cur, NULL, r->req->name))
         return;
-    }
     if (r->req->rv && r->req->rv != mod_rev) {
         bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "Operation cannot be fulfilled on %s: precondition failed",
                   r->what);

@@ -1,5 +1,6 @@
 /* cluster_pki — one set of keys for every server of a replicated cluster (see cluster_pki.h). */
 #include "cli/cluster_pki.h"
+#include "broker/encryption.h"
 #include "core/log.h"
 #include "core/store_proto.h"
 
@@ -29,8 +30,8 @@ static int
 list_files (const char *pki, char names[][128], int max)
 {
     int n = 0;
-    const char *top[] = {"server.cert", "server.cert_secret", "admin.cert_secret"};
-    for (size_t i = 0; i < 3 && n < max; i++) {
+    const char *top[] = {"server.cert", "server.cert_secret", "admin.cert_secret", ENC_CONFIG_FILE};
+    for (size_t i = 0; i < 4 && n < max; i++) {
         char p[1300];
         snprintf (p, sizeof p, "%s/%s", pki, top[i]);
         if (access (p, R_OK) == 0)
@@ -90,12 +91,16 @@ recv_answer (zsock_t *store, uint64_t id)
     }
 }
 
-/* Proposes every local file under PREFIX, created only if absent (the first writer wins). */
+/* Proposes every local file under PREFIX, created only if absent (the first writer wins); or,
+ * with only, that one file whatever the store holds (a newer generation of the Secrets encryption
+ * configuration, edited here). */
 static int
-publish (zsock_t *store, const char *pki, zcert_t *cluster)
+publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
 {
     char names[64][128];
-    int n = list_files (pki, names, 64);
+    int n = only ? 1 : list_files (pki, names, 64);
+    if (only)
+        snprintf (names[0], sizeof names[0], "%s", only);
     unsigned char key[crypto_secretbox_KEYBYTES];
     box_key (cluster, key);
     msgpack_sbuffer sb;
@@ -122,7 +127,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster)
         crypto_secretbox_easy (box + crypto_secretbox_NONCEBYTES, plain ? plain : (unsigned char *) "", len, box, key);
         msgpack_pack_array (&pk, 5);
         msgpack_pack_int (&pk, 1);
-        msgpack_pack_int (&pk, 1); /* only if absent */
+        msgpack_pack_int (&pk, only ? 0 : 1); /* only if absent, unless replacing */
         msgpack_pack_uint64 (&pk, 0);
         sp_pack_cstr (&pk, k);
         msgpack_pack_bin (&pk, blen);
@@ -154,9 +159,11 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster)
     return ok ? n : -1;
 }
 
-/* Reads PREFIX from the local store and writes the files; returns how many, -1 on error. */
+/* Reads PREFIX from the local store and writes the files; returns how many, -1 on error. The
+ * Secrets encryption configuration is versioned (its generation): a local one newer than the
+ * store's is kept, and *newer set so that the caller publishes it. */
 static int
-install (zsock_t *store, const char *pki, zcert_t *cluster)
+install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
@@ -202,6 +209,14 @@ install (zsock_t *store, const char *pki, zcert_t *cluster)
         unsigned char *have = NULL;
         size_t hlen = 0;
         int same = read_all (path, &have, &hlen) == 0 && hlen == len && !memcmp (have, plain, len);
+        if (!same && have && !strcmp (rel, ENC_CONFIG_FILE) &&
+            encryption_text_generation ((const char *) have, hlen) > encryption_text_generation ((const char *) plain, len)) {
+            if (newer)
+                *newer = 1;
+            same = 1; /* ours is newer: kept, and published by the caller */
+        }
+        if (have)
+            sodium_memzero (have, hlen);
         free (have);
         if (same) { /* unchanged: leave the file (and the certificate stores watching it) alone */
             free (plain);
@@ -234,17 +249,19 @@ cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *cluster
     int rc = -1, published = 0;
     while (zclock_mono () < end) {
         /* a server joining takes the cluster's keys first, so its own fresh ones never win */
-        int n = install (store, pki, cluster);
+        int newer = 0;
+        int n = install (store, pki, cluster, &newer);
         if (n < 0 || (joining && n == 0)) {
             zclock_sleep (300); /* not caught up yet */
             continue;
         }
         /* then adds what only it has (a node's certificate made here with `troupe init node`):
          * created only if absent, forwarded to the leader by a follower */
-        if (!published && publish (store, pki, cluster) >= 0)
+        if (!published && publish (store, pki, cluster, NULL) >= 0 &&
+            (!newer || publish (store, pki, cluster, ENC_CONFIG_FILE) >= 0))
             published = 1;
         if (published) {
-            n = install (store, pki, cluster);
+            n = install (store, pki, cluster, NULL);
             TR_INFO ("troupe", "cluster keys in sync with the store files=%d", n);
             rc = n > 0 ? 0 : -1;
             break;
@@ -262,8 +279,11 @@ cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *clus
     snprintf (pki, sizeof pki, "%s/pki", data);
     zsock_t *store = zsock_new_dealer (store_endpoint);
     zsock_set_rcvtimeo (store, 3000);
-    publish (store, pki, cluster);
-    install (store, pki, cluster);
+    publish (store, pki, cluster, NULL);
+    int newer = 0;
+    install (store, pki, cluster, &newer);
+    if (newer && publish (store, pki, cluster, ENC_CONFIG_FILE) >= 0)
+        TR_INFO ("troupe", "published a newer Secrets encryption configuration to the other servers");
     zsock_destroy (&store);
 }
 

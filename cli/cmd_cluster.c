@@ -4,7 +4,8 @@
  *   store/         LMDB of the store actor
  *   raft/          libraft's log segments and snapshots, troupe-id (replicated servers only)
  *   pki/           server.cert(_secret), clients/<name>.cert (public, with role), <name>.cert_secret,
- *                  peer.cert(_secret) (the cluster key, shared by every server), token (join token)
+ *                  peer.cert(_secret) (the cluster key, shared by every server), token (join token),
+ *                  secrets-encryption.yaml (the keys that encrypt Secrets at rest, 0600)
  *   run/           troupe.sock (the local broker endpoint, 0600 in a 0700 dir), shim.sock
  *   shim/          the process shim's container records
  *   pods/          container logs (<uid>/<container>/<attempt>.log)
@@ -16,6 +17,7 @@
 #include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
+#include "broker/encryption.h"
 #include "cli/cli.h"
 #include "cli/cluster_pki.h"
 #include "core/host.h"
@@ -146,12 +148,35 @@ data_dir_of (int *argc, char **argv, char *buf, size_t len, const json_t *cfg)
     mkdirp (buf, 0700);
 }
 
+/* The key that encrypts Secrets at rest (broker/encryption.h): made once, beside the other keys;
+ * a joining server's is replaced by the cluster's (cli/cluster_pki.c). A data directory made
+ * before encryption existed gets one at its next start; Secrets stored in plaintext stay
+ * readable (identity provider) and are encrypted when rewritten (`troupe secrets rewrite`). */
+static int
+ensure_encryption (const char *pki)
+{
+    char path[1200], err[300];
+    snprintf (path, sizeof path, "%s/%s", pki, ENC_CONFIG_FILE);
+    if (access (path, F_OK) == 0)
+        return 0;
+    if (mkdirp (pki, 0700))
+        return -1;
+    encryption_t *e = encryption_new ();
+    int rc = e ? encryption_save (e, path, err, sizeof err) : -1;
+    if (rc)
+        fprintf (stderr, "error: %s\n", e ? err : "cannot make an encryption key");
+    encryption_destroy (&e);
+    return rc;
+}
+
 /* Creates the cluster's keys once. Returns 0 (also when they exist) or -1. */
 static int
 ensure_pki (const char *data, const char *cluster, int verbose)
 {
     char pki[1100], path[1200];
     snprintf (pki, sizeof pki, "%s/pki", data);
+    if (ensure_encryption (pki))
+        return -1;
     snprintf (path, sizeof path, "%s/server.cert_secret", pki);
     if (access (path, R_OK) == 0) {
         if (verbose)

@@ -26,6 +26,8 @@ usage (FILE *f)
              "        (also on up)\n"
              "  store status [-o json]                 the replicated store: members, leader, indexes\n"
              "  store member remove ID|ADDRESS | store snapshot save FILE | store snapshot restore FILE --data DIR\n"
+             "  secrets keys|add-key [--first]|use-key NAME|remove-key NAME|rotate-key [--data DIR]  Secrets' encryption keys\n"
+             "  secrets rewrite                        every Secret sealed again with the key that writes\n"
              "Objects:\n"
              "  apply -f FILE | create -f FILE | create configmap NAME --from-literal k=v | create namespace NAME\n"
              "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"
@@ -78,6 +80,7 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "logs")) rc = cmd_logs (&g, argc, argv);
     else if (!strcmp (cmd, "rollout")) rc = cmd_rollout (&g, argc, argv);
     else if (!strcmp (cmd, "store")) rc = cmd_store (&g, argc, argv);
+    else if (!strcmp (cmd, "secrets")) rc = cmd_secrets (&g, argc, argv);
     else {
         fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
         rc = 2;
