@@ -33,12 +33,15 @@ wait_for 10 cmp -s "$T/s1/$CFG" "$T/s2/$CFG" || fail "the joining server does no
 pass "init made the key; the joining server has the same"
 
 SM="sv-$$-secret-marker"; CM="cv-$$-configmap-marker"
+# a Secret's values are stored and served base64 (stringData → data, as Kubernetes): the scans and
+# reads look for that form too, or a plaintext store could never be caught
+b64() { printf %s "$1" | base64 -w0; }
 on 1 create secret db --from-literal "password=$SM" >/dev/null || fail "create secret"
 on 1 create configmap plain --from-literal "v=$CM" >/dev/null || fail "create configmap"
 # enough writes for libraft to take a snapshot (threshold 32)
 for i in $(seq 1 40); do on 1 create configmap "f$i" --from-literal "v=$i" >/dev/null || fail "filler $i"; done
 for n in 1 2; do
-  wait_for 10 sh -c "'$TROUPE' --server '$(sock $n)' get secret db -o json | grep -q '$SM'" || fail "s$n does not read the Secret back in plaintext"
+  wait_for 10 sh -c "'$TROUPE' --server '$(sock $n)' get secret db -o json | grep -q '$(b64 "$SM")'" || fail "s$n does not read the Secret back in plaintext"
 done
 on 1 store snapshot save "$T/backup.db" >/dev/null || fail "snapshot save"
 wait_for 20 sh -c "ls '$T/s2/raft' | grep -q '^snapshot-'" || fail "libraft took no snapshot on s2"
@@ -60,6 +63,7 @@ scan "$CM" "$T"/s1/raft/* || fail "the scan does not find the ConfigMap in s1's 
 scan "$CM" "$T/s2/store/data.mdb" || fail "the scan does not find the ConfigMap in s2's LMDB"
 ls "$T/s2/raft" | grep -q '^snapshot-.*[0-9]$' && { scan "$CM" "$T"/s2/raft/snapshot-*[0-9] || fail "the scan does not find the ConfigMap in a libraft snapshot"; }
 scan "$SM" "${FILES[@]}" && fail "the Secret's value is stored in plaintext: $(grep -laF "$SM" "${FILES[@]}")"
+scan "$(b64 "$SM")" "${FILES[@]}" && fail "the Secret's value is stored in plaintext (base64): $(grep -laF "$(b64 "$SM")" "${FILES[@]}")"
 scan "k8s:enc:secretbox:v1:key1:" "$T/s2/store/data.mdb" || fail "no sealed value in s2's LMDB"
 pass "the Secret is in no LMDB file, Raft log, libraft snapshot or backup (${#FILES[@]} files); the ConfigMap is"
 
@@ -83,8 +87,9 @@ stop 1; stop 2
 start 1; start 2
 wait_for 30 on 2 get secret db -o name || fail "servers not back"
 for n in 1 2; do
-  on $n get secret db -o json | grep -q "$SM" || fail "s$n: db unreadable after the rotation"
-  on $n get secret db2 -o json | grep -q "$SM2" || fail "s$n: db2 unreadable after the rotation"
+  on $n get secret db -o json | grep -q "$(b64 "$SM")" || fail "s$n: db unreadable after the rotation"
+  on $n get secret db2 -o json | grep -q "$(b64 "$SM2")" || fail "s$n: db2 unreadable after the rotation"
 done
 scan "$SM2" "$T/s1/store/data.mdb" "$T/s2/store/data.mdb" "$T"/s1/raft/* && fail "db2 stored in plaintext"
+scan "$(b64 "$SM2")" "$T/s1/store/data.mdb" "$T/s2/store/data.mdb" "$T"/s1/raft/* && fail "db2 stored in plaintext (base64)"
 pass "rotation: key2 added, made the writer, secrets rewritten, key1 removed; both servers read every Secret after a restart"
