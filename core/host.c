@@ -26,6 +26,7 @@ typedef struct {
     int64_t deadline;
     troupe_informer_t *list_for;  /* a LIST or WATCH issued by an informer */
     int is_watch;
+    int to_peer;                  /* sent on a peer (troupe_peer: a runtime shim), not the broker */
 } pending_t;
 
 struct troupe_peer {
@@ -159,6 +160,7 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         p->arg = arg;
         p->list_for = inf;
         p->is_watch = is_watch;
+        p->to_peer = sock != ctx->dealer;
         p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
         char k[24];
         pending_key (k, req->id);
@@ -627,8 +629,9 @@ ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 static int on_socket (zloop_t *loop, zsock_t *sock, void *arg);
 
 /* The broker stopped answering and the host knows other servers of the cluster: move to the
- * next one. Requests in flight are failed (TR_UNAVAILABLE), watches end; the new broker's
- * different instance makes every informer relist (on_pong), as after a broker restart. */
+ * next one. Requests in flight to the broker are failed (TR_UNAVAILABLE), watches end; the new
+ * broker's different instance makes every informer resume (on_pong), as after a broker restart.
+ * Requests to peers (the runtime shim) share the table but not the connection: they stay. */
 static void
 switch_broker (troupe_ctx_t *ctx)
 {
@@ -649,6 +652,10 @@ switch_broker (troupe_ctx_t *ctx)
     zhashx_t *old = ctx->pending;
     ctx->pending = zhashx_new ();
     for (pending_t *p = zhashx_first (old); p; p = zhashx_next (old)) {
+        if (p->to_peer) {
+            zhashx_insert (ctx->pending, zhashx_cursor (old), p);
+            continue;
+        }
         if (p->list_for) {
             p->list_for->listing = 0;
             if (p->is_watch)
