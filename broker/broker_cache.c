@@ -7,6 +7,7 @@
 #include "core/store_proto.h"
 #include "core/value.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ typedef struct {
     uint64_t next_seq; /* the next renewal to send */
     long credit;
     int dead;
+    char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
 } watcher_t;
 
 struct bcache {
@@ -183,6 +185,7 @@ watcher_free (watcher_t **wp)
 {
     watcher_t *w = *wp;
     zframe_destroy (&w->rid);
+    free (w->expire);
     selector_destroy (&w->lsel);
     fsel_destroy (&w->fsel);
     free (w);
@@ -508,10 +511,12 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     snprintf (w->ns, sizeof w->ns, "%s", ns ? ns : "");
     w->next_rev = next;
     w->next_seq = c->seq + 1;
-    w->credit = credit > 0 ? credit : 1000;
+    w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
     zlistx_add_end (c->watchers, w);
     return 0;
 }
+
+static int send_expired (bcache_t *c, watcher_t *w);
 
 static watcher_t *
 find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
@@ -535,13 +540,31 @@ bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
 {
     watcher_t *w = find_watcher (c, rid, id);
     if (w && credit > 0)
-        w->credit += credit;
+        w->credit = w->credit + credit < BCACHE_MAX_CREDIT ? w->credit + credit : BCACHE_MAX_CREDIT;
 }
 
-/* Sends one event; obj's encoding is made once in *enc (an event's or a renewal's) and reused
- * for every watcher that gets it. */
+size_t
+bcache_unwatch_client (bcache_t *c, zsock_t *sock, zframe_t *rid, const char *why)
+{
+    size_t n = 0;
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+        if (!w->dead && w->sock == sock && zframe_eq (w->rid, rid)) {
+            if (!w->expire)
+                w->expire = strdup (why);
+            /* one try now, then it is forgotten: the client is silent (gone, or stopped — a ping
+             * from it later is answered watchesCut) */
+            send_expired (c, w);
+            w->dead = 1;
+            n++;
+        }
+    return n;
+}
+
+/* Sends one event without blocking; obj's encoding is made once in *enc (an event's or a
+ * renewal's) and reused for every watcher that gets it. 0 sent, 1 the client's pipe is full (try
+ * again later), -1 the client is gone. */
 static int
-send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len)
+send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len, const char *msg)
 {
     tr_env_t e;
     tr_env_init (&e);
@@ -549,17 +572,30 @@ send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **en
     e.verb = TR_VERB_EVENT;
     e.rv = rev;
     e.opts = json_pack ("{s:s}", "type", type);
+    e.msg = (char *) msg;
     int rc;
     if (obj && enc && !*enc && tv_encode (obj, enc, enc_len))
         *enc = NULL;
     if (obj && enc && *enc)
-        rc = tr_conn_send_with (w->sock, w->rid, &e, *enc, *enc_len);
+        rc = tr_conn_send_nb (w->sock, w->rid, &e, *enc, *enc_len);
     else {
         e.body = obj;
-        rc = tr_conn_send (w->sock, w->rid, &e);
+        rc = tr_conn_send_nb (w->sock, w->rid, &e, NULL, 0);
     }
+    int full = rc && errno == EAGAIN;
     json_decref (e.opts);
-    return rc;
+    return rc ? (full ? 1 : -1) : 0;
+}
+
+/* Sends the EXPIRED a watcher is owed; it is dead once sent (or its client gone). 0 when it
+ * could not be sent yet (pipe full). */
+static int
+send_expired (bcache_t *c, watcher_t *w)
+{
+    if (send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL, w->expire) == 1)
+        return 0;
+    w->dead = 1;
+    return 1;
 }
 
 static int
@@ -573,16 +609,26 @@ static void
 pump_one (bcache_t *c, watcher_t *w)
 {
     uint64_t first = ring_first_rev (c);
-    if (w->next_rev < first && w->next_rev <= c->rev) {
-        send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
-        w->dead = 1;
+    if (!w->expire && w->next_rev < first && w->next_rev <= c->rev) {
+        char why[200];
+        snprintf (why, sizeof why,
+                  "watch cut: too slow: the next event it needs (revision %llu) has left the broker's window of the "
+                  "last %zu events; resume from the last revision seen or relist",
+                  (unsigned long long) w->next_rev, c->cap);
+        w->expire = strdup (why);
+        TR_INFO ("broker", "watcher too slow: cut id=%llu kind=%s next_rev=%llu oldest=%llu",
+                 (unsigned long long) w->id, w->plural, (unsigned long long) w->next_rev, (unsigned long long) first);
+    }
+    if (w->expire) {
+        send_expired (c, w);
         return;
     }
     while (w->credit > 0 && w->next_rev <= c->rev) {
         event_t *ev = &c->ring[(c->start + (w->next_rev - first)) % c->cap];
-        w->next_rev++;
-        if (strcmp (ev->plural, w->plural))
+        if (strcmp (ev->plural, w->plural)) {
+            w->next_rev++;
             continue;
+        }
         const char *type = NULL;
         int now = w_matches (w, ev->obj);
         if (ev->type == EV_ADDED)
@@ -593,12 +639,18 @@ pump_one (bcache_t *c, watcher_t *w)
             int before = w_matches (w, ev->old);
             type = before && now ? "MODIFIED" : now ? "ADDED" : before ? "DELETED" : NULL;
         }
-        if (!type)
+        if (!type) {
+            w->next_rev++;
             continue;
-        if (send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len)) {
+        }
+        int rc = send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len, NULL);
+        if (rc == 1)
+            return; /* its pipe is full: it keeps its position, as without credit */
+        if (rc < 0) {
             w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
             return;
         }
+        w->next_rev++;
         w->credit--;
     }
     if (w->next_rev <= c->rev)
@@ -612,17 +664,24 @@ pump_one (bcache_t *c, watcher_t *w)
         w->next_seq = c->seq - c->rcap + 1;
     while (w->credit > 0 && w->next_seq <= c->seq) {
         renewal_t *r = &c->renewals[w->next_seq % c->rcap];
-        w->next_seq++;
-        if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj))
+        if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj)) {
+            w->next_seq++;
             continue;
+        }
         zhashx_t *m = zhashx_lookup (c->kinds, r->plural);
         entry_t *cur = m ? zhashx_lookup (m, r->key) : NULL;
-        if (!cur || cur->obj != r->obj)
+        if (!cur || cur->obj != r->obj) {
+            w->next_seq++;
             continue; /* a later renewal or a committed change of that object follows */
-        if (send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len)) {
+        }
+        int rc = send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len, NULL);
+        if (rc == 1)
+            return;
+        if (rc < 0) {
             w->dead = 1;
             return;
         }
+        w->next_seq++;
         w->credit--;
     }
 }
@@ -630,12 +689,12 @@ pump_one (bcache_t *c, watcher_t *w)
 void
 bcache_reset (bcache_t *c)
 {
+    /* every watcher is owed an EXPIRED: sent now, or by the pumps that follow once its pipe has
+     * room (such a watcher is sent nothing else) */
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
-        if (!w->dead) {
-            send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
-            w->dead = 1;
-        }
-    bcache_pump (c); /* drops the dead watchers */
+        if (!w->dead && !w->expire)
+            w->expire = strdup ("watch cut: the store was restored from a snapshot; relist");
+    bcache_pump (c); /* sends them, drops the dead watchers */
     for (size_t i = 0; i < c->len; i++) {
         event_t *e = &c->ring[(c->start + i) % c->cap];
         json_decref (e->obj);

@@ -394,12 +394,17 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
     if (!type)
         return;
     if (!strcmp (type, "EXPIRED")) {
-        TR_INFO (ctx->def->name, "watch expired kind=%s rv=%llu; relisting", inf->kind,
-                 (unsigned long long) inf->rv);
+        /* the broker ended the watch (too slow, silent, or its cache was replaced): resume from
+         * the last revision seen; a refusal (Expired: it left the broker's window) relists */
+        TR_INFO (ctx->def->name, "watch ended by the broker kind=%s rv=%llu reason=\"%s\"; resuming", inf->kind,
+                 (unsigned long long) inf->rv, ev->msg ? ev->msg : "");
         pending_t *p = pending_take (ctx, inf->watch_id);
         free (p);
         inf->watch_id = 0;
-        informer_list (inf);
+        if (inf->synced && inf->rv)
+            informer_watch (inf);
+        else
+            informer_list (inf);
         return;
     }
     if (ev->rv > inf->rv)
@@ -553,8 +558,10 @@ on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
     int changed = ctx->instance[0] && strcmp (ctx->instance, inst);
     snprintf (ctx->instance, sizeof ctx->instance, "%s", inst);
     ctx->last_pong = zclock_mono ();
-    if (changed || ctx->lost) {
-        TR_INFO (ctx->def->name, "broker %s; resuming informers", changed ? "restarted" : "reachable again");
+    int cut = tv_bool (reply->body, "watchesCut", false);
+    if (changed || ctx->lost || cut) {
+        TR_INFO (ctx->def->name, "broker %s; resuming informers",
+                 changed ? "restarted" : ctx->lost ? "reachable again" : "dropped our watches while we were silent");
         send_hello (ctx); /* a restarted broker has forgotten who we are */
         resume_all (ctx);
     }

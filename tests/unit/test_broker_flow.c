@@ -1,0 +1,326 @@
+/* The broker under bad clients, with real sockets (store actor + broker in this process, clients
+ * over ipc): a client that stops reading never blocks the others, and its watches end with an
+ * EXPIRED saying why once they fall out of the ring; a client that goes silent loses its watches
+ * (and is told when it speaks again); a client flooding requests gets TooManyRequests past its
+ * share, every request answered; a request the store never answers ends with Timeout. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "broker/broker_cache.h"
+#include "core/client.h"
+#include "core/store_proto.h"
+#include "core/value.h"
+
+typedef struct {
+    char dir[256];
+    char ep[400];
+    char sep[64];
+    zactor_t *store, *broker;
+} fx_t;
+
+static fx_t *
+start (broker_opts_t o)
+{
+    fx_t *f = calloc (1, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/troupe-tbf-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char store[400];
+    snprintf (store, sizeof store, "%s/store", f->dir);
+    mkdir (store, 0700);
+    snprintf (f->ep, sizeof f->ep, "ipc://%s/b.sock", f->dir);
+    static int seq;
+    snprintf (f->sep, sizeof f->sep, "inproc://tbf-store-%d-%d", getpid (), seq++);
+    f->store = store_actor_new (store, f->sep);
+    assert_non_null (f->store);
+    o.store_endpoint = f->sep;
+    o.local_endpoints = f->ep;
+    f->broker = broker_new (&o);
+    assert_non_null (f->broker);
+    return f;
+}
+
+static void
+stop (fx_t **fp)
+{
+    fx_t *f = *fp;
+    zactor_destroy (&f->broker);
+    zactor_destroy (&f->store);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    *fp = NULL;
+}
+
+static json_t *
+cm (const char *name)
+{
+    return json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", name,
+                      "data", "k", "0123456789abcdef0123456789abcdef");
+}
+
+static void
+send_req (zsock_t *s, uint64_t id, tr_verb_t verb, uint64_t rv, json_t *body, json_t *opts)
+{
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = id;
+    e.verb = verb;
+    strcpy (e.kind, "ConfigMap");
+    strcpy (e.ns, "default");
+    e.rv = rv;
+    e.body = body;
+    e.opts = opts;
+    assert_int_equal (tr_conn_send (s, NULL, &e), 0);
+    tr_env_clear (&e);
+}
+
+static int
+recv_env (zsock_t *s, tr_env_t *e, int ms)
+{
+    zsock_set_rcvtimeo (s, ms);
+    char err[200];
+    return tr_conn_recv (s, NULL, e, err, sizeof err);
+}
+
+static double
+now_s (void)
+{
+    return (double) zclock_usecs () / 1e6;
+}
+
+/* Eight watches on one connection that stops reading (its receive queue holds one message): the
+ * broker's pipe to it fills. Creates from another client keep being answered at once, and once
+ * the stopped client reads again, each of its watches has delivered events in revision order
+ * and then EXPIRED ("too slow": its position left the 1,000-event ring) — no silent gap. */
+static void
+stopped_reader_blocks_nobody (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.ring_size = 1000});
+    zsock_t *w = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (w, 1);
+    zsock_set_linger (w, 0);
+    assert_int_equal (zsock_connect (w, "%s", f->ep), 0);
+    enum { NW = 8, N = 3000 };
+    for (int i = 0; i < NW; i++)
+        send_req (w, 100 + i, TR_VERB_WATCH, 0, NULL, json_pack ("{s:i}", "credit", 1 << 30));
+    zclock_sleep (200); /* the watches are registered (their acks wait in the pipe) */
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    double worst = 0, t0 = now_s ();
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "cm-%d", i);
+        tr_env_t req, rep;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "default");
+        req.body = cm (name);
+        double s = now_s ();
+        assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0); /* before: the broker blocked here */
+        assert_int_equal (rep.code, TR_OK);
+        if (now_s () - s > worst)
+            worst = now_s () - s;
+        tr_env_clear (&req);
+        tr_env_clear (&rep);
+    }
+    printf ("# %d creates beside a stopped reader: %.2f s, slowest %.1f ms\n", N, now_s () - t0, worst * 1e3);
+    assert_true (worst < 2.0);
+    /* the stopped client reads again */
+    uint64_t last[NW] = {0};
+    int expired[NW] = {0}, events = 0, nexp = 0;
+    for (int guard = 0; nexp < NW && guard < 200000; guard++) {
+        tr_env_t e;
+        if (recv_env (w, &e, 3000))
+            break;
+        if (e.verb == TR_VERB_EVENT && e.id >= 100 && e.id < 100 + NW) {
+            int k = (int) (e.id - 100);
+            const char *type = tv_str (e.opts, "type");
+            assert_false (expired[k]); /* nothing after the end */
+            if (!strcmp (type, "EXPIRED")) {
+                expired[k] = 1;
+                nexp++;
+                assert_non_null (e.msg);
+                assert_non_null (strstr (e.msg, "too slow"));
+            } else {
+                assert_string_equal (type, "ADDED");
+                assert_true (e.rv == last[k] + 1 || !last[k]); /* consecutive: no gap */
+                last[k] = e.rv;
+                events++;
+            }
+        }
+        tr_env_clear (&e);
+    }
+    printf ("# stopped reader then read %d events and %d EXPIRED\n", events, nexp);
+    assert_int_equal (nexp, NW);
+    /* at most the capped credit was outstanding per watch */
+    for (int k = 0; k < NW; k++)
+        assert_true (last[k] > 0);
+    assert_true (events <= NW * BCACHE_MAX_CREDIT);
+    zsock_destroy (&w);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
+/* A client silent for longer than client_silence_ms loses its watches: it is sent EXPIRED
+ * ("not heard from"), and its next ping is answered watchesCut, so it resumes. */
+static void
+silent_client_loses_watches (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.client_silence_ms = 1500});
+    char err[256];
+    tr_client_t *w = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_pack ("{s:i}", "credit", 10);
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t wid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    /* a client that pings stays */
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    uint64_t cwid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    int cut = 0;
+    for (int i = 0; i < 12 && !cut; i++) {
+        tr_env_init (&req);
+        req.verb = TR_VERB_PING;
+        assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+        assert_false (tv_bool (rep.body, "watchesCut", false));
+        tr_env_clear (&rep);
+        tr_env_t ev;
+        if (tr_client_recv (w, &ev, 250) == 0 && ev.verb == TR_VERB_EVENT && ev.id == wid) {
+            assert_string_equal (tv_str (ev.opts, "type"), "EXPIRED");
+            assert_non_null (strstr (ev.msg, "not heard from"));
+            cut = 1;
+        }
+        tr_env_clear (&ev);
+    }
+    assert_true (cut);
+    tr_env_init (&req);
+    req.verb = TR_VERB_PING;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_true (tv_bool (rep.body, "watchesCut", false));
+    tr_env_clear (&rep);
+    /* once told, not again */
+    tr_env_init (&req);
+    req.verb = TR_VERB_PING;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_false (tv_bool (rep.body, "watchesCut", false));
+    tr_env_clear (&rep);
+    /* the pinging client's watch still delivers; the silent one's does not (the create comes from
+     * a third client: a call skips the events that arrive before its reply) */
+    tr_client_t *x = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("after");
+    assert_int_equal (tr_client_call (x, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&x);
+    tr_env_t ev;
+    int got = 0;
+    while (tr_client_recv (c, &ev, 500) == 0) {
+        got += ev.verb == TR_VERB_EVENT && ev.id == cwid;
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 1);
+    while (tr_client_recv (w, &ev, 300) == 0) {
+        assert_false (ev.verb == TR_VERB_EVENT && ev.id == wid);
+        tr_env_clear (&ev);
+    }
+    tr_client_destroy (&w);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
+/* One client pipelines 300 creates with a share of 4 requests in flight: every request is
+ * answered, either created or TooManyRequests with a retry hint; another client is served. */
+static void
+flood_gets_too_many_requests (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.max_inflight_per_client = 4});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "f-%d", i);
+        send_req (s, (uint64_t) i + 1, TR_VERB_CREATE, 0, cm (name), NULL);
+    }
+    int ok = 0, busy = 0, other = 0;
+    char seen[N + 1] = {0};
+    for (int n = 0; n < N; n++) {
+        tr_env_t e;
+        if (recv_env (s, &e, 5000))
+            break;
+        assert_true (e.id >= 1 && e.id <= N && !seen[e.id]);
+        seen[e.id] = 1;
+        if (e.code == TR_OK)
+            ok++;
+        else if (e.code == TR_TOO_MANY_REQUESTS) {
+            busy++;
+            assert_non_null (strstr (e.msg, "Too many requests"));
+            assert_int_equal (tv_int (e.body, "details.retryAfterSeconds", 0), 1);
+        } else
+            other++;
+        tr_env_clear (&e);
+    }
+    printf ("# %d pipelined creates, share 4: %d created, %d TooManyRequests, %d other\n", N, ok, busy, other);
+    assert_int_equal (ok + busy, N);
+    assert_true (ok >= 4);
+    assert_true (busy > 0);
+    /* the synchronous client retries TooManyRequests after the hint: a call succeeds */
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("other-client");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    zsock_destroy (&s);
+    stop (&f);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (stopped_reader_blocks_nobody),
+        cmocka_unit_test (silent_client_loses_watches),
+        cmocka_unit_test (flood_gets_too_many_requests),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
