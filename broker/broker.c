@@ -168,9 +168,25 @@ bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, jso
             r.msg = NULL;
         va_end (ap);
     }
-    char *buf;
-    size_t len;
-    if (!tr_env_encode (&r, &buf, &len)) {
+    char *buf = NULL;
+    size_t len = 0;
+    if (tr_env_encode (&r, &buf, &len))
+        buf = NULL;
+    if (buf && len > TR_MAX_FRAME) {
+        /* no client takes a frame this large: say so (a list this large must be paged) */
+        size_t big = len;
+        free (buf);
+        free (r.msg);
+        r.body = NULL;
+        r.code = TR_TOO_LARGE;
+        if (asprintf (&r.msg, "the reply is %zu bytes, more than the %u a message may carry%s", big, TR_MAX_FRAME,
+                      req && req->verb == TR_VERB_LIST ? ": list it in pages (limit and continue; troupe get --chunk-size)"
+                                                       : "") < 0)
+            r.msg = NULL;
+        if (tr_env_encode (&r, &buf, &len))
+            buf = NULL;
+    }
+    if (buf) {
         if (tl_broker)
             out_send (tl_broker, sock, rid, buf, len);
         else
@@ -367,21 +383,37 @@ h_get (rq_t *r)
         bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
 }
 
+/* list, paged as the api-server pages (opts.limit, opts.continue): a page's metadata carries
+ * `continue` (the token of the next) and `remainingItemCount` while objects remain; every page is
+ * of the first page's snapshot and carries its resourceVersion. */
 static void
 h_list (rq_t *r)
 {
     char err[256];
     json_t *items = NULL;
     uint64_t rev = 0;
-    if (bcache_list (r->b->cache, schema_kind_plural (r->sk), r->ns, tv_str (r->req->opts, "labelSelector"),
-                     tv_str (r->req->opts, "fieldSelector"), &items, &rev, err, sizeof err)) {
-        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "%s", err);
+    json_t *lim = json_object_get (r->req->opts, "limit");
+    if (lim && (!json_is_integer (lim) || json_integer_value (lim) < 0)) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "limit: Invalid value: must be a non-negative integer");
+        return;
+    }
+    bcache_page_t pg;
+    int rc = bcache_list_page (r->b->cache, schema_kind_plural (r->sk), r->ns, tv_str (r->req->opts, "labelSelector"),
+                               tv_str (r->req->opts, "fieldSelector"), lim ? (long) json_integer_value (lim) : 0,
+                               tv_str (r->req->opts, "continue"), &items, &rev, &pg, err, sizeof err);
+    if (rc) {
+        bk_reply (r->sock, r->rid, r->req, (tr_code_t) rc, NULL, 0, "%s", err);
         return;
     }
     char rvs[24];
     snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
     json_t *body = json_pack ("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "v1", "kind", "List", "metadata",
                               "resourceVersion", rvs, "items", items);
+    if (pg.next[0]) {
+        json_t *md = json_object_get (body, "metadata");
+        json_object_set_new (md, "continue", json_string (pg.next));
+        json_object_set_new (md, "remainingItemCount", json_integer ((json_int_t) pg.remaining));
+    }
     bk_reply (r->sock, r->rid, r->req, TR_OK, body, rev, NULL);
     json_decref (body);
 }
@@ -588,8 +620,8 @@ sweep (broker_t *b)
         TR_WARN (A, "store answer overdue: request ended with Timeout what=\"%s\" after_ms=%d", p->what,
                  b->request_timeout_ms);
         bk_reply (p->sock, p->rid, &req, TR_TIMEOUT, NULL, 0,
-                  "%s: the store did not answer within %d s (a write may or may not have been made)", p->what,
-                  b->request_timeout_ms / 1000);
+                  "%s: the store did not answer within %.1f s (a write may or may not have been made)", p->what,
+                  b->request_timeout_ms / 1000.0);
         json_decref (p->obj);
         zframe_destroy (&p->rid);
         if (p->retry) {
@@ -608,8 +640,8 @@ sweep (broker_t *b)
         tr_env_t req;
         tr_env_init (&req);
         req.id = f->req_id;
-        bk_reply (f->sock, f->rid, &req, TR_TIMEOUT, NULL, 0, "the node's agent did not answer within %d s",
-                  b->request_timeout_ms / 1000);
+        bk_reply (f->sock, f->rid, &req, TR_TIMEOUT, NULL, 0, "the node's agent did not answer within %.1f s",
+                  b->request_timeout_ms / 1000.0);
         zframe_destroy (&f->rid);
         free (f);
     }
@@ -623,7 +655,7 @@ sweep (broker_t *b)
         snprintf (why, sizeof why, "watch cut: client not heard from for %d s", b->silence_ms / 1000);
         size_t n = bcache_unwatch_client (b->cache, c->sock, c->rid, why);
         if (n) {
-            TR_WARN (A, "client silent: its watches were dropped client=%s watches=%zu silent_ms=%lld", c->key, n,
+            TR_INFO (A, "client silent (gone or stopped): its watches were dropped client=%s watches=%zu silent_ms=%lld", c->key, n,
                      (long long) (now - c->last_seen));
             if (zhashx_size (b->cut) < 65536) {
                 int64_t *t = malloc (sizeof *t);
@@ -916,9 +948,11 @@ broker_thread (zsock_t *pipe, void *arg)
         if (b.remote)
             zpoller_add (b.poller, b.remote);
         b.last_sweep = zclock_mono ();
+        size_t paused = 0;
         for (;;) {
-            /* replies waiting for room: look again soon (a ROUTER does not say which pipe drained) */
-            void *which = zpoller_wait (b.poller, b.queued ? 20 : 1000);
+            /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
+             * not say which pipe drained) */
+            void *which = zpoller_wait (b.poller, b.queued || paused ? 20 : 1000);
             if (which == pipe || zpoller_terminated (b.poller))
                 break;
             if (which == b.store)
@@ -927,7 +961,7 @@ broker_thread (zsock_t *pipe, void *arg)
                 on_client (&b, which);
             if (b.queued)
                 out_flush (&b);
-            bcache_pump (b.cache);
+            paused = bcache_pump (b.cache);
             if (zclock_mono () - b.last_sweep >= 1000) {
                 b.last_sweep = zclock_mono ();
                 sweep (&b);

@@ -68,6 +68,17 @@ typedef struct {
     char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
 } watcher_t;
 
+/* A paged list: the matching objects as of its first page, sorted, held (references) until the
+ * last page is read or it expires — each page is a slice of that one snapshot, as the api-server
+ * serves every page at the first page's revision. */
+typedef struct {
+    uint64_t id, rev;
+    char plural[64];
+    json_t **items;
+    size_t n;
+    int64_t expires;
+} lsess_t;
+
 struct bcache {
     schema_registry_t *schemas;
     zhashx_t *kinds; /* plural → zhashx (key → entry_t*) */
@@ -79,6 +90,9 @@ struct bcache {
     renewal_t *renewals; /* ring of rcap, by seq */
     size_t rcap;
     uint64_t seq;        /* the last renewal's seq */
+    size_t paused;       /* watchers the last pump left waiting for room in their client's pipe */
+    lsess_t lists[BCACHE_LIST_SESSIONS];
+    uint64_t list_seq;
 };
 
 /* ---- field selectors ------------------------------------------------------------------------ */
@@ -180,6 +194,8 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     return c;
 }
 
+static void lsess_free (bcache_t *c, size_t i);
+
 static void
 watcher_free (watcher_t **wp)
 {
@@ -211,6 +227,8 @@ bcache_destroy (bcache_t **p)
         free (c->renewals[i].key);
     }
     free (c->renewals);
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        lsess_free (c, i);
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         watcher_free (&w);
     zlistx_destroy (&c->watchers);
@@ -435,45 +453,157 @@ ns_of_matches (const json_t *obj, const char *ns)
     return o && !strcmp (o, ns);
 }
 
+/* An object of a list with its sort key read once (sorting by tv_str lookups was most of a
+ * list's cost). */
+typedef struct {
+    const char *ns, *name;
+    json_t *obj;
+} litem_t;
+
 static int
 keycmp (const void *a, const void *b)
 {
-    const char *x = tv_str (*(json_t *const *) a, "metadata.namespace"), *y = tv_str (*(json_t *const *) b, "metadata.namespace");
-    int r = strcmp (x ? x : "", y ? y : "");
-    if (r)
-        return r;
-    x = tv_str (*(json_t *const *) a, "metadata.name");
-    y = tv_str (*(json_t *const *) b, "metadata.name");
-    return strcmp (x ? x : "", y ? y : ""); /* a stored object without a name (found by fuzz_cache) */
+    const litem_t *x = a, *y = b;
+    int r = strcmp (x->ns, y->ns);
+    return r ? r : strcmp (x->name, y->name); /* "" for a stored object without a name (fuzz_cache) */
+}
+
+static void
+lsess_free (bcache_t *c, size_t i)
+{
+    lsess_t *ls = &c->lists[i];
+    for (size_t k = 0; k < ls->n; k++)
+        json_decref (ls->items[k]);
+    free (ls->items);
+    memset (ls, 0, sizeof *ls);
+}
+
+static void
+lsess_expire (bcache_t *c)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        if (c->lists[i].id && c->lists[i].expires < now)
+            lsess_free (c, i);
+}
+
+/* The matching objects of plural in ns, sorted; *n of them. NULL (err set) for a bad selector. */
+static litem_t *
+collect (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
+         size_t *n, char *err, size_t errlen)
+{
+    selector_t *ls = selector_parse (label_selector, err, errlen);
+    if (!ls)
+        return NULL;
+    fsel_t *fs = fsel_parse (field_selector, err, errlen);
+    if (!fs) {
+        selector_destroy (&ls);
+        return NULL;
+    }
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    size_t cap = m ? zhashx_size (m) : 0;
+    litem_t *arr = calloc (cap ? cap : 1, sizeof *arr);
+    *n = 0;
+    for (entry_t *e = m ? zhashx_first (m) : NULL; e; e = zhashx_next (m))
+        if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
+            fsel_matches (fs, e->obj)) {
+            const char *ons = tv_str (e->obj, "metadata.namespace"), *name = tv_str (e->obj, "metadata.name");
+            arr[(*n)++] = (litem_t) {ons ? ons : "", name ? name : "", e->obj};
+        }
+    qsort (arr, *n, sizeof *arr, keycmp);
+    selector_destroy (&ls);
+    fsel_destroy (&fs);
+    return arr;
 }
 
 int
 bcache_list (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
              json_t **items, uint64_t *rev, char *err, size_t errlen)
 {
-    selector_t *ls = selector_parse (label_selector, err, errlen);
-    if (!ls)
-        return -1;
-    fsel_t *fs = fsel_parse (field_selector, err, errlen);
-    if (!fs) {
-        selector_destroy (&ls);
-        return -1;
+    bcache_page_t pg;
+    int rc = bcache_list_page (c, plural, ns, label_selector, field_selector, 0, NULL, items, rev, &pg, err, errlen);
+    return rc ? -1 : 0;
+}
+
+int
+bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *label_selector,
+                  const char *field_selector, long limit, const char *cont, json_t **items, uint64_t *rev,
+                  bcache_page_t *pg, char *err, size_t errlen)
+{
+    memset (pg, 0, sizeof *pg);
+    lsess_expire (c);
+    if (cont && *cont) {
+        unsigned long long id, off;
+        char tail;
+        lsess_t *ls = NULL;
+        if (sscanf (cont, "%llx.%llx%c", &id, &off, &tail) != 2) {
+            snprintf (err, errlen, "continue: invalid continue token \"%.40s\"", cont);
+            return TR_BAD_REQUEST;
+        }
+        size_t i = 0;
+        for (; i < BCACHE_LIST_SESSIONS; i++)
+            if (c->lists[i].id == id) {
+                ls = &c->lists[i];
+                break;
+            }
+        if (!ls) {
+            snprintf (err, errlen,
+                      "The provided continue parameter is too old to display a consistent list result. You can start "
+                      "a new list without the continue parameter.");
+            return TR_EXPIRED;
+        }
+        if (strcmp (ls->plural, plural) || off > ls->n) {
+            snprintf (err, errlen, "continue: the token is for another list (%s)", ls->plural);
+            return TR_BAD_REQUEST;
+        }
+        size_t end = limit > 0 && off + (size_t) limit < ls->n ? off + (size_t) limit : ls->n;
+        *items = json_array ();
+        for (size_t k = off; k < end; k++)
+            json_array_append (*items, ls->items[k]);
+        *rev = ls->rev;
+        if (end < ls->n) {
+            snprintf (pg->next, sizeof pg->next, "%llx.%zx", id, end);
+            pg->remaining = ls->n - end;
+            ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
+        } else
+            lsess_free (c, i);
+        return 0;
     }
-    zhashx_t *m = zhashx_lookup (c->kinds, plural);
-    size_t n = 0, cap = m ? zhashx_size (m) : 0;
-    json_t **arr = calloc (cap ? cap : 1, sizeof *arr);
-    for (entry_t *e = m ? zhashx_first (m) : NULL; e; e = zhashx_next (m))
-        if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
-            fsel_matches (fs, e->obj))
-            arr[n++] = e->obj;
-    qsort (arr, n, sizeof *arr, keycmp);
+    size_t n;
+    litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
+    if (!arr)
+        return TR_BAD_REQUEST;
+    size_t first = limit > 0 && (size_t) limit < n ? (size_t) limit : n;
     *items = json_array ();
-    for (size_t i = 0; i < n; i++)
-        json_array_append (*items, arr[i]);
-    free (arr);
+    for (size_t i = 0; i < first; i++)
+        json_array_append (*items, arr[i].obj);
     *rev = c->rev;
-    selector_destroy (&ls);
-    fsel_destroy (&fs);
+    if (first < n) {
+        /* the rest waits in a session (the oldest one gives way when all are taken) */
+        size_t slot = 0;
+        for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++) {
+            if (!c->lists[i].id) {
+                slot = i;
+                break;
+            }
+            if (c->lists[i].expires < c->lists[slot].expires)
+                slot = i;
+        }
+        if (c->lists[slot].id)
+            lsess_free (c, slot);
+        lsess_t *ls = &c->lists[slot];
+        ls->id = ++c->list_seq;
+        ls->rev = c->rev;
+        snprintf (ls->plural, sizeof ls->plural, "%s", plural);
+        ls->n = n;
+        ls->items = malloc (n * sizeof *ls->items);
+        for (size_t i = 0; i < n; i++)
+            ls->items[i] = json_incref (arr[i].obj);
+        ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
+        snprintf (pg->next, sizeof pg->next, "%llx.%zx", (unsigned long long) ls->id, first);
+        pg->remaining = n - first;
+    }
+    free (arr);
     return 0;
 }
 
@@ -620,7 +750,8 @@ pump_one (bcache_t *c, watcher_t *w)
                  (unsigned long long) w->id, w->plural, (unsigned long long) w->next_rev, (unsigned long long) first);
     }
     if (w->expire) {
-        send_expired (c, w);
+        if (!send_expired (c, w))
+            c->paused++;
         return;
     }
     while (w->credit > 0 && w->next_rev <= c->rev) {
@@ -644,8 +775,10 @@ pump_one (bcache_t *c, watcher_t *w)
             continue;
         }
         int rc = send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len, NULL);
-        if (rc == 1)
+        if (rc == 1) {
+            c->paused++;
             return; /* its pipe is full: it keeps its position, as without credit */
+        }
         if (rc < 0) {
             w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
             return;
@@ -675,8 +808,10 @@ pump_one (bcache_t *c, watcher_t *w)
             continue; /* a later renewal or a committed change of that object follows */
         }
         int rc = send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len, NULL);
-        if (rc == 1)
+        if (rc == 1) {
+            c->paused++;
             return;
+        }
         if (rc < 0) {
             w->dead = 1;
             return;
@@ -712,13 +847,16 @@ bcache_reset (bcache_t *c)
         c->renewals[i].plural[0] = 0;
     }
     zhashx_purge (c->kinds);
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        lsess_free (c, i); /* their continue tokens now get Expired */
     c->count = 0;
     c->rev = 0;
 }
 
-void
+size_t
 bcache_pump (bcache_t *c)
 {
+    c->paused = 0;
     watcher_t *w = zlistx_first (c->watchers);
     while (w) {
         if (!w->dead)
@@ -731,6 +869,7 @@ bcache_pump (bcache_t *c)
         }
         w = zlistx_next (c->watchers);
     }
+    return c->paused;
 }
 
 void

@@ -197,29 +197,80 @@ watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const
     return 0;
 }
 
+/* --chunk-size: objects per page of a list (kubectl's default 500; 0 lists in one message). */
+static long chunk_size = 500;
+
+/* Lists in pages of chunk_size (limit/continue), gathered into one reply: rep->body.items holds
+ * every object, rep->rv the first page's revision (every page is of that snapshot). A token that
+ * expires midway (the server kept the snapshot 60 s after each page) restarts the list. */
 static int
 list_items (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel, tr_env_t *rep)
 {
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_LIST;
-    snprintf (req.kind, sizeof req.kind, "%s", schema_kind_name (k));
-    snprintf (req.ns, sizeof req.ns, "%s", ns);
-    req.opts = json_object ();
-    if (lsel)
-        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
-    if (fsel)
-        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
-    int rc = cli_call (g, &req, rep);
-    tr_env_clear (&req);
-    if (rc)
-        return 1;
-    if (rep->code != TR_OK) {
-        cli_print_error (rep);
-        tr_env_clear (rep);
-        return 1;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        json_t *all = NULL;
+        uint64_t rv = 0;
+        char *cont = NULL;
+        int expired = 0;
+        for (;;) {
+            tr_env_t req, page;
+            tr_env_init (&req);
+            req.verb = TR_VERB_LIST;
+            snprintf (req.kind, sizeof req.kind, "%s", schema_kind_name (k));
+            snprintf (req.ns, sizeof req.ns, "%s", ns);
+            req.opts = json_object ();
+            if (lsel)
+                json_object_set_new (req.opts, "labelSelector", json_string (lsel));
+            if (fsel)
+                json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
+            if (chunk_size > 0)
+                json_object_set_new (req.opts, "limit", json_integer (chunk_size));
+            if (cont)
+                json_object_set_new (req.opts, "continue", json_string (cont));
+            int rc = cli_call (g, &req, &page);
+            tr_env_clear (&req);
+            free (cont);
+            cont = NULL;
+            if (rc) {
+                json_decref (all);
+                return 1;
+            }
+            if (page.code == TR_EXPIRED && all) {
+                tr_env_clear (&page);
+                expired = 1;
+                break;
+            }
+            if (page.code != TR_OK) {
+                cli_print_error (&page);
+                tr_env_clear (&page);
+                json_decref (all);
+                return 1;
+            }
+            if (!all) {
+                all = json_incref (page.body);
+                rv = page.rv;
+            } else
+                json_array_extend (json_object_get (all, "items"), tv_get (page.body, "items"));
+            const char *next = tv_str (page.body, "metadata.continue");
+            cont = next && *next ? strdup (next) : NULL;
+            tr_env_clear (&page);
+            if (!cont)
+                break;
+        }
+        if (expired) {
+            json_decref (all);
+            continue;
+        }
+        json_t *md = json_object_get (all, "metadata");
+        json_object_del (md, "continue");
+        json_object_del (md, "remainingItemCount");
+        tr_env_init (rep);
+        rep->verb = TR_VERB_REPLY;
+        rep->body = all;
+        rep->rv = rv;
+        return 0;
     }
-    return 0;
+    fprintf (stderr, "error: the list kept changing faster than it could be read in pages; retry, or use --chunk-size 0\n");
+    return 1;
 }
 
 int
@@ -230,8 +281,17 @@ cmd_get (cli_t *g, int argc, char **argv)
     const char *fsel = cli_opt (&argc, argv, "--field-selector", NULL);
     int w = cli_flag (&argc, argv, "--watch", "-w");
     int no_headers = cli_flag (&argc, argv, "--no-headers", NULL);
+    const char *chunk = cli_opt (&argc, argv, "--chunk-size", NULL);
+    if (chunk) {
+        char *end;
+        chunk_size = strtol (chunk, &end, 10);
+        if (*end || chunk_size < 0) {
+            fprintf (stderr, "error: --chunk-size: must be a non-negative integer (0: no paging), got \"%s\"\n", chunk);
+            return 1;
+        }
+    }
     if (argc < 2) {
-        fprintf (stderr, "usage: troupe get KIND [NAME...] [-o wide|yaml|json|name] [-l SELECTOR] [-A] [-w]\n");
+        fprintf (stderr, "usage: troupe get KIND [NAME...] [-o wide|yaml|json|name] [-l SELECTOR] [-A] [-w] [--chunk-size 500]\n");
         return 1;
     }
     char kindbuf[128];

@@ -18,6 +18,7 @@
 #define REQUEST_TIMEOUT_MS 10000
 #define PING_EVERY_MS 2000
 #define WATCH_CREDIT 1024
+#define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
 #define MAX_ACTORS 32
 
 typedef struct {
@@ -46,6 +47,8 @@ struct troupe_informer {
     int synced;
     int listing;
     int unacked;           /* events received since the last credit grant */
+    json_t *pages;         /* a paged list under way: the items of the pages so far */
+    uint64_t pages_rv;     /* and its revision (the first page's) */
 };
 
 typedef struct {
@@ -299,10 +302,14 @@ informer_cancel (troupe_informer_t *inf)
 }
 
 static void
-informer_list (troupe_informer_t *inf)
+informer_list_page (troupe_informer_t *inf, const char *cont)
 {
     troupe_ctx_t *ctx = inf->ctx;
-    informer_cancel (inf);
+    if (!cont) {
+        informer_cancel (inf);
+        json_decref (inf->pages);
+        inf->pages = NULL;
+    }
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_LIST;
@@ -315,9 +322,18 @@ informer_list (troupe_informer_t *inf)
         json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
     if (inf->fsel)
         json_object_set_new (req.opts, "fieldSelector", json_string (inf->fsel));
+    json_object_set_new (req.opts, "limit", json_integer (LIST_PAGE));
+    if (cont)
+        json_object_set_new (req.opts, "continue", json_string (cont));
     inf->listing = 1;
     send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, REQUEST_TIMEOUT_MS);
     tr_env_clear (&req);
+}
+
+static void
+informer_list (troupe_informer_t *inf)
+{
+    informer_list_page (inf, NULL);
 }
 
 static void
@@ -348,9 +364,24 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
     if (reply->code != TR_OK) {
         TR_WARN (ctx->def->name, "list failed kind=%s code=%s msg=\"%s\"; retrying", inf->kind,
                  tr_code_name (reply->code), reply->msg ? reply->msg : "");
+        json_decref (inf->pages);
+        inf->pages = NULL;
         return; /* the housekeeping timer relists informers that are neither listing nor watching */
     }
-    json_t *items = tv_get (reply->body, "items");
+    /* a paged list: gather the pages, then compare the whole with the cache */
+    const char *cont = tv_str (reply->body, "metadata.continue");
+    if (!inf->pages) {
+        inf->pages = json_array ();
+        const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
+        inf->pages_rv = reply->rv ? reply->rv : (rvs ? strtoull (rvs, NULL, 10) : 0);
+    }
+    json_array_extend (inf->pages, tv_get (reply->body, "items"));
+    if (cont && *cont) {
+        informer_list_page (inf, cont);
+        return;
+    }
+    json_t *items = inf->pages;
+    inf->pages = NULL;
     zhashx_t *fresh = zhashx_new ();
     zhashx_set_destructor (fresh, json_item_free);
     size_t i;
@@ -378,8 +409,8 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
         if (!zhashx_lookup (fresh, zhashx_cursor (old)) && inf->h.on_delete)
             inf->h.on_delete (ctx->self, ctx, o);
     zhashx_destroy (&old);
-    const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
-    inf->rv = reply->rv ? reply->rv : (rvs ? strtoull (rvs, NULL, 10) : 0);
+    json_decref (items);
+    inf->rv = inf->pages_rv;
     inf->synced = 1;
     if (inf->h.on_synced)
         inf->h.on_synced (ctx->self, ctx);
@@ -506,6 +537,7 @@ informer_destroy (troupe_informer_t **p)
 {
     troupe_informer_t *inf = *p;
     zhashx_destroy (&inf->cache);
+    json_decref (inf->pages);
     free (inf->lsel);
     free (inf->fsel);
     free (inf);

@@ -313,6 +313,111 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
+ * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
+static void
+mute_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    for (;;) {
+        void *which = zpoller_wait (p, 1000);
+        if (which == pipe || zpoller_terminated (p))
+            break;
+        if (which != r)
+            continue;
+        zmsg_t *m = zmsg_recv (r);
+        zframe_t *rid = zmsg_pop (m);
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        if (!strcmp (t, "g")) {
+            static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init (&sb);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_map (&pk, 4);
+            sp_pack_cstr (&pk, "t");
+            sp_pack_cstr (&pk, "k");
+            sp_pack_cstr (&pk, "id");
+            msgpack_pack_uint64 (&pk, sp_u64 (sp_field (&up.data, "id"), 0));
+            sp_pack_cstr (&pk, "rev");
+            msgpack_pack_uint64 (&pk, 4);
+            sp_pack_cstr (&pk, "kvs");
+            msgpack_pack_array (&pk, 4);
+            for (int i = 0; i < 4; i++) {
+                char key[100], *val;
+                size_t len;
+                snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
+                json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                        "name", nss[i]);
+                assert_int_equal (tv_encode (ns, &val, &len), 0);
+                json_decref (ns);
+                msgpack_pack_array (&pk, 4);
+                sp_pack_cstr (&pk, key);
+                msgpack_pack_bin (&pk, len);
+                msgpack_pack_bin_body (&pk, val, len);
+                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+                free (val);
+            }
+            zmsg_t *out = zmsg_new ();
+            zmsg_append (out, &rid);
+            zmsg_addmem (out, sb.data, sb.size);
+            zmsg_send (&out, r);
+            msgpack_sbuffer_destroy (&sb);
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+static void
+overdue_store_answer_is_timeout (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbt-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbt-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (mute_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 1500};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("never");
+    double t0 = now_s ();
+    assert_int_equal (tr_client_call (c, &req, &rep, 10000), 0);
+    double took = now_s () - t0;
+    printf ("# unanswered create ended after %.1f s: %s\n", took, rep.msg ? rep.msg : "");
+    assert_int_equal (rep.code, TR_TIMEOUT);
+    assert_non_null (strstr (rep.msg, "did not answer"));
+    assert_true (took >= 1.4 && took < 4.0);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -321,6 +426,7 @@ main (void)
         cmocka_unit_test (stopped_reader_blocks_nobody),
         cmocka_unit_test (silent_client_loses_watches),
         cmocka_unit_test (flood_gets_too_many_requests),
+        cmocka_unit_test (overdue_store_answer_is_timeout),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
