@@ -12,6 +12,8 @@
  *       every client keeps --inflight writes in flight (create then delete of its own names) for
  *       SECONDS: every request must be answered (OK or TooManyRequests), no client starved; the
  *       broker's RSS sampled each second. Exit 1 if a request went unanswered or a client starved.
+ *   build/bench_api --paging [--endpoint …]
+ *       a list of 10,000 Pods against one of 1,000, in pages of 500 and in one message.
  *   build/bench_api --creates N [--clients 16] [--prefix P] [--stopped-watcher] --endpoint …
  *       N creates over the clients (one in flight each): one line "creates N ok K secs S p99 MS".
  */
@@ -323,13 +325,15 @@ dealer (const char *ep, int rcvhwm)
     return s;
 }
 
+static const char *g_kind = "ConfigMap"; /* what the driver creates: ConfigMap, or Pod (--paging) */
+
 static void
 send_op (bcl_t *c, int ci, int j, int k, op_t op, const char *prefix)
 {
     slot_t *sl = &c->slots[j];
     tr_env_t req;
     tr_env_init (&req);
-    strcpy (req.kind, "ConfigMap");
+    snprintf (req.kind, sizeof req.kind, "%s", g_kind);
     strcpy (req.ns, "default");
     char name[128];
     switch (op) {
@@ -351,7 +355,11 @@ send_op (bcl_t *c, int ci, int j, int k, op_t op, const char *prefix)
                                                                      : TR_VERB_LIST;
     if (req.verb == TR_VERB_LIST)
         req.ns[0] = 0;
-    if (req.verb == TR_VERB_CREATE)
+    if (req.verb == TR_VERB_CREATE && !strcmp (g_kind, "Pod"))
+        req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[{s:s,s:s,s:[s,s]}]}}", "apiVersion", "v1", "kind", "Pod",
+                              "metadata", "name", name, "labels", "app", "bench", "spec", "containers", "name", "c",
+                              "image", "busybox", "command", "sleep", "3600");
+    else if (req.verb == TR_VERB_CREATE)
         req.body = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
                               name, "data", "k", "0123456789abcdef0123456789abcdef");
     else
@@ -679,6 +687,87 @@ run_flood (const char *ep, int pid, const char *base, double secs, int nc, int k
     return bad;
 }
 
+/* Lists every Pod in pages of limit (0: one message), n times; returns the mean seconds per full
+ * list and sets *count to the objects of the last one (-1: refused, e.g. TooLarge). */
+static double
+timed_list (const char *ep, long limit, int n, long *count)
+{
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    double t0 = now_s ();
+    for (int i = 0; i < n; i++) {
+        char *cont = NULL;
+        *count = 0;
+        do {
+            tr_env_t req, rep;
+            tr_env_init (&req);
+            req.verb = TR_VERB_LIST;
+            strcpy (req.kind, "Pod");
+            req.opts = json_object ();
+            if (limit)
+                json_object_set_new (req.opts, "limit", json_integer (limit));
+            if (cont)
+                json_object_set_new (req.opts, "continue", json_string (cont));
+            free (cont);
+            cont = NULL;
+            if (tr_client_call (c, &req, &rep, 60000) || rep.code != TR_OK) {
+                if (i == 0)
+                    fprintf (stderr, "  list (limit %ld): %s: %s\n", limit, tr_code_name (rep.code),
+                             rep.msg ? rep.msg : "timeout");
+                *count = -1;
+                tr_env_clear (&req);
+                tr_env_clear (&rep);
+                break;
+            }
+            *count += (long) json_array_size (tv_get (rep.body, "items"));
+            const char *next = tv_str (rep.body, "metadata.continue");
+            cont = next && *next ? strdup (next) : NULL;
+            tr_env_clear (&req);
+            tr_env_clear (&rep);
+        } while (cont);
+        if (*count < 0)
+            break;
+    }
+    double secs = (now_s () - t0) / n;
+    tr_client_destroy (&c);
+    return secs;
+}
+
+/* A list of 10,000 Pods against a list of 1,000, paged by 500 (as kubectl and informers list) and
+ * in one message. */
+static int
+run_paging (const char *ep, const char *base)
+{
+    target_t t = {0};
+    target_start (&t, ep, base);
+    g_kind = "Pod";
+    printf ("| Pods | list, pages of 500 | list, one message |\n|---|---|---|\n");
+    double paged[2] = {0};
+    long have = 0, sizes[] = {1000, 10000};
+    int bad = 0;
+    for (int i = 0; i < 2; i++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "pg%d", i);
+        run_t r = drive (t.ep, 16, 1, OP_CREATE, sizes[i] - have, 0, prefix, NULL);
+        bad |= r.ok != sizes[i] - have;
+        free (r.lat);
+        have = sizes[i];
+        long n1, n2;
+        paged[i] = timed_list (t.ep, 500, getenv ("BENCH_LISTS") ? atoi (getenv ("BENCH_LISTS")) : 10, &n1);
+        double whole = timed_list (t.ep, 0, 5, &n2);
+        char w[64];
+        if (n2 < 0)
+            snprintf (w, sizeof w, "refused (TooLarge: over 4 MiB)");
+        else
+            snprintf (w, sizeof w, "%.1f ms", whole * 1e3);
+        printf ("| %ld | %.1f ms (%ld objects) | %s |\n", have, paged[i] * 1e3, n1, w);
+        bad |= n1 != have;
+    }
+    printf ("paged list of 10,000 / of 1,000: %.1fx (bound 10x)\n", paged[1] / paged[0]);
+    target_stop (&t);
+    return bad || paged[1] / paged[0] > 10;
+}
+
 static int
 run_creates (const char *ep, long n, int nc, const char *prefix, int stopped)
 {
@@ -697,7 +786,7 @@ main (int argc, char **argv)
     int n = 2000;
     const char *base = "/tmp";
     const char *endpoint = NULL, *prefix = "c";
-    int pid = 0, matrix = 0, clients = 0, inflight = 32, stopped = 0;
+    int pid = 0, matrix = 0, clients = 0, inflight = 32, stopped = 0, paging = 0;
     long creates = 0;
     double flood = 0;
     for (int i = 1; i < argc; i++) {
@@ -706,6 +795,8 @@ main (int argc, char **argv)
             matrix = 1;
         else if (!strcmp (argv[i], "--stopped-watcher"))
             stopped = 1;
+        else if (!strcmp (argv[i], "--paging"))
+            paging = 1;
         else if (more && !strcmp (argv[i], "--n"))
             n = atoi (argv[++i]);
         else if (more && !strcmp (argv[i], "--dir"))
@@ -732,6 +823,8 @@ main (int argc, char **argv)
     setenv ("TROUPE_LOG", "warn", 0);
     if (matrix)
         return run_matrix (endpoint, pid, base, n);
+    if (paging)
+        return run_paging (endpoint, base);
     if (flood > 0)
         return run_flood (endpoint, pid, base, flood, clients ? clients : 200, inflight);
     if (creates > 0) {

@@ -148,6 +148,39 @@ inflight_done (broker_t *b, zsock_t *sock, zframe_t *rid)
         c->inflight--;
 }
 
+/* Encodes and sends a reply (r->msg is freed); raw: the body already encoded (r->body unused). A
+ * reply larger than a message may be becomes TooLarge saying so (a list that large is paged). */
+static void
+reply_send (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_env_t *r, const char *raw, size_t raw_len)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (raw ? tr_env_encode_with (r, raw, raw_len, &buf, &len) : tr_env_encode (r, &buf, &len))
+        buf = NULL;
+    if (buf && len > TR_MAX_FRAME) {
+        size_t big = len;
+        free (buf);
+        free (r->msg);
+        r->body = NULL;
+        r->code = TR_TOO_LARGE;
+        if (asprintf (&r->msg, "the reply is %zu bytes, more than the %u a message may carry%s", big, TR_MAX_FRAME,
+                      req && req->verb == TR_VERB_LIST ? ": list it in pages (limit and continue; troupe get --chunk-size)"
+                                                       : "") < 0)
+            r->msg = NULL;
+        if (tr_env_encode (r, &buf, &len))
+            buf = NULL;
+    }
+    if (buf) {
+        if (tl_broker)
+            out_send (tl_broker, sock, rid, buf, len);
+        else
+            tr_conn_send_bytes_nb (sock, rid, buf, len);
+        free (buf);
+    }
+    free (r->msg);
+    r->msg = NULL;
+}
+
 void
 bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
           ...)
@@ -168,32 +201,7 @@ bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, jso
             r.msg = NULL;
         va_end (ap);
     }
-    char *buf = NULL;
-    size_t len = 0;
-    if (tr_env_encode (&r, &buf, &len))
-        buf = NULL;
-    if (buf && len > TR_MAX_FRAME) {
-        /* no client takes a frame this large: say so (a list this large must be paged) */
-        size_t big = len;
-        free (buf);
-        free (r.msg);
-        r.body = NULL;
-        r.code = TR_TOO_LARGE;
-        if (asprintf (&r.msg, "the reply is %zu bytes, more than the %u a message may carry%s", big, TR_MAX_FRAME,
-                      req && req->verb == TR_VERB_LIST ? ": list it in pages (limit and continue; troupe get --chunk-size)"
-                                                       : "") < 0)
-            r.msg = NULL;
-        if (tr_env_encode (&r, &buf, &len))
-            buf = NULL;
-    }
-    if (buf) {
-        if (tl_broker)
-            out_send (tl_broker, sock, rid, buf, len);
-        else
-            tr_conn_send_bytes_nb (sock, rid, buf, len);
-        free (buf);
-    }
-    free (r.msg);
+    reply_send (sock, rid, req, &r, NULL, 0);
 }
 
 static void
@@ -385,37 +393,62 @@ h_get (rq_t *r)
 
 /* list, paged as the api-server pages (opts.limit, opts.continue): a page's metadata carries
  * `continue` (the token of the next) and `remainingItemCount` while objects remain; every page is
- * of the first page's snapshot and carries its resourceVersion. */
+ * of the first page's snapshot and carries its resourceVersion. The objects come encoded from the
+ * cache (each encoded once), the List around them is packed here. */
 static void
 h_list (rq_t *r)
 {
     char err[256];
-    json_t *items = NULL;
     uint64_t rev = 0;
     json_t *lim = json_object_get (r->req->opts, "limit");
     if (lim && (!json_is_integer (lim) || json_integer_value (lim) < 0)) {
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "limit: Invalid value: must be a non-negative integer");
         return;
     }
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
     bcache_page_t pg;
     int rc = bcache_list_page (r->b->cache, schema_kind_plural (r->sk), r->ns, tv_str (r->req->opts, "labelSelector"),
                                tv_str (r->req->opts, "fieldSelector"), lim ? (long) json_integer_value (lim) : 0,
                                tv_str (r->req->opts, "continue"), &items, &rev, &pg, err, sizeof err);
     if (rc) {
+        msgpack_sbuffer_destroy (&items);
         bk_reply (r->sock, r->rid, r->req, (tr_code_t) rc, NULL, 0, "%s", err);
         return;
     }
     char rvs[24];
     snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
-    json_t *body = json_pack ("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "v1", "kind", "List", "metadata",
-                              "resourceVersion", rvs, "items", items);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    sp_pack_cstr (&pk, "apiVersion");
+    sp_pack_cstr (&pk, "v1");
+    sp_pack_cstr (&pk, "kind");
+    sp_pack_cstr (&pk, "List");
+    sp_pack_cstr (&pk, "metadata");
+    msgpack_pack_map (&pk, pg.next[0] ? 3 : 1);
+    sp_pack_cstr (&pk, "resourceVersion");
+    sp_pack_cstr (&pk, rvs);
     if (pg.next[0]) {
-        json_t *md = json_object_get (body, "metadata");
-        json_object_set_new (md, "continue", json_string (pg.next));
-        json_object_set_new (md, "remainingItemCount", json_integer ((json_int_t) pg.remaining));
+        sp_pack_cstr (&pk, "continue");
+        sp_pack_cstr (&pk, pg.next);
+        sp_pack_cstr (&pk, "remainingItemCount");
+        msgpack_pack_uint64 (&pk, pg.remaining);
     }
-    bk_reply (r->sock, r->rid, r->req, TR_OK, body, rev, NULL);
-    json_decref (body);
+    sp_pack_cstr (&pk, "items");
+    msgpack_sbuffer_write (&sb, items.data, items.size);
+    msgpack_sbuffer_destroy (&items);
+    if (r->sock) {
+        tr_env_t rep;
+        tr_env_init (&rep);
+        rep.id = r->req->id;
+        rep.verb = TR_VERB_REPLY;
+        rep.rv = rev;
+        reply_send (r->sock, r->rid, r->req, &rep, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy (&sb);
 }
 
 static void

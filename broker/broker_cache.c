@@ -16,10 +16,46 @@
 #define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up (at most
                           as many as events in the ring) */
 
+/* An object's msgpack encoding, made once (at its first list) and shared by the lists that hold
+ * it until it changes. Reference-counted: everything runs on the broker's thread. */
+typedef struct {
+    int refs;
+    size_t len;
+    char data[];
+} blob_t;
+
 typedef struct {
     json_t *obj;
     uint64_t mod_rev;
+    blob_t *enc;  /* obj encoded, or NULL until a list needs it */
 } entry_t;
+
+static void
+blob_unref (blob_t **bp)
+{
+    if (*bp && --(*bp)->refs == 0)
+        free (*bp);
+    *bp = NULL;
+}
+
+/* The entry's encoding (made now if missing), with a new reference; NULL if it cannot be encoded. */
+static blob_t *
+entry_blob (entry_t *e)
+{
+    if (!e->enc) {
+        char *buf;
+        size_t len;
+        if (tv_encode (e->obj, &buf, &len))
+            return NULL;
+        e->enc = malloc (sizeof *e->enc + len);
+        e->enc->refs = 1;
+        e->enc->len = len;
+        memcpy (e->enc->data, buf, len);
+        free (buf);
+    }
+    e->enc->refs++;
+    return e->enc;
+}
 
 typedef enum { EV_ADDED = 1, EV_MODIFIED, EV_DELETED } ev_type_t;
 
@@ -74,7 +110,7 @@ typedef struct {
 typedef struct {
     uint64_t id, rev;
     char plural[64];
-    json_t **items;
+    blob_t **items;
     size_t n;
     int64_t expires;
 } lsess_t;
@@ -167,6 +203,7 @@ entry_free (void **p)
 {
     entry_t *e = *p;
     if (e) {
+        blob_unref (&e->enc);
         json_decref (e->obj);
         free (e);
     }
@@ -382,6 +419,7 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
                 ev.old = json_incref (cur->obj);
                 json_decref (cur->obj);
                 cur->obj = json_incref (obj);
+                blob_unref (&cur->enc);
                 cur->mod_rev = rev;
             } else {
                 entry_t *ne = calloc (1, sizeof *ne);
@@ -419,6 +457,7 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         }
         json_decref (cur->obj);
         cur->obj = obj;
+        blob_unref (&cur->enc);
         renewal_t *r = &c->renewals[++c->seq % c->rcap];
         json_decref (r->obj);
         free (r->enc);
@@ -456,16 +495,36 @@ ns_of_matches (const json_t *obj, const char *ns)
 /* An object of a list with its sort key read once (sorting by tv_str lookups was most of a
  * list's cost). */
 typedef struct {
+    char head[32]; /* "ns\0name\0…" cut to 32 bytes, zero-padded: most comparisons end here,
+                      in the array itself, not in objects scattered over the heap */
     const char *ns, *name;
     json_t *obj;
+    entry_t *e;
 } litem_t;
 
 static int
 keycmp (const void *a, const void *b)
 {
     const litem_t *x = a, *y = b;
-    int r = strcmp (x->ns, y->ns);
+    int r = memcmp (x->head, y->head, sizeof x->head); /* the same order as (ns, name): \0 sorts first */
+    if (r)
+        return r;
+    r = strcmp (x->ns, y->ns);
     return r ? r : strcmp (x->name, y->name); /* "" for a stored object without a name (fuzz_cache) */
+}
+
+static void
+litem_set (litem_t *it, const char *ns, const char *name, json_t *obj, entry_t *e)
+{
+    it->e = e;
+    memset (it->head, 0, sizeof it->head);
+    size_t a = strlen (ns), b = strlen (name);
+    memcpy (it->head, ns, a < sizeof it->head ? a : sizeof it->head);
+    if (a + 1 < sizeof it->head)
+        memcpy (it->head + a + 1, name, b < sizeof it->head - a - 1 ? b : sizeof it->head - a - 1);
+    it->ns = ns;
+    it->name = name;
+    it->obj = obj;
 }
 
 static void
@@ -473,7 +532,7 @@ lsess_free (bcache_t *c, size_t i)
 {
     lsess_t *ls = &c->lists[i];
     for (size_t k = 0; k < ls->n; k++)
-        json_decref (ls->items[k]);
+        blob_unref (&ls->items[k]);
     free (ls->items);
     memset (ls, 0, sizeof *ls);
 }
@@ -508,7 +567,7 @@ collect (bcache_t *c, const char *plural, const char *ns, const char *label_sele
         if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
             fsel_matches (fs, e->obj)) {
             const char *ons = tv_str (e->obj, "metadata.namespace"), *name = tv_str (e->obj, "metadata.name");
-            arr[(*n)++] = (litem_t) {ons ? ons : "", name ? name : "", e->obj};
+            litem_set (&arr[(*n)++], ons ? ons : "", name ? name : "", e->obj, e);
         }
     qsort (arr, *n, sizeof *arr, keycmp);
     selector_destroy (&ls);
@@ -520,14 +579,32 @@ int
 bcache_list (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
              json_t **items, uint64_t *rev, char *err, size_t errlen)
 {
-    bcache_page_t pg;
-    int rc = bcache_list_page (c, plural, ns, label_selector, field_selector, 0, NULL, items, rev, &pg, err, errlen);
-    return rc ? -1 : 0;
+    size_t n;
+    litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
+    if (!arr)
+        return -1;
+    *items = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append (*items, arr[i].obj);
+    free (arr);
+    *rev = c->rev;
+    return 0;
+}
+
+/* items as a msgpack array of the blobs' bytes */
+static void
+pack_blobs (msgpack_sbuffer *out, blob_t **b, size_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_sbuffer_write (out, b[i]->data, b[i]->len);
 }
 
 int
 bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *label_selector,
-                  const char *field_selector, long limit, const char *cont, json_t **items, uint64_t *rev,
+                  const char *field_selector, long limit, const char *cont, msgpack_sbuffer *items, uint64_t *rev,
                   bcache_page_t *pg, char *err, size_t errlen)
 {
     memset (pg, 0, sizeof *pg);
@@ -557,9 +634,8 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
             return TR_BAD_REQUEST;
         }
         size_t end = limit > 0 && off + (size_t) limit < ls->n ? off + (size_t) limit : ls->n;
-        *items = json_array ();
-        for (size_t k = off; k < end; k++)
-            json_array_append (*items, ls->items[k]);
+        pack_blobs (items, ls->items + off, end - off);
+        pg->count = end - off;
         *rev = ls->rev;
         if (end < ls->n) {
             snprintf (pg->next, sizeof pg->next, "%llx.%zx", id, end);
@@ -573,12 +649,17 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
     litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
     if (!arr)
         return TR_BAD_REQUEST;
-    size_t first = limit > 0 && (size_t) limit < n ? (size_t) limit : n;
-    *items = json_array ();
-    for (size_t i = 0; i < first; i++)
-        json_array_append (*items, arr[i].obj);
+    blob_t **blobs = malloc ((n ? n : 1) * sizeof *blobs);
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((blobs[nb] = entry_blob (arr[i].e)))
+            nb++;
+    free (arr);
+    size_t first = limit > 0 && (size_t) limit < nb ? (size_t) limit : nb;
+    pack_blobs (items, blobs, first);
+    pg->count = first;
     *rev = c->rev;
-    if (first < n) {
+    if (first < nb) {
         /* the rest waits in a session (the oldest one gives way when all are taken) */
         size_t slot = 0;
         for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++) {
@@ -595,15 +676,16 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
         ls->id = ++c->list_seq;
         ls->rev = c->rev;
         snprintf (ls->plural, sizeof ls->plural, "%s", plural);
-        ls->n = n;
-        ls->items = malloc (n * sizeof *ls->items);
-        for (size_t i = 0; i < n; i++)
-            ls->items[i] = json_incref (arr[i].obj);
+        ls->n = nb;
+        ls->items = blobs; /* the session keeps the references */
         ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
         snprintf (pg->next, sizeof pg->next, "%llx.%zx", (unsigned long long) ls->id, first);
-        pg->remaining = n - first;
+        pg->remaining = nb - first;
+        return 0;
     }
-    free (arr);
+    for (size_t i = 0; i < nb; i++)
+        blob_unref (&blobs[i]);
+    free (blobs);
     return 0;
 }
 

@@ -49,13 +49,16 @@ int bcache_list (bcache_t *self, const char *plural, const char *ns, const char 
 #define BCACHE_LIST_TTL_MS 60000
 typedef struct {
     char next[48];     /* the continue token of the next page, "" on the last one */
+    size_t count;      /* objects in this page */
     size_t remaining;  /* objects after this page */
 } bcache_page_t;
 /* One page of at most limit objects (0: all), from the start or from cont (a token of a previous
- * page). 0, or TR_BAD_REQUEST (bad selector or token) / TR_EXPIRED (token too old) with err.
- * *rev: the revision of the first page (every page is of that snapshot). */
+ * page), appended to items (initialised by the caller) as one msgpack array of the objects — each
+ * object's encoding is made once and kept until it changes, so lists do not re-encode. 0, or
+ * TR_BAD_REQUEST (bad selector or token) / TR_EXPIRED (token too old) with err. *rev: the revision
+ * of the first page (every page is of that snapshot). */
 int bcache_list_page (bcache_t *self, const char *plural, const char *ns, const char *label_selector,
-                      const char *field_selector, long limit, const char *cont, json_t **items, uint64_t *rev,
+                      const char *field_selector, long limit, const char *cont, msgpack_sbuffer *items, uint64_t *rev,
                       bcache_page_t *pg, char *err, size_t errlen);
 
 /* Most events a watcher may have outstanding (sent, not yet acknowledged by a credit grant),

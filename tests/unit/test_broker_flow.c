@@ -2,7 +2,8 @@
  * over ipc): a client that stops reading never blocks the others, and its watches end with an
  * EXPIRED saying why once they fall out of the ring; a client that goes silent loses its watches
  * (and is told when it speaks again); a client flooding requests gets TooManyRequests past its
- * share, every request answered; a request the store never answers ends with Timeout. */
+ * share, every request answered; a request the store never answers ends with Timeout; lists are
+ * paged (limit/continue) and one too large for a message is TooLarge. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -418,6 +419,129 @@ overdue_store_answer_is_timeout (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+static int
+list_call (tr_client_t *c, long limit, const char *cont, tr_env_t *rep)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_object ();
+    if (limit >= 0)
+        json_object_set_new (req.opts, "limit", json_integer (limit));
+    if (cont)
+        json_object_set_new (req.opts, "continue", json_string (cont));
+    int rc = tr_client_call (c, &req, rep, 10000);
+    tr_env_clear (&req);
+    return rc;
+}
+
+static void
+create_cm (tr_client_t *c, const char *name, json_t *obj)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = obj ? obj : cm (name);
+    assert_int_equal (tr_client_call (c, &req, &rep, 10000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+}
+
+/* limit/continue: 25 objects in pages of 10 come back once each, in order, with
+ * remainingItemCount, every page at the first page's resourceVersion and of its snapshot (an
+ * object created between pages is not in them); a bad token is BadRequest, a forgotten one
+ * Expired; a negative limit BadRequest; an unpaged list too large for a message is TooLarge. */
+static void
+list_paging (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    for (int i = 0; i < 25; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "p%02d", i);
+        create_cm (c, name, NULL);
+    }
+    tr_env_t rep;
+    assert_int_equal (list_call (c, 10, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 10);
+    assert_int_equal (tv_int (rep.body, "metadata.remainingItemCount", -1), 15);
+    uint64_t rv0 = rep.rv;
+    char cont[64];
+    snprintf (cont, sizeof cont, "%s", tv_str (rep.body, "metadata.continue"));
+    tr_env_clear (&rep);
+    create_cm (c, "p99-late", NULL); /* after the first page: not in this list */
+    int seen = 10, page = 1;
+    while (cont[0]) {
+        assert_int_equal (list_call (c, 10, cont, &rep), 0);
+        assert_int_equal (rep.code, TR_OK);
+        assert_true (rep.rv == rv0);
+        json_t *items = tv_get (rep.body, "items");
+        for (size_t i = 0; i < json_array_size (items); i++) {
+            char want[16];
+            snprintf (want, sizeof want, "p%02d", seen + (int) i);
+            assert_string_equal (tv_str (json_array_get (items, i), "metadata.name"), want);
+        }
+        seen += (int) json_array_size (items);
+        const char *n = tv_str (rep.body, "metadata.continue");
+        snprintf (cont, sizeof cont, "%s", n ? n : "");
+        page++;
+        tr_env_clear (&rep);
+    }
+    assert_int_equal (seen, 25);
+    assert_int_equal (page, 3);
+    /* the session is gone after its last page: its tokens are Expired */
+    assert_int_equal (list_call (c, 10, "1.a", &rep), 0);
+    assert_int_equal (rep.code, TR_EXPIRED);
+    assert_non_null (strstr (rep.msg, "continue"));
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, 10, "not a token", &rep), 0);
+    assert_int_equal (rep.code, TR_BAD_REQUEST);
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, -1, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 26); /* unpaged: everything */
+    assert_null (tv_get (rep.body, "metadata.continue"));
+    tr_env_clear (&rep);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_pack ("{s:i}", "limit", -3);
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_BAD_REQUEST);
+    assert_non_null (strstr (rep.msg, "limit"));
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    /* 6 ConfigMaps of 900 KB: one list of them is more than a 4 MiB message; pages are not */
+    char *big = malloc (900001);
+    memset (big, 'x', 900000);
+    big[900000] = 0;
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "big%d", i);
+        create_cm (c, name,
+                   json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                              name, "data", "k", big));
+    }
+    free (big);
+    assert_int_equal (list_call (c, -1, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_TOO_LARGE);
+    assert_non_null (strstr (rep.msg, "pages"));
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, 2, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
 int
 main (void)
 {
@@ -427,6 +551,7 @@ main (void)
         cmocka_unit_test (silent_client_loses_watches),
         cmocka_unit_test (flood_gets_too_many_requests),
         cmocka_unit_test (overdue_store_answer_is_timeout),
+        cmocka_unit_test (list_paging),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
