@@ -11,6 +11,7 @@
 #include "core/store_proto.h"
 #include "core/value.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,159 @@ void
 bk_rfc3339_now (char *buf, size_t len)
 {
     tr_time_format ((int64_t) time (NULL) * 1000, buf, len);
+}
+
+#define ROUTER_SNDHWM 4096        /* messages queued in ZeroMQ per client pipe */
+#define OUTQ_MAX 1024             /* replies held by the broker for a client whose pipe is full */
+#define OUTQ_MAX_BYTES (16u << 20)
+#define STORE_HWM 20000           /* broker → store: more than the requests allowed in flight */
+#define DEF_MAX_INFLIGHT 4096
+#define DEF_MAX_INFLIGHT_CLIENT 512
+#define DEF_REQUEST_TIMEOUT_MS 20000
+#define DEF_CLIENT_SILENCE_MS 10000
+#define RETRY_AFTER_S 1
+#define CUT_KEEP_MS 600000        /* how long a client whose watches were cut is remembered */
+
+/* The broker of this thread: bk_reply has no broker argument (it is called from every file), and
+ * each broker runs on its own thread (tests run several in one process). */
+static _Thread_local broker_t *tl_broker;
+
+/* ---- clients: non-blocking output, liveness, share of requests in flight -------------------- */
+
+static void
+conn_key (broker_t *b, zsock_t *sock, zframe_t *rid, char key[24])
+{
+    size_t n = zframe_size (rid), o = 0;
+    const unsigned char *d = zframe_data (rid);
+    key[o++] = sock == b->remote ? 'r' : 'l';
+    for (size_t i = 0; i < n && o + 3 < 24; i++)
+        o += (size_t) snprintf (key + o, 24 - o, "%02x", d[i]);
+    key[o] = 0;
+}
+
+static conn_t *
+conn_get (broker_t *b, zsock_t *sock, zframe_t *rid, int create)
+{
+    if (!b || !sock || !rid)
+        return NULL;
+    char key[24];
+    conn_key (b, sock, rid, key);
+    conn_t *c = zhashx_lookup (b->conns, key);
+    if (!c && create) {
+        c = calloc (1, sizeof *c);
+        c->sock = sock;
+        c->rid = zframe_dup (rid);
+        snprintf (c->key, sizeof c->key, "%s", key);
+        c->outq = zlistx_new ();
+        zlistx_set_destructor (c->outq, (zlistx_destructor_fn *) zframe_destroy);
+        c->last_seen = zclock_mono ();
+        zhashx_insert (b->conns, key, c);
+    }
+    return c;
+}
+
+static void
+conn_free (void **item)
+{
+    conn_t *c = *item;
+    if (c) {
+        zframe_destroy (&c->rid);
+        zlistx_destroy (&c->outq);
+        free (c);
+    }
+    *item = NULL;
+}
+
+static void
+conn_drop (broker_t *b, conn_t *c)
+{
+    b->queued -= zlistx_size (c->outq);
+    zhashx_delete (b->conns, c->key);
+}
+
+/* Sends an encoded envelope to a client without ever blocking: straight into its pipe when
+ * there is room, else behind the replies already waiting for it (order kept). A client whose
+ * queue is full loses the reply (its request then times out on its side: it does not read). */
+static void
+out_send (broker_t *b, zsock_t *sock, zframe_t *rid, const char *buf, size_t len)
+{
+    conn_t *c = conn_get (b, sock, rid, 0);
+    if (!c || !zlistx_size (c->outq)) {
+        if (!tr_conn_send_bytes_nb (sock, rid, buf, len))
+            return;
+        if (errno != EAGAIN)
+            return; /* EHOSTUNREACH: the client is gone */
+        c = conn_get (b, sock, rid, 1);
+        if (!c)
+            return;
+    }
+    if (zlistx_size (c->outq) >= OUTQ_MAX || c->outq_bytes + len > OUTQ_MAX_BYTES) {
+        if (!c->dropped++)
+            TR_WARN (A, "client does not read its replies: dropping them client=%s queued=%zu", c->key,
+                     zlistx_size (c->outq));
+        return;
+    }
+    zlistx_add_end (c->outq, zframe_new (buf, len));
+    c->outq_bytes += len;
+    b->queued++;
+}
+
+/* Moves queued replies into pipes that have room again. */
+static void
+out_flush (broker_t *b)
+{
+    for (conn_t *c = zhashx_first (b->conns); c && b->queued; c = zhashx_next (b->conns)) {
+        zframe_t *f;
+        while ((f = zlistx_first (c->outq))) {
+            if (tr_conn_send_bytes_nb (c->sock, c->rid, zframe_data (f), zframe_size (f)) && errno == EAGAIN)
+                break;
+            c->outq_bytes -= zframe_size (f);
+            zlistx_delete (c->outq, zlistx_cursor (c->outq));
+            b->queued--;
+        }
+    }
+}
+
+/* A request that was in flight to the store (or an agent) is over: the client's share frees. */
+static void
+inflight_done (broker_t *b, zsock_t *sock, zframe_t *rid)
+{
+    conn_t *c = conn_get (b, sock, rid, 0);
+    if (c && c->inflight > 0)
+        c->inflight--;
+}
+
+/* Encodes and sends a reply (r->msg is freed); raw: the body already encoded (r->body unused). A
+ * reply larger than a message may be becomes TooLarge saying so (a list that large is paged). */
+static void
+reply_send (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_env_t *r, const char *raw, size_t raw_len)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (raw ? tr_env_encode_with (r, raw, raw_len, &buf, &len) : tr_env_encode (r, &buf, &len))
+        buf = NULL;
+    if (buf && len > TR_MAX_FRAME) {
+        size_t big = len;
+        free (buf);
+        free (r->msg);
+        r->body = NULL;
+        r->code = TR_TOO_LARGE;
+        if (asprintf (&r->msg, "the reply is %zu bytes, more than the %u a message may carry%s", big, TR_MAX_FRAME,
+                      req && req->verb == TR_VERB_LIST ? ": list it in pages (limit and continue; troupe get --chunk-size)"
+                                                       : "") < 0)
+            r->msg = NULL;
+        if (tr_env_encode (r, &buf, &len))
+            buf = NULL;
+    }
+    if (buf) {
+        if (tl_broker)
+            out_send (tl_broker, sock, rid, buf, len);
+        else
+            tr_conn_send_bytes_nb (sock, rid, buf, len);
+        free (buf);
+    }
+    free (r->msg);
+    r->msg = NULL;
 }
 
 void
@@ -47,8 +201,18 @@ bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, jso
             r.msg = NULL;
         va_end (ap);
     }
-    tr_conn_send (sock, rid, &r);
-    free (r.msg);
+    reply_send (sock, rid, req, &r, NULL, 0);
+}
+
+static void
+send_env (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *env)
+{
+    char *buf;
+    size_t len;
+    if (!tr_env_encode (env, &buf, &len)) {
+        out_send (b, sock, rid, buf, len);
+        free (buf);
+    }
 }
 
 /* Store administration on a replicated store: status (q), member removal (m), snapshot chunks
@@ -112,8 +276,10 @@ bk_pending_take (broker_t *b, const msgpack_object *o)
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) sp_u64 (sp_field (o, "id"), 0));
     pending_write_t *p = zhashx_lookup (b->pending, k);
-    if (p)
+    if (p) {
         zhashx_delete (b->pending, k);
+        inflight_done (b, p->sock, p->rid);
+    }
     return p;
 }
 
@@ -233,23 +399,64 @@ h_get (rq_t *r)
         bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
 }
 
+/* list, paged as the api-server pages (opts.limit, opts.continue): a page's metadata carries
+ * `continue` (the token of the next) and `remainingItemCount` while objects remain; every page is
+ * of the first page's snapshot and carries its resourceVersion. The objects come encoded from the
+ * cache (each encoded once), the List around them is packed here. */
 static void
 h_list (rq_t *r)
 {
     char err[256];
-    json_t *items = NULL;
     uint64_t rev = 0;
-    if (bcache_list (r->b->cache, schema_kind_plural (r->sk), r->ns, tv_str (r->req->opts, "labelSelector"),
-                     tv_str (r->req->opts, "fieldSelector"), &items, &rev, err, sizeof err)) {
-        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "%s", err);
+    json_t *lim = json_object_get (r->req->opts, "limit");
+    if (lim && (!json_is_integer (lim) || json_integer_value (lim) < 0)) {
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "limit: Invalid value: must be a non-negative integer");
+        return;
+    }
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    bcache_page_t pg;
+    int rc = bcache_list_page (r->b->cache, schema_kind_plural (r->sk), r->ns, tv_str (r->req->opts, "labelSelector"),
+                               tv_str (r->req->opts, "fieldSelector"), lim ? (long) json_integer_value (lim) : 0,
+                               tv_str (r->req->opts, "continue"), &items, &rev, &pg, err, sizeof err);
+    if (rc) {
+        msgpack_sbuffer_destroy (&items);
+        bk_reply (r->sock, r->rid, r->req, (tr_code_t) rc, NULL, 0, "%s", err);
         return;
     }
     char rvs[24];
     snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
-    json_t *body = json_pack ("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "v1", "kind", "List", "metadata",
-                              "resourceVersion", rvs, "items", items);
-    bk_reply (r->sock, r->rid, r->req, TR_OK, body, rev, NULL);
-    json_decref (body);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    sp_pack_cstr (&pk, "apiVersion");
+    sp_pack_cstr (&pk, "v1");
+    sp_pack_cstr (&pk, "kind");
+    sp_pack_cstr (&pk, "List");
+    sp_pack_cstr (&pk, "metadata");
+    msgpack_pack_map (&pk, pg.next[0] ? 3 : 1);
+    sp_pack_cstr (&pk, "resourceVersion");
+    sp_pack_cstr (&pk, rvs);
+    if (pg.next[0]) {
+        sp_pack_cstr (&pk, "continue");
+        sp_pack_cstr (&pk, pg.next);
+        sp_pack_cstr (&pk, "remainingItemCount");
+        msgpack_pack_uint64 (&pk, pg.remaining);
+    }
+    sp_pack_cstr (&pk, "items");
+    msgpack_sbuffer_write (&sb, items.data, items.size);
+    msgpack_sbuffer_destroy (&items);
+    if (r->sock) {
+        tr_env_t rep;
+        tr_env_init (&rep);
+        rep.id = r->req->id;
+        rep.verb = TR_VERB_REPLY;
+        rep.rv = rev;
+        reply_send (r->sock, r->rid, r->req, &rep, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy (&sb);
 }
 
 static void
@@ -285,6 +492,7 @@ h_logs (rq_t *r)
     f->sock = r->sock;
     f->rid = zframe_dup (r->rid);
     f->req_id = r->req->id;
+    f->deadline = zclock_mono () + r->b->request_timeout_ms;
     uint64_t fid = r->b->next_id++;
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) fid);
@@ -292,7 +500,7 @@ h_logs (rq_t *r)
     tr_env_t fwd = *r->req;
     fwd.id = fid;
     snprintf (fwd.ns, sizeof fwd.ns, "%s", r->ns);
-    tr_conn_send (zhashx_lookup (r->b->node_sock, node), nrid, &fwd);
+    send_env (r->b, zhashx_lookup (r->b->node_sock, node), nrid, &fwd);
 }
 
 static void
@@ -305,7 +513,7 @@ h_forward_reply (broker_t *b, tr_env_t *env)
         return;
     zhashx_delete (b->forwards, k);
     env->id = f->req_id;
-    tr_conn_send (f->sock, f->rid, env);
+    send_env (b, f->sock, f->rid, env);
     zframe_destroy (&f->rid);
     free (f);
 }
@@ -371,6 +579,7 @@ on_read_ready (broker_t *b, const msgpack_object *o)
     if (!p)
         return;
     zhashx_delete (b->pending, k);
+    inflight_done (b, p->sock, p->rid);
     const msgpack_object *ok = sp_field (o, "ok");
     if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
         b->read_ready = 1;
@@ -431,6 +640,117 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     }
 }
 
+/* Once a second: requests whose store (or agent) answer is overdue end with Timeout; clients
+ * silent past client_silence_ms lose their watches (they are remembered, so that a ping from
+ * them is told, and they resume or relist); the table of clients is trimmed. */
+static void
+sweep (broker_t *b)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *keys = zhashx_keys (b->pending);
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        pending_write_t *p = zhashx_lookup (b->pending, k);
+        if (!p->deadline) {
+            p->deadline = now + b->request_timeout_ms;
+            continue;
+        }
+        if (p->deadline > now)
+            continue;
+        zhashx_delete (b->pending, k);
+        inflight_done (b, p->sock, p->rid);
+        tr_env_t req;
+        tr_env_init (&req);
+        req.id = p->retry ? p->retry->id : p->req_id;
+        TR_WARN (A, "store answer overdue: request ended with Timeout what=\"%s\" after_ms=%d", p->what,
+                 b->request_timeout_ms);
+        bk_reply (p->sock, p->rid, &req, TR_TIMEOUT, NULL, 0,
+                  "%s: the store did not answer within %.1f s (a write may or may not have been made)", p->what,
+                  b->request_timeout_ms / 1000.0);
+        json_decref (p->obj);
+        zframe_destroy (&p->rid);
+        if (p->retry) {
+            tr_env_clear (p->retry);
+            free (p->retry);
+        }
+        free (p);
+    }
+    zlistx_destroy (&keys);
+    keys = zhashx_keys (b->forwards);
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        forward_t *f = zhashx_lookup (b->forwards, k);
+        if (f->deadline > now)
+            continue;
+        zhashx_delete (b->forwards, k);
+        tr_env_t req;
+        tr_env_init (&req);
+        req.id = f->req_id;
+        bk_reply (f->sock, f->rid, &req, TR_TIMEOUT, NULL, 0, "the node's agent did not answer within %.1f s",
+                  b->request_timeout_ms / 1000.0);
+        zframe_destroy (&f->rid);
+        free (f);
+    }
+    zlistx_destroy (&keys);
+    keys = zhashx_keys (b->conns);
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        conn_t *c = zhashx_lookup (b->conns, k);
+        if (now - c->last_seen <= b->silence_ms)
+            continue;
+        char why[120];
+        snprintf (why, sizeof why, "watch cut: client not heard from for %d s", b->silence_ms / 1000);
+        size_t n = bcache_unwatch_client (b->cache, c->sock, c->rid, why);
+        if (n) {
+            TR_INFO (A, "client silent (gone or stopped): its watches were dropped client=%s watches=%zu silent_ms=%lld", c->key, n,
+                     (long long) (now - c->last_seen));
+            if (zhashx_size (b->cut) < 65536) {
+                int64_t *t = malloc (sizeof *t);
+                *t = now;
+                zhashx_update (b->cut, c->key, t);
+            }
+        }
+        if (c->dropped)
+            TR_WARN (A, "client did not read its replies client=%s dropped=%zu", c->key, c->dropped);
+        conn_drop (b, c);
+    }
+    zlistx_destroy (&keys);
+    keys = zhashx_keys (b->cut);
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        int64_t *t = zhashx_lookup (b->cut, k);
+        if (now - *t > CUT_KEEP_MS)
+            zhashx_delete (b->cut, k);
+    }
+    zlistx_destroy (&keys);
+    bcache_pump (b->cache); /* drops the watchers cut above */
+}
+
+/* Does this request need the store (a write, or a linearizable read on a replicated store)? Those
+ * are what a full broker refuses with TooManyRequests; cached reads and watches are served. */
+static int
+needs_store (broker_t *b, const tr_env_t *req)
+{
+    if (bk_is_write (req->verb))
+        return 1;
+    return b->replicated && (req->verb == TR_VERB_GET || req->verb == TR_VERB_LIST) &&
+           !tv_bool (req->opts, "stale", false);
+}
+
+static void
+too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c)
+{
+    size_t all = zhashx_size (b->pending);
+    json_t *body = json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429,
+                              "reason", "TooManyRequests", "details", "retryAfterSeconds", RETRY_AFTER_S);
+    if (all >= b->max_inflight)
+        bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
+                  "Too many requests, please try again later: %zu requests in flight (limit %zu); retry after %d s",
+                  all, b->max_inflight, RETRY_AFTER_S);
+    else
+        bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
+                  "Too many requests, please try again later: this client has %d requests in flight (limit %zu); "
+                  "retry after %d s",
+                  c->inflight, b->max_inflight_client, RETRY_AFTER_S);
+    json_decref (body);
+}
+
 static void
 on_client (broker_t *b, zsock_t *sock)
 {
@@ -461,9 +781,16 @@ on_client (broker_t *b, zsock_t *sock)
         bk_reply (sock, rid, &req, TR_UNAUTHORIZED, NULL, 0, "unknown client key");
         goto done;
     }
+    conn_t *c = conn_get (b, sock, rid, 1);
+    c->last_seen = zclock_mono ();
     switch (req.verb) {
     case TR_VERB_PING: {
         json_t *pong = json_pack ("{s:s}", "instance", b->instance);
+        if (zhashx_lookup (b->cut, c->key)) {
+            /* its watches were dropped while it was silent: it resumes (or relists) them */
+            json_object_set_new (pong, "watchesCut", json_true ());
+            zhashx_delete (b->cut, c->key);
+        }
         bk_reply (sock, rid, &req, TR_OK, pong, 0, NULL);
         json_decref (pong);
         goto done;
@@ -483,6 +810,18 @@ on_client (broker_t *b, zsock_t *sock)
         goto done;
     default:
         break;
+    }
+    if (needs_store (b, &req)) {
+        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= b->max_inflight_client) {
+            too_many (b, sock, rid, &req, c);
+            goto done;
+        }
+        size_t before = zhashx_size (b->pending);
+        bk_handle (b, sock, rid, &req, &id, 0);
+        size_t after = zhashx_size (b->pending);
+        if (after > before && (c = conn_get (b, sock, rid, 0)))
+            c->inflight += (int) (after - before);
+        goto done;
     }
     bk_handle (b, sock, rid, &req, &id, 0);
 done:
@@ -554,6 +893,15 @@ broker_thread (zsock_t *pipe, void *arg)
     zsock_signal (pipe, 0);
     broker_t b = {0};
     b.next_id = 1;
+    tl_broker = &b;
+    b.conns = zhashx_new ();
+    zhashx_set_destructor (b.conns, conn_free);
+    b.cut = zhashx_new ();
+    zhashx_set_destructor (b.cut, (zhashx_destructor_fn *) zstr_free);
+    b.max_inflight = o->max_inflight > 0 ? (size_t) o->max_inflight : DEF_MAX_INFLIGHT;
+    b.max_inflight_client = o->max_inflight_per_client > 0 ? (size_t) o->max_inflight_per_client : DEF_MAX_INFLIGHT_CLIENT;
+    b.request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : DEF_REQUEST_TIMEOUT_MS;
+    b.silence_ms = o->client_silence_ms > 0 ? o->client_silence_ms : DEF_CLIENT_SILENCE_MS;
     char err[512];
     randombytes_buf (err, 8);
     snprintf (b.instance, sizeof b.instance, "%02x%02x%02x%02x%02x%02x%02x%02x", (unsigned char) err[0],
@@ -578,7 +926,10 @@ broker_thread (zsock_t *pipe, void *arg)
         bk_secrets_init (&b, o->pki_dir);
     b.store = ok ? zsock_new (ZMQ_DEALER) : NULL;
     if (b.store) {
-        zsock_set_sndhwm (b.store, 0);
+        /* towards the store: bounded, and never reached — at most max_inflight requests are in
+         * flight. From the store: not bounded here, a dropped commit event would be a silent gap
+         * in the cache; the same cap bounds it (one result and its events per request) */
+        zsock_set_sndhwm (b.store, STORE_HWM);
         zsock_set_rcvhwm (b.store, 0);
         zsock_set_linger (b.store, 0);
         ok = zsock_connect (b.store, "%s", o->store_endpoint) == 0 && load_cache (&b) == 0;
@@ -588,6 +939,8 @@ broker_thread (zsock_t *pipe, void *arg)
     if (ok) {
         b.local = zsock_new (ZMQ_ROUTER);
         zsock_set_linger (b.local, 0);
+        zsock_set_sndhwm (b.local, ROUTER_SNDHWM); /* sends never wait (tr_conn_send_nb): a full pipe
+                                                      pauses that client's watches, queues its replies */
         zsock_set_router_handover (b.local, 1);
         zsock_set_router_mandatory (b.local, 1); /* a send to a gone client fails: its watches are dropped */
         char eps[2048];
@@ -617,6 +970,7 @@ broker_thread (zsock_t *pipe, void *arg)
             }
             b.remote = zsock_new (ZMQ_ROUTER);
             zsock_set_linger (b.remote, 0);
+            zsock_set_sndhwm (b.remote, ROUTER_SNDHWM);
             zsock_set_router_handover (b.remote, 1);
             zsock_set_router_mandatory (b.remote, 1);
             zcert_apply (server, b.remote);
@@ -639,15 +993,25 @@ broker_thread (zsock_t *pipe, void *arg)
         b.poller = zpoller_new (pipe, b.local, b.store, NULL);
         if (b.remote)
             zpoller_add (b.poller, b.remote);
+        b.last_sweep = zclock_mono ();
+        size_t paused = 0;
         for (;;) {
-            void *which = zpoller_wait (b.poller, 1000);
+            /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
+             * not say which pipe drained) */
+            void *which = zpoller_wait (b.poller, b.queued || paused ? 20 : 1000);
             if (which == pipe || zpoller_terminated (b.poller))
                 break;
             if (which == b.store)
                 on_store_message (&b);
             else if (which == b.local || (b.remote && which == b.remote))
                 on_client (&b, which);
-            bcache_pump (b.cache);
+            if (b.queued)
+                out_flush (&b);
+            paused = bcache_pump (b.cache);
+            if (zclock_mono () - b.last_sweep >= 1000) {
+                b.last_sweep = zclock_mono ();
+                sweep (&b);
+            }
             bk_secrets_tick (&b);
         }
         zpoller_destroy (&b.poller);
@@ -667,6 +1031,9 @@ broker_thread (zsock_t *pipe, void *arg)
         free (f);
     }
     zhashx_destroy (&b.forwards);
+    zhashx_destroy (&b.conns);
+    zhashx_destroy (&b.cut);
+    tl_broker = NULL;
     zhashx_destroy (&b.nodes);
     zhashx_destroy (&b.node_sock);
     zhashx_destroy (&b.clients);

@@ -22,6 +22,12 @@ typedef struct {
     int replicated;               /* the store is raft_store: serves `get StoreStatus` */
     int auth_external;            /* the process already runs zauth on pki_dir/clients (one per
                                      process: the replicated store's peer sockets need it too) */
+    /* Limits (0 = default). Requests in flight to the store, in all (4096) and per client (512):
+     * past them a request that needs the store gets TooManyRequests (retry after 1 s). A store
+     * answer (or an agent's, for logs) not back within request_timeout_ms (20000) ends the
+     * request with Timeout. A client not heard from for client_silence_ms (10000; clients ping
+     * every 2 s) loses its watches. */
+    int max_inflight, max_inflight_per_client, request_timeout_ms, client_silence_ms;
 } broker_opts_t;
 
 /* Starts the broker thread. Returns NULL (logged) when it cannot bind or load its schemas.

@@ -7,6 +7,7 @@
 #include "core/store_proto.h"
 #include "core/value.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,46 @@
 #define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up (at most
                           as many as events in the ring) */
 
+/* An object's msgpack encoding, made once (at its first list) and shared by the lists that hold
+ * it until it changes. Reference-counted: everything runs on the broker's thread. */
+typedef struct {
+    int refs;
+    size_t len;
+    char data[];
+} blob_t;
+
 typedef struct {
     json_t *obj;
     uint64_t mod_rev;
+    blob_t *enc;  /* obj encoded, or NULL until a list needs it */
 } entry_t;
+
+static void
+blob_unref (blob_t **bp)
+{
+    if (*bp && --(*bp)->refs == 0)
+        free (*bp);
+    *bp = NULL;
+}
+
+/* The entry's encoding (made now if missing), with a new reference; NULL if it cannot be encoded. */
+static blob_t *
+entry_blob (entry_t *e)
+{
+    if (!e->enc) {
+        char *buf;
+        size_t len;
+        if (tv_encode (e->obj, &buf, &len))
+            return NULL;
+        e->enc = malloc (sizeof *e->enc + len);
+        e->enc->refs = 1;
+        e->enc->len = len;
+        memcpy (e->enc->data, buf, len);
+        free (buf);
+    }
+    e->enc->refs++;
+    return e->enc;
+}
 
 typedef enum { EV_ADDED = 1, EV_MODIFIED, EV_DELETED } ev_type_t;
 
@@ -64,7 +101,19 @@ typedef struct {
     uint64_t next_seq; /* the next renewal to send */
     long credit;
     int dead;
+    char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
 } watcher_t;
+
+/* A paged list: the matching objects as of its first page, sorted, held (references) until the
+ * last page is read or it expires — each page is a slice of that one snapshot, as the api-server
+ * serves every page at the first page's revision. */
+typedef struct {
+    uint64_t id, rev;
+    char plural[64];
+    blob_t **items;
+    size_t n;
+    int64_t expires;
+} lsess_t;
 
 struct bcache {
     schema_registry_t *schemas;
@@ -79,6 +128,9 @@ struct bcache {
     renewal_t *renewals; /* ring of rcap, by seq */
     size_t rcap;
     uint64_t seq;        /* the last renewal's seq */
+    size_t paused;       /* watchers the last pump left waiting for room in their client's pipe */
+    lsess_t lists[BCACHE_LIST_SESSIONS];
+    uint64_t list_seq;
 };
 
 /* ---- field selectors ------------------------------------------------------------------------ */
@@ -153,6 +205,7 @@ entry_free (void **p)
 {
     entry_t *e = *p;
     if (e) {
+        blob_unref (&e->enc);
         json_decref (e->obj);
         free (e);
     }
@@ -187,11 +240,14 @@ bcache_set_opener (bcache_t *c, bcache_open_fn fn, void *arg)
     c->open_arg = arg;
 }
 
+static void lsess_free (bcache_t *c, size_t i);
+
 static void
 watcher_free (watcher_t **wp)
 {
     watcher_t *w = *wp;
     zframe_destroy (&w->rid);
+    free (w->expire);
     selector_destroy (&w->lsel);
     fsel_destroy (&w->fsel);
     free (w);
@@ -217,6 +273,8 @@ bcache_destroy (bcache_t **p)
         free (c->renewals[i].key);
     }
     free (c->renewals);
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        lsess_free (c, i);
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         watcher_free (&w);
     zlistx_destroy (&c->watchers);
@@ -396,6 +454,7 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
                 ev.old = json_incref (cur->obj);
                 json_decref (cur->obj);
                 cur->obj = json_incref (obj);
+                blob_unref (&cur->enc);
                 cur->mod_rev = rev;
             } else {
                 entry_t *ne = calloc (1, sizeof *ne);
@@ -433,6 +492,7 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         }
         json_decref (cur->obj);
         cur->obj = obj;
+        blob_unref (&cur->enc);
         renewal_t *r = &c->renewals[++c->seq % c->rcap];
         json_decref (r->obj);
         free (r->enc);
@@ -467,45 +527,200 @@ ns_of_matches (const json_t *obj, const char *ns)
     return o && !strcmp (o, ns);
 }
 
+/* An object of a list with its sort key read once (sorting by tv_str lookups was most of a
+ * list's cost). */
+typedef struct {
+    char head[32]; /* "ns\0name\0…" cut to 32 bytes, zero-padded: most comparisons end here,
+                      in the array itself, not in objects scattered over the heap */
+    const char *ns, *name;
+    json_t *obj;
+    entry_t *e;
+} litem_t;
+
 static int
 keycmp (const void *a, const void *b)
 {
-    const char *x = tv_str (*(json_t *const *) a, "metadata.namespace"), *y = tv_str (*(json_t *const *) b, "metadata.namespace");
-    int r = strcmp (x ? x : "", y ? y : "");
+    const litem_t *x = a, *y = b;
+    int r = memcmp (x->head, y->head, sizeof x->head); /* the same order as (ns, name): \0 sorts first */
     if (r)
         return r;
-    x = tv_str (*(json_t *const *) a, "metadata.name");
-    y = tv_str (*(json_t *const *) b, "metadata.name");
-    return strcmp (x ? x : "", y ? y : ""); /* a stored object without a name (found by fuzz_cache) */
+    r = strcmp (x->ns, y->ns);
+    return r ? r : strcmp (x->name, y->name); /* "" for a stored object without a name (fuzz_cache) */
+}
+
+static void
+litem_set (litem_t *it, const char *ns, const char *name, json_t *obj, entry_t *e)
+{
+    it->e = e;
+    memset (it->head, 0, sizeof it->head);
+    size_t a = strlen (ns), b = strlen (name);
+    memcpy (it->head, ns, a < sizeof it->head ? a : sizeof it->head);
+    if (a + 1 < sizeof it->head)
+        memcpy (it->head + a + 1, name, b < sizeof it->head - a - 1 ? b : sizeof it->head - a - 1);
+    it->ns = ns;
+    it->name = name;
+    it->obj = obj;
+}
+
+static void
+lsess_free (bcache_t *c, size_t i)
+{
+    lsess_t *ls = &c->lists[i];
+    for (size_t k = 0; k < ls->n; k++)
+        blob_unref (&ls->items[k]);
+    free (ls->items);
+    memset (ls, 0, sizeof *ls);
+}
+
+static void
+lsess_expire (bcache_t *c)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        if (c->lists[i].id && c->lists[i].expires < now)
+            lsess_free (c, i);
+}
+
+/* The matching objects of plural in ns, sorted; *n of them. NULL (err set) for a bad selector. */
+static litem_t *
+collect (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
+         size_t *n, char *err, size_t errlen)
+{
+    selector_t *ls = selector_parse (label_selector, err, errlen);
+    if (!ls)
+        return NULL;
+    fsel_t *fs = fsel_parse (field_selector, err, errlen);
+    if (!fs) {
+        selector_destroy (&ls);
+        return NULL;
+    }
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    size_t cap = m ? zhashx_size (m) : 0;
+    litem_t *arr = calloc (cap ? cap : 1, sizeof *arr);
+    *n = 0;
+    for (entry_t *e = m ? zhashx_first (m) : NULL; e; e = zhashx_next (m))
+        if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
+            fsel_matches (fs, e->obj)) {
+            const char *ons = tv_str (e->obj, "metadata.namespace"), *name = tv_str (e->obj, "metadata.name");
+            litem_set (&arr[(*n)++], ons ? ons : "", name ? name : "", e->obj, e);
+        }
+    qsort (arr, *n, sizeof *arr, keycmp);
+    selector_destroy (&ls);
+    fsel_destroy (&fs);
+    return arr;
 }
 
 int
 bcache_list (bcache_t *c, const char *plural, const char *ns, const char *label_selector, const char *field_selector,
              json_t **items, uint64_t *rev, char *err, size_t errlen)
 {
-    selector_t *ls = selector_parse (label_selector, err, errlen);
-    if (!ls)
+    size_t n;
+    litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
+    if (!arr)
         return -1;
-    fsel_t *fs = fsel_parse (field_selector, err, errlen);
-    if (!fs) {
-        selector_destroy (&ls);
-        return -1;
-    }
-    zhashx_t *m = zhashx_lookup (c->kinds, plural);
-    size_t n = 0, cap = m ? zhashx_size (m) : 0;
-    json_t **arr = calloc (cap ? cap : 1, sizeof *arr);
-    for (entry_t *e = m ? zhashx_first (m) : NULL; e; e = zhashx_next (m))
-        if (ns_of_matches (e->obj, ns) && selector_matches (ls, tv_get (e->obj, "metadata.labels")) &&
-            fsel_matches (fs, e->obj))
-            arr[n++] = e->obj;
-    qsort (arr, n, sizeof *arr, keycmp);
     *items = json_array ();
     for (size_t i = 0; i < n; i++)
-        json_array_append (*items, arr[i]);
+        json_array_append (*items, arr[i].obj);
     free (arr);
     *rev = c->rev;
-    selector_destroy (&ls);
-    fsel_destroy (&fs);
+    return 0;
+}
+
+/* items as a msgpack array of the blobs' bytes */
+static void
+pack_blobs (msgpack_sbuffer *out, blob_t **b, size_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_sbuffer_write (out, b[i]->data, b[i]->len);
+}
+
+int
+bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *label_selector,
+                  const char *field_selector, long limit, const char *cont, msgpack_sbuffer *items, uint64_t *rev,
+                  bcache_page_t *pg, char *err, size_t errlen)
+{
+    memset (pg, 0, sizeof *pg);
+    lsess_expire (c);
+    if (cont && *cont) {
+        unsigned long long id, off;
+        char tail;
+        lsess_t *ls = NULL;
+        if (sscanf (cont, "%llx.%llx%c", &id, &off, &tail) != 2) {
+            snprintf (err, errlen, "continue: invalid continue token \"%.40s\"", cont);
+            return TR_BAD_REQUEST;
+        }
+        size_t i = 0;
+        for (; i < BCACHE_LIST_SESSIONS; i++)
+            if (c->lists[i].id == id) {
+                ls = &c->lists[i];
+                break;
+            }
+        if (!ls) {
+            snprintf (err, errlen,
+                      "The provided continue parameter is too old to display a consistent list result. You can start "
+                      "a new list without the continue parameter.");
+            return TR_EXPIRED;
+        }
+        if (strcmp (ls->plural, plural) || off > ls->n) {
+            snprintf (err, errlen, "continue: the token is for another list (%s)", ls->plural);
+            return TR_BAD_REQUEST;
+        }
+        size_t end = limit > 0 && off + (size_t) limit < ls->n ? off + (size_t) limit : ls->n;
+        pack_blobs (items, ls->items + off, end - off);
+        pg->count = end - off;
+        *rev = ls->rev;
+        if (end < ls->n) {
+            snprintf (pg->next, sizeof pg->next, "%llx.%zx", id, end);
+            pg->remaining = ls->n - end;
+            ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
+        } else
+            lsess_free (c, i);
+        return 0;
+    }
+    size_t n;
+    litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
+    if (!arr)
+        return TR_BAD_REQUEST;
+    blob_t **blobs = malloc ((n ? n : 1) * sizeof *blobs);
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((blobs[nb] = entry_blob (arr[i].e)))
+            nb++;
+    free (arr);
+    size_t first = limit > 0 && (size_t) limit < nb ? (size_t) limit : nb;
+    pack_blobs (items, blobs, first);
+    pg->count = first;
+    *rev = c->rev;
+    if (first < nb) {
+        /* the rest waits in a session (the oldest one gives way when all are taken) */
+        size_t slot = 0;
+        for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++) {
+            if (!c->lists[i].id) {
+                slot = i;
+                break;
+            }
+            if (c->lists[i].expires < c->lists[slot].expires)
+                slot = i;
+        }
+        if (c->lists[slot].id)
+            lsess_free (c, slot);
+        lsess_t *ls = &c->lists[slot];
+        ls->id = ++c->list_seq;
+        ls->rev = c->rev;
+        snprintf (ls->plural, sizeof ls->plural, "%s", plural);
+        ls->n = nb;
+        ls->items = blobs; /* the session keeps the references */
+        ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
+        snprintf (pg->next, sizeof pg->next, "%llx.%zx", (unsigned long long) ls->id, first);
+        pg->remaining = nb - first;
+        return 0;
+    }
+    for (size_t i = 0; i < nb; i++)
+        blob_unref (&blobs[i]);
+    free (blobs);
     return 0;
 }
 
@@ -543,10 +758,12 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     snprintf (w->ns, sizeof w->ns, "%s", ns ? ns : "");
     w->next_rev = next;
     w->next_seq = c->seq + 1;
-    w->credit = credit > 0 ? credit : 1000;
+    w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
     zlistx_add_end (c->watchers, w);
     return 0;
 }
+
+static int send_expired (bcache_t *c, watcher_t *w);
 
 static watcher_t *
 find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
@@ -570,13 +787,31 @@ bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
 {
     watcher_t *w = find_watcher (c, rid, id);
     if (w && credit > 0)
-        w->credit += credit;
+        w->credit = w->credit + credit < BCACHE_MAX_CREDIT ? w->credit + credit : BCACHE_MAX_CREDIT;
 }
 
-/* Sends one event; obj's encoding is made once in *enc (an event's or a renewal's) and reused
- * for every watcher that gets it. */
+size_t
+bcache_unwatch_client (bcache_t *c, zsock_t *sock, zframe_t *rid, const char *why)
+{
+    size_t n = 0;
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+        if (!w->dead && w->sock == sock && zframe_eq (w->rid, rid)) {
+            if (!w->expire)
+                w->expire = strdup (why);
+            /* one try now, then it is forgotten: the client is silent (gone, or stopped — a ping
+             * from it later is answered watchesCut) */
+            send_expired (c, w);
+            w->dead = 1;
+            n++;
+        }
+    return n;
+}
+
+/* Sends one event without blocking; obj's encoding is made once in *enc (an event's or a
+ * renewal's) and reused for every watcher that gets it. 0 sent, 1 the client's pipe is full (try
+ * again later), -1 the client is gone. */
 static int
-send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len)
+send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len, const char *msg)
 {
     tr_env_t e;
     tr_env_init (&e);
@@ -584,17 +819,30 @@ send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **en
     e.verb = TR_VERB_EVENT;
     e.rv = rev;
     e.opts = json_pack ("{s:s}", "type", type);
+    e.msg = (char *) msg;
     int rc;
     if (obj && enc && !*enc && tv_encode (obj, enc, enc_len))
         *enc = NULL;
     if (obj && enc && *enc)
-        rc = tr_conn_send_with (w->sock, w->rid, &e, *enc, *enc_len);
+        rc = tr_conn_send_nb (w->sock, w->rid, &e, *enc, *enc_len);
     else {
         e.body = obj;
-        rc = tr_conn_send (w->sock, w->rid, &e);
+        rc = tr_conn_send_nb (w->sock, w->rid, &e, NULL, 0);
     }
+    int full = rc && errno == EAGAIN;
     json_decref (e.opts);
-    return rc;
+    return rc ? (full ? 1 : -1) : 0;
+}
+
+/* Sends the EXPIRED a watcher is owed; it is dead once sent (or its client gone). 0 when it
+ * could not be sent yet (pipe full). */
+static int
+send_expired (bcache_t *c, watcher_t *w)
+{
+    if (send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL, w->expire) == 1)
+        return 0;
+    w->dead = 1;
+    return 1;
 }
 
 static int
@@ -608,16 +856,27 @@ static void
 pump_one (bcache_t *c, watcher_t *w)
 {
     uint64_t first = ring_first_rev (c);
-    if (w->next_rev < first && w->next_rev <= c->rev) {
-        send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
-        w->dead = 1;
+    if (!w->expire && w->next_rev < first && w->next_rev <= c->rev) {
+        char why[200];
+        snprintf (why, sizeof why,
+                  "watch cut: too slow: the next event it needs (revision %llu) has left the broker's window of the "
+                  "last %zu events; resume from the last revision seen or relist",
+                  (unsigned long long) w->next_rev, c->cap);
+        w->expire = strdup (why);
+        TR_INFO ("broker", "watcher too slow: cut id=%llu kind=%s next_rev=%llu oldest=%llu",
+                 (unsigned long long) w->id, w->plural, (unsigned long long) w->next_rev, (unsigned long long) first);
+    }
+    if (w->expire) {
+        if (!send_expired (c, w))
+            c->paused++;
         return;
     }
     while (w->credit > 0 && w->next_rev <= c->rev) {
         event_t *ev = &c->ring[(c->start + (w->next_rev - first)) % c->cap];
-        w->next_rev++;
-        if (strcmp (ev->plural, w->plural))
+        if (strcmp (ev->plural, w->plural)) {
+            w->next_rev++;
             continue;
+        }
         const char *type = NULL;
         int now = w_matches (w, ev->obj);
         if (ev->type == EV_ADDED)
@@ -628,12 +887,20 @@ pump_one (bcache_t *c, watcher_t *w)
             int before = w_matches (w, ev->old);
             type = before && now ? "MODIFIED" : now ? "ADDED" : before ? "DELETED" : NULL;
         }
-        if (!type)
+        if (!type) {
+            w->next_rev++;
             continue;
-        if (send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len)) {
+        }
+        int rc = send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len, NULL);
+        if (rc == 1) {
+            c->paused++;
+            return; /* its pipe is full: it keeps its position, as without credit */
+        }
+        if (rc < 0) {
             w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
             return;
         }
+        w->next_rev++;
         w->credit--;
     }
     if (w->next_rev <= c->rev)
@@ -647,17 +914,26 @@ pump_one (bcache_t *c, watcher_t *w)
         w->next_seq = c->seq - c->rcap + 1;
     while (w->credit > 0 && w->next_seq <= c->seq) {
         renewal_t *r = &c->renewals[w->next_seq % c->rcap];
-        w->next_seq++;
-        if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj))
+        if (strcmp (r->plural, w->plural) || !w_matches (w, r->obj)) {
+            w->next_seq++;
             continue;
+        }
         zhashx_t *m = zhashx_lookup (c->kinds, r->plural);
         entry_t *cur = m ? zhashx_lookup (m, r->key) : NULL;
-        if (!cur || cur->obj != r->obj)
+        if (!cur || cur->obj != r->obj) {
+            w->next_seq++;
             continue; /* a later renewal or a committed change of that object follows */
-        if (send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len)) {
+        }
+        int rc = send_event (w, "MODIFIED", w->next_rev - 1, r->obj, &r->enc, &r->enc_len, NULL);
+        if (rc == 1) {
+            c->paused++;
+            return;
+        }
+        if (rc < 0) {
             w->dead = 1;
             return;
         }
+        w->next_seq++;
         w->credit--;
     }
 }
@@ -665,12 +941,12 @@ pump_one (bcache_t *c, watcher_t *w)
 void
 bcache_reset (bcache_t *c)
 {
+    /* every watcher is owed an EXPIRED: sent now, or by the pumps that follow once its pipe has
+     * room (such a watcher is sent nothing else) */
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
-        if (!w->dead) {
-            send_event (w, "EXPIRED", c->rev, NULL, NULL, NULL);
-            w->dead = 1;
-        }
-    bcache_pump (c); /* drops the dead watchers */
+        if (!w->dead && !w->expire)
+            w->expire = strdup ("watch cut: the store was restored from a snapshot; relist");
+    bcache_pump (c); /* sends them, drops the dead watchers */
     for (size_t i = 0; i < c->len; i++) {
         event_t *e = &c->ring[(c->start + i) % c->cap];
         json_decref (e->obj);
@@ -688,13 +964,16 @@ bcache_reset (bcache_t *c)
         c->renewals[i].plural[0] = 0;
     }
     zhashx_purge (c->kinds);
+    for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
+        lsess_free (c, i); /* their continue tokens now get Expired */
     c->count = 0;
     c->rev = 0;
 }
 
-void
+size_t
 bcache_pump (bcache_t *c)
 {
+    c->paused = 0;
     watcher_t *w = zlistx_first (c->watchers);
     while (w) {
         if (!w->dead)
@@ -707,6 +986,7 @@ bcache_pump (bcache_t *c)
         }
         w = zlistx_next (c->watchers);
     }
+    return c->paused;
 }
 
 void

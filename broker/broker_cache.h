@@ -51,15 +51,43 @@ const json_t *bcache_get (bcache_t *self, const char *key, uint64_t *mod_rev);
  * selector. *rev = the cache's revision. */
 int bcache_list (bcache_t *self, const char *plural, const char *ns, const char *label_selector,
                  const char *field_selector, json_t **items, uint64_t *rev, char *err, size_t errlen);
+/* Paged lists (limit/continue, as the api-server): a first page with limit > 0 that leaves objects
+ * out keeps the rest of that snapshot (references, sorted) for BCACHE_LIST_TTL_MS after each page;
+ * at most BCACHE_LIST_SESSIONS at once (the oldest gives way; its token then gets Expired). */
+#define BCACHE_LIST_SESSIONS 64
+#define BCACHE_LIST_TTL_MS 60000
+typedef struct {
+    char next[48];     /* the continue token of the next page, "" on the last one */
+    size_t count;      /* objects in this page */
+    size_t remaining;  /* objects after this page */
+} bcache_page_t;
+/* One page of at most limit objects (0: all), from the start or from cont (a token of a previous
+ * page), appended to items (initialised by the caller) as one msgpack array of the objects — each
+ * object's encoding is made once and kept until it changes, so lists do not re-encode. 0, or
+ * TR_BAD_REQUEST (bad selector or token) / TR_EXPIRED (token too old) with err. *rev: the revision
+ * of the first page (every page is of that snapshot). */
+int bcache_list_page (bcache_t *self, const char *plural, const char *ns, const char *label_selector,
+                      const char *field_selector, long limit, const char *cont, msgpack_sbuffer *items, uint64_t *rev,
+                      bcache_page_t *pg, char *err, size_t errlen);
+
+/* Most events a watcher may have outstanding (sent, not yet acknowledged by a credit grant),
+ * whatever it asks for: the credit a watch starts with and can accumulate. */
+#define BCACHE_MAX_CREDIT 1024
+
 /* Registers a watch from revision from_rv (exclusive; 0 = from now). Returns 0, or a tr_code_t
  * (TR_EXPIRED when from_rv has left the ring, TR_BAD_REQUEST for a bad selector) with err. */
 int bcache_watch (bcache_t *self, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
                   const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
                   size_t errlen);
 void bcache_unwatch (bcache_t *self, zframe_t *rid, uint64_t id);
+/* Ends every watch of the client (sock, rid): each gets an EXPIRED event saying why, if its pipe
+ * takes it, and is dropped at the next pump. Returns how many. */
+size_t bcache_unwatch_client (bcache_t *self, zsock_t *sock, zframe_t *rid, const char *why);
 void bcache_credit (bcache_t *self, zframe_t *rid, uint64_t id, long credit);
-/* Sends every watcher what it may receive now. */
-void bcache_pump (bcache_t *self);
+/* Sends every watcher what it may receive now. Never blocks: a watcher whose client's pipe is
+ * full keeps its position and is retried at the next pump, as one without credit; one whose
+ * position leaves the ring is ended with EXPIRED ("too slow"), sent once its pipe has room. */
+size_t bcache_pump (bcache_t *self); /* returns how many watchers wait for room in a pipe */
 
 /* Calls fn for each object of any namespaced kind in namespace ns. */
 void bcache_foreach_in_namespace (bcache_t *self, const char *ns,

@@ -35,6 +35,8 @@ typedef struct {
     tr_env_t *retry;      /* the request, when a Conflict should be retried (no client precondition) */
     ident_t ident;
     int attempts;
+    int64_t deadline;     /* monotonic ms after which the client gets Timeout (0: stamped by the
+                             next sweep, within a second of the request) */
 } pending_write_t;
 
 #define MAX_RETRIES 8
@@ -43,9 +45,24 @@ typedef struct {
     zsock_t *sock;
     zframe_t *rid;
     uint64_t req_id;
+    int64_t deadline;
 } forward_t;
 
 typedef struct bk_secrets bk_secrets_t; /* broker_secrets.c */
+/* A client connection (routing id on local or remote), as the broker sees it: when it was last
+ * heard from (watchers of a silent client are dropped), its requests in flight to the store
+ * (TooManyRequests past a share), and the replies waiting for room in its pipe (the broker never
+ * blocks on one client). */
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;
+    char key[24];
+    int64_t last_seen;
+    zlistx_t *outq;       /* zframe_t*: encoded replies, in order */
+    size_t outq_bytes;
+    size_t dropped;       /* replies dropped because outq was full */
+    int inflight;
+} conn_t;
 
 typedef struct {
     zsock_t *local, *remote, *store;
@@ -67,6 +84,12 @@ typedef struct {
     char pki_dir[1024];
     int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
     bk_secrets_t *secrets;     /* encryption at rest of Secrets */
+    zhashx_t *conns;      /* conn key → conn_t* */
+    zhashx_t *cut;        /* conn key → monotonic ms: clients whose watches were dropped for silence */
+    size_t queued;        /* replies in every conn's outq */
+    int64_t last_sweep;
+    size_t max_inflight, max_inflight_client;
+    int silence_ms, request_timeout_ms;
 } broker_t;
 
 typedef struct {

@@ -78,9 +78,15 @@ output (const schema_kind_t *k, const json_t *items, const char *fmt, int all_ns
     return 0;
 }
 
-static int
-watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel, uint64_t rv,
-       const char *fmt, int all_ns)
+/* A watch as an informer runs one: credit granted as events are consumed (the broker lets at most
+ * BCACHE_MAX_CREDIT be outstanding), a ping every 2 s (the broker drops the watches of a silent
+ * client). When the broker ends the watch (EXPIRED: too slow, silent too long) it resumes from the
+ * last revision printed; if that has left the broker's window it relists, as kubectl's
+ * reflector-based watchers do. */
+#define WATCH_CREDIT 1024
+
+static uint64_t
+watch_send (tr_client_t *c, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel, uint64_t rv)
 {
     tr_env_t req;
     tr_env_init (&req);
@@ -88,42 +94,183 @@ watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const
     snprintf (req.kind, sizeof req.kind, "%s", schema_kind_name (k));
     snprintf (req.ns, sizeof req.ns, "%s", ns);
     req.rv = rv;
-    req.opts = json_pack ("{s:i}", "credit", 1 << 30);
+    req.opts = json_pack ("{s:i}", "credit", WATCH_CREDIT);
     if (lsel)
         json_object_set_new (req.opts, "labelSelector", json_string (lsel));
     if (fsel)
         json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
-    tr_client_t *c = cli_client (g);
-    if (!c || tr_client_send (c, &req)) {
-        tr_env_clear (&req);
-        return 1;
-    }
-    uint64_t wid = req.id;
+    uint64_t id = tr_client_send (c, &req) ? 0 : req.id;
     tr_env_clear (&req);
+    return id;
+}
+
+static void
+small_send (tr_client_t *c, tr_verb_t verb, uint64_t rv, json_t *opts, uint64_t *id)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = verb;
+    req.rv = rv;
+    req.opts = opts;
+    tr_client_send (c, &req);
+    if (id)
+        *id = req.id;
+    tr_env_clear (&req);
+}
+
+static int list_items (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel,
+                       tr_env_t *rep);
+
+static int
+watch (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel, uint64_t rv,
+       const char *fmt, int all_ns)
+{
+    tr_client_t *c = cli_client (g);
+    uint64_t wid = c ? watch_send (c, k, ns, lsel, fsel, rv) : 0;
+    if (!wid)
+        return 1;
+    long unacked = 0;
+    uint64_t ping_id = 0;
+    int64_t next_ping = zclock_mono () + 2000;
     while (!zsys_interrupted) {
+        if (zclock_mono () >= next_ping) {
+            small_send (c, TR_VERB_PING, 0, NULL, &ping_id);
+            next_ping = zclock_mono () + 2000;
+        }
         tr_env_t ev;
-        int rc = tr_client_recv (c, &ev, 5000);
-        if (rc == TR_TIMEOUT)
+        int rc = tr_client_recv (c, &ev, 500);
+        if (rc != TR_OK) {
+            tr_env_clear (&ev);
             continue;
-        if (rc != TR_OK)
-            continue;
-        if (ev.id == wid && ev.verb == TR_VERB_REPLY && ev.code != TR_OK) {
+        }
+        const char *type = tv_str (ev.opts, "type");
+        int resume = 0;
+        if (ev.verb == TR_VERB_REPLY && ev.id == ping_id && tv_bool (ev.body, "watchesCut", false)) {
+            fprintf (stderr, "watch cut by the server while this client was not answering; resuming from revision "
+                             "%llu\n",
+                     (unsigned long long) rv);
+            small_send (c, TR_VERB_CANCEL, wid, NULL, NULL);
+            resume = 1;
+        } else if (ev.verb == TR_VERB_REPLY && ev.id == wid && ev.code == TR_EXPIRED) {
+            fprintf (stderr, "revision %llu is no longer available (%s); relisting\n", (unsigned long long) rv,
+                     ev.msg ? ev.msg : "");
+            tr_env_t rep;
+            if (list_items (g, k, ns, lsel, fsel, &rep)) {
+                tr_env_clear (&ev);
+                return 1;
+            }
+            json_t *items = tv_get (rep.body, "items");
+            if (json_array_size (items))
+                output (k, items, fmt, all_ns, 0, 1);
+            rv = rep.rv;
+            tr_env_clear (&rep);
+            c = cli_client (g); /* the list may have moved to another server */
+            resume = 1;
+        } else if (ev.verb == TR_VERB_REPLY && ev.id == wid && ev.code != TR_OK) {
             cli_print_error (&ev);
             tr_env_clear (&ev);
             return 1;
-        }
-        if (ev.id == wid && ev.verb == TR_VERB_EVENT && ev.body) {
-            json_t *one = json_pack ("[O]", ev.body);
-            output (k, one, fmt, all_ns, 1, 1);
-            json_decref (one);
-        } else if (ev.verb == TR_VERB_EVENT && !strcmp (tv_str (ev.opts, "type") ? tv_str (ev.opts, "type") : "", "EXPIRED")) {
-            fprintf (stderr, "error: watch expired; run the command again\n");
-            tr_env_clear (&ev);
-            return 1;
+        } else if (ev.verb == TR_VERB_EVENT && ev.id == wid && type && !strcmp (type, "EXPIRED")) {
+            fprintf (stderr, "%s; resuming from revision %llu\n", ev.msg ? ev.msg : "watch ended by the server",
+                     (unsigned long long) rv);
+            resume = 1;
+        } else if (ev.verb == TR_VERB_EVENT && ev.id == wid) {
+            if (ev.rv > rv)
+                rv = ev.rv;
+            if (ev.body && type && strcmp (type, "BOOKMARK")) {
+                json_t *one = json_pack ("[O]", ev.body);
+                output (k, one, fmt, all_ns, 1, 1);
+                json_decref (one);
+            }
+            if (++unacked >= WATCH_CREDIT / 2) {
+                small_send (c, TR_VERB_CREDIT, wid, json_pack ("{s:I}", "credit", (json_int_t) unacked), NULL);
+                unacked = 0;
+            }
         }
         tr_env_clear (&ev);
+        if (resume) {
+            unacked = 0;
+            if (!(wid = watch_send (c, k, ns, lsel, fsel, rv)))
+                return 1;
+        }
     }
     return 0;
+}
+
+/* --chunk-size: objects per page of a list (kubectl's default 500; 0 lists in one message). */
+static long chunk_size = 500;
+
+/* Lists in pages of chunk_size (limit/continue), gathered into one reply: rep->body.items holds
+ * every object, rep->rv the first page's revision (every page is of that snapshot). A token that
+ * expires midway (the server kept the snapshot 60 s after each page) restarts the list. */
+static int
+list_items (cli_t *g, const schema_kind_t *k, const char *ns, const char *lsel, const char *fsel, tr_env_t *rep)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        json_t *all = NULL;
+        uint64_t rv = 0;
+        char *cont = NULL;
+        int expired = 0;
+        for (;;) {
+            tr_env_t req, page;
+            tr_env_init (&req);
+            req.verb = TR_VERB_LIST;
+            snprintf (req.kind, sizeof req.kind, "%s", schema_kind_name (k));
+            snprintf (req.ns, sizeof req.ns, "%s", ns);
+            req.opts = json_object ();
+            if (lsel)
+                json_object_set_new (req.opts, "labelSelector", json_string (lsel));
+            if (fsel)
+                json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
+            if (chunk_size > 0)
+                json_object_set_new (req.opts, "limit", json_integer (chunk_size));
+            if (cont)
+                json_object_set_new (req.opts, "continue", json_string (cont));
+            int rc = cli_call (g, &req, &page);
+            tr_env_clear (&req);
+            free (cont);
+            cont = NULL;
+            if (rc) {
+                json_decref (all);
+                return 1;
+            }
+            if (page.code == TR_EXPIRED && all) {
+                tr_env_clear (&page);
+                expired = 1;
+                break;
+            }
+            if (page.code != TR_OK) {
+                cli_print_error (&page);
+                tr_env_clear (&page);
+                json_decref (all);
+                return 1;
+            }
+            if (!all) {
+                all = json_incref (page.body);
+                rv = page.rv;
+            } else
+                json_array_extend (json_object_get (all, "items"), tv_get (page.body, "items"));
+            const char *next = tv_str (page.body, "metadata.continue");
+            cont = next && *next ? strdup (next) : NULL;
+            tr_env_clear (&page);
+            if (!cont)
+                break;
+        }
+        if (expired) {
+            json_decref (all);
+            continue;
+        }
+        json_t *md = json_object_get (all, "metadata");
+        json_object_del (md, "continue");
+        json_object_del (md, "remainingItemCount");
+        tr_env_init (rep);
+        rep->verb = TR_VERB_REPLY;
+        rep->body = all;
+        rep->rv = rv;
+        return 0;
+    }
+    fprintf (stderr, "error: the list kept changing faster than it could be read in pages; retry, or use --chunk-size 0\n");
+    return 1;
 }
 
 int
@@ -134,8 +281,17 @@ cmd_get (cli_t *g, int argc, char **argv)
     const char *fsel = cli_opt (&argc, argv, "--field-selector", NULL);
     int w = cli_flag (&argc, argv, "--watch", "-w");
     int no_headers = cli_flag (&argc, argv, "--no-headers", NULL);
+    const char *chunk = cli_opt (&argc, argv, "--chunk-size", NULL);
+    if (chunk) {
+        char *end;
+        chunk_size = strtol (chunk, &end, 10);
+        if (*end || chunk_size < 0) {
+            fprintf (stderr, "error: --chunk-size: must be a non-negative integer (0: no paging), got \"%s\"\n", chunk);
+            return 1;
+        }
+    }
     if (argc < 2) {
-        fprintf (stderr, "usage: troupe get KIND [NAME...] [-o wide|yaml|json|name] [-l SELECTOR] [-A] [-w]\n");
+        fprintf (stderr, "usage: troupe get KIND [NAME...] [-o wide|yaml|json|name] [-l SELECTOR] [-A] [-w] [--chunk-size 500]\n");
         return 1;
     }
     char kindbuf[128];
@@ -178,25 +334,8 @@ cmd_get (cli_t *g, int argc, char **argv)
         json_decref (items);
         return bad || rc;
     }
-    tr_env_init (&req);
-    req.verb = TR_VERB_LIST;
-    snprintf (req.kind, sizeof req.kind, "%s", schema_kind_name (k));
-    snprintf (req.ns, sizeof req.ns, "%s", ns);
-    req.opts = json_object ();
-    if (lsel)
-        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
-    if (fsel)
-        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
-    if (cli_call (g, &req, &rep)) {
-        tr_env_clear (&req);
+    if (list_items (g, k, ns, lsel, fsel, &rep))
         return 1;
-    }
-    tr_env_clear (&req);
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return 1;
-    }
     int rc = output (k, tv_get (rep.body, "items"), fmt, g->all_ns && namespaced, 0, no_headers);
     uint64_t rv = rep.rv;
     tr_env_clear (&rep);

@@ -50,22 +50,35 @@ tr_client_recv (tr_client_t *self, tr_env_t *msg, int timeout_ms)
     return rc;
 }
 
+/* TooManyRequests is retried after the server's hint (body.details.retryAfterSeconds), as
+ * client-go does, while the caller's deadline allows: a full server delays, it does not fail. */
 int
 tr_client_call (tr_client_t *self, tr_env_t *req, tr_env_t *reply, int timeout_ms)
 {
     tr_env_init (reply);
-    if (tr_client_send (self, req))
-        return TR_UNAVAILABLE;
     int64_t deadline = zclock_mono () + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return TR_TIMEOUT;
-        int rc = tr_client_recv (self, reply, (int) left);
-        if (rc == TR_TIMEOUT)
-            return TR_TIMEOUT;
-        if (rc == TR_OK && reply->id == req->id && reply->verb == TR_VERB_REPLY)
+    for (int tries = 0;; tries++) {
+        if (tr_client_send (self, req))
+            return TR_UNAVAILABLE;
+        for (;;) {
+            int64_t left = deadline - zclock_mono ();
+            if (left <= 0)
+                return TR_TIMEOUT;
+            int rc = tr_client_recv (self, reply, (int) left);
+            if (rc == TR_TIMEOUT)
+                return TR_TIMEOUT;
+            if (rc == TR_OK && reply->id == req->id && reply->verb == TR_VERB_REPLY)
+                break;
+            tr_env_clear (reply); /* a stray event or an old reply: skip it */
+        }
+        if (reply->code != TR_TOO_MANY_REQUESTS || tries >= 10)
             return 0;
-        tr_env_clear (reply); /* a stray event or an old reply: skip it */
+        json_t *ra = json_object_get (json_object_get (reply->body, "details"), "retryAfterSeconds");
+        int64_t wait = json_is_integer (ra) ? json_integer_value (ra) * 1000 : 1000;
+        wait = wait < 50 ? 50 : wait > 10000 ? 10000 : wait;
+        if (zclock_mono () + wait >= deadline)
+            return 0; /* no time left to retry: the caller sees TooManyRequests */
+        tr_env_clear (reply);
+        zclock_sleep ((int) wait);
     }
 }

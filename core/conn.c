@@ -60,6 +60,39 @@ conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, 
 }
 
 int
+tr_conn_send_bytes_nb (zsock_t *sock, zframe_t *rid, const void *buf, size_t len)
+{
+    void *h = zsock_resolve (sock);
+    /* a ROUTER checks the peer's pipe at the routing frame (its high-water mark counts whole
+     * messages), so a refused send leaves nothing half-sent */
+    if (rid && zmq_send (h, zframe_data (rid), zframe_size (rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        errno = zmq_errno ();
+        return -1;
+    }
+    if (zmq_send (h, buf, len, ZMQ_DONTWAIT) < 0) {
+        errno = zmq_errno ();
+        return -1;
+    }
+    return 0;
+}
+
+int
+tr_conn_send_nb (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len)
+{
+    char *buf;
+    size_t len;
+    if (body ? tr_env_encode_with (env, body, body_len, &buf, &len) : tr_env_encode (env, &buf, &len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = tr_conn_send_bytes_nb (sock, rid, buf, len);
+    int e = errno;
+    free (buf);
+    errno = e;
+    return rc;
+}
+
+int
 tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env)
 {
     return conn_send (sock, rid, env, NULL, 0);

@@ -27,6 +27,12 @@ zsock_t *tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *er
 int tr_conn_send (zsock_t *sock, zframe_t *rid, const tr_env_t *env);
 /* The same with the body already encoded (tr_env_encode_with). */
 int tr_conn_send_with (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len);
+/* Sends without ever blocking (ZMQ_DONTWAIT): what a server does towards its clients. Returns 0,
+ * or -1 with errno EAGAIN (the peer's pipe is full: it does not read — try again later) or
+ * EHOSTUNREACH (a ROUTER with ROUTER_MANDATORY: the peer is gone). */
+int tr_conn_send_nb (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len);
+/* The same for an envelope already encoded (buf, len). */
+int tr_conn_send_bytes_nb (zsock_t *sock, zframe_t *rid, const void *buf, size_t len);
 /* Receives one envelope from sock. For a ROUTER, *rid receives the routing frame (owned).
  * Returns 0, or a tr_code_t with err set for an undecodable message (the frames are consumed). */
 int tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen);

@@ -42,7 +42,8 @@ static const struct {
     {TR_OK, "OK"}, {TR_BAD_REQUEST, "BadRequest"}, {TR_UNAUTHORIZED, "Unauthorized"},
     {TR_FORBIDDEN, "Forbidden"}, {TR_NOT_FOUND, "NotFound"}, {TR_METHOD_NOT_ALLOWED, "MethodNotAllowed"},
     {TR_CONFLICT, "Conflict"}, {TR_ALREADY_EXISTS, "AlreadyExists"}, {TR_EXPIRED, "Expired"},
-    {TR_TOO_LARGE, "TooLarge"}, {TR_INVALID, "Invalid"}, {TR_INTERNAL, "InternalError"},
+    {TR_TOO_LARGE, "TooLarge"}, {TR_INVALID, "Invalid"},
+    {TR_TOO_MANY_REQUESTS, "TooManyRequests"}, {TR_INTERNAL, "InternalError"},
     {TR_UNAVAILABLE, "ServiceUnavailable"}, {TR_TIMEOUT, "Timeout"},
 };
 

@@ -44,6 +44,7 @@ typedef enum {
     TR_EXPIRED = 410,         /* watch from a revision older than the retained log: relist */
     TR_TOO_LARGE = 413,
     TR_INVALID = 422,         /* validation failed; msg names the field path */
+    TR_TOO_MANY_REQUESTS = 429, /* the server is full: body.details.retryAfterSeconds says when to retry */
     TR_INTERNAL = 500,
     TR_UNAVAILABLE = 503,
     TR_TIMEOUT = 504

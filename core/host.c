@@ -18,6 +18,7 @@
 #define REQUEST_TIMEOUT_MS 10000
 #define PING_EVERY_MS 2000
 #define WATCH_CREDIT 1024
+#define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
 #define MAX_ACTORS 32
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     int64_t deadline;
     troupe_informer_t *list_for;  /* a LIST or WATCH issued by an informer */
     int is_watch;
+    int to_peer;                  /* sent on a peer (troupe_peer: a runtime shim), not the broker */
 } pending_t;
 
 struct troupe_peer {
@@ -45,6 +47,8 @@ struct troupe_informer {
     int synced;
     int listing;
     int unacked;           /* events received since the last credit grant */
+    json_t *pages;         /* a paged list under way: the items of the pages so far */
+    uint64_t pages_rv;     /* and its revision (the first page's) */
 };
 
 typedef struct {
@@ -170,6 +174,7 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         p->arg = arg;
         p->list_for = inf;
         p->is_watch = is_watch;
+        p->to_peer = sock != ctx->dealer;
         p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
         char k[24];
         pending_key (k, req->id);
@@ -323,10 +328,14 @@ informer_cancel (troupe_informer_t *inf)
 }
 
 static void
-informer_list (troupe_informer_t *inf)
+informer_list_page (troupe_informer_t *inf, const char *cont)
 {
     troupe_ctx_t *ctx = inf->ctx;
-    informer_cancel (inf);
+    if (!cont) {
+        informer_cancel (inf);
+        json_decref (inf->pages);
+        inf->pages = NULL;
+    }
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_LIST;
@@ -339,9 +348,18 @@ informer_list (troupe_informer_t *inf)
         json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
     if (inf->fsel)
         json_object_set_new (req.opts, "fieldSelector", json_string (inf->fsel));
+    json_object_set_new (req.opts, "limit", json_integer (LIST_PAGE));
+    if (cont)
+        json_object_set_new (req.opts, "continue", json_string (cont));
     inf->listing = 1;
     send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, REQUEST_TIMEOUT_MS);
     tr_env_clear (&req);
+}
+
+static void
+informer_list (troupe_informer_t *inf)
+{
+    informer_list_page (inf, NULL);
 }
 
 static void
@@ -372,9 +390,24 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
     if (reply->code != TR_OK) {
         TR_WARN (ctx->def->name, "list failed kind=%s code=%s msg=\"%s\"; retrying", inf->kind,
                  tr_code_name (reply->code), reply->msg ? reply->msg : "");
+        json_decref (inf->pages);
+        inf->pages = NULL;
         return; /* the housekeeping timer relists informers that are neither listing nor watching */
     }
-    json_t *items = tv_get (reply->body, "items");
+    /* a paged list: gather the pages, then compare the whole with the cache */
+    const char *cont = tv_str (reply->body, "metadata.continue");
+    if (!inf->pages) {
+        inf->pages = json_array ();
+        const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
+        inf->pages_rv = reply->rv ? reply->rv : (rvs ? strtoull (rvs, NULL, 10) : 0);
+    }
+    json_array_extend (inf->pages, tv_get (reply->body, "items"));
+    if (cont && *cont) {
+        informer_list_page (inf, cont);
+        return;
+    }
+    json_t *items = inf->pages;
+    inf->pages = NULL;
     zhashx_t *fresh = zhashx_new ();
     zhashx_set_destructor (fresh, json_item_free);
     size_t i;
@@ -402,8 +435,8 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
         if (!zhashx_lookup (fresh, zhashx_cursor (old)) && inf->h.on_delete)
             inf->h.on_delete (ctx->self, ctx, o);
     zhashx_destroy (&old);
-    const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
-    inf->rv = reply->rv ? reply->rv : (rvs ? strtoull (rvs, NULL, 10) : 0);
+    json_decref (items);
+    inf->rv = inf->pages_rv;
     inf->synced = 1;
     if (inf->h.on_synced)
         inf->h.on_synced (ctx->self, ctx);
@@ -418,12 +451,17 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
     if (!type)
         return;
     if (!strcmp (type, "EXPIRED")) {
-        TR_INFO (ctx->def->name, "watch expired kind=%s rv=%llu; relisting", inf->kind,
-                 (unsigned long long) inf->rv);
+        /* the broker ended the watch (too slow, silent, or its cache was replaced): resume from
+         * the last revision seen; a refusal (Expired: it left the broker's window) relists */
+        TR_INFO (ctx->def->name, "watch ended by the broker kind=%s rv=%llu reason=\"%s\"; resuming", inf->kind,
+                 (unsigned long long) inf->rv, ev->msg ? ev->msg : "");
         pending_t *p = pending_take (ctx, inf->watch_id);
         free (p);
         inf->watch_id = 0;
-        informer_list (inf);
+        if (inf->synced && inf->rv)
+            informer_watch (inf);
+        else
+            informer_list (inf);
         return;
     }
     if (ev->rv > inf->rv)
@@ -525,6 +563,7 @@ informer_destroy (troupe_informer_t **p)
 {
     troupe_informer_t *inf = *p;
     zhashx_destroy (&inf->cache);
+    json_decref (inf->pages);
     free (inf->lsel);
     free (inf->fsel);
     free (inf);
@@ -577,8 +616,10 @@ on_pong (troupe_ctx_t *ctx, const tr_env_t *reply)
     int changed = ctx->instance[0] && strcmp (ctx->instance, inst);
     snprintf (ctx->instance, sizeof ctx->instance, "%s", inst);
     ctx->last_pong = zclock_mono ();
-    if (changed || ctx->lost) {
-        TR_INFO (ctx->def->name, "broker %s; resuming informers", changed ? "restarted" : "reachable again");
+    int cut = tv_bool (reply->body, "watchesCut", false);
+    if (changed || ctx->lost || cut) {
+        TR_INFO (ctx->def->name, "broker %s; resuming informers",
+                 changed ? "restarted" : ctx->lost ? "reachable again" : "dropped our watches while we were silent");
         send_hello (ctx); /* a restarted broker has forgotten who we are */
         resume_all (ctx);
     }
@@ -653,8 +694,9 @@ ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 static int on_socket (zloop_t *loop, zsock_t *sock, void *arg);
 
 /* The broker stopped answering and the host knows other servers of the cluster: move to the
- * next one. Requests in flight are failed (TR_UNAVAILABLE), watches end; the new broker's
- * different instance makes every informer relist (on_pong), as after a broker restart. */
+ * next one. Requests in flight to the broker are failed (TR_UNAVAILABLE), watches end; the new
+ * broker's different instance makes every informer resume (on_pong), as after a broker restart.
+ * Requests to peers (the runtime shim) share the table but not the connection: they stay. */
 static void
 switch_broker (troupe_ctx_t *ctx)
 {
@@ -675,6 +717,10 @@ switch_broker (troupe_ctx_t *ctx)
     zhashx_t *old = ctx->pending;
     ctx->pending = zhashx_new ();
     for (pending_t *p = zhashx_first (old); p; p = zhashx_next (old)) {
+        if (p->to_peer) {
+            zhashx_insert (ctx->pending, zhashx_cursor (old), p);
+            continue;
+        }
         if (p->list_for) {
             p->list_for->listing = 0;
             if (p->is_watch)

@@ -215,6 +215,105 @@ informer_and_restart (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* ---- a broker failover leaves requests to peers (the runtime shim) alone ---------------------- */
+
+static char peer_ep[300];
+static int peer_code = -1, peer_synced;
+
+static void
+peer_replied (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    (void) arg;
+    pthread_mutex_lock (&mu);
+    peer_code = (int) reply->code;
+    pthread_mutex_unlock (&mu);
+}
+static void
+peer_on_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    peer_synced++;
+    pthread_mutex_unlock (&mu);
+}
+static void *
+p_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    troupe_handlers_t h = {NULL, NULL, NULL, peer_on_synced};
+    troupe_watch (ctx, "ConfigMap", NULL, NULL, &h);
+    troupe_peer_t *shim = troupe_peer (ctx, peer_ep);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST_CONTAINERS;
+    troupe_peer_request (shim, &req, 60000, peer_replied, NULL);
+    return calloc (1, 1);
+}
+static const troupe_actor_t peer_actor = {TROUPE_ACTOR_ABI, "peer-test", p_create, NULL, NULL, t_destroy};
+
+static void
+failover_keeps_peer_requests (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tf-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char store[300], ep[300], sep[100], eps[700], dead[300];
+    snprintf (store, sizeof store, "%s/store", dir);
+    mkdir (store, 0700);
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    snprintf (dead, sizeof dead, "ipc://%s/dead.sock", dir);
+    snprintf (peer_ep, sizeof peer_ep, "ipc://%s/shim.sock", dir);
+    snprintf (sep, sizeof sep, "inproc://tf-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&bo);
+    assert_non_null (br);
+    /* a "broker" that never answers, listed first: the host gives up on it and switches */
+    zsock_t *silent = zsock_new_router (dead);
+    zsock_t *shim = zsock_new_router (peer_ep);
+    assert_non_null (silent);
+    assert_non_null (shim);
+    snprintf (eps, sizeof eps, "%s,%s", dead, ep);
+    tr_host_opts_t ho = {.endpoint = eps, .node_name = "n1", .data_dir = dir};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &peer_actor, NULL), 0);
+    /* the runtime request arrives at the shim; it is answered only after the switch */
+    zsock_set_rcvtimeo (shim, 5000);
+    zmsg_t *m = zmsg_recv (shim);
+    assert_non_null (m);
+    for (int i = 0; i < 4 && !wait_until (&peer_synced, 1); i++)
+        ; /* the switch comes after 6 s without an answer */
+    assert_int_equal (counter (&peer_synced), 1); /* listed on the second server: switched */
+    pthread_mutex_lock (&mu);
+    assert_int_equal (peer_code, -1); /* not failed by the switch */
+    pthread_mutex_unlock (&mu);
+    zframe_t *rid = zmsg_pop (m);
+    zframe_t *f = zmsg_first (m);
+    tr_env_t req;
+    char err[256];
+    assert_int_equal (tr_env_decode (&req, zframe_data (f), zframe_size (f), err, sizeof err), 0);
+    tr_env_t rep;
+    tr_env_init (&rep);
+    rep.id = req.id;
+    rep.verb = TR_VERB_REPLY;
+    assert_int_equal (tr_conn_send (shim, rid, &rep), 0);
+    assert_true (wait_until (&peer_code, 0) && counter (&peer_code) == TR_OK);
+    zframe_destroy (&rid);
+    zmsg_destroy (&m);
+    tr_env_clear (&req);
+    tr_host_destroy (&h);
+    zsock_destroy (&shim);
+    zsock_destroy (&silent);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 static void
 load_so (void **state)
 {
@@ -236,6 +335,7 @@ main (void)
     setenv ("TROUPE_LOG", "error", 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (informer_and_restart),
+        cmocka_unit_test (failover_keeps_peer_requests),
         cmocka_unit_test (load_so),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,0 +1,557 @@
+/* The broker under bad clients, with real sockets (store actor + broker in this process, clients
+ * over ipc): a client that stops reading never blocks the others, and its watches end with an
+ * EXPIRED saying why once they fall out of the ring; a client that goes silent loses its watches
+ * (and is told when it speaks again); a client flooding requests gets TooManyRequests past its
+ * share, every request answered; a request the store never answers ends with Timeout; lists are
+ * paged (limit/continue) and one too large for a message is TooLarge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/store/store_actor.h"
+#include "broker/broker.h"
+#include "broker/broker_cache.h"
+#include "core/client.h"
+#include "core/store_proto.h"
+#include "core/value.h"
+
+typedef struct {
+    char dir[256];
+    char ep[400];
+    char sep[64];
+    zactor_t *store, *broker;
+} fx_t;
+
+static fx_t *
+start (broker_opts_t o)
+{
+    fx_t *f = calloc (1, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/troupe-tbf-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char store[400];
+    snprintf (store, sizeof store, "%s/store", f->dir);
+    mkdir (store, 0700);
+    snprintf (f->ep, sizeof f->ep, "ipc://%s/b.sock", f->dir);
+    static int seq;
+    snprintf (f->sep, sizeof f->sep, "inproc://tbf-store-%d-%d", getpid (), seq++);
+    f->store = store_actor_new (store, f->sep);
+    assert_non_null (f->store);
+    o.store_endpoint = f->sep;
+    o.local_endpoints = f->ep;
+    f->broker = broker_new (&o);
+    assert_non_null (f->broker);
+    return f;
+}
+
+static void
+stop (fx_t **fp)
+{
+    fx_t *f = *fp;
+    zactor_destroy (&f->broker);
+    zactor_destroy (&f->store);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    *fp = NULL;
+}
+
+static json_t *
+cm (const char *name)
+{
+    return json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", name,
+                      "data", "k", "0123456789abcdef0123456789abcdef");
+}
+
+static void
+send_req (zsock_t *s, uint64_t id, tr_verb_t verb, uint64_t rv, json_t *body, json_t *opts)
+{
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = id;
+    e.verb = verb;
+    strcpy (e.kind, "ConfigMap");
+    strcpy (e.ns, "default");
+    e.rv = rv;
+    e.body = body;
+    e.opts = opts;
+    assert_int_equal (tr_conn_send (s, NULL, &e), 0);
+    tr_env_clear (&e);
+}
+
+static int
+recv_env (zsock_t *s, tr_env_t *e, int ms)
+{
+    zsock_set_rcvtimeo (s, ms);
+    char err[200];
+    return tr_conn_recv (s, NULL, e, err, sizeof err);
+}
+
+static double
+now_s (void)
+{
+    return (double) zclock_usecs () / 1e6;
+}
+
+/* Eight watches on one connection that stops reading (its receive queue holds one message): the
+ * broker's pipe to it fills. Creates from another client keep being answered at once, and once
+ * the stopped client reads again, each of its watches has delivered events in revision order
+ * and then EXPIRED ("too slow": its position left the 1,000-event ring) — no silent gap. */
+static void
+stopped_reader_blocks_nobody (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.ring_size = 1000});
+    zsock_t *w = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (w, 1);
+    zsock_set_linger (w, 0);
+    assert_int_equal (zsock_connect (w, "%s", f->ep), 0);
+    enum { NW = 8, N = 3000 };
+    for (int i = 0; i < NW; i++)
+        send_req (w, 100 + i, TR_VERB_WATCH, 0, NULL, json_pack ("{s:i}", "credit", 1 << 30));
+    zclock_sleep (200); /* the watches are registered (their acks wait in the pipe) */
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    double worst = 0, t0 = now_s ();
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "cm-%d", i);
+        tr_env_t req, rep;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "default");
+        req.body = cm (name);
+        double s = now_s ();
+        assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0); /* before: the broker blocked here */
+        assert_int_equal (rep.code, TR_OK);
+        if (now_s () - s > worst)
+            worst = now_s () - s;
+        tr_env_clear (&req);
+        tr_env_clear (&rep);
+    }
+    printf ("# %d creates beside a stopped reader: %.2f s, slowest %.1f ms\n", N, now_s () - t0, worst * 1e3);
+    assert_true (worst < 2.0);
+    /* the stopped client reads again */
+    uint64_t last[NW] = {0};
+    int expired[NW] = {0}, events = 0, nexp = 0;
+    for (int guard = 0; nexp < NW && guard < 200000; guard++) {
+        tr_env_t e;
+        if (recv_env (w, &e, 3000))
+            break;
+        if (e.verb == TR_VERB_EVENT && e.id >= 100 && e.id < 100 + NW) {
+            int k = (int) (e.id - 100);
+            const char *type = tv_str (e.opts, "type");
+            assert_false (expired[k]); /* nothing after the end */
+            if (!strcmp (type, "EXPIRED")) {
+                expired[k] = 1;
+                nexp++;
+                assert_non_null (e.msg);
+                assert_non_null (strstr (e.msg, "too slow"));
+            } else {
+                assert_string_equal (type, "ADDED");
+                assert_true (e.rv == last[k] + 1 || !last[k]); /* consecutive: no gap */
+                last[k] = e.rv;
+                events++;
+            }
+        }
+        tr_env_clear (&e);
+    }
+    printf ("# stopped reader then read %d events and %d EXPIRED\n", events, nexp);
+    assert_int_equal (nexp, NW);
+    /* at most the capped credit was outstanding per watch */
+    for (int k = 0; k < NW; k++)
+        assert_true (last[k] > 0);
+    assert_true (events <= NW * BCACHE_MAX_CREDIT);
+    zsock_destroy (&w);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
+/* A client silent for longer than client_silence_ms loses its watches: it is sent EXPIRED
+ * ("not heard from"), and its next ping is answered watchesCut, so it resumes. */
+static void
+silent_client_loses_watches (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.client_silence_ms = 1500});
+    char err[256];
+    tr_client_t *w = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_pack ("{s:i}", "credit", 10);
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t wid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    /* a client that pings stays */
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    uint64_t cwid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    int cut = 0;
+    for (int i = 0; i < 12 && !cut; i++) {
+        tr_env_init (&req);
+        req.verb = TR_VERB_PING;
+        assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+        assert_false (tv_bool (rep.body, "watchesCut", false));
+        tr_env_clear (&rep);
+        tr_env_t ev;
+        if (tr_client_recv (w, &ev, 250) == 0 && ev.verb == TR_VERB_EVENT && ev.id == wid) {
+            assert_string_equal (tv_str (ev.opts, "type"), "EXPIRED");
+            assert_non_null (strstr (ev.msg, "not heard from"));
+            cut = 1;
+        }
+        tr_env_clear (&ev);
+    }
+    assert_true (cut);
+    tr_env_init (&req);
+    req.verb = TR_VERB_PING;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_true (tv_bool (rep.body, "watchesCut", false));
+    tr_env_clear (&rep);
+    /* once told, not again */
+    tr_env_init (&req);
+    req.verb = TR_VERB_PING;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_false (tv_bool (rep.body, "watchesCut", false));
+    tr_env_clear (&rep);
+    /* the pinging client's watch still delivers; the silent one's does not (the create comes from
+     * a third client: a call skips the events that arrive before its reply) */
+    tr_client_t *x = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("after");
+    assert_int_equal (tr_client_call (x, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&x);
+    tr_env_t ev;
+    int got = 0;
+    while (tr_client_recv (c, &ev, 500) == 0) {
+        got += ev.verb == TR_VERB_EVENT && ev.id == cwid;
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 1);
+    while (tr_client_recv (w, &ev, 300) == 0) {
+        assert_false (ev.verb == TR_VERB_EVENT && ev.id == wid);
+        tr_env_clear (&ev);
+    }
+    tr_client_destroy (&w);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
+/* One client pipelines 300 creates with a share of 4 requests in flight: every request is
+ * answered, either created or TooManyRequests with a retry hint; another client is served. */
+static void
+flood_gets_too_many_requests (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.max_inflight_per_client = 4});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "f-%d", i);
+        send_req (s, (uint64_t) i + 1, TR_VERB_CREATE, 0, cm (name), NULL);
+    }
+    int ok = 0, busy = 0, other = 0;
+    char seen[N + 1] = {0};
+    for (int n = 0; n < N; n++) {
+        tr_env_t e;
+        if (recv_env (s, &e, 5000))
+            break;
+        assert_true (e.id >= 1 && e.id <= N && !seen[e.id]);
+        seen[e.id] = 1;
+        if (e.code == TR_OK)
+            ok++;
+        else if (e.code == TR_TOO_MANY_REQUESTS) {
+            busy++;
+            assert_non_null (strstr (e.msg, "Too many requests"));
+            assert_int_equal (tv_int (e.body, "details.retryAfterSeconds", 0), 1);
+        } else
+            other++;
+        tr_env_clear (&e);
+    }
+    printf ("# %d pipelined creates, share 4: %d created, %d TooManyRequests, %d other\n", N, ok, busy, other);
+    assert_int_equal (ok + busy, N);
+    assert_true (ok >= 4);
+    assert_true (busy > 0);
+    /* the synchronous client retries TooManyRequests after the hint: a call succeeds */
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("other-client");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    zsock_destroy (&s);
+    stop (&f);
+}
+
+/* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
+ * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
+static void
+mute_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    for (;;) {
+        void *which = zpoller_wait (p, 1000);
+        if (which == pipe || zpoller_terminated (p))
+            break;
+        if (which != r)
+            continue;
+        zmsg_t *m = zmsg_recv (r);
+        zframe_t *rid = zmsg_pop (m);
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        if (!strcmp (t, "g")) {
+            static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init (&sb);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_map (&pk, 4);
+            sp_pack_cstr (&pk, "t");
+            sp_pack_cstr (&pk, "k");
+            sp_pack_cstr (&pk, "id");
+            msgpack_pack_uint64 (&pk, sp_u64 (sp_field (&up.data, "id"), 0));
+            sp_pack_cstr (&pk, "rev");
+            msgpack_pack_uint64 (&pk, 4);
+            sp_pack_cstr (&pk, "kvs");
+            msgpack_pack_array (&pk, 4);
+            for (int i = 0; i < 4; i++) {
+                char key[100], *val;
+                size_t len;
+                snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
+                json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                        "name", nss[i]);
+                assert_int_equal (tv_encode (ns, &val, &len), 0);
+                json_decref (ns);
+                msgpack_pack_array (&pk, 4);
+                sp_pack_cstr (&pk, key);
+                msgpack_pack_bin (&pk, len);
+                msgpack_pack_bin_body (&pk, val, len);
+                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+                free (val);
+            }
+            zmsg_t *out = zmsg_new ();
+            zmsg_append (out, &rid);
+            zmsg_addmem (out, sb.data, sb.size);
+            zmsg_send (&out, r);
+            msgpack_sbuffer_destroy (&sb);
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+static void
+overdue_store_answer_is_timeout (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbt-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbt-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (mute_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 1500};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = cm ("never");
+    double t0 = now_s ();
+    assert_int_equal (tr_client_call (c, &req, &rep, 10000), 0);
+    double took = now_s () - t0;
+    printf ("# unanswered create ended after %.1f s: %s\n", took, rep.msg ? rep.msg : "");
+    assert_int_equal (rep.code, TR_TIMEOUT);
+    assert_non_null (strstr (rep.msg, "did not answer"));
+    assert_true (took >= 1.4 && took < 4.0);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static int
+list_call (tr_client_t *c, long limit, const char *cont, tr_env_t *rep)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_object ();
+    if (limit >= 0)
+        json_object_set_new (req.opts, "limit", json_integer (limit));
+    if (cont)
+        json_object_set_new (req.opts, "continue", json_string (cont));
+    int rc = tr_client_call (c, &req, rep, 10000);
+    tr_env_clear (&req);
+    return rc;
+}
+
+static void
+create_cm (tr_client_t *c, const char *name, json_t *obj)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    req.body = obj ? obj : cm (name);
+    assert_int_equal (tr_client_call (c, &req, &rep, 10000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+}
+
+/* limit/continue: 25 objects in pages of 10 come back once each, in order, with
+ * remainingItemCount, every page at the first page's resourceVersion and of its snapshot (an
+ * object created between pages is not in them); a bad token is BadRequest, a forgotten one
+ * Expired; a negative limit BadRequest; an unpaged list too large for a message is TooLarge. */
+static void
+list_paging (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    char err[256];
+    tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
+    for (int i = 0; i < 25; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "p%02d", i);
+        create_cm (c, name, NULL);
+    }
+    tr_env_t rep;
+    assert_int_equal (list_call (c, 10, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 10);
+    assert_int_equal (tv_int (rep.body, "metadata.remainingItemCount", -1), 15);
+    uint64_t rv0 = rep.rv;
+    char cont[64];
+    snprintf (cont, sizeof cont, "%s", tv_str (rep.body, "metadata.continue"));
+    tr_env_clear (&rep);
+    create_cm (c, "p99-late", NULL); /* after the first page: not in this list */
+    int seen = 10, page = 1;
+    while (cont[0]) {
+        assert_int_equal (list_call (c, 10, cont, &rep), 0);
+        assert_int_equal (rep.code, TR_OK);
+        assert_true (rep.rv == rv0);
+        json_t *items = tv_get (rep.body, "items");
+        for (size_t i = 0; i < json_array_size (items); i++) {
+            char want[16];
+            snprintf (want, sizeof want, "p%02d", seen + (int) i);
+            assert_string_equal (tv_str (json_array_get (items, i), "metadata.name"), want);
+        }
+        seen += (int) json_array_size (items);
+        const char *n = tv_str (rep.body, "metadata.continue");
+        snprintf (cont, sizeof cont, "%s", n ? n : "");
+        page++;
+        tr_env_clear (&rep);
+    }
+    assert_int_equal (seen, 25);
+    assert_int_equal (page, 3);
+    /* the session is gone after its last page: its tokens are Expired */
+    assert_int_equal (list_call (c, 10, "1.a", &rep), 0);
+    assert_int_equal (rep.code, TR_EXPIRED);
+    assert_non_null (strstr (rep.msg, "continue"));
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, 10, "not a token", &rep), 0);
+    assert_int_equal (rep.code, TR_BAD_REQUEST);
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, -1, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    assert_int_equal (json_array_size (tv_get (rep.body, "items")), 26); /* unpaged: everything */
+    assert_null (tv_get (rep.body, "metadata.continue"));
+    tr_env_clear (&rep);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_LIST;
+    strcpy (req.kind, "ConfigMap");
+    req.opts = json_pack ("{s:i}", "limit", -3);
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_BAD_REQUEST);
+    assert_non_null (strstr (rep.msg, "limit"));
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    /* 6 ConfigMaps of 900 KB: one list of them is more than a 4 MiB message; pages are not */
+    char *big = malloc (900001);
+    memset (big, 'x', 900000);
+    big[900000] = 0;
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "big%d", i);
+        create_cm (c, name,
+                   json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                              name, "data", "k", big));
+    }
+    free (big);
+    assert_int_equal (list_call (c, -1, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_TOO_LARGE);
+    assert_non_null (strstr (rep.msg, "pages"));
+    tr_env_clear (&rep);
+    assert_int_equal (list_call (c, 2, NULL, &rep), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+    stop (&f);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (stopped_reader_blocks_nobody),
+        cmocka_unit_test (silent_client_loses_watches),
+        cmocka_unit_test (flood_gets_too_many_requests),
+        cmocka_unit_test (overdue_store_answer_is_timeout),
+        cmocka_unit_test (list_paging),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
