@@ -84,6 +84,65 @@ scale (ctrl_actions_t *out, const json_t *d, const rsinfo_t *r, int to, int64_t 
                       tv_str (d, "metadata.name"));
 }
 
+/* A paused Deployment still scales, without rolling out (Kubernetes' sync of a paused one): the
+ * only active ReplicaSet, or the newest when none is, takes the replicas; with several active, a
+ * saturated new one sends the old ones to 0, else (RollingUpdate) the difference to replicas +
+ * maxSurge is shared in proportion to their sizes, the larger first (Kubernetes weighs by its
+ * max-replicas annotation; sizes give the same split when they were set by this controller). */
+static void
+scale_paused (ctrl_actions_t *out, const json_t *d, const rsinfo_t *all, size_t n, const rsinfo_t *newrs, int desired,
+              int recreate, int64_t now_ms)
+{
+    size_t active = 0;
+    const rsinfo_t *one = NULL;
+    int total = 0;
+    for (size_t k = 0; k < n; k++)
+        if (all[k].spec > 0) {
+            active++;
+            one = &all[k];
+            total += all[k].spec;
+        }
+    if (!active)
+        one = newrs ? newrs : &all[n - 1]; /* all[] is oldest first */
+    if (active <= 1) {
+        if (one->spec != desired)
+            scale (out, d, one, desired, now_ms);
+        return;
+    }
+    if (newrs && newrs->spec == desired && newrs->available == desired) {
+        for (size_t k = 0; k < n; k++)
+            if (&all[k] != newrs && all[k].spec)
+                scale (out, d, &all[k], 0, now_ms);
+        return;
+    }
+    if (recreate)
+        return;
+    int surge = deploy_scaled_value (tv_get (d, "spec.strategy.rollingUpdate.maxSurge"), desired, 1);
+    int add = desired + surge - total, left = add;
+    if (!add)
+        return;
+    int *target = calloc (n, sizeof *target);
+    size_t first = n;
+    for (size_t k = 0; k < n; k++) {
+        target[k] = all[k].spec;
+        if (!all[k].spec)
+            continue;
+        if (first == n || all[k].spec >= all[first].spec) /* the largest, the newest of equals */
+            first = k;
+        int share = (int) ((int64_t) all[k].spec * add / total);
+        target[k] += share;
+        left -= share;
+    }
+    target[first] += left;
+    for (size_t k = 0; k < n; k++) {
+        if (target[k] < 0)
+            target[k] = 0;
+        if (target[k] != all[k].spec)
+            scale (out, d, &all[k], target[k], now_ms);
+    }
+    free (target);
+}
+
 void
 deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_t now_ms, ctrl_actions_t *out)
 {
@@ -144,6 +203,8 @@ deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_
     int acted = 0;
     char revbuf[32];
 
+    if (paused && n)
+        scale_paused (out, d, all, n, newrs, desired, recreate, now_ms);
     if (!newrs && !paused) {
         /* the first step of a rollout: the new ReplicaSet, already sized as far as allowed */
         int old_total = 0;

@@ -335,6 +335,94 @@ deployment_recreate (void **state)
     json_decref (w.pods);
 }
 
+/* spec.paused: no rollout, but scaling goes on (Kubernetes' sync of a paused Deployment) */
+static void
+deployment_paused_still_scales (void **state)
+{
+    (void) state;
+    world_t w = {deployment (4, "RollingUpdate", "v1"), json_array (), json_array (), 0};
+    settle (&w, 10, 0, 5);
+    assert_int_equal (ready_pods (&w), 4);
+    tv_set (w.d, "spec.paused", json_true ());
+    /* a new template while paused: no new ReplicaSet */
+    json_t *args = tv_get (json_array_get (tv_get (w.d, "spec.template.spec.containers"), 0), "command");
+    json_array_set_new (args, 1, json_string ("v2"));
+    settle (&w, 5, 4, 5);
+    assert_int_equal (json_array_size (w.rss), 1);
+    /* scaled while paused: the one active ReplicaSet takes the replicas, up and down */
+    tv_set_int (w.d, "spec.replicas", 7);
+    settle (&w, 5, 0, 7);
+    assert_int_equal (ready_pods (&w), 7);
+    assert_int_equal (tv_int (json_array_get (w.rss, 0), "spec.replicas", 0), 7);
+    tv_set_int (w.d, "spec.replicas", 2);
+    settle (&w, 5, 0, 7);
+    assert_int_equal (ready_pods (&w), 2);
+    /* resumed: the rollout to v2 happens */
+    tv_set (w.d, "spec.paused", json_false ());
+    settle (&w, 30, 1, 3);
+    assert_int_equal (ready_pods (&w), 2);
+    char hash[16];
+    deploy_template_hash (tv_get (w.d, "spec.template"), hash);
+    size_t i;
+    json_t *p;
+    json_array_foreach (w.pods, i, p) assert_string_equal (tv_str (p, "metadata.labels.pod-template-hash"), hash);
+    json_decref (w.d);
+    json_decref (w.rss);
+    json_decref (w.pods);
+}
+
+/* Paused in the middle of a rollout (two active ReplicaSets): a scale is shared in proportion */
+static void
+deployment_paused_proportional (void **state)
+{
+    (void) state;
+    json_t *d = deployment (10, "RollingUpdate", "v2");
+    tv_set (d, "spec.paused", json_true ());
+    tv_set_int (d, "spec.strategy.rollingUpdate.maxSurge", 0);
+    char hash[16];
+    deploy_template_hash (tv_get (d, "spec.template"), hash);
+    json_t *rss = json_array ();
+    const char *names[] = {"web-old", "web-new"};
+    const char *hashes[] = {"oldhash", hash};
+    int sizes[] = {6, 4};
+    for (int k = 0; k < 2; k++) {
+        json_t *r = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:{s:s},s:{s:s},s:[{s:s,s:s,s:s,s:b}]},s:{s:i}}",
+                               "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", names[k], "namespace",
+                               "default", "uid", names[k], "resourceVersion", "3", "labels", "pod-template-hash", hashes[k],
+                               "annotations", "deployment.kubernetes.io/revision", k ? "2" : "1", "ownerReferences",
+                               "kind", "Deployment", "name", "web", "uid", "d-uid", "controller", 1, "spec", "replicas",
+                               sizes[k]);
+        json_array_append_new (rss, r);
+    }
+    json_t *pods = json_array ();
+    tv_set_int (d, "spec.replicas", 20); /* +10 over 10: 6 → 12, 4 → 8 */
+    ctrl_actions_t a = {0};
+    deploy_reconcile (d, rss, pods, NOW, &a);
+    int seen = 0;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.v[i].verb == TR_VERB_PATCH && !strcmp (a.v[i].kind, "ReplicaSet")) {
+            int to = (int) tv_int (a.v[i].body, "spec.replicas", -1);
+            assert_int_equal (to, !strcmp (a.v[i].name, "web-old") ? 12 : 8);
+            seen++;
+        }
+    assert_int_equal (seen, 2);
+    assert_int_equal (count (&a, TR_VERB_CREATE, "ReplicaSet"), 0);
+    ctrl_actions_clear (&a);
+    tv_set_int (d, "spec.replicas", 5); /* -5 over 10: 6 → 3, 4 → 2 */
+    deploy_reconcile (d, rss, pods, NOW, &a);
+    seen = 0;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.v[i].verb == TR_VERB_PATCH && !strcmp (a.v[i].kind, "ReplicaSet")) {
+            assert_int_equal ((int) tv_int (a.v[i].body, "spec.replicas", -1), !strcmp (a.v[i].name, "web-old") ? 3 : 2);
+            seen++;
+        }
+    assert_int_equal (seen, 2);
+    ctrl_actions_clear (&a);
+    json_decref (d);
+    json_decref (rss);
+    json_decref (pods);
+}
+
 static void
 scaled_values (void **state)
 {
@@ -470,7 +558,9 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_deletes_in_order_and_adopts),
         cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
-        cmocka_unit_test (deployment_recreate), cmocka_unit_test (scaled_values), cmocka_unit_test (gc_and_workqueue), cmocka_unit_test (node_lifecycle),
+        cmocka_unit_test (deployment_recreate),
+        cmocka_unit_test (deployment_paused_still_scales),
+        cmocka_unit_test (deployment_paused_proportional), cmocka_unit_test (scaled_values), cmocka_unit_test (gc_and_workqueue), cmocka_unit_test (node_lifecycle),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
