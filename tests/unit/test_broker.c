@@ -45,7 +45,10 @@ start_broker (fx_t *f)
     snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
     broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
                        .pki_dir = pki, .ring_size = 64};
-    f->broker = broker_new (&o);
+    /* a broker started again right after one stopped: its inproc endpoint is released when ZeroMQ's
+     * reaper closes the old socket, a moment later */
+    for (int i = 0; i < 100 && !(f->broker = broker_new (&o)); i++)
+        zclock_sleep (20);
     assert_non_null (f->broker);
 }
 
