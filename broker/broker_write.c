@@ -188,6 +188,7 @@ bk_stamp_new (json_t *obj)
     tv_set_int (obj, "metadata.generation", 1);
     tv_del (obj, "metadata.resourceVersion");
     tv_del (obj, "metadata.deletionTimestamp");
+    tv_del (obj, "metadata.deletionGracePeriodSeconds"); /* set by a delete only, as the api-server does */
 }
 
 static void

@@ -146,8 +146,11 @@ pod_spec_immutable (void **state)
     char err[256];
     tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
     tr_env_t rep;
-    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("p"), NULL, &rep), TR_OK);
+    json_t *np = pod ("p");
+    tv_set_int (np, "metadata.deletionGracePeriodSeconds", 7); /* set by a delete only: dropped */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, np, NULL, &rep), TR_OK);
     assert_null (tv_get (rep.body, "status.phase")); /* a creator does not write status */
+    assert_null (tv_get (rep.body, "metadata.deletionGracePeriodSeconds"));
     tr_env_clear (&rep);
     /* the command: refused, the field named, nothing stored */
     json_t *p = get (c, "Pod", "p");
