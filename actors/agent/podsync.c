@@ -122,13 +122,24 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
             running++;
             is_ready = 1;
             any_started = 1;
+            const char *want = tv_str (spec, "image"), *has = tv_str (cur, "image");
+            if (want && has && *has && strcmp (want, has)) {
+                /* the kubelet: the container's definition changed (a Pod's image may be updated):
+                 * stopped, then started again at once whatever the restart policy */
+                add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
+                json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I,s:b}", "delayMs", (json_int_t) 0, "notBefore",
+                                                               (json_int_t) 0, "forAttempt", (json_int_t) attempt,
+                                                               "respec", 1));
+                bo = json_object_get (backoff, name);
+            }
         } else if (is (cur, CRI_STATE_CREATED)) {
             add (out, PODSYNC_START, name, tv_str (cur, "containerId"), attempt, 0);
             state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
         } else { /* EXITED */
             any_started = 1;
             json_int_t code = tv_int (cur, "exitCode", 0);
-            int restart = !strcmp (policy, "Always") || (!strcmp (policy, "OnFailure") && code != 0);
+            int respec = bo && tv_int (bo, "forAttempt", -1) == attempt && json_is_true (json_object_get (bo, "respec"));
+            int restart = respec || !strcmp (policy, "Always") || (!strcmp (policy, "OnFailure") && code != 0);
             if (!restart) {
                 state = terminated (cur);
                 if (code == 0)

@@ -12,6 +12,8 @@
  *   CreateContainerError and nothing is started.
  * - A pod with metadata.deletionTimestamp has its running containers stopped with its grace
  *   period; once none runs, the result says it may be removed.
+ * - A running container whose image differs from the spec's (a Pod's image was updated) is stopped
+ *   with the pod's grace period and started again at once, whatever the restart policy.
  * - Older exited attempts are removed; the last exited one stays for `logs --previous`.
  */
 #ifndef TROUPE_PODSYNC_H

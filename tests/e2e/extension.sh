@@ -27,10 +27,13 @@ sed -i 's/image: busybox/image: busybox:2/' "$T/p.yaml"
 OUT=$(tro apply -f "$T/p.yaml" 2>&1) || fail "image change of a bound pod refused: $OUT"
 echo "$OUT" | grep -q 'pod/echo-me configured' || fail "apply output: $OUT"
 [ "$(tro get pod echo-me -o json | jq -r '.spec.containers[0].image + " " + .spec.nodeName')" = "busybox:2 $NODE" ] || fail "image not updated or node lost"
+# the kubelet restarts a container whose image changed: a new attempt, reporting the new image
+restarted() { [ "$(tro get pod echo-me -o json | jq -r '.status.containerStatuses[0] | "\(.restartCount) \(.image) \(.state | keys[0])"')" = "1 busybox:2 running" ]; }
+wait_for 60 restarted || fail "container not restarted with its new image: $(tro get pod echo-me -o json | jq -c .status.containerStatuses)"
 sed -i 's/sleep 600/sleep 601/' "$T/p.yaml"
 OUT=$(tro apply -f "$T/p.yaml" 2>&1) && fail "command change of a pod accepted: $OUT"
 echo "$OUT" | grep -q 'spec: Forbidden: pod updates may not change fields other than .*(changed: spec.containers\[0\].command' || fail "refusal does not name the field: $OUT"
-pass "pod spec immutable but for images (re-apply keeps the binding)"
+pass "pod spec immutable but for images (re-apply keeps the binding, the container restarts with the new image)"
 tro delete pod echo-me >/dev/null
 wait_for 30 grep -q 'pod deleted ns=default name=echo-me' "$T/up.log" || fail "echo actor did not see the deletion"
 pass "deletion seen by the actor"

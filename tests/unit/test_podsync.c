@@ -183,10 +183,56 @@ no_command_and_deletion (void **state)
     json_decref (rt);
 }
 
+/* An updated image restarts the container at once, even under restartPolicy Never */
+static void
+image_update_restarts (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Never"), *bo = json_object (), *rt = json_array ();
+    json_t *c0 = rec ("c0", 0, "RUNNING", 0, T0, 0);
+    tv_set_str (c0, "image", "busybox");
+    json_array_append_new (rt, c0);
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", &r);
+    assert_int_equal (r.n, 0); /* the same image: nothing to do */
+    podsync_result_clear (&r);
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("busybox:2"));
+    podsync_compute (p, rt, bo, T0 + 2000, "10.0.0.1", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_STOP);
+    assert_string_equal (r.actions[0].id, "c0");
+    assert_int_equal (r.actions[0].timeout_s, 7);
+    podsync_result_clear (&r);
+    /* stopped (137): started again at once as attempt 1, not left Failed under Never */
+    json_array_clear (rt);
+    c0 = rec ("c0", 0, "EXITED", 137, T0, T0 + 3000);
+    tv_set_str (c0, "image", "busybox");
+    json_array_append_new (rt, c0);
+    podsync_compute (p, rt, bo, T0 + 3001, "10.0.0.1", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_START);
+    assert_int_equal (r.actions[0].attempt, 1);
+    assert_string_equal (waiting_reason (&r), "ContainerCreating");
+    podsync_result_clear (&r);
+    /* the new attempt runs the new image; when it exits, Never holds again */
+    json_t *c1 = rec ("c1", 1, "EXITED", 1, T0 + 4000, T0 + 5000);
+    tv_set_str (c1, "image", "busybox:2");
+    json_array_append_new (rt, c1);
+    podsync_compute (p, rt, bo, T0 + 6000, "10.0.0.1", &r);
+    for (int i = 0; i < r.n; i++)
+        assert_int_not_equal (r.actions[i].kind, PODSYNC_START);
+    assert_string_equal (tv_str (r.status, "phase"), "Failed");
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (start_then_running), cmocka_unit_test (backoff_sequence),
-                                       cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion)};
+                                       cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion),
+                                       cmocka_unit_test (image_update_restarts)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
