@@ -20,6 +20,11 @@
 #define WATCH_CREDIT 1024
 #define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
 #define MAX_ACTORS 32
+/* Requests to the broker one actor keeps in flight; more wait in order in the host (client-go
+ * limits its clients' rate the same way). Below the broker's share per client (512), so that a
+ * burst of an actor's own (an agent reporting 200 pods) is paced here, not refused there. */
+#define WINDOW 128
+#define RETRY_AFTER_MAX_S 10
 
 typedef struct {
     troupe_reply_fn *cb;
@@ -28,6 +33,10 @@ typedef struct {
     troupe_informer_t *list_for;  /* a LIST or WATCH issued by an informer */
     int is_watch;
     int to_peer;                  /* sent on a peer (troupe_peer: a runtime shim), not the broker */
+    char *wire;                   /* windowed: the encoded request, kept to send later or again */
+    size_t wire_len;
+    int sent;                     /* windowed: counted in ctx->inflight */
+    int64_t resend_at;            /* windowed, refused with TooManyRequests: sent again then */
 } pending_t;
 
 struct troupe_peer {
@@ -67,6 +76,8 @@ struct troupe_ctx {
     zsock_t *dealer;
     uint64_t next_id;
     zhashx_t *pending;     /* "id" → pending_t* */
+    int inflight;          /* windowed requests sent to the broker and not yet answered */
+    zlistx_t *backlog;     /* ids (strings) of windowed requests waiting for room, in order */
     zlistx_t *informers;
     zlistx_t *peers;
     timer_t_ timers[64];
@@ -152,6 +163,40 @@ pending_take (troupe_ctx_t *ctx, uint64_t id)
     return p;
 }
 
+static void
+pending_free (pending_t *p)
+{
+    free (p->wire);
+    free (p);
+}
+
+/* A windowed request leaves the window (answered, refused, expired): its room goes to the next. */
+static void
+window_release (troupe_ctx_t *ctx, pending_t *p)
+{
+    if (p->wire && p->sent) {
+        p->sent = 0;
+        ctx->inflight--;
+    }
+}
+
+/* Sends what waits in the backlog while the window has room. */
+static void
+window_pump (troupe_ctx_t *ctx)
+{
+    char *k;
+    while (ctx->inflight < WINDOW && (k = zlistx_first (ctx->backlog))) {
+        pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (p && p->wire && !p->sent) {
+            if (zsock_send (ctx->dealer, "b", p->wire, p->wire_len))
+                break;
+            p->sent = 1;
+            ctx->inflight++;
+        }
+        zlistx_delete (ctx->backlog, zlistx_cursor (ctx->backlog));
+    }
+}
+
 static uint64_t
 send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *cb, void *arg,
               troupe_informer_t *inf, int is_watch, int timeout_ms)
@@ -163,11 +208,35 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         json_object_set_new (fenced, "fence", json_integer ((json_int_t) ctx->host->fence));
         req->opts = fenced;
     }
-    int rc = tr_conn_send (sock, NULL, req);
+    /* requests to the broker go through the window (not pings and hellos: they measure the
+     * broker's liveness, nor watches: long-lived, answered by events) */
+    int windowed = sock == ctx->dealer && !is_watch && req->verb != TR_VERB_PING && req->verb != TR_VERB_HELLO;
+    char *wire = NULL;
+    size_t wire_len = 0;
+    int rc = 0;
+    if (windowed)
+        rc = tr_env_encode (req, &wire, &wire_len);
+    else
+        rc = tr_conn_send (sock, NULL, req);
     req->opts = opts;
     json_decref (fenced);
     if (rc)
         return 0;
+    if (windowed) {
+        pending_t *p = calloc (1, sizeof *p);
+        p->cb = cb;
+        p->arg = arg;
+        p->list_for = inf;
+        p->wire = wire;
+        p->wire_len = wire_len;
+        p->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
+        char k[24];
+        pending_key (k, req->id);
+        zhashx_insert (ctx->pending, k, p);
+        zlistx_add_end (ctx->backlog, strdup (k));
+        window_pump (ctx);
+        return req->id;
+    }
     if (cb || inf) {
         pending_t *p = calloc (1, sizeof *p);
         p->cb = cb;
@@ -645,12 +714,25 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
             }
             return; /* the watch stays registered for its events */
         }
+        window_release (ctx, p);
+        if (p->wire && env->code == TR_TOO_MANY_REQUESTS) {
+            /* refused for now: sent again after the broker's hint, as client-go retries a 429,
+             * while the request's own deadline allows */
+            json_int_t ra = json_integer_value (json_object_get (json_object_get (env->body, "details"), "retryAfterSeconds"));
+            int64_t at = zclock_mono () + 1000 * (ra > 0 && ra <= RETRY_AFTER_MAX_S ? ra : 1);
+            if (at < p->deadline) {
+                p->resend_at = at;
+                window_pump (ctx);
+                return;
+            }
+        }
         pending_take (ctx, env->id);
         if (p->list_for)
             informer_on_list (p->list_for, env);
         else if (p->cb)
             p->cb (ctx->self, ctx, env, p->arg);
-        free (p);
+        pending_free (p);
+        window_pump (ctx);
         return;
     }
     if (env->verb == TR_VERB_EVENT) {
@@ -716,6 +798,8 @@ switch_broker (troupe_ctx_t *ctx)
     zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
     zhashx_t *old = ctx->pending;
     ctx->pending = zhashx_new ();
+    ctx->inflight = 0; /* the old connection's window goes with it; callbacks below may queue anew */
+    zlistx_purge (ctx->backlog);
     for (pending_t *p = zhashx_first (old); p; p = zhashx_next (old)) {
         if (p->to_peer) {
             zhashx_insert (ctx->pending, zhashx_cursor (old), p);
@@ -734,7 +818,7 @@ switch_broker (troupe_ctx_t *ctx)
             t.msg = "server switched: request lost";
             p->cb (ctx->self, ctx, &t, p->arg);
         }
-        free (p);
+        pending_free (p);
     }
     zhashx_destroy (&old);
     ctx->lost = 1;
@@ -762,13 +846,23 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
         t.verb = TR_VERB_REPLY;
         t.code = TR_TIMEOUT;
         t.msg = "request timed out: broker not answering";
+        window_release (ctx, p);
         if (p->list_for)
             p->list_for->listing = 0; /* relisted below once the broker answers again */
         else if (p->cb)
             p->cb (ctx->self, ctx, &t, p->arg);
-        free (p);
+        pending_free (p);
+    }
+    /* requests refused with TooManyRequests whose hint has passed: back in line */
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+        pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (p && p->wire && !p->sent && p->resend_at && p->resend_at <= now) {
+            p->resend_at = 0;
+            zlistx_add_end (ctx->backlog, strdup (k));
+        }
     }
     zlistx_destroy (&keys);
+    window_pump (ctx);
     if (ctx->last_pong && now - ctx->last_pong > 3 * PING_EVERY_MS)
         ctx->lost = 1;
     int64_t heard = ctx->last_pong > ctx->last_switch ? ctx->last_pong : ctx->last_switch;
@@ -807,6 +901,8 @@ actor_thread (zsock_t *pipe, void *args)
     ctx->pipe = pipe;
     ctx->next_id = 1;
     ctx->pending = zhashx_new ();
+    ctx->backlog = zlistx_new ();
+    zlistx_set_destructor (ctx->backlog, (zlistx_destructor_fn *) zstr_free);
     ctx->informers = zlistx_new ();
     ctx->peers = zlistx_new ();
     ctx->loop = zloop_new ();
@@ -843,7 +939,8 @@ actor_thread (zsock_t *pipe, void *args)
     }
     zlistx_destroy (&ctx->peers);
     for (pending_t *p = zhashx_first (ctx->pending); p; p = zhashx_next (ctx->pending))
-        free (p);
+        pending_free (p);
+    zlistx_destroy (&ctx->backlog);
     zhashx_destroy (&ctx->pending);
     zloop_destroy (&ctx->loop);
     zsock_destroy (&ctx->dealer);

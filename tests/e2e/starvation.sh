@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Nothing starves under a steady event stream: a Deployment scales 0 → N → 0 while other clients
-# write 500 unrelated updates a second (annotations of bare Pods in another namespace, which every
-# Pod informer sees, and ConfigMaps); the scale must complete within 2× its time without the
-# stream, best of 3 rounds each. The controllers and the scheduler used to restart their batching
-# timer on every event, so a stream of events spaced closer than the timer starved them; here the
-# store's group commit delivers events in bunches, which hid it (the old code measured 1.6-2.0×
-# in this test), so the mechanism itself is checked by test_workqueue (timer_within). The bound
-# is 2×, not the issue's 1.5×: the stream's own CPU on a 2-core machine costs 1.0-1.7× (measured).
+# Nothing starves under a steady event stream: a Deployment scales 0 → N (200) → 0 while other
+# clients write 500 unrelated updates a second (annotations of bare Pods in another namespace,
+# which every Pod informer sees, and ConfigMaps); the scale must complete within 1.5× its time
+# without the stream, best of 3 rounds each. The controllers and the scheduler used to restart
+# their batching timer on every event, so a stream of events spaced closer than the timer starved
+# them (measured here: 6.2× with the old code, 0.97-1.06× now). The store lives on tmpfs when
+# there is one: a slow fsync bunches events into bursts whose gaps let a timer fire, which hides
+# the fault on a disk (1.6-2.0× with the old code). test_workqueue checks the mechanism itself.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-starve-$$"
-N=${STARVE_N:-100}
+N=${STARVE_N:-200}
 RATE=${STARVE_RATE:-500}
 PY=/usr/bin/python3
 $PY -c 'import zmq, msgpack' 2>/dev/null || { echo "SKIP: python3-zmq and python3-msgpack are needed (scripts/deps.sh test)"; exit 77; }
-printf 'nodeName: e2e-starve\nlogLevel: warn\n' >"$T/troupe.yaml"
+# the store on tmpfs when there is one: commits are then small and frequent, so events reach the
+# informers evenly spread (a slow fsync bunches them, and a bunch leaves the quiet a timer needs)
+DATA="$T/data"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  DATA=$(mktemp -d /dev/shm/troupe-starve.XXXXXX)
+  trap 'cleanup; rm -rf "$DATA"' EXIT
+fi
+printf 'nodeName: e2e-starve\nlogLevel: warn\ndata: %s\nmaxPods: 250\n' "$DATA" >"$T/troupe.yaml"
 ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 wait_for 30 tro get nodes || fail "no API after 30 s"
-EP=$(grep -o 'endpoint=[^ ]*' "$T/up.log" | head -1 | sed 's/endpoint=//; s/.*,//')
-[ -n "$EP" ] || EP="ipc://$(find "$T" -name troupe.sock | head -1)"
-case "$EP" in ipc://*) ;; *) fail "no local endpoint in the log: $EP" ;; esac
+EP="ipc://$DATA/run/troupe.sock" # the local endpoint (docs/architecture.md: the data directory)
+[ -S "$DATA/run/troupe.sock" ] || fail "no local endpoint at $EP"
 
 # the noise: 4 bare pods and 4 ConfigMaps in their own namespace
 {
@@ -83,7 +89,7 @@ cat "$T/loadgen.out"
 got=$(sed -n 's/.*(\([0-9]*\)\/s).*/\1/p' "$T/loadgen.out")
 [ -n "$got" ] && [ "$got" -ge $((RATE * 6 / 10)) ] || fail "the stream was not steady: $(cat "$T/loadgen.out")"
 pass "0 → $N → 0 under a stream of $got writes/s: $LOADED ms (without: $BASE ms, ratio $(awk "BEGIN{printf \"%.2f\", $LOADED/$BASE}"))"
-[ "$LOADED" -le $((BASE * 2)) ] || fail "scaling under the stream took $LOADED ms, more than 2 × $BASE ms"
+[ "$LOADED" -le $((BASE * 3 / 2)) ] || fail "scaling under the stream took $LOADED ms, more than 1.5 × $BASE ms"
 tro delete -f "$T/noise.yaml" >/dev/null
 wait_for 30 procs_eq 0 || fail "processes left: $(count_procs)"
 echo "1 passed, 0 failed"

@@ -1,0 +1,157 @@
+/* host: an actor's requests to the broker go through a window (at most 128 in flight, the rest
+ * wait in order in the host), and a request refused with TooManyRequests is sent again after the
+ * broker's retryAfterSeconds (same id), as client-go does: the actor's callback sees the final
+ * answer only. Against a fake broker (a ROUTER in the test) that counts what is in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/conn.h"
+#include "core/host.h"
+
+#define N 300
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int ok_replies, other_replies;
+
+static void
+done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    (void) arg;
+    pthread_mutex_lock (&mu);
+    if (reply->code == TR_OK)
+        ok_replies++;
+    else
+        other_replies++;
+    pthread_mutex_unlock (&mu);
+}
+
+static void *
+w_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    for (int i = 0; i < N; i++) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "default");
+        snprintf (req.name, sizeof req.name, "cm-%d", i);
+        troupe_request (ctx, &req, done, NULL);
+    }
+    static int self;
+    return &self;
+}
+
+static void
+w_destroy (void **p)
+{
+    *p = NULL;
+}
+
+static const troupe_actor_t burst = {TROUPE_ACTOR_ABI, "burst", w_create, NULL, NULL, w_destroy};
+
+typedef struct {
+    zframe_t *rid;
+    uint64_t id;
+} held_t;
+
+static void
+reply (zsock_t *router, zframe_t *rid, uint64_t id, tr_code_t code, json_t *body)
+{
+    tr_env_t r;
+    tr_env_init (&r);
+    r.verb = TR_VERB_REPLY;
+    r.id = id;
+    r.code = code;
+    r.body = body;
+    assert_int_equal (tr_conn_send (router, rid, &r), 0);
+    json_decref (body);
+}
+
+static void
+window_and_retry (void **state)
+{
+    (void) state;
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-window-%d", getpid ());
+    zsock_t *router = zsock_new_router (ep);
+    assert_non_null (router);
+    zsock_set_rcvtimeo (router, 300);
+    tr_host_opts_t o = {.endpoint = ep, .node_name = "n", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&o);
+    assert_int_equal (tr_host_start (h, &burst, NULL), 0);
+    held_t held[N];
+    int nheld = 0, max_inflight = 0, answered = 0, refused_id_seen_again = 0;
+    uint64_t refused = 0;
+    int64_t refused_at = 0, resent_after = -1;
+    int64_t end = zclock_mono () + 15000;
+    while (answered < N && zclock_mono () < end) {
+        /* take everything the host sends until it pauses */
+        for (;;) {
+            zframe_t *rid = NULL;
+            tr_env_t req;
+            char err[128];
+            int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
+            if (rc == TR_UNAVAILABLE) { /* nothing within the timeout */
+                tr_env_clear (&req);
+                break;
+            }
+            assert_int_equal (rc, TR_OK);
+            if (req.verb == TR_VERB_CREATE) {
+                if (refused && req.id == refused) {
+                    refused_id_seen_again = 1;
+                    resent_after = zclock_mono () - refused_at;
+                }
+                held[nheld].rid = rid;
+                held[nheld].id = req.id;
+                nheld++;
+                rid = NULL;
+            }
+            zframe_destroy (&rid);
+            tr_env_clear (&req);
+        }
+        if (nheld > max_inflight)
+            max_inflight = nheld;
+        /* answer what is held: the very first request is refused once, with a 1 s hint */
+        for (int i = 0; i < nheld; i++) {
+            if (!refused) {
+                refused = held[i].id;
+                refused_at = zclock_mono ();
+                reply (router, held[i].rid, held[i].id, TR_TOO_MANY_REQUESTS,
+                       json_pack ("{s:s,s:{s:i}}", "reason", "TooManyRequests", "details", "retryAfterSeconds", 1));
+            } else {
+                reply (router, held[i].rid, held[i].id, TR_OK, json_object ());
+                answered++;
+            }
+            zframe_destroy (&held[i].rid);
+        }
+        nheld = 0;
+    }
+    tr_host_destroy (&h);
+    zsock_destroy (&router);
+    assert_int_equal (answered, N);
+    assert_int_equal (max_inflight, 128); /* the window, full at first */
+    assert_true (refused_id_seen_again);
+    assert_true (resent_after >= 900); /* not before the hint (housekeeping runs every 0.5 s) */
+    pthread_mutex_lock (&mu);
+    assert_int_equal (ok_replies, N); /* the 429 never reached the actor */
+    assert_int_equal (other_replies, 0);
+    pthread_mutex_unlock (&mu);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (window_and_retry),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
