@@ -28,7 +28,23 @@ typedef struct {
     troupe_informer_t *list_for;  /* a LIST or WATCH issued by an informer */
     int is_watch;
     int to_peer;                  /* sent on a peer (troupe_peer: a runtime shim), not the broker */
+    tr_env_t *again;              /* the request, to send again after TooManyRequests (broker requests
+                                     with a callback; body and opts referenced, not copied) */
+    int64_t resend_at;            /* waiting out a retry-after: when to send again (0: in flight) */
+    int tries;
 } pending_t;
+
+static void
+pending_free (pending_t *p)
+{
+    if (!p)
+        return;
+    if (p->again) {
+        tr_env_clear (p->again);
+        free (p->again);
+    }
+    free (p);
+}
 
 struct troupe_peer {
     troupe_ctx_t *ctx;
@@ -164,6 +180,13 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         p->list_for = inf;
         p->is_watch = is_watch;
         p->to_peer = sock != ctx->dealer;
+        if (cb && !inf && !p->to_peer && req->verb != TR_VERB_PING && req->verb != TR_VERB_HELLO) {
+            p->again = calloc (1, sizeof *p->again);
+            *p->again = *req;
+            p->again->body = req->body ? json_incref (req->body) : NULL;
+            p->again->opts = req->opts ? json_incref (req->opts) : NULL;
+            p->again->msg = NULL;
+        }
         p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
         char k[24];
         pending_key (k, req->id);
@@ -296,7 +319,7 @@ informer_cancel (troupe_informer_t *inf)
     c.verb = TR_VERB_CANCEL;
     c.rv = inf->watch_id;
     pending_t *p = pending_take (ctx, inf->watch_id);
-    free (p);
+    pending_free (p);
     send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
     inf->watch_id = 0;
 }
@@ -430,7 +453,7 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         TR_INFO (ctx->def->name, "watch ended by the broker kind=%s rv=%llu reason=\"%s\"; resuming", inf->kind,
                  (unsigned long long) inf->rv, ev->msg ? ev->msg : "");
         pending_t *p = pending_take (ctx, inf->watch_id);
-        free (p);
+        pending_free (p);
         inf->watch_id = 0;
         if (inf->synced && inf->rv)
             informer_watch (inf);
@@ -613,18 +636,29 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
             if (env->code != TR_OK) {
                 troupe_informer_t *inf = p->list_for;
                 pending_take (ctx, env->id);
-                free (p);
+                pending_free (p);
                 inf->watch_id = 0;
                 informer_list (inf); /* watch refused (e.g. Expired): start over */
             }
             return; /* the watch stays registered for its events */
+        }
+        if (env->code == TR_TOO_MANY_REQUESTS && p->again && p->tries < 10) {
+            /* as client-go: wait what the broker says, then send again, within the deadline */
+            json_t *ra = json_object_get (json_object_get (env->body, "details"), "retryAfterSeconds");
+            int64_t wait = json_is_integer (ra) ? json_integer_value (ra) * 1000 : 1000;
+            wait = wait < 50 ? 50 : wait > 10000 ? 10000 : wait;
+            if (zclock_mono () + wait < p->deadline) {
+                p->resend_at = zclock_mono () + wait;
+                p->tries++;
+                return;
+            }
         }
         pending_take (ctx, env->id);
         if (p->list_for)
             informer_on_list (p->list_for, env);
         else if (p->cb)
             p->cb (ctx->self, ctx, env, p->arg);
-        free (p);
+        pending_free (p);
         return;
     }
     if (env->verb == TR_VERB_EVENT) {
@@ -708,7 +742,7 @@ switch_broker (troupe_ctx_t *ctx)
             t.msg = "server switched: request lost";
             p->cb (ctx->self, ctx, &t, p->arg);
         }
-        free (p);
+        pending_free (p);
     }
     zhashx_destroy (&old);
     ctx->lost = 1;
@@ -723,10 +757,16 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
     (void) zid;
     troupe_ctx_t *ctx = arg;
     int64_t now = zclock_mono ();
-    /* expire requests past their deadline: the callback sees TR_TIMEOUT */
+    /* expire requests past their deadline: the callback sees TR_TIMEOUT; send again those told
+     * TooManyRequests whose wait is over (same id: the first one was answered) */
     zlistx_t *keys = zhashx_keys (ctx->pending);
     for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
         pending_t *p = zhashx_lookup (ctx->pending, k);
+        if (p && p->resend_at && p->resend_at <= now && p->deadline > now) {
+            p->resend_at = 0;
+            tr_conn_send (ctx->dealer, NULL, p->again);
+            continue;
+        }
         if (!p || p->deadline > now)
             continue;
         zhashx_delete (ctx->pending, k);
@@ -740,7 +780,7 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
             p->list_for->listing = 0; /* relisted below once the broker answers again */
         else if (p->cb)
             p->cb (ctx->self, ctx, &t, p->arg);
-        free (p);
+        pending_free (p);
     }
     zlistx_destroy (&keys);
     if (ctx->last_pong && now - ctx->last_pong > 3 * PING_EVERY_MS)
@@ -817,7 +857,7 @@ actor_thread (zsock_t *pipe, void *args)
     }
     zlistx_destroy (&ctx->peers);
     for (pending_t *p = zhashx_first (ctx->pending); p; p = zhashx_next (ctx->pending))
-        free (p);
+        pending_free (p);
     zhashx_destroy (&ctx->pending);
     zloop_destroy (&ctx->loop);
     zsock_destroy (&ctx->dealer);
