@@ -8,10 +8,12 @@
  *       create/get/list/watch at 1, 16 and 200 clients, each without and with a stopped watcher
  *       (a connection watching ConfigMaps that never reads), then the broker's RSS. Against a
  *       running server when --endpoint is given (--pid: its process, for the RSS), else in-process.
- *   build/bench_api --flood SECONDS [--clients 200] [--inflight 32] [--endpoint … --pid PID]
+ *   build/bench_api --flood SECONDS [--clients 200] [--inflight 32] [--ignore-retry-after] [--endpoint … --pid PID]
  *       every client keeps --inflight writes in flight (create then delete of its own names) for
  *       SECONDS: every request must be answered (OK or TooManyRequests), no client starved; the
- *       broker's RSS sampled each second. Exit 1 if a request went unanswered or a client starved.
+ *       broker's RSS at the end. A slot told TooManyRequests waits retryAfterSeconds, as client-go
+ *       does (--ignore-retry-after: resends at once, a misbehaving client). Exit 1 if a request
+ *       went unanswered or a client starved.
  *   build/bench_api --paging [--endpoint …]
  *       a list of 10,000 Pods against one of 1,000, in pages of 500 and in one message.
  *   build/bench_api --creates N [--clients 16] [--prefix P] [--stopped-watcher] --endpoint …
@@ -273,10 +275,14 @@ typedef enum { OP_CREATE, OP_GET, OP_LIST, OP_WRITE } op_t;
 
 typedef struct {
     uint64_t id;
-    double sent;
+    double sent; /* when its operation started (a paged list: its first page) */
     long n;      /* requests this slot has sent */
     int busy;    /* a request in flight */
+    char cont[64]; /* a paged list under way: the next page's token */
+    double resume_at; /* after TooManyRequests: when to send again (0: not waiting) */
 } slot_t;
+
+static int g_ignore_retry_after; /* --ignore-retry-after: resend at once after TooManyRequests */
 
 typedef struct {
     zsock_t *s;
@@ -353,8 +359,13 @@ send_op (bcl_t *c, int ci, int j, int k, op_t op, const char *prefix)
                : op == OP_WRITE                                      ? TR_VERB_DELETE
                : op == OP_GET                                        ? TR_VERB_GET
                                                                      : TR_VERB_LIST;
-    if (req.verb == TR_VERB_LIST)
+    if (req.verb == TR_VERB_LIST) {
         req.ns[0] = 0;
+        /* in pages of 500, as kubectl and informers list */
+        req.opts = json_pack ("{s:i}", "limit", 500);
+        if (sl->cont[0])
+            json_object_set_new (req.opts, "continue", json_string (sl->cont));
+    }
     if (req.verb == TR_VERB_CREATE && !strcmp (g_kind, "Pod"))
         req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[{s:s,s:s,s:[s,s]}]}}", "apiVersion", "v1", "kind", "Pod",
                               "metadata", "name", name, "labels", "app", "bench", "spec", "containers", "name", "c",
@@ -367,7 +378,8 @@ send_op (bcl_t *c, int ci, int j, int k, op_t op, const char *prefix)
     /* the id names the slot: id = n * k + j + 1 */
     req.id = (uint64_t) sl->n * (uint64_t) k + (uint64_t) j + 1;
     sl->id = req.id;
-    sl->sent = now_s ();
+    if (!sl->cont[0])
+        sl->sent = now_s ();
     sl->busy = 1;
     sl->n++;
     if (tr_conn_send (c->s, NULL, &req)) {
@@ -427,14 +439,18 @@ drive (const char *ep, int nc, int k, op_t op, long total, double secs, const ch
 {
     run_t r = {0};
     bcl_t *cl = calloc ((size_t) nc, sizeof *cl);
-    zpoller_t *poller = zpoller_new (NULL);
+    zmq_pollitem_t *items = calloc ((size_t) nc + 1, sizeof *items);
     for (int i = 0; i < nc; i++) {
         cl[i].s = dealer (ep, 100000);
         cl[i].slots = calloc ((size_t) k, sizeof *cl[i].slots);
-        zpoller_add (poller, cl[i].s);
+        items[i].socket = zsock_resolve (cl[i].s);
+        items[i].events = ZMQ_POLLIN;
     }
-    if (live)
-        zpoller_add (poller, live->s);
+    int nitems = nc;
+    if (live) {
+        items[nitems].socket = zsock_resolve (live->s);
+        items[nitems++].events = ZMQ_POLLIN;
+    }
     zclock_sleep (100); /* connections up */
     long sent = 0, due = 0;
     double t0 = now_s ();
@@ -445,8 +461,9 @@ drive (const char *ep, int nc, int k, op_t op, long total, double secs, const ch
             due++;
         }
     int stopping = 0;
+    long waiting = 0; /* slots waiting out a retry-after */
     double stop_at = 0, last_answer = t0;
-    while (due > 0) {
+    while (due > 0 || (waiting && !stopping)) {
         double now = now_s ();
         if (!stopping && ((total && sent >= total) || (secs > 0 && now - t0 >= secs))) {
             stopping = 1;
@@ -454,55 +471,78 @@ drive (const char *ep, int nc, int k, op_t op, long total, double secs, const ch
         }
         if (stopping && now - stop_at > 30)
             break;
-        void *which = zpoller_wait (poller, 200);
-        if (!which)
-            continue;
-        if (live && which == live->s) {
-            live_read (live);
-            continue;
+        if (waiting) {
+            for (int ci = 0; ci < nc; ci++)
+                for (int j = 0; j < k; j++) {
+                    slot_t *sl = &cl[ci].slots[j];
+                    if (!sl->resume_at || (!stopping && sl->resume_at > now))
+                        continue;
+                    sl->resume_at = 0;
+                    waiting--;
+                    if (stopping || (total && sent >= total))
+                        continue;
+                    send_op (&cl[ci], ci, j, k, op, prefix);
+                    sent++;
+                    due++;
+                }
         }
-        bcl_t *c = NULL;
-        int ci = 0;
-        for (int i = 0; i < nc; i++)
-            if (cl[i].s == which) {
-                c = &cl[i];
-                ci = i;
-                break;
-            }
-        if (!c)
+        if (zmq_poll (items, nitems, waiting ? 20 : 200) <= 0)
             continue;
-        while (zsock_events (c->s) & ZMQ_POLLIN) {
-            tr_env_t e;
-            char err[128];
-            if (tr_conn_recv (c->s, NULL, &e, err, sizeof err) || e.verb != TR_VERB_REPLY || !e.id) {
-                tr_env_clear (&e);
+        if (live && (items[nc].revents & ZMQ_POLLIN))
+            live_read (live);
+        /* every client with answers, each in turn: the driver must not favour the first ones */
+        for (int ci = 0; ci < nc; ci++) {
+            if (!(items[ci].revents & ZMQ_POLLIN))
                 continue;
-            }
-            int j = (int) ((e.id - 1) % (uint64_t) k);
-            slot_t *sl = &c->slots[j];
-            if (!sl->busy || sl->id != e.id) {
+            bcl_t *c = &cl[ci];
+            while (zsock_events (c->s) & ZMQ_POLLIN) {
+                tr_env_t e;
+                char err[128];
+                if (tr_conn_recv (c->s, NULL, &e, err, sizeof err) || e.verb != TR_VERB_REPLY || !e.id) {
+                    tr_env_clear (&e);
+                    continue;
+                }
+                int j = (int) ((e.id - 1) % (uint64_t) k);
+                slot_t *sl = &c->slots[j];
+                if (!sl->busy || sl->id != e.id) {
+                    tr_env_clear (&e);
+                    continue;
+                }
+                sl->busy = 0;
+                const char *next = op == OP_LIST && e.code == TR_OK ? tv_str (e.body, "metadata.continue") : NULL;
+                if (next && *next) { /* the next page of the same list */
+                    snprintf (sl->cont, sizeof sl->cont, "%s", next);
+                    tr_env_clear (&e);
+                    send_op (c, ci, j, k, op, prefix);
+                    continue;
+                }
+                sl->cont[0] = 0;
+                due--;
+                last_answer = now_s ();
+                double l = last_answer - sl->sent;
+                if (e.code == TR_OK || (op == OP_WRITE && (e.code == TR_NOT_FOUND || e.code == TR_ALREADY_EXISTS))) {
+                    c->ok++;
+                    lat_add (&r, l);
+                } else if (e.code == TR_TOO_MANY_REQUESTS) {
+                    c->too_many++;
+                    if (!g_ignore_retry_after && !stopping) {
+                        /* a polite client (client-go) waits as told before trying again */
+                        sl->resume_at = now_s () + (double) tv_int (e.body, "details.retryAfterSeconds", 1);
+                        waiting++;
+                        tr_env_clear (&e);
+                        continue;
+                    }
+                } else {
+                    c->other++;
+                    if (c->other == 1)
+                        fprintf (stderr, "  client %d: %s: %s\n", ci, tr_code_name (e.code), e.msg ? e.msg : "");
+                }
                 tr_env_clear (&e);
-                continue;
-            }
-            sl->busy = 0;
-            due--;
-            last_answer = now_s ();
-            double l = last_answer - sl->sent;
-            if (e.code == TR_OK || (op == OP_WRITE && (e.code == TR_NOT_FOUND || e.code == TR_ALREADY_EXISTS))) {
-                c->ok++;
-                lat_add (&r, l);
-            } else if (e.code == TR_TOO_MANY_REQUESTS)
-                c->too_many++;
-            else {
-                c->other++;
-                if (c->other == 1)
-                    fprintf (stderr, "  client %d: %s: %s\n", ci, tr_code_name (e.code), e.msg ? e.msg : "");
-            }
-            tr_env_clear (&e);
-            if (!stopping && (!total || sent < total)) {
-                send_op (c, ci, j, k, op, prefix);
-                sent++;
-                due++;
+                if (!stopping && (!total || sent < total)) {
+                    send_op (c, ci, j, k, op, prefix);
+                    sent++;
+                    due++;
+                }
             }
         }
     }
@@ -523,7 +563,7 @@ drive (const char *ep, int nc, int k, op_t op, long total, double secs, const ch
         zsock_destroy (&cl[i].s);
         free (cl[i].slots);
     }
-    zpoller_destroy (&poller);
+    free (items);
     free (cl);
     return r;
 }
@@ -651,7 +691,7 @@ run_matrix (const char *ep, int pid, const char *base, long n)
             free (r.lat);
             r = drive (t.ep, nc, 1, OP_LIST, 20, 0, prefix, NULL); /* 20 lists, over up to 20 clients */
             char objs[64];
-            snprintf (objs, sizeof objs, "lists of every ConfigMap so far");
+            snprintf (objs, sizeof objs, "lists of every ConfigMap so far, pages of 500");
             row ("list", nc, stopped, &r, objs);
             bad |= r.unanswered || r.other;
             free (r.lat);
@@ -672,8 +712,9 @@ run_flood (const char *ep, int pid, const char *base, double secs, int nc, int k
     target_start (&t, ep, base);
     double rss0, hwm0, rss, hwm;
     rss_of (pid, &rss0, &hwm0);
-    printf ("flood: %d clients x %d writes in flight for %.0f s against %s; broker RSS before %.0f MiB\n", nc, k, secs,
-            t.ep, rss0);
+    printf ("flood: %d clients x %d writes in flight for %.0f s against %s (%s); broker RSS before %.0f MiB\n", nc, k,
+            secs, t.ep, g_ignore_retry_after ? "TooManyRequests resent at once" : "TooManyRequests retried after retryAfterSeconds",
+            rss0);
     fflush (stdout);
     run_t r = drive (t.ep, nc, k, OP_WRITE, 0, secs, "fl", NULL);
     rss_of (pid, &rss, &hwm);
@@ -797,6 +838,8 @@ main (int argc, char **argv)
             stopped = 1;
         else if (!strcmp (argv[i], "--paging"))
             paging = 1;
+        else if (!strcmp (argv[i], "--ignore-retry-after"))
+            g_ignore_retry_after = 1;
         else if (more && !strcmp (argv[i], "--n"))
             n = atoi (argv[++i]);
         else if (more && !strcmp (argv[i], "--dir"))

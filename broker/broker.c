@@ -92,6 +92,8 @@ conn_free (void **item)
 static void
 conn_drop (broker_t *b, conn_t *c)
 {
+    if (c->inflight)
+        b->active--;
     b->queued -= zlistx_size (c->outq);
     zhashx_delete (b->conns, c->key);
 }
@@ -144,8 +146,18 @@ static void
 inflight_done (broker_t *b, zsock_t *sock, zframe_t *rid)
 {
     conn_t *c = conn_get (b, sock, rid, 0);
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c && c->inflight > 0 && !--c->inflight)
+        b->active--;
+}
+
+/* How many requests a client may have in flight now: an equal share of the global cap among the
+ * clients that have some (fair queuing, simplified), within [2, max_inflight_client]. */
+static size_t
+client_share (broker_t *b, const conn_t *c)
+{
+    size_t clients = b->active + (c->inflight ? 0 : 1);
+    size_t share = b->max_inflight / (clients ? clients : 1);
+    return share < 2 ? 2 : share > b->max_inflight_client ? b->max_inflight_client : share;
 }
 
 /* Encodes and sends a reply (r->msg is freed); raw: the body already encoded (r->body unused). A
@@ -734,7 +746,7 @@ needs_store (broker_t *b, const tr_env_t *req)
 }
 
 static void
-too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c)
+too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c, size_t share)
 {
     size_t all = zhashx_size (b->pending);
     json_t *body = json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429,
@@ -745,9 +757,9 @@ too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c)
                   all, b->max_inflight, RETRY_AFTER_S);
     else
         bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
-                  "Too many requests, please try again later: this client has %d requests in flight (limit %zu); "
-                  "retry after %d s",
-                  c->inflight, b->max_inflight_client, RETRY_AFTER_S);
+                  "Too many requests, please try again later: this client has %d requests in flight (its share: %zu "
+                  "of %zu, among %zu clients); retry after %d s",
+                  c->inflight, share, b->max_inflight, b->active, RETRY_AFTER_S);
     json_decref (body);
 }
 
@@ -812,15 +824,19 @@ on_client (broker_t *b, zsock_t *sock)
         break;
     }
     if (needs_store (b, &req)) {
-        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= b->max_inflight_client) {
-            too_many (b, sock, rid, &req, c);
+        size_t share = client_share (b, c);
+        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share) {
+            too_many (b, sock, rid, &req, c, share);
             goto done;
         }
         size_t before = zhashx_size (b->pending);
         bk_handle (b, sock, rid, &req, &id, 0);
         size_t after = zhashx_size (b->pending);
-        if (after > before && (c = conn_get (b, sock, rid, 0)))
+        if (after > before && (c = conn_get (b, sock, rid, 0))) {
+            if (!c->inflight)
+                b->active++;
             c->inflight += (int) (after - before);
+        }
         goto done;
     }
     bk_handle (b, sock, rid, &req, &id, 0);
@@ -1001,10 +1017,26 @@ broker_thread (zsock_t *pipe, void *arg)
             void *which = zpoller_wait (b.poller, b.queued || paused ? 20 : 1000);
             if (which == pipe || zpoller_terminated (b.poller))
                 break;
-            if (which == b.store)
+            /* the store first: its answers finish requests (and free their share); zpoller
+             * favours the first socket of its list, so a flood of clients would starve it */
+            for (int i = 0; i < 4096 && (zsock_events (b.store) & ZMQ_POLLIN); i++) {
                 on_store_message (&b);
-            else if (which == b.local || (b.remote && which == b.remote))
-                on_client (&b, which);
+                bcache_pump (b.cache); /* watchers keeping up see every renewal, each before the next */
+            }
+            /* then a turn of clients, local and remote alternately */
+            for (int i = 0; i < 64; i++) {
+                int any = 0;
+                if (zsock_events (b.local) & ZMQ_POLLIN) {
+                    on_client (&b, b.local);
+                    any = 1;
+                }
+                if (b.remote && (zsock_events (b.remote) & ZMQ_POLLIN)) {
+                    on_client (&b, b.remote);
+                    any = 1;
+                }
+                if (!any)
+                    break;
+            }
             if (b.queued)
                 out_flush (&b);
             paused = bcache_pump (b.cache);

@@ -626,6 +626,20 @@ bcache_list (bcache_t *c, const char *plural, const char *ns, const char *label_
     return 0;
 }
 
+/* How many of the n blobs from b a page of at most limit objects takes (0: all): a paged list also
+ * stops before BCACHE_PAGE_BYTES of objects, so that a page fits a message (at least one object;
+ * the api-server too may return fewer than limit). */
+static size_t
+page_len (blob_t **b, size_t n, long limit)
+{
+    if (limit <= 0)
+        return n;
+    size_t k = 0, bytes = 0;
+    while (k < n && k < (size_t) limit && (k == 0 || bytes + b[k]->len <= BCACHE_PAGE_BYTES))
+        bytes += b[k++]->len;
+    return k;
+}
+
 /* items as a msgpack array of the blobs' bytes */
 static void
 pack_blobs (msgpack_sbuffer *out, blob_t **b, size_t n)
@@ -668,7 +682,7 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
             snprintf (err, errlen, "continue: the token is for another list (%s)", ls->plural);
             return TR_BAD_REQUEST;
         }
-        size_t end = limit > 0 && off + (size_t) limit < ls->n ? off + (size_t) limit : ls->n;
+        size_t end = off + page_len (ls->items + off, ls->n - off, limit);
         pack_blobs (items, ls->items + off, end - off);
         pg->count = end - off;
         *rev = ls->rev;
@@ -690,7 +704,7 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
         if ((blobs[nb] = entry_blob (arr[i].e)))
             nb++;
     free (arr);
-    size_t first = limit > 0 && (size_t) limit < nb ? (size_t) limit : nb;
+    size_t first = page_len (blobs, nb, limit);
     pack_blobs (items, blobs, first);
     pg->count = first;
     *rev = c->rev;

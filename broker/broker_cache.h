@@ -56,12 +56,13 @@ int bcache_list (bcache_t *self, const char *plural, const char *ns, const char 
  * at most BCACHE_LIST_SESSIONS at once (the oldest gives way; its token then gets Expired). */
 #define BCACHE_LIST_SESSIONS 64
 #define BCACHE_LIST_TTL_MS 60000
+#define BCACHE_PAGE_BYTES (3u << 20) /* a page also ends before this many bytes of objects */
 typedef struct {
     char next[48];     /* the continue token of the next page, "" on the last one */
     size_t count;      /* objects in this page */
     size_t remaining;  /* objects after this page */
 } bcache_page_t;
-/* One page of at most limit objects (0: all), from the start or from cont (a token of a previous
+/* One page of at most limit objects (0: all; a page also stops before BCACHE_PAGE_BYTES), from the start or from cont (a token of a previous
  * page), appended to items (initialised by the caller) as one msgpack array of the objects — each
  * object's encoding is made once and kept until it changes, so lists do not re-encode. 0, or
  * TR_BAD_REQUEST (bad selector or token) / TR_EXPIRED (token too old) with err. *rev: the revision

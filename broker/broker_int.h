@@ -87,6 +87,7 @@ typedef struct {
     zhashx_t *conns;      /* conn key → conn_t* */
     zhashx_t *cut;        /* conn key → monotonic ms: clients whose watches were dropped for silence */
     size_t queued;        /* replies in every conn's outq */
+    size_t active;        /* conns with requests in flight: the share of each is max_inflight / active */
     int64_t last_sweep;
     size_t max_inflight, max_inflight_client;
     int silence_ms, request_timeout_ms;

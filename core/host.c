@@ -391,7 +391,7 @@ informer_cancel (troupe_informer_t *inf)
     c.verb = TR_VERB_CANCEL;
     c.rv = inf->watch_id;
     pending_t *p = pending_take (ctx, inf->watch_id);
-    free (p);
+    pending_free (p);
     send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
     inf->watch_id = 0;
 }
@@ -525,7 +525,7 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         TR_INFO (ctx->def->name, "watch ended by the broker kind=%s rv=%llu reason=\"%s\"; resuming", inf->kind,
                  (unsigned long long) inf->rv, ev->msg ? ev->msg : "");
         pending_t *p = pending_take (ctx, inf->watch_id);
-        free (p);
+        pending_free (p);
         inf->watch_id = 0;
         if (inf->synced && inf->rv)
             informer_watch (inf);
@@ -708,7 +708,7 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
             if (env->code != TR_OK) {
                 troupe_informer_t *inf = p->list_for;
                 pending_take (ctx, env->id);
-                free (p);
+                pending_free (p);
                 inf->watch_id = 0;
                 informer_list (inf); /* watch refused (e.g. Expired): start over */
             }

@@ -1,6 +1,8 @@
 /* host: an actor's lifecycle, requests with callbacks, timers, an informer's add/update/delete,
- * its resync after the broker restarts (objects changed while it was away are reported), and
- * loading an actor from a .so (ABI checked). */
+ * its resync after the broker restarts (objects changed while it was away are reported), a
+ * failover that leaves requests to peers alone, an informer listing in pages (a kind larger than
+ * one message), requests told TooManyRequests sent again after the hint, and loading an actor
+ * from a .so (ABI checked). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,6 +316,154 @@ failover_keeps_peer_requests (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* ---- an informer lists in pages: a kind larger than one message still syncs ----------------- */
+
+static int big_adds, big_synced;
+
+static void
+big_on_add (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    (void) o;
+    pthread_mutex_lock (&mu);
+    big_adds++;
+    pthread_mutex_unlock (&mu);
+}
+static void
+big_on_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    big_synced++;
+    pthread_mutex_unlock (&mu);
+}
+static void *
+b_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    troupe_handlers_t h = {big_on_add, NULL, NULL, big_on_synced};
+    troupe_watch (ctx, "ConfigMap", NULL, NULL, &h);
+    return calloc (1, 1);
+}
+static const troupe_actor_t big_actor = {TROUPE_ACTOR_ABI, "big-test", b_create, NULL, NULL, t_destroy};
+
+static void
+informer_pages (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tp-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char store[300], ep[300], sep[100];
+    snprintf (store, sizeof store, "%s/store", dir);
+    mkdir (store, 0700);
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    snprintf (sep, sizeof sep, "inproc://tp-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&bo);
+    assert_non_null (br);
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    /* 6 x 900 KB: one list of them would be 5.4 MB, more than a message may carry (4 MiB) */
+    char *big = malloc (900001);
+    memset (big, 'x', 900000);
+    big[900000] = 0;
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "big%d", i);
+        put_cm (c, TR_VERB_CREATE, name, big);
+    }
+    free (big);
+    /* and 1,100 small ones: more than two pages of 500 */
+    for (int i = 0; i < 1100; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "s%d", i);
+        put_cm (c, TR_VERB_CREATE, name, "v");
+    }
+    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &big_actor, NULL), 0);
+    assert_true (wait_until (&big_synced, 1));
+    assert_int_equal (counter (&big_adds), 1106);
+    tr_host_destroy (&h);
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* ---- a request told TooManyRequests is sent again after the hint (as client-go) ---------------- */
+
+static int flood_ok, flood_other;
+
+static void
+flood_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    (void) arg;
+    pthread_mutex_lock (&mu);
+    if (reply->code == TR_OK)
+        flood_ok++;
+    else
+        flood_other++;
+    pthread_mutex_unlock (&mu);
+}
+static void *
+f_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    for (int i = 0; i < 12; i++) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "default");
+        char name[16];
+        snprintf (name, sizeof name, "f%d", i);
+        req.body = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", name);
+        troupe_request (ctx, &req, flood_reply, NULL);
+        tr_env_clear (&req);
+    }
+    return calloc (1, 1);
+}
+static const troupe_actor_t flood_actor = {TROUPE_ACTOR_ABI, "flood-test", f_create, NULL, NULL, t_destroy};
+
+static void
+too_many_requests_retried (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tq-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char store[300], ep[300], sep[100];
+    snprintf (store, sizeof store, "%s/store", dir);
+    mkdir (store, 0700);
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    snprintf (sep, sizeof sep, "inproc://tq-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    /* a share of 4 requests in flight: of 12 sent at once, 8 meet TooManyRequests (retry after 1 s) */
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep, .max_inflight_per_client = 4};
+    zactor_t *br = broker_new (&bo);
+    assert_non_null (br);
+    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &flood_actor, NULL), 0);
+    for (int i = 0; i < 3 && !wait_until (&flood_ok, 12); i++)
+        ;
+    assert_int_equal (counter (&flood_ok), 12);
+    assert_int_equal (counter (&flood_other), 0);
+    tr_host_destroy (&h);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 static void
 load_so (void **state)
 {
@@ -336,6 +486,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (informer_and_restart),
         cmocka_unit_test (failover_keeps_peer_requests),
+        cmocka_unit_test (informer_pages),
+        cmocka_unit_test (too_many_requests_retried),
         cmocka_unit_test (load_so),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
