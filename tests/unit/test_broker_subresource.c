@@ -267,6 +267,7 @@ status_and_spec_apart (void **state)
     json_t *patch = json_loads ("{\"spec\":{\"activeDeadlineSeconds\":5},\"status\":{\"reason\":\"Done\"}}", 0, NULL);
     assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "s", 0, patch, sub ("status"), NULL), TR_OK);
     /* the other way round: the object's update takes the spec and keeps the status */
+    json_decref (p);
     p = get (c, "Pod", "s");
     assert_string_equal (tv_str (p, "status.reason"), "Done");
     assert_string_equal (tv_str (p, "status.phase"), "Succeeded");
