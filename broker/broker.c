@@ -148,6 +148,17 @@ inflight_done (broker_t *b, zsock_t *sock, zframe_t *rid)
         c->inflight--;
 }
 
+void
+bk_pending_add (broker_t *b, uint64_t pid, pending_write_t *p)
+{
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
+    zhashx_insert (b->pending, k, p);
+    conn_t *c = conn_get (b, p->sock, p->rid, 0); /* NULL for internal proposals: nobody's share */
+    if (c)
+        c->inflight++;
+}
+
 /* Encodes and sends a reply (r->msg is freed); raw: the body already encoded (r->body unused). A
  * reply larger than a message may be becomes TooLarge saying so (a list that large is paged). */
 static void
@@ -238,9 +249,7 @@ store_call (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, const char
     p->rid = zframe_dup (rid);
     p->req_id = req->id;
     snprintf (p->what, sizeof p->what, "store %s", t);
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
-    zhashx_insert (b->pending, k, p);
+    bk_pending_add (b, pid, p);
     zsock_send (b->store, "b", buf, len);
     free (buf);
 }
@@ -563,9 +572,7 @@ read_barrier (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t 
     p->retry->msg = NULL;
     p->ident = *id;
     p->attempts = attempts;
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
-    zhashx_insert (b->pending, k, p);
+    bk_pending_add (b, pid, p);
     zsock_send (b->store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
 }
@@ -816,11 +823,7 @@ on_client (broker_t *b, zsock_t *sock)
             too_many (b, sock, rid, &req, c);
             goto done;
         }
-        size_t before = zhashx_size (b->pending);
-        bk_handle (b, sock, rid, &req, &id, 0);
-        size_t after = zhashx_size (b->pending);
-        if (after > before && (c = conn_get (b, sock, rid, 0)))
-            c->inflight += (int) (after - before);
+        bk_handle (b, sock, rid, &req, &id, 0); /* what it puts in flight counts (bk_pending_add) */
         goto done;
     }
     bk_handle (b, sock, rid, &req, &id, 0);

@@ -542,6 +542,63 @@ list_paging (void **state)
     stop (&f);
 }
 
+/* One request on a raw connection (no TooManyRequests retry, unlike tr_client_call): its code. */
+static int
+raw_call (zsock_t *s, uint64_t id, tr_verb_t verb, const char *kind, const char *ns, const char *name, json_t *body)
+{
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = id;
+    e.verb = verb;
+    snprintf (e.kind, sizeof e.kind, "%s", kind);
+    snprintf (e.ns, sizeof e.ns, "%s", ns);
+    if (name)
+        snprintf (e.name, sizeof e.name, "%s", name);
+    e.body = body;
+    assert_int_equal (tr_conn_send (s, NULL, &e), 0);
+    tr_env_clear (&e);
+    for (;;) {
+        tr_env_t r;
+        assert_int_equal (recv_env (s, &r, 5000), 0);
+        int code = r.code, mine = r.id == id;
+        tr_env_clear (&r);
+        if (mine)
+            return code;
+    }
+}
+
+/* Deleting a namespace proposes the deletion of each object in it; those internal proposals are
+ * nobody's requests, so they must not take the deleting client's share of requests in flight:
+ * with a share of 4, a client that deleted a namespace of 10 objects is still served. */
+static void
+namespace_delete_keeps_share (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.max_inflight_per_client = 4});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    uint64_t id = 1;
+    assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "Namespace", "", NULL,
+                                json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                           "name", "big")),
+                      TR_OK);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "n%d", i);
+        assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "ConfigMap", "big", NULL, cm (name)), TR_OK);
+    }
+    assert_int_equal (raw_call (s, id++, TR_VERB_DELETE, "Namespace", "", "big", NULL), TR_OK);
+    zclock_sleep (300); /* the contents' deletions commit */
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "after%d", i);
+        assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "ConfigMap", "default", NULL, cm (name)), TR_OK);
+    }
+    zsock_destroy (&s);
+    stop (&f);
+}
+
 int
 main (void)
 {
@@ -552,6 +609,7 @@ main (void)
         cmocka_unit_test (flood_gets_too_many_requests),
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
+        cmocka_unit_test (namespace_delete_keeps_share),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
