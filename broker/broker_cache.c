@@ -786,8 +786,8 @@ void
 bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
 {
     watcher_t *w = find_watcher (c, rid, id);
-    if (w && credit > 0)
-        w->credit = w->credit + credit < BCACHE_MAX_CREDIT ? w->credit + credit : BCACHE_MAX_CREDIT;
+    if (w && credit > 0) /* compared before adding: a client's huge grant must not overflow */
+        w->credit = credit < BCACHE_MAX_CREDIT - w->credit ? w->credit + credit : BCACHE_MAX_CREDIT;
 }
 
 size_t

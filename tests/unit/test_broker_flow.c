@@ -599,6 +599,37 @@ namespace_delete_keeps_share (void **state)
     stop (&f);
 }
 
+/* A credit grant is capped whatever its size: a client granting INT64_MAX (the sum overflowed a
+ * long: the watch stalled, and an UBSan build aborted) keeps receiving events. */
+static void
+huge_credit_is_capped (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    send_req (s, 1, TR_VERB_WATCH, 0, NULL, json_pack ("{s:i}", "credit", 10));
+    tr_env_t e;
+    assert_int_equal (recv_env (s, &e, 5000), 0);
+    assert_int_equal (e.code, TR_OK);
+    tr_env_clear (&e);
+    send_req (s, 2, TR_VERB_CREDIT, 1, NULL, json_pack ("{s:I}", "credit", (json_int_t) INT64_MAX));
+    zsock_t *o = zsock_new (ZMQ_DEALER); /* the create from another client: s only sees events */
+    zsock_set_linger (o, 0);
+    assert_int_equal (zsock_connect (o, "%s", f->ep), 0);
+    assert_int_equal (raw_call (o, 3, TR_VERB_CREATE, "ConfigMap", "default", NULL, cm ("c1")), TR_OK);
+    zsock_destroy (&o);
+    int got = 0;
+    while (!got && recv_env (s, &e, 2000) == 0) {
+        got = e.verb == TR_VERB_EVENT && e.id == 1;
+        tr_env_clear (&e);
+    }
+    assert_true (got);
+    zsock_destroy (&s);
+    stop (&f);
+}
+
 int
 main (void)
 {
@@ -610,6 +641,7 @@ main (void)
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
+        cmocka_unit_test (huge_credit_is_capped),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
