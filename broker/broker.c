@@ -318,6 +318,7 @@ on_store_answer (broker_t *b, const msgpack_object *o)
 }
 
 static void on_read_ready (broker_t *b, const msgpack_object *o);
+static json_t *too_many_body (void);
 static void start_reload (broker_t *b);
 
 void
@@ -616,6 +617,17 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
                   kind ? kind : "");
         return;
     }
+    if (b->reloading) {
+        /* the cache is empty until the store's range answer: a read would say NotFound (an empty
+         * list) of objects that exist, which informers take for deletions. As the api-server
+         * while its watch cache is not ready: 429, retry */
+        json_t *body = too_many_body ();
+        bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
+                  "storage is (re)initializing: the broker is reloading its cache from the store; retry after %d s",
+                  RETRY_AFTER_S);
+        json_decref (body);
+        return;
+    }
     if (schema_kind_namespaced (r.sk))
         snprintf (r.ns, sizeof r.ns, "%s", req->ns[0] ? req->ns : (req->verb == TR_VERB_LIST || req->verb == TR_VERB_WATCH ? "" : "default"));
     /* a linearizable read is authorised after its barrier: the node authorizer reads the cache */
@@ -740,12 +752,18 @@ needs_store (broker_t *b, const tr_env_t *req)
            !tv_bool (req->opts, "stale", false);
 }
 
+static json_t *
+too_many_body (void)
+{
+    return json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429, "reason",
+                      "TooManyRequests", "details", "retryAfterSeconds", RETRY_AFTER_S);
+}
+
 static void
 too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c)
 {
     size_t all = zhashx_size (b->pending);
-    json_t *body = json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429,
-                              "reason", "TooManyRequests", "details", "retryAfterSeconds", RETRY_AFTER_S);
+    json_t *body = too_many_body ();
     if (all >= b->max_inflight)
         bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
                   "Too many requests, please try again later: %zu requests in flight (limit %zu); retry after %d s",

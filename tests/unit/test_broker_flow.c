@@ -314,6 +314,49 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* The store's range answer ("k") to request id: the four base namespaces at revision 4. */
+static void
+answer_range (zsock_t *r, zframe_t **rid_p, uint64_t id)
+{
+    zframe_t *rid = *rid_p;
+    static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "k");
+    sp_pack_cstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    sp_pack_cstr (&pk, "rev");
+    msgpack_pack_uint64 (&pk, 4);
+    sp_pack_cstr (&pk, "kvs");
+    msgpack_pack_array (&pk, 4);
+    for (int i = 0; i < 4; i++) {
+        char key[100], *val;
+        size_t len;
+        snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
+        json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                "name", nss[i]);
+        assert_int_equal (tv_encode (ns, &val, &len), 0);
+        json_decref (ns);
+        msgpack_pack_array (&pk, 4);
+        sp_pack_cstr (&pk, key);
+        msgpack_pack_bin (&pk, len);
+        msgpack_pack_bin_body (&pk, val, len);
+        msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+        msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+        free (val);
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &rid);
+    zmsg_addmem (out, sb.data, sb.size);
+    zmsg_send (&out, r);
+    msgpack_sbuffer_destroy (&sb);
+    *rid_p = NULL;
+}
+
 /* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
  * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
 static void
@@ -336,43 +379,8 @@ mute_store (zsock_t *pipe, void *arg)
         char t[4] = "";
         if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
             sp_str (sp_field (&up.data, "t"), t, sizeof t);
-        if (!strcmp (t, "g")) {
-            static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
-            msgpack_sbuffer sb;
-            msgpack_sbuffer_init (&sb);
-            msgpack_packer pk;
-            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-            msgpack_pack_map (&pk, 4);
-            sp_pack_cstr (&pk, "t");
-            sp_pack_cstr (&pk, "k");
-            sp_pack_cstr (&pk, "id");
-            msgpack_pack_uint64 (&pk, sp_u64 (sp_field (&up.data, "id"), 0));
-            sp_pack_cstr (&pk, "rev");
-            msgpack_pack_uint64 (&pk, 4);
-            sp_pack_cstr (&pk, "kvs");
-            msgpack_pack_array (&pk, 4);
-            for (int i = 0; i < 4; i++) {
-                char key[100], *val;
-                size_t len;
-                snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
-                json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
-                                        "name", nss[i]);
-                assert_int_equal (tv_encode (ns, &val, &len), 0);
-                json_decref (ns);
-                msgpack_pack_array (&pk, 4);
-                sp_pack_cstr (&pk, key);
-                msgpack_pack_bin (&pk, len);
-                msgpack_pack_bin_body (&pk, val, len);
-                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
-                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
-                free (val);
-            }
-            zmsg_t *out = zmsg_new ();
-            zmsg_append (out, &rid);
-            zmsg_addmem (out, sb.data, sb.size);
-            zmsg_send (&out, r);
-            msgpack_sbuffer_destroy (&sb);
-        }
+        if (!strcmp (t, "g"))
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
         msgpack_unpacked_destroy (&up);
         zframe_destroy (&rid);
         zmsg_destroy (&m);
@@ -630,6 +638,111 @@ huge_credit_is_capped (void **state)
     stop (&f);
 }
 
+/* A store that loads, then, told "RELOAD" on its pipe, tells the broker its data was replaced
+ * ({"t":"x"}, as a replicated store after a snapshot) and answers the broker's reload 1.5 s late. */
+static void
+reload_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    zframe_t *broker = NULL, *late = NULL;
+    uint64_t late_id = 0;
+    int64_t late_at = 0;
+    for (;;) {
+        void *which = zpoller_wait (p, 50);
+        if (late && zclock_mono () >= late_at)
+            answer_range (r, &late, late_id);
+        if (zpoller_terminated (p))
+            break;
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            int term = !cmd || !strcmp (cmd, "$TERM");
+            if (cmd && !strcmp (cmd, "RELOAD") && broker) {
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init (&sb);
+                sp_pack_request (&sb, "x", 0, NULL);
+                zmsg_t *out = zmsg_new ();
+                zmsg_addmem (out, zframe_data (broker), zframe_size (broker));
+                zmsg_addmem (out, sb.data, sb.size);
+                zmsg_send (&out, r);
+                msgpack_sbuffer_destroy (&sb);
+            }
+            zstr_free (&cmd);
+            if (term)
+                break;
+            continue;
+        }
+        if (which != r)
+            continue;
+        zmsg_t *m = zmsg_recv (r);
+        zframe_t *rid = zmsg_pop (m);
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        if (!broker)
+            broker = zframe_dup (rid);
+        if (!strcmp (t, "g") && !late_at)
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0)), late_at = -1;
+        else if (!strcmp (t, "g")) {
+            late = zframe_dup (rid);
+            late_id = sp_u64 (sp_field (&up.data, "id"), 0);
+            late_at = zclock_mono () + 1500;
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    zframe_destroy (&broker);
+    zframe_destroy (&late);
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+/* While the broker reloads its cache from the store (a replicated store installed a snapshot, or
+ * new encryption keys let it open Secrets it could not), the cache is empty: a read must not
+ * answer NotFound or an empty list for objects that exist — clients' informers would take that
+ * for deletions. It answers TooManyRequests "storage is (re)initializing", retry after 1 s, as
+ * the api-server does while its watch cache is not ready; served again once reloaded. */
+static void
+reads_wait_for_a_reload (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbr-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbr-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (reload_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    assert_int_equal (raw_call (s, 1, TR_VERB_GET, "Namespace", "", "default", NULL), TR_OK);
+    zstr_send (st, "RELOAD");
+    zclock_sleep (300);
+    assert_int_equal (raw_call (s, 2, TR_VERB_GET, "Namespace", "", "default", NULL), TR_TOO_MANY_REQUESTS);
+    assert_int_equal (raw_call (s, 3, TR_VERB_LIST, "Namespace", "", NULL, NULL), TR_TOO_MANY_REQUESTS);
+    assert_int_equal (raw_call (s, 4, TR_VERB_WATCH, "Namespace", "", NULL, NULL), TR_TOO_MANY_REQUESTS);
+    int ok = 0;
+    for (int i = 0; i < 40 && !ok; i++) {
+        zclock_sleep (100);
+        ok = raw_call (s, 10 + (uint64_t) i, TR_VERB_GET, "Namespace", "", "default", NULL) == TR_OK;
+    }
+    assert_true (ok);
+    zsock_destroy (&s);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -642,6 +755,7 @@ main (void)
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
         cmocka_unit_test (huge_credit_is_capped),
+        cmocka_unit_test (reads_wait_for_a_reload),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
