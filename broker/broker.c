@@ -503,6 +503,7 @@ h_logs (rq_t *r)
     f->rid = zframe_dup (r->rid);
     f->req_id = r->req->id;
     f->deadline = zclock_mono () + r->b->request_timeout_ms;
+    snprintf (f->node, sizeof f->node, "%s", node);
     uint64_t fid = r->b->next_id++;
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) fid);
@@ -514,13 +515,19 @@ h_logs (rq_t *r)
 }
 
 static void
-h_forward_reply (broker_t *b, tr_env_t *env)
+h_forward_reply (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *env)
 {
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) env->id);
     forward_t *f = zhashx_lookup (b->forwards, k);
     if (!f)
         return;
+    zframe_t *agent = zhashx_lookup (b->nodes, f->node);
+    if (zhashx_lookup (b->node_sock, f->node) != sock || !agent || !zframe_eq (agent, rid)) {
+        /* forward ids are sequential: anyone could answer in the agent's place */
+        TR_WARN (A, "ignored a reply to a forwarded request from a client that is not node %s's agent", f->node);
+        return;
+    }
     zhashx_delete (b->forwards, k);
     env->id = f->req_id;
     send_env (b, f->sock, f->rid, env);
@@ -824,7 +831,7 @@ on_client (broker_t *b, zsock_t *sock)
         h_hello (b, sock, rid, &req, &id);
         goto done;
     case TR_VERB_REPLY:
-        h_forward_reply (b, &req);
+        h_forward_reply (b, sock, rid, &req);
         goto done;
     case TR_VERB_CANCEL:
         bcache_unwatch (b->cache, rid, req.rv);

@@ -46,6 +46,7 @@ typedef struct {
     zframe_t *rid;
     uint64_t req_id;
     int64_t deadline;
+    char node[TR_NAME_MAX + 1]; /* the agent asked: only its connection's reply answers */
 } forward_t;
 
 typedef struct bk_secrets bk_secrets_t; /* broker_secrets.c */

@@ -743,6 +743,74 @@ reads_wait_for_a_reload (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* Sends env on s (its id set by the caller). */
+static void
+send_env_raw (zsock_t *s, tr_env_t *e)
+{
+    assert_int_equal (tr_conn_send (s, NULL, e), 0);
+    tr_env_clear (e);
+}
+
+/* A logs request is forwarded to the pod's node's agent; only that agent's reply answers it. A
+ * reply with the forward's id from any other client (ids are sequential, easy to guess) is
+ * ignored: it must not reach the requester in the agent's place. */
+static void
+logs_reply_only_from_the_agent (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    zsock_t *a = zsock_new (ZMQ_DEALER), *c = zsock_new (ZMQ_DEALER), *x = zsock_new (ZMQ_DEALER);
+    zsock_t *all[] = {a, c, x};
+    for (int i = 0; i < 3; i++) {
+        zsock_set_linger (all[i], 0);
+        assert_int_equal (zsock_connect (all[i], "%s", f->ep), 0);
+    }
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = 1;
+    e.verb = TR_VERB_HELLO;
+    e.body = json_pack ("{s:s,s:s}", "actor", "agent", "node", "n1");
+    send_env_raw (a, &e);
+    assert_int_equal (recv_env (a, &e, 5000), 0);
+    assert_int_equal (e.code, TR_OK);
+    tr_env_clear (&e);
+    assert_int_equal (raw_call (c, 2, TR_VERB_CREATE, "Pod", "default", NULL,
+                                json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod",
+                                           "metadata", "name", "lp", "spec", "nodeName", "n1", "containers", "name",
+                                           "c", "image", "img")),
+                      TR_OK);
+    tr_env_init (&e);
+    e.id = 3;
+    e.verb = TR_VERB_LOGS;
+    strcpy (e.kind, "Pod");
+    strcpy (e.ns, "default");
+    strcpy (e.name, "lp");
+    send_env_raw (c, &e);
+    tr_env_t fwd;
+    assert_int_equal (recv_env (a, &fwd, 5000), 0);
+    assert_int_equal (fwd.verb, TR_VERB_LOGS);
+    uint64_t fid = fwd.id;
+    tr_env_clear (&fwd);
+    tr_env_init (&e); /* the impostor answers first */
+    e.id = fid;
+    e.verb = TR_VERB_REPLY;
+    e.body = json_pack ("{s:s,s:i}", "data", "forged", "offset", 6);
+    send_env_raw (x, &e);
+    zclock_sleep (100);
+    tr_env_init (&e);
+    e.id = fid;
+    e.verb = TR_VERB_REPLY;
+    e.body = json_pack ("{s:s,s:i}", "data", "real", "offset", 4);
+    send_env_raw (a, &e);
+    assert_int_equal (recv_env (c, &e, 5000), 0);
+    assert_int_equal (e.id, 3);
+    assert_string_equal (tv_str (e.body, "data"), "real");
+    tr_env_clear (&e);
+    for (int i = 0; i < 3; i++)
+        zsock_destroy (&all[i]);
+    stop (&f);
+}
+
 int
 main (void)
 {
@@ -756,6 +824,7 @@ main (void)
         cmocka_unit_test (namespace_delete_keeps_share),
         cmocka_unit_test (huge_credit_is_capped),
         cmocka_unit_test (reads_wait_for_a_reload),
+        cmocka_unit_test (logs_reply_only_from_the_agent),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
