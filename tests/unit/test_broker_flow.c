@@ -485,6 +485,29 @@ list_paging (void **state)
     snprintf (cont, sizeof cont, "%s", tv_str (rep.body, "metadata.continue"));
     tr_env_clear (&rep);
     create_cm (c, "p99-late", NULL); /* after the first page: not in this list */
+    {
+        /* the token continues only the list it was issued for: not one in another namespace, or
+         * with other selectors (its objects would come back as if they matched) */
+        tr_env_t req, bad;
+        tr_env_init (&req);
+        req.verb = TR_VERB_LIST;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "kube-system");
+        req.opts = json_pack ("{s:i,s:s}", "limit", 10, "continue", cont);
+        assert_int_equal (tr_client_call (c, &req, &bad, 5000), 0);
+        assert_int_equal (bad.code, TR_BAD_REQUEST);
+        assert_non_null (strstr (bad.msg, "continue"));
+        tr_env_clear (&req);
+        tr_env_clear (&bad);
+        tr_env_init (&req);
+        req.verb = TR_VERB_LIST;
+        strcpy (req.kind, "ConfigMap");
+        req.opts = json_pack ("{s:i,s:s,s:s}", "limit", 10, "continue", cont, "labelSelector", "app=x");
+        assert_int_equal (tr_client_call (c, &req, &bad, 5000), 0);
+        assert_int_equal (bad.code, TR_BAD_REQUEST);
+        tr_env_clear (&req);
+        tr_env_clear (&bad);
+    }
     int seen = 10, page = 1;
     while (cont[0]) {
         assert_int_equal (list_call (c, 10, cont, &rep), 0);
