@@ -160,6 +160,17 @@ client_share (broker_t *b, const conn_t *c)
     return share < 2 ? 2 : share > b->max_inflight_client ? b->max_inflight_client : share;
 }
 
+void
+bk_pending_add (broker_t *b, uint64_t pid, pending_write_t *p)
+{
+    char k[24];
+    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
+    zhashx_insert (b->pending, k, p);
+    conn_t *c = conn_get (b, p->sock, p->rid, 0); /* NULL for internal proposals: nobody's share */
+    if (c && !c->inflight++)
+        b->active++; /* a client with requests in flight: the fair share divides among these */
+}
+
 /* Encodes and sends a reply (r->msg is freed); raw: the body already encoded (r->body unused). A
  * reply larger than a message may be becomes TooLarge saying so (a list that large is paged). */
 static void
@@ -250,9 +261,7 @@ store_call (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, const char
     p->rid = zframe_dup (rid);
     p->req_id = req->id;
     snprintf (p->what, sizeof p->what, "store %s", t);
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
-    zhashx_insert (b->pending, k, p);
+    bk_pending_add (b, pid, p);
     zsock_send (b->store, "b", buf, len);
     free (buf);
 }
@@ -321,6 +330,7 @@ on_store_answer (broker_t *b, const msgpack_object *o)
 }
 
 static void on_read_ready (broker_t *b, const msgpack_object *o);
+static json_t *too_many_body (void);
 static void start_reload (broker_t *b);
 
 void
@@ -505,6 +515,7 @@ h_logs (rq_t *r)
     f->rid = zframe_dup (r->rid);
     f->req_id = r->req->id;
     f->deadline = zclock_mono () + r->b->request_timeout_ms;
+    snprintf (f->node, sizeof f->node, "%s", node);
     uint64_t fid = r->b->next_id++;
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) fid);
@@ -516,13 +527,19 @@ h_logs (rq_t *r)
 }
 
 static void
-h_forward_reply (broker_t *b, tr_env_t *env)
+h_forward_reply (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *env)
 {
     char k[24];
     snprintf (k, sizeof k, "%llu", (unsigned long long) env->id);
     forward_t *f = zhashx_lookup (b->forwards, k);
     if (!f)
         return;
+    zframe_t *agent = zhashx_lookup (b->nodes, f->node);
+    if (zhashx_lookup (b->node_sock, f->node) != sock || !agent || !zframe_eq (agent, rid)) {
+        /* forward ids are sequential: anyone could answer in the agent's place */
+        TR_WARN (A, "ignored a reply to a forwarded request from a client that is not node %s's agent", f->node);
+        return;
+    }
     zhashx_delete (b->forwards, k);
     env->id = f->req_id;
     send_env (b, f->sock, f->rid, env);
@@ -575,9 +592,7 @@ read_barrier (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t 
     p->retry->msg = NULL;
     p->ident = *id;
     p->attempts = attempts;
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
-    zhashx_insert (b->pending, k, p);
+    bk_pending_add (b, pid, p);
     zsock_send (b->store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
 }
@@ -619,6 +634,17 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     if (!r.sk) {
         bk_reply (sock, rid, req, TR_NOT_FOUND, NULL, 0, "the server doesn't have a resource type \"%s\"",
                   kind ? kind : "");
+        return;
+    }
+    if (b->reloading) {
+        /* the cache is empty until the store's range answer: a read would say NotFound (an empty
+         * list) of objects that exist, which informers take for deletions. As the api-server
+         * while its watch cache is not ready: 429, retry */
+        json_t *body = too_many_body ();
+        bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
+                  "storage is (re)initializing: the broker is reloading its cache from the store; retry after %d s",
+                  RETRY_AFTER_S);
+        json_decref (body);
         return;
     }
     if (schema_kind_namespaced (r.sk))
@@ -745,12 +771,18 @@ needs_store (broker_t *b, const tr_env_t *req)
            !tv_bool (req->opts, "stale", false);
 }
 
+static json_t *
+too_many_body (void)
+{
+    return json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429, "reason",
+                      "TooManyRequests", "details", "retryAfterSeconds", RETRY_AFTER_S);
+}
+
 static void
 too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c, size_t share)
 {
     size_t all = zhashx_size (b->pending);
-    json_t *body = json_pack ("{s:s,s:s,s:i,s:s,s:{s:i}}", "kind", "Status", "status", "Failure", "code", 429,
-                              "reason", "TooManyRequests", "details", "retryAfterSeconds", RETRY_AFTER_S);
+    json_t *body = too_many_body ();
     if (all >= b->max_inflight)
         bk_reply (sock, rid, req, TR_TOO_MANY_REQUESTS, body, 0,
                   "Too many requests, please try again later: %zu requests in flight (limit %zu); retry after %d s",
@@ -811,7 +843,7 @@ on_client (broker_t *b, zsock_t *sock)
         h_hello (b, sock, rid, &req, &id);
         goto done;
     case TR_VERB_REPLY:
-        h_forward_reply (b, &req);
+        h_forward_reply (b, sock, rid, &req);
         goto done;
     case TR_VERB_CANCEL:
         bcache_unwatch (b->cache, rid, req.rv);
@@ -829,14 +861,7 @@ on_client (broker_t *b, zsock_t *sock)
             too_many (b, sock, rid, &req, c, share);
             goto done;
         }
-        size_t before = zhashx_size (b->pending);
-        bk_handle (b, sock, rid, &req, &id, 0);
-        size_t after = zhashx_size (b->pending);
-        if (after > before && (c = conn_get (b, sock, rid, 0))) {
-            if (!c->inflight)
-                b->active++;
-            c->inflight += (int) (after - before);
-        }
+        bk_handle (b, sock, rid, &req, &id, 0); /* what it puts in flight counts (bk_pending_add) */
         goto done;
     }
     bk_handle (b, sock, rid, &req, &id, 0);

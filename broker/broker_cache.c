@@ -110,6 +110,7 @@ typedef struct {
 typedef struct {
     uint64_t id, rev;
     char plural[64];
+    char *scope;       /* namespace, label and field selectors it was listed with (a continue must match) */
     blob_t **items;
     size_t n;
     int64_t expires;
@@ -569,6 +570,7 @@ lsess_free (bcache_t *c, size_t i)
     for (size_t k = 0; k < ls->n; k++)
         blob_unref (&ls->items[k]);
     free (ls->items);
+    free (ls->scope);
     memset (ls, 0, sizeof *ls);
 }
 
@@ -651,6 +653,16 @@ pack_blobs (msgpack_sbuffer *out, blob_t **b, size_t n)
         msgpack_sbuffer_write (out, b[i]->data, b[i]->len);
 }
 
+static char *
+list_scope (const char *ns, const char *label_selector, const char *field_selector)
+{
+    char *s = NULL;
+    if (asprintf (&s, "%s\037%s\037%s", ns ? ns : "", label_selector ? label_selector : "",
+                  field_selector ? field_selector : "") < 0)
+        s = NULL;
+    return s;
+}
+
 int
 bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *label_selector,
                   const char *field_selector, long limit, const char *cont, msgpack_sbuffer *items, uint64_t *rev,
@@ -658,12 +670,14 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
 {
     memset (pg, 0, sizeof *pg);
     lsess_expire (c);
+    char *scope = list_scope (ns, label_selector, field_selector);
     if (cont && *cont) {
         unsigned long long id, off;
         char tail;
         lsess_t *ls = NULL;
         if (sscanf (cont, "%llx.%llx%c", &id, &off, &tail) != 2) {
             snprintf (err, errlen, "continue: invalid continue token \"%.40s\"", cont);
+            free (scope);
             return TR_BAD_REQUEST;
         }
         size_t i = 0;
@@ -676,12 +690,17 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
             snprintf (err, errlen,
                       "The provided continue parameter is too old to display a consistent list result. You can start "
                       "a new list without the continue parameter.");
+            free (scope);
             return TR_EXPIRED;
         }
-        if (strcmp (ls->plural, plural) || off > ls->n) {
-            snprintf (err, errlen, "continue: the token is for another list (%s)", ls->plural);
+        if (strcmp (ls->plural, plural) || off > ls->n || !scope || !ls->scope || strcmp (scope, ls->scope)) {
+            snprintf (err, errlen,
+                      "continue: the token is for another list (%s, with another namespace or selectors): a continue "
+                      "repeats the first page's request", ls->plural);
+            free (scope);
             return TR_BAD_REQUEST;
         }
+        free (scope);
         size_t end = off + page_len (ls->items + off, ls->n - off, limit);
         pack_blobs (items, ls->items + off, end - off);
         pg->count = end - off;
@@ -696,8 +715,10 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
     }
     size_t n;
     litem_t *arr = collect (c, plural, ns, label_selector, field_selector, &n, err, errlen);
-    if (!arr)
+    if (!arr) {
+        free (scope);
         return TR_BAD_REQUEST;
+    }
     blob_t **blobs = malloc ((n ? n : 1) * sizeof *blobs);
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
@@ -727,6 +748,7 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
         snprintf (ls->plural, sizeof ls->plural, "%s", plural);
         ls->n = nb;
         ls->items = blobs; /* the session keeps the references */
+        ls->scope = scope;
         ls->expires = zclock_mono () + BCACHE_LIST_TTL_MS;
         snprintf (pg->next, sizeof pg->next, "%llx.%zx", (unsigned long long) ls->id, first);
         pg->remaining = nb - first;
@@ -735,6 +757,7 @@ bcache_list_page (bcache_t *c, const char *plural, const char *ns, const char *l
     for (size_t i = 0; i < nb; i++)
         blob_unref (&blobs[i]);
     free (blobs);
+    free (scope);
     return 0;
 }
 
@@ -800,8 +823,8 @@ void
 bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
 {
     watcher_t *w = find_watcher (c, rid, id);
-    if (w && credit > 0)
-        w->credit = w->credit + credit < BCACHE_MAX_CREDIT ? w->credit + credit : BCACHE_MAX_CREDIT;
+    if (w && credit > 0) /* compared before adding: a client's huge grant must not overflow */
+        w->credit = credit < BCACHE_MAX_CREDIT - w->credit ? w->credit + credit : BCACHE_MAX_CREDIT;
 }
 
 size_t

@@ -46,6 +46,7 @@ typedef struct {
     zframe_t *rid;
     uint64_t req_id;
     int64_t deadline;
+    char node[TR_NAME_MAX + 1]; /* the agent asked: only its connection's reply answers */
 } forward_t;
 
 typedef struct bk_secrets bk_secrets_t; /* broker_secrets.c */
@@ -114,6 +115,9 @@ void
 bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
           ...) __attribute__ ((format (printf, 7, 8)));
 void bk_rfc3339_now (char *buf, size_t len);
+/* Puts p in b->pending under proposal id pid; a client's request (p->sock set) takes one of that
+ * client's share of requests in flight (released by bk_pending_take or the sweep's Timeout). */
+void bk_pending_add (broker_t *b, uint64_t pid, pending_write_t *p);
 /* The request waiting for the store's answer o (by its "id"), taken out of b->pending; or NULL. */
 pending_write_t *bk_pending_take (broker_t *b, const msgpack_object *o);
 /* Handles one decoded request (attempts: Conflicts already retried for it). */

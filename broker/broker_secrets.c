@@ -25,6 +25,7 @@ struct bk_secrets {
     char why[1300];      /* why enc is NULL */
     struct stat st;      /* of the file enc was read from */
     int64_t checked_at;  /* monotonic ms */
+    int reload;          /* new keys may open Secrets the cache could not: reload it (from the loop) */
 };
 
 static int
@@ -81,13 +82,8 @@ refresh (bk_secrets_t *s, int force)
     const char *w = encryption_write_key (e);
     TR_INFO (A, "secrets encryption configuration loaded generation=%d keys=%d writes=%s", encryption_generation (e),
              encryption_key_count (e), w ? w : "identity (plaintext)");
-    if (s->stubs && s->b && !force) {
-        /* Secrets this server could not open may open now (a key that reached it late): read them
-         * again from the store */
-        TR_INFO (A, "reloading the cache: %zu stored Secrets could not be decrypted with the previous keys", s->stubs);
-        s->stubs = 0;
-        bk_reload_cache (s->b);
-    }
+    if (s->stubs && s->b && !force)
+        s->reload = 1; /* by bk_secrets_tick: never under a request, whose lookups the reload would empty */
 }
 
 int
@@ -121,8 +117,17 @@ bk_secrets_destroy (broker_t *b)
 void
 bk_secrets_tick (broker_t *b)
 {
-    if (b->secrets && b->secrets->path[0])
-        refresh (b->secrets, 0);
+    bk_secrets_t *s = b->secrets;
+    if (s && s->path[0])
+        refresh (s, 0);
+    if (s && s->reload) {
+        /* Secrets this server could not open may open now (a key that reached it late): read them
+         * again from the store */
+        TR_INFO (A, "reloading the cache: %zu stored Secrets could not be decrypted with the previous keys", s->stubs);
+        s->stubs = 0;
+        s->reload = 0;
+        bk_reload_cache (b);
+    }
 }
 
 int

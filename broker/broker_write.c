@@ -81,9 +81,7 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
         p->ident = *r->id;
         p->attempts = r->attempts;
     }
-    char k[24];
-    snprintf (k, sizeof k, "%llu", (unsigned long long) pid);
-    zhashx_insert (b->pending, k, p);
+    bk_pending_add (b, pid, p);
     zsock_send (b->store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
 }

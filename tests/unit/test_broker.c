@@ -666,9 +666,12 @@ secrets_encrypted_at_rest (void **state)
      * could not open again, by itself */
     assert_int_equal (rename (with1, cfg), 0);
     int healed = 0;
-    for (int i = 0; i < 40 && !healed; i++) {
-        usleep (100 * 1000);
-        healed = call (c, TR_VERB_GET, "Secret", "default", "legacy", 0, NULL, NULL) == TR_OK;
+    for (int i = 0; i < 400 && !healed; i++) {
+        usleep (10 * 1000);
+        int code = call (c, TR_VERB_GET, "Secret", "default", "legacy", 0, NULL, NULL);
+        /* the request that finds the new file must not see the cache emptied for the reload */
+        assert_int_not_equal (code, TR_NOT_FOUND);
+        healed = code == TR_OK;
     }
     assert_true (healed);
     get_secret_value (c, "legacy", b3);

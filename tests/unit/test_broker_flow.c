@@ -316,6 +316,49 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* The store's range answer ("k") to request id: the four base namespaces at revision 4. */
+static void
+answer_range (zsock_t *r, zframe_t **rid_p, uint64_t id)
+{
+    zframe_t *rid = *rid_p;
+    static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "k");
+    sp_pack_cstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    sp_pack_cstr (&pk, "rev");
+    msgpack_pack_uint64 (&pk, 4);
+    sp_pack_cstr (&pk, "kvs");
+    msgpack_pack_array (&pk, 4);
+    for (int i = 0; i < 4; i++) {
+        char key[100], *val;
+        size_t len;
+        snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
+        json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                "name", nss[i]);
+        assert_int_equal (tv_encode (ns, &val, &len), 0);
+        json_decref (ns);
+        msgpack_pack_array (&pk, 4);
+        sp_pack_cstr (&pk, key);
+        msgpack_pack_bin (&pk, len);
+        msgpack_pack_bin_body (&pk, val, len);
+        msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+        msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
+        free (val);
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &rid);
+    zmsg_addmem (out, sb.data, sb.size);
+    zmsg_send (&out, r);
+    msgpack_sbuffer_destroy (&sb);
+    *rid_p = NULL;
+}
+
 /* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
  * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
 static void
@@ -338,43 +381,8 @@ mute_store (zsock_t *pipe, void *arg)
         char t[4] = "";
         if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
             sp_str (sp_field (&up.data, "t"), t, sizeof t);
-        if (!strcmp (t, "g")) {
-            static const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
-            msgpack_sbuffer sb;
-            msgpack_sbuffer_init (&sb);
-            msgpack_packer pk;
-            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-            msgpack_pack_map (&pk, 4);
-            sp_pack_cstr (&pk, "t");
-            sp_pack_cstr (&pk, "k");
-            sp_pack_cstr (&pk, "id");
-            msgpack_pack_uint64 (&pk, sp_u64 (sp_field (&up.data, "id"), 0));
-            sp_pack_cstr (&pk, "rev");
-            msgpack_pack_uint64 (&pk, 4);
-            sp_pack_cstr (&pk, "kvs");
-            msgpack_pack_array (&pk, 4);
-            for (int i = 0; i < 4; i++) {
-                char key[100], *val;
-                size_t len;
-                snprintf (key, sizeof key, "/registry/namespaces/%s", nss[i]);
-                json_t *ns = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
-                                        "name", nss[i]);
-                assert_int_equal (tv_encode (ns, &val, &len), 0);
-                json_decref (ns);
-                msgpack_pack_array (&pk, 4);
-                sp_pack_cstr (&pk, key);
-                msgpack_pack_bin (&pk, len);
-                msgpack_pack_bin_body (&pk, val, len);
-                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
-                msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
-                free (val);
-            }
-            zmsg_t *out = zmsg_new ();
-            zmsg_append (out, &rid);
-            zmsg_addmem (out, sb.data, sb.size);
-            zmsg_send (&out, r);
-            msgpack_sbuffer_destroy (&sb);
-        }
+        if (!strcmp (t, "g"))
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
         msgpack_unpacked_destroy (&up);
         zframe_destroy (&rid);
         zmsg_destroy (&m);
@@ -479,6 +487,29 @@ list_paging (void **state)
     snprintf (cont, sizeof cont, "%s", tv_str (rep.body, "metadata.continue"));
     tr_env_clear (&rep);
     create_cm (c, "p99-late", NULL); /* after the first page: not in this list */
+    {
+        /* the token continues only the list it was issued for: not one in another namespace, or
+         * with other selectors (its objects would come back as if they matched) */
+        tr_env_t req, bad;
+        tr_env_init (&req);
+        req.verb = TR_VERB_LIST;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "kube-system");
+        req.opts = json_pack ("{s:i,s:s}", "limit", 10, "continue", cont);
+        assert_int_equal (tr_client_call (c, &req, &bad, 5000), 0);
+        assert_int_equal (bad.code, TR_BAD_REQUEST);
+        assert_non_null (strstr (bad.msg, "continue"));
+        tr_env_clear (&req);
+        tr_env_clear (&bad);
+        tr_env_init (&req);
+        req.verb = TR_VERB_LIST;
+        strcpy (req.kind, "ConfigMap");
+        req.opts = json_pack ("{s:i,s:s,s:s}", "limit", 10, "continue", cont, "labelSelector", "app=x");
+        assert_int_equal (tr_client_call (c, &req, &bad, 5000), 0);
+        assert_int_equal (bad.code, TR_BAD_REQUEST);
+        tr_env_clear (&req);
+        tr_env_clear (&bad);
+    }
     int seen = 10, page = 1;
     while (cont[0]) {
         assert_int_equal (list_call (c, 10, cont, &rep), 0);
@@ -553,6 +584,267 @@ list_paging (void **state)
     stop (&f);
 }
 
+/* One request on a raw connection (no TooManyRequests retry, unlike tr_client_call): its code. */
+static int
+raw_call (zsock_t *s, uint64_t id, tr_verb_t verb, const char *kind, const char *ns, const char *name, json_t *body)
+{
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = id;
+    e.verb = verb;
+    snprintf (e.kind, sizeof e.kind, "%s", kind);
+    snprintf (e.ns, sizeof e.ns, "%s", ns);
+    if (name)
+        snprintf (e.name, sizeof e.name, "%s", name);
+    e.body = body;
+    assert_int_equal (tr_conn_send (s, NULL, &e), 0);
+    tr_env_clear (&e);
+    for (;;) {
+        tr_env_t r;
+        assert_int_equal (recv_env (s, &r, 5000), 0);
+        int code = r.code, mine = r.id == id;
+        tr_env_clear (&r);
+        if (mine)
+            return code;
+    }
+}
+
+/* Deleting a namespace proposes the deletion of each object in it; those internal proposals are
+ * nobody's requests, so they must not take the deleting client's share of requests in flight:
+ * with a share of 4, a client that deleted a namespace of 10 objects is still served. */
+static void
+namespace_delete_keeps_share (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.max_inflight_per_client = 4});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    uint64_t id = 1;
+    assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "Namespace", "", NULL,
+                                json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                           "name", "big")),
+                      TR_OK);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "n%d", i);
+        assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "ConfigMap", "big", NULL, cm (name)), TR_OK);
+    }
+    assert_int_equal (raw_call (s, id++, TR_VERB_DELETE, "Namespace", "", "big", NULL), TR_OK);
+    zclock_sleep (300); /* the contents' deletions commit */
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "after%d", i);
+        assert_int_equal (raw_call (s, id++, TR_VERB_CREATE, "ConfigMap", "default", NULL, cm (name)), TR_OK);
+    }
+    zsock_destroy (&s);
+    stop (&f);
+}
+
+/* A credit grant is capped whatever its size: a client granting INT64_MAX (the sum overflowed a
+ * long: the watch stalled, and an UBSan build aborted) keeps receiving events. */
+static void
+huge_credit_is_capped (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", f->ep), 0);
+    send_req (s, 1, TR_VERB_WATCH, 0, NULL, json_pack ("{s:i}", "credit", 10));
+    tr_env_t e;
+    assert_int_equal (recv_env (s, &e, 5000), 0);
+    assert_int_equal (e.code, TR_OK);
+    tr_env_clear (&e);
+    send_req (s, 2, TR_VERB_CREDIT, 1, NULL, json_pack ("{s:I}", "credit", (json_int_t) INT64_MAX));
+    zsock_t *o = zsock_new (ZMQ_DEALER); /* the create from another client: s only sees events */
+    zsock_set_linger (o, 0);
+    assert_int_equal (zsock_connect (o, "%s", f->ep), 0);
+    assert_int_equal (raw_call (o, 3, TR_VERB_CREATE, "ConfigMap", "default", NULL, cm ("c1")), TR_OK);
+    zsock_destroy (&o);
+    int got = 0;
+    while (!got && recv_env (s, &e, 2000) == 0) {
+        got = e.verb == TR_VERB_EVENT && e.id == 1;
+        tr_env_clear (&e);
+    }
+    assert_true (got);
+    zsock_destroy (&s);
+    stop (&f);
+}
+
+/* A store that loads, then, told "RELOAD" on its pipe, tells the broker its data was replaced
+ * ({"t":"x"}, as a replicated store after a snapshot) and answers the broker's reload 1.5 s late. */
+static void
+reload_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    zframe_t *broker = NULL, *late = NULL;
+    uint64_t late_id = 0;
+    int64_t late_at = 0;
+    for (;;) {
+        void *which = zpoller_wait (p, 50);
+        if (late && zclock_mono () >= late_at)
+            answer_range (r, &late, late_id);
+        if (zpoller_terminated (p))
+            break;
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            int term = !cmd || !strcmp (cmd, "$TERM");
+            if (cmd && !strcmp (cmd, "RELOAD") && broker) {
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init (&sb);
+                sp_pack_request (&sb, "x", 0, NULL);
+                zmsg_t *out = zmsg_new ();
+                zmsg_addmem (out, zframe_data (broker), zframe_size (broker));
+                zmsg_addmem (out, sb.data, sb.size);
+                zmsg_send (&out, r);
+                msgpack_sbuffer_destroy (&sb);
+            }
+            zstr_free (&cmd);
+            if (term)
+                break;
+            continue;
+        }
+        if (which != r)
+            continue;
+        zmsg_t *m = zmsg_recv (r);
+        zframe_t *rid = zmsg_pop (m);
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        if (!broker)
+            broker = zframe_dup (rid);
+        if (!strcmp (t, "g") && !late_at)
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0)), late_at = -1;
+        else if (!strcmp (t, "g")) {
+            late = zframe_dup (rid);
+            late_id = sp_u64 (sp_field (&up.data, "id"), 0);
+            late_at = zclock_mono () + 1500;
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    zframe_destroy (&broker);
+    zframe_destroy (&late);
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+/* While the broker reloads its cache from the store (a replicated store installed a snapshot, or
+ * new encryption keys let it open Secrets it could not), the cache is empty: a read must not
+ * answer NotFound or an empty list for objects that exist — clients' informers would take that
+ * for deletions. It answers TooManyRequests "storage is (re)initializing", retry after 1 s, as
+ * the api-server does while its watch cache is not ready; served again once reloaded. */
+static void
+reads_wait_for_a_reload (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbr-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbr-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (reload_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    assert_int_equal (raw_call (s, 1, TR_VERB_GET, "Namespace", "", "default", NULL), TR_OK);
+    zstr_send (st, "RELOAD");
+    zclock_sleep (300);
+    assert_int_equal (raw_call (s, 2, TR_VERB_GET, "Namespace", "", "default", NULL), TR_TOO_MANY_REQUESTS);
+    assert_int_equal (raw_call (s, 3, TR_VERB_LIST, "Namespace", "", NULL, NULL), TR_TOO_MANY_REQUESTS);
+    assert_int_equal (raw_call (s, 4, TR_VERB_WATCH, "Namespace", "", NULL, NULL), TR_TOO_MANY_REQUESTS);
+    int ok = 0;
+    for (int i = 0; i < 40 && !ok; i++) {
+        zclock_sleep (100);
+        ok = raw_call (s, 10 + (uint64_t) i, TR_VERB_GET, "Namespace", "", "default", NULL) == TR_OK;
+    }
+    assert_true (ok);
+    zsock_destroy (&s);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* Sends env on s (its id set by the caller). */
+static void
+send_env_raw (zsock_t *s, tr_env_t *e)
+{
+    assert_int_equal (tr_conn_send (s, NULL, e), 0);
+    tr_env_clear (e);
+}
+
+/* A logs request is forwarded to the pod's node's agent; only that agent's reply answers it. A
+ * reply with the forward's id from any other client (ids are sequential, easy to guess) is
+ * ignored: it must not reach the requester in the agent's place. */
+static void
+logs_reply_only_from_the_agent (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    zsock_t *a = zsock_new (ZMQ_DEALER), *c = zsock_new (ZMQ_DEALER), *x = zsock_new (ZMQ_DEALER);
+    zsock_t *all[] = {a, c, x};
+    for (int i = 0; i < 3; i++) {
+        zsock_set_linger (all[i], 0);
+        assert_int_equal (zsock_connect (all[i], "%s", f->ep), 0);
+    }
+    tr_env_t e;
+    tr_env_init (&e);
+    e.id = 1;
+    e.verb = TR_VERB_HELLO;
+    e.body = json_pack ("{s:s,s:s}", "actor", "agent", "node", "n1");
+    send_env_raw (a, &e);
+    assert_int_equal (recv_env (a, &e, 5000), 0);
+    assert_int_equal (e.code, TR_OK);
+    tr_env_clear (&e);
+    assert_int_equal (raw_call (c, 2, TR_VERB_CREATE, "Pod", "default", NULL,
+                                json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod",
+                                           "metadata", "name", "lp", "spec", "nodeName", "n1", "containers", "name",
+                                           "c", "image", "img")),
+                      TR_OK);
+    tr_env_init (&e);
+    e.id = 3;
+    e.verb = TR_VERB_LOGS;
+    strcpy (e.kind, "Pod");
+    strcpy (e.ns, "default");
+    strcpy (e.name, "lp");
+    send_env_raw (c, &e);
+    tr_env_t fwd;
+    assert_int_equal (recv_env (a, &fwd, 5000), 0);
+    assert_int_equal (fwd.verb, TR_VERB_LOGS);
+    uint64_t fid = fwd.id;
+    tr_env_clear (&fwd);
+    tr_env_init (&e); /* the impostor answers first */
+    e.id = fid;
+    e.verb = TR_VERB_REPLY;
+    e.body = json_pack ("{s:s,s:i}", "data", "forged", "offset", 6);
+    send_env_raw (x, &e);
+    zclock_sleep (100);
+    tr_env_init (&e);
+    e.id = fid;
+    e.verb = TR_VERB_REPLY;
+    e.body = json_pack ("{s:s,s:i}", "data", "real", "offset", 4);
+    send_env_raw (a, &e);
+    assert_int_equal (recv_env (c, &e, 5000), 0);
+    assert_int_equal (e.id, 3);
+    assert_string_equal (tv_str (e.body, "data"), "real");
+    tr_env_clear (&e);
+    for (int i = 0; i < 3; i++)
+        zsock_destroy (&all[i]);
+    stop (&f);
+}
+
 int
 main (void)
 {
@@ -563,6 +855,10 @@ main (void)
         cmocka_unit_test (flood_gets_too_many_requests),
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
+        cmocka_unit_test (namespace_delete_keeps_share),
+        cmocka_unit_test (huge_credit_is_capped),
+        cmocka_unit_test (reads_wait_for_a_reload),
+        cmocka_unit_test (logs_reply_only_from_the_agent),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
