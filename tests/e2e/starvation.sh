@@ -89,7 +89,13 @@ cat "$T/loadgen.out"
 got=$(sed -n 's/.*(\([0-9]*\)\/s).*/\1/p' "$T/loadgen.out")
 [ -n "$got" ] && [ "$got" -ge $((RATE * 6 / 10)) ] || fail "the stream was not steady: $(cat "$T/loadgen.out")"
 pass "0 → $N → 0 under a stream of $got writes/s: $LOADED ms (without: $BASE ms, ratio $(awk "BEGIN{printf \"%.2f\", $LOADED/$BASE}"))"
-[ "$LOADED" -le $((BASE * 3 / 2)) ] || fail "scaling under the stream took $LOADED ms, more than 1.5 × $BASE ms"
+if [ "${TROUPE_SANITIZED:-0}" = 1 ]; then
+  # under ASan the binary is ~3× slower and the stream's own CPU dominates two cores: the run still
+  # checks memory safety and that every round completes, the ratio is only reported
+  echo "ratio not asserted: a sanitizer build (TROUPE_SANITIZED=1)"
+else
+  [ "$LOADED" -le $((BASE * 3 / 2)) ] || fail "scaling under the stream took $LOADED ms, more than 1.5 × $BASE ms"
+fi
 tro delete -f "$T/noise.yaml" >/dev/null
 wait_for 30 procs_eq 0 || fail "processes left: $(count_procs)"
 echo "1 passed, 0 failed"
