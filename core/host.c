@@ -889,6 +889,37 @@ on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     return stop ? -1 : 0;
 }
 
+/* The actor stops: its requests still waiting for an answer get Unavailable, so that their
+ * callbacks free what they hold (their arg) while the actor's state still exists. A callback may
+ * send again: a few rounds, then what is left is freed without a call. */
+static void
+fail_all_pending (troupe_ctx_t *ctx)
+{
+    for (int round = 0; round < 3; round++) {
+        int any = 0;
+        zlistx_t *keys = zhashx_keys (ctx->pending);
+        for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
+            pending_t *p = zhashx_lookup (ctx->pending, k);
+            if (!p || !p->cb || p->list_for)
+                continue;
+            zhashx_delete (ctx->pending, k);
+            window_release (ctx, p);
+            tr_env_t t;
+            tr_env_init (&t);
+            t.id = strtoull (k, NULL, 10);
+            t.verb = TR_VERB_REPLY;
+            t.code = TR_UNAVAILABLE;
+            t.msg = "the actor is stopping";
+            p->cb (ctx->self, ctx, &t, p->arg);
+            pending_free (p);
+            any = 1;
+        }
+        zlistx_destroy (&keys);
+        if (!any)
+            break;
+    }
+}
+
 static void
 actor_thread (zsock_t *pipe, void *args)
 {
@@ -928,6 +959,7 @@ actor_thread (zsock_t *pipe, void *args)
     zsock_signal (pipe, ok ? 0 : 1);
     if (ok) {
         zloop_start (ctx->loop);
+        fail_all_pending (ctx);
         ctx->def->destroy (&ctx->self);
     }
     for (troupe_informer_t *inf = zlistx_first (ctx->informers); inf; inf = zlistx_next (ctx->informers))

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,11 +148,65 @@ window_and_retry (void **state)
     pthread_mutex_unlock (&mu);
 }
 
+/* ---- an actor stopped with requests in flight: their callbacks run (Unavailable) and free ---- */
+
+static int stopped_calls;
+
+static void
+freeing_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    if (reply->code == TR_UNAVAILABLE && reply->msg && strstr (reply->msg, "stopping"))
+        stopped_calls++;
+    pthread_mutex_unlock (&mu);
+    free (arg); /* what a callback owns (a controller's sync state): leaked if never called */
+}
+
+static void *
+s_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    for (int i = 0; i < 5; i++) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_GET;
+        strcpy (req.kind, "ConfigMap");
+        snprintf (req.name, sizeof req.name, "x%d", i);
+        troupe_request (ctx, &req, freeing_done, malloc (64));
+    }
+    static int self;
+    return &self;
+}
+
+static const troupe_actor_t stopper = {TROUPE_ACTOR_ABI, "stopper", s_create, NULL, NULL, w_destroy};
+
+static void
+stop_with_requests_in_flight (void **state)
+{
+    (void) state;
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-stop-%d", getpid ());
+    zsock_t *router = zsock_new_router (ep); /* a broker that never answers */
+    assert_non_null (router);
+    tr_host_opts_t o = {.endpoint = ep, .node_name = "n", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&o);
+    assert_int_equal (tr_host_start (h, &stopper, NULL), 0);
+    zclock_sleep (200);
+    tr_host_destroy (&h);
+    zsock_destroy (&router);
+    pthread_mutex_lock (&mu);
+    assert_int_equal (stopped_calls, 5);
+    pthread_mutex_unlock (&mu);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (window_and_retry),
+        cmocka_unit_test (stop_with_requests_in_flight),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
