@@ -260,9 +260,11 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
         d->verb = a->verb;
         snprintf (d->kind, sizeof d->kind, "%s", a->kind);
         d->obj = owner ? json_incref ((json_t *) owner) : NULL;
-        if (!strcmp (a->kind, "Event"))
-            troupe_request (ctx, &req, NULL, NULL), free (d);
-        else {
+        if (!strcmp (a->kind, "Event")) { /* fire and forget: d is not needed, nor its owner reference */
+            troupe_request (ctx, &req, NULL, NULL);
+            json_decref (d->obj);
+            free (d);
+        } else {
             sync->pending++;
             if (troupe_request (ctx, &req, action_done, d)) { /* not queued: no answer will come */
                 sync->pending--;
