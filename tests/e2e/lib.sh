@@ -19,7 +19,14 @@ cleanup() {
   for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
   # container processes this test started carry its marker in their command line
   if [ -n "${MARK:-}" ]; then for p in $(pgrep -f "$MARK"); do kill -9 "$p" 2>/dev/null; done; fi
+  # in a sanitizer build the servers' reports (a leak at exit, a use after free) fail the test
+  local bad=""
+  if [ "${TROUPE_SANITIZED:-0}" = 1 ]; then
+    bad=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log "$T"/*/*.log 2>/dev/null)
+    for f in $bad; do echo "FAIL: sanitizer report in $f:"; grep -m1 -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; done
+  fi
   rm -rf "$T"
+  [ -z "$bad" ] || exit 1
 }
 trap cleanup EXIT
 tro() { "$TROUPE" "$@"; }
