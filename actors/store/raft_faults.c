@@ -164,8 +164,8 @@ rs_faults_tick (self_t *s)
         zbridge_send (s->zb, s->notices[i].address, &m);
         s->notices[i].next = now + 1000;
     }
-    if (!s->raft_inited || !s->joined || s->removed)
-        return;
+    if (!s->raft_inited || !s->joined || s->removed || s->stopping)
+        return; /* stopping: raft_close frees the configuration while the loop runs to its end */
     const struct raft *r = &s->raft;
     if (r->configuration_uncommitted_index || !r->configuration_index || r->configuration_index > r->commit_index ||
         !r->configuration.n)

@@ -13,6 +13,13 @@ pass() { echo "ok: $*"; }
 SKIP_CODE=77
 skip() { echo "SKIP: $*"; exit $SKIP_CODE; }
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.3; done; return 1; }
+# 0 when every sanitizer report in file $1 is libraft 0.15's own crash (a SEGV inside libraft.so,
+# canonical/raft#356, which e2e faults provokes on purpose and survives with a supervisor)
+sanitizer_known() {
+  awk '/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/ { if (open && !known) bad = 1; open = 1; known = 0; seg = /SEGV/; frames = 0; next }
+       open && / #[0-9]+ / { frames++; if (seg && frames <= 6 && /libraft\.so/) known = 1 }
+       END { if (open && !known) bad = 1; exit bad }' "$1"
+}
 cleanup() {
   [ -n "${KEEP_T:-}" ] && { cp -r "$T" "$KEEP_T" 2>/dev/null || true; }
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -20,10 +27,13 @@ cleanup() {
   # container processes this test started carry its marker in their command line
   if [ -n "${MARK:-}" ]; then for p in $(pgrep -f "$MARK"); do kill -9 "$p" 2>/dev/null; done; fi
   # in a sanitizer build the servers' reports (a leak at exit, a use after free) fail the test
-  local bad=""
+  local bad="" f
   if [ "${TROUPE_SANITIZED:-0}" = 1 ]; then
-    bad=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log "$T"/*/*.log 2>/dev/null)
-    for f in $bad; do echo "FAIL: sanitizer report in $f:"; grep -m1 -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; done
+    for f in $(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log "$T"/*/*.log 2>/dev/null); do
+      sanitizer_known "$f" && continue
+      bad="$bad $f"
+      echo "FAIL: sanitizer report in $f:"; grep -m1 -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"
+    done
   fi
   rm -rf "$T"
   [ -z "$bad" ] || exit 1
