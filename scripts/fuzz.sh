@@ -9,7 +9,7 @@ for t in "$build"/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/ 2>/dev/null || true
   # a small parser saturates its coverage in seconds: a quarter of the time (keeps `make test` short)
-  case $name in fuzz_quantity) secs=$(( (seconds + 3) / 4 )) ;; *) secs=$seconds ;; esac
+  case $name in fuzz_quantity|fuzz_encryption) secs=$(( (seconds + 3) / 4 )) ;; *) secs=$seconds ;; esac
   echo "fuzz: $name for ${secs}s"
   if ! "$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$work" >"$work.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -40 "$work.log"; fail=1
