@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The broker never blocks on one client. A `troupe get configmaps -w` is frozen (SIGSTOP) while
 # other clients create 10,000 ConfigMaps: every create is answered and the run is not much slower
-# than the same run without the frozen watcher (both measured, ratio printed, bound 3x). 2,000
+# than the same run without the frozen watcher (both measured, ratios printed; bounds: time 3x,
+# the creates' p99 2x). 2,000
 # more push its position out of the broker's 10,000-event window; thawed, the watcher says it was
 # cut and resumes (relists: it sees a later object). Then a light flood: 100
 # clients keeping 32 writes each in flight for 5 s: every request answered (OK or
@@ -36,6 +37,11 @@ RATIO=$(awk -v a="$SSECS" -v b="$BSECS" 'BEGIN { printf "%.2f", a / b }')
 P99R=$(awk -v a="$SP99" -v b="$BP99" 'BEGIN { printf "%.2f", a / b }')
 echo "ratio stopped/baseline: time ${RATIO}x, p99 ${P99R}x"
 awk -v r="$RATIO" 'BEGIN { exit !(r < 3) }' || fail "creates beside a frozen watcher took ${RATIO}x as long (bound 3x)"
+# the issue's bound: the others' p99 within 2x of the same run without the stopped watcher
+# (measured 0.94-1.13x); an ASan build only reports it
+if [ "${TROUPE_SANITIZED:-0}" != 1 ]; then
+  awk -v r="$P99R" 'BEGIN { exit !(r < 2) }' || fail "creates' p99 beside a frozen watcher was ${P99R}x the p99 without it (bound 2x)"
+fi
 pass "$N creates beside a frozen watcher: all answered, ${RATIO}x the time without it (p99 ${P99R}x)"
 
 # 2,000 more while it is still frozen: its position leaves the broker's window of 10,000 events
