@@ -36,7 +36,7 @@ int workqueue_requeues (workqueue_t *self, const char *key);
 /* Copies the next due key into buf and removes it; 0, or -1 when nothing is due at now_ms
  * (or when the key does not fit in buf: it is then dropped, never truncated). */
 int workqueue_pop (workqueue_t *self, int64_t now_ms, char *buf, size_t len);
-/* Keys queued (due or not). */
+/* Entries queued, ready or delayed (a key both ready and delayed counts twice). */
 size_t workqueue_len (workqueue_t *self);
 /* Milliseconds until the next key is due (0 if one is due now, -1 if empty). */
 int64_t workqueue_next_in (workqueue_t *self, int64_t now_ms);
