@@ -1,0 +1,61 @@
+/* cni — pod networking through the CNI plugins (Debian containernetworking-plugins), as the
+ * CNI spec 1.0 says a runtime calls them: the plugin binary from bin_dir, CNI_COMMAND,
+ * CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH in its environment, the network config
+ * (with name, cniVersion, prevResult for chained plugins) on stdin, the result or an error
+ * ({code, msg, details}) as JSON on stdout. Parsed with jansson.
+ *
+ * netns: each sandbox's network namespace is made by a child that unshares CLONE_NEWNET and
+ * bind-mounts /proc/<child>/ns/net onto <netns_dir>/<id> (as CRI-O's pinns, ip-netns): the
+ * mount keeps it alive with no process in it.
+ *
+ * The conflist the node uses (written to conf_dir/10-troupe.conflist by cni_write_conflist):
+ *   bridge (bridge name, isGateway, ipMasq, hairpinMode, ipam host-local over subnet with its
+ *   dataDir under the node's data) → portmap (capabilities portMappings) → loopback handled
+ *   separately on "lo".
+ * Every call is bounded in time (timeout_s; a plugin that hangs is killed) and leaves nothing
+ * half done that DEL would not remove.
+ */
+#ifndef TROUPE_CNI_H
+#define TROUPE_CNI_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct {
+    char bin_dir[512];      /* "/usr/lib/cni" (Debian) */
+    char conf_path[1024];   /* the conflist file */
+    char netns_dir[512];    /* where pinned namespaces live, e.g. /run/troupe/<node>/netns */
+    char state_dir[512];    /* host-local's dataDir and the cached results (for DEL after a crash) */
+    char bridge[16];        /* "troupe0" (per node on a shared machine) */
+    char subnet[64];        /* "10.88.0.0/16" → the pod CIDR */
+    int timeout_s;          /* per plugin call; 0 = 10 */
+} cni_config_t;
+
+/* Writes the conflist for c (atomically). 0 or -1 with err. */
+int cni_write_conflist (const cni_config_t *c, char *err, size_t errlen);
+
+/* Creates and pins a network namespace named id: *path = <netns_dir>/<id>. */
+int cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t pathlen, char *err, size_t errlen);
+/* Unmounts and removes it; a missing one is fine. */
+int cni_netns_remove (const cni_config_t *c, const char *id);
+
+/* ADD on "eth0" (and "lo" up). port_mappings: [{hostPort, containerPort, protocol, hostIP}]
+ * or NULL. *result: the final CNI result (new ref); *ip: the first IPv4 address without prefix. */
+int cni_add (const cni_config_t *c, const char *id, const char *netns_path, const json_t *port_mappings, json_t **result,
+             char *ip, size_t iplen, char *err, size_t errlen);
+/* CHECK against the cached result. */
+int cni_check (const cni_config_t *c, const char *id, const char *netns_path, char *err, size_t errlen);
+/* DEL (works without the netns, from the cached config and result, as the spec wants). */
+int cni_del (const cni_config_t *c, const char *id, const char *netns_path, char *err, size_t errlen);
+
+/* Orphans: every pinned netns and every cached result whose id is not a key of live is DELeted
+ * and removed. Returns the number removed. */
+int cni_gc (const cni_config_t *c, const json_t *live);
+
+/* The pod's /etc/hosts (localhost lines, then "<ip>\t<hostname>") and /etc/resolv.conf (the
+ * node's nameservers and search, or the given dns config) as the kubelet writes them. */
+int cni_write_hosts (const char *path, const char *ip, const char *hostname, const json_t *host_aliases, char *err,
+                     size_t errlen);
+int cni_write_resolv (const char *path, const char *host_resolv, const json_t *dns_config, char *err, size_t errlen);
+
+#endif
