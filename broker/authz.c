@@ -369,6 +369,7 @@ az_verb_of (tr_verb_t verb, const json_t *opts, const char **subresource)
             *subresource = "status";
         return "patch";
     case TR_VERB_LOGS: *subresource = "log"; return "get";
+    case TR_VERB_EXEC: *subresource = "exec"; return "create";
     default: return NULL;
     }
 }

@@ -671,7 +671,8 @@ bk_handle (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id
     case TR_VERB_PATCH: bk_h_patch (&r); break;
     case TR_VERB_DELETE: bk_h_delete (&r); break;
     case TR_VERB_WATCH: h_watch (&r); break;
-    case TR_VERB_LOGS: h_logs (&r); break;
+    case TR_VERB_LOGS:
+    case TR_VERB_EXEC: h_logs (&r); break;
     default:
         bk_reply (sock, rid, req, TR_METHOD_NOT_ALLOWED, NULL, 0, "verb \"%s\" is not served by the broker",
                   tr_verb_name (req->verb));

@@ -26,6 +26,7 @@
 #include "core/value.h"
 #include "core/yaml.h"
 #include "runtime-shims/process/process_shim.h"
+#include "runtime-shims/shim.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,6 +65,9 @@ mkdirp (const char *path, mode_t mode)
  *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
  *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
+ *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
+ *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
+ *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)       */
 static json_t *
@@ -70,6 +75,7 @@ load_server_config (int *argc, char **argv, int *bad)
 {
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
                                   "maxPods", "kubeReserved", "systemReserved", "evictionHard",
+                                  "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
@@ -103,6 +109,8 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
+                    !(!strcmp (k, "registries") && json_is_object (v)) &&
                     !(!strcmp (k, "maxPods") && json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
@@ -413,23 +421,45 @@ static volatile sig_atomic_t g_stop;
 static void
 on_signal (int sig)
 {
-    (void) sig;
-    g_stop = 1;
+    /* SIGUSR1: the shim's parent (the agent) died — leave the containers to the next shim */
+    g_stop = sig == SIGUSR1 ? 2 : 1;
 }
 
-/* Runs the process shim as its own process, so containers outlive an agent restart. */
+/* The node's runtime shim (runtime-shims/shim.h), a child in its own session: process and oci
+ * runtimes (oci where runc and conmon are installed). Its settings travel in DATA/run/shim.json:
+ * node name, insecure registries, mirrors, pod CIDR, run dir (/run/troupe/<hash of DATA>, so
+ * that clusters sharing a machine keep runc state, netns and CNI results apart). */
 static pid_t
-spawn_shim (const char *data, const char *endpoint)
+spawn_shim (const char *data, const char *endpoint, const char *node, const json_t *node_cfg)
 {
-    char state[1100];
+    char state[1100], conf[1100];
     snprintf (state, sizeof state, "%s/shim", data);
     mkdirp (state, 0700);
+    unsigned h = 5381;
+    for (const char *p = data; *p; p++)
+        h = h * 33 + (unsigned char) *p;
+    char run[64];
+    snprintf (run, sizeof run, "/run/troupe/%08x", h);
+    char preload[1100];
+    snprintf (preload, sizeof preload, "%s/agent/images", data);
+    mkdirp (preload, 0700);
+    json_t *sc = json_pack ("{s:s,s:s,s:s,s:s}", "node", node, "runDir", run, "ociState", "", "preloadDir", preload);
+    char oci[1100];
+    snprintf (oci, sizeof oci, "%s/oci", data);
+    json_object_set_new (sc, "ociState", json_string (oci));
+    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox", NULL};
+    for (int i = 0; pass[i]; i++)
+        if (tv_get (node_cfg, pass[i]))
+            json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
+    snprintf (conf, sizeof conf, "%s/run/shim.json", data);
+    json_dump_file (sc, conf, JSON_INDENT (1));
+    json_decref (sc);
     char self[1024];
     ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
         return -1;
     self[n] = 0;
-    char *args[] = {self, "shim", "--runtime", "process", "--listen", (char *) endpoint, "--state", state, NULL};
+    char *args[] = {self, "shim", "--runtime", "oci", "--listen", (char *) endpoint, "--state", state, "--config", conf, NULL};
     pid_t pid;
     if (posix_spawn (&pid, self, NULL, NULL, args, environ))
         return -1;
@@ -615,6 +645,42 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
             return -1;
         }
     }
+    /* the runtime's: insecure registries (repeatable), pod CIDR, default runtime, log size */
+    json_t *ins = json_array ();
+    size_t k;
+    json_t *x;
+    json_array_foreach (tv_get (cfg, "insecureRegistries"), k, x) if (json_is_string (x)) json_array_append (ins, x);
+    const char *v;
+    while ((v = cli_opt (argc, argv, "--insecure-registry", NULL))) {
+        if (!*v || strchr (v, '/')) {
+            fprintf (stderr, "error: --insecure-registry \"%s\": must be HOST or HOST:PORT\n", v);
+            json_decref (ins);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+        json_array_append_new (ins, json_string (v));
+    }
+    json_object_set_new (*out, "insecureRegistries", ins);
+    if (tv_get (cfg, "registries"))
+        json_object_set (*out, "registries", tv_get (cfg, "registries"));
+    static const struct {
+        const char *flag, *key;
+    } g[] = {{"--pod-cidr", "podCIDR"}, {"--default-runtime", "defaultRuntime"}, {"--container-log-max-size", "containerLogMaxSize"}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        v = cli_opt (argc, argv, g[i].flag, NULL);
+        if (!v)
+            v = tv_str (cfg, g[i].key);
+        if (!v)
+            continue;
+        if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
+            fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+        json_object_set_new (*out, g[i].key, json_string (v));
+    }
     return 0;
 }
 
@@ -625,7 +691,7 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
     char run[1100];
     snprintf (run, sizeof run, "%s/run", c->data);
     mkdirp (run, 0700);
-    c->shim = spawn_shim (c->data, c->shim_ep);
+    c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
     if (c->shim < 0) {
         fprintf (stderr, "error: cannot start the process shim\n");
         return -1;
@@ -803,6 +869,8 @@ cmd_up (cli_t *g, int argc, char **argv)
         json_decref (cfg);
         return 1;
     }
+    /* a single-node cluster runs the examples offline: busybox:latest made from busybox-static */
+    json_object_set_new (c.node_cfg, "seedBusybox", json_true ());
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
     if (node)
         snprintf (c.node, sizeof c.node, "%s", node);
@@ -1005,6 +1073,8 @@ cmd_agent (cli_t *g, int argc, char **argv)
     return 0;
 }
 
+/* troupe shim --runtime oci|process --listen ipc://PATH --state DIR [--config shim.json]
+ * (started by the agent; runtime-shims/shim.h). --runtime process serves host processes only. */
 int
 cmd_shim (cli_t *g, int argc, char **argv)
 {
@@ -1012,10 +1082,38 @@ cmd_shim (cli_t *g, int argc, char **argv)
     const char *runtime = cli_opt (&argc, argv, "--runtime", NULL);
     const char *listen = cli_opt (&argc, argv, "--listen", NULL);
     const char *state = cli_opt (&argc, argv, "--state", NULL);
-    if (!listen || !state || (runtime && strcmp (runtime, "process"))) {
-        fprintf (stderr, "usage: troupe shim --runtime process --listen ipc://PATH --state DIR\n");
+    const char *conf = cli_opt (&argc, argv, "--config", NULL);
+    if (!listen || !state || (runtime && strcmp (runtime, "process") && strcmp (runtime, "oci"))) {
+        fprintf (stderr, "usage: troupe shim --runtime oci|process --listen ipc://PATH --state DIR [--config FILE]\n");
         return 1;
     }
+    json_t *sc = conf ? json_load_file (conf, 0, NULL) : json_object ();
+    if (!sc) {
+        fprintf (stderr, "error: --config %s: cannot read\n", conf);
+        return 1;
+    }
+    char oci_state[1100], run[1100];
+    snprintf (oci_state, sizeof oci_state, "%s", tv_str (sc, "ociState") ? tv_str (sc, "ociState") : state);
+    snprintf (run, sizeof run, "%s", tv_str (sc, "runDir") ? tv_str (sc, "runDir") : "/run/troupe/shim");
+    long long logmax = 0;
+    if (tv_str (sc, "containerLogMaxSize")) {
+        int64_t milli;
+        char qerr[200];
+        if (tv_quantity_milli (tv_get (sc, "containerLogMaxSize"), &milli, qerr, sizeof qerr) == 0)
+            logmax = milli / 1000;
+    }
+    shim_opts_t o = {.endpoint = listen,
+                     .process_state = state,
+                     .oci = !runtime || !strcmp (runtime, "oci"),
+                     .oci_opts = {.state_dir = oci_state,
+                                  .run_dir = run,
+                                  .node = tv_str (sc, "node"),
+                                  .pod_cidr = tv_str (sc, "podCIDR"),
+                                  .insecure = tv_get (sc, "insecureRegistries"),
+                                  .mirrors = tv_get (sc, "registries.mirrors"),
+                                  .log_max_bytes = logmax,
+                                  .preload_dir = tv_str (sc, "preloadDir"),
+                                  .seed_busybox = tv_bool (sc, "seedBusybox", false)}};
     zsys_handler_set (NULL);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -1023,5 +1121,15 @@ cmd_shim (cli_t *g, int argc, char **argv)
     sigaction (SIGTERM, &sa, NULL);
     /* the shim must not die with the agent's process group on Ctrl-C: it stops its containers */
     setsid ();
-    return process_shim_serve (listen, state, (volatile int *) &g_stop) ? 1 : 0;
+    /* an agent killed (-9, a crash) takes its shim along, which leaves the containers running
+     * (conmon holds them) for the shim of the next agent to re-adopt; an orderly stop of the
+     * agent (SIGTERM to the shim) stops them */
+    pid_t parent = getppid ();
+    sigaction (SIGUSR1, &sa, NULL);
+    prctl (PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid () != parent)
+        g_stop = 2;
+    int rc = shim_serve (&o, (volatile int *) &g_stop, 1) ? 1 : 0;
+    json_decref (sc);
+    return rc;
 }

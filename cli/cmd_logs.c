@@ -13,8 +13,9 @@ cmd_logs (cli_t *g, int argc, char **argv)
     const char *tail = cli_opt (&argc, argv, "--tail", NULL);
     int follow = cli_flag (&argc, argv, "--follow", "-f");
     int previous = cli_flag (&argc, argv, "--previous", "-p");
+    int timestamps = cli_flag (&argc, argv, "--timestamps", NULL);
     if (argc < 2) {
-        fprintf (stderr, "usage: troupe logs POD [-c CONTAINER] [-f] [--tail N]\n");
+        fprintf (stderr, "usage: troupe logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n");
         return 1;
     }
     const char *pod = argv[1];
@@ -37,6 +38,8 @@ cmd_logs (cli_t *g, int argc, char **argv)
             json_object_set_new (req.opts, "tailLines", json_integer (atoll (tail)));
         if (previous)
             json_object_set_new (req.opts, "previous", json_true ());
+        if (timestamps)
+            json_object_set_new (req.opts, "timestamps", json_true ());
         if (cli_call (g, &req, &rep)) {
             tr_env_clear (&req);
             return 1;

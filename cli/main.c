@@ -23,7 +23,12 @@ usage (FILE *f)
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "        [--max-pods 110] [--kube-reserved|--system-reserved cpu=100m,memory=100Mi,ephemeral-storage=1Gi]\n"
              "        [--eviction-hard memory.available<100Mi,nodefs.available<10%%,nodefs.inodesFree<5%%,pid.available<N]\n"
-             "        (also on up)\n"
+             "        [--insecure-registry HOST:PORT]… [--default-runtime oci|process] [--pod-cidr CIDR]\n"
+             "        [--container-log-max-size 10Mi]  (also on up)\n"
+             "Node:\n"
+             "  runtime ps|images|inspect ID|logs ID|rmi IMAGE [--namespace troupe.io] [--data DIR]  the node's containers\n"
+             "          and images, read from its state (works with the agent stopped)\n"
+             "  image import FILE.tar [--namespace troupe.io] [--data DIR]  an OCI layout or docker-archive tarball\n"
              "  store status [-o json]                 the replicated store: members, leader, indexes\n"
              "  store member remove ID|ADDRESS | store snapshot save FILE | store snapshot restore FILE --data DIR\n"
              "  secrets keys|add-key [--first]|use-key NAME|remove-key NAME|rotate-key [--data DIR]  Secrets' encryption keys\n"
@@ -34,7 +39,8 @@ usage (FILE *f)
              "  describe KIND NAME | delete KIND NAME | delete -f FILE\n"
              "  scale deployment NAME --replicas N\n"
              "  rollout status|restart|undo deployment NAME\n"
-             "  logs POD [-c CONTAINER] [-f] [--tail N]\n"
+             "  logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n"
+             "  exec [-i] POD [-c CONTAINER] -- COMMAND [ARG...]   (exit code passed through)\n"
              "  version\n"
              "Global: --server ENDPOINT[,…]  --kubeconfig FILE  -n NAMESPACE  -A\n");
 }
@@ -78,6 +84,9 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "delete")) rc = cmd_delete (&g, argc, argv);
     else if (!strcmp (cmd, "scale")) rc = cmd_scale (&g, argc, argv);
     else if (!strcmp (cmd, "logs")) rc = cmd_logs (&g, argc, argv);
+    else if (!strcmp (cmd, "exec")) rc = cmd_exec (&g, argc, argv);
+    else if (!strcmp (cmd, "runtime")) rc = cmd_runtime (&g, argc, argv);
+    else if (!strcmp (cmd, "image")) rc = cmd_image (&g, argc, argv);
     else if (!strcmp (cmd, "rollout")) rc = cmd_rollout (&g, argc, argv);
     else if (!strcmp (cmd, "store")) rc = cmd_store (&g, argc, argv);
     else if (!strcmp (cmd, "secrets")) rc = cmd_secrets (&g, argc, argv);

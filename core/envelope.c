@@ -17,7 +17,9 @@ static const char *verb_names[TR_VERB__COUNT] = {
     [TR_VERB_REMOVE_POD_SANDBOX] = "RemovePodSandbox", [TR_VERB_CREATE_CONTAINER] = "CreateContainer",
     [TR_VERB_START_CONTAINER] = "StartContainer", [TR_VERB_STOP_CONTAINER] = "StopContainer",
     [TR_VERB_REMOVE_CONTAINER] = "RemoveContainer", [TR_VERB_CONTAINER_STATUS] = "ContainerStatus",
-    [TR_VERB_LIST_CONTAINERS] = "ListContainers",
+    [TR_VERB_LIST_CONTAINERS] = "ListContainers", [TR_VERB_EXEC_SYNC] = "ExecSync",
+    [TR_VERB_PULL_IMAGE] = "PullImage", [TR_VERB_LIST_IMAGES] = "ListImages", [TR_VERB_REMOVE_IMAGE] = "RemoveImage",
+    [TR_VERB_EXEC] = "exec",
 };
 
 const char *

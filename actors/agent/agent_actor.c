@@ -3,6 +3,7 @@
 #include "actors/agent/podenv.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/agent/podsync.h"
+#include "actors/agent/podres.h"
 #include "core/log.h"
 #include "core/meta.h"
 #include "core/value.h"
@@ -44,6 +45,13 @@ typedef struct {
     nodestatus_config_t ncfg;   /* max pods, reservations, eviction thresholds */
     nodestatus_measure_t meas;  /* the machine, re-read at every status check; runtime_ok from ListContainers */
     int runtime_heard;          /* a ListContainers reply (or its timeout) has come back */
+    char default_runtime[16];   /* "oci" where the shim serves it, else "process" (config defaultRuntime wins) */
+    int runtimes_known;         /* the shim's Ping answered: which runtimes it serves */
+    int has_oci;
+    char oci_unavailable[300];
+    json_t *pulled;             /* "uid/container/attempt" → true: the image is there for that start */
+    json_t *sandboxes;          /* pod uid → {podIP} once RunPodSandbox answered */
+    json_t *pull_secrets;       /* "uid/container/attempt" → merged dockerconfigjson auths (or null: none) */
 } agent_t;
 
 static void
@@ -302,7 +310,24 @@ typedef struct {
     char name[64];
     char pod_ns[TR_NAME_MAX + 1];
     char pod_name[TR_NAME_MAX + 1];
+    char image[512];
+    char key[256];
+    int attempt;
 } created_t;
+
+static created_t *
+created_new (const json_t *pod, const char *container, int attempt, const char *image)
+{
+    created_t *c = calloc (1, sizeof *c);
+    snprintf (c->uid, sizeof c->uid, "%s", tv_str (pod, "metadata.uid"));
+    snprintf (c->name, sizeof c->name, "%s", container);
+    snprintf (c->pod_ns, sizeof c->pod_ns, "%s", tv_str (pod, "metadata.namespace"));
+    snprintf (c->pod_name, sizeof c->pod_name, "%s", tv_str (pod, "metadata.name"));
+    snprintf (c->image, sizeof c->image, "%s", image ? image : "");
+    c->attempt = attempt;
+    snprintf (c->key, sizeof c->key, "%s/%s/%d", c->uid, container, attempt);
+    return c;
+}
 
 /* A kubelet event about a pod (Started, Killing). */
 static void
@@ -322,20 +347,134 @@ pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, cons
     json_decref (pod);
 }
 
+/* The pod's runtime: spec.runtimeClassName names the handler ("process" or "oci"), else the node's default. */
+static const char *
+runtime_for (agent_t *a, const json_t *pod)
+{
+    const char *rc = tv_str (pod, "spec.runtimeClassName");
+    return rc && *rc ? rc : a->default_runtime;
+}
+
+/* A start held back (pull or create failure): the container waits with reason, retried after a
+ * back-off of 10 s doubling to 300 s (backoff["wait:<container>"], read by podsync). */
+static void
+hold (agent_t *a, const created_t *c, const char *reason, const char *msg)
+{
+    json_t *bo = json_object_get (a->backoff, c->uid);
+    if (!bo)
+        return; /* the pod is gone */
+    char key[96];
+    snprintf (key, sizeof key, "wait:%s", c->name);
+    json_int_t d = tv_int (json_object_get (bo, key), "delayMs", 0);
+    d = d ? d * 2 : PODSYNC_BACKOFF_INITIAL_MS;
+    if (d > PODSYNC_BACKOFF_MAX_MS)
+        d = PODSYNC_BACKOFF_MAX_MS;
+    int64_t now = troupe_now_ms ();
+    json_object_set_new (bo, key, json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I}", "reason", reason, "message", msg ? msg : "",
+                                             "image", c->image, "at", (json_int_t) now, "notBefore", (json_int_t) now + d,
+                                             "delayMs", d));
+}
+
+static void
+unhold (agent_t *a, const created_t *c)
+{
+    json_t *bo = json_object_get (a->backoff, c->uid);
+    char key[96];
+    snprintf (key, sizeof key, "wait:%s", c->name);
+    if (bo)
+        json_object_del (bo, key);
+}
+
 static void
 on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     agent_t *a = self;
     created_t *c = arg;
-    char msg[300];
+    char msg[700];
     if (reply->code == TR_OK && tv_str (reply->body, "containerId")) {
+        unhold (a, c);
         shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", tv_str (reply->body, "containerId")),
                    log_failure, "StartContainer");
         snprintf (msg, sizeof msg, "Started container %s", c->name);
         pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Started", msg);
-    } else
+    } else {
         TR_WARN (A, "CreateContainer failed pod=%s container=%s msg=\"%s\"", c->uid, c->name, reply->msg ? reply->msg : "");
+        if (reply->code != TR_TIMEOUT && reply->code != TR_UNAVAILABLE) {
+            snprintf (msg, sizeof msg, "Error: %s", reply->msg ? reply->msg : tr_code_name (reply->code));
+            hold (a, c, "CreateContainerError", reply->msg ? reply->msg : tr_code_name (reply->code));
+            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
+        }
+        json_object_del (a->inflight, c->key);
+        troupe_timer_within (ctx, T_KICK, 20);
+    }
     free (c);
+}
+
+static void
+on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    agent_t *a = self;
+    created_t *c = arg;
+    char msg[1200], key[300];
+    snprintf (key, sizeof key, "pull/%s", c->key);
+    json_object_del (a->inflight, key);
+    if (reply->code == TR_OK) {
+        json_object_set_new (a->pulled, c->key, json_true ());
+        unhold (a, c);
+        if (tv_bool (reply->body, "pulled", false)) {
+            snprintf (msg, sizeof msg, "Successfully pulled image \"%s\"", c->image);
+            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Pulled", msg);
+        }
+    } else {
+        int never = reply->code == TR_NOT_FOUND && reply->msg && strstr (reply->msg, "pull policy of Never");
+        const char *m = reply->msg ? reply->msg : tr_code_name (reply->code);
+        TR_WARN (A, "pull failed pod=%s/%s image=%s msg=\"%s\"", c->pod_ns, c->pod_name, c->image, m);
+        hold (a, c, never ? "ErrImageNeverPull" : "ErrImagePull", m);
+        snprintf (msg, sizeof msg, "Failed to pull image \"%s\": %s", c->image, m);
+        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", never ? "ErrImageNeverPull" : "Failed", msg);
+    }
+    troupe_timer_within (ctx, T_KICK, 20);
+    free (c);
+}
+
+static void
+on_sandbox (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    agent_t *a = self;
+    created_t *c = arg;
+    if (reply->code == TR_OK) {
+        json_object_set_new (a->sandboxes, c->uid,
+                             json_pack ("{s:s}", "podIP", tv_str (reply->body, "podIP") ? tv_str (reply->body, "podIP") : ""));
+        char key[100];
+        snprintf (key, sizeof key, "sb/%s", c->uid);
+        json_object_del (a->inflight, key);
+        troupe_timer_within (ctx, T_KICK, 20);
+    } else {
+        char msg[800];
+        snprintf (msg, sizeof msg, "Failed to create pod sandbox: %s", reply->msg ? reply->msg : tr_code_name (reply->code));
+        TR_WARN (A, "RunPodSandbox failed pod=%s/%s msg=\"%s\"", c->pod_ns, c->pod_name, reply->msg ? reply->msg : "");
+        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
+        /* retried when the in-flight mark expires */
+    }
+    free (c);
+}
+
+/* The pod's security context merged into the container's (the container's fields win). */
+static json_t *
+security_context (const json_t *pod, const json_t *spec)
+{
+    json_t *sc = json_object ();
+    static const char *podlevel[] = {"runAsUser", "runAsGroup", "runAsNonRoot", "supplementalGroups", "fsGroup",
+                                     "seccompProfile"};
+    for (size_t i = 0; i < sizeof podlevel / sizeof podlevel[0]; i++) {
+        json_t *v = tv_get (pod, "spec.securityContext");
+        if (json_object_get (v, podlevel[i]))
+            json_object_set (sc, podlevel[i], json_object_get (v, podlevel[i]));
+    }
+    json_t *c = tv_get (spec, "securityContext");
+    if (json_is_object (c))
+        json_object_update (sc, c);
+    return sc;
 }
 
 static void
@@ -346,8 +485,8 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     snprintf (key, sizeof key, "%s/%s/%d", uid, act->container, act->attempt);
     if (inflight (a, key))
         return;
-    mark (a, key);
     if (act->id[0]) { /* created earlier, never started */
+        mark (a, key);
         shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", act->id), log_failure, "StartContainer");
         return;
     }
@@ -357,30 +496,99 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     json_array_foreach (tv_get (pod, "spec.containers"), i, c) if (tv_str (c, "name") && !strcmp (tv_str (c, "name"), act->container)) spec = c;
     if (!spec)
         return;
+    const char *rt = runtime_for (a, pod);
+    int oci = !strcmp (rt, "oci");
+    const char *image = tv_str (spec, "image") ? tv_str (spec, "image") : "";
     char sandbox[96], logpath[1400], logdir[1300];
     snprintf (sandbox, sizeof sandbox, "sb-%.64s", uid);
     snprintf (logdir, sizeof logdir, "%s/pods/%s", a->data, uid);
+    if (oci) {
+        /* 1. the image, per imagePullPolicy (the shim answers at once when it has it and may keep it) */
+        char pk[300];
+        snprintf (pk, sizeof pk, "pull/%s", key);
+        if (!json_object_get (a->pulled, key)) {
+            if (inflight (a, pk))
+                return;
+            mark (a, pk);
+            json_t *body = json_pack ("{s:s,s:s}", "image", image, "runtimeNamespace", "troupe.io");
+            if (tv_str (spec, "imagePullPolicy"))
+                json_object_set_new (body, "pullPolicy", json_string (tv_str (spec, "imagePullPolicy")));
+            json_t *auths = json_object_get (a->pull_secrets, uid);
+            if (json_is_object (auths))
+                json_object_set (body, "auths", auths);
+            tr_env_t req;
+            tr_env_init (&req);
+            req.verb = TR_VERB_PULL_IMAGE;
+            req.body = body;
+            troupe_peer_request (a->shim, &req, 15 * 60 * 1000, on_pulled, created_new (pod, act->container, act->attempt, image));
+            tr_env_clear (&req);
+            return;
+        }
+        /* 2. the sandbox: network namespace, CNI, hosts and resolv.conf, pod cgroup */
+        if (!json_object_get (a->sandboxes, uid)) {
+            char sk[100];
+            snprintf (sk, sizeof sk, "sb/%s", uid);
+            if (inflight (a, sk))
+                return;
+            mark (a, sk);
+            char cg[600];
+            char parent[300];
+            snprintf (parent, sizeof parent, "troupe-%s", a->node);
+            podres_cgroup_parent (parent, pod, cg, sizeof cg);
+            json_t *ports = json_array ();
+            size_t k, m;
+            json_t *ct, *p;
+            json_array_foreach (tv_get (pod, "spec.containers"), k, ct) json_array_foreach (tv_get (ct, "ports"), m, p) if (tv_int (p, "hostPort", 0) > 0)
+                json_array_append_new (ports, json_pack ("{s:I,s:I,s:s,s:s}", "hostPort", tv_int (p, "hostPort", 0), "containerPort",
+                                                         tv_int (p, "containerPort", 0), "protocol",
+                                                         tv_str (p, "protocol") ? tv_str (p, "protocol") : "TCP", "hostIP",
+                                                         tv_str (p, "hostIP") ? tv_str (p, "hostIP") : ""));
+            const char *hostname = tv_str (pod, "spec.hostname") ? tv_str (pod, "spec.hostname") : tv_str (pod, "metadata.name");
+            json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:o,s:s,s:s,s:s}", "podUid", uid, "name",
+                                      tv_str (pod, "metadata.name"), "namespace", tv_str (pod, "metadata.namespace"),
+                                      "logDirectory", logdir, "hostname", hostname, "hostNetwork",
+                                      tv_bool (pod, "spec.hostNetwork", false), "hostIP", a->host_ip, "portMappings", ports,
+                                      "cgroupParent", cg, "runtimeHandler", "oci", "runtimeNamespace", "troupe.io");
+            if (tv_get (pod, "spec.dnsConfig"))
+                json_object_set (body, "dnsConfig", tv_get (pod, "spec.dnsConfig"));
+            if (tv_get (pod, "spec.hostAliases"))
+                json_object_set (body, "hostAliases", tv_get (pod, "spec.hostAliases"));
+            tr_env_t req;
+            tr_env_init (&req);
+            req.verb = TR_VERB_RUN_POD_SANDBOX;
+            req.body = body;
+            troupe_peer_request (a->shim, &req, 120000, on_sandbox, created_new (pod, act->container, act->attempt, image));
+            tr_env_clear (&req);
+            return;
+        }
+    } else
+        shim_call (ctx, a, TR_VERB_RUN_POD_SANDBOX,
+                   json_pack ("{s:s,s:s,s:s,s:s,s:s}", "podUid", uid, "name", tv_str (pod, "metadata.name"), "namespace",
+                              tv_str (pod, "metadata.namespace"), "logDirectory", logdir, "runtimeHandler", "process"),
+                   log_failure, "RunPodSandbox");
+    /* 3. the container */
+    mark (a, key);
     snprintf (logpath, sizeof logpath, "%s/%s/%d.log", logdir, act->container, act->attempt);
-    shim_call (ctx, a, TR_VERB_RUN_POD_SANDBOX,
-               json_pack ("{s:s,s:s,s:s,s:s}", "podUid", uid, "name", tv_str (pod, "metadata.name"), "namespace",
-                          tv_str (pod, "metadata.namespace"), "logDirectory", logdir),
-               log_failure, "RunPodSandbox");
-    json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
-                              tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image",
-                              tv_str (spec, "image") ? tv_str (spec, "image") : "", "logPath", logpath);
+    json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
+                              tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image", image,
+                              "logPath", logpath, "runtimeHandler", rt, "runtimeNamespace", "troupe.io");
     json_t *run = podenv_container (spec); /* command, args, env with $(VAR) expanded */
     json_object_update (body, run);
     json_decref (run);
     if (json_object_get (spec, "workingDir"))
         json_object_set (body, "workingDir", json_object_get (spec, "workingDir"));
-    created_t *cr = calloc (1, sizeof *cr);
-    snprintf (cr->uid, sizeof cr->uid, "%s", uid);
-    snprintf (cr->name, sizeof cr->name, "%s", act->container);
-    snprintf (cr->pod_ns, sizeof cr->pod_ns, "%s", tv_str (pod, "metadata.namespace"));
-    snprintf (cr->pod_name, sizeof cr->pod_name, "%s", tv_str (pod, "metadata.name"));
-    shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, cr);
-    TR_INFO (A, "starting container pod=%s/%s container=%s attempt=%d", tv_str (pod, "metadata.namespace"),
-             tv_str (pod, "metadata.name"), act->container, act->attempt);
+    if (oci) {
+        json_object_set_new (body, "securityContext", security_context (pod, spec));
+        char err[300];
+        json_t *lin = podres_container_linux (spec, pod, a->meas.mem_total, err, sizeof err);
+        if (lin)
+            json_object_set_new (body, "linux", lin);
+        json_object_set_new (body, "tty", json_boolean (tv_bool (spec, "tty", false)));
+        json_object_set_new (body, "stdin", json_boolean (tv_bool (spec, "stdin", false)));
+    }
+    shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, created_new (pod, act->container, act->attempt, image));
+    TR_INFO (A, "starting container pod=%s/%s container=%s attempt=%d runtime=%s", tv_str (pod, "metadata.namespace"),
+             tv_str (pod, "metadata.name"), act->container, act->attempt, rt);
 }
 
 static json_t *
@@ -424,7 +632,7 @@ sync_pod (void *arg, const json_t *pod)
     }
     json_t *rt = runtime_of (a, uid);
     podsync_result_t r;
-    podsync_compute (pod, rt, bo, troupe_now_ms (), a->host_ip, &r);
+    podsync_compute (pod, rt, bo, troupe_now_ms (), a->host_ip, runtime_for (a, pod), &r);
     json_decref (rt);
     for (int i = 0; i < r.n; i++) {
         podsync_action_t *act = &r.actions[i];
@@ -474,7 +682,8 @@ sync_pod (void *arg, const json_t *pod)
             mark (a, key);
             char sb[96];
             snprintf (sb, sizeof sb, "sb-%.64s", uid);
-            shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), NULL, NULL);
+            shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), log_failure, "RemovePodSandbox");
+            json_object_del (a->sandboxes, uid);
             tr_env_t req;
             tr_env_init (&req);
             req.verb = TR_VERB_DELETE;
@@ -558,8 +767,8 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     a->runtime = json_incref (tv_get (reply->body, "items"));
     if (!a->runtime)
         a->runtime = json_array ();
-    if (!troupe_informer_synced (a->pods))
-        return; /* no decisions before we know which pods are ours */
+    if (!troupe_informer_synced (a->pods) || !a->runtimes_known)
+        return; /* no decisions before we know which pods are ours and which runtimes serve them */
     void *args[2] = {ctx, a};
     troupe_informer_foreach (a->pods, sync_pod, args);
     stop_orphans (ctx, a);
@@ -572,8 +781,34 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 }
 
 static void
+on_ping (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) arg;
+    agent_t *a = self;
+    if (reply->code != TR_OK)
+        return;
+    size_t i;
+    json_t *r;
+    a->has_oci = 0;
+    json_array_foreach (tv_get (reply->body, "runtimes"), i, r) a->has_oci |= json_is_string (r) && !strcmp (json_string_value (r), "oci");
+    snprintf (a->oci_unavailable, sizeof a->oci_unavailable, "%s",
+              tv_str (reply->body, "ociUnavailable") ? tv_str (reply->body, "ociUnavailable") : "");
+    if (!a->default_runtime[0] || !a->runtimes_known)
+        if (!a->default_runtime[0])
+            snprintf (a->default_runtime, sizeof a->default_runtime, "%s", a->has_oci ? "oci" : "process");
+    if (!a->runtimes_known)
+        TR_INFO (A, "runtimes oci=%s default=%s%s%s", a->has_oci ? "yes" : "no", a->default_runtime,
+                 a->has_oci ? "" : " why=", a->oci_unavailable);
+    a->runtimes_known = 1;
+    troupe_timer_within (ctx, T_KICK, 20);
+}
+
+static void
 sync_all (troupe_ctx_t *ctx, agent_t *a)
 {
+    if (!a->runtimes_known) {
+        shim_call (ctx, a, TR_VERB_PING, json_object (), on_ping, NULL);
+    }
     if (a->listing)
         return;
     a->listing = 1;
@@ -603,22 +838,121 @@ forget_pod (void *self, troupe_ctx_t *ctx, const json_t *obj)
     if (uid) {
         json_object_del (a->backoff, uid);
         json_object_del (a->sent_status, uid);
+        json_object_del (a->sandboxes, uid);
+        json_object_del (a->pull_secrets, uid);
+        const char *k;
+        json_t *v;
+        void *tmp;
+        size_t n = strlen (uid);
+        json_object_foreach_safe (a->pulled, tmp, k, v) if (!strncmp (k, uid, n) && k[n] == '/') json_object_del (a->pulled, k);
     }
     kick (self, ctx, obj);
 }
 
+/* ---- exec ------------------------------------------------------------------------------------ */
+
+static void
+on_exec (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = *(uint64_t *) arg;
+    troupe_reply (ctx, &req, reply->code, reply->body, reply->msg);
+    free (arg);
+}
+
+/* exec: {command[], stdin?, timeoutSeconds?} on the pod's running container (opts.container or
+ * the first); the runtime runs it (runc exec) and the answer {stdout, stderr, exitCode} goes back
+ * to the client through the broker. */
+static int
+h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, const char *container)
+{
+    const char *uid = tv_str (pod, "metadata.uid");
+    const json_t *best = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) if (tv_str (r, "podUid") && !strcmp (tv_str (r, "podUid"), uid) && tv_str (r, "name") &&
+                                              !strcmp (tv_str (r, "name"), container) &&
+                                              !strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) best = r;
+    char m[700];
+    if (!best) {
+        snprintf (m, sizeof m, "container %s is not running in pod %s", container, msg->name);
+        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, m);
+    }
+    json_t *cmd = tv_get (msg->body, "command");
+    if (!json_array_size (cmd))
+        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "command: Required value");
+    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout",
+                              tv_int (msg->body, "timeoutSeconds", 15));
+    if (tv_str (msg->body, "stdin"))
+        json_object_set (body, "stdin", tv_get (msg->body, "stdin"));
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_EXEC_SYNC;
+    req.body = body;
+    uint64_t *id = malloc (sizeof *id);
+    *id = msg->id;
+    troupe_peer_request (a->shim, &req, 60000, on_exec, id);
+    tr_env_clear (&req);
+    return 0;
+}
+
 /* ---- logs ----------------------------------------------------------------------------------- */
+
+/* The CRI log format ("<RFC3339Nano> <stream> <P|F> <text>", conmon's k8s-file) → the text,
+ * with the timestamp first if asked; partial (P) lines joined. Only whole lines are taken:
+ * *used is the number of input bytes consumed. */
+static char *
+cri_text (const char *in, size_t n, int timestamps, size_t *used, size_t *outlen)
+{
+    char *out = malloc (n + 1);
+    size_t k = 0, p = 0;
+    int line_start = 1;
+    *used = 0;
+    while (p < n) {
+        const char *nl = memchr (in + p, '\n', n - p);
+        if (!nl)
+            break;
+        size_t end = (size_t) (nl - in);
+        const char *ts = in + p, *sp1 = memchr (ts, ' ', end - p);
+        const char *sp2 = sp1 ? memchr (sp1 + 1, ' ', (size_t) (in + end - sp1 - 1)) : NULL;
+        const char *sp3 = sp2 ? memchr (sp2 + 1, ' ', (size_t) (in + end - sp2 - 1)) : NULL;
+        const char *text = sp3 ? sp3 + 1 : (sp2 ? in + end : ts);
+        int partial = sp2 && sp2[1] == 'P';
+        if (timestamps && line_start && sp1) {
+            memcpy (out + k, ts, (size_t) (sp1 - ts) + 1);
+            k += (size_t) (sp1 - ts) + 1;
+        }
+        memcpy (out + k, text, (size_t) (in + end - text));
+        k += (size_t) (in + end - text);
+        if (!partial)
+            out[k++] = '\n';
+        line_start = !partial;
+        p = end + 1;
+        *used = p;
+    }
+    out[k] = 0;
+    *outlen = k;
+    return out;
+}
 
 static int
 agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
 {
     agent_t *a = self;
-    if (msg->verb != TR_VERB_LOGS)
-        return troupe_reply (ctx, msg, TR_METHOD_NOT_ALLOWED, NULL, "the agent answers logs only");
+    if (msg->verb != TR_VERB_LOGS && msg->verb != TR_VERB_EXEC)
+        return troupe_reply (ctx, msg, TR_METHOD_NOT_ALLOWED, NULL, "the agent answers logs and exec only");
     const json_t *pod = troupe_informer_get (a->pods, msg->ns, msg->name);
     if (!pod)
         return troupe_reply (ctx, msg, TR_NOT_FOUND, NULL, "pod not on this node");
     const char *container = tv_str (msg->opts, "container");
+    if (!container && msg->verb == TR_VERB_EXEC)
+        container = tv_str (msg->body, "container");
+    if (!container)
+        container = tv_str (json_array_get (tv_get (pod, "spec.containers"), 0), "name");
+    if (container && msg->verb == TR_VERB_EXEC)
+        return h_exec (a, ctx, msg, pod, container);
     if (!container)
         container = tv_str (json_array_get (tv_get (pod, "spec.containers"), 0), "name");
     if (!container)
@@ -684,8 +1018,16 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     close (fd);
     if (got < 0)
         got = 0;
-    json_t *body = json_pack ("{s:o,s:I,s:s}", "data", json_stringn_nocheck (buf, (size_t) got), "offset",
-                              off + (json_int_t) got, "container", container);
+    json_t *data;
+    if (!strcmp (tv_str (rec, "logFormat") ? tv_str (rec, "logFormat") : "", "cri")) {
+        size_t used, tl;
+        char *t = cri_text (buf, (size_t) got, tv_bool (msg->opts, "timestamps", false), &used, &tl);
+        data = json_stringn_nocheck (t, tl);
+        free (t);
+        got = (ssize_t) used;
+    } else
+        data = json_stringn_nocheck (buf, (size_t) got);
+    json_t *body = json_pack ("{s:o,s:I,s:s}", "data", data, "offset", off + (json_int_t) got, "container", container);
     free (buf);
     int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
     json_decref (body);
@@ -733,6 +1075,23 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     a->backoff = json_object ();
     a->inflight = json_object ();
     a->sent_status = json_object ();
+    a->pulled = json_object ();
+    a->sandboxes = json_object ();
+    a->pull_secrets = json_object ();
+    const char *dr = tv_str (config, "defaultRuntime");
+    if (dr && strcmp (dr, "oci") && strcmp (dr, "process")) {
+        TR_ERROR (A, "bad node configuration: defaultRuntime must be oci or process");
+        json_decref (a->runtime);
+        json_decref (a->backoff);
+        json_decref (a->inflight);
+        json_decref (a->sent_status);
+        json_decref (a->pulled);
+        json_decref (a->sandboxes);
+        json_decref (a->pull_secrets);
+        free (a);
+        return NULL;
+    }
+    snprintf (a->default_runtime, sizeof a->default_runtime, "%s", dr ? dr : "");
     char fs[300];
     snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
     troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};
@@ -777,6 +1136,9 @@ agent_destroy (void **p)
     json_decref (a->backoff);
     json_decref (a->inflight);
     json_decref (a->sent_status);
+    json_decref (a->pulled);
+    json_decref (a->sandboxes);
+    json_decref (a->pull_secrets);
     free (a);
     *p = NULL;
 }

@@ -1,5 +1,6 @@
 /* podsync — see podsync.h. */
 #include "actors/agent/podsync.h"
+#include "actors/agent/podres.h"
 #include "core/meta.h"
 #include "core/value.h"
 #include "runtime-shims/cri.h"
@@ -37,9 +38,12 @@ terminated (const json_t *rec)
     tr_time_format (tv_int (rec, "finishedAt", 0), b, sizeof b);
     json_t *t = json_pack ("{s:I,s:s,s:s,s:s}", "exitCode", tv_int (rec, "exitCode", 0), "reason",
                            tv_str (rec, "reason") ? tv_str (rec, "reason") : "Error", "startedAt", a, "finishedAt", b);
-    char cid[96];
-    snprintf (cid, sizeof cid, "process://%s", tv_str (rec, "containerId") ? tv_str (rec, "containerId") : "");
+    char cid[160];
+    snprintf (cid, sizeof cid, "%s://%s", tv_str (rec, "runtime") ? tv_str (rec, "runtime") : "process",
+              tv_str (rec, "containerId") ? tv_str (rec, "containerId") : "");
     json_object_set_new (t, "containerID", json_string (cid));
+    if (tv_str (rec, "message") && *tv_str (rec, "message"))
+        json_object_set_new (t, "message", json_string (tv_str (rec, "message")));
     return json_pack ("{s:o}", "terminated", t);
 }
 
@@ -50,9 +54,36 @@ podsync_result_clear (podsync_result_t *r)
     memset (r, 0, sizeof *r);
 }
 
+/* A start held back by a pull or create failure (backoff["wait:<name>"], set by the agent):
+ * NULL when the start may go ahead; else the waiting state to report. *retry: the back-off has
+ * passed, start again (the state then says the last failure until the outcome). */
+static json_t *
+held (const json_t *backoff, const char *name, int64_t now_ms, int *retry)
+{
+    char key[96];
+    snprintf (key, sizeof key, "wait:%s", name);
+    const json_t *w = json_object_get (backoff, key);
+    *retry = 0;
+    if (!w)
+        return NULL;
+    const char *reason = tv_str (w, "reason") ? tv_str (w, "reason") : "CreateContainerError";
+    const char *msg = tv_str (w, "message") ? tv_str (w, "message") : "";
+    if (now_ms >= tv_int (w, "notBefore", 0)) {
+        *retry = 1;
+        return json_pack ("{s:{s:s,s:s}}", "waiting", "reason", reason, "message", msg);
+    }
+    /* the kubelet: ErrImagePull on the sync that failed, ImagePullBackOff while it waits */
+    if (!strcmp (reason, "ErrImagePull") && now_ms - tv_int (w, "at", 0) >= 1000) {
+        char m[600];
+        snprintf (m, sizeof m, "Back-off pulling image \"%s\": %s", tv_str (w, "image") ? tv_str (w, "image") : "", msg);
+        return json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "ImagePullBackOff", "message", m);
+    }
+    return json_pack ("{s:{s:s,s:s}}", "waiting", "reason", reason, "message", msg);
+}
+
 void
 podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms, const char *host_ip,
-                 podsync_result_t *out)
+                 const char *runtime_name, podsync_result_t *out)
 {
     memset (out, 0, sizeof *out);
     char now[32];
@@ -64,6 +95,15 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         policy = "Always";
     int grace = (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
     json_t *statuses = json_array ();
+    /* the pod's IP: its sandbox's (oci), the node's for host processes and hostNetwork */
+    char pod_ip[64] = "";
+    int host_net = !strcmp (runtime_name ? runtime_name : "process", "process") || tv_bool (pod, "spec.hostNetwork", false);
+    if (host_net)
+        snprintf (pod_ip, sizeof pod_ip, "%s", host_ip);
+    size_t ri;
+    json_t *rr;
+    json_array_foreach (runtime, ri, rr) if (!host_net && tv_str (rr, "podIP") && *tv_str (rr, "podIP"))
+        snprintf (pod_ip, sizeof pod_ip, "%s", tv_str (rr, "podIP"));
     int n = 0, running = 0, ready = 0, succeeded = 0, failed = 0, any_started = 0;
     size_t i;
     json_t *spec;
@@ -106,15 +146,19 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
                 state = terminated (cur);
             else
                 state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-        } else if (!json_array_size (tv_get (spec, "command"))) {
+        } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && !json_array_size (tv_get (spec, "command"))) {
             char msg[300];
             snprintf (msg, sizeof msg,
                       "the process runtime runs command+args on the host and needs a command (image \"%s\" is recorded, not run)",
                       tv_str (spec, "image") ? tv_str (spec, "image") : "");
             state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message", msg);
         } else if (!cur) {
-            add (out, PODSYNC_START, name, NULL, 0, 0);
-            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+            int retry;
+            state = held (backoff, name, now_ms, &retry);
+            if (!state || retry)
+                add (out, PODSYNC_START, name, NULL, 0, 0);
+            if (!state)
+                state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
         } else if (is (cur, CRI_STATE_RUNNING)) {
             char s[32];
             tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
@@ -163,7 +207,13 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
                     bo = json_object_get (backoff, name);
                 }
                 json_int_t not_before = tv_int (bo, "notBefore", 0);
-                if (now_ms >= not_before) {
+                int retry;
+                json_t *h = now_ms >= not_before ? held (backoff, name, now_ms, &retry) : NULL;
+                if (h) {
+                    state = h;
+                    if (retry)
+                        add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
+                } else if (now_ms >= not_before) {
                     add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
                     state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
                 } else {
@@ -177,11 +227,15 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
             }
         }
         ready += is_ready && !deleting;
-        char cid[96] = "";
+        char cid[160] = "";
         if (cur)
-            snprintf (cid, sizeof cid, "process://%s", tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "");
+            snprintf (cid, sizeof cid, "%s://%s", tv_str (cur, "runtime") ? tv_str (cur, "runtime") : "process",
+                      tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "");
+        if (cur && tv_str (cur, "podIP") && *tv_str (cur, "podIP"))
+            snprintf (pod_ip, sizeof pod_ip, "%s", tv_str (cur, "podIP"));
         json_t *cs = json_pack ("{s:s,s:s,s:s,s:b,s:b,s:i,s:o}", "name", name, "image",
-                                tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID", "", "ready",
+                                tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID",
+                                cur && tv_str (cur, "imageRef") ? tv_str (cur, "imageRef") : "", "ready",
                                 is_ready && !deleting, "started", is_ready, "restartCount", attempt, "state", state);
         if (cid[0])
             json_object_set_new (cs, "containerID", json_string (cid));
@@ -208,8 +262,13 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
     json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "ContainersReady", all_ready, NULL, NULL, now));
     json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "PodScheduled", 1, NULL, NULL, now));
     const char *start = tv_str (old, "startTime");
-    out->status = json_pack ("{s:s,s:o,s:s,s:s,s:[{s:s}],s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP",
-                             host_ip, "podIP", host_ip, "podIPs", "ip", host_ip, "startTime", start ? start : now,
-                             "containerStatuses", statuses, "qosClass", "BestEffort");
+    const char *qos_class = podres_qos (pod);
+    out->status = json_pack ("{s:s,s:o,s:s,s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP", host_ip,
+                             "startTime", start ? start : now, "containerStatuses", statuses, "qosClass",
+                             qos_class ? qos_class : "BestEffort");
+    if (pod_ip[0]) {
+        json_object_set_new (out->status, "podIP", json_string (pod_ip));
+        json_object_set_new (out->status, "podIPs", json_pack ("[{s:s}]", "ip", pod_ip));
+    }
     out->removable = deleting && running == 0;
 }

@@ -9,7 +9,7 @@
  *   back-off resets when the container had run 10 minutes. While waiting, the status says
  *   CrashLoopBackOff.
  * - The process runtime needs a command: without one the container waits in
- *   CreateContainerError and nothing is started.
+ *   CreateContainerError and nothing is started (the oci runtime takes the image's).
  * - A pod with metadata.deletionTimestamp has its running containers stopped with its grace
  *   period; once none runs, the result says it may be removed.
  * - A running container whose image differs from the spec's (a Pod's image was updated) is stopped
@@ -47,9 +47,14 @@ typedef struct {
 
 /* Computes actions and status. runtime: array of container statuses (runtime-shims/cri.h) of
  * this pod. backoff: a map the caller keeps per pod (container → {delayMs, notBefore}); updated
- * in place. host_ip names the node's address. now_ms: wall clock. */
+ * in place; the agent adds "wait:<container>" → {reason, message, image, at, notBefore} when a pull
+ * or a create failed (ErrImagePull, ErrImageNeverPull, CreateContainerError…): the container
+ * waits with that reason (ErrImagePull becomes ImagePullBackOff after a second) and is started
+ * again once notBefore passed. host_ip names the node's address. runtime_name: the pod's runtime
+ * ("process": the pod's IP is the node's and a command is required; "oci": the sandbox's IP from
+ * the records' podIP). now_ms: wall clock. */
 void podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms,
-                      const char *host_ip, podsync_result_t *out);
+                      const char *host_ip, const char *runtime_name, podsync_result_t *out);
 void podsync_result_clear (podsync_result_t *r);
 
 #endif

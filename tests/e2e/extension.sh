@@ -8,7 +8,7 @@ SO=$(realpath "${TROUPE_BUILD:-$(dirname "$TROUPE")}/libactor-echo.so")
 [ -f "$SO" ] || fail "no $SO (built with the tree)"
 OUT=$(timeout 20 "$TROUPE" up --data "$T/bad" --actor /lib/x86_64-linux-gnu/libm.so.6 2>&1) && fail "a .so without troupe_actor_entry was accepted"
 echo "$OUT" | grep -q troupe_actor_entry || fail "refusal does not say why: $OUT"
-( cd "$T" && exec "$TROUPE" up --actor "$SO" >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
+( cd "$T" && exec "$TROUPE" up --default-runtime process --actor "$SO" >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 wait_for 30 tro get nodes || fail "no API"
 grep -q 'echo watching pods' "$T/up.log" || fail "echo actor did not start"
 cat >"$T/p.yaml" <<Y

@@ -38,7 +38,7 @@ trc() { "$TROUPE" --kubeconfig "$T/admin.config" "$@"; }
 for n in 1 2 3; do tro --kubeconfig "$T/admin.config" --server "$(api $n)" get namespaces >/dev/null || fail "admin keys refused by s$n"; done
 pass "node certificate propagated, admin keys accepted by every server"
 
-"$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
+"$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --default-runtime process --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
 wait_for 40 sh -c "'$TROUPE' --kubeconfig '$T/admin.config' get nodes n1 -o json | jq -e '.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node n1 not Ready"
 cat >"$T/d.yaml" <<Y
 apiVersion: apps/v1

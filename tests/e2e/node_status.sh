@@ -18,7 +18,7 @@ for bad in "--kube-reserved memory=1Gx|memory: quantity \"1Gx\": unknown suffix"
 done
 pass "bad --kube-reserved/--system-reserved/--max-pods/--eviction-hard refused with the field named"
 
-( exec "$TROUPE" up --data "$T/d" --node-name ns1 --max-pods 42 --kube-reserved cpu=100m,memory=256Mi \
+( exec "$TROUPE" up --data "$T/d" --node-name ns1 --default-runtime process --max-pods 42 --kube-reserved cpu=100m,memory=256Mi \
     --system-reserved cpu=50m,memory=128Mi,ephemeral-storage=1Gi >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 # (not jq -e alone: jq 1.6 exits 0 on an empty input, i.e. when get failed)
 ready_is() { [ "$(tro get nodes ns1 -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = "$1" ]; }

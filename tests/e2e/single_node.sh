@@ -3,7 +3,7 @@
 # bad input, logs, delete, restart with objects and revisions intact.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-single-$$"
-printf 'nodeName: e2e-node\nlogLevel: info\n' >"$T/troupe.yaml"
+printf 'nodeName: e2e-node\nlogLevel: info\ndefaultRuntime: process\n' >"$T/troupe.yaml"
 start_up() { ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
 start_up
 wait_for 30 tro get nodes || fail "no API after 30 s"

@@ -22,7 +22,7 @@ sed -e 's/^publicKey:.*/publicKey: "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"/' 
 OUT=$(timeout 20 "$TROUPE" --kubeconfig "$T/stranger.config" get nodes 2>&1) && fail "unknown CURVE key was served: $OUT"
 pass "unknown client key refused"
 
-"$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
+"$TROUPE" --kubeconfig "$T/n1.config" agent --node-name n1 --default-runtime process --data "$T/agent" >>"$T/agent.log" 2>&1 & AG=$!; PIDS+=($AG)
 wait_for 30 sh -c "'$TROUPE' --server '$EP' get nodes n1 -o json | jq -e '.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node n1 not Ready"
 cat >"$T/d.yaml" <<Y
 apiVersion: apps/v1

@@ -21,7 +21,7 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   DATA=$(mktemp -d /dev/shm/troupe-starve.XXXXXX)
   trap 'cleanup; rm -rf "$DATA"' EXIT
 fi
-printf 'nodeName: e2e-starve\nlogLevel: warn\ndata: %s\nmaxPods: 250\n' "$DATA" >"$T/troupe.yaml"
+printf 'nodeName: e2e-starve\nlogLevel: warn\ndata: %s\nmaxPods: 250\ndefaultRuntime: process\n' "$DATA" >"$T/troupe.yaml"
 ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 wait_for 30 tro get nodes || fail "no API after 30 s"
 EP="ipc://$DATA/run/troupe.sock" # the local endpoint (docs/architecture.md: the data directory)

@@ -41,7 +41,7 @@ start_then_running (void **state)
     (void) state;
     json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
     podsync_result_t r;
-    podsync_compute (p, rt, bo, T0, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0, "10.0.0.1", "process", &r);
     assert_int_equal (r.n, 1);
     assert_int_equal (r.actions[0].kind, PODSYNC_START);
     assert_int_equal (r.actions[0].attempt, 0);
@@ -49,7 +49,7 @@ start_then_running (void **state)
     assert_string_equal (waiting_reason (&r), "ContainerCreating");
     podsync_result_clear (&r);
     json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
-    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", "process", &r);
     assert_int_equal (r.n, 0);
     assert_string_equal (tv_str (r.status, "phase"), "Running");
     assert_string_equal (tv_str (r.status, "podIP"), "10.0.0.1");
@@ -80,14 +80,14 @@ backoff_sequence (void **state)
         podsync_result_t r;
         /* just before the delay: CrashLoopBackOff (except the first, immediate restart) */
         if (expect[attempt]) {
-            podsync_compute (p, rt, bo, t + 1000 + expect[attempt] - 1, "h", &r);
+            podsync_compute (p, rt, bo, t + 1000 + expect[attempt] - 1, "h", "process", &r);
             assert_int_equal (r.n, 0);
             assert_string_equal (waiting_reason (&r), "CrashLoopBackOff");
             assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "restartCount", -1), attempt);
             assert_string_equal (tv_str (r.status, "phase"), "Running");
             podsync_result_clear (&r);
         }
-        podsync_compute (p, rt, bo, t + 1000 + expect[attempt], "h", &r);
+        podsync_compute (p, rt, bo, t + 1000 + expect[attempt], "h", "process", &r);
         assert_int_equal (r.n, 1);
         assert_int_equal (r.actions[0].kind, PODSYNC_START);
         assert_int_equal (r.actions[0].attempt, attempt + 1);
@@ -99,7 +99,7 @@ backoff_sequence (void **state)
     json_t *rt = json_array ();
     json_array_append_new (rt, rec ("y", 8, "EXITED", 1, t, t + PODSYNC_BACKOFF_RESET_MS));
     podsync_result_t r;
-    podsync_compute (p, rt, bo, t + PODSYNC_BACKOFF_RESET_MS, "h", &r);
+    podsync_compute (p, rt, bo, t + PODSYNC_BACKOFF_RESET_MS, "h", "process", &r);
     assert_int_equal (r.n, 1);
     assert_int_equal (r.actions[0].kind, PODSYNC_START);
     podsync_result_clear (&r);
@@ -123,7 +123,7 @@ policies_and_phases (void **state)
         json_t *p = pod (cases[i].policy), *bo = json_object (), *rt = json_array ();
         json_array_append_new (rt, rec ("z", 0, "EXITED", cases[i].code, T0, T0 + 5));
         podsync_result_t r;
-        podsync_compute (p, rt, bo, T0 + 10, "h", &r);
+        podsync_compute (p, rt, bo, T0 + 10, "h", "process", &r);
         assert_int_equal (r.n, cases[i].restarts);
         if (strcmp (tv_str (r.status, "phase"), cases[i].phase))
             fail_msg ("%s exit %d: phase %s, want %s", cases[i].policy, cases[i].code, tv_str (r.status, "phase"), cases[i].phase);
@@ -144,7 +144,7 @@ no_command_and_deletion (void **state)
     json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
     json_object_del (json_array_get (tv_get (p, "spec.containers"), 0), "command");
     podsync_result_t r;
-    podsync_compute (p, rt, bo, T0, "h", &r);
+    podsync_compute (p, rt, bo, T0, "h", "process", &r);
     assert_int_equal (r.n, 0);
     assert_string_equal (waiting_reason (&r), "CreateContainerError");
     assert_non_null (strstr (tv_str (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.waiting.message"), "needs a command"));
@@ -156,7 +156,7 @@ no_command_and_deletion (void **state)
     json_array_append_new (rt, rec ("old", 0, "EXITED", 1, T0, T0));
     json_array_append_new (rt, rec ("mid", 1, "EXITED", 1, T0, T0));
     json_array_append_new (rt, rec ("cur", 2, "RUNNING", 0, T0, 0));
-    podsync_compute (p, rt, bo, T0, "h", &r);
+    podsync_compute (p, rt, bo, T0, "h", "process", &r);
     int stops = 0, removes = 0;
     for (int i = 0; i < r.n; i++) {
         if (r.actions[i].kind == PODSYNC_STOP) {
@@ -175,7 +175,7 @@ no_command_and_deletion (void **state)
     podsync_result_clear (&r);
     json_array_clear (rt);
     json_array_append_new (rt, rec ("cur", 2, "EXITED", 143, T0, T0 + 10));
-    podsync_compute (p, rt, bo, T0 + 20, "h", &r);
+    podsync_compute (p, rt, bo, T0 + 20, "h", "process", &r);
     assert_true (r.removable);
     podsync_result_clear (&r);
     json_decref (p);
@@ -193,11 +193,11 @@ image_update_restarts (void **state)
     tv_set_str (c0, "image", "busybox");
     json_array_append_new (rt, c0);
     podsync_result_t r;
-    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", "process", &r);
     assert_int_equal (r.n, 0); /* the same image: nothing to do */
     podsync_result_clear (&r);
     json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "image", json_string ("busybox:2"));
-    podsync_compute (p, rt, bo, T0 + 2000, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0 + 2000, "10.0.0.1", "process", &r);
     assert_int_equal (r.n, 1);
     assert_int_equal (r.actions[0].kind, PODSYNC_STOP);
     assert_string_equal (r.actions[0].id, "c0");
@@ -208,7 +208,7 @@ image_update_restarts (void **state)
     c0 = rec ("c0", 0, "EXITED", 137, T0, T0 + 3000);
     tv_set_str (c0, "image", "busybox");
     json_array_append_new (rt, c0);
-    podsync_compute (p, rt, bo, T0 + 3001, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0 + 3001, "10.0.0.1", "process", &r);
     assert_int_equal (r.n, 1);
     assert_int_equal (r.actions[0].kind, PODSYNC_START);
     assert_int_equal (r.actions[0].attempt, 1);
@@ -218,7 +218,7 @@ image_update_restarts (void **state)
     json_t *c1 = rec ("c1", 1, "EXITED", 1, T0 + 4000, T0 + 5000);
     tv_set_str (c1, "image", "busybox:2");
     json_array_append_new (rt, c1);
-    podsync_compute (p, rt, bo, T0 + 6000, "10.0.0.1", &r);
+    podsync_compute (p, rt, bo, T0 + 6000, "10.0.0.1", "process", &r);
     for (int i = 0; i < r.n; i++)
         assert_int_not_equal (r.actions[i].kind, PODSYNC_START);
     assert_string_equal (tv_str (r.status, "phase"), "Failed");
