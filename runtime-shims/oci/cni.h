@@ -31,6 +31,10 @@ typedef struct {
     int timeout_s;          /* per plugin call; 0 = 10 */
 } cni_config_t;
 
+/* 1 if id can name a sandbox here (it names files): letters, digits, '-', '_', '.', not
+ * starting with '.', 1 to 128 characters. Every function below refuses other ids. */
+int cni_id_valid (const char *id);
+
 /* Writes the conflist for c (atomically). 0 or -1 with err. */
 int cni_write_conflist (const cni_config_t *c, char *err, size_t errlen);
 
@@ -51,6 +55,18 @@ int cni_del (const cni_config_t *c, const char *id, const char *netns_path, char
 /* Orphans: every pinned netns and every cached result whose id is not a key of live is DELeted
  * and removed. Returns the number removed. */
 int cni_gc (const cni_config_t *c, const json_t *live);
+
+/* What a plugin printed on stdout (out, len; need not end in NUL), exited_ok = it exited 0.
+ * Success: 0 and *result = the result object (new ref; NULL when out is empty, as after DEL and
+ * CHECK). An error object ({code, msg, details}, or any object with a code) or a failure:
+ * -1 and err = "plugin <plugin>: <msg> (code N): <details>". Anything else: -1 naming what it
+ * was. Never trusts out: it is fuzzed (tests/fuzz/fuzz_cni_result.c). result may be NULL. */
+int cni_parse_output (const char *plugin, int exited_ok, const char *out, size_t len, json_t **result, char *err,
+                      size_t errlen);
+/* The pod's IPv4 address in a CNI result (0.3.0 to 1.0 shapes: ips[].address "a.b.c.d/len"),
+ * without the prefix: the first on an interface inside the sandbox, else the first IPv4.
+ * 0, or -1 with ip "" when there is none. */
+int cni_result_ipv4 (const json_t *result, char *ip, size_t iplen);
 
 /* The pod's /etc/hosts (localhost lines, then "<ip>\t<hostname>") and /etc/resolv.conf (the
  * node's nameservers and search, or the given dns config) as the kubelet writes them. */
