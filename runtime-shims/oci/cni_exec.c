@@ -231,8 +231,8 @@ cni_exec_plugin (const cni_config_t *c, const char *command, const char *id, con
     snprintf (e_netns, sizeof e_netns, "CNI_NETNS=%s", netns ? netns : "");
     snprintf (e_if, sizeof e_if, "CNI_IFNAME=%s", ifname);
     snprintf (e_path, sizeof e_path, "CNI_PATH=%s", c->bin_dir);
-    char *envp[] = { e_cmd, e_id, e_netns, e_if, e_path, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                     "LANG=C", NULL };
+    char *envp[] = { e_cmd, e_id, e_netns, e_if, e_path,
+                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL };
     char *argv[] = { path, NULL };
 
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
