@@ -48,3 +48,40 @@ running() { [ "$(tro get pods -l "$1" -o json | jq '[.items[] | select(.status.p
 ready_count() { tro get pods -l "$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp==null) | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length'; }
 # count processes matching a pattern from this shell (a `sh -c` wrapper would match itself)
 procs_eq() { [ "$(pgrep -fc "${2:-$MARK}" || true)" = "$1" ]; }
+# ---- images and a registry for the container tests (Debian: docker-registry, skopeo, umoci, busybox-static)
+# need_images: skip (77) unless the tools and root are there
+need_images() {
+  [ "$(id -u)" = 0 ] || skip "containers need root"
+  local t; for t in runc conmon docker-registry skopeo umoci busybox jq; do command -v "$t" >/dev/null || skip "$t is not installed (scripts/deps.sh test)"; done
+  [ -x /usr/lib/cni/bridge ] || skip "CNI plugins missing (containernetworking-plugins)"
+}
+# registry_start DIR PORT [HTPASSWD]: Debian's docker-registry on 127.0.0.1:PORT; sets REG_PID
+registry_start() {
+  local dir=$1 port=$2 auth=""
+  mkdir -p "$dir/data"
+  [ -n "${3:-}" ] && auth=$(printf 'auth:\n  htpasswd:\n    realm: troupe-test\n    path: %s\n' "$3")
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n%s\n' "$dir" "$port" "$auth" >"$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >"$T/registry.log" 2>&1 & REG_PID=$!; PIDS+=($REG_PID)
+  wait_for 15 curl -s -o /dev/null "http://127.0.0.1:$port/v2/" || fail "registry did not start"
+}
+# image_build DIR MARK [CMD]: an OCI layout DIR/layout:1 from busybox-static, /marker holding MARK
+image_build() {
+  local dir=$1 mark=$2 a
+  rm -rf "$dir/layout" "$dir/bundle"
+  umoci init --layout "$dir/layout" >/dev/null && umoci new --image "$dir/layout:1" >/dev/null &&
+    umoci unpack --image "$dir/layout:1" "$dir/bundle" >/dev/null || return 1
+  mkdir -p "$dir/bundle/rootfs/bin" "$dir/bundle/rootfs/tmp" "$dir/bundle/rootfs/www" "$dir/bundle/rootfs/etc"
+  cp "$(command -v busybox)" "$dir/bundle/rootfs/bin/busybox"
+  for a in $("$dir/bundle/rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$dir/bundle/rootfs/bin/$a"; done
+  echo "$mark" >"$dir/bundle/rootfs/marker"
+  printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/sh\n' >"$dir/bundle/rootfs/etc/passwd"
+  printf 'root:x:0:\nwww:x:33:\n' >"$dir/bundle/rootfs/etc/group"
+  umoci repack --image "$dir/layout:1" "$dir/bundle" >/dev/null &&
+    umoci config --image "$dir/layout:1" --config.cmd /bin/sh ${3:+--config.entrypoint "$3"} >/dev/null
+}
+# image_push DIR REF [CREDS]: pushes DIR/layout:1 to docker://REF over plain HTTP
+image_push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1/layout:1" "docker://$2" >/dev/null; }
+# what a test must leave behind: nothing (veths, overlay mounts, conmon, runc state, netns pins)
+node_residue() {
+  echo "veth=$(ip -o link | grep -c veth) overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/.*/netns/" /proc/mounts)"
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Real containers (issue 7): an image built at run time (busybox-static, umoci) and pushed with
+# skopeo to Debian's docker-registry on loopback is pulled by the node; pods run under runc and
+# conmon on an overlayfs rootfs in their own network namespace (CNI bridge) with cgroup limits.
+# Checked: own rootfs (the image's file, not the host's), pod IPs differ and pod-to-pod HTTP works,
+# exec output / stderr / stdin / exit code, CRI logs (with --timestamps), the memory and cpu
+# limits in the pod's cgroup, OOMKilled 137, ErrImagePull → ImagePullBackOff, the agent killed -9
+# with containers running (re-adopted, nothing restarted) and a container that exited meanwhile
+# (its real exit code), `troupe runtime ps` with the agent stopped; after deletion and after the
+# node stops: no veth, overlay mount, conmon, netns pin, runc container or pod cgroup left.
+. "$(dirname "$0")/lib.sh"
+need_images
+cd "$T" || fail "no temp dir"
+PORT=$((20000 + $$ % 12000)); REG=127.0.0.1:$PORT; MARK=ctr-e2e-$$; IMG=$REG/e2e/busybox:1
+BEFORE=$(node_residue)
+registry_start "$T/reg" "$PORT"
+image_build "$T/img" "$MARK" || fail "could not build the test image"
+image_push "$T/img" "$IMG" || fail "could not push the test image"
+DATA=$T/d
+start_up() { ( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name c1 >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
+start_up
+ready() { [ "$(tro get nodes c1 -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
+wait_for 60 ready || fail "node not Ready"
+cat >"$T/web.yaml" <<Y
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: $IMG
+        command: ["/bin/sh", "-c", "echo started-$MARK; echo to-stderr >&2; hostname > /www/index.html; exec httpd -f -p 8080 -h /www"]
+        resources: {limits: {memory: 64Mi, cpu: 200m}}
+Y
+tro apply -f "$T/web.yaml" >/dev/null || fail "apply"
+pods() { tro get pods -l app=web -o json; }
+with_ip() { [ "$(pods | jq '[.items[] | select(.status.phase=="Running" and (.status.podIP // "") != "")] | length')" = "$1" ]; }
+wait_for 90 with_ip 2 || fail "2 pods with an IP not Running: $(pods | jq -c '[.items[].status | {phase, podIP, containerStatuses}]')"
+P1=$(pods | jq -r '.items[0].metadata.name'); P2=$(pods | jq -r '.items[1].metadata.name')
+IP1=$(pods | jq -r '.items[0].status.podIP'); IP2=$(pods | jq -r '.items[1].status.podIP')
+[ "$IP1" != "$IP2" ] || fail "both pods have $IP1"
+[[ "$IP1" == 10.88.* ]] || fail "pod IP $IP1 not from the pod CIDR 10.88.0.0/16"
+[ "$(pods | jq -r '.items[0].status.qosClass')" = Guaranteed ] || fail "qosClass of limits-only pod: $(pods | jq -r '.items[0].status.qosClass')"
+pods | jq -e '.items[0].status.containerStatuses[0] | (.containerID | startswith("oci://")) and (.imageID | startswith("sha256:"))' >/dev/null ||
+  fail "containerID/imageID: $(pods | jq -c '.items[0].status.containerStatuses[0] | {containerID, imageID}')"
+pass "image pulled from the registry, 2 pods Running with IPs $IP1 $IP2"
+
+[ "$(tro exec "$P1" -- cat /marker)" = "$MARK" ] || fail "exec cat /marker did not print the image's file"
+tro exec "$P1" -- test -e /etc/debian_version && fail "the container sees the host's root filesystem"
+tro exec "$P1" -- sh -c 'exit 7'; rc=$?; [ "$rc" = 7 ] || fail "exec exit code $rc, 7 expected"
+[ "$(echo hello-stdin | tro exec -i "$P1" -- cat)" = hello-stdin ] || fail "exec -i did not pass stdin"
+ERR=$(tro exec "$P1" -- sh -c 'echo out; echo err >&2' 2>&1 >/dev/null); [ "$ERR" = err ] || fail "exec stderr: '$ERR'"
+OUT=$(tro exec "$P1" -- /no/such/command 2>&1); rc=$?; [ "$rc" != 0 ] || fail "exec of a missing command succeeded: $OUT"
+[ "$(tro exec "$P1" -- hostname)" = "$P1" ] || fail "hostname in the pod: $(tro exec "$P1" -- hostname)"
+tro exec "$P1" -- grep -q "$P1" /etc/hosts || fail "/etc/hosts does not name the pod"
+GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://$IP2:8080/" | tr -d '\r\n ')
+[ "$GOT" = "$P2" ] || fail "pod $P1 could not fetch http://$IP2:8080/ from $P2 (got '$GOT')"
+GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://127.0.0.1:8080/" | tr -d '\r\n ')
+[ "$GOT" = "$P1" ] || fail "localhost inside the pod: got '$GOT'"
+pass "exec: output, stderr, stdin, exit codes; own rootfs, hostname, /etc/hosts; pod-to-pod and localhost HTTP"
+
+L=$(tro logs "$P1"); grep -qx "started-$MARK" <<<"$L" || fail "logs: $L"
+grep -qx to-stderr <<<"$L" || fail "logs miss stderr: $L"
+tro logs "$P1" --timestamps | grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[-+Z0-9:]* started-$MARK$" || fail "logs --timestamps: $(tro logs "$P1" --timestamps)"
+UID1=$(pods | jq -r '.items[0].metadata.uid')
+CG=$(find /sys/fs/cgroup/memory/troupe-c1 -maxdepth 3 -type d -name "pod$UID1" 2>/dev/null | head -1)
+[ -n "$CG" ] || fail "no pod cgroup pod$UID1 under /sys/fs/cgroup/memory/troupe-c1"
+LIM=$(cat "$CG"/*/memory.limit_in_bytes 2>/dev/null | head -1); [ "$LIM" = 67108864 ] || fail "memory limit in the cgroup: $LIM"
+Q=$(cat /sys/fs/cgroup/cpu/"${CG#/sys/fs/cgroup/memory/}"/*/cpu.cfs_quota_us 2>/dev/null | head -1); [ "$Q" = 20000 ] || fail "cpu quota: $Q"
+tro runtime ps --data "$DATA" | grep -q " web " || fail "runtime ps does not list the web containers: $(tro runtime ps --data "$DATA")"
+tro runtime images --data "$DATA" | grep -q "e2e/busybox:1" || fail "runtime images: $(tro runtime images --data "$DATA")"
+pass "CRI logs (stdout, stderr, --timestamps), memory 64Mi and cpu 200m in the pod cgroup, runtime ps/images"
+
+cat >"$T/bad.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: $IMG
+    command: ["/bin/sh", "-c", "a=\$(head -c 300000000 /dev/zero | tr '\\\\0' x); echo survived"]
+    resources: {limits: {memory: 32Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: noimage}
+spec:
+  containers:
+  - name: nope
+    image: $REG/e2e/does-not-exist:1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nocmd}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: $IMG
+    command: ["/not/here"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never}
+spec:
+  containers:
+  - name: c
+    image: $REG/e2e/busybox:absent
+    imagePullPolicy: Never
+Y
+tro apply -f "$T/bad.yaml" >/dev/null || fail "apply of the failing pods"
+term() { tro get pod "$1" -o json | jq -c '[.status.containerStatuses[]? | (.state.terminated, .lastState.terminated) | select(. != null)] | .[0]'; }
+oomed() { term oom | jq -e '.reason == "OOMKilled" and .exitCode == 137'; }
+wait_for 60 oomed || fail "memory hog not OOMKilled/137: $(tro get pod oom -o json | jq -c .status.containerStatuses)"
+waiting() { tro get pod "$1" -o json | jq -r '.status.containerStatuses[0].state.waiting.reason // empty'; }
+wait_for 30 sh -c "[ \"\$('$TROUPE' get pod noimage -o json | jq -r '.status.containerStatuses[0].state.waiting.reason // empty')\" = ImagePullBackOff ]" ||
+  fail "missing image: $(tro get pod noimage -o json | jq -c .status.containerStatuses)"
+tro get pod noimage -o json | jq -e '.status.containerStatuses[0].state.waiting.message | test("not found|unknown|manifest"; "i")' >/dev/null ||
+  fail "missing image: the registry's reason is not in the message: $(tro get pod noimage -o json | jq -c .status.containerStatuses[0].state)"
+tro describe pod noimage | grep -q "Failed to pull image" || fail "no Failed event for the pull"
+startfail() { term nocmd | jq -e '.exitCode == 128 and .reason == "StartError" and (.message | test("not here|no such file|executable"; "i"))'; }
+wait_for 30 startfail || fail "missing command: $(tro get pod nocmd -o json | jq -c .status.containerStatuses)"
+wait_for 30 sh -c "[ \"\$('$TROUPE' get pod never -o json | jq -r '.status.containerStatuses[0].state.waiting.reason // empty')\" = ErrImageNeverPull ]" ||
+  fail "imagePullPolicy Never: $(tro get pod never -o json | jq -c .status.containerStatuses)"
+with_ip 2 || fail "the good pods stopped running beside the bad ones"
+pass "OOMKilled 137, ErrImagePull → ImagePullBackOff with the registry's reason, StartError 128, ErrImageNeverPull; the others unharmed"
+tro delete -f "$T/bad.yaml" >/dev/null
+
+# the agent killed -9 with containers running: they keep running, are re-adopted, not restarted;
+# one that exits meanwhile is reported with its real exit code
+cat >"$T/short.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: short}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: $IMG
+    command: ["/bin/sh", "-c", "sleep 6; exit 3"]
+Y
+tro apply -f "$T/short.yaml" >/dev/null
+wait_for 30 sh -c "[ \"\$('$TROUPE' get pod short -o json | jq -r .status.phase)\" = Running ]" || fail "short pod not Running"
+HTTPD=$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')
+[ "$(wc -w <<<"$HTTPD")" = 2 ] || fail "expected 2 httpd processes: $HTTPD"
+kill -9 "$UP"; wait "$UP" 2>/dev/null
+sleep 1
+[ "$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')" = "$HTTPD" ] || fail "containers died with the agent"
+tro runtime ps --data "$DATA" | grep -q " web " || fail "runtime ps with the agent stopped: $(tro runtime ps --data "$DATA")"
+sleep 7 # the short pod exits (3) while no agent is there
+start_up
+wait_for 60 ready || fail "node not Ready after the restart"
+wait_for 30 sh -c "[ \"\$('$TROUPE' get pod short -o json | jq -c '.status.containerStatuses[0].state.terminated.exitCode')\" = 3 ]" ||
+  fail "exit code of the container that ended while the agent was down: $(tro get pod short -o json | jq -c .status.containerStatuses)"
+sleep 3
+[ "$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')" = "$HTTPD" ] || fail "containers restarted after the agent restart"
+[ "$(pods | jq '[.items[].status.containerStatuses[0].restartCount] | add')" = 0 ] || fail "restartCount after re-adoption: $(pods | jq -c '[.items[].status.containerStatuses[0].restartCount]')"
+[ "$(tro exec "$P1" -- cat /marker)" = "$MARK" ] || fail "exec after re-adoption"
+pass "agent kill -9: containers kept and re-adopted (same pids, restartCount 0), exit code 3 of one that ended meanwhile"
+
+tro delete -f "$T/short.yaml" >/dev/null
+tro delete -f "$T/web.yaml" >/dev/null || fail "delete"
+gone() { [ "$(tro get pods -A -o json | jq '.items | length')" = 0 ]; }
+wait_for 60 gone || fail "pods not gone after delete"
+clean() { [ "$(node_residue)" = "$BEFORE" ]; }
+wait_for 30 clean || fail "left behind after delete: $(node_residue), before: $BEFORE"
+[ -z "$(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d 2>/dev/null)" ] || fail "pod cgroups left: $(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d)"
+RUNC_LEFT=$(for r in /run/troupe/*/runc; do runc --root "$r" list -q 2>/dev/null; done | wc -l)
+[ "$RUNC_LEFT" = 0 ] || fail "runc containers left: $RUNC_LEFT"
+pass "deletion leaves no veth, overlay mount, conmon, netns pin, runc container or pod cgroup"
+kill "$UP"; wait "$UP" 2>/dev/null
+wait_for 20 clean || fail "left behind after the node stopped: $(node_residue), before: $BEFORE"
