@@ -98,11 +98,11 @@ cgroup_qos (const json_t *pod_spec)
     }
     if (!req_any[0] && !req_any[1] && !lim_any[0] && !lim_any[1])
         return QOS_BESTEFFORT;
+    /* Kubernetes also asks len(requests) == len(limits): implied here, since a Guaranteed
+     * candidate has both limits everywhere and requests default to them */
     for (int r = 0; r < 2 && guaranteed; r++) {
         if (req_any[r] && (!lim_any[r] || lim_sum[r] != req_sum[r]))
             guaranteed = 0;
-        if (req_any[r] != lim_any[r])
-            guaranteed = 0; /* len(requests) == len(limits) */
     }
     return guaranteed ? QOS_GUARANTEED : QOS_BURSTABLE;
 }
