@@ -106,7 +106,9 @@ default_container_is_confined (void **state)
     /* the effective set the builder wrote, as a mask */
     char err[256];
     ocispec_opts_t o = {.rootfs = "/r"};
-    json_t *spec = ocispec_build (script ("x"), NULL, &o, err, sizeof err);
+    json_t *x = script ("x");
+    json_t *spec = ocispec_build (x, NULL, &o, err, sizeof err);
+    json_decref (x);
     unsigned long long mask = 0;
     size_t i;
     json_t *c;
