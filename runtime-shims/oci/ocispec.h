@@ -21,8 +21,11 @@
  *   privileged: all capabilities, no masked or read-only paths, no seccomp, /sys and the cgroup
  *   mount read-write, the devices cgroup allows every device (host device nodes are not
  *   created: that needs I/O, the caller may add them).
- * - noNewPrivileges: !allowPrivilegeEscalation (default true), false when privileged.
- * - masked paths and read-only paths as containerd's defaults; readonlyRootfs from
+ * - noNewPrivileges: !allowPrivilegeEscalation (which defaults to true, as in Kubernetes: so
+ *   noNewPrivileges is false unless allowPrivilegeEscalation: false), false when privileged.
+ * - masked paths (/proc/acpi kcore keys latency_stats timer_list timer_stats sched_debug scsi,
+ *   /sys/firmware, /sys/devices/virtual/powercap) and read-only paths (/proc/asound bus fs irq
+ *   sys sysrq-trigger) as containerd's defaults; readonlyRootfs from
  *   readOnlyRootFilesystem; the default seccomp profile (RuntimeDefault: an allow list, errno
  *   EPERM for the rest; ocispec_seccomp_default) unless seccompProfile type Unconfined or
  *   privileged (type Localhost is refused: not supported).
@@ -68,7 +71,8 @@ typedef struct {
  * pidsLimit}, mounts[{containerPath, hostPath, readonly}], tty, stdin.
  * image_config: the image config's "config" object (Entrypoint, Cmd, Env, WorkingDir, User), or NULL.
  * Returns a new config.json object, or NULL with err naming the field ("command: no command
- * specified", "securityContext.runAsNonRoot: image will run as root"). */
+ * specified", "securityContext.runAsNonRoot: container has runAsNonRoot and image will run as
+ * root"). */
 json_t *ocispec_build (const json_t *req, const json_t *image_config, const ocispec_opts_t *o, char *err, size_t errlen);
 
 /* Resolves user ("", "name", "uid", "name:group", "uid:gid", "uid:group", "name:gid": the
