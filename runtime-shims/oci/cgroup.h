@@ -27,8 +27,11 @@ void cgroup_pod_path (const char *parent, qos_class_t q, const char *uid, char *
 /* Per-container values from the container's resources, as the kubelet computes them:
  * cpu shares = request milli * 1024 / 1000 (min 2; no request: 2, or the limit's when only a
  * limit is set); quota = limit milli * period / 1000 (period 100000 µs, min 1000), 0 = none;
- * memory limit bytes (0 = none); oomScoreAdj: Guaranteed -997, BestEffort 1000, Burstable
- * 1000 - 1000*request/node capacity clamped to [2, 999]. Returns a new object
+ * cpu shares at most 262144; memory limit bytes (0 = none; a request defaults to its limit
+ * too); oomScoreAdj: Guaranteed -997, BestEffort 1000, Burstable 1000 - 1000*memory request/
+ * node capacity clamped to [3, 999] (policy.go: at least 1000 + the Guaranteed -997, so above a
+ * Guaranteed pod using all memory; the docs' "max(2, …)" dates from when Guaranteed was -998;
+ * node critical pods and sidecars' adjustments are the caller's). Returns a new object
  * {cpuShares, cpuQuota, cpuPeriod, memoryLimitBytes, oomScoreAdj}, or NULL with err naming the
  * quantity that does not parse. */
 json_t *cgroup_container_resources (const json_t *container, qos_class_t q, int64_t node_memory_bytes, char *err,
@@ -39,12 +42,16 @@ typedef enum { CGROUP_V1 = 1, CGROUP_V2 = 2 } cgroup_version_t;
  * else v1 (hybrid machines count as v1: the controllers are on v1). */
 cgroup_version_t cgroup_detect (const char *mount_root);
 
-/* Removes the pod's cgroup directories (every v1 controller, or the v2 dir), deepest first,
- * only when empty; missing ones are fine. 0, or -1 when one still has processes. */
+/* Removes the pod's cgroup directories (every v1 controller directory under mount_root, or the
+ * v2 dir), deepest first, only when empty (rmdir), never following symlinks; missing ones are
+ * fine. 0, or -1 when one still has processes (or pod_path is not absolute or holds ".."); the
+ * others are removed all the same. */
 int cgroup_remove_pod (const char *mount_root, cgroup_version_t v, const char *pod_path);
 
-/* After a container ended: did its cgroup record an OOM kill? (v1 memory.oom_control
- * oom_kill / memory.failcnt, v2 memory.events oom_kill). Used when conmon's "oom" file is absent. */
+/* After a container ended, before its cgroup is removed: did its cgroup record an OOM kill?
+ * v1 memory.oom_control "oom_kill N" (Linux 4.13+), else memory.failcnt > 0 (the limit was hit);
+ * v2 memory.events "oom_kill N". 1 yes, 0 no or unknown (no file). Used when conmon's "oom" file
+ * is absent. */
 int cgroup_oom_killed (const char *mount_root, cgroup_version_t v, const char *container_path);
 
 #endif
