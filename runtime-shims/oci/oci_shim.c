@@ -923,21 +923,26 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
     snprintf (resolv, sizeof resolv, "%s/resolv.conf", sbdir);
     snprintf (hn, sizeof hn, "%s/hostname", sbdir);
     snprintf (cg, sizeof cg, "%s/%s", tv_str (sb, "cgroupParent") ? tv_str (sb, "cgroupParent") : "/troupe", id);
-    json_t *spec_req = json_deep_copy (b);
-    /* a named image user (USER www-data) is resolved against the image's own /etc/passwd */
-    const char *user = tv_str (img, "config.User");
-    if (user && *user && !tv_get (b, "securityContext.runAsUser")) {
-        uint32_t uid = 0, gid = 0;
-        if (ocispec_resolve_user (rootfs, user, &uid, &gid, err, sizeof err) == 0) {
-            tv_set (spec_req, "securityContext.runAsUser", json_integer (uid));
-            if (!tv_get (b, "securityContext.runAsGroup"))
-                tv_set (spec_req, "securityContext.runAsGroup", json_integer (gid));
-        }
-    }
     ocispec_opts_t so = {.rootfs = rootfs, .hostname = tv_str (sb, "hostname"), .netns_path = tv_str (sb, "netns"),
                          .cgroups_path = cg, .hosts_path = hosts, .resolv_path = resolv, .hostname_path = hn};
-    json_t *spec = ocispec_build (spec_req, tv_get (img, "config"), &so, err, sizeof err);
-    json_decref (spec_req);
+    /* the user: runAsUser, else the image's User, resolved against the image's own /etc/passwd */
+    char user[300] = "";
+    if (tv_get (b, "securityContext.runAsUser"))
+        snprintf (user, sizeof user, "%lld", (long long) tv_int (b, "securityContext.runAsUser", 0));
+    else if (tv_str (img, "config.config.User") && *tv_str (img, "config.config.User"))
+        snprintf (user, sizeof user, "%s", tv_str (img, "config.config.User"));
+    else if (tv_str (img, "config.User") && *tv_str (img, "config.User"))
+        snprintf (user, sizeof user, "%s", tv_str (img, "config.User"));
+    if (user[0]) {
+        if (ocispec_resolve_user (rootfs, user, &so.uid, &so.gid, err, sizeof err)) {
+            ocirun_remove_dir (dir);
+            json_decref (img);
+            fail (rep, TR_INVALID, "user \"%s\": %s", user, err);
+            return;
+        }
+        so.user_resolved = 1;
+    }
+    json_t *spec = ocispec_build (b, tv_get (img, "config"), &so, err, sizeof err);
     if (!spec) {
         ocirun_remove_dir (dir);
         json_decref (img);
