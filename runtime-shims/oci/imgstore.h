@@ -11,10 +11,13 @@
  *
  * An image record (json object):
  *   {"name": "127.0.0.1:5000/acc/busybox:1", "namespace": "troupe.io",
- *    "digest": "sha256:…" (manifest), "configDigest": "sha256:…", "size": bytes of the layers,
+ *    "digest": "sha256:…" (what the reference names: the index's digest for a multi-arch image),
+ *    "manifestDigest": "sha256:…" (the linux/<arch> image manifest's; = digest when no index),
+ *    "configDigest": "sha256:…", "size": bytes of the layers' blobs,
  *    "config": {…the image config's "config" object: Entrypoint, Cmd, Env, WorkingDir, User…},
  *    "architecture": "amd64", "os": "linux",
  *    "layers": ["/abs/path/layers/<chain>/fs", …]  (lowest first),
+ *    "blobs": ["sha256:…", …] (every blob the image holds: index, manifest, config, layers),
  *    "pulledAt": ms since the epoch, "lastUsed": ms}
  *
  * Thread-safety: pulls of different images may run in parallel threads; every file is written
@@ -70,12 +73,16 @@ json_t *imgstore_get (imgstore_t *self, const char *ns, const char *ref);
 int imgstore_pull (imgstore_t *self, const char *ns, const char *ref, const imgpull_opts_t *o, json_t **record,
                    char *err, size_t errlen);
 /* Imports an OCI image layout or docker-archive (docker save) tarball: every image it names is
- * recorded in ns. *names: new array of the names imported (may be NULL). */
+ * recorded in ns. *names: new array of the names imported (may be NULL). Names: OCI
+ * "io.containerd.image.name", else "org.opencontainers.image.ref.name" when it is a full
+ * reference (has '/', ':' or '@'), a bare tag T of x.tar being "localhost/x:T"; docker-archive
+ * RepoTags. Blobs are verified against their digests, layers against the config's diff ids. */
 int imgstore_import (imgstore_t *self, const char *ns, const char *tar_path, json_t **names, char *err, size_t errlen);
 /* Records of ns (NULL = every namespace). New array. */
 json_t *imgstore_list (imgstore_t *self, const char *ns);
 /* Forgets ref in ns; blobs and layers no image uses any more are deleted. in_use: array of
- * manifest digests that running containers use (refused with -1 "in use" if ref's is one). */
+ * manifest digests that running containers use (refused with -1 "in use" if ref's digest or
+ * manifestDigest is one). IMG_ERR_NOT_FOUND (also -1) when ns has no such image. */
 int imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const json_t *in_use, char *err, size_t errlen);
 /* Image GC as the kubelet's: when the filesystem holding root is above high_pct used, removes
  * unused images (not in in_use) least recently used first until below low_pct. Returns the
@@ -83,5 +90,7 @@ int imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const js
 int imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use);
 /* Marks an image used now (for GC order). */
 void imgstore_touch (imgstore_t *self, const char *ns, const char *ref);
+/* Blobs transferred from registries since open (metrics; tests check a second pull does none). */
+uint64_t imgstore_blob_fetches (imgstore_t *self);
 
 #endif
