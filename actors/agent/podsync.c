@@ -146,6 +146,13 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
                 state = terminated (cur);
             else
                 state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+        } else if (!strcmp (runtime_name ? runtime_name : "process", "process") &&
+                   (json_object_size (tv_get (spec, "securityContext")) || json_object_size (tv_get (spec, "resources.limits")) ||
+                    json_object_size (tv_get (pod, "spec.securityContext")))) {
+            /* what the process runtime cannot apply is not silently dropped */
+            state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
+                               "the process runtime runs host processes: it applies no securityContext and no "
+                               "resources.limits (runtimeClassName: oci does)");
         } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && !json_array_size (tv_get (spec, "command"))) {
             char msg[300];
             snprintf (msg, sizeof msg,

@@ -31,7 +31,7 @@ typedef enum { PODSYNC_START = 1, PODSYNC_STOP, PODSYNC_REMOVE } podsync_kind_t;
 typedef struct {
     podsync_kind_t kind;
     char container[64];   /* spec name (START) */
-    char id[64];          /* runtime containerId (STOP, REMOVE) */
+    char id[80];          /* runtime containerId (STOP, REMOVE; the oci runtime's are 64 hex) */
     int attempt;          /* START: the attempt number to create */
     int timeout_s;        /* STOP: grace period */
 } podsync_action_t;

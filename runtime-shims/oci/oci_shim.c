@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -48,6 +49,8 @@ struct oci_shim {
     int n_insecure;
     long long log_max;
     cgroup_version_t cgv;
+    int min_oom_adj;      /* the lowest oom_score_adj we may give (ours, without CAP_SYS_RESOURCE) */
+    int oom_warned;
     zhashx_t *ctrs;       /* id → ctr_t */
     zhashx_t *sandboxes;  /* id → json record */
     zhashx_t *pending_sb; /* sandbox ids being set up or torn down → "1" */
@@ -389,6 +392,23 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
         if (*c == '/')
             *c = '_';
     s->cgv = cgroup_detect ("/sys/fs/cgroup");
+    s->min_oom_adj = -1000;
+    FILE *st = fopen ("/proc/self/status", "r");
+    char line[256];
+    unsigned long long capeff = ~0ULL;
+    while (st && fgets (line, sizeof line, st))
+        if (!strncmp (line, "CapEff:", 7))
+            capeff = strtoull (line + 7, NULL, 16);
+    if (st)
+        fclose (st);
+    if (!(capeff & (1ULL << 24))) { /* CAP_SYS_RESOURCE */
+        FILE *f = fopen ("/proc/self/oom_score_adj", "r");
+        if (f) {
+            if (fscanf (f, "%d", &s->min_oom_adj) != 1)
+                s->min_oom_adj = 0;
+            fclose (f);
+        }
+    }
     s->insecure = json_deep_copy (o->insecure ? o->insecure : json_array ());
     s->mirrors = o->mirrors ? json_deep_copy (o->mirrors) : NULL;
     s->n_insecure = (int) json_array_size (s->insecure);
@@ -622,6 +642,23 @@ oci_shim_stop_all (oci_shim_t *s, int grace_s)
     for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids))
         remove_sandbox_now (s, id);
     zlistx_destroy (&ids);
+    /* the node's kubepods hierarchy goes with its last pod (an orderly stop leaves no cgroup) */
+    char parent[160];
+    snprintf (parent, sizeof parent, "/%s", s->cgroup_parent);
+    cgroup_remove_pod ("/sys/fs/cgroup", s->cgv, parent);
+    /* its pinned-netns directory, a shared mount of its own (as ip-netns makes /run/netns), the
+     * bridge the CNI bridge plugin made, and the run directory: a stopped node leaves nothing */
+    umount2 (s->cni.netns_dir, MNT_DETACH);
+    char ipbin[64] = "/usr/sbin/ip";
+    if (access (ipbin, X_OK))
+        snprintf (ipbin, sizeof ipbin, "/sbin/ip");
+    char *argv[] = {ipbin, "link", "del", s->cni.bridge, NULL};
+    ocirun_result_t r;
+    if (ocirun_exec (argv, NULL, 0, 10000, 4096, &r) == 0 && r.exit_code != 0 && r.err && !strstr (r.err, "Cannot find"))
+        TR_WARN (A, "ip link del %s: %s", s->cni.bridge, r.err);
+    ocirun_result_clear (&r);
+    if (zhashx_size (s->ctrs) == 0)
+        ocirun_remove_dir (s->run);
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -719,6 +756,7 @@ h_pull (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
     }
     char key[700];
     snprintf (key, sizeof key, "pull/%.64s/%.600s", ns, norm);
+    TR_INFO (A, "pulling image=%s namespace=%s policy=%s", norm, ns, policy);
     *job = job_new (s, J_PULL, key, req->body);
     json_object_set_new ((*job)->in, "ref", json_string (norm));
     json_object_set_new ((*job)->in, "runtimeNamespace", json_string (ns));
@@ -942,7 +980,18 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
         }
         so.user_resolved = 1;
     }
-    json_t *spec = ocispec_build (b, tv_get (img, "config"), &so, err, sizeof err);
+    /* lowering an oom_score_adj below our own needs CAP_SYS_RESOURCE, which a root without it
+     * (a container, a restricted sandbox) lacks: runc would fail the start, so it is raised to ours */
+    json_t *breq = json_deep_copy (b);
+    json_int_t want = tv_int (b, "linux.oomScoreAdj", 0);
+    if (tv_get (b, "linux.oomScoreAdj") && want < s->min_oom_adj) {
+        tv_set (breq, "linux.oomScoreAdj", json_integer (s->min_oom_adj));
+        if (!s->oom_warned++)
+            TR_WARN (A, "no CAP_SYS_RESOURCE: oom_score_adj below %d (Guaranteed pods ask -997) raised to %d",
+                     s->min_oom_adj, s->min_oom_adj);
+    }
+    json_t *spec = ocispec_build (breq, tv_get (img, "config"), &so, err, sizeof err);
+    json_decref (breq);
     if (!spec) {
         ocirun_remove_dir (dir);
         json_decref (img);
@@ -1084,6 +1133,12 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
 {
     rep->code = TR_OK;
     switch (j->kind) {
+    case J_PULL:
+        if (j->rc)
+            TR_WARN (A, "pull failed image=%s error=\"%s\"", tv_str (j->in, "ref"), j->err);
+        else
+            TR_INFO (A, "pulled image=%s digest=%s", tv_str (j->in, "ref"), tv_str (j->out, "imageRef"));
+        break;
     case J_SANDBOX:
         zhashx_delete (s->pending_sb, j->id);
         if (!j->rc) {

@@ -12,7 +12,7 @@
 need_images
 cd "$T" || fail "no temp dir"
 PORT=$((20000 + $$ % 12000)); REG=127.0.0.1:$PORT; MARK=ctr-e2e-$$; IMG=$REG/e2e/busybox:1
-BEFORE=$(node_residue)
+BEFORE=$(node_residue); PBEFORE=$(pod_residue)
 registry_start "$T/reg" "$PORT"
 image_build "$T/img" "$MARK" || fail "could not build the test image"
 image_push "$T/img" "$IMG" || fail "could not push the test image"
@@ -169,11 +169,14 @@ tro delete -f "$T/short.yaml" >/dev/null
 tro delete -f "$T/web.yaml" >/dev/null || fail "delete"
 gone() { [ "$(tro get pods -A -o json | jq '.items | length')" = 0 ]; }
 wait_for 60 gone || fail "pods not gone after delete"
-clean() { [ "$(node_residue)" = "$BEFORE" ]; }
-wait_for 30 clean || fail "left behind after delete: $(node_residue), before: $BEFORE"
+pclean() { [ "$(pod_residue)" = "$PBEFORE" ]; }
+wait_for 30 pclean || fail "left behind after delete: $(pod_residue), before: $PBEFORE"
 [ -z "$(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d 2>/dev/null)" ] || fail "pod cgroups left: $(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d)"
 RUNC_LEFT=$(for r in /run/troupe/*/runc; do runc --root "$r" list -q 2>/dev/null; done | wc -l)
 [ "$RUNC_LEFT" = 0 ] || fail "runc containers left: $RUNC_LEFT"
 pass "deletion leaves no veth, overlay mount, conmon, netns pin, runc container or pod cgroup"
 kill "$UP"; wait "$UP" 2>/dev/null
+clean() { [ "$(node_residue)" = "$BEFORE" ]; }
 wait_for 20 clean || fail "left behind after the node stopped: $(node_residue), before: $BEFORE"
+[ -z "$(ls -d /sys/fs/cgroup/memory/troupe-c1 2>/dev/null)" ] || fail "the node's cgroup hierarchy is left after it stopped"
+pass "the stopped node leaves no bridge, mount, rule or cgroup"

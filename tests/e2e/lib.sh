@@ -81,7 +81,12 @@ image_build() {
 }
 # image_push DIR REF [CREDS]: pushes DIR/layout:1 to docker://REF over plain HTTP
 image_push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1/layout:1" "docker://$2" >/dev/null; }
-# what a test must leave behind: nothing (veths, overlay mounts, conmon, runc state, netns pins)
+# what a test must leave behind: nothing. pod_residue: what each pod has (veth, overlay mount,
+# conmon, pinned netns, CNI NAT rules); node_residue: that and what a running node has (its bridge,
+# its /run/troupe mounts)
+pod_residue() {
+  echo "veth=$(ip -o link | grep -c veth) overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/.*/netns/sb-" /proc/mounts) cni_rules=$(iptables -t nat -S 2>/dev/null | grep -c CNI-)"
+}
 node_residue() {
-  echo "veth=$(ip -o link | grep -c veth) overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/.*/netns/" /proc/mounts)"
+  echo "veth=$(ip -o link | grep -c veth) bridges=$(ip -o link | grep -cE '^[0-9]+: tr[0-9a-f]{8}:') overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/" /proc/mounts) cni_rules=$(iptables -t nat -S 2>/dev/null | grep -c CNI-)"
 }

@@ -469,8 +469,11 @@ refused_fields_say_not_supported (void **state)
                     "containers: [{name: c, command: [sleep, '1']}]}}}\n",
                     "spec.template.spec.initContainers: Unsupported: not supported yet by Troupe: init containers are not run");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
-                    "resources: {limits: {memory: 64Mi}}}]}\n",
-                    "spec.containers[0].resources.limits: Unsupported: not supported yet");
+                    "resources: {limits: {memory: 64Mi, hugepages-2Mi: 2Mi}}}]}\n",
+                    "spec.containers[0].resources.limits.hugepages-2Mi: Unsupported: not supported yet");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, "
+                    "securityContext: {seccompProfile: {type: Localhost, localhostProfile: x.json}}}]}\n",
+                    "spec.containers[0].securityContext.seccompProfile.type: Unsupported value: \"Localhost\": not supported yet");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
                     "readinessProbe: {httpGet: {port: 80}}}]}\n",
                     "spec.containers[0].readinessProbe: Unsupported: not supported yet");
@@ -497,8 +500,8 @@ absent_equivalents_accepted (void **state)
                     "spec.automountServiceAccountToken: Unsupported");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {os: {name: windows}, containers: [{name: c}]}\n",
                     "spec.os: Unsupported");
-    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c}]}\n",
-                    "spec.hostNetwork: Unsupported: not supported yet");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {runtimeClassName: kata, containers: [{name: c}]}\n",
+                    "spec.runtimeClassName");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, terminationMessagePath: /tmp/x}]}\n",
                     "spec.containers[0].terminationMessagePath: Unsupported");
     expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {progressDeadlineSeconds: 60, "
@@ -509,10 +512,10 @@ absent_equivalents_accepted (void **state)
     expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 80, hostPort: 0}], "
                   "resources: {limits: {}, requests: {cpu: 1}}}], volumes: [], hostNetwork: false, securityContext: {}}\n");
     /* an accepted value still meets the field's own checks */
-    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: '', containers: [{name: c}]}\n",
-                    "spec.hostNetwork: Invalid type: expected boolean, got string");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostPID: '', containers: [{name: c}]}\n",
+                    "spec.hostPID: Invalid type: expected boolean, got string");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: 'no', containers: [{name: c}]}\n",
-                    "spec.hostNetwork: Unsupported");
+                    "spec.hostNetwork: Invalid type: expected boolean, got string");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {activeDeadlineSeconds: 0, containers: [{name: c}]}\n",
                     "spec.activeDeadlineSeconds: Invalid value: 0: must be greater than or equal to 1");
     /* a defaulted Pod is valid: defaulting never fills a refused value */
