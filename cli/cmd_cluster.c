@@ -422,7 +422,7 @@ static void
 on_signal (int sig)
 {
     /* SIGUSR1: the shim's parent (the agent) died — leave the containers to the next shim */
-    g_stop = sig == SIGUSR1 ? 2 : 1;
+    g_stop = sig == SIGUSR1 ? (g_stop ? g_stop : 2) : 1; /* an orderly stop under way stays one */
 }
 
 /* The node's runtime shim (runtime-shims/shim.h), a child in its own session: process and oci

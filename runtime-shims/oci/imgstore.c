@@ -459,6 +459,9 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
                              blobs, "pulledAt", (json_int_t) now, "lastUsed", (json_int_t) now);
     if (!json_is_object (c) && json_object_get (rec, "config"))
         json_decref (json_object_get (rec, "config"));   /* s:O took its own reference */
+    /* given to the node offline (import, preload, seed) or pulled: imports serve later pulls of
+     * their name as the node's local mirror (see imgstore.h) */
+    json_object_set_new (rec, "source", json_string (src->reg ? "pull" : "import"));
     json_decref (cfg);
     char dir[P_MAX];
     ns_dir (s, ns, dir, sizeof dir);

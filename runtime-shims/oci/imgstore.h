@@ -18,7 +18,8 @@
  *    "architecture": "amd64", "os": "linux",
  *    "layers": ["/abs/path/layers/<chain>/fs", …]  (lowest first),
  *    "blobs": ["sha256:…", …] (every blob the image holds: index, manifest, config, layers),
- *    "pulledAt": ms since the epoch, "lastUsed": ms}
+ *    "pulledAt": ms since the epoch, "lastUsed": ms,
+ *    "source": "pull" | "import" (given offline: imgstore_import, the preload folder, the seed)}
  *
  * Thread-safety: pulls of different images may run in parallel threads; every file is written
  * to a temp name and renamed, so a crash mid-pull leaves no half blob, layer or record (temp

@@ -569,6 +569,29 @@ oci_shim_running (oci_shim_t *s)
     return n;
 }
 
+/* Does the container's init neither catch nor ignore SIGTERM? Then the kernel discards a
+ * SIGTERM sent to it (a pid namespace's init gets no default actions), and waiting out the grace
+ * period would only delay the SIGKILL that ends it anyway (docs/decisions.md). */
+static int
+term_is_dropped (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return 0;
+    unsigned long long cgt = ~0ULL, ign = ~0ULL;
+    while (fgets (line, sizeof line, f)) {
+        if (!strncmp (line, "SigCgt:", 7))
+            cgt = strtoull (line + 7, NULL, 16);
+        else if (!strncmp (line, "SigIgn:", 7))
+            ign = strtoull (line + 7, NULL, 16);
+    }
+    fclose (f);
+    unsigned long long term = 1ULL << (SIGTERM - 1);
+    return !(cgt & term) && !(ign & term);
+}
+
 static void
 stop_one (ctr_t *c, int timeout_s)
 {
@@ -577,7 +600,7 @@ stop_one (ctr_t *c, int timeout_s)
     pid_t pid = (pid_t) tv_int (c->rec, "pid", 0);
     if (pid <= 0)
         return;
-    if (timeout_s <= 0) {
+    if (timeout_s <= 0 || term_is_dropped (pid)) {
         kill (pid, SIGKILL);
         return;
     }
@@ -743,7 +766,10 @@ h_pull (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
     if (!policy)
         policy = imgref_is_latest (&ref) ? "Always" : "IfNotPresent";
     json_t *rec = imgstore_get (s->img, ns, norm);
-    if (rec && strcmp (policy, "Always")) {
+    /* an image given to the node offline (imported, preloaded, seeded) is the node's local mirror
+     * for its name, tried before the registry as k3s's embedded mirror is: Always finds it here */
+    int local = rec && !strcmp (tv_str (rec, "source") ? tv_str (rec, "source") : "", "import");
+    if (rec && (strcmp (policy, "Always") || local)) {
         ok (rep, json_pack ("{s:s,s:s,s:b}", "image", norm, "imageRef", tv_str (rec, "digest") ? tv_str (rec, "digest") : "",
                             "pulled", 0));
         json_decref (rec);
