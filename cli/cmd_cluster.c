@@ -38,7 +38,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +75,7 @@ load_server_config (int *argc, char **argv, int *bad)
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
                                   "maxPods", "kubeReserved", "systemReserved", "evictionHard",
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
+                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
@@ -111,7 +111,7 @@ load_server_config (int *argc, char **argv, int *bad)
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
                     !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
-                    !(!strcmp (k, "maxPods") && json_is_integer (v)) &&
+                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7)) && json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
             *bad = 1;
@@ -421,8 +421,8 @@ static volatile sig_atomic_t g_stop;
 static void
 on_signal (int sig)
 {
-    /* SIGUSR1: the shim's parent (the agent) died — leave the containers to the next shim */
-    g_stop = sig == SIGUSR1 ? (g_stop ? g_stop : 2) : 1; /* an orderly stop under way stays one */
+    (void) sig;
+    g_stop = 1;
 }
 
 /* The node's runtime shim (runtime-shims/shim.h), a child in its own session: process and oci
@@ -447,7 +447,8 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     char oci[1100];
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
-    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox", NULL};
+    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox",
+                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
             json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
@@ -466,6 +467,37 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     return pid;
 }
 
+/* The shim a previous agent of this data dir left running: its pid from DATA/run/shim.pid when
+ * that process is alive and is a `troupe shim` of this data dir; else 0. */
+static pid_t
+running_shim (const char *data)
+{
+    char path[1200], cmd[4096];
+    snprintf (path, sizeof path, "%s/run/shim.pid", data);
+    FILE *f = fopen (path, "r");
+    long pid = 0;
+    if (!f)
+        return 0;
+    if (fscanf (f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose (f);
+    if (pid <= 0 || kill ((pid_t) pid, 0))
+        return 0;
+    snprintf (path, sizeof path, "/proc/%ld/cmdline", pid);
+    f = fopen (path, "r");
+    size_t n = f ? fread (cmd, 1, sizeof cmd - 1, f) : 0;
+    if (f)
+        fclose (f);
+    cmd[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!cmd[i])
+            cmd[i] = ' ';
+    char want[1200];
+    snprintf (want, sizeof want, "%s/shim", data);
+    return strstr (cmd, " shim ") && strstr (cmd, want) ? (pid_t) pid : 0;
+}
+
+/* Stops pid (our child, or a shim an earlier agent left): SIGTERM, SIGKILL after seconds. */
 static void
 stop_child (pid_t pid, int seconds)
 {
@@ -473,7 +505,8 @@ stop_child (pid_t pid, int seconds)
         return;
     kill (pid, SIGTERM);
     for (int i = 0; i < seconds * 20; i++) {
-        if (waitpid (pid, NULL, WNOHANG) == pid)
+        pid_t r = waitpid (pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD && kill (pid, 0)))
             return;
         usleep (50000);
     }
@@ -664,6 +697,33 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
     json_object_set_new (*out, "insecureRegistries", ins);
     if (tv_get (cfg, "registries"))
         json_object_set (*out, "registries", tv_get (cfg, "registries"));
+    /* the kubelet's image GC thresholds (--image-gc-high-threshold 85, --image-gc-low-threshold 80) */
+    static const struct {
+        const char *flag, *key;
+        int def;
+    } gc[] = {{"--image-gc-high-threshold", "imageGCHighThresholdPercent", 85},
+              {"--image-gc-low-threshold", "imageGCLowThresholdPercent", 80}};
+    int pct[2];
+    for (int i = 0; i < 2; i++) {
+        const char *fv = cli_opt (argc, argv, gc[i].flag, NULL);
+        json_t *cv = tv_get (cfg, gc[i].key);
+        char *end = NULL;
+        long n = fv ? strtol (fv, &end, 10) : json_is_integer (cv) ? (long) json_integer_value (cv) : gc[i].def;
+        if ((fv && (end == fv || *end)) || n < 0 || n > 100) {
+            fprintf (stderr, "error: %s: must be an integer percentage from 0 to 100\n", gc[i].flag);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+        pct[i] = (int) n;
+        json_object_set_new (*out, gc[i].key, json_integer (n));
+    }
+    if (pct[1] >= pct[0] && pct[0] < 100) {
+        fprintf (stderr, "error: --image-gc-low-threshold (%d) must be below --image-gc-high-threshold (%d)\n", pct[1], pct[0]);
+        json_decref (*out);
+        *out = NULL;
+        return -1;
+    }
     static const struct {
         const char *flag, *key;
     } g[] = {{"--pod-cidr", "podCIDR"}, {"--default-runtime", "defaultRuntime"}, {"--container-log-max-size", "containerLogMaxSize"}};
@@ -691,7 +751,13 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
     char run[1100];
     snprintf (run, sizeof run, "%s/run", c->data);
     mkdirp (run, 0700);
-    c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
+    /* the shim outlives its agent (DESIGN.md): an agent started again finds the one its
+     * predecessor left (DATA/run/shim.pid, still serving that socket) and talks to it */
+    c->shim = running_shim (c->data);
+    if (c->shim > 0)
+        TR_INFO ("troupe", "runtime shim still running pid=%d: re-using it", (int) c->shim);
+    else
+        c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
     if (c->shim < 0) {
         fprintf (stderr, "error: cannot start the process shim\n");
         return -1;
@@ -1113,7 +1179,9 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .mirrors = tv_get (sc, "registries.mirrors"),
                                   .log_max_bytes = logmax,
                                   .preload_dir = tv_str (sc, "preloadDir"),
-                                  .seed_busybox = tv_bool (sc, "seedBusybox", false)}};
+                                  .seed_busybox = tv_bool (sc, "seedBusybox", false),
+                                  .gc_high_pct = (int) tv_int (sc, "imageGCHighThresholdPercent", 85),
+                                  .gc_low_pct = (int) tv_int (sc, "imageGCLowThresholdPercent", 80)}};
     zsys_handler_set (NULL);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -1121,15 +1189,18 @@ cmd_shim (cli_t *g, int argc, char **argv)
     sigaction (SIGTERM, &sa, NULL);
     /* the shim must not die with the agent's process group on Ctrl-C: it stops its containers */
     setsid ();
-    /* an agent killed (-9, a crash) takes its shim along, which leaves the containers running
-     * (conmon holds them) for the shim of the next agent to re-adopt; an orderly stop of the
-     * agent (SIGTERM to the shim) stops them */
-    pid_t parent = getppid ();
-    sigaction (SIGUSR1, &sa, NULL);
-    prctl (PR_SET_PDEATHSIG, SIGUSR1);
-    if (getppid () != parent)
-        g_stop = 2;
+    /* it outlives an agent killed -9: the next agent of this data dir finds it by its pid file
+     * and talks to it (an orderly stop of the agent, SIGTERM here, stops the containers) */
+    char pidf[1200];
+    snprintf (pidf, sizeof pidf, "%s/../run/shim.pid", state);
+    FILE *pf = fopen (pidf, "w");
+    if (pf) {
+        fprintf (pf, "%d\n", (int) getpid ());
+        fclose (pf);
+    }
     int rc = shim_serve (&o, (volatile int *) &g_stop, 1) ? 1 : 0;
+    if (rc == 0)
+        unlink (pidf);
     json_decref (sc);
     return rc;
 }

@@ -24,7 +24,7 @@ usage (FILE *f)
              "        [--max-pods 110] [--kube-reserved|--system-reserved cpu=100m,memory=100Mi,ephemeral-storage=1Gi]\n"
              "        [--eviction-hard memory.available<100Mi,nodefs.available<10%%,nodefs.inodesFree<5%%,pid.available<N]\n"
              "        [--insecure-registry HOST:PORT]… [--default-runtime oci|process] [--pod-cidr CIDR]\n"
-             "        [--container-log-max-size 10Mi]  (also on up)\n"
+             "        [--container-log-max-size 10Mi] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80]  (also on up)\n"
              "Node:\n"
              "  runtime ps|images|inspect ID|logs ID|rmi IMAGE [--namespace troupe.io] [--data DIR]  the node's containers\n"
              "          and images, read from its state (works with the agent stopped)\n"

@@ -9,6 +9,8 @@
 #include "core/value.h"
 #include "runtime-shims/cri.h"
 
+#include <sodium.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -430,6 +432,7 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         const char *m = reply->msg ? reply->msg : tr_code_name (reply->code);
         TR_WARN (A, "pull failed pod=%s/%s image=%s msg=\"%s\"", c->pod_ns, c->pod_name, c->image, m);
         hold (a, c, never ? "ErrImageNeverPull" : "ErrImagePull", m);
+        json_object_del (a->pull_secrets, c->uid); /* read again for the next attempt, as the kubelet does */
         snprintf (msg, sizeof msg, "Failed to pull image \"%s\": %s", c->image, m);
         pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", never ? "ErrImageNeverPull" : "Failed", msg);
     }
@@ -457,6 +460,90 @@ on_sandbox (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         /* retried when the in-flight mark expires */
     }
     free (c);
+}
+
+/* imagePullSecrets: each Secret (kubernetes.io/dockerconfigjson, or the older .dockercfg) read
+ * once per pod, their "auths" merged into one docker config object for the pulls of that pod; a
+ * Secret missing or of another type is skipped with a warning event, as the kubelet does. */
+typedef struct {
+    char uid[64];
+    char pod_ns[TR_NAME_MAX + 1];
+    char pod_name[TR_NAME_MAX + 1];
+    int left;
+    json_t *auths;
+} pull_secrets_t;
+
+static void
+on_pull_secret (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    agent_t *a = self;
+    pull_secrets_t *p = arg;
+    const char *type = tv_str (reply->body, "type") ? tv_str (reply->body, "type") : "";
+    const char *key = !strcmp (type, "kubernetes.io/dockercfg") ? ".dockercfg" : ".dockerconfigjson";
+    /* (not tv_str: the key holds a dot, which tv paths split on) */
+    const char *b64 = reply->code == TR_OK ? json_string_value (json_object_get (tv_get (reply->body, "data"), key)) : NULL;
+    json_t *cfg = NULL;
+    if (b64) {
+        size_t n = strlen (b64), got = 0;
+        unsigned char *raw = malloc (n + 1);
+        if (!sodium_base642bin (raw, n, b64, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL))
+            cfg = json_loadb ((const char *) raw, got, 0, NULL);
+        free (raw);
+    }
+    json_t *entries = !strcmp (key, ".dockercfg") ? cfg : tv_get (cfg, "auths");
+    if (json_is_object (entries))
+        json_object_update (json_object_get (p->auths, "auths"), entries);
+    else {
+        char msg[600];
+        snprintf (msg, sizeof msg, "Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.",
+                  reply->code == TR_OK ? "not a kubernetes.io/dockerconfigjson Secret" : tr_code_name (reply->code));
+        pod_event (ctx, a, p->pod_ns, p->pod_name, p->uid, "Warning", "FailedToRetrieveImagePullSecret", msg);
+    }
+    json_decref (cfg);
+    if (--p->left == 0) {
+        if (json_object_get (a->backoff, p->uid)) /* the pod is still ours */
+            json_object_set (a->pull_secrets, p->uid, p->auths);
+        char k[100];
+        snprintf (k, sizeof k, "ps/%s", p->uid);
+        json_object_del (a->inflight, k);
+        troupe_timer_within (ctx, T_KICK, 20);
+        json_decref (p->auths);
+        free (p);
+    }
+}
+
+/* 0 when the pod's pull secrets are known (or it has none); 1 while they are being read. */
+static int
+pull_secrets_ready (troupe_ctx_t *ctx, agent_t *a, const json_t *pod)
+{
+    const char *uid = tv_str (pod, "metadata.uid");
+    json_t *refs = tv_get (pod, "spec.imagePullSecrets");
+    if (!json_array_size (refs) || json_object_get (a->pull_secrets, uid))
+        return 0;
+    char k[100];
+    snprintf (k, sizeof k, "ps/%s", uid);
+    if (inflight (a, k))
+        return 1;
+    mark (a, k);
+    pull_secrets_t *p = calloc (1, sizeof *p);
+    snprintf (p->uid, sizeof p->uid, "%s", uid);
+    snprintf (p->pod_ns, sizeof p->pod_ns, "%s", tv_str (pod, "metadata.namespace"));
+    snprintf (p->pod_name, sizeof p->pod_name, "%s", tv_str (pod, "metadata.name"));
+    p->auths = json_pack ("{s:{}}", "auths");
+    p->left = (int) json_array_size (refs);
+    size_t i;
+    json_t *r;
+    json_array_foreach (refs, i, r) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_GET;
+        strcpy (req.kind, "Secret");
+        snprintf (req.ns, sizeof req.ns, "%s", p->pod_ns);
+        snprintf (req.name, sizeof req.name, "%s", tv_str (r, "name") ? tv_str (r, "name") : "");
+        troupe_request (ctx, &req, on_pull_secret, p);
+        tr_env_clear (&req);
+    }
+    return 1;
 }
 
 /* The pod's security context merged into the container's (the container's fields win). */
@@ -507,7 +594,7 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
         char pk[300];
         snprintf (pk, sizeof pk, "pull/%s", key);
         if (!json_object_get (a->pulled, key)) {
-            if (inflight (a, pk))
+            if (inflight (a, pk) || pull_secrets_ready (ctx, a, pod))
                 return;
             mark (a, pk);
             json_t *body = json_pack ("{s:s,s:s}", "image", image, "runtimeNamespace", "troupe.io");

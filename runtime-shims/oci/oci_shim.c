@@ -50,6 +50,8 @@ struct oci_shim {
     long long log_max;
     cgroup_version_t cgv;
     int min_oom_adj;      /* the lowest oom_score_adj we may give (ours, without CAP_SYS_RESOURCE) */
+    int gc_high, gc_low;  /* image GC thresholds (% of the image store's filesystem) */
+    int64_t next_gc;      /* monotonic ms of the next image GC check */
     int oom_warned;
     zhashx_t *ctrs;       /* id → ctr_t */
     zhashx_t *sandboxes;  /* id → json record */
@@ -416,6 +418,9 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     for (int i = 0; i < s->n_insecure; i++)
         s->insecure_v[i] = json_string_value (json_array_get (s->insecure, (size_t) i));
     s->log_max = o->log_max_bytes > 0 ? o->log_max_bytes : 10LL << 20;
+    s->gc_high = o->gc_high_pct > 0 ? o->gc_high_pct : 85;
+    s->gc_low = o->gc_low_pct > 0 ? o->gc_low_pct : 80;
+    s->next_gc = zclock_mono () + 60000;
     s->ctrs = zhashx_new ();
     zhashx_set_destructor (s->ctrs, ctr_free);
     s->sandboxes = zhashx_new ();
@@ -537,10 +542,29 @@ oci_shim_list (oci_shim_t *s, const char *uid)
     return items;
 }
 
+/* The kubelet's image GC: past gc_high % of the store's filesystem, unused images go, least
+ * recently used first, down to gc_low %. Checked every 5 minutes, as the kubelet does. */
+static void
+image_gc (oci_shim_t *s)
+{
+    json_t *in_use = json_array ();
+    for (ctr_t *c = zhashx_first (s->ctrs); c; c = zhashx_next (s->ctrs))
+        if (tv_str (c->rec, "imageRef"))
+            json_array_append_new (in_use, json_string (tv_str (c->rec, "imageRef")));
+    int n = imgstore_gc (s->img, s->gc_high, s->gc_low, in_use);
+    json_decref (in_use);
+    if (n > 0)
+        TR_INFO (A, "image garbage collection removed=%d high=%d%% low=%d%%", n, s->gc_high, s->gc_low);
+}
+
 void
 oci_shim_tick (oci_shim_t *s)
 {
     int64_t now = zclock_mono ();
+    if (now >= s->next_gc) {
+        s->next_gc = now + 300000;
+        image_gc (s);
+    }
     for (ctr_t *c = zhashx_first (s->ctrs); c; c = zhashx_next (s->ctrs)) {
         if (c->starting)
             continue;
@@ -780,8 +804,15 @@ h_pull (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
         fail (rep, TR_NOT_FOUND, "Container image \"%s\" is not present with pull policy of Never", image);
         return;
     }
+    /* pulls of one image coalesce when they carry the same credentials (a pod with the right
+     * imagePullSecrets must not share the answer of one without) */
+    char *auths = tv_get (req->body, "auths") ? json_dumps (tv_get (req->body, "auths"), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    unsigned char h[8];
+    crypto_generichash (h, sizeof h, (const unsigned char *) (auths ? auths : ""), auths ? strlen (auths) : 0, NULL, 0);
+    free (auths);
     char key[700];
-    snprintf (key, sizeof key, "pull/%.64s/%.600s", ns, norm);
+    snprintf (key, sizeof key, "pull/%.64s/%02x%02x%02x%02x%02x%02x%02x%02x/%.560s", ns, h[0], h[1], h[2], h[3], h[4], h[5],
+              h[6], h[7], norm);
     TR_INFO (A, "pulling image=%s namespace=%s policy=%s", norm, ns, policy);
     *job = job_new (s, J_PULL, key, req->body);
     json_object_set_new ((*job)->in, "ref", json_string (norm));

@@ -43,6 +43,7 @@ typedef struct {
     long long log_max_bytes;   /* containerLogMaxSize; 0 = 10 MiB */
     const char *preload_dir;   /* image tarballs imported at start (k3s's agent/images), or NULL */
     int seed_busybox;          /* make docker.io/library/busybox:latest from busybox-static if absent (troupe up) */
+    int gc_high_pct, gc_low_pct; /* image GC: imageGCHighThresholdPercent (85), imageGCLowThresholdPercent (80) */
 } oci_opts_t;
 
 /* Finds runc and conmon (opts or PATH): 0, or -1 with err naming the one missing. */

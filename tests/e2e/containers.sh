@@ -12,6 +12,14 @@
 need_images
 cd "$T" || fail "no temp dir"
 PORT=$((20000 + $$ % 12000)); REG=127.0.0.1:$PORT; MARK=ctr-e2e-$$; IMG=$REG/e2e/busybox:1
+# the node's runtime flags: a bad value stops `up` with the flag named, before anything starts
+for bad in "--image-gc-low-threshold 90|must be below --image-gc-high-threshold" "--image-gc-high-threshold 101|percentage" \
+           "--default-runtime kata|must be oci or process" "--insecure-registry http://x/y|must be HOST or HOST:PORT"; do
+  flag=${bad%%|*}; want=${bad#*|}
+  # shellcheck disable=SC2086
+  OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" $flag 2>&1) && fail "troupe up $flag started"
+  grep -qF -- "$want" <<<"$OUT" || fail "troupe up $flag: unclear error: $OUT"
+done
 BEFORE=$(node_residue); PBEFORE=$(pod_residue)
 registry_start "$T/reg" "$PORT"
 image_build "$T/img" "$MARK" || fail "could not build the test image"
@@ -115,6 +123,39 @@ spec:
     image: $REG/e2e/busybox:absent
     imagePullPolicy: Never
 Y
+# a registry that wants credentials (htpasswd): pulled with the pod's imagePullSecrets, refused without
+command -v htpasswd >/dev/null || fail "htpasswd missing (apache2-utils: scripts/deps.sh test)"
+htpasswd -Bbn tuser tpass >"$T/htpasswd"
+REG2=127.0.0.1:$((PORT + 1))
+registry_start "$T/reg2" $((PORT + 1)) "$T/htpasswd"
+image_push "$T/img" "$REG2/e2e/private:1" tuser:tpass || fail "push to the registry with auth"
+AUTH=$(printf '{"auths":{"%s":{"username":"tuser","password":"tpass"}}}' "$REG2" | base64 -w0)
+cat >>"$T/bad.yaml" <<Y
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: regcred}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: $AUTH}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: private}
+spec:
+  imagePullSecrets: [{name: regcred}]
+  containers:
+  - name: c
+    image: $REG2/e2e/private:1
+    command: ["/bin/sh", "-c", "cat /marker; sleep 600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nocred}
+spec:
+  containers:
+  - name: c
+    image: $REG2/e2e/private:1
+Y
 tro apply -f "$T/bad.yaml" >/dev/null || fail "apply of the failing pods"
 term() { tro get pod "$1" -o json | jq -c '[.status.containerStatuses[]? | (.state.terminated, .lastState.terminated) | select(. != null)] | .[0]'; }
 oomed() { term oom | jq -e '.reason == "OOMKilled" and .exitCode == 137'; }
@@ -129,8 +170,13 @@ startfail() { term nocmd | jq -e '.exitCode == 128 and .reason == "StartError" a
 wait_for 30 startfail || fail "missing command: $(tro get pod nocmd -o json | jq -c .status.containerStatuses)"
 wait_for 30 sh -c "[ \"\$('$TROUPE' get pod never -o json | jq -r '.status.containerStatuses[0].state.waiting.reason // empty')\" = ErrImageNeverPull ]" ||
   fail "imagePullPolicy Never: $(tro get pod never -o json | jq -c .status.containerStatuses)"
+wait_for 60 sh -c "[ \"\$('$TROUPE' get pod private -o json | jq -r .status.phase)\" = Running ]" ||
+  fail "pod with imagePullSecrets: $(tro get pod private -o json | jq -c .status.containerStatuses)"
+[ "$(tro logs private)" = "$MARK" ] || fail "private image's marker: $(tro logs private)"
+wait_for 30 sh -c "'$TROUPE' get pod nocred -o json | jq -e '.status.containerStatuses[0].state.waiting.message | test(\"UNAUTHORIZED|401|authentication\"; \"i\")'" ||
+  fail "pull without credentials: $(tro get pod nocred -o json | jq -c .status.containerStatuses)"
 with_ip 2 || fail "the good pods stopped running beside the bad ones"
-pass "OOMKilled 137, ErrImagePull → ImagePullBackOff with the registry's reason, StartError 128, ErrImageNeverPull; the others unharmed"
+pass "OOMKilled 137, ErrImagePull → ImagePullBackOff with the registry's reason, StartError 128, ErrImageNeverPull, imagePullSecrets (and UNAUTHORIZED without); the others unharmed"
 tro delete -f "$T/bad.yaml" >/dev/null
 
 # the agent killed -9 with containers running: they keep running, are re-adopted, not restarted;
