@@ -196,10 +196,12 @@ imgref_parse (const char *s, imgref_t *out, char *err, size_t errlen)
             break;
         p = e + 1;
     }
+    if (strlen (repo) + 8 >= sizeof out->repository)
+        return fail (err, errlen, s, "repository name too long");
     if (!strcmp (out->registry, "docker.io") && !strchr (repo, '/'))
-        snprintf (out->repository, sizeof out->repository, "library/%s", repo);
+        snprintf (out->repository, sizeof out->repository, "library/%.500s", repo);
     else
-        snprintf (out->repository, sizeof out->repository, "%s", repo);
+        snprintf (out->repository, sizeof out->repository, "%.510s", repo);
     if (!out->tag[0] && !out->digest[0])
         strcpy (out->tag, "latest");
     return 0;

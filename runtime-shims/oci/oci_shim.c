@@ -1246,7 +1246,7 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
         rep->code = (tr_code_t) j->rc;
         rep->msg = strdup (j->err);
     } else
-        rep->body = json_incref (j->out ? j->out : json_object ());
+        rep->body = j->out ? json_incref (j->out) : json_object ();
     if (!rep->body && !j->rc)
         rep->body = json_object ();
     oci_job_free (&j);

@@ -129,14 +129,14 @@ htpasswd -Bbn tuser tpass >"$T/htpasswd"
 REG2=127.0.0.1:$((PORT + 1))
 registry_start "$T/reg2" $((PORT + 1)) "$T/htpasswd"
 image_push "$T/img" "$REG2/e2e/private:1" tuser:tpass || fail "push to the registry with auth"
-AUTH=$(printf '{"auths":{"%s":{"username":"tuser","password":"tpass"}}}' "$REG2" | base64 -w0)
+AUTH=$(printf '{"auths":{"%s":{"username":"tuser","password":"tpass"}}}' "$REG2")
 cat >>"$T/bad.yaml" <<Y
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: regcred}
 type: kubernetes.io/dockerconfigjson
-data: {.dockerconfigjson: $AUTH}
+stringData: {.dockerconfigjson: '$AUTH'}
 ---
 apiVersion: v1
 kind: Pod
