@@ -3,6 +3,7 @@
 #include "actors/agent/podenv.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/agent/podsync.h"
+#include "actors/agent/crilog.h"
 #include "actors/agent/podres.h"
 #include "core/log.h"
 #include "core/meta.h"
@@ -987,43 +988,6 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 
-/* The CRI log format ("<RFC3339Nano> <stream> <P|F> <text>", conmon's k8s-file) → the text,
- * with the timestamp first if asked; partial (P) lines joined. Only whole lines are taken:
- * *used is the number of input bytes consumed. */
-static char *
-cri_text (const char *in, size_t n, int timestamps, size_t *used, size_t *outlen)
-{
-    char *out = malloc (n + 1);
-    size_t k = 0, p = 0;
-    int line_start = 1;
-    *used = 0;
-    while (p < n) {
-        const char *nl = memchr (in + p, '\n', n - p);
-        if (!nl)
-            break;
-        size_t end = (size_t) (nl - in);
-        const char *ts = in + p, *sp1 = memchr (ts, ' ', end - p);
-        const char *sp2 = sp1 ? memchr (sp1 + 1, ' ', (size_t) (in + end - sp1 - 1)) : NULL;
-        const char *sp3 = sp2 ? memchr (sp2 + 1, ' ', (size_t) (in + end - sp2 - 1)) : NULL;
-        const char *text = sp3 ? sp3 + 1 : (sp2 ? in + end : ts);
-        int partial = sp2 && sp2[1] == 'P';
-        if (timestamps && line_start && sp1) {
-            memcpy (out + k, ts, (size_t) (sp1 - ts) + 1);
-            k += (size_t) (sp1 - ts) + 1;
-        }
-        memcpy (out + k, text, (size_t) (in + end - text));
-        k += (size_t) (in + end - text);
-        if (!partial)
-            out[k++] = '\n';
-        line_start = !partial;
-        p = end + 1;
-        *used = p;
-    }
-    out[k] = 0;
-    *outlen = k;
-    return out;
-}
-
 static int
 agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
 {
@@ -1108,7 +1072,7 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     json_t *data;
     if (!strcmp (tv_str (rec, "logFormat") ? tv_str (rec, "logFormat") : "", "cri")) {
         size_t used, tl;
-        char *t = cri_text (buf, (size_t) got, tv_bool (msg->opts, "timestamps", false), &used, &tl);
+        char *t = crilog_text (buf, (size_t) got, tv_bool (msg->opts, "timestamps", false), &used, &tl);
         data = json_stringn_nocheck (t, tl);
         free (t);
         got = (ssize_t) used;
