@@ -37,7 +37,7 @@ lines (void **state)
     expect (half, 0, "one\n", 16);
     /* an empty text, spaces inside the text, a line not in the format */
     expect ("T stdout F \nT stdout F a b  c\nplain line\n", 0, "\na b  c\nplain line\n", 41);
-    expect ("T stdout F\nT stdout X y\n", 1, "T \nT stdout X y\n", 25);
+    expect ("T stdout F\nT stdout X y\n", 1, "T \nT stdout X y\n", 24);
     expect ("\0\0\0\0 \0\n", 1, "", 0); /* strlen stops at the NUL: nothing */
     expect ("", 0, "", 0);
 }
