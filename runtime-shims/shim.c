@@ -166,6 +166,9 @@ handle (server_t *s, zframe_t *rid, const tr_env_t *req)
             json_t *more = oci_shim_list (s->oci, tv_str (req->body, "podUid"));
             json_array_extend (json_object_get (rep.body, "items"), more);
             json_decref (more);
+            /* the oci sandboxes too (a sandbox outlives its containers): the agent removes those
+             * of pods that are gone */
+            json_object_set_new (rep.body, "sandboxes", oci_shim_sandboxes (s->oci));
         }
         if (rep.code == TR_OK && req->verb == TR_VERB_PING) {
             json_decref (rep.body);

@@ -54,7 +54,8 @@ typedef struct {
     char oci_unavailable[300];
     json_t *pulled;             /* "uid/container/attempt" → true: the image is there for that start */
     json_t *sandboxes;          /* pod uid → {podIP} once RunPodSandbox answered */
-    json_t *pull_secrets;       /* "uid/container/attempt" → merged dockerconfigjson auths (or null: none) */
+    json_t *pull_secrets;       /* pod uid → merged dockerconfigjson auths of its imagePullSecrets */
+    json_t *sandbox_list;       /* the runtime's sandboxes [{sandboxId, podUid}] at the last ListContainers */
 } agent_t;
 
 static void
@@ -827,6 +828,24 @@ stop_orphans (troupe_ctx_t *ctx, agent_t *a)
             }
         }
     }
+    /* sandboxes of pods that are gone (deleted while the agent was away, or force-deleted), once
+     * their containers are: their network, netns and cgroup go */
+    json_array_foreach (a->sandbox_list, i, r) {
+        const char *uid = tv_str (r, "podUid"), *sb = tv_str (r, "sandboxId");
+        if (!uid || !sb || json_object_get (live, uid))
+            continue;
+        int busy = 0;
+        size_t j;
+        json_t *c;
+        json_array_foreach (a->runtime, j, c) busy |= tv_str (c, "podUid") && !strcmp (tv_str (c, "podUid"), uid);
+        char key[128];
+        snprintf (key, sizeof key, "rmsb/%s", sb);
+        if (busy || inflight (a, key))
+            continue;
+        mark (a, key);
+        TR_INFO (A, "removing the sandbox of a deleted pod uid=%s", uid);
+        shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), log_failure, "RemovePodSandbox");
+    }
     json_decref (live);
 }
 
@@ -851,6 +870,8 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         TR_WARN (A, "runtime shim not answering code=%s", tr_code_name (reply->code));
         return;
     }
+    json_decref (a->sandbox_list);
+    a->sandbox_list = json_incref (tv_get (reply->body, "sandboxes"));
     json_decref (a->runtime);
     a->runtime = json_incref (tv_get (reply->body, "items"));
     if (!a->runtime)
@@ -1190,6 +1211,7 @@ agent_destroy (void **p)
     json_decref (a->pulled);
     json_decref (a->sandboxes);
     json_decref (a->pull_secrets);
+    json_decref (a->sandbox_list);
     free (a);
     *p = NULL;
 }

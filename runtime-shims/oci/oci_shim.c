@@ -557,6 +557,16 @@ image_gc (oci_shim_t *s)
         TR_INFO (A, "image garbage collection removed=%d high=%d%% low=%d%%", n, s->gc_high, s->gc_low);
 }
 
+json_t *
+oci_shim_sandboxes (oci_shim_t *s)
+{
+    json_t *out = json_array ();
+    for (json_t *sb = zhashx_first (s->sandboxes); sb; sb = zhashx_next (s->sandboxes))
+        json_array_append_new (out, json_pack ("{s:s,s:s}", "sandboxId", tv_str (sb, "sandboxId") ? tv_str (sb, "sandboxId") : "",
+                                               "podUid", tv_str (sb, "podUid") ? tv_str (sb, "podUid") : ""));
+    return out;
+}
+
 void
 oci_shim_tick (oci_shim_t *s)
 {

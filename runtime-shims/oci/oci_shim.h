@@ -67,6 +67,8 @@ int oci_shim_owns (oci_shim_t *self, const char *container_id);
 int oci_shim_owns_sandbox (oci_shim_t *self, const char *sandbox_id);
 /* Container statuses (cri.h), of pod_uid or all (NULL). New array. */
 json_t *oci_shim_list (oci_shim_t *self, const char *pod_uid);
+/* [{sandboxId, podUid}] of every sandbox (ready, or being set up). New array. */
+json_t *oci_shim_sandboxes (oci_shim_t *self);
 /* Exit files, stop deadlines. Every 100 ms. */
 void oci_shim_tick (oci_shim_t *self);
 int oci_shim_running (oci_shim_t *self);

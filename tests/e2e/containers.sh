@@ -20,14 +20,15 @@ for bad in "--image-gc-low-threshold 90|must be below --image-gc-high-threshold"
   OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" $flag 2>&1) && fail "troupe up $flag started"
   grep -qF -- "$want" <<<"$OUT" || fail "troupe up $flag: unclear error: $OUT"
 done
-BEFORE=$(node_residue); PBEFORE=$(pod_residue)
 registry_start "$T/reg" "$PORT"
 image_build "$T/img" "$MARK" || fail "could not build the test image"
 image_push "$T/img" "$IMG" || fail "could not push the test image"
-DATA=$T/d
-start_up() { ( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name c1 >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
+DATA=$T/d; NODE=ctr$$
+start_up() { ( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name "$NODE" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP); }
+# this node's web servers: httpd processes in its cgroup hierarchy (other tests may run httpd too)
+httpds() { for p in $(pgrep -f "httpd -f -p 8080 -h /www"); do grep -q "troupe-$NODE/" "/proc/$p/cgroup" 2>/dev/null && echo "$p"; done | sort | tr '\n' ' '; }
 start_up
-ready() { [ "$(tro get nodes c1 -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
+ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
 wait_for 60 ready || fail "node not Ready"
 cat >"$T/web.yaml" <<Y
 apiVersion: apps/v1
@@ -76,8 +77,8 @@ L=$(tro logs "$P1"); grep -qx "started-$MARK" <<<"$L" || fail "logs: $L"
 grep -qx to-stderr <<<"$L" || fail "logs miss stderr: $L"
 tro logs "$P1" --timestamps | grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[-+Z0-9:]* started-$MARK$" || fail "logs --timestamps: $(tro logs "$P1" --timestamps)"
 UID1=$(pods | jq -r '.items[0].metadata.uid')
-CG=$(find /sys/fs/cgroup/memory/troupe-c1 -maxdepth 3 -type d -name "pod$UID1" 2>/dev/null | head -1)
-[ -n "$CG" ] || fail "no pod cgroup pod$UID1 under /sys/fs/cgroup/memory/troupe-c1"
+CG=$(find /sys/fs/cgroup/memory/troupe-$NODE -maxdepth 3 -type d -name "pod$UID1" 2>/dev/null | head -1)
+[ -n "$CG" ] || fail "no pod cgroup pod$UID1 under /sys/fs/cgroup/memory/troupe-$NODE"
 LIM=$(cat "$CG"/*/memory.limit_in_bytes 2>/dev/null | head -1); [ "$LIM" = 67108864 ] || fail "memory limit in the cgroup: $LIM"
 Q=$(cat /sys/fs/cgroup/cpu/"${CG#/sys/fs/cgroup/memory/}"/*/cpu.cfs_quota_us 2>/dev/null | head -1); [ "$Q" = 20000 ] || fail "cpu quota: $Q"
 tro runtime ps --data "$DATA" | grep -q " web " || fail "runtime ps does not list the web containers: $(tro runtime ps --data "$DATA")"
@@ -190,39 +191,62 @@ spec:
   containers:
   - name: c
     image: $IMG
-    command: ["/bin/sh", "-c", "sleep 6; exit 3"]
+    command: ["/bin/sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.2; done; exit 3"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gone}
+spec:
+  containers:
+  - name: orphan
+    image: $IMG
+    command: ["/bin/sh", "-c", "sleep 600"]
 Y
 tro apply -f "$T/short.yaml" >/dev/null
-wait_for 30 sh -c "[ \"\$('$TROUPE' get pod short -o json | jq -r .status.phase)\" = Running ]" || fail "short pod not Running"
-HTTPD=$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')
+both_run() { [ "$(tro get pod short -o json | jq -r .status.phase)" = Running ] && [ "$(tro get pod gone -o json | jq -r .status.phase)" = Running ]; }
+wait_for 30 both_run || fail "short and gone pods not Running"
+# a pod force-deleted (grace 0: the object goes at once): its container and sandbox are orphans
+# that the agent stops and removes
+tro delete pod gone --grace-period 0 --force >/dev/null 2>&1 || fail "force delete"
+HTTPD=$(httpds)
 [ "$(wc -w <<<"$HTTPD")" = 2 ] || fail "expected 2 httpd processes: $HTTPD"
 kill -9 "$UP"; wait "$UP" 2>/dev/null
 sleep 1
-[ "$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')" = "$HTTPD" ] || fail "containers died with the agent"
+[ "$(httpds)" = "$HTTPD" ] || fail "containers died with the agent"
 tro runtime ps --data "$DATA" | grep -q " web " || fail "runtime ps with the agent stopped: $(tro runtime ps --data "$DATA")"
-sleep 7 # the short pod exits (3) while no agent is there
+# the short pod exits (3) while no agent is there: told so through its rootfs, seen from the host
+SHORT=$(tro runtime ps --data "$DATA" -o json | jq -r '.[] | select(.name == "c" and .state == "RUNNING") | .bundle')
+[ -d "$SHORT/rootfs/tmp" ] || fail "the short container's rootfs: '$SHORT'"
+touch "$SHORT/rootfs/tmp/go"
+sleep 2
 start_up
 wait_for 60 ready || fail "node not Ready after the restart"
 wait_for 30 sh -c "[ \"\$('$TROUPE' get pod short -o json | jq -c '.status.containerStatuses[0].state.terminated.exitCode')\" = 3 ]" ||
   fail "exit code of the container that ended while the agent was down: $(tro get pod short -o json | jq -c .status.containerStatuses)"
 sleep 3
-[ "$(pgrep -f "httpd -f -p 8080 -h /www" | sort | tr '\n' ' ')" = "$HTTPD" ] || fail "containers restarted after the agent restart"
+[ "$(httpds)" = "$HTTPD" ] || fail "containers restarted after the agent restart"
 [ "$(pods | jq '[.items[].status.containerStatuses[0].restartCount] | add')" = 0 ] || fail "restartCount after re-adoption: $(pods | jq -c '[.items[].status.containerStatuses[0].restartCount]')"
 [ "$(tro exec "$P1" -- cat /marker)" = "$MARK" ] || fail "exec after re-adoption"
-pass "agent kill -9: containers kept and re-adopted (same pids, restartCount 0), exit code 3 of one that ended meanwhile"
+orphan_gone() { ! tro runtime ps -a --data "$DATA" | grep -q " orphan "; }
+wait_for 30 orphan_gone || fail "the container of a pod deleted while the agent was away is still there: $(tro runtime ps -a --data "$DATA")"
+[ "$(ls "$DATA/oci/sandboxes" | grep -c '\.json$')" = 3 ] || fail "sandboxes after the orphan's removal: $(ls "$DATA/oci/sandboxes")"
+pass "agent kill -9: containers kept and re-adopted (same pids, restartCount 0), exit code 3 of one that ended meanwhile; a force-deleted pod's container and sandbox removed"
 
 tro delete -f "$T/short.yaml" >/dev/null
 tro delete -f "$T/web.yaml" >/dev/null || fail "delete"
 gone() { [ "$(tro get pods -A -o json | jq '.items | length')" = 0 ]; }
 wait_for 60 gone || fail "pods not gone after delete"
-pclean() { [ "$(pod_residue)" = "$PBEFORE" ]; }
-wait_for 30 pclean || fail "left behind after delete: $(pod_residue), before: $PBEFORE"
-[ -z "$(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d 2>/dev/null)" ] || fail "pod cgroups left: $(find /sys/fs/cgroup/memory/troupe-c1 -name 'pod*' -type d)"
-RUNC_LEFT=$(for r in /run/troupe/*/runc; do runc --root "$r" list -q 2>/dev/null; done | wc -l)
+NONE="overlay=0 conmon=0 netns=0 veth=0"
+pclean() { [ "$(pod_residue "$DATA")" = "$NONE" ]; }
+wait_for 30 pclean || fail "left behind after delete: $(pod_residue "$DATA")"
+[ -z "$(find /sys/fs/cgroup/memory/troupe-$NODE -name 'pod*' -type d 2>/dev/null)" ] || fail "pod cgroups left: $(find /sys/fs/cgroup/memory/troupe-$NODE -name 'pod*' -type d)"
+node_paths "$DATA"
+RUNC_LEFT=$(runc --root "$RUN/runc" list -q 2>/dev/null | wc -l)
 [ "$RUNC_LEFT" = 0 ] || fail "runc containers left: $RUNC_LEFT"
 pass "deletion leaves no veth, overlay mount, conmon, netns pin, runc container or pod cgroup"
 kill "$UP"; wait "$UP" 2>/dev/null
-clean() { [ "$(node_residue)" = "$BEFORE" ]; }
-wait_for 20 clean || fail "left behind after the node stopped: $(node_residue), before: $BEFORE"
-[ -z "$(ls -d /sys/fs/cgroup/memory/troupe-c1 2>/dev/null)" ] || fail "the node's cgroup hierarchy is left after it stopped"
+node_paths "$DATA"; RUN0=$RUN; BR0=$BR
+clean() { [ "$(node_residue "$DATA")" = "$NONE bridge=0 rundir=0 mounts=0" ]; }
+wait_for 20 clean || fail "left behind after the node stopped: $(node_residue "$DATA") (run dir $RUN0, bridge $BR0)"
+[ -z "$(ls -d /sys/fs/cgroup/memory/troupe-$NODE 2>/dev/null)" ] || fail "the node's cgroup hierarchy is left after it stopped"
 pass "the stopped node leaves no bridge, mount, rule or cgroup"

@@ -81,12 +81,24 @@ image_build() {
 }
 # image_push DIR REF [CREDS]: pushes DIR/layout:1 to docker://REF over plain HTTP
 image_push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1/layout:1" "docker://$2" >/dev/null; }
-# what a test must leave behind: nothing. pod_residue: what each pod has (veth, overlay mount,
-# conmon, pinned netns, CNI NAT rules); node_residue: that and what a running node has (its bridge,
-# its /run/troupe mounts)
+# What a node of data dir $1 leaves: its own (other tests may run containers at the same time).
+# pod_residue: per-pod things — overlay mounts under the data dir, conmon processes of its
+# containers, pinned netns under its run dir, veths on its bridge; node_residue adds the node's
+# bridge, its run dir and every mount below the data or run dir. All zero when nothing is left.
+node_paths() {
+  RUN=$(jq -r '.runDir // empty' "$1/run/shim.json" 2>/dev/null)
+  BR=$(jq -r '.plugins[0].bridge // empty' "$1/oci/cni/10-troupe.conflist" 2>/dev/null)
+}
 pod_residue() {
-  echo "veth=$(ip -o link | grep -c veth) overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/.*/netns/sb-" /proc/mounts) cni_rules=$(iptables -t nat -S 2>/dev/null | grep -c CNI-)"
+  node_paths "$1"
+  local veth=0
+  [ -n "$BR" ] && veth=$(ip -o link show master "$BR" 2>/dev/null | grep -c veth)
+  echo "overlay=$(grep " $1/" /proc/mounts | grep -c overlay) conmon=$(pgrep -fc "conmon .*$1/" || true) netns=$(grep -c "${RUN:-/nonexistent}/netns/sb-" /proc/mounts) veth=$veth"
 }
 node_residue() {
-  echo "veth=$(ip -o link | grep -c veth) bridges=$(ip -o link | grep -cE '^[0-9]+: tr[0-9a-f]{8}:') overlay=$(grep -c ' overlay ' /proc/mounts) conmon=$(pgrep -xc conmon || true) netns=$(grep -c "/run/troupe/" /proc/mounts) cni_rules=$(iptables -t nat -S 2>/dev/null | grep -c CNI-)"
+  node_paths "$1"
+  local br=0 run=0
+  [ -n "$BR" ] && ip link show "$BR" >/dev/null 2>&1 && br=1
+  [ -n "$RUN" ] && [ -e "$RUN" ] && run=1
+  echo "$(pod_residue "$1") bridge=$br rundir=$run mounts=$(grep -cE " ($1|${RUN:-/nonexistent})/" /proc/mounts)"
 }
