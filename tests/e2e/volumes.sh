@@ -2,7 +2,8 @@
 # Volumes and environment from objects (issue 7): a pod of two containers on the oci runtime with a
 # configMap volume (the file changes within 10 s of `troupe apply` of the ConfigMap), a secret
 # volume with defaultMode 0400, an emptyDir shared by the two containers, a Memory emptyDir (a
-# tmpfs inside the container), a hostPath Directory of a temp dir, a subPath, a downwardAPI file,
+# tmpfs inside the container), an on-disk emptyDir past its sizeLimit (an event), a hostPath
+# Directory of a temp dir, a subPath, a downwardAPI file,
 # env from configMapKeyRef / secretKeyRef / fieldRef status.podIP and envFrom with a prefix; a pod
 # referencing a missing ConfigMap waits in CreateContainerConfigError `configmap "x" not found`
 # and starts once it exists; after deletion no pod volume directory and no tmpfs mount is left.
@@ -60,6 +61,7 @@ spec:
     - {name: host, mountPath: /host, readOnly: true}
     - {name: shared, mountPath: /sub, subPath: sub/dir}
     - {name: info, mountPath: /info}
+    - {name: small, mountPath: /small}
   - name: side
     image: $IMG
     command: ["/bin/sh", "-c", "echo hi-from-side > /shared/from-side; sleep 3600 # $MARK"]
@@ -70,6 +72,7 @@ spec:
   - {name: sec, secret: {secretName: creds, defaultMode: 0400}}
   - {name: shared, emptyDir: {}}
   - {name: ram, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
+  - {name: small, emptyDir: {sizeLimit: 1Mi}}
   - {name: host, hostPath: {path: $T/hostdir, type: Directory}}
   - {name: info, downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}, {path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
 Y
@@ -103,6 +106,11 @@ pass "emptyDir shared by two containers, Memory emptyDir is tmpfs, hostPath Dire
 ENV=$(x sh -c 'echo "$MODE|$PASS|$IP|$CFG_mode|$CFG_greeting|${MISSING_OK-unset}"')
 [ "$ENV" = "fast|s3cret|$IP|fast|hello|unset" ] || fail "env: '$ENV', want 'fast|s3cret|$IP|fast|hello|unset'"
 pass "env from configMapKeyRef, secretKeyRef, fieldRef status.podIP ($IP), envFrom with prefix, optional left out"
+
+x dd if=/dev/zero of=/small/big bs=1024 count=2048 2>/dev/null || fail "cannot write into the sizeLimit emptyDir"
+limited() { tro get events -o json | jq -e '[.items[] | select(.involvedObject.name=="vols" and .reason=="EmptyDirSizeLimitExceeded")] | length > 0'; }
+wait_for 30 limited || fail "no EmptyDirSizeLimitExceeded event for 2 MiB in a 1Mi emptyDir"
+pass "an on-disk emptyDir past its sizeLimit is measured and reported (event)"
 
 sed -i 's/greeting: hello/greeting: updated/' "$T/objs.yaml"
 tro apply -f "$T/objs.yaml" >/dev/null || fail "apply updated ConfigMap"
