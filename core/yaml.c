@@ -51,7 +51,8 @@ is_int (const char *s, long long *out)
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && !neg && s[0] != '+') {
         base = p[1] == 'x' ? 16 : 8;
         p += 2;
-    }
+    } else if (p[0] == '0' && p[1] && strspn (p, "01234567") == strlen (p))
+        base = 8; /* YAML 1.1's octal "0644", as kubectl's decoder reads it (file modes of volumes) */
     if (!*p)
         return 0;
     for (const char *q = p; *q; q++)

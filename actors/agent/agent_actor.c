@@ -5,6 +5,7 @@
 #include "actors/agent/podsync.h"
 #include "actors/agent/crilog.h"
 #include "actors/agent/podres.h"
+#include "actors/agent/volumes.h"
 #include "core/log.h"
 #include "core/meta.h"
 #include "core/value.h"
@@ -13,6 +14,7 @@
 #include <sodium.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -29,6 +31,8 @@
 #define T_KICK 3
 #define T_NODE 4
 #define INFLIGHT_MS 15000
+#define OBJ_REFRESH_MS 3000   /* referenced ConfigMaps and Secrets are read again this often */
+#define DU_EVERY_MS 10000     /* emptyDir sizeLimit measured, orphaned volume dirs removed this often */
 
 typedef struct {
     char node[TR_NAME_MAX + 1];
@@ -56,6 +60,12 @@ typedef struct {
     json_t *sandboxes;          /* pod uid → {podIP} once RunPodSandbox answered */
     json_t *pull_secrets;       /* pod uid → merged dockerconfigjson auths of its imagePullSecrets */
     json_t *sandbox_list;       /* the runtime's sandboxes [{sandboxId, podUid}] at the last ListContainers */
+    json_t *objs;               /* "ConfigMap|Secret/ns/name" → the object as last read, or null: NotFound */
+    json_t *obj_at;             /* same keys → monotonic ms of the last answer */
+    json_t *vol_applied;        /* pod uid → the volumes plan set up on the host */
+    json_t *vol_warned;         /* "uid/volume" → true: its sizeLimit event was sent */
+    int64_t du_next;            /* monotonic ms of the next usage check and orphan sweep */
+    int du_now;                 /* this sync round measures */
 } agent_t;
 
 static void
@@ -566,6 +576,249 @@ security_context (const json_t *pod, const json_t *spec)
     return sc;
 }
 
+/* ---- volumes and environment from ConfigMaps, Secrets and the pod ------------------------------ */
+
+static void
+obj_got (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    agent_t *a = self;
+    char *key = arg, mk[700];
+    snprintf (mk, sizeof mk, "get/%s", key);
+    json_object_del (a->inflight, mk);
+    json_object_set_new (a->obj_at, key, json_integer (troupe_mono_ms ()));
+    json_t *now = NULL;
+    if (reply->code == TR_OK && json_is_object (reply->body))
+        now = json_incref (reply->body);
+    else if (reply->code == TR_NOT_FOUND)
+        now = json_null ();
+    else
+        TR_WARN (A, "cannot read %s code=%s msg=\"%s\"", key, tr_code_name (reply->code), reply->msg ? reply->msg : "");
+    if (now) {
+        /* the resourceVersion alone moving changes nothing the pod sees */
+        json_t *old = json_object_get (a->objs, key);
+        int changed = !old || !json_equal (tv_get (old, "data"), tv_get (now, "data")) ||
+                      !json_equal (tv_get (old, "binaryData"), tv_get (now, "binaryData")) || json_is_null (old) != json_is_null (now);
+        json_object_set_new (a->objs, key, now);
+        if (changed)
+            troupe_timer_within (ctx, T_KICK, 20);
+    }
+    free (key);
+}
+
+static void
+collect_refs (void *arg, const json_t *pod)
+{
+    if (!tv_get (pod, "metadata.deletionTimestamp")) {
+        podenv_refs (pod, arg);
+        volumes_refs (pod, arg);
+    }
+}
+
+/* Reads the ConfigMaps and Secrets the node's pods reference (a GET each: the node may not list or
+ * watch them) when the last read is older than OBJ_REFRESH_MS; forgets those no pod references. */
+static void
+objs_refresh (troupe_ctx_t *ctx, agent_t *a)
+{
+    json_t *set = json_object ();
+    troupe_informer_foreach (a->pods, collect_refs, set);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach (set, k, v) {
+        char mk[700];
+        snprintf (mk, sizeof mk, "get/%s", k);
+        json_t *at = json_object_get (a->obj_at, k);
+        if (inflight (a, mk) || (at && troupe_mono_ms () - json_integer_value (at) < OBJ_REFRESH_MS))
+            continue;
+        char kind[32] = "", ns[TR_NAME_MAX + 1] = "", name[TR_NAME_MAX + 1] = "";
+        if (sscanf (k, "%31[^/]/%253[^/]/%253s", kind, ns, name) != 3)
+            continue;
+        mark (a, mk);
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_GET;
+        snprintf (req.kind, sizeof req.kind, "%s", kind);
+        snprintf (req.ns, sizeof req.ns, "%s", ns);
+        snprintf (req.name, sizeof req.name, "%s", name);
+        troupe_request (ctx, &req, obj_got, strdup (k));
+        tr_env_clear (&req);
+    }
+    json_object_foreach_safe (a->objs, tmp, k, v) if (!json_object_get (set, k)) {
+        json_object_del (a->objs, k);
+        json_object_del (a->obj_at, k);
+    }
+    json_decref (set);
+}
+
+static void
+src_of (agent_t *a, const json_t *pod, podenv_src_t *src)
+{
+    nodestatus_res_t cap, alloc;
+    nodestatus_capacity (&a->meas, &a->ncfg, &cap);
+    nodestatus_allocatable (&cap, &a->ncfg, &alloc);
+    memset (src, 0, sizeof *src);
+    src->objs = a->objs;
+    src->pod_ip = tv_str (json_object_get (a->sandboxes, tv_str (pod, "metadata.uid")), "podIP");
+    src->host_ip = a->host_ip;
+    src->alloc_cpu_milli = alloc.cpu_milli;
+    src->alloc_mem_bytes = alloc.memory;
+}
+
+/* The pod's volumes planned and made on the host (again when the plan changed: a ConfigMap or
+ * Secret updated, labels changed). *plan: borrowed from a->vol_applied. PODENV_OK, _PENDING or
+ * _ERROR with err. */
+static int
+volumes_ensure (agent_t *a, const json_t *pod, const json_t **plan, char *err, size_t errlen)
+{
+    podenv_src_t src;
+    src_of (a, pod, &src);
+    char pods_dir[1100];
+    snprintf (pods_dir, sizeof pods_dir, "%s/pods", a->data);
+    json_t *p;
+    int rc = volumes_plan (pod, &src, pods_dir, &p, err, errlen);
+    if (rc)
+        return rc;
+    const char *uid = tv_str (pod, "metadata.uid");
+    json_t *last = json_object_get (a->vol_applied, uid);
+    if (!last || !json_equal (last, p)) {
+        if (volumes_setup (p, err, errlen)) {
+            json_decref (p);
+            return PODENV_ERROR;
+        }
+        if (last)
+            TR_INFO (A, "volumes updated pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+        json_object_set_new (a->vol_applied, uid, p);
+    } else
+        json_decref (p);
+    *plan = json_object_get (a->vol_applied, uid);
+    return PODENV_OK;
+}
+
+/* The parts of a CreateContainer body that come from objects and volumes: env (valueFrom, envFrom),
+ * command and args expanded, mounts. PODENV_OK, _PENDING (objects not read yet: asked for) or
+ * _ERROR with err (CreateContainerConfigError). */
+static int
+container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t *spec, int oci, json_t *body, char *err,
+                  size_t errlen)
+{
+    podenv_src_t src;
+    src_of (a, pod, &src);
+    json_t *warn = json_array (), *run = NULL;
+    int rc = podenv_resolve (pod, spec, &src, &run, warn, err, errlen);
+    size_t i;
+    json_t *w;
+    json_array_foreach (warn, i, w) pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
+                                               tv_str (pod, "metadata.uid"), "Warning", "InvalidEnvironmentVariableNames",
+                                               json_string_value (w));
+    json_decref (warn);
+    if (!rc && json_array_size (tv_get (spec, "volumeMounts"))) {
+        const json_t *plan = NULL;
+        if (!oci)
+            rc = PODENV_ERROR, snprintf (err, errlen, "the process runtime does not mount volumes (volumeMounts need runtimeClassName oci)");
+        else
+            rc = volumes_ensure (a, pod, &plan, err, errlen);
+        json_t *mounts = rc ? NULL : volumes_mounts (spec, plan, tv_get (run, "env"), err, errlen);
+        if (!rc && !mounts)
+            rc = PODENV_ERROR;
+        if (mounts)
+            json_object_set_new (body, "mounts", mounts);
+    }
+    if (!rc)
+        json_object_update (body, run);
+    json_decref (run);
+    if (rc == PODENV_PENDING)
+        objs_refresh (ctx, a);
+    return rc;
+}
+
+/* For a pod whose volumes are set up: ConfigMap/Secret/downward API updates reach its files; an
+ * emptyDir past its sizeLimit is reported (every DU_EVERY_MS). */
+static void
+volumes_refresh (troupe_ctx_t *ctx, agent_t *a, const json_t *pod)
+{
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (!uid || !json_object_get (a->vol_applied, uid) || tv_get (pod, "metadata.deletionTimestamp"))
+        return;
+    const json_t *plan;
+    char err[600];
+    if (volumes_ensure (a, pod, &plan, err, sizeof err) == PODENV_ERROR) {
+        TR_WARN (A, "volumes of pod=%s/%s not updated: %s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), err);
+        return;
+    }
+    if (!a->du_now)
+        return;
+    const char *name;
+    json_t *v;
+    json_object_foreach ((json_t *) json_object_get (a->vol_applied, uid), name, v) {
+        json_int_t limit = tv_int (v, "sizeLimit", 0);
+        char wk[400];
+        snprintf (wk, sizeof wk, "%s/%s", uid, name);
+        if (!limit || json_object_get (a->vol_warned, wk))
+            continue;
+        int64_t used = volumes_usage (tv_str (v, "path"));
+        if (used > limit) {
+            char msg[500];
+            snprintf (msg, sizeof msg, "Usage of EmptyDir volume \"%s\" exceeds the limit \"%lld\" bytes (%lld used).", name,
+                      (long long) limit, (long long) used);
+            TR_WARN (A, "pod=%s/%s %s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), msg);
+            pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning",
+                       "EmptyDirSizeLimitExceeded", msg);
+            json_object_set_new (a->vol_warned, wk, json_true ());
+        }
+    }
+}
+
+/* The volumes of a pod that is gone. */
+static void
+volumes_remove (agent_t *a, const char *uid)
+{
+    char dir[1200];
+    snprintf (dir, sizeof dir, "%s/pods/%s", a->data, uid);
+    if (volumes_teardown (dir))
+        TR_WARN (A, "volumes of pod uid=%s not all removed", uid);
+    json_object_del (a->vol_applied, uid);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    size_t n = strlen (uid);
+    json_object_foreach_safe (a->vol_warned, tmp, k, v) if (!strncmp (k, uid, n) && k[n] == '/') json_object_del (a->vol_warned, k);
+}
+
+/* Volume directories of pods that are gone (deleted while the agent was away) with no container
+ * left in the runtime: removed. */
+static void
+volumes_orphans (agent_t *a, const json_t *live)
+{
+    char pods[1100];
+    snprintf (pods, sizeof pods, "%s/pods", a->data);
+    DIR *d = opendir (pods);
+    if (!d)
+        return;
+    struct dirent *e;
+    json_t *gone = json_array ();
+    while ((e = readdir (d))) {
+        if (e->d_name[0] == '.' || json_object_get (live, e->d_name))
+            continue;
+        size_t i;
+        json_t *r;
+        int has = 0;
+        json_array_foreach (a->runtime, i, r) has |= tv_str (r, "podUid") && !strcmp (tv_str (r, "podUid"), e->d_name);
+        char vd[1400];
+        struct stat st;
+        snprintf (vd, sizeof vd, "%s/%s/volumes", pods, e->d_name);
+        if (!has && !stat (vd, &st))
+            json_array_append_new (gone, json_string (e->d_name));
+    }
+    closedir (d);
+    size_t i;
+    json_t *u;
+    json_array_foreach (gone, i, u) {
+        TR_INFO (A, "removing the volumes of a pod that is gone uid=%s", json_string_value (u));
+        volumes_remove (a, json_string_value (u));
+    }
+    json_decref (gone);
+}
+
 static void
 start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync_action_t *act)
 {
@@ -656,14 +909,28 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
                               tv_str (pod, "metadata.namespace"), "logDirectory", logdir, "runtimeHandler", "process"),
                    log_failure, "RunPodSandbox");
     /* 3. the container */
-    mark (a, key);
     snprintf (logpath, sizeof logpath, "%s/%s/%d.log", logdir, act->container, act->attempt);
     json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
                               tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image", image,
                               "logPath", logpath, "runtimeHandler", rt, "runtimeNamespace", "troupe.io");
-    json_t *run = podenv_container (spec); /* command, args, env with $(VAR) expanded */
-    json_object_update (body, run);
-    json_decref (run);
+    /* command, args, env ($(VAR) expanded, valueFrom and envFrom resolved), mounts of the volumes */
+    char cerr[700];
+    int crc = container_config (ctx, a, pod, spec, oci, body, cerr, sizeof cerr);
+    if (crc) {
+        json_decref (body);
+        if (crc == PODENV_ERROR) {
+            created_t *c = created_new (pod, act->container, act->attempt, image);
+            char msg[800];
+            snprintf (msg, sizeof msg, "Error: %s", cerr);
+            TR_WARN (A, "container config pod=%s/%s container=%s: %s", c->pod_ns, c->pod_name, c->name, cerr);
+            hold (a, c, "CreateContainerConfigError", cerr);
+            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
+            free (c);
+            troupe_timer_within (ctx, T_KICK, 20);
+        }
+        return; /* pending: the objects were asked for, their answer kicks a sync */
+    }
+    mark (a, key);
     if (json_object_get (spec, "workingDir"))
         json_object_set (body, "workingDir", json_object_get (spec, "workingDir"));
     if (oci) {
@@ -783,8 +1050,10 @@ sync_pod (void *arg, const json_t *pod)
             troupe_request (ctx, &req, log_failure, "final pod deletion");
             tr_env_clear (&req);
             TR_INFO (A, "pod terminated pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+            volumes_remove (a, uid); /* after the sandbox: nothing of the pod runs any more */
         }
     }
+    volumes_refresh (ctx, a, pod);
     podsync_result_clear (&r);
 }
 
@@ -878,9 +1147,19 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         a->runtime = json_array ();
     if (!troupe_informer_synced (a->pods) || !a->runtimes_known)
         return; /* no decisions before we know which pods are ours and which runtimes serve them */
+    a->du_now = troupe_mono_ms () >= a->du_next;
+    if (a->du_now)
+        a->du_next = troupe_mono_ms () + DU_EVERY_MS;
+    objs_refresh (ctx, a);
     void *args[2] = {ctx, a};
     troupe_informer_foreach (a->pods, sync_pod, args);
     stop_orphans (ctx, a);
+    if (a->du_now) {
+        json_t *live = json_object ();
+        troupe_informer_foreach (a->pods, collect_uid, live);
+        volumes_orphans (a, live);
+        json_decref (live);
+    }
     /* forget in-flight marks that expired */
     const char *k;
     json_t *v;
@@ -1150,6 +1429,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     a->pulled = json_object ();
     a->sandboxes = json_object ();
     a->pull_secrets = json_object ();
+    a->objs = json_object ();
+    a->obj_at = json_object ();
+    a->vol_applied = json_object ();
+    a->vol_warned = json_object ();
     const char *dr = tv_str (config, "defaultRuntime");
     if (dr && strcmp (dr, "oci") && strcmp (dr, "process")) {
         TR_ERROR (A, "bad node configuration: defaultRuntime must be oci or process");
@@ -1160,6 +1443,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
         json_decref (a->pulled);
         json_decref (a->sandboxes);
         json_decref (a->pull_secrets);
+        json_decref (a->objs);
+        json_decref (a->obj_at);
+        json_decref (a->vol_applied);
+        json_decref (a->vol_warned);
         free (a);
         return NULL;
     }
@@ -1212,6 +1499,10 @@ agent_destroy (void **p)
     json_decref (a->sandboxes);
     json_decref (a->pull_secrets);
     json_decref (a->sandbox_list);
+    json_decref (a->objs);
+    json_decref (a->obj_at);
+    json_decref (a->vol_applied);
+    json_decref (a->vol_warned);
     free (a);
     *p = NULL;
 }

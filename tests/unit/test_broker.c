@@ -53,29 +53,6 @@ start_broker (fx_t *f)
     assert_non_null (f->broker);
 }
 
-/* Writes key = obj straight into the store (no broker: no validation), as a proposal. */
-static void
-store_put (const char *key, const json_t *obj)
-{
-    char sep[64], *val = NULL;
-    size_t len = 0;
-    snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
-    assert_int_equal (tv_encode (obj, &val, &len), 0);
-    sp_op_t op = {.op = 1, .cond = 0, .key = key, .val = val, .len = len};
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sp_pack_propose (&sb, 1, &op, 1);
-    zsock_t *d = zsock_new_dealer (sep);
-    zsock_set_rcvtimeo (d, 5000);
-    zsock_send (d, "b", sb.data, sb.size);
-    zmsg_t *m = zmsg_recv (d);
-    assert_non_null (m);
-    zmsg_destroy (&m);
-    zsock_destroy (&d);
-    msgpack_sbuffer_destroy (&sb);
-    free (val);
-}
-
 static int
 setup (void **state)
 {
@@ -371,20 +348,14 @@ roles (void **state)
                                secrets[i], "stringData", "k", "v");
         assert_int_equal (call (a, TR_VERB_CREATE, "Secret", "default", NULL, 0, s, NULL), TR_OK);
     }
-    /* envFrom, env valueFrom, volumes and imagePullSecrets are refused as "not supported yet" (docs/
-     * fields.md) until the containers issue, so the API refuses a pod that uses a Secret today; such a
-     * pod is written straight into the store here (as one stored once those fields are served), and
-     * the broker's node authorizer finds it in its cache */
-    json_t *user = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:[{s:s,s:s,s:[{s:{s:s}}]}]}}", "apiVersion", "v1",
-                              "kind", "Pod", "metadata", "name", "user", "namespace", "default", "uid", "u-user", "spec",
+    /* a pod using a Secret through envFrom (served since the volumes issue): before it exists the
+     * node may not read the Secret; once the broker's cache holds it, it may */
+    json_t *user = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:[{s:s,s:s,s:[{s:{s:s}}]}]}}", "apiVersion", "v1",
+                              "kind", "Pod", "metadata", "name", "user", "namespace", "default", "spec",
                               "nodeName", "n1", "containers", "name", "c", "image", "x", "envFrom", "secretRef", "name",
                               "s-used");
-    assert_int_equal (call (a, TR_VERB_CREATE, "Pod", "default", NULL, 0, json_deep_copy (user), &rep), TR_INVALID);
-    assert_non_null (strstr (rep.msg, "envFrom"));
-    tr_env_clear (&rep);
     assert_int_equal (call (n, TR_VERB_GET, "Secret", "default", "s-used", 0, NULL, NULL), TR_FORBIDDEN);
-    store_put ("/registry/pods/default/user", user);
-    json_decref (user);
+    assert_int_equal (call (a, TR_VERB_CREATE, "Pod", "default", NULL, 0, user, NULL), TR_OK);
     int seen = 0;
     for (int i = 0; i < 50 && !seen; i++, usleep (20 * 1000))
         seen = call (a, TR_VERB_GET, "Pod", "default", "user", 0, NULL, NULL) == TR_OK;

@@ -240,6 +240,7 @@ static const struct {
 } embeds[] = {
     {"PodSpec", "spec"},         {"PodSpec", "spec.template.spec"},         {"Container", "spec.containers[0]"},
     {"Container", "spec.template.spec.containers[0]"}, {"ObjectMeta", "metadata"}, {"ObjectMeta", "spec.template.metadata"},
+    {"Volume", "spec.volumes[0]"}, {"Volume", "spec.template.spec.volumes[0]"},
 };
 
 /* An array element created on the way to a field, with the fields it requires. */
@@ -248,6 +249,10 @@ new_element (const char *key)
 {
     if (!strcmp (key, "env"))
         return json_pack ("{s:s}", "name", "A");
+    if (!strcmp (key, "volumes"))
+        return json_pack ("{s:s}", "name", "v");
+    if (!strcmp (key, "volumeMounts"))
+        return json_pack ("{s:s,s:s}", "name", "v", "mountPath", "/v");
     if (!strcmp (key, "ports"))
         return json_pack ("{s:i}", "containerPort", 80);
     if (!strcmp (key, "taints"))
@@ -294,23 +299,31 @@ set_path (json_t *root, const char *path, json_t *val)
     }
 }
 
-/* The value at a dotted path, "key[]" stepping into element 0. */
+/* The value at a dotted path, "key[]" stepping into the elements of an array (the first one that
+ * holds the rest of the path). */
 static json_t *
 get_path (json_t *root, const char *path)
 {
-    char buf[1024];
-    snprintf (buf, sizeof buf, "%s", path);
-    json_t *cur = root;
-    char *save = NULL;
-    for (char *tok = strtok_r (buf, ".", &save); tok && cur; tok = strtok_r (NULL, ".", &save)) {
-        char *br = strchr (tok, '[');
-        if (br)
-            *br = 0;
-        cur = json_object_get (cur, tok);
-        if (br)
-            cur = json_array_get (cur, 0);
+    if (!root || !*path)
+        return root;
+    size_t n = strcspn (path, ".");
+    char tok[256];
+    snprintf (tok, sizeof tok, "%.*s", (int) n, path);
+    const char *rest = path[n] ? path + n + 1 : "";
+    char *br = strchr (tok, '[');
+    if (br)
+        *br = 0;
+    json_t *cur = json_object_get (root, tok);
+    if (!br)
+        return get_path (cur, rest);
+    size_t i;
+    json_t *e;
+    json_array_foreach (cur, i, e) {
+        json_t *got = get_path (e, rest);
+        if (got)
+            return got;
     }
-    return cur;
+    return NULL;
 }
 
 /* A value that does not mean absence and is not among the accepted ones. */
@@ -607,6 +620,10 @@ static const struct {
     {"ObjectMeta", "Pod", "metadata"},           {"PodSpec", "Pod", "spec"},
     {"Container", "Pod", "spec.containers[]"},    {"LabelSelector", "Deployment", "spec.selector"},
     {"PodTemplateSpec", "Deployment", "spec.template"}, {"ObjectReference", "Event", "involvedObject"},
+    {"Volume", "Pod", "spec.volumes[]"},          {"KeyToPath", "Pod", "spec.volumes[].configMap.items[]"},
+    {"DownwardAPIVolumeFile", "Pod", "spec.volumes[].downwardAPI.items[]"},
+    {"ObjectFieldSelector", "Pod", "spec.containers[].env[].valueFrom.fieldRef"},
+    {"ResourceFieldSelector", "Pod", "spec.containers[].env[].valueFrom.resourceFieldRef"},
 };
 
 static void

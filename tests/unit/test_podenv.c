@@ -73,9 +73,219 @@ container_env_order (void **state)
     json_decref (spec);
 }
 
+
+/* A pod, the objects the agent read, and the facts of the node. */
+static json_t *
+pod_of (const char *containers_json)
+{
+    json_error_t e;
+    json_t *c = json_loads (containers_json, 0, &e);
+    if (!c)
+        fail_msg ("bad json: %s", e.text);
+    json_t *p = json_pack ("{s:{s:s,s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s,s:o},s:{s:s}}", "metadata", "name", "web-1", "namespace",
+                           "ns1", "uid", "u-123", "labels", "app", "web", "tier", "front", "annotations", "note", "say \"hi\"",
+                           "spec", "nodeName", "n1", "containers", c, "status", "podIP", "10.0.0.9");
+    return p;
+}
+
+static json_t *
+objs_of (void)
+{
+    /* Secret data is base64: "s3cret" = czNjcmV0, "u" = dQ== */
+    return json_pack ("{s:{s:{s:s,s:s,s:s}},s:{s:{s:s,s:s}},s:n}", "ConfigMap/ns1/cfg", "data", "mode", "fast", "level", "3",
+                      "bad-key!", "x", "Secret/ns1/creds", "data", "password", "czNjcmV0", "user", "dQ==",
+                      "ConfigMap/ns1/gone");
+}
+
+static const char *
+env_of (const json_t *out, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (tv_get (out, "env"), i, x) if (!strcmp (tv_str (x, "name"), name)) return tv_str (x, "value");
+    return NULL;
+}
+
+static int
+resolve (const char *containers, json_t **out, json_t *warnings, char *err)
+{
+    json_t *pod = pod_of (containers), *objs = objs_of ();
+    podenv_src_t src = {.objs = objs, .pod_ip = "10.88.0.7", .host_ip = "192.168.1.2", .alloc_cpu_milli = 4000,
+                        .alloc_mem_bytes = 8LL << 30};
+    int rc = podenv_resolve (pod, json_array_get (tv_get (pod, "spec.containers"), 0), &src, out, warnings, err, 300);
+    json_decref (pod);
+    json_decref (objs);
+    return rc;
+}
+
+static void
+value_from_sources (void **state)
+{
+    (void) state;
+    json_t *out = NULL;
+    char err[300];
+    assert_int_equal (
+        resolve ("[{\"name\":\"c\",\"command\":[\"echo\",\"$(MODE)-$(PASS)\"],\"env\":["
+                 "{\"name\":\"MODE\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"mode\"}}},"
+                 "{\"name\":\"PASS\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"creds\",\"key\":\"password\"}}},"
+                 "{\"name\":\"IP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}},"
+                 "{\"name\":\"HOST\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.hostIP\"}}},"
+                 "{\"name\":\"NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},"
+                 "{\"name\":\"NS\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.namespace\"}}},"
+                 "{\"name\":\"UID\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.uid\"}}},"
+                 "{\"name\":\"TIER\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.labels['tier']\"}}},"
+                 "{\"name\":\"NOTE\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.annotations['note']\"}}},"
+                 "{\"name\":\"NODE\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.nodeName\"}}},"
+                 "{\"name\":\"SA\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.serviceAccountName\"}}},"
+                 "{\"name\":\"OPT\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"gone\",\"key\":\"x\",\"optional\":true}}},"
+                 "{\"name\":\"OPTKEY\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"creds\",\"key\":\"nope\",\"optional\":true}}},"
+                 "{\"name\":\"BOTH\",\"value\":\"$(MODE)/$(USER)\"}]}]",
+                 &out, NULL, err),
+        PODENV_OK);
+    assert_string_equal (env_of (out, "MODE"), "fast");
+    assert_string_equal (env_of (out, "PASS"), "s3cret"); /* decoded */
+    assert_string_equal (env_of (out, "IP"), "10.88.0.7"); /* the sandbox's, not the stale status */
+    assert_string_equal (env_of (out, "HOST"), "192.168.1.2");
+    assert_string_equal (env_of (out, "NAME"), "web-1");
+    assert_string_equal (env_of (out, "NS"), "ns1");
+    assert_string_equal (env_of (out, "UID"), "u-123");
+    assert_string_equal (env_of (out, "TIER"), "front");
+    assert_string_equal (env_of (out, "NOTE"), "say \"hi\"");
+    assert_string_equal (env_of (out, "NODE"), "n1");
+    assert_string_equal (env_of (out, "SA"), "default");
+    assert_null (env_of (out, "OPT"));    /* optional and missing: left out */
+    assert_null (env_of (out, "OPTKEY")); /* optional key missing: left out */
+    assert_string_equal (env_of (out, "BOTH"), "fast/$(USER)");
+    assert_string_equal (json_string_value (json_array_get (tv_get (out, "command"), 1)), "fast-s3cret");
+    json_decref (out);
+}
+
+static void
+value_from_failures (void **state)
+{
+    (void) state;
+    json_t *out = NULL;
+    char err[300];
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"gone\",\"key\":\"x\"}}}]}]",
+                               &out, NULL, err),
+                      PODENV_ERROR);
+    assert_string_equal (err, "configmap \"gone\" not found");
+    assert_null (out);
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"nokey\"}}}]}]",
+                               &out, NULL, err),
+                      PODENV_ERROR);
+    assert_string_equal (err, "couldn't find key nokey in ConfigMap ns1/cfg");
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"creds\",\"key\":\"nokey\"}}}]}]",
+                               &out, NULL, err),
+                      PODENV_ERROR);
+    assert_string_equal (err, "couldn't find key nokey in Secret ns1/creds");
+    /* an object never read: pending, not an error */
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"envFrom\":[{\"secretRef\":{\"name\":\"unread\"}}]}]", &out, NULL, err), PODENV_PENDING);
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"envFrom\":[{\"configMapRef\":{\"name\":\"gone\"}}]}]", &out, NULL, err), PODENV_ERROR);
+    assert_string_equal (err, "configmap \"gone\" not found");
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"envFrom\":[{\"configMapRef\":{\"name\":\"gone\",\"optional\":true}}]}]", &out, NULL, err),
+                      PODENV_OK);
+    json_decref (out);
+}
+
+static void
+env_from_prefix_and_order (void **state)
+{
+    (void) state;
+    json_t *out = NULL, *warn = json_array ();
+    char err[300];
+    assert_int_equal (resolve ("[{\"name\":\"c\",\"envFrom\":[{\"prefix\":\"CFG_\",\"configMapRef\":{\"name\":\"cfg\"}},"
+                               "{\"secretRef\":{\"name\":\"creds\"}}],"
+                               "\"env\":[{\"name\":\"CFG_mode\",\"value\":\"env-wins-$(user)\"}]}]",
+                               &out, warn, err),
+                      PODENV_OK);
+    assert_string_equal (env_of (out, "CFG_level"), "3");
+    assert_string_equal (env_of (out, "CFG_mode"), "env-wins-u"); /* env after envFrom, seeing its values */
+    assert_string_equal (env_of (out, "password"), "s3cret");
+    assert_null (env_of (out, "CFG_bad-key!"));
+    assert_int_equal (json_array_size (warn), 1);
+    assert_non_null (strstr (json_string_value (json_array_get (warn, 0)), "Keys [CFG_bad-key!] from the EnvFrom configMap ns1/cfg were skipped"));
+    /* the place of the first definition is kept */
+    size_t n = json_array_size (tv_get (out, "env"));
+    assert_int_equal (n, 4);
+    json_decref (out);
+    json_decref (warn);
+}
+
+static void
+resource_field_refs (void **state)
+{
+    (void) state;
+    json_t *out = NULL;
+    char err[300];
+    assert_int_equal (
+        resolve ("[{\"name\":\"c\",\"resources\":{\"limits\":{\"cpu\":\"1500m\",\"memory\":\"128Mi\"},\"requests\":{\"memory\":\"64Mi\"}},\"env\":["
+                 "{\"name\":\"LCPU\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.cpu\"}}},"
+                 "{\"name\":\"LCPUM\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.cpu\",\"divisor\":\"1m\"}}},"
+                 "{\"name\":\"LMEM\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.memory\",\"divisor\":\"1Mi\"}}},"
+                 "{\"name\":\"RMEM\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"requests.memory\"}}},"
+                 "{\"name\":\"RCPU\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"requests.cpu\",\"divisor\":\"1m\"}}}]},"
+                 "{\"name\":\"free\",\"env\":[]}]",
+                 &out, NULL, err),
+        PODENV_OK);
+    assert_string_equal (env_of (out, "LCPU"), "2"); /* 1.5 rounded up */
+    assert_string_equal (env_of (out, "LCPUM"), "1500");
+    assert_string_equal (env_of (out, "LMEM"), "128");
+    assert_string_equal (env_of (out, "RMEM"), "67108864");
+    assert_string_equal (env_of (out, "RCPU"), "1500"); /* no request: the limit */
+    json_decref (out);
+    /* no limits: the node's allocatable; another container by name */
+    json_t *pod = pod_of ("[{\"name\":\"a\"},{\"name\":\"b\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]");
+    podenv_src_t src = {.alloc_cpu_milli = 4000, .alloc_mem_bytes = 8LL << 30};
+    char *v;
+    json_t *ref = json_pack ("{s:s}", "resource", "limits.memory");
+    assert_int_equal (podenv_resource (pod, "a", ref, &src, &v, err, sizeof err), PODENV_OK);
+    assert_string_equal (v, "8589934592");
+    free (v);
+    json_object_set_new (ref, "containerName", json_string ("b"));
+    assert_int_equal (podenv_resource (pod, "a", ref, &src, &v, err, sizeof err), PODENV_OK);
+    assert_string_equal (v, "1073741824");
+    free (v);
+    json_object_set_new (ref, "resource", json_string ("limits.cpu"));
+    json_object_del (ref, "containerName");
+    assert_int_equal (podenv_resource (pod, "a", ref, &src, &v, err, sizeof err), PODENV_OK);
+    assert_string_equal (v, "4");
+    free (v);
+    json_object_set_new (ref, "resource", json_string ("limits.ephemeral-storage"));
+    assert_int_equal (podenv_resource (pod, "a", ref, &src, &v, err, sizeof err), PODENV_ERROR);
+    json_decref (ref);
+    /* whole label map, sorted, quoted */
+    assert_int_equal (podenv_field (pod, "metadata.labels", &src, &v, err, sizeof err), PODENV_OK);
+    assert_string_equal (v, "app=\"web\"\ntier=\"front\"");
+    free (v);
+    assert_int_equal (podenv_field (pod, "metadata.annotations", &src, &v, err, sizeof err), PODENV_OK);
+    assert_string_equal (v, "note=\"say \\\"hi\\\"\"");
+    free (v);
+    assert_int_equal (podenv_field (pod, "status.phase", &src, &v, err, sizeof err), PODENV_ERROR);
+    json_decref (pod);
+}
+
+static void
+refs_collected (void **state)
+{
+    (void) state;
+    json_t *pod = pod_of ("[{\"name\":\"c\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"k\"}}}],"
+                          "\"envFrom\":[{\"secretRef\":{\"name\":\"creds\"}}]}]");
+    json_t *set = json_object ();
+    podenv_refs (pod, set);
+    assert_int_equal (json_object_size (set), 2);
+    assert_non_null (json_object_get (set, "ConfigMap/ns1/cfg"));
+    assert_non_null (json_object_get (set, "Secret/ns1/creds"));
+    json_decref (set);
+    json_decref (pod);
+}
+
 int
 main (void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test (expand_rules), cmocka_unit_test (container_env_order)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test (expand_rules), cmocka_unit_test (container_env_order),
+                                       cmocka_unit_test (value_from_sources), cmocka_unit_test (value_from_failures),
+                                       cmocka_unit_test (env_from_prefix_and_order), cmocka_unit_test (resource_field_refs),
+                                       cmocka_unit_test (refs_collected)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

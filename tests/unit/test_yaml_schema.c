@@ -30,7 +30,7 @@ yaml_scalars_and_docs (void **state)
 {
     (void) state;
     char err[256];
-    const char *t = "a: 1\nb: 0x1f\nc: 1.5\nd: true\ne: ~\nf: '123'\ng: hello\nh: -.inf\ni: \"\"\n---\n---\nx: [1, {y: z}]\n";
+    const char *t = "a: 1\nb: 0x1f\nc: 1.5\nd: true\ne: ~\nf: '123'\ng: hello\nh: -.inf\ni: \"\"\nj: 0644\nk: '0644'\nl: 0\n---\n---\nx: [1, {y: z}]\n";
     json_t *docs = tr_yaml_load (t, strlen (t), err, sizeof err);
     assert_non_null (docs);
     assert_int_equal (json_array_size (docs), 2); /* the empty document is skipped */
@@ -43,6 +43,9 @@ yaml_scalars_and_docs (void **state)
     assert_string_equal (tv_str (d, "f"), "123");
     assert_string_equal (tv_str (d, "g"), "hello");
     assert_string_equal (tv_str (d, "i"), "");
+    assert_int_equal (tv_int (d, "j", 0), 0644); /* YAML 1.1 octal, as kubectl reads file modes */
+    assert_string_equal (tv_str (d, "k"), "0644");
+    assert_int_equal (tv_int (d, "l", -1), 0);
     assert_string_equal (tv_str (json_array_get (tv_get (json_array_get (docs, 1), "x"), 1), "y"), "z");
     /* round trip: strings that look like other types stay strings */
     char *out = tr_yaml_dump (d);

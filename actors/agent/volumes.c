@@ -1,0 +1,711 @@
+/* volumes — see volumes.h. */
+#include "actors/agent/volumes.h"
+#include "core/quantity.h"
+#include "core/value.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+fail (char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    if (err && errlen)
+        vsnprintf (err, errlen, fmt, ap);
+    va_end (ap);
+    return rc;
+}
+
+static const char *
+pod_ns (const json_t *pod)
+{
+    return tv_str (pod, "metadata.namespace") ? tv_str (pod, "metadata.namespace") : "default";
+}
+
+static void
+ref_add (json_t *set, const char *kind, const char *ns, const char *name)
+{
+    if (!name || !*name)
+        return;
+    char key[600];
+    snprintf (key, sizeof key, "%s/%s/%s", kind, ns, name);
+    json_object_set_new (set, key, json_true ());
+}
+
+void
+volumes_refs (const json_t *pod, json_t *set)
+{
+    const char *ns = pod_ns (pod);
+    size_t i, j;
+    json_t *v, *s;
+    json_array_foreach (tv_get (pod, "spec.volumes"), i, v) {
+        ref_add (set, "ConfigMap", ns, tv_str (v, "configMap.name"));
+        ref_add (set, "Secret", ns, tv_str (v, "secret.secretName"));
+        json_array_foreach (tv_get (v, "projected.sources"), j, s) {
+            ref_add (set, "ConfigMap", ns, tv_str (s, "configMap.name"));
+            ref_add (set, "Secret", ns, tv_str (s, "secret.name"));
+        }
+    }
+}
+
+/* ---- the planner (pure) -------------------------------------------------------------------- */
+
+int
+volumes_subpath_ok (const char *sub, char *err, size_t errlen)
+{
+    if (!sub || !*sub)
+        return 0;
+    if (sub[0] == '/')
+        return fail (err, errlen, -1, "subPath \"%s\": must be a relative path", sub);
+    const char *p = sub;
+    while (*p) {
+        size_t n = strcspn (p, "/");
+        if (n == 2 && !strncmp (p, "..", 2))
+            return fail (err, errlen, -1, "subPath \"%s\": must not contain '..'", sub);
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+/* An item path: relative, no ".." component, not starting with "..". */
+static int
+item_path_ok (const char *path, char *err, size_t errlen)
+{
+    if (!path || !*path)
+        return fail (err, errlen, -1, "items[].path: must not be empty");
+    if (path[0] == '/' || volumes_subpath_ok (path, NULL, 0) || !strncmp (path, "..", 2))
+        return fail (err, errlen, -1, "items[].path \"%s\": must be a relative path without '..'", path);
+    return 0;
+}
+
+static void
+put_file (json_t *files, const char *path, const char *data, size_t len, json_int_t mode)
+{
+    json_object_set_new (files, path, json_pack ("{s:o,s:I}", "data", json_stringn_nocheck (data, len), "mode", mode));
+}
+
+/* The files of a configMap or secret source (volume or projection) into files. */
+static int
+plan_keys (const json_t *pod, const json_t *srcv, int secret, const podenv_src_t *src, json_int_t dmode, json_t *files,
+           char *err, size_t errlen)
+{
+    const char *name = tv_str (srcv, secret ? "secretName" : "name");
+    if (secret && !name)
+        name = tv_str (srcv, "name"); /* a projected secret source says name */
+    name = name ? name : "";
+    int optional = tv_bool (srcv, "optional", false);
+    const json_t *obj;
+    int rc = podenv_object (src, secret ? "Secret" : "ConfigMap", pod_ns (pod), name, &obj, err, errlen);
+    if (rc)
+        return rc;
+    if (!obj)
+        return optional ? PODENV_OK
+                        : fail (err, errlen, PODENV_ERROR, "%s \"%s\" not found", secret ? "secret" : "configmap", name);
+    const json_t *items = tv_get (srcv, "items");
+    size_t i;
+    json_t *it;
+    if (json_array_size (items)) {
+        json_array_foreach (items, i, it) {
+            const char *key = tv_str (it, "key") ? tv_str (it, "key") : "";
+            const char *path = tv_str (it, "path");
+            if (item_path_ok (path, err, errlen))
+                return PODENV_ERROR;
+            char *data;
+            size_t len;
+            if (podenv_key (obj, secret, key, &data, &len)) {
+                if (optional)
+                    continue;
+                return fail (err, errlen, PODENV_ERROR, "%s references non-existent %s key: %s",
+                             secret ? "secret" : "configmap", secret ? "secret" : "config", key);
+            }
+            put_file (files, path, data, len, tv_int (it, "mode", dmode));
+            free (data);
+        }
+        return PODENV_OK;
+    }
+    static const char *maps[] = {"data", "binaryData"};
+    for (int m = 0; m < (secret ? 1 : 2); m++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach (tv_get (obj, maps[m]), k, v) {
+            char *data;
+            size_t len;
+            if (podenv_key (obj, secret, k, &data, &len))
+                continue;
+            put_file (files, k, data, len, dmode);
+            free (data);
+        }
+    }
+    return PODENV_OK;
+}
+
+static int
+plan_downward (const json_t *pod, const json_t *srcv, const podenv_src_t *src, json_int_t dmode, json_t *files, char *err,
+               size_t errlen)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach (tv_get (srcv, "items"), i, it) {
+        const char *path = tv_str (it, "path");
+        if (item_path_ok (path, err, errlen))
+            return PODENV_ERROR;
+        char *val = NULL;
+        int rc;
+        if (tv_get (it, "fieldRef"))
+            rc = podenv_field (pod, tv_str (it, "fieldRef.fieldPath") ? tv_str (it, "fieldRef.fieldPath") : "", src, &val, err, errlen);
+        else if (tv_get (it, "resourceFieldRef"))
+            rc = podenv_resource (pod, tv_str (it, "resourceFieldRef.containerName"), tv_get (it, "resourceFieldRef"), src, &val,
+                                  err, errlen);
+        else
+            rc = fail (err, errlen, PODENV_ERROR, "downwardAPI item %s: fieldRef or resourceFieldRef is required", path);
+        if (rc)
+            return rc;
+        put_file (files, path, val, strlen (val), tv_int (it, "mode", dmode));
+        free (val);
+    }
+    return PODENV_OK;
+}
+
+static int
+plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const char *vdir, json_t *out, char *err,
+          size_t errlen)
+{
+    const char *name = tv_str (v, "name");
+    char path[1400];
+    json_t *files = NULL;
+    const char *plugin = NULL;
+    int rc = PODENV_OK, secret_tmpfs = 0;
+    if (tv_get (v, "emptyDir")) {
+        snprintf (path, sizeof path, "%s/kubernetes.io~empty-dir/%s", vdir, name);
+        json_t *e = json_pack ("{s:s,s:s}", "type", "emptyDir", "path", path);
+        int64_t limit = 0;
+        if (tv_get (v, "emptyDir.sizeLimit") && tv_quantity_milli (tv_get (v, "emptyDir.sizeLimit"), &limit, err, errlen)) {
+            json_decref (e);
+            return PODENV_ERROR;
+        }
+        limit /= 1000;
+        const char *medium = tv_str (v, "emptyDir.medium");
+        if (medium && !strcmp (medium, "Memory")) {
+            json_object_set_new (e, "medium", json_string ("Memory"));
+            json_object_set_new (e, "tmpfs", json_integer (limit > 0 ? limit : (src ? src->alloc_mem_bytes : 0)));
+        } else if (limit > 0)
+            json_object_set_new (e, "sizeLimit", json_integer (limit));
+        json_object_set_new (out, name, e);
+        return PODENV_OK;
+    }
+    if (tv_get (v, "hostPath")) {
+        const char *hp = tv_str (v, "hostPath.path") ? tv_str (v, "hostPath.path") : "";
+        if (hp[0] != '/')
+            return fail (err, errlen, PODENV_ERROR, "hostPath \"%s\": must be an absolute path", hp);
+        json_object_set_new (out, name, json_pack ("{s:s,s:s,s:s}", "type", "hostPath", "path", hp, "hostPathType",
+                                                   tv_str (v, "hostPath.type") ? tv_str (v, "hostPath.type") : ""));
+        return PODENV_OK;
+    }
+    files = json_object ();
+    if (tv_get (v, "configMap")) {
+        plugin = "configmap";
+        rc = plan_keys (pod, tv_get (v, "configMap"), 0, src, tv_int (v, "configMap.defaultMode", 0644), files, err, errlen);
+    } else if (tv_get (v, "secret")) {
+        plugin = "secret";
+        secret_tmpfs = 1;
+        rc = plan_keys (pod, tv_get (v, "secret"), 1, src, tv_int (v, "secret.defaultMode", 0644), files, err, errlen);
+    } else if (tv_get (v, "downwardAPI")) {
+        plugin = "downward-api";
+        rc = plan_downward (pod, tv_get (v, "downwardAPI"), src, tv_int (v, "downwardAPI.defaultMode", 0644), files, err, errlen);
+    } else if (tv_get (v, "projected")) {
+        plugin = "projected";
+        json_int_t dmode = tv_int (v, "projected.defaultMode", 0644);
+        size_t i;
+        json_t *s;
+        json_array_foreach (tv_get (v, "projected.sources"), i, s) {
+            if (rc)
+                break;
+            if (tv_get (s, "configMap"))
+                rc = plan_keys (pod, tv_get (s, "configMap"), 0, src, dmode, files, err, errlen);
+            else if (tv_get (s, "secret"))
+                rc = plan_keys (pod, tv_get (s, "secret"), 1, src, dmode, files, err, errlen);
+            else if (tv_get (s, "downwardAPI"))
+                rc = plan_downward (pod, tv_get (s, "downwardAPI"), src, dmode, files, err, errlen);
+            else
+                rc = fail (err, errlen, PODENV_ERROR, "volume \"%s\": projected source not supported (no ServiceAccount tokens, no cluster trust bundles)", name);
+        }
+    } else
+        rc = fail (err, errlen, PODENV_ERROR, "volume \"%s\": no supported volume source", name);
+    if (rc) {
+        json_decref (files);
+        return rc;
+    }
+    snprintf (path, sizeof path, "%s/kubernetes.io~%s/%s", vdir, plugin, name);
+    json_t *e = json_pack ("{s:s,s:s,s:o,s:b}", "type", "files", "path", path, "files", files, "readOnly", 1);
+    if (secret_tmpfs) /* as the kubelet: secrets on a tmpfs, sized by the node's memory */
+        json_object_set_new (e, "tmpfs", json_integer (src && src->alloc_mem_bytes ? src->alloc_mem_bytes : 64 << 20));
+    json_object_set_new (out, name, e);
+    return PODENV_OK;
+}
+
+int
+volumes_plan (const json_t *pod, const podenv_src_t *src, const char *pods_dir, json_t **out, char *err, size_t errlen)
+{
+    char vdir[1200];
+    snprintf (vdir, sizeof vdir, "%s/%s/volumes", pods_dir, tv_str (pod, "metadata.uid") ? tv_str (pod, "metadata.uid") : "");
+    json_t *plan = json_object ();
+    size_t i;
+    json_t *v;
+    *out = NULL;
+    int pending = 0;
+    char perr[300] = "";
+    json_array_foreach (tv_get (pod, "spec.volumes"), i, v) {
+        if (!tv_str (v, "name"))
+            continue;
+        int rc = plan_one (pod, v, src, vdir, plan, err, errlen);
+        if (rc == PODENV_ERROR) {
+            json_decref (plan);
+            return rc;
+        }
+        if (rc == PODENV_PENDING && !pending++)
+            snprintf (perr, sizeof perr, "%s", err);
+    }
+    if (pending) {
+        json_decref (plan);
+        return fail (err, errlen, PODENV_PENDING, "%s", perr);
+    }
+    *out = plan;
+    return PODENV_OK;
+}
+
+/* ---- the edge: files, directories, mounts -------------------------------------------------- */
+
+static int
+mkdirs (const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    snprintf (buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (buf, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    if (mkdir (buf, mode) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int
+rm_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    if (flag == FTW_DP)
+        return rmdir (path) && errno != ENOENT ? -1 : 0;
+    return unlink (path) && errno != ENOENT ? -1 : 0;
+}
+
+static int
+rm_rf (const char *path)
+{
+    struct stat st;
+    if (lstat (path, &st))
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR (st.st_mode))
+        return unlink (path);
+    return nftw (path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Does dir hold exactly files (through ..data)? */
+static int
+same_files (const char *dir, const json_t *files)
+{
+    char p[PATH_MAX], target[PATH_MAX];
+    snprintf (p, sizeof p, "%s/..data", dir);
+    ssize_t n = readlink (p, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    const char *k;
+    json_t *f;
+    size_t count = 0;
+    json_object_foreach ((json_t *) files, k, f) {
+        snprintf (p, sizeof p, "%s/..data/%s", dir, k);
+        struct stat st;
+        if (stat (p, &st) || !S_ISREG (st.st_mode) || (st.st_mode & 07777) != (mode_t) tv_int (f, "mode", 0644))
+            return 0;
+        size_t len = json_string_length (json_object_get (f, "data"));
+        if ((size_t) st.st_size != len)
+            return 0;
+        FILE *fp = fopen (p, "rb");
+        if (!fp)
+            return 0;
+        char *buf = malloc (len + 1);
+        size_t got = fread (buf, 1, len, fp);
+        fclose (fp);
+        int eq = got == len && !memcmp (buf, json_string_value (json_object_get (f, "data")), len);
+        free (buf);
+        if (!eq)
+            return 0;
+        count++;
+    }
+    /* no extra top-level entries: count the user-visible names */
+    DIR *d = opendir (dir);
+    if (!d)
+        return 0;
+    json_t *tops = json_object ();
+    json_object_foreach ((json_t *) files, k, f) {
+        char top[PATH_MAX];
+        snprintf (top, sizeof top, "%.*s", (int) strcspn (k, "/"), k);
+        json_object_set_new (tops, top, json_true ());
+    }
+    struct dirent *e;
+    int extra = 0;
+    while ((e = readdir (d)))
+        if (strncmp (e->d_name, "..", 2) && strcmp (e->d_name, ".") && !json_object_get (tops, e->d_name))
+            extra = 1;
+    closedir (d);
+    json_decref (tops);
+    (void) count;
+    return !extra;
+}
+
+int
+volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen)
+{
+    if (mkdirs (dir, 0755))
+        return fail (err, errlen, -1, "mkdir %s: %s", dir, strerror (errno));
+    if (same_files (dir, files))
+        return 0;
+    /* 1. the new generation, "..2026_12_03_10_55_58.<random>" */
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r (&ts.tv_sec, &tm);
+    char stamp[64], gen[PATH_MAX];
+    strftime (stamp, sizeof stamp, "..%Y_%m_%d_%H_%M_%S.", &tm);
+    snprintf (gen, sizeof gen, "%s/%sXXXXXX", dir, stamp);
+    if (!mkdtemp (gen))
+        return fail (err, errlen, -1, "mkdtemp in %s: %s", dir, strerror (errno));
+    chmod (gen, 0755);
+    const char *genname = strrchr (gen, '/') + 1;
+    const char *k;
+    json_t *f;
+    json_object_foreach ((json_t *) files, k, f) {
+        char p[PATH_MAX * 2 + 2];
+        snprintf (p, sizeof p, "%s/%s", gen, k);
+        char *slash = strrchr (p, '/');
+        *slash = 0;
+        if (mkdirs (p, 0755)) {
+            rm_rf (gen);
+            return fail (err, errlen, -1, "mkdir %s: %s", p, strerror (errno));
+        }
+        *slash = '/';
+        int fd = open (p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        const json_t *d = json_object_get (f, "data");
+        size_t len = json_string_length (d), off = 0;
+        while (fd >= 0 && off < len) {
+            ssize_t w = write (fd, json_string_value (d) + off, len - off);
+            if (w <= 0)
+                break;
+            off += (size_t) w;
+        }
+        if (fd < 0 || off < len || fchmod (fd, (mode_t) tv_int (f, "mode", 0644)) || close (fd)) {
+            int e = errno;
+            if (fd >= 0)
+                close (fd);
+            rm_rf (gen);
+            return fail (err, errlen, -1, "write %s: %s", p, strerror (e));
+        }
+    }
+    /* 2. the old generation, then ..data swapped to the new one atomically */
+    char data[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX] = "";
+    snprintf (data, sizeof data, "%s/..data", dir);
+    snprintf (tmp, sizeof tmp, "%s/..data_tmp", dir);
+    ssize_t n = readlink (data, old, sizeof old - 1);
+    old[n > 0 ? n : 0] = 0;
+    unlink (tmp);
+    if (symlink (genname, tmp) || rename (tmp, data)) {
+        int e = errno;
+        unlink (tmp);
+        rm_rf (gen);
+        return fail (err, errlen, -1, "swap %s: %s", data, strerror (e));
+    }
+    /* 3. a symlink per top-level name; names no longer there removed */
+    json_t *tops = json_object ();
+    json_object_foreach ((json_t *) files, k, f) {
+        char top[PATH_MAX], link[PATH_MAX * 2 + 2], want[PATH_MAX + 8], have[PATH_MAX];
+        snprintf (top, sizeof top, "%.*s", (int) strcspn (k, "/"), k);
+        json_object_set_new (tops, top, json_true ());
+        snprintf (link, sizeof link, "%s/%s", dir, top);
+        snprintf (want, sizeof want, "..data/%s", top);
+        ssize_t hn = readlink (link, have, sizeof have - 1);
+        if (hn > 0 && (size_t) hn == strlen (want) && !memcmp (have, want, (size_t) hn))
+            continue;
+        unlink (link);
+        if (symlink (want, link)) {
+            json_decref (tops);
+            return fail (err, errlen, -1, "symlink %s: %s", link, strerror (errno));
+        }
+    }
+    DIR *dd = opendir (dir);
+    struct dirent *e;
+    while (dd && (e = readdir (dd))) {
+        if (!strcmp (e->d_name, ".") || !strncmp (e->d_name, "..", 2) || json_object_get (tops, e->d_name))
+            continue;
+        char p[PATH_MAX];
+        snprintf (p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (!lstat (p, &st) && S_ISLNK (st.st_mode))
+            unlink (p);
+    }
+    if (dd)
+        closedir (dd);
+    json_decref (tops);
+    /* 4. the old generation goes */
+    if (*old && strcmp (old, genname) && !strncmp (old, "..", 2) && !strchr (old, '/')) {
+        char p[PATH_MAX * 2 + 2];
+        snprintf (p, sizeof p, "%s/%s", dir, old);
+        rm_rf (p);
+    }
+    return 1;
+}
+
+/* Is path a mount point (listed in /proc/self/mountinfo)? */
+static int
+mounted (const char *path)
+{
+    FILE *f = fopen ("/proc/self/mountinfo", "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    size_t n = strlen (path);
+    while (!found && fgets (line, sizeof line, f)) {
+        char *p = line;
+        for (int i = 0; i < 4 && p; i++) { /* the 5th field is the mount point */
+            p = strchr (p, ' ');
+            if (p)
+                p++;
+        }
+        if (p && !strncmp (p, path, n) && p[n] == ' ')
+            found = 1;
+    }
+    fclose (f);
+    return found;
+}
+
+static int
+tmpfs_at (const char *path, int64_t size, char *err, size_t errlen)
+{
+    if (mounted (path))
+        return 0;
+    char opts[64];
+    snprintf (opts, sizeof opts, "mode=0777,size=%lld", (long long) (size > 0 ? size : 64 << 20));
+    if (mount ("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts))
+        return fail (err, errlen, -1, "mount tmpfs at %s: %s", path, strerror (errno));
+    return 0;
+}
+
+static int
+host_path_check (const char *path, const char *type, char *err, size_t errlen)
+{
+    struct stat st;
+    int have = !stat (path, &st);
+    if (!*type)
+        return 0;
+    if (!strcmp (type, "DirectoryOrCreate")) {
+        if (!have && mkdirs (path, 0755))
+            return fail (err, errlen, -1, "hostPath type check failed: cannot create %s: %s", path, strerror (errno));
+        type = "Directory";
+        have = !stat (path, &st);
+    } else if (!strcmp (type, "FileOrCreate") && !have) {
+        int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return fail (err, errlen, -1, "hostPath type check failed: cannot create %s: %s", path, strerror (errno));
+        close (fd);
+        return 0;
+    }
+    static const struct {
+        const char *type, *what;
+        mode_t fmt;
+    } t[] = {{"Directory", "a directory", S_IFDIR},       {"File", "a file", S_IFREG},
+             {"FileOrCreate", "a file", S_IFREG},         {"Socket", "a socket file", S_IFSOCK},
+             {"CharDevice", "a character device", S_IFCHR}, {"BlockDevice", "a block device", S_IFBLK}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp (type, t[i].type)) {
+            if (!have || (st.st_mode & S_IFMT) != t[i].fmt)
+                return fail (err, errlen, -1, "hostPath type check failed: %s is not %s", path, t[i].what);
+            return 0;
+        }
+    return fail (err, errlen, -1, "hostPath type \"%s\": unknown", type);
+}
+
+int
+volumes_setup (const json_t *plan, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach ((json_t *) plan, name, v) {
+        const char *type = tv_str (v, "type"), *path = tv_str (v, "path");
+        if (!strcmp (type, "hostPath")) {
+            if (host_path_check (path, tv_str (v, "hostPathType"), err, errlen))
+                return -1;
+            continue;
+        }
+        if (mkdirs (path, !strcmp (type, "emptyDir") ? 0777 : 0755))
+            return fail (err, errlen, -1, "mkdir %s: %s", path, strerror (errno));
+        if (!strcmp (type, "emptyDir"))
+            chmod (path, 0777);
+        if (json_object_get (v, "tmpfs") && tmpfs_at (path, tv_int (v, "tmpfs", 0), err, errlen))
+            return -1;
+        if (!strcmp (type, "files") && volumes_write_atomic (path, json_object_get (v, "files"), err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (volumes_subpath_ok (sub, err, errlen))
+        return -1;
+    char base[PATH_MAX], full[PATH_MAX * 2], real[PATH_MAX];
+    if (!realpath (vol, base))
+        return fail (err, errlen, -1, "volume %s: %s", vol, strerror (errno));
+    snprintf (full, sizeof full, "%s/%s", base, sub);
+    struct stat st;
+    if (lstat (full, &st) && errno == ENOENT) {
+        /* made as a directory, one component at a time, never through a symlink out */
+        char parent[PATH_MAX * 2];
+        snprintf (parent, sizeof parent, "%s", full);
+        char *slash = strrchr (parent, '/');
+        *slash = 0;
+        if (mkdirs (parent, 0755) || mkdir (full, 0755))
+            return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+    }
+    if (!realpath (full, real))
+        return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+    size_t n = strlen (base);
+    if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
+        return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
+    snprintf (out, outlen, "%s", real);
+    return 0;
+}
+
+json_t *
+volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, char *err, size_t errlen)
+{
+    json_t *out = json_array (), *vars = json_object ();
+    size_t i;
+    json_t *m;
+    json_array_foreach (env, i, m) if (tv_str (m, "name") && tv_str (m, "value"))
+        json_object_set_new (vars, tv_str (m, "name"), json_string (tv_str (m, "value")));
+    json_array_foreach (tv_get (spec, "volumeMounts"), i, m) {
+        const char *name = tv_str (m, "name") ? tv_str (m, "name") : "", *cpath = tv_str (m, "mountPath");
+        const json_t *v = json_object_get (plan, name);
+        const char *prop = tv_str (m, "mountPropagation");
+        if (!v) {
+            fail (err, errlen, -1, "volumeMount \"%s\": no volume of that name in the pod", name);
+            goto bad;
+        }
+        if (!cpath || cpath[0] != '/') {
+            fail (err, errlen, -1, "volumeMount \"%s\": mountPath must be an absolute path", name);
+            goto bad;
+        }
+        if (prop && *prop && strcmp (prop, "None")) {
+            fail (err, errlen, -1, "volumeMount \"%s\": mountPropagation %s is not supported (None only)", name, prop);
+            goto bad;
+        }
+        char host[PATH_MAX];
+        snprintf (host, sizeof host, "%s", tv_str (v, "path"));
+        char *sub = tv_str (m, "subPathExpr") ? podenv_expand (tv_str (m, "subPathExpr"), vars)
+                                               : strdup (tv_str (m, "subPath") ? tv_str (m, "subPath") : "");
+        if (*sub) {
+            char real[PATH_MAX];
+            int rc = volumes_subpath_resolve (host, sub, real, sizeof real, err, errlen);
+            free (sub);
+            if (rc)
+                goto bad;
+            snprintf (host, sizeof host, "%s", real);
+        } else
+            free (sub);
+        int ro = tv_bool (m, "readOnly", false) || tv_bool (v, "readOnly", false);
+        json_array_append_new (out, json_pack ("{s:s,s:s,s:b,s:s}", "containerPath", cpath, "hostPath", host, "readonly", ro,
+                                               "propagation", "PROPAGATION_PRIVATE"));
+    }
+    json_decref (vars);
+    return out;
+bad:
+    json_decref (vars);
+    json_decref (out);
+    return NULL;
+}
+
+static int64_t usage_sum;
+
+static int
+usage_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) path;
+    (void) flag;
+    (void) ftw;
+    usage_sum += (int64_t) st->st_blocks * 512;
+    return 0;
+}
+
+int64_t
+volumes_usage (const char *dir)
+{
+    usage_sum = 0;
+    if (nftw (dir, usage_one, 16, FTW_PHYS | FTW_MOUNT))
+        return -1;
+    return usage_sum;
+}
+
+int
+volumes_teardown (const char *pod_dir)
+{
+    char vdir[PATH_MAX];
+    snprintf (vdir, sizeof vdir, "%s/volumes", pod_dir);
+    /* unmount what is mounted below (deepest first: mountinfo lists parents first) */
+    FILE *f = fopen ("/proc/self/mountinfo", "r");
+    json_t *points = json_array ();
+    char line[4096];
+    size_t n = strlen (vdir);
+    while (f && fgets (line, sizeof line, f)) {
+        char *p = line;
+        for (int i = 0; i < 4 && p; i++) {
+            p = strchr (p, ' ');
+            if (p)
+                p++;
+        }
+        if (p && !strncmp (p, vdir, n) && p[n] == '/') {
+            char *end = strchr (p, ' ');
+            if (end)
+                json_array_append_new (points, json_stringn (p, (size_t) (end - p)));
+        }
+    }
+    if (f)
+        fclose (f);
+    int rc = 0;
+    for (size_t i = json_array_size (points); i > 0; i--)
+        if (umount2 (json_string_value (json_array_get (points, i - 1)), MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+            rc = -1;
+    json_decref (points);
+    if (rm_rf (vdir))
+        rc = -1;
+    rmdir (pod_dir); /* only when empty: the runtime's logs may still be there */
+    return rc;
+}

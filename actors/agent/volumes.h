@@ -1,0 +1,77 @@
+/* volumes — a pod's volumes as the kubelet sets them up: a pure planner (pod + what the agent read
+ * → each volume's host directory and, for configMap/secret/downwardAPI/projected, the files it
+ * holds) and the edge that makes them (directories, tmpfs mounts, files written atomically) and
+ * removes them with the pod.
+ *
+ * Layout (the kubelet's): DATA/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>, plugin one of
+ * empty-dir, configmap, secret, downward-api, projected. hostPath volumes are the host's path.
+ *
+ * Rules:
+ * - emptyDir: a directory (mode 0777); medium Memory: a tmpfs mounted there, size = sizeLimit or
+ *   the node's allocatable memory. sizeLimit on disk is measured (volumes_usage) by the agent.
+ * - hostPath: type "" (no check), DirectoryOrCreate (made 0755), Directory, FileOrCreate (an
+ *   empty file 0644; its parent must exist), File, Socket, CharDevice, BlockDevice: a failed
+ *   check is `hostPath type check failed: <path> is not a directory` (…) — CreateContainerConfigError.
+ * - configMap, secret: every key (ConfigMap data and binaryData), or the items' {key, path, mode};
+ *   mode = item mode, else defaultMode, else 0644. A missing object is `configmap "x" not found`
+ *   unless optional (then an empty volume); an item whose key is missing is `configmap references
+ *   non-existent config key: k` unless optional. Secret volumes live on a tmpfs (never on disk).
+ * - downwardAPI: items {path, fieldRef | resourceFieldRef, mode} (podenv_field, podenv_resource).
+ * - projected: sources configMap, secret, downwardAPI in one directory (defaultMode for all);
+ *   serviceAccountToken is refused ("no ServiceAccount tokens").
+ * - paths of items are relative, without ".." components; configMap/secret/downwardAPI/projected
+ *   volumes are mounted read-only, whatever the volumeMount says (as the kubelet since 1.10).
+ * - volumeMounts: the named volume must exist; subPath is a relative path without ".."
+ *   (subPathExpr expands $(VAR) from the container's env first), resolved on the host inside the
+ *   volume (a symlink pointing out of it is refused) and made as a directory when absent;
+ *   mountPropagation None only.
+ * - files are written as the kubelet's AtomicWriter: a new directory "..<timestamp>", the symlink
+ *   "..data" swapped to it with rename(2), one symlink per top-level path "key -> ..data/key",
+ *   then the old directory removed: a reader sees the old set or the new one, never a mix.
+ */
+#ifndef TROUPE_VOLUMES_H
+#define TROUPE_VOLUMES_H
+
+#include "actors/agent/podenv.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adds to set the "Kind/ns/name" of every ConfigMap and Secret the pod's volumes reference. */
+void volumes_refs (const json_t *pod, json_t *set);
+
+/* The pod's volumes: {name: {type: emptyDir|hostPath|files, path, tmpfs?: bytes (a tmpfs of that
+ * size), medium?, sizeLimit? (bytes, emptyDir on disk), hostPathType?, files?: {relpath: {data,
+ * mode}}, readOnly?: true}}. pods_dir: DATA/pods. PODENV_OK with *out (new reference), or
+ * PODENV_ERROR / PODENV_PENDING with err. */
+int volumes_plan (const json_t *pod, const podenv_src_t *src, const char *pods_dir, json_t **out, char *err, size_t errlen);
+
+/* Makes the planned volumes on the host (idempotent: directories made, tmpfs mounted once, files
+ * rewritten only when they differ). 0, or -1 with err (a hostPath check, a mount or a write). */
+int volumes_setup (const json_t *plan, char *err, size_t errlen);
+
+/* A subPath is a relative path without ".." components: 0, or -1 with err. Pure. */
+int volumes_subpath_ok (const char *sub, char *err, size_t errlen);
+
+/* The host path of subPath sub inside directory vol: its real path, which must be vol's real path
+ * or below it (made as a directory when absent). 0 with out, or -1 with err. */
+int volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t outlen, char *err, size_t errlen);
+
+/* The CreateContainer "mounts" of container spec: [{containerPath, hostPath, readonly,
+ * propagation}]. env: the container's resolved env (for subPathExpr). A new reference, or NULL with
+ * err. Resolves subPaths on the host (volumes_subpath_resolve). */
+json_t *volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, char *err, size_t errlen);
+
+/* Writes files ({relpath: {data, mode}}) into dir as the AtomicWriter (above). 1 when it wrote,
+ * 0 when dir already held exactly these files, -1 with err. */
+int volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen);
+
+/* Bytes used under dir (blocks, as du), or -1. */
+int64_t volumes_usage (const char *dir);
+
+/* Removes pod_dir/volumes: unmounts what is mounted below it, then deletes it; pod_dir itself is
+ * removed when nothing else is left in it. 0, or -1 (something could not be removed). */
+int volumes_teardown (const char *pod_dir);
+
+#endif

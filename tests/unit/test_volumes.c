@@ -1,0 +1,488 @@
+/* volumes: the planner (paths, modes, items, optional, downward API, projected merge, subPath
+ * rules), the AtomicWriter on a temp dir (..data swapped, old generation removed, a concurrent
+ * reader never sees a partial file or a mix), setup of emptyDir / hostPath checks, subPath
+ * resolution refusing escapes, teardown. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "actors/agent/volumes.h"
+#include "core/value.h"
+
+static json_t *
+load (const char *js)
+{
+    json_error_t e;
+    json_t *v = json_loads (js, 0, &e);
+    if (!v)
+        fail_msg ("bad json: %s: %s", e.text, js);
+    return v;
+}
+
+static json_t *
+pod_with (const char *volumes)
+{
+    json_t *p = load ("{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"ns1\",\"uid\":\"u1\",\"labels\":{\"app\":\"web\"}},"
+                      "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":{\"memory\":\"32Mi\"}}}]}}");
+    json_object_set_new (json_object_get (p, "spec"), "volumes", load (volumes));
+    return p;
+}
+
+static json_t *
+objs (void)
+{
+    /* Secret "tok" = dG9r, "pw" = cHc= */
+    return load ("{\"ConfigMap/ns1/cfg\":{\"data\":{\"a.conf\":\"A=1\",\"b.conf\":\"B=2\"},\"binaryData\":{\"bin\":\"AAEC\"}},"
+                 "\"Secret/ns1/creds\":{\"data\":{\"token\":\"dG9r\",\"password\":\"cHc=\"}},"
+                 "\"ConfigMap/ns1/gone\":null}");
+}
+
+static int
+plan (const char *volumes, json_t **out, char *err)
+{
+    json_t *p = pod_with (volumes), *o = objs ();
+    podenv_src_t src = {.objs = o, .pod_ip = "10.88.0.5", .alloc_mem_bytes = 1LL << 30, .alloc_cpu_milli = 2000};
+    int rc = volumes_plan (p, &src, "/data/pods", out, err, 300);
+    json_decref (p);
+    json_decref (o);
+    return rc;
+}
+
+static const char *
+file_data (const json_t *pl, const char *vol, const char *path)
+{
+    return tv_str (json_object_get (tv_get (json_object_get (pl, vol), "files"), path), "data");
+}
+
+static json_int_t
+file_mode (const json_t *pl, const char *vol, const char *path)
+{
+    return tv_int (json_object_get (tv_get (json_object_get (pl, vol), "files"), path), "mode", -1);
+}
+
+static void
+plan_paths_and_kinds (void **state)
+{
+    (void) state;
+    json_t *pl;
+    char err[300];
+    assert_int_equal (plan ("[{\"name\":\"scratch\",\"emptyDir\":{}},{\"name\":\"ram\",\"emptyDir\":{\"medium\":\"Memory\",\"sizeLimit\":\"8Mi\"}},"
+                            "{\"name\":\"ram2\",\"emptyDir\":{\"medium\":\"Memory\"}},{\"name\":\"disk\",\"emptyDir\":{\"sizeLimit\":\"1Mi\"}},"
+                            "{\"name\":\"logs\",\"hostPath\":{\"path\":\"/var/log\",\"type\":\"Directory\"}},"
+                            "{\"name\":\"conf\",\"configMap\":{\"name\":\"cfg\"}},{\"name\":\"sec\",\"secret\":{\"secretName\":\"creds\"}}]",
+                            &pl, err),
+                      PODENV_OK);
+    assert_string_equal (tv_str (json_object_get (pl, "scratch"), "path"), "/data/pods/u1/volumes/kubernetes.io~empty-dir/scratch");
+    assert_null (tv_get (json_object_get (pl, "scratch"), "tmpfs"));
+    assert_int_equal (tv_int (json_object_get (pl, "ram"), "tmpfs", 0), 8 << 20);
+    assert_int_equal (tv_int (json_object_get (pl, "ram2"), "tmpfs", 0), 1 << 30); /* the node's allocatable */
+    assert_int_equal (tv_int (json_object_get (pl, "disk"), "sizeLimit", 0), 1 << 20);
+    assert_string_equal (tv_str (json_object_get (pl, "logs"), "path"), "/var/log");
+    assert_string_equal (tv_str (json_object_get (pl, "logs"), "hostPathType"), "Directory");
+    assert_string_equal (tv_str (json_object_get (pl, "conf"), "path"), "/data/pods/u1/volumes/kubernetes.io~configmap/conf");
+    assert_string_equal (tv_str (json_object_get (pl, "sec"), "path"), "/data/pods/u1/volumes/kubernetes.io~secret/sec");
+    assert_true (tv_bool (json_object_get (pl, "conf"), "readOnly", false));
+    assert_non_null (tv_get (json_object_get (pl, "sec"), "tmpfs")); /* secrets never on disk */
+    /* every key, default mode 0644; binaryData decoded; secrets decoded */
+    assert_string_equal (file_data (pl, "conf", "a.conf"), "A=1");
+    assert_int_equal (file_mode (pl, "conf", "a.conf"), 0644);
+    assert_int_equal (json_string_length (tv_get (json_object_get (tv_get (json_object_get (pl, "conf"), "files"), "bin"), "data")), 3);
+    assert_string_equal (file_data (pl, "sec", "token"), "tok");
+    assert_string_equal (file_data (pl, "sec", "password"), "pw");
+    json_decref (pl);
+}
+
+static void
+plan_items_modes_optional (void **state)
+{
+    (void) state;
+    json_t *pl;
+    char err[300];
+    assert_int_equal (plan ("[{\"name\":\"conf\",\"configMap\":{\"name\":\"cfg\",\"defaultMode\":256,"
+                            "\"items\":[{\"key\":\"a.conf\",\"path\":\"sub/dir/a\"},{\"key\":\"b.conf\",\"path\":\"b\",\"mode\":384}]}},"
+                            "{\"name\":\"sec\",\"secret\":{\"secretName\":\"creds\",\"defaultMode\":256}},"
+                            "{\"name\":\"opt\",\"configMap\":{\"name\":\"gone\",\"optional\":true}},"
+                            "{\"name\":\"optkey\",\"configMap\":{\"name\":\"cfg\",\"optional\":true,\"items\":[{\"key\":\"nope\",\"path\":\"n\"}]}}]",
+                            &pl, err),
+                      PODENV_OK);
+    json_t *files = tv_get (json_object_get (pl, "conf"), "files");
+    assert_int_equal (json_object_size (files), 2); /* only the items */
+    assert_string_equal (file_data (pl, "conf", "sub/dir/a"), "A=1");
+    assert_int_equal (file_mode (pl, "conf", "sub/dir/a"), 0400);
+    assert_int_equal (file_mode (pl, "conf", "b"), 0600);
+    assert_int_equal (file_mode (pl, "sec", "token"), 0400);
+    assert_int_equal (json_object_size (tv_get (json_object_get (pl, "opt"), "files")), 0);
+    assert_int_equal (json_object_size (tv_get (json_object_get (pl, "optkey"), "files")), 0);
+    json_decref (pl);
+    /* missing, not optional */
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"gone\"}}]", &pl, err), PODENV_ERROR);
+    assert_string_equal (err, "configmap \"gone\" not found");
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"nope\",\"path\":\"n\"}]}}]", &pl, err),
+                      PODENV_ERROR);
+    assert_string_equal (err, "configmap references non-existent config key: nope");
+    assert_int_equal (plan ("[{\"name\":\"s\",\"secret\":{\"secretName\":\"unread\"}}]", &pl, err), PODENV_PENDING);
+    /* item paths may not escape */
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"a.conf\",\"path\":\"../x\"}]}}]", &pl, err),
+                      PODENV_ERROR);
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"a.conf\",\"path\":\"/etc/x\"}]}}]", &pl, err),
+                      PODENV_ERROR);
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"a.conf\",\"path\":\"..data\"}]}}]", &pl, err),
+                      PODENV_ERROR);
+    assert_int_equal (plan ("[{\"name\":\"h\",\"hostPath\":{\"path\":\"rel\"}}]", &pl, err), PODENV_ERROR);
+}
+
+static void
+plan_downward_and_projected (void **state)
+{
+    (void) state;
+    json_t *pl;
+    char err[300];
+    assert_int_equal (plan ("[{\"name\":\"info\",\"downwardAPI\":{\"items\":["
+                            "{\"path\":\"name\",\"fieldRef\":{\"fieldPath\":\"metadata.name\"}},"
+                            "{\"path\":\"labels\",\"fieldRef\":{\"fieldPath\":\"metadata.labels\"},\"mode\":292},"
+                            "{\"path\":\"mem\",\"resourceFieldRef\":{\"containerName\":\"c\",\"resource\":\"limits.memory\",\"divisor\":\"1Mi\"}}]}},"
+                            "{\"name\":\"all\",\"projected\":{\"defaultMode\":288,\"sources\":["
+                            "{\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"a.conf\",\"path\":\"a\"}]}},"
+                            "{\"secret\":{\"name\":\"creds\",\"items\":[{\"key\":\"token\",\"path\":\"t\",\"mode\":256}]}},"
+                            "{\"downwardAPI\":{\"items\":[{\"path\":\"ns\",\"fieldRef\":{\"fieldPath\":\"metadata.namespace\"}}]}}]}}]",
+                            &pl, err),
+                      PODENV_OK);
+    assert_string_equal (file_data (pl, "info", "name"), "web-1");
+    assert_string_equal (file_data (pl, "info", "labels"), "app=\"web\"");
+    assert_int_equal (file_mode (pl, "info", "labels"), 0444);
+    assert_string_equal (file_data (pl, "info", "mem"), "32");
+    assert_string_equal (tv_str (json_object_get (pl, "all"), "path"), "/data/pods/u1/volumes/kubernetes.io~projected/all");
+    assert_int_equal (json_object_size (tv_get (json_object_get (pl, "all"), "files")), 3); /* merged */
+    assert_string_equal (file_data (pl, "all", "a"), "A=1");
+    assert_string_equal (file_data (pl, "all", "t"), "tok");
+    assert_string_equal (file_data (pl, "all", "ns"), "ns1");
+    assert_int_equal (file_mode (pl, "all", "a"), 0440);
+    assert_int_equal (file_mode (pl, "all", "t"), 0400);
+    json_decref (pl);
+    assert_int_equal (plan ("[{\"name\":\"tok\",\"projected\":{\"sources\":[{\"serviceAccountToken\":{\"path\":\"t\"}}]}}]", &pl, err), PODENV_ERROR);
+    assert_non_null (strstr (err, "ServiceAccount"));
+    /* references of volumes */
+    json_t *p = pod_with ("[{\"name\":\"a\",\"configMap\":{\"name\":\"x\"}},{\"name\":\"b\",\"secret\":{\"secretName\":\"y\"}},"
+                          "{\"name\":\"c\",\"projected\":{\"sources\":[{\"secret\":{\"name\":\"z\"}},{\"configMap\":{\"name\":\"w\"}}]}}]");
+    json_t *set = json_object ();
+    volumes_refs (p, set);
+    assert_int_equal (json_object_size (set), 4);
+    assert_non_null (json_object_get (set, "Secret/ns1/z"));
+    assert_non_null (json_object_get (set, "ConfigMap/ns1/w"));
+    json_decref (set);
+    json_decref (p);
+}
+
+static void
+subpath_rules (void **state)
+{
+    (void) state;
+    char err[300];
+    assert_int_equal (volumes_subpath_ok ("a/b", err, sizeof err), 0);
+    assert_int_equal (volumes_subpath_ok ("a..b/c", err, sizeof err), 0); /* ".." inside a name is fine */
+    assert_int_equal (volumes_subpath_ok ("../etc", err, sizeof err), -1);
+    assert_int_equal (volumes_subpath_ok ("a/../../etc", err, sizeof err), -1);
+    assert_int_equal (volumes_subpath_ok ("a/..", err, sizeof err), -1);
+    assert_int_equal (volumes_subpath_ok ("/etc", err, sizeof err), -1);
+    /* on disk: a symlink inside pointing out is refused; an absent path is made */
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    assert_non_null (t);
+    char vol[300], p[400], out[4096];
+    snprintf (vol, sizeof vol, "%s/vol", t);
+    mkdir (vol, 0755);
+    snprintf (p, sizeof p, "%s/out", vol);
+    assert_int_equal (symlink ("/etc", p), 0);
+    snprintf (p, sizeof p, "%s/in", vol);
+    assert_int_equal (symlink ("made", p), 0);
+    assert_int_equal (volumes_subpath_resolve (vol, "out", out, sizeof out, err, sizeof err), -1);
+    assert_non_null (strstr (err, "outside the volume"));
+    assert_int_equal (volumes_subpath_resolve (vol, "out/passwd", out, sizeof out, err, sizeof err), -1);
+    assert_int_equal (volumes_subpath_resolve (vol, "../vol", out, sizeof out, err, sizeof err), -1);
+    assert_int_equal (volumes_subpath_resolve (vol, "made/deeper", out, sizeof out, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal (stat (out, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+    assert_int_equal (volumes_subpath_resolve (vol, "in", out, sizeof out, err, sizeof err), 0); /* a symlink that stays inside */
+    /* mounts of a container: names, subPath, forced read-only for configMap volumes, propagation */
+    char pl_json[1200];
+    snprintf (pl_json, sizeof pl_json, "{\"v\":{\"type\":\"emptyDir\",\"path\":\"%s\"},\"c\":{\"type\":\"files\",\"path\":\"%s\",\"readOnly\":true}}",
+              vol, vol);
+    json_t *pl = load (pl_json);
+    json_t *spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/data\",\"subPath\":\"made\"},"
+                         "{\"name\":\"c\",\"mountPath\":\"/etc/c\"},{\"name\":\"v\",\"mountPath\":\"/per\",\"subPathExpr\":\"$(POD)\"}]}");
+    json_t *env = load ("[{\"name\":\"POD\",\"value\":\"p1\"}]");
+    json_t *m = volumes_mounts (spec, pl, env, err, sizeof err);
+    assert_non_null (m);
+    assert_int_equal (json_array_size (m), 3);
+    char want[400];
+    snprintf (want, sizeof want, "%s/made", vol);
+    assert_string_equal (tv_str (json_array_get (m, 0), "hostPath"), want);
+    assert_false (tv_bool (json_array_get (m, 0), "readonly", true));
+    assert_true (tv_bool (json_array_get (m, 1), "readonly", false));
+    snprintf (want, sizeof want, "%s/p1", vol);
+    assert_string_equal (tv_str (json_array_get (m, 2), "hostPath"), want);
+    json_decref (m);
+    json_decref (spec);
+    spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"nope\",\"mountPath\":\"/d\"}]}");
+    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    json_decref (spec);
+    spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/d\",\"mountPropagation\":\"Bidirectional\"}]}");
+    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    json_decref (spec);
+    spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/d\",\"subPath\":\"out\"}]}");
+    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    json_decref (spec);
+    json_decref (env);
+    json_decref (pl);
+    assert_int_equal (volumes_teardown (t), 0); /* t/volumes absent: fine */
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* ---- the AtomicWriter ------------------------------------------------------------------------- */
+
+static int
+count_gens (const char *dir)
+{
+    DIR *d = opendir (dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        if (!strncmp (e->d_name, "..2", 3))
+            n++;
+    closedir (d);
+    return n;
+}
+
+static char *
+slurp (const char *path, size_t *len)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc (1 << 20);
+    *len = fread (buf, 1, 1 << 20, f);
+    fclose (f);
+    buf[*len] = 0;
+    return buf;
+}
+
+typedef struct {
+    const char *dir;
+    volatile int stop;
+    int reads, bad;
+    char why[200];
+} reader_t;
+
+#define BIG (256 * 1024)
+
+/* Reads a and b through one resolution of ..data: both whole and of the same generation. */
+static void *
+reader (void *arg)
+{
+    reader_t *r = arg;
+    while (!r->stop) {
+        char p[600];
+        snprintf (p, sizeof p, "%s/..data", r->dir);
+        int dfd = open (p, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0)
+            continue;
+        char *got[2] = {NULL, NULL};
+        size_t len[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            int fd = openat (dfd, i ? "b" : "a", O_RDONLY);
+            if (fd < 0)
+                break;
+            got[i] = malloc (BIG + 1);
+            ssize_t n;
+            while ((n = read (fd, got[i] + len[i], BIG + 1 - len[i])) > 0)
+                len[i] += (size_t) n;
+            close (fd);
+        }
+        close (dfd);
+        if (got[0] && got[1]) {
+            r->reads++;
+            if (len[0] != BIG || len[1] != BIG || got[0][0] != got[1][0] || got[0][BIG - 1] != got[0][0]) {
+                r->bad++;
+                snprintf (r->why, sizeof r->why, "a=%zu(%c) b=%zu(%c)", len[0], got[0][0], len[1], got[1][0]);
+            }
+        }
+        free (got[0]);
+        free (got[1]);
+    }
+    return NULL;
+}
+
+static json_t *
+files_of (char c, int with_c)
+{
+    char *big = malloc (BIG);
+    memset (big, c, BIG);
+    json_t *f = json_pack ("{s:{s:o,s:i},s:{s:o,s:i}}", "a", "data", json_stringn (big, BIG), "mode", 0644, "b", "data",
+                           json_stringn (big, BIG), "mode", 0400);
+    if (with_c)
+        json_object_set_new (f, "sub/c", json_pack ("{s:s,s:i}", "data", "nested", "mode", 0644));
+    free (big);
+    return f;
+}
+
+static void
+atomic_writer (void **state)
+{
+    (void) state;
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    char dir[300], p[1000], link[500];
+    snprintf (dir, sizeof dir, "%s/vol", t);
+    char err[300];
+    json_t *f1 = files_of ('1', 1);
+    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 1);
+    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 0); /* same files: nothing written */
+    assert_int_equal (count_gens (dir), 1);
+    /* the layout: key -> ..data/key, ..data -> ..<timestamp> */
+    snprintf (p, sizeof p, "%s/a", dir);
+    ssize_t n = readlink (p, link, sizeof link - 1);
+    assert_true (n > 0);
+    link[n] = 0;
+    assert_string_equal (link, "..data/a");
+    snprintf (p, sizeof p, "%s/sub", dir);
+    n = readlink (p, link, sizeof link - 1);
+    link[n] = 0;
+    assert_string_equal (link, "..data/sub");
+    snprintf (p, sizeof p, "%s/..data", dir);
+    n = readlink (p, link, sizeof link - 1);
+    link[n] = 0;
+    assert_true (!strncmp (link, "..2", 3));
+    char first[500];
+    snprintf (first, sizeof first, "%s", link);
+    struct stat st;
+    snprintf (p, sizeof p, "%s/b", dir);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_mode & 07777, 0400);
+    size_t len;
+    snprintf (p, sizeof p, "%s/sub/c", dir);
+    char *c = slurp (p, &len);
+    assert_string_equal (c, "nested");
+    free (c);
+    /* updates while a reader reads: never a partial file, never a mix of generations */
+    reader_t r = {.dir = dir};
+    pthread_t th;
+    pthread_create (&th, NULL, reader, &r);
+    for (int i = 0; i < 40; i++) {
+        json_t *f = files_of ((char) ('A' + i % 20), 0);
+        assert_int_equal (volumes_write_atomic (dir, f, err, sizeof err), 1);
+        json_decref (f);
+        usleep (2000);
+    }
+    r.stop = 1;
+    pthread_join (th, NULL);
+    if (r.bad)
+        fail_msg ("the reader saw %d partial or mixed states of %d (%s)", r.bad, r.reads, r.why);
+    assert_true (r.reads > 0);
+    /* after the updates: one generation, the old one gone, the removed key's link gone */
+    assert_int_equal (count_gens (dir), 1);
+    snprintf (p, sizeof p, "%s/%s", dir, first);
+    assert_int_equal (lstat (p, &st), -1);
+    snprintf (p, sizeof p, "%s/sub", dir);
+    assert_int_equal (lstat (p, &st), -1);
+    snprintf (p, sizeof p, "%s/a", dir);
+    c = slurp (p, &len);
+    assert_int_equal (len, BIG);
+    assert_int_equal (c[0], 'A' + 39 % 20);
+    free (c);
+    json_decref (f1);
+    /* an empty set: no key left, ..data still there */
+    json_t *none = json_object ();
+    assert_int_equal (volumes_write_atomic (dir, none, err, sizeof err), 1);
+    snprintf (p, sizeof p, "%s/a", dir);
+    assert_int_equal (lstat (p, &st), -1);
+    json_decref (none);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+setup_and_teardown (void **state)
+{
+    (void) state;
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    char pod[300], js[3000], err[300], sock[100];
+    snprintf (pod, sizeof pod, "%s/pods/u1", t);
+    snprintf (sock, sizeof sock, "%s/s.sock", t);
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf (sa.sun_path, sizeof sa.sun_path, "%s", sock);
+    assert_int_equal (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    snprintf (js, sizeof js,
+              "{\"e\":{\"type\":\"emptyDir\",\"path\":\"%s/volumes/kubernetes.io~empty-dir/e\"},"
+              "\"c\":{\"type\":\"files\",\"path\":\"%s/volumes/kubernetes.io~configmap/c\",\"files\":{\"k\":{\"data\":\"v\",\"mode\":420}}},"
+              "\"d\":{\"type\":\"hostPath\",\"path\":\"%s/made/here\",\"hostPathType\":\"DirectoryOrCreate\"},"
+              "\"f\":{\"type\":\"hostPath\",\"path\":\"%s/file\",\"hostPathType\":\"FileOrCreate\"},"
+              "\"s\":{\"type\":\"hostPath\",\"path\":\"%s\",\"hostPathType\":\"Socket\"},"
+              "\"n\":{\"type\":\"hostPath\",\"path\":\"/nonexistent/x\",\"hostPathType\":\"\"}}",
+              pod, pod, t, t, sock);
+    json_t *pl = load (js);
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    struct stat st;
+    char p[600];
+    snprintf (p, sizeof p, "%s/volumes/kubernetes.io~empty-dir/e", pod);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0777);
+    snprintf (p, sizeof p, "%s/volumes/kubernetes.io~configmap/c/k", pod);
+    assert_int_equal (stat (p, &st), 0);
+    snprintf (p, sizeof p, "%s/made/here", t);
+    assert_int_equal (stat (p, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+    snprintf (p, sizeof p, "%s/file", t);
+    assert_int_equal (stat (p, &st), 0);
+    assert_true (S_ISREG (st.st_mode));
+    json_decref (pl);
+    /* failed checks, with the kubelet's words */
+    static const char *bad[][2] = {{"Directory", "is not a directory"}, {"File", "is not a file"},
+                                   {"Socket", "is not a socket file"},  {"CharDevice", "is not a character device"},
+                                   {"BlockDevice", "is not a block device"}};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf (js, sizeof js, "{\"x\":{\"type\":\"hostPath\",\"path\":\"%s/%s\",\"hostPathType\":\"%s\"}}", t,
+                  !strcmp (bad[i][0], "Directory") ? "file" : "made", bad[i][0]);
+        pl = load (js);
+        assert_int_equal (volumes_setup (pl, err, sizeof err), -1);
+        if (!strstr (err, "hostPath type check failed") || !strstr (err, bad[i][1]))
+            fail_msg ("%s: %s", bad[i][0], err);
+        json_decref (pl);
+    }
+    assert_true (volumes_usage (t) > 0);
+    /* teardown removes the volumes and the pod dir (empty once they are gone) */
+    assert_int_equal (volumes_teardown (pod), 0);
+    assert_int_equal (stat (pod, &st), -1);
+    close (fd);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (plan_paths_and_kinds), cmocka_unit_test (plan_items_modes_optional),
+        cmocka_unit_test (plan_downward_and_projected), cmocka_unit_test (subpath_rules),
+        cmocka_unit_test (atomic_writer), cmocka_unit_test (setup_and_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
