@@ -52,6 +52,7 @@ typedef struct {
     json_t *pulled;             /* "uid/container/attempt" → true: the image is there for that start */
     json_t *sandboxes;          /* pod uid → {podIP} once RunPodSandbox answered */
     json_t *pull_secrets;       /* "uid/container/attempt" → merged dockerconfigjson auths (or null: none) */
+    char runtime_ns[64];        /* the runtime namespace of our pods and images (config runtimeNamespace) */
 } agent_t;
 
 static void
@@ -510,7 +511,7 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
             if (inflight (a, pk))
                 return;
             mark (a, pk);
-            json_t *body = json_pack ("{s:s,s:s}", "image", image, "runtimeNamespace", "troupe.io");
+            json_t *body = json_pack ("{s:s,s:s}", "image", image, "runtimeNamespace", a->runtime_ns);
             if (tv_str (spec, "imagePullPolicy"))
                 json_object_set_new (body, "pullPolicy", json_string (tv_str (spec, "imagePullPolicy")));
             json_t *auths = json_object_get (a->pull_secrets, uid);
@@ -548,7 +549,7 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
                                       tv_str (pod, "metadata.name"), "namespace", tv_str (pod, "metadata.namespace"),
                                       "logDirectory", logdir, "hostname", hostname, "hostNetwork",
                                       tv_bool (pod, "spec.hostNetwork", false), "hostIP", a->host_ip, "portMappings", ports,
-                                      "cgroupParent", cg, "runtimeHandler", "oci", "runtimeNamespace", "troupe.io");
+                                      "cgroupParent", cg, "runtimeHandler", "oci", "runtimeNamespace", a->runtime_ns);
             if (tv_get (pod, "spec.dnsConfig"))
                 json_object_set (body, "dnsConfig", tv_get (pod, "spec.dnsConfig"));
             if (tv_get (pod, "spec.hostAliases"))
@@ -571,7 +572,7 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     snprintf (logpath, sizeof logpath, "%s/%s/%d.log", logdir, act->container, act->attempt);
     json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
                               tv_str (pod, "metadata.name"), "name", act->container, "attempt", act->attempt, "image", image,
-                              "logPath", logpath, "runtimeHandler", rt, "runtimeNamespace", "troupe.io");
+                              "logPath", logpath, "runtimeHandler", rt, "runtimeNamespace", a->runtime_ns);
     json_t *run = podenv_container (spec); /* command, args, env with $(VAR) expanded */
     json_object_update (body, run);
     json_decref (run);
@@ -1092,6 +1093,8 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
         return NULL;
     }
     snprintf (a->default_runtime, sizeof a->default_runtime, "%s", dr ? dr : "");
+    const char *rns = tv_str (config, "runtimeNamespace");
+    snprintf (a->runtime_ns, sizeof a->runtime_ns, "%s", rns && *rns ? rns : "troupe.io");
     char fs[300];
     snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
     troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};
