@@ -1056,6 +1056,10 @@ agent_standalone (cluster_t *c, const char *node, const char *mdir, int keep)
         node_name_default (c->node, sizeof c->node);
     json_object_set_new (c->node_cfg, "seedBusybox", json_true ());
     json_object_set_new (c->node_cfg, "runtimeNamespace", json_string ("default"));
+    /* nerdctl's bridge network, not the cluster's 10.88.0.0/16: a `troupe up` on the same machine
+     * keeps its routes (two bridges with one subnet would fight over them) */
+    if (!tv_get (c->node_cfg, "podCIDR"))
+        json_object_set_new (c->node_cfg, "podCIDR", json_string ("10.4.0.0/24"));
     c->keep_client_config = 1;
     zsys_handler_set (NULL);
     if (ensure_pki (c->data, "troupe", 0) || start_control_plane (c)) {
