@@ -386,6 +386,15 @@ unhold (agent_t *a, const created_t *c)
         json_object_del (bo, key);
 }
 
+/* A container started (or not): list the runtime now, so its status (Running) is written within
+ * 20 ms rather than at the next one-second sync (bench/runtime: +0.5 s per pod start). */
+static void
+on_started (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    log_failure (self, ctx, reply, arg);
+    troupe_timer_within (ctx, T_KICK, 20);
+}
+
 static void
 on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
@@ -395,7 +404,7 @@ on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     if (reply->code == TR_OK && tv_str (reply->body, "containerId")) {
         unhold (a, c);
         shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", tv_str (reply->body, "containerId")),
-                   log_failure, "StartContainer");
+                   on_started, "StartContainer");
         snprintf (msg, sizeof msg, "Started container %s", c->name);
         pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Started", msg);
     } else {

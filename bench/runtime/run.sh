@@ -70,9 +70,9 @@ startup() { # RUNTIME N → "p50 p99" ms, create → Running as the client's wat
   wait_for 180 all_running "$rt-$n" "$n" || fail "$n $rt pods not Running: $(tro get pods -l "run=$rt-$n" | tail -5)"
   sleep 0.5
   if [ "$rt" = oci ] && [ "$n" = 50 ]; then
-    SHIM_RSS=$(ps -o rss= -p "$(pgrep -f "troupe shim .*$DATA" | head -1)")
-    CONMON_RSS=$(for p in $(pgrep -x conmon); do grep -q "$DATA/oci/exits" "/proc/$p/cmdline" 2>/dev/null && ps -o rss= -p "$p"; done | awk '{s+=$1} END {print s+0}')
-    CONMON_N=$(for p in $(pgrep -x conmon); do grep -q "$DATA/oci/exits" "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done | wc -l)
+    { ps -o rss= -p "$(pgrep -f "troupe shim .*$DATA" | head -1)"
+      for p in $(pgrep -x conmon); do grep -q "$DATA/oci/exits" "/proc/$p/cmdline" 2>/dev/null && ps -o rss= -p "$p"; done | awk '{s+=$1; n++} END {print s+0, n+0}'
+    } >"$T/rss" # startup runs in a command substitution: a file, not variables
   fi
   kill "$wp" 2>/dev/null; wait "$wp" 2>/dev/null; sleep 0.2
   awk -v t0="$t0" '$3=="Running" && !($2 in s) {s[$2]=$1-t0} END {for (k in s) print s[k]}' "$w" >"$w.lat"
@@ -86,9 +86,10 @@ for rt in oci process; do
   for n in 1 10 50; do R[$rt-$n]=$(startup "$rt" "$n"); echo "$rt $n: ${R[$rt-$n]}" >&2; done
 done
 
+read -r SHIM_RSS <"$T/rss"; read -r CONMON_RSS CONMON_N < <(tail -1 "$T/rss")
 # pull: a ~100 MB random layer
 echo "# pull" >&2
-cp -r "$T/img" "$T/big"
+cp -r "$T/img" "$T/big" && rm -rf "$T/big/bundle"
 umoci unpack --image "$T/big/layout:1" "$T/big/bundle" >/dev/null && rm -rf "$T/big/bundle/rootfs/marker" &&
   head -c 100M /dev/urandom >"$T/big/bundle/rootfs/random.bin" &&
   umoci repack --image "$T/big/layout:1" "$T/big/bundle" >/dev/null && image_push "$T/big" "$BIG" || fail "big image"
