@@ -13,6 +13,7 @@
 #include "actors/agent/agent_actor.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
+#include "actors/manifests/manifests_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
@@ -68,7 +69,8 @@ mkdirp (const char *path, mode_t mode)
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
  *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
- *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)       */
+ *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
+ *   standalone agent: staticPodPath: DIR (--manifests)                                      */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
@@ -77,7 +79,8 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
-                                  "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise", NULL};
+                                  "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
+                                  "staticPodPath", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -448,7 +451,7 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
     static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox",
-                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", NULL};
+                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
             json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
@@ -540,6 +543,7 @@ typedef struct {
     unsigned snap_threshold, snap_trailing;
     int lease_checkpoint_ms;        /* 0: the store's default; < 0: every renewal is written */
     zcert_t *cluster;               /* the cluster key, when replicated */
+    int keep_client_config;         /* standalone: the CLI's config is written only if it has none */
     zactor_t *auth, *store, *broker;
     tr_host_t *host;
     pid_t shim;
@@ -618,6 +622,8 @@ start_control_plane (cluster_t *c)
     char cfg[1024];
     tr_creds_t creds;
     tr_conn_default_config_path (cfg, sizeof cfg);
+    if (c->keep_client_config && access (cfg, F_OK) == 0)
+        return 0;
     if (c->listen && !creds_from_pki (c->data, "admin", &creds))
         tr_conn_write_config (cfg, c->listen, &creds);
     else
@@ -1090,6 +1096,58 @@ cmd_server (cli_t *g, int argc, char **argv)
     return 0;
 }
 
+/* `troupe agent --standalone --manifests DIR`: the kubelet alone, running static pods (what
+ * docker-compose runs) with no server to join. The node keeps a store and a broker of its own
+ * (DATA/store, the local endpoint DATA/run/troupe.sock, so `troupe get pods` and `troupe logs` work
+ * against it) but no controllers and no scheduler: the manifests actor
+ * (actors/manifests/manifests_actor.h) writes the folder's Pods already bound to this node. Its
+ * containers live in the runtime namespace "default" (nerdctl's, where the cluster's live in
+ * troupe.io), the busybox image is seeded there so the examples run offline. */
+static int
+agent_standalone (cluster_t *c, const char *node, const char *mdir, int keep)
+{
+    if (!mdir) {
+        fprintf (stderr, "error: --standalone needs --manifests DIR (the folder of the static pods' manifests)\n");
+        return 1;
+    }
+    char abs[PATH_MAX];
+    if (!realpath (mdir, abs)) {
+        fprintf (stderr, "error: --manifests %s: %s\n", mdir, strerror (errno));
+        return 1;
+    }
+    if (node)
+        snprintf (c->node, sizeof c->node, "%s", node);
+    else
+        node_name_default (c->node, sizeof c->node);
+    json_object_set_new (c->node_cfg, "seedBusybox", json_true ());
+    json_object_set_new (c->node_cfg, "runtimeNamespace", json_string ("default"));
+    /* nerdctl's bridge network, not the cluster's 10.88.0.0/16: a `troupe up` on the same machine
+     * keeps its routes (two bridges with one subnet would fight over them) */
+    if (!tv_get (c->node_cfg, "podCIDR"))
+        json_object_set_new (c->node_cfg, "podCIDR", json_string ("10.4.0.0/24"));
+    c->keep_client_config = 1;
+    zsys_handler_set (NULL);
+    if (ensure_pki (c->data, "troupe", 0) || start_control_plane (c)) {
+        teardown (c);
+        return 1;
+    }
+    tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c->node, .data_dir = c->data};
+    c->host = tr_host_new (&ho);
+    json_t *mc = json_pack ("{s:s,s:s}", "manifestDir", abs, "nodeName", c->node);
+    int rc = start_node (c, "inproc://troupe-broker", NULL, !keep) || tr_host_start (c->host, manifests_actor (), mc);
+    json_decref (mc);
+    if (rc) {
+        teardown (c);
+        return 1;
+    }
+    TR_INFO ("troupe", "standalone node up node=%s manifests=%s data=%s endpoint=%s", c->node, abs, c->data, c->ipc_ep);
+    wait_for_signal ();
+    if (keep)
+        c->shim = 0;
+    teardown (c);
+    return 0;
+}
+
 int
 cmd_agent (cli_t *g, int argc, char **argv)
 {
@@ -1106,7 +1164,14 @@ cmd_agent (cli_t *g, int argc, char **argv)
         json_decref (cfg);
         return 1;
     }
+    int standalone = cli_flag (&argc, argv, "--standalone", NULL);
+    const char *mdir = pick (cli_opt (&argc, argv, "--manifests", NULL), cfg, "staticPodPath");
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
+    if (standalone || mdir) {
+        int rc = agent_standalone (&c, node, mdir, keep);
+        json_decref (cfg);
+        return rc;
+    }
     char nodebuf[TR_NAME_MAX + 1];
     if (node)
         snprintf (nodebuf, sizeof nodebuf, "%s", node);
@@ -1181,7 +1246,8 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .preload_dir = tv_str (sc, "preloadDir"),
                                   .seed_busybox = tv_bool (sc, "seedBusybox", false),
                                   .gc_high_pct = (int) tv_int (sc, "imageGCHighThresholdPercent", 85),
-                                  .gc_low_pct = (int) tv_int (sc, "imageGCLowThresholdPercent", 80)}};
+                                  .gc_low_pct = (int) tv_int (sc, "imageGCLowThresholdPercent", 80),
+                                  .image_namespace = tv_str (sc, "runtimeNamespace")}};
     zsys_handler_set (NULL);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

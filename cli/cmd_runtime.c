@@ -196,10 +196,12 @@ logs (const char *st, const char *id, int timestamps)
 int
 cmd_runtime (cli_t *g, int argc, char **argv)
 {
-    (void) g;
     char st[PATH_MAX];
     state_dir (&argc, argv, st, sizeof st);
+    /* main took --namespace/-n as the global option already */
     const char *ns = cli_opt (&argc, argv, "--namespace", "-n");
+    if (!ns)
+        ns = g->ns;
     const char *out = cli_opt (&argc, argv, "--output", "-o");
     int all = cli_flag (&argc, argv, "--all", "-a");
     int ts = cli_flag (&argc, argv, "--timestamps", NULL);
@@ -238,10 +240,11 @@ cmd_runtime (cli_t *g, int argc, char **argv)
 int
 cmd_image (cli_t *g, int argc, char **argv)
 {
-    (void) g;
     char st[PATH_MAX];
     state_dir (&argc, argv, st, sizeof st);
     const char *ns = cli_opt (&argc, argv, "--namespace", "-n");
+    if (!ns)
+        ns = g->ns; /* main took --namespace/-n as the global option already */
     if (argc < 3 || strcmp (argv[1], "import")) {
         fprintf (stderr, "usage: troupe image import FILE.tar [--namespace troupe.io] [--data DIR]\n");
         return 1;

@@ -2,7 +2,9 @@
  *
  * Config: nodeName, shimEndpoint (the runtime shim, runtime-shims/cri.h), dataDir (container
  * logs under pods/<uid>/<container>/<attempt>.log), maxPods (110), kubeReserved, systemReserved,
- * evictionHard (kubelet syntax; a bad value fails the actor's start).
+ * evictionHard (kubelet syntax; a bad value fails the actor's start), runtimeNamespace (the
+ * runtime namespace its sandboxes, containers and images live in, as containerd's: "troupe.io" by
+ * default, "default" for a standalone node's static pods, as nerdctl's).
  * It registers its Node (capacity, allocatable and conditions measured: nodestatus.h; posted
  * again when they change, checked every 10 s and when the runtime starts or stops answering),
  * renews a Lease in kube-node-lease every 10 s,

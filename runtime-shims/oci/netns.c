@@ -123,8 +123,16 @@ cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t path
     }
     pid_t pid = fork ();
     if (pid == 0) {
-        close (go[0]);
-        close (done[1]);
+        /* keep only our two pipe ends: a descriptor inherited from another thread's work (another
+         * sandbox's done pipe, a CNI plugin's stdout) would be held open by this child, which
+         * never execs, until it exits — two sandboxes made at once then wait on each other's
+         * EOF, and a plugin's output never ends (seen with 10 pods at once: bench/runtime) */
+        int lo = go[1] < done[0] ? go[1] : done[0], hi = go[1] < done[0] ? done[0] : go[1];
+        if (lo > 3)
+            close_range (3, (unsigned) lo - 1, 0);
+        if (hi > lo + 1)
+            close_range ((unsigned) lo + 1, (unsigned) hi - 1, 0);
+        close_range ((unsigned) hi + 1, ~0U, 0);
         unsigned char b = 0;
         if (unshare (CLONE_NEWNET))
             b = (unsigned char) (errno ? errno : 1);

@@ -285,6 +285,7 @@ static void
 preload (oci_shim_t *s, const oci_opts_t *o)
 {
     char err[1024], mark[PATH_MAX];
+    const char *ns = o->image_namespace && *o->image_namespace ? o->image_namespace : OCI_DEFAULT_NAMESPACE;
     if (o->preload_dir) {
         DIR *d = opendir (o->preload_dir);
         struct dirent *e;
@@ -302,7 +303,7 @@ preload (oci_shim_t *s, const oci_opts_t *o)
             if (access (mark, F_OK) == 0)
                 continue;
             json_t *names = NULL;
-            if (imgstore_import (s->img, OCI_DEFAULT_NAMESPACE, path, &names, err, sizeof err))
+            if (imgstore_import (s->img, ns, path, &names, err, sizeof err))
                 TR_WARN (A, "preload %s: %s", path, err);
             else {
                 TR_INFO (A, "preloaded %s images=%zu", path, json_array_size (names));
@@ -316,14 +317,14 @@ preload (oci_shim_t *s, const oci_opts_t *o)
             closedir (d);
     }
     if (o->seed_busybox) {
-        json_t *have = imgstore_get (s->img, OCI_DEFAULT_NAMESPACE, "docker.io/library/busybox:latest");
+        json_t *have = imgstore_get (s->img, ns, "docker.io/library/busybox:latest");
         const char *bb = access ("/bin/busybox", X_OK) == 0 ? "/bin/busybox" : "/usr/bin/busybox";
         if (!have && access (bb, X_OK) == 0) {
             char tar[PATH_MAX];
             snprintf (tar, sizeof tar, "%.2000s/images/.seed-busybox.tar", s->state);
             json_t *names = NULL;
             if (seed_busybox_layout (bb, tar, err, sizeof err) ||
-                imgstore_import (s->img, OCI_DEFAULT_NAMESPACE, tar, &names, err, sizeof err))
+                imgstore_import (s->img, ns, tar, &names, err, sizeof err))
                 TR_WARN (A, "busybox seed image: %s", err);
             else
                 TR_INFO (A, "seeded docker.io/library/busybox:latest from %s", bb);
