@@ -560,6 +560,35 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
     return 0;
 }
 
+/* Kubernetes' rules across a pod spec's container lists: names unique over containers and
+ * initContainers; an init container (without restartPolicy Always, which Troupe refuses) has no
+ * probes and no lifecycle hooks. */
+static int
+pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
+{
+    if (!json_is_object (spec))
+        return 0;
+    static const char *const forbidden[] = {"livenessProbe", "readinessProbe", "startupProbe", "lifecycle"};
+    size_t i, j;
+    json_t *ic, *c;
+    json_array_foreach (json_object_get (spec, "initContainers"), i, ic) {
+        for (size_t f = 0; f < sizeof forbidden / sizeof forbidden[0]; f++) {
+            const json_t *v = json_object_get (ic, forbidden[f]);
+            if (v && !json_is_null (v)) {
+                snprintf (err, errlen, "%s.initContainers[%zu].%s: Forbidden: may not be set for init containers", at, i,
+                          forbidden[f]);
+                return -1;
+            }
+        }
+        const char *n = tv_str (ic, "name");
+        json_array_foreach (json_object_get (spec, "containers"), j, c) if (n && tv_str (c, "name") && !strcmp (n, tv_str (c, "name"))) {
+            snprintf (err, errlen, "%s.initContainers[%zu].name: Duplicate value: \"%s\"", at, i, n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_t errlen)
 {
@@ -634,6 +663,9 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
             return -1;
         }
     }
+    if (pod_spec_rules (tv_get (obj, "spec.template.spec"), "spec.template.spec", err, errlen) ||
+        (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)))
+        return -1;
     if (k->selector_matches_template) {
         char serr[256];
         json_t *sel = tv_get (obj, "spec.selector");

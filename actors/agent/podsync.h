@@ -15,6 +15,14 @@
  * - A running container whose image differs from the spec's (a Pod's image was updated) is stopped
  *   with the pod's grace period and started again at once, whatever the restart policy.
  * - Older exited attempts are removed; the last exited one stays for `logs --previous`.
+ * - Init containers (spec.initContainers) run one at a time, in order, each to exit code 0, before
+ *   any app container: the phase is Pending, Initialized False, the app containers wait with
+ *   PodInitializing. A failed one restarts with the same back-off (restartPolicy Always acts as
+ *   OnFailure for them); under Never the pod is Failed. Once an app container has a record, the
+ *   init containers are done for good. status.initContainerStatuses: a completed one is ready.
+ * - Readiness: backoff["probe:<name>"] = {containerId, ready, started}, the agent's prober verdict
+ *   for that running container (actors/agent/prober.h); without one, a container with a readiness
+ *   or startup probe is not ready (and with a startup probe not started), else ready when running.
  */
 #ifndef TROUPE_PODSYNC_H
 #define TROUPE_PODSYNC_H

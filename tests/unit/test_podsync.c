@@ -1,6 +1,7 @@
 /* podsync, pure: first start, running status, restart policies and phases, back-off 0/10/20/40..300
  * s and its reset, CrashLoopBackOff, CreateContainerError without a command, graceful deletion,
- * removal of old attempts. */
+ * removal of old attempts, init containers in order (failure under Always and Never), readiness and
+ * started from the prober's verdict. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
