@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -75,6 +76,25 @@ netns_dir_shared (const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/* In a forked child: closes every descriptor from 3 up but a and b (async-signal-safe). */
+static void
+close_others (int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+#ifdef SYS_close_range
+    if ((lo <= 3 || syscall (SYS_close_range, 3U, (unsigned) lo - 1, 0U) == 0) &&
+        (hi <= lo + 1 || syscall (SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0U) == 0) &&
+        syscall (SYS_close_range, (unsigned) hi + 1, ~0U, 0U) == 0)
+        return;
+#endif
+    long max = sysconf (_SC_OPEN_MAX);
+    if (max < 0 || max > 1 << 20)
+        max = 1 << 20;
+    for (long fd = 3; fd < max; fd++)
+        if (fd != a && fd != b)
+            close ((int) fd);
+}
+
 int
 cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t pathlen, char *err, size_t errlen)
 {
@@ -125,6 +145,10 @@ cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t path
     if (pid == 0) {
         close (go[0]);
         close (done[1]);
+        /* the shim forks from several threads at once: a copy of another sandbox's done[1]
+         * inherited here would keep that child (and its parent's waitpid) waiting for an EOF
+         * until we exit, and ours may wait on theirs: keep only our two ends */
+        close_others (go[1], done[0]);
         unsigned char b = 0;
         if (unshare (CLONE_NEWNET))
             b = (unsigned char) (errno ? errno : 1);
