@@ -542,7 +542,9 @@ run_handler (troupe_ctx_t *ctx, agent_t *a, const json_t *spec, const json_t *h,
         check_done (ctx, a, c, 0, "only the HTTP scheme is spoken");
         return;
     }
-    c->np = netprobe_start (host && *host ? host : pod_ip, handler_port (spec, net), path,
+    /* from inside the pod's network namespace (oci, not hostNetwork), as if from the node */
+    const char *netns = pod_ip == a->host_ip ? NULL : tv_str (json_object_get (a->sandboxes, c->uid), "netns");
+    c->np = netprobe_start (netns, host && *host ? host : pod_ip, handler_port (spec, net), path,
                             net == hg ? json_object_get (hg, "httpHeaders") : NULL, timeout_ms, c->t0);
     c->next = a->nets;
     a->nets = c;
@@ -865,7 +867,8 @@ on_sandbox (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     created_t *c = arg;
     if (reply->code == TR_OK) {
         json_object_set_new (a->sandboxes, c->uid,
-                             json_pack ("{s:s}", "podIP", tv_str (reply->body, "podIP") ? tv_str (reply->body, "podIP") : ""));
+                             json_pack ("{s:s,s:s}", "podIP", tv_str (reply->body, "podIP") ? tv_str (reply->body, "podIP") : "",
+                                        "netns", tv_str (reply->body, "netns") ? tv_str (reply->body, "netns") : ""));
         char key[100];
         snprintf (key, sizeof key, "sb/%s", c->uid);
         json_object_del (a->inflight, key);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -47,8 +48,39 @@ finish (netprobe_t *p, int ok, const char *fmt, const char *arg)
     p->fd = -1;
 }
 
+/* A non-blocking stream socket in network namespace netns (NULL: ours); -1 with errno. */
+static int
+socket_in (const char *netns, int family)
+{
+    if (!netns || !*netns)
+        return socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int target = open (netns, O_RDONLY | O_CLOEXEC);
+    if (target < 0)
+        return -1;
+    int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) {
+        int e = errno;
+        close (target);
+        errno = e;
+        return -1;
+    }
+    int fd = -1, e = 0;
+    if (setns (target, CLONE_NEWNET) == 0) {
+        fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        e = errno;
+        if (setns (self, CLONE_NEWNET) != 0)
+            abort (); /* this thread would stay in the pod's network: never go on like that */
+    } else
+        e = errno;
+    close (target);
+    close (self);
+    errno = e;
+    return fd;
+}
+
 netprobe_t *
-netprobe_start (const char *host, int port, const char *path, const json_t *headers, int timeout_ms, int64_t now_ms)
+netprobe_start (const char *netns, const char *host, int port, const char *path, const json_t *headers, int timeout_ms,
+                int64_t now_ms)
 {
     netprobe_t *p = calloc (1, sizeof *p);
     p->fd = -1;
@@ -97,9 +129,11 @@ netprobe_start (const char *host, int port, const char *path, const json_t *head
         }
         p->req_len = (size_t) n;
     }
-    p->fd = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    p->fd = socket_in (netns, ss.ss_family);
     if (p->fd < 0) {
-        finish (p, 0, "socket: %s", strerror (errno));
+        char m[200];
+        snprintf (m, sizeof m, "socket%s%s: %s", netns && *netns ? " in " : "", netns && *netns ? netns : "", strerror (errno));
+        finish (p, 0, "%s", m);
         return p;
     }
     if (connect (p->fd, (struct sockaddr *) &ss, sl) == 0)

@@ -1,6 +1,7 @@
 /* netprobe against loopback listeners: tcpSocket succeeds on an open port and fails on a closed
  * one; httpGet succeeds on 200 and 302, fails on 404 with the status, sends the path and the
- * headers, times out against a server that never answers; a name as host is refused. */
+ * headers, times out against a server that never answers; a name as host and a missing network
+ * namespace are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,12 +75,12 @@ tcp (void **state)
     (void) state;
     int port, lfd = listener (&port);
     char msg[300], req[2048];
-    netprobe_t *p = netprobe_start ("127.0.0.1", port, NULL, NULL, 1000, mono ());
+    netprobe_t *p = netprobe_start (NULL, "127.0.0.1", port, NULL, NULL, 1000, mono ());
     assert_int_equal (drive (p, lfd, NULL, req, sizeof req, msg, sizeof msg), 1);
     netprobe_free (p);
     close (lfd);
     /* the port is closed now */
-    p = netprobe_start ("127.0.0.1", port, NULL, NULL, 1000, mono ());
+    p = netprobe_start (NULL, "127.0.0.1", port, NULL, NULL, 1000, mono ());
     assert_int_equal (drive (p, -1, NULL, req, sizeof req, msg, sizeof msg), 0);
     assert_non_null (strstr (msg, "connection refused"));
     netprobe_free (p);
@@ -92,29 +93,34 @@ http (void **state)
     int port, lfd = listener (&port);
     char msg[300], req[2048];
     json_t *h = json_pack ("[{s:s,s:s}]", "name", "X-Probe", "value", "yes");
-    netprobe_t *p = netprobe_start ("127.0.0.1", port, "/healthz?x=1", h, 2000, mono ());
+    netprobe_t *p = netprobe_start (NULL, "127.0.0.1", port, "/healthz?x=1", h, 2000, mono ());
     assert_int_equal (drive (p, lfd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", req, sizeof req, msg, sizeof msg), 1);
     assert_non_null (strstr (req, "GET /healthz?x=1 HTTP/1.1\r\n"));
     assert_non_null (strstr (req, "\r\nX-Probe: yes\r\n"));
     assert_non_null (strstr (req, "\r\nUser-Agent: kube-probe/"));
     netprobe_free (p);
-    p = netprobe_start ("127.0.0.1", port, "/", NULL, 2000, mono ());
+    p = netprobe_start (NULL, "127.0.0.1", port, "/", NULL, 2000, mono ());
     assert_int_equal (drive (p, lfd, "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n", req, sizeof req, msg, sizeof msg), 1);
     netprobe_free (p);
-    p = netprobe_start ("127.0.0.1", port, "/", NULL, 2000, mono ());
+    p = netprobe_start (NULL, "127.0.0.1", port, "/", NULL, 2000, mono ());
     assert_int_equal (drive (p, lfd, "HTTP/1.0 404 Not Found\r\n\r\n", req, sizeof req, msg, sizeof msg), 0);
     assert_string_equal (msg, "HTTP probe failed with statuscode: 404");
     netprobe_free (p);
     /* a server that accepts and never answers: the timeout */
     int64_t t0 = mono ();
-    p = netprobe_start ("127.0.0.1", port, "/", NULL, 300, t0);
+    p = netprobe_start (NULL, "127.0.0.1", port, "/", NULL, 300, t0);
     assert_int_equal (drive (p, lfd, NULL, req, sizeof req, msg, sizeof msg), 0);
     assert_non_null (strstr (msg, "timeout"));
     assert_true (mono () - t0 >= 300);
     netprobe_free (p);
-    p = netprobe_start ("example.com", port, "/", NULL, 300, mono ());
+    p = netprobe_start (NULL, "example.com", port, "/", NULL, 300, mono ());
     assert_int_equal (drive (p, -1, NULL, req, sizeof req, msg, sizeof msg), 0);
     assert_non_null (strstr (msg, "not an IP address"));
+    netprobe_free (p);
+    /* a network namespace that is not there: the check fails saying so */
+    p = netprobe_start ("/nonexistent/netns", "127.0.0.1", port, NULL, NULL, 300, mono ());
+    assert_int_equal (drive (p, -1, NULL, req, sizeof req, msg, sizeof msg), 0);
+    assert_non_null (strstr (msg, "socket in /nonexistent/netns"));
     netprobe_free (p);
     json_decref (h);
     close (lfd);
