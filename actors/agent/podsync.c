@@ -117,6 +117,18 @@ probe_verdict (const sync_t *c, const json_t *spec, const json_t *cur, int *read
     *ready = !sp && !json_is_object (json_object_get (spec, "readinessProbe"));
 }
 
+/* An exec probe or lifecycle hook: the process runtime has no ExecSync to run it. */
+static int
+exec_handler (const json_t *spec)
+{
+    static const char *const at[] = {"livenessProbe.exec", "readinessProbe.exec", "startupProbe.exec",
+                                     "lifecycle.postStart.exec", "lifecycle.preStop.exec"};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        if (json_is_object (tv_get (spec, at[i])))
+            return 1;
+    return 0;
+}
+
 /* One container (app or init) under restart policy `policy`: its actions and its status. */
 static json_t *
 one_container (sync_t *c, const json_t *spec, const char *policy, int init, tally_t *t)
@@ -168,6 +180,10 @@ one_container (sync_t *c, const json_t *spec, const char *policy, int init, tall
         state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
                            "the process runtime runs host processes: it applies no securityContext and no "
                            "resources.limits (runtimeClassName: oci does)");
+    } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && exec_handler (spec)) {
+        state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
+                           "the process runtime cannot run a command inside a host process: exec probes and hooks "
+                           "need runtimeClassName: oci (httpGet and tcpSocket work)");
     } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && !json_array_size (tv_get (spec, "command"))) {
         char msg[300];
         snprintf (msg, sizeof msg,

@@ -9,7 +9,8 @@
  *   back-off resets when the container had run 10 minutes. While waiting, the status says
  *   CrashLoopBackOff.
  * - The process runtime needs a command: without one the container waits in
- *   CreateContainerError and nothing is started (the oci runtime takes the image's).
+ *   CreateContainerError and nothing is started (the oci runtime takes the image's). So does a
+ *   container with an exec probe or hook there (it cannot exec into a host process).
  * - A pod with metadata.deletionTimestamp has its running containers stopped with its grace
  *   period; once none runs, the result says it may be removed.
  * - A running container whose image differs from the spec's (a Pod's image was updated) is stopped

@@ -356,7 +356,7 @@ probe_verdicts (void **state)
                          json_pack ("{s:{s:[s]}}", "exec", "command", "true"));
     json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
     podsync_result_t r;
-    podsync_compute (p, rt, bo, T0 + 100, "10.0.0.1", "process", &r);
+    podsync_compute (p, rt, bo, T0 + 100, "10.0.0.1", "oci", &r);
     json_t *cs = json_array_get (tv_get (r.status, "containerStatuses"), 0);
     assert_false (json_is_true (json_object_get (cs, "ready")));
     assert_true (json_is_true (json_object_get (cs, "started")));
@@ -365,20 +365,31 @@ probe_verdicts (void **state)
     assert_string_equal (cond (&r, "ContainersReady"), "False");
     podsync_result_clear (&r);
     json_object_set_new (bo, "probe:c", json_pack ("{s:s,s:b,s:b}", "containerId", "old", "ready", 1, "started", 1));
-    podsync_compute (p, rt, bo, T0 + 200, "10.0.0.1", "process", &r);
+    podsync_compute (p, rt, bo, T0 + 200, "10.0.0.1", "oci", &r);
     assert_string_equal (cond (&r, "Ready"), "False");
     podsync_result_clear (&r);
     json_object_set_new (bo, "probe:c", json_pack ("{s:s,s:b,s:b}", "containerId", "c0", "ready", 1, "started", 1));
-    podsync_compute (p, rt, bo, T0 + 300, "10.0.0.1", "process", &r);
+    podsync_compute (p, rt, bo, T0 + 300, "10.0.0.1", "oci", &r);
     assert_true (json_is_true (tv_get (json_array_get (tv_get (r.status, "containerStatuses"), 0), "ready")));
     assert_string_equal (cond (&r, "Ready"), "True");
     assert_string_equal (cond (&r, "ContainersReady"), "True");
     podsync_result_clear (&r);
+    /* the process runtime cannot run an exec probe: the container waits, saying so, and is not started */
+    json_t *rt0 = json_array ();
+    podsync_compute (p, rt0, bo, T0 + 350, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 0);
+    assert_string_equal (waiting_reason (&r), "CreateContainerError");
+    assert_non_null (strstr (tv_str (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.waiting.message"), "exec probes"));
+    podsync_result_clear (&r);
+    podsync_compute (p, rt0, bo, T0 + 350, "10.0.0.1", "oci", &r);
+    assert_int_equal (r.n, 1); /* the oci runtime runs it */
+    podsync_result_clear (&r);
+    json_decref (rt0);
     /* a startup probe without verdict: not started, not ready */
     json_object_clear (bo);
     json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "startupProbe",
                          json_pack ("{s:{s:[s]}}", "exec", "command", "true"));
-    podsync_compute (p, rt, bo, T0 + 400, "10.0.0.1", "process", &r);
+    podsync_compute (p, rt, bo, T0 + 400, "10.0.0.1", "oci", &r);
     cs = json_array_get (tv_get (r.status, "containerStatuses"), 0);
     assert_false (json_is_true (json_object_get (cs, "started")));
     assert_false (json_is_true (json_object_get (cs, "ready")));
