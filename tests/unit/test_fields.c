@@ -494,6 +494,17 @@ refused_fields_say_not_supported (void **state)
                     "template: {metadata: {labels: {a: b}}, spec: {initContainers: [{name: i, command: [x]}, "
                     "{name: j, command: [x], lifecycle: {preStop: {exec: {command: [x]}}}}], containers: [{name: c}]}}}\n",
                     "spec.template.spec.initContainers[1].lifecycle: Forbidden");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "livenessProbe: {periodSeconds: 3}}]}\n",
+                    "spec.containers[0].livenessProbe: Required value: must specify a handler type");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "lifecycle: {preStop: {exec: {command: [x]}, tcpSocket: {port: 1}}}}]}\n",
+                    "spec.containers[0].lifecycle.preStop: Forbidden: may not specify more than 1 handler type");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "startupProbe: {exec: {command: [x]}, successThreshold: 2}}]}\n",
+                    "spec.containers[0].startupProbe.successThreshold: Invalid value: 2: must be 1");
+    expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                  "readinessProbe: {exec: {command: [x]}, successThreshold: 2}}]}\n");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: c, command: [x]}], "
                     "containers: [{name: c, command: [x]}]}\n",
                     "spec.initContainers[0].name: Duplicate value: \"c\"");
