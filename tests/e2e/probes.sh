@@ -7,7 +7,8 @@
 # preStop hook ran (its output in the previous attempt's log); init containers ran in order, to
 # completion, before the app (their timestamps, Initialized); a failing init container under
 # restartPolicy Never fails the pod and the app never starts; terminationMessagePath's content is
-# lastState.terminated.message; FallbackToLogsOnError takes the log; nothing is left behind.
+# lastState.terminated.message; FallbackToLogsOnError takes the log; a TERM-ignoring container goes
+# after terminationGracePeriodSeconds; nothing is left behind.
 . "$(dirname "$0")/lib.sh"
 need_images
 cd "$T" || fail "no temp dir"
@@ -156,6 +157,29 @@ msgs() { pj msg | jq -e --arg m "$MARK" '[.status.containerStatuses[] | .lastSta
   ($x[0] | startswith("the-end-" + $m)) and ($x[1] | contains("from-the-log-" + $m))' >/dev/null; }
 wait_for 60 msgs || fail "termination messages: $(pj msg | jq -c '[.status.containerStatuses[] | {name, lastState, state}]')"
 pass "terminationMessagePath content and FallbackToLogsOnError's log tail in lastState.terminated.message"
+
+# terminationGracePeriodSeconds on the oci runtime: a container that ignores SIGTERM is killed
+# after the grace period, not before, not much later
+cat >"$T/grace.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: grace}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: c
+    image: $IMG
+    command: ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+Y
+tro apply -f "$T/grace.yaml" >/dev/null || fail "apply grace"
+wait_for 60 running grace || fail "grace not Running"
+t0=$SECONDS
+tro delete pod grace >/dev/null || fail "delete grace"
+gone1() { ! tro get pod grace >/dev/null 2>&1; }
+wait_for 30 gone1 || fail "grace pod not gone 30 s after its deletion"
+el=$((SECONDS - t0))
+[ "$el" -ge 3 ] && [ "$el" -le 12 ] || fail "a TERM-ignoring container with a 3 s grace period took ${el}s to go"
+pass "terminationGracePeriodSeconds 3 honoured on the oci runtime (gone after ${el}s)"
 
 tro delete -f "$T/pods.yaml" >/dev/null || fail "delete"
 gone() { [ "$(tro get pods -A -o json | jq '.items | length')" = 0 ]; }
