@@ -736,7 +736,7 @@ probes_sync (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t *rt,
     }
 }
 
-/* After a sync round: probe states of containers no longer running are dropped; hook marks of
+/* After a sync round: probe states of containers no longer running are dropped; preStop marks of
  * containers the runtime no longer has are forgotten. */
 static void
 probes_gc (agent_t *a)
@@ -754,7 +754,9 @@ probes_gc (agent_t *a)
     const char *k;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe (a->hooks, tmp, k, v) if (!strchr (k, '/') || !record_by_id (a, strchr (k, '/') + 1)) json_object_del (a->hooks, k);
+    /* "post/<id>" goes when its hook answers (a just-created container may not be listed yet) */
+    json_object_foreach_safe (a->hooks, tmp, k, v) if (strncmp (k, "post/", 5) && (!strchr (k, '/') || !record_by_id (a, strchr (k, '/') + 1)))
+        json_object_del (a->hooks, k);
 }
 
 static void
