@@ -560,6 +560,78 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
     return 0;
 }
 
+/* Kubernetes' rules across a pod spec's container lists: names unique over containers and
+ * initContainers; an init container (without restartPolicy Always, which Troupe refuses) has no
+ * probes and no lifecycle hooks. */
+/* A probe or lifecycle handler names exactly one action (exec, httpGet, tcpSocket, grpc, sleep). */
+static int
+one_handler (const json_t *h, const char *at, char *err, size_t errlen)
+{
+    static const char *const kinds[] = {"exec", "httpGet", "tcpSocket", "grpc", "sleep"};
+    int n = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        n += json_is_object (json_object_get (h, kinds[i]));
+    if (n == 1)
+        return 0;
+    snprintf (err, errlen, n ? "%s: Forbidden: may not specify more than 1 handler type" : "%s: Required value: must specify a handler type", at);
+    return -1;
+}
+
+static int
+pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
+{
+    if (!json_is_object (spec))
+        return 0;
+    static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
+    static const char *const hooks[] = {"postStart", "preStop"};
+    size_t ci;
+    json_t *ct;
+    char p[300];
+    json_array_foreach (json_object_get (spec, "containers"), ci, ct) {
+        for (size_t k = 0; k < 3; k++) {
+            const json_t *pr = json_object_get (ct, probes[k]);
+            if (!json_is_object (pr))
+                continue;
+            snprintf (p, sizeof p, "%s.containers[%zu].%s", at, ci, probes[k]);
+            if (one_handler (pr, p, err, errlen))
+                return -1;
+            if (k != 1 && json_is_integer (json_object_get (pr, "successThreshold")) &&
+                json_integer_value (json_object_get (pr, "successThreshold")) != 1) {
+                snprintf (err, errlen, "%s.successThreshold: Invalid value: %lld: must be 1", p,
+                          (long long) json_integer_value (json_object_get (pr, "successThreshold")));
+                return -1;
+            }
+        }
+        for (size_t k = 0; k < 2; k++) {
+            const json_t *h = json_object_get (json_object_get (ct, "lifecycle"), hooks[k]);
+            if (!json_is_object (h))
+                continue;
+            snprintf (p, sizeof p, "%s.containers[%zu].lifecycle.%s", at, ci, hooks[k]);
+            if (one_handler (h, p, err, errlen))
+                return -1;
+        }
+    }
+    static const char *const forbidden[] = {"livenessProbe", "readinessProbe", "startupProbe", "lifecycle"};
+    size_t i, j;
+    json_t *ic, *c;
+    json_array_foreach (json_object_get (spec, "initContainers"), i, ic) {
+        for (size_t f = 0; f < sizeof forbidden / sizeof forbidden[0]; f++) {
+            const json_t *v = json_object_get (ic, forbidden[f]);
+            if (v && !json_is_null (v)) {
+                snprintf (err, errlen, "%s.initContainers[%zu].%s: Forbidden: may not be set for init containers", at, i,
+                          forbidden[f]);
+                return -1;
+            }
+        }
+        const char *n = tv_str (ic, "name");
+        json_array_foreach (json_object_get (spec, "containers"), j, c) if (n && tv_str (c, "name") && !strcmp (n, tv_str (c, "name"))) {
+            snprintf (err, errlen, "%s.initContainers[%zu].name: Duplicate value: \"%s\"", at, i, n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_t errlen)
 {
@@ -634,6 +706,9 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
             return -1;
         }
     }
+    if (pod_spec_rules (tv_get (obj, "spec.template.spec"), "spec.template.spec", err, errlen) ||
+        (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)))
+        return -1;
     if (k->selector_matches_template) {
         char serr[256];
         json_t *sel = tv_get (obj, "spec.selector");

@@ -6,7 +6,11 @@
  *   StopPodSandbox   {sandboxId}  stops the sandbox's containers       → {}
  *   RemovePodSandbox {sandboxId}  forgets a stopped sandbox            → {}
  *   CreateContainer  {sandboxId, podUid, podName, name, attempt, image, command[], args[],
- *                     env[{name,value}], workingDir, logPath}          → {containerId}
+ *                     env[{name,value}], workingDir, logPath, terminationMessagePath?,
+ *                     terminationMessagePolicy?}                       → {containerId}
+ *                    (oci: a host file is bind-mounted at terminationMessagePath; at exit its
+ *                    content, at most 4 KiB — or with FallbackToLogsOnError, an empty file and a
+ *                    non-zero exit, the log's last 80 lines / 2 KiB — is the status's message)
  *   StartContainer   {containerId}                                     → {}
  *   StopContainer    {containerId, timeout}  SIGTERM to the container's process group, SIGKILL
  *                     after timeout seconds; answers at once, the state turns EXITED later

@@ -81,6 +81,233 @@ held (const json_t *backoff, const char *name, int64_t now_ms, int *retry)
     return json_pack ("{s:{s:s,s:s}}", "waiting", "reason", reason, "message", msg);
 }
 
+typedef struct {
+    const json_t *pod, *runtime;
+    json_t *backoff;
+    int64_t now_ms;
+    int grace, deleting;
+    const char *runtime_name;
+    podsync_result_t *out;
+    char pod_ip[64];
+} sync_t;
+
+typedef struct {
+    int running, ready, succeeded, failed, any_started;
+    int done_ok;   /* the latest attempt exited 0 and is not restarted */
+    int done_fail; /* the latest attempt failed and is not restarted */
+} tally_t;
+
+/* ready/started of a running container: the agent's prober verdict (backoff["probe:<name>"] for
+ * that containerId) when there is one; else ready when there is no readiness or startup probe,
+ * started when there is no startup probe. */
+static void
+probe_verdict (const sync_t *c, const json_t *spec, const json_t *cur, int *ready, int *started)
+{
+    char key[96];
+    snprintf (key, sizeof key, "probe:%s", tv_str (spec, "name"));
+    const json_t *v = json_object_get (c->backoff, key);
+    const char *id = tv_str (cur, "containerId");
+    if (v && id && tv_str (v, "containerId") && !strcmp (tv_str (v, "containerId"), id)) {
+        *ready = tv_bool (v, "ready", false);
+        *started = tv_bool (v, "started", false);
+        return;
+    }
+    int sp = json_is_object (json_object_get (spec, "startupProbe"));
+    *started = !sp;
+    *ready = !sp && !json_is_object (json_object_get (spec, "readinessProbe"));
+}
+
+/* An exec probe or lifecycle hook: the process runtime has no ExecSync to run it. */
+static int
+exec_handler (const json_t *spec)
+{
+    static const char *const at[] = {"livenessProbe.exec", "readinessProbe.exec", "startupProbe.exec",
+                                     "lifecycle.postStart.exec", "lifecycle.preStop.exec"};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        if (json_is_object (tv_get (spec, at[i])))
+            return 1;
+    return 0;
+}
+
+/* One container (app or init) under restart policy `policy`: its actions and its status. */
+static json_t *
+one_container (sync_t *c, const json_t *spec, const char *policy, int init, tally_t *t)
+{
+    podsync_result_t *out = c->out;
+    const json_t *pod = c->pod, *runtime = c->runtime;
+    json_t *backoff = c->backoff;
+    int64_t now_ms = c->now_ms;
+    int grace = c->grace, deleting = c->deleting;
+    const char *runtime_name = c->runtime_name, *name = tv_str (spec, "name");
+    /* the latest attempt and the one before it */
+    const json_t *cur = NULL, *prev = NULL;
+    size_t j;
+    json_t *rec;
+    json_array_foreach (runtime, j, rec) {
+        if (!tv_str (rec, "name") || strcmp (tv_str (rec, "name"), name))
+            continue;
+        if (!cur || tv_int (rec, "attempt", 0) > tv_int (cur, "attempt", 0)) {
+            prev = cur;
+            cur = rec;
+        } else if (!prev || tv_int (rec, "attempt", 0) > tv_int (prev, "attempt", 0))
+            prev = rec;
+    }
+    /* exited attempts older than the previous one are garbage */
+    json_array_foreach (runtime, j, rec) if (tv_str (rec, "name") && !strcmp (tv_str (rec, "name"), name) && rec != cur &&
+                                             rec != prev && !is (rec, CRI_STATE_RUNNING))
+        add (out, PODSYNC_REMOVE, name, tv_str (rec, "containerId"), 0, 0);
+    int attempt = cur ? (int) tv_int (cur, "attempt", 0) : 0;
+    json_t *state = NULL, *last = NULL;
+    int is_ready = 0, is_started = 0;
+    if (prev && is (prev, CRI_STATE_EXITED))
+        last = terminated (prev);
+    json_t *bo = json_object_get (backoff, name);
+    if (deleting) {
+        if (cur && is (cur, CRI_STATE_RUNNING)) {
+            add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
+            t->running++;
+            char s[32];
+            tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
+            state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
+        } else if (cur && is (cur, CRI_STATE_EXITED))
+            state = terminated (cur);
+        else
+            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+    } else if (!strcmp (runtime_name ? runtime_name : "process", "process") &&
+               (json_object_size (tv_get (spec, "securityContext")) || json_object_size (tv_get (spec, "resources.limits")) ||
+                json_object_size (tv_get (pod, "spec.securityContext")))) {
+        /* what the process runtime cannot apply is not silently dropped */
+        state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
+                           "the process runtime runs host processes: it applies no securityContext and no "
+                           "resources.limits (runtimeClassName: oci does)");
+    } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && exec_handler (spec)) {
+        state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
+                           "the process runtime cannot run a command inside a host process: exec probes and hooks "
+                           "need runtimeClassName: oci (httpGet and tcpSocket work)");
+    } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && !json_array_size (tv_get (spec, "command"))) {
+        char msg[300];
+        snprintf (msg, sizeof msg,
+                  "the process runtime runs command+args on the host and needs a command (image \"%s\" is recorded, not run)",
+                  tv_str (spec, "image") ? tv_str (spec, "image") : "");
+        state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message", msg);
+    } else if (!cur) {
+        int retry;
+        state = held (backoff, name, now_ms, &retry);
+        if (!state || retry)
+            add (out, PODSYNC_START, name, NULL, 0, 0);
+        if (!state)
+            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+    } else if (is (cur, CRI_STATE_RUNNING)) {
+        char s[32];
+        tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
+        state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
+        t->running++;
+        if (init)
+            is_started = 1; /* an init container is never ready while it runs */
+        else
+            probe_verdict (c, spec, cur, &is_ready, &is_started);
+        t->any_started = 1;
+        const char *want = tv_str (spec, "image"), *has = tv_str (cur, "image");
+        if (want && has && *has && strcmp (want, has)) {
+            /* the kubelet: the container's definition changed (a Pod's image may be updated):
+             * stopped, then started again at once whatever the restart policy */
+            add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
+            json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I,s:b}", "delayMs", (json_int_t) 0, "notBefore",
+                                                           (json_int_t) 0, "forAttempt", (json_int_t) attempt,
+                                                           "respec", 1));
+            bo = json_object_get (backoff, name);
+        }
+    } else if (is (cur, CRI_STATE_CREATED)) {
+        add (out, PODSYNC_START, name, tv_str (cur, "containerId"), attempt, 0);
+        state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+    } else { /* EXITED */
+        t->any_started = 1;
+        json_int_t code = tv_int (cur, "exitCode", 0);
+        int respec = bo && tv_int (bo, "forAttempt", -1) == attempt && json_is_true (json_object_get (bo, "respec"));
+        int restart = respec || !strcmp (policy, "Always") || (!strcmp (policy, "OnFailure") && code != 0);
+        if (!restart) {
+            state = terminated (cur);
+            if (code == 0) {
+                t->succeeded++;
+                t->done_ok = 1;
+                is_ready = init; /* a completed init container reports ready, as the kubelet */
+            } else {
+                t->failed++;
+                t->done_fail = 1;
+            }
+        } else {
+            json_int_t finished = tv_int (cur, "finishedAt", now_ms), started = tv_int (cur, "startedAt", finished);
+            /* the delay for this exit is decided once, when it is first seen: the first
+             * restart is immediate, then 10 s doubling to 300 s; a 10-minute run resets it */
+            if (!bo || tv_int (bo, "forAttempt", -1) != attempt) {
+                json_int_t d = 0;
+                if (bo && finished - started < PODSYNC_BACKOFF_RESET_MS) {
+                    d = tv_int (bo, "delayMs", 0);
+                    d = d ? d * 2 : PODSYNC_BACKOFF_INITIAL_MS;
+                    if (d > PODSYNC_BACKOFF_MAX_MS)
+                        d = PODSYNC_BACKOFF_MAX_MS;
+                }
+                json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I}", "delayMs", d, "notBefore",
+                                                               finished + d, "forAttempt", (json_int_t) attempt));
+                bo = json_object_get (backoff, name);
+            }
+            json_int_t not_before = tv_int (bo, "notBefore", 0);
+            int retry;
+            json_t *h = now_ms >= not_before ? held (backoff, name, now_ms, &retry) : NULL;
+            if (h) {
+                state = h;
+                if (retry)
+                    add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
+            } else if (now_ms >= not_before) {
+                add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
+                state = json_pack ("{s:{s:s}}", "waiting", "reason", init ? "PodInitializing" : "ContainerCreating");
+            } else {
+                char msg[200];
+                snprintf (msg, sizeof msg, "back-off %llds restarting failed container=%s pod=%s",
+                          (long long) (tv_int (bo, "delayMs", 0) / 1000), name, tv_str (pod, "metadata.name"));
+                state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
+            }
+            json_decref (last);
+            last = terminated (cur);
+        }
+    }
+    t->ready += is_ready && !deleting;
+    char cid[160] = "";
+    if (cur)
+        snprintf (cid, sizeof cid, "%s://%s", tv_str (cur, "runtime") ? tv_str (cur, "runtime") : "process",
+                  tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "");
+    if (cur && tv_str (cur, "podIP") && *tv_str (cur, "podIP"))
+        snprintf (c->pod_ip, sizeof c->pod_ip, "%s", tv_str (cur, "podIP"));
+    json_t *cs = json_pack ("{s:s,s:s,s:s,s:b,s:b,s:i,s:o}", "name", name, "image",
+                            tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID",
+                            cur && tv_str (cur, "imageRef") ? tv_str (cur, "imageRef") : "", "ready",
+                            is_ready && !deleting, "started", is_started, "restartCount", attempt, "state", state);
+    if (cid[0])
+        json_object_set_new (cs, "containerID", json_string (cid));
+    json_object_set_new (cs, "lastState", last ? last : json_object ());
+    return cs;
+}
+
+/* The status of a container that waits for the init containers before it. */
+static json_t *
+initializing (const json_t *spec)
+{
+    return json_pack ("{s:s,s:s,s:s,s:b,s:b,s:i,s:{s:{s:s}},s:{}}", "name", tv_str (spec, "name"), "image",
+                      tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID", "", "ready", 0, "started", 0,
+                      "restartCount", 0, "state", "waiting", "reason", "PodInitializing", "lastState");
+}
+
+/* Any runtime record of an app container: the pod got past its init containers once. */
+static int
+app_started (const json_t *pod, const json_t *runtime)
+{
+    size_t i, j;
+    json_t *spec, *rec;
+    json_array_foreach (tv_get (pod, "spec.containers"), i, spec) json_array_foreach (runtime, j, rec) if (
+        tv_str (rec, "name") && tv_str (spec, "name") && !strcmp (tv_str (rec, "name"), tv_str (spec, "name"))) return 1;
+    return 0;
+}
+
 void
 podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms, const char *host_ip,
                  const char *runtime_name, podsync_result_t *out)
@@ -89,193 +316,102 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
     char now[32];
     tr_time_format (now_ms, now, sizeof now);
     const json_t *old = tv_get (pod, "status");
-    int deleting = tv_get (pod, "metadata.deletionTimestamp") != NULL;
     const char *policy = tv_str (pod, "spec.restartPolicy");
     if (!policy)
         policy = "Always";
-    int grace = (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
-    json_t *statuses = json_array ();
+    sync_t c = {.pod = pod, .runtime = runtime, .backoff = backoff, .now_ms = now_ms, .runtime_name = runtime_name, .out = out};
+    c.deleting = tv_get (pod, "metadata.deletionTimestamp") != NULL;
+    c.grace = (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
     /* the pod's IP: its sandbox's (oci), the node's for host processes and hostNetwork */
-    char pod_ip[64] = "";
     int host_net = !strcmp (runtime_name ? runtime_name : "process", "process") || tv_bool (pod, "spec.hostNetwork", false);
     if (host_net)
-        snprintf (pod_ip, sizeof pod_ip, "%s", host_ip);
+        snprintf (c.pod_ip, sizeof c.pod_ip, "%s", host_ip);
     size_t ri;
     json_t *rr;
     json_array_foreach (runtime, ri, rr) if (!host_net && tv_str (rr, "podIP") && *tv_str (rr, "podIP"))
-        snprintf (pod_ip, sizeof pod_ip, "%s", tv_str (rr, "podIP"));
-    int n = 0, running = 0, ready = 0, succeeded = 0, failed = 0, any_started = 0;
+        snprintf (c.pod_ip, sizeof c.pod_ip, "%s", tv_str (rr, "podIP"));
+    /* init containers, in order, each to success before the next; a failed one restarts unless
+     * the pod's restartPolicy is Never (the pod then fails) */
+    json_t *init_statuses = json_array ();
+    int initialized = 1, init_failed = 0, init_running = 0;
+    const char *init_policy = !strcmp (policy, "Never") ? "Never" : "OnFailure";
+    int past_init = app_started (pod, runtime);
     size_t i;
     json_t *spec;
+    json_array_foreach (tv_get (pod, "spec.initContainers"), i, spec) {
+        if (!tv_str (spec, "name"))
+            continue;
+        if (!initialized || init_failed) {
+            json_array_append_new (init_statuses, initializing (spec));
+            continue;
+        }
+        tally_t t = {0};
+        podsync_result_t *saved = c.out, scratch = {0};
+        if (past_init)
+            c.out = &scratch; /* the app runs: the init containers are done, whatever their records say */
+        json_array_append_new (init_statuses, one_container (&c, spec, init_policy, 1, &t));
+        if (past_init) {
+            for (int k = 0; k < scratch.n; k++) /* but their garbage is still collected */
+                if (scratch.actions[k].kind == PODSYNC_REMOVE)
+                    add (saved, PODSYNC_REMOVE, scratch.actions[k].container, scratch.actions[k].id, 0, 0);
+            c.out = saved;
+            continue;
+        }
+        init_running += t.running;
+        if (t.done_fail)
+            init_failed = 1;
+        if (!t.done_ok)
+            initialized = 0;
+    }
+    if (past_init)
+        initialized = 1, init_failed = 0;
+    int n = 0;
+    tally_t t = {0};
+    json_t *statuses = json_array ();
     json_array_foreach (tv_get (pod, "spec.containers"), i, spec) {
-        const char *name = tv_str (spec, "name");
-        if (!name)
+        if (!tv_str (spec, "name"))
             continue;
         n++;
-        /* the latest attempt and the one before it */
-        const json_t *cur = NULL, *prev = NULL;
-        size_t j;
-        json_t *rec;
-        json_array_foreach (runtime, j, rec) {
-            if (!tv_str (rec, "name") || strcmp (tv_str (rec, "name"), name))
-                continue;
-            if (!cur || tv_int (rec, "attempt", 0) > tv_int (cur, "attempt", 0)) {
-                prev = cur;
-                cur = rec;
-            } else if (!prev || tv_int (rec, "attempt", 0) > tv_int (prev, "attempt", 0))
-                prev = rec;
-        }
-        /* exited attempts older than the previous one are garbage */
-        json_array_foreach (runtime, j, rec) if (tv_str (rec, "name") && !strcmp (tv_str (rec, "name"), name) && rec != cur &&
-                                                 rec != prev && !is (rec, CRI_STATE_RUNNING))
-            add (out, PODSYNC_REMOVE, name, tv_str (rec, "containerId"), 0, 0);
-        int attempt = cur ? (int) tv_int (cur, "attempt", 0) : 0;
-        json_t *state = NULL, *last = NULL;
-        int is_ready = 0;
-        if (prev && is (prev, CRI_STATE_EXITED))
-            last = terminated (prev);
-        json_t *bo = json_object_get (backoff, name);
-        if (deleting) {
-            if (cur && is (cur, CRI_STATE_RUNNING)) {
-                add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
-                running++;
-                char s[32];
-                tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
-                state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
-            } else if (cur && is (cur, CRI_STATE_EXITED))
-                state = terminated (cur);
-            else
-                state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-        } else if (!strcmp (runtime_name ? runtime_name : "process", "process") &&
-                   (json_object_size (tv_get (spec, "securityContext")) || json_object_size (tv_get (spec, "resources.limits")) ||
-                    json_object_size (tv_get (pod, "spec.securityContext")))) {
-            /* what the process runtime cannot apply is not silently dropped */
-            state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message",
-                               "the process runtime runs host processes: it applies no securityContext and no "
-                               "resources.limits (runtimeClassName: oci does)");
-        } else if (!strcmp (runtime_name ? runtime_name : "process", "process") && !json_array_size (tv_get (spec, "command"))) {
-            char msg[300];
-            snprintf (msg, sizeof msg,
-                      "the process runtime runs command+args on the host and needs a command (image \"%s\" is recorded, not run)",
-                      tv_str (spec, "image") ? tv_str (spec, "image") : "");
-            state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CreateContainerError", "message", msg);
-        } else if (!cur) {
-            int retry;
-            state = held (backoff, name, now_ms, &retry);
-            if (!state || retry)
-                add (out, PODSYNC_START, name, NULL, 0, 0);
-            if (!state)
-                state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-        } else if (is (cur, CRI_STATE_RUNNING)) {
-            char s[32];
-            tr_time_format (tv_int (cur, "startedAt", 0), s, sizeof s);
-            state = json_pack ("{s:{s:s}}", "running", "startedAt", s);
-            running++;
-            is_ready = 1;
-            any_started = 1;
-            const char *want = tv_str (spec, "image"), *has = tv_str (cur, "image");
-            if (want && has && *has && strcmp (want, has)) {
-                /* the kubelet: the container's definition changed (a Pod's image may be updated):
-                 * stopped, then started again at once whatever the restart policy */
-                add (out, PODSYNC_STOP, name, tv_str (cur, "containerId"), 0, grace);
-                json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I,s:b}", "delayMs", (json_int_t) 0, "notBefore",
-                                                               (json_int_t) 0, "forAttempt", (json_int_t) attempt,
-                                                               "respec", 1));
-                bo = json_object_get (backoff, name);
-            }
-        } else if (is (cur, CRI_STATE_CREATED)) {
-            add (out, PODSYNC_START, name, tv_str (cur, "containerId"), attempt, 0);
-            state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-        } else { /* EXITED */
-            any_started = 1;
-            json_int_t code = tv_int (cur, "exitCode", 0);
-            int respec = bo && tv_int (bo, "forAttempt", -1) == attempt && json_is_true (json_object_get (bo, "respec"));
-            int restart = respec || !strcmp (policy, "Always") || (!strcmp (policy, "OnFailure") && code != 0);
-            if (!restart) {
-                state = terminated (cur);
-                if (code == 0)
-                    succeeded++;
-                else
-                    failed++;
-            } else {
-                json_int_t finished = tv_int (cur, "finishedAt", now_ms), started = tv_int (cur, "startedAt", finished);
-                /* the delay for this exit is decided once, when it is first seen: the first
-                 * restart is immediate, then 10 s doubling to 300 s; a 10-minute run resets it */
-                if (!bo || tv_int (bo, "forAttempt", -1) != attempt) {
-                    json_int_t d = 0;
-                    if (bo && finished - started < PODSYNC_BACKOFF_RESET_MS) {
-                        d = tv_int (bo, "delayMs", 0);
-                        d = d ? d * 2 : PODSYNC_BACKOFF_INITIAL_MS;
-                        if (d > PODSYNC_BACKOFF_MAX_MS)
-                            d = PODSYNC_BACKOFF_MAX_MS;
-                    }
-                    json_object_set_new (backoff, name, json_pack ("{s:I,s:I,s:I}", "delayMs", d, "notBefore",
-                                                                   finished + d, "forAttempt", (json_int_t) attempt));
-                    bo = json_object_get (backoff, name);
-                }
-                json_int_t not_before = tv_int (bo, "notBefore", 0);
-                int retry;
-                json_t *h = now_ms >= not_before ? held (backoff, name, now_ms, &retry) : NULL;
-                if (h) {
-                    state = h;
-                    if (retry)
-                        add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
-                } else if (now_ms >= not_before) {
-                    add (out, PODSYNC_START, name, NULL, attempt + 1, 0);
-                    state = json_pack ("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-                } else {
-                    char msg[200];
-                    snprintf (msg, sizeof msg, "back-off %llds restarting failed container=%s pod=%s",
-                              (long long) (tv_int (bo, "delayMs", 0) / 1000), name, tv_str (pod, "metadata.name"));
-                    state = json_pack ("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
-                }
-                json_decref (last);
-                last = terminated (cur);
-            }
-        }
-        ready += is_ready && !deleting;
-        char cid[160] = "";
-        if (cur)
-            snprintf (cid, sizeof cid, "%s://%s", tv_str (cur, "runtime") ? tv_str (cur, "runtime") : "process",
-                      tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "");
-        if (cur && tv_str (cur, "podIP") && *tv_str (cur, "podIP"))
-            snprintf (pod_ip, sizeof pod_ip, "%s", tv_str (cur, "podIP"));
-        json_t *cs = json_pack ("{s:s,s:s,s:s,s:b,s:b,s:i,s:o}", "name", name, "image",
-                                tv_str (spec, "image") ? tv_str (spec, "image") : "", "imageID",
-                                cur && tv_str (cur, "imageRef") ? tv_str (cur, "imageRef") : "", "ready",
-                                is_ready && !deleting, "started", is_ready, "restartCount", attempt, "state", state);
-        if (cid[0])
-            json_object_set_new (cs, "containerID", json_string (cid));
-        json_object_set_new (cs, "lastState", last ? last : json_object ());
-        json_array_append_new (statuses, cs);
+        json_array_append_new (statuses, initialized && !init_failed ? one_container (&c, spec, policy, 0, &t) : initializing (spec));
     }
     const char *phase;
-    if (running)
-        phase = "Running";
-    else if (n && succeeded == n)
-        phase = "Succeeded";
-    else if (n && succeeded + failed == n)
+    if (init_failed)
         phase = "Failed";
-    else if (any_started && strcmp (policy, "Always") && !running && succeeded + failed < n)
+    else if (!initialized)
+        phase = "Pending";
+    else if (t.running)
+        phase = "Running";
+    else if (n && t.succeeded == n)
+        phase = "Succeeded";
+    else if (n && t.succeeded + t.failed == n)
+        phase = "Failed";
+    else if (t.any_started && strcmp (policy, "Always") && !t.running && t.succeeded + t.failed < n)
         phase = "Running"; /* restarting under OnFailure */
-    else if (any_started && !strcmp (policy, "Always"))
+    else if (t.any_started && !strcmp (policy, "Always"))
         phase = "Running";
     else
         phase = "Pending";
-    int all_ready = n && ready == n;
+    int all_ready = n && t.ready == n && initialized && !init_failed;
     json_t *conds = json_array ();
-    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Initialized", 1, NULL, NULL, now));
-    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Ready", all_ready, NULL, NULL, now));
-    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "ContainersReady", all_ready, NULL, NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Initialized", initialized && !init_failed,
+                                                initialized && !init_failed ? NULL : "ContainersNotInitialized", NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "Ready", all_ready,
+                                                all_ready ? NULL : "ContainersNotReady", NULL, now));
+    json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "ContainersReady", all_ready,
+                                                all_ready ? NULL : "ContainersNotReady", NULL, now));
     json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "PodScheduled", 1, NULL, NULL, now));
     const char *start = tv_str (old, "startTime");
     const char *qos_class = podres_qos (pod);
     out->status = json_pack ("{s:s,s:o,s:s,s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP", host_ip,
                              "startTime", start ? start : now, "containerStatuses", statuses, "qosClass",
                              qos_class ? qos_class : "BestEffort");
-    if (pod_ip[0]) {
-        json_object_set_new (out->status, "podIP", json_string (pod_ip));
-        json_object_set_new (out->status, "podIPs", json_pack ("[{s:s}]", "ip", pod_ip));
+    if (json_array_size (init_statuses))
+        json_object_set_new (out->status, "initContainerStatuses", init_statuses);
+    else
+        json_decref (init_statuses);
+    if (c.pod_ip[0]) {
+        json_object_set_new (out->status, "podIP", json_string (c.pod_ip));
+        json_object_set_new (out->status, "podIPs", json_pack ("[{s:s}]", "ip", c.pod_ip));
     }
-    out->removable = deleting && running == 0;
+    out->removable = c.deleting && t.running == 0 && init_running == 0;
 }

@@ -9,12 +9,21 @@
  *   back-off resets when the container had run 10 minutes. While waiting, the status says
  *   CrashLoopBackOff.
  * - The process runtime needs a command: without one the container waits in
- *   CreateContainerError and nothing is started (the oci runtime takes the image's).
+ *   CreateContainerError and nothing is started (the oci runtime takes the image's). So does a
+ *   container with an exec probe or hook there (it cannot exec into a host process).
  * - A pod with metadata.deletionTimestamp has its running containers stopped with its grace
  *   period; once none runs, the result says it may be removed.
  * - A running container whose image differs from the spec's (a Pod's image was updated) is stopped
  *   with the pod's grace period and started again at once, whatever the restart policy.
  * - Older exited attempts are removed; the last exited one stays for `logs --previous`.
+ * - Init containers (spec.initContainers) run one at a time, in order, each to exit code 0, before
+ *   any app container: the phase is Pending, Initialized False, the app containers wait with
+ *   PodInitializing. A failed one restarts with the same back-off (restartPolicy Always acts as
+ *   OnFailure for them); under Never the pod is Failed. Once an app container has a record, the
+ *   init containers are done for good. status.initContainerStatuses: a completed one is ready.
+ * - Readiness: backoff["probe:<name>"] = {containerId, ready, started}, the agent's prober verdict
+ *   for that running container (actors/agent/prober.h); without one, a container with a readiness
+ *   or startup probe is not ready (and with a startup probe not started), else ready when running.
  */
 #ifndef TROUPE_PODSYNC_H
 #define TROUPE_PODSYNC_H

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -75,6 +76,25 @@ netns_dir_shared (const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/* In a forked child: closes every descriptor from 3 up but a and b (async-signal-safe). */
+static void
+close_others (int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+#ifdef SYS_close_range
+    if ((lo <= 3 || syscall (SYS_close_range, 3U, (unsigned) lo - 1, 0U) == 0) &&
+        (hi <= lo + 1 || syscall (SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0U) == 0) &&
+        syscall (SYS_close_range, (unsigned) hi + 1, ~0U, 0U) == 0)
+        return;
+#endif
+    long max = sysconf (_SC_OPEN_MAX);
+    if (max < 0 || max > 1 << 20)
+        max = 1 << 20;
+    for (long fd = 3; fd < max; fd++)
+        if (fd != a && fd != b)
+            close ((int) fd);
+}
+
 int
 cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t pathlen, char *err, size_t errlen)
 {
@@ -127,12 +147,7 @@ cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t path
          * sandbox's done pipe, a CNI plugin's stdout) would be held open by this child, which
          * never execs, until it exits — two sandboxes made at once then wait on each other's
          * EOF, and a plugin's output never ends (seen with 10 pods at once: bench/runtime) */
-        int lo = go[1] < done[0] ? go[1] : done[0], hi = go[1] < done[0] ? done[0] : go[1];
-        if (lo > 3)
-            close_range (3, (unsigned) lo - 1, 0);
-        if (hi > lo + 1)
-            close_range ((unsigned) lo + 1, (unsigned) hi - 1, 0);
-        close_range ((unsigned) hi + 1, ~0U, 0);
+        close_others (go[1], done[0]);
         unsigned char b = 0;
         if (unshare (CLONE_NEWNET))
             b = (unsigned char) (errno ? errno : 1);

@@ -177,6 +177,130 @@ jfree (void **p)
     *p = NULL;
 }
 
+/* ---- termination messages ------------------------------------------------------------------- */
+
+#define TERM_MSG_MAX 4096
+#define TERM_LOG_LINES 80
+#define TERM_LOG_BYTES 2048
+
+/* As the kubelet: a host file <bundle>/termination-log, bind-mounted at the container's
+ * terminationMessagePath (writable by any user in the container); read at exit by apply_exit. */
+static int
+termination_log (const char *dir, const json_t *b, json_t *spec, char *err, size_t len)
+{
+    const char *path = tv_str (b, "terminationMessagePath");
+    if (!path || !*path)
+        return 0;
+    /* runc resolves the destination inside the rootfs (symlinks and ".." cannot leave it) */
+    if (path[0] != '/') {
+        snprintf (err, len, "terminationMessagePath \"%s\" must be an absolute path", path);
+        return -1;
+    }
+    char host[PATH_MAX];
+    snprintf (host, sizeof host, "%.4000s/termination-log", dir);
+    int fd = open (host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        snprintf (err, len, "cannot create %.1500s: %s", host, strerror (errno));
+        return -1;
+    }
+    fchmod (fd, 0666);
+    close (fd);
+    json_t *mounts = json_object_get (spec, "mounts");
+    if (!json_is_array (mounts)) {
+        mounts = json_array ();
+        json_object_set_new (spec, "mounts", mounts);
+    }
+    json_array_append_new (mounts, json_pack ("{s:s,s:s,s:s,s:[s,s]}", "destination", path, "type", "bind", "source", host,
+                                              "options", "rbind", "rw"));
+    return 0;
+}
+
+/* The last TERM_LOG_LINES lines (at most TERM_LOG_BYTES) of a CRI-format log, as text. */
+static json_t *
+log_tail (const char *logpath)
+{
+    int fd = logpath ? open (logpath, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char buf[TERM_LOG_BYTES * 4 + 1];
+    size_t n = 0;
+    if (!fstat (fd, &st) && st.st_size > 0) {
+        off_t from = st.st_size > (off_t) sizeof buf - 1 ? st.st_size - (off_t) sizeof buf + 1 : 0;
+        ssize_t r = pread (fd, buf, sizeof buf - 1, from);
+        n = r > 0 ? (size_t) r : 0;
+    }
+    close (fd);
+    buf[n] = 0;
+    /* strip "<time> <stream> <P|F> " of each line, keep the text */
+    char text[sizeof buf];
+    size_t k = 0;
+    for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr (line, '\n');
+        if (!nl)
+            break; /* a partial first/last line */
+        *nl = 0;
+        char *p = line;
+        for (int f = 0; f < 3 && p; f++) {
+            p = strchr (p, ' ');
+            if (p)
+                p++;
+        }
+        if (!p)
+            continue;
+        int partial = strstr (line, " P ") && strstr (line, " P ") < p;
+        size_t l = strlen (p);
+        memcpy (text + k, p, l);
+        k += l;
+        if (!partial)
+            text[k++] = '\n';
+    }
+    text[k] = 0;
+    /* the last lines, then the last bytes */
+    size_t start = 0;
+    int lines = 0;
+    for (size_t i = k; i-- > 0;)
+        if (text[i] == '\n' && i + 1 < k && ++lines == TERM_LOG_LINES) {
+            start = i + 1;
+            break;
+        }
+    if (k - start > TERM_LOG_BYTES)
+        start = k - TERM_LOG_BYTES;
+    return json_stringn_nocheck (text + start, k - start);
+}
+
+/* At exit: the container's termination message (its file, or its log's tail with
+ * FallbackToLogsOnError when the file is empty and the container failed). */
+static void
+termination_message (json_t *rec, int code)
+{
+    const char *bundle = tv_str (rec, "bundle");
+    if (!bundle || !tv_str (rec, "terminationMessagePath"))
+        return;
+    char path[PATH_MAX], buf[TERM_MSG_MAX + 1];
+    snprintf (path, sizeof path, "%s/termination-log", bundle);
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    ssize_t n = 0;
+    if (fd >= 0) {
+        struct stat st;
+        if (!fstat (fd, &st) && S_ISREG (st.st_mode))
+            n = read (fd, buf, TERM_MSG_MAX);
+        close (fd);
+    }
+    if (n > 0) {
+        json_object_set_new (rec, "message", json_stringn_nocheck (buf, (size_t) n));
+        return;
+    }
+    const char *pol = tv_str (rec, "terminationMessagePolicy");
+    if (code != 0 && pol && !strcmp (pol, "FallbackToLogsOnError")) {
+        json_t *t = log_tail (tv_str (rec, "logPath"));
+        if (t && json_string_length (t))
+            json_object_set_new (rec, "message", t);
+        else
+            json_decref (t);
+    }
+}
+
 /* A RUNNING record whose container ended: its exit code and reason from conmon's files. */
 static int
 apply_exit (const ocirun_paths_t *p, json_t *rec)
@@ -192,8 +316,10 @@ apply_exit (const ocirun_paths_t *p, json_t *rec)
         code = 255; /* neither the container nor its monitor is there, and no exit file */
         json_object_set_new (rec, "reason", json_string ("Unknown"));
         json_object_set_new (rec, "message", json_string ("the container and its conmon are gone without an exit file"));
-    } else
+    } else {
         json_object_set_new (rec, "reason", json_string (oom ? "OOMKilled" : code == 0 ? "Completed" : "Error"));
+        termination_message (rec, code);
+    }
     json_object_set_new (rec, "state", json_string (CRI_STATE_EXITED));
     json_object_set_new (rec, "exitCode", json_integer (code));
     json_object_set_new (rec, "finishedAt", json_integer (wall_ms ()));
@@ -1064,6 +1190,13 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
         ocirun_remove_dir (dir);
         json_decref (img);
         fail (rep, TR_INVALID, "%s", err);
+        return;
+    }
+    if (termination_log (dir, b, spec, err, sizeof err)) {
+        json_decref (spec);
+        ocirun_remove_dir (dir);
+        json_decref (img);
+        fail (rep, TR_INTERNAL, "%s", err);
         return;
     }
     char cfg[PATH_MAX + 16];

@@ -241,6 +241,9 @@ static const struct {
     {"PodSpec", "spec"},         {"PodSpec", "spec.template.spec"},         {"Container", "spec.containers[0]"},
     {"Container", "spec.template.spec.containers[0]"}, {"ObjectMeta", "metadata"}, {"ObjectMeta", "spec.template.metadata"},
     {"Volume", "spec.volumes[0]"}, {"Volume", "spec.template.spec.volumes[0]"},
+    {"Probe", "spec.containers[0].livenessProbe"}, {"Probe", "spec.template.spec.containers[0].readinessProbe"},
+    {"LifecycleHandler", "spec.containers[0].lifecycle.preStop"},
+    {"LifecycleHandler", "spec.template.spec.containers[0].lifecycle.postStart"},
 };
 
 /* An array element created on the way to a field, with the fields it requires. */
@@ -478,9 +481,9 @@ refused_fields_say_not_supported (void **state)
     assert_true (ok);
     /* the message reads as the issue asks, in a Deployment's template */
     expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
-                    "template: {metadata: {labels: {a: b}}, spec: {initContainers: [{name: i, command: [true]}], "
+                    "template: {metadata: {labels: {a: b}}, spec: {ephemeralContainers: [{name: e}], "
                     "containers: [{name: c, command: [sleep, '1']}]}}}\n",
-                    "spec.template.spec.initContainers: Unsupported: not supported yet by Troupe: init containers are not run");
+                    "spec.template.spec.ephemeralContainers: Unsupported: not supported yet by Troupe: no ephemeral (debug) containers");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
                     "resources: {limits: {memory: 64Mi, hugepages-2Mi: 2Mi}}}]}\n",
                     "spec.containers[0].resources.limits.hugepages-2Mi: Unsupported: not supported yet");
@@ -488,12 +491,40 @@ refused_fields_say_not_supported (void **state)
                     "securityContext: {seccompProfile: {type: Localhost, localhostProfile: x.json}}}]}\n",
                     "spec.containers[0].securityContext.seccompProfile.type: Unsupported value: \"Localhost\": not supported yet");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
-                    "readinessProbe: {httpGet: {port: 80}}}]}\n",
-                    "spec.containers[0].readinessProbe: Unsupported: not supported yet");
+                    "readinessProbe: {grpc: {port: 80}}}]}\n",
+                    "spec.containers[0].readinessProbe.grpc: Unsupported: not supported yet");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
+                    "livenessProbe: {httpGet: {port: 443, scheme: HTTPS}}}]}\n",
+                    "spec.containers[0].livenessProbe.httpGet.scheme: Unsupported value: \"HTTPS\": not supported yet");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1'], "
+                    "livenessProbe: {tcpSocket: {port: 80}, periodSeconds: 0}}]}\n",
+                    "spec.containers[0].livenessProbe.periodSeconds");
+    /* Kubernetes' rules across the container lists */
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: i, command: [x], "
+                    "readinessProbe: {exec: {command: [x]}}}], containers: [{name: c, command: [x]}]}\n",
+                    "spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers");
+    expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
+                    "template: {metadata: {labels: {a: b}}, spec: {initContainers: [{name: i, command: [x]}, "
+                    "{name: j, command: [x], lifecycle: {preStop: {exec: {command: [x]}}}}], containers: [{name: c}]}}}\n",
+                    "spec.template.spec.initContainers[1].lifecycle: Forbidden");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "livenessProbe: {periodSeconds: 3}}]}\n",
+                    "spec.containers[0].livenessProbe: Required value: must specify a handler type");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "lifecycle: {preStop: {exec: {command: [x]}, tcpSocket: {port: 1}}}}]}\n",
+                    "spec.containers[0].lifecycle.preStop: Forbidden: may not specify more than 1 handler type");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                    "startupProbe: {exec: {command: [x]}, successThreshold: 2}}]}\n",
+                    "spec.containers[0].startupProbe.successThreshold: Invalid value: 2: must be 1");
+    expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [x], "
+                  "readinessProbe: {exec: {command: [x]}, successThreshold: 2}}]}\n");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: c, command: [x]}], "
+                    "containers: [{name: c, command: [x]}]}\n",
+                    "spec.initContainers[0].name: Duplicate value: \"c\"");
     /* the second container is checked too, not only the first */
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, command: [x]}, "
-                    "{name: b, command: [x], lifecycle: {preStop: {exec: {command: [x]}}}}]}\n",
-                    "spec.containers[1].lifecycle: Unsupported: not supported yet");
+                    "{name: b, command: [x], lifecycle: {preStop: {sleep: {seconds: 1}}}}]}\n",
+                    "spec.containers[1].lifecycle.preStop.sleep: Unsupported: not supported yet");
 }
 
 static void
@@ -515,8 +546,9 @@ absent_equivalents_accepted (void **state)
                     "spec.os: Unsupported");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {runtimeClassName: kata, containers: [{name: c}]}\n",
                     "spec.runtimeClassName");
-    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, terminationMessagePath: /tmp/x}]}\n",
-                    "spec.containers[0].terminationMessagePath: Unsupported");
+    expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, terminationMessagePath: /tmp/x}]}\n");
+    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, terminationMessagePolicy: Always}]}\n",
+                    "spec.containers[0].terminationMessagePolicy: Unsupported value");
     expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {progressDeadlineSeconds: 60, "
                     "selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}}\n",
                     "spec.progressDeadlineSeconds: Unsupported: not supported yet by Troupe: no progress deadline");
@@ -624,6 +656,12 @@ static const struct {
     {"DownwardAPIVolumeFile", "Pod", "spec.volumes[].downwardAPI.items[]"},
     {"ObjectFieldSelector", "Pod", "spec.containers[].env[].valueFrom.fieldRef"},
     {"ResourceFieldSelector", "Pod", "spec.containers[].env[].valueFrom.resourceFieldRef"},
+    {"Probe", "Pod", "spec.containers[].livenessProbe"},  {"Probe", "Pod", "spec.containers[].readinessProbe"},
+    {"Probe", "Pod", "spec.containers[].startupProbe"},   {"LifecycleHandler", "Pod", "spec.containers[].lifecycle.postStart"},
+    {"LifecycleHandler", "Pod", "spec.containers[].lifecycle.preStop"},
+    {"LifecycleHandler", "Deployment", "spec.template.spec.containers[].lifecycle.postStart"},
+    {"HTTPGetAction", "Pod", "spec.containers[].livenessProbe.httpGet"},
+    {"TCPSocketAction", "Pod", "spec.containers[].startupProbe.tcpSocket"},
 };
 
 static void
@@ -634,16 +672,25 @@ on_field_honoured (void *arg, const char *section, const char *path, const json_
     if (why)
         return;
     h->honoured++;
+    /* a shared definition placed in several spots: found in any of them */
     const char *kind = section, *prefix = "";
-    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+    char full[700];
+    int found = 0, placed = 0;
+    for (size_t i = 0; i < sizeof where / sizeof where[0] && !found; i++)
         if (!strcmp (where[i].section, section)) {
             kind = where[i].kind;
             prefix = where[i].prefix;
+            placed = 1;
+            snprintf (full, sizeof full, "%s.%s", prefix, path);
+            json_t *doc = json_object_get (h->docs, kind);
+            found = doc && get_path (doc, full);
         }
-    char full[700];
-    snprintf (full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", path);
-    json_t *doc = json_object_get (h->docs, kind);
-    if (!doc || !get_path (doc, full)) {
+    if (!placed) {
+        snprintf (full, sizeof full, "%s", path);
+        json_t *doc = json_object_get (h->docs, kind);
+        found = doc && get_path (doc, full);
+    }
+    if (!found) {
         size_t l = strlen (h->problems);
         snprintf (h->problems + l, sizeof h->problems - l, "%s `%s` (%s %s) is honoured but fields_honoured.yaml lacks it\n",
                   section, path, kind, full);

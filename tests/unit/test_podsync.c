@@ -1,6 +1,7 @@
 /* podsync, pure: first start, running status, restart policies and phases, back-off 0/10/20/40..300
  * s and its reset, CrashLoopBackOff, CreateContainerError without a command, graceful deletion,
- * removal of old attempts. */
+ * removal of old attempts, init containers in order (failure under Always and Never), readiness and
+ * started from the prober's verdict. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,11 +229,182 @@ image_update_restarts (void **state)
     json_decref (rt);
 }
 
+static json_t *
+nrec (const char *name, const char *id, int attempt, const char *state, int code, int64_t started, int64_t finished)
+{
+    json_t *r = rec (id, attempt, state, code, started, finished);
+    json_object_set_new (r, "name", json_string (name));
+    return r;
+}
+
+static const char *
+cond (const podsync_result_t *r, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (r->status, "conditions"), i, c) if (!strcmp (tv_str (c, "type"), type)) return tv_str (c, "status");
+    return NULL;
+}
+
+/* Two init containers run one after the other, each to success, before the app container;
+ * the phase stays Pending and Initialized False meanwhile. */
+static void
+init_containers_in_order (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    json_object_set_new (json_object_get (p, "spec"), "initContainers",
+                         json_pack ("[{s:s,s:s,s:[s]},{s:s,s:s,s:[s]}]", "name", "i1", "image", "busybox", "command", "true",
+                                    "name", "i2", "image", "busybox", "command", "true"));
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_START);
+    assert_string_equal (r.actions[0].container, "i1");
+    assert_string_equal (tv_str (r.status, "phase"), "Pending");
+    assert_string_equal (cond (&r, "Initialized"), "False");
+    assert_string_equal (waiting_reason (&r), "PodInitializing");
+    assert_int_equal (json_array_size (tv_get (r.status, "initContainerStatuses")), 2);
+    assert_string_equal (tv_str (json_array_get (tv_get (r.status, "initContainerStatuses"), 1), "state.waiting.reason"),
+                         "PodInitializing");
+    podsync_result_clear (&r);
+    /* i1 runs: nothing else starts */
+    json_array_append_new (rt, nrec ("i1", "a", 0, "RUNNING", 0, T0, 0));
+    podsync_compute (p, rt, bo, T0 + 100, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 0);
+    assert_false (json_is_true (tv_get (json_array_get (tv_get (r.status, "initContainerStatuses"), 0), "ready")));
+    podsync_result_clear (&r);
+    /* i1 done: i2 starts, i1 is not restarted although the policy is Always */
+    json_array_clear (rt);
+    json_array_append_new (rt, nrec ("i1", "a", 0, "EXITED", 0, T0, T0 + 500));
+    podsync_compute (p, rt, bo, T0 + 600, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 1);
+    assert_string_equal (r.actions[0].container, "i2");
+    assert_string_equal (tv_str (r.status, "phase"), "Pending");
+    json_t *i1 = json_array_get (tv_get (r.status, "initContainerStatuses"), 0);
+    assert_string_equal (tv_str (i1, "state.terminated.reason"), "Completed");
+    assert_true (json_is_true (json_object_get (i1, "ready")));
+    podsync_result_clear (&r);
+    /* both done: the app starts; Initialized True */
+    json_array_append_new (rt, nrec ("i2", "b", 0, "EXITED", 0, T0 + 700, T0 + 900));
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 1);
+    assert_string_equal (r.actions[0].container, "c");
+    assert_string_equal (cond (&r, "Initialized"), "True");
+    podsync_result_clear (&r);
+    /* the app runs: Running, Ready; the init containers are not run again even once their
+     * records are gone */
+    json_array_clear (rt);
+    json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0 + 1100, 0));
+    podsync_compute (p, rt, bo, T0 + 1200, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 0);
+    assert_string_equal (tv_str (r.status, "phase"), "Running");
+    assert_string_equal (cond (&r, "Initialized"), "True");
+    assert_string_equal (cond (&r, "Ready"), "True");
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
+/* A failed init container restarts with back-off (OnFailure/Always); under Never the pod fails
+ * and the app never starts. */
+static void
+init_container_failure (void **state)
+{
+    (void) state;
+    const char *policies[] = {"Always", "Never"};
+    for (int k = 0; k < 2; k++) {
+        json_t *p = pod (policies[k]), *bo = json_object (), *rt = json_array ();
+        json_object_set_new (json_object_get (p, "spec"), "initContainers",
+                             json_pack ("[{s:s,s:s,s:[s]}]", "name", "i1", "image", "busybox", "command", "false"));
+        json_array_append_new (rt, nrec ("i1", "a", 0, "EXITED", 1, T0, T0 + 500));
+        podsync_result_t r;
+        podsync_compute (p, rt, bo, T0 + 600, "10.0.0.1", "process", &r);
+        if (k == 0) {
+            assert_int_equal (r.n, 1); /* the first restart is immediate */
+            assert_string_equal (r.actions[0].container, "i1");
+            assert_int_equal (r.actions[0].attempt, 1);
+            assert_string_equal (tv_str (r.status, "phase"), "Pending");
+            podsync_result_clear (&r);
+            json_array_append_new (rt, nrec ("i1", "b", 1, "EXITED", 1, T0 + 700, T0 + 800));
+            podsync_compute (p, rt, bo, T0 + 900, "10.0.0.1", "process", &r);
+            assert_int_equal (r.n, 0);
+            assert_string_equal (tv_str (json_array_get (tv_get (r.status, "initContainerStatuses"), 0), "state.waiting.reason"),
+                                 "CrashLoopBackOff");
+        } else {
+            assert_int_equal (r.n, 0);
+            assert_string_equal (tv_str (r.status, "phase"), "Failed");
+            assert_string_equal (cond (&r, "Initialized"), "False");
+            assert_string_equal (waiting_reason (&r), "PodInitializing");
+        }
+        podsync_result_clear (&r);
+        json_decref (p);
+        json_decref (bo);
+        json_decref (rt);
+    }
+}
+
+/* A running container with a readiness probe is not ready until the prober says so (for that
+ * container id); a startup probe keeps started false; a verdict for an older id is ignored. */
+static void
+probe_verdicts (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "readinessProbe",
+                         json_pack ("{s:{s:[s]}}", "exec", "command", "true"));
+    json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0 + 100, "10.0.0.1", "oci", &r);
+    json_t *cs = json_array_get (tv_get (r.status, "containerStatuses"), 0);
+    assert_false (json_is_true (json_object_get (cs, "ready")));
+    assert_true (json_is_true (json_object_get (cs, "started")));
+    assert_string_equal (tv_str (r.status, "phase"), "Running");
+    assert_string_equal (cond (&r, "Ready"), "False");
+    assert_string_equal (cond (&r, "ContainersReady"), "False");
+    podsync_result_clear (&r);
+    json_object_set_new (bo, "probe:c", json_pack ("{s:s,s:b,s:b}", "containerId", "old", "ready", 1, "started", 1));
+    podsync_compute (p, rt, bo, T0 + 200, "10.0.0.1", "oci", &r);
+    assert_string_equal (cond (&r, "Ready"), "False");
+    podsync_result_clear (&r);
+    json_object_set_new (bo, "probe:c", json_pack ("{s:s,s:b,s:b}", "containerId", "c0", "ready", 1, "started", 1));
+    podsync_compute (p, rt, bo, T0 + 300, "10.0.0.1", "oci", &r);
+    assert_true (json_is_true (tv_get (json_array_get (tv_get (r.status, "containerStatuses"), 0), "ready")));
+    assert_string_equal (cond (&r, "Ready"), "True");
+    assert_string_equal (cond (&r, "ContainersReady"), "True");
+    podsync_result_clear (&r);
+    /* the process runtime cannot run an exec probe: the container waits, saying so, and is not started */
+    json_t *rt0 = json_array ();
+    podsync_compute (p, rt0, bo, T0 + 350, "10.0.0.1", "process", &r);
+    assert_int_equal (r.n, 0);
+    assert_string_equal (waiting_reason (&r), "CreateContainerError");
+    assert_non_null (strstr (tv_str (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.waiting.message"), "exec probes"));
+    podsync_result_clear (&r);
+    podsync_compute (p, rt0, bo, T0 + 350, "10.0.0.1", "oci", &r);
+    assert_int_equal (r.n, 1); /* the oci runtime runs it */
+    podsync_result_clear (&r);
+    json_decref (rt0);
+    /* a startup probe without verdict: not started, not ready */
+    json_object_clear (bo);
+    json_object_set_new (json_array_get (tv_get (p, "spec.containers"), 0), "startupProbe",
+                         json_pack ("{s:{s:[s]}}", "exec", "command", "true"));
+    podsync_compute (p, rt, bo, T0 + 400, "10.0.0.1", "oci", &r);
+    cs = json_array_get (tv_get (r.status, "containerStatuses"), 0);
+    assert_false (json_is_true (json_object_get (cs, "started")));
+    assert_false (json_is_true (json_object_get (cs, "ready")));
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (start_then_running), cmocka_unit_test (backoff_sequence),
                                        cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion),
-                                       cmocka_unit_test (image_update_restarts)};
+                                       cmocka_unit_test (image_update_restarts), cmocka_unit_test (init_containers_in_order),
+                                       cmocka_unit_test (init_container_failure), cmocka_unit_test (probe_verdicts)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
