@@ -108,9 +108,9 @@ pass "bad input refused clearly"
 
 # a manifest means what it says (docs/fields.md): a Kubernetes field Troupe does not do yet is
 # refused by its path; $(VAR) references are expanded; a Secret's stringData is stored as data
-printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: probed}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, command: [x], readinessProbe: {exec: {command: [true]}}}]}}}\n' >"$T/unsup.yaml"
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: probed}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, command: [x], resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]}]}}}\n' >"$T/unsup.yaml"
 OUT=$(tro apply -f "$T/unsup.yaml" 2>&1) && fail "a field Troupe does not do was accepted"
-echo "$OUT" | grep -q 'spec.template.spec.containers\[0\].readinessProbe: Unsupported: not supported yet' || fail "unsupported field error: $OUT"
+echo "$OUT" | grep -q 'spec.template.spec.containers\[0\].resizePolicy: Unsupported: not supported yet' || fail "unsupported field error: $OUT"
 cat >"$T/env.yaml" <<Y
 apiVersion: v1
 kind: Secret
