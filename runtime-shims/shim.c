@@ -16,6 +16,10 @@
 
 #define A "shim"
 #define MAX_JOBS 64
+/* sandboxes set up (or torn down) at once: each runs CNI plugins that take the iptables lock;
+ * 50 at once on 2 cores made every pod wait for all (bench/runtime), a few at a time lets the
+ * first pods run early */
+#define MAX_SANDBOX_JOBS 4
 
 typedef struct waiter {
     zframe_t *rid;
@@ -38,7 +42,9 @@ typedef struct server {
     char oci_err[512];
     zhashx_t *by_key;            /* key → running_t (coalescing) */
     zlistx_t *queued;            /* running_t waiting for a thread slot */
+    zlistx_t *sb_queued;         /* sandbox jobs waiting for a sandbox slot */
     int threads;
+    int sb_running;
     pthread_mutex_t mu;
     running_t *done;             /* finished jobs, handed back by the threads */
     int wake[2];                 /* a byte per finished job */
@@ -61,17 +67,32 @@ job_thread (void *arg)
     return NULL;
 }
 
+static int
+is_sandbox (const running_t *r)
+{
+    return !strncmp (r->key, "sandbox", 7);
+}
+
 static void
 launch (server_t *s, running_t *r)
 {
+    if (is_sandbox (r) && s->sb_running >= MAX_SANDBOX_JOBS) {
+        zlistx_add_end (s->sb_queued, r);
+        return;
+    }
+    if (is_sandbox (r))
+        s->sb_running++;
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init (&at);
     pthread_attr_setdetachstate (&at, PTHREAD_CREATE_DETACHED);
     if (pthread_create (&t, &at, job_thread, r) == 0)
         s->threads++;
-    else
+    else {
+        if (is_sandbox (r))
+            s->sb_running--;
         zlistx_add_end (s->queued, r);
+    }
     pthread_attr_destroy (&at);
 }
 
@@ -116,6 +137,8 @@ drain_done (server_t *s)
         running_t *r = list;
         list = r->next;
         s->threads--;
+        if (is_sandbox (r))
+            s->sb_running--;
         if (r->key[0])
             zhashx_delete (s->by_key, r->key);
         tr_env_t rep;
@@ -132,6 +155,8 @@ drain_done (server_t *s)
         tr_env_clear (&rep);
         free (r);
     }
+    while (s->sb_running < MAX_SANDBOX_JOBS && zlistx_size (s->sb_queued) && s->threads < MAX_JOBS)
+        launch (s, zlistx_detach (s->sb_queued, NULL));
     while (s->threads < MAX_JOBS && zlistx_size (s->queued))
         launch (s, zlistx_detach (s->queued, NULL));
 }
@@ -215,6 +240,7 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
         snprintf (s.oci_err, sizeof s.oci_err, "not enabled (troupe shim --runtime process)");
     s.by_key = zhashx_new ();
     s.queued = zlistx_new ();
+    s.sb_queued = zlistx_new ();
     pthread_mutex_init (&s.mu, NULL);
     if (pipe2 (s.wake, O_CLOEXEC | O_NONBLOCK)) {
         process_shim_destroy (&s.proc);
@@ -271,16 +297,19 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
             oci_shim_tick (s.oci);
     }
     /* queued jobs are dropped; running ones may end (bounded), so no thread touches freed state */
-    for (running_t *r = zlistx_first (s.queued); r; r = zlistx_next (s.queued)) {
-        for (waiter_t *w = r->waiters, *nx; w; w = nx) {
-            nx = w->next;
-            zframe_destroy (&w->rid);
-            free (w);
+    zlistx_t *lists[] = {s.queued, s.sb_queued};
+    for (int l = 0; l < 2; l++) {
+        for (running_t *r = zlistx_first (lists[l]); r; r = zlistx_next (lists[l])) {
+            for (waiter_t *w = r->waiters, *nx; w; w = nx) {
+                nx = w->next;
+                zframe_destroy (&w->rid);
+                free (w);
+            }
+            oci_job_free (&r->job);
+            free (r);
         }
-        oci_job_free (&r->job);
-        free (r);
+        zlistx_purge (lists[l]);
     }
-    zlistx_purge (s.queued);
     for (int i = 0; i < 600 && s.threads > 0; i++) {
         usleep (50000);
         drain_done (&s);
@@ -297,6 +326,7 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
         oci_shim_destroy (&s.oci); /* else a stuck job thread still holds it: leave it to exit */
     zhashx_destroy (&s.by_key);
     zlistx_destroy (&s.queued);
+    zlistx_destroy (&s.sb_queued);
     close (s.wake[0]);
     close (s.wake[1]);
     return 0;

@@ -379,6 +379,24 @@ del_chain (const cni_config_t *c, const char *id, const char *netns, const json_
     return rc;
 }
 
+json_t *
+cni_chain_for (const json_t *list, const json_t *port_mappings)
+{
+    if (json_array_size (port_mappings))
+        return json_deep_copy (list);
+    json_t *out = json_deep_copy (list), *plugins = json_array ();
+    size_t i;
+    json_t *p;
+    json_array_foreach (json_object_get (list, "plugins"), i, p) {
+        const char *type = json_string_value (json_object_get (p, "type"));
+        if (type && !strcmp (type, "portmap") && json_is_true (json_object_get (json_object_get (p, "capabilities"), "portMappings")))
+            continue;
+        json_array_append (plugins, p);
+    }
+    json_object_set_new (out, "plugins", plugins);
+    return out;
+}
+
 int
 cni_add (const cni_config_t *c, const char *id, const char *netns_path, const json_t *port_mappings, json_t **result,
          char *ip, size_t iplen, char *err, size_t errlen)
@@ -395,11 +413,14 @@ cni_add (const cni_config_t *c, const char *id, const char *netns_path, const js
         snprintf (err, errlen, "cni add %s: %s is not a network namespace", id, netns_path ? netns_path : "(null)");
         return -1;
     }
-    json_t *list = conflist_load (c, err, errlen);
-    if (!list)
+    json_t *full = conflist_load (c, err, errlen);
+    if (!full)
         return -1;
-    const char *version = json_string_value (json_object_get (list, "cniVersion"));
     json_t *pm = port_mappings_norm (port_mappings);
+    /* the chain this pod needs (the cache keeps it, so DEL and CHECK run the same) */
+    json_t *list = cni_chain_for (full, pm);
+    json_decref (full);
+    const char *version = json_string_value (json_object_get (list, "cniVersion"));
     if (cache_save (c, id, netns_path, list, pm, NULL, err, errlen)) {
         json_decref (pm);
         json_decref (list);

@@ -54,6 +54,11 @@ int cni_netns_create (const cni_config_t *c, const char *id, char *path, size_t 
  * unmount/unlink failed). */
 int cni_netns_remove (const cni_config_t *c, const char *id);
 
+/* The chain a pod runs: the conflist's plugins, but portmap (a plugin serving only the
+ * portMappings capability) when the pod maps no host port — it would only take the iptables lock
+ * for nothing (bench/runtime: 3 plugin runs per sandbox, the cost of 50 pods at once). New ref. */
+json_t *cni_chain_for (const json_t *list, const json_t *port_mappings);
+
 /* ADD on "eth0" (and "lo" up, by the loopback plugin). port_mappings: [{hostPort,
  * containerPort, protocol, hostIP}] as in a Pod's ports, or NULL; those without a hostPort are
  * dropped, protocols lower-cased. *result: the final CNI result (new ref; result may be NULL);

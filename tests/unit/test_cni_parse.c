@@ -214,6 +214,33 @@ test_conflist (void **state)
     assert_non_null (strstr (err, "bridge"));
 }
 
+/* portmap runs only for pods that map a host port; the rest of the chain is kept in order */
+static void
+test_chain_for (void **state)
+{
+    (void) state;
+    json_t *list = json_pack ("{s:s,s:s,s:[{s:s,s:s},{s:s,s:{s:b}},{s:s}]}", "cniVersion", "1.0.0", "name", "troupe",
+                              "plugins", "type", "bridge", "bridge", "tr0", "type", "portmap", "capabilities",
+                              "portMappings", 1, "type", "tuning");
+    json_t *none = json_array ();
+    json_t *one = json_pack ("[{s:i,s:i,s:s}]", "hostPort", 8080, "containerPort", 80, "protocol", "tcp");
+    json_t *a = cni_chain_for (list, none), *b = cni_chain_for (list, one), *c = cni_chain_for (list, NULL);
+    assert_int_equal (json_array_size (json_object_get (a, "plugins")), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (a, "plugins"), 0), "type")), "bridge");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (a, "plugins"), 1), "type")), "tuning");
+    assert_string_equal (json_string_value (json_object_get (a, "name")), "troupe");
+    assert_int_equal (json_array_size (json_object_get (b, "plugins")), 3);
+    assert_true (json_equal (b, list));
+    assert_int_equal (json_array_size (json_object_get (c, "plugins")), 2);
+    assert_int_equal (json_array_size (json_object_get (list, "plugins")), 3); /* the conflist itself untouched */
+    json_decref (a);
+    json_decref (b);
+    json_decref (c);
+    json_decref (none);
+    json_decref (one);
+    json_decref (list);
+}
+
 int
 main (void)
 {
@@ -223,6 +250,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_parse_error), cmocka_unit_test (test_parse_result), cmocka_unit_test (test_id_valid),
         cmocka_unit_test (test_hosts),       cmocka_unit_test (test_resolv),       cmocka_unit_test (test_conflist),
+        cmocka_unit_test (test_chain_for),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     char cmd[128];
