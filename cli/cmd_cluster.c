@@ -77,7 +77,7 @@ load_server_config (int *argc, char **argv, int *bad)
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
                                   "maxPods", "kubeReserved", "systemReserved", "evictionHard",
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
-                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent",
+                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", NULL};
@@ -451,7 +451,7 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
     static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox",
-                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", NULL};
+                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
             json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
@@ -732,7 +732,10 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
     }
     static const struct {
         const char *flag, *key;
-    } g[] = {{"--pod-cidr", "podCIDR"}, {"--default-runtime", "defaultRuntime"}, {"--container-log-max-size", "containerLogMaxSize"}};
+    } g[] = {{"--pod-cidr", "podCIDR"},
+             {"--default-runtime", "defaultRuntime"},
+             {"--container-log-max-size", "containerLogMaxSize"},
+             {"--cni-bin-dir", "cniBinDir"}};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -1240,6 +1243,7 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .run_dir = run,
                                   .node = tv_str (sc, "node"),
                                   .pod_cidr = tv_str (sc, "podCIDR"),
+                                  .cni_bin_dir = tv_str (sc, "cniBinDir"),
                                   .insecure = tv_get (sc, "insecureRegistries"),
                                   .mirrors = tv_get (sc, "registries.mirrors"),
                                   .log_max_bytes = logmax,

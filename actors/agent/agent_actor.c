@@ -1080,8 +1080,8 @@ objs_refresh (troupe_ctx_t *ctx, agent_t *a)
         tr_env_clear (&req);
     }
     json_object_foreach_safe (a->objs, tmp, k, v) if (!json_object_get (set, k)) {
+        json_object_del (a->obj_at, k); /* first: deleting it from objs frees k (ASan, e2e volumes) */
         json_object_del (a->objs, k);
-        json_object_del (a->obj_at, k);
     }
     json_decref (set);
 }

@@ -20,10 +20,23 @@ sanitizer_known() {
        open && / #[0-9]+ / { frames++; if (seg && frames <= 6 && /libraft\.so/) known = 1 }
        END { if (open && !known) bad = 1; exit bad }' "$1"
 }
+# A runtime shim outlives its agent (DESIGN.md): one whose agent crashed or was killed -9 is
+# still running from DATA/run/shim.pid; SIGTERM makes it stop and remove its containers.
+stop_shims() {
+  local f p
+  for f in "$T"/run/shim.pid "$T"/*/run/shim.pid; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f" 2>/dev/null); [ -n "$p" ] && grep -q "shim" "/proc/$p/cmdline" 2>/dev/null || continue
+    kill "$p" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null
+  done
+}
 cleanup() {
   [ -n "${KEEP_T:-}" ] && { cp -r "$T" "$KEEP_T" 2>/dev/null || true; }
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
+  stop_shims
   # container processes this test started carry its marker in their command line
   if [ -n "${MARK:-}" ]; then for p in $(pgrep -f "$MARK"); do kill -9 "$p" 2>/dev/null; done; fi
   # in a sanitizer build the servers' reports (a leak at exit, a use after free) fail the test
