@@ -6,7 +6,7 @@
 #   Running. A missing plugin: the error names its path.
 # - a registry that is down: ErrImagePull naming the connection failure; the registry started
 #   and the image pushed → Running after the back-off.
-# - a full disk during a pull (the node's data dir on a small tmpfs, filled): ErrImagePull with
+# - a full disk during a pull (the node's data dir on a 112 MB tmpfs, filled; a 20 MB layer needs 40): ErrImagePull with
 #   "No space left", nothing half-written kept; space freed → Running.
 # Nothing is left behind.
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +16,7 @@ PORT=$((20000 + $$ % 12000)); MARK=nf-$$; NODE=nf$$
 image_build "$T/img" "$MARK" || fail "could not build the test image"
 # the node's data on a small tmpfs, so that a pull can fill it
 DATA=$T/d; mkdir -p "$DATA"
-mount -t tmpfs -o size=48m "troupe-e2e-$$" "$DATA" || skip "cannot mount a tmpfs"
+mount -t tmpfs -o size=112m "troupe-e2e-$$" "$DATA" || skip "cannot mount a tmpfs"
 umount_data() { umount -l "$DATA" 2>/dev/null; }
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 2; stop_shims; umount_data; cleanup' EXIT
 # a CNI bin dir of links to Debian's plugins, whose bridge can be swapped for a failing one
