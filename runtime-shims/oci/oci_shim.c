@@ -986,7 +986,16 @@ h_run_sandbox (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **jo
     }
     char id[96];
     snprintf (id, sizeof id, "sb-%.64s", uid);
+    /* the id names files and directories (the sandbox dir, the pinned netns) */
+    if (!cni_id_valid (id) || strlen (uid) > 64) {
+        fail (rep, TR_INVALID, "podUid \"%s\": letters, digits, '-', '_', '.' only, at most 64", uid);
+        return;
+    }
     const json_t *sb = zhashx_lookup (s->sandboxes, id);
+    if (sb && zhashx_lookup (s->pending_sb, id)) { /* a RemovePodSandbox runs: not ready any more */
+        fail (rep, TR_CONFLICT, "sandbox \"%s\" is being torn down", id);
+        return;
+    }
     if (sb) { /* idempotent: the agent asks again after a restart */
         ok (rep, json_pack ("{s:s,s:s}", "sandboxId", id, "podIP", tv_str (sb, "podIP") ? tv_str (sb, "podIP") : ""));
         return;
@@ -1028,12 +1037,15 @@ run_sandbox (oci_job_t *j)
         json_decref (result);
     }
     snprintf (path, sizeof path, "%s/hosts", dir);
-    if (cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_get (j->in, "hostAliases"), j->err, sizeof j->err)) {
-        j->rc = TR_INTERNAL;
-        return;
-    }
+    int bad = cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_get (j->in, "hostAliases"), j->err, sizeof j->err);
     snprintf (path, sizeof path, "%s/resolv.conf", dir);
-    if (cni_write_resolv (path, "/etc/resolv.conf", tv_get (j->in, "dnsConfig"), j->err, sizeof j->err)) {
+    if (bad || cni_write_resolv (path, "/etc/resolv.conf", tv_get (j->in, "dnsConfig"), j->err, sizeof j->err)) {
+        /* nothing records this sandbox: its network goes now (its netns would block the retry) */
+        if (netns[0]) {
+            char e2[256];
+            cni_del (&s->cni, j->id, netns, e2, sizeof e2);
+            cni_netns_remove (&s->cni, j->id);
+        }
         j->rc = TR_INTERNAL;
         return;
     }
@@ -1125,6 +1137,10 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
     const json_t *sb = zhashx_lookup (s->sandboxes, sb_id);
     if (!sb) {
         fail (rep, TR_NOT_FOUND, "sandbox \"%s\" not found (RunPodSandbox first)", sb_id);
+        return;
+    }
+    if (zhashx_lookup (s->pending_sb, sb_id)) { /* being removed: its network and directory go */
+        fail (rep, TR_CONFLICT, "sandbox \"%s\" is being torn down", sb_id);
         return;
     }
     const char *ns = ns_of (b);
@@ -1304,8 +1320,10 @@ run_exec (oci_job_t *j)
         argv[k++] = (char *) (json_string_value (json_array_get (cmd, i)) ? json_string_value (json_array_get (cmd, i)) : "");
     const char *in = tv_str (j->in, "stdin");
     ocirun_result_t r;
-    int timeout = (int) tv_int (j->in, "timeout", 0);
-    int rc = ocirun_exec (argv, in, in ? strlen (in) : 0, timeout > 0 ? timeout * 1000 : 60000, 1 << 20, &r);
+    json_int_t timeout = tv_int (j->in, "timeout", 0);
+    if (timeout > 86400) /* seconds; kept from overflowing the milliseconds */
+        timeout = 86400;
+    int rc = ocirun_exec (argv, in, in ? strlen (in) : 0, timeout > 0 ? (int) timeout * 1000 : 60000, 1 << 20, &r);
     free (argv);
     if (rc) {
         snprintf (j->err, sizeof j->err, "cannot run %.1024s: %s", j->s->runc, strerror (errno));
