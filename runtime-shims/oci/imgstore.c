@@ -5,8 +5,10 @@
  * blobs of a tarball instead of a registry.
  *
  * Locking: pulls and imports hold gc_lock for reading (they run in parallel), remove and gc
- * for writing, so a blob or layer a pull has just found present is not deleted under it.
- * rec_lock serializes the read-modify-write of one record (touch). */
+ * for writing, so a blob or layer a pull has just found present is not deleted under it; remove
+ * and gc only try the lock (busy: remove fails, gc waits for its next round), never blocking
+ * their caller for a download. rec_lock serializes the writes of a record (touch's
+ * read-modify-write, a pull's new record). */
 #include "runtime-shims/oci/imgstore.h"
 
 #include <dirent.h>
@@ -471,7 +473,9 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
     }
     char *txt = json_dumps (rec, JSON_COMPACT | JSON_SORT_KEYS);
     record_path (s, ns, name, p, sizeof p);
+    pthread_mutex_lock (&s->rec_lock); /* against imgstore_touch writing back the record it read */
     rc = txt ? write_atomic (s, p, txt, strlen (txt), err, errlen) : IMG_ERR_DISK;
+    pthread_mutex_unlock (&s->rec_lock);
     free (txt);
     if (!rc && record)
         *record = json_incref (rec);
@@ -849,6 +853,8 @@ import_docker (imgstore_t *s, const char *ns, const char *dir, json_t *names, ch
             }
         }
         char *body = mj && !rc ? json_dumps (mj, JSON_COMPACT) : NULL;
+        if (!mj)
+            json_decref (layers); /* mj did not take it */
         json_decref (mj);
         registry_manifest_t m = {0};
         char md[80];
@@ -1011,7 +1017,12 @@ imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const json_t
     }
     record_path (self, ns, json_string_value (json_object_get (rec, "name")) ?: "", p, sizeof p);
     json_decref (rec);
-    pthread_rwlock_wrlock (&self->gc_lock);
+    /* not waited for: a pull or import holds the lock for its whole download, and the caller is
+     * the shim's serve loop */
+    if (pthread_rwlock_trywrlock (&self->gc_lock)) {
+        snprintf (err, errlen, "remove %s: a pull or an import is running; try again", ref);
+        return -1;
+    }
     int rc = unlink (p) < 0 && errno != ENOENT ? disk_err ("remove", p, err, errlen) : 0;
     if (!rc)
         sweep_unreferenced (self);
@@ -1047,7 +1058,11 @@ imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use)
     qsort (v_, n, sizeof *v_, by_last_used);
     int removed = 0;
     char p[P_MAX];
-    pthread_rwlock_wrlock (&self->gc_lock);
+    if (pthread_rwlock_trywrlock (&self->gc_lock)) { /* a pull runs: the next round (see imgstore_remove) */
+        free (v_);
+        json_decref (all);
+        return 0;
+    }
     for (size_t i = 0; i < n && freed < to_free; i++) {
         if (digest_in (v_[i], in_use))
             continue;
