@@ -868,6 +868,14 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     snprintf (key, sizeof key, "pull/%s", c->key);
     json_object_del (a->inflight, key);
     if (reply->code == TR_OK) {
+        /* one mark per container: the earlier attempts' go (a crash-looping container would add
+         * one per restart for as long as its pod lives) */
+        char pre[200];
+        int pn = snprintf (pre, sizeof pre, "%s/%s/", c->uid, c->name);
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe (a->pulled, tmp, k, v) if (pn > 0 && !strncmp (k, pre, (size_t) pn)) json_object_del (a->pulled, k);
         json_object_set_new (a->pulled, c->key, json_true ());
         unhold (a, c);
         if (tv_bool (reply->body, "pulled", false)) {
