@@ -593,6 +593,18 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
                 json_object_set_new (r, "startedAt", json_integer (wall_ms ()));
             }
         }
+        if (!strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) {
+            /* runc keeps a container's state in the run directory (a tmpfs) until runc delete:
+             * without it, the container did not survive a reboot, and the pids recorded may be
+             * other processes' now (never to be signalled); its end is then Unknown (apply_exit) */
+            char rs[PATH_MAX];
+            int code, oom;
+            snprintf (rs, sizeof rs, "%s/%s/state.json", s->runc_root, id);
+            if (access (rs, F_OK) && ocirun_exit_status (&s->paths, id, &code, &oom) != 0) {
+                json_object_set_new (r, "pid", json_integer (0));
+                json_object_set_new (r, "conmonPid", json_integer (0));
+            }
+        }
         if (apply_exit (&s->paths, r))
             ended++;
         else if (st && !strcmp (tv_str (r, "state"), CRI_STATE_RUNNING))
