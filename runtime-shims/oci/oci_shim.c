@@ -1322,11 +1322,17 @@ run_exec (oci_job_t *j)
     size_t n = json_array_size (cmd);
     char rootarg[PATH_MAX + 16];
     snprintf (rootarg, sizeof rootarg, "--root=%s", j->s->runc_root);
+    /* the process's pid, to end it at the timeout: killing runc exec leaves it running in the
+     * container (a hung probe would pile up one per period), containerd kills it too */
+    char pidfile[PATH_MAX + 64], pidarg[PATH_MAX + 80];
+    snprintf (pidfile, sizeof pidfile, "%.2000s/containers/%.100s/exec-%08x.pid", j->s->state, j->id, randombytes_random ());
+    snprintf (pidarg, sizeof pidarg, "--pid-file=%s", pidfile);
     char **argv = calloc (n + 8, sizeof *argv);
     size_t k = 0;
     argv[k++] = j->s->runc;
     argv[k++] = rootarg;
     argv[k++] = "exec";
+    argv[k++] = pidarg;
     argv[k++] = j->id;
     for (size_t i = 0; i < n; i++)
         argv[k++] = (char *) (json_string_value (json_array_get (cmd, i)) ? json_string_value (json_array_get (cmd, i)) : "");
@@ -1335,8 +1341,16 @@ run_exec (oci_job_t *j)
     json_int_t timeout = tv_int (j->in, "timeout", 0);
     if (timeout > 86400) /* seconds; kept from overflowing the milliseconds */
         timeout = 86400;
-    int rc = ocirun_exec (argv, in, in ? strlen (in) : 0, timeout > 0 ? (int) timeout * 1000 : 60000, 1 << 20, &r);
+    int rc = ocirun_exec (argv, in, in ? json_string_length (tv_get (j->in, "stdin")) : 0, timeout > 0 ? (int) timeout * 1000 : 60000, 1 << 20, &r);
     free (argv);
+    FILE *pf = fopen (pidfile, "r");
+    if (pf) {
+        int pid = 0;
+        if (rc == 0 && r.timed_out && fscanf (pf, "%d", &pid) == 1 && pid > 0)
+            kill ((pid_t) pid, SIGKILL);
+        fclose (pf);
+        unlink (pidfile);
+    }
     if (rc) {
         snprintf (j->err, sizeof j->err, "cannot run %.1024s: %s", j->s->runc, strerror (errno));
         j->rc = TR_INTERNAL;
