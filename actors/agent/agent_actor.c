@@ -1714,8 +1714,10 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     json_t *cmd = tv_get (msg->body, "command");
     if (!json_array_size (cmd))
         return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "command: Required value");
-    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout",
-                              tv_int (msg->body, "timeoutSeconds", 15));
+    json_int_t tmo = tv_int (msg->body, "timeoutSeconds", 15);
+    if (tmo <= 0 || tmo > 86400)
+        tmo = tmo <= 0 ? 60 : 86400; /* the shim's default and bound */
+    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout", tmo);
     if (tv_str (msg->body, "stdin"))
         json_object_set (body, "stdin", tv_get (msg->body, "stdin"));
     tr_env_t req;
@@ -1724,7 +1726,7 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     req.body = body;
     uint64_t *id = malloc (sizeof *id);
     *id = msg->id;
-    troupe_peer_request (a->shim, &req, 60000, on_exec, id);
+    troupe_peer_request (a->shim, &req, (int) tmo * 1000 + 5000, on_exec, id); /* the command's time, then its answer */
     tr_env_clear (&req);
     return 0;
 }
