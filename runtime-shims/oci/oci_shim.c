@@ -561,6 +561,17 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     json_t *r;
     json_t *live = json_object ();
     json_array_foreach (sbs, i, r) if (tv_str (r, "sandboxId")) {
+        const char *nsp = tv_str (r, "netns");
+        if (nsp && *nsp && access (nsp, F_OK)) {
+            /* its pinned netns is gone (the run directory, a tmpfs, with a reboot): a sandbox
+             * whose containers could never start again; forgotten, so that the next
+             * RunPodSandbox makes it anew (as the kubelet, for a sandbox not ready) */
+            char path[PATH_MAX];
+            TR_WARN (A, "sandbox id=%s lost its network namespace %s: forgotten", tv_str (r, "sandboxId"), nsp);
+            snprintf (path, sizeof path, "%s/sandboxes/%s.json", s->state, tv_str (r, "sandboxId"));
+            unlink (path);
+            continue;
+        }
         zhashx_update (s->sandboxes, tv_str (r, "sandboxId"), json_incref (r));
         json_object_set_new (live, tv_str (r, "sandboxId"), json_true ());
     }
