@@ -102,6 +102,20 @@ ns_ok (const char *ns)
     return ns && *ns && !strchr (ns, '/') && strcmp (ns, ".") && strcmp (ns, "..") && strlen (ns) < 200;
 }
 
+/* "sha256:" and 64 lowercase hex digits: a digest that may name a file. */
+static int
+sha256_ok (const char *d)
+{
+    if (!d || strncmp (d, "sha256:", 7) || strlen (d) != 71)
+        return 0;
+    for (const char *p = d + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int inside (const char *dir, const char *path);
+
 /* A temp file under tmp/: fd, its path in path. */
 static int
 tmp_file (const imgstore_t *s, char *path, size_t len)
@@ -243,9 +257,12 @@ fetch_registry (blob_src_t *src, const char *digest, int fd, char *err, size_t e
 static int
 copy_verified (const char *from, const char *digest, int fd, char *err, size_t errlen)
 {
-    int in = open (from, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        snprintf (err, errlen, "blob %s: %s: %s", digest, from, strerror (errno));
+    int in = open (from, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat fst;
+    if (in < 0 || fstat (in, &fst) || !S_ISREG (fst.st_mode)) { /* never a device or a FIFO */
+        snprintf (err, errlen, "blob %s: %s: %s", digest, from, in < 0 ? strerror (errno) : "not a regular file");
+        if (in >= 0)
+            close (in);
         return IMG_ERR_CORRUPT;
     }
     crypto_hash_sha256_state st;
@@ -287,6 +304,10 @@ fetch_layout (blob_src_t *src, const char *digest, int fd, char *err, size_t err
 {
     char p[P_MAX];
     snprintf (p, sizeof p, "%s/blobs/sha256/%s", src->dir, digest + 7);
+    if (!sha256_ok (digest) || !inside (src->dir, p)) { /* a symlink in the layout pointing out of it */
+        snprintf (err, errlen, "blob %s: not in the layout", digest);
+        return IMG_ERR_CORRUPT;
+    }
     return copy_verified (p, digest, fd, err, errlen);
 }
 
@@ -428,7 +449,7 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
     json_array_foreach (mi->m->layers, i, l) {
         const char *d = json_string_value (json_object_get (l, "digest"));
         const char *diff = json_string_value (json_array_get (diffs, i));
-        if (!diff || strncmp (diff, "sha256:", 7) || strlen (diff) != 71) {
+        if (!sha256_ok (diff)) { /* the first layer's chain id is its diff id: it names a directory */
             snprintf (err, errlen, "config %s: rootfs.diff_ids[%zu] is not a sha256 digest", mi->m->config, i);
             rc = IMG_ERR_CORRUPT;
             break;
@@ -684,7 +705,11 @@ import_oci_one (imgstore_t *s, const char *ns, const char *dir, const char *name
     for (int depth = 0; depth < 2; depth++) {
         snprintf (p, sizeof p, "%s/blobs/sha256/%s", dir, mdigest + 7);
         free (body);
-        body = strncmp (mdigest, "sha256:", 7) || strlen (mdigest) != 71 ? NULL : read_all (p, &len);
+        struct stat mst;
+        body = !sha256_ok (mdigest) || !inside (dir, p) || stat (p, &mst) || !S_ISREG (mst.st_mode) ||
+                       mst.st_size > REGISTRY_MANIFEST_MAX
+                   ? NULL
+                   : read_all (p, &len);
         if (!body) {
             snprintf (err, errlen, "import %s: manifest %s is not in the layout", name, mdigest);
             rc = IMG_ERR_CORRUPT;
