@@ -581,8 +581,8 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     int adopted = 0, ended = 0;
     json_array_foreach (cs, i, r) {
         const char *id = tv_str (r, "containerId");
-        if (!id)
-            continue;
+        if (!id || !tv_str (r, "state") || strlen (id) >= sizeof ((ctr_t *) 0)->id)
+            continue; /* not a record of ours: every later look at it assumes these */
         ctr_t *c = calloc (1, sizeof *c);
         snprintf (c->id, sizeof c->id, "%s", id);
         c->rec = json_incref (r);
