@@ -1091,6 +1091,8 @@ objs_refresh (troupe_ctx_t *ctx, agent_t *a)
         json_object_del (a->objs, k);
         json_object_del (a->obj_at, k);
     }
+    /* read times of objects whose read failed (never in objs) and that nobody references now */
+    json_object_foreach_safe (a->obj_at, tmp, k, v) if (!json_object_get (set, k)) json_object_del (a->obj_at, k);
     json_decref (set);
 }
 
