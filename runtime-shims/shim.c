@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -227,6 +228,10 @@ int
 shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
 {
     server_t s = {0};
+    /* a write to a child that has gone (ExecSync's stdin to a command that does not read it, runc
+     * exec ending early) must fail with EPIPE, not kill the shim; children get SIGPIPE back
+     * (posix_spawn's SETSIGDEF, the CNI and process runtimes' SIG_DFL) */
+    signal (SIGPIPE, SIG_IGN);
     s.proc = process_shim_new (o->process_state);
     if (!s.proc) {
         TR_ERROR (A, "cannot use state dir=%s", o->process_state);

@@ -868,6 +868,14 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     snprintf (key, sizeof key, "pull/%s", c->key);
     json_object_del (a->inflight, key);
     if (reply->code == TR_OK) {
+        /* one mark per container: the earlier attempts' go (a crash-looping container would add
+         * one per restart for as long as its pod lives) */
+        char pre[200];
+        int pn = snprintf (pre, sizeof pre, "%s/%s/", c->uid, c->name);
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe (a->pulled, tmp, k, v) if (pn > 0 && !strncmp (k, pre, (size_t) pn)) json_object_del (a->pulled, k);
         json_object_set_new (a->pulled, c->key, json_true ());
         unhold (a, c);
         if (tv_bool (reply->body, "pulled", false)) {
@@ -1083,6 +1091,8 @@ objs_refresh (troupe_ctx_t *ctx, agent_t *a)
         json_object_del (a->obj_at, k); /* first: deleting it from objs frees k (ASan, e2e volumes) */
         json_object_del (a->objs, k);
     }
+    /* read times of objects whose read failed (never in objs) and that nobody references now */
+    json_object_foreach_safe (a->obj_at, tmp, k, v) if (!json_object_get (set, k)) json_object_del (a->obj_at, k);
     json_decref (set);
 }
 
@@ -1706,8 +1716,10 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     json_t *cmd = tv_get (msg->body, "command");
     if (!json_array_size (cmd))
         return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "command: Required value");
-    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout",
-                              tv_int (msg->body, "timeoutSeconds", 15));
+    json_int_t tmo = tv_int (msg->body, "timeoutSeconds", 15);
+    if (tmo <= 0 || tmo > 86400)
+        tmo = tmo <= 0 ? 60 : 86400; /* the shim's default and bound */
+    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout", tmo);
     if (tv_str (msg->body, "stdin"))
         json_object_set (body, "stdin", tv_get (msg->body, "stdin"));
     tr_env_t req;
@@ -1716,7 +1728,7 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     req.body = body;
     uint64_t *id = malloc (sizeof *id);
     *id = msg->id;
-    troupe_peer_request (a->shim, &req, 60000, on_exec, id);
+    troupe_peer_request (a->shim, &req, (int) tmo * 1000 + 5000, on_exec, id); /* the command's time, then its answer */
     tr_env_clear (&req);
     return 0;
 }

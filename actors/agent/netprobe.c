@@ -109,9 +109,19 @@ netprobe_start (const char *netns, const char *host, int port, const char *path,
         return p;
     }
     if (p->http) {
+        /* spaces and control characters percent-encoded, as Go's URL does: one request line, no
+         * header injection through the path */
+        char epath[1024];
+        size_t k = 0;
+        for (const unsigned char *c = (const unsigned char *) (*path ? path : "/"); *c && k + 4 < sizeof epath; c++)
+            if (*c <= 0x20 || *c == 0x7f)
+                k += (size_t) snprintf (epath + k, sizeof epath - k, "%%%02X", *c);
+            else
+                epath[k++] = (char) *c;
+        epath[k] = 0;
         int n = snprintf (p->req, sizeof p->req,
                           "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n",
-                          *path ? path : "/", p->target);
+                          epath, p->target);
         size_t i;
         json_t *h;
         json_array_foreach (headers, i, h) {

@@ -93,6 +93,22 @@ item_path_ok (const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* A ConfigMap or Secret key used as a file name (no items): the API's IsConfigMapKey, at most 253
+ * of [-._a-zA-Z0-9], not "." and not starting with "..": a key with '/' or ".." would write outside
+ * the volume as root, and "..data" would replace the AtomicWriter's own link. */
+static int
+key_file_ok (const char *k)
+{
+    size_t n = strlen (k);
+    if (n == 0 || n > 253 || !strcmp (k, ".") || !strncmp (k, "..", 2))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= '0' && k[i] <= '9') ||
+              k[i] == '-' || k[i] == '_' || k[i] == '.'))
+            return 0;
+    return 1;
+}
+
 static void
 put_file (json_t *files, const char *path, const char *data, size_t len, json_int_t mode)
 {
@@ -145,6 +161,9 @@ plan_keys (const json_t *pod, const json_t *srcv, int secret, const podenv_src_t
         json_object_foreach (tv_get (obj, maps[m]), k, v) {
             char *data;
             size_t len;
+            if (!key_file_ok (k))
+                return fail (err, errlen, PODENV_ERROR, "%s \"%s\": key \"%s\" is not a valid file name (a-z, A-Z, 0-9, -_., not "
+                             "starting with \"..\")", secret ? "secret" : "configmap", name, k);
             if (podenv_key (obj, secret, k, &data, &len))
                 continue;
             put_file (files, k, data, len, dmode);
@@ -586,18 +605,32 @@ volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t out
         return fail (err, errlen, -1, "volume %s: %s", vol, strerror (errno));
     snprintf (full, sizeof full, "%s/%s", base, sub);
     struct stat st;
+    size_t n = strlen (base);
     if (lstat (full, &st) && errno == ENOENT) {
-        /* made as a directory, one component at a time, never through a symlink out */
-        char parent[PATH_MAX * 2];
-        snprintf (parent, sizeof parent, "%s", full);
-        char *slash = strrchr (parent, '/');
-        *slash = 0;
-        if (mkdirs (parent, 0755) || mkdir (full, 0755))
-            return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+        /* made as a directory, one component at a time, never through a symlink out: every
+         * component already there must resolve inside the volume before anything is made below
+         * it (a symlink the container left in the volume must not lead mkdir, as root, out) */
+        char part[PATH_MAX * 2];
+        snprintf (part, sizeof part, "%s", full);
+        for (char *p = part + n + 1;; p++) {
+            char ch = *p;
+            if (ch != '/' && ch != 0)
+                continue;
+            *p = 0;
+            if (lstat (part, &st) == 0) {
+                if (!realpath (part, real))
+                    return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+                if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
+                    return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
+            } else if (errno != ENOENT || (mkdir (part, 0755) && errno != EEXIST))
+                return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+            *p = ch;
+            if (!ch)
+                break;
+        }
     }
     if (!realpath (full, real))
         return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
-    size_t n = strlen (base);
     if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
         return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
     snprintf (out, outlen, "%s", real);

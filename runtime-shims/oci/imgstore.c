@@ -5,8 +5,10 @@
  * blobs of a tarball instead of a registry.
  *
  * Locking: pulls and imports hold gc_lock for reading (they run in parallel), remove and gc
- * for writing, so a blob or layer a pull has just found present is not deleted under it.
- * rec_lock serializes the read-modify-write of one record (touch). */
+ * for writing, so a blob or layer a pull has just found present is not deleted under it; remove
+ * and gc only try the lock (busy: remove fails, gc waits for its next round), never blocking
+ * their caller for a download. rec_lock serializes the writes of a record (touch's
+ * read-modify-write, a pull's new record). */
 #include "runtime-shims/oci/imgstore.h"
 
 #include <dirent.h>
@@ -99,6 +101,20 @@ ns_ok (const char *ns)
 {
     return ns && *ns && !strchr (ns, '/') && strcmp (ns, ".") && strcmp (ns, "..") && strlen (ns) < 200;
 }
+
+/* "sha256:" and 64 lowercase hex digits: a digest that may name a file. */
+static int
+sha256_ok (const char *d)
+{
+    if (!d || strncmp (d, "sha256:", 7) || strlen (d) != 71)
+        return 0;
+    for (const char *p = d + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int inside (const char *dir, const char *path);
 
 /* A temp file under tmp/: fd, its path in path. */
 static int
@@ -241,9 +257,12 @@ fetch_registry (blob_src_t *src, const char *digest, int fd, char *err, size_t e
 static int
 copy_verified (const char *from, const char *digest, int fd, char *err, size_t errlen)
 {
-    int in = open (from, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        snprintf (err, errlen, "blob %s: %s: %s", digest, from, strerror (errno));
+    int in = open (from, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat fst;
+    if (in < 0 || fstat (in, &fst) || !S_ISREG (fst.st_mode)) { /* never a device or a FIFO */
+        snprintf (err, errlen, "blob %s: %s: %s", digest, from, in < 0 ? strerror (errno) : "not a regular file");
+        if (in >= 0)
+            close (in);
         return IMG_ERR_CORRUPT;
     }
     crypto_hash_sha256_state st;
@@ -285,6 +304,10 @@ fetch_layout (blob_src_t *src, const char *digest, int fd, char *err, size_t err
 {
     char p[P_MAX];
     snprintf (p, sizeof p, "%s/blobs/sha256/%s", src->dir, digest + 7);
+    if (!sha256_ok (digest) || !inside (src->dir, p)) { /* a symlink in the layout pointing out of it */
+        snprintf (err, errlen, "blob %s: not in the layout", digest);
+        return IMG_ERR_CORRUPT;
+    }
     return copy_verified (p, digest, fd, err, errlen);
 }
 
@@ -426,7 +449,7 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
     json_array_foreach (mi->m->layers, i, l) {
         const char *d = json_string_value (json_object_get (l, "digest"));
         const char *diff = json_string_value (json_array_get (diffs, i));
-        if (!diff || strncmp (diff, "sha256:", 7) || strlen (diff) != 71) {
+        if (!sha256_ok (diff)) { /* the first layer's chain id is its diff id: it names a directory */
             snprintf (err, errlen, "config %s: rootfs.diff_ids[%zu] is not a sha256 digest", mi->m->config, i);
             rc = IMG_ERR_CORRUPT;
             break;
@@ -471,7 +494,9 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
     }
     char *txt = json_dumps (rec, JSON_COMPACT | JSON_SORT_KEYS);
     record_path (s, ns, name, p, sizeof p);
+    pthread_mutex_lock (&s->rec_lock); /* against imgstore_touch writing back the record it read */
     rc = txt ? write_atomic (s, p, txt, strlen (txt), err, errlen) : IMG_ERR_DISK;
+    pthread_mutex_unlock (&s->rec_lock);
     free (txt);
     if (!rc && record)
         *record = json_incref (rec);
@@ -680,7 +705,11 @@ import_oci_one (imgstore_t *s, const char *ns, const char *dir, const char *name
     for (int depth = 0; depth < 2; depth++) {
         snprintf (p, sizeof p, "%s/blobs/sha256/%s", dir, mdigest + 7);
         free (body);
-        body = strncmp (mdigest, "sha256:", 7) || strlen (mdigest) != 71 ? NULL : read_all (p, &len);
+        struct stat mst;
+        body = !sha256_ok (mdigest) || !inside (dir, p) || stat (p, &mst) || !S_ISREG (mst.st_mode) ||
+                       mst.st_size > REGISTRY_MANIFEST_MAX
+                   ? NULL
+                   : read_all (p, &len);
         if (!body) {
             snprintf (err, errlen, "import %s: manifest %s is not in the layout", name, mdigest);
             rc = IMG_ERR_CORRUPT;
@@ -849,6 +878,8 @@ import_docker (imgstore_t *s, const char *ns, const char *dir, json_t *names, ch
             }
         }
         char *body = mj && !rc ? json_dumps (mj, JSON_COMPACT) : NULL;
+        if (!mj)
+            json_decref (layers); /* mj did not take it */
         json_decref (mj);
         registry_manifest_t m = {0};
         char md[80];
@@ -1011,7 +1042,12 @@ imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const json_t
     }
     record_path (self, ns, json_string_value (json_object_get (rec, "name")) ?: "", p, sizeof p);
     json_decref (rec);
-    pthread_rwlock_wrlock (&self->gc_lock);
+    /* not waited for: a pull or import holds the lock for its whole download, and the caller is
+     * the shim's serve loop */
+    if (pthread_rwlock_trywrlock (&self->gc_lock)) {
+        snprintf (err, errlen, "remove %s: a pull or an import is running; try again", ref);
+        return -1;
+    }
     int rc = unlink (p) < 0 && errno != ENOENT ? disk_err ("remove", p, err, errlen) : 0;
     if (!rc)
         sweep_unreferenced (self);
@@ -1047,7 +1083,11 @@ imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use)
     qsort (v_, n, sizeof *v_, by_last_used);
     int removed = 0;
     char p[P_MAX];
-    pthread_rwlock_wrlock (&self->gc_lock);
+    if (pthread_rwlock_trywrlock (&self->gc_lock)) { /* a pull runs: the next round (see imgstore_remove) */
+        free (v_);
+        json_decref (all);
+        return 0;
+    }
     for (size_t i = 0; i < n && freed < to_free; i++) {
         if (digest_in (v_[i], in_use))
             continue;

@@ -561,6 +561,17 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     json_t *r;
     json_t *live = json_object ();
     json_array_foreach (sbs, i, r) if (tv_str (r, "sandboxId")) {
+        const char *nsp = tv_str (r, "netns");
+        if (nsp && *nsp && access (nsp, F_OK)) {
+            /* its pinned netns is gone (the run directory, a tmpfs, with a reboot): a sandbox
+             * whose containers could never start again; forgotten, so that the next
+             * RunPodSandbox makes it anew (as the kubelet, for a sandbox not ready) */
+            char path[PATH_MAX];
+            TR_WARN (A, "sandbox id=%s lost its network namespace %s: forgotten", tv_str (r, "sandboxId"), nsp);
+            snprintf (path, sizeof path, "%s/sandboxes/%s.json", s->state, tv_str (r, "sandboxId"));
+            unlink (path);
+            continue;
+        }
         zhashx_update (s->sandboxes, tv_str (r, "sandboxId"), json_incref (r));
         json_object_set_new (live, tv_str (r, "sandboxId"), json_true ());
     }
@@ -570,8 +581,8 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     int adopted = 0, ended = 0;
     json_array_foreach (cs, i, r) {
         const char *id = tv_str (r, "containerId");
-        if (!id)
-            continue;
+        if (!id || !tv_str (r, "state") || strlen (id) >= sizeof ((ctr_t *) 0)->id)
+            continue; /* not a record of ours: every later look at it assumes these */
         ctr_t *c = calloc (1, sizeof *c);
         snprintf (c->id, sizeof c->id, "%s", id);
         c->rec = json_incref (r);
@@ -591,6 +602,18 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
                 json_object_set_new (r, "state", json_string (CRI_STATE_RUNNING));
                 json_object_set_new (r, "pid", json_integer (pid));
                 json_object_set_new (r, "startedAt", json_integer (wall_ms ()));
+            }
+        }
+        if (!strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) {
+            /* runc keeps a container's state in the run directory (a tmpfs) until runc delete:
+             * without it, the container did not survive a reboot, and the pids recorded may be
+             * other processes' now (never to be signalled); its end is then Unknown (apply_exit) */
+            char rs[PATH_MAX];
+            int code, oom;
+            snprintf (rs, sizeof rs, "%s/%s/state.json", s->runc_root, id);
+            if (access (rs, F_OK) && ocirun_exit_status (&s->paths, id, &code, &oom) != 0) {
+                json_object_set_new (r, "pid", json_integer (0));
+                json_object_set_new (r, "conmonPid", json_integer (0));
             }
         }
         if (apply_exit (&s->paths, r))
@@ -986,7 +1009,16 @@ h_run_sandbox (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **jo
     }
     char id[96];
     snprintf (id, sizeof id, "sb-%.64s", uid);
+    /* the id names files and directories (the sandbox dir, the pinned netns) */
+    if (!cni_id_valid (id) || strlen (uid) > 64) {
+        fail (rep, TR_INVALID, "podUid \"%s\": letters, digits, '-', '_', '.' only, at most 64", uid);
+        return;
+    }
     const json_t *sb = zhashx_lookup (s->sandboxes, id);
+    if (sb && zhashx_lookup (s->pending_sb, id)) { /* a RemovePodSandbox runs: not ready any more */
+        fail (rep, TR_CONFLICT, "sandbox \"%s\" is being torn down", id);
+        return;
+    }
     if (sb) { /* idempotent: the agent asks again after a restart */
         ok (rep, json_pack ("{s:s,s:s}", "sandboxId", id, "podIP", tv_str (sb, "podIP") ? tv_str (sb, "podIP") : ""));
         return;
@@ -1028,12 +1060,15 @@ run_sandbox (oci_job_t *j)
         json_decref (result);
     }
     snprintf (path, sizeof path, "%s/hosts", dir);
-    if (cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_get (j->in, "hostAliases"), j->err, sizeof j->err)) {
-        j->rc = TR_INTERNAL;
-        return;
-    }
+    int bad = cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_get (j->in, "hostAliases"), j->err, sizeof j->err);
     snprintf (path, sizeof path, "%s/resolv.conf", dir);
-    if (cni_write_resolv (path, "/etc/resolv.conf", tv_get (j->in, "dnsConfig"), j->err, sizeof j->err)) {
+    if (bad || cni_write_resolv (path, "/etc/resolv.conf", tv_get (j->in, "dnsConfig"), j->err, sizeof j->err)) {
+        /* nothing records this sandbox: its network goes now (its netns would block the retry) */
+        if (netns[0]) {
+            char e2[256];
+            cni_del (&s->cni, j->id, netns, e2, sizeof e2);
+            cni_netns_remove (&s->cni, j->id);
+        }
         j->rc = TR_INTERNAL;
         return;
     }
@@ -1125,6 +1160,10 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
     const json_t *sb = zhashx_lookup (s->sandboxes, sb_id);
     if (!sb) {
         fail (rep, TR_NOT_FOUND, "sandbox \"%s\" not found (RunPodSandbox first)", sb_id);
+        return;
+    }
+    if (zhashx_lookup (s->pending_sb, sb_id)) { /* being removed: its network and directory go */
+        fail (rep, TR_CONFLICT, "sandbox \"%s\" is being torn down", sb_id);
         return;
     }
     const char *ns = ns_of (b);
@@ -1294,19 +1333,35 @@ run_exec (oci_job_t *j)
     size_t n = json_array_size (cmd);
     char rootarg[PATH_MAX + 16];
     snprintf (rootarg, sizeof rootarg, "--root=%s", j->s->runc_root);
+    /* the process's pid, to end it at the timeout: killing runc exec leaves it running in the
+     * container (a hung probe would pile up one per period), containerd kills it too */
+    char pidfile[PATH_MAX + 64], pidarg[PATH_MAX + 80];
+    snprintf (pidfile, sizeof pidfile, "%.2000s/containers/%.100s/exec-%08x.pid", j->s->state, j->id, randombytes_random ());
+    snprintf (pidarg, sizeof pidarg, "--pid-file=%s", pidfile);
     char **argv = calloc (n + 8, sizeof *argv);
     size_t k = 0;
     argv[k++] = j->s->runc;
     argv[k++] = rootarg;
     argv[k++] = "exec";
+    argv[k++] = pidarg;
     argv[k++] = j->id;
     for (size_t i = 0; i < n; i++)
         argv[k++] = (char *) (json_string_value (json_array_get (cmd, i)) ? json_string_value (json_array_get (cmd, i)) : "");
     const char *in = tv_str (j->in, "stdin");
     ocirun_result_t r;
-    int timeout = (int) tv_int (j->in, "timeout", 0);
-    int rc = ocirun_exec (argv, in, in ? strlen (in) : 0, timeout > 0 ? timeout * 1000 : 60000, 1 << 20, &r);
+    json_int_t timeout = tv_int (j->in, "timeout", 0);
+    if (timeout > 86400) /* seconds; kept from overflowing the milliseconds */
+        timeout = 86400;
+    int rc = ocirun_exec (argv, in, in ? json_string_length (tv_get (j->in, "stdin")) : 0, timeout > 0 ? (int) timeout * 1000 : 60000, 1 << 20, &r);
     free (argv);
+    FILE *pf = fopen (pidfile, "r");
+    if (pf) {
+        int pid = 0;
+        if (rc == 0 && r.timed_out && fscanf (pf, "%d", &pid) == 1 && pid > 0)
+            kill ((pid_t) pid, SIGKILL);
+        fclose (pf);
+        unlink (pidfile);
+    }
     if (rc) {
         snprintf (j->err, sizeof j->err, "cannot run %.1024s: %s", j->s->runc, strerror (errno));
         j->rc = TR_INTERNAL;

@@ -303,6 +303,10 @@ test_errors (void **state)
     /* a digest nobody has */
     snprintf (r, sizeof r, "127.0.0.1:%d/acc/busybox@sha256:%064d", port, 0);
     assert_int_equal (pull (s, "t", r, NULL, NULL, err, sizeof err), IMG_ERR_NOT_FOUND);
+    /* a diff id that is a path ("sha256:../../…/sys"): never a directory of the store's choosing */
+    snprintf (r, sizeof r, "127.0.0.1:%d/acc/busybox:evil", port);
+    assert_int_equal (pull (s, "t", r, NULL, NULL, err, sizeof err), IMG_ERR_CORRUPT);
+    assert_non_null (strstr (err, "is not a sha256 digest"));
     json_t *l = imgstore_list (s, NULL);
     assert_int_equal (json_array_size (l), 0);
     json_decref (l);

@@ -99,6 +99,12 @@ http (void **state)
     assert_non_null (strstr (req, "\r\nX-Probe: yes\r\n"));
     assert_non_null (strstr (req, "\r\nUser-Agent: kube-probe/"));
     netprobe_free (p);
+    /* a path with a line break or a space stays one request line */
+    p = netprobe_start (NULL, "127.0.0.1", port, "/a b\r\nX-Evil: 1", NULL, 2000, mono ());
+    assert_int_equal (drive (p, lfd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", req, sizeof req, msg, sizeof msg), 1);
+    assert_non_null (strstr (req, "GET /a%20b%0D%0AX-Evil:%201 HTTP/1.1\r\n"));
+    assert_null (strstr (req, "\r\nX-Evil"));
+    netprobe_free (p);
     p = netprobe_start (NULL, "127.0.0.1", port, "/", NULL, 2000, mono ());
     assert_int_equal (drive (p, lfd, "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n", req, sizeof req, msg, sizeof msg), 1);
     netprobe_free (p);

@@ -46,6 +46,8 @@ objs (void)
     /* Secret "tok" = dG9r, "pw" = cHc= */
     return load ("{\"ConfigMap/ns1/cfg\":{\"data\":{\"a.conf\":\"A=1\",\"b.conf\":\"B=2\"},\"binaryData\":{\"bin\":\"AAEC\"}},"
                  "\"Secret/ns1/creds\":{\"data\":{\"token\":\"dG9r\",\"password\":\"cHc=\"}},"
+                 "\"ConfigMap/ns1/evil\":{\"data\":{\"ok\":\"1\",\"../../../../etc/cron.d/x\":\"boom\"}},"
+                 "\"ConfigMap/ns1/evil2\":{\"data\":{\"..data\":\"boom\"}},"
                  "\"ConfigMap/ns1/gone\":null}");
 }
 
@@ -141,6 +143,15 @@ plan_items_modes_optional (void **state)
     assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"a.conf\",\"path\":\"..data\"}]}}]", &pl, err),
                       PODENV_ERROR);
     assert_int_equal (plan ("[{\"name\":\"h\",\"hostPath\":{\"path\":\"rel\"}}]", &pl, err), PODENV_ERROR);
+    /* every key as a file: a key is a file name (the API's config key rules), never a path */
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"evil\"}}]", &pl, err), PODENV_ERROR);
+    assert_non_null (strstr (err, "is not a valid file name"));
+    assert_int_equal (plan ("[{\"name\":\"c\",\"projected\":{\"sources\":[{\"configMap\":{\"name\":\"evil2\"}}]}}]", &pl, err),
+                      PODENV_ERROR);
+    /* with items, only the items' paths count */
+    assert_int_equal (plan ("[{\"name\":\"c\",\"configMap\":{\"name\":\"evil\",\"items\":[{\"key\":\"ok\",\"path\":\"ok\"}]}}]", &pl, err),
+                      PODENV_OK);
+    json_decref (pl);
 }
 
 static void
@@ -216,6 +227,16 @@ subpath_rules (void **state)
     assert_int_equal (stat (out, &st), 0);
     assert_true (S_ISDIR (st.st_mode));
     assert_int_equal (volumes_subpath_resolve (vol, "in", out, sizeof out, err, sizeof err), 0); /* a symlink that stays inside */
+    /* an absent subPath below a symlink pointing out: refused before anything is made out there */
+    char outside[300];
+    snprintf (outside, sizeof outside, "%s/outside", t);
+    mkdir (outside, 0755);
+    snprintf (p, sizeof p, "%s/esc", vol);
+    assert_int_equal (symlink (outside, p), 0);
+    assert_int_equal (volumes_subpath_resolve (vol, "esc/new/deeper", out, sizeof out, err, sizeof err), -1);
+    assert_non_null (strstr (err, "outside the volume"));
+    snprintf (p, sizeof p, "%s/new", outside);
+    assert_int_equal (access (p, F_OK), -1);
     /* mounts of a container: names, subPath, forced read-only for configMap volumes, propagation */
     char pl_json[1200];
     snprintf (pl_json, sizeof pl_json, "{\"v\":{\"type\":\"emptyDir\",\"path\":\"%s\"},\"c\":{\"type\":\"files\",\"path\":\"%s\",\"readOnly\":true}}",

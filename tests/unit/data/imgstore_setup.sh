@@ -45,6 +45,16 @@ case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
 curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$D/c-arm.json" "$loc${sep}digest=$(sha "$D/c-arm.json")" >/dev/null
 jq -c --arg d "$(sha "$D/c-arm.json")" --argjson s "$(stat -c%s "$D/c-arm.json")" '.config.digest=$d | .config.size=$s' "$D/m.json" >"$D/m-arm.json"
 curl -fsS -X PUT -H "Content-Type: $MT" --data-binary "@$D/m-arm.json" "$R/manifests/arm64" >/dev/null
+# a config whose first diff id is a path, not hex: the first layer's chain id is its diff id, and
+# names the layer's directory (layers/<chain>/fs): "../"x19 "./"x2 "sys" would be the host's /sys/fs
+evil="sha256:$(printf '../%.0s' $(seq 19))././sys"
+curl -fsS "$R/blobs/$cdig" | jq -c --arg e "$evil" '.rootfs.diff_ids[0]=$e' >"$D/c-evil.json"
+loc=$(curl -fsS -X POST -D - -o /dev/null "$R/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+case $loc in http*) ;; *) loc="http://127.0.0.1:$PORT$loc" ;; esac
+case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
+curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$D/c-evil.json" "$loc${sep}digest=$(sha "$D/c-evil.json")" >/dev/null
+jq -c --arg d "$(sha "$D/c-evil.json")" --argjson s "$(stat -c%s "$D/c-evil.json")" '.config.digest=$d | .config.size=$s' "$D/m.json" >"$D/m-evil.json"
+curl -fsS -X PUT -H "Content-Type: $MT" --data-binary "@$D/m-evil.json" "$R/manifests/evil" >/dev/null
 entry() { jq -n -c --arg d "$(sha "$1")" --argjson s "$(stat -c%s "$1")" --arg a "$2" --arg v "$3" --arg mt "$MT" \
   '{mediaType:$mt, digest:$d, size:$s, platform:({os:"linux", architecture:$a} + (if $v == "" then {} else {variant:$v} end))}'; }
 arm=$(entry "$D/m-arm.json" arm64 v8); amd=$(entry "$D/m.json" amd64 "")
