@@ -270,11 +270,9 @@ exec_streamed (cli_t *g, const char *pod, const char *container, json_t *cmd /* 
         if (!tcsetattr (0, TCSANOW, &raw))
             raw_on = 1;
     }
-    if (in)
-        fcntl (0, F_SETFL, fcntl (0, F_GETFL) | O_NONBLOCK);
+    /* stdin stays blocking (its file description may be the shell's): it is read only when poll
+     * says it is readable, and one read then takes what is there */
     int code = stream (g, &req, session, in, tty);
-    if (in)
-        fcntl (0, F_SETFL, fcntl (0, F_GETFL) & ~O_NONBLOCK);
     tr_env_clear (&req);
     return code;
 }
