@@ -108,7 +108,7 @@ io_send (tr_client_t *c, const tr_env_t *start, const char *session, const char 
         if (rows && cols)
             json_object_set_new (req.body, "resize", json_pack ("{s:i,s:i}", "rows", rows, "cols", cols));
     }
-    if (tr_client_send (c, &req) == 0)
+    if (*inflight < 2 && tr_client_send (c, &req) == 0)
         ids[(*inflight)++] = req.id;
     tr_env_clear (&req);
 }
@@ -133,18 +133,16 @@ stream (cli_t *g, const tr_env_t *start, const char *session, int in, int tty)
             code = 128 + got_term;
             break;
         }
-        int resize = 0;
-        if (got_winch) {
+        if (got_winch && inflight < 2) {
             got_winch = 0;
-            resize = tty;
+            if (tty)
+                io_send (c, start, session, NULL, 0, 0, 1, ids, &inflight);
         }
-        int want_in = in_open && inflight < 2 && backlog < EXEC_BACKLOG;
-        if (resize && inflight < 2)
-            io_send (c, start, session, NULL, 0, 0, 1, ids, &inflight);
         if (eof_pending && inflight < 2) {
             io_send (c, start, session, NULL, 0, 1, 0, ids, &inflight);
             eof_pending = 0;
         }
+        int want_in = in_open && inflight < 2 && backlog < EXEC_BACKLOG;
         zmq_pollitem_t items[3] = {{zsock_resolve (sock), 0, ZMQ_POLLIN, 0},
                                    {NULL, sig_pipe[0], ZMQ_POLLIN, 0},
                                    {NULL, 0, ZMQ_POLLIN, 0}};
