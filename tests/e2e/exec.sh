@@ -72,15 +72,17 @@ OUT=$(LINES=30 COLUMNS=100 tro exec -t box -- stty size </dev/null 2>/dev/null |
 [ "$OUT" = "30 100" ] || fail "exec -t stty size with LINES=30 COLUMNS=100: '$OUT'"
 tro exec box -- tty >/dev/null && fail "without -t the command has a terminal"
 # under a local terminal (script): its size is sent; a shell driven through it, its exit code passed
+# (script sends its stdin's end as two EOF characters: NULs in raw mode, echoed ^@ by the remote pty)
+# (script passes the end of its stdin as two EOF characters: NULs in raw mode, echoed ^@ remotely)
 OUT=$(script -qec "stty rows 33 cols 111; $TROUPE exec -it box -- stty size" /dev/null </dev/null 2>&1 | tr -d '\r')
-grep -qx "33 111" <<<"$OUT" || fail "exec -it under a terminal of 33x111: '$OUT'"
+grep -q "33 111$" <<<"$OUT" || fail "exec -it under a terminal of 33x111: '$OUT'"
 OUT=$( (sleep 2; printf 'echo hi-$((40+2))\n'; sleep 1; printf 'exit 5\n'; sleep 2) | script -qec "$TROUPE exec -it box -- sh" /dev/null 2>&1); rc=$?
 grep -q "hi-42" <<<"$OUT" || fail "interactive shell through -it: '$OUT'"
 [ "$rc" = 5 ] || fail "interactive shell's exit code $rc, 5 expected"
 pass "-t: /dev/pts, size from LINES/COLUMNS and from the local terminal, an interactive shell with its exit code"
 
 # a CLI killed mid-command: the node ends the command when the session goes silent (~60 s)
-tro exec box -- sh -c 'exec sleep 4242' & CLI=$!
+"$TROUPE" exec box -- sh -c 'exec sleep 4242' & CLI=$!
 sleeping() { tro exec box -- ps -o args | grep -q "^sleep 4242"; }
 wait_for 20 sleeping || fail "the exec'd command did not start"
 kill -9 "$CLI"; wait "$CLI" 2>/dev/null
