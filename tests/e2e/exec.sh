@@ -3,7 +3,8 @@
 # containers.sh); checked: exit codes 0 and 7, stdin streamed (a line is answered before stdin
 # ends), output arriving while the command runs (the first line read before the second is
 # written), 10 MB of output counted, stderr apart, -t (a pty: `tty` names /dev/pts/N, `stty size`
-# shows the size sent from LINES/COLUMNS and from a local terminal made by script(1), a shell
+# shows the size sent from LINES/COLUMNS and from a local terminal made by script(1), and the new
+# size after that terminal is resized (SIGWINCH), a shell
 # driven through it with the exit code passed), the warning without a local terminal, a killed
 # CLI's command ended by the node within ~60 s; nothing left behind (pid files, mounts, conmon).
 . "$(dirname "$0")/lib.sh"
@@ -76,10 +77,13 @@ tro exec box -- tty >/dev/null && fail "without -t the command has a terminal"
 # (script passes the end of its stdin as two EOF characters: NULs in raw mode, echoed ^@ remotely)
 OUT=$(script -qec "stty rows 33 cols 111; $TROUPE exec -it box -- stty size" /dev/null </dev/null 2>&1 | tr -d '\r')
 grep -q "33 111$" <<<"$OUT" || fail "exec -it under a terminal of 33x111: '$OUT'"
+# the local terminal resized while the command runs (SIGWINCH): the command sees the new size
+OUT=$(script -qec "stty rows 20 cols 70; $TROUPE exec -t box -- sh -c 'stty size; sleep 3; stty size' & sleep 1.5; stty rows 40 cols 90; wait" /dev/null </dev/null 2>&1 | tr -d '\r')
+[ "$(grep -E '^[0-9]+ [0-9]+$' <<<"$OUT" | tr '\n' ' ')" = "20 70 40 90 " ] || fail "exec -t after a resize of the local terminal: '$OUT'"
 OUT=$( (sleep 2; printf 'echo hi-$((40+2))\n'; sleep 1; printf 'exit 5\n'; sleep 2) | script -qec "$TROUPE exec -it box -- sh" /dev/null 2>&1); rc=$?
 grep -q "hi-42" <<<"$OUT" || fail "interactive shell through -it: '$OUT'"
 [ "$rc" = 5 ] || fail "interactive shell's exit code $rc, 5 expected"
-pass "-t: /dev/pts, size from LINES/COLUMNS and from the local terminal, an interactive shell with its exit code"
+pass "-t: /dev/pts, size from LINES/COLUMNS and from the local terminal, resized on SIGWINCH, an interactive shell with its exit code"
 
 # a CLI killed mid-command: the node ends the command when the session goes silent (~60 s)
 "$TROUPE" exec box -- sh -c 'exec sleep 4242' & CLI=$!
