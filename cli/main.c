@@ -43,7 +43,7 @@ usage (FILE *f)
              "  scale deployment NAME --replicas N\n"
              "  rollout status|restart|undo deployment NAME\n"
              "  logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n"
-             "  exec [-i] POD [-c CONTAINER] -- COMMAND [ARG...]   (exit code passed through)\n"
+             "  exec [-i] [-t] POD [-c CONTAINER] -- COMMAND [ARG...]   (streamed; exit code passed through)\n"
              "  version\n"
              "Global: --server ENDPOINT[,…]  --kubeconfig FILE  -n NAMESPACE  -A\n");
 }

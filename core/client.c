@@ -82,3 +82,9 @@ tr_client_call (tr_client_t *self, tr_env_t *req, tr_env_t *reply, int timeout_m
         zclock_sleep ((int) wait);
     }
 }
+
+zsock_t *
+tr_client_sock (tr_client_t *self)
+{
+    return self->sock;
+}

@@ -21,5 +21,7 @@ int tr_client_send (tr_client_t *self, tr_env_t *req);
 /* Receives the next message (a watch event...). 0, or TR_TIMEOUT, or TR_BAD_REQUEST for an
  * undecodable frame. */
 int tr_client_recv (tr_client_t *self, tr_env_t *msg, int timeout_ms);
+/* The DEALER, for a caller that polls it with other fds (troupe exec's stream). */
+zsock_t *tr_client_sock (tr_client_t *self);
 
 #endif

@@ -31,6 +31,8 @@ typedef enum {
     TR_VERB_EXEC_SYNC, TR_VERB_PULL_IMAGE, TR_VERB_LIST_IMAGES, TR_VERB_REMOVE_IMAGE,
     /* client → broker → node's agent: run a command in a pod's container (pods/exec) */
     TR_VERB_EXEC,
+    /* agent → shim: streamed exec sessions (runtime-shims/cri.h) */
+    TR_VERB_EXEC_START, TR_VERB_EXEC_IO,
     TR_VERB__COUNT
 } tr_verb_t;
 

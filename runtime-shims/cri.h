@@ -17,6 +17,14 @@
  *   RemoveContainer  {containerId}  (not while RUNNING)                → {}
  *   ContainerStatus  {containerId}                                     → status
  *   ListContainers   {podUid?}                                         → {items: [status...]}
+ *   ExecSync         {containerId, cmd[], stdin?, timeout}  runs to its end → {stdout, stderr,
+ *                     exitCode, timedOut}
+ *   ExecStart        {containerId, cmd[], tty, stdin (bool), rows?, cols?}  → {session}
+ *                    (oci only: `runc exec` on pipes, or with --tty under a pty of the shim's)
+ *   ExecIO           {session, podUid, stdin?, eof?, resize?{rows,cols}}  answered when there is
+ *                     output, the command ended, or ~250 ms passed → {stdout, stderr (tty: merged
+ *                     into stdout), exited, exitCode?, stdinPending}; NotFound for a session that
+ *                     ended, was abandoned (60 s without ExecIO: killed) or is another pod's
  *
  * status = {containerId, sandboxId, podUid, name, attempt, image, state: CREATED|RUNNING|EXITED,
  *           pid, exitCode, reason (Completed|Error|Unknown), message, createdAt, startedAt,

@@ -3,6 +3,7 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/value.h"
+#include "runtime-shims/execsess.h"
 #include "runtime-shims/process/process_shim.h"
 
 #include <czmq.h>
@@ -49,7 +50,77 @@ typedef struct server {
     pthread_mutex_t mu;
     running_t *done;             /* finished jobs, handed back by the threads */
     int wake[2];                 /* a byte per finished job */
+    execsess_table_t *xs;        /* streamed exec sessions */
 } server_t;
+
+/* ---- streamed exec: sessions live in the loop (execsess), pending ExecIOs are answered later */
+
+static void
+xs_answer (void *arg, void *waiter, tr_code_t code, json_t *body, const char *msg)
+{
+    server_t *s = arg;
+    waiter_t *w = waiter;
+    tr_env_t rep;
+    tr_env_init (&rep);
+    rep.verb = TR_VERB_REPLY;
+    rep.id = w->id;
+    rep.code = code;
+    rep.body = body;
+    rep.msg = msg ? strdup (msg) : NULL;
+    tr_conn_send (s->router, w->rid, &rep);
+    tr_env_clear (&rep);
+    zframe_destroy (&w->rid);
+    free (w);
+}
+
+static void
+xs_drop (void *arg, void *waiter)
+{
+    (void) arg;
+    waiter_t *w = waiter;
+    zframe_destroy (&w->rid);
+    free (w);
+}
+
+static void
+h_exec_start (server_t *s, const tr_env_t *req, tr_env_t *rep)
+{
+    const char *cid = tv_str (req->body, "containerId");
+    if (!s->oci || !oci_shim_owns (s->oci, cid)) {
+        rep->code = TR_NOT_FOUND;
+        if (asprintf (&rep->msg, "container \"%s\" is not an oci container (streamed exec is served by the oci runtime only)",
+                      cid ? cid : "") < 0)
+            rep->msg = NULL;
+        return;
+    }
+    char id[33], pid_file[1024], owner[128];
+    execsess_new_id (id);
+    json_t *argv = oci_shim_exec_argv (s->oci, req, id, pid_file, sizeof pid_file, owner, sizeof owner, rep);
+    if (!argv)
+        return;
+    size_t n = json_array_size (argv);
+    char **av = calloc (n + 1, sizeof *av);
+    for (size_t i = 0; i < n; i++)
+        av[i] = (char *) json_string_value (json_array_get (argv, i));
+    execsess_spec_t spec = {.id = id,
+                            .owner = owner,
+                            .argv = av,
+                            .tty = tv_bool (req->body, "tty", false),
+                            .stdin_open = tv_bool (req->body, "stdin", false),
+                            .rows = (int) tv_int (req->body, "rows", 0),
+                            .cols = (int) tv_int (req->body, "cols", 0),
+                            .pid_file = pid_file};
+    char err[256];
+    if (execsess_start (s->xs, &spec, err, sizeof err)) {
+        rep->code = TR_UNAVAILABLE;
+        rep->msg = strdup (err);
+    } else {
+        rep->body = json_pack ("{s:s}", "session", id);
+        TR_INFO (A, "exec session started session=%.8s container=%.12s tty=%d", id, cid, spec.tty);
+    }
+    free (av);
+    json_decref (argv);
+}
 
 static void *
 job_thread (void *arg)
@@ -186,7 +257,16 @@ handle (server_t *s, zframe_t *rid, const tr_env_t *req)
     tr_env_init (&rep);
     rep.id = req->id;
     rep.verb = TR_VERB_REPLY;
-    if (req->verb == TR_VERB_LIST_CONTAINERS || req->verb == TR_VERB_PING) {
+    if (req->verb == TR_VERB_EXEC_IO) {
+        waiter_t *w = calloc (1, sizeof *w);
+        w->rid = zframe_dup (rid);
+        w->id = req->id;
+        execsess_io (s->xs, req->body, tv_str (req->body, "podUid"), w);
+        return;
+    }
+    if (req->verb == TR_VERB_EXEC_START)
+        h_exec_start (s, req, &rep);
+    else if (req->verb == TR_VERB_LIST_CONTAINERS || req->verb == TR_VERB_PING) {
         process_shim_handle (s->proc, req, &rep);
         if (rep.code == TR_OK && s->oci && req->verb == TR_VERB_LIST_CONTAINERS) {
             json_t *more = oci_shim_list (s->oci, tv_str (req->body, "podUid"));
@@ -246,6 +326,7 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
     s.by_key = zhashx_new ();
     s.queued = zlistx_new ();
     s.sb_queued = zlistx_new ();
+    s.xs = execsess_new (xs_answer, xs_drop, &s);
     pthread_mutex_init (&s.mu, NULL);
     if (pipe2 (s.wake, O_CLOEXEC | O_NONBLOCK)) {
         process_shim_destroy (&s.proc);
@@ -267,8 +348,13 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
         chmod (o->endpoint + 6, 0600);
     TR_INFO (A, "runtime shim serving endpoint=%s runtimes=%s", o->endpoint, s.oci ? "process,oci" : "process");
     while (!*stop) {
-        zmq_pollitem_t items[2] = {{zsock_resolve (s.router), 0, ZMQ_POLLIN, 0}, {NULL, s.wake[0], ZMQ_POLLIN, 0}};
-        int n = zmq_poll (items, 2, 100);
+        zmq_pollitem_t items[2 + 3 * EXECSESS_MAX] = {{zsock_resolve (s.router), 0, ZMQ_POLLIN, 0},
+                                                      {NULL, s.wake[0], ZMQ_POLLIN, 0}};
+        struct pollfd xfds[3 * EXECSESS_MAX];
+        int nx = execsess_fds (s.xs, xfds, 3 * EXECSESS_MAX);
+        for (int i = 0; i < nx; i++)
+            items[2 + i] = (zmq_pollitem_t) {NULL, xfds[i].fd, xfds[i].events == POLLOUT ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
+        int n = zmq_poll (items, 2 + nx, execsess_timeout_ms (s.xs, 100));
         if (n < 0 && zmq_errno () != EINTR)
             break;
         if (items[1].revents)
@@ -297,10 +383,12 @@ shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
                 zframe_destroy (&rid);
                 zmsg_destroy (&m);
             }
+        execsess_tick (s.xs);
         process_shim_tick (s.proc);
         if (s.oci)
             oci_shim_tick (s.oci);
     }
+    execsess_destroy (&s.xs);
     /* queued jobs are dropped; running ones may end (bounded), so no thread touches freed state */
     zlistx_t *lists[] = {s.queued, s.sb_queued};
     for (int l = 0; l < 2; l++) {

@@ -1716,6 +1716,25 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     json_t *cmd = tv_get (msg->body, "command");
     if (!json_array_size (cmd))
         return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "command: Required value");
+    const char *op = tv_str (msg->opts, "op");
+    if (op && !strcmp (op, "start")) {
+        /* a streamed session: ExecStart → {session}; the client then sends ExecIOs (h_exec_io) */
+        json_t *b = json_pack ("{s:s,s:O,s:b,s:b}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "tty",
+                               tv_bool (msg->body, "tty", false), "stdin", tv_bool (msg->body, "stdin", false));
+        if (tv_int (msg->body, "rows", 0) > 0 && tv_int (msg->body, "cols", 0) > 0) {
+            json_object_set (b, "rows", tv_get (msg->body, "rows"));
+            json_object_set (b, "cols", tv_get (msg->body, "cols"));
+        }
+        tr_env_t rq;
+        tr_env_init (&rq);
+        rq.verb = TR_VERB_EXEC_START;
+        rq.body = b;
+        uint64_t *rid = malloc (sizeof *rid);
+        *rid = msg->id;
+        troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
+        tr_env_clear (&rq);
+        return 0;
+    }
     json_int_t tmo = tv_int (msg->body, "timeoutSeconds", 15);
     if (tmo <= 0 || tmo > 86400)
         tmo = tmo <= 0 ? 60 : 86400; /* the shim's default and bound */
@@ -1733,6 +1752,29 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     return 0;
 }
 
+/* exec, streamed: ExecIO {session, stdin?, eof?, resize?} is forwarded to the shim with the pod's
+ * uid (the shim answers only for sessions in that pod's containers); the shim holds it until
+ * there is output, the command ended, or ~250 ms passed. */
+static int
+h_exec_io (agent_t *a, const tr_env_t *msg, const json_t *pod)
+{
+    json_t *b = json_pack ("{s:s,s:s}", "session", tv_str (msg->body, "session") ? tv_str (msg->body, "session") : "",
+                           "podUid", tv_str (pod, "metadata.uid") ? tv_str (pod, "metadata.uid") : "");
+    const char *keys[] = {"stdin", "eof", "resize"};
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get (msg->body, keys[i]))
+            json_object_set (b, keys[i], json_object_get (msg->body, keys[i]));
+    tr_env_t rq;
+    tr_env_init (&rq);
+    rq.verb = TR_VERB_EXEC_IO;
+    rq.body = b;
+    uint64_t *rid = malloc (sizeof *rid);
+    *rid = msg->id;
+    troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
+    tr_env_clear (&rq);
+    return 0;
+}
+
 /* ---- logs ----------------------------------------------------------------------------------- */
 
 static int
@@ -1744,6 +1786,8 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     const json_t *pod = troupe_informer_get (a->pods, msg->ns, msg->name);
     if (!pod)
         return troupe_reply (ctx, msg, TR_NOT_FOUND, NULL, "pod not on this node");
+    if (msg->verb == TR_VERB_EXEC && tv_str (msg->opts, "op") && !strcmp (tv_str (msg->opts, "op"), "io"))
+        return h_exec_io (a, msg, pod);
     const char *container = tv_str (msg->opts, "container");
     if (!container && msg->verb == TR_VERB_EXEC)
         container = tv_str (msg->body, "container");

@@ -1372,6 +1372,40 @@ run_exec (oci_job_t *j)
     ocirun_result_clear (&r);
 }
 
+json_t *
+oci_shim_exec_argv (oci_shim_t *s, const tr_env_t *req, const char *session, char *pid_file, size_t pflen, char *owner,
+                    size_t olen, tr_env_t *rep)
+{
+    ctr_t *c = find (s, req, rep);
+    if (!c)
+        return NULL;
+    if (strcmp (tv_str (c->rec, "state"), CRI_STATE_RUNNING)) {
+        fail (rep, TR_CONFLICT, "container \"%s\" is not running", tv_str (c->rec, "name"));
+        return NULL;
+    }
+    json_t *cmd = tv_get (req->body, "cmd");
+    if (!json_array_size (cmd)) {
+        fail (rep, TR_INVALID, "cmd: Required value");
+        return NULL;
+    }
+    snprintf (pid_file, pflen, "%.900s/exec-%s.pid", s->run, session);
+    snprintf (owner, olen, "%s", tv_str (c->rec, "podUid") ? tv_str (c->rec, "podUid") : "");
+    char rootarg[PATH_MAX + 16], pidarg[PATH_MAX + 16];
+    snprintf (rootarg, sizeof rootarg, "--root=%s", s->runc_root);
+    snprintf (pidarg, sizeof pidarg, "--pid-file=%s", pid_file);
+    /* with --tty runc makes a pty inside the container (its devpts: `tty` names it, the command
+     * gets it as its controlling terminal) and copies between it and its own stdio — the shim's
+     * pty, whose size it copies on start and on SIGWINCH */
+    json_t *argv = json_pack ("[s,s,s,s]", s->runc, rootarg, "exec", pidarg);
+    if (tv_bool (req->body, "tty", false))
+        json_array_append_new (argv, json_string ("--tty"));
+    json_array_append_new (argv, json_string (c->id));
+    size_t i;
+    json_t *a;
+    json_array_foreach (cmd, i, a) json_array_append_new (argv, json_string (json_string_value (a) ? json_string_value (a) : ""));
+    return argv;
+}
+
 void
 oci_job_run (oci_job_t *j)
 {
