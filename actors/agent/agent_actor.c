@@ -34,6 +34,7 @@
 #define T_NODE 4
 #define T_NET 5 /* steps the httpGet/tcpSocket checks in flight */
 #define INFLIGHT_MS 15000
+#define RELIST_MIN_MS 100
 #define OBJ_REFRESH_MS 3000   /* referenced ConfigMaps and Secrets are read again this often */
 #define DU_EVERY_MS 10000     /* emptyDir sizeLimit measured, orphaned volume dirs removed this often */
 
@@ -70,6 +71,7 @@ typedef struct {
     int64_t du_next;            /* monotonic ms of the next usage check and orphan sweep */
     int du_now;                 /* this sync round measures */
     char runtime_ns[64];        /* the runtime namespace of our pods and images (config runtimeNamespace) */
+    int64_t listed_at;          /* monotonic ms of the last ListContainers sent */
     struct probe_ctr *probers;  /* per running container with probes or postStart: the prober's state */
     struct check *nets;         /* httpGet/tcpSocket checks in flight */
     json_t *hooks;              /* "post/<id>" → 1 while postStart runs; "pre/<id>" → 1 running, 2 done */
@@ -1562,6 +1564,8 @@ stop_orphans (troupe_ctx_t *ctx, agent_t *a)
     json_decref (live);
 }
 
+static void decide (troupe_ctx_t *ctx, agent_t *a);
+
 static void
 on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
@@ -1589,6 +1593,13 @@ on_list (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     a->runtime = json_incref (tv_get (reply->body, "items"));
     if (!a->runtime)
         a->runtime = json_array ();
+    decide (ctx, a);
+}
+
+/* The kubelet's decisions for every pod from the runtime's state as last listed. */
+static void
+decide (troupe_ctx_t *ctx, agent_t *a)
+{
     if (!troupe_informer_synced (a->pods) || !a->runtimes_known)
         return; /* no decisions before we know which pods are ours and which runtimes serve them */
     a->du_now = troupe_mono_ms () >= a->du_next;
@@ -1644,6 +1655,17 @@ sync_all (troupe_ctx_t *ctx, agent_t *a)
     }
     if (a->listing)
         return;
+    /* the runtime is listed at most every RELIST_MIN_MS (as the kubelet's PLEG relists on a
+     * period): a burst of pod events is decided from the last listing at once, and the listing
+     * that follows within RELIST_MIN_MS brings what the runtime did meanwhile (a stream of 200
+     * pod starts had the shim serialize its whole table 50 times a second: e2e starvation) */
+    int64_t now = troupe_mono_ms ();
+    if (a->runtime_heard && a->meas.runtime_ok && now - a->listed_at < RELIST_MIN_MS) {
+        decide (ctx, a);
+        troupe_timer_within (ctx, T_KICK, (int) (RELIST_MIN_MS - (now - a->listed_at)));
+        return;
+    }
+    a->listed_at = now;
     a->listing = 1;
     shim_call (ctx, a, TR_VERB_LIST_CONTAINERS, json_object (), on_list, NULL);
 }
