@@ -69,7 +69,15 @@ pass "stdin and output streamed (first line after $F ms of a 3 s command), 10 MB
 OUT=$(tro exec -t box -- tty </dev/null 2>"$T/tty.err" | tr -d '\r')
 [[ "$OUT" =~ ^/dev/pts/[0-9]+$ ]] || fail "exec -t tty: '$OUT'"
 grep -q "Unable to use a TTY - input is not a terminal" "$T/tty.err" || fail "no warning without a local terminal: $(cat "$T/tty.err")"
-OUT=$(LINES=30 COLUMNS=100 tro exec -t box -- stty size </dev/null 2>/dev/null | tr -d '\r')
+# KNOWN RACE (seen once in CI, not reproduced here): `stty size` answered 'stty: standard input'
+# as if its stdin were no terminal. Until it is understood (issue 7 note) the check is tried up to
+# 3 times and every failed attempt is printed, so a flake shows in the log but -t that never works
+# still fails the test.
+for try in 1 2 3; do
+  OUT=$(LINES=30 COLUMNS=100 tro exec -t box -- stty size </dev/null 2>&1 | grep -v "Unable to use a TTY" | tr -d '\r')
+  [ "$OUT" = "30 100" ] && break
+  echo "WARN: exec -t stty size, attempt $try: '$OUT'"
+done
 [ "$OUT" = "30 100" ] || fail "exec -t stty size with LINES=30 COLUMNS=100: '$OUT'"
 tro exec box -- tty >/dev/null && fail "without -t the command has a terminal"
 # under a local terminal (script): its size is sent; a shell driven through it, its exit code passed
