@@ -189,8 +189,8 @@ podenv_object (const podenv_src_t *src, const char *kind, const char *ns, const 
     return PODENV_OK;
 }
 
-static void
-ref_add (json_t *set, const char *kind, const char *ns, const char *name)
+void
+podenv_ref_add (json_t *set, const char *kind, const char *ns, const char *name)
 {
     if (!name || !*name)
         return;
@@ -209,12 +209,12 @@ podenv_refs (const json_t *pod, json_t *set)
         json_t *c, *e;
         json_array_foreach (tv_get (pod, lists[l]), i, c) {
             json_array_foreach (tv_get (c, "env"), j, e) {
-                ref_add (set, "ConfigMap", ns, tv_str (e, "valueFrom.configMapKeyRef.name"));
-                ref_add (set, "Secret", ns, tv_str (e, "valueFrom.secretKeyRef.name"));
+                podenv_ref_add (set, "ConfigMap", ns, tv_str (e, "valueFrom.configMapKeyRef.name"));
+                podenv_ref_add (set, "Secret", ns, tv_str (e, "valueFrom.secretKeyRef.name"));
             }
             json_array_foreach (tv_get (c, "envFrom"), j, e) {
-                ref_add (set, "ConfigMap", ns, tv_str (e, "configMapRef.name"));
-                ref_add (set, "Secret", ns, tv_str (e, "secretRef.name"));
+                podenv_ref_add (set, "ConfigMap", ns, tv_str (e, "configMapRef.name"));
+                podenv_ref_add (set, "Secret", ns, tv_str (e, "secretRef.name"));
             }
         }
     }

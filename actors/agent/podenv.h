@@ -81,4 +81,8 @@ int podenv_object (const podenv_src_t *src, const char *kind, const char *ns, co
  * and envFrom of the pod's containers reference. */
 void podenv_refs (const json_t *pod, json_t *set);
 
+/* Adds "Kind/ns/name" (the key the agent reads objects by) to set; an empty name is skipped.
+ * Shared with volumes.c, whose references use the same keys. */
+void podenv_ref_add (json_t *set, const char *kind, const char *ns, const char *name);
+
 #endif

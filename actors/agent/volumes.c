@@ -1,5 +1,6 @@
 /* volumes — see volumes.h. */
 #include "actors/agent/volumes.h"
+#include "actors/agent/podenv.h"
 #include "core/quantity.h"
 #include "core/value.h"
 
@@ -35,16 +36,6 @@ pod_ns (const json_t *pod)
     return tv_str (pod, "metadata.namespace") ? tv_str (pod, "metadata.namespace") : "default";
 }
 
-static void
-ref_add (json_t *set, const char *kind, const char *ns, const char *name)
-{
-    if (!name || !*name)
-        return;
-    char key[600];
-    snprintf (key, sizeof key, "%s/%s/%s", kind, ns, name);
-    json_object_set_new (set, key, json_true ());
-}
-
 void
 volumes_refs (const json_t *pod, json_t *set)
 {
@@ -52,11 +43,11 @@ volumes_refs (const json_t *pod, json_t *set)
     size_t i, j;
     json_t *v, *s;
     json_array_foreach (tv_get (pod, "spec.volumes"), i, v) {
-        ref_add (set, "ConfigMap", ns, tv_str (v, "configMap.name"));
-        ref_add (set, "Secret", ns, tv_str (v, "secret.secretName"));
+        podenv_ref_add (set, "ConfigMap", ns, tv_str (v, "configMap.name"));
+        podenv_ref_add (set, "Secret", ns, tv_str (v, "secret.secretName"));
         json_array_foreach (tv_get (v, "projected.sources"), j, s) {
-            ref_add (set, "ConfigMap", ns, tv_str (s, "configMap.name"));
-            ref_add (set, "Secret", ns, tv_str (s, "secret.name"));
+            podenv_ref_add (set, "ConfigMap", ns, tv_str (s, "configMap.name"));
+            podenv_ref_add (set, "Secret", ns, tv_str (s, "secret.name"));
         }
     }
 }
