@@ -14,11 +14,13 @@
  * sandbox was ADDed with, its port mappings and the final result; DEL and CHECK use it, gc
  * finds orphans by it. IPAM leases live in state_dir/ipam (host-local's dataDir).
  * Debian 12's plugins (1.1.1) have two faults worked around here: bridge leaves its ipMasq
- * iptables chain when DEL comes without the netns (removed by cni_del itself), and portmap's
+ * iptables chain when DEL comes without the netns (removed by cni_del itself, for sandboxes
+ * ADDed when the conflist still had ipMasq on), and portmap's
  * CHECK of an IPv4-only pod with host ports fails on ip6tables (plugins#819; that error ignored).
  *
  * The conflist the node uses (written to conf_dir/10-troupe.conflist by cni_write_conflist):
- *   bridge (bridge name, isGateway, ipMasq, hairpinMode, ipam host-local over subnet with its
+ *   bridge (bridge name, isGateway, ipMasq off — the node masquerades once, masq.h —, hairpinMode,
+ *   ipam host-local over subnet with its
  *   dataDir under the node's data) → portmap (capabilities portMappings) → loopback handled
  *   separately on "lo".
  * Every call is bounded in time (timeout_s; a plugin that hangs is killed) and leaves nothing

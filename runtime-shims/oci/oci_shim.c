@@ -5,6 +5,7 @@
 #include "runtime-shims/cri.h"
 #include "runtime-shims/oci/cgroup.h"
 #include "runtime-shims/oci/cni.h"
+#include "runtime-shims/oci/masq.h"
 #include "runtime-shims/oci/imgref.h"
 #include "runtime-shims/oci/imgstore.h"
 #include "runtime-shims/oci/ocirun.h"
@@ -41,6 +42,7 @@ struct oci_shim {
     char runc[1024], conmon[1024];
     char runc_root[1100], exits[1100], persist[1100], sock[1100];
     char cgroup_parent[128];
+    char masq_table[32];  /* the node's nftables table for the pod network's masquerade (masq.h) */
     ocirun_paths_t paths;
     cni_config_t cni;
     imgstore_t *img;
@@ -69,6 +71,8 @@ struct oci_job {
     int rc;            /* 0 ok, else a tr_code_t */
     json_t *out;
     char err[4096];
+    int64_t t_new, t_run, t_done; /* monotonic ms: queued, started, ended (the logs' timings) */
+    int64_t t_stage;              /* sandbox: ms spent in the CNI plugins */
 };
 
 static int64_t
@@ -77,6 +81,14 @@ wall_ms (void)
     struct timeval tv;
     gettimeofday (&tv, NULL);
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int64_t
+mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -516,6 +528,11 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
         free (s);
         return NULL;
     }
+    /* the pod network's masquerade, once for the node (masq.h: not the bridge plugin's per pod) */
+    snprintf (s->masq_table, sizeof s->masq_table, "troupe_%s", s->cni.bridge);
+    char merr[512];
+    if (masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
+        TR_ERROR (A, "pods cannot reach beyond the node: masquerade of %s not set: %s", s->cni.subnet, merr);
     snprintf (s->cgroup_parent, sizeof s->cgroup_parent, "troupe-%s", node);
     for (char *c = s->cgroup_parent; *c; c++)
         if (*c == '/')
@@ -864,6 +881,9 @@ oci_shim_stop_all (oci_shim_t *s, int grace_s)
     if (ocirun_exec (argv, NULL, 0, 10000, 4096, &r) == 0 && r.exit_code != 0 && r.err && !strstr (r.err, "Cannot find"))
         TR_WARN (A, "ip link del %s: %s", s->cni.bridge, r.err);
     ocirun_result_clear (&r);
+    char merr[512];
+    if (masq_remove (s->masq_table, merr, sizeof merr))
+        TR_WARN (A, "masquerade table %s: %s", s->masq_table, merr);
     if (zhashx_size (s->ctrs) == 0)
         ocirun_remove_dir (s->run);
 }
@@ -896,6 +916,7 @@ job_new (oci_shim_t *s, jkind_t kind, const char *key, const json_t *in)
     j->s = s;
     snprintf (j->key, sizeof j->key, "%s", key ? key : "");
     j->in = json_deep_copy (in ? in : json_null ());
+    j->t_new = mono_ms ();
     return j;
 }
 
@@ -1049,8 +1070,11 @@ run_sandbox (oci_job_t *j)
             j->rc = TR_INTERNAL;
             return;
         }
-        if (cni_add (&s->cni, j->id, netns, tv_get (j->in, "portMappings"), &result, ip, sizeof ip, j->err,
-                     sizeof j->err)) {
+        int64_t t0 = mono_ms ();
+        int cni_rc = cni_add (&s->cni, j->id, netns, tv_get (j->in, "portMappings"), &result, ip, sizeof ip, j->err,
+                              sizeof j->err);
+        j->t_stage = mono_ms () - t0;
+        if (cni_rc) {
             char e2[256];
             cni_del (&s->cni, j->id, netns, e2, sizeof e2);
             cni_netns_remove (&s->cni, j->id);
@@ -1409,6 +1433,7 @@ oci_shim_exec_argv (oci_shim_t *s, const tr_env_t *req, const char *session, cha
 void
 oci_job_run (oci_job_t *j)
 {
+    j->t_run = mono_ms ();
     switch (j->kind) {
     case J_PULL: run_pull (j); break;
     case J_SANDBOX: run_sandbox (j); break;
@@ -1416,6 +1441,7 @@ oci_job_run (oci_job_t *j)
     case J_START: run_start (j); break;
     case J_EXEC: run_exec (j); break;
     }
+    j->t_done = mono_ms ();
 }
 
 void
@@ -1434,7 +1460,9 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
         if (!j->rc) {
             sb_save (s, j->out);
             zhashx_update (s->sandboxes, j->id, json_incref (j->out));
-            TR_INFO (A, "sandbox ready id=%s ip=%s", j->id, tv_str (j->out, "podIP"));
+            TR_INFO (A, "sandbox ready id=%s ip=%s queued_ms=%lld run_ms=%lld cni_ms=%lld", j->id,
+                     tv_str (j->out, "podIP"), (long long) (j->t_run - j->t_new), (long long) (j->t_done - j->t_run),
+                     (long long) j->t_stage);
         }
         break;
     case J_SANDBOX_RM: {
@@ -1456,8 +1484,9 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
             json_object_set (c->rec, "pid", json_object_get (j->out, "pid"));
             json_object_set (c->rec, "conmonPid", json_object_get (j->out, "conmonPid"));
             json_object_set_new (c->rec, "startedAt", json_integer (wall_ms ()));
-            TR_INFO (A, "container started id=%.12s name=%s pid=%d", c->id, tv_str (c->rec, "name"),
-                     (int) tv_int (j->out, "pid", 0));
+            TR_INFO (A, "container started id=%.12s name=%s pid=%d queued_ms=%lld run_ms=%lld", c->id,
+                     tv_str (c->rec, "name"), (int) tv_int (j->out, "pid", 0), (long long) (j->t_run - j->t_new),
+                     (long long) (j->t_done - j->t_run));
         } else {
             /* as containerd: a container that could not start ends at once, exit code 128 */
             int64_t now = wall_ms ();

@@ -246,7 +246,7 @@ RUNC_LEFT=$(runc --root "$RUN/runc" list -q 2>/dev/null | wc -l)
 pass "deletion leaves no veth, overlay mount, conmon, netns pin, runc container or pod cgroup"
 kill "$UP"; wait "$UP" 2>/dev/null
 node_paths "$DATA"; RUN0=$RUN; BR0=$BR
-clean() { [ "$(node_residue "$DATA")" = "$NONE bridge=0 rundir=0 mounts=0" ]; }
+clean() { [ "$(node_residue "$DATA")" = "$NONE bridge=0 masq=0 rundir=0 mounts=0" ]; }
 wait_for 20 clean || fail "left behind after the node stopped: $(node_residue "$DATA") (run dir $RUN0, bridge $BR0)"
 [ -z "$(ls -d /sys/fs/cgroup/memory/troupe-$NODE 2>/dev/null)" ] || fail "the node's cgroup hierarchy is left after it stopped"
 pass "the stopped node leaves no bridge, mount, rule or cgroup"

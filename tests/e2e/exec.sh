@@ -88,6 +88,6 @@ NONE="overlay=0 conmon=0 netns=0 veth=0"
 pclean() { [ "$(pod_residue "$DATA")" = "$NONE" ]; }
 wait_for 60 pclean || fail "left behind after delete: $(pod_residue "$DATA")"
 kill "$UP"; wait "$UP" 2>/dev/null
-clean() { [ "$(node_residue "$DATA")" = "$NONE bridge=0 rundir=0 mounts=0" ]; }
+clean() { [ "$(node_residue "$DATA")" = "$NONE bridge=0 masq=0 rundir=0 mounts=0" ]; }
 wait_for 20 clean || fail "left behind after the node stopped: $(node_residue "$DATA")"
 pass "nothing left behind"

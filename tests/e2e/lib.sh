@@ -97,7 +97,8 @@ image_push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "o
 # What a node of data dir $1 leaves: its own (other tests may run containers at the same time).
 # pod_residue: per-pod things — overlay mounts under the data dir, conmon processes of its
 # containers, pinned netns under its run dir, veths on its bridge; node_residue adds the node's
-# bridge, its run dir and every mount below the data or run dir. All zero when nothing is left.
+# bridge, its masquerade table (nftables), its run dir and every mount below the data or run dir.
+# All zero when nothing is left.
 node_paths() {
   RUN=$(jq -r '.runDir // empty' "$1/run/shim.json" 2>/dev/null)
   BR=$(jq -r '.plugins[0].bridge // empty' "$1/oci/cni/10-troupe.conflist" 2>/dev/null)
@@ -113,5 +114,7 @@ node_residue() {
   local br=0 run=0
   [ -n "$BR" ] && ip link show "$BR" >/dev/null 2>&1 && br=1
   [ -n "$RUN" ] && [ -e "$RUN" ] && run=1
-  echo "$(pod_residue "$1") bridge=$br rundir=$run mounts=$(grep -cE " ($1|${RUN:-/nonexistent})/" /proc/mounts)"
+  local masq=0
+  [ -n "$BR" ] && nft list table ip "troupe_$BR" >/dev/null 2>&1 && masq=1
+  echo "$(pod_residue "$1") bridge=$br masq=$masq rundir=$run mounts=$(grep -cE " ($1|${RUN:-/nonexistent})/" /proc/mounts)"
 }

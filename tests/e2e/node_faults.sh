@@ -106,6 +106,6 @@ gone() { [ "$(tro get pods -o json | jq '.items | length')" = 0 ]; }
 wait_for 60 gone || fail "pods not gone"
 kill "$UP"; wait "$UP" 2>/dev/null
 node_paths "$DATA"
-left() { [ "$(node_residue "$DATA")" = "overlay=0 conmon=0 netns=0 veth=0 bridge=0 rundir=0 mounts=0" ]; }
+left() { [ "$(node_residue "$DATA")" = "overlay=0 conmon=0 netns=0 veth=0 bridge=0 masq=0 rundir=0 mounts=0" ]; }
 wait_for 30 left || fail "left behind after the node stopped: $(node_residue "$DATA")"
 pass "nothing left behind"

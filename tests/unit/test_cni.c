@@ -7,7 +7,9 @@
  * - a plugin's error reaches the caller with its msg, code and details, and a chain that fails
  *   in the middle DELetes what it had added; a missing plugin names its path; a hanging plugin
  *   is killed after the timeout;
- * - cni_gc DELetes and removes a sandbox nobody knows (and keeps a live one).
+ * - cni_gc DELetes and removes a sandbox nobody knows (and keeps a live one);
+ * - with the node's masquerade (masq.c; the bridge's ipMasq is off), a pod reaches a server in
+ *   another namespace that has no route back to the pod subnet: only the node's address works.
  * Leaves nothing behind: the bridge, the portmap chains this run created, ip_forward, the
  * netns_dir mount and the directory are undone at the end. Skipped (77) when not root or
  * without /usr/lib/cni/bridge. */
@@ -36,6 +38,7 @@
 #include <unistd.h>
 
 #include "runtime-shims/oci/cni.h"
+#include "runtime-shims/oci/masq.h"
 
 /* a call that must succeed; on failure the test names it with its error (needs err in scope) */
 #define OK(call)                                                                                                       \
@@ -50,7 +53,8 @@ static char subnet_prefix[32];   /* "10.a.b." */
 static int ifs_before;
 static char ipf_before[8];
 static int hostport_chains_before;   /* CNI-HOSTPORT-DNAT existed before the run */
-static char ida[32], idb[32], idc[32], idd[32];
+static char ida[32], idb[32], idc[32], idd[32], ide[32], ido[32];
+static char masq_table[40], veth_out[16];
 
 static int count_net_ifs (void);
 
@@ -517,6 +521,79 @@ test_gc (void **state)
 }
 
 /* Everything this run made outside its directory, undone. */
+/* A pod reaches a server beyond the node: a namespace "outside" joined to the host by a veth
+ * pair on a /30 of its own, with no route to the pod subnet, so its answers reach the pod only
+ * when the node masquerades the pod's address (masq_ensure, as the shim does at start). */
+static void
+test_egress_masquerade (void **state)
+{
+    (void) state;
+    char err[1024], pe[1024], po[1024], ipe[64] = "";
+    int k = (int) (getpid () % 60) * 4;
+    char host_a[32], out_a[32];
+    snprintf (host_a, sizeof host_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 1);
+    snprintf (out_a, sizeof out_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 2);
+    OK (cni_write_conflist (&cfg, err, sizeof err));
+    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err));
+    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err)); /* idempotent: still one rule */
+    char *l = masq_list (masq_table);
+    assert_non_null (l);
+    int rules = 0;
+    for (const char *q = l; (q = strstr (q, "masquerade")); q++)
+        rules++;
+    assert_int_equal (rules, 1);
+    assert_non_null (strstr (l, cfg.subnet));
+    free (l);
+
+    OK (cni_netns_create (&cfg, ido, po, sizeof po, err, sizeof err));
+    int port = 20000 + (getpid () + 7) % 12000;
+    pid_t srv = server_start (po, port, 1);
+    assert_true (srv > 0);
+    assert_int_equal (sh ("ip link add %s type veth peer name %si && ip link set %si netns %d && "
+                          "ip addr add %s/30 dev %s && ip link set %s up && "
+                          "nsenter --net=%s sh -c 'ip addr add %s/30 dev %si && ip link set %si up && ip link set lo up'",
+                          veth_out, veth_out, veth_out, (int) srv, host_a, veth_out, veth_out, po, out_a, veth_out,
+                          veth_out),
+                      0);
+    OK (cni_netns_create (&cfg, ide, pe, sizeof pe, err, sizeof err));
+    if (cni_add (&cfg, ide, pe, NULL, NULL, ipe, sizeof ipe, err, sizeof err))
+        fail_msg ("ADD e: %s", err);
+    int rc = client_in (pe, out_a, port);
+    kill (srv, SIGKILL);
+    waitpid (srv, NULL, 0);
+    assert_int_equal (rc, 0);
+
+    OK (cni_del (&cfg, ide, pe, err, sizeof err));
+    OK (cni_netns_remove (&cfg, ide));
+    OK (cni_netns_remove (&cfg, ido));
+    sh ("ip link del %s 2>/dev/null", veth_out);
+    OK (masq_remove (masq_table, err, sizeof err));
+    OK (masq_remove (masq_table, err, sizeof err)); /* a missing table is fine */
+    assert_null (masq_list (masq_table));
+}
+
+static void
+test_masq_ruleset (void **state)
+{
+    (void) state;
+    char err[256];
+    char *r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", err, sizeof err);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "ip saddr 10.88.0.0/16 ip daddr != 10.88.0.0/16 ip daddr != 224.0.0.0/4 masquerade"));
+    assert_non_null (strstr (r, "flush chain ip troupe_tr1 postrouting"));
+    free (r);
+    const char *bad_tables[] = { "", "1x", "a;b", "a b", "tbl}", NULL };
+    for (int i = 0; bad_tables[i]; i++) {
+        assert_null (masq_ruleset (bad_tables[i], "10.0.0.0/8", err, sizeof err));
+        assert_non_null (strstr (err, "table name"));
+    }
+    const char *bad_nets[] = { "", "10.0.0.0", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/8; flush ruleset", "::/0", NULL };
+    for (int i = 0; bad_nets[i]; i++) {
+        assert_null (masq_ruleset ("t", bad_nets[i], err, sizeof err));
+        assert_non_null (strstr (err, "subnet"));
+    }
+}
+
 static void
 cleanup (void)
 {
@@ -525,6 +602,9 @@ cleanup (void)
     cni_gc (&cfg, none);
     json_decref (none);
     sh ("ip link del '%s' 2>/dev/null", cfg.bridge);
+    sh ("ip link del '%s' 2>/dev/null", veth_out);
+    char merr[256];
+    masq_remove (masq_table, merr, sizeof merr);
     if (!hostport_chains_before) {
         /* portmap's shared chains, hooked into the nat base chains; gone if this run made them */
         sh ("iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null");
@@ -591,6 +671,10 @@ main (void)
     snprintf (idb, sizeof idb, "tcnib%d", (int) me);
     snprintf (idc, sizeof idc, "tcnic%d", (int) me);
     snprintf (idd, sizeof idd, "tcnid%d", (int) me);
+    snprintf (ide, sizeof ide, "tcnie%d", (int) me);
+    snprintf (ido, sizeof ido, "tcnio%d", (int) me);
+    snprintf (masq_table, sizeof masq_table, "troupe_test_%d", (int) me);
+    snprintf (veth_out, sizeof veth_out, "tvo%d", (int) (me % 100000));
     ifs_before = count_net_ifs ();
     read_small ("/proc/sys/net/ipv4/ip_forward", ipf_before, sizeof ipf_before);
     hostport_chains_before = nat_lines ("-N CNI-HOSTPORT-DNAT") > 0;
@@ -601,6 +685,8 @@ main (void)
         cmocka_unit_test (test_del_without_netns),
         cmocka_unit_test (test_plugin_errors),
         cmocka_unit_test (test_gc),
+        cmocka_unit_test (test_masq_ruleset),
+        cmocka_unit_test (test_egress_masquerade),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     cleanup ();
