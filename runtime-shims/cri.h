@@ -11,7 +11,7 @@
  *                    (oci: a host file is bind-mounted at terminationMessagePath; at exit its
  *                    content, at most 4 KiB — or with FallbackToLogsOnError, an empty file and a
  *                    non-zero exit, the log's last 80 lines / 2 KiB — is the status's message)
- *   StartContainer   {containerId}                                     → {}
+ *   StartContainer   {containerId}                                     → {status}  (the container as ListContainers shows it)
  *   StopContainer    {containerId, timeout}  SIGTERM to the container's process group, SIGKILL
  *                     after timeout seconds; answers at once, the state turns EXITED later
  *   RemoveContainer  {containerId}  (not while RUNNING)                → {}

@@ -1487,6 +1487,7 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
             TR_INFO (A, "container started id=%.12s name=%s pid=%d queued_ms=%lld run_ms=%lld", c->id,
                      tv_str (c->rec, "name"), (int) tv_int (j->out, "pid", 0), (long long) (j->t_run - j->t_new),
                      (long long) (j->t_done - j->t_run));
+            json_object_set_new (j->out, "status", status_of (s, c));
         } else {
             /* as containerd: a container that could not start ends at once, exit code 128 */
             int64_t now = wall_ms ();

@@ -403,7 +403,7 @@ h_start (process_shim_t *s, const tr_env_t *req, tr_env_t *rep)
     json_object_set_new (c->rec, "startedAt", json_integer (wall_ms ()));
     save (s, c);
     TR_INFO (A, "container started id=%s name=%s pid=%d", c->id, tv_str (c->rec, "name"), (int) pid);
-    ok (rep, NULL);
+    ok (rep, json_pack ("{s:o}", "status", status_of (c)));
 }
 
 static void
