@@ -191,11 +191,18 @@ plan_downward (const json_t *pod, const json_t *srcv, const podenv_src_t *src, j
     return PODENV_OK;
 }
 
+/* The kubelet's SetVolumeOwnership masks: files of a read-only volume get group read, of a
+ * writable one group read-write; directories also group search and the setgid bit. */
+#define OWN_RW 0660
+#define OWN_RO 0440
+#define OWN_DIR (02000 | 0110)
+
 static int
 plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const char *vdir, json_t *out, char *err,
           size_t errlen)
 {
     const char *name = tv_str (v, "name");
+    const json_t *fsg = tv_get (pod, "spec.securityContext.fsGroup");
     char path[1400];
     json_t *files = NULL;
     const char *plugin = NULL;
@@ -213,8 +220,12 @@ plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const cha
         if (medium && !strcmp (medium, "Memory")) {
             json_object_set_new (e, "medium", json_string ("Memory"));
             json_object_set_new (e, "tmpfs", json_integer (limit > 0 ? limit : (src ? src->alloc_mem_bytes : 0)));
-        } else if (limit > 0)
+        } else if (limit > 0) {
             json_object_set_new (e, "sizeLimit", json_integer (limit));
+            json_object_set (e, "sizeLimitText", tv_get (v, "emptyDir.sizeLimit"));
+        }
+        if (json_is_integer (fsg))
+            json_object_set (e, "fsGroup", (json_t *) fsg);
         json_object_set_new (out, name, e);
         return PODENV_OK;
     }
@@ -260,10 +271,17 @@ plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const cha
         json_decref (files);
         return rc;
     }
+    if (json_is_integer (fsg)) { /* group-readable: the files of these volumes are read-only */
+        const char *k;
+        json_t *f;
+        json_object_foreach (files, k, f) json_object_set_new (f, "mode", json_integer (tv_int (f, "mode", 0644) | OWN_RO));
+    }
     snprintf (path, sizeof path, "%s/kubernetes.io~%s/%s", vdir, plugin, name);
     json_t *e = json_pack ("{s:s,s:s,s:o,s:b}", "type", "files", "path", path, "files", files, "readOnly", 1);
     if (secret_tmpfs) /* as the kubelet: secrets on a tmpfs, sized by the node's memory */
         json_object_set_new (e, "tmpfs", json_integer (src && src->alloc_mem_bytes ? src->alloc_mem_bytes : 64 << 20));
+    if (json_is_integer (fsg))
+        json_object_set (e, "fsGroup", (json_t *) fsg);
     json_object_set_new (out, name, e);
     return PODENV_OK;
 }
@@ -562,6 +580,35 @@ host_path_check (const char *path, const char *type, char *err, size_t errlen)
     return fail (err, errlen, -1, "hostPath type \"%s\": unknown", type);
 }
 
+/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
+ * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
+static gid_t own_gid;
+static int own_ro;
+
+static int
+own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    if (lchown (path, (uid_t) -1, own_gid))
+        return -1;
+    if (flag == FTW_SL || S_ISLNK (st->st_mode))
+        return 0;
+    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
+    if (S_ISDIR (st->st_mode))
+        m |= OWN_DIR;
+    return chmod (path, m);
+}
+
+int
+volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
+{
+    own_gid = gid;
+    own_ro = readonly;
+    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
+        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
+    return 0;
+}
+
 int
 volumes_setup (const json_t *plan, char *err, size_t errlen)
 {
@@ -574,13 +621,20 @@ volumes_setup (const json_t *plan, char *err, size_t errlen)
                 return -1;
             continue;
         }
+        struct stat st;
+        int fresh = stat (path, &st) != 0, wrote = 0;
         if (mkdirs (path, !strcmp (type, "emptyDir") ? 0777 : 0755))
             return fail (err, errlen, -1, "mkdir %s: %s", path, strerror (errno));
-        if (!strcmp (type, "emptyDir"))
+        if (!strcmp (type, "emptyDir") && fresh)
             chmod (path, 0777);
         if (json_object_get (v, "tmpfs") && tmpfs_at (path, tv_int (v, "tmpfs", 0), err, errlen))
             return -1;
-        if (!strcmp (type, "files") && volumes_write_atomic (path, json_object_get (v, "files"), err, errlen) < 0)
+        if (!strcmp (type, "files") && (wrote = volumes_write_atomic (path, json_object_get (v, "files"), err, errlen)) < 0)
+            return -1;
+        /* fsGroup: an emptyDir once, when made (it is empty then; what the pod writes later is
+         * the pod's); a files volume each time it is written */
+        if (json_is_integer (json_object_get (v, "fsGroup")) && (wrote || fresh) &&
+            volumes_own (path, (gid_t) tv_int (v, "fsGroup", 0), tv_bool (v, "readOnly", false), err, errlen))
             return -1;
     }
     return 0;

@@ -25,6 +25,13 @@
  *   (subPathExpr expands $(VAR) from the container's env first), resolved on the host inside the
  *   volume (a symlink pointing out of it is refused) and made as a directory when absent;
  *   mountPropagation None only.
+ * - securityContext.fsGroup (the kubelet's SetVolumeOwnership, for emptyDir, configMap, secret,
+ *   downwardAPI and projected, never hostPath): every file and directory gets group fsGroup
+ *   (lchown), files group rw (read-only volumes: group r, so a file's planned mode is ORed with
+ *   0440), directories also g+x and setgid (new files inherit the group); symlinks are not
+ *   chmodded. An emptyDir is owned once, when made; a files volume each time it is written.
+ *   fsGroupChangePolicy changes nothing for these volume kinds (as in Kubernetes: it applies to
+ *   persistent volumes only).
  * - files are written as the kubelet's AtomicWriter: a new directory "..<timestamp>", the symlink
  *   "..data" swapped to it with rename(2), one symlink per top-level path "key -> ..data/key",
  *   then the old directory removed: a reader sees the old set or the new one, never a mix.
@@ -37,12 +44,14 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Adds to set the "Kind/ns/name" of every ConfigMap and Secret the pod's volumes reference. */
 void volumes_refs (const json_t *pod, json_t *set);
 
 /* The pod's volumes: {name: {type: emptyDir|hostPath|files, path, tmpfs?: bytes (a tmpfs of that
- * size), medium?, sizeLimit? (bytes, emptyDir on disk), hostPathType?, files?: {relpath: {data,
+ * size), medium?, sizeLimit? (bytes, emptyDir on disk), sizeLimitText? (the quantity as written),
+ * fsGroup? (gid), hostPathType?, files?: {relpath: {data,
  * mode}}, readOnly?: true}}. pods_dir: DATA/pods. PODENV_OK with *out (new reference), or
  * PODENV_ERROR / PODENV_PENDING with err. */
 int volumes_plan (const json_t *pod, const podenv_src_t *src, const char *pods_dir, json_t **out, char *err, size_t errlen);
@@ -66,6 +75,11 @@ json_t *volumes_mounts (const json_t *spec, const json_t *plan, const json_t *en
 /* Writes files ({relpath: {data, mode}}) into dir as the AtomicWriter (above). 1 when it wrote,
  * 0 when dir already held exactly these files, -1 with err. */
 int volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen);
+
+/* The kubelet's SetVolumeOwnership over dir and all below it (same file system): group gid,
+ * mode |= 0660 (0440 when readonly), directories also |= 02110; symlinks lchown'd only. 0, or -1
+ * with err. */
+int volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen);
 
 /* Bytes used under dir (blocks, as du), or -1. */
 int64_t volumes_usage (const char *dir);

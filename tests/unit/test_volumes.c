@@ -497,6 +497,91 @@ setup_and_teardown (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* fsGroup, pure: the plan carries the gid on emptyDir and files volumes (not hostPath) and the
+ * files' modes gain group read (0400 → 0440), as the kubelet's SetVolumeOwnership leaves them. */
+static void
+fsgroup_plan (void **state)
+{
+    (void) state;
+    json_t *p = pod_with ("[{\"name\":\"e\",\"emptyDir\":{\"sizeLimit\":\"1Mi\"}},"
+                          "{\"name\":\"s\",\"secret\":{\"secretName\":\"creds\",\"defaultMode\":256}},"
+                          "{\"name\":\"h\",\"hostPath\":{\"path\":\"/tmp\"}}]");
+    json_object_set_new (json_object_get (p, "spec"), "securityContext", load ("{\"fsGroup\":2000}"));
+    json_t *o = objs (), *pl = NULL;
+    podenv_src_t src = {.objs = o, .pod_ip = "10.88.0.5", .alloc_mem_bytes = 1LL << 30, .alloc_cpu_milli = 2000};
+    char err[300];
+    assert_int_equal (volumes_plan (p, &src, "/data/pods", &pl, err, sizeof err), PODENV_OK);
+    assert_int_equal (tv_int (json_object_get (pl, "e"), "fsGroup", -1), 2000);
+    assert_int_equal (tv_int (json_object_get (pl, "e"), "sizeLimit", -1), 1 << 20);
+    assert_string_equal (tv_str (json_object_get (pl, "e"), "sizeLimitText"), "1Mi");
+    assert_int_equal (tv_int (json_object_get (pl, "s"), "fsGroup", -1), 2000);
+    assert_int_equal (file_mode (pl, "s", "token"), 0440);
+    assert_null (json_object_get (json_object_get (pl, "h"), "fsGroup"));
+    json_decref (pl);
+    /* without fsGroup: the modes as written */
+    json_object_del (json_object_get (p, "spec"), "securityContext");
+    assert_int_equal (volumes_plan (p, &src, "/data/pods", &pl, err, sizeof err), PODENV_OK);
+    assert_int_equal (file_mode (pl, "s", "token"), 0400);
+    assert_null (json_object_get (json_object_get (pl, "e"), "fsGroup"));
+    json_decref (pl);
+    json_decref (p);
+    json_decref (o);
+}
+
+/* fsGroup, the edge: an emptyDir made with fsGroup is group 2000, 02777; a secret-like files
+ * volume has every file, directory and symlink in group 2000, files 0440, directories setgid. */
+static void
+fsgroup_setup (void **state)
+{
+    (void) state;
+    if (geteuid () != 0) {
+        skip (); /* lchown to another group needs root (the agent runs as root) */
+        return;
+    }
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    char js[2000], err[300], p[600];
+    snprintf (js, sizeof js,
+              "{\"e\":{\"type\":\"emptyDir\",\"path\":\"%s/e\",\"fsGroup\":2000},"
+              "\"c\":{\"type\":\"files\",\"path\":\"%s/c\",\"readOnly\":true,\"fsGroup\":2000,"
+              "\"files\":{\"k\":{\"data\":\"v\",\"mode\":288},\"d/n\":{\"data\":\"w\",\"mode\":420}}}}",
+              t, t);
+    json_t *pl = load (js);
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    struct stat st;
+    snprintf (p, sizeof p, "%s/e", t);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_gid, 2000);
+    assert_int_equal (st.st_mode & 07777, 02777);
+    /* a file made in it inherits the group (setgid) */
+    snprintf (p, sizeof p, "%s/e/new", t);
+    int fd = open (p, O_CREAT | O_WRONLY, 0644);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_gid, 2000);
+    static const struct {
+        const char *rel;
+        int link;
+        unsigned mode;
+    } want[] = {{"", 0, 02755}, {"k", 1, 0}, {"..data", 1, 0}, {"..data/k", 0, 0440}, {"..data/d", 0, 02755},
+                {"..data/d/n", 0, 0644}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf (p, sizeof p, "%s/c/%s", t, want[i].rel);
+        assert_int_equal (lstat (p, &st), 0);
+        if ((unsigned) st.st_gid != 2000)
+            fail_msg ("%s: group %u", want[i].rel, (unsigned) st.st_gid);
+        if (want[i].link)
+            assert_true (S_ISLNK (st.st_mode));
+        else if ((st.st_mode & 07777) != want[i].mode)
+            fail_msg ("%s: mode %o, want %o", want[i].rel, st.st_mode & 07777, want[i].mode);
+    }
+    json_decref (pl);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -504,6 +589,7 @@ main (void)
         cmocka_unit_test (plan_paths_and_kinds), cmocka_unit_test (plan_items_modes_optional),
         cmocka_unit_test (plan_downward_and_projected), cmocka_unit_test (subpath_rules),
         cmocka_unit_test (atomic_writer), cmocka_unit_test (setup_and_teardown),
+        cmocka_unit_test (fsgroup_plan),  cmocka_unit_test (fsgroup_setup),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
