@@ -1164,7 +1164,9 @@ container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t
             rc = PODENV_ERROR, snprintf (err, errlen, "the process runtime does not mount volumes (volumeMounts need runtimeClassName oci)");
         else
             rc = volumes_ensure (a, pod, &plan, err, errlen);
-        json_t *mounts = rc ? NULL : volumes_mounts (spec, plan, tv_get (run, "env"), err, errlen);
+        char subpaths[1200];
+        snprintf (subpaths, sizeof subpaths, "%s/pods/%s/volume-subpaths", a->data, tv_str (pod, "metadata.uid"));
+        json_t *mounts = rc ? NULL : volumes_mounts (spec, plan, tv_get (run, "env"), subpaths, err, errlen);
         if (!rc && !mounts)
             rc = PODENV_ERROR;
         if (mounts)
