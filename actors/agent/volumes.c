@@ -740,17 +740,13 @@ volumes_subpath_open (const char *vol, const char *sub, char *err, size_t errlen
         size_t k = strcspn (make, "/");
         char comp[NAME_MAX + 1];
         snprintf (comp, sizeof comp, "%.*s", (int) (k < NAME_MAX ? k : NAME_MAX), make);
-        int dfd = openat (fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* mkdirat needs a real fd, not O_PATH */
-        if (dfd < 0 || (mkdirat (dfd, comp, 0755) && errno != EEXIST)) {
+        if (mkdirat (fd, comp, 0755) && errno != EEXIST) { /* an O_PATH fd serves as a dirfd */
             int e = errno;
-            if (dfd >= 0)
-                close (dfd);
             close (fd);
             return fail (err, errlen, -1, "subPath %s: mkdir %s: %s", sub, comp, strerror (e));
         }
-        int next = volumes_open_nofollow (dfd, comp);
+        int next = volumes_open_nofollow (fd, comp);
         int e = errno;
-        close (dfd);
         close (fd);
         if (next < 0)
             return fail (err, errlen, -1, "subPath %s: %s: %s", sub, comp, strerror (e));
