@@ -70,7 +70,6 @@ typedef struct {
     json_t *objs;               /* "ConfigMap|Secret/ns/name" → the object as last read, or null: NotFound */
     json_t *obj_at;             /* same keys → monotonic ms of the last answer */
     json_t *vol_applied;        /* pod uid → the volumes plan set up on the host */
-    json_t *vol_warned;         /* "uid/volume" → true: its sizeLimit event was sent */
     int64_t du_next;            /* monotonic ms of the next usage check and orphan sweep */
     int du_now;                 /* this sync round measures */
     char runtime_ns[64];        /* the runtime namespace of our pods and images (config runtimeNamespace) */
@@ -1192,7 +1191,9 @@ container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t
             rc = PODENV_ERROR, snprintf (err, errlen, "the process runtime does not mount volumes (volumeMounts need runtimeClassName oci)");
         else
             rc = volumes_ensure (a, pod, &plan, err, errlen);
-        json_t *mounts = rc ? NULL : volumes_mounts (spec, plan, tv_get (run, "env"), err, errlen);
+        char subpaths[1200];
+        snprintf (subpaths, sizeof subpaths, "%s/pods/%s/volume-subpaths", a->data, tv_str (pod, "metadata.uid"));
+        json_t *mounts = rc ? NULL : volumes_mounts (spec, plan, tv_get (run, "env"), subpaths, err, errlen);
         if (!rc && !mounts)
             rc = PODENV_ERROR;
         if (mounts)
@@ -1207,39 +1208,49 @@ container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t
 }
 
 /* For a pod whose volumes are set up: ConfigMap/Secret/downward API updates reach its files; an
- * emptyDir past its sizeLimit is reported (every DU_EVERY_MS). */
+ * on-disk emptyDir past its sizeLimit evicts the pod (measured every DU_EVERY_MS), as the
+ * kubelet's eviction manager: event Evicted, backoff["evict"] for podsync (containers killed, phase
+ * Failed, reason Evicted). */
 static void
 volumes_refresh (troupe_ctx_t *ctx, agent_t *a, const json_t *pod)
 {
     const char *uid = tv_str (pod, "metadata.uid");
     if (!uid || !json_object_get (a->vol_applied, uid) || tv_get (pod, "metadata.deletionTimestamp"))
         return;
+    json_t *bo = json_object_get (a->backoff, uid);
+    const char *phase = tv_str (pod, "status.phase");
+    if ((bo && json_object_get (bo, "evict")) || (phase && (!strcmp (phase, "Failed") || !strcmp (phase, "Succeeded"))))
+        return; /* terminal: nothing runs that reads or writes its volumes */
     const json_t *plan;
     char err[600];
     if (volumes_ensure (a, pod, &plan, err, sizeof err) == PODENV_ERROR) {
         TR_WARN (A, "volumes of pod=%s/%s not updated: %s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), err);
         return;
     }
-    if (!a->du_now)
+    if (!a->du_now || !bo)
         return;
     const char *name;
     json_t *v;
     json_object_foreach ((json_t *) json_object_get (a->vol_applied, uid), name, v) {
         json_int_t limit = tv_int (v, "sizeLimit", 0);
-        char wk[400];
-        snprintf (wk, sizeof wk, "%s/%s", uid, name);
-        if (!limit || json_object_get (a->vol_warned, wk))
+        if (!limit)
             continue;
         int64_t used = volumes_usage (tv_str (v, "path"));
-        if (used > limit) {
-            char msg[500];
-            snprintf (msg, sizeof msg, "Usage of EmptyDir volume \"%s\" exceeds the limit \"%lld\" bytes (%lld used).", name,
-                      (long long) limit, (long long) used);
-            TR_WARN (A, "pod=%s/%s %s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), msg);
-            pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning",
-                       "EmptyDirSizeLimitExceeded", msg);
-            json_object_set_new (a->vol_warned, wk, json_true ());
-        }
+        if (used <= limit)
+            continue;
+        char lim[64], msg[500];
+        const json_t *text = json_object_get (v, "sizeLimitText");
+        if (json_is_string (text))
+            snprintf (lim, sizeof lim, "%s", json_string_value (text));
+        else
+            snprintf (lim, sizeof lim, "%lld", (long long) limit);
+        /* the kubelet's emptyDirMessageFmt, trailing space included */
+        snprintf (msg, sizeof msg, "Usage of EmptyDir volume \"%s\" exceeds the limit \"%s\". ", name, lim);
+        TR_WARN (A, "evicting pod=%s/%s: %s(%lld bytes used)", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
+                 msg, (long long) used);
+        pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning", "Evicted", msg);
+        json_object_set_new (bo, "evict", json_pack ("{s:s}", "message", msg));
+        return;
     }
 }
 
@@ -1252,11 +1263,6 @@ volumes_remove (agent_t *a, const char *uid)
     if (volumes_teardown (dir))
         TR_WARN (A, "volumes of pod uid=%s not all removed", uid);
     json_object_del (a->vol_applied, uid);
-    const char *k;
-    json_t *v;
-    void *tmp;
-    size_t n = strlen (uid);
-    json_object_foreach_safe (a->vol_warned, tmp, k, v) if (!strncmp (k, uid, n) && k[n] == '/') json_object_del (a->vol_warned, k);
 }
 
 /* Volume directories of pods that are gone (deleted while the agent was away) with no container
@@ -1986,7 +1992,6 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     a->objs = json_object ();
     a->obj_at = json_object ();
     a->vol_applied = json_object ();
-    a->vol_warned = json_object ();
     a->hooks = json_object ();
     const char *dr = tv_str (config, "defaultRuntime");
     if (dr && strcmp (dr, "oci") && strcmp (dr, "process")) {
@@ -2001,7 +2006,6 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
         json_decref (a->objs);
         json_decref (a->obj_at);
         json_decref (a->vol_applied);
-        json_decref (a->vol_warned);
         json_decref (a->hooks);
         free (a);
         return NULL;
@@ -2062,7 +2066,6 @@ agent_destroy (void **p)
     json_decref (a->objs);
     json_decref (a->obj_at);
     json_decref (a->vol_applied);
-    json_decref (a->vol_warned);
     json_decref (a->hooks);
     while (a->probers) {
         struct probe_ctr *n = a->probers->next;

@@ -321,7 +321,16 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         policy = "Always";
     sync_t c = {.pod = pod, .runtime = runtime, .backoff = backoff, .now_ms = now_ms, .runtime_name = runtime_name, .out = out};
     c.deleting = tv_get (pod, "metadata.deletionTimestamp") != NULL;
+    int deleting = c.deleting;
     c.grace = (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
+    /* evicted (the agent's decision now, or the status it wrote before): terminal, every
+     * container killed at once and none started again */
+    const json_t *ev = json_object_get (backoff, "evict");
+    const char *old_phase = tv_str (old, "phase"), *old_reason = tv_str (old, "reason");
+    int evicted = ev || (old_phase && old_reason && !strcmp (old_phase, "Failed") && !strcmp (old_reason, "Evicted"));
+    const char *ev_msg = ev ? tv_str (ev, "message") : tv_str (old, "message");
+    if (evicted && !deleting)
+        c.deleting = 1, c.grace = 0;
     /* the pod's IP: its sandbox's (oci), the node's for host processes and hostNetwork */
     int host_net = !strcmp (runtime_name ? runtime_name : "process", "process") || tv_bool (pod, "spec.hostNetwork", false);
     if (host_net)
@@ -375,7 +384,9 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         json_array_append_new (statuses, initialized && !init_failed ? one_container (&c, spec, policy, 0, &t) : initializing (spec));
     }
     const char *phase;
-    if (init_failed)
+    if (evicted)
+        phase = "Failed";
+    else if (init_failed)
         phase = "Failed";
     else if (!initialized)
         phase = "Pending";
@@ -400,11 +411,18 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
     json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "ContainersReady", all_ready,
                                                 all_ready ? NULL : "ContainersNotReady", NULL, now));
     json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "PodScheduled", 1, NULL, NULL, now));
+    if (evicted)
+        json_array_append_new (conds, tr_condition (tv_get (old, "conditions"), "DisruptionTarget", 1, "TerminationByKubelet",
+                                                    ev_msg, now));
     const char *start = tv_str (old, "startTime");
     const char *qos_class = podres_qos (pod);
     out->status = json_pack ("{s:s,s:o,s:s,s:s,s:o,s:s}", "phase", phase, "conditions", conds, "hostIP", host_ip,
                              "startTime", start ? start : now, "containerStatuses", statuses, "qosClass",
                              qos_class ? qos_class : "BestEffort");
+    if (evicted) {
+        json_object_set_new (out->status, "reason", json_string ("Evicted"));
+        json_object_set_new (out->status, "message", json_string (ev_msg ? ev_msg : ""));
+    }
     if (json_array_size (init_statuses))
         json_object_set_new (out->status, "initContainerStatuses", init_statuses);
     else
@@ -413,5 +431,5 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         json_object_set_new (out->status, "podIP", json_string (c.pod_ip));
         json_object_set_new (out->status, "podIPs", json_pack ("[{s:s}]", "ip", c.pod_ip));
     }
-    out->removable = c.deleting && t.running == 0 && init_running == 0;
+    out->removable = deleting && t.running == 0 && init_running == 0;
 }

@@ -21,6 +21,11 @@
  *   PodInitializing. A failed one restarts with the same back-off (restartPolicy Always acts as
  *   OnFailure for them); under Never the pod is Failed. Once an app container has a record, the
  *   init containers are done for good. status.initContainerStatuses: a completed one is ready.
+ * - Eviction (the kubelet's eviction manager): backoff["evict"] = {message}, set by the agent, or a
+ *   stored status phase Failed / reason Evicted (so it survives an agent restart): every running
+ *   container is stopped with grace 0, nothing starts again, the status is phase Failed, reason
+ *   Evicted, that message, and a DisruptionTarget condition (TerminationByKubelet). The pod object
+ *   stays (its controller makes a new one); it is removed only once deleted.
  * - Readiness: backoff["probe:<name>"] = {containerId, ready, started}, the agent's prober verdict
  *   for that running container (actors/agent/prober.h); without one, a container with a readiness
  *   or startup probe is not ready (and with a startup probe not started), else ready when running.

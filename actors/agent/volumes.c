@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,11 +193,18 @@ plan_downward (const json_t *pod, const json_t *srcv, const podenv_src_t *src, j
     return PODENV_OK;
 }
 
+/* The kubelet's SetVolumeOwnership masks: files of a read-only volume get group read, of a
+ * writable one group read-write; directories also group search and the setgid bit. */
+#define OWN_RW 0660
+#define OWN_RO 0440
+#define OWN_DIR (02000 | 0110)
+
 static int
 plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const char *vdir, json_t *out, char *err,
           size_t errlen)
 {
     const char *name = tv_str (v, "name");
+    const json_t *fsg = tv_get (pod, "spec.securityContext.fsGroup");
     char path[1400];
     json_t *files = NULL;
     const char *plugin = NULL;
@@ -213,8 +222,12 @@ plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const cha
         if (medium && !strcmp (medium, "Memory")) {
             json_object_set_new (e, "medium", json_string ("Memory"));
             json_object_set_new (e, "tmpfs", json_integer (limit > 0 ? limit : (src ? src->alloc_mem_bytes : 0)));
-        } else if (limit > 0)
+        } else if (limit > 0) {
             json_object_set_new (e, "sizeLimit", json_integer (limit));
+            json_object_set (e, "sizeLimitText", tv_get (v, "emptyDir.sizeLimit"));
+        }
+        if (json_is_integer (fsg))
+            json_object_set (e, "fsGroup", (json_t *) fsg);
         json_object_set_new (out, name, e);
         return PODENV_OK;
     }
@@ -260,10 +273,17 @@ plan_one (const json_t *pod, const json_t *v, const podenv_src_t *src, const cha
         json_decref (files);
         return rc;
     }
+    if (json_is_integer (fsg)) { /* group-readable: the files of these volumes are read-only */
+        const char *k;
+        json_t *f;
+        json_object_foreach (files, k, f) json_object_set_new (f, "mode", json_integer (tv_int (f, "mode", 0644) | OWN_RO));
+    }
     snprintf (path, sizeof path, "%s/kubernetes.io~%s/%s", vdir, plugin, name);
     json_t *e = json_pack ("{s:s,s:s,s:o,s:b}", "type", "files", "path", path, "files", files, "readOnly", 1);
     if (secret_tmpfs) /* as the kubelet: secrets on a tmpfs, sized by the node's memory */
         json_object_set_new (e, "tmpfs", json_integer (src && src->alloc_mem_bytes ? src->alloc_mem_bytes : 64 << 20));
+    if (json_is_integer (fsg))
+        json_object_set (e, "fsGroup", (json_t *) fsg);
     json_object_set_new (out, name, e);
     return PODENV_OK;
 }
@@ -562,6 +582,35 @@ host_path_check (const char *path, const char *type, char *err, size_t errlen)
     return fail (err, errlen, -1, "hostPath type \"%s\": unknown", type);
 }
 
+/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
+ * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
+static gid_t own_gid;
+static int own_ro;
+
+static int
+own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    if (lchown (path, (uid_t) -1, own_gid))
+        return -1;
+    if (flag == FTW_SL || S_ISLNK (st->st_mode))
+        return 0;
+    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
+    if (S_ISDIR (st->st_mode))
+        m |= OWN_DIR;
+    return chmod (path, m);
+}
+
+int
+volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
+{
+    own_gid = gid;
+    own_ro = readonly;
+    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
+        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
+    return 0;
+}
+
 int
 volumes_setup (const json_t *plan, char *err, size_t errlen)
 {
@@ -574,62 +623,192 @@ volumes_setup (const json_t *plan, char *err, size_t errlen)
                 return -1;
             continue;
         }
+        struct stat st;
+        int fresh = stat (path, &st) != 0, wrote = 0;
         if (mkdirs (path, !strcmp (type, "emptyDir") ? 0777 : 0755))
             return fail (err, errlen, -1, "mkdir %s: %s", path, strerror (errno));
-        if (!strcmp (type, "emptyDir"))
+        if (!strcmp (type, "emptyDir") && fresh)
             chmod (path, 0777);
         if (json_object_get (v, "tmpfs") && tmpfs_at (path, tv_int (v, "tmpfs", 0), err, errlen))
             return -1;
-        if (!strcmp (type, "files") && volumes_write_atomic (path, json_object_get (v, "files"), err, errlen) < 0)
+        if (!strcmp (type, "files") && (wrote = volumes_write_atomic (path, json_object_get (v, "files"), err, errlen)) < 0)
+            return -1;
+        /* fsGroup: an emptyDir once, when made (it is empty then; what the pod writes later is
+         * the pod's); a files volume each time it is written */
+        if (json_is_integer (json_object_get (v, "fsGroup")) && (wrote || fresh) &&
+            volumes_own (path, (gid_t) tv_int (v, "fsGroup", 0), tv_bool (v, "readOnly", false), err, errlen))
             return -1;
     }
     return 0;
 }
 
+/* fd (O_PATH) of rel below the directory dirfd, no symlink followed anywhere (so nothing can lead
+ * out of the volume, whatever is swapped in meanwhile): openat2 RESOLVE_BENEATH|NO_SYMLINKS, or
+ * on a kernel without it (before 5.6) one O_NOFOLLOW component at a time. -1 with errno (ELOOP:
+ * a symlink on the way). */
+static int
+open_beneath (int dirfd, const char *rel)
+{
+    if (!*rel)
+        return fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
+#ifdef SYS_openat2
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+    int fd = (int) syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd;
+#endif
+    return volumes_open_nofollow (dirfd, rel);
+}
+
 int
-volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t outlen, char *err, size_t errlen)
+volumes_open_nofollow (int dirfd, const char *rel)
+{
+    int cur = fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
+    const char *p = rel;
+    while (cur >= 0 && *p) {
+        size_t n = strcspn (p, "/");
+        char comp[NAME_MAX + 1];
+        if (n == 0 || n > NAME_MAX || (n == 2 && !strncmp (p, "..", 2))) {
+            close (cur);
+            errno = EINVAL;
+            return -1;
+        }
+        memcpy (comp, p, n);
+        comp[n] = 0;
+        int next = openat (cur, comp, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (next >= 0 && (fstat (next, &st) || S_ISLNK (st.st_mode))) { /* O_PATH|O_NOFOLLOW opens a link itself */
+            close (next);
+            next = -1;
+            errno = ELOOP;
+        }
+        int e = errno;
+        close (cur);
+        errno = e;
+        cur = next;
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return cur;
+}
+
+int
+volumes_subpath_open (const char *vol, const char *sub, char *err, size_t errlen)
 {
     if (volumes_subpath_ok (sub, err, errlen))
         return -1;
     char base[PATH_MAX], full[PATH_MAX * 2], real[PATH_MAX];
     if (!realpath (vol, base))
         return fail (err, errlen, -1, "volume %s: %s", vol, strerror (errno));
-    snprintf (full, sizeof full, "%s/%s", base, sub);
-    struct stat st;
     size_t n = strlen (base);
-    if (lstat (full, &st) && errno == ENOENT) {
-        /* made as a directory, one component at a time, never through a symlink out: every
-         * component already there must resolve inside the volume before anything is made below
-         * it (a symlink the container left in the volume must not lead mkdir, as root, out) */
-        char part[PATH_MAX * 2];
-        snprintf (part, sizeof part, "%s", full);
-        for (char *p = part + n + 1;; p++) {
-            char ch = *p;
-            if (ch != '/' && ch != 0)
-                continue;
-            *p = 0;
-            if (lstat (part, &st) == 0) {
-                if (!realpath (part, real))
-                    return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
-                if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
-                    return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
-            } else if (errno != ENOENT || (mkdir (part, 0755) && errno != EEXIST))
+    /* the longest prefix that exists, resolved (a symlink inside the volume may lead elsewhere
+     * inside it, as in Kubernetes) and checked to stay inside; the rest is made below it */
+    snprintf (full, sizeof full, "%s", base);
+    const char *p = sub, *make = "";
+    struct stat st;
+    while (*p) {
+        size_t k = strcspn (p, "/");
+        char next[PATH_MAX * 2];
+        if (snprintf (next, sizeof next, "%s/%.*s", full, (int) k, p) >= (int) sizeof next)
+            return fail (err, errlen, -1, "subPath %s: too long", sub);
+        if (lstat (next, &st)) {
+            if (errno != ENOENT)
                 return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
-            *p = ch;
-            if (!ch)
-                break;
+            make = p;
+            break;
         }
+        snprintf (full, sizeof full, "%s", next);
+        p += k;
+        while (*p == '/')
+            p++;
     }
     if (!realpath (full, real))
         return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
     if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
         return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
-    snprintf (out, outlen, "%s", real);
+    int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (bfd < 0)
+        return fail (err, errlen, -1, "volume %s: %s", vol, strerror (errno));
+    int fd = open_beneath (bfd, real[n] ? real + n + 1 : "");
+    close (bfd);
+    if (fd < 0)
+        return fail (err, errlen, -1, "subPath %s: %s (changed while it was checked?)", sub, strerror (errno));
+    /* the rest made as directories, one at a time under the fd, never through a symlink */
+    while (*make) {
+        size_t k = strcspn (make, "/");
+        char comp[NAME_MAX + 1];
+        snprintf (comp, sizeof comp, "%.*s", (int) (k < NAME_MAX ? k : NAME_MAX), make);
+        if (mkdirat (fd, comp, 0755) && errno != EEXIST) { /* an O_PATH fd serves as a dirfd */
+            int e = errno;
+            close (fd);
+            return fail (err, errlen, -1, "subPath %s: mkdir %s: %s", sub, comp, strerror (e));
+        }
+        int next = volumes_open_nofollow (fd, comp);
+        int e = errno;
+        close (fd);
+        if (next < 0)
+            return fail (err, errlen, -1, "subPath %s: %s: %s", sub, comp, strerror (e));
+        fd = next;
+        make += k;
+        while (*make == '/')
+            make++;
+    }
+    return fd;
+}
+
+int
+volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t outlen, char *err, size_t errlen)
+{
+    int fd = volumes_subpath_open (vol, sub, err, errlen);
+    if (fd < 0)
+        return -1;
+    char link[64];
+    snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink (link, out, outlen - 1);
+    close (fd);
+    if (n <= 0)
+        return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
+    out[n] = 0;
+    return 0;
+}
+
+/* The subPath's fd bind-mounted at target (made as a file or a directory like the source): the
+ * kubelet's doBindSubPath. What the runtime later mounts is target, a path no container controls. */
+static int
+bind_subpath (int fd, const char *target, char *err, size_t errlen)
+{
+    char parent[PATH_MAX], src[64];
+    snprintf (parent, sizeof parent, "%s", target);
+    *strrchr (parent, '/') = 0;
+    if (mkdirs (parent, 0750))
+        return fail (err, errlen, -1, "mkdir %s: %s", parent, strerror (errno));
+    if (mounted (target) && umount2 (target, MNT_DETACH))
+        return fail (err, errlen, -1, "umount %s: %s", target, strerror (errno));
+    struct stat st, tst;
+    if (fstat (fd, &st))
+        return fail (err, errlen, -1, "subPath: %s", strerror (errno));
+    if (!lstat (target, &tst) && (S_ISDIR (tst.st_mode) != S_ISDIR (st.st_mode) || S_ISLNK (tst.st_mode)))
+        rm_rf (target);
+    if (S_ISDIR (st.st_mode)) {
+        if (mkdir (target, 0750) && errno != EEXIST)
+            return fail (err, errlen, -1, "mkdir %s: %s", target, strerror (errno));
+    } else {
+        int t = open (target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (t < 0)
+            return fail (err, errlen, -1, "create %s: %s", target, strerror (errno));
+        close (t);
+    }
+    snprintf (src, sizeof src, "/proc/self/fd/%d", fd);
+    if (mount (src, target, NULL, MS_BIND, NULL))
+        return fail (err, errlen, -1, "bind subPath onto %s: %s", target, strerror (errno));
     return 0;
 }
 
 json_t *
-volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, char *err, size_t errlen)
+volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, const char *subpaths_dir, char *err,
+                size_t errlen)
 {
     json_t *out = json_array (), *vars = json_object ();
     size_t i;
@@ -656,7 +835,18 @@ volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, char 
         snprintf (host, sizeof host, "%s", tv_str (v, "path"));
         char *sub = tv_str (m, "subPathExpr") ? podenv_expand (tv_str (m, "subPathExpr"), vars)
                                                : strdup (tv_str (m, "subPath") ? tv_str (m, "subPath") : "");
-        if (*sub) {
+        if (*sub && subpaths_dir) {
+            int fd = volumes_subpath_open (host, sub, err, errlen);
+            free (sub);
+            if (fd < 0)
+                goto bad;
+            snprintf (host, sizeof host, "%s/%s/%s/%zu", subpaths_dir, name, tv_str (spec, "name") ? tv_str (spec, "name") : "",
+                      i);
+            int rc = bind_subpath (fd, host, err, errlen);
+            close (fd);
+            if (rc)
+                goto bad;
+        } else if (*sub) {
             char real[PATH_MAX];
             int rc = volumes_subpath_resolve (host, sub, real, sizeof real, err, errlen);
             free (sub);
@@ -698,11 +888,24 @@ volumes_usage (const char *dir)
     return usage_sum;
 }
 
+static int teardown_dir (const char *vdir);
+
 int
 volumes_teardown (const char *pod_dir)
 {
     char vdir[PATH_MAX];
+    snprintf (vdir, sizeof vdir, "%s/volume-subpaths", pod_dir); /* its binds first: they pin the volumes */
+    int rc = teardown_dir (vdir);
     snprintf (vdir, sizeof vdir, "%s/volumes", pod_dir);
+    if (teardown_dir (vdir))
+        rc = -1;
+    rmdir (pod_dir); /* only when empty: the runtime's logs may still be there */
+    return rc;
+}
+
+static int
+teardown_dir (const char *vdir)
+{
     /* unmount what is mounted below (deepest first: mountinfo lists parents first) */
     FILE *f = fopen ("/proc/self/mountinfo", "r");
     json_t *points = json_array ();
@@ -730,6 +933,5 @@ volumes_teardown (const char *pod_dir)
     json_decref (points);
     if (rm_rf (vdir))
         rc = -1;
-    rmdir (pod_dir); /* only when empty: the runtime's logs may still be there */
     return rc;
 }

@@ -4,11 +4,13 @@
  * tmp/ then renamed into layers/, and the record is written last. Imports do the same with the
  * blobs of a tarball instead of a registry.
  *
- * Locking: pulls and imports hold gc_lock for reading (they run in parallel), remove and gc
- * for writing, so a blob or layer a pull has just found present is not deleted under it; remove
- * and gc only try the lock (busy: remove fails, gc waits for its next round), never blocking
- * their caller for a download. rec_lock serializes the writes of a record (touch's
- * read-modify-write, a pull's new record). */
+ * Locking: pulls and imports hold ROOT/gc.lock shared (flock: they run in parallel), remove
+ * and gc exclusive, so a blob or layer a pull has just found present is not deleted under it.
+ * The lock is a file, taken on a descriptor opened for each holder, so it holds across handles
+ * and across processes: `troupe runtime rmi` (its own process and handle) and the shim's pulls
+ * and GC exclude each other. Remove and gc only try the lock (busy: remove fails, gc waits for
+ * its next round), never blocking their caller for a download. rec_lock serializes the writes
+ * of a record within a process (touch's read-modify-write, a pull's new record). */
 #include "runtime-shims/oci/imgstore.h"
 
 #include <dirent.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -31,12 +34,49 @@
 
 struct imgstore {
     char root[PATH_MAX];
-    pthread_rwlock_t gc_lock;
     pthread_mutex_t rec_lock;
     uint64_t blob_fetches;   /* __atomic */
 };
 
 #define P_MAX (PATH_MAX + 512)
+
+/* ROOT/gc.lock on a descriptor of its own: shared (waits for a remove or gc to end) or
+ * exclusive-if-free. The descriptor, or -1 (busy, or the file cannot be opened). */
+static int
+gc_lock (const imgstore_t *s, int exclusive)
+{
+    char p[P_MAX];
+    snprintf (p, sizeof p, "%s/gc.lock", s->root);
+    int fd = open (p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock (fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH)) {
+        if (errno == EINTR)
+            continue;
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void
+gc_unlock (int fd)
+{
+    if (fd >= 0)
+        close (fd); /* the lock goes with the last descriptor of its open file */
+}
+
+int
+imgstore_pin (imgstore_t *self)
+{
+    return gc_lock (self, 0);
+}
+
+void
+imgstore_unpin (int pin)
+{
+    gc_unlock (pin);
+}
 
 static int64_t
 now_ms (void)
@@ -529,9 +569,14 @@ imgstore_open (const char *root, char *err, size_t errlen)
         free (s);
         return NULL;
     }
-    /* a crash mid-pull leaves its temp files here: swept */
+    /* a crash mid-pull leaves its temp files here: swept, unless a pull or an import runs now
+     * (another process's: `troupe runtime rmi` opens the store while the shim pulls) */
     snprintf (p, sizeof p, "%s/tmp", s->root);
-    layer_remove (p);
+    int lk = gc_lock (s, 1);
+    if (lk >= 0) {
+        layer_remove (p);
+        gc_unlock (lk);
+    }
     const char *dirs[] = {"tmp", "blobs/sha256", "layers", "images"};
     for (size_t i = 0; i < 4; i++) {
         snprintf (p, sizeof p, "%s/%s", s->root, dirs[i]);
@@ -542,7 +587,6 @@ imgstore_open (const char *root, char *err, size_t errlen)
         }
     }
     chmod (p, 0700);
-    pthread_rwlock_init (&s->gc_lock, NULL);
     pthread_mutex_init (&s->rec_lock, NULL);
     return s;
 }
@@ -553,7 +597,6 @@ imgstore_destroy (imgstore_t **self_p)
     imgstore_t *s = *self_p;
     if (!s)
         return;
-    pthread_rwlock_destroy (&s->gc_lock);
     pthread_mutex_destroy (&s->rec_lock);
     free (s);
     *self_p = NULL;
@@ -673,7 +716,11 @@ imgstore_pull (imgstore_t *self, const char *ns, const char *ref, const imgpull_
         return IMG_ERR_NETWORK;
     }
     registry_resolved_t res;
-    pthread_rwlock_rdlock (&self->gc_lock);
+    int lk = gc_lock (self, 0);
+    if (lk < 0) {
+        registry_destroy (&reg);
+        return disk_err ("lock", self->root, err, errlen);
+    }
     int rc = registry_resolve (reg, &res, e2, sizeof e2);
     if (!rc) {
         manifest_in_t mi = {res.top_digest, res.top_body, res.top_len, res.digest, res.body, res.len, &res.m};
@@ -681,7 +728,7 @@ imgstore_pull (imgstore_t *self, const char *ns, const char *ref, const imgpull_
         rc = install_image (self, ns, name, &mi, &src, record, e2, sizeof e2);
         registry_resolved_clear (&res);
     }
-    pthread_rwlock_unlock (&self->gc_lock);
+    gc_unlock (lk);
     registry_destroy (&reg);
     if (rc)
         snprintf (err, errlen, "pull %s: %s", name, e2);
@@ -931,7 +978,12 @@ imgstore_import (imgstore_t *self, const char *ns, const char *tar_path, json_t 
         json_decref (names);
         return disk_err ("mkdtemp", tmp, err, errlen);
     }
-    pthread_rwlock_rdlock (&self->gc_lock);
+    int lk = gc_lock (self, 0);
+    if (lk < 0) {
+        layer_remove (tmp);
+        json_decref (names);
+        return disk_err ("lock", self->root, err, errlen);
+    }
     /* the tarball is unpacked with the layers' safe extraction: no entry lands outside tmp */
     if ((rc = layer_unpack (tar_path, tmp, NULL, e2, sizeof e2))) {
         snprintf (err, errlen, "import %s: %s", tar_path, e2);
@@ -954,7 +1006,7 @@ imgstore_import (imgstore_t *self, const char *ns, const char *tar_path, json_t 
             rc = IMG_ERR_NOT_FOUND;
         }
     }
-    pthread_rwlock_unlock (&self->gc_lock);
+    gc_unlock (lk);
     layer_remove (tmp);
     if (!rc && names_out)
         *names_out = json_incref (names);
@@ -979,7 +1031,7 @@ digest_in (const json_t *rec, const json_t *in_use)
     return 0;
 }
 
-/* Deletes blobs and layers no record names. Caller holds gc_lock for writing. */
+/* Deletes blobs and layers no record names. Caller holds gc.lock exclusive. */
 static void
 sweep_unreferenced (imgstore_t *s)
 {
@@ -1044,14 +1096,15 @@ imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const json_t
     json_decref (rec);
     /* not waited for: a pull or import holds the lock for its whole download, and the caller is
      * the shim's serve loop */
-    if (pthread_rwlock_trywrlock (&self->gc_lock)) {
-        snprintf (err, errlen, "remove %s: a pull or an import is running; try again", ref);
+    int lk = gc_lock (self, 1);
+    if (lk < 0) {
+        snprintf (err, errlen, "remove %s: a pull, an import or an image GC is running; try again", ref);
         return -1;
     }
     int rc = unlink (p) < 0 && errno != ENOENT ? disk_err ("remove", p, err, errlen) : 0;
     if (!rc)
         sweep_unreferenced (self);
-    pthread_rwlock_unlock (&self->gc_lock);
+    gc_unlock (lk);
     return rc;
 }
 
@@ -1083,7 +1136,8 @@ imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use)
     qsort (v_, n, sizeof *v_, by_last_used);
     int removed = 0;
     char p[P_MAX];
-    if (pthread_rwlock_trywrlock (&self->gc_lock)) { /* a pull runs: the next round (see imgstore_remove) */
+    int lk = gc_lock (self, 1);
+    if (lk < 0) { /* a pull runs (or a remove): the next round (see imgstore_remove) */
         free (v_);
         json_decref (all);
         return 0;
@@ -1103,7 +1157,7 @@ imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use)
     }
     if (removed)
         sweep_unreferenced (self);
-    pthread_rwlock_unlock (&self->gc_lock);
+    gc_unlock (lk);
     free (v_);
     json_decref (all);
     return removed;

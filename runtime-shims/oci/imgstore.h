@@ -21,9 +21,12 @@
  *    "pulledAt": ms since the epoch, "lastUsed": ms,
  *    "source": "pull" | "import" (given offline: imgstore_import, the preload folder, the seed)}
  *
+ *   gc.lock                       flock: shared by pulls and imports, exclusive for remove and
+ *                                 GC, across handles and processes (imgstore_pin)
+ *
  * Thread-safety: pulls of different images may run in parallel threads; every file is written
  * to a temp name and renamed, so a crash mid-pull leaves no half blob, layer or record (temp
- * files are swept at open). Reference counting of images in use is the shim's (it passes the
+ * files are swept at open, when no pull or import holds gc.lock). Reference counting of images in use is the shim's (it passes the
  * set of in-use digests to remove/gc).
  */
 #ifndef TROUPE_IMGSTORE_H
@@ -83,12 +86,18 @@ int imgstore_import (imgstore_t *self, const char *ns, const char *tar_path, jso
 json_t *imgstore_list (imgstore_t *self, const char *ns);
 /* Forgets ref in ns; blobs and layers no image uses any more are deleted. in_use: array of
  * manifest digests that running containers use (refused with -1 "in use" if ref's digest or
- * manifestDigest is one). IMG_ERR_NOT_FOUND (also -1) when ns has no such image. */
+ * manifestDigest is one). IMG_ERR_NOT_FOUND (also -1) when ns has no such image. -1 "try again"
+ * while a pull or an import holds gc.lock (any handle, any process). */
 int imgstore_remove (imgstore_t *self, const char *ns, const char *ref, const json_t *in_use, char *err, size_t errlen);
 /* Image GC as the kubelet's: when the filesystem holding root is above high_pct used, removes
  * unused images (not in in_use) least recently used first until below low_pct. Returns the
- * number removed. */
+ * number removed (0 while a pull, an import or a remove holds gc.lock, in any process). */
 int imgstore_gc (imgstore_t *self, int high_pct, int low_pct, const json_t *in_use);
+/* Holds the store's gc.lock shared, as a pull does (waiting for a remove or a GC that runs):
+ * meanwhile imgstore_remove and imgstore_gc of every handle, in every process, refuse. A pin
+ * (>= 0) for imgstore_unpin, or -1 (errno). */
+int imgstore_pin (imgstore_t *self);
+void imgstore_unpin (int pin);
 /* Marks an image used now (for GC order). */
 void imgstore_touch (imgstore_t *self, const char *ns, const char *ref);
 /* Blobs transferred from registries since open (metrics; tests check a second pull does none). */

@@ -34,6 +34,7 @@ typedef struct {
     json_t *rec;
     int64_t kill_at;   /* monotonic ms of the SIGKILL after a SIGTERM; 0 none */
     int starting;      /* a start job runs */
+    int removing;      /* a removal job runs (runc delete, its directory) */
 } ctr_t;
 
 struct oci_shim {
@@ -60,7 +61,7 @@ struct oci_shim {
     zhashx_t *pending_sb; /* sandbox ids being set up or torn down → "1" */
 };
 
-typedef enum { J_PULL = 1, J_SANDBOX, J_SANDBOX_RM, J_START, J_EXEC } jkind_t;
+typedef enum { J_PULL = 1, J_SANDBOX, J_SANDBOX_RM, J_START, J_EXEC, J_CTR_RM } jkind_t;
 
 struct oci_job {
     jkind_t kind;
@@ -1134,30 +1135,86 @@ h_remove_sandbox (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t *
         fail (rep, TR_CONFLICT, "sandbox \"%s\" is being set up or torn down", id);
         return;
     }
-    /* its containers go now (runc delete is quick); the network goes in a job */
-    zlistx_t *ids = zhashx_keys (s->ctrs);
-    for (const char *cid = zlistx_first (ids); cid; cid = zlistx_next (ids)) {
-        ctr_t *c = zhashx_lookup (s->ctrs, cid);
-        if (c && !strcmp (tv_str (c->rec, "sandboxId") ? tv_str (c->rec, "sandboxId") : "", id))
-            remove_ctr (s, c);
-    }
-    zlistx_destroy (&ids);
+    /* its containers (runc delete, their directories: slow on a loaded machine) and its network
+     * go in a job: the loop answers other requests meanwhile */
+    json_t *ids = json_array ();
+    for (ctr_t *c = zhashx_first (s->ctrs); c; c = zhashx_next (s->ctrs))
+        if (!strcmp (tv_str (c->rec, "sandboxId") ? tv_str (c->rec, "sandboxId") : "", id) && !c->removing) {
+            c->removing = 1;
+            json_array_append_new (ids, json_string (c->id));
+        }
     const json_t *sb = zhashx_lookup (s->sandboxes, id);
-    if (!sb) {
+    if (!sb && !json_array_size (ids)) {
+        json_decref (ids);
         ok (rep, NULL);
         return;
     }
     char key[200];
     snprintf (key, sizeof key, "sandbox-rm/%s", id);
-    zhashx_update (s->pending_sb, id, "1");
-    *job = job_new (s, J_SANDBOX_RM, key, sb);
+    if (sb) {
+        zhashx_update (s->pending_sb, id, "1");
+        *job = job_new (s, J_SANDBOX_RM, key, sb);
+    } else
+        *job = job_new (s, J_CTR_RM, key, NULL);
+    json_decref ((*job)->in);
+    (*job)->in = sb ? json_deep_copy (sb) : json_object ();
+    json_object_set_new ((*job)->in, "ctrIds", ids);
     snprintf ((*job)->id, sizeof (*job)->id, "%s", id);
+}
+
+/* On a job thread: runc delete and the directory of each container in j->in.ctrIds (they are
+ * marked removing; the loop forgets them in oci_job_finish). */
+static void
+run_ctr_rm (oci_job_t *j)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get (j->in, "ctrIds"), i, v) {
+        char err[512], dir[PATH_MAX];
+        const char *cid = json_string_value (v);
+        if (ocirun_delete (&j->s->paths, cid, err, sizeof err))
+            TR_WARN (A, "runc delete id=%.12s: %s", cid, err);
+        ctr_dir (j->s, cid, dir, sizeof dir);
+        if (ocirun_remove_dir (dir))
+            TR_WARN (A, "cannot remove %s: %s", dir, strerror (errno));
+    }
+}
+
+static void
+forget_removed (oci_shim_t *s, const oci_job_t *j)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get (j->in, "ctrIds"), i, v) zhashx_delete (s->ctrs, json_string_value (v));
+}
+
+static void
+h_remove_container (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
+{
+    ctr_t *c = find (s, req, rep);
+    if (!c)
+        return;
+    if (!strcmp (tv_str (c->rec, "state"), CRI_STATE_RUNNING) || c->starting) {
+        fail (rep, TR_CONFLICT, "container \"%s\" is running; stop it first", c->id);
+        return;
+    }
+    char key[200];
+    snprintf (key, sizeof key, "ctr-rm/%s", c->id);
+    *job = job_new (s, J_CTR_RM, key, NULL);
+    json_decref ((*job)->in);
+    /* a second request while one runs: the same key, so the serve loop makes it wait for that one */
+    (*job)->in = json_pack ("{s:[]}", "ctrIds");
+    if (!c->removing)
+        json_array_append_new (json_object_get ((*job)->in, "ctrIds"), json_string (c->id));
+    c->removing = 1;
+    snprintf ((*job)->id, sizeof (*job)->id, "%s", c->id);
 }
 
 static void
 run_sandbox_rm (oci_job_t *j)
 {
     oci_shim_t *s = j->s;
+    run_ctr_rm (j);
     if (tv_str (j->in, "netns")) {
         if (cni_del (&s->cni, j->id, tv_str (j->in, "netns"), j->err, sizeof j->err))
             TR_WARN (A, "CNI DEL sandbox=%s: %s", j->id, j->err);
@@ -1297,6 +1354,10 @@ h_start (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
     ctr_t *c = find (s, req, rep);
     if (!c)
         return;
+    if (c->removing) {
+        fail (rep, TR_CONFLICT, "container \"%s\" is being removed", c->id);
+        return;
+    }
     if (c->starting || strcmp (tv_str (c->rec, "state"), CRI_STATE_CREATED)) {
         fail (rep, TR_CONFLICT, "container \"%s\" is %s, not CREATED", c->id, c->starting ? "starting" : tv_str (c->rec, "state"));
         return;
@@ -1440,6 +1501,7 @@ oci_job_run (oci_job_t *j)
     case J_SANDBOX_RM: run_sandbox_rm (j); break;
     case J_START: run_start (j); break;
     case J_EXEC: run_exec (j); break;
+    case J_CTR_RM: run_ctr_rm (j); break;
     }
     j->t_done = mono_ms ();
 }
@@ -1465,7 +1527,12 @@ oci_job_finish (oci_shim_t *s, oci_job_t *j, tr_env_t *rep)
                      (long long) j->t_stage);
         }
         break;
+    case J_CTR_RM:
+        forget_removed (s, j);
+        j->rc = 0;
+        break;
     case J_SANDBOX_RM: {
+        forget_removed (s, j);
         zhashx_delete (s->pending_sb, j->id);
         char path[PATH_MAX];
         snprintf (path, sizeof path, "%s/sandboxes/%s.json", s->state, j->id);
@@ -1569,16 +1636,7 @@ oci_shim_handle (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **
             ok (rep, NULL);
         }
         break;
-    case TR_VERB_REMOVE_CONTAINER:
-        if ((c = find (s, req, rep))) {
-            if (!strcmp (tv_str (c->rec, "state"), CRI_STATE_RUNNING) || c->starting) {
-                fail (rep, TR_CONFLICT, "container \"%s\" is running; stop it first", c->id);
-                break;
-            }
-            remove_ctr (s, c);
-            ok (rep, NULL);
-        }
-        break;
+    case TR_VERB_REMOVE_CONTAINER: h_remove_container (s, req, rep, job); break;
     case TR_VERB_CONTAINER_STATUS:
         if ((c = find (s, req, rep)))
             ok (rep, status_of (s, c));

@@ -14,8 +14,8 @@
  * Containers keep running when the shim stops (conmon holds them); a new shim re-reads the
  * records and conmon's exit files: a container that ended meanwhile gets its real exit code.
  *
- * Slow work (pulls, sandbox set-up and tear-down, starting a container, exec) runs in job
- * threads: oci_shim_handle answers at once or hands back a job; the serve loop (shim.c) runs the
+ * Slow work (pulls, sandbox set-up and tear-down, starting and removing a container: runc delete
+ * and its directory, exec) runs in job threads: oci_shim_handle answers at once or hands back a job; the serve loop (shim.c) runs the
  * job on a thread and calls oci_job_finish on its own thread with the result.
  */
 #ifndef TROUPE_OCI_SHIM_H

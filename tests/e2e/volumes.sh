@@ -2,11 +2,15 @@
 # Volumes and environment from objects (issue 7): a pod of two containers on the oci runtime with a
 # configMap volume (the file changes within 10 s of `troupe apply` of the ConfigMap), a secret
 # volume with defaultMode 0400, an emptyDir shared by the two containers, a Memory emptyDir (a
-# tmpfs inside the container), an on-disk emptyDir past its sizeLimit (an event), a hostPath
+# tmpfs inside the container), a hostPath
 # Directory of a temp dir, a subPath, a downwardAPI file,
 # env from configMapKeyRef / secretKeyRef / fieldRef status.podIP and envFrom with a prefix; a pod
 # referencing a missing ConfigMap waits in CreateContainerConfigError `configmap "x" not found`
-# and starts once it exists; after deletion no pod volume directory and no tmpfs mount is left.
+# and starts once it exists; a pod with runAsUser 1000 and fsGroup 2000 has group 2000, writes
+# into its emptyDir files of group 2000 and reads a 0400 secret through the group (0440, group
+# 2000); a ReplicaSet's pod writing 3 MiB into an emptyDir with sizeLimit 1Mi is evicted (Failed,
+# Evicted, the kubelet's message, an Evicted event) and the ReplicaSet makes a new pod; after
+# deletion no pod volume directory and no tmpfs mount is left.
 . "$(dirname "$0")/lib.sh"
 need_images
 cd "$T" || fail "no temp dir"
@@ -61,7 +65,6 @@ spec:
     - {name: host, mountPath: /host, readOnly: true}
     - {name: shared, mountPath: /sub, subPath: sub/dir}
     - {name: info, mountPath: /info}
-    - {name: small, mountPath: /small}
   - name: side
     image: $IMG
     command: ["/bin/sh", "-c", "echo hi-from-side > /shared/from-side; sleep 3600 # $MARK"]
@@ -72,7 +75,6 @@ spec:
   - {name: sec, secret: {secretName: creds, defaultMode: 0400}}
   - {name: shared, emptyDir: {}}
   - {name: ram, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
-  - {name: small, emptyDir: {sizeLimit: 1Mi}}
   - {name: host, hostPath: {path: $T/hostdir, type: Directory}}
   - {name: info, downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}, {path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
 Y
@@ -106,11 +108,6 @@ pass "emptyDir shared by two containers, Memory emptyDir is tmpfs, hostPath Dire
 ENV=$(x sh -c 'echo "$MODE|$PASS|$IP|$CFG_mode|$CFG_greeting|${MISSING_OK-unset}"')
 [ "$ENV" = "fast|s3cret|$IP|fast|hello|unset" ] || fail "env: '$ENV', want 'fast|s3cret|$IP|fast|hello|unset'"
 pass "env from configMapKeyRef, secretKeyRef, fieldRef status.podIP ($IP), envFrom with prefix, optional left out"
-
-x dd if=/dev/zero of=/small/big bs=1024 count=2048 2>/dev/null || fail "cannot write into the sizeLimit emptyDir"
-limited() { tro get events -o json | jq -e '[.items[] | select(.involvedObject.name=="vols" and .reason=="EmptyDirSizeLimitExceeded")] | length > 0'; }
-wait_for 30 limited || fail "no EmptyDirSizeLimitExceeded event for 2 MiB in a 1Mi emptyDir"
-pass "an on-disk emptyDir past its sizeLimit is measured and reported (event)"
 
 sed -i 's/greeting: hello/greeting: updated/' "$T/objs.yaml"
 tro apply -f "$T/objs.yaml" >/dev/null || fail "apply updated ConfigMap"
@@ -146,8 +143,81 @@ UIDS="$UIDS $(tro get pod nocm -o json | jq -r .metadata.uid)"
 wait_for 60 started || fail "nocm did not start once its ConfigMap existed: $(tro get pod nocm -o json | jq -c .status.containerStatuses)"
 pass "a missing ConfigMap: CreateContainerConfigError 'configmap \"later\" not found', then started when it exists"
 
+cat >"$T/fsg.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: fsg}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, fsGroup: 2000, fsGroupChangePolicy: OnRootMismatch}
+  containers:
+  - name: c
+    image: $IMG
+    command: ["/bin/sh", "-c", "sleep 3600 # $MARK"]
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+    - {name: sec, mountPath: /sec}
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: sec, secret: {secretName: creds, defaultMode: 0400}}
+Y
+tro apply -f "$T/fsg.yaml" >/dev/null || fail "apply fsg"
+fsgup() { [ "$(tro get pod fsg -o json | jq -r '.status.containerStatuses[0].state.running != null')" = true ]; }
+wait_for 90 fsgup || fail "fsg not running: $(tro get pod fsg -o json | jq -c .status)"
+UIDS="$UIDS $(tro get pod fsg -o json | jq -r .metadata.uid)"
+f() { tro exec fsg -c c -- "$@"; }
+[ "$(f id -u)" = 1000 ] || fail "fsg uid: $(f id -u)"
+f id -G | tr ' ' '\n' | grep -qx 2000 || fail "fsGroup 2000 not among the groups: $(f id -G)"
+f sh -c 'echo mine > /scratch/f' || fail "uid 1000 cannot write into the emptyDir"
+[ "$(f stat -c %g /scratch/f)" = 2000 ] || fail "a file written into the emptyDir has group $(f stat -c %g /scratch/f), 2000 expected"
+[ "$(f stat -c %g /scratch)" = 2000 ] || fail "the emptyDir has group $(f stat -c %g /scratch)"
+[ "$(f cat /sec/password)" = s3cret ] || fail "uid 1000 cannot read the 0400 secret through fsGroup: '$(f cat /sec/password 2>&1)'"
+[ "$(f stat -L -c %g:%a /sec/password)" = 2000:440 ] || fail "secret file group:mode $(f stat -L -c %g:%a /sec/password), 2000:440 expected"
+pass "fsGroup 2000 with runAsUser 1000: in id -G, emptyDir files of group 2000 (setgid), a 0400 secret becomes 0440 group 2000 and readable"
+
+# emptyDir sizeLimit eviction: the ReplicaSet's first pod (it makes the marker in a hostPath) writes
+# 3 MiB into a 1Mi emptyDir; the replacement writes nothing and runs
+cat >"$T/hog.yaml" <<Y
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: hog}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hog}}
+  template:
+    metadata: {labels: {app: hog}}
+    spec:
+      terminationGracePeriodSeconds: 30
+      containers:
+      - name: c
+        image: $IMG
+        command: ["/bin/sh", "-c", "if mkdir /host/hog-marker 2>/dev/null; then dd if=/dev/zero of=/scratch/big bs=1024 count=3072; fi; sleep 3600 # $MARK"]
+        volumeMounts:
+        - {name: scratch, mountPath: /scratch}
+        - {name: host, mountPath: /host}
+      volumes:
+      - {name: scratch, emptyDir: {sizeLimit: 1Mi}}
+      - {name: host, hostPath: {path: $T/hostdir, type: Directory}}
+Y
+tro apply -f "$T/hog.yaml" >/dev/null || fail "apply hog"
+S0=$SECONDS
+evicted() { tro get pods -l app=hog -o json | jq -e '[.items[] | select(.status.phase=="Failed" and .status.reason=="Evicted")] | length == 1' >/dev/null; }
+wait_for 60 evicted || fail "no hog pod Failed/Evicted within 60 s: $(tro get pods -l app=hog -o json | jq -c '[.items[].status | {phase, reason, message}]')"
+EV=$(tro get pods -l app=hog -o json | jq -r '.items[] | select(.status.reason=="Evicted")')
+[ "$(jq -r .status.message <<<"$EV")" = 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ' ] || fail "eviction message: '$(jq -r .status.message <<<"$EV")'"
+jq -e '[.status.containerStatuses[0].state.terminated] | length == 1' <<<"$EV" >/dev/null || fail "the evicted pod's container is not terminated: $(jq -c .status.containerStatuses <<<"$EV")"
+EVNAME=$(jq -r .metadata.name <<<"$EV"); UIDS="$UIDS $(jq -r .metadata.uid <<<"$EV")"
+tro get events -o json | jq -e --arg n "$EVNAME" '[.items[] | select(.involvedObject.name==$n and .reason=="Evicted")] | length > 0' >/dev/null ||
+  fail "no Evicted event for $EVNAME"
+T_EV=$((SECONDS - S0))
+replaced() { tro get pods -l app=hog -o json | jq -e '[.items[] | select(.status.phase=="Running")] | length == 1' >/dev/null; }
+wait_for 90 replaced || fail "the ReplicaSet made no running replacement: $(tro get pods -l app=hog -o json | jq -c '[.items[].status.phase]')"
+for u in $(tro get pods -l app=hog -o json | jq -r '.items[].metadata.uid'); do UIDS="$UIDS $u"; done
+pass "3 MiB in a 1Mi emptyDir: the pod is evicted in ${T_EV} s (Failed, Evicted, the kubelet's message, container killed, event) and the ReplicaSet replaced it"
+tro delete rs hog >/dev/null || fail "delete rs hog"
+
 [ "$(vol_mounts)" -gt "$VBEFORE" ] || fail "no tmpfs mounted for the Memory emptyDir and the secret"
-tro delete pod vols nocm >/dev/null || fail "delete"
+tro delete pod vols nocm fsg >/dev/null || fail "delete"
 gone() { [ "$(tro get pods -o json | jq '.items | length')" = 0 ]; }
 wait_for 60 gone || fail "pods not gone after delete"
 vclean() { [ ! -e "$DATA/pods/$UID_/volumes" ] && [ "$(vol_mounts)" = "$VBEFORE" ]; }

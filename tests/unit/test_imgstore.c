@@ -562,6 +562,69 @@ test_remove_gc_touch (void **state)
     imgstore_destroy (&s);
 }
 
+/* gc.lock holds across handles and processes: while another handle (the shim's pull) or another
+ * process holds it shared, a second handle's remove refuses ("try again") and its GC removes
+ * nothing, and the pull's temp files survive a new handle's open (troupe runtime rmi opening the
+ * store); once released, both work. */
+static void
+test_lock_across_handles (void **state)
+{
+    (void) state;
+    imgstore_t *a = fresh ("s11"), *b = fresh ("s11");
+    char err[1024] = "", p[512];
+    assert_int_equal (pull (a, "t", ref1, NULL, NULL, err, sizeof err), 0);
+    json_t *none = json_array ();
+    /* handle a pins (what its pulls hold); handle b may not remove or collect */
+    int pin = imgstore_pin (a);
+    assert_true (pin >= 0);
+    assert_int_equal (imgstore_remove (b, "t", ref1, none, err, sizeof err), -1);
+    assert_non_null (strstr (err, "try again"));
+    assert_int_equal (imgstore_gc (b, 0, 0, none), 0);
+    json_t *still = imgstore_get (b, "t", ref1);
+    assert_non_null (still);
+    json_decref (still);
+    /* a pull's temp file: a third handle opened meanwhile does not sweep it */
+    snprintf (p, sizeof p, "%s/tmp/pull-in-flight", imgstore_root (a));
+    FILE *f = fopen (p, "w");
+    assert_non_null (f);
+    fclose (f);
+    imgstore_t *c = fresh ("s11");
+    assert_int_equal (access (p, F_OK), 0);
+    imgstore_destroy (&c);
+    imgstore_unpin (pin);
+    /* another process holds it: the same */
+    int go[2], held[2];
+    assert_int_equal (pipe (go), 0);
+    assert_int_equal (pipe (held), 0);
+    pid_t kid = fork ();
+    if (kid == 0) {
+        char ch;
+        int k = imgstore_pin (a);
+        if (write (held[1], "x", 1) != 1 || read (go[0], &ch, 1) != 1)
+            _exit (1);
+        imgstore_unpin (k);
+        _exit (k >= 0 ? 0 : 2);
+    }
+    char ch;
+    assert_int_equal (read (held[0], &ch, 1), 1);
+    assert_int_equal (imgstore_remove (b, "t", ref1, none, err, sizeof err), -1);
+    assert_non_null (strstr (err, "try again"));
+    assert_int_equal (write (go[1], "x", 1), 1);
+    int st;
+    assert_int_equal (waitpid (kid, &st, 0), kid);
+    assert_true (WIFEXITED (st) && WEXITSTATUS (st) == 0);
+    close (go[0]), close (go[1]), close (held[0]), close (held[1]);
+    /* released: remove works, and a new open sweeps the stale temp file */
+    assert_int_equal (imgstore_remove (b, "t", ref1, none, err, sizeof err), 0);
+    assert_null (imgstore_get (a, "t", ref1));
+    c = fresh ("s11");
+    assert_int_equal (access (p, F_OK), -1);
+    imgstore_destroy (&c);
+    json_decref (none);
+    imgstore_destroy (&a);
+    imgstore_destroy (&b);
+}
+
 typedef struct {
     imgstore_t *s;
     const char *ref;
@@ -668,6 +731,7 @@ main (void)
         cmocka_unit_test (test_multiarch),
         cmocka_unit_test (test_import),
         cmocka_unit_test (test_remove_gc_touch),
+        cmocka_unit_test (test_lock_across_handles),
         cmocka_unit_test (test_parallel_and_sweep),
     };
     return cmocka_run_group_tests_name ("imgstore with docker-registry", tests, group_setup, group_teardown);

@@ -399,12 +399,64 @@ probe_verdicts (void **state)
     json_decref (rt);
 }
 
+/* Eviction: backoff["evict"] kills the running container at once (grace 0), starts nothing, and
+ * the status is Failed / Evicted with the message and a DisruptionTarget condition; the pod is not
+ * removable (the object stays). After the agent restarted (no "evict" in its map), the stored
+ * status alone keeps the pod terminal: an exited container is not restarted under Always. */
+static void
+eviction (void **state)
+{
+    (void) state;
+    const char *msg = "Usage of EmptyDir volume \"x\" exceeds the limit \"1Mi\". ";
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
+    json_object_set_new (bo, "evict", json_pack ("{s:s}", "message", msg));
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", "oci", &r);
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_STOP);
+    assert_string_equal (r.actions[0].id, "c0");
+    assert_int_equal (r.actions[0].timeout_s, 0);
+    assert_string_equal (tv_str (r.status, "phase"), "Failed");
+    assert_string_equal (tv_str (r.status, "reason"), "Evicted");
+    assert_string_equal (tv_str (r.status, "message"), msg);
+    assert_false (r.removable);
+    size_t i;
+    json_t *c;
+    int dt = 0;
+    json_array_foreach (tv_get (r.status, "conditions"), i, c) dt |= !strcmp (tv_str (c, "type"), "DisruptionTarget") &&
+                                                                   !strcmp (tv_str (c, "status"), "True") &&
+                                                                   !strcmp (tv_str (c, "reason"), "TerminationByKubelet");
+    assert_true (dt);
+    /* the status as written; a new agent without the map entry; the container exited */
+    json_object_set (p, "status", r.status);
+    podsync_result_clear (&r);
+    json_t *bo2 = json_object (), *rt2 = json_array ();
+    json_array_append_new (rt2, rec ("c0", 0, "EXITED", 137, T0, T0 + 1500));
+    podsync_compute (p, rt2, bo2, T0 + 60000, "10.0.0.1", "oci", &r);
+    assert_int_equal (r.n, 0); /* no restart under Always */
+    assert_string_equal (tv_str (r.status, "phase"), "Failed");
+    assert_string_equal (tv_str (r.status, "reason"), "Evicted");
+    assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.terminated.exitCode", -1), 137);
+    podsync_result_clear (&r);
+    /* deleted afterwards: removable once nothing runs */
+    tv_set_str (p, "metadata.deletionTimestamp", "2027-01-01T00:00:00Z");
+    podsync_compute (p, rt2, bo2, T0 + 61000, "10.0.0.1", "oci", &r);
+    assert_true (r.removable);
+    podsync_result_clear (&r);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (bo2);
+    json_decref (rt);
+    json_decref (rt2);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (start_then_running), cmocka_unit_test (backoff_sequence),
                                        cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion),
                                        cmocka_unit_test (image_update_restarts), cmocka_unit_test (init_containers_in_order),
-                                       cmocka_unit_test (init_container_failure), cmocka_unit_test (probe_verdicts)};
+                                       cmocka_unit_test (init_container_failure), cmocka_unit_test (probe_verdicts), cmocka_unit_test (eviction)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

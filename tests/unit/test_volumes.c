@@ -1,13 +1,15 @@
 /* volumes: the planner (paths, modes, items, optional, downward API, projected merge, subPath
  * rules), the AtomicWriter on a temp dir (..data swapped, old generation removed, a concurrent
  * reader never sees a partial file or a mix), setup of emptyDir / hostPath checks, subPath
- * resolution refusing escapes, teardown. */
+ * resolution refusing escapes (also against a concurrent symlink swap), subPath binds, fsGroup
+ * ownership, teardown. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -245,7 +247,7 @@ subpath_rules (void **state)
     json_t *spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/data\",\"subPath\":\"made\"},"
                          "{\"name\":\"c\",\"mountPath\":\"/etc/c\"},{\"name\":\"v\",\"mountPath\":\"/per\",\"subPathExpr\":\"$(POD)\"}]}");
     json_t *env = load ("[{\"name\":\"POD\",\"value\":\"p1\"}]");
-    json_t *m = volumes_mounts (spec, pl, env, err, sizeof err);
+    json_t *m = volumes_mounts (spec, pl, env, NULL, err, sizeof err);
     assert_non_null (m);
     assert_int_equal (json_array_size (m), 3);
     char want[400];
@@ -258,13 +260,13 @@ subpath_rules (void **state)
     json_decref (m);
     json_decref (spec);
     spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"nope\",\"mountPath\":\"/d\"}]}");
-    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    assert_null (volumes_mounts (spec, pl, env, NULL, err, sizeof err));
     json_decref (spec);
     spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/d\",\"mountPropagation\":\"Bidirectional\"}]}");
-    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    assert_null (volumes_mounts (spec, pl, env, NULL, err, sizeof err));
     json_decref (spec);
     spec = load ("{\"name\":\"x\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/d\",\"subPath\":\"out\"}]}");
-    assert_null (volumes_mounts (spec, pl, env, err, sizeof err));
+    assert_null (volumes_mounts (spec, pl, env, NULL, err, sizeof err));
     json_decref (spec);
     json_decref (env);
     json_decref (pl);
@@ -497,6 +499,213 @@ setup_and_teardown (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* fsGroup, pure: the plan carries the gid on emptyDir and files volumes (not hostPath) and the
+ * files' modes gain group read (0400 → 0440), as the kubelet's SetVolumeOwnership leaves them. */
+static void
+fsgroup_plan (void **state)
+{
+    (void) state;
+    json_t *p = pod_with ("[{\"name\":\"e\",\"emptyDir\":{\"sizeLimit\":\"1Mi\"}},"
+                          "{\"name\":\"s\",\"secret\":{\"secretName\":\"creds\",\"defaultMode\":256}},"
+                          "{\"name\":\"h\",\"hostPath\":{\"path\":\"/tmp\"}}]");
+    json_object_set_new (json_object_get (p, "spec"), "securityContext", load ("{\"fsGroup\":2000}"));
+    json_t *o = objs (), *pl = NULL;
+    podenv_src_t src = {.objs = o, .pod_ip = "10.88.0.5", .alloc_mem_bytes = 1LL << 30, .alloc_cpu_milli = 2000};
+    char err[300];
+    assert_int_equal (volumes_plan (p, &src, "/data/pods", &pl, err, sizeof err), PODENV_OK);
+    assert_int_equal (tv_int (json_object_get (pl, "e"), "fsGroup", -1), 2000);
+    assert_int_equal (tv_int (json_object_get (pl, "e"), "sizeLimit", -1), 1 << 20);
+    assert_string_equal (tv_str (json_object_get (pl, "e"), "sizeLimitText"), "1Mi");
+    assert_int_equal (tv_int (json_object_get (pl, "s"), "fsGroup", -1), 2000);
+    assert_int_equal (file_mode (pl, "s", "token"), 0440);
+    assert_null (json_object_get (json_object_get (pl, "h"), "fsGroup"));
+    json_decref (pl);
+    /* without fsGroup: the modes as written */
+    json_object_del (json_object_get (p, "spec"), "securityContext");
+    assert_int_equal (volumes_plan (p, &src, "/data/pods", &pl, err, sizeof err), PODENV_OK);
+    assert_int_equal (file_mode (pl, "s", "token"), 0400);
+    assert_null (json_object_get (json_object_get (pl, "e"), "fsGroup"));
+    json_decref (pl);
+    json_decref (p);
+    json_decref (o);
+}
+
+/* fsGroup, the edge: an emptyDir made with fsGroup is group 2000, 02777; a secret-like files
+ * volume has every file, directory and symlink in group 2000, files 0440, directories setgid. */
+static void
+fsgroup_setup (void **state)
+{
+    (void) state;
+    if (geteuid () != 0) {
+        skip (); /* lchown to another group needs root (the agent runs as root) */
+        return;
+    }
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    char js[2000], err[300], p[600];
+    snprintf (js, sizeof js,
+              "{\"e\":{\"type\":\"emptyDir\",\"path\":\"%s/e\",\"fsGroup\":2000},"
+              "\"c\":{\"type\":\"files\",\"path\":\"%s/c\",\"readOnly\":true,\"fsGroup\":2000,"
+              "\"files\":{\"k\":{\"data\":\"v\",\"mode\":288},\"d/n\":{\"data\":\"w\",\"mode\":420}}}}",
+              t, t);
+    json_t *pl = load (js);
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    struct stat st;
+    snprintf (p, sizeof p, "%s/e", t);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_gid, 2000);
+    assert_int_equal (st.st_mode & 07777, 02777);
+    /* a file made in it inherits the group (setgid) */
+    snprintf (p, sizeof p, "%s/e/new", t);
+    int fd = open (p, O_CREAT | O_WRONLY, 0644);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (stat (p, &st), 0);
+    assert_int_equal (st.st_gid, 2000);
+    static const struct {
+        const char *rel;
+        int link;
+        unsigned mode;
+    } want[] = {{"", 0, 02755}, {"k", 1, 0}, {"..data", 1, 0}, {"..data/k", 0, 0440}, {"..data/d", 0, 02755},
+                {"..data/d/n", 0, 0644}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf (p, sizeof p, "%s/c/%s", t, want[i].rel);
+        assert_int_equal (lstat (p, &st), 0);
+        if ((unsigned) st.st_gid != 2000)
+            fail_msg ("%s: group %u", want[i].rel, (unsigned) st.st_gid);
+        if (want[i].link)
+            assert_true (S_ISLNK (st.st_mode));
+        else if ((st.st_mode & 07777) != want[i].mode)
+            fail_msg ("%s: mode %o, want %o", want[i].rel, st.st_mode & 07777, want[i].mode);
+    }
+    json_decref (pl);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* subPath against a swap (CVE-2017-1002101): the no-follow open refuses any symlink on the way,
+ * even one pointing inside; while another thread swaps a directory of the volume with a symlink
+ * out of it (RENAME_EXCHANGE, as fast as it can), every fd volumes_subpath_open returns is inside
+ * the volume (or the call refuses); with a subpaths dir the mount is a bind of the opened fd
+ * (same inode), removed by volumes_teardown. */
+typedef struct {
+    char a[400], b[400];
+    volatile int stop;
+    int swaps;
+} swapper_t;
+
+static void *
+swapper (void *arg)
+{
+    swapper_t *w = arg;
+    while (!w->stop)
+        if (!renameat2 (AT_FDCWD, w->a, AT_FDCWD, w->b, RENAME_EXCHANGE))
+            w->swaps++;
+    return NULL;
+}
+
+static void
+subpath_swap (void **state)
+{
+    (void) state;
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    char vol[300], p[600], q[600], err[300];
+    snprintf (vol, sizeof vol, "%s/pod/volumes/v", t);
+    snprintf (p, sizeof p, "mkdir -p %s/made/deep %s/outside/deep", vol, t);
+    assert_int_equal (system (p), 0);
+    snprintf (p, sizeof p, "%s/in", vol);
+    assert_int_equal (symlink ("made", p), 0);
+    int vfd = open (vol, O_PATH | O_DIRECTORY);
+    assert_true (vfd >= 0);
+    int fd = volumes_open_nofollow (vfd, "made/deep");
+    assert_true (fd >= 0);
+    close (fd);
+    errno = 0;
+    assert_int_equal (volumes_open_nofollow (vfd, "in/deep"), -1);
+    assert_int_equal (errno, ELOOP);
+    assert_int_equal (volumes_open_nofollow (vfd, "in"), -1);
+    close (vfd);
+    /* the race: vol/x flips between a directory and a symlink to t/outside */
+    swapper_t w = {0};
+    snprintf (w.a, sizeof w.a, "%s/x", vol);
+    snprintf (w.b, sizeof w.b, "%s/x-link", vol);
+    snprintf (p, sizeof p, "%s/deep", w.a);
+    assert_int_equal (mkdir (w.a, 0755), 0);
+    assert_int_equal (mkdir (p, 0755), 0);
+    snprintf (q, sizeof q, "%s/outside", t);
+    assert_int_equal (symlink (q, w.b), 0);
+    char real_vol[PATH_MAX];
+    assert_non_null (realpath (vol, real_vol));
+    pthread_t th;
+    pthread_create (&th, NULL, swapper, &w);
+    int ok = 0, refused = 0, escaped = 0;
+    for (int i = 0; i < 3000; i++) {
+        int f = volumes_subpath_open (vol, "x/deep", err, sizeof err);
+        if (f < 0) {
+            refused++;
+            continue;
+        }
+        char link[64], where[PATH_MAX];
+        snprintf (link, sizeof link, "/proc/self/fd/%d", f);
+        ssize_t n = readlink (link, where, sizeof where - 1);
+        close (f);
+        assert_true (n > 0);
+        where[n] = 0;
+        if (strncmp (where, real_vol, strlen (real_vol)))
+            escaped++;
+        else
+            ok++;
+    }
+    w.stop = 1;
+    pthread_join (th, NULL);
+    if (escaped)
+        fail_msg ("%d of 3000 opens escaped the volume (%d swaps)", escaped, w.swaps);
+    assert_true (ok + refused == 3000);
+    assert_true (w.swaps > 0);
+    snprintf (p, sizeof p, "%s/outside/deep/new", t); /* nothing made out there either */
+    assert_int_equal (access (p, F_OK), -1);
+    /* the bind: DATA/pods/<uid>/volume-subpaths/<vol>/<container>/<index> is the opened dir */
+    if (geteuid () == 0) {
+        char sp[400], pl_json[800];
+        snprintf (sp, sizeof sp, "%s/pod/volume-subpaths", t);
+        snprintf (pl_json, sizeof pl_json, "{\"v\":{\"type\":\"emptyDir\",\"path\":\"%s\"}}", vol);
+        json_t *pl = load (pl_json), *env = json_array ();
+        json_t *spec = load ("{\"name\":\"c\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a\"},"
+                             "{\"name\":\"v\",\"mountPath\":\"/d\",\"subPath\":\"made/deep\"}]}");
+        json_t *m = volumes_mounts (spec, pl, env, sp, err, sizeof err);
+        if (!m)
+            fail_msg ("mounts: %s", err);
+        snprintf (q, sizeof q, "%s/v/c/1", sp);
+        assert_string_equal (tv_str (json_array_get (m, 1), "hostPath"), q);
+        struct stat s1, s2;
+        snprintf (p, sizeof p, "%s/made/deep", vol);
+        assert_int_equal (stat (p, &s1), 0);
+        assert_int_equal (stat (q, &s2), 0);
+        assert_true (s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev);
+        json_decref (m);
+        m = volumes_mounts (spec, pl, env, sp, err, sizeof err); /* again (a restart): the old bind replaced */
+        assert_non_null (m);
+        json_decref (m);
+        snprintf (p, sizeof p, "%s/pod", t);
+        assert_int_equal (volumes_teardown (p), 0);
+        assert_int_equal (access (q, F_OK), -1);
+        FILE *mi = fopen ("/proc/self/mountinfo", "r");
+        char line[4096];
+        while (fgets (line, sizeof line, mi))
+            if (strstr (line, sp))
+                fail_msg ("left mounted: %s", line);
+        fclose (mi);
+        json_decref (spec);
+        json_decref (pl);
+        json_decref (env);
+    }
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -504,6 +713,7 @@ main (void)
         cmocka_unit_test (plan_paths_and_kinds), cmocka_unit_test (plan_items_modes_optional),
         cmocka_unit_test (plan_downward_and_projected), cmocka_unit_test (subpath_rules),
         cmocka_unit_test (atomic_writer), cmocka_unit_test (setup_and_teardown),
+        cmocka_unit_test (fsgroup_plan),  cmocka_unit_test (fsgroup_setup), cmocka_unit_test (subpath_swap),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
