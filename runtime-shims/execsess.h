@@ -68,6 +68,7 @@ typedef struct {
     int stdin_open;        /* else stdin is /dev/null (pipes) or left alone (tty) */
     int rows, cols;        /* the pty's size (0: unset) */
     const char *pid_file;  /* or NULL: holds the pid to SIGKILL too when the session is abandoned */
+    const char *tmp_file;  /* or NULL: a file removed with the session (runc exec's --process) */
 } execsess_spec_t;
 
 /* Starts the command. 0, or -1 with err (too many sessions, fork failed). */
