@@ -117,13 +117,15 @@ drive (execsess_table_t *t, const char *id, const char *in, int eof, char **out,
     return code;
 }
 
+static const char *tmp_file; /* given to the next start */
+
 static void
 start (execsess_table_t *t, char *id, int tty, int in, int rows, int cols, const char *script, const char *pid_file)
 {
     char *argv[] = {"/bin/sh", "-c", (char *) script, NULL};
     execsess_new_id (id);
     execsess_spec_t spec = {.id = id, .owner = "pod-1", .argv = argv, .tty = tty, .stdin_open = in, .rows = rows,
-                            .cols = cols, .pid_file = pid_file};
+                            .cols = cols, .pid_file = pid_file, .tmp_file = tmp_file};
     char err[256];
     assert_int_equal (execsess_start (t, &spec, err, sizeof err), 0);
 }
@@ -340,8 +342,13 @@ abandoned (void **state)
     char script[256];
     /* the pid file names a process the session's own child does not wait for (as runc's) */
     snprintf (script, sizeof script, "sleep 100 & echo $! > %s; wait", pid_file);
+    char proc_file[] = "/tmp/test_execsess_proc_XXXXXX"; /* as runc exec's --process */
+    fd = mkstemp (proc_file);
+    close (fd);
     char id[33];
+    tmp_file = proc_file;
     start (t, id, 0, 1, 0, 0, script, pid_file);
+    tmp_file = NULL;
     json_t *b = json_pack ("{s:s}", "session", id);
     execsess_io (t, b, "pod-1", (void *) 1);
     json_decref (b);
@@ -361,13 +368,15 @@ abandoned (void **state)
     assert_false (gone (sleeper));
     /* nobody asks any more: after the idle time both are killed, the session is gone */
     long long end = now_ms () + 5000;
-    while (now_ms () < end && (execsess_count (t) || !gone (sleeper))) {
+    /* (a killed session is freed, its files removed, once its child is reaped: a tick later) */
+    while (now_ms () < end && (execsess_count (t) || !gone (sleeper) || !access (pid_file, F_OK))) {
         usleep (20000);
         execsess_tick (t);
     }
     assert_int_equal (execsess_count (t), 0);
     assert_true (gone (sleeper));
     assert_int_equal (access (pid_file, F_OK), -1); /* removed with the session */
+    assert_int_equal (access (proc_file, F_OK), -1); /* so is its process file */
     execsess_destroy (&t);
     reset ();
 }
