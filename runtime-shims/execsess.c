@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,6 +194,11 @@ execsess_start (execsess_table_t *t, const execsess_spec_t *spec, char *err, siz
         if (openpty (&m, &s, NULL, NULL, &ws)) {
             snprintf (err, errlen, "cannot open a pty: %s", strerror (errno));
             return -1;
+        }
+        struct termios tio;
+        if (spec->raw && !tcgetattr (s, &tio)) {
+            cfmakeraw (&tio);
+            tcsetattr (s, TCSANOW, &tio);
         }
         nonblock (m);
         fcntl (s, F_SETFD, FD_CLOEXEC);

@@ -107,6 +107,7 @@ h_exec_start (server_t *s, const tr_env_t *req, tr_env_t *rep)
                             .owner = owner,
                             .argv = av,
                             .tty = tv_bool (req->body, "tty", false),
+                            .raw = 1, /* runc relays to the container's own pty */
                             .stdin_open = tv_bool (req->body, "stdin", false),
                             .rows = (int) tv_int (req->body, "rows", 0),
                             .cols = (int) tv_int (req->body, "cols", 0),

@@ -118,6 +118,7 @@ drive (execsess_table_t *t, const char *id, const char *in, int eof, char **out,
 }
 
 static const char *tmp_file; /* given to the next start */
+static int raw_next;         /* the next start's pty raw (as for runc) */
 
 static void
 start (execsess_table_t *t, char *id, int tty, int in, int rows, int cols, const char *script, const char *pid_file)
@@ -125,7 +126,7 @@ start (execsess_table_t *t, char *id, int tty, int in, int rows, int cols, const
     char *argv[] = {"/bin/sh", "-c", (char *) script, NULL};
     execsess_new_id (id);
     execsess_spec_t spec = {.id = id, .owner = "pod-1", .argv = argv, .tty = tty, .stdin_open = in, .rows = rows,
-                            .cols = cols, .pid_file = pid_file, .tmp_file = tmp_file};
+                            .cols = cols, .pid_file = pid_file, .tmp_file = tmp_file, .raw = raw_next};
     char err[256];
     assert_int_equal (execsess_start (t, &spec, err, sizeof err), 0);
 }
@@ -314,6 +315,31 @@ tty (void **state)
     reset ();
 }
 
+/* raw: the pty a relay (runc exec --tty) gets: no echo, no line editing, no signal characters,
+ * no CR added — what it is given reaches it once and as it is, before it sets raw mode itself */
+static void
+tty_raw (void **state)
+{
+    (void) state;
+    reset ();
+    execsess_table_t *t = execsess_new (on_answer, on_drop, NULL);
+    char id[33];
+    raw_next = 1;
+    start (t, id, 1, 1, 30, 100,
+           "stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e -echo -e -isig -e -opost | sort | tr '\\n' ' '; "
+           "echo; stty size; read l; echo got-$l; exit 4",
+           NULL);
+    raw_next = 0;
+    char *out;
+    size_t len;
+    assert_int_equal (drive (t, id, "a\003b\n", 0, &out, &len, NULL), 4);
+    print_message ("raw tty output: %s\n", out);
+    assert_string_equal (out, "-echo -icanon -isig -opost \n30 100\ngot-a\003b\n");
+    free (out);
+    execsess_destroy (&t);
+    reset ();
+}
+
 static int
 gone (pid_t p)
 {
@@ -386,7 +412,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (buffer),    cmocka_unit_test (pipes), cmocka_unit_test (streaming),
-        cmocka_unit_test (large),     cmocka_unit_test (tty),   cmocka_unit_test (abandoned),
+        cmocka_unit_test (large),     cmocka_unit_test (tty),   cmocka_unit_test (tty_raw),
+        cmocka_unit_test (abandoned),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
