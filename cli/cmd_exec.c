@@ -302,14 +302,6 @@ cmd_exec (cli_t *g, int argc, char **argv)
         fprintf (stderr, "usage: troupe exec [-i] [-t] POD [-c CONTAINER] [--timeout SECONDS] -- COMMAND [ARG...]\n");
         return 1;
     }
-    if (tty) {
-        /* the terminal path (runtime-shims/execsess.c: a pty, `runc exec --tty`) is written and unit
-         * tested, but a race made the command's stdin no terminal in 2 of 7 e2e runs ("stty: standard
-         * input"): refused until that is understood (issue 7 note) */
-        fprintf (stderr, "error: -t (a terminal) is not supported yet: a race sometimes leaves the command without "
-                         "one; run without -t (stdin with -i, output streamed)\n");
-        return 1;
-    }
     if (tty && timeout) {
         fprintf (stderr, "error: --timeout runs the command to its end without a terminal: it does not go with -t\n");
         return 1;

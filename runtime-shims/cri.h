@@ -20,7 +20,9 @@
  *   ExecSync         {containerId, cmd[], stdin?, timeout}  runs to its end → {stdout, stderr,
  *                     exitCode, timedOut}
  *   ExecStart        {containerId, cmd[], tty, stdin (bool), rows?, cols?}  → {session}
- *                    (oci only: `runc exec` on pipes, or with --tty under a pty of the shim's)
+ *                    (oci only: `runc exec --process` on pipes, or with a terminal under a
+ *                     raw pty of the shim's; rows/cols size the container's terminal before the
+ *                     command starts: consoleSize, ocispec_exec_process)
  *   ExecIO           {session, podUid, stdin?, eof?, resize?{rows,cols}}  answered when there is
  *                     output, the command ended, or ~250 ms passed → {stdout, stderr (tty: merged
  *                     into stdout), exited, exitCode?, stdinPending}; NotFound for a session that

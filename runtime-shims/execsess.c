@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +76,7 @@ typedef struct sess {
     char id[33];
     char owner[128];
     char pid_file[PATH_MAX];
+    char tmp_file[PATH_MAX];
     pid_t pid;
     int tty;
     int in_fd, out_fd, err_fd;  /* -1: closed; tty: in_fd is a dup of the master, out_fd the master */
@@ -193,6 +195,11 @@ execsess_start (execsess_table_t *t, const execsess_spec_t *spec, char *err, siz
             snprintf (err, errlen, "cannot open a pty: %s", strerror (errno));
             return -1;
         }
+        struct termios tio;
+        if (spec->raw && !tcgetattr (s, &tio)) {
+            cfmakeraw (&tio);
+            tcsetattr (s, TCSANOW, &tio);
+        }
         nonblock (m);
         fcntl (s, F_SETFD, FD_CLOEXEC);
         p_out = m;
@@ -242,6 +249,7 @@ execsess_start (execsess_table_t *t, const execsess_spec_t *spec, char *err, siz
     snprintf (s->id, sizeof s->id, "%s", spec->id);
     snprintf (s->owner, sizeof s->owner, "%s", spec->owner ? spec->owner : "");
     snprintf (s->pid_file, sizeof s->pid_file, "%s", spec->pid_file ? spec->pid_file : "");
+    snprintf (s->tmp_file, sizeof s->tmp_file, "%s", spec->tmp_file ? spec->tmp_file : "");
     s->pid = pid;
     s->tty = spec->tty;
     s->in_fd = p_in;
@@ -355,6 +363,8 @@ sess_free (execsess_table_t *t, sess_t *s)
     execbuf_free (&s->err);
     if (s->pid_file[0])
         unlink (s->pid_file);
+    if (s->tmp_file[0])
+        unlink (s->tmp_file);
     free (s);
 }
 

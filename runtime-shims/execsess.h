@@ -65,9 +65,14 @@ typedef struct {
     const char *owner;     /* who may do ExecIO on it (the container's pod uid); "" anyone */
     char *const *argv;     /* argv[0] is a path */
     int tty;               /* on a pty (stdout and stderr merged) */
+    int raw;               /* tty: the pty in raw mode from the start (a relay such as `runc exec
+                            * --tty`, which makes the command's terminal and sets its own stdin raw
+                            * only once running: input sent earlier is not echoed or interpreted
+                            * twice, a ^C not a SIGINT to the relay) */
     int stdin_open;        /* else stdin is /dev/null (pipes) or left alone (tty) */
     int rows, cols;        /* the pty's size (0: unset) */
     const char *pid_file;  /* or NULL: holds the pid to SIGKILL too when the session is abandoned */
+    const char *tmp_file;  /* or NULL: a file removed with the session (runc exec's --process) */
 } execsess_spec_t;
 
 /* Starts the command. 0, or -1 with err (too many sessions, fork failed). */

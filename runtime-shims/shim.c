@@ -93,9 +93,10 @@ h_exec_start (server_t *s, const tr_env_t *req, tr_env_t *rep)
             rep->msg = NULL;
         return;
     }
-    char id[33], pid_file[1024], owner[128];
+    char id[33], pid_file[1024], proc_file[1024], owner[128];
     execsess_new_id (id);
-    json_t *argv = oci_shim_exec_argv (s->oci, req, id, pid_file, sizeof pid_file, owner, sizeof owner, rep);
+    json_t *argv = oci_shim_exec_argv (s->oci, req, id, pid_file, sizeof pid_file, proc_file, sizeof proc_file, owner,
+                                       sizeof owner, rep);
     if (!argv)
         return;
     size_t n = json_array_size (argv);
@@ -106,12 +107,15 @@ h_exec_start (server_t *s, const tr_env_t *req, tr_env_t *rep)
                             .owner = owner,
                             .argv = av,
                             .tty = tv_bool (req->body, "tty", false),
+                            .raw = 1, /* runc relays to the container's own pty */
                             .stdin_open = tv_bool (req->body, "stdin", false),
                             .rows = (int) tv_int (req->body, "rows", 0),
                             .cols = (int) tv_int (req->body, "cols", 0),
-                            .pid_file = pid_file};
+                            .pid_file = pid_file,
+                            .tmp_file = proc_file};
     char err[256];
     if (execsess_start (s->xs, &spec, err, sizeof err)) {
+        unlink (proc_file);
         rep->code = TR_UNAVAILABLE;
         rep->msg = strdup (err);
     } else {

@@ -1458,8 +1458,8 @@ run_exec (oci_job_t *j)
 }
 
 json_t *
-oci_shim_exec_argv (oci_shim_t *s, const tr_env_t *req, const char *session, char *pid_file, size_t pflen, char *owner,
-                    size_t olen, tr_env_t *rep)
+oci_shim_exec_argv (oci_shim_t *s, const tr_env_t *req, const char *session, char *pid_file, size_t pflen,
+                    char *proc_file, size_t prlen, char *owner, size_t olen, tr_env_t *rep)
 {
     ctr_t *c = find (s, req, rep);
     if (!c)
@@ -1473,22 +1473,41 @@ oci_shim_exec_argv (oci_shim_t *s, const tr_env_t *req, const char *session, cha
         fail (rep, TR_INVALID, "cmd: Required value");
         return NULL;
     }
+    /* the process, as CRI-O/containerd hand it to runc: the container's, with the command, the
+     * terminal and its size (runc sizes its pty before the command runs: ocispec.h) */
+    char cfg[PATH_MAX], err[256];
+    snprintf (cfg, sizeof cfg, "%.4000s/config.json", tv_str (c->rec, "bundle") ? tv_str (c->rec, "bundle") : "");
+    json_t *spec = json_load_file (cfg, 0, NULL);
+    int tty = tv_bool (req->body, "tty", false);
+    json_t *proc = ocispec_exec_process (json_object_get (spec, "process"), cmd, tty, (int) tv_int (req->body, "rows", 0),
+                                         (int) tv_int (req->body, "cols", 0), err, sizeof err);
+    int have = json_is_object (json_object_get (spec, "process"));
+    json_decref (spec);
+    if (!proc) {
+        if (have)
+            fail (rep, TR_INVALID, "%s", err);
+        else
+            fail (rep, TR_INTERNAL, "exec: cannot read the process of %s", cfg);
+        return NULL;
+    }
     snprintf (pid_file, pflen, "%.900s/exec-%s.pid", s->run, session);
+    snprintf (proc_file, prlen, "%.900s/exec-%s.json", s->run, session);
+    int wrc = json_dump_file (proc, proc_file, JSON_COMPACT);
+    json_decref (proc);
+    if (wrc) {
+        unlink (proc_file);
+        fail (rep, TR_INTERNAL, "exec: cannot write %s: %s", proc_file, strerror (errno));
+        return NULL;
+    }
     snprintf (owner, olen, "%s", tv_str (c->rec, "podUid") ? tv_str (c->rec, "podUid") : "");
-    char rootarg[PATH_MAX + 16], pidarg[PATH_MAX + 16];
+    char rootarg[PATH_MAX + 16], pidarg[PATH_MAX + 16], procarg[PATH_MAX + 16];
     snprintf (rootarg, sizeof rootarg, "--root=%s", s->runc_root);
     snprintf (pidarg, sizeof pidarg, "--pid-file=%s", pid_file);
-    /* with --tty runc makes a pty inside the container (its devpts: `tty` names it, the command
-     * gets it as its controlling terminal) and copies between it and its own stdio — the shim's
-     * pty, whose size it copies on start and on SIGWINCH */
-    json_t *argv = json_pack ("[s,s,s,s]", s->runc, rootarg, "exec", pidarg);
-    if (tv_bool (req->body, "tty", false))
-        json_array_append_new (argv, json_string ("--tty"));
-    json_array_append_new (argv, json_string (c->id));
-    size_t i;
-    json_t *a;
-    json_array_foreach (cmd, i, a) json_array_append_new (argv, json_string (json_string_value (a) ? json_string_value (a) : ""));
-    return argv;
+    snprintf (procarg, sizeof procarg, "--process=%s", proc_file);
+    /* with a terminal, runc makes a pty inside the container (its devpts: `tty` names it, the
+     * command gets it as its controlling terminal), sized from consoleSize, and copies between it
+     * and its own stdio — the shim's pty, whose size it copies again on SIGWINCH */
+    return json_pack ("[s,s,s,s,s,s]", s->runc, rootarg, "exec", pidarg, procarg, c->id);
 }
 
 void

@@ -64,12 +64,14 @@ const char *oci_job_key (const oci_job_t *job);
 void oci_job_finish (oci_shim_t *self, oci_job_t *job, tr_env_t *rep);
 void oci_job_free (oci_job_t **job_p);
 
-/* ExecStart {containerId, cmd[], tty}: the runc exec command line for a streamed exec session
- * (runtime-shims/execsess.h), with the pid file it writes (the command's pid: killed when the
- * session is abandoned) and the container's pod uid (the session's owner). NULL with rep's code
- * and msg set when the container is unknown or not running, or cmd is empty. */
+/* ExecStart {containerId, cmd[], tty, rows?, cols?}: the runc exec command line for a streamed
+ * exec session (runtime-shims/execsess.h), with the pid file it writes (the command's pid: killed
+ * when the session is abandoned), the process file it reads (written here:
+ * ocispec_exec_process; removed with the session) and the container's pod uid (the session's
+ * owner). NULL with rep's code and msg set when the container is unknown or not running, or cmd
+ * is empty. */
 json_t *oci_shim_exec_argv (oci_shim_t *self, const tr_env_t *req, const char *session, char *pid_file, size_t pflen,
-                            char *owner, size_t olen, tr_env_t *rep);
+                            char *proc_file, size_t prlen, char *owner, size_t olen, tr_env_t *rep);
 
 /* Does this shim know the container / the sandbox? */
 int oci_shim_owns (oci_shim_t *self, const char *container_id);

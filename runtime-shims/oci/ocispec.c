@@ -706,3 +706,32 @@ bad:
     json_decref (spec);
     return NULL;
 }
+
+json_t *
+ocispec_exec_process (const json_t *ctr_process, const json_t *cmd, int tty, int rows, int cols, char *err,
+                      size_t errlen)
+{
+    if (!json_is_object (ctr_process)) {
+        snprintf (err, errlen, "the container's config.json has no process");
+        return NULL;
+    }
+    if (!json_is_array (cmd) || !json_array_size (cmd)) {
+        snprintf (err, errlen, "cmd: Required value");
+        return NULL;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach (cmd, i, a) {
+        if (!json_is_string (a)) {
+            snprintf (err, errlen, "cmd[%zu]: not a string", i);
+            return NULL;
+        }
+    }
+    json_t *p = json_deep_copy (ctr_process);
+    json_object_set_new (p, "args", json_deep_copy (cmd));
+    json_object_set_new (p, "terminal", json_boolean (tty));
+    json_object_del (p, "consoleSize");
+    if (tty && rows > 0 && cols > 0 && rows <= 65535 && cols <= 65535)
+        json_object_set_new (p, "consoleSize", json_pack ("{s:i,s:i}", "height", rows, "width", cols));
+    return p;
+}

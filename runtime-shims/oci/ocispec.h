@@ -75,6 +75,16 @@ typedef struct {
  * root"). */
 json_t *ocispec_build (const json_t *req, const json_t *image_config, const ocispec_opts_t *o, char *err, size_t errlen);
 
+/* The process of an exec in a container (runc exec --process FILE), as runc builds it without
+ * --process and CRI-O/containerd do: the container's config.json "process" (env, cwd, user,
+ * capabilities, noNewPrivileges, rlimits, … copied) with args = cmd (an array of strings, not
+ * empty), terminal = tty, and with a terminal whose size is known (rows and cols in 1..65535)
+ * consoleSize {height: rows, width: cols}: runc sizes the container's pty before the command
+ * starts, so the command's first TIOCGWINSZ sees it (runc's own copy of its stdin's size comes
+ * after the start: `stty size` raced it). A new object, or NULL with err. */
+json_t *ocispec_exec_process (const json_t *ctr_process, const json_t *cmd, int tty, int rows, int cols, char *err,
+                              size_t errlen);
+
 /* Resolves user ("", "name", "uid", "name:group", "uid:gid", "uid:group", "name:gid": the
  * image's User or runAsUser as a number) to uid/gid with the rootfs's /etc/passwd and
  * /etc/group (read, never executed), as runc does: a name must exist; a numeric uid need not,

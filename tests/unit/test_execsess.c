@@ -117,13 +117,16 @@ drive (execsess_table_t *t, const char *id, const char *in, int eof, char **out,
     return code;
 }
 
+static const char *tmp_file; /* given to the next start */
+static int raw_next;         /* the next start's pty raw (as for runc) */
+
 static void
 start (execsess_table_t *t, char *id, int tty, int in, int rows, int cols, const char *script, const char *pid_file)
 {
     char *argv[] = {"/bin/sh", "-c", (char *) script, NULL};
     execsess_new_id (id);
     execsess_spec_t spec = {.id = id, .owner = "pod-1", .argv = argv, .tty = tty, .stdin_open = in, .rows = rows,
-                            .cols = cols, .pid_file = pid_file};
+                            .cols = cols, .pid_file = pid_file, .tmp_file = tmp_file, .raw = raw_next};
     char err[256];
     assert_int_equal (execsess_start (t, &spec, err, sizeof err), 0);
 }
@@ -312,6 +315,31 @@ tty (void **state)
     reset ();
 }
 
+/* raw: the pty a relay (runc exec --tty) gets: no echo, no line editing, no signal characters,
+ * no CR added — what it is given reaches it once and as it is, before it sets raw mode itself */
+static void
+tty_raw (void **state)
+{
+    (void) state;
+    reset ();
+    execsess_table_t *t = execsess_new (on_answer, on_drop, NULL);
+    char id[33];
+    raw_next = 1;
+    start (t, id, 1, 1, 30, 100,
+           "stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e -echo -e -isig -e -opost | sort | tr '\\n' ' '; "
+           "echo; stty size; read l; echo got-$l; exit 4",
+           NULL);
+    raw_next = 0;
+    char *out;
+    size_t len;
+    assert_int_equal (drive (t, id, "a\003b\n", 0, &out, &len, NULL), 4);
+    print_message ("raw tty output: %s\n", out);
+    assert_string_equal (out, "-echo -icanon -isig -opost \n30 100\ngot-a\003b\n");
+    free (out);
+    execsess_destroy (&t);
+    reset ();
+}
+
 static int
 gone (pid_t p)
 {
@@ -340,8 +368,13 @@ abandoned (void **state)
     char script[256];
     /* the pid file names a process the session's own child does not wait for (as runc's) */
     snprintf (script, sizeof script, "sleep 100 & echo $! > %s; wait", pid_file);
+    char proc_file[] = "/tmp/test_execsess_proc_XXXXXX"; /* as runc exec's --process */
+    fd = mkstemp (proc_file);
+    close (fd);
     char id[33];
+    tmp_file = proc_file;
     start (t, id, 0, 1, 0, 0, script, pid_file);
+    tmp_file = NULL;
     json_t *b = json_pack ("{s:s}", "session", id);
     execsess_io (t, b, "pod-1", (void *) 1);
     json_decref (b);
@@ -361,13 +394,15 @@ abandoned (void **state)
     assert_false (gone (sleeper));
     /* nobody asks any more: after the idle time both are killed, the session is gone */
     long long end = now_ms () + 5000;
-    while (now_ms () < end && (execsess_count (t) || !gone (sleeper))) {
+    /* (a killed session is freed, its files removed, once its child is reaped: a tick later) */
+    while (now_ms () < end && (execsess_count (t) || !gone (sleeper) || !access (pid_file, F_OK))) {
         usleep (20000);
         execsess_tick (t);
     }
     assert_int_equal (execsess_count (t), 0);
     assert_true (gone (sleeper));
     assert_int_equal (access (pid_file, F_OK), -1); /* removed with the session */
+    assert_int_equal (access (proc_file, F_OK), -1); /* so is its process file */
     execsess_destroy (&t);
     reset ();
 }
@@ -377,7 +412,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (buffer),    cmocka_unit_test (pipes), cmocka_unit_test (streaming),
-        cmocka_unit_test (large),     cmocka_unit_test (tty),   cmocka_unit_test (abandoned),
+        cmocka_unit_test (large),     cmocka_unit_test (tty),   cmocka_unit_test (tty_raw),
+        cmocka_unit_test (abandoned),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -757,6 +757,72 @@ terminal_and_bad_requests (void **state)
     assert_string_equal (err, "rootfs: must be an absolute path");
 }
 
+/* --- ocispec_exec_process: runc exec's --process --- */
+
+static void
+exec_process (void **state)
+{
+    (void) state;
+    json_t *spec = build ("{\"command\":[\"/x\"],\"workingDir\":\"/w\",\"env\":[{\"name\":\"A\",\"value\":\"1\"}],"
+                          "\"securityContext\":{\"runAsUser\":7,\"allowPrivilegeEscalation\":false,"
+                          "\"capabilities\":{\"drop\":[\"ALL\"]}},\"tty\":true}",
+                          NULL);
+    assert_non_null (spec);
+    json_t *ctr = json_deep_copy (json_object_get (spec, "process"));
+    json_object_set_new (ctr, "consoleSize", json_pack ("{s:i,s:i}", "height", 1, "width", 2));
+    json_t *before = json_deep_copy (ctr);
+    json_t *cmd = parse ("[\"sh\",\"-c\",\"stty size\"]");
+    /* a terminal of a known size: runc sizes its pty from consoleSize before the command runs */
+    json_t *p = ocispec_exec_process (ctr, cmd, 1, 30, 100, err, sizeof err);
+    assert_non_null (p);
+    assert_json_eq (at (p, "args", NULL), "[\"sh\",\"-c\",\"stty size\"]");
+    assert_json_eq (at (p, "terminal", NULL), "true");
+    assert_json_eq (at (p, "consoleSize", NULL), "{\"height\":30,\"width\":100}");
+    /* the rest is the container's: env, cwd, user, capabilities, noNewPrivileges */
+    const char *same[] = {"env", "cwd", "user", "capabilities", "noNewPrivileges"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (!json_equal (json_object_get (p, same[i]), json_object_get (ctr, same[i])))
+            fail_msg ("exec process %s differs from the container's", same[i]);
+    assert_json_eq (at (p, "cwd", NULL), "\"/w\"");
+    assert_json_eq (at (p, "user", "uid"), "7");
+    assert_true (has_string (json_object_get (p, "env"), "A=1"));
+    assert_true (json_equal (ctr, before)); /* the container's process is not changed */
+    json_decref (p);
+    /* a terminal of unknown or impossible size: no consoleSize (not even the container's) */
+    int sizes[][2] = {{0, 0}, {30, 0}, {0, 100}, {-1, 80}, {70000, 80}, {24, 65536}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        p = ocispec_exec_process (ctr, cmd, 1, sizes[i][0], sizes[i][1], err, sizeof err);
+        assert_non_null (p);
+        assert_json_eq (at (p, "terminal", NULL), "true");
+        if (json_object_get (p, "consoleSize"))
+            fail_msg ("consoleSize for %dx%d", sizes[i][0], sizes[i][1]);
+        json_decref (p);
+    }
+    p = ocispec_exec_process (ctr, cmd, 1, 65535, 1, err, sizeof err);
+    assert_json_eq (at (p, "consoleSize", NULL), "{\"height\":65535,\"width\":1}");
+    json_decref (p);
+    /* no terminal (the container has one): terminal false, no size even when one is given */
+    p = ocispec_exec_process (ctr, cmd, 0, 30, 100, err, sizeof err);
+    assert_json_eq (at (p, "terminal", NULL), "false");
+    assert_null (json_object_get (p, "consoleSize"));
+    json_decref (p);
+    /* refused: no process, no command, a command that is not strings */
+    assert_null (ocispec_exec_process (NULL, cmd, 1, 30, 100, err, sizeof err));
+    assert_string_equal (err, "the container's config.json has no process");
+    json_t *bad = parse ("[]");
+    assert_null (ocispec_exec_process (ctr, bad, 0, 0, 0, err, sizeof err));
+    assert_string_equal (err, "cmd: Required value");
+    json_decref (bad);
+    bad = parse ("[\"sh\",5]");
+    assert_null (ocispec_exec_process (ctr, bad, 0, 0, 0, err, sizeof err));
+    assert_string_equal (err, "cmd[1]: not a string");
+    json_decref (bad);
+    json_decref (cmd);
+    json_decref (before);
+    json_decref (ctr);
+    json_decref (spec);
+}
+
 /* --- ocispec_resolve_user over a fake rootfs --- */
 
 static char tmp[128];
@@ -903,6 +969,7 @@ main (void)
         cmocka_unit_test (mounts),
         cmocka_unit_test (resources),
         cmocka_unit_test (terminal_and_bad_requests),
+        cmocka_unit_test (exec_process),
         cmocka_unit_test (resolve_user),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
