@@ -62,13 +62,6 @@ window_size (int *rows, int *cols)
     if ((!ioctl (0, TIOCGWINSZ, &ws) || !ioctl (1, TIOCGWINSZ, &ws)) && ws.ws_row && ws.ws_col) {
         *rows = ws.ws_row;
         *cols = ws.ws_col;
-        return;
-    }
-    /* no local terminal: what the shell says (COLUMNS, LINES), as `stty size` would */
-    const char *l = getenv ("LINES"), *c = getenv ("COLUMNS");
-    if (l && c && atoi (l) > 0 && atoi (c) > 0) {
-        *rows = atoi (l);
-        *cols = atoi (c);
     }
 }
 
@@ -214,8 +207,14 @@ stream (cli_t *g, const tr_env_t *start, const char *session, int in, int tty)
 static int
 exec_streamed (cli_t *g, const char *pod, const char *container, json_t *cmd /* stolen */, int in, int tty)
 {
-    if (tty && !isatty (0))
+    /* as kubectl (StreamOptions.SetupTTY): a terminal goes with stdin — `-t` alone is dropped
+     * silently — and with a local stdin that is a terminal, else the warning and none */
+    if (tty && !in)
+        tty = 0;
+    else if (tty && !isatty (0)) {
         fprintf (stderr, "Unable to use a TTY - input is not a terminal or the right kind of file\n");
+        tty = 0;
+    }
     zsys_handler_set (NULL); /* our handlers below */
     if (pipe2 (sig_pipe, O_CLOEXEC | O_NONBLOCK)) {
         json_decref (cmd);
@@ -262,7 +261,7 @@ exec_streamed (cli_t *g, const char *pod, const char *container, json_t *cmd /* 
     char session[64];
     snprintf (session, sizeof session, "%s", tv_str (rep.body, "session"));
     tr_env_clear (&rep);
-    if (tty && in && isatty (0) && !tcgetattr (0, &saved_tio)) {
+    if (tty && !tcgetattr (0, &saved_tio)) {
         struct termios raw = saved_tio;
         cfmakeraw (&raw);
         if (!tcsetattr (0, TCSANOW, &raw))

@@ -2,11 +2,11 @@
 # `troupe exec [-i] [-t]` streamed (issue 7): a pod from an image built at run time (as
 # containers.sh); checked: exit codes 0 and 7, stdin streamed (a line is answered before stdin
 # ends), output arriving while the command runs (the first line read before the second is
-# written), 10 MB of output counted, stderr apart, -t (a pty: `tty` names /dev/pts/N, `stty size`
-# shows the size sent from LINES/COLUMNS — 10 runs in a row, each must, the race that had -t
-# refused — and from a local terminal made by script(1), and the new size after that terminal is
-# resized (SIGWINCH), a shell
-# driven through it with the exit code passed), the warning without a local terminal, a killed
+# written), 10 MB of output counted, stderr apart, -t as kubectl (dropped without -i; without a
+# local terminal the warning and none; under a terminal made by script(1): `tty` names
+# /dev/pts/N, `stty size` shows the terminal's size — 10 runs in a row, each must, the race that
+# had -t refused —, the new size after that terminal is resized (SIGWINCH), a shell driven
+# through it with the exit code passed), a killed
 # CLI's command ended by the node within ~60 s; nothing left behind (pid files, mounts, conmon).
 . "$(dirname "$0")/lib.sh"
 need_images
@@ -66,32 +66,35 @@ N=$(stat -c %s "$T/big"); [ "$N" = 10000000 ] || fail "10 MB of output: got $N b
 BAD=$(tr -d x <"$T/big" | wc -c); [ "$BAD" = 0 ] || fail "10 MB of output: $BAD wrong bytes"
 pass "stdin and output streamed (first line after $F ms of a 3 s command), 10 MB of output"
 
-# -t: a terminal in the container (runc's pty, sized from consoleSize before the command runs)
-OUT=$(tro exec -t box -- tty </dev/null 2>"$T/tty.err" | tr -d '\r')
-[[ "$OUT" =~ ^/dev/pts/[0-9]+$ ]] || fail "exec -t tty: '$OUT'"
+# -t as kubectl: the terminal goes with -i and a local stdin that is a terminal; -t alone is
+# dropped silently, -it without a local terminal warns and runs without one
+OUT=$(tro exec -t box -- sh -c 'tty || true' </dev/null 2>"$T/tty.err" | tr -d '\r')
+[ "$OUT" = "not a tty" ] || fail "exec -t without -i: '$OUT' (kubectl drops the terminal)"
+[ -s "$T/tty.err" ] && fail "exec -t without -i warned: $(cat "$T/tty.err")"
+OUT=$(tro exec -it box -- sh -c 'tty || true' </dev/null 2>"$T/tty.err" | tr -d '\r')
+[ "$OUT" = "not a tty" ] || fail "exec -it without a local terminal: '$OUT'"
 grep -q "Unable to use a TTY - input is not a terminal or the right kind of file" "$T/tty.err" || fail "no warning without a local terminal: $(cat "$T/tty.err")"
-OUT=$(LINES=30 COLUMNS=100 tro exec -t box -- stty size </dev/null 2>/dev/null | tr -d '\r')
-[ "$OUT" = "30 100" ] || fail "exec -t stty size with LINES=30 COLUMNS=100: '$OUT'"
+tro exec box -- tty >/dev/null && fail "without -t the command has a terminal"
+# under a local terminal (script): runc's pty, sized from consoleSize before the command runs
+# (script passes the end of its stdin as two EOF characters: NULs in raw mode, echoed ^@ remotely)
+OUT=$(script -qec "$TROUPE exec -it box -- tty" /dev/null </dev/null 2>&1 | tr -d '\r')
+grep -qE "/dev/pts/[0-9]+$" <<<"$OUT" || fail "exec -it tty under a terminal: '$OUT'"
 # the race that had -t refused (runc sized the pty only after the command started: a quick
 # `stty size` saw 0x0, "stty: standard input"): every one of 10 in a row must see the size, no retry
 BAD=0
 for i in $(seq 1 10); do
-  OUT=$(LINES=$((20 + i)) COLUMNS=$((60 + i)) tro exec -t box -- stty size </dev/null 2>&1 | grep -v "Unable to use a TTY" | tr -d '\r')
-  [ "$OUT" = "$((20 + i)) $((60 + i))" ] || { BAD=$((BAD + 1)); echo "exec -t stty size, run $i: '$OUT'"; }
+  OUT=$(script -qec "stty rows $((20 + i)) cols $((60 + i)); $TROUPE exec -it box -- stty size" /dev/null </dev/null 2>&1 | tr -d '\r')
+  grep -q "$((20 + i)) $((60 + i))$" <<<"$OUT" || { BAD=$((BAD + 1)); echo "exec -it stty size, run $i: '$OUT'"; }
 done
-[ "$BAD" = 0 ] || fail "exec -t stty size wrong in $BAD of 10 runs"
-tro exec box -- tty >/dev/null && fail "without -t the command has a terminal"
-# under a local terminal (script): its size is sent; a shell driven through it, its exit code passed
-# (script passes the end of its stdin as two EOF characters: NULs in raw mode, echoed ^@ remotely)
-OUT=$(script -qec "stty rows 33 cols 111; $TROUPE exec -it box -- stty size" /dev/null </dev/null 2>&1 | tr -d '\r')
-grep -q "33 111$" <<<"$OUT" || fail "exec -it under a terminal of 33x111: '$OUT'"
+[ "$BAD" = 0 ] || fail "exec -it stty size wrong in $BAD of 10 runs"
 # the local terminal resized while the command runs (SIGWINCH): the command sees the new size
-OUT=$(script -qec "stty rows 20 cols 70; $TROUPE exec -t box -- sh -c 'stty size; sleep 3; stty size' & sleep 1.5; stty rows 40 cols 90; wait" /dev/null </dev/null 2>&1 | tr -d '\r')
-[ "$(grep -E '^[0-9]+ [0-9]+$' <<<"$OUT" | tr '\n' ' ')" = "20 70 40 90 " ] || fail "exec -t after a resize of the local terminal: '$OUT'"
+# (an asynchronous command's stdin is /dev/null unless redirected: </dev/tty keeps the terminal)
+OUT=$(script -qec "stty rows 20 cols 70; $TROUPE exec -it box -- sh -c 'stty size; sleep 3; stty size' </dev/tty & sleep 1.5; stty rows 40 cols 90; wait" /dev/null </dev/null 2>&1 | tr -d '\r')
+[ "$(grep -oE '[0-9]+ [0-9]+$' <<<"$OUT" | tr '\n' ' ')" = "20 70 40 90 " ] || fail "exec -it after a resize of the local terminal: '$OUT'"
 OUT=$( (sleep 2; printf 'echo hi-$((40+2))\n'; sleep 1; printf 'exit 5\n'; sleep 2) | script -qec "$TROUPE exec -it box -- sh" /dev/null 2>&1); rc=$?
 grep -q "hi-42" <<<"$OUT" || fail "interactive shell through -it: '$OUT'"
 [ "$rc" = 5 ] || fail "interactive shell's exit code $rc, 5 expected"
-pass "-t: /dev/pts, size from LINES/COLUMNS (10 of 10 in a row) and from the local terminal, resized on SIGWINCH, an interactive shell with its exit code"
+pass "-t as kubectl (dropped without -i or a local terminal, with the warning), /dev/pts and the local terminal's size (10 of 10 in a row), resized on SIGWINCH, an interactive shell with its exit code"
 
 # a CLI killed mid-command: the node ends the command when the session goes silent (~60 s)
 "$TROUPE" exec box -- sh -c 'exec sleep 4242' & CLI=$!
