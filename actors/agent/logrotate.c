@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #define GZ ".gz"
 #define TMP ".tmp"
@@ -46,6 +48,24 @@ logrotate_policy_parse (const char *max_size, long long max_files, logrotate_pol
         }
         p->max_files = (int) max_files;
     }
+    return 0;
+}
+
+int
+logrotate_interval_parse (const char *s, long long *ms, char *err, size_t errlen)
+{
+    *ms = LOGROTATE_DEFAULT_INTERVAL_MS;
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll (s, &end, 10);
+    long long mult = !strcmp (end, "ms") ? 1 : !strcmp (end, "s") ? 1000 : !strcmp (end, "m") ? 60000 : 0;
+    if (end == s || errno || !mult || v < 0 || v > 86400000LL / mult || v * mult < 3000) {
+        snprintf (err, errlen, "containerLogMonitorInterval \"%s\": must be a duration of at least 3s such as 10s", s);
+        return -1;
+    }
+    *ms = v * mult;
     return 0;
 }
 
@@ -231,4 +251,126 @@ logrotate_apply (const logrotate_action_t *a, int n, char *err, size_t errlen)
             return -1;
     }
     return 0;
+}
+
+/* The names in log's directory (a NULL-terminated malloc'd array of malloc'd names), NULL on error. */
+static char **
+dir_names (const char *log, size_t *n)
+{
+    const char *slash = strrchr (log, '/');
+    char *dir = slash ? strndup (log, (size_t) (slash - log) + 1) : strdup (".");
+    DIR *d = dir ? opendir (dir) : NULL;
+    free (dir);
+    *n = 0;
+    if (!d)
+        return NULL;
+    char **v = calloc (1, sizeof *v);
+    struct dirent *e;
+    while (v && (e = readdir (d))) {
+        if (!strcmp (e->d_name, ".") || !strcmp (e->d_name, ".."))
+            continue;
+        char **m = realloc (v, (*n + 2) * sizeof *v);
+        if (!m)
+            break;
+        v = m;
+        v[(*n)++] = strdup (e->d_name);
+        v[*n] = NULL;
+    }
+    closedir (d);
+    return v;
+}
+
+static void
+names_free (char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free (v[i]);
+    free (v);
+}
+
+int
+logrotate_prepare (const char *log, const logrotate_policy_t *p, time_t now, char **rotated, char *err, size_t errlen)
+{
+    *rotated = NULL;
+    struct stat st;
+    if (stat (log, &st) || st.st_size < p->max_size)
+        return 0;
+    size_t n;
+    char **names = dir_names (log, &n);
+    if (!names) {
+        snprintf (err, errlen, "cannot read the directory of %s: %s", log, strerror (errno));
+        return -1;
+    }
+    logrotate_action_t *a;
+    int k = logrotate_plan (log, (long long) st.st_size, p, (const char *const *) names, n, now, &a);
+    names_free (names, n);
+    if (k < 0) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = logrotate_apply (a, k, err, errlen);
+    if (rc == 0 && k > 0 && a[k - 1].op == LOGROTATE_ROTATE) {
+        *rotated = a[k - 1].path;
+        a[k - 1].path = NULL;
+        rc = 1;
+    }
+    logrotate_actions_free (a, k);
+    return rc;
+}
+
+void
+logrotate_clean (const char *log)
+{
+    unlink (log);
+    size_t n;
+    char **names = dir_names (log, &n);
+    const char *slash = strrchr (log, '/');
+    const char *base = slash ? slash + 1 : log;
+    size_t dirlen = (size_t) (base - log), blen = strlen (base);
+    for (size_t i = 0; names && i < n; i++)
+        if (!strncmp (names[i], base, blen) && names[i][blen] == '.') {
+            char path[4200];
+            snprintf (path, sizeof path, "%.*s%s", (int) dirlen, log, names[i]);
+            unlink (path);
+        }
+    names_free (names, n);
+}
+
+static int
+is_log_name (const char *s)
+{
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p > s && !strncmp (p, ".log", 4) && (p[4] == 0 || p[4] == '.');
+}
+
+void
+logrotate_clean_pod (const char *pod_dir)
+{
+    DIR *d = opendir (pod_dir);
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        if (e->d_name[0] == '.' || !strcmp (e->d_name, "volumes"))
+            continue;
+        char sub[4200];
+        snprintf (sub, sizeof sub, "%s/%s", pod_dir, e->d_name);
+        struct stat st;
+        if (lstat (sub, &st) || !S_ISDIR (st.st_mode))
+            continue;
+        DIR *c = opendir (sub);
+        struct dirent *f;
+        while (c && (f = readdir (c)))
+            if (is_log_name (f->d_name)) {
+                char path[8400];
+                snprintf (path, sizeof path, "%s/%s", sub, f->d_name);
+                if (!lstat (path, &st) && S_ISREG (st.st_mode))
+                    unlink (path);
+            }
+        if (c)
+            closedir (c);
+        rmdir (sub);
+    }
+    if (d)
+        closedir (d);
 }

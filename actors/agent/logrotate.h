@@ -31,6 +31,10 @@ typedef struct {
  * must be at least 2", "containerLogMaxSize ...: must be a positive quantity") otherwise. */
 int logrotate_policy_parse (const char *max_size, long long max_files, logrotate_policy_t *p, char *err, size_t errlen);
 
+/* containerLogMonitorInterval: "10s", "3500ms", "1m" (NULL: 10 s) into *ms. As the kubelet, at
+ * least 3 s. 0, or -1 with err set. */
+int logrotate_interval_parse (const char *s, long long *ms, char *err, size_t errlen);
+
 typedef enum {
     LOGROTATE_REMOVE,   /* unlink path */
     LOGROTATE_COMPRESS, /* gzip path into path.gz (through path.gz.tmp), then unlink path */
@@ -64,5 +68,20 @@ int logrotate_compress (const char *path, char *err, size_t errlen);
 /* Runs the REMOVE and COMPRESS actions of a plan (ROTATE is the caller's). Stops at the first
  * failure: -1 with err set. */
 int logrotate_apply (const logrotate_action_t *a, int n, char *err, size_t errlen);
+
+/* One check of the live log `log` at time now: its size and its directory read, the plan made,
+ * its removals and compressions done. 1 with *rotated (malloc'd) the name to rename the live log
+ * to before asking the runtime to reopen it; 0 when nothing is due (or no log); -1 with err set. */
+int logrotate_prepare (const char *log, const logrotate_policy_t *p, time_t now, char **rotated, char *err, size_t errlen);
+
+/* The log and its rotated files (log.*) removed, as the kubelet's Clean when a container is
+ * removed. */
+void logrotate_clean (const char *log);
+
+/* The container logs of a pod that is gone (the kubelet's evictPodLogsDirectories): in each
+ * directory of pod_dir but "volumes", the files "<attempt>.log" and "<attempt>.log.*" removed,
+ * then the directory if empty. Nothing else is touched (no recursion: a volume still mounted is
+ * never walked into). */
+void logrotate_clean_pod (const char *pod_dir);
 
 #endif

@@ -12,6 +12,10 @@
 #include <cmocka.h>
 
 #include "actors/agent/logrotate.h"
+#include "runtime-shims/oci/ocirun.h"
+
+#include <errno.h>
+#include <fcntl.h>
 
 #define NOW ((time_t) 1796300000) /* 2026-12-03 ... UTC */
 
@@ -143,6 +147,20 @@ policy (void **state)
     assert_non_null (strstr (err, "containerLogMaxSize \"lots\""));
     assert_int_equal (logrotate_policy_parse ("0", 5, &p, err, sizeof err), -1);
     assert_int_equal (logrotate_policy_parse ("-5Mi", 5, &p, err, sizeof err), -1);
+    long long ms;
+    assert_int_equal (logrotate_interval_parse (NULL, &ms, err, sizeof err), 0);
+    assert_int_equal (ms, 10000);
+    assert_int_equal (logrotate_interval_parse ("3s", &ms, err, sizeof err), 0);
+    assert_int_equal (ms, 3000);
+    assert_int_equal (logrotate_interval_parse ("4500ms", &ms, err, sizeof err), 0);
+    assert_int_equal (ms, 4500);
+    assert_int_equal (logrotate_interval_parse ("2m", &ms, err, sizeof err), 0);
+    assert_int_equal (ms, 120000);
+    assert_int_equal (logrotate_interval_parse ("2s", &ms, err, sizeof err), -1); /* the kubelet's floor: 3s */
+    assert_non_null (strstr (err, "at least 3s"));
+    assert_int_equal (logrotate_interval_parse ("10", &ms, err, sizeof err), -1);
+    assert_int_equal (logrotate_interval_parse ("s", &ms, err, sizeof err), -1);
+    assert_int_equal (logrotate_interval_parse ("-10s", &ms, err, sizeof err), -1);
 }
 
 static void
@@ -196,6 +214,130 @@ compress_roundtrip (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+/* ReopenContainerLog for conmon: "2 0 0\n" (REOPEN_LOGS_EVENT) on <bundle>/ctl; no reader → an
+ * error at once, never a hang */
+static void
+conmon_reopen_message (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_logrotate_ctl.XXXXXX", ctl[100], err[300];
+    assert_non_null (mkdtemp (dir));
+    snprintf (ctl, sizeof ctl, "%s/ctl", dir);
+    assert_int_equal (ocirun_reopen_log (dir, err, sizeof err), -1); /* no fifo */
+    assert_int_equal (mkfifo (ctl, 0600), 0);
+    assert_int_equal (ocirun_reopen_log (dir, err, sizeof err), -1); /* nobody reading: ENXIO */
+    assert_non_null (strstr (err, strerror (ENXIO)));
+    int r = open (ctl, O_RDONLY | O_NONBLOCK);
+    assert_true (r >= 0);
+    assert_int_equal (ocirun_reopen_log (dir, err, sizeof err), 0);
+    char buf[16] = "";
+    assert_int_equal (read (r, buf, sizeof buf - 1), 6);
+    assert_string_equal (buf, "2 0 0\n");
+    close (r);
+    unlink (ctl);
+    assert_int_equal (rmdir (dir), 0);
+}
+
+/* the kubelet's Clean: the log and its rotated files, not another attempt's */
+static void
+clean (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_logrotate_clean.XXXXXX", p[200];
+    assert_non_null (mkdtemp (dir));
+    const char *names[] = {"1.log", "1.log.20261201-000000.gz", "1.log.20261202-000000", "0.log", "0.log.20261201-000000", "11.log"};
+    for (size_t i = 0; i < 6; i++) {
+        snprintf (p, sizeof p, "%s/%s", dir, names[i]);
+        fclose (fopen (p, "w"));
+    }
+    snprintf (p, sizeof p, "%s/1.log", dir);
+    logrotate_clean (p);
+    struct stat st;
+    for (size_t i = 0; i < 6; i++) {
+        snprintf (p, sizeof p, "%s/%s", dir, names[i]);
+        assert_int_equal (stat (p, &st), i < 3 ? -1 : 0);
+        unlink (p);
+    }
+    assert_int_equal (rmdir (dir), 0);
+}
+
+/* a gone pod's logs: every container's log files and their directories; volumes and other files
+ * untouched (no walk into a volume) */
+static void
+clean_pod (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_logrotate_pod.XXXXXX", p[300];
+    assert_non_null (mkdtemp (dir));
+    const char *mk[] = {"/a", "/b", "/volumes", "/volumes/v", "/keep"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf (p, sizeof p, "%s%s", dir, mk[i]);
+        assert_int_equal (mkdir (p, 0700), 0);
+    }
+    const char *files[] = {"/a/0.log", "/a/0.log.20261201-000000.gz", "/a/1.log", "/b/0.log", "/volumes/v/0.log",
+                           "/keep/0.log", "/keep/notes", "/x.log"};
+    for (size_t i = 0; i < 8; i++) {
+        snprintf (p, sizeof p, "%s%s", dir, files[i]);
+        fclose (fopen (p, "w"));
+    }
+    logrotate_clean_pod (dir);
+    struct stat st;
+    const char *gone[] = {"/a", "/b", "/keep/0.log"}, *kept[] = {"/volumes/v/0.log", "/keep/notes", "/x.log"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf (p, sizeof p, "%s%s", dir, gone[i]);
+        assert_int_equal (stat (p, &st), -1);
+        snprintf (p, sizeof p, "%s%s", dir, kept[i]);
+        assert_int_equal (stat (p, &st), 0);
+        unlink (p);
+    }
+    const char *dirs[] = {"/volumes/v", "/volumes", "/keep"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf (p, sizeof p, "%s%s", dir, dirs[i]);
+        assert_int_equal (rmdir (p), 0);
+    }
+    assert_int_equal (rmdir (dir), 0);
+}
+
+/* prepare: a directory on disk, below then at the size */
+static void
+prepare (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_logrotate_prep.XXXXXX", p[200], log[200], err[300];
+    assert_non_null (mkdtemp (dir));
+    snprintf (log, sizeof log, "%s/0.log", dir);
+    FILE *f = fopen (log, "w");
+    fputs ("0123456789", f);
+    fclose (f);
+    const char *old[] = {"0.log.20261130-000000.gz", "0.log.20261201-000000", "0.log.20261202-000000"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf (p, sizeof p, "%s/%s", dir, old[i]);
+        f = fopen (p, "w");
+        fputs ("x\n", f);
+        fclose (f);
+    }
+    logrotate_policy_t pol11 = {11, 3}, pol10 = {10, 3};
+    char *rot = NULL;
+    assert_int_equal (logrotate_prepare (log, &pol11, NOW, &rot, err, sizeof err), 0);
+    assert_null (rot);
+    assert_int_equal (logrotate_prepare (log, &pol10, NOW, &rot, err, sizeof err), 1);
+    char *want = logrotate_rotated_name (log, NOW);
+    assert_string_equal (rot, want);
+    struct stat st;
+    snprintf (p, sizeof p, "%s/0.log.20261202-000000.gz", dir); /* compressed, the two older ones gone */
+    assert_int_equal (stat (p, &st), 0);
+    unlink (p);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf (p, sizeof p, "%s/%s", dir, old[i]);
+        assert_int_equal (stat (p, &st), -1);
+    }
+    assert_int_equal (stat (log, &st), 0); /* the rename is the caller's */
+    unlink (log);
+    free (rot);
+    free (want);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 int
 main (void)
 {
@@ -208,6 +350,10 @@ main (void)
         cmocka_unit_test (same_second_waits),
         cmocka_unit_test (policy),
         cmocka_unit_test (compress_roundtrip),
+        cmocka_unit_test (conmon_reopen_message),
+        cmocka_unit_test (clean),
+        cmocka_unit_test (prepare),
+        cmocka_unit_test (clean_pod),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
