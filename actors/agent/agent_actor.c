@@ -1988,6 +1988,23 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     fstat (fd, &st);
     json_int_t limit = tv_int (msg->opts, "limitBytes", 1 << 20);
     json_int_t off = tv_int (msg->opts, "offset", -1);
+    /* a follower's offset is in the file it read (opts.file, an inode): once the log rotated, the
+     * rest of that file (the newest rotated one, kept uncompressed for this) and then the new
+     * live file from its start, as the kubelet's follow */
+    json_int_t was = tv_int (msg->opts, "file", -1);
+    if (off >= 0 && was >= 0 && (json_int_t) st.st_ino != was) {
+        int rfd = logrotate_open_rotated (path, (unsigned long long) was);
+        struct stat rst;
+        if (rfd >= 0 && !fstat (rfd, &rst) && off < rst.st_size) {
+            close (fd);
+            fd = rfd;
+            st = rst;
+        } else {
+            if (rfd >= 0)
+                close (rfd);
+            off = 0;
+        }
+    }
     json_int_t tail = tv_int (msg->opts, "tailLines", -1);
     if (off < 0 && tail >= 0) {
         /* walk back tail newlines from the end (bounded by limit) */
@@ -2027,7 +2044,8 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
         got = (ssize_t) used;
     } else
         data = json_stringn_nocheck (buf, (size_t) got);
-    json_t *body = json_pack ("{s:o,s:I,s:s}", "data", data, "offset", off + (json_int_t) got, "container", container);
+    json_t *body = json_pack ("{s:o,s:I,s:s,s:I}", "data", data, "offset", off + (json_int_t) got, "container", container,
+                              "file", (json_int_t) st.st_ino);
     free (buf);
     int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
     json_decref (body);

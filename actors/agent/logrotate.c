@@ -374,3 +374,28 @@ logrotate_clean_pod (const char *pod_dir)
     if (d)
         closedir (d);
 }
+
+int
+logrotate_open_rotated (const char *log, unsigned long long ino)
+{
+    size_t n;
+    char **names = dir_names (log, &n);
+    const char *slash = strrchr (log, '/');
+    const char *base = slash ? slash + 1 : log;
+    size_t dirlen = (size_t) (base - log), blen = strlen (base);
+    int fd = -1;
+    for (size_t i = 0; names && i < n && fd < 0; i++) {
+        if (strncmp (names[i], base, blen) || names[i][blen] != '.' || ends_with (names[i], GZ) || ends_with (names[i], TMP))
+            continue;
+        char path[4200];
+        snprintf (path, sizeof path, "%.*s%s", (int) dirlen, log, names[i]);
+        int f = open (path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (f >= 0 && !fstat (f, &st) && (unsigned long long) st.st_ino == ino)
+            fd = f;
+        else if (f >= 0)
+            close (f);
+    }
+    names_free (names, n);
+    return fd;
+}

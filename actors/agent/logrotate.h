@@ -78,6 +78,10 @@ int logrotate_prepare (const char *log, const logrotate_policy_t *p, time_t now,
  * removed. */
 void logrotate_clean (const char *log);
 
+/* For a follower (`troupe logs -f`) that was reading a file the live log no longer is: the
+ * rotated file of log (uncompressed: the newest) with inode ino, opened read-only, or -1. */
+int logrotate_open_rotated (const char *log, unsigned long long ino);
+
 /* The container logs of a pod that is gone (the kubelet's evictPodLogsDirectories): in each
  * directory of pod_dir but "volumes", the files "<attempt>.log" and "<attempt>.log.*" removed,
  * then the directory if empty. Nothing else is touched (no recursion: a volume still mounted is

@@ -261,6 +261,36 @@ clean (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+/* a follower's file found again after the rotation by its inode; .gz ones are not read */
+static void
+open_rotated (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/test_logrotate_fol.XXXXXX", log[200], rot[220], other[220];
+    assert_non_null (mkdtemp (dir));
+    snprintf (log, sizeof log, "%s/0.log", dir);
+    snprintf (rot, sizeof rot, "%s/0.log.20261201-000000", dir);
+    snprintf (other, sizeof other, "%s/0.log.20261130-000000.gz", dir);
+    fclose (fopen (log, "w"));
+    fclose (fopen (other, "w"));
+    struct stat st, og;
+    assert_int_equal (stat (log, &st), 0);
+    assert_int_equal (stat (other, &og), 0);
+    assert_int_equal (rename (log, rot), 0);
+    fclose (fopen (log, "w"));
+    int fd = logrotate_open_rotated (log, (unsigned long long) st.st_ino);
+    assert_true (fd >= 0);
+    struct stat got;
+    assert_int_equal (fstat (fd, &got), 0);
+    assert_int_equal (got.st_ino, st.st_ino);
+    close (fd);
+    assert_int_equal (logrotate_open_rotated (log, (unsigned long long) og.st_ino), -1);
+    unlink (log);
+    unlink (rot);
+    unlink (other);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 /* a gone pod's logs: every container's log files and their directories; volumes and other files
  * untouched (no walk into a volume) */
 static void
@@ -354,6 +384,7 @@ main (void)
         cmocka_unit_test (clean),
         cmocka_unit_test (prepare),
         cmocka_unit_test (clean_pod),
+        cmocka_unit_test (open_rotated),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
