@@ -117,7 +117,8 @@ load_server_config (int *argc, char **argv, int *bad)
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
                     !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
-                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7)) && json_is_integer (v)) &&
+                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
+                      json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
             *bad = 1;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Container log rotation (issue 7), as the kubelet's container log manager: a container writing a
-# counter fast, on a node with --container-log-max-size 2Ki --container-log-max-files 3
-# --container-log-monitor-interval 3s. Checked: bad values stop `up` with a clear error; after a
-# few checks at most 3 files exist for the log (the live one, the newest rotated one, older ones
-# .gz), the counter is continuous across the rotated files and the live one (no line lost at a
-# rotation: conmon is not given a --log-size-max that would truncate), `troupe logs` shows the
-# live file, `--previous` shows the previous instance's whole log after a restart and after the
+# counter fast, on a node with --container-log-max-size 2Ki, containerLogMaxFiles: 3 (config
+# file) and --container-log-monitor-interval 3s. Checked: bad values (flags and config keys) stop
+# `up` with a clear error; after a few checks at most 3 files exist for the log (the live one, the
+# newest rotated one, older ones .gz); the counter is continuous across the rotated files and the
+# live one (no line lost at a rotation: conmon is not given a --log-size-max that would truncate);
+# `troupe logs` shows the live file, `-f` continues across two rotations with no line lost or
+# repeated, `--previous` shows the previous instance's whole log after a restart and after the
 # current one rotated; the pod's logs go with the pod and nothing is left behind.
 . "$(dirname "$0")/lib.sh"
 need_images
@@ -22,12 +23,20 @@ for bad in "--container-log-max-files 1|containerLogMaxFiles (1) must be between
   OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" $flag 2>&1) && fail "troupe up $flag started"
   grep -qF -- "$want" <<<"$OUT" || fail "troupe up $flag: unclear error: $OUT"
 done
-pass "bad rotation settings stop up with the setting named"
+printf 'containerLogMaxFiles: 1\n' >"$T/badlog.yaml"
+OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" --config "$T/badlog.yaml" 2>&1) && fail "troupe up with containerLogMaxFiles: 1 started"
+grep -qF "containerLogMaxFiles (1) must be between 2" <<<"$OUT" || fail "config containerLogMaxFiles: 1: unclear error: $OUT"
+printf 'containerLogMonitorInterval: 500ms\n' >"$T/badlog.yaml"
+OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" --config "$T/badlog.yaml" 2>&1) && fail "troupe up with containerLogMonitorInterval: 500ms started"
+grep -qF "at least 3s" <<<"$OUT" || fail "config containerLogMonitorInterval: 500ms: unclear error: $OUT"
+pass "bad rotation settings (flags and config keys) stop up with the setting named"
 registry_start "$T/reg" "$PORT"
 image_build "$T/img" "$MARK" || fail "could not build the test image"
 image_push "$T/img" "$IMG" || fail "could not push the test image"
 DATA=$T/d; NODE=lr$$
-( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name "$NODE" --container-log-max-size 2Ki --container-log-max-files 3 \
+# max files from the node config file, the others as flags
+printf 'containerLogMaxFiles: 3\n' >"$T/node.yaml"
+( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name "$NODE" --config "$T/node.yaml" --container-log-max-size 2Ki \
     --container-log-monitor-interval 3s >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
 wait_for 60 ready || fail "node not Ready"
