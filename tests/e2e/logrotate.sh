@@ -37,7 +37,7 @@ DATA=$T/d; NODE=lr$$
 # max files from the node config file, the others as flags
 printf 'containerLogMaxFiles: 3\n' >"$T/node.yaml"
 ( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name "$NODE" --config "$T/node.yaml" --container-log-max-size 2Ki \
-    --container-log-monitor-interval 3s >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
+    --container-log-monitor-interval 3s >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=("$UP")
 ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
 wait_for 60 ready || fail "node not Ready"
 # ~1000 lines a second, each with its number; /tmp/die ends this instance (exit 3: restarted)
@@ -59,7 +59,7 @@ LD=$DATA/pods/$UID1/w
 [ -f "$LD/0.log" ] || fail "no log at $LD/0.log: $(ls -la "$LD" 2>&1)"
 
 # The files of attempt $1's log, oldest first: its rotated ones by name (the timestamp), then the live one.
-files() { (cd "$LD" && ls -1 "$1.log".* 2>/dev/null | grep -v '\.tmp$' | sort; [ -f "$1.log" ] && echo "$1.log"); }
+files() { (cd "$LD" && for f in "$1.log".*; do [ -e "$f" ] && [ "${f%.tmp}" = "$f" ] && echo "$f"; done | sort; [ -f "$1.log" ] && echo "$1.log"); }
 # The numbers of the whole lines of those files, in order (.gz ones decompressed).
 numbers() {
   local f
@@ -109,7 +109,7 @@ pass "troupe logs shows the live file ($LOGS_FIRST.. after rotation)"
 
 # -f across rotations: the rest of the file it was reading, then the new live file from its start
 INO0=$(stat -c %i "$LD/0.log")
-tro logs writer -f >"$T/follow.out" 2>"$T/follow.err" & FOL=$!; PIDS+=($FOL)
+tro logs writer -f >"$T/follow.out" 2>"$T/follow.err" & FOL=$!; PIDS+=("$FOL")
 moved() { [ "$(stat -c %i "$LD/0.log")" != "$INO0" ]; }
 wait_for 30 moved || fail "no rotation while following"
 INO1=$(stat -c %i "$LD/0.log")
