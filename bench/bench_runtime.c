@@ -77,7 +77,7 @@ start_one (void *arg)
         snprintf (log, sizeof log, "%s/c%d/ctr.log", j->work, j->i);
         pid_t pid, cpid;
         const char *stage;
-        j->ok = ocirun_start (j->paths, id, "bench", bundle, log, 0, &pid, &cpid, &stage, err, sizeof err) == 0;
+        j->ok = ocirun_start (j->paths, id, "bench", bundle, log, &pid, &cpid, &stage, err, sizeof err) == 0;
         if (!j->ok)
             fprintf (stderr, "bench_runtime: %s %s: %s\n", id, stage, err);
     }

@@ -11,6 +11,7 @@
  *   pods/          container logs (<uid>/<container>/<attempt>.log)
  */
 #include "actors/agent/agent_actor.h"
+#include "actors/agent/logrotate.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/manifests/manifests_actor.h"
@@ -67,7 +68,8 @@ mkdirp (const char *path, mode_t mode)
  *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
- *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi
+ *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
+ *   containerLogMaxFiles: 5, containerLogMonitorInterval: 10s
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
  *   standalone agent: staticPodPath: DIR (--manifests)                                      */
@@ -77,6 +79,7 @@ load_server_config (int *argc, char **argv, int *bad)
     static const char *known[] = {"data", "listen", "nodeName", "name", "actors", "logLevel", "keepPodsOnExit",
                                   "maxPods", "kubeReserved", "systemReserved", "evictionHard",
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
+                                  "containerLogMaxFiles", "containerLogMonitorInterval",
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
@@ -114,7 +117,8 @@ load_server_config (int *argc, char **argv, int *bad)
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
                     !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
-                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7)) && json_is_integer (v)) &&
+                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
+                      json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
             *bad = 1;
@@ -450,7 +454,7 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     char oci[1100];
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
-    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox",
+    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "seedBusybox",
                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
@@ -750,6 +754,41 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
         }
         json_object_set_new (*out, g[i].key, json_string (v));
     }
+    /* the kubelet's log rotation: checked here so a bad value stops the command at once */
+    const char *mf = cli_opt (argc, argv, "--container-log-max-files", NULL);
+    const char *mi = cli_opt (argc, argv, "--container-log-monitor-interval", NULL);
+    json_t *mfc = tv_get (cfg, "containerLogMaxFiles");
+    long long files = -1;
+    if (mf) {
+        char *end;
+        files = strtoll (mf, &end, 10);
+        if (end == mf || *end || files < 0)
+            files = -2;
+    } else if (mfc)
+        files = json_is_integer (mfc) && json_integer_value (mfc) >= 0 ? (long long) json_integer_value (mfc) : -2;
+    if (files == -2) {
+        fprintf (stderr, "error: containerLogMaxFiles (--container-log-max-files): must be an integer of at least 2\n");
+        json_decref (*out);
+        *out = NULL;
+        return -1;
+    }
+    if (!mi)
+        mi = tv_str (cfg, "containerLogMonitorInterval");
+    logrotate_policy_t lp;
+    long long every;
+    char lerr[300];
+    if (logrotate_policy_parse (tv_str (*out, "containerLogMaxSize"), files, &lp, lerr, sizeof lerr) ||
+        logrotate_interval_parse (mi, &every, lerr, sizeof lerr)) {
+        fprintf (stderr, "error: %s (flags --container-log-max-size, --container-log-max-files, "
+                         "--container-log-monitor-interval)\n", lerr);
+        json_decref (*out);
+        *out = NULL;
+        return -1;
+    }
+    if (files >= 0)
+        json_object_set_new (*out, "containerLogMaxFiles", json_integer (files));
+    if (mi)
+        json_object_set_new (*out, "containerLogMonitorInterval", json_string (mi));
     return 0;
 }
 
@@ -1229,13 +1268,6 @@ cmd_shim (cli_t *g, int argc, char **argv)
     char oci_state[1100], run[1100];
     snprintf (oci_state, sizeof oci_state, "%s", tv_str (sc, "ociState") ? tv_str (sc, "ociState") : state);
     snprintf (run, sizeof run, "%s", tv_str (sc, "runDir") ? tv_str (sc, "runDir") : "/run/troupe/shim");
-    long long logmax = 0;
-    if (tv_str (sc, "containerLogMaxSize")) {
-        int64_t milli;
-        char qerr[200];
-        if (tv_quantity_milli (tv_get (sc, "containerLogMaxSize"), &milli, qerr, sizeof qerr) == 0)
-            logmax = milli / 1000;
-    }
     shim_opts_t o = {.endpoint = listen,
                      .process_state = state,
                      .oci = !runtime || !strcmp (runtime, "oci"),
@@ -1246,7 +1278,6 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .cni_bin_dir = tv_str (sc, "cniBinDir"),
                                   .insecure = tv_get (sc, "insecureRegistries"),
                                   .mirrors = tv_get (sc, "registries.mirrors"),
-                                  .log_max_bytes = logmax,
                                   .preload_dir = tv_str (sc, "preloadDir"),
                                   .seed_busybox = tv_bool (sc, "seedBusybox", false),
                                   .gc_high_pct = (int) tv_int (sc, "imageGCHighThresholdPercent", 85),

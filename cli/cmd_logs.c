@@ -21,7 +21,7 @@ cmd_logs (cli_t *g, int argc, char **argv)
     const char *pod = argv[1];
     if (!strncmp (pod, "pod/", 4))
         pod += 4;
-    json_int_t offset = -1;
+    json_int_t offset = -1, file = -1; /* file: the inode the offset is in (rotation) */
     for (;;) {
         tr_env_t req, rep;
         tr_env_init (&req);
@@ -34,6 +34,8 @@ cmd_logs (cli_t *g, int argc, char **argv)
             json_object_set_new (req.opts, "container", json_string (container));
         if (offset >= 0)
             json_object_set_new (req.opts, "offset", json_integer (offset));
+        if (offset >= 0 && file >= 0)
+            json_object_set_new (req.opts, "file", json_integer (file));
         else if (tail)
             json_object_set_new (req.opts, "tailLines", json_integer (atoll (tail)));
         if (previous)
@@ -55,6 +57,7 @@ cmd_logs (cli_t *g, int argc, char **argv)
             fwrite (json_string_value (data), 1, json_string_length (data), stdout);
         fflush (stdout);
         offset = tv_int (rep.body, "offset", offset < 0 ? 0 : offset);
+        file = tv_int (rep.body, "file", -1);
         int more = json_string_length (data) > 0;
         tr_env_clear (&rep);
         if (!follow)

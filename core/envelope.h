@@ -33,6 +33,8 @@ typedef enum {
     TR_VERB_EXEC,
     /* agent → shim: streamed exec sessions (runtime-shims/cri.h) */
     TR_VERB_EXEC_START, TR_VERB_EXEC_IO,
+    /* agent → shim: the container's log file was renamed (rotation): write to a new one */
+    TR_VERB_REOPEN_CONTAINER_LOG,
     TR_VERB__COUNT
 } tr_verb_t;
 

@@ -27,6 +27,11 @@
  *                     output, the command ended, or ~250 ms passed → {stdout, stderr (tty: merged
  *                     into stdout), exited, exitCode?, stdinPending}; NotFound for a session that
  *                     ended, was abandoned (60 s without ExecIO: killed) or is another pod's
+ *   ReopenContainerLog {containerId}  the container's log file was renamed (rotation by the
+ *                    agent): the runtime writes to a new file at logPath from now on, no output
+ *                    lost (CRI ReopenContainerLog). oci: "2 0 0\n" (REOPEN_LOGS) on conmon's control
+ *                    FIFO <bundle>/ctl → {}; Conflict when the container is not running. process:
+ *                    MethodNotAllowed (its processes write the file directly: nothing can reopen it)
  *
  * status = {containerId, sandboxId, podUid, name, attempt, image, state: CREATED|RUNNING|EXITED,
  *           pid, exitCode, reason (Completed|Error|Unknown), message, createdAt, startedAt,

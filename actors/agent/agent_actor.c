@@ -4,6 +4,7 @@
 #include "actors/agent/nodestatus.h"
 #include "actors/agent/podsync.h"
 #include "actors/agent/crilog.h"
+#include "actors/agent/logrotate.h"
 #include "actors/agent/netprobe.h"
 #include "actors/agent/prober.h"
 #include "actors/agent/podres.h"
@@ -17,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -33,6 +35,7 @@
 #define T_KICK 3
 #define T_NODE 4
 #define T_NET 5 /* steps the httpGet/tcpSocket checks in flight */
+#define T_LOGS 6 /* container log rotation: every containerLogMonitorInterval */
 #define INFLIGHT_MS 15000
 #define RELIST_MIN_MS 100
 /* an answer of the runtime to the agent's own request moves its pod on within this; informer
@@ -77,6 +80,8 @@ typedef struct {
     struct probe_ctr *probers;  /* per running container with probes or postStart: the prober's state */
     struct check *nets;         /* httpGet/tcpSocket checks in flight */
     json_t *hooks;              /* "post/<id>" → 1 while postStart runs; "pre/<id>" → 1 running, 2 done */
+    logrotate_policy_t logs;    /* containerLogMaxSize, containerLogMaxFiles */
+    long long logs_every_ms;    /* containerLogMonitorInterval */
 } agent_t;
 
 static void
@@ -105,6 +110,19 @@ static void
 mark (agent_t *a, const char *key)
 {
     json_object_set_new (a->inflight, key, json_integer (troupe_mono_ms ()));
+}
+
+static troupe_reply_fn on_removed;
+
+/* The logPath of container id as last listed (malloc'd), or NULL. */
+static char *
+log_path_of (const agent_t *a, const char *id)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) if (id && tv_str (r, "containerId") && !strcmp (tv_str (r, "containerId"), id))
+        return tv_str (r, "logPath") ? strdup (tv_str (r, "logPath")) : NULL;
+    return NULL;
 }
 
 static void
@@ -1260,6 +1278,7 @@ volumes_remove (agent_t *a, const char *uid)
 {
     char dir[1200];
     snprintf (dir, sizeof dir, "%s/pods/%s", a->data, uid);
+    logrotate_clean_pod (dir); /* nothing of the pod runs any more: its logs go too, as the kubelet's */
     if (volumes_teardown (dir))
         TR_WARN (A, "volumes of pod uid=%s not all removed", uid);
     json_object_del (a->vol_applied, uid);
@@ -1489,8 +1508,8 @@ sync_pod (void *arg, const json_t *pod)
             snprintf (key, sizeof key, "rm/%s", act->id);
             if (!inflight (a, key)) {
                 mark (a, key);
-                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", act->id), log_failure,
-                           "RemoveContainer");
+                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", act->id), on_removed,
+                           log_path_of (a, act->id));
             }
         }
     }
@@ -1571,8 +1590,8 @@ stop_orphans (troupe_ctx_t *ctx, agent_t *a)
             snprintf (key, sizeof key, "rm/%s", id);
             if (!inflight (a, key)) {
                 mark (a, key);
-                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", id), log_failure,
-                           "RemoveContainer");
+                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", id), on_removed,
+                           log_path_of (a, id));
             }
         }
     }
@@ -1844,6 +1863,109 @@ h_exec_io (agent_t *a, const tr_env_t *msg, const json_t *pod)
     return 0;
 }
 
+/* ---- log rotation (the kubelet's container log manager) -------------------------------------- */
+
+struct reopen {
+    char *log, *rotated, *id;
+};
+
+static void
+reopen_free (struct reopen *r)
+{
+    free (r->log);
+    free (r->rotated);
+    free (r->id);
+    free (r);
+}
+
+/* ReopenContainerLog answered: on a failure that says the runtime did not reopen (the container
+ * ended, the runtime refused) the rotated file is renamed back, as the kubelet does, so the next
+ * check tries again and nothing is lost. On a timeout it stays: the runtime may still reopen, and
+ * would then replace a renamed-back file; until a reopen succeeds the container writes to the
+ * rotated file and every check asks again (rotate_logs: a running container with no live log). */
+static void
+on_reopened (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) ctx;
+    agent_t *a = self;
+    struct reopen *r = arg;
+    char key[200];
+    snprintf (key, sizeof key, "logs/%s", r->id);
+    json_object_del (a->inflight, key);
+    if (reply->code == TR_OK)
+        TR_DEBUG (A, "container log reopened id=%.12s rotated to %s", r->id, r->rotated ? r->rotated : "(before)");
+    else {
+        struct stat st;
+        TR_WARN (A, "ReopenContainerLog failed id=%.12s code=%s msg=\"%s\"", r->id, tr_code_name (reply->code),
+                 reply->msg ? reply->msg : "");
+        if (r->rotated && reply->code != TR_TIMEOUT && reply->code != TR_UNAVAILABLE && stat (r->log, &st) &&
+            rename (r->rotated, r->log))
+            TR_WARN (A, "cannot rename %s back to %s: %s", r->rotated, r->log, strerror (errno));
+    }
+    reopen_free (r);
+}
+
+/* Every running container whose CRI log (the oci runtime's: the process runtime's processes
+ * write their file directly and nothing can reopen it) reached containerLogMaxSize: old rotated
+ * files removed or compressed, the live one renamed, the runtime asked to reopen it. The file
+ * work is small (at most one compression per container per check) and done here. */
+static void
+rotate_logs (troupe_ctx_t *ctx, agent_t *a)
+{
+    size_t i;
+    json_t *r;
+    time_t now = time (NULL);
+    json_array_foreach (a->runtime, i, r) {
+        const char *id = tv_str (r, "containerId"), *log = tv_str (r, "logPath"), *fmt = tv_str (r, "logFormat");
+        if (!id || !log || !fmt || strcmp (fmt, "cri") || strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING))
+            continue;
+        char key[200], err[600];
+        snprintf (key, sizeof key, "logs/%s", id);
+        if (inflight (a, key))
+            continue;
+        struct stat st;
+        if (stat (log, &st) && errno == ENOENT) { /* a reopen that timed out: asked again */
+            struct reopen *ro = calloc (1, sizeof *ro);
+            ro->log = strdup (log);
+            ro->id = strdup (id);
+            mark (a, key);
+            shim_call (ctx, a, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", id), on_reopened, ro);
+            continue;
+        }
+        char *rotated = NULL;
+        int rc = logrotate_prepare (log, &a->logs, now, &rotated, err, sizeof err);
+        if (rc < 0)
+            TR_WARN (A, "container log rotation id=%.12s: %s", id, err);
+        if (rc != 1)
+            continue;
+        if (rename (log, rotated)) {
+            TR_WARN (A, "cannot rename %s to %s: %s", log, rotated, strerror (errno));
+            free (rotated);
+            continue;
+        }
+        struct reopen *ro = calloc (1, sizeof *ro);
+        ro->log = strdup (log);
+        ro->rotated = rotated;
+        ro->id = strdup (id);
+        mark (a, key);
+        shim_call (ctx, a, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", id), on_reopened, ro);
+    }
+}
+
+/* RemoveContainer answered: the container's log and rotated logs go with it (the kubelet's Clean). */
+static void
+on_removed (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self;
+    (void) ctx;
+    char *log = arg;
+    if (reply->code != TR_OK && reply->code != TR_NOT_FOUND)
+        TR_WARN (A, "RemoveContainer failed code=%s msg=\"%s\"", tr_code_name (reply->code), reply->msg ? reply->msg : "");
+    else if (log)
+        logrotate_clean (log); /* removed, or already gone */
+    free (log);
+}
+
 /* ---- logs ----------------------------------------------------------------------------------- */
 
 static int
@@ -1899,6 +2021,23 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     fstat (fd, &st);
     json_int_t limit = tv_int (msg->opts, "limitBytes", 1 << 20);
     json_int_t off = tv_int (msg->opts, "offset", -1);
+    /* a follower's offset is in the file it read (opts.file, an inode): once the log rotated, the
+     * rest of that file (the newest rotated one, kept uncompressed for this) and then the new
+     * live file from its start, as the kubelet's follow */
+    json_int_t was = tv_int (msg->opts, "file", -1);
+    if (off >= 0 && was >= 0 && (json_int_t) st.st_ino != was) {
+        int rfd = logrotate_open_rotated (path, (unsigned long long) was);
+        struct stat rst;
+        if (rfd >= 0 && !fstat (rfd, &rst) && off < rst.st_size) {
+            close (fd);
+            fd = rfd;
+            st = rst;
+        } else {
+            if (rfd >= 0)
+                close (rfd);
+            off = 0;
+        }
+    }
     json_int_t tail = tv_int (msg->opts, "tailLines", -1);
     if (off < 0 && tail >= 0) {
         /* walk back tail newlines from the end (bounded by limit) */
@@ -1938,7 +2077,8 @@ agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
         got = (ssize_t) used;
     } else
         data = json_stringn_nocheck (buf, (size_t) got);
-    json_t *body = json_pack ("{s:o,s:I,s:s}", "data", data, "offset", off + (json_int_t) got, "container", container);
+    json_t *body = json_pack ("{s:o,s:I,s:s,s:I}", "data", data, "offset", off + (json_int_t) got, "container", container,
+                              "file", (json_int_t) st.st_ino);
     free (buf);
     int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
     json_decref (body);
@@ -1965,6 +2105,9 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     char err[400];
     json_int_t max_pods = tv_int (config, "maxPods", 110);
     if (max_pods < 0 || max_pods > 1000000 ||
+        logrotate_policy_parse (tv_str (config, "containerLogMaxSize"), tv_int (config, "containerLogMaxFiles", -1),
+                                &a->logs, err, sizeof err) ||
+        logrotate_interval_parse (tv_str (config, "containerLogMonitorInterval"), &a->logs_every_ms, err, sizeof err) ||
         nodestatus_parse_reserved (tv_str (config, "kubeReserved"), &a->ncfg.kube_reserved, err, sizeof err) ||
         nodestatus_parse_reserved (tv_str (config, "systemReserved"), &a->ncfg.system_reserved, err, sizeof err) ||
         (tv_str (config, "evictionHard") &&
@@ -2025,6 +2168,7 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
      * kubelet's nodeStatusReportFrequency (an Unknown set by the controller is answered at the
      * next lease renewal: check_node) */
     troupe_timer (ctx, T_NODE, 300000, 1);
+    troupe_timer (ctx, T_LOGS, (int) a->logs_every_ms, 1);
     TR_INFO (A, "agent starting node=%s shim=%s", a->node, shim);
     return a;
 }
@@ -2045,6 +2189,8 @@ agent_timer (void *self, troupe_ctx_t *ctx, int id)
         register_node (ctx, a); /* refresh status (heartbeat time, capacity) */
     else if (id == T_NET)
         nets_step (ctx, a);
+    else if (id == T_LOGS)
+        rotate_logs (ctx, a);
     return 0;
 }
 

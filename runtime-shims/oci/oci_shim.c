@@ -50,7 +50,6 @@ struct oci_shim {
     json_t *insecure, *mirrors;
     const char **insecure_v;
     int n_insecure;
-    long long log_max;
     cgroup_version_t cgv;
     int min_oom_adj;      /* the lowest oom_score_adj we may give (ours, without CAP_SYS_RESOURCE) */
     int gc_high, gc_low;  /* image GC thresholds (% of the image store's filesystem) */
@@ -61,7 +60,7 @@ struct oci_shim {
     zhashx_t *pending_sb; /* sandbox ids being set up or torn down → "1" */
 };
 
-typedef enum { J_PULL = 1, J_SANDBOX, J_SANDBOX_RM, J_START, J_EXEC, J_CTR_RM } jkind_t;
+typedef enum { J_PULL = 1, J_SANDBOX, J_SANDBOX_RM, J_START, J_EXEC, J_CTR_RM, J_REOPEN } jkind_t;
 
 struct oci_job {
     jkind_t kind;
@@ -562,7 +561,6 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     s->insecure_v = calloc ((size_t) s->n_insecure + 1, sizeof *s->insecure_v);
     for (int i = 0; i < s->n_insecure; i++)
         s->insecure_v[i] = json_string_value (json_array_get (s->insecure, (size_t) i));
-    s->log_max = o->log_max_bytes > 0 ? o->log_max_bytes : 10LL << 20;
     s->gc_high = o->gc_high_pct > 0 ? o->gc_high_pct : 85;
     s->gc_low = o->gc_low_pct > 0 ? o->gc_low_pct : 80;
     s->next_gc = zclock_mono () + 60000;
@@ -1385,12 +1383,48 @@ run_start (oci_job_t *j)
     char e2[64];
     ocirun_delete (&j->s->paths, j->id, e2, sizeof e2); /* what a crash mid-start left */
     if (ocirun_start (&j->s->paths, j->id, tv_str (j->in, "name"), tv_str (j->in, "bundle"), tv_str (j->in, "logPath"),
-                      j->s->log_max, &pid, &cpid, &stage, j->err, sizeof j->err)) {
+                      &pid, &cpid, &stage, j->err, sizeof j->err)) {
         j->rc = TR_INTERNAL;
         j->out = json_pack ("{s:s}", "stage", stage);
         return;
     }
     j->out = json_pack ("{s:i,s:i}", "pid", (int) pid, "conmonPid", (int) cpid);
+}
+
+/* ReopenContainerLog: as CRI-O, REOPEN_LOGS on conmon's control FIFO, then (on a job thread)
+ * wait up to 3 s for conmon to have created the new file at logPath. */
+static void
+h_reopen_log (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
+{
+    ctr_t *c = find (s, req, rep);
+    if (!c)
+        return;
+    if (c->starting || strcmp (tv_str (c->rec, "state"), CRI_STATE_RUNNING) || !tv_str (c->rec, "bundle")) {
+        fail (rep, TR_CONFLICT, "container \"%s\" is not running", c->id);
+        return;
+    }
+    char key[200];
+    snprintf (key, sizeof key, "reopen/%s", c->id);
+    *job = job_new (s, J_REOPEN, key, c->rec);
+    snprintf ((*job)->id, sizeof (*job)->id, "%s", c->id);
+}
+
+static void
+run_reopen (oci_job_t *j)
+{
+    const char *logp = tv_str (j->in, "logPath");
+    if (ocirun_reopen_log (tv_str (j->in, "bundle"), j->err, sizeof j->err)) {
+        j->rc = TR_INTERNAL;
+        return;
+    }
+    struct stat st;
+    for (int i = 0; i < 300; i++) {
+        if (!logp || stat (logp, &st) == 0)
+            return;
+        usleep (10000);
+    }
+    j->rc = TR_TIMEOUT;
+    snprintf (j->err, sizeof j->err, "conmon did not reopen %s within 3s", logp);
 }
 
 static void
@@ -1521,6 +1555,7 @@ oci_job_run (oci_job_t *j)
     case J_START: run_start (j); break;
     case J_EXEC: run_exec (j); break;
     case J_CTR_RM: run_ctr_rm (j); break;
+    case J_REOPEN: run_reopen (j); break;
     }
     j->t_done = mono_ms ();
 }
@@ -1662,6 +1697,7 @@ oci_shim_handle (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **
         break;
     case TR_VERB_LIST_CONTAINERS: ok (rep, json_pack ("{s:o}", "items", oci_shim_list (s, tv_str (req->body, "podUid")))); break;
     case TR_VERB_EXEC_SYNC: h_exec (s, req, rep, job); break;
+    case TR_VERB_REOPEN_CONTAINER_LOG: h_reopen_log (s, req, rep, job); break;
     case TR_VERB_PING: ok (rep, json_pack ("{s:s}", "runtime", "oci")); break;
     default: fail (rep, TR_METHOD_NOT_ALLOWED, "verb \"%s\" is not a runtime verb", tr_verb_name (req->verb));
     }

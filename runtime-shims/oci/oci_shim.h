@@ -40,7 +40,6 @@ typedef struct {
     const char *pod_cidr;      /* NULL: 10.88.0.0/16 */
     const json_t *insecure;    /* array of "HOST:PORT" spoken to over plain HTTP */
     const json_t *mirrors;     /* registries.yaml "mirrors" */
-    long long log_max_bytes;   /* containerLogMaxSize; 0 = 10 MiB */
     const char *preload_dir;   /* image tarballs imported at start (k3s's agent/images), or NULL */
     int seed_busybox;          /* make docker.io/library/busybox:latest from busybox-static if absent (troupe up) */
     int gc_high_pct, gc_low_pct; /* image GC: imageGCHighThresholdPercent (85), imageGCLowThresholdPercent (80) */

@@ -219,22 +219,42 @@ read_int_file (const char *path, long long *v)
 }
 
 int
+ocirun_reopen_log (const char *bundle, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/ctl", bundle);
+    /* non-blocking: with no conmon reading, open fails (ENXIO) instead of waiting */
+    int fd = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf (err, errlen, "conmon's control fifo %s: %s", path, strerror (errno));
+        return -1;
+    }
+    static const char msg[] = "2 0 0\n"; /* REOPEN_LOGS_EVENT, height, width */
+    ssize_t w = write (fd, msg, sizeof msg - 1);
+    int e = errno;
+    close (fd);
+    if (w != (ssize_t) sizeof msg - 1) {
+        snprintf (err, errlen, "conmon's control fifo %s: %s", path, w < 0 ? strerror (e) : "short write");
+        return -1;
+    }
+    return 0;
+}
+
+int
 ocirun_start (const ocirun_paths_t *p, const char *id, const char *name, const char *bundle, const char *log_path,
-              long long log_max, pid_t *pid, pid_t *conmon_pid, const char **stage, char *err, size_t errlen)
+              pid_t *pid, pid_t *conmon_pid, const char **stage, char *err, size_t errlen)
 {
     *stage = "create";
-    char persist[PATH_MAX], pidfile[PATH_MAX], cpidfile[PATH_MAX], logarg[PATH_MAX + 16], rootarg[PATH_MAX + 16],
-        logmax[32];
+    char persist[PATH_MAX], pidfile[PATH_MAX], cpidfile[PATH_MAX], logarg[PATH_MAX + 16], rootarg[PATH_MAX + 16];
     snprintf (persist, sizeof persist, "%s/%s", p->persist_dir, id);
     mkdir (persist, 0700);
     snprintf (pidfile, sizeof pidfile, "%s/pidfile", bundle);
     snprintf (cpidfile, sizeof cpidfile, "%s/conmon.pid", bundle);
     snprintf (logarg, sizeof logarg, "k8s-file:%s", log_path);
     snprintf (rootarg, sizeof rootarg, "--root=%s", p->runc_root);
-    snprintf (logmax, sizeof logmax, "%lld", log_max > 0 ? log_max : -1);
     char *argv[] = {(char *) p->conmon, "--api-version", "1", "-c", (char *) id, "-u", (char *) id, "-n", (char *) name,
                     "-r", (char *) p->runc, "-b", (char *) bundle, "-p", pidfile, "-P", cpidfile, "-l", logarg,
-                    "--log-size-max", logmax, "--exit-dir", (char *) p->exits_dir, "--socket-dir-path",
+                    "--exit-dir", (char *) p->exits_dir, "--socket-dir-path",
                     (char *) p->sock_dir, "--persist-dir", persist, "--runtime-arg", rootarg, "--log-level", "error",
                     "--syslog", NULL};
     /* conmon reads _OCI_SYNCPIPE: it writes {"data": pid} (or -1 and the message) once runc create is done */

@@ -42,11 +42,18 @@ int ocirun_exec (char *const argv[], const char *in, size_t in_len, int timeout_
 
 /* Starts the container id of bundle under conmon, which runs `runc create` and reports the
  * container's pid on its sync pipe; then `runc start`. log_path: the CRI-format log file;
- * log_max: conmon --log-size-max (0: none). *pid: the container's init pid (host view),
+ * No --log-size-max: the agent rotates the log (actors/agent/logrotate.h) and conmon's own cap
+ * would truncate it, losing lines (CRI-O's default log_size_max is -1 too). *pid: the container's init pid (host view),
  * *conmon_pid. 0, or -1 with err holding runc's own words (e.g. `exec: "x": executable file not
  * found in $PATH`) and *stage "create" or "start". */
 int ocirun_start (const ocirun_paths_t *p, const char *id, const char *name, const char *bundle, const char *log_path,
-                  long long log_max, pid_t *pid, pid_t *conmon_pid, const char **stage, char *err, size_t errlen);
+                  pid_t *pid, pid_t *conmon_pid, const char **stage, char *err, size_t errlen);
+
+/* Asks id's conmon to reopen its log file (after the agent renamed it): REOPEN_LOGS_EVENT ("2 0 0\n")
+ * on the control FIFO <bundle>/ctl that conmon made. conmon closes the old file (so no byte is
+ * lost: everything before is in the renamed file) and creates a new one at the log path.
+ * 0, or -1 with err set (no conmon listening: ENXIO). */
+int ocirun_reopen_log (const char *bundle, char *err, size_t errlen);
 
 /* `runc delete --force id`; a container runc does not know is fine. */
 int ocirun_delete (const ocirun_paths_t *p, const char *id, char *err, size_t errlen);

@@ -506,6 +506,13 @@ process_shim_handle (process_shim_t *s, const tr_env_t *req, tr_env_t *rep)
     case TR_VERB_PING:
         ok (rep, NULL);
         return;
+    case TR_VERB_REOPEN_CONTAINER_LOG:
+        /* the process writes its log file itself (stdout and stderr are that file): nothing
+         * between it and the file can reopen it; the agent does not rotate these logs */
+        if ((c = find (s, req, rep)))
+            bad (rep, TR_METHOD_NOT_ALLOWED, "container \"%s\": the process runtime cannot reopen a container's log%s",
+                 c->id, NULL);
+        return;
     default:
         bad (rep, TR_METHOD_NOT_ALLOWED, "verb \"%s\" is not a runtime verb%s", tr_verb_name (req->verb), NULL);
     }

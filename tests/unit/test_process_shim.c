@@ -92,6 +92,12 @@ run_log_exit (void **state)
     fclose (f);
     assert_string_equal (buf, "hi there from /bin/sh\n");
     json_decref (st);
+    /* its process writes the log file itself: ReopenContainerLog is refused (the agent does not
+     * rotate these logs), NotFound for an unknown id */
+    assert_int_equal (call (s, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", id), NULL),
+                      TR_METHOD_NOT_ALLOWED);
+    assert_int_equal (call (s, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", "nope"), NULL),
+                      TR_NOT_FOUND);
     /* list by pod, then remove */
     json_t *out = NULL;
     assert_int_equal (call (s, TR_VERB_LIST_CONTAINERS, json_pack ("{s:s}", "podUid", "u1"), &out), TR_OK);
