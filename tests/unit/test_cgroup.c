@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "core/qos.h"
 #include "runtime-shims/oci/cgroup.h"
 
 #include <stdio.h>
@@ -86,14 +87,14 @@ qos_classes (void **state)
     (void) state;
     for (size_t i = 0; i < sizeof qos_cases / sizeof qos_cases[0]; i++) {
         json_t *spec = parse (qos_cases[i].spec);
-        qos_class_t q = cgroup_qos (spec);
+        qos_class_t q = qos_class_of (spec);
         if (q != qos_cases[i].q)
-            fail_msg ("case %zu: %s, want %s", i, cgroup_qos_name (q), cgroup_qos_name (qos_cases[i].q));
+            fail_msg ("case %zu: %s, want %s", i, qos_class_name (q), qos_class_name (qos_cases[i].q));
         json_decref (spec);
     }
-    assert_string_equal (cgroup_qos_name (QOS_GUARANTEED), "Guaranteed");
-    assert_string_equal (cgroup_qos_name (QOS_BURSTABLE), "Burstable");
-    assert_string_equal (cgroup_qos_name (QOS_BESTEFFORT), "BestEffort");
+    assert_string_equal (qos_class_name (QOS_GUARANTEED), "Guaranteed");
+    assert_string_equal (qos_class_name (QOS_BURSTABLE), "Burstable");
+    assert_string_equal (qos_class_name (QOS_BESTEFFORT), "BestEffort");
 }
 
 /* --- values --- */
@@ -152,7 +153,7 @@ container_values (void **state)
         char text[512];
         snprintf (text, sizeof text, "{\"name\":\"c\",\"resources\":%s}", value_cases[i].res);
         json_t *c = parse (text);
-        json_t *v = cgroup_container_resources (c, value_cases[i].q, node, err, sizeof err);
+        json_t *v = qos_container_resources (c, value_cases[i].q, node, err, sizeof err);
         if (!v)
             fail_msg ("case %zu: %s", i, err);
         int64_t got[5] = {json_integer_value (json_object_get (v, "cpuShares")),
@@ -182,16 +183,16 @@ container_values (void **state)
         char text[256];
         snprintf (text, sizeof text, "{\"resources\":%s}", bad[i].res);
         json_t *c = parse (text);
-        assert_null (cgroup_container_resources (c, QOS_BURSTABLE, node, err, sizeof err));
+        assert_null (qos_container_resources (c, QOS_BURSTABLE, node, err, sizeof err));
         if (!strstr (err, bad[i].err))
             fail_msg ("case %zu: error \"%s\", want \"%s\"", i, err, bad[i].err);
         json_decref (c);
     }
     /* Burstable needs the node's capacity */
     json_t *c = parse ("{\"resources\":{\"requests\":{\"memory\":\"1Gi\"}}}");
-    assert_null (cgroup_container_resources (c, QOS_BURSTABLE, 0, err, sizeof err));
+    assert_null (qos_container_resources (c, QOS_BURSTABLE, 0, err, sizeof err));
     assert_string_equal (err, "node memory capacity: must be positive");
-    json_t *v = cgroup_container_resources (c, QOS_GUARANTEED, 0, err, sizeof err);
+    json_t *v = qos_container_resources (c, QOS_GUARANTEED, 0, err, sizeof err);
     assert_non_null (v);
     json_decref (v);
     json_decref (c);
@@ -219,13 +220,13 @@ pod_paths (void **state)
     };
     char buf[256];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cgroup_pod_path (cases[i].parent, cases[i].q, "0b5d-11", buf, sizeof buf);
+        qos_pod_cgroup (cases[i].parent, cases[i].q, "0b5d-11", buf, sizeof buf);
         assert_string_equal (buf, cases[i].want);
     }
     /* a small buffer is cut, never overrun */
     char small[12];
     memset (small, 'x', sizeof small);
-    cgroup_pod_path ("", QOS_BURSTABLE, "0b5d-11", small, 10);
+    qos_pod_cgroup ("", QOS_BURSTABLE, "0b5d-11", small, 10);
     assert_string_equal (small, "/kubepods");
     assert_int_equal (small[11], 'x');
 }
