@@ -1,8 +1,8 @@
 /* qos — see qos.h. */
 #include "core/qos.h"
+#include "core/errbuf.h"
 #include "core/quantity.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +16,6 @@
 #define MIN_QUOTA 1000
 #define GUARANTEED_OOM_SCORE_ADJ (-997)
 #define BESTEFFORT_OOM_SCORE_ADJ 1000
-
-static int
-fail (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start (ap, fmt);
-        vsnprintf (err, errlen, fmt, ap);
-        va_end (ap);
-    }
-    return -1;
-}
 
 /* A resource of a requests/limits map in milli units: 1 and *milli when set, non-zero and
  * parsable; 0 otherwise (Kubernetes ignores zero quantities for the QoS class). Quantities may be
@@ -165,11 +153,11 @@ container_milli (const json_t *map, const char *which, const char *name, int64_t
         snprintf (buf, sizeof buf, "%lld", (long long) json_integer_value (v));
         s = buf;
     } else
-        return fail (err, errlen, "resources.%s.%s: must be a quantity", which, name);
+        return tr_errf (err, errlen, "resources.%s.%s: must be a quantity", which, name);
     if (quantity_parse_milli (s, out, qerr, sizeof qerr) < 0)
-        return fail (err, errlen, "resources.%s.%s: %s", which, name, qerr);
+        return tr_errf (err, errlen, "resources.%s.%s: %s", which, name, qerr);
     if (*out < 0)
-        return fail (err, errlen, "resources.%s.%s: must not be negative", which, name);
+        return tr_errf (err, errlen, "resources.%s.%s: must not be negative", which, name);
     return 0;
 }
 
@@ -201,7 +189,7 @@ qos_container_resources (const json_t *container, qos_class_t q, int64_t node_me
         oom = BESTEFFORT_OOM_SCORE_ADJ;
     else {
         if (node_memory_bytes <= 0)
-            return fail (err, errlen, "node memory capacity: must be positive"), NULL;
+            return tr_errf (err, errlen, "node memory capacity: must be positive"), NULL;
         /* 1000 - 1000*request/capacity, without overflowing for huge requests */
         int64_t share = mem_req_bytes >= node_memory_bytes
                             ? 1000

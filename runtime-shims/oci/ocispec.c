@@ -1,10 +1,10 @@
 /* ocispec — see ocispec.h. The config.json of one container, built from the CreateContainer
  * request, the image's config and the sandbox's paths, with containerd's CRI defaults. */
 #include "runtime-shims/oci/ocispec.h"
+#include "core/errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,18 +41,6 @@ static const char *const readonly_paths[] = {
     "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
-static int
-fail (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start (ap, fmt);
-        vsnprintf (err, errlen, fmt, ap);
-        va_end (ap);
-    }
-    return -1;
-}
-
 static json_t *
 strings (const char *const *v)
 {
@@ -71,12 +59,12 @@ string_list (const json_t *v, const char *field, const json_t **out, char *err, 
     if (!v || json_is_null (v))
         return 0;
     if (!json_is_array (v))
-        return fail (err, errlen, "%s: must be an array of strings", field);
+        return tr_errf (err, errlen, "%s: must be an array of strings", field);
     size_t i;
     json_t *s;
     json_array_foreach (v, i, s) {
         if (!json_is_string (s))
-            return fail (err, errlen, "%s[%zu]: must be a string", field, i);
+            return tr_errf (err, errlen, "%s[%zu]: must be a string", field, i);
     }
     *out = v;
     return 0;
@@ -94,7 +82,7 @@ int_field (const json_t *obj, const char *name, const char *path, json_int_t *ou
     if (!v || json_is_null (v))
         return 0;
     if (!json_is_integer (v))
-        return fail (err, errlen, "%s.%s: must be an integer", path, name);
+        return tr_errf (err, errlen, "%s.%s: must be an integer", path, name);
     *out = json_integer_value (v);
     if (present)
         *present = 1;
@@ -110,7 +98,7 @@ bool_field (const json_t *obj, const char *name, const char *path, int dflt, int
     if (!v || json_is_null (v))
         return 0;
     if (!json_is_boolean (v))
-        return fail (err, errlen, "%s.%s: must be true or false", path, name);
+        return tr_errf (err, errlen, "%s.%s: must be true or false", path, name);
     *out = json_is_true (v);
     return 0;
 }
@@ -151,7 +139,7 @@ build_args (const json_t *req, const json_t *img, json_t *process, char *err, si
         json_array_extend (out, (json_t *) tail);
     if (json_array_size (out) == 0) {
         json_decref (out);
-        return fail (err, errlen, "command: no command specified");
+        return tr_errf (err, errlen, "command: no command specified");
     }
     json_object_set_new (process, "args", out);
     return 0;
@@ -204,7 +192,7 @@ build_env (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_t
         return -1;
     const json_t *env_req = json_object_get (req, "env");
     if (env_req && !json_is_null (env_req) && !json_is_array (env_req))
-        return fail (err, errlen, "env: must be an array of {name, value}");
+        return tr_errf (err, errlen, "env: must be an array of {name, value}");
     json_t *env = json_array ();
     if (o->hostname && *o->hostname) {
         char kv[300];
@@ -222,12 +210,12 @@ build_env (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_t
         const json_t *val = json_object_get (v, "value");
         if (!name || !*name || strchr (name, '=')) {
             json_decref (env);
-            return fail (err, errlen, "env[%zu].name: %s", i,
+            return tr_errf (err, errlen, "env[%zu].name: %s", i,
                          !name || !*name ? "required" : "must not contain '='");
         }
         if (val && !json_is_null (val) && !json_is_string (val)) {
             json_decref (env);
-            return fail (err, errlen, "env[%zu].value: must be a string", i);
+            return tr_errf (err, errlen, "env[%zu].value: must be a string", i);
         }
         const char *value = val ? json_string_value (val) : NULL;
         size_t len = strlen (name) + (value ? strlen (value) : 0) + 2;
@@ -269,7 +257,7 @@ id_field (const json_t *sc, const char *name, uint32_t *out, int *present, char 
     if (int_field (sc, name, "securityContext", &v, present, err, errlen) < 0)
         return -1;
     if (*present && (v < 0 || v >= (json_int_t) UINT32_MAX))
-        return fail (err, errlen, "securityContext.%s: %lld is not a valid id", name, (long long) v);
+        return tr_errf (err, errlen, "securityContext.%s: %lld is not a valid id", name, (long long) v);
     *out = (uint32_t) v;
     return 0;
 }
@@ -297,7 +285,7 @@ build_user (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_
             const char *colon = strchr (user, ':');
             size_t ulen = colon ? (size_t) (colon - user) : strlen (user);
             if (parse_id (user, ulen, &uid) < 0 || (colon && parse_id (colon + 1, strlen (colon + 1), &gid) < 0))
-                return fail (err, errlen,
+                return tr_errf (err, errlen,
                              "image config User: \"%s\" is not numeric: resolve it against the rootfs "
                              "(ocispec_resolve_user) first",
                              user);
@@ -306,7 +294,7 @@ build_user (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_
     if (have_gid)
         gid = run_gid;
     if (nonroot && uid == 0)
-        return fail (err, errlen, "securityContext.runAsNonRoot: container has runAsNonRoot and image will run as root");
+        return tr_errf (err, errlen, "securityContext.runAsNonRoot: container has runAsNonRoot and image will run as root");
 
     json_t *user = json_pack ("{s:I, s:I}", "uid", (json_int_t) uid, "gid", (json_int_t) gid);
     json_t *extra = json_array ();
@@ -314,7 +302,7 @@ build_user (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_
     if (groups && !json_is_null (groups) && !json_is_array (groups)) {
         json_decref (user);
         json_decref (extra);
-        return fail (err, errlen, "securityContext.supplementalGroups: must be an array of integers");
+        return tr_errf (err, errlen, "securityContext.supplementalGroups: must be an array of integers");
     }
     size_t i;
     json_t *g;
@@ -322,7 +310,7 @@ build_user (const json_t *req, const json_t *img, const ocispec_opts_t *o, json_
         if (!json_is_integer (g) || json_integer_value (g) < 0 || json_integer_value (g) >= (json_int_t) UINT32_MAX) {
             json_decref (user);
             json_decref (extra);
-            return fail (err, errlen, "securityContext.supplementalGroups[%zu]: not a valid group id", i);
+            return tr_errf (err, errlen, "securityContext.supplementalGroups[%zu]: not a valid group id", i);
         }
         json_array_append (extra, g);
     }
@@ -403,7 +391,7 @@ build_caps (const json_t *sc, int privileged, json_t *process, char *err, size_t
         if (is_all (json_string_value (v)))
             add_all = 1;
         else if (cap_name (json_string_value (v), buf, sizeof buf) < 0)
-            return fail (err, errlen, "securityContext.capabilities.add[%zu]: unknown capability \"%s\"", i,
+            return tr_errf (err, errlen, "securityContext.capabilities.add[%zu]: unknown capability \"%s\"", i,
                          json_string_value (v));
         else
             add_bits |= cap_bit (buf);
@@ -412,7 +400,7 @@ build_caps (const json_t *sc, int privileged, json_t *process, char *err, size_t
         if (is_all (json_string_value (v)))
             drop_all = 1;
         else if (cap_name (json_string_value (v), buf, sizeof buf) < 0)
-            return fail (err, errlen, "securityContext.capabilities.drop[%zu]: unknown capability \"%s\"", i,
+            return tr_errf (err, errlen, "securityContext.capabilities.drop[%zu]: unknown capability \"%s\"", i,
                          json_string_value (v));
         else
             drop_bits |= cap_bit (buf);
@@ -486,7 +474,7 @@ build_mounts (const json_t *req, const ocispec_opts_t *o, int privileged, int ro
 {
     const json_t *req_mounts = json_object_get (req, "mounts");
     if (req_mounts && !json_is_null (req_mounts) && !json_is_array (req_mounts))
-        return fail (err, errlen, "mounts: must be an array of {containerPath, hostPath, readonly}");
+        return tr_errf (err, errlen, "mounts: must be an array of {containerPath, hostPath, readonly}");
     size_t n = json_array_size (req_mounts), i;
     /* check the request first: nothing is built from a bad one */
     for (i = 0; i < n; i++) {
@@ -494,17 +482,17 @@ build_mounts (const json_t *req, const ocispec_opts_t *o, int privileged, int ro
         const char *c = json_string_value (json_object_get (m, "containerPath"));
         const char *h = json_string_value (json_object_get (m, "hostPath"));
         if (!c || c[0] != '/')
-            return fail (err, errlen, "mounts[%zu].containerPath: must be an absolute path", i);
+            return tr_errf (err, errlen, "mounts[%zu].containerPath: must be an absolute path", i);
         if (!h || h[0] != '/')
-            return fail (err, errlen, "mounts[%zu].hostPath: must be an absolute path", i);
+            return tr_errf (err, errlen, "mounts[%zu].hostPath: must be an absolute path", i);
         const json_t *ro = json_object_get (m, "readonly");
         if (ro && !json_is_null (ro) && !json_is_boolean (ro))
-            return fail (err, errlen, "mounts[%zu].readonly: must be true or false", i);
+            return tr_errf (err, errlen, "mounts[%zu].readonly: must be true or false", i);
         const char *prop = json_string_value (json_object_get (m, "propagation"));
         if (prop && *prop && strcmp (prop, "PROPAGATION_PRIVATE") && strcmp (prop, "None")
             && strcmp (prop, "PROPAGATION_HOST_TO_CONTAINER") && strcmp (prop, "HostToContainer")
             && strcmp (prop, "PROPAGATION_BIDIRECTIONAL") && strcmp (prop, "Bidirectional"))
-            return fail (err, errlen, "mounts[%zu].propagation: unknown \"%s\"", i, prop);
+            return tr_errf (err, errlen, "mounts[%zu].propagation: unknown \"%s\"", i, prop);
     }
 
     json_t *out = json_array ();
@@ -593,13 +581,13 @@ build_resources (const json_t *req, json_t *linux_, json_t *process, int privile
         || int_field (l, "pidsLimit", "linux", &pids, NULL, err, errlen) < 0)
         return -1;
     if (shares < 0)
-        return fail (err, errlen, "linux.cpuShares: must not be negative");
+        return tr_errf (err, errlen, "linux.cpuShares: must not be negative");
     if (period < 0 || (period && (period < 1000 || period > 1000000)))
-        return fail (err, errlen, "linux.cpuPeriod: must be between 1000 and 1000000 µs");
+        return tr_errf (err, errlen, "linux.cpuPeriod: must be between 1000 and 1000000 µs");
     if (mem < 0)
-        return fail (err, errlen, "linux.memoryLimitBytes: must not be negative");
+        return tr_errf (err, errlen, "linux.memoryLimitBytes: must not be negative");
     if (have_oom && (oom < -1000 || oom > 1000))
-        return fail (err, errlen, "linux.oomScoreAdj: must be between -1000 and 1000");
+        return tr_errf (err, errlen, "linux.oomScoreAdj: must be between -1000 and 1000");
     json_t *r = json_object ();
     json_object_set_new (r, "devices", json_pack ("[{s:b, s:s}]", "allow", privileged, "access", "rwm"));
     if (shares || quota > 0 || period) {
@@ -628,12 +616,12 @@ json_t *
 ocispec_build (const json_t *req, const json_t *image_config, const ocispec_opts_t *o, char *err, size_t errlen)
 {
     if (!json_is_object (req))
-        return fail (err, errlen, "request: must be an object"), NULL;
+        return tr_errf (err, errlen, "request: must be an object"), NULL;
     if (!o || !o->rootfs || o->rootfs[0] != '/')
-        return fail (err, errlen, "rootfs: must be an absolute path"), NULL;
+        return tr_errf (err, errlen, "rootfs: must be an absolute path"), NULL;
     const json_t *sc = json_object_get (req, "securityContext");
     if (sc && !json_is_null (sc) && !json_is_object (sc))
-        return fail (err, errlen, "securityContext: must be an object"), NULL;
+        return tr_errf (err, errlen, "securityContext: must be an object"), NULL;
     int privileged, allow_esc, ro_rootfs, tty;
     if (bool_field (sc, "privileged", "securityContext", 0, &privileged, err, errlen) < 0
         || bool_field (sc, "allowPrivilegeEscalation", "securityContext", 1, &allow_esc, err, errlen) < 0
@@ -643,9 +631,9 @@ ocispec_build (const json_t *req, const json_t *image_config, const ocispec_opts
     const char *seccomp_type = str_field (json_object_get (sc, "seccompProfile"), "type");
     if (seccomp_type && strcmp (seccomp_type, "RuntimeDefault") && strcmp (seccomp_type, "Unconfined")) {
         if (!strcmp (seccomp_type, "Localhost"))
-            fail (err, errlen, "securityContext.seccompProfile.type: Localhost profiles are not supported");
+            tr_errf (err, errlen, "securityContext.seccompProfile.type: Localhost profiles are not supported");
         else
-            fail (err, errlen, "securityContext.seccompProfile.type: unknown \"%s\"", seccomp_type);
+            tr_errf (err, errlen, "securityContext.seccompProfile.type: unknown \"%s\"", seccomp_type);
         return NULL;
     }
 
@@ -662,7 +650,7 @@ ocispec_build (const json_t *req, const json_t *image_config, const ocispec_opts
     if (!cwd)
         cwd = "/";
     if (cwd[0] != '/') {
-        fail (err, errlen, "workingDir: \"%s\" must be an absolute path", cwd);
+        tr_errf (err, errlen, "workingDir: \"%s\" must be an absolute path", cwd);
         goto bad;
     }
     if (build_args (req, image_config, process, err, errlen) < 0

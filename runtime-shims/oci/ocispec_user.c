@@ -8,11 +8,11 @@
  * symlinked /etc or /etc/passwd is then refused); only a regular file is read, at most 4 MiB.
  */
 #include "runtime-shims/oci/ocispec.h"
+#include "core/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +21,6 @@
 #include <unistd.h>
 
 #define MAX_DB_BYTES (4 << 20)
-
-static int
-fail (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start (ap, fmt);
-        vsnprintf (err, errlen, fmt, ap);
-        va_end (ap);
-    }
-    return -1;
-}
 
 /* Opens rootfs/etc/<name> for reading without leaving the rootfs. fd, or -1 with errno
  * (ENOENT: no such file; ELOOP: a symlink where openat2 is missing). */
@@ -71,13 +59,13 @@ read_db (int root, const char *name, char **out, char *err, size_t errlen)
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
         if (errno == ELOOP || errno == EXDEV)
-            return fail (err, errlen, "/etc/%s of the rootfs is a symlink: refused", name);
-        return fail (err, errlen, "/etc/%s of the rootfs: %s", name, strerror (errno));
+            return tr_errf (err, errlen, "/etc/%s of the rootfs is a symlink: refused", name);
+        return tr_errf (err, errlen, "/etc/%s of the rootfs: %s", name, strerror (errno));
     }
     struct stat st;
     if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_DB_BYTES) {
         close (fd);
-        return fail (err, errlen, "/etc/%s of the rootfs is not a regular file of at most 4 MiB", name);
+        return tr_errf (err, errlen, "/etc/%s of the rootfs is not a regular file of at most 4 MiB", name);
     }
     char *buf = malloc ((size_t) st.st_size + 1);
     size_t n = 0;
@@ -160,7 +148,7 @@ ocispec_resolve_user (const char *rootfs, const char *user, uint32_t *uid, uint3
         user = "";
     char u[256], *g = NULL;
     if (strlen (user) >= sizeof u)
-        return fail (err, errlen, "user \"%.32s…\": too long", user);
+        return tr_errf (err, errlen, "user \"%.32s…\": too long", user);
     strcpy (u, user);
     char *colon = strchr (u, ':');
     if (colon) {
@@ -175,7 +163,7 @@ ocispec_resolve_user (const char *rootfs, const char *user, uint32_t *uid, uint3
         return 0;
     }
     if (!*u)
-        return fail (err, errlen, "user \"%s\": no user before the group", user);
+        return tr_errf (err, errlen, "user \"%s\": no user before the group", user);
     if (u_numeric && (!g || g_numeric) && g && *g) { /* "uid:gid": nothing to read */
         *uid = id_u;
         *gid = id_g;
@@ -184,7 +172,7 @@ ocispec_resolve_user (const char *rootfs, const char *user, uint32_t *uid, uint3
 
     int root = open (rootfs, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
     if (root < 0)
-        return fail (err, errlen, "rootfs %s: %s", rootfs, strerror (errno));
+        return tr_errf (err, errlen, "rootfs %s: %s", rootfs, strerror (errno));
     char *passwd = NULL, *group = NULL;
     int rc = -1;
     if (read_db (root, "passwd", &passwd, err, errlen) < 0)
@@ -198,14 +186,14 @@ ocispec_resolve_user (const char *rootfs, const char *user, uint32_t *uid, uint3
         if (passwd && !db_find (passwd, 2, key, &found_uid, &pw_gid))
             pw_gid = 0;
     } else if (!passwd || !db_find (passwd, 0, u, &id_u, &pw_gid)) {
-        fail (err, errlen, "user \"%s\": no such user in the image's /etc/passwd", u);
+        tr_errf (err, errlen, "user \"%s\": no such user in the image's /etc/passwd", u);
         goto out;
     }
     if (g && *g && !g_numeric) {
         if (read_db (root, "group", &group, err, errlen) < 0)
             goto out;
         if (!group || !db_find (group, 0, g, &id_g, NULL)) {
-            fail (err, errlen, "group \"%s\": no such group in the image's /etc/group", g);
+            tr_errf (err, errlen, "group \"%s\": no such group in the image's /etc/group", g);
             goto out;
         }
     } else if (!g || !*g)
