@@ -37,6 +37,9 @@ int cli_flag (int *argc, char **argv, const char *long_name, const char *short_n
 tr_client_t *cli_client (cli_t *g);
 /* Request/reply; on transport failure prints "error: …" and returns the code. */
 int cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply);
+/* cli_call for a request the server may take wait_ms to answer (exec --timeout): waits that
+ * long per server when it is longer than the usual timeout. */
+int cli_call_ms (cli_t *g, tr_env_t *req, tr_env_t *reply, int wait_ms);
 /* Prints a server error like kubectl ("Error from server (NotFound): pods \"x\" not found"). */
 void cli_print_error (const tr_env_t *reply);
 /* Resolves a kind name (pods, po, deploy, deployment.apps...) or prints an error. */

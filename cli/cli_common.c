@@ -206,6 +206,12 @@ cli_client (cli_t *g)
 int
 cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
 {
+    return cli_call_ms (g, req, reply, 0);
+}
+
+int
+cli_call_ms (cli_t *g, tr_env_t *req, tr_env_t *reply, int wait_ms)
+{
     tr_env_init (reply);
     if (!cli_client (g))
         return TR_UNAVAILABLE;
@@ -213,6 +219,8 @@ cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
      * request goes to the next (a write that did reach the silent one may then be reported as
      * AlreadyExists or Conflict: the same outcome-unknown rule as a timeout) */
     int tries = g->neps, timeout = g->neps > 1 ? CLI_FAILOVER_MS : CLI_TIMEOUT_MS;
+    if (wait_ms > timeout)
+        timeout = wait_ms;
     for (int t = 0; t < tries; t++) {
         if (!cli_client (g))
             return TR_UNAVAILABLE;

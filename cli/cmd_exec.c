@@ -301,6 +301,14 @@ cmd_exec (cli_t *g, int argc, char **argv)
         fprintf (stderr, "usage: troupe exec [-i] [-t] POD [-c CONTAINER] [--timeout SECONDS] -- COMMAND [ARG...]\n");
         return 1;
     }
+    if (timeout) {
+        char *end = NULL;
+        long t = strtol (timeout, &end, 10);
+        if (!*timeout || *end || t <= 0 || t > 86400) {
+            fprintf (stderr, "error: --timeout \"%s\": must be a whole number of seconds from 1 to 86400\n", timeout);
+            return 1;
+        }
+    }
     if (tty && timeout) {
         fprintf (stderr, "error: --timeout runs the command to its end without a terminal: it does not go with -t\n");
         return 1;
@@ -336,7 +344,8 @@ cmd_exec (cli_t *g, int argc, char **argv)
         json_object_set_new (req.body, "stdin", json_stringn_nocheck (data ? data : "", data ? len : 0));
         free (data);
     }
-    if (cli_call (g, &req, &rep)) {
+    /* the command's time, then the node's answer through the broker (which waits as long) */
+    if (cli_call_ms (g, &req, &rep, atoi (timeout) * 1000 + 10000)) {
         tr_env_clear (&req);
         return 1;
     }

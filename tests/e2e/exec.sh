@@ -96,6 +96,11 @@ grep -q "hi-42" <<<"$OUT" || fail "interactive shell through -it: '$OUT'"
 [ "$rc" = 5 ] || fail "interactive shell's exit code $rc, 5 expected"
 pass "-t as kubectl (dropped without -i or a local terminal, with the warning), /dev/pts and the local terminal's size (10 of 10 in a row), resized on SIGWINCH, an interactive shell with its exit code"
 
+# the one-shot form past the usual 15-20 s request timeouts (CLI, broker): --timeout sets them;
+# it runs while the next check waits for the node
+tro exec --timeout abc box -- true 2>"$T/tmo.err" && fail "exec --timeout abc accepted"
+grep -q -- '--timeout "abc": must be a whole number of seconds' "$T/tmo.err" || fail "exec --timeout abc: $(cat "$T/tmo.err")"
+( tro exec --timeout 40 box -- sh -c 'sleep 25; echo slow-done' >"$T/slow.out" 2>&1; echo "rc=$?" >>"$T/slow.out" ) & SLOW=$!
 # a CLI killed mid-command: the node ends the command when the session goes silent (~60 s)
 "$TROUPE" exec box -- sh -c 'exec sleep 4242' & CLI=$!
 sleeping() { tro exec box -- ps -o args | grep -q "^sleep 4242"; }
@@ -106,6 +111,9 @@ wait_for 80 sh -c "! '$TROUPE' exec box -- ps -o args | grep -q '^sleep 4242'" |
 node_paths "$DATA"
 wait_for 10 sh -c "[ -z \"\$(ls '$RUN' | grep '^exec-')\" ]" || fail "exec pid files left: $(ls "$RUN")"
 pass "a killed CLI's command is ended by the node"
+wait "$SLOW"
+[ "$(tr '\n' ' ' <"$T/slow.out")" = "slow-done rc=0 " ] || fail "exec --timeout 40 of a 25 s command: $(cat "$T/slow.out")"
+pass "exec --timeout: a 25 s command answered (past the usual request timeouts), a bad value refused"
 
 tro delete -f "$T/pod.yaml" >/dev/null || fail "delete"
 NONE="overlay=0 conmon=0 netns=0 veth=0"
