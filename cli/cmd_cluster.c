@@ -78,7 +78,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "maxPods", "kubeReserved", "systemReserved", "evictionHard",
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
-                                  "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
+                                  "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
@@ -451,7 +451,8 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
     static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "containerLogMaxSize", "seedBusybox",
-                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir", NULL};
+                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir",
+                                 "runcPath", "conmonPath", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
             json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
@@ -735,7 +736,9 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
     } g[] = {{"--pod-cidr", "podCIDR"},
              {"--default-runtime", "defaultRuntime"},
              {"--container-log-max-size", "containerLogMaxSize"},
-             {"--cni-bin-dir", "cniBinDir"}};
+             {"--cni-bin-dir", "cniBinDir"},
+             {"--runc", "runcPath"},     /* CRI-O's runtime_path */
+             {"--conmon", "conmonPath"}}; /* CRI-O's conmon */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -1244,6 +1247,8 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .node = tv_str (sc, "node"),
                                   .pod_cidr = tv_str (sc, "podCIDR"),
                                   .cni_bin_dir = tv_str (sc, "cniBinDir"),
+                                  .runc = tv_str (sc, "runcPath"),
+                                  .conmon = tv_str (sc, "conmonPath"),
                                   .insecure = tv_get (sc, "insecureRegistries"),
                                   .mirrors = tv_get (sc, "registries.mirrors"),
                                   .log_max_bytes = logmax,
