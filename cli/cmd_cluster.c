@@ -823,16 +823,45 @@ load_actors (cluster_t *c, int *argc, char **argv, const json_t *cfg)
     return 0;
 }
 
+/* Is pid (our child, or a shim an earlier agent left) gone? Reaps our child. */
+static int
+shim_gone (pid_t pid)
+{
+    int st;
+    pid_t r = waitpid (pid, &st, WNOHANG);
+    return r == pid || (r < 0 && errno == ECHILD && kill (pid, 0) < 0 && errno == ESRCH);
+}
+
+/* Until SIGINT/SIGTERM. With a node (c->shim > 0), a shim that died (killed, crashed) is started
+ * again within a second, as systemd restarts containerd: the new one re-reads the container
+ * records (conmon kept the containers running) and binds the same socket, which the agent's
+ * connection finds again. */
 static void
-wait_for_signal (void)
+wait_for_signal_node (cluster_t *c)
 {
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
-    while (!g_stop && !zsys_interrupted)
+    for (int tick = 0; !g_stop && !zsys_interrupted; tick++) {
         usleep (100000);
+        if (!c || c->shim <= 0 || tick % 10 || !shim_gone (c->shim))
+            continue;
+        pid_t old = c->shim;
+        c->shim = running_shim (c->data); /* another agent of this data dir may have started one */
+        if (c->shim <= 0)
+            c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
+        TR_WARN ("troupe", "runtime shim pid=%d is gone: started again pid=%d", (int) old, (int) c->shim);
+        if (c->shim < 0)
+            c->shim = 0;
+    }
     TR_INFO ("troupe", "stopping");
+}
+
+static void
+wait_for_signal (void)
+{
+    wait_for_signal_node (NULL);
 }
 
 /* Is this server's store the Raft leader, and in which term? Asked over the store protocol ("q").
@@ -973,7 +1002,7 @@ cmd_up (cli_t *g, int argc, char **argv)
         g->server = c.ipc_ep;
         cli_apply_file (g, manifest, 0);
     }
-    wait_for_signal ();
+    wait_for_signal_node (&c);
     teardown (&c);
     json_decref (cfg);
     return 0;
@@ -1147,7 +1176,7 @@ agent_standalone (cluster_t *c, const char *node, const char *mdir, int keep)
         return 1;
     }
     TR_INFO ("troupe", "standalone node up node=%s manifests=%s data=%s endpoint=%s", c->node, abs, c->data, c->ipc_ep);
-    wait_for_signal ();
+    wait_for_signal_node (c);
     if (keep)
         c->shim = 0;
     teardown (c);
@@ -1203,7 +1232,7 @@ cmd_agent (cli_t *g, int argc, char **argv)
         return 1;
     }
     TR_INFO ("troupe", "agent up node=%s server=%s", c.node, endpoint);
-    wait_for_signal ();
+    wait_for_signal_node (&c);
     if (keep)
         c.shim = 0; /* leave the shim and its containers running */
     teardown (&c);

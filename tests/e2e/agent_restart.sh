@@ -4,7 +4,11 @@
 # with `--cni-bin-dir` and `--runc` pointing at wrappers that stall when a flag file exists, so
 # that the kill lands inside the step:
 # - mid-sandbox: the bridge plugin stalls 6 s (RunPodSandbox in the shim);
-# - mid-start: `runc start` stalls 6 s (StartContainer in the shim, after CreateContainer).
+# - mid-start: `runc start` stalls 6 s (StartContainer in the shim, after CreateContainer);
+# - mid-pull: the registry is frozen (SIGSTOP) once the shim's PullImage has connected to it, the
+#   agent killed and restarted, the registry thawed: the shim's pull completes (no temp file
+#   kept) and the pod starts.
+# Then the shim killed -9: the node starts a new one, which re-adopts the running containers.
 # Each time: the pod ends Running with restartCount 0, exactly one container for it in the runtime,
 # one conmon, one netns and one veth per pod (no duplicate sandbox or container), the other pod
 # untouched; nothing left after deletion.
@@ -13,7 +17,9 @@ RUNC=$(command -v runc) || skip "runc is not installed"
 command -v conmon >/dev/null || skip "conmon is not installed"
 [ -x /usr/lib/cni/bridge ] || skip "Debian's CNI plugins are not installed (containernetworking-plugins)"
 [ "$(id -u)" = 0 ] || skip "needs root (containers, netns, mounts)"
+need_images
 cd "$T" || fail "no temp dir"
+PORT=$((20000 + $$ % 12000))
 MARK=ar-$$; NODE=ar$$; DATA=$T/d; BIN=$T/bin; CNI=$T/cni
 mkdir -p "$DATA" "$BIN" "$CNI"
 for p in /usr/lib/cni/*; do ln -s "$p" "$CNI/$(basename "$p")"; done
@@ -92,8 +98,50 @@ wait_for 60 ready || fail "node not Ready after the second restart"
 check midstart 3
 pass "agent kill -9 during StartContainer: Running, restartCount 0, one container, one conmon/netns/veth per pod"
 
-tro delete pod steady midsb midstart --grace-period 0 --force >/dev/null 2>&1 ||
-  for p in steady midsb midstart; do tro delete pod "$p" --grace-period 0 --force >/dev/null 2>&1; done
+# 3. killed while the shim pulls (the registry frozen mid-pull)
+image_build "$T/img" "$MARK" || fail "could not build the test image"
+registry_start "$T/reg" "$PORT"
+IMG=127.0.0.1:$PORT/ar/busybox:1
+image_push "$T/img" "$IMG" || fail "push"
+pod midpull | sed "s|image: busybox|image: $IMG|; s|echo $MARK|cat /marker|" >"$T/midpull.yaml"
+pulling() { ss -Htn state established "( dport = :$PORT )" | grep -q .; }
+kill -STOP "$REG_PID"
+tro apply -f "$T/midpull.yaml" >/dev/null || { kill -CONT "$REG_PID"; fail "apply midpull"; }
+wait_for 20 pulling || { kill -CONT "$REG_PID"; fail "the shim never connected to the registry"; }
+kill -9 "$UP"; wait "$UP" 2>/dev/null
+start_up
+wait_for 20 ready || { kill -CONT "$REG_PID"; fail "node not Ready after the third restart"; }
+kill -CONT "$REG_PID"
+check midpull 4
+[ -z "$(ls -A "$DATA/oci/images/tmp" 2>/dev/null)" ] || fail "temp files left by the pull: $(ls "$DATA/oci/images/tmp")"
+# the new agent's PullImage joined the shim's running job: one pull for the two requests
+[ "$(grep -c "oci pulled image=$IMG" "$T/up.log")" = 1 ] || fail "pulls: $(grep "oci pull" "$T/up.log")"
+pass "agent kill -9 during PullImage: the new agent's request joins the shim's pull (one pull), Running, restartCount 0, one container, no temp file"
+
+# 4. the shim killed -9: the node starts a new one (as systemd restarts containerd), which re-adopts
+# the containers conmon kept running; the pods stay Running with the same processes
+ctr_pids() { tro runtime ps -a --data "$DATA" -o json | jq -c '[.[] | {podName, pid, state}] | sort_by(.podName)'; }
+BEFORE=$(ctr_pids)
+[ "$(jq '[.[] | select(.state == "RUNNING")] | length' <<<"$BEFORE")" = 4 ] || fail "4 running containers expected: $BEFORE"
+SHIM=$(cat "$DATA/run/shim.pid")
+kill -9 "$SHIM"
+newshim() { p=$(cat "$DATA/run/shim.pid" 2>/dev/null); [ -n "$p" ] && [ "$p" != "$SHIM" ] && kill -0 "$p"; }
+wait_for 30 newshim || fail "no new shim after the old one was killed: $(tail -5 "$T/up.log")"
+grep -q "runtime shim pid=$SHIM is gone: started again" "$T/up.log" || fail "the restart is not logged"
+sleep 3
+[ "$(ctr_pids)" = "$BEFORE" ] || fail "containers changed with the shim: $BEFORE → $(ctr_pids)"
+for p in steady midsb midstart midpull; do
+  isrunning "$p" && [ "$(restarts "$p")" = 0 ] || fail "$p after the shim restart: $(tro get pod "$p" -o json | jq -c .status.containerStatuses)"
+done
+[ "$(tro exec midpull -- cat /marker)" = "$MARK" ] || fail "exec through the new shim"
+pod aftershim | tro apply -f - >/dev/null || fail "apply aftershim"
+wait_for 90 isrunning aftershim || fail "a new pod after the shim restart: $(tro describe pod aftershim | tail -5)"
+R=$(pod_residue "$DATA")
+[ "${R#* }" = "conmon=5 netns=5 veth=5" ] || fail "after the shim restart: $R"
+pass "shim kill -9: a new shim within seconds, containers re-adopted (same pids), restartCount 0, exec and new pods work"
+
+tro delete pod steady midsb midstart midpull aftershim --grace-period 0 --force >/dev/null 2>&1 ||
+  for p in steady midsb midstart midpull aftershim; do tro delete pod "$p" --grace-period 0 --force >/dev/null 2>&1; done
 gone() { [ "$(tro get pods -o json | jq '.items | length')" = 0 ]; }
 wait_for 60 gone || fail "pods not gone"
 empty() { [ "$(tro runtime ps -a --data "$DATA" -o json | jq length)" = 0 ]; }
