@@ -67,7 +67,8 @@ mkdirp (const char *path, mode_t mode)
  *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
- *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi
+ *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
+ *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
  *   standalone agent: staticPodPath: DIR (--manifests)                                      */
