@@ -17,6 +17,7 @@ RUNC=$(command -v runc) || skip "runc is not installed"
 command -v conmon >/dev/null || skip "conmon is not installed"
 [ -x /usr/lib/cni/bridge ] || skip "Debian's CNI plugins are not installed (containernetworking-plugins)"
 [ "$(id -u)" = 0 ] || skip "needs root (containers, netns, mounts)"
+command -v ss >/dev/null || skip "ss (iproute2) is not installed: it shows when the pull has connected"
 need_images
 cd "$T" || fail "no temp dir"
 PORT=$((20000 + $$ % 12000))
