@@ -69,7 +69,8 @@ mkdirp (const char *path, mode_t mode)
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
  *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
- *   containerLogMaxFiles: 5, containerLogMonitorInterval: 10s
+ *   containerLogMaxFiles: 5, containerLogMonitorInterval: 10s,
+ *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
  *   standalone agent: staticPodPath: DIR (--manifests)                                      */
@@ -81,7 +82,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "insecureRegistries", "registries", "podCIDR", "defaultRuntime", "containerLogMaxSize",
                                   "containerLogMaxFiles", "containerLogMonitorInterval",
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
-                                  "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
+                                  "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
@@ -455,7 +456,8 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
     static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "seedBusybox",
-                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir", NULL};
+                                 "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir",
+                                 "runcPath", "conmonPath", NULL};
     for (int i = 0; pass[i]; i++)
         if (tv_get (node_cfg, pass[i]))
             json_object_set (sc, pass[i], tv_get (node_cfg, pass[i]));
@@ -739,7 +741,9 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
     } g[] = {{"--pod-cidr", "podCIDR"},
              {"--default-runtime", "defaultRuntime"},
              {"--container-log-max-size", "containerLogMaxSize"},
-             {"--cni-bin-dir", "cniBinDir"}};
+             {"--cni-bin-dir", "cniBinDir"},
+             {"--runc", "runcPath"},     /* CRI-O's runtime_path */
+             {"--conmon", "conmonPath"}}; /* CRI-O's conmon */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -859,16 +863,45 @@ load_actors (cluster_t *c, int *argc, char **argv, const json_t *cfg)
     return 0;
 }
 
+/* Is pid (our child, or a shim an earlier agent left) gone? Reaps our child. */
+static int
+shim_gone (pid_t pid)
+{
+    int st;
+    pid_t r = waitpid (pid, &st, WNOHANG);
+    return r == pid || (r < 0 && errno == ECHILD && kill (pid, 0) < 0 && errno == ESRCH);
+}
+
+/* Until SIGINT/SIGTERM. With a node (c->shim > 0), a shim that died (killed, crashed) is started
+ * again within a second, as systemd restarts containerd: the new one re-reads the container
+ * records (conmon kept the containers running) and binds the same socket, which the agent's
+ * connection finds again. */
 static void
-wait_for_signal (void)
+wait_for_signal_node (cluster_t *c)
 {
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
-    while (!g_stop && !zsys_interrupted)
+    for (int tick = 0; !g_stop && !zsys_interrupted; tick++) {
         usleep (100000);
+        if (!c || c->shim <= 0 || tick % 10 || !shim_gone (c->shim))
+            continue;
+        pid_t old = c->shim;
+        c->shim = running_shim (c->data); /* another agent of this data dir may have started one */
+        if (c->shim <= 0)
+            c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
+        TR_WARN ("troupe", "runtime shim pid=%d is gone: started again pid=%d", (int) old, (int) c->shim);
+        if (c->shim < 0)
+            c->shim = 0;
+    }
     TR_INFO ("troupe", "stopping");
+}
+
+static void
+wait_for_signal (void)
+{
+    wait_for_signal_node (NULL);
 }
 
 /* Is this server's store the Raft leader, and in which term? Asked over the store protocol ("q").
@@ -1009,7 +1042,7 @@ cmd_up (cli_t *g, int argc, char **argv)
         g->server = c.ipc_ep;
         cli_apply_file (g, manifest, 0);
     }
-    wait_for_signal ();
+    wait_for_signal_node (&c);
     teardown (&c);
     json_decref (cfg);
     return 0;
@@ -1183,7 +1216,7 @@ agent_standalone (cluster_t *c, const char *node, const char *mdir, int keep)
         return 1;
     }
     TR_INFO ("troupe", "standalone node up node=%s manifests=%s data=%s endpoint=%s", c->node, abs, c->data, c->ipc_ep);
-    wait_for_signal ();
+    wait_for_signal_node (c);
     if (keep)
         c->shim = 0;
     teardown (c);
@@ -1239,7 +1272,7 @@ cmd_agent (cli_t *g, int argc, char **argv)
         return 1;
     }
     TR_INFO ("troupe", "agent up node=%s server=%s", c.node, endpoint);
-    wait_for_signal ();
+    wait_for_signal_node (&c);
     if (keep)
         c.shim = 0; /* leave the shim and its containers running */
     teardown (&c);
@@ -1276,6 +1309,8 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .node = tv_str (sc, "node"),
                                   .pod_cidr = tv_str (sc, "podCIDR"),
                                   .cni_bin_dir = tv_str (sc, "cniBinDir"),
+                                  .runc = tv_str (sc, "runcPath"),
+                                  .conmon = tv_str (sc, "conmonPath"),
                                   .insecure = tv_get (sc, "insecureRegistries"),
                                   .mirrors = tv_get (sc, "registries.mirrors"),
                                   .preload_dir = tv_str (sc, "preloadDir"),

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,31 @@ typedef struct server {
     running_t *done;             /* finished jobs, handed back by the threads */
     int wake[2];                 /* a byte per finished job */
     execsess_table_t *xs;        /* streamed exec sessions */
+    const shim_opts_t *opts;
+    long long oci_probed_ms;     /* last try at the oci runtime while it was unavailable */
 } server_t;
+
+/* The oci runtime unavailable at start (runc or conmon missing) is tried again, at most every
+ * second, when a request wants it: once the binary is installed the node serves it without a
+ * restart (CRI-O refuses to start instead; the kubelet's retries then succeed either way). */
+static void
+oci_reprobe (server_t *s)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    long long now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (s->oci || !s->opts || !s->opts->oci || now - s->oci_probed_ms < 1000)
+        return;
+    s->oci_probed_ms = now;
+    char err[sizeof s->oci_err];
+    if (oci_shim_available (&s->opts->oci_opts, err, sizeof err)) {
+        snprintf (s->oci_err, sizeof s->oci_err, "%s", err);
+        return;
+    }
+    s->oci = oci_shim_new (&s->opts->oci_opts, s->oci_err, sizeof s->oci_err);
+    if (s->oci)
+        TR_INFO (A, "oci runtime now available");
+}
 
 /* ---- streamed exec: sessions live in the loop (execsess), pending ExecIOs are answered later */
 
@@ -271,6 +296,8 @@ handle (server_t *s, zframe_t *rid, const tr_env_t *req)
     if (req->verb == TR_VERB_EXEC_START)
         h_exec_start (s, req, &rep);
     else if (req->verb == TR_VERB_LIST_CONTAINERS || req->verb == TR_VERB_PING) {
+        if (req->verb == TR_VERB_PING)
+            oci_reprobe (s);
         process_shim_handle (s->proc, req, &rep);
         if (rep.code == TR_OK && s->oci && req->verb == TR_VERB_LIST_CONTAINERS) {
             json_t *more = oci_shim_list (s->oci, tv_str (req->body, "podUid"));
@@ -289,6 +316,7 @@ handle (server_t *s, zframe_t *rid, const tr_env_t *req)
                 json_object_set_new (rep.body, "ociUnavailable", json_string (s->oci_err));
         }
     } else if (route (s, req)) {
+        oci_reprobe (s);
         if (!s->oci) {
             rep.code = TR_UNAVAILABLE;
             if (asprintf (&rep.msg, "the oci runtime is not available on this node: %s", s->oci_err) < 0)
@@ -312,6 +340,7 @@ int
 shim_serve (const shim_opts_t *o, volatile int *stop, int stop_pods)
 {
     server_t s = {0};
+    s.opts = o;
     /* a write to a child that has gone (ExecSync's stdin to a command that does not read it, runc
      * exec ending early) must fail with EPIPE, not kill the shim; children get SIGPIPE back
      * (posix_spawn's SETSIGDEF, the CNI and process runtimes' SIG_DFL) */

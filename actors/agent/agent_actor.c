@@ -928,6 +928,14 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
             snprintf (msg, sizeof msg, "Successfully pulled image \"%s\"", c->image);
             pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Pulled", msg);
         }
+    } else if (reply->code == TR_UNAVAILABLE && reply->msg && strstr (reply->msg, "oci runtime is not available")) {
+        /* the node cannot run this runtime at all (runc or conmon missing): the kubelet learns it
+         * from RunPodSandbox (its sandbox comes before the pull), so it is reported as that: the
+         * pod stays ContainerCreating, tried again when the in-flight mark expires */
+        mark (a, key);
+        snprintf (msg, sizeof msg, "Failed to create pod sandbox: %s", reply->msg);
+        TR_WARN (A, "RunPodSandbox failed pod=%s/%s msg=\"%s\"", c->pod_ns, c->pod_name, reply->msg);
+        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
     } else {
         int never = reply->code == TR_NOT_FOUND && reply->msg && strstr (reply->msg, "pull policy of Never");
         const char *m = reply->msg ? reply->msg : tr_code_name (reply->code);

@@ -277,8 +277,8 @@ file_digest (const char *path, char *out, uint64_t *size)
 
 typedef struct blob_src blob_src_t;
 struct blob_src {
-    /* writes the blob into fd (empty), verified; 0 or an img_err_t */
-    int (*fetch) (blob_src_t *src, const char *digest, int fd, char *err, size_t errlen);
+    /* writes the blob into fd (empty), verified (size: its descriptor's, -1 unknown); 0 or an img_err_t */
+    int (*fetch) (blob_src_t *src, const char *digest, int64_t size, int fd, char *err, size_t errlen);
     imgstore_t *store;
     registry_t *reg;
     const char *dir;    /* OCI layout: dir/blobs/sha256/<hex> */
@@ -286,9 +286,9 @@ struct blob_src {
 };
 
 static int
-fetch_registry (blob_src_t *src, const char *digest, int fd, char *err, size_t errlen)
+fetch_registry (blob_src_t *src, const char *digest, int64_t size, int fd, char *err, size_t errlen)
 {
-    int rc = registry_get_blob (src->reg, digest, fd, NULL, err, errlen);
+    int rc = registry_get_blob (src->reg, digest, size, fd, NULL, err, errlen);
     if (!rc)
         __atomic_add_fetch (&src->store->blob_fetches, 1, __ATOMIC_RELAXED);
     return rc;
@@ -340,8 +340,9 @@ copy_verified (const char *from, const char *digest, int fd, char *err, size_t e
 }
 
 static int
-fetch_layout (blob_src_t *src, const char *digest, int fd, char *err, size_t errlen)
+fetch_layout (blob_src_t *src, const char *digest, int64_t size, int fd, char *err, size_t errlen)
 {
+    (void) size;   /* a local file: its digest is checked, its length costs nothing to read */
     char p[P_MAX];
     snprintf (p, sizeof p, "%s/blobs/sha256/%s", src->dir, digest + 7);
     if (!sha256_ok (digest) || !inside (src->dir, p)) { /* a symlink in the layout pointing out of it */
@@ -352,8 +353,9 @@ fetch_layout (blob_src_t *src, const char *digest, int fd, char *err, size_t err
 }
 
 static int
-fetch_files (blob_src_t *src, const char *digest, int fd, char *err, size_t errlen)
+fetch_files (blob_src_t *src, const char *digest, int64_t size, int fd, char *err, size_t errlen)
 {
+    (void) size;
     const char *p = json_string_value (json_object_get (src->files, digest));
     if (!p) {
         snprintf (err, errlen, "blob %s: not in the archive", digest);
@@ -364,7 +366,7 @@ fetch_files (blob_src_t *src, const char *digest, int fd, char *err, size_t errl
 
 /* The blob is in blobs/ when this returns 0. */
 static int
-ensure_blob (imgstore_t *s, blob_src_t *src, const char *digest, char *err, size_t errlen)
+ensure_blob (imgstore_t *s, blob_src_t *src, const char *digest, int64_t size, char *err, size_t errlen)
 {
     char final[P_MAX], tmp[P_MAX];
     blob_path (s, digest, final, sizeof final);
@@ -373,7 +375,7 @@ ensure_blob (imgstore_t *s, blob_src_t *src, const char *digest, char *err, size
     int fd = tmp_file (s, tmp, sizeof tmp);
     if (fd < 0)
         return disk_err ("create", tmp, err, errlen);
-    int rc = src->fetch (src, digest, fd, err, errlen);
+    int rc = src->fetch (src, digest, size, fd, err, errlen);
     if (!rc && fsync (fd) < 0)
         rc = disk_err ("write", tmp, err, errlen);
     close (fd);
@@ -464,7 +466,7 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
         return rc;
     if ((rc = store_blob_mem (s, mi->digest, mi->body, mi->len, err, errlen)))
         return rc;
-    if ((rc = ensure_blob (s, src, mi->m->config, err, errlen)))
+    if ((rc = ensure_blob (s, src, mi->m->config, mi->m->config_size, err, errlen)))
         return rc;
     blob_path (s, mi->m->config, p, sizeof p);
     size_t clen;
@@ -494,7 +496,8 @@ install_image (imgstore_t *s, const char *ns, const char *name, const manifest_i
             rc = IMG_ERR_CORRUPT;
             break;
         }
-        if ((rc = ensure_blob (s, src, d, err, errlen)))
+        json_t *lsz = json_object_get (l, "size");
+        if ((rc = ensure_blob (s, src, d, lsz ? (int64_t) json_integer_value (lsz) : -1, err, errlen)))
             break;
         chain_next (chain, diff, chain);
         if ((rc = ensure_layer (s, d, diff, chain, lpath, sizeof lpath, err, errlen)))

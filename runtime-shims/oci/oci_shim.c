@@ -128,12 +128,14 @@ int
 oci_shim_available (const oci_opts_t *o, char *err, size_t errlen)
 {
     char p[PATH_MAX];
-    if (find_prog (o ? o->runc : NULL, "runc", p, sizeof p)) {
-        snprintf (err, errlen, "runc not found (apt-get install runc)");
-        return -1;
-    }
-    if (find_prog (o ? o->conmon : NULL, "conmon", p, sizeof p)) {
-        snprintf (err, errlen, "conmon not found (apt-get install conmon)");
+    const char *given[] = {o ? o->runc : NULL, o ? o->conmon : NULL}, *name[] = {"runc", "conmon"};
+    for (int i = 0; i < 2; i++) {
+        if (!find_prog (given[i], name[i], p, sizeof p))
+            continue;
+        if (given[i] && *given[i])
+            snprintf (err, errlen, "%s %s: %s", name[i], given[i], strerror (errno));
+        else
+            snprintf (err, errlen, "%s not found on PATH (apt-get install %s)", name[i], name[i]);
         return -1;
     }
     return 0;
@@ -1236,6 +1238,14 @@ h_create (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
               !name ? "name" : !sb_id ? "sandboxId" : !image ? "image" : "logPath");
         return;
     }
+    /* runc or conmon removed since the shim found them: CreateContainer fails before anything is
+     * made (CRI-O's "executable file not found"), the kubelet's CreateContainerError, retried */
+    const char *bins[][2] = {{"runc", s->runc}, {"conmon", s->conmon}};
+    for (int i = 0; i < 2; i++)
+        if (access (bins[i][1], X_OK) < 0) {
+            fail (rep, TR_INTERNAL, "%s %s: %s (the OCI runtime cannot run)", bins[i][0], bins[i][1], strerror (errno));
+            return;
+        }
     const json_t *sb = zhashx_lookup (s->sandboxes, sb_id);
     if (!sb) {
         fail (rep, TR_NOT_FOUND, "sandbox \"%s\" not found (RunPodSandbox first)", sb_id);

@@ -245,6 +245,14 @@ ocirun_start (const ocirun_paths_t *p, const char *id, const char *name, const c
               pid_t *pid, pid_t *conmon_pid, const char **stage, char *err, size_t errlen)
 {
     *stage = "create";
+    /* the binaries may have gone since the shim found them (a package upgrade, a removed file):
+     * say which, as CRI-O's "executable file not found", rather than conmon's muddled failure */
+    const char *need[][2] = {{"conmon", p->conmon}, {"runc", p->runc}};
+    for (int i = 0; i < 2; i++)
+        if (access (need[i][1], X_OK) < 0) {
+            snprintf (err, errlen, "%s %s: %s (the OCI runtime cannot run)", need[i][0], need[i][1], strerror (errno));
+            return -1;
+        }
     char persist[PATH_MAX], pidfile[PATH_MAX], cpidfile[PATH_MAX], logarg[PATH_MAX + 16], rootarg[PATH_MAX + 16];
     snprintf (persist, sizeof persist, "%s/%s", p->persist_dir, id);
     mkdir (persist, 0700);
@@ -348,6 +356,8 @@ ocirun_delete (const ocirun_paths_t *p, const char *id, char *err, size_t errlen
     char *argv[] = {(char *) p->runc, rootarg, "delete", "--force", (char *) id, NULL};
     ocirun_result_t r;
     int rc = ocirun_exec (argv, NULL, 0, 30000, 65536, &r);
+    if (rc != 0) /* runc could not be run at all (removed since): say so, never leave err unset */
+        snprintf (err, errlen, "cannot run %s: %s", p->runc, strerror (errno));
     if (rc == 0 && r.exit_code != 0 && r.err && !strstr (r.err, "does not exist") && !strstr (r.err, "not exist")) {
         runc_msg (r.err, err, errlen);
         rc = -1;

@@ -143,14 +143,16 @@ registry_parse_manifest (const char *body, size_t len, const char *content_type,
         json_t *cfg = json_object_get (j, "config");
         json_t *layers = json_object_get (j, "layers");
         const char *cd = json_string_value (json_object_get (cfg, "digest"));
-        if (!digest_ok (cd)) {
-            snprintf (err, errlen, "manifest: config.digest missing or not sha256:<64 hex>");
+        json_t *csz = json_object_get (cfg, "size");
+        if (!digest_ok (cd) || (csz && (!json_is_integer (csz) || json_integer_value (csz) < 0))) {
+            snprintf (err, errlen, "manifest: config.digest missing or not sha256:<64 hex>, or config.size bad");
             rc = IMG_ERR_CORRUPT;
         } else if (!json_is_array (layers)) {
             snprintf (err, errlen, "manifest: layers is not an array");
             rc = IMG_ERR_CORRUPT;
         } else {
             snprintf (m->config, sizeof m->config, "%s", cd);
+            m->config_size = csz ? (int64_t) json_integer_value (csz) : -1;
             m->layers = json_array ();
             size_t i;
             json_t *l;
@@ -169,7 +171,7 @@ registry_parse_manifest (const char *body, size_t len, const char *content_type,
                     break;
                 }
                 json_array_append_new (m->layers, json_pack ("{s:s,s:s,s:I}", "digest", ld, "mediaType",
-                                                             lmt ? lmt : "", "size", sz ? json_integer_value (sz) : 0));
+                                                             lmt ? lmt : "", "size", sz ? json_integer_value (sz) : (json_int_t) -1));
             }
         }
     }
@@ -461,7 +463,8 @@ registry_destroy (registry_t **self_p)
 /* One transfer's capture: headers of the last response, its body to memory or a file. */
 typedef struct {
     CURL *curl;
-    int fd;                 /* >= 0: the body goes there (hashed) */
+    int fd;                 /* >= 0: the body goes there (hashed), up to fd_max bytes if >= 0 */
+    int64_t fd_max;
     char *mem;              /* else here, up to mem_max */
     size_t len, cap, mem_max;
     int too_big, write_errno;
@@ -522,6 +525,11 @@ on_body (char *buf, size_t size, size_t n, void *ud)
         x->errbody_len += k;
         x->errbody[x->errbody_len] = 0;
         return len;
+    }
+    if (x->fd >= 0 && x->fd_max >= 0 && x->bytes + len > (uint64_t) x->fd_max) {
+        x->too_big = 1;   /* more than the descriptor says: stop at once, keep nothing of it */
+        x->bytes += len;
+        return 0;
     }
     x->bytes += len;
     if (x->fd >= 0) {
@@ -638,7 +646,10 @@ perform (registry_t *r, endpoint_t *ep, const char *url, const char *accept, xfe
         return x->write_errno == ENOMEM ? IMG_ERR_NETWORK : IMG_ERR_DISK;
     }
     if (x->too_big) {
-        snprintf (err, errlen, "GET %s: larger than %zu bytes", url, x->mem_max);
+        if (x->fd >= 0)
+            snprintf (err, errlen, "GET %s: more than the %lld bytes its descriptor says", url, (long long) x->fd_max);
+        else
+            snprintf (err, errlen, "GET %s: larger than %zu bytes", url, x->mem_max);
         return IMG_ERR_CORRUPT;
     }
     if (cc != CURLE_OK) {
@@ -663,7 +674,7 @@ fetch_token (registry_t *r, endpoint_t *ep, const registry_challenge_t *ch, char
               es ? es : "", esc ? esc : "");
     curl_free (es);
     curl_free (esc);
-    xfer_t x = {.fd = -1, .mem_max = 1 << 20};
+    xfer_t x = {.fd = -1, .mem_max = 1 << 20, .fd_max = -1};
     endpoint_t tmp = *ep;   /* the token request carries basic credentials, never the old token */
     tmp.bearer = NULL;
     tmp.basic = 1;
@@ -751,7 +762,7 @@ get_manifest (registry_t *r, const char *reference, char **body, size_t *len, ch
               char *digest, char *err, size_t errlen)
 {
     char path[1024];
-    xfer_t x = {.fd = -1, .mem_max = REGISTRY_MANIFEST_MAX};
+    xfer_t x = {.fd = -1, .mem_max = REGISTRY_MANIFEST_MAX, .fd_max = -1};
     snprintf (path, sizeof path, "/v2/%s/manifests/%s", r->ref.repository, reference);
     int rc = get_any (r, path, MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST, &x, err,
                       errlen);
@@ -820,7 +831,8 @@ registry_resolved_clear (registry_resolved_t *r)
 }
 
 int
-registry_get_blob (registry_t *self, const char *digest, int fd, uint64_t *bytes, char *err, size_t errlen)
+registry_get_blob (registry_t *self, const char *digest, int64_t size, int fd, uint64_t *bytes, char *err,
+                   size_t errlen)
 {
     char path[1024];
     if (!digest_ok (digest)) {
@@ -828,10 +840,20 @@ registry_get_blob (registry_t *self, const char *digest, int fd, uint64_t *bytes
         return IMG_ERR_CORRUPT;
     }
     snprintf (path, sizeof path, "/v2/%s/blobs/%s", self->ref.repository, digest);
-    xfer_t x = {.fd = fd, .mem_max = 0};
+    xfer_t x = {.fd = fd, .mem_max = 0, .fd_max = size};
     int rc = get_any (self, path, NULL, &x, err, errlen);
+    if (rc == IMG_ERR_CORRUPT && x.too_big) {
+        snprintf (err, errlen, "blob %s: the registry sent more than the %lld bytes its descriptor says", digest,
+                  (long long) size);
+        return IMG_ERR_CORRUPT;
+    }
     if (rc)
         return rc;
+    if (size >= 0 && x.bytes != (uint64_t) size) {
+        snprintf (err, errlen, "blob %s: the registry sent %llu bytes, its descriptor says %lld", digest,
+                  (unsigned long long) x.bytes, (long long) size);
+        return IMG_ERR_CORRUPT;
+    }
     unsigned char h[crypto_hash_sha256_BYTES];
     char got[80];
     crypto_hash_sha256_final (&x.sha, h);

@@ -35,6 +35,7 @@ typedef struct {
     char media_type[128];
     char pick[80];         /* index: the linux/<arch> manifest's digest */
     char config[80];       /* image: the config's digest */
+    int64_t config_size;   /* image: its descriptor's size, -1 if the manifest gives none */
     json_t *layers;        /* image: [{digest, mediaType, size}] lowest first (owned) */
 } registry_manifest_t;
 
@@ -82,7 +83,10 @@ typedef struct {
 int registry_resolve (registry_t *self, registry_resolved_t *out, char *err, size_t errlen);
 void registry_resolved_clear (registry_resolved_t *r);
 
-/* GET the blob into fd (empty, at offset 0), verified against digest. *bytes: its size. */
-int registry_get_blob (registry_t *self, const char *digest, int fd, uint64_t *bytes, char *err, size_t errlen);
+/* GET the blob into fd (empty, at offset 0), verified against digest. size: its descriptor's
+ * size (-1: unknown); a registry sending more is cut off at size+1 bytes and fewer is refused,
+ * both IMG_ERR_CORRUPT naming the digest. *bytes: its size. */
+int registry_get_blob (registry_t *self, const char *digest, int64_t size, int fd, uint64_t *bytes, char *err,
+                       size_t errlen);
 
 #endif
