@@ -4,10 +4,15 @@
  *   --mode conmon  conmon + runc as the oci shim starts them (runtime-shims/oci/ocirun.c
  *                  ocirun_start: conmon with the sync pipe, runc create, runc start), without the
  *                  agent, the shim's protocol, the image store, overlayfs or the pod's network
+ *   --mode pod     conmon + runc as above, each in a pod network of its own first, as the shim
+ *                  makes it (runtime-shims/oci/cni.c: a pinned netns, CNI ADD of Debian's
+ *                  loopback + bridge + host-local on a bridge and subnet of this run), the
+ *                  container joining it: the floor of a pod, still without Troupe
  * Each container gets bundle DIR/c<i>/config.json: the template's, root.path the shared rootfs
  * (read-only). Prints one line: {"mode", "n", "p50_ms", "p99_ms", "max_ms", "failed"}; every
  * container is killed and deleted before exit.
- * usage: bench_runtime --bundle DIR --n N --mode runc|conmon [--work DIR] */
+ * usage: bench_runtime --bundle DIR --n N --mode runc|conmon|pod [--work DIR] */
+#include "runtime-shims/oci/cni.h"
 #include "runtime-shims/oci/ocirun.h"
 
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,6 +44,8 @@ typedef struct {
     int i;
     const char *mode, *work;
     ocirun_paths_t *paths;
+    cni_config_t *cni;
+    const json_t *cfg;
     double t0, ms;
     int ok;
     pthread_barrier_t *go;
@@ -74,6 +82,25 @@ start_one (void *arg)
         char *argv[] = {(char *) j->paths->runc, root, "run", "-d", "--bundle", bundle, id, NULL};
         j->ok = run (argv) == 0;
     } else {
+        if (!strcmp (j->mode, "pod")) {
+            char ns[1024], ip[64];
+            if (cni_netns_create (j->cni, id, ns, sizeof ns, err, sizeof err) ||
+                cni_add (j->cni, id, ns, NULL, NULL, ip, sizeof ip, err, sizeof err)) {
+                fprintf (stderr, "bench_runtime: %s network: %s\n", id, err);
+                j->ms = now_ms () - j->t0;
+                return NULL;
+            }
+            json_t *c = json_deep_copy (j->cfg);
+            size_t k;
+            json_t *nsj;
+            json_array_foreach (json_object_get (json_object_get (c, "linux"), "namespaces"), k, nsj) if (
+                !strcmp (json_string_value (json_object_get (nsj, "type")) ? json_string_value (json_object_get (nsj, "type")) : "",
+                         "network")) json_object_set_new (nsj, "path", json_string (ns));
+            char p[4400];
+            snprintf (p, sizeof p, "%s/config.json", bundle);
+            json_dump_file (c, p, 0);
+            json_decref (c);
+        }
         snprintf (log, sizeof log, "%s/c%d/ctr.log", j->work, j->i);
         pid_t pid, cpid;
         const char *stage;
@@ -107,8 +134,8 @@ main (int argc, char **argv)
         else if (!strcmp (argv[i], "--work"))
             work = argv[i + 1];
     }
-    if (!bundle || n < 1 || (strcmp (mode, "runc") && strcmp (mode, "conmon"))) {
-        fprintf (stderr, "usage: bench_runtime --bundle DIR --n N --mode runc|conmon [--work DIR]\n");
+    if (!bundle || n < 1 || (strcmp (mode, "runc") && strcmp (mode, "conmon") && strcmp (mode, "pod"))) {
+        fprintf (stderr, "usage: bench_runtime --bundle DIR --n N --mode runc|conmon|pod [--work DIR]\n");
         return 2;
     }
     char wbuf[4096], cfgp[4200];
@@ -142,6 +169,23 @@ main (int argc, char **argv)
                             .persist_dir = pe, .sock_dir = sd};
     if (access (paths.runc, X_OK))
         paths.runc = "/usr/bin/runc";
+    /* the pod network: a bridge and a /24 of this run's, the shim's conflist (cni_write_conflist) */
+    cni_config_t cni = {.timeout_s = 30};
+    snprintf (cni.bin_dir, sizeof cni.bin_dir, "/usr/lib/cni");
+    snprintf (cni.conf_path, sizeof cni.conf_path, "%.900s/cni/10-bench.conflist", work);
+    snprintf (cni.netns_dir, sizeof cni.netns_dir, "%.400s/netns", work);
+    snprintf (cni.state_dir, sizeof cni.state_dir, "%.400s/cnistate", work);
+    snprintf (cni.bridge, sizeof cni.bridge, "trb%d", (int) (getpid () % 100000));
+    snprintf (cni.subnet, sizeof cni.subnet, "10.%d.%d.0/24", 200 + (int) (getpid () % 50), (int) (getpid () / 50 % 250));
+    if (!strcmp (mode, "pod")) {
+        char e[512];
+        mkdir (cni.netns_dir, 0700);
+        mkdir (cni.state_dir, 0700);
+        if (cni_write_conflist (&cni, e, sizeof e)) {
+            fprintf (stderr, "bench_runtime: %s\n", e);
+            return 1;
+        }
+    }
     job_t *jobs = calloc ((size_t) n, sizeof *jobs);
     pthread_t *th = calloc ((size_t) n, sizeof *th);
     pthread_barrier_t go;
@@ -152,7 +196,7 @@ main (int argc, char **argv)
         mkdir (dir, 0700);
         snprintf (p, sizeof p, "%s/config.json", dir);
         json_dump_file (cfg, p, 0);
-        jobs[i] = (job_t){.i = i, .mode = mode, .work = work, .paths = &paths, .go = &go};
+        jobs[i] = (job_t){.i = i, .mode = mode, .work = work, .paths = &paths, .cni = &cni, .cfg = cfg, .go = &go};
         pthread_create (&th[i], NULL, start_one, &jobs[i]);
     }
     double t0 = now_ms ();
@@ -180,6 +224,17 @@ main (int argc, char **argv)
         snprintf (root, sizeof root, "--root=%s", rr);
         char *kargv[] = {(char *) paths.runc, root, "delete", "-f", id, NULL};
         run (kargv);
+        if (!strcmp (mode, "pod")) {
+            char e[512], ns[1100];
+            snprintf (ns, sizeof ns, "%s/%s", cni.netns_dir, id);
+            cni_del (&cni, id, ns, e, sizeof e);
+            cni_netns_remove (&cni, id);
+        }
+    }
+    if (!strcmp (mode, "pod")) {
+        char *dargv[] = {"/usr/sbin/ip", "link", "del", cni.bridge, NULL};
+        run (dargv);
+        umount2 (cni.netns_dir, MNT_DETACH);
     }
     json_decref (cfg);
     free (jobs);

@@ -3,8 +3,9 @@
 #  1. pod startup, create → Running, for 1, 10 and 50 pods created at once on one node with the
 #     image already pulled, p50/p99, oci and process runtimes (`troupe up`; the client's watch
 #     timestamps each pod's first Running), beside bench_runtime's floors on the same image's
-#     bundle: `runc run -d` alone, and conmon + runc as ocirun.c starts them (no agent, shim,
-#     store, overlayfs or CNI);
+#     bundle: `runc run -d` alone, conmon + runc as ocirun.c starts them (no agent, shim,
+#     store, overlayfs or CNI), and that plus each container's pod network made first as the
+#     shim makes it (pinned netns, CNI loopback + bridge + host-local: the floor of a pod);
 #  2. pull of a ~100 MB image (one random layer made now) from a loopback docker-registry: the
 #     shim's pull (its log's "pulling" → "pulled") beside `skopeo copy` of it to a dir;
 #  3. memory per running container: conmon's RSS, the shim's RSS divided by the containers, with
@@ -33,7 +34,7 @@ jq '.process.args=["/bin/sleep","3600"] | .process.terminal=false' "$T/bundle/co
 declare -A R
 echo "# floors (bench_runtime)" >&2
 for n in 1 10 50; do
-  for mode in runc conmon; do
+  for mode in runc conmon pod; do
     out=$("$BUILD/bench_runtime" --bundle "$T/bundle" --n "$n" --mode "$mode" --work "$T/fw-$mode-$n") || fail "bench_runtime $mode $n: $out"
     R[$mode-$n]="$(jq -r '"\(.p50_ms|floor) \(.p99_ms|floor)"' <<<"$out")"
     echo "$out" >&2
@@ -106,13 +107,13 @@ mbps() { awk -v b="$LAYER" -v m="$1" 'BEGIN {printf "%.0f", b / 1048576 / (m / 1
 
 kill "$UP"; wait "$UP" 2>/dev/null
 cat <<EOF
-| pods at once | oci p50 / p99 | process p50 / p99 | runc run alone p50 / p99 | conmon + runc p50 / p99 | oci p99 ÷ conmon+runc p99 |
-|---|---|---|---|---|---|
+| pods at once | oci p50 / p99 | process p50 / p99 | runc run alone p50 / p99 | conmon + runc p50 / p99 | conmon + runc + CNI p50 / p99 | oci p99 ÷ conmon+runc p99 | oci p99 ÷ conmon+runc+CNI p99 |
+|---|---|---|---|---|---|---|---|
 EOF
 for n in 1 10 50; do
   read -r o50 o99 <<<"${R[oci-$n]}"; read -r p50 p99 <<<"${R[process-$n]}"
-  read -r r50 r99 <<<"${R[runc-$n]}"; read -r c50 c99 <<<"${R[conmon-$n]}"
-  echo "| $n | $o50 / $o99 ms | $p50 / $p99 ms | $r50 / $r99 ms | $c50 / $c99 ms | $(awk -v a="$o99" -v b="$c99" 'BEGIN {printf "%.1f×", a / (b ? b : 1)}') |"
+  read -r r50 r99 <<<"${R[runc-$n]}"; read -r c50 c99 <<<"${R[conmon-$n]}"; read -r k50 k99 <<<"${R[pod-$n]}"
+  echo "| $n | $o50 / $o99 ms | $p50 / $p99 ms | $r50 / $r99 ms | $c50 / $c99 ms | $k50 / $k99 ms | $(awk -v a="$o99" -v b="$c99" 'BEGIN {printf "%.1f×", a / (b ? b : 1)}') | $(awk -v a="$o99" -v b="$k99" 'BEGIN {printf "%.1f×", a / (b ? b : 1)}') |"
 done
 echo
 echo "| pull of $(awk -v b="$LAYER" 'BEGIN {printf "%.0f", b/1048576}') MiB from a loopback registry | time | MiB/s |"
