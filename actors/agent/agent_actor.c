@@ -1,88 +1,5 @@
 /* agent_actor — see agent_actor.h. */
-#include "actors/agent/agent_actor.h"
-#include "actors/agent/podenv.h"
-#include "actors/agent/nodestatus.h"
-#include "actors/agent/podsync.h"
-#include "actors/agent/crilog.h"
-#include "actors/agent/logrotate.h"
-#include "actors/agent/netprobe.h"
-#include "actors/agent/prober.h"
-#include "actors/agent/podres.h"
-#include "actors/agent/volumes.h"
-#include "core/log.h"
-#include "core/meta.h"
-#include "core/value.h"
-#include "runtime-shims/cri.h"
-
-#include <sodium.h>
-
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-
-#define A "agent"
-#define T_SYNC 1
-#define T_LEASE 2
-#define T_KICK 3
-#define T_NODE 4
-#define T_NET 5 /* steps the httpGet/tcpSocket checks in flight */
-#define T_LOGS 6 /* container log rotation: every containerLogMonitorInterval */
-#define INFLIGHT_MS 15000
-#define RELIST_MIN_MS 100
-/* an answer of the runtime to the agent's own request moves its pod on within this; informer
- * events coalesce for 20 ms (they come in bursts from other clients, answers one per action) */
-#define KICK_REPLY_MS 2
-#define OBJ_REFRESH_MS 3000   /* referenced ConfigMaps and Secrets are read again this often */
-#define DU_EVERY_MS 10000     /* emptyDir sizeLimit measured, orphaned volume dirs removed this often */
-
-typedef struct {
-    char node[TR_NAME_MAX + 1];
-    char data[1024];
-    char host_ip[64];
-    troupe_peer_t *shim;
-    troupe_informer_t *pods;
-    json_t *runtime;       /* last ListContainers items */
-    int runtime_fresh;     /* a ListContainers reply arrived since the last sync */
-    int listing;
-    json_t *backoff;       /* pod uid → podsync back-off map */
-    json_t *inflight;      /* "uid/container/attempt" or "stop/<id>" → monotonic ms sent */
-    json_t *sent_status;   /* pod uid → status last sent */
-    int registered;
-    json_t *lease;         /* our Lease as last written (with its resourceVersion), or NULL: read it */
-    char shim_ep[512];
-    nodestatus_config_t ncfg;   /* max pods, reservations, eviction thresholds */
-    nodestatus_measure_t meas;  /* the machine, re-read at every status check; runtime_ok from ListContainers */
-    int runtime_heard;          /* a ListContainers reply (or its timeout) has come back */
-    char default_runtime[16];   /* "oci" where the shim serves it, else "process" (config defaultRuntime wins) */
-    int runtimes_known;         /* the shim's Ping answered: which runtimes it serves */
-    int has_oci;
-    char oci_unavailable[300];
-    json_t *pulled;             /* "uid/container/attempt" → true: the image is there for that start */
-    json_t *sandboxes;          /* pod uid → {podIP} once RunPodSandbox answered */
-    json_t *pull_secrets;       /* pod uid → merged dockerconfigjson auths of its imagePullSecrets */
-    json_t *sandbox_list;       /* the runtime's sandboxes [{sandboxId, podUid}] at the last ListContainers */
-    json_t *objs;               /* "ConfigMap|Secret/ns/name" → the object as last read, or null: NotFound */
-    json_t *obj_at;             /* same keys → monotonic ms of the last answer */
-    json_t *vol_applied;        /* pod uid → the volumes plan set up on the host */
-    int64_t du_next;            /* monotonic ms of the next usage check and orphan sweep */
-    int du_now;                 /* this sync round measures */
-    char runtime_ns[64];        /* the runtime namespace of our pods and images (config runtimeNamespace) */
-    int64_t listed_at;          /* monotonic ms of the last ListContainers sent */
-    struct probe_ctr *probers;  /* per running container with probes or postStart: the prober's state */
-    struct check *nets;         /* httpGet/tcpSocket checks in flight */
-    json_t *hooks;              /* "post/<id>" → 1 while postStart runs; "pre/<id>" → 1 running, 2 done */
-    logrotate_policy_t logs;    /* containerLogMaxSize, containerLogMaxFiles */
-    long long logs_every_ms;    /* containerLogMonitorInterval */
-} agent_t;
+#include "actors/agent/agent_int.h"
 
 static void
 host_ip (char *buf, size_t len)
@@ -99,20 +16,19 @@ host_ip (char *buf, size_t len)
     freeifaddrs (ifs);
 }
 
-static int
-inflight (agent_t *a, const char *key)
+int
+ag_inflight (agent_t *a, const char *key)
 {
     json_t *t = json_object_get (a->inflight, key);
     return t && troupe_mono_ms () - json_integer_value (t) < INFLIGHT_MS;
 }
 
-static void
-mark (agent_t *a, const char *key)
+void
+ag_mark (agent_t *a, const char *key)
 {
     json_object_set_new (a->inflight, key, json_integer (troupe_mono_ms ()));
 }
 
-static troupe_reply_fn on_removed;
 
 /* The logPath of container id as last listed (malloc'd), or NULL. */
 static char *
@@ -125,8 +41,8 @@ log_path_of (const agent_t *a, const char *id)
     return NULL;
 }
 
-static void
-log_failure (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+void
+ag_log_failure (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     (void) self;
     (void) ctx;
@@ -336,8 +252,8 @@ write_lease (troupe_ctx_t *ctx, agent_t *a, const json_t *cur, uint64_t rv)
 
 /* ---- pod sync ------------------------------------------------------------------------------- */
 
-static void
-shim_call (troupe_ctx_t *ctx, agent_t *a, tr_verb_t verb, json_t *body /* stolen */, troupe_reply_fn *cb, void *arg)
+void
+ag_shim_call (troupe_ctx_t *ctx, agent_t *a, tr_verb_t verb, json_t *body /* stolen */, troupe_reply_fn *cb, void *arg)
 {
     (void) ctx;
     tr_env_t req;
@@ -373,8 +289,8 @@ created_new (const json_t *pod, const char *container, int attempt, const char *
 }
 
 /* A kubelet event about a pod (Started, Killing). */
-static void
-pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, const char *uid, const char *type,
+void
+ag_pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, const char *uid, const char *type,
            const char *reason, const char *msg)
 {
     json_t *pod = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
@@ -432,8 +348,8 @@ unhold (agent_t *a, const created_t *c)
  * record of the last listing, so the pod's status says Running at once, not after the next relist
  * (up to RELIST_MIN_MS later: bench/runtime, 1 pod). A shim answer is never older than a listing
  * received before it (one connection, answered in order). */
-static void
-runtime_put (agent_t *a, const json_t *st)
+void
+ag_runtime_put (agent_t *a, const json_t *st)
 {
     const char *id = tv_str (st, "containerId");
     if (!id || !a->runtime)
@@ -449,426 +365,14 @@ runtime_put (agent_t *a, const json_t *st)
 
 /* A container started (or not): its pod is synced within KICK_REPLY_MS, so its status (Running)
  * is written at once rather than at the next one-second sync (bench/runtime: +0.5 s per pod). */
-static void
-on_started_kick (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+void
+ag_on_started_kick (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     agent_t *a = self;
-    log_failure (self, ctx, reply, arg);
+    ag_log_failure (self, ctx, reply, arg);
     if (reply->code == TR_OK && json_is_object (tv_get (reply->body, "status")))
-        runtime_put (a, tv_get (reply->body, "status"));
+        ag_runtime_put (a, tv_get (reply->body, "status"));
     troupe_timer_within (ctx, T_KICK, KICK_REPLY_MS);
-}
-
-/* ---- probes and lifecycle hooks --------------------------------------------------------------
- * The decisions are actors/agent/prober.c's; here they are carried out: exec handlers through the
- * shim's ExecSync, httpGet/tcpSocket handlers as netprobe state machines stepped by T_NET (the
- * actor never blocks). postStart runs once StartContainer answered, the container not started
- * (nor ready) until it succeeded; a failure kills it (FailedPostStartHook). preStop runs before
- * the StopContainer of any stop (deletion, liveness, definition change), within the grace period;
- * the SIGTERM then gets what is left of it (at least 2 s, as the kubelet). */
-
-typedef struct probe_ctr {
-    struct probe_ctr *next;
-    char uid[64], name[64], id[80];
-    prober_t pr;
-    int seen, killed;
-} probe_ctr_t;
-
-typedef enum { CHECK_PROBE, CHECK_POSTSTART, CHECK_PRESTOP } check_what_t;
-
-typedef struct check {
-    struct check *next;
-    netprobe_t *np;
-    check_what_t what;
-    probe_kind_t kind;
-    char uid[64], name[64], id[80], ns[TR_NAME_MAX + 1], pod[TR_NAME_MAX + 1];
-    int grace;
-    int64_t t0; /* monotonic start */
-} check_t;
-
-static probe_ctr_t *
-probe_find (agent_t *a, const char *uid, const char *name)
-{
-    for (probe_ctr_t *p = a->probers; p; p = p->next)
-        if (!strcmp (p->uid, uid) && !strcmp (p->name, name))
-            return p;
-    return NULL;
-}
-
-static const json_t *
-spec_of (const json_t *pod, const char *name)
-{
-    static const char *const lists[] = {"spec.containers", "spec.initContainers"};
-    for (int l = 0; l < 2; l++) {
-        size_t i;
-        json_t *c;
-        json_array_foreach (tv_get (pod, lists[l]), i, c) if (tv_str (c, "name") && !strcmp (tv_str (c, "name"), name)) return c;
-    }
-    return NULL;
-}
-
-/* The latest attempt of a container among the pod's runtime records. */
-static const json_t *
-latest (const json_t *rt, const char *name)
-{
-    const json_t *cur = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach (rt, i, r) if (tv_str (r, "name") && !strcmp (tv_str (r, "name"), name) &&
-                                      (!cur || tv_int (r, "attempt", 0) > tv_int (cur, "attempt", 0))) cur = r;
-    return cur;
-}
-
-static const json_t *
-record_by_id (agent_t *a, const char *id)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach (a->runtime, i, r) if (tv_str (r, "containerId") && !strcmp (tv_str (r, "containerId"), id)) return r;
-    return NULL;
-}
-
-/* A handler's port: a number, or the name of one of the container's ports. */
-static int
-handler_port (const json_t *spec, const json_t *h)
-{
-    const json_t *p = json_object_get (h, "port");
-    if (json_is_integer (p))
-        return (int) json_integer_value (p);
-    if (!json_is_string (p))
-        return 0;
-    const char *s = json_string_value (p);
-    if (*s >= '0' && *s <= '9')
-        return atoi (s);
-    size_t i;
-    json_t *cp;
-    json_array_foreach (tv_get (spec, "ports"), i, cp) if (tv_str (cp, "name") && !strcmp (tv_str (cp, "name"), s)) return (int) tv_int (cp, "containerPort", 0);
-    return 0;
-}
-
-static void check_done (troupe_ctx_t *ctx, agent_t *a, check_t *c, int ok, const char *msg);
-
-static void
-on_check_exec (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
-{
-    agent_t *a = self;
-    check_t *c = arg;
-    char msg[600] = "";
-    int ok = 0;
-    if (reply->code != TR_OK)
-        snprintf (msg, sizeof msg, "%s", reply->msg ? reply->msg : tr_code_name (reply->code));
-    else if (tv_bool (reply->body, "timedOut", false))
-        snprintf (msg, sizeof msg, "command timed out");
-    else {
-        ok = tv_int (reply->body, "exitCode", 1) == 0;
-        snprintf (msg, sizeof msg, "%s%s", tv_str (reply->body, "stdout") ? tv_str (reply->body, "stdout") : "",
-                  tv_str (reply->body, "stderr") ? tv_str (reply->body, "stderr") : "");
-        size_t n = strlen (msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            msg[--n] = 0;
-        if (!ok && !n)
-            snprintf (msg, sizeof msg, "command exited with code %lld", (long long) tv_int (reply->body, "exitCode", 1));
-    }
-    check_done (ctx, a, c, ok, msg);
-}
-
-/* Runs one handler (exec, httpGet, tcpSocket) of container `name` (runtime record rec); the
- * outcome goes to check_done with c (taken). */
-static void
-run_handler (troupe_ctx_t *ctx, agent_t *a, const json_t *spec, const json_t *h, const json_t *rec, int timeout_ms, check_t *c)
-{
-    c->t0 = troupe_mono_ms ();
-    const json_t *ex = json_object_get (h, "exec"), *hg = json_object_get (h, "httpGet"), *ts = json_object_get (h, "tcpSocket");
-    if (json_is_object (ex)) {
-        json_t *cmd = json_object_get (ex, "command");
-        if (!json_array_size (cmd)) {
-            check_done (ctx, a, c, 0, "exec: no command");
-            return;
-        }
-        tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_EXEC_SYNC;
-        req.body = json_pack ("{s:s,s:O,s:i}", "containerId", c->id, "cmd", cmd, "timeout", (timeout_ms + 999) / 1000);
-        troupe_peer_request (a->shim, &req, timeout_ms + 5000, on_check_exec, c);
-        tr_env_clear (&req);
-        return;
-    }
-    const json_t *net = json_is_object (hg) ? hg : ts;
-    if (!json_is_object (net)) {
-        check_done (ctx, a, c, 0, "no exec, httpGet or tcpSocket handler");
-        return;
-    }
-    const char *host = tv_str (net, "host");
-    const char *pod_ip = tv_str (rec, "podIP") && *tv_str (rec, "podIP") ? tv_str (rec, "podIP") : a->host_ip;
-    const json_t *pod = troupe_informer_get (a->pods, c->ns, c->pod);
-    if (tv_bool (pod, "spec.hostNetwork", false) || !tv_str (rec, "podIP"))
-        pod_ip = a->host_ip;
-    const char *path = NULL;
-    if (net == hg)
-        path = tv_str (hg, "path") ? tv_str (hg, "path") : "/";
-    if (net == hg && tv_str (hg, "scheme") && strcmp (tv_str (hg, "scheme"), "HTTP")) {
-        check_done (ctx, a, c, 0, "only the HTTP scheme is spoken");
-        return;
-    }
-    /* from inside the pod's network namespace (oci, not hostNetwork), as if from the node */
-    const char *netns = pod_ip == a->host_ip ? NULL : tv_str (json_object_get (a->sandboxes, c->uid), "netns");
-    c->np = netprobe_start (netns, host && *host ? host : pod_ip, handler_port (spec, net), path,
-                            net == hg ? json_object_get (hg, "httpHeaders") : NULL, timeout_ms, c->t0);
-    c->next = a->nets;
-    a->nets = c;
-    troupe_timer_within (ctx, T_NET, 5);
-}
-
-static void
-nets_step (troupe_ctx_t *ctx, agent_t *a)
-{
-    int64_t now = troupe_mono_ms ();
-    check_t **pp = &a->nets;
-    while (*pp) {
-        check_t *c = *pp;
-        int ok;
-        char msg[300];
-        if (!netprobe_step (c->np, now, &ok, msg, sizeof msg)) {
-            pp = &c->next;
-            continue;
-        }
-        *pp = c->next; /* unlinked before check_done, which may add checks at the head */
-        netprobe_free (c->np);
-        c->np = NULL;
-        check_done (ctx, a, c, ok, msg);
-    }
-    if (a->nets)
-        troupe_timer_within (ctx, T_NET, 50);
-}
-
-static check_t *
-check_new (const json_t *pod, const char *name, const char *id, check_what_t what, probe_kind_t kind, int grace)
-{
-    check_t *c = calloc (1, sizeof *c);
-    snprintf (c->uid, sizeof c->uid, "%s", tv_str (pod, "metadata.uid"));
-    snprintf (c->ns, sizeof c->ns, "%s", tv_str (pod, "metadata.namespace"));
-    snprintf (c->pod, sizeof c->pod, "%s", tv_str (pod, "metadata.name"));
-    snprintf (c->name, sizeof c->name, "%s", name);
-    snprintf (c->id, sizeof c->id, "%s", id);
-    c->what = what;
-    c->kind = kind;
-    c->grace = grace;
-    return c;
-}
-
-static int
-pod_grace (const json_t *pod)
-{
-    return (int) tv_int (pod, "metadata.deletionGracePeriodSeconds", tv_int (pod, "spec.terminationGracePeriodSeconds", 30));
-}
-
-static void
-send_stop (troupe_ctx_t *ctx, agent_t *a, const char *id, int timeout_s)
-{
-    shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", id, "timeout", timeout_s), log_failure,
-               "StopContainer");
-}
-
-/* Stops a running container: its preStop hook first (once), then SIGTERM with the grace left. */
-static void
-stop_container_hooked (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const char *name, const char *id, int grace)
-{
-    const json_t *spec = spec_of (pod, name);
-    const json_t *pre = tv_get (spec, "lifecycle.preStop");
-    char key[100];
-    snprintf (key, sizeof key, "pre/%s", id);
-    json_t *st = json_object_get (a->hooks, key);
-    if (!json_is_object (pre) || (st && json_integer_value (st) == 2)) {
-        send_stop (ctx, a, id, grace);
-        return;
-    }
-    if (st)
-        return; /* the hook runs; the stop follows it */
-    const json_t *rec = record_by_id (a, id);
-    json_object_set_new (a->hooks, key, json_integer (1));
-    run_handler (ctx, a, spec, pre, rec, grace > 0 ? grace * 1000 : 1, check_new (pod, name, id, CHECK_PRESTOP, 0, grace));
-}
-
-static void
-check_done (troupe_ctx_t *ctx, agent_t *a, check_t *c, int ok, const char *msg)
-{
-    const json_t *pod = troupe_informer_get (a->pods, c->ns, c->pod);
-    char m[900], key[100];
-    if (c->what == CHECK_PRESTOP) {
-        snprintf (key, sizeof key, "pre/%s", c->id);
-        json_object_set_new (a->hooks, key, json_integer (2));
-        if (!ok) {
-            snprintf (m, sizeof m, "PreStopHook failed: %s", msg);
-            pod_event (ctx, a, c->ns, c->pod, c->uid, "Warning", "FailedPreStopHook", m);
-        }
-        int left = c->grace - (int) ((troupe_mono_ms () - c->t0) / 1000);
-        send_stop (ctx, a, c->id, left < 2 ? 2 : left);
-    } else if (c->what == CHECK_POSTSTART) {
-        snprintf (key, sizeof key, "post/%s", c->id);
-        json_object_del (a->hooks, key);
-        if (!ok && pod) {
-            snprintf (m, sizeof m, "PostStartHook failed: %s", msg);
-            pod_event (ctx, a, c->ns, c->pod, c->uid, "Warning", "FailedPostStartHook", m);
-            probe_ctr_t *p = probe_find (a, c->uid, c->name);
-            if (p && !strcmp (p->id, c->id))
-                p->killed = 1;
-            stop_container_hooked (ctx, a, pod, c->name, c->id, pod_grace (pod));
-        }
-        troupe_timer_within (ctx, T_KICK, 20);
-    } else {
-        probe_ctr_t *p = probe_find (a, c->uid, c->name);
-        if (p && !strcmp (p->id, c->id) && pod) {
-            int changed = prober_result (&p->pr, c->kind, ok, msg, troupe_now_ms ());
-            if (!ok) {
-                snprintf (m, sizeof m, "%s probe failed: %s", prober_kind_name (c->kind), msg);
-                pod_event (ctx, a, c->ns, c->pod, c->uid, "Warning", "Unhealthy", m);
-            }
-            if (p->pr.kill && !p->killed) {
-                p->killed = 1;
-                snprintf (m, sizeof m, "Container %s failed %s probe, will be restarted", c->name,
-                          c->kind == PROBE_STARTUP ? "startup" : "liveness");
-                pod_event (ctx, a, c->ns, c->pod, c->uid, "Normal", "Killing", m);
-                TR_INFO (A, "killing container pod=%s/%s container=%s: %s", c->ns, c->pod, c->name, m);
-                /* the probe's own terminationGracePeriodSeconds wins over the pod's */
-                const json_t *spec = spec_of (pod, c->name);
-                const char *f = c->kind == PROBE_STARTUP ? "startupProbe" : "livenessProbe";
-                const json_t *pr = json_object_get (spec, f);
-                int grace = (int) tv_int (pr, "terminationGracePeriodSeconds", pod_grace (pod));
-                stop_container_hooked (ctx, a, pod, c->name, c->id, grace);
-            }
-            if (changed)
-                troupe_timer_within (ctx, T_KICK, 20);
-        }
-    }
-    free (c);
-}
-
-static int
-has_probe (const json_t *spec)
-{
-    return json_is_object (json_object_get (spec, "livenessProbe")) || json_is_object (json_object_get (spec, "readinessProbe")) ||
-           json_is_object (json_object_get (spec, "startupProbe"));
-}
-
-/* Before podsync: runs the probes that are due for the pod's running app containers and leaves
- * the verdict (ready, started) for podsync in bo["probe:<name>"]. */
-static void
-probes_sync (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t *rt, json_t *bo)
-{
-    const char *uid = tv_str (pod, "metadata.uid");
-    int64_t now = troupe_now_ms ();
-    size_t i;
-    json_t *spec;
-    json_array_foreach (tv_get (pod, "spec.containers"), i, spec) {
-        const char *name = tv_str (spec, "name");
-        if (!name)
-            continue;
-        char vkey[96];
-        snprintf (vkey, sizeof vkey, "probe:%s", name);
-        int hooked = json_is_object (tv_get (spec, "lifecycle.postStart"));
-        const json_t *cur = latest (rt, name);
-        if ((!has_probe (spec) && !hooked) || !cur || strcmp (tv_str (cur, "state") ? tv_str (cur, "state") : "", CRI_STATE_RUNNING)) {
-            json_object_del (bo, vkey);
-            continue;
-        }
-        const char *id = tv_str (cur, "containerId") ? tv_str (cur, "containerId") : "";
-        probe_ctr_t *p = probe_find (a, uid, name);
-        if (!p) {
-            p = calloc (1, sizeof *p);
-            snprintf (p->uid, sizeof p->uid, "%s", uid);
-            snprintf (p->name, sizeof p->name, "%s", name);
-            p->next = a->probers;
-            a->probers = p;
-        }
-        if (strcmp (p->id, id)) {
-            snprintf (p->id, sizeof p->id, "%s", id);
-            prober_init (&p->pr, spec, tv_int (cur, "startedAt", now));
-            p->killed = 0;
-        }
-        p->seen = 1;
-        char hk[100];
-        snprintf (hk, sizeof hk, "post/%s", id);
-        int post_running = json_object_get (a->hooks, hk) != NULL;
-        if (!post_running && !p->killed && !tv_get (pod, "metadata.deletionTimestamp")) {
-            int k;
-            while ((k = prober_due (&p->pr, now)) >= 0) {
-                const json_t *h = json_object_get (spec, k == PROBE_STARTUP ? "startupProbe" : k == PROBE_LIVENESS ? "livenessProbe" : "readinessProbe");
-                run_handler (ctx, a, spec, h, cur, p->pr.p[k].spec.timeout_ms, check_new (pod, name, id, CHECK_PROBE, (probe_kind_t) k, 0));
-            }
-            int64_t next = prober_next (&p->pr);
-            if (next != INT64_MAX)
-                troupe_timer_within (ctx, T_KICK, next - now < 20 ? 20 : next - now > 60000 ? 60000 : (int) (next - now));
-        }
-        json_object_set_new (bo, vkey, json_pack ("{s:s,s:b,s:b}", "containerId", id, "ready", p->pr.ready && !post_running && !p->killed,
-                                                  "started", p->pr.started && !post_running));
-    }
-}
-
-/* After a sync round: probe states of containers no longer running are dropped; preStop marks of
- * containers the runtime no longer has are forgotten. */
-static void
-probes_gc (agent_t *a)
-{
-    for (probe_ctr_t **pp = &a->probers; *pp;) {
-        probe_ctr_t *p = *pp;
-        if (!p->seen) {
-            *pp = p->next;
-            free (p);
-            continue;
-        }
-        p->seen = 0;
-        pp = &p->next;
-    }
-    const char *k;
-    json_t *v;
-    void *tmp;
-    /* "post/<id>" goes when its hook answers (a just-created container may not be listed yet) */
-    json_object_foreach_safe (a->hooks, tmp, k, v) if (strncmp (k, "post/", 5) && (!strchr (k, '/') || !record_by_id (a, strchr (k, '/') + 1)))
-        json_object_del (a->hooks, k);
-}
-
-static void
-on_started (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
-{
-    agent_t *a = self;
-    check_t *c = arg;
-    const json_t *pod = troupe_informer_get (a->pods, c->ns, c->pod);
-    const json_t *spec = spec_of (pod, c->name);
-    if (reply->code != TR_OK || !pod || !spec) {
-        char key[100];
-        snprintf (key, sizeof key, "post/%s", c->id);
-        json_object_del (a->hooks, key);
-        if (reply->code != TR_OK)
-            TR_WARN (A, "StartContainer failed code=%s msg=\"%s\"", tr_code_name (reply->code), reply->msg ? reply->msg : "");
-        free (c);
-        return;
-    }
-    if (json_is_object (tv_get (reply->body, "status")))
-        runtime_put (a, tv_get (reply->body, "status"));
-    /* the record (podIP) as of the last listing; the container has just started */
-    json_t *rec = json_pack ("{s:s}", "containerId", c->id);
-    const json_t *sb = json_object_get (a->sandboxes, c->uid);
-    if (tv_str (sb, "podIP") && *tv_str (sb, "podIP"))
-        json_object_set_new (rec, "podIP", json_string (tv_str (sb, "podIP")));
-    run_handler (ctx, a, spec, tv_get (spec, "lifecycle.postStart"), rec, pod_grace (pod) * 1000 + 1000, c);
-    json_decref (rec);
-}
-
-/* StartContainer of a created container: with a postStart hook, the hook runs once it answered. */
-static void
-start_created (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *podname, const char *name, const char *id)
-{
-    const json_t *pod = troupe_informer_get (a->pods, ns, podname);
-    const json_t *spec = pod ? spec_of (pod, name) : NULL;
-    if (!json_is_object (tv_get (spec, "lifecycle.postStart"))) {
-        shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", id), on_started_kick, "StartContainer");
-        return;
-    }
-    char key[100];
-    snprintf (key, sizeof key, "post/%s", id);
-    json_object_set_new (a->hooks, key, json_integer (1));
-    shim_call (ctx, a, TR_VERB_START_CONTAINER, json_pack ("{s:s}", "containerId", id), on_started,
-               check_new (pod, name, id, CHECK_POSTSTART, 0, pod_grace (pod)));
 }
 
 /* CreateContainer fields of the lifecycle: where the termination message is read (the kubelet's
@@ -889,15 +393,15 @@ on_created (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     char msg[700];
     if (reply->code == TR_OK && tv_str (reply->body, "containerId")) {
         unhold (a, c);
-        start_created (ctx, a, c->pod_ns, c->pod_name, c->name, tv_str (reply->body, "containerId"));
+        ag_start_created (ctx, a, c->pod_ns, c->pod_name, c->name, tv_str (reply->body, "containerId"));
         snprintf (msg, sizeof msg, "Started container %s", c->name);
-        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Started", msg);
+        ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Started", msg);
     } else {
         TR_WARN (A, "CreateContainer failed pod=%s container=%s msg=\"%s\"", c->uid, c->name, reply->msg ? reply->msg : "");
         if (reply->code != TR_TIMEOUT && reply->code != TR_UNAVAILABLE) {
             snprintf (msg, sizeof msg, "Error: %s", reply->msg ? reply->msg : tr_code_name (reply->code));
             hold (a, c, "CreateContainerError", reply->msg ? reply->msg : tr_code_name (reply->code));
-            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
+            ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
         }
         json_object_del (a->inflight, c->key);
         troupe_timer_within (ctx, T_KICK, KICK_REPLY_MS);
@@ -926,16 +430,16 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         unhold (a, c);
         if (tv_bool (reply->body, "pulled", false)) {
             snprintf (msg, sizeof msg, "Successfully pulled image \"%s\"", c->image);
-            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Pulled", msg);
+            ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Normal", "Pulled", msg);
         }
     } else if (reply->code == TR_UNAVAILABLE && reply->msg && strstr (reply->msg, "oci runtime is not available")) {
         /* the node cannot run this runtime at all (runc or conmon missing): the kubelet learns it
          * from RunPodSandbox (its sandbox comes before the pull), so it is reported as that: the
          * pod stays ContainerCreating, tried again when the in-flight mark expires */
-        mark (a, key);
+        ag_mark (a, key);
         snprintf (msg, sizeof msg, "Failed to create pod sandbox: %s", reply->msg);
         TR_WARN (A, "RunPodSandbox failed pod=%s/%s msg=\"%s\"", c->pod_ns, c->pod_name, reply->msg);
-        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
+        ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
     } else {
         int never = reply->code == TR_NOT_FOUND && reply->msg && strstr (reply->msg, "pull policy of Never");
         const char *m = reply->msg ? reply->msg : tr_code_name (reply->code);
@@ -943,7 +447,7 @@ on_pulled (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         hold (a, c, never ? "ErrImageNeverPull" : "ErrImagePull", m);
         json_object_del (a->pull_secrets, c->uid); /* read again for the next attempt, as the kubelet does */
         snprintf (msg, sizeof msg, "Failed to pull image \"%s\": %s", c->image, m);
-        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", never ? "ErrImageNeverPull" : "Failed", msg);
+        ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", never ? "ErrImageNeverPull" : "Failed", msg);
     }
     troupe_timer_within (ctx, T_KICK, KICK_REPLY_MS);
     free (c);
@@ -966,7 +470,7 @@ on_sandbox (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         char msg[800];
         snprintf (msg, sizeof msg, "Failed to create pod sandbox: %s", reply->msg ? reply->msg : tr_code_name (reply->code));
         TR_WARN (A, "RunPodSandbox failed pod=%s/%s msg=\"%s\"", c->pod_ns, c->pod_name, reply->msg ? reply->msg : "");
-        pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
+        ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "FailedCreatePodSandBox", msg);
         /* retried when the in-flight mark expires */
     }
     free (c);
@@ -1007,7 +511,7 @@ on_pull_secret (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         char msg[600];
         snprintf (msg, sizeof msg, "Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.",
                   reply->code == TR_OK ? "not a kubernetes.io/dockerconfigjson Secret" : tr_code_name (reply->code));
-        pod_event (ctx, a, p->pod_ns, p->pod_name, p->uid, "Warning", "FailedToRetrieveImagePullSecret", msg);
+        ag_pod_event (ctx, a, p->pod_ns, p->pod_name, p->uid, "Warning", "FailedToRetrieveImagePullSecret", msg);
     }
     json_decref (cfg);
     if (--p->left == 0) {
@@ -1032,9 +536,9 @@ pull_secrets_ready (troupe_ctx_t *ctx, agent_t *a, const json_t *pod)
         return 0;
     char k[100];
     snprintf (k, sizeof k, "ps/%s", uid);
-    if (inflight (a, k))
+    if (ag_inflight (a, k))
         return 1;
-    mark (a, k);
+    ag_mark (a, k);
     pull_secrets_t *p = calloc (1, sizeof *p);
     snprintf (p->uid, sizeof p->uid, "%s", uid);
     snprintf (p->pod_ns, sizeof p->pod_ns, "%s", tv_str (pod, "metadata.namespace"));
@@ -1126,12 +630,12 @@ objs_refresh (troupe_ctx_t *ctx, agent_t *a)
         char mk[700];
         snprintf (mk, sizeof mk, "get/%s", k);
         json_t *at = json_object_get (a->obj_at, k);
-        if (inflight (a, mk) || (at && troupe_mono_ms () - json_integer_value (at) < OBJ_REFRESH_MS))
+        if (ag_inflight (a, mk) || (at && troupe_mono_ms () - json_integer_value (at) < OBJ_REFRESH_MS))
             continue;
         char kind[32] = "", ns[TR_NAME_MAX + 1] = "", name[TR_NAME_MAX + 1] = "";
         if (sscanf (k, "%31[^/]/%253[^/]/%253s", kind, ns, name) != 3)
             continue;
-        mark (a, mk);
+        ag_mark (a, mk);
         tr_env_t req;
         tr_env_init (&req);
         req.verb = TR_VERB_GET;
@@ -1207,7 +711,7 @@ container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t
     int rc = podenv_resolve (pod, spec, &src, &run, warn, err, errlen);
     size_t i;
     json_t *w;
-    json_array_foreach (warn, i, w) pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
+    json_array_foreach (warn, i, w) ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
                                                tv_str (pod, "metadata.uid"), "Warning", "InvalidEnvironmentVariableNames",
                                                json_string_value (w));
     json_decref (warn);
@@ -1274,7 +778,7 @@ volumes_refresh (troupe_ctx_t *ctx, agent_t *a, const json_t *pod)
         snprintf (msg, sizeof msg, "Usage of EmptyDir volume \"%s\" exceeds the limit \"%s\". ", name, lim);
         TR_WARN (A, "evicting pod=%s/%s: %s(%lld bytes used)", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
                  msg, (long long) used);
-        pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning", "Evicted", msg);
+        ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning", "Evicted", msg);
         json_object_set_new (bo, "evict", json_pack ("{s:s}", "message", msg));
         return;
     }
@@ -1333,14 +837,14 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
     const char *uid = tv_str (pod, "metadata.uid");
     char key[256];
     snprintf (key, sizeof key, "%s/%s/%d", uid, act->container, act->attempt);
-    if (inflight (a, key))
+    if (ag_inflight (a, key))
         return;
     if (act->id[0]) { /* created earlier, never started */
-        mark (a, key);
-        start_created (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), act->container, act->id);
+        ag_mark (a, key);
+        ag_start_created (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), act->container, act->id);
         return;
     }
-    const json_t *spec = spec_of (pod, act->container); /* an app or an init container */
+    const json_t *spec = ag_spec_of (pod, act->container); /* an app or an init container */
     if (!spec)
         return;
     const char *rt = runtime_for (a, pod);
@@ -1354,9 +858,9 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
         char pk[300];
         snprintf (pk, sizeof pk, "pull/%s", key);
         if (!json_object_get (a->pulled, key)) {
-            if (inflight (a, pk) || pull_secrets_ready (ctx, a, pod))
+            if (ag_inflight (a, pk) || pull_secrets_ready (ctx, a, pod))
                 return;
-            mark (a, pk);
+            ag_mark (a, pk);
             json_t *body = json_pack ("{s:s,s:s}", "image", image, "runtimeNamespace", a->runtime_ns);
             if (tv_str (spec, "imagePullPolicy"))
                 json_object_set_new (body, "pullPolicy", json_string (tv_str (spec, "imagePullPolicy")));
@@ -1375,9 +879,9 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
         if (!json_object_get (a->sandboxes, uid)) {
             char sk[100];
             snprintf (sk, sizeof sk, "sb/%s", uid);
-            if (inflight (a, sk))
+            if (ag_inflight (a, sk))
                 return;
-            mark (a, sk);
+            ag_mark (a, sk);
             char cg[600];
             char parent[300];
             snprintf (parent, sizeof parent, "troupe-%s", a->node);
@@ -1409,10 +913,10 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
             return;
         }
     } else
-        shim_call (ctx, a, TR_VERB_RUN_POD_SANDBOX,
+        ag_shim_call (ctx, a, TR_VERB_RUN_POD_SANDBOX,
                    json_pack ("{s:s,s:s,s:s,s:s,s:s}", "podUid", uid, "name", tv_str (pod, "metadata.name"), "namespace",
                               tv_str (pod, "metadata.namespace"), "logDirectory", logdir, "runtimeHandler", "process"),
-                   log_failure, "RunPodSandbox");
+                   ag_log_failure, "RunPodSandbox");
     /* 3. the container */
     snprintf (logpath, sizeof logpath, "%s/%s/%d.log", logdir, act->container, act->attempt);
     json_t *body = json_pack ("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "sandboxId", sandbox, "podUid", uid, "podName",
@@ -1429,13 +933,13 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
             snprintf (msg, sizeof msg, "Error: %s", cerr);
             TR_WARN (A, "container config pod=%s/%s container=%s: %s", c->pod_ns, c->pod_name, c->name, cerr);
             hold (a, c, "CreateContainerConfigError", cerr);
-            pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
+            ag_pod_event (ctx, a, c->pod_ns, c->pod_name, c->uid, "Warning", "Failed", msg);
             free (c);
             troupe_timer_within (ctx, T_KICK, 20);
         }
         return; /* pending: the objects were asked for, their answer kicks a sync */
     }
-    mark (a, key);
+    ag_mark (a, key);
     if (json_object_get (spec, "workingDir"))
         json_object_set (body, "workingDir", json_object_get (spec, "workingDir"));
     if (oci) {
@@ -1448,7 +952,7 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
         json_object_set_new (body, "stdin", json_boolean (tv_bool (spec, "stdin", false)));
         lifecycle_create_fields (spec, body);
     }
-    shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, created_new (pod, act->container, act->attempt, image));
+    ag_shim_call (ctx, a, TR_VERB_CREATE_CONTAINER, body, on_created, created_new (pod, act->container, act->attempt, image));
     TR_INFO (A, "starting container pod=%s/%s container=%s attempt=%d runtime=%s", tv_str (pod, "metadata.namespace"),
              tv_str (pod, "metadata.name"), act->container, act->attempt, rt);
 }
@@ -1493,7 +997,7 @@ sync_pod (void *arg, const json_t *pod)
         bo = json_object_get (a->backoff, uid);
     }
     json_t *rt = runtime_of (a, uid);
-    probes_sync (ctx, a, pod, rt, bo);
+    ag_probes_sync (ctx, a, pod, rt, bo);
     podsync_result_t r;
     podsync_compute (pod, rt, bo, troupe_now_ms (), a->host_ip, runtime_for (a, pod), &r);
     json_decref (rt);
@@ -1504,19 +1008,19 @@ sync_pod (void *arg, const json_t *pod)
             start_container (ctx, a, pod, act);
         else if (act->kind == PODSYNC_STOP) {
             snprintf (key, sizeof key, "stop/%s", act->id);
-            if (!inflight (a, key)) {
-                mark (a, key);
-                stop_container_hooked (ctx, a, pod, act->container, act->id, act->timeout_s);
+            if (!ag_inflight (a, key)) {
+                ag_mark (a, key);
+                ag_stop_container_hooked (ctx, a, pod, act->container, act->id, act->timeout_s);
                 char msg[200];
                 snprintf (msg, sizeof msg, "Stopping container %s", act->container);
-                pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Normal",
+                ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Normal",
                            "Killing", msg);
             }
         } else if (act->kind == PODSYNC_REMOVE) {
             snprintf (key, sizeof key, "rm/%s", act->id);
-            if (!inflight (a, key)) {
-                mark (a, key);
-                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", act->id), on_removed,
+            if (!ag_inflight (a, key)) {
+                ag_mark (a, key);
+                ag_shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", act->id), ag_on_removed,
                            log_path_of (a, act->id));
             }
         }
@@ -1540,11 +1044,11 @@ sync_pod (void *arg, const json_t *pod)
     if (r.removable) {
         char key[128];
         snprintf (key, sizeof key, "delete/%s", uid);
-        if (!inflight (a, key)) {
-            mark (a, key);
+        if (!ag_inflight (a, key)) {
+            ag_mark (a, key);
             char sb[96];
             snprintf (sb, sizeof sb, "sb-%.64s", uid);
-            shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), log_failure, "RemovePodSandbox");
+            ag_shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), ag_log_failure, "RemovePodSandbox");
             json_object_del (a->sandboxes, uid);
             tr_env_t req;
             tr_env_init (&req);
@@ -1553,7 +1057,7 @@ sync_pod (void *arg, const json_t *pod)
             snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
             snprintf (req.name, sizeof req.name, "%s", tv_str (pod, "metadata.name"));
             req.opts = json_pack ("{s:i}", "gracePeriodSeconds", 0);
-            troupe_request (ctx, &req, log_failure, "final pod deletion");
+            troupe_request (ctx, &req, ag_log_failure, "final pod deletion");
             tr_env_clear (&req);
             TR_INFO (A, "pod terminated pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
             volumes_remove (a, uid); /* after the sandbox: nothing of the pod runs any more */
@@ -1588,17 +1092,17 @@ stop_orphans (troupe_ctx_t *ctx, agent_t *a)
         char key[128];
         if (!strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) {
             snprintf (key, sizeof key, "stop/%s", id);
-            if (!inflight (a, key)) {
-                mark (a, key);
+            if (!ag_inflight (a, key)) {
+                ag_mark (a, key);
                 TR_INFO (A, "stopping container of a deleted pod uid=%s container=%s", uid, tv_str (r, "name"));
-                shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", id, "timeout", 2),
-                           log_failure, "StopContainer");
+                ag_shim_call (ctx, a, TR_VERB_STOP_CONTAINER, json_pack ("{s:s,s:i}", "containerId", id, "timeout", 2),
+                           ag_log_failure, "StopContainer");
             }
         } else {
             snprintf (key, sizeof key, "rm/%s", id);
-            if (!inflight (a, key)) {
-                mark (a, key);
-                shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", id), on_removed,
+            if (!ag_inflight (a, key)) {
+                ag_mark (a, key);
+                ag_shim_call (ctx, a, TR_VERB_REMOVE_CONTAINER, json_pack ("{s:s}", "containerId", id), ag_on_removed,
                            log_path_of (a, id));
             }
         }
@@ -1615,11 +1119,11 @@ stop_orphans (troupe_ctx_t *ctx, agent_t *a)
         json_array_foreach (a->runtime, j, c) busy |= tv_str (c, "podUid") && !strcmp (tv_str (c, "podUid"), uid);
         char key[128];
         snprintf (key, sizeof key, "rmsb/%s", sb);
-        if (busy || inflight (a, key))
+        if (busy || ag_inflight (a, key))
             continue;
-        mark (a, key);
+        ag_mark (a, key);
         TR_INFO (A, "removing the sandbox of a deleted pod uid=%s", uid);
-        shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), log_failure, "RemovePodSandbox");
+        ag_shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), ag_log_failure, "RemovePodSandbox");
     }
     json_decref (live);
 }
@@ -1668,7 +1172,7 @@ decide (troupe_ctx_t *ctx, agent_t *a)
     objs_refresh (ctx, a);
     void *args[2] = {ctx, a};
     troupe_informer_foreach (a->pods, sync_pod, args);
-    probes_gc (a);
+    ag_probes_gc (a);
     stop_orphans (ctx, a);
     if (a->du_now) {
         json_t *live = json_object ();
@@ -1711,7 +1215,7 @@ static void
 sync_all (troupe_ctx_t *ctx, agent_t *a)
 {
     if (!a->runtimes_known) {
-        shim_call (ctx, a, TR_VERB_PING, json_object (), on_ping, NULL);
+        ag_shim_call (ctx, a, TR_VERB_PING, json_object (), on_ping, NULL);
     }
     if (a->listing)
         return;
@@ -1727,7 +1231,7 @@ sync_all (troupe_ctx_t *ctx, agent_t *a)
     }
     a->listed_at = now;
     a->listing = 1;
-    shim_call (ctx, a, TR_VERB_LIST_CONTAINERS, json_object (), on_list, NULL);
+    ag_shim_call (ctx, a, TR_VERB_LIST_CONTAINERS, json_object (), on_list, NULL);
 }
 
 static void
@@ -1776,321 +1280,6 @@ forget_pod (void *self, troupe_ctx_t *ctx, const json_t *obj)
         json_object_foreach_safe (a->pulled, tmp, k, v) if (!strncmp (k, uid, n) && k[n] == '/') json_object_del (a->pulled, k);
     }
     kick (self, ctx, obj);
-}
-
-/* ---- exec ------------------------------------------------------------------------------------ */
-
-static void
-on_exec (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
-{
-    (void) self;
-    tr_env_t req;
-    tr_env_init (&req);
-    req.id = *(uint64_t *) arg;
-    troupe_reply (ctx, &req, reply->code, reply->body, reply->msg);
-    free (arg);
-}
-
-/* exec: {command[], stdin?, timeoutSeconds?} on the pod's running container (opts.container or
- * the first); the runtime runs it (runc exec) and the answer {stdout, stderr, exitCode} goes back
- * to the client through the broker. */
-static int
-h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, const char *container)
-{
-    const char *uid = tv_str (pod, "metadata.uid");
-    const json_t *best = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach (a->runtime, i, r) if (tv_str (r, "podUid") && !strcmp (tv_str (r, "podUid"), uid) && tv_str (r, "name") &&
-                                              !strcmp (tv_str (r, "name"), container) &&
-                                              !strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING)) best = r;
-    char m[700];
-    if (!best) {
-        snprintf (m, sizeof m, "container %s is not running in pod %s", container, msg->name);
-        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, m);
-    }
-    json_t *cmd = tv_get (msg->body, "command");
-    if (!json_array_size (cmd))
-        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "command: Required value");
-    const char *op = tv_str (msg->opts, "op");
-    if (op && !strcmp (op, "start")) {
-        /* a streamed session: ExecStart → {session}; the client then sends ExecIOs (h_exec_io) */
-        json_t *b = json_pack ("{s:s,s:O,s:b,s:b}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "tty",
-                               tv_bool (msg->body, "tty", false), "stdin", tv_bool (msg->body, "stdin", false));
-        if (tv_int (msg->body, "rows", 0) > 0 && tv_int (msg->body, "cols", 0) > 0) {
-            json_object_set (b, "rows", tv_get (msg->body, "rows"));
-            json_object_set (b, "cols", tv_get (msg->body, "cols"));
-        }
-        tr_env_t rq;
-        tr_env_init (&rq);
-        rq.verb = TR_VERB_EXEC_START;
-        rq.body = b;
-        uint64_t *rid = malloc (sizeof *rid);
-        *rid = msg->id;
-        troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
-        tr_env_clear (&rq);
-        return 0;
-    }
-    json_int_t tmo = tv_int (msg->body, "timeoutSeconds", 15);
-    if (tmo <= 0 || tmo > 86400)
-        tmo = tmo <= 0 ? 60 : 86400; /* the shim's default and bound */
-    json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout", tmo);
-    if (tv_str (msg->body, "stdin"))
-        json_object_set (body, "stdin", tv_get (msg->body, "stdin"));
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_EXEC_SYNC;
-    req.body = body;
-    uint64_t *id = malloc (sizeof *id);
-    *id = msg->id;
-    troupe_peer_request (a->shim, &req, (int) tmo * 1000 + 5000, on_exec, id); /* the command's time, then its answer */
-    tr_env_clear (&req);
-    return 0;
-}
-
-/* exec, streamed: ExecIO {session, stdin?, eof?, resize?} is forwarded to the shim with the pod's
- * uid (the shim answers only for sessions in that pod's containers); the shim holds it until
- * there is output, the command ended, or ~250 ms passed. */
-static int
-h_exec_io (agent_t *a, const tr_env_t *msg, const json_t *pod)
-{
-    json_t *b = json_pack ("{s:s,s:s}", "session", tv_str (msg->body, "session") ? tv_str (msg->body, "session") : "",
-                           "podUid", tv_str (pod, "metadata.uid") ? tv_str (pod, "metadata.uid") : "");
-    const char *keys[] = {"stdin", "eof", "resize"};
-    for (size_t i = 0; i < 3; i++)
-        if (json_object_get (msg->body, keys[i]))
-            json_object_set (b, keys[i], json_object_get (msg->body, keys[i]));
-    tr_env_t rq;
-    tr_env_init (&rq);
-    rq.verb = TR_VERB_EXEC_IO;
-    rq.body = b;
-    uint64_t *rid = malloc (sizeof *rid);
-    *rid = msg->id;
-    troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
-    tr_env_clear (&rq);
-    return 0;
-}
-
-/* ---- log rotation (the kubelet's container log manager) -------------------------------------- */
-
-struct reopen {
-    char *log, *rotated, *id;
-};
-
-static void
-reopen_free (struct reopen *r)
-{
-    free (r->log);
-    free (r->rotated);
-    free (r->id);
-    free (r);
-}
-
-/* ReopenContainerLog answered: on a failure that says the runtime did not reopen (the container
- * ended, the runtime refused) the rotated file is renamed back, as the kubelet does, so the next
- * check tries again and nothing is lost. On a timeout it stays: the runtime may still reopen, and
- * would then replace a renamed-back file; until a reopen succeeds the container writes to the
- * rotated file and every check asks again (rotate_logs: a running container with no live log). */
-static void
-on_reopened (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
-{
-    (void) ctx;
-    agent_t *a = self;
-    struct reopen *r = arg;
-    char key[200];
-    snprintf (key, sizeof key, "logs/%s", r->id);
-    json_object_del (a->inflight, key);
-    if (reply->code == TR_OK)
-        TR_DEBUG (A, "container log reopened id=%.12s rotated to %s", r->id, r->rotated ? r->rotated : "(before)");
-    else {
-        struct stat st;
-        TR_WARN (A, "ReopenContainerLog failed id=%.12s code=%s msg=\"%s\"", r->id, tr_code_name (reply->code),
-                 reply->msg ? reply->msg : "");
-        if (r->rotated && reply->code != TR_TIMEOUT && reply->code != TR_UNAVAILABLE && stat (r->log, &st) &&
-            rename (r->rotated, r->log))
-            TR_WARN (A, "cannot rename %s back to %s: %s", r->rotated, r->log, strerror (errno));
-    }
-    reopen_free (r);
-}
-
-/* Every running container whose CRI log (the oci runtime's: the process runtime's processes
- * write their file directly and nothing can reopen it) reached containerLogMaxSize: old rotated
- * files removed or compressed, the live one renamed, the runtime asked to reopen it. The file
- * work is small (at most one compression per container per check) and done here. */
-static void
-rotate_logs (troupe_ctx_t *ctx, agent_t *a)
-{
-    size_t i;
-    json_t *r;
-    time_t now = time (NULL);
-    json_array_foreach (a->runtime, i, r) {
-        const char *id = tv_str (r, "containerId"), *log = tv_str (r, "logPath"), *fmt = tv_str (r, "logFormat");
-        if (!id || !log || !fmt || strcmp (fmt, "cri") || strcmp (tv_str (r, "state") ? tv_str (r, "state") : "", CRI_STATE_RUNNING))
-            continue;
-        char key[200], err[600];
-        snprintf (key, sizeof key, "logs/%s", id);
-        if (inflight (a, key))
-            continue;
-        struct stat st;
-        if (stat (log, &st) && errno == ENOENT) { /* a reopen that timed out: asked again */
-            struct reopen *ro = calloc (1, sizeof *ro);
-            ro->log = strdup (log);
-            ro->id = strdup (id);
-            mark (a, key);
-            shim_call (ctx, a, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", id), on_reopened, ro);
-            continue;
-        }
-        char *rotated = NULL;
-        int rc = logrotate_prepare (log, &a->logs, now, &rotated, err, sizeof err);
-        if (rc < 0)
-            TR_WARN (A, "container log rotation id=%.12s: %s", id, err);
-        if (rc != 1)
-            continue;
-        if (rename (log, rotated)) {
-            TR_WARN (A, "cannot rename %s to %s: %s", log, rotated, strerror (errno));
-            free (rotated);
-            continue;
-        }
-        struct reopen *ro = calloc (1, sizeof *ro);
-        ro->log = strdup (log);
-        ro->rotated = rotated;
-        ro->id = strdup (id);
-        mark (a, key);
-        shim_call (ctx, a, TR_VERB_REOPEN_CONTAINER_LOG, json_pack ("{s:s}", "containerId", id), on_reopened, ro);
-    }
-}
-
-/* RemoveContainer answered: the container's log and rotated logs go with it (the kubelet's Clean). */
-static void
-on_removed (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
-{
-    (void) self;
-    (void) ctx;
-    char *log = arg;
-    if (reply->code != TR_OK && reply->code != TR_NOT_FOUND)
-        TR_WARN (A, "RemoveContainer failed code=%s msg=\"%s\"", tr_code_name (reply->code), reply->msg ? reply->msg : "");
-    else if (log)
-        logrotate_clean (log); /* removed, or already gone */
-    free (log);
-}
-
-/* ---- logs ----------------------------------------------------------------------------------- */
-
-static int
-agent_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
-{
-    agent_t *a = self;
-    if (msg->verb != TR_VERB_LOGS && msg->verb != TR_VERB_EXEC)
-        return troupe_reply (ctx, msg, TR_METHOD_NOT_ALLOWED, NULL, "the agent answers logs and exec only");
-    const json_t *pod = troupe_informer_get (a->pods, msg->ns, msg->name);
-    if (!pod)
-        return troupe_reply (ctx, msg, TR_NOT_FOUND, NULL, "pod not on this node");
-    if (msg->verb == TR_VERB_EXEC && tv_str (msg->opts, "op") && !strcmp (tv_str (msg->opts, "op"), "io"))
-        return h_exec_io (a, msg, pod);
-    const char *container = tv_str (msg->opts, "container");
-    if (!container && msg->verb == TR_VERB_EXEC)
-        container = tv_str (msg->body, "container");
-    if (!container)
-        container = tv_str (json_array_get (tv_get (pod, "spec.containers"), 0), "name");
-    if (container && msg->verb == TR_VERB_EXEC)
-        return h_exec (a, ctx, msg, pod, container);
-    if (!container)
-        container = tv_str (json_array_get (tv_get (pod, "spec.containers"), 0), "name");
-    if (!container)
-        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, "a container name is required");
-    const char *uid = tv_str (pod, "metadata.uid");
-    int previous = tv_bool (msg->opts, "previous", false);
-    /* the latest attempt (or the one before) that the runtime knows for that container */
-    const json_t *best = NULL, *second = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach (a->runtime, i, r) {
-        if (!tv_str (r, "podUid") || strcmp (tv_str (r, "podUid"), uid) || !tv_str (r, "name") ||
-            strcmp (tv_str (r, "name"), container))
-            continue;
-        if (!best || tv_int (r, "attempt", 0) > tv_int (best, "attempt", 0)) {
-            second = best;
-            best = r;
-        } else if (!second || tv_int (r, "attempt", 0) > tv_int (second, "attempt", 0))
-            second = r;
-    }
-    const json_t *rec = previous ? second : best;
-    if (!rec) {
-        char m[700];
-        snprintf (m, sizeof m, "container \"%s\" in pod \"%s\" has no %slogs yet", container, msg->name,
-                  previous ? "previous " : "");
-        return troupe_reply (ctx, msg, TR_BAD_REQUEST, NULL, m);
-    }
-    const char *path = tv_str (rec, "logPath");
-    int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:i}", "data", "", "offset", 0), NULL);
-    struct stat st;
-    fstat (fd, &st);
-    json_int_t limit = tv_int (msg->opts, "limitBytes", 1 << 20);
-    json_int_t off = tv_int (msg->opts, "offset", -1);
-    /* a follower's offset is in the file it read (opts.file, an inode): once the log rotated, the
-     * rest of that file (the newest rotated one, kept uncompressed for this) and then the new
-     * live file from its start, as the kubelet's follow */
-    json_int_t was = tv_int (msg->opts, "file", -1);
-    if (off >= 0 && was >= 0 && (json_int_t) st.st_ino != was) {
-        int rfd = logrotate_open_rotated (path, (unsigned long long) was);
-        struct stat rst;
-        if (rfd >= 0 && !fstat (rfd, &rst) && off < rst.st_size) {
-            close (fd);
-            fd = rfd;
-            st = rst;
-        } else {
-            if (rfd >= 0)
-                close (rfd);
-            off = 0;
-        }
-    }
-    json_int_t tail = tv_int (msg->opts, "tailLines", -1);
-    if (off < 0 && tail >= 0) {
-        /* walk back tail newlines from the end (bounded by limit) */
-        json_int_t from = st.st_size > limit ? st.st_size - limit : 0;
-        size_t n = (size_t) (st.st_size - from);
-        char *buf = malloc (n + 1);
-        ssize_t got = pread (fd, buf, n, from);
-        off = from;
-        if (got > 0) {
-            json_int_t lines = 0;
-            for (ssize_t p = got - 1; p >= 0; p--)
-                if (buf[p] == '\n' && p != got - 1 && ++lines == tail) {
-                    off = from + p + 1;
-                    break;
-                }
-            if (tail == 0)
-                off = st.st_size;
-        }
-        free (buf);
-    }
-    if (off < 0)
-        off = 0;
-    if (off > st.st_size)
-        off = st.st_size;
-    size_t n = (size_t) (st.st_size - off < limit ? st.st_size - off : limit);
-    char *buf = malloc (n + 1);
-    ssize_t got = n ? pread (fd, buf, n, off) : 0;
-    close (fd);
-    if (got < 0)
-        got = 0;
-    json_t *data;
-    if (!strcmp (tv_str (rec, "logFormat") ? tv_str (rec, "logFormat") : "", "cri")) {
-        size_t used, tl;
-        char *t = crilog_text (buf, (size_t) got, tv_bool (msg->opts, "timestamps", false), &used, &tl);
-        data = json_stringn_nocheck (t, tl);
-        free (t);
-        got = (ssize_t) used;
-    } else
-        data = json_stringn_nocheck (buf, (size_t) got);
-    json_t *body = json_pack ("{s:o,s:I,s:s,s:I}", "data", data, "offset", off + (json_int_t) got, "container", container,
-                              "file", (json_int_t) st.st_ino);
-    free (buf);
-    int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
-    json_decref (body);
-    return rc;
 }
 
 /* ---- actor ---------------------------------------------------------------------------------- */
@@ -2196,9 +1385,9 @@ agent_timer (void *self, troupe_ctx_t *ctx, int id)
     } else if (id == T_NODE)
         register_node (ctx, a); /* refresh status (heartbeat time, capacity) */
     else if (id == T_NET)
-        nets_step (ctx, a);
+        ag_nets_step (ctx, a);
     else if (id == T_LOGS)
-        rotate_logs (ctx, a);
+        ag_rotate_logs (ctx, a);
     return 0;
 }
 
@@ -2236,7 +1425,7 @@ agent_destroy (void **p)
     *p = NULL;
 }
 
-static const troupe_actor_t def = {TROUPE_ACTOR_ABI, "agent", agent_create, agent_message, agent_timer, agent_destroy};
+static const troupe_actor_t def = {TROUPE_ACTOR_ABI, "agent", agent_create, ag_message, agent_timer, agent_destroy};
 
 const troupe_actor_t *
 agent_actor (void)
