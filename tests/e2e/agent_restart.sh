@@ -45,10 +45,10 @@ ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.condit
 start_up
 wait_for 60 ready || fail "node not Ready"
 pod() {
-  cat <<Y
+  cat <<Y | sed "s/^metadata: {name: the-pod}\$/metadata: {name: $1}/"
 apiVersion: v1
 kind: Pod
-metadata: {name: $1}
+metadata: {name: the-pod}
 spec:
   runtimeClassName: oci
   containers:

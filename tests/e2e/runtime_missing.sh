@@ -25,10 +25,10 @@ wait_for 60 ready || fail "node not Ready"
 phase() { tro get pod "$1" -o json | jq -r .status.phase; }
 waiting() { tro get pod "$1" -o json | jq -c '.status.containerStatuses[0].state.waiting // empty'; }
 pod() {
-  cat <<Y
+  cat <<Y | sed "s/^metadata: {name: the-pod}\$/metadata: {name: $1}/"
 apiVersion: v1
 kind: Pod
-metadata: {name: $1}
+metadata: {name: the-pod}
 spec:
   runtimeClassName: oci
   containers:
