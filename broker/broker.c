@@ -518,8 +518,10 @@ h_logs (rq_t *r)
     /* a one-shot exec answers when its command ended: its timeout (the agent's bound: 1 day),
      * plus the node's answer (the agent waits timeoutSeconds + 5 s for the shim) */
     json_int_t tmo = r->req->verb == TR_VERB_EXEC ? tv_int (r->req->body, "timeoutSeconds", 0) : 0;
+    if (tmo > 86400) /* a client's number: bounded before any arithmetic */
+        tmo = 86400;
     if (tmo > 0 && tmo * 1000 + 8000 > r->b->request_timeout_ms)
-        f->deadline = zclock_mono () + (tmo > 86400 ? 86400 : tmo) * 1000 + 8000;
+        f->deadline = zclock_mono () + tmo * 1000 + 8000;
     snprintf (f->node, sizeof f->node, "%s", node);
     uint64_t fid = r->b->next_id++;
     char k[24];

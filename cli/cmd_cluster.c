@@ -883,15 +883,24 @@ wait_for_signal_node (cluster_t *c)
     sa.sa_handler = on_signal;
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
+    /* a shim that keeps dying soon after its start waits longer each time (1 s, 2 s … 60 s), as
+     * systemd's restart rate limit, instead of being started every second forever */
+    int node = c && c->shim > 0, backoff_s = 0;
+    int64_t started = zclock_mono (), next_try = 0;
     for (int tick = 0; !g_stop && !zsys_interrupted; tick++) {
         usleep (100000);
-        if (!c || c->shim <= 0 || tick % 10 || !shim_gone (c->shim))
+        if (!node || tick % 10 || (c->shim > 0 && !shim_gone (c->shim)) || zclock_mono () < next_try)
             continue;
         pid_t old = c->shim;
         c->shim = running_shim (c->data); /* another agent of this data dir may have started one */
         if (c->shim <= 0)
             c->shim = spawn_shim (c->data, c->shim_ep, c->node, c->node_cfg);
-        TR_WARN ("troupe", "runtime shim pid=%d is gone: started again pid=%d", (int) old, (int) c->shim);
+        int64_t now = zclock_mono ();
+        backoff_s = now - started < 10000 ? (backoff_s ? (backoff_s * 2 > 60 ? 60 : backoff_s * 2) : 1) : 0;
+        started = now;
+        next_try = now + (int64_t) backoff_s * 1000;
+        TR_WARN ("troupe", "runtime shim pid=%d is gone: started again pid=%d%s", (int) old, (int) c->shim,
+                 c->shim > 0 ? "" : " (could not start it: tried again later)");
         if (c->shim < 0)
             c->shim = 0;
     }

@@ -246,29 +246,36 @@ ag_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     }
     const char *path = tv_str (rec, "logPath");
     int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:i}", "data", "", "offset", 0), NULL);
-    struct stat st;
-    fstat (fd, &st);
+    struct stat st = {0};
+    if (fd >= 0)
+        fstat (fd, &st);
     json_int_t limit = tv_int (msg->opts, "limitBytes", 1 << 20);
     json_int_t off = tv_int (msg->opts, "offset", -1);
     /* a follower's offset is in the file it read (opts.file, an inode): once the log rotated, the
      * rest of that file (the newest rotated one, kept uncompressed for this) and then the new
-     * live file from its start, as the kubelet's follow */
+     * live file from its start, as the kubelet's follow. Between the rename and conmon's reopen
+     * there is no live file: the rest of the rotated one is read all the same, and once it is
+     * read the follower is told to wait where it is (its offset and file unchanged). */
     json_int_t was = tv_int (msg->opts, "file", -1);
-    if (off >= 0 && was >= 0 && (json_int_t) st.st_ino != was) {
+    if (path && off >= 0 && was >= 0 && (fd < 0 || (json_int_t) st.st_ino != was)) {
         int rfd = logrotate_open_rotated (path, (unsigned long long) was);
         struct stat rst;
         if (rfd >= 0 && !fstat (rfd, &rst) && off < rst.st_size) {
-            close (fd);
+            if (fd >= 0)
+                close (fd);
             fd = rfd;
             st = rst;
         } else {
             if (rfd >= 0)
                 close (rfd);
+            if (fd < 0)
+                return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:I,s:I}", "data", "", "offset", off, "file", was),
+                                     NULL);
             off = 0;
         }
     }
+    if (fd < 0)
+        return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:i}", "data", "", "offset", 0), NULL);
     json_int_t tail = tv_int (msg->opts, "tailLines", -1);
     if (off < 0 && tail >= 0) {
         /* walk back tail newlines from the end (bounded by limit) */

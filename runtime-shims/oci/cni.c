@@ -98,7 +98,7 @@ cni_write_conflist (const cni_config_t *c, char *err, size_t errlen)
     json_t *conf = json_pack (
         "{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}, {s:s, s:{s:b}}]}",
         "cniVersion", "1.0.0", "name", "troupe", "plugins",
-        "type", "bridge", "bridge", c->bridge, "isGateway", 1, "ipMasq", 0, "hairpinMode", 1,
+        "type", "bridge", "bridge", c->bridge, "isGateway", 1, "ipMasq", c->ip_masq ? 1 : 0, "hairpinMode", 1,
         "ipam", "type", "host-local", "ranges", "subnet", c->subnet, "routes", "dst", "0.0.0.0/0", "dataDir", ipam_dir,
         "type", "portmap", "capabilities", "portMappings", 1);
     if (!conf) {

@@ -40,6 +40,7 @@ typedef struct {
     char bridge[16];        /* "troupe0" (per node on a shared machine) */
     char subnet[64];        /* "10.88.0.0/16" → the pod CIDR */
     int timeout_s;          /* per plugin call; 0 = 10 */
+    int ip_masq;            /* the bridge plugin's ipMasq: only where the node cannot masquerade (masq.h) */
 } cni_config_t;
 
 /* 1 if id can name a sandbox here (it names files): letters, digits, '-', '_', '.', not

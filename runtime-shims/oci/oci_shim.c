@@ -54,6 +54,8 @@ struct oci_shim {
     int min_oom_adj;      /* the lowest oom_score_adj we may give (ours, without CAP_SYS_RESOURCE) */
     int gc_high, gc_low;  /* image GC thresholds (% of the image store's filesystem) */
     int64_t next_gc;      /* monotonic ms of the next image GC check */
+    int64_t next_masq;    /* monotonic ms of the next check that the masquerade table is there */
+    int masq_nft;         /* the masquerade is the node's nftables table (else the plugin's, or none: tests) */
     int oom_warned;
     zhashx_t *ctrs;       /* id → ctr_t */
     zhashx_t *sandboxes;  /* id → json record */
@@ -525,16 +527,24 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     mkdirs (d, 0700);
     mkdirs (s->cni.netns_dir, 0700);
     mkdirs (s->cni.state_dir, 0700);
+    /* the pod network's masquerade, once for the node (masq.h: not the bridge plugin's per pod);
+     * where nftables cannot (no nf_tables in the kernel), the bridge plugin's ipMasq as before */
+    snprintf (s->masq_table, sizeof s->masq_table, "troupe_%s", s->cni.bridge);
+    char merr[512];
+    if (o->no_masq)
+        s->cni.ip_masq = 0;
+    else if (!masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
+        s->masq_nft = 1;
+    else {
+        s->cni.ip_masq = 1;
+        TR_WARN (A, "masquerade of %s through nftables failed (%s): the CNI bridge plugin's ipMasq does it per pod",
+                 s->cni.subnet, merr);
+    }
     if (cni_write_conflist (&s->cni, err, errlen)) {
         imgstore_destroy (&s->img);
         free (s);
         return NULL;
     }
-    /* the pod network's masquerade, once for the node (masq.h: not the bridge plugin's per pod) */
-    snprintf (s->masq_table, sizeof s->masq_table, "troupe_%s", s->cni.bridge);
-    char merr[512];
-    if (masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
-        TR_ERROR (A, "pods cannot reach beyond the node: masquerade of %s not set: %s", s->cni.subnet, merr);
     snprintf (s->cgroup_parent, sizeof s->cgroup_parent, "troupe-%s", node);
     for (char *c = s->cgroup_parent; *c; c++)
         if (*c == '/')
@@ -743,8 +753,21 @@ oci_shim_tick (oci_shim_t *s)
         s->next_gc = now + 300000;
         image_gc (s);
     }
+    /* the node's masquerade, put back if someone flushed it (a firewall reload, `nft flush ruleset`) */
+    if (s->masq_nft && now >= s->next_masq) {
+        s->next_masq = now + 30000;
+        char *l = masq_list (s->masq_table);
+        if (!l) {
+            char merr[512];
+            if (masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
+                TR_ERROR (A, "masquerade of %s gone and not restored: %s", s->cni.subnet, merr);
+            else
+                TR_WARN (A, "masquerade table %s was gone: restored", s->masq_table);
+        }
+        free (l);
+    }
     for (ctr_t *c = zhashx_first (s->ctrs); c; c = zhashx_next (s->ctrs)) {
-        if (c->starting)
+        if (c->starting || c->removing) /* a job thread owns its record and directory */
             continue;
         if (apply_exit (&s->paths, c->rec)) {
             c->kill_at = 0;
@@ -883,7 +906,7 @@ oci_shim_stop_all (oci_shim_t *s, int grace_s)
         TR_WARN (A, "ip link del %s: %s", s->cni.bridge, r.err);
     ocirun_result_clear (&r);
     char merr[512];
-    if (masq_remove (s->masq_table, merr, sizeof merr))
+    if (s->masq_nft && masq_remove (s->masq_table, merr, sizeof merr))
         TR_WARN (A, "masquerade table %s: %s", s->masq_table, merr);
     if (zhashx_size (s->ctrs) == 0)
         ocirun_remove_dir (s->run);

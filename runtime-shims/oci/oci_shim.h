@@ -43,6 +43,7 @@ typedef struct {
     const char *preload_dir;   /* image tarballs imported at start (k3s's agent/images), or NULL */
     int seed_busybox;          /* make docker.io/library/busybox:latest from busybox-static if absent (troupe up) */
     int gc_high_pct, gc_low_pct; /* image GC: imageGCHighThresholdPercent (85), imageGCLowThresholdPercent (80) */
+    int no_masq;               /* tests: no masquerade at all (neither the node's nftables table nor ipMasq) */
     const char *image_namespace; /* the runtime namespace preloaded and seeded images go to; NULL:
                                   * OCI_DEFAULT_NAMESPACE ("default" on a standalone node) */
 } oci_opts_t;
