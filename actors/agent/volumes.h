@@ -102,9 +102,17 @@ int volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t err
 /* Bytes used under dir (blocks, as du), or -1. */
 int64_t volumes_usage (const char *dir);
 
-/* Removes pod_dir/volume-subpaths and pod_dir/volumes: unmounts what is mounted below them, then
- * deletes them; pod_dir itself is
- * removed when nothing else is left in it. 0, or -1 (something could not be removed). */
+/* Removes pod_dir/volume-subpaths and pod_dir/volumes: unmounts what is mounted below them (mount
+ * points read from /proc/self/mountinfo, its escapes decoded), then deletes them — volume-subpaths
+ * never recursively (volumes_remove_subpaths), volumes only when nothing is mounted below it any
+ * more, and not at all while a subPath bind could not be removed; pod_dir itself is removed when
+ * nothing else is left in it. 0, or -1 (something could not be removed: the caller retries). */
 int volumes_teardown (const char *pod_dir);
+
+/* dir (a volume-subpaths) removed by its fixed layout <volume>/<container>/<index>, each entry with
+ * rmdir/unlink alone: a bind still mounted at an index (a host path's contents) makes it fail
+ * (EBUSY, ENOTEMPTY) instead of being emptied. 0 (also when dir is absent), or -1. Public for its
+ * test. */
+int volumes_remove_subpaths (const char *dir);
 
 #endif
