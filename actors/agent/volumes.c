@@ -411,8 +411,51 @@ same_files (const char *dir, const json_t *files)
     return !extra;
 }
 
+/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
+ * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
+static gid_t own_gid;
+static int own_ro;
+
+static int
+own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    if (lchown (path, (uid_t) -1, own_gid))
+        return -1;
+    if (flag == FTW_SL || S_ISLNK (st->st_mode))
+        return 0;
+    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
+    if (S_ISDIR (st->st_mode))
+        m |= OWN_DIR;
+    return chmod (path, m);
+}
+
 int
-volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen)
+volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
+{
+    own_gid = gid;
+    own_ro = readonly;
+    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
+        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
+    return 0;
+}
+
+/* Only path itself (lstat: a symlink is lchown'd, not followed). */
+static int
+own_path (const char *path, gid_t gid, int readonly)
+{
+    struct stat st;
+    own_gid = gid;
+    own_ro = readonly;
+    if (lstat (path, &st))
+        return -1;
+    return own_one (path, &st, S_ISLNK (st.st_mode) ? FTW_SL : S_ISDIR (st.st_mode) ? FTW_DP : FTW_F, NULL);
+}
+
+void (*volumes_before_swap) (const char *gen);
+
+int
+volumes_write_atomic (const char *dir, const json_t *files, long gid, int readonly, char *err, size_t errlen)
 {
     if (mkdirs (dir, 0755))
         return fail (err, errlen, -1, "mkdir %s: %s", dir, strerror (errno));
@@ -459,20 +502,28 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
             return fail (err, errlen, -1, "write %s: %s", p, strerror (e));
         }
     }
-    /* 2. the old generation, then ..data swapped to the new one atomically */
+    /* 2. fsGroup on the new generation while nothing sees it yet (the kubelet's AtomicWriter sets
+     * ownership before the swap: a running container never meets a file it may not read) */
+    if (gid >= 0 && volumes_own (gen, (gid_t) gid, readonly, err, errlen)) {
+        rm_rf (gen);
+        return -1;
+    }
+    /* 3. the old generation, then ..data swapped to the new one atomically */
     char data[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX] = "";
     snprintf (data, sizeof data, "%s/..data", dir);
     snprintf (tmp, sizeof tmp, "%s/..data_tmp", dir);
     ssize_t n = readlink (data, old, sizeof old - 1);
     old[n > 0 ? n : 0] = 0;
     unlink (tmp);
-    if (symlink (genname, tmp) || rename (tmp, data)) {
+    if (volumes_before_swap)
+        volumes_before_swap (gen);
+    if (symlink (genname, tmp) || (gid >= 0 && own_path (tmp, (gid_t) gid, readonly)) || rename (tmp, data)) {
         int e = errno;
         unlink (tmp);
         rm_rf (gen);
         return fail (err, errlen, -1, "swap %s: %s", data, strerror (e));
     }
-    /* 3. a symlink per top-level name; names no longer there removed */
+    /* 4. a symlink per top-level name (in the group too); names no longer there removed */
     json_t *tops = json_object ();
     json_object_foreach ((json_t *) files, k, f) {
         char top[PATH_MAX], link[PATH_MAX * 2 + 2], want[PATH_MAX + 8], have[PATH_MAX];
@@ -484,7 +535,7 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
         if (hn > 0 && (size_t) hn == strlen (want) && !memcmp (have, want, (size_t) hn))
             continue;
         unlink (link);
-        if (symlink (want, link)) {
+        if (symlink (want, link) || (gid >= 0 && own_path (link, (gid_t) gid, readonly))) {
             json_decref (tops);
             return fail (err, errlen, -1, "symlink %s: %s", link, strerror (errno));
         }
@@ -503,7 +554,7 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
     if (dd)
         closedir (dd);
     json_decref (tops);
-    /* 4. the old generation goes */
+    /* 5. the old generation goes */
     if (*old && strcmp (old, genname) && !strncmp (old, "..", 2) && !strchr (old, '/')) {
         char p[PATH_MAX * 2 + 2];
         snprintf (p, sizeof p, "%s/%s", dir, old);
@@ -616,35 +667,6 @@ host_path_check (const char *path, const char *type, char *err, size_t errlen)
     return fail (err, errlen, -1, "hostPath type \"%s\": unknown", type);
 }
 
-/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
- * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
-static gid_t own_gid;
-static int own_ro;
-
-static int
-own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) ftw;
-    if (lchown (path, (uid_t) -1, own_gid))
-        return -1;
-    if (flag == FTW_SL || S_ISLNK (st->st_mode))
-        return 0;
-    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
-    if (S_ISDIR (st->st_mode))
-        m |= OWN_DIR;
-    return chmod (path, m);
-}
-
-int
-volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
-{
-    own_gid = gid;
-    own_ro = readonly;
-    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
-        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
-    return 0;
-}
-
 int
 volumes_setup (const json_t *plan, char *err, size_t errlen)
 {
@@ -658,19 +680,25 @@ volumes_setup (const json_t *plan, char *err, size_t errlen)
             continue;
         }
         struct stat st;
-        int fresh = stat (path, &st) != 0, wrote = 0;
+        int fresh = stat (path, &st) != 0;
         if (mkdirs (path, !strcmp (type, "emptyDir") ? 0777 : 0755))
             return fail (err, errlen, -1, "mkdir %s: %s", path, strerror (errno));
         if (!strcmp (type, "emptyDir") && fresh)
             chmod (path, 0777);
         if (json_object_get (v, "tmpfs") && tmpfs_at (path, tv_int (v, "tmpfs", 0), err, errlen))
             return -1;
-        if (!strcmp (type, "files") && (wrote = volumes_write_atomic (path, json_object_get (v, "files"), err, errlen)) < 0)
-            return -1;
         /* fsGroup: an emptyDir once, when made (it is empty then; what the pod writes later is
-         * the pod's); a files volume each time it is written */
-        if (json_is_integer (json_object_get (v, "fsGroup")) && (wrote || fresh) &&
-            volumes_own (path, (gid_t) tv_int (v, "fsGroup", 0), tv_bool (v, "readOnly", false), err, errlen))
+         * the pod's); a files volume's directory when made, its files each time they are written,
+         * before they are visible (volumes_write_atomic) */
+        const json_t *fsg = json_object_get (v, "fsGroup");
+        long gid = json_is_integer (fsg) ? (long) json_integer_value (fsg) : -1;
+        int ro = tv_bool (v, "readOnly", false);
+        if (!strcmp (type, "files")) {
+            if (gid >= 0 && fresh && own_path (path, (gid_t) gid, ro))
+                return fail (err, errlen, -1, "fsGroup %ld on %s: %s", gid, path, strerror (errno));
+            if (volumes_write_atomic (path, json_object_get (v, "files"), gid, ro, err, errlen) < 0)
+                return -1;
+        } else if (gid >= 0 && fresh && volumes_own (path, (gid_t) gid, ro, err, errlen))
             return -1;
     }
     return 0;

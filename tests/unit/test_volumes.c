@@ -374,8 +374,8 @@ atomic_writer (void **state)
     snprintf (dir, sizeof dir, "%s/vol", t);
     char err[300];
     json_t *f1 = files_of ('1', 1);
-    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 1);
-    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 0); /* same files: nothing written */
+    assert_int_equal (volumes_write_atomic (dir, f1, -1, 0, err, sizeof err), 1);
+    assert_int_equal (volumes_write_atomic (dir, f1, -1, 0, err, sizeof err), 0); /* same files: nothing written */
     assert_int_equal (count_gens (dir), 1);
     /* the layout: key -> ..data/key, ..data -> ..<timestamp> */
     snprintf (p, sizeof p, "%s/a", dir);
@@ -408,7 +408,7 @@ atomic_writer (void **state)
     pthread_create (&th, NULL, reader, &r);
     for (int i = 0; i < 40; i++) {
         json_t *f = files_of ((char) ('A' + i % 20), 0);
-        assert_int_equal (volumes_write_atomic (dir, f, err, sizeof err), 1);
+        assert_int_equal (volumes_write_atomic (dir, f, -1, 0, err, sizeof err), 1);
         json_decref (f);
         usleep (2000);
     }
@@ -431,7 +431,7 @@ atomic_writer (void **state)
     json_decref (f1);
     /* an empty set: no key left, ..data still there */
     json_t *none = json_object ();
-    assert_int_equal (volumes_write_atomic (dir, none, err, sizeof err), 1);
+    assert_int_equal (volumes_write_atomic (dir, none, -1, 0, err, sizeof err), 1);
     snprintf (p, sizeof p, "%s/a", dir);
     assert_int_equal (lstat (p, &st), -1);
     json_decref (none);
@@ -531,8 +531,35 @@ fsgroup_plan (void **state)
     json_decref (o);
 }
 
+/* The hook volumes_write_atomic calls just before the swap: the new generation's group and modes
+ * then, and where ..data pointed then. */
+static char swap_seen[2000];
+
+static void
+check_before_swap (const char *gen)
+{
+    char p[PATH_MAX], data[PATH_MAX], old[256];
+    struct stat st;
+    int n = 0;
+    snprintf (p, sizeof p, "%s", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 02755)
+        n++;
+    snprintf (p, sizeof p, "%s/k", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 0440)
+        n++;
+    snprintf (p, sizeof p, "%s/d/n", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 0644)
+        n++;
+    snprintf (data, sizeof data, "%.*s/..data", (int) (strrchr (gen, '/') - gen), gen);
+    ssize_t l = readlink (data, old, sizeof old - 1);
+    old[l > 0 ? l : 0] = 0;
+    snprintf (swap_seen, sizeof swap_seen, "%d owned, ..data -> %s, new %s", n, old, strrchr (gen, '/') + 1);
+}
+
 /* fsGroup, the edge: an emptyDir made with fsGroup is group 2000, 02777; a secret-like files
- * volume has every file, directory and symlink in group 2000, files 0440, directories setgid. */
+ * volume has every file, directory and symlink in group 2000, files 0440, directories setgid; on
+ * an update the new generation is owned before ..data is swapped to it (the hook sees it owned
+ * while ..data still names the old one). */
 static void
 fsgroup_setup (void **state)
 {
@@ -578,6 +605,34 @@ fsgroup_setup (void **state)
             assert_true (S_ISLNK (st.st_mode));
         else if ((st.st_mode & 07777) != want[i].mode)
             fail_msg ("%s: mode %o, want %o", want[i].rel, st.st_mode & 07777, want[i].mode);
+    }
+    /* an update (the ConfigMap changed) */
+    char oldgen[256], newgen[256];
+    snprintf (p, sizeof p, "%s/c/..data", t);
+    ssize_t l = readlink (p, oldgen, sizeof oldgen - 1);
+    assert_true (l > 0);
+    oldgen[l] = 0;
+    json_object_set_new (tv_get (pl, "c.files.k"), "data", json_string ("v2"));
+    json_object_set_new (tv_get (pl, "c.files"), "top", json_pack ("{s:s,s:i}", "data", "t", "mode", 0644));
+    swap_seen[0] = 0;
+    volumes_before_swap = check_before_swap;
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    volumes_before_swap = NULL;
+    l = readlink (p, newgen, sizeof newgen - 1);
+    assert_true (l > 0);
+    newgen[l] = 0;
+    assert_string_not_equal (oldgen, newgen);
+    char want_seen[2000];
+    snprintf (want_seen, sizeof want_seen, "3 owned, ..data -> %s, new %s", oldgen, newgen);
+    assert_string_equal (swap_seen, want_seen);
+    snprintf (p, sizeof p, "%s/c/%s", t, oldgen); /* the old generation is gone */
+    assert_int_equal (access (p, F_OK), -1);
+    static const char *const after[] = {"..data", "top", "k", "..data/top", "..data/k"};
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
+        snprintf (p, sizeof p, "%s/c/%s", t, after[i]);
+        assert_int_equal (lstat (p, &st), 0);
+        if ((unsigned) st.st_gid != 2000)
+            fail_msg ("after the update, %s: group %u", after[i], (unsigned) st.st_gid);
     }
     json_decref (pl);
     char cmd[400];
