@@ -831,6 +831,46 @@ volumes_orphans (agent_t *a, const json_t *live)
     json_decref (gone);
 }
 
+/* An evicted pod with nothing running (podsync's reclaim): its content goes while the object stays,
+ * as the kubelet's for ShouldPodContentBeRemoved — once its container records are removed (podsync's
+ * REMOVE actions), its sandbox (RemovePodSandbox: IP, netns, cgroup), then its volumes and logs.
+ * Nothing makes them again: podsync starts nothing for it and volumes_refresh skips it. What fails is
+ * retried at a later sync. */
+static void
+reclaim_evicted (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const char *uid)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (a->runtime, i, r) if (tv_str (r, "podUid") && !strcmp (tv_str (r, "podUid"), uid)) return;
+    int sandbox = 0;
+    char key[160];
+    json_array_foreach (a->sandbox_list, i, r) {
+        const char *sb = tv_str (r, "sandboxId");
+        if (!sb || !tv_str (r, "podUid") || strcmp (tv_str (r, "podUid"), uid))
+            continue;
+        sandbox = 1;
+        snprintf (key, sizeof key, "rmsb/%s", sb);
+        if (ag_inflight (a, key))
+            continue;
+        ag_mark (a, key);
+        TR_INFO (A, "removing the sandbox of evicted pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+        ag_shim_call (ctx, a, TR_VERB_REMOVE_POD_SANDBOX, json_pack ("{s:s}", "sandboxId", sb), ag_log_failure, "RemovePodSandbox");
+    }
+    json_object_del (a->sandboxes, uid);
+    if (sandbox)
+        return; /* the volumes after it: nothing of the pod runs any more then */
+    char vd[1400], sd[1400];
+    struct stat st;
+    snprintf (vd, sizeof vd, "%s/pods/%s/volumes", a->data, uid);
+    snprintf (sd, sizeof sd, "%s/pods/%s/volume-subpaths", a->data, uid);
+    snprintf (key, sizeof key, "reclaim/%s", uid);
+    if ((stat (vd, &st) && stat (sd, &st)) || ag_inflight (a, key))
+        return;
+    ag_mark (a, key);
+    TR_INFO (A, "removing the volumes of evicted pod=%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+    volumes_remove (a, uid);
+}
+
 static void
 start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync_action_t *act)
 {
@@ -1063,6 +1103,8 @@ sync_pod (void *arg, const json_t *pod)
             volumes_remove (a, uid); /* after the sandbox: nothing of the pod runs any more */
         }
     }
+    if (r.reclaim)
+        reclaim_evicted (ctx, a, pod, uid);
     volumes_refresh (ctx, a, pod);
     podsync_result_clear (&r);
 }

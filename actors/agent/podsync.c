@@ -308,6 +308,28 @@ app_started (const json_t *pod, const json_t *runtime)
     return 0;
 }
 
+/* Evicted and nothing of the pod's left: a container without a runtime record keeps the status the
+ * pod already reported when that was terminated (the kubelet's convertToAPIContainerStatuses), not
+ * "ContainerCreating". */
+static void
+keep_terminated (json_t *statuses, const json_t *old_statuses, const json_t *runtime)
+{
+    size_t i, j;
+    json_t *st, *o, *rec;
+    json_array_foreach (statuses, i, st) {
+        const char *name = tv_str (st, "name");
+        int has = 0;
+        json_array_foreach (runtime, j, rec) has |= name && tv_str (rec, "name") && !strcmp (tv_str (rec, "name"), name);
+        if (has || !name)
+            continue;
+        json_array_foreach (old_statuses, j, o) if (tv_str (o, "name") && !strcmp (tv_str (o, "name"), name) &&
+                                                    json_is_object (tv_get (o, "state.terminated"))) {
+            json_array_set (statuses, i, o);
+            break;
+        }
+    }
+}
+
 void
 podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int64_t now_ms, const char *host_ip,
                  const char *runtime_name, podsync_result_t *out)
@@ -383,6 +405,12 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         n++;
         json_array_append_new (statuses, initialized && !init_failed ? one_container (&c, spec, policy, 0, &t) : initializing (spec));
     }
+    if (evicted) {
+        keep_terminated (statuses, tv_get (old, "containerStatuses"), runtime);
+        keep_terminated (init_statuses, tv_get (old, "initContainerStatuses"), runtime);
+        if (!c.pod_ip[0] && tv_str (old, "podIP")) /* the sandbox is gone: the IP the pod had stays reported */
+            snprintf (c.pod_ip, sizeof c.pod_ip, "%s", tv_str (old, "podIP"));
+    }
     const char *phase;
     if (evicted)
         phase = "Failed";
@@ -432,4 +460,17 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         json_object_set_new (out->status, "podIPs", json_pack ("[{s:s}]", "ip", c.pod_ip));
     }
     out->removable = deleting && t.running == 0 && init_running == 0;
+    /* evicted and nothing runs: the pod's content goes while its object stays (the kubelet's
+     * ShouldPodContentBeRemoved): every container record, then the sandbox and the volumes */
+    if (evicted && !deleting && t.running == 0 && init_running == 0) {
+        out->reclaim = 1;
+        json_array_foreach (runtime, ri, rr) {
+            const char *id = tv_str (rr, "containerId");
+            int queued = 0;
+            for (int k = 0; k < out->n; k++)
+                queued |= out->actions[k].kind == PODSYNC_REMOVE && id && !strcmp (out->actions[k].id, id);
+            if (id && !queued && !is (rr, CRI_STATE_RUNNING))
+                add (out, PODSYNC_REMOVE, tv_str (rr, "name"), id, 0, 0);
+        }
+    }
 }

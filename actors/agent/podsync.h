@@ -25,7 +25,11 @@
  *   stored status phase Failed / reason Evicted (so it survives an agent restart): every running
  *   container is stopped with grace 0, nothing starts again, the status is phase Failed, reason
  *   Evicted, that message, and a DisruptionTarget condition (TerminationByKubelet). The pod object
- *   stays (its controller makes a new one); it is removed only once deleted.
+ *   stays (its controller makes a new one); it is removed only once deleted. Its content does not
+ *   wait for that (the kubelet's ShouldPodContentBeRemoved): once nothing runs, every container
+ *   record is removed and `reclaim` says the sandbox (IP, netns) and the volumes may go; a
+ *   container with no record left keeps the terminated status already reported, and the pod its
+ *   podIP.
  * - Readiness: backoff["probe:<name>"] = {containerId, ready, started}, the agent's prober verdict
  *   for that running container (actors/agent/prober.h); without one, a container with a readiness
  *   or startup probe is not ready (and with a startup probe not started), else ready when running.
@@ -57,6 +61,8 @@ typedef struct {
     int n;
     json_t *status;        /* new reference: the pod status to report */
     int removable;         /* deleting and nothing runs: the pod object may be deleted */
+    int reclaim;           /* evicted, not deleting, nothing runs: its sandbox and volumes may go (the
+                            * object stays); REMOVE actions name its container records */
 } podsync_result_t;
 
 /* Computes actions and status. runtime: array of container statuses (runtime-shims/cri.h) of

@@ -411,8 +411,51 @@ same_files (const char *dir, const json_t *files)
     return !extra;
 }
 
+/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
+ * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
+static gid_t own_gid;
+static int own_ro;
+
+static int
+own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    if (lchown (path, (uid_t) -1, own_gid))
+        return -1;
+    if (flag == FTW_SL || S_ISLNK (st->st_mode))
+        return 0;
+    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
+    if (S_ISDIR (st->st_mode))
+        m |= OWN_DIR;
+    return chmod (path, m);
+}
+
 int
-volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen)
+volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
+{
+    own_gid = gid;
+    own_ro = readonly;
+    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
+        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
+    return 0;
+}
+
+/* Only path itself (lstat: a symlink is lchown'd, not followed). */
+static int
+own_path (const char *path, gid_t gid, int readonly)
+{
+    struct stat st;
+    own_gid = gid;
+    own_ro = readonly;
+    if (lstat (path, &st))
+        return -1;
+    return own_one (path, &st, S_ISLNK (st.st_mode) ? FTW_SL : S_ISDIR (st.st_mode) ? FTW_DP : FTW_F, NULL);
+}
+
+void (*volumes_before_swap) (const char *gen);
+
+int
+volumes_write_atomic (const char *dir, const json_t *files, long gid, int readonly, char *err, size_t errlen)
 {
     if (mkdirs (dir, 0755))
         return fail (err, errlen, -1, "mkdir %s: %s", dir, strerror (errno));
@@ -459,20 +502,28 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
             return fail (err, errlen, -1, "write %s: %s", p, strerror (e));
         }
     }
-    /* 2. the old generation, then ..data swapped to the new one atomically */
+    /* 2. fsGroup on the new generation while nothing sees it yet (the kubelet's AtomicWriter sets
+     * ownership before the swap: a running container never meets a file it may not read) */
+    if (gid >= 0 && volumes_own (gen, (gid_t) gid, readonly, err, errlen)) {
+        rm_rf (gen);
+        return -1;
+    }
+    /* 3. the old generation, then ..data swapped to the new one atomically */
     char data[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX] = "";
     snprintf (data, sizeof data, "%s/..data", dir);
     snprintf (tmp, sizeof tmp, "%s/..data_tmp", dir);
     ssize_t n = readlink (data, old, sizeof old - 1);
     old[n > 0 ? n : 0] = 0;
     unlink (tmp);
-    if (symlink (genname, tmp) || rename (tmp, data)) {
+    if (volumes_before_swap)
+        volumes_before_swap (gen);
+    if (symlink (genname, tmp) || (gid >= 0 && own_path (tmp, (gid_t) gid, readonly)) || rename (tmp, data)) {
         int e = errno;
         unlink (tmp);
         rm_rf (gen);
         return fail (err, errlen, -1, "swap %s: %s", data, strerror (e));
     }
-    /* 3. a symlink per top-level name; names no longer there removed */
+    /* 4. a symlink per top-level name (in the group too); names no longer there removed */
     json_t *tops = json_object ();
     json_object_foreach ((json_t *) files, k, f) {
         char top[PATH_MAX], link[PATH_MAX * 2 + 2], want[PATH_MAX + 8], have[PATH_MAX];
@@ -484,7 +535,7 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
         if (hn > 0 && (size_t) hn == strlen (want) && !memcmp (have, want, (size_t) hn))
             continue;
         unlink (link);
-        if (symlink (want, link)) {
+        if (symlink (want, link) || (gid >= 0 && own_path (link, (gid_t) gid, readonly))) {
             json_decref (tops);
             return fail (err, errlen, -1, "symlink %s: %s", link, strerror (errno));
         }
@@ -503,7 +554,7 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
     if (dd)
         closedir (dd);
     json_decref (tops);
-    /* 4. the old generation goes */
+    /* 5. the old generation goes */
     if (*old && strcmp (old, genname) && !strncmp (old, "..", 2) && !strchr (old, '/')) {
         char p[PATH_MAX * 2 + 2];
         snprintf (p, sizeof p, "%s/%s", dir, old);
@@ -512,34 +563,68 @@ volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t er
     return 1;
 }
 
-/* Is path a mount point (listed in /proc/self/mountinfo)? */
-static int
-mounted (const char *path)
+/* The mount points of /proc/self/mountinfo, in its order (parents before what is mounted on them),
+ * decoded: the kernel writes space, tab, newline and backslash in a path as \040 \011 \012 \134.
+ * Lines are read whole (getline): a long one is not split. A new array, or NULL (unreadable). */
+static json_t *
+mount_points (void)
 {
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
+    FILE *f = fopen ("/proc/self/mountinfo", "re");
     if (!f)
-        return 0;
-    char line[4096];
-    int found = 0;
-    size_t n = strlen (path);
-    while (!found && fgets (line, sizeof line, f)) {
+        return NULL;
+    json_t *out = json_array ();
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline (&line, &cap, f) > 0) {
         char *p = line;
         for (int i = 0; i < 4 && p; i++) { /* the 5th field is the mount point */
             p = strchr (p, ' ');
             if (p)
                 p++;
         }
-        if (p && !strncmp (p, path, n) && p[n] == ' ')
-            found = 1;
+        if (!p)
+            continue;
+        size_t len = strcspn (p, " \n");
+        char *dec = malloc (len + 1), *d = dec;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '\\' && i + 3 < len && p[i + 1] >= '0' && p[i + 1] <= '3' && p[i + 2] >= '0' &&
+                p[i + 2] <= '7' && p[i + 3] >= '0' && p[i + 3] <= '7') {
+                *d++ = (char) ((p[i + 1] - '0') << 6 | (p[i + 2] - '0') << 3 | (p[i + 3] - '0'));
+                i += 3;
+            } else
+                *d++ = p[i];
+        }
+        *d = 0;
+        json_array_append_new (out, json_stringn_nocheck (dec, (size_t) (d - dec))); /* a path need not be UTF-8 */
+        free (dec);
     }
+    free (line);
     fclose (f);
+    return out;
+}
+
+/* Is path a mount point (listed in /proc/self/mountinfo)? 1, 0, or -1 (mountinfo unreadable). */
+static int
+mounted (const char *path)
+{
+    json_t *pts = mount_points ();
+    if (!pts)
+        return -1;
+    size_t i;
+    json_t *v;
+    int found = 0;
+    json_array_foreach (pts, i, v) if (!strcmp (json_string_value (v), path)) found = 1;
+    json_decref (pts);
     return found;
 }
 
 static int
 tmpfs_at (const char *path, int64_t size, char *err, size_t errlen)
 {
-    if (mounted (path))
+    int m = mounted (path);
+    if (m < 0)
+        return fail (err, errlen, -1, "/proc/self/mountinfo: %s", strerror (errno));
+    if (m)
         return 0;
     char opts[64];
     snprintf (opts, sizeof opts, "mode=0777,size=%lld", (long long) (size > 0 ? size : 64 << 20));
@@ -582,35 +667,6 @@ host_path_check (const char *path, const char *type, char *err, size_t errlen)
     return fail (err, errlen, -1, "hostPath type \"%s\": unknown", type);
 }
 
-/* The kubelet's changeFilePermission: group gid (lchown, so a symlink itself), and for what is not
- * a symlink the mode ORed with the group bits (a symlink's chmod would reach its target). */
-static gid_t own_gid;
-static int own_ro;
-
-static int
-own_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) ftw;
-    if (lchown (path, (uid_t) -1, own_gid))
-        return -1;
-    if (flag == FTW_SL || S_ISLNK (st->st_mode))
-        return 0;
-    mode_t m = (st->st_mode & 07777) | (own_ro ? OWN_RO : OWN_RW);
-    if (S_ISDIR (st->st_mode))
-        m |= OWN_DIR;
-    return chmod (path, m);
-}
-
-int
-volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t errlen)
-{
-    own_gid = gid;
-    own_ro = readonly;
-    if (nftw (dir, own_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH))
-        return fail (err, errlen, -1, "fsGroup %u on %s: %s", (unsigned) gid, dir, strerror (errno));
-    return 0;
-}
-
 int
 volumes_setup (const json_t *plan, char *err, size_t errlen)
 {
@@ -624,19 +680,25 @@ volumes_setup (const json_t *plan, char *err, size_t errlen)
             continue;
         }
         struct stat st;
-        int fresh = stat (path, &st) != 0, wrote = 0;
+        int fresh = stat (path, &st) != 0;
         if (mkdirs (path, !strcmp (type, "emptyDir") ? 0777 : 0755))
             return fail (err, errlen, -1, "mkdir %s: %s", path, strerror (errno));
         if (!strcmp (type, "emptyDir") && fresh)
             chmod (path, 0777);
         if (json_object_get (v, "tmpfs") && tmpfs_at (path, tv_int (v, "tmpfs", 0), err, errlen))
             return -1;
-        if (!strcmp (type, "files") && (wrote = volumes_write_atomic (path, json_object_get (v, "files"), err, errlen)) < 0)
-            return -1;
         /* fsGroup: an emptyDir once, when made (it is empty then; what the pod writes later is
-         * the pod's); a files volume each time it is written */
-        if (json_is_integer (json_object_get (v, "fsGroup")) && (wrote || fresh) &&
-            volumes_own (path, (gid_t) tv_int (v, "fsGroup", 0), tv_bool (v, "readOnly", false), err, errlen))
+         * the pod's); a files volume's directory when made, its files each time they are written,
+         * before they are visible (volumes_write_atomic) */
+        const json_t *fsg = json_object_get (v, "fsGroup");
+        long gid = json_is_integer (fsg) ? (long) json_integer_value (fsg) : -1;
+        int ro = tv_bool (v, "readOnly", false);
+        if (!strcmp (type, "files")) {
+            if (gid >= 0 && fresh && own_path (path, (gid_t) gid, ro))
+                return fail (err, errlen, -1, "fsGroup %ld on %s: %s", gid, path, strerror (errno));
+            if (volumes_write_atomic (path, json_object_get (v, "files"), gid, ro, err, errlen) < 0)
+                return -1;
+        } else if (gid >= 0 && fresh && volumes_own (path, (gid_t) gid, ro, err, errlen))
             return -1;
     }
     return 0;
@@ -653,7 +715,7 @@ open_beneath (int dirfd, const char *rel)
         return fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
 #ifdef SYS_openat2
     struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
     int fd = (int) syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
     if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
         return fd;
@@ -726,12 +788,14 @@ volumes_subpath_open (const char *vol, const char *sub, char *err, size_t errlen
     }
     if (!realpath (full, real))
         return fail (err, errlen, -1, "subPath %s: %s", sub, strerror (errno));
-    if (strncmp (real, base, n) || (real[n] != '/' && real[n] != 0))
+    /* inside: real is base or below it ("/" as base: everything is) */
+    if (strncmp (real, base, n) || (n > 1 && real[n] != '/' && real[n] != 0))
         return fail (err, errlen, -1, "subPath %s: resolves to %s, outside the volume", sub, real);
+    const char *rel = n == 1 ? real + 1 : real[n] == '/' ? real + n + 1 : real + n;
     int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0)
         return fail (err, errlen, -1, "volume %s: %s", vol, strerror (errno));
-    int fd = open_beneath (bfd, real[n] ? real + n + 1 : "");
+    int fd = open_beneath (bfd, rel);
     close (bfd);
     if (fd < 0)
         return fail (err, errlen, -1, "subPath %s: %s (changed while it was checked?)", sub, strerror (errno));
@@ -739,7 +803,12 @@ volumes_subpath_open (const char *vol, const char *sub, char *err, size_t errlen
     while (*make) {
         size_t k = strcspn (make, "/");
         char comp[NAME_MAX + 1];
-        snprintf (comp, sizeof comp, "%.*s", (int) (k < NAME_MAX ? k : NAME_MAX), make);
+        if (k > NAME_MAX) {
+            close (fd);
+            return fail (err, errlen, -1, "subPath %s: mkdir %.*s: %s", sub, (int) k, make, strerror (ENAMETOOLONG));
+        }
+        memcpy (comp, make, k);
+        comp[k] = 0;
         if (mkdirat (fd, comp, 0755) && errno != EEXIST) { /* an O_PATH fd serves as a dirfd */
             int e = errno;
             close (fd);
@@ -784,13 +853,21 @@ bind_subpath (int fd, const char *target, char *err, size_t errlen)
     *strrchr (parent, '/') = 0;
     if (mkdirs (parent, 0750))
         return fail (err, errlen, -1, "mkdir %s: %s", parent, strerror (errno));
-    if (mounted (target) && umount2 (target, MNT_DETACH))
-        return fail (err, errlen, -1, "umount %s: %s", target, strerror (errno));
+    /* whatever is mounted there goes first (all of it: binds must not stack up at each restart) */
+    int m;
+    while ((m = mounted (target)) == 1)
+        if (umount2 (target, MNT_DETACH))
+            return fail (err, errlen, -1, "umount %s: %s", target, strerror (errno));
+    if (m < 0)
+        return fail (err, errlen, -1, "/proc/self/mountinfo: %s", strerror (errno));
     struct stat st, tst;
     if (fstat (fd, &st))
         return fail (err, errlen, -1, "subPath: %s", strerror (errno));
-    if (!lstat (target, &tst) && (S_ISDIR (tst.st_mode) != S_ISDIR (st.st_mode) || S_ISLNK (tst.st_mode)))
-        rm_rf (target);
+    /* the other kind there (the subPath changed from a file to a directory): removed alone, never
+     * recursively — a directory there is only ever an empty mount point */
+    if (!lstat (target, &tst) && (S_ISDIR (tst.st_mode) != S_ISDIR (st.st_mode) || S_ISLNK (tst.st_mode)) &&
+        (S_ISDIR (tst.st_mode) ? rmdir (target) : unlink (target)) && errno != ENOENT)
+        return fail (err, errlen, -1, "remove %s: %s", target, strerror (errno));
     if (S_ISDIR (st.st_mode)) {
         if (mkdir (target, 0750) && errno != EEXIST)
             return fail (err, errlen, -1, "mkdir %s: %s", target, strerror (errno));
@@ -888,50 +965,111 @@ volumes_usage (const char *dir)
     return usage_sum;
 }
 
-static int teardown_dir (const char *vdir);
+/* Unmounts everything mounted below dir (deepest first: mountinfo lists parents first). 0, or -1
+ * (mountinfo unreadable, or an unmount failed). */
+static int
+unmount_below (const char *dir)
+{
+    json_t *pts = mount_points ();
+    if (!pts)
+        return -1;
+    size_t n = strlen (dir);
+    int rc = 0;
+    for (size_t i = json_array_size (pts); i > 0; i--) {
+        const char *p = json_string_value (json_array_get (pts, i - 1));
+        if (!strncmp (p, dir, n) && p[n] == '/' && umount2 (p, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+            rc = -1;
+    }
+    json_decref (pts);
+    return rc;
+}
+
+/* Is anything still mounted at or below dir? 1, 0, or -1 (mountinfo unreadable). */
+static int
+mounted_below (const char *dir)
+{
+    json_t *pts = mount_points ();
+    if (!pts)
+        return -1;
+    size_t n = strlen (dir), i;
+    json_t *v;
+    int found = 0;
+    json_array_foreach (pts, i, v) {
+        const char *p = json_string_value (v);
+        if (!strncmp (p, dir, n) && (p[n] == '/' || p[n] == 0))
+            found = 1;
+    }
+    json_decref (pts);
+    return found;
+}
+
+/* entry of dir (depth: levels left below it): a directory with its entries, each removed alone
+ * with rmdir/unlink — never recursively into what it holds past the fixed depth, so a bind still
+ * mounted there (whose contents are the host's) fails with EBUSY/ENOTEMPTY instead of being
+ * emptied. */
+static int
+remove_fixed (int dirfd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR (st.st_mode))
+        return unlinkat (dirfd, name, 0) && errno != ENOENT ? -1 : 0;
+    int rc = 0;
+    if (depth > 0) {
+        int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir (fd);
+        if (!d) {
+            if (fd >= 0)
+                close (fd);
+            return -1;
+        }
+        struct dirent *e;
+        while ((e = readdir (d)))
+            if (strcmp (e->d_name, ".") && strcmp (e->d_name, "..") && remove_fixed (fd, e->d_name, depth - 1))
+                rc = -1;
+        closedir (d);
+    }
+    if (unlinkat (dirfd, name, AT_REMOVEDIR) && errno != ENOENT)
+        rc = -1;
+    return rc;
+}
+
+int
+volumes_remove_subpaths (const char *dir)
+{
+    char parent[PATH_MAX];
+    snprintf (parent, sizeof parent, "%s", dir);
+    char *slash = strrchr (parent, '/');
+    if (!slash || !slash[1])
+        return -1;
+    *slash = 0;
+    int pfd = open (*parent ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = remove_fixed (pfd, slash + 1, 3); /* <volume>/<container>/<index> */
+    close (pfd);
+    return rc;
+}
 
 int
 volumes_teardown (const char *pod_dir)
 {
     char vdir[PATH_MAX];
-    snprintf (vdir, sizeof vdir, "%s/volume-subpaths", pod_dir); /* its binds first: they pin the volumes */
-    int rc = teardown_dir (vdir);
+    /* the subPath binds first: they pin the volumes, and some are of host paths */
+    snprintf (vdir, sizeof vdir, "%s/volume-subpaths", pod_dir);
+    int rc = unmount_below (vdir);
+    if (volumes_remove_subpaths (vdir))
+        rc = -1;
+    if (rc)
+        return -1; /* a bind may still be there: the volumes stay too, retried at the next sync */
     snprintf (vdir, sizeof vdir, "%s/volumes", pod_dir);
-    if (teardown_dir (vdir))
-        rc = -1;
-    rmdir (pod_dir); /* only when empty: the runtime's logs may still be there */
-    return rc;
-}
-
-static int
-teardown_dir (const char *vdir)
-{
-    /* unmount what is mounted below (deepest first: mountinfo lists parents first) */
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
-    json_t *points = json_array ();
-    char line[4096];
-    size_t n = strlen (vdir);
-    while (f && fgets (line, sizeof line, f)) {
-        char *p = line;
-        for (int i = 0; i < 4 && p; i++) {
-            p = strchr (p, ' ');
-            if (p)
-                p++;
-        }
-        if (p && !strncmp (p, vdir, n) && p[n] == '/') {
-            char *end = strchr (p, ' ');
-            if (end)
-                json_array_append_new (points, json_stringn (p, (size_t) (end - p)));
-        }
-    }
-    if (f)
-        fclose (f);
-    int rc = 0;
-    for (size_t i = json_array_size (points); i > 0; i--)
-        if (umount2 (json_string_value (json_array_get (points, i - 1)), MNT_DETACH) && errno != EINVAL && errno != ENOENT)
-            rc = -1;
-    json_decref (points);
+    unmount_below (vdir);
+    int m = mounted_below (vdir);
+    if (m != 0)
+        return -1; /* never removed recursively while anything is mounted below */
     if (rm_rf (vdir))
-        rc = -1;
-    return rc;
+        return -1;
+    rmdir (pod_dir); /* only when empty: the runtime's logs may still be there */
+    return 0;
 }

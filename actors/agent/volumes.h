@@ -30,7 +30,8 @@
  *   downwardAPI and projected, never hostPath): every file and directory gets group fsGroup
  *   (lchown), files group rw (read-only volumes: group r, so a file's planned mode is ORed with
  *   0440), directories also g+x and setgid (new files inherit the group); symlinks are not
- *   chmodded. An emptyDir is owned once, when made; a files volume each time it is written.
+ *   chmodded. An emptyDir is owned once, when made; a files volume's files each time they are
+ *   written, before they become visible (the new generation, before the ..data swap).
  *   fsGroupChangePolicy changes nothing for these volume kinds (as in Kubernetes: it applies to
  *   persistent volumes only).
  * - files are written as the kubelet's AtomicWriter: a new directory "..<timestamp>", the symlink
@@ -90,9 +91,15 @@ int volumes_subpath_resolve (const char *vol, const char *sub, char *out, size_t
 json_t *volumes_mounts (const json_t *spec, const json_t *plan, const json_t *env, const char *subpaths_dir, char *err,
                         size_t errlen);
 
-/* Writes files ({relpath: {data, mode}}) into dir as the AtomicWriter (above). 1 when it wrote,
- * 0 when dir already held exactly these files, -1 with err. */
-int volumes_write_atomic (const char *dir, const json_t *files, char *err, size_t errlen);
+/* Writes files ({relpath: {data, mode}}) into dir as the AtomicWriter (above). gid >= 0 (fsGroup):
+ * the new generation owned as volumes_own (readonly: group r) before ..data is swapped to it, and
+ * the new symlinks lchown'd — as the kubelet's AtomicWriter, a reader never meets the new files
+ * before they are in the group. 1 when it wrote, 0 when dir already held exactly these files, -1
+ * with err. */
+int volumes_write_atomic (const char *dir, const json_t *files, long gid, int readonly, char *err, size_t errlen);
+
+/* Tests only: called with the new generation's path just before ..data is swapped to it. */
+extern void (*volumes_before_swap) (const char *gen);
 
 /* The kubelet's SetVolumeOwnership over dir and all below it (same file system): group gid,
  * mode |= 0660 (0440 when readonly), directories also |= 02110; symlinks lchown'd only. 0, or -1
@@ -102,9 +109,17 @@ int volumes_own (const char *dir, gid_t gid, int readonly, char *err, size_t err
 /* Bytes used under dir (blocks, as du), or -1. */
 int64_t volumes_usage (const char *dir);
 
-/* Removes pod_dir/volume-subpaths and pod_dir/volumes: unmounts what is mounted below them, then
- * deletes them; pod_dir itself is
- * removed when nothing else is left in it. 0, or -1 (something could not be removed). */
+/* Removes pod_dir/volume-subpaths and pod_dir/volumes: unmounts what is mounted below them (mount
+ * points read from /proc/self/mountinfo, its escapes decoded), then deletes them — volume-subpaths
+ * never recursively (volumes_remove_subpaths), volumes only when nothing is mounted below it any
+ * more, and not at all while a subPath bind could not be removed; pod_dir itself is removed when
+ * nothing else is left in it. 0, or -1 (something could not be removed: the caller retries). */
 int volumes_teardown (const char *pod_dir);
+
+/* dir (a volume-subpaths) removed by its fixed layout <volume>/<container>/<index>, each entry with
+ * rmdir/unlink alone: a bind still mounted at an index (a host path's contents) makes it fail
+ * (EBUSY, ENOTEMPTY) instead of being emptied. 0 (also when dir is absent), or -1. Public for its
+ * test. */
+int volumes_remove_subpaths (const char *dir);
 
 #endif

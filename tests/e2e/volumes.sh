@@ -9,7 +9,8 @@
 # and starts once it exists; a pod with runAsUser 1000 and fsGroup 2000 has group 2000, writes
 # into its emptyDir files of group 2000 and reads a 0400 secret through the group (0440, group
 # 2000); a ReplicaSet's pod writing 3 MiB into an emptyDir with sizeLimit 1Mi is evicted (Failed,
-# Evicted, the kubelet's message, an Evicted event) and the ReplicaSet makes a new pod; after
+# Evicted, the kubelet's message, an Evicted event) and the ReplicaSet makes a new pod; the evicted
+# pod's volumes, sandbox and container are removed while its object stays Failed/Evicted; after
 # deletion no pod volume directory and no tmpfs mount is left.
 . "$(dirname "$0")/lib.sh"
 need_images
@@ -214,6 +215,19 @@ replaced() { tro get pods -l app=hog -o json | jq -e '[.items[] | select(.status
 wait_for 90 replaced || fail "the ReplicaSet made no running replacement: $(tro get pods -l app=hog -o json | jq -c '[.items[].status.phase]')"
 for u in $(tro get pods -l app=hog -o json | jq -r '.items[].metadata.uid'); do UIDS="$UIDS $u"; done
 pass "3 MiB in a 1Mi emptyDir: the pod is evicted in ${T_EV} s (Failed, Evicted, the kubelet's message, container killed, event) and the ReplicaSet replaced it"
+# the evicted pod's content goes while its object stays (the kubelet's ShouldPodContentBeRemoved):
+# its container (record, conmon, rootfs), its sandbox (netns pinned as sb-<uid>, veth) and its volumes
+EVUID=$(jq -r .metadata.uid <<<"$EV"); EVCID=$(jq -r '.status.containerStatuses[0].containerID' <<<"$EV"); EVCID=${EVCID#*://}
+[ -n "$EVCID" ] || fail "the evicted pod reports no containerID: $(jq -c .status.containerStatuses <<<"$EV")"
+reclaimed() { [ ! -e "$DATA/pods/$EVUID/volumes" ] && ! grep -qE "sb-$EVUID( |$)" /proc/mounts && ! grep -q -- "$EVCID" /proc/mounts &&
+  ! pgrep -f -- "conmon .*$EVCID" >/dev/null; }
+wait_for 60 reclaimed || fail "the evicted pod kept its content: volumes=$(ls "$DATA/pods/$EVUID" 2>&1) mounts=$(grep -cE "sb-$EVUID|$EVCID" /proc/mounts)"
+sleep 3 # nothing made again
+reclaimed || fail "the evicted pod's content came back: $(ls "$DATA/pods/$EVUID" 2>&1) $(grep -E "sb-$EVUID|$EVCID" /proc/mounts)"
+EV2=$(tro get pods -l app=hog -o json | jq -c --arg u "$EVUID" '.items[] | select(.metadata.uid==$u)')
+[ "$(jq -r '.status.phase + "/" + .status.reason' <<<"$EV2")" = Failed/Evicted ] || fail "the evicted pod object is not kept Failed/Evicted: $(jq -c .status <<<"$EV2")"
+jq -e '.status.containerStatuses[0].state.terminated' <<<"$EV2" >/dev/null || fail "the evicted pod's container status lost its terminated state: $(jq -c .status.containerStatuses <<<"$EV2")"
+pass "the evicted pod's volumes, sandbox (netns) and container are removed, its object stays Failed/Evicted with the container terminated"
 tro delete rs hog >/dev/null || fail "delete rs hog"
 
 [ "$(vol_mounts)" -gt "$VBEFORE" ] || fail "no tmpfs mounted for the Memory emptyDir and the secret"

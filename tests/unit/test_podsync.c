@@ -402,7 +402,9 @@ probe_verdicts (void **state)
 /* Eviction: backoff["evict"] kills the running container at once (grace 0), starts nothing, and
  * the status is Failed / Evicted with the message and a DisruptionTarget condition; the pod is not
  * removable (the object stays). After the agent restarted (no "evict" in its map), the stored
- * status alone keeps the pod terminal: an exited container is not restarted under Always. */
+ * status alone keeps the pod terminal: an exited container is not restarted under Always; with
+ * nothing running its records are removed and `reclaim` set (sandbox, volumes), and once they are
+ * gone the status keeps the container's terminated state and the pod's IP. */
 static void
 eviction (void **state)
 {
@@ -421,6 +423,7 @@ eviction (void **state)
     assert_string_equal (tv_str (r.status, "reason"), "Evicted");
     assert_string_equal (tv_str (r.status, "message"), msg);
     assert_false (r.removable);
+    assert_false (r.reclaim); /* still running */
     size_t i;
     json_t *c;
     int dt = 0;
@@ -434,15 +437,35 @@ eviction (void **state)
     json_t *bo2 = json_object (), *rt2 = json_array ();
     json_array_append_new (rt2, rec ("c0", 0, "EXITED", 137, T0, T0 + 1500));
     podsync_compute (p, rt2, bo2, T0 + 60000, "10.0.0.1", "oci", &r);
-    assert_int_equal (r.n, 0); /* no restart under Always */
+    /* no restart under Always; nothing runs: the exited container is removed and the sandbox and
+     * volumes may go, the object staying */
+    assert_int_equal (r.n, 1);
+    assert_int_equal (r.actions[0].kind, PODSYNC_REMOVE);
+    assert_string_equal (r.actions[0].id, "c0");
+    assert_true (r.reclaim);
+    assert_false (r.removable);
     assert_string_equal (tv_str (r.status, "phase"), "Failed");
     assert_string_equal (tv_str (r.status, "reason"), "Evicted");
     assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.terminated.exitCode", -1), 137);
+    json_object_set (p, "status", r.status);
+    tv_set_str (p, "status.podIP", "10.88.0.7");
     podsync_result_clear (&r);
+    /* its records gone: nothing to do but reclaim, nothing started; the terminated status and the
+     * pod's IP stay as reported */
+    json_t *none = json_array ();
+    podsync_compute (p, none, bo2, T0 + 62000, "10.0.0.1", "oci", &r);
+    assert_int_equal (r.n, 0);
+    assert_true (r.reclaim);
+    assert_int_equal (tv_int (json_array_get (tv_get (r.status, "containerStatuses"), 0), "state.terminated.exitCode", -1), 137);
+    assert_string_equal (tv_str (r.status, "podIP"), "10.88.0.7");
+    assert_string_equal (tv_str (r.status, "phase"), "Failed");
+    podsync_result_clear (&r);
+    json_decref (none);
     /* deleted afterwards: removable once nothing runs */
     tv_set_str (p, "metadata.deletionTimestamp", "2027-01-01T00:00:00Z");
     podsync_compute (p, rt2, bo2, T0 + 61000, "10.0.0.1", "oci", &r);
     assert_true (r.removable);
+    assert_false (r.reclaim); /* the deletion takes it all */
     podsync_result_clear (&r);
     json_decref (p);
     json_decref (bo);

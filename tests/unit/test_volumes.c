@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -373,8 +374,8 @@ atomic_writer (void **state)
     snprintf (dir, sizeof dir, "%s/vol", t);
     char err[300];
     json_t *f1 = files_of ('1', 1);
-    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 1);
-    assert_int_equal (volumes_write_atomic (dir, f1, err, sizeof err), 0); /* same files: nothing written */
+    assert_int_equal (volumes_write_atomic (dir, f1, -1, 0, err, sizeof err), 1);
+    assert_int_equal (volumes_write_atomic (dir, f1, -1, 0, err, sizeof err), 0); /* same files: nothing written */
     assert_int_equal (count_gens (dir), 1);
     /* the layout: key -> ..data/key, ..data -> ..<timestamp> */
     snprintf (p, sizeof p, "%s/a", dir);
@@ -407,7 +408,7 @@ atomic_writer (void **state)
     pthread_create (&th, NULL, reader, &r);
     for (int i = 0; i < 40; i++) {
         json_t *f = files_of ((char) ('A' + i % 20), 0);
-        assert_int_equal (volumes_write_atomic (dir, f, err, sizeof err), 1);
+        assert_int_equal (volumes_write_atomic (dir, f, -1, 0, err, sizeof err), 1);
         json_decref (f);
         usleep (2000);
     }
@@ -430,7 +431,7 @@ atomic_writer (void **state)
     json_decref (f1);
     /* an empty set: no key left, ..data still there */
     json_t *none = json_object ();
-    assert_int_equal (volumes_write_atomic (dir, none, err, sizeof err), 1);
+    assert_int_equal (volumes_write_atomic (dir, none, -1, 0, err, sizeof err), 1);
     snprintf (p, sizeof p, "%s/a", dir);
     assert_int_equal (lstat (p, &st), -1);
     json_decref (none);
@@ -530,8 +531,35 @@ fsgroup_plan (void **state)
     json_decref (o);
 }
 
+/* The hook volumes_write_atomic calls just before the swap: the new generation's group and modes
+ * then, and where ..data pointed then. */
+static char swap_seen[2000];
+
+static void
+check_before_swap (const char *gen)
+{
+    char p[PATH_MAX], data[PATH_MAX], old[256];
+    struct stat st;
+    int n = 0;
+    snprintf (p, sizeof p, "%s", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 02755)
+        n++;
+    snprintf (p, sizeof p, "%s/k", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 0440)
+        n++;
+    snprintf (p, sizeof p, "%s/d/n", gen);
+    if (!lstat (p, &st) && st.st_gid == 2000 && (st.st_mode & 07777) == 0644)
+        n++;
+    snprintf (data, sizeof data, "%.*s/..data", (int) (strrchr (gen, '/') - gen), gen);
+    ssize_t l = readlink (data, old, sizeof old - 1);
+    old[l > 0 ? l : 0] = 0;
+    snprintf (swap_seen, sizeof swap_seen, "%d owned, ..data -> %s, new %s", n, old, strrchr (gen, '/') + 1);
+}
+
 /* fsGroup, the edge: an emptyDir made with fsGroup is group 2000, 02777; a secret-like files
- * volume has every file, directory and symlink in group 2000, files 0440, directories setgid. */
+ * volume has every file, directory and symlink in group 2000, files 0440, directories setgid; on
+ * an update the new generation is owned before ..data is swapped to it (the hook sees it owned
+ * while ..data still names the old one). */
 static void
 fsgroup_setup (void **state)
 {
@@ -577,6 +605,34 @@ fsgroup_setup (void **state)
             assert_true (S_ISLNK (st.st_mode));
         else if ((st.st_mode & 07777) != want[i].mode)
             fail_msg ("%s: mode %o, want %o", want[i].rel, st.st_mode & 07777, want[i].mode);
+    }
+    /* an update (the ConfigMap changed) */
+    char oldgen[256], newgen[256];
+    snprintf (p, sizeof p, "%s/c/..data", t);
+    ssize_t l = readlink (p, oldgen, sizeof oldgen - 1);
+    assert_true (l > 0);
+    oldgen[l] = 0;
+    json_object_set_new (tv_get (pl, "c.files.k"), "data", json_string ("v2"));
+    json_object_set_new (tv_get (pl, "c.files"), "top", json_pack ("{s:s,s:i}", "data", "t", "mode", 0644));
+    swap_seen[0] = 0;
+    volumes_before_swap = check_before_swap;
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    volumes_before_swap = NULL;
+    l = readlink (p, newgen, sizeof newgen - 1);
+    assert_true (l > 0);
+    newgen[l] = 0;
+    assert_string_not_equal (oldgen, newgen);
+    char want_seen[2000];
+    snprintf (want_seen, sizeof want_seen, "3 owned, ..data -> %s, new %s", oldgen, newgen);
+    assert_string_equal (swap_seen, want_seen);
+    snprintf (p, sizeof p, "%s/c/%s", t, oldgen); /* the old generation is gone */
+    assert_int_equal (access (p, F_OK), -1);
+    static const char *const after[] = {"..data", "top", "k", "..data/top", "..data/k"};
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
+        snprintf (p, sizeof p, "%s/c/%s", t, after[i]);
+        assert_int_equal (lstat (p, &st), 0);
+        if ((unsigned) st.st_gid != 2000)
+            fail_msg ("after the update, %s: group %u", after[i], (unsigned) st.st_gid);
     }
     json_decref (pl);
     char cmd[400];
@@ -706,6 +762,185 @@ subpath_swap (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* How many times path is a mount point in /proc/self/mountinfo (the path encoded as the kernel
+ * writes it: space \040, tab \011, newline \012, backslash \134). */
+static int
+mount_count (const char *path)
+{
+    char enc[4096], *e = enc;
+    for (const char *c = path; *c && e < enc + sizeof enc - 5; c++)
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
+            e += sprintf (e, "\\%03o", (unsigned char) *c);
+        else
+            *e++ = *c;
+    *e = 0;
+    FILE *f = fopen ("/proc/self/mountinfo", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline (&line, &cap, f) > 0) {
+        char *p = line;
+        for (int i = 0; i < 4 && p; i++)
+            if ((p = strchr (p, ' ')))
+                p++;
+        size_t len = strlen (enc);
+        if (p && !strncmp (p, enc, len) && p[len] == ' ')
+            n++;
+    }
+    free (line);
+    fclose (f);
+    return n;
+}
+
+/* Anything mounted at or below dir (encoded as above)? */
+static int
+mounted_under (const char *dir)
+{
+    char enc[4096], *e = enc;
+    for (const char *c = dir; *c && e < enc + sizeof enc - 5; c++)
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
+            e += sprintf (e, "\\%03o", (unsigned char) *c);
+        else
+            *e++ = *c;
+    *e = 0;
+    FILE *f = fopen ("/proc/self/mountinfo", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline (&line, &cap, f) > 0)
+        if (strstr (line, enc))
+            n++;
+    free (line);
+    fclose (f);
+    return n;
+}
+
+/* Teardown never deletes through a subPath bind of a host path: with a data dir whose name
+ * mountinfo escapes (a space, a backslash), a hostPath subPath bound twice (one mount, not two
+ * stacked), then volumes_teardown: the host's file survives, nothing stays mounted; a bind that
+ * teardown does not unmount (made by the test, volumes_remove_subpaths alone) makes removal fail
+ * and leaves the host's file; something that cannot be removed under volume-subpaths makes
+ * volumes_teardown refuse and keep the volumes. */
+static void
+subpath_teardown_host (void **state)
+{
+    (void) state;
+    if (geteuid () != 0) {
+        skip (); /* bind mounts need root (the agent runs as root) */
+        return;
+    }
+    char tmpl[] = "/tmp/test vol\\umes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    assert_non_null (t);
+    char host[600], keep[700], pod[600], sp[700], target[800], err[300], js[1500];
+    snprintf (host, sizeof host, "%s/host", t);
+    snprintf (keep, sizeof keep, "%s/host/sub/keep", t);
+    snprintf (pod, sizeof pod, "%s/pods/uid1", t);
+    snprintf (sp, sizeof sp, "%s/volume-subpaths", pod);
+    snprintf (target, sizeof target, "%s/h/c/0", sp);
+    assert_int_equal (mkdir (host, 0755), 0);
+    snprintf (js, sizeof js, "%s/sub", host);
+    assert_int_equal (mkdir (js, 0755), 0);
+    FILE *f = fopen (keep, "w");
+    fputs ("precious", f);
+    fclose (f);
+    snprintf (js, sizeof js, "%s/volumes/kubernetes.io~empty-dir/e", pod);
+    json_t *pl = json_pack ("{s:{s:s,s:s,s:s},s:{s:s,s:s}}", "h", "type", "hostPath", "path", host, "hostPathType", "", "e", "type", "emptyDir", "path", js),
+           *env = json_array ();
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    json_t *spec = load ("{\"name\":\"c\",\"volumeMounts\":[{\"name\":\"h\",\"mountPath\":\"/d\",\"subPath\":\"sub\"}]}");
+    for (int round = 0; round < 2; round++) { /* a container restart mounts again */
+        json_t *m = volumes_mounts (spec, pl, env, sp, err, sizeof err);
+        if (!m)
+            fail_msg ("mounts: %s", err);
+        assert_string_equal (tv_str (json_array_get (m, 0), "hostPath"), target);
+        json_decref (m);
+        assert_int_equal (mount_count (target), 1);
+    }
+    snprintf (js, sizeof js, "%s/keep", target);
+    assert_int_equal (access (js, F_OK), 0); /* the host's file, through the bind */
+    assert_int_equal (volumes_teardown (pod), 0);
+    assert_int_equal (access (keep, F_OK), 0);
+    assert_int_equal (mounted_under (pod), 0);
+    assert_int_equal (access (pod, F_OK), -1);
+
+    /* a bind teardown did not unmount: removal fails on it, the host's file stays */
+    snprintf (js, sizeof js, "%s/h/c", sp);
+    char cmd[4000];
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s' '%s'", target, js);
+    assert_int_equal (system (cmd), 0);
+    snprintf (js, sizeof js, "%s/sub", host);
+    assert_int_equal (mount (js, target, NULL, MS_BIND, NULL), 0);
+    assert_int_equal (volumes_remove_subpaths (sp), -1);
+    assert_int_equal (access (keep, F_OK), 0);
+    assert_int_equal (mount_count (target), 1);
+    assert_int_equal (umount2 (target, MNT_DETACH), 0);
+    assert_int_equal (volumes_remove_subpaths (sp), 0);
+    assert_int_equal (access (sp, F_OK), -1);
+    assert_int_equal (volumes_remove_subpaths (sp), 0); /* absent: fine */
+
+    /* what cannot be removed below volume-subpaths (an index not empty, as a bind's contents
+     * would be): teardown refuses, the host's file and the pod's volumes stay */
+    assert_int_equal (volumes_setup (pl, err, sizeof err), 0);
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s' && echo x > '%s'/stray", target, target);
+    assert_int_equal (system (cmd), 0);
+    assert_int_equal (volumes_teardown (pod), -1);
+    snprintf (js, sizeof js, "%s/volumes/kubernetes.io~empty-dir/e", pod);
+    assert_int_equal (access (js, F_OK), 0);
+    assert_int_equal (access (keep, F_OK), 0);
+    snprintf (js, sizeof js, "%s/stray", target);
+    assert_int_equal (access (js, F_OK), 0);
+    assert_int_equal (unlink (js), 0);
+    assert_int_equal (volumes_teardown (pod), 0); /* retried: now it goes */
+    assert_int_equal (access (pod, F_OK), -1);
+    json_decref (spec);
+    json_decref (pl);
+    json_decref (env);
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", t);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* subPath edges: a component longer than NAME_MAX is refused (ENAMETOOLONG), not truncated; a
+ * hostPath "/" takes a subPath; a subPath may cross a mount nested in the volume (as Kubernetes). */
+static void
+subpath_edges (void **state)
+{
+    (void) state;
+    char tmpl[] = "/tmp/test_volumes_XXXXXX";
+    char *t = mkdtemp (tmpl);
+    assert_non_null (t);
+    char err[1200], out[4096], sub[600], real[PATH_MAX];
+    memset (sub, 'a', sizeof sub);
+    memcpy (sub, "new/", 4);
+    sub[4 + NAME_MAX + 1] = 0;
+    assert_int_equal (volumes_subpath_resolve (t, sub, out, sizeof out, err, sizeof err), -1);
+    if (!strstr (err, strerror (ENAMETOOLONG)))
+        fail_msg ("want ENAMETOOLONG: %s", err);
+    sub[4 + NAME_MAX] = 0; /* exactly NAME_MAX: fine */
+    assert_int_equal (volumes_subpath_resolve (t, sub, out, sizeof out, err, sizeof err), 0);
+    /* hostPath "/" */
+    assert_non_null (realpath (t, real));
+    if (volumes_subpath_resolve ("/", real + 1, out, sizeof out, err, sizeof err))
+        fail_msg ("hostPath / with subPath %s: %s", real + 1, err);
+    assert_string_equal (out, real);
+    /* a nested mount crossed */
+    if (geteuid () == 0) {
+        char mnt[400];
+        snprintf (mnt, sizeof mnt, "%s/mnt", t);
+        assert_int_equal (mkdir (mnt, 0755), 0);
+        assert_int_equal (mount ("tmpfs", mnt, "tmpfs", 0, "size=1m"), 0);
+        if (volumes_subpath_resolve (t, "mnt/x", out, sizeof out, err, sizeof err))
+            fail_msg ("subPath across a mount: %s", err);
+        char want[PATH_MAX + 8];
+        snprintf (want, sizeof want, "%s/mnt/x", real);
+        assert_string_equal (out, want);
+        assert_int_equal (umount2 (mnt, MNT_DETACH), 0);
+    }
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", t);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -714,6 +949,7 @@ main (void)
         cmocka_unit_test (plan_downward_and_projected), cmocka_unit_test (subpath_rules),
         cmocka_unit_test (atomic_writer), cmocka_unit_test (setup_and_teardown),
         cmocka_unit_test (fsgroup_plan),  cmocka_unit_test (fsgroup_setup), cmocka_unit_test (subpath_swap),
+        cmocka_unit_test (subpath_teardown_host), cmocka_unit_test (subpath_edges),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
