@@ -17,6 +17,22 @@ on_exec (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 /* exec: {command[], stdin?, timeoutSeconds?} on the pod's running container (opts.container or
  * the first); the runtime runs it (runc exec) and the answer {stdout, stderr, exitCode} goes back
  * to the client through the broker. */
+/* A client's exec request sent on to the shim as verb with body (stolen); the shim's answer goes
+ * back to the client as the answer of request msg (on_exec), or a timeout after wait_ms. */
+static int
+exec_forward (agent_t *a, const tr_env_t *msg, tr_verb_t verb, json_t *body, int wait_ms)
+{
+    tr_env_t rq;
+    tr_env_init (&rq);
+    rq.verb = verb;
+    rq.body = body;
+    uint64_t *rid = malloc (sizeof *rid);
+    *rid = msg->id;
+    troupe_peer_request (a->shim, &rq, wait_ms, on_exec, rid);
+    tr_env_clear (&rq);
+    return 0;
+}
+
 static int
 h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, const char *container)
 {
@@ -44,15 +60,7 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
             json_object_set (b, "rows", tv_get (msg->body, "rows"));
             json_object_set (b, "cols", tv_get (msg->body, "cols"));
         }
-        tr_env_t rq;
-        tr_env_init (&rq);
-        rq.verb = TR_VERB_EXEC_START;
-        rq.body = b;
-        uint64_t *rid = malloc (sizeof *rid);
-        *rid = msg->id;
-        troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
-        tr_env_clear (&rq);
-        return 0;
+        return exec_forward (a, msg, TR_VERB_EXEC_START, b, 15000);
     }
     json_int_t tmo = tv_int (msg->body, "timeoutSeconds", 15);
     if (tmo <= 0 || tmo > 86400)
@@ -60,15 +68,7 @@ h_exec (agent_t *a, troupe_ctx_t *ctx, const tr_env_t *msg, const json_t *pod, c
     json_t *body = json_pack ("{s:s,s:O,s:I}", "containerId", tv_str (best, "containerId"), "cmd", cmd, "timeout", tmo);
     if (tv_str (msg->body, "stdin"))
         json_object_set (body, "stdin", tv_get (msg->body, "stdin"));
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_EXEC_SYNC;
-    req.body = body;
-    uint64_t *id = malloc (sizeof *id);
-    *id = msg->id;
-    troupe_peer_request (a->shim, &req, (int) tmo * 1000 + 5000, on_exec, id); /* the command's time, then its answer */
-    tr_env_clear (&req);
-    return 0;
+    return exec_forward (a, msg, TR_VERB_EXEC_SYNC, body, (int) tmo * 1000 + 5000); /* the command's time, then its answer */
 }
 
 /* exec, streamed: ExecIO {session, stdin?, eof?, resize?} is forwarded to the shim with the pod's
@@ -83,15 +83,7 @@ h_exec_io (agent_t *a, const tr_env_t *msg, const json_t *pod)
     for (size_t i = 0; i < 3; i++)
         if (json_object_get (msg->body, keys[i]))
             json_object_set (b, keys[i], json_object_get (msg->body, keys[i]));
-    tr_env_t rq;
-    tr_env_init (&rq);
-    rq.verb = TR_VERB_EXEC_IO;
-    rq.body = b;
-    uint64_t *rid = malloc (sizeof *rid);
-    *rid = msg->id;
-    troupe_peer_request (a->shim, &rq, 15000, on_exec, rid);
-    tr_env_clear (&rq);
-    return 0;
+    return exec_forward (a, msg, TR_VERB_EXEC_IO, b, 15000);
 }
 
 /* ---- log rotation (the kubelet's container log manager) -------------------------------------- */

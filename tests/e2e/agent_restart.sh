@@ -44,26 +44,13 @@ start_up() { ( cd "$T" && exec "$TROUPE" up --data "$DATA" --node-name "$NODE" -
 ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
 start_up
 wait_for 60 ready || fail "node not Ready"
-pod() {
-  cat <<Y | sed "s/^metadata: {name: the-pod}\$/metadata: {name: $1}/"
-apiVersion: v1
-kind: Pod
-metadata: {name: the-pod}
-spec:
-  runtimeClassName: oci
-  containers:
-  - name: c
-    image: busybox
-    command: ["/bin/sh", "-c", "echo $MARK; sleep 3600"]
-Y
-}
 isrunning() { [ "$(tro get pod "$1" -o json | jq -r .status.phase)" = Running ]; }
 cid() { tro get pod "$1" -o json | jq -r '.status.containerStatuses[0].containerID'; }
 restarts() { tro get pod "$1" -o json | jq -r '.status.containerStatuses[0].restartCount'; }
 # containers of pod $1 in the runtime, running or not
 instances() { tro runtime ps -a --data "$DATA" -o json | jq --arg p "$1" '[.[] | select(.podName == $p)] | length'; }
 # a steady pod, there before the faults
-pod steady | tro apply -f - >/dev/null || fail "apply steady"
+busybox_pod steady | tro apply -f - >/dev/null || fail "apply steady"
 wait_for 60 isrunning steady || fail "steady not Running"
 STEADY=$(cid steady)
 check() { # POD N: pod Running, restartCount 0, one container; N pods on the node: N conmon, netns, veth
@@ -79,7 +66,7 @@ check() { # POD N: pod Running, restartCount 0, one container; N pods on the nod
 
 # 1. killed while the shim creates the sandbox
 touch "$T/slow-cni"
-pod midsb | tro apply -f - >/dev/null || fail "apply midsb"
+busybox_pod midsb | tro apply -f - >/dev/null || fail "apply midsb"
 wait_for 30 test -e "$T/in-cni" || fail "the sandbox never reached the bridge plugin"
 kill -9 "$UP"; wait "$UP" 2>/dev/null
 rm -f "$T/slow-cni"
@@ -90,7 +77,7 @@ pass "agent kill -9 during RunPodSandbox: Running, restartCount 0, one container
 
 # 2. killed between CreateContainer and StartContainer's end (runc start stalls)
 touch "$T/slow-start"
-pod midstart | tro apply -f - >/dev/null || fail "apply midstart"
+busybox_pod midstart | tro apply -f - >/dev/null || fail "apply midstart"
 wait_for 30 test -e "$T/in-start" || fail "runc start never ran"
 kill -9 "$UP"; wait "$UP" 2>/dev/null
 rm -f "$T/slow-start"
@@ -104,7 +91,7 @@ image_build "$T/img" "$MARK" || fail "could not build the test image"
 registry_start "$T/reg" "$PORT"
 IMG=127.0.0.1:$PORT/ar/busybox:1
 image_push "$T/img" "$IMG" || fail "push"
-pod midpull | sed "s|image: busybox|image: $IMG|; s|echo $MARK|cat /marker|" >"$T/midpull.yaml"
+busybox_pod midpull | sed "s|image: busybox|image: $IMG|; s|echo $MARK|cat /marker|" >"$T/midpull.yaml"
 pulling() { ss -Htn state established "( dport = :$PORT )" | grep -q .; }
 kill -STOP "$REG_PID"
 tro apply -f "$T/midpull.yaml" >/dev/null || { kill -CONT "$REG_PID"; fail "apply midpull"; }
@@ -135,7 +122,7 @@ for p in steady midsb midstart midpull; do
   isrunning "$p" && [ "$(restarts "$p")" = 0 ] || fail "$p after the shim restart: $(tro get pod "$p" -o json | jq -c .status.containerStatuses)"
 done
 [ "$(tro exec midpull -- cat /marker)" = "$MARK" ] || fail "exec through the new shim"
-pod aftershim | tro apply -f - >/dev/null || fail "apply aftershim"
+busybox_pod aftershim | tro apply -f - >/dev/null || fail "apply aftershim"
 wait_for 90 isrunning aftershim || fail "a new pod after the shim restart: $(tro describe pod aftershim | tail -5)"
 R=$(pod_residue "$DATA")
 [ "${R#* }" = "conmon=5 netns=5 veth=5" ] || fail "after the shim restart: $R"

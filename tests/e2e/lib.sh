@@ -92,6 +92,21 @@ image_build() {
   umoci repack --image "$dir/layout:1" "$dir/bundle" >/dev/null &&
     umoci config --image "$dir/layout:1" --config.cmd /bin/sh ${3:+--config.entrypoint "$3"} >/dev/null
 }
+# busybox_pod NAME: a Pod NAME on the oci runtime running the node's busybox image (`echo $MARK;
+# sleep 3600`); the manifest names a placeholder the heredoc check (test_fields) validates
+busybox_pod() {
+  cat <<Y | sed "s/^metadata: {name: the-pod}\$/metadata: {name: $1}/"
+apiVersion: v1
+kind: Pod
+metadata: {name: the-pod}
+spec:
+  runtimeClassName: oci
+  containers:
+  - name: c
+    image: busybox
+    command: ["/bin/sh", "-c", "echo ${MARK:-}; sleep 3600"]
+Y
+}
 # image_push DIR REF [CREDS]: pushes DIR/layout:1 to docker://REF over plain HTTP
 image_push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1/layout:1" "docker://$2" >/dev/null; }
 # What a node of data dir $1 leaves: its own (other tests may run containers at the same time).

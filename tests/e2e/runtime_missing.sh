@@ -24,24 +24,11 @@ ready() { [ "$(tro get nodes "$NODE" -o json 2>/dev/null | jq -r '.status.condit
 wait_for 60 ready || fail "node not Ready"
 phase() { tro get pod "$1" -o json | jq -r .status.phase; }
 waiting() { tro get pod "$1" -o json | jq -c '.status.containerStatuses[0].state.waiting // empty'; }
-pod() {
-  cat <<Y | sed "s/^metadata: {name: the-pod}\$/metadata: {name: $1}/"
-apiVersion: v1
-kind: Pod
-metadata: {name: the-pod}
-spec:
-  runtimeClassName: oci
-  containers:
-  - name: c
-    image: busybox
-    command: ["/bin/sh", "-c", "echo $MARK; sleep 3600"]
-Y
-}
 isrunning() { [ "$(phase "$1")" = Running ]; }
 cpid() { tro get pod "$1" -o json | jq -r '.status.containerStatuses[0].containerID'; }
 
 # 1. runc missing at start
-pod first | tro apply -f - >/dev/null || fail "apply first"
+busybox_pod first | tro apply -f - >/dev/null || fail "apply first"
 sbfail() { tro describe pod first | grep -q "FailedCreatePodSandBox.*runc $BIN/runc: No such file"; }
 wait_for 40 sbfail || fail "no FailedCreatePodSandBox naming runc: $(tro describe pod first | tail -5)"
 ln -s "$RUNC" "$BIN/runc"
@@ -52,7 +39,7 @@ ID1=$(cpid first)
 
 # 2. runc removed while a pod runs
 rm "$BIN/runc"
-pod second | tro apply -f - >/dev/null || fail "apply second"
+busybox_pod second | tro apply -f - >/dev/null || fail "apply second"
 ccerr() { waiting "$1" | jq -e --arg p "$2" '(.reason == "CreateContainerError") and (.message | contains($p))'; }
 wait_for 60 ccerr second "runc $BIN/runc" || fail "second: $(waiting second) $(tro describe pod second | tail -3)"
 sleep 5   # retried meanwhile: still CreateContainerError, never a started-and-crashed container
@@ -67,7 +54,7 @@ pass "runc removed: CreateContainerError naming it, the running pod untouched; R
 
 # 3. conmon removed
 rm "$BIN/conmon"
-pod third | tro apply -f - >/dev/null || fail "apply third"
+busybox_pod third | tro apply -f - >/dev/null || fail "apply third"
 wait_for 60 ccerr third "conmon $BIN/conmon" || fail "third: $(waiting third) $(tro describe pod third | tail -3)"
 isrunning first && isrunning second || fail "a running pod stopped while conmon was missing"
 ln -s "$CONMON" "$BIN/conmon"
