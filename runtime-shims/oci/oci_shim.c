@@ -567,7 +567,7 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
             fclose (f);
         }
     }
-    s->insecure = json_deep_copy (o->insecure ? o->insecure : json_array ());
+    s->insecure = o->insecure ? json_deep_copy (o->insecure) : json_array ();
     s->mirrors = o->mirrors ? json_deep_copy (o->mirrors) : NULL;
     s->n_insecure = (int) json_array_size (s->insecure);
     s->insecure_v = calloc ((size_t) s->n_insecure + 1, sizeof *s->insecure_v);
