@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Nothing starves under a steady event stream: a Deployment scales 0 → N (200) → 0 while other
 # clients write 500 unrelated updates a second (annotations of bare Pods in another namespace,
-# which every Pod informer sees, and ConfigMaps); the scale must complete within 1.5× its time
-# without the stream, best of 3 rounds each. The controllers and the scheduler used to restart
+# which every Pod informer sees, and ConfigMaps); the scale must complete within 3× its time
+# without the stream, best of 4 rounds each. The bound is for starvation, not speed: the stream
+# itself (the loadgen, the store's commits, every informer's decode) takes its share of two cores,
+# and that share alone measured 0.93-1.65× here and on CI (1.65× failed a 1.5× bound on a clean
+# CI machine, 2026-12-03); starvation is many times that (6.2×, 16 s against 1.3 s). Speed under
+# load belongs to bench/, this test keeps only the fault. The controllers and the scheduler used to restart
 # their batching timer on every event, so a stream of events spaced closer than the timer starved
 # them (measured here: 6.2× with the old code, 0.97-1.06× now). The store lives on tmpfs when
 # there is one: a slow fsync bunches events into bursts whose gaps let a timer fire, which hides
@@ -95,7 +99,7 @@ if [ "${TROUPE_SANITIZED:-0}" = 1 ]; then
   # checks memory safety and that every round completes, the ratio is only reported
   echo "ratio not asserted: a sanitizer build (TROUPE_SANITIZED=1)"
 else
-  [ "$LOADED" -le $((BASE * 3 / 2)) ] || fail "scaling under the stream took $LOADED ms, more than 1.5 × $BASE ms"
+  [ "$LOADED" -le $((BASE * 3)) ] || fail "scaling under the stream took $LOADED ms, more than 3 × $BASE ms: starved"
 fi
 tro delete -f "$T/noise.yaml" >/dev/null
 wait_for 30 procs_eq 0 || fail "processes left: $(count_procs)"
