@@ -6,6 +6,7 @@
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/zap.h"
 #include "core/meta.h"
 #include "core/schema.h"
 #include "core/store_proto.h"
@@ -809,7 +810,7 @@ on_client (broker_t *b, zsock_t *sock)
     zmsg_t *m = zmsg_recv (sock);
     if (!m)
         return;
-    ident_t id = {"", ROLE_NONE};
+    ident_t id = {"", ROLE_NONE, ""};
     int known = bk_identify (b, sock, m, &id) == 0;
     zframe_t *rid = zmsg_pop (m);
     tr_env_t req;
@@ -829,8 +830,15 @@ on_client (broker_t *b, zsock_t *sock)
         bk_reply (sock, rid, &req, (tr_code_t) rc, NULL, 0, "%s", err);
         goto done;
     }
+    if (bk_is_join (&req)) {
+        bk_join (b, sock, rid, &req, id.key);
+        goto done;
+    }
     if (!known) {
-        bk_reply (sock, rid, &req, TR_UNAUTHORIZED, NULL, 0, "unknown client key");
+        /* an anonymous key (core/zap.h) may only join */
+        bk_reply (sock, rid, &req, TR_UNAUTHORIZED, NULL, 0,
+                  "unknown client key: join the cluster with a bootstrap token (troupe join --token) or use "
+                  "credentials made by troupe init");
         goto done;
     }
     conn_t *c = conn_get (b, sock, rid, 1);
@@ -1012,10 +1020,8 @@ broker_thread (zsock_t *pipe, void *arg)
             ok = 0;
         } else {
             if (!o->auth_external) {
-                b.auth = zactor_new (zauth, NULL);
                 snprintf (path, sizeof path, "%s/clients", o->pki_dir);
-                zstr_sendx (b.auth, "CURVE", path, NULL);
-                zsock_wait (b.auth);
+                b.auth = tr_zap_new (path);
             }
             b.remote = zsock_new (ZMQ_ROUTER);
             zsock_set_linger (b.remote, 0);
@@ -1024,7 +1030,7 @@ broker_thread (zsock_t *pipe, void *arg)
             zsock_set_router_mandatory (b.remote, 1);
             zcert_apply (server, b.remote);
             zsock_set_curve_server (b.remote, 1);
-            zsock_set_zap_domain (b.remote, "troupe");
+            zsock_set_zap_domain (b.remote, TR_ZAP_DOMAIN_BROKER);
             if (zsock_bind (b.remote, "%s", o->tcp_endpoint) < 0) {
                 TR_ERROR (A, "cannot bind endpoint=%s error=\"%s\"", o->tcp_endpoint, zmq_strerror (zmq_errno ()));
                 ok = 0;

@@ -87,6 +87,7 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
     }
     zframe_t *body = zmsg_last (m);
     const char *key = body ? zframe_meta (body, "User-Id") : NULL;
+    snprintf (id->key, sizeof id->key, "%s", key ? key : "");
     ident_t *known = key ? zhashx_lookup (b->clients, key) : NULL;
     if (!known && key && zclock_mono () - b->clients_loaded_at > 1000) {
         /* zauth accepted the key, so its certificate was added after we started (troupe init
@@ -96,7 +97,8 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
     }
     if (!known)
         return -1;
-    *id = *known;
+    snprintf (id->name, sizeof id->name, "%s", known->name);
+    id->role = known->role;
     return 0;
 }
 

@@ -22,6 +22,7 @@
 typedef struct {
     char name[128];
     role_t role;
+    char key[41]; /* a tcp client's CURVE key (Z85), known or not; "" on the local socket */
 } ident_t;
 
 /* A write waiting for the store. */
@@ -154,6 +155,12 @@ int bk_authorize_role (rq_t *r);
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */
 int bk_load_clients (broker_t *b, const char *pki_dir);
+
+/* broker_join.c — a node joins with a bootstrap token */
+/* Is req a NodeJoin (create, kind NodeJoin)? */
+int bk_is_join (const tr_env_t *req);
+/* Checks req's token, records key as node req.body.nodeName's, replies. */
+void bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key);
 
 /* broker_secrets.c — Secrets encrypted at rest (broker/encryption.h) */
 #define BK_SECRETS_CONFIG ENC_CONFIG_FILE /* in the pki directory */

@@ -24,6 +24,7 @@
 #include "cli/cluster_pki.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/zap.h"
 #include "core/store_proto.h"
 #include "core/value.h"
 #include "core/yaml.h"
@@ -594,10 +595,8 @@ start_control_plane (cluster_t *c)
     snprintf (pki, sizeof pki, "%s/pki", c->data);
     if (c->peer_listen) {
         /* one ZAP handler per process: it serves the broker's tcp socket and the peer sockets */
-        c->auth = zactor_new (zauth, NULL);
         snprintf (path, sizeof path, "%s/clients", pki);
-        zstr_sendx (c->auth, "CURVE", path, NULL);
-        zsock_wait (c->auth);
+        c->auth = tr_zap_new (path);
         raft_store_opts_t ro = {.data_dir = c->data, .endpoint = "inproc://troupe-store",
                                 .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster,
                                 .join_timeout_ms = c->join_timeout_ms, .snapshot_threshold = c->snap_threshold,

@@ -27,6 +27,10 @@ usage (FILE *f)
              "        [--runc PATH] [--conmon PATH]  (default: found on PATH)\n"
              "        [--container-log-max-size 10Mi] [--container-log-max-files 5] [--container-log-monitor-interval 10s]\n"
              "        [--image-gc-high-threshold 85] [--image-gc-low-threshold 80]  (also on up)\n"
+             "  token create [--ttl 24h] [--description D] [--print-join-command] | token list | token delete ID\n"
+             "                                         bootstrap tokens for nodes to join (admin)\n"
+             "  join tcp://SERVER[,…] --token T [--node-name N] [--data DIR] [agent flags]  a new machine joins as a\n"
+             "        node and runs its agent in the foreground (again with the same --data: no token needed)\n"
              "  agent --standalone --manifests DIR [--data D] [--node-name N]  a node alone: runs the Pods of DIR's\n"
              "        *.yaml files (static pods, named NAME-NODE; an edited file replaces its pod, a removed one\n"
              "        deletes it), API on ipc://D/run/troupe.sock, containers in runtime namespace default\n"
@@ -95,6 +99,8 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "rollout")) rc = cmd_rollout (&g, argc, argv);
     else if (!strcmp (cmd, "store")) rc = cmd_store (&g, argc, argv);
     else if (!strcmp (cmd, "secrets")) rc = cmd_secrets (&g, argc, argv);
+    else if (!strcmp (cmd, "token")) rc = cmd_token (&g, argc, argv);
+    else if (!strcmp (cmd, "join")) rc = cmd_join (&g, argc, argv);
     else {
         fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
         rc = 2;

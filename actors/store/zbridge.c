@@ -1,6 +1,7 @@
 /* zbridge — see zbridge.h. */
 #include "actors/store/zbridge.h"
 #include "core/log.h"
+#include "core/zap.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -582,7 +583,7 @@ zbridge_new (uv_loop_t *loop, zcert_t *cluster, const char *listen, zbridge_msg_
     zsock_set_rcvhwm (zb->router, 0);
     zcert_apply (zb->cert, zb->router);
     zsock_set_curve_server (zb->router, 1);
-    zsock_set_zap_domain (zb->router, "troupe-peer");
+    zsock_set_zap_domain (zb->router, TR_ZAP_DOMAIN_PEER);
     if (zsock_bind (zb->router, "%s", listen) < 0) {
         snprintf (err, errlen, "cannot bind peer endpoint %s: %s", listen, zmq_strerror (zmq_errno ()));
         zsock_destroy (&zb->router);
