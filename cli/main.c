@@ -31,6 +31,8 @@ usage (FILE *f)
              "                                         bootstrap tokens for nodes to join (admin)\n"
              "  join tcp://SERVER[,…] --token T [--node-name N] [--data DIR] [agent flags]  a new machine joins as a\n"
              "        node and runs its agent in the foreground (again with the same --data: no token needed)\n"
+             "  lab up --nodes N --data DIR [--subnet A.B.C.0/24] [agent flags]  N machines (network namespaces on\n"
+             "        a bridge) joined to a server, in the foreground; Ctrl-C takes it down | lab down --data DIR\n"
              "  agent --standalone --manifests DIR [--data D] [--node-name N]  a node alone: runs the Pods of DIR's\n"
              "        *.yaml files (static pods, named NAME-NODE; an edited file replaces its pod, a removed one\n"
              "        deletes it), API on ipc://D/run/troupe.sock, containers in runtime namespace default\n"
@@ -101,6 +103,7 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "secrets")) rc = cmd_secrets (&g, argc, argv);
     else if (!strcmp (cmd, "token")) rc = cmd_token (&g, argc, argv);
     else if (!strcmp (cmd, "join")) rc = cmd_join (&g, argc, argv);
+    else if (!strcmp (cmd, "lab")) rc = cmd_lab (&g, argc, argv);
     else {
         fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
         rc = 2;

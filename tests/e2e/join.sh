@@ -12,7 +12,7 @@ tro init --cluster e2e --data "$T/srv" >"$T/init.out" 2>&1 || fail "init"
 "$TROUPE" server --data "$T/srv" --listen "$EP" >>"$T/server.log" 2>&1 & SRV=$!; PIDS+=($SRV)
 wait_for 30 tro get nodes || fail "server not serving"
 # a node process: joins from its own data directory and config home (another machine)
-join() { local n=$1; shift; XDG_CONFIG_HOME="$T/$n/config" "$TROUPE" join "$EP" --data "$T/$n" --default-runtime process "$@"; }
+join() { local n=$1; shift; XDG_CONFIG_HOME="$T/$n/config" exec "$TROUPE" join "$EP" --data "$T/$n" --default-runtime process "$@"; }
 refused() { # $1 expected words, then the join's arguments
   local want=$1; shift
   timeout -k 5 40 env XDG_CONFIG_HOME="$T/bad/config" "$TROUPE" join "$EP" --data "$T/bad" --node-name bad "$@" >"$T/bad.out" 2>&1 \
