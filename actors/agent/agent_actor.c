@@ -1402,8 +1402,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     register_node (ctx, a);
     renew_lease (ctx, a);
     troupe_timer (ctx, T_SYNC, 1000, 1);
-    troupe_timer (ctx, T_LEASE, 10000, 1);
-    /* the Lease is the heartbeat (every 10 s); the full status is re-posted every 5 min, as the
+    troupe_timer (ctx, T_LEASE, AGENT_LEASE_RENEW_MS, 1);
+    /* the Lease is the heartbeat (every 2.5 s, where the kubelet renews every 10 s, a quarter of
+     * its 40 s duration: a node monitor grace period of 10 s, issue 8's fail-over setting, must
+     * not flap on a renewal that comes a little late); the full status is re-posted every 5 min, as the
      * kubelet's nodeStatusReportFrequency (an Unknown set by the controller is answered at the
      * next lease renewal: check_node) */
     troupe_timer (ctx, T_NODE, 300000, 1);

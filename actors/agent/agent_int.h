@@ -35,6 +35,7 @@
 #define A "agent"
 #define T_SYNC 1
 #define T_LEASE 2
+#define AGENT_LEASE_RENEW_MS 2500
 #define T_KICK 3
 #define T_NODE 4
 #define T_NET 5 /* steps the httpGet/tcpSocket checks in flight */

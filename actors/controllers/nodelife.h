@@ -7,6 +7,13 @@
  * toleration of node.kubernetes.io/unreachable) are deleted with grace 0 — their agent is gone —
  * so their ReplicaSets replace them elsewhere. An agent that comes back posts Ready=True itself.
  *
+ * As Kubernetes since taint-based evictions: a node whose Ready is Unknown gets the taints
+ * node.kubernetes.io/unreachable NoSchedule and NoExecute (timeAdded), one whose Ready is False
+ * node.kubernetes.io/not-ready; they go when Ready is True again. Its pods' Ready condition turns
+ * False at once (MarkPodsNotReady: their endpoints leave the Services). A pod is evicted when its
+ * toleration of the NoExecute taint runs out: its own tolerationSeconds, forever for a toleration
+ * without seconds, else the eviction timeout (DefaultTolerationSeconds' 300 s, configurable).
+ *
  * As in Kubernetes (the controller's own probe timestamps), a controller that has just started —
  * after a failover, say — gives every node a full grace period from its start: it judges a
  * node by what it has seen itself. The stored renewTime may be up to a lease checkpoint old on a
@@ -18,7 +25,14 @@
 #include "actors/controllers/ctrl.h"
 
 #define NODELIFE_GRACE_MS 40000
+#define NODELIFE_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
+#define NODELIFE_TAINT_NOT_READY "node.kubernetes.io/not-ready"
 #define NODELIFE_EVICT_MS 300000
+
+/* How long pod tolerates the NoExecute taint (key, value): the least tolerationSeconds of its
+ * matching tolerations (ms, ≥ 0), -1 if one matches without seconds (forever), default_ms if none
+ * matches (what DefaultTolerationSeconds admission gives a pod). */
+int64_t nodelife_toleration_ms (const json_t *pod, const json_t *taint, int64_t default_ms);
 
 /* node: the Node; lease: its Lease or NULL; pods: pods bound to it; since_ms: when this
  * controller started (no node is judged older than that). */

@@ -47,6 +47,8 @@ moved() { [ "$(pods | jq '[.items[] | select(.status.phase=="Running" and .spec.
 wait_for 90 moved || fail "replicas of the lost node not Running elsewhere within 90 s: $(labtro get pods -o wide 2>&1)"
 echo "node m2 lost (agent killed -9): 3 replicas Running on the others after $((SECONDS - T0)) s (grace 10 s, eviction 5 s)"
 labtro get node m2 -o json | jq -e '.status.conditions[] | select(.type=="Ready") | .status=="Unknown"' >/dev/null || fail "lost node not Unknown"
+labtro get node m2 -o json | jq -e '[.spec.taints[]? | select(.key=="node.kubernetes.io/unreachable") | .effect] | sort == ["NoExecute","NoSchedule"]' >/dev/null ||
+  fail "lost node without the unreachable taints: $(labtro get node m2 -o json | jq -c .spec.taints)"
 pass "a lost node's replicas run again on the others"
 
 # m2 comes back with its data: no token; its lost pod's process is removed
@@ -54,6 +56,8 @@ NS=$(lab_json '.nodes[1].netns'); D2=$(lab_json '.nodes[1].data')
 nsenter --net="/run/netns/$NS" env XDG_CONFIG_HOME="$D2/config" "$TROUPE" join "$(lab_json .server)" --data "$D2" --node-name m2 --default-runtime process >>"$T/m2-again.log" 2>&1 & M2=$!; PIDS+=($M2)
 wait_for 60 sh -c "'$TROUPE' --kubeconfig '$LAB/config/troupe/config' get node m2 -o json | jq -e 'any(.status.conditions[]?; .type==\"Ready\" and .status==\"True\")'" || fail "m2 not Ready again"
 wait_for 60 procs_eq 3 || fail "$(count_procs) replica processes, 3 expected once m2 removed the pod it lost"
+wait_for 30 sh -c "'$TROUPE' --kubeconfig '$LAB/config/troupe/config' get node m2 -o json | jq -e '[.spec.taints[]? | select(.key==\"node.kubernetes.io/unreachable\")] | length == 0'" ||
+  fail "the unreachable taints stayed on the node that came back"
 pass "the lost node rejoined without a token and removed the pod it no longer owns"
 
 labtro delete -f "$T/app.yaml" >/dev/null

@@ -490,26 +490,75 @@ ready_again (json_t *node, const char *t)
     tv_set (node, "status.conditions", conds);
 }
 
+/* Applies the actions' Node status update and taint patch to node (what the broker would do). */
+static void
+apply_node (json_t *node, const ctrl_actions_t *a)
+{
+    for (size_t k = 0; k < a->n; k++) {
+        if (strcmp (a->v[k].kind, "Node"))
+            continue;
+        if (a->v[k].verb == TR_VERB_UPDATE_STATUS)
+            tv_set (node, "status", json_deep_copy (tv_get (a->v[k].body, "status")));
+        else if (a->v[k].verb == TR_VERB_PATCH)
+            tv_set (node, "spec.taints", json_deep_copy (tv_get (a->v[k].body, "spec.taints")));
+    }
+}
+
+/* The taints of key in the patch of a, as "NoSchedule,NoExecute" ("" if none, "-" if no patch). */
+static void
+patched_taints (const ctrl_actions_t *a, const char *key, char *buf, size_t len)
+{
+    snprintf (buf, len, "-");
+    for (size_t k = 0; k < a->n; k++)
+        if (a->v[k].verb == TR_VERB_PATCH && !strcmp (a->v[k].kind, "Node")) {
+            buf[0] = 0;
+            size_t i;
+            json_t *t;
+            json_array_foreach (tv_get (a->v[k].body, "spec.taints"), i, t) if (!strcmp (tv_str (t, "key"), key)) {
+                if (buf[0])
+                    strncat (buf, ",", len - strlen (buf) - 1);
+                strncat (buf, tv_str (t, "effect"), len - strlen (buf) - 1);
+                if (!strcmp (tv_str (t, "effect"), "NoExecute"))
+                    assert_non_null (tv_str (t, "timeAdded"));
+            }
+        }
+}
+
 static void
 node_lifecycle (void **state)
 {
     (void) state;
-    char t0[32];
+    char t0[32], taints[200];
     tr_time_format (NOW, t0, sizeof t0);
-    json_t *node = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:[{s:s,s:s,s:s,s:s}]}}", "apiVersion", "v1", "kind", "Node",
-                              "metadata", "name", "n1", "resourceVersion", "3", "status", "conditions", "type", "Ready",
+    json_t *node = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:[{s:s,s:s}]},s:{s:[{s:s,s:s,s:s,s:s}]}}", "apiVersion", "v1", "kind",
+                              "Node", "metadata", "name", "n1", "resourceVersion", "3", "spec", "taints", "key",
+                              "example.com/other", "effect", "NoSchedule", "status", "conditions", "type", "Ready",
                               "status", "True", "lastHeartbeatTime", t0, "lastTransitionTime", t0);
     json_t *lease = json_pack ("{s:{s:s}}", "spec", "renewTime", t0);
     json_t *pods = json_array ();
     json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
     ctrl_actions_t a = {0};
-    /* renewed 30 s ago: alive */
+    /* renewed 30 s ago: alive, and no taint of ours to remove */
     nodelife_reconcile (node, lease, pods, NOW + 30000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
-    /* 41 s: Ready becomes Unknown, nothing evicted yet */
+    /* 41 s: Ready becomes Unknown, the unreachable taints are added (the other taint kept), the
+     * pod turns not Ready at once (its endpoints go), nothing evicted yet */
     nodelife_reconcile (node, lease, pods, NOW + 41000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
+    assert_int_equal (count (&a, TR_VERB_PATCH, "Node"), 1);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
+    patched_taints (&a, NODELIFE_TAINT_UNREACHABLE, taints, sizeof taints);
+    assert_string_equal (taints, "NoSchedule,NoExecute");
+    patched_taints (&a, "example.com/other", taints, sizeof taints);
+    assert_string_equal (taints, "NoSchedule");
+    assert_int_equal (count (&a, TR_VERB_PATCH, "Pod"), 1);
+    for (size_t k = 0; k < a.n; k++)
+        if (a.v[k].verb == TR_VERB_PATCH && !strcmp (a.v[k].kind, "Pod")) {
+            assert_string_equal (tv_str (a.v[k].opts, "subresource"), "status");
+            const json_t *c = json_array_get (tv_get (a.v[k].body, "status.conditions"), 0);
+            assert_string_equal (tv_str (c, "type"), "Ready");
+            assert_string_equal (tv_str (c, "status"), "False");
+        }
     json_t *st = json_deep_copy (tv_get (a.v[0].body, "status"));
     const json_t *rc = NULL;
     size_t i;
@@ -517,9 +566,11 @@ node_lifecycle (void **state)
     json_array_foreach (tv_get (st, "conditions"), i, c) if (!strcmp (tv_str (c, "type"), "Ready")) rc = c;
     assert_string_equal (tv_str (rc, "status"), "Unknown");
     assert_string_equal (tv_str (rc, "reason"), "NodeStatusUnknown");
+    json_decref (st);
+    apply_node (node, &a);
     ctrl_actions_clear (&a);
-    /* apply it; before the eviction timeout nothing more happens, after it the pod goes, grace 0 */
-    tv_set (node, "status", st);
+    tv_set_str (json_array_get (tv_get (json_array_get (pods, 0), "status.conditions"), 0), "status", "False");
+    /* before the toleration runs out nothing more happens, after it the pod goes, grace 0 */
     nodelife_reconcile (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
     nodelife_reconcile (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
@@ -528,16 +579,85 @@ node_lifecycle (void **state)
         if (a.v[k].verb == TR_VERB_DELETE)
             assert_int_equal (tv_int (a.v[k].opts, "gracePeriodSeconds", -1), 0);
     ctrl_actions_clear (&a);
-    /* a fresh renewal means alive again: no action (the agent itself posts Ready=True) */
+    /* a pod's own toleration decides: 10 s; forever; another key's does not count */
+    json_t *p = json_array_get (pods, 0);
+    tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:s,s:i}]", "key", NODELIFE_TAINT_UNREACHABLE, "operator",
+                                              "Exists", "effect", "NoExecute", "tolerationSeconds", 10));
+    nodelife_reconcile (node, lease, pods, NOW + 41000 + 9000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
+    nodelife_reconcile (node, lease, pods, NOW + 41000 + 10000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
+    ctrl_actions_clear (&a);
+    tv_set (p, "spec.tolerations", json_pack ("[{s:s}]", "operator", "Exists")); /* tolerates everything, forever */
+    nodelife_reconcile (node, lease, pods, NOW + 10000000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
+    ctrl_actions_clear (&a);
+    json_t *ut = json_pack ("{s:s,s:s}", "key", NODELIFE_TAINT_UNREACHABLE, "effect", "NoExecute");
+    assert_int_equal (nodelife_toleration_ms (p, ut, 5000), -1);
+    tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:i},{s:s,s:s,s:s}]", "key", "other", "operator", "Exists",
+                                              "tolerationSeconds", 1, "key", NODELIFE_TAINT_UNREACHABLE, "effect",
+                                              "NoSchedule", "operator", "Exists"));
+    assert_int_equal (nodelife_toleration_ms (p, ut, 5000), 5000); /* none match */
+    tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:i},{s:s,s:i}]", "key", NODELIFE_TAINT_UNREACHABLE,
+                                              "tolerationSeconds", 30, "key", NODELIFE_TAINT_UNREACHABLE,
+                                              "tolerationSeconds", -5));
+    assert_int_equal (nodelife_toleration_ms (p, ut, 5000), 0); /* the least, ≥ 0 */
+    json_decref (ut);
+    tv_del (p, "spec.tolerations");
+    /* the agent is back: a fresh renewal and Ready=True; our taints go, the other stays */
     char t1[32];
     tr_time_format (NOW + 500000, t1, sizeof t1);
     tv_set_str (lease, "spec.renewTime", t1);
+    ready_again (node, t1);
     nodelife_reconcile (node, lease, pods, NOW + 501000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (a.n, 1);
+    patched_taints (&a, NODELIFE_TAINT_UNREACHABLE, taints, sizeof taints);
+    assert_string_equal (taints, "");
+    patched_taints (&a, "example.com/other", taints, sizeof taints);
+    assert_string_equal (taints, "NoSchedule");
+    apply_node (node, &a);
+    ctrl_actions_clear (&a);
+    nodelife_reconcile (node, lease, pods, NOW + 502000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
+    /* Ready=False from the agent (its runtime is down): the not-ready taints, eviction after the
+     * default toleration with the pod's own grace period (the agent is there to stop it) */
+    tv_set_str (json_array_get (tv_get (node, "status.conditions"), 0), "status", "False");
+    nodelife_reconcile (node, lease, pods, NOW + 503000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    patched_taints (&a, NODELIFE_TAINT_NOT_READY, taints, sizeof taints);
+    assert_string_equal (taints, "NoSchedule,NoExecute");
+    apply_node (node, &a);
+    ctrl_actions_clear (&a);
+    char t2[32];
+    tr_time_format (NOW + 503000 + NODELIFE_EVICT_MS, t2, sizeof t2);
+    tv_set_str (lease, "spec.renewTime", t2); /* the agent still renews: alive, not ready */
+    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
+    for (size_t k = 0; k < a.n; k++)
+        if (a.v[k].verb == TR_VERB_DELETE)
+            assert_null (a.v[k].opts);
+    ctrl_actions_clear (&a);
+    /* a NoExecute taint of the user's on a Ready node: an intolerant pod goes at once, with its
+     * own grace period; Equal with the taint's value tolerates it, another value does not */
+    tv_set_str (json_array_get (tv_get (node, "status.conditions"), 0), "status", "True");
+    tv_set (node, "spec.taints", json_pack ("[{s:s,s:s,s:s,s:s}]", "key", "dedicated", "value", "db", "effect",
+                                             "NoExecute", "timeAdded", t2));
+    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
+    assert_int_equal (count (&a, TR_VERB_PATCH, "Node"), 0); /* the user's taint is left alone */
+    ctrl_actions_clear (&a);
+    tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:s}]", "key", "dedicated", "value", "db", "effect", "NoExecute"));
+    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
+    tv_set_str (json_array_get (tv_get (p, "spec.tolerations"), 0), "value", "web");
+    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
+    ctrl_actions_clear (&a);
+    tv_del (p, "spec.tolerations");
     /* a controller that started after the last renewal it could see (a failover) waits a full
      * grace period from its own start before it judges the node */
     tv_set_str (lease, "spec.renewTime", t0);
     ready_again (node, t0);
+    tv_del (node, "spec.taints");
     int64_t started = NOW + 100000;
     nodelife_reconcile (node, lease, pods, started + 1000, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);

@@ -576,17 +576,15 @@ static void
 refused_values (void **state)
 {
     (void) state;
-    expect_refused ("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {taints: [{key: k, effect: NoExecute}]}\n",
-                    "spec.taints[0].effect: Unsupported value: \"NoExecute\": not supported yet by Troupe: NoExecute taints do not evict pods");
+    expect_valid ("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {taints: [{key: k, effect: NoExecute}]}\n");
     expect_refused ("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {taints: [{key: k, effect: PreferNoSchedule}]}\n",
                     "spec.taints[0].effect: Unsupported value: \"PreferNoSchedule\": not supported yet");
     expect_refused ("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {taints: [{key: k, effect: Sometimes}]}\n",
                     "spec.taints[0].effect: Unsupported value: \"Sometimes\": supported values:");
     expect_valid ("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {taints: [{key: k, effect: NoSchedule}]}\n");
-    expect_refused ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
-                    "template: {metadata: {labels: {a: b}}, spec: {tolerations: [{operator: Exists, effect: NoExecute}], "
-                    "containers: [{name: c}]}}}\n",
-                    "spec.template.spec.tolerations[0].effect: Unsupported value: \"NoExecute\": not supported yet");
+    expect_valid ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
+                  "template: {metadata: {labels: {a: b}}, spec: {tolerations: [{operator: Exists, effect: NoExecute, "
+                  "tolerationSeconds: 30}], containers: [{name: c}]}}}\n");
     expect_valid ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {tolerations: [{operator: Exists}], containers: [{name: c}]}\n");
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/service-account-token\n",
                     "type: Unsupported value: \"kubernetes.io/service-account-token\": not supported yet");
