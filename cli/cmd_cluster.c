@@ -14,6 +14,7 @@
 #include "actors/agent/logrotate.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
+#include "actors/controllers/nodeipam.h"
 #include "actors/manifests/manifests_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
@@ -65,7 +66,8 @@ mkdirp (const char *path, mode_t mode)
 /* --config FILE: the same settings as the flags, as YAML (flags win). Unknown keys are errors.
  *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
- *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
+ *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300,
+ *                 clusterCIDR: 10.244.0.0/16, nodeCIDRMaskSize: 24} (--cluster-cidr, --node-cidr-mask-size)
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
  *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
@@ -135,6 +137,39 @@ static const char *
 pick (const char *flag, const json_t *cfg, const char *key)
 {
     return flag ? flag : tv_str (cfg, key);
+}
+
+/* kube-controller-manager's --cluster-cidr and --node-cidr-mask-size (server, up): into
+ * cfg.controllers (flags win), checked here so a bad value stops the command at once. 0 or -1. */
+static int
+ipam_flags (int *argc, char **argv, json_t *cfg)
+{
+    const char *cidr = cli_opt (argc, argv, "--cluster-cidr", NULL);
+    const char *mask = cli_opt (argc, argv, "--node-cidr-mask-size", NULL);
+    json_t *ctl = json_object_get (cfg, "controllers");
+    if (!json_is_object (ctl)) {
+        ctl = json_object ();
+        json_object_set_new (cfg, "controllers", ctl);
+    }
+    if (cidr)
+        json_object_set_new (ctl, "clusterCIDR", json_string (cidr));
+    if (mask) {
+        char *end;
+        long n = strtol (mask, &end, 10);
+        json_object_set_new (ctl, "nodeCIDRMaskSize", json_integer (end == mask || *end ? -1 : n));
+    }
+    json_t *c = json_object_get (ctl, "clusterCIDR"), *m = json_object_get (ctl, "nodeCIDRMaskSize");
+    nodeipam_t t;
+    char err[300];
+    if ((c && !json_is_string (c)) || (m && !json_is_integer (m)) ||
+        nodeipam_init (&t, c ? json_string_value (c) : NODEIPAM_CLUSTER_CIDR, m ? (int) json_integer_value (m) : NODEIPAM_MASK,
+                       err, sizeof err)) {
+        fprintf (stderr, "error: --cluster-cidr / --node-cidr-mask-size: %s\n",
+                 (c && !json_is_string (c)) || (m && !json_is_integer (m)) ? "clusterCIDR must be a string, nodeCIDRMaskSize an integer" : err);
+        return -1;
+    }
+    nodeipam_clear (&t);
+    return 0;
 }
 
 /* A number from a flag or a config key (0: unset, the default applies). */
@@ -1019,6 +1054,10 @@ cmd_up (cli_t *g, int argc, char **argv)
         return 1;
     }
     const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
+    if (ipam_flags (&argc, argv, cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
     if (node_flags (&argc, argv, cfg, &c.node_cfg)) {
@@ -1069,6 +1108,10 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    if (ipam_flags (&argc, argv, cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     int no_supervise = cli_flag (&argc, argv, "--no-supervise", NULL) || !tv_bool (cfg, "supervise", true);
     const char *name = pick (cli_opt (&argc, argv, "--name", NULL), cfg, "name");
     c.peer_listen = pick (cli_opt (&argc, argv, "--peer-listen", NULL), cfg, "peerListen");

@@ -20,6 +20,7 @@ usage (FILE *f)
              "  server … --peer-listen tcp://H:P [--join tcp://PEER --token T]  replicated store (Raft)\n"
              "         [--snapshot-threshold N] [--snapshot-trailing N] [--lease-checkpoint-seconds S (300; 0: every renewal)]\n"
              "         [--no-supervise]  (by default a crashed server is restarted by its own supervisor process)\n"
+             "         [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24]  each Node's spec.podCIDR (also on up)\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "        [--max-pods 110] [--kube-reserved|--system-reserved cpu=100m,memory=100Mi,ephemeral-storage=1Gi]\n"
              "        [--eviction-hard memory.available<100Mi,nodefs.available<10%%,nodefs.inodesFree<5%%,pid.available<N]\n"
