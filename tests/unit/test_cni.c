@@ -534,8 +534,8 @@ test_egress_masquerade (void **state)
     snprintf (host_a, sizeof host_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 1);
     snprintf (out_a, sizeof out_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 2);
     OK (cni_write_conflist (&cfg, err, sizeof err));
-    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err));
-    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err)); /* idempotent: still one rule */
+    OK (masq_ensure (masq_table, cfg.subnet, NULL, err, sizeof err));
+    OK (masq_ensure (masq_table, cfg.subnet, NULL, err, sizeof err)); /* idempotent: still one rule */
     char *l = masq_list (masq_table);
     assert_non_null (l);
     int rules = 0;
@@ -577,19 +577,29 @@ test_masq_ruleset (void **state)
 {
     (void) state;
     char err[256];
-    char *r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", err, sizeof err);
+    char *r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", NULL, err, sizeof err);
     assert_non_null (r);
     assert_non_null (strstr (r, "ip saddr 10.88.0.0/16 ip daddr != 10.88.0.0/16 ip daddr != 224.0.0.0/4 masquerade"));
+    free (r);
+    /* a node's pod CIDR in a cluster's: pod to pod across nodes keeps its address */
+    r = masq_ruleset ("troupe_tr1", "10.244.3.0/24", "10.244.0.0/16", err, sizeof err);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "ip saddr 10.244.3.0/24 ip daddr != 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade"));
+    free (r);
+    assert_null (masq_ruleset ("t", "10.244.3.0/24", "10.244.0.0/16; flush ruleset", err, sizeof err));
+    assert_non_null (strstr (err, "cluster CIDR"));
+    r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", "", err, sizeof err);
+    assert_non_null (r);
     assert_non_null (strstr (r, "flush chain ip troupe_tr1 postrouting"));
     free (r);
     const char *bad_tables[] = { "", "1x", "a;b", "a b", "tbl}", NULL };
     for (int i = 0; bad_tables[i]; i++) {
-        assert_null (masq_ruleset (bad_tables[i], "10.0.0.0/8", err, sizeof err));
+        assert_null (masq_ruleset (bad_tables[i], "10.0.0.0/8", NULL, err, sizeof err));
         assert_non_null (strstr (err, "table name"));
     }
     const char *bad_nets[] = { "", "10.0.0.0", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/8; flush ruleset", "::/0", NULL };
     for (int i = 0; bad_nets[i]; i++) {
-        assert_null (masq_ruleset ("t", bad_nets[i], err, sizeof err));
+        assert_null (masq_ruleset ("t", bad_nets[i], NULL, err, sizeof err));
         assert_non_null (strstr (err, "subnet"));
     }
 }
