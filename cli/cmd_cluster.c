@@ -15,6 +15,8 @@
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/controllers/nodeipam.h"
+
+#include <arpa/inet.h>
 #include "actors/manifests/manifests_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
@@ -70,7 +72,8 @@ mkdirp (const char *path, mode_t mode)
  *                 clusterCIDR: 10.244.0.0/16, nodeCIDRMaskSize: 24} (--cluster-cidr, --node-cidr-mask-size)
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
- *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
+ *   podCIDR: CIDR (default: the Node's spec.podCIDR), clusterCIDR: 10.244.0.0/16 (not masqueraded),
+ *   nodeIP: ADDR (default: the default route's interface's), defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
  *   containerLogMaxFiles: 5, containerLogMonitorInterval: 10s,
  *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
@@ -86,7 +89,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", NULL};
+                                  "staticPodPath", "nodeIP", "clusterCIDR", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -490,7 +493,7 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     char oci[1100];
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
-    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "seedBusybox",
+    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "clusterCIDR", "seedBusybox",
                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir",
                                  "runcPath", "conmonPath", NULL};
     for (int i = 0; pass[i]; i++)
@@ -778,7 +781,9 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
              {"--container-log-max-size", "containerLogMaxSize"},
              {"--cni-bin-dir", "cniBinDir"},
              {"--runc", "runcPath"},     /* CRI-O's runtime_path */
-             {"--conmon", "conmonPath"}}; /* CRI-O's conmon */
+             {"--conmon", "conmonPath"}, /* CRI-O's conmon */
+             {"--node-ip", "nodeIP"},    /* the kubelet's: the Node's InternalIP */
+             {"--cluster-cidr", "clusterCIDR"}}; /* kube-proxy's: pod traffic not masqueraded */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -787,6 +792,16 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
             continue;
         if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
             fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+        uint32_t addr;
+        int bits;
+        struct in_addr in;
+        if (((i == 0 || !strcmp (g[i].key, "clusterCIDR")) && nodeipam_parse (v, &addr, &bits, 1)) ||
+            (!strcmp (g[i].key, "nodeIP") && inet_pton (AF_INET, v, &in) != 1)) {
+            fprintf (stderr, "error: %s \"%s\": must be an IPv4 %s\n", g[i].flag, v, strcmp (g[i].key, "nodeIP") ? "CIDR" : "address");
             json_decref (*out);
             *out = NULL;
             return -1;
@@ -1064,6 +1079,9 @@ cmd_up (cli_t *g, int argc, char **argv)
         json_decref (cfg);
         return 1;
     }
+    /* the node's agent knows the cluster CIDR the controllers allocate from (masquerade) */
+    if (!tv_get (c.node_cfg, "clusterCIDR") && tv_get (cfg, "controllers.clusterCIDR"))
+        json_object_set (c.node_cfg, "clusterCIDR", tv_get (cfg, "controllers.clusterCIDR"));
     /* a single-node cluster runs the examples offline: busybox:latest made from busybox-static */
     json_object_set_new (c.node_cfg, "seedBusybox", json_true ());
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
@@ -1360,6 +1378,7 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .run_dir = run,
                                   .node = tv_str (sc, "node"),
                                   .pod_cidr = tv_str (sc, "podCIDR"),
+                                  .cluster_cidr = tv_str (sc, "clusterCIDR"),
                                   .cni_bin_dir = tv_str (sc, "cniBinDir"),
                                   .runc = tv_str (sc, "runcPath"),
                                   .conmon = tv_str (sc, "conmonPath"),

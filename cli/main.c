@@ -25,6 +25,7 @@ usage (FILE *f)
              "        [--max-pods 110] [--kube-reserved|--system-reserved cpu=100m,memory=100Mi,ephemeral-storage=1Gi]\n"
              "        [--eviction-hard memory.available<100Mi,nodefs.available<10%%,nodefs.inodesFree<5%%,pid.available<N]\n"
              "        [--insecure-registry HOST:PORT]… [--default-runtime oci|process] [--pod-cidr CIDR] [--cni-bin-dir /usr/lib/cni]\n"
+             "        [--node-ip ADDR] [--cluster-cidr 10.244.0.0/16]  (default pod CIDR: the Node's spec.podCIDR)\n"
              "        [--runc PATH] [--conmon PATH]  (default: found on PATH)\n"
              "        [--container-log-max-size 10Mi] [--container-log-max-files 5] [--container-log-monitor-interval 10s]\n"
              "        [--image-gc-high-threshold 85] [--image-gc-low-threshold 80]  (also on up)\n"

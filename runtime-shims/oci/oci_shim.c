@@ -523,6 +523,8 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     snprintf (s->cni.state_dir, sizeof s->cni.state_dir, "%.400s/cni", s->run);
     snprintf (s->cni.bridge, sizeof s->cni.bridge, "tr%08x", h);
     snprintf (s->cni.subnet, sizeof s->cni.subnet, "%s", o->pod_cidr ? o->pod_cidr : "10.88.0.0/16");
+    if (o->pod_cidr && o->cluster_cidr)
+        snprintf (s->cluster_cidr, sizeof s->cluster_cidr, "%.63s", o->cluster_cidr);
     if (!o->pod_cidr) { /* the pod CIDR the agent gave last (UpdateRuntimeConfig), if any */
         snprintf (d, sizeof d, "%s/cni/network.json", s->state);
         json_t *nw = json_load_file (d, 0, NULL);
