@@ -15,7 +15,9 @@ cd "$T" || fail "no temp dir"
 PORT=$((20000 + $$ % 12000)); REG=127.0.0.1:$PORT; MARK=ctr-e2e-$$; IMG=$REG/e2e/busybox:1
 # the node's runtime flags: a bad value stops `up` with the flag named, before anything starts
 for bad in "--image-gc-low-threshold 90|must be below --image-gc-high-threshold" "--image-gc-high-threshold 101|percentage" \
-           "--default-runtime kata|must be oci or process" "--insecure-registry http://x/y|must be HOST or HOST:PORT"; do
+           "--default-runtime kata|must be oci or process" "--insecure-registry http://x/y|must be HOST or HOST:PORT" \
+           "--cluster-cidr 10.244.0.1/16|host bits zero" "--node-cidr-mask-size 8|nodeCIDRMaskSize 8" \
+           "--node-ip nope|must be an IPv4 address" "--pod-cidr 10.1.0.0/99|must be an IPv4 CIDR"; do
   flag=${bad%%|*}; want=${bad#*|}
   # shellcheck disable=SC2086
   OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" $flag 2>&1) && fail "troupe up $flag started"
