@@ -45,6 +45,10 @@ pass "IPAM gave $FAKE_B 10.247.1.0/24; routes to both fake nodes via $GW (proto 
 sed "s|spec: {}|spec: {podCIDR: 10.247.9.0/24}|" "$T/$FAKE_B.yaml" >"$T/move.yaml"
 OUT=$(tro apply -f "$T/move.yaml" 2>&1) && fail "podCIDR changed: $OUT"
 grep -q "may not change podCIDR" <<<"$OUT" || fail "unclear refusal: $OUT"
+# a manifest that does not name the podCIDR keeps it (as kubectl's three-way merge)
+sed "s|spec: {}|spec: {unschedulable: true}|" "$T/$FAKE_B.yaml" >"$T/cordon.yaml"
+OUT=$(tro apply -f "$T/cordon.yaml" 2>&1) || fail "re-apply of $FAKE_B without its podCIDR: $OUT"
+cidr_is "$FAKE_B" 10.247.1.0/24 || fail "re-apply lost the podCIDR: '$(cidr "$FAKE_B")'"
 tro delete node "$FAKE_A" >/dev/null || fail "delete $FAKE_A"
 wait_for 10 eval '! has 10.247.250.0/24 "$GW"' || fail "route of deleted $FAKE_A still there"
 has 10.247.1.0/24 "$GW" || fail "route of $FAKE_B went with $FAKE_A's"
@@ -55,4 +59,4 @@ wait_for 10 cidr_is "$FAKE_A" 10.247.2.0/24 || fail "a new node got '$(cidr "$FA
 wait_for 10 has 10.247.2.0/24 "$GW" || fail "no route for the new node"
 tro delete node "$FAKE_A" >/dev/null
 wait_for 10 eval '! has 10.247.2.0/24 "$GW"' || fail "route of deleted $FAKE_A still there"
-pass "podCIDR immutable; deleted nodes' routes removed, the others kept; next subnet after the last given"
+pass "podCIDR immutable, kept by a re-apply; deleted nodes' routes removed, the others kept; next subnet after the last given"
