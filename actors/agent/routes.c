@@ -50,7 +50,8 @@ route_cb (const struct nlmsghdr *nlh, void *data)
     dump_t *d = data;
     struct rtmsg *rm = mnl_nlmsg_get_payload (nlh);
     struct nlattr *tb[RTA_MAX + 1] = {0};
-    if (rm->rtm_family != AF_INET)
+    if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len (nlh) < sizeof *rm || rm->rtm_family != AF_INET ||
+        rm->rtm_dst_len > 32)
         return MNL_CB_OK;
     mnl_attr_parse (nlh, sizeof *rm, attr_cb, tb);
     uint32_t table = tb[RTA_TABLE] ? mnl_attr_get_u32 (tb[RTA_TABLE]) : rm->rtm_table;
@@ -145,6 +146,16 @@ routes_list (int proto, hostgw_route_t **out, size_t *n, char *err, size_t errle
     *out = d.v;
     *n = d.n;
     return 0;
+}
+
+int
+routes_parse (const void *buf, size_t len, int proto, hostgw_route_t **out, size_t *n)
+{
+    dump_t d = {.proto = proto};
+    int r = mnl_cb_run (buf, len, 0, 0, route_cb, &d);
+    *out = d.v;
+    *n = d.n;
+    return r < 0 ? -1 : 0;
 }
 
 int

@@ -18,6 +18,11 @@
 /* Our routes: IPv4, main table, rtm_protocol == proto. *out malloc'd. 0, or -1 with err. */
 int routes_list (int proto, hostgw_route_t **out, size_t *n, char *err, size_t errlen);
 
+/* The routes of protocol proto in buf, netlink messages as a route dump brings them (what
+ * routes_list reads; fuzzed: tests/fuzz/fuzz_routes.c). *out malloc'd (may be NULL when *n is
+ * 0). 0, or -1 when buf is malformed or holds an error (the routes before it are kept). */
+int routes_parse (const void *buf, size_t len, int proto, hostgw_route_t **out, size_t *n);
+
 /* Applies one action with protocol proto. 0, or -1 with err (strerror of the kernel's answer). */
 int routes_apply (const hostgw_action_t *a, int proto, char *err, size_t errlen);
 
