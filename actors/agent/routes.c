@@ -81,6 +81,29 @@ route_cb (const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
+/* mnl_cb_run over the well-formed messages at the start of buf: each header whole, its length
+ * at least a header's and within what is left. libmnl's own check reads nlmsg_len as an int, so
+ * a length of 2^31 or more would walk it out of the buffer (found by fuzz_routes). -1 when
+ * something malformed follows them (what came before is still run). */
+static int
+run (const char *buf, size_t len, unsigned seq, unsigned portid, mnl_cb_t cb, void *data)
+{
+    size_t ok = 0;
+    while (len - ok >= sizeof (struct nlmsghdr)) {
+        const struct nlmsghdr *h = (const struct nlmsghdr *) (buf + ok);
+        if (h->nlmsg_len < sizeof *h || h->nlmsg_len > len - ok)
+            break;
+        size_t step = MNL_ALIGN (h->nlmsg_len);
+        ok += step < len - ok ? step : len - ok;
+    }
+    int r = ok ? mnl_cb_run (buf, ok, seq, portid, cb, data) : MNL_CB_OK;
+    if (ok < len && r > MNL_CB_STOP) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return r;
+}
+
 /* Sends nlh and runs cb over the answers (a dump, or the acknowledgement) until done. */
 static int
 talk (struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *err, size_t errlen)
@@ -108,7 +131,7 @@ talk (struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *err, size_t errlen)
             snprintf (err, errlen, "netlink receive: %s", strerror (errno));
             goto out;
         }
-        r = mnl_cb_run (buf, (size_t) len, nlh->nlmsg_seq, portid, cb, data);
+        r = run (buf, (size_t) len, nlh->nlmsg_seq, portid, cb, data);
     }
     if (r < 0) {
         snprintf (err, errlen, "%s", strerror (errno));
@@ -152,7 +175,7 @@ int
 routes_parse (const void *buf, size_t len, int proto, hostgw_route_t **out, size_t *n)
 {
     dump_t d = {.proto = proto};
-    int r = mnl_cb_run (buf, len, 0, 0, route_cb, &d);
+    int r = run (buf, len, 0, 0, route_cb, &d);
     *out = d.v;
     *n = d.n;
     return r < 0 ? -1 : 0;
