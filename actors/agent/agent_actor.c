@@ -919,8 +919,21 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
         if (!json_object_get (a->sandboxes, uid)) {
             char sk[100];
             snprintf (sk, sizeof sk, "sb/%s", uid);
-            if (ag_inflight (a, sk) || (!a->net_ready && !tv_bool (pod, "spec.hostNetwork", false)))
-                return; /* the pod network waits for the Node's podCIDR (podnet.c) */
+            if (ag_inflight (a, sk))
+                return;
+            if (!a->net_ready && !tv_bool (pod, "spec.hostNetwork", false)) {
+                /* the pod network waits for the Node's podCIDR (podnet.c); said as the kubelet */
+                char nk[100];
+                snprintf (nk, sizeof nk, "netnr/%s", uid);
+                if (!ag_inflight (a, nk)) {
+                    ag_mark (a, nk);
+                    ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning",
+                                  "NetworkNotReady",
+                                  "network is not ready: container runtime network not ready: NetworkReady=false "
+                                  "reason:NetworkPluginNotReady message:the node has no spec.podCIDR yet");
+                }
+                return;
+            }
             ag_mark (a, sk);
             char cg[600];
             char parent[300];

@@ -3,6 +3,7 @@
  * other nodes' pod CIDRs (hostgw.h decides, routes.h applies), kept in step with the Nodes. */
 #include "actors/agent/agent_int.h"
 #include "actors/agent/hostgw.h"
+#include "actors/agent/podcidr.h"
 #include "actors/agent/routes.h"
 #include "actors/controllers/nodeipam.h"
 
@@ -81,17 +82,24 @@ ag_podnet_step (troupe_ctx_t *ctx, agent_t *a)
     if (!a->nodes || !troupe_informer_synced (a->nodes))
         return;
     const char *own = a->pod_cidr_cfg[0] ? a->pod_cidr_cfg : own_pod_cidr (a);
-    if (a->pod_cidr_cfg[0])
-        a->net_ready = 1; /* --pod-cidr: the runtime has it from its configuration */
-    else if (own && strcmp (own, a->net_cidr) && !a->net_sending && a->runtimes_known) {
+    podcidr_in_t in = {a->pod_cidr_cfg, own, a->net_cidr, a->net_sending, a->runtimes_known, a->net_ready,
+                       troupe_mono_ms (), a->net_deadline};
+    switch (podcidr_decide (&in)) {
+    case PODCIDR_NOTHING: break;
+    case PODCIDR_READY: a->net_ready = 1; break;
+    case PODCIDR_SEND:
         a->net_sending = 1;
-        json_t *body = json_pack ("{s:s,s:s}", "podCidr", own, "clusterCidr", a->cluster_cidr);
-        ag_shim_call (ctx, a, TR_VERB_UPDATE_RUNTIME_CONFIG, body, on_runtime_config, strdup (own));
-    } else if (!own && !a->net_ready && troupe_mono_ms () >= a->net_deadline) {
+        ag_shim_call (ctx, a, TR_VERB_UPDATE_RUNTIME_CONFIG,
+                      json_pack ("{s:s,s:s}", "podCidr", own, "clusterCidr", a->cluster_cidr), on_runtime_config,
+                      strdup (own));
+        break;
+    case PODCIDR_GIVE_UP:
         TR_WARN (A, "node %s has no spec.podCIDR after %d s (is the controllers' node IPAM running?): pods get "
                  "addresses from the runtime's own pod network",
                  a->node, PODNET_WAIT_MS / 1000);
         a->net_ready = 1;
+        troupe_timer_within (ctx, T_KICK, 20);
+        break;
     }
     if (troupe_mono_ms () >= a->routes_next || a->routes_dirty) {
         a->routes_next = troupe_mono_ms () + ROUTES_EVERY_MS;

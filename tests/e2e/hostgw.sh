@@ -4,7 +4,9 @@
 # made by hand stand for other machines (their InternalIP is this machine's default gateway, on
 # link): one brings its own podCIDR, one gets the next subnet from the IPAM, and the agent adds
 # `<podCIDR> via <InternalIP> proto 84` for each; a Node that moves has its route replaced; a
-# deleted Node's route goes, and its subnet is handed out again only after the others.
+# deleted Node's route goes, and its subnet is handed out again only after the others; a full
+# cluster CIDR (a /22: four subnets) gives the Node that finds none an Event CIDRNotAvailable,
+# and it gets the subnet freed by a deletion.
 # Changes the machine's main routing table (two 10.244.x/24 routes, removed by the test).
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (routes in the main table)"
@@ -13,11 +15,11 @@ DEV=$(ip -4 route show default | awk '/^default via/ {for (i = 1; i < NF; i++) i
 [ -n "$GW" ] && [ -n "$DEV" ] || skip "no IPv4 default route through a gateway"
 MYIP=$(ip -4 -o addr show dev "$DEV" | awk '{split($4, a, "/"); print a[1]; exit}')
 # subnets no other test uses: the fake nodes' own and the cluster's (a /24 at the top of a /16)
-CL=10.247.0.0/16; FAKE_A=fake-a-$$; FAKE_B=fake-b-$$; NODE=gw$$
+CL=10.247.0.0/22; FAKE_A=fake-a-$$; FAKE_B=fake-b-$$; NODE=gw$$
 printf 'nodeName: %s\ndefaultRuntime: process\ncontrollers: {clusterCIDR: %s, nodeCIDRMaskSize: 24}\n' "$NODE" "$CL" >"$T/troupe.yaml"
 ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
 # the routes this test may leave if it fails half way: removed whatever happens
-del_routes() { for r in 10.247.250.0/24 10.247.1.0/24 10.247.2.0/24; do ip route del "$r" proto 84 2>/dev/null; done; }
+del_routes() { for r in 10.247.250.0/24 10.247.1.0/24 10.247.2.0/24 10.247.3.0/24; do ip route del "$r" proto 84 2>/dev/null; done; }
 trap 'del_routes; cleanup' EXIT
 wait_for 30 tro get nodes "$NODE" || fail "no node after 30 s"
 cidr() { tro get nodes "$1" -o json | jq -r '.spec.podCIDR // empty'; }
@@ -60,3 +62,15 @@ wait_for 10 has 10.247.2.0/24 "$GW" || fail "no route for the new node"
 tro delete node "$FAKE_A" >/dev/null
 wait_for 10 eval '! has 10.247.2.0/24 "$GW"' || fail "route of deleted $FAKE_A still there"
 pass "podCIDR immutable, kept by a re-apply; deleted nodes' routes removed, the others kept; next subnet after the last given"
+# full: .0 is ours, three more fit; the fourth Node gets an Event and waits
+for i in 1 2 3 4; do fake "full$i-$$" "$GW"; wait_for 10 eval "[ -n \"\$(cidr full$i-$$)\" ] || [ $i = 4 ]"; done
+full() { tro get events -o json | jq -e --arg n "full4-$$" '.items[] | select(.reason=="CIDRNotAvailable" and .involvedObject.name==$n)'; }
+wait_for 10 full || fail "no CIDRNotAvailable event for full4-$$: $(tro get events -o json | jq -c '[.items[] | {reason, n: .involvedObject.name}]')"
+[ -z "$(cidr "full4-$$")" ] || fail "full4-$$ got $(cidr "full4-$$") from a full range"
+FREED=$(cidr "full2-$$")
+tro delete node "full2-$$" >/dev/null || fail "delete full2-$$"
+wait_for 15 cidr_is "full4-$$" "$FREED" || fail "full4-$$ did not get the freed $FREED: '$(cidr "full4-$$")'"
+wait_for 10 has "$FREED" "$GW" || fail "no route to $FREED via $GW for full4-$$"
+for i in 1 3 4; do tro delete node "full$i-$$" >/dev/null; done
+wait_for 10 eval '[ -z "$(ip route show proto 84 | grep "^10\.247\.")" ]' || fail "routes left: $(ip route show proto 84)"
+pass "range full: CIDRNotAvailable, then the subnet a deleted Node freed; all routes gone with their Nodes"
