@@ -68,7 +68,7 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "replicasets/status", "update patch", R_YES},
     {ROLE_CONTROLLER, "deployments", "get list watch", R_YES},
     {ROLE_CONTROLLER, "deployments/status", "update patch", R_YES},
-    {ROLE_CONTROLLER, "nodes", "get list watch patch", R_YES}, /* taints (node lifecycle) */
+    {ROLE_CONTROLLER, "nodes", "get list watch patch", R_YES}, /* spec.podCIDR (node IPAM), taints (node lifecycle) */
     {ROLE_CONTROLLER, "nodes/status", "update patch", R_YES},
     {ROLE_CONTROLLER, "leases", "get list watch", R_YES},
     {ROLE_CONTROLLER, "events", "create", R_YES},

@@ -260,6 +260,25 @@ selector_check (const json_t *cur, const json_t *next, char *err, size_t errlen)
     return -1;
 }
 
+/* ---- Node ---------------------------------------------------------------------------------- */
+
+/* ValidateNodeUpdate: spec.podCIDR and spec.podCIDRs may go from unset to a value, never change
+ * after (the node IPAM's allocation, the routes to it and its pods' addresses depend on it). */
+static int
+node_check (const json_t *cur, const json_t *next, char *err, size_t errlen)
+{
+    static const char *const f[] = {"spec.podCIDR", "spec.podCIDRs"};
+    for (int i = 0; i < 2; i++) {
+        const json_t *o = tv_get (cur, f[i]), *n = tv_get (next, f[i]);
+        int unset = !o || (json_is_string (o) && !*json_string_value (o)) || (json_is_array (o) && !json_array_size (o));
+        if (!unset && !json_equal ((json_t *) o, (json_t *) n)) {
+            snprintf (err, errlen, "%s: Forbidden: node updates may not change podCIDR except from \"\" to valid", f[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 immutable_check (const char *kind, const json_t *cur, const json_t *next, imm_sub_t sub, char *err, size_t errlen)
 {
@@ -281,5 +300,7 @@ immutable_check (const char *kind, const json_t *cur, const json_t *next, imm_su
         return pod_check (cur, next, sub, err, errlen);
     if (!strcmp (kind, "Deployment") || !strcmp (kind, "ReplicaSet"))
         return selector_check (cur, next, err, errlen);
+    if (!strcmp (kind, "Node"))
+        return node_check (cur, next, err, errlen);
     return 0;
 }

@@ -14,6 +14,9 @@
 #include "actors/agent/logrotate.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
+#include "actors/controllers/nodeipam.h"
+
+#include <arpa/inet.h>
 #include "actors/manifests/manifests_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
@@ -66,10 +69,12 @@ mkdirp (const char *path, mode_t mode)
 /* --config FILE: the same settings as the flags, as YAML (flags win). Unknown keys are errors.
  *   data: /var/lib/troupe     listen: tcp://0.0.0.0:7001   nodeName: n1   name: s1
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
- *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300}
+ *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300,
+ *                 clusterCIDR: 10.244.0.0/16, nodeCIDRMaskSize: 24} (--cluster-cidr, --node-cidr-mask-size)
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
- *   podCIDR: 10.88.0.0/16, defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
+ *   podCIDR: CIDR (default: the Node's spec.podCIDR), clusterCIDR: 10.244.0.0/16 (not masqueraded),
+ *   nodeIP: ADDR (default: the default route's interface's), defaultRuntime: oci|process, containerLogMaxSize: 10Mi,
  *   containerLogMaxFiles: 5, containerLogMonitorInterval: 10s,
  *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
@@ -85,7 +90,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", NULL};
+                                  "staticPodPath", "nodeIP", "clusterCIDR", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -136,6 +141,39 @@ static const char *
 pick (const char *flag, const json_t *cfg, const char *key)
 {
     return flag ? flag : tv_str (cfg, key);
+}
+
+/* kube-controller-manager's --cluster-cidr and --node-cidr-mask-size (server, up): into
+ * cfg.controllers (flags win), checked here so a bad value stops the command at once. 0 or -1. */
+static int
+ipam_flags (int *argc, char **argv, json_t *cfg)
+{
+    const char *cidr = cli_opt (argc, argv, "--cluster-cidr", NULL);
+    const char *mask = cli_opt (argc, argv, "--node-cidr-mask-size", NULL);
+    json_t *ctl = json_object_get (cfg, "controllers");
+    if (!json_is_object (ctl)) {
+        ctl = json_object ();
+        json_object_set_new (cfg, "controllers", ctl);
+    }
+    if (cidr)
+        json_object_set_new (ctl, "clusterCIDR", json_string (cidr));
+    if (mask) {
+        char *end;
+        long n = strtol (mask, &end, 10);
+        json_object_set_new (ctl, "nodeCIDRMaskSize", json_integer (end == mask || *end ? -1 : n));
+    }
+    json_t *c = json_object_get (ctl, "clusterCIDR"), *m = json_object_get (ctl, "nodeCIDRMaskSize");
+    nodeipam_t t;
+    char err[300];
+    if ((c && !json_is_string (c)) || (m && !json_is_integer (m)) ||
+        nodeipam_init (&t, c ? json_string_value (c) : NODEIPAM_CLUSTER_CIDR, m ? (int) json_integer_value (m) : NODEIPAM_MASK,
+                       err, sizeof err)) {
+        fprintf (stderr, "error: --cluster-cidr / --node-cidr-mask-size: %s\n",
+                 (c && !json_is_string (c)) || (m && !json_is_integer (m)) ? "clusterCIDR must be a string, nodeCIDRMaskSize an integer" : err);
+        return -1;
+    }
+    nodeipam_clear (&t);
+    return 0;
 }
 
 /* A number from a flag or a config key (0: unset, the default applies). */
@@ -456,7 +494,7 @@ spawn_shim (const char *data, const char *endpoint, const char *node, const json
     char oci[1100];
     snprintf (oci, sizeof oci, "%s/oci", data);
     json_object_set_new (sc, "ociState", json_string (oci));
-    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "seedBusybox",
+    static const char *pass[] = {"insecureRegistries", "registries", "podCIDR", "clusterCIDR", "seedBusybox",
                                  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "runtimeNamespace", "cniBinDir",
                                  "runcPath", "conmonPath", NULL};
     for (int i = 0; pass[i]; i++)
@@ -742,7 +780,9 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
              {"--container-log-max-size", "containerLogMaxSize"},
              {"--cni-bin-dir", "cniBinDir"},
              {"--runc", "runcPath"},     /* CRI-O's runtime_path */
-             {"--conmon", "conmonPath"}}; /* CRI-O's conmon */
+             {"--conmon", "conmonPath"}, /* CRI-O's conmon */
+             {"--node-ip", "nodeIP"},    /* the kubelet's: the Node's InternalIP */
+             {"--cluster-cidr", "clusterCIDR"}}; /* kube-proxy's: pod traffic not masqueraded */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -751,6 +791,16 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
             continue;
         if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
             fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
+        uint32_t addr;
+        int bits;
+        struct in_addr in;
+        if (((i == 0 || !strcmp (g[i].key, "clusterCIDR")) && nodeipam_parse (v, &addr, &bits, 1)) ||
+            (!strcmp (g[i].key, "nodeIP") && inet_pton (AF_INET, v, &in) != 1)) {
+            fprintf (stderr, "error: %s \"%s\": must be an IPv4 %s\n", g[i].flag, v, strcmp (g[i].key, "nodeIP") ? "CIDR" : "address");
             json_decref (*out);
             *out = NULL;
             return -1;
@@ -1018,12 +1068,19 @@ cmd_up (cli_t *g, int argc, char **argv)
         return 1;
     }
     const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
+    if (ipam_flags (&argc, argv, cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
     if (node_flags (&argc, argv, cfg, &c.node_cfg)) {
         json_decref (cfg);
         return 1;
     }
+    /* the node's agent knows the cluster CIDR the controllers allocate from (masquerade) */
+    if (!tv_get (c.node_cfg, "clusterCIDR") && tv_get (cfg, "controllers.clusterCIDR"))
+        json_object_set (c.node_cfg, "clusterCIDR", tv_get (cfg, "controllers.clusterCIDR"));
     /* a single-node cluster runs the examples offline: busybox:latest made from busybox-static */
     json_object_set_new (c.node_cfg, "seedBusybox", json_true ());
     data_dir_of (&argc, argv, c.data, sizeof c.data, cfg);
@@ -1068,6 +1125,10 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
+    if (ipam_flags (&argc, argv, cfg)) {
+        json_decref (cfg);
+        return 1;
+    }
     int no_supervise = cli_flag (&argc, argv, "--no-supervise", NULL) || !tv_bool (cfg, "supervise", true);
     const char *name = pick (cli_opt (&argc, argv, "--name", NULL), cfg, "name");
     c.peer_listen = pick (cli_opt (&argc, argv, "--peer-listen", NULL), cfg, "peerListen");
@@ -1316,6 +1377,7 @@ cmd_shim (cli_t *g, int argc, char **argv)
                                   .run_dir = run,
                                   .node = tv_str (sc, "node"),
                                   .pod_cidr = tv_str (sc, "podCIDR"),
+                                  .cluster_cidr = tv_str (sc, "clusterCIDR"),
                                   .cni_bin_dir = tv_str (sc, "cniBinDir"),
                                   .runc = tv_str (sc, "runcPath"),
                                   .conmon = tv_str (sc, "conmonPath"),

@@ -21,6 +21,7 @@ static const char *verb_names[TR_VERB__COUNT] = {
     [TR_VERB_PULL_IMAGE] = "PullImage", [TR_VERB_LIST_IMAGES] = "ListImages", [TR_VERB_REMOVE_IMAGE] = "RemoveImage",
     [TR_VERB_EXEC] = "exec", [TR_VERB_EXEC_START] = "ExecStart", [TR_VERB_EXEC_IO] = "ExecIO",
     [TR_VERB_REOPEN_CONTAINER_LOG] = "ReopenContainerLog",
+    [TR_VERB_UPDATE_RUNTIME_CONFIG] = "UpdateRuntimeConfig",
 };
 
 const char *

@@ -35,6 +35,8 @@ typedef enum {
     TR_VERB_EXEC_START, TR_VERB_EXEC_IO,
     /* agent → shim: the container's log file was renamed (rotation): write to a new one */
     TR_VERB_REOPEN_CONTAINER_LOG,
+    /* agent → shim: the node's pod CIDR (CRI UpdateRuntimeConfig) */
+    TR_VERB_UPDATE_RUNTIME_CONFIG,
     TR_VERB__COUNT
 } tr_verb_t;
 

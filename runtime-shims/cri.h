@@ -32,6 +32,12 @@
  *                    lost (CRI ReopenContainerLog). oci: "2 0 0\n" (REOPEN_LOGS) on conmon's control
  *                    FIFO <bundle>/ctl → {}; Conflict when the container is not running. process:
  *                    MethodNotAllowed (its processes write the file directly: nothing can reopen it)
+ *   UpdateRuntimeConfig {podCidr, clusterCidr?}  the node's pod CIDR (its Node's spec.podCIDR) and
+ *                    the cluster's (CRI UpdateRuntimeConfig's network_config.pod_cidr): the oci
+ *                    runtime writes its CNI conflist over podCidr and masquerades what leaves
+ *                    clusterCidr (default podCidr); sandboxes made from now on get addresses
+ *                    from it, those running keep theirs. Remembered across shim restarts
+ *                    (<state>/cni/network.json) → {}; Invalid for a CIDR that is not IPv4.
  *
  * status = {containerId, sandboxId, podUid, name, attempt, image, state: CREATED|RUNNING|EXITED,
  *           pid, exitCode, reason (Completed|Error|Unknown), message, createdAt, startedAt,

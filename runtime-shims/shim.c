@@ -270,7 +270,8 @@ route (server_t *s, const tr_env_t *req)
     switch (req->verb) {
     case TR_VERB_PULL_IMAGE:
     case TR_VERB_LIST_IMAGES:
-    case TR_VERB_REMOVE_IMAGE: return 1;
+    case TR_VERB_REMOVE_IMAGE:
+    case TR_VERB_UPDATE_RUNTIME_CONFIG: return 1;
     case TR_VERB_RUN_POD_SANDBOX:
     case TR_VERB_CREATE_CONTAINER: return !(h && !strcmp (h, "process"));
     case TR_VERB_STOP_POD_SANDBOX:

@@ -921,6 +921,19 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
             snprintf (sk, sizeof sk, "sb/%s", uid);
             if (ag_inflight (a, sk))
                 return;
+            if (!a->net_ready && !tv_bool (pod, "spec.hostNetwork", false)) {
+                /* the pod network waits for the Node's podCIDR (podnet.c); said as the kubelet */
+                char nk[100];
+                snprintf (nk, sizeof nk, "netnr/%s", uid);
+                if (!ag_inflight (a, nk)) {
+                    ag_mark (a, nk);
+                    ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"), uid, "Warning",
+                                  "NetworkNotReady",
+                                  "network is not ready: container runtime network not ready: NetworkReady=false "
+                                  "reason:NetworkPluginNotReady message:the node has no spec.podCIDR yet");
+                }
+                return;
+            }
             ag_mark (a, sk);
             char cg[600];
             char parent[300];
@@ -1251,6 +1264,7 @@ on_ping (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
                  a->has_oci ? "" : " why=", a->oci_unavailable);
     a->runtimes_known = 1;
     troupe_timer_within (ctx, T_KICK, 20);
+    troupe_timer_within (ctx, T_PODNET, 10);
 }
 
 static void
@@ -1399,6 +1413,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
     troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};
     a->pods = troupe_watch (ctx, "Pod", NULL, fs, &h);
+    if (ag_podnet_start (ctx, a, config, err, sizeof err)) { /* the commands check these first */
+        TR_ERROR (A, "bad node configuration: %s: the runtime's own pod network, no routes", err);
+        a->net_ready = 1;
+    }
     register_node (ctx, a);
     renew_lease (ctx, a);
     troupe_timer (ctx, T_SYNC, 1000, 1);
@@ -1432,6 +1450,8 @@ agent_timer (void *self, troupe_ctx_t *ctx, int id)
         ag_nets_step (ctx, a);
     else if (id == T_LOGS)
         ag_rotate_logs (ctx, a);
+    else if (id == T_PODNET)
+        ag_podnet_step (ctx, a);
     return 0;
 }
 

@@ -40,6 +40,7 @@
 #define T_NODE 4
 #define T_NET 5 /* steps the httpGet/tcpSocket checks in flight */
 #define T_LOGS 6 /* container log rotation: every containerLogMonitorInterval */
+#define T_PODNET 7 /* the node's podCIDR to the runtime, host-gw routes (podnet.c) */
 #define INFLIGHT_MS 15000
 #define RELIST_MIN_MS 100
 /* an answer of the runtime to the agent's own request moves its pod on within this; informer
@@ -86,6 +87,17 @@ typedef struct {
     json_t *hooks;              /* "post/<id>" → 1 while postStart runs; "pre/<id>" → 1 running, 2 done */
     logrotate_policy_t logs;    /* containerLogMaxSize, containerLogMaxFiles */
     long long logs_every_ms;    /* containerLogMonitorInterval */
+    /* the pod network (podnet.c) */
+    troupe_informer_t *nodes;   /* every Node: ours for its podCIDR, the others for routes */
+    char pod_cidr_cfg[64];      /* --pod-cidr (config podCIDR): the runtime's, no waiting; "" */
+    char cluster_cidr[64];      /* --cluster-cidr: not masqueraded */
+    char net_cidr[64];          /* the podCIDR the runtime accepted last */
+    int net_ready;              /* oci sandboxes may be made (podCIDR handed over, or waited enough) */
+    int net_sending;
+    int64_t net_deadline;       /* monotonic ms: stop waiting for the podCIDR */
+    int routes_dirty;           /* a Node changed: routes reconciled at the next step */
+    int64_t routes_next;        /* monotonic ms of the next periodic route check */
+    char routes_err[300];       /* the last route failure said */
 } agent_t;
 
 /* ---- probes and hooks in flight (agent_probes.c) ---- */
@@ -117,6 +129,8 @@ void ag_pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *na
 void ag_runtime_put (agent_t *a, const json_t *st);   /* agent_actor.c */
 void ag_on_started_kick (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg);   /* agent_actor.c */
 void ag_nets_step (troupe_ctx_t *ctx, agent_t *a);   /* agent_probes.c */
+int ag_podnet_start (troupe_ctx_t *ctx, agent_t *a, const json_t *config, char *err, size_t errlen);   /* podnet.c */
+void ag_podnet_step (troupe_ctx_t *ctx, agent_t *a);   /* podnet.c */
 void ag_probes_sync (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t *rt, json_t *bo);   /* agent_probes.c */
 void ag_probes_gc (agent_t *a);   /* agent_probes.c */
 void ag_start_created (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *podname, const char *name, const char *id);   /* agent_probes.c */

@@ -3,6 +3,7 @@
 #include "actors/controllers/deployment.h"
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
+#include "actors/controllers/nodeipam.h"
 #include "actors/controllers/replicaset.h"
 #include "core/log.h"
 #include "core/value.h"
@@ -17,6 +18,7 @@
 #define T_RESYNC 2
 #define T_GC 3
 #define T_NODES 4
+#define T_IPAM 5
 
 typedef struct {
     troupe_informer_t *deploys, *rss, *pods, *nodes, *leases;
@@ -24,13 +26,15 @@ typedef struct {
     int64_t started_ms; /* nodes are judged from here on at the earliest (nodelife.h) */
     workqueue_t *rsq, *dq;
     json_t *expect;   /* rs key → {active, want, up, deadline} */
+    nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
+    int ipam_on;
 } ctl_t;
 
 /* One sync of a key: its requests in flight. When the last is answered the key's back-off is
  * reset if every one succeeded, or grown by one step if any failed (client-go's Forget /
  * AddRateLimited once per sync, not per request). */
 typedef struct {
-    char queue;       /* 'r', 'd', or 'g' (collector and node lifecycle: they retry by themselves) */
+    char queue;       /* 'r', 'd', 'g' (collector and node lifecycle: they retry by themselves), 'i' (node IPAM) */
     char key[600];
     int pending;
     int failed;
@@ -226,6 +230,8 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
             TR_WARN (A, "%s %s for %s failed code=%s msg=\"%s\"", tr_verb_name (d->verb), d->kind, d->key,
                      tr_code_name (reply->code), reply->msg ? reply->msg : "");
         d->sync->failed = 1;
+        if (d->sync->queue == 'i' && d->verb == TR_VERB_PATCH)
+            nodeipam_failed (&c->ipam, d->key); /* its subnet is free again; retried next round */
     }
     if (--d->sync->pending == 0)
         sync_end (c, ctx, d->sync);
@@ -416,6 +422,49 @@ run_nodes (ctl_t *c, troupe_ctx_t *ctx)
     json_decref (n.by_node);
 }
 
+/* Node IPAM: a round over every Node (nodeipam.h), each PATCH keyed by its node's name. */
+static void
+run_ipam (ctl_t *c, troupe_ctx_t *ctx)
+{
+    if (!c->ipam_on || !troupe_informer_synced (c->nodes))
+        return;
+    json_t *nodes = list_ns (c->nodes, NULL);
+    ctrl_actions_t acts = {0};
+    nodeipam_reconcile (&c->ipam, nodes, troupe_now_ms (), &acts);
+    for (size_t i = 0; i < acts.n; i++) {
+        ctrl_actions_t one = {&acts.v[i], 1, 1};
+        if (acts.v[i].verb == TR_VERB_PATCH)
+            TR_INFO (A, "node ipam: node %s gets podCIDR %s", acts.v[i].name, tv_str (acts.v[i].body, "spec.podCIDR"));
+        else
+            TR_WARN (A, "node ipam: no pod CIDR left for node %s", acts.v[i].owner);
+        send_actions (c, ctx, &one, 'i', acts.v[i].owner, NULL);
+    }
+    ctrl_actions_clear (&acts);
+    json_decref (nodes);
+}
+
+static void
+node_changed (void *self, troupe_ctx_t *ctx, const json_t *node)
+{
+    (void) self;
+    (void) node;
+    troupe_timer_within (ctx, T_IPAM, 10);
+}
+
+static void
+node_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *node)
+{
+    (void) old;
+    node_changed (self, ctx, node);
+}
+
+static void
+nodes_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    troupe_timer_within (ctx, T_IPAM, 10);
+}
+
 static void
 drain (ctl_t *c, troupe_ctx_t *ctx)
 {
@@ -456,8 +505,11 @@ ctl_timer (void *self, troupe_ctx_t *ctx, int id)
         arm (ctx);
     } else if (id == T_GC)
         run_gc (c, ctx);
-    else if (id == T_NODES)
+    else if (id == T_NODES) {
         run_nodes (c, ctx);
+        run_ipam (c, ctx); /* a failed patch or a full range is retried at this period */
+    } else if (id == T_IPAM)
+        run_ipam (c, ctx);
     return 0;
 }
 
@@ -469,6 +521,13 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->grace_ms = tv_int (config, "nodeMonitorGracePeriodSeconds", NODELIFE_GRACE_MS / 1000) * 1000;
     c->evict_ms = tv_int (config, "podEvictionTimeoutSeconds", NODELIFE_EVICT_MS / 1000) * 1000;
     c->started_ms = troupe_now_ms ();
+    /* kube-controller-manager's --cluster-cidr and --node-cidr-mask-size (cmd_cluster.c checks them) */
+    char err[300];
+    const char *cidr = tv_str (config, "clusterCIDR") ? tv_str (config, "clusterCIDR") : NODEIPAM_CLUSTER_CIDR;
+    if (nodeipam_init (&c->ipam, cidr, (int) tv_int (config, "nodeCIDRMaskSize", NODEIPAM_MASK), err, sizeof err))
+        TR_ERROR (A, "node ipam off: %s", err);
+    else
+        c->ipam_on = 1;
     c->rsq = workqueue_new ();
     c->dq = workqueue_new ();
     c->expect = json_object ();
@@ -479,7 +538,8 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
     troupe_handlers_t none = {0};
-    c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &none);
+    troupe_handlers_t nh = {node_changed, node_updated, node_changed, nodes_synced};
+    c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
     c->leases = troupe_watch (ctx, "Lease", NULL, "metadata.namespace=kube-node-lease", &none);
     troupe_timer (ctx, T_NODES, 5000, 1);
     troupe_timer (ctx, T_RESYNC, 30000, 1);
@@ -496,6 +556,7 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->rsq);
     workqueue_destroy (&c->dq);
     json_decref (c->expect);
+    nodeipam_clear (&c->ipam);
     free (c);
     *p = NULL;
 }

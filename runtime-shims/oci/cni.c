@@ -96,9 +96,10 @@ cni_write_conflist (const cni_config_t *c, char *err, size_t errlen)
     snprintf (ipam_dir, sizeof ipam_dir, "%s/ipam", c->state_dir);
     /* cniVersion 1.0.0: Debian 12's plugins (1.1.1) support it (`bridge --version`) */
     json_t *conf = json_pack (
-        "{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}, {s:s, s:{s:b}}]}",
+        "{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}, {s:s, s:{s:b}}]}",
         "cniVersion", "1.0.0", "name", "troupe", "plugins",
-        "type", "bridge", "bridge", c->bridge, "isGateway", 1, "ipMasq", c->ip_masq ? 1 : 0, "hairpinMode", 1,
+        /* forceAddress: a new pod CIDR (UpdateRuntimeConfig) re-addresses the bridge */
+        "type", "bridge", "bridge", c->bridge, "isGateway", 1, "forceAddress", 1, "ipMasq", c->ip_masq ? 1 : 0, "hairpinMode", 1,
         "ipam", "type", "host-local", "ranges", "subnet", c->subnet, "routes", "dst", "0.0.0.0/0", "dataDir", ipam_dir,
         "type", "portmap", "capabilities", "portMappings", 1);
     if (!conf) {

@@ -19,7 +19,7 @@
  * CHECK of an IPv4-only pod with host ports fails on ip6tables (plugins#819; that error ignored).
  *
  * The conflist the node uses (written to conf_dir/10-troupe.conflist by cni_write_conflist):
- *   bridge (bridge name, isGateway, ipMasq off — the node masquerades once, masq.h —, hairpinMode,
+ *   bridge (bridge name, isGateway, forceAddress — a new pod CIDR re-addresses the bridge —, ipMasq off — the node masquerades once, masq.h —, hairpinMode,
  *   ipam host-local over subnet with its
  *   dataDir under the node's data) → portmap (capabilities portMappings) → loopback handled
  *   separately on "lo".

@@ -41,8 +41,10 @@ cidr4_valid (const char *s)
 }
 
 char *
-masq_ruleset (const char *table, const char *subnet, char *err, size_t errlen)
+masq_ruleset (const char *table, const char *subnet, const char *cluster, char *err, size_t errlen)
 {
+    if (!cluster || !*cluster)
+        cluster = subnet;
     if (!masq_table_valid (table)) {
         snprintf (err, errlen, "masquerade: table name \"%s\" is not valid (letters, digits, '_')", table ? table : "");
         return NULL;
@@ -51,13 +53,17 @@ masq_ruleset (const char *table, const char *subnet, char *err, size_t errlen)
         snprintf (err, errlen, "masquerade: subnet \"%s\" is not an IPv4 CIDR", subnet ? subnet : "");
         return NULL;
     }
+    if (!cidr4_valid (cluster)) {
+        snprintf (err, errlen, "masquerade: cluster CIDR \"%s\" is not an IPv4 CIDR", cluster);
+        return NULL;
+    }
     char *out = NULL;
     if (asprintf (&out,
                   "add table ip %s\n"
                   "add chain ip %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
                   "flush chain ip %s postrouting\n"
                   "add rule ip %s postrouting ip saddr %s ip daddr != %s ip daddr != 224.0.0.0/4 masquerade\n",
-                  table, table, table, table, subnet, subnet) < 0) {
+                  table, table, table, table, subnet, cluster) < 0) {
         snprintf (err, errlen, "masquerade: out of memory");
         return NULL;
     }
@@ -90,9 +96,9 @@ nft_run (const char *buf, char **out, char *err, size_t errlen)
 }
 
 int
-masq_ensure (const char *table, const char *subnet, char *err, size_t errlen)
+masq_ensure (const char *table, const char *subnet, const char *cluster, char *err, size_t errlen)
 {
-    char *rules = masq_ruleset (table, subnet, err, errlen);
+    char *rules = masq_ruleset (table, subnet, cluster, err, errlen);
     if (!rules)
         return -1;
     int rc = nft_run (rules, NULL, err, errlen);

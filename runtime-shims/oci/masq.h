@@ -5,10 +5,11 @@
  * with the bridge's ipMasq off). The rule is what the plugin's per-pod chain says, once:
  *
  *   table ip <table> { chain postrouting { type nat hook postrouting priority srcnat;
- *       ip saddr <subnet> ip daddr != <subnet> ip daddr != 224.0.0.0/4 masquerade } }
+ *       ip saddr <subnet> ip daddr != <cluster> ip daddr != 224.0.0.0/4 masquerade } }
  *
- * Traffic from a pod to another pod or to a multicast group keeps its address; anything else
- * leaving the node carries the node's. docs/decisions.md says why. */
+ * subnet is the node's pod CIDR, cluster the cluster's (every node's pod CIDR is in it; flannel's
+ * Network): traffic from a pod to another pod, on this node or another, or to a multicast group
+ * keeps its address; anything else leaving the node carries the node's. docs/decisions.md says why. */
 #ifndef TROUPE_MASQ_H
 #define TROUPE_MASQ_H
 
@@ -17,13 +18,13 @@
 /* 1 if name can name the table here: 1 to 64 letters, digits or '_', not starting with a digit. */
 int masq_table_valid (const char *name);
 
-/* The rules for table and subnet (an IPv4 CIDR), as nft's language: one transaction that makes
+/* The rules for table, subnet and cluster (IPv4 CIDRs; cluster NULL or "": subnet), as nft's language: one transaction that makes
  * the table and chain if missing and replaces the chain's rules, so it can run any number of
  * times. NULL (err says which argument is wrong) when either is not valid. Caller frees. */
-char *masq_ruleset (const char *table, const char *subnet, char *err, size_t errlen);
+char *masq_ruleset (const char *table, const char *subnet, const char *cluster, char *err, size_t errlen);
 
 /* Installs the ruleset (idempotent). 0, or -1 with nft's words in err. */
-int masq_ensure (const char *table, const char *subnet, char *err, size_t errlen);
+int masq_ensure (const char *table, const char *subnet, const char *cluster, char *err, size_t errlen);
 
 /* Removes the table; one that does not exist is fine. 0, or -1 with err. */
 int masq_remove (const char *table, char *err, size_t errlen);

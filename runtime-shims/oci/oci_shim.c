@@ -44,6 +44,7 @@ struct oci_shim {
     char runc_root[1100], exits[1100], persist[1100], sock[1100];
     char cgroup_parent[128];
     char masq_table[32];  /* the node's nftables table for the pod network's masquerade (masq.h) */
+    char cluster_cidr[64]; /* what pods reach without masquerade ("": the pod CIDR) */
     ocirun_paths_t paths;
     cni_config_t cni;
     imgstore_t *img;
@@ -522,6 +523,17 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     snprintf (s->cni.state_dir, sizeof s->cni.state_dir, "%.400s/cni", s->run);
     snprintf (s->cni.bridge, sizeof s->cni.bridge, "tr%08x", h);
     snprintf (s->cni.subnet, sizeof s->cni.subnet, "%s", o->pod_cidr ? o->pod_cidr : "10.88.0.0/16");
+    if (o->pod_cidr && o->cluster_cidr)
+        snprintf (s->cluster_cidr, sizeof s->cluster_cidr, "%.63s", o->cluster_cidr);
+    if (!o->pod_cidr) { /* the pod CIDR the agent gave last (UpdateRuntimeConfig), if any */
+        snprintf (d, sizeof d, "%s/cni/network.json", s->state);
+        json_t *nw = json_load_file (d, 0, NULL);
+        if (nw && tv_str (nw, "podCidr") && strlen (tv_str (nw, "podCidr")) < sizeof s->cni.subnet) {
+            snprintf (s->cni.subnet, sizeof s->cni.subnet, "%s", tv_str (nw, "podCidr"));
+            snprintf (s->cluster_cidr, sizeof s->cluster_cidr, "%.63s", tv_str (nw, "clusterCidr") ? tv_str (nw, "clusterCidr") : "");
+        }
+        json_decref (nw);
+    }
     s->cni.timeout_s = 20;
     snprintf (d, sizeof d, "%s/cni", s->state);
     mkdirs (d, 0700);
@@ -533,7 +545,7 @@ oci_shim_new (const oci_opts_t *o, char *err, size_t errlen)
     char merr[512];
     if (o->no_masq)
         s->cni.ip_masq = 0;
-    else if (!masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
+    else if (!masq_ensure (s->masq_table, s->cni.subnet, s->cluster_cidr, merr, sizeof merr))
         s->masq_nft = 1;
     else {
         s->cni.ip_masq = 1;
@@ -759,7 +771,7 @@ oci_shim_tick (oci_shim_t *s)
         char *l = masq_list (s->masq_table);
         if (!l) {
             char merr[512];
-            if (masq_ensure (s->masq_table, s->cni.subnet, merr, sizeof merr))
+            if (masq_ensure (s->masq_table, s->cni.subnet, s->cluster_cidr, merr, sizeof merr))
                 TR_ERROR (A, "masquerade of %s gone and not restored: %s", s->cni.subnet, merr);
             else
                 TR_WARN (A, "masquerade table %s was gone: restored", s->masq_table);
@@ -1426,6 +1438,45 @@ run_start (oci_job_t *j)
 
 /* ReopenContainerLog: as CRI-O, REOPEN_LOGS on conmon's control FIFO, then (on a job thread)
  * wait up to 3 s for conmon to have created the new file at logPath. */
+/* UpdateRuntimeConfig (cri.h): a new pod CIDR for the sandboxes to come. */
+static void
+h_update_runtime_config (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep)
+{
+    const char *pod = tv_str (req->body, "podCidr"), *cluster = tv_str (req->body, "clusterCidr");
+    char err[512], path[PATH_MAX];
+    char *check = masq_ruleset ("t", pod, cluster, err, sizeof err); /* the same checks as the rule's */
+    free (check);
+    if (!check || strlen (pod) >= sizeof s->cni.subnet || (cluster && strlen (cluster) >= sizeof s->cluster_cidr)) {
+        fail (rep, TR_INVALID, "podCidr, clusterCidr: %s", check ? "too long" : err);
+        return;
+    }
+    if (!cluster)
+        cluster = "";
+    if (!strcmp (pod, s->cni.subnet) && !strcmp (cluster, s->cluster_cidr)) {
+        ok (rep, NULL);
+        return;
+    }
+    cni_config_t next = s->cni;
+    snprintf (next.subnet, sizeof next.subnet, "%s", pod);
+    if (cni_write_conflist (&next, err, sizeof err)) {
+        fail (rep, TR_INTERNAL, "pod network %s: %s", pod, err);
+        return;
+    }
+    if (s->masq_nft && masq_ensure (s->masq_table, pod, cluster, err, sizeof err))
+        TR_ERROR (A, "masquerade of %s: %s", pod, err); /* retried by the periodic check only if gone */
+    TR_INFO (A, "pod network %s (was %s), cluster %s", pod, s->cni.subnet, *cluster ? cluster : pod);
+    memcpy (s->cni.subnet, next.subnet, sizeof next.subnet); /* job threads read the rest of s->cni, never the subnet */
+    snprintf (s->cluster_cidr, sizeof s->cluster_cidr, "%s", cluster);
+    json_t *nw = json_pack ("{s:s,s:s}", "podCidr", pod, "clusterCidr", cluster);
+    char tmp[PATH_MAX + 8];
+    snprintf (path, sizeof path, "%.990s/cni/network.json", s->state);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    if (json_dump_file (nw, tmp, JSON_COMPACT) || rename (tmp, path))
+        TR_WARN (A, "cannot record the pod network in %s: %s", path, strerror (errno));
+    json_decref (nw);
+    ok (rep, NULL);
+}
+
 static void
 h_reopen_log (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **job)
 {
@@ -1731,6 +1782,7 @@ oci_shim_handle (oci_shim_t *s, const tr_env_t *req, tr_env_t *rep, oci_job_t **
     case TR_VERB_LIST_CONTAINERS: ok (rep, json_pack ("{s:o}", "items", oci_shim_list (s, tv_str (req->body, "podUid")))); break;
     case TR_VERB_EXEC_SYNC: h_exec (s, req, rep, job); break;
     case TR_VERB_REOPEN_CONTAINER_LOG: h_reopen_log (s, req, rep, job); break;
+    case TR_VERB_UPDATE_RUNTIME_CONFIG: h_update_runtime_config (s, req, rep); break;
     case TR_VERB_PING: ok (rep, json_pack ("{s:s}", "runtime", "oci")); break;
     default: fail (rep, TR_METHOD_NOT_ALLOWED, "verb \"%s\" is not a runtime verb", tr_verb_name (req->verb));
     }

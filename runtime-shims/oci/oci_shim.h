@@ -37,7 +37,8 @@ typedef struct {
     const char *runc;          /* NULL: found on PATH */
     const char *conmon;
     const char *cni_bin_dir;   /* NULL: /usr/lib/cni */
-    const char *pod_cidr;      /* NULL: 10.88.0.0/16 */
+    const char *pod_cidr;      /* NULL: the last UpdateRuntimeConfig's (<state>/cni/network.json), else 10.88.0.0/16 */
+    const char *cluster_cidr;  /* not masqueraded; NULL: the pod CIDR (with pod_cidr only) */
     const json_t *insecure;    /* array of "HOST:PORT" spoken to over plain HTTP */
     const json_t *mirrors;     /* registries.yaml "mirrors" */
     const char *preload_dir;   /* image tarballs imported at start (k3s's agent/images), or NULL */

@@ -2,7 +2,8 @@
 # Real containers (issue 7): an image built at run time (busybox-static, umoci) and pushed with
 # skopeo to Debian's docker-registry on loopback is pulled by the node; pods run under runc and
 # conmon on an overlayfs rootfs in their own network namespace (CNI bridge) with cgroup limits.
-# Checked: own rootfs (the image's file, not the host's), pod IPs differ and pod-to-pod HTTP works,
+# Checked: own rootfs (the image's file, not the host's), pod IPs differ, come from the Node's
+# spec.podCIDR (node IPAM) and pod-to-pod HTTP works,
 # exec output / stderr / stdin / exit code, CRI logs (with --timestamps), the memory and cpu
 # limits in the pod's cgroup, OOMKilled 137, ErrImagePull → ImagePullBackOff, the agent killed -9
 # with containers running (re-adopted, nothing restarted) and a container that exited meanwhile
@@ -14,7 +15,9 @@ cd "$T" || fail "no temp dir"
 PORT=$((20000 + $$ % 12000)); REG=127.0.0.1:$PORT; MARK=ctr-e2e-$$; IMG=$REG/e2e/busybox:1
 # the node's runtime flags: a bad value stops `up` with the flag named, before anything starts
 for bad in "--image-gc-low-threshold 90|must be below --image-gc-high-threshold" "--image-gc-high-threshold 101|percentage" \
-           "--default-runtime kata|must be oci or process" "--insecure-registry http://x/y|must be HOST or HOST:PORT"; do
+           "--default-runtime kata|must be oci or process" "--insecure-registry http://x/y|must be HOST or HOST:PORT" \
+           "--cluster-cidr 10.244.0.1/16|host bits zero" "--node-cidr-mask-size 8|nodeCIDRMaskSize 8" \
+           "--node-ip nope|must be an IPv4 address" "--pod-cidr 10.1.0.0/99|must be an IPv4 CIDR"; do
   flag=${bad%%|*}; want=${bad#*|}
   # shellcheck disable=SC2086
   OUT=$(timeout 10 "$TROUPE" up --data "$T/bad" $flag 2>&1) && fail "troupe up $flag started"
@@ -53,7 +56,16 @@ wait_for 90 with_ip 2 || fail "2 pods with an IP not Running: $(pods | jq -c '[.
 P1=$(pods | jq -r '.items[0].metadata.name'); P2=$(pods | jq -r '.items[1].metadata.name')
 IP1=$(pods | jq -r '.items[0].status.podIP'); IP2=$(pods | jq -r '.items[1].status.podIP')
 [ "$IP1" != "$IP2" ] || fail "both pods have $IP1"
-[[ "$IP1" == 10.88.* ]] || fail "pod IP $IP1 not from the pod CIDR 10.88.0.0/16"
+# node IPAM (issue 8): the Node has a /24 of the cluster CIDR 10.244.0.0/16, both its fields say
+# so, the pods' addresses come from it, and pods leaving for another node's pods keep theirs
+CIDR=$(tro get nodes "$NODE" -o json | jq -r '.spec.podCIDR // empty')
+[[ "$CIDR" =~ ^10\.244\.[0-9]+\.0/24$ ]] || fail "node spec.podCIDR '$CIDR': a /24 of 10.244.0.0/16 expected"
+[ "$(tro get nodes "$NODE" -o json | jq -r '.spec.podCIDRs | join(",")')" = "$CIDR" ] || fail "spec.podCIDRs differs from $CIDR"
+for ip in "$IP1" "$IP2"; do [ "${ip%.*}.0/24" = "$CIDR" ] || fail "pod IP $ip not from the node's podCIDR $CIDR"; done
+node_paths "$DATA"
+nft list table ip "troupe_$BR" | grep -q "ip saddr $CIDR ip daddr != 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade" ||
+  fail "masquerade rule of $CIDR: $(nft list table ip "troupe_$BR")"
+pass "node podCIDR $CIDR (node IPAM), pods' IPs from it, masquerade exempts the cluster CIDR"
 [ "$(pods | jq -r '.items[0].status.qosClass')" = Guaranteed ] || fail "qosClass of limits-only pod: $(pods | jq -r '.items[0].status.qosClass')"
 pods | jq -e '.items[0].status.containerStatuses[0] | (.containerID | startswith("oci://")) and (.imageID | startswith("sha256:"))' >/dev/null ||
   fail "containerID/imageID: $(pods | jq -c '.items[0].status.containerStatuses[0] | {containerID, imageID}')"

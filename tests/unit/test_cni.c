@@ -53,7 +53,7 @@ static char subnet_prefix[32];   /* "10.a.b." */
 static int ifs_before;
 static char ipf_before[8];
 static int hostport_chains_before;   /* CNI-HOSTPORT-DNAT existed before the run */
-static char ida[32], idb[32], idc[32], idd[32], ide[32], ido[32];
+static char ida[32], idb[32], idc[32], idd[32], ide[32], ido[32], ids[32];
 static char masq_table[40], veth_out[16];
 
 static int count_net_ifs (void);
@@ -534,8 +534,8 @@ test_egress_masquerade (void **state)
     snprintf (host_a, sizeof host_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 1);
     snprintf (out_a, sizeof out_a, "172.30.%d.%d", (int) (getpid () / 60 % 250), k + 2);
     OK (cni_write_conflist (&cfg, err, sizeof err));
-    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err));
-    OK (masq_ensure (masq_table, cfg.subnet, err, sizeof err)); /* idempotent: still one rule */
+    OK (masq_ensure (masq_table, cfg.subnet, NULL, err, sizeof err));
+    OK (masq_ensure (masq_table, cfg.subnet, NULL, err, sizeof err)); /* idempotent: still one rule */
     char *l = masq_list (masq_table);
     assert_non_null (l);
     int rules = 0;
@@ -572,24 +572,63 @@ test_egress_masquerade (void **state)
     assert_null (masq_list (masq_table));
 }
 
+/* The node's pod CIDR changes under a bridge that has the old gateway address (its Node got a
+ * podCIDR after pods had started on the runtime's own network): the next pod gets an address
+ * from the new subnet, the bridge the new gateway (forceAddress; without it the plugin refuses:
+ * "already has an IP address different from"). */
+static void
+test_subnet_change (void **state)
+{
+    (void) state;
+    char err[1024], p[1024], ip[64] = "";
+    OK (cni_write_conflist (&cfg, err, sizeof err));
+    OK (cni_netns_create (&cfg, ids, p, sizeof p, err, sizeof err));
+    OK (cni_add (&cfg, ids, p, NULL, NULL, ip, sizeof ip, err, sizeof err));
+    assert_memory_equal (ip, subnet_prefix, strlen (subnet_prefix));
+    OK (cni_del (&cfg, ids, p, err, sizeof err));
+    cni_config_t moved = cfg;
+    unsigned a, b;
+    assert_int_equal (sscanf (cfg.subnet, "10.%u.%u.", &a, &b), 2);
+    snprintf (moved.subnet, sizeof moved.subnet, "10.%u.%u.0/24", a, b + 1);
+    char prefix[32];
+    snprintf (prefix, sizeof prefix, "10.%u.%u.", a, b + 1);
+    OK (cni_write_conflist (&moved, err, sizeof err));
+    OK (cni_add (&moved, ids, p, NULL, NULL, ip, sizeof ip, err, sizeof err));
+    assert_memory_equal (ip, prefix, strlen (prefix));
+    assert_int_equal (sh ("ip -4 addr show dev %s | grep -q 'inet %s1/24'", cfg.bridge, prefix), 0);
+    OK (cni_del (&moved, ids, p, err, sizeof err));
+    assert_int_equal (cni_netns_remove (&cfg, ids), 0);
+    OK (cni_write_conflist (&cfg, err, sizeof err)); /* the other tests' subnet again */
+}
+
 static void
 test_masq_ruleset (void **state)
 {
     (void) state;
     char err[256];
-    char *r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", err, sizeof err);
+    char *r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", NULL, err, sizeof err);
     assert_non_null (r);
     assert_non_null (strstr (r, "ip saddr 10.88.0.0/16 ip daddr != 10.88.0.0/16 ip daddr != 224.0.0.0/4 masquerade"));
+    free (r);
+    /* a node's pod CIDR in a cluster's: pod to pod across nodes keeps its address */
+    r = masq_ruleset ("troupe_tr1", "10.244.3.0/24", "10.244.0.0/16", err, sizeof err);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "ip saddr 10.244.3.0/24 ip daddr != 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade"));
+    free (r);
+    assert_null (masq_ruleset ("t", "10.244.3.0/24", "10.244.0.0/16; flush ruleset", err, sizeof err));
+    assert_non_null (strstr (err, "cluster CIDR"));
+    r = masq_ruleset ("troupe_tr1", "10.88.0.0/16", "", err, sizeof err);
+    assert_non_null (r);
     assert_non_null (strstr (r, "flush chain ip troupe_tr1 postrouting"));
     free (r);
     const char *bad_tables[] = { "", "1x", "a;b", "a b", "tbl}", NULL };
     for (int i = 0; bad_tables[i]; i++) {
-        assert_null (masq_ruleset (bad_tables[i], "10.0.0.0/8", err, sizeof err));
+        assert_null (masq_ruleset (bad_tables[i], "10.0.0.0/8", NULL, err, sizeof err));
         assert_non_null (strstr (err, "table name"));
     }
     const char *bad_nets[] = { "", "10.0.0.0", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/8; flush ruleset", "::/0", NULL };
     for (int i = 0; bad_nets[i]; i++) {
-        assert_null (masq_ruleset ("t", bad_nets[i], err, sizeof err));
+        assert_null (masq_ruleset ("t", bad_nets[i], NULL, err, sizeof err));
         assert_non_null (strstr (err, "subnet"));
     }
 }
@@ -658,7 +697,7 @@ main (void)
         return 1;
     pid_t me = getpid ();
     srand ((unsigned) (me ^ time (NULL)));
-    int a = 100 + rand () % 150, b = rand () % 250;
+    int a = 100 + rand () % 150, b = rand () % 250; /* b + 1: test_subnet_change's */
     snprintf (subnet_prefix, sizeof subnet_prefix, "10.%d.%d.", a, b);
     snprintf (cfg.bin_dir, sizeof cfg.bin_dir, "/usr/lib/cni");
     snprintf (cfg.conf_path, sizeof cfg.conf_path, "%s/conf/10-troupe.conflist", dir);
@@ -673,6 +712,7 @@ main (void)
     snprintf (idd, sizeof idd, "tcnid%d", (int) me);
     snprintf (ide, sizeof ide, "tcnie%d", (int) me);
     snprintf (ido, sizeof ido, "tcnio%d", (int) me);
+    snprintf (ids, sizeof ids, "tcnis%d", (int) me);
     snprintf (masq_table, sizeof masq_table, "troupe_test_%d", (int) me);
     snprintf (veth_out, sizeof veth_out, "tvo%d", (int) (me % 100000));
     ifs_before = count_net_ifs ();
@@ -685,6 +725,7 @@ main (void)
         cmocka_unit_test (test_del_without_netns),
         cmocka_unit_test (test_plugin_errors),
         cmocka_unit_test (test_gc),
+        cmocka_unit_test (test_subnet_change),
         cmocka_unit_test (test_masq_ruleset),
         cmocka_unit_test (test_egress_masquerade),
     };

@@ -230,6 +230,30 @@ prepare_status_and_object (void **state)
     json_decref (cur);
 }
 
+/* ValidateNodeUpdate: podCIDR from unset to a value, never changed after */
+static void
+node_pod_cidr_once (void **state)
+{
+    (void) state;
+    json_t *cur = json_pack ("{s:s,s:{s:s},s:{}}", "kind", "Node", "metadata", "name", "n1", "spec");
+    json_t *n = json_pack ("{s:s,s:{s:s},s:{s:s,s:[s]}}", "kind", "Node", "metadata", "name", "n1", "spec", "podCIDR",
+                           "10.244.1.0/24", "podCIDRs", "10.244.1.0/24");
+    expect ("Node", cur, n, IMM_SUB_NONE, NULL);
+    json_t *again = json_deep_copy (n);
+    tv_set (again, "spec.unschedulable", json_true ());
+    expect ("Node", n, again, IMM_SUB_NONE, NULL); /* other fields still change */
+    tv_set (again, "spec.podCIDR", json_string ("10.244.2.0/24"));
+    expect ("Node", n, again, IMM_SUB_NONE, "spec.podCIDR: Forbidden: node updates may not change podCIDR");
+    tv_set (again, "spec.podCIDR", json_string ("10.244.1.0/24"));
+    tv_del (again, "spec.podCIDRs");
+    expect ("Node", n, again, IMM_SUB_NONE, "spec.podCIDRs: Forbidden");
+    tv_set (again, "spec.podCIDRs", json_pack ("[]"));
+    expect ("Node", n, again, IMM_SUB_NONE, "spec.podCIDRs: Forbidden");
+    json_decref (cur);
+    json_decref (n);
+    json_decref (again);
+}
+
 int
 main (void)
 {
@@ -238,6 +262,7 @@ main (void)
         cmocka_unit_test (pod_node_name_and_binding),
         cmocka_unit_test (pod_deadline_grace_tolerations),
         cmocka_unit_test (apps_selector),
+        cmocka_unit_test (node_pod_cidr_once),
         cmocka_unit_test (prepare_status_and_object),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
