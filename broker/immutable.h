@@ -12,6 +12,7 @@
  *     existing one may change only its tolerationSeconds) and spec.terminationGracePeriodSeconds
  *     (to 1 when it was negative) — ValidatePodUpdate. spec.nodeName is set only by a binding.
  *   - Deployment and ReplicaSet (apps/v1): spec.selector.
+ *   - Service: spec.clusterIP ("spec.clusterIPs[0]: Invalid value: ...: may not change once set").
  * Errors read as Kubernetes' field errors: "spec.selector: Invalid value: {...}: field is
  * immutable", "spec: Forbidden: pod updates may not change fields other than ..." followed by
  * the first changed field path. The broker prefixes `Kind "name" is invalid: ` (code Invalid).
