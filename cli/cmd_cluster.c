@@ -85,7 +85,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", NULL};
+                                  "staticPodPath", "serviceCIDR", "serviceNodePortRange", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
