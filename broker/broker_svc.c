@@ -217,8 +217,9 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
         const char *k = json_string_value (json_array_get (keys, (size_t) (lost >= 0 ? lost : 0)));
         const char *val = k ? strrchr (k, '/') + 1 : "";
         int requested = lost >= 0 && json_is_true (json_array_get (json_object_get (p->ctx, "requested"), (size_t) lost));
-        if (lost >= 0 && !requested && p->retry && p->attempts < MAX_RETRIES) {
+        if (lost >= 0 && !requested && p->retry && p->attempts < 4 * MAX_RETRIES) {
             /* another writer took the value we picked: pick again from the cache, which has it now */
+            TR_INFO (A, "allocation raced another broker: picking again key=%s attempt=%d", k, p->attempts + 1);
             bk_handle (b, p->sock, p->rid, p->retry, &p->ident, p->attempts + 1);
             return;
         }
