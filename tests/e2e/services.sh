@@ -8,7 +8,9 @@
 # EndpointSlices: one per selecting Service (labels, owner, the named targetPort resolved to the
 # container port), following scale up and down, a readiness flip (an httpGet readinessProbe on a
 # server this test switches) and a deleted pod; none for a Service without selector; a deleted
-# Service's slices are collected.
+# Service's slices are collected. A pod started after the Services gets their environment
+# (<SVC>_SERVICE_HOST, _SERVICE_PORT, _SERVICE_PORT_<NAME>, Docker link variables), none with
+# enableServiceLinks false.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "jq is not installed (scripts/deps.sh test)"
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -132,6 +134,33 @@ jq -e '.metadata.labels["endpointslice.kubernetes.io/managed-by"] == "endpointsl
 wait_for 20 eps_is headless 2 2 || fail "headless slice: $(slices headless | jq -c .items)"
 [ "$(slices fixed | jq '.items | length')" = 0 ] || fail "a Service without selector got a slice"
 pass "EndpointSlices: 2 ready endpoints, named port resolved to 8080, none without selector"
+
+# the service environment of a pod started after the Services (enableServiceLinks, default true)
+cat >"$T/env.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: envpod}
+spec:
+  containers:
+  - name: c
+    command: ["/bin/sh", "-c", "echo $MARK host=\$WEB_SERVICE_HOST port=\$WEB_SERVICE_PORT named=\$WEB_SERVICE_PORT_WEB link=\$NP_PORT_81_TCP dns=\$DNS_PORT_53_UDP_ADDR; sleep 3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nolinks}
+spec:
+  enableServiceLinks: false
+  containers:
+  - name: c
+    command: ["/bin/sh", "-c", "echo $MARK host=\$WEB_SERVICE_HOST.; sleep 3600"]
+Y
+tro apply -f "$T/env.yaml" >/dev/null || fail "apply env pods"
+NPIP=$(svc np | jq -r .spec.clusterIP)
+WANT="host=$IP port=80 named=80 link=tcp://$NPIP:81 dns=10.96.0.10"
+wait_for 30 sh -c "'$TROUPE' logs envpod | grep -qF '$WANT'" || fail "service env: $(tro logs envpod 2>&1), want $WANT"
+wait_for 30 sh -c "'$TROUPE' logs nolinks | grep -qF 'host=.'" || fail "enableServiceLinks false: $(tro logs nolinks 2>&1)"
+tro delete pod envpod nolinks >/dev/null 2>&1 || { tro delete pod envpod >/dev/null; tro delete pod nolinks >/dev/null; }
+pass "service environment: $WANT; none with enableServiceLinks false"
 
 tro scale deployment web --replicas 4 >/dev/null || fail "scale up"
 wait_for 60 eps_is web 4 4 || fail "after scale to 4: $(eps web) endpoints, $(ready_eps web) ready"
