@@ -17,10 +17,15 @@
  *   3. the Service not written (exists, conflict, no store leader): its new reservations are
  *      deleted. After any successful write of a Service (bk_svc_after_write), the reservations of
  *      that Service (same uid) it no longer holds are deleted: on delete, all of them.
+ * A reservation left behind anyway (a server that died between steps 1 and 2) is an orphan: its
+ * Service does not hold its value. Older than ORPHAN_MS it counts as free, and the next
+ * allocation of that value takes it over with a compare-and-swap on its revision (Kubernetes'
+ * repair loop, done lazily).
  */
 #include "broker/broker_int.h"
 #include "broker/svcalloc.h"
 #include "core/log.h"
+#include "core/meta.h"
 #include "core/store_proto.h"
 #include "core/svcrules.h"
 #include "core/value.h"
@@ -33,6 +38,10 @@
 #define IP_PLURAL "ipaddresses"
 #define NP_PLURAL "servicenodeports"
 #define UID_ANN "troupe.io/service-uid"
+/* A reservation whose Service does not hold its value (gone, another uid, changed) is free again
+ * after this long: past any request in flight (a broker answers within its request timeout), as
+ * Kubernetes' repair loop reclaims leaked addresses and ports. */
+#define ORPHAN_MS 60000
 
 typedef struct {
     unsigned *v;
@@ -49,9 +58,31 @@ uset_add (uset_t *s, unsigned x)
     s->v[s->n++] = x;
 }
 
-/* Every reservation and every Service's addresses and node ports (sorted). */
+static int
+holds_port (const json_t *svc, json_int_t port);
+
+/* Does the Service that made reservation res (its parentRef and uid annotation) hold its value? */
+static int
+owner_holds (broker_t *b, const json_t *res, int ip)
+{
+    char key[600];
+    snprintf (key, sizeof key, "/registry/services/%s/%s", tv_str (res, "spec.parentRef.namespace") ? tv_str (res, "spec.parentRef.namespace") : "",
+              tv_str (res, "spec.parentRef.name") ? tv_str (res, "spec.parentRef.name") : "");
+    const json_t *svc = bcache_get (b->cache, key, NULL);
+    const char *uid = json_string_value (json_object_get (tv_get (res, "metadata.annotations"), UID_ANN));
+    const char *name = tv_str (res, "metadata.name");
+    if (!svc || !uid || !name || !tv_str (svc, "metadata.uid") || strcmp (uid, tv_str (svc, "metadata.uid")))
+        return 0;
+    if (ip)
+        return tv_str (svc, "spec.clusterIP") && !strcmp (tv_str (svc, "spec.clusterIP"), name);
+    return holds_port (svc, atoi (name));
+}
+
+/* Every reservation and every Service's addresses and node ports (sorted), but for orphaned
+ * reservations older than ORPHAN_MS: those go into orphans (key → mod_rev), free to take over
+ * with a compare-and-swap on their revision. */
 static void
-taken_sets (broker_t *b, uset_t *ips, uset_t *ports)
+taken_sets (broker_t *b, uset_t *ips, uset_t *ports, json_t *orphans)
 {
     json_t *items;
     uint64_t rev;
@@ -59,12 +90,29 @@ taken_sets (broker_t *b, uset_t *ips, uset_t *ports)
     size_t i;
     json_t *o;
     unsigned v;
-    if (!bcache_list (b->cache, IP_PLURAL, "", NULL, NULL, &items, &rev, err, sizeof err)) {
-        json_array_foreach (items, i, o) if (svc_parse_ipv4 (tv_str (o, "metadata.name"), &v)) uset_add (ips, v);
-        json_decref (items);
-    }
-    if (!bcache_list (b->cache, NP_PLURAL, "", NULL, NULL, &items, &rev, err, sizeof err)) {
-        json_array_foreach (items, i, o) uset_add (ports, (unsigned) atoi (tv_str (o, "metadata.name") ? tv_str (o, "metadata.name") : "0"));
+    int64_t now = (int64_t) zclock_time ();
+    const char *plurals[] = {IP_PLURAL, NP_PLURAL};
+    for (int k = 0; k < 2; k++) {
+        if (bcache_list (b->cache, plurals[k], "", NULL, NULL, &items, &rev, err, sizeof err))
+            continue;
+        json_array_foreach (items, i, o) {
+            const char *name = tv_str (o, "metadata.name");
+            if (!name)
+                continue;
+            int64_t born = tr_time_parse (tv_str (o, "metadata.creationTimestamp"));
+            if (born >= 0 && born + ORPHAN_MS < now && !owner_holds (b, o, k == 0)) {
+                char key[96];
+                uint64_t mod = 0;
+                snprintf (key, sizeof key, "/registry/%s/%s", plurals[k], name);
+                bcache_get (b->cache, key, &mod);
+                json_object_set_new (orphans, key, json_integer ((json_int_t) mod));
+                continue;
+            }
+            if (k == 0 && svc_parse_ipv4 (name, &v))
+                uset_add (ips, v);
+            else if (k == 1)
+                uset_add (ports, (unsigned) atoi (name));
+        }
         json_decref (items);
     }
     if (!bcache_list (b->cache, "services", "", NULL, NULL, &items, &rev, err, sizeof err)) {
@@ -80,6 +128,16 @@ taken_sets (broker_t *b, uset_t *ips, uset_t *ports)
     }
     svcalloc_sort (ips->v, ips->n);
     svcalloc_sort (ports->v, ports->n);
+}
+
+/* The reservation op for key: created absent, or an orphan taken over by compare-and-swap. */
+static json_t *
+reserve_op (const char *key, json_t *obj, const json_t *orphans)
+{
+    json_t *mod = json_object_get (orphans, key);
+    if (mod)
+        TR_INFO (A, "taking over an orphaned reservation key=%s", key);
+    return json_pack ("[s,o,i,I]", key, obj, mod ? 3 : 1, mod ? json_integer_value (mod) : 0);
 }
 
 static json_t *
@@ -203,9 +261,9 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
         int r = op_result (res, i, NULL);
         if (r == 0)
             json_array_append (made, json_array_get (keys, i));
-        else if (r == 1 && lost < 0)
+        else if ((r == 1 || r == 3) && lost < 0) /* exists; an orphan taken over meanwhile */
             lost = (int) i;
-        else if (r != 1)
+        else if (r != 1 && r != 3)
             other = r;
     }
     tr_env_t req;
@@ -309,7 +367,8 @@ bk_svc_write (rq_t *r, const json_t *cur, json_t *obj, int cond, uint64_t expect
 {
     broker_t *b = r->b;
     uset_t ips = {0}, ports = {0};
-    taken_sets (b, &ips, &ports);
+    json_t *orphans = json_object ();
+    taken_sets (b, &ips, &ports, orphans);
     json_t *reserve = json_array (), *keys = json_array (), *requested = json_array (), *paths = json_array ();
     char ipbuf[20], key[64];
     int rc = 0;
@@ -347,7 +406,7 @@ bk_svc_write (rq_t *r, const json_t *cur, json_t *obj, int cond, uint64_t expect
         tv_set_str (obj, "spec.clusterIP", ipbuf);
         tv_set (obj, "spec.clusterIPs", json_pack ("[s]", ipbuf));
         snprintf (key, sizeof key, "/registry/" IP_PLURAL "/%s", ipbuf);
-        json_array_append_new (reserve, json_pack ("[s,o,i,i]", key, reservation ("IPAddress", "networking.k8s.io/v1", ipbuf, obj), 1, 0));
+        json_array_append_new (reserve, reserve_op (key, reservation ("IPAddress", "networking.k8s.io/v1", ipbuf, obj), orphans));
         json_array_append_new (keys, json_string (key));
         json_array_append_new (requested, json_boolean (want));
         json_array_append_new (paths, json_string ("spec.clusterIPs"));
@@ -394,7 +453,7 @@ bk_svc_write (rq_t *r, const json_t *cur, json_t *obj, int cond, uint64_t expect
             char name[16];
             snprintf (name, sizeof name, "%u", v);
             snprintf (key, sizeof key, "/registry/" NP_PLURAL "/%s", name);
-            json_array_append_new (reserve, json_pack ("[s,o,i,i]", key, reservation ("ServiceNodePort", "troupe.io/v1", name, obj), 1, 0));
+            json_array_append_new (reserve, reserve_op (key, reservation ("ServiceNodePort", "troupe.io/v1", name, obj), orphans));
             json_array_append_new (keys, json_string (key));
             json_array_append_new (requested, json_boolean (np != 0));
             char path[64];
@@ -440,6 +499,7 @@ out:
     json_decref (keys);
     json_decref (requested);
     json_decref (paths);
+    json_decref (orphans);
     free (ips.v);
     free (ports.v);
     return rc;

@@ -3,7 +3,9 @@
  * reservation created "absent" in the store lets one through and the other broker picks again.
  * Services created at once through two brokers in a /28 (twelve addresses to give) with a
  * 4-port node port range: every node port and address given once, then "range is full"; of two
- * creates requesting the same address exactly one wins, the other is told it is allocated. */
+ * creates requesting the same address exactly one wins, the other is told it is allocated. A
+ * deleted Service's address is given again; a reservation left behind by a server that died
+ * (its Service does not exist) is taken over once older than a minute, not before. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
 #include "core/client.h"
+#include "core/store_proto.h"
 #include "core/value.h"
 
 static char dir[64], sep[64], ep[2][64];
@@ -199,6 +203,105 @@ automatic_ips_race (void **state)
     assert_non_null (strstr (c.msg[0], "range is full"));
 }
 
+/* Writes a reservation straight into the store, as a server that died after its first step left it. */
+static void
+plant_orphan (const char *ip, const char *created)
+{
+    char key[64];
+    snprintf (key, sizeof key, "/registry/ipaddresses/%s", ip);
+    json_t *o = json_pack ("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:{s:s,s:s,s:s,s:s}}}", "apiVersion", "networking.k8s.io/v1", "kind",
+                           "IPAddress", "metadata", "name", ip, "creationTimestamp", created, "annotations",
+                           "troupe.io/service-uid", "ghost-uid", "spec", "parentRef", "group", "", "resource", "services",
+                           "namespace", "default", "name", "ghost");
+    char *val;
+    size_t len;
+    assert_int_equal (tv_encode (o, &val, &len), 0);
+    json_decref (o);
+    sp_op_t op = {.op = 1, .cond = 0, .key = key, .val = val, .len = len};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sp_pack_propose (&sb, 777, &op, 1);
+    free (val);
+    zsock_t *s = zsock_new_dealer (sep);
+    assert_non_null (s);
+    zsock_send (s, "b", sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    zsock_set_rcvtimeo (s, 5000);
+    zmsg_t *m = zmsg_recv (s); /* the proposal's result */
+    assert_non_null (m);
+    zmsg_destroy (&m);
+    zsock_destroy (&s);
+    zclock_sleep (300); /* the brokers' caches have it */
+}
+
+static const char *
+ip_of (const char *name, char *buf, size_t len)
+{
+    json_t *items = list_services ();
+    size_t i;
+    json_t *s;
+    buf[0] = 0;
+    json_array_foreach (items, i, s) if (!strcmp (tv_str (s, "metadata.name"), name))
+        snprintf (buf, len, "%s", tv_str (s, "spec.clusterIP"));
+    json_decref (items);
+    return buf;
+}
+
+/* creates name through broker `which`, trying for up to 3 s while the range is full (a release
+ * reaches the brokers' caches a moment after the delete's answer); the reply's code */
+static int
+create_soon (int which, const char *name, char *ip, size_t iplen)
+{
+    char err[200];
+    tr_client_t *c = tr_client_new (ep[which], NULL, err, sizeof err);
+    int code = TR_TIMEOUT;
+    for (int i = 0; i < 30; i++) {
+        tr_env_t rep;
+        code = call (c, TR_VERB_CREATE, "Service", NULL, service (name, NULL, -1), &rep);
+        if (code == TR_OK)
+            snprintf (ip, iplen, "%s", tv_str (rep.body, "spec.clusterIP"));
+        tr_env_clear (&rep);
+        if (code != TR_INVALID)
+            break;
+        zclock_sleep (100);
+    }
+    tr_client_destroy (&c);
+    return code;
+}
+
+static void
+release_and_orphans (void **state)
+{
+    (void) state;
+    char err[200], was[32], got[32];
+    tr_client_t *c = tr_client_new (ep[0], NULL, err, sizeof err);
+    /* deleted through one broker, given again through the other */
+    ip_of ("auto0-0", was, sizeof was);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Service", "auto0-0", NULL, NULL), TR_OK);
+    assert_int_equal (create_soon (1, "again", got, sizeof got), TR_OK);
+    assert_string_equal (got, was);
+    /* an orphan of two minutes ago is taken over */
+    ip_of ("auto0-1", was, sizeof was);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Service", "auto0-1", NULL, NULL), TR_OK);
+    zclock_sleep (300);
+    plant_orphan (was, "2020-01-01T00:00:00Z");
+    assert_int_equal (create_soon (1, "reclaim", got, sizeof got), TR_OK);
+    assert_string_equal (got, was);
+    /* a fresh one is not */
+    ip_of ("auto0-2", was, sizeof was);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Service", "auto0-2", NULL, NULL), TR_OK);
+    zclock_sleep (300);
+    char now[40];
+    time_t t = time (NULL);
+    strftime (now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime (&t));
+    plant_orphan (was, now);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Service", NULL, service ("blocked", NULL, -1), &rep), TR_INVALID);
+    assert_non_null (strstr (rep.msg, "range is full"));
+    tr_env_clear (&rep);
+    tr_client_destroy (&c);
+}
+
 static int
 setup (void **state)
 {
@@ -246,6 +349,7 @@ main (void)
         cmocka_unit_test (node_ports_race),
         cmocka_unit_test (requested_ip_race),
         cmocka_unit_test (automatic_ips_race),
+        cmocka_unit_test (release_and_orphans),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
