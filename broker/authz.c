@@ -72,6 +72,8 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "nodes/status", "update patch", R_YES},
     {ROLE_CONTROLLER, "leases", "get list watch", R_YES},
     {ROLE_CONTROLLER, "events", "create", R_YES},
+    {ROLE_CONTROLLER, "services", "get list watch", R_YES},
+    {ROLE_CONTROLLER, "endpointslices", "get list watch create update delete", R_YES},
 
     /* node: Kubernetes' system:node role narrowed by the Node authorizer and NodeRestriction */
     {ROLE_NODE, "pods", "get list watch", R_YES},

@@ -713,13 +713,7 @@ sweep (broker_t *b)
         bk_reply (p->sock, p->rid, &req, TR_TIMEOUT, NULL, 0,
                   "%s: the store did not answer within %.1f s (a write may or may not have been made)", p->what,
                   b->request_timeout_ms / 1000.0);
-        json_decref (p->obj);
-        zframe_destroy (&p->rid);
-        if (p->retry) {
-            tr_env_clear (p->retry);
-            free (p->retry);
-        }
-        free (p);
+        bk_pending_free (p);
     }
     zlistx_destroy (&keys);
     keys = zhashx_keys (b->forwards);
@@ -960,6 +954,10 @@ broker_thread (zsock_t *pipe, void *arg)
     b.request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : DEF_REQUEST_TIMEOUT_MS;
     b.silence_ms = o->client_silence_ms > 0 ? o->client_silence_ms : DEF_CLIENT_SILENCE_MS;
     char err[512];
+    if (svcalloc_cidr_parse (o->service_cidr ? o->service_cidr : SVCALLOC_DEFAULT_CIDR, &b.svc_cidr, err, sizeof err))
+        svcalloc_cidr_parse (SVCALLOC_DEFAULT_CIDR, &b.svc_cidr, err, sizeof err);
+    if (svcalloc_ports_parse (o->node_port_range ? o->node_port_range : SVCALLOC_DEFAULT_PORTS, &b.svc_ports, err, sizeof err))
+        svcalloc_ports_parse (SVCALLOC_DEFAULT_PORTS, &b.svc_ports, err, sizeof err);
     randombytes_buf (err, 8);
     snprintf (b.instance, sizeof b.instance, "%02x%02x%02x%02x%02x%02x%02x%02x", (unsigned char) err[0],
               (unsigned char) err[1], (unsigned char) err[2], (unsigned char) err[3], (unsigned char) err[4],
@@ -1088,13 +1086,7 @@ broker_thread (zsock_t *pipe, void *arg)
         zpoller_destroy (&b.poller);
     }
     for (pending_write_t *p = zhashx_first (b.pending); p; p = zhashx_next (b.pending)) {
-        json_decref (p->obj);
-        zframe_destroy (&p->rid);
-        if (p->retry) {
-            tr_env_clear (p->retry);
-            free (p->retry);
-        }
-        free (p);
+        bk_pending_free (p);
     }
     zhashx_destroy (&b.pending);
     for (forward_t *f = zhashx_first (b.forwards); f; f = zhashx_next (b.forwards)) {
@@ -1120,6 +1112,8 @@ broker_thread (zsock_t *pipe, void *arg)
     free ((char *) o->local_endpoints);
     free ((char *) o->tcp_endpoint);
     free ((char *) o->pki_dir);
+    free ((char *) o->service_cidr);
+    free ((char *) o->node_port_range);
     free (o);
 }
 
@@ -1132,6 +1126,8 @@ broker_new (const broker_opts_t *opts)
     o->local_endpoints = strdup (opts->local_endpoints);
     o->tcp_endpoint = opts->tcp_endpoint ? strdup (opts->tcp_endpoint) : NULL;
     o->pki_dir = opts->pki_dir ? strdup (opts->pki_dir) : NULL;
+    o->service_cidr = opts->service_cidr ? strdup (opts->service_cidr) : NULL;
+    o->node_port_range = opts->node_port_range ? strdup (opts->node_port_range) : NULL;
     zactor_t *z = zactor_new (broker_thread, o);
     if (z && zsock_wait (z))
         zactor_destroy (&z);

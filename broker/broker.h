@@ -28,6 +28,9 @@ typedef struct {
      * request with Timeout. A client not heard from for client_silence_ms (10000; clients ping
      * every 2 s) loses its watches. */
     int max_inflight, max_inflight_per_client, request_timeout_ms, client_silence_ms;
+    /* Services: the block cluster IPs come from (NULL: 10.96.0.0/16) and the node port range
+     * (NULL: 30000-32767), checked by the caller (broker/svcalloc.h) */
+    const char *service_cidr, *node_port_range;
 } broker_opts_t;
 
 /* Starts the broker thread. Returns NULL (logged) when it cannot bind or load its schemas.

@@ -10,6 +10,7 @@
 #include "broker/authz.h"
 #include "broker/broker_cache.h"
 #include "broker/encryption.h"
+#include "broker/svcalloc.h"
 #include "core/envelope.h"
 #include "core/schema.h"
 
@@ -26,7 +27,8 @@ typedef struct {
 } ident_t;
 
 /* A write waiting for the store. */
-typedef struct {
+typedef struct pending_write pending_write_t;
+struct pending_write {
     zsock_t *sock;
     zframe_t *rid;
     uint64_t req_id;
@@ -38,7 +40,11 @@ typedef struct {
     int attempts;
     int64_t deadline;     /* monotonic ms after which the client gets Timeout (0: stamped by the
                              next sweep, within a second of the request) */
-} pending_write_t;
+    /* a step of a multi-proposal write (broker_svc.c): called with the store's results instead
+     * of answering the client; ctx is its state (freed with the pending write) */
+    void (*then) (void *broker, pending_write_t *p, const msgpack_object *res);
+    json_t *ctx;
+};
 
 #define MAX_RETRIES 8
 
@@ -93,6 +99,8 @@ typedef struct {
     int64_t last_sweep;
     size_t max_inflight, max_inflight_client;
     int silence_ms, request_timeout_ms;
+    svc_cidr_t svc_cidr;  /* Service cluster IPs (--service-cidr) */
+    svc_ports_t svc_ports; /* node ports (--service-node-port-range) */
 } broker_t;
 
 typedef struct {
@@ -141,6 +149,21 @@ void bk_h_create (rq_t *r);
 void bk_h_update (rq_t *r, int status_only);
 void bk_h_patch (rq_t *r);
 void bk_h_delete (rq_t *r);
+/* The client's answer to a write whose store result is `result` (store.h numbers) at rev; a
+ * Conflict with p->retry runs the request again. Does not free p. */
+void bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev);
+/* Frees a pending write. */
+void bk_pending_free (pending_write_t *p);
+
+/* broker_svc.c — Service writes with their cluster IP and node port reservations */
+/* Writes the Service obj (stolen) at r->key (cond, expect as a proposal), after reserving what
+ * it newly holds (cur: the stored Service of an update, NULL for a create). Replies itself; -1
+ * when refused at once. */
+int bk_svc_write (rq_t *r, const json_t *cur, json_t *obj, int cond, uint64_t expect);
+/* Before an update's validation: keeps the allocated clusterIP and nodePorts the update left out. */
+void bk_svc_keep_allocated (const json_t *cur, json_t *next);
+/* After a Service was written (or deleted): deletes the reservations it no longer holds. */
+void bk_svc_after_write (broker_t *b, const json_t *svc, int deleted);
 
 /* broker_auth.c */
 const char *bk_role_name (role_t r);

@@ -102,6 +102,16 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
             rev = r->via.array.ptr[1].via.u64;
         }
     }
+    if (p->then)
+        p->then (b, p, res);
+    else
+        bk_write_answered (b, p, result, rev);
+    bk_pending_free (p);
+}
+
+void
+bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
+{
     tr_env_t req;
     tr_env_init (&req);
     req.id = p->req_id;
@@ -111,6 +121,8 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
         snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
         if (p->obj)
             tv_set_str (p->obj, "metadata.resourceVersion", rvs);
+        if (p->obj && tv_str (p->obj, "kind") && !strcmp (tv_str (p->obj, "kind"), "Service"))
+            bk_svc_after_write (b, p->obj, p->is_delete);
         bk_reply (p->sock, p->rid, &req, TR_OK, p->obj, rev, NULL);
         break;
     }
@@ -144,12 +156,18 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
     default:
         bk_reply (p->sock, p->rid, &req, TR_UNAVAILABLE, NULL, 0, "%s: the store could not commit the write", p->what);
     }
+}
+
+void
+bk_pending_free (pending_write_t *p)
+{
     json_decref (p->obj);
     zframe_destroy (&p->rid);
     if (p->retry) {
         tr_env_clear (p->retry);
         free (p->retry);
     }
+    json_decref (p->ctx);
     free (p);
 }
 
@@ -271,6 +289,10 @@ bk_h_create (rq_t *r)
         tv_del (obj, "status"); /* status is written by controllers and agents, not by creators */
     bk_stamp_new (obj);
     make_key (r, ns, name);
+    if (!strcmp (k, "Service")) {
+        bk_svc_write (r, NULL, obj, 1, 0); /* with its cluster IP and node ports */
+        return;
+    }
     bk_propose (r->b, r->sock, r->rid, r->req, r->key, 1, 1, 0, obj, r->what, r);
 }
 
@@ -334,6 +356,9 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
         gen++;
     tv_set_int (next, "metadata.generation", gen);
+    int service = !strcmp (schema_kind_name (r->sk), "Service");
+    if (service && sub == IMM_SUB_NONE)
+        bk_svc_keep_allocated (cur, next);
     if (validate (r, next)) {
         json_decref (next);
         return;
@@ -353,6 +378,10 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     char key[600];
     snprintf (key, sizeof key, "%s", r->key);
     r->retryable = !want;
+    if (service && sub == IMM_SUB_NONE) {
+        bk_svc_write (r, cur, next, 3, mod_rev); /* new node ports are reserved first */
+        return;
+    }
     bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, r->what, r);
 }
 

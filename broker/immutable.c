@@ -302,5 +302,15 @@ immutable_check (const char *kind, const json_t *cur, const json_t *next, imm_su
         return selector_check (cur, next, err, errlen);
     if (!strcmp (kind, "Node"))
         return node_check (cur, next, err, errlen);
+    if (!strcmp (kind, "Service")) {
+        /* ValidateServiceUpdate: the cluster IP stays (Troupe has no ExternalName to leave it
+         * through); an update that leaves it out keeps it (bk_svc_keep_allocated) */
+        const char *o = tv_str (cur, "spec.clusterIP"), *n = tv_str (next, "spec.clusterIP");
+        if (!json_equal (tv_get (cur, "spec.clusterIP"), tv_get (next, "spec.clusterIP")) &&
+            !(o == NULL && n == NULL)) {
+            snprintf (err, errlen, "spec.clusterIPs[0]: Invalid value: \"%s\": may not change once set", n ? n : "");
+            return -1;
+        }
+    }
     return 0;
 }

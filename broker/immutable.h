@@ -13,6 +13,7 @@
  *     (to 1 when it was negative) — ValidatePodUpdate. spec.nodeName is set only by a binding.
  *   - Deployment and ReplicaSet (apps/v1): spec.selector.
  *   - Node: spec.podCIDR and spec.podCIDRs, once set (ValidateNodeUpdate).
+ *   - Service: spec.clusterIP ("spec.clusterIPs[0]: Invalid value: ...: may not change once set").
  * Errors read as Kubernetes' field errors: "spec.selector: Invalid value: {...}: field is
  * immutable", "spec: Forbidden: pod updates may not change fields other than ..." followed by
  * the first changed field path. The broker prefixes `Kind "name" is invalid: ` (code Invalid).

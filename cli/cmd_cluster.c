@@ -11,6 +11,7 @@
  *   pods/          container logs (<uid>/<container>/<attempt>.log)
  */
 #include "actors/agent/agent_actor.h"
+#include "broker/svcalloc.h"
 #include "actors/agent/logrotate.h"
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
@@ -90,7 +91,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", "nodeIP", "clusterCIDR", NULL};
+                                  "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -593,7 +594,29 @@ typedef struct {
     tr_host_t *host;
     pid_t shim;
     json_t *node_cfg;               /* maxPods, kubeReserved, systemReserved, evictionHard for the agent */
+    const char *service_cidr, *node_port_range; /* Services (the broker's allocations) */
 } cluster_t;
+
+/* --service-cidr [serviceCIDR] and --service-node-port-range [serviceNodePortRange], as the
+ * api-server's flags: checked here so that a bad value stops the start. 0 or -1 (said). */
+static int
+service_flags (int *argc, char **argv, const json_t *cfg, cluster_t *c)
+{
+    char err[200];
+    svc_cidr_t cidr;
+    svc_ports_t ports;
+    c->service_cidr = pick (cli_opt (argc, argv, "--service-cidr", NULL), cfg, "serviceCIDR");
+    c->node_port_range = pick (cli_opt (argc, argv, "--service-node-port-range", NULL), cfg, "serviceNodePortRange");
+    if (c->service_cidr && svcalloc_cidr_parse (c->service_cidr, &cidr, err, sizeof err)) {
+        fprintf (stderr, "error: --service-cidr %s\n", err);
+        return -1;
+    }
+    if (c->node_port_range && svcalloc_ports_parse (c->node_port_range, &ports, err, sizeof err)) {
+        fprintf (stderr, "error: --service-node-port-range %s\n", err);
+        return -1;
+    }
+    return 0;
+}
 
 /* One server per data directory: a second one would steal the socket and share the store. The
  * lock lives as long as the process (the descriptor is never closed); a start waits up to 5 s for
@@ -655,7 +678,8 @@ start_control_plane (cluster_t *c)
         TR_WARN ("troupe", "could not record this server's name %s in the store", c->node);
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
                         .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL,
-                        .replicated = c->peer_listen != NULL};
+                        .replicated = c->peer_listen != NULL, .service_cidr = c->service_cidr,
+                        .node_port_range = c->node_port_range};
     c->broker = broker_new (&bo);
     if (!c->broker) {
         fprintf (stderr, "error: the broker could not start (see the log above)\n");
@@ -1074,7 +1098,7 @@ cmd_up (cli_t *g, int argc, char **argv)
     }
     const char *node = pick (cli_opt (&argc, argv, "--node-name", NULL), cfg, "nodeName");
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
-    if (node_flags (&argc, argv, cfg, &c.node_cfg)) {
+    if (service_flags (&argc, argv, cfg, &c) || node_flags (&argc, argv, cfg, &c.node_cfg)) {
         json_decref (cfg);
         return 1;
     }
@@ -1125,7 +1149,7 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
-    if (ipam_flags (&argc, argv, cfg)) {
+    if (ipam_flags (&argc, argv, cfg) || service_flags (&argc, argv, cfg, &c)) {
         json_decref (cfg);
         return 1;
     }

@@ -151,6 +151,69 @@ node_status (const json_t *node, char *buf, size_t len)
     snprintf (buf, len, "%s%s", st, tv_bool (node, "spec.unschedulable", false) ? ",SchedulingDisabled" : "");
 }
 
+/* kubectl's Service columns: PORT(S) as 80/TCP or 80:30080/TCP, comma-separated */
+static void
+service_cells (const json_t *it, table_t *t, int *k, const char *name, const char *age, int wide)
+{
+    char ports[512] = "", sel[512] = "";
+    size_t j, l;
+    json_t *p;
+    const char *v;
+    json_array_foreach (tv_get (it, "spec.ports"), j, p) {
+        l = strlen (ports);
+        if (tv_int (p, "nodePort", 0))
+            snprintf (ports + l, sizeof ports - l, "%s%lld:%lld/%s", j ? "," : "", (long long) tv_int (p, "port", 0),
+                      (long long) tv_int (p, "nodePort", 0), tv_str (p, "protocol") ? tv_str (p, "protocol") : "TCP");
+        else
+            snprintf (ports + l, sizeof ports - l, "%s%lld/%s", j ? "," : "", (long long) tv_int (p, "port", 0),
+                      tv_str (p, "protocol") ? tv_str (p, "protocol") : "TCP");
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach (tv_get (it, "spec.selector"), key, val) {
+        l = strlen (sel);
+        snprintf (sel + l, sizeof sel - l, "%s%s=%s", l ? "," : "", key, json_string_value (val) ? json_string_value (val) : "");
+    }
+    v = tv_str (it, "spec.clusterIP");
+    t_set (t, (*k)++, name), t_set (t, (*k)++, tv_str (it, "spec.type") ? tv_str (it, "spec.type") : "ClusterIP");
+    t_set (t, (*k)++, v && *v ? v : "<none>"), t_set (t, (*k)++, "<none>");
+    t_set (t, (*k)++, *ports ? ports : "<none>"), t_set (t, (*k)++, age);
+    if (wide)
+        t_set (t, (*k)++, *sel ? sel : "<none>");
+}
+
+/* kubectl's EndpointSlice columns: PORTS the ports, ENDPOINTS the first three addresses */
+static void
+slice_cells (const json_t *it, table_t *t, int *k, const char *name, const char *age)
+{
+    char ports[256] = "", eps[256] = "";
+    size_t j, l, n = 0;
+    json_t *p;
+    json_array_foreach (tv_get (it, "ports"), j, p) {
+        l = strlen (ports);
+        if (tv_get (p, "port"))
+            snprintf (ports + l, sizeof ports - l, "%s%lld", j ? "," : "", (long long) tv_int (p, "port", 0));
+        else
+            snprintf (ports + l, sizeof ports - l, "%s<unset>", j ? "," : "");
+    }
+    json_array_foreach (tv_get (it, "endpoints"), j, p) {
+        size_t a;
+        json_t *ad;
+        json_array_foreach (tv_get (p, "addresses"), a, ad) {
+            l = strlen (eps);
+            if (n < 3)
+                snprintf (eps + l, sizeof eps - l, "%s%s", n ? "," : "", json_string_value (ad) ? json_string_value (ad) : "");
+            n++;
+        }
+    }
+    if (n > 3) {
+        l = strlen (eps);
+        snprintf (eps + l, sizeof eps - l, " + %zu more...", n - 3);
+    }
+    t_set (t, (*k)++, name), t_set (t, (*k)++, tv_str (it, "addressType"));
+    t_set (t, (*k)++, *ports ? ports : "<unset>"), t_set (t, (*k)++, *eps ? eps : "<unset>"), t_set (t, (*k)++, age);
+}
+
 void
 print_table (FILE *out, const char *kind, const json_t *items, const print_opts_t *o)
 {
@@ -187,6 +250,14 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
         t.head[c++] = "MESSAGE";
     } else if (!strcmp (kind, "Lease")) {
         t.head[c++] = "NAME", t.head[c++] = "HOLDER", t.head[c++] = "AGE";
+    } else if (!strcmp (kind, "Service")) {
+        t.head[c++] = "NAME", t.head[c++] = "TYPE", t.head[c++] = "CLUSTER-IP", t.head[c++] = "EXTERNAL-IP",
+        t.head[c++] = "PORT(S)", t.head[c++] = "AGE";
+        if (o->wide)
+            t.head[c++] = "SELECTOR";
+    } else if (!strcmp (kind, "EndpointSlice")) {
+        t.head[c++] = "NAME", t.head[c++] = "ADDRESSTYPE", t.head[c++] = "PORTS", t.head[c++] = "ENDPOINTS",
+        t.head[c++] = "AGE";
     } else {
         t.head[c++] = "NAME", t.head[c++] = "AGE";
     }
@@ -267,6 +338,10 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
             t_set (&t, k++, obj), t_set (&t, k++, tv_str (it, "message"));
         } else if (!strcmp (kind, "Lease")) {
             t_set (&t, k++, name), t_set (&t, k++, tv_str (it, "spec.holderIdentity")), t_set (&t, k++, age);
+        } else if (!strcmp (kind, "Service")) {
+            service_cells (it, &t, &k, name, age, o->wide);
+        } else if (!strcmp (kind, "EndpointSlice")) {
+            slice_cells (it, &t, &k, name, age);
         } else {
             t_set (&t, k++, name), t_set (&t, k++, age);
         }

@@ -2,6 +2,7 @@
 #include "core/schema.h"
 #include "core/quantity.h"
 #include "core/selector.h"
+#include "core/svcrules.h"
 #include "core/value.h"
 #include "core/yaml.h"
 
@@ -707,7 +708,8 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
         }
     }
     if (pod_spec_rules (tv_get (obj, "spec.template.spec"), "spec.template.spec", err, errlen) ||
-        (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)))
+        (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)) ||
+        (!strcmp (kind, "Service") && svc_rules (obj, err, errlen)))
         return -1;
     if (k->selector_matches_template) {
         char serr[256];
@@ -893,6 +895,8 @@ schema_default (const schema_registry_t *r, json_t *obj)
     json_t *fields = json_object_get (k->doc, "fields");
     if (fields)
         default_props (r, fields, obj);
+    if (!strcmp (kind, "Service"))
+        svc_default (obj);
     json_t *meta = json_object_get (obj, "metadata");
     if (json_is_object (meta))
         default_node (r, json_object_get (r->defs, "ObjectMeta"), meta);

@@ -654,6 +654,20 @@ objs_refresh (troupe_ctx_t *ctx, agent_t *a)
     json_decref (set);
 }
 
+/* containers held back until the Services were read start now */
+static void
+services_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) self;
+    troupe_timer_within (ctx, T_KICK, 20);
+}
+
+static void
+add_to_list (void *arg, const json_t *o)
+{
+    json_array_append ((json_t *) arg, (json_t *) o);
+}
+
 static void
 src_of (agent_t *a, const json_t *pod, podenv_src_t *src)
 {
@@ -666,6 +680,11 @@ src_of (agent_t *a, const json_t *pod, podenv_src_t *src)
     src->host_ip = a->host_ip;
     src->alloc_cpu_milli = alloc.cpu_milli;
     src->alloc_mem_bytes = alloc.memory;
+    json_decref (a->svc_list);
+    a->svc_list = json_array ();
+    if (a->svcs)
+        troupe_informer_foreach (a->svcs, add_to_list, a->svc_list);
+    src->services = a->svc_list;
 }
 
 /* The pod's volumes planned and made on the host (again when the plan changed: a ConfigMap or
@@ -705,6 +724,12 @@ static int
 container_config (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const json_t *spec, int oci, json_t *body, char *err,
                   size_t errlen)
 {
+    if (a->svcs && !troupe_informer_synced (a->svcs)) {
+        /* the kubelet's "services have not yet been read at least once": the service
+         * environment would be incomplete */
+        snprintf (err, errlen, "services have not yet been read at least once, cannot construct envvars");
+        return PODENV_PENDING;
+    }
     podenv_src_t src;
     src_of (a, pod, &src);
     json_t *warn = json_array (), *run = NULL;
@@ -1402,6 +1427,7 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
         json_decref (a->objs);
         json_decref (a->obj_at);
         json_decref (a->vol_applied);
+    json_decref (a->svc_list);
         json_decref (a->hooks);
         free (a);
         return NULL;
@@ -1413,6 +1439,8 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
     troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};
     a->pods = troupe_watch (ctx, "Pod", NULL, fs, &h);
+    troupe_handlers_t sh = {.on_synced = services_synced};
+    a->svcs = troupe_watch (ctx, "Service", NULL, NULL, &sh);
     if (ag_podnet_start (ctx, a, config, err, sizeof err)) { /* the commands check these first */
         TR_ERROR (A, "bad node configuration: %s: the runtime's own pod network, no routes", err);
         a->net_ready = 1;
@@ -1473,6 +1501,7 @@ agent_destroy (void **p)
     json_decref (a->objs);
     json_decref (a->obj_at);
     json_decref (a->vol_applied);
+    json_decref (a->svc_list);
     json_decref (a->hooks);
     while (a->probers) {
         struct probe_ctr *n = a->probers->next;

@@ -55,6 +55,8 @@ typedef struct {
     char host_ip[64];
     troupe_peer_t *shim;
     troupe_informer_t *pods;
+    troupe_informer_t *svcs; /* Services: the containers' service environment */
+    json_t *svc_list;        /* the Services as of the last src_of (podenv_src_t.services) */
     json_t *runtime;       /* last ListContainers items */
     int runtime_fresh;     /* a ListContainers reply arrived since the last sync */
     int listing;

@@ -114,7 +114,7 @@ static json_t *
 finish (const json_t *spec, json_t *env, json_t *vars)
 {
     json_t *out = json_object ();
-    if (tv_get (spec, "env") || tv_get (spec, "envFrom"))
+    if (tv_get (spec, "env") || tv_get (spec, "envFrom") || json_array_size (env))
         json_object_set_new (out, "env", env);
     else
         json_decref (env);
@@ -435,6 +435,101 @@ value_from (const json_t *pod, const json_t *spec, const json_t *vf, const poden
     return PODENV_OK;
 }
 
+static void
+env_name (const char *svc, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; svc[i] && i + 1 < len; i++)
+        buf[i] = svc[i] == '-' ? '_' : (svc[i] >= 'a' && svc[i] <= 'z') ? (char) (svc[i] - 32) : svc[i];
+    buf[i] = 0;
+}
+
+static int
+cmp_by_name (const void *a, const void *b)
+{
+    return strcmp (tv_str (*(json_t *const *) a, "metadata.name"), tv_str (*(json_t *const *) b, "metadata.name"));
+}
+
+json_t *
+podenv_service_vars (const json_t *pod, const json_t *services)
+{
+    json_t *out = json_object ();
+    const char *ns = tv_str (pod, "metadata.namespace") ? tv_str (pod, "metadata.namespace") : "default";
+    int links = tv_bool (pod, "spec.enableServiceLinks", true);
+    size_t n = json_array_size (services), k = 0;
+    const json_t **v = calloc (n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_array_get (services, i);
+        const char *sns = tv_str (s, "metadata.namespace"), *name = tv_str (s, "metadata.name");
+        const char *ip = tv_str (s, "spec.clusterIP");
+        if (!sns || !name || !ip || !*ip || !strcmp (ip, "None"))
+            continue;
+        int master = !strcmp (sns, "default") && !strcmp (name, "kubernetes");
+        if ((links && !strcmp (sns, ns)) || master)
+            v[k++] = s;
+    }
+    qsort (v, k, sizeof *v, cmp_by_name);
+    for (size_t i = 0; i < k; i++) {
+        const json_t *s = v[i];
+        /* the pod's own namespace's Service of the same name wins over default/kubernetes */
+        if (i + 1 < k && !strcmp (tv_str (s, "metadata.name"), tv_str (v[i + 1], "metadata.name")) &&
+            strcmp (tv_str (s, "metadata.namespace"), ns))
+            continue;
+        char pre[260], name[512], val[400];
+        env_name (tv_str (s, "metadata.name"), pre, sizeof pre);
+        const char *ip = tv_str (s, "spec.clusterIP");
+        const json_t *ports = tv_get (s, "spec.ports");
+        snprintf (name, sizeof name, "%s_SERVICE_HOST", pre);
+        json_object_set_new (out, name, json_string (ip));
+        if (!json_array_size (ports))
+            continue;
+        snprintf (name, sizeof name, "%s_SERVICE_PORT", pre);
+        snprintf (val, sizeof val, "%lld", (long long) tv_int (json_array_get (ports, 0), "port", 0));
+        json_object_set_new (out, name, json_string (val));
+        size_t j;
+        json_t *p;
+        json_array_foreach (ports, j, p) {
+            const char *pn = tv_str (p, "name");
+            if (!pn || !*pn)
+                continue;
+            char up[100];
+            env_name (pn, up, sizeof up);
+            snprintf (name, sizeof name, "%s_SERVICE_PORT_%s", pre, up);
+            snprintf (val, sizeof val, "%lld", (long long) tv_int (p, "port", 0));
+            json_object_set_new (out, name, json_string (val));
+        }
+        json_array_foreach (ports, j, p) {
+            const char *proto = tv_str (p, "protocol") ? tv_str (p, "protocol") : "TCP";
+            char lower[8], upper[8];
+            size_t m = 0;
+            for (; proto[m] && m < sizeof lower - 1; m++) {
+                lower[m] = (proto[m] >= 'A' && proto[m] <= 'Z') ? (char) (proto[m] + 32) : proto[m];
+                upper[m] = (proto[m] >= 'a' && proto[m] <= 'z') ? (char) (proto[m] - 32) : proto[m];
+            }
+            lower[m] = upper[m] = 0;
+            long long port = (long long) tv_int (p, "port", 0);
+            char url[340];
+            snprintf (url, sizeof url, "%s://%s:%lld", lower, ip, port);
+            if (j == 0) {
+                snprintf (name, sizeof name, "%s_PORT", pre);
+                json_object_set_new (out, name, json_string (url));
+            }
+            snprintf (name, sizeof name, "%s_PORT_%lld_%s", pre, port, upper);
+            json_object_set_new (out, name, json_string (url));
+            size_t l = strlen (name);
+            snprintf (name + l, sizeof name - l, "_PROTO");
+            json_object_set_new (out, name, json_string (lower));
+            snprintf (name + l, sizeof name - l, "_PORT");
+            snprintf (val, sizeof val, "%lld", port);
+            json_object_set_new (out, name, json_string (val));
+            snprintf (name + l, sizeof name - l, "_ADDR");
+            json_object_set_new (out, name, json_string (ip));
+        }
+    }
+    free (v);
+    return out;
+}
+
 int
 podenv_resolve (const json_t *pod, const json_t *spec, const podenv_src_t *src, json_t **out, json_t *warnings, char *err,
                 size_t errlen)
@@ -443,11 +538,14 @@ podenv_resolve (const json_t *pod, const json_t *spec, const podenv_src_t *src, 
     size_t i;
     json_t *x;
     *out = NULL;
+    json_t *svc = src->services ? podenv_service_vars (pod, src->services) : json_object ();
+    json_object_update (vars, svc); /* $(VAR) sees them; the container's own env overrides */
     json_array_foreach (tv_get (spec, "envFrom"), i, x) {
         int rc = env_from (pod, x, src, env, vars, warnings, err, errlen);
         if (rc) {
             json_decref (vars);
             json_decref (env);
+            json_decref (svc);
             return rc;
         }
     }
@@ -461,6 +559,7 @@ podenv_resolve (const json_t *pod, const json_t *spec, const podenv_src_t *src, 
             if (rc) {
                 json_decref (vars);
                 json_decref (env);
+                json_decref (svc);
                 return rc;
             }
             if (!e)
@@ -470,6 +569,16 @@ podenv_resolve (const json_t *pod, const json_t *spec, const podenv_src_t *src, 
         env_set (env, vars, name, e);
         free (e);
     }
+    /* the service variables the container does not define itself, after its own */
+    const char *k;
+    json_t *v;
+    json_object_foreach (svc, k, v) {
+        int defined = 0;
+        json_array_foreach (env, i, x) defined |= !strcmp (tv_str (x, "name"), k);
+        if (!defined)
+            json_array_append_new (env, json_pack ("{s:s,s:O}", "name", k, "value", v));
+    }
+    json_decref (svc);
     *out = finish (spec, env, vars);
     return PODENV_OK;
 }

@@ -44,7 +44,21 @@ typedef struct {
     const char *pod_ip;   /* the sandbox's address ("" before it has one) */
     const char *host_ip;  /* the node's address */
     int64_t alloc_cpu_milli, alloc_mem_bytes; /* the node's allocatable: limits that are not set */
+    /* Services the node knows (any namespaces; the pod's and default/kubernetes are used), or
+     * NULL: none (the agent does not start a container before its Service informer synced, as
+     * the kubelet) */
+    const json_t *services;
 } podenv_src_t;
+
+/* The kubelet's service environment (getServiceEnvVarMap + FromServices): for each Service of the
+ * pod's namespace with a cluster IP (not headless) — only when spec.enableServiceLinks is not false
+ * — and the `kubernetes` Service of namespace default always: <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT
+ * (first port), <NAME>_SERVICE_PORT_<PORTNAME> (named ports), and the Docker link variables
+ * <NAME>_PORT=tcp://IP:PORT (first port), <NAME>_PORT_<port>_<PROTO>{,_PROTO,_PORT,_ADDR}. NAME is
+ * the Service's name upper-cased with '-' as '_'. Services in name order. A new map (ordered);
+ * podenv_resolve puts them after the container's own env, which wins over them, and $(VAR)
+ * references see them. */
+json_t *podenv_service_vars (const json_t *pod, const json_t *services);
 
 /* The expansion of in, looking names up in vars (a map of strings; NULL = none). New string. */
 char *podenv_expand (const char *in, const json_t *vars);

@@ -1,6 +1,7 @@
 /* controllers_actor — see controllers_actor.h. */
 #include "actors/controllers/controllers_actor.h"
 #include "actors/controllers/deployment.h"
+#include "actors/controllers/endpointslice.h"
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
 #include "actors/controllers/nodeipam.h"
@@ -21,10 +22,10 @@
 #define T_IPAM 5
 
 typedef struct {
-    troupe_informer_t *deploys, *rss, *pods, *nodes, *leases;
+    troupe_informer_t *deploys, *rss, *pods, *nodes, *leases, *svcs, *slices;
     int64_t grace_ms, evict_ms;
     int64_t started_ms; /* nodes are judged from here on at the earliest (nodelife.h) */
-    workqueue_t *rsq, *dq;
+    workqueue_t *rsq, *dq, *svcq; /* svcq: Services whose EndpointSlices to reconcile */
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
@@ -66,7 +67,7 @@ arm (troupe_ctx_t *ctx)
 static workqueue_t *
 queue_of (ctl_t *c, char queue)
 {
-    return queue == 'r' ? c->rsq : queue == 'd' ? c->dq : NULL;
+    return queue == 'r' ? c->rsq : queue == 'd' ? c->dq : queue == 's' ? c->svcq : NULL;
 }
 
 /* The sync's last request was answered (or it sent none). */
@@ -114,10 +115,25 @@ enqueue_rs_in_ns (void *arg, const json_t *rs)
 }
 
 static void
+enqueue_svc_in_ns (void *arg, const json_t *svc)
+{
+    nsq_t *q = arg;
+    const char *ns = tv_str (svc, "metadata.namespace");
+    char k[600];
+    if (!q->ns || (ns && !strcmp (ns, q->ns))) {
+        key_of (svc, k, sizeof k);
+        workqueue_add (q->c->svcq, k);
+    }
+}
+
+static void
 pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
     ctl_t *c = self;
     char k[600];
+    /* the Services of its namespace may select it (before or after a change of labels) */
+    nsq_t sq = {c, tv_str (pod, "metadata.namespace") ? tv_str (pod, "metadata.namespace") : ""};
+    troupe_informer_foreach (c->svcs, enqueue_svc_in_ns, &sq);
     if (owner_key (pod, "ReplicaSet", k, sizeof k))
         workqueue_add (c->rsq, k);
     else if (!tv_get (pod, "metadata.ownerReferences")) {
@@ -169,6 +185,55 @@ d_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *d)
 {
     (void) old;
     d_changed (self, ctx, d);
+}
+
+static void
+svc_changed (void *self, troupe_ctx_t *ctx, const json_t *svc)
+{
+    ctl_t *c = self;
+    char k[600];
+    key_of (svc, k, sizeof k);
+    workqueue_add (c->svcq, k);
+    arm (ctx);
+}
+
+static void
+svc_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *svc)
+{
+    (void) old;
+    svc_changed (self, ctx, svc);
+}
+
+/* a slice changed by someone else (or deleted) is put back as its Service says */
+static void
+slice_changed (void *self, troupe_ctx_t *ctx, const json_t *slice)
+{
+    ctl_t *c = self;
+    const char *svc = json_string_value (json_object_get (tv_get (slice, "metadata.labels"), EPS_SERVICE_LABEL));
+    if (!svc)
+        return;
+    char k[600];
+    snprintf (k, sizeof k, "%s/%s", tv_str (slice, "metadata.namespace"), svc);
+    workqueue_add (c->svcq, k);
+    arm (ctx);
+}
+
+static void
+slice_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *slice)
+{
+    (void) old;
+    slice_changed (self, ctx, slice);
+}
+
+/* a node came or went: its pods' endpoints follow */
+static void
+endpoints_node_changed (void *self, troupe_ctx_t *ctx, const json_t *node)
+{
+    ctl_t *c = self;
+    (void) node;
+    nsq_t sq = {c, NULL};
+    troupe_informer_foreach (c->svcs, enqueue_svc_in_ns, &sq);
+    arm (ctx);
 }
 
 static void
@@ -342,6 +407,40 @@ sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
 }
 
 static void
+add_name (void *arg, const json_t *o)
+{
+    const char *n = tv_str (o, "metadata.name");
+    if (n)
+        json_object_set_new ((json_t *) arg, n, json_true ());
+}
+
+static void
+sync_svc (ctl_t *c, troupe_ctx_t *ctx, const char *key)
+{
+    char ns[254], name[254];
+    const char *slash = strchr (key, '/');
+    if (!slash)
+        return;
+    snprintf (ns, sizeof ns, "%.*s", (int) (slash - key), key);
+    snprintf (name, sizeof name, "%s", slash + 1);
+    const json_t *svc = troupe_informer_get (c->svcs, ns, name);
+    if (!svc)
+        return; /* its slices go with it (garbage collector) */
+    json_t *pods = list_ns (c->pods, ns), *slices = list_ns (c->slices, ns), *nodes = NULL;
+    if (troupe_informer_synced (c->nodes)) {
+        nodes = json_object ();
+        troupe_informer_foreach (c->nodes, add_name, nodes);
+    }
+    ctrl_actions_t acts = {0};
+    eps_reconcile (svc, pods, slices, nodes, &acts);
+    send_actions (c, ctx, &acts, 's', key, svc);
+    ctrl_actions_clear (&acts);
+    json_decref (pods);
+    json_decref (slices);
+    json_decref (nodes);
+}
+
+static void
 add_uid (void *arg, const json_t *o)
 {
     const char *uid = tv_str (o, "metadata.uid");
@@ -357,11 +456,20 @@ run_gc (ctl_t *c, troupe_ctx_t *ctx)
     json_t *live = json_object ();
     troupe_informer_foreach (c->deploys, add_uid, live);
     troupe_informer_foreach (c->rss, add_uid, live);
+    int svcs = troupe_informer_synced (c->svcs) && troupe_informer_synced (c->slices);
+    if (svcs)
+        troupe_informer_foreach (c->svcs, add_uid, live);
     static const char *const kinds[] = {"Deployment", "ReplicaSet", NULL};
+    static const char *const svc_kinds[] = {"Service", NULL};
     json_t *rss = list_ns (c->rss, NULL), *pods = list_ns (c->pods, NULL);
     ctrl_actions_t acts = {0};
     gc_collect (rss, live, kinds, &acts);
     gc_collect (pods, live, kinds, &acts);
+    if (svcs) {
+        json_t *slices = list_ns (c->slices, NULL);
+        gc_collect (slices, live, svc_kinds, &acts);
+        json_decref (slices);
+    }
     for (size_t i = 0; i < acts.n; i++)
         TR_INFO (A, "garbage-collecting %s %s/%s (owner gone)", acts.v[i].kind, acts.v[i].ns, acts.v[i].name);
     send_actions (c, ctx, &acts, 'g', "", NULL);
@@ -443,19 +551,21 @@ run_ipam (ctl_t *c, troupe_ctx_t *ctx)
     json_decref (nodes);
 }
 
+/* a node came or went: its CIDR (node IPAM), its pods' endpoints */
 static void
 node_changed (void *self, troupe_ctx_t *ctx, const json_t *node)
 {
-    (void) self;
-    (void) node;
     troupe_timer_within (ctx, T_IPAM, 10);
+    endpoints_node_changed (self, ctx, node);
 }
 
 static void
 node_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *node)
 {
+    (void) self;
     (void) old;
-    node_changed (self, ctx, node);
+    (void) node;
+    troupe_timer_within (ctx, T_IPAM, 10);
 }
 
 static void
@@ -463,6 +573,7 @@ nodes_synced (void *self, troupe_ctx_t *ctx)
 {
     (void) self;
     troupe_timer_within (ctx, T_IPAM, 10);
+    arm (ctx);
 }
 
 static void
@@ -476,8 +587,13 @@ drain (ctl_t *c, troupe_ctx_t *ctx)
         sync_deploy (c, ctx, key);
     for (int i = 0; i < 256 && workqueue_pop (c->rsq, now, key, sizeof key) == 0; i++)
         sync_rs (c, ctx, key);
+    int svcs = troupe_informer_synced (c->svcs) && troupe_informer_synced (c->slices);
+    for (int i = 0; svcs && i < 256 && workqueue_pop (c->svcq, now, key, sizeof key) == 0; i++)
+        sync_svc (c, ctx, key);
     int64_t a = workqueue_next_in (c->dq, now), b = workqueue_next_in (c->rsq, now);
     int64_t next = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+    int64_t s = svcs ? workqueue_next_in (c->svcq, now) : -1;
+    next = next < 0 ? s : s < 0 ? next : next < s ? next : s;
     if (next >= 0)
         troupe_timer_within (ctx, T_DRAIN, (int) (next < 10 ? 10 : next > 60000 ? 60000 : next));
 }
@@ -502,6 +618,8 @@ ctl_timer (void *self, troupe_ctx_t *ctx, int id)
         troupe_informer_foreach (c->deploys, enqueue_all, a);
         a[0] = c->rsq;
         troupe_informer_foreach (c->rss, enqueue_all, a);
+        a[0] = c->svcq;
+        troupe_informer_foreach (c->svcs, enqueue_all, a);
         arm (ctx);
     } else if (id == T_GC)
         run_gc (c, ctx);
@@ -530,6 +648,7 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
         c->ipam_on = 1;
     c->rsq = workqueue_new ();
     c->dq = workqueue_new ();
+    c->svcq = workqueue_new ();
     c->expect = json_object ();
     troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
     troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
@@ -538,7 +657,11 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
     troupe_handlers_t none = {0};
+    troupe_handlers_t sh = {svc_changed, svc_updated, svc_changed, synced};
+    troupe_handlers_t eh = {slice_changed, slice_updated, slice_changed, synced};
     troupe_handlers_t nh = {node_changed, node_updated, node_changed, nodes_synced};
+    c->svcs = troupe_watch (ctx, "Service", NULL, NULL, &sh);
+    c->slices = troupe_watch (ctx, "EndpointSlice", NULL, NULL, &eh);
     c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
     c->leases = troupe_watch (ctx, "Lease", NULL, "metadata.namespace=kube-node-lease", &none);
     troupe_timer (ctx, T_NODES, 5000, 1);
@@ -555,6 +678,7 @@ ctl_destroy (void **p)
         return;
     workqueue_destroy (&c->rsq);
     workqueue_destroy (&c->dq);
+    workqueue_destroy (&c->svcq);
     json_decref (c->expect);
     nodeipam_clear (&c->ipam);
     free (c);

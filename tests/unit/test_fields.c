@@ -419,6 +419,9 @@ base_of_kind (const char *kind)
         {"Node", "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n"},
         {"Lease", "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: l, namespace: kube-node-lease}\n"},
         {"Event", "apiVersion: v1\nkind: Event\nmetadata: {name: e}\ninvolvedObject: {kind: Pod, name: p}\n"},
+        {"Service", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n"},
+        {"EndpointSlice", "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e}\naddressType: IPv4\n"
+                          "endpoints: [{addresses: [10.0.0.1]}]\n"},
     };
     if (!strcmp (kind, "Pod"))
         return base_pod;

@@ -280,12 +280,90 @@ refs_collected (void **state)
     json_decref (pod);
 }
 
+static json_t *
+svc_obj (const char *ns, const char *name, const char *ip, const char *ports_json)
+{
+    json_error_t e;
+    json_t *ports = json_loads (ports_json, 0, &e);
+    return json_pack ("{s:s,s:{s:s,s:s},s:{s:s,s:o}}", "kind", "Service", "metadata", "namespace", ns, "name", name, "spec",
+                      "clusterIP", ip, "ports", ports);
+}
+
+static const char *
+env_value (const json_t *env, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach (env, i, e) if (!strcmp (tv_str (e, "name"), name)) return tv_str (e, "value");
+    return NULL;
+}
+
+/* the kubelet's service environment: names, Docker link variables, the pod's namespace only (and
+ * default/kubernetes), no headless, enableServiceLinks false, own env wins, $(VAR) sees them */
+static void
+service_links (void **state)
+{
+    (void) state;
+    json_t *svcs = json_pack ("[o,o,o,o,o]",
+                              svc_obj ("default", "my-web", "10.96.0.20",
+                                       "[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"name\":\"dns-udp\",\"port\":53,\"protocol\":\"UDP\"}]"),
+                              svc_obj ("default", "headless", "None", "[{\"port\":80}]"),
+                              svc_obj ("other", "far", "10.96.0.30", "[{\"port\":80}]"),
+                              svc_obj ("default", "kubernetes", "10.96.0.1", "[{\"name\":\"https\",\"port\":443}]"),
+                              svc_obj ("default", "override", "10.96.0.40", "[{\"port\":8080}]"));
+    json_t *pod = json_pack ("{s:{s:s,s:s},s:{}}", "metadata", "name", "p", "namespace", "default", "spec");
+    json_t *v = podenv_service_vars (pod, svcs);
+    assert_string_equal (tv_str (v, "MY_WEB_SERVICE_HOST"), "10.96.0.20");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_SERVICE_PORT")), "80");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_SERVICE_PORT_HTTP")), "80");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_SERVICE_PORT_DNS_UDP")), "53");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT")), "tcp://10.96.0.20:80");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT_80_TCP")), "tcp://10.96.0.20:80");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT_80_TCP_PROTO")), "tcp");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT_80_TCP_PORT")), "80");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT_80_TCP_ADDR")), "10.96.0.20");
+    assert_string_equal (json_string_value (json_object_get (v, "MY_WEB_PORT_53_UDP")), "udp://10.96.0.20:53");
+    assert_string_equal (json_string_value (json_object_get (v, "KUBERNETES_SERVICE_HOST")), "10.96.0.1");
+    assert_null (json_object_get (v, "HEADLESS_SERVICE_HOST"));
+    assert_null (json_object_get (v, "FAR_SERVICE_HOST"));
+    json_decref (v);
+    /* enableServiceLinks: false leaves only default/kubernetes */
+    tv_set (pod, "spec.enableServiceLinks", json_false ());
+    v = podenv_service_vars (pod, svcs);
+    assert_null (json_object_get (v, "MY_WEB_SERVICE_HOST"));
+    assert_non_null (json_object_get (v, "KUBERNETES_SERVICE_HOST"));
+    json_decref (v);
+    /* in a container: after its own env, which wins; $(VAR) expands them */
+    json_object_del (json_object_get (pod, "spec"), "enableServiceLinks");
+    json_t *spec = json_pack ("{s:s,s:[{s:s,s:s},{s:s,s:s}],s:[s,s]}", "name", "c", "env", "name", "OVERRIDE_SERVICE_HOST",
+                              "value", "mine", "name", "URL", "value", "http://$(MY_WEB_SERVICE_HOST):$(MY_WEB_SERVICE_PORT)/",
+                              "command", "echo", "$(KUBERNETES_SERVICE_PORT)");
+    podenv_src_t src = {.services = svcs};
+    json_t *out = NULL;
+    char err[200];
+    assert_int_equal (podenv_resolve (pod, spec, &src, &out, NULL, err, sizeof err), PODENV_OK);
+    json_t *env = json_object_get (out, "env");
+    assert_string_equal (tv_str (json_array_get (env, 0), "name"), "OVERRIDE_SERVICE_HOST");
+    assert_string_equal (env_value (env, "OVERRIDE_SERVICE_HOST"), "mine");
+    assert_string_equal (env_value (env, "URL"), "http://10.96.0.20:80/");
+    assert_string_equal (env_value (env, "MY_WEB_SERVICE_HOST"), "10.96.0.20");
+    assert_string_equal (json_string_value (json_array_get (json_object_get (out, "command"), 1)), "443");
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach (env, i, e) n += !strcmp (tv_str (e, "name"), "OVERRIDE_SERVICE_HOST");
+    assert_int_equal (n, 1);
+    json_decref (out);
+    json_decref (spec);
+    json_decref (pod);
+    json_decref (svcs);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (expand_rules), cmocka_unit_test (container_env_order),
                                        cmocka_unit_test (value_from_sources), cmocka_unit_test (value_from_failures),
                                        cmocka_unit_test (env_from_prefix_and_order), cmocka_unit_test (resource_field_refs),
-                                       cmocka_unit_test (refs_collected)};
+                                       cmocka_unit_test (refs_collected), cmocka_unit_test (service_links)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

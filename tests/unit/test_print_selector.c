@@ -161,11 +161,46 @@ quantities (void **state)
     assert_int_equal (quantity_parse ("", &v, NULL, 0), -1);
 }
 
+/* kubectl's columns for Services (PORT(S) 80:30080/TCP, headless None, -o wide SELECTOR) and
+ * EndpointSlices (PORTS, the first three ENDPOINTS then "+ N more...") */
+static void
+service_tables (void **state)
+{
+    (void) state;
+    json_error_t e;
+    json_t *svcs = json_loads ("[{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.5\","
+                               "\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,\"nodePort\":30080,\"protocol\":\"TCP\"},"
+                               "{\"port\":53,\"protocol\":\"UDP\"}]}},"
+                               "{\"metadata\":{\"name\":\"hl\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"None\"}}]",
+                               0, &e);
+    assert_non_null (svcs);
+    char *t = capture_table ("Service", svcs, 1, 0);
+    assert_non_null (strstr (t, "NAME   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)               AGE"));
+    assert_non_null (strstr (t, "SELECTOR"));
+    assert_non_null (strstr (t, "np     NodePort    10.96.0.5    <none>        80:30080/TCP,53/UDP"));
+    assert_non_null (strstr (t, "app=web"));
+    assert_non_null (strstr (t, "hl     ClusterIP   None         <none>        <none>"));
+    free (t);
+    json_t *slices = json_loads ("[{\"metadata\":{\"name\":\"np-abcde\"},\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080},{\"port\":53}],"
+                                 "\"endpoints\":[{\"addresses\":[\"10.1.0.1\"]},{\"addresses\":[\"10.1.0.2\"]},"
+                                 "{\"addresses\":[\"10.1.0.3\"]},{\"addresses\":[\"10.1.0.4\"]},{\"addresses\":[\"10.1.0.5\"]}]},"
+                                 "{\"metadata\":{\"name\":\"hl-bcdfg\"},\"addressType\":\"IPv4\",\"endpoints\":[]}]",
+                                 0, &e);
+    assert_non_null (slices);
+    t = capture_table ("EndpointSlice", slices, 0, 0);
+    assert_non_null (strstr (t, "NAME       ADDRESSTYPE   PORTS     ENDPOINTS"));
+    assert_non_null (strstr (t, "np-abcde   IPv4          8080,53   10.1.0.1,10.1.0.2,10.1.0.3 + 2 more..."));
+    assert_non_null (strstr (t, "hl-bcdfg   IPv4          <unset>   <unset>"));
+    free (t);
+    json_decref (svcs);
+    json_decref (slices);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (ages), cmocka_unit_test (pod_table),
                                        cmocka_unit_test (other_tables_and_describe), cmocka_unit_test (selectors),
-                                       cmocka_unit_test (quantities)};
+                                       cmocka_unit_test (quantities), cmocka_unit_test (service_tables)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
