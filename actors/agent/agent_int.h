@@ -85,6 +85,9 @@ typedef struct {
     json_t *hooks;              /* "post/<id>" → 1 while postStart runs; "pre/<id>" → 1 running, 2 done */
     logrotate_policy_t logs;    /* containerLogMaxSize, containerLogMaxFiles */
     long long logs_every_ms;    /* containerLogMonitorInterval */
+    char cluster_dns[256];      /* clusterDNS (--cluster-dns, default 10.96.0.10; "" none) */
+    char cluster_domain[256];   /* clusterDomain (default cluster.local) */
+    char resolv_conf[512];      /* resolvConf (default /etc/resolv.conf) */
 } agent_t;
 
 /* ---- probes and hooks in flight (agent_probes.c) ---- */
