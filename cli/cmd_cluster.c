@@ -120,7 +120,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
-                    !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
+                    !((!strcmp (k, "insecureRegistries") || !strcmp (k, "dnsUpstreams")) && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
                     !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
                       json_is_integer (v)) &&

@@ -23,7 +23,7 @@ typedef struct {
     dnsserve_t *srv;
     troupe_ctx_t *ctx;
     char addr[64];
-    int made_iface;
+    int made_iface;   /* 1: troupe-dns0 made, 2: the address on lo, 0: neither */
 } dns_t;
 
 /* `ip ARGS…` without a shell; its exit status, or -1. */
@@ -50,24 +50,33 @@ run_ip (const char *const *args)
     return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
 }
 
-/* The dummy interface with addr/32 on it, up. 0 or -1. */
+/* addr/32 on the dummy interface, made and up: 1. A kernel without the dummy driver (some
+ * containers, minimal kernels): addr/32 on lo instead, labelled lo:troupe-dns: 2. -1 on failure.
+ * Either way the address is local, so packets from pods routed to the node are delivered to it. */
 static int
 iface_make (const char *addr)
 {
     char cidr[80];
     snprintf (cidr, sizeof cidr, "%s/32", addr);
     const char *add[] = {"link", "add", DNS_INTERFACE, "type", "dummy", NULL};
-    run_ip (add);   /* fails when it exists already (an agent that crashed): it is re-used */
-    const char *addr_add[] = {"addr", "replace", cidr, "dev", DNS_INTERFACE, NULL};
-    const char *up[] = {"link", "set", DNS_INTERFACE, "up", NULL};
-    return run_ip (addr_add) || run_ip (up) ? -1 : 0;
+    const char *show[] = {"link", "show", DNS_INTERFACE, NULL};
+    if (!run_ip (add) || !run_ip (show)) {   /* made, or left by an agent that crashed: re-used */
+        const char *addr_add[] = {"addr", "replace", cidr, "dev", DNS_INTERFACE, NULL};
+        const char *up[] = {"link", "set", DNS_INTERFACE, "up", NULL};
+        return run_ip (addr_add) || run_ip (up) ? -1 : 1;
+    }
+    const char *lo_add[] = {"addr", "replace", cidr, "dev", "lo", "label", "lo:troupe-dns", NULL};
+    return run_ip (lo_add) ? -1 : 2;
 }
 
 static void
-iface_delete (void)
+iface_delete (int how, const char *addr)
 {
+    char cidr[80];
+    snprintf (cidr, sizeof cidr, "%s/32", addr);
     const char *del[] = {"link", "del", DNS_INTERFACE, NULL};
-    run_ip (del);
+    const char *lo_del[] = {"addr", "del", cidr, "dev", "lo", NULL};
+    run_ip (how == 1 ? del : lo_del);
 }
 
 /* ---- sockets in the actor's loop ------------------------------------------------------------ */
@@ -182,10 +191,13 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
         char *comma = strchr (ip, ',');   /* the first of a list is ours */
         if (comma)
             *comma = 0;
-        if (iface_make (ip))
-            TR_ERROR (A, "cannot put %s on interface %s (needs CAP_NET_ADMIN): pods' DNS will fail", ip, DNS_INTERFACE);
-        else
-            d->made_iface = 1;
+        d->made_iface = iface_make (ip);
+        if (d->made_iface < 0) {
+            TR_ERROR (A, "cannot put %s on interface %s nor on lo (needs CAP_NET_ADMIN): pods' DNS will fail", ip, DNS_INTERFACE);
+            d->made_iface = 0;
+        } else if (d->made_iface == 2)
+            TR_WARN (A, "no dummy interface driver in this kernel: %s/32 is on lo (label lo:troupe-dns) instead of %s", ip,
+                     DNS_INTERFACE);
     }
     snprintf (d->addr, sizeof d->addr, "%s", ip);
     o.ip = d->addr;
@@ -233,7 +245,7 @@ dns_destroy (void **self_p)
         return;
     dnsserve_destroy (&d->srv);
     if (d->made_iface)
-        iface_delete ();
+        iface_delete (d->made_iface, d->addr);
     dns_view_destroy (&d->view);
     free (d);
     *self_p = NULL;

@@ -10,7 +10,8 @@
  *   dnsListen      "IP:PORT" to listen there instead (tests): no interface is made
  *   dnsUpstreams   ["IP[:PORT]", …] instead of resolvConf's nameservers (tests)
  * Without dnsListen the address is put (as a /32) on a dummy interface troupe-dns0, made if
- * missing and deleted at an orderly shutdown. A failure to make it or to bind is logged and the
+ * missing and deleted at an orderly shutdown (a kernel without the dummy driver: the address on
+ * lo, labelled lo:troupe-dns, removed the same way). A failure to make it or to bind is logged and the
  * actor keeps running without sockets (the pods' DNS then fails, as with CoreDNS down).
  */
 #ifndef TROUPE_DNS_ACTOR_H
