@@ -25,6 +25,9 @@ server:
   xfrdir: "$W"
   logfile: "$W/nsd.log"
   verbosity: 0
+  # response rate limiting (on by default in Debian's nsd: 200 qps per /24) would drop a benchmark
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
 remote-control:
   control-enable: no
 zone:
