@@ -968,6 +968,13 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
             json_array_foreach (dwarn, wi, wv) ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
                                                                uid, "Warning", "DNSConfigForming", json_string_value (wv));
             json_decref (dwarn);
+            /* hostname + subdomain: the pod's FQDN in its /etc/hosts (the kubelet's GeneratePodHostNameAndDomain) */
+            const char *subdomain = tv_str (pod, "spec.subdomain");
+            if (subdomain && *subdomain) {
+                char hd[600];
+                snprintf (hd, sizeof hd, "%s.%s.svc.%s", subdomain, tv_str (pod, "metadata.namespace"), a->cluster_domain);
+                json_object_set_new (body, "hostDomain", json_string (hd));
+            }
             if (tv_get (pod, "spec.hostAliases"))
                 json_object_set (body, "hostAliases", tv_get (pod, "spec.hostAliases"));
             tr_env_t req;

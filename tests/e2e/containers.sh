@@ -40,6 +40,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      subdomain: web
       containers:
       - name: web
         image: $IMG
@@ -74,7 +75,8 @@ RC=$(tro exec "$P1" -- cat /etc/resolv.conf)
 OUT=$(tro exec "$P1" -- nslookup "${IP2//./-}.default.pod.cluster.local" 2>&1)
 grep -q "Address.*$IP2" <<<"$OUT" || fail "nslookup of the other pod's name through the cluster DNS: $OUT"
 pass "pod resolv.conf ClusterFirst (10.96.0.10, search path, ndots:5); the cluster DNS answers from inside a pod"
-tro exec "$P1" -- grep -q "$P1" /etc/hosts || fail "/etc/hosts does not name the pod"
+tro exec "$P1" -- grep -qE "^$IP1\s+$P1.web.default.svc.cluster.local\s+$P1\$" /etc/hosts ||
+  fail "/etc/hosts does not name the pod with its subdomain's FQDN: $(tro exec "$P1" -- cat /etc/hosts)"
 GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://$IP2:8080/" | tr -d '\r\n ')
 [ "$GOT" = "$P2" ] || fail "pod $P1 could not fetch http://$IP2:8080/ from $P2 (got '$GOT')"
 GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://127.0.0.1:8080/" | tr -d '\r\n ')
