@@ -15,6 +15,8 @@
 
 #define A "dns"
 #define T_TICK 1
+#define T_READY 2        /* serve anyway this long after start even if a list is still missing */
+#define READY_WAIT_MS 5000   /* CoreDNS's kubernetes plugin waits 5 s for its first sync */
 
 extern char **environ;
 
@@ -23,6 +25,7 @@ typedef struct {
     dnsserve_t *srv;
     troupe_ctx_t *ctx;
     char addr[64];
+    troupe_informer_t *infs[3];
     int made_iface;   /* 1: troupe-dns0 made, 2: the address on lo, 0: neither */
 } dns_t;
 
@@ -126,6 +129,18 @@ on_add_kind (void *self, const char *kind, const json_t *obj)
         dns_view_remove (((dns_t *) self)->view, KIND, obj);                                              \
     }
 
+/* Ready once every informer has listed (or READY_WAIT_MS passed). */
+static void
+on_synced (void *self, troupe_ctx_t *ctx)
+{
+    (void) ctx;
+    dns_t *d = self;
+    for (int i = 0; i < 3; i++)
+        if (d->infs[i] && !troupe_informer_synced (d->infs[i]))
+            return;
+    dns_view_set_ready (d->view, 1);
+}
+
 HANDLERS (svc, "Service")
 HANDLERS (eps, "EndpointSlice")
 HANDLERS (pod, "Pod")
@@ -164,15 +179,16 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
     char err[300];
     schema_registry_t *reg = schema_registry_load_embedded (err, sizeof err);
     static const char *kinds[] = {"Service", "EndpointSlice", "Pod"};
-    const troupe_handlers_t hs[] = {{svc_add, svc_update, svc_delete, NULL},
-                                    {eps_add, eps_update, eps_delete, NULL},
-                                    {pod_add, pod_update, pod_delete, NULL}};
+    const troupe_handlers_t hs[] = {{svc_add, svc_update, svc_delete, on_synced},
+                                    {eps_add, eps_update, eps_delete, on_synced},
+                                    {pod_add, pod_update, pod_delete, on_synced}};
+    dns_view_set_ready (d->view, 0);
     for (int i = 0; i < 3; i++) {
         if (reg && !schema_kind_lookup (reg, kinds[i])) {
             TR_WARN (A, "kind %s is not known to this build: its names are not served", kinds[i]);
             continue;
         }
-        troupe_watch (ctx, kinds[i], NULL, NULL, &hs[i]);
+        d->infs[i] = troupe_watch (ctx, kinds[i], NULL, NULL, &hs[i]);
     }
     schema_registry_destroy (&reg);
 
@@ -224,6 +240,7 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
     for (int i = 0; i < DNSSERVE_MAX_UPSTREAMS; i++)
         free (ups[i]);
     troupe_timer (ctx, T_TICK, 100, 1);
+    troupe_timer (ctx, T_READY, READY_WAIT_MS, 0);
     return d;
 }
 
@@ -234,6 +251,8 @@ dns_timer (void *self, troupe_ctx_t *ctx, int id)
     dns_t *d = self;
     if (id == T_TICK && d->srv)
         dnsserve_tick (d->srv, troupe_mono_ms ());
+    if (id == T_READY)
+        dns_view_set_ready (d->view, 1);   /* as CoreDNS: serve what there is after the wait */
     return 0;
 }
 

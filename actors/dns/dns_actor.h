@@ -1,7 +1,9 @@
 /* dns_actor — the cluster DNS of a node, in the agent's process (as NodeLocal DNSCache runs on
  * every node): informers for Services, EndpointSlices and Pods fill a dns_view_t, and dnsserve
  * answers from it on the cluster DNS address, UDP and TCP port 53, in the actor's own loop (an
- * answer never waits for the store). Other names go to the node's resolvers.
+ * answer never waits for the store). Other names go to the node's resolvers. Until every
+ * informer has listed (at most 5 s, CoreDNS's wait) cluster names are answered SERVFAIL, not an
+ * NXDOMAIN a client would cache.
  *
  * Config (the node's config, as the agent gets it):
  *   clusterDNS     "10.96.0.10" (the kubelet's --cluster-dns; "" = no cluster DNS: not started)

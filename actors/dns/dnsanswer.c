@@ -20,6 +20,7 @@ struct dns_view {
     json_t *pods;    /* "ns/name" → Pod */
     json_t *ptr;     /* ip → fqdn; NULL when stale */
     uint32_t serial; /* the SOA serial: bumped on every change */
+    int not_ready;
 };
 
 /* ---- the view ------------------------------------------------------------------------------- */
@@ -67,6 +68,12 @@ dns_view_destroy (dns_view_t **self_p)
     json_decref (self->ptr);
     free (self);
     *self_p = NULL;
+}
+
+void
+dns_view_set_ready (dns_view_t *self, int ready)
+{
+    self->not_ready = !ready;
 }
 
 const char *
@@ -703,6 +710,13 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     if (ldns_rr_get_class (question) != LDNS_RR_CLASS_IN)
         ours = 0;
     else if (tl >= dl && !strcmp (text + tl - dl, self->domain) && (tl == dl || text[tl - dl - 1] == '.')) {
+        if (self->not_ready) {
+            free (text);
+            ldns_pkt_free (a.resp);
+            ldns_pkt_free (qp);
+            *out = header_reply (q, qlen, LDNS_RCODE_SERVFAIL, outlen);
+            return *out ? DNS_ANSWER : DNS_DROP;
+        }
         ours = 1;
         text[tl == dl ? 0 : tl - dl - 1] = 0;   /* the labels under the domain */
         int n = split (text, lab, MAX_LABELS);

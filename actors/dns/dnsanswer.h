@@ -36,6 +36,9 @@ void dns_view_destroy (dns_view_t **self_p);
 void dns_view_put (dns_view_t *self, const char *kind, const json_t *obj);
 void dns_view_remove (dns_view_t *self, const char *kind, const json_t *obj);
 const char *dns_view_domain (const dns_view_t *self);
+/* A view starts ready. Not ready (its informers have not listed yet): names in the cluster domain
+ * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. */
+void dns_view_set_ready (dns_view_t *self, int ready);
 
 typedef enum {
     DNS_ANSWER,   /* *out holds the response */

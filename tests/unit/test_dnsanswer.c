@@ -215,6 +215,11 @@ test_nxdomain_nodata (void **state)
     expect (ask ("default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
     expect (ask ("svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
     expect (ask ("cluster.local.", LDNS_RR_TYPE_SOA), LDNS_RCODE_NOERROR, 1, "SOA\tns.dns.cluster.local.", NULL);
+    /* not ready (informers not listed yet): SERVFAIL, not an NXDOMAIN the client would cache */
+    dns_view_set_ready (view, 0);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_SERVFAIL, 0, NULL, NULL);
+    dns_view_set_ready (view, 1);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, NULL, NULL);
     /* other names: forward */
     dns_verdict_t v;
     assert_null (ask_full ("example.org.", LDNS_RR_TYPE_A, 0, 0, &v));
