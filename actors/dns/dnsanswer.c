@@ -413,17 +413,21 @@ answer_service (ans_t *a, const json_t *svc, const char *fqdn)
         add_name (a, LDNS_RR_TYPE_CNAME, target);
         return;
     }
+    /* A headless Service exists in DNS through its ready endpoints only: none is NXDOMAIN (the
+     * DNS specification as amended by kubernetes/dns#245, what kube-dns and CoreDNS do); a
+     * ClusterIP Service's name exists even without an address of the type asked (NODATA). */
     if (a->qtype == LDNS_RR_TYPE_SRV) {
         answer_srv (a, svc, fqdn, NULL, NULL);
-        a->found = 1;
+        if (!headless (svc))
+            a->found = 1;
         return;
     }
-    a->found = 1;   /* a Service's name exists even when it has no address yet */
     if (headless (svc)) {
         ep_walk_t w = { .a = a };
         foreach_endpoint (a->view, svc, ep_addr, &w);
         return;
     }
+    a->found = 1;
     json_t *ips = tv_get (svc, "spec.clusterIPs");
     size_t k;
     json_t *ip;

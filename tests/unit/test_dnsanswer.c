@@ -212,6 +212,10 @@ test_nxdomain_nodata (void **state)
     r = ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
     assert_int_equal (ldns_pkt_nscount (r), 1);
     expect (r, LDNS_RCODE_NOERROR, 0, NULL, NULL);
+    /* a headless Service without ready endpoints: NXDOMAIN (kubernetes/dns#245); with IPv4
+     * endpoints only, AAAA is NODATA */
+    expect (ask ("sub.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_AAAA), LDNS_RCODE_NOERROR, 0, NULL, NULL);
     expect (ask ("default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
     expect (ask ("svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
     expect (ask ("cluster.local.", LDNS_RR_TYPE_SOA), LDNS_RCODE_NOERROR, 1, "SOA\tns.dns.cluster.local.", NULL);
