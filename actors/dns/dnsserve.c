@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@ typedef struct {
     socklen_t peerlen;
     int conn;
     uint64_t gen;
+    int stream;          /* 0: UDP; 1: TCP connecting; 2: TCP query sent, reading the answer */
+    uint8_t *tc;         /* the upstream's truncated UDP answer, relayed if TCP fails */
+    size_t tclen;
+    uint8_t *rbuf;       /* TCP: the answer so far (2-byte length + message) */
+    size_t rhave;
 } fwd_t;
 
 struct dnsserve {
@@ -195,11 +201,18 @@ conn_close (dnsserve_t *self, int i)
 static void
 fwd_end (dnsserve_t *self, fwd_t *f)
 {
-    watch (self, f->fd, 0);
+    if (f->stream != 1)   /* a connecting TCP socket is not watched yet */
+        watch (self, f->fd, 0);
     close (f->fd);
     f->fd = -1;
     free (f->q);
     f->q = NULL;
+    free (f->tc);
+    f->tc = NULL;
+    free (f->rbuf);
+    f->rbuf = NULL;
+    f->stream = 0;
+    f->rhave = f->tclen = 0;
     self->nfwd--;
 }
 
@@ -400,9 +413,85 @@ on_tcp (dnsserve_t *self, int i)
     }
 }
 
+/* A TCP client's query answered truncated over UDP: asked again over TCP of the same upstream
+ * (a non-blocking connect, completed by the tick or at once). 0, or -1 (relay the truncated). */
+static int
+fwd_to_tcp (dnsserve_t *self, fwd_t *f, const uint8_t *tc, size_t tclen)
+{
+    int fd = socket (self->up[f->upstream].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect (fd, (struct sockaddr *) &self->up[f->upstream], self->uplen[f->upstream]) && errno != EINPROGRESS) {
+        close (fd);
+        return -1;
+    }
+    watch (self, f->fd, 0);
+    close (f->fd);
+    f->fd = fd;
+    f->stream = 1;
+    f->tc = malloc (tclen);
+    memcpy (f->tc, tc, tclen);
+    f->tclen = tclen;
+    f->deadline = mono_ms () + self->timeout;
+    return 0;
+}
+
+/* TCP connecting: once connected, the query goes (length-prefixed) and the answer is awaited. */
+static void
+fwd_tcp_progress (dnsserve_t *self, fwd_t *f)
+{
+    struct pollfd p = {.fd = f->fd, .events = POLLOUT};
+    if (poll (&p, 1, 0) != 1)
+        return;
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+    getsockopt (f->fd, SOL_SOCKET, SO_ERROR, &soerr, &l);
+    uint8_t *b = malloc (f->qlen + 2);
+    b[0] = (uint8_t) (f->qlen >> 8);
+    b[1] = (uint8_t) f->qlen;
+    memcpy (b + 2, f->q, f->qlen);
+    ssize_t n = soerr ? -1 : send (f->fd, b, f->qlen + 2, MSG_NOSIGNAL);
+    free (b);
+    if (n != (ssize_t) f->qlen + 2) {
+        deliver (self, f, f->tc, f->tclen);   /* what UDP gave, truncated as it is */
+        fwd_end (self, f);
+        return;
+    }
+    f->stream = 2;
+    f->rbuf = malloc (2 + 65535);
+    f->rhave = 0;
+    watch (self, f->fd, 1);
+}
+
+static void
+on_fwd_tcp (dnsserve_t *self, fwd_t *f)
+{
+    ssize_t n = recv (f->fd, f->rbuf + f->rhave, 2 + 65535 - f->rhave, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0)
+        f->rhave += (size_t) n;
+    size_t len = f->rhave >= 2 ? ((size_t) f->rbuf[0] << 8 | f->rbuf[1]) : 0;
+    if (f->rhave >= 2 && f->rhave >= 2 + len) {
+        const uint8_t *m = f->rbuf + 2;
+        if (len >= 12 && m[0] == f->q[0] && m[1] == f->q[1] && (m[2] & 0x80))
+            deliver (self, f, m, len);
+        else
+            deliver (self, f, f->tc, f->tclen);
+        fwd_end (self, f);
+    } else if (n <= 0) {   /* closed or failed before the whole answer */
+        deliver (self, f, f->tc, f->tclen);
+        fwd_end (self, f);
+    }
+}
+
 static void
 on_fwd (dnsserve_t *self, fwd_t *f)
 {
+    if (f->stream == 2) {
+        on_fwd_tcp (self, f);
+        return;
+    }
     uint8_t buf[65536];
     ssize_t n = recv (f->fd, buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -421,6 +510,10 @@ on_fwd (dnsserve_t *self, fwd_t *f)
             }
         }
         return;   /* not the answer: keep waiting for it */
+    }
+    if ((buf[2] & 0x02) && f->tcp && !fwd_to_tcp (self, f, buf, (size_t) n)) {
+        fwd_tcp_progress (self, f);   /* often connected at once (loopback, LAN) */
+        return;
     }
     deliver (self, f, buf, (size_t) n);
     fwd_end (self, f);
@@ -465,8 +558,15 @@ dnsserve_tick (dnsserve_t *self, int64_t now_ms)
     int64_t now = mono_ms ();
     for (int i = 0; i < MAX_FWD && self->nfwd; i++) {
         fwd_t *f = &self->fwd[i];
+        if (f->fd >= 0 && f->stream == 1 && f->deadline > now)
+            fwd_tcp_progress (self, f);
         if (f->fd < 0 || f->deadline > now)
             continue;
+        if (f->stream) {   /* TCP retry timed out: the truncated answer is still an answer */
+            deliver (self, f, f->tc, f->tclen);
+            fwd_end (self, f);
+            continue;
+        }
         watch (self, f->fd, 0);
         close (f->fd);
         f->fd = -1;

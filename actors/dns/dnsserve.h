@@ -6,8 +6,9 @@
  * Forwarding: the query is sent as received over UDP from a fresh socket connected to the
  * first upstream (a random source port per query, and only that upstream's answer is read);
  * no answer within the timeout → the next upstream; none left → SERVFAIL to the client. A reply
- * is relayed only when its id matches the query's. TCP clients are forwarded over UDP too (an
- * upstream answer with TC set reaches them as it is).
+ * is relayed only when its id matches the query's. TCP clients are forwarded over UDP too; an
+ * answer with TC set is asked again over TCP of the same upstream (connect checked every tick),
+ * and if that fails or times out the truncated answer is relayed.
  * TCP: length-prefixed messages, several per connection; a connection idle 10 s is closed, at
  * most 128 at a time (the oldest idle one goes), writes that would block close the connection.
  */

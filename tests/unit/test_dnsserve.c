@@ -1,7 +1,8 @@
 /* The cluster DNS's sockets (actors/dns/dnsserve.c) on 127.0.0.1, queried with dig
  * (bind9-dnsutils) as a pod would: A, SRV and PTR answered from Service/EndpointSlice JSON,
  * NXDOMAIN, a big headless answer truncated (TC) over UDP and whole over TCP, other names
- * forwarded to a fake upstream on loopback (its answer relayed), an upstream that never answers
+ * forwarded to a fake upstream on loopback (its answer relayed; a truncated one relayed to a UDP
+ * client and asked again over TCP for a TCP client), an upstream that never answers
  * then one that refuses → SERVFAIL within the timeouts. Skipped (77) without dig. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +25,7 @@
 static dns_view_t *view;
 static dnsserve_t *srv;
 static int fds[2048], nfds;
-static int up_fd, up_port, dead_port;
+static int up_fd, up_tcp, up_port, dead_port;
 static volatile int stop;
 static char upstream_a[64], upstream_b[64];
 
@@ -42,7 +43,42 @@ watch (void *arg, int fd, int on)
             }
 }
 
-/* The fake upstream: example.org A → 192.0.2.7; silent.example: no answer at all. */
+/* The fake upstream's answer to query buf: example.org A → 192.0.2.7; big.example → over UDP
+ * truncated (TC, no records), over TCP 50 A records; silent.example: none (NULL). */
+static uint8_t *
+upstream_reply (const uint8_t *buf, size_t n, int tcp, size_t *wl)
+{
+    ldns_pkt *q = NULL;
+    if (ldns_wire2pkt (&q, buf, n) != LDNS_STATUS_OK)
+        return NULL;
+    ldns_rr *qr = ldns_rr_list_rr (ldns_pkt_question (q), 0);
+    char *name = ldns_rdf2str (ldns_rr_owner (qr));
+    uint8_t *w = NULL;
+    if (!strcmp (name, "example.org.") || !strcmp (name, "big.example.")) {
+        ldns_pkt *r = ldns_pkt_new ();
+        ldns_pkt_set_id (r, ldns_pkt_id (q));
+        ldns_pkt_set_qr (r, true);
+        ldns_pkt_set_rd (r, true);
+        ldns_pkt_set_ra (r, true);
+        ldns_pkt_push_rr (r, LDNS_SECTION_QUESTION, ldns_rr_clone (qr));
+        int big = !strcmp (name, "big.example.");
+        if (big && !tcp)
+            ldns_pkt_set_tc (r, true);
+        for (int i = 0; i < (big ? (tcp ? 50 : 0) : 1); i++) {
+            char t[128];
+            snprintf (t, sizeof t, "%s 300 IN A %s%d", name, big ? "198.51.100." : "192.0.2.", big ? i + 1 : 7);
+            ldns_rr *a = NULL;
+            ldns_rr_new_frm_str (&a, t, 0, NULL, NULL);
+            ldns_pkt_push_rr (r, LDNS_SECTION_ANSWER, a);
+        }
+        ldns_pkt2wire (&w, r, wl);
+        ldns_pkt_free (r);
+    }
+    free (name);
+    ldns_pkt_free (q);
+    return w;
+}
+
 static void
 upstream_answer (void)
 {
@@ -50,30 +86,40 @@ upstream_answer (void)
     struct sockaddr_in peer;
     socklen_t pl = sizeof peer;
     ssize_t n = recvfrom (up_fd, buf, sizeof buf, 0, (struct sockaddr *) &peer, &pl);
-    ldns_pkt *q = NULL;
-    if (n <= 0 || ldns_wire2pkt (&q, buf, (size_t) n) != LDNS_STATUS_OK)
-        return;
-    ldns_rr *qr = ldns_rr_list_rr (ldns_pkt_question (q), 0);
-    char *name = ldns_rdf2str (ldns_rr_owner (qr));
-    if (!strcmp (name, "example.org.")) {
-        ldns_pkt *r = ldns_pkt_new ();
-        ldns_pkt_set_id (r, ldns_pkt_id (q));
-        ldns_pkt_set_qr (r, true);
-        ldns_pkt_set_rd (r, true);
-        ldns_pkt_set_ra (r, true);
-        ldns_pkt_push_rr (r, LDNS_SECTION_QUESTION, ldns_rr_clone (qr));
-        ldns_rr *a = NULL;
-        ldns_rr_new_frm_str (&a, "example.org. 300 IN A 192.0.2.7", 0, NULL, NULL);
-        ldns_pkt_push_rr (r, LDNS_SECTION_ANSWER, a);
-        uint8_t *w;
-        size_t wl;
-        ldns_pkt2wire (&w, r, &wl);
+    size_t wl;
+    uint8_t *w = n > 0 ? upstream_reply (buf, (size_t) n, 0, &wl) : NULL;
+    if (w)
         sendto (up_fd, w, wl, 0, (struct sockaddr *) &peer, pl);
-        free (w);
-        ldns_pkt_free (r);
+    free (w);
+}
+
+/* one query per connection, read whole (the test's queries are small) */
+static void
+upstream_tcp (void)
+{
+    int c = accept (up_tcp, NULL, NULL);
+    if (c < 0)
+        return;
+    uint8_t buf[4096];
+    size_t have = 0;
+    struct pollfd p = { .fd = c, .events = POLLIN };
+    while (poll (&p, 1, 1000) == 1) {
+        ssize_t n = recv (c, buf + have, sizeof buf - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t) n;
+        if (have >= 2 && have >= 2 + ((size_t) buf[0] << 8 | buf[1]))
+            break;
     }
-    free (name);
-    ldns_pkt_free (q);
+    size_t wl;
+    uint8_t *w = have > 2 ? upstream_reply (buf + 2, have - 2, 1, &wl) : NULL;
+    if (w) {
+        uint8_t len[2] = { (uint8_t) (wl >> 8), (uint8_t) wl };
+        send (c, len, 2, 0);
+        send (c, w, wl, 0);
+    }
+    free (w);
+    close (c);
 }
 
 static void *
@@ -81,14 +127,17 @@ loop (void *arg)
 {
     (void) arg;
     while (!stop) {
-        struct pollfd p[2049];
+        struct pollfd p[2050];
         int n = nfds;
         for (int i = 0; i < n; i++)
             p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
         p[n] = (struct pollfd){ .fd = up_fd, .events = POLLIN };
-        poll (p, (nfds_t) n + 1, 50);
+        p[n + 1] = (struct pollfd){ .fd = up_tcp, .events = POLLIN };
+        poll (p, (nfds_t) n + 2, 50);
         if (p[n].revents)
             upstream_answer ();
+        if (p[n + 1].revents)
+            upstream_tcp ();
         for (int i = 0; i < n; i++)
             if (p[i].revents)
                 dnsserve_readable (srv, p[i].fd);
@@ -137,6 +186,10 @@ setup (void **state)
     dns_view_put (view, "EndpointSlice", slice);
     json_decref (slice);
     up_fd = udp_bound (&up_port);
+    up_tcp = socket (AF_INET, SOCK_STREAM, 0);   /* the fake upstream's TCP, same port */
+    struct sockaddr_in ta = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK), .sin_port = htons ((uint16_t) up_port) };
+    assert_int_equal (bind (up_tcp, (struct sockaddr *) &ta, sizeof ta), 0);
+    assert_int_equal (listen (up_tcp, 8), 0);
     int dead = udp_bound (&dead_port);
     close (dead);   /* nothing listens there: ICMP port unreachable */
     snprintf (upstream_a, sizeof upstream_a, "127.0.0.1:%d", up_port);
@@ -192,6 +245,9 @@ test_dig (void **state)
     /* forwarded */
     expect ("+short example.org A", "192.0.2.7");
     expect ("+tcp +short example.org A", "192.0.2.7");
+    /* an upstream's truncated answer: relayed as it is over UDP; asked again over TCP for a TCP client */
+    expect ("+noedns +ignore big.example A", " tc");
+    expect ("+tcp big.example A", "ANSWER: 50,");
     /* an upstream that never answers, then one that refuses: SERVFAIL */
     expect ("silent.example A", "status: SERVFAIL");
     dnsserve_stats_t st = dnsserve_stats (srv);
@@ -204,6 +260,7 @@ test_dig (void **state)
     assert_int_equal (nfds, 0);   /* every socket unwatched */
     dns_view_destroy (&view);
     close (up_fd);
+    close (up_tcp);
 }
 
 static void
