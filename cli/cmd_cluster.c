@@ -14,6 +14,7 @@
 #include "broker/svcalloc.h"
 #include "actors/agent/logrotate.h"
 #include "actors/agent/nodestatus.h"
+#include "actors/dns/dns_actor.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/controllers/nodeipam.h"
 
@@ -80,7 +81,9 @@ mkdirp (const char *path, mode_t mode)
  *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
- *   standalone agent: staticPodPath: DIR (--manifests)                                      */
+ *   standalone agent: staticPodPath: DIR (--manifests)
+ *   cluster DNS: clusterDNS: 10.96.0.10 ("" = none), clusterDomain: cluster.local,
+ *   resolvConf: /etc/resolv.conf, dnsListen: IP:PORT and dnsUpstreams: [IP:PORT] (tests)     */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
@@ -91,7 +94,8 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange", NULL};
+                                  "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange",
+                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -123,7 +127,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
-                    !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
+                    !((!strcmp (k, "insecureRegistries") || !strcmp (k, "dnsUpstreams")) && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
                     !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
                       json_is_integer (v)) &&
@@ -770,6 +774,8 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
     json_object_set_new (*out, "insecureRegistries", ins);
     if (tv_get (cfg, "registries"))
         json_object_set (*out, "registries", tv_get (cfg, "registries"));
+    if (json_is_array (tv_get (cfg, "dnsUpstreams")))   /* the cluster DNS's upstreams instead of resolvConf's (tests) */
+        json_object_set (*out, "dnsUpstreams", tv_get (cfg, "dnsUpstreams"));
     /* the kubelet's image GC thresholds (--image-gc-high-threshold 85, --image-gc-low-threshold 80) */
     static const struct {
         const char *flag, *key;
@@ -806,7 +812,11 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
              {"--runc", "runcPath"},     /* CRI-O's runtime_path */
              {"--conmon", "conmonPath"}, /* CRI-O's conmon */
              {"--node-ip", "nodeIP"},    /* the kubelet's: the Node's InternalIP */
-             {"--cluster-cidr", "clusterCIDR"}}; /* kube-proxy's: pod traffic not masqueraded */
+             {"--cluster-cidr", "clusterCIDR"}, /* kube-proxy's: pod traffic not masqueraded */
+             {"--cluster-dns", "clusterDNS"},     /* the kubelet's; "" = no cluster DNS */
+             {"--cluster-domain", "clusterDomain"},
+             {"--resolv-conf", "resolvConf"},
+             {"--dns-listen", "dnsListen"}};   /* IP:PORT instead of clusterDNS:53 (tests) */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
@@ -896,6 +906,10 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
     if (c->node_cfg)
         json_object_update (cfg, c->node_cfg);
     int rc = tr_host_start (c->host, agent_actor (), cfg);
+    /* the node's cluster DNS (actors/dns), unless --cluster-dns "" */
+    const char *cdns = tv_str (cfg, "clusterDNS");
+    if (!rc && (!cdns || *cdns) && tr_host_start (c->host, dns_actor (), cfg))
+        TR_WARN ("troupe", "the cluster DNS actor did not start");
     json_decref (cfg);
     return rc;
 }

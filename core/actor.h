@@ -91,6 +91,16 @@ size_t troupe_informer_count (troupe_informer_t *inf);
 /* True once the first list has been received. */
 int troupe_informer_synced (troupe_informer_t *inf);
 
+/* ---- file descriptors ------------------------------------------------------------------- */
+
+/* Called on the actor's thread when fd is readable. */
+typedef void (troupe_fd_fn) (void *self, troupe_ctx_t *ctx, int fd);
+/* Polls fd (owned by the actor) for reading in the actor's loop: the way an actor serves a
+ * socket of its own (the cluster DNS). 0, or -1 (fd already watched, or no room). */
+int troupe_fd_watch (troupe_ctx_t *ctx, int fd, troupe_fd_fn *fn);
+/* Stops polling fd; call before closing it. */
+void troupe_fd_unwatch (troupe_ctx_t *ctx, int fd);
+
 /* ---- timers, identity, logging ----------------------------------------------------------- */
 
 /* Arms timer_id to fire after ms milliseconds; repeat != 0 fires every ms. Re-arming an armed

@@ -80,6 +80,7 @@ struct troupe_ctx {
     zlistx_t *backlog;     /* ids (strings) of windowed requests waiting for room, in order */
     zlistx_t *informers;
     zlistx_t *peers;
+    zlistx_t *fds;         /* fd_watch_t*: descriptors the actor polls (troupe_fd_watch) */
     timer_t_ timers[64];
     int ntimers;
     char instance[64];     /* broker instance seen last: a change means the broker restarted */
@@ -299,6 +300,79 @@ troupe_peer_request (troupe_peer_t *peer, const tr_env_t *req, int timeout_ms, t
 {
     tr_env_t copy = *req;
     return send_tracked (peer->ctx, peer->sock, &copy, cb, arg, NULL, 0, timeout_ms) ? 0 : -1;
+}
+
+/* ---- file descriptors ----------------------------------------------------------------------- */
+
+/* An unwatched entry is not freed at once: zloop may still hold a copy of its poller (with
+ * this entry as arg) for the current iteration, so it is marked dead (fn NULL) and freed by the
+ * second housekeeping after, when zloop has long rebuilt its poll set. */
+typedef struct {
+    troupe_ctx_t *ctx;
+    int fd;
+    troupe_fd_fn *fn;
+    int dead;   /* housekeepings seen since unwatched */
+} fd_watch_t;
+
+static void
+fd_reap (troupe_ctx_t *ctx)
+{
+    for (fd_watch_t *w = zlistx_first (ctx->fds); w; w = zlistx_next (ctx->fds))
+        if (!w->fn)
+            w->dead++;
+    for (int again = 1; again;) {
+        again = 0;
+        for (fd_watch_t *w = zlistx_first (ctx->fds); w; w = zlistx_next (ctx->fds))
+            if (!w->fn && w->dead >= 2) {
+                zlistx_delete (ctx->fds, zlistx_cursor (ctx->fds));
+                free (w);
+                again = 1;
+                break;
+            }
+    }
+}
+
+static int
+on_actor_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    fd_watch_t *w = arg;
+    if (w->fn)
+        w->fn (w->ctx->self, w->ctx, w->fd);
+    return 0;
+}
+
+int
+troupe_fd_watch (troupe_ctx_t *ctx, int fd, troupe_fd_fn *fn)
+{
+    for (fd_watch_t *w = zlistx_first (ctx->fds); w; w = zlistx_next (ctx->fds))
+        if (w->fn && w->fd == fd)
+            return -1;
+    fd_watch_t *w = calloc (1, sizeof *w);
+    w->ctx = ctx;
+    w->fd = fd;
+    w->fn = fn;
+    zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+    if (zloop_poller (ctx->loop, &item, on_actor_fd, w)) {
+        free (w);
+        return -1;
+    }
+    zlistx_add_end (ctx->fds, w);
+    return 0;
+}
+
+void
+troupe_fd_unwatch (troupe_ctx_t *ctx, int fd)
+{
+    for (fd_watch_t *w = zlistx_first (ctx->fds); w; w = zlistx_next (ctx->fds))
+        if (w->fn && w->fd == fd) {
+            zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+            zloop_poller_end (ctx->loop, &item);
+            w->fn = NULL;
+            w->fd = -1;
+            return;
+        }
 }
 
 /* ---- timers --------------------------------------------------------------------------------- */
@@ -833,6 +907,7 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
     (void) zid;
     troupe_ctx_t *ctx = arg;
     int64_t now = zclock_mono ();
+    fd_reap (ctx);
     /* expire requests past their deadline: the callback sees TR_TIMEOUT */
     zlistx_t *keys = zhashx_keys (ctx->pending);
     for (char *k = zlistx_first (keys); k; k = zlistx_next (keys)) {
@@ -936,6 +1011,7 @@ actor_thread (zsock_t *pipe, void *args)
     zlistx_set_destructor (ctx->backlog, (zlistx_destructor_fn *) zstr_free);
     ctx->informers = zlistx_new ();
     ctx->peers = zlistx_new ();
+    ctx->fds = zlistx_new ();
     ctx->loop = zloop_new ();
     char err[256], eps[512];
     snprintf (eps, sizeof eps, "%s", sa->host->endpoint);
@@ -970,6 +1046,9 @@ actor_thread (zsock_t *pipe, void *args)
         free (p);
     }
     zlistx_destroy (&ctx->peers);
+    for (fd_watch_t *w = zlistx_first (ctx->fds); w; w = zlistx_next (ctx->fds))
+        free (w);   /* the actor's destroy unwatched its fds; these it forgot */
+    zlistx_destroy (&ctx->fds);
     for (pending_t *p = zhashx_first (ctx->pending); p; p = zhashx_next (ctx->pending))
         pending_free (p);
     zlistx_destroy (&ctx->backlog);

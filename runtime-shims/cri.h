@@ -3,6 +3,10 @@
  * next) implements the same verbs and bodies:
  *
  *   RunPodSandbox    {podUid, name, namespace, logDirectory}          → {sandboxId}
+ *                    (oci also: hostname, hostNetwork, hostIP, portMappings, cgroupParent,
+ *                    hostAliases?, hostDomain? (<subdomain>.<ns>.svc.<domain>), dnsConfig {nameservers, searches, options[{name, value}]}:
+ *                    the pod's DNS as the agent computed it (actors/agent/poddns.c), written
+ *                    as its resolv.conf)
  *   StopPodSandbox   {sandboxId}  stops the sandbox's containers       → {}
  *   RemovePodSandbox {sandboxId}  forgets a stopped sandbox            → {}
  *   CreateContainer  {sandboxId, podUid, podName, name, attempt, image, command[], args[],

@@ -16,7 +16,7 @@ for t in "$build"/fuzz_*; do
     tar -C "$lt" -cf "$work/seed.tar" . && tar -C "$lt" -czf "$work/seed.tgz" .; rm -rf "$lt"
   fi
   # a small parser saturates its coverage in seconds: a quarter of the time (keeps `make test` short)
-  case $name in fuzz_quantity|fuzz_encryption|fuzz_cni_result|fuzz_layer|fuzz_crilog) secs=$(( (seconds + 3) / 4 )) ;; *) secs=$seconds ;; esac
+  case $name in fuzz_quantity|fuzz_encryption|fuzz_cni_result|fuzz_layer|fuzz_crilog|fuzz_dns) secs=$(( (seconds + 3) / 4 )) ;; *) secs=$seconds ;; esac
   echo "fuzz: $name for ${secs}s"
   mkdir -p "$work.tmp"
   if ! TMPDIR="$work.tmp" "$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$work" >"$work.log" 2>&1; then

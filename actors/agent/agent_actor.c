@@ -1,5 +1,21 @@
 /* agent_actor — see agent_actor.h. */
 #include "actors/agent/agent_int.h"
+#include "actors/agent/poddns.h"
+#include "actors/dns/dns_actor.h"
+
+/* The node's resolv.conf (a small file): its text, malloc'd, or NULL. */
+static char *
+ag_read_small (const char *path)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc (1, 65537);
+    size_t n = fread (buf, 1, 65536, f);
+    buf[n] = 0;
+    fclose (f);
+    return buf;
+}
 
 static void
 host_ip (char *buf, size_t len)
@@ -978,8 +994,25 @@ start_container (troupe_ctx_t *ctx, agent_t *a, const json_t *pod, const podsync
                                       "logDirectory", logdir, "hostname", hostname, "hostNetwork",
                                       tv_bool (pod, "spec.hostNetwork", false), "hostIP", a->host_ip, "portMappings", ports,
                                       "cgroupParent", cg, "runtimeHandler", "oci", "runtimeNamespace", a->runtime_ns);
-            if (tv_get (pod, "spec.dnsConfig"))
-                json_object_set (body, "dnsConfig", tv_get (pod, "spec.dnsConfig"));
+            /* the pod's DNS as the kubelet computes it (dnsPolicy, the cluster DNS, the node's
+             * resolv.conf, spec.dnsConfig): the runtime writes it as the pod's resolv.conf */
+            char *host_resolv = ag_read_small (a->resolv_conf);
+            poddns_node_t dn = {a->cluster_dns, a->cluster_domain, host_resolv};
+            json_t *dwarn = json_array ();
+            json_object_set_new (body, "dnsConfig", poddns_config (pod, &dn, dwarn));
+            free (host_resolv);
+            size_t wi;
+            json_t *wv;
+            json_array_foreach (dwarn, wi, wv) ag_pod_event (ctx, a, tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"),
+                                                               uid, "Warning", "DNSConfigForming", json_string_value (wv));
+            json_decref (dwarn);
+            /* hostname + subdomain: the pod's FQDN in its /etc/hosts (the kubelet's GeneratePodHostNameAndDomain) */
+            const char *subdomain = tv_str (pod, "spec.subdomain");
+            if (subdomain && *subdomain) {
+                char hd[600];
+                snprintf (hd, sizeof hd, "%s.%s.svc.%s", subdomain, tv_str (pod, "metadata.namespace"), a->cluster_domain);
+                json_object_set_new (body, "hostDomain", json_string (hd));
+            }
             if (tv_get (pod, "spec.hostAliases"))
                 json_object_set (body, "hostAliases", tv_get (pod, "spec.hostAliases"));
             tr_env_t req;
@@ -1435,6 +1468,10 @@ agent_create (troupe_ctx_t *ctx, const json_t *config)
     snprintf (a->default_runtime, sizeof a->default_runtime, "%s", dr ? dr : "");
     const char *rns = tv_str (config, "runtimeNamespace");
     snprintf (a->runtime_ns, sizeof a->runtime_ns, "%s", rns && *rns ? rns : "troupe.io");
+    const char *cdns = tv_str (config, "clusterDNS"), *cdom = tv_str (config, "clusterDomain"), *rcf = tv_str (config, "resolvConf");
+    snprintf (a->cluster_dns, sizeof a->cluster_dns, "%s", cdns ? cdns : DNS_DEFAULT_CLUSTER_DNS);
+    snprintf (a->cluster_domain, sizeof a->cluster_domain, "%s", cdom && *cdom ? cdom : DNS_DEFAULT_DOMAIN);
+    snprintf (a->resolv_conf, sizeof a->resolv_conf, "%s", rcf && *rcf ? rcf : "/etc/resolv.conf");
     char fs[300];
     snprintf (fs, sizeof fs, "spec.nodeName=%s", a->node);
     troupe_handlers_t h = {.on_add = kick, .on_update = kick_update, .on_delete = forget_pod};

@@ -100,6 +100,9 @@ typedef struct {
     int routes_dirty;           /* a Node changed: routes reconciled at the next step */
     int64_t routes_next;        /* monotonic ms of the next periodic route check */
     char routes_err[300];       /* the last route failure said */
+    char cluster_dns[256];      /* clusterDNS (--cluster-dns, default 10.96.0.10; "" none) */
+    char cluster_domain[256];   /* clusterDomain (default cluster.local) */
+    char resolv_conf[512];      /* resolvConf (default /etc/resolv.conf) */
 } agent_t;
 
 /* ---- probes and hooks in flight (agent_probes.c) ---- */

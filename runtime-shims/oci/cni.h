@@ -100,8 +100,10 @@ int cni_result_ipv4 (const json_t *result, char *ip, size_t iplen);
  * search and options lines, loopback nameservers dropped as unreachable from the pod, so none
  * may remain; or only dns_config {nameservers, searches, options[{name, value}]} when given)
  * as the kubelet writes them. Written atomically; a field that would break a line is refused. */
-int cni_write_hosts (const char *path, const char *ip, const char *hostname, const json_t *host_aliases, char *err,
-                     size_t errlen);
+/* host_domain (NULL or ""): the pod's <subdomain>.<ns>.svc.<domain>; the pod's line is then
+ * "ip<TAB>hostname.host_domain<TAB>hostname", as the kubelet writes it. */
+int cni_write_hosts (const char *path, const char *ip, const char *hostname, const char *host_domain,
+                     const json_t *host_aliases, char *err, size_t errlen);
 int cni_write_resolv (const char *path, const char *host_resolv, const json_t *dns_config, char *err, size_t errlen);
 
 #endif

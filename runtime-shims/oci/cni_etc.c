@@ -74,8 +74,8 @@ field_ok (const char *s)
 }
 
 int
-cni_write_hosts (const char *path, const char *ip, const char *hostname, const json_t *host_aliases, char *err,
-                 size_t errlen)
+cni_write_hosts (const char *path, const char *ip, const char *hostname, const char *host_domain,
+                 const json_t *host_aliases, char *err, size_t errlen)
 {
     sbuf_t b = { 0 };
     sb_add (&b, "# Kubernetes-managed hosts file.\n"
@@ -86,13 +86,20 @@ cni_write_hosts (const char *path, const char *ip, const char *hostname, const j
                 "fe00::1\tip6-allnodes\n"
                 "fe00::2\tip6-allrouters\n");
     if (ip && *ip && hostname && *hostname) {
-        if (!field_ok (ip) || !field_ok (hostname)) {
-            snprintf (err, errlen, "hosts %s: ip \"%s\" or hostname \"%s\" is not a single word", path, ip, hostname);
+        if (!field_ok (ip) || !field_ok (hostname) || (host_domain && *host_domain && !field_ok (host_domain))) {
+            snprintf (err, errlen, "hosts %s: ip \"%s\", hostname \"%s\" or domain \"%s\" is not a single word", path, ip,
+                      hostname, host_domain ? host_domain : "");
             free (b.buf);
             return -1;
         }
         sb_add (&b, ip);
         sb_add (&b, "\t");
+        if (host_domain && *host_domain) {   /* hostname.subdomain.ns.svc.domain first, as the kubelet */
+            sb_add (&b, hostname);
+            sb_add (&b, ".");
+            sb_add (&b, host_domain);
+            sb_add (&b, "\t");
+        }
         sb_add (&b, hostname);
         sb_add (&b, "\n");
     }

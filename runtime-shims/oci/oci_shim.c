@@ -1120,7 +1120,8 @@ run_sandbox (oci_job_t *j)
         json_decref (result);
     }
     snprintf (path, sizeof path, "%s/hosts", dir);
-    int bad = cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_get (j->in, "hostAliases"), j->err, sizeof j->err);
+    int bad = cni_write_hosts (path, ip, hostname ? hostname : "pod", tv_str (j->in, "hostDomain"), tv_get (j->in, "hostAliases"),
+                               j->err, sizeof j->err);
     snprintf (path, sizeof path, "%s/resolv.conf", dir);
     if (bad || cni_write_resolv (path, "/etc/resolv.conf", tv_get (j->in, "dnsConfig"), j->err, sizeof j->err)) {
         /* nothing records this sandbox: its network goes now (its netns would block the retry) */

@@ -4,7 +4,7 @@
 # conmon on an overlayfs rootfs in their own network namespace (CNI bridge) with cgroup limits.
 # Checked: own rootfs (the image's file, not the host's), pod IPs differ, come from the Node's
 # spec.podCIDR (node IPAM) and pod-to-pod HTTP works,
-# exec output / stderr / stdin / exit code, CRI logs (with --timestamps), the memory and cpu
+# exec output / stderr / stdin / exit code, the pod's resolv.conf and the cluster DNS from a pod, CRI logs (with --timestamps), the memory and cpu
 # limits in the pod's cgroup, OOMKilled 137, ErrImagePull → ImagePullBackOff, the agent killed -9
 # with containers running (re-adopted, nothing restarted) and a container that exited meanwhile
 # (its real exit code), `troupe runtime ps` with the agent stopped; after deletion and after the
@@ -43,6 +43,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      subdomain: web
       containers:
       - name: web
         image: $IMG
@@ -78,7 +79,16 @@ tro exec "$P1" -- sh -c 'exit 7'; rc=$?; [ "$rc" = 7 ] || fail "exec exit code $
 ERR=$(tro exec "$P1" -- sh -c 'echo out; echo err >&2' 2>&1 >/dev/null); [ "$ERR" = err ] || fail "exec stderr: '$ERR'"
 OUT=$(tro exec "$P1" -- /no/such/command 2>&1); rc=$?; [ "$rc" != 0 ] || fail "exec of a missing command succeeded: $OUT"
 [ "$(tro exec "$P1" -- hostname)" = "$P1" ] || fail "hostname in the pod: $(tro exec "$P1" -- hostname)"
-tro exec "$P1" -- grep -q "$P1" /etc/hosts || fail "/etc/hosts does not name the pod"
+# the pod's DNS (dnsPolicy ClusterFirst): the node's cluster DNS (actors/dns) on 10.96.0.10,
+# reached through the pod's default route to the node, answering a pod name
+RC=$(tro exec "$P1" -- cat /etc/resolv.conf)
+{ grep -qx "nameserver 10.96.0.10" <<<"$RC" && grep -q "^search default.svc.cluster.local svc.cluster.local cluster.local" <<<"$RC" &&
+  grep -qx "options ndots:5" <<<"$RC"; } || fail "the pod's resolv.conf is not ClusterFirst's: $RC"
+OUT=$(tro exec "$P1" -- nslookup "${IP2//./-}.default.pod.cluster.local" 2>&1)
+grep -q "Address.*$IP2" <<<"$OUT" || fail "nslookup of the other pod's name through the cluster DNS: $OUT"
+pass "pod resolv.conf ClusterFirst (10.96.0.10, search path, ndots:5); the cluster DNS answers from inside a pod"
+tro exec "$P1" -- grep -qE "^$IP1\s+$P1.web.default.svc.cluster.local\s+$P1\$" /etc/hosts ||
+  fail "/etc/hosts does not name the pod with its subdomain's FQDN: $(tro exec "$P1" -- cat /etc/hosts)"
 GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://$IP2:8080/" | tr -d '\r\n ')
 [ "$GOT" = "$P2" ] || fail "pod $P1 could not fetch http://$IP2:8080/ from $P2 (got '$GOT')"
 GOT=$(tro exec "$P1" -- timeout 5 wget -qO- "http://127.0.0.1:8080/" | tr -d '\r\n ')

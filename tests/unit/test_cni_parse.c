@@ -118,7 +118,7 @@ test_hosts (void **state)
     char path[128], err[256];
     snprintf (path, sizeof path, "%s/hosts", dir);
     json_t *aliases = json_pack ("[{s:s, s:[s, s]}]", "ip", "10.9.8.7", "hostnames", "foo.local", "bar.local");
-    assert_int_equal (cni_write_hosts (path, "10.88.0.5", "web-1", aliases, err, sizeof err), 0);
+    assert_int_equal (cni_write_hosts (path, "10.88.0.5", "web-1", NULL, aliases, err, sizeof err), 0);
     assert_string_equal (slurp (path), "# Kubernetes-managed hosts file.\n"
                                        "127.0.0.1\tlocalhost\n"
                                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -131,12 +131,16 @@ test_hosts (void **state)
                                        "10.9.8.7\tfoo.local\tbar.local\n");
     json_decref (aliases);
     /* a hostname that would add a line is refused, and the old file stays */
-    assert_int_equal (cni_write_hosts (path, "10.88.0.5", "evil\n1.2.3.4 bank", NULL, err, sizeof err), -1);
+    assert_int_equal (cni_write_hosts (path, "10.88.0.5", "evil\n1.2.3.4 bank", NULL, NULL, err, sizeof err), -1);
     assert_non_null (strstr (err, "hostname"));
     assert_non_null (strstr (slurp (path), "web-1"));
     char tmp[140];
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
     assert_int_not_equal (access (tmp, F_OK), 0);
+    /* hostname + subdomain: the FQDN first, as the kubelet writes it */
+    assert_int_equal (cni_write_hosts (path, "10.88.0.6", "db-0", "db.prod.svc.cluster.local", NULL, err, sizeof err), 0);
+    assert_non_null (strstr (slurp (path), "\n10.88.0.6\tdb-0.db.prod.svc.cluster.local\tdb-0\n"));
+    assert_int_equal (cni_write_hosts (path, "10.88.0.6", "db-0", "x y", NULL, err, sizeof err), -1);
 }
 
 static void

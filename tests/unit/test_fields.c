@@ -535,9 +535,6 @@ absent_equivalents_accepted (void **state)
 {
     (void) state;
     /* the values that mean what absence means pass; others name what is accepted */
-    expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {dnsPolicy: Default, containers: [{name: c}]}\n",
-                    "spec.dnsPolicy: Unsupported: not supported yet by Troupe: no cluster DNS yet: containers use the "
-                    "host's resolver (accepted: \"ClusterFirst\")");
     expect_refused ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostUsers: false, containers: [{name: c}]}\n",
                     "spec.hostUsers: Unsupported: not supported yet by Troupe: no user namespaces: containers run as the "
                     "host's users (accepted: true)");

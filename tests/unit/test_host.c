@@ -2,7 +2,7 @@
  * its resync after the broker restarts (objects changed while it was away are reported), a
  * failover that leaves requests to peers alone, an informer listing in pages (a kind larger than
  * one message), requests told TooManyRequests sent again after the hint, and loading an actor
- * from a .so (ABI checked). */
+ * from a .so (ABI checked), an actor's own descriptor polled in its loop (troupe_fd_watch). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -464,6 +464,54 @@ too_many_requests_retried (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* troupe_fd_watch: an actor's own descriptor polled in its loop; unwatched from its own
+ * callback, it is not called again; a second watch of the same fd is refused. */
+static int fd_pipe[2], fd_reads, fd_dup_refused;
+
+static void
+fd_readable (void *self, troupe_ctx_t *ctx, int fd)
+{
+    (void) self;
+    char c = 0;
+    if (read (fd, &c, 1) != 1)
+        return;
+    pthread_mutex_lock (&mu);
+    fd_reads++;
+    pthread_mutex_unlock (&mu);
+    if (c == 'u')
+        troupe_fd_unwatch (ctx, fd);
+}
+static void *
+fd_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    int ok = troupe_fd_watch (ctx, fd_pipe[0], fd_readable) == 0;
+    fd_dup_refused = troupe_fd_watch (ctx, fd_pipe[0], fd_readable) == -1;
+    return ok ? calloc (1, 1) : NULL;
+}
+static const troupe_actor_t fd_actor = {TROUPE_ACTOR_ABI, "fd-test", fd_create, NULL, NULL, t_destroy};
+
+static void
+fd_watch (void **state)
+{
+    (void) state;
+    assert_int_equal (pipe (fd_pipe), 0);
+    tr_host_opts_t ho = {.endpoint = "inproc://nobody-home", .node_name = "n1", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &fd_actor, NULL), 0);
+    assert_true (fd_dup_refused);
+    assert_int_equal (write (fd_pipe[1], "ab", 2), 2);
+    assert_true (wait_until (&fd_reads, 2));
+    assert_int_equal (write (fd_pipe[1], "u", 1), 1);
+    assert_true (wait_until (&fd_reads, 3));
+    assert_int_equal (write (fd_pipe[1], "c", 1), 1);
+    usleep (1200 * 1000);   /* past two housekeeping ticks: the dead entry is freed, never called */
+    assert_int_equal (counter (&fd_reads), 3);
+    tr_host_destroy (&h);
+    close (fd_pipe[0]);
+    close (fd_pipe[1]);
+}
+
 static void
 load_so (void **state)
 {
@@ -489,6 +537,7 @@ main (void)
         cmocka_unit_test (informer_pages),
         cmocka_unit_test (too_many_requests_retried),
         cmocka_unit_test (load_so),
+        cmocka_unit_test (fd_watch),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

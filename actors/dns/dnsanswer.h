@@ -1,0 +1,57 @@
+/* dnsanswer — the cluster DNS answers, pure: a query packet and a read-only view of the cluster
+ * (Services, EndpointSlices, Pods) in, a response packet or a "forward" verdict out. Packets are
+ * parsed and built with libldns only. The names and records are CoreDNS's kubernetes plugin's
+ * (https://github.com/kubernetes/dns/blob/master/docs/specification.md):
+ *   <svc>.<ns>.svc.<domain>             A/AAAA: the ClusterIPs; headless: one per ready endpoint;
+ *                                       ExternalName: a CNAME; SRV: one per port
+ *   _<port>._<proto>.<svc>.<ns>.svc.<domain>  SRV for a named port (headless: one per endpoint)
+ *   <ep>.<svc>.<ns>.svc.<domain>        A/AAAA of a headless Service's endpoint, <ep> its hostname
+ *                                       or its dashed address; also <hostname>.<subdomain> of a pod
+ *   <a-b-c-d>.<ns>.pod.<domain>         A (as CoreDNS's default "pods insecure")
+ *   <d.c.b.a>.in-addr.arpa              PTR of a ClusterIP, an endpoint or a pod IP
+ * TTL 5. An unknown name in the domain is NXDOMAIN with the zone's SOA in authority; a known name
+ * of another type is NODATA (same SOA). Names outside the domain, and PTRs of addresses the view
+ * does not know, are for the upstream resolvers (DNS_FORWARD). A response larger than the
+ * transport allows (512 bytes or the query's EDNS0 size over UDP, 65535 over TCP) keeps the
+ * answers that fit and has TC set. A query that does not parse is answered FORMERR when its
+ * header could be read, dropped otherwise; a response (QR set) is dropped: never a crash.
+ */
+#ifndef TROUPE_DNSANSWER_H
+#define TROUPE_DNSANSWER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_TTL 5
+
+typedef struct dns_view dns_view_t;
+
+/* domain: the cluster domain without trailing dot ("cluster.local"). NULL on a bad domain. */
+dns_view_t *dns_view_new (const char *domain);
+void dns_view_destroy (dns_view_t **self_p);
+
+/* kind "Service", "EndpointSlice" or "Pod" (others ignored); obj borrowed (a copy is kept).
+ * put replaces the object of the same namespace/name; remove forgets it. */
+void dns_view_put (dns_view_t *self, const char *kind, const json_t *obj);
+void dns_view_remove (dns_view_t *self, const char *kind, const json_t *obj);
+const char *dns_view_domain (const dns_view_t *self);
+/* A view starts ready. Not ready (its informers have not listed yet): names in the cluster domain
+ * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. */
+void dns_view_set_ready (dns_view_t *self, int ready);
+
+typedef enum {
+    DNS_ANSWER,   /* *out holds the response */
+    DNS_FORWARD,  /* ask the upstream resolvers */
+    DNS_DROP      /* no answer at all */
+} dns_verdict_t;
+
+/* q/qlen: the query as received; tcp: 0 for UDP (size limits above). On DNS_ANSWER *out is a
+ * malloc'd response of *outlen bytes (free it). */
+dns_verdict_t dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **out,
+                          size_t *outlen);
+
+/* A SERVFAIL for query q (when the upstreams failed): malloc'd, or NULL when q cannot be read. */
+uint8_t *dns_servfail (const uint8_t *q, size_t qlen, size_t *outlen);
+
+#endif

@@ -1,0 +1,358 @@
+/* The cluster DNS answers (actors/dns/dnsanswer.c) against a small cluster given as Kubernetes
+ * v1 Service, discovery.k8s.io/v1 EndpointSlice and v1 Pod JSON: A of a ClusterIP Service, A of a
+ * headless Service's ready endpoints (not-ready ones left out), SRV of named ports (ClusterIP:
+ * target the Service; headless: one per endpoint, target hostname or dashed IP), endpoint and
+ * pod hostname.subdomain names, pod A names, PTR of ClusterIPs/endpoints/pods, ExternalName
+ * CNAME, NXDOMAIN with the SOA, NODATA, TTL 5, truncation with TC over UDP (512 and EDNS0) and
+ * the whole answer over TCP, forwarding of other names, FORMERR/drop of malformed queries
+ * (compression pointer loops, a 65535-byte query, junk), and updates/removals of the view. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/dns/dnsanswer.h"
+
+static dns_view_t *view;
+
+static void
+load (const char *kind, const char *js)
+{
+    json_error_t e;
+    json_t *o = json_loads (js, 0, &e);
+    if (!o)
+        fail_msg ("bad json: %s", e.text);
+    dns_view_put (view, kind, o);
+    json_decref (o);
+}
+
+static void
+cluster (void)
+{
+    view = dns_view_new ("cluster.local");
+    load ("Service", "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+                     "\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.20\",\"clusterIPs\":[\"10.96.0.20\"],"
+                     "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\",\"targetPort\":8080},"
+                     "{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}}");
+    load ("Service", "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"db\",\"namespace\":\"prod\"},"
+                     "\"spec\":{\"clusterIP\":\"None\",\"clusterIPs\":[\"None\"],"
+                     "\"ports\":[{\"name\":\"pg\",\"port\":5432,\"protocol\":\"TCP\"}]}}");
+    load ("EndpointSlice",
+          "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"db-abc\",\"namespace\":\"prod\","
+          "\"labels\":{\"kubernetes.io/service-name\":\"db\"}},\"addressType\":\"IPv4\","
+          "\"ports\":[{\"name\":\"pg\",\"port\":5432,\"protocol\":\"TCP\"}],"
+          "\"endpoints\":[{\"addresses\":[\"10.244.1.5\"],\"conditions\":{\"ready\":true},\"hostname\":\"db-0\"},"
+          "{\"addresses\":[\"10.244.2.6\"],\"conditions\":{\"ready\":true}},"
+          "{\"addresses\":[\"10.244.3.7\"],\"conditions\":{\"ready\":false}}]}");
+    load ("Service", "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"ext\",\"namespace\":\"default\"},"
+                     "\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"example.org\"}}");
+    load ("Service", "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"sub\",\"namespace\":\"default\"},"
+                     "\"spec\":{\"clusterIP\":\"None\"}}");
+    load ("Pod", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\",\"namespace\":\"default\"},"
+                 "\"spec\":{\"hostname\":\"h1\",\"subdomain\":\"sub\",\"containers\":[]},\"status\":{\"podIP\":\"10.244.9.9\"}}");
+}
+
+static ldns_pkt *
+ask_full (const char *name, ldns_rr_type t, int tcp, int edns, dns_verdict_t *verdict)
+{
+    ldns_pkt *q = ldns_pkt_query_new (ldns_dname_new_frm_str (name), t, LDNS_RR_CLASS_IN, LDNS_RD);
+    ldns_pkt_set_id (q, 4242);
+    if (edns)
+        ldns_pkt_set_edns_udp_size (q, (uint16_t) edns);
+    uint8_t *w;
+    size_t wl;
+    assert_int_equal (ldns_pkt2wire (&w, q, &wl), LDNS_STATUS_OK);
+    ldns_pkt_free (q);
+    uint8_t *out;
+    size_t outlen;
+    *verdict = dns_answer (view, w, wl, tcp, &out, &outlen);
+    free (w);
+    if (*verdict != DNS_ANSWER)
+        return NULL;
+    if (!tcp)
+        assert_true (outlen <= (size_t) (edns > 512 ? edns : 512));
+    ldns_pkt *r = NULL;
+    assert_int_equal (ldns_wire2pkt (&r, out, outlen), LDNS_STATUS_OK);
+    free (out);
+    assert_int_equal (ldns_pkt_id (r), 4242);
+    assert_true (ldns_pkt_qr (r));
+    return r;
+}
+
+static ldns_pkt *
+ask (const char *name, ldns_rr_type t)
+{
+    dns_verdict_t v;
+    ldns_pkt *r = ask_full (name, t, 0, 0, &v);
+    assert_int_equal (v, DNS_ANSWER);
+    return r;
+}
+
+/* The section's records as text, one a line. */
+static char *
+section (ldns_pkt *r, ldns_pkt_section s)
+{
+    ldns_rr_list *l = s == LDNS_SECTION_ANSWER ? ldns_pkt_answer (r)
+                      : s == LDNS_SECTION_AUTHORITY ? ldns_pkt_authority (r) : ldns_pkt_additional (r);
+    char *txt = ldns_rr_list2str (l);
+    return txt ? txt : strdup ("");
+}
+
+static void
+expect (ldns_pkt *r, ldns_pkt_rcode rc, int nanswer, const char *want_answer, const char *want_additional)
+{
+    assert_int_equal (ldns_pkt_get_rcode (r), rc);
+    assert_int_equal (ldns_pkt_ancount (r), nanswer);
+    char *an = section (r, LDNS_SECTION_ANSWER), *ad = section (r, LDNS_SECTION_ADDITIONAL);
+    if (want_answer && !strstr (an, want_answer))
+        fail_msg ("answer lacks \"%s\":\n%s", want_answer, an);
+    if (want_additional && !strstr (ad, want_additional))
+        fail_msg ("additional lacks \"%s\":\n%s", want_additional, ad);
+    free (an);
+    free (ad);
+    ldns_pkt_free (r);
+}
+
+static void
+test_service_a (void **state)
+{
+    (void) state;
+    cluster ();
+    ldns_pkt *r = ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+    assert_true (ldns_pkt_aa (r));
+    assert_int_equal (ldns_rr_ttl (ldns_rr_list_rr (ldns_pkt_answer (r), 0)), 5);
+    expect (r, LDNS_RCODE_NOERROR, 1, "web.default.svc.cluster.local.\t5\tIN\tA\t10.96.0.20", NULL);
+    /* case-insensitive, the question's case kept */
+    expect (ask ("WEB.Default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "WEB.Default.svc.cluster.local.\t5\tIN\tA\t10.96.0.20", NULL);
+    /* headless: the ready endpoints only */
+    r = ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_A);
+    char *an = section (r, LDNS_SECTION_ANSWER);
+    assert_null (strstr (an, "10.244.3.7"));
+    free (an);
+    expect (r, LDNS_RCODE_NOERROR, 2, "A\t10.244.2.6", NULL);
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 2, "A\t10.244.1.5", NULL);
+    /* an endpoint by hostname and by dashed address; a pod's hostname.subdomain */
+    expect (ask ("db-0.db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "A\t10.244.1.5", NULL);
+    expect (ask ("10-244-2-6.db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "A\t10.244.2.6", NULL);
+    expect (ask ("h1.sub.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "A\t10.244.9.9", NULL);
+    /* pod names */
+    expect (ask ("10-244-9-9.default.pod.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1,
+            "10-244-9-9.default.pod.cluster.local.\t5\tIN\tA\t10.244.9.9", NULL);
+    /* ExternalName */
+    expect (ask ("ext.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "CNAME\texample.org.", NULL);
+    dns_view_destroy (&view);
+}
+
+static void
+test_srv (void **state)
+{
+    (void) state;
+    cluster ();
+    expect (ask ("_http._tcp.web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV), LDNS_RCODE_NOERROR, 1,
+            "SRV\t0 100 80 web.default.svc.cluster.local.", "web.default.svc.cluster.local.\t5\tIN\tA\t10.96.0.20");
+    expect (ask ("_dns._udp.web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV), LDNS_RCODE_NOERROR, 1, "SRV\t0 100 53 web", NULL);
+    /* a port with the wrong protocol does not exist */
+    expect (ask ("_dns._tcp.web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    /* SRV of the Service's name: every port */
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV), LDNS_RCODE_NOERROR, 2, "SRV\t0 50 53 web", NULL);
+    /* headless: one per ready endpoint, target its hostname or dashed address */
+    ldns_pkt *r = ask ("_pg._tcp.db.prod.svc.cluster.local.", LDNS_RR_TYPE_SRV);
+    char *an = section (r, LDNS_SECTION_ANSWER);
+    assert_non_null (strstr (an, "SRV\t0 50 5432 db-0.db.prod.svc.cluster.local."));
+    assert_non_null (strstr (an, "SRV\t0 50 5432 10-244-2-6.db.prod.svc.cluster.local."));
+    free (an);
+    expect (r, LDNS_RCODE_NOERROR, 2, NULL, "db-0.db.prod.svc.cluster.local.\t5\tIN\tA\t10.244.1.5");
+    dns_view_destroy (&view);
+}
+
+static void
+test_ptr (void **state)
+{
+    (void) state;
+    cluster ();
+    expect (ask ("20.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "PTR\tweb.default.svc.cluster.local.", NULL);
+    expect (ask ("5.1.244.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "PTR\tdb-0.db.prod.svc.cluster.local.", NULL);
+    expect (ask ("6.2.244.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "PTR\t10-244-2-6.db.prod.svc.cluster.local.", NULL);
+    expect (ask ("9.9.244.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "PTR\t10-244-9-9.default.pod.cluster.local.", NULL);
+    /* an address nobody in the cluster has: the upstreams' */
+    dns_verdict_t v;
+    assert_null (ask_full ("1.1.168.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, 0, 0, &v));
+    assert_int_equal (v, DNS_FORWARD);
+    /* the index follows changes */
+    json_t *svc = json_pack ("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "web", "namespace", "default", "spec", "clusterIP", "10.96.0.21");
+    dns_view_put (view, "Service", svc);
+    expect (ask ("21.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "web.default", NULL);
+    assert_null (ask_full ("20.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR, 0, 0, &v));
+    assert_int_equal (v, DNS_FORWARD);
+    dns_view_remove (view, "Service", svc);
+    json_decref (svc);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    dns_view_destroy (&view);
+}
+
+static void
+test_nxdomain_nodata (void **state)
+{
+    (void) state;
+    cluster ();
+    ldns_pkt *r = ask ("nope.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+    char *au = section (r, LDNS_SECTION_AUTHORITY);
+    assert_non_null (strstr (au, "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. hostmaster.cluster.local."));
+    free (au);
+    expect (r, LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    expect (ask ("x.y.z.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    expect (ask ("web.nons.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    expect (ask ("nohost.db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    /* NODATA: an IPv4 Service asked AAAA, the SOA in authority */
+    r = ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
+    assert_int_equal (ldns_pkt_nscount (r), 1);
+    expect (r, LDNS_RCODE_NOERROR, 0, NULL, NULL);
+    /* a headless Service without ready endpoints: NXDOMAIN (kubernetes/dns#245); with IPv4
+     * endpoints only, AAAA is NODATA */
+    expect (ask ("sub.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_AAAA), LDNS_RCODE_NOERROR, 0, NULL, NULL);
+    expect (ask ("default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
+    expect (ask ("svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 0, NULL, NULL);
+    expect (ask ("cluster.local.", LDNS_RR_TYPE_SOA), LDNS_RCODE_NOERROR, 1, "SOA\tns.dns.cluster.local.", NULL);
+    /* not ready (informers not listed yet): SERVFAIL, not an NXDOMAIN the client would cache */
+    dns_view_set_ready (view, 0);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_SERVFAIL, 0, NULL, NULL);
+    dns_view_set_ready (view, 1);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, NULL, NULL);
+    /* other names: forward */
+    dns_verdict_t v;
+    assert_null (ask_full ("example.org.", LDNS_RR_TYPE_A, 0, 0, &v));
+    assert_int_equal (v, DNS_FORWARD);
+    assert_null (ask_full ("notcluster.local.", LDNS_RR_TYPE_A, 0, 0, &v));
+    assert_int_equal (v, DNS_FORWARD);
+    dns_view_destroy (&view);
+}
+
+static void
+test_truncation (void **state)
+{
+    (void) state;
+    view = dns_view_new ("cluster.local");
+    load ("Service", "{\"metadata\":{\"name\":\"big\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"None\"}}");
+    json_t *eps = json_array ();
+    for (int i = 0; i < 200; i++) {
+        char ip[32];
+        snprintf (ip, sizeof ip, "10.1.%d.%d", i / 100, i % 100 + 1);
+        json_array_append_new (eps, json_pack ("{s:[s]}", "addresses", ip));
+    }
+    json_t *slice = json_pack ("{s:{s:s,s:s,s:{s:s}},s:s,s:o}", "metadata", "name", "big-1", "namespace", "default", "labels",
+                               "kubernetes.io/service-name", "big", "addressType", "IPv4", "endpoints", eps);
+    dns_view_put (view, "EndpointSlice", slice);
+    json_decref (slice);
+    dns_verdict_t v;
+    ldns_pkt *r = ask_full ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, &v);
+    assert_true (ldns_pkt_tc (r));
+    assert_true (ldns_pkt_ancount (r) > 0 && ldns_pkt_ancount (r) < 200);
+    int n512 = ldns_pkt_ancount (r);
+    ldns_pkt_free (r);
+    r = ask_full ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 1232, &v);   /* EDNS0 */
+    assert_true (ldns_pkt_tc (r));
+    assert_true (ldns_pkt_ancount (r) > n512);
+    assert_true (ldns_pkt_edns (r));
+    ldns_pkt_free (r);
+    r = ask_full ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, 0, &v);   /* TCP: all */
+    assert_false (ldns_pkt_tc (r));
+    assert_int_equal (ldns_pkt_ancount (r), 200);
+    ldns_pkt_free (r);
+    r = ask_full ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 4096, &v);
+    assert_false (ldns_pkt_tc (r));
+    assert_int_equal (ldns_pkt_ancount (r), 200);
+    ldns_pkt_free (r);
+    dns_view_destroy (&view);
+}
+
+static dns_verdict_t
+raw (const uint8_t *q, size_t len, uint8_t **out, size_t *outlen)
+{
+    return dns_answer (view, q, len, 1, out, outlen);
+}
+
+static void
+test_malformed (void **state)
+{
+    (void) state;
+    cluster ();
+    uint8_t *out;
+    size_t ol;
+    /* shorter than a header: dropped */
+    uint8_t tiny[5] = { 1, 2, 3, 4, 5 };
+    assert_int_equal (raw (tiny, sizeof tiny, &out, &ol), DNS_DROP);
+    /* a response: dropped (no answer loops) */
+    uint8_t resp[12] = { 0, 1, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal (raw (resp, sizeof resp, &out, &ol), DNS_DROP);
+    /* a question that ends early: FORMERR with the id */
+    uint8_t cut[17] = { 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'e', 'b', 7 };
+    assert_int_equal (raw (cut, sizeof cut, &out, &ol), DNS_ANSWER);
+    ldns_pkt *r = NULL;
+    assert_int_equal (ldns_wire2pkt (&r, out, ol), LDNS_STATUS_OK);
+    assert_int_equal (ldns_pkt_id (r), 0x1234);
+    assert_int_equal (ldns_pkt_get_rcode (r), LDNS_RCODE_FORMERR);
+    ldns_pkt_free (r);
+    free (out);
+    /* a compression pointer to itself, and two pointing at each other */
+    uint8_t loop1[18] = { 0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1 };
+    assert_int_equal (raw (loop1, sizeof loop1, &out, &ol), DNS_ANSWER);
+    free (out);
+    uint8_t loop2[22] = { 0, 3, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0xc0, 16, 1, 'b', 0xc0, 12, 0, 1 };
+    dns_verdict_t v = raw (loop2, sizeof loop2, &out, &ol);
+    assert_true (v == DNS_ANSWER || v == DNS_DROP);
+    if (v == DNS_ANSWER)
+        free (out);
+    /* two questions: FORMERR */
+    uint8_t two[12 + 10] = { 0, 4, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1 };
+    assert_int_equal (raw (two, sizeof two, &out, &ol), DNS_ANSWER);
+    r = NULL;
+    assert_int_equal (ldns_wire2pkt (&r, out, ol), LDNS_STATUS_OK);
+    assert_int_equal (ldns_pkt_get_rcode (r), LDNS_RCODE_FORMERR);
+    ldns_pkt_free (r);
+    free (out);
+    /* a 65535-byte query (what TCP's length allows): a valid question then junk, or all junk */
+    uint8_t *big = calloc (1, 65535);
+    memcpy (big, "\0\5\1\0\0\1\0\0\0\0\0\0\3web\7default\3svc\7cluster\5local\0\0\1\0\1", 47);
+    v = raw (big, 65535, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    for (size_t i = 12; i < 65535; i++)
+        big[i] = (uint8_t) (i * 7919 >> 3);
+    big[5] = 1;
+    v = raw (big, 65535, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    free (big);
+    /* not a query: NOTIMP */
+    uint8_t notify[12] = { 0, 6, 4 << 3, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal (raw (notify, sizeof notify, &out, &ol), DNS_ANSWER);
+    free (out);
+    /* SERVFAIL for a failed forward */
+    uint8_t okq[49];
+    memcpy (okq, "\0\7\1\0\0\1\0\0\0\0\0\0\3web\7example\3org\0\0\1\0\1", 33);
+    out = dns_servfail (okq, 33, &ol);
+    assert_non_null (out);
+    r = NULL;
+    assert_int_equal (ldns_wire2pkt (&r, out, ol), LDNS_STATUS_OK);
+    assert_int_equal (ldns_pkt_get_rcode (r), LDNS_RCODE_SERVFAIL);
+    assert_int_equal (ldns_pkt_qdcount (r), 1);
+    ldns_pkt_free (r);
+    free (out);
+    dns_view_destroy (&view);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_service_a), cmocka_unit_test (test_srv),      cmocka_unit_test (test_ptr),
+        cmocka_unit_test (test_nxdomain_nodata), cmocka_unit_test (test_truncation), cmocka_unit_test (test_malformed),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
