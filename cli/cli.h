@@ -82,6 +82,8 @@ int cmd_secrets (cli_t *g, int argc, char **argv);
 int cmd_token (cli_t *g, int argc, char **argv);
 int cmd_join (cli_t *g, int argc, char **argv);
 int cmd_lab (cli_t *g, int argc, char **argv);
+/* cordon, uncordon and drain (argv[0] says which) */
+int cmd_cordon (cli_t *g, int argc, char **argv);
 
 /* Applies every manifest of path (create or update); prints one line per object. 0 or 1. */
 int cli_apply_file (cli_t *g, const char *path, int quiet);

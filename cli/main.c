@@ -51,6 +51,7 @@ usage (FILE *f)
              "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"
              "  describe KIND NAME | delete KIND NAME | delete -f FILE\n"
              "  scale deployment NAME --replicas N\n"
+             "  cordon NODE | uncordon NODE | drain NODE [--force] [--delete-emptydir-data] [--grace-period N] [--timeout 5m]\n"
              "  rollout status|restart|undo deployment NAME\n"
              "  logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n"
              "  exec [-i] [-t] POD [-c CONTAINER] -- COMMAND [ARG...]   (streamed; exit code passed through)\n"
@@ -106,6 +107,7 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "token")) rc = cmd_token (&g, argc, argv);
     else if (!strcmp (cmd, "join")) rc = cmd_join (&g, argc, argv);
     else if (!strcmp (cmd, "lab")) rc = cmd_lab (&g, argc, argv);
+    else if (!strcmp (cmd, "cordon") || !strcmp (cmd, "uncordon") || !strcmp (cmd, "drain")) rc = cmd_cordon (&g, argc, argv);
     else {
         fprintf (stderr, "error: unknown command \"%s\" (see troupe --help)\n", cmd);
         rc = 2;

@@ -60,7 +60,40 @@ wait_for 30 sh -c "'$TROUPE' --kubeconfig '$LAB/config/troupe/config' get node m
   fail "the unreachable taints stayed on the node that came back"
 pass "the lost node rejoined without a token and removed the pod it no longer owns"
 
+# maintenance: cordon keeps new pods away, drain evicts (refusing a pod without a controller
+# unless --force, as kubectl), uncordon lets pods in again
+OUT=$(labtro cordon m3) && [ "$OUT" = "node/m3 cordoned" ] || fail "cordon m3: $OUT"
+labtro get node m3 -o json | jq -e '.spec.unschedulable == true' >/dev/null || fail "cordoned node not unschedulable"
+cat >"$T/bare.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: bare}
+spec:
+  nodeName: m1
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox, command: ["/bin/sh", "-c", "while :; do sleep 1; done # $MARK"]}]
+Y
+labtro apply -f "$T/bare.yaml" >/dev/null || fail "apply bare pod"
+wait_for 30 sh -c "'$TROUPE' --kubeconfig '$LAB/config/troupe/config' get pod bare -o json | jq -e '.status.phase==\"Running\"'" || fail "bare pod not Running on m1"
+OUT=$(labtro drain m1 --timeout 60s 2>&1) && fail "drain evicted a pod without a controller: $OUT"
+echo "$OUT" | grep -q "declare no controller (use --force to override): default/bare" || fail "drain refusal: $OUT"
+OUT=$(labtro drain m1 --force --timeout 60s 2>&1) || fail "drain --force m1: $OUT"
+echo "$OUT" | grep -q "node/m1 drained" || fail "drain did not end with node/m1 drained: $OUT"
+on_m1() { [ "$(labtro get pods -A -o json | jq '[.items[] | select(.spec.nodeName=="m1")] | length')" = 0 ]; }
+on_m1 || fail "pods left on the drained node: $(labtro get pods -o wide 2>&1)"
+running3() { [ "$(pods | jq '[.items[] | select(.status.phase=="Running" and .metadata.deletionTimestamp==null)] | length')" = "$1" ]; }
+wait_for 60 running3 3 || fail "3 replicas not Running after the drain: $(labtro get pods -o wide 2>&1)"
+# m1 and m3 cordoned: a new replica can only go to m2
+labtro scale deployment spread --replicas 4 >/dev/null || fail "scale to 4"
+wait_for 60 running3 4 || fail "4 replicas not Running: $(labtro get pods -o wide 2>&1)"
+NEWEST=$(pods | jq -r '.items | sort_by(.metadata.creationTimestamp) | last | .spec.nodeName')
+[ "$NEWEST" = m2 ] || fail "a replica made while m1 and m3 were cordoned went to $NEWEST"
+labtro uncordon m1 | grep -q "node/m1 uncordoned" || fail "uncordon m1"
+labtro uncordon m3 >/dev/null && labtro get node m3 -o json | jq -e '.spec.unschedulable != true' >/dev/null || fail "uncordon m3"
+pass "cordon, drain (refused without --force for a bare pod, then done), uncordon"
+
 labtro delete -f "$T/app.yaml" >/dev/null
+labtro delete -f "$T/bare.yaml" >/dev/null 2>&1
 wait_for 60 procs_eq 0 || fail "processes left after delete: $(count_procs)"
 kill "$M2"; wait "$M2" 2>/dev/null
 lab_down
@@ -68,4 +101,4 @@ lab_down
 ip link show "$PREFIX-br" >/dev/null 2>&1 && fail "bridge $PREFIX-br left"
 pgrep -f "$LAB/" >/dev/null && fail "processes of the lab left: $(pgrep -af "$LAB/")"
 pass "lab down: no namespace, link or process left"
-echo "5 passed, 0 failed"
+echo "6 passed, 0 failed"
