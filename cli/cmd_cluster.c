@@ -15,6 +15,7 @@
 #include "actors/agent/nodestatus.h"
 #include "actors/controllers/controllers_actor.h"
 #include "actors/manifests/manifests_actor.h"
+#include "actors/proxy/proxy_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
@@ -73,7 +74,8 @@ mkdirp (const char *path, mode_t mode)
  *   cniBinDir: /usr/lib/cni, runcPath / conmonPath: PATH (default: found on PATH)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
- *   standalone agent: staticPodPath: DIR (--manifests)                                      */
+ *   standalone agent: staticPodPath: DIR (--manifests)
+ *   proxy: "false" (--proxy=false): no Service proxy on this node (actors/proxy)             */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
@@ -84,7 +86,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cniBinDir",
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
-                                  "staticPodPath", NULL};
+                                  "staticPodPath", "proxy", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -743,13 +745,20 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
              {"--container-log-max-size", "containerLogMaxSize"},
              {"--cni-bin-dir", "cniBinDir"},
              {"--runc", "runcPath"},     /* CRI-O's runtime_path */
-             {"--conmon", "conmonPath"}}; /* CRI-O's conmon */
+             {"--conmon", "conmonPath"}, /* CRI-O's conmon */
+             {"--proxy", "proxy"}};      /* false: no Service proxy (kube-proxy) on this node */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
             v = tv_str (cfg, g[i].key);
         if (!v)
             continue;
+        if (i == 6 && strcmp (v, "true") && strcmp (v, "false")) {
+            fprintf (stderr, "error: %s \"%s\": must be true or false\n", g[i].flag, v);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
         if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
             fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
             json_decref (*out);
@@ -824,6 +833,13 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
         json_object_update (cfg, c->node_cfg);
     int rc = tr_host_start (c->host, agent_actor (), cfg);
     json_decref (cfg);
+    /* kube-proxy runs on every node beside the kubelet */
+    const char *px = tv_str (c->node_cfg, "proxy"), *cidr = tv_str (c->node_cfg, "clusterCIDR");
+    if (!rc && (!px || strcmp (px, "false"))) {
+        json_t *pc = json_pack ("{s:s}", "clusterCIDR", cidr ? cidr : "10.244.0.0/16");
+        rc = tr_host_start (c->host, proxy_actor (), pc);
+        json_decref (pc);
+    }
     return rc;
 }
 

@@ -27,6 +27,7 @@ usage (FILE *f)
              "        [--runc PATH] [--conmon PATH]  (default: found on PATH)\n"
              "        [--container-log-max-size 10Mi] [--container-log-max-files 5] [--container-log-monitor-interval 10s]\n"
              "        [--image-gc-high-threshold 85] [--image-gc-low-threshold 80]  (also on up)\n"
+             "        [--proxy=false]  no Service proxy (nftables table ip troupe-proxy) on this node (also on up)\n"
              "  agent --standalone --manifests DIR [--data D] [--node-name N]  a node alone: runs the Pods of DIR's\n"
              "        *.yaml files (static pods, named NAME-NODE; an edited file replaces its pod, a removed one\n"
              "        deletes it), API on ipc://D/run/troupe.sock, containers in runtime namespace default\n"

@@ -424,11 +424,13 @@ service_port (pr_model_t *m, const json_t *slices, const char *cidr, const char 
         free (eps);
         return;
     }
-    pr_chain_t *svc = add_chain (m, sc, NULL);
-    if (!svc) {
+    /* the chain array grows as endpoint chains are added: the service chain is kept by index */
+    if (!add_chain (m, sc, NULL)) {
         free (eps);
         return;
     }
+    size_t si = m->nchains - 1;
+    pr_chain_t *svc = &m->chains[si];
     if (cip && cidr)
         add_rule (svc, "ip daddr %s %s dport %d ip saddr != %s jump mark-for-masquerade", cip, proto, (int) port, cidr);
     char (*epc)[300] = calloc (n, sizeof *epc);
@@ -460,6 +462,7 @@ service_port (pr_model_t *m, const json_t *slices, const char *cidr, const char 
         }
         add_rule (e, "meta l4proto %s dnat to %s:%d", proto, eps[i].ip, eps[i].port);
     }
+    svc = &m->chains[si];
     if (affinity_s > 0)
         for (size_t i = 0; i < n; i++)
             add_rule (svc, "ip saddr @%s goto %s", aff[i], epc[i]);

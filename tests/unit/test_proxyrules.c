@@ -224,6 +224,36 @@ many_slices (int n, const char *last_ip_of_s1)
     return a;
 }
 
+/* many endpoints (the model's arrays grow while a Service's chains are being filled) */
+static void
+test_many_endpoints (void **state)
+{
+    (void) state;
+    json_t *ss = json_pack ("[o]", svc ("default", "big", "NodePort", "10.96.0.50",
+                                        "[{\"name\":\"http\",\"port\":80,\"nodePort\":30050}]"));
+    json_t *eps = json_array ();
+    for (int i = 0; i < 40; i++) {
+        char ip[16];
+        snprintf (ip, sizeof ip, "10.244.3.%d", i + 2);
+        json_array_append_new (eps, json_pack ("{s:[s]}", "addresses", ip));
+    }
+    json_t *s1 = slice ("default", "big", "big-1", "[]", WEB_SLICE_PORTS);
+    json_object_set_new (s1, "endpoints", eps);
+    json_t *sl = json_pack ("[o]", s1);
+    json_object_set_new (json_object_get (json_array_get (ss, 0), "spec"), "sessionAffinity", json_string ("ClientIP"));
+    pr_model_t *m = pr_model_build (ss, sl, "10.244.0.0/16", NULL);
+    const pr_chain_t *c = pr_model_chain (m, chain_named (m, "service-", "default/big/tcp/http"));
+    assert_non_null (c);
+    assert_int_equal (c->nrules, 1 + 40 + 1); /* masquerade, 40 affinity lookups, numgen */
+    assert_true (has_rule (c, "numgen random mod 40 vmap { 0 : goto endpoint-"));
+    assert_true (has_rule (c, "39 : goto endpoint-"));
+    assert_int_equal (pr_model_count_chains (m, "endpoint-"), 40);
+    assert_int_equal (pr_model_chain (m, chain_named (m, "external-", "default/big/tcp/http"))->nrules, 2);
+    pr_model_free (&m);
+    json_decref (ss);
+    json_decref (sl);
+}
+
 /* one endpoint of one Service changes: the transaction touches that Service's chains and nothing else */
 static void
 test_diff_one_endpoint (void **state)
@@ -325,6 +355,7 @@ main (void)
         cmocka_unit_test (test_clusterip),          cmocka_unit_test (test_terminating_fallback_and_reject),
         cmocka_unit_test (test_nodeport_affinity),  cmocka_unit_test (test_invalid_skipped),
         cmocka_unit_test (test_diff_one_endpoint), cmocka_unit_test (test_readback),
+        cmocka_unit_test (test_many_endpoints),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
