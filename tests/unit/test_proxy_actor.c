@@ -134,7 +134,7 @@ slice (const char *name, int n, int base)
 {
     json_t *eps = json_array ();
     for (int i = 0; i < n; i++) {
-        char ip[16];
+        char ip[24];
         snprintf (ip, sizeof ip, "10.244.1.%d", base + i);
         json_array_append_new (eps, json_pack ("{s:[s], s:{s:b}}", "addresses", ip, "conditions", "ready", 1));
     }

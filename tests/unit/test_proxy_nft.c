@@ -101,7 +101,7 @@ slices (int n)
     for (int s = 0; s < 2; s++) {
         json_t *eps = json_array ();
         for (int i = 0; i < n; i++) {
-            char ip[16];
+            char ip[24];
             snprintf (ip, sizeof ip, "10.244.1.%d", i + 2);
             json_array_append_new (eps, json_pack ("{s:[s], s:{s:b}}", "addresses", ip, "conditions", "ready", 1));
         }

@@ -199,7 +199,7 @@ many_services (int n)
 {
     json_t *a = json_array ();
     for (int i = 0; i < n; i++) {
-        char name[16], ip[16];
+        char name[16], ip[24];
         snprintf (name, sizeof name, "s%d", i);
         snprintf (ip, sizeof ip, "10.96.1.%d", i + 1);
         json_array_append_new (a, svc ("default", name, "NodePort", ip,
@@ -233,7 +233,7 @@ test_many_endpoints (void **state)
                                         "[{\"name\":\"http\",\"port\":80,\"nodePort\":30050}]"));
     json_t *eps = json_array ();
     for (int i = 0; i < 40; i++) {
-        char ip[16];
+        char ip[24];
         snprintf (ip, sizeof ip, "10.244.3.%d", i + 2);
         json_array_append_new (eps, json_pack ("{s:[s]}", "addresses", ip));
     }
