@@ -291,6 +291,7 @@ ep_add (ep_t **arr, size_t *n, const char *ip, int port)
 }
 
 /* The endpoints of ns/svc's port (pname, proto) in slices: ready ones, else serving+terminating. */
+/* slices: the EndpointSlices of this Service only (by_service below) */
 static ep_t *
 endpoints_of (const json_t *slices, const char *ns, const char *svc, const char *pname, const char *proto,
               size_t *n_out)
@@ -512,8 +513,22 @@ pr_model_build (const json_t *services, const json_t *slices, const char *cluste
         skip++;
     }
     base (m);
+    /* the slices by "namespace/service-name", once: a Service's lookup does not scan them all */
+    json_t *by_service = json_object ();
     size_t i;
     const json_t *s;
+    json_array_foreach (slices, i, s) {
+        const char *sns = tv_str (s, "metadata.namespace");
+        const char *owner = json_string_value (json_object_get (tv_get (s, "metadata.labels"), "kubernetes.io/service-name"));
+        if (!sns || !owner)
+            continue;
+        char k[300];
+        snprintf (k, sizeof k, "%s/%s", sns, owner);
+        json_t *arr = json_object_get (by_service, k);
+        if (!arr)
+            json_object_set_new (by_service, k, arr = json_array ());
+        json_array_append (arr, (json_t *) s);
+    }
     json_array_foreach (services, i, s) {
         const char *ns = tv_str (s, "metadata.namespace"), *name = tv_str (s, "metadata.name");
         const char *type = tv_str (s, "spec.type");
@@ -537,6 +552,9 @@ pr_model_build (const json_t *services, const json_t *slices, const char *cluste
             json_int_t t = tv_int (s, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", 10800);
             aff = t >= 1 && t <= 86400 ? (int) t : 10800;
         }
+        char sk[300];
+        snprintf (sk, sizeof sk, "%s/%s", ns, name);
+        const json_t *mine = json_object_get (by_service, sk);
         size_t j;
         const json_t *sp;
         json_array_foreach (tv_get (s, "spec.ports"), j, sp) {
@@ -545,10 +563,11 @@ pr_model_build (const json_t *services, const json_t *slices, const char *cluste
                 copy = json_deep_copy (sp);
                 json_object_del (copy, "nodePort");
             }
-            service_port (m, slices, cluster_cidr, ns, name, cip, copy ? copy : sp, aff, &skip);
+            service_port (m, mine, cluster_cidr, ns, name, cip, copy ? copy : sp, aff, &skip);
             json_decref (copy);
         }
     }
+    json_decref (by_service);
     finish (m);
     if (skipped)
         *skipped = skip;
