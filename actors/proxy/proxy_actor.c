@@ -13,7 +13,7 @@
 
 #define A "proxy"
 
-enum { T_SYNC = 1, T_PROBE = 2 };
+enum { T_SYNC = 1, T_PROBE = 2, T_CHECK = 3 };
 
 typedef struct {
     troupe_ctx_t *ctx;
@@ -24,6 +24,7 @@ typedef struct {
     int waiting_logged;
     int programmed;         /* the table was written at least once: delete it at the end */
     int backoff_ms;
+    int check_ms;           /* how often the table's presence is checked (a flushed ruleset) */
 } proxy_t;
 
 static void
@@ -135,6 +136,12 @@ proxy_timer (void *self, troupe_ctx_t *ctx, int id)
         sync_rules (p);
     else if (id == T_PROBE && !p->svcs)
         probe (p);
+    else if (id == T_CHECK && p->current && pn_exists () == 0) {
+        /* someone deleted it (`nft flush ruleset`, a firewall reload): written again from scratch */
+        TR_WARN (A, "table ip %s is gone: programming it again", PR_TABLE);
+        pr_model_free (&p->current);
+        sync_rules (p);
+    }
     return 0;
 }
 
@@ -148,6 +155,10 @@ proxy_create (troupe_ctx_t *ctx, const json_t *config)
     p->backoff_ms = 1000;
     const char *cidr = tv_str (config, "clusterCIDR");
     snprintf (p->cidr, sizeof p->cidr, "%s", cidr ? cidr : "10.244.0.0/16");
+    p->check_ms = (int) tv_int (config, "tableCheckSeconds", 30) * 1000;
+    if (p->check_ms < 1000 || p->check_ms > 3600000)
+        p->check_ms = 30000;
+    troupe_timer (ctx, T_CHECK, p->check_ms, 1);
     probe (p);
     return p;
 }

@@ -6,8 +6,10 @@
  * kernel and reconciled (a proxy killed -9 leaves nothing stale). A failed sync is retried with
  * back-off (1 s doubling to 30 s). Destroyed (orderly stop of the node): the table is deleted.
  * Until the broker serves both kinds (probed every 30 s) it waits quietly.
+ * Every tableCheckSeconds (30) the table's presence is checked: deleted behind its back (`nft
+ * flush ruleset`, a firewall reload) it is written again.
  * Config: clusterCIDR (default 10.244.0.0/16: traffic to a ClusterIP from outside it is
- * masqueraded, as kube-proxy's --cluster-cidr). */
+ * masqueraded, as kube-proxy's --cluster-cidr), tableCheckSeconds (30). */
 #ifndef TROUPE_PROXY_ACTOR_H
 #define TROUPE_PROXY_ACTOR_H
 

@@ -146,3 +146,11 @@ pn_sync (pr_model_t **current, pr_model_t *desired, int *lines, char *err, size_
     *current = desired;
     return 0;
 }
+
+int
+pn_exists (void)
+{
+    char err[512];
+    int rc = run ("list chain ip " PR_TABLE " nat-prerouting", 0, NULL, err, sizeof err);
+    return rc == 0 ? 1 : rc == 1 ? 0 : -1;
+}

@@ -26,6 +26,9 @@ int pn_sync (pr_model_t **current, pr_model_t *desired, int *lines, char *err, s
 /* `nft list table ip troupe-proxy` as text (for tests and logs), or NULL when absent. */
 char *pn_list (void);
 
+/* 1 when the table exists, 0 when not, -1 on another error (cheap: one base chain listed). */
+int pn_exists (void);
+
 /* Deletes the table (no error when it is absent). */
 int pn_delete (char *err, size_t errlen);
 
