@@ -2,6 +2,7 @@
 #include "actors/proxy/proxynft.h"
 
 #include <nftables/libnftables.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,22 @@ pn_sync (pr_model_t **current, pr_model_t *desired, int *lines, char *err, size_
     int rc = script ? pn_apply (script, err, errlen) : -1;
     if (!script)
         snprintf (err, errlen, "nftables: out of memory");
+    if (rc && script && (*current)->readback) {
+        /* the table found cannot be reconciled (e.g. a base chain of another priority, left by
+         * another version): replaced whole, in one transaction, so traffic is never without rules */
+        char *fresh = pr_diff (NULL, desired), *both = NULL;
+        if (fresh && asprintf (&both, "add table ip " PR_TABLE "\ndelete table ip " PR_TABLE "\n%s", fresh) >= 0) {
+            char err2[256];
+            if (!pn_apply (both, err2, sizeof err2)) {
+                rc = 0;
+                free (script);
+                script = both;
+                both = NULL;
+            }
+        }
+        free (both);
+        free (fresh);
+    }
     if (!rc && lines)
         for (const char *p = script; *p; p++)
             *lines += *p == '\n';

@@ -17,7 +17,8 @@ int pn_read (pr_model_t **out, char *err, size_t errlen);
 
 /* Makes the kernel's table what desired says. *current is the model last applied (NULL at start
  * or after a failure: the table is then read back and reconciled: stale chains, sets and
- * elements deleted, every desired chain rewritten, in one transaction). On success *current
+ * elements deleted, every desired chain rewritten, in one transaction; a table that cannot be
+ * reconciled so — a base chain of another priority — is replaced whole, atomically). On success *current
  * becomes desired (ownership taken) and *lines the number of commands applied; on failure
  * desired is freed, *current NULL (the next sync reads the table back) and err names the
  * failing command. */

@@ -11,6 +11,7 @@
  * - a restart (the model forgotten, a stale chain and element left in the kernel by "the dead
  *   proxy"): the table is read back and reconciled, the stale chain and element gone, traffic
  *   still served;
+ * - a table left with a base chain of another priority (another version's) is replaced whole;
  * - teardown deletes the table.
  * Leaves nothing: the namespaces it named are deleted, the node namespace dies with the process.
  * Skipped (77) when not root, without unshare(CLONE_NEWNET), ip, busybox or curl. */
@@ -263,6 +264,22 @@ test_incremental_and_restart (void **state)
     assert_null (strstr (l, "10.96.0.99"));
     assert_non_null (strstr (l, "numgen random mod 2 vmap"));
     free (l);
+    /* a table another version left, with a base chain of another priority (which `add chain`
+     * cannot change): replaced whole, still served */
+    assert_int_equal (pn_delete (err, sizeof err), 0);
+    assert_int_equal (pn_apply ("add table ip troupe-proxy\n"
+                                "add chain ip troupe-proxy nat-prerouting { type nat hook prerouting priority -90; policy accept; }\n"
+                                "add chain ip troupe-proxy old-stuff\n",
+                                err, sizeof err),
+                      0);
+    pr_model_free (&current);
+    sync_to (2);
+    l = pn_list ();
+    assert_non_null (l);
+    assert_null (strstr (l, "old-stuff"));
+    assert_null (strstr (l, "priority dstnat + 10"));
+    free (l);
+    assert_int_equal (answers ("http://10.96.0.10/", 30), 3);
     /* and a second restart onto the same state changes nothing it should not: still served */
     pr_model_free (&current);
     sync_to (2);
