@@ -5,7 +5,8 @@
  * segfaults on this machine):
  * - the table applied from nothing lists back with its service chains and map elements;
  * - 30 requests to the ClusterIP and 30 to the NodePort (on the node's address) reach all three
- *   endpoints; a ClientIP-affinity Service answers 10 requests from one endpoint;
+ *   endpoints; 30 from an endpoint to its own Service reach all three, itself included (hairpin,
+ *   the bridge port in hairpin mode as the CNI bridge plugin's hairpinMode); a ClientIP-affinity Service answers 10 requests from one endpoint;
  * - a Service without endpoints refuses at once (curl: could not connect), it does not time out;
  * - an endpoint removed: the incremental transaction applies and the requests reach only two;
  * - a restart (the model forgotten, a stale chain and element left in the kernel by "the dead
@@ -130,12 +131,12 @@ sync_to (int nendpoints)
 
 /* n requests from the client; the distinct answers as a bit mask of endpoints (bit i: ep i) */
 static int
-answers (const char *url, int n)
+answers_from (const char *ns, const char *url, int n)
 {
     int mask = 0;
     for (int k = 0; k < n; k++) {
         char cmd[256], out[64] = "";
-        snprintf (cmd, sizeof cmd, "ip netns exec %s curl -sS -m 3 %s 2>&1", ns_client, url);
+        snprintf (cmd, sizeof cmd, "ip netns exec %s curl -sS -m 2 %s 2>&1", ns, url);
         FILE *p = popen (cmd, "r");
         if (!p)
             continue;
@@ -146,6 +147,12 @@ answers (const char *url, int n)
             mask |= 1 << (out[2] - '0');
     }
     return mask;
+}
+
+static int
+answers (const char *url, int n)
+{
+    return answers_from (ns_client, url, n);
 }
 
 static int
@@ -165,10 +172,10 @@ setup (void **state)
     for (int i = 0; i < 3; i++) {
         snprintf (ns_ep[i], sizeof ns_ep[i], "tpx%de%d", pid, i);
         if (sh ("ip netns add %s && ip link add ep%d type veth peer name eth0 netns %s && ip link set ep%d master br0 && "
-                "ip link set ep%d up && ip -n %s addr add 10.244.1.%d/24 dev eth0 && ip -n %s link set eth0 up && "
+                "ip link set ep%d type bridge_slave hairpin on && ip link set ep%d up && ip -n %s addr add 10.244.1.%d/24 dev eth0 && ip -n %s link set eth0 up && "
                 "ip -n %s link set lo up && ip -n %s route add default via 10.244.1.1 && mkdir -p %s/%d && "
                 "echo ep%d > %s/%d/index.html",
-                ns_ep[i], i, ns_ep[i], i, i, ns_ep[i], i + 2, ns_ep[i], ns_ep[i], ns_ep[i], webdir, i, i, webdir, i))
+                ns_ep[i], i, ns_ep[i], i, i, i, ns_ep[i], i + 2, ns_ep[i], ns_ep[i], ns_ep[i], webdir, i, i, webdir, i))
             return -1;
         char dir[80];
         snprintf (dir, sizeof dir, "%s/%d", webdir, i);
@@ -221,6 +228,9 @@ test_apply_and_traffic (void **state)
     /* all three endpoints answer, through the ClusterIP and the NodePort */
     assert_int_equal (answers ("http://10.96.0.10/", 30), 7);
     assert_int_equal (answers ("http://192.168.77.1:30080/", 30), 7);
+    /* hairpin: an endpoint reaching its own Service is masqueraded, so it reaches itself too
+     * (without it, its own answer would go to itself directly, un-DNATed, and be dropped) */
+    assert_int_equal (answers_from (ns_ep[0], "http://10.96.0.10/", 30), 7);
     /* ClientIP affinity: one endpoint for this client */
     int m = answers ("http://10.96.0.11/", 10);
     assert_true (m == 1 || m == 2 || m == 4);
