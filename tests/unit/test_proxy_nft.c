@@ -5,7 +5,7 @@
  * segfaults on this machine):
  * - the table applied from nothing lists back with its service chains and map elements;
  * - 30 requests to the ClusterIP and 30 to the NodePort (on the node's address) reach all three
- *   endpoints; 30 from an endpoint to its own Service reach all three, itself included (hairpin,
+ *   endpoints, from the client and from the node itself; 30 from an endpoint to its own Service reach all three, itself included (hairpin,
  *   the bridge port in hairpin mode as the CNI bridge plugin's hairpinMode); a ClientIP-affinity Service answers 10 requests from one endpoint;
  * - a Service without endpoints refuses at once (curl: could not connect), it does not time out;
  * - an endpoint removed: the incremental transaction applies and the requests reach only two;
@@ -136,7 +136,10 @@ answers_from (const char *ns, const char *url, int n)
     int mask = 0;
     for (int k = 0; k < n; k++) {
         char cmd[256], out[64] = "";
-        snprintf (cmd, sizeof cmd, "ip netns exec %s curl -sS -m 2 %s 2>&1", ns, url);
+        if (ns)
+            snprintf (cmd, sizeof cmd, "ip netns exec %s curl -sS -m 2 %s 2>&1", ns, url);
+        else /* the node itself (this process's namespace): the output hook */
+            snprintf (cmd, sizeof cmd, "curl -sS -m 2 %s 2>&1", url);
         FILE *p = popen (cmd, "r");
         if (!p)
             continue;
@@ -228,6 +231,9 @@ test_apply_and_traffic (void **state)
     /* all three endpoints answer, through the ClusterIP and the NodePort */
     assert_int_equal (answers ("http://10.96.0.10/", 30), 7);
     assert_int_equal (answers ("http://192.168.77.1:30080/", 30), 7);
+    /* from the node itself: ClusterIP and NodePort on its own address (nat output) */
+    assert_int_equal (answers_from (NULL, "http://10.96.0.10/", 30), 7);
+    assert_int_equal (answers_from (NULL, "http://192.168.77.1:30080/", 30), 7);
     /* hairpin: an endpoint reaching its own Service is masqueraded, so it reaches itself too
      * (without it, its own answer would go to itself directly, un-DNATed, and be dropped) */
     assert_int_equal (answers_from (ns_ep[0], "http://10.96.0.10/", 30), 7);
