@@ -75,7 +75,7 @@ mkdirp (const char *path, mode_t mode)
  *   replicated servers: peerListen, join, token, joinTimeoutSeconds, snapshotThreshold,
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
  *   standalone agent: staticPodPath: DIR (--manifests)
- *   proxy: "false" (--proxy=false): no Service proxy on this node (actors/proxy)             */
+ *   proxy: false (--proxy=false): no Service proxy on this node (actors/proxy)               */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
@@ -118,6 +118,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !(!strcmp (k, "proxy") && json_is_boolean (v)) &&
                     !(!strcmp (k, "insecureRegistries") && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
                     !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
@@ -751,6 +752,8 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
             v = tv_str (cfg, g[i].key);
+        if (!v && i == 6 && json_is_boolean (tv_get (cfg, g[i].key)))
+            v = json_is_true (tv_get (cfg, g[i].key)) ? "true" : "false";
         if (!v)
             continue;
         if (i == 6 && strcmp (v, "true") && strcmp (v, "false")) {
