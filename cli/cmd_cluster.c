@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include "actors/manifests/manifests_actor.h"
+#include "actors/proxy/proxy_actor.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
@@ -83,7 +84,8 @@ mkdirp (const char *path, mode_t mode)
  *   snapshotTrailing, leaseCheckpointSeconds, supervise (flags of the same names win)
  *   standalone agent: staticPodPath: DIR (--manifests)
  *   cluster DNS: clusterDNS: 10.96.0.10 ("" = none), clusterDomain: cluster.local,
- *   resolvConf: /etc/resolv.conf, dnsListen: IP:PORT and dnsUpstreams: [IP:PORT] (tests)     */
+ *   resolvConf: /etc/resolv.conf, dnsListen: IP:PORT and dnsUpstreams: [IP:PORT] (tests)
+ *   proxy: false (--proxy=false): no Service proxy on this node (actors/proxy)               */
 static json_t *
 load_server_config (int *argc, char **argv, int *bad)
 {
@@ -95,7 +97,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange",
-                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", NULL};
+                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", "proxy", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -127,6 +129,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !(!strcmp (k, "proxy") && json_is_boolean (v)) &&
                     !((!strcmp (k, "insecureRegistries") || !strcmp (k, "dnsUpstreams")) && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
                     !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
@@ -816,13 +819,22 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
              {"--cluster-dns", "clusterDNS"},     /* the kubelet's; "" = no cluster DNS */
              {"--cluster-domain", "clusterDomain"},
              {"--resolv-conf", "resolvConf"},
-             {"--dns-listen", "dnsListen"}};   /* IP:PORT instead of clusterDNS:53 (tests) */
+             {"--dns-listen", "dnsListen"},   /* IP:PORT instead of clusterDNS:53 (tests) */
+             {"--proxy", "proxy"}};      /* false: no Service proxy (kube-proxy) on this node */
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
             v = tv_str (cfg, g[i].key);
+        if (!v && i == 6 && json_is_boolean (tv_get (cfg, g[i].key)))
+            v = json_is_true (tv_get (cfg, g[i].key)) ? "true" : "false";
         if (!v)
             continue;
+        if (i == 6 && strcmp (v, "true") && strcmp (v, "false")) {
+            fprintf (stderr, "error: %s \"%s\": must be true or false\n", g[i].flag, v);
+            json_decref (*out);
+            *out = NULL;
+            return -1;
+        }
         if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
             fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
             json_decref (*out);
@@ -911,6 +923,13 @@ start_node (cluster_t *c, const char *broker_ep, const tr_creds_t *creds, int st
     if (!rc && (!cdns || *cdns) && tr_host_start (c->host, dns_actor (), cfg))
         TR_WARN ("troupe", "the cluster DNS actor did not start");
     json_decref (cfg);
+    /* kube-proxy runs on every node beside the kubelet */
+    const char *px = tv_str (c->node_cfg, "proxy"), *cidr = tv_str (c->node_cfg, "clusterCIDR");
+    if (!rc && (!px || strcmp (px, "false"))) {
+        json_t *pc = json_pack ("{s:s}", "clusterCIDR", cidr ? cidr : "10.244.0.0/16");
+        rc = tr_host_start (c->host, proxy_actor (), pc);
+        json_decref (pc);
+    }
     return rc;
 }
 

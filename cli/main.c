@@ -35,6 +35,7 @@ usage (FILE *f)
              "        node and runs its agent in the foreground (again with the same --data: no token needed)\n"
              "  lab up --nodes N --data DIR [--subnet A.B.C.0/24] [agent flags]  N machines (network namespaces on\n"
              "        a bridge) joined to a server, in the foreground; Ctrl-C takes it down | lab down --data DIR\n"
+             "        [--proxy=false]  no Service proxy (nftables table ip troupe-proxy) on this node (also on up)\n"
              "  agent --standalone --manifests DIR [--data D] [--node-name N]  a node alone: runs the Pods of DIR's\n"
              "        *.yaml files (static pods, named NAME-NODE; an edited file replaces its pod, a removed one\n"
              "        deletes it), API on ipc://D/run/troupe.sock, containers in runtime namespace default\n"

@@ -346,7 +346,8 @@ tv_int (const json_t *obj, const char *path, json_int_t dflt)
         return json_integer_value (v);
     if (json_is_real (v)) {
         double d = json_real_value (v);
-        if (d == (double) (json_int_t) d)
+        /* in range before the cast (out of range it is undefined behaviour); NaN fails both */
+        if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double) (json_int_t) d)
             return (json_int_t) d;
     }
     return dflt;

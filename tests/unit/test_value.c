@@ -69,6 +69,15 @@ paths (void **state)
     assert_string_equal (tv_str (o, "metadata.name"), "web");
     assert_int_equal (tv_int (o, "spec.replicas", -1), 3);
     assert_int_equal (tv_int (o, "spec.missing", -1), -1);
+    /* a real: integral and in range is an integer; out of range (UB to cast) or fractional is not */
+    assert_int_equal (tv_set (o, "spec.r", json_real (4.0)), 0);
+    assert_int_equal (tv_int (o, "spec.r", -1), 4);
+    assert_int_equal (tv_set (o, "spec.r", json_real (6e53)), 0);
+    assert_int_equal (tv_int (o, "spec.r", -1), -1);
+    assert_int_equal (tv_set (o, "spec.r", json_real (-1e19)), 0);
+    assert_int_equal (tv_int (o, "spec.r", -1), -1);
+    assert_int_equal (tv_set (o, "spec.r", json_real (2.5)), 0);
+    assert_int_equal (tv_int (o, "spec.r", -1), -1);
     assert_null (tv_str (o, "spec.replicas")); /* wrong type: NULL, not a crash */
     assert_null (tv_get (o, "spec.replicas.deeper"));
     assert_int_equal (tv_set_str (o, "spec.replicas.x", "y"), -1); /* step through a non-map */
