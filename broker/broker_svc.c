@@ -249,6 +249,15 @@ svc_written (void *broker, pending_write_t *p, const msgpack_object *res)
     bk_write_answered (b, p, result, rev);
 }
 
+/* A lost race's retry, once the reservations it had won are deleted (their deletion applied, so
+ * the new pick cannot see them as taken: in a small range that read as "full"). */
+static void
+retry_after_release (void *broker, pending_write_t *p, const msgpack_object *res)
+{
+    (void) res;
+    bk_handle ((broker_t *) broker, p->sock, p->rid, p->retry, &p->ident, p->attempts + 1);
+}
+
 /* Step 2: the reservations answered. ctx: {keys, requested: [bool], key, cond, expect, fence} */
 static void
 reserved (void *broker, pending_write_t *p, const msgpack_object *res)
@@ -256,11 +265,15 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
     broker_t *b = broker;
     json_t *keys = json_object_get (p->ctx, "keys");
     json_t *made = json_array ();
+    json_t *undo = json_array (); /* the reservations this batch made, deleted at their revision */
     int lost = -1, other = 0;
     for (size_t i = 0; i < json_array_size (keys); i++) {
-        int r = op_result (res, i, NULL);
-        if (r == 0)
+        uint64_t mrev = 0;
+        int r = op_result (res, i, &mrev);
+        if (r == 0) {
             json_array_append (made, json_array_get (keys, i));
+            json_array_append_new (undo, json_pack ("[O,n,i,I]", json_array_get (keys, i), 3, (json_int_t) mrev));
+        }
         else if ((r == 1 || r == 3) && lost < 0) /* exists; an orphan taken over meanwhile */
             lost = (int) i;
         else if (r != 1 && r != 3)
@@ -270,17 +283,28 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
     tr_env_init (&req);
     req.id = p->req_id;
     if (lost >= 0 || other) {
-        release_keys (b, made, tv_str (p->obj, "metadata.uid"));
         json_decref (made);
         const char *k = json_string_value (json_array_get (keys, (size_t) (lost >= 0 ? lost : 0)));
         const char *val = k ? strrchr (k, '/') + 1 : "";
         int requested = lost >= 0 && json_is_true (json_array_get (json_object_get (p->ctx, "requested"), (size_t) lost));
         if (lost >= 0 && !requested && p->retry && p->attempts < 4 * MAX_RETRIES) {
-            /* another writer took the value we picked: pick again from the cache, which has it now */
+            /* another writer took the value we picked: pick again from the cache, which has it now
+             * (its event came before our answer), once what we won here is released */
             TR_INFO (A, "allocation raced another broker: picking again key=%s attempt=%d", k, p->attempts + 1);
-            bk_handle (b, p->sock, p->rid, p->retry, &p->ident, p->attempts + 1);
+            pending_write_t *q = pending_from (p);
+            q->then = retry_after_release;
+            if (json_array_size (undo))
+                propose_batch (b, undo, q, 0);
+            else {
+                retry_after_release (b, q, NULL);
+                bk_pending_free (q);
+            }
+            json_decref (undo);
             return;
         }
+        if (json_array_size (undo))
+            propose_batch (b, undo, NULL, 0); /* the won ones are ours: no need to read the cache */
+        json_decref (undo);
         if (lost >= 0) {
             const char *path = json_string_value (json_array_get (json_object_get (p->ctx, "paths"), (size_t) lost));
             int is_ip = strstr (k, "/" IP_PLURAL "/") != NULL;
@@ -299,6 +323,7 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
         return;
     }
     json_decref (made);
+    json_decref (undo);
     pending_write_t *q = pending_from (p);
     q->obj = json_incref (p->obj);
     q->then = svc_written;
