@@ -825,17 +825,18 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
         v = cli_opt (argc, argv, g[i].flag, NULL);
         if (!v)
             v = tv_str (cfg, g[i].key);
-        if (!v && i == 6 && json_is_boolean (tv_get (cfg, g[i].key)))
+        int is_proxy = !strcmp (g[i].key, "proxy");
+        if (!v && is_proxy && json_is_boolean (tv_get (cfg, g[i].key)))
             v = json_is_true (tv_get (cfg, g[i].key)) ? "true" : "false";
         if (!v)
             continue;
-        if (i == 6 && strcmp (v, "true") && strcmp (v, "false")) {
+        if (is_proxy && strcmp (v, "true") && strcmp (v, "false")) {
             fprintf (stderr, "error: %s \"%s\": must be true or false\n", g[i].flag, v);
             json_decref (*out);
             *out = NULL;
             return -1;
         }
-        if (i == 1 && strcmp (v, "oci") && strcmp (v, "process")) {
+        if (!strcmp (g[i].key, "defaultRuntime") && strcmp (v, "oci") && strcmp (v, "process")) {
             fprintf (stderr, "error: %s \"%s\": must be oci or process\n", g[i].flag, v);
             json_decref (*out);
             *out = NULL;
@@ -844,7 +845,7 @@ node_flags (int *argc, char **argv, const json_t *cfg, json_t **out)
         uint32_t addr;
         int bits;
         struct in_addr in;
-        if (((i == 0 || !strcmp (g[i].key, "clusterCIDR")) && nodeipam_parse (v, &addr, &bits, 1)) ||
+        if (((!strcmp (g[i].key, "podCIDR") || !strcmp (g[i].key, "clusterCIDR")) && nodeipam_parse (v, &addr, &bits, 1)) ||
             (!strcmp (g[i].key, "nodeIP") && inet_pton (AF_INET, v, &in) != 1)) {
             fprintf (stderr, "error: %s \"%s\": must be an IPv4 %s\n", g[i].flag, v, strcmp (g[i].key, "nodeIP") ? "CIDR" : "address");
             json_decref (*out);

@@ -74,11 +74,12 @@ generated_tokens_parse_and_differ (void **state)
     assert_string_equal (back.secret, a.secret);
 }
 
-/* The Secret as the broker stores it: stringData turned into base64 data. */
+/* The Secret as the broker stores it: stringData turned into base64 data (secret is consumed). */
 static json_t *
-stored (const json_t *secret)
+stored (json_t *secret)
 {
     json_t *s = json_deep_copy (secret);
+    json_decref (secret);
     json_t *data = json_object (), *sd = json_object_get (s, "stringData");
     const char *k;
     json_t *v;
