@@ -174,6 +174,15 @@ az_pod_uses (const json_t *pod, int secret, const char *name)
     return 0;
 }
 
+/* Equal JSON values, an absent one equal to an absent one. */
+static int
+json_equal_or_absent (const json_t *a, const json_t *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return json_equal (a, b);
+}
+
 /* For an R_OWN rule of the node role: is the object the node's own? 1, or 0 with why. */
 static int
 own_check (const az_request_t *rq, const char *resource, const az_lookup_t *lk, char *why, size_t len)
@@ -181,10 +190,24 @@ own_check (const az_request_t *rq, const char *resource, const az_lookup_t *lk, 
     const char *node = rq->user ? rq->user : "";
     const char *name = rq->name && *rq->name ? rq->name : tv_str (rq->obj, "metadata.name");
     if (!strcmp (resource, "nodes") || !strcmp (resource, "nodes/status")) {
-        if (str_eq (name, node))
-            return 1;
-        snprintf (why, len, "node \"%s\" is not allowed to modify node \"%s\"", node, name ? name : "");
-        return 0;
+        if (!str_eq (name, node)) {
+            snprintf (why, len, "node \"%s\" is not allowed to modify node \"%s\"", node, name ? name : "");
+            return 0;
+        }
+        /* NodeRestriction: its own Node's taints (the node controller's NoExecute clock) and pod
+         * CIDR (routes of every node point at it) are not the node's to change */
+        if (!strcmp (resource, "nodes") && rq->old && rq->obj) {
+            if (!json_equal_or_absent (tv_get (rq->old, "spec.taints"), tv_get (rq->obj, "spec.taints"))) {
+                snprintf (why, len, "node \"%s\" is not allowed to modify taints", node);
+                return 0;
+            }
+            if (!json_equal_or_absent (tv_get (rq->old, "spec.podCIDR"), tv_get (rq->obj, "spec.podCIDR")) ||
+                !json_equal_or_absent (tv_get (rq->old, "spec.podCIDRs"), tv_get (rq->obj, "spec.podCIDRs"))) {
+                snprintf (why, len, "node \"%s\" is not allowed to modify its pod CIDR", node);
+                return 0;
+            }
+        }
+        return 1;
     }
     if (!strcmp (resource, "leases")) {
         if (!str_eq (rq->ns, "kube-node-lease")) {

@@ -825,7 +825,7 @@ on_client (broker_t *b, zsock_t *sock)
         goto done;
     }
     if (bk_is_join (&req)) {
-        bk_join (b, sock, rid, &req, id.key);
+        bk_join (b, sock, rid, &req, id.key, known ? &id : NULL);
         goto done;
     }
     if (!known) {
@@ -1020,6 +1020,10 @@ broker_thread (zsock_t *pipe, void *arg)
             if (!o->auth_external) {
                 snprintf (path, sizeof path, "%s/clients", o->pki_dir);
                 b.auth = tr_zap_new (path);
+                if (!b.auth) { /* without a handler libzmq would admit every CURVE key */
+                    TR_ERROR (A, "no ZAP handler: the tcp endpoint is not served");
+                    ok = 0;
+                }
             }
             b.remote = zsock_new (ZMQ_ROUTER);
             zsock_set_linger (b.remote, 0);
@@ -1029,7 +1033,9 @@ broker_thread (zsock_t *pipe, void *arg)
             zcert_apply (server, b.remote);
             zsock_set_curve_server (b.remote, 1);
             zsock_set_zap_domain (b.remote, TR_ZAP_DOMAIN_BROKER);
-            if (zsock_bind (b.remote, "%s", o->tcp_endpoint) < 0) {
+            if (!ok)
+                ;
+            else if (zsock_bind (b.remote, "%s", o->tcp_endpoint) < 0) {
                 TR_ERROR (A, "cannot bind endpoint=%s error=\"%s\"", o->tcp_endpoint, zmq_strerror (zmq_errno ()));
                 ok = 0;
             } else

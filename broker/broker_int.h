@@ -182,8 +182,9 @@ int bk_load_clients (broker_t *b, const char *pki_dir);
 /* broker_join.c — a node joins with a bootstrap token */
 /* Is req a NodeJoin (create, kind NodeJoin)? */
 int bk_is_join (const tr_env_t *req);
-/* Checks req's token, records key as node req.body.nodeName's, replies. */
-void bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key);
+/* Checks req's token, records key as node req.body.nodeName's, replies. known: the key's identity
+ * when it has a certificate already (NULL: anonymous). */
+void bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, const ident_t *known);
 
 /* broker_secrets.c — Secrets encrypted at rest (broker/encryption.h) */
 #define BK_SECRETS_CONFIG ENC_CONFIG_FILE /* in the pki directory */

@@ -6,7 +6,8 @@
  * certificate is written to DATA/pki/clients/node-NAME.cert (role node), which the other servers
  * of a replicated cluster take from the store (cli/cluster_pki.c). From then on the key is that
  * node and nothing else (NodeRestriction), as a kubelet's bootstrap ends with a node client
- * certificate. A name held by another key is not taken over while its Node exists. */
+ * certificate. A name is not taken while its Node exists, nor for 10 minutes after another key
+ * joined under it; a key that is somebody already cannot join as another. */
 #include "broker/broker_int.h"
 #include "core/bootstrap.h"
 #include "core/log.h"
@@ -15,7 +16,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
+
+/* A name another key joined under is held this long for its Node to appear (s). */
+#define BK_JOIN_HOLD_S 600
 
 /* A Node name as Kubernetes takes it (DNS subdomain), kept to 63 characters: it names a file. */
 static int
@@ -45,7 +51,7 @@ bk_is_join (const tr_env_t *req)
 }
 
 void
-bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key)
+bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, const ident_t *known)
 {
     const char *token = tv_str (req->body, "token"), *node = tv_str (req->body, "nodeName");
     char err[400], path[1400];
@@ -76,20 +82,36 @@ bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const c
         bk_reply (sock, rid, req, TR_UNAUTHORIZED, NULL, 0, "%s", err);
         return;
     }
+    if (known) {
+        /* a key with a certificate already is somebody: only node nodeName may ask again (an
+         * answer, nothing written); a second certificate for one key would be two identities */
+        if (known->role == ROLE_NODE && !strcmp (known->name, node)) {
+            json_t *out = json_pack ("{s:s, s:s}", "nodeName", node, "role", "node");
+            bk_reply (sock, rid, req, TR_OK, out, 0, NULL);
+            json_decref (out);
+        } else
+            bk_reply (sock, rid, req, TR_CONFLICT, NULL, 0, "this key is already %s \"%s\": it cannot join as node \"%s\"",
+                      bk_role_name (known->role), known->name, node);
+        return;
+    }
     snprintf (path, sizeof path, "%s/clients/node-%s.cert", b->pki_dir, node);
     zcert_t *old = zcert_load (path);
-    if (old && strcmp (zcert_public_txt (old), key)) {
-        char nkey[300];
-        snprintf (nkey, sizeof nkey, "/registry/nodes/%s", node);
-        if (bcache_get (b->cache, nkey, NULL)) {
-            zcert_destroy (&old);
-            bk_reply (sock, rid, req, TR_CONFLICT, NULL, 0,
-                      "node \"%s\" has already joined with another key: delete it first (troupe delete node %s) "
-                      "or join under another --node-name", node, node);
-            return;
-        }
-        zhashx_delete (b->clients, zcert_public_txt (old)); /* its Node is gone: the name is free */
+    char nkey[300];
+    snprintf (nkey, sizeof nkey, "/registry/nodes/%s", node);
+    struct stat st;
+    int fresh = old && stat (path, &st) == 0 && time (NULL) - st.st_mtime < BK_JOIN_HOLD_S;
+    if ((old && strcmp (zcert_public_txt (old), key) && fresh) || bcache_get (b->cache, nkey, NULL)) {
+        /* the name is somebody's: its Node exists (made by a node of another key, by the server's
+         * own agent, or applied), or another key joined under it moments ago and has not
+         * registered yet */
+        zcert_destroy (&old);
+        bk_reply (sock, rid, req, TR_CONFLICT, NULL, 0,
+                  "node \"%s\" exists or has already joined with another key: delete it first (troupe delete node "
+                  "%s) or join under another --node-name", node, node);
+        return;
     }
+    if (old && strcmp (zcert_public_txt (old), key))
+        zhashx_delete (b->clients, zcert_public_txt (old)); /* its Node is gone: the name is free */
     if (!old || strcmp (zcert_public_txt (old), key)) {
         unsigned char pub[32], none[32] = {0};
         zmq_z85_decode (pub, key);

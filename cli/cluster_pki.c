@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define PREFIX "/troupe/pki/"
+#define PKI_MAX_FILES 4096
 
 static void
 box_key (zcert_t *cluster, unsigned char key[crypto_secretbox_KEYBYTES])
@@ -97,8 +98,10 @@ recv_answer (zsock_t *store, uint64_t id)
 static int
 publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
 {
-    char names[64][128];
-    int n = only ? 1 : list_files (pki, names, 64);
+    char (*names)[128] = calloc (PKI_MAX_FILES, sizeof *names); /* joined nodes: one certificate each */
+    if (!names)
+        return -1;
+    int n = only ? 1 : list_files (pki, names, PKI_MAX_FILES);
     if (only)
         snprintf (names[0], sizeof names[0], "%s", only);
     unsigned char key[crypto_secretbox_KEYBYTES];
@@ -136,6 +139,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
         free (plain);
     }
     sodium_memzero (key, sizeof key);
+    free (names);
     zsock_send (store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
     /* each file is its own op: 0 created, 1 already there; anything else (no leader yet): retry */

@@ -665,6 +665,10 @@ start_control_plane (cluster_t *c)
         /* one ZAP handler per process: it serves the broker's tcp socket and the peer sockets */
         snprintf (path, sizeof path, "%s/clients", pki);
         c->auth = tr_zap_new (path);
+        if (!c->auth) { /* without a handler libzmq would admit every CURVE key on the peer socket */
+            fprintf (stderr, "error: the ZAP handler could not start\n");
+            return -1;
+        }
         raft_store_opts_t ro = {.data_dir = c->data, .endpoint = "inproc://troupe-store",
                                 .peer_listen = c->peer_listen, .join = c->join, .cluster = c->cluster,
                                 .join_timeout_ms = c->join_timeout_ms, .snapshot_threshold = c->snap_threshold,

@@ -147,8 +147,11 @@ drain (cli_t *g, int argc, char **argv)
     int64_t waited = 0;
     for (;;) {
         json_t *now = pods_on (g, node);
-        if (!now)
-            break;
+        if (!now) { /* the error is printed: not drained as far as we know */
+            free (items);
+            json_decref (pods);
+            return 1;
+        }
         size_t left = 0;
         for (size_t i = 0; i < n; i++) {
             if (items[i].action != DRAIN_EVICT || !items[i].pod)

@@ -105,6 +105,23 @@ spawn_troupe (const char *log, const char *cfg, const char *netns, char **args)
     _exit (127);
 }
 
+/* Is pid a process whose command line contains needle? (a pid from lab.json may have been reused) */
+static int
+pid_is (pid_t pid, const char *needle)
+{
+    char path[64], buf[4096];
+    snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
+    FILE *f = fopen (path, "r");
+    size_t n = f ? fread (buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose (f);
+    buf[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    return n > 0 && strstr (buf, needle) != NULL;
+}
+
 /* SIGTERM, then SIGKILL after secs; reaps it if it is our child. */
 static void
 stop_pid (pid_t p, int secs)
@@ -206,8 +223,14 @@ lab_down (const char *dir)
         snprintf (x->ns, sizeof x->ns, "%s", tv_str (n, "netns") ? tv_str (n, "netns") : "");
         snprintf (x->data, sizeof x->data, "%s", tv_str (n, "data") ? tv_str (n, "data") : "");
         x->pid = (pid_t) tv_int (n, "pid", 0);
+        if (x->pid > 0 && !pid_is (x->pid, x->data))
+            x->pid = 0; /* not that node's process any more */
     }
     json_decref (o);
+    char sdata[1100];
+    snprintf (sdata, sizeof sdata, "%s/server", l.dir);
+    if (l.server > 0 && !pid_is (l.server, sdata))
+        l.server = 0;
     teardown (&l);
     printf ("lab in %s taken down\n", dir);
     return 0;
@@ -320,16 +343,22 @@ lab_up (cli_t *g, int argc, char **argv)
         usleep (100000);
         if (access (l.admin, R_OK))
             continue;
-        char cmd[2600];
-        snprintf (cmd, sizeof cmd, "XDG_CONFIG_HOME='%s' '/proc/%d/exe' token create --description 'troupe lab' 2>/dev/null",
-                  cfgdir, (int) getpid ());
-        FILE *p = popen (cmd, "r");
+        char tfile[1200];
+        snprintf (tfile, sizeof tfile, "%s/token.out", l.dir);
+        unlink (tfile);
+        char *targs[] = {NULL, "token", "create", "--description", "troupe lab", NULL};
+        pid_t tp = spawn_troupe (tfile, cfgdir, NULL, targs);
+        int st = 0;
+        if (tp > 0)
+            waitpid (tp, &st, 0);
+        FILE *p = fopen (tfile, "r");
         char line[200];
         while (p && fgets (line, sizeof line, p))
             if (!strncmp (line, "K10", 3))
                 snprintf (token, sizeof token, "%.*s", (int) strcspn (line, "\n"), line);
         if (p)
-            pclose (p);
+            fclose (p);
+        unlink (tfile);
     }
     if (!token[0]) {
         fprintf (stderr, "error: no bootstrap token from the server within 30 s (see %s)\n", log);

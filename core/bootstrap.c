@@ -4,6 +4,7 @@
 #include "core/value.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,8 @@ tr_duration_parse_ms (const char *s)
         else
             return -1;
         total += v * unit;
+        if (total > INT64_MAX / 4)
+            return -1;
     }
     return total;
 }

@@ -197,8 +197,8 @@ nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods,
     size_t i, j;
     json_t *p, *t;
     json_array_foreach (pods, i, p) {
-        if (tv_get (p, "metadata.deletionTimestamp") && tv_int (p, "metadata.deletionGracePeriodSeconds", 1) == 0)
-            continue;
+        if (tv_get (p, "metadata.deletionTimestamp") && (!unknown || tv_int (p, "metadata.deletionGracePeriodSeconds", 1) == 0))
+            continue; /* going already; on a lost node only grace 0 makes it go (its agent is gone) */
         const char *why = NULL;
         json_array_foreach (tv_get (node, "spec.taints"), j, t) {
             const char *e = tv_str (t, "effect"), *k = tv_str (t, "key");

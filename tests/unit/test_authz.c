@@ -378,6 +378,24 @@ forbidden_messages (void **state)
     assert_string_equal (msg, "nodes \"n2\" is forbidden: User \"system:node:n1\" cannot update resource \"nodes\" in API "
                               "group \"\" at the cluster scope: node \"n1\" is not allowed to modify node \"n2\"");
     json_decref (n2);
+    /* NodeRestriction: its own Node, but not its taints or pod CIDR; labels and status are fine */
+    json_t *old = json_pack ("{s:s,s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "kind", "Node", "metadata", "name", "n1", "spec",
+                             "podCIDR", "10.244.1.0/24", "taints", "key", "node.kubernetes.io/unreachable", "effect",
+                             "NoExecute");
+    json_t *next = json_deep_copy (old);
+    json_object_set_new (json_object_get (next, "metadata"), "labels", json_pack ("{s:s}", "a", "b"));
+    az_request_t own = {.role = ROLE_NODE, .user = "n1", .verb = "patch", .kind = "Node", .ns = "", .name = "n1",
+                        .obj = next, .old = old};
+    assert_true (az_decide (&own, NULL, why, sizeof why));
+    json_object_del (json_object_get (next, "spec"), "taints");
+    assert_false (az_decide (&own, NULL, why, sizeof why));
+    assert_string_equal (why, "node \"n1\" is not allowed to modify taints");
+    json_object_set (json_object_get (next, "spec"), "taints", json_object_get (json_object_get (old, "spec"), "taints"));
+    json_object_set_new (json_object_get (next, "spec"), "podCIDR", json_string ("10.244.2.0/24"));
+    assert_false (az_decide (&own, NULL, why, sizeof why));
+    assert_string_equal (why, "node \"n1\" is not allowed to modify its pod CIDR");
+    json_decref (old);
+    json_decref (next);
     az_request_t s = {.role = ROLE_NODE, .user = "n1", .verb = "get", .kind = "Secret", .ns = "default", .name = "db"};
     az_lookup_t lk = {.pods_on_node = lookup_pods};
     assert_false (az_decide (&s, &lk, why, sizeof why));
