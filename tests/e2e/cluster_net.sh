@@ -211,13 +211,16 @@ W=$(webon m3); WIP=$(podip "$W")
 slice_ready() { [ "$(labtro get endpointslices -l kubernetes.io/service-name=web -o json | jq -r --arg ip "$WIP" '[.items[].endpoints[]? | select(.addresses[0]==$ip) | .conditions.ready][0]')" = "$1" ]; }
 labtro exec "$W" -- rm /tmp/ready || fail "exec rm in $W"
 wait_for 30 slice_ready false || fail "$W ($WIP) not ready=false in web's EndpointSlice 30 s after its probe file went: $(labtro get endpointslices -o json | jq -c '.items[].endpoints')"
-sleep 1 # the proxies of the 3 machines follow the slice
+# the proxy of c1's machine follows the slice within a few seconds (10 requests without W)
+gets() { from_pod c1 "http://$CIP_WEB/cgi-bin/who" 10 | grep -qx "$1"; }
+nogets() { ! gets "$1"; }
+wait_for 15 nogets "$W" || fail "the not-Ready $W still got Service traffic 15 s after its endpoint turned ready=false"
 OUT=$(from_pod c1 "http://$CIP_WEB/cgi-bin/who")
 check30 "pod c1 → ClusterIP while $W is not Ready" 2 "$OUT"
 echo "$OUT" | grep -qx "$W" && fail "the not-Ready $W still got Service traffic"
 labtro exec "$W" -- touch /tmp/ready || fail "exec touch in $W"
 wait_for 30 slice_ready true || fail "$W not ready=true again 30 s after its probe file came back"
-sleep 1
+wait_for 15 gets "$W" || fail "$W Ready again but no Service traffic within 15 s"
 check30 "pod c1 → ClusterIP once $W is Ready again" 3 "$(from_pod c1 "http://$CIP_WEB/cgi-bin/who")"
 pass "a not-Ready replica is ready=false in the EndpointSlice and gets no traffic; back when Ready"
 
@@ -241,6 +244,7 @@ GOOD=0; for i in $(seq 1 10); do one && GOOD=$((GOOD + 1)); sleep 0.5; done
 [ "$GOOD" = 10 ] || fail "after the node loss only $GOOD of the last 10 requests to the Service succeeded"
 # the lost node's containers still run (its shim outlives the agent, as containerd does), but the
 # Service no longer sends them anything: 30 requests reach the 3 replicas now Running elsewhere
+for p in $LOST; do wait_for 15 nogets "$p" || fail "$p, on the lost node $VICTIM, still got Service traffic 15 s after its replacement was Ready"; done
 OUT=$(from_pod c1 "http://$CIP_WEB/cgi-bin/who")
 check30 "pod c1 → ClusterIP after the loss of $VICTIM" 3 "$OUT"
 for p in $LOST; do echo "$OUT" | grep -qx "$p" && fail "$p, on the lost node $VICTIM, still got Service traffic"; done
