@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sodium.h>
 #include <unistd.h>
 
 #include "actors/store/store_actor.h"
 #include "broker/broker.h"
 #include "broker/encryption.h"
+#include "core/bootstrap.h"
 #include "core/client.h"
 #include "core/store_proto.h"
 #include "core/value.h"
@@ -685,6 +687,96 @@ secrets_encrypted_at_rest (void **state)
     assert_int_equal (rename (aside, cfg), 0);
 }
 
+
+/* NodeJoin (broker/broker_join.c): a token makes an anonymous key a node; a key that is somebody
+ * cannot become another; a name held by a Node, or just joined by another key, is not taken. */
+static int
+join_as (fx_t *f, zcert_t *me, const char *token, const char *node, char *msg, size_t len)
+{
+    tr_client_t *c = tcp_client (f, me);
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "NodeJoin");
+    req.body = json_pack ("{s:s,s:s}", "token", token, "nodeName", node);
+    int rc = tr_client_call (c, &req, &rep, 5000);
+    tr_env_clear (&req);
+    tr_client_destroy (&c);
+    if (rc)
+        return TR_TIMEOUT;
+    snprintf (msg, len, "%s", rep.msg ? rep.msg : "");
+    int code = rep.code;
+    tr_env_clear (&rep);
+    return code;
+}
+
+static void
+node_join (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *a = tcp_client (f, f->admin);
+    tr_token_t t;
+    tr_token_generate (&t);
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    int64_t now = (int64_t) tv.tv_sec * 1000;
+    assert_int_equal (call (a, TR_VERB_CREATE, "Secret", "kube-system", NULL, 0, tr_token_secret (&t, now + 3600000, NULL), NULL),
+                      TR_OK);
+    char tok[100], msg[400], path[600];
+    tr_token_format (&t, tok, sizeof tok);
+    zcert_t *s1 = zcert_new (), *s2 = zcert_new ();
+    /* a bad name, then a good join */
+    assert_int_equal (join_as (f, s1, tok, "../x", msg, sizeof msg), TR_INVALID);
+    assert_int_equal (join_as (f, s1, tok, "n9", msg, sizeof msg), TR_OK);
+    snprintf (path, sizeof path, "%s/pki/clients/node-n9.cert", f->dir);
+    zcert_t *c = zcert_load (path);
+    assert_non_null (c);
+    assert_string_equal (zcert_public_txt (c), zcert_public_txt (s1));
+    assert_string_equal (zcert_meta (c, "role"), "node");
+    assert_string_equal (zcert_meta (c, "name"), "n9");
+    zcert_destroy (&c);
+    /* it is node n9 now: its own Node yes, another no */
+    tr_client_t *n9 = tcp_client (f, s1);
+    json_t *node9 = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "n9");
+    assert_int_equal (call (n9, TR_VERB_CREATE, "Node", "", NULL, 0, node9, NULL), TR_OK);
+    json_t *node8 = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "n8");
+    assert_int_equal (call (n9, TR_VERB_CREATE, "Node", "", NULL, 0, node8, NULL), TR_FORBIDDEN);
+    tr_client_destroy (&n9);
+    /* asking again as itself: fine, nothing written; as another name: refused */
+    assert_int_equal (join_as (f, s1, tok, "n9", msg, sizeof msg), TR_OK);
+    assert_int_equal (join_as (f, s1, tok, "n10", msg, sizeof msg), TR_CONFLICT);
+    assert_non_null (strstr (msg, "already node"));
+    snprintf (path, sizeof path, "%s/pki/clients/node-n10.cert", f->dir);
+    assert_int_not_equal (access (path, F_OK), 0);
+    /* the viewer's key stays the viewer's */
+    assert_int_equal (join_as (f, f->viewer, tok, "n11", msg, sizeof msg), TR_CONFLICT);
+    tr_client_t *v = tcp_client (f, f->viewer);
+    assert_int_equal (call (v, TR_VERB_LIST, "ConfigMap", "", NULL, 0, NULL, NULL), TR_OK);
+    tr_client_destroy (&v);
+    /* another key may not take n9 (its Node exists), nor a Node's name without a certificate */
+    assert_int_equal (join_as (f, s2, tok, "n9", msg, sizeof msg), TR_CONFLICT);
+    assert_non_null (strstr (msg, "troupe delete node n9"));
+    json_t *bare = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "made-by-hand");
+    assert_int_equal (call (a, TR_VERB_CREATE, "Node", "", NULL, 0, bare, NULL), TR_OK);
+    assert_int_equal (join_as (f, s2, tok, "made-by-hand", msg, sizeof msg), TR_CONFLICT);
+    /* nor a name another key joined under moments ago (its Node not made yet) */
+    zcert_t *s3 = zcert_new ();
+    assert_int_equal (join_as (f, s3, tok, "fresh", msg, sizeof msg), TR_OK);
+    assert_int_equal (join_as (f, s2, tok, "fresh", msg, sizeof msg), TR_CONFLICT);
+    /* an expired token */
+    tr_token_t old;
+    tr_token_generate (&old);
+    assert_int_equal (call (a, TR_VERB_CREATE, "Secret", "kube-system", NULL, 0, tr_token_secret (&old, now - 1000, NULL), NULL),
+                      TR_OK);
+    tr_token_format (&old, tok, sizeof tok);
+    assert_int_equal (join_as (f, s2, tok, "n12", msg, sizeof msg), TR_UNAUTHORIZED);
+    assert_non_null (strstr (msg, "expired"));
+    tr_client_destroy (&a);
+    zcert_destroy (&s1);
+    zcert_destroy (&s2);
+    zcert_destroy (&s3);
+}
+
 int
 main (void)
 {
@@ -694,6 +786,7 @@ main (void)
         cmocka_unit_test_setup_teardown (verbs_kinds_validation, setup, teardown),
         cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
         cmocka_unit_test_setup_teardown (roles, setup, teardown),
+        cmocka_unit_test_setup_teardown (node_join, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
