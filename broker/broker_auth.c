@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *
 bk_role_name (role_t r)
@@ -88,6 +89,17 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
     zframe_t *body = zmsg_last (m);
     const char *key = body ? zframe_meta (body, "User-Id") : NULL;
     snprintf (id->key, sizeof id->key, "%s", key ? key : "");
+    int64_t now = zclock_mono ();
+    if (key && now - b->clients_checked_at > 1000) {
+        /* a certificate replaced or removed (a name taken over after its Node was deleted, a
+         * synced directory): the old key must not stay somebody */
+        b->clients_checked_at = now;
+        char dir[1100];
+        struct stat st;
+        snprintf (dir, sizeof dir, "%s/clients", b->pki_dir);
+        if (stat (dir, &st) == 0 && st.st_mtime != b->clients_mtime)
+            bk_load_clients (b, b->pki_dir);
+    }
     ident_t *known = key ? zhashx_lookup (b->clients, key) : NULL;
     if (!known && key && zclock_mono () - b->clients_loaded_at > 1000) {
         /* zauth accepted the key, so its certificate was added after we started (troupe init
@@ -107,9 +119,12 @@ bk_load_clients (broker_t *b, const char *pki_dir)
 {
     char dir[1024];
     snprintf (dir, sizeof dir, "%s/clients", pki_dir);
+    struct stat st;
+    b->clients_mtime = stat (dir, &st) == 0 ? st.st_mtime : 0;
     zdir_t *d = zdir_new (dir, NULL);
     if (!d)
         return 0;
+    zhashx_purge (b->clients); /* rebuilt whole: a removed or replaced certificate's key goes */
     zfile_t **files = zdir_flatten (d);
     for (int i = 0; files[i]; i++) {
         const char *path = zfile_filename (files[i], NULL);

@@ -15,6 +15,7 @@
 #include "core/schema.h"
 
 #include <czmq.h>
+#include <time.h>
 #include <jansson.h>
 #include <msgpack.h>
 
@@ -91,6 +92,8 @@ typedef struct {
     char instance[40];
     char pki_dir[1024];
     int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
+    int64_t clients_checked_at; /* monotonic ms of the last look at its mtime */
+    time_t clients_mtime;       /* of pki/clients when last read */
     bk_secrets_t *secrets;     /* encryption at rest of Secrets */
     zhashx_t *conns;      /* conn key → conn_t* */
     zhashx_t *cut;        /* conn key → monotonic ms: clients whose watches were dropped for silence */
