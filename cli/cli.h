@@ -40,6 +40,11 @@ int cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply);
 /* cli_call for a request the server may take wait_ms to answer (exec --timeout): waits that
  * long per server when it is longer than the usual timeout. */
 int cli_call_ms (cli_t *g, tr_env_t *req, tr_env_t *reply, int wait_ms);
+/* One request (body and opts stolen): the reply's body (new reference; {} when it has none), or
+ * NULL with the error printed. With code, *code gets the reply's code (TR_UNAVAILABLE when no
+ * server answered) and NotFound is left to the caller, not printed. */
+json_t *cli_do (cli_t *g, tr_verb_t verb, const char *kind, const char *ns, const char *name, json_t *body, json_t *opts,
+                int *code);
 /* Prints a server error like kubectl ("Error from server (NotFound): pods \"x\" not found"). */
 void cli_print_error (const tr_env_t *reply);
 /* Resolves a kind name (pods, po, deploy, deployment.apps...) or prints an error. */

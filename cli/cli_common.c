@@ -203,6 +203,33 @@ cli_client (cli_t *g)
     return g->client;
 }
 
+json_t *
+cli_do (cli_t *g, tr_verb_t verb, const char *kind, const char *ns, const char *name, json_t *body, json_t *opts,
+        int *code)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    snprintf (req.kind, sizeof req.kind, "%s", kind);
+    snprintf (req.ns, sizeof req.ns, "%s", ns ? ns : "");
+    snprintf (req.name, sizeof req.name, "%s", name ? name : "");
+    req.body = body;
+    req.opts = opts;
+    int rc = cli_call (g, &req, &rep);
+    tr_env_clear (&req);
+    if (code)
+        *code = rc ? (int) TR_UNAVAILABLE : (int) rep.code;
+    if (rc)
+        return NULL;
+    json_t *out = NULL;
+    if (rep.code == TR_OK)
+        out = rep.body ? json_incref (rep.body) : json_object ();
+    else if (!code || rep.code != TR_NOT_FOUND)
+        cli_print_error (&rep);
+    tr_env_clear (&rep);
+    return out;
+}
+
 int
 cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
 {

@@ -17,41 +17,20 @@
 static int
 set_unschedulable (cli_t *g, const char *node, int on, int quiet)
 {
-    tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_GET;
-    snprintf (req.kind, sizeof req.kind, "Node");
-    snprintf (req.name, sizeof req.name, "%s", node);
-    if (cli_call (g, &req, &rep))
+    json_t *n = cli_do (g, TR_VERB_GET, "Node", NULL, node, NULL, NULL, NULL);
+    if (!n)
         return 1;
-    tr_env_clear (&req);
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return 1;
-    }
-    int was = json_is_true (tv_get (rep.body, "spec.unschedulable"));
-    tr_env_clear (&rep);
+    int was = json_is_true (tv_get (n, "spec.unschedulable"));
+    json_decref (n);
     if (was == on) {
         if (!quiet)
             printf ("node/%s already %s\n", node, on ? "cordoned" : "uncordoned");
         return 0;
     }
-    tr_env_init (&req);
-    req.verb = TR_VERB_PATCH;
-    snprintf (req.kind, sizeof req.kind, "Node");
-    snprintf (req.name, sizeof req.name, "%s", node);
-    req.body = json_pack ("{s:{s:b}}", "spec", "unschedulable", on);
-    int rc = cli_call (g, &req, &rep);
-    tr_env_clear (&req);
-    if (rc)
+    json_t *done = cli_do (g, TR_VERB_PATCH, "Node", NULL, node, json_pack ("{s:{s:b}}", "spec", "unschedulable", on), NULL, NULL);
+    if (!done)
         return 1;
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return 1;
-    }
-    tr_env_clear (&rep);
+    json_decref (done);
     printf ("node/%s %s\n", node, on ? "cordoned" : "uncordoned");
     return 0;
 }
@@ -59,24 +38,11 @@ set_unschedulable (cli_t *g, const char *node, int on, int quiet)
 static json_t *
 pods_on (cli_t *g, const char *node)
 {
-    tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_LIST;
-    snprintf (req.kind, sizeof req.kind, "Pod");
     char fs[300];
     snprintf (fs, sizeof fs, "spec.nodeName=%s", node);
-    req.opts = json_pack ("{s:s}", "fieldSelector", fs);
-    int rc = cli_call (g, &req, &rep);
-    tr_env_clear (&req);
-    if (rc)
-        return NULL;
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return NULL;
-    }
-    json_t *items = json_incref (json_object_get (rep.body, "items"));
-    tr_env_clear (&rep);
+    json_t *list = cli_do (g, TR_VERB_LIST, "Pod", NULL, NULL, NULL, json_pack ("{s:s}", "fieldSelector", fs), NULL);
+    json_t *items = list ? json_incref (json_object_get (list, "items")) : NULL;
+    json_decref (list);
     return items;
 }
 
@@ -122,22 +88,11 @@ drain (cli_t *g, int argc, char **argv)
             continue;
         }
         printf ("evicting pod %s/%s\n", tv_str (p, "metadata.namespace"), tv_str (p, "metadata.name"));
-        tr_env_t req, rep;
-        tr_env_init (&req);
-        req.verb = TR_VERB_DELETE;
-        snprintf (req.kind, sizeof req.kind, "Pod");
-        snprintf (req.ns, sizeof req.ns, "%s", tv_str (p, "metadata.namespace"));
-        snprintf (req.name, sizeof req.name, "%s", tv_str (p, "metadata.name"));
-        if (gp && atoi (gp) >= 0)
-            req.opts = json_pack ("{s:i}", "gracePeriodSeconds", atoi (gp));
-        int rc = cli_call (g, &req, &rep);
-        tr_env_clear (&req);
-        if (!rc && rep.code != TR_OK && rep.code != TR_NOT_FOUND) {
-            cli_print_error (&rep);
-            rc = 1;
-        }
-        tr_env_clear (&rep);
-        if (rc) {
+        int code;
+        json_t *gone = cli_do (g, TR_VERB_DELETE, "Pod", tv_str (p, "metadata.namespace"), tv_str (p, "metadata.name"), NULL,
+                               gp && atoi (gp) >= 0 ? json_pack ("{s:i}", "gracePeriodSeconds", atoi (gp)) : NULL, &code);
+        json_decref (gone);
+        if (!gone && code != TR_NOT_FOUND) {
             free (items);
             json_decref (pods);
             return 1;

@@ -79,22 +79,11 @@ token_create (cli_t *g, int argc, char **argv)
         return 1;
     }
     t.has_server_key = 1;
-    tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_CREATE;
-    snprintf (req.kind, sizeof req.kind, "Secret");
-    snprintf (req.ns, sizeof req.ns, TR_TOKEN_NS);
-    req.body = tr_token_secret (&t, ttl_ms ? now_ms () + ttl_ms : 0, desc);
-    int rc = cli_call (g, &req, &rep);
-    tr_env_clear (&req);
-    if (rc)
+    json_t *made = cli_do (g, TR_VERB_CREATE, "Secret", TR_TOKEN_NS, NULL,
+                           tr_token_secret (&t, ttl_ms ? now_ms () + ttl_ms : 0, desc), NULL, NULL);
+    if (!made)
         return 1;
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return 1;
-    }
-    tr_env_clear (&rep);
+    json_decref (made);
     char text[200];
     tr_token_format (&t, text, sizeof text);
     if (join_cmd)
@@ -119,26 +108,15 @@ data_str (const json_t *s, const char *key, char *buf, size_t len)
 static int
 token_list (cli_t *g)
 {
-    tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_LIST;
-    snprintf (req.kind, sizeof req.kind, "Secret");
-    snprintf (req.ns, sizeof req.ns, TR_TOKEN_NS);
-    req.opts = json_pack ("{s:s}", "fieldSelector", "type=" TR_TOKEN_TYPE);
-    int rc = cli_call (g, &req, &rep);
-    tr_env_clear (&req);
-    if (rc)
+    json_t *list = cli_do (g, TR_VERB_LIST, "Secret", TR_TOKEN_NS, NULL, NULL,
+                           json_pack ("{s:s}", "fieldSelector", "type=" TR_TOKEN_TYPE), NULL);
+    if (!list)
         return 1;
-    if (rep.code != TR_OK) {
-        cli_print_error (&rep);
-        tr_env_clear (&rep);
-        return 1;
-    }
     printf ("%-24s%-8s%-22s%-28s%s\n", "TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION");
     size_t i;
     json_t *s;
     int64_t now = now_ms ();
-    json_array_foreach (json_object_get (rep.body, "items"), i, s) {
+    json_array_foreach (json_object_get (list, "items"), i, s) {
         char id[32], sec[32], exp[64], desc[256], ttl[32];
         if (!tv_str (s, "type") || strcmp (tv_str (s, "type"), TR_TOKEN_TYPE) || !data_str (s, "token-id", id, sizeof id) ||
             !data_str (s, "token-secret", sec, sizeof sec))
@@ -163,7 +141,7 @@ token_list (cli_t *g)
         printf ("%-24s%-8s%-22s%-28s%s\n", tok, ttl, e ? e : "<never>", usages[0] ? usages : "<none>",
                 data_str (s, "description", desc, sizeof desc) ? desc : "<none>");
     }
-    tr_env_clear (&rep);
+    json_decref (list);
     return 0;
 }
 
@@ -187,26 +165,18 @@ token_delete (cli_t *g, int argc, char **argv)
             bad = 1;
             continue;
         }
-        tr_env_t req, rep;
-        tr_env_init (&req);
-        req.verb = TR_VERB_DELETE;
-        snprintf (req.kind, sizeof req.kind, "Secret");
-        snprintf (req.ns, sizeof req.ns, TR_TOKEN_NS);
-        snprintf (req.name, sizeof req.name, TR_TOKEN_SECRET_PREFIX "%s", id);
-        int rc = cli_call (g, &req, &rep);
-        tr_env_clear (&req);
-        if (rc)
-            return 1;
-        if (rep.code == TR_OK)
+        char name[64];
+        snprintf (name, sizeof name, TR_TOKEN_SECRET_PREFIX "%s", id);
+        int code;
+        json_t *gone = cli_do (g, TR_VERB_DELETE, "Secret", TR_TOKEN_NS, name, NULL, NULL, &code);
+        json_decref (gone);
+        if (gone)
             printf ("bootstrap token \"%s\" deleted\n", id);
-        else if (rep.code == TR_NOT_FOUND) {
+        else if (code == TR_NOT_FOUND) {
             fprintf (stderr, "error: bootstrap token \"%s\" not found\n", id);
             bad = 1;
-        } else {
-            cli_print_error (&rep);
-            bad = 1;
-        }
-        tr_env_clear (&rep);
+        } else
+            return 1;
     }
     return bad;
 }
