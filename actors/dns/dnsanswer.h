@@ -40,6 +40,23 @@ const char *dns_view_domain (const dns_view_t *self);
  * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. */
 void dns_view_set_ready (dns_view_t *self, int ready);
 
+/* The answer cache: an answer to a cluster name (positive, NXDOMAIN or NODATA, PTR) is kept as
+ * wire bytes under (lower-cased qname, qtype, qclass, UDP/TCP, the query's EDNS0 OPT: present,
+ * its payload size and flags, options or not), at most 10000 of them, for at most DNS_TTL seconds
+ * and only until the view changes (any put/remove or readiness change drops them all). A hit is
+ * the cached bytes with the query's id, RD bit and question section (the name's letters as sent:
+ * DNS 0x20) copied in: no libldns. Every cluster answer is built from the lower-cased query with
+ * the question then copied from the query as sent, so a hit is byte-identical to a miss.
+ * Forwarded names, error replies (FORMERR, NOTIMP, SERVFAIL) and queries the cache's own strict
+ * parse does not accept (a compressed question, answer/authority records, anything after the OPT,
+ * more than 4096 bytes) are never cached. On by default. */
+void dns_view_set_cache (dns_view_t *self, int on);
+typedef struct {
+    uint64_t hits, misses, clears;
+    size_t entries;
+} dns_cache_stats_t;
+dns_cache_stats_t dns_view_cache_stats (const dns_view_t *self);
+
 typedef enum {
     DNS_ANSWER,   /* *out holds the response */
     DNS_FORWARD,  /* ask the upstream resolvers */
