@@ -18,7 +18,6 @@
  * holds CACHE_MAX entries, when the view changes (its serial moves) and entries older than
  * DNS_TTL seconds are not served. */
 #define CACHE_SLOTS 16384
-#define CACHE_MAX 10000
 #define CACHE_QMAX 4096            /* longer queries are answered without the cache */
 #define CACHE_KEYMAX (255 + 4 + 8) /* qname, qtype+qclass, transport/EDNS0 */
 
@@ -33,9 +32,9 @@ typedef struct {
 
 typedef struct {
     centry_t **slots;   /* CACHE_SLOTS; NULL until the first insert */
-    size_t n;
+    size_t n, bytes;
+    size_t max_n, max_bytes;   /* 0: the cache is off */
     uint32_t serial;    /* the view's serial the entries were built from */
-    int off;
     dns_cache_stats_t st;
 } cache_t;
 
@@ -77,7 +76,7 @@ cache_clear (cache_t *c)
             }
     if (c->n)
         c->st.clears++;
-    c->n = 0;
+    c->n = c->bytes = 0;
 }
 
 dns_view_t *
@@ -95,6 +94,7 @@ dns_view_new (const char *domain)
     self->slices = json_object ();
     self->pods = json_object ();
     self->serial = 1;
+    dns_view_set_cache (self, DNS_CACHE_ENTRIES, DNS_CACHE_BYTES);
     return self;
 }
 
@@ -123,10 +123,11 @@ dns_view_set_ready (dns_view_t *self, int ready)
 }
 
 void
-dns_view_set_cache (dns_view_t *self, int on)
+dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes)
 {
     cache_clear (&self->cache);
-    self->cache.off = !on;
+    self->cache.max_n = max_entries < CACHE_SLOTS / 2 ? max_entries : CACHE_SLOTS / 2;
+    self->cache.max_bytes = max_bytes;
 }
 
 dns_cache_stats_t
@@ -134,6 +135,7 @@ dns_view_cache_stats (const dns_view_t *self)
 {
     dns_cache_stats_t st = self->cache.st;
     st.entries = self->cache.n;
+    st.bytes = self->cache.bytes;
     return st;
 }
 
@@ -947,7 +949,7 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     uint8_t key[CACHE_KEYMAX];
     size_t keylen, qend;
     int cacheable;
-    if (self->cache.off || cache_key (q, qlen, tcp, key, &keylen, &qend))
+    if (!self->cache.max_n || !self->cache.max_bytes || cache_key (q, qlen, tcp, key, &keylen, &qend))
         return answer_slow (self, q, qlen, tcp, out, outlen, &cacheable);
     cache_t *c = &self->cache;
     if (c->serial != self->serial) {
@@ -987,7 +989,11 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     *outlen = rlen;
     if (!c->slots)
         c->slots = calloc (CACHE_SLOTS, sizeof *c->slots);
-    if (c->n >= CACHE_MAX)
+    if (rlen > c->max_bytes) {
+        free (r);   /* larger than the whole cache */
+        return DNS_ANSWER;
+    }
+    if (c->n >= c->max_n || c->bytes + rlen > c->max_bytes)
         cache_clear (c);
     slot = cache_slot (c, key, keylen, h);
     centry_t *e = malloc (sizeof *e);
@@ -999,5 +1005,6 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     e->resplen = rlen;
     c->slots[slot] = e;
     c->n++;
+    c->bytes += rlen;
     return DNS_ANSWER;
 }

@@ -401,7 +401,7 @@ test_cache_identical (void **state)
     dns_view_t *cached = view;
     cluster ();
     dns_view_t *plain = view;
-    dns_view_set_cache (plain, 0);
+    dns_view_set_cache (plain, 0, 0);
     view = cached;
     struct {
         const char *name;
@@ -551,6 +551,37 @@ test_cache_sizes (void **state)
     dns_cache_stats_t st = dns_view_cache_stats (view);
     assert_int_equal (st.entries, nc);
     assert_int_equal (st.hits, nc);
+    /* bounded in bytes: the whole 200-record answer (~3.3 KiB) under 40 EDNS0 sizes, 32 KiB at most */
+    dns_view_set_cache (view, 1000, 32 << 10);
+    for (int size = 3500; size < 3540; size++) {
+        size_t ql, ol;
+        uint8_t *q = wire_query ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 7, 1, size, 0, &ql);
+        uint8_t *out;
+        assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+        free (q);
+        free (out);
+        assert_true (dns_view_cache_stats (view).bytes <= 32 << 10);
+        assert_true (dns_view_cache_stats (view).entries >= 1);
+    }
+    assert_true (dns_view_cache_stats (view).clears >= 3);
+    dns_view_destroy (&view);
+    /* bounded in entries: 101 unknown names in a cache of 100 */
+    cluster ();
+    dns_view_set_cache (view, 100, DNS_CACHE_BYTES);
+    for (int i = 0; i <= 100; i++) {
+        char name[64];
+        snprintf (name, sizeof name, "n%d.default.svc.cluster.local.", i);
+        size_t ql, ol;
+        uint8_t *q = wire_query (name, LDNS_RR_TYPE_A, 7, 1, 0, 0, &ql);
+        uint8_t *out;
+        assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+        free (q);
+        free (out);
+        assert_true (dns_view_cache_stats (view).entries <= 100);
+    }
+    st = dns_view_cache_stats (view);
+    assert_int_equal (st.clears, 1);
+    assert_int_equal (st.entries, 1);
     dns_view_destroy (&view);
 }
 
