@@ -37,7 +37,8 @@ void dns_view_put (dns_view_t *self, const char *kind, const json_t *obj);
 void dns_view_remove (dns_view_t *self, const char *kind, const json_t *obj);
 const char *dns_view_domain (const dns_view_t *self);
 /* A view starts ready. Not ready (its informers have not listed yet): names in the cluster domain
- * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. */
+ * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. A
+ * change of readiness is a change of the view (the SOA serial moves, the answer cache empties). */
 void dns_view_set_ready (dns_view_t *self, int ready);
 
 /* The answer cache: an answer to a cluster name (positive, NXDOMAIN or NODATA, PTR) is kept as
