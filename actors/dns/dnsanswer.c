@@ -34,6 +34,7 @@ typedef struct {
     centry_t **slots;   /* CACHE_SLOTS; NULL until the first insert */
     size_t n, bytes;
     size_t max_n, max_bytes;   /* 0: the cache is off */
+    int64_t max_age_ms;
     uint32_t serial;    /* the view's serial the entries were built from */
     dns_cache_stats_t st;
 } cache_t;
@@ -94,7 +95,7 @@ dns_view_new (const char *domain)
     self->slices = json_object ();
     self->pods = json_object ();
     self->serial = 1;
-    dns_view_set_cache (self, DNS_CACHE_ENTRIES, DNS_CACHE_BYTES);
+    dns_view_set_cache (self, DNS_CACHE_ENTRIES, DNS_CACHE_BYTES, DNS_TTL * 1000);
     return self;
 }
 
@@ -123,9 +124,10 @@ dns_view_set_ready (dns_view_t *self, int ready)
 }
 
 void
-dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes)
+dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes, int max_age_ms)
 {
     cache_clear (&self->cache);
+    self->cache.max_age_ms = max_age_ms;
     self->cache.max_n = max_entries < CACHE_SLOTS / 2 ? max_entries : CACHE_SLOTS / 2;
     self->cache.max_bytes = max_bytes;
 }
@@ -962,7 +964,7 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     if (c->slots) {
         slot = cache_slot (c, key, keylen, h);
         centry_t *e = c->slots[slot];
-        if (e && now - e->born_ms < DNS_TTL * 1000) {
+        if (e && now - e->born_ms < c->max_age_ms) {
             c->st.hits++;
             *out = patch (e->resp, e->resplen, q, qend);
             *outlen = e->resplen;

@@ -51,11 +51,11 @@ void dns_view_set_ready (dns_view_t *self, int ready);
  * the question then copied from the query as sent, so a hit is byte-identical to a miss.
  * Forwarded names, error replies (FORMERR, NOTIMP, SERVFAIL) and queries the cache's own strict
  * parse does not accept (a compressed question, answer/authority records, anything after the OPT,
- * more than 4096 bytes) are never cached. On by default with these bounds; set_cache changes
- * them (and empties it), 0 turns it off. */
+ * more than 4096 bytes) are never cached. On by default with these bounds and DNS_TTL seconds;
+ * set_cache changes them (and empties it), 0 entries or bytes turns it off. */
 #define DNS_CACHE_ENTRIES 10000
 #define DNS_CACHE_BYTES (8u << 20)
-void dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes);
+void dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes, int max_age_ms);
 typedef struct {
     uint64_t hits, misses, clears;
     size_t entries, bytes;

@@ -33,7 +33,7 @@ cluster (void)
 {
     view = dns_view_new ("cluster.local");
     plain = dns_view_new ("cluster.local");
-    dns_view_set_cache (plain, 0, 0);
+    dns_view_set_cache (plain, 0, 0, 0);
     put ("Service", "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"10.96.0.20\","
                     "\"clusterIPs\":[\"10.96.0.20\"],\"ports\":[{\"name\":\"http\",\"port\":80},{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}}");
     put ("Service", "{\"metadata\":{\"name\":\"db\",\"namespace\":\"prod\"},\"spec\":{\"clusterIP\":\"None\","

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/dns/dnsanswer.h"
 
@@ -401,7 +402,7 @@ test_cache_identical (void **state)
     dns_view_t *cached = view;
     cluster ();
     dns_view_t *plain = view;
-    dns_view_set_cache (plain, 0, 0);
+    dns_view_set_cache (plain, 0, 0, 0);
     view = cached;
     struct {
         const char *name;
@@ -500,6 +501,22 @@ test_cache_invalidation (void **state)
     dns_view_set_ready (view, 1);
     expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.30", NULL);
     dns_view_destroy (&view);
+    /* the age bound (DNS_TTL by default; 100 ms here): a hit before it, a miss after */
+    cluster ();
+    dns_view_set_cache (view, 100, DNS_CACHE_BYTES, 100);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    dns_cache_stats_t st = dns_view_cache_stats (view);
+    assert_int_equal (st.hits, 1);
+    assert_int_equal (st.misses, 1);
+    struct timespec ts = { 0, 150 * 1000000L };
+    nanosleep (&ts, NULL);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    st = dns_view_cache_stats (view);
+    assert_int_equal (st.hits, 1);
+    assert_int_equal (st.misses, 2);
+    assert_int_equal (st.entries, 1);
+    dns_view_destroy (&view);
 }
 
 /* Truncation differs by transport and EDNS0 size: each has its entry, asked in both orders. */
@@ -552,7 +569,7 @@ test_cache_sizes (void **state)
     assert_int_equal (st.entries, nc);
     assert_int_equal (st.hits, nc);
     /* bounded in bytes: the whole 200-record answer (~3.3 KiB) under 40 EDNS0 sizes, 32 KiB at most */
-    dns_view_set_cache (view, 1000, 32 << 10);
+    dns_view_set_cache (view, 1000, 32 << 10, DNS_TTL * 1000);
     for (int size = 3500; size < 3540; size++) {
         size_t ql, ol;
         uint8_t *q = wire_query ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 7, 1, size, 0, &ql);
@@ -567,7 +584,7 @@ test_cache_sizes (void **state)
     dns_view_destroy (&view);
     /* bounded in entries: 101 unknown names in a cache of 100 */
     cluster ();
-    dns_view_set_cache (view, 100, DNS_CACHE_BYTES);
+    dns_view_set_cache (view, 100, DNS_CACHE_BYTES, DNS_TTL * 1000);
     for (int i = 0; i <= 100; i++) {
         char name[64];
         snprintf (name, sizeof name, "n%d.default.svc.cluster.local.", i);
