@@ -8,10 +8,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/value.h"
 
 #define MAX_LABELS 8
+
+/* The answer cache (see dnsanswer.h): open addressing over CACHE_SLOTS, cleared whole when it
+ * holds CACHE_MAX entries, when the view changes (its serial moves) and entries older than
+ * DNS_TTL seconds are not served. */
+#define CACHE_SLOTS 16384
+#define CACHE_QMAX 4096            /* longer queries are answered without the cache */
+#define CACHE_KEYMAX (255 + 4 + 8) /* qname, qtype+qclass, transport/EDNS0 */
+
+typedef struct {
+    uint32_t hash;
+    uint16_t keylen;
+    int64_t born_ms;
+    size_t resplen;
+    uint8_t *resp;
+    uint8_t key[CACHE_KEYMAX];
+} centry_t;
+
+typedef struct {
+    centry_t **slots;   /* CACHE_SLOTS; NULL until the first insert */
+    size_t n, bytes;
+    size_t max_n, max_bytes;   /* 0: the cache is off */
+    int64_t max_age_ms;
+    uint32_t serial;    /* the view's serial the entries were built from */
+    dns_cache_stats_t st;
+} cache_t;
 
 struct dns_view {
     char domain[256];
@@ -21,6 +47,7 @@ struct dns_view {
     json_t *ptr;     /* ip → fqdn; NULL when stale */
     uint32_t serial; /* the SOA serial: bumped on every change */
     int not_ready;
+    cache_t cache;
 };
 
 /* ---- the view ------------------------------------------------------------------------------- */
@@ -38,6 +65,21 @@ label_ok (const char *s)
     return 1;
 }
 
+static void
+cache_clear (cache_t *c)
+{
+    if (c->slots)
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+            if (c->slots[i]) {
+                free (c->slots[i]->resp);
+                free (c->slots[i]);
+                c->slots[i] = NULL;
+            }
+    if (c->n)
+        c->st.clears++;
+    c->n = c->bytes = 0;
+}
+
 dns_view_t *
 dns_view_new (const char *domain)
 {
@@ -53,6 +95,7 @@ dns_view_new (const char *domain)
     self->slices = json_object ();
     self->pods = json_object ();
     self->serial = 1;
+    dns_view_set_cache (self, DNS_CACHE_ENTRIES, DNS_CACHE_BYTES, DNS_TTL * 1000);
     return self;
 }
 
@@ -66,6 +109,8 @@ dns_view_destroy (dns_view_t **self_p)
     json_decref (self->slices);
     json_decref (self->pods);
     json_decref (self->ptr);
+    cache_clear (&self->cache);
+    free (self->cache.slots);
     free (self);
     *self_p = NULL;
 }
@@ -73,7 +118,27 @@ dns_view_destroy (dns_view_t **self_p)
 void
 dns_view_set_ready (dns_view_t *self, int ready)
 {
+    if (self->not_ready != !ready)
+        self->serial++;   /* answers built while (not) ready are not served after */
     self->not_ready = !ready;
+}
+
+void
+dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes, int max_age_ms)
+{
+    cache_clear (&self->cache);
+    self->cache.max_age_ms = max_age_ms;
+    self->cache.max_n = max_entries < CACHE_SLOTS / 2 ? max_entries : CACHE_SLOTS / 2;
+    self->cache.max_bytes = max_bytes;
+}
+
+dns_cache_stats_t
+dns_view_cache_stats (const dns_view_t *self)
+{
+    dns_cache_stats_t st = self->cache.st;
+    st.entries = self->cache.n;
+    st.bytes = self->cache.bytes;
+    return st;
 }
 
 const char *
@@ -675,11 +740,13 @@ split (char *name, char **lab, int max)
     }
 }
 
-dns_verdict_t
-dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **out, size_t *outlen)
+/* The answer built with libldns; *cacheable set when it is a cluster answer (not an error). */
+static dns_verdict_t
+answer_slow (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **out, size_t *outlen, int *cacheable)
 {
     *out = NULL;
     *outlen = 0;
+    *cacheable = 0;
     if (qlen < 12 || (q[2] & 0x80))
         return DNS_DROP;   /* no header, or a response: never answer those */
     ldns_pkt *qp = NULL;
@@ -768,5 +835,178 @@ dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **
     *out = fit (r, max, outlen);
     ldns_pkt_free (r);
     ldns_pkt_free (qp);
+    *cacheable = *out != NULL;
     return *out ? DNS_ANSWER : DNS_DROP;
+}
+
+/* ---- the answer cache ----------------------------------------------------------------------- */
+
+/* The cache key of query q, or -1 when the query is not one the cache takes: exactly a header
+ * (a query, opcode QUERY, one question, no answer/authority records, at most one additional),
+ * an uncompressed question, and an optional EDNS0 OPT (root owner, well-formed options) that ends
+ * the packet. *qend: the offset just past the question. */
+static int
+cache_key (const uint8_t *q, size_t qlen, int tcp, uint8_t *key, size_t *keylen, size_t *qend)
+{
+    if (qlen < 12 + 5 || qlen > CACHE_QMAX || (q[2] & 0x80) || ((q[2] >> 3) & 0xf) != 0)
+        return -1;
+    if (q[4] || q[5] != 1 || q[6] || q[7] || q[8] || q[9] || q[10] || q[11] > 1)
+        return -1;
+    size_t o = 12, k = 0;
+    for (;;) {
+        if (o >= qlen)
+            return -1;
+        uint8_t l = q[o];
+        if (l & 0xc0)
+            return -1;   /* a pointer (or an extended label type) */
+        if (o + 1 + l > qlen || k + 1 + l > 255)
+            return -1;
+        key[k++] = l;
+        for (size_t i = 0; i < l; i++) {
+            uint8_t c = q[o + 1 + i];
+            key[k++] = c >= 'A' && c <= 'Z' ? (uint8_t) (c + 32) : c;
+        }
+        o += 1 + l;
+        if (!l)
+            break;
+    }
+    if (o + 4 > qlen)
+        return -1;
+    memcpy (key + k, q + o, 4);   /* qtype, qclass */
+    k += 4;
+    o += 4;
+    *qend = o;
+    uint8_t opt[8] = { (uint8_t) (tcp ? 1 : 0) };
+    if (q[11]) {   /* the OPT: owner root, type 41, class = payload size, ttl = rcode/version/flags */
+        if (o + 11 > qlen || q[o] != 0 || q[o + 1] != 0 || q[o + 2] != 41)
+            return -1;
+        size_t rdlen = (size_t) q[o + 9] << 8 | q[o + 10];
+        size_t r = o + 11, end = r + rdlen;
+        if (end != qlen)
+            return -1;
+        while (r < end) {   /* options: code, length, data */
+            if (r + 4 > end)
+                return -1;
+            size_t ol = (size_t) q[r + 2] << 8 | q[r + 3];
+            if (r + 4 + ol > end)
+                return -1;
+            r += 4 + ol;
+        }
+        opt[0] |= 2 | (rdlen ? 4 : 0);
+        memcpy (opt + 1, q + o + 3, 6);   /* payload size, extended rcode, version, flags */
+    } else if (o != qlen)
+        return -1;
+    memcpy (key + k, opt, 7);
+    k += 7;
+    *keylen = k;
+    return 0;
+}
+
+static uint32_t
+key_hash (const uint8_t *key, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ key[i]) * 16777619u;
+    return h;
+}
+
+static int64_t
+coarse_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot of key: its entry, or the empty slot where it would go. */
+static size_t
+cache_slot (const cache_t *c, const uint8_t *key, size_t keylen, uint32_t h)
+{
+    size_t i = h & (CACHE_SLOTS - 1);
+    for (;;) {
+        const centry_t *e = c->slots[i];
+        if (!e || (e->hash == h && e->keylen == keylen && !memcmp (e->key, key, keylen)))
+            return i;
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    }
+}
+
+/* The response to q from the cached template r: the query's id, RD bit and question bytes. */
+static uint8_t *
+patch (const uint8_t *r, size_t rlen, const uint8_t *q, size_t qend)
+{
+    uint8_t *out = malloc (rlen);
+    memcpy (out, r, rlen);
+    out[0] = q[0];
+    out[1] = q[1];
+    out[2] = (uint8_t) ((out[2] & ~1u) | (q[2] & 1u));
+    memcpy (out + 12, q + 12, qend - 12);
+    return out;
+}
+
+dns_verdict_t
+dns_answer (dns_view_t *self, const uint8_t *q, size_t qlen, int tcp, uint8_t **out, size_t *outlen)
+{
+    uint8_t key[CACHE_KEYMAX];
+    size_t keylen, qend;
+    int cacheable;
+    if (!self->cache.max_n || !self->cache.max_bytes || cache_key (q, qlen, tcp, key, &keylen, &qend))
+        return answer_slow (self, q, qlen, tcp, out, outlen, &cacheable);
+    cache_t *c = &self->cache;
+    if (c->serial != self->serial) {
+        cache_clear (c);
+        c->serial = self->serial;
+    }
+    uint32_t h = key_hash (key, keylen);
+    int64_t now = coarse_ms ();
+    size_t slot;
+    if (c->slots) {
+        slot = cache_slot (c, key, keylen, h);
+        centry_t *e = c->slots[slot];
+        if (e && now - e->born_ms < c->max_age_ms) {
+            c->st.hits++;
+            *out = patch (e->resp, e->resplen, q, qend);
+            *outlen = e->resplen;
+            return DNS_ANSWER;
+        }
+        if (e)   /* too old: the whole cache goes (simpler than ageing each; it refills at once) */
+            cache_clear (c);
+    }
+    c->st.misses++;
+    /* built from the lower-cased query, so that the template is the same whoever asked first */
+    uint8_t lq[CACHE_QMAX];
+    memcpy (lq, q, qlen);
+    memcpy (lq + 12, key, qend - 12 - 4);
+    uint8_t *r;
+    size_t rlen;
+    dns_verdict_t v = answer_slow (self, lq, qlen, tcp, &r, &rlen, &cacheable);
+    if (v != DNS_ANSWER)
+        return v;
+    if (!cacheable || rlen < qend || memcmp (r + 12, lq + 12, qend - 12)) {
+        free (r);   /* an error reply, or a question not echoed as asked: built from q itself */
+        return answer_slow (self, q, qlen, tcp, out, outlen, &cacheable);
+    }
+    *out = patch (r, rlen, q, qend);
+    *outlen = rlen;
+    if (!c->slots)
+        c->slots = calloc (CACHE_SLOTS, sizeof *c->slots);
+    if (rlen > c->max_bytes) {
+        free (r);   /* larger than the whole cache */
+        return DNS_ANSWER;
+    }
+    if (c->n >= c->max_n || c->bytes + rlen > c->max_bytes)
+        cache_clear (c);
+    slot = cache_slot (c, key, keylen, h);
+    centry_t *e = malloc (sizeof *e);
+    e->hash = h;
+    e->keylen = (uint16_t) keylen;
+    memcpy (e->key, key, keylen);
+    e->born_ms = now;
+    e->resp = r;
+    e->resplen = rlen;
+    c->slots[slot] = e;
+    c->n++;
+    c->bytes += rlen;
+    return DNS_ANSWER;
 }

@@ -37,8 +37,30 @@ void dns_view_put (dns_view_t *self, const char *kind, const json_t *obj);
 void dns_view_remove (dns_view_t *self, const char *kind, const json_t *obj);
 const char *dns_view_domain (const dns_view_t *self);
 /* A view starts ready. Not ready (its informers have not listed yet): names in the cluster domain
- * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. */
+ * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. A
+ * change of readiness is a change of the view (the SOA serial moves, the answer cache empties). */
 void dns_view_set_ready (dns_view_t *self, int ready);
+
+/* The answer cache: an answer to a cluster name (positive, NXDOMAIN or NODATA, PTR) is kept as
+ * wire bytes under (lower-cased qname, qtype, qclass, UDP/TCP, the query's EDNS0 OPT: present,
+ * its payload size and flags, options or not), at most 10000 of them and 8 MiB of answers (full:
+ * emptied), for at most DNS_TTL seconds
+ * and only until the view changes (any put/remove or readiness change drops them all). A hit is
+ * the cached bytes with the query's id, RD bit and question section (the name's letters as sent:
+ * DNS 0x20) copied in: no libldns. Every cluster answer is built from the lower-cased query with
+ * the question then copied from the query as sent, so a hit is byte-identical to a miss.
+ * Forwarded names, error replies (FORMERR, NOTIMP, SERVFAIL) and queries the cache's own strict
+ * parse does not accept (a compressed question, answer/authority records, anything after the OPT,
+ * more than 4096 bytes) are never cached. On by default with these bounds and DNS_TTL seconds;
+ * set_cache changes them (and empties it), 0 entries or bytes turns it off. */
+#define DNS_CACHE_ENTRIES 10000
+#define DNS_CACHE_BYTES (8u << 20)
+void dns_view_set_cache (dns_view_t *self, size_t max_entries, size_t max_bytes, int max_age_ms);
+typedef struct {
+    uint64_t hits, misses, clears;
+    size_t entries, bytes;
+} dns_cache_stats_t;
+dns_cache_stats_t dns_view_cache_stats (const dns_view_t *self);
 
 typedef enum {
     DNS_ANSWER,   /* *out holds the response */

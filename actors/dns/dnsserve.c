@@ -16,6 +16,8 @@
 #define MAX_TCP 128
 #define MAX_FWD 1024
 #define TCP_IDLE_MS 10000
+#define UDP_BATCH 32        /* datagrams per recvmmsg/sendmmsg */
+#define UDP_QMAX 4096       /* a longer UDP query is dropped (none is: EDNS0 sizes bound answers) */
 
 typedef struct {
     int fd;
@@ -56,6 +58,15 @@ struct dnsserve {
     fwd_t fwd[MAX_FWD];
     int nfwd;
     dnsserve_stats_t st;
+    /* the UDP batch: queries in, answers out */
+    uint8_t qbuf[UDP_BATCH][UDP_QMAX];
+    struct sockaddr_storage qpeer[UDP_BATCH];
+    struct iovec qiov[UDP_BATCH];
+    struct mmsghdr qmsg[UDP_BATCH];
+    uint8_t *abuf[UDP_BATCH];
+    struct iovec aiov[UDP_BATCH];
+    struct mmsghdr amsg[UDP_BATCH];
+    int nout;
 };
 
 static int64_t
@@ -339,6 +350,24 @@ forward (dnsserve_t *self, const uint8_t *q, size_t qlen, int tcp, const struct 
     self->st.forwarded++;
 }
 
+/* Sends the UDP answers queued by handle (sendmmsg; what it does not take goes one by one). */
+static void
+udp_flush (dnsserve_t *self)
+{
+    int sent = 0;
+    while (sent < self->nout) {
+        int n = sendmmsg (self->udp, self->amsg + sent, (unsigned) (self->nout - sent), 0);
+        if (n <= 0) {   /* the socket buffer is full or the peer is gone: that answer is lost, as with sendto */
+            sent++;
+            continue;
+        }
+        sent += n;
+    }
+    for (int i = 0; i < self->nout; i++)
+        free (self->abuf[i]);
+    self->nout = 0;
+}
+
 static void
 handle (dnsserve_t *self, const uint8_t *q, size_t qlen, int tcp, const struct sockaddr_storage *peer, socklen_t peerlen,
         int conn)
@@ -347,11 +376,18 @@ handle (dnsserve_t *self, const uint8_t *q, size_t qlen, int tcp, const struct s
     size_t outlen;
     dns_verdict_t v = dns_answer (self->view, q, qlen, tcp, &out, &outlen);
     if (v == DNS_ANSWER) {
-        if (tcp)
+        if (tcp) {
             tcp_send (self, conn, out, outlen);
-        else
-            sendto (self->udp, out, outlen, 0, (const struct sockaddr *) peer, peerlen);
-        free (out);
+            free (out);
+        } else {   /* queued: sent with the batch's others */
+            if (self->nout == UDP_BATCH)
+                udp_flush (self);
+            int i = self->nout++;
+            self->abuf[i] = out;
+            self->aiov[i] = (struct iovec){ .iov_base = out, .iov_len = outlen };
+            self->amsg[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = (void *) peer, .msg_namelen = peerlen,
+                                                           .msg_iov = &self->aiov[i], .msg_iovlen = 1 } };
+        }
     } else if (v == DNS_FORWARD)
         forward (self, q, qlen, tcp, peer, peerlen, conn);
     else
@@ -523,15 +559,27 @@ void
 dnsserve_readable (dnsserve_t *self, int fd)
 {
     if (fd == self->udp) {
-        for (int k = 0; k < 64; k++) {   /* a batch, then let the loop breathe */
-            uint8_t buf[65536];
-            struct sockaddr_storage peer;
-            socklen_t pl = sizeof peer;
-            ssize_t n = recvfrom (self->udp, buf, sizeof buf, 0, (struct sockaddr *) &peer, &pl);
-            if (n < 0)
+        for (int round = 0; round < 2; round++) {   /* two batches, then let the loop breathe */
+            for (int i = 0; i < UDP_BATCH; i++) {
+                self->qiov[i] = (struct iovec){ .iov_base = self->qbuf[i], .iov_len = UDP_QMAX };
+                self->qmsg[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &self->qpeer[i], .msg_namelen = sizeof self->qpeer[i],
+                                                               .msg_iov = &self->qiov[i], .msg_iovlen = 1 } };
+            }
+            int n = recvmmsg (self->udp, self->qmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+            if (n <= 0)
                 return;
-            self->st.udp++;
-            handle (self, buf, (size_t) n, 0, &peer, pl, -1);
+            for (int i = 0; i < n; i++) {
+                self->st.udp++;
+                if (self->qmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                    self->st.dropped++;
+                    continue;
+                }
+                /* the peer address stays in qpeer[i] until the flush below */
+                handle (self, self->qbuf[i], self->qmsg[i].msg_len, 0, &self->qpeer[i], self->qmsg[i].msg_hdr.msg_namelen, -1);
+            }
+            udp_flush (self);
+            if (n < UDP_BATCH)
+                return;
         }
         return;
     }

@@ -9,6 +9,8 @@
  * is relayed only when its id matches the query's. TCP clients are forwarded over UDP too; an
  * answer with TC set is asked again over TCP of the same upstream (connect checked every tick),
  * and if that fails or times out the truncated answer is relayed.
+ * UDP: up to 32 queries are read per recvmmsg and their answers sent with one sendmmsg; a UDP
+ * query longer than 4096 bytes is dropped (counted in dropped).
  * TCP: length-prefixed messages, several per connection; a connection idle 10 s is closed, at
  * most 128 at a time (the oldest idle one goes), writes that would block close the connection.
  */

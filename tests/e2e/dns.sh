@@ -87,11 +87,17 @@ printf '%s\n' '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web
 if tro apply -f "$T/svc.yaml" >"$T/svc.out" 2>&1; then
   wait_for 10 sh -c "dig @$DNS_IP -p $DNS_PORT +short web.default.svc.cluster.local A | grep -qx 10.96.0.42" ||
     fail "Service A: $(q +short web.default.svc.cluster.local A)"
+  # asked twice with mixed case (the second from the answer cache): the question echoed as sent (DNS 0x20)
+  for _ in 1 2; do
+    OUT=$(q WeB.DeFault.SVC.cluster.local A)
+    grep -q "^;WeB.DeFault.SVC.cluster.local.[[:space:]]*IN[[:space:]]*A" <<<"$OUT" && grep -qE "\s10\.96\.0\.42$" <<<"$OUT" ||
+      fail "mixed-case question not echoed as sent: $OUT"
+  done
   OUT=$(q +short _http._tcp.web.default.svc.cluster.local SRV); [ "$OUT" = "0 100 80 web.default.svc.cluster.local." ] || fail "SRV: $OUT"
   OUT=$(q +short -x 10.96.0.42); [ "$OUT" = "web.default.svc.cluster.local." ] || fail "PTR: $OUT"
   tro delete service web >/dev/null 2>&1
   wait_for 10 sh -c "dig @$DNS_IP -p $DNS_PORT web.default.svc.cluster.local A | grep -q NXDOMAIN" || fail "deleted Service still answered"
-  pass "a Service's A, SRV and PTR from the Service informer, gone with it"
+  pass "a Service's A (its question's case echoed, from the cache too), SRV and PTR from the Service informer, gone with it"
 else
   echo "skipped part: Services through the informer (this build has no Service kind: $(head -c 200 "$T/svc.out"))"
 fi

@@ -3,7 +3,9 @@
  * of a small fixed cluster (a ClusterIP Service with named ports, a headless one with endpoints
  * and hostnames, a pod with hostname/subdomain). Any input must give an answer, a forward or a
  * drop, never a crash; an answer must parse, be a response (QR) with the query's id, and fit the
- * transport: 512 bytes over UDP when the query has no EDNS0, 65535 over TCP. */
+ * transport: 512 bytes over UDP when the query has no EDNS0, 65535 over TCP. Each input is asked
+ * twice of the view with the answer cache (the second may be a hit) and once of a copy without
+ * it: the three answers must be byte-identical. */
 #include <ldns/ldns.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static dns_view_t *view;
+static dns_view_t *view, *plain;
 
 static void
 put (const char *kind, const char *js)
@@ -22,6 +24,7 @@ put (const char *kind, const char *js)
     if (!o)
         abort ();
     dns_view_put (view, kind, o);
+    dns_view_put (plain, kind, o);
     json_decref (o);
 }
 
@@ -29,6 +32,8 @@ static void
 cluster (void)
 {
     view = dns_view_new ("cluster.local");
+    plain = dns_view_new ("cluster.local");
+    dns_view_set_cache (plain, 0, 0, 0);
     put ("Service", "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"10.96.0.20\","
                     "\"clusterIPs\":[\"10.96.0.20\"],\"ports\":[{\"name\":\"http\",\"port\":80},{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}}");
     put ("Service", "{\"metadata\":{\"name\":\"db\",\"namespace\":\"prod\"},\"spec\":{\"clusterIP\":\"None\","
@@ -55,6 +60,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint8_t *out = NULL;
     size_t outlen = 0;
     dns_verdict_t v = dns_answer (view, q, qlen, tcp, &out, &outlen);
+    for (int again = 0; again < 2; again++) {   /* the cache's second answer, and no cache's */
+        uint8_t *o2 = NULL;
+        size_t l2 = 0;
+        dns_verdict_t v2 = dns_answer (again ? plain : view, q, qlen, tcp, &o2, &l2);
+        if (v2 != v || l2 != outlen || (outlen && memcmp (o2, out, outlen)))
+            abort ();
+        free (o2);
+    }
     if (v != DNS_ANSWER) {
         if (out || (v != DNS_FORWARD && v != DNS_DROP))
             abort ();

@@ -5,7 +5,11 @@
  * pod hostname.subdomain names, pod A names, PTR of ClusterIPs/endpoints/pods, ExternalName
  * CNAME, NXDOMAIN with the SOA, NODATA, TTL 5, truncation with TC over UDP (512 and EDNS0) and
  * the whole answer over TCP, forwarding of other names, FORMERR/drop of malformed queries
- * (compression pointer loops, a 65535-byte query, junk), and updates/removals of the view. */
+ * (compression pointer loops, a 65535-byte query, junk), and updates/removals of the view.
+ * The answer cache: a hit is byte-identical to the answer of a view without the cache (the
+ * question echoed with the letters' case as sent, the id and RD of the query), a change of the
+ * view (put, remove, readiness) is never answered from before it, UDP/EDNS0 sizes/DO/TCP are
+ * separate entries, malformed or odd queries never touch the cache. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/dns/dnsanswer.h"
 
@@ -347,12 +352,337 @@ test_malformed (void **state)
     dns_view_destroy (&view);
 }
 
+/* ---- the answer cache ---- */
+
+/* The wire query for name/type: id, RD, EDNS0 payload size (0: no OPT), DO bit. */
+static uint8_t *
+wire_query (const char *name, ldns_rr_type t, uint16_t id, int rd, int edns, int dnssec_ok, size_t *len)
+{
+    ldns_rdf *dn = NULL;
+    assert_int_equal (ldns_str2rdf_dname (&dn, name), LDNS_STATUS_OK);
+    ldns_pkt *q = ldns_pkt_query_new (dn, t, LDNS_RR_CLASS_IN, rd ? LDNS_RD : 0);
+    ldns_pkt_set_id (q, id);
+    if (edns) {
+        ldns_pkt_set_edns_udp_size (q, (uint16_t) edns);
+        ldns_pkt_set_edns_do (q, dnssec_ok);
+    }
+    uint8_t *w;
+    assert_int_equal (ldns_pkt2wire (&w, q, len), LDNS_STATUS_OK);
+    ldns_pkt_free (q);
+    return w;
+}
+
+/* Asks v (cached) and plain (no cache) the same query; asserts the same verdict and bytes. */
+static void
+same_answer (dns_view_t *plain, const uint8_t *q, size_t ql, int tcp)
+{
+    uint8_t *a, *b;
+    size_t al, bl;
+    dns_verdict_t va = dns_answer (view, q, ql, tcp, &a, &al), vb = dns_answer (plain, q, ql, tcp, &b, &bl);
+    assert_int_equal (va, vb);
+    if (va != DNS_ANSWER)
+        return;
+    assert_int_equal (al, bl);
+    assert_memory_equal (a, b, al);
+    /* the question section is the query's, byte for byte (0x20 case) */
+    size_t o = 12;
+    while (o < ql && q[o])
+        o += 1u + q[o];
+    assert_true (o + 5 <= al);
+    assert_memory_equal (a + 12, q + 12, o + 5 - 12);
+    free (a);
+    free (b);
+}
+
+static void
+test_cache_identical (void **state)
+{
+    (void) state;
+    cluster ();
+    dns_view_t *cached = view;
+    cluster ();
+    dns_view_t *plain = view;
+    dns_view_set_cache (plain, 0, 0, 0);
+    view = cached;
+    struct {
+        const char *name;
+        ldns_rr_type t;
+    } qs[] = {
+        { "web.default.svc.cluster.local.", LDNS_RR_TYPE_A },    { "WeB.DeFauLT.svc.CLUSTER.local.", LDNS_RR_TYPE_A },
+        { "web.default.svc.cluster.local.", LDNS_RR_TYPE_AAAA }, { "web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV },
+        { "_HTTP._tcp.web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV },
+        { "db.prod.svc.cluster.local.", LDNS_RR_TYPE_A },        { "DB-0.db.prod.svc.cluster.local.", LDNS_RR_TYPE_A },
+        { "nope.default.svc.cluster.local.", LDNS_RR_TYPE_A },   { "NoPe.default.svc.cluster.local.", LDNS_RR_TYPE_A },
+        { "ext.default.svc.cluster.local.", LDNS_RR_TYPE_A },    { "cluster.local.", LDNS_RR_TYPE_SOA },
+        { "20.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR },        { "10-244-9-9.default.pod.cluster.local.", LDNS_RR_TYPE_A },
+        { "h1.sub.default.svc.cluster.local.", LDNS_RR_TYPE_A }, { "example.org.", LDNS_RR_TYPE_A },
+    };
+    int edns[] = { 0, 1232, 4096 };
+    for (int round = 0; round < 2; round++)   /* the first fills, the second hits */
+        for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+            for (int e = 0; e < 3; e++)
+                for (int tcp = 0; tcp < 2; tcp++) {
+                    size_t ql;
+                    uint8_t *q = wire_query (qs[i].name, qs[i].t, (uint16_t) (1000 * round + i), (int) (i & 1), edns[e],
+                                             e == 2, &ql);
+                    same_answer (plain, q, ql, tcp);
+                    free (q);
+                }
+    dns_cache_stats_t st = dns_view_cache_stats (view);
+    assert_true (st.hits >= 13 * 3 * 2);   /* every cluster name of round 2 (example.org is forwarded) */
+    assert_true (st.entries > 0);
+    assert_int_equal (dns_view_cache_stats (plain).hits + dns_view_cache_stats (plain).entries, 0);
+    /* a hit answers with the asker's id, RD bit and letters */
+    size_t ql;
+    uint8_t *q = wire_query ("wEB.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0xbeef, 0, 0, 0, &ql);
+    uint64_t hits = dns_view_cache_stats (view).hits;
+    uint8_t *out;
+    size_t ol;
+    assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+    assert_int_equal (dns_view_cache_stats (view).hits, hits + 1);
+    assert_int_equal (out[0] << 8 | out[1], 0xbeef);
+    assert_int_equal (out[2] & 1, 0);
+    assert_memory_equal (out + 12, q + 12, ql - 12);
+    ldns_pkt *r = NULL;
+    assert_int_equal (ldns_wire2pkt (&r, out, ol), LDNS_STATUS_OK);
+    char *an = section (r, LDNS_SECTION_ANSWER);
+    assert_non_null (strstr (an, "10.96.0.20"));
+    free (an);
+    ldns_pkt_free (r);
+    free (out);
+    free (q);
+    dns_view_destroy (&plain);
+    dns_view_destroy (&view);
+}
+
+static void
+test_cache_invalidation (void **state)
+{
+    (void) state;
+    cluster ();
+    /* cached, then the Service's address changes: the new one at once */
+    for (int i = 0; i < 2; i++)
+        expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    assert_true (dns_view_cache_stats (view).hits >= 1);
+    load ("Service", "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+                     "\"spec\":{\"clusterIP\":\"10.96.0.21\",\"clusterIPs\":[\"10.96.0.21\"]}}");
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.21", NULL);
+    /* a cached NXDOMAIN, then the Service appears */
+    for (int i = 0; i < 2; i++)
+        expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    load ("Service", "{\"metadata\":{\"name\":\"new\",\"namespace\":\"default\"},"
+                     "\"spec\":{\"clusterIP\":\"10.96.0.30\",\"clusterIPs\":[\"10.96.0.30\"]}}");
+    expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.30", NULL);
+    /* an endpoint of a cached headless answer becomes not ready, then the slice goes */
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 2, "10.244.2.6", NULL);
+    load ("EndpointSlice", "{\"metadata\":{\"name\":\"db-abc\",\"namespace\":\"prod\","
+                           "\"labels\":{\"kubernetes.io/service-name\":\"db\"}},\"addressType\":\"IPv4\","
+                           "\"endpoints\":[{\"addresses\":[\"10.244.1.5\"],\"hostname\":\"db-0\"},"
+                           "{\"addresses\":[\"10.244.2.6\"],\"conditions\":{\"ready\":false}}]}");
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.244.1.5", NULL);
+    json_t *gone = json_pack ("{s:{s:s,s:s,s:{s:s}}}", "metadata", "name", "db-abc", "namespace", "prod", "labels",
+                              "kubernetes.io/service-name", "db");
+    dns_view_remove (view, "EndpointSlice", gone);
+    json_decref (gone);
+    expect (ask ("db.prod.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN, 0, NULL, NULL);
+    /* a PTR cached, the Service removed: no longer ours (forwarded) */
+    expect (ask ("21.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "web.default.svc.cluster.local.", NULL);
+    expect (ask ("21.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "web.default.svc.cluster.local.", NULL);
+    json_t *web = json_pack ("{s:{s:s,s:s}}", "metadata", "name", "web", "namespace", "default");
+    dns_view_remove (view, "Service", web);
+    json_decref (web);
+    dns_verdict_t v;
+    assert_null (ask_full ("21.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR, 0, 0, &v));
+    assert_int_equal (v, DNS_FORWARD);
+    /* not ready: SERVFAIL, not the cached answer; ready again: the answer */
+    expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.30", NULL);
+    dns_view_set_ready (view, 0);
+    expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_SERVFAIL, 0, NULL, NULL);
+    dns_view_set_ready (view, 1);
+    expect (ask ("new.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.30", NULL);
+    dns_view_destroy (&view);
+    /* the age bound (DNS_TTL by default; 100 ms here): a hit before it, a miss after */
+    cluster ();
+    dns_view_set_cache (view, 100, DNS_CACHE_BYTES, 100);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    dns_cache_stats_t st = dns_view_cache_stats (view);
+    assert_int_equal (st.hits, 1);
+    assert_int_equal (st.misses, 1);
+    struct timespec ts = { 0, 150 * 1000000L };
+    nanosleep (&ts, NULL);
+    expect (ask ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.96.0.20", NULL);
+    st = dns_view_cache_stats (view);
+    assert_int_equal (st.hits, 1);
+    assert_int_equal (st.misses, 2);
+    assert_int_equal (st.entries, 1);
+    dns_view_destroy (&view);
+}
+
+/* Truncation differs by transport and EDNS0 size: each has its entry, asked in both orders. */
+static void
+test_cache_sizes (void **state)
+{
+    (void) state;
+    view = dns_view_new ("cluster.local");
+    load ("Service", "{\"metadata\":{\"name\":\"big\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"None\"}}");
+    json_t *eps = json_array ();
+    for (int i = 0; i < 200; i++) {
+        char ip[32];
+        snprintf (ip, sizeof ip, "10.1.%d.%d", i / 100, i % 100 + 1);
+        json_array_append_new (eps, json_pack ("{s:[s]}", "addresses", ip));
+    }
+    json_t *slice = json_pack ("{s:{s:s,s:s,s:{s:s}},s:s,s:o}", "metadata", "name", "big-1", "namespace", "default", "labels",
+                               "kubernetes.io/service-name", "big", "addressType", "IPv4", "endpoints", eps);
+    dns_view_put (view, "EndpointSlice", slice);
+    json_decref (slice);
+    struct {
+        int tcp, edns, dnssec_ok, tc, all;
+    } cases[] = { { 0, 0, 0, 1, 0 }, { 0, 1232, 0, 1, 0 }, { 0, 1232, 1, 1, 0 }, { 1, 0, 0, 0, 1 },
+                  { 0, 4096, 0, 0, 1 }, { 1, 1232, 0, 0, 1 }, { 0, 600, 0, 1, 0 } };
+    size_t nc = sizeof cases / sizeof cases[0];
+    size_t lens[16] = { 0 };
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < nc; k++) {
+            size_t i = round ? nc - 1 - k : k;
+            size_t ql, ol;
+            uint8_t *q = wire_query ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 7, 1, cases[i].edns, cases[i].dnssec_ok, &ql);
+            uint8_t *out;
+            assert_int_equal (dns_answer (view, q, ql, cases[i].tcp, &out, &ol), DNS_ANSWER);
+            free (q);
+            if (!cases[i].tcp)
+                assert_true (ol <= (size_t) (cases[i].edns > 512 ? cases[i].edns : 512));
+            if (round)
+                assert_int_equal (ol, lens[i]);   /* the same answer as when it was built */
+            lens[i] = ol;
+            ldns_pkt *r = NULL;
+            assert_int_equal (ldns_wire2pkt (&r, out, ol), LDNS_STATUS_OK);
+            assert_int_equal (ldns_pkt_tc (r), cases[i].tc);
+            if (cases[i].all)
+                assert_int_equal (ldns_pkt_ancount (r), 200);
+            assert_int_equal (ldns_pkt_edns (r), cases[i].edns != 0);
+            assert_int_equal (ldns_pkt_edns_do (r), cases[i].dnssec_ok);
+            ldns_pkt_free (r);
+            free (out);
+        }
+    dns_cache_stats_t st = dns_view_cache_stats (view);
+    assert_int_equal (st.entries, nc);
+    assert_int_equal (st.hits, nc);
+    /* bounded in bytes: the whole 200-record answer (~3.3 KiB) under 40 EDNS0 sizes, 32 KiB at most */
+    dns_view_set_cache (view, 1000, 32 << 10, DNS_TTL * 1000);
+    for (int size = 3500; size < 3540; size++) {
+        size_t ql, ol;
+        uint8_t *q = wire_query ("big.default.svc.cluster.local.", LDNS_RR_TYPE_A, 7, 1, size, 0, &ql);
+        uint8_t *out;
+        assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+        free (q);
+        free (out);
+        assert_true (dns_view_cache_stats (view).bytes <= 32 << 10);
+        assert_true (dns_view_cache_stats (view).entries >= 1);
+    }
+    assert_true (dns_view_cache_stats (view).clears >= 3);
+    dns_view_destroy (&view);
+    /* bounded in entries: 101 unknown names in a cache of 100 */
+    cluster ();
+    dns_view_set_cache (view, 100, DNS_CACHE_BYTES, DNS_TTL * 1000);
+    for (int i = 0; i <= 100; i++) {
+        char name[64];
+        snprintf (name, sizeof name, "n%d.default.svc.cluster.local.", i);
+        size_t ql, ol;
+        uint8_t *q = wire_query (name, LDNS_RR_TYPE_A, 7, 1, 0, 0, &ql);
+        uint8_t *out;
+        assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+        free (q);
+        free (out);
+        assert_true (dns_view_cache_stats (view).entries <= 100);
+    }
+    st = dns_view_cache_stats (view);
+    assert_int_equal (st.clears, 1);
+    assert_int_equal (st.entries, 1);
+    dns_view_destroy (&view);
+}
+
+/* Queries the cache does not take never hit it nor fill it, even for a name it holds. */
+static void
+test_cache_malformed (void **state)
+{
+    (void) state;
+    cluster ();
+    size_t ql, ol;
+    uint8_t *q = wire_query ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 9, 1, 0, 0, &ql);
+    uint8_t *out;
+    assert_int_equal (dns_answer (view, q, ql, 0, &out, &ol), DNS_ANSWER);
+    free (out);
+    dns_cache_stats_t st0 = dns_view_cache_stats (view);
+    assert_int_equal (st0.entries, 1);
+    uint8_t b[600];
+    dns_verdict_t v;
+    /* cut in the qtype/qclass: FORMERR, not the cached answer */
+    for (size_t cut = ql - 4; cut < ql; cut++) {
+        v = dns_answer (view, q, cut, 0, &out, &ol);
+        assert_int_equal (v, DNS_ANSWER);
+        assert_int_equal (out[3] & 0xf, LDNS_RCODE_FORMERR);
+        free (out);
+    }
+    /* junk after the question */
+    memcpy (b, q, ql);
+    memcpy (b + ql, "junk", 4);
+    v = dns_answer (view, b, ql + 4, 0, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    /* an answer record count, an OPT whose option overruns, an OPT that is not type 41 */
+    memcpy (b, q, ql);
+    b[7] = 1;
+    v = dns_answer (view, b, ql, 0, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    size_t el;
+    uint8_t *e = wire_query ("web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 9, 1, 1232, 0, &el);
+    memcpy (b, e, el);
+    const uint8_t opt10[4] = { 0, 10, 0, 32 };
+    memcpy (b + el, opt10, 4);   /* option 10, length 32, no data */
+    b[el - 1] = 4;                       /* rdlength 4 */
+    v = dns_answer (view, b, el + 4, 0, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    memcpy (b, e, el);
+    b[ql + 2] = 42;
+    v = dns_answer (view, b, el, 0, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    /* the question through a compression pointer (to the name in a second copy after it) */
+    uint8_t ptrq[12 + 2 + 4] = { 0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1 };
+    v = dns_answer (view, ptrq, sizeof ptrq, 0, &out, &ol);
+    if (v == DNS_ANSWER)
+        free (out);
+    /* a response, and a notify */
+    memcpy (b, q, ql);
+    b[2] |= 0x80;
+    assert_int_equal (dns_answer (view, b, ql, 0, &out, &ol), DNS_DROP);
+    memcpy (b, q, ql);
+    b[2] = 4 << 3;
+    v = dns_answer (view, b, ql, 0, &out, &ol);
+    if (v == DNS_ANSWER) {
+        assert_int_equal (out[3] & 0xf, LDNS_RCODE_NOTIMPL);
+        free (out);
+    }
+    dns_cache_stats_t st = dns_view_cache_stats (view);
+    assert_int_equal (st.hits, st0.hits);
+    assert_int_equal (st.misses, st0.misses);
+    assert_int_equal (st.entries, st0.entries);
+    free (e);
+    free (q);
+    dns_view_destroy (&view);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_service_a), cmocka_unit_test (test_srv),      cmocka_unit_test (test_ptr),
         cmocka_unit_test (test_nxdomain_nodata), cmocka_unit_test (test_truncation), cmocka_unit_test (test_malformed),
+        cmocka_unit_test (test_cache_identical), cmocka_unit_test (test_cache_invalidation), cmocka_unit_test (test_cache_sizes),
+        cmocka_unit_test (test_cache_malformed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
  * NXDOMAIN, a big headless answer truncated (TC) over UDP and whole over TCP, other names
  * forwarded to a fake upstream on loopback (its answer relayed; a truncated one relayed to a UDP
  * client and asked again over TCP for a TCP client), an upstream that never answers
- * then one that refuses → SERVFAIL within the timeouts. Skipped (77) without dig. */
+ * then one that refuses → SERVFAIL within the timeouts. A burst of 240 UDP queries from 8 sockets
+ * (read and answered in recvmmsg/sendmmsg batches): each answered once, to the socket that asked,
+ * with its id, its question's letters as sent and the right records; a UDP query over 4096 bytes
+ * dropped. Skipped (77) without dig. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +229,78 @@ expect (const char *args, const char *want)
     free (out);
 }
 
+static const char *burst_names[] = { "web.default.svc.cluster.local.", "WEB.Default.svc.cluster.local.",
+                                     "nope.default.svc.cluster.local.", "example.org." };
+
+/* 8 sockets each send 30 queries at once, then read their answers. */
+static void
+burst (void)
+{
+    enum { NS = 8, NQ = 30 };
+    int s[NS];
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
+                              .sin_port = htons ((uint16_t) dnsserve_port (srv)) };
+    for (int c = 0; c < NS; c++) {
+        s[c] = socket (AF_INET, SOCK_DGRAM, 0);
+        int rb = 1 << 20;
+        setsockopt (s[c], SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+        assert_int_equal (connect (s[c], (struct sockaddr *) &to, sizeof to), 0);
+    }
+    for (int i = 0; i < NQ; i++)
+        for (int c = 0; c < NS; c++) {
+            ldns_rdf *dn = NULL;
+            ldns_str2rdf_dname (&dn, burst_names[(c + i) % 4]);
+            ldns_pkt *q = ldns_pkt_query_new (dn, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD);
+            ldns_pkt_set_id (q, (uint16_t) (c * 1000 + i));
+            uint8_t *w;
+            size_t wl;
+            ldns_pkt2wire (&w, q, &wl);
+            assert_int_equal (send (s[c], w, wl, 0), (ssize_t) wl);
+            free (w);
+            ldns_pkt_free (q);
+        }
+    for (int c = 0; c < NS; c++) {
+        int seen[NQ] = { 0 }, got = 0;
+        struct pollfd p = { .fd = s[c], .events = POLLIN };
+        while (got < NQ && poll (&p, 1, 5000) == 1) {
+            uint8_t buf[4096];
+            ssize_t n = recv (s[c], buf, sizeof buf, 0);
+            assert_true (n >= 12);
+            ldns_pkt *r = NULL;
+            assert_int_equal (ldns_wire2pkt (&r, buf, (size_t) n), LDNS_STATUS_OK);
+            int id = ldns_pkt_id (r), i = id - c * 1000;
+            assert_true (i >= 0 && i < NQ);   /* ours, not another socket's */
+            assert_int_equal (seen[i], 0);
+            seen[i] = 1;
+            got++;
+            const char *want = burst_names[(c + i) % 4];
+            char *qn = ldns_rdf2str (ldns_rr_owner (ldns_rr_list_rr (ldns_pkt_question (r), 0)));
+            assert_string_equal (qn, want);   /* the letters as sent */
+            free (qn);
+            char *an = ldns_rr_list2str (ldns_pkt_answer (r));
+            if ((c + i) % 4 == 2)
+                assert_int_equal (ldns_pkt_get_rcode (r), LDNS_RCODE_NXDOMAIN);
+            else
+                assert_non_null (strstr (an ? an : "", (c + i) % 4 == 3 ? "192.0.2.7" : "10.96.0.20"));
+            free (an);
+            ldns_pkt_free (r);
+        }
+        assert_int_equal (got, NQ);
+        close (s[c]);
+    }
+    /* a UDP query too long to be one: dropped, counted */
+    uint64_t dropped = dnsserve_stats (srv).dropped;
+    int big = socket (AF_INET, SOCK_DGRAM, 0);
+    uint8_t *junk = calloc (1, 5000);
+    memcpy (junk, "\0\1\1\0\0\1\0\0\0\0\0\0", 12);
+    sendto (big, junk, 5000, 0, (struct sockaddr *) &to, sizeof to);
+    free (junk);
+    for (int k = 0; k < 100 && dnsserve_stats (srv).dropped == dropped; k++)
+        usleep (20000);
+    assert_int_equal (dnsserve_stats (srv).dropped, dropped + 1);
+    close (big);
+}
+
 static void
 test_dig (void **state)
 {
@@ -250,6 +325,7 @@ test_dig (void **state)
     expect ("+tcp big.example A", "ANSWER: 50,");
     /* an upstream that never answers, then one that refuses: SERVFAIL */
     expect ("silent.example A", "status: SERVFAIL");
+    burst ();
     dnsserve_stats_t st = dnsserve_stats (srv);
     assert_true (st.forwarded >= 3);
     assert_true (st.servfail >= 1);

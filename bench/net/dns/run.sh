@@ -38,11 +38,13 @@ nsd -d -c "$W/nsd.conf" >"$W/nsd.out" 2>&1 & PIDS+=($!)
 for _ in $(seq 1 50); do dig @127.0.0.1 -p "$P2" +short +tries=1 +time=1 svc-0.ns-0.svc.cluster.local A 2>/dev/null | grep -q 10.96 && break; sleep 0.2; done
 dig @127.0.0.1 -p "$P1" +short svc-0.ns-0.svc.cluster.local A | grep -q 10.96.1.1 || { echo "bench_dns not answering"; cat "$W/troupe.out"; exit 1; }
 dig @127.0.0.1 -p "$P2" +short svc-0.ns-0.svc.cluster.local A | grep -q 10.96.1.1 || { echo "nsd not answering"; cat "$W/nsd.out" "$W/nsd.log" 2>/dev/null; exit 1; }
-run() { # name port
-  local out; out=$(dnsperf -s 127.0.0.1 -p "$2" -d "$W/q.txt" -l "$secs" -q "$inflight" -c 1 -T 1 2>&1)
-  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$(awk '/Queries per second/ {print $4}' <<<"$out")" \
-    "$(awk '/Average Latency/ {print $4*1000 " ms"}' <<<"$out")" "$(awk '/Queries lost/ {print $3}' <<<"$out")" \
-    "$(grep -oE 'NOERROR [0-9]+|NXDOMAIN [0-9]+' <<<"$out" | tr '\n' ' ')"
+run() { # name port  (-v: one line per answer with its latency, for the p99)
+  dnsperf -s 127.0.0.1 -p "$2" -d "$W/q.txt" -l "$secs" -q "$inflight" -c 1 -T 1 -v >"$W/perf.out" 2>&1
+  local out; out=$(grep -v '^> ' "$W/perf.out")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(awk '/Queries per second/ {print $4}' <<<"$out")" \
+    "$(awk '/Average Latency/ {print $4*1000 " ms"}' <<<"$out")" \
+    "$(awk '/^> / {print $NF}' "$W/perf.out" | sort -g | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print v[i]*1000 " ms"}')" \
+    "$(awk '/Queries lost/ {print $3}' <<<"$out")" "$(grep -oE 'NOERROR [0-9]+|NXDOMAIN [0-9]+' <<<"$out" | tr '\n' ' ')"
 }
-echo -e "server\tqps\tavg latency\tlost\trcodes"
+echo -e "server\tqps\tavg latency\tp99 latency\tlost\trcodes"
 for round in 1 2; do run troupe-dns "$P1"; run nsd "$P2"; done
