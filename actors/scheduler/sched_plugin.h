@@ -1,0 +1,219 @@
+/* sched_plugin — THE interface of a scheduler plugin, built-in or loaded with dlopen from a
+ * profile (`plugins: {filter: {enabled: [{name: X, path: /x/libx.so}]}}`). One header, nothing
+ * else to include but jansson: a third-party plugin links against no Troupe symbol, everything it
+ * may call comes in the host table handed to init().
+ *
+ * Kubernetes' scheduling framework, point for point: QueueSort, PreFilter, Filter, PostFilter,
+ * PreScore, Score (+ NormalizeScore, weights from the profile), Reserve/Unreserve, Permit,
+ * PreBind, Bind. A plugin fills the hooks it implements and leaves the others NULL.
+ *
+ * ABI: a plugin exports `const tr_sched_plugin_t *troupe_sched_plugin_entry (void)`. Its
+ * descriptor says which ABI it was built against (major, minor) and the sizes of the structs as
+ * it saw them. The host refuses a plugin whose major differs, whose minor is newer than its own,
+ * or that expects a struct larger than the host's (it was built against a newer header). Structs
+ * only ever grow at their end, within a major; a plugin built against an older minor keeps
+ * working. Every struct begins with its size as filled by whoever made it.
+ *
+ * Threads: Filter and Score may be called from several threads at once for different nodes of
+ * one cycle (the framework splits the node list across the cores). They must only read the pod,
+ * the node, the snapshot and what PreFilter/PreScore wrote into the cycle state. Every other
+ * hook runs on the scheduler's thread, one pod at a time.
+ *
+ * Lifetimes: pods, nodes and the snapshot are the framework's, valid for the call (and for the
+ * cycle for the snapshot). A reason string returned in a status must outlive the cycle: a
+ * literal, or host->intern (cs, ...).
+ */
+#ifndef TROUPE_SCHED_PLUGIN_H
+#define TROUPE_SCHED_PLUGIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TR_SCHED_ABI_MAJOR 1
+#define TR_SCHED_ABI_MINOR 0
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+typedef enum {
+    TR_SCHED_SUCCESS = 0,
+    TR_SCHED_ERROR,          /* internal error: the pod is retried with back-off */
+    TR_SCHED_UNSCHEDULABLE,  /* this node does not fit now; preemption may help */
+    TR_SCHED_UNRESOLVABLE,   /* UnschedulableAndUnresolvable: preemption cannot help */
+    TR_SCHED_WAIT,           /* Permit: wait (up to wait_ms) */
+    TR_SCHED_SKIP,           /* PreFilter/PreScore: skip this plugin's Filter/Score for the pod;
+                              * Bind: not mine, ask the next binder */
+} tr_sched_code_t;
+
+typedef struct {
+    tr_sched_code_t code;
+    const char *reason;      /* "Insufficient cpu", "node(s) didn't match Pod's node affinity/selector" */
+} tr_sched_status_t;
+
+#define TR_SCHED_OK ((tr_sched_status_t) {TR_SCHED_SUCCESS, NULL})
+
+/* ---- resources: parsed once, integers ---------------------------------------------------- */
+
+#define TR_SCHED_MAX_SCALAR 8 /* extended resources (example.com/foo, hugepages-2Mi...) a struct holds */
+
+typedef struct {
+    char name[64];
+    int64_t value;           /* as Quantity.Value(): whole units, rounded up */
+} tr_sched_scalar_t;
+
+typedef struct {
+    int64_t milli_cpu;
+    int64_t memory;          /* bytes */
+    int64_t ephemeral_storage;
+    int64_t pods;            /* allocatable: pod slots; requested: pods counted */
+    uint32_t nscalar;
+    tr_sched_scalar_t scalar[TR_SCHED_MAX_SCALAR];
+} tr_sched_res_t;
+
+/* ---- a pod, with what every plugin would otherwise compute again ------------------------- */
+
+typedef struct tr_sched_pod {
+    uint32_t size;           /* sizeof (tr_sched_pod_t) of the framework */
+    const json_t *obj;       /* the Pod object as stored */
+    const char *ns, *name, *uid;
+    const json_t *labels;    /* metadata.labels (object, maybe empty), never NULL */
+    int32_t priority;        /* spec.priority (0 when absent) */
+    int64_t created_ms;      /* when the scheduler first saw it pending (queue order, latency) */
+    /* Kubernetes' effective request: max (sum of containers, each init container) + overhead;
+     * pods = 1. nonzero_*: the same with 100m cpu / 200Mi memory for containers that ask none
+     * (what scoring uses, as the scheduler's non-zero defaults). */
+    tr_sched_res_t requests;
+    int64_t nonzero_milli_cpu, nonzero_memory;
+    const char *node_name;   /* spec.nodeName for a bound or assumed pod, else NULL */
+    int has_affinity;        /* spec.affinity.podAffinity or .podAntiAffinity present */
+    int has_required_anti_affinity;
+} tr_sched_pod_t;
+
+/* ---- a node of the snapshot -------------------------------------------------------------- */
+
+typedef struct tr_sched_node {
+    uint32_t size;           /* sizeof (tr_sched_node_t) of the framework */
+    const json_t *obj;       /* the Node object */
+    const char *name;
+    const json_t *labels;    /* metadata.labels, never NULL */
+    int unschedulable;       /* spec.unschedulable */
+    tr_sched_res_t allocatable;
+    tr_sched_res_t requested;          /* sum of the pods' requests (bound and assumed) */
+    int64_t nonzero_milli_cpu, nonzero_memory; /* sum of the pods' nonzero requests */
+    uint32_t npods;
+    const tr_sched_pod_t *const *pods; /* bound or assumed here */
+    uint32_t npods_with_affinity;
+    const tr_sched_pod_t *const *pods_with_affinity;
+    uint32_t npods_with_required_anti_affinity;
+    const tr_sched_pod_t *const *pods_with_required_anti_affinity;
+    uint64_t generation;     /* bumped on every change of the node or its pods */
+} tr_sched_node_t;
+
+typedef struct {
+    uint32_t size;
+    uint32_t nnodes;
+    const tr_sched_node_t *const *nodes;   /* every node, in a stable order */
+    /* nodes holding at least one pod with (anti-)affinity: what InterPodAffinity's PreFilter scans */
+    uint32_t nnodes_with_affinity;
+    const tr_sched_node_t *const *nodes_with_affinity;
+} tr_sched_snapshot_t;
+
+/* ---- the cycle state and the host table -------------------------------------------------- */
+
+typedef struct tr_sched_cycle tr_sched_cycle_t; /* per pod per cycle; see the host's read/write */
+
+enum { TR_SCHED_LOG_ERROR = 0, TR_SCHED_LOG_WARN, TR_SCHED_LOG_INFO, TR_SCHED_LOG_DEBUG };
+
+typedef struct tr_sched_host {
+    uint32_t size;
+    void (*log) (int level, const char *plugin, const char *fmt, ...);
+    /* A string that lives until the cycle ends (status reasons built at run time). */
+    const char *(*intern) (tr_sched_cycle_t *cs, const char *fmt, ...);
+    /* Cycle state, as framework.CycleState: data is freed with free_fn at the end of the cycle
+     * (or when written again). Keys are the plugin's own ("PreFilterInterPodAffinity"). */
+    void (*write) (tr_sched_cycle_t *cs, const char *key, void *data, void (*free_fn) (void *));
+    void *(*read) (tr_sched_cycle_t *cs, const char *key);
+    const tr_sched_snapshot_t *(*snapshot) (tr_sched_cycle_t *cs);
+    const tr_sched_node_t *(*node) (tr_sched_cycle_t *cs, const char *name); /* NULL: unknown */
+    /* A Kubernetes quantity ("500m", "1Gi") in milli-units; 0, or -1 when malformed. */
+    int (*quantity_milli) (const char *text, int64_t *out);
+    /* metav1.LabelSelector (matchLabels + matchExpressions In/NotIn/Exists/DoesNotExist) against
+     * labels: 1 match, 0 not, -1 malformed. NULL selector matches nothing, {} everything. */
+    int (*label_selector_match) (const json_t *selector, const json_t *labels);
+    /* v1.NodeSelectorTerm list (nodeSelectorTerms; matchExpressions incl. Gt/Lt, matchFields
+     * metadata.name) against a node: 1 match, 0 not, -1 malformed. */
+    int (*node_selector_match) (const json_t *terms, const tr_sched_node_t *node);
+    /* Nominates pod to run on node once victims are gone (PostFilter); the framework deletes
+     * the victims (graceful) and sets status.nominatedNodeName. */
+    int (*preempt) (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node,
+                    const tr_sched_pod_t *const *victims, size_t nvictims);
+} tr_sched_host_t;
+
+/* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */
+
+enum {
+    TR_SCHED_EV_NODE_ADD = 1u << 0,
+    TR_SCHED_EV_NODE_DELETE = 1u << 1,
+    TR_SCHED_EV_NODE_ALLOCATABLE = 1u << 2,
+    TR_SCHED_EV_NODE_LABEL = 1u << 3,
+    TR_SCHED_EV_NODE_TAINT = 1u << 4,
+    TR_SCHED_EV_NODE_CONDITION = 1u << 5,
+    TR_SCHED_EV_NODE_SCHEDULABLE = 1u << 6,  /* spec.unschedulable changed */
+    TR_SCHED_EV_POD_ADD = 1u << 7,           /* a pod assigned to a node */
+    TR_SCHED_EV_POD_DELETE = 1u << 8,        /* an assigned pod deleted */
+    TR_SCHED_EV_POD_LABEL = 1u << 9,         /* an assigned pod's labels changed */
+    TR_SCHED_EV_POD_RESOURCES = 1u << 10,    /* an assigned pod's requests shrank */
+    TR_SCHED_EV_ALL = 0xffffffffu,
+};
+
+/* ---- the plugin -------------------------------------------------------------------------- */
+
+typedef struct tr_sched_plugin {
+    uint16_t abi_major;      /* TR_SCHED_ABI_MAJOR */
+    uint16_t abi_minor;      /* TR_SCHED_ABI_MINOR */
+    uint32_t size;           /* sizeof (tr_sched_plugin_t) */
+    uint32_t pod_size, node_size, host_size; /* sizeof the structs the plugin was built with */
+    const char *name;        /* as in profiles: "NodeResourcesFit" */
+
+    /* args: the profile's pluginConfig[].args for this name (NULL: none). NULL return = refuse
+     * (err says why; the profile fails to load). May be NULL: the plugin has no state. */
+    void *(*init) (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen);
+    void (*destroy) (void *self);
+
+    /* QueueSort: a before b? (one QueueSort per profile) */
+    int (*less) (void *self, const tr_sched_pod_t *a, const tr_sched_pod_t *b);
+    tr_sched_status_t (*pre_filter) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod);
+    tr_sched_status_t (*filter) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                 const tr_sched_node_t *node);
+    /* Called when no node fits, with the nodes' statuses (index matches snapshot->nodes). */
+    tr_sched_status_t (*post_filter) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                      const tr_sched_status_t *node_status, size_t n);
+    tr_sched_status_t (*pre_score) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                    const tr_sched_node_t *const *nodes, size_t n);
+    tr_sched_status_t (*score) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                const tr_sched_node_t *node, int64_t *score);
+    /* scores[i] of nodes[i] (as given to pre_score) → 0..100 in place. */
+    tr_sched_status_t (*normalize_score) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                          int64_t *scores, size_t n);
+    tr_sched_status_t (*reserve) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node);
+    void (*unreserve) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node);
+    tr_sched_status_t (*permit) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node,
+                                 int64_t *wait_ms);
+    tr_sched_status_t (*pre_bind) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node);
+    /* SUCCESS: bound (or queued for a batched binding by the framework); SKIP: not mine. */
+    tr_sched_status_t (*bind) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node);
+
+    /* TR_SCHED_EV_* that may make a pod this plugin rejected schedulable (0 = any event). */
+    uint32_t events;
+} tr_sched_plugin_t;
+
+typedef const tr_sched_plugin_t *(*tr_sched_plugin_entry_fn) (void);
+#define TR_SCHED_PLUGIN_ENTRY "troupe_sched_plugin_entry"
+
+/* Fills the ABI fields of a descriptor: TR_SCHED_PLUGIN_HEADER ("MyPlugin"), then the hooks. */
+#define TR_SCHED_PLUGIN_HEADER(nm)                                                                   \
+    .abi_major = TR_SCHED_ABI_MAJOR, .abi_minor = TR_SCHED_ABI_MINOR, .size = sizeof (tr_sched_plugin_t), \
+    .pod_size = sizeof (tr_sched_pod_t), .node_size = sizeof (tr_sched_node_t),                       \
+    .host_size = sizeof (tr_sched_host_t), .name = (nm)
+
+#endif
