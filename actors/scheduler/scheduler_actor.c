@@ -1,6 +1,9 @@
 /* scheduler_actor — see scheduler_actor.h. */
 #include "actors/scheduler/scheduler_actor.h"
-#include "actors/scheduler/sched.h"
+#include "actors/scheduler/framework.h"
+#include "actors/scheduler/profile.h"
+#include "actors/scheduler/sched_queue.h"
+#include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/meta.h"
 #include "core/value.h"
@@ -11,64 +14,146 @@
 
 #define A "scheduler"
 #define T_RUN 1
-#define T_RETRY 2
-#define BATCH 64
+#define T_FLUSH 2
+#define TICK_BUDGET_MS 20
 
 typedef struct {
-    sched_t *sched;
+    fw_profile_t *prof;
+    sched_queue_t *q;
+} slot_t;
+
+typedef struct {
+    troupe_ctx_t *ctx;
+    sched_snap_t *snap;
     troupe_informer_t *pods, *nodes;
-    json_t *queue;        /* "ns/name" → true: pods to try */
-    json_t *unschedulable;/* "ns/name" → last reason reported */
-    json_t *binding;      /* "ns/name" → true while a bind is in flight */
+    sched_config_t cfg;
+    slot_t slots[16];
+    size_t nslots;
+    size_t next_slot;
+    json_t *pending;   /* uid → tr_sched_pod_t * (ours): pending pods of one of our profiles */
+    json_t *reported;  /* uid → the last FitError reported */
+    json_t *binding;   /* uid → true while its binding is in flight */
+    int armed;
 } sch_t;
 
+static void *
+ptr_of (const json_t *v)
+{
+    return v ? (void *) (intptr_t) json_integer_value (v) : NULL;
+}
+
+static slot_t *
+slot_for (sch_t *s, const json_t *pod)
+{
+    const char *sn = tv_str (pod, "spec.schedulerName");
+    if (!sn || !*sn)
+        sn = "default-scheduler";
+    for (size_t i = 0; i < s->nslots; i++)
+        if (!strcmp (fw_profile_name (s->slots[i].prof), sn))
+            return &s->slots[i];
+    return NULL; /* not ours: kube-scheduler ignores pods of an unknown schedulerName */
+}
+
 static int
-pending (const json_t *pod)
+is_pending (const json_t *pod)
 {
     const char *node = tv_str (pod, "spec.nodeName");
-    const char *sn = tv_str (pod, "spec.schedulerName");
-    return (!node || !*node) && !tv_get (pod, "metadata.deletionTimestamp") && (!sn || !strcmp (sn, "default-scheduler"));
+    return (!node || !*node) && !tv_get (pod, "metadata.deletionTimestamp");
+}
+
+static int
+terminal (const json_t *pod)
+{
+    const char *ph = tv_str (pod, "status.phase");
+    return ph && (!strcmp (ph, "Succeeded") || !strcmp (ph, "Failed"));
 }
 
 static void
-key_of (const json_t *pod, char *buf, size_t len)
+arm (sch_t *s, int ms)
 {
-    snprintf (buf, len, "%s/%s", tv_str (pod, "metadata.namespace"), tv_str (pod, "metadata.name"));
+    troupe_timer_within (s->ctx, T_RUN, ms);
 }
 
 static void
-arm (troupe_ctx_t *ctx)
+event (sch_t *s, uint32_t mask)
 {
-    troupe_timer_within (ctx, T_RUN, 5); /* batch by time: a stream of events must not push it back */
+    int64_t now = troupe_now_ms ();
+    size_t moved = 0;
+    for (uint32_t bit = 1; bit && mask; bit <<= 1)
+        if (mask & bit) {
+            mask &= ~bit;
+            for (size_t i = 0; i < s->nslots; i++)
+                moved += sq_move_on_event (s->slots[i].q, bit, now);
+        }
+    if (moved)
+        arm (s, 5);
+}
+
+/* Drops a pending pod from its queue and frees it. */
+static void
+unpend (sch_t *s, const char *uid, const json_t *obj)
+{
+    tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, uid));
+    if (!p)
+        return;
+    slot_t *sl = slot_for (s, p->obj);
+    (void) obj;
+    if (sl)
+        sq_delete (sl->q, uid);
+    json_object_del (s->pending, uid);
+    snap_pod_free (p);
 }
 
 static void
-track (sch_t *s, troupe_ctx_t *ctx, const json_t *pod)
+track (sch_t *s, const json_t *old, const json_t *pod)
 {
-    char key[600];
-    key_of (pod, key, sizeof key);
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (!uid)
+        return;
     const char *node = tv_str (pod, "spec.nodeName");
     if (node && *node) {
-        sched_usage_add (s->sched, node, pod);
-        json_object_del (s->queue, key);
-        json_object_del (s->unschedulable, key);
-    } else if (pending (pod)) {
-        json_object_set_new (s->queue, key, json_true ());
-        arm (ctx);
+        unpend (s, uid, pod);
+        json_object_del (s->reported, uid);
+        json_object_del (s->binding, uid);
+        if (terminal (pod)) { /* as kube-scheduler's informer: terminal pods take no room */
+            if (snap_pod_delete (s->snap, uid))
+                event (s, TR_SCHED_EV_POD_DELETE);
+        } else
+            event (s, snap_pod_bound (s->snap, pod));
+        return;
     }
+    slot_t *sl = slot_for (s, pod);
+    if (!sl || !is_pending (pod)) {
+        unpend (s, uid, pod);
+        return;
+    }
+    tr_sched_pod_t *prev = ptr_of (json_object_get (s->pending, uid));
+    tr_sched_pod_t *p = snap_pod_new (pod);
+    if (!p)
+        return;
+    p->created_ms = prev ? prev->created_ms : troupe_now_ms ();
+    json_object_set_new (s->pending, uid, json_integer ((json_int_t) (intptr_t) p));
+    if (!json_object_get (s->binding, uid)) {
+        int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
+                      !json_equal (tv_get (old, "metadata.labels"), tv_get (pod, "metadata.labels"));
+        sq_add (sl->q, p, changed, troupe_now_ms ());
+        arm (s, 5);
+    }
+    snap_pod_free (prev);
 }
 
 static void
 on_pod_add (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
-    track (self, ctx, pod);
+    (void) ctx;
+    track (self, NULL, pod);
 }
 
 static void
 on_pod_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
 {
-    (void) old;
-    track (self, ctx, pod);
+    (void) ctx;
+    track (self, old, pod);
 }
 
 static void
@@ -76,223 +161,296 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
     (void) ctx;
     sch_t *s = self;
-    char key[600];
-    key_of (pod, key, sizeof key);
-    json_object_del (s->queue, key);
-    json_object_del (s->unschedulable, key);
-    if (tv_str (pod, "metadata.uid"))
-        sched_usage_remove (s->sched, tv_str (pod, "metadata.uid"));
-}
-
-static void
-requeue_unschedulable (sch_t *s, troupe_ctx_t *ctx)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach (s->unschedulable, k, v) json_object_set_new (s->queue, k, json_true ());
-    if (json_object_size (s->queue))
-        arm (ctx);
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (!uid)
+        return;
+    unpend (s, uid, pod);
+    json_object_del (s->reported, uid);
+    json_object_del (s->binding, uid);
+    if (snap_pod_delete (s->snap, uid))
+        event (s, TR_SCHED_EV_POD_DELETE);
 }
 
 static void
 on_node (void *self, troupe_ctx_t *ctx, const json_t *node)
 {
-    (void) node;
-    requeue_unschedulable (self, ctx);
+    (void) ctx;
+    sch_t *s = self;
+    event (s, snap_node_set (s->snap, node)); /* heartbeats return 0: no requeue */
 }
 
 static void
 on_node_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *node)
 {
-    /* heartbeats change only timestamps; requeue only on what can change a decision */
-    if (!json_equal (tv_get (old, "spec"), tv_get (node, "spec")) ||
-        !json_equal (tv_get (old, "status.allocatable"), tv_get (node, "status.allocatable")) ||
-        !json_equal (tv_get (old, "metadata.labels"), tv_get (node, "metadata.labels")))
-        requeue_unschedulable (self, ctx);
-    else {
-        /* readiness may have flipped */
-        size_t i;
-        json_t *c;
-        const char *a = NULL, *b = NULL;
-        json_array_foreach (tv_get (old, "status.conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), "Ready")) a = tv_str (c, "status");
-        json_array_foreach (tv_get (node, "status.conditions"), i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), "Ready")) b = tv_str (c, "status");
-        if ((a == NULL) != (b == NULL) || (a && b && strcmp (a, b)))
-            requeue_unschedulable (self, ctx);
-    }
+    (void) old;
+    on_node (self, ctx, node);
 }
 
+static void
+on_node_delete (void *self, troupe_ctx_t *ctx, const json_t *node)
+{
+    (void) ctx;
+    sch_t *s = self;
+    if (tv_str (node, "metadata.name"))
+        snap_node_delete (s->snap, tv_str (node, "metadata.name"));
+}
+
+/* ---- the environment a cycle runs in ------------------------------------------------------ */
+
+static const tr_sched_node_t *
+env_node (void *arg, const char *name)
+{
+    return snap_node (((sch_t *) arg)->snap, name);
+}
+
+static int
+env_assume (void *arg, const tr_sched_pod_t *pod, const char *node)
+{
+    return snap_assume (((sch_t *) arg)->snap, pod->obj, node);
+}
+
+static void
+env_forget (void *arg, const tr_sched_pod_t *pod)
+{
+    snap_forget (((sch_t *) arg)->snap, pod->uid);
+}
+
+static void
+env_of (sch_t *s, fw_env_t *env)
+{
+    *env = (fw_env_t) {snap_view (s->snap), env_node, env_assume, env_forget, s};
+}
+
+/* ---- bindings and reports ----------------------------------------------------------------- */
+
 typedef struct {
-    char key[600];
     char uid[64];
+    char ns[254], name[254];
     char node[254];
+    size_t slot;
 } bind_t;
+
+static void
+ignore (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) self, (void) ctx, (void) reply, (void) arg;
+}
 
 static void
 bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     sch_t *s = self;
     bind_t *b = arg;
-    json_object_del (s->binding, b->key);
+    json_object_del (s->binding, b->uid);
     if (reply->code == TR_OK) {
-        TR_INFO (A, "bound pod=%s node=%s", b->key, b->node);
+        TR_INFO (A, "bound pod=%s/%s node=%s", b->ns, b->name, b->node);
         char msg[1400];
-        snprintf (msg, sizeof msg, "Successfully assigned %s to %s", b->key, b->node);
+        snprintf (msg, sizeof msg, "Successfully assigned %s/%s to %s", b->ns, b->name, b->node);
         tr_env_t ev;
         tr_env_init (&ev);
         ev.verb = TR_VERB_CREATE;
         strcpy (ev.kind, "Event");
-        snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (reply->body, "metadata.namespace"));
-        ev.body = tr_event_new (reply->body, "Normal", "Scheduled", msg, "default-scheduler", NULL, troupe_now_ms ());
+        snprintf (ev.ns, sizeof ev.ns, "%s", b->ns);
+        ev.body = tr_event_new (reply->body, "Normal", "Scheduled", msg, fw_profile_name (s->slots[b->slot].prof), NULL,
+                                troupe_now_ms ());
         troupe_request (ctx, &ev, NULL, NULL);
         tr_env_clear (&ev);
     } else {
-        /* the assumption was wrong (pod changed, or gone): forget it, try again from the cache */
-        sched_usage_remove (s->sched, b->uid);
-        if (reply->code != TR_NOT_FOUND) {
-            json_object_set_new (s->queue, b->key, json_true ());
-            troupe_timer_within (ctx, T_RUN, 200);
+        /* the assumption was wrong (the pod changed, or is gone): Unreserve, forget, requeue */
+        tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, b->uid));
+        if (snap_is_assumed (s->snap, b->uid)) {
+            if (p) {
+                fw_env_t env;
+                env_of (s, &env);
+                fw_unreserve (s->slots[b->slot].prof, &env, p, b->node);
+            } else
+                snap_forget (s->snap, b->uid);
         }
-        TR_DEBUG (A, "bind failed pod=%s code=%s", b->key, tr_code_name (reply->code));
+        if (p && reply->code != TR_NOT_FOUND) {
+            sq_add (s->slots[b->slot].q, p, 1, troupe_now_ms ());
+            arm (s, 50);
+        }
+        TR_DEBUG (A, "bind failed pod=%s/%s code=%s", b->ns, b->name, tr_code_name (reply->code));
     }
     free (b);
 }
 
 static void
-ignore (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+send_binding (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *node)
 {
-    (void) self;
-    (void) ctx;
-    (void) reply;
-    (void) arg;
+    bind_t *b = calloc (1, sizeof *b);
+    snprintf (b->uid, sizeof b->uid, "%s", p->uid);
+    snprintf (b->ns, sizeof b->ns, "%s", p->ns);
+    snprintf (b->name, sizeof b->name, "%s", p->name);
+    snprintf (b->node, sizeof b->node, "%s", node);
+    b->slot = slot;
+    json_object_set_new (s->binding, p->uid, json_true ());
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_PATCH;
+    strcpy (req.kind, "Pod");
+    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
+    snprintf (req.name, sizeof req.name, "%s", p->name);
+    const char *rvs = tv_str (p->obj, "metadata.resourceVersion");
+    req.rv = rvs ? strtoull (rvs, NULL, 10) : 0;
+    req.opts = json_pack ("{s:s}", "subresource", "binding");
+    req.body = json_pack ("{s:{s:s}}", "spec", "nodeName", node);
+    troupe_request (s->ctx, &req, bound, b); /* not awaited: the store's group commit batches them */
+    tr_env_clear (&req);
 }
 
+/* PodScheduled=False and one FailedScheduling Event, only when the message changed. */
 static void
-report_unschedulable (sch_t *s, troupe_ctx_t *ctx, const json_t *pod, const char *key, const char *why)
+report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why)
 {
-    const char *last = json_string_value (json_object_get (s->unschedulable, key));
+    const char *last = json_string_value (json_object_get (s->reported, p->uid));
     if (last && !strcmp (last, why))
-        return; /* already said (compared before the set below frees the old string) */
-    json_object_set_new (s->unschedulable, key, json_string (why));
-    TR_INFO (A, "unschedulable pod=%s reason=\"%s\"", key, why);
+        return;
+    json_object_set_new (s->reported, p->uid, json_string (why));
+    TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
     char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_PATCH;
     strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
-    snprintf (req.name, sizeof req.name, "%s", tv_str (pod, "metadata.name"));
+    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
+    snprintf (req.name, sizeof req.name, "%s", p->name);
     req.opts = json_pack ("{s:s}", "subresource", "status");
     req.body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
                           "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
                           "lastTransitionTime", now);
-    troupe_request (ctx, &req, ignore, NULL);
+    troupe_request (s->ctx, &req, ignore, NULL);
     tr_env_clear (&req);
     tr_env_init (&req);
     req.verb = TR_VERB_CREATE;
     strcpy (req.kind, "Event");
-    snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
-    req.body = tr_event_new (pod, "Warning", "FailedScheduling", why, "default-scheduler", NULL, troupe_now_ms ());
-    troupe_request (ctx, &req, ignore, NULL);
+    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
+    req.body = tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof), NULL,
+                             troupe_now_ms ());
+    troupe_request (s->ctx, &req, ignore, NULL);
     tr_env_clear (&req);
 }
 
-static void
-collect (void *arg, const json_t *node)
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+/* Schedules one pod of slot i; 0 when its queue had nothing ready. */
+static int
+one (sch_t *s, size_t i, int64_t now)
 {
-    json_array_append ((json_t *) arg, (json_t *) node);
+    slot_t *sl = &s->slots[i];
+    tr_sched_pod_t *p = sq_pop (sl->q, now);
+    if (!p)
+        return 0;
+    if (ptr_of (json_object_get (s->pending, p->uid)) != p || json_object_get (s->binding, p->uid)) {
+        sq_done (sl->q, p->uid); /* stale: a newer version is (or will be) queued */
+        return 1;
+    }
+    fw_env_t env;
+    env_of (s, &env);
+    fw_result_t r;
+    fw_schedule (sl->prof, &env, p, &r);
+    switch (r.outcome) {
+    case FW_SCHEDULED:
+        sq_done (sl->q, p->uid);
+        sq_delete (sl->q, p->uid);
+        if (r.host_binds)
+            send_binding (s, i, p, r.node);
+        break;
+    case FW_UNSCHEDULABLE:
+        sq_requeue (sl->q, p, 1, r.events, now);
+        report_unschedulable (s, i, p, r.message);
+        break;
+    case FW_ERROR:
+        TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
+        sq_requeue (sl->q, p, 0, 0, now);
+        break;
+    }
+    return 1;
 }
 
 static void
-run (sch_t *s, troupe_ctx_t *ctx)
+run (sch_t *s)
 {
-    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes))
+    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !s->nslots)
         return;
-    json_t *nodes = json_array ();
-    troupe_informer_foreach (s->nodes, collect, nodes);
-    int done = 0;
-    const char *key;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe (s->queue, tmp, key, v) {
-        if (done == BATCH)
-            break;
-        char k[600];
-        snprintf (k, sizeof k, "%s", key);
-        json_object_del (s->queue, k);
-        if (json_object_get (s->binding, k))
-            continue;
-        char ns[254], name[254];
-        const char *slash = strchr (k, '/');
-        if (!slash)
-            continue;
-        snprintf (ns, sizeof ns, "%.*s", (int) (slash - k), k);
-        snprintf (name, sizeof name, "%s", slash + 1);
-        const json_t *pod = troupe_informer_get (s->pods, ns, name);
-        if (!pod || !pending (pod))
-            continue;
-        done++;
-        char node[254], why[512];
-        if (sched_schedule (s->sched, pod, nodes, node, sizeof node, why, sizeof why)) {
-            report_unschedulable (s, ctx, pod, k, why);
-            continue;
-        }
-        sched_usage_add (s->sched, node, pod); /* assume: the next pod sees this one */
-        bind_t *b = calloc (1, sizeof *b);
-        snprintf (b->key, sizeof b->key, "%s", k);
-        snprintf (b->uid, sizeof b->uid, "%s", tv_str (pod, "metadata.uid") ? tv_str (pod, "metadata.uid") : "");
-        snprintf (b->node, sizeof b->node, "%s", node);
-        json_object_set_new (s->binding, k, json_true ());
-        tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_PATCH;
-        strcpy (req.kind, "Pod");
-        snprintf (req.ns, sizeof req.ns, "%s", ns);
-        snprintf (req.name, sizeof req.name, "%s", name);
-        const char *rvs = tv_str (pod, "metadata.resourceVersion");
-        req.rv = rvs ? strtoull (rvs, NULL, 10) : 0;
-        req.opts = json_pack ("{s:s}", "subresource", "binding");
-        req.body = json_pack ("{s:{s:s}}", "spec", "nodeName", node);
-        troupe_request (ctx, &req, bound, b);
-        tr_env_clear (&req);
+    int64_t start = troupe_now_ms (), now = start;
+    size_t idle = 0;
+    /* many pods per tick, round-robin over the profiles, but a bounded time so watches flow */
+    while (idle < s->nslots && now - start < TICK_BUDGET_MS) {
+        size_t i = s->next_slot++ % s->nslots;
+        if (one (s, i, now))
+            idle = 0;
+        else
+            idle++;
+        now = troupe_now_ms ();
     }
-    json_decref (nodes);
-    if (json_object_size (s->queue))
-        arm (ctx);
+    int64_t next = -1;
+    for (size_t i = 0; i < s->nslots; i++) {
+        int64_t n = sq_next_ms (s->slots[i].q, now);
+        if (n >= 0 && (next < 0 || n < next))
+            next = n;
+    }
+    if (next >= 0)
+        arm (s, next > 0 ? (int) (next < 1000 ? next : 1000) : 1);
 }
 
 static void
 on_synced (void *self, troupe_ctx_t *ctx)
 {
-    (void) self;
-    arm (ctx);
+    (void) ctx;
+    arm (self, 1);
 }
 
 static void *
 sch_create (troupe_ctx_t *ctx, const json_t *config)
 {
-    (void) config;
     sch_t *s = calloc (1, sizeof *s);
-    s->sched = sched_new ();
-    s->queue = json_object ();
-    s->unschedulable = json_object ();
+    s->ctx = ctx;
+    s->snap = snap_new ();
+    s->pending = json_object ();
+    s->reported = json_object ();
     s->binding = json_object ();
+    char err[512] = "";
+    const char *file = tv_str (config, "schedulerConfig");
+    int rc = file && *file ? sched_config_load_file (file, &s->cfg, err, sizeof err)
+                           : sched_config_load (NULL, NULL, &s->cfg, err, sizeof err);
+    if (rc) {
+        TR_ERROR (A, "scheduler configuration %s: %s; using the default profile", file ? file : "", err);
+        sched_config_clear (&s->cfg);
+        sched_config_load (NULL, NULL, &s->cfg, err, sizeof err);
+    }
+    for (size_t i = 0; i < s->cfg.nerrors; i++)
+        TR_ERROR (A, "%s", s->cfg.errors[i]);
+    for (size_t i = 0; i < s->cfg.nprofiles && s->nslots < 16; i++) {
+        s->slots[s->nslots].prof = s->cfg.profiles[i];
+        s->slots[s->nslots].q = sq_new (fw_profile_less, s->cfg.profiles[i], NULL);
+        TR_INFO (A, "profile %s loaded", fw_profile_name (s->cfg.profiles[i]));
+        s->nslots++;
+    }
     troupe_handlers_t ph = {on_pod_add, on_pod_update, on_pod_delete, on_synced};
-    troupe_handlers_t nh = {on_node, on_node_update, on_node, on_synced};
+    troupe_handlers_t nh = {on_node, on_node_update, on_node_delete, on_synced};
     s->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
     s->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
-    troupe_timer (ctx, T_RETRY, 10000, 1);
+    troupe_timer (ctx, T_FLUSH, 1000, 1);
     return s;
 }
 
 static int
 sch_timer (void *self, troupe_ctx_t *ctx, int id)
 {
+    (void) ctx;
     sch_t *s = self;
     if (id == T_RUN)
-        run (s, ctx);
-    else if (id == T_RETRY)
-        requeue_unschedulable (s, ctx);
+        run (s);
+    else if (id == T_FLUSH) {
+        int64_t now = troupe_now_ms ();
+        for (size_t i = 0; i < s->nslots; i++) {
+            sq_flush (s->slots[i].q, now);
+            if (sq_next_ms (s->slots[i].q, now) == 0)
+                arm (s, 1);
+        }
+    }
     return 0;
 }
 
@@ -302,10 +460,16 @@ sch_destroy (void **p)
     sch_t *s = *p;
     if (!s)
         return;
-    sched_destroy (&s->sched);
-    json_decref (s->queue);
-    json_decref (s->unschedulable);
+    for (size_t i = 0; i < s->nslots; i++)
+        sq_destroy (&s->slots[i].q);
+    const char *k;
+    json_t *v;
+    json_object_foreach (s->pending, k, v) snap_pod_free (ptr_of (v));
+    json_decref (s->pending);
+    json_decref (s->reported);
     json_decref (s->binding);
+    sched_config_clear (&s->cfg);
+    snap_destroy (&s->snap);
     free (s);
     *p = NULL;
 }

@@ -1,0 +1,778 @@
+/* framework — see framework.h. */
+#include "actors/scheduler/framework.h"
+#include "core/log.h"
+#include "core/quantity.h"
+#include "core/selector.h"
+#include "core/value.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPOINTS 10
+#define MAXINST 64
+
+typedef struct {
+    const tr_sched_plugin_t *p;
+    void *self;
+    void *dl;
+    uint32_t points;
+    int64_t weight;
+} inst_t;
+
+struct fw_profile {
+    char *name;
+    int pct;
+    inst_t inst[MAXINST];
+    size_t ninst;
+    uint8_t order[NPOINTS][MAXINST];
+    size_t norder[NPOINTS];
+    uint64_t rng;
+    size_t next_start;
+};
+
+/* ---- the cycle state ---------------------------------------------------------------------- */
+
+typedef struct {
+    char *key;
+    void *data;
+    void (*free_fn) (void *);
+} kv_t;
+
+struct tr_sched_cycle {
+    const fw_env_t *env;
+    kv_t *kv;
+    size_t nkv, capkv;
+    char **strs;
+    size_t nstrs, capstrs;
+    pthread_mutex_t mu;
+};
+
+static void
+cs_init (tr_sched_cycle_t *cs, const fw_env_t *env)
+{
+    memset (cs, 0, sizeof *cs);
+    cs->env = env;
+    pthread_mutex_init (&cs->mu, NULL);
+}
+
+static void
+cs_clear (tr_sched_cycle_t *cs)
+{
+    for (size_t i = 0; i < cs->nkv; i++) {
+        if (cs->kv[i].free_fn)
+            cs->kv[i].free_fn (cs->kv[i].data);
+        free (cs->kv[i].key);
+    }
+    for (size_t i = 0; i < cs->nstrs; i++)
+        free (cs->strs[i]);
+    free (cs->kv);
+    free (cs->strs);
+    pthread_mutex_destroy (&cs->mu);
+}
+
+static void
+h_log (int level, const char *plugin, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, sizeof buf, fmt, ap);
+    va_end (ap);
+    if (level == TR_SCHED_LOG_ERROR)
+        TR_ERROR ("scheduler", "plugin=%s %s", plugin ? plugin : "?", buf);
+    else if (level == TR_SCHED_LOG_WARN)
+        TR_WARN ("scheduler", "plugin=%s %s", plugin ? plugin : "?", buf);
+    else if (level == TR_SCHED_LOG_INFO)
+        TR_INFO ("scheduler", "plugin=%s %s", plugin ? plugin : "?", buf);
+    else
+        TR_DEBUG ("scheduler", "plugin=%s %s", plugin ? plugin : "?", buf);
+}
+
+static const char *
+h_intern (tr_sched_cycle_t *cs, const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start (ap, fmt);
+    if (vasprintf (&s, fmt, ap) < 0)
+        s = NULL;
+    va_end (ap);
+    if (!s)
+        return "";
+    pthread_mutex_lock (&cs->mu);
+    if (cs->nstrs == cs->capstrs) {
+        cs->capstrs = cs->capstrs ? 2 * cs->capstrs : 8;
+        cs->strs = realloc (cs->strs, cs->capstrs * sizeof *cs->strs);
+    }
+    cs->strs[cs->nstrs++] = s;
+    pthread_mutex_unlock (&cs->mu);
+    return s;
+}
+
+static void
+h_write (tr_sched_cycle_t *cs, const char *key, void *data, void (*free_fn) (void *))
+{
+    for (size_t i = 0; i < cs->nkv; i++)
+        if (!strcmp (cs->kv[i].key, key)) {
+            if (cs->kv[i].free_fn && cs->kv[i].data != data)
+                cs->kv[i].free_fn (cs->kv[i].data);
+            cs->kv[i].data = data;
+            cs->kv[i].free_fn = free_fn;
+            return;
+        }
+    if (cs->nkv == cs->capkv) {
+        cs->capkv = cs->capkv ? 2 * cs->capkv : 8;
+        cs->kv = realloc (cs->kv, cs->capkv * sizeof *cs->kv);
+    }
+    cs->kv[cs->nkv++] = (kv_t) {strdup (key), data, free_fn};
+}
+
+static void *
+h_read (tr_sched_cycle_t *cs, const char *key)
+{
+    for (size_t i = 0; i < cs->nkv; i++)
+        if (!strcmp (cs->kv[i].key, key))
+            return cs->kv[i].data;
+    return NULL;
+}
+
+static const tr_sched_snapshot_t *
+h_snapshot (tr_sched_cycle_t *cs)
+{
+    return cs->env->snap;
+}
+
+static const tr_sched_node_t *
+h_node (tr_sched_cycle_t *cs, const char *name)
+{
+    if (cs->env->node)
+        return cs->env->node (cs->env->arg, name);
+    for (uint32_t i = 0; i < cs->env->snap->nnodes; i++)
+        if (!strcmp (cs->env->snap->nodes[i]->name, name))
+            return cs->env->snap->nodes[i];
+    return NULL;
+}
+
+static int
+h_quantity_milli (const char *text, int64_t *out)
+{
+    return text && !quantity_parse_milli (text, out, NULL, 0) ? 0 : -1;
+}
+
+static int
+h_label_selector_match (const json_t *sel, const json_t *labels)
+{
+    if (!sel || json_is_null (sel))
+        return 0;
+    selector_t *s = selector_from_object (sel, NULL, 0);
+    if (!s)
+        return -1;
+    int m = selector_matches (s, labels);
+    selector_destroy (&s);
+    return m;
+}
+
+static int
+in_values (const json_t *values, const char *v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (values, i, x) if (json_is_string (x) && !strcmp (json_string_value (x), v)) return 1;
+    return 0;
+}
+
+/* One requirement against a value (NULL: key absent). 1, 0, -1 malformed. */
+static int
+requirement (const json_t *req, const char *have)
+{
+    const char *op = tv_str (req, "operator");
+    const json_t *values = tv_get (req, "values");
+    if (!op || !tv_str (req, "key"))
+        return -1;
+    if (!strcmp (op, "In"))
+        return have && in_values (values, have);
+    if (!strcmp (op, "NotIn"))
+        return !have || !in_values (values, have);
+    if (!strcmp (op, "Exists"))
+        return have != NULL;
+    if (!strcmp (op, "DoesNotExist"))
+        return have == NULL;
+    if (!strcmp (op, "Gt") || !strcmp (op, "Lt")) {
+        if (json_array_size (values) != 1 || !json_is_string (json_array_get (values, 0)))
+            return -1;
+        char *end;
+        long long want = strtoll (json_string_value (json_array_get (values, 0)), &end, 10);
+        if (*end)
+            return -1;
+        if (!have)
+            return 0;
+        long long got = strtoll (have, &end, 10);
+        if (*end || !*have)
+            return 0;
+        return !strcmp (op, "Gt") ? got > want : got < want;
+    }
+    return -1;
+}
+
+static int
+h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
+{
+    size_t i, j;
+    json_t *term, *req;
+    json_array_foreach (terms, i, term) {
+        const json_t *exprs = tv_get (term, "matchExpressions"), *fields = tv_get (term, "matchFields");
+        if (!json_array_size (exprs) && !json_array_size (fields))
+            continue; /* an empty term matches no objects */
+        int ok = 1;
+        json_array_foreach (exprs, j, req) {
+            int m = requirement (req, json_string_value (json_object_get (node->labels, tv_str (req, "key"))));
+            if (m < 0)
+                return -1;
+            if (!m) {
+                ok = 0;
+                break;
+            }
+        }
+        if (ok)
+            json_array_foreach (fields, j, req) {
+                const char *key = tv_str (req, "key"), *op = tv_str (req, "operator");
+                if (!key || strcmp (key, "metadata.name") || !op || (strcmp (op, "In") && strcmp (op, "NotIn")))
+                    return -1;
+                int m = requirement (req, node->name);
+                if (m < 0)
+                    return -1;
+                if (!m) {
+                    ok = 0;
+                    break;
+                }
+            }
+        if (ok)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
+           size_t nvictims)
+{
+    (void) cs, (void) pod, (void) node, (void) victims, (void) nvictims;
+    return -1; /* preemption is not wired yet */
+}
+
+static const tr_sched_host_t host = {
+    .size = sizeof (tr_sched_host_t),
+    .log = h_log,
+    .intern = h_intern,
+    .write = h_write,
+    .read = h_read,
+    .snapshot = h_snapshot,
+    .node = h_node,
+    .quantity_milli = h_quantity_milli,
+    .label_selector_match = h_label_selector_match,
+    .node_selector_match = h_node_selector_match,
+    .preempt = h_preempt,
+};
+
+const tr_sched_host_t *
+fw_host (void)
+{
+    return &host;
+}
+
+/* ---- profiles ----------------------------------------------------------------------------- */
+
+fw_profile_t *
+fw_profile_new (const char *name, int percentage)
+{
+    fw_profile_t *p = calloc (1, sizeof *p);
+    p->name = strdup (name);
+    p->pct = percentage;
+    p->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t) (uintptr_t) p;
+    return p;
+}
+
+void
+fw_profile_destroy (fw_profile_t **pp)
+{
+    fw_profile_t *p = *pp;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ninst; i++) {
+        if (p->inst[i].p->destroy && p->inst[i].self)
+            p->inst[i].p->destroy (p->inst[i].self);
+        if (p->inst[i].dl)
+            dlclose (p->inst[i].dl);
+    }
+    free (p->name);
+    free (p);
+    *pp = NULL;
+}
+
+const char *
+fw_profile_name (const fw_profile_t *p)
+{
+    return p->name;
+}
+
+void
+fw_profile_set_percentage (fw_profile_t *p, int percentage)
+{
+    p->pct = percentage;
+}
+
+void
+fw_profile_seed (fw_profile_t *p, uint64_t seed)
+{
+    p->rng = seed ? seed : 1;
+}
+
+static uint64_t
+rnd (fw_profile_t *p)
+{
+    uint64_t x = p->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return p->rng = x;
+}
+
+static int
+implements (const tr_sched_plugin_t *pl, int pt)
+{
+    switch (pt) {
+    case 0: return pl->less != NULL;
+    case 1: return pl->pre_filter != NULL;
+    case 2: return pl->filter != NULL;
+    case 3: return pl->post_filter != NULL;
+    case 4: return pl->pre_score != NULL;
+    case 5: return pl->score != NULL;
+    case 6: return pl->reserve != NULL || pl->unreserve != NULL;
+    case 7: return pl->permit != NULL;
+    case 8: return pl->pre_bind != NULL;
+    case 9: return pl->bind != NULL;
+    }
+    return 0;
+}
+
+static int
+find_inst (const fw_profile_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->ninst; i++)
+        if (!strcmp (p->inst[i].p->name, name))
+            return (int) i;
+    return -1;
+}
+
+int
+fw_profile_add (fw_profile_t *p, const tr_sched_plugin_t *pl, const json_t *args, uint32_t points, int64_t weight,
+                void *dl, char *err, size_t errlen)
+{
+    int idx = find_inst (p, pl->name);
+    if (idx < 0) {
+        if (p->ninst == MAXINST) {
+            snprintf (err, errlen, "%s: too many plugins in profile %s", pl->name, p->name);
+            return -1;
+        }
+        void *self = NULL;
+        if (pl->init) {
+            char e[512] = "";
+            self = pl->init (args, &host, e, sizeof e);
+            if (!self) {
+                snprintf (err, errlen, "%s: %s", pl->name, *e ? e : "init refused");
+                return -1;
+            }
+        }
+        idx = (int) p->ninst++;
+        p->inst[idx] = (inst_t) {pl, self, dl, 0, 1};
+    } else if (dl)
+        dlclose (dl); /* the instance has its own handle already */
+    inst_t *in = &p->inst[idx];
+    if (weight > 0)
+        in->weight = weight;
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        if (!(points & (1u << pt)) || !implements (pl, pt) || (in->points & (1u << pt)))
+            continue;
+        if (pt == 0)
+            p->norder[0] = 0; /* one QueueSort per profile: the last one enabled */
+        in->points |= 1u << pt;
+        p->order[pt][p->norder[pt]++] = (uint8_t) idx;
+    }
+    return 0;
+}
+
+void
+fw_profile_remove (fw_profile_t *p, const char *name, uint32_t points)
+{
+    int idx = find_inst (p, name);
+    if (idx < 0)
+        return;
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        if (!(points & (1u << pt)))
+            continue;
+        size_t k = 0;
+        for (size_t i = 0; i < p->norder[pt]; i++)
+            if (p->order[pt][i] != idx)
+                p->order[pt][k++] = p->order[pt][i];
+        p->norder[pt] = k;
+        p->inst[idx].points &= ~(1u << pt);
+    }
+}
+
+static int
+pt_index (uint32_t point)
+{
+    for (int i = 0; i < NPOINTS; i++)
+        if (point == 1u << i)
+            return i;
+    return -1;
+}
+
+size_t
+fw_profile_list (const fw_profile_t *p, uint32_t point, const char **names, int64_t *weights, size_t max)
+{
+    int pt = pt_index (point);
+    if (pt < 0)
+        return 0;
+    for (size_t i = 0; i < p->norder[pt] && i < max; i++) {
+        if (names)
+            names[i] = p->inst[p->order[pt][i]].p->name;
+        if (weights)
+            weights[i] = p->inst[p->order[pt][i]].weight;
+    }
+    return p->norder[pt];
+}
+
+int
+fw_profile_less (void *arg, const tr_sched_pod_t *a, const tr_sched_pod_t *b)
+{
+    fw_profile_t *p = arg;
+    if (p && p->norder[0]) {
+        inst_t *in = &p->inst[p->order[0][0]];
+        return in->p->less (in->self, a, b);
+    }
+    if (a->priority != b->priority)
+        return a->priority > b->priority;
+    return a->created_ms < b->created_ms;
+}
+
+/* ---- one cycle ---------------------------------------------------------------------------- */
+
+size_t
+fw_nodes_to_find (int percentage, size_t n)
+{
+    if (n < 100 || percentage >= 100)
+        return n;
+    long pct = percentage;
+    if (pct <= 0) {
+        pct = 50 - (long) n / 125;
+        if (pct < 5)
+            pct = 5;
+    }
+    size_t k = n * (size_t) pct / 100;
+    return k < 100 ? 100 : k;
+}
+
+typedef struct {
+    char *text;
+    size_t count;
+} reason_t;
+
+static int
+cmp_str (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* FitError.Error(): "0/N nodes are available: " + sort.Strings("<count> <reason>") joined ", " + "." */
+static void
+fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size_t n, const char *prefilter)
+{
+    if (!nall) {
+        snprintf (out, len, "no nodes available to schedule pods");
+        return;
+    }
+    int off = snprintf (out, len, "0/%zu nodes are available:", nall);
+    if (prefilter) {
+        snprintf (out + off, len - (size_t) off, " %s.", prefilter);
+        return;
+    }
+    json_t *counts = json_object ();
+    for (size_t i = 0; i < n; i++) {
+        const char *r = st[i].reason ? st[i].reason : st[i].code == TR_SCHED_SUCCESS ? NULL : "unknown";
+        if (!r)
+            continue;
+        json_t *c = json_object_get (counts, r);
+        if (c)
+            json_integer_set (c, json_integer_value (c) + 1);
+        else
+            json_object_set_new (counts, r, json_integer (1));
+    }
+    size_t m = json_object_size (counts), k = 0;
+    char **items = calloc (m ? m : 1, sizeof *items);
+    const char *r;
+    json_t *c;
+    json_object_foreach (counts, r, c) if (asprintf (&items[k], "%lld %s", (long long) json_integer_value (c), r) >= 0) k++;
+    qsort (items, k, sizeof *items, cmp_str);
+    for (size_t i = 0; i < k; i++) {
+        if (off < (int) len)
+            off += snprintf (out + off, len - (size_t) off, "%s%s", i ? ", " : " ", items[i]);
+        free (items[i]);
+    }
+    free (items);
+    json_decref (counts);
+    if (off < (int) len)
+        snprintf (out + off, len - (size_t) off, ".");
+}
+
+static uint32_t
+events_of (const inst_t *in)
+{
+    return in->p->events ? in->p->events : TR_SCHED_EV_ALL;
+}
+
+static void
+run_unreserve (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    for (size_t k = p->norder[6]; k-- > 0;) {
+        inst_t *in = &p->inst[p->order[6][k]];
+        if (in->p->unreserve)
+            in->p->unreserve (in->self, cs, pod, node);
+    }
+}
+
+void
+fw_unreserve (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node)
+{
+    tr_sched_cycle_t cs;
+    cs_init (&cs, env);
+    run_unreserve (p, &cs, pod, node);
+    cs_clear (&cs);
+    if (env->forget)
+        env->forget (env->arg, pod);
+}
+
+static void
+fail (fw_result_t *out, fw_outcome_t o, const char *fmt, ...)
+{
+    out->outcome = o;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (out->message, sizeof out->message, fmt, ap);
+    va_end (ap);
+}
+
+void
+fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out)
+{
+    memset (out, 0, sizeof *out);
+    tr_sched_cycle_t cs;
+    cs_init (&cs, env);
+    const tr_sched_snapshot_t *snap = env->snap;
+    size_t n = snap->nnodes;
+    uint8_t skip[MAXINST] = {0};
+    tr_sched_status_t *st = NULL;
+    const tr_sched_node_t **feasible = NULL;
+    int64_t *totals = NULL, *scores = NULL;
+
+    /* PreFilter */
+    for (size_t k = 0; k < p->norder[1]; k++) {
+        inst_t *in = &p->inst[p->order[1][k]];
+        tr_sched_status_t s = in->p->pre_filter (in->self, &cs, pod);
+        if (s.code == TR_SCHED_SKIP)
+            skip[p->order[1][k]] = 1;
+        else if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
+            out->outcome = FW_UNSCHEDULABLE;
+            out->events = events_of (in);
+            fit_error (out->message, sizeof out->message, n, NULL, 0, s.reason ? s.reason : in->p->name);
+            goto done;
+        } else if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running PreFilter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            goto done;
+        }
+    }
+
+    /* Filter, over a sample */
+    st = calloc (n ? n : 1, sizeof *st);
+    feasible = calloc (n ? n : 1, sizeof *feasible);
+    size_t want = fw_nodes_to_find (p->pct, n), nfeasible = 0, processed = 0;
+    size_t start = n ? p->next_start % n : 0;
+    uint64_t rejected = 0;
+    for (; processed < n && nfeasible < want; processed++) {
+        size_t idx = (start + processed) % n;
+        const tr_sched_node_t *node = snap->nodes[idx];
+        int ok = 1;
+        for (size_t k = 0; k < p->norder[2]; k++) {
+            uint8_t ii = p->order[2][k];
+            if (skip[ii])
+                continue;
+            inst_t *in = &p->inst[ii];
+            tr_sched_status_t s = in->p->filter (in->self, &cs, pod, node);
+            if (s.code == TR_SCHED_SUCCESS)
+                continue;
+            if (s.code == TR_SCHED_ERROR) {
+                fail (out, FW_ERROR, "running Filter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+                goto done;
+            }
+            st[idx] = s;
+            if (!st[idx].reason)
+                st[idx].reason = in->p->name;
+            rejected |= 1ull << ii;
+            ok = 0;
+            break;
+        }
+        if (ok)
+            feasible[nfeasible++] = node;
+    }
+    if (n)
+        p->next_start = (start + processed) % n;
+    out->evaluated = processed;
+    out->feasible = nfeasible;
+
+    if (!nfeasible) {
+        for (size_t k = 0; k < p->norder[3]; k++) {
+            inst_t *in = &p->inst[p->order[3][k]];
+            tr_sched_status_t s = in->p->post_filter (in->self, &cs, pod, st, n);
+            if (s.code == TR_SCHED_SUCCESS)
+                break;
+        }
+        out->outcome = FW_UNSCHEDULABLE;
+        for (size_t i = 0; i < p->ninst; i++)
+            if (rejected & (1ull << i))
+                out->events |= events_of (&p->inst[i]);
+        if (!out->events)
+            out->events = TR_SCHED_EV_ALL;
+        fit_error (out->message, sizeof out->message, n, st, n, NULL);
+        goto done;
+    }
+
+    /* PreScore, Score, NormalizeScore, weights */
+    size_t chosen = 0;
+    if (nfeasible > 1) {
+        memset (skip, 0, sizeof skip);
+        for (size_t k = 0; k < p->norder[4]; k++) {
+            inst_t *in = &p->inst[p->order[4][k]];
+            tr_sched_status_t s = in->p->pre_score (in->self, &cs, pod, feasible, nfeasible);
+            if (s.code == TR_SCHED_SKIP)
+                skip[p->order[4][k]] = 1;
+            else if (s.code != TR_SCHED_SUCCESS) {
+                fail (out, FW_ERROR, "running PreScore plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+                goto done;
+            }
+        }
+        totals = calloc (nfeasible, sizeof *totals);
+        scores = calloc (nfeasible, sizeof *scores);
+        for (size_t k = 0; k < p->norder[5]; k++) {
+            uint8_t ii = p->order[5][k];
+            if (skip[ii])
+                continue;
+            inst_t *in = &p->inst[ii];
+            for (size_t i = 0; i < nfeasible; i++) {
+                scores[i] = 0;
+                tr_sched_status_t s = in->p->score (in->self, &cs, pod, feasible[i], &scores[i]);
+                if (s.code != TR_SCHED_SUCCESS) {
+                    fail (out, FW_ERROR, "running Score plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+                    goto done;
+                }
+            }
+            if (in->p->normalize_score) {
+                tr_sched_status_t s = in->p->normalize_score (in->self, &cs, pod, scores, nfeasible);
+                if (s.code != TR_SCHED_SUCCESS) {
+                    fail (out, FW_ERROR, "running NormalizeScore plugin \"%s\": %s", in->p->name,
+                          s.reason ? s.reason : "error");
+                    goto done;
+                }
+            }
+            for (size_t i = 0; i < nfeasible; i++)
+                totals[i] += scores[i] * in->weight;
+        }
+        /* selectHost: the highest total, ties by reservoir sampling */
+        int64_t best = totals[0];
+        size_t cnt = 1;
+        for (size_t i = 1; i < nfeasible; i++) {
+            if (totals[i] > best) {
+                best = totals[i];
+                chosen = i;
+                cnt = 1;
+            } else if (totals[i] == best) {
+                cnt++;
+                if (rnd (p) % cnt == 0)
+                    chosen = i;
+            }
+        }
+    }
+    const char *node = feasible[chosen]->name;
+    snprintf (out->node, sizeof out->node, "%s", node);
+
+    /* assume, Reserve, Permit, PreBind, Bind */
+    if (env->assume && env->assume (env->arg, pod, node)) {
+        fail (out, FW_ERROR, "assuming pod on node %s failed", node);
+        goto done;
+    }
+    for (size_t k = 0; k < p->norder[6]; k++) {
+        inst_t *in = &p->inst[p->order[6][k]];
+        if (!in->p->reserve)
+            continue;
+        tr_sched_status_t s = in->p->reserve (in->self, &cs, pod, node);
+        if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running Reserve plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            goto undo;
+        }
+    }
+    for (size_t k = 0; k < p->norder[7]; k++) {
+        inst_t *in = &p->inst[p->order[7][k]];
+        int64_t wait = 0;
+        tr_sched_status_t s = in->p->permit (in->self, &cs, pod, node, &wait);
+        if (s.code == TR_SCHED_SUCCESS)
+            continue;
+        if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
+            fail (out, FW_UNSCHEDULABLE, "pod rejected by Permit plugin \"%s\": %s", in->p->name,
+                  s.reason ? s.reason : "rejected");
+            out->events = events_of (in);
+        } else
+            fail (out, FW_ERROR, "Permit plugin \"%s\": %s", in->p->name,
+                  s.code == TR_SCHED_WAIT ? "waiting is not supported" : s.reason ? s.reason : "error");
+        goto undo;
+    }
+    for (size_t k = 0; k < p->norder[8]; k++) {
+        inst_t *in = &p->inst[p->order[8][k]];
+        tr_sched_status_t s = in->p->pre_bind (in->self, &cs, pod, node);
+        if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running PreBind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            goto undo;
+        }
+    }
+    int bound = 0;
+    for (size_t k = 0; k < p->norder[9] && !bound; k++) {
+        inst_t *in = &p->inst[p->order[9][k]];
+        tr_sched_status_t s = in->p->bind (in->self, &cs, pod, node);
+        if (s.code == TR_SCHED_SKIP)
+            continue;
+        if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running Bind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            goto undo;
+        }
+        bound = 1;
+        out->host_binds = !in->dl && !strcmp (in->p->name, "DefaultBinder");
+    }
+    if (!bound) {
+        fail (out, FW_ERROR, "no Bind plugin bound pod %s/%s", pod->ns, pod->name);
+        goto undo;
+    }
+    out->outcome = FW_SCHEDULED;
+    goto done;
+undo:
+    run_unreserve (p, &cs, pod, node);
+    if (env->forget)
+        env->forget (env->arg, pod);
+done:
+    free (st);
+    free (feasible);
+    free (totals);
+    free (scores);
+    cs_clear (&cs);
+}

@@ -1,0 +1,92 @@
+/* framework — Kubernetes' scheduling framework over sched_plugin.h, pure: a profile is ordered
+ * plugin instances per extension point (with score weights); one scheduling cycle of one pod runs
+ *   PreFilter (SKIP honoured) → Filter over a sample of nodes (percentageOfNodesToScore, as
+ *   Kubernetes: adaptive 50 - nodes/125 %, at least 5 %, at least 100 nodes, round-robin start)
+ *   → none fits: PostFilter, FitError "0/N nodes are available: <count reason>, ... ." (sorted as
+ *   Kubernetes sorts them) and the rejecting plugins' events
+ *   → PreScore → Score (+ NormalizeScore, × weight) → the highest total (ties at random,
+ *   reservoir sampling as selectHost) → assume → Reserve (Unreserve in reverse on failure) →
+ *   Permit → PreBind → Bind.
+ * The host table (tr_sched_host_t) given to plugins is fw_host ().
+ */
+#ifndef TROUPE_SCHED_FRAMEWORK_H
+#define TROUPE_SCHED_FRAMEWORK_H
+
+#include "actors/scheduler/sched_plugin.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    FW_PT_QUEUE_SORT = 1u << 0,
+    FW_PT_PRE_FILTER = 1u << 1,
+    FW_PT_FILTER = 1u << 2,
+    FW_PT_POST_FILTER = 1u << 3,
+    FW_PT_PRE_SCORE = 1u << 4,
+    FW_PT_SCORE = 1u << 5,
+    FW_PT_RESERVE = 1u << 6,
+    FW_PT_PERMIT = 1u << 7,
+    FW_PT_PRE_BIND = 1u << 8,
+    FW_PT_BIND = 1u << 9,
+    FW_PT_ALL = 0x3ff,
+};
+
+typedef struct fw_profile fw_profile_t;
+
+const tr_sched_host_t *fw_host (void);
+
+/* An empty profile; percentage: percentageOfNodesToScore (0 = adaptive, 100 = every node). */
+fw_profile_t *fw_profile_new (const char *scheduler_name, int percentage);
+void fw_profile_destroy (fw_profile_t **self_p);
+const char *fw_profile_name (const fw_profile_t *self);
+void fw_profile_set_percentage (fw_profile_t *self, int percentage);
+/* Seeds the tie-breaking random generator (tests). */
+void fw_profile_seed (fw_profile_t *self, uint64_t seed);
+
+/* Adds a plugin instance (init is called with args) at the extension points of points that it
+ * implements (FW_PT_*), appended in call order; weight for Score (0 → 1). Adding the same plugin
+ * again only adds the new points (and sets the weight if given), sharing the instance.
+ * 0, or -1 with err ("NodeResourcesFit: init refused: ..."). dl: a dlopen handle the profile
+ * closes on destroy (NULL for built-ins). */
+int fw_profile_add (fw_profile_t *self, const tr_sched_plugin_t *plugin, const json_t *args, uint32_t points,
+                    int64_t weight, void *dl, char *err, size_t errlen);
+/* Removes a plugin from points (disabled: [{name}]). */
+void fw_profile_remove (fw_profile_t *self, const char *name, uint32_t points);
+/* Plugin names at one point, in order (tests, logs): writes up to max, returns the count. */
+size_t fw_profile_list (const fw_profile_t *self, uint32_t point, const char **names, int64_t *weights, size_t max);
+/* The QueueSort plugin's less (NULL: none), for the queue. */
+int fw_profile_less (void *profile, const tr_sched_pod_t *a, const tr_sched_pod_t *b);
+
+/* What the caller gives a cycle: the snapshot, a lookup, and assume/forget of the chosen node. */
+typedef struct {
+    const tr_sched_snapshot_t *snap;
+    const tr_sched_node_t *(*node) (void *arg, const char *name);
+    int (*assume) (void *arg, const tr_sched_pod_t *pod, const char *node);
+    void (*forget) (void *arg, const tr_sched_pod_t *pod);
+    void *arg;
+} fw_env_t;
+
+typedef enum {
+    FW_SCHEDULED = 0,     /* node chosen, assumed, reserved, permitted, pre-bound, bound */
+    FW_UNSCHEDULABLE,     /* no node fits: message = FitError, events = rejecting plugins' mask */
+    FW_ERROR,             /* a plugin failed: message says which */
+} fw_outcome_t;
+
+typedef struct {
+    fw_outcome_t outcome;
+    char node[254];
+    char message[1024];
+    uint32_t events;          /* union of the rejecting plugins' events (0 plugin events → ALL) */
+    int host_binds;           /* the DefaultBinder took it: the caller sends the binding */
+    size_t evaluated, feasible; /* nodes filtered, nodes that passed */
+} fw_result_t;
+
+/* One cycle for pod. */
+void fw_schedule (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out);
+/* The binding the caller sent failed: Unreserve (reverse order) and forget. */
+void fw_unreserve (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node);
+
+/* Kubernetes' numFeasibleNodesToFind. */
+size_t fw_nodes_to_find (int percentage, size_t nnodes);
+
+#endif

@@ -1,0 +1,34 @@
+/* NodeReady (Filter, Troupe's): a node whose Ready condition is not True fits only pods
+ * tolerating node.kubernetes.io/not-ready:NoSchedule. Kubernetes gets the same from the
+ * not-ready taint the node lifecycle controller sets; this closes the window before the taint
+ * lands (a node that registered a moment ago). See docs/decisions.md. */
+#include "actors/scheduler/plugins/plugin_util.h"
+#include "actors/scheduler/plugins/registry.h"
+
+static tr_sched_status_t
+filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
+{
+    (void) self, (void) cs;
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get (json_object_get (node->obj, "status"), "conditions"), i, c) {
+        const char *t = pu_str (c, "type"), *s = pu_str (c, "status");
+        if (t && !strcmp (t, "Ready")) {
+            if (s && !strcmp (s, "True"))
+                return TR_SCHED_OK;
+            break;
+        }
+    }
+    if (pu_pod_tolerates (pod->obj, "node.kubernetes.io/not-ready", "", "NoSchedule"))
+        return TR_SCHED_OK;
+    return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) were not ready"};
+}
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeReady"), .filter = filter,
+                                         .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_CONDITION};
+
+const tr_sched_plugin_t *
+sched_plugin_nodeready (void)
+{
+    return &plugin;
+}

@@ -1,0 +1,189 @@
+/* NodeResourcesFit: Filter — the pod's requests (cpu, memory, ephemeral-storage, extended
+ * resources) and one pod slot against allocatable minus what the node's pods (bound or assumed)
+ * request: "Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient
+ * ephemeral-storage", "Insufficient <resource>" (the first that fails, in Kubernetes' order).
+ * Score — args.scoringStrategy: LeastAllocated (default), MostAllocated or
+ * RequestedToCapacityRatio (shape of {utilization, score 0..10}), over resources
+ * (default cpu and memory, weight 1), using the non-zero requests for cpu and memory. */
+#include "actors/scheduler/plugins/plugin_util.h"
+#include "actors/scheduler/plugins/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { LEAST = 0, MOST, RTCR };
+
+typedef struct {
+    const tr_sched_host_t *host;
+    int strategy;
+    size_t nres;
+    struct {
+        char name[64];
+        int64_t weight;
+    } res[TR_SCHED_MAX_SCALAR + 4];
+    size_t nshape;
+    struct {
+        int64_t util, score;
+    } shape[16];
+} fit_t;
+
+static void *
+init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    fit_t *s = calloc (1, sizeof *s);
+    s->host = host;
+    const json_t *ss = json_object_get (args, "scoringStrategy");
+    const char *type = pu_str (ss, "type");
+    if (!type || !strcmp (type, "LeastAllocated"))
+        s->strategy = LEAST;
+    else if (!strcmp (type, "MostAllocated"))
+        s->strategy = MOST;
+    else if (!strcmp (type, "RequestedToCapacityRatio"))
+        s->strategy = RTCR;
+    else {
+        snprintf (err, errlen, "scoringStrategy.type: unknown \"%s\" (LeastAllocated, MostAllocated, "
+                               "RequestedToCapacityRatio)", type);
+        free (s);
+        return NULL;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach (json_object_get (ss, "resources"), i, r) {
+        if (s->nres == sizeof s->res / sizeof s->res[0] || !pu_str (r, "name"))
+            break;
+        snprintf (s->res[s->nres].name, sizeof s->res[0].name, "%s", pu_str (r, "name"));
+        json_int_t w = json_integer_value (json_object_get (r, "weight"));
+        s->res[s->nres++].weight = w > 0 ? w : 1;
+    }
+    if (!s->nres) {
+        strcpy (s->res[0].name, "cpu");
+        strcpy (s->res[1].name, "memory");
+        s->res[0].weight = s->res[1].weight = 1;
+        s->nres = 2;
+    }
+    json_array_foreach (json_object_get (json_object_get (ss, "requestedToCapacityRatio"), "shape"), i, r) {
+        if (s->nshape == 16)
+            break;
+        int64_t u = json_integer_value (json_object_get (r, "utilization")), sc = json_integer_value (json_object_get (r, "score"));
+        if (u < 0 || u > 100 || sc < 0 || sc > 10 || (s->nshape && u <= s->shape[s->nshape - 1].util)) {
+            snprintf (err, errlen, "scoringStrategy.requestedToCapacityRatio.shape[%zu]: utilization 0..100 "
+                                   "increasing, score 0..10", i);
+            free (s);
+            return NULL;
+        }
+        s->shape[s->nshape].util = u;
+        s->shape[s->nshape++].score = sc * 10; /* MaxCustomPriorityScore 10 → MaxNodeScore 100 */
+    }
+    if (s->strategy == RTCR && !s->nshape) {
+        snprintf (err, errlen, "scoringStrategy.requestedToCapacityRatio.shape: required");
+        free (s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+destroy (void *self)
+{
+    free (self);
+}
+
+static int64_t
+scalar_of (const tr_sched_res_t *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->nscalar; i++)
+        if (!strcmp (r->scalar[i].name, name))
+            return r->scalar[i].value;
+    return 0;
+}
+
+static tr_sched_status_t
+filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
+{
+    fit_t *s = self;
+    const tr_sched_res_t *a = &node->allocatable, *u = &node->requested, *w = &pod->requests;
+    if ((int64_t) node->npods + 1 > a->pods)
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Too many pods"};
+    if (w->milli_cpu > 0 && w->milli_cpu > a->milli_cpu - u->milli_cpu)
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu"};
+    if (w->memory > 0 && w->memory > a->memory - u->memory)
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient memory"};
+    if (w->ephemeral_storage > 0 && w->ephemeral_storage > a->ephemeral_storage - u->ephemeral_storage)
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient ephemeral-storage"};
+    for (uint32_t i = 0; i < w->nscalar; i++) {
+        if (w->scalar[i].value <= 0)
+            continue;
+        if (w->scalar[i].value > scalar_of (a, w->scalar[i].name) - scalar_of (u, w->scalar[i].name))
+            return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE,
+                                        s->host->intern (cs, "Insufficient %s", w->scalar[i].name)};
+    }
+    return TR_SCHED_OK;
+}
+
+/* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored. */
+static void
+alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, const char *name, int64_t *alloc, int64_t *req)
+{
+    if (!strcmp (name, "cpu")) {
+        *alloc = node->allocatable.milli_cpu;
+        *req = node->nonzero_milli_cpu + pod->nonzero_milli_cpu;
+    } else if (!strcmp (name, "memory")) {
+        *alloc = node->allocatable.memory;
+        *req = node->nonzero_memory + pod->nonzero_memory;
+    } else if (!strcmp (name, "ephemeral-storage")) {
+        *alloc = node->allocatable.ephemeral_storage;
+        *req = node->requested.ephemeral_storage + pod->requests.ephemeral_storage;
+    } else {
+        *alloc = scalar_of (&node->allocatable, name);
+        *req = scalar_of (&node->requested, name) + scalar_of (&pod->requests, name);
+    }
+}
+
+static int64_t
+shape_score (const fit_t *s, int64_t util)
+{
+    if (util <= s->shape[0].util)
+        return s->shape[0].score;
+    for (size_t i = 1; i < s->nshape; i++)
+        if (util <= s->shape[i].util) {
+            int64_t u0 = s->shape[i - 1].util, u1 = s->shape[i].util, s0 = s->shape[i - 1].score, s1 = s->shape[i].score;
+            return s0 + (s1 - s0) * (util - u0) / (u1 - u0);
+        }
+    return s->shape[s->nshape - 1].score;
+}
+
+static tr_sched_status_t
+score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+{
+    (void) cs;
+    fit_t *s = self;
+    int64_t sum = 0, wsum = 0;
+    for (size_t i = 0; i < s->nres; i++) {
+        int64_t alloc, req;
+        alloc_req (pod, node, s->res[i].name, &alloc, &req);
+        if (alloc <= 0)
+            continue;
+        int64_t sc;
+        if (s->strategy == LEAST)
+            sc = req > alloc ? 0 : (alloc - req) * 100 / alloc;
+        else if (s->strategy == MOST)
+            sc = (req > alloc ? alloc : req) * 100 / alloc;
+        else
+            sc = shape_score (s, (req > alloc ? alloc : req) * 100 / alloc);
+        sum += sc * s->res[i].weight;
+        wsum += s->res[i].weight;
+    }
+    *out = wsum ? sum / wsum : 0;
+    return TR_SCHED_OK;
+}
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeResourcesFit"), .init = init, .destroy = destroy,
+                                         .filter = filter, .score = score,
+                                         .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE |
+                                                   TR_SCHED_EV_POD_DELETE | TR_SCHED_EV_POD_RESOURCES};
+
+const tr_sched_plugin_t *
+sched_plugin_noderesourcesfit (void)
+{
+    return &plugin;
+}

@@ -1,0 +1,23 @@
+/* NodeUnschedulable (Filter): spec.unschedulable nodes fit only pods tolerating
+ * node.kubernetes.io/unschedulable:NoSchedule. */
+#include "actors/scheduler/plugins/plugin_util.h"
+#include "actors/scheduler/plugins/registry.h"
+
+static tr_sched_status_t
+filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
+{
+    (void) self, (void) cs;
+    if (!node->unschedulable || pu_pod_tolerates (pod->obj, "node.kubernetes.io/unschedulable", "", "NoSchedule"))
+        return TR_SCHED_OK;
+    return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) were unschedulable"};
+}
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeUnschedulable"), .filter = filter,
+                                         .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_SCHEDULABLE |
+                                                   TR_SCHED_EV_NODE_TAINT};
+
+const tr_sched_plugin_t *
+sched_plugin_nodeunschedulable (void)
+{
+    return &plugin;
+}

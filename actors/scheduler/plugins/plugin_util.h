@@ -1,0 +1,62 @@
+/* plugin_util — small helpers shared by the built-in plugins (header only, static inline). */
+#ifndef TROUPE_SCHED_PLUGIN_UTIL_H
+#define TROUPE_SCHED_PLUGIN_UTIL_H
+
+#include "actors/scheduler/sched_plugin.h"
+
+#include <string.h>
+
+static inline const char *
+pu_str (const json_t *obj, const char *key)
+{
+    return json_string_value (json_object_get (obj, key));
+}
+
+/* v1.Toleration.ToleratesTaint. */
+static inline int
+pu_tolerates (const json_t *tol, const char *key, const char *value, const char *effect)
+{
+    const char *te = pu_str (tol, "effect"), *tk = pu_str (tol, "key"), *op = pu_str (tol, "operator");
+    const char *tv = pu_str (tol, "value");
+    if (te && *te && strcmp (te, effect ? effect : ""))
+        return 0;
+    if (tk && *tk && strcmp (tk, key ? key : ""))
+        return 0;
+    if (!op || !*op || !strcmp (op, "Equal"))
+        return !strcmp (tv ? tv : "", value ? value : "");
+    return !strcmp (op, "Exists");
+}
+
+/* Does any of the pod's tolerations tolerate the taint? */
+static inline int
+pu_pod_tolerates (const json_t *pod, const char *key, const char *value, const char *effect)
+{
+    const json_t *tols = json_object_get (json_object_get (pod, "spec"), "tolerations");
+    size_t i;
+    json_t *t;
+    json_array_foreach (tols, i, t) if (pu_tolerates (t, key, value, effect)) return 1;
+    return 0;
+}
+
+/* framework.DefaultNormalizeScore: scale to 0..100 by the maximum, reversed if asked. */
+static inline void
+pu_normalize (int64_t *scores, size_t n, int reverse)
+{
+    int64_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        if (scores[i] > max)
+            max = scores[i];
+    if (!max) {
+        if (reverse)
+            for (size_t i = 0; i < n; i++)
+                scores[i] = 100;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        scores[i] = 100 * scores[i] / max;
+        if (reverse)
+            scores[i] = 100 - scores[i];
+    }
+}
+
+#endif

@@ -1,0 +1,33 @@
+/* registry — see registry.h. */
+#include "actors/scheduler/plugins/registry.h"
+
+#include <string.h>
+
+static const tr_sched_plugin_t *(*const builtins[]) (void) = {
+    sched_plugin_prioritysort,    sched_plugin_nodename,     sched_plugin_nodeunschedulable,
+    sched_plugin_nodeready,       sched_plugin_noderesourcesfit, sched_plugin_nodeaffinity,
+    sched_plugin_tainttoleration, sched_plugin_defaultbinder,
+};
+
+const tr_sched_plugin_t *
+sched_registry_find (const char *name)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (!strcmp (builtins[i] ()->name, name))
+            return builtins[i] ();
+    return NULL;
+}
+
+/* Kubernetes' getDefaultPlugins (v1), the built-ins that exist, in its order and weights;
+ * NodeReady (Troupe's) after NodeUnschedulable. */
+static const sched_default_t defaults[] = {
+    {"PrioritySort", 0},    {"NodeUnschedulable", 0}, {"NodeReady", 0},        {"NodeName", 0},
+    {"TaintToleration", 3}, {"NodeAffinity", 2},      {"NodeResourcesFit", 1}, {"DefaultBinder", 0},
+};
+
+size_t
+sched_registry_defaults (const sched_default_t **out)
+{
+    *out = defaults;
+    return sizeof defaults / sizeof defaults[0];
+}

@@ -1,0 +1,29 @@
+/* registry — the built-in scheduler plugins by name, and Kubernetes' default profile. */
+#ifndef TROUPE_SCHED_REGISTRY_H
+#define TROUPE_SCHED_REGISTRY_H
+
+#include "actors/scheduler/sched_plugin.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+const tr_sched_plugin_t *sched_plugin_prioritysort (void);
+const tr_sched_plugin_t *sched_plugin_nodename (void);
+const tr_sched_plugin_t *sched_plugin_nodeunschedulable (void);
+const tr_sched_plugin_t *sched_plugin_nodeready (void);
+const tr_sched_plugin_t *sched_plugin_noderesourcesfit (void);
+const tr_sched_plugin_t *sched_plugin_nodeaffinity (void);
+const tr_sched_plugin_t *sched_plugin_tainttoleration (void);
+const tr_sched_plugin_t *sched_plugin_defaultbinder (void);
+
+/* A built-in by name, NULL if none. */
+const tr_sched_plugin_t *sched_registry_find (const char *name);
+
+/* The default profile's multiPoint plugins, in order, with their score weights (0: no Score). */
+typedef struct {
+    const char *name;
+    int64_t weight;
+} sched_default_t;
+size_t sched_registry_defaults (const sched_default_t **out);
+
+#endif
