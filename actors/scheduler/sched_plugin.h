@@ -91,6 +91,12 @@ typedef struct tr_sched_pod {
 
 /* ---- a node of the snapshot -------------------------------------------------------------- */
 
+/* A node taint, parsed once per change of the node (strings live as long as the node's obj). */
+typedef struct {
+    const char *key, *value;  /* "" when absent, never NULL */
+    const char *effect;       /* "NoSchedule", "PreferNoSchedule", "NoExecute" (as written) */
+} tr_sched_taint_t;
+
 typedef struct tr_sched_node {
     uint32_t size;           /* sizeof (tr_sched_node_t) of the framework */
     const json_t *obj;       /* the Node object */
@@ -107,6 +113,11 @@ typedef struct tr_sched_node {
     uint32_t npods_with_required_anti_affinity;
     const tr_sched_pod_t *const *pods_with_required_anti_affinity;
     uint64_t generation;     /* bumped on every change of the node or its pods */
+    /* Appended within 1.0 (check node_size before use in a plugin built against an older header):
+     * spec.taints parsed, and the Ready condition, so Filter does not walk the node's JSON. */
+    uint32_t ntaints;
+    const tr_sched_taint_t *taints;
+    int ready;               /* status.conditions[type=Ready].status == "True" */
 } tr_sched_node_t;
 
 typedef struct {

@@ -21,6 +21,7 @@ typedef struct {
     char *name;
     const tr_sched_pod_t **pods, **aff, **anti;
     uint32_t cap, acap, ncap;
+    tr_sched_taint_t *taints;
     size_t index;      /* in snap->list while obj */
 } snode_t;
 
@@ -31,7 +32,7 @@ struct sched_snap {
     size_t nlist, caplist;
     const tr_sched_node_t **view_nodes, **view_aff;
     size_t capview;
-    int aff_dirty;
+    int dirty;         /* the view needs rebuilding (nodes added/removed, affinity pods moved) */
     tr_sched_snapshot_t view;
 };
 
@@ -230,6 +231,7 @@ node_free (snode_t *n)
     free (n->pods);
     free (n->aff);
     free (n->anti);
+    free (n->taints);
     free (n);
 }
 
@@ -308,6 +310,7 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
         }
         n->index = s->nlist;
         s->list[s->nlist++] = n;
+        s->dirty = 1;
     } else {
         if (memcmp (&alloc, &n->pub.allocatable, sizeof alloc))
             ev |= TR_SCHED_EV_NODE_ALLOCATABLE;
@@ -334,6 +337,22 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
     }
     n->pub.unschedulable = unsched;
     n->pub.allocatable = alloc;
+    const char *rs = ready_status (obj);
+    n->pub.ready = rs && !strcmp (rs, "True");
+    const json_t *tl = tv_get (obj, "spec.taints");
+    free (n->taints);
+    n->taints = NULL;
+    n->pub.ntaints = 0;
+    if (json_array_size (tl)) {
+        n->taints = calloc (json_array_size (tl), sizeof *n->taints);
+        size_t i;
+        json_t *t;
+        json_array_foreach (tl, i, t) {
+            const char *k = tv_str (t, "key"), *v = tv_str (t, "value"), *e = tv_str (t, "effect");
+            n->taints[n->pub.ntaints++] = (tr_sched_taint_t) {k ? k : "", v ? v : "", e ? e : ""};
+        }
+    }
+    n->pub.taints = n->taints;
     if (ev)
         n->pub.generation++;
     return ev;
@@ -344,6 +363,7 @@ list_remove (sched_snap_t *s, snode_t *n)
 {
     s->list[n->index] = s->list[--s->nlist];
     s->list[n->index]->index = n->index;
+    s->dirty = 1;
 }
 
 void
@@ -407,8 +427,8 @@ node_account (sched_snap_t *s, snode_t *n, spod_t *sp, int sign)
     n->pub.pods_with_affinity = n->aff;
     n->pub.pods_with_required_anti_affinity = n->anti;
     n->pub.generation++;
-    if (p->has_affinity)
-        s->aff_dirty = 1;
+    if (p->has_affinity && (n->pub.npods_with_affinity == 0 || (sign > 0 && n->pub.npods_with_affinity == 1)))
+        s->dirty = 1;
 }
 
 /* Removes sp from its node and the map, frees it. */
@@ -525,8 +545,9 @@ snap_view (sched_snap_t *s)
         s->capview = s->nlist + 64;
         s->view_nodes = realloc (s->view_nodes, s->capview * sizeof *s->view_nodes);
         s->view_aff = realloc (s->view_aff, s->capview * sizeof *s->view_aff);
-        s->aff_dirty = 1;
     }
+    if (!s->dirty)
+        return &s->view;
     /* s->list is kept in place; its pub pointers are the view (same order) */
     for (size_t i = 0; i < s->nlist; i++)
         s->view_nodes[i] = &s->list[i]->pub;
@@ -534,7 +555,7 @@ snap_view (sched_snap_t *s)
     for (size_t i = 0; i < s->nlist; i++)
         if (s->list[i]->pub.npods_with_affinity)
             s->view_aff[na++] = &s->list[i]->pub;
-    s->aff_dirty = 0;
+    s->dirty = 0;
     s->view.nnodes = (uint32_t) s->nlist;
     s->view.nodes = s->view_nodes;
     s->view.nnodes_with_affinity = (uint32_t) na;

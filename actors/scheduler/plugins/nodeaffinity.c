@@ -62,6 +62,21 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
     return TR_SCHED_OK;
 }
 
+/* PreFilter: a pod with no nodeSelector and no required node affinity (and no addedAffinity)
+ * skips Filter on every node. */
+static tr_sched_status_t
+pre_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    (void) cs;
+    na_t *s = self;
+    const json_t *spec = json_object_get (pod->obj, "spec");
+    if (json_object_size (json_object_get (spec, "nodeSelector")) || s->added ||
+        json_object_get (json_object_get (json_object_get (spec, "affinity"), "nodeAffinity"),
+                         "requiredDuringSchedulingIgnoredDuringExecution"))
+        return TR_SCHED_OK;
+    return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
+}
+
 static int64_t
 preferred (na_t *s, const json_t *affinity, const tr_sched_node_t *node)
 {
@@ -108,7 +123,7 @@ normalize (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, int64_t 
 }
 
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeAffinity"), .init = init, .destroy = destroy,
-                                         .filter = filter, .pre_score = pre_score, .score = score,
+                                         .pre_filter = pre_filter, .filter = filter, .pre_score = pre_score, .score = score,
                                          .normalize_score = normalize,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_LABEL};
 

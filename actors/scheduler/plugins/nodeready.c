@@ -9,17 +9,7 @@ static tr_sched_status_t
 filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
 {
     (void) self, (void) cs;
-    size_t i;
-    json_t *c;
-    json_array_foreach (json_object_get (json_object_get (node->obj, "status"), "conditions"), i, c) {
-        const char *t = pu_str (c, "type"), *s = pu_str (c, "status");
-        if (t && !strcmp (t, "Ready")) {
-            if (s && !strcmp (s, "True"))
-                return TR_SCHED_OK;
-            break;
-        }
-    }
-    if (pu_pod_tolerates (pod->obj, "node.kubernetes.io/not-ready", "", "NoSchedule"))
+    if (node->ready || pu_pod_tolerates (pod->obj, "node.kubernetes.io/not-ready", "", "NoSchedule"))
         return TR_SCHED_OK;
     return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) were not ready"};
 }

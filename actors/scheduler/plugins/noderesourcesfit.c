@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 enum { LEAST = 0, MOST, RTCR };
+enum { R_CPU = 0, R_MEM, R_EPH, R_SCALAR };
 
 typedef struct {
     const tr_sched_host_t *host;
@@ -19,6 +20,7 @@ typedef struct {
     size_t nres;
     struct {
         char name[64];
+        int kind; /* R_CPU, R_MEM, R_EPH, R_SCALAR: resolved once, not per node */
         int64_t weight;
     } res[TR_SCHED_MAX_SCALAR + 4];
     size_t nshape;
@@ -74,6 +76,11 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
         s->shape[s->nshape].util = u;
         s->shape[s->nshape++].score = sc * 10; /* MaxCustomPriorityScore 10 → MaxNodeScore 100 */
     }
+    for (size_t k = 0; k < s->nres; k++)
+        s->res[k].kind = !strcmp (s->res[k].name, "cpu")                 ? R_CPU
+                         : !strcmp (s->res[k].name, "memory")            ? R_MEM
+                         : !strcmp (s->res[k].name, "ephemeral-storage") ? R_EPH
+                                                                         : R_SCALAR;
     if (s->strategy == RTCR && !s->nshape) {
         snprintf (err, errlen, "scoringStrategy.requestedToCapacityRatio.shape: required");
         free (s);
@@ -122,15 +129,16 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
 
 /* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored. */
 static void
-alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, const char *name, int64_t *alloc, int64_t *req)
+alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, int kind, const char *name, int64_t *alloc,
+           int64_t *req)
 {
-    if (!strcmp (name, "cpu")) {
+    if (kind == R_CPU) {
         *alloc = node->allocatable.milli_cpu;
         *req = node->nonzero_milli_cpu + pod->nonzero_milli_cpu;
-    } else if (!strcmp (name, "memory")) {
+    } else if (kind == R_MEM) {
         *alloc = node->allocatable.memory;
         *req = node->nonzero_memory + pod->nonzero_memory;
-    } else if (!strcmp (name, "ephemeral-storage")) {
+    } else if (kind == R_EPH) {
         *alloc = node->allocatable.ephemeral_storage;
         *req = node->requested.ephemeral_storage + pod->requests.ephemeral_storage;
     } else {
@@ -160,7 +168,7 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
     int64_t sum = 0, wsum = 0;
     for (size_t i = 0; i < s->nres; i++) {
         int64_t alloc, req;
-        alloc_req (pod, node, s->res[i].name, &alloc, &req);
+        alloc_req (pod, node, s->res[i].kind, s->res[i].name, &alloc, &req);
         if (alloc <= 0)
             continue;
         int64_t sc;

@@ -4,12 +4,6 @@
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
 
-static const json_t *
-taints (const tr_sched_node_t *node)
-{
-    return json_object_get (json_object_get (node->obj, "spec"), "taints");
-}
-
 static void *
 init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
 {
@@ -21,16 +15,14 @@ static tr_sched_status_t
 filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
 {
     const tr_sched_host_t *host = self;
-    size_t i;
-    json_t *t;
-    json_array_foreach (taints (node), i, t) {
-        const char *e = pu_str (t, "effect"), *k = pu_str (t, "key"), *v = pu_str (t, "value");
-        if (!e || (strcmp (e, "NoSchedule") && strcmp (e, "NoExecute")))
+    for (uint32_t i = 0; i < node->ntaints; i++) {
+        const tr_sched_taint_t *t = &node->taints[i];
+        if (strcmp (t->effect, "NoSchedule") && strcmp (t->effect, "NoExecute"))
             continue;
-        if (pu_pod_tolerates (pod->obj, k, v, e))
+        if (pu_pod_tolerates (pod->obj, t->key, t->value, t->effect))
             continue;
         return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE,
-                                    host->intern (cs, "node(s) had untolerated taint {%s: %s}", k ? k : "", v ? v : "")};
+                                    host->intern (cs, "node(s) had untolerated taint {%s: %s}", t->key, t->value)};
     }
     return TR_SCHED_OK;
 }
@@ -40,17 +32,17 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
 {
     (void) self, (void) cs;
     int64_t n = 0;
-    size_t i, j;
-    json_t *t, *tol;
+    size_t j;
+    json_t *tol;
     const json_t *tols = json_object_get (json_object_get (pod->obj, "spec"), "tolerations");
-    json_array_foreach (taints (node), i, t) {
-        const char *e = pu_str (t, "effect");
-        if (!e || strcmp (e, "PreferNoSchedule"))
+    for (uint32_t i = 0; i < node->ntaints; i++) {
+        const tr_sched_taint_t *t = &node->taints[i];
+        if (strcmp (t->effect, "PreferNoSchedule"))
             continue;
         int ok = 0;
         json_array_foreach (tols, j, tol) {
             const char *te = pu_str (tol, "effect");
-            if ((!te || !*te || !strcmp (te, "PreferNoSchedule")) && pu_tolerates (tol, pu_str (t, "key"), pu_str (t, "value"), e))
+            if ((!te || !*te || !strcmp (te, "PreferNoSchedule")) && pu_tolerates (tol, t->key, t->value, t->effect))
                 ok = 1;
         }
         n += !ok;

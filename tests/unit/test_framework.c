@@ -1,0 +1,568 @@
+/* The scheduling framework with small fake plugins: the order of the extension points and their
+ * effect, SKIP from PreFilter and PreScore, weights and NormalizeScore, Reserve failures undone by
+ * Unreserve in reverse (and the assumption forgotten), Permit rejections, Bind SKIP, the FitError
+ * text (counted, sorted as Kubernetes sorts) and the rejecting plugins' events,
+ * percentageOfNodesToScore (adaptive, minimum, round-robin start), random tie-breaking, the host
+ * table (cycle state, intern, selectors). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/scheduler/framework.h"
+#include "actors/scheduler/plugins/registry.h"
+#include "actors/scheduler/profile.h"
+#include "actors/scheduler/snapshot.h"
+
+static char trace[4096];
+
+static void
+rec (const char *fmt, ...)
+{
+    size_t off = strlen (trace);
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (trace + off, sizeof trace - off, fmt, ap);
+    va_end (ap);
+}
+
+/* A plugin's behaviour is chosen by its args: {"tag": "A", "filter_reject": "n2", ...} */
+typedef struct {
+    char tag[8];
+    json_t *args;
+} fake_t;
+
+static void *
+f_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    (void) host;
+    if (json_is_true (json_object_get (args, "refuse"))) {
+        snprintf (err, errlen, "refused on purpose");
+        return NULL;
+    }
+    fake_t *f = calloc (1, sizeof *f);
+    snprintf (f->tag, sizeof f->tag, "%s", json_string_value (json_object_get (args, "tag")));
+    f->args = json_incref ((json_t *) args);
+    return f;
+}
+
+static void
+f_destroy (void *self)
+{
+    fake_t *f = self;
+    json_decref (f->args);
+    free (f);
+}
+
+static const char *
+arg (fake_t *f, const char *k)
+{
+    return json_string_value (json_object_get (f->args, k));
+}
+
+static tr_sched_status_t
+f_pre_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    (void) pod;
+    fake_t *f = self;
+    rec ("%s.prefilter ", f->tag);
+    fw_host ()->write (cs, f->tag, strdup (f->tag), free);
+    if (arg (f, "prefilter"))
+        return (tr_sched_status_t) {!strcmp (arg (f, "prefilter"), "skip") ? TR_SCHED_SKIP : TR_SCHED_UNRESOLVABLE,
+                                    "prefilter says no"};
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+f_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
+{
+    (void) pod;
+    fake_t *f = self;
+    assert_string_equal (fw_host ()->read (cs, f->tag), f->tag); /* what PreFilter wrote */
+    rec ("%s.filter(%s) ", f->tag, node->name);
+    const char *rej = arg (f, "reject");
+    if (rej && strstr (rej, node->name))
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, fw_host ()->intern (cs, "%s rejects", f->tag)};
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+f_post_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n)
+{
+    (void) cs, (void) pod, (void) st;
+    rec ("%s.postfilter(%zu) ", ((fake_t *) self)->tag, n);
+    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, NULL};
+}
+
+static tr_sched_status_t
+f_pre_score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes, size_t n)
+{
+    (void) cs, (void) pod, (void) nodes;
+    fake_t *f = self;
+    rec ("%s.prescore(%zu) ", f->tag, n);
+    return (tr_sched_status_t) {arg (f, "prescore_skip") ? TR_SCHED_SKIP : TR_SCHED_SUCCESS, NULL};
+}
+
+static tr_sched_status_t
+f_score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+{
+    (void) cs, (void) pod;
+    fake_t *f = self;
+    rec ("%s.score(%s) ", f->tag, node->name);
+    const char *fav = arg (f, "favour");
+    *out = fav && !strcmp (fav, node->name) ? 10 : 5;
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+f_normalize (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, int64_t *scores, size_t n)
+{
+    (void) cs, (void) pod;
+    fake_t *f = self;
+    rec ("%s.normalize ", f->tag);
+    if (arg (f, "reverse"))
+        for (size_t i = 0; i < n; i++)
+            scores[i] = 100 - scores[i] * 10;
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+f_reserve (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    (void) cs, (void) pod;
+    fake_t *f = self;
+    rec ("%s.reserve(%s) ", f->tag, node);
+    return (tr_sched_status_t) {arg (f, "reserve_fail") ? TR_SCHED_ERROR : TR_SCHED_SUCCESS, "no room"};
+}
+
+static void
+f_unreserve (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    (void) cs, (void) pod;
+    rec ("%s.unreserve(%s) ", ((fake_t *) self)->tag, node);
+}
+
+static tr_sched_status_t
+f_permit (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, int64_t *wait)
+{
+    (void) cs, (void) pod, (void) wait;
+    fake_t *f = self;
+    rec ("%s.permit(%s) ", f->tag, node);
+    return (tr_sched_status_t) {arg (f, "permit_reject") ? TR_SCHED_UNSCHEDULABLE : TR_SCHED_SUCCESS, "not now"};
+}
+
+static tr_sched_status_t
+f_pre_bind (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    (void) cs, (void) pod;
+    rec ("%s.prebind(%s) ", ((fake_t *) self)->tag, node);
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+f_bind (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    (void) cs, (void) pod;
+    fake_t *f = self;
+    rec ("%s.bind(%s) ", f->tag, node);
+    return (tr_sched_status_t) {arg (f, "bind_skip") ? TR_SCHED_SKIP : TR_SCHED_SUCCESS, NULL};
+}
+
+static const tr_sched_plugin_t fakeA = {TR_SCHED_PLUGIN_HEADER ("A"), .init = f_init, .destroy = f_destroy,
+                                        .pre_filter = f_pre_filter, .filter = f_filter, .post_filter = f_post_filter,
+                                        .pre_score = f_pre_score, .score = f_score, .normalize_score = f_normalize,
+                                        .reserve = f_reserve, .unreserve = f_unreserve, .permit = f_permit,
+                                        .pre_bind = f_pre_bind, .bind = f_bind, .events = TR_SCHED_EV_NODE_ADD};
+static const tr_sched_plugin_t fakeB = {TR_SCHED_PLUGIN_HEADER ("B"), .init = f_init, .destroy = f_destroy,
+                                        .pre_filter = f_pre_filter, .filter = f_filter, .post_filter = f_post_filter,
+                                        .pre_score = f_pre_score, .score = f_score, .normalize_score = f_normalize,
+                                        .reserve = f_reserve, .unreserve = f_unreserve, .permit = f_permit,
+                                        .pre_bind = f_pre_bind, .bind = f_bind, .events = TR_SCHED_EV_NODE_TAINT};
+
+/* ---- a tiny world ------------------------------------------------------------------------- */
+
+typedef struct {
+    sched_snap_t *snap;
+    int assumed, forgotten;
+} world_t;
+
+static int
+w_assume (void *arg, const tr_sched_pod_t *p, const char *n)
+{
+    world_t *w = arg;
+    w->assumed++;
+    rec ("assume(%s) ", n);
+    return snap_assume (w->snap, p->obj, n);
+}
+
+static void
+w_forget (void *arg, const tr_sched_pod_t *p)
+{
+    world_t *w = arg;
+    w->forgotten++;
+    rec ("forget ");
+    snap_forget (w->snap, p->uid);
+}
+
+static void
+world (world_t *w, size_t nnodes)
+{
+    memset (w, 0, sizeof *w);
+    w->snap = snap_new ();
+    for (size_t i = 0; i < nnodes; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "n%zu", i + 1);
+        json_t *n = json_pack ("{s:{s:s},s:{s:{s:s,s:s,s:s}}}", "metadata", "name", name, "status", "allocatable", "cpu",
+                               "4", "memory", "8Gi", "pods", "110");
+        snap_node_set (w->snap, n);
+        json_decref (n);
+    }
+}
+
+static fw_result_t
+cycle (fw_profile_t *fp, world_t *w, const char *uid)
+{
+    json_t *obj = json_pack ("{s:{s:s,s:s,s:s},s:{s:[]}}", "metadata", "name", uid, "namespace", "d", "uid", uid, "spec",
+                             "containers");
+    tr_sched_pod_t p;
+    snap_pod_fill (&p, obj);
+    fw_env_t env = {snap_view (w->snap), NULL, w_assume, w_forget, w};
+    fw_result_t r;
+    trace[0] = 0;
+    fw_schedule (fp, &env, &p, &r);
+    json_decref (obj);
+    return r;
+}
+
+static fw_profile_t *
+profile2 (const char *a_args, const char *b_args, int64_t wa, int64_t wb)
+{
+    fw_profile_t *fp = fw_profile_new ("t", 100);
+    char err[256];
+    json_t *a = json_loads (a_args, 0, NULL), *b = json_loads (b_args, 0, NULL);
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_ALL, wa, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, &fakeB, b, FW_PT_ALL, wb, NULL, err, sizeof err), 0);
+    json_decref (a);
+    json_decref (b);
+    return fp;
+}
+
+static void
+order_of_points (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 2);
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\",\"favour\":\"n2\"}", "{\"tag\":\"B\"}", 1, 1);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n2");
+    assert_false (r.host_binds); /* A bound it itself */
+    assert_string_equal (trace, "A.prefilter B.prefilter A.filter(n1) B.filter(n1) A.filter(n2) B.filter(n2) "
+                                "A.prescore(2) B.prescore(2) A.score(n1) A.score(n2) A.normalize B.score(n1) "
+                                "B.score(n2) B.normalize assume(n2) A.reserve(n2) B.reserve(n2) A.permit(n2) "
+                                "B.permit(n2) A.prebind(n2) B.prebind(n2) A.bind(n2) ");
+    assert_true (snap_is_assumed (w.snap, "p1"));
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+skip_and_stop (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 3);
+    /* A's PreFilter skips: A.filter never runs; B rejects n1 so n1 stops at B; A's PreScore
+     * skips: A.score never runs; A's bind skips: B binds */
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\",\"prefilter\":\"skip\",\"prescore_skip\":\"y\",\"bind_skip\":\"y\"}",
+                                 "{\"tag\":\"B\",\"reject\":\"n1\",\"favour\":\"n3\"}", 1, 1);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n3");
+    assert_null (strstr (trace, "A.filter"));
+    assert_null (strstr (trace, "A.score"));
+    assert_non_null (strstr (trace, "B.filter(n1) B.filter(n2) B.filter(n3) "));
+    assert_non_null (strstr (trace, "A.bind(n3) B.bind(n3) "));
+    fw_profile_destroy (&fp);
+    /* a filter stops at the first plugin that fails: B never sees n1 when A rejects it */
+    fp = profile2 ("{\"tag\":\"A\",\"reject\":\"n1\"}", "{\"tag\":\"B\"}", 1, 1);
+    r = cycle (fp, &w, "p2");
+    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) B.filter(n2)"));
+    assert_null (strstr (trace, "B.filter(n1)"));
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+weights_and_normalize (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 2);
+    /* A favours n1 (10 vs 5) with weight 1; B favours n2 with weight 3: n2 wins */
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\",\"favour\":\"n1\"}", "{\"tag\":\"B\",\"favour\":\"n2\"}", 1, 3);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_string_equal (r.node, "n2");
+    fw_profile_destroy (&fp);
+    /* the same, B's normalize reverses its scores (100 - 10x): n1 now wins */
+    fp = profile2 ("{\"tag\":\"A\",\"favour\":\"n1\"}", "{\"tag\":\"B\",\"favour\":\"n2\",\"reverse\":\"y\"}", 1, 3);
+    r = cycle (fp, &w, "p2");
+    assert_string_equal (r.node, "n1");
+    /* the weights as given */
+    const char *names[4];
+    int64_t weights[4];
+    assert_int_equal (fw_profile_list (fp, FW_PT_SCORE, names, weights, 4), 2);
+    assert_string_equal (names[1], "B");
+    assert_int_equal (weights[1], 3);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+reserve_failure_unwinds (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 1);
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\"}", "{\"tag\":\"B\",\"reserve_fail\":\"y\"}", 1, 1);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_ERROR);
+    assert_string_equal (r.message, "running Reserve plugin \"B\": no room");
+    assert_non_null (strstr (trace, "A.reserve(n1) B.reserve(n1) B.unreserve(n1) A.unreserve(n1) forget "));
+    assert_null (strstr (trace, "permit"));
+    assert_false (snap_is_assumed (w.snap, "p1"));
+    assert_int_equal (snap_node (w.snap, "n1")->npods, 0);
+    fw_profile_destroy (&fp);
+    /* Permit rejects: unschedulable, unwound the same way */
+    fp = profile2 ("{\"tag\":\"A\",\"permit_reject\":\"y\"}", "{\"tag\":\"B\"}", 1, 1);
+    r = cycle (fp, &w, "p2");
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "pod rejected by Permit plugin \"A\": not now");
+    assert_non_null (strstr (trace, "B.unreserve(n1) A.unreserve(n1) forget "));
+    assert_int_equal (snap_node (w.snap, "n1")->npods, 0);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+fit_error_text (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 5);
+    /* A rejects 3 nodes, B the other 2: counts sorted as strings ("2 B..." < "3 A...") */
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\",\"reject\":\"n1n2n3\"}", "{\"tag\":\"B\",\"reject\":\"n4n5\"}", 1, 1);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "0/5 nodes are available: 2 B rejects, 3 A rejects.");
+    assert_int_equal (r.events, TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_TAINT);
+    assert_non_null (strstr (trace, "A.postfilter(5) B.postfilter(5)"));
+    assert_int_equal (w.assumed, 0);
+    fw_profile_destroy (&fp);
+    /* only A rejects: only A's events */
+    fp = profile2 ("{\"tag\":\"A\",\"reject\":\"n1n2n3n4n5\"}", "{\"tag\":\"B\"}", 1, 1);
+    r = cycle (fp, &w, "p2");
+    assert_string_equal (r.message, "0/5 nodes are available: 5 A rejects.");
+    assert_int_equal (r.events, TR_SCHED_EV_NODE_ADD);
+    fw_profile_destroy (&fp);
+    /* PreFilter rejects: its message */
+    fp = profile2 ("{\"tag\":\"A\",\"prefilter\":\"no\"}", "{\"tag\":\"B\"}", 1, 1);
+    r = cycle (fp, &w, "p3");
+    assert_string_equal (r.message, "0/5 nodes are available: prefilter says no.");
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+    /* no nodes at all */
+    world (&w, 0);
+    fp = profile2 ("{\"tag\":\"A\"}", "{\"tag\":\"B\"}", 1, 1);
+    r = cycle (fp, &w, "p4");
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "no nodes available to schedule pods");
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+sampling (void **state)
+{
+    (void) state;
+    /* numFeasibleNodesToFind */
+    assert_int_equal (fw_nodes_to_find (0, 50), 50);
+    assert_int_equal (fw_nodes_to_find (0, 200), 100);   /* 49 % = 98 → at least 100 */
+    assert_int_equal (fw_nodes_to_find (0, 1000), 420);  /* 50 - 8 = 42 % */
+    assert_int_equal (fw_nodes_to_find (0, 5000), 500);  /* 50 - 40 = 10 % */
+    assert_int_equal (fw_nodes_to_find (0, 100000), 5000); /* at least 5 % */
+    assert_int_equal (fw_nodes_to_find (30, 1000), 300);
+    assert_int_equal (fw_nodes_to_find (100, 1000), 1000);
+    /* the cycle stops after enough feasible nodes and the next one starts where it stopped */
+    world_t w;
+    world (&w, 1000);
+    fw_profile_t *fp = fw_profile_new ("t", 0);
+    char err[128];
+    assert_int_equal (fw_profile_add (fp, sched_registry_find ("NodeResourcesFit"), NULL, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, sched_registry_find ("DefaultBinder"), NULL, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_true (r.host_binds);
+    assert_int_equal (r.evaluated, 420);
+    assert_int_equal (r.feasible, 420);
+    const tr_sched_snapshot_t *v = snap_view (w.snap);
+    size_t idx = 0;
+    while (strcmp (v->nodes[idx]->name, r.node))
+        idx++;
+    assert_true (idx < 420);
+    r = cycle (fp, &w, "p2");
+    idx = 0;
+    while (strcmp (v->nodes[idx]->name, r.node))
+        idx++;
+    assert_true (idx >= 420 && idx < 840); /* round-robin start */
+    /* 100 % : every node */
+    fw_profile_set_percentage (fp, 100);
+    r = cycle (fp, &w, "p3");
+    assert_int_equal (r.evaluated, 1000);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+random_ties (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 4);
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\"}", "{\"tag\":\"B\"}", 1, 1); /* every node scores the same */
+    int seen[4] = {0};
+    for (int i = 0; i < 400; i++) {
+        char uid[16];
+        snprintf (uid, sizeof uid, "p%d", i);
+        fw_result_t r = cycle (fp, &w, uid);
+        seen[r.node[1] - '1']++;
+        snap_forget (w.snap, uid);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_in_range (seen[i], 60, 140); /* uniform-ish: 100 expected each */
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+static void
+init_refusal_and_shared_instance (void **state)
+{
+    (void) state;
+    fw_profile_t *fp = fw_profile_new ("t", 0);
+    char err[256];
+    json_t *a = json_pack ("{s:b}", "refuse", 1);
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_ALL, 1, NULL, err, sizeof err), -1);
+    assert_string_equal (err, "A: refused on purpose");
+    json_decref (a);
+    /* adding at two points shares one instance */
+    a = json_pack ("{s:s}", "tag", "A");
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_FILTER, 0, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_SCORE, 7, NULL, err, sizeof err), 0);
+    int64_t wt;
+    assert_int_equal (fw_profile_list (fp, FW_PT_SCORE, NULL, &wt, 1), 1);
+    assert_int_equal (wt, 7);
+    assert_int_equal (fw_profile_list (fp, FW_PT_PRE_FILTER, NULL, NULL, 0), 0);
+    fw_profile_remove (fp, "A", FW_PT_FILTER);
+    assert_int_equal (fw_profile_list (fp, FW_PT_FILTER, NULL, NULL, 0), 0);
+    json_decref (a);
+    fw_profile_destroy (&fp);
+}
+
+static void
+host_table (void **state)
+{
+    (void) state;
+    const tr_sched_host_t *h = fw_host ();
+    assert_int_equal (h->size, sizeof (tr_sched_host_t));
+    int64_t m;
+    assert_int_equal (h->quantity_milli ("500m", &m), 0);
+    assert_int_equal (m, 500);
+    assert_int_equal (h->quantity_milli ("1Gi", &m), 0);
+    assert_int_equal (m, 1073741824000LL);
+    assert_int_equal (h->quantity_milli ("bad", &m), -1);
+    json_t *labels = json_pack ("{s:s,s:s}", "app", "web", "tier", "fe");
+    json_t *sel = json_pack ("{s:{s:s},s:[{s:s,s:s,s:[s]}]}", "matchLabels", "app", "web", "matchExpressions", "key",
+                             "tier", "operator", "In", "values", "fe");
+    assert_int_equal (h->label_selector_match (sel, labels), 1);
+    json_t *empty = json_object ();
+    assert_int_equal (h->label_selector_match (empty, labels), 1);
+    assert_int_equal (h->label_selector_match (NULL, labels), 0);
+    json_t *badsel = json_pack ("{s:[{s:s,s:s}]}", "matchExpressions", "key", "x", "operator", "Nope");
+    assert_int_equal (h->label_selector_match (badsel, labels), -1);
+    /* node selector terms: a malformed operator is -1 */
+    tr_sched_node_t n = {.size = sizeof n, .name = "n1", .labels = labels};
+    json_t *terms = json_pack ("[{s:[{s:s,s:s}]}]", "matchExpressions", "key", "app", "operator", "Bogus");
+    assert_int_equal (h->node_selector_match (terms, &n), -1);
+    json_decref (terms);
+    terms = json_pack ("[{s:[{s:s,s:s,s:[s]}]}]", "matchExpressions", "key", "app", "operator", "Gt", "values", "x");
+    assert_int_equal (h->node_selector_match (terms, &n), -1);
+    json_decref (terms);
+    json_decref (labels);
+    json_decref (sel);
+    json_decref (empty);
+    json_decref (badsel);
+}
+
+/* Not an assertion of speed: prints what one cycle costs at 5,000 nodes with the default
+ * profile (docs/status.md quotes it). */
+static void
+cost_at_5000_nodes (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    for (int i = 0; i < 5000; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "node-%d", i);
+        json_t *n = json_pack ("{s:{s:s,s:{s:s}},s:{s:[{s:s,s:s,s:s}]},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata",
+                               "name", name, "labels", "kubernetes.io/hostname", name, "spec", "taints", "key", "k",
+                               "value", "v", "effect", i % 5 ? "PreferNoSchedule" : "NoSchedule", "status", "allocatable",
+                               "cpu", "4", "memory", "16Gi", "pods", "110", "conditions", "type", "Ready", "status", "True");
+        snap_node_set (s, n);
+        json_decref (n);
+    }
+    char err[256];
+    for (int pct = 0; pct <= 100; pct += 100) {
+        fw_profile_t *fp = sched_profile_default (NULL, pct, err, sizeof err);
+        assert_non_null (fp);
+        struct timespec t0, t1;
+        int n = pct ? 200 : 2000;
+        clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (int i = 0; i < n; i++) {
+            char uid[32];
+            snprintf (uid, sizeof uid, "p%d-%d", pct, i);
+            json_t *obj = json_pack ("{s:{s:s,s:s,s:s},s:{s:[{s:s,s:{s:{s:s,s:s}}}]}}", "metadata", "name", uid,
+                                     "namespace", "d", "uid", uid, "spec", "containers", "name", "c", "resources",
+                                     "requests", "cpu", "10m", "memory", "10Mi");
+            tr_sched_pod_t p;
+            snap_pod_fill (&p, obj);
+            fw_env_t env = {snap_view (s), NULL, NULL, NULL, NULL};
+            fw_result_t r;
+            fw_schedule (fp, &env, &p, &r);
+            assert_int_equal (r.outcome, FW_SCHEDULED);
+            json_decref (obj);
+        }
+        clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t1);
+        double us = ((double) (t1.tv_sec - t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+        print_message ("cycle at 5000 nodes, percentageOfNodesToScore=%d: %.1f us of CPU\n", pct, us);
+        fw_profile_destroy (&fp);
+    }
+    snap_destroy (&s);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (order_of_points), cmocka_unit_test (skip_and_stop),    cmocka_unit_test (weights_and_normalize),
+        cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (sampling),
+        cmocka_unit_test (random_ties),     cmocka_unit_test (init_refusal_and_shared_instance),
+        cmocka_unit_test (host_table),      cmocka_unit_test (cost_at_5000_nodes),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
