@@ -493,7 +493,8 @@ snap_pod_bound (sched_snap_t *s, const json_t *obj)
                 return 0;
             }
         }
-        ev = same ? (labels ? TR_SCHED_EV_POD_LABEL : 0) : TR_SCHED_EV_POD_ADD;
+        /* confirming an assumption is the informer's AssignedPodAdd, as Kubernetes */
+        ev = same && !sp->assumed ? (labels ? TR_SCHED_EV_POD_LABEL : 0) : TR_SCHED_EV_POD_ADD;
         pod_drop (s, sp);
     }
     pod_place (s, obj, node, 0);

@@ -1,0 +1,249 @@
+/* The scheduler's snapshot: a pod's effective requests (containers summed, init containers as a
+ * maximum, overhead added, non-zero defaults), allocatable parsed once (garbage counts 0), the
+ * events a node update raises (none for a heartbeat), assume / forget / confirm, pods of unknown
+ * nodes, terminal and deleted pods, the affinity lists and the view. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "actors/scheduler/snapshot.h"
+#include "core/value.h"
+
+static json_t *
+J (const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads (text, 0, &e);
+    if (!j)
+        fail_msg ("bad json: %s: %s", e.text, text);
+    return j;
+}
+
+static void
+pod_requests (void **state)
+{
+    (void) state;
+    json_t *p = J ("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"uid\":\"u1\",\"labels\":{\"a\":\"b\"}},"
+                   "\"spec\":{\"priority\":7,\"overhead\":{\"cpu\":\"50m\",\"memory\":\"1Mi\"},"
+                   "\"initContainers\":[{\"name\":\"i1\",\"resources\":{\"requests\":{\"cpu\":\"2\",\"example.com/x\":\"3\"}}},"
+                   "{\"name\":\"i2\",\"resources\":{\"requests\":{\"memory\":\"100Mi\"}}}],"
+                   "\"containers\":[{\"name\":\"c1\",\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"64Mi\",\"ephemeral-storage\":\"1Gi\"}}},"
+                   "{\"name\":\"c2\",\"resources\":{\"requests\":{\"cpu\":\"250m\",\"example.com/x\":\"1\"}}},"
+                   "{\"name\":\"c3\"}],"
+                   "\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"topologyKey\":\"k\"}]}}}}");
+    tr_sched_pod_t t;
+    assert_int_equal (snap_pod_fill (&t, p), 0);
+    assert_string_equal (t.uid, "u1");
+    assert_string_equal (t.ns, "d");
+    assert_int_equal (t.priority, 7);
+    assert_string_equal (json_string_value (json_object_get (t.labels, "a")), "b");
+    /* cpu: max (750m, 2000m) + 50m; memory: max (64Mi, 100Mi) + 1Mi; x: max (1, 3) */
+    assert_int_equal (t.requests.milli_cpu, 2050);
+    assert_int_equal (t.requests.memory, 101LL * 1024 * 1024);
+    assert_int_equal (t.requests.ephemeral_storage, 1LL << 30);
+    assert_int_equal (t.requests.pods, 1);
+    assert_int_equal (t.requests.nscalar, 1);
+    assert_string_equal (t.requests.scalar[0].name, "example.com/x");
+    assert_int_equal (t.requests.scalar[0].value, 3);
+    /* non-zero: containers 500m + 250m + 100m (c3 asks none) = 850m vs init max (2000m) + 50m */
+    assert_int_equal (t.nonzero_milli_cpu, 2050);
+    /* memory: 64Mi + 200Mi + 200Mi = 464Mi vs init max (200Mi default for i1, 100Mi) → 464Mi + 1Mi */
+    assert_int_equal (t.nonzero_memory, 465LL * 1024 * 1024);
+    assert_true (t.has_affinity);
+    assert_true (t.has_required_anti_affinity);
+    assert_null (t.node_name);
+    json_decref (p);
+    /* a pod asking nothing: the non-zero defaults */
+    p = J ("{\"metadata\":{\"name\":\"q\",\"uid\":\"u2\"},\"spec\":{\"containers\":[{\"name\":\"c\"}],\"nodeName\":\"n\"}}");
+    assert_int_equal (snap_pod_fill (&t, p), 0);
+    assert_int_equal (t.requests.milli_cpu, 0);
+    assert_int_equal (t.nonzero_milli_cpu, 100);
+    assert_int_equal (t.nonzero_memory, 200LL * 1024 * 1024);
+    assert_string_equal (t.node_name, "n");
+    assert_false (t.has_affinity);
+    json_decref (p);
+    p = J ("{\"metadata\":{\"name\":\"nouid\"}}");
+    assert_int_equal (snap_pod_fill (&t, p), -1);
+    json_decref (p);
+}
+
+static void
+allocatable (void **state)
+{
+    (void) state;
+    tr_sched_res_t r;
+    char err[128] = "";
+    json_t *a = J ("{\"cpu\":\"3500m\",\"memory\":\"1Gi\",\"pods\":\"110\",\"ephemeral-storage\":\"10G\",\"nvidia.com/gpu\":\"2\"}");
+    assert_int_equal (snap_parse_res (a, &r, err, sizeof err), 0);
+    assert_int_equal (r.milli_cpu, 3500);
+    assert_int_equal (r.memory, 1LL << 30);
+    assert_int_equal (r.pods, 110);
+    assert_int_equal (r.ephemeral_storage, 10000000000LL);
+    assert_int_equal (r.nscalar, 1);
+    assert_int_equal (r.scalar[0].value, 2);
+    json_decref (a);
+    /* garbage: counted 0, named */
+    a = J ("{\"cpu\":\"lots\",\"memory\":\"-1Gi\",\"pods\":{}}");
+    assert_int_equal (snap_parse_res (a, &r, err, sizeof err), -1);
+    assert_int_equal (r.milli_cpu, 0);
+    assert_int_equal (r.memory, 0);
+    assert_int_equal (r.pods, 0);
+    assert_true (strlen (err) > 0);
+    json_decref (a);
+}
+
+static json_t *
+node (const char *name, const char *cpu)
+{
+    return json_pack ("{s:{s:s,s:{s:s}},s:{},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s,s:s}]}}", "metadata", "name", name, "labels",
+                      "zone", "a", "spec", "status", "allocatable", "cpu", cpu, "memory", "4Gi", "pods", "10", "conditions",
+                      "type", "Ready", "status", "True", "lastHeartbeatTime", "t0");
+}
+
+static void
+node_events (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    json_t *n = node ("n1", "2");
+    assert_int_equal (snap_node_set (s, n), TR_SCHED_EV_NODE_ADD);
+    const tr_sched_node_t *v = snap_node (s, "n1");
+    assert_int_equal (v->allocatable.milli_cpu, 2000);
+    assert_true (v->ready);
+    uint64_t g = v->generation;
+    /* a heartbeat: nothing */
+    json_t *hb = json_deep_copy (n);
+    tv_set (hb, "status.conditions", json_pack ("[{s:s,s:s,s:s}]", "type", "Ready", "status", "True", "lastHeartbeatTime", "t1"));
+    assert_int_equal (snap_node_set (s, hb), 0);
+    assert_int_equal (v->generation, g);
+    /* each change its bit */
+    json_t *c = json_deep_copy (hb);
+    tv_set (c, "status.allocatable.cpu", json_string ("4"));
+    assert_int_equal (snap_node_set (s, c), TR_SCHED_EV_NODE_ALLOCATABLE);
+    assert_int_equal (v->allocatable.milli_cpu, 4000);
+    assert_true (v->generation > g);
+    /* informer objects are immutable: a new copy per update */
+#define NEXT(c) do { json_t *x_ = json_deep_copy (c); json_decref (c); c = x_; } while (0)
+    NEXT (c);
+    tv_set (c, "metadata.labels.zone", json_string ("b"));
+    assert_int_equal (snap_node_set (s, c), TR_SCHED_EV_NODE_LABEL);
+    NEXT (c);
+    tv_set (c, "spec.taints", json_pack ("[{s:s,s:s,s:s}]", "key", "k", "value", "v", "effect", "NoSchedule"));
+    assert_int_equal (snap_node_set (s, c), TR_SCHED_EV_NODE_TAINT);
+    assert_int_equal (v->ntaints, 1);
+    assert_string_equal (v->taints[0].key, "k");
+    assert_string_equal (v->taints[0].effect, "NoSchedule");
+    NEXT (c);
+    tv_set (c, "spec.unschedulable", json_true ());
+    assert_int_equal (snap_node_set (s, c), TR_SCHED_EV_NODE_SCHEDULABLE);
+    NEXT (c);
+    tv_set (c, "status.conditions", json_pack ("[{s:s,s:s}]", "type", "Ready", "status", "False"));
+    assert_int_equal (snap_node_set (s, c), TR_SCHED_EV_NODE_CONDITION);
+    assert_false (v->ready);
+    assert_int_equal (snap_view (s)->nnodes, 1);
+    snap_node_delete (s, "n1");
+    assert_null (snap_node (s, "n1"));
+    assert_int_equal (snap_view (s)->nnodes, 0);
+    json_decref (n);
+    json_decref (hb);
+    json_decref (c);
+    snap_destroy (&s);
+}
+
+static json_t *
+pod (const char *uid, const char *node, const char *cpu, int affinity)
+{
+    json_t *p = json_pack ("{s:{s:s,s:s,s:s,s:{s:s}},s:{s:[{s:s,s:{s:{s:s}}}]}}", "metadata", "name", uid, "namespace",
+                           "d", "uid", uid, "labels", "app", "x", "spec", "containers", "name", "c", "resources", "requests",
+                           "cpu", cpu);
+    if (node)
+        tv_set (p, "spec.nodeName", json_string (node));
+    if (affinity)
+        tv_set (p, "spec.affinity", json_pack ("{s:{}}", "podAffinity"));
+    return p;
+}
+
+static void
+assume_forget_confirm (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    json_t *n1 = node ("n1", "2"), *n2 = node ("n2", "2");
+    snap_node_set (s, n1);
+    snap_node_set (s, n2);
+    const tr_sched_node_t *a = snap_node (s, "n1"), *b = snap_node (s, "n2");
+    json_t *p = pod ("u1", NULL, "500m", 1);
+    /* unknown node: refused */
+    assert_int_equal (snap_assume (s, p, "nope"), -1);
+    assert_int_equal (snap_assume (s, p, "n1"), 0);
+    assert_true (snap_is_assumed (s, "u1"));
+    assert_int_equal (a->requested.milli_cpu, 500);
+    assert_int_equal (a->nonzero_milli_cpu, 500);
+    assert_int_equal (a->npods, 1);
+    assert_string_equal (a->pods[0]->node_name, "n1");
+    assert_int_equal (a->npods_with_affinity, 1);
+    assert_int_equal (snap_view (s)->nnodes_with_affinity, 1);
+    /* forget: gone */
+    snap_forget (s, "u1");
+    assert_int_equal (a->requested.milli_cpu, 0);
+    assert_int_equal (a->npods, 0);
+    assert_int_equal (snap_view (s)->nnodes_with_affinity, 0);
+    /* assume, then the informer shows it bound: confirmed, not counted twice; forget is a no-op */
+    snap_assume (s, p, "n1");
+    json_t *bound = pod ("u1", "n1", "500m", 1);
+    assert_int_equal (snap_pod_bound (s, bound), TR_SCHED_EV_POD_ADD);
+    assert_false (snap_is_assumed (s, "u1"));
+    assert_int_equal (a->requested.milli_cpu, 500);
+    assert_int_equal (a->npods, 1);
+    snap_forget (s, "u1");
+    assert_int_equal (a->npods, 1);
+    /* a status update of the bound pod: nothing */
+    json_t *st = json_deep_copy (bound);
+    tv_set (st, "status.phase", json_string ("Running"));
+    assert_int_equal (snap_pod_bound (s, st), 0);
+    assert_int_equal (a->npods, 1);
+    /* labels changed: the event */
+    json_t *lab = json_deep_copy (st);
+    tv_set (lab, "metadata.labels.app", json_string ("y"));
+    assert_int_equal (snap_pod_bound (s, lab), TR_SCHED_EV_POD_LABEL);
+    assert_string_equal (json_string_value (json_object_get (a->pods[0]->labels, "app")), "y");
+    /* assumed on n2 but the informer says n1 (someone else bound it): moved */
+    json_t *q = pod ("u2", NULL, "1", 0);
+    snap_assume (s, q, "n2");
+    assert_int_equal (b->requested.milli_cpu, 1000);
+    json_t *qb = pod ("u2", "n1", "1", 0);
+    snap_pod_bound (s, qb);
+    assert_int_equal (b->requested.milli_cpu, 0);
+    assert_int_equal (a->requested.milli_cpu, 1500);
+    /* deletes */
+    assert_int_equal (snap_pod_delete (s, "u2"), 1);
+    assert_int_equal (snap_pod_delete (s, "u2"), 0);
+    assert_int_equal (a->requested.milli_cpu, 500);
+    /* a pod bound to a node not known yet is held and appears with the node */
+    json_t *r = pod ("u3", "n3", "250m", 0);
+    snap_pod_bound (s, r);
+    assert_null (snap_node (s, "n3"));
+    json_t *n3 = node ("n3", "1");
+    snap_node_set (s, n3);
+    assert_int_equal (snap_node (s, "n3")->requested.milli_cpu, 250);
+    assert_int_equal (snap_view (s)->nnodes, 3);
+    /* a node deleted with pods: gone from the view; its pods go when deleted */
+    snap_node_delete (s, "n3");
+    assert_int_equal (snap_view (s)->nnodes, 2);
+    assert_int_equal (snap_pod_delete (s, "u3"), 1);
+    const json_t *objs[] = {n1, n2, n3, p, bound, st, lab, q, qb, r};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        json_decref ((json_t *) objs[i]);
+    snap_destroy (&s);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test (pod_requests), cmocka_unit_test (allocatable),
+                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm)};
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
