@@ -88,6 +88,14 @@ probe (const char *path, const json_t *args, char *err, size_t errlen)
         return -1;
     }
     if (pid == 0) {
+        /* a crash must kill the child: no inherited handler may catch it (and carry on as a
+         * copy of the scheduler) */
+        const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            signal (sigs[i], SIG_DFL);
+        sigset_t all;
+        sigemptyset (&all);
+        sigprocmask (SIG_SETMASK, &all, NULL);
         void *dl;
         char e[512];
         const tr_sched_plugin_t *d = open_so (path, &dl, e, sizeof e);
