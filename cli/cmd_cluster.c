@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include "actors/manifests/manifests_actor.h"
 #include "actors/proxy/proxy_actor.h"
+#include "actors/scheduler/profile.h"
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/store/raft_store.h"
 #include "actors/store/store_actor.h"
@@ -74,6 +75,7 @@ mkdirp (const char *path, mode_t mode)
  *   actors: [./libmine.so]    logLevel: debug              keepPodsOnExit: false
  *   controllers: {nodeMonitorGracePeriodSeconds: 40, podEvictionTimeoutSeconds: 300,
  *                 clusterCIDR: 10.244.0.0/16, nodeCIDRMaskSize: 24} (--cluster-cidr, --node-cidr-mask-size)
+ *   scheduler: {schedulerConfig: FILE} (--scheduler-config)
  *   node: maxPods kubeReserved systemReserved evictionHard, insecureRegistries: [HOST:PORT],
  *   registries: {mirrors: {docker.io: {endpoint: [http://…]}}} (k3s's registries.yaml),
  *   podCIDR: CIDR (default: the Node's spec.podCIDR), clusterCIDR: 10.244.0.0/16 (not masqueraded),
@@ -97,7 +99,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange",
-                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", "proxy", NULL};
+                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", "proxy", "scheduler", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -129,6 +131,7 @@ load_server_config (int *argc, char **argv, int *bad)
         for (int i = 0; known[i]; i++)
             ok |= !strcmp (k, known[i]);
         if (!ok || (strcmp (k, "actors") && strcmp (k, "keepPodsOnExit") && strcmp (k, "controllers") &&
+                    !(!strcmp (k, "scheduler") && json_is_object (v)) &&
                     !(!strcmp (k, "proxy") && json_is_boolean (v)) &&
                     !((!strcmp (k, "insecureRegistries") || !strcmp (k, "dnsUpstreams")) && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
@@ -182,6 +185,33 @@ ipam_flags (int *argc, char **argv, json_t *cfg)
     }
     nodeipam_clear (&t);
     return 0;
+}
+
+/* kube-scheduler's --config: `--scheduler-config FILE` (server, up) or `scheduler: {schedulerConfig:
+ * FILE}`, a KubeSchedulerConfiguration. A file that cannot be read or is not one stops the command
+ * at once; a profile in it that fails to load is only logged (the others run). 0 or -1. */
+static int
+sched_flags (int *argc, char **argv, json_t *cfg)
+{
+    const char *file = cli_opt (argc, argv, "--scheduler-config", NULL);
+    json_t *sc = json_object_get (cfg, "scheduler");
+    if (file) {
+        if (!json_is_object (sc)) {
+            sc = json_object ();
+            json_object_set_new (cfg, "scheduler", sc);
+        }
+        json_object_set_new (sc, "schedulerConfig", json_string (file));
+    }
+    file = tv_str (sc, "schedulerConfig");
+    if (!file)
+        return 0;
+    sched_config_t t;
+    char err[600];
+    int rc = sched_config_load_file (file, &t, err, sizeof err);
+    sched_config_clear (&t);
+    if (rc)
+        fprintf (stderr, "error: --scheduler-config: %s\n", err);
+    return rc;
 }
 
 /* A number from a flag or a config key (0: unset, the default applies). */
@@ -1073,7 +1103,8 @@ store_is_leader (zsock_t *store, uint64_t *term)
  * Returns when asked to stop, or when the store was removed from the cluster (then the server
  * stops as cleanly, exit 0: a supervisor with Restart=on-failure leaves it down). */
 static void
-follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char *data, zcert_t *cluster)
+follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const json_t *sched_cfg, const char *data,
+                   zcert_t *cluster)
 {
     int64_t next_pki = zclock_mono () + 5000;
     struct sigaction sa = {0};
@@ -1102,7 +1133,7 @@ follow_leadership (const tr_host_opts_t *ho, const json_t *ctrl_cfg, const char 
             tr_host_opts_t fenced = *ho;
             fenced.fence = elected_term = term;
             elected = tr_host_new (&fenced);
-            if (tr_host_start (elected, controllers_actor (), ctrl_cfg) || tr_host_start (elected, scheduler_actor (), NULL))
+            if (tr_host_start (elected, controllers_actor (), ctrl_cfg) || tr_host_start (elected, scheduler_actor (), sched_cfg))
                 TR_ERROR ("troupe", "cannot start the controllers or the scheduler");
         } else if (leader != 1 && elected) {
             TR_INFO ("troupe", "this server's store no longer leads: stopping the controllers and the scheduler");
@@ -1130,7 +1161,7 @@ cmd_up (cli_t *g, int argc, char **argv)
         return 1;
     }
     const char *manifest = cli_opt (&argc, argv, "--filename", "-f");
-    if (ipam_flags (&argc, argv, cfg)) {
+    if (ipam_flags (&argc, argv, cfg) || sched_flags (&argc, argv, cfg)) {
         json_decref (cfg);
         return 1;
     }
@@ -1158,7 +1189,7 @@ cmd_up (cli_t *g, int argc, char **argv)
     }
     tr_host_opts_t ho = {.endpoint = "inproc://troupe-broker", .node_name = c.node, .data_dir = c.data};
     c.host = tr_host_new (&ho);
-    if (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) || tr_host_start (c.host, scheduler_actor (), NULL) ||
+    if (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) || tr_host_start (c.host, scheduler_actor (), tv_get (cfg, "scheduler")) ||
         start_node (&c, "inproc://troupe-broker", NULL, 1) || load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
         json_decref (cfg);
@@ -1187,7 +1218,7 @@ cmd_server (cli_t *g, int argc, char **argv)
         return 1;
     }
     c.listen = pick (cli_opt (&argc, argv, "--listen", NULL), cfg, "listen");
-    if (ipam_flags (&argc, argv, cfg) || service_flags (&argc, argv, cfg, &c)) {
+    if (ipam_flags (&argc, argv, cfg) || sched_flags (&argc, argv, cfg) || service_flags (&argc, argv, cfg, &c)) {
         json_decref (cfg);
         return 1;
     }
@@ -1286,7 +1317,7 @@ cmd_server (cli_t *g, int argc, char **argv)
     c.host = tr_host_new (&ho);
     /* replicated: the controllers and the scheduler run only beside the Raft leader (below) */
     if ((!c.peer_listen && (tr_host_start (c.host, controllers_actor (), tv_get (cfg, "controllers")) ||
-                            tr_host_start (c.host, scheduler_actor (), NULL))) ||
+                            tr_host_start (c.host, scheduler_actor (), tv_get (cfg, "scheduler")))) ||
         load_actors (&c, &argc, argv, cfg)) {
         teardown (&c);
         json_decref (cfg);
@@ -1294,7 +1325,7 @@ cmd_server (cli_t *g, int argc, char **argv)
     }
     TR_INFO ("troupe", "server up data=%s local=%s tcp=%s", c.data, c.ipc_ep, c.listen ? c.listen : "-");
     if (c.peer_listen)
-        follow_leadership (&ho, tv_get (cfg, "controllers"), c.data, c.cluster);
+        follow_leadership (&ho, tv_get (cfg, "controllers"), tv_get (cfg, "scheduler"), c.data, c.cluster);
     else
         wait_for_signal ();
     teardown (&c);

@@ -21,6 +21,7 @@ usage (FILE *f)
              "         [--snapshot-threshold N] [--snapshot-trailing N] [--lease-checkpoint-seconds S (300; 0: every renewal)]\n"
              "         [--no-supervise]  (by default a crashed server is restarted by its own supervisor process)\n"
              "         [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24]  each Node's spec.podCIDR (also on up)\n"
+             "         [--scheduler-config FILE]  a KubeSchedulerConfiguration: profiles, plugins (also on up)\n"
              "  agent --server tcp://… [--node-name N] a node: runs pods\n"
              "        [--max-pods 110] [--kube-reserved|--system-reserved cpu=100m,memory=100Mi,ephemeral-storage=1Gi]\n"
              "        [--eviction-hard memory.available<100Mi,nodefs.available<10%%,nodefs.inodesFree<5%%,pid.available<N]\n"
