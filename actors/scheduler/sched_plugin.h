@@ -118,6 +118,7 @@ typedef struct tr_sched_node {
     uint32_t ntaints;
     const tr_sched_taint_t *taints;
     int ready;               /* status.conditions[type=Ready].status == "True" */
+    uint32_t nimages;        /* entries of status.images (ImageLocality skips nodes with none) */
 } tr_sched_node_t;
 
 typedef struct {

@@ -339,6 +339,7 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
     n->pub.allocatable = alloc;
     const char *rs = ready_status (obj);
     n->pub.ready = rs && !strcmp (rs, "True");
+    n->pub.nimages = (uint32_t) json_array_size (tv_get (obj, "status.images"));
     const json_t *tl = tv_get (obj, "spec.taints");
     free (n->taints);
     n->taints = NULL;

@@ -428,6 +428,102 @@ table_scores (void **state)
 }
 
 static void
+table_nodeports (void **state)
+{
+    (void) state;
+    /* a pod already on n1 holding TCP 8080 on 10.0.0.1 and UDP 53 on every address */
+    env_t e;
+    env_init (&e);
+    add_node (&e, json_pack ("{s:{s:s},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata", "name", "n1", "status",
+                             "allocatable", "cpu", "4", "memory", "4Gi", "pods", "10", "conditions", "type", "Ready",
+                             "status", "True"));
+    json_t *held = json_loads (P ("{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80,\"hostPort\":8080,\"hostIP\":\"10.0.0.1\"},{\"containerPort\":53,\"hostPort\":53,\"protocol\":\"UDP\"}]}]}"), 0, NULL);
+    json_object_set_new (json_object_get (held, "metadata"), "uid", json_string ("held"));
+    snap_pod_bound (e.snap, held);
+    struct {
+        const char *ports;
+        int fits;
+    } t[] = {
+        {"[{\"containerPort\":1,\"hostPort\":8080}]", 0},                          /* 0.0.0.0 vs 10.0.0.1 */
+        {"[{\"containerPort\":1,\"hostPort\":8080,\"hostIP\":\"10.0.0.2\"}]", 1}, /* another address */
+        {"[{\"containerPort\":1,\"hostPort\":8080,\"hostIP\":\"10.0.0.1\"}]", 0},
+        {"[{\"containerPort\":1,\"hostPort\":8080,\"protocol\":\"UDP\"}]", 1},   /* another protocol */
+        {"[{\"containerPort\":1,\"hostPort\":53,\"protocol\":\"UDP\",\"hostIP\":\"10.9.9.9\"}]", 0},
+        {"[{\"containerPort\":53}]", 1},                                              /* no hostPort */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char text[512], chosen[64], why[512];
+        snprintf (text, sizeof text, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"uid\":\"p%zu\"},"
+                                     "\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":%s}]}}", i, t[i].ports);
+        json_t *p = json_loads (text, 0, NULL);
+        assert_non_null (p);
+        int rc = schedule (&e, p, chosen, sizeof chosen, why, sizeof why);
+        if (t[i].fits ? rc != 0 : rc != -1)
+            fail_msg ("case %zu: rc %d (%s)", i, rc, rc ? why : chosen);
+        if (!t[i].fits)
+            assert_string_equal (why, "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.");
+        snap_forget (e.snap, json_string_value (json_object_get (json_object_get (p, "metadata"), "uid")));
+        json_decref (p);
+    }
+    json_decref (held);
+    env_fini (&e);
+}
+
+static void
+table_balanced_and_images (void **state)
+{
+    (void) state;
+    int64_t sc[2];
+    /* fractions cpu 1/4 mem 1/4 → std 0 → 100; cpu 1/2, mem 1/8 → std 0.1875 → 81 */
+    scores_of ("NodeResourcesBalancedAllocation", NULL, NODE2 ("n1", "4", "4Gi"), NODE2 ("n2", "2", "8Gi"),
+               P (REQ ("{\"cpu\":\"1\",\"memory\":\"1Gi\"}")), sc);
+    assert_int_equal (sc[0], 100);
+    assert_int_equal (sc[1], 81);
+    /* ImageLocality: n1 holds the pod's 500 MB image (short name in the pod, full on the node),
+     * n2 another one: with ImageLocality the only scorer, n1 wins every time */
+    const char *pj = P ("{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}");
+    fw_profile_t *fp = fw_profile_new ("t", 100);
+    char err[128];
+    const tr_sched_plugin_t *il = sched_registry_find ("ImageLocality");
+    sched_snap_t *s = snap_new ();
+    json_t *a = json_pack ("{s:{s:s},s:{s:[{s:[s],s:I}]}}", "metadata", "name", "n1", "status", "images", "names",
+                           "docker.io/library/busybox:latest", "sizeBytes", (json_int_t) (500LL * 1024 * 1024));
+    json_t *b = json_pack ("{s:{s:s},s:{s:[{s:[s],s:I}]}}", "metadata", "name", "n2", "status", "images", "names",
+                           "docker.io/library/nginx:1.25", "sizeBytes", (json_int_t) (100LL * 1024 * 1024));
+    snap_node_set (s, a);
+    snap_node_set (s, b);
+    json_t *p = json_loads (pj, 0, NULL);
+    tr_sched_pod_t tp;
+    snap_pod_fill (&tp, p);
+    const tr_sched_node_t *nodes[2] = {snap_node (s, "n1"), snap_node (s, "n2")};
+    assert_int_equal (nodes[0]->nimages, 1);
+    fw_env_t env = {snap_view (s), NULL, NULL, NULL, NULL};
+    /* through the framework with only ImageLocality scoring: n1 wins */
+    assert_int_equal (fw_profile_add (fp, il, NULL, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, sched_registry_find ("DefaultBinder"), NULL, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    for (int i = 0; i < 5; i++) {
+        fw_result_t r;
+        fw_schedule (fp, &env, &tp, &r);
+        assert_int_equal (r.outcome, FW_SCHEDULED);
+        assert_string_equal (r.node, "n1");
+    }
+    char norm[256];
+    sched_image_normalize ("busybox", norm, sizeof norm);
+    assert_string_equal (norm, "docker.io/library/busybox:latest");
+    sched_image_normalize ("quay.io/x/y", norm, sizeof norm);
+    assert_string_equal (norm, "quay.io/x/y:latest");
+    sched_image_normalize ("me/app:v1", norm, sizeof norm);
+    assert_string_equal (norm, "docker.io/me/app:v1");
+    sched_image_normalize ("localhost:5000/app@sha256:ab", norm, sizeof norm);
+    assert_string_equal (norm, "localhost:5000/app@sha256:ab");
+    json_decref (a);
+    json_decref (b);
+    json_decref (p);
+    snap_destroy (&s);
+    fw_profile_destroy (&fp);
+}
+
+static void
 priority_sort (void **state)
 {
     (void) state;
@@ -446,7 +542,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (fit_and_score),          cmocka_unit_test (filters),        cmocka_unit_test (spreads_among_equals),
         cmocka_unit_test (table_noderesourcesfit), cmocka_unit_test (table_nodeaffinity), cmocka_unit_test (table_taints),
-        cmocka_unit_test (table_scores),           cmocka_unit_test (priority_sort),
+        cmocka_unit_test (table_scores),           cmocka_unit_test (table_nodeports),
+        cmocka_unit_test (table_balanced_and_images), cmocka_unit_test (priority_sort),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

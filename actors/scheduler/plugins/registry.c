@@ -7,6 +7,7 @@ static const tr_sched_plugin_t *(*const builtins[]) (void) = {
     sched_plugin_prioritysort,    sched_plugin_nodename,     sched_plugin_nodeunschedulable,
     sched_plugin_nodeready,       sched_plugin_noderesourcesfit, sched_plugin_nodeaffinity,
     sched_plugin_tainttoleration, sched_plugin_defaultbinder,
+    sched_plugin_noderesourcesbalancedallocation, sched_plugin_nodeports, sched_plugin_imagelocality,
 };
 
 const tr_sched_plugin_t *
@@ -21,8 +22,17 @@ sched_registry_find (const char *name)
 /* Kubernetes' getDefaultPlugins (v1), the built-ins that exist, in its order and weights;
  * NodeReady (Troupe's) after NodeUnschedulable. */
 static const sched_default_t defaults[] = {
-    {"PrioritySort", 0},    {"NodeUnschedulable", 0}, {"NodeReady", 0},        {"NodeName", 0},
-    {"TaintToleration", 3}, {"NodeAffinity", 2},      {"NodeResourcesFit", 1}, {"DefaultBinder", 0},
+    {"PrioritySort", 0},
+    {"NodeUnschedulable", 0},
+    {"NodeReady", 0},
+    {"NodeName", 0},
+    {"TaintToleration", 3},
+    {"NodeAffinity", 2},
+    {"NodePorts", 0},
+    {"NodeResourcesFit", 1},
+    {"NodeResourcesBalancedAllocation", 1},
+    {"ImageLocality", 1},
+    {"DefaultBinder", 0},
 };
 
 size_t

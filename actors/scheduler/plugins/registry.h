@@ -15,6 +15,12 @@ const tr_sched_plugin_t *sched_plugin_noderesourcesfit (void);
 const tr_sched_plugin_t *sched_plugin_nodeaffinity (void);
 const tr_sched_plugin_t *sched_plugin_tainttoleration (void);
 const tr_sched_plugin_t *sched_plugin_defaultbinder (void);
+const tr_sched_plugin_t *sched_plugin_noderesourcesbalancedallocation (void);
+const tr_sched_plugin_t *sched_plugin_nodeports (void);
+const tr_sched_plugin_t *sched_plugin_imagelocality (void);
+
+/* ImageLocality's normalization: "busybox" → "docker.io/library/busybox:latest". */
+void sched_image_normalize (const char *in, char *out, size_t len);
 
 /* A built-in by name, NULL if none. */
 const tr_sched_plugin_t *sched_registry_find (const char *name);
