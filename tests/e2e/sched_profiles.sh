@@ -9,7 +9,8 @@ MARK="e2e-schedprof-$$"
 SO="${TROUPE_BUILD:-$(dirname "$TROUPE")}/libsched-nodenameprefix.so"
 [ -f "$SO" ] || skip "example plugin not built: $SO"
 printf 'nodeName: e2e-sched\nlogLevel: info\ndefaultRuntime: process\n' >"$T/troupe.yaml"
-cat >"$T/sched.yaml" <<Y
+# (not "<<Y": test_fields validates those here-documents as API objects)
+cat >"$T/sched.yaml" <<CFG
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 profiles:
@@ -32,7 +33,7 @@ profiles:
   plugins:
     filter:
       enabled: [{name: NoSuchPlugin}]
-Y
+CFG
 printf 'apiVersion: v1\nkind: Pod\n' >"$T/notsched.yaml"
 OUT=$(cd "$T" && timeout 20 "$TROUPE" up --config "$T/troupe.yaml" --scheduler-config "$T/notsched.yaml" 2>&1) && fail "up with a bad scheduler config started"
 echo "$OUT" | grep -q 'not a kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration' || fail "bad scheduler config: unclear: $OUT"
@@ -45,7 +46,7 @@ grep -q 'profile broken-scheduler: profiles\[3\].plugins.filter: unknown plugin 
 pass "a profile with an unknown plugin is refused and logged"
 
 pod() { # name schedulerName [nodeSelector json]
-    cat <<Y
+    cat <<POD
 apiVersion: v1
 kind: Pod
 metadata: {name: $1, labels: {app: $MARK}}
@@ -57,7 +58,7 @@ spec:
   - name: main
     image: busybox
     command: ["/bin/sh", "-c", "echo $MARK; while true; do sleep 1; done"]
-Y
+POD
 }
 node_of() { tro get pod "$1" -o json | jq -r '.spec.nodeName // ""'; }
 for p in "a prefix-scheduler" "b other-prefix" "c nope-scheduler" "d broken-scheduler" "f default-scheduler ssd"; do
