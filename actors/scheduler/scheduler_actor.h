@@ -1,7 +1,11 @@
-/* scheduler_actor — kube-scheduler as an actor: informers for Pods and Nodes, a queue of pending
- * pods, sched_schedule for each, a binding (patch of subresource "binding" guarded by the pod's
- * resourceVersion) for the winners; unschedulable pods get PodScheduled=False with the reasons
- * and a FailedScheduling event, and are retried when nodes change or every 10 s. */
+/* scheduler_actor — kube-scheduler as an actor, on the framework (framework.h): the Node and Pod
+ * informers feed the snapshot (snapshot.h) and one queue per profile (sched_queue.h; profiles
+ * from the actor's config `schedulerConfig: FILE`, else the default one); cluster events move
+ * unschedulable pods back by the rejecting plugins' events (never on heartbeats). Each timer tick
+ * schedules pods for up to 20 ms; a chosen node is assumed at once and the binding (patch of
+ * subresource "binding" guarded by the pod's resourceVersion) sent without waiting; a failed
+ * binding is unreserved, forgotten and requeued. Unschedulable pods get PodScheduled=False with
+ * Kubernetes' FitError message and one FailedScheduling Event, only when the message changes. */
 #ifndef TROUPE_SCHEDULER_ACTOR_H
 #define TROUPE_SCHEDULER_ACTOR_H
 
