@@ -280,7 +280,7 @@ build (const json_t *prof, const char *file, size_t index, int pct, char *err, s
                         goto fail;
                     }
                     if (strcmp (res[r].p->name, en->name)) {
-                        snprintf (e, sizeof e, "%s: plugin %s is named \"%s\", not \"%s\"", where, en->path,
+                        snprintf (e, sizeof e, "%.100s: plugin %.200s is named \"%.60s\", not \"%.60s\"", where, en->path,
                                   res[r].p->name, en->name);
                         dlclose (res[r].dl);
                         goto fail;

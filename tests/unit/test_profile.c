@@ -246,6 +246,11 @@ so_plugins (void **state)
             fail_msg ("%s: got \"%s\", want \"%s\"", bad[i].so, c.errors[0], bad[i].want);
         sched_config_clear (&c);
     }
+    /* the profile's name must be the plugin's */
+    assert_int_equal (with_plugin ("libschedfx-good.so", "Other", "{}", &c), 0);
+    assert_int_equal (c.nerrors, 1);
+    assert_non_null (strstr (c.errors[0], "libschedfx-good.so is named \"Fixture\", not \"Other\""));
+    sched_config_clear (&c);
     /* a relative path is refused */
     char err[512];
     assert_int_equal (load ("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
