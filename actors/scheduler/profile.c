@@ -77,7 +77,11 @@ open_so (const char *path, void **dl, char *err, size_t errlen)
     return d;
 }
 
-/* dlopen + entry + init + destroy in a child: a crash there costs the child, not the scheduler. */
+/* dlopen + entry + init + destroy in a child: a crash there costs the child, not the scheduler.
+ * The child's exit: 0 fine, PROBE_OPEN_FAILED / PROBE_INIT_REFUSED (the parent's own open or init
+ * then says why, safely); anything else (a signal, exit () from init, a sanitizer's report) is a
+ * crash. */
+enum { PROBE_OPEN_FAILED = 102, PROBE_INIT_REFUSED = 103 };
 static int
 probe (const char *path, const json_t *args, char *err, size_t errlen)
 {
@@ -100,10 +104,12 @@ probe (const char *path, const json_t *args, char *err, size_t errlen)
         char e[512];
         const tr_sched_plugin_t *d = open_so (path, &dl, e, sizeof e);
         if (!d)
-            _exit (2); /* the parent says why, opening it itself */
+            _exit (PROBE_OPEN_FAILED); /* the parent says why, opening it itself */
         if (d->init) {
             void *self = d->init (args, fw_host (), e, sizeof e);
-            if (self && d->destroy)
+            if (!self)
+                _exit (PROBE_INIT_REFUSED); /* the parent's init says why */
+            if (d->destroy)
                 d->destroy (self);
         }
         _exit (0);
@@ -130,7 +136,12 @@ probe (const char *path, const json_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "plugin %s crashed in init: SIG%s", path, abbrev ? abbrev : "?");
         return -1;
     }
-    return 0; /* exit 2 (open failed): the parent's open reports it */
+    int code = WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+    if (code != 0 && code != PROBE_OPEN_FAILED && code != PROBE_INIT_REFUSED) {
+        snprintf (err, errlen, "plugin %s crashed in init: exit status %d", path, code);
+        return -1;
+    }
+    return 0;
 }
 
 const tr_sched_plugin_t *

@@ -215,7 +215,7 @@ world (world_t *w, size_t nnodes)
     memset (w, 0, sizeof *w);
     w->snap = snap_new ();
     for (size_t i = 0; i < nnodes; i++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "n%zu", i + 1);
         json_t *n = json_pack ("{s:{s:s},s:{s:{s:s,s:s,s:s}}}", "metadata", "name", name, "status", "allocatable", "cpu",
                                "4", "memory", "8Gi", "pods", "110");
@@ -438,7 +438,7 @@ random_ties (void **state)
     fw_profile_t *fp = profile2 ("{\"tag\":\"A\"}", "{\"tag\":\"B\"}", 1, 1); /* every node scores the same */
     int seen[4] = {0};
     for (int i = 0; i < 400; i++) {
-        char uid[16];
+        char uid[32];
         snprintf (uid, sizeof uid, "p%d", i);
         fw_result_t r = cycle (fp, &w, uid);
         seen[r.node[1] - '1']++;
@@ -517,7 +517,7 @@ cost_at_5000_nodes (void **state)
     (void) state;
     sched_snap_t *s = snap_new ();
     for (int i = 0; i < 5000; i++) {
-        char name[16];
+        char name[32];
         snprintf (name, sizeof name, "node-%d", i);
         json_t *n = json_pack ("{s:{s:s,s:{s:s}},s:{s:[{s:s,s:s,s:s}]},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata",
                                "name", name, "labels", "kubernetes.io/hostname", name, "spec", "taints", "key", "k",

@@ -192,7 +192,7 @@ spreads_among_equals (void **state)
     add_node (&e, node ("c", "2", "4Gi", 1));
     int seen[3] = {0};
     for (int i = 0; i < 6; i++) {
-        char uid[8], chosen[64], why[256];
+        char uid[32], chosen[64], why[256];
         snprintf (uid, sizeof uid, "x%d", i);
         json_t *p = pod (uid, "0", "0");
         /* pods asking nothing still count the non-zero defaults (100m, 200Mi) when scoring */

@@ -1,7 +1,8 @@
 /* Scheduler plugin fixtures for test_profile, one shared object per variant (CMake MODULE
  * targets schedfx-*): FIXTURE_GOOD (a Filter rejecting the nodes named in args.reject),
  * FIXTURE_ABI2 (built for ABI 2.0), FIXTURE_BIGPOD (expects a larger tr_sched_pod_t),
- * FIXTURE_CRASH (init dereferences NULL), FIXTURE_NOENTRY (no entry symbol). */
+ * FIXTURE_CRASH (init dereferences NULL), FIXTURE_EXIT (init calls exit (7)), FIXTURE_NOENTRY (no
+ * entry symbol). */
 #include "actors/scheduler/sched_plugin.h"
 
 #pragma GCC diagnostic ignored "-Woverride-init" /* the variants overwrite the header's fields */
@@ -16,6 +17,9 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
     (void) host, (void) err, (void) errlen;
 #ifdef FIXTURE_CRASH
     *(volatile int *) (uintptr_t) json_integer_value (json_object_get (args, "address")) = 1;
+#endif
+#ifdef FIXTURE_EXIT
+    exit (7);
 #endif
     return json_incref ((json_t *) (args ? args : json_object ()));
 }
