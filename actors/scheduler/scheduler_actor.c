@@ -176,7 +176,14 @@ on_node (void *self, troupe_ctx_t *ctx, const json_t *node)
 {
     (void) ctx;
     sch_t *s = self;
-    event (s, snap_node_set (s->snap, node)); /* heartbeats return 0: no requeue */
+    uint32_t ev = snap_node_set (s->snap, node); /* heartbeats return 0: no requeue */
+    if (ev & (TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE)) {
+        tr_sched_res_t r;
+        char err[200] = "";
+        if (snap_parse_res (tv_get (node, "status.allocatable"), &r, err, sizeof err))
+            TR_WARN (A, "node %s: status.allocatable %s: counted as 0", tv_str (node, "metadata.name"), err);
+    }
+    event (s, ev);
 }
 
 static void
