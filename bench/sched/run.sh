@@ -15,6 +15,7 @@
 # timestamps have seconds precision), CPU seconds and peak RSS of each process (/proc), and
 # runs schedcheck on the end state. Writes bench/results/sched-*.csv (a row per pod), appends a
 # summary row to bench/results/sched.csv, and a PNG of bindings over time if gnuplot is installed.
+# SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
 set -u
@@ -24,7 +25,7 @@ TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUI
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
 N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
@@ -47,7 +48,7 @@ case "$MODE" in direct|deployment) ;; *) die "--mode is direct or deployment" ;;
 for b in "$TROUPE" "$LOAD" "$CHECK"; do [ -x "$b" ] || die "$b is not built (cmake --build build)"; done
 command -v jq >/dev/null || die "jq is needed"
 # `troupe hollow` (issue 9's kubemark) plays the nodes: without it there is nothing to schedule onto
-if ! "$TROUPE" hollow --help >/dev/null 2>&1; then
+if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then
   die "'$TROUPE hollow' is missing: this build has no hollow nodes (issue 9), the benchmark cannot run"
 fi
 
@@ -57,6 +58,13 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
+  # a runtime shim outlives its agent (DESIGN.md): stop the ones this run's servers started
+  local f s
+  for f in "$D"/run/shim.pid "$D"/*/run/shim.pid; do
+    [ -f "$f" ] || continue
+    s=$(cat "$f" 2>/dev/null); [ -n "$s" ] && grep -q shim "/proc/$s/cmdline" 2>/dev/null || continue
+    kill "$s" 2>/dev/null; for _ in $(seq 1 50); do kill -0 "$s" 2>/dev/null || break; sleep 0.2; done; kill -9 "$s" 2>/dev/null
+  done
   [ -n "${KEEP:-}" ] && echo "run.sh: kept $D" || rm -rf "$D"
 }
 trap cleanup EXIT
@@ -101,9 +109,12 @@ else
 fi
 MEMMI=$(( PPN * 50 * 5 / 4 )); [ "$MEMMI" -lt 16384 ] && MEMMI=16384
 PODS=$(( PPN + PPN / 4 + 10 )); [ "$PODS" -lt 110 ] && PODS=110
-ZONES=(); case "$W" in NodeAffinity|TopologySpreading|Mixed) ZONES=(--zones 3) ;; esac
-tro hollow --nodes "$N" --cpu "$CPU" --memory "${MEMMI}Mi" --pods "$PODS" --labels bench=hollow "${ZONES[@]}" >"$D/hollow.log" 2>&1 &
+ZONES=(); case "$W" in NodeAffinity|TopologySpreading|Mixed) ZONES=(--zones zone-a,zone-b,zone-c) ;; esac
+"$TROUPE" "${KC[@]}" hollow --nodes "$N" --cpu "$CPU" --memory "${MEMMI}Mi" --pods "$PODS" --labels bench=hollow "${ZONES[@]}" >"$D/hollow.log" 2>&1 &
 HOLLOW=$!; PIDS+=($HOLLOW)
+declare -A PNAME
+PNAME[$HOLLOW]=hollow
+for i in "${!SERVERS[@]}"; do PNAME[${SERVERS[$i]}]=$([ "$REPL" = 1 ] && echo "troupe-up" || echo "server-s$((i + 1))"); done
 hready() { [ "$(tro get nodes -l bench=hollow -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" -ge "$N" ]; }
 wait_for $((60 + N / 20)) hready || fail "$N hollow nodes not Ready in time"
 echo "run.sh: $N hollow nodes Ready ($CPU cpu, ${MEMMI}Mi, $PODS pods each); $P pods of $W, $MODE, $REPL replica(s), rate ${RATE:-0}"
@@ -129,16 +140,20 @@ for p in "${SERVERS[@]}" "$HOLLOW"; do C0[$p]=$(cpu_of "$p"); done
 # ---- load ----
 RUN="b$$"
 STAMP=$(date +%Y%m%d-%H%M%S)
-mkdir -p "$SRC/bench/results"
+RESULTS=${SCHED_RESULTS:-$SRC/bench/results}
+mkdir -p "$RESULTS"
 TAG="sched-$W-${N}n-${P}p-$MODE-${REPL}r-$STAMP"
-PODCSV="$SRC/bench/results/$TAG.csv"
+PODCSV="$RESULTS/$TAG.csv"
+# startup latency: wait until the hollow nodes report every pod Running (not for Preemption, whose
+# low half is preempted)
+RUNNING=(--running); [ "$W" = Preemption ] && RUNNING=()
 T0=$(date +%s.%N)
 if [ "$MODE" = direct ]; then
-  "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --run "$RUN" --timeout "$TIMEOUT" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
+  "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
   LOADPID=$!
 else
   WLS=("$W"); [ "$W" = Mixed ] && WLS=(SchedulingBasic NodeAffinity PodAntiAffinity TopologySpreading)
-  "$LOAD" "${KC[@]}" --watch-only --selector "bench=$RUN" --pods "$P" --nodes "$N" --workload "$W" --run "$RUN" --timeout "$TIMEOUT" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
+  "$LOAD" "${KC[@]}" --watch-only --selector "bench=$RUN" --pods "$P" --nodes "$N" --workload "$W" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
   LOADPID=$!
   sleep 1
   k=0
@@ -162,7 +177,7 @@ SUM=$(grep '^schedload:' "$D/load.out" || true)
 field() { echo "$SUM" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 PROCS=""
 for p in "${SERVERS[@]}" "$HOLLOW"; do
-  name=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | awk '{print $2}')
+  name=${PNAME[$p]}
   c1=$(cpu_of "$p"); cs=$(awk -v a="${C0[$p]}" -v b="$c1" -v t="$TICK" 'BEGIN { printf "%.1f", (b - a) / t }')
   rss=$(( $(rss_of "$p") / 1024 ))
   echo "run.sh: process $p ($name): ${cs} s cpu over ${WALL} s, peak RSS ${rss} MiB"
@@ -178,9 +193,9 @@ EV=(); [ -s "$D/events.json" ] && EV=(--events "$D/events.json")
 "$CHECK" --pods "$D/pods.json" --nodes "$D/nodes.json" "${EV[@]}" --max 50 | tee "$D/check.out"
 CRC=${PIPESTATUS[0]}
 VERDICT=valid; [ "$CRC" = 0 ] || VERDICT=INVALID
-[ "$LRC" = 0 ] || VERDICT="$VERDICT,unbound"
+[ "$LRC" = 0 ] || VERDICT="$VERDICT;incomplete(refused or unbound pods)"
 
-SUMCSV="$SRC/bench/results/sched.csv"
+SUMCSV="$RESULTS/sched.csv"
 [ -f "$SUMCSV" ] || echo "date,workload,nodes,pods,replicas,mode,rate,throughput_steady,throughput_overall,bind_p50_ms,bind_p99_ms,start_p50_ms,start_p99_ms,wall_s,processes,verdict,pods_csv" >"$SUMCSV"
 echo "$STAMP,$W,$N,$P,$REPL,$MODE,$RATE,$(field throughput_steady),$(field throughput_overall),$(field bind_p50_ms),$(field bind_p99_ms),$(field start_p50_ms),$(field start_p99_ms),$WALL,${PROCS% },$VERDICT,$(basename "$PODCSV")" >>"$SUMCSV"
 echo "run.sh: $W $N nodes $P pods: steady $(field throughput_steady) pods/s, overall $(field throughput_overall) pods/s, bind p50 $(field bind_p50_ms) ms p99 $(field bind_p99_ms) ms; placements $VERDICT"

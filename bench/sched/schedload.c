@@ -290,7 +290,9 @@ main (int argc, char **argv)
             send_simple (w, TR_VERB_PING, NULL, NULL, 0, NULL);
             next_ping = now + 2000;
         }
-        if (bound >= pods && (!want_running || running >= pods) && (watch_only || (next >= pods && !outstanding && !nretry)))
+        /* done: every pod that exists is bound (and Running); refused creates are not waited for */
+        long target = pods - failed;
+        if (bound >= target && (!want_running || running >= target) && (watch_only || (next >= pods && !outstanding && !nretry)))
             break;
         int64_t wait = 100;
         if (!watch_only && rate > 0 && next < pods && outstanding < inflight) {
@@ -328,10 +330,6 @@ main (int argc, char **argv)
                 break;
             }
             tr_env_clear (&m);
-            if (failed && failed + created >= pods && !outstanding) {
-                fprintf (stderr, "schedload: %ld of %ld creates refused\n", failed, pods);
-                break;
-            }
             continue;
         }
         if (tr_client_recv (w, &m, 0) != TR_OK) {
@@ -435,7 +433,9 @@ main (int argc, char **argv)
             fclose (f);
         }
     }
-    int ok = (long) nb >= pods && (!want_running || (long) ns_ >= pods);
+    if (failed)
+        fprintf (stderr, "schedload: %ld of %ld creates refused\n", failed, pods);
+    int ok = !failed && (long) nb >= pods && (!want_running || (long) ns_ >= pods);
     free (bt);
     free (lat);
     free (slat);
