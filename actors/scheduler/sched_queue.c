@@ -45,6 +45,8 @@ typedef struct sq_entry {
     int where;
     size_t heap_idx;                /* in activeQ or backoffQ */
     uint64_t seq;                   /* arrival in activeQ: FIFO among equals */
+    int32_t prio;                   /* the pod's priority and created_ms, copied: the default */
+    int64_t created_ms;             /* order compares entries without touching the pods */
     uint32_t attempts;
     int64_t timestamp_ms;           /* last requeue (back-off base, unschedulable age) */
     int64_t backoff_until_ms;
@@ -159,16 +161,24 @@ idx_del (sched_queue_t *self, sq_entry_t *e)
     self->tab_n--;
 }
 
+static void
+entry_set_pod (sq_entry_t *e, tr_sched_pod_t *pod)
+{
+    e->pod = pod;
+    e->prio = pod->priority;
+    e->created_ms = pod->created_ms;
+}
+
 /* ---- heaps ----------------------------------------------------------------------------- */
 
 static int
 active_before (sched_queue_t *self, const sq_entry_t *a, const sq_entry_t *b)
 {
     if (!self->less) {
-        if (a->pod->priority != b->pod->priority)
-            return a->pod->priority > b->pod->priority;
-        if (a->pod->created_ms != b->pod->created_ms)
-            return a->pod->created_ms < b->pod->created_ms;
+        if (a->prio != b->prio)
+            return a->prio > b->prio;
+        if (a->created_ms != b->created_ms)
+            return a->created_ms < b->created_ms;
         return a->seq < b->seq;
     }
     if (self->less (self->less_arg, a->pod, b->pod))
@@ -462,7 +472,7 @@ sq_add (sched_queue_t *self, tr_sched_pod_t *pod, int changed, int64_t now_ms)
             return;
         }
         e->hash = uid_hash (pod->uid);
-        e->pod = pod;
+        entry_set_pod (e, pod);
         e->timestamp_ms = now_ms;
         if (idx_put (self, e) != 0) {
             free (e->uid);
@@ -472,7 +482,7 @@ sq_add (sched_queue_t *self, tr_sched_pod_t *pod, int changed, int64_t now_ms)
         to_active (self, e);
         return;
     }
-    e->pod = pod;
+    entry_set_pod (e, pod);
     switch (e->where) {
     case Q_ACTIVE:
         heap_fix (self, &self->active, e); /* the order may have changed (priority) */
@@ -550,7 +560,7 @@ sq_requeue (sched_queue_t *self, tr_sched_pod_t *pod, int unschedulable, uint32_
         return; /* already queued (Kubernetes: "already present"): nothing to do */
     uint32_t seen = e->where == Q_FLIGHT ? e->flight_events : 0;
     if (e->where != Q_FLIGHT)
-        e->pod = pod;
+        entry_set_pod (e, pod);
     /* in flight, e->pod is the newest pointer the queue was given: pod, or sq_add's */
     detach (self, e);
     e->attempts++;
