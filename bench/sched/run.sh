@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The scheduling benchmark (issue 9), modelled on Kubernetes' scheduler_perf:
+#
+#   bench/sched/run.sh [--nodes N] [--pods P] [--workload W] [--replicas 1|3] [--mode direct|deployment]
+#                      [--rate R] [--timeout S]
+#     W: SchedulingBasic (default) | NodeAffinity | PodAntiAffinity | TopologySpreading | Preemption | Mixed
+#
+# Starts a cluster in a temp dir (`troupe up`, or 3 replicated `troupe server`s on loopback), N
+# hollow nodes (`troupe hollow`, sized so the P pods fit: 100m cpu / 50Mi each; Preemption: the
+# low half fills the cpu, the high half preempts it), cordons any real node, creates the P pods
+# (direct: bench/sched/schedload pipelines creates over one connection at R pods/s, 0 = as fast as
+# 64 in flight allow; deployment: one Deployment per workload), waits until every pod is bound,
+# then prints: throughput (steady state = the middle 80 % of bindings, and overall), p50/p99
+# created→bound and created→Running (client-side watch times in ms, see schedload.c: the API's
+# timestamps have seconds precision), CPU seconds and peak RSS of each process (/proc), and
+# runs schedcheck on the end state. Writes bench/results/sched-*.csv (a row per pod), appends a
+# summary row to bench/results/sched.csv, and a PNG of bindings over time if gnuplot is installed.
+# SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
+# Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
+# 2 on bad usage or a missing prerequisite.
+set -u
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${TROUPE_BUILD:-$SRC/build}
+TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUILD/troupe}")
+LOAD=$BUILD/schedload
+CHECK=$BUILD/schedcheck
+N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) N=$2; shift 2 ;;
+    --pods) P=$2; shift 2 ;;
+    --workload) W=$2; shift 2 ;;
+    --replicas) REPL=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown option $1" >&2; usage ;;
+  esac
+done
+die() { echo "run.sh: $*" >&2; exit 2; }
+case "$W" in SchedulingBasic|NodeAffinity|PodAntiAffinity|TopologySpreading|Preemption|Mixed) ;; *) die "unknown workload $W" ;; esac
+case "$REPL" in 1|3) ;; *) die "--replicas is 1 or 3" ;; esac
+case "$MODE" in direct|deployment) ;; *) die "--mode is direct or deployment" ;; esac
+[[ "$N" =~ ^[1-9][0-9]*$ && "$P" =~ ^[1-9][0-9]*$ ]] || die "--nodes and --pods are positive integers"
+[ "$MODE" = deployment ] && [ "$W" = Preemption ] && die "Preemption runs in --mode direct only (the low and high halves are separate pods)"
+for b in "$TROUPE" "$LOAD" "$CHECK"; do [ -x "$b" ] || die "$b is not built (cmake --build build)"; done
+command -v jq >/dev/null || die "jq is needed"
+# `troupe hollow` (issue 9's kubemark) plays the nodes: without it there is nothing to schedule onto
+if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then
+  die "'$TROUPE hollow' is missing: this build has no hollow nodes (issue 9), the benchmark cannot run"
+fi
+
+D=$(mktemp -d /tmp/troupe-bench-sched.XXXXXX)
+export HOME=$D XDG_DATA_HOME=$D/data XDG_CONFIG_HOME=$D/config XDG_CACHE_HOME=$D/cache
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
+  # a runtime shim outlives its agent (DESIGN.md): stop the ones this run's servers started
+  local f s
+  for f in "$D"/run/shim.pid "$D"/*/run/shim.pid; do
+    [ -f "$f" ] || continue
+    s=$(cat "$f" 2>/dev/null); [ -n "$s" ] && grep -q shim "/proc/$s/cmdline" 2>/dev/null || continue
+    kill "$s" 2>/dev/null; for _ in $(seq 1 50); do kill -0 "$s" 2>/dev/null || break; sleep 0.2; done; kill -9 "$s" 2>/dev/null
+  done
+  [ -n "${KEEP:-}" ] && echo "run.sh: kept $D" || rm -rf "$D"
+}
+trap cleanup EXIT
+fail() { echo "run.sh: FAIL: $*" >&2; for f in "$D"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }; done; exit 1; }
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
+
+# ---- the cluster ----
+KC=()
+if [ "$REPL" = 1 ]; then
+  ( cd "$D" && exec "$TROUPE" up >"$D/up.log" 2>&1 ) & PIDS+=($!)
+  SERVERS=("${PIDS[0]}")
+  wait_for 60 "$TROUPE" get nodes || fail "troupe up: no API after 60 s"
+else
+  BASE=$((20000 + $$ % 12000))
+  api() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
+  peer() { echo "tcp://127.0.0.1:$((BASE + 10 + $1))"; }
+  ALL="$(api 1),$(api 2),$(api 3)"
+  "$TROUPE" init --cluster bench --data "$D/s1" >"$D/init.out" 2>&1 || fail "troupe init"
+  TOKEN=$(sed -n 's/^join token=//p' "$D/init.out")
+  SERVERS=()
+  for n in 1 2 3; do
+    extra=(); [ "$n" != 1 ] && extra=(--join "$(peer 1)" --token "$TOKEN")
+    "$TROUPE" server --data "$D/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "${extra[@]}" >>"$D/s$n.log" 2>&1 &
+    PIDS+=($!); SERVERS+=($!)
+    [ "$n" = 1 ] && { wait_for 30 "$TROUPE" --server "ipc://$D/s1/run/troupe.sock" store status || fail "s1 not serving"; }
+  done
+  wait_for 60 "$TROUPE" --server "ipc://$D/s3/run/troupe.sock" store status || fail "s3 did not join"
+  sed "s|^server: .*|server: \"$ALL\"|" "$XDG_CONFIG_HOME/troupe/config" >"$D/admin.config"
+  KC=(--kubeconfig "$D/admin.config")
+fi
+tro() { "$TROUPE" "${KC[@]}" "$@"; }
+# a real node (troupe up's own agent) is cordoned: every pod goes to a hollow node
+sleep 2
+for n in $(tro get nodes -o json | jq -r '.items[].metadata.name'); do tro cordon "$n" >/dev/null || fail "cordon $n"; done
+
+# ---- hollow nodes, sized for the pods ----
+PPN=$(( (P + N - 1) / N ))
+if [ "$W" = Preemption ]; then
+  CPU=$(( (P / 2 + N - 1) / N )); [ "$CPU" -lt 1 ] && CPU=1
+else
+  CPU=$(( (PPN * 100 * 5 / 4 + 999) / 1000 )); [ "$CPU" -lt 4 ] && CPU=4
+fi
+MEMMI=$(( PPN * 50 * 5 / 4 )); [ "$MEMMI" -lt 16384 ] && MEMMI=16384
+PODS=$(( PPN + PPN / 4 + 10 )); [ "$PODS" -lt 110 ] && PODS=110
+ZONES=(); case "$W" in NodeAffinity|TopologySpreading|Mixed) ZONES=(--zones zone-a,zone-b,zone-c) ;; esac
+"$TROUPE" "${KC[@]}" hollow --nodes "$N" --cpu "$CPU" --memory "${MEMMI}Mi" --pods "$PODS" --labels bench=hollow "${ZONES[@]}" >"$D/hollow.log" 2>&1 &
+HOLLOW=$!; PIDS+=($HOLLOW)
+declare -A PNAME
+PNAME[$HOLLOW]=hollow
+for i in "${!SERVERS[@]}"; do PNAME[${SERVERS[$i]}]=$([ "$REPL" = 1 ] && echo "troupe-up" || echo "server-s$((i + 1))"); done
+hready() { [ "$(tro get nodes -l bench=hollow -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" -ge "$N" ]; }
+wait_for $((60 + N / 20)) hready || fail "$N hollow nodes not Ready in time"
+echo "run.sh: $N hollow nodes Ready ($CPU cpu, ${MEMMI}Mi, $PODS pods each); $P pods of $W, $MODE, $REPL replica(s), rate ${RATE:-0}"
+
+if [ "$W" = Preemption ]; then
+  printf 'apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: bench-low}\nvalue: 10\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: bench-high}\nvalue: 1000\n' >"$D/pc.yaml"
+  OUT=$(tro apply -f "$D/pc.yaml" 2>&1) || die "Preemption needs PriorityClass objects, refused here: $OUT"
+fi
+
+# ---- CPU and RSS of each process, from /proc ----
+TICK=$(getconf CLK_TCK)
+cpu_of() { # utime+stime of a process and its children still alive, in ticks
+  local t=0 p
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+rss_of() { local r=0 p; for p in "$1" $(pgrep -P "$1" 2>/dev/null); do r=$((r + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$r"; }
+declare -A C0
+for p in "${SERVERS[@]}" "$HOLLOW"; do C0[$p]=$(cpu_of "$p"); done
+
+# ---- load ----
+RUN="b$$"
+STAMP=$(date +%Y%m%d-%H%M%S)
+RESULTS=${SCHED_RESULTS:-$SRC/bench/results}
+mkdir -p "$RESULTS"
+TAG="sched-$W-${N}n-${P}p-$MODE-${REPL}r-$STAMP"
+PODCSV="$RESULTS/$TAG.csv"
+# startup latency: wait until the hollow nodes report every pod Running (not for Preemption, whose
+# low half is preempted)
+RUNNING=(--running); [ "$W" = Preemption ] && RUNNING=()
+T0=$(date +%s.%N)
+if [ "$MODE" = direct ]; then
+  "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
+  LOADPID=$!
+else
+  WLS=("$W"); [ "$W" = Mixed ] && WLS=(SchedulingBasic NodeAffinity PodAntiAffinity TopologySpreading)
+  "$LOAD" "${KC[@]}" --watch-only --selector "bench=$RUN" --pods "$P" --nodes "$N" --workload "$W" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
+  LOADPID=$!
+  sleep 1
+  k=0
+  for wl in "${WLS[@]}"; do
+    reps=$(( P / ${#WLS[@]} )); [ $k = 0 ] && reps=$(( reps + P % ${#WLS[@]} ))
+    tpl=$("$LOAD" --template "$wl" --nodes "$N" --pods "$P" --run "$RUN") || fail "template $wl"
+    dn=$(echo "bench-$wl" | tr 'A-Z' 'a-z')
+    echo "$tpl" | jq --arg n "$dn" --argjson r "$reps" --arg run "$RUN" '{apiVersion: "apps/v1", kind: "Deployment",
+        metadata: {name: $n}, spec: {replicas: $r, selector: {matchLabels: {bench: $run, deploy: $n}},
+        template: {metadata: {labels: (.metadata.labels + {deploy: $n})}, spec: .spec}}}' >"$D/$dn.json"
+    tro apply -f "$D/$dn.json" >/dev/null || fail "apply $dn"
+    k=$((k + 1))
+  done
+fi
+wait "$LOADPID"; LRC=$?
+T1=$(date +%s.%N)
+WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
+cat "$D/load.out"; [ -s "$D/load.log" ] && head -5 "$D/load.log" >&2
+SUM=$(grep '^schedload:' "$D/load.out" || true)
+[ -n "$SUM" ] || fail "schedload printed no summary"
+field() { echo "$SUM" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+PROCS=""
+for p in "${SERVERS[@]}" "$HOLLOW"; do
+  name=${PNAME[$p]}
+  c1=$(cpu_of "$p"); cs=$(awk -v a="${C0[$p]}" -v b="$c1" -v t="$TICK" 'BEGIN { printf "%.1f", (b - a) / t }')
+  rss=$(( $(rss_of "$p") / 1024 ))
+  echo "run.sh: process $p ($name): ${cs} s cpu over ${WALL} s, peak RSS ${rss} MiB"
+  PROCS="$PROCS$name:${cs}s:${rss}MiB "
+done
+[ "$W" != Preemption ] || sleep 5 # the victims' deletions settle
+
+# ---- the placements ----
+tro get pods -A -o json >"$D/pods.json" || fail "get pods"
+tro get nodes -o json >"$D/nodes.json" || fail "get nodes"
+tro get events -A -o json >"$D/events.json" 2>/dev/null || rm -f "$D/events.json"
+EV=(); [ -s "$D/events.json" ] && EV=(--events "$D/events.json")
+"$CHECK" --pods "$D/pods.json" --nodes "$D/nodes.json" "${EV[@]}" --max 50 | tee "$D/check.out"
+CRC=${PIPESTATUS[0]}
+VERDICT=valid; [ "$CRC" = 0 ] || VERDICT=INVALID
+[ "$LRC" = 0 ] || VERDICT="$VERDICT;incomplete(refused or unbound pods)"
+
+SUMCSV="$RESULTS/sched.csv"
+[ -f "$SUMCSV" ] || echo "date,workload,nodes,pods,replicas,mode,rate,throughput_steady,throughput_overall,bind_p50_ms,bind_p99_ms,start_p50_ms,start_p99_ms,wall_s,processes,verdict,pods_csv" >"$SUMCSV"
+echo "$STAMP,$W,$N,$P,$REPL,$MODE,$RATE,$(field throughput_steady),$(field throughput_overall),$(field bind_p50_ms),$(field bind_p99_ms),$(field start_p50_ms),$(field start_p99_ms),$WALL,${PROCS% },$VERDICT,$(basename "$PODCSV")" >>"$SUMCSV"
+echo "run.sh: $W $N nodes $P pods: steady $(field throughput_steady) pods/s, overall $(field throughput_overall) pods/s, bind p50 $(field bind_p50_ms) ms p99 $(field bind_p99_ms) ms; placements $VERDICT"
+
+if command -v gnuplot >/dev/null; then
+  # bindings over time: the sorted bind times against their rank
+  awk -F, 'NR > 1 && $3 > 0 { print $3 }' "$PODCSV" | sort -n | awk 'NR == 1 { t0 = $1 } { print ($1 - t0) / 1000, NR }' >"$D/bound.dat"
+  gnuplot <<G 2>"$D/gnuplot.log" && echo "run.sh: plot ${PODCSV%.csv}.png"
+set terminal png size 900,500
+set output "${PODCSV%.csv}.png"
+set title "$W: $P pods on $N hollow nodes ($MODE, $REPL replica(s))"
+set xlabel "seconds since the first binding"; set ylabel "pods bound"; set key off; set grid
+plot "$D/bound.dat" using 1:2 with lines lw 2
+G
+fi
+[ "$VERDICT" = valid ] || exit 1
+exit 0
