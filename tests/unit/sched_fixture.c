@@ -60,6 +60,16 @@ q_milli (const json_t *v)
     return 0;
 }
 
+/* A new reference: v's when present (dflt then dropped), else dflt. */
+static json_t *
+or_new (json_t *v, json_t *dflt)
+{
+    if (!v)
+        return dflt;
+    json_decref (dflt);
+    return json_incref (v);
+}
+
 static void
 build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
 {
@@ -78,8 +88,8 @@ build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
         json_object_set (spec, "nodeName", json_object_get (c, "node"));
     if (json_object_get (c, "priority"))
         json_object_set (spec, "priority", json_object_get (c, "priority"));
-    json_t *meta = json_pack ("{s:s,s:s,s:s,s:O}", "name", name ? name : "p", "namespace", ns ? ns : "default", "uid",
-                              name ? name : "p", "labels", labels ? labels : json_object ());
+    json_t *meta = json_pack ("{s:s,s:s,s:s,s:o}", "name", name ? name : "p", "namespace", ns ? ns : "default", "uid",
+                              name ? name : "p", "labels", or_new (labels, json_object ()));
     if (json_object_get (c, "owner"))
         json_object_set_new (meta, "ownerReferences",
                              json_pack ("[{s:O,s:s,s:b}]", "kind", json_object_get (c, "owner"), "name", "owner",
@@ -129,9 +139,9 @@ build_node (fx_t *self, tr_sched_node_t *n, json_t *c)
     json_t *labels = json_object_get (c, "labels") ? json_deep_copy (json_object_get (c, "labels")) : json_object ();
     if (!json_object_get (labels, "kubernetes.io/hostname"))
         json_object_set_new (labels, "kubernetes.io/hostname", json_string (name));
-    json_t *alloc = json_pack ("{s:O,s:O,s:O}", "cpu", json_object_get (c, "cpu") ? json_object_get (c, "cpu") : json_string ("4"),
-                               "memory", json_object_get (c, "memory") ? json_object_get (c, "memory") : json_string ("8Gi"),
-                               "pods", json_object_get (c, "pods") ? json_object_get (c, "pods") : json_integer (110));
+    json_t *alloc = json_pack ("{s:o,s:o,s:o}", "cpu", or_new (json_object_get (c, "cpu"), json_string ("4")), "memory",
+                               or_new (json_object_get (c, "memory"), json_string ("8Gi")), "pods",
+                               or_new (json_object_get (c, "pods"), json_integer (110)));
     json_object_update (alloc, json_object_get (c, "ext"));
     json_t *spec = json_object ();
     if (json_object_get (c, "taints"))
