@@ -60,6 +60,15 @@ q_milli (const json_t *v)
     return 0;
 }
 
+/* As Kubernetes' nextGeneration: one counter for every node of every fixture, so a node made
+ * again (even at the same address) never carries a generation a cache has seen. */
+static uint64_t
+fx_next_generation (void)
+{
+    static uint64_t g;
+    return ++g;
+}
+
 /* A new reference: v's when present (dflt then dropped), else dflt. */
 static json_t *
 or_new (json_t *v, json_t *dflt)
@@ -154,6 +163,7 @@ build_node (fx_t *self, tr_sched_node_t *n, json_t *c)
     n->obj = obj;
     n->name = name;
     n->labels = json_object_get (json_object_get (obj, "metadata"), "labels");
+    n->generation = fx_next_generation ();
     n->allocatable.milli_cpu = q_milli (json_object_get (alloc, "cpu"));
     n->allocatable.memory = q_units (json_object_get (alloc, "memory"));
     n->allocatable.ephemeral_storage = q_units (json_object_get (alloc, "ephemeral-storage"));
@@ -164,6 +174,97 @@ build_node (fx_t *self, tr_sched_node_t *n, json_t *c)
         if (strcmp (k, "ephemeral-storage"))
             res_add_scalar (&n->allocatable, k, q_units (v));
     }
+}
+
+/* Puts a pod built with spec.nodeName on its node. */
+static int
+attach (fx_t *self, tr_sched_pod_t *p)
+{
+    tr_sched_node_t *n = (tr_sched_node_t *) fx_node (self, p->node_name ? p->node_name : "");
+    if (!n)
+        return -1;
+    size_t ni = (size_t) (n - self->nodes);
+    self->lists[ni][0][n->npods++] = p;
+    if (p->has_affinity)
+        self->lists[ni][1][n->npods_with_affinity++] = p;
+    if (p->has_required_anti_affinity)
+        self->lists[ni][2][n->npods_with_required_anti_affinity++] = p;
+    n->requested.milli_cpu += p->requests.milli_cpu;
+    n->requested.memory += p->requests.memory;
+    n->requested.ephemeral_storage += p->requests.ephemeral_storage;
+    n->requested.pods++;
+    for (uint32_t s = 0; s < p->requests.nscalar; s++)
+        res_add_scalar (&n->requested, p->requests.scalar[s].name, p->requests.scalar[s].value);
+    n->nonzero_milli_cpu += p->nonzero_milli_cpu;
+    n->nonzero_memory += p->nonzero_memory;
+    n->generation = fx_next_generation ();
+    return 0;
+}
+
+/* The snapshot's list of nodes holding pods with affinity. */
+static void
+refresh (fx_t *self)
+{
+    uint32_t naff = 0;
+    for (uint32_t k = 0; k < self->snap.nnodes; k++)
+        if (self->nodes[k].npods_with_affinity)
+            self->aff_nodes[naff++] = &self->nodes[k];
+    self->snap.nnodes_with_affinity = naff;
+    self->snap.nodes_with_affinity = self->aff_nodes;
+}
+
+static void
+list_remove (const tr_sched_pod_t **l, uint32_t *n, const tr_sched_pod_t *p)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if (l[i] == p) {
+            l[i] = l[--*n];
+            return;
+        }
+}
+
+const tr_sched_pod_t *
+fx_bind (fx_t *self, const char *json)
+{
+    const tr_sched_pod_t *p = fx_pod (self, json);
+    if (!p || attach (self, (tr_sched_pod_t *) p) < 0)
+        return NULL;
+    refresh (self);
+    return p;
+}
+
+int
+fx_unbind (fx_t *self, const char *name)
+{
+    for (uint32_t k = 0; k < self->nnodes; k++) {
+        tr_sched_node_t *n = &self->nodes[k];
+        for (uint32_t i = 0; i < n->npods; i++) {
+            const tr_sched_pod_t *p = n->pods[i];
+            if (strcmp (p->name, name))
+                continue;
+            list_remove (self->lists[k][0], &n->npods, p);
+            list_remove (self->lists[k][1], &n->npods_with_affinity, p);
+            list_remove (self->lists[k][2], &n->npods_with_required_anti_affinity, p);
+            n->requested.milli_cpu -= p->requests.milli_cpu;
+            n->requested.memory -= p->requests.memory;
+            n->requested.ephemeral_storage -= p->requests.ephemeral_storage;
+            n->requested.pods--;
+            n->nonzero_milli_cpu -= p->nonzero_milli_cpu;
+            n->nonzero_memory -= p->nonzero_memory;
+            n->generation = fx_next_generation ();
+            refresh (self);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void
+fx_set_nnodes (fx_t *self, uint32_t n)
+{
+    if (n <= self->nnodes)
+        self->snap.nnodes = n;
+    refresh (self);
 }
 
 fx_t *
@@ -187,40 +288,20 @@ fx_new (const char *text)
     json_array_foreach (json_object_get (in, "pods"), i, c) {
         tr_sched_pod_t *p = &self->pods[self->npods++];
         build_pod (self, p, c);
-        tr_sched_node_t *n = (tr_sched_node_t *) fx_node (self, p->node_name ? p->node_name : "");
-        if (!n) {
+        if (attach (self, p) < 0)
             fprintf (stderr, "fixture: pod %s on unknown node\n", p->name);
-            continue;
-        }
-        size_t ni = (size_t) (n - self->nodes);
-        self->lists[ni][0][n->npods++] = p;
-        if (p->has_affinity)
-            self->lists[ni][1][n->npods_with_affinity++] = p;
-        if (p->has_required_anti_affinity)
-            self->lists[ni][2][n->npods_with_required_anti_affinity++] = p;
-        n->requested.milli_cpu += p->requests.milli_cpu;
-        n->requested.memory += p->requests.memory;
-        n->requested.ephemeral_storage += p->requests.ephemeral_storage;
-        n->requested.pods++;
-        for (uint32_t s = 0; s < p->requests.nscalar; s++)
-            res_add_scalar (&n->requested, p->requests.scalar[s].name, p->requests.scalar[s].value);
-        n->nonzero_milli_cpu += p->nonzero_milli_cpu;
-        n->nonzero_memory += p->nonzero_memory;
     }
-    uint32_t naff = 0;
     for (uint32_t k = 0; k < self->nnodes; k++) {
         tr_sched_node_t *n = &self->nodes[k];
         n->pods = self->lists[k][0];
         n->pods_with_affinity = self->lists[k][1];
         n->pods_with_required_anti_affinity = self->lists[k][2];
-        if (n->npods_with_affinity)
-            self->aff_nodes[naff++] = n;
     }
+    self->snap.nnodes = self->nnodes;
+    refresh (self);
     self->snap.size = sizeof self->snap;
     self->snap.nnodes = self->nnodes;
     self->snap.nodes = self->node_ptrs;
-    self->snap.nnodes_with_affinity = naff;
-    self->snap.nodes_with_affinity = self->aff_nodes;
     return self;
 }
 

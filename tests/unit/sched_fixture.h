@@ -38,6 +38,13 @@ fx_t *fx_new (const char *json);
 void fx_destroy (fx_t **self_p);
 /* An incoming pod, owned by the fixture. */
 const tr_sched_pod_t *fx_pod (fx_t *self, const char *json);
+/* Binds a new pod (JSON with "node") to its node, as an assumed or bound pod: the node's
+ * generation moves on (one counter for all fixtures, as Kubernetes' nextGeneration). */
+const tr_sched_pod_t *fx_bind (fx_t *self, const char *json);
+/* Takes the pod named name off its node (generation moves on). 0, or -1 when not found. */
+int fx_unbind (fx_t *self, const char *name);
+/* Shows only the first n nodes in the snapshot (a node deleted from the end). */
+void fx_set_nnodes (fx_t *self, uint32_t n);
 const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
 const tr_sched_node_t *fx_node (fx_t *self, const char *name);
 const tr_sched_host_t *fx_host (void);

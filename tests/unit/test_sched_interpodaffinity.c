@@ -258,6 +258,117 @@ bad_args (void **state)
     assert_string_equal (pl->name, "InterPodAffinity");
 }
 
+/* PreFilter's counts are cached per term set and kept per node by generation. A long-lived
+ * plugin (cache warm, updated incrementally) must give the verdicts of a fresh one (computing
+ * from scratch) on every node, through 120 steps of binding, unbinding and node deletion. */
+static const char *templates[] = {
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}",
+    "{\"name\":\"%s\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":{\"app\":\"cache\"},\"spec\":" REQ_ANTI (TERM (DB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":" WEB "}",
+    "{\"name\":\"%s\",\"ns\":\"other\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (DB, HOST)) "}",
+};
+
+static void
+cache_matches_fresh (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{\"nodes\":[" "{\"name\":\"n1\",\"labels\":{\"zone\":\"a\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"a\"}},"
+                       "{\"name\":\"n3\",\"labels\":{\"zone\":\"b\"}},{\"name\":\"n4\",\"labels\":{\"zone\":\"b\"}},"
+                       "{\"name\":\"n5\",\"labels\":{\"zone\":\"c\"}},{\"name\":\"n6\",\"labels\":{\"zone\":\"c\"}}],\"pods\":[]}");
+    assert_non_null (fx);
+    unsigned rnd = 7;
+    int bound = 0, refused = 0;
+    char names[128][16];
+    int nnames = 0;
+    for (int step = 0; step < 120; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        char text[1024], name[16];
+        snprintf (name, sizeof name, "p%d", step);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        const tr_sched_pod_t *pod = fx_pod (fx, text);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
+        assert_int_equal (sa.code, sb.code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        int first_fit = -1;
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
+            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
+                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
+                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
+            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
+                first_fit = (int) i;
+        }
+        /* a second cycle for the same terms while the first still holds the entry */
+        tr_sched_cycle_t *c = fx_cycle (fx);
+        assert_int_equal (pl->pre_filter (warm, c, pod).code, sa.code);
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            assert_int_equal (pl->filter (warm, c, pod, snap->nodes[i]).code, pl->filter (fresh, b, pod, snap->nodes[i]).code);
+        fx_cycle_end (&c);
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        pl->destroy (fresh);
+        /* bind where it fits (else somewhere, to make conflicts), sometimes unbind or delete a node */
+        int target = first_fit >= 0 ? first_fit : (int) ((rnd >> 16) % snap->nnodes);
+        refused += first_fit < 0;
+        char bind[1100];
+        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        snprintf (bind, sizeof bind, "%.*s,\"node\":\"%s\"}", (int) strlen (text) - 1, text, snap->nodes[target]->name);
+        assert_non_null (fx_bind (fx, bind));
+        snprintf (names[nnames++ % 128], 16, "%s", name);
+        bound++;
+        if ((rnd >> 20) % 4 == 0 && nnames > 2)
+            assert_int_equal (fx_unbind (fx, names[(rnd >> 12) % (unsigned) (nnames < 128 ? nnames : 128)]) >= -1, 1);
+        if (step % 30 == 10)
+            fx_set_nnodes (fx, 5); /* n6 gone ... */
+        if (step % 30 == 20)
+            fx_set_nnodes (fx, 6); /* ... and back */
+    }
+    assert_true (refused > 0 && refused < bound); /* the run met both verdicts */
+    fx_destroy (&fx);
+    pl->destroy (warm);
+}
+
+/* A node leaves the snapshot: its pods stop counting for a warm cache entry. */
+static void
+cache_node_deleted (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{\"nodes\":[{\"name\":\"n1\",\"labels\":{\"zone\":\"c\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"c\"}}],"
+                       "\"pods\":[{\"name\":\"w\",\"node\":\"n2\",\"labels\":" WEB "}]}");
+    const tr_sched_pod_t *pod = fx_pod (fx, "{\"name\":\"d\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}");
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_SUCCESS); /* web in zone c */
+    fx_cycle_end (&cs);
+    fx_set_nnodes (fx, 1); /* n2 and its web pod gone */
+    cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_UNRESOLVABLE);
+    fx_cycle_end (&cs);
+    /* the web pod moves to n1: counted again */
+    fx_set_nnodes (fx, 2);
+    assert_int_equal (fx_unbind (fx, "w"), 0);
+    assert_non_null (fx_bind (fx, "{\"name\":\"w2\",\"node\":\"n1\",\"labels\":" WEB "}"));
+    cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[1]).code, TR_SCHED_SUCCESS);
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+    pl->destroy (self);
+}
+
 int
 main (void)
 {
@@ -265,6 +376,8 @@ main (void)
         cmocka_unit_test (filter_table),
         cmocka_unit_test (score_table),
         cmocka_unit_test (bad_args),
+        cmocka_unit_test (cache_matches_fresh),
+        cmocka_unit_test (cache_node_deleted),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

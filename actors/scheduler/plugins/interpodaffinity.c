@@ -16,6 +16,7 @@
  * it is taken as the owner pod's own namespace (docs/decisions.md).
  */
 #include "actors/scheduler/sched_plugin.h"
+#include "actors/scheduler/plugins/labelmatch.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <stdio.h>
@@ -30,10 +31,15 @@
 #define ERR_ANTI_AFFINITY "node(s) didn't match pod anti-affinity rules"
 #define ERR_EXISTING_ANTI "node(s) didn't satisfy existing pods anti-affinity rules"
 
+typedef struct centry centry_t;
+#define IPA_CACHE_ENTRIES 8
+
 typedef struct {
     const tr_sched_host_t *host;
     int64_t hard_weight;    /* hardPodAffinityWeight, default 1 */
     int ignore_existing;    /* ignorePreferredTermsOfExistingPods */
+    centry_t *cache[IPA_CACHE_ENTRIES]; /* PreFilter's counts by term set */
+    uint64_t clock;
 } ipa_t;
 
 /* One PodAffinityTerm as read from a pod (pointers into the pod object). */
@@ -132,7 +138,7 @@ term_matches (const ipa_t *self, const term_t *t, const tr_sched_pod_t *pod)
         return 0;
     if (!t->selector)
         return 0; /* a nil labelSelector matches no pod */
-    return self->host->label_selector_match (t->selector, pod->labels) == 1;
+    return labelmatch (self->host, t->selector, pod->labels);
 }
 
 static int
@@ -152,12 +158,59 @@ node_label (const tr_sched_node_t *node, const char *key)
     return json_string_value (json_object_get (node->labels, key));
 }
 
-/* ---- PreFilter / Filter ------------------------------------------------------------------ */
+static void
+count_term (tpcount_t *m, const term_t *t, const tr_sched_node_t *node, int64_t by)
+{
+    const char *v = node_label (node, t->topology_key);
+    if (v)
+        tpcount_add (m, t->topology_key, v, by);
+}
+
+/* ---- PreFilter: the counts, cached per term set and kept per node by generation --------- */
+
+/* What the pod's required terms make of the cluster: three maps of topology-pair counts. */
+enum { MAP_EXISTING_ANTI = 0, MAP_AFFINITY, MAP_ANTI, NMAPS };
+
+/* One node's share of the maps: (map, key, value, n), key and value interned in the map. */
+typedef struct {
+    uint8_t map;
+    const char *key, *value;
+    int64_t n;
+} contrib_t;
 
 typedef struct {
-    tpcount_t *existing_anti, *affinity, *anti;
+    char *name;
+    const tr_sched_node_t *ptr;
+    uint64_t gen;
+    uint32_t epoch;
+    contrib_t *c;
+    uint32_t nc, capc;
+} cnode_t;
+
+/* A cache entry: the sums for one (namespace, labels, required terms) — every replica of a
+ * Deployment shares it. Node shares are recomputed only for nodes whose generation (or struct)
+ * changed since the entry last saw them, so a PreFilter costs O(nodes) comparisons plus the pods
+ * of the nodes that changed (typically the one the previous pod was assumed on), not a walk of
+ * every pod of the cluster. */
+struct centry {
+    char *sig;
+    json_t *copy;        /* the pod fields the terms point into */
+    tr_sched_pod_t pod;  /* the pod as far as the terms go: ns, labels, obj = copy */
+    terms_t aff, anti;
+    int self_match;
+    tpcount_t *maps[NMAPS];
+    cnode_t *nodes;      /* open addressing by name */
+    size_t cap, len;
+    uint32_t epoch;
+    uint64_t last_use;
+    int refs;            /* cycle states holding it (scheduler thread only) */
+};
+
+typedef struct {
+    tpcount_t *maps[NMAPS];
     terms_t aff_terms, anti_terms;
     int self_match; /* the pod matches all its own required affinity terms */
+    centry_t *held; /* maps and terms belong to this cache entry (else to the state) */
 } pf_state_t;
 
 static void
@@ -166,20 +219,301 @@ pf_state_free (void *p)
     pf_state_t *s = p;
     if (!s)
         return;
-    tpcount_destroy (&s->existing_anti);
-    tpcount_destroy (&s->affinity);
-    tpcount_destroy (&s->anti);
-    free (s->aff_terms.v);
-    free (s->anti_terms.v);
+    if (s->held)
+        s->held->refs--;
+    else {
+        for (int i = 0; i < NMAPS; i++)
+            tpcount_destroy (&s->maps[i]);
+        free (s->aff_terms.v);
+        free (s->anti_terms.v);
+    }
     free (s);
 }
 
+typedef void (*emit_fn) (void *arg, int map, const char *key, const char *value);
+
+/* The node's share of the three maps for the pod's terms (Kubernetes' PreFilter, per node). */
 static void
-count_term (tpcount_t *m, const term_t *t, const tr_sched_node_t *node, int64_t by)
+node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, const terms_t *anti,
+            const tr_sched_node_t *node, emit_fn emit, void *arg)
 {
-    const char *v = node_label (node, t->topology_key);
-    if (v)
-        tpcount_add (m, t->topology_key, v, by);
+    /* symmetry: existing pods' required anti-affinity terms the incoming pod matches */
+    for (uint32_t j = 0; j < node->npods_with_required_anti_affinity; j++) {
+        const tr_sched_pod_t *ex = node->pods_with_required_anti_affinity[j];
+        const json_t *l = affinity_list (ex->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution");
+        size_t k;
+        const json_t *e;
+        json_array_foreach (l, k, e) {
+            term_t t;
+            const char *v;
+            if (term_read (e, ex->ns, 1, &t) == 0 && (v = node_label (node, t.topology_key)) && term_matches (self, &t, pod))
+                emit (arg, MAP_EXISTING_ANTI, t.topology_key, v);
+        }
+    }
+    if (!aff->n && !anti->n)
+        return;
+    /* the incoming pod's own required terms against the node's pods */
+    for (uint32_t j = 0; j < node->npods; j++) {
+        const tr_sched_pod_t *ex = node->pods[j];
+        if (matches_all (self, aff, ex))
+            for (size_t k = 0; k < aff->n; k++) {
+                const char *v = node_label (node, aff->v[k].topology_key);
+                if (v)
+                    emit (arg, MAP_AFFINITY, aff->v[k].topology_key, v);
+            }
+        for (size_t k = 0; k < anti->n; k++) {
+            const char *v = node_label (node, anti->v[k].topology_key);
+            if (v && term_matches (self, &anti->v[k], ex))
+                emit (arg, MAP_ANTI, anti->v[k].topology_key, v);
+        }
+    }
+}
+
+static void
+emit_direct (void *arg, int map, const char *key, const char *value)
+{
+    tpcount_add (((tpcount_t **) arg)[map], key, value, 1);
+}
+
+/* ---- the cache --------------------------------------------------------------------------- */
+
+static uint64_t
+name_hash (const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ull;
+    return h;
+}
+
+static cnode_t *
+cnode_find (centry_t *e, const char *name)
+{
+    size_t mask = e->cap - 1;
+    for (size_t i = name_hash (name) & mask;; i = (i + 1) & mask)
+        if (!e->nodes[i].name || !strcmp (e->nodes[i].name, name))
+            return &e->nodes[i];
+}
+
+static void
+cnode_drop_share (centry_t *e, cnode_t *c)
+{
+    for (uint32_t i = 0; i < c->nc; i++)
+        tpcount_add (e->maps[c->c[i].map], c->c[i].key, c->c[i].value, -c->c[i].n);
+    c->nc = 0;
+}
+
+typedef struct {
+    centry_t *e;
+    cnode_t *c;
+    int failed;
+} share_ctx_t;
+
+static void
+emit_cached (void *arg, int map, const char *key, const char *value)
+{
+    share_ctx_t *x = arg;
+    cnode_t *c = x->c;
+    for (uint32_t i = 0; i < c->nc; i++)
+        if (c->c[i].map == map && !strcmp (c->c[i].key, key) && !strcmp (c->c[i].value, value)) {
+            c->c[i].n++;
+            tpcount_add (x->e->maps[map], key, value, 1);
+            return;
+        }
+    if (c->nc == c->capc) {
+        uint32_t ncap = c->capc ? c->capc * 2 : 4;
+        contrib_t *nv = realloc (c->c, ncap * sizeof *nv);
+        if (!nv) {
+            x->failed = 1;
+            return;
+        }
+        c->c = nv;
+        c->capc = ncap;
+    }
+    contrib_t *ct = &c->c[c->nc];
+    tpcount_add_ref (x->e->maps[map], key, value, 1, &ct->key, &ct->value);
+    if (!ct->key) {
+        x->failed = 1;
+        return;
+    }
+    ct->map = (uint8_t) map;
+    ct->n = 1;
+    c->nc++;
+}
+
+static void
+centry_free (centry_t *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->cap; i++) {
+        free (e->nodes[i].name);
+        free (e->nodes[i].c);
+    }
+    free (e->nodes);
+    for (int i = 0; i < NMAPS; i++)
+        tpcount_destroy (&e->maps[i]);
+    free (e->aff.v);
+    free (e->anti.v);
+    json_decref (e->copy);
+    free (e->sig);
+    free (e);
+}
+
+/* Rebuilds the node table without the nodes not seen in this epoch (gone from the snapshot). */
+static int
+centry_sweep (centry_t *e, size_t want_cap)
+{
+    cnode_t *old = e->nodes;
+    size_t ocap = e->cap;
+    size_t cap = 16;
+    while (cap < want_cap * 2)
+        cap *= 2;
+    cnode_t *nn = calloc (cap, sizeof *nn);
+    if (!nn)
+        return -1;
+    e->nodes = nn;
+    e->cap = cap;
+    e->len = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        cnode_t *c = &old[i];
+        if (!c->name)
+            continue;
+        if (c->epoch != e->epoch) {
+            cnode_drop_share (e, c);
+            free (c->name);
+            free (c->c);
+            continue;
+        }
+        *cnode_find (e, c->name) = *c;
+        e->len++;
+    }
+    free (old);
+    return 0;
+}
+
+static char *
+pod_signature (const tr_sched_pod_t *pod)
+{
+    const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
+    json_t *sig = json_pack ("{s:s,s:O,s:O*,s:O*}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "a",
+                             json_object_get (json_object_get (aff, "podAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"),
+                             "n", json_object_get (json_object_get (aff, "podAntiAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"));
+    char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref (sig);
+    return out;
+}
+
+static centry_t *
+centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
+{
+    centry_t *e = calloc (1, sizeof *e);
+    if (!e) {
+        free (sig);
+        return NULL;
+    }
+    e->sig = sig;
+    const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
+    e->copy = json_pack ("{s:s,s:O,s:{s:O*}}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "spec",
+                         "affinity", aff);
+    e->cap = 16;
+    e->nodes = calloc (e->cap, sizeof *e->nodes);
+    for (int i = 0; i < NMAPS; i++)
+        e->maps[i] = tpcount_new ();
+    if (!e->copy || !e->nodes || !e->maps[0] || !e->maps[1] || !e->maps[2]) {
+        centry_free (e);
+        return NULL;
+    }
+    e->pod.size = sizeof e->pod;
+    e->pod.obj = e->copy;
+    e->pod.ns = json_string_value (json_object_get (e->copy, "ns"));
+    e->pod.labels = json_object_get (e->copy, "labels");
+    if (terms_of (&e->pod, "podAffinity", 0, &e->aff) < 0 || terms_of (&e->pod, "podAntiAffinity", 0, &e->anti) < 0) {
+        centry_free (e);
+        return NULL;
+    }
+    e->self_match = matches_all (self, &e->aff, &e->pod);
+    return e;
+}
+
+/* Brings the entry up to the snapshot. -1: out of memory (the entry must be dropped). */
+static int
+centry_update (const ipa_t *self, centry_t *e, const tr_sched_snapshot_t *snap)
+{
+    e->epoch++;
+    size_t seen = 0;
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        const tr_sched_node_t *node = snap->nodes[i];
+        if ((e->len + 1) * 2 > e->cap && centry_sweep (e, e->cap) < 0)
+            return -1;
+        cnode_t *c = cnode_find (e, node->name);
+        if (!c->name) {
+            if (!(c->name = strdup (node->name)))
+                return -1;
+            e->len++;
+        } else if (c->ptr == node && c->gen == node->generation) {
+            c->epoch = e->epoch;
+            seen++;
+            continue;
+        } else
+            cnode_drop_share (e, c);
+        c->ptr = node;
+        c->gen = node->generation;
+        c->epoch = e->epoch;
+        seen++;
+        share_ctx_t x = {e, c, 0};
+        node_share (self, &e->pod, &e->aff, &e->anti, node, emit_cached, &x);
+        if (x.failed)
+            return -1;
+    }
+    if (seen != e->len && centry_sweep (e, seen) < 0)
+        return -1;
+    return 0;
+}
+
+/* The entry for the pod, brought up to date; NULL: compute without the cache. */
+static centry_t *
+cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap)
+{
+    char *sig = pod_signature (pod);
+    if (!sig)
+        return NULL;
+    centry_t *e = NULL;
+    int slot = -1;
+    for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
+        if (self->cache[i] && !strcmp (self->cache[i]->sig, sig)) {
+            slot = i;
+            break;
+        }
+    if (slot >= 0) {
+        free (sig);
+        if (self->cache[slot]->refs > 0)
+            return NULL; /* still held by a cycle that has not ended: do not move it under it */
+    } else {
+        /* a free slot, else the least recently used entry nobody holds */
+        for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
+            if (!self->cache[i]) {
+                slot = i;
+                break;
+            } else if (self->cache[i]->refs == 0 && (slot < 0 || self->cache[i]->last_use < self->cache[slot]->last_use))
+                slot = i;
+        if (slot < 0) {
+            free (sig);
+            return NULL;
+        }
+        centry_free (self->cache[slot]);
+        self->cache[slot] = centry_new (self, pod, sig);
+        if (!self->cache[slot])
+            return NULL;
+    }
+    e = self->cache[slot];
+    if (centry_update (self, e, snap) < 0) {
+        centry_free (e);
+        self->cache[slot] = NULL;
+        return NULL;
+    }
+    e->last_use = ++self->clock;
+    return e;
 }
 
 static tr_sched_status_t
@@ -189,43 +523,42 @@ ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     const tr_sched_host_t *h = self->host;
     const tr_sched_snapshot_t *snap = h->snapshot (cs);
     pf_state_t *s = calloc (1, sizeof *s);
-    if (!s || !(s->existing_anti = tpcount_new ()) || !(s->affinity = tpcount_new ()) || !(s->anti = tpcount_new ()) ||
-        terms_of (pod, "podAffinity", 0, &s->aff_terms) < 0 || terms_of (pod, "podAntiAffinity", 0, &s->anti_terms) < 0) {
-        pf_state_free (s);
+    if (!s)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: out of memory"};
-    }
-    /* symmetry: existing pods' required anti-affinity terms the incoming pod matches */
-    for (uint32_t i = 0; i < snap->nnodes_with_affinity; i++) {
-        const tr_sched_node_t *node = snap->nodes_with_affinity[i];
-        for (uint32_t j = 0; j < node->npods_with_required_anti_affinity; j++) {
-            const tr_sched_pod_t *ex = node->pods_with_required_anti_affinity[j];
-            const json_t *l = affinity_list (ex->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution");
-            size_t k;
-            const json_t *e;
-            json_array_foreach (l, k, e) {
-                term_t t;
-                if (term_read (e, ex->ns, 1, &t) == 0 && term_matches (self, &t, pod))
-                    count_term (s->existing_anti, &t, node, 1);
+    /* The cache pays for pods with required terms of their own (a walk of every pod otherwise);
+     * a pod without them only looks at the nodes holding pods with affinity, usually none. */
+    centry_t *e = pod->has_affinity && (affinity_list (pod->obj, "podAffinity", "requiredDuringSchedulingIgnoredDuringExecution") ||
+                                        affinity_list (pod->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"))
+                      ? cache_get (self, pod, snap)
+                      : NULL;
+    if (e) {
+        e->refs++;
+        s->held = e;
+        for (int i = 0; i < NMAPS; i++)
+            s->maps[i] = e->maps[i];
+        s->aff_terms = e->aff;
+        s->anti_terms = e->anti;
+        s->self_match = e->self_match;
+    } else {
+        for (int i = 0; i < NMAPS; i++)
+            if (!(s->maps[i] = tpcount_new ())) {
+                pf_state_free (s);
+                return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: out of memory"};
             }
+        if (terms_of (pod, "podAffinity", 0, &s->aff_terms) < 0 || terms_of (pod, "podAntiAffinity", 0, &s->anti_terms) < 0) {
+            pf_state_free (s);
+            return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: out of memory"};
         }
+        /* without terms of its own, only existing pods' anti-affinity counts: on the nodes
+         * holding pods with affinity only */
+        int own = s->aff_terms.n || s->anti_terms.n;
+        uint32_t nn = own ? snap->nnodes : snap->nnodes_with_affinity;
+        const tr_sched_node_t *const *nodes = own ? snap->nodes : snap->nodes_with_affinity;
+        for (uint32_t i = 0; i < nn; i++)
+            node_share (self, pod, &s->aff_terms, &s->anti_terms, nodes[i], emit_direct, s->maps);
+        s->self_match = matches_all (self, &s->aff_terms, pod);
     }
-    /* the incoming pod's own required terms against every existing pod */
-    if (s->aff_terms.n || s->anti_terms.n) {
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            const tr_sched_node_t *node = snap->nodes[i];
-            for (uint32_t j = 0; j < node->npods; j++) {
-                const tr_sched_pod_t *ex = node->pods[j];
-                if (matches_all (self, &s->aff_terms, ex))
-                    for (size_t k = 0; k < s->aff_terms.n; k++)
-                        count_term (s->affinity, &s->aff_terms.v[k], node, 1);
-                for (size_t k = 0; k < s->anti_terms.n; k++)
-                    if (term_matches (self, &s->anti_terms.v[k], ex))
-                        count_term (s->anti, &s->anti_terms.v[k], node, 1);
-            }
-        }
-    }
-    s->self_match = matches_all (self, &s->aff_terms, pod);
-    if (!s->aff_terms.n && !s->anti_terms.n && tpcount_size (s->existing_anti) == 0) {
+    if (!s->aff_terms.n && !s->anti_terms.n && tpcount_positive (s->maps[MAP_EXISTING_ANTI]) == 0) {
         pf_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
@@ -242,14 +575,14 @@ satisfy_affinity (const pf_state_t *s, const tr_sched_node_t *node)
         const char *v = node_label (node, t->topology_key);
         if (!v)
             return 0; /* the node lacks the topology key: never satisfiable here */
-        if (tpcount_get (s->affinity, t->topology_key, v, NULL) <= 0)
+        if (tpcount_get (s->maps[MAP_AFFINITY], t->topology_key, v, NULL) <= 0)
             pods_exist = 0;
     }
     if (pods_exist)
         return 1;
     /* The first pod of a group: no pod matches the terms anywhere, and the pod matches them
      * itself — it may go anywhere (that has the keys), or the group could never start. */
-    return tpcount_size (s->affinity) == 0 && s->self_match;
+    return tpcount_positive (s->maps[MAP_AFFINITY]) == 0 && s->self_match;
 }
 
 static int
@@ -258,7 +591,7 @@ satisfy_anti_affinity (const pf_state_t *s, const tr_sched_node_t *node)
     for (size_t i = 0; i < s->anti_terms.n; i++) {
         const term_t *t = &s->anti_terms.v[i];
         const char *v = node_label (node, t->topology_key);
-        if (v && tpcount_get (s->anti, t->topology_key, v, NULL) > 0)
+        if (v && tpcount_get (s->maps[MAP_ANTI], t->topology_key, v, NULL) > 0)
             return 0;
     }
     return 1;
@@ -267,12 +600,12 @@ satisfy_anti_affinity (const pf_state_t *s, const tr_sched_node_t *node)
 static int
 satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
 {
-    if (tpcount_size (s->existing_anti) == 0)
+    if (tpcount_positive (s->maps[MAP_EXISTING_ANTI]) == 0)
         return 1;
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *) node->labels, k, v) {
-        if (json_is_string (v) && tpcount_get (s->existing_anti, k, json_string_value (v), NULL) > 0)
+        if (json_is_string (v) && tpcount_get (s->maps[MAP_EXISTING_ANTI], k, json_string_value (v), NULL) > 0)
             return 0;
     }
     return 1;
@@ -456,8 +789,13 @@ ipa_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t err
 }
 
 static void
-ipa_destroy (void *self)
+ipa_destroy (void *selfp)
 {
+    ipa_t *self = selfp;
+    if (!self)
+        return;
+    for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
+        centry_free (self->cache[i]);
     free (self);
 }
 

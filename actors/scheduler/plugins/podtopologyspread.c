@@ -21,6 +21,7 @@
  * lookup per constraint: count + self-match - global minimum <= maxSkew.
  */
 #include "actors/scheduler/sched_plugin.h"
+#include "actors/scheduler/plugins/labelmatch.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <math.h>
@@ -107,7 +108,7 @@ count_matching (const pts_t *self, const constraint_t *c, const tr_sched_node_t 
         const tr_sched_pod_t *p = node->pods[i];
         if (pod_terminating (p) || strcmp (p->ns ? p->ns : "default", ns))
             continue;
-        if (self->host->label_selector_match (c->selector, p->labels) == 1)
+        if (labelmatch (self->host, c->selector, p->labels))
             n++;
     }
     return n;

@@ -12,7 +12,7 @@ typedef struct {
 
 struct tpcount {
     slot_t *slots;
-    size_t cap, len;
+    size_t cap, len, positive;
 };
 
 static uint64_t
@@ -89,6 +89,17 @@ grow (tpcount_t *self)
 int64_t
 tpcount_add (tpcount_t *self, const char *key, const char *value, int64_t delta)
 {
+    return tpcount_add_ref (self, key, value, delta, NULL, NULL);
+}
+
+int64_t
+tpcount_add_ref (tpcount_t *self, const char *key, const char *value, int64_t delta, const char **key_out,
+                 const char **value_out)
+{
+    if (key_out)
+        *key_out = NULL;
+    if (value_out)
+        *value_out = NULL;
     if ((self->len + 1) * 4 > self->cap * 3 && grow (self) < 0)
         return 0;
     uint64_t h = pair_hash (key, value);
@@ -106,7 +117,13 @@ tpcount_add (tpcount_t *self, const char *key, const char *value, int64_t delta)
         s->n = 0;
         self->len++;
     }
+    int was = s->n > 0;
     s->n += delta;
+    self->positive += (s->n > 0) - was;
+    if (key_out)
+        *key_out = s->key;
+    if (value_out)
+        *value_out = s->value;
     return s->n;
 }
 
@@ -123,6 +140,12 @@ size_t
 tpcount_size (const tpcount_t *self)
 {
     return self->len;
+}
+
+size_t
+tpcount_positive (const tpcount_t *self)
+{
+    return self->positive;
 }
 
 void
