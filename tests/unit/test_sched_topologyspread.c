@@ -250,6 +250,78 @@ args (void **state)
     json_decref (a);
 }
 
+/* PreFilter's counts are cached per pod signature and kept per node by generation: a warm
+ * plugin must give a fresh one's verdicts on every node through binding, unbinding and node
+ * deletion. */
+static const char *templates[] = {
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"topologySpreadConstraints\":[" TSC (1, "zone", "DoNotSchedule", "") "]}}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"topologySpreadConstraints\":[" TSC (1, "zone", "DoNotSchedule", "") ","
+    TSC (2, "kubernetes.io/hostname", "DoNotSchedule", "") "]}}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"nodeSelector\":{\"disk\":\"ssd\"},\"topologySpreadConstraints\":["
+    TSC (1, "zone", "DoNotSchedule", ",\"minDomains\":3") "]}}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"topologySpreadConstraints\":[" TSC (1, "zone", "DoNotSchedule", ",\"nodeTaintsPolicy\":\"Honor\"") "]}}",
+    "{\"name\":\"%s\",\"labels\":{\"app\":\"x\"}}",
+};
+
+static void
+cache_matches_fresh (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_podtopologyspread ();
+    char err[256] = "";
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{\"nodes\":[{\"name\":\"n1\",\"labels\":{\"zone\":\"a\",\"disk\":\"ssd\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"a\"}},"
+                       "{\"name\":\"n3\",\"labels\":{\"zone\":\"b\",\"disk\":\"ssd\"}},{\"name\":\"n4\",\"labels\":{\"zone\":\"b\"},"
+                       "\"taints\":[{\"key\":\"k\",\"effect\":\"NoSchedule\"}]},{\"name\":\"n5\",\"labels\":{\"zone\":\"c\"}},"
+                       "{\"name\":\"n6\",\"labels\":{\"zone\":\"d\",\"disk\":\"ssd\"}}],\"pods\":[]}");
+    assert_non_null (fx);
+    unsigned rnd = 11;
+    int refused = 0, fitted = 0;
+    char names[128][16];
+    int nnames = 0;
+    for (int step = 0; step < 150; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        char text[1024], name[16];
+        snprintf (name, sizeof name, "p%d", step);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        const tr_sched_pod_t *pod = fx_pod (fx, text);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
+        assert_int_equal (sa.code, sb.code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        int first_fit = -1;
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
+            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
+                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
+                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
+            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
+                first_fit = (int) i;
+        }
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        pl->destroy (fresh);
+        refused += first_fit < 0;
+        fitted += first_fit >= 0;
+        int target = first_fit >= 0 && (rnd >> 24) % 3 ? first_fit : (int) ((rnd >> 16) % snap->nnodes);
+        char bind[1100];
+        snprintf (bind, sizeof bind, "%.*s,\"node\":\"%s\"}", (int) strlen (text) - 1, text, snap->nodes[target]->name);
+        assert_non_null (fx_bind (fx, bind));
+        snprintf (names[nnames++ % 128], 16, "%s", name);
+        if ((rnd >> 20) % 3 == 0 && nnames > 2)
+            fx_unbind (fx, names[(rnd >> 12) % (unsigned) (nnames < 128 ? nnames : 128)]);
+        if (step % 40 == 10)
+            fx_set_nnodes (fx, 5); /* zone d gone ... */
+        if (step % 40 == 30)
+            fx_set_nnodes (fx, 6); /* ... and back */
+    }
+    assert_true (refused > 0 && fitted > 0);
+    fx_destroy (&fx);
+    pl->destroy (warm);
+}
+
 int
 main (void)
 {
@@ -257,6 +329,7 @@ main (void)
         cmocka_unit_test (filter_table),
         cmocka_unit_test (score_table),
         cmocka_unit_test (args),
+        cmocka_unit_test (cache_matches_fresh),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

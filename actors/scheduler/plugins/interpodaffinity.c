@@ -17,6 +17,7 @@
  */
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
+#include "actors/scheduler/plugins/nodeshare.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <stdio.h>
@@ -171,22 +172,6 @@ count_term (tpcount_t *m, const term_t *t, const tr_sched_node_t *node, int64_t 
 /* What the pod's required terms make of the cluster: three maps of topology-pair counts. */
 enum { MAP_EXISTING_ANTI = 0, MAP_AFFINITY, MAP_ANTI, NMAPS };
 
-/* One node's share of the maps: (map, key, value, n), key and value interned in the map. */
-typedef struct {
-    uint8_t map;
-    const char *key, *value;
-    int64_t n;
-} contrib_t;
-
-typedef struct {
-    char *name;
-    const tr_sched_node_t *ptr;
-    uint64_t gen;
-    uint32_t epoch;
-    contrib_t *c;
-    uint32_t nc, capc;
-} cnode_t;
-
 /* A cache entry: the sums for one (namespace, labels, required terms) — every replica of a
  * Deployment shares it. Node shares are recomputed only for nodes whose generation (or struct)
  * changed since the entry last saw them, so a PreFilter costs O(nodes) comparisons plus the pods
@@ -198,10 +183,7 @@ struct centry {
     tr_sched_pod_t pod;  /* the pod as far as the terms go: ns, labels, obj = copy */
     terms_t aff, anti;
     int self_match;
-    tpcount_t *maps[NMAPS];
-    cnode_t *nodes;      /* open addressing by name */
-    size_t cap, len;
-    uint32_t epoch;
+    nodeshare_t *share;  /* the three maps, kept per node */
     uint64_t last_use;
     int refs;            /* cycle states holding it (scheduler thread only) */
 };
@@ -230,12 +212,11 @@ pf_state_free (void *p)
     free (s);
 }
 
-typedef void (*emit_fn) (void *arg, int map, const char *key, const char *value);
 
 /* The node's share of the three maps for the pod's terms (Kubernetes' PreFilter, per node). */
 static void
 node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, const terms_t *anti,
-            const tr_sched_node_t *node, emit_fn emit, void *arg)
+            const tr_sched_node_t *node, nodeshare_emit_fn emit, void *arg)
 {
     /* symmetry: existing pods' required anti-affinity terms the incoming pod matches */
     for (uint32_t j = 0; j < node->npods_with_required_anti_affinity; j++) {
@@ -247,7 +228,7 @@ node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, co
             term_t t;
             const char *v;
             if (term_read (e, ex->ns, 1, &t) == 0 && (v = node_label (node, t.topology_key)) && term_matches (self, &t, pod))
-                emit (arg, MAP_EXISTING_ANTI, t.topology_key, v);
+                emit (arg, MAP_EXISTING_ANTI, t.topology_key, v, 1);
         }
     }
     if (!aff->n && !anti->n)
@@ -259,137 +240,35 @@ node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, co
             for (size_t k = 0; k < aff->n; k++) {
                 const char *v = node_label (node, aff->v[k].topology_key);
                 if (v)
-                    emit (arg, MAP_AFFINITY, aff->v[k].topology_key, v);
+                    emit (arg, MAP_AFFINITY, aff->v[k].topology_key, v, 1);
             }
         for (size_t k = 0; k < anti->n; k++) {
             const char *v = node_label (node, anti->v[k].topology_key);
             if (v && term_matches (self, &anti->v[k], ex))
-                emit (arg, MAP_ANTI, anti->v[k].topology_key, v);
+                emit (arg, MAP_ANTI, anti->v[k].topology_key, v, 1);
         }
     }
 }
 
 static void
-emit_direct (void *arg, int map, const char *key, const char *value)
+emit_direct (void *arg, int map, const char *key, const char *value, int64_t n)
 {
-    tpcount_add (((tpcount_t **) arg)[map], key, value, 1);
+    tpcount_add (((tpcount_t **) arg)[map], key, value, n);
 }
 
-/* ---- the cache --------------------------------------------------------------------------- */
-
-static uint64_t
-name_hash (const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 1099511628211ull;
-    return h;
-}
-
-static cnode_t *
-cnode_find (centry_t *e, const char *name)
-{
-    size_t mask = e->cap - 1;
-    for (size_t i = name_hash (name) & mask;; i = (i + 1) & mask)
-        if (!e->nodes[i].name || !strcmp (e->nodes[i].name, name))
-            return &e->nodes[i];
-}
-
-static void
-cnode_drop_share (centry_t *e, cnode_t *c)
-{
-    for (uint32_t i = 0; i < c->nc; i++)
-        tpcount_add (e->maps[c->c[i].map], c->c[i].key, c->c[i].value, -c->c[i].n);
-    c->nc = 0;
-}
-
-typedef struct {
-    centry_t *e;
-    cnode_t *c;
-    int failed;
-} share_ctx_t;
-
-static void
-emit_cached (void *arg, int map, const char *key, const char *value)
-{
-    share_ctx_t *x = arg;
-    cnode_t *c = x->c;
-    for (uint32_t i = 0; i < c->nc; i++)
-        if (c->c[i].map == map && !strcmp (c->c[i].key, key) && !strcmp (c->c[i].value, value)) {
-            c->c[i].n++;
-            tpcount_add (x->e->maps[map], key, value, 1);
-            return;
-        }
-    if (c->nc == c->capc) {
-        uint32_t ncap = c->capc ? c->capc * 2 : 4;
-        contrib_t *nv = realloc (c->c, ncap * sizeof *nv);
-        if (!nv) {
-            x->failed = 1;
-            return;
-        }
-        c->c = nv;
-        c->capc = ncap;
-    }
-    contrib_t *ct = &c->c[c->nc];
-    tpcount_add_ref (x->e->maps[map], key, value, 1, &ct->key, &ct->value);
-    if (!ct->key) {
-        x->failed = 1;
-        return;
-    }
-    ct->map = (uint8_t) map;
-    ct->n = 1;
-    c->nc++;
-}
+/* ---- the cache ------------------------------------------------------------------------- */
 
 static void
 centry_free (centry_t *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->cap; i++) {
-        free (e->nodes[i].name);
-        free (e->nodes[i].c);
-    }
-    free (e->nodes);
-    for (int i = 0; i < NMAPS; i++)
-        tpcount_destroy (&e->maps[i]);
+    nodeshare_destroy (&e->share);
     free (e->aff.v);
     free (e->anti.v);
     json_decref (e->copy);
     free (e->sig);
     free (e);
-}
-
-/* Rebuilds the node table without the nodes not seen in this epoch (gone from the snapshot). */
-static int
-centry_sweep (centry_t *e, size_t want_cap)
-{
-    cnode_t *old = e->nodes;
-    size_t ocap = e->cap;
-    size_t cap = 16;
-    while (cap < want_cap * 2)
-        cap *= 2;
-    cnode_t *nn = calloc (cap, sizeof *nn);
-    if (!nn)
-        return -1;
-    e->nodes = nn;
-    e->cap = cap;
-    e->len = 0;
-    for (size_t i = 0; i < ocap; i++) {
-        cnode_t *c = &old[i];
-        if (!c->name)
-            continue;
-        if (c->epoch != e->epoch) {
-            cnode_drop_share (e, c);
-            free (c->name);
-            free (c->c);
-            continue;
-        }
-        *cnode_find (e, c->name) = *c;
-        e->len++;
-    }
-    free (old);
-    return 0;
 }
 
 static char *
@@ -416,11 +295,8 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
     e->copy = json_pack ("{s:s,s:O,s:{s:O*}}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "spec",
                          "affinity", aff);
-    e->cap = 16;
-    e->nodes = calloc (e->cap, sizeof *e->nodes);
-    for (int i = 0; i < NMAPS; i++)
-        e->maps[i] = tpcount_new ();
-    if (!e->copy || !e->nodes || !e->maps[0] || !e->maps[1] || !e->maps[2]) {
+    e->share = nodeshare_new (NMAPS);
+    if (!e->copy || !e->share) {
         centry_free (e);
         return NULL;
     }
@@ -436,39 +312,16 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
     return e;
 }
 
-/* Brings the entry up to the snapshot. -1: out of memory (the entry must be dropped). */
-static int
-centry_update (const ipa_t *self, centry_t *e, const tr_sched_snapshot_t *snap)
+typedef struct {
+    const ipa_t *self;
+    const centry_t *e;
+} share_arg_t;
+
+static void
+entry_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
 {
-    e->epoch++;
-    size_t seen = 0;
-    for (uint32_t i = 0; i < snap->nnodes; i++) {
-        const tr_sched_node_t *node = snap->nodes[i];
-        if ((e->len + 1) * 2 > e->cap && centry_sweep (e, e->cap) < 0)
-            return -1;
-        cnode_t *c = cnode_find (e, node->name);
-        if (!c->name) {
-            if (!(c->name = strdup (node->name)))
-                return -1;
-            e->len++;
-        } else if (c->ptr == node && c->gen == node->generation) {
-            c->epoch = e->epoch;
-            seen++;
-            continue;
-        } else
-            cnode_drop_share (e, c);
-        c->ptr = node;
-        c->gen = node->generation;
-        c->epoch = e->epoch;
-        seen++;
-        share_ctx_t x = {e, c, 0};
-        node_share (self, &e->pod, &e->aff, &e->anti, node, emit_cached, &x);
-        if (x.failed)
-            return -1;
-    }
-    if (seen != e->len && centry_sweep (e, seen) < 0)
-        return -1;
-    return 0;
+    share_arg_t *a = argp;
+    node_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
 }
 
 /* The entry for the pod, brought up to date; NULL: compute without the cache. */
@@ -507,7 +360,8 @@ cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *sn
             return NULL;
     }
     e = self->cache[slot];
-    if (centry_update (self, e, snap) < 0) {
+    share_arg_t arg = {self, e};
+    if (nodeshare_update (e->share, snap, entry_share, &arg) < 0) {
         centry_free (e);
         self->cache[slot] = NULL;
         return NULL;
@@ -535,7 +389,7 @@ ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
         e->refs++;
         s->held = e;
         for (int i = 0; i < NMAPS; i++)
-            s->maps[i] = e->maps[i];
+            s->maps[i] = (tpcount_t *) nodeshare_map (e->share, i);
         s->aff_terms = e->aff;
         s->anti_terms = e->anti;
         s->self_match = e->self_match;

@@ -22,6 +22,7 @@
  */
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
+#include "actors/scheduler/plugins/nodeshare.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <math.h>
@@ -38,10 +39,15 @@
 #define ERR_NOT_MATCH "node(s) didn't match pod topology spread constraints"
 #define ERR_MISSING_LABEL "node(s) didn't match pod topology spread constraints (missing required label)"
 
+typedef struct pentry pentry_t;
+#define PTS_CACHE_ENTRIES 8
+
 typedef struct {
     const tr_sched_host_t *host;
     int system_defaulted;   /* defaultingType System */
     json_t *defaults;       /* the default constraints (array of TopologySpreadConstraint) */
+    pentry_t *cache[PTS_CACHE_ENTRIES]; /* PreFilter's counts by pod signature */
+    uint64_t clock;
 } pts_t;
 
 typedef struct {
@@ -65,7 +71,10 @@ typedef struct {
     size_t nignored;
     unsigned char *ignored_at; /* by index of the nodes given to pre_score */
     size_t nnodes;
+    pentry_t *held;            /* counts belong to this cache entry (PreFilter) */
 } cset_t;
+
+static void pentry_release (pentry_t *e);
 
 static void
 cset_free (void *p)
@@ -75,8 +84,11 @@ cset_free (void *p)
         return;
     for (size_t i = 0; i < s->n; i++) {
         json_decref (s->c[i].selector);
-        tpcount_destroy (&s->c[i].counts);
+        if (!s->held)
+            tpcount_destroy (&s->c[i].counts);
     }
+    if (s->held)
+        pentry_release (s->held);
     free (s->c);
     free (s->ignored);
     free (s->ignored_at);
@@ -311,6 +323,170 @@ min_each (void *arg, const char *key, const char *value, int64_t n)
         a->min = n;
 }
 
+/* ---- PreFilter's cache: counts per pod signature, kept per node by generation ------------ */
+
+/* Maps 2j: matching pods per domain of constraint j; 2j + 1: eligible nodes per domain. */
+#define PTS_CACHE_MAX_CONSTRAINTS 8
+
+struct pentry {
+    char *sig;
+    json_t *copy;         /* the pod object the constraints point into */
+    tr_sched_pod_t pod;
+    cset_t *cs;           /* the constraints (their own counts unused) */
+    nodeshare_t *share;
+    uint64_t last_use;
+    int refs;             /* cycle states holding it (scheduler thread only) */
+};
+
+static void
+pentry_free (pentry_t *e)
+{
+    if (!e)
+        return;
+    cset_free (e->cs);
+    nodeshare_destroy (&e->share);
+    json_decref (e->copy);
+    free (e->sig);
+    free (e);
+}
+
+static void
+pentry_release (pentry_t *e)
+{
+    e->refs--;
+}
+
+/* What the counts depend on besides the nodes: namespace, labels, constraints, the node
+ * inclusion inputs (nodeSelector, node affinity, tolerations), the owner (default selector). */
+static char *
+pts_signature (const tr_sched_pod_t *pod)
+{
+    const json_t *spec = json_object_get (pod->obj, "spec");
+    json_t *sig = json_pack ("{s:s,s:O,s:O*,s:O*,s:O*,s:O*,s:O*}", "ns", pod->ns ? pod->ns : "default", "labels",
+                             pod->labels, "tsc", json_object_get (spec, "topologySpreadConstraints"), "sel",
+                             json_object_get (spec, "nodeSelector"), "na",
+                             json_object_get (json_object_get (spec, "affinity"), "nodeAffinity"), "tol",
+                             json_object_get (spec, "tolerations"), "own",
+                             json_object_get (json_object_get (pod->obj, "metadata"), "ownerReferences"));
+    char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref (sig);
+    return out;
+}
+
+typedef struct {
+    const pts_t *self;
+    const cset_t *s;
+    const tr_sched_pod_t *pod;
+} pshare_arg_t;
+
+/* A node's share: per constraint, its domain's matching pods and itself as an eligible node. */
+static void
+pts_node_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
+{
+    const pshare_arg_t *a = argp;
+    if (!node_has_all_keys (a->s, node))
+        return;
+    const char *ns = a->pod->ns ? a->pod->ns : "default";
+    for (size_t j = 0; j < a->s->n; j++) {
+        const constraint_t *c = &a->s->c[j];
+        if (!inclusion_ok (a->self, c, a->pod, node))
+            continue;
+        const char *v = node_label (node, c->key);
+        emit (ctx, (int) (2 * j), c->key, v, count_matching (a->self, c, node, ns));
+        emit (ctx, (int) (2 * j + 1), c->key, v, 1);
+    }
+}
+
+static pentry_t *
+pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig)
+{
+    pentry_t *e = calloc (1, sizeof *e);
+    if (!e) {
+        free (sig);
+        return NULL;
+    }
+    e->sig = sig;
+    e->copy = json_deep_copy (pod->obj);
+    if (!e->copy) {
+        pentry_free (e);
+        return NULL;
+    }
+    e->pod = *pod;
+    e->pod.obj = e->copy;
+    const json_t *meta = json_object_get (e->copy, "metadata");
+    e->pod.labels = json_object_get (meta, "labels") ? json_object_get (meta, "labels") : pod->labels;
+    e->pod.ns = json_string_value (json_object_get (meta, "namespace"));
+    e->pod.name = e->pod.uid = NULL;
+    int defaulted;
+    e->cs = constraints_of (self, &e->pod, 1, &defaulted);
+    if (!e->cs || e->cs->n > PTS_CACHE_MAX_CONSTRAINTS || !(e->share = nodeshare_new ((int) (2 * e->cs->n)))) {
+        pentry_free (e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The entry for the pod, brought up to the snapshot; NULL: compute without the cache. */
+static pentry_t *
+pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap)
+{
+    char *sig = pts_signature (pod);
+    if (!sig)
+        return NULL;
+    int slot = -1;
+    for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
+        if (self->cache[i] && !strcmp (self->cache[i]->sig, sig)) {
+            slot = i;
+            break;
+        }
+    if (slot >= 0) {
+        free (sig);
+        if (self->cache[slot]->refs > 0)
+            return NULL;
+    } else {
+        for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
+            if (!self->cache[i]) {
+                slot = i;
+                break;
+            } else if (self->cache[i]->refs == 0 && (slot < 0 || self->cache[i]->last_use < self->cache[slot]->last_use))
+                slot = i;
+        if (slot < 0) {
+            free (sig);
+            return NULL;
+        }
+        pentry_free (self->cache[slot]);
+        if (!(self->cache[slot] = pentry_new (self, pod, sig)))
+            return NULL;
+    }
+    pentry_t *e = self->cache[slot];
+    pshare_arg_t arg = {self, e->cs, &e->pod};
+    if (nodeshare_update (e->share, snap, pts_node_share, &arg) < 0) {
+        pentry_free (e);
+        self->cache[slot] = NULL;
+        return NULL;
+    }
+    e->last_use = ++self->clock;
+    return e;
+}
+
+typedef struct {
+    const tpcount_t *counts;
+    int64_t min;
+    size_t n;
+} dommin_t;
+
+/* Over the domains with at least one eligible node: the least matching count. */
+static void
+dommin_each (void *arg, const char *key, const char *value, int64_t nodes)
+{
+    dommin_t *a = arg;
+    if (nodes <= 0)
+        return;
+    int64_t n = tpcount_get (a->counts, key, value, NULL);
+    if (a->n++ == 0 || n < a->min)
+        a->min = n;
+}
+
 static tr_sched_status_t
 pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
@@ -320,6 +496,21 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     if (!s)
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
+    pentry_t *e = pts_cache_get (self, pod, snap);
+    if (e && e->cs->n == s->n) {
+        e->refs++;
+        s->held = e;
+        for (size_t j = 0; j < s->n; j++) {
+            tpcount_destroy (&s->c[j].counts);
+            s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) (2 * j));
+            dommin_t a = {s->c[j].counts, 0, 0};
+            tpcount_each (nodeshare_map (e->share, (int) (2 * j + 1)), dommin_each, &a);
+            s->c[j].min = a.min;
+            s->c[j].domains = a.n;
+        }
+        self->host->write (cs, PTS_PREFILTER_KEY, s, cset_free);
+        return TR_SCHED_OK;
+    }
     const char *ns = pod->ns ? pod->ns : "default";
     for (uint32_t i = 0; i < snap->nnodes; i++) {
         const tr_sched_node_t *node = snap->nodes[i];
@@ -537,8 +728,11 @@ static void
 pts_destroy (void *selfp)
 {
     pts_t *self = selfp;
-    if (self)
-        json_decref (self->defaults);
+    if (!self)
+        return;
+    for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
+        pentry_free (self->cache[i]);
+    json_decref (self->defaults);
     free (self);
 }
 
