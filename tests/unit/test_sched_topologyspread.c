@@ -261,7 +261,13 @@ static const char *templates[] = {
     TSC (1, "zone", "DoNotSchedule", ",\"minDomains\":3") "]}}",
     "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"topologySpreadConstraints\":[" TSC (1, "zone", "DoNotSchedule", ",\"nodeTaintsPolicy\":\"Honor\"") "]}}",
     "{\"name\":\"%s\",\"labels\":{\"app\":\"x\"}}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"topologySpreadConstraints\":[" TSC (1, "zone", "ScheduleAnyway", "") ","
+    TSC (1, "kubernetes.io/hostname", "ScheduleAnyway", "") "]}}",
+    "{\"name\":\"%s\",\"owner\":\"ReplicaSet\",\"labels\":" WEB "}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":{\"nodeSelector\":{\"disk\":\"ssd\"},\"topologySpreadConstraints\":["
+    TSC (2, "zone", "ScheduleAnyway", "") "]}}",
 };
+#define NTEMPLATES (sizeof templates / sizeof templates[0])
 
 static void
 cache_matches_fresh (void **state)
@@ -276,14 +282,14 @@ cache_matches_fresh (void **state)
                        "{\"name\":\"n6\",\"labels\":{\"zone\":\"d\",\"disk\":\"ssd\"}}],\"pods\":[]}");
     assert_non_null (fx);
     unsigned rnd = 11;
-    int refused = 0, fitted = 0;
+    int refused = 0, fitted = 0, scored = 0;
     char names[128][16];
     int nnames = 0;
     for (int step = 0; step < 150; step++) {
         rnd = rnd * 1103515245u + 12345u;
         char text[1024], name[16];
         snprintf (name, sizeof name, "p%d", step);
-        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % NTEMPLATES], name);
         const tr_sched_pod_t *pod = fx_pod (fx, text);
         void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
         tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
@@ -299,6 +305,24 @@ cache_matches_fresh (void **state)
                           fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
             if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
                 first_fit = (int) i;
+        }
+        /* and the same scores */
+        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
+        assert_int_equal (pa.code, pb.code);
+        if (pa.code == TR_SCHED_SUCCESS) {
+            int64_t xa[8], xb[8];
+            for (uint32_t i = 0; i < snap->nnodes; i++) {
+                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
+                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
+            }
+            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
+            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
+            for (uint32_t i = 0; i < snap->nnodes; i++)
+                if (xa[i] != xb[i])
+                    fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
+                              (long long) xb[i]);
+            scored++;
         }
         fx_cycle_end (&a);
         fx_cycle_end (&b);
@@ -317,7 +341,7 @@ cache_matches_fresh (void **state)
         if (step % 40 == 30)
             fx_set_nnodes (fx, 6); /* ... and back */
     }
-    assert_true (refused > 0 && fitted > 0);
+    assert_true (refused > 0 && fitted > 0 && scored > 20);
     fx_destroy (&fx);
     pl->destroy (warm);
 }

@@ -330,6 +330,7 @@ min_each (void *arg, const char *key, const char *value, int64_t n)
 
 struct pentry {
     char *sig;
+    int hard, require_all;
     json_t *copy;         /* the pod object the constraints point into */
     tr_sched_pod_t pod;
     cset_t *cs;           /* the constraints (their own counts unused) */
@@ -359,10 +360,10 @@ pentry_release (pentry_t *e)
 /* What the counts depend on besides the nodes: namespace, labels, constraints, the node
  * inclusion inputs (nodeSelector, node affinity, tolerations), the owner (default selector). */
 static char *
-pts_signature (const tr_sched_pod_t *pod)
+pts_signature (const tr_sched_pod_t *pod, int hard)
 {
     const json_t *spec = json_object_get (pod->obj, "spec");
-    json_t *sig = json_pack ("{s:s,s:O,s:O*,s:O*,s:O*,s:O*,s:O*}", "ns", pod->ns ? pod->ns : "default", "labels",
+    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*,s:O*,s:O*,s:O*}", "hard", hard, "ns", pod->ns ? pod->ns : "default", "labels",
                              pod->labels, "tsc", json_object_get (spec, "topologySpreadConstraints"), "sel",
                              json_object_get (spec, "nodeSelector"), "na",
                              json_object_get (json_object_get (spec, "affinity"), "nodeAffinity"), "tol",
@@ -377,6 +378,8 @@ typedef struct {
     const pts_t *self;
     const cset_t *s;
     const tr_sched_pod_t *pod;
+    int hard;        /* PreFilter's shares; else PreScore's */
+    int require_all; /* PreScore: nodes lacking a key count for nothing */
 } pshare_arg_t;
 
 /* A node's share: per constraint, its domain's matching pods and itself as an eligible node. */
@@ -384,9 +387,22 @@ static void
 pts_node_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
 {
     const pshare_arg_t *a = argp;
+    const char *ns = a->pod->ns ? a->pod->ns : "default";
+    if (!a->hard) {
+        /* PreScore: matching pods per domain; hostname is counted per node in Score */
+        if (a->require_all && !node_has_all_keys (a->s, node))
+            return;
+        for (size_t j = 0; j < a->s->n; j++) {
+            const constraint_t *c = &a->s->c[j];
+            if (!strcmp (c->key, HOSTNAME_KEY) || !inclusion_ok (a->self, c, a->pod, node))
+                continue;
+            const char *v = node_label (node, c->key);
+            emit (ctx, (int) j, c->key, v ? v : "", count_matching (a->self, c, node, ns));
+        }
+        return;
+    }
     if (!node_has_all_keys (a->s, node))
         return;
-    const char *ns = a->pod->ns ? a->pod->ns : "default";
     for (size_t j = 0; j < a->s->n; j++) {
         const constraint_t *c = &a->s->c[j];
         if (!inclusion_ok (a->self, c, a->pod, node))
@@ -398,7 +414,7 @@ pts_node_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit,
 }
 
 static pentry_t *
-pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig)
+pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard)
 {
     pentry_t *e = calloc (1, sizeof *e);
     if (!e) {
@@ -418,8 +434,11 @@ pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig)
     e->pod.ns = json_string_value (json_object_get (meta, "namespace"));
     e->pod.name = e->pod.uid = NULL;
     int defaulted;
-    e->cs = constraints_of (self, &e->pod, 1, &defaulted);
-    if (!e->cs || e->cs->n > PTS_CACHE_MAX_CONSTRAINTS || !(e->share = nodeshare_new ((int) (2 * e->cs->n)))) {
+    e->hard = hard;
+    e->cs = constraints_of (self, &e->pod, hard, &defaulted);
+    e->require_all = !defaulted || !self->system_defaulted;
+    if (!e->cs || e->cs->n > PTS_CACHE_MAX_CONSTRAINTS ||
+        !(e->share = nodeshare_new ((int) ((hard ? 2 : 1) * e->cs->n)))) {
         pentry_free (e);
         return NULL;
     }
@@ -428,9 +447,9 @@ pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig)
 
 /* The entry for the pod, brought up to the snapshot; NULL: compute without the cache. */
 static pentry_t *
-pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap)
+pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int hard)
 {
-    char *sig = pts_signature (pod);
+    char *sig = pts_signature (pod, hard);
     if (!sig)
         return NULL;
     int slot = -1;
@@ -455,11 +474,11 @@ pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t
             return NULL;
         }
         pentry_free (self->cache[slot]);
-        if (!(self->cache[slot] = pentry_new (self, pod, sig)))
+        if (!(self->cache[slot] = pentry_new (self, pod, sig, hard)))
             return NULL;
     }
     pentry_t *e = self->cache[slot];
-    pshare_arg_t arg = {self, e->cs, &e->pod};
+    pshare_arg_t arg = {self, e->cs, &e->pod, e->hard, e->require_all};
     if (nodeshare_update (e->share, snap, pts_node_share, &arg) < 0) {
         pentry_free (e);
         self->cache[slot] = NULL;
@@ -496,7 +515,7 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     if (!s)
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
-    pentry_t *e = pts_cache_get (self, pod, snap);
+    pentry_t *e = pts_cache_get (self, pod, snap, 1);
     if (e && e->cs->n == s->n) {
         e->refs++;
         s->held = e;
@@ -557,12 +576,24 @@ pts_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
 /* ---- PreScore / Score / NormalizeScore --------------------------------------------------- */
 
 static int
+cmp_ptr (const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const void *const *) a, y = (uintptr_t) * (const void *const *) b;
+    return x < y ? -1 : x > y;
+}
+
+static int
 is_ignored (const cset_t *s, const tr_sched_node_t *node)
 {
-    for (size_t i = 0; i < s->nignored; i++)
-        if (s->ignored[i] == node)
-            return 1;
-    return 0;
+    return s->nignored && bsearch (&node, s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr) != NULL;
+}
+
+/* PreScore without the cache: straight into the constraints' counts. */
+static void
+emit_into_cset (void *ctx, int map, const char *key, const char *value, int64_t n)
+{
+    cset_t *s = ctx;
+    tpcount_add (s->c[map].counts, key, value, n);
 }
 
 static tr_sched_status_t
@@ -590,6 +621,7 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
         for (size_t j = 0; j < s->n; j++) {
             constraint_t *c = &s->c[j];
             if (strcmp (c->key, HOSTNAME_KEY)) {
+                /* c->counts holds the candidates' domains for now (the counts come below) */
                 const char *v = node_label (nodes[i], c->key);
                 int found;
                 tpcount_get (c->counts, c->key, v ? v : "", &found);
@@ -605,24 +637,22 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
         size_t size = strcmp (c->key, HOSTNAME_KEY) ? c->domains : n - s->nignored;
         c->weight = log ((double) size + 2);
     }
-    /* count matching pods of every node into the candidate domains */
+    /* matching pods per domain over every node (only the candidates' domains are read) */
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
-    const char *ns = pod->ns ? pod->ns : "default";
-    for (uint32_t i = 0; i < snap->nnodes; i++) {
-        const tr_sched_node_t *node = snap->nodes[i];
-        if (require_all && !node_has_all_keys (s, node))
-            continue;
+    pentry_t *e = pts_cache_get (self, pod, snap, 0);
+    if (e && e->cs->n == s->n) {
+        e->refs++;
+        s->held = e;
         for (size_t j = 0; j < s->n; j++) {
-            constraint_t *c = &s->c[j];
-            if (!strcmp (c->key, HOSTNAME_KEY) || !inclusion_ok (self, c, pod, node))
-                continue;
-            const char *v = node_label (node, c->key);
-            int found;
-            tpcount_get (c->counts, c->key, v ? v : "", &found);
-            if (found)
-                tpcount_add (c->counts, c->key, v ? v : "", count_matching (self, c, node, ns));
+            tpcount_destroy (&s->c[j].counts);
+            s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) j);
         }
+    } else {
+        pshare_arg_t arg = {self, s, pod, 0, require_all};
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            pts_node_share (&arg, snap->nodes[i], emit_into_cset, s);
     }
+    qsort (s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr);
     self->host->write (cs, PTS_PRESCORE_KEY, s, cset_free);
     return TR_SCHED_OK;
 }
