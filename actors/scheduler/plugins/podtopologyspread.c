@@ -389,12 +389,13 @@ pts_node_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit,
     const pshare_arg_t *a = argp;
     const char *ns = a->pod->ns ? a->pod->ns : "default";
     if (!a->hard) {
-        /* PreScore: matching pods per domain; hostname is counted per node in Score */
+        /* PreScore: matching pods per domain. Kubernetes counts the hostname domain in Score,
+         * on the node, inclusion policies aside: the same count, kept here by generation. */
         if (a->require_all && !node_has_all_keys (a->s, node))
             return;
         for (size_t j = 0; j < a->s->n; j++) {
             const constraint_t *c = &a->s->c[j];
-            if (!strcmp (c->key, HOSTNAME_KEY) || !inclusion_ok (a->self, c, a->pod, node))
+            if (strcmp (c->key, HOSTNAME_KEY) && !inclusion_ok (a->self, c, a->pod, node))
                 continue;
             const char *v = node_label (node, c->key);
             emit (ctx, (int) j, c->key, v ? v : "", count_matching (a->self, c, node, ns));
@@ -661,6 +662,7 @@ static tr_sched_status_t
 pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *score)
 {
     pts_t *self = selfp;
+    (void) pod;
     *score = 0;
     const cset_t *s = self->host->read (cs, PTS_PRESCORE_KEY);
     if (!s || is_ignored (s, node))
@@ -671,8 +673,7 @@ pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
         const char *v = node_label (node, c->key);
         if (!v)
             continue;
-        int64_t cnt = !strcmp (c->key, HOSTNAME_KEY) ? count_matching (self, c, node, pod->ns ? pod->ns : "default")
-                                                     : tpcount_get (c->counts, c->key, v, NULL);
+        int64_t cnt = tpcount_get (c->counts, c->key, v, NULL);
         sum += (double) cnt * c->weight + (double) (c->max_skew - 1);
     }
     *score = (int64_t) llround (sum);
