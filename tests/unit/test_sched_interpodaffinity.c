@@ -267,7 +267,10 @@ static const char *templates[] = {
     "{\"name\":\"%s\",\"labels\":{\"app\":\"cache\"},\"spec\":" REQ_ANTI (TERM (DB, "zone")) "}",
     "{\"name\":\"%s\",\"labels\":" WEB "}",
     "{\"name\":\"%s\",\"ns\":\"other\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (DB, HOST)) "}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":" PREF ("podAffinity", 5, TERM (DB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":" DB ",\"spec\":" PREF ("podAntiAffinity", 7, TERM (DB, HOST)) "}",
 };
+#define NTEMPLATES (sizeof templates / sizeof templates[0])
 
 static void
 cache_matches_fresh (void **state)
@@ -281,14 +284,14 @@ cache_matches_fresh (void **state)
                        "{\"name\":\"n5\",\"labels\":{\"zone\":\"c\"}},{\"name\":\"n6\",\"labels\":{\"zone\":\"c\"}}],\"pods\":[]}");
     assert_non_null (fx);
     unsigned rnd = 7;
-    int bound = 0, refused = 0;
+    int bound = 0, refused = 0, scored = 0;
     char names[128][16];
     int nnames = 0;
     for (int step = 0; step < 120; step++) {
         rnd = rnd * 1103515245u + 12345u;
         char text[1024], name[16];
         snprintf (name, sizeof name, "p%d", step);
-        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % NTEMPLATES], name);
         const tr_sched_pod_t *pod = fx_pod (fx, text);
         void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
         tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
@@ -311,6 +314,25 @@ cache_matches_fresh (void **state)
         for (uint32_t i = 0; i < snap->nnodes; i++)
             assert_int_equal (pl->filter (warm, c, pod, snap->nodes[i]).code, pl->filter (fresh, b, pod, snap->nodes[i]).code);
         fx_cycle_end (&c);
+        /* and the same scores */
+        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
+        assert_int_equal (pa.code, pb.code);
+        if (pa.code == TR_SCHED_SUCCESS) {
+            int64_t xa[8], xb[8];
+            for (uint32_t i = 0; i < snap->nnodes; i++) {
+                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
+                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
+                if (xa[i] != xb[i])
+                    fail_msg ("step %d node %s: cached raw score %lld, fresh %lld", step, snap->nodes[i]->name,
+                              (long long) xa[i], (long long) xb[i]);
+            }
+            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
+            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
+            for (uint32_t i = 0; i < snap->nnodes; i++)
+                assert_int_equal (xa[i], xb[i]);
+            scored++;
+        }
         fx_cycle_end (&a);
         fx_cycle_end (&b);
         pl->destroy (fresh);
@@ -318,7 +340,7 @@ cache_matches_fresh (void **state)
         int target = first_fit >= 0 ? first_fit : (int) ((rnd >> 16) % snap->nnodes);
         refused += first_fit < 0;
         char bind[1100];
-        snprintf (text, sizeof text, templates[(rnd >> 8) % 5], name);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % NTEMPLATES], name);
         snprintf (bind, sizeof bind, "%.*s,\"node\":\"%s\"}", (int) strlen (text) - 1, text, snap->nodes[target]->name);
         assert_non_null (fx_bind (fx, bind));
         snprintf (names[nnames++ % 128], 16, "%s", name);
@@ -331,6 +353,7 @@ cache_matches_fresh (void **state)
             fx_set_nnodes (fx, 6); /* ... and back */
     }
     assert_true (refused > 0 && refused < bound); /* the run met both verdicts */
+    assert_true (scored > 20);
     fx_destroy (&fx);
     pl->destroy (warm);
 }

@@ -159,14 +159,6 @@ node_label (const tr_sched_node_t *node, const char *key)
     return json_string_value (json_object_get (node->labels, key));
 }
 
-static void
-count_term (tpcount_t *m, const term_t *t, const tr_sched_node_t *node, int64_t by)
-{
-    const char *v = node_label (node, t->topology_key);
-    if (v)
-        tpcount_add (m, t->topology_key, v, by);
-}
-
 /* ---- PreFilter: the counts, cached per term set and kept per node by generation --------- */
 
 /* What the pod's required terms make of the cluster: three maps of topology-pair counts. */
@@ -179,9 +171,10 @@ enum { MAP_EXISTING_ANTI = 0, MAP_AFFINITY, MAP_ANTI, NMAPS };
  * every pod of the cluster. */
 struct centry {
     char *sig;
+    int scoring;         /* PreScore's entry (preferred terms, one map) or PreFilter's */
     json_t *copy;        /* the pod fields the terms point into */
     tr_sched_pod_t pod;  /* the pod as far as the terms go: ns, labels, obj = copy */
-    terms_t aff, anti;
+    terms_t aff, anti;   /* required terms (PreFilter) or preferred ones (PreScore) */
     int self_match;
     nodeshare_t *share;  /* the three maps, kept per node */
     uint64_t last_use;
@@ -272,19 +265,20 @@ centry_free (centry_t *e)
 }
 
 static char *
-pod_signature (const tr_sched_pod_t *pod)
+pod_signature (const tr_sched_pod_t *pod, int scoring)
 {
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
-    json_t *sig = json_pack ("{s:s,s:O,s:O*,s:O*}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "a",
-                             json_object_get (json_object_get (aff, "podAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"),
-                             "n", json_object_get (json_object_get (aff, "podAntiAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"));
+    const char *when = scoring ? "preferredDuringSchedulingIgnoredDuringExecution" : "requiredDuringSchedulingIgnoredDuringExecution";
+    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*}", "score", scoring, "ns", pod->ns ? pod->ns : "default", "labels",
+                             pod->labels, "a", json_object_get (json_object_get (aff, "podAffinity"), when), "n",
+                             json_object_get (json_object_get (aff, "podAntiAffinity"), when));
     char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref (sig);
     return out;
 }
 
 static centry_t *
-centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
+centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig, int scoring)
 {
     centry_t *e = calloc (1, sizeof *e);
     if (!e) {
@@ -292,10 +286,11 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
         return NULL;
     }
     e->sig = sig;
+    e->scoring = scoring;
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
     e->copy = json_pack ("{s:s,s:O,s:{s:O*}}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "spec",
                          "affinity", aff);
-    e->share = nodeshare_new (NMAPS);
+    e->share = nodeshare_new (scoring ? 1 : NMAPS);
     if (!e->copy || !e->share) {
         centry_free (e);
         return NULL;
@@ -304,7 +299,7 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig)
     e->pod.obj = e->copy;
     e->pod.ns = json_string_value (json_object_get (e->copy, "ns"));
     e->pod.labels = json_object_get (e->copy, "labels");
-    if (terms_of (&e->pod, "podAffinity", 0, &e->aff) < 0 || terms_of (&e->pod, "podAntiAffinity", 0, &e->anti) < 0) {
+    if (terms_of (&e->pod, "podAffinity", scoring, &e->aff) < 0 || terms_of (&e->pod, "podAntiAffinity", scoring, &e->anti) < 0) {
         centry_free (e);
         return NULL;
     }
@@ -317,18 +312,24 @@ typedef struct {
     const centry_t *e;
 } share_arg_t;
 
+static void score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, const terms_t *panti,
+                         const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx);
+
 static void
 entry_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
 {
     share_arg_t *a = argp;
-    node_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
+    if (a->e->scoring)
+        score_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
+    else
+        node_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
 }
 
 /* The entry for the pod, brought up to date; NULL: compute without the cache. */
 static centry_t *
-cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap)
+cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int scoring)
 {
-    char *sig = pod_signature (pod);
+    char *sig = pod_signature (pod, scoring);
     if (!sig)
         return NULL;
     centry_t *e = NULL;
@@ -355,7 +356,7 @@ cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *sn
             return NULL;
         }
         centry_free (self->cache[slot]);
-        self->cache[slot] = centry_new (self, pod, sig);
+        self->cache[slot] = centry_new (self, pod, sig, scoring);
         if (!self->cache[slot])
             return NULL;
     }
@@ -370,6 +371,13 @@ cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *sn
     return e;
 }
 
+/* Many nodes hold pods with affinity: walking them costs more than comparing generations. */
+static int
+cache_worth (const tr_sched_snapshot_t *snap)
+{
+    return snap->nnodes_with_affinity > 32 && snap->nnodes_with_affinity * 8 > snap->nnodes;
+}
+
 static tr_sched_status_t
 ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
@@ -379,12 +387,12 @@ ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     pf_state_t *s = calloc (1, sizeof *s);
     if (!s)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: out of memory"};
-    /* The cache pays for pods with required terms of their own (a walk of every pod otherwise);
-     * a pod without them only looks at the nodes holding pods with affinity, usually none. */
-    centry_t *e = pod->has_affinity && (affinity_list (pod->obj, "podAffinity", "requiredDuringSchedulingIgnoredDuringExecution") ||
-                                        affinity_list (pod->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"))
-                      ? cache_get (self, pod, snap)
-                      : NULL;
+    /* The cache pays for pods with required terms of their own (a walk of every pod otherwise)
+     * and where many nodes hold pods with affinity; otherwise (the usual pod, no pod with
+     * affinity around) the walk of those few nodes is cheaper than a look at every node. */
+    int own = pod->has_affinity && (affinity_list (pod->obj, "podAffinity", "requiredDuringSchedulingIgnoredDuringExecution") ||
+                                    affinity_list (pod->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"));
+    centry_t *e = own || cache_worth (snap) ? cache_get (self, pod, snap, 0) : NULL;
     if (e) {
         e->refs++;
         s->held = e;
@@ -486,27 +494,67 @@ ipa_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
 
 typedef struct {
     tpcount_t *scores;
+    centry_t *held; /* scores belong to this cache entry */
 } ps_state_t;
 
 static void
 ps_state_free (void *p)
 {
     ps_state_t *s = p;
-    if (s)
+    if (!s)
+        return;
+    if (s->held)
+        s->held->refs--;
+    else
         tpcount_destroy (&s->scores);
     free (s);
 }
 
-/* Adds weight × mult to the existing pod's node's pair for every term that matches target. */
+/* Emits weight × mult for the existing pod's node's pair of every term that matches target. */
 static void
-score_terms (const ipa_t *self, tpcount_t *m, const terms_t *ts, const tr_sched_pod_t *target,
-             const tr_sched_node_t *node, int64_t mult, int64_t fixed_weight)
+score_terms (const ipa_t *self, const terms_t *ts, const tr_sched_pod_t *target, const tr_sched_node_t *node,
+             int64_t mult, int64_t fixed_weight, nodeshare_emit_fn emit, void *ctx)
 {
     for (size_t i = 0; i < ts->n; i++) {
         const term_t *t = &ts->v[i];
         int64_t w = fixed_weight ? fixed_weight : t->weight;
-        if (w != 0 && term_matches (self, t, target))
-            count_term (m, t, node, w * mult);
+        const char *v;
+        if (w != 0 && (v = node_label (node, t->topology_key)) && term_matches (self, t, target))
+            emit (ctx, 0, t->topology_key, v, w * mult);
+    }
+}
+
+/* The node's share of the scores (Kubernetes' processExistingPod for each of its pods): the
+ * pod's preferred terms (pa, panti) against the node's pods, and their terms against the pod.
+ * Without preferred terms of its own, only the node's pods with affinity can contribute. */
+static void
+score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, const terms_t *panti,
+             const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
+{
+    if (json_object_size (node->labels) == 0)
+        return;
+    int has_constraints = pa->n || panti->n;
+    uint32_t np = has_constraints ? node->npods : node->npods_with_affinity;
+    const tr_sched_pod_t *const *pods = has_constraints ? node->pods : node->pods_with_affinity;
+    for (uint32_t j = 0; j < np; j++) {
+        const tr_sched_pod_t *ex = pods[j];
+        score_terms (self, pa, ex, node, 1, 0, emit, ctx);
+        score_terms (self, panti, ex, node, -1, 0, emit, ctx);
+        if (!ex->has_affinity)
+            continue;
+        terms_t t = {0};
+        if (self->hard_weight > 0 && terms_of (ex, "podAffinity", 0, &t) == 0) {
+            score_terms (self, &t, pod, node, 1, self->hard_weight, emit, ctx);
+            free (t.v);
+        }
+        if (terms_of (ex, "podAffinity", 1, &t) == 0) {
+            score_terms (self, &t, pod, node, 1, 0, emit, ctx);
+            free (t.v);
+        }
+        if (terms_of (ex, "podAntiAffinity", 1, &t) == 0) {
+            score_terms (self, &t, pod, node, -1, 0, emit, ctx);
+            free (t.v);
+        }
     }
 }
 
@@ -532,35 +580,19 @@ ipa_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
         ps_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
-    /* Without preferred terms of its own, only pods with affinity can contribute. */
-    uint32_t nn = has_constraints ? snap->nnodes : snap->nnodes_with_affinity;
-    const tr_sched_node_t *const *all = has_constraints ? snap->nodes : snap->nodes_with_affinity;
-    for (uint32_t i = 0; i < nn; i++) {
-        const tr_sched_node_t *node = all[i];
-        if (json_object_size (node->labels) == 0)
-            continue;
-        uint32_t np = has_constraints ? node->npods : node->npods_with_affinity;
-        const tr_sched_pod_t *const *pods = has_constraints ? node->pods : node->pods_with_affinity;
-        for (uint32_t j = 0; j < np; j++) {
-            const tr_sched_pod_t *ex = pods[j];
-            score_terms (self, s->scores, &pa, ex, node, 1, 0);
-            score_terms (self, s->scores, &panti, ex, node, -1, 0);
-            if (!ex->has_affinity)
-                continue;
-            terms_t t = {0};
-            if (self->hard_weight > 0 && terms_of (ex, "podAffinity", 0, &t) == 0) {
-                score_terms (self, s->scores, &t, pod, node, 1, self->hard_weight);
-                free (t.v);
-            }
-            if (terms_of (ex, "podAffinity", 1, &t) == 0) {
-                score_terms (self, s->scores, &t, pod, node, 1, 0);
-                free (t.v);
-            }
-            if (terms_of (ex, "podAntiAffinity", 1, &t) == 0) {
-                score_terms (self, s->scores, &t, pod, node, -1, 0);
-                free (t.v);
-            }
-        }
+    centry_t *e = has_constraints || cache_worth (snap) ? cache_get (self, pod, snap, 1) : NULL;
+    if (e) {
+        e->refs++;
+        s->held = e;
+        tpcount_destroy (&s->scores);
+        s->scores = (tpcount_t *) nodeshare_map (e->share, 0);
+    } else {
+        /* Without preferred terms of its own, only pods with affinity can contribute. */
+        uint32_t nn = has_constraints ? snap->nnodes : snap->nnodes_with_affinity;
+        const tr_sched_node_t *const *all = has_constraints ? snap->nodes : snap->nodes_with_affinity;
+        tpcount_t *maps[1] = {s->scores};
+        for (uint32_t i = 0; i < nn; i++)
+            score_share (self, pod, &pa, &panti, all[i], emit_direct, maps);
     }
     free (pa.v);
     free (panti.v);
