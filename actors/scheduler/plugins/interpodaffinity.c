@@ -20,6 +20,7 @@
 #include "actors/scheduler/plugins/nodeshare.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,9 @@ struct centry {
     int self_match;
     nodeshare_t *share;  /* the three maps, kept per node */
     uint64_t last_use;
-    int refs;            /* cycle states holding it (scheduler thread only) */
+    _Atomic int refs;     /* cycle states holding it: not evicted while held */
+    uint64_t version;     /* bumped on every update: a held state checks it */
+    int orphan;           /* out of the cache (failed update): freed by its last holder */
 };
 
 typedef struct {
@@ -186,7 +189,17 @@ typedef struct {
     terms_t aff_terms, anti_terms;
     int self_match; /* the pod matches all its own required affinity terms */
     centry_t *held; /* maps and terms belong to this cache entry (else to the state) */
+    uint64_t version; /* of held, when taken */
 } pf_state_t;
+
+static void centry_free (centry_t *e);
+
+static void
+centry_release (centry_t *e)
+{
+    if (atomic_fetch_sub (&e->refs, 1) == 1 && e->orphan)
+        centry_free (e);
+}
 
 static void
 pf_state_free (void *p)
@@ -195,7 +208,7 @@ pf_state_free (void *p)
     if (!s)
         return;
     if (s->held)
-        s->held->refs--;
+        centry_release (s->held);
     else {
         for (int i = 0; i < NMAPS; i++)
             tpcount_destroy (&s->maps[i]);
@@ -341,8 +354,8 @@ cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *sn
         }
     if (slot >= 0) {
         free (sig);
-        if (self->cache[slot]->refs > 0)
-            return NULL; /* still held by a cycle that has not ended: do not move it under it */
+        /* held by a cycle that has not ended (its binding may still run): updated all the same,
+         * scheduling cycles are one at a time, its Filter and Score are over */
     } else {
         /* a free slot, else the least recently used entry nobody holds */
         for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
@@ -362,9 +375,13 @@ cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *sn
     }
     e = self->cache[slot];
     share_arg_t arg = {self, e};
+    e->version++;
     if (nodeshare_update (e->share, snap, entry_share, &arg) < 0) {
-        centry_free (e);
         self->cache[slot] = NULL;
+        if (atomic_load (&e->refs) > 0)
+            e->orphan = 1;
+        else
+            centry_free (e);
         return NULL;
     }
     e->last_use = ++self->clock;
@@ -396,6 +413,7 @@ ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     if (e) {
         e->refs++;
         s->held = e;
+        s->version = e->version;
         for (int i = 0; i < NMAPS; i++)
             s->maps[i] = (tpcount_t *) nodeshare_map (e->share, i);
         s->aff_terms = e->aff;
@@ -481,6 +499,8 @@ ipa_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
     const pf_state_t *s = self->host->read (cs, IPA_PREFILTER_KEY);
     if (!s)
         return TR_SCHED_OK; /* PreFilter skipped: nothing to check */
+    if (s->held && s->version != s->held->version)
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Filter after the next pod's PreFilter"};
     if (!satisfy_affinity (s, node))
         return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, ERR_AFFINITY};
     if (!satisfy_anti_affinity (s, node))
@@ -495,6 +515,7 @@ ipa_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
 typedef struct {
     tpcount_t *scores;
     centry_t *held; /* scores belong to this cache entry */
+    uint64_t version;
 } ps_state_t;
 
 static void
@@ -504,7 +525,7 @@ ps_state_free (void *p)
     if (!s)
         return;
     if (s->held)
-        s->held->refs--;
+        centry_release (s->held);
     else
         tpcount_destroy (&s->scores);
     free (s);
@@ -584,6 +605,7 @@ ipa_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     if (e) {
         e->refs++;
         s->held = e;
+        s->version = e->version;
         tpcount_destroy (&s->scores);
         s->scores = (tpcount_t *) nodeshare_map (e->share, 0);
     } else {
@@ -613,6 +635,8 @@ ipa_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
     const ps_state_t *s = self->host->read (cs, IPA_PRESCORE_KEY);
     if (!s)
         return TR_SCHED_OK;
+    if (s->held && s->version != s->held->version)
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Score after the next pod's PreScore"};
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *) node->labels, k, v) {

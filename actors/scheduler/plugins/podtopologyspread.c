@@ -26,6 +26,7 @@
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,8 @@ typedef struct {
     size_t nignored;
     unsigned char *ignored_at; /* by index of the nodes given to pre_score */
     size_t nnodes;
-    pentry_t *held;            /* counts belong to this cache entry (PreFilter) */
+    pentry_t *held;            /* counts belong to this cache entry */
+    uint64_t version;          /* of held, when taken */
 } cset_t;
 
 static void pentry_release (pentry_t *e);
@@ -336,7 +338,9 @@ struct pentry {
     cset_t *cs;           /* the constraints (their own counts unused) */
     nodeshare_t *share;
     uint64_t last_use;
-    int refs;             /* cycle states holding it (scheduler thread only) */
+    _Atomic int refs;     /* cycle states holding it: not evicted while held */
+    uint64_t version;     /* bumped on every update: a held state checks it */
+    int orphan;           /* out of the cache (failed update): freed by its last holder */
 };
 
 static void
@@ -354,7 +358,8 @@ pentry_free (pentry_t *e)
 static void
 pentry_release (pentry_t *e)
 {
-    e->refs--;
+    if (atomic_fetch_sub (&e->refs, 1) == 1 && e->orphan)
+        pentry_free (e);
 }
 
 /* What the counts depend on besides the nodes: namespace, labels, constraints, the node
@@ -461,8 +466,7 @@ pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t
         }
     if (slot >= 0) {
         free (sig);
-        if (self->cache[slot]->refs > 0)
-            return NULL;
+        /* held by an unfinished cycle: updated all the same (see InterPodAffinity) */
     } else {
         for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
             if (!self->cache[i]) {
@@ -480,9 +484,13 @@ pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t
     }
     pentry_t *e = self->cache[slot];
     pshare_arg_t arg = {self, e->cs, &e->pod, e->hard, e->require_all};
+    e->version++;
     if (nodeshare_update (e->share, snap, pts_node_share, &arg) < 0) {
-        pentry_free (e);
         self->cache[slot] = NULL;
+        if (atomic_load (&e->refs) > 0)
+            e->orphan = 1;
+        else
+            pentry_free (e);
         return NULL;
     }
     e->last_use = ++self->clock;
@@ -520,6 +528,7 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     if (e && e->cs->n == s->n) {
         e->refs++;
         s->held = e;
+        s->version = e->version;
         for (size_t j = 0; j < s->n; j++) {
             tpcount_destroy (&s->c[j].counts);
             s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) (2 * j));
@@ -561,6 +570,8 @@ pts_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
     const cset_t *s = self->host->read (cs, PTS_PREFILTER_KEY);
     if (!s)
         return TR_SCHED_OK;
+    if (s->held && s->version != s->held->version)
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "PodTopologySpread: Filter after the next pod's PreFilter"};
     for (size_t i = 0; i < s->n; i++) {
         const constraint_t *c = &s->c[i];
         const char *v = node_label (node, c->key);
@@ -644,6 +655,7 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     if (e && e->cs->n == s->n) {
         e->refs++;
         s->held = e;
+        s->version = e->version;
         for (size_t j = 0; j < s->n; j++) {
             tpcount_destroy (&s->c[j].counts);
             s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) j);
@@ -667,6 +679,8 @@ pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
     const cset_t *s = self->host->read (cs, PTS_PRESCORE_KEY);
     if (!s || is_ignored (s, node))
         return TR_SCHED_OK;
+    if (s->held && s->version != s->held->version)
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "PodTopologySpread: Score after the next pod's PreScore"};
     double sum = 0;
     for (size_t i = 0; i < s->n; i++) {
         const constraint_t *c = &s->c[i];
