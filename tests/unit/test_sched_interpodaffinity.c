@@ -362,6 +362,76 @@ cache_matches_fresh (void **state)
     pl->destroy (warm);
 }
 
+/* With most nodes holding pods with affinity, pods without terms of their own go through the
+ * cache too (symmetry and scores): still the fresh plugin's answers. */
+static void
+cache_for_pods_without_terms (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "", cluster[16384] = "{\"nodes\":[";
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster), "%s{\"name\":\"n%d\",\"labels\":{\"zone\":\"z%d\"}}",
+                  i ? "," : "", i, i % 4);
+    strcat (cluster, "],\"pods\":[");
+    for (int i = 0; i < 36; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster),
+                  "%s{\"name\":\"d%d\",\"node\":\"n%d\",\"labels\":" DB ",\"spec\":%s}", i ? "," : "", i, i,
+                  i % 3 == 0 ? REQ_ANTI (TERM (WEB, HOST)) : i % 3 == 1 ? PREF ("podAntiAffinity", 4, TERM (WEB, HOST))
+                                                                         : PREF ("podAffinity", 3, TERM (WEB, "zone")));
+    strcat (cluster, "]}");
+    fx_t *fx = fx_new (cluster);
+    assert_non_null (fx);
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    unsigned rnd = 3;
+    int cached_verdicts = 0;
+    for (int step = 0; step < 60; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        char text[512], name[16];
+        snprintf (name, sizeof name, "w%d", step);
+        snprintf (text, sizeof text, "{\"name\":\"%s\",\"labels\":" WEB "}", name);
+        const tr_sched_pod_t *pod = fx_pod (fx, text);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        assert_int_equal (pl->pre_filter (warm, a, pod).code, pl->pre_filter (fresh, b, pod).code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        int first_fit = -1;
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]), fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+            assert_int_equal (fa.code, fb.code);
+            cached_verdicts += fa.code != TR_SCHED_SUCCESS;
+            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
+                first_fit = (int) i;
+        }
+        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+        assert_int_equal (pa.code, pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes).code);
+        for (uint32_t i = 0; pa.code == TR_SCHED_SUCCESS && i < snap->nnodes; i++) {
+            int64_t xa, xb;
+            pl->score (warm, a, pod, snap->nodes[i], &xa);
+            pl->score (fresh, b, pod, snap->nodes[i], &xb);
+            if (xa != xb)
+                fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa,
+                          (long long) xb);
+        }
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        pl->destroy (fresh);
+        /* the web pod lands somewhere allowed; now and then a db pod leaves */
+        char bind[600];
+        snprintf (bind, sizeof bind, "{\"name\":\"%s\",\"node\":\"%s\",\"labels\":" WEB "}", name,
+                  snap->nodes[first_fit >= 0 ? first_fit : 0]->name);
+        assert_non_null (fx_bind (fx, bind));
+        if (step % 5 == 0) {
+            char victim[16];
+            snprintf (victim, sizeof victim, "d%u", (rnd >> 8) % 36);
+            fx_unbind (fx, victim);
+        }
+    }
+    assert_true (cached_verdicts > 0);
+    fx_destroy (&fx);
+    pl->destroy (warm);
+}
+
 /* A node leaves the snapshot: its pods stop counting for a warm cache entry. */
 static void
 cache_node_deleted (void **state)
@@ -405,6 +475,7 @@ main (void)
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),
         cmocka_unit_test (cache_node_deleted),
+        cmocka_unit_test (cache_for_pods_without_terms),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
