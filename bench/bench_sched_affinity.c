@@ -4,7 +4,8 @@
  * Prints PreFilter cold (first pod of its kind: a walk of every pod) and warm (the node-share
  * cache, one node changed since the previous pod, as after an assume), Filter per node, and
  * PodTopologySpread's PreScore and Score for a ReplicaSet's pod (the system default
- * constraints). Usage: bench_sched_affinity [nodes 5000] [pods 10000]. */
+ * constraints), and DefaultPreemption's PostFilter when every node is full (equal priority: no
+ * victims anywhere; higher priority: victims on every node). Usage: bench_sched_affinity [nodes 5000] [pods 10000]. */
 #include "actors/scheduler/sched_plugin.h"
 #include "core/selector.h"
 
@@ -15,6 +16,7 @@
 
 const tr_sched_plugin_t *sched_plugin_interpodaffinity (void);
 const tr_sched_plugin_t *sched_plugin_podtopologyspread (void);
+const tr_sched_plugin_t *sched_plugin_defaultpreemption (void);
 
 #define NKEYS 4
 
@@ -93,9 +95,21 @@ h_match (const json_t *sel, const json_t *labels)
     return m;
 }
 
+static int
+h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
+           size_t n)
+{
+    (void) cs;
+    (void) pod;
+    (void) node;
+    (void) victims;
+    (void) n;
+    return 0;
+}
+
 static const tr_sched_host_t host = {
     .size = sizeof host, .log = h_log, .intern = h_intern, .write = h_write, .read = h_read,
-    .snapshot = h_snapshot, .label_selector_match = h_match,
+    .snapshot = h_snapshot, .label_selector_match = h_match, .preempt = h_preempt,
 };
 
 static double
@@ -207,6 +221,33 @@ main (int argc, char **argv)
             cycle_end (&cs);
         }
         pls[k]->destroy (self);
+    }
+    {
+        /* every node full: 2 cpu, each pod 1 cpu (pods per node as above) */
+        for (uint32_t i = 0; i < n; i++) {
+            nodes[i].allocatable.milli_cpu = 1000 * (int64_t) nodes[i].npods;
+            nodes[i].allocatable.pods = 110;
+            nodes[i].requested.milli_cpu = 1000 * (int64_t) nodes[i].npods;
+            nodes[i].requested.pods = nodes[i].npods;
+        }
+        for (uint32_t j = 0; j < p + 2; j++)
+            pods[j].requests = (tr_sched_res_t) {.milli_cpu = 1000, .pods = 1};
+        tr_sched_status_t *st = calloc (n, sizeof *st);
+        for (uint32_t i = 0; i < n; i++)
+            st[i] = (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu"};
+        const tr_sched_plugin_t *dp = sched_plugin_defaultpreemption ();
+        char err[128];
+        void *self = dp->init (NULL, &host, err, sizeof err);
+        for (int prio = 0; prio <= 1; prio++) {
+            tr_sched_cycle_t cs = {.snap = &snap};
+            pods[p + 1].priority = prio * 1000;
+            double a = now ();
+            tr_sched_status_t r = dp->post_filter (self, &cs, &pods[p + 1], st, n);
+            printf ("%-18s PostFilter, every node full, %s: %.2f ms (%s)\n", dp->name,
+                    prio ? "higher priority" : "equal priority", (now () - a) * 1e3, r.reason);
+        }
+        dp->destroy (self);
+        free (st);
     }
     for (uint32_t i = 0; i < n; i++) {
         free ((void *) nodes[i].name);

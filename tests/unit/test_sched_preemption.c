@@ -31,7 +31,7 @@ typedef struct {
     const char *name;
     const char *cluster;
     const char *pod;
-    const char *status[4];   /* per node: filter reason; "!..." Unresolvable; NULL: Insufficient cpu */
+    const char *status[4];   /* per node: filter reason; "!..." Unresolvable; "=" Success; NULL: Insufficient cpu */
     const char *want_node;   /* NULL: no nomination */
     const char *want_victims;/* comma-separated, most important first */
     const char *want_reason; /* the PostFilter reason */
@@ -90,6 +90,9 @@ static const row_t rows[] = {
     {"even with every lower-priority pod gone the pod is too big",
      "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" P ("a", "n1", 1, "1") "]}",
      IN (10, "8"), {CPU}, NULL, NULL, "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."},
+    {"a node no filter rejected and where the pod fits: nominated without victims, before any other",
+     "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" P ("a", "n1", 0, "4") "]}",
+     IN (100, "2"), {CPU, "="}, "n2", "", "preemption: nominated node n2 (0 victims)"},
     {"memory: victims chosen for memory room",
      "{\"nodes\":[{\"name\":\"n1\",\"memory\":\"4Gi\"}],\"pods\":[{\"name\":\"m\",\"node\":\"n1\",\"priority\":1,\"memory\":\"3Gi\"}]}",
      "{\"name\":\"in\",\"priority\":10,\"memory\":\"2Gi\"}", {"Insufficient memory"}, "n1", "m",
@@ -115,8 +118,9 @@ post_filter_table (void **state)
         tr_sched_status_t st[4];
         for (uint32_t i = 0; i < snap->nnodes; i++) {
             const char *s = row->status[i] ? row->status[i] : CPU;
-            st[i] = s[0] == '!' ? (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, s + 1}
-                                : (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s};
+            st[i] = s[0] == '!'   ? (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, s + 1}
+                    : s[0] == '=' ? TR_SCHED_OK /* a node no filter rejected (not evaluated) */
+                                  : (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s};
         }
         tr_sched_cycle_t *cs = fx_cycle (fx);
         tr_sched_status_t out = pl->post_filter (self, cs, pod, st, snap->nnodes);

@@ -146,8 +146,18 @@ resource_reason (const char *reason)
 static int
 select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidate_t *out)
 {
+    uint32_t lower = 0;
+    for (uint32_t i = 0; i < node->npods; i++)
+        lower += node->pods[i]->priority < pod->priority;
     usage_t u = {.used = node->requested, .npods = node->npods};
-    const tr_sched_pod_t **pot = calloc (node->npods ? node->npods : 1, sizeof *pot);
+    if (lower == 0) {
+        /* nothing to evict: a candidate only if it fits as it is (a node no filter rejected) */
+        if (!fits (node, &u, pod))
+            return 0;
+        *out = (candidate_t) {node, NULL, 0};
+        return 1;
+    }
+    const tr_sched_pod_t **pot = calloc (lower, sizeof *pot);
     size_t npot = 0;
     if (!pot)
         return -1;
