@@ -1,0 +1,390 @@
+/* DefaultPreemption — PostFilter: when no node fits, find the node where evicting lower-priority
+ * pods makes room, with the choices of Kubernetes' pkg/scheduler/framework/plugins/
+ * defaultpreemption and framework/preemption.
+ *
+ * A pod with preemptionPolicy Never does not preempt. Candidate nodes are those the filters
+ * rejected as Unschedulable (never UnschedulableAndUnresolvable). On each, every pod of lower
+ * priority is removed; if the pod then fits, victims are reprieved one by one, most important
+ * first (higher priority, then earlier start), keeping each one whose return still leaves room.
+ * The node is then picked as pickOneNodeForPreemption: fewest PodDisruptionBudget violations
+ * (there is no PDB kind yet: always 0), lowest priority of its most important victim, smallest
+ * sum of victims' priorities, fewest victims, latest start time of its most important victims.
+ * host->preempt nominates it; the framework deletes the victims.
+ *
+ * The "fits once victims are gone" check cannot call the other plugins' filters (the plugin
+ * interface has no such call): it is NodeResourcesFit's check (cpu, memory, ephemeral-storage,
+ * pod count, extended resources). So a node is a candidate only when its filter status is
+ * NodeResourcesFit's ("Insufficient <resource>", "Too many pods"): a node rejected as
+ * Unschedulable by another filter (inter-pod anti-affinity, spread, ports) might not fit even
+ * with victims gone, and is not nominated (docs/decisions.md).
+ *
+ * As Kubernetes, the search stops once max (minCandidateNodesPercentage % of the nodes,
+ * minCandidateNodesAbsolute) candidates are found, starting at an offset that depends on the pod
+ * (Kubernetes: random) so that preemptors do not all pile onto the first nodes.
+ */
+#include "actors/scheduler/sched_plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DP_NAME "DefaultPreemption"
+
+#define NOT_HELPFUL "Preemption is not helpful for scheduling"
+#define NO_VICTIMS "No preemption victims found for incoming pod"
+
+typedef struct {
+    const tr_sched_host_t *host;
+    int64_t min_pct, min_abs;
+} dp_t;
+
+typedef struct {
+    const tr_sched_node_t *node;
+    const tr_sched_pod_t **victims; /* most important first */
+    size_t nvictims;
+} candidate_t;
+
+/* ---- pods -------------------------------------------------------------------------------- */
+
+static const char *
+start_time (const tr_sched_pod_t *p)
+{
+    const char *s = json_string_value (json_object_get (json_object_get (p->obj, "status"), "startTime"));
+    return s ? s : "9999-12-31T23:59:59Z"; /* not started: "now", later than any start */
+}
+
+/* Kubernetes' MoreImportantPod: higher priority, then the one that started earlier. */
+static int
+more_important (const tr_sched_pod_t *a, const tr_sched_pod_t *b)
+{
+    if (a->priority != b->priority)
+        return a->priority > b->priority;
+    return strcmp (start_time (a), start_time (b)) < 0;
+}
+
+static int
+cmp_importance (const void *pa, const void *pb)
+{
+    const tr_sched_pod_t *a = *(const tr_sched_pod_t *const *) pa, *b = *(const tr_sched_pod_t *const *) pb;
+    if (more_important (a, b))
+        return -1;
+    if (more_important (b, a))
+        return 1;
+    return strcmp (a->name ? a->name : "", b->name ? b->name : "");
+}
+
+/* ---- fit: NodeResourcesFit's check against usage minus the removed pods ------------------ */
+
+typedef struct {
+    tr_sched_res_t used;
+    int64_t npods;
+} usage_t;
+
+static int64_t *
+scalar_slot (tr_sched_res_t *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->nscalar; i++)
+        if (!strcmp (r->scalar[i].name, name))
+            return &r->scalar[i].value;
+    if (r->nscalar >= TR_SCHED_MAX_SCALAR)
+        return NULL;
+    snprintf (r->scalar[r->nscalar].name, sizeof r->scalar[0].name, "%s", name);
+    r->scalar[r->nscalar].value = 0;
+    return &r->scalar[r->nscalar++].value;
+}
+
+static int64_t
+scalar_of (const tr_sched_res_t *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->nscalar; i++)
+        if (!strcmp (r->scalar[i].name, name))
+            return r->scalar[i].value;
+    return 0;
+}
+
+static void
+usage_add (usage_t *u, const tr_sched_pod_t *p, int sign)
+{
+    u->used.milli_cpu += sign * p->requests.milli_cpu;
+    u->used.memory += sign * p->requests.memory;
+    u->used.ephemeral_storage += sign * p->requests.ephemeral_storage;
+    u->npods += sign;
+    for (uint32_t i = 0; i < p->requests.nscalar; i++) {
+        int64_t *v = scalar_slot (&u->used, p->requests.scalar[i].name);
+        if (v)
+            *v += sign * p->requests.scalar[i].value;
+    }
+}
+
+static int
+fits (const tr_sched_node_t *node, const usage_t *u, const tr_sched_pod_t *pod)
+{
+    const tr_sched_res_t *a = &node->allocatable, *r = &pod->requests;
+    if (u->npods + 1 > a->pods)
+        return 0;
+    if (r->milli_cpu > 0 && a->milli_cpu < u->used.milli_cpu + r->milli_cpu)
+        return 0;
+    if (r->memory > 0 && a->memory < u->used.memory + r->memory)
+        return 0;
+    if (r->ephemeral_storage > 0 && a->ephemeral_storage < u->used.ephemeral_storage + r->ephemeral_storage)
+        return 0;
+    for (uint32_t i = 0; i < r->nscalar; i++)
+        if (r->scalar[i].value > 0 &&
+            scalar_of (a, r->scalar[i].name) < scalar_of (&u->used, r->scalar[i].name) + r->scalar[i].value)
+            return 0;
+    return 1;
+}
+
+/* A status NodeResourcesFit gives: the only rejections this plugin can check away. */
+static int
+resource_reason (const char *reason)
+{
+    return reason && (!strncmp (reason, "Insufficient ", 13) || !strcmp (reason, "Too many pods"));
+}
+
+/* selectVictimsOnNode: 1 and victims when removing lower-priority pods makes room, else 0. */
+static int
+select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidate_t *out)
+{
+    uint32_t lower = 0;
+    for (uint32_t i = 0; i < node->npods; i++)
+        lower += node->pods[i]->priority < pod->priority;
+    usage_t u = {.used = node->requested, .npods = node->npods};
+    if (lower == 0) {
+        /* nothing to evict: a candidate only if it fits as it is (a node no filter rejected) */
+        if (!fits (node, &u, pod))
+            return 0;
+        *out = (candidate_t) {node, NULL, 0};
+        return 1;
+    }
+    const tr_sched_pod_t **pot = calloc (lower, sizeof *pot);
+    size_t npot = 0;
+    if (!pot)
+        return -1;
+    for (uint32_t i = 0; i < node->npods; i++)
+        if (node->pods[i]->priority < pod->priority) {
+            pot[npot++] = node->pods[i];
+            usage_add (&u, node->pods[i], -1);
+        }
+    if (!fits (node, &u, pod)) {
+        free (pot);
+        return 0;
+    }
+    qsort (pot, npot, sizeof *pot, cmp_importance);
+    size_t nv = 0;
+    for (size_t i = 0; i < npot; i++) {
+        usage_add (&u, pot[i], +1);
+        if (!fits (node, &u, pod)) {
+            usage_add (&u, pot[i], -1);
+            pot[nv++] = pot[i]; /* stays a victim (nv <= i: order kept) */
+        }
+    }
+    out->node = node;
+    out->victims = pot;
+    out->nvictims = nv;
+    return 1;
+}
+
+/* ---- pickOneNodeForPreemption ------------------------------------------------------------ */
+
+static int64_t
+sum_priorities (const candidate_t *c)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < c->nvictims; i++)
+        s += (int64_t) c->victims[i]->priority + INT32_MAX + 1; /* so that negative priorities count */
+    return s;
+}
+
+/* Earliest start among the victims of the highest priority. */
+static const char *
+earliest_top_start (const candidate_t *c)
+{
+    const char *e = NULL;
+    for (size_t i = 0; i < c->nvictims; i++) {
+        if (c->victims[i]->priority != c->victims[0]->priority)
+            continue;
+        const char *s = start_time (c->victims[i]);
+        if (!e || strcmp (s, e) < 0)
+            e = s;
+    }
+    return e ? e : "";
+}
+
+/* Is a a better choice than b? */
+static int
+better (const candidate_t *a, const candidate_t *b)
+{
+    /* 1. PodDisruptionBudget violations: none without a PDB kind. */
+    if (a->nvictims == 0 || b->nvictims == 0)
+        return a->nvictims == 0 && b->nvictims != 0;
+    /* 2. lowest priority of the most important victim */
+    if (a->victims[0]->priority != b->victims[0]->priority)
+        return a->victims[0]->priority < b->victims[0]->priority;
+    /* 3. smallest sum of priorities */
+    int64_t sa = sum_priorities (a), sb = sum_priorities (b);
+    if (sa != sb)
+        return sa < sb;
+    /* 4. fewest victims */
+    if (a->nvictims != b->nvictims)
+        return a->nvictims < b->nvictims;
+    /* 5. latest start time of the most important victims */
+    return strcmp (earliest_top_start (a), earliest_top_start (b)) > 0;
+}
+
+/* ---- PostFilter -------------------------------------------------------------------------- */
+
+static int
+terminating_victim_on_nominated (const dp_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    const char *nn = json_string_value (json_object_get (json_object_get (pod->obj, "status"), "nominatedNodeName"));
+    const tr_sched_node_t *node = nn ? self->host->node (cs, nn) : NULL;
+    if (!node)
+        return 0;
+    for (uint32_t i = 0; i < node->npods; i++) {
+        const json_t *dt = json_object_get (json_object_get (node->pods[i]->obj, "metadata"), "deletionTimestamp");
+        if (dt && !json_is_null (dt) && node->pods[i]->priority < pod->priority)
+            return 1;
+    }
+    return 0;
+}
+
+static uint32_t
+pod_offset (const tr_sched_pod_t *pod, uint32_t n)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = pod->uid ? pod->uid : ""; *p; p++)
+        h = (h ^ (unsigned char) *p) * 16777619u;
+    return n ? h % n : 0;
+}
+
+static tr_sched_status_t
+dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *node_status,
+                size_t n)
+{
+    dp_t *self = selfp;
+    const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
+    const char *policy = json_string_value (json_object_get (json_object_get (pod->obj, "spec"), "preemptionPolicy"));
+    if (policy && !strcmp (policy, "Never"))
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "not eligible due to preemptionPolicy=Never."};
+    if (terminating_victim_on_nominated (self, cs, pod))
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "not eligible due to a terminating pod on the nominated node."};
+    if (n > snap->nnodes)
+        n = snap->nnodes;
+    size_t want = (size_t) (n * self->min_pct / 100);
+    if (want < (size_t) self->min_abs)
+        want = (size_t) self->min_abs;
+    candidate_t *cands = calloc (n ? n : 1, sizeof *cands);
+    if (!cands)
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "DefaultPreemption: out of memory"};
+    size_t ncands = 0, not_helpful = 0, no_victims = 0;
+    uint32_t off = pod_offset (pod, (uint32_t) n);
+    for (size_t k = 0; k < n && ncands < want; k++) {
+        size_t i = (off + k) % n;
+        const tr_sched_status_t *st = &node_status[i];
+        if (st->code != TR_SCHED_SUCCESS && !(st->code == TR_SCHED_UNSCHEDULABLE && resource_reason (st->reason))) {
+            not_helpful++;
+            continue;
+        }
+        int r = select_victims (snap->nodes[i], pod, &cands[ncands]);
+        if (r < 0)
+            break;
+        if (r == 0)
+            no_victims++;
+        else
+            ncands++;
+    }
+    tr_sched_status_t out;
+    if (ncands == 0) {
+        char a[96] = "", b[96] = "";
+        if (no_victims)
+            snprintf (a, sizeof a, "%zu %s", no_victims, NO_VICTIMS);
+        if (not_helpful)
+            snprintf (b, sizeof b, "%zu %s", not_helpful, NOT_HELPFUL);
+        const char *first = a, *second = b;
+        if (*a && *b && strcmp (a, b) > 0) {
+            first = b;
+            second = a;
+        }
+        out.code = TR_SCHED_UNSCHEDULABLE;
+        out.reason = self->host->intern (cs, "preemption: 0/%zu nodes are available: %s%s%s.", n, *first ? first : second,
+                                         *first && *second ? ", " : "", *first ? second : "");
+    } else {
+        size_t best = 0;
+        for (size_t i = 1; i < ncands; i++)
+            if (better (&cands[i], &cands[best]))
+                best = i;
+        const candidate_t *c = &cands[best];
+        if (self->host->preempt (cs, pod, c->node->name, (const tr_sched_pod_t *const *) c->victims, c->nvictims) < 0) {
+            out.code = TR_SCHED_ERROR;
+            out.reason = self->host->intern (cs, "preemption: nominating node %s failed", c->node->name);
+        } else {
+            out.code = TR_SCHED_UNSCHEDULABLE;
+            out.reason = self->host->intern (cs, "preemption: nominated node %s (%zu victim%s)", c->node->name,
+                                             c->nvictims, c->nvictims == 1 ? "" : "s");
+        }
+    }
+    for (size_t i = 0; i < ncands; i++)
+        free (cands[i].victims);
+    free (cands);
+    return out;
+}
+
+/* ---- init -------------------------------------------------------------------------------- */
+
+static void *
+dp_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    dp_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->host = host;
+    self->min_pct = 10;
+    self->min_abs = 100;
+    const json_t *p = json_object_get (args, "minCandidateNodesPercentage");
+    const json_t *a = json_object_get (args, "minCandidateNodesAbsolute");
+    if (p) {
+        if (!json_is_integer (p) || json_integer_value (p) < 0 || json_integer_value (p) > 100) {
+            snprintf (err, errlen, "DefaultPreemption: minCandidateNodesPercentage: must be an integer in 0..100");
+            free (self);
+            return NULL;
+        }
+        self->min_pct = json_integer_value (p);
+    }
+    if (a) {
+        if (!json_is_integer (a) || json_integer_value (a) < 0) {
+            snprintf (err, errlen, "DefaultPreemption: minCandidateNodesAbsolute: must be a non-negative integer");
+            free (self);
+            return NULL;
+        }
+        self->min_abs = json_integer_value (a);
+    }
+    if (self->min_pct == 0 && self->min_abs == 0) {
+        snprintf (err, errlen, "DefaultPreemption: minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0");
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+dp_destroy (void *self)
+{
+    free (self);
+}
+
+static const tr_sched_plugin_t dp_plugin = {
+    TR_SCHED_PLUGIN_HEADER (DP_NAME),
+    .init = dp_init,
+    .destroy = dp_destroy,
+    .post_filter = dp_post_filter,
+    .events = TR_SCHED_EV_POD_DELETE | TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE,
+};
+
+const tr_sched_plugin_t *
+sched_plugin_defaultpreemption (void)
+{
+    return &dp_plugin;
+}

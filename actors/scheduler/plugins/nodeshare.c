@@ -1,0 +1,203 @@
+/* nodeshare — see nodeshare.h. */
+#include "actors/scheduler/plugins/nodeshare.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One emission of a node, key and value interned in the map. */
+typedef struct {
+    uint8_t map;
+    const char *key, *value;
+    int64_t n;
+} contrib_t;
+
+typedef struct {
+    char *name;             /* NULL: empty slot */
+    const tr_sched_node_t *ptr;
+    uint64_t gen;
+    uint32_t epoch;
+    contrib_t *c;
+    uint32_t nc, capc;
+} cnode_t;
+
+struct nodeshare {
+    int nmaps;
+    tpcount_t *maps[16];
+    cnode_t *nodes;         /* open addressing by name */
+    size_t cap, len;
+    uint32_t epoch;
+};
+
+static uint64_t
+name_hash (const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ull;
+    return h;
+}
+
+static cnode_t *
+cnode_find (const nodeshare_t *self, const char *name)
+{
+    size_t mask = self->cap - 1;
+    for (size_t i = name_hash (name) & mask;; i = (i + 1) & mask)
+        if (!self->nodes[i].name || !strcmp (self->nodes[i].name, name))
+            return &self->nodes[i];
+}
+
+nodeshare_t *
+nodeshare_new (int nmaps)
+{
+    if (nmaps < 1 || nmaps > 16)
+        return NULL;
+    nodeshare_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->nmaps = nmaps;
+    self->cap = 16;
+    self->nodes = calloc (self->cap, sizeof *self->nodes);
+    int ok = self->nodes != NULL;
+    for (int i = 0; i < nmaps; i++)
+        ok = ok && (self->maps[i] = tpcount_new ()) != NULL;
+    if (!ok)
+        nodeshare_destroy (&self);
+    return self;
+}
+
+void
+nodeshare_destroy (nodeshare_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    nodeshare_t *self = *self_p;
+    for (size_t i = 0; self->nodes && i < self->cap; i++) {
+        free (self->nodes[i].name);
+        free (self->nodes[i].c);
+    }
+    free (self->nodes);
+    for (int i = 0; i < self->nmaps; i++)
+        tpcount_destroy (&self->maps[i]);
+    free (self);
+    *self_p = NULL;
+}
+
+const tpcount_t *
+nodeshare_map (const nodeshare_t *self, int map)
+{
+    return map >= 0 && map < self->nmaps ? self->maps[map] : NULL;
+}
+
+static void
+drop_share (nodeshare_t *self, cnode_t *c)
+{
+    for (uint32_t i = 0; i < c->nc; i++)
+        tpcount_add (self->maps[c->c[i].map], c->c[i].key, c->c[i].value, -c->c[i].n);
+    c->nc = 0;
+}
+
+typedef struct {
+    nodeshare_t *self;
+    cnode_t *c;
+    int failed;
+} emit_ctx_t;
+
+static void
+emit (void *ctxp, int map, const char *key, const char *value, int64_t n)
+{
+    emit_ctx_t *x = ctxp;
+    cnode_t *c = x->c;
+    if (map < 0 || map >= x->self->nmaps)
+        return;
+    for (uint32_t i = 0; i < c->nc; i++)
+        if (c->c[i].map == map && !strcmp (c->c[i].key, key) && !strcmp (c->c[i].value, value)) {
+            c->c[i].n += n;
+            tpcount_add (x->self->maps[map], key, value, n);
+            return;
+        }
+    if (c->nc == c->capc) {
+        uint32_t ncap = c->capc ? c->capc * 2 : 4;
+        contrib_t *nv = realloc (c->c, ncap * sizeof *nv);
+        if (!nv) {
+            x->failed = 1;
+            return;
+        }
+        c->c = nv;
+        c->capc = ncap;
+    }
+    contrib_t *ct = &c->c[c->nc];
+    tpcount_add_ref (x->self->maps[map], key, value, n, &ct->key, &ct->value);
+    if (!ct->key) {
+        x->failed = 1;
+        return;
+    }
+    ct->map = (uint8_t) map;
+    ct->n = n;
+    c->nc++;
+}
+
+/* Rebuilds the table with room for want nodes; drop: without those not seen in this epoch. */
+static int
+sweep (nodeshare_t *self, size_t want, int drop)
+{
+    cnode_t *old = self->nodes;
+    size_t ocap = self->cap, cap = 16;
+    while (cap < want * 2)
+        cap *= 2;
+    cnode_t *nn = calloc (cap, sizeof *nn);
+    if (!nn)
+        return -1;
+    self->nodes = nn;
+    self->cap = cap;
+    self->len = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        cnode_t *c = &old[i];
+        if (!c->name)
+            continue;
+        if (drop && c->epoch != self->epoch) {
+            drop_share (self, c);
+            free (c->name);
+            free (c->c);
+            continue;
+        }
+        *cnode_find (self, c->name) = *c;
+        self->len++;
+    }
+    free (old);
+    return 0;
+}
+
+int
+nodeshare_update (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_fn fn, void *arg)
+{
+    self->epoch++;
+    size_t seen = 0;
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        const tr_sched_node_t *node = snap->nodes[i];
+        if ((self->len + 1) * 2 > self->cap && sweep (self, self->cap, 0) < 0)
+            return -1;
+        cnode_t *c = cnode_find (self, node->name);
+        if (c->name && c->epoch == self->epoch)
+            continue; /* the same name twice in a snapshot: counted once */
+        seen++;
+        if (!c->name) {
+            if (!(c->name = strdup (node->name)))
+                return -1;
+            self->len++;
+        } else if (c->ptr == node && c->gen == node->generation) {
+            c->epoch = self->epoch;
+            continue;
+        } else
+            drop_share (self, c);
+        c->ptr = node;
+        c->gen = node->generation;
+        c->epoch = self->epoch;
+        emit_ctx_t x = {self, c, 0};
+        fn (arg, node, emit, &x);
+        if (x.failed)
+            return -1;
+    }
+    if (seen != self->len && sweep (self, seen, 1) < 0)
+        return -1;
+    return 0;
+}

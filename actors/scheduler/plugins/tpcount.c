@@ -1,0 +1,157 @@
+/* tpcount — see tpcount.h. */
+#include "actors/scheduler/plugins/tpcount.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *key, *value; /* NULL key: empty slot */
+    uint64_t hash;
+    int64_t n;
+} slot_t;
+
+struct tpcount {
+    slot_t *slots;
+    size_t cap, len, positive;
+};
+
+static uint64_t
+pair_hash (const char *key, const char *value)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+tpcount_t *
+tpcount_new (void)
+{
+    tpcount_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cap = 16;
+    self->slots = calloc (self->cap, sizeof *self->slots);
+    if (!self->slots) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tpcount_destroy (tpcount_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tpcount_t *self = *self_p;
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].key) {
+            free (self->slots[i].key);
+            free (self->slots[i].value);
+        }
+    free (self->slots);
+    free (self);
+    *self_p = NULL;
+}
+
+static slot_t *
+find (const tpcount_t *self, const char *key, const char *value, uint64_t h)
+{
+    size_t mask = self->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        slot_t *s = &self->slots[i];
+        if (!s->key || (s->hash == h && !strcmp (s->key, key) && !strcmp (s->value, value)))
+            return s;
+    }
+}
+
+static int
+grow (tpcount_t *self)
+{
+    size_t ncap = self->cap * 2;
+    slot_t *old = self->slots, *ns = calloc (ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    size_t ocap = self->cap;
+    self->slots = ns;
+    self->cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].key)
+            *find (self, old[i].key, old[i].value, old[i].hash) = old[i];
+    free (old);
+    return 0;
+}
+
+int64_t
+tpcount_add (tpcount_t *self, const char *key, const char *value, int64_t delta)
+{
+    return tpcount_add_ref (self, key, value, delta, NULL, NULL);
+}
+
+int64_t
+tpcount_add_ref (tpcount_t *self, const char *key, const char *value, int64_t delta, const char **key_out,
+                 const char **value_out)
+{
+    if (key_out)
+        *key_out = NULL;
+    if (value_out)
+        *value_out = NULL;
+    if ((self->len + 1) * 4 > self->cap * 3 && grow (self) < 0)
+        return 0;
+    uint64_t h = pair_hash (key, value);
+    slot_t *s = find (self, key, value, h);
+    if (!s->key) {
+        s->key = strdup (key);
+        s->value = strdup (value);
+        if (!s->key || !s->value) {
+            free (s->key);
+            free (s->value);
+            s->key = s->value = NULL;
+            return 0;
+        }
+        s->hash = h;
+        s->n = 0;
+        self->len++;
+    }
+    int was = s->n > 0;
+    s->n += delta;
+    self->positive += (s->n > 0) - was;
+    if (key_out)
+        *key_out = s->key;
+    if (value_out)
+        *value_out = s->value;
+    return s->n;
+}
+
+int64_t
+tpcount_get (const tpcount_t *self, const char *key, const char *value, int *found)
+{
+    const slot_t *s = find (self, key, value, pair_hash (key, value));
+    if (found)
+        *found = s->key != NULL;
+    return s->key ? s->n : 0;
+}
+
+size_t
+tpcount_size (const tpcount_t *self)
+{
+    return self->len;
+}
+
+size_t
+tpcount_positive (const tpcount_t *self)
+{
+    return self->positive;
+}
+
+void
+tpcount_each (const tpcount_t *self, void (*fn) (void *arg, const char *key, const char *value, int64_t n), void *arg)
+{
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].key)
+            fn (arg, self->slots[i].key, self->slots[i].value, self->slots[i].n);
+}

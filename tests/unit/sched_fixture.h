@@ -1,0 +1,55 @@
+/* sched_fixture — small clusters for scheduler plugin tests, built by hand from JSON text.
+ *
+ * fx_new ('{"nodes": [...], "pods": [...]}') with compact nodes and pods:
+ *   node: {"name": "n1", "labels": {...}, "cpu": "4", "memory": "8Gi", "pods": 110,
+ *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
+ *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,
+ *          "cpu": "1", "memory": "1Gi", "ext": {...}, "start": "2026-01-01T00:00:00Z",
+ *          "owner": "ReplicaSet", "deleting": true, "spec": {...merged into spec}}
+ * A pod with "node" is bound there; fx_pod builds an incoming (pending) pod the same way.
+ * fx_host is a host table: label_selector_match with core/selector.h, node_selector_match for
+ * v1 NodeSelectorTerms, a cycle-state map, intern, and preempt recorded in the cycle.
+ */
+#ifndef TROUPE_TEST_SCHED_FIXTURE_H
+#define TROUPE_TEST_SCHED_FIXTURE_H
+
+#include "actors/scheduler/sched_plugin.h"
+
+typedef struct fx fx_t;
+
+struct tr_sched_cycle {
+    fx_t *fx;
+    struct {
+        char key[64];
+        void *data;
+        void (*free_fn) (void *);
+    } kv[16];
+    char *interned[64];
+    size_t ninterned;
+    /* what post_filter nominated through host->preempt */
+    char preempt_node[64];
+    char preempt_victims[32][64];
+    size_t npreempt_victims;
+    int preempt_calls;
+};
+
+/* NULL (and a message on stderr) on malformed fixture text. */
+fx_t *fx_new (const char *json);
+void fx_destroy (fx_t **self_p);
+/* An incoming pod, owned by the fixture. */
+const tr_sched_pod_t *fx_pod (fx_t *self, const char *json);
+/* Binds a new pod (JSON with "node") to its node, as an assumed or bound pod: the node's
+ * generation moves on (one counter for all fixtures, as Kubernetes' nextGeneration). */
+const tr_sched_pod_t *fx_bind (fx_t *self, const char *json);
+/* Takes the pod named name off its node (generation moves on). 0, or -1 when not found. */
+int fx_unbind (fx_t *self, const char *name);
+/* Shows only the first n nodes in the snapshot (a node deleted from the end). */
+void fx_set_nnodes (fx_t *self, uint32_t n);
+const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
+const tr_sched_node_t *fx_node (fx_t *self, const char *name);
+const tr_sched_host_t *fx_host (void);
+/* A fresh cycle state over the fixture's snapshot; fx_cycle_end frees it (and its data). */
+tr_sched_cycle_t *fx_cycle (fx_t *self);
+void fx_cycle_end (tr_sched_cycle_t **cs_p);
+
+#endif

@@ -1,0 +1,481 @@
+/* InterPodAffinity plugin: table-driven Filter verdicts (required affinity / anti-affinity by
+ * hostname and zone, symmetry, the first pod of a group, namespaces) and Score / NormalizeScore
+ * (preferred terms, hardPodAffinityWeight, existing pods' preferred terms), on hand-built
+ * clusters (sched_fixture). Cases modelled on Kubernetes' interpodaffinity filtering_test.go
+ * and scoring_test.go, written anew. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/unit/sched_fixture.h"
+
+const tr_sched_plugin_t *sched_plugin_interpodaffinity (void);
+
+#define AFF "node(s) didn't match pod affinity rules"
+#define ANTI "node(s) didn't match pod anti-affinity rules"
+#define EXIST "node(s) didn't satisfy existing pods anti-affinity rules"
+
+/* three nodes: n1, n2 in zone a, n3 in zone b; n4 has no zone label */
+#define NODES3                                                                                                  \
+    "\"nodes\":[{\"name\":\"n1\",\"labels\":{\"zone\":\"a\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"a\"}},"    \
+    "{\"name\":\"n3\",\"labels\":{\"zone\":\"b\"}}]"
+#define NODES4                                                                                                  \
+    "\"nodes\":[{\"name\":\"n1\",\"labels\":{\"zone\":\"a\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"a\"}},"    \
+    "{\"name\":\"n3\",\"labels\":{\"zone\":\"b\"}},{\"name\":\"n4\"}]"
+
+#define TERM(sel, key) "{\"labelSelector\":{\"matchLabels\":" sel "},\"topologyKey\":\"" key "\"}"
+#define REQ_ANTI(t) "{\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[" t "]}}}"
+#define REQ_AFF(t) "{\"affinity\":{\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[" t "]}}}"
+#define WEB "{\"app\":\"web\"}"
+#define DB "{\"app\":\"db\"}"
+#define HOST "kubernetes.io/hostname"
+
+typedef struct {
+    const char *name;
+    const char *cluster;
+    const char *pod;
+    const char *want[4]; /* per node in order: "" fits, else the reason */
+    int skip;            /* PreFilter returns SKIP (Filter then passes every node) */
+} filter_row_t;
+
+static const filter_row_t filter_rows[] = {
+    {"anti-affinity by hostname: each replica alone",
+     "{" NODES3 ",\"pods\":[{\"name\":\"w1\",\"node\":\"n1\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}]}",
+     "{\"name\":\"w2\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}",
+     {ANTI, "", ""}, 0},
+    {"anti-affinity by zone rejects the whole zone",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (DB, "zone")) "}",
+     {ANTI, ANTI, ""}, 0},
+    {"symmetry: an existing pod's anti-affinity rejects the incoming pod",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n2\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, "zone")) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {EXIST, EXIST, ""}, 0},
+    {"symmetry does not apply to a pod the term does not select",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n2\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, "zone")) "}]}",
+     "{\"name\":\"x\",\"labels\":{\"app\":\"other\"}}",
+     {"", "", ""}, 1},
+    {"affinity to the zone holding a matching pod; a node without the key never fits",
+     "{" NODES4 ",\"pods\":[{\"name\":\"c1\",\"node\":\"n3\",\"labels\":{\"app\":\"cache\"}}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (TERM ("{\"app\":\"cache\"}", "zone")) "}",
+     {AFF, AFF, "", AFF}, 0},
+    {"first pod of a group: affinity to itself when no pod matches anywhere",
+     "{" NODES4 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}",
+     {"", "", "", AFF}, 0},
+    {"no matching pod and the pod does not match its own term: nowhere",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (TERM ("{\"app\":\"cache\"}", "zone")) "}",
+     {AFF, AFF, AFF}, 0},
+    {"affinity needs one pod matching all terms",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":{\"app\":\"db\"}},"
+     "{\"name\":\"d2\",\"node\":\"n3\",\"labels\":{\"app\":\"db\",\"tier\":\"x\"}}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (TERM (DB, "zone") "," TERM ("{\"tier\":\"x\"}", HOST)) "}",
+     {AFF, AFF, ""}, 0},
+    {"affinity and anti-affinity together",
+     "{" NODES3 ",\"pods\":[{\"name\":\"c1\",\"node\":\"n1\",\"labels\":{\"app\":\"cache\"}},"
+     "{\"name\":\"w1\",\"node\":\"n1\",\"labels\":" WEB "}]}",
+     "{\"name\":\"w2\",\"labels\":" WEB ",\"spec\":{\"affinity\":{\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":["
+     TERM ("{\"app\":\"cache\"}", "zone") "]},\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":["
+     TERM (WEB, HOST) "]}}}}",
+     {ANTI, "", AFF}, 0},
+    {"another namespace is not matched by default",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (DB, HOST)) "}",
+     {"", "", ""}, 0},
+    {"namespaces lists the other namespace",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaces\":[\"other\"],\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ""}, 0},
+    {"an empty namespaceSelector selects every namespace",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{},\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ""}, 0},
+    {"symmetry is namespaced by the existing pod's namespace",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {"", "", ""}, 1},
+    {"a term without labelSelector matches no pod",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI ("{\"topologyKey\":\"" HOST "\"}") "}",
+     {"", "", ""}, 0},
+    {"matchExpressions: anti-affinity to app In (db, cache)",
+     "{" NODES3 ",\"pods\":[{\"name\":\"c1\",\"node\":\"n3\",\"labels\":{\"app\":\"cache\"}}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\",\"values\":[\"db\",\"cache\"]}]},"
+         "\"topologyKey\":\"zone\"}") "}",
+     {"", "", ANTI}, 0},
+    {"no terms anywhere: PreFilter skips",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {"", "", ""}, 1},
+};
+
+static void
+filter_table (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    assert_non_null (self);
+    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++) {
+        const filter_row_t *row = &filter_rows[r];
+        fx_t *fx = fx_new (row->cluster);
+        if (!fx)
+            fail_msg ("row %zu (%s): bad fixture", r, row->name);
+        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
+        assert_non_null (pod);
+        tr_sched_cycle_t *cs = fx_cycle (fx);
+        tr_sched_status_t st = pl->pre_filter (self, cs, pod);
+        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+            fail_msg ("row %zu (%s): pre_filter code %d", r, row->name, st.code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
+            const char *want = row->want[i] ? row->want[i] : "";
+            const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
+            if (strcmp (want, got))
+                fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, row->name, snap->nodes[i]->name, want, got);
+            /* affinity is UnschedulableAndUnresolvable, the anti-affinity reasons Unschedulable */
+            if (!strcmp (want, AFF))
+                assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
+            else if (*want)
+                assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
+        }
+        fx_cycle_end (&cs);
+        fx_destroy (&fx);
+    }
+    pl->destroy (self);
+}
+
+#define PREF(kind, w, t)                                                                                        \
+    "{\"affinity\":{\"" kind "\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":" #w     \
+    ",\"podAffinityTerm\":" t "}]}}}"
+
+typedef struct {
+    const char *name;
+    const char *args;
+    const char *cluster;
+    const char *pod;
+    int64_t raw[4], norm[4]; /* per node: Score, then NormalizeScore */
+    int skip;                /* PreScore returns SKIP */
+} score_row_t;
+
+static const score_row_t score_rows[] = {
+    {"preferred affinity to a zone with a matching pod", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" PREF ("podAffinity", 5, TERM (DB, "zone")) "}",
+     {5, 5, 0}, {100, 100, 0}, 0},
+    {"preferred anti-affinity by hostname", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" PREF ("podAntiAffinity", 10, TERM (DB, HOST)) "}",
+     {-10, 0, 0}, {0, 100, 100}, 0},
+    {"weights add up per topology pair", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"node\":\"n3\",\"labels\":" DB "},"
+     "{\"name\":\"d3\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" PREF ("podAffinity", 2, TERM (DB, "zone")) "}",
+     {2, 2, 4}, {0, 0, 100}, 0},
+    {"an existing pod's required affinity attracts at hardPodAffinityWeight", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n3\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {0, 0, 1}, {0, 0, 100}, 0},
+    {"hardPodAffinityWeight 0 ignores it", "{\"hardPodAffinityWeight\":0}",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n3\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {0, 0, 0}, {0, 0, 0}, 1},
+    {"an existing pod's preferred anti-affinity repels", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n2\",\"labels\":" DB ",\"spec\":" PREF ("podAntiAffinity", 3, TERM (WEB, HOST)) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {0, -3, 0}, {100, 0, 100}, 0},
+    {"ignorePreferredTermsOfExistingPods skips when the pod has no terms", "{\"ignorePreferredTermsOfExistingPods\":true}",
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n2\",\"labels\":" DB ",\"spec\":" PREF ("podAntiAffinity", 3, TERM (WEB, HOST)) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {0, 0, 0}, {0, 0, 0}, 1},
+    {"affinity and anti-affinity mixed, 0..100 min-max", NULL,
+     "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"c1\",\"node\":\"n3\",\"labels\":{\"app\":\"cache\"}}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":{\"affinity\":{\"podAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+     "{\"weight\":8,\"podAffinityTerm\":" TERM (DB, "zone") "}]},\"podAntiAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+     "{\"weight\":4,\"podAffinityTerm\":" TERM (DB, HOST) "}]}}}}",
+     {4, 8, 0}, {50, 100, 0}, 0},
+};
+
+static void
+score_table (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++) {
+        const score_row_t *row = &score_rows[r];
+        json_t *args = row->args ? json_loads (row->args, 0, NULL) : NULL;
+        char err[256] = "";
+        void *self = pl->init (args, fx_host (), err, sizeof err);
+        assert_non_null (self);
+        fx_t *fx = fx_new (row->cluster);
+        assert_non_null (fx);
+        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
+        tr_sched_cycle_t *cs = fx_cycle (fx);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
+        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+            fail_msg ("row %zu (%s): pre_score code %d", r, row->name, st.code);
+        int64_t scores[8] = {0};
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
+            if (scores[i] != row->raw[i])
+                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, row->name, i, (long long) scores[i],
+                          (long long) row->raw[i]);
+        }
+        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            if (scores[i] != row->norm[i])
+                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, row->name, i, (long long) scores[i],
+                          (long long) row->norm[i]);
+        fx_cycle_end (&cs);
+        fx_destroy (&fx);
+        pl->destroy (self);
+        json_decref (args);
+    }
+}
+
+static void
+bad_args (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    json_t *a = json_pack ("{s:i}", "hardPodAffinityWeight", 101);
+    assert_null (pl->init (a, fx_host (), err, sizeof err));
+    assert_non_null (strstr (err, "hardPodAffinityWeight"));
+    json_decref (a);
+    assert_int_equal (pl->abi_major, TR_SCHED_ABI_MAJOR);
+    assert_string_equal (pl->name, "InterPodAffinity");
+}
+
+/* PreFilter's counts are cached per term set and kept per node by generation. A long-lived
+ * plugin (cache warm, updated incrementally) must give the verdicts of a fresh one (computing
+ * from scratch) on every node, through 120 steps of binding, unbinding and node deletion. */
+static const char *templates[] = {
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}",
+    "{\"name\":\"%s\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":{\"app\":\"cache\"},\"spec\":" REQ_ANTI (TERM (DB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":" WEB "}",
+    "{\"name\":\"%s\",\"ns\":\"other\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (DB, HOST)) "}",
+    "{\"name\":\"%s\",\"labels\":" WEB ",\"spec\":" PREF ("podAffinity", 5, TERM (DB, "zone")) "}",
+    "{\"name\":\"%s\",\"labels\":" DB ",\"spec\":" PREF ("podAntiAffinity", 7, TERM (DB, HOST)) "}",
+};
+#define NTEMPLATES (sizeof templates / sizeof templates[0])
+
+static void
+cache_matches_fresh (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{\"nodes\":[" "{\"name\":\"n1\",\"labels\":{\"zone\":\"a\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"a\"}},"
+                       "{\"name\":\"n3\",\"labels\":{\"zone\":\"b\"}},{\"name\":\"n4\",\"labels\":{\"zone\":\"b\"}},"
+                       "{\"name\":\"n5\",\"labels\":{\"zone\":\"c\"}},{\"name\":\"n6\",\"labels\":{\"zone\":\"c\"}}],\"pods\":[]}");
+    assert_non_null (fx);
+    unsigned rnd = 7;
+    int bound = 0, refused = 0, scored = 0;
+    char names[128][16];
+    int nnames = 0;
+    for (int step = 0; step < 120; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        char text[1024], name[16];
+        snprintf (name, sizeof name, "p%d", step);
+        snprintf (text, sizeof text, templates[(rnd >> 8) % NTEMPLATES], name);
+        const tr_sched_pod_t *pod = fx_pod (fx, text);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
+        assert_int_equal (sa.code, sb.code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        int first_fit = -1;
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
+            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
+                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
+                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
+            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
+                first_fit = (int) i;
+        }
+        /* the next cycle for the same terms while this one still holds the entry (its binding
+         * may run on): the entry is brought up to date all the same, and a late Filter of the
+         * older cycle is refused rather than answered from moved counts */
+        tr_sched_cycle_t *c = fx_cycle (fx);
+        assert_int_equal (pl->pre_filter (warm, c, pod).code, sa.code);
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            assert_int_equal (pl->filter (warm, c, pod, snap->nodes[i]).code, pl->filter (fresh, b, pod, snap->nodes[i]).code);
+        if (sa.code == TR_SCHED_SUCCESS && !strstr (text, "\"spec\":{}") && strstr (text, "required"))
+            assert_int_equal (pl->filter (warm, a, pod, snap->nodes[0]).code, TR_SCHED_ERROR);
+        fx_cycle_end (&c);
+        /* and the same scores */
+        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
+        assert_int_equal (pa.code, pb.code);
+        if (pa.code == TR_SCHED_SUCCESS) {
+            int64_t xa[8], xb[8];
+            for (uint32_t i = 0; i < snap->nnodes; i++) {
+                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
+                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
+                if (xa[i] != xb[i])
+                    fail_msg ("step %d node %s: cached raw score %lld, fresh %lld", step, snap->nodes[i]->name,
+                              (long long) xa[i], (long long) xb[i]);
+            }
+            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
+            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
+            for (uint32_t i = 0; i < snap->nnodes; i++)
+                assert_int_equal (xa[i], xb[i]);
+            scored++;
+        }
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        pl->destroy (fresh);
+        /* bind where it fits (else somewhere, to make conflicts), sometimes unbind or delete a node */
+        int target = first_fit >= 0 ? first_fit : (int) ((rnd >> 16) % snap->nnodes);
+        refused += first_fit < 0;
+        char bind[1100];
+        snprintf (text, sizeof text, templates[(rnd >> 8) % NTEMPLATES], name);
+        snprintf (bind, sizeof bind, "%.*s,\"node\":\"%s\"}", (int) strlen (text) - 1, text, snap->nodes[target]->name);
+        assert_non_null (fx_bind (fx, bind));
+        snprintf (names[nnames++ % 128], 16, "%s", name);
+        bound++;
+        if ((rnd >> 20) % 4 == 0 && nnames > 2)
+            assert_int_equal (fx_unbind (fx, names[(rnd >> 12) % (unsigned) (nnames < 128 ? nnames : 128)]) >= -1, 1);
+        if (step % 30 == 10)
+            fx_set_nnodes (fx, 5); /* n6 gone ... */
+        if (step % 30 == 20)
+            fx_set_nnodes (fx, 6); /* ... and back */
+    }
+    assert_true (refused > 0 && refused < bound); /* the run met both verdicts */
+    assert_true (scored > 20);
+    fx_destroy (&fx);
+    pl->destroy (warm);
+}
+
+/* With most nodes holding pods with affinity, pods without terms of their own go through the
+ * cache too (symmetry and scores): still the fresh plugin's answers. */
+static void
+cache_for_pods_without_terms (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "", cluster[16384] = "{\"nodes\":[";
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster), "%s{\"name\":\"n%d\",\"labels\":{\"zone\":\"z%d\"}}",
+                  i ? "," : "", i, i % 4);
+    strcat (cluster, "],\"pods\":[");
+    for (int i = 0; i < 36; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster),
+                  "%s{\"name\":\"d%d\",\"node\":\"n%d\",\"labels\":" DB ",\"spec\":%s}", i ? "," : "", i, i,
+                  i % 3 == 0 ? REQ_ANTI (TERM (WEB, HOST)) : i % 3 == 1 ? PREF ("podAntiAffinity", 4, TERM (WEB, HOST))
+                                                                         : PREF ("podAffinity", 3, TERM (WEB, "zone")));
+    strcat (cluster, "]}");
+    fx_t *fx = fx_new (cluster);
+    assert_non_null (fx);
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    unsigned rnd = 3;
+    int cached_verdicts = 0;
+    for (int step = 0; step < 60; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        char text[512], name[16];
+        snprintf (name, sizeof name, "w%d", step);
+        snprintf (text, sizeof text, "{\"name\":\"%s\",\"labels\":" WEB "}", name);
+        const tr_sched_pod_t *pod = fx_pod (fx, text);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        assert_int_equal (pl->pre_filter (warm, a, pod).code, pl->pre_filter (fresh, b, pod).code);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        int first_fit = -1;
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]), fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+            assert_int_equal (fa.code, fb.code);
+            cached_verdicts += fa.code != TR_SCHED_SUCCESS;
+            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
+                first_fit = (int) i;
+        }
+        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+        assert_int_equal (pa.code, pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes).code);
+        for (uint32_t i = 0; pa.code == TR_SCHED_SUCCESS && i < snap->nnodes; i++) {
+            int64_t xa, xb;
+            pl->score (warm, a, pod, snap->nodes[i], &xa);
+            pl->score (fresh, b, pod, snap->nodes[i], &xb);
+            if (xa != xb)
+                fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa,
+                          (long long) xb);
+        }
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        pl->destroy (fresh);
+        /* the web pod lands somewhere allowed; now and then a db pod leaves */
+        char bind[600];
+        snprintf (bind, sizeof bind, "{\"name\":\"%s\",\"node\":\"%s\",\"labels\":" WEB "}", name,
+                  snap->nodes[first_fit >= 0 ? first_fit : 0]->name);
+        assert_non_null (fx_bind (fx, bind));
+        if (step % 5 == 0) {
+            char victim[16];
+            snprintf (victim, sizeof victim, "d%u", (rnd >> 8) % 36);
+            fx_unbind (fx, victim);
+        }
+    }
+    assert_true (cached_verdicts > 0);
+    fx_destroy (&fx);
+    pl->destroy (warm);
+}
+
+/* A node leaves the snapshot: its pods stop counting for a warm cache entry. */
+static void
+cache_node_deleted (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{\"nodes\":[{\"name\":\"n1\",\"labels\":{\"zone\":\"c\"}},{\"name\":\"n2\",\"labels\":{\"zone\":\"c\"}}],"
+                       "\"pods\":[{\"name\":\"w\",\"node\":\"n2\",\"labels\":" WEB "}]}");
+    const tr_sched_pod_t *pod = fx_pod (fx, "{\"name\":\"d\",\"labels\":" DB ",\"spec\":" REQ_AFF (TERM (WEB, "zone")) "}");
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_SUCCESS); /* web in zone c */
+    fx_cycle_end (&cs);
+    fx_set_nnodes (fx, 1); /* n2 and its web pod gone */
+    cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_UNRESOLVABLE);
+    fx_cycle_end (&cs);
+    /* the web pod moves to n1: counted again */
+    fx_set_nnodes (fx, 2);
+    assert_int_equal (fx_unbind (fx, "w"), 0);
+    assert_non_null (fx_bind (fx, "{\"name\":\"w2\",\"node\":\"n1\",\"labels\":" WEB "}"));
+    cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[0]).code, TR_SCHED_SUCCESS);
+    assert_int_equal (pl->filter (self, cs, pod, snap->nodes[1]).code, TR_SCHED_SUCCESS);
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+    pl->destroy (self);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (filter_table),
+        cmocka_unit_test (score_table),
+        cmocka_unit_test (bad_args),
+        cmocka_unit_test (cache_matches_fresh),
+        cmocka_unit_test (cache_node_deleted),
+        cmocka_unit_test (cache_for_pods_without_terms),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
