@@ -20,6 +20,7 @@ static const kind_info_t kinds[] = {
     {"Node", "nodes", "", 0},            {"ConfigMap", "configmaps", "", 1},
     {"Secret", "secrets", "", 1},        {"Event", "events", "", 1},
     {"Lease", "leases", "coordination.k8s.io", 1},
+    {"PriorityClass", "priorityclasses", "scheduling.k8s.io", 0},
     /* kinds of later issues, named here so that their rules below already hold */
     {"Service", "services", "", 1},      {"Endpoints", "endpoints", "", 1},
     {"EndpointSlice", "endpointslices", "discovery.k8s.io", 1},

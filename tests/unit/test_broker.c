@@ -777,6 +777,125 @@ node_join (void **state)
     zcert_destroy (&s3);
 }
 
+/* ---- PriorityClass and the Priority admission plugin ------------------------------------- */
+
+static json_t *
+prio_pod (const char *name, const char *cls, json_int_t prio)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:[s]}]}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+                           name, "spec", "containers", "name", "c", "command", "sleep");
+    tv_set_str (json_array_get (tv_get (p, "spec.containers"), 0), "image", "busybox");
+    if (cls)
+        tv_set_str (p, "spec.priorityClassName", cls);
+    if (prio >= 0)
+        tv_set_int (p, "spec.priority", prio);
+    return p;
+}
+
+static json_t *
+prio_class (const char *name, json_int_t value, int dflt, const char *policy)
+{
+    json_t *pc = json_pack ("{s:s,s:s,s:{s:s},s:I,s:b}", "apiVersion", "scheduling.k8s.io/v1", "kind", "PriorityClass",
+                            "metadata", "name", name, "value", value, "globalDefault", dflt);
+    if (policy)
+        json_object_set_new (pc, "preemptionPolicy", json_string (policy));
+    return pc;
+}
+
+/* code, and the reply's message holds want (when non-NULL); the reply's body in *body if asked */
+static void
+expect_call (tr_client_t *c, tr_verb_t verb, const char *kind, const char *name, json_t *body, int code, const char *want,
+             json_t **out)
+{
+    tr_env_t rep;
+    int got = call (c, verb, kind, kind && !strcmp (kind, "Pod") ? "default" : "", name, 0, body, &rep);
+    if (got != code)
+        fail_msg ("%s %s: code %d (want %d): %s", kind, name ? name : "", got, code, rep.msg ? rep.msg : "");
+    if (want && (!rep.msg || !strstr (rep.msg, want)))
+        fail_msg ("%s %s: message \"%s\" lacks \"%s\"", kind, name ? name : "", rep.msg ? rep.msg : "", want);
+    if (out)
+        *out = json_incref (rep.body);
+    tr_env_clear (&rep);
+}
+
+static void
+priority_classes (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    json_t *o = NULL;
+    /* the built-ins are there from the start */
+    expect_call (c, TR_VERB_GET, "PriorityClass", "system-node-critical", NULL, TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "value", 0), 2000001000);
+    json_decref (o);
+    expect_call (c, TR_VERB_GET, "PriorityClass", "system-cluster-critical", NULL, TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "value", 0), 2000000000);
+    assert_string_equal (tv_str (o, "preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    expect_call (c, TR_VERB_DELETE, "PriorityClass", "system-node-critical", NULL, TR_FORBIDDEN,
+                 "priorityclasses \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted", NULL);
+    /* a pod without a class: priority 0, PreemptLowerPriority */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p0", NULL, -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 0);
+    assert_string_equal (tv_str (o, "spec.preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    /* an unknown class */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("px", "foo", -1), TR_FORBIDDEN,
+                 "pods \"px\" is forbidden: no PriorityClass with name foo was found", NULL);
+    /* user classes: value bounded, system- names reserved, preemptionPolicy defaulted */
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("huge", 1000000001, 0, NULL), TR_INVALID,
+                 "PriorityClass \"huge\" is invalid: value: Forbidden: maximum allowed value of a user defined priority is 1000000000", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("system-mine", 5, 0, NULL), TR_INVALID,
+                 "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("bad", 5, 0, "Sometimes"), TR_INVALID,
+                 "preemptionPolicy: Unsupported value: \"Sometimes\"", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("mid", 100, 0, NULL), TR_OK, NULL, &o);
+    assert_string_equal (tv_str (o, "preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("high", 1000, 0, "Never"), TR_OK, NULL, NULL);
+    /* a pod naming a class gets its value and policy */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p1", "high", -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 1000);
+    assert_string_equal (tv_str (o, "spec.preemptionPolicy"), "Never");
+    json_decref (o);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p2", "high", 1000), TR_OK, NULL, NULL); /* the same value */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p3", "high", 5), TR_FORBIDDEN,
+                 "pods \"p3\" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority "
+                 "admission controller computed 1000 from the given PriorityClass name", NULL);
+    json_t *pp = prio_pod ("p4", "mid", -1);
+    tv_set_str (pp, "spec.preemptionPolicy", "Never");
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, pp, TR_FORBIDDEN,
+                 "the string value of PreemptionPolicy (Never) must not be provided in pod spec", NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p5", NULL, 7), TR_FORBIDDEN,
+                 "the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 0", NULL);
+    /* a globalDefault class: pods naming none get it; only one default */
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("dflt", 10, 1, NULL), TR_OK, NULL, NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("dflt2", 20, 1, NULL), TR_FORBIDDEN,
+                 "PriorityClass dflt is already marked as default. Only one default can exist", NULL);
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "mid", prio_class ("mid", 100, 1, NULL), TR_FORBIDDEN,
+                 "already marked as default", NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p6", NULL, -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 10);
+    assert_string_equal (tv_str (o, "spec.priorityClassName"), "dflt");
+    json_decref (o);
+    /* value and preemptionPolicy are immutable */
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", prio_class ("high", 1001, 0, "Never"), TR_INVALID,
+                 "value: Forbidden: may not be changed in an update", NULL);
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", prio_class ("high", 1000, 0, "PreemptLowerPriority"), TR_INVALID,
+                 "preemptionPolicy: Invalid value: \"PreemptLowerPriority\": field is immutable", NULL);
+    json_t *upd = prio_class ("high", 1000, 0, "Never");
+    json_object_set_new (upd, "description", json_string ("changed"));
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", upd, TR_OK, NULL, NULL);
+    /* the pod's priority fields are immutable (the pod spec) */
+    expect_call (c, TR_VERB_GET, "Pod", "p1", NULL, TR_OK, NULL, &o);
+    tv_set_int (o, "spec.priority", 1);
+    expect_call (c, TR_VERB_UPDATE, "Pod", "p1", o, TR_INVALID, "(changed: spec.priority)", NULL);
+    /* a user class can be deleted */
+    expect_call (c, TR_VERB_DELETE, "PriorityClass", "mid", NULL, TR_OK, NULL, NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p7", "mid", -1), TR_FORBIDDEN, "no PriorityClass with name mid was found", NULL);
+    tr_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -790,6 +909,7 @@ main (void)
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
