@@ -95,6 +95,12 @@ void bcache_foreach_in_namespace (bcache_t *self, const char *ns,
                                   void (*fn) (void *arg, const char *key, const json_t *obj, uint64_t mod_rev),
                                   void *arg);
 
+/* The watch index (pod watchers by the spec.nodeName they pin) is on by default; off, every
+ * watcher is matched against every event (the path before it, kept for bench_watch). Set before
+ * the first watch. */
+void bcache_set_watch_index (bcache_t *self, int on);
+size_t bcache_watchers_indexed (bcache_t *self);
+
 size_t bcache_count (bcache_t *self);
 uint64_t bcache_revision (bcache_t *self);
 size_t bcache_watchers (bcache_t *self);

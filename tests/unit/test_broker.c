@@ -896,6 +896,130 @@ priority_classes (void **state)
     tr_client_destroy (&c);
 }
 
+/* ---- the watch index: pod watchers by spec.nodeName --------------------------------------- */
+
+static uint64_t
+start_watch (tr_client_t *w, const char *kind, const char *fsel, const char *lsel)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    snprintf (req.kind, sizeof req.kind, "%s", kind);
+    req.opts = json_object ();
+    if (fsel)
+        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
+    if (lsel)
+        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t id = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    return id;
+}
+
+static json_t *
+node_pod (const char *name, const char *node, const char *app)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                           "name", name, "labels", "app", app, "spec", "containers", "name", "c", "image", "x");
+    if (node)
+        tv_set_str (p, "spec.nodeName", node);
+    return p;
+}
+
+static void
+watch_index_by_node (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    static const char *const fsel[] = {"spec.nodeName=n1", "spec.nodeName=n2", "spec.nodeName=", NULL,
+                                       "spec.nodeName=n1", "spec.nodeName!=n1", "spec.nodeName=n9"};
+    static const char *const lsel[] = {NULL, NULL, NULL, NULL, "app=x", NULL, NULL};
+    enum { NW = 7 };
+    uint64_t id[NW];
+    for (int i = 0; i < NW; i++)
+        id[i] = start_watch (w, "Pod", fsel[i], lsel[i]);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p1", "n1", "x"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p2", NULL, "x"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("noise", "1"), NULL), TR_OK);
+    /* p2 bound to n2: from "" to n2 */
+    tr_env_t b;
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "p2");
+    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n2");
+    b.opts = json_pack ("{s:s}", "subresource", "binding");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    /* p1's label changes: it leaves the app=x watch */
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "p1");
+    b.body = json_pack ("{s:{s:{s:s}}}", "metadata", "labels", "app", "y");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    /* an unbound pod created and deleted */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p3", NULL, "z"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Pod", "default", "p3", 0, NULL, NULL), TR_OK);
+    static const char *const want[NW] = {
+        "ADDED p1,MODIFIED p1,",
+        "ADDED p2,",
+        "ADDED p2,DELETED p2,ADDED p3,DELETED p3,",
+        "ADDED p1,ADDED p2,MODIFIED p2,MODIFIED p1,ADDED p3,DELETED p3,",
+        "ADDED p1,DELETED p1,",
+        "ADDED p2,MODIFIED p2,ADDED p3,DELETED p3,",
+        "",
+    };
+    char got[NW][256];
+    memset (got, 0, sizeof got);
+    tr_env_t ev;
+    while (tr_client_recv (w, &ev, 700) == 0) {
+        for (int i = 0; i < NW; i++)
+            if (ev.verb == TR_VERB_EVENT && ev.id == id[i]) {
+                size_t l = strlen (got[i]);
+                snprintf (got[i] + l, sizeof got[i] - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+            }
+        tr_env_clear (&ev);
+    }
+    for (int i = 0; i < NW; i++)
+        if (strcmp (got[i], want[i]))
+            fail_msg ("watch %d (%s %s): got \"%s\", want \"%s\"", i, fsel[i] ? fsel[i] : "-", lsel[i] ? lsel[i] : "-",
+                      got[i], want[i]);
+    /* a watch of n2 from before the binding, resumed from revision 1: the binding arrives as ADDED */
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "Pod");
+    req.rv = 1;
+    req.opts = json_pack ("{s:s}", "fieldSelector", "spec.nodeName=n2");
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t late = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    char seen[256] = "";
+    while (tr_client_recv (w, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == late) {
+            size_t l = strlen (seen);
+            snprintf (seen + l, sizeof seen - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+        }
+        tr_env_clear (&ev);
+    }
+    assert_string_equal (seen, "ADDED p2,");
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -910,6 +1034,7 @@ main (void)
         cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown (watch_index_by_node, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
