@@ -994,6 +994,8 @@ broker_thread (zsock_t *pipe, void *arg)
     zlistx_set_destructor (b.reload_events, (zlistx_destructor_fn *) zmsg_destroy);
     b.cache = ok ? bcache_new (b.schemas, o->ring_size) : NULL;
     if (b.cache)
+        bcache_set_ring_limits (b.cache, o->ring_max > 0 ? (size_t) o->ring_max : 0, o->ring_window_ms);
+    if (b.cache)
         bk_secrets_init (&b, o->pki_dir);
     b.store = ok ? zsock_new (ZMQ_DEALER) : NULL;
     if (b.store) {

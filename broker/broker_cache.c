@@ -12,7 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The event ring is sized by events and by time, as Kubernetes' watch cache (capacity between a
+ * lower and an upper bound, grown while its oldest event is younger than eventFreshDuration): it
+ * keeps at least ring_min events, and every event younger than ring_window_ms up to ring_max.
+ * At 10,000 events/s that is 10.24 s of history (102,400 events, Kubernetes' upper bound); at
+ * 1,000 events/s, 75 s. After a burst, events older than the window are dropped down to ring_min
+ * and the array shrinks back. */
 #define DEFAULT_RING 10000
+#define DEFAULT_RING_MAX 102400
+#define DEFAULT_RING_WINDOW_MS 75000
 #define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up (at most
                           as many as events in the ring) */
 
@@ -66,6 +74,7 @@ typedef struct {
     char ns[254];
     json_t *obj;  /* new object (DELETED: the last one) */
     json_t *old;  /* previous object for MODIFIED, else NULL */
+    int64_t at;   /* when it entered the ring (zclock_mono, ms) */
     char *enc;    /* obj as msgpack, made at the first send: encoded once for every watcher */
     size_t enc_len;
 } event_t;
@@ -124,6 +133,8 @@ struct bcache {
     zhashx_t *kinds; /* plural → zhashx (key → entry_t*) */
     event_t *ring;
     size_t cap, start, len;
+    size_t ring_min, ring_max; /* events kept at least / at most */
+    int64_t window_ms;         /* events younger than this are kept (up to ring_max) */
     uint64_t rev;
     zlistx_t *watchers;  /* every watcher */
     zlistx_t *plain;     /* the watchers not indexed: each pump visits them all */
@@ -235,6 +246,9 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     zhashx_set_destructor (c->kinds, kind_free);
     c->cap = ring_size > 0 ? (size_t) ring_size : DEFAULT_RING;
     c->ring = calloc (c->cap, sizeof *c->ring);
+    c->ring_min = c->cap;
+    c->ring_max = c->cap > DEFAULT_RING_MAX ? c->cap : DEFAULT_RING_MAX;
+    c->window_ms = DEFAULT_RING_WINDOW_MS;
     c->watchers = zlistx_new ();
     c->plain = zlistx_new ();
     c->dirty = zlistx_new ();
@@ -482,17 +496,58 @@ bcache_watchers_indexed (bcache_t *c)
     return zlistx_size (c->watchers) - zlistx_size (c->plain);
 }
 
+void
+bcache_set_ring_limits (bcache_t *c, size_t max_events, int64_t window_ms)
+{
+    if (max_events)
+        c->ring_max = max_events > c->ring_min ? max_events : c->ring_min;
+    if (window_ms > 0)
+        c->window_ms = window_ms;
+}
+
+size_t
+bcache_ring_capacity (bcache_t *c)
+{
+    return c->cap;
+}
+
+static void
+ring_drop_oldest (bcache_t *c)
+{
+    event_t *old = &c->ring[c->start];
+    json_decref (old->obj);
+    json_decref (old->old);
+    free (old->enc);
+    c->start = (c->start + 1) % c->cap;
+    c->len--;
+}
+
+static void
+ring_resize (bcache_t *c, size_t cap)
+{
+    event_t *r = calloc (cap, sizeof *r);
+    for (size_t i = 0; i < c->len; i++)
+        r[i] = c->ring[(c->start + i) % c->cap];
+    free (c->ring);
+    c->ring = r;
+    c->cap = cap;
+    c->start = 0;
+}
+
 static void
 ring_push (bcache_t *c, event_t *ev)
 {
+    int64_t now = zclock_mono ();
+    ev->at = now;
+    while (c->len > c->ring_min && now - c->ring[c->start].at > c->window_ms)
+        ring_drop_oldest (c); /* older than the window: only ring_min events are kept regardless */
     if (c->len == c->cap) {
-        event_t *old = &c->ring[c->start];
-        json_decref (old->obj);
-        json_decref (old->old);
-        free (old->enc);
-        c->start = (c->start + 1) % c->cap;
-        c->len--;
-    }
+        if (c->cap < c->ring_max && now - c->ring[c->start].at <= c->window_ms)
+            ring_resize (c, c->cap * 2 < c->ring_max ? c->cap * 2 : c->ring_max);
+        else
+            ring_drop_oldest (c);
+    } else if (c->cap > c->ring_min && c->len < c->cap / 4)
+        ring_resize (c, c->cap / 2 > c->ring_min ? c->cap / 2 : c->ring_min);
     c->ring[(c->start + c->len) % c->cap] = *ev;
     c->len++;
     index_event (c, ev);

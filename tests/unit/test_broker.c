@@ -26,6 +26,7 @@ typedef struct {
     char tcp[64];
     zactor_t *store, *broker;
     zcert_t *server, *viewer, *node1, *admin, *ctrl;
+    int ring_max, ring_window_ms; /* 0: the fixture's fixed ring of 64 events */
 } fx_t;
 
 static zcert_t *
@@ -47,7 +48,8 @@ start_broker (fx_t *f)
     snprintf (pki, sizeof pki, "%s/pki", f->dir);
     snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
     broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
-                       .pki_dir = pki, .ring_size = 64};
+                       .pki_dir = pki, .ring_size = 64, .ring_max = f->ring_max ? f->ring_max : 64,
+                       .ring_window_ms = f->ring_window_ms};
     /* a broker started again right after one stopped: its inproc endpoint is released when ZeroMQ's
      * reaper closes the old socket, a moment later */
     for (int i = 0; i < 100 && !(f->broker = broker_new (&o)); i++)
@@ -1020,6 +1022,68 @@ watch_index_by_node (void **state)
     tr_client_destroy (&w);
 }
 
+/* ---- the event ring, sized by events and by time ------------------------------------------ */
+
+static uint64_t
+watch_from (tr_client_t *w, uint64_t rv)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = rv;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    int code = rep.code;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    return (uint64_t) code;
+}
+
+static void
+ring_by_events_and_time (void **state)
+{
+    fx_t *f = *state;
+    /* at least 64 events, up to 256 while younger than 1.5 s */
+    zactor_destroy (&f->broker);
+    f->ring_max = 256;
+    f->ring_window_ms = 1500;
+    start_broker (f);
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("r-first", "0"), &rep), TR_OK);
+    uint64_t first = rep.rv;
+    tr_env_clear (&rep);
+    for (int i = 0; i < 150; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "r%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    /* 151 events in well under the window: the ring grew past 64 and still holds the first */
+    assert_int_equal (watch_from (w, first - 1), TR_OK);
+    /* past the upper bound: 300 more events, the first has left even though it is recent */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "s%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    assert_int_equal (watch_from (w, first - 1), TR_EXPIRED);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("t-mid", "x"), &rep), TR_OK);
+    uint64_t mid = rep.rv;
+    tr_env_clear (&rep);
+    assert_int_equal (watch_from (w, mid - 1), TR_OK);
+    /* once older than the window, events beyond the 64 kept regardless are dropped: 70 writes
+     * later, mid (71 events back) is gone although the ring could hold 256 */
+    zclock_sleep (1700);
+    for (int i = 0; i < 70; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "u%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    assert_int_equal (watch_from (w, mid - 1), TR_EXPIRED);
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -1035,6 +1099,7 @@ main (void)
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_index_by_node, setup, teardown),
+        cmocka_unit_test_setup_teardown (ring_by_events_and_time, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
