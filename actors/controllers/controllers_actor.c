@@ -41,6 +41,13 @@ typedef struct {
     int failed;
 } sync_t;
 
+/* A ReplicaSet sync's pod creations, sent in slow-start batches (replicaset.h). */
+typedef struct {
+    rs_slowstart_t st;
+    json_t *bodies;   /* the pods to create, in order */
+    char ns[TR_NAME_MAX + 1];
+} slow_t;
+
 typedef struct {
     ctl_t *c;
     sync_t *sync;
@@ -48,7 +55,10 @@ typedef struct {
     tr_verb_t verb;
     char kind[32];
     json_t *obj;      /* for events after a create */
+    slow_t *slow;     /* a slow-start creation, or NULL */
 } done_t;
+
+static void slow_send (ctl_t *c, troupe_ctx_t *ctx, sync_t *sync, slow_t *slow, const json_t *owner, const char *key);
 
 static void
 key_of (const json_t *o, char *buf, size_t len)
@@ -298,21 +308,87 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (d->sync->queue == 'i' && d->verb == TR_VERB_PATCH)
             nodeipam_failed (&c->ipam, d->key); /* its subnet is free again; retried next round */
     }
+    if (d->slow) {
+        rs_slowstart_result (&d->slow->st, reply->code == TR_OK);
+        if (!d->slow->st.inflight)
+            slow_send (c, ctx, d->sync, d->slow, d->obj, d->key); /* the next batch, or the end */
+    }
     if (--d->sync->pending == 0)
         sync_end (c, ctx, d->sync);
     json_decref (d->obj);
     free (d);
 }
 
+/* Sends the slow-start's next batch; at its end, lowers the expectations by the creations it
+ * skipped and releases its hold on the sync. */
+static void
+slow_send (ctl_t *c, troupe_ctx_t *ctx, sync_t *sync, slow_t *slow, const json_t *owner, const char *key)
+{
+    int n = rs_slowstart_next (&slow->st);
+    for (int k = 0; k < n; k++) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "Pod");
+        snprintf (req.ns, sizeof req.ns, "%s", slow->ns);
+        req.body = json_incref (json_array_get (slow->bodies, (size_t) (slow->st.sent - n + k)));
+        done_t *d = calloc (1, sizeof *d);
+        d->c = c;
+        d->sync = sync;
+        snprintf (d->key, sizeof d->key, "%s", key);
+        d->verb = TR_VERB_CREATE;
+        strcpy (d->kind, "Pod");
+        d->obj = owner ? json_incref ((json_t *) owner) : NULL;
+        d->slow = slow;
+        sync->pending++;
+        if (troupe_request (ctx, &req, action_done, d)) { /* not queued: counts as a failure */
+            sync->pending--;
+            sync->failed = 1;
+            json_t *e = json_object_get (c->expect, key);
+            if (e)
+                json_object_set_new (e, "want", json_integer (tv_int (e, "want", 1) - 1));
+            rs_slowstart_result (&slow->st, 0);
+            json_decref (d->obj);
+            free (d);
+        }
+        tr_env_clear (&req);
+    }
+    if (!rs_slowstart_finished (&slow->st))
+        return;
+    int skipped = rs_slowstart_skipped (&slow->st);
+    if (skipped) {
+        json_t *e = json_object_get (c->expect, key);
+        if (e)
+            json_object_set_new (e, "want", json_integer (tv_int (e, "want", 0) - skipped));
+        TR_WARN (A, "replicaset %s: %d pod creations skipped after a failed batch", key, skipped);
+        sync->failed = 1;
+    }
+    json_decref (slow->bodies);
+    free (slow);
+    if (--sync->pending == 0)
+        sync_end (c, ctx, sync);
+}
+
 static void
 send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, const char *key, const json_t *owner)
 {
+    slow_t *slow = NULL;
     sync_t *sync = calloc (1, sizeof *sync);
     sync->queue = queue;
     snprintf (sync->key, sizeof sync->key, "%s", key);
     sync->pending = 1; /* held until every request below is sent */
     for (size_t i = 0; i < acts->n; i++) {
         ctrl_action_t *a = &acts->v[i];
+        if (queue == 'r' && a->verb == TR_VERB_CREATE && !strcmp (a->kind, "Pod")) {
+            if (!slow) {
+                slow = calloc (1, sizeof *slow);
+                slow->bodies = json_array ();
+                snprintf (slow->ns, sizeof slow->ns, "%s", a->ns);
+            }
+            json_array_append_new (slow->bodies, a->body);
+            a->body = NULL;
+            continue;
+        }
         tr_env_t req;
         tr_env_init (&req);
         req.verb = a->verb;
@@ -345,6 +421,11 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
             }
         }
         tr_env_clear (&req);
+    }
+    if (slow) {
+        rs_slowstart_init (&slow->st, (int) json_array_size (slow->bodies));
+        sync->pending++; /* held by the slow start until its last batch is answered */
+        slow_send (c, ctx, sync, slow, owner, key);
     }
     if (--sync->pending == 0)
         sync_end (c, ctx, sync);

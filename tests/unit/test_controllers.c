@@ -88,6 +88,86 @@ rs_creates_and_expects (void **state)
     json_decref (pods);
 }
 
+/* burstReplicas and slowStartBatch: at most 500 creations per sync, sent in batches of 1, 2, 4,
+ * ...; a failure in a batch stops the doubling (the rest are skipped); 1700 replicas from none
+ * take 4 syncs (500, 500, 500, 200). */
+static void
+rs_burst_and_slow_start (void **state)
+{
+    (void) state;
+    json_t *r = rs (1700), *pods = json_array ();
+    rs_expect_t exp = {0};
+    static const int per_sync[] = {500, 500, 500, 200};
+    int syncs = 0;
+    for (int round = 0; round < 10 && (int) json_array_size (pods) < 1700; round++) {
+        ctrl_actions_t a = {0};
+        int n = rs_reconcile (r, pods, &exp, NOW + round, &a);
+        assert_true (syncs < 4);
+        assert_int_equal (n, per_sync[syncs]);
+        assert_int_equal (count (&a, TR_VERB_CREATE, "Pod"), per_sync[syncs]);
+        assert_int_equal (exp.want, (int) json_array_size (pods) + n);
+        /* the slow start of these creations, every one answered OK: 1, 2, 4, ... doubling */
+        rs_slowstart_t st;
+        rs_slowstart_init (&st, n);
+        int batches = 0, expect_batch = 1, sent = 0, b;
+        while ((b = rs_slowstart_next (&st)) > 0) {
+            assert_int_equal (b, expect_batch < n - sent ? expect_batch : n - sent);
+            assert_int_equal (rs_slowstart_next (&st), 0); /* nothing more while the batch is in flight */
+            for (int k = 0; k < b; k++)
+                rs_slowstart_result (&st, 1);
+            sent += b;
+            expect_batch *= 2;
+            batches++;
+        }
+        assert_true (rs_slowstart_finished (&st));
+        assert_int_equal (rs_slowstart_skipped (&st), 0);
+        assert_int_equal (sent, n);
+        assert_int_equal (batches, n == 500 ? 9 : 8); /* 1+2+...+256 = 511 ≥ 500; 1+...+128 = 255 ≥ 200 */
+        for (int k = 0; k < n; k++) {
+            char name[32];
+            snprintf (name, sizeof name, "p%zu", json_array_size (pods));
+            json_array_append_new (pods, pod (name, "rs-uid", "web", NULL, 0, "2020-01-01T00:00:00Z"));
+        }
+        ctrl_actions_clear (&a);
+        syncs++;
+    }
+    assert_int_equal (syncs, 4);
+    assert_int_equal (json_array_size (pods), 1700);
+    ctrl_actions_t a = {0};
+    assert_int_equal (rs_reconcile (r, pods, &exp, NOW + 100, &a), 0); /* reached */
+    ctrl_actions_clear (&a);
+    /* scaled to 0: at most 500 deletions per sync too */
+    json_object_set_new (json_object_get (r, "spec"), "replicas", json_integer (0));
+    exp.active = 0;
+    assert_int_equal (rs_reconcile (r, pods, &exp, NOW + 200, &a), 500);
+    assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 500);
+    assert_int_equal (exp.want, 1200);
+    ctrl_actions_clear (&a);
+    /* a failure in the batch of 8: that batch completes, no batch follows, 485 are skipped */
+    rs_slowstart_t st;
+    rs_slowstart_init (&st, 500);
+    int b, seen = 0;
+    while ((b = rs_slowstart_next (&st)) > 0) {
+        for (int k = 0; k < b; k++)
+            rs_slowstart_result (&st, !(b == 8 && k == 3));
+        seen++;
+    }
+    assert_int_equal (seen, 4); /* 1, 2, 4, 8 */
+    assert_int_equal (st.sent, 15);
+    assert_int_equal (st.ok, 14);
+    assert_int_equal (st.failed, 1);
+    assert_true (rs_slowstart_finished (&st));
+    assert_int_equal (rs_slowstart_skipped (&st), 485);
+    /* the very first create failing: nothing else is tried */
+    rs_slowstart_init (&st, 500);
+    assert_int_equal (rs_slowstart_next (&st), 1);
+    rs_slowstart_result (&st, 0);
+    assert_int_equal (rs_slowstart_next (&st), 0);
+    assert_int_equal (rs_slowstart_skipped (&st), 499);
+    json_decref (r);
+    json_decref (pods);
+}
+
 static void
 rs_deletes_in_order_and_adopts (void **state)
 {
@@ -676,7 +756,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_deletes_in_order_and_adopts),
+        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_burst_and_slow_start), cmocka_unit_test (rs_deletes_in_order_and_adopts),
         cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
         cmocka_unit_test (deployment_recreate),
         cmocka_unit_test (deployment_paused_still_scales),
