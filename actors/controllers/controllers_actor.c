@@ -5,6 +5,7 @@
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
 #include "actors/controllers/nodeipam.h"
+#include "actors/controllers/podindex.h"
 #include "actors/controllers/replicaset.h"
 #include "core/log.h"
 #include "core/value.h"
@@ -29,6 +30,7 @@ typedef struct {
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
+    podindex_t pidx;  /* pods by controller, orphans by namespace (podindex.h) */
 } ctl_t;
 
 /* One sync of a key: its requests in flight. When the last is answered the key's back-off is
@@ -155,9 +157,24 @@ pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
 }
 
 static void
+pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
+{
+    podindex_put (&((ctl_t *) self)->pidx, pod);
+    pod_changed (self, ctx, pod);
+}
+
+static void
 pod_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
 {
     (void) old;
+    podindex_put (&((ctl_t *) self)->pidx, pod);
+    pod_changed (self, ctx, pod);
+}
+
+static void
+pod_deleted (void *self, troupe_ctx_t *ctx, const json_t *pod)
+{
+    podindex_del (&((ctl_t *) self)->pidx, pod);
     pod_changed (self, ctx, pod);
 }
 
@@ -273,6 +290,24 @@ list_ns (troupe_informer_t *inf, const char *ns)
     coll_t c = {ns, json_array ()};
     troupe_informer_foreach (inf, collect_ns, &c);
     return c.out;
+}
+
+/* Appends the informer's pods named in set ("ns/name" keys, podindex.h) to out. */
+static void
+add_indexed (ctl_t *c, json_t *out, const json_t *set)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *) set, k, v) {
+        const char *slash = strchr (k, '/');
+        char ns[254];
+        if (!slash)
+            continue;
+        snprintf (ns, sizeof ns, "%.*s", (int) (slash - k), k);
+        const json_t *p = troupe_informer_get (c->pods, ns, slash + 1);
+        if (p)
+            json_array_append (out, (json_t *) p);
+    }
 }
 
 static void
@@ -445,7 +480,10 @@ sync_rs (ctl_t *c, troupe_ctx_t *ctx, const char *key)
         json_object_del (c->expect, key);
         return;
     }
-    json_t *pods = list_ns (c->pods, ns);
+    /* its own pods and the namespace's orphans: what rs_reconcile can act on (others' are skipped) */
+    json_t *pods = json_array ();
+    add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
+    add_indexed (c, pods, podindex_orphans (&c->pidx, ns));
     json_t *e = json_object_get (c->expect, key);
     rs_expect_t exp = {0};
     if (e) {
@@ -478,7 +516,11 @@ sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     const json_t *d = troupe_informer_get (c->deploys, ns, name);
     if (!d)
         return;
-    json_t *rss = list_ns (c->rss, ns), *pods = list_ns (c->pods, ns);
+    json_t *rss = list_ns (c->rss, ns), *pods = json_array ();
+    size_t i;
+    json_t *rs;
+    json_array_foreach (rss, i, rs) /* deploy_reconcile counts the pods of each ReplicaSet */
+        add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
     ctrl_actions_t acts = {0};
     deploy_reconcile (d, rss, pods, troupe_now_ms (), &acts);
     send_actions (c, ctx, &acts, 'd', key, d);
@@ -731,9 +773,10 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->dq = workqueue_new ();
     c->svcq = workqueue_new ();
     c->expect = json_object ();
+    podindex_init (&c->pidx);
     troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
     troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
-    troupe_handlers_t ph = {pod_changed, pod_updated, pod_changed, synced};
+    troupe_handlers_t ph = {pod_added, pod_updated, pod_deleted, synced};
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
@@ -761,6 +804,7 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->dq);
     workqueue_destroy (&c->svcq);
     json_decref (c->expect);
+    podindex_destroy (&c->pidx);
     nodeipam_clear (&c->ipam);
     free (c);
     *p = NULL;

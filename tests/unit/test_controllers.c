@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/controllers/deployment.h"
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
+#include "actors/controllers/podindex.h"
 #include "actors/controllers/replicaset.h"
 #include "core/meta.h"
 #include "core/value.h"
@@ -166,6 +168,89 @@ rs_burst_and_slow_start (void **state)
     assert_int_equal (rs_slowstart_skipped (&st), 499);
     json_decref (r);
     json_decref (pods);
+}
+
+static double
+mono_s (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* podindex: pods filed by controller uid, orphans by namespace; adoption and release move them;
+ * a delete unfiles. And what it saves: a ReplicaSet's sync reads its own pods instead of every
+ * pod (printed: 30,000 pods in 20 ReplicaSets, the pods of one gathered each way). */
+static void
+pod_index (void **state)
+{
+    (void) state;
+    podindex_t x;
+    podindex_init (&x);
+    json_t *a = pod ("a", "rs-1", "web", "n1", 1, "2020-01-01T00:00:00Z");
+    json_t *b = pod ("b", "rs-1", "web", "n1", 1, "2020-01-01T00:00:00Z");
+    json_t *o = pod ("o", NULL, "web", NULL, 0, "2020-01-01T00:00:00Z");
+    podindex_put (&x, a);
+    podindex_put (&x, b);
+    podindex_put (&x, o);
+    podindex_put (&x, a); /* again: no change */
+    assert_int_equal (json_object_size (podindex_owned (&x, "rs-1")), 2);
+    assert_non_null (json_object_get (podindex_owned (&x, "rs-1"), "default/a"));
+    assert_int_equal (json_object_size (podindex_orphans (&x, "default")), 1);
+    assert_null (podindex_owned (&x, "rs-2"));
+    assert_null (podindex_orphans (&x, "other"));
+    assert_int_equal (podindex_size (&x), 3);
+    /* the orphan adopted by rs-2, b released */
+    json_t *o2 = pod ("o", "rs-2", "web", NULL, 0, "2020-01-01T00:00:00Z");
+    podindex_put (&x, o2);
+    assert_null (podindex_orphans (&x, "default"));
+    assert_int_equal (json_object_size (podindex_owned (&x, "rs-2")), 1);
+    json_t *b2 = pod ("b", NULL, "web", "n1", 1, "2020-01-01T00:00:00Z");
+    podindex_put (&x, b2);
+    assert_int_equal (json_object_size (podindex_owned (&x, "rs-1")), 1);
+    assert_non_null (json_object_get (podindex_orphans (&x, "default"), "default/b"));
+    podindex_del (&x, a);
+    assert_null (podindex_owned (&x, "rs-1"));
+    podindex_del (&x, a); /* unknown: nothing */
+    assert_int_equal (podindex_size (&x), 2);
+    json_decref (a), json_decref (b), json_decref (o), json_decref (o2), json_decref (b2);
+    podindex_destroy (&x);
+    /* what it saves */
+    enum { NPODS = 30000, NRS = 20 };
+    json_t *all = json_array ();
+    podindex_init (&x);
+    for (int i = 0; i < NPODS; i++) {
+        char name[32], uid[16];
+        snprintf (name, sizeof name, "p%d", i);
+        snprintf (uid, sizeof uid, "rs-%d", i % NRS);
+        json_t *p = pod (name, uid, "web", "n1", 1, "2020-01-01T00:00:00Z");
+        json_array_append_new (all, p);
+        podindex_put (&x, p);
+    }
+    double t0 = mono_s ();
+    size_t got_scan = 0, got_idx = 0;
+    for (int r = 0; r < 20; r++) { /* before: every pod of the namespace, then the owner check */
+        json_t *out = json_array ();
+        size_t i;
+        json_t *p;
+        json_array_foreach (all, i, p) if (!strcmp (tv_str (p, "metadata.namespace"), "default"))
+            json_array_append (out, p);
+        json_array_foreach (out, i, p) got_scan += ctrl_controller_uid (p) && !strcmp (ctrl_controller_uid (p), "rs-3");
+        json_decref (out);
+    }
+    double t1 = mono_s ();
+    for (int r = 0; r < 20; r++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach ((json_t *) podindex_owned (&x, "rs-3"), k, v) got_idx++;
+    }
+    double t2 = mono_s ();
+    assert_int_equal (got_scan, got_idx);
+    assert_int_equal (got_idx, 20 * NPODS / NRS);
+    printf ("# one ReplicaSet's pods among %d (20 syncs): every pod %.2f ms/sync, indexed %.3f ms/sync\n", NPODS,
+            (t1 - t0) * 1e3 / 20, (t2 - t1) * 1e3 / 20);
+    json_decref (all);
+    podindex_destroy (&x);
 }
 
 static void
@@ -756,7 +841,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_burst_and_slow_start), cmocka_unit_test (rs_deletes_in_order_and_adopts),
+        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_burst_and_slow_start), cmocka_unit_test (pod_index), cmocka_unit_test (rs_deletes_in_order_and_adopts),
         cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
         cmocka_unit_test (deployment_recreate),
         cmocka_unit_test (deployment_paused_still_scales),
