@@ -72,7 +72,7 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "nodes", "get list watch patch", R_YES}, /* spec.podCIDR (node IPAM), taints (node lifecycle) */
     {ROLE_CONTROLLER, "nodes/status", "update patch", R_YES},
     {ROLE_CONTROLLER, "leases", "get list watch", R_YES},
-    {ROLE_CONTROLLER, "events", "create", R_YES},
+    {ROLE_CONTROLLER, "events", "create patch", R_YES}, /* patch: a repeated event counted (core/eventcorr.h) */
     {ROLE_CONTROLLER, "services", "get list watch", R_YES},
     {ROLE_CONTROLLER, "endpointslices", "get list watch create update delete", R_YES},
 

@@ -7,6 +7,7 @@
 #include "actors/controllers/nodeipam.h"
 #include "actors/controllers/podindex.h"
 #include "actors/controllers/replicaset.h"
+#include "core/eventrec.h"
 #include "core/log.h"
 #include "core/value.h"
 #include "core/workqueue.h"
@@ -31,6 +32,7 @@ typedef struct {
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
     podindex_t pidx;  /* pods by controller, orphans by namespace (podindex.h) */
+    tr_recorder_t *rec; /* the controllers' Events, aggregated and rate limited (core/eventrec.h) */
 } ctl_t;
 
 /* One sync of a key: its requests in flight. When the last is answered the key's back-off is
@@ -320,14 +322,7 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod") && d->obj) {
             char msg[400];
             snprintf (msg, sizeof msg, "Created pod: %s", tv_str (reply->body, "metadata.name"));
-            tr_env_t ev;
-            tr_env_init (&ev);
-            ev.verb = TR_VERB_CREATE;
-            strcpy (ev.kind, "Event");
-            snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (d->obj, "metadata.namespace"));
-            ev.body = ctrl_event (d->obj, "Normal", "SuccessfulCreate", msg, "replicaset-controller", now);
-            troupe_request (ctx, &ev, NULL, NULL);
-            tr_env_clear (&ev);
+            tr_record (c->rec, ctx, ctrl_event (d->obj, "Normal", "SuccessfulCreate", msg, "replicaset-controller", now));
         }
     } else if (reply->code != TR_NOT_FOUND || d->verb != TR_VERB_DELETE) {
         if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod")) {
@@ -443,7 +438,8 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
         snprintf (d->kind, sizeof d->kind, "%s", a->kind);
         d->obj = owner ? json_incref ((json_t *) owner) : NULL;
         if (!strcmp (a->kind, "Event")) { /* fire and forget: d is not needed, nor its owner reference */
-            troupe_request (ctx, &req, NULL, NULL);
+            tr_record (c->rec, ctx, req.body);
+            req.body = NULL;
             json_decref (d->obj);
             free (d);
         } else {
@@ -774,6 +770,7 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->svcq = workqueue_new ();
     c->expect = json_object ();
     podindex_init (&c->pidx);
+    c->rec = tr_recorder_new ();
     troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
     troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
     troupe_handlers_t ph = {pod_added, pod_updated, pod_deleted, synced};
@@ -805,6 +802,7 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->svcq);
     json_decref (c->expect);
     podindex_destroy (&c->pidx);
+    tr_recorder_destroy (&c->rec);
     nodeipam_clear (&c->ipam);
     free (c);
     *p = NULL;
