@@ -12,6 +12,17 @@
  *   build/bench_watch [--members 3] [--watchers 1000] [--per-conn 50] [--seconds 5] [--size 256]
  *                     [--spread 1|N] [--threads 2]
  *
+ *   build/bench_watch --nodes 5000 [--events 20000] [--batch 100]
+ *
+ * The second form measures the broker's watch cache alone (no store, no network beyond one inproc
+ * pipe): 5,000 pod watchers each pinning spec.nodeName=node-i, as node agents do, and pod events
+ * spread over the nodes, applied in batches as the store delivers them, each batch pumped and the
+ * pipe drained. It runs the old path (every watcher matched against every event) and the watch
+ * index (broker_cache.c) in the same process, and prints events/s for each; every event must
+ * reach exactly its node's watcher (exit 3 otherwise).
+ * Measured on the 2-core dev machine (5,000 watchers, 20,000 events, batches of 100): every
+ * watcher matched 1,092 events/s, indexed 30,243 events/s (x27.7).
+ *
  * Every watcher must receive every create once, in revision order: counted per watcher; any
  * mismatch is printed loudly and the exit status is 3. Prints one line (scripts/bench_store.sh):
  * the writer's rate and latency, events delivered per second in total, and delivery latency
@@ -21,7 +32,10 @@
  */
 #include "bench/bench_cluster.h"
 #include "broker/broker.h"
+#include "broker/broker_cache.h"
 #include "core/conn.h"
+#include "core/schema.h"
+#include "core/value.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -202,6 +216,126 @@ wait_reply (zsock_t *s, uint64_t id, int timeout_ms)
     return code;
 }
 
+/* ---- --nodes: the watch cache alone, index off vs on ----------------------------------------- */
+
+static double
+node_run (schema_registry_t *reg, int nodes, int events, int batch, int index, long *delivered)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://bw-nodes-%d", index);
+    zsock_t *router = zsock_new (ZMQ_ROUTER), *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_sndhwm (router, 0);
+    zsock_set_rcvhwm (dealer, 0);
+    zsock_set_router_mandatory (router, 1);
+    zsock_set_identity (dealer, "D");
+    if (zsock_bind (router, "%s", ep) < 0 || zsock_connect (dealer, "%s", ep) < 0) {
+        fprintf (stderr, "bench_watch: inproc bind/connect failed\n");
+        exit (1);
+    }
+    zframe_t *rid = zframe_new ("D", 1);
+    bcache_t *c = bcache_new (reg, events + 16);
+    bcache_set_watch_index (c, index);
+    char err[256], sel[64];
+    for (int i = 0; i < nodes; i++) {
+        snprintf (sel, sizeof sel, "spec.nodeName=node-%d", i);
+        if (bcache_watch (c, router, rid, (uint64_t) i + 1, "pods", "", NULL, sel, 0, BCACHE_MAX_CREDIT, err, sizeof err)) {
+            fprintf (stderr, "bench_watch: watch: %s\n", err);
+            exit (1);
+        }
+    }
+    /* the events, encoded beforehand as the store sends them: [rev, kind, key, val, create_rev, created] */
+    int nb = (events + batch - 1) / batch;
+    msgpack_sbuffer *bufs = calloc ((size_t) nb, sizeof *bufs);
+    for (int b = 0; b < nb; b++) {
+        msgpack_sbuffer_init (&bufs[b]);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &bufs[b], msgpack_sbuffer_write);
+        int n = b == nb - 1 ? events - b * batch : batch;
+        msgpack_pack_array (&pk, (size_t) n);
+        for (int j = 0; j < n; j++) {
+            int e = b * batch + j;
+            char name[32], node[32], key[96];
+            snprintf (name, sizeof name, "p-%d", e);
+            snprintf (node, sizeof node, "node-%d", e % nodes);
+            snprintf (key, sizeof key, "/registry/pods/default/%s", name);
+            json_t *pod = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod",
+                                     "metadata", "name", name, "namespace", "default", "spec", "nodeName", node,
+                                     "containers", "name", "c", "image", "x");
+            char *val;
+            size_t len;
+            tv_encode (pod, &val, &len);
+            json_decref (pod);
+            msgpack_pack_array (&pk, 6);
+            msgpack_pack_uint64 (&pk, (uint64_t) e + 1);
+            msgpack_pack_int (&pk, 1);
+            msgpack_pack_str (&pk, strlen (key));
+            msgpack_pack_str_body (&pk, key, strlen (key));
+            msgpack_pack_bin (&pk, len);
+            msgpack_pack_bin_body (&pk, val, len);
+            msgpack_pack_uint64 (&pk, (uint64_t) e + 1);
+            msgpack_pack_int (&pk, 1);
+            free (val);
+        }
+    }
+    long got = 0;
+    uint64_t t0 = now_ns ();
+    for (int b = 0; b < nb; b++) {
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        msgpack_unpack_next (&up, bufs[b].data, bufs[b].size, NULL);
+        bcache_apply_events (c, &up.data);
+        msgpack_unpacked_destroy (&up);
+        bcache_pump (c);
+        zframe_t *f;
+        while (zsock_events (dealer) & ZMQ_POLLIN && (f = zframe_recv (dealer))) {
+            tr_env_t e;
+            if (tr_env_decode (&e, zframe_data (f), zframe_size (f), NULL, 0) == TR_OK) {
+                /* watch i+1 pins node-i: the event's pod must be on that node */
+                char want[32];
+                snprintf (want, sizeof want, "node-%llu", (unsigned long long) (e.id - 1));
+                const char *node = tv_str (e.body, "spec.nodeName");
+                if (e.verb == TR_VERB_EVENT && node && !strcmp (node, want))
+                    got++;
+                else
+                    got -= 1000000;
+                tr_env_clear (&e);
+            }
+            zframe_destroy (&f);
+        }
+    }
+    double secs = (double) (now_ns () - t0) / 1e9;
+    for (int b = 0; b < nb; b++)
+        msgpack_sbuffer_destroy (&bufs[b]);
+    free (bufs);
+    if (index && bcache_watchers_indexed (c) != (size_t) nodes)
+        got = -1;
+    bcache_destroy (&c);
+    zframe_destroy (&rid);
+    zsock_destroy (&dealer);
+    zsock_destroy (&router);
+    *delivered = got;
+    return events / secs;
+}
+
+static int
+node_bench (int nodes, int events, int batch)
+{
+    char err[256];
+    schema_registry_t *reg = schema_registry_load_embedded (err, sizeof err);
+    if (!reg) {
+        fprintf (stderr, "bench_watch: schemas: %s\n", err);
+        return 1;
+    }
+    long d0, d1;
+    double before = node_run (reg, nodes, events, batch, 0, &d0);
+    double after = node_run (reg, nodes, events, batch, 1, &d1);
+    printf ("watch cache, %d pod watchers by spec.nodeName, %d pod events in batches of %d: "
+            "every watcher matched %.0f events/s, indexed %.0f events/s (x%.1f); delivered %ld / %ld of %d\n",
+            nodes, events, batch, before, after, after / before, d0, d1, events);
+    schema_registry_destroy (&reg);
+    return d0 == events && d1 == events ? 0 : 3;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -209,10 +343,17 @@ main (int argc, char **argv)
     spread = -1;
     double seconds = 5;
     size_t size = 256;
+    int nodes = 0, events = 20000, batch = 100;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             usage ();
-        if (!strcmp (argv[i], "--members"))
+        if (!strcmp (argv[i], "--nodes"))
+            nodes = atoi (argv[++i]);
+        else if (!strcmp (argv[i], "--events"))
+            events = atoi (argv[++i]);
+        else if (!strcmp (argv[i], "--batch"))
+            batch = atoi (argv[++i]);
+        else if (!strcmp (argv[i], "--members"))
             members = atoi (argv[++i]);
         else if (!strcmp (argv[i], "--watchers"))
             nwatchers = atoi (argv[++i]);
@@ -229,6 +370,8 @@ main (int argc, char **argv)
         else
             usage ();
     }
+    if (nodes > 0)
+        return node_bench (nodes, events, batch > 0 ? batch : 1);
     if (spread < 0)
         spread = members;
     if (members < 1 || members > BC_MAX || nwatchers < 1 || per_conn < 1 || spread < 1 || spread > members ||

@@ -20,6 +20,7 @@ static const kind_info_t kinds[] = {
     {"Node", "nodes", "", 0},            {"ConfigMap", "configmaps", "", 1},
     {"Secret", "secrets", "", 1},        {"Event", "events", "", 1},
     {"Lease", "leases", "coordination.k8s.io", 1},
+    {"PriorityClass", "priorityclasses", "scheduling.k8s.io", 0},
     /* kinds of later issues, named here so that their rules below already hold */
     {"Service", "services", "", 1},      {"Endpoints", "endpoints", "", 1},
     {"EndpointSlice", "endpointslices", "discovery.k8s.io", 1},
@@ -71,7 +72,7 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "nodes", "get list watch patch", R_YES}, /* spec.podCIDR (node IPAM), taints (node lifecycle) */
     {ROLE_CONTROLLER, "nodes/status", "update patch", R_YES},
     {ROLE_CONTROLLER, "leases", "get list watch", R_YES},
-    {ROLE_CONTROLLER, "events", "create", R_YES},
+    {ROLE_CONTROLLER, "events", "create patch", R_YES}, /* patch: a repeated event counted (core/eventcorr.h) */
     {ROLE_CONTROLLER, "services", "get list watch", R_YES},
     {ROLE_CONTROLLER, "endpointslices", "get list watch create update delete", R_YES},
 

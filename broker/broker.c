@@ -3,6 +3,7 @@
  * cache (objects + event ring + watchers) in broker_cache.c. */
 #include "broker/broker.h"
 #include "broker/broker_int.h"
+#include "broker/priority.h"
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -926,6 +927,21 @@ ensure_namespaces (broker_t *b)
         tr_env_init (&req);
         bk_propose (b, NULL, none, &req, key, 1, 1, 0, ns, key, NULL);
     }
+    /* the built-in PriorityClasses (system-cluster-critical, system-node-critical), as the api-server's
+     * scheduling post-start hook makes them */
+    json_t *pc;
+    for (size_t i = 0; (pc = prio_builtin (i)); i++) {
+        char key[300];
+        snprintf (key, sizeof key, "/registry/priorityclasses/%s", tv_str (pc, "metadata.name"));
+        if (bcache_get (b->cache, key, NULL)) {
+            json_decref (pc);
+            continue;
+        }
+        bk_stamp_new (pc);
+        tr_env_t req;
+        tr_env_init (&req);
+        bk_propose (b, NULL, none, &req, key, 1, 1, 0, pc, key, NULL);
+    }
     zframe_destroy (&none);
     /* wait for them before serving: a create in "default" must not race its namespace */
     int64_t deadline = zclock_mono () + 10000;
@@ -977,6 +993,8 @@ broker_thread (zsock_t *pipe, void *arg)
     b.reload_events = zlistx_new ();
     zlistx_set_destructor (b.reload_events, (zlistx_destructor_fn *) zmsg_destroy);
     b.cache = ok ? bcache_new (b.schemas, o->ring_size) : NULL;
+    if (b.cache)
+        bcache_set_ring_limits (b.cache, o->ring_max > 0 ? (size_t) o->ring_max : 0, o->ring_window_ms);
     if (b.cache)
         bk_secrets_init (&b, o->pki_dir);
     b.store = ok ? zsock_new (ZMQ_DEALER) : NULL;

@@ -18,7 +18,10 @@ typedef struct {
     const char *local_endpoints;  /* comma-separated inproc://… and ipc://… (no auth) */
     const char *tcp_endpoint;     /* tcp://host:port or NULL: CURVE */
     const char *pki_dir;          /* server.cert(+_secret) and clients/ certs, for tcp */
-    int ring_size;                /* watch cache events kept; 0 = default 10000 */
+    int ring_size;                /* watch cache events kept at least; 0 = default 10000 */
+    int ring_max;                 /* ... and kept while younger than ring_window_ms, up to this many;
+                                     0 = default 102400 (Kubernetes' watch cache upper bound) */
+    int ring_window_ms;           /* 0 = default 75000 (Kubernetes' eventFreshDuration) */
     int replicated;               /* the store is raft_store: serves `get StoreStatus` */
     int auth_external;            /* the process already runs zauth on pki_dir/clients (one per
                                      process: the replicated store's peer sockets need it too) */

@@ -12,7 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The event ring is sized by events and by time, as Kubernetes' watch cache (capacity between a
+ * lower and an upper bound, grown while its oldest event is younger than eventFreshDuration): it
+ * keeps at least ring_min events, and every event younger than ring_window_ms up to ring_max.
+ * At 10,000 events/s that is 10.24 s of history (102,400 events, Kubernetes' upper bound); at
+ * 1,000 events/s, 75 s. After a burst, events older than the window are dropped down to ring_min
+ * and the array shrinks back. */
 #define DEFAULT_RING 10000
+#define DEFAULT_RING_MAX 102400
+#define DEFAULT_RING_WINDOW_MS 75000
 #define RENEW_RING 8192 /* recent lease renewals kept for watchers that are catching up (at most
                           as many as events in the ring) */
 
@@ -66,6 +74,7 @@ typedef struct {
     char ns[254];
     json_t *obj;  /* new object (DELETED: the last one) */
     json_t *old;  /* previous object for MODIFIED, else NULL */
+    int64_t at;   /* when it entered the ring (zclock_mono, ms) */
     char *enc;    /* obj as msgpack, made at the first send: encoded once for every watcher */
     size_t enc_len;
 } event_t;
@@ -102,6 +111,9 @@ typedef struct {
     long credit;
     int dead;
     char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
+    /* the watch index (see "the watch index" below) */
+    char *ikey;        /* spec.nodeName this pod watcher pins, or NULL: not indexed */
+    void *h_all, *h_plain, *h_idx, *h_dirty; /* its handles in c->watchers, c->plain, its index list, c->dirty */
 } watcher_t;
 
 /* A paged list: the matching objects as of its first page, sorted, held (references) until the
@@ -121,8 +133,14 @@ struct bcache {
     zhashx_t *kinds; /* plural → zhashx (key → entry_t*) */
     event_t *ring;
     size_t cap, start, len;
+    size_t ring_min, ring_max; /* events kept at least / at most */
+    int64_t window_ms;         /* events younger than this are kept (up to ring_max) */
     uint64_t rev;
-    zlistx_t *watchers;
+    zlistx_t *watchers;  /* every watcher */
+    zlistx_t *plain;     /* the watchers not indexed: each pump visits them all */
+    zhashx_t *idx;       /* spec.nodeName → zlistx of the pod watchers that pin it */
+    zlistx_t *dirty;     /* indexed watchers with something to do: the only ones a pump visits */
+    int no_index;        /* bcache_set_watch_index (c, 0): every watcher plain (the old path, for bench_watch) */
     size_t count;
     bcache_open_fn open; /* opens stored values (Secrets encrypted at rest), or NULL */
     void *open_arg;
@@ -228,7 +246,14 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     zhashx_set_destructor (c->kinds, kind_free);
     c->cap = ring_size > 0 ? (size_t) ring_size : DEFAULT_RING;
     c->ring = calloc (c->cap, sizeof *c->ring);
+    c->ring_min = c->cap;
+    c->ring_max = c->cap > DEFAULT_RING_MAX ? c->cap : DEFAULT_RING_MAX;
+    c->window_ms = DEFAULT_RING_WINDOW_MS;
     c->watchers = zlistx_new ();
+    c->plain = zlistx_new ();
+    c->dirty = zlistx_new ();
+    c->idx = zhashx_new ();
+    zhashx_set_destructor (c->idx, (zhashx_destructor_fn *) zlistx_destroy);
     c->rcap = c->cap < RENEW_RING ? c->cap : RENEW_RING;
     c->renewals = calloc (c->rcap, sizeof *c->renewals);
     return c;
@@ -249,6 +274,7 @@ watcher_free (watcher_t **wp)
     watcher_t *w = *wp;
     zframe_destroy (&w->rid);
     free (w->expire);
+    free (w->ikey);
     selector_destroy (&w->lsel);
     fsel_destroy (&w->fsel);
     free (w);
@@ -279,6 +305,9 @@ bcache_destroy (bcache_t **p)
     for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
         watcher_free (&w);
     zlistx_destroy (&c->watchers);
+    zlistx_destroy (&c->plain);
+    zlistx_destroy (&c->dirty);
+    zhashx_destroy (&c->idx);
     zhashx_destroy (&c->kinds);
     free (c);
     *p = NULL;
@@ -397,19 +426,131 @@ bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
     return 0;
 }
 
+/* ---- the watch index ------------------------------------------------------------------------
+ * A node's agent watches pods with spec.nodeName=<node>: with thousands of nodes, matching every
+ * pod event against every such watcher costs watchers × events. Those watchers are indexed by
+ * the node name they pin; a pod event marks dirty only the watchers of the node names of its new
+ * and previous object (a pod bound from "" to X reaches X's watcher, which sees it as ADDED), and
+ * a pump visits the plain watchers plus the dirty ones. Invariant: a clean indexed watcher has no
+ * event in the ring it could receive after its position, so when an event marks it dirty its
+ * position moves up to that event (skipping, unread, what it could not match). */
+
+static void
+mark_dirty (bcache_t *c, watcher_t *w)
+{
+    if (w->ikey && !w->h_dirty)
+        w->h_dirty = zlistx_add_end (c->dirty, w);
+}
+
+static const char *
+node_of (const json_t *obj)
+{
+    const char *n = tv_str (obj, "spec.nodeName");
+    return n ? n : ""; /* as fsel_matches compares a missing field */
+}
+
+static void
+touch_node (bcache_t *c, const char *node, uint64_t rev)
+{
+    zlistx_t *l = zhashx_lookup (c->idx, node);
+    for (watcher_t *w = l ? zlistx_first (l) : NULL; w; w = zlistx_next (l)) {
+        if (w->h_dirty)
+            continue; /* it reads on from where it is */
+        if (w->next_rev < rev)
+            w->next_rev = rev;
+        w->next_seq = c->seq + 1;
+        mark_dirty (c, w);
+    }
+}
+
+static void
+index_event (bcache_t *c, const event_t *ev)
+{
+    if (!zhashx_size (c->idx) || !ev->obj || strcmp (ev->plural, "pods"))
+        return;
+    const char *now = node_of (ev->obj);
+    touch_node (c, now, ev->rev);
+    if (ev->old && strcmp (node_of (ev->old), now))
+        touch_node (c, node_of (ev->old), ev->rev);
+}
+
+/* The node name a watch of pods pins with a positive spec.nodeName requirement, or NULL. */
+static const char *
+fsel_node (const fsel_t *f)
+{
+    for (int i = 0; f && i < f->n; i++)
+        if (!f->req[i].neg && !strcmp (f->req[i].path, "spec.nodeName"))
+            return f->req[i].value;
+    return NULL;
+}
+
+void
+bcache_set_watch_index (bcache_t *c, int on)
+{
+    c->no_index = !on;
+}
+
+size_t
+bcache_watchers_indexed (bcache_t *c)
+{
+    return zlistx_size (c->watchers) - zlistx_size (c->plain);
+}
+
+void
+bcache_set_ring_limits (bcache_t *c, size_t max_events, int64_t window_ms)
+{
+    if (max_events)
+        c->ring_max = max_events > c->ring_min ? max_events : c->ring_min;
+    if (window_ms > 0)
+        c->window_ms = window_ms;
+}
+
+size_t
+bcache_ring_capacity (bcache_t *c)
+{
+    return c->cap;
+}
+
+static void
+ring_drop_oldest (bcache_t *c)
+{
+    event_t *old = &c->ring[c->start];
+    json_decref (old->obj);
+    json_decref (old->old);
+    free (old->enc);
+    c->start = (c->start + 1) % c->cap;
+    c->len--;
+}
+
+static void
+ring_resize (bcache_t *c, size_t cap)
+{
+    event_t *r = calloc (cap, sizeof *r);
+    for (size_t i = 0; i < c->len; i++)
+        r[i] = c->ring[(c->start + i) % c->cap];
+    free (c->ring);
+    c->ring = r;
+    c->cap = cap;
+    c->start = 0;
+}
+
 static void
 ring_push (bcache_t *c, event_t *ev)
 {
+    int64_t now = zclock_mono ();
+    ev->at = now;
+    while (c->len > c->ring_min && now - c->ring[c->start].at > c->window_ms)
+        ring_drop_oldest (c); /* older than the window: only ring_min events are kept regardless */
     if (c->len == c->cap) {
-        event_t *old = &c->ring[c->start];
-        json_decref (old->obj);
-        json_decref (old->old);
-        free (old->enc);
-        c->start = (c->start + 1) % c->cap;
-        c->len--;
-    }
+        if (c->cap < c->ring_max && now - c->ring[c->start].at <= c->window_ms)
+            ring_resize (c, c->cap * 2 < c->ring_max ? c->cap * 2 : c->ring_max);
+        else
+            ring_drop_oldest (c);
+    } else if (c->cap > c->ring_min && c->len < c->cap / 4)
+        ring_resize (c, c->cap / 2 > c->ring_min ? c->cap / 2 : c->ring_min);
     c->ring[(c->start + c->len) % c->cap] = *ev;
     c->len++;
+    index_event (c, ev);
 }
 
 void
@@ -796,7 +937,19 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->next_rev = next;
     w->next_seq = c->seq + 1;
     w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
-    zlistx_add_end (c->watchers, w);
+    w->h_all = zlistx_add_end (c->watchers, w);
+    const char *node = !c->no_index && !strcmp (plural, "pods") ? fsel_node (w->fsel) : NULL;
+    if (node) {
+        w->ikey = strdup (node);
+        zlistx_t *l = zhashx_lookup (c->idx, node);
+        if (!l) {
+            l = zlistx_new ();
+            zhashx_insert (c->idx, node, l);
+        }
+        w->h_idx = zlistx_add_end (l, w);
+        mark_dirty (c, w); /* its first pump reads what it asked for since from_rv */
+    } else
+        w->h_plain = zlistx_add_end (c->plain, w);
     return 0;
 }
 
@@ -815,8 +968,10 @@ void
 bcache_unwatch (bcache_t *c, zframe_t *rid, uint64_t id)
 {
     watcher_t *w = find_watcher (c, rid, id);
-    if (w)
+    if (w) {
         w->dead = 1;
+        mark_dirty (c, w);
+    }
 }
 
 void
@@ -825,6 +980,8 @@ bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
     watcher_t *w = find_watcher (c, rid, id);
     if (w && credit > 0) /* compared before adding: a client's huge grant must not overflow */
         w->credit = credit < BCACHE_MAX_CREDIT - w->credit ? w->credit + credit : BCACHE_MAX_CREDIT;
+    if (w)
+        mark_dirty (c, w); /* cheap: a clean one finds nothing to send */
 }
 
 size_t
@@ -839,6 +996,7 @@ bcache_unwatch_client (bcache_t *c, zsock_t *sock, zframe_t *rid, const char *wh
              * from it later is answered watchesCut) */
             send_expired (c, w);
             w->dead = 1;
+            mark_dirty (c, w);
             n++;
         }
     return n;
@@ -980,9 +1138,11 @@ bcache_reset (bcache_t *c)
 {
     /* every watcher is owed an EXPIRED: sent now, or by the pumps that follow once its pipe has
      * room (such a watcher is sent nothing else) */
-    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
+    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers)) {
         if (!w->dead && !w->expire)
             w->expire = strdup ("watch cut: the store was restored from a snapshot; relist");
+        mark_dirty (c, w);
+    }
     bcache_pump (c); /* sends them, drops the dead watchers */
     for (size_t i = 0; i < c->len; i++) {
         event_t *e = &c->ring[(c->start + i) % c->cap];
@@ -1007,21 +1167,44 @@ bcache_reset (bcache_t *c)
     c->rev = 0;
 }
 
+/* Drops a dead watcher from every list it is in. */
+static void
+watcher_remove (bcache_t *c, watcher_t *w)
+{
+    if (w->h_idx) {
+        zlistx_t *l = zhashx_lookup (c->idx, w->ikey);
+        zlistx_delete (l, w->h_idx);
+        if (!zlistx_size (l))
+            zhashx_delete (c->idx, w->ikey);
+    }
+    if (w->h_plain)
+        zlistx_delete (c->plain, w->h_plain);
+    if (w->h_dirty)
+        zlistx_delete (c->dirty, w->h_dirty);
+    zlistx_delete (c->watchers, w->h_all);
+    watcher_free (&w);
+}
+
 size_t
 bcache_pump (bcache_t *c)
 {
     c->paused = 0;
-    watcher_t *w = zlistx_first (c->watchers);
-    while (w) {
-        if (!w->dead)
-            pump_one (c, w);
-        if (w->dead) {
-            zlistx_delete (c->watchers, zlistx_cursor (c->watchers));
-            watcher_free (&w);
-            w = zlistx_first (c->watchers); /* restart: the cursor died with the node */
-            continue;
+    zlistx_t *lists[2] = {c->plain, c->dirty};
+    for (int k = 0; k < 2; k++) {
+        watcher_t *w = zlistx_first (lists[k]);
+        while (w) {
+            size_t paused = c->paused;
+            if (!w->dead)
+                pump_one (c, w);
+            watcher_t *next = zlistx_next (lists[k]); /* deleting w below leaves the cursor on next */
+            if (w->dead)
+                watcher_remove (c, w);
+            else if (k == 1 && !w->expire && c->paused == paused && w->next_rev > c->rev) {
+                zlistx_delete (c->dirty, w->h_dirty); /* caught up: clean until an event touches it */
+                w->h_dirty = NULL;
+            }
+            w = next;
         }
-        w = zlistx_next (c->watchers);
     }
     return c->paused;
 }

@@ -95,6 +95,17 @@ void bcache_foreach_in_namespace (bcache_t *self, const char *ns,
                                   void (*fn) (void *arg, const char *key, const json_t *obj, uint64_t mod_rev),
                                   void *arg);
 
+/* The watch index (pod watchers by the spec.nodeName they pin) is on by default; off, every
+ * watcher is matched against every event (the path before it, kept for bench_watch). Set before
+ * the first watch. */
+void bcache_set_watch_index (bcache_t *self, int on);
+size_t bcache_watchers_indexed (bcache_t *self);
+
+/* The event ring (see broker_cache.c): ring_size events at least (bcache_new), every event younger
+ * than window_ms (default 75 s) up to max_events (default 102,400). 0 leaves a limit as it is. */
+void bcache_set_ring_limits (bcache_t *self, size_t max_events, int64_t window_ms);
+size_t bcache_ring_capacity (bcache_t *self);
+
 size_t bcache_count (bcache_t *self);
 uint64_t bcache_revision (bcache_t *self);
 size_t bcache_watchers (bcache_t *self);

@@ -11,6 +11,7 @@
 #include "core/value.h"
 #include "broker/immutable.h"
 #include "broker/lease.h"
+#include "broker/priority.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -237,6 +238,43 @@ validate (rq_t *r, json_t *obj)
     return 0;
 }
 
+/* The PriorityClasses (a new array) for the Priority admission plugin. */
+static json_t *
+priority_classes (rq_t *r)
+{
+    json_t *items = NULL;
+    uint64_t rev;
+    char err[128];
+    if (bcache_list (r->b->cache, "priorityclasses", "", NULL, NULL, &items, &rev, err, sizeof err))
+        return json_array ();
+    return items;
+}
+
+/* Admission of a Pod create (Priority) and of a PriorityClass create or update: 0, or -1 replied. */
+static int
+priority_admission (rq_t *r, json_t *obj, const json_t *cur)
+{
+    const char *k = schema_kind_name (r->sk), *name = tv_str (obj, "metadata.name");
+    int pod = !strcmp (k, "Pod");
+    if (!pod && strcmp (k, "PriorityClass"))
+        return 0;
+    if (pod && cur)
+        return 0; /* on update the pod spec is immutable */
+    json_t *classes = priority_classes (r);
+    char err[512];
+    int forbidden = 1, rc = pod ? prio_admit_pod (obj, classes, err, sizeof err)
+                                : prio_class_check (obj, cur, classes, &forbidden, err, sizeof err);
+    json_decref (classes);
+    if (!rc)
+        return 0;
+    if (forbidden)
+        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0, "%s \"%s\" is forbidden: %s", schema_kind_plural (r->sk),
+                  name ? name : "", err);
+    else
+        bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", k, name ? name : "", err);
+    return -1;
+}
+
 void
 bk_h_create (rq_t *r)
 {
@@ -281,6 +319,10 @@ bk_h_create (rq_t *r)
     }
     if (*ns && !bk_ns_exists (r->b, ns)) {
         bk_reply (r->sock, r->rid, r->req, TR_NOT_FOUND, NULL, 0, "namespaces \"%s\" not found", ns);
+        json_decref (obj);
+        return;
+    }
+    if (priority_admission (r, obj, NULL)) {
         json_decref (obj);
         return;
     }
@@ -371,6 +413,10 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
     if (immutable_check (schema_kind_name (r->sk), cur, next, sub, err, sizeof err)) {
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
                   name ? name : "", err);
+        json_decref (next);
+        return;
+    }
+    if (sub == IMM_SUB_NONE && priority_admission (r, next, cur)) {
         json_decref (next);
         return;
     }
@@ -541,6 +587,11 @@ bk_h_delete (rq_t *r)
         return;
     if (bk_authorize (r, cur, NULL, r->req->name))
         return;
+    if (!strcmp (schema_kind_name (r->sk), "PriorityClass") && prio_is_builtin (r->req->name)) {
+        bk_reply (r->sock, r->rid, r->req, TR_FORBIDDEN, NULL, 0,
+                  "priorityclasses \"%s\" is forbidden: this is a system priority class and cannot be deleted", r->req->name);
+        return;
+    }
     if (r->req->rv && r->req->rv != mod_rev) {
         bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0, "Operation cannot be fulfilled on %s: precondition failed",
                   r->what);

@@ -92,6 +92,11 @@ apply_one (cli_t *g, json_t *obj, int quiet)
             const char *node = tv_str (rep.body, "spec.nodeName");
             if (node && *node && !tv_get (req.body, "spec.nodeName") && json_is_object (tv_get (req.body, "spec")))
                 tv_set_str (req.body, "spec.nodeName", node);
+            /* and its priority, set by the Priority admission plugin at create */
+            static const char *const prio[] = {"spec.priority", "spec.priorityClassName", "spec.preemptionPolicy"};
+            for (int i = 0; i < 3 && !strcmp (tv_str (obj, "kind") ? tv_str (obj, "kind") : "", "Pod"); i++)
+                if (tv_get (rep.body, prio[i]) && !tv_get (req.body, prio[i]) && json_is_object (tv_get (req.body, "spec")))
+                    tv_set (req.body, prio[i], json_deep_copy (tv_get (rep.body, prio[i])));
             /* likewise a Node's podCIDR, set once by the node IPAM (broker/immutable.c) */
             static const char *const cidr[] = {"spec.podCIDR", "spec.podCIDRs"};
             for (int i = 0; i < 2 && !strcmp (tv_str (obj, "kind") ? tv_str (obj, "kind") : "", "Node"); i++)

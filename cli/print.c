@@ -250,6 +250,9 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
         t.head[c++] = "MESSAGE";
     } else if (!strcmp (kind, "Lease")) {
         t.head[c++] = "NAME", t.head[c++] = "HOLDER", t.head[c++] = "AGE";
+    } else if (!strcmp (kind, "PriorityClass")) {
+        t.head[c++] = "NAME", t.head[c++] = "VALUE", t.head[c++] = "GLOBAL-DEFAULT", t.head[c++] = "AGE",
+        t.head[c++] = "PREEMPTIONPOLICY";
     } else if (!strcmp (kind, "Service")) {
         t.head[c++] = "NAME", t.head[c++] = "TYPE", t.head[c++] = "CLUSTER-IP", t.head[c++] = "EXTERNAL-IP",
         t.head[c++] = "PORT(S)", t.head[c++] = "AGE";
@@ -338,6 +341,11 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
             t_set (&t, k++, obj), t_set (&t, k++, tv_str (it, "message"));
         } else if (!strcmp (kind, "Lease")) {
             t_set (&t, k++, name), t_set (&t, k++, tv_str (it, "spec.holderIdentity")), t_set (&t, k++, age);
+        } else if (!strcmp (kind, "PriorityClass")) {
+            char v[32];
+            snprintf (v, sizeof v, "%lld", (long long) tv_int (it, "value", 0));
+            t_set (&t, k++, name), t_set (&t, k++, v), t_set (&t, k++, tv_bool (it, "globalDefault", 0) ? "true" : "false");
+            t_set (&t, k++, age), t_set (&t, k++, tv_str (it, "preemptionPolicy"));
         } else if (!strcmp (kind, "Service")) {
             service_cells (it, &t, &k, name, age, o->wide);
         } else if (!strcmp (kind, "EndpointSlice")) {

@@ -578,11 +578,211 @@ one_handler (const json_t *h, const char *at, char *err, size_t errlen)
     return -1;
 }
 
+/* ValidateNodeSelectorRequirement / ValidateNodeFieldSelectorRequirement of Kubernetes */
+static int
+node_requirement (const json_t *rq, int field, const char *at, char *err, size_t errlen)
+{
+    const char *op = tv_str (rq, "operator"), *key = tv_str (rq, "key");
+    size_t nv = json_array_size (json_object_get (rq, "values"));
+    if (!op || !key)
+        return 0; /* the schema said Required value */
+    if (field) {
+        if (strcmp (key, "metadata.name")) {
+            snprintf (err, errlen, "%s.key: Invalid value: \"%.100s\": not a valid field selector key", at, key);
+            return -1;
+        }
+        if (strcmp (op, "In") && strcmp (op, "NotIn")) {
+            snprintf (err, errlen, "%s.operator: Invalid value: \"%s\": not a valid selector operator", at, op);
+            return -1;
+        }
+        if (nv != 1) {
+            snprintf (err, errlen, "%s.values: Required value: must be only one value when `operator` is 'In' or 'NotIn' for node field selector", at);
+            return -1;
+        }
+        return 0;
+    }
+    if (!key[0]) {
+        snprintf (err, errlen, "%s.key: Invalid value: \"\": name part must be non-empty", at);
+        return -1;
+    }
+    if ((!strcmp (op, "In") || !strcmp (op, "NotIn")) && !nv) {
+        snprintf (err, errlen, "%s.values: Required value: must be specified when `operator` is 'In' or 'NotIn'", at);
+        return -1;
+    }
+    if ((!strcmp (op, "Exists") || !strcmp (op, "DoesNotExist")) && nv) {
+        snprintf (err, errlen, "%s.values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'", at);
+        return -1;
+    }
+    if ((!strcmp (op, "Gt") || !strcmp (op, "Lt")) && nv != 1) {
+        snprintf (err, errlen, "%s.values: Required value: must be specified single value when `operator` is 'Lt' or 'Gt'", at);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+node_term (const json_t *term, const char *at, char *err, size_t errlen)
+{
+    static const char *const lists[] = {"matchExpressions", "matchFields"};
+    char p[400];
+    for (int f = 0; f < 2; f++) {
+        size_t i;
+        json_t *rq;
+        json_array_foreach (json_object_get (term, lists[f]), i, rq) {
+            snprintf (p, sizeof p, "%s.%s[%zu]", at, lists[f], i);
+            if (node_requirement (rq, f, p, err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+label_selector_rule (const json_t *sel, const char *at, char *err, size_t errlen)
+{
+    if (!json_is_object (sel))
+        return 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get (sel, "matchExpressions"), i, e) {
+        const char *op = tv_str (e, "operator");
+        size_t nv = json_array_size (json_object_get (e, "values"));
+        if (op && (!strcmp (op, "In") || !strcmp (op, "NotIn")) && !nv) {
+            snprintf (err, errlen, "%s.matchExpressions[%zu].values: Required value: must be specified when `operator` is 'In' or 'NotIn'", at, i);
+            return -1;
+        }
+        if (op && (!strcmp (op, "Exists") || !strcmp (op, "DoesNotExist")) && nv) {
+            snprintf (err, errlen, "%s.matchExpressions[%zu].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'", at, i);
+            return -1;
+        }
+    }
+    char serr[256];
+    selector_t *s = selector_from_object (sel, serr, sizeof serr);
+    if (!s) {
+        snprintf (err, errlen, "%s: Invalid value: %s", at, serr);
+        return -1;
+    }
+    selector_destroy (&s);
+    return 0;
+}
+
+static int
+pod_affinity_term (const json_t *t, const char *at, char *err, size_t errlen)
+{
+    char p[400];
+    const char *tk = tv_str (t, "topologyKey");
+    if (tk && !tk[0]) {
+        snprintf (err, errlen, "%s.topologyKey: Required value: can not be empty", at);
+        return -1;
+    }
+    snprintf (p, sizeof p, "%s.labelSelector", at);
+    if (label_selector_rule (json_object_get (t, "labelSelector"), p, err, errlen))
+        return -1;
+    snprintf (p, sizeof p, "%s.namespaceSelector", at);
+    return label_selector_rule (json_object_get (t, "namespaceSelector"), p, err, errlen);
+}
+
+/* Kubernetes' validateAffinity: node selector terms, pod (anti-)affinity terms */
+static int
+affinity_rules (const json_t *aff, const char *at, char *err, size_t errlen)
+{
+    char p[400];
+    size_t i;
+    json_t *x;
+    const json_t *na = json_object_get (aff, "nodeAffinity");
+    json_array_foreach (tv_get (na, "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"), i, x) {
+        snprintf (p, sizeof p, "%s.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[%zu]", at, i);
+        if (node_term (x, p, err, errlen))
+            return -1;
+    }
+    json_array_foreach (json_object_get (na, "preferredDuringSchedulingIgnoredDuringExecution"), i, x) {
+        snprintf (p, sizeof p, "%s.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[%zu].preference", at, i);
+        if (node_term (json_object_get (x, "preference"), p, err, errlen))
+            return -1;
+    }
+    static const char *const kinds[] = {"podAffinity", "podAntiAffinity"};
+    for (int k = 0; k < 2; k++) {
+        const json_t *pa = json_object_get (aff, kinds[k]);
+        json_array_foreach (json_object_get (pa, "requiredDuringSchedulingIgnoredDuringExecution"), i, x) {
+            snprintf (p, sizeof p, "%s.%s.requiredDuringSchedulingIgnoredDuringExecution[%zu]", at, kinds[k], i);
+            if (pod_affinity_term (x, p, err, errlen))
+                return -1;
+        }
+        json_array_foreach (json_object_get (pa, "preferredDuringSchedulingIgnoredDuringExecution"), i, x) {
+            snprintf (p, sizeof p, "%s.%s.preferredDuringSchedulingIgnoredDuringExecution[%zu].podAffinityTerm", at, kinds[k], i);
+            if (pod_affinity_term (json_object_get (x, "podAffinityTerm"), p, err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Kubernetes' validateTopologySpreadConstraints */
+static int
+spread_rules (const json_t *list, const char *at, char *err, size_t errlen)
+{
+    size_t i, j;
+    json_t *c, *o, *k;
+    char p[400];
+    json_array_foreach (list, i, c) {
+        snprintf (p, sizeof p, "%s[%zu]", at, i);
+        const char *tk = tv_str (c, "topologyKey"), *wu = tv_str (c, "whenUnsatisfiable");
+        if (tk && !tk[0]) {
+            snprintf (err, errlen, "%s.topologyKey: Required value: can not be empty", p);
+            return -1;
+        }
+        const json_t *md = json_object_get (c, "minDomains");
+        if (json_is_integer (md) && wu && strcmp (wu, "DoNotSchedule")) {
+            snprintf (err, errlen, "%s.minDomains: Invalid value: %lld: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not %s",
+                      p, (long long) json_integer_value (md), wu);
+            return -1;
+        }
+        for (j = 0; j < i; j++) {
+            o = json_array_get (list, j);
+            if (tk && wu && tv_str (o, "topologyKey") && tv_str (o, "whenUnsatisfiable") &&
+                !strcmp (tk, tv_str (o, "topologyKey")) && !strcmp (wu, tv_str (o, "whenUnsatisfiable"))) {
+                snprintf (err, errlen, "%s: Duplicate value: \"{%.100s, %s}\"", p, tk, wu);
+                return -1;
+            }
+        }
+        char q[450];
+        snprintf (q, sizeof q, "%s.labelSelector", p);
+        const json_t *sel = json_object_get (c, "labelSelector");
+        if (label_selector_rule (sel, q, err, errlen))
+            return -1;
+        json_array_foreach (json_object_get (c, "matchLabelKeys"), j, k) {
+            const char *key = json_string_value (k);
+            if (!json_is_object (sel)) {
+                snprintf (err, errlen, "%s.matchLabelKeys: Forbidden: must not be specified when labelSelector is not set", p);
+                return -1;
+            }
+            size_t m;
+            json_t *e;
+            int dup = key && json_object_get (json_object_get (sel, "matchLabels"), key) != NULL;
+            json_array_foreach (json_object_get (sel, "matchExpressions"), m, e) dup |= key && tv_str (e, "key") && !strcmp (key, tv_str (e, "key"));
+            if (dup) {
+                snprintf (err, errlen, "%s.matchLabelKeys[%zu]: Invalid value: \"%.100s\": exists in both matchLabelKeys and labelSelector", p, j, key);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int
 pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
 {
     if (!json_is_object (spec))
         return 0;
+    {
+        char p[300];
+        snprintf (p, sizeof p, "%s.affinity", at);
+        if (affinity_rules (json_object_get (spec, "affinity"), p, err, errlen))
+            return -1;
+        snprintf (p, sizeof p, "%s.topologySpreadConstraints", at);
+        if (spread_rules (json_object_get (spec, "topologySpreadConstraints"), p, err, errlen))
+            return -1;
+    }
     static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
     static const char *const hooks[] = {"postStart", "preStop"};
     size_t ci;

@@ -1,4 +1,5 @@
 /* agent_actor — see agent_actor.h. */
+#include "core/eventrec.h"
 #include "actors/agent/agent_int.h"
 #include "actors/agent/poddns.h"
 #include "actors/dns/dns_actor.h"
@@ -311,14 +312,9 @@ ag_pod_event (troupe_ctx_t *ctx, agent_t *a, const char *ns, const char *name, c
 {
     json_t *pod = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
                              "namespace", ns, "uid", uid ? uid : "");
-    tr_env_t ev;
-    tr_env_init (&ev);
-    ev.verb = TR_VERB_CREATE;
-    strcpy (ev.kind, "Event");
-    snprintf (ev.ns, sizeof ev.ns, "%s", ns);
-    ev.body = tr_event_new (pod, type, reason, msg, "kubelet", a->node, troupe_now_ms ());
-    troupe_request (ctx, &ev, NULL, NULL);
-    tr_env_clear (&ev);
+    if (!a->events)
+        a->events = tr_recorder_new ();
+    tr_record (a->events, ctx, tr_event_new (pod, type, reason, msg, "kubelet", a->node, troupe_now_ms ()));
     json_decref (pod);
 }
 
@@ -1526,6 +1522,7 @@ agent_destroy (void **p)
     agent_t *a = *p;
     if (!a)
         return;
+    tr_recorder_destroy (&a->events);
     json_decref (a->runtime);
     json_decref (a->lease);
     json_decref (a->backoff);

@@ -103,6 +103,7 @@ typedef struct {
     char cluster_dns[256];      /* clusterDNS (--cluster-dns, default 10.96.0.10; "" none) */
     char cluster_domain[256];   /* clusterDomain (default cluster.local) */
     char resolv_conf[512];      /* resolvConf (default /etc/resolv.conf) */
+    struct tr_recorder *events; /* the kubelet's event recorder (core/eventrec.h), made at the first event */
 } agent_t;
 
 /* ---- probes and hooks in flight (agent_probes.c) ---- */

@@ -5,7 +5,9 @@
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
 #include "actors/controllers/nodeipam.h"
+#include "actors/controllers/podindex.h"
 #include "actors/controllers/replicaset.h"
+#include "core/eventrec.h"
 #include "core/log.h"
 #include "core/value.h"
 #include "core/workqueue.h"
@@ -29,6 +31,8 @@ typedef struct {
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
+    podindex_t pidx;  /* pods by controller, orphans by namespace (podindex.h) */
+    tr_recorder_t *rec; /* the controllers' Events, aggregated and rate limited (core/eventrec.h) */
 } ctl_t;
 
 /* One sync of a key: its requests in flight. When the last is answered the key's back-off is
@@ -41,6 +45,13 @@ typedef struct {
     int failed;
 } sync_t;
 
+/* A ReplicaSet sync's pod creations, sent in slow-start batches (replicaset.h). */
+typedef struct {
+    rs_slowstart_t st;
+    json_t *bodies;   /* the pods to create, in order */
+    char ns[TR_NAME_MAX + 1];
+} slow_t;
+
 typedef struct {
     ctl_t *c;
     sync_t *sync;
@@ -48,7 +59,10 @@ typedef struct {
     tr_verb_t verb;
     char kind[32];
     json_t *obj;      /* for events after a create */
+    slow_t *slow;     /* a slow-start creation, or NULL */
 } done_t;
+
+static void slow_send (ctl_t *c, troupe_ctx_t *ctx, sync_t *sync, slow_t *slow, const json_t *owner, const char *key);
 
 static void
 key_of (const json_t *o, char *buf, size_t len)
@@ -145,9 +159,24 @@ pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
 }
 
 static void
+pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
+{
+    podindex_put (&((ctl_t *) self)->pidx, pod);
+    pod_changed (self, ctx, pod);
+}
+
+static void
 pod_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
 {
     (void) old;
+    podindex_put (&((ctl_t *) self)->pidx, pod);
+    pod_changed (self, ctx, pod);
+}
+
+static void
+pod_deleted (void *self, troupe_ctx_t *ctx, const json_t *pod)
+{
+    podindex_del (&((ctl_t *) self)->pidx, pod);
     pod_changed (self, ctx, pod);
 }
 
@@ -265,6 +294,24 @@ list_ns (troupe_informer_t *inf, const char *ns)
     return c.out;
 }
 
+/* Appends the informer's pods named in set ("ns/name" keys, podindex.h) to out. */
+static void
+add_indexed (ctl_t *c, json_t *out, const json_t *set)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *) set, k, v) {
+        const char *slash = strchr (k, '/');
+        char ns[254];
+        if (!slash)
+            continue;
+        snprintf (ns, sizeof ns, "%.*s", (int) (slash - k), k);
+        const json_t *p = troupe_informer_get (c->pods, ns, slash + 1);
+        if (p)
+            json_array_append (out, (json_t *) p);
+    }
+}
+
 static void
 action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
@@ -275,14 +322,7 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod") && d->obj) {
             char msg[400];
             snprintf (msg, sizeof msg, "Created pod: %s", tv_str (reply->body, "metadata.name"));
-            tr_env_t ev;
-            tr_env_init (&ev);
-            ev.verb = TR_VERB_CREATE;
-            strcpy (ev.kind, "Event");
-            snprintf (ev.ns, sizeof ev.ns, "%s", tv_str (d->obj, "metadata.namespace"));
-            ev.body = ctrl_event (d->obj, "Normal", "SuccessfulCreate", msg, "replicaset-controller", now);
-            troupe_request (ctx, &ev, NULL, NULL);
-            tr_env_clear (&ev);
+            tr_record (c->rec, ctx, ctrl_event (d->obj, "Normal", "SuccessfulCreate", msg, "replicaset-controller", now));
         }
     } else if (reply->code != TR_NOT_FOUND || d->verb != TR_VERB_DELETE) {
         if (d->verb == TR_VERB_CREATE && !strcmp (d->kind, "Pod")) {
@@ -298,21 +338,87 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (d->sync->queue == 'i' && d->verb == TR_VERB_PATCH)
             nodeipam_failed (&c->ipam, d->key); /* its subnet is free again; retried next round */
     }
+    if (d->slow) {
+        rs_slowstart_result (&d->slow->st, reply->code == TR_OK);
+        if (!d->slow->st.inflight)
+            slow_send (c, ctx, d->sync, d->slow, d->obj, d->key); /* the next batch, or the end */
+    }
     if (--d->sync->pending == 0)
         sync_end (c, ctx, d->sync);
     json_decref (d->obj);
     free (d);
 }
 
+/* Sends the slow-start's next batch; at its end, lowers the expectations by the creations it
+ * skipped and releases its hold on the sync. */
+static void
+slow_send (ctl_t *c, troupe_ctx_t *ctx, sync_t *sync, slow_t *slow, const json_t *owner, const char *key)
+{
+    int n = rs_slowstart_next (&slow->st);
+    for (int k = 0; k < n; k++) {
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "Pod");
+        snprintf (req.ns, sizeof req.ns, "%s", slow->ns);
+        req.body = json_incref (json_array_get (slow->bodies, (size_t) (slow->st.sent - n + k)));
+        done_t *d = calloc (1, sizeof *d);
+        d->c = c;
+        d->sync = sync;
+        snprintf (d->key, sizeof d->key, "%s", key);
+        d->verb = TR_VERB_CREATE;
+        strcpy (d->kind, "Pod");
+        d->obj = owner ? json_incref ((json_t *) owner) : NULL;
+        d->slow = slow;
+        sync->pending++;
+        if (troupe_request (ctx, &req, action_done, d)) { /* not queued: counts as a failure */
+            sync->pending--;
+            sync->failed = 1;
+            json_t *e = json_object_get (c->expect, key);
+            if (e)
+                json_object_set_new (e, "want", json_integer (tv_int (e, "want", 1) - 1));
+            rs_slowstart_result (&slow->st, 0);
+            json_decref (d->obj);
+            free (d);
+        }
+        tr_env_clear (&req);
+    }
+    if (!rs_slowstart_finished (&slow->st))
+        return;
+    int skipped = rs_slowstart_skipped (&slow->st);
+    if (skipped) {
+        json_t *e = json_object_get (c->expect, key);
+        if (e)
+            json_object_set_new (e, "want", json_integer (tv_int (e, "want", 0) - skipped));
+        TR_WARN (A, "replicaset %s: %d pod creations skipped after a failed batch", key, skipped);
+        sync->failed = 1;
+    }
+    json_decref (slow->bodies);
+    free (slow);
+    if (--sync->pending == 0)
+        sync_end (c, ctx, sync);
+}
+
 static void
 send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, const char *key, const json_t *owner)
 {
+    slow_t *slow = NULL;
     sync_t *sync = calloc (1, sizeof *sync);
     sync->queue = queue;
     snprintf (sync->key, sizeof sync->key, "%s", key);
     sync->pending = 1; /* held until every request below is sent */
     for (size_t i = 0; i < acts->n; i++) {
         ctrl_action_t *a = &acts->v[i];
+        if (queue == 'r' && a->verb == TR_VERB_CREATE && !strcmp (a->kind, "Pod")) {
+            if (!slow) {
+                slow = calloc (1, sizeof *slow);
+                slow->bodies = json_array ();
+                snprintf (slow->ns, sizeof slow->ns, "%s", a->ns);
+            }
+            json_array_append_new (slow->bodies, a->body);
+            a->body = NULL;
+            continue;
+        }
         tr_env_t req;
         tr_env_init (&req);
         req.verb = a->verb;
@@ -332,7 +438,8 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
         snprintf (d->kind, sizeof d->kind, "%s", a->kind);
         d->obj = owner ? json_incref ((json_t *) owner) : NULL;
         if (!strcmp (a->kind, "Event")) { /* fire and forget: d is not needed, nor its owner reference */
-            troupe_request (ctx, &req, NULL, NULL);
+            tr_record (c->rec, ctx, req.body);
+            req.body = NULL;
             json_decref (d->obj);
             free (d);
         } else {
@@ -345,6 +452,11 @@ send_actions (ctl_t *c, troupe_ctx_t *ctx, ctrl_actions_t *acts, char queue, con
             }
         }
         tr_env_clear (&req);
+    }
+    if (slow) {
+        rs_slowstart_init (&slow->st, (int) json_array_size (slow->bodies));
+        sync->pending++; /* held by the slow start until its last batch is answered */
+        slow_send (c, ctx, sync, slow, owner, key);
     }
     if (--sync->pending == 0)
         sync_end (c, ctx, sync);
@@ -364,7 +476,10 @@ sync_rs (ctl_t *c, troupe_ctx_t *ctx, const char *key)
         json_object_del (c->expect, key);
         return;
     }
-    json_t *pods = list_ns (c->pods, ns);
+    /* its own pods and the namespace's orphans: what rs_reconcile can act on (others' are skipped) */
+    json_t *pods = json_array ();
+    add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
+    add_indexed (c, pods, podindex_orphans (&c->pidx, ns));
     json_t *e = json_object_get (c->expect, key);
     rs_expect_t exp = {0};
     if (e) {
@@ -397,7 +512,11 @@ sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     const json_t *d = troupe_informer_get (c->deploys, ns, name);
     if (!d)
         return;
-    json_t *rss = list_ns (c->rss, ns), *pods = list_ns (c->pods, ns);
+    json_t *rss = list_ns (c->rss, ns), *pods = json_array ();
+    size_t i;
+    json_t *rs;
+    json_array_foreach (rss, i, rs) /* deploy_reconcile counts the pods of each ReplicaSet */
+        add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
     ctrl_actions_t acts = {0};
     deploy_reconcile (d, rss, pods, troupe_now_ms (), &acts);
     send_actions (c, ctx, &acts, 'd', key, d);
@@ -650,9 +769,11 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->dq = workqueue_new ();
     c->svcq = workqueue_new ();
     c->expect = json_object ();
+    podindex_init (&c->pidx);
+    c->rec = tr_recorder_new ();
     troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
     troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
-    troupe_handlers_t ph = {pod_changed, pod_updated, pod_changed, synced};
+    troupe_handlers_t ph = {pod_added, pod_updated, pod_deleted, synced};
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
@@ -680,6 +801,8 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->dq);
     workqueue_destroy (&c->svcq);
     json_decref (c->expect);
+    podindex_destroy (&c->pidx);
+    tr_recorder_destroy (&c->rec);
     nodeipam_clear (&c->ipam);
     free (c);
     *p = NULL;

@@ -122,6 +122,10 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
     }
     if (!deleting && !blocked) {
         long diff = (long) want - (long) nactive;
+        if (diff > RS_BURST_REPLICAS)
+            diff = RS_BURST_REPLICAS;
+        if (diff < -RS_BURST_REPLICAS)
+            diff = -RS_BURST_REPLICAS;
         if (diff > 0) {
             for (long k = 0; k < diff; k++)
                 ctrl_actions_add (out, TR_VERB_CREATE, "Pod", ns, NULL, 0, pod_from_template (rs), name);
@@ -140,7 +144,7 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
         }
         if (exp && diff) {
             exp->active = 1;
-            exp->want = (int) want;
+            exp->want = (int) ((long) nactive + diff);
             exp->up = diff > 0;
             exp->deadline = now_ms + RS_EXPECTATION_TIMEOUT_MS;
         }
@@ -155,4 +159,45 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
     else
         json_decref (status);
     return decided;
+}
+
+void
+rs_slowstart_init (rs_slowstart_t *s, int total)
+{
+    *s = (rs_slowstart_t) {.total = total, .batch = 1};
+}
+
+int
+rs_slowstart_next (rs_slowstart_t *s)
+{
+    if (s->inflight || s->failed || s->sent >= s->total)
+        return 0;
+    int n = s->total - s->sent < s->batch ? s->total - s->sent : s->batch;
+    s->sent += n;
+    s->inflight += n;
+    s->batch *= 2;
+    return n;
+}
+
+void
+rs_slowstart_result (rs_slowstart_t *s, int ok)
+{
+    if (s->inflight > 0)
+        s->inflight--;
+    if (ok)
+        s->ok++;
+    else
+        s->failed++;
+}
+
+int
+rs_slowstart_finished (const rs_slowstart_t *s)
+{
+    return !s->inflight && (s->failed || s->sent >= s->total);
+}
+
+int
+rs_slowstart_skipped (const rs_slowstart_t *s)
+{
+    return s->total - s->sent;
 }

@@ -26,6 +26,7 @@ typedef struct {
     char tcp[64];
     zactor_t *store, *broker;
     zcert_t *server, *viewer, *node1, *admin, *ctrl;
+    int ring_max, ring_window_ms; /* 0: the fixture's fixed ring of 64 events */
 } fx_t;
 
 static zcert_t *
@@ -47,7 +48,8 @@ start_broker (fx_t *f)
     snprintf (pki, sizeof pki, "%s/pki", f->dir);
     snprintf (sep, sizeof sep, "inproc://tb-store-%d", getpid ());
     broker_opts_t o = {.store_endpoint = sep, .local_endpoints = f->local, .tcp_endpoint = f->tcp,
-                       .pki_dir = pki, .ring_size = 64};
+                       .pki_dir = pki, .ring_size = 64, .ring_max = f->ring_max ? f->ring_max : 64,
+                       .ring_window_ms = f->ring_window_ms};
     /* a broker started again right after one stopped: its inproc endpoint is released when ZeroMQ's
      * reaper closes the old socket, a moment later */
     for (int i = 0; i < 100 && !(f->broker = broker_new (&o)); i++)
@@ -777,6 +779,311 @@ node_join (void **state)
     zcert_destroy (&s3);
 }
 
+/* ---- PriorityClass and the Priority admission plugin ------------------------------------- */
+
+static json_t *
+prio_pod (const char *name, const char *cls, json_int_t prio)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:[s]}]}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+                           name, "spec", "containers", "name", "c", "command", "sleep");
+    tv_set_str (json_array_get (tv_get (p, "spec.containers"), 0), "image", "busybox");
+    if (cls)
+        tv_set_str (p, "spec.priorityClassName", cls);
+    if (prio >= 0)
+        tv_set_int (p, "spec.priority", prio);
+    return p;
+}
+
+static json_t *
+prio_class (const char *name, json_int_t value, int dflt, const char *policy)
+{
+    json_t *pc = json_pack ("{s:s,s:s,s:{s:s},s:I,s:b}", "apiVersion", "scheduling.k8s.io/v1", "kind", "PriorityClass",
+                            "metadata", "name", name, "value", value, "globalDefault", dflt);
+    if (policy)
+        json_object_set_new (pc, "preemptionPolicy", json_string (policy));
+    return pc;
+}
+
+/* code, and the reply's message holds want (when non-NULL); the reply's body in *body if asked */
+static void
+expect_call (tr_client_t *c, tr_verb_t verb, const char *kind, const char *name, json_t *body, int code, const char *want,
+             json_t **out)
+{
+    tr_env_t rep;
+    int got = call (c, verb, kind, kind && !strcmp (kind, "Pod") ? "default" : "", name, 0, body, &rep);
+    if (got != code)
+        fail_msg ("%s %s: code %d (want %d): %s", kind, name ? name : "", got, code, rep.msg ? rep.msg : "");
+    if (want && (!rep.msg || !strstr (rep.msg, want)))
+        fail_msg ("%s %s: message \"%s\" lacks \"%s\"", kind, name ? name : "", rep.msg ? rep.msg : "", want);
+    if (out)
+        *out = json_incref (rep.body);
+    tr_env_clear (&rep);
+}
+
+static void
+priority_classes (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    json_t *o = NULL;
+    /* the built-ins are there from the start */
+    expect_call (c, TR_VERB_GET, "PriorityClass", "system-node-critical", NULL, TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "value", 0), 2000001000);
+    json_decref (o);
+    expect_call (c, TR_VERB_GET, "PriorityClass", "system-cluster-critical", NULL, TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "value", 0), 2000000000);
+    assert_string_equal (tv_str (o, "preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    expect_call (c, TR_VERB_DELETE, "PriorityClass", "system-node-critical", NULL, TR_FORBIDDEN,
+                 "priorityclasses \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted", NULL);
+    /* a pod without a class: priority 0, PreemptLowerPriority */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p0", NULL, -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 0);
+    assert_string_equal (tv_str (o, "spec.preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    /* an unknown class */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("px", "foo", -1), TR_FORBIDDEN,
+                 "pods \"px\" is forbidden: no PriorityClass with name foo was found", NULL);
+    /* user classes: value bounded, system- names reserved, preemptionPolicy defaulted */
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("huge", 1000000001, 0, NULL), TR_INVALID,
+                 "PriorityClass \"huge\" is invalid: value: Forbidden: maximum allowed value of a user defined priority is 1000000000", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("system-mine", 5, 0, NULL), TR_INVALID,
+                 "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("bad", 5, 0, "Sometimes"), TR_INVALID,
+                 "preemptionPolicy: Unsupported value: \"Sometimes\"", NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("mid", 100, 0, NULL), TR_OK, NULL, &o);
+    assert_string_equal (tv_str (o, "preemptionPolicy"), "PreemptLowerPriority");
+    json_decref (o);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("high", 1000, 0, "Never"), TR_OK, NULL, NULL);
+    /* a pod naming a class gets its value and policy */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p1", "high", -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 1000);
+    assert_string_equal (tv_str (o, "spec.preemptionPolicy"), "Never");
+    json_decref (o);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p2", "high", 1000), TR_OK, NULL, NULL); /* the same value */
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p3", "high", 5), TR_FORBIDDEN,
+                 "pods \"p3\" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority "
+                 "admission controller computed 1000 from the given PriorityClass name", NULL);
+    json_t *pp = prio_pod ("p4", "mid", -1);
+    tv_set_str (pp, "spec.preemptionPolicy", "Never");
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, pp, TR_FORBIDDEN,
+                 "the string value of PreemptionPolicy (Never) must not be provided in pod spec", NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p5", NULL, 7), TR_FORBIDDEN,
+                 "the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 0", NULL);
+    /* a globalDefault class: pods naming none get it; only one default */
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("dflt", 10, 1, NULL), TR_OK, NULL, NULL);
+    expect_call (c, TR_VERB_CREATE, "PriorityClass", NULL, prio_class ("dflt2", 20, 1, NULL), TR_FORBIDDEN,
+                 "PriorityClass dflt is already marked as default. Only one default can exist", NULL);
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "mid", prio_class ("mid", 100, 1, NULL), TR_FORBIDDEN,
+                 "already marked as default", NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p6", NULL, -1), TR_OK, NULL, &o);
+    assert_int_equal (tv_int (o, "spec.priority", -1), 10);
+    assert_string_equal (tv_str (o, "spec.priorityClassName"), "dflt");
+    json_decref (o);
+    /* value and preemptionPolicy are immutable */
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", prio_class ("high", 1001, 0, "Never"), TR_INVALID,
+                 "value: Forbidden: may not be changed in an update", NULL);
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", prio_class ("high", 1000, 0, "PreemptLowerPriority"), TR_INVALID,
+                 "preemptionPolicy: Invalid value: \"PreemptLowerPriority\": field is immutable", NULL);
+    json_t *upd = prio_class ("high", 1000, 0, "Never");
+    json_object_set_new (upd, "description", json_string ("changed"));
+    expect_call (c, TR_VERB_UPDATE, "PriorityClass", "high", upd, TR_OK, NULL, NULL);
+    /* the pod's priority fields are immutable (the pod spec) */
+    expect_call (c, TR_VERB_GET, "Pod", "p1", NULL, TR_OK, NULL, &o);
+    tv_set_int (o, "spec.priority", 1);
+    expect_call (c, TR_VERB_UPDATE, "Pod", "p1", o, TR_INVALID, "(changed: spec.priority)", NULL);
+    /* a user class can be deleted */
+    expect_call (c, TR_VERB_DELETE, "PriorityClass", "mid", NULL, TR_OK, NULL, NULL);
+    expect_call (c, TR_VERB_CREATE, "Pod", NULL, prio_pod ("p7", "mid", -1), TR_FORBIDDEN, "no PriorityClass with name mid was found", NULL);
+    tr_client_destroy (&c);
+}
+
+/* ---- the watch index: pod watchers by spec.nodeName --------------------------------------- */
+
+static uint64_t
+start_watch (tr_client_t *w, const char *kind, const char *fsel, const char *lsel)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    snprintf (req.kind, sizeof req.kind, "%s", kind);
+    req.opts = json_object ();
+    if (fsel)
+        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
+    if (lsel)
+        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t id = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    return id;
+}
+
+static json_t *
+node_pod (const char *name, const char *node, const char *app)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                           "name", name, "labels", "app", app, "spec", "containers", "name", "c", "image", "x");
+    if (node)
+        tv_set_str (p, "spec.nodeName", node);
+    return p;
+}
+
+static void
+watch_index_by_node (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    static const char *const fsel[] = {"spec.nodeName=n1", "spec.nodeName=n2", "spec.nodeName=", NULL,
+                                       "spec.nodeName=n1", "spec.nodeName!=n1", "spec.nodeName=n9"};
+    static const char *const lsel[] = {NULL, NULL, NULL, NULL, "app=x", NULL, NULL};
+    enum { NW = 7 };
+    uint64_t id[NW];
+    for (int i = 0; i < NW; i++)
+        id[i] = start_watch (w, "Pod", fsel[i], lsel[i]);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p1", "n1", "x"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p2", NULL, "x"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("noise", "1"), NULL), TR_OK);
+    /* p2 bound to n2: from "" to n2 */
+    tr_env_t b;
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "p2");
+    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n2");
+    b.opts = json_pack ("{s:s}", "subresource", "binding");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    /* p1's label changes: it leaves the app=x watch */
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "p1");
+    b.body = json_pack ("{s:{s:{s:s}}}", "metadata", "labels", "app", "y");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    /* an unbound pod created and deleted */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p3", NULL, "z"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_DELETE, "Pod", "default", "p3", 0, NULL, NULL), TR_OK);
+    static const char *const want[NW] = {
+        "ADDED p1,MODIFIED p1,",
+        "ADDED p2,",
+        "ADDED p2,DELETED p2,ADDED p3,DELETED p3,",
+        "ADDED p1,ADDED p2,MODIFIED p2,MODIFIED p1,ADDED p3,DELETED p3,",
+        "ADDED p1,DELETED p1,",
+        "ADDED p2,MODIFIED p2,ADDED p3,DELETED p3,",
+        "",
+    };
+    char got[NW][256];
+    memset (got, 0, sizeof got);
+    tr_env_t ev;
+    while (tr_client_recv (w, &ev, 700) == 0) {
+        for (int i = 0; i < NW; i++)
+            if (ev.verb == TR_VERB_EVENT && ev.id == id[i]) {
+                size_t l = strlen (got[i]);
+                snprintf (got[i] + l, sizeof got[i] - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+            }
+        tr_env_clear (&ev);
+    }
+    for (int i = 0; i < NW; i++)
+        if (strcmp (got[i], want[i]))
+            fail_msg ("watch %d (%s %s): got \"%s\", want \"%s\"", i, fsel[i] ? fsel[i] : "-", lsel[i] ? lsel[i] : "-",
+                      got[i], want[i]);
+    /* a watch of n2 from before the binding, resumed from revision 1: the binding arrives as ADDED */
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "Pod");
+    req.rv = 1;
+    req.opts = json_pack ("{s:s}", "fieldSelector", "spec.nodeName=n2");
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t late = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    char seen[256] = "";
+    while (tr_client_recv (w, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == late) {
+            size_t l = strlen (seen);
+            snprintf (seen + l, sizeof seen - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+        }
+        tr_env_clear (&ev);
+    }
+    assert_string_equal (seen, "ADDED p2,");
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
+/* ---- the event ring, sized by events and by time ------------------------------------------ */
+
+static uint64_t
+watch_from (tr_client_t *w, uint64_t rv)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = rv;
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    int code = rep.code;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    return (uint64_t) code;
+}
+
+static void
+ring_by_events_and_time (void **state)
+{
+    fx_t *f = *state;
+    /* at least 64 events, up to 256 while younger than 1.5 s */
+    zactor_destroy (&f->broker);
+    f->ring_max = 256;
+    f->ring_window_ms = 1500;
+    start_broker (f);
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("r-first", "0"), &rep), TR_OK);
+    uint64_t first = rep.rv;
+    tr_env_clear (&rep);
+    for (int i = 0; i < 150; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "r%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    /* 151 events in well under the window: the ring grew past 64 and still holds the first */
+    assert_int_equal (watch_from (w, first - 1), TR_OK);
+    /* past the upper bound: 300 more events, the first has left even though it is recent */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "s%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    assert_int_equal (watch_from (w, first - 1), TR_EXPIRED);
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("t-mid", "x"), &rep), TR_OK);
+    uint64_t mid = rep.rv;
+    tr_env_clear (&rep);
+    assert_int_equal (watch_from (w, mid - 1), TR_OK);
+    /* once older than the window, events beyond the 64 kept regardless are dropped: 70 writes
+     * later, mid (71 events back) is gone although the ring could hold 256 */
+    zclock_sleep (1700);
+    for (int i = 0; i < 70; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "u%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    assert_int_equal (watch_from (w, mid - 1), TR_EXPIRED);
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -790,6 +1097,9 @@ main (void)
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown (watch_index_by_node, setup, teardown),
+        cmocka_unit_test_setup_teardown (ring_by_events_and_time, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -109,7 +109,7 @@ stopped_reader_blocks_nobody (void **state)
     (void) state;
     /* silence allowed for a minute: this test is about the full pipe, not the heartbeat (the
      * stopped client sends nothing while the creates run) */
-    fx_t *f = start ((broker_opts_t) {.ring_size = 1000, .client_silence_ms = 60000});
+    fx_t *f = start ((broker_opts_t) {.ring_size = 1000, .ring_max = 1000, .client_silence_ms = 60000});
     zsock_t *w = zsock_new (ZMQ_DEALER);
     zsock_set_rcvhwm (w, 1);
     zsock_set_linger (w, 0);

@@ -244,6 +244,8 @@ static const struct {
     {"Probe", "spec.containers[0].livenessProbe"}, {"Probe", "spec.template.spec.containers[0].readinessProbe"},
     {"LifecycleHandler", "spec.containers[0].lifecycle.preStop"},
     {"LifecycleHandler", "spec.template.spec.containers[0].lifecycle.postStart"},
+    {"PodAffinityTerm", "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]"},
+    {"PodAffinityTerm", "spec.template.spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm"},
 };
 
 /* An array element created on the way to a field, with the fields it requires. */
@@ -260,6 +262,10 @@ new_element (const char *key)
         return json_pack ("{s:i}", "containerPort", 80);
     if (!strcmp (key, "taints"))
         return json_pack ("{s:s,s:s}", "key", "k", "effect", "NoSchedule");
+    if (!strcmp (key, "requiredDuringSchedulingIgnoredDuringExecution"))
+        return json_pack ("{s:s}", "topologyKey", "kubernetes.io/hostname");
+    if (!strcmp (key, "preferredDuringSchedulingIgnoredDuringExecution"))
+        return json_pack ("{s:i,s:{s:s}}", "weight", 1, "podAffinityTerm", "topologyKey", "kubernetes.io/hostname");
     if (!strcmp (key, "ownerReferences"))
         return json_pack ("{s:s,s:s,s:s,s:s}", "apiVersion", "v1", "kind", "X", "name", "x", "uid", "1");
     return json_object ();
@@ -572,6 +578,108 @@ absent_equivalents_accepted (void **state)
     json_decref (d);
 }
 
+
+/* affinity, topology spread and priority fields: accepted when valid, refused with their path as
+ * Kubernetes validates them, in a pod and in a workload's pod template */
+static void
+pod_with (const char *spec_extra, const char *needle)
+{
+    char y[2048];
+    snprintf (y, sizeof y,
+              "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [sleep, '1']}], %s}\n",
+              spec_extra);
+    if (needle)
+        expect_refused (y, needle);
+    else
+        expect_valid (y);
+    /* the same in a Deployment's template: the path is under spec.template.spec */
+    snprintf (y, sizeof y,
+              "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, "
+              "template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, command: [sleep, '1']}], %s}}}\n",
+              spec_extra);
+    if (!needle) {
+        expect_valid (y);
+        return;
+    }
+    char n2[600];
+    snprintf (n2, sizeof n2, "%s%s", strncmp (needle, "spec.", 5) ? "" : "spec.template.", needle);
+    expect_refused (y, n2);
+}
+
+static void
+scheduling_fields_validated (void **state)
+{
+    (void) state;
+    const char *na = "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [";
+    char y[1024];
+    pod_with ("affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: "
+              "[{matchExpressions: [{key: zone, operator: NotIn, values: [a]}, {key: n, operator: Lt, values: ['5']}]}, "
+              "{matchFields: [{key: metadata.name, operator: In, values: [x]}]}]}}}", NULL);
+    pod_with ("affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: []}}}",
+              "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: Required value");
+    snprintf (y, sizeof y, "%s{matchExpressions: [{key: zone, operator: In, values: []}]}]}}}", na);
+    pod_with (y, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]."
+                 "matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'");
+    snprintf (y, sizeof y, "%s{matchExpressions: [{key: zone, operator: Exists, values: [a]}]}]}}}", na);
+    pod_with (y, "matchExpressions[0].values: Forbidden: may not be specified when `operator` is 'Exists'");
+    snprintf (y, sizeof y, "%s{matchExpressions: [{key: a, operator: In, values: [x]}, {key: zone, operator: Gt, values: ['1', '2']}]}]}}}", na);
+    pod_with (y, "nodeSelectorTerms[0].matchExpressions[1].values: Required value: must be specified single value when `operator` is 'Lt' or 'Gt'");
+    snprintf (y, sizeof y, "%s{matchExpressions: [{key: zone, operator: Near, values: [a]}]}]}}}", na);
+    pod_with (y, "matchExpressions[0].operator: Unsupported value: \"Near\"");
+    snprintf (y, sizeof y, "%s{}, {matchFields: [{key: metadata.labels, operator: In, values: [a]}]}]}}}", na);
+    pod_with (y, "nodeSelectorTerms[1].matchFields[0].key: Invalid value: \"metadata.labels\": not a valid field selector key");
+    snprintf (y, sizeof y, "%s{matchFields: [{key: metadata.name, operator: In, values: [a, b]}]}]}}}", na);
+    pod_with (y, "matchFields[0].values: Required value: must be only one value");
+    snprintf (y, sizeof y, "%s{matchFields: [{key: metadata.name, operator: Exists}]}]}}}", na);
+    pod_with (y, "matchFields[0].operator: Invalid value: \"Exists\": not a valid selector operator");
+    pod_with ("affinity: {nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 0, preference: {}}]}}",
+              "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 0: must be greater than or equal to 1");
+    pod_with ("affinity: {nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 101, preference: {}}]}}",
+              "preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 101: must be less than or equal to 100");
+    pod_with ("affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: {a: b}}}]}}",
+              "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value");
+    pod_with ("affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: ''}]}}",
+              "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value: can not be empty");
+    pod_with ("affinity: {podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 5, podAffinityTerm: {topologyKey: '', labelSelector: {}}}]}}",
+              "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey: Required value: can not be empty");
+    pod_with ("affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, labelSelector: {matchExpressions: [{key: a, operator: In}]}}]}}",
+              "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values: Required value");
+    pod_with ("affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, matchLabelKeys: [app]}]}}",
+              "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys: Unsupported");
+    pod_with ("affinity: {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, unknownThing: 1}]}}",
+              "requiredDuringSchedulingIgnoredDuringExecution[0].unknownThing: unknown field");
+    /* topology spread */
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, minDomains: 3}, "
+              "{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway}]", NULL);
+    pod_with ("topologySpreadConstraints: [{maxSkew: 0, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]",
+              "spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than or equal to 1");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, whenUnsatisfiable: DoNotSchedule}]",
+              "spec.topologySpreadConstraints[0].topologyKey: Required value");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: '', whenUnsatisfiable: DoNotSchedule}]",
+              "spec.topologySpreadConstraints[0].topologyKey: Required value: can not be empty");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: Maybe}]",
+              "spec.topologySpreadConstraints[0].whenUnsatisfiable: Unsupported value: \"Maybe\"");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z}]",
+              "spec.topologySpreadConstraints[0].whenUnsatisfiable: Required value");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: ScheduleAnyway, minDomains: 2}]",
+              "spec.topologySpreadConstraints[0].minDomains: Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: DoNotSchedule, minDomains: 0}]",
+              "spec.topologySpreadConstraints[0].minDomains: Invalid value: 0");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Sometimes}]",
+              "spec.topologySpreadConstraints[0].nodeTaintsPolicy: Unsupported value");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: DoNotSchedule}, "
+              "{maxSkew: 2, topologyKey: y, whenUnsatisfiable: DoNotSchedule}, {maxSkew: 3, topologyKey: z, whenUnsatisfiable: DoNotSchedule}]",
+              "spec.topologySpreadConstraints[2]: Duplicate value: \"{z, DoNotSchedule}\"");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: DoNotSchedule, matchLabelKeys: [app]}]",
+              "spec.topologySpreadConstraints[0].matchLabelKeys: Forbidden: must not be specified when labelSelector is not set");
+    pod_with ("topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: x}}, matchLabelKeys: [app]}]",
+              "spec.topologySpreadConstraints[0].matchLabelKeys[0]: Invalid value: \"app\": exists in both matchLabelKeys and labelSelector");
+    /* priority */
+    pod_with ("priorityClassName: high, priority: 5, preemptionPolicy: Never", NULL);
+    pod_with ("priority: high", "spec.priority: Invalid type: expected integer");
+    pod_with ("preemptionPolicy: Sometimes", "spec.preemptionPolicy: Unsupported value: \"Sometimes\"");
+}
+
 static void
 refused_values (void **state)
 {
@@ -660,6 +768,13 @@ static const struct {
     {"LifecycleHandler", "Deployment", "spec.template.spec.containers[].lifecycle.postStart"},
     {"HTTPGetAction", "Pod", "spec.containers[].livenessProbe.httpGet"},
     {"TCPSocketAction", "Pod", "spec.containers[].startupProbe.tcpSocket"},
+    {"Affinity", "Pod", "spec.affinity"},
+    {"NodeSelector", "Pod", "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"},
+    {"NodeSelectorTerm", "Pod", "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[]"},
+    {"NodeSelectorRequirement", "Pod", "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[].matchExpressions[]"},
+    {"PodAffinity", "Pod", "spec.affinity.podAffinity"},
+    {"PodAffinityTerm", "Pod", "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[]"},
+    {"TopologySpreadConstraint", "Pod", "spec.topologySpreadConstraints[]"},
 };
 
 static void
@@ -888,7 +1003,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (table_matches_schema),    cmocka_unit_test (refused_fields_say_not_supported),
-        cmocka_unit_test (absent_equivalents_accepted), cmocka_unit_test (refused_values),
+        cmocka_unit_test (absent_equivalents_accepted), cmocka_unit_test (refused_values), cmocka_unit_test (scheduling_fields_validated),
         cmocka_unit_test (unknown_fields_still_unknown), cmocka_unit_test (honoured_fields_accepted),
         cmocka_unit_test (secret_data),             cmocka_unit_test (shipped_manifests_validate),
     };

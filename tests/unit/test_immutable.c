@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "broker/immutable.h"
@@ -81,6 +82,33 @@ pod_spec_changes (void **state)
     expect ("Pod", cur, n, IMM_SUB_NONE, "spec.containers[0].image: Required value");
     json_object_set_new (json_array_get (tv_get (n, "spec.containers"), 0), "image", json_string ("img:2 "));
     expect ("Pod", cur, n, IMM_SUB_NONE, "spec.containers[0].image: Invalid value: \"img:2 \": must not have leading or trailing whitespace");
+    json_decref (n);
+    /* the scheduling fields are part of the immutable pod spec, as in Kubernetes */
+    static const char *const sched[][2] = {
+        {"spec.affinity", "{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"topologyKey\":\"k\"}]}}"},
+        {"spec.topologySpreadConstraints", "[{\"maxSkew\":1,\"topologyKey\":\"z\",\"whenUnsatisfiable\":\"DoNotSchedule\"}]"},
+        {"spec.priority", "7"},
+        {"spec.priorityClassName", "\"high\""},
+        {"spec.preemptionPolicy", "\"Never\""},
+    };
+    for (size_t i = 0; i < sizeof sched / sizeof sched[0]; i++) {
+        n = json_deep_copy (cur);
+        json_object_set_new (json_object_get (n, "spec"), sched[i][0] + 5, json_loads (sched[i][1], JSON_DECODE_ANY, NULL));
+        char want[200];
+        snprintf (want, sizeof want, "(changed: %s", sched[i][0]);
+        expect ("Pod", cur, n, IMM_SUB_NONE, want);
+        json_decref (n);
+    }
+    /* status.nominatedNodeName is written through the status subresource */
+    n = json_deep_copy (cur);
+    tv_set_str (n, "status.nominatedNodeName", "n1");
+    json_t *o = immutable_prepare (cur, n, IMM_SUB_STATUS);
+    assert_string_equal (tv_str (o, "status.nominatedNodeName"), "n1");
+    expect ("Pod", cur, o, IMM_SUB_STATUS, NULL);
+    json_decref (o);
+    o = immutable_prepare (cur, n, IMM_SUB_NONE); /* not through the object */
+    assert_null (tv_str (o, "status.nominatedNodeName"));
+    json_decref (o);
     json_decref (n);
     json_decref (cur);
 }
