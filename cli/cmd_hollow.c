@@ -1012,6 +1012,13 @@ cmd_hollow (cli_t *g, int argc, char **argv)
         hollow_cfg_free (&H.cfg);
         return 1;
     }
+    int code = 0; /* the server answers (and the caller may read Nodes), or nothing starts */
+    json_t *probe = cli_do (g, TR_VERB_GET, "Node", NULL, "troupe-hollow-probe", NULL, NULL, &code);
+    json_decref (probe);
+    if (code != TR_OK && code != TR_NOT_FOUND) {
+        hollow_cfg_free (&H.cfg);
+        return 1;
+    }
     snprintf (H.ep, sizeof H.ep, "%s", g->eps[g->cur]);
     H.tcp = !strncmp (H.ep, "tcp://", 6);
     if (g->have_creds)
