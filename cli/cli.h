@@ -86,6 +86,8 @@ int cmd_store (cli_t *g, int argc, char **argv);
 int cmd_secrets (cli_t *g, int argc, char **argv);
 int cmd_token (cli_t *g, int argc, char **argv);
 int cmd_join (cli_t *g, int argc, char **argv);
+/* hollow nodes (kubemark): cli/cmd_hollow.c */
+int cmd_hollow (cli_t *g, int argc, char **argv);
 int cmd_lab (cli_t *g, int argc, char **argv);
 /* cordon, uncordon and drain (argv[0] says which) */
 int cmd_cordon (cli_t *g, int argc, char **argv);

@@ -34,6 +34,9 @@ usage (FILE *f)
              "                                         bootstrap tokens for nodes to join (admin)\n"
              "  join tcp://SERVER[,…] --token T [--node-name N] [--data DIR] [agent flags]  a new machine joins as a\n"
              "        node and runs its agent in the foreground (again with the same --data: no token needed)\n"
+             "  hollow --nodes N [--cpu 4] [--memory 16Gi] [--pods 110] [--labels k=v,…] [--taints k=v:NoSchedule,…]\n"
+             "        [--zones z1,…] [--prefix hollow-] [--startup-delay 1s] [--lease-period 10s] [--data DIR]  N hollow\n"
+             "        nodes in one process (kubemark): registered, leased, pods reported Running, nothing run\n"
              "  lab up --nodes N --data DIR [--subnet A.B.C.0/24] [agent flags]  N machines (network namespaces on\n"
              "        a bridge) joined to a server, in the foreground; Ctrl-C takes it down | lab down --data DIR\n"
              "        [--proxy=false]  no Service proxy (nftables table ip troupe-proxy) on this node (also on up)\n"
@@ -108,6 +111,7 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "secrets")) rc = cmd_secrets (&g, argc, argv);
     else if (!strcmp (cmd, "token")) rc = cmd_token (&g, argc, argv);
     else if (!strcmp (cmd, "join")) rc = cmd_join (&g, argc, argv);
+    else if (!strcmp (cmd, "hollow")) rc = cmd_hollow (&g, argc, argv);
     else if (!strcmp (cmd, "lab")) rc = cmd_lab (&g, argc, argv);
     else if (!strcmp (cmd, "cordon") || !strcmp (cmd, "uncordon") || !strcmp (cmd, "drain")) rc = cmd_cordon (&g, argc, argv);
     else {

@@ -1,7 +1,9 @@
 /* proxynft — see proxynft.h */
 #include "actors/proxy/proxynft.h"
 
+#include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,10 +12,52 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* libnftables waits for the kernel's netlink answers with select(), whose fd_set holds only
+ * descriptors below FD_SETSIZE (1024): in a process holding thousands of connections (`troupe up`
+ * next to 5,000 hollow nodes) its socket is numbered above that and glibc aborts the process
+ * ("bit out of range 0 - FD_SETSIZE on fd_set"). So a few low descriptors are kept reserved
+ * (taken the first time, while the process is young) and freed for the moment nftables runs: its
+ * sockets get the lowest free numbers, which are these. */
+#define LOW_FDS 4
+static int low_fd[LOW_FDS] = {-1, -1, -1, -1};
+static pthread_mutex_t low_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+low_take (void)
+{
+    for (int i = 0; i < LOW_FDS; i++)
+        if (low_fd[i] < 0) {
+            int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0 && fd < 512)
+                low_fd[i] = fd;
+            else if (fd >= 0)
+                close (fd);
+        }
+}
+
+static void
+nft_enter (void)
+{
+    pthread_mutex_lock (&low_mu);
+    low_take ();
+    for (int i = 0; i < LOW_FDS; i++)
+        if (low_fd[i] >= 0) {
+            close (low_fd[i]);
+            low_fd[i] = -1;
+        }
+}
+
+static void
+nft_leave (void)
+{
+    low_take ();
+    pthread_mutex_unlock (&low_mu);
+}
+
 /* Runs buf in a fresh context; out (if given) gets the output. 0, 1 when the error says the
  * object does not exist, -1 on another error (err filled). */
 static int
-run (const char *buf, int json, char **out, char *err, size_t errlen)
+run_low (const char *buf, int json, char **out, char *err, size_t errlen)
 {
     struct nft_ctx *nft = nft_ctx_new (NFT_CTX_DEFAULT);
     if (!nft) {
@@ -43,6 +87,15 @@ run (const char *buf, int json, char **out, char *err, size_t errlen)
     return rc;
 }
 
+static int
+run (const char *buf, int json, char **out, char *err, size_t errlen)
+{
+    nft_enter ();
+    int rc = run_low (buf, json, out, err, errlen);
+    nft_leave ();
+    return rc;
+}
+
 /* nft 1.0.6 points at the wrong line of a buffer in its errors; read from a file, it names the
  * line and shows it. The failed script is checked again that way (dry run) for the message. */
 static void
@@ -58,6 +111,7 @@ locate_error (const char *script, char *err, size_t errlen)
             break;
         off += (size_t) w;
     }
+    nft_enter ();
     struct nft_ctx *nft = off == len ? nft_ctx_new (NFT_CTX_DEFAULT) : NULL;
     if (nft) {
         char path[64];
@@ -73,6 +127,7 @@ locate_error (const char *script, char *err, size_t errlen)
             snprintf (err, errlen, "nftables: %.*s", (int) n, e);
         nft_ctx_free (nft);
     }
+    nft_leave ();
     close (fd);
 }
 
