@@ -75,12 +75,12 @@ defaults (void **state)
     fw_profile_t *fp = c.profiles[0];
     assert_string_equal (fw_profile_name (fp), "default-scheduler");
     assert_string_equal (list (fp, FW_PT_QUEUE_SORT), "PrioritySort");
-    assert_string_equal (list (fp, FW_PT_PRE_FILTER), "NodeName NodeAffinity NodePorts");
+    assert_string_equal (list (fp, FW_PT_PRE_FILTER), "NodeName NodeAffinity NodePorts PodTopologySpread InterPodAffinity");
     assert_string_equal (list (fp, FW_PT_FILTER),
-                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit");
-    assert_string_equal (list (fp, FW_PT_PRE_SCORE), "NodeAffinity ImageLocality");
-    assert_string_equal (list (fp, FW_PT_SCORE), "TaintToleration:3 NodeAffinity:2 NodeResourcesFit:1 "
-                                                 "NodeResourcesBalancedAllocation:1 ImageLocality:1");
+                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit PodTopologySpread InterPodAffinity");
+    assert_string_equal (list (fp, FW_PT_PRE_SCORE), "NodeAffinity PodTopologySpread InterPodAffinity ImageLocality");
+    assert_string_equal (list (fp, FW_PT_SCORE), "TaintToleration:3 NodeAffinity:2 NodeResourcesFit:1 PodTopologySpread:2 "
+                                                 "InterPodAffinity:2 NodeResourcesBalancedAllocation:1 ImageLocality:1");
     assert_string_equal (list (fp, FW_PT_BIND), "DefaultBinder");
     sched_config_clear (&c);
     /* a document with no profiles: the default one, with the global percentage */
@@ -120,13 +120,14 @@ enable_disable_weights (void **state)
     assert_int_equal (c.nprofiles, 2);
     /* re-configured in place (order kept), the disabled one gone */
     assert_string_equal (list (c.profiles[0], FW_PT_SCORE),
-                         "TaintToleration:5 NodeAffinity:2 NodeResourcesBalancedAllocation:1 ImageLocality:1");
+                         "TaintToleration:5 NodeAffinity:2 PodTopologySpread:2 InterPodAffinity:2 NodeResourcesBalancedAllocation:1 ImageLocality:1");
     assert_string_equal (list (c.profiles[0], FW_PT_FILTER),
-                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit");
+                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit PodTopologySpread InterPodAffinity");
     assert_string_equal (list (c.profiles[1], FW_PT_FILTER), "NodeName");
     assert_string_equal (list (c.profiles[1], FW_PT_SCORE),
-                         "TaintToleration:3 NodeResourcesFit:1 NodeResourcesBalancedAllocation:1 ImageLocality:1");
-    assert_string_equal (list (c.profiles[1], FW_PT_PRE_FILTER), "NodeName NodePorts");
+                         "TaintToleration:3 NodeResourcesFit:1 PodTopologySpread:2 InterPodAffinity:2 "
+                         "NodeResourcesBalancedAllocation:1 ImageLocality:1");
+    assert_string_equal (list (c.profiles[1], FW_PT_PRE_FILTER), "NodeName NodePorts PodTopologySpread InterPodAffinity");
     sched_config_clear (&c);
 }
 
@@ -219,7 +220,7 @@ so_plugins (void **state)
         fail_msg ("%s", c.errors[0]);
     assert_int_equal (c.nprofiles, 1);
     assert_string_equal (list (c.profiles[0], FW_PT_FILTER),
-                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit "
+                         "NodeUnschedulable NodeReady NodeName TaintToleration NodeAffinity NodePorts NodeResourcesFit PodTopologySpread InterPodAffinity "
                          "Fixture");
     const char *one[] = {"n1"};
     assert_int_equal (schedule_on (c.profiles[0], one, 1, chosen, sizeof chosen), -1);

@@ -8,6 +8,7 @@ static const tr_sched_plugin_t *(*const builtins[]) (void) = {
     sched_plugin_nodeready,       sched_plugin_noderesourcesfit, sched_plugin_nodeaffinity,
     sched_plugin_tainttoleration, sched_plugin_defaultbinder,
     sched_plugin_noderesourcesbalancedallocation, sched_plugin_nodeports, sched_plugin_imagelocality,
+    sched_plugin_interpodaffinity, sched_plugin_podtopologyspread, sched_plugin_defaultpreemption,
 };
 
 const tr_sched_plugin_t *
@@ -30,6 +31,9 @@ static const sched_default_t defaults[] = {
     {"NodeAffinity", 2},
     {"NodePorts", 0},
     {"NodeResourcesFit", 1},
+    {"PodTopologySpread", 2},
+    {"InterPodAffinity", 2},
+    {"DefaultPreemption", 0},
     {"NodeResourcesBalancedAllocation", 1},
     {"ImageLocality", 1},
     {"DefaultBinder", 0},

@@ -18,6 +18,9 @@ const tr_sched_plugin_t *sched_plugin_defaultbinder (void);
 const tr_sched_plugin_t *sched_plugin_noderesourcesbalancedallocation (void);
 const tr_sched_plugin_t *sched_plugin_nodeports (void);
 const tr_sched_plugin_t *sched_plugin_imagelocality (void);
+const tr_sched_plugin_t *sched_plugin_interpodaffinity (void);
+const tr_sched_plugin_t *sched_plugin_podtopologyspread (void);
+const tr_sched_plugin_t *sched_plugin_defaultpreemption (void);
 
 /* ImageLocality's normalization: "busybox" → "docker.io/library/busybox:latest". */
 void sched_image_normalize (const char *in, char *out, size_t len);
