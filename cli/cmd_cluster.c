@@ -99,7 +99,7 @@ load_server_config (int *argc, char **argv, int *bad)
                                   "runcPath", "conmonPath", "controllers", "peerListen", "join", "token", "joinTimeoutSeconds",
                                   "snapshotThreshold", "snapshotTrailing", "leaseCheckpointSeconds", "supervise",
                                   "staticPodPath", "nodeIP", "clusterCIDR", "serviceCIDR", "serviceNodePortRange",
-                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", "proxy", "scheduler", NULL};
+                                  "clusterDNS", "clusterDomain", "resolvConf", "dnsListen", "dnsUpstreams", "proxy", "scheduler", "watchCacheSize", NULL};
     const char *path = cli_opt (argc, argv, "--config", NULL);
     *bad = 0;
     if (!path)
@@ -135,7 +135,8 @@ load_server_config (int *argc, char **argv, int *bad)
                     !(!strcmp (k, "proxy") && json_is_boolean (v)) &&
                     !((!strcmp (k, "insecureRegistries") || !strcmp (k, "dnsUpstreams")) && json_is_array (v)) &&
                     !(!strcmp (k, "registries") && json_is_object (v)) &&
-                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles")) &&
+                    !((!strcmp (k, "maxPods") || !strncmp (k, "imageGC", 7) || !strcmp (k, "containerLogMaxFiles") ||
+                       !strcmp (k, "watchCacheSize")) &&
                       json_is_integer (v)) &&
                     !json_is_string (v))) {
             fprintf (stderr, "error: --config %s: %s: %s\n", path, k, ok ? "must be a string" : "unknown field");
@@ -632,6 +633,7 @@ typedef struct {
     pid_t shim;
     json_t *node_cfg;               /* maxPods, kubeReserved, systemReserved, evictionHard for the agent */
     const char *service_cidr, *node_port_range; /* Services (the broker's allocations) */
+    int watch_cache_size;           /* --watch-cache-size: a fixed ring of N events; 0 = by time */
 } cluster_t;
 
 /* --service-cidr [serviceCIDR] and --service-node-port-range [serviceNodePortRange], as the
@@ -652,6 +654,16 @@ service_flags (int *argc, char **argv, const json_t *cfg, cluster_t *c)
         fprintf (stderr, "error: --service-node-port-range %s\n", err);
         return -1;
     }
+    /* as the api-server's --default-watch-cache-size: the events the watch cache keeps. Unset,
+     * the ring is sized by time (at least 10,000, up to 102,400 younger than 75 s). */
+    const char *wcs = cli_opt (argc, argv, "--watch-cache-size", NULL);
+    char *end = NULL;
+    long n = wcs ? strtol (wcs, &end, 10) : json_integer_value (json_object_get (cfg, "watchCacheSize"));
+    if ((wcs && (!*wcs || *end)) || n < 0 || n > 10000000) {
+        fprintf (stderr, "error: --watch-cache-size %s: must be a number of events (0 to 10000000)\n", wcs ? wcs : "");
+        return -1;
+    }
+    c->watch_cache_size = (int) n;
     return 0;
 }
 
@@ -720,7 +732,8 @@ start_control_plane (cluster_t *c)
     broker_opts_t bo = {.store_endpoint = "inproc://troupe-store", .local_endpoints = c->local_ep,
                         .tcp_endpoint = c->listen, .pki_dir = pki, .auth_external = c->auth != NULL,
                         .replicated = c->peer_listen != NULL, .service_cidr = c->service_cidr,
-                        .node_port_range = c->node_port_range};
+                        .node_port_range = c->node_port_range, .ring_size = c->watch_cache_size,
+                        .ring_max = c->watch_cache_size};
     c->broker = broker_new (&bo);
     if (!c->broker) {
         fprintf (stderr, "error: the broker could not start (see the log above)\n");

@@ -3,7 +3,8 @@
 # other clients create 10,000 ConfigMaps: every create is answered and the run is not much slower
 # than the same run without the frozen watcher (both measured, ratios printed; bounds: time 3x,
 # the creates' p99 2x). 2,000
-# more push its position out of the broker's 10,000-event window; thawed, the watcher says it was
+# more push its position out of the broker's 10,000-event window (a fixed ring: --watch-cache-size
+# 10000; by default the ring grows to keep 75 s of events, tested in test_broker); thawed, the watcher says it was
 # cut and resumes (relists: it sees a later object). Then a light flood: 100
 # clients keeping 32 writes each in flight for 5 s: every request answered (OK or
 # TooManyRequests), no client starved, the server's RSS growth bounded.
@@ -11,9 +12,11 @@
 BENCH=${TROUPE_BUILD:-$(dirname "$TROUPE")}/bench_api
 [ -x "$BENCH" ] || { echo "bench_api not built ($BENCH)"; exit 1; }
 EP="ipc://$T/srv/run/troupe.sock"
-"$TROUPE" server --data "$T/srv" --no-supervise >>"$T/server.log" 2>&1 &
+"$TROUPE" server --data "$T/srv" --no-supervise --watch-cache-size 10000 >>"$T/server.log" 2>&1 &
 SRV=$!
 PIDS+=($SRV)
+"$TROUPE" server --data "$T/bad" --watch-cache-size lots >"$T/bad.out" 2>&1 && fail "--watch-cache-size lots accepted"
+grep -q 'watch-cache-size lots: must be a number' "$T/bad.out" || fail "bad --watch-cache-size: $(cat "$T/bad.out")"
 wait_for 30 tro --server "$EP" get namespaces || fail "server not serving on $EP"
 
 N=10000
