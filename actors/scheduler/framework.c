@@ -517,7 +517,8 @@ fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size
     const char *r;
     json_t *c;
     json_object_foreach (counts, r, c) if (asprintf (&items[k], "%lld %s", (long long) json_integer_value (c), r) >= 0) k++;
-    qsort (items, k, sizeof *items, cmp_str);
+    if (k > 1)
+        qsort (items, k, sizeof *items, cmp_str);
     for (size_t i = 0; i < k; i++) {
         if (off < (int) len)
             off += snprintf (out + off, len - (size_t) off, "%s%s", i ? ", " : " ", items[i]);

@@ -437,7 +437,8 @@ check_resources (ctx_t *c)
 {
     for (size_t ni = 0; ni < c->nnodes; ni++) {
         node_t *n = &c->nodes[ni];
-        qsort_r (n->pods, n->npods, sizeof *n->pods, by_bound, c);
+        if (n->npods > 1) /* qsort_r (NULL, 0, …) is undefined */
+            qsort_r (n->pods, n->npods, sizeof *n->pods, by_bound, c);
         res_t used = {0};
         for (size_t k = 0; k < n->npods; k++) {
             pod_t *p = &c->pods[n->pods[k]];

@@ -408,9 +408,12 @@ main (int argc, char **argv)
         if (recs[i].running && cr)
             slat[ns_++] = recs[i].running - cr;
     }
-    qsort (bt, nb, sizeof *bt, cmp_i64);
-    qsort (lat, nl, sizeof *lat, cmp_i64);
-    qsort (slat, ns_, sizeof *slat, cmp_i64);
+    if (nb > 1)
+        qsort (bt, nb, sizeof *bt, cmp_i64);
+    if (nl > 1)
+        qsort (lat, nl, sizeof *lat, cmp_i64);
+    if (ns_ > 1)
+        qsort (slat, ns_, sizeof *slat, cmp_i64);
     double overall = nb && bt[nb - 1] > first_created ? (double) nb * 1000.0 / (double) (bt[nb - 1] - first_created) : 0;
     double steady = 0;
     if (nb >= 10) {

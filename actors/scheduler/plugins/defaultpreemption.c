@@ -170,7 +170,8 @@ select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidat
         free (pot);
         return 0;
     }
-    qsort (pot, npot, sizeof *pot, cmp_importance);
+    if (npot > 1)
+        qsort (pot, npot, sizeof *pot, cmp_importance);
     size_t nv = 0;
     for (size_t i = 0; i < npot; i++) {
         usage_add (&u, pot[i], +1);

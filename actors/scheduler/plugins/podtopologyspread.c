@@ -665,7 +665,8 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
         for (uint32_t i = 0; i < snap->nnodes; i++)
             pts_node_share (&arg, snap->nodes[i], emit_into_cset, s);
     }
-    qsort (s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr);
+    if (s->nignored > 1)
+        qsort (s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr);
     self->host->write (cs, PTS_PRESCORE_KEY, s, cset_free);
     return TR_SCHED_OK;
 }
