@@ -271,6 +271,8 @@ main (void)
     objs = json_object ();
     outbox = json_array ();
     pthread_t t;
+    zsys_init (); /* before the broker thread: czmq's first init is not thread-safe (two racing
+                   * inits assert "zsys_set_thread_name_prefix() is not valid after creating sockets") */
     pthread_create (&t, NULL, broker_main, NULL);
     const struct CMUnitTest tests[] = {cmocka_unit_test (test_actor)};
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
