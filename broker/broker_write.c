@@ -224,12 +224,14 @@ gen_name (json_t *obj)
     tv_set_str (obj, "metadata.name", name);
 }
 
+/* Defaults, then validates obj; prev is the stored object an update replaces (its unchanged
+ * top-level fields are not walked again: schema_validate_update), NULL on a create. */
 static int
-validate (rq_t *r, json_t *obj)
+validate (rq_t *r, json_t *obj, const json_t *prev)
 {
     char err[512];
-    schema_default (r->b->schemas, obj);
-    if (schema_validate (r->b->schemas, obj, err, sizeof err)) {
+    schema_default_update (r->b->schemas, obj, prev);
+    if (schema_validate_update (r->b->schemas, obj, prev, err, sizeof err)) {
         const char *name = tv_str (obj, "metadata.name");
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
                   name ? name : "", err);
@@ -307,7 +309,7 @@ bk_h_create (rq_t *r)
         tv_del (obj, "metadata.namespace");
     if (!tv_str (obj, "metadata.name") && tv_str (obj, "metadata.generateName"))
         gen_name (obj);
-    if (validate (r, obj)) {
+    if (validate (r, obj, NULL)) {
         json_decref (obj);
         return;
     }
@@ -394,14 +396,14 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
      * answer it from memory, with the object's resourceVersion unchanged */
     r->renewal = verb == TR_VERB_UPDATE && !strcmp (schema_kind_name (r->sk), "Lease") && lease_is_renewal (cur, next);
     json_int_t gen = tv_int (cur, "metadata.generation", 1);
-    schema_canonicalize (r->b->schemas, next); /* cpu: 0.5 over a stored "500m" is no change of spec */
+    schema_canonicalize_update (r->b->schemas, next, cur); /* cpu: 0.5 over a stored "500m" is no change of spec */
     if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
         gen++;
     tv_set_int (next, "metadata.generation", gen);
     int service = !strcmp (schema_kind_name (r->sk), "Service");
     if (service && sub == IMM_SUB_NONE)
         bk_svc_keep_allocated (cur, next);
-    if (validate (r, next)) {
+    if (validate (r, next, cur)) {
         json_decref (next);
         return;
     }

@@ -15,7 +15,8 @@
 #include <strings.h>
 
 struct schema_kind {
-    json_t *doc; /* the kind file */
+    json_t *doc;     /* the kind file */
+    json_t *vfields; /* its fields plus apiVersion, kind, metadata: what validation walks */
     const char *name, *plural, *singular, *api_version;
     int namespaced;
     int selector_matches_template;
@@ -50,6 +51,13 @@ add_doc (schema_registry_t *r, const char *file, json_t *doc, char *err, size_t 
     r->kinds = realloc (r->kinds, (r->n + 1) * sizeof *r->kinds);
     schema_kind_t *k = &r->kinds[r->n++];
     k->doc = json_incref (doc);
+    k->vfields = json_deep_copy (json_object_get (doc, "fields"));
+    if (!k->vfields)
+        k->vfields = json_object ();
+    /* apiVersion, kind, metadata are common to every kind */
+    json_object_set_new (k->vfields, "apiVersion", json_pack ("{s:s}", "type", "string"));
+    json_object_set_new (k->vfields, "kind", json_pack ("{s:s}", "type", "string"));
+    json_object_set_new (k->vfields, "metadata", json_pack ("{s:s}", "type", "any"));
     k->name = kind;
     k->plural = plural;
     k->singular = tv_str (doc, "singular");
@@ -137,8 +145,10 @@ schema_registry_destroy (schema_registry_t **p)
     schema_registry_t *r = *p;
     if (!r)
         return;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         json_decref (r->kinds[i].doc);
+        json_decref (r->kinds[i].vfields);
+    }
     free (r->kinds);
     json_decref (r->defs);
     free (r);
@@ -150,6 +160,9 @@ schema_kind_lookup (const schema_registry_t *r, const char *name)
 {
     if (!r || !name)
         return NULL;
+    for (size_t i = 0; i < r->n; i++) /* the Kind itself, the common case on every request */
+        if (!strcmp (name, r->kinds[i].name))
+            return &r->kinds[i];
     char base[128];
     snprintf (base, sizeof base, "%s", name);
     char *dot = strchr (base, '.'); /* "deployments.apps" */
@@ -196,14 +209,20 @@ typedef struct {
     const schema_registry_t *r;
     char *err;
     size_t errlen;
+    const json_t *prev; /* the stored object an update replaces: its unchanged fields are not checked again */
     char path[1024];
 } vctx_t;
 
 static const json_t *
 resolve (const vctx_t *c, const json_t *s)
 {
-    for (int i = 0; i < 8 && s && tv_str (s, "type") && !strcmp (tv_str (s, "type"), "ref"); i++)
-        s = json_object_get (c->r->defs, tv_str (s, "ref") ? tv_str (s, "ref") : "");
+    for (int i = 0; i < 8 && s; i++) {
+        const char *t = json_string_value (json_object_get (s, "type"));
+        if (!t || strcmp (t, "ref"))
+            break;
+        const char *ref = json_string_value (json_object_get (s, "ref"));
+        s = json_object_get (c->r->defs, ref ? ref : "");
+    }
     return s;
 }
 
@@ -373,6 +392,12 @@ validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
     size_t plen = strlen (c->path);
     const char *k;
     json_t *ps;
+    /* Validation ratcheting: a field equal to the stored object's passed when that was written
+     * (Kubernetes ratchets unchanged CRD fields the same way), so an update walks only what it
+     * changed: a binding checks spec.nodeName, not the whole spec; a status update, the status.
+     * c->prev flows from object to nested object only (never through arrays or maps). */
+    const json_t *prev = c->prev;
+    c->prev = NULL;
     /* required first, in schema order, so the report is deterministic */
     json_object_foreach ((json_t *) props, k, ps) {
         const json_t *rs = ps;
@@ -381,13 +406,16 @@ validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
             return verr (c, "Required value", NULL);
         }
-        if (x && !json_is_null (x)) {
+        json_t *px = prev ? json_object_get (prev, k) : NULL;
+        if (x && !json_is_null (x) && !(px && json_equal (x, px))) {
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
             const char *why = tv_str (rs, "unsupported");
             if (why && !means_absent (rs, x))
                 return unsupported_err (c, rs, why);
+            c->prev = json_is_object (x) && json_is_object (px) ? px : NULL;
             if (validate_node (c, rs, x))
                 return -1;
+            c->prev = NULL;
             c->path[plen] = 0;
         }
     }
@@ -404,6 +432,8 @@ validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
 static int
 validate_node (vctx_t *c, const json_t *s0, const json_t *v)
 {
+    const json_t *prev = c->prev; /* for an object's properties only */
+    c->prev = NULL;
     const json_t *s = resolve (c, s0);
     if (!s)
         return 0;
@@ -554,6 +584,7 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
             return type_err (c, "object", v);
         json_t *props = json_object_get (s, "properties");
         json_t *none = props ? NULL : json_object ();
+        c->prev = prev;
         int rc = validate_props (c, props ? props : none, v, tv_bool (s, "x-preserve-unknown", false));
         json_decref (none);
         return rc;
@@ -836,6 +867,12 @@ pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
 int
 schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_t errlen)
 {
+    return schema_validate_update (r, obj, NULL, err, errlen);
+}
+
+int
+schema_validate_update (const schema_registry_t *r, const json_t *obj, const json_t *prev, char *err, size_t errlen)
+{
     vctx_t c = {.r = r, .err = err, .errlen = errlen};
     if (!json_is_object (obj)) {
         snprintf (err, errlen, "object: must be a map");
@@ -870,16 +907,8 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
     if (validate_node (&c, json_object_get (r->defs, "ObjectMeta"), meta))
         return -1;
     c.path[0] = 0;
-    json_t *fields = json_deep_copy (json_object_get (k->doc, "fields"));
-    if (!fields)
-        fields = json_object ();
-    /* apiVersion, kind, metadata are common to every kind */
-    json_object_set_new (fields, "apiVersion", json_pack ("{s:s}", "type", "string"));
-    json_object_set_new (fields, "kind", json_pack ("{s:s}", "type", "string"));
-    json_object_set_new (fields, "metadata", json_pack ("{s:s}", "type", "any"));
-    int rc = validate_props (&c, fields, obj, 0);
-    json_decref (fields);
-    if (rc)
+    c.prev = json_is_object (prev) ? prev : NULL;
+    if (validate_props (&c, k->vfields, obj, 0))
         return -1;
     /* allowedValues: {dotted.path: [..]} narrows a shared definition for this kind (a workload's
      * pod template restarts Always, as Kubernetes validates) */
@@ -936,7 +965,16 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
 
 /* ---- defaulting ----------------------------------------------------------------------------- */
 
-static void default_node (const schema_registry_t *r, const json_t *s, json_t *v);
+/* prev: the stored object's value at the same place, or NULL. A subtree equal to it is left as
+ * it is: the stored object was defaulted and canonicalised when written, and both are idempotent
+ * (the same ratcheting as validation's; an update walks only what it changed). */
+static int
+unchanged (const json_t *v, const json_t *prev)
+{
+    return prev && json_equal (v, prev);
+}
+
+static void default_node (const schema_registry_t *r, const json_t *s, json_t *v, const json_t *prev);
 
 /* {writeOnlyInto: data} on a map of strings (Secret's stringData): each value is stored base64
  * encoded under the same key of the sibling map named there, overriding it, and the field itself
@@ -969,7 +1007,7 @@ merge_write_only (json_t *v, const char *k, const char *into)
 }
 
 static void
-default_props (const schema_registry_t *r, const json_t *props, json_t *v)
+default_props (const schema_registry_t *r, const json_t *props, json_t *v, const json_t *prev)
 {
     const char *k;
     json_t *ps;
@@ -986,13 +1024,14 @@ default_props (const schema_registry_t *r, const json_t *props, json_t *v)
             json_object_set_new (v, k, json_deep_copy (dflt));
             x = json_object_get (v, k);
         }
-        if (x)
-            default_node (r, ps, x);
+        const json_t *px = prev ? json_object_get (prev, k) : NULL;
+        if (x && !unchanged (x, px))
+            default_node (r, ps, x, json_is_object (px) ? px : NULL);
     }
 }
 
 static void
-default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
+default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev)
 {
     vctx_t c = {.r = r};
     const json_t *s = resolve (&c, s0);
@@ -1002,12 +1041,12 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v)
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties");
         if (props)
-            default_props (r, props, v);
+            default_props (r, props, v, prev);
     } else if (!strcmp (type, "array") && json_is_array (v)) {
         const json_t *items = json_object_get (s, "items");
         size_t i;
         json_t *x;
-        json_array_foreach (v, i, x) if (items) default_node (r, items, x);
+        json_array_foreach (v, i, x) if (items) default_node (r, items, x, NULL);
     }
 }
 
@@ -1031,7 +1070,7 @@ canon_quantity (const json_t *v)
 
 /* Walks v along schema s0; returns what replaces v (new reference), or NULL to keep it. */
 static json_t *
-canon_node (const schema_registry_t *r, const json_t *s0, json_t *v)
+canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev)
 {
     vctx_t c = {.r = r};
     const json_t *s = resolve (&c, s0);
@@ -1044,14 +1083,18 @@ canon_node (const schema_registry_t *r, const json_t *s0, json_t *v)
     json_t *x, *nx;
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties"), *ps;
-        json_object_foreach (props, k, ps) if ((x = json_object_get (v, k)) && (nx = canon_node (r, ps, x)))
-            json_object_set_new (v, k, nx);
+        json_object_foreach (props, k, ps) {
+            const json_t *px = prev ? json_object_get (prev, k) : NULL;
+            if ((x = json_object_get (v, k)) && !unchanged (x, px) &&
+                (nx = canon_node (r, ps, x, json_is_object (px) ? px : NULL)))
+                json_object_set_new (v, k, nx);
+        }
     } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
-        json_object_foreach (v, k, x) if ((nx = canon_node (r, json_object_get (s, "values"), x)))
+        json_object_foreach (v, k, x) if ((nx = canon_node (r, json_object_get (s, "values"), x, NULL)))
             json_object_set_new (v, k, nx);
     } else if (!strcmp (type, "array") && json_is_array (v) && json_object_get (s, "items")) {
         size_t i;
-        json_array_foreach (v, i, x) if ((nx = canon_node (r, json_object_get (s, "items"), x)))
+        json_array_foreach (v, i, x) if ((nx = canon_node (r, json_object_get (s, "items"), x, NULL)))
             json_array_set_new (v, i, nx);
     }
     return NULL;
@@ -1060,14 +1103,26 @@ canon_node (const schema_registry_t *r, const json_t *s0, json_t *v)
 int
 schema_canonicalize (const schema_registry_t *r, json_t *obj)
 {
+    return schema_canonicalize_update (r, obj, NULL);
+}
+
+int
+schema_canonicalize_update (const schema_registry_t *r, json_t *obj, const json_t *prev)
+{
+    if (!json_is_object (prev))
+        prev = NULL;
     const char *kind = tv_str (obj, "kind");
     const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
     if (!k)
         return -1;
     json_t *fields = json_object_get (k->doc, "fields"), *ps, *x, *nx;
     const char *f;
-    json_object_foreach (fields, f, ps) if ((x = json_object_get (obj, f)) && (nx = canon_node (r, ps, x)))
-        json_object_set_new (obj, f, nx);
+    json_object_foreach (fields, f, ps) {
+        const json_t *px = prev ? json_object_get (prev, f) : NULL;
+        if ((x = json_object_get (obj, f)) && !unchanged (x, px) &&
+            (nx = canon_node (r, ps, x, json_is_object (px) ? px : NULL)))
+            json_object_set_new (obj, f, nx);
+    }
     return 0;
 }
 
@@ -1088,19 +1143,27 @@ schema_convert (const schema_registry_t *r, json_t *obj)
 int
 schema_default (const schema_registry_t *r, json_t *obj)
 {
+    return schema_default_update (r, obj, NULL);
+}
+
+int
+schema_default_update (const schema_registry_t *r, json_t *obj, const json_t *prev)
+{
+    if (!json_is_object (prev))
+        prev = NULL;
     const char *kind = tv_str (obj, "kind");
     const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
     if (!k)
         return -1;
     json_t *fields = json_object_get (k->doc, "fields");
     if (fields)
-        default_props (r, fields, obj);
+        default_props (r, fields, obj, prev);
     if (!strcmp (kind, "Service"))
         svc_default (obj);
     json_t *meta = json_object_get (obj, "metadata");
     if (json_is_object (meta))
-        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta);
-    return schema_canonicalize (r, obj);
+        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta, NULL);
+    return schema_canonicalize_update (r, obj, prev);
 }
 
 /* ---- the declared fields -------------------------------------------------------------------- */

@@ -37,6 +37,10 @@ int schema_kind_namespaced (const schema_kind_t *k);
 
 /* 0 if obj is a valid object of its kind, else -1 with err holding the field path and reason. */
 int schema_validate (const schema_registry_t *self, const json_t *obj, char *err, size_t errlen);
+/* The same for an update replacing prev (NULL: as schema_validate): top-level fields equal to
+ * prev's are taken as valid, as they were when prev was written (validation ratcheting). */
+int schema_validate_update (const schema_registry_t *self, const json_t *obj, const json_t *prev, char *err,
+                            size_t errlen);
 /* Applies the kind's write-time conversions in place, without defaults (a Secret's stringData
  * becomes base64 data, as the stored object has it): what a client compares with a stored object.
  * schema_default does the same. 0, or -1 for an unknown kind. */
@@ -45,11 +49,16 @@ int schema_convert (const schema_registry_t *self, json_t *obj);
  * canonicalises as schema_canonicalize.
  * 0, or -1 for an unknown kind. */
 int schema_default (const schema_registry_t *self, json_t *obj);
+/* The same for an update replacing prev (NULL: as schema_default): subtrees equal to prev's are
+ * left alone, as they were defaulted when prev was written. */
+int schema_default_update (const schema_registry_t *self, json_t *obj, const json_t *prev);
 /* Rewrites every valid quantity in place in Kubernetes' canonical form, as the api-server
  * serialises them: "0.5" and 0.5 → "500m", 2 → "2", "1024Mi" → "1Gi", "1.5Gi" → "1536Mi",
  * "1000m" → "1"; invalid ones are left for schema_validate to report. 0, or -1 for an unknown
  * kind. */
 int schema_canonicalize (const schema_registry_t *self, json_t *obj);
+/* The same, leaving subtrees equal to prev's (the stored object's, already canonical) alone. */
+int schema_canonicalize_update (const schema_registry_t *self, json_t *obj, const json_t *prev);
 
 /* Calls fn once for every field the schema declares, section by section: each definition of
  * _definitions.yaml (section "PodSpec"), then each kind's own fields (section "Deployment").

@@ -327,6 +327,8 @@ walk (const json_t *obj, const char *path, char *last, size_t lastlen, int creat
 json_t *
 tv_get (const json_t *obj, const char *path)
 {
+    if (obj && !strchr (path, '.')) /* a plain key: no walk */
+        return json_is_object (obj) && *path ? json_object_get (obj, path) : NULL;
     char key[256];
     json_t *parent = obj ? walk (obj, path, key, sizeof key, 0) : NULL;
     return parent ? json_object_get (parent, key) : NULL;

@@ -73,8 +73,10 @@ wait_for() { local t=$1; shift; local end=$((SECONDS + t)); while [ $SECONDS -lt
 
 # ---- the cluster ----
 KC=()
+# node IPAM: the default 10.244.0.0/16 holds 256 /24s; a /12 holds 4,096 /24s, a /10 16,384
+CIDR=(--cluster-cidr 10.64.0.0/10)
 if [ "$REPL" = 1 ]; then
-  ( cd "$D" && exec "$TROUPE" up >"$D/up.log" 2>&1 ) & PIDS+=($!)
+  ( cd "$D" && exec "$TROUPE" up "${CIDR[@]}" >"$D/up.log" 2>&1 ) & PIDS+=($!)
   SERVERS=("${PIDS[0]}")
   wait_for 60 "$TROUPE" get nodes || fail "troupe up: no API after 60 s"
 else
@@ -87,7 +89,7 @@ else
   SERVERS=()
   for n in 1 2 3; do
     extra=(); [ "$n" != 1 ] && extra=(--join "$(peer 1)" --token "$TOKEN")
-    "$TROUPE" server --data "$D/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "${extra[@]}" >>"$D/s$n.log" 2>&1 &
+    "$TROUPE" server --data "$D/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "${CIDR[@]}" "${extra[@]}" >>"$D/s$n.log" 2>&1 &
     PIDS+=($!); SERVERS+=($!)
     [ "$n" = 1 ] && { wait_for 30 "$TROUPE" --server "ipc://$D/s1/run/troupe.sock" store status || fail "s1 not serving"; }
   done

@@ -191,6 +191,63 @@ setup (void **state)
     return reg ? 0 : -1;
 }
 
+
+/* schema_validate_update: an update is checked where it differs from the stored object only
+ * (ratcheting), down nested objects, never through arrays; a create checks everything. */
+static void
+update_ratchets_unchanged (void **state)
+{
+    (void) state;
+    char err[512];
+    json_t *prev = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                          "spec: {containers: [{name: c, image: busybox}], activeDeadlineSeconds: soon, priority: 3}\n");
+    /* stored before a rule tightened: the create path refuses it, naming the field */
+    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.activeDeadlineSeconds"));
+    /* an update leaving spec.activeDeadlineSeconds as it was passes; a new bad value is refused by its path */
+    json_t *next = json_deep_copy (prev);
+    tv_set (next, "status", json_pack ("{s:s}", "phase", "Running"));
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("unchanged spec re-checked: %s", err);
+    tv_set_str (next, "spec.priority", "high"); /* a changed sibling in the same object */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.priority"));
+    json_decref (next);
+    next = json_deep_copy (prev);
+    tv_set_int (next, "spec.nodeName", 5);
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.nodeName"));
+    json_decref (next);
+    /* nested: a changed sibling does not hide an unchanged bad field, a changed array is whole */
+    next = json_deep_copy (prev);
+    tv_set_int (next, "spec.priority", 4);
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("unchanged spec.activeDeadlineSeconds re-checked: %s", err);
+    json_array_append_new (tv_get (next, "spec.containers"), json_pack ("{s:s,s:i}", "name", "d", "image", 5));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.containers[1].image"));
+    json_decref (next);
+    /* defaulting and canonical quantities: what changed is filled, what did not is left */
+    json_t *old = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                         "spec: {containers: [{name: c, image: busybox, resources: {requests: {cpu: 1000m}}}]}\n");
+    next = json_deep_copy (old);
+    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_null (tv_get (next, "spec.restartPolicy"));
+    assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1000m");
+    tv_set_str (next, "spec.hostname", "h");
+    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_string_equal (tv_str (next, "spec.restartPolicy"), "Always");
+    assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1000m");
+    tv_set_str (json_array_get (tv_get (next, "spec.containers"), 0), "image", "busybox:1"); /* the array changed */
+    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1");
+    json_decref (next);
+    json_decref (old);
+    /* NULL prev: a create */
+    assert_int_equal (schema_validate_update (reg, prev, NULL, err, sizeof err), -1);
+    json_decref (prev);
+}
+
 static int
 teardown (void **state)
 {
@@ -204,7 +261,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
-        cmocka_unit_test (invalid), cmocka_unit_test (lookup),
+        cmocka_unit_test (invalid), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
