@@ -504,13 +504,21 @@ fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size
     json_t *counts = json_object ();
     for (size_t i = 0; i < n; i++) {
         const char *r = st[i].reason ? st[i].reason : st[i].code == TR_SCHED_SUCCESS ? NULL : "unknown";
-        if (!r)
-            continue;
-        json_t *c = json_object_get (counts, r);
-        if (c)
-            json_integer_set (c, json_integer_value (c) + 1);
-        else
-            json_object_set_new (counts, r, json_integer (1));
+        /* each of a status' reasons ('\n'-joined) counts, as status.Reasons () */
+        while (r && *r) {
+            const char *nl = strchr (r, '\n');
+            size_t rl = nl ? (size_t) (nl - r) : strlen (r);
+            char one[512];
+            snprintf (one, sizeof one, "%.*s", (int) (rl < sizeof one ? rl : sizeof one - 1), r);
+            r = nl ? nl + 1 : NULL;
+            if (!*one)
+                continue;
+            json_t *c = json_object_get (counts, one);
+            if (c)
+                json_integer_set (c, json_integer_value (c) + 1);
+            else
+                json_object_set_new (counts, one, json_integer (1));
+        }
     }
     size_t m = json_object_size (counts), k = 0;
     char **items = calloc (m ? m : 1, sizeof *items);

@@ -47,7 +47,10 @@ typedef enum {
 
 typedef struct {
     tr_sched_code_t code;
-    const char *reason;      /* "Insufficient cpu", "node(s) didn't match Pod's node affinity/selector" */
+    const char *reason;      /* "Insufficient cpu", "node(s) didn't match Pod's node affinity/selector";
+                              * several reasons (Kubernetes' Status.Reasons, as NodeResourcesFit's
+                              * "Insufficient cpu" and "Insufficient memory") joined by '\n': the
+                              * FitError counts each one. Order carries no meaning. */
 } tr_sched_status_t;
 
 #define TR_SCHED_OK ((tr_sched_status_t) {TR_SCHED_SUCCESS, NULL})

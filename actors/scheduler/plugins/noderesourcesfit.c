@@ -1,7 +1,9 @@
 /* NodeResourcesFit: Filter — the pod's requests (cpu, memory, ephemeral-storage, extended
  * resources) and one pod slot against allocatable minus what the node's pods (bound or assumed)
- * request: "Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient
- * ephemeral-storage", "Insufficient <resource>" (the first that fails, in Kubernetes' order).
+ * request: "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage",
+ * "Insufficient <resource>", "Too many pods": every one that fails, as Kubernetes' fitsRequest
+ * (the status carries them joined by '\n', see sched_plugin.h; "Too many pods" last so that the
+ * first reason is a resource's whenever one is short).
  * Score — args.scoringStrategy: LeastAllocated (default), MostAllocated or
  * RequestedToCapacityRatio (shape of {utilization, score 0..10}), over resources
  * (default cpu and memory, weight 1), using the non-zero requests for cpu and memory. */
@@ -27,7 +29,13 @@ typedef struct {
     struct {
         int64_t util, score;
     } shape[16];
+    /* the joined reasons of every combination of the four fixed ones (bit 0 cpu, 1 memory,
+     * 2 ephemeral-storage, 3 pods): built once, so Filter allocates only for extended resources */
+    char fixed[16][96];
 } fit_t;
+
+static const char *const fixed_reason[4] = {"Insufficient cpu", "Insufficient memory",
+                                            "Insufficient ephemeral-storage", "Too many pods"};
 
 static void *
 init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
@@ -81,6 +89,13 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
                          : !strcmp (s->res[k].name, "memory")            ? R_MEM
                          : !strcmp (s->res[k].name, "ephemeral-storage") ? R_EPH
                                                                          : R_SCALAR;
+    for (unsigned m = 1; m < 16; m++) {
+        size_t off = 0;
+        for (int b = 0; b < 4; b++)
+            if (m & (1u << b))
+                off += (size_t) snprintf (s->fixed[m] + off, sizeof s->fixed[m] - off, "%s%s", off ? "\n" : "",
+                                          fixed_reason[b]);
+    }
     if (s->strategy == RTCR && !s->nshape) {
         snprintf (err, errlen, "scoringStrategy.requestedToCapacityRatio.shape: required");
         free (s);
@@ -109,22 +124,35 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
 {
     fit_t *s = self;
     const tr_sched_res_t *a = &node->allocatable, *u = &node->requested, *w = &pod->requests;
+    unsigned m = 0;
     if ((int64_t) node->npods + 1 > a->pods)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Too many pods"};
+        m |= 8;
     if (w->milli_cpu > 0 && w->milli_cpu > a->milli_cpu - u->milli_cpu)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu"};
+        m |= 1;
     if (w->memory > 0 && w->memory > a->memory - u->memory)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient memory"};
+        m |= 2;
     if (w->ephemeral_storage > 0 && w->ephemeral_storage > a->ephemeral_storage - u->ephemeral_storage)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient ephemeral-storage"};
+        m |= 4;
+    char *ext = NULL;
+    size_t extlen = 0;
+    FILE *f = NULL;
     for (uint32_t i = 0; i < w->nscalar; i++) {
         if (w->scalar[i].value <= 0)
             continue;
-        if (w->scalar[i].value > scalar_of (a, w->scalar[i].name) - scalar_of (u, w->scalar[i].name))
-            return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE,
-                                        s->host->intern (cs, "Insufficient %s", w->scalar[i].name)};
+        if (w->scalar[i].value > scalar_of (a, w->scalar[i].name) - scalar_of (u, w->scalar[i].name)) {
+            if (!f && !(f = open_memstream (&ext, &extlen)))
+                return (tr_sched_status_t) {TR_SCHED_ERROR, "out of memory"};
+            fprintf (f, "%sInsufficient %s", ftell (f) > 0 ? "\n" : "", w->scalar[i].name);
+        }
     }
-    return TR_SCHED_OK;
+    if (!f)
+        return m ? (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s->fixed[m]} : TR_SCHED_OK;
+    fclose (f);
+    /* cpu, memory, ephemeral-storage, the extended resources, then "Too many pods" */
+    const char *r = s->host->intern (cs, "%s%s%s%s%s", s->fixed[m & 7], m & 7 ? "\n" : "", ext ? ext : "",
+                                     m & 8 ? "\n" : "", m & 8 ? fixed_reason[3] : "");
+    free (ext);
+    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, r};
 }
 
 /* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored. */
