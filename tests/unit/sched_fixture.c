@@ -1,8 +1,9 @@
 /* sched_fixture — see sched_fixture.h. */
 #include "tests/unit/sched_fixture.h"
 
+#include "actors/scheduler/framework.h"
+
 #include "core/quantity.h"
-#include "core/selector.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -412,101 +413,24 @@ h_node (tr_sched_cycle_t *cs, const char *name)
     return fx_node (cs->fx, name);
 }
 
+/* The cycle-free services are the framework's own (fw_host), so plugin tests see the selector
+ * semantics the scheduler runs with. */
 static int
 h_quantity_milli (const char *text, int64_t *out)
 {
-    return quantity_parse_milli (text, out, NULL, 0) == 0 ? 0 : -1;
+    return fw_host ()->quantity_milli (text, out);
 }
 
 static int
 h_label_selector_match (const json_t *sel, const json_t *labels)
 {
-    if (!sel || json_is_null (sel))
-        return 0;
-    char err[256];
-    selector_t *s = selector_from_object (sel, err, sizeof err);
-    if (!s)
-        return -1;
-    int m = selector_matches (s, labels);
-    selector_destroy (&s);
-    return m;
-}
-
-static int
-str_in (const json_t *values, const char *v)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach (values, i, e) {
-        if (json_is_string (e) && !strcmp (json_string_value (e), v))
-            return 1;
-    }
-    return 0;
-}
-
-/* One NodeSelectorRequirement against a value (NULL: absent). -1 malformed. */
-static int
-requirement_ok (const json_t *r, const char *v)
-{
-    const char *op = json_string_value (json_object_get (r, "operator"));
-    const json_t *values = json_object_get (r, "values");
-    if (!op)
-        return -1;
-    if (!strcmp (op, "In"))
-        return v && str_in (values, v);
-    if (!strcmp (op, "NotIn"))
-        return !v || !str_in (values, v);
-    if (!strcmp (op, "Exists"))
-        return v != NULL;
-    if (!strcmp (op, "DoesNotExist"))
-        return v == NULL;
-    if (!strcmp (op, "Gt") || !strcmp (op, "Lt")) {
-        if (!v || json_array_size (values) != 1)
-            return 0;
-        char *end;
-        long long a = strtoll (v, &end, 10);
-        if (*end)
-            return 0;
-        long long b = strtoll (json_string_value (json_array_get (values, 0)) ?: "", &end, 10);
-        if (*end)
-            return -1;
-        return !strcmp (op, "Gt") ? a > b : a < b;
-    }
-    return -1;
+    return fw_host ()->label_selector_match (sel, labels);
 }
 
 static int
 h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
 {
-    size_t i;
-    const json_t *t;
-    json_array_foreach (terms, i, t) {
-        const json_t *me = json_object_get (t, "matchExpressions"), *mf = json_object_get (t, "matchFields");
-        if (json_array_size (me) == 0 && json_array_size (mf) == 0)
-            continue; /* an empty term matches nothing */
-        int ok = 1;
-        size_t j;
-        const json_t *r;
-        json_array_foreach (me, j, r) {
-            const char *key = json_string_value (json_object_get (r, "key"));
-            int m = requirement_ok (r, key ? json_string_value (json_object_get (node->labels, key)) : NULL);
-            if (m < 0)
-                return -1;
-            ok = ok && m;
-        }
-        json_array_foreach (mf, j, r) {
-            const char *key = json_string_value (json_object_get (r, "key"));
-            if (!key || strcmp (key, "metadata.name"))
-                return -1;
-            int m = requirement_ok (r, node->name);
-            if (m < 0)
-                return -1;
-            ok = ok && m;
-        }
-        if (ok)
-            return 1;
-    }
-    return 0;
+    return fw_host ()->node_selector_match (terms, node);
 }
 
 static int

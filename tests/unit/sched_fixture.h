@@ -7,8 +7,9 @@
  *          "cpu": "1", "memory": "1Gi", "ext": {...}, "start": "2026-01-01T00:00:00Z",
  *          "owner": "ReplicaSet", "deleting": true, "spec": {...merged into spec}}
  * A pod with "node" is bound there; fx_pod builds an incoming (pending) pod the same way.
- * fx_host is a host table: label_selector_match with core/selector.h, node_selector_match for
- * v1 NodeSelectorTerms, a cycle-state map, intern, and preempt recorded in the cycle.
+ * fx_host is a host table: quantity_milli, label_selector_match and node_selector_match are the
+ * framework's (fw_host), with the fixture's own cycle-state map, intern, and preempt recorded in
+ * the cycle.
  */
 #ifndef TROUPE_TEST_SCHED_FIXTURE_H
 #define TROUPE_TEST_SCHED_FIXTURE_H
