@@ -1,4 +1,10 @@
 /* sched_fixture — see sched_fixture.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "tests/unit/sched_fixture.h"
 
 #include "actors/scheduler/framework.h"
@@ -487,4 +493,69 @@ fx_cycle_end (tr_sched_cycle_t **cs_p)
         free (cs->interned[i]);
     free (cs);
     *cs_p = NULL;
+}
+
+/* ---- table rows --------------------------------------------------------------------------- */
+
+void
+fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
+               const char *podj, const char *const *want_r, int skip, const char *unresolvable)
+{
+    fx_t *fx = fx_new (cluster);
+    if (!fx)
+        fail_msg ("row %zu (%s): bad fixture", r, label);
+    const tr_sched_pod_t *pod = fx_pod (fx, podj);
+    assert_non_null (pod);
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    tr_sched_status_t st = pl->pre_filter (self, cs, pod);
+    if (st.code != (skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+        fail_msg ("row %zu (%s): pre_filter code %d", r, label, st.code);
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
+        const char *want = want_r[i] ? want_r[i] : "";
+        const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
+        if (strcmp (want, got))
+            fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, label, snap->nodes[i]->name, want, got);
+        if (unresolvable && !strcmp (want, unresolvable))
+            assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
+        else if (*want)
+            assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
+    }
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+}
+
+void
+fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
+              const char *podj, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped)
+{
+    fx_t *fx = fx_new (cluster);
+    if (!fx)
+        fail_msg ("row %zu (%s): bad fixture", r, label);
+    const tr_sched_pod_t *pod = fx_pod (fx, podj);
+    assert_non_null (pod);
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    if (pre_filter >= 0)
+        assert_int_equal (pl->pre_filter (self, cs, pod).code, pre_filter);
+    tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
+    if (st.code != (skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+        fail_msg ("row %zu (%s): pre_score code %d", r, label, st.code);
+    if (!skip || score_skipped) {
+        int64_t scores[64] = {0};
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
+            if (scores[i] != raw[i])
+                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, label, i, (long long) scores[i],
+                          (long long) raw[i]);
+        }
+        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            if (scores[i] != norm[i])
+                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, label, i, (long long) scores[i],
+                          (long long) norm[i]);
+    }
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
 }

@@ -53,4 +53,16 @@ const tr_sched_host_t *fx_host (void);
 tr_sched_cycle_t *fx_cycle (fx_t *self);
 void fx_cycle_end (tr_sched_cycle_t **cs_p);
 
+/* Table rows (cmocka: a mismatch fails the test naming row and label).
+ * fx_filter_row: a fixture from cluster, the incoming pod, PreFilter (SKIP when skip, else
+ * SUCCESS), then Filter on every node: want[i] the reason on node i ("" or NULL: fits); a reason
+ * equal to unresolvable must come as UnschedulableAndUnresolvable, any other as Unschedulable. */
+void fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t row, const char *label, const char *cluster,
+                    const char *pod, const char *const *want, int skip, const char *unresolvable);
+/* fx_score_row: the same fixture; PreFilter when pre_filter ≥ 0 (that code expected), PreScore
+ * (SKIP when skip), then, unless skip and !score_skipped, Score per node = raw[i] and
+ * NormalizeScore = norm[i]. */
+void fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t row, const char *label, const char *cluster,
+                   const char *pod, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped);
+
 #endif

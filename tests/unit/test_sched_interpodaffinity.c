@@ -125,33 +125,9 @@ filter_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++) {
-        const filter_row_t *row = &filter_rows[r];
-        fx_t *fx = fx_new (row->cluster);
-        if (!fx)
-            fail_msg ("row %zu (%s): bad fixture", r, row->name);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        assert_non_null (pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        tr_sched_status_t st = pl->pre_filter (self, cs, pod);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_filter code %d", r, row->name, st.code);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
-            const char *want = row->want[i] ? row->want[i] : "";
-            const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
-            if (strcmp (want, got))
-                fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, row->name, snap->nodes[i]->name, want, got);
-            /* affinity is UnschedulableAndUnresolvable, the anti-affinity reasons Unschedulable */
-            if (!strcmp (want, AFF))
-                assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
-            else if (*want)
-                assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
-        }
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
-    }
+    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
+        fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
+                       filter_rows[r].skip, AFF); /* affinity Unresolvable, anti-affinity Unschedulable */
     pl->destroy (self);
 }
 
@@ -217,28 +193,7 @@ score_table (void **state)
         char err[256] = "";
         void *self = pl->init (args, fx_host (), err, sizeof err);
         assert_non_null (self);
-        fx_t *fx = fx_new (row->cluster);
-        assert_non_null (fx);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_score code %d", r, row->name, st.code);
-        int64_t scores[8] = {0};
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
-            if (scores[i] != row->raw[i])
-                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->raw[i]);
-        }
-        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
-        for (uint32_t i = 0; i < snap->nnodes; i++)
-            if (scores[i] != row->norm[i])
-                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->norm[i]);
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
+        fx_score_row (pl, self, r, row->name, row->cluster, row->pod, -1, row->raw, row->norm, row->skip, 1);
         pl->destroy (self);
         json_decref (args);
     }
