@@ -559,3 +559,50 @@ fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *lab
     fx_cycle_end (&cs);
     fx_destroy (&fx);
 }
+
+tr_sched_code_t
+fx_compare_filter (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                   const tr_sched_pod_t *pod, int step, int *first_fit)
+{
+    tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
+    assert_int_equal (sa.code, sb.code);
+    const tr_sched_snapshot_t *snap = &a->fx->snap;
+    *first_fit = -1;
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
+        tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+        if (fa.code != fb.code || (fa.reason && (!fb.reason || strcmp (fa.reason, fb.reason))))
+            fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
+                      fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
+        if (fa.code == TR_SCHED_SUCCESS && *first_fit < 0)
+            *first_fit = (int) i;
+    }
+    return sa.code;
+}
+
+int
+fx_compare_score (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                  const tr_sched_pod_t *pod, int step)
+{
+    const tr_sched_snapshot_t *snap = &a->fx->snap;
+    tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+    tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
+    assert_int_equal (pa.code, pb.code);
+    if (pa.code != TR_SCHED_SUCCESS)
+        return 0;
+    int64_t xa[64], xb[64];
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
+        pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
+        if (xa[i] != xb[i])
+            fail_msg ("step %d node %s: cached raw score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
+                      (long long) xb[i]);
+    }
+    pl->normalize_score (warm, a, pod, xa, snap->nnodes);
+    pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
+    for (uint32_t i = 0; i < snap->nnodes; i++)
+        if (xa[i] != xb[i])
+            fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
+                      (long long) xb[i]);
+    return 1;
+}

@@ -64,5 +64,14 @@ void fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t row, const c
  * NormalizeScore = norm[i]. */
 void fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t row, const char *label, const char *cluster,
                    const char *pod, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped);
+/* A plugin with caches (warm) against a new instance (fresh), cycles a and b over one fixture:
+ * fx_compare_filter runs PreFilter and Filter of both on every node, fails at the first
+ * disagreement (code or reason), returns PreFilter's code and the first node that fits
+ * (*first_fit, -1: none). fx_compare_score runs PreScore, Score and NormalizeScore of both and
+ * fails at the first disagreement; returns 1 when scored (PreScore did not SKIP). */
+tr_sched_code_t fx_compare_filter (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a,
+                                   tr_sched_cycle_t *b, const tr_sched_pod_t *pod, int step, int *first_fit);
+int fx_compare_score (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                      const tr_sched_pod_t *pod, int step);
 
 #endif

@@ -242,37 +242,11 @@ cache_matches_fresh (void **state)
         const tr_sched_pod_t *pod = fx_pod (fx, text);
         void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
         tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
-        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
-        assert_int_equal (sa.code, sb.code);
+        int first_fit;
+        fx_compare_filter (pl, warm, fresh, a, b, pod, step, &first_fit);
         const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        int first_fit = -1;
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
-            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
-            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
-                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
-                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
-            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
-                first_fit = (int) i;
-        }
         /* and the same scores */
-        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
-        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
-        assert_int_equal (pa.code, pb.code);
-        if (pa.code == TR_SCHED_SUCCESS) {
-            int64_t xa[8], xb[8];
-            for (uint32_t i = 0; i < snap->nnodes; i++) {
-                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
-                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
-            }
-            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
-            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
-            for (uint32_t i = 0; i < snap->nnodes; i++)
-                if (xa[i] != xb[i])
-                    fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
-                              (long long) xb[i]);
-            scored++;
-        }
+        scored += fx_compare_score (pl, warm, fresh, a, b, pod, step);
         fx_cycle_end (&a);
         fx_cycle_end (&b);
         pl->destroy (fresh);
