@@ -167,6 +167,9 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
     unpend (s, uid, pod);
     json_object_del (s->reported, uid);
     json_object_del (s->binding, uid);
+    for (size_t i = 0; i < s->nslots; i++) /* held by Permit: rejected, Unreserved at the next run */
+        if (!fw_waiting_reject (s->slots[i].prof, uid, "pod deleted"))
+            arm (s, 1);
     if (snap_pod_delete (s->snap, uid))
         event (s, TR_SCHED_EV_POD_DELETE);
 }
@@ -372,8 +375,50 @@ one (sch_t *s, size_t i, int64_t now)
         TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
         sq_requeue (sl->q, p, 0, 0, now);
         break;
+    case FW_WAITING:
+        /* held by Permit (assumed, reserved), still in flight for the queue: finished by
+         * waiting () once allowed, rejected or timed out */
+        TR_DEBUG (A, "pod=%s/%s waits on Permit node=%s", p->ns, p->name, r.node);
+        json_object_set_new (s->binding, p->uid, json_string ("waiting"));
+        break;
     }
     return 1;
+}
+
+/* Permit's waiting pods of every profile that are decided: bound, or back to the queue. */
+static void
+waiting (sch_t *s, int64_t now)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        slot_t *sl = &s->slots[i];
+        if (!fw_waiting_count (sl->prof))
+            continue;
+        fw_env_t env;
+        env_of (s, &env);
+        fw_done_t done[16];
+        size_t n;
+        do {
+            n = fw_waiting_poll (sl->prof, &env, done, 16);
+            for (size_t k = 0; k < n; k++) {
+                json_object_del (s->binding, done[k].uid);
+                tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, done[k].uid));
+                if (!p) /* deleted meanwhile (already rejected and forgotten) */
+                    continue;
+                fw_result_t *r = &done[k].r;
+                if (r->outcome == FW_SCHEDULED) {
+                    sq_done (sl->q, p->uid);
+                    if (r->host_binds)
+                        send_binding (s, i, p, r->node);
+                } else if (r->outcome == FW_UNSCHEDULABLE) {
+                    sq_requeue (sl->q, p, 1, r->events, now);
+                    report_unschedulable (s, i, p, r->message);
+                } else {
+                    TR_WARN (A, "binding pod=%s/%s after Permit: %s", p->ns, p->name, r->message);
+                    sq_requeue (sl->q, p, 0, 0, now);
+                }
+            }
+        } while (n == 16);
+    }
 }
 
 static void
@@ -383,6 +428,7 @@ run (sch_t *s)
         return;
     int64_t start = troupe_now_ms (), now = start;
     size_t idle = 0;
+    waiting (s, now);
     /* many pods per tick, round-robin over the profiles, but a bounded time so watches flow */
     while (idle < s->nslots && now - start < TICK_BUDGET_MS) {
         size_t i = s->next_slot++ % s->nslots;
@@ -394,9 +440,11 @@ run (sch_t *s)
     }
     int64_t next = -1;
     for (size_t i = 0; i < s->nslots; i++) {
-        int64_t n = sq_next_ms (s->slots[i].q, now);
+        int64_t n = sq_next_ms (s->slots[i].q, now), w = fw_waiting_next_ms (s->slots[i].prof);
         if (n >= 0 && (next < 0 || n < next))
             next = n;
+        if (w >= 0 && (next < 0 || w < next))
+            next = w;
     }
     if (next >= 0)
         arm (s, next > 0 ? (int) (next < 1000 ? next : 1000) : 1);
