@@ -38,6 +38,8 @@ struct fw_profile {
     size_t nwait, capwait;
     int64_t (*now) (void *arg);
     void *now_arg;
+    const json_t *(*ns_labels) (void *arg, const char *ns);
+    void *ns_arg;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -363,6 +365,13 @@ h_waiting_pods (tr_sched_cycle_t *cs, const tr_sched_pod_t **pods, const char **
     return p->nwait;
 }
 
+static const json_t *
+h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
+{
+    const fw_profile_t *p = cs ? cs->prof : NULL;
+    return p && p->ns_labels && ns ? p->ns_labels (p->ns_arg, ns) : NULL;
+}
+
 static const tr_sched_host_t host = {
     .size = sizeof (tr_sched_host_t),
     .log = h_log,
@@ -378,6 +387,7 @@ static const tr_sched_host_t host = {
     .allow_waiting = h_allow_waiting,
     .reject_waiting = h_reject_waiting,
     .waiting_pods = h_waiting_pods,
+    .namespace_labels = h_namespace_labels,
 };
 
 const tr_sched_host_t *
@@ -395,6 +405,13 @@ monotonic_ms (void *arg)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+fw_profile_set_namespaces (fw_profile_t *p, const json_t *(*labels) (void *arg, const char *ns), void *arg)
+{
+    p->ns_labels = labels;
+    p->ns_arg = arg;
 }
 
 void

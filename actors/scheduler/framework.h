@@ -101,6 +101,8 @@ typedef struct {
 } fw_done_t;
 /* The clock Permit deadlines are measured with (ms; default CLOCK_MONOTONIC); tests set theirs. */
 void fw_profile_set_clock (fw_profile_t *self, int64_t (*now_ms) (void *arg), void *arg);
+/* Where host->namespace_labels looks (the caller's Namespace informer); none: NULL for all. */
+void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (void *arg, const char *ns), void *arg);
 /* Finishes the waiting pods decided by now: allowed → PreBind, Bind; rejected or timed
  * out → Unreserve (reverse), forget. Up to max into out; returns how many (call again while it
  * returns max). */

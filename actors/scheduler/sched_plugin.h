@@ -176,6 +176,10 @@ typedef struct tr_sched_host {
     int (*allow_waiting) (tr_sched_cycle_t *cs, const char *uid, const char *plugin);
     int (*reject_waiting) (tr_sched_cycle_t *cs, const char *uid, const char *plugin, const char *message);
     size_t (*waiting_pods) (tr_sched_cycle_t *cs, const tr_sched_pod_t **pods, const char **nodes, size_t max);
+    /* Appended within 1.0 (check host->size): a Namespace's metadata.labels (an empty object
+     * when it has none), NULL when the scheduler knows no such Namespace (namespaceSelector,
+     * as the scheduler's Namespace lister). Valid for the cycle; scheduler's thread only. */
+    const json_t *(*namespace_labels) (tr_sched_cycle_t *cs, const char *ns);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

@@ -25,7 +25,8 @@ typedef struct {
 typedef struct {
     troupe_ctx_t *ctx;
     sched_snap_t *snap;
-    troupe_informer_t *pods, *nodes;
+    troupe_informer_t *pods, *nodes, *nss;
+    json_t *ns_labels; /* Namespace name → metadata.labels (host->namespace_labels) */
     sched_config_t cfg;
     slot_t slots[16];
     size_t nslots;
@@ -203,6 +204,39 @@ on_node_delete (void *self, troupe_ctx_t *ctx, const json_t *node)
     sch_t *s = self;
     if (tv_str (node, "metadata.name"))
         snap_node_delete (s->snap, tv_str (node, "metadata.name"));
+}
+
+static void
+on_ns (void *self, troupe_ctx_t *ctx, const json_t *ns)
+{
+    (void) ctx;
+    sch_t *s = self;
+    const char *name = tv_str (ns, "metadata.name");
+    const json_t *l = tv_get (ns, "metadata.labels");
+    if (name)
+        json_object_set_new (s->ns_labels, name, json_is_object (l) ? json_deep_copy (l) : json_object ());
+}
+
+static void
+on_ns_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *ns)
+{
+    (void) old;
+    on_ns (self, ctx, ns);
+}
+
+static void
+on_ns_delete (void *self, troupe_ctx_t *ctx, const json_t *ns)
+{
+    (void) ctx;
+    const char *name = tv_str (ns, "metadata.name");
+    if (name)
+        json_object_del (((sch_t *) self)->ns_labels, name);
+}
+
+static const json_t *
+ns_labels_of (void *arg, const char *ns)
+{
+    return json_object_get (((sch_t *) arg)->ns_labels, ns);
 }
 
 /* ---- the environment a cycle runs in ------------------------------------------------------ */
@@ -424,7 +458,8 @@ waiting (sch_t *s, int64_t now)
 static void
 run (sch_t *s)
 {
-    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !s->nslots)
+    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !troupe_informer_synced (s->nss) ||
+        !s->nslots)
         return;
     int64_t start = troupe_now_ms (), now = start;
     size_t idle = 0;
@@ -466,6 +501,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->pending = json_object ();
     s->reported = json_object ();
     s->binding = json_object ();
+    s->ns_labels = json_object ();
     char err[512] = "";
     const char *file = tv_str (config, "schedulerConfig");
     int rc = file && *file ? sched_config_load_file (file, &s->cfg, err, sizeof err)
@@ -480,12 +516,15 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     for (size_t i = 0; i < s->cfg.nprofiles && s->nslots < 16; i++) {
         s->slots[s->nslots].prof = s->cfg.profiles[i];
         s->slots[s->nslots].q = sq_new (fw_profile_less, s->cfg.profiles[i], NULL);
+        fw_profile_set_namespaces (s->cfg.profiles[i], ns_labels_of, s);
         TR_INFO (A, "profile %s loaded", fw_profile_name (s->cfg.profiles[i]));
         s->nslots++;
     }
     troupe_handlers_t ph = {on_pod_add, on_pod_update, on_pod_delete, on_synced};
     troupe_handlers_t nh = {on_node, on_node_update, on_node_delete, on_synced};
+    troupe_handlers_t sh = {on_ns, on_ns_update, on_ns_delete, on_synced};
     s->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
+    s->nss = troupe_watch (ctx, "Namespace", NULL, NULL, &sh);
     s->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
     troupe_timer (ctx, T_FLUSH, 1000, 1);
     return s;
@@ -523,6 +562,7 @@ sch_destroy (void **p)
     json_decref (s->pending);
     json_decref (s->reported);
     json_decref (s->binding);
+    json_decref (s->ns_labels);
     sched_config_clear (&s->cfg);
     snap_destroy (&s->snap);
     free (s);

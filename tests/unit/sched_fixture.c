@@ -313,6 +313,19 @@ fx_new (const char *text)
 }
 
 void
+fx_set_namespace (fx_t *self, const char *ns, const char *labels_json)
+{
+    json_t *in = json_object_get (self->doc, "in");
+    if (!json_object_get (in, "namespaces"))
+        json_object_set_new (in, "namespaces", json_object ());
+    json_t *all = json_object_get (in, "namespaces");
+    if (labels_json)
+        json_object_set_new (all, ns, json_loads (labels_json, 0, NULL));
+    else
+        json_object_del (all, ns);
+}
+
+void
 fx_destroy (fx_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -439,6 +452,13 @@ h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
     return fw_host ()->node_selector_match (terms, node);
 }
 
+/* "namespaces": {"name": {labels}} of the fixture text */
+static const json_t *
+h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
+{
+    return json_object_get (json_object_get (json_object_get (cs->fx->doc, "in"), "namespaces"), ns);
+}
+
 static int
 h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
            size_t n)
@@ -464,6 +484,7 @@ static const tr_sched_host_t fx_host_table = {
     .label_selector_match = h_label_selector_match,
     .node_selector_match = h_node_selector_match,
     .preempt = h_preempt,
+    .namespace_labels = h_namespace_labels,
 };
 
 const tr_sched_host_t *

@@ -1,6 +1,7 @@
 /* sched_fixture — small clusters for scheduler plugin tests, built by hand from JSON text.
  *
- * fx_new ('{"nodes": [...], "pods": [...]}') with compact nodes and pods:
+ * fx_new ('{"nodes": [...], "pods": [...], "namespaces": {"ns": {labels}}}') with compact nodes
+ * and pods (namespaces: what host->namespace_labels answers; absent: unknown):
  *   node: {"name": "n1", "labels": {...}, "cpu": "4", "memory": "8Gi", "pods": 110,
  *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
  *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,
@@ -47,6 +48,9 @@ int fx_unbind (fx_t *self, const char *name);
 /* Shows only the first n nodes in the snapshot (a node deleted from the end). */
 void fx_set_nnodes (fx_t *self, uint32_t n);
 const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
+/* Sets a namespace's labels (JSON text; NULL: the namespace is gone). No node generation moves,
+ * as a Namespace update leaves the nodes alone. */
+void fx_set_namespace (fx_t *self, const char *ns, const char *labels_json);
 const tr_sched_node_t *fx_node (fx_t *self, const char *name);
 const tr_sched_host_t *fx_host (void);
 /* A fresh cycle state over the fixture's snapshot; fx_cycle_end frees it (and its data). */

@@ -101,6 +101,45 @@ static const filter_row_t filter_rows[] = {
      "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}]}",
      "{\"name\":\"w\",\"labels\":" WEB "}",
      {"", "", ""}, 1},
+    /* namespaceSelector against the namespaces' labels (host->namespace_labels) */
+    {"a namespaceSelector selects namespaces by their labels",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"dev\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ""}, 0},
+    {"namespaceSelector expressions; an unknown namespace has no labels",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"ghost\",\"node\":\"n2\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"DoesNotExist\"}]},"
+         "\"topologyKey\":\"" HOST "\"}") "}",
+     {"", ANTI, ""}, 0},
+    {"namespaceSelector and namespaces together: either",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"dev\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaces\":[\"dev\"],\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},"
+         "\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ANTI}, 0},
+    {"required affinity into a zone of a selected namespace",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"dev\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"prod\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},\"topologyKey\":\"zone\"}") "}",
+     {AFF, AFF, ""}, 0},
+    {"symmetry: an existing pod's namespaceSelector reads the incoming pod's namespace",
+     "{" NODES3 ",\"namespaces\":{\"shop\":{\"team\":\"web\"},\"other\":{}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},\"topologyKey\":\"" HOST "\"}") "}]}",
+     "{\"name\":\"w\",\"ns\":\"shop\",\"labels\":" WEB "}",
+     {EXIST, "", ""}, 0},
+    {"symmetry: a namespace the selector does not select",
+     "{" NODES3 ",\"namespaces\":{\"shop\":{\"team\":\"web\"},\"other\":{}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},\"topologyKey\":\"" HOST "\"}") "}]}",
+     "{\"name\":\"w\",\"ns\":\"other\",\"labels\":" WEB "}",
+     {"", "", ""}, 1},
     {"a term without labelSelector matches no pod",
      "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
      "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI ("{\"topologyKey\":\"" HOST "\"}") "}",
@@ -290,6 +329,54 @@ cache_matches_fresh (void **state)
     pl->destroy (warm);
 }
 
+/* The cache follows namespace labels: 40 nodes each with a pod whose required anti-affinity
+ * selects namespaces labelled team=web (so the cache is used for a pod without terms); the
+ * incoming pod's namespace gains and loses that label between cycles, no node changing. */
+static void
+cache_follows_namespace_labels (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "", cluster[32768] = "{\"namespaces\":{\"shop\":{}},\"nodes\":[";
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster), "%s{\"name\":\"n%d\"}", i ? "," : "", i);
+    strcat (cluster, "],\"pods\":[");
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster),
+                  "%s{\"name\":\"d%d\",\"ns\":\"prod\",\"node\":\"n%d\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+                      "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},"
+                      "\"topologyKey\":\"" HOST "\"}") "}",
+                  i ? "," : "", i, i);
+    strcat (cluster, "]}");
+    fx_t *fx = fx_new (cluster);
+    assert_non_null (fx);
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    const tr_sched_pod_t *pod = fx_pod (fx, "{\"name\":\"w\",\"ns\":\"shop\",\"labels\":" WEB "}");
+    static const struct {
+        const char *labels;
+        int fits;
+    } steps[] = {{"{}", 1}, {"{\"team\":\"web\"}", 0}, {"{\"team\":\"web\"}", 0}, {"{\"team\":\"db\"}", 1}, {NULL, 1},
+                 {"{\"team\":\"web\"}", 0}};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        fx_set_namespace (fx, "shop", steps[k].labels);
+        tr_sched_cycle_t *cs = fx_cycle (fx);
+        tr_sched_code_t pf = pl->pre_filter (self, cs, pod).code;
+        /* nothing to check (SKIP: every node fits) or the counts to check against */
+        assert_int_equal (pf, steps[k].fits ? TR_SCHED_SKIP : TR_SCHED_SUCCESS);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        for (uint32_t i = 0; pf == TR_SCHED_SUCCESS && i < snap->nnodes; i++) {
+            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
+            if ((f.code == TR_SCHED_SUCCESS) != steps[k].fits)
+                fail_msg ("step %zu node %s: code %d", k, snap->nodes[i]->name, f.code);
+            if (!steps[k].fits)
+                assert_string_equal (f.reason, EXIST);
+        }
+        fx_cycle_end (&cs);
+    }
+    pl->destroy (self);
+    fx_destroy (&fx);
+}
+
 /* With most nodes holding pods with affinity, pods without terms of their own go through the
  * cache too (symmetry and scores): still the fresh plugin's answers. */
 static void
@@ -400,6 +487,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (filter_table),
         cmocka_unit_test (score_table),
+        cmocka_unit_test (cache_follows_namespace_labels),
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),
         cmocka_unit_test (cache_node_deleted),

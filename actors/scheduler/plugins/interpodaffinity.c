@@ -11,9 +11,10 @@
  * hardPodAffinityWeight), Score sums the node's pairs, NormalizeScore is min-max to 0..100.
  *
  * Namespaces of a term: `namespaces` plus the owner pod's namespace when both `namespaces` and
- * `namespaceSelector` are empty; `namespaceSelector: {}` is every namespace. A non-empty
- * namespaceSelector cannot be evaluated here (the plugin interface carries no Namespace labels):
- * it is taken as the owner pod's own namespace (docs/decisions.md).
+ * `namespaceSelector` are empty; `namespaceSelector: {}` is every namespace; a non-empty one
+ * matches the namespaces whose labels (host->namespace_labels; an unknown namespace has none) it
+ * selects. Under a host without namespace_labels (older than that call) it is taken as the owner
+ * pod's own namespace (docs/decisions.md).
  */
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
@@ -40,6 +41,8 @@ typedef struct {
     int64_t hard_weight;    /* hardPodAffinityWeight, default 1 */
     int ignore_existing;    /* ignorePreferredTermsOfExistingPods */
     sigcache_t cache; /* PreFilter's and PreScore's counts by term set */
+    tr_sched_cycle_t *cs;   /* the cycle of the PreFilter / PreScore running (namespace labels) */
+    json_t *no_labels;      /* {}: an unknown namespace's labels */
 } ipa_t;
 
 /* One PodAffinityTerm as read from a pod (pointers into the pod object). */
@@ -114,8 +117,20 @@ ns_selector_empty (const json_t *sel)
            json_array_size (json_object_get (sel, "matchExpressions")) == 0;
 }
 
+/* The labels of namespace ns; NULL: the host cannot tell (no namespace_labels call). */
+static const json_t *
+ns_labels (const ipa_t *self, const char *ns)
+{
+    const tr_sched_host_t *h = self->host;
+    if (h->size < offsetof (tr_sched_host_t, namespace_labels) + sizeof h->namespace_labels || !h->namespace_labels ||
+        !self->cs)
+        return NULL;
+    const json_t *l = h->namespace_labels (self->cs, ns);
+    return l ? l : self->no_labels;
+}
+
 static int
-term_namespace_ok (const term_t *t, const char *ns)
+term_namespace_ok (const ipa_t *self, const term_t *t, const char *ns)
 {
     size_t i;
     const json_t *e;
@@ -126,7 +141,10 @@ term_namespace_ok (const term_t *t, const char *ns)
     if (t->ns_selector) {
         if (ns_selector_empty (t->ns_selector))
             return 1;
-        return !strcmp (t->owner_ns, ns); /* departure: no Namespace labels through the interface */
+        const json_t *l = ns_labels (self, ns);
+        if (!l)
+            return !strcmp (t->owner_ns, ns); /* an older host: no Namespace labels (docs/decisions.md) */
+        return labelmatch (self->host, t->ns_selector, l);
     }
     return json_array_size (t->namespaces) == 0 && !strcmp (t->owner_ns, ns);
 }
@@ -134,7 +152,7 @@ term_namespace_ok (const term_t *t, const char *ns)
 static int
 term_matches (const ipa_t *self, const term_t *t, const tr_sched_pod_t *pod)
 {
-    if (!term_namespace_ok (t, pod->ns ? pod->ns : "default"))
+    if (!term_namespace_ok (self, t, pod->ns ? pod->ns : "default"))
         return 0;
     if (!t->selector)
         return 0; /* a nil labelSelector matches no pod */
@@ -259,14 +277,38 @@ centry_free (sc_entry_t *h)
     free (e);
 }
 
+/* A term of the pod's own (required, or preferred when scoring) with a non-empty
+ * namespaceSelector: it reads other namespaces' labels, which no node generation follows, so such
+ * a pod is computed afresh (as Kubernetes does every cycle) rather than from the cache. */
+static int
+own_ns_selector (const tr_sched_pod_t *pod, int scoring)
+{
+    static const char *const kinds[] = {"podAffinity", "podAntiAffinity"};
+    const char *when = scoring ? "preferredDuringSchedulingIgnoredDuringExecution" : "requiredDuringSchedulingIgnoredDuringExecution";
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        const json_t *t;
+        json_array_foreach (affinity_list (pod->obj, kinds[k], when), i, t) {
+            const json_t *term = scoring ? json_object_get (t, "podAffinityTerm") : t;
+            const json_t *sel = json_object_get (term, "namespaceSelector");
+            if (json_is_object (sel) && !ns_selector_empty (sel))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* What an entry's sums depend on besides the nodes: the pod's namespace and labels, its terms,
+ * and its namespace's labels (existing pods' terms with a namespaceSelector read them). */
 static char *
-pod_signature (const tr_sched_pod_t *pod, int scoring)
+pod_signature (const ipa_t *self, const tr_sched_pod_t *pod, int scoring)
 {
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
     const char *when = scoring ? "preferredDuringSchedulingIgnoredDuringExecution" : "requiredDuringSchedulingIgnoredDuringExecution";
-    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*}", "score", scoring, "ns", pod->ns ? pod->ns : "default", "labels",
-                             pod->labels, "a", json_object_get (json_object_get (aff, "podAffinity"), when), "n",
-                             json_object_get (json_object_get (aff, "podAntiAffinity"), when));
+    const char *ns = pod->ns ? pod->ns : "default";
+    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*,s:O*}", "score", scoring, "ns", ns, "labels", pod->labels, "a",
+                             json_object_get (json_object_get (aff, "podAffinity"), when), "n",
+                             json_object_get (json_object_get (aff, "podAntiAffinity"), when), "nsl", ns_labels (self, ns));
     char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref (sig);
     return out;
@@ -336,8 +378,11 @@ make_entry (void *argp, char *sig)
 static centry_t *
 cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int scoring)
 {
+    if (own_ns_selector (pod, scoring))
+        return NULL;
     make_arg_t m = {self, pod, scoring};
-    return (centry_t *) sigcache_get (&self->cache, pod_signature (pod, scoring), make_entry, &m, snap, entry_share, self);
+    return (centry_t *) sigcache_get (&self->cache, pod_signature (self, pod, scoring), make_entry, &m, snap, entry_share,
+                                      self);
 }
 
 /* Many nodes hold pods with affinity: walking them costs more than comparing generations. */
@@ -348,7 +393,20 @@ cache_worth (const tr_sched_snapshot_t *snap)
 }
 
 static tr_sched_status_t
+pre_filter (ipa_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod);
+
+static tr_sched_status_t
 ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    ipa_t *self = selfp;
+    self->cs = cs; /* for the namespace labels the term walks read */
+    tr_sched_status_t st = pre_filter (self, cs, pod);
+    self->cs = NULL;
+    return st;
+}
+
+static tr_sched_status_t
+pre_filter (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
     ipa_t *self = selfp;
     const tr_sched_host_t *h = self->host;
@@ -532,8 +590,21 @@ score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, co
 }
 
 static tr_sched_status_t
+pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes, size_t n);
+
+static tr_sched_status_t
 ipa_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
                size_t n)
+{
+    ipa_t *self = selfp;
+    self->cs = cs;
+    tr_sched_status_t st = pre_score (self, cs, pod, nodes, n);
+    self->cs = NULL;
+    return st;
+}
+
+static tr_sched_status_t
+pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes, size_t n)
 {
     ipa_t *self = selfp;
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
@@ -647,6 +718,11 @@ ipa_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t err
         return NULL;
     }
     self->ignore_existing = json_is_true (ig);
+    if (!(self->no_labels = json_object ())) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -657,6 +733,7 @@ ipa_destroy (void *selfp)
     if (!self)
         return;
     sigcache_clear (&self->cache);
+    json_decref (self->no_labels);
     free (self);
 }
 
