@@ -518,16 +518,24 @@ fx_cycle_end (tr_sched_cycle_t **cs_p)
 
 /* ---- table rows --------------------------------------------------------------------------- */
 
+/* A row's fixture, incoming pod and cycle. */
+static tr_sched_cycle_t *
+row_begin (size_t r, const char *label, const char *cluster, const char *podj, fx_t **fx, const tr_sched_pod_t **pod)
+{
+    if (!(*fx = fx_new (cluster)))
+        fail_msg ("row %zu (%s): bad fixture", r, label);
+    *pod = fx_pod (*fx, podj);
+    assert_non_null (*pod);
+    return fx_cycle (*fx);
+}
+
 void
 fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
                const char *podj, const char *const *want_r, int skip, const char *unresolvable)
 {
-    fx_t *fx = fx_new (cluster);
-    if (!fx)
-        fail_msg ("row %zu (%s): bad fixture", r, label);
-    const tr_sched_pod_t *pod = fx_pod (fx, podj);
-    assert_non_null (pod);
-    tr_sched_cycle_t *cs = fx_cycle (fx);
+    fx_t *fx;
+    const tr_sched_pod_t *pod;
+    tr_sched_cycle_t *cs = row_begin (r, label, cluster, podj, &fx, &pod);
     tr_sched_status_t st = pl->pre_filter (self, cs, pod);
     if (st.code != (skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
         fail_msg ("row %zu (%s): pre_filter code %d", r, label, st.code);
@@ -551,12 +559,9 @@ void
 fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
               const char *podj, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped)
 {
-    fx_t *fx = fx_new (cluster);
-    if (!fx)
-        fail_msg ("row %zu (%s): bad fixture", r, label);
-    const tr_sched_pod_t *pod = fx_pod (fx, podj);
-    assert_non_null (pod);
-    tr_sched_cycle_t *cs = fx_cycle (fx);
+    fx_t *fx;
+    const tr_sched_pod_t *pod;
+    tr_sched_cycle_t *cs = row_begin (r, label, cluster, podj, &fx, &pod);
     const tr_sched_snapshot_t *snap = fx_snapshot (fx);
     if (pre_filter >= 0)
         assert_int_equal (pl->pre_filter (self, cs, pod).code, pre_filter);
