@@ -74,6 +74,7 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "leases", "get list watch", R_YES},
     {ROLE_CONTROLLER, "events", "create patch", R_YES}, /* patch: a repeated event counted (core/eventcorr.h) */
     {ROLE_CONTROLLER, "services", "get list watch", R_YES},
+    {ROLE_CONTROLLER, "namespaces", "get list watch", R_YES}, /* the scheduler's namespaceSelector */
     {ROLE_CONTROLLER, "endpointslices", "get list watch create update delete", R_YES},
 
     /* node: Kubernetes' system:node role narrowed by the Node authorizer and NodeRestriction */

@@ -1,5 +1,6 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/quantity.h"
 #include "core/selector.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NPOINTS 10
 #define MAXINST 64
@@ -32,7 +34,30 @@ struct fw_profile {
     size_t norder[NPOINTS];
     uint64_t rng;
     size_t next_start;
+    struct waiter **wait;     /* Permit: pods waiting (assumed, reserved), as waitingPodsMap */
+    size_t nwait, capwait;
+    int64_t (*now) (void *arg);
+    void *now_arg;
+    const json_t *(*ns_labels) (void *arg, const char *ns);
+    void *ns_arg;
 };
+
+/* Kubernetes' maxTimeout of a Permit wait. */
+#define PERMIT_MAX_WAIT_MS (15 * 60 * 1000)
+
+typedef struct waiter {
+    tr_sched_pod_t *pod;      /* the framework's copy (snap_pod_new of the pod's object) */
+    char node[254];
+    tr_sched_cycle_t *cs;     /* the pod's cycle state, kept for PreBind and Bind */
+    size_t npend;             /* plugins that have not allowed yet */
+    struct {
+        uint8_t inst;
+        int64_t deadline, wait_ms;
+    } pend[MAXINST];
+    int rejected;             /* 1 by a plugin (msg), 2 timed out (msg) */
+    int reject_inst;          /* the rejecting plugin (-1: none, the pod was deleted) */
+    char msg[512];
+} waiter_t;
 
 /* ---- the cycle state ---------------------------------------------------------------------- */
 
@@ -44,6 +69,7 @@ typedef struct {
 
 struct tr_sched_cycle {
     const fw_env_t *env;
+    fw_profile_t *prof;
     kv_t *kv;
     size_t nkv, capkv;
     char **strs;
@@ -52,11 +78,27 @@ struct tr_sched_cycle {
 };
 
 static void
-cs_init (tr_sched_cycle_t *cs, const fw_env_t *env)
+cs_init (tr_sched_cycle_t *cs, const fw_env_t *env, fw_profile_t *prof)
 {
     memset (cs, 0, sizeof *cs);
     cs->env = env;
+    cs->prof = prof;
     pthread_mutex_init (&cs->mu, NULL);
+}
+
+static void cs_clear (tr_sched_cycle_t *cs);
+
+static void
+waiter_free (waiter_t *w)
+{
+    if (!w)
+        return;
+    if (w->cs) {
+        cs_clear (w->cs);
+        free (w->cs);
+    }
+    snap_pod_free (w->pod);
+    free (w);
 }
 
 static void
@@ -264,6 +306,72 @@ h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, co
     return -1; /* preemption is not wired yet */
 }
 
+/* ---- Permit's waiting pods (framework handle: GetWaitingPod, IterateOverWaitingPods) ---- */
+
+static int
+find_inst (const fw_profile_t *p, const char *name);
+
+static waiter_t *
+waiter_of (const fw_profile_t *p, const char *uid)
+{
+    for (size_t i = 0; p && i < p->nwait; i++)
+        if (!strcmp (p->wait[i]->pod->uid, uid))
+            return p->wait[i];
+    return NULL;
+}
+
+/* WaitingPod.Allow (plugin): that plugin no longer holds the pod. */
+static int
+h_allow_waiting (tr_sched_cycle_t *cs, const char *uid, const char *plugin)
+{
+    waiter_t *w = uid && plugin ? waiter_of (cs->prof, uid) : NULL;
+    int ii = w ? find_inst (cs->prof, plugin) : -1;
+    if (!w || ii < 0 || w->rejected)
+        return -1;
+    for (size_t k = 0; k < w->npend; k++)
+        if (w->pend[k].inst == ii) {
+            w->pend[k] = w->pend[--w->npend];
+            return 0;
+        }
+    return -1;
+}
+
+/* WaitingPod.Reject (plugin, msg): the whole pod is rejected, whoever else holds it. */
+static int
+h_reject_waiting (tr_sched_cycle_t *cs, const char *uid, const char *plugin, const char *message)
+{
+    waiter_t *w = uid ? waiter_of (cs->prof, uid) : NULL;
+    if (!w || w->rejected)
+        return -1;
+    w->rejected = 1;
+    w->reject_inst = plugin ? find_inst (cs->prof, plugin) : -1;
+    snprintf (w->msg, sizeof w->msg, "pod rejected by Permit plugin \"%s\": %s", plugin ? plugin : "?",
+              message ? message : "rejected");
+    return 0;
+}
+
+static size_t
+h_waiting_pods (tr_sched_cycle_t *cs, const tr_sched_pod_t **pods, const char **nodes, size_t max)
+{
+    const fw_profile_t *p = cs->prof;
+    if (!p)
+        return 0;
+    for (size_t i = 0; i < p->nwait && i < max; i++) {
+        if (pods)
+            pods[i] = p->wait[i]->pod;
+        if (nodes)
+            nodes[i] = p->wait[i]->node;
+    }
+    return p->nwait;
+}
+
+static const json_t *
+h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
+{
+    const fw_profile_t *p = cs ? cs->prof : NULL;
+    return p && p->ns_labels && ns ? p->ns_labels (p->ns_arg, ns) : NULL;
+}
+
 static const tr_sched_host_t host = {
     .size = sizeof (tr_sched_host_t),
     .log = h_log,
@@ -276,6 +384,10 @@ static const tr_sched_host_t host = {
     .label_selector_match = h_label_selector_match,
     .node_selector_match = h_node_selector_match,
     .preempt = h_preempt,
+    .allow_waiting = h_allow_waiting,
+    .reject_waiting = h_reject_waiting,
+    .waiting_pods = h_waiting_pods,
+    .namespace_labels = h_namespace_labels,
 };
 
 const tr_sched_host_t *
@@ -286,6 +398,29 @@ fw_host (void)
 
 /* ---- profiles ----------------------------------------------------------------------------- */
 
+static int64_t
+monotonic_ms (void *arg)
+{
+    (void) arg;
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+fw_profile_set_namespaces (fw_profile_t *p, const json_t *(*labels) (void *arg, const char *ns), void *arg)
+{
+    p->ns_labels = labels;
+    p->ns_arg = arg;
+}
+
+void
+fw_profile_set_clock (fw_profile_t *p, int64_t (*now_ms) (void *arg), void *arg)
+{
+    p->now = now_ms ? now_ms : monotonic_ms;
+    p->now_arg = arg;
+}
+
 fw_profile_t *
 fw_profile_new (const char *name, int percentage)
 {
@@ -293,6 +428,7 @@ fw_profile_new (const char *name, int percentage)
     p->name = strdup (name);
     p->pct = percentage;
     p->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t) (uintptr_t) p;
+    p->now = monotonic_ms;
     return p;
 }
 
@@ -308,6 +444,9 @@ fw_profile_destroy (fw_profile_t **pp)
         if (p->inst[i].dl)
             dlclose (p->inst[i].dl);
     }
+    for (size_t i = 0; i < p->nwait; i++)
+        waiter_free (p->wait[i]);
+    free (p->wait);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -504,13 +643,21 @@ fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size
     json_t *counts = json_object ();
     for (size_t i = 0; i < n; i++) {
         const char *r = st[i].reason ? st[i].reason : st[i].code == TR_SCHED_SUCCESS ? NULL : "unknown";
-        if (!r)
-            continue;
-        json_t *c = json_object_get (counts, r);
-        if (c)
-            json_integer_set (c, json_integer_value (c) + 1);
-        else
-            json_object_set_new (counts, r, json_integer (1));
+        /* each of a status' reasons ('\n'-joined) counts, as status.Reasons () */
+        while (r && *r) {
+            const char *nl = strchr (r, '\n');
+            size_t rl = nl ? (size_t) (nl - r) : strlen (r);
+            char one[512];
+            snprintf (one, sizeof one, "%.*s", (int) (rl < sizeof one ? rl : sizeof one - 1), r);
+            r = nl ? nl + 1 : NULL;
+            if (!*one)
+                continue;
+            json_t *c = json_object_get (counts, one);
+            if (c)
+                json_integer_set (c, json_integer_value (c) + 1);
+            else
+                json_object_set_new (counts, one, json_integer (1));
+        }
     }
     size_t m = json_object_size (counts), k = 0;
     char **items = calloc (m ? m : 1, sizeof *items);
@@ -550,7 +697,7 @@ void
 fw_unreserve (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node)
 {
     tr_sched_cycle_t cs;
-    cs_init (&cs, env);
+    cs_init (&cs, env, p);
     run_unreserve (p, &cs, pod, node);
     cs_clear (&cs);
     if (env->forget)
@@ -567,12 +714,51 @@ fail (fw_result_t *out, fw_outcome_t o, const char *fmt, ...)
     va_end (ap);
 }
 
+/* PreBind, then the binders in order until one does not SKIP. 0, or -1 with out filled. */
+static int
+bind_phase (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, fw_result_t *out)
+{
+    for (size_t k = 0; k < p->norder[8]; k++) {
+        inst_t *in = &p->inst[p->order[8][k]];
+        tr_sched_status_t s = in->p->pre_bind (in->self, cs, pod, node);
+        if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running PreBind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            return -1;
+        }
+    }
+    int bound = 0;
+    for (size_t k = 0; k < p->norder[9] && !bound; k++) {
+        inst_t *in = &p->inst[p->order[9][k]];
+        tr_sched_status_t s = in->p->bind (in->self, cs, pod, node);
+        if (s.code == TR_SCHED_SKIP)
+            continue;
+        if (s.code != TR_SCHED_SUCCESS) {
+            fail (out, FW_ERROR, "running Bind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            return -1;
+        }
+        bound = 1;
+        out->host_binds = !in->dl && !strcmp (in->p->name, "DefaultBinder");
+    }
+    if (!bound) {
+        fail (out, FW_ERROR, "no Bind plugin bound pod %s/%s", pod->ns, pod->name);
+        return -1;
+    }
+    out->outcome = FW_SCHEDULED;
+    snprintf (out->node, sizeof out->node, "%s", node);
+    return 0;
+}
+
 void
 fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out)
 {
     memset (out, 0, sizeof *out);
-    tr_sched_cycle_t cs;
-    cs_init (&cs, env);
+    /* on the heap: a pod held by Permit keeps its cycle state until PreBind and Bind */
+    tr_sched_cycle_t *csp = calloc (1, sizeof *csp);
+    if (!csp) {
+        fail (out, FW_ERROR, "out of memory");
+        return;
+    }
+    cs_init (csp, env, p);
     const tr_sched_snapshot_t *snap = env->snap;
     size_t n = snap->nnodes;
     uint8_t skip[MAXINST] = {0};
@@ -583,7 +769,7 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
     /* PreFilter */
     for (size_t k = 0; k < p->norder[1]; k++) {
         inst_t *in = &p->inst[p->order[1][k]];
-        tr_sched_status_t s = in->p->pre_filter (in->self, &cs, pod);
+        tr_sched_status_t s = in->p->pre_filter (in->self, csp, pod);
         if (s.code == TR_SCHED_SKIP)
             skip[p->order[1][k]] = 1;
         else if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
@@ -612,7 +798,7 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
             if (skip[ii])
                 continue;
             inst_t *in = &p->inst[ii];
-            tr_sched_status_t s = in->p->filter (in->self, &cs, pod, node);
+            tr_sched_status_t s = in->p->filter (in->self, csp, pod, node);
             if (s.code == TR_SCHED_SUCCESS)
                 continue;
             if (s.code == TR_SCHED_ERROR) {
@@ -637,7 +823,7 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
     if (!nfeasible) {
         for (size_t k = 0; k < p->norder[3]; k++) {
             inst_t *in = &p->inst[p->order[3][k]];
-            tr_sched_status_t s = in->p->post_filter (in->self, &cs, pod, st, n);
+            tr_sched_status_t s = in->p->post_filter (in->self, csp, pod, st, n);
             if (s.code == TR_SCHED_SUCCESS)
                 break;
         }
@@ -657,7 +843,7 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
         memset (skip, 0, sizeof skip);
         for (size_t k = 0; k < p->norder[4]; k++) {
             inst_t *in = &p->inst[p->order[4][k]];
-            tr_sched_status_t s = in->p->pre_score (in->self, &cs, pod, feasible, nfeasible);
+            tr_sched_status_t s = in->p->pre_score (in->self, csp, pod, feasible, nfeasible);
             if (s.code == TR_SCHED_SKIP)
                 skip[p->order[4][k]] = 1;
             else if (s.code != TR_SCHED_SUCCESS) {
@@ -674,14 +860,14 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
             inst_t *in = &p->inst[ii];
             for (size_t i = 0; i < nfeasible; i++) {
                 scores[i] = 0;
-                tr_sched_status_t s = in->p->score (in->self, &cs, pod, feasible[i], &scores[i]);
+                tr_sched_status_t s = in->p->score (in->self, csp, pod, feasible[i], &scores[i]);
                 if (s.code != TR_SCHED_SUCCESS) {
                     fail (out, FW_ERROR, "running Score plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
                     goto done;
                 }
             }
             if (in->p->normalize_score) {
-                tr_sched_status_t s = in->p->normalize_score (in->self, &cs, pod, scores, nfeasible);
+                tr_sched_status_t s = in->p->normalize_score (in->self, csp, pod, scores, nfeasible);
                 if (s.code != TR_SCHED_SUCCESS) {
                     fail (out, FW_ERROR, "running NormalizeScore plugin \"%s\": %s", in->p->name,
                           s.reason ? s.reason : "error");
@@ -718,56 +904,78 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
         inst_t *in = &p->inst[p->order[6][k]];
         if (!in->p->reserve)
             continue;
-        tr_sched_status_t s = in->p->reserve (in->self, &cs, pod, node);
+        tr_sched_status_t s = in->p->reserve (in->self, csp, pod, node);
         if (s.code != TR_SCHED_SUCCESS) {
             fail (out, FW_ERROR, "running Reserve plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
             goto undo;
         }
     }
+    waiter_t *w = NULL;
     for (size_t k = 0; k < p->norder[7]; k++) {
-        inst_t *in = &p->inst[p->order[7][k]];
+        uint8_t ii = p->order[7][k];
+        inst_t *in = &p->inst[ii];
         int64_t wait = 0;
-        tr_sched_status_t s = in->p->permit (in->self, &cs, pod, node, &wait);
+        tr_sched_status_t s = in->p->permit (in->self, csp, pod, node, &wait);
         if (s.code == TR_SCHED_SUCCESS)
             continue;
+        if (s.code == TR_SCHED_WAIT) {
+            /* held: the pod stays assumed and reserved until every waiting plugin allows it, one
+             * rejects it, or a wait runs out (capped at 15 minutes, as Kubernetes) */
+            if (!w && !(w = calloc (1, sizeof *w))) {
+                fail (out, FW_ERROR, "out of memory");
+                goto undo;
+            }
+            if (wait < 0)
+                wait = 0;
+            if (wait > PERMIT_MAX_WAIT_MS)
+                wait = PERMIT_MAX_WAIT_MS;
+            w->pend[w->npend].inst = ii;
+            w->pend[w->npend].wait_ms = wait;
+            w->pend[w->npend++].deadline = p->now (p->now_arg) + wait;
+            continue;
+        }
+        free (w);
+        w = NULL;
         if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
             fail (out, FW_UNSCHEDULABLE, "pod rejected by Permit plugin \"%s\": %s", in->p->name,
                   s.reason ? s.reason : "rejected");
             out->events = events_of (in);
         } else
-            fail (out, FW_ERROR, "Permit plugin \"%s\": %s", in->p->name,
-                  s.code == TR_SCHED_WAIT ? "waiting is not supported" : s.reason ? s.reason : "error");
+            fail (out, FW_ERROR, "running Permit plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
         goto undo;
     }
-    for (size_t k = 0; k < p->norder[8]; k++) {
-        inst_t *in = &p->inst[p->order[8][k]];
-        tr_sched_status_t s = in->p->pre_bind (in->self, &cs, pod, node);
-        if (s.code != TR_SCHED_SUCCESS) {
-            fail (out, FW_ERROR, "running PreBind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+    if (w) {
+        if (p->nwait == p->capwait) {
+            size_t cap = p->capwait ? 2 * p->capwait : 8;
+            waiter_t **nw = realloc (p->wait, cap * sizeof *nw);
+            if (!nw) {
+                free (w);
+                fail (out, FW_ERROR, "out of memory");
+                goto undo;
+            }
+            p->wait = nw;
+            p->capwait = cap;
+        }
+        if (!(w->pod = snap_pod_new (pod->obj))) {
+            free (w);
+            fail (out, FW_ERROR, "out of memory");
             goto undo;
         }
+        w->pod->created_ms = pod->created_ms;
+        w->reject_inst = -1;
+        snprintf (w->node, sizeof w->node, "%s", node);
+        w->cs = csp; /* kept for PreBind and Bind */
+        csp = NULL;
+        p->wait[p->nwait++] = w;
+        out->outcome = FW_WAITING;
+        goto done;
     }
-    int bound = 0;
-    for (size_t k = 0; k < p->norder[9] && !bound; k++) {
-        inst_t *in = &p->inst[p->order[9][k]];
-        tr_sched_status_t s = in->p->bind (in->self, &cs, pod, node);
-        if (s.code == TR_SCHED_SKIP)
-            continue;
-        if (s.code != TR_SCHED_SUCCESS) {
-            fail (out, FW_ERROR, "running Bind plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
-            goto undo;
-        }
-        bound = 1;
-        out->host_binds = !in->dl && !strcmp (in->p->name, "DefaultBinder");
-    }
-    if (!bound) {
-        fail (out, FW_ERROR, "no Bind plugin bound pod %s/%s", pod->ns, pod->name);
+    if (bind_phase (p, csp, pod, node, out))
         goto undo;
-    }
     out->outcome = FW_SCHEDULED;
     goto done;
 undo:
-    run_unreserve (p, &cs, pod, node);
+    run_unreserve (p, csp, pod, node);
     if (env->forget)
         env->forget (env->arg, pod);
 done:
@@ -775,5 +983,120 @@ done:
     free (feasible);
     free (totals);
     free (scores);
-    cs_clear (&cs);
+    if (csp) {
+        cs_clear (csp);
+        free (csp);
+    }
+}
+
+/* ---- Permit's waiting pods, finished --------------------------------------------------------- */
+
+/* Go's time.Duration.String for whole milliseconds: "500ms", "10s", "1.5s", "2m30s". */
+static void
+go_duration (int64_t ms, char *out, size_t len)
+{
+    if (ms < 1000) {
+        snprintf (out, len, ms ? "%lldms" : "0s", (long long) ms);
+        return;
+    }
+    int64_t m = ms / 60000, rest = ms % 60000;
+    char sec[32];
+    if (rest % 1000)
+        snprintf (sec, sizeof sec, "%lld.%03lld", (long long) (rest / 1000), (long long) (rest % 1000));
+    else
+        snprintf (sec, sizeof sec, "%lld", (long long) (rest / 1000));
+    if (strchr (sec, '.'))
+        for (size_t l = strlen (sec); sec[l - 1] == '0'; l--)
+            sec[l - 1] = 0;
+    if (m >= 60)
+        snprintf (out, len, "%lldh%lldm%ss", (long long) (m / 60), (long long) (m % 60), sec);
+    else if (m)
+        snprintf (out, len, "%lldm%ss", (long long) m, sec);
+    else
+        snprintf (out, len, "%ss", sec);
+}
+
+size_t
+fw_waiting_poll (fw_profile_t *p, const fw_env_t *env, fw_done_t *out, size_t max)
+{
+    size_t n = 0;
+    int64_t now = p->now (p->now_arg);
+    for (size_t i = 0; i < p->nwait && n < max;) {
+        waiter_t *w = p->wait[i];
+        /* a wait that ran out rejects the pod (the first plugin whose time is up) */
+        for (size_t k = 0; !w->rejected && k < w->npend; k++)
+            if (now >= w->pend[k].deadline) {
+                char d[48];
+                go_duration (w->pend[k].wait_ms, d, sizeof d);
+                w->rejected = 2;
+                w->reject_inst = w->pend[k].inst;
+                snprintf (w->msg, sizeof w->msg, "rejected due to timeout after waiting %s at plugin %s", d,
+                          p->inst[w->pend[k].inst].p->name);
+            }
+        if (!w->rejected && w->npend) {
+            i++;
+            continue;
+        }
+        p->wait[i] = p->wait[--p->nwait]; /* out of the map before its plugins run again */
+        fw_done_t *d = &out[n++];
+        memset (d, 0, sizeof *d);
+        snprintf (d->uid, sizeof d->uid, "%s", w->pod->uid);
+        snprintf (d->r.node, sizeof d->r.node, "%s", w->node);
+        w->cs->env = env;
+        if (w->rejected || bind_phase (p, w->cs, w->pod, w->node, &d->r)) {
+            if (w->rejected) {
+                d->r.outcome = FW_UNSCHEDULABLE;
+                snprintf (d->r.message, sizeof d->r.message, "%s", w->msg);
+                d->r.events = w->reject_inst >= 0 ? events_of (&p->inst[w->reject_inst]) : TR_SCHED_EV_ALL;
+            }
+            run_unreserve (p, w->cs, w->pod, w->node);
+            if (env->forget)
+                env->forget (env->arg, w->pod);
+        }
+        waiter_free (w);
+    }
+    return n;
+}
+
+int64_t
+fw_waiting_next_ms (const fw_profile_t *p)
+{
+    int64_t best = -1, now = p->nwait ? p->now (p->now_arg) : 0;
+    for (size_t i = 0; i < p->nwait; i++) {
+        const waiter_t *w = p->wait[i];
+        if (w->rejected || !w->npend)
+            return 0;
+        for (size_t k = 0; k < w->npend; k++) {
+            int64_t d = w->pend[k].deadline - now;
+            if (d < 0)
+                d = 0;
+            if (best < 0 || d < best)
+                best = d;
+        }
+    }
+    return best;
+}
+
+int
+fw_waiting_reject (fw_profile_t *p, const char *uid, const char *message)
+{
+    waiter_t *w = waiter_of (p, uid);
+    if (!w || w->rejected)
+        return -1;
+    w->rejected = 1;
+    w->reject_inst = -1;
+    snprintf (w->msg, sizeof w->msg, "%s", message ? message : "rejected");
+    return 0;
+}
+
+int
+fw_waiting_has (const fw_profile_t *p, const char *uid)
+{
+    return waiter_of (p, uid) != NULL;
+}
+
+size_t
+fw_waiting_count (const fw_profile_t *p)
+{
+    return p->nwait;
 }

@@ -7,6 +7,11 @@
  *   → PreScore → Score (+ NormalizeScore, × weight) → the highest total (ties at random,
  *   reservoir sampling as selectHost) → assume → Reserve (Unreserve in reverse on failure) →
  *   Permit → PreBind → Bind.
+ * Permit WAIT, as Kubernetes' waitingPodsMap: the pod stays assumed and reserved, held by the
+ *   profile (FW_WAITING) until every plugin that said WAIT allows it (host->allow_waiting), one
+ *   rejects it (host->reject_waiting), or a wait runs out (each plugin's own, at most 15 min);
+ *   fw_waiting_poll then finishes it: PreBind and Bind, or Unreserve + forget and Unschedulable
+ *   ("rejected due to timeout after waiting 10s at plugin X"). Time: fw_profile_set_clock.
  * The host table (tr_sched_host_t) given to plugins is fw_host ().
  */
 #ifndef TROUPE_SCHED_FRAMEWORK_H
@@ -70,6 +75,7 @@ typedef enum {
     FW_SCHEDULED = 0,     /* node chosen, assumed, reserved, permitted, pre-bound, bound */
     FW_UNSCHEDULABLE,     /* no node fits: message = FitError, events = rejecting plugins' mask */
     FW_ERROR,             /* a plugin failed: message says which */
+    FW_WAITING,           /* node chosen, assumed, reserved; Permit said wait: see fw_waiting_poll */
 } fw_outcome_t;
 
 typedef struct {
@@ -85,6 +91,28 @@ typedef struct {
 void fw_schedule (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out);
 /* The binding the caller sent failed: Unreserve (reverse order) and forget. */
 void fw_unreserve (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node);
+
+/* ---- Permit's waiting pods ---- */
+typedef struct {
+    char uid[128];
+    fw_result_t r;   /* FW_SCHEDULED (r.host_binds: send the binding), FW_UNSCHEDULABLE (rejected or
+                      * timed out: Unreserved and forgotten, r.events for the queue), FW_ERROR
+                      * (PreBind or Bind failed: Unreserved and forgotten) */
+} fw_done_t;
+/* The clock Permit deadlines are measured with (ms; default CLOCK_MONOTONIC); tests set theirs. */
+void fw_profile_set_clock (fw_profile_t *self, int64_t (*now_ms) (void *arg), void *arg);
+/* Where host->namespace_labels looks (the caller's Namespace informer); none: NULL for all. */
+void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (void *arg, const char *ns), void *arg);
+/* Finishes the waiting pods decided by now: allowed → PreBind, Bind; rejected or timed
+ * out → Unreserve (reverse), forget. Up to max into out; returns how many (call again while it
+ * returns max). */
+size_t fw_waiting_poll (fw_profile_t *self, const fw_env_t *env, fw_done_t *out, size_t max);
+/* ms until a waiting pod needs fw_waiting_poll (0: now), -1 when none waits. */
+int64_t fw_waiting_next_ms (const fw_profile_t *self);
+/* Rejects a waiting pod (deleted, or changed): 0, or -1 when it does not wait here. */
+int fw_waiting_reject (fw_profile_t *self, const char *uid, const char *message);
+int fw_waiting_has (const fw_profile_t *self, const char *uid);
+size_t fw_waiting_count (const fw_profile_t *self);
 
 /* Kubernetes' numFeasibleNodesToFind. */
 size_t fw_nodes_to_find (int percentage, size_t nnodes);

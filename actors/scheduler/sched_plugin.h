@@ -40,14 +40,18 @@ typedef enum {
     TR_SCHED_ERROR,          /* internal error: the pod is retried with back-off */
     TR_SCHED_UNSCHEDULABLE,  /* this node does not fit now; preemption may help */
     TR_SCHED_UNRESOLVABLE,   /* UnschedulableAndUnresolvable: preemption cannot help */
-    TR_SCHED_WAIT,           /* Permit: wait (up to wait_ms) */
+    TR_SCHED_WAIT,           /* Permit: hold the pod (assumed, reserved) up to *wait_ms (at most
+                              * 15 min) until host->allow_waiting / reject_waiting */
     TR_SCHED_SKIP,           /* PreFilter/PreScore: skip this plugin's Filter/Score for the pod;
                               * Bind: not mine, ask the next binder */
 } tr_sched_code_t;
 
 typedef struct {
     tr_sched_code_t code;
-    const char *reason;      /* "Insufficient cpu", "node(s) didn't match Pod's node affinity/selector" */
+    const char *reason;      /* "Insufficient cpu", "node(s) didn't match Pod's node affinity/selector";
+                              * several reasons (Kubernetes' Status.Reasons, as NodeResourcesFit's
+                              * "Insufficient cpu" and "Insufficient memory") joined by '\n': the
+                              * FitError counts each one. Order carries no meaning. */
 } tr_sched_status_t;
 
 #define TR_SCHED_OK ((tr_sched_status_t) {TR_SCHED_SUCCESS, NULL})
@@ -159,6 +163,23 @@ typedef struct tr_sched_host {
      * the victims (graceful) and sets status.nominatedNodeName. */
     int (*preempt) (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node,
                     const tr_sched_pod_t *const *victims, size_t nvictims);
+    /* Appended within 1.0 (a plugin built against an older header sees a smaller host->size;
+     * one built against this one checks host->size before calling): Permit's waiting pods, as
+     * the framework handle's GetWaitingPod / IterateOverWaitingPods. A pod whose Permit said
+     * WAIT is held (assumed, reserved) until every plugin that said WAIT allows it, one rejects
+     * it, or a wait runs out. Scheduler's thread only (any hook but Filter and Score); cs is the
+     * caller's current cycle, the waiting pods are those of its profile.
+     * allow_waiting: plugin (its name) no longer holds the pod; 0, or -1 when the pod does not
+     * wait on that plugin. reject_waiting: the pod is rejected (Unreserve, back to the queue as
+     * "pod rejected by Permit plugin \"<plugin>\": <message>"); 0, or -1 when it does not wait.
+     * waiting_pods: up to max of them (and their nodes) written; returns how many wait. */
+    int (*allow_waiting) (tr_sched_cycle_t *cs, const char *uid, const char *plugin);
+    int (*reject_waiting) (tr_sched_cycle_t *cs, const char *uid, const char *plugin, const char *message);
+    size_t (*waiting_pods) (tr_sched_cycle_t *cs, const tr_sched_pod_t **pods, const char **nodes, size_t max);
+    /* Appended within 1.0 (check host->size): a Namespace's metadata.labels (an empty object
+     * when it has none), NULL when the scheduler knows no such Namespace (namespaceSelector,
+     * as the scheduler's Namespace lister). Valid for the cycle; scheduler's thread only. */
+    const json_t *(*namespace_labels) (tr_sched_cycle_t *cs, const char *ns);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

@@ -25,7 +25,8 @@ typedef struct {
 typedef struct {
     troupe_ctx_t *ctx;
     sched_snap_t *snap;
-    troupe_informer_t *pods, *nodes;
+    troupe_informer_t *pods, *nodes, *nss;
+    json_t *ns_labels; /* Namespace name → metadata.labels (host->namespace_labels) */
     sched_config_t cfg;
     slot_t slots[16];
     size_t nslots;
@@ -167,6 +168,9 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
     unpend (s, uid, pod);
     json_object_del (s->reported, uid);
     json_object_del (s->binding, uid);
+    for (size_t i = 0; i < s->nslots; i++) /* held by Permit: rejected, Unreserved at the next run */
+        if (!fw_waiting_reject (s->slots[i].prof, uid, "pod deleted"))
+            arm (s, 1);
     if (snap_pod_delete (s->snap, uid))
         event (s, TR_SCHED_EV_POD_DELETE);
 }
@@ -200,6 +204,39 @@ on_node_delete (void *self, troupe_ctx_t *ctx, const json_t *node)
     sch_t *s = self;
     if (tv_str (node, "metadata.name"))
         snap_node_delete (s->snap, tv_str (node, "metadata.name"));
+}
+
+static void
+on_ns (void *self, troupe_ctx_t *ctx, const json_t *ns)
+{
+    (void) ctx;
+    sch_t *s = self;
+    const char *name = tv_str (ns, "metadata.name");
+    const json_t *l = tv_get (ns, "metadata.labels");
+    if (name)
+        json_object_set_new (s->ns_labels, name, json_is_object (l) ? json_deep_copy (l) : json_object ());
+}
+
+static void
+on_ns_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *ns)
+{
+    (void) old;
+    on_ns (self, ctx, ns);
+}
+
+static void
+on_ns_delete (void *self, troupe_ctx_t *ctx, const json_t *ns)
+{
+    (void) ctx;
+    const char *name = tv_str (ns, "metadata.name");
+    if (name)
+        json_object_del (((sch_t *) self)->ns_labels, name);
+}
+
+static const json_t *
+ns_labels_of (void *arg, const char *ns)
+{
+    return json_object_get (((sch_t *) arg)->ns_labels, ns);
 }
 
 /* ---- the environment a cycle runs in ------------------------------------------------------ */
@@ -372,17 +409,61 @@ one (sch_t *s, size_t i, int64_t now)
         TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
         sq_requeue (sl->q, p, 0, 0, now);
         break;
+    case FW_WAITING:
+        /* held by Permit (assumed, reserved), still in flight for the queue: finished by
+         * waiting () once allowed, rejected or timed out */
+        TR_DEBUG (A, "pod=%s/%s waits on Permit node=%s", p->ns, p->name, r.node);
+        json_object_set_new (s->binding, p->uid, json_string ("waiting"));
+        break;
     }
     return 1;
+}
+
+/* Permit's waiting pods of every profile that are decided: bound, or back to the queue. */
+static void
+waiting (sch_t *s, int64_t now)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        slot_t *sl = &s->slots[i];
+        if (!fw_waiting_count (sl->prof))
+            continue;
+        fw_env_t env;
+        env_of (s, &env);
+        fw_done_t done[16];
+        size_t n;
+        do {
+            n = fw_waiting_poll (sl->prof, &env, done, 16);
+            for (size_t k = 0; k < n; k++) {
+                json_object_del (s->binding, done[k].uid);
+                tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, done[k].uid));
+                if (!p) /* deleted meanwhile (already rejected and forgotten) */
+                    continue;
+                fw_result_t *r = &done[k].r;
+                if (r->outcome == FW_SCHEDULED) {
+                    sq_done (sl->q, p->uid);
+                    if (r->host_binds)
+                        send_binding (s, i, p, r->node);
+                } else if (r->outcome == FW_UNSCHEDULABLE) {
+                    sq_requeue (sl->q, p, 1, r->events, now);
+                    report_unschedulable (s, i, p, r->message);
+                } else {
+                    TR_WARN (A, "binding pod=%s/%s after Permit: %s", p->ns, p->name, r->message);
+                    sq_requeue (sl->q, p, 0, 0, now);
+                }
+            }
+        } while (n == 16);
+    }
 }
 
 static void
 run (sch_t *s)
 {
-    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !s->nslots)
+    if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !troupe_informer_synced (s->nss) ||
+        !s->nslots)
         return;
     int64_t start = troupe_now_ms (), now = start;
     size_t idle = 0;
+    waiting (s, now);
     /* many pods per tick, round-robin over the profiles, but a bounded time so watches flow */
     while (idle < s->nslots && now - start < TICK_BUDGET_MS) {
         size_t i = s->next_slot++ % s->nslots;
@@ -394,9 +475,11 @@ run (sch_t *s)
     }
     int64_t next = -1;
     for (size_t i = 0; i < s->nslots; i++) {
-        int64_t n = sq_next_ms (s->slots[i].q, now);
+        int64_t n = sq_next_ms (s->slots[i].q, now), w = fw_waiting_next_ms (s->slots[i].prof);
         if (n >= 0 && (next < 0 || n < next))
             next = n;
+        if (w >= 0 && (next < 0 || w < next))
+            next = w;
     }
     if (next >= 0)
         arm (s, next > 0 ? (int) (next < 1000 ? next : 1000) : 1);
@@ -418,6 +501,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->pending = json_object ();
     s->reported = json_object ();
     s->binding = json_object ();
+    s->ns_labels = json_object ();
     char err[512] = "";
     const char *file = tv_str (config, "schedulerConfig");
     int rc = file && *file ? sched_config_load_file (file, &s->cfg, err, sizeof err)
@@ -432,12 +516,15 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     for (size_t i = 0; i < s->cfg.nprofiles && s->nslots < 16; i++) {
         s->slots[s->nslots].prof = s->cfg.profiles[i];
         s->slots[s->nslots].q = sq_new (fw_profile_less, s->cfg.profiles[i], NULL);
+        fw_profile_set_namespaces (s->cfg.profiles[i], ns_labels_of, s);
         TR_INFO (A, "profile %s loaded", fw_profile_name (s->cfg.profiles[i]));
         s->nslots++;
     }
     troupe_handlers_t ph = {on_pod_add, on_pod_update, on_pod_delete, on_synced};
     troupe_handlers_t nh = {on_node, on_node_update, on_node_delete, on_synced};
+    troupe_handlers_t sh = {on_ns, on_ns_update, on_ns_delete, on_synced};
     s->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
+    s->nss = troupe_watch (ctx, "Namespace", NULL, NULL, &sh);
     s->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
     troupe_timer (ctx, T_FLUSH, 1000, 1);
     return s;
@@ -475,6 +562,7 @@ sch_destroy (void **p)
     json_decref (s->pending);
     json_decref (s->reported);
     json_decref (s->binding);
+    json_decref (s->ns_labels);
     sched_config_clear (&s->cfg);
     snap_destroy (&s->snap);
     free (s);

@@ -1,8 +1,15 @@
 /* sched_fixture — see sched_fixture.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "tests/unit/sched_fixture.h"
 
+#include "actors/scheduler/framework.h"
+
 #include "core/quantity.h"
-#include "core/selector.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -306,6 +313,19 @@ fx_new (const char *text)
 }
 
 void
+fx_set_namespace (fx_t *self, const char *ns, const char *labels_json)
+{
+    json_t *in = json_object_get (self->doc, "in");
+    if (!json_object_get (in, "namespaces"))
+        json_object_set_new (in, "namespaces", json_object ());
+    json_t *all = json_object_get (in, "namespaces");
+    if (labels_json)
+        json_object_set_new (all, ns, json_loads (labels_json, 0, NULL));
+    else
+        json_object_del (all, ns);
+}
+
+void
 fx_destroy (fx_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -412,101 +432,31 @@ h_node (tr_sched_cycle_t *cs, const char *name)
     return fx_node (cs->fx, name);
 }
 
+/* The cycle-free services are the framework's own (fw_host), so plugin tests see the selector
+ * semantics the scheduler runs with. */
 static int
 h_quantity_milli (const char *text, int64_t *out)
 {
-    return quantity_parse_milli (text, out, NULL, 0) == 0 ? 0 : -1;
+    return fw_host ()->quantity_milli (text, out);
 }
 
 static int
 h_label_selector_match (const json_t *sel, const json_t *labels)
 {
-    if (!sel || json_is_null (sel))
-        return 0;
-    char err[256];
-    selector_t *s = selector_from_object (sel, err, sizeof err);
-    if (!s)
-        return -1;
-    int m = selector_matches (s, labels);
-    selector_destroy (&s);
-    return m;
-}
-
-static int
-str_in (const json_t *values, const char *v)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach (values, i, e) {
-        if (json_is_string (e) && !strcmp (json_string_value (e), v))
-            return 1;
-    }
-    return 0;
-}
-
-/* One NodeSelectorRequirement against a value (NULL: absent). -1 malformed. */
-static int
-requirement_ok (const json_t *r, const char *v)
-{
-    const char *op = json_string_value (json_object_get (r, "operator"));
-    const json_t *values = json_object_get (r, "values");
-    if (!op)
-        return -1;
-    if (!strcmp (op, "In"))
-        return v && str_in (values, v);
-    if (!strcmp (op, "NotIn"))
-        return !v || !str_in (values, v);
-    if (!strcmp (op, "Exists"))
-        return v != NULL;
-    if (!strcmp (op, "DoesNotExist"))
-        return v == NULL;
-    if (!strcmp (op, "Gt") || !strcmp (op, "Lt")) {
-        if (!v || json_array_size (values) != 1)
-            return 0;
-        char *end;
-        long long a = strtoll (v, &end, 10);
-        if (*end)
-            return 0;
-        long long b = strtoll (json_string_value (json_array_get (values, 0)) ?: "", &end, 10);
-        if (*end)
-            return -1;
-        return !strcmp (op, "Gt") ? a > b : a < b;
-    }
-    return -1;
+    return fw_host ()->label_selector_match (sel, labels);
 }
 
 static int
 h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
 {
-    size_t i;
-    const json_t *t;
-    json_array_foreach (terms, i, t) {
-        const json_t *me = json_object_get (t, "matchExpressions"), *mf = json_object_get (t, "matchFields");
-        if (json_array_size (me) == 0 && json_array_size (mf) == 0)
-            continue; /* an empty term matches nothing */
-        int ok = 1;
-        size_t j;
-        const json_t *r;
-        json_array_foreach (me, j, r) {
-            const char *key = json_string_value (json_object_get (r, "key"));
-            int m = requirement_ok (r, key ? json_string_value (json_object_get (node->labels, key)) : NULL);
-            if (m < 0)
-                return -1;
-            ok = ok && m;
-        }
-        json_array_foreach (mf, j, r) {
-            const char *key = json_string_value (json_object_get (r, "key"));
-            if (!key || strcmp (key, "metadata.name"))
-                return -1;
-            int m = requirement_ok (r, node->name);
-            if (m < 0)
-                return -1;
-            ok = ok && m;
-        }
-        if (ok)
-            return 1;
-    }
-    return 0;
+    return fw_host ()->node_selector_match (terms, node);
+}
+
+/* "namespaces": {"name": {labels}} of the fixture text */
+static const json_t *
+h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
+{
+    return json_object_get (json_object_get (json_object_get (cs->fx->doc, "in"), "namespaces"), ns);
 }
 
 static int
@@ -534,6 +484,7 @@ static const tr_sched_host_t fx_host_table = {
     .label_selector_match = h_label_selector_match,
     .node_selector_match = h_node_selector_match,
     .preempt = h_preempt,
+    .namespace_labels = h_namespace_labels,
 };
 
 const tr_sched_host_t *
@@ -563,4 +514,121 @@ fx_cycle_end (tr_sched_cycle_t **cs_p)
         free (cs->interned[i]);
     free (cs);
     *cs_p = NULL;
+}
+
+/* ---- table rows --------------------------------------------------------------------------- */
+
+/* A row's fixture, incoming pod and cycle. */
+static tr_sched_cycle_t *
+row_begin (size_t r, const char *label, const char *cluster, const char *podj, fx_t **fx, const tr_sched_pod_t **pod)
+{
+    if (!(*fx = fx_new (cluster)))
+        fail_msg ("row %zu (%s): bad fixture", r, label);
+    *pod = fx_pod (*fx, podj);
+    assert_non_null (*pod);
+    return fx_cycle (*fx);
+}
+
+void
+fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
+               const char *podj, const char *const *want_r, int skip, const char *unresolvable)
+{
+    fx_t *fx;
+    const tr_sched_pod_t *pod;
+    tr_sched_cycle_t *cs = row_begin (r, label, cluster, podj, &fx, &pod);
+    tr_sched_status_t st = pl->pre_filter (self, cs, pod);
+    if (st.code != (skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+        fail_msg ("row %zu (%s): pre_filter code %d", r, label, st.code);
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
+        const char *want = want_r[i] ? want_r[i] : "";
+        const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
+        if (strcmp (want, got))
+            fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, label, snap->nodes[i]->name, want, got);
+        if (unresolvable && !strcmp (want, unresolvable))
+            assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
+        else if (*want)
+            assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
+    }
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+}
+
+void
+fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t r, const char *label, const char *cluster,
+              const char *podj, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped)
+{
+    fx_t *fx;
+    const tr_sched_pod_t *pod;
+    tr_sched_cycle_t *cs = row_begin (r, label, cluster, podj, &fx, &pod);
+    const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+    if (pre_filter >= 0)
+        assert_int_equal (pl->pre_filter (self, cs, pod).code, pre_filter);
+    tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
+    if (st.code != (skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
+        fail_msg ("row %zu (%s): pre_score code %d", r, label, st.code);
+    if (!skip || score_skipped) {
+        int64_t scores[64] = {0};
+        for (uint32_t i = 0; i < snap->nnodes; i++) {
+            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
+            if (scores[i] != raw[i])
+                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, label, i, (long long) scores[i],
+                          (long long) raw[i]);
+        }
+        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
+        for (uint32_t i = 0; i < snap->nnodes; i++)
+            if (scores[i] != norm[i])
+                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, label, i, (long long) scores[i],
+                          (long long) norm[i]);
+    }
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+}
+
+tr_sched_code_t
+fx_compare_filter (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                   const tr_sched_pod_t *pod, int step, int *first_fit)
+{
+    tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
+    assert_int_equal (sa.code, sb.code);
+    const tr_sched_snapshot_t *snap = &a->fx->snap;
+    *first_fit = -1;
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
+        tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
+        if (fa.code != fb.code || (fa.reason && (!fb.reason || strcmp (fa.reason, fb.reason))))
+            fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
+                      fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
+        if (fa.code == TR_SCHED_SUCCESS && *first_fit < 0)
+            *first_fit = (int) i;
+    }
+    return sa.code;
+}
+
+int
+fx_compare_score (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                  const tr_sched_pod_t *pod, int step)
+{
+    const tr_sched_snapshot_t *snap = &a->fx->snap;
+    tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
+    tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
+    assert_int_equal (pa.code, pb.code);
+    if (pa.code != TR_SCHED_SUCCESS)
+        return 0;
+    int64_t xa[64], xb[64];
+    for (uint32_t i = 0; i < snap->nnodes; i++) {
+        pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
+        pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
+        if (xa[i] != xb[i])
+            fail_msg ("step %d node %s: cached raw score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
+                      (long long) xb[i]);
+    }
+    pl->normalize_score (warm, a, pod, xa, snap->nnodes);
+    pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
+    for (uint32_t i = 0; i < snap->nnodes; i++)
+        if (xa[i] != xb[i])
+            fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
+                      (long long) xb[i]);
+    return 1;
 }

@@ -1,14 +1,16 @@
 /* sched_fixture — small clusters for scheduler plugin tests, built by hand from JSON text.
  *
- * fx_new ('{"nodes": [...], "pods": [...]}') with compact nodes and pods:
+ * fx_new ('{"nodes": [...], "pods": [...], "namespaces": {"ns": {labels}}}') with compact nodes
+ * and pods (namespaces: what host->namespace_labels answers; absent: unknown):
  *   node: {"name": "n1", "labels": {...}, "cpu": "4", "memory": "8Gi", "pods": 110,
  *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
  *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,
  *          "cpu": "1", "memory": "1Gi", "ext": {...}, "start": "2026-01-01T00:00:00Z",
  *          "owner": "ReplicaSet", "deleting": true, "spec": {...merged into spec}}
  * A pod with "node" is bound there; fx_pod builds an incoming (pending) pod the same way.
- * fx_host is a host table: label_selector_match with core/selector.h, node_selector_match for
- * v1 NodeSelectorTerms, a cycle-state map, intern, and preempt recorded in the cycle.
+ * fx_host is a host table: quantity_milli, label_selector_match and node_selector_match are the
+ * framework's (fw_host), with the fixture's own cycle-state map, intern, and preempt recorded in
+ * the cycle.
  */
 #ifndef TROUPE_TEST_SCHED_FIXTURE_H
 #define TROUPE_TEST_SCHED_FIXTURE_H
@@ -46,10 +48,34 @@ int fx_unbind (fx_t *self, const char *name);
 /* Shows only the first n nodes in the snapshot (a node deleted from the end). */
 void fx_set_nnodes (fx_t *self, uint32_t n);
 const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
+/* Sets a namespace's labels (JSON text; NULL: the namespace is gone). No node generation moves,
+ * as a Namespace update leaves the nodes alone. */
+void fx_set_namespace (fx_t *self, const char *ns, const char *labels_json);
 const tr_sched_node_t *fx_node (fx_t *self, const char *name);
 const tr_sched_host_t *fx_host (void);
 /* A fresh cycle state over the fixture's snapshot; fx_cycle_end frees it (and its data). */
 tr_sched_cycle_t *fx_cycle (fx_t *self);
 void fx_cycle_end (tr_sched_cycle_t **cs_p);
+
+/* Table rows (cmocka: a mismatch fails the test naming row and label).
+ * fx_filter_row: a fixture from cluster, the incoming pod, PreFilter (SKIP when skip, else
+ * SUCCESS), then Filter on every node: want[i] the reason on node i ("" or NULL: fits); a reason
+ * equal to unresolvable must come as UnschedulableAndUnresolvable, any other as Unschedulable. */
+void fx_filter_row (const tr_sched_plugin_t *pl, void *self, size_t row, const char *label, const char *cluster,
+                    const char *pod, const char *const *want, int skip, const char *unresolvable);
+/* fx_score_row: the same fixture; PreFilter when pre_filter ≥ 0 (that code expected), PreScore
+ * (SKIP when skip), then, unless skip and !score_skipped, Score per node = raw[i] and
+ * NormalizeScore = norm[i]. */
+void fx_score_row (const tr_sched_plugin_t *pl, void *self, size_t row, const char *label, const char *cluster,
+                   const char *pod, int pre_filter, const int64_t *raw, const int64_t *norm, int skip, int score_skipped);
+/* A plugin with caches (warm) against a new instance (fresh), cycles a and b over one fixture:
+ * fx_compare_filter runs PreFilter and Filter of both on every node, fails at the first
+ * disagreement (code or reason), returns PreFilter's code and the first node that fits
+ * (*first_fit, -1: none). fx_compare_score runs PreScore, Score and NormalizeScore of both and
+ * fails at the first disagreement; returns 1 when scored (PreScore did not SKIP). */
+tr_sched_code_t fx_compare_filter (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a,
+                                   tr_sched_cycle_t *b, const tr_sched_pod_t *pod, int step, int *first_fit);
+int fx_compare_score (const tr_sched_plugin_t *pl, void *warm, void *fresh, tr_sched_cycle_t *a, tr_sched_cycle_t *b,
+                      const tr_sched_pod_t *pod, int step);
 
 #endif

@@ -555,6 +555,218 @@ cost_at_5000_nodes (void **state)
     snap_destroy (&s);
 }
 
+/* ---- Permit WAIT ------------------------------------------------------------------------- */
+
+/* W, a gang plugin: its Permit holds pods until "n" of them have come (the n-th allows the others
+ * through host->allow_waiting and passes), for "wait" ms; a pod named "rej..." rejects every
+ * waiting pod (host->reject_waiting). */
+typedef struct {
+    int n, seen;
+    int64_t wait;
+} gang_t;
+
+static void *
+g_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    (void) err, (void) errlen;
+    assert_true (host->size >= sizeof (tr_sched_host_t)); /* the appended calls are there */
+    gang_t *g = calloc (1, sizeof *g);
+    g->n = (int) json_integer_value (json_object_get (args, "n"));
+    g->wait = json_integer_value (json_object_get (args, "wait"));
+    return g;
+}
+
+static tr_sched_status_t
+g_permit (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, int64_t *wait)
+{
+    gang_t *g = self;
+    const tr_sched_host_t *h = fw_host ();
+    const tr_sched_pod_t *pods[16];
+    size_t nw = h->waiting_pods (cs, pods, NULL, 16);
+    rec ("W.permit(%s,%s,%zu waiting) ", pod->uid, node, nw);
+    if (!strncmp (pod->uid, "rej", 3)) {
+        for (size_t i = 0; i < nw; i++)
+            assert_int_equal (h->reject_waiting (cs, pods[i]->uid, "W", "gang broken"), 0);
+        return TR_SCHED_OK;
+    }
+    if (++g->seen < g->n) {
+        *wait = g->wait;
+        return (tr_sched_status_t) {TR_SCHED_WAIT, NULL};
+    }
+    for (size_t i = 0; i < nw; i++)
+        assert_int_equal (h->allow_waiting (cs, pods[i]->uid, "W"), 0);
+    assert_int_equal (h->allow_waiting (cs, "nobody", "W"), -1);
+    return TR_SCHED_OK;
+}
+
+static void
+g_unreserve (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node)
+{
+    (void) self, (void) cs;
+    rec ("W.unreserve(%s,%s) ", pod->uid, node);
+}
+
+static const tr_sched_plugin_t gangW = {TR_SCHED_PLUGIN_HEADER ("W"), .init = g_init, .destroy = free,
+                                        .unreserve = g_unreserve, .permit = g_permit,
+                                        .events = TR_SCHED_EV_POD_ADD};
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock (void *arg)
+{
+    (void) arg;
+    return fake_now;
+}
+
+static fw_profile_t *
+gang_profile (int n, int64_t wait)
+{
+    fw_profile_t *fp = fw_profile_new ("t", 100);
+    fw_profile_set_clock (fp, fake_clock, NULL);
+    char err[256];
+    json_t *a = json_pack ("{s:s}", "tag", "A"), *g = json_pack ("{s:i,s:I}", "n", n, "wait", (json_int_t) wait);
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, &gangW, g, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    json_decref (a);
+    json_decref (g);
+    return fp;
+}
+
+static size_t
+poll (fw_profile_t *fp, world_t *w, fw_done_t *done, size_t max)
+{
+    fw_env_t env = {snap_view (w->snap), NULL, w_assume, w_forget, w};
+    trace[0] = 0;
+    return fw_waiting_poll (fp, &env, done, max);
+}
+
+/* A pod held by Permit stays assumed and reserved, without PreBind or Bind, until the plugin
+ * allows it; then the next poll binds it. */
+static void
+permit_wait_then_allow (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 1);
+    fake_now = 1000;
+    fw_profile_t *fp = gang_profile (3, 60000);
+    fw_done_t done[4];
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_WAITING);
+    assert_string_equal (r.node, "n1");
+    assert_string_equal (trace, "A.prefilter A.filter(n1) assume(n1) A.reserve(n1) A.permit(n1) W.permit(p1,n1,0 waiting) ");
+    assert_true (snap_is_assumed (w.snap, "p1"));
+    assert_int_equal (snap_node (w.snap, "n1")->npods, 1); /* its room is taken */
+    r = cycle (fp, &w, "p2");
+    assert_int_equal (r.outcome, FW_WAITING);
+    assert_int_equal (fw_waiting_count (fp), 2);
+    assert_true (fw_waiting_has (fp, "p1"));
+    assert_int_equal (poll (fp, &w, done, 4), 0); /* nobody allowed yet */
+    assert_int_equal (fw_waiting_next_ms (fp), 60000);
+    /* the third pod allows the two others and passes itself */
+    r = cycle (fp, &w, "p3");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_non_null (strstr (trace, "W.permit(p3,n1,2 waiting) A.prebind(n1) A.bind(n1) "));
+    assert_int_equal (fw_waiting_next_ms (fp), 0);
+    size_t n = poll (fp, &w, done, 4);
+    assert_int_equal (n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal (done[i].r.outcome, FW_SCHEDULED);
+        assert_string_equal (done[i].r.node, "n1");
+        assert_true (!strcmp (done[i].uid, "p1") || !strcmp (done[i].uid, "p2"));
+    }
+    assert_string_equal (trace, "A.prebind(n1) A.bind(n1) A.prebind(n1) A.bind(n1) ");
+    assert_int_equal (fw_waiting_count (fp), 0);
+    assert_int_equal (fw_waiting_next_ms (fp), -1);
+    assert_int_equal (w.forgotten, 0);
+    assert_int_equal (snap_node (w.snap, "n1")->npods, 3);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+/* A waiting pod rejected by a plugin: Unreserve in reverse, forgotten, Unschedulable with the
+ * plugin's message and events. */
+static void
+permit_wait_then_reject (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 1);
+    fake_now = 0;
+    fw_profile_t *fp = gang_profile (5, 60000);
+    fw_done_t done[4];
+    assert_int_equal (cycle (fp, &w, "p1").outcome, FW_WAITING);
+    assert_int_equal (cycle (fp, &w, "rej").outcome, FW_SCHEDULED);
+    assert_int_equal (poll (fp, &w, done, 4), 1);
+    assert_string_equal (done[0].uid, "p1");
+    assert_int_equal (done[0].r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (done[0].r.message, "pod rejected by Permit plugin \"W\": gang broken");
+    assert_int_equal (done[0].r.events, TR_SCHED_EV_POD_ADD);
+    assert_string_equal (trace, "W.unreserve(p1,n1) A.unreserve(n1) forget ");
+    assert_false (snap_is_assumed (w.snap, "p1"));
+    assert_int_equal (snap_node (w.snap, "n1")->npods, 1); /* "rej" only */
+    /* the caller rejects (the pod was deleted): any event may help */
+    assert_int_equal (cycle (fp, &w, "p2").outcome, FW_WAITING);
+    assert_int_equal (fw_waiting_reject (fp, "p2", "pod deleted"), 0);
+    assert_int_equal (fw_waiting_reject (fp, "p2", "again"), -1);
+    assert_int_equal (fw_waiting_reject (fp, "nobody", "x"), -1);
+    assert_int_equal (poll (fp, &w, done, 4), 1);
+    assert_string_equal (done[0].r.message, "pod deleted");
+    assert_int_equal (done[0].r.events, TR_SCHED_EV_ALL);
+    assert_false (snap_is_assumed (w.snap, "p2"));
+    /* a pod still waiting when the profile goes is freed with it (ASan) */
+    assert_int_equal (cycle (fp, &w, "p3").outcome, FW_WAITING);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+/* A wait that runs out rejects the pod as Kubernetes words it; the wait is capped at 15 min. */
+static void
+permit_wait_times_out (void **state)
+{
+    (void) state;
+    static const struct {
+        int64_t wait, expires;
+        const char *text;
+    } t[] = {
+        {10000, 10000, "10s"},
+        {1500, 1500, "1.5s"},
+        {250, 250, "250ms"},
+        {90000, 90000, "1m30s"},
+        {3600000, 900000, "15m0s"}, /* maxTimeout */
+        {0, 0, "0s"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        world_t w;
+        world (&w, 2);
+        fake_now = 5000;
+        fw_profile_t *fp = gang_profile (2, t[i].wait);
+        fw_done_t done[2];
+        fw_result_t r = cycle (fp, &w, "p1");
+        assert_int_equal (r.outcome, FW_WAITING);
+        assert_int_equal (fw_waiting_next_ms (fp), t[i].expires);
+        if (t[i].expires) {
+            fake_now = 5000 + t[i].expires - 1;
+            assert_int_equal (poll (fp, &w, done, 2), 0);
+            assert_int_equal (fw_waiting_next_ms (fp), 1);
+        }
+        fake_now = 5000 + t[i].expires;
+        assert_int_equal (fw_waiting_next_ms (fp), 0);
+        assert_int_equal (poll (fp, &w, done, 2), 1);
+        assert_int_equal (done[0].r.outcome, FW_UNSCHEDULABLE);
+        char want[128];
+        snprintf (want, sizeof want, "rejected due to timeout after waiting %s at plugin W", t[i].text);
+        assert_string_equal (done[0].r.message, want);
+        assert_non_null (strstr (trace, "W.unreserve(p1,"));
+        assert_int_equal (w.forgotten, 1);
+        assert_int_equal (snap_node (w.snap, r.node)->npods, 0);
+        assert_int_equal (fw_waiting_count (fp), 0);
+        fw_profile_destroy (&fp);
+        snap_destroy (&w.snap);
+    }
+}
+
 int
 main (void)
 {
@@ -562,7 +774,8 @@ main (void)
         cmocka_unit_test (order_of_points), cmocka_unit_test (skip_and_stop),    cmocka_unit_test (weights_and_normalize),
         cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (sampling),
         cmocka_unit_test (random_ties),     cmocka_unit_test (init_refusal_and_shared_instance),
-        cmocka_unit_test (host_table),      cmocka_unit_test (cost_at_5000_nodes),
+        cmocka_unit_test (host_table), cmocka_unit_test (permit_wait_then_allow),
+        cmocka_unit_test (permit_wait_then_reject), cmocka_unit_test (permit_wait_times_out),      cmocka_unit_test (cost_at_5000_nodes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -101,6 +101,45 @@ static const filter_row_t filter_rows[] = {
      "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"ns\":\"other\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, HOST)) "}]}",
      "{\"name\":\"w\",\"labels\":" WEB "}",
      {"", "", ""}, 1},
+    /* namespaceSelector against the namespaces' labels (host->namespace_labels) */
+    {"a namespaceSelector selects namespaces by their labels",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"dev\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ""}, 0},
+    {"namespaceSelector expressions; an unknown namespace has no labels",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"ghost\",\"node\":\"n2\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"DoesNotExist\"}]},"
+         "\"topologyKey\":\"" HOST "\"}") "}",
+     {"", ANTI, ""}, 0},
+    {"namespaceSelector and namespaces together: either",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"dev\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaces\":[\"dev\"],\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},"
+         "\"topologyKey\":\"" HOST "\"}") "}",
+     {ANTI, "", ANTI}, 0},
+    {"required affinity into a zone of a selected namespace",
+     "{" NODES3 ",\"namespaces\":{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"dev\",\"node\":\"n1\",\"labels\":" DB "},{\"name\":\"d2\",\"ns\":\"prod\",\"node\":\"n3\",\"labels\":" DB "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_AFF (
+         "{\"labelSelector\":{\"matchLabels\":" DB "},\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}},\"topologyKey\":\"zone\"}") "}",
+     {AFF, AFF, ""}, 0},
+    {"symmetry: an existing pod's namespaceSelector reads the incoming pod's namespace",
+     "{" NODES3 ",\"namespaces\":{\"shop\":{\"team\":\"web\"},\"other\":{}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},\"topologyKey\":\"" HOST "\"}") "}]}",
+     "{\"name\":\"w\",\"ns\":\"shop\",\"labels\":" WEB "}",
+     {EXIST, "", ""}, 0},
+    {"symmetry: a namespace the selector does not select",
+     "{" NODES3 ",\"namespaces\":{\"shop\":{\"team\":\"web\"},\"other\":{}},\"pods\":["
+     "{\"name\":\"d1\",\"ns\":\"prod\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+         "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},\"topologyKey\":\"" HOST "\"}") "}]}",
+     "{\"name\":\"w\",\"ns\":\"other\",\"labels\":" WEB "}",
+     {"", "", ""}, 1},
     {"a term without labelSelector matches no pod",
      "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
      "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":" REQ_ANTI ("{\"topologyKey\":\"" HOST "\"}") "}",
@@ -125,33 +164,9 @@ filter_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++) {
-        const filter_row_t *row = &filter_rows[r];
-        fx_t *fx = fx_new (row->cluster);
-        if (!fx)
-            fail_msg ("row %zu (%s): bad fixture", r, row->name);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        assert_non_null (pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        tr_sched_status_t st = pl->pre_filter (self, cs, pod);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_filter code %d", r, row->name, st.code);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
-            const char *want = row->want[i] ? row->want[i] : "";
-            const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
-            if (strcmp (want, got))
-                fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, row->name, snap->nodes[i]->name, want, got);
-            /* affinity is UnschedulableAndUnresolvable, the anti-affinity reasons Unschedulable */
-            if (!strcmp (want, AFF))
-                assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
-            else if (*want)
-                assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
-        }
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
-    }
+    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
+        fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
+                       filter_rows[r].skip, AFF); /* affinity Unresolvable, anti-affinity Unschedulable */
     pl->destroy (self);
 }
 
@@ -217,28 +232,7 @@ score_table (void **state)
         char err[256] = "";
         void *self = pl->init (args, fx_host (), err, sizeof err);
         assert_non_null (self);
-        fx_t *fx = fx_new (row->cluster);
-        assert_non_null (fx);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_score code %d", r, row->name, st.code);
-        int64_t scores[8] = {0};
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
-            if (scores[i] != row->raw[i])
-                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->raw[i]);
-        }
-        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
-        for (uint32_t i = 0; i < snap->nnodes; i++)
-            if (scores[i] != row->norm[i])
-                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->norm[i]);
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
+        fx_score_row (pl, self, r, row->name, row->cluster, row->pod, -1, row->raw, row->norm, row->skip, 1);
         pl->destroy (self);
         json_decref (args);
     }
@@ -295,19 +289,9 @@ cache_matches_fresh (void **state)
         const tr_sched_pod_t *pod = fx_pod (fx, text);
         void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
         tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
-        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
-        assert_int_equal (sa.code, sb.code);
+        int first_fit;
+        tr_sched_status_t sa = {fx_compare_filter (pl, warm, fresh, a, b, pod, step, &first_fit), NULL};
         const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        int first_fit = -1;
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
-            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
-            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
-                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
-                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
-            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
-                first_fit = (int) i;
-        }
         /* the next cycle for the same terms while this one still holds the entry (its binding
          * may run on): the entry is brought up to date all the same, and a late Filter of the
          * older cycle is refused rather than answered from moved counts */
@@ -319,24 +303,7 @@ cache_matches_fresh (void **state)
             assert_int_equal (pl->filter (warm, a, pod, snap->nodes[0]).code, TR_SCHED_ERROR);
         fx_cycle_end (&c);
         /* and the same scores */
-        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
-        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
-        assert_int_equal (pa.code, pb.code);
-        if (pa.code == TR_SCHED_SUCCESS) {
-            int64_t xa[8], xb[8];
-            for (uint32_t i = 0; i < snap->nnodes; i++) {
-                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
-                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
-                if (xa[i] != xb[i])
-                    fail_msg ("step %d node %s: cached raw score %lld, fresh %lld", step, snap->nodes[i]->name,
-                              (long long) xa[i], (long long) xb[i]);
-            }
-            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
-            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
-            for (uint32_t i = 0; i < snap->nnodes; i++)
-                assert_int_equal (xa[i], xb[i]);
-            scored++;
-        }
+        scored += fx_compare_score (pl, warm, fresh, a, b, pod, step);
         fx_cycle_end (&a);
         fx_cycle_end (&b);
         pl->destroy (fresh);
@@ -360,6 +327,54 @@ cache_matches_fresh (void **state)
     assert_true (scored > 20);
     fx_destroy (&fx);
     pl->destroy (warm);
+}
+
+/* The cache follows namespace labels: 40 nodes each with a pod whose required anti-affinity
+ * selects namespaces labelled team=web (so the cache is used for a pod without terms); the
+ * incoming pod's namespace gains and loses that label between cycles, no node changing. */
+static void
+cache_follows_namespace_labels (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "", cluster[32768] = "{\"namespaces\":{\"shop\":{}},\"nodes\":[";
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster), "%s{\"name\":\"n%d\"}", i ? "," : "", i);
+    strcat (cluster, "],\"pods\":[");
+    for (int i = 0; i < 40; i++)
+        snprintf (cluster + strlen (cluster), sizeof cluster - strlen (cluster),
+                  "%s{\"name\":\"d%d\",\"ns\":\"prod\",\"node\":\"n%d\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+                      "{\"labelSelector\":{\"matchLabels\":" WEB "},\"namespaceSelector\":{\"matchLabels\":{\"team\":\"web\"}},"
+                      "\"topologyKey\":\"" HOST "\"}") "}",
+                  i ? "," : "", i, i);
+    strcat (cluster, "]}");
+    fx_t *fx = fx_new (cluster);
+    assert_non_null (fx);
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    const tr_sched_pod_t *pod = fx_pod (fx, "{\"name\":\"w\",\"ns\":\"shop\",\"labels\":" WEB "}");
+    static const struct {
+        const char *labels;
+        int fits;
+    } steps[] = {{"{}", 1}, {"{\"team\":\"web\"}", 0}, {"{\"team\":\"web\"}", 0}, {"{\"team\":\"db\"}", 1}, {NULL, 1},
+                 {"{\"team\":\"web\"}", 0}};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        fx_set_namespace (fx, "shop", steps[k].labels);
+        tr_sched_cycle_t *cs = fx_cycle (fx);
+        tr_sched_code_t pf = pl->pre_filter (self, cs, pod).code;
+        /* nothing to check (SKIP: every node fits) or the counts to check against */
+        assert_int_equal (pf, steps[k].fits ? TR_SCHED_SKIP : TR_SCHED_SUCCESS);
+        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+        for (uint32_t i = 0; pf == TR_SCHED_SUCCESS && i < snap->nnodes; i++) {
+            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
+            if ((f.code == TR_SCHED_SUCCESS) != steps[k].fits)
+                fail_msg ("step %zu node %s: code %d", k, snap->nodes[i]->name, f.code);
+            if (!steps[k].fits)
+                assert_string_equal (f.reason, EXIST);
+        }
+        fx_cycle_end (&cs);
+    }
+    pl->destroy (self);
+    fx_destroy (&fx);
 }
 
 /* With most nodes holding pods with affinity, pods without terms of their own go through the
@@ -472,6 +487,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (filter_table),
         cmocka_unit_test (score_table),
+        cmocka_unit_test (cache_follows_namespace_labels),
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),
         cmocka_unit_test (cache_node_deleted),

@@ -282,6 +282,68 @@ table_noderesourcesfit (void **state)
     run_filter_table ("NodeResourcesFit", NULL, t, sizeof t / sizeof t[0]);
 }
 
+/* Every short resource of a node is a reason and the FitError counts each, as Kubernetes'
+ * fitsRequest + FitError.Error () (sort.Strings over "<count> <reason>"). */
+static void
+fit_reports_every_resource (void **state)
+{
+    (void) state;
+#define NJ(nm, cpu, mem, pods)                                                                                  \
+    "{\"metadata\":{\"name\":\"" nm "\"},\"status\":{\"allocatable\":{\"cpu\":\"" cpu "\",\"memory\":\"" mem \
+    "\",\"pods\":\"" pods "\",\"example.com/gpu\":\"1\",\"example.com/fpga\":\"1\"},"                            \
+    "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}"
+    static const struct {
+        const char *nodes[3];
+        const char *requests;
+        const char *want;
+    } t[] = {
+        /* the example of the Kubernetes docs: two nodes short of cpu and memory, one full */
+        {{NJ ("n1", "1", "1Gi", "110"), NJ ("n2", "1", "1Gi", "110"), NJ ("n3", "8", "8Gi", "0")},
+         "{\"cpu\":\"2\",\"memory\":\"2Gi\"}",
+         "0/3 nodes are available: 1 Too many pods, 2 Insufficient cpu, 2 Insufficient memory."},
+        /* one node short of everything: each reason once */
+        {{NJ ("n1", "1", "1Gi", "0")},
+         "{\"cpu\":\"2\",\"memory\":\"2Gi\",\"ephemeral-storage\":\"1Gi\",\"example.com/gpu\":\"2\","
+         "\"example.com/fpga\":\"2\"}",
+         "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient ephemeral-storage, 1 Insufficient "
+         "example.com/fpga, 1 Insufficient example.com/gpu, 1 Insufficient memory, 1 Too many pods."},
+        /* extended resources alone, and with pods */
+        {{NJ ("n1", "1", "1Gi", "110"), NJ ("n2", "1", "1Gi", "0")}, "{\"example.com/gpu\":\"2\"}",
+         "0/2 nodes are available: 1 Too many pods, 2 Insufficient example.com/gpu."},
+        /* a single reason stays as it was */
+        {{NJ ("n1", "1", "1Gi", "110")}, "{\"memory\":\"2Gi\"}", "0/1 nodes are available: 1 Insufficient memory."},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        fw_profile_t *fp = fw_profile_new ("t", 100);
+        char err[256];
+        assert_int_equal (fw_profile_add (fp, sched_registry_find ("NodeResourcesFit"), NULL, FW_PT_ALL, 1, NULL, err,
+                                          sizeof err), 0);
+        sched_snap_t *s = snap_new ();
+        for (size_t k = 0; k < 3 && t[i].nodes[k]; k++) {
+            json_t *nj = json_loads (t[i].nodes[k], 0, NULL);
+            assert_non_null (nj);
+            snap_node_set (s, nj);
+            json_decref (nj);
+        }
+        char pj_text[512];
+        snprintf (pj_text, sizeof pj_text, P (REQ ("%s")), t[i].requests);
+        json_t *pj = json_loads (pj_text, 0, NULL);
+        assert_non_null (pj);
+        fw_env_t env = {snap_view (s), NULL, NULL, NULL, NULL};
+        tr_sched_pod_t p;
+        assert_int_equal (snap_pod_fill (&p, pj), 0);
+        fw_result_t r;
+        fw_schedule (fp, &env, &p, &r);
+        assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+        if (strcmp (r.message, t[i].want))
+            fail_msg ("case %zu: got \"%s\" want \"%s\"", i, r.message, t[i].want);
+        snap_destroy (&s);
+        json_decref (pj);
+        fw_profile_destroy (&fp);
+    }
+#undef NJ
+}
+
 static void
 table_nodeaffinity (void **state)
 {
@@ -541,7 +603,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (fit_and_score),          cmocka_unit_test (filters),        cmocka_unit_test (spreads_among_equals),
-        cmocka_unit_test (table_noderesourcesfit), cmocka_unit_test (table_nodeaffinity), cmocka_unit_test (table_taints),
+        cmocka_unit_test (table_noderesourcesfit), cmocka_unit_test (fit_reports_every_resource), cmocka_unit_test (table_nodeaffinity), cmocka_unit_test (table_taints),
         cmocka_unit_test (table_scores),           cmocka_unit_test (table_nodeports),
         cmocka_unit_test (table_balanced_and_images), cmocka_unit_test (priority_sort),
     };

@@ -112,32 +112,9 @@ filter_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++) {
-        const filter_row_t *row = &filter_rows[r];
-        fx_t *fx = fx_new (row->cluster);
-        if (!fx)
-            fail_msg ("row %zu (%s): bad fixture", r, row->name);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        assert_non_null (pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        tr_sched_status_t st = pl->pre_filter (self, cs, pod);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_filter code %d", r, row->name, st.code);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t f = pl->filter (self, cs, pod, snap->nodes[i]);
-            const char *want = row->want[i] ? row->want[i] : "";
-            const char *got = f.code == TR_SCHED_SUCCESS ? "" : (f.reason ? f.reason : "(null)");
-            if (strcmp (want, got))
-                fail_msg ("row %zu (%s): node %s: want \"%s\", got \"%s\"", r, row->name, snap->nodes[i]->name, want, got);
-            if (!strcmp (want, MISSING))
-                assert_int_equal (f.code, TR_SCHED_UNRESOLVABLE);
-            else if (*want)
-                assert_int_equal (f.code, TR_SCHED_UNSCHEDULABLE);
-        }
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
-    }
+    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
+        fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
+                       filter_rows[r].skip, MISSING);
     pl->destroy (self);
 }
 
@@ -178,38 +155,10 @@ score_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++) {
-        const score_row_t *row = &score_rows[r];
-        fx_t *fx = fx_new (row->cluster);
-        assert_non_null (fx);
-        const tr_sched_pod_t *pod = fx_pod (fx, row->pod);
-        tr_sched_cycle_t *cs = fx_cycle (fx);
-        const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        /* a pod with only soft (or default) constraints: PreFilter skips, nothing is filtered */
-        assert_int_equal (pl->pre_filter (self, cs, pod).code, TR_SCHED_SKIP);
-        tr_sched_status_t st = pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes);
-        if (st.code != (row->skip ? TR_SCHED_SKIP : TR_SCHED_SUCCESS))
-            fail_msg ("row %zu (%s): pre_score code %d", r, row->name, st.code);
-        if (row->skip) {
-            fx_cycle_end (&cs);
-            fx_destroy (&fx);
-            continue;
-        }
-        int64_t scores[8] = {0};
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            assert_int_equal (pl->score (self, cs, pod, snap->nodes[i], &scores[i]).code, TR_SCHED_SUCCESS);
-            if (scores[i] != row->raw[i])
-                fail_msg ("row %zu (%s): node %u raw %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->raw[i]);
-        }
-        assert_int_equal (pl->normalize_score (self, cs, pod, scores, snap->nnodes).code, TR_SCHED_SUCCESS);
-        for (uint32_t i = 0; i < snap->nnodes; i++)
-            if (scores[i] != row->norm[i])
-                fail_msg ("row %zu (%s): node %u normalized %lld want %lld", r, row->name, i, (long long) scores[i],
-                          (long long) row->norm[i]);
-        fx_cycle_end (&cs);
-        fx_destroy (&fx);
-    }
+    /* a pod with only soft (or default) constraints: PreFilter skips, nothing is filtered */
+    for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++)
+        fx_score_row (pl, self, r, score_rows[r].name, score_rows[r].cluster, score_rows[r].pod, TR_SCHED_SKIP,
+                      score_rows[r].raw, score_rows[r].norm, score_rows[r].skip, 0);
     pl->destroy (self);
 }
 
@@ -293,37 +242,11 @@ cache_matches_fresh (void **state)
         const tr_sched_pod_t *pod = fx_pod (fx, text);
         void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
         tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
-        tr_sched_status_t sa = pl->pre_filter (warm, a, pod), sb = pl->pre_filter (fresh, b, pod);
-        assert_int_equal (sa.code, sb.code);
+        int first_fit;
+        fx_compare_filter (pl, warm, fresh, a, b, pod, step, &first_fit);
         const tr_sched_snapshot_t *snap = fx_snapshot (fx);
-        int first_fit = -1;
-        for (uint32_t i = 0; i < snap->nnodes; i++) {
-            tr_sched_status_t fa = pl->filter (warm, a, pod, snap->nodes[i]);
-            tr_sched_status_t fb = pl->filter (fresh, b, pod, snap->nodes[i]);
-            if (fa.code != fb.code || (fa.reason && strcmp (fa.reason, fb.reason)))
-                fail_msg ("step %d node %s: cached %d \"%s\", fresh %d \"%s\"", step, snap->nodes[i]->name, fa.code,
-                          fa.reason ? fa.reason : "", fb.code, fb.reason ? fb.reason : "");
-            if (fa.code == TR_SCHED_SUCCESS && first_fit < 0)
-                first_fit = (int) i;
-        }
         /* and the same scores */
-        tr_sched_status_t pa = pl->pre_score (warm, a, pod, snap->nodes, snap->nnodes);
-        tr_sched_status_t pb = pl->pre_score (fresh, b, pod, snap->nodes, snap->nnodes);
-        assert_int_equal (pa.code, pb.code);
-        if (pa.code == TR_SCHED_SUCCESS) {
-            int64_t xa[8], xb[8];
-            for (uint32_t i = 0; i < snap->nnodes; i++) {
-                pl->score (warm, a, pod, snap->nodes[i], &xa[i]);
-                pl->score (fresh, b, pod, snap->nodes[i], &xb[i]);
-            }
-            pl->normalize_score (warm, a, pod, xa, snap->nnodes);
-            pl->normalize_score (fresh, b, pod, xb, snap->nnodes);
-            for (uint32_t i = 0; i < snap->nnodes; i++)
-                if (xa[i] != xb[i])
-                    fail_msg ("step %d node %s: cached score %lld, fresh %lld", step, snap->nodes[i]->name, (long long) xa[i],
-                              (long long) xb[i]);
-            scored++;
-        }
+        scored += fx_compare_score (pl, warm, fresh, a, b, pod, step);
         fx_cycle_end (&a);
         fx_cycle_end (&b);
         pl->destroy (fresh);

@@ -11,13 +11,14 @@
  * hardPodAffinityWeight), Score sums the node's pairs, NormalizeScore is min-max to 0..100.
  *
  * Namespaces of a term: `namespaces` plus the owner pod's namespace when both `namespaces` and
- * `namespaceSelector` are empty; `namespaceSelector: {}` is every namespace. A non-empty
- * namespaceSelector cannot be evaluated here (the plugin interface carries no Namespace labels):
- * it is taken as the owner pod's own namespace (docs/decisions.md).
+ * `namespaceSelector` are empty; `namespaceSelector: {}` is every namespace; a non-empty one
+ * matches the namespaces whose labels (host->namespace_labels; an unknown namespace has none) it
+ * selects. Under a host without namespace_labels (older than that call) it is taken as the owner
+ * pod's own namespace (docs/decisions.md).
  */
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
-#include "actors/scheduler/plugins/nodeshare.h"
+#include "actors/scheduler/plugins/sigcache.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <stdatomic.h>
@@ -34,14 +35,14 @@
 #define ERR_EXISTING_ANTI "node(s) didn't satisfy existing pods anti-affinity rules"
 
 typedef struct centry centry_t;
-#define IPA_CACHE_ENTRIES 8
 
 typedef struct {
     const tr_sched_host_t *host;
     int64_t hard_weight;    /* hardPodAffinityWeight, default 1 */
     int ignore_existing;    /* ignorePreferredTermsOfExistingPods */
-    centry_t *cache[IPA_CACHE_ENTRIES]; /* PreFilter's counts by term set */
-    uint64_t clock;
+    sigcache_t cache; /* PreFilter's and PreScore's counts by term set */
+    tr_sched_cycle_t *cs;   /* the cycle of the PreFilter / PreScore running (namespace labels) */
+    json_t *no_labels;      /* {}: an unknown namespace's labels */
 } ipa_t;
 
 /* One PodAffinityTerm as read from a pod (pointers into the pod object). */
@@ -116,8 +117,20 @@ ns_selector_empty (const json_t *sel)
            json_array_size (json_object_get (sel, "matchExpressions")) == 0;
 }
 
+/* The labels of namespace ns; NULL: the host cannot tell (no namespace_labels call). */
+static const json_t *
+ns_labels (const ipa_t *self, const char *ns)
+{
+    const tr_sched_host_t *h = self->host;
+    if (h->size < offsetof (tr_sched_host_t, namespace_labels) + sizeof h->namespace_labels || !h->namespace_labels ||
+        !self->cs)
+        return NULL;
+    const json_t *l = h->namespace_labels (self->cs, ns);
+    return l ? l : self->no_labels;
+}
+
 static int
-term_namespace_ok (const term_t *t, const char *ns)
+term_namespace_ok (const ipa_t *self, const term_t *t, const char *ns)
 {
     size_t i;
     const json_t *e;
@@ -128,7 +141,10 @@ term_namespace_ok (const term_t *t, const char *ns)
     if (t->ns_selector) {
         if (ns_selector_empty (t->ns_selector))
             return 1;
-        return !strcmp (t->owner_ns, ns); /* departure: no Namespace labels through the interface */
+        const json_t *l = ns_labels (self, ns);
+        if (!l)
+            return !strcmp (t->owner_ns, ns); /* an older host: no Namespace labels (docs/decisions.md) */
+        return labelmatch (self->host, t->ns_selector, l);
     }
     return json_array_size (t->namespaces) == 0 && !strcmp (t->owner_ns, ns);
 }
@@ -136,7 +152,7 @@ term_namespace_ok (const term_t *t, const char *ns)
 static int
 term_matches (const ipa_t *self, const term_t *t, const tr_sched_pod_t *pod)
 {
-    if (!term_namespace_ok (t, pod->ns ? pod->ns : "default"))
+    if (!term_namespace_ok (self, t, pod->ns ? pod->ns : "default"))
         return 0;
     if (!t->selector)
         return 0; /* a nil labelSelector matches no pod */
@@ -171,17 +187,12 @@ enum { MAP_EXISTING_ANTI = 0, MAP_AFFINITY, MAP_ANTI, NMAPS };
  * of the nodes that changed (typically the one the previous pod was assumed on), not a walk of
  * every pod of the cluster. */
 struct centry {
-    char *sig;
+    sc_entry_t h;        /* first: the signature, the three maps kept per node, refs, version */
     int scoring;         /* PreScore's entry (preferred terms, one map) or PreFilter's */
     json_t *copy;        /* the pod fields the terms point into */
     tr_sched_pod_t pod;  /* the pod as far as the terms go: ns, labels, obj = copy */
     terms_t aff, anti;   /* required terms (PreFilter) or preferred ones (PreScore) */
     int self_match;
-    nodeshare_t *share;  /* the three maps, kept per node */
-    uint64_t last_use;
-    _Atomic int refs;     /* cycle states holding it: not evicted while held */
-    uint64_t version;     /* bumped on every update: a held state checks it */
-    int orphan;           /* out of the cache (failed update): freed by its last holder */
 };
 
 typedef struct {
@@ -192,15 +203,6 @@ typedef struct {
     uint64_t version; /* of held, when taken */
 } pf_state_t;
 
-static void centry_free (centry_t *e);
-
-static void
-centry_release (centry_t *e)
-{
-    if (atomic_fetch_sub (&e->refs, 1) == 1 && e->orphan)
-        centry_free (e);
-}
-
 static void
 pf_state_free (void *p)
 {
@@ -208,7 +210,7 @@ pf_state_free (void *p)
     if (!s)
         return;
     if (s->held)
-        centry_release (s->held);
+        sigcache_release (&s->held->h);
     else {
         for (int i = 0; i < NMAPS; i++)
             tpcount_destroy (&s->maps[i]);
@@ -265,26 +267,48 @@ emit_direct (void *arg, int map, const char *key, const char *value, int64_t n)
 /* ---- the cache ------------------------------------------------------------------------- */
 
 static void
-centry_free (centry_t *e)
+centry_free (sc_entry_t *h)
 {
-    if (!e)
-        return;
-    nodeshare_destroy (&e->share);
+    centry_t *e = (centry_t *) h;
+    sc_entry_fini (h);
     free (e->aff.v);
     free (e->anti.v);
     json_decref (e->copy);
-    free (e->sig);
     free (e);
 }
 
+/* A term of the pod's own (required, or preferred when scoring) with a non-empty
+ * namespaceSelector: it reads other namespaces' labels, which no node generation follows, so such
+ * a pod is computed afresh (as Kubernetes does every cycle) rather than from the cache. */
+static int
+own_ns_selector (const tr_sched_pod_t *pod, int scoring)
+{
+    static const char *const kinds[] = {"podAffinity", "podAntiAffinity"};
+    const char *when = scoring ? "preferredDuringSchedulingIgnoredDuringExecution" : "requiredDuringSchedulingIgnoredDuringExecution";
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        const json_t *t;
+        json_array_foreach (affinity_list (pod->obj, kinds[k], when), i, t) {
+            const json_t *term = scoring ? json_object_get (t, "podAffinityTerm") : t;
+            const json_t *sel = json_object_get (term, "namespaceSelector");
+            if (json_is_object (sel) && !ns_selector_empty (sel))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* What an entry's sums depend on besides the nodes: the pod's namespace and labels, its terms,
+ * and its namespace's labels (existing pods' terms with a namespaceSelector read them). */
 static char *
-pod_signature (const tr_sched_pod_t *pod, int scoring)
+pod_signature (const ipa_t *self, const tr_sched_pod_t *pod, int scoring)
 {
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
     const char *when = scoring ? "preferredDuringSchedulingIgnoredDuringExecution" : "requiredDuringSchedulingIgnoredDuringExecution";
-    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*}", "score", scoring, "ns", pod->ns ? pod->ns : "default", "labels",
-                             pod->labels, "a", json_object_get (json_object_get (aff, "podAffinity"), when), "n",
-                             json_object_get (json_object_get (aff, "podAntiAffinity"), when));
+    const char *ns = pod->ns ? pod->ns : "default";
+    json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*,s:O*}", "score", scoring, "ns", ns, "labels", pod->labels, "a",
+                             json_object_get (json_object_get (aff, "podAffinity"), when), "n",
+                             json_object_get (json_object_get (aff, "podAntiAffinity"), when), "nsl", ns_labels (self, ns));
     char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref (sig);
     return out;
@@ -298,14 +322,15 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig, int scoring
         free (sig);
         return NULL;
     }
-    e->sig = sig;
+    e->h.sig = sig;
+    e->h.free_fn = centry_free;
     e->scoring = scoring;
     const json_t *aff = json_object_get (json_object_get (pod->obj, "spec"), "affinity");
     e->copy = json_pack ("{s:s,s:O,s:{s:O*}}", "ns", pod->ns ? pod->ns : "default", "labels", pod->labels, "spec",
                          "affinity", aff);
-    e->share = nodeshare_new (scoring ? 1 : NMAPS);
-    if (!e->copy || !e->share) {
-        centry_free (e);
+    e->h.share = nodeshare_new (scoring ? 1 : NMAPS);
+    if (!e->copy || !e->h.share) {
+        centry_free (&e->h);
         return NULL;
     }
     e->pod.size = sizeof e->pod;
@@ -313,17 +338,12 @@ centry_new (const ipa_t *self, const tr_sched_pod_t *pod, char *sig, int scoring
     e->pod.ns = json_string_value (json_object_get (e->copy, "ns"));
     e->pod.labels = json_object_get (e->copy, "labels");
     if (terms_of (&e->pod, "podAffinity", scoring, &e->aff) < 0 || terms_of (&e->pod, "podAntiAffinity", scoring, &e->anti) < 0) {
-        centry_free (e);
+        centry_free (&e->h);
         return NULL;
     }
     e->self_match = matches_all (self, &e->aff, &e->pod);
     return e;
 }
-
-typedef struct {
-    const ipa_t *self;
-    const centry_t *e;
-} share_arg_t;
 
 static void score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, const terms_t *panti,
                          const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx);
@@ -331,61 +351,38 @@ static void score_share (const ipa_t *self, const tr_sched_pod_t *pod, const ter
 static void
 entry_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
 {
-    share_arg_t *a = argp;
-    if (a->e->scoring)
-        score_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
+    const sc_share_t *a = argp;
+    const ipa_t *self = a->ctx;
+    const centry_t *e = (const centry_t *) a->entry;
+    if (e->scoring)
+        score_share (self, &e->pod, &e->aff, &e->anti, node, emit, ctx);
     else
-        node_share (a->self, &a->e->pod, &a->e->aff, &a->e->anti, node, emit, ctx);
+        node_share (self, &e->pod, &e->aff, &e->anti, node, emit, ctx);
 }
 
 /* The entry for the pod, brought up to date; NULL: compute without the cache. */
+typedef struct {
+    const ipa_t *self;
+    const tr_sched_pod_t *pod;
+    int scoring;
+} make_arg_t;
+
+static sc_entry_t *
+make_entry (void *argp, char *sig)
+{
+    make_arg_t *a = argp;
+    centry_t *e = centry_new (a->self, a->pod, sig, a->scoring);
+    return e ? &e->h : NULL;
+}
+
 static centry_t *
 cache_get (ipa_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int scoring)
 {
-    char *sig = pod_signature (pod, scoring);
-    if (!sig)
+    if (own_ns_selector (pod, scoring))
         return NULL;
-    centry_t *e = NULL;
-    int slot = -1;
-    for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
-        if (self->cache[i] && !strcmp (self->cache[i]->sig, sig)) {
-            slot = i;
-            break;
-        }
-    if (slot >= 0) {
-        free (sig);
-        /* held by a cycle that has not ended (its binding may still run): updated all the same,
-         * scheduling cycles are one at a time, its Filter and Score are over */
-    } else {
-        /* a free slot, else the least recently used entry nobody holds */
-        for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
-            if (!self->cache[i]) {
-                slot = i;
-                break;
-            } else if (self->cache[i]->refs == 0 && (slot < 0 || self->cache[i]->last_use < self->cache[slot]->last_use))
-                slot = i;
-        if (slot < 0) {
-            free (sig);
-            return NULL;
-        }
-        centry_free (self->cache[slot]);
-        self->cache[slot] = centry_new (self, pod, sig, scoring);
-        if (!self->cache[slot])
-            return NULL;
-    }
-    e = self->cache[slot];
-    share_arg_t arg = {self, e};
-    e->version++;
-    if (nodeshare_update (e->share, snap, entry_share, &arg) < 0) {
-        self->cache[slot] = NULL;
-        if (atomic_load (&e->refs) > 0)
-            e->orphan = 1;
-        else
-            centry_free (e);
-        return NULL;
-    }
-    e->last_use = ++self->clock;
-    return e;
+    make_arg_t m = {self, pod, scoring};
+    return (centry_t *) sigcache_get (&self->cache, pod_signature (self, pod, scoring), make_entry, &m, snap, entry_share,
+                                      self);
 }
 
 /* Many nodes hold pods with affinity: walking them costs more than comparing generations. */
@@ -396,7 +393,20 @@ cache_worth (const tr_sched_snapshot_t *snap)
 }
 
 static tr_sched_status_t
+pre_filter (ipa_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod);
+
+static tr_sched_status_t
 ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    ipa_t *self = selfp;
+    self->cs = cs; /* for the namespace labels the term walks read */
+    tr_sched_status_t st = pre_filter (self, cs, pod);
+    self->cs = NULL;
+    return st;
+}
+
+static tr_sched_status_t
+pre_filter (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
     ipa_t *self = selfp;
     const tr_sched_host_t *h = self->host;
@@ -411,11 +421,11 @@ ipa_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
                                     affinity_list (pod->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"));
     centry_t *e = own || cache_worth (snap) ? cache_get (self, pod, snap, 0) : NULL;
     if (e) {
-        e->refs++;
+        sigcache_hold (&e->h);
         s->held = e;
-        s->version = e->version;
+        s->version = e->h.version;
         for (int i = 0; i < NMAPS; i++)
-            s->maps[i] = (tpcount_t *) nodeshare_map (e->share, i);
+            s->maps[i] = (tpcount_t *) nodeshare_map (e->h.share, i);
         s->aff_terms = e->aff;
         s->anti_terms = e->anti;
         s->self_match = e->self_match;
@@ -499,7 +509,7 @@ ipa_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
     const pf_state_t *s = self->host->read (cs, IPA_PREFILTER_KEY);
     if (!s)
         return TR_SCHED_OK; /* PreFilter skipped: nothing to check */
-    if (s->held && s->version != s->held->version)
+    if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Filter after the next pod's PreFilter"};
     if (!satisfy_affinity (s, node))
         return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, ERR_AFFINITY};
@@ -525,7 +535,7 @@ ps_state_free (void *p)
     if (!s)
         return;
     if (s->held)
-        centry_release (s->held);
+        sigcache_release (&s->held->h);
     else
         tpcount_destroy (&s->scores);
     free (s);
@@ -580,8 +590,21 @@ score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, co
 }
 
 static tr_sched_status_t
+pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes, size_t n);
+
+static tr_sched_status_t
 ipa_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
                size_t n)
+{
+    ipa_t *self = selfp;
+    self->cs = cs;
+    tr_sched_status_t st = pre_score (self, cs, pod, nodes, n);
+    self->cs = NULL;
+    return st;
+}
+
+static tr_sched_status_t
+pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes, size_t n)
 {
     ipa_t *self = selfp;
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
@@ -603,11 +626,11 @@ ipa_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     }
     centry_t *e = has_constraints || cache_worth (snap) ? cache_get (self, pod, snap, 1) : NULL;
     if (e) {
-        e->refs++;
+        sigcache_hold (&e->h);
         s->held = e;
-        s->version = e->version;
+        s->version = e->h.version;
         tpcount_destroy (&s->scores);
-        s->scores = (tpcount_t *) nodeshare_map (e->share, 0);
+        s->scores = (tpcount_t *) nodeshare_map (e->h.share, 0);
     } else {
         /* Without preferred terms of its own, only pods with affinity can contribute. */
         uint32_t nn = has_constraints ? snap->nnodes : snap->nnodes_with_affinity;
@@ -635,7 +658,7 @@ ipa_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
     const ps_state_t *s = self->host->read (cs, IPA_PRESCORE_KEY);
     if (!s)
         return TR_SCHED_OK;
-    if (s->held && s->version != s->held->version)
+    if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Score after the next pod's PreScore"};
     const char *k;
     const json_t *v;
@@ -695,6 +718,11 @@ ipa_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t err
         return NULL;
     }
     self->ignore_existing = json_is_true (ig);
+    if (!(self->no_labels = json_object ())) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -704,8 +732,8 @@ ipa_destroy (void *selfp)
     ipa_t *self = selfp;
     if (!self)
         return;
-    for (int i = 0; i < IPA_CACHE_ENTRIES; i++)
-        centry_free (self->cache[i]);
+    sigcache_clear (&self->cache);
+    json_decref (self->no_labels);
     free (self);
 }
 

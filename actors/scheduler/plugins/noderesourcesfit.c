@@ -1,33 +1,36 @@
 /* NodeResourcesFit: Filter — the pod's requests (cpu, memory, ephemeral-storage, extended
  * resources) and one pod slot against allocatable minus what the node's pods (bound or assumed)
- * request: "Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient
- * ephemeral-storage", "Insufficient <resource>" (the first that fails, in Kubernetes' order).
+ * request: "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage",
+ * "Insufficient <resource>", "Too many pods": every one that fails, as Kubernetes' fitsRequest
+ * (the status carries them joined by '\n', see sched_plugin.h; "Too many pods" last so that the
+ * first reason is a resource's whenever one is short).
  * Score — args.scoringStrategy: LeastAllocated (default), MostAllocated or
  * RequestedToCapacityRatio (shape of {utilization, score 0..10}), over resources
  * (default cpu and memory, weight 1), using the non-zero requests for cpu and memory. */
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
+#include "actors/scheduler/plugins/resources.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 enum { LEAST = 0, MOST, RTCR };
-enum { R_CPU = 0, R_MEM, R_EPH, R_SCALAR };
 
 typedef struct {
     const tr_sched_host_t *host;
     int strategy;
-    size_t nres;
-    struct {
-        char name[64];
-        int kind; /* R_CPU, R_MEM, R_EPH, R_SCALAR: resolved once, not per node */
-        int64_t weight;
-    } res[TR_SCHED_MAX_SCALAR + 4];
+    sr_list_t res; /* scored resources, kinds resolved once */
     size_t nshape;
     struct {
         int64_t util, score;
     } shape[16];
+    /* the joined reasons of every combination of the four fixed ones (bit 0 cpu, 1 memory,
+     * 2 ephemeral-storage, 3 pods): built once, so Filter allocates only for extended resources */
+    char fixed[16][96];
 } fit_t;
+
+static const char *const fixed_reason[4] = {"Insufficient cpu", "Insufficient memory",
+                                            "Insufficient ephemeral-storage", "Too many pods"};
 
 static void *
 init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
@@ -48,21 +51,9 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
         free (s);
         return NULL;
     }
+    sr_list_parse (&s->res, json_object_get (ss, "resources"));
     size_t i;
     json_t *r;
-    json_array_foreach (json_object_get (ss, "resources"), i, r) {
-        if (s->nres == sizeof s->res / sizeof s->res[0] || !pu_str (r, "name"))
-            break;
-        snprintf (s->res[s->nres].name, sizeof s->res[0].name, "%s", pu_str (r, "name"));
-        json_int_t w = json_integer_value (json_object_get (r, "weight"));
-        s->res[s->nres++].weight = w > 0 ? w : 1;
-    }
-    if (!s->nres) {
-        strcpy (s->res[0].name, "cpu");
-        strcpy (s->res[1].name, "memory");
-        s->res[0].weight = s->res[1].weight = 1;
-        s->nres = 2;
-    }
     json_array_foreach (json_object_get (json_object_get (ss, "requestedToCapacityRatio"), "shape"), i, r) {
         if (s->nshape == 16)
             break;
@@ -76,11 +67,13 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
         s->shape[s->nshape].util = u;
         s->shape[s->nshape++].score = sc * 10; /* MaxCustomPriorityScore 10 → MaxNodeScore 100 */
     }
-    for (size_t k = 0; k < s->nres; k++)
-        s->res[k].kind = !strcmp (s->res[k].name, "cpu")                 ? R_CPU
-                         : !strcmp (s->res[k].name, "memory")            ? R_MEM
-                         : !strcmp (s->res[k].name, "ephemeral-storage") ? R_EPH
-                                                                         : R_SCALAR;
+    for (unsigned m = 1; m < 16; m++) {
+        size_t off = 0;
+        for (int b = 0; b < 4; b++)
+            if (m & (1u << b))
+                off += (size_t) snprintf (s->fixed[m] + off, sizeof s->fixed[m] - off, "%s%s", off ? "\n" : "",
+                                          fixed_reason[b]);
+    }
     if (s->strategy == RTCR && !s->nshape) {
         snprintf (err, errlen, "scoringStrategy.requestedToCapacityRatio.shape: required");
         free (s);
@@ -95,56 +88,55 @@ destroy (void *self)
     free (self);
 }
 
-static int64_t
-scalar_of (const tr_sched_res_t *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->nscalar; i++)
-        if (!strcmp (r->scalar[i].name, name))
-            return r->scalar[i].value;
-    return 0;
-}
-
 static tr_sched_status_t
 filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
 {
     fit_t *s = self;
     const tr_sched_res_t *a = &node->allocatable, *u = &node->requested, *w = &pod->requests;
+    unsigned m = 0;
     if ((int64_t) node->npods + 1 > a->pods)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Too many pods"};
+        m |= 8;
     if (w->milli_cpu > 0 && w->milli_cpu > a->milli_cpu - u->milli_cpu)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu"};
+        m |= 1;
     if (w->memory > 0 && w->memory > a->memory - u->memory)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient memory"};
+        m |= 2;
     if (w->ephemeral_storage > 0 && w->ephemeral_storage > a->ephemeral_storage - u->ephemeral_storage)
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "Insufficient ephemeral-storage"};
+        m |= 4;
+    char *ext = NULL;
+    size_t extlen = 0;
+    FILE *f = NULL;
     for (uint32_t i = 0; i < w->nscalar; i++) {
         if (w->scalar[i].value <= 0)
             continue;
-        if (w->scalar[i].value > scalar_of (a, w->scalar[i].name) - scalar_of (u, w->scalar[i].name))
-            return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE,
-                                        s->host->intern (cs, "Insufficient %s", w->scalar[i].name)};
+        if (w->scalar[i].value > sr_scalar (a, w->scalar[i].name) - sr_scalar (u, w->scalar[i].name)) {
+            if (!f && !(f = open_memstream (&ext, &extlen)))
+                return (tr_sched_status_t) {TR_SCHED_ERROR, "out of memory"};
+            fprintf (f, "%sInsufficient %s", ftell (f) > 0 ? "\n" : "", w->scalar[i].name);
+        }
     }
-    return TR_SCHED_OK;
+    if (!f)
+        return m ? (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s->fixed[m]} : TR_SCHED_OK;
+    fclose (f);
+    /* cpu, memory, ephemeral-storage, the extended resources, then "Too many pods" */
+    const char *r = s->host->intern (cs, "%s%s%s%s%s", s->fixed[m & 7], m & 7 ? "\n" : "", ext ? ext : "",
+                                     m & 8 ? "\n" : "", m & 8 ? fixed_reason[3] : "");
+    free (ext);
+    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, r};
 }
 
-/* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored. */
+/* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored.
+ * cpu and memory with the non-zero requests. */
 static void
 alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, int kind, const char *name, int64_t *alloc,
            int64_t *req)
 {
-    if (kind == R_CPU) {
-        *alloc = node->allocatable.milli_cpu;
+    *alloc = sr_pick (&node->allocatable, kind, name);
+    if (kind == SR_CPU)
         *req = node->nonzero_milli_cpu + pod->nonzero_milli_cpu;
-    } else if (kind == R_MEM) {
-        *alloc = node->allocatable.memory;
+    else if (kind == SR_MEM)
         *req = node->nonzero_memory + pod->nonzero_memory;
-    } else if (kind == R_EPH) {
-        *alloc = node->allocatable.ephemeral_storage;
-        *req = node->requested.ephemeral_storage + pod->requests.ephemeral_storage;
-    } else {
-        *alloc = scalar_of (&node->allocatable, name);
-        *req = scalar_of (&node->requested, name) + scalar_of (&pod->requests, name);
-    }
+    else
+        *req = sr_pick (&node->requested, kind, name) + sr_pick (&pod->requests, kind, name);
 }
 
 static int64_t
@@ -166,9 +158,9 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
     (void) cs;
     fit_t *s = self;
     int64_t sum = 0, wsum = 0;
-    for (size_t i = 0; i < s->nres; i++) {
+    for (size_t i = 0; i < s->res.n; i++) {
         int64_t alloc, req;
-        alloc_req (pod, node, s->res[i].kind, s->res[i].name, &alloc, &req);
+        alloc_req (pod, node, s->res.r[i].kind, s->res.r[i].name, &alloc, &req);
         if (alloc <= 0)
             continue;
         int64_t sc;
@@ -178,8 +170,8 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
             sc = (req > alloc ? alloc : req) * 100 / alloc;
         else
             sc = shape_score (s, (req > alloc ? alloc : req) * 100 / alloc);
-        sum += sc * s->res[i].weight;
-        wsum += s->res[i].weight;
+        sum += sc * s->res.r[i].weight;
+        wsum += s->res.r[i].weight;
     }
     *out = wsum ? sum / wsum : 0;
     return TR_SCHED_OK;

@@ -22,7 +22,7 @@
  */
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
-#include "actors/scheduler/plugins/nodeshare.h"
+#include "actors/scheduler/plugins/sigcache.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
 #include <math.h>
@@ -41,14 +41,12 @@
 #define ERR_MISSING_LABEL "node(s) didn't match pod topology spread constraints (missing required label)"
 
 typedef struct pentry pentry_t;
-#define PTS_CACHE_ENTRIES 8
 
 typedef struct {
     const tr_sched_host_t *host;
     int system_defaulted;   /* defaultingType System */
     json_t *defaults;       /* the default constraints (array of TopologySpreadConstraint) */
-    pentry_t *cache[PTS_CACHE_ENTRIES]; /* PreFilter's counts by pod signature */
-    uint64_t clock;
+    sigcache_t cache;       /* PreFilter's and PreScore's counts by pod signature */
 } pts_t;
 
 typedef struct {
@@ -76,8 +74,6 @@ typedef struct {
     uint64_t version;          /* of held, when taken */
 } cset_t;
 
-static void pentry_release (pentry_t *e);
-
 static void
 cset_free (void *p)
 {
@@ -90,7 +86,7 @@ cset_free (void *p)
             tpcount_destroy (&s->c[i].counts);
     }
     if (s->held)
-        pentry_release (s->held);
+        sigcache_release ((sc_entry_t *) s->held); /* its first member */
     free (s->c);
     free (s->ignored);
     free (s->ignored_at);
@@ -331,35 +327,21 @@ min_each (void *arg, const char *key, const char *value, int64_t n)
 #define PTS_CACHE_MAX_CONSTRAINTS 8
 
 struct pentry {
-    char *sig;
+    sc_entry_t h;         /* first: the signature, the maps kept per node, refs, version */
     int hard, require_all;
     json_t *copy;         /* the pod object the constraints point into */
     tr_sched_pod_t pod;
     cset_t *cs;           /* the constraints (their own counts unused) */
-    nodeshare_t *share;
-    uint64_t last_use;
-    _Atomic int refs;     /* cycle states holding it: not evicted while held */
-    uint64_t version;     /* bumped on every update: a held state checks it */
-    int orphan;           /* out of the cache (failed update): freed by its last holder */
 };
 
 static void
-pentry_free (pentry_t *e)
+pentry_free (sc_entry_t *h)
 {
-    if (!e)
-        return;
+    pentry_t *e = (pentry_t *) h;
+    sc_entry_fini (h);
     cset_free (e->cs);
-    nodeshare_destroy (&e->share);
     json_decref (e->copy);
-    free (e->sig);
     free (e);
-}
-
-static void
-pentry_release (pentry_t *e)
-{
-    if (atomic_fetch_sub (&e->refs, 1) == 1 && e->orphan)
-        pentry_free (e);
 }
 
 /* What the counts depend on besides the nodes: namespace, labels, constraints, the node
@@ -389,9 +371,8 @@ typedef struct {
 
 /* A node's share: per constraint, its domain's matching pods and itself as an eligible node. */
 static void
-pts_node_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
+pts_node_share_arg (const pshare_arg_t *a, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
 {
-    const pshare_arg_t *a = argp;
     const char *ns = a->pod->ns ? a->pod->ns : "default";
     if (!a->hard) {
         /* PreScore: matching pods per domain. Kubernetes counts the hostname domain in Score,
@@ -427,10 +408,11 @@ pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard)
         free (sig);
         return NULL;
     }
-    e->sig = sig;
+    e->h.sig = sig;
+    e->h.free_fn = pentry_free;
     e->copy = json_deep_copy (pod->obj);
     if (!e->copy) {
-        pentry_free (e);
+        pentry_free (&e->h);
         return NULL;
     }
     e->pod = *pod;
@@ -444,57 +426,44 @@ pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard)
     e->cs = constraints_of (self, &e->pod, hard, &defaulted);
     e->require_all = !defaulted || !self->system_defaulted;
     if (!e->cs || e->cs->n > PTS_CACHE_MAX_CONSTRAINTS ||
-        !(e->share = nodeshare_new ((int) ((hard ? 2 : 1) * e->cs->n)))) {
-        pentry_free (e);
+        !(e->h.share = nodeshare_new ((int) ((hard ? 2 : 1) * e->cs->n)))) {
+        pentry_free (&e->h);
         return NULL;
     }
     return e;
+}
+
+/* A node's share for a cache entry (arg: sigcache's sc_share_t, ctx the plugin). */
+static void
+pts_entry_share (void *argp, const tr_sched_node_t *node, nodeshare_emit_fn emit, void *ctx)
+{
+    const sc_share_t *sa = argp;
+    const pentry_t *e = (const pentry_t *) sa->entry;
+    pshare_arg_t a = {sa->ctx, e->cs, &e->pod, e->hard, e->require_all};
+    pts_node_share_arg (&a, node, emit, ctx);
+}
+
+typedef struct {
+    const pts_t *self;
+    const tr_sched_pod_t *pod;
+    int hard;
+} make_arg_t;
+
+static sc_entry_t *
+make_entry (void *argp, char *sig)
+{
+    make_arg_t *m = argp;
+    pentry_t *e = pentry_new (m->self, m->pod, sig, m->hard);
+    return e ? &e->h : NULL;
 }
 
 /* The entry for the pod, brought up to the snapshot; NULL: compute without the cache. */
 static pentry_t *
 pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int hard)
 {
-    char *sig = pts_signature (pod, hard);
-    if (!sig)
-        return NULL;
-    int slot = -1;
-    for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
-        if (self->cache[i] && !strcmp (self->cache[i]->sig, sig)) {
-            slot = i;
-            break;
-        }
-    if (slot >= 0) {
-        free (sig);
-        /* held by an unfinished cycle: updated all the same (see InterPodAffinity) */
-    } else {
-        for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
-            if (!self->cache[i]) {
-                slot = i;
-                break;
-            } else if (self->cache[i]->refs == 0 && (slot < 0 || self->cache[i]->last_use < self->cache[slot]->last_use))
-                slot = i;
-        if (slot < 0) {
-            free (sig);
-            return NULL;
-        }
-        pentry_free (self->cache[slot]);
-        if (!(self->cache[slot] = pentry_new (self, pod, sig, hard)))
-            return NULL;
-    }
-    pentry_t *e = self->cache[slot];
-    pshare_arg_t arg = {self, e->cs, &e->pod, e->hard, e->require_all};
-    e->version++;
-    if (nodeshare_update (e->share, snap, pts_node_share, &arg) < 0) {
-        self->cache[slot] = NULL;
-        if (atomic_load (&e->refs) > 0)
-            e->orphan = 1;
-        else
-            pentry_free (e);
-        return NULL;
-    }
-    e->last_use = ++self->clock;
-    return e;
+    make_arg_t m = {self, pod, hard};
+    return (pentry_t *) sigcache_get (&self->cache, pts_signature (pod, hard), make_entry, &m, snap, pts_entry_share,
+                                      self);
 }
 
 typedef struct {
@@ -526,14 +495,14 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
     pentry_t *e = pts_cache_get (self, pod, snap, 1);
     if (e && e->cs->n == s->n) {
-        e->refs++;
+        sigcache_hold (&e->h);
         s->held = e;
-        s->version = e->version;
+        s->version = e->h.version;
         for (size_t j = 0; j < s->n; j++) {
             tpcount_destroy (&s->c[j].counts);
-            s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) (2 * j));
+            s->c[j].counts = (tpcount_t *) nodeshare_map (e->h.share, (int) (2 * j));
             dommin_t a = {s->c[j].counts, 0, 0};
-            tpcount_each (nodeshare_map (e->share, (int) (2 * j + 1)), dommin_each, &a);
+            tpcount_each (nodeshare_map (e->h.share, (int) (2 * j + 1)), dommin_each, &a);
             s->c[j].min = a.min;
             s->c[j].domains = a.n;
         }
@@ -570,7 +539,7 @@ pts_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
     const cset_t *s = self->host->read (cs, PTS_PREFILTER_KEY);
     if (!s)
         return TR_SCHED_OK;
-    if (s->held && s->version != s->held->version)
+    if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "PodTopologySpread: Filter after the next pod's PreFilter"};
     for (size_t i = 0; i < s->n; i++) {
         const constraint_t *c = &s->c[i];
@@ -653,17 +622,17 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
     pentry_t *e = pts_cache_get (self, pod, snap, 0);
     if (e && e->cs->n == s->n) {
-        e->refs++;
+        sigcache_hold (&e->h);
         s->held = e;
-        s->version = e->version;
+        s->version = e->h.version;
         for (size_t j = 0; j < s->n; j++) {
             tpcount_destroy (&s->c[j].counts);
-            s->c[j].counts = (tpcount_t *) nodeshare_map (e->share, (int) j);
+            s->c[j].counts = (tpcount_t *) nodeshare_map (e->h.share, (int) j);
         }
     } else {
         pshare_arg_t arg = {self, s, pod, 0, require_all};
         for (uint32_t i = 0; i < snap->nnodes; i++)
-            pts_node_share (&arg, snap->nodes[i], emit_into_cset, s);
+            pts_node_share_arg (&arg, snap->nodes[i], emit_into_cset, s);
     }
     if (s->nignored > 1)
         qsort (s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr);
@@ -680,7 +649,7 @@ pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
     const cset_t *s = self->host->read (cs, PTS_PRESCORE_KEY);
     if (!s || is_ignored (s, node))
         return TR_SCHED_OK;
-    if (s->held && s->version != s->held->version)
+    if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "PodTopologySpread: Score after the next pod's PreScore"};
     double sum = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -776,8 +745,7 @@ pts_destroy (void *selfp)
     pts_t *self = selfp;
     if (!self)
         return;
-    for (int i = 0; i < PTS_CACHE_ENTRIES; i++)
-        pentry_free (self->cache[i]);
+    sigcache_clear (&self->cache);
     json_decref (self->defaults);
     free (self);
 }
