@@ -408,6 +408,10 @@ rs_batch_flush (self_t *s)
     }
     c->p.n = s->batch_n;
     c->p.origins = s->batch_origins;
+    s->stat_entries++;
+    s->stat_writes += s->batch_n;
+    if (s->batch_n > s->stat_max)
+        s->stat_max = s->batch_n;
     c->p.req.data = c;
     msgpack_sbuffer hdr;
     msgpack_sbuffer_init (&hdr);

@@ -564,6 +564,10 @@ on_walk_close (uv_handle_t *h, void *arg)
 static void
 finish (self_t *s)
 {
+    if (s->stat_entries)
+        TR_INFO (A, "group commit: %llu writes in %llu entries (mean %.1f, largest %llu)",
+                 (unsigned long long) s->stat_writes, (unsigned long long) s->stat_entries,
+                 (double) s->stat_writes / (double) s->stat_entries, (unsigned long long) s->stat_max);
     if (s->raft_inited && !s->raft_closed) {
         begin_stop (s);
         while (!s->raft_closed)

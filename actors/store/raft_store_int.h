@@ -99,6 +99,8 @@ typedef struct {
     msgpack_packer batch_pk;
     size_t batch_n, batch_cap;
     origin_t *batch_origins;
+    /* group commit, told at stop: proposals (client writes) over entries, and the largest entry */
+    uint64_t stat_entries, stat_writes, stat_max;
     origin_t *rbatch; /* read barriers of this turn */
     size_t rbatch_n, rbatch_cap;
 

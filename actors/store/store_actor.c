@@ -23,6 +23,8 @@ typedef struct {
     zsock_t *router;
     store_t *store;
     zlistx_t *subs; /* routing ids (zframe_t*) of subscribed brokers */
+    /* group commit, told at stop: proposals over transactions, and the largest transaction */
+    uint64_t stat_txns, stat_writes, stat_max;
 } self_t;
 
 static void
@@ -168,6 +170,10 @@ store_thread (zsock_t *pipe, void *arg)
         }
         if (n) {
             commit (&s, batch, n);
+            s.stat_txns++;
+            s.stat_writes += n;
+            if (n > s.stat_max)
+                s.stat_max = n;
             for (size_t i = 0; i < n; i++)
                 zmsg_destroy (&batch[i]);
             uint64_t rev = store_revision (s.store);
@@ -179,6 +185,10 @@ store_thread (zsock_t *pipe, void *arg)
         }
     }
     free (batch);
+    if (s.stat_txns)
+        TR_INFO ("store", "group commit: %llu writes in %llu transactions (mean %.1f, largest %llu)",
+                 (unsigned long long) s.stat_writes, (unsigned long long) s.stat_txns,
+                 (double) s.stat_writes / (double) s.stat_txns, (unsigned long long) s.stat_max);
     zpoller_destroy (&poller);
     zlistx_destroy (&s.subs);
     zsock_destroy (&s.router);
