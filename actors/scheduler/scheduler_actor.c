@@ -1,5 +1,6 @@
 /* scheduler_actor — see scheduler_actor.h. */
 #include "actors/scheduler/scheduler_actor.h"
+#include "actors/scheduler/bindverdict.h"
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
@@ -280,11 +281,82 @@ ignore (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     (void) self, (void) ctx, (void) reply, (void) arg;
 }
 
+static void bind_send (sch_t *s, bind_t *b, uint64_t rv);
+static void bind_readback (sch_t *s, bind_t *b);
+
+/* The binding failed for certain (or the pod is gone): Unreserve, forget, requeue unless gone. */
+static void
+bind_failed (sch_t *s, bind_t *b, int code)
+{
+    tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, b->uid));
+    if (snap_is_assumed (s->snap, b->uid)) {
+        if (p) {
+            fw_env_t env;
+            env_of (s, &env);
+            fw_unreserve (s->slots[b->slot].prof, &env, p, b->node);
+        } else
+            snap_forget (s->snap, b->uid);
+    }
+    if (p && code != TR_NOT_FOUND) {
+        sq_add (s->slots[b->slot].q, p, 1, troupe_now_ms ());
+        arm (s, 50);
+    }
+    TR_DEBUG (A, "bind failed pod=%s/%s code=%s", b->ns, b->name, tr_code_name (code));
+}
+
+/* The pod read back after a binding's answer was lost (bindverdict.h). */
+static void
+readback (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) ctx;
+    sch_t *s = self;
+    bind_t *b = arg;
+    const char *node = reply->code == TR_OK ? tv_str (reply->body, "spec.nodeName") : NULL;
+    int deleting = reply->code == TR_OK && tv_get (reply->body, "metadata.deletionTimestamp");
+    switch (bind_verdict_readback (reply->code, node, deleting, b->node)) {
+    case BIND_DONE:
+        TR_INFO (A, "bound pod=%s/%s node=%s (read back)", b->ns, b->name, b->node);
+        break;
+    case BIND_RECHECK:
+        bind_readback (s, b);
+        return;
+    case BIND_RETRY: {
+        const char *rvs = tv_str (reply->body, "metadata.resourceVersion");
+        bind_send (s, b, rvs ? strtoull (rvs, NULL, 10) : 0);
+        return;
+    }
+    case BIND_REQUEUE:
+    case BIND_FORGET:
+        bind_failed (s, b, reply->code == TR_OK ? TR_NOT_FOUND : reply->code);
+        break;
+    }
+    json_object_del (s->binding, b->uid);
+    free (b);
+}
+
+static void
+bind_readback (sch_t *s, bind_t *b)
+{
+    TR_INFO (A, "binding's answer lost pod=%s/%s node=%s: reading it back, still assumed", b->ns, b->name, b->node);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_GET;
+    strcpy (req.kind, "Pod");
+    snprintf (req.ns, sizeof req.ns, "%s", b->ns);
+    snprintf (req.name, sizeof req.name, "%s", b->name);
+    troupe_request (s->ctx, &req, readback, b);
+    tr_env_clear (&req);
+}
+
 static void
 bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
     sch_t *s = self;
     bind_t *b = arg;
+    if (bind_verdict_reply (reply->code) == BIND_RECHECK) {
+        bind_readback (s, b); /* still in s->binding, still assumed */
+        return;
+    }
     json_object_del (s->binding, b->uid);
     if (reply->code == TR_OK) {
         TR_INFO (A, "bound pod=%s/%s node=%s", b->ns, b->name, b->node);
@@ -299,23 +371,8 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
                                 troupe_now_ms ());
         troupe_request (ctx, &ev, NULL, NULL);
         tr_env_clear (&ev);
-    } else {
-        /* the assumption was wrong (the pod changed, or is gone): Unreserve, forget, requeue */
-        tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, b->uid));
-        if (snap_is_assumed (s->snap, b->uid)) {
-            if (p) {
-                fw_env_t env;
-                env_of (s, &env);
-                fw_unreserve (s->slots[b->slot].prof, &env, p, b->node);
-            } else
-                snap_forget (s->snap, b->uid);
-        }
-        if (p && reply->code != TR_NOT_FOUND) {
-            sq_add (s->slots[b->slot].q, p, 1, troupe_now_ms ());
-            arm (s, 50);
-        }
-        TR_DEBUG (A, "bind failed pod=%s/%s code=%s", b->ns, b->name, tr_code_name (reply->code));
-    }
+    } else
+        bind_failed (s, b, reply->code); /* the assumption was wrong (the pod changed, or is gone) */
     free (b);
 }
 
@@ -329,16 +386,22 @@ send_binding (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *node)
     snprintf (b->node, sizeof b->node, "%s", node);
     b->slot = slot;
     json_object_set_new (s->binding, p->uid, json_true ());
+    const char *rvs = tv_str (p->obj, "metadata.resourceVersion");
+    bind_send (s, b, rvs ? strtoull (rvs, NULL, 10) : 0);
+}
+
+static void
+bind_send (sch_t *s, bind_t *b, uint64_t rv)
+{
     tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_PATCH;
     strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
-    snprintf (req.name, sizeof req.name, "%s", p->name);
-    const char *rvs = tv_str (p->obj, "metadata.resourceVersion");
-    req.rv = rvs ? strtoull (rvs, NULL, 10) : 0;
+    snprintf (req.ns, sizeof req.ns, "%s", b->ns);
+    snprintf (req.name, sizeof req.name, "%s", b->name);
+    req.rv = rv;
     req.opts = json_pack ("{s:s}", "subresource", "binding");
-    req.body = json_pack ("{s:{s:s}}", "spec", "nodeName", node);
+    req.body = json_pack ("{s:{s:s}}", "spec", "nodeName", b->node);
     troupe_request (s->ctx, &req, bound, b); /* not awaited: the store's group commit batches them */
     tr_env_clear (&req);
 }

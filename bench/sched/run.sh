@@ -201,6 +201,7 @@ SUMCSV="$RESULTS/sched.csv"
 [ -f "$SUMCSV" ] || echo "date,workload,nodes,pods,replicas,mode,rate,throughput_steady,throughput_overall,bind_p50_ms,bind_p99_ms,start_p50_ms,start_p99_ms,wall_s,processes,verdict,pods_csv" >"$SUMCSV"
 echo "$STAMP,$W,$N,$P,$REPL,$MODE,$RATE,$(field throughput_steady),$(field throughput_overall),$(field bind_p50_ms),$(field bind_p99_ms),$(field start_p50_ms),$(field start_p99_ms),$WALL,${PROCS% },$VERDICT,$(basename "$PODCSV")" >>"$SUMCSV"
 echo "run.sh: $W $N nodes $P pods: steady $(field throughput_steady) pods/s, overall $(field throughput_overall) pods/s, bind p50 $(field bind_p50_ms) ms p99 $(field bind_p99_ms) ms; placements $VERDICT"
+echo "run.sh: beside it, same run: the API took the creates at $(field create_rate) pods/s"
 
 if command -v gnuplot >/dev/null; then
   # bindings over time: the sorted bind times against their rank
@@ -213,5 +214,12 @@ set xlabel "seconds since the first binding"; set ylabel "pods bound"; set key o
 plot "$D/bound.dat" using 1:2 with lines lw 2
 G
 fi
+# the store's group commit (how many writes, bindings among them, share a transaction or a Raft
+# entry), which each server logs when it stops
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+for f in "$D"/up.log "$D"/s[0-9].log; do
+  [ -f "$f" ] && grep -h "group commit" "$f" | tail -1 | sed "s|.*group commit:|run.sh: store group commit ($(basename "$f" .log)):|"
+done
 [ "$VERDICT" = valid ] || exit 1
 exit 0
