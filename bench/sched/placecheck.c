@@ -8,6 +8,7 @@
 #include "core/value.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,8 +434,9 @@ later (ctx_t *c, const pod_t *p, const pod_t *q)
 }
 
 static void
-check_resources (ctx_t *c)
+check_resources (ctx_t *c, pc_result_t *out)
 {
+    double sum = 0, sq = 0;
     for (size_t ni = 0; ni < c->nnodes; ni++) {
         node_t *n = &c->nodes[ni];
         if (n->npods > 1) /* qsort_r (NULL, 0, …) is undefined */
@@ -458,6 +460,23 @@ check_resources (ctx_t *c)
                 }
             }
         }
+        int64_t cpu = res_get (&n->alloc, "cpu");
+        if (cpu > 0 && !tv_bool (n->obj, "spec.unschedulable", false)) {
+            double f = (double) res_get (&used, "cpu") / (double) cpu;
+            if (!out->balance_nodes || f < out->cpu_min)
+                out->cpu_min = f;
+            if (!out->balance_nodes || f > out->cpu_max)
+                out->cpu_max = f;
+            out->balance_nodes++;
+            sum += f;
+            sq += f * f;
+        }
+    }
+    if (out->balance_nodes) {
+        double nn = (double) out->balance_nodes;
+        out->cpu_mean = sum / nn;
+        double var = sq / nn - out->cpu_mean * out->cpu_mean;
+        out->cpu_sd = var > 0 ? sqrt (var) : 0;
     }
 }
 
@@ -838,7 +857,7 @@ pc_check (const json_t *pods_in, const json_t *nodes_in, const json_t *events_in
         }
         n->pods[n->npods++] = i;
     }
-    check_resources (&c);
+    check_resources (&c, out);
     for (size_t pi = 0; pi < c.npods; pi++) {
         pod_t *p = &c.pods[pi];
         if (!p->active)

@@ -53,6 +53,11 @@ typedef struct {
     int events_checked;       /* events were given */
     size_t with_scheduled_event; /* bound pods with a Scheduled Event (when events_checked) */
     size_t unchecked_terms;
+    /* placement quality, not a rule: the cpu requested on each schedulable node with cpu, as a
+     * fraction of its allocatable (how evenly LeastAllocated spread the load; with and without
+     * percentageOfNodesToScore sampling, docs/benchmarks.md) */
+    size_t balance_nodes;
+    double cpu_min, cpu_mean, cpu_max, cpu_sd;
     size_t nviol, cap;
     pc_violation_t *viol;
 } pc_result_t;

@@ -2,7 +2,7 @@
 # The scheduling benchmark (issue 9), modelled on Kubernetes' scheduler_perf:
 #
 #   bench/sched/run.sh [--nodes N] [--pods P] [--workload W] [--replicas 1|3] [--mode direct|deployment]
-#                      [--rate R] [--timeout S]
+#                      [--rate R] [--timeout S] [--scheduler-config FILE]
 #     W: SchedulingBasic (default) | NodeAffinity | PodAntiAffinity | TopologySpreading | Preemption | Mixed
 #
 # Starts a cluster in a temp dir (`troupe up`, or 3 replicated `troupe server`s on loopback), N
@@ -15,6 +15,8 @@
 # timestamps have seconds precision), CPU seconds and peak RSS of each process (/proc), and
 # runs schedcheck on the end state. Writes bench/results/sched-*.csv (a row per pod), appends a
 # summary row to bench/results/sched.csv, and a PNG of bindings over time if gnuplot is installed.
+# --scheduler-config: a KubeSchedulerConfiguration for the servers (e.g. percentageOfNodesToScore:
+# 100 to compare placement quality without sampling: schedcheck prints the cpu balance).
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
@@ -24,7 +26,7 @@ BUILD=${TROUPE_BUILD:-$SRC/build}
 TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUILD/troupe}")
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
-N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600
+N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG=
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     --mode) MODE=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --scheduler-config) SCFG=$(realpath "$2") || exit 2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
   esac
@@ -74,9 +77,10 @@ wait_for() { local t=$1; shift; local end=$((SECONDS + t)); while [ $SECONDS -lt
 # ---- the cluster ----
 KC=()
 # node IPAM: the default 10.244.0.0/16 holds 256 /24s; a /12 holds 4,096 /24s, a /10 16,384
-CIDR=(--cluster-cidr 10.64.0.0/10)
+SRVOPTS=(--cluster-cidr 10.64.0.0/10)
+[ -n "$SCFG" ] && SRVOPTS+=(--scheduler-config "$SCFG")
 if [ "$REPL" = 1 ]; then
-  ( cd "$D" && exec "$TROUPE" up "${CIDR[@]}" >"$D/up.log" 2>&1 ) & PIDS+=($!)
+  ( cd "$D" && exec "$TROUPE" up "${SRVOPTS[@]}" >"$D/up.log" 2>&1 ) & PIDS+=($!)
   SERVERS=("${PIDS[0]}")
   wait_for 60 "$TROUPE" get nodes || fail "troupe up: no API after 60 s"
 else
@@ -89,7 +93,7 @@ else
   SERVERS=()
   for n in 1 2 3; do
     extra=(); [ "$n" != 1 ] && extra=(--join "$(peer 1)" --token "$TOKEN")
-    "$TROUPE" server --data "$D/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "${CIDR[@]}" "${extra[@]}" >>"$D/s$n.log" 2>&1 &
+    "$TROUPE" server --data "$D/s$n" --name "s$n" --listen "$(api "$n")" --peer-listen "$(peer "$n")" "${SRVOPTS[@]}" "${extra[@]}" >>"$D/s$n.log" 2>&1 &
     PIDS+=($!); SERVERS+=($!)
     [ "$n" = 1 ] && { wait_for 30 "$TROUPE" --server "ipc://$D/s1/run/troupe.sock" store status || fail "s1 not serving"; }
   done

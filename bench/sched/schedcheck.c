@@ -71,6 +71,10 @@ main (int argc, char **argv)
             "(end state: resources, nodeSelector, nodeAffinity, taints, pod (anti-)affinity, topology spread); %s%s\n",
             r.nviol ? "FAIL" : "OK", r.pods, r.bound, r.pending, r.terminated, r.nodes, r.nviol, once,
             r.unchecked_terms ? "; some terms with a namespaceSelector not checked" : "");
+    if (r.balance_nodes)
+        printf ("schedcheck: balance: cpu requested per schedulable node: min %.1f%% mean %.1f%% max %.1f%% stddev "
+                "%.2f%% over %zu nodes\n",
+                100 * r.cpu_min, 100 * r.cpu_mean, 100 * r.cpu_max, 100 * r.cpu_sd, r.balance_nodes);
     int rc = r.nviol ? 1 : 0;
     pc_result_clear (&r);
     json_decref (pods);

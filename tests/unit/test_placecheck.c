@@ -458,13 +458,42 @@ bound_once_and_input (void **state)
     json_decref (ok);
 }
 
+/* The balance figures: cpu requested per schedulable node, as a fraction of allocatable; a
+ * cordoned node and one without cpu are left out. */
+static void
+balance (void **state)
+{
+    (void) state;
+    cl_t c;
+    cl_init (&c);
+    addn (&c, node ("n1", NULL, "{'cpu': '1', 'memory': '1Gi', 'pods': '110'}", NULL));
+    addn (&c, node ("n2", NULL, "{'cpu': '1', 'memory': '1Gi', 'pods': '110'}", NULL));
+    json_t *cordoned = node ("n3", NULL, "{'cpu': '1', 'memory': '1Gi', 'pods': '110'}", NULL);
+    json_object_set_new (json_object_get (cordoned, "spec"), "unschedulable", json_true ());
+    addn (&c, cordoned);
+    addn (&c, node ("n4", NULL, "{'memory': '1Gi', 'pods': '110'}", NULL));
+    addp (&c, pod ("a", "n1", 1, NULL, NULL));
+    for (int i = 0; i < 3; i++) {
+        char nm[8];
+        snprintf (nm, sizeof nm, "b%d", i);
+        addp (&c, pod (nm, "n2", 2 + i, NULL, NULL));
+    }
+    assert_int_equal (run (&c), 0);
+    assert_int_equal (c.r.balance_nodes, 2);
+    assert_true (c.r.cpu_min > 0.099 && c.r.cpu_min < 0.101);
+    assert_true (c.r.cpu_max > 0.299 && c.r.cpu_max < 0.301);
+    assert_true (c.r.cpu_mean > 0.199 && c.r.cpu_mean < 0.201);
+    assert_true (c.r.cpu_sd > 0.099 && c.r.cpu_sd < 0.101);
+    cl_free (&c);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (clean_cluster),     cmocka_unit_test (resources_each),  cmocka_unit_test (node_rules_each),
         cmocka_unit_test (pod_affinity),      cmocka_unit_test (pod_anti_affinity), cmocka_unit_test (topology_spread),
-        cmocka_unit_test (bound_once_and_input),
+        cmocka_unit_test (bound_once_and_input), cmocka_unit_test (balance),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
