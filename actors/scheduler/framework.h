@@ -66,6 +66,18 @@ typedef struct {
     void *arg;
 } fw_env_t;
 
+/* The nominator (Kubernetes' PodNominator), for fw_schedule_nominated. */
+typedef struct {
+    /* The pending pods nominated to node (status.nominatedNodeName, or a preemption of this
+     * scheduler not yet written), up to max into out; returns their count. Filter counts those of
+     * priority >= the pod's on their node (Kubernetes' addNominatedPods). */
+    size_t (*nominated) (void *arg, const char *node, const tr_sched_pod_t **out, size_t max);
+    /* The node pod is nominated to (NULL: none; the callback may be NULL: status.nominatedNodeName
+     * is read): tried first, alone, as Kubernetes' evaluateNominatedNode. */
+    const char *(*nominated_node) (void *arg, const tr_sched_pod_t *pod);
+    void *arg;
+} fw_nominator_t;
+
 typedef enum {
     FW_SCHEDULED = 0,     /* node chosen, assumed, reserved, permitted, pre-bound, bound */
     FW_UNSCHEDULABLE,     /* no node fits: message = FitError, events = rejecting plugins' mask */
@@ -79,12 +91,26 @@ typedef struct {
     uint32_t events;          /* union of the rejecting plugins' events (0 plugin events → ALL) */
     int host_binds;           /* the DefaultBinder took it: the caller sends the binding */
     size_t evaluated, feasible; /* nodes filtered, nodes that passed */
+    /* FW_UNSCHEDULABLE after a PostFilter nominated a node (host->preempt): {"node": name,
+     * "victims": [Pod objects]}; the caller sets status.nominatedNodeName, deletes the victims,
+     * and json_decref's it. NULL otherwise. */
+    json_t *preempt;
 } fw_result_t;
 
-/* One cycle for pod. */
+/* One cycle for pod (out->preempt, when set, is the caller's to release). */
 void fw_schedule (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out);
+/* The same with nominated pods accounted (nom may be NULL: none; the nominated node is then read
+ * from status.nominatedNodeName). */
+void fw_schedule_nominated (fw_profile_t *self, const fw_env_t *env, const fw_nominator_t *nom, const tr_sched_pod_t *pod,
+                            fw_result_t *out);
 /* The binding the caller sent failed: Unreserve (reverse order) and forget. */
 void fw_unreserve (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node);
+
+/* node with the nominated pods of priority >= pod's (other than pod) added to its pods and
+ * requests, as Kubernetes' addNominatedPods, into tmp (pods array in *buf, caller frees); returns
+ * node itself when there are none. */
+const tr_sched_node_t *fw_with_nominated (const fw_nominator_t *nom, const tr_sched_pod_t *pod, const tr_sched_node_t *node,
+                                          tr_sched_node_t *tmp, const tr_sched_pod_t ***buf);
 
 /* Kubernetes' numFeasibleNodesToFind. */
 size_t fw_nodes_to_find (int percentage, size_t nnodes);
