@@ -37,6 +37,7 @@ typedef struct {
     /* the nominator: pending pods nominated to a node by a preemption (ours, or read from
      * status.nominatedNodeName), uid → node and node → {uid: true} */
     json_t *nom, *nom_by_node;
+    json_t *evicting; /* uid → true: victims whose delete we sent, until the watch shows it */
     tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     int armed;
 } sch_t;
@@ -174,6 +175,8 @@ track (sch_t *s, const json_t *old, const json_t *pod)
         unnominate (s, uid);
         json_object_del (s->reported, uid);
         json_object_del (s->binding, uid);
+        if (tv_get (pod, "metadata.deletionTimestamp"))
+            json_object_del (s->evicting, uid); /* the snapshot's object says it now */
         if (terminal (pod)) { /* as kube-scheduler's informer: terminal pods take no room */
             if (snap_pod_delete (s->snap, uid))
                 event (s, TR_SCHED_EV_POD_DELETE);
@@ -229,6 +232,7 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
         return;
     unpend (s, uid, pod);
     unnominate (s, uid);
+    json_object_del (s->evicting, uid);
     json_object_del (s->reported, uid);
     json_object_del (s->binding, uid);
     if (snap_pod_delete (s->snap, uid))
@@ -440,11 +444,11 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
     size_t i;
     const json_t *vic;
     json_array_foreach (tv_get (pre, "victims"), i, vic) {
-        if (tv_get (vic, "metadata.deletionTimestamp"))
-            continue; /* already going */
         const char *vns = tv_str (vic, "metadata.namespace"), *vname = tv_str (vic, "metadata.name");
-        if (!vns || !vname)
-            continue;
+        const char *vuid = tv_str (vic, "metadata.uid");
+        if (tv_get (vic, "metadata.deletionTimestamp") || !vns || !vname || !vuid || json_object_get (s->evicting, vuid))
+            continue; /* already going (another preemptor chose it before its delete was seen) */
+        json_object_set_new (s->evicting, vuid, json_true ());
         TR_INFO (A, "preempting pod=%s/%s node=%s for pod=%s/%s", vns, vname, node, p->ns, p->name);
         tr_env_t req;
         tr_env_init (&req);
@@ -564,6 +568,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->binding = json_object ();
     s->nom = json_object ();
     s->nom_by_node = json_object ();
+    s->evicting = json_object ();
     s->rec = tr_recorder_new ();
     char err[512] = "";
     const char *file = tv_str (config, "schedulerConfig");
@@ -624,6 +629,7 @@ sch_destroy (void **p)
     json_decref (s->binding);
     json_decref (s->nom);
     json_decref (s->nom_by_node);
+    json_decref (s->evicting);
     tr_recorder_destroy (&s->rec);
     sched_config_clear (&s->cfg);
     snap_destroy (&s->snap);
