@@ -683,6 +683,22 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const fw_nominator_t *env, c
     return ok;
 }
 
+int
+fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod)
+{
+    if (!nominated)
+        return 1;
+    for (uint32_t i = 0; i < nominated->npods; i++) {
+        const tr_sched_pod_t *q = nominated->pods[i];
+        if (q->priority >= pod->priority)
+            continue;
+        const json_t *dt = json_object_get (json_object_get (q->obj, "metadata"), "deletionTimestamp");
+        if ((dt && !json_is_null (dt)) || (nom && nom->terminating && nom->terminating (nom->arg, q)))
+            return 0;
+    }
+    return 1;
+}
+
 static const char *
 nominated_node_of (const fw_nominator_t *env, const tr_sched_pod_t *pod)
 {
@@ -736,8 +752,8 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     size_t start = n ? p->next_start % n : 0;
     uint64_t rejected = 0;
     const char *nominated = nominated_node_of (nom, pod);
-    if (nominated && *nominated) {
-        const tr_sched_node_t *nn = h_node (&cs, nominated);
+    const tr_sched_node_t *nn = nominated && *nominated ? h_node (&cs, nominated) : NULL;
+    if (nn) {
         tr_sched_status_t ignored = {0};
         uint64_t rej = 0;
         int r = nn ? filter_node (p, &cs, nom, pod, nn, skip, &ignored, &rej, out) : 0;
@@ -771,7 +787,8 @@ chosen_nominated:
          * filters with addNominatedPods): two preemptors do not count on the same freed room */
         tr_sched_snapshot_t nsnap;
         const tr_sched_node_t **nnodes = NULL;
-        if (nom && nom->nominated && p->norder[3] && n) {
+        int eligible = fw_eligible_to_preempt (nom, nn, pod);
+        if (eligible && nom && nom->nominated && p->norder[3] && n) {
             nnodes = malloc (n * sizeof *nnodes);
             nsnap = *snap;
             for (size_t i = 0; nnodes && i < n; i++) {
@@ -791,7 +808,7 @@ chosen_nominated:
                 cs.snap = &nsnap;
             }
         }
-        for (size_t k = 0; k < p->norder[3]; k++) {
+        for (size_t k = 0; eligible && k < p->norder[3]; k++) {
             inst_t *in = &p->inst[p->order[3][k]];
             tr_sched_status_t s = in->p->post_filter (in->self, &cs, pod, st, n);
             if (s.code == TR_SCHED_SUCCESS)

@@ -76,6 +76,9 @@ typedef struct {
      * is read): tried first, alone, as Kubernetes' evaluateNominatedNode. */
     const char *(*nominated_node) (void *arg, const tr_sched_pod_t *pod);
     void *arg;
+    /* 1 when pod (bound) is going away though its object may not say so yet (a victim whose
+     * delete was sent); may be NULL: metadata.deletionTimestamp alone. */
+    int (*terminating) (void *arg, const tr_sched_pod_t *pod);
 } fw_nominator_t;
 
 typedef enum {
@@ -111,6 +114,11 @@ void fw_unreserve (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t
  * node itself when there are none. */
 const tr_sched_node_t *fw_with_nominated (const fw_nominator_t *nom, const tr_sched_pod_t *pod, const tr_sched_node_t *node,
                                           tr_sched_node_t *tmp, const tr_sched_pod_t ***buf);
+
+/* Kubernetes' PodEligibleToPreemptOthers, as the nominator knows it: 0 when nominated (the
+ * node: nominated, NULL when none or unknown) holds a terminating pod of lower priority than pod —
+ * the room it makes is coming, no second preemption (PostFilter is not run); else 1. */
+int fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod);
 
 /* Kubernetes' numFeasibleNodesToFind. */
 size_t fw_nodes_to_find (int percentage, size_t nnodes);

@@ -148,6 +148,12 @@ nom_node (void *arg, const tr_sched_pod_t *pod)
     return json_string_value (json_object_get (((sch_t *) arg)->nom, pod->uid));
 }
 
+static int
+nom_terminating (void *arg, const tr_sched_pod_t *pod)
+{
+    return json_object_get (((sch_t *) arg)->evicting, pod->uid) != NULL;
+}
+
 /* Drops a pending pod from its queue and frees it. */
 static void
 unpend (sch_t *s, const char *uid, const json_t *obj)
@@ -190,8 +196,10 @@ track (sch_t *s, const json_t *old, const json_t *pod)
         unnominate (s, uid);
         return;
     }
+    /* status.nominatedNodeName is adopted when we hold no nomination for the pod (after a
+     * restart): the one in memory is newer than any echo of our own patches */
     const char *nn = tv_str (pod, "status.nominatedNodeName");
-    if (nn && *nn)
+    if (nn && *nn && !json_object_get (s->nom, uid))
         nominate (s, uid, nn);
     tr_sched_pod_t *prev = ptr_of (json_object_get (s->pending, uid));
     tr_sched_pod_t *p = snap_pod_new (pod);
@@ -498,7 +506,7 @@ one (sch_t *s, size_t i, int64_t now)
     }
     fw_env_t env;
     env_of (s, &env);
-    fw_nominator_t nom = {nom_pods, nom_node, s};
+    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating};
     fw_result_t r;
     fw_schedule_nominated (sl->prof, &env, &nom, p, &r);
     switch (r.outcome) {

@@ -3,7 +3,8 @@
  * when filtering pods of lower or equal priority (never for higher ones, never for itself); the
  * nominated node is tried first and alone; PostFilter (DefaultPreemption) sees the nominated pods
  * so a second preemptor does not count on the room the first one freed; host->preempt records
- * the node and the victims in the result (fw_result_t.preempt). */
+ * the node and the victims in the result (fw_result_t.preempt); a pod whose nominated node still
+ * has a terminating lower-priority pod does not preempt again (PodEligibleToPreemptOthers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ typedef struct {
     const tr_sched_pod_t *nom[8]; /* the nominated pods */
     const char *nom_on[8];        /* and their nodes */
     size_t nnom;
+    const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
 } env_t;
 
 static const tr_sched_node_t *
@@ -78,6 +80,13 @@ e_nominated_node (void *arg, const tr_sched_pod_t *p)
         if (!strcmp (e->nom[i]->uid, p->uid))
             return e->nom_on[i];
     return NULL;
+}
+
+static int
+e_terminating (void *arg, const tr_sched_pod_t *p)
+{
+    env_t *e = arg;
+    return e->terminating && !strcmp (e->terminating, p->uid);
 }
 
 static void
@@ -119,7 +128,7 @@ static void
 cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
 {
     fw_env_t env = {snap_view (e->snap), e_node, e_assume, e_forget, e};
-    fw_nominator_t nom = {e_nominated, e_nominated_node, e};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating};
     fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
     if (r->outcome == FW_SCHEDULED)
         snap_forget (e->snap, p->uid);
@@ -168,7 +177,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
     const tr_sched_node_t *n1 = snap_node (e.snap, "n1");
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
     const tr_sched_node_t *v = fw_with_nominated (&nom, &l, n1, &tmp, &buf);
     assert_ptr_equal (v, &tmp);
     assert_int_equal (v->requested.milli_cpu, 2000);
@@ -276,6 +285,65 @@ preemption_sees_nominated (void **state)
     env_fini (&e);
 }
 
+/* PodEligibleToPreemptOthers with the nominator: H nominated to n1 where its victim is going
+ * (the delete sent, not yet seen: the nominator says so; or deletionTimestamp) does not preempt
+ * again elsewhere though n2 offers a victim; once the victim is gone it is bound to n1. A
+ * terminating pod of higher priority does not count. */
+static void
+no_second_preemption (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "1");
+    add_node (&e, "n2", "1");
+    bind_pod (&e, pod ("v1", 1, "1", "n1"));
+    bind_pod (&e, pod ("v2", 1, "1", "n2"));
+    json_t *ho = pod ("h", 100, "1", NULL);
+    tr_sched_pod_t h;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    fw_result_t r;
+    cycle (&e, &h, 1, &r);
+    assert_non_null (r.preempt);
+    const char *first = tv_str (r.preempt, "node");
+    assert_non_null (first);
+    char on[8], victim[8];
+    snprintf (on, sizeof on, "%s", first);
+    snprintf (victim, sizeof victim, "%s", !strcmp (on, "n1") ? "v1" : "v2");
+    json_decref (r.preempt);
+    e.nom[0] = &h;
+    e.nom_on[0] = on;
+    e.nnom = 1;
+    e.terminating = victim;
+    const tr_sched_node_t *nn = snap_node (e.snap, on);
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
+    assert_int_equal (fw_eligible_to_preempt (&nom, nn, &h), 0);
+    assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_null (r.preempt); /* not eligible: PostFilter not run */
+    /* without the nominator's knowledge it would preempt on the other node */
+    e.terminating = NULL;
+    cycle (&e, &h, 1, &r);
+    assert_non_null (r.preempt);
+    json_decref (r.preempt);
+    /* a terminating pod of higher priority than the pod does not make it wait */
+    json_t *xo = pod ("x", 0, "1", NULL); /* below the victim's 1 */
+    tr_sched_pod_t x;
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.terminating = victim;
+    assert_int_equal (fw_eligible_to_preempt (&nom, nn, &x), 1);
+    /* the victim gone: bound to its nominated node */
+    snap_pod_delete (e.snap, victim);
+    e.terminating = NULL;
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, on);
+    json_decref (ho);
+    json_decref (xo);
+    env_fini (&e);
+}
+
 int
 main (void)
 {
@@ -283,6 +351,7 @@ main (void)
         cmocka_unit_test (nominated_pods_count_for_lower_and_equal),
         cmocka_unit_test (nominated_node_first),
         cmocka_unit_test (preemption_sees_nominated),
+        cmocka_unit_test (no_second_preemption),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
