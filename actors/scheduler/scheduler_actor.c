@@ -376,15 +376,19 @@ send_binding (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *node)
     tr_env_clear (&req);
 }
 
-/* PodScheduled=False and one FailedScheduling Event, only when the message changed. */
+/* PodScheduled=False and one FailedScheduling Event, only when the message changed; with
+ * status.nominatedNodeName in the same patch when a preemption nominated a node (nominated, as
+ * Kubernetes' updatePod: one status write for both). */
 static void
-report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why)
+report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why, const char *nominated)
 {
     const char *last = json_string_value (json_object_get (s->reported, p->uid));
-    if (last && !strcmp (last, why))
+    int same = last && !strcmp (last, why);
+    if (same && !nominated)
         return;
     json_object_set_new (s->reported, p->uid, json_string (why));
-    TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
+    if (!same)
+        TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
     char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);
     tr_env_t req;
@@ -397,11 +401,14 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
     req.body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
                           "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
                           "lastTransitionTime", now);
+    if (nominated)
+        tv_set_str (req.body, "status.nominatedNodeName", nominated);
     troupe_request (s->ctx, &req, ignore, NULL);
     tr_env_clear (&req);
-    tr_record (s->rec, s->ctx,
-               tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof), NULL,
-                             troupe_now_ms ()));
+    if (!same)
+        tr_record (s->rec, s->ctx,
+                   tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof),
+                                 NULL, troupe_now_ms ()));
 }
 
 /* A status patch of a pod: status.nominatedNodeName = node (NULL: cleared). */
@@ -421,8 +428,8 @@ patch_nominated (sch_t *s, const char *ns, const char *name, const char *node)
 }
 
 /* What Kubernetes' prepareCandidate does once DefaultPreemption chose a node for p: the pods of
- * lower priority nominated to that node lose their nomination, p is nominated (in memory at once,
- * status.nominatedNodeName written), and each victim gets a DisruptionTarget condition
+ * lower priority nominated to that node lose their nomination, p is nominated (in memory at once;
+ * status.nominatedNodeName is written by report_unschedulable), and each victim gets a DisruptionTarget condition
  * (PreemptionByScheduler), a Preempted Event and a graceful delete (its own grace period). */
 static void
 preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
@@ -444,7 +451,6 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
     }
     json_decref (set);
     nominate (s, p->uid, node);
-    patch_nominated (s, p->ns, p->name, node);
     char now[32], msg[600], why[400];
     snprintf (why, sizeof why, "%s: preempting to accommodate a higher priority pod", prof);
     tr_time_format (troupe_now_ms (), now, sizeof now);
@@ -521,7 +527,7 @@ one (sch_t *s, size_t i, int64_t now)
         if (r.preempt)
             preempt (s, i, p, r.preempt);
         sq_requeue (sl->q, p, 1, r.events, now);
-        report_unschedulable (s, i, p, r.message);
+        report_unschedulable (s, i, p, r.message, r.preempt ? tv_str (r.preempt, "node") : NULL);
         break;
     case FW_ERROR:
         TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
