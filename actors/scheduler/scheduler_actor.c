@@ -98,11 +98,13 @@ event (sch_t *s, uint32_t mask)
 /* ---- the nominator ------------------------------------------------------------------------ */
 
 static void
-unnominate (sch_t *s, const char *uid)
+unnominate (sch_t *s, const char *uid_in)
 {
-    const char *node = json_string_value (json_object_get (s->nom, uid));
+    const char *node = json_string_value (json_object_get (s->nom, uid_in));
     if (!node)
         return;
+    char uid[128]; /* uid_in may be a key of the set it is removed from */
+    snprintf (uid, sizeof uid, "%s", uid_in);
     json_t *set = json_object_get (s->nom_by_node, node);
     json_object_del (set, uid);
     if (set && !json_object_size (set))
