@@ -328,12 +328,11 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     bind_t *b = arg;
     json_object_del (s->binding, b->uid);
     if (reply->code == TR_OK) {
+        /* No Scheduled Event ("Successfully assigned ns/name to node", which kube-scheduler
+         * records): one more object written per binding cost more than 10 % of the scheduling
+         * throughput (docs/decisions.md); the binding shows in PodScheduled=True and this log. */
         TR_INFO (A, "bound pod=%s/%s node=%s", b->ns, b->name, b->node);
-        char msg[1400];
-        snprintf (msg, sizeof msg, "Successfully assigned %s/%s to %s", b->ns, b->name, b->node);
-        tr_record (s->rec, ctx,
-                   tr_event_new (reply->body, "Normal", "Scheduled", msg, fw_profile_name (s->slots[b->slot].prof), NULL,
-                                 troupe_now_ms ()));
+        (void) ctx;
     } else {
         /* the assumption was wrong (the pod changed, or is gone): Unreserve, forget, requeue */
         tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, b->uid));

@@ -6,8 +6,8 @@
 # - a low-priority pod waits (nothing of lower priority to evict);
 # - a high-priority pod: status.nominatedNodeName set (seen on the watch), exactly one victim on
 #   that node marked DisruptionTarget (PreemptionByScheduler) and deleted, a Preempted Event on it
-#   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node with a
-#   Scheduled Event; the freed room is not taken by the waiting low pod nor by the Never pod of
+#   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node (and no
+#   Scheduled Event: left out for throughput, docs/decisions.md); the freed room is not taken by the waiting low pod nor by the Never pod of
 #   equal priority (the nominated pod counts there), which both stay Pending.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
@@ -96,10 +96,8 @@ pass "status.nominatedNodeName=$HNODE written before the binding; the victim mar
 evs() { tro get events -o json; }
 pre_ev() { evs | jq -e --arg v "$V" --arg m "Preempted by pod $HUID on node $HNODE" '[.items[] | select(.reason=="Preempted" and .involvedObject.name==$v and .message==$m and .type=="Normal")] | length == 1' >/dev/null; }
 wait_for 15 pre_ev || fail "no Preempted event on $V: $(evs | jq -c '[.items[] | select(.reason=="Preempted") | {o: .involvedObject.name, m: .message}]')"
-sch_ev() { evs | jq -e --arg m "Successfully assigned default/high to $HNODE" '[.items[] | select(.reason=="Scheduled" and .involvedObject.name=="high" and .message==$m)] | length == 1' >/dev/null; }
-wait_for 15 sch_ev || fail "no Scheduled event for high"
 [ "$(evs | jq '[.items[] | select(.reason=="Preempted")] | length')" = 1 ] || fail "more than one Preempted event: $(evs | jq -c '[.items[] | select(.reason=="Preempted") | .involvedObject.name]')"
-pass "Preempted event on $V (\"Preempted by pod $HUID on node $HNODE\"), Scheduled event for high"
+pass "Preempted event on $V (\"Preempted by pod $HUID on node $HNODE\")"
 
 sleep 3
 J=$(pods)
