@@ -45,7 +45,8 @@ mkpod() { # name class
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, labels: {e2e: preempt}}\nspec:\n  priorityClassName: %s\n  containers:\n  - name: c\n    image: busybox\n    resources: {requests: {cpu: "1"}}\n' "$1" "$2" >"$T/$1.yaml"
   tro apply -f "$T/$1.yaml" >/dev/null || fail "create pod $1"
 }
-tro get pods -w -o json >"$T/watch.out" 2>"$T/watch.err" & WATCH=$!; PIDS+=($WATCH)
+# "$TROUPE" itself, not the tro function: $! must be the watcher, not a subshell, to be killed
+"$TROUPE" get pods -w -o json >"$T/watch.out" 2>"$T/watch.err" & WATCH=$!; PIDS+=($WATCH)
 pods() { tro get pods -o json; }
 nodeof() { pods | jq -r --arg n "$1" '.items[] | select(.metadata.name==$n) | .spec.nodeName // ""'; }
 for i in 1 2 3 4; do mkpod "low$i" e2e-low; done
