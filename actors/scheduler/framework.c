@@ -70,6 +70,8 @@ typedef struct {
 struct tr_sched_cycle {
     const fw_env_t *env;
     fw_profile_t *prof;
+    fw_result_t *out; /* where host->preempt records its nomination (NULL outside fw_schedule) */
+    const tr_sched_snapshot_t *snap; /* PostFilter: the snapshot with the nominated pods added */
     kv_t *kv;
     size_t nkv, capkv;
     char **strs;
@@ -185,12 +187,18 @@ h_read (tr_sched_cycle_t *cs, const char *key)
 static const tr_sched_snapshot_t *
 h_snapshot (tr_sched_cycle_t *cs)
 {
-    return cs->env->snap;
+    return cs->snap ? cs->snap : cs->env->snap;
 }
 
 static const tr_sched_node_t *
 h_node (tr_sched_cycle_t *cs, const char *name)
 {
+    if (cs->snap) {
+        for (uint32_t i = 0; i < cs->snap->nnodes; i++)
+            if (!strcmp (cs->snap->nodes[i]->name, name))
+                return cs->snap->nodes[i];
+        return NULL;
+    }
     if (cs->env->node)
         return cs->env->node (cs->env->arg, name);
     for (uint32_t i = 0; i < cs->env->snap->nnodes; i++)
@@ -298,12 +306,26 @@ h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
     return 0;
 }
 
+/* The nomination is recorded in the cycle's result; the scheduler's I/O edge writes
+ * status.nominatedNodeName and deletes the victims (as Kubernetes' prepareCandidate). */
 static int
 h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
            size_t nvictims)
 {
-    (void) cs, (void) pod, (void) node, (void) victims, (void) nvictims;
-    return -1; /* preemption is not wired yet */
+    (void) pod;
+    if (!cs->out || !node || !*node || (nvictims && !victims))
+        return -1;
+    json_t *v = json_array ();
+    for (size_t i = 0; i < nvictims; i++) {
+        if (!victims[i] || !victims[i]->obj) {
+            json_decref (v);
+            return -1;
+        }
+        json_array_append (v, (json_t *) victims[i]->obj);
+    }
+    json_decref (cs->out->preempt);
+    cs->out->preempt = json_pack ("{s:s,s:o}", "node", node, "victims", v);
+    return cs->out->preempt ? 0 : -1;
 }
 
 /* ---- Permit's waiting pods (framework handle: GetWaitingPod, IterateOverWaitingPods) ---- */
@@ -748,8 +770,133 @@ bind_phase (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
     return 0;
 }
 
+static void
+res_plus (tr_sched_res_t *r, const tr_sched_res_t *x)
+{
+    r->milli_cpu += x->milli_cpu;
+    r->memory += x->memory;
+    r->ephemeral_storage += x->ephemeral_storage;
+    r->pods += x->pods;
+    for (uint32_t i = 0; i < x->nscalar; i++) {
+        uint32_t k = 0;
+        while (k < r->nscalar && strcmp (r->scalar[k].name, x->scalar[i].name))
+            k++;
+        if (k == r->nscalar) {
+            if (k == TR_SCHED_MAX_SCALAR)
+                continue;
+            r->scalar[k] = x->scalar[i];
+            r->nscalar++;
+        } else
+            r->scalar[k].value += x->scalar[i].value;
+    }
+}
+
+#define MAX_NOMINATED 256
+
+const tr_sched_node_t *
+fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const tr_sched_node_t *node, tr_sched_node_t *tmp,
+                   const tr_sched_pod_t ***buf)
+{
+    *buf = NULL;
+    if (!env || !env->nominated)
+        return node;
+    const tr_sched_pod_t *nom[MAX_NOMINATED];
+    size_t n = env->nominated (env->arg, node->name, nom, MAX_NOMINATED), k = 0;
+    if (n > MAX_NOMINATED)
+        n = MAX_NOMINATED;
+    for (size_t i = 0; i < n; i++)
+        if (nom[i] && nom[i]->priority >= pod->priority && nom[i] != pod &&
+            !(nom[i]->uid && pod->uid && !strcmp (nom[i]->uid, pod->uid)))
+            nom[k++] = nom[i];
+    if (!k)
+        return node;
+    const tr_sched_pod_t **pods = malloc ((node->npods + k) * sizeof *pods);
+    if (!pods)
+        return node;
+    if (node->npods)
+        memcpy (pods, node->pods, node->npods * sizeof *pods);
+    *tmp = *node;
+    for (size_t i = 0; i < k; i++) {
+        pods[tmp->npods++] = nom[i];
+        res_plus (&tmp->requested, &nom[i]->requests);
+        tmp->nonzero_milli_cpu += nom[i]->nonzero_milli_cpu;
+        tmp->nonzero_memory += nom[i]->nonzero_memory;
+    }
+    tmp->pods = pods;
+    /* a generation no snapshot node has: plugins' per-node caches must not take it for node */
+    static _Atomic uint64_t gen = 1ull << 62;
+    tmp->generation = gen++;
+    *buf = pods;
+    return tmp;
+}
+
+/* Filter plugins on one node (with its nominated pods): 1 fits, 0 not (*st, *rejected), -1 error. */
+static int
+filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const fw_nominator_t *env, const tr_sched_pod_t *pod,
+             const tr_sched_node_t *node0, const uint8_t *skip, tr_sched_status_t *st, uint64_t *rejected,
+             fw_result_t *out)
+{
+    tr_sched_node_t tmp;
+    const tr_sched_pod_t **buf;
+    const tr_sched_node_t *node = fw_with_nominated (env, pod, node0, &tmp, &buf);
+    int ok = 1;
+    for (size_t k = 0; k < p->norder[2]; k++) {
+        uint8_t ii = p->order[2][k];
+        if (skip[ii])
+            continue;
+        inst_t *in = &p->inst[ii];
+        tr_sched_status_t s = in->p->filter (in->self, cs, pod, node);
+        if (s.code == TR_SCHED_SUCCESS)
+            continue;
+        if (s.code == TR_SCHED_ERROR) {
+            fail (out, FW_ERROR, "running Filter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+            ok = -1;
+            break;
+        }
+        *st = s;
+        if (!st->reason)
+            st->reason = in->p->name;
+        *rejected |= 1ull << ii;
+        ok = 0;
+        break;
+    }
+    free (buf);
+    return ok;
+}
+
+int
+fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod)
+{
+    if (!nominated)
+        return 1;
+    for (uint32_t i = 0; i < nominated->npods; i++) {
+        const tr_sched_pod_t *q = nominated->pods[i];
+        if (q->priority >= pod->priority)
+            continue;
+        const json_t *dt = json_object_get (json_object_get (q->obj, "metadata"), "deletionTimestamp");
+        if ((dt && !json_is_null (dt)) || (nom && nom->terminating && nom->terminating (nom->arg, q)))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *
+nominated_node_of (const fw_nominator_t *env, const tr_sched_pod_t *pod)
+{
+    if (env && env->nominated_node)
+        return env->nominated_node (env->arg, pod);
+    return json_string_value (json_object_get (json_object_get (pod->obj, "status"), "nominatedNodeName"));
+}
+
 void
 fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out)
+{
+    fw_schedule_nominated (p, env, NULL, pod, out);
+}
+
+void
+fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_t *nom, const tr_sched_pod_t *pod,
+                       fw_result_t *out)
 {
     memset (out, 0, sizeof *out);
     /* on the heap: a pod held by Permit keeps its cycle state until PreBind and Bind */
@@ -759,6 +906,7 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
         return;
     }
     cs_init (csp, env, p);
+    csp->out = out;
     const tr_sched_snapshot_t *snap = env->snap;
     size_t n = snap->nnodes;
     uint8_t skip[MAXINST] = {0};
@@ -783,50 +931,82 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
         }
     }
 
-    /* Filter, over a sample */
+    /* Filter, over a sample; first the node the pod is nominated to, alone (evaluateNominatedNode) */
     st = calloc (n ? n : 1, sizeof *st);
     feasible = calloc (n ? n : 1, sizeof *feasible);
     size_t want = fw_nodes_to_find (p->pct, n), nfeasible = 0, processed = 0;
     size_t start = n ? p->next_start % n : 0;
     uint64_t rejected = 0;
+    const char *nominated = nominated_node_of (nom, pod);
+    const tr_sched_node_t *nn = nominated && *nominated ? h_node (csp, nominated) : NULL;
+    if (nn) {
+        tr_sched_status_t ignored = {0};
+        uint64_t rej = 0;
+        int r = nn ? filter_node (p, csp, nom, pod, nn, skip, &ignored, &rej, out) : 0;
+        if (r < 0)
+            goto done;
+        if (r > 0) {
+            feasible[nfeasible++] = nn;
+            processed = n; /* the sample's start does not move */
+            out->evaluated = 1;
+            out->feasible = 1;
+            goto chosen_nominated;
+        }
+    }
     for (; processed < n && nfeasible < want; processed++) {
         size_t idx = (start + processed) % n;
         const tr_sched_node_t *node = snap->nodes[idx];
-        int ok = 1;
-        for (size_t k = 0; k < p->norder[2]; k++) {
-            uint8_t ii = p->order[2][k];
-            if (skip[ii])
-                continue;
-            inst_t *in = &p->inst[ii];
-            tr_sched_status_t s = in->p->filter (in->self, csp, pod, node);
-            if (s.code == TR_SCHED_SUCCESS)
-                continue;
-            if (s.code == TR_SCHED_ERROR) {
-                fail (out, FW_ERROR, "running Filter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
-                goto done;
-            }
-            st[idx] = s;
-            if (!st[idx].reason)
-                st[idx].reason = in->p->name;
-            rejected |= 1ull << ii;
-            ok = 0;
-            break;
-        }
-        if (ok)
+        int r = filter_node (p, csp, nom, pod, node, skip, &st[idx], &rejected, out);
+        if (r < 0)
+            goto done;
+        if (r > 0)
             feasible[nfeasible++] = node;
     }
     if (n)
         p->next_start = (start + processed) % n;
     out->evaluated = processed;
     out->feasible = nfeasible;
+chosen_nominated:
 
     if (!nfeasible) {
-        for (size_t k = 0; k < p->norder[3]; k++) {
+        /* PostFilter sees the nodes with their nominated pods (as Kubernetes' preemption dry run
+         * filters with addNominatedPods): two preemptors do not count on the same freed room */
+        tr_sched_snapshot_t nsnap;
+        const tr_sched_node_t **nnodes = NULL;
+        int eligible = fw_eligible_to_preempt (nom, nn, pod);
+        if (eligible && nom && nom->nominated && p->norder[3] && n) {
+            nnodes = malloc (n * sizeof *nnodes);
+            nsnap = *snap;
+            for (size_t i = 0; nnodes && i < n; i++) {
+                tr_sched_node_t tmp;
+                const tr_sched_pod_t **buf;
+                const tr_sched_node_t *x = fw_with_nominated (nom, pod, snap->nodes[i], &tmp, &buf);
+                tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
+                if (copy) {
+                    *copy = tmp;
+                    x = copy;
+                } else
+                    free (buf);
+                nnodes[i] = x;
+            }
+            if (nnodes) {
+                nsnap.nodes = nnodes;
+                csp->snap = &nsnap;
+            }
+        }
+        for (size_t k = 0; eligible && k < p->norder[3]; k++) {
             inst_t *in = &p->inst[p->order[3][k]];
             tr_sched_status_t s = in->p->post_filter (in->self, csp, pod, st, n);
             if (s.code == TR_SCHED_SUCCESS)
                 break;
         }
+        csp->snap = NULL;
+        for (size_t i = 0; nnodes && i < n; i++)
+            if (nnodes[i] != snap->nodes[i]) {
+                free ((void *) nnodes[i]->pods);
+                free ((void *) nnodes[i]);
+            }
+        free (nnodes);
         out->outcome = FW_UNSCHEDULABLE;
         for (size_t i = 0; i < p->ninst; i++)
             if (rejected & (1ull << i))
@@ -964,7 +1144,8 @@ fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw
         w->pod->created_ms = pod->created_ms;
         w->reject_inst = -1;
         snprintf (w->node, sizeof w->node, "%s", node);
-        w->cs = csp; /* kept for PreBind and Bind */
+        csp->out = NULL; /* the caller's result: not this pod's once it waits */
+        w->cs = csp;     /* kept for PreBind and Bind */
         csp = NULL;
         p->wait[p->nwait++] = w;
         out->outcome = FW_WAITING;

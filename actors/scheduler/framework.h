@@ -71,6 +71,21 @@ typedef struct {
     void *arg;
 } fw_env_t;
 
+/* The nominator (Kubernetes' PodNominator), for fw_schedule_nominated. */
+typedef struct {
+    /* The pending pods nominated to node (status.nominatedNodeName, or a preemption of this
+     * scheduler not yet written), up to max into out; returns their count. Filter counts those of
+     * priority >= the pod's on their node (Kubernetes' addNominatedPods). */
+    size_t (*nominated) (void *arg, const char *node, const tr_sched_pod_t **out, size_t max);
+    /* The node pod is nominated to (NULL: none; the callback may be NULL: status.nominatedNodeName
+     * is read): tried first, alone, as Kubernetes' evaluateNominatedNode. */
+    const char *(*nominated_node) (void *arg, const tr_sched_pod_t *pod);
+    void *arg;
+    /* 1 when pod (bound) is going away though its object may not say so yet (a victim whose
+     * delete was sent); may be NULL: metadata.deletionTimestamp alone. */
+    int (*terminating) (void *arg, const tr_sched_pod_t *pod);
+} fw_nominator_t;
+
 typedef enum {
     FW_SCHEDULED = 0,     /* node chosen, assumed, reserved, permitted, pre-bound, bound */
     FW_UNSCHEDULABLE,     /* no node fits: message = FitError, events = rejecting plugins' mask */
@@ -85,10 +100,18 @@ typedef struct {
     uint32_t events;          /* union of the rejecting plugins' events (0 plugin events → ALL) */
     int host_binds;           /* the DefaultBinder took it: the caller sends the binding */
     size_t evaluated, feasible; /* nodes filtered, nodes that passed */
+    /* FW_UNSCHEDULABLE after a PostFilter nominated a node (host->preempt): {"node": name,
+     * "victims": [Pod objects]}; the caller sets status.nominatedNodeName, deletes the victims,
+     * and json_decref's it. NULL otherwise. */
+    json_t *preempt;
 } fw_result_t;
 
-/* One cycle for pod. */
+/* One cycle for pod (out->preempt, when set, is the caller's to release). */
 void fw_schedule (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out);
+/* The same with nominated pods accounted (nom may be NULL: none; the nominated node is then read
+ * from status.nominatedNodeName). */
+void fw_schedule_nominated (fw_profile_t *self, const fw_env_t *env, const fw_nominator_t *nom, const tr_sched_pod_t *pod,
+                            fw_result_t *out);
 /* The binding the caller sent failed: Unreserve (reverse order) and forget. */
 void fw_unreserve (fw_profile_t *self, const fw_env_t *env, const tr_sched_pod_t *pod, const char *node);
 
@@ -113,6 +136,16 @@ int64_t fw_waiting_next_ms (const fw_profile_t *self);
 int fw_waiting_reject (fw_profile_t *self, const char *uid, const char *message);
 int fw_waiting_has (const fw_profile_t *self, const char *uid);
 size_t fw_waiting_count (const fw_profile_t *self);
+/* node with the nominated pods of priority >= pod's (other than pod) added to its pods and
+ * requests, as Kubernetes' addNominatedPods, into tmp (pods array in *buf, caller frees); returns
+ * node itself when there are none. */
+const tr_sched_node_t *fw_with_nominated (const fw_nominator_t *nom, const tr_sched_pod_t *pod, const tr_sched_node_t *node,
+                                          tr_sched_node_t *tmp, const tr_sched_pod_t ***buf);
+
+/* Kubernetes' PodEligibleToPreemptOthers, as the nominator knows it: 0 when nominated (the
+ * node: nominated, NULL when none or unknown) holds a terminating pod of lower priority than pod —
+ * the room it makes is coming, no second preemption (PostFilter is not run); else 1. */
+int fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod);
 
 /* Kubernetes' numFeasibleNodesToFind. */
 size_t fw_nodes_to_find (int percentage, size_t nnodes);

@@ -5,6 +5,7 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
 #include "actors/scheduler/snapshot.h"
+#include "core/eventrec.h"
 #include "core/log.h"
 #include "core/meta.h"
 #include "core/value.h"
@@ -35,6 +36,11 @@ typedef struct {
     json_t *pending;   /* uid → tr_sched_pod_t * (ours): pending pods of one of our profiles */
     json_t *reported;  /* uid → the last FitError reported */
     json_t *binding;   /* uid → true while its binding is in flight */
+    /* the nominator: pending pods nominated to a node by a preemption (ours, or read from
+     * status.nominatedNodeName), uid → node and node → {uid: true} */
+    json_t *nom, *nom_by_node;
+    json_t *evicting; /* uid → true: victims whose delete we sent, until the watch shows it */
+    tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     int armed;
 } sch_t;
 
@@ -91,6 +97,67 @@ event (sch_t *s, uint32_t mask)
         arm (s, 5);
 }
 
+/* ---- the nominator ------------------------------------------------------------------------ */
+
+static void
+unnominate (sch_t *s, const char *uid_in)
+{
+    const char *node = json_string_value (json_object_get (s->nom, uid_in));
+    if (!node)
+        return;
+    char uid[128]; /* uid_in may be a key of the set it is removed from */
+    snprintf (uid, sizeof uid, "%s", uid_in);
+    json_t *set = json_object_get (s->nom_by_node, node);
+    json_object_del (set, uid);
+    if (set && !json_object_size (set))
+        json_object_del (s->nom_by_node, node);
+    json_object_del (s->nom, uid);
+}
+
+static void
+nominate (sch_t *s, const char *uid, const char *node)
+{
+    const char *was = json_string_value (json_object_get (s->nom, uid));
+    if (was && !strcmp (was, node))
+        return;
+    unnominate (s, uid);
+    json_object_set_new (s->nom, uid, json_string (node));
+    json_t *set = json_object_get (s->nom_by_node, node);
+    if (!set) {
+        set = json_object ();
+        json_object_set_new (s->nom_by_node, node, set);
+    }
+    json_object_set_new (set, uid, json_true ());
+}
+
+static size_t
+nom_pods (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
+{
+    sch_t *s = arg;
+    json_t *set = json_object_get (s->nom_by_node, node);
+    const char *uid;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach (set, uid, v) {
+        const tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, uid));
+        if (p && n < max)
+            out[n++] = p;
+    }
+    return n;
+}
+
+static const char *
+nom_node (void *arg, const tr_sched_pod_t *pod)
+{
+    return json_string_value (json_object_get (((sch_t *) arg)->nom, pod->uid));
+}
+
+static int
+nom_terminating (void *arg, const tr_sched_pod_t *pod)
+{
+    return json_object_get (((sch_t *) arg)->evicting, pod->uid) != NULL;
+}
+
 /* Drops a pending pod from its queue and frees it. */
 static void
 unpend (sch_t *s, const char *uid, const json_t *obj)
@@ -115,8 +182,11 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     const char *node = tv_str (pod, "spec.nodeName");
     if (node && *node) {
         unpend (s, uid, pod);
+        unnominate (s, uid);
         json_object_del (s->reported, uid);
         json_object_del (s->binding, uid);
+        if (tv_get (pod, "metadata.deletionTimestamp"))
+            json_object_del (s->evicting, uid); /* the snapshot's object says it now */
         if (terminal (pod)) { /* as kube-scheduler's informer: terminal pods take no room */
             if (snap_pod_delete (s->snap, uid))
                 event (s, TR_SCHED_EV_POD_DELETE);
@@ -127,8 +197,14 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     slot_t *sl = slot_for (s, pod);
     if (!sl || !is_pending (pod)) {
         unpend (s, uid, pod);
+        unnominate (s, uid);
         return;
     }
+    /* status.nominatedNodeName is adopted when we hold no nomination for the pod (after a
+     * restart): the one in memory is newer than any echo of our own patches */
+    const char *nn = tv_str (pod, "status.nominatedNodeName");
+    if (nn && *nn && !json_object_get (s->nom, uid))
+        nominate (s, uid, nn);
     tr_sched_pod_t *prev = ptr_of (json_object_get (s->pending, uid));
     tr_sched_pod_t *p = snap_pod_new (pod);
     if (!p)
@@ -167,6 +243,8 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
     if (!uid)
         return;
     unpend (s, uid, pod);
+    unnominate (s, uid);
+    json_object_del (s->evicting, uid);
     json_object_del (s->reported, uid);
     json_object_del (s->binding, uid);
     for (size_t i = 0; i < s->nslots; i++) /* held by Permit: rejected, Unreserved at the next run */
@@ -359,18 +437,11 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     }
     json_object_del (s->binding, b->uid);
     if (reply->code == TR_OK) {
+        /* No Scheduled Event ("Successfully assigned ns/name to node", which kube-scheduler
+         * records): one more object written per binding cost more than 10 % of the scheduling
+         * throughput (docs/decisions.md); the binding shows in PodScheduled=True and this log. */
         TR_INFO (A, "bound pod=%s/%s node=%s", b->ns, b->name, b->node);
-        char msg[1400];
-        snprintf (msg, sizeof msg, "Successfully assigned %s/%s to %s", b->ns, b->name, b->node);
-        tr_env_t ev;
-        tr_env_init (&ev);
-        ev.verb = TR_VERB_CREATE;
-        strcpy (ev.kind, "Event");
-        snprintf (ev.ns, sizeof ev.ns, "%s", b->ns);
-        ev.body = tr_event_new (reply->body, "Normal", "Scheduled", msg, fw_profile_name (s->slots[b->slot].prof), NULL,
-                                troupe_now_ms ());
-        troupe_request (ctx, &ev, NULL, NULL);
-        tr_env_clear (&ev);
+        (void) ctx;
     } else
         bind_failed (s, b, reply->code); /* the assumption was wrong (the pod changed, or is gone) */
     free (b);
@@ -406,15 +477,19 @@ bind_send (sch_t *s, bind_t *b, uint64_t rv)
     tr_env_clear (&req);
 }
 
-/* PodScheduled=False and one FailedScheduling Event, only when the message changed. */
+/* PodScheduled=False and one FailedScheduling Event, only when the message changed; with
+ * status.nominatedNodeName in the same patch when a preemption nominated a node (nominated, as
+ * Kubernetes' updatePod: one status write for both). */
 static void
-report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why)
+report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why, const char *nominated)
 {
     const char *last = json_string_value (json_object_get (s->reported, p->uid));
-    if (last && !strcmp (last, why))
+    int same = last && !strcmp (last, why);
+    if (same && !nominated)
         return;
     json_object_set_new (s->reported, p->uid, json_string (why));
-    TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
+    if (!same)
+        TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
     char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);
     tr_env_t req;
@@ -427,16 +502,99 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
     req.body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
                           "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
                           "lastTransitionTime", now);
+    if (nominated)
+        tv_set_str (req.body, "status.nominatedNodeName", nominated);
     troupe_request (s->ctx, &req, ignore, NULL);
     tr_env_clear (&req);
+    if (!same)
+        tr_record (s->rec, s->ctx,
+                   tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof),
+                                 NULL, troupe_now_ms ()));
+}
+
+/* A status patch of a pod: status.nominatedNodeName = node (NULL: cleared). */
+static void
+patch_nominated (sch_t *s, const char *ns, const char *name, const char *node)
+{
+    tr_env_t req;
     tr_env_init (&req);
-    req.verb = TR_VERB_CREATE;
-    strcpy (req.kind, "Event");
-    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
-    req.body = tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof), NULL,
-                             troupe_now_ms ());
+    req.verb = TR_VERB_PATCH;
+    strcpy (req.kind, "Pod");
+    snprintf (req.ns, sizeof req.ns, "%s", ns);
+    snprintf (req.name, sizeof req.name, "%s", name);
+    req.opts = json_pack ("{s:s}", "subresource", "status");
+    req.body = json_pack ("{s:{s:o}}", "status", "nominatedNodeName", node ? json_string (node) : json_null ());
     troupe_request (s->ctx, &req, ignore, NULL);
     tr_env_clear (&req);
+}
+
+/* What Kubernetes' prepareCandidate does once DefaultPreemption chose a node for p: the pods of
+ * lower priority nominated to that node lose their nomination, p is nominated (in memory at once;
+ * status.nominatedNodeName is written by report_unschedulable), and each victim gets a DisruptionTarget condition
+ * (PreemptionByScheduler), a Preempted Event and a graceful delete (its own grace period). */
+static void
+preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
+{
+    const char *node = tv_str (pre, "node");
+    if (!node)
+        return;
+    const char *prof = fw_profile_name (s->slots[slot].prof);
+    json_t *set = json_incref (json_object_get (s->nom_by_node, node)), *tmp; /* unnominate may drop it */
+    const char *uid;
+    json_t *v;
+    json_object_foreach_safe (set, tmp, uid, v) {
+        const tr_sched_pod_t *q = ptr_of (json_object_get (s->pending, uid));
+        if (!q || q->priority >= p->priority || !strcmp (uid, p->uid))
+            continue;
+        TR_INFO (A, "nomination cleared pod=%s/%s node=%s (a higher-priority pod preempts there)", q->ns, q->name, node);
+        patch_nominated (s, q->ns, q->name, NULL);
+        unnominate (s, uid);
+    }
+    json_decref (set);
+    nominate (s, p->uid, node);
+    char now[32], msg[600], why[400];
+    snprintf (why, sizeof why, "%s: preempting to accommodate a higher priority pod", prof);
+    tr_time_format (troupe_now_ms (), now, sizeof now);
+    snprintf (msg, sizeof msg, "Preempted by pod %s on node %s", p->uid, node);
+    size_t i;
+    const json_t *vic;
+    json_array_foreach (tv_get (pre, "victims"), i, vic) {
+        const char *vns = tv_str (vic, "metadata.namespace"), *vname = tv_str (vic, "metadata.name");
+        const char *vuid = tv_str (vic, "metadata.uid");
+        if (tv_get (vic, "metadata.deletionTimestamp") || !vns || !vname || !vuid || json_object_get (s->evicting, vuid))
+            continue; /* already going (another preemptor chose it before its delete was seen) */
+        json_object_set_new (s->evicting, vuid, json_true ());
+        TR_INFO (A, "preempting pod=%s/%s node=%s for pod=%s/%s", vns, vname, node, p->ns, p->name);
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_PATCH;
+        strcpy (req.kind, "Pod");
+        snprintf (req.ns, sizeof req.ns, "%s", vns);
+        snprintf (req.name, sizeof req.name, "%s", vname);
+        req.opts = json_pack ("{s:s}", "subresource", "status");
+        json_t *conds = json_array ();
+        size_t k;
+        json_t *c;
+        json_array_foreach (tv_get (vic, "status.conditions"), k, c) {
+            const char *t = tv_str (c, "type");
+            if (!t || strcmp (t, "DisruptionTarget"))
+                json_array_append (conds, c);
+        }
+        json_array_append_new (conds, json_pack ("{s:s,s:s,s:s,s:s,s:s}", "type", "DisruptionTarget", "status", "True",
+                                                 "reason", "PreemptionByScheduler", "message", why,
+                                                 "lastTransitionTime", now));
+        req.body = json_pack ("{s:{s:o}}", "status", "conditions", conds);
+        troupe_request (s->ctx, &req, ignore, NULL);
+        tr_env_clear (&req);
+        tr_record (s->rec, s->ctx, tr_event_new (vic, "Normal", "Preempted", msg, prof, NULL, troupe_now_ms ()));
+        tr_env_init (&req);
+        req.verb = TR_VERB_DELETE;
+        strcpy (req.kind, "Pod");
+        snprintf (req.ns, sizeof req.ns, "%s", vns);
+        snprintf (req.name, sizeof req.name, "%s", vname);
+        troupe_request (s->ctx, &req, ignore, NULL);
+        tr_env_clear (&req);
+    }
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -455,18 +613,22 @@ one (sch_t *s, size_t i, int64_t now)
     }
     fw_env_t env;
     env_of (s, &env);
+    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating};
     fw_result_t r;
-    fw_schedule (sl->prof, &env, p, &r);
+    fw_schedule_nominated (sl->prof, &env, &nom, p, &r);
     switch (r.outcome) {
     case FW_SCHEDULED:
+        unnominate (s, p->uid); /* assumed: its room is counted as a pod of the node now */
         sq_done (sl->q, p->uid);
         sq_delete (sl->q, p->uid);
         if (r.host_binds)
             send_binding (s, i, p, r.node);
         break;
     case FW_UNSCHEDULABLE:
+        if (r.preempt)
+            preempt (s, i, p, r.preempt);
         sq_requeue (sl->q, p, 1, r.events, now);
-        report_unschedulable (s, i, p, r.message);
+        report_unschedulable (s, i, p, r.message, r.preempt ? tv_str (r.preempt, "node") : NULL);
         break;
     case FW_ERROR:
         TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
@@ -479,6 +641,7 @@ one (sch_t *s, size_t i, int64_t now)
         json_object_set_new (s->binding, p->uid, json_string ("waiting"));
         break;
     }
+    json_decref (r.preempt);
     return 1;
 }
 
@@ -508,7 +671,7 @@ waiting (sch_t *s, int64_t now)
                         send_binding (s, i, p, r->node);
                 } else if (r->outcome == FW_UNSCHEDULABLE) {
                     sq_requeue (sl->q, p, 1, r->events, now);
-                    report_unschedulable (s, i, p, r->message);
+                    report_unschedulable (s, i, p, r->message, NULL);
                 } else {
                     TR_WARN (A, "binding pod=%s/%s after Permit: %s", p->ns, p->name, r->message);
                     sq_requeue (sl->q, p, 0, 0, now);
@@ -565,6 +728,10 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->reported = json_object ();
     s->binding = json_object ();
     s->ns_labels = json_object ();
+    s->nom = json_object ();
+    s->nom_by_node = json_object ();
+    s->evicting = json_object ();
+    s->rec = tr_recorder_new ();
     char err[512] = "";
     const char *file = tv_str (config, "schedulerConfig");
     int rc = file && *file ? sched_config_load_file (file, &s->cfg, err, sizeof err)
@@ -626,6 +793,10 @@ sch_destroy (void **p)
     json_decref (s->reported);
     json_decref (s->binding);
     json_decref (s->ns_labels);
+    json_decref (s->nom);
+    json_decref (s->nom_by_node);
+    json_decref (s->evicting);
+    tr_recorder_destroy (&s->rec);
     sched_config_clear (&s->cfg);
     snap_destroy (&s->snap);
     free (s);

@@ -3,7 +3,9 @@
  * victims (or the reason when there is none). Covers the choice among nodes (lowest
  * most-important victim, smallest priority sum, latest start), reprieve of victims, higher or
  * equal priority pods never victims, Unresolvable nodes and non-resource rejections skipped,
- * preemptionPolicy Never, pod-count and extended-resource room, and the candidate limit.
+ * preemptionPolicy Never, pod-count and extended-resource room, and the candidate limit; and
+ * PodEligibleToPreemptOthers: a pod whose nominated node still has a terminating pod of lower
+ * priority does not preempt again.
  * Cases modelled on Kubernetes' defaultpreemption tests, written anew. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,12 +191,65 @@ candidate_limit (void **state)
     pl->destroy (full);
 }
 
+/* Kubernetes' PodEligibleToPreemptOthers: nominated to n1 where a lower-priority pod is still
+ * terminating, the pod waits for it instead of preempting again; a terminating pod of higher
+ * priority, or no nomination, does not stop it. */
+static tr_sched_status_t
+run_eligibility (const char *cluster, const char *in, const char *nominated, char *node, size_t nlen)
+{
+    const tr_sched_plugin_t *pl = sched_plugin_defaultpreemption ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    assert_non_null (self);
+    fx_t *fx = fx_new (cluster);
+    assert_non_null (fx);
+    const tr_sched_pod_t *pod = fx_pod (fx, in);
+    if (nominated) /* the fixture has no status fields: written into the pod built */
+        json_object_set_new (json_object_get ((json_t *) pod->obj, "status"), "nominatedNodeName", json_string (nominated));
+    tr_sched_status_t st[1] = {{TR_SCHED_UNSCHEDULABLE, CPU}};
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    tr_sched_status_t out = pl->post_filter (self, cs, pod, st, 1);
+    snprintf (node, nlen, "%s", cs->preempt_calls ? cs->preempt_node : "");
+    static char reason[256];
+    snprintf (reason, sizeof reason, "%s", out.reason ? out.reason : "");
+    out.reason = reason;
+    fx_cycle_end (&cs);
+    fx_destroy (&fx);
+    pl->destroy (self);
+    return out;
+}
+
+static void
+eligibility (void **state)
+{
+    (void) state;
+    char node[64];
+    const char *lowterm = "{\"nodes\":[" N ("n1", "4") "],\"pods\":["
+                          "{\"name\":\"t\",\"node\":\"n1\",\"priority\":1,\"cpu\":\"2\",\"deleting\":true},"
+                          P ("b", "n1", 1, "2") "]}";
+    tr_sched_status_t out = run_eligibility (lowterm, IN (10, "4"), "n1", node, sizeof node);
+    assert_int_equal (out.code, TR_SCHED_UNSCHEDULABLE);
+    assert_string_equal (out.reason, "not eligible due to a terminating pod on the nominated node.");
+    assert_string_equal (node, "");
+    /* not nominated: eligible (the terminating pod is a victim like any other) */
+    run_eligibility (lowterm, IN (10, "4"), NULL, node, sizeof node);
+    assert_string_equal (node, "n1");
+    /* the terminating pod is of higher priority: not the pod's victim, eligible */
+    const char *highterm = "{\"nodes\":[" N ("n1", "4") "],\"pods\":["
+                           "{\"name\":\"t\",\"node\":\"n1\",\"priority\":50,\"cpu\":\"2\",\"deleting\":true},"
+                           P ("b", "n1", 1, "2") "]}";
+    out = run_eligibility (highterm, IN (10, "2"), "n1", node, sizeof node);
+    assert_string_equal (out.reason, "preemption: nominated node n1 (1 victim)");
+    assert_string_equal (node, "n1");
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (post_filter_table),
         cmocka_unit_test (candidate_limit),
+        cmocka_unit_test (eligibility),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

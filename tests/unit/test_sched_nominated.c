@@ -1,0 +1,357 @@
+/* Nominated pods in the framework (Kubernetes' PodNominator, addNominatedPods and
+ * evaluateNominatedNode) through the default profile: a pod nominated to a node counts there
+ * when filtering pods of lower or equal priority (never for higher ones, never for itself); the
+ * nominated node is tried first and alone; PostFilter (DefaultPreemption) sees the nominated pods
+ * so a second preemptor does not count on the room the first one freed; host->preempt records
+ * the node and the victims in the result (fw_result_t.preempt); a pod whose nominated node still
+ * has a terminating lower-priority pod does not preempt again (PodEligibleToPreemptOthers). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/scheduler/framework.h"
+#include "actors/scheduler/profile.h"
+#include "actors/scheduler/snapshot.h"
+#include "core/value.h"
+
+static json_t *
+node (const char *name, const char *cpu)
+{
+    return json_pack ("{s:{s:s,s:{s:s}},s:{},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata", "name", name, "labels",
+                      "kubernetes.io/hostname", name, "spec", "status", "allocatable", "cpu", cpu, "memory", "8Gi", "pods",
+                      "110", "conditions", "type", "Ready", "status", "True");
+}
+
+/* a pod of priority prio asking cpu; bound to on when not NULL */
+static json_t *
+pod (const char *uid, int prio, const char *cpu, const char *on)
+{
+    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:i,s:[{s:s,s:{s:{s:s}}}]},s:{}}", "apiVersion", "v1", "kind", "Pod",
+                           "metadata", "name", uid, "namespace", "default", "uid", uid, "spec", "priority", prio,
+                           "containers", "name", "c", "resources", "requests", "cpu", cpu, "status");
+    if (on)
+        tv_set (p, "spec.nodeName", json_string (on));
+    return p;
+}
+
+typedef struct {
+    sched_snap_t *snap;
+    fw_profile_t *prof;
+    const tr_sched_pod_t *nom[8]; /* the nominated pods */
+    const char *nom_on[8];        /* and their nodes */
+    size_t nnom;
+    const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
+} env_t;
+
+static const tr_sched_node_t *
+e_node (void *arg, const char *name)
+{
+    return snap_node (((env_t *) arg)->snap, name);
+}
+static int
+e_assume (void *arg, const tr_sched_pod_t *p, const char *n)
+{
+    return snap_assume (((env_t *) arg)->snap, p->obj, n);
+}
+static void
+e_forget (void *arg, const tr_sched_pod_t *p)
+{
+    snap_forget (((env_t *) arg)->snap, p->uid);
+}
+static size_t
+e_nominated (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
+{
+    env_t *e = arg;
+    size_t n = 0;
+    for (size_t i = 0; i < e->nnom; i++)
+        if (!strcmp (e->nom_on[i], node) && n < max)
+            out[n++] = e->nom[i];
+    return n;
+}
+static const char *
+e_nominated_node (void *arg, const tr_sched_pod_t *p)
+{
+    env_t *e = arg;
+    for (size_t i = 0; i < e->nnom; i++)
+        if (!strcmp (e->nom[i]->uid, p->uid))
+            return e->nom_on[i];
+    return NULL;
+}
+
+static int
+e_terminating (void *arg, const tr_sched_pod_t *p)
+{
+    env_t *e = arg;
+    return e->terminating && !strcmp (e->terminating, p->uid);
+}
+
+static void
+env_init (env_t *e)
+{
+    char err[256];
+    memset (e, 0, sizeof *e);
+    e->snap = snap_new ();
+    e->prof = sched_profile_default (NULL, 0, err, sizeof err);
+    assert_non_null (e->prof);
+    fw_profile_seed (e->prof, 7);
+}
+
+static void
+env_fini (env_t *e)
+{
+    fw_profile_destroy (&e->prof);
+    snap_destroy (&e->snap);
+}
+
+static void
+add_node (env_t *e, const char *name, const char *cpu)
+{
+    json_t *n = node (name, cpu);
+    snap_node_set (e->snap, n);
+    json_decref (n);
+}
+
+static void
+bind_pod (env_t *e, json_t *p)
+{
+    snap_pod_bound (e->snap, p);
+    json_decref (p);
+}
+
+/* One cycle with (nominator 1) or without the nominator; the result in r (r->preempt released
+ * by the caller). The chosen node is forgotten again so that the snapshot stays as it was. */
+static void
+cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
+{
+    fw_env_t env = {snap_view (e->snap), e_node, e_assume, e_forget, e};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating};
+    fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
+    if (r->outcome == FW_SCHEDULED)
+        snap_forget (e->snap, p->uid);
+}
+
+/* n1: 2 cpu, 1 used (priority 50); H (priority 100, 1 cpu) nominated to n1. */
+static void
+nominated_pods_count_for_lower_and_equal (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "2");
+    bind_pod (&e, pod ("used", 50, "1", "n1"));
+    json_t *ho = pod ("h", 100, "1", NULL), *lo = pod ("l", 10, "1", NULL), *eo = pod ("e", 100, "1", NULL),
+           *xo = pod ("x", 1000, "1", NULL);
+    tr_sched_pod_t h, l, eq, x;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&l, lo), 0);
+    assert_int_equal (snap_pod_fill (&eq, eo), 0);
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.nom[0] = &h;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    fw_result_t r;
+    /* without the nominator the low pod takes the room */
+    cycle (&e, &l, 0, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    /* with it: H's request counts on n1 for lower and equal priorities */
+    cycle (&e, &l, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_null (r.preempt); /* nothing of lower priority than l to evict */
+    cycle (&e, &eq, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    json_decref (r.preempt);
+    /* not for a higher priority, and never for the nominated pod itself */
+    cycle (&e, &x, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n1");
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n1");
+    /* fw_with_nominated: the node with H added, a generation of its own; n1 itself untouched */
+    const tr_sched_node_t *n1 = snap_node (e.snap, "n1");
+    tr_sched_node_t tmp;
+    const tr_sched_pod_t **buf;
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
+    const tr_sched_node_t *v = fw_with_nominated (&nom, &l, n1, &tmp, &buf);
+    assert_ptr_equal (v, &tmp);
+    assert_int_equal (v->requested.milli_cpu, 2000);
+    assert_int_equal (v->npods, 2);
+    assert_ptr_equal (v->pods[1], &h);
+    assert_true (v->generation != n1->generation);
+    assert_int_equal (n1->requested.milli_cpu, 1000);
+    assert_int_equal (n1->npods, 1);
+    free (buf);
+    assert_ptr_equal (fw_with_nominated (&nom, &x, n1, &tmp, &buf), n1);
+    assert_null (buf);
+    assert_ptr_equal (fw_with_nominated (NULL, &l, n1, &tmp, &buf), n1);
+    json_decref (ho);
+    json_decref (lo);
+    json_decref (eo);
+    json_decref (xo);
+    env_fini (&e);
+}
+
+/* The nominated node is tried first, alone: chosen even where scores prefer another node; when
+ * it no longer fits, the pod goes elsewhere. */
+static void
+nominated_node_first (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "4");
+    add_node (&e, "n2", "8"); /* least allocated prefers n2 */
+    json_t *po = pod ("p", 100, "1", NULL);
+    tr_sched_pod_t p;
+    assert_int_equal (snap_pod_fill (&p, po), 0);
+    fw_result_t r;
+    cycle (&e, &p, 1, &r);
+    assert_string_equal (r.node, "n2");
+    e.nom[0] = &p;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    for (int i = 0; i < 10; i++) {
+        cycle (&e, &p, 1, &r);
+        assert_int_equal (r.outcome, FW_SCHEDULED);
+        assert_string_equal (r.node, "n1");
+        assert_int_equal (r.evaluated, 1);
+    }
+    /* status.nominatedNodeName is read when the nominator has no callback for it */
+    fw_env_t env = {snap_view (e.snap), e_node, e_assume, e_forget, &e};
+    tv_set (po, "status.nominatedNodeName", json_string ("n1"));
+    fw_schedule (e.prof, &env, &p, &r);
+    assert_string_equal (r.node, "n1");
+    snap_forget (e.snap, "p");
+    bind_pod (&e, pod ("fill", 0, "4", "n1"));
+    cycle (&e, &p, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n2");
+    json_decref (po);
+    env_fini (&e);
+}
+
+/* n1: 2 cpu holding two low pods of 1 cpu. H1 preempts one of them (the other is reprieved);
+ * H2, with H1 nominated to n1, needs both gone: the dry run counts H1. */
+static void
+preemption_sees_nominated (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "2");
+    bind_pod (&e, pod ("low1", 1, "1", "n1"));
+    bind_pod (&e, pod ("low2", 1, "1", "n1"));
+    json_t *h1o = pod ("h1", 100, "1", NULL), *h2o = pod ("h2", 100, "1", NULL);
+    tr_sched_pod_t h1, h2;
+    assert_int_equal (snap_pod_fill (&h1, h1o), 0);
+    assert_int_equal (snap_pod_fill (&h2, h2o), 0);
+    fw_result_t r;
+    cycle (&e, &h1, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_non_null (r.preempt);
+    assert_string_equal (tv_str (r.preempt, "node"), "n1");
+    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 1);
+    const char *v1 = tv_str (json_array_get (tv_get (r.preempt, "victims"), 0), "metadata.name");
+    assert_true (!strcmp (v1, "low1") || !strcmp (v1, "low2"));
+    json_decref (r.preempt);
+    /* without the nominator H2 would also get by with one victim */
+    cycle (&e, &h2, 0, &r);
+    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 1);
+    json_decref (r.preempt);
+    e.nom[0] = &h1;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    cycle (&e, &h2, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (r.preempt);
+    assert_string_equal (tv_str (r.preempt, "node"), "n1");
+    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 2);
+    json_decref (r.preempt);
+    /* once both victims are gone, H2 fits next to H1 */
+    snap_pod_delete (e.snap, "low1");
+    snap_pod_delete (e.snap, "low2");
+    cycle (&e, &h2, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_null (r.preempt);
+    json_decref (h1o);
+    json_decref (h2o);
+    env_fini (&e);
+}
+
+/* PodEligibleToPreemptOthers with the nominator: H nominated to n1 where its victim is going
+ * (the delete sent, not yet seen: the nominator says so; or deletionTimestamp) does not preempt
+ * again elsewhere though n2 offers a victim; once the victim is gone it is bound to n1. A
+ * terminating pod of higher priority does not count. */
+static void
+no_second_preemption (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "1");
+    add_node (&e, "n2", "1");
+    bind_pod (&e, pod ("v1", 1, "1", "n1"));
+    bind_pod (&e, pod ("v2", 1, "1", "n2"));
+    json_t *ho = pod ("h", 100, "1", NULL);
+    tr_sched_pod_t h;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    fw_result_t r;
+    cycle (&e, &h, 1, &r);
+    assert_non_null (r.preempt);
+    const char *first = tv_str (r.preempt, "node");
+    assert_non_null (first);
+    char on[8], victim[8];
+    snprintf (on, sizeof on, "%s", first);
+    snprintf (victim, sizeof victim, "%s", !strcmp (on, "n1") ? "v1" : "v2");
+    json_decref (r.preempt);
+    e.nom[0] = &h;
+    e.nom_on[0] = on;
+    e.nnom = 1;
+    e.terminating = victim;
+    const tr_sched_node_t *nn = snap_node (e.snap, on);
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
+    assert_int_equal (fw_eligible_to_preempt (&nom, nn, &h), 0);
+    assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_null (r.preempt); /* not eligible: PostFilter not run */
+    /* without the nominator's knowledge it would preempt on the other node */
+    e.terminating = NULL;
+    cycle (&e, &h, 1, &r);
+    assert_non_null (r.preempt);
+    json_decref (r.preempt);
+    /* a terminating pod of higher priority than the pod does not make it wait */
+    json_t *xo = pod ("x", 0, "1", NULL); /* below the victim's 1 */
+    tr_sched_pod_t x;
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.terminating = victim;
+    assert_int_equal (fw_eligible_to_preempt (&nom, nn, &x), 1);
+    /* the victim gone: bound to its nominated node */
+    snap_pod_delete (e.snap, victim);
+    e.terminating = NULL;
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, on);
+    json_decref (ho);
+    json_decref (xo);
+    env_fini (&e);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (nominated_pods_count_for_lower_and_equal),
+        cmocka_unit_test (nominated_node_first),
+        cmocka_unit_test (preemption_sees_nominated),
+        cmocka_unit_test (no_second_preemption),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
