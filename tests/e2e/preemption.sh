@@ -6,9 +6,11 @@
 # - a low-priority pod waits (nothing of lower priority to evict);
 # - a high-priority pod: status.nominatedNodeName set (seen on the watch), exactly one victim on
 #   that node marked DisruptionTarget (PreemptionByScheduler) and deleted, a Preempted Event on it
-#   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node (and no
-#   Scheduled Event: left out for throughput, docs/decisions.md); the freed room is not taken by the waiting low pod nor by the Never pod of
-#   equal priority (the nominated pod counts there), which both stay Pending.
+#   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node; the freed
+#   room is not taken by the waiting low pod nor by the Never pod of equal priority (the
+#   nominated pod counts there), which both stay Pending;
+# - Scheduled Events (deferred until the scheduler is idle, docs/decisions.md): one per bound pod,
+#   "Successfully assigned default/<pod> to <node>", naming the node it is on.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
 command -v jq >/dev/null || skip "needs jq"
@@ -107,4 +109,13 @@ for p in waiting never; do
 done
 [ "$(echo "$J" | jq '[.items[] | select(.metadata.name|startswith("low"))] | length')" = 3 ] || fail "another low pod was evicted"
 pass "the waiting low pod and the Never pod stay Pending; no further eviction"
+
+sched_evs() { # every bound pod has exactly one Scheduled event naming its node
+  local j; j=$(evs) || return 1
+  pods | jq -e --argjson ev "$j" '[.items[] | select((.spec.nodeName // "") != "") | .metadata.name as $n | .spec.nodeName as $node |
+      [$ev.items[] | select(.reason=="Scheduled" and .involvedObject.name==$n and .message==("Successfully assigned default/" + $n + " to " + $node))] | length == 1]
+      | length > 0 and all' >/dev/null
+}
+wait_for 15 sched_evs || fail "Scheduled events: $(evs | jq -c '[.items[] | select(.reason=="Scheduled") | {o: .involvedObject.name, m: .message}]')"
+pass "one Scheduled event per bound pod (\"Successfully assigned default/<pod> to <node>\"), written once the scheduler was idle"
 exit 0
