@@ -142,6 +142,8 @@ static size_t
 nom_pods (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
 {
     sch_t *s = arg;
+    if (!json_object_size (s->nom_by_node)) /* the common case: asked for each node filtered */
+        return 0;
     json_t *set = json_object_get (s->nom_by_node, node);
     const char *uid;
     json_t *v;
