@@ -2,7 +2,7 @@
 # The scheduling benchmark (issue 9), modelled on Kubernetes' scheduler_perf:
 #
 #   bench/sched/run.sh [--nodes N] [--pods P] [--workload W] [--replicas 1|3] [--mode direct|deployment]
-#                      [--rate R] [--timeout S] [--scheduler-config FILE]
+#                      [--rate R] [--timeout S] [--scheduler-config FILE] [--inflight 64]
 #     W: SchedulingBasic (default) | NodeAffinity | PodAntiAffinity | TopologySpreading | Preemption | Mixed
 #
 # Starts a cluster in a temp dir (`troupe up`, or 3 replicated `troupe server`s on loopback), N
@@ -26,7 +26,7 @@ BUILD=${TROUPE_BUILD:-$SRC/build}
 TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUILD/troupe}")
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
-N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG=
+N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --scheduler-config) SCFG=$(realpath "$2") || exit 2; shift 2 ;;
+    --inflight) INFLIGHT=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
   esac
@@ -155,7 +156,7 @@ PODCSV="$RESULTS/$TAG.csv"
 RUNNING=(--running); [ "$W" = Preemption ] && RUNNING=()
 T0=$(date +%s.%N)
 if [ "$MODE" = direct ]; then
-  "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
+  "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --inflight "$INFLIGHT" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
   LOADPID=$!
 else
   WLS=("$W"); [ "$W" = Mixed ] && WLS=(SchedulingBasic NodeAffinity PodAntiAffinity TopologySpreading)
