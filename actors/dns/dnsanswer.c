@@ -171,12 +171,31 @@ view_update (dns_view_t *self, const char *kind, const json_t *obj, int put)
     char key[600];
     if (!kind || obj_key (obj, key, sizeof key))
         return;
-    if (!strcmp (kind, "Service") || !strcmp (kind, "Pod")) {
-        json_t *m = !strcmp (kind, "Service") ? self->svcs : self->pods;
+    if (!strcmp (kind, "Pod")) {
+        /* only what answers read (hostname.subdomain, pod A and PTR records): most pod updates
+         * (binding, conditions) change none of it, and leave the view and its PTR map as they are */
+        if (!put) {
+            if (json_object_del (self->pods, key))
+                return;
+        } else {
+            json_t *keep = json_pack ("{s:{s:s?,s:s?},s:{s:O?,s:O?,s:O?},s:{s:O?}}", "metadata", "name",
+                                      tv_str (obj, "metadata.name"), "namespace", tv_str (obj, "metadata.namespace"),
+                                      "spec", "hostname", tv_get (obj, "spec.hostname"), "subdomain",
+                                      tv_get (obj, "spec.subdomain"), "hostNetwork", tv_get (obj, "spec.hostNetwork"),
+                                      "status", "podIP", tv_get (obj, "status.podIP"));
+            if (!keep)
+                return;
+            if (json_equal (keep, json_object_get (self->pods, key))) {
+                json_decref (keep);
+                return;
+            }
+            json_object_set_new (self->pods, key, keep);
+        }
+    } else if (!strcmp (kind, "Service")) {
         if (put)
-            json_object_set_new (m, key, json_deep_copy (obj));
+            json_object_set_new (self->svcs, key, json_deep_copy (obj));
         else
-            json_object_del (m, key);
+            json_object_del (self->svcs, key);
     } else if (!strcmp (kind, "EndpointSlice")) {
         /* the label's key has dots: read it directly, not through a tv_get path */
         const char *svc = json_string_value (json_object_get (tv_get (obj, "metadata.labels"), "kubernetes.io/service-name"));

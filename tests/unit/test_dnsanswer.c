@@ -675,6 +675,49 @@ test_cache_malformed (void **state)
     dns_view_destroy (&view);
 }
 
+/* The SOA serial of the view (it moves on every change of what answers read). */
+static long
+soa_serial (void)
+{
+    ldns_pkt *r = ask ("cluster.local.", LDNS_RR_TYPE_SOA);
+    char *an = section (r, LDNS_SECTION_ANSWER);
+    const char *p = strstr (an, "hostmaster.cluster.local. ");
+    long serial = p ? strtol (p + strlen ("hostmaster.cluster.local. "), NULL, 10) : -1;
+    free (an);
+    ldns_pkt_free (r);
+    return serial;
+}
+
+/* A pod update that changes nothing DNS reads (binding, conditions, labels) is not a change of
+ * the view; a new podIP or hostname is, and is answered. */
+static void
+test_pod_updates (void **state)
+{
+    (void) state;
+    cluster ();
+    long s0 = soa_serial ();
+    assert_true (s0 > 0);
+    load ("Pod", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\",\"namespace\":\"default\","
+                 "\"labels\":{\"a\":\"b\"}},\"spec\":{\"hostname\":\"h1\",\"subdomain\":\"sub\",\"nodeName\":\"n1\","
+                 "\"containers\":[]},\"status\":{\"podIP\":\"10.244.9.9\",\"phase\":\"Running\"}}");
+    assert_int_equal (soa_serial (), s0);
+    expect (ask ("h1.sub.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.244.9.9", NULL);
+    load ("Pod", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\",\"namespace\":\"default\"},"
+                 "\"spec\":{\"hostname\":\"h1\",\"subdomain\":\"sub\",\"containers\":[]},\"status\":{\"podIP\":\"10.244.9.10\"}}");
+    assert_true (soa_serial () != s0);
+    expect (ask ("h1.sub.default.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, 1, "10.244.9.10", NULL);
+    expect (ask ("10.9.244.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), LDNS_RCODE_NOERROR, 1, "PTR\t10-244-9-10.default.pod.cluster.local.", NULL);
+    /* removing it is a change; removing it again is not */
+    json_t *p = json_pack ("{s:{s:s,s:s}}", "metadata", "name", "p1", "namespace", "default");
+    dns_view_remove (view, "Pod", p);
+    long s1 = soa_serial ();
+    assert_true (s1 != s0);
+    dns_view_remove (view, "Pod", p);
+    assert_int_equal (soa_serial (), s1);
+    json_decref (p);
+    dns_view_destroy (&view);
+}
+
 int
 main (void)
 {
@@ -682,7 +725,7 @@ main (void)
         cmocka_unit_test (test_service_a), cmocka_unit_test (test_srv),      cmocka_unit_test (test_ptr),
         cmocka_unit_test (test_nxdomain_nodata), cmocka_unit_test (test_truncation), cmocka_unit_test (test_malformed),
         cmocka_unit_test (test_cache_identical), cmocka_unit_test (test_cache_invalidation), cmocka_unit_test (test_cache_sizes),
-        cmocka_unit_test (test_cache_malformed),
+        cmocka_unit_test (test_cache_malformed), cmocka_unit_test (test_pod_updates),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
