@@ -201,7 +201,28 @@ typedef struct {
     int self_match; /* the pod matches all its own required affinity terms */
     centry_t *held; /* maps and terms belong to this cache entry (else to the state) */
     uint64_t version; /* of held, when taken */
+    /* the topology keys of MAP_EXISTING_ANTI's positive pairs (the map's own strings), so Filter
+     * looks up the node's value of each (usually one: kubernetes.io/hostname) instead of every
+     * label of the node; anti_keys_all: too many to list, walk the labels */
+    const char *anti_keys[8];
+    int nanti_keys, anti_keys_all;
 } pf_state_t;
+
+static void
+collect_anti_key (void *arg, const char *key, const char *value, int64_t n)
+{
+    (void) value;
+    pf_state_t *s = arg;
+    if (n <= 0 || s->anti_keys_all)
+        return;
+    for (int i = 0; i < s->nanti_keys; i++)
+        if (!strcmp (s->anti_keys[i], key))
+            return;
+    if (s->nanti_keys == (int) (sizeof s->anti_keys / sizeof s->anti_keys[0]))
+        s->anti_keys_all = 1;
+    else
+        s->anti_keys[s->nanti_keys++] = key;
+}
 
 static void
 pf_state_free (void *p)
@@ -452,6 +473,8 @@ pre_filter (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
         pf_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
+    if (tpcount_positive (s->maps[MAP_EXISTING_ANTI]))
+        tpcount_each (s->maps[MAP_EXISTING_ANTI], collect_anti_key, s);
     h->write (cs, IPA_PREFILTER_KEY, s, pf_state_free);
     return TR_SCHED_OK;
 }
@@ -492,6 +515,14 @@ satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
 {
     if (tpcount_positive (s->maps[MAP_EXISTING_ANTI]) == 0)
         return 1;
+    if (!s->anti_keys_all) {
+        for (int i = 0; i < s->nanti_keys; i++) {
+            const char *v = node_label (node, s->anti_keys[i]);
+            if (v && tpcount_get (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], v, NULL) > 0)
+                return 0;
+        }
+        return 1;
+    }
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *) node->labels, k, v) {
