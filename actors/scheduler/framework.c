@@ -412,6 +412,30 @@ static const tr_sched_host_t host = {
     .namespace_labels = h_namespace_labels,
 };
 
+static const tr_sched_node_t *
+senv_node (void *arg, const char *name)
+{
+    return snap_node (arg, name);
+}
+
+static int
+senv_assume (void *arg, const tr_sched_pod_t *pod, const char *node)
+{
+    return snap_assume (arg, pod->obj, node);
+}
+
+static void
+senv_forget (void *arg, const tr_sched_pod_t *pod)
+{
+    snap_forget (arg, pod->uid);
+}
+
+void
+fw_env_of_snapshot (fw_env_t *env, sched_snap_t *snap)
+{
+    *env = (fw_env_t) {snap_view (snap), senv_node, senv_assume, senv_forget, snap};
+}
+
 const tr_sched_host_t *
 fw_host (void)
 {

@@ -71,6 +71,11 @@ typedef struct {
     void *arg;
 } fw_env_t;
 
+struct sched_snap;
+/* The environment of a cycle on a scheduler snapshot (actors/scheduler/snapshot.h): its view,
+ * its node lookup, assume and forget on it. */
+void fw_env_of_snapshot (fw_env_t *env, struct sched_snap *snap);
+
 /* The nominator (Kubernetes' PodNominator), for fw_schedule_nominated. */
 typedef struct {
     /* The pending pods nominated to node (status.nominatedNodeName, or a preemption of this

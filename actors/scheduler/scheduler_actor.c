@@ -330,28 +330,10 @@ ns_labels_of (void *arg, const char *ns)
 
 /* ---- the environment a cycle runs in ------------------------------------------------------ */
 
-static const tr_sched_node_t *
-env_node (void *arg, const char *name)
-{
-    return snap_node (((sch_t *) arg)->snap, name);
-}
-
-static int
-env_assume (void *arg, const tr_sched_pod_t *pod, const char *node)
-{
-    return snap_assume (((sch_t *) arg)->snap, pod->obj, node);
-}
-
-static void
-env_forget (void *arg, const tr_sched_pod_t *pod)
-{
-    snap_forget (((sch_t *) arg)->snap, pod->uid);
-}
-
 static void
 env_of (sch_t *s, fw_env_t *env)
 {
-    *env = (fw_env_t) {snap_view (s->snap), env_node, env_assume, env_forget, s};
+    fw_env_of_snapshot (env, s->snap);
 }
 
 /* ---- bindings and reports ----------------------------------------------------------------- */

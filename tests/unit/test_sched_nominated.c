@@ -47,21 +47,6 @@ typedef struct {
     const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
 } env_t;
 
-static const tr_sched_node_t *
-e_node (void *arg, const char *name)
-{
-    return snap_node (((env_t *) arg)->snap, name);
-}
-static int
-e_assume (void *arg, const tr_sched_pod_t *p, const char *n)
-{
-    return snap_assume (((env_t *) arg)->snap, p->obj, n);
-}
-static void
-e_forget (void *arg, const tr_sched_pod_t *p)
-{
-    snap_forget (((env_t *) arg)->snap, p->uid);
-}
 static size_t
 e_nominated (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
 {
@@ -127,7 +112,8 @@ bind_pod (env_t *e, json_t *p)
 static void
 cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
 {
-    fw_env_t env = {snap_view (e->snap), e_node, e_assume, e_forget, e};
+    fw_env_t env;
+    fw_env_of_snapshot (&env, e->snap);
     fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating};
     fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
     if (r->outcome == FW_SCHEDULED)
@@ -223,7 +209,8 @@ nominated_node_first (void **state)
         assert_int_equal (r.evaluated, 1);
     }
     /* status.nominatedNodeName is read when the nominator has no callback for it */
-    fw_env_t env = {snap_view (e.snap), e_node, e_assume, e_forget, &e};
+    fw_env_t env;
+    fw_env_of_snapshot (&env, e.snap);
     tv_set (po, "status.nominatedNodeName", json_string ("n1"));
     fw_schedule (e.prof, &env, &p, &r);
     assert_string_equal (r.node, "n1");

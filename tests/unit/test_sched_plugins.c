@@ -37,27 +37,13 @@ typedef struct {
     fw_profile_t *prof;
 } env_t;
 
-static const tr_sched_node_t *
-e_node (void *arg, const char *name)
-{
-    return snap_node (((env_t *) arg)->snap, name);
-}
-static int
-e_assume (void *arg, const tr_sched_pod_t *p, const char *n)
-{
-    return snap_assume (((env_t *) arg)->snap, p->obj, n);
-}
-static void
-e_forget (void *arg, const tr_sched_pod_t *p)
-{
-    snap_forget (((env_t *) arg)->snap, p->uid);
-}
 
 /* Schedules obj; returns 0 and the node in chosen, or -1 and the message in why. */
 static int
 schedule (env_t *e, json_t *obj, char *chosen, size_t clen, char *why, size_t wlen)
 {
-    fw_env_t env = {snap_view (e->snap), e_node, e_assume, e_forget, e};
+    fw_env_t env;
+    fw_env_of_snapshot (&env, e->snap);
     tr_sched_pod_t p;
     assert_int_equal (snap_pod_fill (&p, obj), 0);
     fw_result_t r;
