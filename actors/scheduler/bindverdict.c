@@ -22,7 +22,10 @@ bind_verdict_reply (int code)
 bind_verdict_t
 bind_verdict_readback (int code, const char *node, int deleting, const char *want)
 {
-    if (unknown_outcome (code))
+    /* a read that timed out is read again; Unavailable (the server switched once more, or the
+     * actor is stopping: its host fails what is pending) gives the pod back to the queue, so a
+     * stopping scheduler's read-backs end */
+    if (code == TR_TIMEOUT)
         return BIND_RECHECK;
     if (code == TR_NOT_FOUND)
         return BIND_FORGET;

@@ -19,7 +19,8 @@ typedef enum {
 /* The answer to the binding itself (code: a tr_code_t). */
 bind_verdict_t bind_verdict_reply (int code);
 /* The answer to the read-back: code, and the pod's spec.nodeName ("" or NULL: unbound) and
- * whether it is being deleted; want: the node it was assumed on. */
+ * whether it is being deleted; want: the node it was assumed on. A read-back that timed out is
+ * read again; one answered Unavailable (the actor stopping) is not. */
 bind_verdict_t bind_verdict_readback (int code, const char *node, int deleting, const char *want);
 
 #endif

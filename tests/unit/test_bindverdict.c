@@ -37,6 +37,8 @@ readback (void **state)
     assert_int_equal (bind_verdict_readback (TR_OK, "n2", 0, "n1"), BIND_FORGET);
     /* the read-back was lost too: read again */
     assert_int_equal (bind_verdict_readback (TR_TIMEOUT, NULL, 0, "n1"), BIND_RECHECK);
+    /* Unavailable: the actor is stopping (its host fails every pending request): no new read */
+    assert_int_equal (bind_verdict_readback (TR_UNAVAILABLE, NULL, 0, "n1"), BIND_REQUEUE);
     assert_int_equal (bind_verdict_readback (TR_FORBIDDEN, NULL, 0, "n1"), BIND_REQUEUE);
 }
 
