@@ -191,6 +191,15 @@ ag_on_removed (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 
+/* TR_OK with a body made for it (troupe_reply borrows its body) */
+static int
+reply_owned (troupe_ctx_t *ctx, const tr_env_t *msg, json_t *body)
+{
+    int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
+    json_decref (body);
+    return rc;
+}
+
 int
 ag_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
 {
@@ -261,13 +270,12 @@ ag_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
             if (rfd >= 0)
                 close (rfd);
             if (fd < 0)
-                return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:I,s:I}", "data", "", "offset", off, "file", was),
-                                     NULL);
+                return reply_owned (ctx, msg, json_pack ("{s:s,s:I,s:I}", "data", "", "offset", off, "file", was));
             off = 0;
         }
     }
     if (fd < 0)
-        return troupe_reply (ctx, msg, TR_OK, json_pack ("{s:s,s:i}", "data", "", "offset", 0), NULL);
+        return reply_owned (ctx, msg, json_pack ("{s:s,s:i}", "data", "", "offset", 0));
     json_int_t tail = tv_int (msg->opts, "tailLines", -1);
     if (off < 0 && tail >= 0) {
         /* walk back tail newlines from the end (bounded by limit) */
@@ -310,7 +318,5 @@ ag_message (void *self, troupe_ctx_t *ctx, const tr_env_t *msg)
     json_t *body = json_pack ("{s:o,s:I,s:s,s:I}", "data", data, "offset", off + (json_int_t) got, "container", container,
                               "file", (json_int_t) st.st_ino);
     free (buf);
-    int rc = troupe_reply (ctx, msg, TR_OK, body, NULL);
-    json_decref (body);
-    return rc;
+    return reply_owned (ctx, msg, body);
 }
