@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define REQUEST_TIMEOUT_MS 10000
+#define BACKLOG_WAIT_FACTOR 6
 #define PING_EVERY_MS 2000
 #define WATCH_CREDIT 1024
 #define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
@@ -37,6 +38,8 @@ typedef struct {
     size_t wire_len;
     int sent;                     /* windowed: counted in ctx->inflight */
     int64_t resend_at;            /* windowed, refused with TooManyRequests: sent again then */
+    int timeout_ms;               /* windowed: the deadline once sent (first send + this) */
+    int ever_sent;                /* windowed: sent at least once (the deadline counts from then) */
 } pending_t;
 
 struct troupe_peer {
@@ -103,6 +106,7 @@ struct tr_host {
     char node_name[256];
     char data_dir[512];
     uint64_t fence;
+    int request_timeout_ms;
     slot_t slots[MAX_ACTORS];
     int n;
 };
@@ -193,6 +197,10 @@ window_pump (troupe_ctx_t *ctx)
                 break;
             p->sent = 1;
             ctx->inflight++;
+            if (!p->ever_sent) { /* the broker's time to answer starts now, not in the backlog */
+                p->ever_sent = 1;
+                p->deadline = zclock_mono () + p->timeout_ms;
+            }
         }
         zlistx_delete (ctx->backlog, zlistx_cursor (ctx->backlog));
     }
@@ -230,7 +238,10 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         p->list_for = inf;
         p->wire = wire;
         p->wire_len = wire_len;
-        p->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
+        /* as client-go: the timeout is the request's, from its send; the wait for room in the
+         * window (an actor sending faster than the broker answers) is bounded apart, longer */
+        p->timeout_ms = timeout_ms > 0 ? timeout_ms : ctx->host->request_timeout_ms;
+        p->deadline = zclock_mono () + (int64_t) BACKLOG_WAIT_FACTOR * p->timeout_ms;
         char k[24];
         pending_key (k, req->id);
         zhashx_insert (ctx->pending, k, p);
@@ -245,7 +256,7 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         p->list_for = inf;
         p->is_watch = is_watch;
         p->to_peer = sock != ctx->dealer;
-        p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : REQUEST_TIMEOUT_MS);
+        p->deadline = is_watch ? INT64_MAX : zclock_mono () + (timeout_ms > 0 ? timeout_ms : ctx->host->request_timeout_ms);
         char k[24];
         pending_key (k, req->id);
         zhashx_insert (ctx->pending, k, p);
@@ -495,7 +506,7 @@ informer_list_page (troupe_informer_t *inf, const char *cont)
     if (cont)
         json_object_set_new (req.opts, "continue", json_string (cont));
     inf->listing = 1;
-    send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, REQUEST_TIMEOUT_MS);
+    send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, 0);
     tr_env_clear (&req);
 }
 
@@ -920,7 +931,15 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
         t.id = strtoull (k, NULL, 10);
         t.verb = TR_VERB_REPLY;
         t.code = TR_TIMEOUT;
-        t.msg = "request timed out: broker not answering";
+        char why[200];
+        if (p->wire && !p->ever_sent)
+            snprintf (why, sizeof why,
+                      "request timed out: it waited %d s for room in this client's window (%d in flight, %zu waiting): "
+                      "the broker answers slower than this actor sends",
+                      BACKLOG_WAIT_FACTOR * p->timeout_ms / 1000, ctx->inflight, zlistx_size (ctx->backlog));
+        else
+            snprintf (why, sizeof why, "request timed out: broker not answering");
+        t.msg = why;
         window_release (ctx, p);
         if (p->list_for)
             p->list_for->listing = 0; /* relisted below once the broker answers again */
@@ -1073,6 +1092,7 @@ tr_host_new (const tr_host_opts_t *o)
     snprintf (h->node_name, sizeof h->node_name, "%s", o->node_name ? o->node_name : "");
     snprintf (h->data_dir, sizeof h->data_dir, "%s", o->data_dir ? o->data_dir : "");
     h->fence = o->fence;
+    h->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : REQUEST_TIMEOUT_MS;
     return h;
 }
 

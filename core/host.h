@@ -20,6 +20,8 @@ typedef struct {
     const char *data_dir;   /* troupe_data_dir() */
     uint64_t fence;         /* != 0: every request to the broker carries opts.fence (a Raft term):
                              * the leader's controllers, whose writes must not land in a later term */
+    int request_timeout_ms; /* 0: 10 s. A request's time from its send to its answer; one waiting
+                             * in the actor's window (not sent yet) waits up to 6 times that */
 } tr_host_opts_t;
 
 tr_host_t *tr_host_new (const tr_host_opts_t *opts);
