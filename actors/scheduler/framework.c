@@ -25,6 +25,21 @@ typedef struct {
     int64_t weight;
 } inst_t;
 
+typedef struct {
+    const tr_sched_node_t *node;
+    const tr_sched_pod_t *pod;
+    size_t seq; /* the nominator's order, kept among a node's pods */
+} nom_ent_t;
+
+/* (see nomix_build) */
+struct nomcache {
+    uint64_t version; /* the nominator's when built; 0: rebuilt every cycle */
+    nom_ent_t *e;
+    size_t n, cap;
+    int32_t max_priority;
+    tr_sched_cycle_t *cs; /* while building: node names resolved in this cycle's snapshot */
+};
+
 struct fw_profile {
     char *name;
     int pct;
@@ -40,6 +55,7 @@ struct fw_profile {
     void *now_arg;
     const json_t *(*ns_labels) (void *arg, const char *ns);
     void *ns_arg;
+    struct nomcache nomc;     /* the nominations' index (see nomix_build) */
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -493,6 +509,7 @@ fw_profile_destroy (fw_profile_t **pp)
     for (size_t i = 0; i < p->nwait; i++)
         waiter_free (p->wait[i]);
     free (p->wait);
+    free (p->nomc.e);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -817,21 +834,114 @@ res_plus (tr_sched_res_t *r, const tr_sched_res_t *x)
 
 #define MAX_NOMINATED 256
 
-const tr_sched_node_t *
-fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const tr_sched_node_t *node, tr_sched_node_t *tmp,
-                   const tr_sched_pod_t ***buf)
+/* The nominations, read from the nominator into an index sorted by node (a node's are found by
+ * a binary search), kept by the profile while the nominator's version stays the same (its
+ * pointers stay valid that long: the nominator bumps it when a nominated pod or a node changes).
+ * A cycle counts those of priority >= its pod's, not itself (Kubernetes' addNominatedPods), and
+ * skips the lookups when none can count. */
+typedef struct {
+    const fw_nominator_t *env; /* asked node by node when it has no each () */
+    const struct nomcache *c;  /* the index, when the nominator has each () */
+    int any;                   /* some nomination may count for pod */
+    const tr_sched_pod_t *pod;
+} nomix_t;
+
+static int
+counts_for (const tr_sched_pod_t *q, const tr_sched_pod_t *pod)
 {
+    return q && q->priority >= pod->priority && q != pod && !(q->uid && pod->uid && !strcmp (q->uid, pod->uid));
+}
+
+static void
+nomc_add (void *ctx, const char *node, const tr_sched_pod_t *q)
+{
+    struct nomcache *c = ctx;
+    if (!node || !q)
+        return;
+    const tr_sched_node_t *nd = h_node (c->cs, node);
+    if (!nd)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        nom_ent_t *e = realloc (c->e, cap * sizeof *e);
+        if (!e)
+            return;
+        c->e = e;
+        c->cap = cap;
+    }
+    c->e[c->n] = (nom_ent_t) {nd, q, c->n};
+    c->n++;
+    if (q->priority > c->max_priority)
+        c->max_priority = q->priority;
+}
+
+static int
+nom_ent_cmp (const void *a, const void *b)
+{
+    const nom_ent_t *x = a, *y = b;
+    uintptr_t p = (uintptr_t) x->node, q = (uintptr_t) y->node;
+    if (p != q)
+        return p < q ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    memset (ix, 0, sizeof *ix);
+    ix->env = env;
+    ix->pod = pod;
+    if (!env || !env->each)
+        return;
+    struct nomcache *c = &p->nomc;
+    if (!env->version || env->version != c->version) {
+        c->n = 0;
+        c->max_priority = INT32_MIN;
+        c->cs = cs;
+        env->each (env->arg, nomc_add, c);
+        c->cs = NULL;
+        if (c->n > 1)
+            qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        c->version = env->version;
+    }
+    ix->c = c;
+    ix->any = c->n && c->max_priority >= pod->priority;
+}
+
+/* node with the nominated pods that count for pod added (tmp, *buf to free), or node itself */
+static const tr_sched_node_t *
+with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_node_t *node, tr_sched_node_t *tmp,
+                const tr_sched_pod_t ***buf)
+{
+    const fw_nominator_t *env = ix->env;
     *buf = NULL;
-    if (!env || !env->nominated)
-        return node;
     const tr_sched_pod_t *nom[MAX_NOMINATED];
-    size_t n = env->nominated (env->arg, node->name, nom, MAX_NOMINATED), k = 0;
-    if (n > MAX_NOMINATED)
-        n = MAX_NOMINATED;
-    for (size_t i = 0; i < n; i++)
-        if (nom[i] && nom[i]->priority >= pod->priority && nom[i] != pod &&
-            !(nom[i]->uid && pod->uid && !strcmp (nom[i]->uid, pod->uid)))
-            nom[k++] = nom[i];
+    size_t k = 0;
+    if (ix->c) {
+        if (!ix->any)
+            return node;
+        const nom_ent_t *e = ix->c->e;
+        size_t lo = 0, hi = ix->c->n; /* the first entry of node */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if ((uintptr_t) e[mid].node < (uintptr_t) node)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < ix->c->n && e[lo].node == node && k < MAX_NOMINATED; lo++)
+            if (counts_for (e[lo].pod, pod))
+                nom[k++] = e[lo].pod;
+    } else {
+        if (!env || !env->nominated)
+            return node;
+        size_t n = env->nominated (env->arg, node->name, nom, MAX_NOMINATED);
+        if (n > MAX_NOMINATED)
+            n = MAX_NOMINATED;
+        for (size_t i = 0; i < n; i++)
+            if (counts_for (nom[i], pod))
+                nom[k++] = nom[i];
+    }
     if (!k)
         return node;
     const tr_sched_pod_t **pods = malloc ((node->npods + k) * sizeof *pods);
@@ -854,15 +964,23 @@ fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const t
     return tmp;
 }
 
+const tr_sched_node_t *
+fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const tr_sched_node_t *node, tr_sched_node_t *tmp,
+                   const tr_sched_pod_t ***buf)
+{
+    nomix_t ix = {.env = env};
+    return with_nominated (&ix, pod, node, tmp, buf);
+}
+
 /* Filter plugins on one node (with its nominated pods): 1 fits, 0 not (*st, *rejected), -1 error. */
 static int
-filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const fw_nominator_t *env, const tr_sched_pod_t *pod,
+filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod,
              const tr_sched_node_t *node0, const uint8_t *skip, tr_sched_status_t *st, uint64_t *rejected,
              fw_result_t *out)
 {
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    const tr_sched_node_t *node = fw_with_nominated (env, pod, node0, &tmp, &buf);
+    const tr_sched_node_t *node = with_nominated (ix, pod, node0, &tmp, &buf);
     int ok = 1;
     for (size_t k = 0; k < p->norder[2]; k++) {
         uint8_t ii = p->order[2][k];
@@ -931,6 +1049,8 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     }
     cs_init (csp, env, p);
     csp->out = out;
+    nomix_t ix;
+    nomix_build (&ix, p, nom, csp, pod);
     const tr_sched_snapshot_t *snap = env->snap;
     size_t n = snap->nnodes;
     uint8_t skip[MAXINST] = {0};
@@ -966,7 +1086,7 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     if (nn) {
         tr_sched_status_t ignored = {0};
         uint64_t rej = 0;
-        int r = nn ? filter_node (p, csp, nom, pod, nn, skip, &ignored, &rej, out) : 0;
+        int r = nn ? filter_node (p, csp, &ix, pod, nn, skip, &ignored, &rej, out) : 0;
         if (r < 0)
             goto done;
         if (r > 0) {
@@ -980,7 +1100,7 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     for (; processed < n && nfeasible < want; processed++) {
         size_t idx = (start + processed) % n;
         const tr_sched_node_t *node = snap->nodes[idx];
-        int r = filter_node (p, csp, nom, pod, node, skip, &st[idx], &rejected, out);
+        int r = filter_node (p, csp, &ix, pod, node, skip, &st[idx], &rejected, out);
         if (r < 0)
             goto done;
         if (r > 0)
@@ -998,13 +1118,13 @@ chosen_nominated:
         tr_sched_snapshot_t nsnap;
         const tr_sched_node_t **nnodes = NULL;
         int eligible = fw_eligible_to_preempt (nom, nn, pod);
-        if (eligible && nom && nom->nominated && p->norder[3] && n) {
+        if (eligible && (ix.c ? ix.any : nom && nom->nominated) && p->norder[3] && n) {
             nnodes = malloc (n * sizeof *nnodes);
             nsnap = *snap;
             for (size_t i = 0; nnodes && i < n; i++) {
                 tr_sched_node_t tmp;
                 const tr_sched_pod_t **buf;
-                const tr_sched_node_t *x = fw_with_nominated (nom, pod, snap->nodes[i], &tmp, &buf);
+                const tr_sched_node_t *x = with_nominated (&ix, pod, snap->nodes[i], &tmp, &buf);
                 tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
                 if (copy) {
                     *copy = tmp;

@@ -89,6 +89,16 @@ typedef struct {
     /* 1 when pod (bound) is going away though its object may not say so yet (a victim whose
      * delete was sent); may be NULL: metadata.deletionTimestamp alone. */
     int (*terminating) (void *arg, const tr_sched_pod_t *pod);
+    /* Optional: calls fn for every nomination (a pending pod and the node it is nominated to).
+     * When set, a cycle reads the nominations once into an index sorted by node, instead of
+     * calling nominated () for each node it filters (thousands of lookups per cycle while many
+     * preemptors wait for their victims). */
+    void (*each) (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t *pod), void *ctx);
+    /* With each: the nominations' version. A profile keeps the index it built (with the pod
+     * and node pointers in it) while the version stays the same, so the nominator bumps it
+     * whenever a nomination, a nominated pod's object or the set of nodes changes. 0: the index
+     * is built again every cycle. */
+    uint64_t version;
 } fw_nominator_t;
 
 typedef enum {

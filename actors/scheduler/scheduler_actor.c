@@ -39,6 +39,7 @@ typedef struct {
     /* the nominator: pending pods nominated to a node by a preemption (ours, or read from
      * status.nominatedNodeName), uid → node and node → {uid: true} */
     json_t *nom, *nom_by_node;
+    uint64_t nom_version; /* bumped when a nomination, a nominated pod or the set of nodes changes */
     json_t *evicting; /* uid → true: victims whose delete we sent, until the watch shows it */
     tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     /* Scheduled Events, best effort as Kubernetes' event broadcaster (a queue of 1,000 that
@@ -120,6 +121,7 @@ unnominate (sch_t *s, const char *uid_in)
     if (set && !json_object_size (set))
         json_object_del (s->nom_by_node, node);
     json_object_del (s->nom, uid);
+    s->nom_version++;
 }
 
 static void
@@ -129,6 +131,7 @@ nominate (sch_t *s, const char *uid, const char *node)
     if (was && !strcmp (was, node))
         return;
     unnominate (s, uid);
+    s->nom_version++;
     json_object_set_new (s->nom, uid, json_string (node));
     json_t *set = json_object_get (s->nom_by_node, node);
     if (!set) {
@@ -156,6 +159,19 @@ nom_pods (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
     return n;
 }
 
+static void
+nom_each (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t *pod), void *ctx)
+{
+    sch_t *s = arg;
+    const char *uid;
+    json_t *v;
+    json_object_foreach (s->nom, uid, v) {
+        const tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, uid));
+        if (p)
+            fn (ctx, json_string_value (v), p);
+    }
+}
+
 static const char *
 nom_node (void *arg, const tr_sched_pod_t *pod)
 {
@@ -179,6 +195,8 @@ unpend (sch_t *s, const char *uid, const json_t *obj)
     (void) obj;
     if (sl)
         sq_delete (sl->q, uid);
+    if (json_object_get (s->nom, uid))
+        s->nom_version++; /* the nominations' index holds p */
     json_object_del (s->pending, uid);
     snap_pod_free (p);
 }
@@ -220,6 +238,8 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     if (!p)
         return;
     p->created_ms = prev ? prev->created_ms : troupe_now_ms ();
+    if (json_object_get (s->nom, uid))
+        s->nom_version++; /* the nominations' index holds prev */
     json_object_set_new (s->pending, uid, json_integer ((json_int_t) (intptr_t) p));
     if (!json_object_get (s->binding, uid)) {
         int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
@@ -270,6 +290,8 @@ on_node (void *self, troupe_ctx_t *ctx, const json_t *node)
     (void) ctx;
     sch_t *s = self;
     uint32_t ev = snap_node_set (s->snap, node); /* heartbeats return 0: no requeue */
+    if (ev & TR_SCHED_EV_NODE_ADD)
+        s->nom_version++; /* the nominations' index resolves node names once */
     if (ev & (TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE)) {
         tr_sched_res_t r;
         char err[200] = "";
@@ -293,6 +315,7 @@ on_node_delete (void *self, troupe_ctx_t *ctx, const json_t *node)
     sch_t *s = self;
     if (tv_str (node, "metadata.name"))
         snap_node_delete (s->snap, tv_str (node, "metadata.name"));
+    s->nom_version++; /* the nominations' index may point at it */
 }
 
 static void
@@ -348,7 +371,42 @@ typedef struct {
 static void
 ignore (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
-    (void) self, (void) ctx, (void) reply, (void) arg;
+    (void) self, (void) ctx;
+    /* status writes: the next attempt writes them again; a failure is worth a line */
+    if (reply->code != TR_OK && reply->code != TR_NOT_FOUND)
+        TR_WARN (A, "%s failed code=%s msg=\"%s\"", (const char *) arg, tr_code_name (reply->code),
+                 reply->msg ? reply->msg : "");
+}
+
+/* A victim's delete, and the pod that preempted it. */
+typedef struct {
+    char victim[128], ns[254], name[254], preemptor[128];
+} evict_t;
+
+/* The victim's delete failed (refused, or no answer in time: it may still land): the victim is
+ * no longer counted as going, and its preemptor loses the nomination and goes back to the
+ * active queue, so that its next cycle preempts again (Kubernetes: prepareCandidate's error
+ * fails the cycle). Without this a lost delete strands the preemptor and every pod nominated
+ * to the same node until the unschedulable queue's 5 minutes run out. */
+static void
+victim_deleted (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
+{
+    (void) ctx;
+    sch_t *s = self;
+    evict_t *e = arg;
+    if (reply->code != TR_OK && reply->code != TR_NOT_FOUND) {
+        TR_WARN (A, "deleting victim pod=%s/%s failed code=%s msg=\"%s\": preempting again", e->ns, e->name,
+                 tr_code_name (reply->code), reply->msg ? reply->msg : "");
+        json_object_del (s->evicting, e->victim);
+        tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, e->preemptor));
+        slot_t *sl = p ? slot_for (s, p->obj) : NULL;
+        if (p && sl && !json_object_get (s->binding, p->uid)) {
+            unnominate (s, p->uid);
+            sq_add (sl->q, p, 1, troupe_now_ms ());
+            arm (s, 5);
+        }
+    }
+    free (e);
 }
 
 static void bind_send (sch_t *s, bind_t *b, uint64_t rv);
@@ -530,7 +588,7 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
                           "lastTransitionTime", now);
     if (nominated)
         tv_set_str (req.body, "status.nominatedNodeName", nominated);
-    troupe_request (s->ctx, &req, ignore, NULL);
+    troupe_request (s->ctx, &req, ignore, "PodScheduled=False status patch");
     tr_env_clear (&req);
     if (!same)
         tr_record (s->rec, s->ctx,
@@ -550,7 +608,7 @@ patch_nominated (sch_t *s, const char *ns, const char *name, const char *node)
     snprintf (req.name, sizeof req.name, "%s", name);
     req.opts = json_pack ("{s:s}", "subresource", "status");
     req.body = json_pack ("{s:{s:o}}", "status", "nominatedNodeName", node ? json_string (node) : json_null ());
-    troupe_request (s->ctx, &req, ignore, NULL);
+    troupe_request (s->ctx, &req, ignore, "nominatedNodeName status patch");
     tr_env_clear (&req);
 }
 
@@ -610,7 +668,7 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
                                                  "reason", "PreemptionByScheduler", "message", why,
                                                  "lastTransitionTime", now));
         req.body = json_pack ("{s:{s:o}}", "status", "conditions", conds);
-        troupe_request (s->ctx, &req, ignore, NULL);
+        troupe_request (s->ctx, &req, ignore, "DisruptionTarget status patch");
         tr_env_clear (&req);
         tr_record (s->rec, s->ctx, tr_event_new (vic, "Normal", "Preempted", msg, prof, NULL, troupe_now_ms ()));
         tr_env_init (&req);
@@ -618,7 +676,14 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
         strcpy (req.kind, "Pod");
         snprintf (req.ns, sizeof req.ns, "%s", vns);
         snprintf (req.name, sizeof req.name, "%s", vname);
-        troupe_request (s->ctx, &req, ignore, NULL);
+        evict_t *ev = calloc (1, sizeof *ev);
+        if (ev) {
+            snprintf (ev->victim, sizeof ev->victim, "%s", vuid);
+            snprintf (ev->ns, sizeof ev->ns, "%s", vns);
+            snprintf (ev->name, sizeof ev->name, "%s", vname);
+            snprintf (ev->preemptor, sizeof ev->preemptor, "%s", p->uid);
+        }
+        troupe_request (s->ctx, &req, ev ? victim_deleted : ignore, ev ? (void *) ev : (void *) "victim delete");
         tr_env_clear (&req);
     }
 }
@@ -639,7 +704,7 @@ one (sch_t *s, size_t i, int64_t now)
     }
     fw_env_t env;
     env_of (s, &env);
-    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating};
+    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating, nom_each, s->nom_version};
     fw_result_t r;
     fw_schedule_nominated (sl->prof, &env, &nom, p, &r);
     switch (r.outcome) {

@@ -45,6 +45,8 @@ typedef struct {
     const char *nom_on[8];        /* and their nodes */
     size_t nnom;
     const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
+    uint64_t version;             /* the nominator's version (0: the index is built every cycle) */
+    int each_calls;
 } env_t;
 
 static size_t
@@ -72,6 +74,35 @@ e_terminating (void *arg, const tr_sched_pod_t *p)
 {
     env_t *e = arg;
     return e->terminating && !strcmp (e->terminating, p->uid);
+}
+
+/* the nominations all at once (fw_nominator_t.each): the framework's per-cycle index */
+static void
+e_each (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t *pod), void *ctx)
+{
+    env_t *e = arg;
+    e->each_calls++;
+    for (size_t i = 0; i < e->nnom; i++)
+        fn (ctx, e->nom_on[i], e->nom[i]);
+}
+
+/* every test runs twice: the framework asking node by node (no each), then with its index */
+static int g_each;
+
+static int
+by_node (void **state)
+{
+    (void) state;
+    g_each = 0;
+    return 0;
+}
+
+static int
+indexed (void **state)
+{
+    (void) state;
+    g_each = 1;
+    return 0;
 }
 
 static void
@@ -114,7 +145,7 @@ cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
 {
     fw_env_t env;
     fw_env_of_snapshot (&env, e->snap);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating, g_each ? e_each : NULL, e->version};
     fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
     if (r->outcome == FW_SCHEDULED)
         snap_forget (e->snap, p->uid);
@@ -163,7 +194,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
     const tr_sched_node_t *n1 = snap_node (e.snap, "n1");
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
     const tr_sched_node_t *v = fw_with_nominated (&nom, &l, n1, &tmp, &buf);
     assert_ptr_equal (v, &tmp);
     assert_int_equal (v->requested.milli_cpu, 2000);
@@ -303,7 +334,7 @@ no_second_preemption (void **state)
     e.nnom = 1;
     e.terminating = victim;
     const tr_sched_node_t *nn = snap_node (e.snap, on);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
     assert_int_equal (fw_eligible_to_preempt (&nom, nn, &h), 0);
     assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
     cycle (&e, &h, 1, &r);
@@ -331,14 +362,63 @@ no_second_preemption (void **state)
     env_fini (&e);
 }
 
+/* The profile keeps the nominations' index while the nominator's version holds: one each () for
+ * many cycles; a new version (a nomination changed) is read again and counts at once. */
+static void
+index_kept_while_version_holds (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    add_node (&e, "n1", "2");
+    bind_pod (&e, pod ("used", 50, "1", "n1"));
+    json_t *ho = pod ("h", 100, "1", NULL), *eo = pod ("e", 100, "1", NULL);
+    tr_sched_pod_t h, eq;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&eq, eo), 0);
+    e.version = 7;
+    fw_result_t r;
+    g_each = 1;
+    for (int i = 0; i < 3; i++) { /* nothing nominated: eq fits */
+        cycle (&e, &eq, 1, &r);
+        assert_int_equal (r.outcome, FW_SCHEDULED);
+        json_decref (r.preempt);
+    }
+    assert_int_equal (e.each_calls, 1);
+    e.nom[0] = &h; /* H nominated to n1: a new version */
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    e.version = 8;
+    for (int i = 0; i < 3; i++) { /* H's room counts: eq no longer fits */
+        cycle (&e, &eq, 1, &r);
+        assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+        json_decref (r.preempt);
+    }
+    assert_int_equal (e.each_calls, 2);
+    e.version = 0; /* unversioned: read every cycle */
+    cycle (&e, &eq, 1, &r);
+    json_decref (r.preempt);
+    cycle (&e, &eq, 1, &r);
+    json_decref (r.preempt);
+    assert_int_equal (e.each_calls, 4);
+    json_decref (ho);
+    json_decref (eo);
+    env_fini (&e);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (nominated_pods_count_for_lower_and_equal),
-        cmocka_unit_test (nominated_node_first),
-        cmocka_unit_test (preemption_sees_nominated),
-        cmocka_unit_test (no_second_preemption),
+        cmocka_unit_test_setup (nominated_pods_count_for_lower_and_equal, by_node),
+        cmocka_unit_test_setup (nominated_node_first, by_node),
+        cmocka_unit_test_setup (preemption_sees_nominated, by_node),
+        cmocka_unit_test_setup (no_second_preemption, by_node),
+        cmocka_unit_test_setup (nominated_pods_count_for_lower_and_equal, indexed),
+        cmocka_unit_test_setup (nominated_node_first, indexed),
+        cmocka_unit_test_setup (preemption_sees_nominated, indexed),
+        cmocka_unit_test_setup (no_second_preemption, indexed),
+        cmocka_unit_test (index_kept_while_version_holds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
