@@ -5,7 +5,8 @@
 #   is evicted, it is not nominated;
 # - a low-priority pod waits (nothing of lower priority to evict);
 # - a high-priority pod: status.nominatedNodeName set (seen on the watch), exactly one victim on
-#   that node marked DisruptionTarget (PreemptionByScheduler) and deleted, a Preempted Event on it
+#   that node marked DisruptionTarget (PreemptionByScheduler; its PodScheduled and Ready conditions
+#   kept: a strategic merge patch) and deleted, a Preempted Event on it
 #   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node; the freed
 #   room is not taken by the waiting low pod nor by the Never pod of equal priority (the
 #   nominated pod counts there), which both stay Pending;
@@ -94,7 +95,14 @@ pass "the high pod preempted exactly one low pod ($V) and is bound to its node $
 kill "$WATCH" 2>/dev/null
 grep -Eq "\"nominatedNodeName\": ?\"$HNODE\"" "$T/watch.out" || fail "status.nominatedNodeName=$HNODE never seen on the watch ($(grep -c . "$T/watch.out") lines)"
 grep -q '"PreemptionByScheduler"' "$T/watch.out" || fail "no DisruptionTarget condition (PreemptionByScheduler) seen on the victim"
-pass "status.nominatedNodeName=$HNODE written before the binding; the victim marked DisruptionTarget/PreemptionByScheduler"
+# the scheduler's status write is a strategic merge patch carrying only DisruptionTarget: the
+# conditions the binding (PodScheduled) and the node (Ready) wrote on the victim stay beside it
+vconds=$(jq -c --arg v "$V" '.. | objects | select(.kind? == "Pod" and .metadata.name? == $v)
+  | select(any(.status.conditions[]?; .type == "DisruptionTarget")) | [.status.conditions[] | .type + "=" + .status] | sort' "$T/watch.out" | head -1)
+for c in DisruptionTarget=True PodScheduled=True Ready=True; do
+  echo "$vconds" | grep -q "\"$c\"" || fail "victim $V with DisruptionTarget lacks $c: ${vconds:-never seen}"
+done
+pass "status.nominatedNodeName=$HNODE written before the binding; the victim marked DisruptionTarget/PreemptionByScheduler, its other conditions kept ($vconds)"
 
 evs() { tro get events -o json; }
 pre_ev() { evs | jq -e --arg v "$V" --arg m "Preempted by pod $HUID on node $HNODE" '[.items[] | select(.reason=="Preempted" and .involvedObject.name==$v and .message==$m and .type=="Normal")] | length == 1' >/dev/null; }
