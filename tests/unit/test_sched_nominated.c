@@ -147,7 +147,8 @@ nominated_pods_count_for_lower_and_equal (void **state)
     /* with it: H's request counts on n1 for lower and equal priorities */
     cycle (&e, &l, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                                    "1 No preemption victims found for incoming pod..");
     assert_null (r.preempt); /* nothing of lower priority than l to evict */
     cycle (&e, &eq, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
@@ -241,7 +242,7 @@ preemption_sees_nominated (void **state)
     fw_result_t r;
     cycle (&e, &h1, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu."); /* nominated: no PostFilter message */
     assert_non_null (r.preempt);
     assert_string_equal (tv_str (r.preempt, "node"), "n1");
     assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 1);
@@ -308,7 +309,9 @@ no_second_preemption (void **state)
     assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
     cycle (&e, &h, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_null (r.preempt); /* not eligible: PostFilter not run */
+    assert_null (r.preempt); /* not eligible: PostFilter not run, its answer given */
+    if (!strstr (r.message, ". preemption: not eligible due to a terminating pod on the nominated node.."))
+        fail_msg ("message: %s", r.message);
     /* without the nominator's knowledge it would preempt on the other node */
     e.terminating = NULL;
     cycle (&e, &h, 1, &r);
