@@ -6,9 +6,7 @@
 # a configuration that is not a KubeSchedulerConfiguration stops `up` at once.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-schedprof-$$"
-SO="${TROUPE_BUILD:-$(dirname "$TROUPE")}/libsched-nodenameprefix.so"
-[ -f "$SO" ] || skip "example plugin not built: $SO"
-printf 'nodeName: e2e-sched\nlogLevel: info\ndefaultRuntime: process\n' >"$T/troupe.yaml"
+need_sched_plugin nodenameprefix
 # (not "<<Y": test_fields validates those here-documents as API objects)
 cat >"$T/sched.yaml" <<CFG
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -35,13 +33,12 @@ profiles:
       enabled: [{name: NoSuchPlugin}]
 CFG
 printf 'apiVersion: v1\nkind: Pod\n' >"$T/notsched.yaml"
+node_config e2e-sched
 OUT=$(cd "$T" && timeout 20 "$TROUPE" up --config "$T/troupe.yaml" --scheduler-config "$T/notsched.yaml" 2>&1) && fail "up with a bad scheduler config started"
 echo "$OUT" | grep -q 'not a kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration' || fail "bad scheduler config: unclear: $OUT"
 pass "a file that is not a KubeSchedulerConfiguration stops up"
 
-( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" --scheduler-config "$T/sched.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
-wait_for 30 tro get nodes e2e-sched || fail "no API/node after 30 s"
-wait_for 30 sh -c "'$TROUPE' get nodes -o json | jq -e '.items[0].status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node not Ready"
+up_with_scheduler_config e2e-sched "$T/sched.yaml"
 grep -q 'profile broken-scheduler: profiles\[3\].plugins.filter: unknown plugin \\"NoSuchPlugin\\"\|profile broken-scheduler: profiles\[3\].plugins.filter: unknown plugin "NoSuchPlugin"' "$T/up.log" || fail "the broken profile's error not logged"
 pass "a profile with an unknown plugin is refused and logged"
 

@@ -107,6 +107,20 @@ bind_pod (env_t *e, json_t *p)
     json_decref (p);
 }
 
+/* env_init with one node n1 of cpu cpus, holding the bound pods given (pod objects, stolen; the
+ * list ends with NULL). */
+static void
+env_on_n1 (env_t *e, const char *cpu, ...)
+{
+    env_init (e);
+    add_node (e, "n1", cpu);
+    va_list ap;
+    va_start (ap, cpu);
+    for (json_t *p; (p = va_arg (ap, json_t *));)
+        bind_pod (e, p);
+    va_end (ap);
+}
+
 /* One cycle with (nominator 1) or without the nominator; the result in r (r->preempt released
  * by the caller). The chosen node is forgotten again so that the snapshot stays as it was. */
 static void
@@ -126,9 +140,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
 {
     (void) state;
     env_t e;
-    env_init (&e);
-    add_node (&e, "n1", "2");
-    bind_pod (&e, pod ("used", 50, "1", "n1"));
+    env_on_n1 (&e, "2", pod ("used", 50, "1", "n1"), NULL);
     json_t *ho = pod ("h", 100, "1", NULL), *lo = pod ("l", 10, "1", NULL), *eo = pod ("e", 100, "1", NULL),
            *xo = pod ("x", 1000, "1", NULL);
     tr_sched_pod_t h, l, eq, x;
@@ -231,10 +243,7 @@ preemption_sees_nominated (void **state)
 {
     (void) state;
     env_t e;
-    env_init (&e);
-    add_node (&e, "n1", "2");
-    bind_pod (&e, pod ("low1", 1, "1", "n1"));
-    bind_pod (&e, pod ("low2", 1, "1", "n1"));
+    env_on_n1 (&e, "2", pod ("low1", 1, "1", "n1"), pod ("low2", 1, "1", "n1"), NULL);
     json_t *h1o = pod ("h1", 100, "1", NULL), *h2o = pod ("h2", 100, "1", NULL);
     tr_sched_pod_t h1, h2;
     assert_int_equal (snap_pod_fill (&h1, h1o), 0);
