@@ -531,6 +531,18 @@ bk_h_patch (rq_t *r)
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "patch: body must be a merge-patch object");
         return;
     }
+    /* opts.patchType: "merge" (RFC 7386, the default, kubectl's --type merge) or "strategic"
+     * (status conditions merge by type, as the Kubernetes scheduler and kubelet write them) */
+    const json_t *pt = json_object_get (r->req->opts, "patchType");
+    const char *type = json_is_string (pt) ? json_string_value (pt) : "merge";
+    int strategic = !strcmp (type, "strategic");
+    if (pt && (!json_is_string (pt) || (!strategic && strcmp (type, "merge")))) {
+        char *shown = json_dumps (pt, JSON_ENCODE_ANY | JSON_COMPACT);
+        bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0,
+                  "patch: unsupported patchType %s (want \"merge\" or \"strategic\")", shown ? shown : "?");
+        free (shown);
+        return;
+    }
     imm_sub_t sub = write_subresource (r, 0);
     if (sub == IMM_SUB_UNKNOWN)
         return;
@@ -545,7 +557,10 @@ bk_h_patch (rq_t *r)
             return;
     } else {
         json_t *merged = json_deep_copy (cur);
-        tv_merge_patch (merged, body);
+        if (strategic)
+            tv_strategic_patch (merged, body);
+        else
+            tv_merge_patch (merged, body);
         next = immutable_prepare (cur, merged, sub);
         json_decref (merged);
     }

@@ -434,11 +434,56 @@ tv_obj (json_t *obj, const char *path)
     return tv_get (obj, path);
 }
 
-int
-tv_merge_patch (json_t *target, const json_t *patch)
+/* One merge of patch into the map target; strategic: the "conditions" lists merge by type. */
+static void
+merge_maps (json_t *target, const json_t *patch, int strategic);
+
+/* The element of list whose "type" is type, or NULL. */
+static json_t *
+by_type (const json_t *list, const char *type)
 {
-    if (!json_is_object (target) || !json_is_object (patch))
-        return -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach (list, i, e) {
+        const char *t = tv_str (e, "type");
+        if (t && !strcmp (t, type))
+            return e;
+    }
+    return NULL;
+}
+
+/* A copy of patch's value pv for a key the target lacks (or holds as another type): a map is
+ * merged into a fresh map, so its nulls vanish, as RFC 7386 says. */
+static json_t *
+fresh_value (const json_t *pv, int strategic)
+{
+    if (!json_is_object (pv))
+        return json_deep_copy (pv);
+    json_t *fresh = json_object ();
+    merge_maps (fresh, pv, strategic);
+    return fresh;
+}
+
+/* The list cur (in place) merged with the patch's list by each element's "type"; two patch
+ * elements of one type merge in turn, as into an existing one. */
+static void
+merge_conditions (json_t *cur, const json_t *patch)
+{
+    size_t i;
+    json_t *pe;
+    json_array_foreach (patch, i, pe) {
+        const char *t = tv_str (pe, "type");
+        json_t *e = t ? by_type (cur, t) : NULL;
+        if (e && json_is_object (pe))
+            merge_maps (e, pe, 1);
+        else
+            json_array_append_new (cur, fresh_value (pe, 1));
+    }
+}
+
+static void
+merge_maps (json_t *target, const json_t *patch, int strategic)
+{
     const char *k;
     json_t *pv;
     json_object_foreach ((json_t *) patch, k, pv) {
@@ -446,13 +491,32 @@ tv_merge_patch (json_t *target, const json_t *patch)
         if (json_is_null (pv))
             json_object_del (target, k);
         else if (json_is_object (pv) && json_is_object (cur))
-            tv_merge_patch (cur, pv);
-        else if (json_is_object (pv)) {
-            json_t *fresh = json_object ();
-            tv_merge_patch (fresh, pv); /* nulls inside a new map vanish, as RFC 7386 says */
-            json_object_set_new (target, k, fresh);
+            merge_maps (cur, pv, strategic);
+        else if (strategic && json_is_array (pv) && !strcmp (k, "conditions")) {
+            if (!json_is_array (cur)) { /* a new list: its elements go through the same merge */
+                cur = json_array ();
+                json_object_set_new (target, k, cur);
+            }
+            merge_conditions (cur, pv);
         } else
-            json_object_set_new (target, k, json_deep_copy (pv));
+            json_object_set_new (target, k, fresh_value (pv, strategic));
     }
+}
+
+int
+tv_merge_patch (json_t *target, const json_t *patch)
+{
+    if (!json_is_object (target) || !json_is_object (patch))
+        return -1;
+    merge_maps (target, patch, 0);
+    return 0;
+}
+
+int
+tv_strategic_patch (json_t *target, const json_t *patch)
+{
+    if (!json_is_object (target) || !json_is_object (patch))
+        return -1;
+    merge_maps (target, patch, 1);
     return 0;
 }

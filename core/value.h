@@ -70,4 +70,15 @@ json_t *tv_obj (json_t *obj, const char *path);
  * recursively, anything else replaces). Returns 0, or -1 if target or patch is not a map. */
 int tv_merge_patch (json_t *target, const json_t *patch);
 
+/* A strategic merge patch (kubectl's --type strategic) applied in place to the map target: as
+ * tv_merge_patch, except that an array named "conditions", at any depth, merges element-wise by
+ * its key "type" (PodStatus, NodeStatus… declare it with patchMergeKey=type): a patch element whose
+ * type is already in the list is merged into that element where it stands (its fields replace, its
+ * nulls delete, fields it does not name stay, as Kubernetes merges a list element with a merge
+ * key), an element of a new type (or with no type) is appended (a target without the list, or
+ * with a non-array there, starts from an empty one). Other arrays replace, as in a merge patch; a
+ * patch's "conditions" that is not an array is merge-patched. Returns 0, or
+ * -1 if target or patch is not a map. */
+int tv_strategic_patch (json_t *target, const json_t *patch);
+
 #endif

@@ -690,21 +690,19 @@ cmp_str (const void *a, const void *b)
     return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-/* FitError.Error(): "0/N nodes are available: " + sort.Strings("<count> <reason>") joined ", " + "." */
-static void
-fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size_t n, const char *prefilter)
+void
+fw_fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size_t n, const char *prefilter,
+              const char *postfilter)
 {
     if (!nall) {
         snprintf (out, len, "no nodes available to schedule pods");
         return;
     }
-    int off = snprintf (out, len, "0/%zu nodes are available:", nall);
-    if (prefilter) {
-        snprintf (out + off, len - (size_t) off, " %s.", prefilter);
-        return;
-    }
+    size_t off = (size_t) snprintf (out, len, "0/%zu nodes are available:", nall);
+    if (prefilter && *prefilter)
+        off += (size_t) snprintf (out + (off < len ? off : len), off < len ? len - off : 0, " %s.", prefilter);
     json_t *counts = json_object ();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !prefilter && i < n; i++) {
         const char *r = st[i].reason ? st[i].reason : st[i].code == TR_SCHED_SUCCESS ? NULL : "unknown";
         /* each of a status' reasons ('\n'-joined) counts, as status.Reasons () */
         while (r && *r) {
@@ -726,18 +724,18 @@ fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size
     char **items = calloc (m ? m : 1, sizeof *items);
     const char *r;
     json_t *c;
-    json_object_foreach (counts, r, c) if (asprintf (&items[k], "%lld %s", (long long) json_integer_value (c), r) >= 0) k++;
+    json_object_foreach (counts, r, c) if (items && asprintf (&items[k], "%lld %s", (long long) json_integer_value (c), r) >= 0) k++;
     if (k > 1)
         qsort (items, k, sizeof *items, cmp_str);
     for (size_t i = 0; i < k; i++) {
-        if (off < (int) len)
-            off += snprintf (out + off, len - (size_t) off, "%s%s", i ? ", " : " ", items[i]);
+        off += (size_t) snprintf (out + (off < len ? off : len), off < len ? len - off : 0, "%s%s%s", i ? ", " : " ",
+                                  items[i], i + 1 == k ? "." : "");
         free (items[i]);
     }
     free (items);
     json_decref (counts);
-    if (off < (int) len)
-        snprintf (out + off, len - (size_t) off, ".");
+    if (postfilter && *postfilter)
+        snprintf (out + (off < len ? off : len), off < len ? len - off : 0, " %s.", postfilter);
 }
 
 static uint32_t
@@ -1067,7 +1065,7 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         else if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
             out->outcome = FW_UNSCHEDULABLE;
             out->events = events_of (in);
-            fit_error (out->message, sizeof out->message, n, NULL, 0, s.reason ? s.reason : in->p->name);
+            fw_fit_error (out->message, sizeof out->message, n, NULL, 0, s.reason ? s.reason : in->p->name, NULL);
             goto done;
         } else if (s.code != TR_SCHED_SUCCESS) {
             fail (out, FW_ERROR, "running PreFilter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
@@ -1138,11 +1136,26 @@ chosen_nominated:
                 csp->snap = &nsnap;
             }
         }
+        /* PostFilter's message, as RunPostFilterPlugins: none after a Success (a nomination), the
+         * status of the first plugin Unresolvable or in error, else every Unschedulable reason */
+        char pf[512] = "";
+        if (!eligible && p->norder[3]) /* DefaultPreemption's own answer, which the framework gives */
+            snprintf (pf, sizeof pf, "preemption: not eligible due to a terminating pod on the nominated node.");
         for (size_t k = 0; eligible && k < p->norder[3]; k++) {
             inst_t *in = &p->inst[p->order[3][k]];
             tr_sched_status_t s = in->p->post_filter (in->self, csp, pod, st, n);
-            if (s.code == TR_SCHED_SUCCESS)
+            if (s.code == TR_SCHED_SUCCESS) {
+                *pf = '\0';
                 break;
+            }
+            const char *why = s.reason ? s.reason : "";
+            if (s.code != TR_SCHED_UNSCHEDULABLE) {
+                snprintf (pf, sizeof pf, "%s", why);
+                break;
+            }
+            size_t used = strlen (pf);
+            if (*why && used + 1 < sizeof pf)
+                snprintf (pf + used, sizeof pf - used, "%s%s", used ? ", " : "", why);
         }
         csp->snap = NULL;
         for (size_t i = 0; nnodes && i < n; i++)
@@ -1157,7 +1170,7 @@ chosen_nominated:
                 out->events |= events_of (&p->inst[i]);
         if (!out->events)
             out->events = TR_SCHED_EV_ALL;
-        fit_error (out->message, sizeof out->message, n, st, n, NULL);
+        fw_fit_error (out->message, sizeof out->message, n, st, n, NULL, pf);
         goto done;
     }
 

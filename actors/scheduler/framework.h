@@ -3,7 +3,8 @@
  *   PreFilter (SKIP honoured) → Filter over a sample of nodes (percentageOfNodesToScore, as
  *   Kubernetes: adaptive 50 - nodes/125 %, at least 5 %, at least 100 nodes, round-robin start)
  *   → none fits: PostFilter, FitError "0/N nodes are available: <count reason>, ... ." (sorted as
- *   Kubernetes sorts them) and the rejecting plugins' events
+ *   Kubernetes sorts them) + " <PostFilter's message>." (fw_fit_error) and the rejecting
+ *   plugins' events
  *   → PreScore → Score (+ NormalizeScore, × weight) → the highest total (ties at random,
  *   reservoir sampling as selectHost) → assume → Reserve (Unreserve in reverse on failure) →
  *   Permit → PreBind → Bind.
@@ -161,6 +162,15 @@ const tr_sched_node_t *fw_with_nominated (const fw_nominator_t *nom, const tr_sc
  * node: nominated, NULL when none or unknown) holds a terminating pod of lower priority than pod —
  * the room it makes is coming, no second preemption (PostFilter is not run); else 1. */
 int fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod);
+
+/* Kubernetes' FitError.Error() into out: "0/nall nodes are available:", then " <prefilter>." when
+ * PreFilter rejected (its message), else " " + every reason of the n statuses st counted,
+ * "<count> <reason>" sorted as strings, joined ", ", + "."; then " <postfilter>." when PostFilter
+ * said something (DefaultPreemption: "preemption: 0/3 nodes are available: 3 No preemption victims
+ * found for incoming pod.", so the message ends "pod.." exactly as kube-scheduler's). No nodes at
+ * all: "no nodes available to schedule pods". Truncated to len. */
+void fw_fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size_t n, const char *prefilter,
+                   const char *postfilter);
 
 /* Kubernetes' numFeasibleNodesToFind. */
 size_t fw_nodes_to_find (int percentage, size_t nnodes);

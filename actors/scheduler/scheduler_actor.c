@@ -561,6 +561,24 @@ bind_send (sch_t *s, bind_t *b, uint64_t rv)
     tr_env_clear (&req);
 }
 
+/* A strategic-merge patch of the pod's status subresource (body stolen), not awaited: as
+ * Kubernetes' scheduler writes pod status, so a condition it sends (PodScheduled,
+ * DisruptionTarget) replaces only the one of its type and the others the kubelet wrote stay. */
+static void
+status_patch (sch_t *s, const char *ns, const char *name, json_t *body, const char *what)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_PATCH;
+    strcpy (req.kind, "Pod");
+    snprintf (req.ns, sizeof req.ns, "%s", ns);
+    snprintf (req.name, sizeof req.name, "%s", name);
+    req.opts = json_pack ("{s:s,s:s}", "subresource", "status", "patchType", "strategic");
+    req.body = body;
+    troupe_request (s->ctx, &req, ignore, (void *) what);
+    tr_env_clear (&req);
+}
+
 /* PodScheduled=False and one FailedScheduling Event, only when the message changed; with
  * status.nominatedNodeName in the same patch when a preemption nominated a node (nominated, as
  * Kubernetes' updatePod: one status write for both). */
@@ -576,20 +594,12 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
         TR_INFO (A, "unschedulable pod=%s/%s reason=\"%s\"", p->ns, p->name, why);
     char now[32];
     tr_time_format (troupe_now_ms (), now, sizeof now);
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_PATCH;
-    strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", p->ns);
-    snprintf (req.name, sizeof req.name, "%s", p->name);
-    req.opts = json_pack ("{s:s}", "subresource", "status");
-    req.body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
-                          "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
-                          "lastTransitionTime", now);
+    json_t *body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
+                              "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
+                              "lastTransitionTime", now);
     if (nominated)
-        tv_set_str (req.body, "status.nominatedNodeName", nominated);
-    troupe_request (s->ctx, &req, ignore, "PodScheduled=False status patch");
-    tr_env_clear (&req);
+        tv_set_str (body, "status.nominatedNodeName", nominated);
+    status_patch (s, p->ns, p->name, body, "PodScheduled=False status patch");
     if (!same)
         tr_record (s->rec, s->ctx,
                    tr_event_new (p->obj, "Warning", "FailedScheduling", why, fw_profile_name (s->slots[slot].prof),
@@ -600,16 +610,8 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
 static void
 patch_nominated (sch_t *s, const char *ns, const char *name, const char *node)
 {
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_PATCH;
-    strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", ns);
-    snprintf (req.name, sizeof req.name, "%s", name);
-    req.opts = json_pack ("{s:s}", "subresource", "status");
-    req.body = json_pack ("{s:{s:o}}", "status", "nominatedNodeName", node ? json_string (node) : json_null ());
-    troupe_request (s->ctx, &req, ignore, "nominatedNodeName status patch");
-    tr_env_clear (&req);
+    status_patch (s, ns, name, json_pack ("{s:{s:o}}", "status", "nominatedNodeName", node ? json_string (node) : json_null ()),
+                  "nominatedNodeName status patch");
 }
 
 /* What Kubernetes' prepareCandidate does once DefaultPreemption chose a node for p: the pods of
@@ -649,28 +651,13 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
             continue; /* already going (another preemptor chose it before its delete was seen) */
         json_object_set_new (s->evicting, vuid, json_true ());
         TR_INFO (A, "preempting pod=%s/%s node=%s for pod=%s/%s", vns, vname, node, p->ns, p->name);
-        tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_PATCH;
-        strcpy (req.kind, "Pod");
-        snprintf (req.ns, sizeof req.ns, "%s", vns);
-        snprintf (req.name, sizeof req.name, "%s", vname);
-        req.opts = json_pack ("{s:s}", "subresource", "status");
-        json_t *conds = json_array ();
-        size_t k;
-        json_t *c;
-        json_array_foreach (tv_get (vic, "status.conditions"), k, c) {
-            const char *t = tv_str (c, "type");
-            if (!t || strcmp (t, "DisruptionTarget"))
-                json_array_append (conds, c);
-        }
-        json_array_append_new (conds, json_pack ("{s:s,s:s,s:s,s:s,s:s}", "type", "DisruptionTarget", "status", "True",
-                                                 "reason", "PreemptionByScheduler", "message", why,
-                                                 "lastTransitionTime", now));
-        req.body = json_pack ("{s:{s:o}}", "status", "conditions", conds);
-        troupe_request (s->ctx, &req, ignore, "DisruptionTarget status patch");
-        tr_env_clear (&req);
+        status_patch (s, vns, vname,
+                      json_pack ("{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", "DisruptionTarget",
+                                 "status", "True", "reason", "PreemptionByScheduler", "message", why,
+                                 "lastTransitionTime", now),
+                      "DisruptionTarget status patch");
         tr_record (s->rec, s->ctx, tr_event_new (vic, "Normal", "Preempted", msg, prof, NULL, troupe_now_ms ()));
+        tr_env_t req;
         tr_env_init (&req);
         req.verb = TR_VERB_DELETE;
         strcpy (req.kind, "Pod");

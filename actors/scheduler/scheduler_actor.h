@@ -5,7 +5,9 @@
  * schedules pods for up to 20 ms; a chosen node is assumed at once and the binding (patch of
  * subresource "binding" guarded by the pod's resourceVersion) sent without waiting; a failed
  * binding is unreserved, forgotten and requeued. Unschedulable pods get PodScheduled=False with
- * Kubernetes' FitError message and one FailedScheduling Event, only when the message changes. */
+ * Kubernetes' FitError message and one FailedScheduling Event, only when the message changes.
+ * Pod status is written as Kubernetes' scheduler writes it, by strategic merge patches of the
+ * status subresource carrying only the condition set (conditions merge by type). */
 #ifndef TROUPE_SCHEDULER_ACTOR_H
 #define TROUPE_SCHEDULER_ACTOR_H
 

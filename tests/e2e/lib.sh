@@ -62,6 +62,25 @@ running() { [ "$(tro get pods -l "$1" -o json | jq '[.items[] | select(.status.p
 ready_count() { tro get pods -l "$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp==null) | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length'; }
 # count processes matching a pattern from this shell (a `sh -c` wrapper would match itself)
 procs_eq() { [ "$(pgrep -fc "${2:-$MARK}" || true)" = "$1" ]; }
+# ---- scheduler configurations (sched_permit, sched_profiles)
+# need_sched_plugin NAME: SO = the example scheduler plugin libsched-NAME.so built beside troupe
+# (or in $TROUPE_BUILD); skip (77) when it is not built
+need_sched_plugin() {
+  SO="${TROUPE_BUILD:-$(dirname "$TROUPE")}/libsched-$1.so"
+  [ -f "$SO" ] || skip "example plugin not built: $SO"
+}
+# node_config NODE: $T/troupe.yaml for one node NODE on the process runtime
+node_config() { printf 'nodeName: %s\nlogLevel: info\ndefaultRuntime: process\n' "$1" >"$T/troupe.yaml"; }
+node_ready() { tro get node "$1" -o json | jq -e '.status.conditions[]? | select(.type=="Ready" and .status=="True")' >/dev/null; }
+# up_with_scheduler_config NODE SCHEDCFG: `troupe up` as node NODE (node_config) with
+# --scheduler-config SCHEDCFG, logging to $T/up.log, its PID in UP (and PIDS); returns once the
+# API answers and NODE is Ready (fails after 30 s for each)
+up_with_scheduler_config() {
+  node_config "$1"
+  ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" --scheduler-config "$2" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
+  wait_for 30 tro get nodes "$1" || fail "no API/node $1 after 30 s"
+  wait_for 30 node_ready "$1" || fail "node $1 not Ready"
+}
 # ---- images and a registry for the container tests (Debian: docker-registry, skopeo, umoci, busybox-static)
 # need_images: skip (77) unless the tools and root are there
 need_images() {

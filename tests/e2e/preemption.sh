@@ -2,10 +2,13 @@
 # Preemption end to end (kube-scheduler's DefaultPreemption and its I/O): `troupe up` with its own
 # node cordoned and 2 hollow nodes of 2 cpu filled by 4 low-priority pods of 1 cpu.
 # - a pod of a PriorityClass with preemptionPolicy Never stays Pending (Insufficient cpu), nothing
-#   is evicted, it is not nominated;
-# - a low-priority pod waits (nothing of lower priority to evict);
+#   is evicted, it is not nominated; its message ends "preemption: not eligible due to
+#   preemptionPolicy=Never.." as kube-scheduler's;
+# - a low-priority pod waits (nothing of lower priority to evict): "preemption: 0/3 nodes are
+#   available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found …";
 # - a high-priority pod: status.nominatedNodeName set (seen on the watch), exactly one victim on
-#   that node marked DisruptionTarget (PreemptionByScheduler) and deleted, a Preempted Event on it
+#   that node marked DisruptionTarget (PreemptionByScheduler; its PodScheduled and Ready conditions
+#   kept: a strategic merge patch) and deleted, a Preempted Event on it
 #   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node; the freed
 #   room is not taken by the waiting low pod nor by the Never pod of equal priority (the
 #   nominated pod counts there), which both stay Pending;
@@ -69,11 +72,19 @@ J=$(pods)
   fail "a low pod was evicted by the Never pod: $(echo "$J" | jq -c '[.items[] | {n: .metadata.name, d: .metadata.deletionTimestamp}]')"
 [ "$(echo "$J" | jq -r '.items[] | select(.metadata.name=="never") | .spec.preemptionPolicy + " " + (.status.nominatedNodeName // "-") + " " + (.spec.nodeName // "-")')" = "Never - -" ] ||
   fail "the Never pod: $(echo "$J" | jq -c '.items[] | select(.metadata.name=="never") | {p: .spec.preemptionPolicy, s: .status}')"
-pass "preemptionPolicy Never: Pending (Insufficient cpu), nothing evicted, not nominated"
+# kube-scheduler's FailedScheduling text: the FitError, then DefaultPreemption's answer
+NMSG=$(cond never)
+case "$NMSG" in *"cpu. preemption: not eligible due to preemptionPolicy=Never..") ;; *) fail "the Never pod's message: $NMSG" ;; esac
+pass "preemptionPolicy Never: Pending (Insufficient cpu), nothing evicted, not nominated; \"$NMSG\""
 
 # a low pod waits: nothing of lower priority
 mkpod waiting e2e-low
 wait_for 30 unsched waiting || fail "the waiting low pod: $(cond waiting)"
+# its own node cordoned (preemption cannot help there), the hollow nodes' pods not of lower priority
+WANT=" preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.."
+WMSG=$(cond waiting)
+case "$WMSG" in *"cpu.$WANT") ;; *) fail "the waiting pod's message: $WMSG" ;; esac
+pass "a low pod with nothing to preempt: \"$WMSG\""
 
 # the high pod preempts one low pod
 mkpod high e2e-high
@@ -94,7 +105,14 @@ pass "the high pod preempted exactly one low pod ($V) and is bound to its node $
 kill "$WATCH" 2>/dev/null
 grep -Eq "\"nominatedNodeName\": ?\"$HNODE\"" "$T/watch.out" || fail "status.nominatedNodeName=$HNODE never seen on the watch ($(grep -c . "$T/watch.out") lines)"
 grep -q '"PreemptionByScheduler"' "$T/watch.out" || fail "no DisruptionTarget condition (PreemptionByScheduler) seen on the victim"
-pass "status.nominatedNodeName=$HNODE written before the binding; the victim marked DisruptionTarget/PreemptionByScheduler"
+# the scheduler's status write is a strategic merge patch carrying only DisruptionTarget: the
+# conditions the binding (PodScheduled) and the node (Ready) wrote on the victim stay beside it
+vconds=$(jq -c --arg v "$V" '.. | objects | select(.kind? == "Pod" and .metadata.name? == $v)
+  | select(any(.status.conditions[]?; .type == "DisruptionTarget")) | [.status.conditions[] | .type + "=" + .status] | sort' "$T/watch.out" | head -1)
+for c in DisruptionTarget=True PodScheduled=True Ready=True; do
+  echo "$vconds" | grep -q "\"$c\"" || fail "victim $V with DisruptionTarget lacks $c: ${vconds:-never seen}"
+done
+pass "status.nominatedNodeName=$HNODE written before the binding; the victim marked DisruptionTarget/PreemptionByScheduler, its other conditions kept ($vconds)"
 
 evs() { tro get events -o json; }
 pre_ev() { evs | jq -e --arg v "$V" --arg m "Preempted by pod $HUID on node $HNODE" '[.items[] | select(.reason=="Preempted" and .involvedObject.name==$v and .message==$m and .type=="Normal")] | length == 1' >/dev/null; }

@@ -4,9 +4,7 @@
 # not fill up is rejected when its wait runs out, with Kubernetes' message, and requeued.
 . "$(dirname "$0")/lib.sh"
 MARK="e2e-schedpermit-$$"
-SO="${TROUPE_BUILD:-$(dirname "$TROUPE")}/libsched-gang.so"
-[ -f "$SO" ] || skip "example plugin not built: $SO"
-printf 'nodeName: e2e-permit\nlogLevel: info\ndefaultRuntime: process\n' >"$T/troupe.yaml"
+need_sched_plugin gang
 cat >"$T/sched.yaml" <<CFG
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
@@ -19,9 +17,7 @@ profiles:
   - name: Gang
     args: {size: 3, timeoutSeconds: 5}
 CFG
-( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" --scheduler-config "$T/sched.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
-wait_for 30 tro get nodes e2e-permit || fail "no API/node after 30 s"
-wait_for 30 sh -c "'$TROUPE' get nodes -o json | jq -e '.items[0].status.conditions[] | select(.type==\"Ready\" and .status==\"True\")' | grep -q ." || fail "node not Ready"
+up_with_scheduler_config e2e-permit "$T/sched.yaml"
 
 pod() { # name gang
     cat <<POD

@@ -351,6 +351,91 @@ apps_selector_immutable (void **state)
     tr_client_destroy (&c);
 }
 
+/* The types of the pod's status.conditions, in order, joined by ",". */
+static const char *
+cond_types (const json_t *p, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    json_t *c;
+    buf[0] = '\0';
+    json_array_foreach (tv_get (p, "status.conditions"), i, c)
+        off += snprintf (buf + off, off < len ? len - off : 0, "%s%s", i ? "," : "", tv_str (c, "type"));
+    return buf;
+}
+
+static json_t *
+opts2 (const char *subresource, const char *patch_type)
+{
+    json_t *o = json_pack ("{s:s}", "patchType", patch_type);
+    if (subresource)
+        json_object_set_new (o, "subresource", json_string (subresource));
+    return o;
+}
+
+/* opts.patchType strategic: status.conditions merge by type (the scheduler's writes); merge (the
+ * default) replaces the list; anything else is a bad request naming it. */
+static void
+strategic_conditions (void **state)
+{
+    fx_t *f = *state;
+    char err[256], types[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("sc"), NULL, NULL), TR_OK);
+    json_t *p = get (c, "Pod", "sc");
+    tv_set (p, "status.conditions",
+            json_loads ("[{\"type\":\"Initialized\",\"status\":\"True\"},{\"type\":\"PodScheduled\",\"status\":\"True\","
+                        "\"lastProbeTime\":\"t0\"}]",
+                        0, NULL));
+    assert_int_equal (call (c, TR_VERB_UPDATE_STATUS, "Pod", "sc", 0, p, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Initialized,PodScheduled");
+    json_decref (p);
+    /* one condition of a new type, through the status subresource: appended */
+    json_t *patch = json_loads ("{\"status\":{\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\"}]}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, opts2 ("status", "strategic"), NULL), TR_OK);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Initialized,PodScheduled,DisruptionTarget");
+    json_decref (p);
+    /* one of a type present, on the object itself: merged where it stands */
+    patch = json_loads ("{\"status\":{\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"R\"}]}}",
+                        0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, opts2 ("status", "strategic"), NULL), TR_OK);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Initialized,PodScheduled,DisruptionTarget");
+    const json_t *ps = json_array_get (tv_get (p, "status.conditions"), 1);
+    assert_string_equal (tv_str (ps, "status"), "False");
+    assert_string_equal (tv_str (ps, "reason"), "R");
+    assert_string_equal (tv_str (ps, "lastProbeTime"), "t0");
+    json_decref (p);
+    /* an explicit merge patch, and one with no patchType, replace the list */
+    patch = json_loads ("{\"metadata\":{\"labels\":{\"k\":\"v\"}},\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, opts2 ("status", "merge"), NULL), TR_OK);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Ready");
+    assert_null (tv_get (p, "metadata.labels.k")); /* still a status patch */
+    json_decref (p);
+    patch = json_loads ("{\"status\":{\"conditions\":[{\"type\":\"Initialized\"}]}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, sub ("status"), NULL), TR_OK);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Initialized");
+    json_decref (p);
+    /* an unknown patchType, or one not a string: refused, named, nothing written */
+    patch = json_loads ("{\"status\":{\"conditions\":null}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, opts2 ("status", "json"), &rep), TR_BAD_REQUEST);
+    expect_msg (&rep, "unsupported patchType \"json\"");
+    tr_env_clear (&rep);
+    patch = json_loads ("{\"status\":{\"conditions\":null}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "sc", 0, patch, json_pack ("{s:i}", "patchType", 7), &rep),
+                      TR_BAD_REQUEST);
+    expect_msg (&rep, "unsupported patchType 7");
+    tr_env_clear (&rep);
+    p = get (c, "Pod", "sc");
+    assert_string_equal (cond_types (p, types, sizeof types), "Initialized");
+    json_decref (p);
+    tr_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -360,6 +445,7 @@ main (void)
         cmocka_unit_test_setup_teardown (pod_binding_once, setup, teardown),
         cmocka_unit_test_setup_teardown (status_and_spec_apart, setup, teardown),
         cmocka_unit_test_setup_teardown (apps_selector_immutable, setup, teardown),
+        cmocka_unit_test_setup_teardown (strategic_conditions, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -95,8 +95,17 @@ static tr_sched_status_t
 f_post_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n)
 {
     (void) cs, (void) pod, (void) st;
-    rec ("%s.postfilter(%zu) ", ((fake_t *) self)->tag, n);
-    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, NULL};
+    fake_t *f = self;
+    rec ("%s.postfilter(%zu) ", f->tag, n);
+    /* "postfilter": a code letter (S success, U unschedulable, R unresolvable, E error), the reason */
+    const char *pf = arg (f, "postfilter");
+    if (!pf || !*pf)
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, NULL};
+    tr_sched_code_t code = *pf == 'S'   ? TR_SCHED_SUCCESS
+                           : *pf == 'R' ? TR_SCHED_UNRESOLVABLE
+                           : *pf == 'E' ? TR_SCHED_ERROR
+                                        : TR_SCHED_UNSCHEDULABLE;
+    return (tr_sched_status_t) {code, pf[1] ? pf + 1 : NULL};
 }
 
 static tr_sched_status_t
@@ -371,6 +380,33 @@ fit_error_text (void **state)
     assert_string_equal (r.message, "0/5 nodes are available: 5 A rejects.");
     assert_int_equal (r.events, TR_SCHED_EV_NODE_ADD);
     fw_profile_destroy (&fp);
+    /* PostFilter's message appended, as RunPostFilterPlugins gives it: every Unschedulable reason
+     * joined ", "; the first Unresolvable or Error alone (later plugins not run); none after a
+     * Success (a nomination) */
+    static const struct {
+        const char *a, *b, *want, *trace;
+    } pf[] = {
+        {"Upreemption: none", "Ubusy", "0/5 nodes are available: 5 A rejects. preemption: none, busy.", "B.postfilter"},
+        {"U", "Ubusy", "0/5 nodes are available: 5 A rejects. busy.", "B.postfilter"},
+        {"Rstop.", "Ubusy", "0/5 nodes are available: 5 A rejects. stop..", NULL},
+        {"Unot me", "Eboom", "0/5 nodes are available: 5 A rejects. boom.", "B.postfilter"},
+        {"Snominated n1", "Ubusy", "0/5 nodes are available: 5 A rejects.", NULL},
+    };
+    for (size_t i = 0; i < sizeof pf / sizeof pf[0]; i++) {
+        char a[128], b[128], pod[8];
+        snprintf (a, sizeof a, "{\"tag\":\"A\",\"reject\":\"n1n2n3n4n5\",\"postfilter\":\"%s\"}", pf[i].a);
+        snprintf (b, sizeof b, "{\"tag\":\"B\",\"postfilter\":\"%s\"}", pf[i].b);
+        snprintf (pod, sizeof pod, "q%zu", i);
+        fp = profile2 (a, b, 1, 1);
+        trace[0] = '\0';
+        r = cycle (fp, &w, pod);
+        assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+        if (strcmp (r.message, pf[i].want))
+            fail_msg ("postfilter row %zu: \"%s\", want \"%s\"", i, r.message, pf[i].want);
+        if ((strstr (trace, "B.postfilter") != NULL) != (pf[i].trace != NULL))
+            fail_msg ("postfilter row %zu: trace %s", i, trace);
+        fw_profile_destroy (&fp);
+    }
     /* PreFilter rejects: its message */
     fp = profile2 ("{\"tag\":\"A\",\"prefilter\":\"no\"}", "{\"tag\":\"B\"}", 1, 1);
     r = cycle (fp, &w, "p3");
@@ -385,6 +421,55 @@ fit_error_text (void **state)
     assert_string_equal (r.message, "no nodes available to schedule pods");
     fw_profile_destroy (&fp);
     snap_destroy (&w.snap);
+}
+
+/* fw_fit_error, one row a case (statuses: up to 4, a NULL reason with code 0 a node that passed). */
+static void
+fit_error_table (void **state)
+{
+    (void) state;
+    const tr_sched_status_t U1 = {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu"},
+                            U2 = {TR_SCHED_UNSCHEDULABLE, "Insufficient cpu\nInsufficient memory"},
+                            R1 = {TR_SCHED_UNRESOLVABLE, "node(s) were unschedulable"}, OK = TR_SCHED_OK,
+                            NR = {TR_SCHED_UNSCHEDULABLE, NULL};
+    static const char *const NOVIC = "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.";
+    const struct {
+        size_t nall, n;
+        tr_sched_status_t st[4];
+        const char *pre, *post, *want;
+    } rows[] = {
+        {3, 3, {U1, U1, U1}, NULL, NULL, "0/3 nodes are available: 3 Insufficient cpu."},
+        /* kube-scheduler's FailedScheduling when preemption found nothing: ". preemption: … pod.." */
+        {3, 3, {U1, U1, U1}, NULL, NOVIC,
+         "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+         "3 No preemption victims found for incoming pod.."},
+        {3, 3, {U2, U1, R1}, NULL, "preemption: not eligible due to preemptionPolicy=Never.",
+         "0/3 nodes are available: 1 Insufficient memory, 1 node(s) were unschedulable, 2 Insufficient cpu. "
+         "preemption: not eligible due to preemptionPolicy=Never.."},
+        {3, 3, {U1, U1, U1}, NULL, "", "0/3 nodes are available: 3 Insufficient cpu."},
+        {3, 0, {OK}, "persistentvolumeclaim \"x\" not found", NOVIC,
+         "0/3 nodes are available: persistentvolumeclaim \"x\" not found. preemption: 0/3 nodes are available: "
+         "3 No preemption victims found for incoming pod.."},
+        {2, 2, {OK, NR}, NULL, NULL, "0/2 nodes are available: 1 unknown."},
+        {2, 2, {OK, OK}, NULL, "x", "0/2 nodes are available: x."},
+        {0, 0, {OK}, NULL, NOVIC, "no nodes available to schedule pods"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char out[512];
+        fw_fit_error (out, sizeof out, rows[i].nall, rows[i].st, rows[i].n, rows[i].pre, rows[i].post);
+        if (strcmp (out, rows[i].want))
+            fail_msg ("row %zu: \"%s\", want \"%s\"", i, out, rows[i].want);
+    }
+    /* truncated, never overrun: every length from 0 to the whole */
+    char want[512], small[512];
+    fw_fit_error (want, sizeof want, 3, rows[2].st, 3, NULL, rows[2].post);
+    for (size_t len = 1; len <= strlen (want) + 1; len++) {
+        memset (small, 'Z', sizeof small);
+        fw_fit_error (small, len, 3, rows[2].st, 3, NULL, rows[2].post);
+        assert_int_equal (strlen (small), len - 1);
+        assert_memory_equal (small, want, len - 1);
+        assert_int_equal (small[len], 'Z');
+    }
 }
 
 static void
@@ -772,7 +857,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (order_of_points), cmocka_unit_test (skip_and_stop),    cmocka_unit_test (weights_and_normalize),
-        cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (sampling),
+        cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (fit_error_table), cmocka_unit_test (sampling),
         cmocka_unit_test (random_ties),     cmocka_unit_test (init_refusal_and_shared_instance),
         cmocka_unit_test (host_table), cmocka_unit_test (permit_wait_then_allow),
         cmocka_unit_test (permit_wait_then_reject), cmocka_unit_test (permit_wait_times_out),      cmocka_unit_test (cost_at_5000_nodes),

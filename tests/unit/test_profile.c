@@ -224,7 +224,8 @@ so_plugins (void **state)
                          "Fixture");
     const char *one[] = {"n1"};
     assert_int_equal (schedule_on (c.profiles[0], one, 1, chosen, sizeof chosen), -1);
-    assert_string_equal (chosen, "0/1 nodes are available: 1 rejected by Fixture.");
+    assert_string_equal (chosen, "0/1 nodes are available: 1 rejected by Fixture. "
+                                 "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..");
     const char *two[] = {"n1", "n2"};
     assert_int_equal (schedule_on (c.profiles[0], two, 2, chosen, sizeof chosen), 0);
     assert_string_equal (chosen, "n2");
@@ -285,7 +286,8 @@ example_plugin (void **state)
     }
     const char *cpus[] = {"cpu-1", "cpu-2"};
     assert_int_equal (schedule_on (c.profiles[0], cpus, 2, chosen, sizeof chosen), -1);
-    assert_string_equal (chosen, "0/2 nodes are available: 2 node(s) didn't have the name prefix gpu-.");
+    assert_string_equal (chosen, "0/2 nodes are available: 2 node(s) didn't have the name prefix gpu-. "
+                                 "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling..");
     sched_config_clear (&c);
     /* its init refuses missing args */
     assert_int_equal (with_plugin ("libsched-nodenameprefix.so", "NodeNamePrefix", "{}", &c), 0);

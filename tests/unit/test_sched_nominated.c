@@ -138,6 +138,20 @@ bind_pod (env_t *e, json_t *p)
     json_decref (p);
 }
 
+/* env_init with one node n1 of cpu cpus, holding the bound pods given (pod objects, stolen; the
+ * list ends with NULL). */
+static void
+env_on_n1 (env_t *e, const char *cpu, ...)
+{
+    env_init (e);
+    add_node (e, "n1", cpu);
+    va_list ap;
+    va_start (ap, cpu);
+    for (json_t *p; (p = va_arg (ap, json_t *));)
+        bind_pod (e, p);
+    va_end (ap);
+}
+
 /* One cycle with (nominator 1) or without the nominator; the result in r (r->preempt released
  * by the caller). The chosen node is forgotten again so that the snapshot stays as it was. */
 static void
@@ -157,9 +171,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
 {
     (void) state;
     env_t e;
-    env_init (&e);
-    add_node (&e, "n1", "2");
-    bind_pod (&e, pod ("used", 50, "1", "n1"));
+    env_on_n1 (&e, "2", pod ("used", 50, "1", "n1"), NULL);
     json_t *ho = pod ("h", 100, "1", NULL), *lo = pod ("l", 10, "1", NULL), *eo = pod ("e", 100, "1", NULL),
            *xo = pod ("x", 1000, "1", NULL);
     tr_sched_pod_t h, l, eq, x;
@@ -178,7 +190,8 @@ nominated_pods_count_for_lower_and_equal (void **state)
     /* with it: H's request counts on n1 for lower and equal priorities */
     cycle (&e, &l, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                                    "1 No preemption victims found for incoming pod..");
     assert_null (r.preempt); /* nothing of lower priority than l to evict */
     cycle (&e, &eq, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
@@ -261,10 +274,7 @@ preemption_sees_nominated (void **state)
 {
     (void) state;
     env_t e;
-    env_init (&e);
-    add_node (&e, "n1", "2");
-    bind_pod (&e, pod ("low1", 1, "1", "n1"));
-    bind_pod (&e, pod ("low2", 1, "1", "n1"));
+    env_on_n1 (&e, "2", pod ("low1", 1, "1", "n1"), pod ("low2", 1, "1", "n1"), NULL);
     json_t *h1o = pod ("h1", 100, "1", NULL), *h2o = pod ("h2", 100, "1", NULL);
     tr_sched_pod_t h1, h2;
     assert_int_equal (snap_pod_fill (&h1, h1o), 0);
@@ -272,7 +282,7 @@ preemption_sees_nominated (void **state)
     fw_result_t r;
     cycle (&e, &h1, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu."); /* nominated: no PostFilter message */
     assert_non_null (r.preempt);
     assert_string_equal (tv_str (r.preempt, "node"), "n1");
     assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 1);
@@ -339,7 +349,9 @@ no_second_preemption (void **state)
     assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
     cycle (&e, &h, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
-    assert_null (r.preempt); /* not eligible: PostFilter not run */
+    assert_null (r.preempt); /* not eligible: PostFilter not run, its answer given */
+    if (!strstr (r.message, ". preemption: not eligible due to a terminating pod on the nominated node.."))
+        fail_msg ("message: %s", r.message);
     /* without the nominator's knowledge it would preempt on the other node */
     e.terminating = NULL;
     cycle (&e, &h, 1, &r);

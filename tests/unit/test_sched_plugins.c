@@ -102,7 +102,8 @@ fit_and_score (void **state)
     /* a 3.5-cpu pod no longer fits anywhere */
     json_t *big = pod ("p2", "3500m", "1Gi");
     assert_int_equal (schedule (&e, big, chosen, sizeof chosen, why, sizeof why), -1);
-    assert_string_equal (why, "0/2 nodes are available: 2 Insufficient cpu.");
+    assert_string_equal (why, "0/2 nodes are available: 2 Insufficient cpu. "
+                              "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod..");
     /* forgetting the assumed pod frees b again */
     snap_forget (e.snap, "p1");
     assert_int_equal (b->requested.milli_cpu, 0);
@@ -141,7 +142,8 @@ filters (void **state)
     assert_int_equal (schedule (&e, p, chosen, sizeof chosen, why, sizeof why), -1);
     assert_string_equal (why, "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
                               "1 node(s) had untolerated taint {gpu: yes}, 1 node(s) were not ready, "
-                              "1 node(s) were unschedulable.");
+                              "1 node(s) were unschedulable. "
+                              "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling..");
     /* tolerate it: Equal with the value, then Exists with no key */
     tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:s,s:s}]", "key", "gpu", "operator", "Equal", "value", "yes",
                                               "effect", "NoSchedule"));
@@ -509,7 +511,8 @@ table_nodeports (void **state)
         if (t[i].fits ? rc != 0 : rc != -1)
             fail_msg ("case %zu: rc %d (%s)", i, rc, rc ? why : chosen);
         if (!t[i].fits)
-            assert_string_equal (why, "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.");
+            assert_string_equal (why, "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports. "
+                                      "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..");
         snap_forget (e.snap, json_string_value (json_object_get (json_object_get (p, "metadata"), "uid")));
         json_decref (p);
     }

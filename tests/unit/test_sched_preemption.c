@@ -79,7 +79,7 @@ static const row_t rows[] = {
     {"preemptionPolicy Never: no preemption",
      "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" P ("a", "n1", 0, "4") "]}",
      "{\"name\":\"in\",\"priority\":100,\"cpu\":\"2\",\"spec\":{\"preemptionPolicy\":\"Never\"}}", {CPU}, NULL, NULL,
-     "not eligible due to preemptionPolicy=Never."},
+     "preemption: not eligible due to preemptionPolicy=Never."},
     {"room in pod slots: a full node by pod count",
      "{\"nodes\":[{\"name\":\"n1\",\"pods\":2}],\"pods\":[" P ("a", "n1", 1, "100m") "," P ("b", "n1", 2, "100m") "]}",
      IN (10, "100m"), {"Too many pods"}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
@@ -126,7 +126,8 @@ post_filter_table (void **state)
         }
         tr_sched_cycle_t *cs = fx_cycle (fx);
         tr_sched_status_t out = pl->post_filter (self, cs, pod, st, snap->nnodes);
-        if (out.code != TR_SCHED_UNSCHEDULABLE || !out.reason || strcmp (out.reason, row->want_reason))
+        tr_sched_code_t want_code = row->want_node ? TR_SCHED_SUCCESS : TR_SCHED_UNSCHEDULABLE; /* nominated: Success */
+        if (out.code != want_code || !out.reason || strcmp (out.reason, row->want_reason))
             fail_msg ("row %zu (%s): code %d reason \"%s\", want \"%s\"", r, row->name, out.code,
                       out.reason ? out.reason : "(null)", row->want_reason);
         if (!row->want_node) {
@@ -229,7 +230,7 @@ eligibility (void **state)
                           P ("b", "n1", 1, "2") "]}";
     tr_sched_status_t out = run_eligibility (lowterm, IN (10, "4"), "n1", node, sizeof node);
     assert_int_equal (out.code, TR_SCHED_UNSCHEDULABLE);
-    assert_string_equal (out.reason, "not eligible due to a terminating pod on the nominated node.");
+    assert_string_equal (out.reason, "preemption: not eligible due to a terminating pod on the nominated node.");
     assert_string_equal (node, "");
     /* not nominated: eligible (the terminating pod is a victim like any other) */
     run_eligibility (lowterm, IN (10, "4"), NULL, node, sizeof node);

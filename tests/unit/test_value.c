@@ -106,6 +106,90 @@ merge_patch (void **state)
     json_decref (want);
 }
 
+/* tv_strategic_patch, one row a case: target, patch, wanted result (single quotes for double). */
+static void
+strategic_patch (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *what, *target, *patch, *want;
+    } rows[] = {
+        {"list merge: the other types stay",
+         "{'status':{'conditions':[{'type':'Ready','status':'True'},{'type':'PodScheduled','status':'True'}]}}",
+         "{'status':{'conditions':[{'type':'DisruptionTarget','status':'True'}]}}",
+         "{'status':{'conditions':[{'type':'Ready','status':'True'},{'type':'PodScheduled','status':'True'},"
+         "{'type':'DisruptionTarget','status':'True'}]}}"},
+        {"same type: replaced where it stands, unnamed fields stay",
+         "{'status':{'conditions':[{'type':'PodScheduled','status':'True','lastProbeTime':'t0'},{'type':'Ready','status':'False'}]}}",
+         "{'status':{'conditions':[{'type':'PodScheduled','status':'False','reason':'Unschedulable'}]}}",
+         "{'status':{'conditions':[{'type':'PodScheduled','status':'False','lastProbeTime':'t0','reason':'Unschedulable'},"
+         "{'type':'Ready','status':'False'}]}}"},
+        {"append a new type, and one without a type",
+         "{'status':{'conditions':[{'type':'Ready','status':'True'}]}}",
+         "{'status':{'conditions':[{'type':'Initialized','status':'True'},{'status':'x'}]}}",
+         "{'status':{'conditions':[{'type':'Ready','status':'True'},{'type':'Initialized','status':'True'},{'status':'x'}]}}"},
+        {"nested: conditions at any depth",
+         "{'a':{'b':{'conditions':[{'type':'X','v':1},{'type':'Y','v':2}]}}}",
+         "{'a':{'b':{'conditions':[{'type':'Y','v':3}]}}}",
+         "{'a':{'b':{'conditions':[{'type':'X','v':1},{'type':'Y','v':3}]}}}"},
+        {"null deletes a key, in a map and in an element",
+         "{'status':{'phase':'Pending','nominatedNodeName':'n1','conditions':[{'type':'P','message':'m','status':'False'}]}}",
+         "{'status':{'nominatedNodeName':null,'conditions':[{'type':'P','message':null}]}}",
+         "{'status':{'phase':'Pending','conditions':[{'type':'P','status':'False'}]}}"},
+        {"a new list: its elements merge too (nulls vanish, one per type)",
+         "{'status':{'phase':'Pending'}}",
+         "{'status':{'conditions':[{'type':'P','status':'False','m':null},{'type':'P','status':'True'}]}}",
+         "{'status':{'phase':'Pending','conditions':[{'type':'P','status':'True'}]}}"},
+        {"a non-array conditions in the patch: merge patch",
+         "{'status':{'conditions':[{'type':'P'}]}}",
+         "{'status':{'conditions':{'type':'P'}}}",
+         "{'status':{'conditions':{'type':'P'}}}"},
+        {"a non-array conditions in the target: the list starts empty",
+         "{'status':{'conditions':'broken'}}",
+         "{'status':{'conditions':[{'type':'P'}]}}",
+         "{'status':{'conditions':[{'type':'P'}]}}"},
+        {"null deletes the list",
+         "{'status':{'conditions':[{'type':'P'}],'phase':'Running'}}",
+         "{'status':{'conditions':null}}",
+         "{'status':{'phase':'Running'}}"},
+        {"other arrays replace",
+         "{'spec':{'containers':[{'name':'a'},{'name':'b'}]},'status':{'conditions':[{'type':'P'}]}}",
+         "{'spec':{'containers':[{'name':'c'}]}}",
+         "{'spec':{'containers':[{'name':'c'}]},'status':{'conditions':[{'type':'P'}]}}"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char buf[3][512];
+        const char *src[3] = {rows[i].target, rows[i].patch, rows[i].want};
+        json_t *v[3];
+        for (int k = 0; k < 3; k++) {
+            snprintf (buf[k], sizeof buf[k], "%s", src[k]);
+            for (char *c = buf[k]; *c; c++)
+                if (*c == '\'')
+                    *c = '"';
+            v[k] = json_loads (buf[k], 0, NULL);
+            assert_non_null (v[k]);
+        }
+        assert_int_equal (tv_strategic_patch (v[0], v[1]), 0);
+        if (!json_equal (v[0], v[2])) {
+            char *got = json_dumps (v[0], JSON_COMPACT);
+            fail_msg ("%s: got %s, want %s", rows[i].what, got, buf[2]);
+        }
+        for (int k = 0; k < 3; k++)
+            json_decref (v[k]);
+    }
+    /* merge patch keeps replacing the list; non-maps are refused */
+    json_t *t = json_loads ("{\"c\":{\"conditions\":[{\"type\":\"A\"}]}}", 0, NULL);
+    json_t *p = json_loads ("{\"c\":{\"conditions\":[{\"type\":\"B\"}]}}", 0, NULL);
+    json_t *arr = json_array ();
+    assert_int_equal (tv_merge_patch (t, p), 0);
+    assert_int_equal (json_array_size (tv_get (t, "c.conditions")), 1);
+    assert_int_equal (tv_strategic_patch (t, arr), -1);
+    assert_int_equal (tv_strategic_patch (arr, p), -1);
+    json_decref (t);
+    json_decref (p);
+    json_decref (arr);
+}
+
 int
 main (void)
 {
@@ -114,6 +198,7 @@ main (void)
         cmocka_unit_test (decode_errors),
         cmocka_unit_test (paths),
         cmocka_unit_test (merge_patch),
+        cmocka_unit_test (strategic_patch),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

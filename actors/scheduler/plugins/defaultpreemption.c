@@ -9,7 +9,12 @@
  * The node is then picked as pickOneNodeForPreemption: fewest PodDisruptionBudget violations
  * (there is no PDB kind yet: always 0), lowest priority of its most important victim, smallest
  * sum of victims' priorities, fewest victims, latest start time of its most important victims.
- * host->preempt nominates it; the framework deletes the victims.
+ * host->preempt nominates it (Success, as Kubernetes' PostFilterResult with a nominated node);
+ * the framework deletes the victims. Every other outcome is Unschedulable with Kubernetes'
+ * message, "preemption: " first (DefaultPreemption.PostFilter's prefix): "not eligible due to
+ * …", or a FitError of the dry run ("0/N nodes are available: k No preemption victims found for
+ * incoming pod, m Preemption is not helpful for scheduling."), which the framework appends to
+ * the pod's FailedScheduling message.
  *
  * The "fits once victims are gone" check cannot call the other plugins' filters (the plugin
  * interface has no such call): it is NodeResourcesFit's check (cpu, memory, ephemeral-storage,
@@ -267,9 +272,10 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
     const char *policy = json_string_value (json_object_get (json_object_get (pod->obj, "spec"), "preemptionPolicy"));
     if (policy && !strcmp (policy, "Never"))
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "not eligible due to preemptionPolicy=Never."};
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "preemption: not eligible due to preemptionPolicy=Never."};
     if (terminating_victim_on_nominated (self, cs, pod))
-        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "not eligible due to a terminating pod on the nominated node."};
+        return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE,
+                                    "preemption: not eligible due to a terminating pod on the nominated node."};
     if (n > snap->nnodes)
         n = snap->nnodes;
     size_t want = (size_t) (n * self->min_pct / 100);
@@ -319,8 +325,8 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
         if (self->host->preempt (cs, pod, c->node->name, (const tr_sched_pod_t *const *) c->victims, c->nvictims) < 0) {
             out.code = TR_SCHED_ERROR;
             out.reason = self->host->intern (cs, "preemption: nominating node %s failed", c->node->name);
-        } else {
-            out.code = TR_SCHED_UNSCHEDULABLE;
+        } else { /* Kubernetes' Success with a nominated node; the reason only says what was done */
+            out.code = TR_SCHED_SUCCESS;
             out.reason = self->host->intern (cs, "preemption: nominated node %s (%zu victim%s)", c->node->name,
                                              c->nvictims, c->nvictims == 1 ? "" : "s");
         }
