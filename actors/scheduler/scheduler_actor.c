@@ -108,6 +108,9 @@ event (sch_t *s, uint32_t mask)
 
 /* ---- the nominator ------------------------------------------------------------------------ */
 
+/* The nominator keeps its own copy of each nominated pod (what Filter counts on the node: its
+ * requests, labels, priority), so that the pending pod's object changing (the echo of our own
+ * status patch) does not change the nominations' version: the framework's index of them stays. */
 static void
 unnominate (sch_t *s, const char *uid_in)
 {
@@ -117,6 +120,7 @@ unnominate (sch_t *s, const char *uid_in)
     char uid[128]; /* uid_in may be a key of the set it is removed from */
     snprintf (uid, sizeof uid, "%s", uid_in);
     json_t *set = json_object_get (s->nom_by_node, node);
+    snap_pod_free (ptr_of (json_object_get (set, uid)));
     json_object_del (set, uid);
     if (set && !json_object_size (set))
         json_object_del (s->nom_by_node, node);
@@ -125,10 +129,16 @@ unnominate (sch_t *s, const char *uid_in)
 }
 
 static void
-nominate (sch_t *s, const char *uid, const char *node)
+nominate (sch_t *s, const json_t *pod, const char *node)
 {
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (!uid)
+        return;
     const char *was = json_string_value (json_object_get (s->nom, uid));
     if (was && !strcmp (was, node))
+        return;
+    tr_sched_pod_t *copy = snap_pod_new (pod);
+    if (!copy)
         return;
     unnominate (s, uid);
     s->nom_version++;
@@ -138,7 +148,21 @@ nominate (sch_t *s, const char *uid, const char *node)
         set = json_object ();
         json_object_set_new (s->nom_by_node, node, set);
     }
-    json_object_set_new (set, uid, json_true ());
+    json_object_set_new (set, uid, json_integer ((json_int_t) (intptr_t) copy));
+}
+
+/* A nominated pod's object changed in what Filter reads (spec, labels): its copy follows. */
+static void
+renominate (sch_t *s, const json_t *pod)
+{
+    const char *uid = tv_str (pod, "metadata.uid");
+    const char *node = uid ? json_string_value (json_object_get (s->nom, uid)) : NULL;
+    if (!node)
+        return;
+    char on[254];
+    snprintf (on, sizeof on, "%s", node);
+    unnominate (s, uid);
+    nominate (s, pod, on);
 }
 
 static size_t
@@ -152,9 +176,8 @@ nom_pods (void *arg, const char *node, const tr_sched_pod_t **out, size_t max)
     json_t *v;
     size_t n = 0;
     json_object_foreach (set, uid, v) {
-        const tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, uid));
-        if (p && n < max)
-            out[n++] = p;
+        if (n < max)
+            out[n++] = ptr_of (v);
     }
     return n;
 }
@@ -163,12 +186,11 @@ static void
 nom_each (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t *pod), void *ctx)
 {
     sch_t *s = arg;
-    const char *uid;
-    json_t *v;
-    json_object_foreach (s->nom, uid, v) {
-        const tr_sched_pod_t *p = ptr_of (json_object_get (s->pending, uid));
-        if (p)
-            fn (ctx, json_string_value (v), p);
+    const char *node, *uid;
+    json_t *set, *v;
+    json_object_foreach (s->nom_by_node, node, set) {
+        json_object_foreach (set, uid, v)
+            fn (ctx, node, ptr_of (v));
     }
 }
 
@@ -195,8 +217,6 @@ unpend (sch_t *s, const char *uid, const json_t *obj)
     (void) obj;
     if (sl)
         sq_delete (sl->q, uid);
-    if (json_object_get (s->nom, uid))
-        s->nom_version++; /* the nominations' index holds p */
     json_object_del (s->pending, uid);
     snap_pod_free (p);
 }
@@ -231,19 +251,19 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     /* status.nominatedNodeName is adopted when we hold no nomination for the pod (after a
      * restart): the one in memory is newer than any echo of our own patches */
     const char *nn = tv_str (pod, "status.nominatedNodeName");
+    int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
+                  !json_equal (tv_get (old, "metadata.labels"), tv_get (pod, "metadata.labels"));
     if (nn && *nn && !json_object_get (s->nom, uid))
-        nominate (s, uid, nn);
+        nominate (s, pod, nn);
+    else if (changed && old)
+        renominate (s, pod);
     tr_sched_pod_t *prev = ptr_of (json_object_get (s->pending, uid));
     tr_sched_pod_t *p = snap_pod_new (pod);
     if (!p)
         return;
     p->created_ms = prev ? prev->created_ms : troupe_now_ms ();
-    if (json_object_get (s->nom, uid))
-        s->nom_version++; /* the nominations' index holds prev */
     json_object_set_new (s->pending, uid, json_integer ((json_int_t) (intptr_t) p));
     if (!json_object_get (s->binding, uid)) {
-        int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
-                      !json_equal (tv_get (old, "metadata.labels"), tv_get (pod, "metadata.labels"));
         sq_add (sl->q, p, changed, troupe_now_ms ());
         arm (s, 5);
     }
@@ -637,7 +657,7 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
         unnominate (s, uid);
     }
     json_decref (set);
-    nominate (s, p->uid, node);
+    nominate (s, p->obj, node);
     char now[32], msg[600], why[400];
     snprintf (why, sizeof why, "%s: preempting to accommodate a higher priority pod", prof);
     tr_time_format (troupe_now_ms (), now, sizeof now);
@@ -875,6 +895,11 @@ sch_destroy (void **p)
     json_decref (s->binding);
     json_decref (s->ns_labels);
     json_decref (s->nom);
+    const char *nk, *uk;
+    json_t *set, *nv;
+    json_object_foreach (s->nom_by_node, nk, set) {
+        json_object_foreach (set, uk, nv) snap_pod_free (ptr_of (nv));
+    }
     json_decref (s->nom_by_node);
     json_decref (s->evicting);
     tr_recorder_destroy (&s->rec);
