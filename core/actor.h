@@ -51,6 +51,12 @@ typedef void (troupe_reply_fn) (void *self, troupe_ctx_t *ctx, const tr_env_t *r
  * Returns 0 or -1 when the request could not be queued. The actor keeps ownership of req. */
 int troupe_request (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg);
 
+/* As troupe_request, for a best-effort write nothing waits on (an Event): sent only when none of
+ * the actor's other requests waits for room in its window, and within half of it, as
+ * Kubernetes writes Events through a client of their own. It may wait longer than a request's
+ * timeout for its turn (6 times, then TR_TIMEOUT); order among background requests is kept. */
+int troupe_request_background (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg);
+
 /* Replies to a request handed to actor->message. body is borrowed. */
 int troupe_reply (troupe_ctx_t *ctx, const tr_env_t *req, tr_code_t code, const json_t *body,
                   const char *msg);

@@ -62,7 +62,7 @@ send_create (troupe_ctx_t *ctx, json_t *ev /* stolen */, created_t *cr /* owned,
     strcpy (req.kind, "Event");
     snprintf (req.ns, sizeof req.ns, "%s", tv_str (ev, "metadata.namespace") ? tv_str (ev, "metadata.namespace") : "default");
     req.body = ev;
-    if (troupe_request (ctx, &req, cr ? created : NULL, cr) && cr) {
+    if (troupe_request_background (ctx, &req, cr ? created : NULL, cr) && cr) {
         json_object_del (cr->r->creating, cr->name);
         free (cr);
     }
@@ -109,7 +109,7 @@ send_patch (troupe_ctx_t *ctx, const char *name, json_t *patch /* stolen */, jso
     snprintf (req.ns, sizeof req.ns, "%s", tv_str (ev, "metadata.namespace") ? tv_str (ev, "metadata.namespace") : "default");
     snprintf (req.name, sizeof req.name, "%.*s", (int) sizeof req.name - 1, name);
     req.body = patch;
-    if (troupe_request (ctx, &req, patched, ev))
+    if (troupe_request_background (ctx, &req, patched, ev))
         json_decref (ev);
     tr_env_clear (&req);
 }

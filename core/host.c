@@ -39,6 +39,7 @@ typedef struct {
     int sent;                     /* windowed: counted in ctx->inflight */
     int64_t resend_at;            /* windowed, refused with TooManyRequests: sent again then */
     int timeout_ms;               /* windowed: the deadline once sent (first send + this) */
+    int low;                      /* windowed: a background request (troupe_request_background) */
     int ever_sent;                /* windowed: sent at least once (the deadline counts from then) */
 } pending_t;
 
@@ -80,7 +81,10 @@ struct troupe_ctx {
     uint64_t next_id;
     zhashx_t *pending;     /* "id" → pending_t* */
     int inflight;          /* windowed requests sent to the broker and not yet answered */
+    long throttled;        /* answers TooManyRequests (each sent again after the hint) */
+    int64_t throttled_wait_ms; /* and the time they waited for it */
     zlistx_t *backlog;     /* ids (strings) of windowed requests waiting for room, in order */
+    zlistx_t *backlog_low; /* the same for background requests: sent when backlog is empty */
     zlistx_t *informers;
     zlistx_t *peers;
     zlistx_t *fds;         /* fd_watch_t*: descriptors the actor polls (troupe_fd_watch) */
@@ -190,7 +194,12 @@ static void
 window_pump (troupe_ctx_t *ctx)
 {
     char *k;
-    while (ctx->inflight < WINDOW && (k = zlistx_first (ctx->backlog))) {
+    for (;;) {
+        /* background requests only when nothing else waits, and within half the window: the
+         * other half stays for what an actor's progress waits on */
+        zlistx_t *l = zlistx_size (ctx->backlog) ? ctx->backlog : ctx->inflight < WINDOW / 2 ? ctx->backlog_low : NULL;
+        if (ctx->inflight >= WINDOW || !l || !(k = zlistx_first (l)))
+            break;
         pending_t *p = zhashx_lookup (ctx->pending, k);
         if (p && p->wire && !p->sent) {
             if (zsock_send (ctx->dealer, "b", p->wire, p->wire_len))
@@ -202,13 +211,13 @@ window_pump (troupe_ctx_t *ctx)
                 p->deadline = zclock_mono () + p->timeout_ms;
             }
         }
-        zlistx_delete (ctx->backlog, zlistx_cursor (ctx->backlog));
+        zlistx_delete (l, zlistx_cursor (l));
     }
 }
 
 static uint64_t
 send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *cb, void *arg,
-              troupe_informer_t *inf, int is_watch, int timeout_ms)
+              troupe_informer_t *inf, int is_watch, int timeout_ms, int low)
 {
     req->id = ctx->next_id++;
     json_t *opts = req->opts, *fenced = NULL;
@@ -245,7 +254,8 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         char k[24];
         pending_key (k, req->id);
         zhashx_insert (ctx->pending, k, p);
-        zlistx_add_end (ctx->backlog, strdup (k));
+        p->low = low;
+        zlistx_add_end (low ? ctx->backlog_low : ctx->backlog, strdup (k));
         window_pump (ctx);
         return req->id;
     }
@@ -268,7 +278,14 @@ int
 troupe_request (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg)
 {
     tr_env_t copy = *req; /* shallow: only id changes */
-    return send_tracked (ctx, ctx->dealer, &copy, cb, arg, NULL, 0, 0) ? 0 : -1;
+    return send_tracked (ctx, ctx->dealer, &copy, cb, arg, NULL, 0, 0, 0) ? 0 : -1;
+}
+
+int
+troupe_request_background (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg)
+{
+    tr_env_t copy = *req;
+    return send_tracked (ctx, ctx->dealer, &copy, cb, arg, NULL, 0, 0, 1) ? 0 : -1;
 }
 
 int
@@ -310,7 +327,7 @@ int
 troupe_peer_request (troupe_peer_t *peer, const tr_env_t *req, int timeout_ms, troupe_reply_fn *cb, void *arg)
 {
     tr_env_t copy = *req;
-    return send_tracked (peer->ctx, peer->sock, &copy, cb, arg, NULL, 0, timeout_ms) ? 0 : -1;
+    return send_tracked (peer->ctx, peer->sock, &copy, cb, arg, NULL, 0, timeout_ms, 0) ? 0 : -1;
 }
 
 /* ---- file descriptors ----------------------------------------------------------------------- */
@@ -477,7 +494,7 @@ informer_cancel (troupe_informer_t *inf)
     c.rv = inf->watch_id;
     pending_t *p = pending_take (ctx, inf->watch_id);
     pending_free (p);
-    send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+    send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0, 0);
     inf->watch_id = 0;
 }
 
@@ -506,7 +523,7 @@ informer_list_page (troupe_informer_t *inf, const char *cont)
     if (cont)
         json_object_set_new (req.opts, "continue", json_string (cont));
     inf->listing = 1;
-    send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, 0);
+    send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 0, 0, 0);
     tr_env_clear (&req);
 }
 
@@ -531,7 +548,7 @@ informer_watch (troupe_informer_t *inf)
     if (inf->fsel)
         json_object_set_new (req.opts, "fieldSelector", json_string (inf->fsel));
     inf->unacked = 0;
-    inf->watch_id = send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 1, 0);
+    inf->watch_id = send_tracked (ctx, ctx->dealer, &req, NULL, NULL, inf, 1, 0, 0);
     tr_env_clear (&req);
 }
 
@@ -627,7 +644,7 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         c.rv = inf->watch_id;
         c.opts = json_pack ("{s:i}", "credit", inf->unacked);
         inf->unacked = 0;
-        send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0);
+        send_tracked (ctx, ctx->dealer, &c, NULL, NULL, NULL, 0, 0, 0);
         tr_env_clear (&c);
     }
     if (!strcmp (type, "BOOKMARK") || !ev->body)
@@ -756,7 +773,7 @@ send_hello (troupe_ctx_t *ctx)
     hello.verb = TR_VERB_HELLO;
     hello.body = json_pack ("{s:s,s:s}", "actor", ctx->def->name, "node", ctx->host->node_name);
     /* the reply names the broker instance, like a pong: a restart is noticed from then on */
-    send_tracked (ctx, ctx->dealer, &hello, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2);
+    send_tracked (ctx, ctx->dealer, &hello, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2, 0);
     tr_env_clear (&hello);
 }
 
@@ -805,6 +822,8 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
              * while the request's own deadline allows */
             json_int_t ra = json_integer_value (json_object_get (json_object_get (env->body, "details"), "retryAfterSeconds"));
             int64_t at = zclock_mono () + 1000 * (ra > 0 && ra <= RETRY_AFTER_MAX_S ? ra : 1);
+            ctx->throttled++;
+            ctx->throttled_wait_ms += at - zclock_mono ();
             if (at < p->deadline) {
                 p->resend_at = at;
                 window_pump (ctx);
@@ -885,6 +904,7 @@ switch_broker (troupe_ctx_t *ctx)
     ctx->pending = zhashx_new ();
     ctx->inflight = 0; /* the old connection's window goes with it; callbacks below may queue anew */
     zlistx_purge (ctx->backlog);
+    zlistx_purge (ctx->backlog_low);
     for (pending_t *p = zhashx_first (old); p; p = zhashx_next (old)) {
         if (p->to_peer) {
             zhashx_insert (ctx->pending, zhashx_cursor (old), p);
@@ -936,7 +956,8 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
             snprintf (why, sizeof why,
                       "request timed out: it waited %d s for room in this client's window (%d in flight, %zu waiting): "
                       "the broker answers slower than this actor sends",
-                      BACKLOG_WAIT_FACTOR * p->timeout_ms / 1000, ctx->inflight, zlistx_size (ctx->backlog));
+                      BACKLOG_WAIT_FACTOR * p->timeout_ms / 1000, ctx->inflight,
+                      zlistx_size (ctx->backlog) + zlistx_size (ctx->backlog_low));
         else
             snprintf (why, sizeof why, "request timed out: broker not answering");
         t.msg = why;
@@ -952,7 +973,7 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
         pending_t *p = zhashx_lookup (ctx->pending, k);
         if (p && p->wire && !p->sent && p->resend_at && p->resend_at <= now) {
             p->resend_at = 0;
-            zlistx_add_end (ctx->backlog, strdup (k));
+            zlistx_add_end (p->low ? ctx->backlog_low : ctx->backlog, strdup (k));
         }
     }
     zlistx_destroy (&keys);
@@ -968,7 +989,7 @@ on_housekeeping (zloop_t *loop, int zid, void *arg)
     tr_env_t ping;
     tr_env_init (&ping);
     ping.verb = TR_VERB_PING;
-    send_tracked (ctx, ctx->dealer, &ping, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2);
+    send_tracked (ctx, ctx->dealer, &ping, ping_reply, NULL, NULL, 0, PING_EVERY_MS * 2, 0);
     return 0;
 }
 
@@ -1028,6 +1049,8 @@ actor_thread (zsock_t *pipe, void *args)
     ctx->pending = zhashx_new ();
     ctx->backlog = zlistx_new ();
     zlistx_set_destructor (ctx->backlog, (zlistx_destructor_fn *) zstr_free);
+    ctx->backlog_low = zlistx_new ();
+    zlistx_set_destructor (ctx->backlog_low, (zlistx_destructor_fn *) zstr_free);
     ctx->informers = zlistx_new ();
     ctx->peers = zlistx_new ();
     ctx->fds = zlistx_new ();
@@ -1054,6 +1077,9 @@ actor_thread (zsock_t *pipe, void *args)
     zsock_signal (pipe, ok ? 0 : 1);
     if (ok) {
         zloop_start (ctx->loop);
+        if (ctx->throttled) /* as the store's group-commit figures: what flow control cost this actor */
+            TR_INFO (ctx->def->name, "requests refused with TooManyRequests: %ld (sent again after %lld ms in all)",
+                     ctx->throttled, (long long) ctx->throttled_wait_ms);
         fail_all_pending (ctx);
         ctx->def->destroy (&ctx->self);
     }
@@ -1071,6 +1097,7 @@ actor_thread (zsock_t *pipe, void *args)
     for (pending_t *p = zhashx_first (ctx->pending); p; p = zhashx_next (ctx->pending))
         pending_free (p);
     zlistx_destroy (&ctx->backlog);
+    zlistx_destroy (&ctx->backlog_low);
     zhashx_destroy (&ctx->pending);
     zloop_destroy (&ctx->loop);
     zsock_destroy (&ctx->dealer);

@@ -847,7 +847,11 @@ typedef struct {
 static int
 counts_for (const tr_sched_pod_t *q, const tr_sched_pod_t *pod)
 {
-    return q && q->priority >= pod->priority && q != pod && !(q->uid && pod->uid && !strcmp (q->uid, pod->uid));
+    if (!q || q == pod || q->priority < pod->priority)
+        return 0;
+    if (!q->uid || !pod->uid) /* (the nominator's copy of pod is another pointer: same uid) */
+        return 1;
+    return q->uid[0] != pod->uid[0] || strcmp (q->uid, pod->uid);
 }
 
 static void
@@ -909,7 +913,7 @@ nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_c
 /* node with the nominated pods that count for pod added (tmp, *buf to free), or node itself */
 static const tr_sched_node_t *
 with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_node_t *node, tr_sched_node_t *tmp,
-                const tr_sched_pod_t ***buf)
+                const tr_sched_pod_t ***buf, const tr_sched_pod_t **room, size_t nroom)
 {
     const fw_nominator_t *env = ix->env;
     *buf = NULL;
@@ -942,7 +946,9 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     }
     if (!k)
         return node;
-    const tr_sched_pod_t **pods = malloc ((node->npods + k) * sizeof *pods);
+    /* the pods' list in the caller's room when it fits (Filter, node after node), else on the heap */
+    int heap = node->npods + k > nroom;
+    const tr_sched_pod_t **pods = heap ? malloc ((node->npods + k) * sizeof *pods) : room;
     if (!pods)
         return node;
     if (node->npods)
@@ -958,7 +964,7 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     /* a generation no snapshot node has: plugins' per-node caches must not take it for node */
     static _Atomic uint64_t gen = 1ull << 62;
     tmp->generation = gen++;
-    *buf = pods;
+    *buf = heap ? pods : NULL;
     return tmp;
 }
 
@@ -967,7 +973,7 @@ fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const t
                    const tr_sched_pod_t ***buf)
 {
     nomix_t ix = {.env = env};
-    return with_nominated (&ix, pod, node, tmp, buf);
+    return with_nominated (&ix, pod, node, tmp, buf, NULL, 0);
 }
 
 /* Filter plugins on one node (with its nominated pods): 1 fits, 0 not (*st, *rejected), -1 error. */
@@ -978,7 +984,8 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_
 {
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    const tr_sched_node_t *node = with_nominated (ix, pod, node0, &tmp, &buf);
+    const tr_sched_pod_t *room[128];
+    const tr_sched_node_t *node = with_nominated (ix, pod, node0, &tmp, &buf, room, 128);
     int ok = 1;
     for (size_t k = 0; k < p->norder[2]; k++) {
         uint8_t ii = p->order[2][k];
@@ -1122,7 +1129,7 @@ chosen_nominated:
             for (size_t i = 0; nnodes && i < n; i++) {
                 tr_sched_node_t tmp;
                 const tr_sched_pod_t **buf;
-                const tr_sched_node_t *x = with_nominated (&ix, pod, snap->nodes[i], &tmp, &buf);
+                const tr_sched_node_t *x = with_nominated (&ix, pod, snap->nodes[i], &tmp, &buf, NULL, 0);
                 tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
                 if (copy) {
                     *copy = tmp;

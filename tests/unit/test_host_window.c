@@ -216,6 +216,103 @@ slow_broker_tail_does_not_time_out (void **state)
     pthread_mutex_unlock (&mu);
 }
 
+/* ---- background requests (Events) go when nothing else waits ---------------------------- */
+
+enum { NMIX = 200 };
+
+static void *
+m_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    for (int i = 0; i < NMIX; i++) { /* the window full, then every fourth a background one among the others */
+        int bg = i >= 140 && i % 4 == 3;
+        tr_env_t req;
+        tr_env_init (&req);
+        req.verb = TR_VERB_CREATE;
+        strcpy (req.kind, "ConfigMap");
+        strcpy (req.ns, "default");
+        snprintf (req.name, sizeof req.name, "%s-%d", bg ? "bg" : "fg", i);
+        if (bg)
+            troupe_request_background (ctx, &req, done, NULL);
+        else
+            troupe_request (ctx, &req, done, NULL);
+    }
+    static int self;
+    return &self;
+}
+
+static const troupe_actor_t mixed = {TROUPE_ACTOR_ABI, "mixed", m_create, NULL, NULL, w_destroy};
+
+/* 140 requests fill the window (128) and wait; then 45 more and 15 background ones among them:
+ * the broker sees every one of the 185 before the first background one (a background request
+ * goes when nothing else waits for room), and all 200 are answered. */
+static void
+background_waits_for_the_others (void **state)
+{
+    (void) state;
+    pthread_mutex_lock (&mu);
+    ok_replies = other_replies = 0;
+    pthread_mutex_unlock (&mu);
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-bg-%d", getpid ());
+    zsock_t *router = zsock_new_router (ep);
+    assert_non_null (router);
+    zsock_set_rcvtimeo (router, 200);
+    tr_host_opts_t o = {.endpoint = ep, .node_name = "n", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&o);
+    assert_int_equal (tr_host_start (h, &mixed, NULL), 0);
+    static held_t held[NMIX];
+    int nheld = 0, answered = 0, fg_seen = 0, bg_seen = 0, bg_before_fg_done = 0;
+    int64_t end = zclock_mono () + 15000;
+    while (answered < NMIX && zclock_mono () < end) {
+        for (;;) {
+            zframe_t *rid = NULL;
+            tr_env_t req;
+            char err[128];
+            int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
+            if (rc != TR_OK) {
+                tr_env_clear (&req);
+                break;
+            }
+            if (req.verb == TR_VERB_CREATE && nheld < NMIX) {
+                if (!strncmp (req.name, "bg-", 3)) {
+                    bg_seen++;
+                    if (fg_seen < NMIX - 15)
+                        bg_before_fg_done++;
+                } else
+                    fg_seen++;
+                held[nheld].rid = rid;
+                held[nheld].id = req.id;
+                nheld++;
+                rid = NULL;
+            }
+            zframe_destroy (&rid);
+            tr_env_clear (&req);
+        }
+        for (int i = answered; i < nheld; i++) {
+            reply (router, held[i].rid, held[i].id, TR_OK, json_object ());
+            zframe_destroy (&held[i].rid);
+        }
+        answered = nheld;
+    }
+    for (int i = 0; i < 50; i++) {
+        pthread_mutex_lock (&mu);
+        int got = ok_replies + other_replies;
+        pthread_mutex_unlock (&mu);
+        if (got >= NMIX)
+            break;
+        zclock_sleep (20);
+    }
+    tr_host_destroy (&h);
+    zsock_destroy (&router);
+    assert_int_equal (fg_seen, NMIX - 15);
+    assert_int_equal (bg_seen, 15);
+    assert_int_equal (bg_before_fg_done, 0);
+    pthread_mutex_lock (&mu);
+    assert_int_equal (ok_replies, NMIX);
+    pthread_mutex_unlock (&mu);
+}
+
 /* ---- an actor stopped with requests in flight: their callbacks run (Unavailable) and free ---- */
 
 static int stopped_calls;
@@ -275,6 +372,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (window_and_retry),
         cmocka_unit_test (slow_broker_tail_does_not_time_out),
+        cmocka_unit_test (background_waits_for_the_others),
         cmocka_unit_test (stop_with_requests_in_flight),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
