@@ -388,6 +388,17 @@ typedef struct {
     size_t slot;
 } bind_t;
 
+/* A request about one Pod (the caller sets opts/body/rv and clears it after sending). */
+static void
+pod_req (tr_env_t *req, tr_verb_t verb, const char *ns, const char *name)
+{
+    tr_env_init (req);
+    req->verb = verb;
+    strcpy (req->kind, "Pod");
+    snprintf (req->ns, sizeof req->ns, "%s", ns);
+    snprintf (req->name, sizeof req->name, "%s", name);
+}
+
 static void
 ignore (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
 {
@@ -487,11 +498,7 @@ bind_readback (sch_t *s, bind_t *b)
 {
     TR_INFO (A, "binding's answer lost pod=%s/%s node=%s: reading it back, still assumed", b->ns, b->name, b->node);
     tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_GET;
-    strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", b->ns);
-    snprintf (req.name, sizeof req.name, "%s", b->name);
+    pod_req (&req, TR_VERB_GET, b->ns, b->name);
     troupe_request (s->ctx, &req, readback, b);
     tr_env_clear (&req);
 }
@@ -569,11 +576,7 @@ static void
 bind_send (sch_t *s, bind_t *b, uint64_t rv)
 {
     tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_PATCH;
-    strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", b->ns);
-    snprintf (req.name, sizeof req.name, "%s", b->name);
+    pod_req (&req, TR_VERB_PATCH, b->ns, b->name);
     req.rv = rv;
     req.opts = json_pack ("{s:s}", "subresource", "binding");
     req.body = json_pack ("{s:{s:s}}", "spec", "nodeName", b->node);
@@ -588,11 +591,7 @@ static void
 status_patch (sch_t *s, const char *ns, const char *name, json_t *body, const char *what)
 {
     tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_PATCH;
-    strcpy (req.kind, "Pod");
-    snprintf (req.ns, sizeof req.ns, "%s", ns);
-    snprintf (req.name, sizeof req.name, "%s", name);
+    pod_req (&req, TR_VERB_PATCH, ns, name);
     req.opts = json_pack ("{s:s,s:s}", "subresource", "status", "patchType", "strategic");
     req.body = body;
     troupe_request (s->ctx, &req, ignore, (void *) what);
@@ -678,11 +677,7 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
                       "DisruptionTarget status patch");
         tr_record (s->rec, s->ctx, tr_event_new (vic, "Normal", "Preempted", msg, prof, NULL, troupe_now_ms ()));
         tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_DELETE;
-        strcpy (req.kind, "Pod");
-        snprintf (req.ns, sizeof req.ns, "%s", vns);
-        snprintf (req.name, sizeof req.name, "%s", vname);
+        pod_req (&req, TR_VERB_DELETE, vns, vname);
         evict_t *ev = calloc (1, sizeof *ev);
         if (ev) {
             snprintf (ev->victim, sizeof ev->victim, "%s", vuid);

@@ -34,18 +34,52 @@ done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
     pthread_mutex_unlock (&mu);
 }
 
+static void
+reset_replies (void)
+{
+    pthread_mutex_lock (&mu);
+    ok_replies = other_replies = 0;
+    pthread_mutex_unlock (&mu);
+}
+
+/* Up to 1 s for the callbacks of n answers sent (they run on the actor's thread). */
+static void
+wait_replies (int n)
+{
+    for (int i = 0; i < 50; i++) {
+        pthread_mutex_lock (&mu);
+        int got = ok_replies + other_replies;
+        pthread_mutex_unlock (&mu);
+        if (got >= n)
+            return;
+        zclock_sleep (20);
+    }
+}
+
+/* CREATE ConfigMap default/name, answered to done */
+static void
+create_cm (troupe_ctx_t *ctx, const char *name, int background)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREATE;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    snprintf (req.name, sizeof req.name, "%s", name);
+    if (background)
+        troupe_request_background (ctx, &req, done, NULL);
+    else
+        troupe_request (ctx, &req, done, NULL);
+}
+
 static void *
 w_create (troupe_ctx_t *ctx, const json_t *config)
 {
     (void) config;
     for (int i = 0; i < N; i++) {
-        tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_CREATE;
-        strcpy (req.kind, "ConfigMap");
-        strcpy (req.ns, "default");
-        snprintf (req.name, sizeof req.name, "cm-%d", i);
-        troupe_request (ctx, &req, done, NULL);
+        char name[32];
+        snprintf (name, sizeof name, "cm-%d", i);
+        create_cm (ctx, name, 0);
     }
     static int self;
     return &self;
@@ -159,9 +193,7 @@ static void
 slow_broker_tail_does_not_time_out (void **state)
 {
     (void) state;
-    pthread_mutex_lock (&mu);
-    ok_replies = other_replies = 0;
-    pthread_mutex_unlock (&mu);
+    reset_replies ();
     char ep[64];
     snprintf (ep, sizeof ep, "inproc://test-slow-%d", getpid ());
     zsock_t *router = zsock_new_router (ep);
@@ -197,14 +229,7 @@ slow_broker_tail_does_not_time_out (void **state)
             last_answer_at = zclock_mono ();
         }
     }
-    for (int i = 0; i < 50; i++) { /* the last callbacks */
-        pthread_mutex_lock (&mu);
-        int got = ok_replies + other_replies;
-        pthread_mutex_unlock (&mu);
-        if (got >= N)
-            break;
-        zclock_sleep (20);
-    }
+    wait_replies (N);
     tr_host_destroy (&h);
     zsock_destroy (&router);
     assert_int_equal (answered, N);
@@ -226,16 +251,9 @@ m_create (troupe_ctx_t *ctx, const json_t *config)
     (void) config;
     for (int i = 0; i < NMIX; i++) { /* the window full, then every fourth a background one among the others */
         int bg = i >= 140 && i % 4 == 3;
-        tr_env_t req;
-        tr_env_init (&req);
-        req.verb = TR_VERB_CREATE;
-        strcpy (req.kind, "ConfigMap");
-        strcpy (req.ns, "default");
-        snprintf (req.name, sizeof req.name, "%s-%d", bg ? "bg" : "fg", i);
-        if (bg)
-            troupe_request_background (ctx, &req, done, NULL);
-        else
-            troupe_request (ctx, &req, done, NULL);
+        char name[32];
+        snprintf (name, sizeof name, "%s-%d", bg ? "bg" : "fg", i);
+        create_cm (ctx, name, bg);
     }
     static int self;
     return &self;
@@ -250,9 +268,7 @@ static void
 background_waits_for_the_others (void **state)
 {
     (void) state;
-    pthread_mutex_lock (&mu);
-    ok_replies = other_replies = 0;
-    pthread_mutex_unlock (&mu);
+    reset_replies ();
     char ep[64];
     snprintf (ep, sizeof ep, "inproc://test-bg-%d", getpid ());
     zsock_t *router = zsock_new_router (ep);
@@ -295,14 +311,7 @@ background_waits_for_the_others (void **state)
         }
         answered = nheld;
     }
-    for (int i = 0; i < 50; i++) {
-        pthread_mutex_lock (&mu);
-        int got = ok_replies + other_replies;
-        pthread_mutex_unlock (&mu);
-        if (got >= NMIX)
-            break;
-        zclock_sleep (20);
-    }
+    wait_replies (NMIX);
     tr_host_destroy (&h);
     zsock_destroy (&router);
     assert_int_equal (fg_seen, NMIX - 15);
