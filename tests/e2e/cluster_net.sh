@@ -254,7 +254,10 @@ pass "a node lost: the Service kept answering ($fails of $total failed while the
 labtro delete -f "$T/app.yaml" >/dev/null 2>&1
 lab_down
 [ "$(ip netns list | grep -c "^$PREFIX-")" = 0 ] || fail "namespaces left: $(ip netns list | grep "^$PREFIX-")"
-ip -o link show | grep -q "$PREFIX-" && fail "links left: $(ip -o link show | grep "$PREFIX-")"
+# the kernel destroys a deleted namespace's veth peers asynchronously (its netns cleanup work):
+# a link may still be listed for a moment after lab_down; one still there after 10 s is left
+no_links() { ! ip -o link show | grep -q "$PREFIX-"; }
+wait_for 10 no_links || fail "links left: $(ip -o link show | grep "$PREFIX-")"
 # the lab's proxies work in the machines' namespaces: none may leave its table in the host's (where
 # a `troupe up` of another test running at the same time has its own: then this is not checkable)
 if nft list table ip troupe-proxy >/dev/null 2>&1; then
