@@ -1,5 +1,6 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -244,84 +245,17 @@ h_label_selector_match (const json_t *sel, const json_t *labels)
     return m;
 }
 
-static int
-in_values (const json_t *values, const char *v)
-{
-    size_t i;
-    json_t *x;
-    json_array_foreach (values, i, x) if (json_is_string (x) && !strcmp (json_string_value (x), v)) return 1;
-    return 0;
-}
-
-/* One requirement against a value (NULL: key absent). 1, 0, -1 malformed. */
-static int
-requirement (const json_t *req, const char *have)
-{
-    const char *op = tv_str (req, "operator");
-    const json_t *values = tv_get (req, "values");
-    if (!op || !tv_str (req, "key"))
-        return -1;
-    if (!strcmp (op, "In"))
-        return have && in_values (values, have);
-    if (!strcmp (op, "NotIn"))
-        return !have || !in_values (values, have);
-    if (!strcmp (op, "Exists"))
-        return have != NULL;
-    if (!strcmp (op, "DoesNotExist"))
-        return have == NULL;
-    if (!strcmp (op, "Gt") || !strcmp (op, "Lt")) {
-        if (json_array_size (values) != 1 || !json_is_string (json_array_get (values, 0)))
-            return -1;
-        char *end;
-        long long want = strtoll (json_string_value (json_array_get (values, 0)), &end, 10);
-        if (*end)
-            return -1;
-        if (!have)
-            return 0;
-        long long got = strtoll (have, &end, 10);
-        if (*end || !*have)
-            return 0;
-        return !strcmp (op, "Gt") ? got > want : got < want;
-    }
-    return -1;
-}
-
+/* Compiled for the call (nodesel.h); a plugin that matches one selector against many nodes
+ * compiles it once instead (the built-in ones do). */
 static int
 h_node_selector_match (const json_t *terms, const tr_sched_node_t *node)
 {
-    size_t i, j;
-    json_t *term, *req;
-    json_array_foreach (terms, i, term) {
-        const json_t *exprs = tv_get (term, "matchExpressions"), *fields = tv_get (term, "matchFields");
-        if (!json_array_size (exprs) && !json_array_size (fields))
-            continue; /* an empty term matches no objects */
-        int ok = 1;
-        json_array_foreach (exprs, j, req) {
-            int m = requirement (req, json_string_value (json_object_get (node->labels, tv_str (req, "key"))));
-            if (m < 0)
-                return -1;
-            if (!m) {
-                ok = 0;
-                break;
-            }
-        }
-        if (ok)
-            json_array_foreach (fields, j, req) {
-                const char *key = tv_str (req, "key"), *op = tv_str (req, "operator");
-                if (!key || strcmp (key, "metadata.name") || !op || (strcmp (op, "In") && strcmp (op, "NotIn")))
-                    return -1;
-                int m = requirement (req, node->name);
-                if (m < 0)
-                    return -1;
-                if (!m) {
-                    ok = 0;
-                    break;
-                }
-            }
-        if (ok)
-            return 1;
-    }
-    return 0;
+    nodesel_t *ns = nodesel_new (terms);
+    if (!ns)
+        return -1;
+    int m = nodesel_match (ns, node);
+    nodesel_destroy (&ns);
+    return m;
 }
 
 /* The nomination is recorded in the cycle's result; the scheduler's I/O edge writes

@@ -157,7 +157,8 @@ typedef struct tr_sched_host {
      * labels: 1 match, 0 not, -1 malformed. NULL selector matches nothing, {} everything. */
     int (*label_selector_match) (const json_t *selector, const json_t *labels);
     /* v1.NodeSelectorTerm list (nodeSelectorTerms; matchExpressions incl. Gt/Lt, matchFields
-     * metadata.name) against a node: 1 match, 0 not, -1 malformed. */
+     * metadata.name) against a node: 1 match, 0 not, -1 no term matched and one was malformed
+     * (as Kubernetes' LazyErrorNodeSelector: a malformed term matches nothing, the others count). */
     int (*node_selector_match) (const json_t *terms, const tr_sched_node_t *node);
     /* Nominates pod to run on node once victims are gone (PostFilter); the framework deletes
      * the victims (graceful) and sets status.nominatedNodeName. */

@@ -350,9 +350,78 @@ table_nodeaffinity (void **state)
         {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n1\"]}]}")), TR_SCHED_SUCCESS, NULL},
         /* terms are ORed; an empty term matches nothing */
         {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{},{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"NotIn\",\"values\":[\"n1\"]}]}")), TR_SCHED_UNRESOLVABLE, R},
+        {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Bogus\"}]},{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z1\"]}]}")), TR_SCHED_SUCCESS, NULL},
+        {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Bogus\"}]}")), TR_SCHED_UNRESOLVABLE, R},
         {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z9\"]}]},{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z1\"]}]}")), TR_SCHED_SUCCESS, NULL},
     };
     run_filter_table ("NodeAffinity", NULL, t, sizeof t / sizeof t[0]);
+    /* addedAffinity (the profile's args): ANDed with the pod's own selector and affinity */
+    json_t *added = json_loads ("{\"addedAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":{\"nodeSelectorTerms\":"
+                                "[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\",\"values\":[\"4\"]}]}]}}}",
+                                0, NULL);
+    const ftc_t a[] = {
+        {N (ALLOC ("1", "1Gi", "9")), P ("{\"containers\":[]}"), TR_SCHED_SUCCESS, NULL},
+        {N (ALLOC ("1", "1Gi", "9")), P ("{\"containers\":[],\"nodeSelector\":{\"zone\":\"z2\"}}"), TR_SCHED_UNRESOLVABLE, R},
+        {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z1\"]}]}")), TR_SCHED_SUCCESS, NULL},
+    };
+    run_filter_table ("NodeAffinity", added, a, sizeof a / sizeof a[0]);
+    json_decref (added);
+    added = json_loads ("{\"addedAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":{\"nodeSelectorTerms\":"
+                        "[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\",\"values\":[\"5\"]}]}]}}}",
+                        0, NULL);
+    const ftc_t b[] = {
+        {N (ALLOC ("1", "1Gi", "9")), P ("{\"containers\":[]}"), TR_SCHED_UNRESOLVABLE, R},
+        {N (ALLOC ("1", "1Gi", "9")), P (REQAFF ("{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z1\"]}]}")), TR_SCHED_UNRESOLVABLE, R},
+    };
+    run_filter_table ("NodeAffinity", added, b, sizeof b / sizeof b[0]);
+    json_decref (added);
+}
+
+/* The host's node_selector_match (nodesel.c) as Kubernetes' LazyErrorNodeSelector: a malformed
+ * term matches nothing but does not hide a later term that matches; -1 only when no term
+ * matched and one was malformed. */
+static void
+node_selector_terms (void **state)
+{
+    (void) state;
+    json_t *nj = json_loads (N ("\"spec\":{}"), 0, NULL);
+    sched_snap_t *s = snap_new ();
+    snap_node_set (s, nj);
+    const tr_sched_node_t *n1 = snap_node (s, "n1");
+    assert_non_null (n1);
+    static const struct {
+        const char *terms;
+        int want;
+    } t[] = {
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z0\",\"z1\"]}]}]", 1},
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Bogus\"}]},"
+         "{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z1\"]}]}]", 1},
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Bogus\"}]}]", -1},
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"z2\"]}]},"
+         "{\"matchExpressions\":[{\"operator\":\"Exists\"}]}]", -1},
+        {"[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\",\"values\":[\"x\"]}]}]", -1},
+        {"[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\",\"values\":[\"4\",\"3\"]}]}]", -1},
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Gt\",\"values\":[\"4\"]}]}]", 0}, /* label not a number */
+        {"[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Lt\",\"values\":[\"6\"]}]}]", 1},
+        {"[{\"matchFields\":[{\"key\":\"metadata.labels\",\"operator\":\"In\",\"values\":[\"n1\"]}]}]", -1},
+        {"[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"Exists\"}]}]", -1},
+        {"[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"NotIn\",\"values\":[\"n2\"]}]}]", 1},
+        /* requirements of a term are ANDed */
+        {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Exists\"},{\"key\":\"gen\",\"operator\":\"DoesNotExist\"}]}]", 0},
+        {"[{}]", 0},
+        {"[]", 0},
+        {"{}", 0},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        json_t *terms = json_loads (t[i].terms, 0, NULL);
+        assert_non_null (terms);
+        int got = fw_host ()->node_selector_match (terms, n1);
+        if (got != t[i].want)
+            fail_msg ("case %zu %s: got %d want %d", i, t[i].terms, got, t[i].want);
+        json_decref (terms);
+    }
+    snap_destroy (&s);
+    json_decref (nj);
 }
 
 static void
@@ -389,7 +458,51 @@ table_taints (void **state)
     run_filter_table ("NodeName", NULL, nn, sizeof nn / sizeof nn[0]);
 }
 
-/* Score tables: one plugin, its raw (then normalized) score for a pod on each of two nodes. */
+/* The cycle state of scores_of: the framework's host table with read/write over this map (the
+ * test has no framework cycle; the plugin only passes cs back to the host). */
+static struct {
+    const char *key;
+    void *data;
+    void (*free_fn) (void *);
+} score_kv[8];
+
+static void
+score_kv_write (tr_sched_cycle_t *cs, const char *key, void *data, void (*free_fn) (void *))
+{
+    (void) cs;
+    size_t i = 0;
+    while (i < 8 && score_kv[i].key && strcmp (score_kv[i].key, key))
+        i++;
+    assert_true (i < 8);
+    if (score_kv[i].free_fn && score_kv[i].data != data)
+        score_kv[i].free_fn (score_kv[i].data);
+    score_kv[i].key = key;
+    score_kv[i].data = data;
+    score_kv[i].free_fn = free_fn;
+}
+
+static void *
+score_kv_read (tr_sched_cycle_t *cs, const char *key)
+{
+    (void) cs;
+    for (size_t i = 0; i < 8 && score_kv[i].key; i++)
+        if (!strcmp (score_kv[i].key, key))
+            return score_kv[i].data;
+    return NULL;
+}
+
+static void
+score_kv_end (void)
+{
+    for (size_t i = 0; i < 8 && score_kv[i].key; i++)
+        if (score_kv[i].free_fn)
+            score_kv[i].free_fn (score_kv[i].data);
+    memset (score_kv, 0, sizeof score_kv);
+}
+
+/* Score tables: one plugin, its raw (then normalized) score for a pod on each of two nodes;
+ * PreScore runs first, as in the framework (a plugin that skips is still scored: its Score
+ * must then work without PreScore's state). */
 static void
 scores_of (const char *plugin, const char *args_json, const char *n1, const char *n2, const char *pj, int64_t out[2])
 {
@@ -409,21 +522,29 @@ scores_of (const char *plugin, const char *args_json, const char *n1, const char
     tr_sched_pod_t tp;
     snap_pod_fill (&tp, p);
     /* call the hooks as the framework does, on an instance made by init */
-    void *self = pl->init ? pl->init (NULL, fw_host (), err, sizeof err) : NULL;
+    tr_sched_host_t host = *fw_host ();
+    host.read = score_kv_read;
+    host.write = score_kv_write;
+    void *self = pl->init ? pl->init (NULL, &host, err, sizeof err) : NULL;
     if (args_json) {
         json_t *aj = json_loads (args_json, 0, NULL);
         if (pl->destroy && self)
             pl->destroy (self);
-        self = pl->init (aj, fw_host (), err, sizeof err);
+        self = pl->init (aj, &host, err, sizeof err);
         json_decref (aj);
     }
     const tr_sched_node_t *nodes[2] = {snap_node (s, "n1"), snap_node (s, "n2")};
     if (!nodes[1])
         nodes[1] = snap_view (s)->nodes[1];
+    if (pl->pre_score) {
+        tr_sched_code_t c = pl->pre_score (self, NULL, &tp, nodes, 2).code;
+        assert_true (c == TR_SCHED_SUCCESS || c == TR_SCHED_SKIP);
+    }
     for (int i = 0; i < 2; i++)
         assert_int_equal (pl->score (self, NULL, &tp, nodes[i], &out[i]).code, TR_SCHED_SUCCESS);
     if (pl->normalize_score)
         pl->normalize_score (self, NULL, &tp, out, 2);
+    score_kv_end ();
     if (pl->destroy && self)
         pl->destroy (self);
     json_decref (a);
@@ -475,6 +596,24 @@ table_scores (void **state)
                sc);
     assert_int_equal (sc[0], 100);
     assert_int_equal (sc[1], 33);
+    /* the profile's addedAffinity preferences add to the pod's (here the pod has none) */
+    scores_of ("NodeAffinity",
+               "{\"addedAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+               "{\"weight\":30,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}}]}}",
+               "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"disk\":\"ssd\"}}}",
+               "{\"metadata\":{\"name\":\"n2\",\"labels\":{\"disk\":\"hdd\"}}}", P ("{\"containers\":[]}"), sc);
+    assert_int_equal (sc[0], 0);
+    assert_int_equal (sc[1], 100);
+    scores_of ("NodeAffinity",
+               "{\"addedAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+               "{\"weight\":30,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}}]}}",
+               "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"disk\":\"ssd\"}}}",
+               "{\"metadata\":{\"name\":\"n2\",\"labels\":{\"disk\":\"hdd\"}}}",
+               P ("{\"containers\":[],\"affinity\":{\"nodeAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+                  "{\"weight\":60,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\",\"operator\":\"In\",\"values\":[\"ssd\"]}]}}]}}}"),
+               sc);
+    assert_int_equal (sc[0], 100); /* 60 */
+    assert_int_equal (sc[1], 50);  /* 30 */
 }
 
 static void
@@ -592,7 +731,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (fit_and_score),          cmocka_unit_test (filters),        cmocka_unit_test (spreads_among_equals),
-        cmocka_unit_test (table_noderesourcesfit), cmocka_unit_test (fit_reports_every_resource), cmocka_unit_test (table_nodeaffinity), cmocka_unit_test (table_taints),
+        cmocka_unit_test (table_noderesourcesfit), cmocka_unit_test (fit_reports_every_resource), cmocka_unit_test (table_nodeaffinity), cmocka_unit_test (node_selector_terms), cmocka_unit_test (table_taints),
         cmocka_unit_test (table_scores),           cmocka_unit_test (table_nodeports),
         cmocka_unit_test (table_balanced_and_images), cmocka_unit_test (priority_sort),
     };
