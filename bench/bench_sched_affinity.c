@@ -6,6 +6,7 @@
  * PodTopologySpread's PreScore and Score for a ReplicaSet's pod (the system default
  * constraints), and DefaultPreemption's PostFilter when every node is full (equal priority: no
  * victims anywhere; higher priority: victims on every node). Usage: bench_sched_affinity [nodes 5000] [pods 10000]. */
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/sched_plugin.h"
 #include "core/selector.h"
 
@@ -169,6 +170,7 @@ main (int argc, char **argv)
         nodes[i].size = sizeof nodes[i];
         nodes[i].name = strdup (h);
         nodes[i].labels = json_pack ("{s:s,s:s}", "kubernetes.io/hostname", h, "topology.kubernetes.io/zone", z);
+        nodes[i].label_index = nodelabels_new (nodes[i].labels); /* as the snapshot packs them */
         nodes[i].generation = ++generation;
         lists[i] = calloc (p / n + 2, sizeof **lists);
         all[i] = &nodes[i];
@@ -252,6 +254,8 @@ main (int argc, char **argv)
     for (uint32_t i = 0; i < n; i++) {
         free ((void *) nodes[i].name);
         json_decref ((json_t *) nodes[i].labels);
+        nodelabels_t *lix = (nodelabels_t *) nodes[i].label_index;
+        nodelabels_destroy (&lix);
         free (lists[i]);
     }
     free (lists);

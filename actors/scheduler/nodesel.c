@@ -1,5 +1,6 @@
 /* nodesel — a NodeSelector compiled once, matched against many nodes (nodesel.h). */
 #include "actors/scheduler/nodesel.h"
+#include "actors/scheduler/nodelabels.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -153,7 +154,7 @@ in_values (const nodesel_t *self, const req_t *q, const char *have)
 static int
 req_match (const nodesel_t *self, const req_t *q, const tr_sched_node_t *node)
 {
-    const char *have = q->key ? json_string_value (json_object_get (node->labels, q->key)) : node->name;
+    const char *have = q->key ? fw_node_label (node, q->key) : node->name;
     long long got;
     switch (q->op) {
     case OP_IN: return have && in_values (self, q, have);

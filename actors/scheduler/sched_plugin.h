@@ -123,6 +123,9 @@ typedef struct tr_sched_node {
     const tr_sched_taint_t *taints;
     int ready;               /* status.conditions[type=Ready].status == "True" */
     uint32_t nimages;        /* entries of status.images (ImageLocality skips nodes with none) */
+    /* Appended within 1.0: the framework's packed copy of the labels, for its own plugins'
+     * lookups (actors/scheduler/nodelabels.h); opaque, may be NULL. A plugin reads labels. */
+    const void *label_index;
 } tr_sched_node_t;
 
 typedef struct {

@@ -1,5 +1,6 @@
 /* snapshot — see snapshot.h. */
 #include "actors/scheduler/snapshot.h"
+#include "actors/scheduler/nodelabels.h"
 #include "core/quantity.h"
 #include "core/value.h"
 
@@ -22,6 +23,7 @@ typedef struct {
     const tr_sched_pod_t **pods, **aff, **anti;
     uint32_t cap, acap, ncap;
     tr_sched_taint_t *taints;
+    nodelabels_t *lix; /* pub.label_index: the labels packed (nodelabels.h) */
     size_t index;      /* in snap->list while obj */
 } snode_t;
 
@@ -232,6 +234,7 @@ node_free (snode_t *n)
     free (n->aff);
     free (n->anti);
     free (n->taints);
+    nodelabels_destroy (&n->lix);
     free (n);
 }
 
@@ -334,6 +337,11 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
         if (!empty)
             empty = json_object ();
         n->pub.labels = empty;
+    }
+    if (!n->lix || (ev & (TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_LABEL))) {
+        nodelabels_destroy (&n->lix);
+        n->lix = nodelabels_new (n->pub.labels); /* NULL (out of memory): lookups use the JSON */
+        n->pub.label_index = n->lix;
     }
     n->pub.unschedulable = unsched;
     n->pub.allocatable = alloc;

@@ -16,6 +16,7 @@
  * selects. Under a host without namespace_labels (older than that call) it is taken as the owner
  * pod's own namespace (docs/decisions.md).
  */
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
 #include "actors/scheduler/plugins/sigcache.h"
@@ -173,7 +174,7 @@ matches_all (const ipa_t *self, const terms_t *ts, const tr_sched_pod_t *pod)
 static const char *
 node_label (const tr_sched_node_t *node, const char *key)
 {
-    return json_string_value (json_object_get (node->labels, key));
+    return fw_node_label (node, key);
 }
 
 /* ---- PreFilter: the counts, cached per term set and kept per node by generation --------- */

@@ -2,6 +2,7 @@
  * nodeSelectorTerms (any term) → "node(s) didn't match Pod's node affinity/selector"; Score — the
  * sum of the weights of the preferred terms the node matches, normalized to 0..100. Args:
  * addedAffinity (a NodeAffinity applied to every pod of the profile, as Kubernetes). */
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
@@ -144,7 +145,7 @@ node_fits (const na_t *s, const pre_t *st, const tr_sched_node_t *node)
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *) st->node_selector, k, v) {
-        const char *have = pu_str (node->labels, k);
+        const char *have = fw_node_label (node, k);
         if (!have || !json_is_string (v) || strcmp (have, json_string_value (v)))
             return 0;
     }

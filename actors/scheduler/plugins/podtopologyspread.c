@@ -20,6 +20,7 @@
  * that has all the constraints' keys and passes the inclusion policies; Filter is a hash
  * lookup per constraint: count + self-match - global minimum <= maxSkew.
  */
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
 #include "actors/scheduler/plugins/sigcache.h"
@@ -98,7 +99,7 @@ cset_free (void *p)
 static const char *
 node_label (const tr_sched_node_t *node, const char *key)
 {
-    return json_string_value (json_object_get (node->labels, key));
+    return fw_node_label (node, key);
 }
 
 static int
