@@ -116,7 +116,8 @@ typedef struct tr_sched_node {
     const tr_sched_pod_t *const *pods_with_affinity;
     uint32_t npods_with_required_anti_affinity;
     const tr_sched_pod_t *const *pods_with_required_anti_affinity;
-    uint64_t generation;     /* bumped on every change of the node or its pods */
+    uint64_t generation;     /* moved on every change of the node or its pods, from one counter for
+                              * all nodes: no two nodes, old or new, ever have the same */
     /* Appended within 1.0 (check node_size before use in a plugin built against an older header):
      * spec.taints parsed, and the Ready condition, so Filter does not walk the node's JSON. */
     uint32_t ntaints;

@@ -35,6 +35,7 @@ struct sched_snap {
     const tr_sched_node_t **view_nodes, **view_aff;
     size_t capview;
     int dirty;         /* the view needs rebuilding (nodes added/removed, affinity pods moved) */
+    uint64_t gen;      /* the last generation given: one counter for every node (nodeshare.h) */
     tr_sched_snapshot_t view;
 };
 
@@ -363,7 +364,7 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
     }
     n->pub.taints = n->taints;
     if (ev)
-        n->pub.generation++;
+        n->pub.generation = ++s->gen;
     return ev;
 }
 
@@ -385,7 +386,7 @@ snap_node_delete (sched_snap_t *s, const char *name)
     json_decref (n->obj);
     n->obj = NULL;
     n->pub.obj = NULL;
-    n->pub.generation++;
+    n->pub.generation = ++s->gen;
     if (!n->pub.npods) {
         json_object_del (s->nodes, name);
         node_free (n);
@@ -435,7 +436,7 @@ node_account (sched_snap_t *s, snode_t *n, spod_t *sp, int sign)
     n->pub.pods = n->pods;
     n->pub.pods_with_affinity = n->aff;
     n->pub.pods_with_required_anti_affinity = n->anti;
-    n->pub.generation++;
+    n->pub.generation = ++s->gen;
     if (p->has_affinity && (n->pub.npods_with_affinity == 0 || (sign > 0 && n->pub.npods_with_affinity == 1)))
         s->dirty = 1;
 }

@@ -1,7 +1,9 @@
 /* snapshot — the scheduler's view of the cluster, kept incrementally from the Node and Pod
  * informers (no per-tick rebuild): one tr_sched_node_t per node with its allocatable parsed once
  * into integers, the sums of the requests of the pods bound or assumed there, those pods, and a
- * generation bumped on every change. Pure: no I/O, no clock.
+ * generation moved on every change (from one counter for all nodes, as Kubernetes'
+ * nextGeneration: a node deleted and made again never shows a generation it had). Pure: no I/O,
+ * no clock.
  *
  * Pods the snapshot accounts are its own copies (tr_sched_pod_t filled once from the Pod JSON,
  * which it keeps a reference to). A pod is either bound (the informer showed spec.nodeName) or

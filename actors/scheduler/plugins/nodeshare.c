@@ -26,6 +26,11 @@ struct nodeshare {
     cnode_t *nodes;         /* open addressing by name */
     size_t cap, len;
     uint32_t epoch;
+    /* The slot (+1; 0: none) of the node at each index of the last snapshot seen: an unchanged
+     * node (same struct, same generation) is found there without hashing its name. Cleared
+     * whenever the slots move (sweep). */
+    uint32_t *byidx;
+    size_t nbyidx;
 };
 
 static uint64_t
@@ -76,6 +81,7 @@ nodeshare_destroy (nodeshare_t **self_p)
         free (self->nodes[i].c);
     }
     free (self->nodes);
+    free (self->byidx);
     for (int i = 0; i < self->nmaps; i++)
         tpcount_destroy (&self->maps[i]);
     free (self);
@@ -147,6 +153,8 @@ sweep (nodeshare_t *self, size_t want, int drop)
     cnode_t *nn = calloc (cap, sizeof *nn);
     if (!nn)
         return -1;
+    if (self->byidx)
+        memset (self->byidx, 0, self->nbyidx * sizeof *self->byidx);
     self->nodes = nn;
     self->cap = cap;
     self->len = 0;
@@ -172,11 +180,33 @@ nodeshare_update (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_
 {
     self->epoch++;
     size_t seen = 0;
+    if (self->nbyidx < snap->nnodes) {
+        uint32_t *nb = calloc (snap->nnodes, sizeof *nb);
+        if (!nb)
+            return -1;
+        if (self->byidx)
+            memcpy (nb, self->byidx, self->nbyidx * sizeof *nb);
+        free (self->byidx);
+        self->byidx = nb;
+        self->nbyidx = snap->nnodes;
+    }
     for (uint32_t i = 0; i < snap->nnodes; i++) {
         const tr_sched_node_t *node = snap->nodes[i];
+        uint32_t at = self->byidx[i];
+        cnode_t *c = at ? &self->nodes[at - 1] : NULL;
+        /* the same struct at the same generation: the same node, unchanged (generations are
+         * never reused, so a new node at a freed node's address does not pass) */
+        if (c && c->name && c->ptr == node && c->gen == node->generation) {
+            if (c->epoch != self->epoch) {
+                c->epoch = self->epoch;
+                seen++;
+            }
+            continue;
+        }
         if ((self->len + 1) * 2 > self->cap && sweep (self, self->cap, 0) < 0)
             return -1;
-        cnode_t *c = cnode_find (self, node->name);
+        c = cnode_find (self, node->name);
+        self->byidx[i] = (uint32_t) (c - self->nodes) + 1;
         if (c->name && c->epoch == self->epoch)
             continue; /* the same name twice in a snapshot: counted once */
         seen++;
