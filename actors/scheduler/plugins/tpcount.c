@@ -15,16 +15,36 @@ struct tpcount {
     size_t cap, len, positive;
 };
 
+/* 8 bytes at a time (the byte-wise FNV-1a this replaced cost a multiply per byte of
+ * "topology.kubernetes.io/zone" on every node Filter looked at); the length ends each string, so
+ * ("ab", "c") and ("a", "bc") differ. */
+static uint64_t
+mix (uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t
+str_hash (uint64_t h, const char *s)
+{
+    size_t len = strlen (s), i = 0;
+    uint64_t w;
+    for (; i + 8 <= len; i += 8) {
+        memcpy (&w, s + i, 8);
+        h = mix (h, w);
+    }
+    w = 0;
+    memcpy (&w, s + i, len - i);
+    return mix (h, w ^ ((uint64_t) len << 56));
+}
+
 static uint64_t
 pair_hash (const char *key, const char *value)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *) key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h = (h ^ 0x1f) * 1099511628211ull;
-    for (const unsigned char *p = (const unsigned char *) value; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
+    uint64_t h = str_hash (0x243F6A8885A308D3ull, key);
+    h = str_hash (h, value);
+    return h ^ (h >> 29);
 }
 
 tpcount_t *
