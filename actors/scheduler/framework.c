@@ -265,7 +265,7 @@ h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, co
            size_t nvictims)
 {
     (void) pod;
-    if (!cs->out || !node || !*node || (nvictims && !victims))
+    if (!cs->out || !node || (nvictims && !victims) || (!*node && nvictims))
         return -1;
     json_t *v = json_array ();
     for (size_t i = 0; i < nvictims; i++) {

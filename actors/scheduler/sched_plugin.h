@@ -165,7 +165,9 @@ typedef struct tr_sched_host {
      * (as Kubernetes' LazyErrorNodeSelector: a malformed term matches nothing, the others count). */
     int (*node_selector_match) (const json_t *terms, const tr_sched_node_t *node);
     /* Nominates pod to run on node once victims are gone (PostFilter); the framework deletes
-     * the victims (graceful) and sets status.nominatedNodeName. */
+     * the victims (graceful) and sets status.nominatedNodeName. node "" with no victims clears
+     * the pod's nomination instead (Kubernetes' PostFilterResult with NominatedNodeName "":
+     * DefaultPreemption found no candidate). */
     int (*preempt) (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node,
                     const tr_sched_pod_t *const *victims, size_t nvictims);
     /* Appended within 1.0 (a plugin built against an older header sees a smaller host->size;

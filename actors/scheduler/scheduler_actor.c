@@ -599,8 +599,9 @@ status_patch (sch_t *s, const char *ns, const char *name, json_t *body, const ch
 }
 
 /* PodScheduled=False and one FailedScheduling Event, only when the message changed; with
- * status.nominatedNodeName in the same patch when a preemption nominated a node (nominated, as
- * Kubernetes' updatePod: one status write for both). */
+ * status.nominatedNodeName in the same patch when a preemption nominated a node, or removed
+ * when it found no candidate for a nominated pod (nominated "": as Kubernetes' updatePod, one
+ * status write for both). */
 static void
 report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *why, const char *nominated)
 {
@@ -616,8 +617,10 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
     json_t *body = json_pack ("{s:{s:s,s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "phase", "Pending", "conditions", "type",
                               "PodScheduled", "status", "False", "reason", "Unschedulable", "message", why,
                               "lastTransitionTime", now);
-    if (nominated)
+    if (nominated && *nominated)
         tv_set_str (body, "status.nominatedNodeName", nominated);
+    else if (nominated)
+        json_object_set_new (json_object_get (body, "status"), "nominatedNodeName", json_null ());
     status_patch (s, p->ns, p->name, body, "PodScheduled=False status patch");
     if (!same)
         tr_record (s->rec, s->ctx,
@@ -717,12 +720,19 @@ one (sch_t *s, size_t i, int64_t now)
         if (r.host_binds)
             send_binding (s, i, p, r.node);
         break;
-    case FW_UNSCHEDULABLE:
-        if (r.preempt)
+    case FW_UNSCHEDULABLE: {
+        const char *nn = r.preempt ? tv_str (r.preempt, "node") : NULL;
+        if (nn && *nn)
             preempt (s, i, p, r.preempt);
+        else if (nn) { /* no candidate: the pod's nomination goes, in memory and in its status */
+            if (!json_object_get (s->nom, p->uid) && !tv_str (p->obj, "status.nominatedNodeName"))
+                nn = NULL; /* none to clear */
+            unnominate (s, p->uid);
+        }
         sq_requeue (sl->q, p, 1, r.events, now);
-        report_unschedulable (s, i, p, r.message, r.preempt ? tv_str (r.preempt, "node") : NULL);
+        report_unschedulable (s, i, p, r.message, nn);
         break;
+    }
     case FW_ERROR:
         TR_WARN (A, "scheduling pod=%s/%s: %s", p->ns, p->name, r.message);
         sq_requeue (sl->q, p, 0, 0, now);

@@ -192,7 +192,12 @@ nominated_pods_count_for_lower_and_equal (void **state)
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
     assert_string_equal (r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
                                     "1 No preemption victims found for incoming pod..");
-    assert_null (r.preempt); /* nothing of lower priority than l to evict */
+    /* nothing of lower priority than l to evict: no candidate, so the result clears any
+     * nomination l holds (node "", no victims), as Kubernetes' NominatedNodeName "" */
+    assert_non_null (r.preempt);
+    assert_string_equal (tv_str (r.preempt, "node"), "");
+    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 0);
+    json_decref (r.preempt);
     cycle (&e, &eq, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
     json_decref (r.preempt);

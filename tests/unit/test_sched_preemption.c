@@ -131,8 +131,12 @@ post_filter_table (void **state)
             fail_msg ("row %zu (%s): code %d reason \"%s\", want \"%s\"", r, row->name, out.code,
                       out.reason ? out.reason : "(null)", row->want_reason);
         if (!row->want_node) {
-            if (cs->preempt_calls)
-                fail_msg ("row %zu (%s): preempted on %s", r, row->name, cs->preempt_node);
+            /* no candidate: the nomination is cleared (host->preempt with node ""); not eligible:
+             * left alone */
+            int clears = !strncmp (row->want_reason, "preemption: 0/", 14);
+            if (cs->preempt_calls != clears || cs->preempt_node[0] || cs->npreempt_victims)
+                fail_msg ("row %zu (%s): preempt calls %d node \"%s\", want %d call(s) clearing the nomination", r,
+                          row->name, cs->preempt_calls, cs->preempt_node, clears);
         } else {
             char got[512] = "";
             for (size_t v = 0; v < cs->npreempt_victims; v++)

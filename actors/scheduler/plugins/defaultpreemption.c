@@ -316,6 +316,10 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
         out.code = TR_SCHED_UNSCHEDULABLE;
         out.reason = self->host->intern (cs, "preemption: 0/%zu nodes are available: %s%s%s.", n, *first ? first : second,
                                          *first && *second ? ", " : "", *first ? second : "");
+        /* no candidate: a nomination the pod holds goes (Kubernetes returns a result with
+         * NominatedNodeName "" here, and the scheduler clears status.nominatedNodeName); a pod
+         * not eligible above keeps it (it waits for its victims) */
+        self->host->preempt (cs, pod, "", NULL, 0);
     } else {
         size_t best = 0;
         for (size_t i = 1; i < ncands; i++)
