@@ -629,11 +629,18 @@ pods_step (hollow_t *H, hnode_t *n, int64_t now)
                 snprintf (ip, sizeof ip, "%s", "0.0.0.0"); /* more pods than addresses: as a full IPAM, none */
             hollow_host_ip (n->idx, host, sizeof host);
             json_t *st = hollow_pod_status (p->pod, host, ip, nowtxt, nowtxt);
+            /* a strategic merge patch of the status subresource with only the fields the node
+             * owns (phase, its conditions merged by type, IPs, startTime, container statuses), as
+             * the kubelet's status manager patches: what others wrote (nominatedNodeName,
+             * conditions of other types, the scheduler's PodScheduled) stays, and a write made
+             * since the pod was last seen from the watch is not undone */
             json_t *body = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:o}", "apiVersion", "v1", "kind", "Pod", "metadata",
                                       "name", p->name, "namespace", p->ns, "uid", p->uid, "status", st);
             p->state = S_REPORTING;
             p->due = now;
-            uint64_t id = send_simple (H, n, TR_VERB_UPDATE_STATUS, "Pod", p->ns, p->name, 0, body, NULL, OP_POD_STATUS);
+            uint64_t id = send_simple (H, n, TR_VERB_PATCH, "Pod", p->ns, p->name, 0, body,
+                                       json_pack ("{s:s,s:s}", "subresource", "status", "patchType", "strategic"),
+                                       OP_POD_STATUS);
             op_remember (n, id, p->uid);
         }
         if (p->state == S_DUE || p->state == S_DELETE_DUE)

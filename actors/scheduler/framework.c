@@ -964,6 +964,69 @@ fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nomina
     return 1;
 }
 
+/* PostFilter after a FitError (Kubernetes' RunPostFilterPlugins with the Diagnosis' NodeToStatus):
+ * st[i] is node i's status (after a PreFilter rejection, that status for every node). The plugins
+ * see the nodes with their nominated pods (as Kubernetes' preemption dry run filters with
+ * addNominatedPods): two preemptors do not count on the same freed room. PostFilter's message
+ * in pf, as RunPostFilterPlugins: none after a Success (a nomination), the status of the first
+ * plugin Unresolvable or in error, else every Unschedulable reason; a pod not eligible
+ * (PodEligibleToPreemptOthers) gets DefaultPreemption's own answer, which the framework gives. */
+static void
+run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, const fw_nominator_t *nom,
+                 const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n, int eligible, char *pf,
+                 size_t pflen)
+{
+    const tr_sched_snapshot_t *snap = csp->env->snap;
+    tr_sched_snapshot_t nsnap;
+    const tr_sched_node_t **nnodes = NULL;
+    *pf = '\0';
+    if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && n) {
+        nnodes = malloc (n * sizeof *nnodes);
+        nsnap = *snap;
+        for (size_t i = 0; nnodes && i < n; i++) {
+            tr_sched_node_t tmp;
+            const tr_sched_pod_t **buf;
+            const tr_sched_node_t *x = with_nominated (ix, pod, snap->nodes[i], &tmp, &buf, NULL, 0);
+            tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
+            if (copy) {
+                *copy = tmp;
+                x = copy;
+            } else
+                free (buf);
+            nnodes[i] = x;
+        }
+        if (nnodes) {
+            nsnap.nodes = nnodes;
+            csp->snap = &nsnap;
+        }
+    }
+    if (!eligible && p->norder[3])
+        snprintf (pf, pflen, "preemption: not eligible due to a terminating pod on the nominated node.");
+    for (size_t k = 0; eligible && k < p->norder[3]; k++) {
+        inst_t *in = &p->inst[p->order[3][k]];
+        tr_sched_status_t s = in->p->post_filter (in->self, csp, pod, st, n);
+        if (s.code == TR_SCHED_SUCCESS) {
+            *pf = '\0';
+            break;
+        }
+        const char *why = s.reason ? s.reason : "";
+        if (s.code != TR_SCHED_UNSCHEDULABLE) {
+            snprintf (pf, pflen, "%s", why);
+            break;
+        }
+        size_t used = strlen (pf);
+        if (*why && used + 1 < pflen)
+            snprintf (pf + used, pflen - used, "%s%s", used ? ", " : "", why);
+    }
+    csp->snap = NULL;
+    for (size_t i = 0; nnodes && i < n; i++)
+        if (nnodes[i] != snap->nodes[i]) {
+            free ((void *) nnodes[i]->pods);
+            free ((void *) nnodes[i]);
+        }
+    free (nnodes);
+}
+
 static const char *
 nominated_node_of (const fw_nominator_t *env, const tr_sched_pod_t *pod)
 {
@@ -1007,9 +1070,25 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         if (s.code == TR_SCHED_SKIP)
             skip[p->order[1][k]] = 1;
         else if (s.code == TR_SCHED_UNSCHEDULABLE || s.code == TR_SCHED_UNRESOLVABLE) {
+            /* a FitError all the same: every node has the PreFilter's status (Kubernetes'
+             * NodeToStatus.SetAbsentNodesStatus) and PostFilter runs, so preemption considers
+             * every node when the status is Unschedulable, none when UnschedulableAndUnresolvable.
+             * The nominated node's status is that one too: Unresolvable makes the pod eligible
+             * (PodEligibleToPreemptOthers) whatever terminates there. */
+            if (!(st = calloc (n ? n : 1, sizeof *st))) {
+                fail (out, FW_ERROR, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < n; i++)
+                st[i] = s;
+            const char *nominated = nominated_node_of (nom, pod);
+            const tr_sched_node_t *nn = nominated && *nominated ? h_node (csp, nominated) : NULL;
+            char pf[512];
+            run_post_filter (p, csp, &ix, nom, pod, st, n,
+                             s.code == TR_SCHED_UNRESOLVABLE || fw_eligible_to_preempt (nom, nn, pod), pf, sizeof pf);
             out->outcome = FW_UNSCHEDULABLE;
             out->events = events_of (in);
-            fw_fit_error (out->message, sizeof out->message, n, NULL, 0, s.reason ? s.reason : in->p->name, NULL);
+            fw_fit_error (out->message, sizeof out->message, n, NULL, 0, s.reason ? s.reason : in->p->name, pf);
             goto done;
         } else if (s.code != TR_SCHED_SUCCESS) {
             fail (out, FW_ERROR, "running PreFilter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
@@ -1055,59 +1134,8 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
 chosen_nominated:
 
     if (!nfeasible) {
-        /* PostFilter sees the nodes with their nominated pods (as Kubernetes' preemption dry run
-         * filters with addNominatedPods): two preemptors do not count on the same freed room */
-        tr_sched_snapshot_t nsnap;
-        const tr_sched_node_t **nnodes = NULL;
-        int eligible = fw_eligible_to_preempt (nom, nn, pod);
-        if (eligible && (ix.c ? ix.any : nom && nom->nominated) && p->norder[3] && n) {
-            nnodes = malloc (n * sizeof *nnodes);
-            nsnap = *snap;
-            for (size_t i = 0; nnodes && i < n; i++) {
-                tr_sched_node_t tmp;
-                const tr_sched_pod_t **buf;
-                const tr_sched_node_t *x = with_nominated (&ix, pod, snap->nodes[i], &tmp, &buf, NULL, 0);
-                tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
-                if (copy) {
-                    *copy = tmp;
-                    x = copy;
-                } else
-                    free (buf);
-                nnodes[i] = x;
-            }
-            if (nnodes) {
-                nsnap.nodes = nnodes;
-                csp->snap = &nsnap;
-            }
-        }
-        /* PostFilter's message, as RunPostFilterPlugins: none after a Success (a nomination), the
-         * status of the first plugin Unresolvable or in error, else every Unschedulable reason */
-        char pf[512] = "";
-        if (!eligible && p->norder[3]) /* DefaultPreemption's own answer, which the framework gives */
-            snprintf (pf, sizeof pf, "preemption: not eligible due to a terminating pod on the nominated node.");
-        for (size_t k = 0; eligible && k < p->norder[3]; k++) {
-            inst_t *in = &p->inst[p->order[3][k]];
-            tr_sched_status_t s = in->p->post_filter (in->self, csp, pod, st, n);
-            if (s.code == TR_SCHED_SUCCESS) {
-                *pf = '\0';
-                break;
-            }
-            const char *why = s.reason ? s.reason : "";
-            if (s.code != TR_SCHED_UNSCHEDULABLE) {
-                snprintf (pf, sizeof pf, "%s", why);
-                break;
-            }
-            size_t used = strlen (pf);
-            if (*why && used + 1 < sizeof pf)
-                snprintf (pf + used, sizeof pf - used, "%s%s", used ? ", " : "", why);
-        }
-        csp->snap = NULL;
-        for (size_t i = 0; nnodes && i < n; i++)
-            if (nnodes[i] != snap->nodes[i]) {
-                free ((void *) nnodes[i]->pods);
-                free ((void *) nnodes[i]);
-            }
-        free (nnodes);
+        char pf[512];
+        run_post_filter (p, csp, &ix, nom, pod, st, n, fw_eligible_to_preempt (nom, nn, pod), pf, sizeof pf);
         out->outcome = FW_UNSCHEDULABLE;
         for (size_t i = 0; i < p->ninst; i++)
             if (rejected & (1ull << i))

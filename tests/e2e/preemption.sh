@@ -11,7 +11,9 @@
 #   kept: a strategic merge patch) and deleted, a Preempted Event on it
 #   ("Preempted by pod <uid> on node <node>"), the high pod bound to the nominated node; the freed
 #   room is not taken by the waiting low pod nor by the Never pod of equal priority (the
-#   nominated pod counts there), which both stay Pending;
+#   nominated pod counts there), which both stay Pending; once the hollow node reports the high
+#   pod Running (a strategic merge patch of its own status fields, as the kubelet), its
+#   nominatedNodeName and PodScheduled are still there;
 # - Scheduled Events (deferred until the scheduler is idle, docs/decisions.md): one per bound pod,
 #   "Successfully assigned default/<pod> to <node>", naming the node it is on.
 . "$(dirname "$0")/lib.sh"
@@ -101,6 +103,17 @@ done
 V=${gone[0]}
 [ "${LOWNODE[$V]}" = "$HNODE" ] || fail "victim $V was on ${LOWNODE[$V]}, the high pod is on $HNODE"
 pass "the high pod preempted exactly one low pod ($V) and is bound to its node $HNODE"
+
+# the hollow node reports the high pod Running with a strategic merge patch of only its own fields
+# (as the kubelet's status manager): the scheduler's nominatedNodeName and PodScheduled stay
+hrun() { [ "$(pods | jq -r '.items[] | select(.metadata.name=="high") | .status.phase')" = Running ]; }
+wait_for 30 hrun || fail "the high pod not Running on $HNODE: $(pods | jq -c '.items[] | select(.metadata.name=="high") | .status')"
+HST=$(pods | jq -c '.items[] | select(.metadata.name=="high") | .status')
+[ "$(echo "$HST" | jq -r '.nominatedNodeName // "-"')" = "$HNODE" ] || fail "the hollow node's Running report lost status.nominatedNodeName: $HST"
+[ "$(echo "$HST" | jq -r '[.conditions[] | select(.type=="PodScheduled") | .status] | join(",")')" = True ] || fail "PodScheduled not kept once True: $HST"
+[ "$(echo "$HST" | jq -r '[.conditions[] | select(.type=="Ready" or .type=="ContainersReady" or .type=="Initialized") | .status] | join(",")')" = "True,True,True" ] ||
+  fail "the hollow node's conditions: $HST"
+pass "Running as reported by the hollow node, status.nominatedNodeName=$HNODE and PodScheduled=True kept"
 
 kill "$WATCH" 2>/dev/null
 grep -Eq "\"nominatedNodeName\": ?\"$HNODE\"" "$T/watch.out" || fail "status.nominatedNodeName=$HNODE never seen on the watch ($(grep -c . "$T/watch.out") lines)"

@@ -411,6 +411,8 @@ fit_error_text (void **state)
     fp = profile2 ("{\"tag\":\"A\",\"prefilter\":\"no\"}", "{\"tag\":\"B\"}", 1, 1);
     r = cycle (fp, &w, "p3");
     assert_string_equal (r.message, "0/5 nodes are available: prefilter says no.");
+    /* PostFilter runs all the same (Kubernetes: after any FitError), over every node, no Filter */
+    assert_string_equal (trace, "A.prefilter A.postfilter(5) B.postfilter(5) ");
     fw_profile_destroy (&fp);
     snap_destroy (&w.snap);
     /* no nodes at all */

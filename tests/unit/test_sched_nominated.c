@@ -4,7 +4,8 @@
  * nominated node is tried first and alone; PostFilter (DefaultPreemption) sees the nominated pods
  * so a second preemptor does not count on the room the first one freed; host->preempt records
  * the node and the victims in the result (fw_result_t.preempt); a pod whose nominated node still
- * has a terminating lower-priority pod does not preempt again (PodEligibleToPreemptOthers). */
+ * has a terminating lower-priority pod does not preempt again (PodEligibleToPreemptOthers); a
+ * PreFilter rejection runs PostFilter with every node at the PreFilter's status. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -423,6 +424,84 @@ index_kept_while_version_holds (void **state)
     env_fini (&e);
 }
 
+/* A PreFilter plugin that rejects every pod with q_code (a quota, say): the cycle is a FitError
+ * all the same, every node with that status (Kubernetes' NodeToStatus.SetAbsentNodesStatus), and
+ * PostFilter runs. */
+static tr_sched_code_t q_code;
+static const char *q_reason;
+
+static void *
+q_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    (void) args, (void) host, (void) err, (void) errlen;
+    static int self;
+    return &self;
+}
+
+static tr_sched_status_t
+q_pre_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    (void) self, (void) cs, (void) pod;
+    return (tr_sched_status_t) {q_code, q_reason};
+}
+
+static const tr_sched_plugin_t quota = {TR_SCHED_PLUGIN_HEADER ("Quota"), .init = q_init, .pre_filter = q_pre_filter};
+
+/* n1: 2 cpu full with a low pod; H (priority 100, 1 cpu). Quota's PreFilter rejects H:
+ * Unschedulable, DefaultPreemption nominates n1 (low the victim); UnschedulableAndUnresolvable,
+ * no node is a candidate. Before, PostFilter never ran after a PreFilter rejection. Nominated to
+ * n1 where low is terminating: Unschedulable, not eligible; Unresolvable (the nominated node's
+ * status too), eligible (PodEligibleToPreemptOthers), no candidate. */
+static void
+prefilter_rejection_runs_postfilter (void **state)
+{
+    (void) state;
+    env_t e;
+    env_on_n1 (&e, "2", pod ("low", 1, "2", "n1"), NULL);
+    char err[256];
+    assert_int_equal (fw_profile_add (e.prof, &quota, NULL, FW_PT_PRE_FILTER, 0, NULL, err, sizeof err), 0);
+    json_t *ho = pod ("h", 100, "1", NULL);
+    tr_sched_pod_t h;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    fw_result_t r;
+    q_code = TR_SCHED_UNSCHEDULABLE;
+    q_reason = "Insufficient cpu"; /* a reason DefaultPreemption can check away (resources) */
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "0/1 nodes are available: Insufficient cpu."); /* nominated: no suffix */
+    assert_non_null (r.preempt);
+    assert_string_equal (tv_str (r.preempt, "node"), "n1");
+    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 1);
+    assert_string_equal (tv_str (json_array_get (tv_get (r.preempt, "victims"), 0), "metadata.name"), "low");
+    json_decref (r.preempt);
+    q_code = TR_SCHED_UNRESOLVABLE;
+    q_reason = "quota exceeded";
+    cycle (&e, &h, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_string_equal (r.message, "0/1 nodes are available: quota exceeded. preemption: 0/1 nodes are available: "
+                                    "1 Preemption is not helpful for scheduling..");
+    assert_null (r.preempt);
+    /* nominated to n1, low's delete sent */
+    e.nom[0] = &h;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    e.terminating = "low";
+    q_code = TR_SCHED_UNSCHEDULABLE;
+    q_reason = "Insufficient cpu";
+    cycle (&e, &h, 1, &r);
+    assert_string_equal (r.message, "0/1 nodes are available: Insufficient cpu. preemption: not eligible due to a "
+                                    "terminating pod on the nominated node..");
+    assert_null (r.preempt);
+    q_code = TR_SCHED_UNRESOLVABLE;
+    q_reason = "quota exceeded";
+    cycle (&e, &h, 1, &r);
+    assert_string_equal (r.message, "0/1 nodes are available: quota exceeded. preemption: 0/1 nodes are available: "
+                                    "1 Preemption is not helpful for scheduling..");
+    assert_null (r.preempt);
+    json_decref (ho);
+    env_fini (&e);
+}
+
 int
 main (void)
 {
@@ -435,6 +514,8 @@ main (void)
         cmocka_unit_test_setup (nominated_node_first, indexed),
         cmocka_unit_test_setup (preemption_sees_nominated, indexed),
         cmocka_unit_test_setup (no_second_preemption, indexed),
+        cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, by_node),
+        cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, indexed),
         cmocka_unit_test (index_kept_while_version_holds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
