@@ -166,6 +166,18 @@ cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
         snap_forget (e->snap, p->uid);
 }
 
+/* A result whose preemption found no candidate: the pod's nomination is cleared (node "", no
+ * victims), as Kubernetes' PostFilterResult with NominatedNodeName "". */
+static void
+clears_nomination (fw_result_t *r)
+{
+    assert_non_null (r->preempt);
+    assert_string_equal (tv_str (r->preempt, "node"), "");
+    assert_int_equal (json_array_size (tv_get (r->preempt, "victims")), 0);
+    json_decref (r->preempt);
+    r->preempt = NULL;
+}
+
 /* n1: 2 cpu, 1 used (priority 50); H (priority 100, 1 cpu) nominated to n1. */
 static void
 nominated_pods_count_for_lower_and_equal (void **state)
@@ -195,10 +207,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
                                     "1 No preemption victims found for incoming pod..");
     /* nothing of lower priority than l to evict: no candidate, so the result clears any
      * nomination l holds (node "", no victims), as Kubernetes' NominatedNodeName "" */
-    assert_non_null (r.preempt);
-    assert_string_equal (tv_str (r.preempt, "node"), "");
-    assert_int_equal (json_array_size (tv_get (r.preempt, "victims")), 0);
-    json_decref (r.preempt);
+    clears_nomination (&r);
     cycle (&e, &eq, 1, &r);
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
     json_decref (r.preempt);
@@ -480,7 +489,7 @@ prefilter_rejection_runs_postfilter (void **state)
     assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
     assert_string_equal (r.message, "0/1 nodes are available: quota exceeded. preemption: 0/1 nodes are available: "
                                     "1 Preemption is not helpful for scheduling..");
-    assert_null (r.preempt);
+    clears_nomination (&r); /* no candidate */
     /* nominated to n1, low's delete sent */
     e.nom[0] = &h;
     e.nom_on[0] = "n1";
@@ -497,7 +506,7 @@ prefilter_rejection_runs_postfilter (void **state)
     cycle (&e, &h, 1, &r);
     assert_string_equal (r.message, "0/1 nodes are available: quota exceeded. preemption: 0/1 nodes are available: "
                                     "1 Preemption is not helpful for scheduling..");
-    assert_null (r.preempt);
+    clears_nomination (&r); /* no candidate */
     json_decref (ho);
     env_fini (&e);
 }
