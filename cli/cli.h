@@ -77,6 +77,9 @@ int cmd_get (cli_t *g, int argc, char **argv);
 int cmd_describe (cli_t *g, int argc, char **argv);
 int cmd_delete (cli_t *g, int argc, char **argv);
 int cmd_scale (cli_t *g, int argc, char **argv);
+/* patch and label: cli/cmd_patch.c */
+int cmd_patch (cli_t *g, int argc, char **argv);
+int cmd_label (cli_t *g, int argc, char **argv);
 int cmd_logs (cli_t *g, int argc, char **argv);
 int cmd_exec (cli_t *g, int argc, char **argv);
 int cmd_runtime (cli_t *g, int argc, char **argv);

@@ -56,6 +56,9 @@ usage (FILE *f)
              "  get KIND [NAME] [-o wide|yaml|json|name] [-l SELECTOR] [--field-selector S] [-A] [-w]\n"
              "  describe KIND NAME | delete KIND NAME | delete -f FILE\n"
              "  scale deployment NAME --replicas N\n"
+             "  patch KIND NAME (-p PATCH | --patch-file FILE) [--type strategic|merge] [--subresource status]\n"
+             "                                         PATCH in JSON or YAML (default type: strategic, as kubectl)\n"
+             "  label KIND NAME KEY=VALUE… KEY-… [--overwrite]  set (KEY=VALUE) or remove (KEY-) labels\n"
              "  cordon NODE | uncordon NODE | drain NODE [--force] [--delete-emptydir-data] [--grace-period N] [--timeout 5m]\n"
              "  rollout status|restart|undo deployment NAME\n"
              "  logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n"
@@ -102,6 +105,8 @@ main (int argc, char **argv)
     else if (!strcmp (cmd, "describe")) rc = cmd_describe (&g, argc, argv);
     else if (!strcmp (cmd, "delete")) rc = cmd_delete (&g, argc, argv);
     else if (!strcmp (cmd, "scale")) rc = cmd_scale (&g, argc, argv);
+    else if (!strcmp (cmd, "patch")) rc = cmd_patch (&g, argc, argv);
+    else if (!strcmp (cmd, "label")) rc = cmd_label (&g, argc, argv);
     else if (!strcmp (cmd, "logs")) rc = cmd_logs (&g, argc, argv);
     else if (!strcmp (cmd, "exec")) rc = cmd_exec (&g, argc, argv);
     else if (!strcmp (cmd, "runtime")) rc = cmd_runtime (&g, argc, argv);
