@@ -913,17 +913,11 @@ fw_with_nominated (const fw_nominator_t *env, const tr_sched_pod_t *pod, const t
     return with_nominated (&ix, pod, node, tmp, buf, NULL, 0);
 }
 
-/* Filter plugins on one node (with its nominated pods): 1 fits, 0 not (*st, *rejected), -1 error. */
+/* The Filter plugins on node: 1 all pass, 0 one rejects (*st, *rejected), -1 one failed. */
 static int
-filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod,
-             const tr_sched_node_t *node0, const uint8_t *skip, tr_sched_status_t *st, uint64_t *rejected,
-             fw_result_t *out)
+run_filters (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node,
+             const uint8_t *skip, tr_sched_status_t *st, uint64_t *rejected, fw_result_t *out)
 {
-    tr_sched_node_t tmp;
-    const tr_sched_pod_t **buf;
-    const tr_sched_pod_t *room[128];
-    const tr_sched_node_t *node = with_nominated (ix, pod, node0, &tmp, &buf, room, 128);
-    int ok = 1;
     for (size_t k = 0; k < p->norder[2]; k++) {
         uint8_t ii = p->order[2][k];
         if (skip[ii])
@@ -934,16 +928,33 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_
             continue;
         if (s.code == TR_SCHED_ERROR) {
             fail (out, FW_ERROR, "running Filter plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
-            ok = -1;
-            break;
+            return -1;
         }
         *st = s;
         if (!st->reason)
             st->reason = in->p->name;
         *rejected |= 1ull << ii;
-        ok = 0;
-        break;
+        return 0;
     }
+    return 1;
+}
+
+/* Filter on one node as Kubernetes' RunFilterPluginsWithNominatedPods: with the pods nominated
+ * there (of priority >= the pod's) added, then, when some were added and that passed, again
+ * without them: a pod must fit whether or not they come (a plugin that counts pods for the pod,
+ * e.g. an affinity, must not be satisfied by a nominated pod alone). 1 fits, 0 not, -1 error. */
+static int
+filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod,
+             const tr_sched_node_t *node0, const uint8_t *skip, tr_sched_status_t *st, uint64_t *rejected,
+             fw_result_t *out)
+{
+    tr_sched_node_t tmp;
+    const tr_sched_pod_t **buf;
+    const tr_sched_pod_t *room[128];
+    const tr_sched_node_t *node = with_nominated (ix, pod, node0, &tmp, &buf, room, 128);
+    int ok = run_filters (p, cs, pod, node, skip, st, rejected, out);
+    if (ok == 1 && node != node0)
+        ok = run_filters (p, cs, pod, node0, skip, st, rejected, out);
     free (buf);
     return ok;
 }

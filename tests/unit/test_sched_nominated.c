@@ -511,6 +511,50 @@ prefilter_rejection_runs_postfilter (void **state)
     env_fini (&e);
 }
 
+/* A Filter that wants company: a node with no pod is rejected (as an affinity to pods that are
+ * not there yet). */
+static tr_sched_status_t
+company_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
+{
+    (void) self, (void) cs, (void) pod;
+    return node->npods ? TR_SCHED_OK : (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "node(s) had no pod"};
+}
+
+static const tr_sched_plugin_t company = {TR_SCHED_PLUGIN_HEADER ("Company"), .init = q_init, .filter = company_filter};
+
+/* Kubernetes' RunFilterPluginsWithNominatedPods: with the nominated pods added, then without. On
+ * an empty n1 where H (priority 100) is nominated, X (100: H counts for it) passes Company only
+ * thanks to H; the second pass, without H, rejects it: a nominated pod that may never come does
+ * not satisfy it. Once a pod is really bound there X fits. */
+static void
+filters_again_without_nominated (void **state)
+{
+    (void) state;
+    env_t e;
+    env_on_n1 (&e, "4", NULL);
+    char err[256];
+    assert_int_equal (fw_profile_add (e.prof, &company, NULL, FW_PT_FILTER, 0, NULL, err, sizeof err), 0);
+    json_t *ho = pod ("h", 100, "1", NULL), *xo = pod ("x", 100, "1", NULL);
+    tr_sched_pod_t h, x;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.nom[0] = &h;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    fw_result_t r;
+    cycle (&e, &x, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_true (strncmp (r.message, "0/1 nodes are available: 1 node(s) had no pod.", 46) == 0);
+    json_decref (r.preempt);
+    bind_pod (&e, pod ("other", 0, "1", "n1"));
+    cycle (&e, &x, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    json_decref (ho);
+    json_decref (xo);
+    env_fini (&e);
+}
+
 int
 main (void)
 {
@@ -526,6 +570,8 @@ main (void)
         cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, by_node),
         cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, indexed),
         cmocka_unit_test (index_kept_while_version_holds),
+        cmocka_unit_test_setup (filters_again_without_nominated, by_node),
+        cmocka_unit_test_setup (filters_again_without_nominated, indexed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
