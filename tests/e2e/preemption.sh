@@ -14,6 +14,8 @@
 #   nominated pod counts there), which both stay Pending; once the hollow node reports the high
 #   pod Running (a strategic merge patch of its own status fields, as the kubelet), its
 #   nominatedNodeName and PodScheduled are still there;
+# - a stale nomination (status.nominatedNodeName written by hand on the waiting low pod) is
+#   cleared once the pod is tried again and preemption finds no candidate, as kube-scheduler does;
 # - Scheduled Events (deferred until the scheduler is idle, docs/decisions.md): one per bound pod,
 #   "Successfully assigned default/<pod> to <node>", naming the node it is on.
 . "$(dirname "$0")/lib.sh"
@@ -140,6 +142,22 @@ for p in waiting never; do
 done
 [ "$(echo "$J" | jq '[.items[] | select(.metadata.name|startswith("low"))] | length')" = 3 ] || fail "another low pod was evicted"
 pass "the waiting low pod and the Never pod stay Pending; no further eviction"
+
+# a nomination that preemption can no longer honour is cleared (Kubernetes: DefaultPreemption
+# finds no candidate and returns NominatedNodeName "", the scheduler removes it from the status):
+# the waiting pod is given a stale nomination (as left by an earlier scheduler), then relabelled
+# so that it is tried again at once
+"$TROUPE" patch pod waiting --subresource status --type merge -p "{\"status\":{\"nominatedNodeName\":\"$HNODE\"}}" >/dev/null ||
+  fail "patch of waiting's status refused"
+nnof() { pods | jq -r --arg n "$1" '.items[] | select(.metadata.name==$n) | .status.nominatedNodeName // ""'; }
+[ "$(nnof waiting)" = "$HNODE" ] || fail "the stale nomination was not written: $(nnof waiting)"
+sleep 1
+"$TROUPE" label pod waiting e2e-poke=1 >/dev/null || fail "label waiting"
+cleared() { [ -z "$(nnof waiting)" ]; }
+wait_for 30 cleared || fail "the waiting pod's nomination to $HNODE was not cleared: $(pods | jq -c '.items[] | select(.metadata.name=="waiting") | .status')"
+[ -z "$(nodeof waiting)" ] || fail "the waiting pod took a node"
+case "$(cond waiting)" in "False "*"No preemption victims found for incoming pod..") ;; *) fail "the waiting pod's message after the clear: $(cond waiting)" ;; esac
+pass "a nomination with no candidate left is cleared (status.nominatedNodeName removed, still Pending)"
 
 sched_evs() { # every bound pod has exactly one Scheduled event naming its node
   local j; j=$(evs) || return 1
