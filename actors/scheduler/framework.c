@@ -1115,10 +1115,10 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     uint64_t rejected = 0;
     const char *nominated = nominated_node_of (nom, pod);
     const tr_sched_node_t *nn = nominated && *nominated ? h_node (csp, nominated) : NULL;
+    tr_sched_status_t nn_status = {0}; /* the nominated node's, for PodEligibleToPreemptOthers */
     if (nn) {
-        tr_sched_status_t ignored = {0};
         uint64_t rej = 0;
-        int r = nn ? filter_node (p, csp, &ix, pod, nn, skip, &ignored, &rej, out) : 0;
+        int r = filter_node (p, csp, &ix, pod, nn, skip, &nn_status, &rej, out);
         if (r < 0)
             goto done;
         if (r > 0) {
@@ -1146,7 +1146,10 @@ chosen_nominated:
 
     if (!nfeasible) {
         char pf[512];
-        run_post_filter (p, csp, &ix, nom, pod, st, n, fw_eligible_to_preempt (nom, nn, pod), pf, sizeof pf);
+        /* PodEligibleToPreemptOthers: a nominated node that is UnschedulableAndUnresolvable for
+         * the pod no longer holds it back, whatever terminates there */
+        run_post_filter (p, csp, &ix, nom, pod, st, n,
+                         nn_status.code == TR_SCHED_UNRESOLVABLE || fw_eligible_to_preempt (nom, nn, pod), pf, sizeof pf);
         out->outcome = FW_UNSCHEDULABLE;
         for (size_t i = 0; i < p->ninst; i++)
             if (rejected & (1ull << i))

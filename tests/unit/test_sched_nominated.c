@@ -367,6 +367,17 @@ no_second_preemption (void **state)
     assert_null (r.preempt); /* not eligible: PostFilter not run, its answer given */
     if (!strstr (r.message, ". preemption: not eligible due to a terminating pod on the nominated node.."))
         fail_msg ("message: %s", r.message);
+    /* the nominated node cordoned (UnschedulableAndUnresolvable for h): eligible again, as
+     * Kubernetes' PodEligibleToPreemptOthers, and it preempts on the other node */
+    json_t *cordoned = node (on, "1");
+    json_object_set_new (json_object_get (cordoned, "spec"), "unschedulable", json_true ());
+    snap_node_set (e.snap, cordoned);
+    json_decref (cordoned);
+    cycle (&e, &h, 1, &r);
+    assert_non_null (r.preempt);
+    assert_string_equal (tv_str (r.preempt, "node"), strcmp (on, "n1") ? "n1" : "n2");
+    json_decref (r.preempt);
+    add_node (&e, on, "1"); /* uncordoned */
     /* without the nominator's knowledge it would preempt on the other node */
     e.terminating = NULL;
     cycle (&e, &h, 1, &r);
