@@ -1,6 +1,7 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/nodesel.h"
+#include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -968,8 +969,9 @@ fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nomina
         const tr_sched_pod_t *q = nominated->pods[i];
         if (q->priority >= pod->priority)
             continue;
-        const json_t *dt = json_object_get (json_object_get (q->obj, "metadata"), "deletionTimestamp");
-        if ((dt && !json_is_null (dt)) || (nom && nom->terminating && nom->terminating (nom->arg, q)))
+        /* terminating by preemption: as its object says, or a victim whose delete the nominator
+         * sent (its object may not say so yet) */
+        if (pu_terminating_by_preemption (q->obj) || (nom && nom->terminating && nom->terminating (nom->arg, q)))
             return 0;
     }
     return 1;

@@ -115,6 +115,10 @@ build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
     json_t *status = json_object ();
     if (json_object_get (c, "start"))
         json_object_set (status, "startTime", json_object_get (c, "start"));
+    if (json_is_true (json_object_get (c, "preempted"))) /* marked by the scheduler's preemption */
+        json_object_set_new (status, "conditions",
+                             json_pack ("[{s:s,s:s,s:s}]", "type", "DisruptionTarget", "status", "True", "reason",
+                                        "PreemptionByScheduler"));
     json_t *obj = json_pack ("{s:s,s:s,s:o,s:o,s:o}", "apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", spec,
                              "status", status);
     json_array_append_new (json_object_get (self->doc, "objs"), obj);

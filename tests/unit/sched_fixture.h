@@ -6,7 +6,8 @@
  *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
  *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,
  *          "cpu": "1", "memory": "1Gi", "ext": {...}, "start": "2026-01-01T00:00:00Z",
- *          "owner": "ReplicaSet", "deleting": true, "spec": {...merged into spec}}
+ *          "owner": "ReplicaSet", "deleting": true, "preempted": true (DisruptionTarget by
+ *          PreemptionByScheduler), "spec": {...merged into spec}}
  * A pod with "node" is bound there; fx_pod builds an incoming (pending) pod the same way.
  * fx_host is a host table: quantity_milli, label_selector_match and node_selector_match are the
  * framework's (fw_host), with the fixture's own cycle-state map, intern, and preempt recorded in

@@ -197,8 +197,11 @@ candidate_limit (void **state)
 }
 
 /* Kubernetes' PodEligibleToPreemptOthers: nominated to n1 where a lower-priority pod is still
- * terminating, the pod waits for it instead of preempting again; a terminating pod of higher
- * priority, or no nomination, does not stop it. */
+ * terminating by preemption, the pod waits for it instead of preempting again; a terminating pod
+ * of higher priority, one going for another reason, no nomination, or a nominated node that is
+ * UnschedulableAndUnresolvable for it, does not stop it. */
+static tr_sched_code_t elig_code = TR_SCHED_UNSCHEDULABLE; /* n1's filter status */
+
 static tr_sched_status_t
 run_eligibility (const char *cluster, const char *in, const char *nominated, char *node, size_t nlen)
 {
@@ -211,7 +214,7 @@ run_eligibility (const char *cluster, const char *in, const char *nominated, cha
     const tr_sched_pod_t *pod = fx_pod (fx, in);
     if (nominated) /* the fixture has no status fields: written into the pod built */
         json_object_set_new (json_object_get ((json_t *) pod->obj, "status"), "nominatedNodeName", json_string (nominated));
-    tr_sched_status_t st[1] = {{TR_SCHED_UNSCHEDULABLE, CPU}};
+    tr_sched_status_t st[1] = {{elig_code, elig_code == TR_SCHED_UNRESOLVABLE ? "node(s) were unschedulable" : CPU}};
     tr_sched_cycle_t *cs = fx_cycle (fx);
     tr_sched_status_t out = pl->post_filter (self, cs, pod, st, 1);
     snprintf (node, nlen, "%s", cs->preempt_calls ? cs->preempt_node : "");
@@ -230,7 +233,7 @@ eligibility (void **state)
     (void) state;
     char node[64];
     const char *lowterm = "{\"nodes\":[" N ("n1", "4") "],\"pods\":["
-                          "{\"name\":\"t\",\"node\":\"n1\",\"priority\":1,\"cpu\":\"2\",\"deleting\":true},"
+                          "{\"name\":\"t\",\"node\":\"n1\",\"priority\":1,\"cpu\":\"2\",\"deleting\":true,\"preempted\":true},"
                           P ("b", "n1", 1, "2") "]}";
     tr_sched_status_t out = run_eligibility (lowterm, IN (10, "4"), "n1", node, sizeof node);
     assert_int_equal (out.code, TR_SCHED_UNSCHEDULABLE);
@@ -241,11 +244,25 @@ eligibility (void **state)
     assert_string_equal (node, "n1");
     /* the terminating pod is of higher priority: not the pod's victim, eligible */
     const char *highterm = "{\"nodes\":[" N ("n1", "4") "],\"pods\":["
-                           "{\"name\":\"t\",\"node\":\"n1\",\"priority\":50,\"cpu\":\"2\",\"deleting\":true},"
+                           "{\"name\":\"t\",\"node\":\"n1\",\"priority\":50,\"cpu\":\"2\",\"deleting\":true,\"preempted\":true},"
                            P ("b", "n1", 1, "2") "]}";
     out = run_eligibility (highterm, IN (10, "2"), "n1", node, sizeof node);
     assert_string_equal (out.reason, "preemption: nominated node n1 (1 victim)");
     assert_string_equal (node, "n1");
+    /* terminating for another reason (no DisruptionTarget by PreemptionByScheduler): as
+     * Kubernetes' podTerminatingByPreemption, it does not hold the pod back */
+    const char *otherterm = "{\"nodes\":[" N ("n1", "4") "],\"pods\":["
+                            "{\"name\":\"t\",\"node\":\"n1\",\"priority\":1,\"cpu\":\"2\",\"deleting\":true},"
+                            P ("b", "n1", 1, "2") "]}";
+    out = run_eligibility (otherterm, IN (10, "4"), "n1", node, sizeof node);
+    assert_string_equal (out.reason, "preemption: nominated node n1 (2 victims)");
+    /* the nominated node UnschedulableAndUnresolvable for the pod: eligible again (and, the only
+     * node, no candidate) */
+    elig_code = TR_SCHED_UNRESOLVABLE;
+    out = run_eligibility (lowterm, IN (10, "4"), "n1", node, sizeof node);
+    elig_code = TR_SCHED_UNSCHEDULABLE;
+    assert_string_equal (out.reason, "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.");
+    assert_string_equal (node, ""); /* the nomination cleared: node "" */
 }
 
 int

@@ -27,6 +27,7 @@
  * minCandidateNodesAbsolute) candidates are found, starting at an offset that depends on the pod
  * (Kubernetes: random) so that preemptors do not all pile onto the first nodes.
  */
+#include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/sched_plugin.h"
 
 #include <stdio.h>
@@ -240,18 +241,27 @@ better (const candidate_t *a, const candidate_t *b)
 
 /* ---- PostFilter -------------------------------------------------------------------------- */
 
+/* Kubernetes' PodEligibleToPreemptOthers, its second half: not eligible while a pod of lower
+ * priority is terminating by preemption on the node the pod is nominated to, unless that node is
+ * UnschedulableAndUnresolvable for the pod (its status among node_status, the snapshot's order). */
 static int
-terminating_victim_on_nominated (const dp_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+terminating_victim_on_nominated (const dp_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                 const tr_sched_status_t *node_status, size_t n)
 {
     const char *nn = json_string_value (json_object_get (json_object_get (pod->obj, "status"), "nominatedNodeName"));
-    const tr_sched_node_t *node = nn ? self->host->node (cs, nn) : NULL;
+    const tr_sched_node_t *node = nn && *nn ? self->host->node (cs, nn) : NULL;
     if (!node)
         return 0;
-    for (uint32_t i = 0; i < node->npods; i++) {
-        const json_t *dt = json_object_get (json_object_get (node->pods[i]->obj, "metadata"), "deletionTimestamp");
-        if (dt && !json_is_null (dt) && node->pods[i]->priority < pod->priority)
+    const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
+    for (size_t i = 0; i < n && i < snap->nnodes; i++)
+        if (snap->nodes[i] == node || !strcmp (snap->nodes[i]->name, node->name)) {
+            if (node_status[i].code == TR_SCHED_UNRESOLVABLE)
+                return 0;
+            break;
+        }
+    for (uint32_t i = 0; i < node->npods; i++)
+        if (node->pods[i]->priority < pod->priority && pu_terminating_by_preemption (node->pods[i]->obj))
             return 1;
-    }
     return 0;
 }
 
@@ -273,7 +283,7 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
     const char *policy = json_string_value (json_object_get (json_object_get (pod->obj, "spec"), "preemptionPolicy"));
     if (policy && !strcmp (policy, "Never"))
         return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "preemption: not eligible due to preemptionPolicy=Never."};
-    if (terminating_victim_on_nominated (self, cs, pod))
+    if (terminating_victim_on_nominated (self, cs, pod, node_status, n))
         return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE,
                                     "preemption: not eligible due to a terminating pod on the nominated node."};
     if (n > snap->nnodes)

@@ -38,6 +38,27 @@ pu_pod_tolerates (const json_t *pod, const char *key, const char *value, const c
     return 0;
 }
 
+/* Kubernetes' podTerminatingByPreemption: deleted (deletionTimestamp) and marked DisruptionTarget
+ * True with reason PreemptionByScheduler. A pod going for another reason (its owner deleted it, a
+ * drain) does not hold a preemptor back. */
+static inline int
+pu_terminating_by_preemption (const json_t *pod)
+{
+    const json_t *dt = json_object_get (json_object_get (pod, "metadata"), "deletionTimestamp");
+    if (!dt || json_is_null (dt))
+        return 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get (json_object_get (pod, "status"), "conditions"), i, c) {
+        const char *type = pu_str (c, "type");
+        if (type && !strcmp (type, "DisruptionTarget")) {
+            const char *st = pu_str (c, "status"), *reason = pu_str (c, "reason");
+            return st && !strcmp (st, "True") && reason && !strcmp (reason, "PreemptionByScheduler");
+        }
+    }
+    return 0;
+}
+
 /* framework.DefaultNormalizeScore: scale to 0..100 by the maximum, reversed if asked. */
 static inline void
 pu_normalize (int64_t *scores, size_t n, int reverse)
