@@ -1132,18 +1132,24 @@ sync_pod (void *arg, const json_t *pod)
             }
         }
     }
-    const json_t *cur = tv_get (pod, "status");
+    /* a strategic merge patch of pods/status with only what the agent owns and changed, as the
+     * kubelet's status manager (mergePodStatus, then PatchPodStatus): what others wrote
+     * (status.nominatedNodeName, conditions of other types) stays. It carries the resourceVersion
+     * the status was computed from (the broker checks it on a patch too): a pod changed since
+     * (deleted, evicted, patched by another writer) conflicts and is computed again next round. */
     json_t *last = json_object_get (a->sent_status, uid);
-    if (!json_equal (cur, r.status) && !(last && json_equal (last, r.status))) {
+    json_t *patch = last && json_equal (last, r.status) ? NULL : podsync_status_patch (tv_get (pod, "status"), r.status);
+    if (patch) {
         tr_env_t req;
         tr_env_init (&req);
-        req.verb = TR_VERB_UPDATE_STATUS;
+        req.verb = TR_VERB_PATCH;
         strcpy (req.kind, "Pod");
         snprintf (req.ns, sizeof req.ns, "%s", tv_str (pod, "metadata.namespace"));
         snprintf (req.name, sizeof req.name, "%s", tv_str (pod, "metadata.name"));
         const char *rvs = tv_str (pod, "metadata.resourceVersion");
         req.rv = rvs ? strtoull (rvs, NULL, 10) : 0;
-        req.body = json_pack ("{s:O}", "status", r.status);
+        req.opts = json_pack ("{s:s,s:s}", "subresource", "status", "patchType", "strategic");
+        req.body = patch;
         json_object_set (a->sent_status, uid, r.status);
         troupe_request (ctx, &req, status_written, strdup (uid));
         tr_env_clear (&req);

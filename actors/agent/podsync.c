@@ -474,3 +474,53 @@ podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff, int6
         }
     }
 }
+
+/* The top-level status fields the agent owns (conditions apart). */
+static const char *const owned[] = {"phase",   "hostIP", "startTime", "podIP",             "podIPs",
+                                    "qosClass", "reason", "message",   "containerStatuses", "initContainerStatuses"};
+
+/* The element of the list conds whose type is type, or NULL. */
+static const json_t *
+condition_of (const json_t *conds, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach (conds, i, c) if (tv_str (c, "type") && !strcmp (tv_str (c, "type"), type)) return c;
+    return NULL;
+}
+
+json_t *
+podsync_status_patch (const json_t *current, const json_t *status)
+{
+    json_t *patch = json_object ();
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        const json_t *want = json_object_get (status, owned[i]), *has = json_object_get (current, owned[i]);
+        if (want && !json_equal (want, has))
+            json_object_set (patch, owned[i], (json_t *) want);
+        else if (!want && has && !json_is_null (has))
+            json_object_set_new (patch, owned[i], json_null ());
+    }
+    json_t *conds = json_array ();
+    size_t i;
+    const json_t *c;
+    json_array_foreach (json_object_get (status, "conditions"), i, c) {
+        const char *type = tv_str (c, "type");
+        const json_t *old = type ? condition_of (json_object_get (current, "conditions"), type) : NULL;
+        if (!type || json_equal (c, old))
+            continue;
+        json_t *e = json_deep_copy (c);
+        const char *k;
+        const json_t *v;
+        json_object_foreach ((json_t *) old, k, v) if (!json_object_get (c, k)) json_object_set_new (e, k, json_null ());
+        json_array_append_new (conds, e);
+    }
+    if (json_array_size (conds))
+        json_object_set_new (patch, "conditions", conds);
+    else
+        json_decref (conds);
+    if (!json_object_size (patch)) {
+        json_decref (patch);
+        return NULL;
+    }
+    return json_pack ("{s:o}", "status", patch);
+}

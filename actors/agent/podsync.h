@@ -77,4 +77,15 @@ void podsync_compute (const json_t *pod, const json_t *runtime, json_t *backoff,
                       const char *host_ip, const char *runtime_name, podsync_result_t *out);
 void podsync_result_clear (podsync_result_t *r);
 
+/* The status write for the status podsync_compute made, against the pod's current status: NULL
+ * when nothing the agent owns differs, else a new body {status: {...}} for a strategic merge patch
+ * of the status subresource (the kubelet status manager's mergePodStatus + PatchPodStatus). It
+ * carries only the fields the agent owns (phase, hostIP, startTime, podIP(s), qosClass, reason,
+ * message, containerStatuses and initContainerStatuses, both replaced whole) that differ, null for
+ * those it no longer reports, and the conditions it reports (Initialized, Ready, ContainersReady,
+ * PodScheduled, and DisruptionTarget when evicted) that differ, merged by type, each with null for
+ * a key it dropped (a Ready turning True loses its reason). Everything else stays: what the
+ * scheduler or a controller wrote (status.nominatedNodeName, conditions of other types). */
+json_t *podsync_status_patch (const json_t *current, const json_t *status);
+
 #endif

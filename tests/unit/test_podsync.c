@@ -1,7 +1,7 @@
 /* podsync, pure: first start, running status, restart policies and phases, back-off 0/10/20/40..300
  * s and its reset, CrashLoopBackOff, CreateContainerError without a command, graceful deletion,
  * removal of old attempts, init containers in order (failure under Always and Never), readiness and
- * started from the prober's verdict. */
+ * started from the prober's verdict; the status write, a patch that keeps what others wrote. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -474,12 +474,136 @@ eviction (void **state)
     json_decref (rt2);
 }
 
+/* The condition of type t in a status, or NULL. */
+static json_t *
+scond (const json_t *status, const char *t)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (tv_get (status, "conditions"), i, c) if (!strcmp (tv_str (c, "type"), t)) return c;
+    return NULL;
+}
+
+/* The agent's status write applied as the broker applies a strategic merge patch of pods/status:
+ * the stored status after it. */
+static json_t *
+written (const json_t *stored, const json_t *status)
+{
+    json_t *obj = json_pack ("{s:O}", "status", stored);
+    json_t *patch = podsync_status_patch (stored, status);
+    if (patch) {
+        assert_int_equal (tv_strategic_patch (obj, patch), 0);
+        /* written once, nothing left to write */
+        json_t *again = podsync_status_patch (tv_get (obj, "status"), status);
+        assert_null (again);
+        json_decref (patch);
+    }
+    json_t *out = json_incref (tv_get (obj, "status"));
+    json_decref (obj);
+    return out;
+}
+
+static void
+status_patch_keeps_others (void **state)
+{
+    (void) state;
+    json_t *p = pod ("Always"), *bo = json_object (), *rt = json_array ();
+    json_array_append_new (rt, rec ("c0", 0, "RUNNING", 0, T0, 0));
+    podsync_result_t r;
+    podsync_compute (p, rt, bo, T0 + 1000, "10.0.0.1", "process", &r);
+    /* what others wrote besides: the scheduler's nomination and its DisruptionTarget on a victim,
+     * a readiness gate's condition */
+    json_t *stored = json_deep_copy (r.status);
+    json_object_set_new (stored, "nominatedNodeName", json_string ("n2"));
+    json_array_append_new (json_object_get (stored, "conditions"),
+                           json_pack ("{s:s,s:s,s:s}", "type", "example.com/gate", "status", "True", "lastTransitionTime",
+                                      "2027-01-01T00:00:00Z"));
+    json_array_append_new (json_object_get (stored, "conditions"),
+                           json_pack ("{s:s,s:s,s:s,s:s}", "type", "DisruptionTarget", "status", "True", "reason",
+                                      "PreemptionByScheduler", "message", "default-scheduler: preempting"));
+    /* nothing the agent owns changed: no write at all */
+    assert_null (podsync_status_patch (stored, r.status));
+    podsync_result_clear (&r);
+    /* the container exits and restarts: a write that keeps them */
+    json_object_set (p, "status", stored);
+    json_array_clear (rt);
+    json_array_append_new (rt, rec ("c0", 0, "EXITED", 1, T0, T0 + 2000));
+    podsync_compute (p, rt, bo, T0 + 2000, "10.0.0.1", "process", &r);
+    json_t *patch = podsync_status_patch (stored, r.status);
+    assert_non_null (patch);
+    assert_null (tv_get (patch, "status.nominatedNodeName"));
+    assert_null (scond (tv_get (patch, "status"), "example.com/gate"));
+    assert_null (scond (tv_get (patch, "status"), "DisruptionTarget"));
+    assert_null (scond (tv_get (patch, "status"), "PodScheduled")); /* unchanged: not sent */
+    assert_non_null (scond (tv_get (patch, "status"), "Ready"));
+    json_decref (patch);
+    json_t *s2 = written (stored, r.status);
+    assert_string_equal (tv_str (s2, "nominatedNodeName"), "n2");
+    assert_string_equal (tv_str (scond (s2, "example.com/gate"), "status"), "True");
+    assert_string_equal (tv_str (scond (s2, "DisruptionTarget"), "reason"), "PreemptionByScheduler");
+    assert_string_equal (tv_str (scond (s2, "Ready"), "status"), "False");
+    assert_string_equal (tv_str (scond (s2, "Ready"), "reason"), "ContainersNotReady");
+    assert_true (json_equal (json_object_get (s2, "containerStatuses"), json_object_get (r.status, "containerStatuses")));
+    assert_int_equal (json_array_size (tv_get (s2, "conditions")), 6);
+    podsync_result_clear (&r);
+    /* running again: Ready turns True and loses its reason (a null in the patch) */
+    json_object_set (p, "status", s2);
+    json_array_append_new (rt, rec ("c1", 1, "RUNNING", 0, T0 + 2500, 0));
+    podsync_compute (p, rt, bo, T0 + 3000, "10.0.0.1", "process", &r);
+    json_t *s3 = written (s2, r.status);
+    assert_string_equal (tv_str (scond (s3, "Ready"), "status"), "True");
+    assert_null (tv_get (scond (s3, "Ready"), "reason"));
+    assert_int_equal (tv_int (json_array_get (tv_get (s3, "containerStatuses"), 0), "restartCount", -1), 1);
+    assert_string_equal (tv_str (s3, "nominatedNodeName"), "n2");
+    assert_non_null (scond (s3, "example.com/gate"));
+    podsync_result_clear (&r);
+    /* a field the agent no longer reports goes (null), one it never wrote stays */
+    json_t *fake = json_deep_copy (s3);
+    json_object_set_new (fake, "reason", json_string ("Stale"));
+    json_object_set_new (fake, "podIPs", json_null ());
+    json_object_del (fake, "podIPs");
+    json_object_set (p, "status", fake);
+    podsync_compute (p, rt, bo, T0 + 3500, "10.0.0.1", "process", &r);
+    patch = podsync_status_patch (fake, r.status);
+    assert_true (json_is_null (tv_get (patch, "status.reason")));
+    assert_non_null (tv_get (patch, "status.podIPs"));
+    json_decref (patch);
+    json_t *s4 = written (fake, r.status);
+    assert_null (tv_get (s4, "reason"));
+    assert_string_equal (tv_str (s4, "nominatedNodeName"), "n2");
+    podsync_result_clear (&r);
+    /* evicted: the agent's own DisruptionTarget replaces the scheduler's (merged by type), the
+     * gate's condition and the nomination stay */
+    json_object_set (p, "status", s4);
+    json_object_set_new (bo, "evict", json_pack ("{s:s}", "message", "Usage of EmptyDir"));
+    podsync_compute (p, rt, bo, T0 + 4000, "10.0.0.1", "process", &r);
+    json_t *s5 = written (s4, r.status);
+    assert_string_equal (tv_str (s5, "phase"), "Failed");
+    assert_string_equal (tv_str (s5, "reason"), "Evicted");
+    assert_string_equal (tv_str (scond (s5, "DisruptionTarget"), "reason"), "TerminationByKubelet");
+    assert_string_equal (tv_str (scond (s5, "DisruptionTarget"), "message"), "Usage of EmptyDir");
+    assert_non_null (scond (s5, "example.com/gate"));
+    assert_string_equal (tv_str (s5, "nominatedNodeName"), "n2");
+    assert_int_equal (json_array_size (tv_get (s5, "conditions")), 6);
+    podsync_result_clear (&r);
+    json_decref (s5);
+    json_decref (s4);
+    json_decref (fake);
+    json_decref (s3);
+    json_decref (s2);
+    json_decref (stored);
+    json_decref (p);
+    json_decref (bo);
+    json_decref (rt);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (start_then_running), cmocka_unit_test (backoff_sequence),
                                        cmocka_unit_test (policies_and_phases), cmocka_unit_test (no_command_and_deletion),
                                        cmocka_unit_test (image_update_restarts), cmocka_unit_test (init_containers_in_order),
-                                       cmocka_unit_test (init_container_failure), cmocka_unit_test (probe_verdicts), cmocka_unit_test (eviction)};
+                                       cmocka_unit_test (init_container_failure), cmocka_unit_test (probe_verdicts), cmocka_unit_test (eviction),
+                                       cmocka_unit_test (status_patch_keeps_others)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
