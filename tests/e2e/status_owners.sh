@@ -5,8 +5,6 @@
 # survive its status writes when the container exits and restarts (phase, container statuses,
 # Ready False then True again), while the agent's own conditions still change.
 . "$(dirname "$0")/lib.sh"
-TRPATCH="${TROUPE_BUILD:-$(dirname "$TROUPE")}/trpatch"
-[ -x "$TRPATCH" ] || skip "test helper not built: $TRPATCH"
 MARK="e2e-owners-$$"
 node_config so1
 ( cd "$T" && exec "$TROUPE" up --config "$T/troupe.yaml" >>"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
@@ -28,7 +26,7 @@ phase_ready() { pod | jq -e '.status.phase=="Running" and any(.status.conditions
 wait_for 30 phase_ready || fail "pod not Running and Ready"
 pass "pod Running, Ready"
 # another writer (the scheduler, a controller): a nomination, a gate's condition, a DisruptionTarget
-OUT=$("$TRPATCH" Pod default own --status --strategic '{"status":{"nominatedNodeName":"so9","conditions":[
+OUT=$("$TROUPE" patch pod own --subresource status --type strategic -p '{"status":{"nominatedNodeName":"so9","conditions":[
   {"type":"example.com/gate","status":"True","lastTransitionTime":"2027-01-01T00:00:00Z"},
   {"type":"DisruptionTarget","status":"True","reason":"PreemptionByScheduler","message":"by e2e"}]}}') ||
   fail "status patch: $OUT"
