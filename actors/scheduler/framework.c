@@ -627,6 +627,26 @@ cmp_str (const void *a, const void *b)
     return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+/* Each of a status' reasons ('\n'-joined), as status.Reasons (), counted n times. */
+static void
+fit_count (json_t *counts, const char *r, json_int_t n)
+{
+    while (r && *r) {
+        const char *nl = strchr (r, '\n');
+        size_t rl = nl ? (size_t) (nl - r) : strlen (r);
+        char one[512];
+        snprintf (one, sizeof one, "%.*s", (int) (rl < sizeof one ? rl : sizeof one - 1), r);
+        r = nl ? nl + 1 : NULL;
+        if (!*one)
+            continue;
+        json_t *c = json_object_get (counts, one);
+        if (c)
+            json_integer_set (c, json_integer_value (c) + n);
+        else
+            json_object_set_new (counts, one, json_integer (n));
+    }
+}
+
 void
 fw_fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, size_t n, const char *prefilter,
               const char *postfilter)
@@ -639,24 +659,31 @@ fw_fit_error (char *out, size_t len, size_t nall, const tr_sched_status_t *st, s
     if (prefilter && *prefilter)
         off += (size_t) snprintf (out + (off < len ? off : len), off < len ? len - off : 0, " %s.", prefilter);
     json_t *counts = json_object ();
+    /* statuses share a few reason strings (the plugins' constants, a cycle's interned ones):
+     * counted by pointer first, then each distinct string split and counted by text */
+    enum { NDISTINCT = 32 };
+    const char *dr[NDISTINCT];
+    size_t dn[NDISTINCT], nd = 0;
     for (size_t i = 0; !prefilter && i < n; i++) {
         const char *r = st[i].reason ? st[i].reason : st[i].code == TR_SCHED_SUCCESS ? NULL : "unknown";
-        /* each of a status' reasons ('\n'-joined) counts, as status.Reasons () */
-        while (r && *r) {
-            const char *nl = strchr (r, '\n');
-            size_t rl = nl ? (size_t) (nl - r) : strlen (r);
-            char one[512];
-            snprintf (one, sizeof one, "%.*s", (int) (rl < sizeof one ? rl : sizeof one - 1), r);
-            r = nl ? nl + 1 : NULL;
-            if (!*one)
-                continue;
-            json_t *c = json_object_get (counts, one);
-            if (c)
-                json_integer_set (c, json_integer_value (c) + 1);
-            else
-                json_object_set_new (counts, one, json_integer (1));
+        if (!r)
+            continue;
+        size_t j = 0;
+        while (j < nd && dr[j] != r)
+            j++;
+        if (j < nd) {
+            dn[j]++;
+            continue;
         }
+        if (nd < NDISTINCT) {
+            dr[nd] = r;
+            dn[nd++] = 1;
+            continue;
+        }
+        fit_count (counts, r, 1); /* beyond NDISTINCT distinct strings: one by one */
     }
+    for (size_t j = 0; j < nd; j++)
+        fit_count (counts, dr[j], (json_int_t) dn[j]);
     size_t m = json_object_size (counts), k = 0;
     char **items = calloc (m ? m : 1, sizeof *items);
     const char *r;
@@ -768,6 +795,30 @@ res_plus (tr_sched_res_t *r, const tr_sched_res_t *x)
 }
 
 #define MAX_NOMINATED 256
+
+/* A resource list without its unused extended-resource slots (most of its 616 bytes). */
+static void
+res_copy (tr_sched_res_t *d, const tr_sched_res_t *s)
+{
+    uint32_t n = s->nscalar < TR_SCHED_MAX_SCALAR ? s->nscalar : TR_SCHED_MAX_SCALAR;
+    memcpy (d, s, offsetof (tr_sched_res_t, scalar) + n * sizeof s->scalar[0]);
+}
+
+_Static_assert (offsetof (tr_sched_node_t, requested) == offsetof (tr_sched_node_t, allocatable) + sizeof (tr_sched_res_t),
+                "node_copy: allocatable and requested are adjacent");
+
+/* *d = *s but for the extended-resource slots beyond nscalar (left unset: read only below
+ * nscalar): a node is copied for every node holding nominated pods that Filter looks at, and the
+ * whole struct is 1.3 KB. */
+static void
+node_copy (tr_sched_node_t *d, const tr_sched_node_t *s)
+{
+    size_t a = offsetof (tr_sched_node_t, allocatable), b = offsetof (tr_sched_node_t, requested) + sizeof s->requested;
+    memcpy (d, s, a);
+    res_copy (&d->allocatable, &s->allocatable);
+    res_copy (&d->requested, &s->requested);
+    memcpy ((char *) d + b, (const char *) s + b, sizeof *s - b);
+}
 
 /* The nominations, read from the nominator into an index sorted by node (a node's are found by
  * a binary search), kept by the profile while the nominator's version stays the same (its
@@ -891,7 +942,7 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
         return node;
     if (node->npods)
         memcpy (pods, node->pods, node->npods * sizeof *pods);
-    *tmp = *node;
+    node_copy (tmp, node);
     for (size_t i = 0; i < k; i++) {
         pods[tmp->npods++] = nom[i];
         res_plus (&tmp->requested, &nom[i]->requests);

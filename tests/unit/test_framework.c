@@ -472,6 +472,23 @@ fit_error_table (void **state)
         assert_memory_equal (small, want, len - 1);
         assert_int_equal (small[len], 'Z');
     }
+    /* counted by text, whatever the pointers: 5,000 statuses over 40 distinct strings (more than
+     * are counted by pointer) of the same two texts, some joined reasons among them */
+    enum { NST = 5000, NSTR = 40 };
+    static char texts[NSTR][64];
+    static tr_sched_status_t many[NST];
+    for (size_t i = 0; i < NSTR; i++)
+        snprintf (texts[i], sizeof texts[i], "%s", i % 4 == 0 ? "Insufficient cpu\nToo many pods" : "Insufficient cpu");
+    size_t joined = 0;
+    for (size_t i = 0; i < NST; i++) {
+        many[i] = (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, texts[(i * 7) % NSTR]};
+        joined += (i * 7) % NSTR % 4 == 0;
+    }
+    char out[512], exp[512];
+    fw_fit_error (out, sizeof out, NST, many, NST, NULL, NULL);
+    /* sorted as strings, as Kubernetes: "1250 Too many pods" before "5000 Insufficient cpu" */
+    snprintf (exp, sizeof exp, "0/%d nodes are available: %zu Too many pods, %d Insufficient cpu.", NST, joined, NST);
+    assert_string_equal (out, exp);
 }
 
 static void
