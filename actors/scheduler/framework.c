@@ -268,6 +268,13 @@ h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, co
     (void) pod;
     if (!cs->out || !node || (nvictims && !victims) || (!*node && nvictims))
         return -1;
+    if (!*node) { /* no candidate: the nomination goes */
+        json_decref (cs->out->preempt);
+        cs->out->preempt = NULL;
+        cs->out->clear_nomination = 1;
+        return 0;
+    }
+    cs->out->clear_nomination = 0;
     json_t *v = json_array ();
     for (size_t i = 0; i < nvictims; i++) {
         if (!victims[i] || !victims[i]->obj) {

@@ -120,6 +120,9 @@ typedef struct {
      * "victims": [Pod objects]}; the caller sets status.nominatedNodeName, deletes the victims,
      * and json_decref's it. NULL otherwise. */
     json_t *preempt;
+    /* FW_UNSCHEDULABLE after a PostFilter found no candidate (host->preempt with node ""): the
+     * pod's nomination, if any, is to be cleared (Kubernetes' NominatedNodeName ""). */
+    int clear_nomination;
 } fw_result_t;
 
 /* One cycle for pod (out->preempt, when set, is the caller's to release). */

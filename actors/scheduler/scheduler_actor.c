@@ -721,7 +721,7 @@ one (sch_t *s, size_t i, int64_t now)
             send_binding (s, i, p, r.node);
         break;
     case FW_UNSCHEDULABLE: {
-        const char *nn = r.preempt ? tv_str (r.preempt, "node") : NULL;
+        const char *nn = r.preempt ? tv_str (r.preempt, "node") : r.clear_nomination ? "" : NULL;
         if (nn && *nn)
             preempt (s, i, p, r.preempt);
         else if (nn) { /* no candidate: the pod's nomination goes, in memory and in its status */
