@@ -40,7 +40,7 @@ typedef struct {
      * status.nominatedNodeName), uid → node and node → {uid: true} */
     json_t *nom, *nom_by_node;
     uint64_t nom_version; /* bumped when a nomination, a nominated pod or the set of nodes changes */
-    json_t *evicting; /* uid → true: victims whose delete we sent, until the watch shows it */
+    json_t *evicting; /* uid → true: victims whose delete we sent, until they are gone */
     tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     /* Scheduled Events, best effort as Kubernetes' event broadcaster (a queue of 1,000 that
      * drops when full): written when no pod waits to be scheduled and no binding is in flight,
@@ -233,8 +233,12 @@ track (sch_t *s, const json_t *old, const json_t *pod)
         unnominate (s, uid);
         json_object_del (s->reported, uid);
         json_object_del (s->binding, uid);
-        if (tv_get (pod, "metadata.deletionTimestamp"))
-            json_object_del (s->evicting, uid); /* the snapshot's object says it now */
+        /* a victim stays "evicting" until it is gone (on_pod_delete), not only until its
+         * deletionTimestamp shows: PodEligibleToPreemptOthers asks for the DisruptionTarget
+         * condition too, which our status patch may bring after the delete (a write retried
+         * behind it); without it the preemptor looked eligible, preempted again elsewhere and
+         * left its first room to whoever came (more victims than preemptors, and in the
+         * Preemption workload, where there are exactly as many, pods Pending for good) */
         if (terminal (pod)) { /* as kube-scheduler's informer: terminal pods take no room */
             if (snap_pod_delete (s->snap, uid))
                 event (s, TR_SCHED_EV_POD_DELETE);
@@ -248,13 +252,20 @@ track (sch_t *s, const json_t *old, const json_t *pod)
         unnominate (s, uid);
         return;
     }
-    /* status.nominatedNodeName is adopted when we hold no nomination for the pod (after a
-     * restart): the one in memory is newer than any echo of our own patches */
+    /* the nomination follows status.nominatedNodeName as Kubernetes' UpdateNominatedPod: set or
+     * changed there, it is taken; removed there, it goes; absent before and after, the one in
+     * memory stays (a preemption's, whose status patch has not come back yet). Without the
+     * second rule a nomination we cleared could come back from the echo of an older write and
+     * stay in memory only, holding a node's room for a pod that is not on its way there. */
     const char *nn = tv_str (pod, "status.nominatedNodeName");
+    const char *onn = old ? tv_str (old, "status.nominatedNodeName") : NULL;
     int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
                   !json_equal (tv_get (old, "metadata.labels"), tv_get (pod, "metadata.labels"));
-    if (nn && *nn && !json_object_get (s->nom, uid))
+    const char *held = json_string_value (json_object_get (s->nom, uid));
+    if (nn && *nn && (!held || strcmp (held, nn)))
         nominate (s, pod, nn);
+    else if (!(nn && *nn) && onn && *onn)
+        unnominate (s, uid);
     else if (changed && old)
         renominate (s, pod);
     tr_sched_pod_t *prev = ptr_of (json_object_get (s->pending, uid));
