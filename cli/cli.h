@@ -40,6 +40,9 @@ int cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply);
 /* cli_call for a request the server may take wait_ms to answer (exec --timeout): waits that
  * long per server when it is longer than the usual timeout. */
 int cli_call_ms (cli_t *g, tr_env_t *req, tr_env_t *reply, int wait_ms);
+/* cli_call that also clears req and takes any answer but OK as a failure: 0 with the reply in
+ * *reply, or 1 with the error printed and *reply cleared. */
+int cli_call_ok (cli_t *g, tr_env_t *req, tr_env_t *reply);
 /* One request (body and opts stolen): the reply's body (new reference; {} when it has none), or
  * NULL with the error printed. With code, *code gets the reply's code (TR_UNAVAILABLE when no
  * server answered) and NotFound is left to the caller, not printed. */

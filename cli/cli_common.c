@@ -237,6 +237,21 @@ cli_call (cli_t *g, tr_env_t *req, tr_env_t *reply)
 }
 
 int
+cli_call_ok (cli_t *g, tr_env_t *req, tr_env_t *reply)
+{
+    int rc = cli_call (g, req, reply);
+    tr_env_clear (req);
+    if (rc)
+        return 1;
+    if (reply->code != TR_OK) {
+        cli_print_error (reply);
+        tr_env_clear (reply);
+        return 1;
+    }
+    return 0;
+}
+
+int
 cli_call_ms (cli_t *g, tr_env_t *req, tr_env_t *reply, int wait_ms)
 {
     tr_env_init (reply);

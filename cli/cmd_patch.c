@@ -55,16 +55,7 @@ get_object (cli_t *g, const schema_kind_t *k, const char *name, tr_env_t *rep)
 {
     tr_env_t req;
     req_for (g, &req, TR_VERB_GET, k, name);
-    int rc = cli_call (g, &req, rep);
-    tr_env_clear (&req);
-    if (rc)
-        return 1;
-    if (rep->code != TR_OK) {
-        cli_print_error (rep);
-        tr_env_clear (rep);
-        return 1;
-    }
-    return 0;
+    return cli_call_ok (g, &req, rep);
 }
 
 /* The object as a patch can change it: without its resourceVersion (every write moves it). */

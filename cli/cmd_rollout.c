@@ -18,13 +18,7 @@ get_obj (cli_t *g, const char *kind, const char *name, tr_env_t *rep)
     snprintf (req.kind, sizeof req.kind, "%s", kind);
     snprintf (req.ns, sizeof req.ns, "%s", cli_namespace (g, NULL));
     snprintf (req.name, sizeof req.name, "%s", name);
-    if (cli_call (g, &req, rep))
-        return 1;
-    if (rep->code != TR_OK) {
-        cli_print_error (rep);
-        return 1;
-    }
-    return 0;
+    return cli_call_ok (g, &req, rep);
 }
 
 static int

@@ -73,21 +73,6 @@ store_status (cli_t *g, int argc, char **argv)
 }
 
 static int
-call (cli_t *g, tr_env_t *req, tr_env_t *rep)
-{
-    int rc = cli_call (g, req, rep);
-    tr_env_clear (req);
-    if (rc)
-        return 1;
-    if (rep->code != TR_OK) {
-        cli_print_error (rep);
-        tr_env_clear (rep);
-        return 1;
-    }
-    return 0;
-}
-
-static int
 member_remove (cli_t *g, const char *who)
 {
     tr_env_t req, rep;
@@ -95,7 +80,7 @@ member_remove (cli_t *g, const char *who)
     req.verb = TR_VERB_DELETE;
     snprintf (req.kind, sizeof req.kind, "StoreMember");
     snprintf (req.name, sizeof req.name, "%s", who);
-    if (call (g, &req, &rep))
+    if (cli_call_ok (g, &req, &rep))
         return 1;
     tr_env_clear (&rep);
     printf ("member %s removed\n", who);
@@ -118,7 +103,7 @@ snapshot_save (cli_t *g, const char *path)
     tr_env_init (&rq);
     rq.verb = TR_VERB_LIST;
     snprintf (rq.kind, sizeof rq.kind, "Namespace");
-    if (call (g, &rq, &rp)) {
+    if (cli_call_ok (g, &rq, &rp)) {
         fclose (f);
         unlink (tmp);
         return 1;
@@ -131,7 +116,7 @@ snapshot_save (cli_t *g, const char *path)
         req.verb = TR_VERB_GET;
         snprintf (req.kind, sizeof req.kind, "StoreSnapshot");
         req.opts = json_pack ("{s:I}", "offset", off);
-        if (call (g, &req, &rep)) {
+        if (cli_call_ok (g, &req, &rep)) {
             fclose (f);
             unlink (tmp);
             return 1;
