@@ -361,8 +361,10 @@ undecryptable (const char *key, const char *why)
     return o;
 }
 
+/* The object in v (decrypted if it is sealed) with metadata.resourceVersion = mod_rev; what did
+ * not change since prev (its previous version, or NULL) is shared with prev (tv_decode_like). */
 static json_t *
-decode_val (bcache_t *c, const char *key, const msgpack_object *v, uint64_t mod_rev)
+decode_val (bcache_t *c, const char *key, const msgpack_object *v, uint64_t mod_rev, const json_t *prev)
 {
     if (v->type != MSGPACK_OBJECT_BIN)
         return NULL;
@@ -374,10 +376,10 @@ decode_val (bcache_t *c, const char *key, const msgpack_object *v, uint64_t mod_
     if (o < 0)
         obj = undecryptable (key, err);
     else if (o == 0) {
-        obj = tv_decode (plain, plen, err, sizeof err);
+        obj = tv_decode_like (plain, plen, prev, err, sizeof err);
         free (plain);
     } else
-        obj = tv_decode (v->via.bin.ptr, v->via.bin.size, err, sizeof err);
+        obj = tv_decode_like (v->via.bin.ptr, v->via.bin.size, prev, err, sizeof err);
     if (!json_is_object (obj)) {
         json_decref (obj);
         return NULL;
@@ -411,7 +413,7 @@ bcache_load (bcache_t *c, const msgpack_object *kvs, uint64_t rev)
         uint64_t mod;
         if (kv_parse (kv, key, plural, ns, &mod))
             continue;
-        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod);
+        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod, NULL);
         if (!obj) {
             TR_WARN ("broker", "skipping undecodable stored object key=%s", key);
             continue;
@@ -570,8 +572,14 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
         char key[600];
         event_t ev = {0};
         json_t *obj = NULL;
-        if (sp_str (&f[2], key, sizeof key) || split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns) ||
-            !(obj = decode_val (c, key, &f[3], rev))) {
+        zhashx_t *m = NULL;
+        entry_t *cur = NULL;
+        if (!sp_str (&f[2], key, sizeof key) && !split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns)) {
+            m = kind_map (c, ev.plural);
+            cur = zhashx_lookup (m, key);
+            obj = decode_val (c, key, &f[3], rev, cur ? cur->obj : NULL);
+        }
+        if (!obj) {
             /* not an API object (the cluster's keys under /troupe/, or undecodable): the ring still
              * takes one event per revision — watchers index it by revision — that no one matches */
             event_t none = {.rev = rev};
@@ -580,8 +588,6 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
             ring_push (c, &none);
             continue;
         }
-        zhashx_t *m = kind_map (c, ev.plural);
-        entry_t *cur = zhashx_lookup (m, key);
         ev.rev = rev;
         ev.obj = obj;
         if (kind == 2) { /* delete */
@@ -627,7 +633,7 @@ bcache_apply_renewals (bcache_t *c, const msgpack_object *kvs)
         entry_t *cur = m ? zhashx_lookup (m, key) : NULL;
         if (!cur || cur->mod_rev != mod)
             continue; /* superseded by a committed write (or not ours yet): the renewal is stale */
-        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod);
+        json_t *obj = decode_val (c, key, &kv->via.array.ptr[1], mod, cur->obj);
         if (!obj || json_equal (obj, cur->obj)) {
             json_decref (obj); /* heard twice (the answer and the leader's broadcast) */
             continue;

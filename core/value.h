@@ -39,6 +39,13 @@ int tv_check (const void *buf, size_t len, size_t *used, char *err, size_t errle
  * TV_MAX_DEPTH or non-string map keys are errors; err names the byte offset when it can.
  * Returns a new reference or NULL. */
 json_t *tv_decode (const void *buf, size_t len, char *err, size_t errlen);
+/* tv_decode, sharing with prev (the previous version of the same object, or NULL) every value
+ * that did not change: each is prev's, with a new reference, so the versions a cache and its
+ * event ring hold cost what changed between them (and equal values are compared, not decoded).
+ * The root and the maps directly in it are always new objects: a caller may set a field two
+ * levels down (metadata.resourceVersion) without touching prev. Anything deeper may be prev's:
+ * treat the result as immutable there, as any cached object. Same errors as tv_decode. */
+json_t *tv_decode_like (const void *buf, size_t len, const json_t *prev, char *err, size_t errlen);
 
 /* Borrowed reference to the value at path, or NULL if any step is missing or not a map. */
 json_t *tv_get (const json_t *obj, const char *path);

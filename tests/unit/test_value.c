@@ -59,6 +59,83 @@ decode_errors (void **state)
     assert_null (tv_decode ("\xdd\xff\xff\xff\xff", 5, err, sizeof err));
 }
 
+static json_t *
+like (const char *prev_json, const char *next_json, json_t **prev_out)
+{
+    json_t *prev = json_loads (prev_json, 0, NULL), *next = json_loads (next_json, 0, NULL);
+    assert_non_null (prev);
+    assert_non_null (next);
+    char *buf, err[128];
+    size_t len;
+    assert_int_equal (tv_encode (next, &buf, &len), 0);
+    json_t *got = tv_decode_like (buf, len, prev, err, sizeof err);
+    assert_non_null (got);
+    assert_true (json_equal (got, next)); /* the same value as tv_decode makes */
+    free (buf);
+    json_decref (next);
+    *prev_out = prev;
+    return got;
+}
+
+/* tv_decode_like shares with the previous version what did not change, and nothing else */
+static void
+decode_like (void **state)
+{
+    (void) state;
+    json_t *prev;
+    json_t *got = like ("{\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"1\"},\"resourceVersion\":\"5\"},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}],\"nodeName\":\"n1\"},"
+                        "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\"}]}}",
+                        "{\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"1\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}],\"nodeName\":\"n2\"},"
+                        "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"PodScheduled\"}],\"podIP\":\"10.0.0.1\"}}",
+                        &prev);
+    /* unchanged values below the second level are prev's own */
+    assert_ptr_equal (tv_get (got, "metadata.labels"), tv_get (prev, "metadata.labels"));
+    assert_ptr_equal (tv_get (got, "spec.containers"), tv_get (prev, "spec.containers"));
+    assert_ptr_equal (tv_get (got, "status.conditions"), tv_get (prev, "status.conditions"));
+    assert_ptr_equal (tv_get (got, "metadata.name"), tv_get (prev, "metadata.name"));
+    /* changed ones are new; the root and the maps in it are new even when equal */
+    assert_ptr_not_equal (tv_get (got, "spec.nodeName"), tv_get (prev, "spec.nodeName"));
+    assert_ptr_not_equal (got, prev);
+    assert_ptr_not_equal (tv_get (got, "metadata"), tv_get (prev, "metadata"));
+    assert_ptr_not_equal (tv_get (got, "spec"), tv_get (prev, "spec"));
+    /* so a field two levels down can be set without touching prev */
+    assert_int_equal (tv_set_str (got, "metadata.resourceVersion", "6"), 0);
+    assert_string_equal (tv_str (prev, "metadata.resourceVersion"), "5");
+    assert_string_equal (tv_str (prev, "spec.nodeName"), "n1");
+    assert_string_equal (tv_str (prev, "status.phase"), "Pending");
+    json_decref (prev); /* what got shares stays alive with got */
+    assert_string_equal (json_string_value (json_object_get (json_array_get (tv_get (got, "spec.containers"), 0), "image")), "x");
+    json_decref (got);
+
+    /* a value whose type changed, an array grown, numbers of each kind, an equal map at depth 2 */
+    got = like ("{\"a\":{\"b\":\"1\",\"c\":[1,2],\"d\":{\"e\":1.5,\"f\":-3,\"g\":null,\"h\":true}}}",
+                "{\"a\":{\"b\":1,\"c\":[1,2,3],\"d\":{\"e\":1.5,\"f\":-3,\"g\":null,\"h\":true}}}", &prev);
+    assert_true (json_is_integer (tv_get (got, "a.b")));
+    assert_ptr_equal (tv_get (got, "a.d"), tv_get (prev, "a.d"));
+    assert_ptr_not_equal (tv_get (got, "a.c"), tv_get (prev, "a.c"));
+    json_decref (got);
+    json_decref (prev);
+
+    /* errors as tv_decode's, whatever prev holds */
+    char err[128];
+    prev = json_pack ("{s:{s:i}}", "a", "b", 1);
+    assert_null (tv_decode_like ("\x81", 1, prev, err, sizeof err));
+    assert_non_null (strstr (err, "truncated"));
+    assert_null (tv_decode_like ("\x81\xa1" "a\x81\x01\x02", 6, prev, err, sizeof err)); /* {"a": {1: 2}} */
+    assert_non_null (strstr (err, "key"));
+    /* {"a": {"b": 2^64-1}}: out of range, not taken for prev's 1 */
+    assert_null (tv_decode_like ("\x81\xa1" "a\x81\xa1" "b\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 15, prev, err, sizeof err));
+    assert_non_null (strstr (err, "range"));
+    /* a duplicate key: the last one wins, as tv_decode's */
+    json_t *d = tv_decode_like ("\x81\xa1" "a\x82\xa1" "b\x01\xa1" "b\x02", 10, prev, err, sizeof err);
+    assert_non_null (d);
+    assert_int_equal (tv_int (d, "a.b", 0), 2);
+    json_decref (d);
+    json_decref (prev);
+}
+
 static void
 paths (void **state)
 {
@@ -196,6 +273,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (round_trip),
         cmocka_unit_test (decode_errors),
+        cmocka_unit_test (decode_like),
         cmocka_unit_test (paths),
         cmocka_unit_test (merge_patch),
         cmocka_unit_test (strategic_patch),
