@@ -3,7 +3,9 @@
  * by tv_check first, as every decoder here does) {"k": range kvs, "e": events, "l": renewals},
  * applied in that order, then the events again (a replay, skipped by revision). Any input
  * must be applied or skipped without a crash or a leak, and the cache must stay consistent:
- * every listed object is found by get with the same resourceVersion. */
+ * every listed object is found by get with the same resourceVersion. Two bins "p" and "v" check
+ * tv_decode_like (what the cache decodes a new version with) against tv_decode: v decoded beside
+ * p as its previous version is the same value, or the same refusal. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         up.data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy (&up);
         return 0;
+    }
+    const msgpack_object *pv = sp_field (&up.data, "p"), *vv = sp_field (&up.data, "v");
+    if (pv && vv && pv->type == MSGPACK_OBJECT_BIN && vv->type == MSGPACK_OBJECT_BIN) {
+        json_t *prev = tv_decode (pv->via.bin.ptr, pv->via.bin.size, err, sizeof err);
+        json_t *a = tv_decode (vv->via.bin.ptr, vv->via.bin.size, err, sizeof err);
+        json_t *b = tv_decode_like (vv->via.bin.ptr, vv->via.bin.size, prev, err, sizeof err);
+        if (!a != !b || (a && !json_equal (a, b)))
+            abort ();
+        json_decref (prev);
+        json_decref (a);
+        json_decref (b);
     }
     bcache_t *c = bcache_new (schemas, 16);
     const msgpack_object *k = sp_field (&up.data, "k"), *e = sp_field (&up.data, "e"), *l = sp_field (&up.data, "l");
