@@ -88,6 +88,14 @@ typedef struct {
 troupe_informer_t *troupe_watch (troupe_ctx_t *ctx, const char *kind, const char *label_selector,
                                  const char *field_selector, const troupe_handlers_t *h);
 
+/* What an informer keeps of each object it receives (as Kubernetes' SharedIndexInformer
+ * SetTransform): a new reference the informer owns, e.g. a Pod reduced to the fields the actor
+ * reads, or NULL to keep nothing of it (as if it were deleted). The cache, the handlers and
+ * troupe_informer_get/foreach then see only that; the key stays the received object's
+ * namespace/name. Set it right after troupe_watch (before the first list answers). */
+typedef json_t *(troupe_transform_fn) (const json_t *obj);
+void troupe_informer_set_transform (troupe_informer_t *inf, troupe_transform_fn *fn);
+
 /* Borrowed cached object, or NULL. ns "" for cluster-scoped kinds. */
 const json_t *troupe_informer_get (troupe_informer_t *inf, const char *ns, const char *name);
 /* Calls fn for every cached object (in no particular order). */

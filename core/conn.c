@@ -107,6 +107,13 @@ tr_conn_send_with (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void
 int
 tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen)
 {
+    return tr_conn_recv_like (sock, rid, env, NULL, NULL, err, errlen);
+}
+
+int
+tr_conn_recv_like (zsock_t *sock, zframe_t **rid, tr_env_t *env, tr_env_prev_fn *prev, void *arg, char *err,
+                   size_t errlen)
+{
     tr_env_init (env);
     zmsg_t *m = zmsg_recv (sock);
     if (!m) {
@@ -121,7 +128,7 @@ tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t er
         rc = TR_BAD_REQUEST;
     } else {
         zframe_t *f = zmsg_first (m);
-        rc = tr_env_decode (env, zframe_data (f), zframe_size (f), err, errlen);
+        rc = tr_env_decode_like (env, zframe_data (f), zframe_size (f), prev, arg, err, errlen);
     }
     zmsg_destroy (&m);
     return rc;

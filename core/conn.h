@@ -36,6 +36,9 @@ int tr_conn_send_bytes_nb (zsock_t *sock, zframe_t *rid, const void *buf, size_t
 /* Receives one envelope from sock. For a ROUTER, *rid receives the routing frame (owned).
  * Returns 0, or a tr_code_t with err set for an undecodable message (the frames are consumed). */
 int tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen);
+/* tr_conn_recv, decoding the body with tr_env_decode_like (prev, arg). */
+int tr_conn_recv_like (zsock_t *sock, zframe_t **rid, tr_env_t *env, tr_env_prev_fn *prev, void *arg, char *err,
+                       size_t errlen);
 
 /* Loads a client config file (YAML: server, serverKey, publicKey, secretKey). Returns 0, or -1
  * with err ("config /x: no such file"). endpoint receives the server string (may list several,

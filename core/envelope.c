@@ -185,7 +185,7 @@ copy_str (char *dst, size_t cap, const msgpack_object *o, const char *field, cha
 }
 
 static int
-decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
+decode_map (tr_env_t *e, const msgpack_object *root, tr_env_prev_fn *prev_fn, void *arg, char *err, size_t errlen)
 {
     if (root->type != MSGPACK_OBJECT_MAP) {
         snprintf (err, errlen, "envelope: top level must be a map");
@@ -247,7 +247,8 @@ decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
             free (e->msg); /* a repeated key: the last one wins (found by fuzz_envelope: it leaked) */
             e->msg = v->via.str.size ? strndup (v->via.str.ptr, v->via.str.size) : strdup ("");
         } else if (!strcmp (key, "body") || !strcmp (key, "opts")) {
-            json_t *x = tv_from_msgpack (v, sub, sizeof sub);
+            const json_t *prev = key[0] == 'b' && prev_fn ? prev_fn (arg, e, v) : NULL;
+            json_t *x = tv_from_msgpack_like (v, prev, sub, sizeof sub);
             if (!x) {
                 snprintf (err, errlen, "envelope: field '%s': %s", key, sub);
                 return -1;
@@ -267,6 +268,12 @@ decode_map (tr_env_t *e, const msgpack_object *root, char *err, size_t errlen)
 
 int
 tr_env_decode (tr_env_t *e, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return tr_env_decode_like (e, buf, len, NULL, NULL, err, errlen);
+}
+
+int
+tr_env_decode_like (tr_env_t *e, const void *buf, size_t len, tr_env_prev_fn *prev, void *arg, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err) {
@@ -302,7 +309,7 @@ tr_env_decode (tr_env_t *e, const void *buf, size_t len, char *err, size_t errle
     int rc = TR_BAD_REQUEST;
     msgpack_unpack_return r = msgpack_unpack ((const char *) buf, len, &off, &zone, &obj);
     if (r == MSGPACK_UNPACK_SUCCESS)
-        rc = decode_map (e, &obj, err, errlen) ? TR_BAD_REQUEST : TR_OK;
+        rc = decode_map (e, &obj, prev, arg, err, errlen) ? TR_BAD_REQUEST : TR_OK;
     else if (r == MSGPACK_UNPACK_EXTRA_BYTES)
         snprintf (err, errlen, "envelope: trailing bytes after the message at byte %zu", off);
     else if (r == MSGPACK_UNPACK_CONTINUE)

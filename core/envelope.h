@@ -11,6 +11,7 @@
 #define TROUPE_ENVELOPE_H
 
 #include <jansson.h>
+#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,12 @@ int tr_env_encode_with (const tr_env_t *e, const void *body, size_t body_len, ch
  * TR_TOO_LARGE) with err describing the problem, e.g. "envelope: field 'kind' must be a string"
  * or "envelope: truncated msgpack at byte 12". On failure e holds nothing to free. */
 int tr_env_decode (tr_env_t *e, const void *buf, size_t len, char *err, size_t errlen);
+/* tr_env_decode, the body sharing with its previous version what did not change (tv_decode_like):
+ * prev (arg, e, body), called when the body is met with the fields decoded before it (the encoder
+ * writes id and verb first) and the body as msgpack, returns that version (borrowed) or NULL. */
+typedef const json_t *(tr_env_prev_fn) (void *arg, const tr_env_t *e, const msgpack_object *body);
+int tr_env_decode_like (tr_env_t *e, const void *buf, size_t len, tr_env_prev_fn *prev, void *arg, char *err,
+                        size_t errlen);
 
 /* Names: "create", "NotFound"... and back. Unknown → TR_VERB_NONE / "Unknown". */
 const char *tr_verb_name (tr_verb_t v);

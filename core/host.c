@@ -6,6 +6,7 @@
  */
 #include "core/host.h"
 #include "core/log.h"
+#include "core/store_proto.h"
 #include "core/value.h"
 
 #include <dlfcn.h>
@@ -60,6 +61,7 @@ struct troupe_informer {
     int synced;
     int listing;
     int unacked;           /* events received since the last credit grant */
+    troupe_transform_fn *transform; /* what the cache keeps of an object, or NULL: all of it */
     json_t *pages;         /* a paged list under way: the items of the pages so far */
     uint64_t pages_rv;     /* and its revision (the first page's) */
 };
@@ -552,6 +554,20 @@ informer_watch (troupe_informer_t *inf)
     tr_env_clear (&req);
 }
 
+/* What the informer's cache keeps of obj (a new reference), or NULL to keep nothing. */
+static json_t *
+keep_of (troupe_informer_t *inf, json_t *obj)
+{
+    return inf->transform ? inf->transform (obj) : json_incref (obj);
+}
+
+void
+troupe_informer_set_transform (troupe_informer_t *inf, troupe_transform_fn *fn)
+{
+    if (inf)
+        inf->transform = fn;
+}
+
 /* A (re)list arrived: report the difference with the cache, replace it, then watch. */
 static void
 informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
@@ -585,15 +601,20 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
     json_t *obj;
     char key[600];
     json_array_foreach (items, i, obj) {
+        json_t *keep = keep_of (inf, obj);
+        if (!keep)
+            continue;
         obj_key (obj, key, sizeof key);
-        json_incref (obj);
-        zhashx_update (fresh, key, obj);
+        zhashx_update (fresh, key, keep);
     }
     zhashx_t *old = inf->cache;
     inf->cache = fresh;
-    for (json_t *o = zhashx_first (fresh); o; o = zhashx_next (fresh)) {
-        const char *k = zhashx_cursor (fresh);
-        json_t *prev = zhashx_lookup (old, k);
+    /* over lists of the keys, not the tables' cursors: a handler may look the cache up
+     * (troupe_informer_get), and a lookup moves the cursor of czmq's zhashx (a relist that
+     * did so reported the same add forever) */
+    zlistx_t *keys = zhashx_keys (fresh);
+    for (const char *k = keys ? zlistx_first (keys) : NULL; k; k = zlistx_next (keys)) {
+        json_t *o = zhashx_lookup (fresh, k), *prev = zhashx_lookup (old, k);
         if (!prev) {
             if (inf->h.on_add)
                 inf->h.on_add (ctx->self, ctx, o);
@@ -602,9 +623,12 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
                 inf->h.on_update (ctx->self, ctx, prev, o);
         }
     }
-    for (json_t *o = zhashx_first (old); o; o = zhashx_next (old))
-        if (!zhashx_lookup (fresh, zhashx_cursor (old)) && inf->h.on_delete)
-            inf->h.on_delete (ctx->self, ctx, o);
+    zlistx_destroy (&keys);
+    keys = zhashx_keys (old);
+    for (const char *k = keys ? zlistx_first (keys) : NULL; k; k = zlistx_next (keys))
+        if (!zhashx_lookup (fresh, k) && inf->h.on_delete)
+            inf->h.on_delete (ctx->self, ctx, zhashx_lookup (old, k));
+    zlistx_destroy (&keys);
     zhashx_destroy (&old);
     json_decref (items);
     inf->rv = inf->pages_rv;
@@ -656,13 +680,25 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         if (prev) {
             json_incref (prev);
             zhashx_delete (inf->cache, key);
-            if (inf->h.on_delete)
-                inf->h.on_delete (ctx->self, ctx, ev->body);
+            json_t *last = keep_of (inf, ev->body);
+            if (inf->h.on_delete && last)
+                inf->h.on_delete (ctx->self, ctx, last);
+            json_decref (last);
             json_decref (prev);
         }
         return;
     }
-    json_t *obj = json_incref (ev->body);
+    json_t *obj = keep_of (inf, ev->body);
+    if (!obj) { /* nothing of it is kept: as a delete */
+        if (prev) {
+            json_incref (prev);
+            zhashx_delete (inf->cache, key);
+            if (inf->h.on_delete)
+                inf->h.on_delete (ctx->self, ctx, prev);
+            json_decref (prev);
+        }
+        return;
+    }
     if (prev)
         json_incref (prev);
     zhashx_update (inf->cache, key, obj);
@@ -853,6 +889,41 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
         troupe_reply (ctx, env, TR_METHOD_NOT_ALLOWED, NULL, "this actor takes no requests");
 }
 
+/* A watch event's object as the informer holds it now (tr_env_prev_fn): the event's body shares
+ * with it what did not change, so a status patch of a pod costs the actor the maps along the
+ * changed paths, not the whole pod decoded and the old one freed. */
+static int
+mp_str (const msgpack_object *m, const char *k, char *buf, size_t len)
+{
+    const msgpack_object *v = m && m->type == MSGPACK_OBJECT_MAP ? sp_field (m, k) : NULL;
+    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= len)
+        return -1;
+    if (v->via.str.size)
+        memcpy (buf, v->via.str.ptr, v->via.str.size);
+    buf[v->via.str.size] = 0;
+    return 0;
+}
+
+static const json_t *
+informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body)
+{
+    troupe_ctx_t *ctx = arg;
+    if (e->verb != TR_VERB_EVENT || body->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    char k[24];
+    pending_key (k, e->id);
+    pending_t *p = zhashx_lookup (ctx->pending, k);
+    if (!p || !p->is_watch || !p->list_for)
+        return NULL;
+    const msgpack_object *md = sp_field (body, "metadata");
+    char ns[TR_NAME_MAX + 1] = "", name[TR_NAME_MAX + 1], key[600];
+    if (mp_str (md, "name", name, sizeof name))
+        return NULL;
+    mp_str (md, "namespace", ns, sizeof ns); /* none: cluster-scoped, as obj_key */
+    snprintf (key, sizeof key, "%s/%s", ns, name);
+    return zhashx_lookup (p->list_for->cache, key);
+}
+
 static int
 on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -860,7 +931,7 @@ on_socket (zloop_t *loop, zsock_t *sock, void *arg)
     troupe_ctx_t *ctx = arg;
     tr_env_t env;
     char err[256];
-    if (tr_conn_recv (sock, NULL, &env, err, sizeof err) == TR_OK)
+    if (tr_conn_recv_like (sock, NULL, &env, informer_prev, ctx, err, sizeof err) == TR_OK)
         dispatch (ctx, &env);
     else
         TR_WARN (ctx->def->name, "dropped undecodable message error=\"%s\"", err);

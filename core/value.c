@@ -243,6 +243,17 @@ from_msgpack_like (const msgpack_object *o, const json_t *prev, int depth, int f
 }
 
 json_t *
+tv_from_msgpack_like (const msgpack_object *o, const json_t *prev, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    return prev ? from_msgpack_like (o, prev, 0, 2, err, errlen) : from_msgpack (o, 0, err, errlen);
+}
+
+json_t *
 tv_from_msgpack (const msgpack_object *o, char *err, size_t errlen)
 {
     char dummy[8];

@@ -46,6 +46,8 @@ json_t *tv_decode (const void *buf, size_t len, char *err, size_t errlen);
  * levels down (metadata.resourceVersion) without touching prev. Anything deeper may be prev's:
  * treat the result as immutable there, as any cached object. Same errors as tv_decode. */
 json_t *tv_decode_like (const void *buf, size_t len, const json_t *prev, char *err, size_t errlen);
+/* tv_from_msgpack, sharing with prev as tv_decode_like. */
+json_t *tv_from_msgpack_like (const msgpack_object *o, const json_t *prev, char *err, size_t errlen);
 
 /* Borrowed reference to the value at path, or NULL if any step is missing or not a map. */
 json_t *tv_get (const json_t *obj, const char *path);

@@ -189,6 +189,8 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
             continue;
         }
         d->infs[i] = troupe_watch (ctx, kinds[i], NULL, NULL, &hs[i]);
+        if (!strcmp (kinds[i], "Pod"))
+            troupe_informer_set_transform (d->infs[i], dns_pod_view);
     }
     schema_registry_destroy (&reg);
 

@@ -165,6 +165,15 @@ changed (dns_view_t *self)
     self->serial++;
 }
 
+json_t *
+dns_pod_view (const json_t *obj)
+{
+    return json_pack ("{s:{s:s?,s:s?},s:{s:O?,s:O?,s:O?},s:{s:O?}}", "metadata", "name", tv_str (obj, "metadata.name"),
+                      "namespace", tv_str (obj, "metadata.namespace"), "spec", "hostname", tv_get (obj, "spec.hostname"),
+                      "subdomain", tv_get (obj, "spec.subdomain"), "hostNetwork", tv_get (obj, "spec.hostNetwork"),
+                      "status", "podIP", tv_get (obj, "status.podIP"));
+}
+
 static void
 view_update (dns_view_t *self, const char *kind, const json_t *obj, int put)
 {
@@ -178,11 +187,7 @@ view_update (dns_view_t *self, const char *kind, const json_t *obj, int put)
             if (json_object_del (self->pods, key))
                 return;
         } else {
-            json_t *keep = json_pack ("{s:{s:s?,s:s?},s:{s:O?,s:O?,s:O?},s:{s:O?}}", "metadata", "name",
-                                      tv_str (obj, "metadata.name"), "namespace", tv_str (obj, "metadata.namespace"),
-                                      "spec", "hostname", tv_get (obj, "spec.hostname"), "subdomain",
-                                      tv_get (obj, "spec.subdomain"), "hostNetwork", tv_get (obj, "spec.hostNetwork"),
-                                      "status", "podIP", tv_get (obj, "status.podIP"));
+            json_t *keep = dns_pod_view (obj);
             if (!keep)
                 return;
             if (json_equal (keep, json_object_get (self->pods, key))) {

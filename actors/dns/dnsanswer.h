@@ -35,6 +35,10 @@ void dns_view_destroy (dns_view_t **self_p);
  * put replaces the object of the same namespace/name; remove forgets it. */
 void dns_view_put (dns_view_t *self, const char *kind, const json_t *obj);
 void dns_view_remove (dns_view_t *self, const char *kind, const json_t *obj);
+/* What of a Pod the view reads (name, namespace, spec.hostname/subdomain/hostNetwork,
+ * status.podIP): a new object. The Pod informer keeps only this (troupe_informer_set_transform):
+ * a 1.4 KiB pod is ~15 KiB as a json_t tree, and the cluster DNS held every pod of the cluster. */
+json_t *dns_pod_view (const json_t *obj);
 const char *dns_view_domain (const dns_view_t *self);
 /* A view starts ready. Not ready (its informers have not listed yet): names in the cluster domain
  * are answered SERVFAIL (the client retries) rather than a wrong NXDOMAIN it would cache. A

@@ -2,7 +2,9 @@
  * its resync after the broker restarts (objects changed while it was away are reported), a
  * failover that leaves requests to peers alone, an informer listing in pages (a kind larger than
  * one message), requests told TooManyRequests sent again after the hint, and loading an actor
- * from a .so (ABI checked), an actor's own descriptor polled in its loop (troupe_fd_watch). */
+ * from a .so (ABI checked), an actor's own descriptor polled in its loop (troupe_fd_watch), an
+ * informer keeping what a transform makes of each object, and an object's versions sharing what
+ * did not change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +398,149 @@ informer_pages (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* ---- what an informer keeps (a transform), and versions sharing what did not change ----------- */
+
+static int sl_adds, sl_updates, sl_deletes, sl_saw_big, sl_get_slim, full_updates, full_shared;
+static troupe_informer_t *sl_inf;
+
+static json_t *
+slim (const json_t *o)
+{
+    const char *k = tv_str (o, "data.k");
+    if (k && !strcmp (k, "drop"))
+        return NULL;
+    return json_pack ("{s:{s:s?,s:s?},s:{s:s?}}", "metadata", "name", tv_str (o, "metadata.name"), "namespace",
+                      tv_str (o, "metadata.namespace"), "data", "k", k);
+}
+static void
+sl_seen (const json_t *o)
+{
+    if (tv_get (o, "data.big") || tv_get (o, "metadata.labels"))
+        sl_saw_big++;
+    const json_t *g = troupe_informer_get (sl_inf, "default", tv_str (o, "metadata.name"));
+    if (g && !tv_get (g, "data.big") && json_equal (g, o))
+        sl_get_slim++;
+}
+static void
+sl_add (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    sl_adds++;
+    sl_seen (o);
+    pthread_mutex_unlock (&mu);
+}
+static void
+sl_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    sl_updates++;
+    sl_seen (o);
+    if (tv_get (old, "data.big"))
+        sl_saw_big++;
+    pthread_mutex_unlock (&mu);
+}
+static void
+sl_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    sl_deletes++;
+    if (tv_get (o, "data.big"))
+        sl_saw_big++;
+    pthread_mutex_unlock (&mu);
+}
+static void
+full_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    full_updates++;
+    /* metadata.labels did not change: the new version holds the old one's (tv_decode_like) */
+    if (tv_get (o, "metadata.labels") && tv_get (o, "metadata.labels") == tv_get (old, "metadata.labels") &&
+        strcmp (tv_str (o, "data.k"), tv_str (old, "data.k")))
+        full_shared++;
+    pthread_mutex_unlock (&mu);
+}
+static void *
+sl_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    troupe_handlers_t h = {sl_add, sl_update, sl_delete, NULL};
+    sl_inf = troupe_watch (ctx, "ConfigMap", NULL, NULL, &h);
+    troupe_informer_set_transform (sl_inf, slim);
+    troupe_handlers_t f = {NULL, full_update, NULL, NULL};
+    troupe_watch (ctx, "ConfigMap", NULL, NULL, &f);
+    return calloc (1, 1);
+}
+static const troupe_actor_t slim_actor = {TROUPE_ACTOR_ABI, "slim-test", sl_create, NULL, NULL, t_destroy};
+
+static void
+put_labelled (tr_client_t *c, tr_verb_t verb, const char *name, const char *k)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = verb;
+    strcpy (req.kind, "ConfigMap");
+    strcpy (req.ns, "default");
+    snprintf (req.name, sizeof req.name, "%s", name);
+    req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+                          "name", name, "labels", "app", "web", "data", "k", k, "big", "0123456789abcdef");
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+}
+
+static void
+informer_transform (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tt-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char store[300], ep[300], sep[100];
+    snprintf (store, sizeof store, "%s/store", dir);
+    mkdir (store, 0700);
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    snprintf (sep, sizeof sep, "inproc://tt-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
+    zactor_t *br = broker_new (&bo);
+    assert_non_null (br);
+    char err[256];
+    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    put_labelled (c, TR_VERB_CREATE, "listed", "0"); /* seen through the first list */
+    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
+    tr_host_t *h = tr_host_new (&ho);
+    assert_int_equal (tr_host_start (h, &slim_actor, NULL), 0);
+    assert_true (wait_until (&sl_adds, 1));
+    put_labelled (c, TR_VERB_CREATE, "w", "1"); /* and through the watch */
+    assert_true (wait_until (&sl_adds, 2));
+    put_labelled (c, TR_VERB_UPDATE, "w", "2");
+    assert_true (wait_until (&sl_updates, 1));
+    assert_true (wait_until (&full_shared, 1));
+    put_labelled (c, TR_VERB_UPDATE, "w", "drop"); /* the transform keeps nothing: a delete */
+    assert_true (wait_until (&sl_deletes, 1));
+    put_labelled (c, TR_VERB_UPDATE, "w", "3"); /* kept again: an add */
+    assert_true (wait_until (&sl_adds, 3));
+    assert_int_equal (counter (&sl_saw_big), 0);  /* the handlers never saw what the transform drops */
+    assert_int_equal (counter (&sl_get_slim), 4); /* and the cache holds what they saw (3 adds, 1 update) */
+    assert_int_equal (counter (&sl_updates), 1);
+    assert_true (counter (&full_updates) >= 3);
+    tr_host_destroy (&h);
+    tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 /* ---- a request told TooManyRequests is sent again after the hint (as client-go) ---------------- */
 
 static int flood_ok, flood_other;
@@ -535,6 +680,7 @@ main (void)
         cmocka_unit_test (informer_and_restart),
         cmocka_unit_test (failover_keeps_peer_requests),
         cmocka_unit_test (informer_pages),
+        cmocka_unit_test (informer_transform),
         cmocka_unit_test (too_many_requests_retried),
         cmocka_unit_test (load_so),
         cmocka_unit_test (fd_watch),
