@@ -105,6 +105,8 @@ node_label (const tr_sched_node_t *node, const char *key)
 static int
 pod_terminating (const tr_sched_pod_t *p)
 {
+    if (p->size >= offsetof (tr_sched_pod_t, terminating) + sizeof p->terminating)
+        return p->terminating; /* the snapshot read it once */
     const json_t *dt = json_object_get (json_object_get (p->obj, "metadata"), "deletionTimestamp");
     return dt && !json_is_null (dt);
 }
