@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
     const json_t *selector, *namespaces, *ns_selector;
     const char *owner_ns, *topology_key;
+    uint64_t key_hash; /* tpcount_key_hash (topology_key): Filter looks it up on every node */
     int64_t weight;
 } term_t;
 
@@ -85,6 +86,7 @@ term_read (const json_t *t, const char *owner_ns, int64_t weight, term_t *out)
         out->ns_selector = NULL;
     out->owner_ns = owner_ns ? owner_ns : "default";
     out->topology_key = tk;
+    out->key_hash = tpcount_key_hash (tk);
     out->weight = weight;
     return 0;
 }
@@ -290,6 +292,7 @@ typedef struct {
      * looks up the node's value of each (usually one: kubernetes.io/hostname) instead of every
      * label of the node; anti_keys_all: too many to list, walk the labels */
     const char *anti_keys[8];
+    uint64_t anti_key_hash[8]; /* tpcount_key_hash of each */
     int nanti_keys, anti_keys_all;
 } pf_state_t;
 
@@ -305,8 +308,10 @@ collect_anti_key (void *arg, const char *key, const char *value, int64_t n)
             return;
     if (s->nanti_keys == (int) (sizeof s->anti_keys / sizeof s->anti_keys[0]))
         s->anti_keys_all = 1;
-    else
+    else {
+        s->anti_key_hash[s->nanti_keys] = tpcount_key_hash (key);
         s->anti_keys[s->nanti_keys++] = key;
+    }
 }
 
 static void
@@ -573,7 +578,7 @@ satisfy_affinity (const pf_state_t *s, const tr_sched_node_t *node)
         const char *v = node_label (node, t->topology_key);
         if (!v)
             return 0; /* the node lacks the topology key: never satisfiable here */
-        if (tpcount_get (s->maps[MAP_AFFINITY], t->topology_key, v, NULL) <= 0)
+        if (tpcount_get_h (s->maps[MAP_AFFINITY], t->topology_key, t->key_hash, v, NULL) <= 0)
             pods_exist = 0;
     }
     if (pods_exist)
@@ -589,7 +594,7 @@ satisfy_anti_affinity (const pf_state_t *s, const tr_sched_node_t *node)
     for (size_t i = 0; i < s->anti_terms.n; i++) {
         const term_t *t = &s->anti_terms.v[i];
         const char *v = node_label (node, t->topology_key);
-        if (v && tpcount_get (s->maps[MAP_ANTI], t->topology_key, v, NULL) > 0)
+        if (v && tpcount_get_h (s->maps[MAP_ANTI], t->topology_key, t->key_hash, v, NULL) > 0)
             return 0;
     }
     return 1;
@@ -603,7 +608,7 @@ satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
     if (!s->anti_keys_all) {
         for (int i = 0; i < s->nanti_keys; i++) {
             const char *v = node_label (node, s->anti_keys[i]);
-            if (v && tpcount_get (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], v, NULL) > 0)
+            if (v && tpcount_get_h (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], s->anti_key_hash[i], v, NULL) > 0)
                 return 0;
         }
         return 1;
