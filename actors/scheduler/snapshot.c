@@ -160,6 +160,8 @@ snap_pod_fill (tr_sched_pod_t *p, const json_t *obj)
     p->has_affinity = tv_get (obj, "spec.affinity.podAffinity") || tv_get (obj, "spec.affinity.podAntiAffinity");
     p->has_required_anti_affinity =
         json_array_size (tv_get (obj, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) > 0;
+    const json_t *dt = tv_get (obj, "metadata.deletionTimestamp");
+    p->terminating = dt && !json_is_null (dt);
 
     tr_sched_res_t sum = {0}, init = {0};
     int64_t nz_cpu = 0, nz_mem = 0, nz_icpu = 0, nz_imem = 0;
@@ -487,10 +489,11 @@ snap_pod_bound (sched_snap_t *s, const json_t *obj)
         int labels = (json_object_size (ol) || json_object_size (nl)) && !(ol && nl && json_equal (ol, nl));
         if (same && !sp->assumed && !labels) {
             /* the same placement, a new object (status update): swap the reference only if the
-             * request-relevant parts are the same */
-            if (json_equal (tv_get (sp->obj, "spec"), tv_get (obj, "spec"))) {
-                tr_sched_pod_t np;
-                snap_pod_fill (&np, obj);
+             * request-relevant parts are the same, and the pod is not being deleted now when it
+             * was not before (PodTopologySpread stops counting it: the node's generation moves) */
+            tr_sched_pod_t np;
+            if (json_equal (tv_get (sp->obj, "spec"), tv_get (obj, "spec")) && snap_pod_fill (&np, obj) == 0 &&
+                np.terminating == sp->pub.terminating) {
                 json_t *old = sp->obj;
                 sp->obj = json_incref ((json_t *) obj);
                 sp->pub.obj = obj;

@@ -150,6 +150,7 @@ build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
     p->has_required_anti_affinity = json_array_size (json_object_get (
                                         json_object_get (aff, "podAntiAffinity"),
                                         "requiredDuringSchedulingIgnoredDuringExecution")) > 0;
+    p->terminating = json_object_get (meta, "deletionTimestamp") != NULL;
 }
 
 static void

@@ -447,6 +447,63 @@ cache_for_pods_without_terms (void **state)
     pl->destroy (warm);
 }
 
+/* An existing pod's terms are read once per Pod object and kept: a new version of the pod (same
+ * name, other terms) on the same node is read anew, for symmetry (PreFilter) and scores. */
+static void
+existing_pod_new_version (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new ("{" NODES3 ",\"pods\":[]}");
+    assert_non_null (fx);
+    const tr_sched_pod_t *pod = fx_pod (fx, "{\"name\":\"w\",\"labels\":" WEB "}");
+    static const struct {
+        const char *spec;
+        const char *want[3];
+        int64_t score_n1; /* after NormalizeScore, n1 against n3 (0 when scoring skips) */
+    } versions[] = {
+        {REQ_ANTI (TERM (WEB, HOST)), {EXIST, "", ""}, 0},
+        {REQ_ANTI (TERM (WEB, "zone")), {EXIST, EXIST, ""}, 0},
+        {"{}", {"", "", ""}, 0},
+        {PREF ("podAffinity", 5, TERM (WEB, "zone")), {"", "", ""}, 100},
+        {REQ_ANTI (TERM (DB, HOST)), {"", "", ""}, 0},
+    };
+    for (size_t v = 0; v < sizeof versions / sizeof versions[0]; v++) {
+        char text[1024];
+        snprintf (text, sizeof text, "{\"name\":\"d\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":%s}", versions[v].spec);
+        if (v)
+            assert_int_equal (fx_unbind (fx, "d"), 0);
+        assert_non_null (fx_bind (fx, text));
+        for (int pass = 0; pass < 2; pass++) { /* the second from the kept terms */
+            tr_sched_cycle_t *cs = fx_cycle (fx);
+            tr_sched_code_t pf = pl->pre_filter (self, cs, pod).code;
+            const tr_sched_snapshot_t *snap = fx_snapshot (fx);
+            for (uint32_t i = 0; i < snap->nnodes; i++) {
+                tr_sched_status_t f = pf == TR_SCHED_SKIP ? (tr_sched_status_t) {TR_SCHED_SUCCESS, NULL}
+                                                          : pl->filter (self, cs, pod, snap->nodes[i]);
+                const char *got = f.code == TR_SCHED_SUCCESS ? "" : f.reason ? f.reason : "?";
+                if (strcmp (got, versions[v].want[i]))
+                    fail_msg ("version %zu pass %d node %s: got \"%s\", want \"%s\"", v, pass, snap->nodes[i]->name, got,
+                              versions[v].want[i]);
+            }
+            int64_t sc[3] = {0, 0, 0};
+            if (pl->pre_score (self, cs, pod, snap->nodes, snap->nnodes).code == TR_SCHED_SUCCESS) {
+                for (uint32_t i = 0; i < 3; i++)
+                    pl->score (self, cs, pod, snap->nodes[i], &sc[i]);
+                pl->normalize_score (self, cs, pod, sc, 3);
+            }
+            if (sc[0] != versions[v].score_n1)
+                fail_msg ("version %zu pass %d: n1 scores %lld, want %lld", v, pass, (long long) sc[0],
+                          (long long) versions[v].score_n1);
+            fx_cycle_end (&cs);
+        }
+    }
+    pl->destroy (self);
+    fx_destroy (&fx);
+}
+
 /* A node leaves the snapshot: its pods stop counting for a warm cache entry. */
 static void
 cache_node_deleted (void **state)
@@ -491,6 +548,7 @@ main (void)
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),
         cmocka_unit_test (cache_node_deleted),
+        cmocka_unit_test (existing_pod_new_version),
         cmocka_unit_test (cache_for_pods_without_terms),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -241,6 +241,49 @@ assume_forget_confirm (void **state)
     snap_destroy (&s);
 }
 
+/* A bound pod marked for deletion (metadata.deletionTimestamp, spec and labels unchanged) is
+ * terminating in the snapshot, and its node's generation moves (PodTopologySpread's counts,
+ * kept by generation, leave it out); a later status update of the terminating pod moves
+ * nothing. */
+static void
+pod_terminating (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    json_t *n1 = node ("n1", "2");
+    snap_node_set (s, n1);
+    const tr_sched_node_t *a = snap_node (s, "n1");
+    json_t *bound = pod ("u1", "n1", "500m", 0);
+    snap_pod_bound (s, bound);
+    assert_int_equal (a->npods, 1);
+    assert_false (a->pods[0]->terminating);
+    uint64_t g = a->generation;
+    json_t *del = json_deep_copy (bound);
+    tv_set (del, "metadata.deletionTimestamp", json_string ("2026-01-01T00:00:00Z"));
+    snap_pod_bound (s, del);
+    assert_int_equal (a->npods, 1);
+    assert_true (a->pods[0]->terminating);
+    assert_true (a->generation > g);
+    g = a->generation;
+    json_t *st = json_deep_copy (del);
+    tv_set (st, "status.phase", json_string ("Running"));
+    assert_int_equal (snap_pod_bound (s, st), 0);
+    assert_true (a->pods[0]->terminating);
+    assert_true (a->pods[0]->obj == st);
+    assert_int_equal (a->generation, g);
+    tr_sched_pod_t t;
+    assert_int_equal (snap_pod_fill (&t, bound), 0);
+    assert_false (t.terminating);
+    json_t *nul = json_deep_copy (bound);
+    tv_set (nul, "metadata.deletionTimestamp", json_null ());
+    assert_int_equal (snap_pod_fill (&t, nul), 0);
+    assert_false (t.terminating);
+    const json_t *objs[] = {n1, bound, del, st, nul};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        json_decref ((json_t *) objs[i]);
+    snap_destroy (&s);
+}
+
 /* The packed labels (nodelabels.h): what a lookup in the JSON gives, before and after the node's
  * labels change, for a node built by hand without an index too. */
 static void
@@ -301,7 +344,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (pod_requests), cmocka_unit_test (allocatable),
-                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm),
+                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (pod_terminating),
                                        cmocka_unit_test (node_label_index)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

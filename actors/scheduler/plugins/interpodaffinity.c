@@ -19,6 +19,7 @@
 #include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/sched_plugin.h"
 #include "actors/scheduler/plugins/labelmatch.h"
+#include "actors/scheduler/plugins/objcache.h"
 #include "actors/scheduler/plugins/sigcache.h"
 #include "actors/scheduler/plugins/tpcount.h"
 
@@ -44,12 +45,16 @@ typedef struct {
     sigcache_t cache; /* PreFilter's and PreScore's counts by term set */
     tr_sched_cycle_t *cs;   /* the cycle of the PreFilter / PreScore running (namespace labels) */
     json_t *no_labels;      /* {}: an unknown namespace's labels */
+    objcache_t *pod_terms;  /* existing pods' terms (pod_terms_t) by Pod object */
 } ipa_t;
 
 /* One PodAffinityTerm as read from a pod (pointers into the pod object). */
 typedef struct {
     const json_t *selector, *namespaces, *ns_selector;
     const char *owner_ns, *topology_key;
+    uint64_t key_hash; /* tpcount_key_hash (topology_key): Filter looks it up on every node */
+    int simple;           /* selector is matchLabels alone (labelmatch_simple): match_labels */
+    const json_t *match_labels;
     int64_t weight;
 } term_t;
 
@@ -83,17 +88,20 @@ term_read (const json_t *t, const char *owner_ns, int64_t weight, term_t *out)
         out->ns_selector = NULL;
     out->owner_ns = owner_ns ? owner_ns : "default";
     out->topology_key = tk;
+    out->key_hash = tpcount_key_hash (tk);
+    out->simple = out->selector && labelmatch_simple (out->selector, &out->match_labels);
     out->weight = weight;
     return 0;
 }
 
-/* The pod's terms of kind (podAffinity/podAntiAffinity), required or preferred (weighted). */
+/* The terms of kind (podAffinity/podAntiAffinity), required or preferred (weighted), of the pod
+ * object obj in namespace ns. */
 static int
-terms_of (const tr_sched_pod_t *pod, const char *kind, int preferred, terms_t *out)
+obj_terms (const json_t *obj, const char *ns, const char *kind, int preferred, terms_t *out)
 {
     out->v = NULL;
     out->n = 0;
-    const json_t *l = affinity_list (pod->obj, kind, preferred ? "preferredDuringSchedulingIgnoredDuringExecution"
+    const json_t *l = affinity_list (obj, kind, preferred ? "preferredDuringSchedulingIgnoredDuringExecution"
                                                                 : "requiredDuringSchedulingIgnoredDuringExecution");
     if (!l || json_array_size (l) == 0)
         return 0;
@@ -105,10 +113,17 @@ terms_of (const tr_sched_pod_t *pod, const char *kind, int preferred, terms_t *o
     json_array_foreach (l, i, e) {
         const json_t *t = preferred ? json_object_get (e, "podAffinityTerm") : e;
         int64_t w = preferred ? json_integer_value (json_object_get (e, "weight")) : 1;
-        if (term_read (t, pod->ns, w, &out->v[out->n]) == 0)
+        if (term_read (t, ns, w, &out->v[out->n]) == 0)
             out->n++;
     }
     return 0;
+}
+
+/* The pod's terms of kind, required or preferred. */
+static int
+terms_of (const tr_sched_pod_t *pod, const char *kind, int preferred, terms_t *out)
+{
+    return obj_terms (pod->obj, pod->ns, kind, preferred, out);
 }
 
 static int
@@ -130,8 +145,9 @@ ns_labels (const ipa_t *self, const char *ns)
     return l ? l : self->no_labels;
 }
 
+/* owner_ns: the namespace of the pod the term belongs to. */
 static int
-term_namespace_ok (const ipa_t *self, const term_t *t, const char *ns)
+term_namespace_ok (const ipa_t *self, const term_t *t, const char *owner_ns, const char *ns)
 {
     size_t i;
     const json_t *e;
@@ -144,20 +160,29 @@ term_namespace_ok (const ipa_t *self, const term_t *t, const char *ns)
             return 1;
         const json_t *l = ns_labels (self, ns);
         if (!l)
-            return !strcmp (t->owner_ns, ns); /* an older host: no Namespace labels (docs/decisions.md) */
+            return !strcmp (owner_ns, ns); /* an older host: no Namespace labels (docs/decisions.md) */
         return labelmatch (self->host, t->ns_selector, l);
     }
-    return json_array_size (t->namespaces) == 0 && !strcmp (t->owner_ns, ns);
+    return json_array_size (t->namespaces) == 0 && !strcmp (owner_ns, ns);
+}
+
+/* Whether the term, of a pod in namespace owner_ns, selects pod. */
+static int
+term_matches_of (const ipa_t *self, const term_t *t, const char *owner_ns, const tr_sched_pod_t *pod)
+{
+    if (!term_namespace_ok (self, t, owner_ns, pod->ns ? pod->ns : "default"))
+        return 0;
+    if (!t->selector)
+        return 0; /* a nil labelSelector matches no pod */
+    if (t->simple)
+        return labelmatch_ml (t->match_labels, pod->labels); /* what labelmatch does, read once */
+    return labelmatch (self->host, t->selector, pod->labels);
 }
 
 static int
 term_matches (const ipa_t *self, const term_t *t, const tr_sched_pod_t *pod)
 {
-    if (!term_namespace_ok (self, t, pod->ns ? pod->ns : "default"))
-        return 0;
-    if (!t->selector)
-        return 0; /* a nil labelSelector matches no pod */
-    return labelmatch (self->host, t->selector, pod->labels);
+    return term_matches_of (self, t, t->owner_ns, pod);
 }
 
 static int
@@ -169,6 +194,72 @@ matches_all (const ipa_t *self, const terms_t *ts, const tr_sched_pod_t *pod)
         if (!term_matches (self, &ts->v[i], pod))
             return 0;
     return 1;
+}
+
+/* An existing pod's terms, read once per Pod object (objcache) rather than from its JSON each
+ * time a changed node's pods are walked: the required anti-affinity terms (symmetry, PreFilter)
+ * and the required affinity and preferred terms (PreScore). They depend on the object alone:
+ * their owner_ns is not set, the user passes the pod's namespace (owner_of). */
+typedef struct {
+    terms_t req_aff, req_anti, pref_aff, pref_anti;
+} pod_terms_t;
+
+/* The namespace of an existing pod's terms, as term_read gives it. */
+static const char *
+owner_of (const tr_sched_pod_t *ex)
+{
+    return ex->ns ? ex->ns : "default";
+}
+
+static void
+pod_terms_free (void *p)
+{
+    pod_terms_t *pt = p;
+    if (!pt)
+        return;
+    free (pt->req_aff.v);
+    free (pt->req_anti.v);
+    free (pt->pref_aff.v);
+    free (pt->pref_anti.v);
+    free (pt);
+}
+
+/* The terms of existing pod ex: from the cache, else read (and kept); read into *tmp (released
+ * by pod_terms_done) when the cache cannot keep them. Valid until the next call. */
+static const pod_terms_t *
+pod_terms (const ipa_t *self, const tr_sched_pod_t *ex, pod_terms_t *tmp)
+{
+    pod_terms_t *pt = objcache_get (self->pod_terms, ex->obj);
+    if (pt)
+        return pt;
+    int ok = (pt = calloc (1, sizeof *pt)) && obj_terms (ex->obj, NULL, "podAffinity", 0, &pt->req_aff) == 0 &&
+             obj_terms (ex->obj, NULL, "podAntiAffinity", 0, &pt->req_anti) == 0 &&
+             obj_terms (ex->obj, NULL, "podAffinity", 1, &pt->pref_aff) == 0 &&
+             obj_terms (ex->obj, NULL, "podAntiAffinity", 1, &pt->pref_anti) == 0;
+    if (ok) {
+        if (objcache_put (self->pod_terms, ex->obj, pt) == 0)
+            return pt;
+        pt = NULL; /* freed by objcache_put */
+    }
+    pod_terms_free (pt);
+    /* out of memory: read for this once (a list that cannot be allocated stays empty) */
+    memset (tmp, 0, sizeof *tmp);
+    obj_terms (ex->obj, ex->ns, "podAffinity", 0, &tmp->req_aff);
+    obj_terms (ex->obj, ex->ns, "podAntiAffinity", 0, &tmp->req_anti);
+    obj_terms (ex->obj, ex->ns, "podAffinity", 1, &tmp->pref_aff);
+    obj_terms (ex->obj, ex->ns, "podAntiAffinity", 1, &tmp->pref_anti);
+    return tmp;
+}
+
+static void
+pod_terms_done (const pod_terms_t *pt, pod_terms_t *tmp)
+{
+    if (pt == tmp) {
+        free (tmp->req_aff.v);
+        free (tmp->req_anti.v);
+        free (tmp->pref_aff.v);
+        free (tmp->pref_anti.v);
+    }
 }
 
 static const char *
@@ -206,6 +297,7 @@ typedef struct {
      * looks up the node's value of each (usually one: kubernetes.io/hostname) instead of every
      * label of the node; anti_keys_all: too many to list, walk the labels */
     const char *anti_keys[8];
+    uint64_t anti_key_hash[8]; /* tpcount_key_hash of each */
     int nanti_keys, anti_keys_all;
 } pf_state_t;
 
@@ -221,8 +313,10 @@ collect_anti_key (void *arg, const char *key, const char *value, int64_t n)
             return;
     if (s->nanti_keys == (int) (sizeof s->anti_keys / sizeof s->anti_keys[0]))
         s->anti_keys_all = 1;
-    else
+    else {
+        s->anti_key_hash[s->nanti_keys] = tpcount_key_hash (key);
         s->anti_keys[s->nanti_keys++] = key;
+    }
 }
 
 static void
@@ -251,15 +345,15 @@ node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, co
     /* symmetry: existing pods' required anti-affinity terms the incoming pod matches */
     for (uint32_t j = 0; j < node->npods_with_required_anti_affinity; j++) {
         const tr_sched_pod_t *ex = node->pods_with_required_anti_affinity[j];
-        const json_t *l = affinity_list (ex->obj, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution");
-        size_t k;
-        const json_t *e;
-        json_array_foreach (l, k, e) {
-            term_t t;
+        pod_terms_t tmp = {0};
+        const pod_terms_t *pt = pod_terms (self, ex, &tmp);
+        for (size_t k = 0; k < pt->req_anti.n; k++) {
+            const term_t *t = &pt->req_anti.v[k];
             const char *v;
-            if (term_read (e, ex->ns, 1, &t) == 0 && (v = node_label (node, t.topology_key)) && term_matches (self, &t, pod))
-                emit (arg, MAP_EXISTING_ANTI, t.topology_key, v, 1);
+            if ((v = node_label (node, t->topology_key)) && term_matches_of (self, t, owner_of (ex), pod))
+                emit (arg, MAP_EXISTING_ANTI, t->topology_key, v, 1);
         }
+        pod_terms_done (pt, &tmp);
     }
     if (!aff->n && !anti->n)
         return;
@@ -489,7 +583,7 @@ satisfy_affinity (const pf_state_t *s, const tr_sched_node_t *node)
         const char *v = node_label (node, t->topology_key);
         if (!v)
             return 0; /* the node lacks the topology key: never satisfiable here */
-        if (tpcount_get (s->maps[MAP_AFFINITY], t->topology_key, v, NULL) <= 0)
+        if (tpcount_get_h (s->maps[MAP_AFFINITY], t->topology_key, t->key_hash, v, NULL) <= 0)
             pods_exist = 0;
     }
     if (pods_exist)
@@ -505,7 +599,7 @@ satisfy_anti_affinity (const pf_state_t *s, const tr_sched_node_t *node)
     for (size_t i = 0; i < s->anti_terms.n; i++) {
         const term_t *t = &s->anti_terms.v[i];
         const char *v = node_label (node, t->topology_key);
-        if (v && tpcount_get (s->maps[MAP_ANTI], t->topology_key, v, NULL) > 0)
+        if (v && tpcount_get_h (s->maps[MAP_ANTI], t->topology_key, t->key_hash, v, NULL) > 0)
             return 0;
     }
     return 1;
@@ -519,7 +613,7 @@ satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
     if (!s->anti_keys_all) {
         for (int i = 0; i < s->nanti_keys; i++) {
             const char *v = node_label (node, s->anti_keys[i]);
-            if (v && tpcount_get (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], v, NULL) > 0)
+            if (v && tpcount_get_h (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], s->anti_key_hash[i], v, NULL) > 0)
                 return 0;
         }
         return 1;
@@ -575,14 +669,15 @@ ps_state_free (void *p)
 
 /* Emits weight × mult for the existing pod's node's pair of every term that matches target. */
 static void
-score_terms (const ipa_t *self, const terms_t *ts, const tr_sched_pod_t *target, const tr_sched_node_t *node,
-             int64_t mult, int64_t fixed_weight, nodeshare_emit_fn emit, void *ctx)
+score_terms (const ipa_t *self, const terms_t *ts, const char *owner_ns, const tr_sched_pod_t *target,
+             const tr_sched_node_t *node, int64_t mult, int64_t fixed_weight, nodeshare_emit_fn emit, void *ctx)
 {
     for (size_t i = 0; i < ts->n; i++) {
         const term_t *t = &ts->v[i];
         int64_t w = fixed_weight ? fixed_weight : t->weight;
         const char *v;
-        if (w != 0 && (v = node_label (node, t->topology_key)) && term_matches (self, t, target))
+        if (w != 0 && (v = node_label (node, t->topology_key)) &&
+            term_matches_of (self, t, owner_ns ? owner_ns : t->owner_ns, target))
             emit (ctx, 0, t->topology_key, v, w * mult);
     }
 }
@@ -601,23 +696,17 @@ score_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *pa, co
     const tr_sched_pod_t *const *pods = has_constraints ? node->pods : node->pods_with_affinity;
     for (uint32_t j = 0; j < np; j++) {
         const tr_sched_pod_t *ex = pods[j];
-        score_terms (self, pa, ex, node, 1, 0, emit, ctx);
-        score_terms (self, panti, ex, node, -1, 0, emit, ctx);
+        score_terms (self, pa, NULL, ex, node, 1, 0, emit, ctx);
+        score_terms (self, panti, NULL, ex, node, -1, 0, emit, ctx);
         if (!ex->has_affinity)
             continue;
-        terms_t t = {0};
-        if (self->hard_weight > 0 && terms_of (ex, "podAffinity", 0, &t) == 0) {
-            score_terms (self, &t, pod, node, 1, self->hard_weight, emit, ctx);
-            free (t.v);
-        }
-        if (terms_of (ex, "podAffinity", 1, &t) == 0) {
-            score_terms (self, &t, pod, node, 1, 0, emit, ctx);
-            free (t.v);
-        }
-        if (terms_of (ex, "podAntiAffinity", 1, &t) == 0) {
-            score_terms (self, &t, pod, node, -1, 0, emit, ctx);
-            free (t.v);
-        }
+        pod_terms_t tmp = {0};
+        const pod_terms_t *pt = pod_terms (self, ex, &tmp);
+        if (self->hard_weight > 0)
+            score_terms (self, &pt->req_aff, owner_of (ex), pod, node, 1, self->hard_weight, emit, ctx);
+        score_terms (self, &pt->pref_aff, owner_of (ex), pod, node, 1, 0, emit, ctx);
+        score_terms (self, &pt->pref_anti, owner_of (ex), pod, node, -1, 0, emit, ctx);
+        pod_terms_done (pt, &tmp);
     }
 }
 
@@ -750,8 +839,9 @@ ipa_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t err
         return NULL;
     }
     self->ignore_existing = json_is_true (ig);
-    if (!(self->no_labels = json_object ())) {
+    if (!(self->no_labels = json_object ()) || !(self->pod_terms = objcache_new (pod_terms_free))) {
         snprintf (err, errlen, "out of memory");
+        json_decref (self->no_labels);
         free (self);
         return NULL;
     }
@@ -765,6 +855,7 @@ ipa_destroy (void *selfp)
     if (!self)
         return;
     sigcache_clear (&self->cache);
+    objcache_destroy (&self->pod_terms);
     json_decref (self->no_labels);
     free (self);
 }

@@ -53,6 +53,7 @@ typedef struct {
 typedef struct {
     int64_t max_skew, min_domains;
     const char *key;        /* points into the pod or into self->defaults */
+    uint64_t key_hash;      /* tpcount_key_hash (key): Filter and Score look it up on every node */
     int hard;               /* DoNotSchedule */
     json_t *selector;       /* owned: labelSelector with matchLabelKeys merged; NULL matches nothing */
     int honor_affinity, honor_taints;
@@ -105,6 +106,8 @@ node_label (const tr_sched_node_t *node, const char *key)
 static int
 pod_terminating (const tr_sched_pod_t *p)
 {
+    if (p->size >= offsetof (tr_sched_pod_t, terminating) + sizeof p->terminating)
+        return p->terminating; /* the snapshot read it once */
     const json_t *dt = json_object_get (json_object_get (p->obj, "metadata"), "deletionTimestamp");
     return dt && !json_is_null (dt);
 }
@@ -286,6 +289,7 @@ constraints_of (const pts_t *self, const tr_sched_pod_t *pod, int hard, int *def
             continue;
         constraint_t *k = &s->c[s->n++];
         k->key = key;
+        k->key_hash = tpcount_key_hash (key);
         k->hard = is_hard;
         k->max_skew = json_integer_value (json_object_get (c, "maxSkew"));
         if (k->max_skew < 1)
@@ -548,7 +552,7 @@ pts_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
         if (!v)
             return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, ERR_MISSING_LABEL};
         int64_t min = (int64_t) c->domains < c->min_domains ? 0 : c->min;
-        int64_t skew = tpcount_get (c->counts, c->key, v, NULL) + c->self_match - min;
+        int64_t skew = tpcount_get_h (c->counts, c->key, c->key_hash, v, NULL) + c->self_match - min;
         if (skew > c->max_skew)
             return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, ERR_NOT_MATCH};
     }
@@ -658,7 +662,7 @@ pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
         const char *v = node_label (node, c->key);
         if (!v)
             continue;
-        int64_t cnt = tpcount_get (c->counts, c->key, v, NULL);
+        int64_t cnt = tpcount_get_h (c->counts, c->key, c->key_hash, v, NULL);
         sum += (double) cnt * c->weight + (double) (c->max_skew - 1);
     }
     *score = (int64_t) llround (sum);

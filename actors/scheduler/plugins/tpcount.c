@@ -39,12 +39,23 @@ str_hash (uint64_t h, const char *s)
     return mix (h, w ^ ((uint64_t) len << 56));
 }
 
+uint64_t
+tpcount_key_hash (const char *key)
+{
+    return str_hash (0x243F6A8885A308D3ull, key);
+}
+
+static uint64_t
+pair_hash_h (uint64_t key_hash, const char *value)
+{
+    uint64_t h = str_hash (key_hash, value);
+    return h ^ (h >> 29);
+}
+
 static uint64_t
 pair_hash (const char *key, const char *value)
 {
-    uint64_t h = str_hash (0x243F6A8885A308D3ull, key);
-    h = str_hash (h, value);
-    return h ^ (h >> 29);
+    return pair_hash_h (tpcount_key_hash (key), value);
 }
 
 tpcount_t *
@@ -84,7 +95,7 @@ find (const tpcount_t *self, const char *key, const char *value, uint64_t h)
     size_t mask = self->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         slot_t *s = &self->slots[i];
-        if (!s->key || (s->hash == h && !strcmp (s->key, key) && !strcmp (s->value, value)))
+        if (!s->key || (s->hash == h && (s->key == key || !strcmp (s->key, key)) && !strcmp (s->value, value)))
             return s;
     }
 }
@@ -151,6 +162,15 @@ int64_t
 tpcount_get (const tpcount_t *self, const char *key, const char *value, int *found)
 {
     const slot_t *s = find (self, key, value, pair_hash (key, value));
+    if (found)
+        *found = s->key != NULL;
+    return s->key ? s->n : 0;
+}
+
+int64_t
+tpcount_get_h (const tpcount_t *self, const char *key, uint64_t key_hash, const char *value, int *found)
+{
+    const slot_t *s = find (self, key, value, pair_hash_h (key_hash, value));
     if (found)
         *found = s->key != NULL;
     return s->key ? s->n : 0;

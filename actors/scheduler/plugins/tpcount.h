@@ -21,6 +21,11 @@ int64_t tpcount_add_ref (tpcount_t *self, const char *key, const char *value, in
                          const char **value_out);
 /* The pair's count; 0 when absent (found, when not NULL, says whether it exists). */
 int64_t tpcount_get (const tpcount_t *self, const char *key, const char *value, int *found);
+/* The part of a pair's hash that depends on the key alone: a Filter that looks up the same key
+ * on every node computes it once (in PreFilter) and gives it to tpcount_get_h. */
+uint64_t tpcount_key_hash (const char *key);
+/* As tpcount_get, key_hash being tpcount_key_hash (key). */
+int64_t tpcount_get_h (const tpcount_t *self, const char *key, uint64_t key_hash, const char *value, int *found);
 /* Number of pairs held (a pair brought back to 0 stays). */
 size_t tpcount_size (const tpcount_t *self);
 /* Number of pairs whose count is above 0. */
