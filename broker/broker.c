@@ -596,8 +596,8 @@ read_barrier (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t 
     snprintf (p->what, sizeof p->what, "read");
     p->retry = calloc (1, sizeof *p->retry);
     *p->retry = *req;
-    p->retry->body = req->body ? json_deep_copy (req->body) : NULL;
-    p->retry->opts = req->opts ? json_deep_copy (req->opts) : NULL;
+    p->retry->body = json_incref (req->body); /* read-only: shared, as bk_propose does */
+    p->retry->opts = json_incref (req->opts);
     p->retry->msg = NULL;
     p->ident = *id;
     p->attempts = attempts;

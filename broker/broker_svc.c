@@ -230,8 +230,8 @@ pending_from (const pending_write_t *p)
     if (p->retry) {
         q->retry = calloc (1, sizeof *q->retry);
         *q->retry = *p->retry;
-        q->retry->body = p->retry->body ? json_deep_copy (p->retry->body) : NULL;
-        q->retry->opts = p->retry->opts ? json_deep_copy (p->retry->opts) : NULL;
+        q->retry->body = json_incref (p->retry->body); /* read-only: shared, as bk_propose does */
+        q->retry->opts = json_incref (p->retry->opts);
         q->retry->msg = NULL;
     }
     return q;
@@ -499,8 +499,8 @@ bk_svc_write (rq_t *r, const json_t *cur, json_t *obj, int cond, uint64_t expect
         if (!expect || r->retryable) {
             p->retry = calloc (1, sizeof *p->retry);
             *p->retry = *r->req;
-            p->retry->body = r->req->body ? json_deep_copy (r->req->body) : NULL;
-            p->retry->opts = r->req->opts ? json_deep_copy (r->req->opts) : NULL;
+            p->retry->body = json_incref (r->req->body); /* read-only: shared, as bk_propose does */
+            p->retry->opts = json_incref (r->req->opts);
             p->retry->msg = NULL;
         }
         p->obj = obj;

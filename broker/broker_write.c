@@ -29,6 +29,27 @@ new_uid (char *buf)
               b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* Debug builds (no NDEBUG: the unit and sanitizer builds) check that a write left the cached
+ * object it started from as it was: the new version shares unchanged subtrees with it, and a
+ * change made in place there would show old versions changed to watchers and to the cache. */
+#ifndef NDEBUG
+#define COW_SNAP(cur) json_t *cow_snap = json_deep_copy (cur)
+#define COW_CHECK(cur) cow_check (cow_snap, (cur), __func__)
+static void
+cow_check (json_t *snap, const json_t *cur, const char *fn)
+{
+    if (!json_equal (snap, cur)) {
+        char *was = json_dumps (snap, JSON_COMPACT), *now = json_dumps (cur, JSON_COMPACT);
+        fprintf (stderr, "%s: the cached object was modified in place\nwas %s\nnow %s\n", fn, was, now);
+        abort ();
+    }
+    json_decref (snap);
+}
+#else
+#define COW_SNAP(cur) ((void) 0)
+#define COW_CHECK(cur) ((void) 0)
+#endif
+
 /* ---- writes --------------------------------------------------------------------------------- */
 
 void
@@ -76,8 +97,12 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
     if (r && r->retryable && cond == 3 && r->attempts < MAX_RETRIES) {
         p->retry = calloc (1, sizeof *p->retry);
         *p->retry = *r->req;
-        p->retry->body = r->req->body ? json_deep_copy (r->req->body) : NULL;
-        p->retry->opts = r->req->opts ? json_deep_copy (r->req->opts) : NULL;
+        /* shared, not copied: a request's body and opts are read-only once decoded (create
+         * deep-copies its body before changing it, update takes a deep copy by immutable_prepare,
+         * patch builds a new tree from cur and reads the body; nothing sets into opts), and the
+         * retry only reads them again */
+        p->retry->body = json_incref (r->req->body);
+        p->retry->opts = json_incref (r->req->opts);
         p->retry->msg = NULL;
         p->ident = *r->id;
         p->attempts = r->attempts;
@@ -377,6 +402,18 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         json_decref (next);
         return;
     }
+    /* next shares unchanged subtrees with cur, a cached object (tv_merge_patch_new,
+     * immutable_prepare_own): only its root is certainly new. What is changed below in place:
+     * metadata (here, by defaulting, and resourceVersion when the store answers): made next's own
+     * first. Defaulting and canonicalisation walk only what differs from cur, which is new (see
+     * schema_default_update). Services are changed deep in spec.ports (svc_default,
+     * bk_svc_keep_allocated, bk_svc_write's node ports): they are rare, they get a whole copy. */
+    if (!strcmp (schema_kind_name (r->sk), "Service")) {
+        json_t *own = json_deep_copy (next);
+        json_decref (next);
+        next = own;
+    }
+    tv_unshare (next, "metadata");
     /* server-owned metadata always comes from the stored object */
     static const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                                  "namespace", "name"};
@@ -485,7 +522,9 @@ binding_next (rq_t *r, const json_t *cur, const json_t *body)
                   name, name);
         return NULL;
     }
-    json_t *next = json_deep_copy (cur);
+    json_t *next = json_copy ((json_t *) cur); /* shares all but what is set here with cur */
+    tv_unshare (next, "spec");
+    tv_unshare (next, "status");
     tv_set_str (next, "spec.nodeName", node);
     char now[32];
     bk_rfc3339_now (now, sizeof now);
@@ -516,11 +555,13 @@ bk_h_update (rq_t *r, int status_only)
     const json_t *cur = bk_lookup (r, name, &mod_rev);
     if (!cur)
         return;
+    COW_SNAP (cur);
     json_t *next = sub == IMM_SUB_BINDING ? binding_next (r, cur, body) : immutable_prepare (cur, body, sub);
-    if (!next)
-        return;
-    tr_verb_t verb = sub == IMM_SUB_STATUS ? TR_VERB_UPDATE_STATUS : sub == IMM_SUB_BINDING ? TR_VERB_PATCH : TR_VERB_UPDATE;
-    write_update (r, cur, mod_rev, next, verb, wanted_rv (r->req, body), sub);
+    if (next) {
+        tr_verb_t verb = sub == IMM_SUB_STATUS ? TR_VERB_UPDATE_STATUS : sub == IMM_SUB_BINDING ? TR_VERB_PATCH : TR_VERB_UPDATE;
+        write_update (r, cur, mod_rev, next, verb, wanted_rv (r->req, body), sub);
+    }
+    COW_CHECK (cur);
 }
 
 void
@@ -550,22 +591,32 @@ bk_h_patch (rq_t *r)
     const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
     if (!cur)
         return;
+    COW_SNAP (cur);
     json_t *next;
     if (sub == IMM_SUB_BINDING) {
         next = binding_next (r, cur, body);
-        if (!next)
+        if (!next) {
+            COW_CHECK (cur);
             return;
+        }
     } else {
-        json_t *merged = json_deep_copy (cur);
-        if (strategic)
-            tv_strategic_patch (merged, body);
-        else
-            tv_merge_patch (merged, body);
-        next = immutable_prepare (cur, merged, sub);
-        json_decref (merged);
+        /* a new tree sharing with cur (cached, immutable) what the patch does not touch */
+        json_t *merged = strategic ? tv_strategic_patch_new (cur, body) : tv_merge_patch_new (cur, body);
+        next = immutable_prepare_own (cur, merged, sub);
     }
     tr_verb_t verb = sub == IMM_SUB_STATUS ? TR_VERB_UPDATE_STATUS : TR_VERB_PATCH;
     write_update (r, cur, mod_rev, next, verb, r->req->rv, sub);
+    COW_CHECK (cur);
+}
+
+/* A new version of the cached cur sharing all with it but the root and metadata (which a delete
+ * sets, and bk_write_answered stamps with the resourceVersion). */
+static json_t *
+cow_metadata (const json_t *cur)
+{
+    json_t *next = json_copy ((json_t *) cur);
+    tv_unshare (next, "metadata");
+    return next;
 }
 
 static void
@@ -580,7 +631,7 @@ delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const
             bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
             return;
         }
-        json_t *next = json_deep_copy (cur);
+        json_t *next = cow_metadata (cur);
         char ts[32];
         bk_rfc3339_now (ts, sizeof ts);
         tv_set_str (next, "metadata.deletionTimestamp", ts);
@@ -590,7 +641,7 @@ delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const
         bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, what, r);
         return;
     }
-    bk_propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, json_deep_copy (cur), what, r);
+    bk_propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, cow_metadata (cur), what, r);
 }
 
 static void broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t mod_rev);
@@ -624,7 +675,9 @@ bk_h_delete (rq_t *r)
     snprintf (key, sizeof key, "%s", r->key);
     snprintf (what, sizeof what, "%s", r->what);
     r->retryable = !r->req->rv;
+    COW_SNAP (cur);
     delete_key (r, cur, mod_rev, key, what);
+    COW_CHECK (cur);
 }
 
 static void
@@ -638,7 +691,7 @@ broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t
     const char *kind = tv_str (obj, "kind");
     if (kind && !strcmp (kind, "Pod") && tv_str (obj, "spec.nodeName") && *tv_str (obj, "spec.nodeName") &&
         !tv_get (obj, "metadata.deletionTimestamp")) {
-        json_t *next = json_deep_copy (obj);
+        json_t *next = cow_metadata (obj);
         char ts[32];
         bk_rfc3339_now (ts, sizeof ts);
         tv_set_str (next, "metadata.deletionTimestamp", ts);
@@ -647,6 +700,6 @@ broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t
         tv_del (next, "metadata.resourceVersion");
         bk_propose (b, NULL, none, &req, key, 1, 3, mod_rev, next, key, NULL);
     } else if (!(kind && !strcmp (kind, "Pod") && tv_get (obj, "metadata.deletionTimestamp")))
-        bk_propose (b, NULL, none, &req, key, 2, 3, mod_rev, json_deep_copy (obj), key, NULL);
+        bk_propose (b, NULL, none, &req, key, 2, 3, mod_rev, cow_metadata (obj), key, NULL);
     zframe_destroy (&none);
 }

@@ -25,28 +25,40 @@ immutable_subresource (const char *s)
 }
 
 json_t *
-immutable_prepare (const json_t *cur, const json_t *next, imm_sub_t sub)
+immutable_prepare_own (const json_t *cur, json_t *next, imm_sub_t sub)
 {
     json_t *out;
     switch (sub) {
     case IMM_SUB_STATUS: {
-        out = json_deep_copy (cur);
+        out = json_copy ((json_t *) cur); /* a new root; spec, metadata... are cur's, shared */
         json_t *st = json_object_get (next, "status");
-        json_object_set_new (out, "status", json_is_object (st) ? json_deep_copy (st) : json_object ());
+        json_object_set_new (out, "status", json_is_object (st) ? json_incref (st) : json_object ());
+        json_decref (next);
         return out;
     }
     case IMM_SUB_BINDING:
-        return json_deep_copy (next);
+        return next;
     default: {
-        out = json_deep_copy (next);
         json_t *st = json_object_get (cur, "status");
         if (st)
-            json_object_set_new (out, "status", json_deep_copy (st));
+            json_object_set (next, "status", st);
         else
-            json_object_del (out, "status");
-        return out;
+            json_object_del (next, "status");
+        return next;
     }
     }
+}
+
+json_t *
+immutable_prepare (const json_t *cur, const json_t *next, imm_sub_t sub)
+{
+    if (sub == IMM_SUB_STATUS) { /* only next's status is taken: only it is copied */
+        json_t *own = json_object (), *st = json_object_get (next, "status");
+        if (json_is_object (st))
+            json_object_set_new (own, "status", json_deep_copy (st));
+        return immutable_prepare_own (cur, own, sub);
+    }
+    return immutable_prepare_own (cur, json_deep_copy (next), sub);
 }
 
 /* ---- the first difference of two trees, as a field path ---------------------------------- */

@@ -39,6 +39,11 @@ imm_sub_t immutable_subresource (const char *s);
  * next with cur's status; for status: cur with next's status (an empty map when next has none);
  * for binding: next as is (immutable_check allows it only spec.nodeName). New reference. */
 json_t *immutable_prepare (const json_t *cur, const json_t *next, imm_sub_t sub);
+/* The same, taking next (stolen; the caller's alone at its root, e.g. tv_merge_patch_new's):
+ * the result shares subtrees with cur and with next, and only its root is certainly new: a caller
+ * modifies it below the root only through tv_unshare (cur may be a cached object). immutable_prepare
+ * shares with cur only (next is the client's body there, kept to retry the request). */
+json_t *immutable_prepare_own (const json_t *cur, json_t *next, imm_sub_t sub);
 
 /* ValidateUpdate's immutability part, on defaulted objects of kind `kind`. 0 when next may
  * replace cur through sub; -1 with err holding "field.path: Reason: detail". */

@@ -5,11 +5,14 @@
 
 #include <string.h>
 
-/* A copy without what a renewal may change or the server owns. */
+/* A copy without what a renewal may change or the server owns: shallow (obj is often a cached
+ * object, or shares with one): only the root, spec and metadata are copied, to delete from. */
 static json_t *
 stripped (const json_t *obj)
 {
-    json_t *c = json_deep_copy (obj);
+    json_t *c = json_copy ((json_t *) obj);
+    tv_unshare (c, "spec"); /* held by obj and c: copied */
+    tv_unshare (c, "metadata");
     tv_del (c, "spec.renewTime");
     tv_del (c, "metadata.resourceVersion");
     tv_del (c, "metadata.generation");

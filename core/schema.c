@@ -967,14 +967,34 @@ schema_validate_update (const schema_registry_t *r, const json_t *obj, const jso
 
 /* prev: the stored object's value at the same place, or NULL. A subtree equal to it is left as
  * it is: the stored object was defaulted and canonicalised when written, and both are idempotent
- * (the same ratcheting as validation's; an update walks only what it changed). */
+ * (the same ratcheting as validation's; an update walks only what it changed).
+ * exact: below an array item (and in metadata) a changed value is walked whole, as on a create,
+ * except what is the stored object's own value (pointer-equal): a new version of a cached object
+ * shares its unchanged subtrees with it (tv_merge_patch_new), and those must never be changed in
+ * place. Everything walked is then the new version's own. */
 static int
-unchanged (const json_t *v, const json_t *prev)
+unchanged (const json_t *v, const json_t *prev, int exact)
 {
-    return prev && json_equal (v, prev);
+    return prev && (exact ? v == prev : json_equal (v, prev)); /* json_equal: pointer-equal at once */
 }
 
-static void default_node (const schema_registry_t *r, const json_t *s, json_t *v, const json_t *prev);
+/* For item i (x) of an array whose stored version is prev (any value, or NULL): 1 when x is one of
+ * prev's items itself (shared, maybe moved: left alone), else 0 with *px the stored item at i to
+ * tell its shared parts (exact) by, or NULL. */
+static int
+item_shared (const json_t *prev, size_t i, const json_t *x, const json_t **px)
+{
+    *px = NULL;
+    if (!json_is_array (prev))
+        return 0;
+    size_t j;
+    json_t *e;
+    json_array_foreach (prev, j, e) if (e == x) return 1;
+    *px = json_array_get (prev, i);
+    return 0;
+}
+
+static void default_node (const schema_registry_t *r, const json_t *s, json_t *v, const json_t *prev, int exact);
 
 /* {writeOnlyInto: data} on a map of strings (Secret's stringData): each value is stored base64
  * encoded under the same key of the sibling map named there, overriding it, and the field itself
@@ -985,11 +1005,10 @@ merge_write_only (json_t *v, const char *k, const char *into)
     json_t *src = json_object_get (v, k);
     if (!json_is_object (src))
         return;
+    /* dst may be the stored object's (shared by a new version of it): written into a copy */
     json_t *dst = json_object_get (v, into);
-    if (!json_is_object (dst)) {
-        dst = json_object ();
-        json_object_set_new (v, into, dst);
-    }
+    dst = json_is_object (dst) ? json_copy (dst) : json_object ();
+    json_object_set_new (v, into, dst);
     const char *key;
     json_t *x;
     json_object_foreach (src, key, x) if (json_is_string (x)) {
@@ -1007,7 +1026,7 @@ merge_write_only (json_t *v, const char *k, const char *into)
 }
 
 static void
-default_props (const schema_registry_t *r, const json_t *props, json_t *v, const json_t *prev)
+default_props (const schema_registry_t *r, const json_t *props, json_t *v, const json_t *prev, int exact)
 {
     const char *k;
     json_t *ps;
@@ -1025,13 +1044,13 @@ default_props (const schema_registry_t *r, const json_t *props, json_t *v, const
             x = json_object_get (v, k);
         }
         const json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if (x && !unchanged (x, px))
-            default_node (r, ps, x, json_is_object (px) ? px : NULL);
+        if (x && !unchanged (x, px, exact))
+            default_node (r, ps, x, px, exact);
     }
 }
 
 static void
-default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev)
+default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev, int exact)
 {
     vctx_t c = {.r = r};
     const json_t *s = resolve (&c, s0);
@@ -1041,12 +1060,12 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const jso
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties");
         if (props)
-            default_props (r, props, v, prev);
+            default_props (r, props, v, json_is_object (prev) ? prev : NULL, exact);
     } else if (!strcmp (type, "array") && json_is_array (v)) {
-        const json_t *items = json_object_get (s, "items");
+        const json_t *items = json_object_get (s, "items"), *px;
         size_t i;
         json_t *x;
-        json_array_foreach (v, i, x) if (items) default_node (r, items, x, NULL);
+        json_array_foreach (v, i, x) if (items && !item_shared (prev, i, x, &px)) default_node (r, items, x, px, 1);
     }
 }
 
@@ -1070,7 +1089,7 @@ canon_quantity (const json_t *v)
 
 /* Walks v along schema s0; returns what replaces v (new reference), or NULL to keep it. */
 static json_t *
-canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev)
+canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev, int exact)
 {
     vctx_t c = {.r = r};
     const json_t *s = resolve (&c, s0);
@@ -1084,17 +1103,21 @@ canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties"), *ps;
         json_object_foreach (props, k, ps) {
-            const json_t *px = prev ? json_object_get (prev, k) : NULL;
-            if ((x = json_object_get (v, k)) && !unchanged (x, px) &&
-                (nx = canon_node (r, ps, x, json_is_object (px) ? px : NULL)))
+            const json_t *px = json_object_get (prev, k);
+            if ((x = json_object_get (v, k)) && !unchanged (x, px, exact) && (nx = canon_node (r, ps, x, px, exact)))
                 json_object_set_new (v, k, nx);
         }
     } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
-        json_object_foreach (v, k, x) if ((nx = canon_node (r, json_object_get (s, "values"), x, NULL)))
-            json_object_set_new (v, k, nx);
+        json_object_foreach (v, k, x) {
+            const json_t *px = json_object_get (prev, k);
+            if (!unchanged (x, px, 1) && (nx = canon_node (r, json_object_get (s, "values"), x, px, 1)))
+                json_object_set_new (v, k, nx);
+        }
     } else if (!strcmp (type, "array") && json_is_array (v) && json_object_get (s, "items")) {
         size_t i;
-        json_array_foreach (v, i, x) if ((nx = canon_node (r, json_object_get (s, "items"), x, NULL)))
+        const json_t *px;
+        json_array_foreach (v, i, x) if (!item_shared (prev, i, x, &px) &&
+                                         (nx = canon_node (r, json_object_get (s, "items"), x, px, 1)))
             json_array_set_new (v, i, nx);
     }
     return NULL;
@@ -1119,8 +1142,7 @@ schema_canonicalize_update (const schema_registry_t *r, json_t *obj, const json_
     const char *f;
     json_object_foreach (fields, f, ps) {
         const json_t *px = prev ? json_object_get (prev, f) : NULL;
-        if ((x = json_object_get (obj, f)) && !unchanged (x, px) &&
-            (nx = canon_node (r, ps, x, json_is_object (px) ? px : NULL)))
+        if ((x = json_object_get (obj, f)) && !unchanged (x, px, 0) && (nx = canon_node (r, ps, x, px, 0)))
             json_object_set_new (obj, f, nx);
     }
     return 0;
@@ -1157,12 +1179,14 @@ schema_default_update (const schema_registry_t *r, json_t *obj, const json_t *pr
         return -1;
     json_t *fields = json_object_get (k->doc, "fields");
     if (fields)
-        default_props (r, fields, obj, prev);
+        default_props (r, fields, obj, prev, 0);
     if (!strcmp (kind, "Service"))
         svc_default (obj);
+    /* walked whole, but for what is the stored metadata's own (labels, ownerReferences... shared
+     * by a new version of a cached object) */
     json_t *meta = json_object_get (obj, "metadata");
     if (json_is_object (meta))
-        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta, NULL);
+        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta, json_object_get (prev, "metadata"), 1);
     return schema_canonicalize_update (r, obj, prev);
 }
 

@@ -644,3 +644,103 @@ tv_strategic_patch (json_t *target, const json_t *patch)
     merge_maps (target, patch, 1);
     return 0;
 }
+
+/* ---- structural sharing --------------------------------------------------------------------- */
+
+json_t *
+tv_unshare (json_t *root, const char *path)
+{
+    if (!json_is_object (root) || !path || !*path)
+        return NULL;
+    json_t *cur = root;
+    char key[256];
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr (p, '.');
+        size_t n = dot ? (size_t) (dot - p) : strlen (p);
+        if (n == 0 || n >= sizeof key)
+            return NULL;
+        memcpy (key, p, n);
+        key[n] = 0;
+        json_t *child = json_object_get (cur, key);
+        if (!json_is_object (child))
+            return NULL;
+        if (child->refcount > 1) { /* held elsewhere too: a shallow copy becomes ours */
+            json_t *copy = json_copy (child);
+            if (!copy || json_object_set_new (cur, key, copy))
+                return NULL;
+            child = copy;
+        }
+        if (!dot)
+            return child;
+        cur = child;
+        p = dot + 1;
+    }
+}
+
+static json_t *merge_new (const json_t *cur, const json_t *patch, int strategic);
+
+/* The conditions list cur (NULL or not an array: an empty one) merged with the patch's by
+ * "type", as merge_conditions, into a new array sharing cur's untouched elements. */
+static json_t *
+merge_conditions_new (const json_t *cur, const json_t *patch)
+{
+    json_t *out = json_is_array (cur) ? json_copy ((json_t *) cur) : json_array ();
+    size_t i;
+    json_t *pe;
+    json_array_foreach (patch, i, pe) {
+        const char *t = tv_str (pe, "type");
+        size_t j, at = (size_t) -1;
+        json_t *e;
+        if (t)
+            json_array_foreach (out, j, e) {
+                const char *et = tv_str (e, "type");
+                if (et && !strcmp (et, t)) {
+                    at = j;
+                    break;
+                }
+            }
+        if (at != (size_t) -1 && json_is_object (pe))
+            json_array_set_new (out, at, merge_new (json_array_get (out, at), pe, 1));
+        else
+            json_array_append_new (out, fresh_value (pe, 1));
+    }
+    return out;
+}
+
+/* A new map: cur (a map, or NULL for none) with patch merged in, sharing cur's untouched values. */
+static json_t *
+merge_new (const json_t *cur, const json_t *patch, int strategic)
+{
+    json_t *out = json_is_object (cur) ? json_copy ((json_t *) cur) : json_object ();
+    const char *k;
+    json_t *pv;
+    json_object_foreach ((json_t *) patch, k, pv) {
+        json_t *cv = json_object_get (out, k);
+        if (json_is_null (pv))
+            json_object_del (out, k);
+        else if (json_is_object (pv) && json_is_object (cv))
+            json_object_set_new (out, k, merge_new (cv, pv, strategic));
+        else if (strategic && json_is_array (pv) && !strcmp (k, "conditions"))
+            json_object_set_new (out, k, merge_conditions_new (cv, pv));
+        else
+            json_object_set_new (out, k, fresh_value (pv, strategic));
+    }
+    return out;
+}
+
+json_t *
+tv_merge_patch_new (const json_t *cur, const json_t *patch)
+{
+    if (!json_is_object (cur) || !json_is_object (patch))
+        return NULL;
+    return merge_new (cur, patch, 0);
+}
+
+json_t *
+tv_strategic_patch_new (const json_t *cur, const json_t *patch)
+{
+    if (!json_is_object (cur) || !json_is_object (patch))
+        return NULL;
+    return merge_new (cur, patch, 1);
+}

@@ -90,4 +90,25 @@ int tv_merge_patch (json_t *target, const json_t *patch);
  * -1 if target or patch is not a map. */
 int tv_strategic_patch (json_t *target, const json_t *patch);
 
+/* ---- structural sharing (copy on write) ----------------------------------------------------
+ * jansson values are reference counted: a new version of a cached (immutable) object can share
+ * with it every subtree it does not change, and copy only the maps and arrays along what does.
+ * Rule: a map or array whose reference count is above 1 may be someone else's (a cache's) and is
+ * never modified in place; tv_unshare replaces it with a shallow copy (json_copy) first. */
+
+/* Makes the maps along path (dot-separated, as tv_get) in root exclusively root's: each one held
+ * by more than one reference is replaced in its parent by a shallow copy (its children shared).
+ * root itself must be the caller's alone (a new object, or a json_copy). Returns the map at path
+ * (borrowed) to modify in place, or NULL when a step is missing or not a map (nothing created:
+ * tv_set creates new maps, exclusively root's). */
+json_t *tv_unshare (json_t *root, const char *path);
+
+/* tv_merge_patch as a function: a new map, cur patched, sharing with cur (new references) every
+ * value the patch does not touch; only the maps along the patched paths are new. cur is not
+ * modified (it may be a cached object). NULL if cur or patch is not a map. */
+json_t *tv_merge_patch_new (const json_t *cur, const json_t *patch);
+/* tv_strategic_patch the same way: a "conditions" list the patch names is a new array holding
+ * cur's unchanged elements (shared) and new maps for the merged ones. */
+json_t *tv_strategic_patch_new (const json_t *cur, const json_t *patch);
+
 #endif

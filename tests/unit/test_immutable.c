@@ -109,6 +109,33 @@ pod_spec_changes (void **state)
     o = immutable_prepare (cur, n, IMM_SUB_NONE); /* not through the object */
     assert_null (tv_str (o, "status.nominatedNodeName"));
     json_decref (o);
+    /* shared, not copied: with cur only (immutable_prepare: n is a client's body) ... */
+    json_t *snap = json_deep_copy (cur);
+    o = immutable_prepare (cur, n, IMM_SUB_STATUS);
+    assert_ptr_equal (tv_get (o, "spec"), tv_get (cur, "spec"));
+    assert_ptr_not_equal (tv_get (o, "status"), tv_get (n, "status"));
+    json_decref (o);
+    o = immutable_prepare (cur, n, IMM_SUB_NONE);
+    assert_ptr_equal (tv_get (o, "status"), tv_get (cur, "status"));
+    assert_ptr_not_equal (tv_get (o, "spec"), tv_get (n, "spec"));
+    json_decref (o);
+    /* ... and with next too (immutable_prepare_own, which takes it) */
+    json_t *own = json_deep_copy (n), *own_status = tv_get (own, "status"), *own_spec = tv_get (own, "spec");
+    o = immutable_prepare_own (cur, own, IMM_SUB_STATUS);
+    assert_ptr_equal (tv_get (o, "spec"), tv_get (cur, "spec"));
+    assert_ptr_equal (tv_get (o, "metadata"), tv_get (cur, "metadata"));
+    assert_ptr_equal (tv_get (o, "status"), own_status);
+    assert_ptr_not_equal (o, cur);
+    json_decref (o);
+    own = json_deep_copy (n);
+    own_spec = tv_get (own, "spec");
+    o = immutable_prepare_own (cur, own, IMM_SUB_NONE);
+    assert_ptr_equal (o, own);
+    assert_ptr_equal (tv_get (o, "spec"), own_spec);
+    assert_ptr_equal (tv_get (o, "status"), tv_get (cur, "status"));
+    json_decref (o);
+    assert_true (json_equal (cur, snap));
+    json_decref (snap);
     json_decref (n);
     json_decref (cur);
 }

@@ -74,6 +74,17 @@ renewal_decision (void **state)
     assert_false (lease_is_renewal (cur, x));
     json_decref (x);
     assert_false (lease_is_renewal (NULL, next));
+    /* pure: neither object is changed (their spec and metadata are shared with others) */
+    json_t *cs = json_deep_copy (cur), *ns = json_deep_copy (next);
+    json_t *spec = json_incref (tv_get (next, "spec")), *meta = json_incref (tv_get (next, "metadata"));
+    assert_true (lease_is_renewal (cur, next));
+    assert_true (json_equal (cur, cs));
+    assert_true (json_equal (next, ns));
+    assert_non_null (tv_get (next, "spec.renewTime"));
+    json_decref (spec);
+    json_decref (meta);
+    json_decref (cs);
+    json_decref (ns);
     json_decref (cur);
     json_decref (next);
 }

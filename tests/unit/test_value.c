@@ -1,4 +1,4 @@
-/* value: msgpack round trips, decode errors, path helpers, merge patch. */
+/* value: msgpack round trips, decode errors, path helpers, merge patch, structural sharing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +267,190 @@ strategic_patch (void **state)
     json_decref (arr);
 }
 
+/* ---- structural sharing: tv_merge_patch_new, tv_strategic_patch_new, tv_unshare ---------- */
+
+static json_t *
+q (const char *text) /* JSON with single quotes for double */
+{
+    char buf[1024];
+    snprintf (buf, sizeof buf, "%s", text);
+    for (char *c = buf; *c; c++)
+        if (*c == '\'')
+            *c = '"';
+    json_t *v = json_loads (buf, 0, NULL);
+    assert_non_null (v);
+    return v;
+}
+
+/* Every value of got under a key the patch does not name is cur's own (pointer-equal); under a
+ * key it names with a map, the same one level down; a "conditions" list (strategic) keeps cur's
+ * elements whose type the patch does not name, where they stood. */
+static void
+assert_shared (const json_t *cur, const json_t *got, const json_t *patch, int strategic, const char *what)
+{
+    const char *k;
+    json_t *gv;
+    json_object_foreach ((json_t *) got, k, gv) {
+        json_t *cv = json_object_get (cur, k), *pv = json_object_get (patch, k);
+        if (!cv)
+            continue;
+        if (!pv) {
+            if (gv != cv)
+                fail_msg ("%s: %s is a copy, not cur's", what, k);
+        } else if (json_is_object (pv) && json_is_object (cv) && json_is_object (gv)) {
+            assert_ptr_not_equal (gv, cv); /* a map along a patched path is new */
+            assert_shared (cv, gv, pv, strategic, what);
+        } else if (strategic && !strcmp (k, "conditions") && json_is_array (pv) && json_is_array (cv)) {
+            assert_ptr_not_equal (gv, cv);
+            size_t i;
+            json_t *e;
+            json_array_foreach (cv, i, e) {
+                const char *t = tv_str (e, "type");
+                int named = 0;
+                size_t j;
+                json_t *pe;
+                json_array_foreach (pv, j, pe) named |= t && tv_str (pe, "type") && !strcmp (t, tv_str (pe, "type"));
+                if (!named && json_array_get (gv, i) != e)
+                    fail_msg ("%s: conditions[%zu] is a copy, not cur's", what, i);
+            }
+        }
+    }
+}
+
+/* tv_*_patch_new(target, patch): the in-place patch's result, cur as it was, unchanged values
+ * shared; then a change through tv_unshare in every patched map leaves cur as it was too. */
+static void
+check_patch_new (const char *what, const char *target, const char *patch, int strategic)
+{
+    json_t *cur = q (target), *p = q (patch), *snap = json_deep_copy (cur), *want = json_deep_copy (cur);
+    assert_int_equal (strategic ? tv_strategic_patch (want, p) : tv_merge_patch (want, p), 0);
+    json_t *got = strategic ? tv_strategic_patch_new (cur, p) : tv_merge_patch_new (cur, p);
+    assert_non_null (got);
+    assert_ptr_not_equal (got, cur);
+    if (!json_equal (got, want)) {
+        char *g = json_dumps (got, JSON_COMPACT), *w = json_dumps (want, JSON_COMPACT);
+        fail_msg ("%s: got %s, want %s", what, g, w);
+    }
+    if (!json_equal (cur, snap))
+        fail_msg ("%s: the patch changed cur", what);
+    assert_shared (cur, got, p, strategic, what);
+    /* writes through tv_unshare (every top-level map, and metadata.labels) leave cur alone */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (got, tmp, k, v) {
+        json_t *m = tv_unshare (got, k);
+        if (m) {
+            json_object_set_new (m, "written", json_true ());
+            json_object_clear (m);
+        }
+    }
+    json_t *labels = tv_unshare (got, "metadata.labels");
+    if (labels)
+        json_object_set_new (labels, "written", json_true ());
+    if (!json_equal (cur, snap))
+        fail_msg ("%s: a write through tv_unshare changed cur", what);
+    json_decref (got);
+    if (!json_equal (cur, snap))
+        fail_msg ("%s: freeing the new version changed cur", what);
+    json_decref (cur);
+    json_decref (p);
+    json_decref (snap);
+    json_decref (want);
+}
+
+static const char *const POD =
+    "{'kind':'Pod','metadata':{'name':'p','labels':{'app':'a'},'ownerReferences':[{'kind':'ReplicaSet','name':'r'}]},"
+    "'spec':{'containers':[{'name':'c','image':'i','resources':{'requests':{'cpu':'100m'}}}],"
+    "'tolerations':[{'key':'k'}],'nodeSelector':{'zone':'z'}},"
+    "'status':{'phase':'Pending','conditions':[{'type':'PodScheduled','status':'False','reason':'Unschedulable'},"
+    "{'type':'Ready','status':'False'}],'podIPs':[{'ip':'10.0.0.1'}]}}";
+
+static void
+merge_patch_new (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *what, *patch;
+    } rows[] = {
+        {"a status field", "{'status':{'phase':'Running'}}"},
+        {"a nested map", "{'spec':{'containers':null,'nodeSelector':{'zone':'y','disk':'ssd'}}}"},
+        {"deletes via null, at every depth", "{'metadata':{'labels':{'app':null}},'status':null,'spec':{'tolerations':null}}"},
+        {"an array replaces", "{'status':{'conditions':[{'type':'Ready','status':'True'}],'podIPs':[]}}"},
+        {"a map over a scalar, a scalar over a map", "{'status':{'phase':{'a':1,'b':null}},'spec':{'nodeSelector':'x'}}"},
+        {"a new top-level map, its nulls vanish", "{'extra':{'a':{'b':null,'c':1}}}"},
+        {"empty patch", "{}"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        check_patch_new (rows[i].what, POD, rows[i].patch, 0);
+    json_t *cur = q (POD), *arr = json_array ();
+    assert_null (tv_merge_patch_new (cur, arr));
+    assert_null (tv_merge_patch_new (arr, cur));
+    json_decref (cur);
+    json_decref (arr);
+}
+
+static void
+strategic_patch_new (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *what, *patch;
+    } rows[] = {
+        {"a condition merged where it stands",
+         "{'status':{'conditions':[{'type':'PodScheduled','status':'True','reason':null}]}}"},
+        {"a condition appended", "{'status':{'conditions':[{'type':'DisruptionTarget','status':'True'}],'phase':'Failed'}}"},
+        {"two of one type, one without a type",
+         "{'status':{'conditions':[{'type':'Ready','status':'True'},{'type':'Ready','m':'x'},{'status':'u'}]}}"},
+        {"other arrays replace", "{'spec':{'tolerations':[{'key':'k'},{'key':'j'}]},'status':{'podIPs':null}}"},
+        {"null deletes the list", "{'status':{'conditions':null}}"},
+        {"not an array: merge patched", "{'status':{'conditions':{'type':'P'}}}"},
+        {"labels and a condition", "{'metadata':{'labels':{'x':'y'}},'status':{'conditions':[{'type':'Ready','status':'True'}]}}"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        check_patch_new (rows[i].what, POD, rows[i].patch, 1);
+    check_patch_new ("a new list", "{'status':{'phase':'Pending'}}",
+                     "{'status':{'conditions':[{'type':'P','status':'False','m':null},{'type':'P','status':'True'}]}}", 1);
+    check_patch_new ("a non-array list in the target", "{'status':{'conditions':'broken','x':{'y':1}}}",
+                     "{'status':{'conditions':[{'type':'P'}]}}", 1);
+    check_patch_new ("nested conditions", "{'a':{'b':{'conditions':[{'type':'X','v':{'w':1}},{'type':'Y','v':2}]},'c':[1]}}",
+                     "{'a':{'b':{'conditions':[{'type':'Y','v':3}]}}}", 1);
+}
+
+static void
+unshare (void **state)
+{
+    (void) state;
+    json_t *cur = q (POD), *snap = json_deep_copy (cur);
+    json_t *next = json_copy (cur);
+    json_t *spec = tv_get (cur, "spec"), *containers = tv_get (cur, "spec.containers");
+    /* shared maps along the path are copied, their children stay shared */
+    json_t *m = tv_unshare (next, "spec.nodeSelector");
+    assert_non_null (m);
+    assert_ptr_not_equal (m, tv_get (cur, "spec.nodeSelector"));
+    assert_ptr_not_equal (tv_get (next, "spec"), spec);
+    assert_ptr_equal (tv_get (next, "spec.containers"), containers);
+    assert_ptr_equal (tv_get (next, "metadata"), tv_get (cur, "metadata"));
+    json_object_set_new (m, "zone", json_string ("changed"));
+    tv_set_str (next, "spec.nodeName", "n1");
+    assert_true (json_equal (cur, snap));
+    /* a map already ours is not copied again */
+    assert_ptr_equal (tv_unshare (next, "spec.nodeSelector"), m);
+    assert_ptr_equal (tv_unshare (next, "spec"), tv_get (next, "spec"));
+    /* missing steps, non-maps, bad paths: NULL, nothing created */
+    assert_null (tv_unshare (next, "spec.nothing"));
+    assert_null (tv_unshare (next, "spec.containers"));
+    assert_null (tv_unshare (next, "status.phase"));
+    assert_null (tv_unshare (next, ""));
+    assert_null (tv_unshare (next, "spec..x"));
+    assert_null (tv_unshare (NULL, "spec"));
+    assert_null (tv_get (next, "spec.nothing"));
+    json_decref (next);
+    assert_true (json_equal (cur, snap));
+    json_decref (cur);
+    json_decref (snap);
+}
+
 int
 main (void)
 {
@@ -277,6 +461,9 @@ main (void)
         cmocka_unit_test (paths),
         cmocka_unit_test (merge_patch),
         cmocka_unit_test (strategic_patch),
+        cmocka_unit_test (merge_patch_new),
+        cmocka_unit_test (strategic_patch_new),
+        cmocka_unit_test (unshare),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

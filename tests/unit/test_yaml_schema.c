@@ -248,6 +248,53 @@ update_ratchets_unchanged (void **state)
     json_decref (prev);
 }
 
+/* schema_default_update on a new version sharing subtrees with the stored one (as the broker's
+ * patches build it: tv_*_patch_new) writes only into its own parts: the stored object is left as
+ * it was, even where it is not in canonical form (stored before a rule) */
+static void
+update_leaves_shared_alone (void **state)
+{
+    (void) state;
+    json_t *prev = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, ownerReferences: [{kind: ReplicaSet, name: r, uid: u}]}\n"
+                          "spec: {containers: [{name: c, image: busybox, resources: {requests: {cpu: 1000m}}}]}\n"
+                          "status: {conditions: [{type: Ready, status: 'False'}]}\n");
+    json_t *snap = json_deep_copy (prev);
+    /* a status patch: the conditions list is new, its Ready element is prev's */
+    json_t *patch = json_pack ("{s:{s:[{s:s,s:s}]}}", "status", "conditions", "type", "PodScheduled", "status", "True");
+    json_t *next = tv_strategic_patch_new (prev, patch);
+    tv_unshare (next, "metadata");
+    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_true (json_equal (prev, snap));
+    json_decref (next);
+    json_decref (patch);
+    /* a container added: the array is new, the first container is prev's and stays as it is */
+    next = json_copy (prev);
+    json_t *spec = tv_unshare (next, "spec"), *cs = json_copy (json_object_get (spec, "containers"));
+    json_array_append_new (cs, json_pack ("{s:s,s:s,s:{s:{s:s}}}", "name", "d", "image", "x", "resources", "requests", "cpu", "0.5"));
+    json_object_set_new (spec, "containers", cs);
+    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_true (json_equal (prev, snap));
+    assert_ptr_equal (json_array_get (cs, 0), json_array_get (tv_get (prev, "spec.containers"), 0));
+    assert_string_equal (tv_str (json_array_get (cs, 1), "resources.requests.cpu"), "500m");
+    json_decref (next);
+    json_decref (prev);
+    json_decref (snap);
+    /* a Secret's stringData goes into a copy of the stored data map */
+    prev = load1 ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==}\n");
+    snap = json_deep_copy (prev);
+    patch = json_pack ("{s:{s:s}}", "stringData", "b", "x");
+    next = tv_merge_patch_new (prev, patch);
+    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_string_equal (tv_str (next, "data.b"), "eA==");
+    assert_string_equal (tv_str (next, "data.a"), "YQ==");
+    assert_null (tv_get (next, "stringData"));
+    assert_true (json_equal (prev, snap));
+    json_decref (next);
+    json_decref (patch);
+    json_decref (prev);
+    json_decref (snap);
+}
+
 static int
 teardown (void **state)
 {
@@ -262,6 +309,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
         cmocka_unit_test (invalid), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
+        cmocka_unit_test (update_leaves_shared_alone),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
