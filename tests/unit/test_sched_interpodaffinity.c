@@ -447,7 +447,7 @@ cache_for_pods_without_terms (void **state)
     pl->destroy (warm);
 }
 
-/* An existing pod's terms are read once per Pod object and kept: a new version of the pod (same
+/* An existing pod's terms are read once per spec.affinity object and kept: a new version of the pod (same
  * name, other terms) on the same node is read anew, for symmetry (PreFilter) and scores. */
 static void
 existing_pod_new_version (void **state)

@@ -45,7 +45,7 @@ typedef struct {
     sigcache_t cache; /* PreFilter's and PreScore's counts by term set */
     tr_sched_cycle_t *cs;   /* the cycle of the PreFilter / PreScore running (namespace labels) */
     json_t *no_labels;      /* {}: an unknown namespace's labels */
-    objcache_t *pod_terms;  /* existing pods' terms (pod_terms_t) by Pod object */
+    objcache_t *pod_terms;  /* existing pods' terms (pod_terms_t) by their spec.affinity object */
 } ipa_t;
 
 /* One PodAffinityTerm as read from a pod (pointers into the pod object). */
@@ -196,7 +196,7 @@ matches_all (const ipa_t *self, const terms_t *ts, const tr_sched_pod_t *pod)
     return 1;
 }
 
-/* An existing pod's terms, read once per Pod object (objcache) rather than from its JSON each
+/* An existing pod's terms, read once per spec.affinity object (objcache) rather than from its JSON each
  * time a changed node's pods are walked: the required anti-affinity terms (symmetry, PreFilter)
  * and the required affinity and preferred terms (PreScore). They depend on the object alone:
  * their owner_ns is not set, the user passes the pod's namespace (owner_of). */
@@ -229,7 +229,14 @@ pod_terms_free (void *p)
 static const pod_terms_t *
 pod_terms (const ipa_t *self, const tr_sched_pod_t *ex, pod_terms_t *tmp)
 {
-    pod_terms_t *pt = objcache_get (self->pod_terms, ex->obj);
+    /* the terms are spec.affinity's alone: kept by that object, which a pod's next version
+     * shares when it did not change (the informer decodes with tv_decode_like), so a status
+     * update or a binding does not read them again; no pod (anti-)affinity, nothing to read */
+    static const pod_terms_t none;
+    const json_t *aff = json_object_get (json_object_get (ex->obj, "spec"), "affinity");
+    if (!json_object_get (aff, "podAffinity") && !json_object_get (aff, "podAntiAffinity"))
+        return &none;
+    pod_terms_t *pt = objcache_get (self->pod_terms, aff);
     if (pt)
         return pt;
     int ok = (pt = calloc (1, sizeof *pt)) && obj_terms (ex->obj, NULL, "podAffinity", 0, &pt->req_aff) == 0 &&
@@ -237,7 +244,7 @@ pod_terms (const ipa_t *self, const tr_sched_pod_t *ex, pod_terms_t *tmp)
              obj_terms (ex->obj, NULL, "podAffinity", 1, &pt->pref_aff) == 0 &&
              obj_terms (ex->obj, NULL, "podAntiAffinity", 1, &pt->pref_anti) == 0;
     if (ok) {
-        if (objcache_put (self->pod_terms, ex->obj, pt) == 0)
+        if (objcache_put (self->pod_terms, aff, pt) == 0)
             return pt;
         pt = NULL; /* freed by objcache_put */
     }
