@@ -229,6 +229,20 @@ bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, jso
     reply_send (sock, rid, req, &r, NULL, 0);
 }
 
+void
+bk_reply_encoded (zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *body, size_t body_len, uint64_t rv)
+{
+    if (!sock)
+        return;
+    tr_env_t r;
+    tr_env_init (&r);
+    r.id = req ? req->id : 0;
+    r.verb = TR_VERB_REPLY;
+    r.code = TR_OK;
+    r.rv = rv;
+    reply_send (sock, rid, req, &r, body, body_len);
+}
+
 static void
 send_env (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *env)
 {

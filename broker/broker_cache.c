@@ -916,6 +916,27 @@ ring_first_rev (bcache_t *c)
     return c->len ? c->ring[c->start].rev : c->rev + 1;
 }
 
+const char *
+bcache_event_encoding (bcache_t *c, uint64_t rev, const json_t *like, size_t *len)
+{
+    uint64_t first = ring_first_rev (c);
+    if (!c->len || rev < first || rev > c->rev)
+        return NULL;
+    event_t *ev = &c->ring[(c->start + (rev - first)) % c->cap];
+    if (ev->rev != rev || !ev->obj || ev->type == EV_DELETED)
+        return NULL;
+    static const char *const same[] = {"kind", "metadata.name", "metadata.namespace"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        const char *a = tv_str (ev->obj, same[i]), *b = tv_str (like, same[i]);
+        if (!a != !b || (a && strcmp (a, b)))
+            return NULL;
+    }
+    if (!ev->enc && tv_encode (ev->obj, &ev->enc, &ev->enc_len))
+        ev->enc = NULL;
+    *len = ev->enc_len;
+    return ev->enc;
+}
+
 int
 bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
               const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,

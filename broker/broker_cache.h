@@ -41,6 +41,11 @@ void bcache_apply_events (bcache_t *self, const msgpack_object *ev);
  * an object whose cached mod_rev is mod_rev takes the new value, and watchers of its kind get
  * MODIFIED (same resourceVersion). A renewal of an object changed since is dropped. */
 void bcache_apply_renewals (bcache_t *self, const msgpack_object *kvs);
+/* The encoding of the object the event of revision rev carries (made now if no watcher needed it
+ * yet, and kept for them), or NULL when that event has left the ring, is a delete or is not of
+ * the object `like` names (kind, name, namespace). Valid until the next apply. A write's reply
+ * is that object: encoded once for the reply and every watcher. */
+const char *bcache_event_encoding (bcache_t *self, uint64_t rev, const json_t *like, size_t *len);
 /* Forgets every object and event and sends EXPIRED to every watcher (they relist): the store
  * was replaced under us (a replicated store restored a snapshot). bcache_load follows. */
 void bcache_reset (bcache_t *self);

@@ -35,6 +35,7 @@ struct pending_write {
     uint64_t req_id;
     json_t *obj;          /* the object as proposed (returned with its new resourceVersion) */
     int is_delete;
+    int renewal;          /* a Lease renewal: held in the store's memory, no event of its own */
     char what[300];       /* `deployments.apps "web"` for messages */
     tr_env_t *retry;      /* the request, when a Conflict should be retried (no client precondition) */
     ident_t ident;
@@ -126,6 +127,8 @@ typedef struct {
 void
 bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
           ...) __attribute__ ((format (printf, 7, 8)));
+/* An OK reply whose body is already encoded (the committed object, as its watch event carries it). */
+void bk_reply_encoded (zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *body, size_t body_len, uint64_t rv);
 void bk_rfc3339_now (char *buf, size_t len);
 /* Puts p in b->pending under proposal id pid; a client's request (p->sock set) takes one of that
  * client's share of requests in flight (released by bk_pending_take or the sweep's Timeout). */

@@ -93,6 +93,7 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
     p->req_id = req->id;
     p->obj = obj;
     p->is_delete = op == 2;
+    p->renewal = r && r->renewal && op == 1 && cond == 3;
     snprintf (p->what, sizeof p->what, "%s", what);
     if (r && r->retryable && cond == 3 && r->attempts < MAX_RETRIES) {
         p->retry = calloc (1, sizeof *p->retry);
@@ -149,7 +150,14 @@ bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
             tv_set_str (p->obj, "metadata.resourceVersion", rvs);
         if (p->obj && tv_str (p->obj, "kind") && !strcmp (tv_str (p->obj, "kind"), "Service"))
             bk_svc_after_write (b, p->obj, p->is_delete);
-        bk_reply (p->sock, p->rid, &req, TR_OK, p->obj, rev, NULL);
+        /* the reply is the committed object: the watch event of its revision carries it, encoded
+         * once for the reply and for every watcher (the cache decoded the store's copy of it) */
+        size_t elen = 0;
+        const char *enc = p->obj && !p->is_delete && !p->renewal && p->sock ? bcache_event_encoding (b->cache, rev, p->obj, &elen) : NULL;
+        if (enc)
+            bk_reply_encoded (p->sock, p->rid, &req, enc, elen, rev);
+        else
+            bk_reply (p->sock, p->rid, &req, TR_OK, p->obj, rev, NULL);
         break;
     }
     case 1:

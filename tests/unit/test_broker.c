@@ -280,7 +280,29 @@ cas_and_crud (void **state)
                       TR_OK);
     assert_string_equal (tv_str (rep.body, "data.x"), "y");
     assert_string_equal (tv_str (rep.body, "data.k"), "2");
+    /* a write's reply is the committed object (encoded once with its watch event): what a get
+     * returns, resourceVersion included */
+    tr_env_t got;
+    assert_int_equal (call (c, TR_VERB_GET, "ConfigMap", "default", "cfg", 0, NULL, &got), TR_OK);
+    assert_true (json_equal (rep.body, got.body));
+    assert_int_equal (rep.rv, got.rv);
+    tr_env_clear (&got);
     tr_env_clear (&rep);
+    /* a Lease renewal (only renewTime moves) has no event of its own: its reply is still the
+     * renewed object, not the event of the revision it keeps */
+    json_t *lease = json_pack ("{s:s,s:s,s:{s:s},s:{s:s,s:s}}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+                               "metadata", "name", "l1", "spec", "holderIdentity", "n1", "renewTime",
+                               "2026-01-01T00:00:00.000000Z");
+    assert_int_equal (call (c, TR_VERB_CREATE, "Lease", "default", NULL, 0, json_deep_copy (lease), &rep), TR_OK);
+    tr_env_clear (&rep);
+    static const char *renewals[] = {"2026-01-01T00:00:10.000000Z", "2026-01-01T00:00:20.000000Z"};
+    for (size_t i = 0; i < 2; i++) {
+        tv_set_str (lease, "spec.renewTime", renewals[i]);
+        assert_int_equal (call (c, TR_VERB_UPDATE, "Lease", "default", "l1", 0, json_deep_copy (lease), &rep), TR_OK);
+        assert_string_equal (tv_str (rep.body, "spec.renewTime"), renewals[i]);
+        tr_env_clear (&rep);
+    }
+    json_decref (lease);
     /* label selector list */
     json_t *l = cm ("lab", "1");
     tv_set_str (l, "metadata.labels.app", "web");
