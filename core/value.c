@@ -451,11 +451,22 @@ walk (const json_t *obj, const char *path, char *last, size_t lastlen, int creat
 json_t *
 tv_get (const json_t *obj, const char *path)
 {
-    if (obj && !strchr (path, '.')) /* a plain key: no walk */
-        return json_is_object (obj) && *path ? json_object_get (obj, path) : NULL;
-    char key[256];
-    json_t *parent = obj ? walk (obj, path, key, sizeof key, 0) : NULL;
-    return parent ? json_object_get (parent, key) : NULL;
+    /* walk's rules (no empty step, a step under 256 bytes), each step looked up in place by its
+     * length: no copy of it, no second strlen (a hot path: watch filters, validation, plugins) */
+    const json_t *cur = obj;
+    for (const char *p = path;;) {
+        if (!json_is_object (cur))
+            return NULL;
+        const char *dot = strchr (p, '.');
+        size_t n = dot ? (size_t) (dot - p) : strlen (p);
+        if (n == 0 || n >= 256)
+            return NULL;
+        json_t *next = json_object_getn (cur, p, n);
+        if (!dot)
+            return next;
+        cur = next;
+        p = dot + 1;
+    }
 }
 
 const char *

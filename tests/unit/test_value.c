@@ -144,6 +144,22 @@ paths (void **state)
     assert_int_equal (tv_set_str (o, "metadata.name", "web"), 0);
     assert_int_equal (tv_set_int (o, "spec.replicas", 3), 0);
     assert_string_equal (tv_str (o, "metadata.name"), "web");
+    assert_string_equal (tv_str (tv_get (o, "metadata"), "name"), "web");
+    /* no empty step, no step of 256 bytes or more, nothing under a non-map */
+    assert_null (tv_get (o, ""));
+    assert_null (tv_get (o, ".metadata"));
+    assert_null (tv_get (o, "metadata."));
+    assert_null (tv_get (o, "metadata..name"));
+    assert_null (tv_get (o, "metadata.name.x"));
+    assert_null (tv_get (NULL, "metadata"));
+    char longk[300];
+    memset (longk, 'k', sizeof longk - 1);
+    longk[sizeof longk - 1] = 0;
+    assert_int_equal (json_object_set_new (json_object_get (o, "metadata"), longk, json_true ()), 0);
+    char longp[320];
+    snprintf (longp, sizeof longp, "metadata.%s", longk);
+    assert_null (tv_get (o, longp));
+    json_object_del (json_object_get (o, "metadata"), longk);
     assert_int_equal (tv_int (o, "spec.replicas", -1), 3);
     assert_int_equal (tv_int (o, "spec.missing", -1), -1);
     /* a real: integral and in range is an integer; out of range (UB to cast) or fractional is not */
