@@ -59,6 +59,8 @@ struct fw_profile {
     void *now_arg;
     const json_t *(*ns_labels) (void *arg, const char *ns);
     void *ns_arg;
+    int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector); /* host->default_selector */
+    void *dsel_arg;
     struct nomcache nomc;     /* the nominations' index (see nomix_build) */
 };
 
@@ -354,6 +356,14 @@ h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
     return p && p->ns_labels && ns ? p->ns_labels (p->ns_arg, ns) : NULL;
 }
 
+static int
+h_default_selector (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **selector)
+{
+    const fw_profile_t *p = cs ? cs->prof : NULL;
+    *selector = NULL;
+    return p && p->dsel && pod ? p->dsel (p->dsel_arg, pod, selector) : -1;
+}
+
 static const tr_sched_host_t host = {
     .size = sizeof (tr_sched_host_t),
     .log = h_log,
@@ -370,6 +380,7 @@ static const tr_sched_host_t host = {
     .reject_waiting = h_reject_waiting,
     .waiting_pods = h_waiting_pods,
     .namespace_labels = h_namespace_labels,
+    .default_selector = h_default_selector,
 };
 
 static const tr_sched_node_t *
@@ -418,6 +429,14 @@ fw_profile_set_namespaces (fw_profile_t *p, const json_t *(*labels) (void *arg, 
 {
     p->ns_labels = labels;
     p->ns_arg = arg;
+}
+
+void
+fw_profile_set_default_selector (fw_profile_t *p, int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector),
+                                 void *arg)
+{
+    p->dsel = dsel;
+    p->dsel_arg = arg;
 }
 
 void

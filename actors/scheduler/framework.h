@@ -145,6 +145,10 @@ typedef struct {
 void fw_profile_set_clock (fw_profile_t *self, int64_t (*now_ms) (void *arg), void *arg);
 /* Where host->namespace_labels looks (the caller's Namespace informer); none: NULL for all. */
 void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (void *arg, const char *ns), void *arg);
+/* What host->default_selector answers with (the caller's Service and controller informers, see
+ * defaultsel.h); none: -1 for all, PodTopologySpread falls back to the pod's owner. */
+void fw_profile_set_default_selector (fw_profile_t *self,
+                                      int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector), void *arg);
 /* Finishes the waiting pods decided by now: allowed → PreBind, Bind; rejected or timed
  * out → Unreserve (reverse), forget. Up to max into out; returns how many (call again while it
  * returns max). */

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #define TR_SCHED_ABI_MAJOR 1
-#define TR_SCHED_ABI_MINOR 0
+#define TR_SCHED_ABI_MINOR 1
 
 /* ---- status ------------------------------------------------------------------------------ */
 
@@ -190,6 +190,14 @@ typedef struct tr_sched_host {
      * when it has none), NULL when the scheduler knows no such Namespace (namespaceSelector,
      * as the scheduler's Namespace lister). Valid for the cycle; scheduler's thread only. */
     const json_t *(*namespace_labels) (tr_sched_cycle_t *cs, const char *ns);
+    /* Appended in 1.1 (a plugin checks host->size before calling): Kubernetes' DefaultSelector
+     * (helper.DefaultSelector) for PodTopologySpread's default constraints, from the
+     * scheduler's listers: the selectors of the pod's namespace's Services that select it, and
+     * of its controller when that is a ReplicationController, ReplicaSet or StatefulSet, ANDed.
+     * 0: *selector is a new LabelSelector (the caller's, json_decref), or NULL when nothing
+     * selects the pod; -1: the host keeps no such listers (*selector NULL; the plugin decides
+     * without). Scheduler's thread only. */
+    int (*default_selector) (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **selector);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

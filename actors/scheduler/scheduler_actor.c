@@ -1,6 +1,7 @@
 /* scheduler_actor — see scheduler_actor.h. */
 #include "actors/scheduler/scheduler_actor.h"
 #include "actors/scheduler/bindverdict.h"
+#include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
@@ -29,6 +30,8 @@ typedef struct {
     sched_snap_t *snap;
     troupe_informer_t *pods, *nodes, *nss;
     json_t *ns_labels; /* Namespace name → metadata.labels (host->namespace_labels) */
+    troupe_informer_t *svcs, *rss; /* selectors for host->default_selector (dsel_watch) */
+    defaultsel_t *dsel;
     sched_config_t cfg;
     slot_t slots[16];
     size_t nslots;
@@ -380,6 +383,83 @@ static const json_t *
 ns_labels_of (void *arg, const char *ns)
 {
     return json_object_get (((sch_t *) arg)->ns_labels, ns);
+}
+
+/* ---- host->default_selector: Services and ReplicaSets (Kubernetes' DefaultSelector) -------- */
+
+/* Only their selectors are kept (defaultsel_view). A change requeues nothing: PodTopologySpread
+ * registers no Service or ReplicaSet event in Kubernetes (its default constraints only score);
+ * the next attempt of a pod reads the new selectors. The API serves no ReplicationController or
+ * StatefulSet: such an owner is never found, as a lister miss. */
+static void
+on_svc (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    defaultsel_put (((sch_t *) self)->dsel, DSEL_SERVICE, o);
+}
+
+static void
+on_svc_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) old;
+    on_svc (self, ctx, o);
+}
+
+static void
+on_svc_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    defaultsel_del (((sch_t *) self)->dsel, DSEL_SERVICE, o);
+}
+
+static void
+on_rs (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    defaultsel_put (((sch_t *) self)->dsel, DSEL_RS, o);
+}
+
+static void
+on_rs_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) old;
+    on_rs (self, ctx, o);
+}
+
+static void
+on_rs_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    defaultsel_del (((sch_t *) self)->dsel, DSEL_RS, o);
+}
+
+static int
+dsel_of (void *arg, const tr_sched_pod_t *pod, json_t **selector)
+{
+    *selector = defaultsel_of_pod (((sch_t *) arg)->dsel, pod->obj, pod->ns, pod->labels);
+    return 0;
+}
+
+static int
+dsel_synced (sch_t *s)
+{
+    return (!s->svcs || troupe_informer_synced (s->svcs)) && (!s->rss || troupe_informer_synced (s->rss));
+}
+
+static void on_synced (void *self, troupe_ctx_t *ctx);
+
+static void
+dsel_watch (sch_t *s, troupe_ctx_t *ctx)
+{
+    s->dsel = defaultsel_new ();
+    for (size_t i = 0; i < s->nslots; i++)
+        fw_profile_set_default_selector (s->slots[i].prof, dsel_of, s);
+    troupe_handlers_t vh = {on_svc, on_svc_update, on_svc_delete, on_synced};
+    troupe_handlers_t rh = {on_rs, on_rs_update, on_rs_delete, on_synced};
+    s->svcs = troupe_watch (ctx, "Service", NULL, NULL, &vh);
+    troupe_informer_set_transform (s->svcs, defaultsel_view);
+    s->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
+    troupe_informer_set_transform (s->rss, defaultsel_view);
 }
 
 /* ---- the environment a cycle runs in ------------------------------------------------------ */
@@ -799,7 +879,7 @@ static void
 run (sch_t *s)
 {
     if (!troupe_informer_synced (s->pods) || !troupe_informer_synced (s->nodes) || !troupe_informer_synced (s->nss) ||
-        !s->nslots)
+        !dsel_synced (s) || !s->nslots)
         return;
     int64_t start = troupe_now_ms (), now = start;
     size_t idle = 0;
@@ -872,6 +952,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     troupe_handlers_t sh = {on_ns, on_ns_update, on_ns_delete, on_synced};
     s->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
     s->nss = troupe_watch (ctx, "Namespace", NULL, NULL, &sh);
+    dsel_watch (s, ctx);
     s->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
     troupe_timer (ctx, T_FLUSH, 1000, 1);
     return s;
@@ -910,6 +991,7 @@ sch_destroy (void **p)
     json_decref (s->reported);
     json_decref (s->binding);
     json_decref (s->ns_labels);
+    defaultsel_destroy (&s->dsel);
     json_decref (s->nom);
     const char *nk, *uk;
     json_t *set, *nv;

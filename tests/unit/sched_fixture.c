@@ -7,6 +7,7 @@
 
 #include "tests/unit/sched_fixture.h"
 
+#include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
 
 #include "core/quantity.h"
@@ -106,10 +107,14 @@ build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
         json_object_set (spec, "priority", json_object_get (c, "priority"));
     json_t *meta = json_pack ("{s:s,s:s,s:s,s:o}", "name", name ? name : "p", "namespace", ns ? ns : "default", "uid",
                               name ? name : "p", "labels", or_new (labels, json_object ()));
-    if (json_object_get (c, "owner"))
+    if (json_object_get (c, "owner")) {
+        const char *kind = json_string_value (json_object_get (c, "owner"));
+        const char *av = kind && !strcmp (kind, "ReplicationController") ? "v1" : "apps/v1";
+        const char *oname = json_string_value (json_object_get (c, "ownerName"));
         json_object_set_new (meta, "ownerReferences",
-                             json_pack ("[{s:O,s:s,s:b}]", "kind", json_object_get (c, "owner"), "name", "owner",
-                                        "controller", 1));
+                             json_pack ("[{s:s,s:O,s:s,s:b}]", "apiVersion", av, "kind", json_object_get (c, "owner"),
+                                        "name", oname ? oname : "owner", "controller", 1));
+    }
     if (json_is_true (json_object_get (c, "deleting")))
         json_object_set_new (meta, "deletionTimestamp", json_string ("2026-01-01T00:00:00Z"));
     json_t *status = json_object ();
@@ -331,6 +336,16 @@ fx_set_namespace (fx_t *self, const char *ns, const char *labels_json)
 }
 
 void
+fx_set_listed (fx_t *self, const char *key, const char *objs_json)
+{
+    json_t *in = json_object_get (self->doc, "in");
+    if (objs_json)
+        json_object_set_new (in, key, json_loads (objs_json, 0, NULL));
+    else
+        json_object_del (in, key);
+}
+
+void
 fx_destroy (fx_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -464,6 +479,37 @@ h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
     return json_object_get (json_object_get (json_object_get (cs->fx->doc, "in"), "namespaces"), ns);
 }
 
+/* "services", "replicationcontrollers", "replicasets", "statefulsets" of the fixture text, through
+ * the scheduler's own defaultsel; none of them: the host has no listers (-1) */
+static int
+h_default_selector (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **selector)
+{
+    static const char *const keys[DSEL_NKINDS] = {"services", "replicationcontrollers", "replicasets", "statefulsets"};
+    const json_t *in = json_object_get (cs->fx->doc, "in");
+    *selector = NULL;
+    int any = 0;
+    for (int k = 0; k < DSEL_NKINDS; k++)
+        any |= json_object_get (in, keys[k]) != NULL;
+    if (!any)
+        return -1;
+    defaultsel_t *ds = defaultsel_new ();
+    for (int k = 0; k < DSEL_NKINDS; k++) {
+        size_t i;
+        const json_t *o;
+        json_array_foreach (json_object_get (in, keys[k]), i, o) {
+            json_t *obj = json_pack ("{s:{s:O*,s:O*},s:{s:O*}}", "metadata", "name", json_object_get (o, "name"), "namespace",
+                                     json_object_get (o, "ns"), "spec", "selector", json_object_get (o, "selector"));
+            json_t *view = defaultsel_view (obj);
+            defaultsel_put (ds, (dsel_kind_t) k, view);
+            json_decref (view);
+            json_decref (obj);
+        }
+    }
+    *selector = defaultsel_of_pod (ds, pod->obj, pod->ns, pod->labels);
+    defaultsel_destroy (&ds);
+    return 0;
+}
+
 static int
 h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
            size_t n)
@@ -490,6 +536,7 @@ static const tr_sched_host_t fx_host_table = {
     .node_selector_match = h_node_selector_match,
     .preempt = h_preempt,
     .namespace_labels = h_namespace_labels,
+    .default_selector = h_default_selector,
 };
 
 const tr_sched_host_t *

@@ -1,12 +1,16 @@
 /* sched_fixture — small clusters for scheduler plugin tests, built by hand from JSON text.
  *
  * fx_new ('{"nodes": [...], "pods": [...], "namespaces": {"ns": {labels}}}') with compact nodes
- * and pods (namespaces: what host->namespace_labels answers; absent: unknown):
+ * and pods (namespaces: what host->namespace_labels answers; absent: unknown). What
+ * host->default_selector sees (through actors/scheduler/defaultsel.h): "services",
+ * "replicationcontrollers", "replicasets", "statefulsets": [{"name", "ns", "selector"}]; none of
+ * these keys: the host answers -1 (no listers):
  *   node: {"name": "n1", "labels": {...}, "cpu": "4", "memory": "8Gi", "pods": 110,
  *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
  *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,
  *          "cpu": "1", "memory": "1Gi", "ext": {...}, "start": "2026-01-01T00:00:00Z",
- *          "owner": "ReplicaSet", "deleting": true, "preempted": true (DisruptionTarget by
+ *          "owner": "ReplicaSet" (apiVersion apps/v1, v1 for ReplicationController; named "owner"
+ *          or "ownerName"), "deleting": true, "preempted": true (DisruptionTarget by
  *          PreemptionByScheduler), "spec": {...merged into spec}}
  * A pod with "node" is bound there; fx_pod builds an incoming (pending) pod the same way.
  * fx_host is a host table: quantity_milli, label_selector_match and node_selector_match are the
@@ -53,6 +57,9 @@ const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
  * as a Namespace update leaves the nodes alone. */
 void fx_set_namespace (fx_t *self, const char *ns, const char *labels_json);
 const tr_sched_node_t *fx_node (fx_t *self, const char *name);
+/* Replaces what host->default_selector lists under key ("services"...: a JSON array; NULL:
+ * drops the key). No node generation moves. */
+void fx_set_listed (fx_t *self, const char *key, const char *objs_json);
 const tr_sched_host_t *fx_host (void);
 /* A fresh cycle state over the fixture's snapshot; fx_cycle_end frees it (and its data). */
 tr_sched_cycle_t *fx_cycle (fx_t *self);

@@ -2,7 +2,10 @@
  * start, missing topology label, minDomains, ScheduleAnyway never filtering, namespaces and
  * terminating pods, nodeAffinityPolicy / nodeTaintsPolicy, matchLabelKeys, two constraints) and
  * Score / NormalizeScore (soft zone and hostname constraints, nodes without the key ignored,
- * the system default constraints for a ReplicaSet's pod), on hand-built clusters. Cases
+ * the system default constraints for a ReplicaSet's pod), the default constraints' selector
+ * from host->default_selector (Services selecting the pod, merged; its ReplicaSet, StatefulSet or
+ * ReplicationController looked up; other namespaces and empty selectors ignored; the cache
+ * following a Service change), on hand-built clusters. Cases
  * modelled on Kubernetes' podtopologyspread filtering_test.go / scoring_test.go, written anew. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +165,135 @@ score_table (void **state)
     pl->destroy (self);
 }
 
+/* Kubernetes' DefaultSelector through the host's listers (the fixture's "services", "replicasets"...).
+ * Zones a (n1, n2) and b (n3); n1 holds two pods {app: web, tier: fe}, n2 one {app: web}, n3 one
+ * {app: db}. The incoming pod {app: web, tier: fe} has no constraints of its own.
+ * Selector app=web: hostname counts 2, 1, 0, zones a 3, b 0 → raw 13, 12, 6 (hostname maxSkew 3
+ * weight log 5, zone maxSkew 5 weight log 4); app=web AND tier=fe: 2, 0, 0 and a 2 → 12, 9, 6. */
+#define DS_NODES "\"nodes\":[" ZN ("n1", "a") "," ZN ("n2", "a") "," ZN ("n3", "b") "]"
+#define FE "{\"app\":\"web\",\"tier\":\"fe\"}"
+#define DS_PODS                                                                                                   \
+    "\"pods\":[{\"name\":\"f1\",\"node\":\"n1\",\"labels\":" FE "},{\"name\":\"f2\",\"node\":\"n1\",\"labels\":" FE "},"       \
+    "{\"name\":\"w1\",\"node\":\"n2\",\"labels\":" WEB "},{\"name\":\"d1\",\"node\":\"n3\",\"labels\":{\"app\":\"db\"}}]"
+#define DS(listed) "{" DS_NODES "," DS_PODS "," listed "}"
+#define SVC(name, ns, sel) "{\"name\":\"" name "\",\"ns\":\"" ns "\",\"selector\":" sel "}"
+#define BARE "{\"name\":\"w\",\"labels\":" FE "}"
+#define OWNED(kind, oname) "{\"name\":\"w\",\"owner\":\"" kind "\",\"ownerName\":\"" oname "\",\"labels\":" FE "}"
+#define WIDE {13, 12, 6}, {46, 53, 100}
+#define NARROW {12, 9, 6}, {50, 75, 100}
+#define NONE {0, 0, 0}, {0, 0, 0}
+
+static const score_row_t dsel_rows[] = {
+    {"a Service selecting the pod: the defaults apply with its selector",
+     DS ("\"services\":[" SVC ("web", "default", WEB) "]"), BARE, WIDE, 0},
+    {"a Service not selecting the pod: no defaults", DS ("\"services\":[" SVC ("db", "default", "{\"app\":\"db\"}") "]"),
+     BARE, NONE, 1},
+    {"two Services selecting the pod: their selectors ANDed",
+     DS ("\"services\":[" SVC ("web", "default", WEB) "," SVC ("fe", "default", "{\"tier\":\"fe\"}") "]"), BARE, NARROW, 0},
+    {"a Service with an empty selector selects nothing", DS ("\"services\":[" SVC ("all", "default", "{}") "]"), BARE,
+     NONE, 1},
+    {"a Service with an empty selector adds nothing to another's",
+     DS ("\"services\":[" SVC ("all", "default", "{}") "," SVC ("web", "default", WEB) "]"), BARE, WIDE, 0},
+    {"a Service of another namespace is ignored", DS ("\"services\":[" SVC ("web", "other", WEB) "]"), BARE, NONE, 1},
+    {"no listed object and no owner: no defaults", DS ("\"services\":[]"), BARE, NONE, 1},
+    {"the pod's ReplicaSet: its selector's requirements",
+     DS ("\"replicasets\":[" SVC ("rs1", "default", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\",\"values\":[\"web\"]}]}") "]"),
+     OWNED ("ReplicaSet", "rs1"), WIDE, 0},
+    {"a Service and the pod's ReplicaSet: ANDed",
+     DS ("\"services\":[" SVC ("web", "default", WEB) "],\"replicasets\":[" SVC ("rs1", "default", "{\"matchLabels\":{\"tier\":\"fe\"}}") "]"),
+     OWNED ("ReplicaSet", "rs1"), NARROW, 0},
+    {"a ReplicaSet that does not own the pod adds nothing",
+     DS ("\"services\":[" SVC ("web", "default", WEB) "],\"replicasets\":[" SVC ("rs2", "default", "{\"matchLabels\":{\"tier\":\"fe\"}}") "]"),
+     OWNED ("ReplicaSet", "rs1"), WIDE, 0},
+    {"the pod's ReplicaSet unknown to the lister: no defaults (not its own labels)",
+     DS ("\"replicasets\":[]"), OWNED ("ReplicaSet", "rs1"), NONE, 1},
+    {"the pod's ReplicaSet in another namespace is not its own",
+     DS ("\"replicasets\":[" SVC ("rs1", "other", "{\"matchLabels\":" WEB "}") "]"), OWNED ("ReplicaSet", "rs1"), NONE, 1},
+    {"a malformed ReplicaSet selector adds nothing",
+     DS ("\"services\":[" SVC ("web", "default", WEB) "],\"replicasets\":[" SVC ("rs1", "default", "{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\"}]}") "]"),
+     OWNED ("ReplicaSet", "rs1"), WIDE, 0},
+    {"the pod's StatefulSet: its selector",
+     DS ("\"statefulsets\":[" SVC ("ss1", "default", "{\"matchLabels\":" FE "}") "]"), OWNED ("StatefulSet", "ss1"), NARROW, 0},
+    {"the pod's ReplicationController: its label map merged",
+     DS ("\"replicationcontrollers\":[" SVC ("rc1", "default", WEB) "]"), OWNED ("ReplicationController", "rc1"), WIDE, 0},
+};
+
+static void
+dsel_table (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_podtopologyspread ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    assert_non_null (self);
+    for (size_t r = 0; r < sizeof dsel_rows / sizeof dsel_rows[0]; r++)
+        fx_score_row (pl, self, r, dsel_rows[r].name, dsel_rows[r].cluster, dsel_rows[r].pod, TR_SCHED_SKIP,
+                      dsel_rows[r].raw, dsel_rows[r].norm, dsel_rows[r].skip, 0);
+    pl->destroy (self);
+}
+
+/* A Service added, narrowed, removed between cycles: a warm plugin (counts cached by the pod's
+ * signature) scores as a fresh one, and as the selector says. With a hard default (List), the
+ * Service decides whether PreFilter filters at all. */
+static void
+dsel_follows_services (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_podtopologyspread ();
+    char err[256] = "";
+    void *warm = pl->init (NULL, fx_host (), err, sizeof err);
+    fx_t *fx = fx_new (DS ("\"services\":[]"));
+    assert_non_null (fx);
+    const tr_sched_pod_t *pod = fx_pod (fx, BARE);
+    static const char *const svcs[] = {
+        "[]",
+        "[" SVC ("web", "default", WEB) "]",
+        "[" SVC ("web", "default", WEB) "," SVC ("fe", "default", "{\"tier\":\"fe\"}") "]",
+        "[" SVC ("web", "default", WEB) "]",
+        "[" SVC ("web", "other", WEB) "]",
+    };
+    static const int64_t want_n1[] = {-1, 13, 12, 13, -1}; /* raw on n1; -1: PreScore skips */
+    for (int step = 0; step < 5; step++) {
+        fx_set_listed (fx, "services", svcs[step]);
+        void *fresh = pl->init (NULL, fx_host (), err, sizeof err);
+        tr_sched_cycle_t *a = fx_cycle (fx), *b = fx_cycle (fx);
+        assert_int_equal (fx_compare_score (pl, warm, fresh, a, b, pod, step), want_n1[step] >= 0);
+        fx_cycle_end (&a);
+        fx_cycle_end (&b);
+        a = fx_cycle (fx);
+        tr_sched_status_t st = pl->pre_score (warm, a, pod, fx_snapshot (fx)->nodes, fx_snapshot (fx)->nnodes);
+        if (want_n1[step] >= 0) {
+            int64_t sc = -1;
+            assert_int_equal (st.code, TR_SCHED_SUCCESS);
+            assert_int_equal (pl->score (warm, a, pod, fx_snapshot (fx)->nodes[0], &sc).code, TR_SCHED_SUCCESS);
+            assert_int_equal (sc, want_n1[step]);
+        } else
+            assert_int_equal (st.code, TR_SCHED_SKIP);
+        fx_cycle_end (&a);
+        pl->destroy (fresh);
+    }
+    pl->destroy (warm);
+    /* List, zone maxSkew 1 DoNotSchedule: zone a holds 3 app=web pods, b none */
+    json_t *args = json_loads ("{\"defaultingType\":\"List\",\"defaultConstraints\":[{\"maxSkew\":1,"
+                               "\"topologyKey\":\"topology.kubernetes.io/zone\",\"whenUnsatisfiable\":\"DoNotSchedule\"}]}",
+                               0, NULL);
+    void *hard = pl->init (args, fx_host (), err, sizeof err);
+    assert_non_null (hard);
+    fx_set_listed (fx, "services", "[]");
+    tr_sched_cycle_t *cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (hard, cs, pod).code, TR_SCHED_SKIP);
+    fx_cycle_end (&cs);
+    fx_set_listed (fx, "services", "[" SVC ("web", "default", WEB) "]");
+    cs = fx_cycle (fx);
+    assert_int_equal (pl->pre_filter (hard, cs, pod).code, TR_SCHED_SUCCESS);
+    assert_string_equal (pl->filter (hard, cs, pod, fx_snapshot (fx)->nodes[0]).reason, SKEW);
+    assert_int_equal (pl->filter (hard, cs, pod, fx_snapshot (fx)->nodes[2]).code, TR_SCHED_SUCCESS);
+    fx_cycle_end (&cs);
+    pl->destroy (hard);
+    json_decref (args);
+    fx_destroy (&fx);
+}
+
 static void
 args (void **state)
 {
@@ -275,6 +407,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (filter_table),
         cmocka_unit_test (score_table),
+        cmocka_unit_test (dsel_table),
+        cmocka_unit_test (dsel_follows_services),
         cmocka_unit_test (args),
         cmocka_unit_test (cache_matches_fresh),
     };

@@ -10,11 +10,14 @@
  *
  * A pod without constraints gets the default ones (args defaultingType System: hostname maxSkew
  * 3 and topology.kubernetes.io/zone maxSkew 5, ScheduleAnyway; or List with defaultConstraints)
- * with the selector of what owns it. Kubernetes merges the selectors of the Services,
- * ReplicaSet, ReplicationController and StatefulSet selecting the pod; the plugin interface
- * carries no listers, so a pod whose controller is a ReplicaSet, ReplicationController or
+ * with Kubernetes' DefaultSelector, asked of the host (host->default_selector, ABI 1.1; the
+ * scheduler actor answers from its Service and ReplicaSet informers, actors/scheduler/defaultsel.h):
+ * the selectors of the Services of the pod's namespace selecting it, and of its controller
+ * (ReplicationController, ReplicaSet, StatefulSet, looked up by name), ANDed; no default
+ * constraints when that selector is empty. Under a host without the call (older host, or one
+ * without listers), a pod whose controller is a ReplicaSet, ReplicationController or
  * StatefulSet gets its own labels as the selector (the template's labels, a superset of the
- * owner's selector), and Services are not consulted (docs/decisions.md).
+ * owner's selector) and Services are not consulted (docs/decisions.md).
  *
  * PreFilter counts matching pods (same namespace, not terminating) per domain on every node
  * that has all the constraints' keys and passes the inclusion policies; Filter is a hash
@@ -211,9 +214,10 @@ node_has_all_keys (const cset_t *s, const tr_sched_node_t *node)
 
 /* ---- constraints ------------------------------------------------------------------------- */
 
-/* Kubernetes' DefaultSelector, as far as the interface lets us see (see the top comment). */
+/* Without the host's DefaultSelector: the pod's own labels when a ReplicaSet, StatefulSet or
+ * ReplicationController controls it (see the top comment). */
 static json_t *
-default_selector (const tr_sched_pod_t *pod)
+owner_selector (const tr_sched_pod_t *pod)
 {
     const json_t *refs = json_object_get (json_object_get (pod->obj, "metadata"), "ownerReferences");
     size_t i;
@@ -227,6 +231,26 @@ default_selector (const tr_sched_pod_t *pod)
             return json_pack ("{s:O}", "matchLabels", pod->labels);
     }
     return NULL;
+}
+
+#define HOST_HAS_DEFAULT_SELECTOR(h)                                                                   \
+    ((h)->size >= offsetof (tr_sched_host_t, default_selector) + sizeof (void *) && (h)->default_selector)
+
+/* The selector of the default constraints for a pod without its own (a new reference), NULL when
+ * it gets none: no default constraints, or nothing selects it. */
+static json_t *
+pts_default_selector (const pts_t *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
+{
+    const json_t *own = json_object_get (json_object_get (pod->obj, "spec"), "topologySpreadConstraints");
+    if (json_array_size (own) > 0 || json_array_size (self->defaults) == 0)
+        return NULL;
+    if (HOST_HAS_DEFAULT_SELECTOR (self->host)) {
+        json_t *sel = NULL;
+        if (self->host->default_selector (cs, pod, &sel) == 0)
+            return sel;
+        json_decref (sel);
+    }
+    return owner_selector (pod);
 }
 
 /* labelSelector with the pod's values of matchLabelKeys ANDed in. */
@@ -263,16 +287,16 @@ policy_honor (const json_t *c, const char *field, int dflt)
     return !strcmp (v, "Honor");
 }
 
-/* The pod's constraints (or the defaults) with whenUnsatisfiable hard (1) or soft (0). */
+/* The pod's constraints (or the defaults, with dsel: pts_default_selector) with whenUnsatisfiable
+ * hard (1) or soft (0). */
 static cset_t *
-constraints_of (const pts_t *self, const tr_sched_pod_t *pod, int hard, int *defaulted)
+constraints_of (const pts_t *self, const tr_sched_pod_t *pod, int hard, const json_t *dsel, int *defaulted)
 {
     const json_t *own = json_object_get (json_object_get (pod->obj, "spec"), "topologySpreadConstraints");
     const json_t *list = own;
-    json_t *dsel = NULL;
     *defaulted = 0;
     if (json_array_size (own) == 0) {
-        if (json_array_size (self->defaults) == 0 || !(dsel = default_selector (pod)))
+        if (json_array_size (self->defaults) == 0 || !dsel)
             return NULL;
         list = self->defaults;
         *defaulted = 1;
@@ -295,13 +319,12 @@ constraints_of (const pts_t *self, const tr_sched_pod_t *pod, int hard, int *def
         if (k->max_skew < 1)
             k->max_skew = 1;
         k->min_domains = json_object_get (c, "minDomains") ? json_integer_value (json_object_get (c, "minDomains")) : 1;
-        k->selector = *defaulted ? json_incref (dsel) : constraint_selector (c, pod);
+        k->selector = *defaulted ? json_incref ((json_t *) dsel) : constraint_selector (c, pod);
         k->honor_affinity = policy_honor (c, "nodeAffinityPolicy", 1);
         k->honor_taints = policy_honor (c, "nodeTaintsPolicy", 0);
         k->self_match = k->selector && self->host->label_selector_match (k->selector, pod->labels) == 1;
         k->counts = tpcount_new ();
     }
-    json_decref (dsel);
     if (s->n == 0) {
         cset_free (s);
         return NULL;
@@ -350,17 +373,17 @@ pentry_free (sc_entry_t *h)
 }
 
 /* What the counts depend on besides the nodes: namespace, labels, constraints, the node
- * inclusion inputs (nodeSelector, node affinity, tolerations), the owner (default selector). */
+ * inclusion inputs (nodeSelector, node affinity, tolerations), the default selector (a Service
+ * or an owner changed: another entry). */
 static char *
-pts_signature (const tr_sched_pod_t *pod, int hard)
+pts_signature (const tr_sched_pod_t *pod, int hard, const json_t *dsel)
 {
     const json_t *spec = json_object_get (pod->obj, "spec");
     json_t *sig = json_pack ("{s:b,s:s,s:O,s:O*,s:O*,s:O*,s:O*,s:O*}", "hard", hard, "ns", pod->ns ? pod->ns : "default", "labels",
                              pod->labels, "tsc", json_object_get (spec, "topologySpreadConstraints"), "sel",
                              json_object_get (spec, "nodeSelector"), "na",
                              json_object_get (json_object_get (spec, "affinity"), "nodeAffinity"), "tol",
-                             json_object_get (spec, "tolerations"), "own",
-                             json_object_get (json_object_get (pod->obj, "metadata"), "ownerReferences"));
+                             json_object_get (spec, "tolerations"), "dsel", dsel);
     char *out = sig ? json_dumps (sig, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref (sig);
     return out;
@@ -406,7 +429,7 @@ pts_node_share_arg (const pshare_arg_t *a, const tr_sched_node_t *node, nodeshar
 }
 
 static pentry_t *
-pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard)
+pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard, const json_t *dsel)
 {
     pentry_t *e = calloc (1, sizeof *e);
     if (!e) {
@@ -428,7 +451,7 @@ pentry_new (const pts_t *self, const tr_sched_pod_t *pod, char *sig, int hard)
     e->pod.name = e->pod.uid = NULL;
     int defaulted;
     e->hard = hard;
-    e->cs = constraints_of (self, &e->pod, hard, &defaulted);
+    e->cs = constraints_of (self, &e->pod, hard, dsel, &defaulted);
     e->require_all = !defaulted || !self->system_defaulted;
     if (!e->cs || e->cs->n > PTS_CACHE_MAX_CONSTRAINTS ||
         !(e->h.share = nodeshare_new ((int) ((hard ? 2 : 1) * e->cs->n)))) {
@@ -452,23 +475,24 @@ typedef struct {
     const pts_t *self;
     const tr_sched_pod_t *pod;
     int hard;
+    const json_t *dsel;
 } make_arg_t;
 
 static sc_entry_t *
 make_entry (void *argp, char *sig)
 {
     make_arg_t *m = argp;
-    pentry_t *e = pentry_new (m->self, m->pod, sig, m->hard);
+    pentry_t *e = pentry_new (m->self, m->pod, sig, m->hard, m->dsel);
     return e ? &e->h : NULL;
 }
 
 /* The entry for the pod, brought up to the snapshot; NULL: compute without the cache. */
 static pentry_t *
-pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int hard)
+pts_cache_get (pts_t *self, const tr_sched_pod_t *pod, const tr_sched_snapshot_t *snap, int hard, const json_t *dsel)
 {
-    make_arg_t m = {self, pod, hard};
-    return (pentry_t *) sigcache_get (&self->cache, pts_signature (pod, hard), make_entry, &m, snap, pts_entry_share,
-                                      self);
+    make_arg_t m = {self, pod, hard, dsel};
+    return (pentry_t *) sigcache_get (&self->cache, pts_signature (pod, hard, dsel), make_entry, &m, snap,
+                                      pts_entry_share, self);
 }
 
 typedef struct {
@@ -494,11 +518,15 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
     pts_t *self = selfp;
     int defaulted;
-    cset_t *s = constraints_of (self, pod, 1, &defaulted);
-    if (!s)
+    json_t *dsel = pts_default_selector (self, cs, pod);
+    cset_t *s = constraints_of (self, pod, 1, dsel, &defaulted);
+    if (!s) {
+        json_decref (dsel);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
+    }
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
-    pentry_t *e = pts_cache_get (self, pod, snap, 1);
+    pentry_t *e = pts_cache_get (self, pod, snap, 1, dsel);
+    json_decref (dsel);
     if (e && e->cs->n == s->n) {
         sigcache_hold (&e->h);
         s->held = e;
@@ -590,9 +618,12 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     int defaulted;
     if (n == 0)
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
-    cset_t *s = constraints_of (self, pod, 0, &defaulted);
-    if (!s)
+    json_t *dsel = pts_default_selector (self, cs, pod);
+    cset_t *s = constraints_of (self, pod, 0, dsel, &defaulted);
+    if (!s) {
+        json_decref (dsel);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
+    }
     int require_all = !defaulted || !self->system_defaulted;
     s->ignored = calloc (n, sizeof *s->ignored);
     s->ignored_at = calloc (n, 1);
@@ -625,7 +656,8 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     }
     /* matching pods per domain over every node (only the candidates' domains are read) */
     const tr_sched_snapshot_t *snap = self->host->snapshot (cs);
-    pentry_t *e = pts_cache_get (self, pod, snap, 0);
+    pentry_t *e = pts_cache_get (self, pod, snap, 0, dsel);
+    json_decref (dsel);
     if (e && e->cs->n == s->n) {
         sigcache_hold (&e->h);
         s->held = e;

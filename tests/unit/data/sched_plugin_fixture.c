@@ -44,6 +44,7 @@ static const tr_sched_plugin_t plugin = {
     TR_SCHED_PLUGIN_HEADER ("Fixture"),
 #ifdef FIXTURE_ABI2
     .abi_major = 2,
+    .abi_minor = 0,
 #endif
 #ifdef FIXTURE_BIGPOD
     .pod_size = sizeof (tr_sched_pod_t) + 8,
