@@ -91,8 +91,9 @@ typedef struct tr_sched_pod {
     const char *node_name;   /* spec.nodeName for a bound or assumed pod, else NULL */
     int has_affinity;        /* spec.affinity.podAffinity or .podAntiAffinity present */
     int has_required_anti_affinity;
-    /* metadata.deletionTimestamp set (PodTopologySpread leaves such pods out of its counts);
-     * the snapshot moves the node's generation when it changes */
+    /* Appended in 1.1 (a plugin checks pod->size first): metadata.deletionTimestamp set
+     * (PodTopologySpread leaves such pods out of its counts); the snapshot moves the node's
+     * generation when it changes */
     int terminating;
 } tr_sched_pod_t;
 
