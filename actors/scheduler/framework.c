@@ -882,12 +882,211 @@ nom_ent_cmp (const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* ---- the nominator's incremental index (fw_nomindex_*) ---------------------------------- */
+
+typedef struct {
+    char *node;
+    const tr_sched_pod_t *pod;
+    size_t seq;
+} nom_all_t;
+
+struct fw_nomindex {
+    nom_all_t *all;        /* every nomination, in the nominator's order (seq ascending) */
+    size_t nall, capall;
+    size_t seq;            /* the last given */
+    size_t resolved_seq;   /* entries of all up to this seq are in c (or on no known node) */
+    int reresolve;         /* the set of nodes changed: c is built again from all */
+    const tr_sched_snapshot_t *snap; /* the view c's node pointers were resolved in */
+    struct nomcache c;     /* the resolved ones, sorted by (node, seq) */
+};
+
+fw_nomindex_t *
+fw_nomindex_new (void)
+{
+    fw_nomindex_t *x = calloc (1, sizeof *x);
+    if (x) {
+        x->reresolve = 1;
+        x->c.max_priority = INT32_MIN;
+    }
+    return x;
+}
+
+void
+fw_nomindex_free (fw_nomindex_t *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nall; i++)
+        free (x->all[i].node);
+    free (x->all);
+    free (x->c.e);
+    free (x);
+}
+
+int
+fw_nomindex_add (fw_nomindex_t *x, const char *node, const tr_sched_pod_t *pod)
+{
+    if (!x || !node || !pod)
+        return -1;
+    if (x->nall == x->capall) {
+        size_t cap = x->capall ? x->capall * 2 : 64;
+        nom_all_t *a = realloc (x->all, cap * sizeof *a);
+        if (!a)
+            return -1;
+        x->all = a;
+        x->capall = cap;
+    }
+    char *name = strdup (node);
+    if (!name)
+        return -1;
+    x->all[x->nall++] = (nom_all_t) {name, pod, ++x->seq};
+    return 0;
+}
+
+static void
+nomc_max (struct nomcache *c)
+{
+    c->max_priority = INT32_MIN;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].priority > c->max_priority)
+            c->max_priority = c->e[i].priority;
+}
+
+void
+fw_nomindex_remove (fw_nomindex_t *x, const tr_sched_pod_t *pod)
+{
+    if (!x || !pod)
+        return;
+    size_t i = x->nall;
+    while (i > 0 && x->all[i - 1].pod != pod)
+        i--;
+    if (!i)
+        return;
+    i--;
+    size_t seq = x->all[i].seq;
+    free (x->all[i].node);
+    memmove (x->all + i, x->all + i + 1, (x->nall - i - 1) * sizeof *x->all);
+    x->nall--;
+    if (seq > x->resolved_seq || x->reresolve)
+        return; /* not in c yet */
+    struct nomcache *c = &x->c;
+    for (size_t k = 0; k < c->n; k++)
+        if (c->e[k].pod == pod) {
+            int32_t pr = c->e[k].priority;
+            memmove (c->e + k, c->e + k + 1, (c->n - k - 1) * sizeof *c->e);
+            c->n--;
+            if (pr == c->max_priority)
+                nomc_max (c);
+            break;
+        }
+}
+
+void
+fw_nomindex_nodes_changed (fw_nomindex_t *x)
+{
+    if (x)
+        x->reresolve = 1;
+}
+
+size_t
+fw_nomindex_count (const fw_nomindex_t *x)
+{
+    return x ? x->nall : 0;
+}
+
+/* c brought up to date with all: node names resolved in cs's snapshot, entries inserted in place
+ * (the whole built again when the set of nodes changed) */
+static void
+nomindex_sync (fw_nomindex_t *x, tr_sched_cycle_t *cs)
+{
+    struct nomcache *c = &x->c;
+    const tr_sched_snapshot_t *snap = cs->env->snap;
+    if (x->snap != snap)
+        x->reresolve = 1;
+    if (x->reresolve) {
+        c->n = 0;
+        c->max_priority = INT32_MIN;
+        c->cs = cs;
+        for (size_t i = 0; i < x->nall; i++) {
+            size_t n0 = c->n;
+            nomc_add (c, x->all[i].node, x->all[i].pod);
+            if (c->n > n0)
+                c->e[n0].seq = x->all[i].seq;
+        }
+        c->cs = NULL;
+        if (c->n > 1)
+            qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        x->reresolve = 0;
+        x->snap = snap;
+        x->resolved_seq = x->seq;
+        return;
+    }
+    if (x->resolved_seq == x->seq)
+        return;
+    size_t i = x->nall; /* the new ones are at the end of all */
+    while (i > 0 && x->all[i - 1].seq > x->resolved_seq)
+        i--;
+    for (; i < x->nall; i++) {
+        const tr_sched_node_t *nd = h_node (cs, x->all[i].node);
+        if (!nd)
+            continue; /* on no known node: resolved again when nodes change */
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            nom_ent_t *e = realloc (c->e, cap * sizeof *e);
+            if (!e) {
+                x->reresolve = 1;
+                return;
+            }
+            c->e = e;
+            c->cap = cap;
+        }
+        const tr_sched_pod_t *q = x->all[i].pod;
+        nom_ent_t ent = {nd, q, x->all[i].seq, q->priority, q->uid ? q->uid[0] : 0};
+        size_t lo = 0, hi = c->n; /* after every entry <= ent: seq is the largest of its node */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (nom_ent_cmp (&c->e[mid], &ent) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memmove (c->e + lo + 1, c->e + lo, (c->n - lo) * sizeof *c->e);
+        c->e[lo] = ent;
+        c->n++;
+        if (q->priority > c->max_priority)
+            c->max_priority = q->priority;
+    }
+    x->resolved_seq = x->seq;
+}
+
+size_t
+fw_nomindex_lookup (fw_nomindex_t *x, const fw_env_t *env, const tr_sched_node_t *node, const tr_sched_pod_t **out,
+                    size_t max)
+{
+    tr_sched_cycle_t cs;
+    memset (&cs, 0, sizeof cs);
+    cs.env = env;
+    nomindex_sync (x, &cs);
+    const nom_ent_t *e = x->c.e;
+    size_t n = 0;
+    for (size_t i = 0; i < x->c.n; i++)
+        if (e[i].node == node && n < max)
+            out[n++] = e[i].pod;
+    return n;
+}
+
 static void
 nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
     memset (ix, 0, sizeof *ix);
     ix->env = env;
     ix->pod = pod;
+    if (env && env->index) {
+        nomindex_sync (env->index, cs);
+        ix->c = &env->index->c;
+        ix->any = ix->c->n && ix->c->max_priority >= pod->priority;
+        return;
+    }
     if (!env || !env->each)
         return;
     struct nomcache *c = &p->nomc;

@@ -48,6 +48,10 @@ typedef struct {
     const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
     uint64_t version;             /* the nominator's version (0: the index is built every cycle) */
     int each_calls;
+    fw_nomindex_t *ix;            /* the incremental index, kept by deltas from nom (see ix_sync) */
+    const tr_sched_pod_t *ix_pod[8];
+    const char *ix_on[8];
+    size_t nix;
 } env_t;
 
 static size_t
@@ -87,8 +91,49 @@ e_each (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t
         fn (ctx, e->nom_on[i], e->nom[i]);
 }
 
-/* every test runs twice: the framework asking node by node (no each), then with its index */
+/* every test runs three times: the framework asking node by node (no each), with the index it
+ * builds from each (), and with the nominator's incremental index (fw_nomindex_t) */
 static int g_each;
+
+static int
+incremental (void **state)
+{
+    (void) state;
+    g_each = 2;
+    return 0;
+}
+
+/* the incremental index brought to e->nom by deltas: what left (or moved) removed, what came added */
+static void
+ix_sync (env_t *e)
+{
+    if (!e->ix)
+        e->ix = fw_nomindex_new ();
+    for (size_t i = 0; i < e->nix;) {
+        size_t k = 0;
+        while (k < e->nnom && !(e->nom[k] == e->ix_pod[i] && !strcmp (e->nom_on[k], e->ix_on[i])))
+            k++;
+        if (k < e->nnom) {
+            i++;
+            continue;
+        }
+        fw_nomindex_remove (e->ix, e->ix_pod[i]);
+        memmove (e->ix_pod + i, e->ix_pod + i + 1, (e->nix - i - 1) * sizeof *e->ix_pod);
+        memmove (e->ix_on + i, e->ix_on + i + 1, (e->nix - i - 1) * sizeof *e->ix_on);
+        e->nix--;
+    }
+    for (size_t k = 0; k < e->nnom; k++) {
+        size_t i = 0;
+        while (i < e->nix && !(e->nom[k] == e->ix_pod[i] && !strcmp (e->nom_on[k], e->ix_on[i])))
+            i++;
+        if (i < e->nix)
+            continue;
+        assert_int_equal (fw_nomindex_add (e->ix, e->nom_on[k], e->nom[k]), 0);
+        e->ix_pod[e->nix] = e->nom[k];
+        e->ix_on[e->nix++] = e->nom_on[k];
+    }
+    assert_int_equal (fw_nomindex_count (e->ix), e->nnom);
+}
 
 static int
 by_node (void **state)
@@ -122,6 +167,7 @@ env_fini (env_t *e)
 {
     fw_profile_destroy (&e->prof);
     snap_destroy (&e->snap);
+    fw_nomindex_free (e->ix);
 }
 
 static void
@@ -160,7 +206,11 @@ cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
 {
     fw_env_t env;
     fw_env_of_snapshot (&env, e->snap);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating, g_each ? e_each : NULL, e->version};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating, g_each == 1 ? e_each : NULL, e->version, NULL};
+    if (g_each == 2) {
+        ix_sync (e);
+        nom.index = e->ix;
+    }
     fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
     if (r->outcome == FW_SCHEDULED)
         snap_forget (e->snap, p->uid);
@@ -219,7 +269,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
     const tr_sched_node_t *n1 = snap_node (e.snap, "n1");
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0, NULL};
     const tr_sched_node_t *v = fw_with_nominated (&nom, &l, n1, &tmp, &buf);
     assert_ptr_equal (v, &tmp);
     assert_int_equal (v->requested.milli_cpu, 2000);
@@ -356,7 +406,7 @@ no_second_preemption (void **state)
     e.nnom = 1;
     e.terminating = victim;
     const tr_sched_node_t *nn = snap_node (e.snap, on);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0, NULL};
     assert_int_equal (fw_eligible_to_preempt (&nom, nn, &h), 0);
     assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
     cycle (&e, &h, 1, &r);
@@ -581,6 +631,12 @@ main (void)
         cmocka_unit_test (index_kept_while_version_holds),
         cmocka_unit_test_setup (filters_again_without_nominated, by_node),
         cmocka_unit_test_setup (filters_again_without_nominated, indexed),
+        cmocka_unit_test_setup (nominated_pods_count_for_lower_and_equal, incremental),
+        cmocka_unit_test_setup (nominated_node_first, incremental),
+        cmocka_unit_test_setup (preemption_sees_nominated, incremental),
+        cmocka_unit_test_setup (no_second_preemption, incremental),
+        cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, incremental),
+        cmocka_unit_test_setup (filters_again_without_nominated, incremental),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
