@@ -31,15 +31,38 @@ typedef struct {
     const tr_sched_node_t *node;
     const tr_sched_pod_t *pod;
     size_t seq;       /* the nominator's order, kept among a node's pods */
-    int32_t priority; /* the pod's, and the first byte of its uid: a cycle's test of whether it */
-    char uid0;        /* counts mostly needs no pointer chased (5,000 nodes × every cycle) */
+    int32_t priority; /* the pod's, and a hash of its uid: a cycle's test of whether it counts */
+    uint32_t uidh;    /* mostly needs no pointer chased (every node × every cycle) */
+    /* the pod's requests, when it has no extended resource (scalar 0), that Filter adds to its
+     * node: read here, not in the pod (a cache miss per nominated pod per node per cycle) */
+    int64_t milli_cpu, memory, ephemeral_storage, pods, nonzero_milli_cpu, nonzero_memory;
+    int scalar;
 } nom_ent_t;
+
+static uint32_t
+uid_hash (const char *uid)
+{
+    uint32_t h = 2166136261u;
+    for (; uid && *uid; uid++)
+        h = (h ^ (unsigned char) *uid) * 16777619u;
+    return h;
+}
+
+static nom_ent_t
+nom_ent (const tr_sched_node_t *node, const tr_sched_pod_t *q, size_t seq)
+{
+    const tr_sched_res_t *r = &q->requests;
+    return (nom_ent_t) {node, q, seq, q->priority, uid_hash (q->uid), r->milli_cpu, r->memory, r->ephemeral_storage,
+                        r->pods, q->nonzero_milli_cpu, q->nonzero_memory, r->nscalar != 0};
+}
 
 /* (see nomix_build) */
 struct nomcache {
     uint64_t version; /* the nominator's when built; 0: rebuilt every cycle */
     nom_ent_t *e;
     size_t n, cap;
+    uintptr_t *keys;  /* e[i].node, what a node's binary search reads: 8 bytes an entry, not 96 */
+    size_t capkeys;
     int32_t max_priority;
     tr_sched_cycle_t *cs; /* while building: node names resolved in this cycle's snapshot */
 };
@@ -60,6 +83,12 @@ struct fw_profile {
     const json_t *(*ns_labels) (void *arg, const char *ns);
     void *ns_arg;
     struct nomcache nomc;     /* the nominations' index (see nomix_build) */
+    /* PostFilter's nodes with their nominated pods (run_post_filter), kept from cycle to cycle
+     * rather than two mallocs per node in every cycle */
+    tr_sched_node_t *pf_nodes;
+    size_t cap_pf_nodes;
+    const tr_sched_pod_t **pf_pods;
+    size_t cap_pf_pods;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -454,6 +483,9 @@ fw_profile_destroy (fw_profile_t **pp)
         waiter_free (p->wait[i]);
     free (p->wait);
     free (p->nomc.e);
+    free (p->nomc.keys);
+    free (p->pf_nodes);
+    free (p->pf_pods);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -837,6 +869,7 @@ typedef struct {
     const struct nomcache *c;  /* the index, when the nominator has each () */
     int any;                   /* some nomination may count for pod */
     const tr_sched_pod_t *pod;
+    uint32_t uidh;             /* uid_hash of pod's uid */
 } nomix_t;
 
 static int
@@ -866,7 +899,7 @@ nomc_add (void *ctx, const char *node, const tr_sched_pod_t *q)
         c->e = e;
         c->cap = cap;
     }
-    c->e[c->n] = (nom_ent_t) {nd, q, c->n, q->priority, q->uid ? q->uid[0] : 0};
+    c->e[c->n] = nom_ent (nd, q, c->n);
     c->n++;
     if (q->priority > c->max_priority)
         c->max_priority = q->priority;
@@ -920,6 +953,7 @@ fw_nomindex_free (fw_nomindex_t *x)
         free (x->all[i].node);
     free (x->all);
     free (x->c.e);
+    free (x->c.keys);
     free (x);
 }
 
@@ -941,6 +975,38 @@ fw_nomindex_add (fw_nomindex_t *x, const char *node, const tr_sched_pod_t *pod)
         return -1;
     x->all[x->nall++] = (nom_all_t) {name, pod, ++x->seq};
     return 0;
+}
+
+/* the first entry of node in c (c->n: none) */
+static size_t
+nomc_first (const struct nomcache *c, const tr_sched_node_t *node)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->keys[mid] < (uintptr_t) node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* c->keys filled from c->e (c->n 0 when there is no room for them: nothing counts) */
+static void
+nomc_keys (struct nomcache *c)
+{
+    if (c->capkeys < c->cap) {
+        uintptr_t *k = realloc (c->keys, c->cap * sizeof *k);
+        if (!k) {
+            c->n = 0;
+            return;
+        }
+        c->keys = k;
+        c->capkeys = c->cap;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        c->keys[i] = (uintptr_t) c->e[i].node;
 }
 
 static void
@@ -974,6 +1040,7 @@ fw_nomindex_remove (fw_nomindex_t *x, const tr_sched_pod_t *pod)
         if (c->e[k].pod == pod) {
             int32_t pr = c->e[k].priority;
             memmove (c->e + k, c->e + k + 1, (c->n - k - 1) * sizeof *c->e);
+            memmove (c->keys + k, c->keys + k + 1, (c->n - k - 1) * sizeof *c->keys);
             c->n--;
             if (pr == c->max_priority)
                 nomc_max (c);
@@ -1016,6 +1083,7 @@ nomindex_sync (fw_nomindex_t *x, tr_sched_cycle_t *cs)
         c->cs = NULL;
         if (c->n > 1)
             qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        nomc_keys (c);
         x->reresolve = 0;
         x->snap = snap;
         x->resolved_seq = x->seq;
@@ -1040,8 +1108,17 @@ nomindex_sync (fw_nomindex_t *x, tr_sched_cycle_t *cs)
             c->e = e;
             c->cap = cap;
         }
+        if (c->capkeys < c->cap) {
+            uintptr_t *k = realloc (c->keys, c->cap * sizeof *k);
+            if (!k) {
+                x->reresolve = 1;
+                return;
+            }
+            c->keys = k;
+            c->capkeys = c->cap;
+        }
         const tr_sched_pod_t *q = x->all[i].pod;
-        nom_ent_t ent = {nd, q, x->all[i].seq, q->priority, q->uid ? q->uid[0] : 0};
+        nom_ent_t ent = nom_ent (nd, q, x->all[i].seq);
         size_t lo = 0, hi = c->n; /* after every entry <= ent: seq is the largest of its node */
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -1051,7 +1128,9 @@ nomindex_sync (fw_nomindex_t *x, tr_sched_cycle_t *cs)
                 hi = mid;
         }
         memmove (c->e + lo + 1, c->e + lo, (c->n - lo) * sizeof *c->e);
+        memmove (c->keys + lo + 1, c->keys + lo, (c->n - lo) * sizeof *c->keys);
         c->e[lo] = ent;
+        c->keys[lo] = (uintptr_t) nd;
         c->n++;
         if (q->priority > c->max_priority)
             c->max_priority = q->priority;
@@ -1069,9 +1148,8 @@ fw_nomindex_lookup (fw_nomindex_t *x, const fw_env_t *env, const tr_sched_node_t
     nomindex_sync (x, &cs);
     const nom_ent_t *e = x->c.e;
     size_t n = 0;
-    for (size_t i = 0; i < x->c.n; i++)
-        if (e[i].node == node && n < max)
-            out[n++] = e[i].pod;
+    for (size_t i = nomc_first (&x->c, node); i < x->c.n && e[i].node == node && n < max; i++)
+        out[n++] = e[i].pod;
     return n;
 }
 
@@ -1085,6 +1163,7 @@ nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_c
         nomindex_sync (env->index, cs);
         ix->c = &env->index->c;
         ix->any = ix->c->n && ix->c->max_priority >= pod->priority;
+        ix->uidh = uid_hash (pod->uid);
         return;
     }
     if (!env || !env->each)
@@ -1098,10 +1177,12 @@ nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_c
         c->cs = NULL;
         if (c->n > 1)
             qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        nomc_keys (c);
         c->version = env->version;
     }
     ix->c = c;
     ix->any = c->n && c->max_priority >= pod->priority;
+    ix->uidh = uid_hash (pod->uid);
 }
 
 /* node with the nominated pods that count for pod added (tmp, *buf to free), or node itself */
@@ -1112,23 +1193,18 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     const fw_nominator_t *env = ix->env;
     *buf = NULL;
     const tr_sched_pod_t *nom[MAX_NOMINATED];
+    const nom_ent_t *ent[MAX_NOMINATED]; /* with the index: nom[i]'s entry */
     size_t k = 0;
     if (ix->c) {
         if (!ix->any)
             return node;
         const nom_ent_t *e = ix->c->e;
-        size_t lo = 0, hi = ix->c->n; /* the first entry of node */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if ((uintptr_t) e[mid].node < (uintptr_t) node)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        char uid0 = pod->uid ? pod->uid[0] : 0;
+        size_t lo = nomc_first (ix->c, node);
         for (; lo < ix->c->n && e[lo].node == node && k < MAX_NOMINATED; lo++)
-            if (e[lo].priority >= pod->priority && e[lo].pod != pod && (e[lo].uid0 != uid0 || counts_for (e[lo].pod, pod)))
+            if (e[lo].priority >= pod->priority && e[lo].pod != pod && (e[lo].uidh != ix->uidh || counts_for (e[lo].pod, pod))) {
+                ent[k] = &e[lo];
                 nom[k++] = e[lo].pod;
+            }
     } else {
         if (!env || !env->nominated)
             return node;
@@ -1151,6 +1227,15 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     node_copy (tmp, node);
     for (size_t i = 0; i < k; i++) {
         pods[tmp->npods++] = nom[i];
+        if (ix->c && !ent[i]->scalar) {
+            tmp->requested.milli_cpu += ent[i]->milli_cpu;
+            tmp->requested.memory += ent[i]->memory;
+            tmp->requested.ephemeral_storage += ent[i]->ephemeral_storage;
+            tmp->requested.pods += ent[i]->pods;
+            tmp->nonzero_milli_cpu += ent[i]->nonzero_milli_cpu;
+            tmp->nonzero_memory += ent[i]->nonzero_memory;
+            continue;
+        }
         res_plus (&tmp->requested, &nom[i]->requests);
         tmp->nonzero_milli_cpu += nom[i]->nonzero_milli_cpu;
         tmp->nonzero_memory += nom[i]->nonzero_memory;
@@ -1253,16 +1338,32 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
     if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && n) {
         nnodes = malloc (n * sizeof *nnodes);
         nsnap = *snap;
+        /* the copies in the profile's room: n nodes, and the pods of every node plus those
+         * nominated (a node's list on the heap when the room runs out) */
+        size_t npods = ix->c ? ix->c->n : 0;
+        for (size_t i = 0; i < n; i++)
+            npods += snap->nodes[i]->npods;
+        if (p->cap_pf_nodes < n) {
+            free (p->pf_nodes);
+            p->pf_nodes = malloc (n * sizeof *p->pf_nodes);
+            p->cap_pf_nodes = p->pf_nodes ? n : 0;
+        }
+        if (p->cap_pf_pods < npods) {
+            free (p->pf_pods);
+            p->pf_pods = malloc (npods * sizeof *p->pf_pods);
+            p->cap_pf_pods = p->pf_pods ? npods : 0;
+        }
+        if (!p->pf_nodes) {
+            free (nnodes);
+            nnodes = NULL;
+        }
+        size_t used = 0;
         for (size_t i = 0; nnodes && i < n; i++) {
-            tr_sched_node_t tmp;
             const tr_sched_pod_t **buf;
-            const tr_sched_node_t *x = with_nominated (ix, pod, snap->nodes[i], &tmp, &buf, NULL, 0);
-            tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
-            if (copy) {
-                *copy = tmp;
-                x = copy;
-            } else
-                free (buf);
+            const tr_sched_node_t *x = with_nominated (ix, pod, snap->nodes[i], &p->pf_nodes[i], &buf,
+                                                       p->pf_pods ? p->pf_pods + used : NULL, p->cap_pf_pods - used);
+            if (x != snap->nodes[i] && !buf)
+                used += x->npods;
             nnodes[i] = x;
         }
         if (nnodes) {
@@ -1289,11 +1390,11 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
             snprintf (pf + used, pflen - used, "%s%s", used ? ", " : "", why);
     }
     csp->snap = NULL;
-    for (size_t i = 0; nnodes && i < n; i++)
-        if (nnodes[i] != snap->nodes[i]) {
+    for (size_t i = 0; nnodes && i < n; i++) /* the lists that did not fit the room */
+        if (nnodes[i] != snap->nodes[i] &&
+            !((uintptr_t) nnodes[i]->pods >= (uintptr_t) p->pf_pods &&
+              (uintptr_t) nnodes[i]->pods < (uintptr_t) (p->pf_pods + p->cap_pf_pods)))
             free ((void *) nnodes[i]->pods);
-            free ((void *) nnodes[i]);
-        }
     free (nnodes);
 }
 

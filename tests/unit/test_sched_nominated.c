@@ -289,6 +289,94 @@ nominated_pods_count_for_lower_and_equal (void **state)
     env_fini (&e);
 }
 
+/* container 0 of p asks value of resource too */
+static void
+ask (json_t *p, const char *resource, const char *value)
+{
+    json_object_set_new (json_object_get (json_object_get (json_array_get (tv_get (p, "spec.containers"), 0), "resources"),
+                                          "requests"),
+                         resource, json_string (value));
+}
+
+static void
+gpu (json_t *p)
+{
+    ask (p, "example.com/gpu", "1");
+}
+
+/* What a nominated pod adds to its node: memory and pods as well as cpu, extended resources
+ * (n1: 2 gpus, one used; H nominated asks one), and never the pod itself though the nominator
+ * holds its own copy (another pointer, the same uid). */
+static void
+nominated_requests_counted (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    json_t *n = node ("n1", "8");
+    json_object_set_new (tv_get (n, "status.allocatable"), "example.com/gpu", json_string ("2"));
+    tv_set (n, "status.allocatable.pods", json_string ("4"));
+    snap_node_set (e.snap, n);
+    json_decref (n);
+    json_t *u = pod ("used", 0, "1", "n1");
+    gpu (u);
+    bind_pod (&e, u);
+    json_t *ho = pod ("h", 100, "1", NULL), *hc = pod ("h", 100, "1", NULL), *go = pod ("g", 50, "1", NULL),
+           *mo = pod ("m", 50, "1", NULL), *po = pod ("p", 50, "1", NULL);
+    gpu (ho);
+    gpu (hc);
+    gpu (go);
+    ask (mo, "memory", "5Gi");
+    json_t *mn = pod ("mn", 100, "1", NULL), *pn = pod ("pn", 100, "1", NULL);
+    ask (mn, "memory", "4Gi");
+    tr_sched_pod_t h, hcopy, g, m, mnom, p, pnom;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&hcopy, hc), 0);
+    assert_int_equal (snap_pod_fill (&g, go), 0);
+    assert_int_equal (snap_pod_fill (&m, mo), 0);
+    assert_int_equal (snap_pod_fill (&mnom, mn), 0);
+    assert_int_equal (snap_pod_fill (&p, po), 0);
+    assert_int_equal (snap_pod_fill (&pnom, pn), 0);
+    fw_result_t r;
+    e.nom[0] = &hcopy; /* the nominator's copy of h */
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    cycle (&e, &g, 1, &r); /* the last gpu is h's */
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Insufficient example.com/gpu"));
+    json_decref (r.preempt);
+    cycle (&e, &h, 1, &r); /* h itself: its copy does not count against it */
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    cycle (&e, &m, 1, &r); /* 5Gi of 8Gi: fits beside h (no memory asked) */
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    e.nom[1] = &mnom; /* 4Gi nominated: 5Gi no longer fits */
+    e.nom_on[1] = "n1";
+    e.nnom = 2;
+    cycle (&e, &m, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Insufficient memory"));
+    assert_null (strstr (r.message, "Too many pods"));
+    json_decref (r.preempt);
+    e.nom[2] = &pnom; /* 4 pods allowed: used, h, mn, pn */
+    e.nom_on[2] = "n1";
+    e.nnom = 3;
+    cycle (&e, &p, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Too many pods"));
+    json_decref (r.preempt);
+    e.nom[1] = &pnom; /* mn gone: m fits beside h and pn */
+    e.nnom = 2;
+    cycle (&e, &m, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    json_t *objs[] = {ho, hc, go, mo, mn, po, pn};
+    for (size_t i = 0; i < sizeof objs / sizeof *objs; i++)
+        json_decref (objs[i]);
+    env_fini (&e);
+}
+
 /* The nominated node is tried first, alone: chosen even where scores prefer another node; when
  * it no longer fits, the pod goes elsewhere. */
 static void
@@ -637,6 +725,9 @@ main (void)
         cmocka_unit_test_setup (no_second_preemption, incremental),
         cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, incremental),
         cmocka_unit_test_setup (filters_again_without_nominated, incremental),
+        cmocka_unit_test_setup (nominated_requests_counted, by_node),
+        cmocka_unit_test_setup (nominated_requests_counted, indexed),
+        cmocka_unit_test_setup (nominated_requests_counted, incremental),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
