@@ -2,6 +2,7 @@
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/plugins/plugin_util.h"
+#include "actors/scheduler/plugins/registry.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -89,6 +90,8 @@ struct fw_profile {
     size_t cap_pf_nodes;
     const tr_sched_pod_t **pf_pods;
     size_t cap_pf_pods;
+    const tr_sched_node_t **pf_made; /* (see h_snapshot_node) */
+    size_t cap_pf_made;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -121,6 +124,11 @@ struct tr_sched_cycle {
     fw_profile_t *prof;
     fw_result_t *out; /* where host->preempt records its nomination (NULL outside fw_schedule) */
     const tr_sched_snapshot_t *snap; /* PostFilter: the snapshot with the nominated pods added */
+    const struct nomix *pf_ix;       /* PostFilter copying nodes on demand (h_snapshot_node) */
+    const tr_sched_pod_t *pf_pod;
+    const tr_sched_node_t **pf_made; /* node i's view once made (i < pf_n) */
+    size_t pf_n;
+    size_t pf_used;                  /* of the profile's pods room */
     kv_t *kv;
     size_t nkv, capkv;
     char **strs;
@@ -383,6 +391,8 @@ h_namespace_labels (tr_sched_cycle_t *cs, const char *ns)
     return p && p->ns_labels && ns ? p->ns_labels (p->ns_arg, ns) : NULL;
 }
 
+static const tr_sched_node_t *h_snapshot_node (tr_sched_cycle_t *cs, uint32_t i);
+
 static const tr_sched_host_t host = {
     .size = sizeof (tr_sched_host_t),
     .log = h_log,
@@ -399,6 +409,7 @@ static const tr_sched_host_t host = {
     .reject_waiting = h_reject_waiting,
     .waiting_pods = h_waiting_pods,
     .namespace_labels = h_namespace_labels,
+    .snapshot_node = h_snapshot_node,
 };
 
 static const tr_sched_node_t *
@@ -486,6 +497,7 @@ fw_profile_destroy (fw_profile_t **pp)
     free (p->nomc.keys);
     free (p->pf_nodes);
     free (p->pf_pods);
+    free (p->pf_made);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -864,7 +876,7 @@ node_copy (tr_sched_node_t *d, const tr_sched_node_t *s)
  * pointers stay valid that long: the nominator bumps it when a nominated pod or a node changes).
  * A cycle counts those of priority >= its pod's, not itself (Kubernetes' addNominatedPods), and
  * skips the lookups when none can count. */
-typedef struct {
+typedef struct nomix {
     const fw_nominator_t *env; /* asked node by node when it has no each () */
     const struct nomcache *c;  /* the index, when the nominator has each () */
     int any;                   /* some nomination may count for pod */
@@ -1326,6 +1338,43 @@ fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nomina
  * in pf, as RunPostFilterPlugins: none after a Success (a nomination), the status of the first
  * plugin Unresolvable or in error, else every Unschedulable reason; a pod not eligible
  * (PodEligibleToPreemptOthers) gets DefaultPreemption's own answer, which the framework gives. */
+/* PostFilter's view of node i (the node with its nominated pods added), in the profile's room */
+static const tr_sched_node_t *
+pf_make (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod, size_t i)
+{
+    const tr_sched_node_t *orig = cs->env->snap->nodes[i];
+    const tr_sched_pod_t **buf;
+    const tr_sched_node_t *x = with_nominated (ix, pod, orig, &p->pf_nodes[i], &buf,
+                                               p->pf_pods ? p->pf_pods + cs->pf_used : NULL, p->cap_pf_pods - cs->pf_used);
+    if (x != orig && !buf)
+        cs->pf_used += x->npods;
+    return x;
+}
+
+static const tr_sched_node_t *
+h_snapshot_node (tr_sched_cycle_t *cs, uint32_t i)
+{
+    const tr_sched_snapshot_t *snap = h_snapshot (cs);
+    if (i >= snap->nnodes)
+        return NULL;
+    if (!cs->pf_made || i >= cs->pf_n)
+        return snap->nodes[i];
+    if (!cs->pf_made[i])
+        cs->pf_made[i] = pf_make (cs->prof, cs, cs->pf_ix, cs->pf_pod, i);
+    return cs->pf_made[i];
+}
+
+/* Every PostFilter of p reads nodes through host->snapshot_node (the framework's own
+ * DefaultPreemption): nodes are copied with their nominated pods only when it asks. */
+static int
+pf_lazy (const fw_profile_t *p)
+{
+    for (size_t k = 0; k < p->norder[3]; k++)
+        if (p->inst[p->order[3][k]].p != sched_plugin_defaultpreemption ())
+            return 0;
+    return 1;
+}
+
 static void
 run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, const fw_nominator_t *nom,
                  const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n, int eligible, char *pf,
@@ -1333,42 +1382,49 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
 {
     const tr_sched_snapshot_t *snap = csp->env->snap;
     tr_sched_snapshot_t nsnap;
-    const tr_sched_node_t **nnodes = NULL;
+    const tr_sched_node_t **made = NULL; /* node i's view, once made */
+    int lazy = 0;
     *pf = '\0';
-    if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && n) {
-        nnodes = malloc (n * sizeof *nnodes);
-        nsnap = *snap;
+    size_t nv = n < snap->nnodes ? n : snap->nnodes; /* the nodes with a view */
+    if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && nv) {
         /* the copies in the profile's room: n nodes, and the pods of every node plus those
          * nominated (a node's list on the heap when the room runs out) */
         size_t npods = ix->c ? ix->c->n : 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < nv; i++)
             npods += snap->nodes[i]->npods;
-        if (p->cap_pf_nodes < n) {
+        if (p->cap_pf_nodes < nv) {
             free (p->pf_nodes);
-            p->pf_nodes = malloc (n * sizeof *p->pf_nodes);
-            p->cap_pf_nodes = p->pf_nodes ? n : 0;
+            p->pf_nodes = malloc (nv * sizeof *p->pf_nodes);
+            p->cap_pf_nodes = p->pf_nodes ? nv : 0;
         }
         if (p->cap_pf_pods < npods) {
             free (p->pf_pods);
             p->pf_pods = malloc (npods * sizeof *p->pf_pods);
             p->cap_pf_pods = p->pf_pods ? npods : 0;
         }
-        if (!p->pf_nodes) {
-            free (nnodes);
-            nnodes = NULL;
+        if (p->cap_pf_made < nv) {
+            free (p->pf_made);
+            p->pf_made = malloc (nv * sizeof *p->pf_made);
+            p->cap_pf_made = p->pf_made ? nv : 0;
         }
-        size_t used = 0;
-        for (size_t i = 0; nnodes && i < n; i++) {
-            const tr_sched_pod_t **buf;
-            const tr_sched_node_t *x = with_nominated (ix, pod, snap->nodes[i], &p->pf_nodes[i], &buf,
-                                                       p->pf_pods ? p->pf_pods + used : NULL, p->cap_pf_pods - used);
-            if (x != snap->nodes[i] && !buf)
-                used += x->npods;
-            nnodes[i] = x;
-        }
-        if (nnodes) {
-            nsnap.nodes = nnodes;
-            csp->snap = &nsnap;
+        if (p->pf_nodes && p->pf_made) {
+            made = p->pf_made;
+            memset (made, 0, nv * sizeof *made);
+            csp->pf_used = 0;
+            lazy = pf_lazy (p);
+            if (lazy) {
+                csp->pf_ix = ix;
+                csp->pf_pod = pod;
+                csp->pf_made = made;
+                csp->pf_n = nv;
+            } else {
+                for (size_t i = 0; i < nv; i++)
+                    made[i] = pf_make (p, csp, ix, pod, i);
+                nsnap = *snap;
+                nsnap.nodes = made;
+                nsnap.nnodes = (uint32_t) nv;
+                csp->snap = &nsnap;
+            }
         }
     }
     if (!eligible && p->norder[3])
@@ -1390,12 +1446,14 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
             snprintf (pf + used, pflen - used, "%s%s", used ? ", " : "", why);
     }
     csp->snap = NULL;
-    for (size_t i = 0; nnodes && i < n; i++) /* the lists that did not fit the room */
-        if (nnodes[i] != snap->nodes[i] &&
-            !((uintptr_t) nnodes[i]->pods >= (uintptr_t) p->pf_pods &&
-              (uintptr_t) nnodes[i]->pods < (uintptr_t) (p->pf_pods + p->cap_pf_pods)))
-            free ((void *) nnodes[i]->pods);
-    free (nnodes);
+    csp->pf_made = NULL;
+    csp->pf_ix = NULL;
+    csp->pf_pod = NULL;
+    for (size_t i = 0; made && i < nv; i++) /* the lists that did not fit the room */
+        if (made[i] && made[i] != snap->nodes[i] &&
+            !((uintptr_t) made[i]->pods >= (uintptr_t) p->pf_pods &&
+              (uintptr_t) made[i]->pods < (uintptr_t) (p->pf_pods + p->cap_pf_pods)))
+            free ((void *) made[i]->pods);
 }
 
 static const char *

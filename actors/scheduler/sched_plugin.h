@@ -190,6 +190,11 @@ typedef struct tr_sched_host {
      * when it has none), NULL when the scheduler knows no such Namespace (namespaceSelector,
      * as the scheduler's Namespace lister). Valid for the cycle; scheduler's thread only. */
     const json_t *(*namespace_labels) (tr_sched_cycle_t *cs, const char *ns);
+    /* Appended within 1.0 (check host->size): node i of host->snapshot (cs). In PostFilter, the
+     * node as the preemption dry run sees it, with its nominated pods added; a PostFilter that
+     * reads nodes only through it lets the framework copy only the nodes it looks at (the
+     * framework's DefaultPreemption: Kubernetes adds nominated pods to the candidates only). */
+    const tr_sched_node_t *(*snapshot_node) (tr_sched_cycle_t *cs, uint32_t i);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

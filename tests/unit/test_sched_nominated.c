@@ -463,6 +463,65 @@ preemption_sees_nominated (void **state)
     env_fini (&e);
 }
 
+/* A PostFilter of another plugin reads the snapshot as it is given (not through
+ * host->snapshot_node): every node is copied with its nominated pods beforehand. */
+static const tr_sched_host_t *peek_host;
+static int64_t peek_cpu, peek_cpu_node;
+static uint32_t peek_npods;
+
+static void *
+peek_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    (void) args, (void) err, (void) errlen;
+    peek_host = host;
+    static int self;
+    return &self;
+}
+
+static tr_sched_status_t
+peek_post_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n)
+{
+    (void) self, (void) pod, (void) st, (void) n;
+    const tr_sched_node_t *n0 = peek_host->snapshot (cs)->nodes[0];
+    peek_cpu = n0->requested.milli_cpu;
+    peek_npods = n0->npods;
+    peek_cpu_node = peek_host->snapshot_node (cs, 0)->requested.milli_cpu;
+    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "peeked"};
+}
+
+static const tr_sched_plugin_t peek = {TR_SCHED_PLUGIN_HEADER ("Peek"), .init = peek_init,
+                                       .post_filter = peek_post_filter};
+
+static void
+other_post_filter_sees_nominated (void **state)
+{
+    (void) state;
+    env_t e;
+    env_on_n1 (&e, "3", pod ("low1", 1, "1", "n1"), pod ("low2", 1, "1", "n1"), NULL);
+    char err[256];
+    assert_int_equal (fw_profile_add (e.prof, &peek, NULL, FW_PT_POST_FILTER, 0, NULL, err, sizeof err), 0);
+    json_t *ho = pod ("h", 100, "1", NULL), *xo = pod ("x", 1, "1", NULL);
+    tr_sched_pod_t h, x;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.nom[0] = &h;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    fw_result_t r;
+    peek_cpu = peek_cpu_node = -1;
+    cycle (&e, &x, 1, &r); /* no victim for x (DefaultPreemption fails), then Peek */
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "peeked"));
+    json_decref (r.preempt);
+    assert_int_equal (peek_cpu, 3000);
+    assert_int_equal (peek_npods, 3);
+    assert_int_equal (peek_cpu_node, 3000);
+    assert_int_equal (snap_node (e.snap, "n1")->requested.milli_cpu, 2000);
+    json_decref (ho);
+    json_decref (xo);
+    env_fini (&e);
+}
+
 /* PodEligibleToPreemptOthers with the nominator: H nominated to n1 where its victim is going
  * (the delete sent, not yet seen: the nominator says so; or deletionTimestamp) does not preempt
  * again elsewhere though n2 offers a victim; once the victim is gone it is bound to n1. A
@@ -728,6 +787,9 @@ main (void)
         cmocka_unit_test_setup (nominated_requests_counted, by_node),
         cmocka_unit_test_setup (nominated_requests_counted, indexed),
         cmocka_unit_test_setup (nominated_requests_counted, incremental),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, by_node),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, indexed),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, incremental),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -287,6 +287,17 @@ pod_offset (const tr_sched_pod_t *pod, uint32_t n)
     return n ? h % n : 0;
 }
 
+/* node i as the dry run sees it (with its nominated pods, host->snapshot_node: made only for the
+ * nodes looked at) */
+static const tr_sched_node_t *
+node_at (const dp_t *self, tr_sched_cycle_t *cs, const tr_sched_snapshot_t *snap, size_t i)
+{
+    const tr_sched_host_t *h = self->host;
+    if (h->size >= offsetof (tr_sched_host_t, snapshot_node) + sizeof h->snapshot_node && h->snapshot_node)
+        return h->snapshot_node (cs, (uint32_t) i);
+    return snap->nodes[i];
+}
+
 static tr_sched_status_t
 dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *node_status,
                 size_t n)
@@ -316,7 +327,7 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
             not_helpful++;
             continue;
         }
-        int r = select_victims (snap->nodes[i], pod, &cands[ncands]);
+        int r = select_victims (node_at (self, cs, snap, i), pod, &cands[ncands]);
         if (r < 0)
             break;
         if (r == 0)
