@@ -2,6 +2,7 @@
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/plugins/plugin_util.h"
+#include "actors/scheduler/plugins/registry.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -31,15 +32,38 @@ typedef struct {
     const tr_sched_node_t *node;
     const tr_sched_pod_t *pod;
     size_t seq;       /* the nominator's order, kept among a node's pods */
-    int32_t priority; /* the pod's, and the first byte of its uid: a cycle's test of whether it */
-    char uid0;        /* counts mostly needs no pointer chased (5,000 nodes × every cycle) */
+    int32_t priority; /* the pod's, and a hash of its uid: a cycle's test of whether it counts */
+    uint32_t uidh;    /* mostly needs no pointer chased (every node × every cycle) */
+    /* the pod's requests, when it has no extended resource (scalar 0), that Filter adds to its
+     * node: read here, not in the pod (a cache miss per nominated pod per node per cycle) */
+    int64_t milli_cpu, memory, ephemeral_storage, pods, nonzero_milli_cpu, nonzero_memory;
+    int scalar;
 } nom_ent_t;
+
+static uint32_t
+uid_hash (const char *uid)
+{
+    uint32_t h = 2166136261u;
+    for (; uid && *uid; uid++)
+        h = (h ^ (unsigned char) *uid) * 16777619u;
+    return h;
+}
+
+static nom_ent_t
+nom_ent (const tr_sched_node_t *node, const tr_sched_pod_t *q, size_t seq)
+{
+    const tr_sched_res_t *r = &q->requests;
+    return (nom_ent_t) {node, q, seq, q->priority, uid_hash (q->uid), r->milli_cpu, r->memory, r->ephemeral_storage,
+                        r->pods, q->nonzero_milli_cpu, q->nonzero_memory, r->nscalar != 0};
+}
 
 /* (see nomix_build) */
 struct nomcache {
     uint64_t version; /* the nominator's when built; 0: rebuilt every cycle */
     nom_ent_t *e;
     size_t n, cap;
+    uintptr_t *keys;  /* e[i].node, what a node's binary search reads: 8 bytes an entry, not 96 */
+    size_t capkeys;
     int32_t max_priority;
     tr_sched_cycle_t *cs; /* while building: node names resolved in this cycle's snapshot */
 };
@@ -62,6 +86,14 @@ struct fw_profile {
     int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector); /* host->default_selector */
     void *dsel_arg;
     struct nomcache nomc;     /* the nominations' index (see nomix_build) */
+    /* PostFilter's nodes with their nominated pods (run_post_filter), kept from cycle to cycle
+     * rather than two mallocs per node in every cycle */
+    tr_sched_node_t *pf_nodes;
+    size_t cap_pf_nodes;
+    const tr_sched_pod_t **pf_pods;
+    size_t cap_pf_pods;
+    const tr_sched_node_t **pf_made; /* (see h_snapshot_node) */
+    size_t cap_pf_made;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -94,6 +126,11 @@ struct tr_sched_cycle {
     fw_profile_t *prof;
     fw_result_t *out; /* where host->preempt records its nomination (NULL outside fw_schedule) */
     const tr_sched_snapshot_t *snap; /* PostFilter: the snapshot with the nominated pods added */
+    const struct nomix *pf_ix;       /* PostFilter copying nodes on demand (h_snapshot_node) */
+    const tr_sched_pod_t *pf_pod;
+    const tr_sched_node_t **pf_made; /* node i's view once made (i < pf_n) */
+    size_t pf_n;
+    size_t pf_used;                  /* of the profile's pods room */
     kv_t *kv;
     size_t nkv, capkv;
     char **strs;
@@ -363,6 +400,7 @@ h_default_selector (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **se
     *selector = NULL;
     return p && p->dsel && pod ? p->dsel (p->dsel_arg, pod, selector) : -1;
 }
+static const tr_sched_node_t *h_snapshot_node (tr_sched_cycle_t *cs, uint32_t i);
 
 static const tr_sched_host_t host = {
     .size = sizeof (tr_sched_host_t),
@@ -381,6 +419,7 @@ static const tr_sched_host_t host = {
     .waiting_pods = h_waiting_pods,
     .namespace_labels = h_namespace_labels,
     .default_selector = h_default_selector,
+    .snapshot_node = h_snapshot_node,
 };
 
 static const tr_sched_node_t *
@@ -473,6 +512,10 @@ fw_profile_destroy (fw_profile_t **pp)
         waiter_free (p->wait[i]);
     free (p->wait);
     free (p->nomc.e);
+    free (p->nomc.keys);
+    free (p->pf_nodes);
+    free (p->pf_pods);
+    free (p->pf_made);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -851,11 +894,12 @@ node_copy (tr_sched_node_t *d, const tr_sched_node_t *s)
  * pointers stay valid that long: the nominator bumps it when a nominated pod or a node changes).
  * A cycle counts those of priority >= its pod's, not itself (Kubernetes' addNominatedPods), and
  * skips the lookups when none can count. */
-typedef struct {
+typedef struct nomix {
     const fw_nominator_t *env; /* asked node by node when it has no each () */
     const struct nomcache *c;  /* the index, when the nominator has each () */
     int any;                   /* some nomination may count for pod */
     const tr_sched_pod_t *pod;
+    uint32_t uidh;             /* uid_hash of pod's uid */
 } nomix_t;
 
 static int
@@ -885,7 +929,7 @@ nomc_add (void *ctx, const char *node, const tr_sched_pod_t *q)
         c->e = e;
         c->cap = cap;
     }
-    c->e[c->n] = (nom_ent_t) {nd, q, c->n, q->priority, q->uid ? q->uid[0] : 0};
+    c->e[c->n] = nom_ent (nd, q, c->n);
     c->n++;
     if (q->priority > c->max_priority)
         c->max_priority = q->priority;
@@ -901,12 +945,257 @@ nom_ent_cmp (const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* ---- the nominator's incremental index (fw_nomindex_*) ---------------------------------- */
+
+typedef struct {
+    char *node;
+    const tr_sched_pod_t *pod;
+    size_t seq;
+} nom_all_t;
+
+struct fw_nomindex {
+    nom_all_t *all;        /* every nomination, in the nominator's order (seq ascending) */
+    size_t nall, capall;
+    size_t seq;            /* the last given */
+    size_t resolved_seq;   /* entries of all up to this seq are in c (or on no known node) */
+    int reresolve;         /* the set of nodes changed: c is built again from all */
+    const tr_sched_snapshot_t *snap; /* the view c's node pointers were resolved in */
+    struct nomcache c;     /* the resolved ones, sorted by (node, seq) */
+};
+
+fw_nomindex_t *
+fw_nomindex_new (void)
+{
+    fw_nomindex_t *x = calloc (1, sizeof *x);
+    if (x) {
+        x->reresolve = 1;
+        x->c.max_priority = INT32_MIN;
+    }
+    return x;
+}
+
+void
+fw_nomindex_free (fw_nomindex_t *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nall; i++)
+        free (x->all[i].node);
+    free (x->all);
+    free (x->c.e);
+    free (x->c.keys);
+    free (x);
+}
+
+int
+fw_nomindex_add (fw_nomindex_t *x, const char *node, const tr_sched_pod_t *pod)
+{
+    if (!x || !node || !pod)
+        return -1;
+    if (x->nall == x->capall) {
+        size_t cap = x->capall ? x->capall * 2 : 64;
+        nom_all_t *a = realloc (x->all, cap * sizeof *a);
+        if (!a)
+            return -1;
+        x->all = a;
+        x->capall = cap;
+    }
+    char *name = strdup (node);
+    if (!name)
+        return -1;
+    x->all[x->nall++] = (nom_all_t) {name, pod, ++x->seq};
+    return 0;
+}
+
+/* the first entry of node in c (c->n: none) */
+static size_t
+nomc_first (const struct nomcache *c, const tr_sched_node_t *node)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->keys[mid] < (uintptr_t) node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* c->keys filled from c->e (c->n 0 when there is no room for them: nothing counts) */
+static void
+nomc_keys (struct nomcache *c)
+{
+    if (c->capkeys < c->cap) {
+        uintptr_t *k = realloc (c->keys, c->cap * sizeof *k);
+        if (!k) {
+            c->n = 0;
+            return;
+        }
+        c->keys = k;
+        c->capkeys = c->cap;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        c->keys[i] = (uintptr_t) c->e[i].node;
+}
+
+static void
+nomc_max (struct nomcache *c)
+{
+    c->max_priority = INT32_MIN;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].priority > c->max_priority)
+            c->max_priority = c->e[i].priority;
+}
+
+void
+fw_nomindex_remove (fw_nomindex_t *x, const tr_sched_pod_t *pod)
+{
+    if (!x || !pod)
+        return;
+    size_t i = x->nall;
+    while (i > 0 && x->all[i - 1].pod != pod)
+        i--;
+    if (!i)
+        return;
+    i--;
+    size_t seq = x->all[i].seq;
+    free (x->all[i].node);
+    memmove (x->all + i, x->all + i + 1, (x->nall - i - 1) * sizeof *x->all);
+    x->nall--;
+    if (seq > x->resolved_seq || x->reresolve)
+        return; /* not in c yet */
+    struct nomcache *c = &x->c;
+    for (size_t k = 0; k < c->n; k++)
+        if (c->e[k].pod == pod) {
+            int32_t pr = c->e[k].priority;
+            memmove (c->e + k, c->e + k + 1, (c->n - k - 1) * sizeof *c->e);
+            memmove (c->keys + k, c->keys + k + 1, (c->n - k - 1) * sizeof *c->keys);
+            c->n--;
+            if (pr == c->max_priority)
+                nomc_max (c);
+            break;
+        }
+}
+
+void
+fw_nomindex_nodes_changed (fw_nomindex_t *x)
+{
+    if (x)
+        x->reresolve = 1;
+}
+
+size_t
+fw_nomindex_count (const fw_nomindex_t *x)
+{
+    return x ? x->nall : 0;
+}
+
+/* c brought up to date with all: node names resolved in cs's snapshot, entries inserted in place
+ * (the whole built again when the set of nodes changed) */
+static void
+nomindex_sync (fw_nomindex_t *x, tr_sched_cycle_t *cs)
+{
+    struct nomcache *c = &x->c;
+    const tr_sched_snapshot_t *snap = cs->env->snap;
+    if (x->snap != snap)
+        x->reresolve = 1;
+    if (x->reresolve) {
+        c->n = 0;
+        c->max_priority = INT32_MIN;
+        c->cs = cs;
+        for (size_t i = 0; i < x->nall; i++) {
+            size_t n0 = c->n;
+            nomc_add (c, x->all[i].node, x->all[i].pod);
+            if (c->n > n0)
+                c->e[n0].seq = x->all[i].seq;
+        }
+        c->cs = NULL;
+        if (c->n > 1)
+            qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        nomc_keys (c);
+        x->reresolve = 0;
+        x->snap = snap;
+        x->resolved_seq = x->seq;
+        return;
+    }
+    if (x->resolved_seq == x->seq)
+        return;
+    size_t i = x->nall; /* the new ones are at the end of all */
+    while (i > 0 && x->all[i - 1].seq > x->resolved_seq)
+        i--;
+    for (; i < x->nall; i++) {
+        const tr_sched_node_t *nd = h_node (cs, x->all[i].node);
+        if (!nd)
+            continue; /* on no known node: resolved again when nodes change */
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            nom_ent_t *e = realloc (c->e, cap * sizeof *e);
+            if (!e) {
+                x->reresolve = 1;
+                return;
+            }
+            c->e = e;
+            c->cap = cap;
+        }
+        if (c->capkeys < c->cap) {
+            uintptr_t *k = realloc (c->keys, c->cap * sizeof *k);
+            if (!k) {
+                x->reresolve = 1;
+                return;
+            }
+            c->keys = k;
+            c->capkeys = c->cap;
+        }
+        const tr_sched_pod_t *q = x->all[i].pod;
+        nom_ent_t ent = nom_ent (nd, q, x->all[i].seq);
+        size_t lo = 0, hi = c->n; /* after every entry <= ent: seq is the largest of its node */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (nom_ent_cmp (&c->e[mid], &ent) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memmove (c->e + lo + 1, c->e + lo, (c->n - lo) * sizeof *c->e);
+        memmove (c->keys + lo + 1, c->keys + lo, (c->n - lo) * sizeof *c->keys);
+        c->e[lo] = ent;
+        c->keys[lo] = (uintptr_t) nd;
+        c->n++;
+        if (q->priority > c->max_priority)
+            c->max_priority = q->priority;
+    }
+    x->resolved_seq = x->seq;
+}
+
+size_t
+fw_nomindex_lookup (fw_nomindex_t *x, const fw_env_t *env, const tr_sched_node_t *node, const tr_sched_pod_t **out,
+                    size_t max)
+{
+    tr_sched_cycle_t cs;
+    memset (&cs, 0, sizeof cs);
+    cs.env = env;
+    nomindex_sync (x, &cs);
+    const nom_ent_t *e = x->c.e;
+    size_t n = 0;
+    for (size_t i = nomc_first (&x->c, node); i < x->c.n && e[i].node == node && n < max; i++)
+        out[n++] = e[i].pod;
+    return n;
+}
+
 static void
 nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
 {
     memset (ix, 0, sizeof *ix);
     ix->env = env;
     ix->pod = pod;
+    if (env && env->index) {
+        nomindex_sync (env->index, cs);
+        ix->c = &env->index->c;
+        ix->any = ix->c->n && ix->c->max_priority >= pod->priority;
+        ix->uidh = uid_hash (pod->uid);
+        return;
+    }
     if (!env || !env->each)
         return;
     struct nomcache *c = &p->nomc;
@@ -918,10 +1207,12 @@ nomix_build (nomix_t *ix, fw_profile_t *p, const fw_nominator_t *env, tr_sched_c
         c->cs = NULL;
         if (c->n > 1)
             qsort (c->e, c->n, sizeof *c->e, nom_ent_cmp);
+        nomc_keys (c);
         c->version = env->version;
     }
     ix->c = c;
     ix->any = c->n && c->max_priority >= pod->priority;
+    ix->uidh = uid_hash (pod->uid);
 }
 
 /* node with the nominated pods that count for pod added (tmp, *buf to free), or node itself */
@@ -932,23 +1223,18 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     const fw_nominator_t *env = ix->env;
     *buf = NULL;
     const tr_sched_pod_t *nom[MAX_NOMINATED];
+    const nom_ent_t *ent[MAX_NOMINATED]; /* with the index: nom[i]'s entry */
     size_t k = 0;
     if (ix->c) {
         if (!ix->any)
             return node;
         const nom_ent_t *e = ix->c->e;
-        size_t lo = 0, hi = ix->c->n; /* the first entry of node */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if ((uintptr_t) e[mid].node < (uintptr_t) node)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        char uid0 = pod->uid ? pod->uid[0] : 0;
+        size_t lo = nomc_first (ix->c, node);
         for (; lo < ix->c->n && e[lo].node == node && k < MAX_NOMINATED; lo++)
-            if (e[lo].priority >= pod->priority && e[lo].pod != pod && (e[lo].uid0 != uid0 || counts_for (e[lo].pod, pod)))
+            if (e[lo].priority >= pod->priority && e[lo].pod != pod && (e[lo].uidh != ix->uidh || counts_for (e[lo].pod, pod))) {
+                ent[k] = &e[lo];
                 nom[k++] = e[lo].pod;
+            }
     } else {
         if (!env || !env->nominated)
             return node;
@@ -971,6 +1257,15 @@ with_nominated (const nomix_t *ix, const tr_sched_pod_t *pod, const tr_sched_nod
     node_copy (tmp, node);
     for (size_t i = 0; i < k; i++) {
         pods[tmp->npods++] = nom[i];
+        if (ix->c && !ent[i]->scalar) {
+            tmp->requested.milli_cpu += ent[i]->milli_cpu;
+            tmp->requested.memory += ent[i]->memory;
+            tmp->requested.ephemeral_storage += ent[i]->ephemeral_storage;
+            tmp->requested.pods += ent[i]->pods;
+            tmp->nonzero_milli_cpu += ent[i]->nonzero_milli_cpu;
+            tmp->nonzero_memory += ent[i]->nonzero_memory;
+            continue;
+        }
         res_plus (&tmp->requested, &nom[i]->requests);
         tmp->nonzero_milli_cpu += nom[i]->nonzero_milli_cpu;
         tmp->nonzero_memory += nom[i]->nonzero_memory;
@@ -1061,6 +1356,43 @@ fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nomina
  * in pf, as RunPostFilterPlugins: none after a Success (a nomination), the status of the first
  * plugin Unresolvable or in error, else every Unschedulable reason; a pod not eligible
  * (PodEligibleToPreemptOthers) gets DefaultPreemption's own answer, which the framework gives. */
+/* PostFilter's view of node i (the node with its nominated pods added), in the profile's room */
+static const tr_sched_node_t *
+pf_make (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod, size_t i)
+{
+    const tr_sched_node_t *orig = cs->env->snap->nodes[i];
+    const tr_sched_pod_t **buf;
+    const tr_sched_node_t *x = with_nominated (ix, pod, orig, &p->pf_nodes[i], &buf,
+                                               p->pf_pods ? p->pf_pods + cs->pf_used : NULL, p->cap_pf_pods - cs->pf_used);
+    if (x != orig && !buf)
+        cs->pf_used += x->npods;
+    return x;
+}
+
+static const tr_sched_node_t *
+h_snapshot_node (tr_sched_cycle_t *cs, uint32_t i)
+{
+    const tr_sched_snapshot_t *snap = h_snapshot (cs);
+    if (i >= snap->nnodes)
+        return NULL;
+    if (!cs->pf_made || i >= cs->pf_n)
+        return snap->nodes[i];
+    if (!cs->pf_made[i])
+        cs->pf_made[i] = pf_make (cs->prof, cs, cs->pf_ix, cs->pf_pod, i);
+    return cs->pf_made[i];
+}
+
+/* Every PostFilter of p reads nodes through host->snapshot_node (the framework's own
+ * DefaultPreemption): nodes are copied with their nominated pods only when it asks. */
+static int
+pf_lazy (const fw_profile_t *p)
+{
+    for (size_t k = 0; k < p->norder[3]; k++)
+        if (p->inst[p->order[3][k]].p != sched_plugin_defaultpreemption ())
+            return 0;
+    return 1;
+}
+
 static void
 run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, const fw_nominator_t *nom,
                  const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n, int eligible, char *pf,
@@ -1068,26 +1400,49 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
 {
     const tr_sched_snapshot_t *snap = csp->env->snap;
     tr_sched_snapshot_t nsnap;
-    const tr_sched_node_t **nnodes = NULL;
+    const tr_sched_node_t **made = NULL; /* node i's view, once made */
+    int lazy = 0;
     *pf = '\0';
-    if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && n) {
-        nnodes = malloc (n * sizeof *nnodes);
-        nsnap = *snap;
-        for (size_t i = 0; nnodes && i < n; i++) {
-            tr_sched_node_t tmp;
-            const tr_sched_pod_t **buf;
-            const tr_sched_node_t *x = with_nominated (ix, pod, snap->nodes[i], &tmp, &buf, NULL, 0);
-            tr_sched_node_t *copy = x != snap->nodes[i] ? malloc (sizeof *copy) : NULL;
-            if (copy) {
-                *copy = tmp;
-                x = copy;
-            } else
-                free (buf);
-            nnodes[i] = x;
+    size_t nv = n < snap->nnodes ? n : snap->nnodes; /* the nodes with a view */
+    if (eligible && (ix->c ? ix->any : nom && nom->nominated) && p->norder[3] && nv) {
+        /* the copies in the profile's room: n nodes, and the pods of every node plus those
+         * nominated (a node's list on the heap when the room runs out) */
+        size_t npods = ix->c ? ix->c->n : 0;
+        for (size_t i = 0; i < nv; i++)
+            npods += snap->nodes[i]->npods;
+        if (p->cap_pf_nodes < nv) {
+            free (p->pf_nodes);
+            p->pf_nodes = malloc (nv * sizeof *p->pf_nodes);
+            p->cap_pf_nodes = p->pf_nodes ? nv : 0;
         }
-        if (nnodes) {
-            nsnap.nodes = nnodes;
-            csp->snap = &nsnap;
+        if (p->cap_pf_pods < npods) {
+            free (p->pf_pods);
+            p->pf_pods = malloc (npods * sizeof *p->pf_pods);
+            p->cap_pf_pods = p->pf_pods ? npods : 0;
+        }
+        if (p->cap_pf_made < nv) {
+            free (p->pf_made);
+            p->pf_made = malloc (nv * sizeof *p->pf_made);
+            p->cap_pf_made = p->pf_made ? nv : 0;
+        }
+        if (p->pf_nodes && p->pf_made) {
+            made = p->pf_made;
+            memset (made, 0, nv * sizeof *made);
+            csp->pf_used = 0;
+            lazy = pf_lazy (p);
+            if (lazy) {
+                csp->pf_ix = ix;
+                csp->pf_pod = pod;
+                csp->pf_made = made;
+                csp->pf_n = nv;
+            } else {
+                for (size_t i = 0; i < nv; i++)
+                    made[i] = pf_make (p, csp, ix, pod, i);
+                nsnap = *snap;
+                nsnap.nodes = made;
+                nsnap.nnodes = (uint32_t) nv;
+                csp->snap = &nsnap;
+            }
         }
     }
     if (!eligible && p->norder[3])
@@ -1109,12 +1464,14 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
             snprintf (pf + used, pflen - used, "%s%s", used ? ", " : "", why);
     }
     csp->snap = NULL;
-    for (size_t i = 0; nnodes && i < n; i++)
-        if (nnodes[i] != snap->nodes[i]) {
-            free ((void *) nnodes[i]->pods);
-            free ((void *) nnodes[i]);
-        }
-    free (nnodes);
+    csp->pf_made = NULL;
+    csp->pf_ix = NULL;
+    csp->pf_pod = NULL;
+    for (size_t i = 0; made && i < nv; i++) /* the lists that did not fit the room */
+        if (made[i] && made[i] != snap->nodes[i] &&
+            !((uintptr_t) made[i]->pods >= (uintptr_t) p->pf_pods &&
+              (uintptr_t) made[i]->pods < (uintptr_t) (p->pf_pods + p->cap_pf_pods)))
+            free ((void *) made[i]->pods);
 }
 
 static const char *

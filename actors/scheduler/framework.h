@@ -77,6 +77,8 @@ struct sched_snap;
  * its node lookup, assume and forget on it. */
 void fw_env_of_snapshot (fw_env_t *env, struct sched_snap *snap);
 
+typedef struct fw_nomindex fw_nomindex_t;
+
 /* The nominator (Kubernetes' PodNominator), for fw_schedule_nominated. */
 typedef struct {
     /* The pending pods nominated to node (status.nominatedNodeName, or a preemption of this
@@ -100,7 +102,28 @@ typedef struct {
      * whenever a nomination, a nominated pod's object or the set of nodes changes. 0: the index
      * is built again every cycle. */
     uint64_t version;
+    /* Optional, preferred to each: the nominations' index, which the nominator keeps by deltas
+     * (fw_nomindex_add / fw_nomindex_remove / fw_nomindex_nodes_changed) as they happen. */
+    fw_nomindex_t *index;
 } fw_nominator_t;
+
+/* The nominator's index of nominations (Kubernetes' nominator.nominatedPods), kept by deltas:
+ * a cycle reads it sorted by node, a node's pods in the nominator's order (the order of add),
+ * resolving only the node names added since the last cycle (all again after
+ * fw_nomindex_nodes_changed, or on another snapshot view). pod stays the caller's: it must
+ * outlive its entry (fw_nomindex_remove before freeing it). */
+fw_nomindex_t *fw_nomindex_new (void);
+void fw_nomindex_free (fw_nomindex_t *x);
+/* pod nominated to node, after every other nomination in the order; 0, or -1 out of memory */
+int fw_nomindex_add (fw_nomindex_t *x, const char *node, const tr_sched_pod_t *pod);
+/* pod's nomination gone (none: nothing) */
+void fw_nomindex_remove (fw_nomindex_t *x, const tr_sched_pod_t *pod);
+/* a node was added or deleted: names are resolved again at the next cycle */
+void fw_nomindex_nodes_changed (fw_nomindex_t *x);
+size_t fw_nomindex_count (const fw_nomindex_t *x);
+/* For tests: the pods nominated to node (resolved in env's snapshot), in order, up to max. */
+size_t fw_nomindex_lookup (fw_nomindex_t *x, const fw_env_t *env, const tr_sched_node_t *node,
+                           const tr_sched_pod_t **out, size_t max);
 
 typedef enum {
     FW_SCHEDULED = 0,     /* node chosen, assumed, reserved, permitted, pre-bound, bound */

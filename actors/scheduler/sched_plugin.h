@@ -199,6 +199,11 @@ typedef struct tr_sched_host {
      * selects the pod; -1: the host keeps no such listers (*selector NULL; the plugin decides
      * without). Scheduler's thread only. */
     int (*default_selector) (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **selector);
+    /* Appended in 1.1 (check host->size): node i of host->snapshot (cs). In PostFilter, the
+     * node as the preemption dry run sees it, with its nominated pods added; a PostFilter that
+     * reads nodes only through it lets the framework copy only the nodes it looks at (the
+     * framework's DefaultPreemption: Kubernetes adds nominated pods to the candidates only). */
+    const tr_sched_node_t *(*snapshot_node) (tr_sched_cycle_t *cs, uint32_t i);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

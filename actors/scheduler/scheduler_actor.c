@@ -43,6 +43,7 @@ typedef struct {
      * status.nominatedNodeName), uid → node and node → {uid: true} */
     json_t *nom, *nom_by_node;
     uint64_t nom_version; /* bumped when a nomination, a nominated pod or the set of nodes changes */
+    fw_nomindex_t *nomix; /* the same nominations, the framework's index of them, kept by deltas */
     json_t *evicting; /* uid → true: victims whose delete we sent, until they are gone */
     tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     /* Scheduled Events, best effort as Kubernetes' event broadcaster (a queue of 1,000 that
@@ -123,7 +124,9 @@ unnominate (sch_t *s, const char *uid_in)
     char uid[128]; /* uid_in may be a key of the set it is removed from */
     snprintf (uid, sizeof uid, "%s", uid_in);
     json_t *set = json_object_get (s->nom_by_node, node);
-    snap_pod_free (ptr_of (json_object_get (set, uid)));
+    tr_sched_pod_t *copy = ptr_of (json_object_get (set, uid));
+    fw_nomindex_remove (s->nomix, copy);
+    snap_pod_free (copy);
     json_object_del (set, uid);
     if (set && !json_object_size (set))
         json_object_del (s->nom_by_node, node);
@@ -152,6 +155,8 @@ nominate (sch_t *s, const json_t *pod, const char *node)
         json_object_set_new (s->nom_by_node, node, set);
     }
     json_object_set_new (set, uid, json_integer ((json_int_t) (intptr_t) copy));
+    if (fw_nomindex_add (s->nomix, node, copy))
+        TR_WARN (A, "pod %s: its nomination to %s is not in the index (out of memory)", uid, node);
 }
 
 /* A nominated pod's object changed in what Filter reads (spec, labels): its copy follows. */
@@ -326,6 +331,8 @@ on_node (void *self, troupe_ctx_t *ctx, const json_t *node)
     uint32_t ev = snap_node_set (s->snap, node); /* heartbeats return 0: no requeue */
     if (ev & TR_SCHED_EV_NODE_ADD)
         s->nom_version++; /* the nominations' index resolves node names once */
+    if (ev & TR_SCHED_EV_NODE_ADD)
+        fw_nomindex_nodes_changed (s->nomix);
     if (ev & (TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE)) {
         tr_sched_res_t r;
         char err[200] = "";
@@ -350,6 +357,7 @@ on_node_delete (void *self, troupe_ctx_t *ctx, const json_t *node)
     if (tv_str (node, "metadata.name"))
         snap_node_delete (s->snap, tv_str (node, "metadata.name"));
     s->nom_version++; /* the nominations' index may point at it */
+    fw_nomindex_nodes_changed (s->nomix);
 }
 
 static void
@@ -800,7 +808,7 @@ one (sch_t *s, size_t i, int64_t now)
     }
     fw_env_t env;
     env_of (s, &env);
-    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating, nom_each, s->nom_version};
+    fw_nominator_t nom = {nom_pods, nom_node, s, nom_terminating, nom_each, s->nom_version, s->nomix};
     fw_result_t r;
     fw_schedule_nominated (sl->prof, &env, &nom, p, &r);
     switch (r.outcome) {
@@ -926,6 +934,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->ns_labels = json_object ();
     s->nom = json_object ();
     s->nom_by_node = json_object ();
+    s->nomix = fw_nomindex_new ();
     s->evicting = json_object ();
     s->rec = tr_recorder_new ();
     s->scheduled_evs = json_array ();
@@ -999,6 +1008,7 @@ sch_destroy (void **p)
         json_object_foreach (set, uk, nv) snap_pod_free (ptr_of (nv));
     }
     json_decref (s->nom_by_node);
+    fw_nomindex_free (s->nomix);
     json_decref (s->evicting);
     tr_recorder_destroy (&s->rec);
     json_decref (s->scheduled_evs);

@@ -48,6 +48,10 @@ typedef struct {
     const char *terminating;      /* uid of a pod whose delete was sent (not yet seen) */
     uint64_t version;             /* the nominator's version (0: the index is built every cycle) */
     int each_calls;
+    fw_nomindex_t *ix;            /* the incremental index, kept by deltas from nom (see ix_sync) */
+    const tr_sched_pod_t *ix_pod[8];
+    const char *ix_on[8];
+    size_t nix;
 } env_t;
 
 static size_t
@@ -87,8 +91,49 @@ e_each (void *arg, void (*fn) (void *ctx, const char *node, const tr_sched_pod_t
         fn (ctx, e->nom_on[i], e->nom[i]);
 }
 
-/* every test runs twice: the framework asking node by node (no each), then with its index */
+/* every test runs three times: the framework asking node by node (no each), with the index it
+ * builds from each (), and with the nominator's incremental index (fw_nomindex_t) */
 static int g_each;
+
+static int
+incremental (void **state)
+{
+    (void) state;
+    g_each = 2;
+    return 0;
+}
+
+/* the incremental index brought to e->nom by deltas: what left (or moved) removed, what came added */
+static void
+ix_sync (env_t *e)
+{
+    if (!e->ix)
+        e->ix = fw_nomindex_new ();
+    for (size_t i = 0; i < e->nix;) {
+        size_t k = 0;
+        while (k < e->nnom && !(e->nom[k] == e->ix_pod[i] && !strcmp (e->nom_on[k], e->ix_on[i])))
+            k++;
+        if (k < e->nnom) {
+            i++;
+            continue;
+        }
+        fw_nomindex_remove (e->ix, e->ix_pod[i]);
+        memmove (e->ix_pod + i, e->ix_pod + i + 1, (e->nix - i - 1) * sizeof *e->ix_pod);
+        memmove (e->ix_on + i, e->ix_on + i + 1, (e->nix - i - 1) * sizeof *e->ix_on);
+        e->nix--;
+    }
+    for (size_t k = 0; k < e->nnom; k++) {
+        size_t i = 0;
+        while (i < e->nix && !(e->nom[k] == e->ix_pod[i] && !strcmp (e->nom_on[k], e->ix_on[i])))
+            i++;
+        if (i < e->nix)
+            continue;
+        assert_int_equal (fw_nomindex_add (e->ix, e->nom_on[k], e->nom[k]), 0);
+        e->ix_pod[e->nix] = e->nom[k];
+        e->ix_on[e->nix++] = e->nom_on[k];
+    }
+    assert_int_equal (fw_nomindex_count (e->ix), e->nnom);
+}
 
 static int
 by_node (void **state)
@@ -122,6 +167,7 @@ env_fini (env_t *e)
 {
     fw_profile_destroy (&e->prof);
     snap_destroy (&e->snap);
+    fw_nomindex_free (e->ix);
 }
 
 static void
@@ -160,7 +206,11 @@ cycle (env_t *e, const tr_sched_pod_t *p, int nominator, fw_result_t *r)
 {
     fw_env_t env;
     fw_env_of_snapshot (&env, e->snap);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating, g_each ? e_each : NULL, e->version};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, e, e_terminating, g_each == 1 ? e_each : NULL, e->version, NULL};
+    if (g_each == 2) {
+        ix_sync (e);
+        nom.index = e->ix;
+    }
     fw_schedule_nominated (e->prof, &env, nominator ? &nom : NULL, p, r);
     if (r->outcome == FW_SCHEDULED)
         snap_forget (e->snap, p->uid);
@@ -219,7 +269,7 @@ nominated_pods_count_for_lower_and_equal (void **state)
     const tr_sched_node_t *n1 = snap_node (e.snap, "n1");
     tr_sched_node_t tmp;
     const tr_sched_pod_t **buf;
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0, NULL};
     const tr_sched_node_t *v = fw_with_nominated (&nom, &l, n1, &tmp, &buf);
     assert_ptr_equal (v, &tmp);
     assert_int_equal (v->requested.milli_cpu, 2000);
@@ -236,6 +286,94 @@ nominated_pods_count_for_lower_and_equal (void **state)
     json_decref (lo);
     json_decref (eo);
     json_decref (xo);
+    env_fini (&e);
+}
+
+/* container 0 of p asks value of resource too */
+static void
+ask (json_t *p, const char *resource, const char *value)
+{
+    json_object_set_new (json_object_get (json_object_get (json_array_get (tv_get (p, "spec.containers"), 0), "resources"),
+                                          "requests"),
+                         resource, json_string (value));
+}
+
+static void
+gpu (json_t *p)
+{
+    ask (p, "example.com/gpu", "1");
+}
+
+/* What a nominated pod adds to its node: memory and pods as well as cpu, extended resources
+ * (n1: 2 gpus, one used; H nominated asks one), and never the pod itself though the nominator
+ * holds its own copy (another pointer, the same uid). */
+static void
+nominated_requests_counted (void **state)
+{
+    (void) state;
+    env_t e;
+    env_init (&e);
+    json_t *n = node ("n1", "8");
+    json_object_set_new (tv_get (n, "status.allocatable"), "example.com/gpu", json_string ("2"));
+    tv_set (n, "status.allocatable.pods", json_string ("4"));
+    snap_node_set (e.snap, n);
+    json_decref (n);
+    json_t *u = pod ("used", 0, "1", "n1");
+    gpu (u);
+    bind_pod (&e, u);
+    json_t *ho = pod ("h", 100, "1", NULL), *hc = pod ("h", 100, "1", NULL), *go = pod ("g", 50, "1", NULL),
+           *mo = pod ("m", 50, "1", NULL), *po = pod ("p", 50, "1", NULL);
+    gpu (ho);
+    gpu (hc);
+    gpu (go);
+    ask (mo, "memory", "5Gi");
+    json_t *mn = pod ("mn", 100, "1", NULL), *pn = pod ("pn", 100, "1", NULL);
+    ask (mn, "memory", "4Gi");
+    tr_sched_pod_t h, hcopy, g, m, mnom, p, pnom;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&hcopy, hc), 0);
+    assert_int_equal (snap_pod_fill (&g, go), 0);
+    assert_int_equal (snap_pod_fill (&m, mo), 0);
+    assert_int_equal (snap_pod_fill (&mnom, mn), 0);
+    assert_int_equal (snap_pod_fill (&p, po), 0);
+    assert_int_equal (snap_pod_fill (&pnom, pn), 0);
+    fw_result_t r;
+    e.nom[0] = &hcopy; /* the nominator's copy of h */
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    cycle (&e, &g, 1, &r); /* the last gpu is h's */
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Insufficient example.com/gpu"));
+    json_decref (r.preempt);
+    cycle (&e, &h, 1, &r); /* h itself: its copy does not count against it */
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    cycle (&e, &m, 1, &r); /* 5Gi of 8Gi: fits beside h (no memory asked) */
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    e.nom[1] = &mnom; /* 4Gi nominated: 5Gi no longer fits */
+    e.nom_on[1] = "n1";
+    e.nnom = 2;
+    cycle (&e, &m, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Insufficient memory"));
+    assert_null (strstr (r.message, "Too many pods"));
+    json_decref (r.preempt);
+    e.nom[2] = &pnom; /* 4 pods allowed: used, h, mn, pn */
+    e.nom_on[2] = "n1";
+    e.nnom = 3;
+    cycle (&e, &p, 1, &r);
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "1 Too many pods"));
+    json_decref (r.preempt);
+    e.nom[1] = &pnom; /* mn gone: m fits beside h and pn */
+    e.nnom = 2;
+    cycle (&e, &m, 1, &r);
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    json_decref (r.preempt);
+    json_t *objs[] = {ho, hc, go, mo, mn, po, pn};
+    for (size_t i = 0; i < sizeof objs / sizeof *objs; i++)
+        json_decref (objs[i]);
     env_fini (&e);
 }
 
@@ -325,6 +463,65 @@ preemption_sees_nominated (void **state)
     env_fini (&e);
 }
 
+/* A PostFilter of another plugin reads the snapshot as it is given (not through
+ * host->snapshot_node): every node is copied with its nominated pods beforehand. */
+static const tr_sched_host_t *peek_host;
+static int64_t peek_cpu, peek_cpu_node;
+static uint32_t peek_npods;
+
+static void *
+peek_init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
+{
+    (void) args, (void) err, (void) errlen;
+    peek_host = host;
+    static int self;
+    return &self;
+}
+
+static tr_sched_status_t
+peek_post_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *st, size_t n)
+{
+    (void) self, (void) pod, (void) st, (void) n;
+    const tr_sched_node_t *n0 = peek_host->snapshot (cs)->nodes[0];
+    peek_cpu = n0->requested.milli_cpu;
+    peek_npods = n0->npods;
+    peek_cpu_node = peek_host->snapshot_node (cs, 0)->requested.milli_cpu;
+    return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, "peeked"};
+}
+
+static const tr_sched_plugin_t peek = {TR_SCHED_PLUGIN_HEADER ("Peek"), .init = peek_init,
+                                       .post_filter = peek_post_filter};
+
+static void
+other_post_filter_sees_nominated (void **state)
+{
+    (void) state;
+    env_t e;
+    env_on_n1 (&e, "3", pod ("low1", 1, "1", "n1"), pod ("low2", 1, "1", "n1"), NULL);
+    char err[256];
+    assert_int_equal (fw_profile_add (e.prof, &peek, NULL, FW_PT_POST_FILTER, 0, NULL, err, sizeof err), 0);
+    json_t *ho = pod ("h", 100, "1", NULL), *xo = pod ("x", 1, "1", NULL);
+    tr_sched_pod_t h, x;
+    assert_int_equal (snap_pod_fill (&h, ho), 0);
+    assert_int_equal (snap_pod_fill (&x, xo), 0);
+    e.nom[0] = &h;
+    e.nom_on[0] = "n1";
+    e.nnom = 1;
+    fw_result_t r;
+    peek_cpu = peek_cpu_node = -1;
+    cycle (&e, &x, 1, &r); /* no victim for x (DefaultPreemption fails), then Peek */
+    assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+    assert_non_null (strstr (r.message, "peeked"));
+    json_decref (r.preempt);
+    assert_int_equal (peek_cpu, 3000);
+    assert_int_equal (peek_npods, 3);
+    assert_int_equal (peek_cpu_node, 3000);
+    assert_int_equal (snap_node (e.snap, "n1")->requested.milli_cpu, 2000);
+    json_decref (ho);
+    json_decref (xo);
+    env_fini (&e);
+}
+
 /* PodEligibleToPreemptOthers with the nominator: H nominated to n1 where its victim is going
  * (the delete sent, not yet seen: the nominator says so; or deletionTimestamp) does not preempt
  * again elsewhere though n2 offers a victim; once the victim is gone it is bound to n1. A
@@ -356,7 +553,7 @@ no_second_preemption (void **state)
     e.nnom = 1;
     e.terminating = victim;
     const tr_sched_node_t *nn = snap_node (e.snap, on);
-    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0};
+    fw_nominator_t nom = {e_nominated, e_nominated_node, &e, e_terminating, NULL, 0, NULL};
     assert_int_equal (fw_eligible_to_preempt (&nom, nn, &h), 0);
     assert_int_equal (fw_eligible_to_preempt (&nom, NULL, &h), 1);
     cycle (&e, &h, 1, &r);
@@ -581,6 +778,18 @@ main (void)
         cmocka_unit_test (index_kept_while_version_holds),
         cmocka_unit_test_setup (filters_again_without_nominated, by_node),
         cmocka_unit_test_setup (filters_again_without_nominated, indexed),
+        cmocka_unit_test_setup (nominated_pods_count_for_lower_and_equal, incremental),
+        cmocka_unit_test_setup (nominated_node_first, incremental),
+        cmocka_unit_test_setup (preemption_sees_nominated, incremental),
+        cmocka_unit_test_setup (no_second_preemption, incremental),
+        cmocka_unit_test_setup (prefilter_rejection_runs_postfilter, incremental),
+        cmocka_unit_test_setup (filters_again_without_nominated, incremental),
+        cmocka_unit_test_setup (nominated_requests_counted, by_node),
+        cmocka_unit_test_setup (nominated_requests_counted, indexed),
+        cmocka_unit_test_setup (nominated_requests_counted, incremental),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, by_node),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, indexed),
+        cmocka_unit_test_setup (other_post_filter_sees_nominated, incremental),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -76,6 +76,17 @@ static const row_t rows[] = {
      "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" PS ("a", "n1", 5, "4", "2026-01-01T00:00:00Z") ","
      PS ("b", "n2", 5, "4", "2026-06-01T00:00:00Z") "]}",
      IN (100, "2"), {CPU, CPU}, "n2", "b", "preemption: nominated node n2 (1 victim)"},
+    {"reprieve: among equal priorities the earlier started is kept (before the name)",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" PS ("a", "n1", 5, "2", "2026-06-01T00:00:00Z") ","
+     PS ("b", "n1", 5, "2", "2026-01-01T00:00:00Z") "]}",
+     IN (100, "2"), {CPU}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
+    {"reprieve: a pod not started yet counts as the latest",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" P ("a", "n1", 5, "2") "," PS ("b", "n1", 5, "2", "2026-01-01T00:00:00Z") "]}",
+     IN (100, "2"), {CPU}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
+    {"reprieve: equal priorities and starts, by name; victims most important first",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" PS ("c", "n1", 5, "1", "2026-01-01T00:00:00Z") ","
+     PS ("b", "n1", 5, "1", "2026-01-01T00:00:00Z") "," PS ("a", "n1", 5, "2", "2026-01-01T00:00:00Z") "]}",
+     IN (100, "3"), {CPU}, "n1", "a,c", "preemption: nominated node n1 (2 victims)"},
     {"preemptionPolicy Never: no preemption",
      "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" P ("a", "n1", 0, "4") "]}",
      "{\"name\":\"in\",\"priority\":100,\"cpu\":\"2\",\"spec\":{\"preemptionPolicy\":\"Never\"}}", {CPU}, NULL, NULL,

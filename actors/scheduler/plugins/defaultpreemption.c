@@ -59,24 +59,25 @@ start_time (const tr_sched_pod_t *p)
     return s ? s : "9999-12-31T23:59:59Z"; /* not started: "now", later than any start */
 }
 
-/* Kubernetes' MoreImportantPod: higher priority, then the one that started earlier. */
-static int
-more_important (const tr_sched_pod_t *a, const tr_sched_pod_t *b)
-{
-    if (a->priority != b->priority)
-        return a->priority > b->priority;
-    return strcmp (start_time (a), start_time (b)) < 0;
-}
+/* A potential victim with its start time read once (not from the object at every comparison:
+ * two lookups a side were the most of a dry run's sort). */
+typedef struct {
+    const tr_sched_pod_t *p;
+    const char *start;
+} ranked_t;
 
+/* Kubernetes' MoreImportantPod first: higher priority, then the one that started earlier (then
+ * the name, for a stable order) */
 static int
-cmp_importance (const void *pa, const void *pb)
+cmp_ranked (const void *pa, const void *pb)
 {
-    const tr_sched_pod_t *a = *(const tr_sched_pod_t *const *) pa, *b = *(const tr_sched_pod_t *const *) pb;
-    if (more_important (a, b))
-        return -1;
-    if (more_important (b, a))
-        return 1;
-    return strcmp (a->name ? a->name : "", b->name ? b->name : "");
+    const ranked_t *a = pa, *b = pb;
+    if (a->p->priority != b->p->priority)
+        return a->p->priority > b->p->priority ? -1 : 1;
+    int c = strcmp (a->start, b->start);
+    if (c)
+        return c < 0 ? -1 : 1;
+    return strcmp (a->p->name ? a->p->name : "", b->p->name ? b->p->name : "");
 }
 
 /* ---- fit: NodeResourcesFit's check against usage minus the removed pods ------------------ */
@@ -176,8 +177,20 @@ select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidat
         free (pot);
         return 0;
     }
-    if (npot > 1)
-        qsort (pot, npot, sizeof *pot, cmp_importance);
+    if (npot > 1) {
+        ranked_t room[16], *rk = npot <= 16 ? room : malloc (npot * sizeof *rk);
+        if (!rk) {
+            free (pot);
+            return -1;
+        }
+        for (size_t i = 0; i < npot; i++)
+            rk[i] = (ranked_t) {pot[i], start_time (pot[i])};
+        qsort (rk, npot, sizeof *rk, cmp_ranked);
+        for (size_t i = 0; i < npot; i++)
+            pot[i] = rk[i].p;
+        if (rk != room)
+            free (rk);
+    }
     size_t nv = 0;
     for (size_t i = 0; i < npot; i++) {
         usage_add (&u, pot[i], +1);
@@ -274,6 +287,17 @@ pod_offset (const tr_sched_pod_t *pod, uint32_t n)
     return n ? h % n : 0;
 }
 
+/* node i as the dry run sees it (with its nominated pods, host->snapshot_node: made only for the
+ * nodes looked at) */
+static const tr_sched_node_t *
+node_at (const dp_t *self, tr_sched_cycle_t *cs, const tr_sched_snapshot_t *snap, size_t i)
+{
+    const tr_sched_host_t *h = self->host;
+    if (h->size >= offsetof (tr_sched_host_t, snapshot_node) + sizeof h->snapshot_node && h->snapshot_node)
+        return h->snapshot_node (cs, (uint32_t) i);
+    return snap->nodes[i];
+}
+
 static tr_sched_status_t
 dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_status_t *node_status,
                 size_t n)
@@ -303,7 +327,7 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
             not_helpful++;
             continue;
         }
-        int r = select_victims (snap->nodes[i], pod, &cands[ncands]);
+        int r = select_victims (node_at (self, cs, snap, i), pod, &cands[ncands]);
         if (r < 0)
             break;
         if (r == 0)
