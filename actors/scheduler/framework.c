@@ -1441,6 +1441,9 @@ run_post_filter (fw_profile_t *p, tr_sched_cycle_t *csp, const nomix_t *ix, cons
                 nsnap = *snap;
                 nsnap.nodes = made;
                 nsnap.nnodes = (uint32_t) nv;
+                nsnap.layout = 0; /* copies, not the snapshot's nodes: no journal */
+                nsnap.journal = NULL;
+                nsnap.njournal = 0;
                 csp->snap = &nsnap;
             }
         }

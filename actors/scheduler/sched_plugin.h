@@ -134,12 +134,27 @@ typedef struct tr_sched_node {
 } tr_sched_node_t;
 
 typedef struct {
+    uint64_t generation;
+    uint32_t index;
+} tr_sched_gen_move_t;
+
+typedef struct {
     uint32_t size;
     uint32_t nnodes;
     const tr_sched_node_t *const *nodes;   /* every node, in a stable order */
     /* nodes holding at least one pod with (anti-)affinity: what InterPodAffinity's PreFilter scans */
     uint32_t nnodes_with_affinity;
     const tr_sched_node_t *const *nodes_with_affinity;
+    /* Appended in 1.1 (check size): what changed since a plugin last looked, so a per-node
+     * cache walks the nodes that moved instead of all of them. layout moves whenever nodes[]
+     * changes membership or order (0: this snapshot keeps no journal: walk every node).
+     * generation: the latest generation any node got. journal[0..njournal): each generation move
+     * of a node of nodes[] (its index there and the generation it got), oldest first; it holds
+     * every move after journal_from. A plugin that saw generation G at this layout, with
+     * G >= journal_from, has only the entries after G to look at. */
+    uint64_t layout, generation, journal_from;
+    const tr_sched_gen_move_t *journal;
+    uint32_t njournal;
 } tr_sched_snapshot_t;
 
 /* ---- the cycle state and the host table -------------------------------------------------- */

@@ -36,6 +36,12 @@ struct sched_snap {
     size_t capview;
     int dirty;         /* the view needs rebuilding (nodes added/removed, affinity pods moved) */
     uint64_t gen;      /* the last generation given: one counter for every node (nodeshare.h) */
+    uint64_t layout;   /* view.layout: a new value at each rebuild of the view */
+    /* the journal of generation moves (view.journal): index in list, generation; when full the
+     * older half goes and journal_from says up to where */
+    tr_sched_gen_move_t *jr;
+    size_t njr, capjr;
+    uint64_t journal_from;
     tr_sched_snapshot_t view;
 };
 
@@ -49,6 +55,40 @@ static json_t *
 ptr_json (void *p)
 {
     return json_integer ((json_int_t) (intptr_t) p);
+}
+
+/* ---- generations ------------------------------------------------------------------------- */
+
+#define JOURNAL_CAP 4096
+
+/* n's generation moves (to one no node had: nodeshare.h); a node of the list goes in the journal */
+static void
+gen_move (sched_snap_t *s, snode_t *n)
+{
+    n->pub.generation = ++s->gen;
+    if (!n->obj)
+        return; /* not in the list (a placeholder, or deleted): the layout moves with it */
+    if (s->njr == s->capjr) {
+        if (s->capjr < JOURNAL_CAP) {
+            size_t cap = s->capjr ? s->capjr * 2 : 256;
+            tr_sched_gen_move_t *j = realloc (s->jr, cap * sizeof *j);
+            if (j) {
+                s->jr = j;
+                s->capjr = cap;
+            }
+        }
+        if (s->njr == s->capjr) { /* full (or no memory to grow): the older half goes */
+            size_t drop = s->njr ? (s->njr + 1) / 2 : 0;
+            if (!drop) {
+                s->journal_from = s->gen; /* nothing can be kept: every reader walks all nodes */
+                return;
+            }
+            s->journal_from = s->jr[drop - 1].generation;
+            memmove (s->jr, s->jr + drop, (s->njr - drop) * sizeof *s->jr);
+            s->njr -= drop;
+        }
+    }
+    s->jr[s->njr++] = (tr_sched_gen_move_t) {s->gen, (uint32_t) n->index};
 }
 
 /* ---- resources ---------------------------------------------------------------------------- */
@@ -256,6 +296,7 @@ snap_destroy (sched_snap_t **p)
     free (s->list);
     free (s->view_nodes);
     free (s->view_aff);
+    free (s->jr);
     free (s);
     *p = NULL;
 }
@@ -366,7 +407,7 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
     }
     n->pub.taints = n->taints;
     if (ev)
-        n->pub.generation = ++s->gen;
+        gen_move (s, n);
     return ev;
 }
 
@@ -388,7 +429,7 @@ snap_node_delete (sched_snap_t *s, const char *name)
     json_decref (n->obj);
     n->obj = NULL;
     n->pub.obj = NULL;
-    n->pub.generation = ++s->gen;
+    gen_move (s, n);
     if (!n->pub.npods) {
         json_object_del (s->nodes, name);
         node_free (n);
@@ -438,7 +479,7 @@ node_account (sched_snap_t *s, snode_t *n, spod_t *sp, int sign)
     n->pub.pods = n->pods;
     n->pub.pods_with_affinity = n->aff;
     n->pub.pods_with_required_anti_affinity = n->anti;
-    n->pub.generation = ++s->gen;
+    gen_move (s, n);
     if (p->has_affinity && (n->pub.npods_with_affinity == 0 || (sign > 0 && n->pub.npods_with_affinity == 1)))
         s->dirty = 1;
 }
@@ -560,8 +601,20 @@ snap_view (sched_snap_t *s)
         s->view_nodes = realloc (s->view_nodes, s->capview * sizeof *s->view_nodes);
         s->view_aff = realloc (s->view_aff, s->capview * sizeof *s->view_aff);
     }
+    s->view.generation = s->gen;
+    s->view.journal = s->jr;
+    s->view.njournal = (uint32_t) s->njr;
+    s->view.journal_from = s->journal_from;
     if (!s->dirty)
         return &s->view;
+    /* nodes[] changes: indices in the journal so far are of the old order. Layouts are unique
+     * across snapshots too: a cache fed two snapshots never takes one's journal for the other's */
+    static _Atomic uint64_t layouts;
+    s->view.layout = s->layout = ++layouts;
+    s->njr = 0;
+    s->journal_from = s->gen;
+    s->view.njournal = 0;
+    s->view.journal_from = s->gen;
     /* s->list is kept in place; its pub pointers are the view (same order) */
     for (size_t i = 0; i < s->nlist; i++)
         s->view_nodes[i] = &s->list[i]->pub;

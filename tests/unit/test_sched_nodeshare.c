@@ -1,7 +1,8 @@
 /* nodeshare (the per-node sums InterPodAffinity and PodTopologySpread keep by generation) over
  * the scheduler's own snapshot: after every step of a seeded random walk (nodes added, relabelled,
  * deleted, made again under the same name with other labels, pods bound and unbound), the sums
- * kept incrementally equal the sums of a fresh nodeshare; and the snapshot never gives two nodes,
+ * kept incrementally equal the sums of a fresh nodeshare, whether they come from the snapshot's
+ * journal (the nodes that moved) or a walk of every node; and the snapshot never gives two nodes,
  * old or new, the same generation (what lets nodeshare skip a node by struct and generation). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,10 +73,11 @@ node_json (sched_snap_t *s, int i, int zone)
     json_decref (j);
 }
 
+/* every: update after every step (1), or after a random 1..every steps; churn: that many pod
+ * binds and unbinds before each update (past the journal's 4,096 moves: it no longer reaches back) */
 static void
-random_walk (void **state)
+walk_with (int every, int churn, size_t *walks, int *updates)
 {
-    (void) state;
     enum { NODES = 12, PODS = 40, STEPS = 400 };
     sched_snap_t *s = snap_new ();
     nodeshare_t *kept = nodeshare_new (2);
@@ -109,12 +111,51 @@ random_walk (void **state)
             snap_pod_delete (s, u);
             bound[p] = -1;
         }
+        int anylive = 0;
+        for (int n = 0; n < NODES; n++)
+            anylive |= live[n];
+        for (int done = 0; anylive && done < churn;) { /* a pod on and off a live node: its generation moves twice */
+            int n = rand () % NODES;
+            if (!live[n])
+                continue;
+            done++;
+            char t[200];
+            snprintf (t, sizeof t,
+                      "{\"metadata\":{\"name\":\"c\",\"namespace\":\"d\",\"uid\":\"churn\"},\"spec\":{\"nodeName\":\"n%d\","
+                      "\"containers\":[]}}",
+                      n);
+            json_t *j = json_loads (t, 0, NULL);
+            snap_pod_bound (s, j);
+            json_decref (j);
+            snap_pod_delete (s, "churn");
+        }
+        if (every > 1 && rand () % every)
+            continue;
         const tr_sched_snapshot_t *view = snap_view (s);
         assert_int_equal (nodeshare_update (kept, view, per_node, NULL), 0);
         same_sums (kept, view, step);
+        (*updates)++;
     }
+    *walks = nodeshare_walks (kept);
     nodeshare_destroy (&kept);
     snap_destroy (&s);
+}
+
+static void
+random_walk (void **state)
+{
+    (void) state;
+    size_t walks;
+    int updates = 0;
+    walk_with (1, 0, &walks, &updates);
+    /* nodes added or deleted in 2 steps out of 10: the others read the journal only */
+    assert_true (walks > 0 && walks < (size_t) updates * 3 / 4);
+    updates = 0;
+    walk_with (8, 0, &walks, &updates); /* several moves between two updates */
+    assert_true (walks < (size_t) updates);
+    updates = 0;
+    walk_with (1, 2100, &walks, &updates); /* 4,200 moves between updates: every update walks */
+    assert_true (walks >= (size_t) updates - 2); /* (but those with no node live to churn on) */
 }
 
 /* A node deleted and made again (same name, other labels) shows a generation it never had. */

@@ -1,6 +1,7 @@
 /* nodeshare — see nodeshare.h. */
 #include "actors/scheduler/plugins/nodeshare.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,10 @@ struct nodeshare {
      * whenever the slots move (sweep). */
     uint32_t *byidx;
     size_t nbyidx;
+    /* the snapshot's layout and latest generation at the last update (its journal says what
+     * moved since: tr_sched_snapshot_t) */
+    uint64_t layout, seen_gen;
+    size_t walks;           /* updates that walked every node (nodeshare_walks) */
 };
 
 static uint64_t
@@ -86,6 +91,12 @@ nodeshare_destroy (nodeshare_t **self_p)
         tpcount_destroy (&self->maps[i]);
     free (self);
     *self_p = NULL;
+}
+
+size_t
+nodeshare_walks (const nodeshare_t *self)
+{
+    return self->walks;
 }
 
 const tpcount_t *
@@ -175,9 +186,59 @@ sweep (nodeshare_t *self, size_t want, int drop)
     return 0;
 }
 
+/* The update from the snapshot's journal: the nodes whose generation moved since the last one,
+ * at the same layout (same nodes at the same indices). 1 done, 0 when it cannot (walk them all),
+ * -1 out of memory. */
+static int
+update_moved (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_fn fn, void *arg)
+{
+    if (snap->size < offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal || !snap->layout ||
+        snap->layout != self->layout || self->seen_gen < snap->journal_from || self->nbyidx < snap->nnodes ||
+        (snap->njournal && !snap->journal))
+        return 0;
+    const tr_sched_gen_move_t *j = snap->journal;
+    size_t lo = 0, hi = snap->njournal; /* the first move after seen_gen */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j[mid].generation <= self->seen_gen)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < snap->njournal; lo++) {
+        uint32_t i = j[lo].index;
+        if (i >= snap->nnodes)
+            return 0;
+        const tr_sched_node_t *node = snap->nodes[i];
+        uint32_t at = self->byidx[i];
+        cnode_t *c = at ? &self->nodes[at - 1] : cnode_find (self, node->name);
+        if (!c->name || strcmp (c->name, node->name))
+            return 0; /* not the node the last walk saw there */
+        self->byidx[i] = (uint32_t) (c - self->nodes) + 1;
+        if (c->ptr == node && c->gen == node->generation)
+            continue; /* moved again since: done at its first entry */
+        drop_share (self, c);
+        c->ptr = node;
+        c->gen = node->generation;
+        emit_ctx_t x = {self, c, 0};
+        fn (arg, node, emit, &x);
+        if (x.failed)
+            return -1;
+    }
+    self->seen_gen = snap->generation;
+    return 1;
+}
+
 int
 nodeshare_update (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_fn fn, void *arg)
 {
+    int moved = update_moved (self, snap, fn, arg);
+    if (moved)
+        return moved < 0 ? -1 : 0;
+    int journal = snap->size >= offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal && snap->layout;
+    self->layout = journal ? snap->layout : 0;
+    self->seen_gen = journal ? snap->generation : 0;
+    self->walks++;
     self->epoch++;
     size_t seen = 0;
     if (self->nbyidx < snap->nnodes) {

@@ -10,6 +10,9 @@
  * node's generation on every change of the node or its pods, and never give a node a generation
  * it gave before (Kubernetes' nextGeneration: one counter for all nodes).
  *
+ * With a snapshot that keeps a journal (tr_sched_snapshot_t.layout), an update at the same layout
+ * looks only at the nodes whose generation moved since the last one, not at every node.
+ *
  * Not thread-safe: updated on the scheduler's thread; the maps may be read from several
  * threads between updates.
  */
@@ -30,5 +33,8 @@ void nodeshare_destroy (nodeshare_t **self_p);
  * are then wrong: destroy it). */
 int nodeshare_update (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_fn fn, void *arg);
 const tpcount_t *nodeshare_map (const nodeshare_t *self, int map);
+/* Updates so far that walked every node of the snapshot (the first, and any after its layout
+ * changed or its journal no longer reached back); the others read only the journal. */
+size_t nodeshare_walks (const nodeshare_t *self);
 
 #endif
