@@ -34,7 +34,8 @@ struct sched_snap {
     size_t nlist, caplist;
     const tr_sched_node_t **view_nodes, **view_aff;
     size_t capview;
-    int dirty;         /* the view needs rebuilding (nodes added/removed, affinity pods moved) */
+    int dirty;         /* the view needs rebuilding (nodes added or removed: a new layout) */
+    int dirty_aff;     /* only its list of nodes with affinity pods (the layout stays) */
     uint64_t gen;      /* the last generation given: one counter for every node (nodeshare.h) */
     uint64_t layout;   /* view.layout: a new value at each rebuild of the view */
     /* the journal of generation moves (view.journal): index in list, generation; when full the
@@ -481,7 +482,7 @@ node_account (sched_snap_t *s, snode_t *n, spod_t *sp, int sign)
     n->pub.pods_with_required_anti_affinity = n->anti;
     gen_move (s, n);
     if (p->has_affinity && (n->pub.npods_with_affinity == 0 || (sign > 0 && n->pub.npods_with_affinity == 1)))
-        s->dirty = 1;
+        s->dirty_aff = 1;
 }
 
 /* Removes sp from its node and the map, frees it. */
@@ -605,6 +606,15 @@ snap_view (sched_snap_t *s)
     s->view.journal = s->jr;
     s->view.njournal = (uint32_t) s->njr;
     s->view.journal_from = s->journal_from;
+    if (!s->dirty && s->dirty_aff) { /* nodes[] as it was: the layout and the journal stay */
+        size_t na = 0;
+        for (size_t i = 0; i < s->nlist; i++)
+            if (s->list[i]->pub.npods_with_affinity)
+                s->view_aff[na++] = &s->list[i]->pub;
+        s->dirty_aff = 0;
+        s->view.nnodes_with_affinity = (uint32_t) na;
+        s->view.nodes_with_affinity = s->view_aff;
+    }
     if (!s->dirty)
         return &s->view;
     /* nodes[] changes: indices in the journal so far are of the old order. Layouts are unique
@@ -622,7 +632,7 @@ snap_view (sched_snap_t *s)
     for (size_t i = 0; i < s->nlist; i++)
         if (s->list[i]->pub.npods_with_affinity)
             s->view_aff[na++] = &s->list[i]->pub;
-    s->dirty = 0;
+    s->dirty = s->dirty_aff = 0;
     s->view.nnodes = (uint32_t) s->nlist;
     s->view.nodes = s->view_nodes;
     s->view.nnodes_with_affinity = (uint32_t) na;

@@ -187,11 +187,28 @@ assume_forget_confirm (void **state)
     assert_string_equal (a->pods[0]->node_name, "n1");
     assert_int_equal (a->npods_with_affinity, 1);
     assert_int_equal (snap_view (s)->nnodes_with_affinity, 1);
+    /* the journal: a move of n1 is in it; an affinity pod leaving changes the affinity list, not
+     * nodes[] (the layout stays); a node added changes the layout and starts a new journal */
+    uint64_t layout = snap_view (s)->layout, g0 = snap_view (s)->generation;
+    assert_true (layout != 0);
     /* forget: gone */
     snap_forget (s, "u1");
     assert_int_equal (a->requested.milli_cpu, 0);
     assert_int_equal (a->npods, 0);
-    assert_int_equal (snap_view (s)->nnodes_with_affinity, 0);
+    const tr_sched_snapshot_t *v = snap_view (s);
+    assert_int_equal (v->nnodes_with_affinity, 0);
+    assert_true (v->layout == layout);
+    assert_true (v->generation > g0 && v->njournal >= 1);
+    assert_true (v->journal[v->njournal - 1].generation == a->generation);
+    assert_ptr_equal (v->nodes[v->journal[v->njournal - 1].index], a);
+    json_t *nj = node ("nj", "2");
+    snap_node_set (s, nj);
+    json_decref (nj);
+    v = snap_view (s);
+    assert_true (v->layout != layout);
+    assert_int_equal (v->njournal, 0);
+    assert_true (v->journal_from == v->generation);
+    snap_node_delete (s, "nj");
     /* assume, then the informer shows it bound: confirmed, not counted twice; forget is a no-op */
     snap_assume (s, p, "n1");
     json_t *bound = pod ("u1", "n1", "500m", 1);
