@@ -206,6 +206,16 @@ reply_send (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_env_t *r, cons
     r->msg = NULL;
 }
 
+static void
+reply_init (tr_env_t *r, const tr_env_t *req, tr_code_t code, uint64_t rv)
+{
+    tr_env_init (r);
+    r->id = req ? req->id : 0;
+    r->verb = TR_VERB_REPLY;
+    r->code = code;
+    r->rv = rv;
+}
+
 void
 bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, json_t *body, uint64_t rv, const char *fmt,
           ...)
@@ -213,12 +223,8 @@ bk_reply (zsock_t *sock, zframe_t *rid, const tr_env_t *req, tr_code_t code, jso
     if (!sock) /* an internal proposal (namespace clean-up, defaults): nobody waits */
         return;
     tr_env_t r;
-    tr_env_init (&r);
-    r.id = req ? req->id : 0;
-    r.verb = TR_VERB_REPLY;
-    r.code = code;
+    reply_init (&r, req, code, rv);
     r.body = body;
-    r.rv = rv;
     if (fmt) {
         va_list ap;
         va_start (ap, fmt);
@@ -235,11 +241,7 @@ bk_reply_encoded (zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char 
     if (!sock)
         return;
     tr_env_t r;
-    tr_env_init (&r);
-    r.id = req ? req->id : 0;
-    r.verb = TR_VERB_REPLY;
-    r.code = TR_OK;
-    r.rv = rv;
+    reply_init (&r, req, TR_OK, rv);
     reply_send (sock, rid, req, &r, body, body_len);
 }
 

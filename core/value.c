@@ -76,6 +76,28 @@ tv_encode (const json_t *v, char **buf, size_t *len)
     return 0;
 }
 
+#define MAP_KEY_MAX 512
+
+/* A map key as a C string into key[MAP_KEY_MAX] (*kl its length): 0, or -1 with err when it is not
+ * a string, is too long or holds a NUL. */
+static int
+map_key (const msgpack_object_kv *kv, char *key, size_t *kl, char *err, size_t errlen)
+{
+    if (kv->key.type != MSGPACK_OBJECT_STR) {
+        snprintf (err, errlen, "map key is not a string");
+        return -1;
+    }
+    *kl = kv->key.via.str.size;
+    if (*kl >= MAP_KEY_MAX || (*kl && memchr (kv->key.via.str.ptr, 0, *kl))) {
+        snprintf (err, errlen, "map key too long or holding NUL");
+        return -1;
+    }
+    if (*kl) /* an empty str may carry a NULL pointer */
+        memcpy (key, kv->key.via.str.ptr, *kl);
+    key[*kl] = 0;
+    return 0;
+}
+
 static json_t *
 from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
 {
@@ -120,21 +142,12 @@ from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
         json_t *m = json_object ();
         for (uint32_t i = 0; m && i < o->via.map.size; i++) {
             const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR) {
-                snprintf (err, errlen, "map key is not a string");
+            char key[MAP_KEY_MAX];
+            size_t kl;
+            if (map_key (kv, key, &kl, err, errlen)) {
                 json_decref (m);
                 return NULL;
             }
-            char key[512];
-            size_t kl = kv->key.via.str.size;
-            if (kl >= sizeof key || (kl && memchr (kv->key.via.str.ptr, 0, kl))) {
-                snprintf (err, errlen, "map key too long or holding NUL");
-                json_decref (m);
-                return NULL;
-            }
-            if (kl) /* an empty str may carry a NULL pointer */
-                memcpy (key, kv->key.via.str.ptr, kl);
-            key[kl] = 0;
             json_t *x = from_msgpack (&kv->val, depth + 1, err, errlen);
             if (!x) {
                 json_decref (m);
@@ -189,7 +202,7 @@ mp_equal (const msgpack_object *o, const json_t *v, int depth)
         for (uint32_t i = 0; i < o->via.map.size; i++) {
             const msgpack_object_kv *kv = &o->via.map.ptr[i];
             size_t kl = kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.size : 0;
-            if (kv->key.type != MSGPACK_OBJECT_STR || kl >= 512 || (kl && memchr (kv->key.via.str.ptr, 0, kl)))
+            if (kv->key.type != MSGPACK_OBJECT_STR || kl >= MAP_KEY_MAX || (kl && memchr (kv->key.via.str.ptr, 0, kl)))
                 return 0;
             if (!mp_equal (&kv->val, json_object_getn (v, kl ? kv->key.via.str.ptr : "", kl), depth + 1))
                 return 0;
@@ -217,21 +230,12 @@ from_msgpack_like (const msgpack_object *o, const json_t *prev, int depth, int f
     json_t *m = json_object ();
     for (uint32_t i = 0; m && i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR) {
-            snprintf (err, errlen, "map key is not a string");
+        char key[MAP_KEY_MAX];
+        size_t kl;
+        if (map_key (kv, key, &kl, err, errlen)) {
             json_decref (m);
             return NULL;
         }
-        char key[512];
-        size_t kl = kv->key.via.str.size;
-        if (kl >= sizeof key || (kl && memchr (kv->key.via.str.ptr, 0, kl))) {
-            snprintf (err, errlen, "map key too long or holding NUL");
-            json_decref (m);
-            return NULL;
-        }
-        if (kl)
-            memcpy (key, kv->key.via.str.ptr, kl);
-        key[kl] = 0;
         json_t *x = from_msgpack_like (&kv->val, json_object_getn (prev, key, kl), depth + 1, fresh, err, errlen);
         if (!x) {
             json_decref (m);

@@ -154,6 +154,52 @@ put_cm (tr_client_t *c, tr_verb_t verb, const char *name, const char *v)
     tr_env_clear (&rep);
 }
 
+/* A store and a broker in a temp dir, a client to them, and hosts made for them (tests that
+ * need nothing more). */
+typedef struct {
+    char dir[64], ep[300];
+    zactor_t *st, *br;
+    tr_client_t *c;
+} plane_t;
+
+static void
+plane_up (plane_t *p, const char *tag)
+{
+    memset (p, 0, sizeof *p);
+    snprintf (p->dir, sizeof p->dir, "/tmp/troupe-%s-XXXXXX", tag);
+    assert_non_null (mkdtemp (p->dir));
+    char store[300], sep[100];
+    snprintf (store, sizeof store, "%s/store", p->dir);
+    mkdir (store, 0700);
+    snprintf (p->ep, sizeof p->ep, "ipc://%s/b.sock", p->dir);
+    snprintf (sep, sizeof sep, "inproc://%s-store-%d", tag, getpid ());
+    p->st = store_actor_new (store, sep);
+    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = p->ep};
+    p->br = broker_new (&bo);
+    assert_non_null (p->br);
+    char err[256];
+    p->c = tr_client_new (p->ep, NULL, err, sizeof err);
+    assert_non_null (p->c);
+}
+
+static tr_host_t *
+plane_host (plane_t *p)
+{
+    tr_host_opts_t ho = {.endpoint = p->ep, .node_name = "n1", .data_dir = p->dir};
+    return tr_host_new (&ho);
+}
+
+static void
+plane_down (plane_t *p)
+{
+    tr_client_destroy (&p->c);
+    zactor_destroy (&p->br);
+    zactor_destroy (&p->st);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", p->dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 static void
 informer_and_restart (void **state)
 {
@@ -355,19 +401,9 @@ static void
 informer_pages (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tp-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char store[300], ep[300], sep[100];
-    snprintf (store, sizeof store, "%s/store", dir);
-    mkdir (store, 0700);
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    snprintf (sep, sizeof sep, "inproc://tp-store-%d", getpid ());
-    zactor_t *st = store_actor_new (store, sep);
-    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
-    zactor_t *br = broker_new (&bo);
-    assert_non_null (br);
-    char err[256];
-    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    plane_t pl;
+    plane_up (&pl, "tp");
+    tr_client_t *c = pl.c;
     /* 6 x 900 KB: one list of them would be 5.4 MB, more than a message may carry (4 MiB) */
     char *big = malloc (900001);
     memset (big, 'x', 900000);
@@ -384,18 +420,12 @@ informer_pages (void **state)
         snprintf (name, sizeof name, "s%d", i);
         put_cm (c, TR_VERB_CREATE, name, "v");
     }
-    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
-    tr_host_t *h = tr_host_new (&ho);
+    tr_host_t *h = plane_host (&pl);
     assert_int_equal (tr_host_start (h, &big_actor, NULL), 0);
     assert_true (wait_until (&big_synced, 1));
     assert_int_equal (counter (&big_adds), 1106);
     tr_host_destroy (&h);
-    tr_client_destroy (&c);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[400];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    plane_down (&pl);
 }
 
 /* ---- what an informer keeps (a transform), and versions sharing what did not change ----------- */
@@ -510,22 +540,11 @@ static void
 informer_transform (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tt-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char store[300], ep[300], sep[100];
-    snprintf (store, sizeof store, "%s/store", dir);
-    mkdir (store, 0700);
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    snprintf (sep, sizeof sep, "inproc://tt-store-%d", getpid ());
-    zactor_t *st = store_actor_new (store, sep);
-    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = ep};
-    zactor_t *br = broker_new (&bo);
-    assert_non_null (br);
-    char err[256];
-    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    plane_t pl;
+    plane_up (&pl, "tt");
+    tr_client_t *c = pl.c;
     put_labelled (c, TR_VERB_CREATE, "listed", "0"); /* seen through the first list */
-    tr_host_opts_t ho = {.endpoint = ep, .node_name = "n1", .data_dir = dir};
-    tr_host_t *h = tr_host_new (&ho);
+    tr_host_t *h = plane_host (&pl);
     assert_int_equal (tr_host_start (h, &slim_actor, NULL), 0);
     assert_true (wait_until (&sl_adds, 1));
     assert_true (wait_until (&sl_synced, 2)); /* both informers listed: each sees every change below */
@@ -543,12 +562,7 @@ informer_transform (void **state)
     assert_int_equal (counter (&sl_updates), 1);
     assert_true (wait_until (&full_updates, 3));
     tr_host_destroy (&h);
-    tr_client_destroy (&c);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[400];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    plane_down (&pl);
 }
 
 /* ---- a request told TooManyRequests is sent again after the hint (as client-go) ---------------- */
