@@ -889,9 +889,7 @@ dispatch (troupe_ctx_t *ctx, tr_env_t *env)
         troupe_reply (ctx, env, TR_METHOD_NOT_ALLOWED, NULL, "this actor takes no requests");
 }
 
-/* A watch event's object as the informer holds it now (tr_env_prev_fn): the event's body shares
- * with it what did not change, so a status patch of a pod costs the actor the maps along the
- * changed paths, not the whole pod decoded and the old one freed. */
+/* The string at key k of msgpack map m, copied into buf: 0, or -1 (absent, not a string, too long). */
 static int
 mp_str (const msgpack_object *m, const char *k, char *buf, size_t len)
 {
@@ -904,6 +902,9 @@ mp_str (const msgpack_object *m, const char *k, char *buf, size_t len)
     return 0;
 }
 
+/* A watch event's object as the informer holds it now (tr_env_prev_fn): the event's body shares
+ * with it what did not change, so a status patch of a pod costs the actor the maps along the
+ * changed paths, not the whole pod decoded and the old one freed. */
 static const json_t *
 informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body)
 {
