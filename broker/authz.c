@@ -21,6 +21,7 @@ static const kind_info_t kinds[] = {
     {"Secret", "secrets", "", 1},        {"Event", "events", "", 1},
     {"Lease", "leases", "coordination.k8s.io", 1},
     {"PriorityClass", "priorityclasses", "scheduling.k8s.io", 0},
+    {"PodDisruptionBudget", "poddisruptionbudgets", "policy", 1},
     /* kinds of later issues, named here so that their rules below already hold */
     {"Service", "services", "", 1},      {"Endpoints", "endpoints", "", 1},
     {"EndpointSlice", "endpointslices", "discovery.k8s.io", 1},
@@ -76,6 +77,8 @@ static const rule_t rules[] = {
     {ROLE_CONTROLLER, "services", "get list watch", R_YES},
     {ROLE_CONTROLLER, "namespaces", "get list watch", R_YES}, /* the scheduler's namespaceSelector */
     {ROLE_CONTROLLER, "endpointslices", "get list watch create update delete", R_YES},
+    {ROLE_CONTROLLER, "poddisruptionbudgets", "get list watch", R_YES}, /* disruption controller, preemption */
+    {ROLE_CONTROLLER, "poddisruptionbudgets/status", "update patch", R_YES},
 
     /* node: Kubernetes' system:node role narrowed by the Node authorizer and NodeRestriction */
     {ROLE_NODE, "pods", "get list watch", R_YES},

@@ -777,6 +777,18 @@ static const struct {
     {"TopologySpreadConstraint", "Pod", "spec.topologySpreadConstraints[]"},
 };
 
+/* The path is set in one of the kind's documents of fields_honoured.yaml. */
+static int
+in_some_doc (const json_t *docs, const char *kind, const char *path)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach (json_object_get (docs, kind), i, d)
+        if (get_path (d, path))
+            return 1;
+    return 0;
+}
+
 static void
 on_field_honoured (void *arg, const char *section, const char *path, const json_t *field, const char *why)
 {
@@ -795,13 +807,11 @@ on_field_honoured (void *arg, const char *section, const char *path, const json_
             prefix = where[i].prefix;
             placed = 1;
             snprintf (full, sizeof full, "%s.%s", prefix, path);
-            json_t *doc = json_object_get (h->docs, kind);
-            found = doc && get_path (doc, full);
+            found = in_some_doc (h->docs, kind, full);
         }
     if (!placed) {
         snprintf (full, sizeof full, "%s", path);
-        json_t *doc = json_object_get (h->docs, kind);
-        found = doc && get_path (doc, full);
+        found = in_some_doc (h->docs, kind, full);
     }
     if (!found) {
         size_t l = strlen (h->problems);
@@ -825,7 +835,11 @@ honoured_fields_accepted (void **state)
     size_t i;
     json_t *d;
     json_array_foreach (docs, i, d) {
-        json_object_set (h->docs, tv_str (d, "kind"), d); /* before defaulting: the file's own fields */
+        /* before defaulting: the file's own fields; a kind may have several documents (exclusive fields) */
+        json_t *same = json_object_get (h->docs, tv_str (d, "kind"));
+        if (!same)
+            json_object_set_new (h->docs, tv_str (d, "kind"), same = json_array ());
+        json_array_append (same, d);
         json_t *c = json_deep_copy (d);
         char err[800];
         if (check (c, err, sizeof err))
