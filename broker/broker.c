@@ -974,6 +974,7 @@ broker_thread (zsock_t *pipe, void *arg)
 {
     broker_opts_t *o = arg;
     zsock_signal (pipe, 0);
+    tr_thread_name ("broker");
     broker_t b = {0};
     b.next_id = 1;
     tl_broker = &b;

@@ -1112,6 +1112,7 @@ actor_thread (zsock_t *pipe, void *args)
 {
     start_args_t *sa = args;
     zsock_signal (pipe, 0); /* zactor_new's handshake; create()'s outcome is signalled below */
+    tr_thread_name (sa->def->name);
     troupe_ctx_t *ctx = calloc (1, sizeof *ctx);
     ctx->host = sa->host;
     ctx->def = sa->def;

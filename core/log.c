@@ -2,6 +2,7 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,14 @@ level_from_env (void)
     if (!strcasecmp (e, "error"))
         return TR_LOG_ERROR;
     return TR_LOG_INFO;
+}
+
+void
+tr_thread_name (const char *name)
+{
+    char buf[16];
+    snprintf (buf, sizeof buf, "%s", name);
+    pthread_setname_np (pthread_self (), buf);
 }
 
 void

@@ -9,6 +9,9 @@ void tr_log (tr_log_level_t lvl, const char *actor, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 void tr_log_set_level (tr_log_level_t lvl);
 int tr_log_enabled (tr_log_level_t lvl);
+/* Names the calling thread ("scheduler", "broker"): what `top -H`, perf and bench/sched/run.sh's
+ * CPU per thread show. Linux keeps 15 bytes of it. */
+void tr_thread_name (const char *name);
 
 #define TR_DEBUG(actor, ...) do { if (tr_log_enabled (TR_LOG_DEBUG)) tr_log (TR_LOG_DEBUG, actor, __VA_ARGS__); } while (0)
 #define TR_INFO(actor, ...) tr_log (TR_LOG_INFO, actor, __VA_ARGS__)

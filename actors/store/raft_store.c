@@ -623,6 +623,7 @@ raft_store_thread (zsock_t *pipe, void *arg)
     self_t *s = arg;
     s->pipe = pipe;
     zsock_signal (pipe, 0); /* zactor_new's handshake; the start status follows */
+    tr_thread_name ("raft");
     s->subs = zlistx_new ();
     zlistx_set_destructor (s->subs, (zlistx_destructor_fn *) zframe_destroy);
     s->inflight = zlistx_new ();

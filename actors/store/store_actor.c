@@ -108,6 +108,7 @@ store_thread (zsock_t *pipe, void *arg)
     args_t *a = arg;
     self_t s = {0};
     zsock_signal (pipe, 0); /* zactor_new's handshake; the start status follows */
+    tr_thread_name ("store");
     char err[512];
     s.store = store_open (a->dir, 0, err, sizeof err);
     s.router = s.store ? zsock_new (ZMQ_ROUTER) : NULL;

@@ -12,7 +12,7 @@
 # 64 in flight allow; deployment: one Deployment per workload), waits until every pod is bound,
 # then prints: throughput (steady state = the middle 80 % of bindings, and overall), p50/p99
 # created→bound and created→Running (client-side watch times in ms, see schedload.c: the API's
-# timestamps have seconds precision), CPU seconds and peak RSS of each process (/proc), and
+# timestamps have seconds precision), CPU seconds and peak RSS of each process and a server's CPU by thread (/proc), and
 # runs schedcheck on the end state. Writes bench/results/sched-*.csv (a row per pod), appends a
 # summary row to bench/results/sched.csv, and a PNG of bindings over time if gnuplot is installed.
 # --scheduler-config: a KubeSchedulerConfiguration for the servers (e.g. percentageOfNodesToScore:
@@ -141,8 +141,12 @@ cpu_of() { # utime+stime of a process and its children still alive, in ticks
   echo "$t"
 }
 rss_of() { local r=0 p; for p in "$1" $(pgrep -P "$1" 2>/dev/null); do r=$((r + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$r"; }
+threads_of() { # "name ticks" per thread of a process (thread names: core/log.h tr_thread_name)
+  local f
+  for f in /proc/"$1"/task/*/stat; do [ -r "$f" ] && awk '{print substr($2, 2, length($2) - 2), $14 + $15}' "$f"; done
+}
 declare -A C0
-for p in "${SERVERS[@]}" "$HOLLOW"; do C0[$p]=$(cpu_of "$p"); done
+for p in "${SERVERS[@]}" "$HOLLOW"; do C0[$p]=$(cpu_of "$p"); threads_of "$p" >"$D/threads0.$p"; done
 
 # ---- load ----
 RUN="b$$"
@@ -188,6 +192,10 @@ for p in "${SERVERS[@]}" "$HOLLOW"; do
   c1=$(cpu_of "$p"); cs=$(awk -v a="${C0[$p]}" -v b="$c1" -v t="$TICK" 'BEGIN { printf "%.1f", (b - a) / t }')
   rss=$(( $(rss_of "$p") / 1024 ))
   echo "run.sh: process $p ($name): ${cs} s cpu over ${WALL} s, peak RSS ${rss} MiB"
+  # where a server's CPU went, by thread (the actor that saturates first bounds the throughput)
+  [ "$p" = "$HOLLOW" ] || threads_of "$p" | awk -v t="$TICK" 'NR == FNR { a[$1] += $2; next } { b[$1] += $2 }
+    END { for (k in b) { d = (b[k] - a[k]) / t; if (d >= 0.05) printf "%s %.1f\n", k, d } }' "$D/threads0.$p" - |
+    sort -k2 -rn | awk -v p="$p" '{ s = s (s ? ", " : "") $1 " " $2 " s" } END { if (s) print "run.sh: threads of " p ": " s }'
   PROCS="$PROCS$name:${cs}s:${rss}MiB "
 done
 [ "$W" != Preemption ] || sleep 5 # the victims' deletions settle
