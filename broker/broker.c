@@ -464,6 +464,9 @@ h_list (rq_t *r)
         bk_reply (r->sock, r->rid, r->req, (tr_code_t) rc, NULL, 0, "%s", err);
         return;
     }
+    TR_DEBUG (A, "list kind=%s ns=%s labelSelector=%s fieldSelector=%s bytes=%zu", schema_kind_plural (r->sk), r->ns,
+              tv_str (r->req->opts, "labelSelector") ? tv_str (r->req->opts, "labelSelector") : "",
+              tv_str (r->req->opts, "fieldSelector") ? tv_str (r->req->opts, "fieldSelector") : "", items.size);
     char rvs[24];
     snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
     msgpack_sbuffer sb;
