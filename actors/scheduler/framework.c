@@ -85,6 +85,8 @@ struct fw_profile {
     void *ns_arg;
     int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector); /* host->default_selector */
     void *dsel_arg;
+    size_t (*pdbs) (void *arg, const char *ns, const tr_sched_pdb_t *const **out); /* host->pdbs */
+    void *pdbs_arg;
     struct nomcache nomc;     /* the nominations' index (see nomix_build) */
     /* PostFilter's nodes with their nominated pods (run_post_filter), kept from cycle to cycle
      * rather than two mallocs per node in every cycle */
@@ -400,6 +402,15 @@ h_default_selector (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **se
     *selector = NULL;
     return p && p->dsel && pod ? p->dsel (p->dsel_arg, pod, selector) : -1;
 }
+
+static size_t
+h_pdbs (tr_sched_cycle_t *cs, const char *ns, const tr_sched_pdb_t *const **out)
+{
+    const fw_profile_t *p = cs ? cs->prof : NULL;
+    *out = NULL;
+    return p && p->pdbs ? p->pdbs (p->pdbs_arg, ns, out) : 0;
+}
+
 static const tr_sched_node_t *h_snapshot_node (tr_sched_cycle_t *cs, uint32_t i);
 
 static const tr_sched_host_t host = {
@@ -420,6 +431,7 @@ static const tr_sched_host_t host = {
     .namespace_labels = h_namespace_labels,
     .default_selector = h_default_selector,
     .snapshot_node = h_snapshot_node,
+    .pdbs = h_pdbs,
 };
 
 static const tr_sched_node_t *
@@ -476,6 +488,14 @@ fw_profile_set_default_selector (fw_profile_t *p, int (*dsel) (void *arg, const 
 {
     p->dsel = dsel;
     p->dsel_arg = arg;
+}
+
+void
+fw_profile_set_pdbs (fw_profile_t *p, size_t (*pdbs) (void *arg, const char *ns, const tr_sched_pdb_t *const **out),
+                     void *arg)
+{
+    p->pdbs = pdbs;
+    p->pdbs_arg = arg;
 }
 
 void

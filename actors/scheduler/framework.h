@@ -172,6 +172,10 @@ void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (voi
  * defaultsel.h); none: -1 for all, PodTopologySpread falls back to the pod's owner. */
 void fw_profile_set_default_selector (fw_profile_t *self,
                                       int (*dsel) (void *arg, const tr_sched_pod_t *pod, json_t **selector), void *arg);
+/* What host->pdbs answers with (the caller's PodDisruptionBudget informer, see pdblister.h);
+ * none: no PDB at all. */
+void fw_profile_set_pdbs (fw_profile_t *self,
+                          size_t (*pdbs) (void *arg, const char *ns, const tr_sched_pdb_t *const **out), void *arg);
 /* Finishes the waiting pods decided by now: allowed → PreBind, Bind; rejected or timed
  * out → Unreserve (reverse), forget. Up to max into out; returns how many (call again while it
  * returns max). */

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #define TR_SCHED_ABI_MAJOR 1
-#define TR_SCHED_ABI_MINOR 1
+#define TR_SCHED_ABI_MINOR 2
 
 /* ---- status ------------------------------------------------------------------------------ */
 
@@ -157,6 +157,21 @@ typedef struct {
     uint32_t njournal;
 } tr_sched_snapshot_t;
 
+/* ---- a PodDisruptionBudget (policy/v1), as the scheduler's lister holds it (ABI 1.2) ------- */
+
+/* What preemption reads of a PDB, its JSON parsed once per change of the object (not per
+ * cycle). Made by the host; a plugin checks pdb->size before reading a field appended later. */
+typedef struct tr_sched_pdb {
+    uint32_t size;                /* sizeof (tr_sched_pdb_t) of the host */
+    const char *ns, *name;
+    const json_t *selector;       /* spec.selector as stored (a metav1.LabelSelector), NULL when
+                                   * absent; the plugin decides what nil and {} select (Kubernetes'
+                                   * preemption: nothing) */
+    int32_t disruptions_allowed;  /* status.disruptionsAllowed (0 when absent: no status yet) */
+    const json_t *disrupted_pods; /* status.disruptedPods: {pod name: RFC 3339 time}, an object
+                                   * (empty when absent), never NULL */
+} tr_sched_pdb_t;
+
 /* ---- the cycle state and the host table -------------------------------------------------- */
 
 typedef struct tr_sched_cycle tr_sched_cycle_t; /* per pod per cycle; see the host's read/write */
@@ -219,6 +234,12 @@ typedef struct tr_sched_host {
      * reads nodes only through it lets the framework copy only the nodes it looks at (the
      * framework's DefaultPreemption: Kubernetes adds nominated pods to the candidates only). */
     const tr_sched_node_t *(*snapshot_node) (tr_sched_cycle_t *cs, uint32_t i);
+    /* Appended in 1.2 (check host->size): the PodDisruptionBudgets of namespace ns (NULL: of
+     * every namespace, as Kubernetes' PDB lister), from the scheduler's informer, ordered by
+     * namespace then name. *out: an array of that many, valid until the cycle ends; returns 0
+     * (and *out NULL) when there is none or the host keeps no PDB lister. Scheduler's thread
+     * only (not Filter or Score). */
+    size_t (*pdbs) (tr_sched_cycle_t *cs, const char *ns, const tr_sched_pdb_t *const **out);
 } tr_sched_host_t;
 
 /* ---- events: what can make a rejected pod schedulable (queueing hints) ------------------- */

@@ -3,6 +3,7 @@
 #include "actors/scheduler/bindverdict.h"
 #include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/pdblister.h"
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
 #include "actors/scheduler/snapshot.h"
@@ -32,6 +33,8 @@ typedef struct {
     json_t *ns_labels; /* Namespace name → metadata.labels (host->namespace_labels) */
     troupe_informer_t *svcs, *rss; /* selectors for host->default_selector (dsel_watch) */
     defaultsel_t *dsel;
+    troupe_informer_t *pdbinf; /* PodDisruptionBudgets for host->pdbs (DefaultPreemption) */
+    pdblister_t *pdbl;
     sched_config_t cfg;
     slot_t slots[16];
     size_t nslots;
@@ -451,7 +454,39 @@ dsel_of (void *arg, const tr_sched_pod_t *pod, json_t **selector)
 static int
 dsel_synced (sch_t *s)
 {
-    return (!s->svcs || troupe_informer_synced (s->svcs)) && (!s->rss || troupe_informer_synced (s->rss));
+    return (!s->svcs || troupe_informer_synced (s->svcs)) && (!s->rss || troupe_informer_synced (s->rss)) &&
+           (!s->pdbinf || troupe_informer_synced (s->pdbinf));
+}
+
+/* ---- host->pdbs: PodDisruptionBudgets (Kubernetes' PDB lister, for preemption) ------------- */
+
+/* Only what preemption reads is kept (pdblister_view). A change requeues nothing: Kubernetes'
+ * DefaultPreemption registers no PDB event; the next attempt of a pod reads the new budgets. */
+static void
+on_pdb (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    pdblister_put (((sch_t *) self)->pdbl, o);
+}
+
+static void
+on_pdb_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) old;
+    on_pdb (self, ctx, o);
+}
+
+static void
+on_pdb_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) ctx;
+    pdblister_del (((sch_t *) self)->pdbl, o);
+}
+
+static size_t
+pdbs_of (void *arg, const char *ns, const tr_sched_pdb_t *const **out)
+{
+    return pdblister_list (((sch_t *) arg)->pdbl, ns, out);
 }
 
 static void on_synced (void *self, troupe_ctx_t *ctx);
@@ -468,6 +503,12 @@ dsel_watch (sch_t *s, troupe_ctx_t *ctx)
     troupe_informer_set_transform (s->svcs, defaultsel_view);
     s->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     troupe_informer_set_transform (s->rss, defaultsel_view);
+    s->pdbl = pdblister_new ();
+    for (size_t i = 0; i < s->nslots; i++)
+        fw_profile_set_pdbs (s->slots[i].prof, pdbs_of, s);
+    troupe_handlers_t bh = {on_pdb, on_pdb_update, on_pdb_delete, on_synced};
+    s->pdbinf = troupe_watch (ctx, "PodDisruptionBudget", NULL, NULL, &bh);
+    troupe_informer_set_transform (s->pdbinf, pdblister_view);
 }
 
 /* ---- the environment a cycle runs in ------------------------------------------------------ */
@@ -1001,6 +1042,7 @@ sch_destroy (void **p)
     json_decref (s->binding);
     json_decref (s->ns_labels);
     defaultsel_destroy (&s->dsel);
+    pdblister_destroy (&s->pdbl);
     json_decref (s->nom);
     const char *nk, *uk;
     json_t *set, *nv;

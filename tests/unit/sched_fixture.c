@@ -9,6 +9,7 @@
 
 #include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/pdblister.h"
 
 #include "core/quantity.h"
 
@@ -30,6 +31,7 @@ struct fx {
     /* per node lists */
     const tr_sched_pod_t *lists[64][3][FX_MAX / 8];
     tr_sched_snapshot_t snap;
+    pdblister_t *pdbl; /* "pdbs" of the fixture text, built at the first host->pdbs */
 };
 
 static void
@@ -343,6 +345,7 @@ fx_set_listed (fx_t *self, const char *key, const char *objs_json)
         json_object_set_new (in, key, json_loads (objs_json, 0, NULL));
     else
         json_object_del (in, key);
+    pdblister_destroy (&self->pdbl); /* built again from "pdbs" when asked */
 }
 
 void
@@ -351,6 +354,7 @@ fx_destroy (fx_t **self_p)
     if (!self_p || !*self_p)
         return;
     json_decref ((*self_p)->doc);
+    pdblister_destroy (&(*self_p)->pdbl);
     free (*self_p);
     *self_p = NULL;
 }
@@ -510,6 +514,32 @@ h_default_selector (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, json_t **se
     return 0;
 }
 
+/* "pdbs": [{"name", "ns", "selector", "allowed", "disrupted": {pod: time}}] of the fixture text,
+ * as full PDB objects through the scheduler's own lister and its informer view */
+static size_t
+h_pdbs (tr_sched_cycle_t *cs, const char *ns, const tr_sched_pdb_t *const **out)
+{
+    fx_t *fx = cs->fx;
+    *out = NULL;
+    if (!fx->pdbl) {
+        fx->pdbl = pdblister_new ();
+        size_t i;
+        const json_t *o;
+        json_array_foreach (json_object_get (json_object_get (fx->doc, "in"), "pdbs"), i, o) {
+            json_t *obj = json_pack ("{s:s,s:s,s:{s:O*,s:O*},s:{s:O*},s:{s:O*,s:O*,s:i}}", "apiVersion", "policy/v1", "kind",
+                                     "PodDisruptionBudget", "metadata", "name", json_object_get (o, "name"), "namespace",
+                                     json_object_get (o, "ns"), "spec", "selector", json_object_get (o, "selector"),
+                                     "status", "disruptionsAllowed", json_object_get (o, "allowed"), "disruptedPods",
+                                     json_object_get (o, "disrupted"), "currentHealthy", 9);
+            json_t *view = pdblister_view (obj);
+            pdblister_put (fx->pdbl, view);
+            json_decref (view);
+            json_decref (obj);
+        }
+    }
+    return pdblister_list (fx->pdbl, ns, out);
+}
+
 static int
 h_preempt (tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const char *node, const tr_sched_pod_t *const *victims,
            size_t n)
@@ -537,6 +567,7 @@ static const tr_sched_host_t fx_host_table = {
     .preempt = h_preempt,
     .namespace_labels = h_namespace_labels,
     .default_selector = h_default_selector,
+    .pdbs = h_pdbs,
 };
 
 const tr_sched_host_t *

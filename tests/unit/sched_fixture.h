@@ -4,7 +4,9 @@
  * and pods (namespaces: what host->namespace_labels answers; absent: unknown). What
  * host->default_selector sees (through actors/scheduler/defaultsel.h): "services",
  * "replicationcontrollers", "replicasets", "statefulsets": [{"name", "ns", "selector"}]; none of
- * these keys: the host answers -1 (no listers):
+ * these keys: the host answers -1 (no listers). What host->pdbs lists (through
+ * actors/scheduler/pdblister.h): "pdbs": [{"name", "ns", "selector", "allowed"
+ * (status.disruptionsAllowed), "disrupted" (status.disruptedPods)}]:
  *   node: {"name": "n1", "labels": {...}, "cpu": "4", "memory": "8Gi", "pods": 110,
  *          "taints": [...], "ext": {"example.com/gpu": "2"}}     (kubernetes.io/hostname added)
  *   pod:  {"name": "p", "ns": "default", "node": "n1", "labels": {...}, "priority": 0,

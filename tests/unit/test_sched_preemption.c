@@ -28,6 +28,20 @@ const tr_sched_plugin_t *sched_plugin_defaultpreemption (void);
 #define PS(name, node, prio, cpu, start)                                                                       \
     "{\"name\":\"" name "\",\"node\":\"" node "\",\"priority\":" #prio ",\"cpu\":\"" cpu "\",\"start\":\"" start "\"}"
 #define IN(prio, cpu) "{\"name\":\"in\",\"priority\":" #prio ",\"cpu\":\"" cpu "\"}"
+/* a pod labelled app=<app>; a PodDisruptionBudget (host->pdbs) of namespace ns with selector sel
+ * and status.disruptionsAllowed allowed; the selector app=<app> */
+#define PL(name, node, prio, cpu, app)                                                                         \
+    "{\"name\":\"" name "\",\"node\":\"" node "\",\"priority\":" #prio ",\"cpu\":\"" cpu "\",\"labels\":{\"app\":\"" app \
+    "\"}}"
+#define PDB(name, ns, sel, allowed) "{\"name\":\"" name "\",\"ns\":\"" ns "\",\"selector\":" sel ",\"allowed\":" #allowed "}"
+#define PDBD(name, ns, sel, allowed, disrupted)                                                                \
+    "{\"name\":\"" name "\",\"ns\":\"" ns "\",\"selector\":" sel ",\"allowed\":" #allowed ",\"disrupted\":" disrupted "}"
+#define SEL(app) "{\"matchLabels\":{\"app\":\"" app "\"}}"
+/* n1 holds a (priority 1, app=db), n2 b (priority 5, app=web), 4 cpu each: without a budget n1 is
+ * chosen (its victim has the lower priority) */
+#define TWO_NODES(pdbs)                                                                                        \
+    "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" PL ("a", "n1", 1, "4", "db") ","            \
+    PL ("b", "n2", 5, "4", "web") "],\"pdbs\":[" pdbs "]}"
 
 typedef struct {
     const char *name;
@@ -110,6 +124,66 @@ static const row_t rows[] = {
      "{\"nodes\":[{\"name\":\"n1\",\"memory\":\"4Gi\"}],\"pods\":[{\"name\":\"m\",\"node\":\"n1\",\"priority\":1,\"memory\":\"3Gi\"}]}",
      "{\"name\":\"in\",\"priority\":10,\"memory\":\"2Gi\"}", {"Insufficient memory"}, "n1", "m",
      "preemption: nominated node n1 (1 victim)"},
+    /* PodDisruptionBudgets (Kubernetes' filterPodsWithPDBViolation, pickOneNodeForPreemption) */
+    {"PDB: without a budget the lower-priority victim's node", TWO_NODES (""), IN (100, "2"), {CPU, CPU}, "n1", "a",
+     "preemption: nominated node n1 (1 victim)"},
+    {"PDB: the node without violations wins over one with lower-priority victims that violate",
+     TWO_NODES (PDB ("db", "default", SEL ("db"), 0)), IN (100, "2"), {CPU, CPU}, "n2", "b",
+     "preemption: nominated node n2 (1 victim)"},
+    {"PDB: a budget with room: no violation",
+     TWO_NODES (PDB ("db", "default", SEL ("db"), 1)), IN (100, "2"), {CPU, CPU}, "n1", "a",
+     "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a pod in status.disruptedPods does not count",
+     TWO_NODES (PDBD ("db", "default", SEL ("db"), 0, "{\"a\":\"2026-01-01T00:00:00Z\"}")), IN (100, "2"), {CPU, CPU}, "n1",
+     "a", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: another pod in status.disruptedPods does not spare this one",
+     TWO_NODES (PDBD ("db", "default", SEL ("db"), 0, "{\"x\":\"2026-01-01T00:00:00Z\"}")), IN (100, "2"), {CPU, CPU}, "n2",
+     "b", "preemption: nominated node n2 (1 victim)"},
+    {"PDB: a selector that does not match the pod is ignored",
+     TWO_NODES (PDB ("db", "default", SEL ("other"), 0)), IN (100, "2"), {CPU, CPU}, "n1", "a",
+     "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a budget of another namespace is ignored",
+     TWO_NODES (PDB ("db", "other", SEL ("db"), 0)), IN (100, "2"), {CPU, CPU}, "n1", "a",
+     "preemption: nominated node n1 (1 victim)"},
+    {"PDB: an empty selector matches nothing in preemption (as Kubernetes)",
+     TWO_NODES (PDB ("all", "default", "{}", 0)), IN (100, "2"), {CPU, CPU}, "n1", "a",
+     "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a nil selector matches nothing", TWO_NODES (PDB ("none", "default", "null", 0)), IN (100, "2"), {CPU, CPU}, "n1",
+     "a", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a malformed selector matches nothing",
+     TWO_NODES (PDB ("bad", "default", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"Bogus\"}]}", 0)),
+     IN (100, "2"), {CPU, CPU}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a pod without labels matches no budget, even one selecting by DoesNotExist",
+     "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" P ("a", "n1", 5, "4") ","
+     "{\"name\":\"b\",\"node\":\"n2\",\"priority\":1,\"cpu\":\"4\",\"labels\":{\"x\":\"y\"}}],\"pdbs\":["
+     PDB ("noapp", "default", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"DoesNotExist\"}]}", 0) "]}",
+     IN (100, "2"), {CPU, CPU}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: budget 1, two victims: the second violates (a per-node copy spent pod by pod)",
+     "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" PL ("a1", "n1", 1, "2", "db") ","
+     PL ("a2", "n1", 1, "2", "db") "," PL ("b", "n2", 5, "4", "web") "],\"pdbs\":[" PDB ("db", "default", SEL ("db"), 1) "]}",
+     IN (100, "4"), {CPU, CPU}, "n2", "b", "preemption: nominated node n2 (1 victim)"},
+    {"PDB: budget 2, two victims: no violation",
+     "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" PL ("a1", "n1", 1, "2", "db") ","
+     PL ("a2", "n1", 1, "2", "db") "," PL ("b", "n2", 5, "4", "web") "],\"pdbs\":[" PDB ("db", "default", SEL ("db"), 2) "]}",
+     IN (100, "4"), {CPU, CPU}, "n1", "a1,a2", "preemption: nominated node n1 (2 victims)"},
+    {"PDB: the violating victim is reprieved first (the other, more important, goes)",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" PL ("a", "n1", 1, "2", "db") "," PL ("b", "n1", 2, "2", "web") "],\"pdbs\":["
+     PDB ("db", "default", SEL ("db"), 0) "]}",
+     IN (10, "2"), {CPU}, "n1", "b", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: without the budget the less important victim goes",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" PL ("a", "n1", 1, "2", "db") "," PL ("b", "n1", 2, "2", "web") "]}",
+     IN (10, "2"), {CPU}, "n1", "a", "preemption: nominated node n1 (1 victim)"},
+    {"PDB: a violating victim that cannot be reprieved is counted and said; still deleted (best effort)",
+     "{\"nodes\":[" N ("n1", "4") "],\"pods\":[" PL ("a", "n1", 1, "4", "db") "],\"pdbs\":[" PDB ("db", "default", SEL ("db"), 0) "]}",
+     IN (10, "2"), {CPU}, "n1", "a", "preemption: nominated node n1 (1 victim, 1 violating a PodDisruptionBudget)"},
+    {"PDB: violating reprieved first, most important first; victims listed most important first",
+     "{\"nodes\":[" N ("n1", "6") "],\"pods\":[" PL ("c", "n1", 3, "2", "db") "," PL ("b", "n1", 2, "2", "web") ","
+     PL ("a", "n1", 1, "2", "db") "],\"pdbs\":[" PDB ("db", "default", SEL ("db"), 0) "]}",
+     IN (10, "4"), {CPU}, "n1", "b,a", "preemption: nominated node n1 (2 victims, 1 violating a PodDisruptionBudget)"},
+    {"PDB: equal violations (one each): then the lower most important victim",
+     "{\"nodes\":[" N ("n1", "4") "," N ("n2", "4") "],\"pods\":[" PL ("a", "n1", 1, "4", "db") "," PL ("b", "n2", 5, "4", "web") "],"
+     "\"pdbs\":[" PDB ("db", "default", SEL ("db"), 0) "," PDB ("web", "default", SEL ("web"), 0) "," PDB ("db2", "default", SEL ("db"), 5) "]}",
+     IN (100, "2"), {CPU, CPU}, "n1", "a", "preemption: nominated node n1 (1 victim, 1 violating a PodDisruptionBudget)"},
 };
 
 static void

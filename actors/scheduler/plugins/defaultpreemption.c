@@ -6,9 +6,18 @@
  * rejected as Unschedulable (never UnschedulableAndUnresolvable). On each, every pod of lower
  * priority is removed; if the pod then fits, victims are reprieved one by one, most important
  * first (higher priority, then earlier start), keeping each one whose return still leaves room.
- * The node is then picked as pickOneNodeForPreemption: fewest PodDisruptionBudget violations
- * (there is no PDB kind yet: always 0), lowest priority of its most important victim, smallest
- * sum of victims' priorities, fewest victims, latest start time of its most important victims.
+ * PodDisruptionBudgets (host->pdbs, ABI 1.2) order the reprieve as Kubernetes'
+ * filterPodsWithPDBViolation: walking the potential victims most important first, each PDB of the
+ * pod's namespace whose selector matches the pod's labels (a nil or empty selector matches
+ * nothing there, nor does any PDB a pod without labels; a malformed one is skipped) spends one of
+ * a per-node copy of its status.disruptionsAllowed, unless the pod is already in its
+ * status.disruptedPods (the api-server counted it); a pod that takes one below 0 is violating.
+ * Violating victims are reprieved first, those that cannot be are the node's PDB violations,
+ * then the others. The node is then picked as pickOneNodeForPreemption: a node without victims,
+ * fewest PDB violations, lowest priority of its most important victim, smallest sum of victims'
+ * priorities, fewest victims, latest start time of its most important victims. Victims are
+ * deleted even when that violates a budget (best effort, as Kubernetes: preemption does not go
+ * through the Eviction API).
  * host->preempt nominates it (Success, as Kubernetes' PostFilterResult with a nominated node);
  * the framework deletes the victims. Every other outcome is Unschedulable with Kubernetes'
  * message, "preemption: " first (DefaultPreemption.PostFilter's prefix): "not eligible due to
@@ -48,7 +57,16 @@ typedef struct {
     const tr_sched_node_t *node;
     const tr_sched_pod_t **victims; /* most important first */
     size_t nvictims;
+    size_t nviolating;              /* victims whose eviction violates a PDB (numPDBViolations) */
 } candidate_t;
+
+/* The cycle's PodDisruptionBudgets (host->pdbs (cs, NULL), as Kubernetes lists them once per
+ * preemption) and a scratch copy of their disruptionsAllowed for one node. */
+typedef struct {
+    const tr_sched_pdb_t *const *pdbs;
+    size_t n;
+    int32_t *allowed;
+} pdbset_t;
 
 /* ---- pods -------------------------------------------------------------------------------- */
 
@@ -149,9 +167,47 @@ resource_reason (const char *reason)
     return reason && (!strncmp (reason, "Insufficient ", 13) || !strcmp (reason, "Too many pods"));
 }
 
+/* A LabelSelector without any requirement (Kubernetes' selector.Empty ()): matchLabels and
+ * matchExpressions both empty or absent. */
+static int
+selector_empty (const json_t *sel)
+{
+    return !json_object_size (json_object_get (sel, "matchLabels")) &&
+           !json_array_size (json_object_get (sel, "matchExpressions"));
+}
+
+/* filterPodsWithPDBViolation: violating[i] for pot[0..n) (most important first), spending a fresh
+ * copy of each PDB's disruptionsAllowed. */
+static void
+pdb_violations (const dp_t *self, const pdbset_t *ps, const tr_sched_pod_t *const *pot, size_t n, unsigned char *violating)
+{
+    for (size_t k = 0; k < ps->n; k++)
+        ps->allowed[k] = ps->pdbs[k]->disruptions_allowed;
+    for (size_t i = 0; i < n; i++) {
+        const tr_sched_pod_t *p = pot[i];
+        violating[i] = 0;
+        if (!json_object_size (p->labels)) /* a pod without labels matches no PDB */
+            continue;
+        for (size_t k = 0; k < ps->n; k++) {
+            const tr_sched_pdb_t *b = ps->pdbs[k];
+            if (!b->ns || !p->ns || strcmp (b->ns, p->ns))
+                continue;
+            /* nil or empty selector: matches nothing; malformed (-1): does not match */
+            if (!b->selector || json_is_null (b->selector) || selector_empty (b->selector) ||
+                self->host->label_selector_match (b->selector, p->labels) != 1)
+                continue;
+            if (p->name && json_object_get (b->disrupted_pods, p->name))
+                continue; /* the api-server already counted it */
+            if (--ps->allowed[k] < 0)
+                violating[i] = 1;
+        }
+    }
+}
+
 /* selectVictimsOnNode: 1 and victims when removing lower-priority pods makes room, else 0. */
 static int
-select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidate_t *out)
+select_victims (const dp_t *self, const pdbset_t *ps, const tr_sched_node_t *node, const tr_sched_pod_t *pod,
+                candidate_t *out)
 {
     uint32_t lower = 0;
     for (uint32_t i = 0; i < node->npods; i++)
@@ -161,7 +217,7 @@ select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidat
         /* nothing to evict: a candidate only if it fits as it is (a node no filter rejected) */
         if (!fits (node, &u, pod))
             return 0;
-        *out = (candidate_t) {node, NULL, 0};
+        *out = (candidate_t) {node, NULL, 0, 0};
         return 1;
     }
     const tr_sched_pod_t **pot = calloc (lower, sizeof *pot);
@@ -191,17 +247,38 @@ select_victims (const tr_sched_node_t *node, const tr_sched_pod_t *pod, candidat
         if (rk != room)
             free (rk);
     }
-    size_t nv = 0;
-    for (size_t i = 0; i < npot; i++) {
-        usage_add (&u, pot[i], +1);
-        if (!fits (node, &u, pod)) {
-            usage_add (&u, pot[i], -1);
-            pot[nv++] = pot[i]; /* stays a victim (nv <= i: order kept) */
-        }
+    /* flags per potential victim: bit 0 violating a PDB, bit 1 stays a victim */
+    unsigned char room1[64], *fl = npot <= sizeof room1 ? room1 : calloc (npot, 1);
+    if (!fl) {
+        free (pot);
+        return -1;
     }
+    if (ps->n)
+        pdb_violations (self, ps, pot, npot, fl);
+    else
+        memset (fl, 0, npot);
+    size_t nviol = 0;
+    for (int pass = 1; pass >= 0; pass--) /* the violating ones first, then the others */
+        for (size_t i = 0; i < npot; i++) {
+            if ((fl[i] & 1) != pass)
+                continue;
+            usage_add (&u, pot[i], +1);
+            if (!fits (node, &u, pod)) {
+                usage_add (&u, pot[i], -1);
+                fl[i] |= 2;
+                nviol += pass;
+            }
+        }
+    size_t nv = 0;
+    for (size_t i = 0; i < npot; i++)
+        if (fl[i] & 2)
+            pot[nv++] = pot[i]; /* most important first (nv <= i: order kept) */
+    if (fl != room1)
+        free (fl);
     out->node = node;
     out->victims = pot;
     out->nvictims = nv;
+    out->nviolating = nviol;
     return 1;
 }
 
@@ -235,9 +312,12 @@ earliest_top_start (const candidate_t *c)
 static int
 better (const candidate_t *a, const candidate_t *b)
 {
-    /* 1. PodDisruptionBudget violations: none without a PDB kind. */
+    /* a node without victims first (Kubernetes returns it at once) */
     if (a->nvictims == 0 || b->nvictims == 0)
         return a->nvictims == 0 && b->nvictims != 0;
+    /* 1. fewest PodDisruptionBudget violations */
+    if (a->nviolating != b->nviolating)
+        return a->nviolating < b->nviolating;
     /* 2. lowest priority of the most important victim */
     if (a->victims[0]->priority != b->victims[0]->priority)
         return a->victims[0]->priority < b->victims[0]->priority;
@@ -319,6 +399,15 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
     if (!cands)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "DefaultPreemption: out of memory"};
     size_t ncands = 0, not_helpful = 0, no_victims = 0;
+    pdbset_t ps = {NULL, 0, NULL};
+    const tr_sched_host_t *h = self->host;
+    if (h->size >= offsetof (tr_sched_host_t, pdbs) + sizeof h->pdbs && h->pdbs) {
+        ps.n = h->pdbs (cs, NULL, &ps.pdbs);
+        if (ps.n && !(ps.allowed = malloc (ps.n * sizeof *ps.allowed))) {
+            free (cands);
+            return (tr_sched_status_t) {TR_SCHED_ERROR, "DefaultPreemption: out of memory"};
+        }
+    }
     uint32_t off = pod_offset (pod, (uint32_t) n);
     for (size_t k = 0; k < n && ncands < want; k++) {
         size_t i = (off + k) % n;
@@ -327,7 +416,7 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
             not_helpful++;
             continue;
         }
-        int r = select_victims (node_at (self, cs, snap, i), pod, &cands[ncands]);
+        int r = select_victims (self, &ps, node_at (self, cs, snap, i), pod, &cands[ncands]);
         if (r < 0)
             break;
         if (r == 0)
@@ -365,13 +454,17 @@ dp_post_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
             out.reason = self->host->intern (cs, "preemption: nominating node %s failed", c->node->name);
         } else { /* Kubernetes' Success with a nominated node; the reason only says what was done */
             out.code = TR_SCHED_SUCCESS;
-            out.reason = self->host->intern (cs, "preemption: nominated node %s (%zu victim%s)", c->node->name,
-                                             c->nvictims, c->nvictims == 1 ? "" : "s");
+            char viol[64] = ""; /* a budget the eviction goes against, said (best effort) */
+            if (c->nviolating)
+                snprintf (viol, sizeof viol, ", %zu violating a PodDisruptionBudget", c->nviolating);
+            out.reason = self->host->intern (cs, "preemption: nominated node %s (%zu victim%s%s)", c->node->name,
+                                             c->nvictims, c->nvictims == 1 ? "" : "s", viol);
         }
     }
     for (size_t i = 0; i < ncands; i++)
         free (cands[i].victims);
     free (cands);
+    free (ps.allowed);
     return out;
 }
 
