@@ -162,6 +162,7 @@ fail_safe (const json_t *pdb, const char *msg, int64_t now_ms, disruption_result
     json_object_set_new (st, "conditions", set_condition (json_object_get (old, "conditions"), 0, "SyncFailed", msg,
                                                           tv_int (old, "observedGeneration", 0), now_ms));
     out->failed = 1;
+    snprintf (out->message, sizeof out->message, "%s", msg);
     if (json_equal (st, old))
         json_decref (st);
     else
@@ -172,7 +173,8 @@ int
 disruption_sync (const json_t *pdb, const json_t *pods, disruption_get_fn get, void *arg, int64_t now_ms,
                  disruption_result_t *out)
 {
-    *out = (disruption_result_t) {.status = NULL, .recheck_ms = -1, .failed = 0};
+    memset (out, 0, sizeof *out);
+    out->recheck_ms = -1;
     const char *ns = tv_str (pdb, "metadata.namespace") ? tv_str (pdb, "metadata.namespace") : "";
     json_t *selected = json_array ();
     size_t i;

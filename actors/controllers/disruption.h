@@ -36,6 +36,7 @@ typedef struct {
     json_t *status;     /* the new status (owned by the caller), or NULL when unchanged */
     int64_t recheck_ms; /* earliest expiry (ms since the epoch) of a kept disruptedPods entry, or -1 */
     int failed;         /* 1: the sync failed (SyncFailed): retry with back-off */
+    char message[400];  /* why it failed ("found no controller ref for pod \"web-1\""), or "" */
 } disruption_result_t;
 
 /* Computes pdb's status from pods (an array: the namespace's pods; others are ignored), get/arg

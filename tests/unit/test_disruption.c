@@ -178,6 +178,8 @@ table (void **state)
         assert_int_equal (disruption_sync (pdb, pods, get, controllers, now, &r), 0);
         if (!!r.status != cases[i].write || r.failed != cases[i].failed)
             fail_msg ("%s: write %d failed %d", cases[i].name, !!r.status, r.failed);
+        if (cases[i].failed && strcmp (r.message, cases[i].message))
+            fail_msg ("%s: message %s", cases[i].name, r.message);
         if (!cases[i].write) {
             json_decref (pdb);
             json_decref (pods);
