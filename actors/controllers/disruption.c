@@ -12,17 +12,21 @@
 
 #define COND_TYPE "DisruptionAllowed"
 
+/* pdb's selector, or NULL when it selects nothing (policy/v1: an absent selector; an invalid one,
+ * which validation refuses) */
+static selector_t *
+pdb_selector (const json_t *pdb)
+{
+    const json_t *sel = tv_get (pdb, "spec.selector");
+    char err[256];
+    return json_is_object (sel) ? selector_from_object (sel, err, sizeof err) : NULL;
+}
+
 int
 disruption_selects (const json_t *pdb, const json_t *labels)
 {
-    const json_t *sel = tv_get (pdb, "spec.selector");
-    if (!json_is_object (sel))
-        return 0; /* policy/v1: no selector selects no pod */
-    char err[256];
-    selector_t *s = selector_from_object (sel, err, sizeof err);
-    if (!s)
-        return 0;
-    int m = selector_matches (s, labels);
+    selector_t *s = pdb_selector (pdb);
+    int m = s && selector_matches (s, labels);
     selector_destroy (&s);
     return m;
 }
@@ -179,11 +183,13 @@ disruption_sync (const json_t *pdb, const json_t *pods, disruption_get_fn get, v
     json_t *selected = json_array ();
     size_t i;
     json_t *pod;
+    selector_t *sel = pdb_selector (pdb);
     json_array_foreach (pods, i, pod) {
         const char *pns = tv_str (pod, "metadata.namespace");
-        if ((!pns || !strcmp (pns, ns)) && disruption_selects (pdb, tv_get (pod, "metadata.labels")))
+        if (sel && (!pns || !strcmp (pns, ns)) && selector_matches (sel, tv_get (pod, "metadata.labels")))
             json_array_append (selected, pod);
     }
+    selector_destroy (&sel);
 
     /* getExpectedPodCount */
     const json_t *min = tv_get (pdb, "spec.minAvailable"), *max = tv_get (pdb, "spec.maxUnavailable");
