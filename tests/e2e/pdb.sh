@@ -7,7 +7,8 @@
 # - `troupe get pdb`: kubectl's columns, N/A for the unset bound;
 # - changed to maxUnavailable 0: 0 allowed, condition False/InsufficientPods, observedGeneration 2;
 #   the Deployment scaled to 4: expectedPods follows its scale; disruptedPods entries kept, expired;
-# - a PDB with maxUnavailable over a pod without a controller: SyncFailed naming the pod;
+# - a PDB with maxUnavailable over a pod without a controller: SyncFailed naming the pod; the pod
+#   relabelled out of the selector: the budget re-synced at once (expectedPods 0);
 # - bad PDBs refused with the field path and a non-zero exit (both bounds, a bad percent string,
 #   over 100%, a negative number, a bad selector).
 . "$(dirname "$0")/lib.sh"
@@ -101,6 +102,17 @@ tro apply -f "$T/solo.yaml" >/dev/null || fail "solo pod and PDB refused"
 syncfailed() { [ "$(st '"\(.status.disruptionsAllowed) \(.status.conditions[0].status) \(.status.conditions[0].reason) \(.status.conditions[0].message)"' solo-pdb)" = '0 False SyncFailed found no controller ref for pod "solo"' ]; }
 wait_for 30 syncfailed || fail "a pod without a controller: $(pdb solo-pdb | jq -c .status)"
 pass "maxUnavailable over a pod without a controller: SyncFailed naming it, 0 allowed"
+# relabelled out of the selector: the budget is queued by the pod's old labels (well before the
+# controllers' 30 s resync) and now expects no pod
+# (an integer minAvailable first: no controller needed, the sync succeeds and is not retried)
+tro patch pdb solo-pdb --type merge -p '{"spec":{"maxUnavailable":null,"minAvailable":1}}' >/dev/null || fail "solo-pdb to minAvailable 1"
+onepod() { [ "$(st '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.conditions[0].reason)"' solo-pdb)" = "1 1 InsufficientPods" ]; }
+wait_for 30 onepod || fail "solo-pdb minAvailable 1: $(pdb solo-pdb | jq -c .status)"
+sleep 1
+tro patch pod solo --type merge -p '{"metadata":{"labels":{"app":"elsewhere"}}}' >/dev/null || fail "relabel solo"
+nopods() { [ "$(st '"\(.status.expectedPods) \(.status.disruptionsAllowed) \(.status.conditions[0].reason)"' solo-pdb)" = "0 0 InsufficientPods" ]; }
+wait_for 10 nopods || fail "solo relabelled: $(pdb solo-pdb | jq -c .status)"
+pass "a pod relabelled out of a budget's selector re-syncs the budget (old labels): expectedPods 0, InsufficientPods"
 
 bad() { # spec-yaml expected-error
   printf 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: bad}\nspec: %s\n' "$1" >"$T/bad.yaml"
