@@ -151,6 +151,18 @@ node_status (const json_t *node, char *buf, size_t len)
     snprintf (buf, len, "%s%s", st, tv_bool (node, "spec.unschedulable", false) ? ",SchedulingDisabled" : "");
 }
 
+/* An int-or-string field as kubectl prints an IntOrString ("2", "50%"), or N/A when unset. */
+static void
+int_or_percent (const json_t *v, char *buf, size_t len)
+{
+    if (json_is_integer (v))
+        snprintf (buf, len, "%lld", (long long) json_integer_value (v));
+    else if (json_is_string (v))
+        snprintf (buf, len, "%s", json_string_value (v));
+    else
+        snprintf (buf, len, "N/A");
+}
+
 /* kubectl's Service columns: PORT(S) as 80/TCP or 80:30080/TCP, comma-separated */
 static void
 service_cells (const json_t *it, table_t *t, int *k, const char *name, const char *age, int wide)
@@ -253,6 +265,9 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
     } else if (!strcmp (kind, "PriorityClass")) {
         t.head[c++] = "NAME", t.head[c++] = "VALUE", t.head[c++] = "GLOBAL-DEFAULT", t.head[c++] = "AGE",
         t.head[c++] = "PREEMPTIONPOLICY";
+    } else if (!strcmp (kind, "PodDisruptionBudget")) {
+        t.head[c++] = "NAME", t.head[c++] = "MIN AVAILABLE", t.head[c++] = "MAX UNAVAILABLE",
+        t.head[c++] = "ALLOWED DISRUPTIONS", t.head[c++] = "AGE";
     } else if (!strcmp (kind, "Service")) {
         t.head[c++] = "NAME", t.head[c++] = "TYPE", t.head[c++] = "CLUSTER-IP", t.head[c++] = "EXTERNAL-IP",
         t.head[c++] = "PORT(S)", t.head[c++] = "AGE";
@@ -346,6 +361,12 @@ print_table (FILE *out, const char *kind, const json_t *items, const print_opts_
             snprintf (v, sizeof v, "%lld", (long long) tv_int (it, "value", 0));
             t_set (&t, k++, name), t_set (&t, k++, v), t_set (&t, k++, tv_bool (it, "globalDefault", 0) ? "true" : "false");
             t_set (&t, k++, age), t_set (&t, k++, tv_str (it, "preemptionPolicy"));
+        } else if (!strcmp (kind, "PodDisruptionBudget")) {
+            char allowed[32];
+            int_or_percent (tv_get (it, "spec.minAvailable"), a, sizeof a);
+            int_or_percent (tv_get (it, "spec.maxUnavailable"), b, sizeof b);
+            snprintf (allowed, sizeof allowed, "%lld", (long long) tv_int (it, "status.disruptionsAllowed", 0));
+            t_set (&t, k++, name), t_set (&t, k++, a), t_set (&t, k++, b), t_set (&t, k++, allowed), t_set (&t, k++, age);
         } else if (!strcmp (kind, "Service")) {
             service_cells (it, &t, &k, name, age, o->wide);
         } else if (!strcmp (kind, "EndpointSlice")) {

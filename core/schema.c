@@ -864,6 +864,55 @@ pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
     return 0;
 }
 
+/* Kubernetes' ValidatePositiveIntOrPercent and IsNotMoreThan100Percent: a non-negative integer,
+ * or a string of digits followed by '%' of at most 100%. */
+static int
+int_or_percent_rule (const json_t *v, const char *at, char *err, size_t errlen)
+{
+    if (json_is_integer (v)) {
+        if (json_integer_value (v) < 0) {
+            snprintf (err, errlen, "%s: Invalid value: %lld: must be greater than or equal to 0", at,
+                      (long long) json_integer_value (v));
+            return -1;
+        }
+        return 0;
+    }
+    const char *s = json_string_value (v);
+    if (!s)
+        return 0; /* absent, or the schema's type check said so */
+    size_t n = strlen (s), digits = strspn (s, "0123456789");
+    if (n < 2 || digits != n - 1 || s[n - 1] != '%') {
+        snprintf (err, errlen,
+                  "%s: Invalid value: \"%.100s\": a valid percent string must be a numeric string followed by an ending "
+                  "'%%' (e.g. '1%%',  or '93%%', regex used for validation is '[0-9]+%%')",
+                  at, s);
+        return -1;
+    }
+    if (digits > 3 || atoi (s) > 100) {
+        snprintf (err, errlen, "%s: Invalid value: \"%.100s\": must not be greater than 100%%", at, s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Kubernetes' ValidatePodDisruptionBudgetSpec */
+static int
+pdb_rules (const json_t *obj, char *err, size_t errlen)
+{
+    const json_t *spec = json_object_get (obj, "spec");
+    const json_t *min = json_object_get (spec, "minAvailable"), *max = json_object_get (spec, "maxUnavailable");
+    if (min && !json_is_null (min) && max && !json_is_null (max)) {
+        char *t = json_dumps (spec, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf (err, errlen, "spec: Invalid value: %.200s: minAvailable and maxUnavailable cannot be both set", t ? t : "");
+        free (t);
+        return -1;
+    }
+    if (int_or_percent_rule (min, "spec.minAvailable", err, errlen) ||
+        int_or_percent_rule (max, "spec.maxUnavailable", err, errlen))
+        return -1;
+    return label_selector_rule (json_object_get (spec, "selector"), "spec.selector", err, errlen);
+}
+
 int
 schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_t errlen)
 {
@@ -938,7 +987,8 @@ schema_validate_update (const schema_registry_t *r, const json_t *obj, const jso
     }
     if (pod_spec_rules (tv_get (obj, "spec.template.spec"), "spec.template.spec", err, errlen) ||
         (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)) ||
-        (!strcmp (kind, "Service") && svc_rules (obj, err, errlen)))
+        (!strcmp (kind, "Service") && svc_rules (obj, err, errlen)) ||
+        (!strcmp (kind, "PodDisruptionBudget") && pdb_rules (obj, err, errlen)))
         return -1;
     if (k->selector_matches_template) {
         char serr[256];

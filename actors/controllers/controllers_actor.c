@@ -1,6 +1,7 @@
 /* controllers_actor — see controllers_actor.h. */
 #include "actors/controllers/controllers_actor.h"
 #include "actors/controllers/deployment.h"
+#include "actors/controllers/disruption.h"
 #include "actors/controllers/endpointslice.h"
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
@@ -24,10 +25,11 @@
 #define T_IPAM 5
 
 typedef struct {
-    troupe_informer_t *deploys, *rss, *pods, *nodes, *leases, *svcs, *slices;
+    troupe_informer_t *deploys, *rss, *pods, *nodes, *leases, *svcs, *slices, *pdbs;
     int64_t grace_ms, evict_ms;
     int64_t started_ms; /* nodes are judged from here on at the earliest (nodelife.h) */
     workqueue_t *rsq, *dq, *svcq; /* svcq: Services whose EndpointSlices to reconcile */
+    workqueue_t *pdbq;            /* PodDisruptionBudgets whose status to compute (disruption.h) */
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
@@ -39,7 +41,7 @@ typedef struct {
  * reset if every one succeeded, or grown by one step if any failed (client-go's Forget /
  * AddRateLimited once per sync, not per request). */
 typedef struct {
-    char queue;       /* 'r', 'd', 'g' (collector and node lifecycle: they retry by themselves), 'i' (node IPAM) */
+    char queue;       /* 'r', 'd', 's', 'p' (PDBs), 'g' (collector and node lifecycle: they retry by themselves), 'i' (node IPAM) */
     char key[600];
     int pending;
     int failed;
@@ -81,7 +83,7 @@ arm (troupe_ctx_t *ctx)
 static workqueue_t *
 queue_of (ctl_t *c, char queue)
 {
-    return queue == 'r' ? c->rsq : queue == 'd' ? c->dq : queue == 's' ? c->svcq : NULL;
+    return queue == 'r' ? c->rsq : queue == 'd' ? c->dq : queue == 's' ? c->svcq : queue == 'p' ? c->pdbq : NULL;
 }
 
 /* The sync's last request was answered (or it sent none). */
@@ -140,6 +142,37 @@ enqueue_svc_in_ns (void *arg, const json_t *svc)
     }
 }
 
+typedef struct {
+    ctl_t *c;
+    const char *ns;
+    const json_t *labels, *old_labels; /* NULL: every PDB of the namespace */
+    int all;
+} pdbq_t;
+
+/* Queues a PDB of the namespace whose selector matches the pod's labels, old or new (or every
+ * one when all is set: a controller's scale changed). */
+static void
+enqueue_pdb_for (void *arg, const json_t *pdb)
+{
+    pdbq_t *q = arg;
+    const char *ns = tv_str (pdb, "metadata.namespace");
+    char k[600];
+    if (!ns || strcmp (ns, q->ns))
+        return;
+    if (q->all || disruption_selects (pdb, q->labels) || (q->old_labels && disruption_selects (pdb, q->old_labels))) {
+        key_of (pdb, k, sizeof k);
+        workqueue_add (q->c->pdbq, k);
+    }
+}
+
+static void
+enqueue_pdbs (ctl_t *c, const json_t *obj, const json_t *old_pod, int all)
+{
+    pdbq_t q = {c, tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "",
+                tv_get (obj, "metadata.labels"), old_pod ? tv_get (old_pod, "metadata.labels") : NULL, all};
+    troupe_informer_foreach (c->pdbs, enqueue_pdb_for, &q);
+}
+
 static void
 pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
@@ -162,14 +195,15 @@ static void
 pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
     podindex_put (&((ctl_t *) self)->pidx, pod);
+    enqueue_pdbs (self, pod, NULL, 0);
     pod_changed (self, ctx, pod);
 }
 
 static void
 pod_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
 {
-    (void) old;
     podindex_put (&((ctl_t *) self)->pidx, pod);
+    enqueue_pdbs (self, pod, old, 0); /* the budgets selecting it before or after a change of labels */
     pod_changed (self, ctx, pod);
 }
 
@@ -177,7 +211,35 @@ static void
 pod_deleted (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
     podindex_del (&((ctl_t *) self)->pidx, pod);
+    enqueue_pdbs (self, pod, NULL, 0);
     pod_changed (self, ctx, pod);
+}
+
+/* A controller's scale or ownership changed (or it came or went): the budgets of its namespace
+ * may count it (simpler than Kubernetes' lookup of the budgets of its pods, and as cheap here). */
+static int
+scale_changed (const json_t *old, const json_t *o)
+{
+    return !old || tv_int (old, "spec.replicas", 1) != tv_int (o, "spec.replicas", 1) ||
+           !json_equal (tv_get (old, "metadata.ownerReferences"), tv_get (o, "metadata.ownerReferences")) ||
+           !json_equal (tv_get (old, "metadata.uid"), tv_get (o, "metadata.uid"));
+}
+
+static void
+pdb_changed (void *self, troupe_ctx_t *ctx, const json_t *pdb)
+{
+    ctl_t *c = self;
+    char k[600];
+    key_of (pdb, k, sizeof k);
+    workqueue_add (c->pdbq, k);
+    arm (ctx);
+}
+
+static void
+pdb_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pdb)
+{
+    (void) old;
+    pdb_changed (self, ctx, pdb);
 }
 
 static void
@@ -193,9 +255,17 @@ rs_changed (void *self, troupe_ctx_t *ctx, const json_t *rs)
 }
 
 static void
+rs_added (void *self, troupe_ctx_t *ctx, const json_t *rs)
+{
+    enqueue_pdbs (self, rs, NULL, 1);
+    rs_changed (self, ctx, rs);
+}
+
+static void
 rs_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *rs)
 {
-    (void) old;
+    if (scale_changed (old, rs))
+        enqueue_pdbs (self, rs, NULL, 1);
     rs_changed (self, ctx, rs);
 }
 
@@ -210,9 +280,17 @@ d_changed (void *self, troupe_ctx_t *ctx, const json_t *d)
 }
 
 static void
+d_added (void *self, troupe_ctx_t *ctx, const json_t *d)
+{
+    enqueue_pdbs (self, d, NULL, 1);
+    d_changed (self, ctx, d);
+}
+
+static void
 d_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *d)
 {
-    (void) old;
+    if (scale_changed (old, d))
+        enqueue_pdbs (self, d, NULL, 1);
     d_changed (self, ctx, d);
 }
 
@@ -525,6 +603,52 @@ sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     json_decref (pods);
 }
 
+/* disruption_get_fn over the informers: the ReplicaSets and Deployments a budget's pods belong to */
+static const json_t *
+get_controller (void *arg, const char *kind, const char *ns, const char *name)
+{
+    ctl_t *c = arg;
+    troupe_informer_t *inf = !strcmp (kind, "ReplicaSet") ? c->rss : !strcmp (kind, "Deployment") ? c->deploys : NULL;
+    return inf ? troupe_informer_get (inf, ns, name) : NULL;
+}
+
+/* One budget: its status computed from the namespace's pods (disruption.h), written with its
+ * resourceVersion when it changed (the Eviction API writes it too: a conflict is retried with
+ * back-off); re-checked when a disruptedPods entry expires; a failed sync retried with back-off. */
+static void
+sync_pdb (ctl_t *c, troupe_ctx_t *ctx, const char *key)
+{
+    char ns[254], name[254];
+    const char *slash = strchr (key, '/');
+    if (!slash)
+        return;
+    snprintf (ns, sizeof ns, "%.*s", (int) (slash - key), key);
+    snprintf (name, sizeof name, "%s", slash + 1);
+    const json_t *pdb = troupe_informer_get (c->pdbs, ns, name);
+    if (!pdb)
+        return;
+    json_t *pods = list_ns (c->pods, ns);
+    int64_t now = troupe_now_ms ();
+    disruption_result_t r;
+    disruption_sync (pdb, pods, get_controller, c, now, &r);
+    json_decref (pods);
+    if (r.failed) {
+        TR_WARN (A, "disruption: budget %s: sync failed: %s", key, r.message);
+        workqueue_add_rate_limited (c->pdbq, key, troupe_mono_ms ());
+    } else if (r.recheck_ms >= 0)
+        workqueue_add_after (c->pdbq, key, r.recheck_ms - now + 10, troupe_mono_ms ());
+    if (!r.status) {
+        if (!r.failed)
+            workqueue_forget (c->pdbq, key);
+        return;
+    }
+    ctrl_actions_t acts = {0};
+    ctrl_actions_add (&acts, TR_VERB_UPDATE_STATUS, "PodDisruptionBudget", ns, name, ctrl_rv (pdb),
+                      json_pack ("{s:o}", "status", r.status), name);
+    send_actions (c, ctx, &acts, r.failed ? 'g' : 'p', key, NULL);
+    ctrl_actions_clear (&acts);
+}
+
 static void
 add_name (void *arg, const json_t *o)
 {
@@ -709,10 +833,15 @@ drain (ctl_t *c, troupe_ctx_t *ctx)
     int svcs = troupe_informer_synced (c->svcs) && troupe_informer_synced (c->slices);
     for (int i = 0; svcs && i < 256 && workqueue_pop (c->svcq, now, key, sizeof key) == 0; i++)
         sync_svc (c, ctx, key);
+    int pdbs = troupe_informer_synced (c->pdbs) && troupe_informer_synced (c->deploys);
+    for (int i = 0; pdbs && i < 256 && workqueue_pop (c->pdbq, now, key, sizeof key) == 0; i++)
+        sync_pdb (c, ctx, key);
     int64_t a = workqueue_next_in (c->dq, now), b = workqueue_next_in (c->rsq, now);
     int64_t next = a < 0 ? b : b < 0 ? a : a < b ? a : b;
     int64_t s = svcs ? workqueue_next_in (c->svcq, now) : -1;
     next = next < 0 ? s : s < 0 ? next : next < s ? next : s;
+    int64_t p = pdbs ? workqueue_next_in (c->pdbq, now) : -1;
+    next = next < 0 ? p : p < 0 ? next : next < p ? next : p;
     if (next >= 0)
         troupe_timer_within (ctx, T_DRAIN, (int) (next < 10 ? 10 : next > 60000 ? 60000 : next));
 }
@@ -739,6 +868,8 @@ ctl_timer (void *self, troupe_ctx_t *ctx, int id)
         troupe_informer_foreach (c->rss, enqueue_all, a);
         a[0] = c->svcq;
         troupe_informer_foreach (c->svcs, enqueue_all, a);
+        a[0] = c->pdbq;
+        troupe_informer_foreach (c->pdbs, enqueue_all, a);
         arm (ctx);
     } else if (id == T_GC)
         run_gc (c, ctx);
@@ -768,11 +899,12 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->rsq = workqueue_new ();
     c->dq = workqueue_new ();
     c->svcq = workqueue_new ();
+    c->pdbq = workqueue_new ();
     c->expect = json_object ();
     podindex_init (&c->pidx);
     c->rec = tr_recorder_new ();
-    troupe_handlers_t dh = {d_changed, d_updated, d_changed, synced};
-    troupe_handlers_t rh = {rs_changed, rs_updated, rs_changed, synced};
+    troupe_handlers_t dh = {d_added, d_updated, d_added, synced};
+    troupe_handlers_t rh = {rs_added, rs_updated, rs_added, synced};
     troupe_handlers_t ph = {pod_added, pod_updated, pod_deleted, synced};
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
@@ -784,6 +916,8 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->svcs = troupe_watch (ctx, "Service", NULL, NULL, &sh);
     c->slices = troupe_watch (ctx, "EndpointSlice", NULL, NULL, &eh);
     c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
+    troupe_handlers_t bh = {pdb_changed, pdb_updated, pdb_changed, synced};
+    c->pdbs = troupe_watch (ctx, "PodDisruptionBudget", NULL, NULL, &bh);
     c->leases = troupe_watch (ctx, "Lease", NULL, "metadata.namespace=kube-node-lease", &none);
     troupe_timer (ctx, T_NODES, 5000, 1);
     troupe_timer (ctx, T_RESYNC, 30000, 1);
@@ -800,6 +934,7 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->rsq);
     workqueue_destroy (&c->dq);
     workqueue_destroy (&c->svcq);
+    workqueue_destroy (&c->pdbq);
     json_decref (c->expect);
     podindex_destroy (&c->pidx);
     tr_recorder_destroy (&c->rec);

@@ -71,6 +71,24 @@ pod_table (void **state)
     json_decref (items);
 }
 
+/* kubectl's PodDisruptionBudget columns: the unset bound is N/A, no status is 0 allowed */
+static void
+pdb_table (void **state)
+{
+    (void) state;
+    json_t *items = json_loads ("[{\"metadata\":{\"name\":\"web\",\"creationTimestamp\":\"1970-01-01T00:00:00Z\"},"
+                                "\"spec\":{\"minAvailable\":2},\"status\":{\"disruptionsAllowed\":1}},"
+                                "{\"metadata\":{\"name\":\"db\",\"creationTimestamp\":\"1970-01-01T00:00:00Z\"},"
+                                "\"spec\":{\"maxUnavailable\":\"25%\"}}]",
+                                0, NULL);
+    char *out = capture_table ("PodDisruptionBudget", items, 0, 61000);
+    assert_string_equal (out, "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\n"
+                              "web    2               N/A               1                     61s\n"
+                              "db     N/A             25%               0                     61s\n");
+    free (out);
+    json_decref (items);
+}
+
 static void
 other_tables_and_describe (void **state)
 {
@@ -201,6 +219,6 @@ main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (ages), cmocka_unit_test (pod_table),
                                        cmocka_unit_test (other_tables_and_describe), cmocka_unit_test (selectors),
-                                       cmocka_unit_test (quantities), cmocka_unit_test (service_tables)};
+                                       cmocka_unit_test (quantities), cmocka_unit_test (service_tables), cmocka_unit_test (pdb_table)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -295,6 +295,56 @@ update_leaves_shared_alone (void **state)
     json_decref (snap);
 }
 
+/* Kubernetes' ValidatePodDisruptionBudgetSpec: one bound at most, each a non-negative integer or
+ * a percent string of at most 100%, a valid selector; errors name the field path. */
+static void
+pdb_validation (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *spec;
+        const char *err; /* NULL: accepted */
+    } cases[] = {
+        {"{minAvailable: 2, selector: {matchLabels: {app: web}}}", NULL},
+        {"{minAvailable: 0}", NULL},
+        {"{minAvailable: '50%', selector: {}}", NULL},
+        {"{maxUnavailable: '100%'}", NULL},
+        {"{maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow}", NULL},
+        {"{selector: {matchLabels: {app: web}}}", NULL},
+        {"{minAvailable: 1, maxUnavailable: 1}", "spec: Invalid value: "},
+        {"{minAvailable: 1, maxUnavailable: 1}", "minAvailable and maxUnavailable cannot be both set"},
+        {"{minAvailable: -1}", "spec.minAvailable: Invalid value: -1: must be greater than or equal to 0"},
+        {"{maxUnavailable: -2}", "spec.maxUnavailable: Invalid value: -2: must be greater than or equal to 0"},
+        {"{minAvailable: 'abc'}", "spec.minAvailable: Invalid value: \"abc\": a valid percent string must be a numeric string followed by an ending '%'"},
+        {"{minAvailable: '2'}", "spec.minAvailable: Invalid value: \"2\": a valid percent string"},
+        {"{maxUnavailable: '%'}", "spec.maxUnavailable: Invalid value: \"%\": a valid percent string"},
+        {"{maxUnavailable: '-5%'}", "spec.maxUnavailable: Invalid value: \"-5%\": a valid percent string"},
+        {"{maxUnavailable: '1.5%'}", "spec.maxUnavailable: Invalid value: \"1.5%\": a valid percent string"},
+        {"{minAvailable: '101%'}", "spec.minAvailable: Invalid value: \"101%\": must not be greater than 100%"},
+        {"{maxUnavailable: '1000%'}", "spec.maxUnavailable: Invalid value: \"1000%\": must not be greater than 100%"},
+        {"{minAvailable: 1.5}", "spec.minAvailable"},
+        {"{selector: {matchExpressions: [{key: app, operator: In}]}}",
+         "spec.selector.matchExpressions[0].values: Required value"},
+        {"{selector: {matchExpressions: [{key: app, operator: Exists, values: [a]}]}}",
+         "spec.selector.matchExpressions[0].values: Forbidden"},
+        {"{selector: {matchLabels: {app: 'bad value!'}}}", "spec.selector"},
+        {"{unhealthyPodEvictionPolicy: Sometimes}", "spec.unhealthyPodEvictionPolicy"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char y[600], err[512];
+        snprintf (y, sizeof y, "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p, namespace: default}\nspec: %s\n",
+                  cases[i].spec);
+        if (!cases[i].err) {
+            json_t *d = load1 (y);
+            schema_default (reg, d);
+            if (schema_validate (reg, d, err, sizeof err))
+                fail_msg ("case %zu refused: %s", i, err);
+            json_decref (d);
+        } else
+            expect_invalid (y, cases[i].err);
+    }
+}
+
 static int
 teardown (void **state)
 {
@@ -309,7 +359,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
         cmocka_unit_test (invalid), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
-        cmocka_unit_test (update_leaves_shared_alone),
+        cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
