@@ -632,6 +632,18 @@ sync_pdb (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     disruption_result_t r;
     disruption_sync (pdb, pods, get_controller, c, now, &r);
     json_decref (pods);
+    if (r.unmanaged) {
+        /* Kubernetes' Warning, once per sync (the recorder aggregates the repeats) */
+        char *sel = json_dumps (tv_get (pdb, "spec.selector"), JSON_COMPACT | JSON_SORT_KEYS);
+        char msg[1024];
+        snprintf (msg, sizeof msg,
+                  "Pods selected by this PodDisruptionBudget (selector: %s) were found to be unmanaged. As a result, "
+                  "the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To "
+                  "account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
+                  sel ? sel : "null");
+        free (sel);
+        tr_record (c->rec, ctx, ctrl_event (pdb, "Warning", "UnmanagedPods", msg, "disruption-controller", now));
+    }
     if (r.failed) {
         TR_WARN (A, "disruption: budget %s: sync failed: %s", key, r.message);
         workqueue_add_rate_limited (c->pdbq, key, troupe_mono_ms ());

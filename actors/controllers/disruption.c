@@ -57,10 +57,12 @@ resolve (const json_t *ref, const char *kind, const char *ns, disruption_get_fn 
 }
 
 /* Kubernetes' getExpectedScale: the sum of the scales of the selected pods' distinct controllers
- * (a ReplicaSet controlled by a Deployment counts as the Deployment). -1 with err on a pod
- * without a controller reference or whose controller is not found. */
+ * (a ReplicaSet controlled by a Deployment counts as the Deployment). A pod without a controller
+ * reference is left out and counted in out->unmanaged (Kubernetes >= 1.27: an UnmanagedPods
+ * Event, not a failed sync). -1 with err on a pod whose controller is not found. */
 static int
-expected_scale (const json_t *selected, const char *ns, disruption_get_fn get, void *arg, char *err, size_t errlen)
+expected_scale (const json_t *selected, const char *ns, disruption_get_fn get, void *arg, disruption_result_t *out,
+                char *err, size_t errlen)
 {
     json_t *seen = json_object ();
     size_t i;
@@ -70,9 +72,9 @@ expected_scale (const json_t *selected, const char *ns, disruption_get_fn get, v
         const char *pname = tv_str (pod, "metadata.name");
         const json_t *ref = controller_ref (pod);
         if (!ref) {
-            snprintf (err, errlen, "found no controller ref for pod \"%s\"", pname ? pname : "");
-            json_decref (seen);
-            return -1;
+            if (!out->unmanaged++)
+                snprintf (out->unmanaged_first, sizeof out->unmanaged_first, "%s", pname ? pname : "");
+            continue;
         }
         const json_t *owner = NULL, *rs = resolve (ref, "ReplicaSet", ns, get, arg);
         if (rs) {
@@ -196,7 +198,7 @@ disruption_sync (const json_t *pdb, const json_t *pods, disruption_get_fn get, v
     int expected = 0, desired = 0;
     char err[400];
     if (max && !json_is_null (max)) {
-        expected = expected_scale (selected, ns, get, arg, err, sizeof err);
+        expected = expected_scale (selected, ns, get, arg, out, err, sizeof err);
         if (expected >= 0) {
             desired = expected - deploy_scaled_value (max, expected, 1);
             if (desired < 0)
@@ -206,7 +208,7 @@ disruption_sync (const json_t *pdb, const json_t *pods, disruption_get_fn get, v
         desired = (int) json_integer_value (min);
         expected = (int) json_array_size (selected);
     } else if (json_is_string (min)) {
-        expected = expected_scale (selected, ns, get, arg, err, sizeof err);
+        expected = expected_scale (selected, ns, get, arg, out, err, sizeof err);
         if (expected >= 0)
             desired = deploy_scaled_value (min, expected, 1);
     }

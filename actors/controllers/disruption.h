@@ -15,9 +15,11 @@
  *   the caller re-checks then;
  * - condition DisruptionAllowed: True/SufficientPods when disruptions are allowed, else
  *   False/InsufficientPods; observedGeneration is metadata.generation.
- * A selected pod without a controller reference, or whose controller is not found, fails the sync
- * (Kubernetes' failSafe): the old status with disruptionsAllowed 0 and condition
- * False/SyncFailed naming the pod.
+ * Where the expected count comes from the controllers' scales, a selected pod without a controller
+ * reference is left out of it (still counted healthy) and reported in unmanaged, for the
+ * caller's UnmanagedPods Warning Event (Kubernetes >= 1.27; earlier versions failed the sync). A
+ * pod whose controller is not found fails the sync (Kubernetes' failSafe): the old status with
+ * disruptionsAllowed 0 and condition False/SyncFailed naming the pod.
  * The status is returned only when it differs from the PDB's (Kubernetes' updatePdbStatus test).
  */
 #ifndef TROUPE_DISRUPTION_H
@@ -36,7 +38,9 @@ typedef struct {
     json_t *status;     /* the new status (owned by the caller), or NULL when unchanged */
     int64_t recheck_ms; /* earliest expiry (ms since the epoch) of a kept disruptedPods entry, or -1 */
     int failed;         /* 1: the sync failed (SyncFailed): retry with back-off */
-    char message[400];  /* why it failed ("found no controller ref for pod \"web-1\""), or "" */
+    char message[400];  /* why it failed ("found no controllers for pod \"web-1\""), or "" */
+    int unmanaged;      /* selected pods without a controller reference left out of expectedPods */
+    char unmanaged_first[254]; /* the first of them */
 } disruption_result_t;
 
 /* Computes pdb's status from pods (an array: the namespace's pods; others are ignored), get/arg

@@ -125,15 +125,17 @@ static const struct {
      "a R rs1,b R rsd", 1, 0, 7, 7, 2, 0, "InsufficientPods", "", "{}", NULL},
     {"maxUnavailable above the scale: desiredHealthy 0", "{\"maxUnavailable\":5," SEL "}", NULL, "a R rs1,b N rs1", 1, 0, 3,
      0, 1, 1, "SufficientPods", "", "{}", NULL},
-    {"pod without a controller: SyncFailed", "{\"maxUnavailable\":1," SEL "}", NULL, "a R rs1,b R -", 1, 1, -1, -1, -1, 0,
-     "SyncFailed", "found no controller ref for pod \"b\"", NULL, NULL},
+    {"pod without a controller: left out of expectedPods, still healthy", "{\"maxUnavailable\":1," SEL "}", NULL,
+     "a R rs1,b R -", 1, 0, 3, 2, 2, 0, "InsufficientPods", "", "{}", NULL},
+    {"only pods without a controller: nothing expected, nothing allowed", "{\"maxUnavailable\":\"50%\"," SEL "}", NULL,
+     "a R -,b R -", 1, 0, 0, 0, 2, 0, "InsufficientPods", "", "{}", NULL},
     {"percent minAvailable, controller missing: SyncFailed", "{\"minAvailable\":\"50%\"," SEL "}", NULL, "a R rs1,b R gone",
      1, 1, -1, -1, -1, 0, "SyncFailed", "found no controllers for pod \"b\"", NULL, NULL},
     {"ReplicaSet of a Deployment gone: SyncFailed", "{\"maxUnavailable\":1," SEL "}", NULL, "a R rsorphan", 1, 1, -1, -1, -1,
      0, "SyncFailed", "found no controllers for pod \"a\"", NULL, NULL},
     {"SyncFailed keeps the old counts", "{\"maxUnavailable\":1," SEL "}",
      "{\"observedGeneration\":1,\"disruptionsAllowed\":1,\"currentHealthy\":3,\"desiredHealthy\":2,\"expectedPods\":3}",
-     "a R -", 1, 1, 3, 2, 3, 0, "SyncFailed", "found no controller ref for pod \"a\"", NULL, NULL},
+     "a R gone", 1, 1, 3, 2, 3, 0, "SyncFailed", "found no controllers for pod \"a\"", NULL, NULL},
     {"not-Ready and terminating pods are not healthy", "{\"minAvailable\":1," SEL "}", NULL, "a R rs1,b N rs1,c RD rs1", 1, 0,
      3, 1, 1, 0, "InsufficientPods", "", "{}", NULL},
     {"disruptedPods: kept, expired, gone, terminating", "{\"minAvailable\":1," SEL "}",
@@ -286,9 +288,40 @@ teardown (void **state)
     return 0;
 }
 
+/* Pods without a controller are reported (the actor's UnmanagedPods Event) only where the expected
+ * count comes from controllers; an integer minAvailable counts them as pods. */
+static void
+unmanaged_reported (void **state)
+{
+    (void) state;
+    int64_t now = tr_time_parse ("2026-01-01T00:10:00Z");
+    static const struct {
+        const char *spec, *pods;
+        int unmanaged;
+        const char *first;
+    } rows[] = {
+        {"{\"maxUnavailable\":1," SEL "}", "a R rs1,b R -,c R -,x@db R -", 2, "b"},
+        {"{\"minAvailable\":\"50%\"," SEL "}", "a R -", 1, "a"},
+        {"{\"minAvailable\":1," SEL "}", "a R -,b R -", 0, ""},
+        {"{\"maxUnavailable\":1," SEL "}", "a R rs1", 0, ""},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *pdb = pdb_of (rows[i].spec, NULL, 2), *pods = pods_of (rows[i].pods);
+        disruption_result_t r;
+        disruption_sync (pdb, pods, get, controllers, now, &r);
+        assert_int_equal (r.failed, 0);
+        if (r.unmanaged != rows[i].unmanaged || strcmp (r.unmanaged_first, rows[i].first))
+            fail_msg ("row %zu: unmanaged %d first \"%s\"", i, r.unmanaged, r.unmanaged_first);
+        json_decref (r.status);
+        json_decref (pdb);
+        json_decref (pods);
+    }
+}
+
 int
 main (void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test (table), cmocka_unit_test (transition_time), cmocka_unit_test (selects)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test (table), cmocka_unit_test (transition_time), cmocka_unit_test (selects),
+                                       cmocka_unit_test (unmanaged_reported)};
     return cmocka_run_group_tests (tests, setup, teardown);
 }
