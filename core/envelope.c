@@ -247,8 +247,9 @@ decode_map (tr_env_t *e, const msgpack_object *root, tr_env_prev_fn *prev_fn, vo
             free (e->msg); /* a repeated key: the last one wins (found by fuzz_envelope: it leaked) */
             e->msg = v->via.str.size ? strndup (v->via.str.ptr, v->via.str.size) : strdup ("");
         } else if (!strcmp (key, "body") || !strcmp (key, "opts")) {
-            const json_t *prev = key[0] == 'b' && prev_fn ? prev_fn (arg, e, v) : NULL;
-            json_t *x = tv_from_msgpack_like (v, prev, sub, sizeof sub);
+            const json_t *keep = NULL;
+            const json_t *prev = key[0] == 'b' && prev_fn ? prev_fn (arg, e, v, &keep) : NULL;
+            json_t *x = keep ? tv_from_msgpack_keep (v, prev, keep, sub, sizeof sub) : tv_from_msgpack_like (v, prev, sub, sizeof sub);
             if (!x) {
                 snprintf (err, errlen, "envelope: field '%s': %s", key, sub);
                 return -1;

@@ -88,9 +88,11 @@ int tr_env_encode_with (const tr_env_t *e, const void *body, size_t body_len, ch
  * or "envelope: truncated msgpack at byte 12". On failure e holds nothing to free. */
 int tr_env_decode (tr_env_t *e, const void *buf, size_t len, char *err, size_t errlen);
 /* tr_env_decode, the body sharing with its previous version what did not change (tv_decode_like):
- * prev (arg, e, body), called when the body is met with the fields decoded before it (the encoder
- * writes id and verb first) and the body as msgpack, returns that version (borrowed) or NULL. */
-typedef const json_t *(tr_env_prev_fn) (void *arg, const tr_env_t *e, const msgpack_object *body);
+ * prev (arg, e, body, keep), called when the body is met with the fields decoded before it (the
+ * encoder writes id and verb first) and the body as msgpack, returns that version (borrowed) or
+ * NULL, and may set *keep (borrowed; initially NULL) to decode only a projection of the body
+ * (tv_from_msgpack_keep), prev being projected the same. */
+typedef const json_t *(tr_env_prev_fn) (void *arg, const tr_env_t *e, const msgpack_object *body, const json_t **keep);
 int tr_env_decode_like (tr_env_t *e, const void *buf, size_t len, tr_env_prev_fn *prev, void *arg, char *err,
                         size_t errlen);
 

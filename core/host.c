@@ -62,6 +62,7 @@ struct troupe_informer {
     int listing;
     int unacked;           /* events received since the last credit grant */
     troupe_transform_fn *transform; /* what the cache keeps of an object, or NULL: all of it */
+    json_t *keep;          /* the fields decoded (tv_keep_new), or NULL: all of them */
     json_t *pages;         /* a paged list under way: the items of the pages so far */
     uint64_t pages_rv;     /* and its revision (the first page's) */
 };
@@ -554,11 +555,35 @@ informer_watch (troupe_informer_t *inf)
     tr_env_clear (&req);
 }
 
-/* What the informer's cache keeps of obj (a new reference), or NULL to keep nothing. */
+/* What the informer's cache keeps of obj (a new reference), or NULL to keep nothing. A listed
+ * object is projected on its kept fields here; an event's body was decoded projected already
+ * (informer_prev). */
 static json_t *
-keep_of (troupe_informer_t *inf, json_t *obj)
+keep_of (troupe_informer_t *inf, json_t *obj, int listed)
 {
-    return inf->transform ? inf->transform (obj) : json_incref (obj);
+    json_t *p = listed && inf->keep ? tv_project (obj, inf->keep) : json_incref (obj);
+    if (!inf->transform)
+        return p;
+    json_t *t = inf->transform (p);
+    json_decref (p);
+    return t;
+}
+
+void
+troupe_informer_set_fields (troupe_informer_t *inf, const char *const *paths, size_t n)
+{
+    if (!inf)
+        return;
+    /* the informer's own key, and what a handler may compare versions by */
+    static const char *const own[] = {"metadata.name", "metadata.namespace", "metadata.uid", "metadata.resourceVersion"};
+    const char *all[64];
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        all[k++] = own[i];
+    for (size_t i = 0; i < n && k < sizeof all / sizeof all[0]; i++)
+        all[k++] = paths[i];
+    json_decref (inf->keep);
+    inf->keep = tv_keep_new (all, k);
 }
 
 void
@@ -601,7 +626,7 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
     json_t *obj;
     char key[600];
     json_array_foreach (items, i, obj) {
-        json_t *keep = keep_of (inf, obj);
+        json_t *keep = keep_of (inf, obj, 1);
         if (!keep)
             continue;
         obj_key (obj, key, sizeof key);
@@ -680,7 +705,7 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         if (prev) {
             json_incref (prev);
             zhashx_delete (inf->cache, key);
-            json_t *last = keep_of (inf, ev->body);
+            json_t *last = keep_of (inf, ev->body, 0);
             if (inf->h.on_delete && last)
                 inf->h.on_delete (ctx->self, ctx, last);
             json_decref (last);
@@ -688,7 +713,7 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         }
         return;
     }
-    json_t *obj = keep_of (inf, ev->body);
+    json_t *obj = keep_of (inf, ev->body, 0);
     if (!obj) { /* nothing of it is kept: as a delete */
         if (prev) {
             json_incref (prev);
@@ -771,6 +796,7 @@ informer_destroy (troupe_informer_t **p)
     troupe_informer_t *inf = *p;
     zhashx_destroy (&inf->cache);
     json_decref (inf->pages);
+    json_decref (inf->keep);
     free (inf->lsel);
     free (inf->fsel);
     free (inf);
@@ -904,17 +930,21 @@ mp_str (const msgpack_object *m, const char *k, char *buf, size_t len)
 
 /* A watch event's object as the informer holds it now (tr_env_prev_fn): the event's body shares
  * with it what did not change, so a status patch of a pod costs the actor the maps along the
- * changed paths, not the whole pod decoded and the old one freed. */
+ * changed paths, not the whole pod decoded and the old one freed; and the informer's fields
+ * (troupe_informer_set_fields), so what it does not keep is never decoded. */
 static const json_t *
-informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body)
+informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const json_t **keep)
 {
     troupe_ctx_t *ctx = arg;
-    if (e->verb != TR_VERB_EVENT || body->type != MSGPACK_OBJECT_MAP)
+    if (e->verb != TR_VERB_EVENT)
         return NULL;
     char k[24];
     pending_key (k, e->id);
     pending_t *p = zhashx_lookup (ctx->pending, k);
     if (!p || !p->is_watch || !p->list_for)
+        return NULL;
+    *keep = p->list_for->keep; /* the event's body is decoded only as far as the informer keeps it */
+    if (body->type != MSGPACK_OBJECT_MAP)
         return NULL;
     const msgpack_object *md = sp_field (body, "metadata");
     char ns[TR_NAME_MAX + 1] = "", name[TR_NAME_MAX + 1], key[600];

@@ -246,6 +246,166 @@ from_msgpack_like (const msgpack_object *o, const json_t *prev, int depth, int f
     return m;
 }
 
+/* ---- projections: only the kept fields ------------------------------------------------------ */
+
+/* keep (tv_keep_new): NULL or true keeps the whole value; a map keeps, of a map, the keys it
+ * names (each with its own keep) and, of an array, each element so (other values whole). */
+static int
+keep_all (const json_t *keep)
+{
+    return !keep || !json_is_object (keep);
+}
+
+/* mp_equal of o projected by keep. */
+static int
+mp_equal_keep (const msgpack_object *o, const json_t *v, const json_t *keep, int depth)
+{
+    if (keep_all (keep))
+        return mp_equal (o, v, depth);
+    if (!v || depth > TV_MAX_DEPTH)
+        return 0;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        if (!json_is_array (v) || json_array_size (v) != o->via.array.size)
+            return 0;
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!mp_equal_keep (&o->via.array.ptr[i], json_array_get (v, i), keep, depth + 1))
+                return 0;
+        return 1;
+    }
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return mp_equal (o, v, depth);
+    if (!json_is_object (v))
+        return 0;
+    size_t kept = 0;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        size_t kl = kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.size : 0;
+        if (kv->key.type != MSGPACK_OBJECT_STR || kl >= MAP_KEY_MAX || (kl && memchr (kv->key.via.str.ptr, 0, kl)))
+            return 0;
+        const char *k = kl ? kv->key.via.str.ptr : "";
+        const json_t *kk = json_object_getn (keep, k, kl);
+        if (!kk)
+            continue;
+        kept++;
+        if (!mp_equal_keep (&kv->val, json_object_getn (v, k, kl), kk, depth + 1))
+            return 0;
+    }
+    return json_object_size (v) == kept;
+}
+
+/* from_msgpack_like of o projected by keep (prev: the previous version, projected the same). */
+static json_t *
+from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *keep, int depth, int fresh, char *err,
+                   size_t errlen)
+{
+    if (keep_all (keep))
+        return prev ? from_msgpack_like (o, prev, depth, fresh, err, errlen) : from_msgpack (o, depth, err, errlen);
+    if (depth > TV_MAX_DEPTH) {
+        snprintf (err, errlen, "nesting deeper than %d", TV_MAX_DEPTH);
+        return NULL;
+    }
+    if (prev && depth >= fresh && mp_equal_keep (o, prev, keep, depth))
+        return json_incref ((json_t *) prev);
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        json_t *a = json_array ();
+        int same_shape = json_is_array (prev) && json_array_size (prev) == o->via.array.size;
+        for (uint32_t i = 0; a && i < o->via.array.size; i++) {
+            json_t *x = from_msgpack_keep (&o->via.array.ptr[i], same_shape ? json_array_get (prev, i) : NULL, keep,
+                                           depth + 1, fresh, err, errlen);
+            if (!x || json_array_append_new (a, x)) {
+                json_decref (a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return from_msgpack (o, depth, err, errlen);
+    json_t *m = json_object ();
+    for (uint32_t i = 0; m && i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        char key[MAP_KEY_MAX];
+        size_t kl;
+        if (map_key (kv, key, &kl, err, errlen)) {
+            json_decref (m);
+            return NULL;
+        }
+        const json_t *kk = json_object_getn (keep, key, kl);
+        if (!kk)
+            continue;
+        json_t *x = from_msgpack_keep (&kv->val, json_is_object (prev) ? json_object_getn (prev, key, kl) : NULL, kk,
+                                       depth + 1, fresh, err, errlen);
+        if (!x) {
+            json_decref (m);
+            return NULL;
+        }
+        json_object_set_new_nocheck (m, key, x);
+    }
+    return m;
+}
+
+json_t *
+tv_from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *keep, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    return from_msgpack_keep (o, prev, keep, 0, 2, err, errlen);
+}
+
+json_t *
+tv_keep_new (const char *const *paths, size_t n)
+{
+    json_t *keep = json_object ();
+    for (size_t i = 0; i < n; i++) {
+        json_t *cur = keep;
+        const char *p = paths[i];
+        while (cur) {
+            const char *dot = strchr (p, '.');
+            size_t len = dot ? (size_t) (dot - p) : strlen (p);
+            json_t *next = json_object_getn (cur, p, len);
+            if (!dot) {
+                json_object_setn_new (cur, p, len, json_true ()); /* the whole value, over any narrower keep */
+                break;
+            }
+            if (json_is_true (next))
+                break; /* already kept whole */
+            if (!next)
+                json_object_setn_new (cur, p, len, next = json_object ());
+            cur = next;
+            p = dot + 1;
+        }
+    }
+    return keep;
+}
+
+json_t *
+tv_project (const json_t *v, const json_t *keep)
+{
+    if (keep_all (keep))
+        return json_incref ((json_t *) v);
+    if (json_is_array (v)) {
+        json_t *a = json_array ();
+        size_t i;
+        json_t *x;
+        json_array_foreach ((json_t *) v, i, x) json_array_append_new (a, tv_project (x, keep));
+        return a;
+    }
+    if (!json_is_object (v))
+        return json_incref ((json_t *) v);
+    json_t *m = json_object ();
+    const char *k;
+    json_t *x;
+    json_object_foreach ((json_t *) v, k, x) {
+        const json_t *kk = json_object_get (keep, k);
+        if (kk)
+            json_object_set_new_nocheck (m, k, tv_project (x, kk));
+    }
+    return m;
+}
+
 json_t *
 tv_from_msgpack_like (const msgpack_object *o, const json_t *prev, char *err, size_t errlen)
 {

@@ -49,6 +49,19 @@ json_t *tv_decode_like (const void *buf, size_t len, const json_t *prev, char *e
 /* tv_from_msgpack, sharing with prev as tv_decode_like. */
 json_t *tv_from_msgpack_like (const msgpack_object *o, const json_t *prev, char *err, size_t errlen);
 
+/* Projections: what a reader keeps of objects it holds many of (an informer's cache), decoded
+ * without the rest. A keep is made from dotted paths by tv_keep_new ("metadata",
+ * "spec.containers.ports": of each container, its ports); NULL keeps everything. A map in a keep
+ * keeps, of a map, the keys it names and, of an array, each element projected the same (other
+ * values whole). */
+json_t *tv_keep_new (const char *const *paths, size_t n);
+/* tv_from_msgpack_like of o's projection by keep; prev is the previous version projected the same
+ * (or NULL). Errors only in what is kept. */
+json_t *tv_from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *keep, char *err,
+                              size_t errlen);
+/* v projected by keep (new reference; shares v's kept subtrees). */
+json_t *tv_project (const json_t *v, const json_t *keep);
+
 /* Borrowed reference to the value at path, or NULL if any step is missing or not a map. */
 json_t *tv_get (const json_t *obj, const char *path);
 /* The string at path, or NULL if missing or not a string. */

@@ -189,8 +189,12 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
             continue;
         }
         d->infs[i] = troupe_watch (ctx, kinds[i], NULL, NULL, &hs[i]);
-        if (!strcmp (kinds[i], "Pod"))
+        if (!strcmp (kinds[i], "Pod")) {
+            /* a pod's name records need these of it (dns_pod_view): the rest is never decoded */
+            static const char *const fields[] = {"spec.hostname", "spec.subdomain", "spec.hostNetwork", "status.podIP"};
+            troupe_informer_set_fields (d->infs[i], fields, sizeof fields / sizeof fields[0]);
             troupe_informer_set_transform (d->infs[i], dns_pod_view);
+        }
     }
     schema_registry_destroy (&reg);
 

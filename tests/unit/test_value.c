@@ -9,6 +9,8 @@
 
 #include "core/value.h"
 
+#include <msgpack.h>
+
 static void
 round_trip (void **state)
 {
@@ -75,6 +77,98 @@ like (const char *prev_json, const char *next_json, json_t **prev_out)
     json_decref (next);
     *prev_out = prev;
     return got;
+}
+
+/* next's projection decoded from msgpack against prev (already projected) */
+static json_t *
+keep_decode (const char *next_json, const json_t *prev, const json_t *keep)
+{
+    json_t *next = json_loads (next_json, 0, NULL);
+    assert_non_null (next);
+    char *buf, err[128];
+    size_t len;
+    assert_int_equal (tv_encode (next, &buf, &len), 0);
+    msgpack_zone z;
+    msgpack_zone_init (&z, 2048);
+    msgpack_object o;
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack (buf, len, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
+    json_t *got = tv_from_msgpack_keep (&o, prev, keep, err, sizeof err);
+    assert_non_null (got);
+    /* the same value as the whole decode projected */
+    json_t *want = tv_project (next, keep);
+    if (!json_equal (got, want)) {
+        char *a = json_dumps (got, JSON_SORT_KEYS), *b = json_dumps (want, JSON_SORT_KEYS);
+        fail_msg ("projection %s, want %s", a, b);
+    }
+    json_decref (want);
+    msgpack_zone_destroy (&z);
+    free (buf);
+    json_decref (next);
+    return got;
+}
+
+/* An informer's projection (tv_keep_new, tv_from_msgpack_keep, tv_project): only the kept paths,
+ * through arrays; shared with the previous version where the kept part did not change */
+static void
+projection (void **state)
+{
+    (void) state;
+    const char *paths[] = {"metadata", "spec.nodeName", "spec.containers.ports", "status.phase", "spec.containers"};
+    json_t *keep = tv_keep_new (paths, 4);
+    char *k = json_dumps (keep, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal (k, "{\"metadata\":true,\"spec\":{\"containers\":{\"ports\":true},\"nodeName\":true},"
+                            "\"status\":{\"phase\":true}}");
+    free (k);
+    /* a path over a narrower one keeps the whole; a narrower one after a whole one changes nothing */
+    json_t *wide = tv_keep_new (paths, 5), *wide2 = tv_keep_new ((const char *[]) {"spec", "spec.nodeName"}, 2);
+    assert_true (json_is_true (tv_get (wide, "spec.containers")));
+    assert_true (json_is_true (json_object_get (wide2, "spec")));
+    json_decref (wide);
+    json_decref (wide2);
+
+    const char *v1 = "{\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"1\"}},\"spec\":{\"nodeName\":\"\","
+                     "\"containers\":[{\"name\":\"c\",\"image\":\"big\",\"ports\":[{\"containerPort\":80}]},"
+                     "{\"name\":\"d\",\"image\":\"x\"}],\"volumes\":[{\"name\":\"v\"}]},"
+                     "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\"}]}}";
+    json_t *p1 = keep_decode (v1, NULL, keep);
+    assert_null (tv_get (p1, "spec.volumes"));
+    assert_null (tv_get (p1, "status.conditions"));
+    assert_null (json_object_get (json_array_get (tv_get (p1, "spec.containers"), 0), "image"));
+    assert_int_equal (json_array_size (tv_get (p1, "spec.containers")), 2);
+    assert_int_equal (json_object_size (json_array_get (tv_get (p1, "spec.containers"), 1)), 0);
+    /* a new version: bound, images and conditions changed (not kept): containers shared */
+    const char *v2 = "{\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"1\"}},\"spec\":{\"nodeName\":\"n1\","
+                     "\"containers\":[{\"name\":\"c\",\"image\":\"bigger\",\"ports\":[{\"containerPort\":80}]},"
+                     "{\"name\":\"d\",\"image\":\"y\"}],\"volumes\":[]},"
+                     "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"Ready\"}],\"podIP\":\"10.0.0.1\"}}";
+    json_t *p2 = keep_decode (v2, p1, keep);
+    assert_ptr_equal (tv_get (p2, "spec.containers"), tv_get (p1, "spec.containers"));
+    assert_ptr_equal (tv_get (p2, "metadata.labels"), tv_get (p1, "metadata.labels"));
+    assert_ptr_not_equal (tv_get (p2, "spec"), tv_get (p1, "spec")); /* depth 1: always new */
+    assert_string_equal (tv_str (p2, "spec.nodeName"), "n1");
+    /* a kept port changed: the containers are new */
+    const char *v3 = "{\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"1\"}},\"spec\":{\"nodeName\":\"n1\","
+                     "\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":81}]},{\"name\":\"d\"}]},"
+                     "\"status\":{\"phase\":\"Running\"}}";
+    json_t *p3 = keep_decode (v3, p2, keep);
+    assert_ptr_not_equal (tv_get (p3, "spec.containers"), tv_get (p2, "spec.containers"));
+    assert_int_equal (tv_int (json_array_get (json_object_get (json_array_get (tv_get (p3, "spec.containers"), 0), "ports"), 0),
+                              "containerPort", 0),
+                      81);
+    /* a kept path that meets a scalar or an array of scalars keeps it whole */
+    json_t *p4 = keep_decode ("{\"spec\":{\"containers\":\"odd\"},\"status\":[1,{\"phase\":\"x\",\"y\":2}]}", p3, keep);
+    assert_string_equal (tv_str (p4, "spec.containers"), "odd");
+    assert_int_equal (json_array_size (json_object_get (p4, "status")), 2);
+    /* NULL keeps everything */
+    json_t *all = keep_decode (v1, NULL, NULL);
+    assert_non_null (tv_get (all, "spec.volumes"));
+    json_decref (all);
+    json_decref (p4);
+    json_decref (p3);
+    json_decref (p2);
+    json_decref (p1);
+    json_decref (keep);
 }
 
 /* tv_decode_like shares with the previous version what did not change, and nothing else */
@@ -474,6 +568,7 @@ main (void)
         cmocka_unit_test (round_trip),
         cmocka_unit_test (decode_errors),
         cmocka_unit_test (decode_like),
+        cmocka_unit_test (projection),
         cmocka_unit_test (paths),
         cmocka_unit_test (merge_patch),
         cmocka_unit_test (strategic_patch),
