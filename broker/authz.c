@@ -62,6 +62,10 @@ static const rule_t rules[] = {
     {ROLE_VIEWER, "*", "get list watch", R_YES},
     {ROLE_VIEWER, "pods/log", "get", R_YES},
 
+    /* pods/eviction (create: the Eviction API, `troupe drain`): admin only. Kubernetes' default
+     * roles give it to no controller, and the kubelet evicts without it (node-pressure eviction
+     * stops the pod itself); viewer, controller and node have no rule for it. */
+
     /* controller: what actors/controllers and actors/scheduler send, nothing more */
     {ROLE_CONTROLLER, "pods", "get list watch create patch delete", R_YES},
     {ROLE_CONTROLLER, "pods/status", "update patch", R_YES},
@@ -383,7 +387,10 @@ az_verb_of (tr_verb_t verb, const json_t *opts, const char **subresource)
     case TR_VERB_GET: return "get";
     case TR_VERB_LIST: return "list";
     case TR_VERB_WATCH: return "watch";
-    case TR_VERB_CREATE: return "create";
+    case TR_VERB_CREATE:
+        if (sub && !strcmp (sub, "eviction"))
+            *subresource = "eviction"; /* the api-server's Eviction: a create of pods/eviction */
+        return "create";
     case TR_VERB_DELETE: return "delete";
     case TR_VERB_UPDATE:
         if (sub && (!strcmp (sub, "status") || !strcmp (sub, "binding")))

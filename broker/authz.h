@@ -13,9 +13,10 @@
  *               the status and the final deletion of pods bound to it, and Events.
  *
  * Verbs are Kubernetes' (get list watch create update patch delete); a subresource is "" (the
- * object), "status", "binding" or "log". The broker maps its envelope verbs onto them
+ * object), "status", "binding", "eviction" or "log". The broker maps its envelope verbs onto them
  * (az_verb_of): updateStatus = update of status, a patch with opts.subresource=binding = create of
- * pods/binding (as the api-server's Binding), logs = get of pods/log.
+ * pods/binding (as the api-server's Binding), a create with opts.subresource=eviction = create of
+ * pods/eviction (the Eviction API), logs = get of pods/log.
  */
 #ifndef TROUPE_AUTHZ_H
 #define TROUPE_AUTHZ_H
@@ -39,7 +40,7 @@ typedef struct {
     const char *user;        /* the identity's name: a node's name for the node role */
     const char *verb;        /* get list watch create update patch delete */
     const char *kind;        /* schema kind name: "Pod", "Secret", ... */
-    const char *subresource; /* "" or NULL, "status", "binding", "log" */
+    const char *subresource; /* "" or NULL, "status", "binding", "eviction", "log" */
     const char *ns;          /* namespace ("" for cluster-scoped kinds, or a list/watch of all) */
     const char *name;        /* object name ("" or NULL for list/watch/create without a name) */
     const json_t *obj;       /* the object as it would be stored (create, update, patch), or NULL */

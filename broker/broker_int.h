@@ -160,6 +160,15 @@ void bk_h_delete (rq_t *r);
 void bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev);
 /* Frees a pending write. */
 void bk_pending_free (pending_write_t *p);
+/* What a delete of the cached object cur writes (new reference): a pod bound to a node is marked
+ * (*op 1, a put with deletionTimestamp; grace: deleteOptions.gracePeriodSeconds, -1 unset), anything
+ * else removed (*op 2). NULL: a bound pod already being deleted, nothing to write. */
+json_t *bk_deletion (const json_t *cur, json_int_t grace, int *op);
+
+/* broker_evict.c — pods/eviction (broker/eviction.h decides) */
+/* A create with opts.subresource=eviction on a Pod: body an Eviction {metadata: {name, namespace},
+ * deleteOptions}. Replies itself (a Status Success once the pod is deleted or marked). */
+void bk_h_evict (rq_t *r);
 
 /* broker_svc.c — Service writes with their cluster IP and node port reservations */
 /* Writes the Service obj (stolen) at r->key (cond, expect as a proposal), after reserving what

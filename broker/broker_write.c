@@ -313,6 +313,16 @@ priority_admission (rq_t *r, json_t *obj, const json_t *cur)
 void
 bk_h_create (rq_t *r)
 {
+    const char *sub = tv_str (r->req->opts, "subresource");
+    if (sub && *sub) {
+        if (!strcmp (sub, "eviction") && !strcmp (schema_kind_name (r->sk), "Pod"))
+            bk_h_evict (r);
+        else
+            bk_reply (r->sock, r->rid, r->req, TR_NOT_FOUND, NULL, 0,
+                      "the server could not find the requested resource: %s has no subresource \"%s\" to create%s",
+                      schema_kind_plural (r->sk), sub, strcmp (schema_kind_name (r->sk), "Pod") ? "" : " (served: eviction)");
+        return;
+    }
     json_t *obj = r->req->body ? json_deep_copy (r->req->body) : NULL;
     if (!json_is_object (obj)) {
         json_decref (obj);
@@ -627,18 +637,15 @@ cow_metadata (const json_t *cur)
     return next;
 }
 
-static void
-delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const char *what)
+json_t *
+bk_deletion (const json_t *cur, json_int_t grace, int *op)
 {
     /* Pods on a node terminate gracefully: mark them; the node's agent stops the containers and
      * then deletes with gracePeriodSeconds=0. */
-    json_int_t grace = tv_int (r->req->opts, "gracePeriodSeconds", -1);
     if (!strcmp (tv_str (cur, "kind") ? tv_str (cur, "kind") : "", "Pod") && grace != 0 &&
         tv_str (cur, "spec.nodeName") && *tv_str (cur, "spec.nodeName")) {
-        if (tv_get (cur, "metadata.deletionTimestamp")) {
-            bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
-            return;
-        }
+        if (tv_get (cur, "metadata.deletionTimestamp"))
+            return NULL;
         json_t *next = cow_metadata (cur);
         char ts[32];
         bk_rfc3339_now (ts, sizeof ts);
@@ -646,10 +653,23 @@ delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const
         tv_set_int (next, "metadata.deletionGracePeriodSeconds",
                     grace > 0 ? grace : tv_int (cur, "spec.terminationGracePeriodSeconds", 30));
         tv_del (next, "metadata.resourceVersion");
-        bk_propose (r->b, r->sock, r->rid, r->req, key, 1, 3, mod_rev, next, what, r);
+        *op = 1;
+        return next;
+    }
+    *op = 2;
+    return cow_metadata (cur);
+}
+
+static void
+delete_key (rq_t *r, const json_t *cur, uint64_t mod_rev, const char *key, const char *what)
+{
+    int op;
+    json_t *next = bk_deletion (cur, tv_int (r->req->opts, "gracePeriodSeconds", -1), &op);
+    if (!next) { /* being deleted already */
+        bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
         return;
     }
-    bk_propose (r->b, r->sock, r->rid, r->req, key, 2, 3, mod_rev, cow_metadata (cur), what, r);
+    bk_propose (r->b, r->sock, r->rid, r->req, key, op, 3, mod_rev, next, what, r);
 }
 
 static void broker_delete_object (void *broker, const char *key, const json_t *obj, uint64_t mod_rev);

@@ -60,7 +60,7 @@ usage (FILE *f)
              "  patch KIND NAME (-p PATCH | --patch-file FILE) [--type strategic|merge] [--subresource status]\n"
              "                                         PATCH in JSON or YAML (default type: strategic, as kubectl)\n"
              "  label KIND NAME KEY=VALUE… KEY-… [--overwrite]  set (KEY=VALUE) or remove (KEY-) labels\n"
-             "  cordon NODE | uncordon NODE | drain NODE [--force] [--delete-emptydir-data] [--grace-period N] [--timeout 5m]\n"
+             "  cordon NODE | uncordon NODE | drain NODE [--force] [--delete-emptydir-data] [--grace-period N] [--timeout 5m] [--disable-eviction]\n"
              "  rollout status|restart|undo deployment NAME\n"
              "  logs POD [-c CONTAINER] [-f] [-p] [--tail N] [--timestamps]\n"
              "  exec [-i] [-t] POD [-c CONTAINER] -- COMMAND [ARG...]   (streamed; exit code passed through)\n"

@@ -50,8 +50,9 @@ tr_client_recv (tr_client_t *self, tr_env_t *msg, int timeout_ms)
     return rc;
 }
 
-/* TooManyRequests is retried after the server's hint (body.details.retryAfterSeconds), as
- * client-go does, while the caller's deadline allows: a full server delays, it does not fail. */
+/* TooManyRequests is retried after the server's hint (body.details.retryAfterSeconds; none: 1 s), as
+ * client-go does, while the caller's deadline allows: a full server delays, it does not fail. A
+ * hint of 0 is no retry: the caller sees the 429 at once. */
 int
 tr_client_call (tr_client_t *self, tr_env_t *req, tr_env_t *reply, int timeout_ms)
 {
@@ -74,6 +75,9 @@ tr_client_call (tr_client_t *self, tr_env_t *req, tr_env_t *reply, int timeout_m
         if (reply->code != TR_TOO_MANY_REQUESTS || tries >= 10)
             return 0;
         json_t *ra = json_object_get (json_object_get (reply->body, "details"), "retryAfterSeconds");
+        if (json_is_integer (ra) && json_integer_value (ra) == 0)
+            return 0; /* no hint (client-go retries only with a Retry-After): the caller decides, as
+                         a drain does on an eviction refused by a disruption budget */
         int64_t wait = json_is_integer (ra) ? json_integer_value (ra) * 1000 : 1000;
         wait = wait < 50 ? 50 : wait > 10000 ? 10000 : wait;
         if (zclock_mono () + wait >= deadline)

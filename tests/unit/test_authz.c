@@ -213,8 +213,8 @@ table_agrees_with_code (void **state)
     (void) state;
     static cell_t cells[1024];
     int n = parse_roles_md (cells, 1024);
-    /* 4 roles × 22 resources × 7 verbs: a table that lost rows would pass vacuously */
-    assert_int_equal (n, 4 * 22 * 7);
+    /* 4 roles × 23 resources × 7 verbs: a table that lost rows would pass vacuously */
+    assert_int_equal (n, 4 * 23 * 7);
     json_t *keep = json_array ();
     int calls = 0;
     az_lookup_t lk = {.pods_on_node = lookup_pods, .arg = &calls};
@@ -253,7 +253,7 @@ table_agrees_with_code (void **state)
                       cells[i].role, cells[i].verb, cells[i].resource, cells[i].cell, a, b);
         checked++;
     }
-    assert_int_equal (checked, 4 * 22 * 7);
+    assert_int_equal (checked, 4 * 23 * 7);
     assert_int_equal (own_cells, 16); /* the node's "own" cells */
     assert_true (calls > 0);          /* Secrets and ConfigMaps were decided from the pods */
     json_decref (keep);
@@ -439,6 +439,12 @@ verb_mapping (void **state)
     assert_string_equal (sub, "");
     assert_string_equal (az_verb_of (TR_VERB_LOGS, NULL, &sub), "get");
     assert_string_equal (sub, "log");
+    json_t *eviction = json_pack ("{s:s}", "subresource", "eviction");
+    assert_string_equal (az_verb_of (TR_VERB_CREATE, eviction, &sub), "create");
+    assert_string_equal (sub, "eviction"); /* the Eviction API: create of pods/eviction */
+    assert_string_equal (az_verb_of (TR_VERB_CREATE, NULL, &sub), "create");
+    assert_string_equal (sub, "");
+    json_decref (eviction);
     assert_null (az_verb_of (TR_VERB_PING, NULL, &sub));
     json_decref (binding);
     json_decref (status);

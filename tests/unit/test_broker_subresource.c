@@ -436,6 +436,109 @@ strategic_conditions (void **state)
     tr_client_destroy (&c);
 }
 
+static json_t *
+evict_body (const char *name)
+{
+    return json_pack ("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "policy/v1", "kind", "Eviction", "metadata", "name", name,
+                      "namespace", "default");
+}
+
+static void
+ready_pod (tr_client_t *c, const char *name)
+{
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod (name), NULL, NULL), TR_OK);
+    json_t *st = json_loads ("{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                             0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", name, 0, st, sub ("status"), NULL), TR_OK);
+}
+
+/* pods/eviction through the broker: the budget's status is spent then the pod deleted; a budget
+ * with nothing left refuses with 429 and Kubernetes' cause; two budgets: 500; a stale
+ * observedGeneration: 429 retry after 10 s; a Pending pod goes whatever the budget; NotFound,
+ * BadRequest, Forbidden for a node. */
+static void
+pod_eviction (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    ready_pod (c, "e1");
+    ready_pod (c, "e2");
+    /* no budget yet: an absent pod is NotFound, a mismatched name BadRequest */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "nope", 0, evict_body ("nope"), sub ("eviction"), &rep), TR_NOT_FOUND);
+    expect_msg (&rep, "pods \"nope\" not found");
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e1", 0, evict_body ("e2"), sub ("eviction"), &rep), TR_BAD_REQUEST);
+    expect_msg (&rep, "name in URL does not match name in Eviction object");
+    tr_env_clear (&rep);
+    /* another subresource is not created */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e1", 0, evict_body ("e1"), sub ("scale"), NULL), TR_NOT_FOUND);
+    /* a budget that allows one disruption, as the disruption controller would write it */
+    json_t *b = json_loads ("{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"b\"},"
+                            "\"spec\":{\"minAvailable\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}}}",
+                            0, NULL);
+    assert_int_equal (call (c, TR_VERB_CREATE, "PodDisruptionBudget", NULL, 0, b, NULL, NULL), TR_OK);
+    json_t *st = json_loads ("{\"status\":{\"observedGeneration\":1,\"disruptionsAllowed\":1,\"currentHealthy\":2,"
+                             "\"desiredHealthy\":1,\"expectedPods\":2}}",
+                             0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "PodDisruptionBudget", "b", 0, st, sub ("status"), NULL), TR_OK);
+    /* a node may not evict */
+    tr_creds_t cr;
+    memset (&cr, 0, sizeof cr);
+    strcpy (cr.server_key, zcert_public_txt (f->server));
+    strcpy (cr.public_key, zcert_public_txt (f->node1));
+    strcpy (cr.secret_key, zcert_secret_txt (f->node1));
+    tr_client_t *n = tr_client_new (f->tcp, &cr, err, sizeof err);
+    assert_non_null (n);
+    assert_int_equal (call (n, TR_VERB_CREATE, "Pod", "e1", 0, evict_body ("e1"), sub ("eviction"), &rep), TR_FORBIDDEN);
+    expect_msg (&rep, "cannot create resource \"pods/eviction\"");
+    tr_env_clear (&rep);
+    tr_client_destroy (&n);
+    /* evicted: the budget spent, the pod gone */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e1", 0, evict_body ("e1"), sub ("eviction"), &rep), TR_OK);
+    assert_string_equal (tv_str (rep.body, "status"), "Success");
+    tr_env_clear (&rep);
+    assert_int_equal (call (c, TR_VERB_GET, "Pod", "e1", 0, NULL, NULL, NULL), TR_NOT_FOUND);
+    json_t *got = get (c, "PodDisruptionBudget", "b");
+    assert_int_equal (tv_int (got, "status.disruptionsAllowed", -9), 0);
+    assert_non_null (tv_str (got, "status.disruptedPods.e1"));
+    assert_int_equal (tv_int (got, "status.currentHealthy", -9), 2);
+    json_decref (got);
+    /* nothing left: 429 with the budget's cause, the pod stays */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e2", 0, evict_body ("e2"), sub ("eviction"), &rep),
+                      TR_TOO_MANY_REQUESTS);
+    expect_msg (&rep, "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_string_equal (tv_str (json_array_get (tv_get (rep.body, "details.causes"), 0), "message"),
+                         "The disruption budget b needs 1 healthy pods and has 2 currently");
+    assert_int_equal (tv_int (rep.body, "details.retryAfterSeconds", -1), 0);
+    tr_env_clear (&rep);
+    json_decref (get (c, "Pod", "e2"));
+    /* a Pending pod (no status yet) goes whatever the budget */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("e3"), NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e3", 0, evict_body ("e3"), sub ("eviction"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_GET, "Pod", "e3", 0, NULL, NULL, NULL), TR_NOT_FOUND);
+    /* a spec change not yet observed: 429, retry after 10 s (more than this call's deadline: not retried) */
+    json_t *patch = json_loads ("{\"spec\":{\"minAvailable\":0}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "PodDisruptionBudget", "b", 0, patch, NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e2", 0, evict_body ("e2"), sub ("eviction"), &rep),
+                      TR_TOO_MANY_REQUESTS);
+    assert_string_equal (tv_str (json_array_get (tv_get (rep.body, "details.causes"), 0), "message"),
+                         "The disruption budget b is still being processed by the server.");
+    assert_int_equal (tv_int (rep.body, "details.retryAfterSeconds", -1), 10);
+    tr_env_clear (&rep);
+    /* two budgets select it: 500 */
+    b = json_loads ("{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"all\"},"
+                    "\"spec\":{\"maxUnavailable\":1,\"selector\":{}}}",
+                    0, NULL);
+    assert_int_equal (call (c, TR_VERB_CREATE, "PodDisruptionBudget", NULL, 0, b, NULL, NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e2", 0, evict_body ("e2"), sub ("eviction"), &rep), TR_INTERNAL);
+    expect_msg (&rep, "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
+    tr_env_clear (&rep);
+    json_decref (get (c, "Pod", "e2"));
+    tr_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -443,6 +546,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (pod_spec_immutable, setup, teardown),
         cmocka_unit_test_setup_teardown (pod_binding_once, setup, teardown),
+        cmocka_unit_test_setup_teardown (pod_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown (status_and_spec_apart, setup, teardown),
         cmocka_unit_test_setup_teardown (apps_selector_immutable, setup, teardown),
         cmocka_unit_test_setup_teardown (strategic_conditions, setup, teardown),
