@@ -11,9 +11,7 @@
 #   it), is refused for the other until the first one's replacement is Ready on node B, then
 #   evicts it and ends "node/A drained";
 # - `--disable-eviction` deletes without asking the budget (minAvailable 2 on node B's pods).
-# The status is the disruption controller's (actors/controllers). FALLBACK: when no controller
-# writes it within 5 s (a build without one), a loop in this script writes the same status by hand
-# (a merge patch of poddisruptionbudgets/status as admin), and says so.
+# The budget's status is the disruption controller's (actors/controllers/disruption.c).
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
 command -v jq >/dev/null || skip "needs jq"
@@ -62,39 +60,10 @@ pdb() { # name minAvailable
 observed() { tro get pdb "$1" -o json | jq -e '.status.observedGeneration == .metadata.generation' >/dev/null; }
 allowed() { tro get pdb "$1" -o json | jq -e --argjson n "$2" '.status.observedGeneration == .metadata.generation and .status.disruptionsAllowed == $n' >/dev/null; }
 
-# ---- FALLBACK: only when no disruption controller writes PDB status (a build without one) ------
-# What the controller computes, written every second by hand: observedGeneration = generation,
-# currentHealthy = Ready selected pods not being deleted nor in disruptedPods, desiredHealthy =
-# minAvailable, expectedPods, disruptionsAllowed = max(0, current - desired); disruptedPods entries
-# of pods gone or being deleted removed. A merge patch has no resourceVersion precondition: one
-# written just after an eviction's may show its disruption allowed again for up to a second.
-fallback_status() { # name
-  while :; do
-    local P L S
-    P=$(tro get pdb "$1" -o json 2>/dev/null) && L=$(pods 2>/dev/null) &&
-      S=$(jq -n -c --argjson pdb "$P" --argjson pods "$L" '
-        ($pdb.status.disruptedPods // {}) as $dp
-        | [$pods.items[] | select(.metadata.deletionTimestamp == null)] as $live
-        | ([$live[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))
-            | select($dp[.metadata.name] == null)] | length) as $cur
-        | ($pdb.spec.minAvailable) as $min
-        | {status: {observedGeneration: $pdb.metadata.generation, currentHealthy: $cur, desiredHealthy: $min,
-                    expectedPods: ($live | length), disruptionsAllowed: ([0, $cur - $min] | max),
-                    disruptedPods: ($dp | with_entries(.key as $k | if any($live[]; .metadata.name == $k) then . else .value = null end))}}') &&
-      tro patch pdb "$1" --subresource status --type merge -p "$S" >/dev/null 2>&1
-    sleep 1
-  done
-}
-FALLBACK=0
 pdb web 2
-if ! wait_for 5 observed web; then
-  echo "NOTE: no disruption controller wrote the status of pdb/web within 5 s: this script's FALLBACK writes it"
-  FALLBACK=1
-  fallback_status web & FB=$!; PIDS+=($FB)
-fi
-# ---- end of FALLBACK ----------------------------------------------------------------------------
+wait_for 20 observed web || fail "the disruption controller did not write pdb/web's status: $(tro get pdb web -o json | jq -c .status)"
 wait_for 20 allowed web 0 || fail "pdb/web status: $(tro get pdb web -o json | jq -c .status)"
-pass "pdb/web minAvailable 2: currentHealthy 2, disruptionsAllowed 0 (fallback: $FALLBACK)"
+pass "pdb/web minAvailable 2: currentHealthy 2, disruptionsAllowed 0"
 
 OUT=$(tro drain "$A" --timeout 8s 2>&1) && fail "drain passed a budget with no disruption allowed: $OUT"
 for p in $WEB; do
