@@ -96,8 +96,8 @@ troupe_informer_t *troupe_watch (troupe_ctx_t *ctx, const char *kind, const char
 typedef json_t *(troupe_transform_fn) (const json_t *obj);
 void troupe_informer_set_transform (troupe_informer_t *inf, troupe_transform_fn *fn);
 /* The fields an informer keeps of each object, as dotted paths ("spec.nodeName", "status";
- * "spec.containers.ports": each container's ports; metadata's name, namespace, uid and
- * resourceVersion always): the rest of a watch event is never decoded, nor held. A transform, if
+ * "spec.containers.ports": each container's ports; apiVersion, kind, and metadata's name,
+ * namespace, uid and resourceVersion always): the rest of a watch event is never decoded, nor held. A transform, if
  * any, sees the object so reduced. Set it right after troupe_watch. At most 60 paths. */
 void troupe_informer_set_fields (troupe_informer_t *inf, const char *const *paths, size_t n);
 

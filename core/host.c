@@ -575,7 +575,8 @@ troupe_informer_set_fields (troupe_informer_t *inf, const char *const *paths, si
     if (!inf)
         return;
     /* the informer's own key, and what a handler may compare versions by */
-    static const char *const own[] = {"metadata.name", "metadata.namespace", "metadata.uid", "metadata.resourceVersion"};
+    static const char *const own[] = {"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.uid",
+                                      "metadata.resourceVersion"};
     const char *all[64];
     size_t k = 0;
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)

@@ -921,6 +921,16 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
     c->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
+    /* What the controllers read of a pod (ReplicaSet ranking, garbage collection by owner,
+     * EndpointSlices: named ports, addresses, readiness; node lifecycle: tolerations, conditions;
+     * disruption: labels, readiness): containers' images, commands, resources, volumes and
+     * container statuses are never decoded nor held. A controller that reads another pod field
+     * adds it here. */
+    static const char *const pod_fields[] = {"metadata", "spec.nodeName", "spec.tolerations", "spec.containers.name",
+                                              "spec.containers.ports", "spec.hostname", "spec.subdomain",
+                                              "status.phase", "status.conditions", "status.podIP", "status.podIPs",
+                                              "status.startTime"};
+    troupe_informer_set_fields (c->pods, pod_fields, sizeof pod_fields / sizeof pod_fields[0]);
     troupe_handlers_t none = {0};
     troupe_handlers_t sh = {svc_changed, svc_updated, svc_changed, synced};
     troupe_handlers_t eh = {slice_changed, slice_updated, slice_changed, synced};

@@ -5,7 +5,8 @@
  * must be applied or skipped without a crash or a leak, and the cache must stay consistent:
  * every listed object is found by get with the same resourceVersion. Two bins "p" and "v" check
  * tv_decode_like (what the cache decodes a new version with) against tv_decode: v decoded beside
- * p as its previous version is the same value, or the same refusal. */
+ * p as its previous version is the same value, or the same refusal; and v's projection decoded
+ * against p's (tv_from_msgpack_keep, what an informer with fields decodes) is v's decode projected. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,28 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         json_t *b = tv_decode_like (vv->via.bin.ptr, vv->via.bin.size, prev, err, sizeof err);
         if (!a != !b || (a && !json_equal (a, b)))
             abort ();
+        if (a) {
+            /* an informer's projection (tv_from_msgpack_keep against the previous version projected
+             * the same) is the whole decode projected */
+            static json_t *keep;
+            if (!keep) {
+                static const char *const paths[] = {"metadata", "spec.nodeName", "spec.containers.ports", "status.phase",
+                                                    "data.k", "kind"};
+                keep = tv_keep_new (paths, sizeof paths / sizeof paths[0]);
+            }
+            msgpack_unpacked vu;
+            msgpack_unpacked_init (&vu);
+            if (msgpack_unpack_next (&vu, vv->via.bin.ptr, vv->via.bin.size, NULL) != MSGPACK_UNPACK_SUCCESS)
+                abort (); /* tv_decode took it */
+            json_t *pp = prev ? tv_project (prev, keep) : NULL, *want = tv_project (a, keep);
+            json_t *x = tv_from_msgpack_keep (&vu.data, pp, keep, err, sizeof err);
+            if (!x || !json_equal (x, want))
+                abort ();
+            json_decref (x);
+            json_decref (want);
+            json_decref (pp);
+            msgpack_unpacked_destroy (&vu);
+        }
         json_decref (prev);
         json_decref (a);
         json_decref (b);

@@ -3,8 +3,8 @@
  * failover that leaves requests to peers alone, an informer listing in pages (a kind larger than
  * one message), requests told TooManyRequests sent again after the hint, and loading an actor
  * from a .so (ABI checked), an actor's own descriptor polled in its loop (troupe_fd_watch), an
- * informer keeping what a transform makes of each object, and an object's versions sharing what
- * did not change. */
+ * informer keeping what a transform makes of each object, or only some fields of it, and an
+ * object's versions sharing what did not change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -506,6 +506,40 @@ sl_on_synced (void *self, troupe_ctx_t *ctx)
     sl_synced++;
     pthread_mutex_unlock (&mu);
 }
+/* a third informer keeps only data.k and the labels (troupe_informer_set_fields) */
+static int fl_adds, fl_updates, fl_bad, fl_shared;
+static troupe_informer_t *fl_inf;
+static void
+fl_check (const json_t *o)
+{
+    /* never data.big; always the informer's own fields; the cache holds the same */
+    if (tv_get (o, "data.big") || !tv_str (o, "data.k") || !tv_get (o, "metadata.labels") ||
+        !tv_str (o, "metadata.name") || !tv_str (o, "kind") || !tv_str (o, "metadata.resourceVersion") ||
+        !json_equal (troupe_informer_get (fl_inf, "default", tv_str (o, "metadata.name")), o))
+        fl_bad++;
+}
+static void
+fl_add (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    fl_adds++;
+    fl_check (o);
+    pthread_mutex_unlock (&mu);
+}
+static void
+fl_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    fl_updates++;
+    fl_check (o);
+    if (tv_get (o, "metadata.labels") == tv_get (old, "metadata.labels"))
+        fl_shared++;
+    pthread_mutex_unlock (&mu);
+}
 static void *
 sl_create (troupe_ctx_t *ctx, const json_t *config)
 {
@@ -515,6 +549,10 @@ sl_create (troupe_ctx_t *ctx, const json_t *config)
     troupe_informer_set_transform (sl_inf, slim);
     troupe_handlers_t f = {NULL, full_update, NULL, sl_on_synced};
     troupe_watch (ctx, "ConfigMap", NULL, NULL, &f);
+    troupe_handlers_t fh = {fl_add, fl_update, NULL, sl_on_synced};
+    fl_inf = troupe_watch (ctx, "ConfigMap", NULL, NULL, &fh);
+    static const char *const fields[] = {"data.k", "metadata.labels"};
+    troupe_informer_set_fields (fl_inf, fields, 2);
     return calloc (1, 1);
 }
 static const troupe_actor_t slim_actor = {TROUPE_ACTOR_ABI, "slim-test", sl_create, NULL, NULL, t_destroy};
@@ -547,7 +585,7 @@ informer_transform (void **state)
     tr_host_t *h = plane_host (&pl);
     assert_int_equal (tr_host_start (h, &slim_actor, NULL), 0);
     assert_true (wait_until (&sl_adds, 1));
-    assert_true (wait_until (&sl_synced, 2)); /* both informers listed: each sees every change below */
+    assert_true (wait_until (&sl_synced, 3)); /* the informers listed: each sees every change below */
     put_labelled (c, TR_VERB_CREATE, "w", "1"); /* and through the watch */
     assert_true (wait_until (&sl_adds, 2));
     put_labelled (c, TR_VERB_UPDATE, "w", "2");
@@ -561,6 +599,12 @@ informer_transform (void **state)
     assert_int_equal (counter (&sl_get_slim), 4); /* and the cache holds what they saw (3 adds, 1 update) */
     assert_int_equal (counter (&sl_updates), 1);
     assert_true (wait_until (&full_updates, 3));
+    /* the fields informer: listed, then the watch's add and its 3 updates, each only what it keeps,
+     * the unchanged labels shared from one version to the next */
+    assert_true (wait_until (&fl_updates, 3));
+    assert_int_equal (counter (&fl_adds), 2);
+    assert_int_equal (counter (&fl_bad), 0);
+    assert_int_equal (counter (&fl_shared), 3);
     tr_host_destroy (&h);
     plane_down (&pl);
 }
