@@ -37,7 +37,10 @@ evict_pdb_selects (const json_t *pdb, const json_t *labels)
     selector_t *s = selector_from_object (sel, err, sizeof err);
     if (!s)
         return 0; /* an invalid selector matches no pod, as EvictionREST skips it */
-    int m = selector_matches (s, labels); /* {}: every pod */
+    /* EvictionREST reads policy/v1 budgets, where {} is labels.Everything(), and skips it ("a PDB
+     * with a nil or empty selector ... should match nothing"): the disruption controller counts
+     * every pod for it, the Eviction API protects none */
+    int m = !selector_is_empty (s) && selector_matches (s, labels);
     selector_destroy (&s);
     return m;
 }

@@ -529,7 +529,7 @@ pod_eviction (void **state)
     tr_env_clear (&rep);
     /* two budgets select it: 500 */
     b = json_loads ("{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"all\"},"
-                    "\"spec\":{\"maxUnavailable\":1,\"selector\":{}}}",
+                    "\"spec\":{\"maxUnavailable\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}}}",
                     0, NULL);
     assert_int_equal (call (c, TR_VERB_CREATE, "PodDisruptionBudget", NULL, 0, b, NULL, NULL), TR_OK);
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e2", 0, evict_body ("e2"), sub ("eviction"), &rep), TR_INTERNAL);

@@ -84,8 +84,8 @@ static const row_t rows[] = {
      EVICT_DELETE, 0, 0, 0, NULL, NULL, NULL},
     {"selector absent selects nothing", "Running", 1, 0, {{"b", "default", "null", 1, 1, 0, 2, 2, NULL}}, NULL,
      EVICT_DELETE, 0, 0, 0, NULL, NULL, NULL},
-    {"selector {} selects every pod", "Running", 1, 0, {{"b", "default", "{}", 1, 1, 0, 2, 2, NULL}}, NULL, EVICT_TOO_MANY,
-     0, 0, 0, "b", "violate the pod's disruption budget", "The disruption budget b needs 2 healthy pods and has 2 currently"},
+    {"selector {} protects nothing (EvictionREST skips an empty selector)", "Running", 1, 0,
+     {{"b", "default", "{}", 1, 1, 0, 2, 2, NULL}}, NULL, EVICT_DELETE, 0, 0, 0, NULL, NULL, NULL},
     {"other labels: not this pod's budget", "Running", 1, 0, {{"b", "default", DB, 1, 1, 0, 2, 2, NULL}}, NULL,
      EVICT_DELETE, 0, 0, 0, NULL, NULL, NULL},
     {"another namespace: not this pod's budget", "Running", 1, 0, {{"b", "other", WEB, 1, 1, 0, 2, 2, NULL}}, NULL,
@@ -93,9 +93,12 @@ static const row_t rows[] = {
     {"invalid selector matches nothing", "Running", 1, 0,
      {{"b", "default", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"Bogus\"}]}", 1, 1, 0, 2, 2, NULL}}, NULL,
      EVICT_DELETE, 0, 0, 0, NULL, NULL, NULL},
-    {"two budgets: 500", "Running", 1, 0, {{"a", "default", WEB, 1, 1, 1, 2, 1, NULL}, {"b", "default", "{}", 1, 1, 1, 2, 1, NULL}},
+    {"two budgets: 500", "Running", 1, 0, {{"a", "default", WEB, 1, 1, 1, 2, 1, NULL}, {"b", "default", WEB, 1, 1, 1, 2, 1, NULL}},
      NULL, EVICT_MULTIPLE, 0, 0, 0, NULL, "more than one PodDisruptionBudget, which the eviction subresource does not support",
      NULL},
+    {"a budget and a {} one: the {} one does not count, decrement", "Running", 1, 0,
+     {{"a", "default", "{}", 1, 1, 0, 2, 2, NULL}, {"b", "default", WEB, 1, 1, 1, 2, 1, NULL}}, NULL, EVICT_DECREMENT, 0, 0, 0,
+     "b", NULL, NULL},
     {"one of two budgets matches: decrement", "Running", 1, 0,
      {{"a", "default", DB, 1, 1, 0, 2, 2, NULL}, {"b", "default", WEB, 1, 1, 1, 2, 1, NULL}}, NULL, EVICT_DECREMENT, 0, 0, 0,
      "b", NULL, NULL},
@@ -231,8 +234,8 @@ helpers (void **state)
     assert_false (evict_pdb_selects (b, labels));
     json_decref (b);
     b = pdb ("b", "default", "{}", 1, 1, 0, 0, 0, NULL);
-    assert_true (evict_pdb_selects (b, labels));
-    assert_true (evict_pdb_selects (b, NULL)); /* {} selects a pod without labels too */
+    assert_false (evict_pdb_selects (b, labels)); /* {} matches nothing here, as EvictionREST */
+    assert_false (evict_pdb_selects (b, NULL));
     json_decref (b);
     json_decref (labels);
     json_decref (p);
