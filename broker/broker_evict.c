@@ -6,14 +6,16 @@
  *      eviction, the disruption controller) runs the whole request again from the cache, which
  *      holds the newer budget (events precede results), at most MAX_RETRIES times (then Timeout
  *      "couldn't update PodDisruptionBudget ... due to conflicts", as Kubernetes).
- *   2. the pod's deletion (a bound pod is marked, its agent stops it; bk_deletion), at the cached
- *      pod's revision. A Conflict there: after a decrement, the deletion alone again (the budget
+ *   2. the pod's deletion (a bound pod is marked, its agent stops it, with DisruptionTarget
+ *      EvictionByEvictionAPI; bk_deletion), at the cached pod's revision, the client's
+ *      preconditions checked again after a decrement (evict_preconditions). A Conflict there: after a decrement, the deletion alone again (the budget
  *      is spent: the request must not run again); for a Pending pod, the whole request again; for
  *      an unready pod deleted without spending the budget, TooManyRequests (it may be Ready now,
  *      as Kubernetes); with a client's resourceVersion precondition, Conflict.
  * The client's reply is a Status {status: Success} once the deletion is written. */
 #include "broker/broker_int.h"
 #include "broker/eviction.h"
+#include "core/meta.h"
 #include "core/store_proto.h"
 #include "core/value.h"
 
@@ -130,6 +132,23 @@ delete_pod (broker_t *b, pending_write_t *p, const char *key, const json_t *pod,
         bk_pending_free (p);
         return;
     }
+    if (op == 1) {
+        /* a bound pod marked for deletion says why, in the same write: DisruptionTarget True,
+         * EvictionByEvictionAPI (Kubernetes' addConditionAndDeletePod, PodDisruptionConditions GA
+         * in 1.31; it writes the condition, then deletes). A pod deleted at once has no one to tell. */
+        char now[32];
+        bk_rfc3339_now (now, sizeof now);
+        tv_unshare (next, "status");
+        const json_t *old = tv_get (pod, "status.conditions");
+        json_t *conds = json_array ();
+        size_t i;
+        json_t *c;
+        json_array_foreach (old, i, c) if (!tv_str (c, "type") || strcmp (tv_str (c, "type"), "DisruptionTarget"))
+            json_array_append (conds, c);
+        json_array_append_new (conds, tr_condition (old, "DisruptionTarget", 1, "EvictionByEvictionAPI",
+                                                    "Eviction API: evicting", now));
+        tv_set (next, "status.conditions", conds);
+    }
     p->then = pod_deleted;
     p->ctx = json_pack ("{s:s,s:I,s:i,s:s}", "key", key, "grace", grace, "onConflict", on_conflict, "pdb", pdb ? pdb : "");
     step_propose (b, p, key, op, mod_rev, next);
@@ -139,6 +158,34 @@ static pending_write_t *
 step_from (const pending_write_t *p, int attempts)
 {
     return step_new (p->sock, p->rid, p->retry, &p->ident, attempts, p->what);
+}
+
+/* The deletion after a spent budget, of the pod as the cache holds it now, under the client's
+ * preconditions as Kubernetes' delete applies them: a pod changed (resourceVersion given) or made
+ * again under the name (uid given) since the decision is a Conflict, not deleted. Takes q. */
+static void
+delete_after_decrement (broker_t *b, pending_write_t *q, const char *key, json_int_t grace, const char *pdb)
+{
+    uint64_t mod_rev = 0;
+    const json_t *pod = bcache_get (b->cache, key, &mod_rev);
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = q->req_id;
+    if (!pod) {
+        bk_reply (q->sock, q->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", q->what);
+        bk_pending_free (q);
+        return;
+    }
+    const json_t *opts = tv_get (q->retry ? q->retry->body : NULL, "deleteOptions");
+    char msg[512];
+    if (evict_preconditions (pod, mod_rev, opts, msg, sizeof msg)) {
+        bk_reply (q->sock, q->rid, &req, TR_CONFLICT, NULL, 0, "%s", msg);
+        bk_pending_free (q);
+        return;
+    }
+    /* with a resourceVersion precondition, a change before the deletion lands is the client's Conflict */
+    int on = tv_str (opts, "preconditions.resourceVersion") ? ON_CONFLICT_REPLY : ON_CONFLICT_DELETE_AGAIN;
+    delete_pod (b, q, key, pod, mod_rev, grace, on, pdb);
 }
 
 static void
@@ -178,19 +225,8 @@ pod_deleted (void *broker, pending_write_t *p, const msgpack_object *res)
         return;
     }
     /* after a decrement: the deletion alone, of the pod as the cache holds it now */
-    const char *key = json_string_value (json_object_get (p->ctx, "key"));
-    uint64_t mod_rev = 0;
-    const json_t *pod = bcache_get (b->cache, key, &mod_rev);
-    if (!pod) {
-        tr_env_t req;
-        tr_env_init (&req);
-        req.id = p->req_id;
-        bk_reply (p->sock, p->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", p->what);
-        return;
-    }
-    pending_write_t *q = step_from (p, p->attempts + 1);
-    delete_pod (b, q, key, pod, mod_rev, json_integer_value (json_object_get (p->ctx, "grace")), ON_CONFLICT_DELETE_AGAIN,
-                NULL);
+    delete_after_decrement (b, step_from (p, p->attempts + 1), json_string_value (json_object_get (p->ctx, "key")),
+                            json_integer_value (json_object_get (p->ctx, "grace")), NULL);
 }
 
 /* Step 1 answered: the budget's status written. */
@@ -220,21 +256,10 @@ pdb_written (void *broker, pending_write_t *p, const msgpack_object *res)
         p->retry = keep;
         return;
     }
-    const char *key = json_string_value (json_object_get (p->ctx, "key"));
-    uint64_t mod_rev = 0;
-    const json_t *pod = bcache_get (b->cache, key, &mod_rev);
     pending_write_t *q = step_from (p, p->attempts);
     snprintf (q->what, sizeof q->what, "%s", json_string_value (json_object_get (p->ctx, "what")));
-    if (!pod) {
-        tr_env_t req;
-        tr_env_init (&req);
-        req.id = p->req_id;
-        bk_reply (q->sock, q->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", q->what);
-        bk_pending_free (q);
-        return;
-    }
-    delete_pod (b, q, key, pod, mod_rev, json_integer_value (json_object_get (p->ctx, "grace")), ON_CONFLICT_DELETE_AGAIN,
-                pdb);
+    delete_after_decrement (b, q, json_string_value (json_object_get (p->ctx, "key")),
+                            json_integer_value (json_object_get (p->ctx, "grace")), pdb);
 }
 
 void

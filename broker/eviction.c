@@ -75,6 +75,30 @@ decremented (const json_t *pdb, const char *name, const char *now)
     return out;
 }
 
+int
+evict_preconditions (const json_t *pod, uint64_t pod_rv, const json_t *opts, char *msg, size_t len)
+{
+    const char *name = tv_str (pod, "metadata.name");
+    name = name ? name : "";
+    const char *puid = tv_str (opts, "preconditions.uid"), *prv = tv_str (opts, "preconditions.resourceVersion");
+    const char *uid = tv_str (pod, "metadata.uid");
+    if (puid && !str_is (uid, puid)) {
+        snprintf (msg, len,
+                  "Operation cannot be fulfilled on pods \"%s\": Precondition failed: UID in precondition: %s, UID in "
+                  "object meta: %s",
+                  name, puid, uid ? uid : "");
+        return -1;
+    }
+    if (prv && strtoull (prv, NULL, 10) != pod_rv) {
+        snprintf (msg, len,
+                  "Operation cannot be fulfilled on pods \"%s\": Precondition failed: ResourceVersion in precondition: %s, "
+                  "ResourceVersion in object meta: %" PRIu64,
+                  name, prv, pod_rv);
+        return -1;
+    }
+    return 0;
+}
+
 void
 evict_decide (const json_t *pod, uint64_t pod_rv, const json_t *opts, const json_t *pdbs, const char *now, evict_t *e)
 {
@@ -83,22 +107,8 @@ evict_decide (const json_t *pod, uint64_t pod_rv, const json_t *opts, const json
     name = name ? name : "";
     ns = ns ? ns : "default";
     /* deleteOptions.preconditions, as the delete checks them */
-    const char *puid = tv_str (opts, "preconditions.uid"), *prv = tv_str (opts, "preconditions.resourceVersion");
-    const char *uid = tv_str (pod, "metadata.uid");
-    if (puid && !str_is (uid, puid)) {
+    if (evict_preconditions (pod, pod_rv, opts, e->msg, sizeof e->msg)) {
         e->action = EVICT_CONFLICT;
-        snprintf (e->msg, sizeof e->msg,
-                  "Operation cannot be fulfilled on pods \"%s\": Precondition failed: UID in precondition: %s, UID in "
-                  "object meta: %s",
-                  name, puid, uid ? uid : "");
-        return;
-    }
-    if (prv && strtoull (prv, NULL, 10) != pod_rv) {
-        e->action = EVICT_CONFLICT;
-        snprintf (e->msg, sizeof e->msg,
-                  "Operation cannot be fulfilled on pods \"%s\": Precondition failed: ResourceVersion in precondition: %s, "
-                  "ResourceVersion in object meta: %" PRIu64,
-                  name, prv, pod_rv);
         return;
     }
     /* canIgnorePDB: the pod caused its disruption already, or none yet */

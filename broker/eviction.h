@@ -4,11 +4,12 @@
  *
  * In order:
  *   - deleteOptions.preconditions (uid, resourceVersion) that the pod fails: Conflict (Kubernetes
- *     finds it at the delete, after a budget may have been spent; here before, so none is);
+ *     finds it at the delete, after a budget may have been spent; here before, so none is, and
+ *     again at the deletion: evict_preconditions);
  *   - a pod Succeeded, Failed, Pending or being deleted: delete, no budget consulted (canIgnorePDB;
  *     a Pending pod is deleted at the resourceVersion read, as shouldEnforceResourceVersion);
- *   - the budgets of the pod's namespace whose spec.selector matches its labels (policy/v1: an
- *     absent selector matches nothing, {} every pod; an invalid one nothing): none: delete; more
+ *   - the budgets of the pod's namespace whose spec.selector matches its labels (an absent, empty
+ *     or invalid selector matches nothing, as EvictionREST reads policy/v1 budgets): none: delete; more
  *     than one: InternalError (500) "This pod has more than one PodDisruptionBudget, which the
  *     eviction subresource does not support.";
  *   - one budget, the pod not Ready: with unhealthyPodEvictionPolicy AlwaysAllow, or (IfHealthyBudget,
@@ -59,6 +60,10 @@ typedef struct {
 void evict_decide (const json_t *pod, uint64_t pod_rv, const json_t *opts, const json_t *pdbs, const char *now,
                    evict_t *out);
 void evict_clear (evict_t *e);
+/* The client's deleteOptions.preconditions (uid, resourceVersion) against pod at pod_rv: 0, or -1
+ * with Kubernetes' Conflict message in msg. The broker checks them again at the deletion that
+ * follows a spent budget (the pod may have changed or been made again meanwhile). */
+int evict_preconditions (const json_t *pod, uint64_t pod_rv, const json_t *opts, char *msg, size_t len);
 
 /* Does the budget's spec.selector select these labels (policy/v1 semantics, above)? */
 int evict_pdb_selects (const json_t *pdb, const json_t *labels);

@@ -514,6 +514,31 @@ pod_eviction (void **state)
     assert_int_equal (tv_int (rep.body, "details.retryAfterSeconds", -1), 0);
     tr_env_clear (&rep);
     json_decref (get (c, "Pod", "e2"));
+    /* a bound pod is marked for deletion (its agent stops it) and says why: DisruptionTarget True,
+     * EvictionByEvictionAPI, in the same write (Kubernetes' addConditionAndDeletePod) */
+    ready_pod (c, "e4");
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "e4", 0, json_pack ("{s:{s:s}}", "spec", "nodeName", "n1"),
+                            sub ("binding"), NULL),
+                      TR_OK);
+    st = json_loads ("{\"status\":{\"disruptionsAllowed\":1}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "PodDisruptionBudget", "b", 0, st, sub ("status"), NULL), TR_OK);
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e4", 0, evict_body ("e4"), sub ("eviction"), NULL), TR_OK);
+    got = get (c, "Pod", "e4");
+    assert_non_null (tv_str (got, "metadata.deletionTimestamp"));
+    int found = 0, ready_kept = 0;
+    size_t ci;
+    json_t *cond;
+    json_array_foreach (tv_get (got, "status.conditions"), ci, cond) {
+        if (!strcmp (tv_str (cond, "type"), "DisruptionTarget") && !strcmp (tv_str (cond, "status"), "True") &&
+            !strcmp (tv_str (cond, "reason"), "EvictionByEvictionAPI") &&
+            !strcmp (tv_str (cond, "message"), "Eviction API: evicting"))
+            found++;
+        if (!strcmp (tv_str (cond, "type"), "Ready"))
+            ready_kept++;
+    }
+    assert_int_equal (found, 1);
+    assert_int_equal (ready_kept, 1); /* the other conditions stay */
+    json_decref (got);
     /* a Pending pod (no status yet) goes whatever the budget */
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("e3"), NULL, NULL), TR_OK);
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "e3", 0, evict_body ("e3"), sub ("eviction"), NULL), TR_OK);
