@@ -21,6 +21,7 @@
 #include "core/client.h"
 #include "core/host.h"
 #include "core/value.h"
+#include "tests/unit/plane.h"
 
 /* What the test actor saw; written on the actor's thread, read by the test under the lock. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -152,52 +153,6 @@ put_cm (tr_client_t *c, tr_verb_t verb, const char *name, const char *v)
     assert_int_equal (rep.code, TR_OK);
     tr_env_clear (&req);
     tr_env_clear (&rep);
-}
-
-/* A store and a broker in a temp dir, a client to them, and hosts made for them (tests that
- * need nothing more). */
-typedef struct {
-    char dir[64], ep[300];
-    zactor_t *st, *br;
-    tr_client_t *c;
-} plane_t;
-
-static void
-plane_up (plane_t *p, const char *tag)
-{
-    memset (p, 0, sizeof *p);
-    snprintf (p->dir, sizeof p->dir, "/tmp/troupe-%s-XXXXXX", tag);
-    assert_non_null (mkdtemp (p->dir));
-    char store[300], sep[100];
-    snprintf (store, sizeof store, "%s/store", p->dir);
-    mkdir (store, 0700);
-    snprintf (p->ep, sizeof p->ep, "ipc://%s/b.sock", p->dir);
-    snprintf (sep, sizeof sep, "inproc://%s-store-%d", tag, getpid ());
-    p->st = store_actor_new (store, sep);
-    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = p->ep};
-    p->br = broker_new (&bo);
-    assert_non_null (p->br);
-    char err[256];
-    p->c = tr_client_new (p->ep, NULL, err, sizeof err);
-    assert_non_null (p->c);
-}
-
-static tr_host_t *
-plane_host (plane_t *p)
-{
-    tr_host_opts_t ho = {.endpoint = p->ep, .node_name = "n1", .data_dir = p->dir};
-    return tr_host_new (&ho);
-}
-
-static void
-plane_down (plane_t *p)
-{
-    tr_client_destroy (&p->c);
-    zactor_destroy (&p->br);
-    zactor_destroy (&p->st);
-    char cmd[400];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", p->dir);
-    assert_int_equal (system (cmd), 0);
 }
 
 static void

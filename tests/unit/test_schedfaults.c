@@ -27,6 +27,7 @@
 #include "core/conn.h"
 #include "core/host.h"
 #include "core/value.h"
+#include "tests/unit/plane.h"
 
 /* ---- the proxy -------------------------------------------------------------------------------- */
 
@@ -211,10 +212,10 @@ rule_seen (proxy_t *p, int i)
 /* ---- the cluster ------------------------------------------------------------------------------ */
 
 typedef struct {
-    char dir[64], ep[300];
-    zactor_t *st, *br, *px;
+    plane_t pl; /* the store, the broker, a client (tests/unit/plane.h) */
+    zactor_t *px;
     proxy_t p;
-    tr_client_t *c;
+    tr_client_t *c; /* pl.c */
     tr_host_t *h;
 } rig_t;
 
@@ -282,23 +283,11 @@ static void
 rig_up (rig_t *r, const char *tag)
 {
     memset (r, 0, sizeof *r);
-    snprintf (r->dir, sizeof r->dir, "/tmp/troupe-%s-XXXXXX", tag);
-    assert_non_null (mkdtemp (r->dir));
-    char store[300], sep[100];
-    snprintf (store, sizeof store, "%s/store", r->dir);
-    mkdir (store, 0700);
-    snprintf (r->ep, sizeof r->ep, "ipc://%s/b.sock", r->dir);
-    snprintf (sep, sizeof sep, "inproc://%s-store-%d", tag, getpid ());
-    r->st = store_actor_new (store, sep);
-    broker_opts_t bo = {.store_endpoint = sep, .local_endpoints = r->ep};
-    r->br = broker_new (&bo);
-    assert_non_null (r->br);
-    char err[256];
-    r->c = tr_client_new (r->ep, NULL, err, sizeof err);
-    assert_non_null (r->c);
+    plane_up (&r->pl, tag);
+    r->c = r->pl.c;
     pthread_mutex_init (&r->p.mu, NULL);
-    snprintf (r->p.back, sizeof r->p.back, "%s", r->ep);
-    snprintf (r->p.front, sizeof r->p.front, "ipc://%s/proxy.sock", r->dir);
+    snprintf (r->p.back, sizeof r->p.back, "%s", r->pl.ep);
+    snprintf (r->p.front, sizeof r->p.front, "ipc://%s/proxy.sock", r->pl.dir);
     r->p.dealers = zhashx_new ();
     r->p.drop = zhashx_new ();
 }
@@ -309,7 +298,7 @@ rig_scheduler (rig_t *r)
 {
     r->px = zactor_new (proxy_actor, &r->p);
     assert_non_null (r->px);
-    tr_host_opts_t ho = {.endpoint = r->p.front, .node_name = "", .data_dir = r->dir, .request_timeout_ms = 400};
+    tr_host_opts_t ho = {.endpoint = r->p.front, .node_name = "", .data_dir = r->pl.dir, .request_timeout_ms = 400};
     r->h = tr_host_new (&ho);
     assert_non_null (r->h);
     assert_int_equal (tr_host_start (r->h, scheduler_actor (), NULL), 0);
@@ -323,12 +312,7 @@ rig_down (rig_t *r)
     zhashx_destroy (&r->p.dealers);
     zhashx_destroy (&r->p.drop);
     pthread_mutex_destroy (&r->p.mu);
-    tr_client_destroy (&r->c);
-    zactor_destroy (&r->br);
-    zactor_destroy (&r->st);
-    char cmd[400];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", r->dir);
-    assert_int_equal (system (cmd), 0);
+    plane_down (&r->pl);
 }
 
 /* Waits (up to 15 s) until the pod is bound; returns its node (static buffer) or fails. */
