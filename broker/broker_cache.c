@@ -89,6 +89,28 @@ typedef struct {
     size_t enc_len;
 } renewal_t;
 
+/* A write the broker proposed that the store has not answered yet: the value as proposed and the
+ * tree it was encoded from. Its commit's event takes that tree (no decode of the store's copy) and,
+ * as the encoding watchers and the reply get, the proposed bytes with the resourceVersion appended
+ * to metadata (no encode): both are what decoding and encoding would give (bcache_expect). */
+typedef struct {
+    json_t *obj;
+    char *val;
+    size_t len, meta_at, meta_end; /* obj's metadata map is val[meta_at..meta_end) */
+} own_t;
+
+static void
+own_free (void **p)
+{
+    own_t *o = *p;
+    if (o) {
+        json_decref (o->obj);
+        free (o->val);
+        free (o);
+    }
+    *p = NULL;
+}
+
 struct fsel {
     int n;
     struct {
@@ -150,6 +172,7 @@ struct bcache {
     size_t paused;       /* watchers the last pump left waiting for room in their client's pipe */
     lsess_t lists[BCACHE_LIST_SESSIONS];
     uint64_t list_seq;
+    zhashx_t *own;       /* key → own_t*: the broker's writes in flight (bcache_expect) */
 };
 
 /* ---- field selectors ------------------------------------------------------------------------ */
@@ -256,6 +279,8 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     zhashx_set_destructor (c->idx, (zhashx_destructor_fn *) zlistx_destroy);
     c->rcap = c->cap < RENEW_RING ? c->cap : RENEW_RING;
     c->renewals = calloc (c->rcap, sizeof *c->renewals);
+    c->own = zhashx_new ();
+    zhashx_set_destructor (c->own, own_free);
     return c;
 }
 
@@ -309,6 +334,7 @@ bcache_destroy (bcache_t **p)
     zlistx_destroy (&c->dirty);
     zhashx_destroy (&c->idx);
     zhashx_destroy (&c->kinds);
+    zhashx_destroy (&c->own);
     free (c);
     *p = NULL;
 }
@@ -556,6 +582,53 @@ ring_push (bcache_t *c, event_t *ev)
 }
 
 void
+bcache_expect (bcache_t *c, const char *key, json_t *obj, char *val, size_t len, size_t meta_at, size_t meta_end)
+{
+    own_t *o = calloc (1, sizeof *o);
+    if (!o) {
+        json_decref (obj);
+        free (val);
+        return;
+    }
+    *o = (own_t) {.obj = obj, .val = val, .len = len, .meta_at = meta_at, .meta_end = meta_end};
+    zhashx_update (c->own, key, o); /* a newer write of the key replaces an older one's */
+}
+
+void
+bcache_expect_done (bcache_t *c, const char *key, const json_t *obj)
+{
+    own_t *o = zhashx_lookup (c->own, key);
+    if (o && o->obj == obj)
+        zhashx_delete (c->own, key);
+}
+
+size_t
+bcache_expected (bcache_t *c)
+{
+    return zhashx_size (c->own);
+}
+
+/* The committed value v of key at rev, when it is the broker's own write in flight (byte for byte
+ * what it proposed): *obj takes its tree, with the resourceVersion set, and *enc its encoding.
+ * 0 taken; -1 not ours (decode it). */
+static int
+own_commit (bcache_t *c, const char *key, const msgpack_object *v, uint64_t rev, json_t **obj, char **enc,
+            size_t *enc_len)
+{
+    own_t *o = zhashx_lookup (c->own, key);
+    if (!o || v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != o->len || memcmp (v->via.bin.ptr, o->val, o->len))
+        return -1; /* another writer's (ours may commit next: kept until its answer) */
+    char rvs[24];
+    snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
+    if (tv_msgpack_map_append_str (o->val, o->len, o->meta_at, o->meta_end, "resourceVersion", rvs, enc, enc_len))
+        return -1;
+    *obj = json_incref (o->obj);
+    tv_set_str (*obj, "metadata.resourceVersion", rvs); /* appended last, as in *enc */
+    zhashx_delete (c->own, key);
+    return 0;
+}
+
+void
 bcache_apply_events (bcache_t *c, const msgpack_object *evs)
 {
     if (!evs || evs->type != MSGPACK_OBJECT_ARRAY)
@@ -577,7 +650,8 @@ bcache_apply_events (bcache_t *c, const msgpack_object *evs)
         if (!sp_str (&f[2], key, sizeof key) && !split_key (key, ev.plural, sizeof ev.plural, ev.ns, sizeof ev.ns)) {
             m = kind_map (c, ev.plural);
             cur = zhashx_lookup (m, key);
-            obj = decode_val (c, key, &f[3], rev, cur ? cur->obj : NULL);
+            if (kind == 2 || own_commit (c, key, &f[3], rev, &obj, &ev.enc, &ev.enc_len))
+                obj = decode_val (c, key, &f[3], rev, cur ? cur->obj : NULL);
         }
         if (!obj) {
             /* not an API object (the cluster's keys under /troupe/, or undecodable): the ring still
@@ -1188,6 +1262,7 @@ bcache_reset (bcache_t *c)
         c->renewals[i].plural[0] = 0;
     }
     zhashx_purge (c->kinds);
+    zhashx_purge (c->own); /* writes in flight then decode their commits, if any */
     for (size_t i = 0; i < BCACHE_LIST_SESSIONS; i++)
         lsess_free (c, i); /* their continue tokens now get Expired */
     c->count = 0;

@@ -35,6 +35,15 @@ void bcache_set_opener (bcache_t *self, bcache_open_fn fn, void *arg);
 
 /* Loads the store's range reply (array of [key, val, mod_rev, create_rev]) taken at rev. 0/-1. */
 int bcache_load (bcache_t *self, const msgpack_object *kvs, uint64_t rev);
+/* The broker proposed obj for key (an object without metadata.resourceVersion), encoded as
+ * val[0..len) (taken), its metadata map at val[meta_at..meta_end) (tv_encode_mark): when that
+ * value commits, its event takes obj (a reference taken; nothing may change it until then) and
+ * an encoding made from val, instead of decoding and encoding again. bcache_expect_done (its
+ * answer came) forgets it if no commit took it. */
+void bcache_expect (bcache_t *self, const char *key, json_t *obj, char *val, size_t len, size_t meta_at, size_t meta_end);
+void bcache_expect_done (bcache_t *self, const char *key, const json_t *obj);
+/* How many are held (tests). */
+size_t bcache_expected (bcache_t *self);
 /* Applies committed events (array of [rev, kind, key, val, create_rev, created]). */
 void bcache_apply_events (bcache_t *self, const msgpack_object *ev);
 /* Applies lease renewals the store holds in memory (array of [key, val, mod_rev, create_rev]):

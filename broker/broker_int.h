@@ -34,6 +34,7 @@ struct pending_write {
     zframe_t *rid;
     uint64_t req_id;
     json_t *obj;          /* the object as proposed (returned with its new resourceVersion) */
+    char *own_key;        /* its key when the cache expects its commit (bcache_expect), else NULL */
     int is_delete;
     int renewal;          /* a Lease renewal: held in the store's memory, no event of its own */
     char what[300];       /* `deployments.apps "web"` for messages */

@@ -57,13 +57,15 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
             uint64_t expect, json_t *obj /* stolen */, const char *what, const rq_t *r)
 {
     char *val = NULL;
-    size_t len = 0;
-    if (op == 1 && tv_encode (obj, &val, &len)) {
+    size_t len = 0, meta_at = 0, meta_end = 0;
+    json_t *meta = json_object_get (obj, "metadata");
+    if (op == 1 && tv_encode_mark (obj, json_is_object (meta) ? meta : NULL, &val, &len, &meta_at, &meta_end) < 0) {
         bk_reply (sock, rid, req, TR_INTERNAL, NULL, 0, "cannot encode object");
         json_decref (obj);
         return;
     }
     char serr[300];
+    const char *plain = val;
     if (op == 1 && bk_secrets_seal (b, key, &val, &len, serr, sizeof serr)) {
         bk_reply (sock, rid, req, TR_UNAVAILABLE, NULL, 0, "%s: %s", what, serr);
         free (val);
@@ -86,8 +88,15 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
         sp_pack_renewal (&sb, pid, &o);
     else /* a client's fence (a leader's controllers) goes to the store with the write */
         sp_pack_propose_fenced (&sb, pid, &o, 1, fence > 0 ? (uint64_t) fence : 0);
-    free (val);
     pending_write_t *p = calloc (1, sizeof *p);
+    /* its commit takes obj and val (not sealed, not a renewal: those have no event of their own
+     * value; no resourceVersion in metadata: the reply appends it) */
+    if (op == 1 && val == plain && meta_end && !(r && r->renewal && cond == 3) &&
+        !json_object_get (meta, "resourceVersion")) {
+        bcache_expect (b->cache, key, json_incref (obj), val, len, meta_at, meta_end);
+        p->own_key = strdup (key);
+    } else
+        free (val);
     p->sock = sock;
     p->rid = zframe_dup (rid);
     p->req_id = req->id;
@@ -129,6 +138,8 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
             rev = r->via.array.ptr[1].via.u64;
         }
     }
+    if (p->own_key)
+        bcache_expect_done (b->cache, p->own_key, p->obj);
     if (p->then)
         p->then (b, p, res);
     else
@@ -146,7 +157,8 @@ bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
     case 0: {
         char rvs[24];
         snprintf (rvs, sizeof rvs, "%llu", (unsigned long long) rev);
-        if (p->obj)
+        const char *had = p->obj ? tv_str (p->obj, "metadata.resourceVersion") : NULL;
+        if (p->obj && (!had || strcmp (had, rvs))) /* the commit's event may have set it (bcache_expect) */
             tv_set_str (p->obj, "metadata.resourceVersion", rvs);
         if (p->obj && tv_str (p->obj, "kind") && !strcmp (tv_str (p->obj, "kind"), "Service"))
             bk_svc_after_write (b, p->obj, p->is_delete);
@@ -195,6 +207,7 @@ bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
 void
 bk_pending_free (pending_write_t *p)
 {
+    free (p->own_key);
     json_decref (p->obj);
     zframe_destroy (&p->rid);
     if (p->retry) {

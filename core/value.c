@@ -6,9 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
-tv_pack (msgpack_packer *pk, const json_t *v)
+/* Where tv_encode_mark finds its mark: the offsets in sb of the mark's encoding. */
+typedef struct {
+    const json_t *obj;
+    const msgpack_sbuffer *sb;
+    size_t at, end;
+    int found;
+} mark_t;
+
+static int
+pack (msgpack_packer *pk, const json_t *v, mark_t *m)
 {
+    size_t at = m ? m->sb->size : 0;
+    int rc = -1;
     switch (json_typeof (v)) {
     case JSON_OBJECT: {
         const char *k;
@@ -17,10 +27,11 @@ tv_pack (msgpack_packer *pk, const json_t *v)
             return -1;
         json_object_foreach ((json_t *) v, k, x) {
             size_t kl = strlen (k);
-            if (msgpack_pack_str (pk, kl) || msgpack_pack_str_body (pk, k, kl) || tv_pack (pk, x))
+            if (msgpack_pack_str (pk, kl) || msgpack_pack_str_body (pk, k, kl) || pack (pk, x, m))
                 return -1;
         }
-        return 0;
+        rc = 0;
+        break;
     }
     case JSON_ARRAY: {
         size_t i;
@@ -28,52 +39,138 @@ tv_pack (msgpack_packer *pk, const json_t *v)
         if (msgpack_pack_array (pk, json_array_size (v)))
             return -1;
         json_array_foreach (v, i, x)
-            if (tv_pack (pk, x))
+            if (pack (pk, x, m))
                 return -1;
-        return 0;
+        rc = 0;
+        break;
     }
     case JSON_STRING: {
         size_t l = json_string_length (v);
-        return msgpack_pack_str (pk, l) || msgpack_pack_str_body (pk, json_string_value (v), l) ? -1 : 0;
+        rc = msgpack_pack_str (pk, l) || msgpack_pack_str_body (pk, json_string_value (v), l) ? -1 : 0;
+        break;
     }
     case JSON_INTEGER:
-        return msgpack_pack_int64 (pk, json_integer_value (v));
+        rc = msgpack_pack_int64 (pk, json_integer_value (v));
+        break;
     case JSON_REAL:
-        return msgpack_pack_double (pk, json_real_value (v));
+        rc = msgpack_pack_double (pk, json_real_value (v));
+        break;
     case JSON_TRUE:
-        return msgpack_pack_true (pk);
+        rc = msgpack_pack_true (pk);
+        break;
     case JSON_FALSE:
-        return msgpack_pack_false (pk);
+        rc = msgpack_pack_false (pk);
+        break;
     case JSON_NULL:
-        return msgpack_pack_nil (pk);
+        rc = msgpack_pack_nil (pk);
+        break;
     }
-    return -1;
+    if (m && v == m->obj && !m->found && !rc) {
+        m->at = at;
+        m->end = m->sb->size;
+        m->found = 1;
+    }
+    return rc;
 }
 
 int
-tv_encode (const json_t *v, char **buf, size_t *len)
+tv_pack (msgpack_packer *pk, const json_t *v)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    if (tv_pack (&pk, v)) {
-        msgpack_sbuffer_destroy (&sb);
+    return pack (pk, v, NULL);
+}
+
+/* sb's buffer, handed over (0), or -1 when empty. It starts at 8 KiB and doubles: a caller that
+ * keeps the encoding (an event ring, a cache) would hold 8 KiB for a 1.5 KiB pod, so it is cut to
+ * its size (glibc shrinks in place). */
+static int
+release_fit (msgpack_sbuffer *sb, char **buf, size_t *len)
+{
+    *len = sb->size;
+    size_t alloc = sb->alloc;
+    *buf = msgpack_sbuffer_release (sb);
+    if (!*buf)
         return -1;
-    }
-    *len = sb.size;
-    size_t alloc = sb.alloc;
-    *buf = msgpack_sbuffer_release (&sb);
-    if (!*buf) /* empty buffer cannot happen for one value, but keep callers safe */
-        return -1;
-    /* the buffer starts at 8 KiB and doubles: a caller that keeps the encoding (an event ring, a
-     * cache) would hold 8 KiB for a 1.5 KiB pod. glibc shrinks in place. */
     if (alloc - *len > 512) {
         char *s = realloc (*buf, *len);
         if (s)
             *buf = s;
     }
     return 0;
+}
+
+static int
+encode (const json_t *v, mark_t *m, char **buf, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    if (m)
+        m->sb = &sb;
+    if (pack (&pk, v, m)) {
+        msgpack_sbuffer_destroy (&sb);
+        return -1;
+    }
+    return release_fit (&sb, buf, len);
+}
+
+int
+tv_encode (const json_t *v, char **buf, size_t *len)
+{
+    return encode (v, NULL, buf, len);
+}
+
+int
+tv_encode_mark (const json_t *v, const json_t *mark, char **buf, size_t *len, size_t *at, size_t *end)
+{
+    mark_t m = {.obj = mark};
+    if (encode (v, &m, buf, len))
+        return -1;
+    *at = m.found ? m.at : 0;
+    *end = m.found ? m.end : 0;
+    return m.found ? 0 : 1;
+}
+
+/* msgpack_sbuffer_write of n bytes, none when n is 0 (an empty buffer has no data to copy to) */
+static int
+put (msgpack_sbuffer *sb, const char *p, size_t n)
+{
+    return n ? msgpack_sbuffer_write (sb, p, n) : 0;
+}
+
+int
+tv_msgpack_map_append_str (const char *buf, size_t len, size_t at, size_t end, const char *key, const char *value,
+                           char **out, size_t *outlen)
+{
+    if (at >= end || end > len)
+        return -1;
+    const unsigned char *b = (const unsigned char *) buf + at;
+    size_t n, hdr;
+    if ((b[0] & 0xf0) == 0x80) {
+        n = b[0] & 0x0f;
+        hdr = 1;
+    } else if (b[0] == 0xde && end - at >= 3) {
+        n = (size_t) b[1] << 8 | b[2];
+        hdr = 3;
+    } else if (b[0] == 0xdf && end - at >= 5) {
+        n = (size_t) b[1] << 24 | (size_t) b[2] << 16 | (size_t) b[3] << 8 | b[4];
+        hdr = 5;
+    } else
+        return -1;
+    if (n >= UINT32_MAX)
+        return -1;
+    size_t kl = strlen (key), vl = strlen (value);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    if (put (&sb, buf, at) || msgpack_pack_map (&pk, n + 1) || put (&sb, buf + at + hdr, end - at - hdr) ||
+        msgpack_pack_str (&pk, kl) || msgpack_pack_str_body (&pk, key, kl) || msgpack_pack_str (&pk, vl) ||
+        msgpack_pack_str_body (&pk, value, vl) || put (&sb, buf + end, len - end)) {
+        msgpack_sbuffer_destroy (&sb);
+        return -1;
+    }
+    return release_fit (&sb, out, outlen);
 }
 
 #define MAP_KEY_MAX 512

@@ -25,6 +25,17 @@ int tv_pack (msgpack_packer *pk, const json_t *v);
 /* Encodes v as one msgpack value into a malloc'd buffer (*buf, *len). Returns 0 or -1 (ENOMEM). */
 int tv_encode (const json_t *v, char **buf, size_t *len);
 
+/* As tv_encode, and gives where mark (a value inside v, found by pointer) is encoded:
+ * buf[*at..*end). Returns 0, 1 when mark is not in v (*at = *end = 0), or -1. */
+int tv_encode_mark (const json_t *v, const json_t *mark, char **buf, size_t *len, size_t *at, size_t *end);
+
+/* A new encoding (*out, *outlen: malloc'd) of buf[0..len) where the map encoded at buf[at..end)
+ * has one more member, key: value (strings), after its others — what tv_encode gives for the tree
+ * once that member is set last into the map (jansson keeps insertion order). Returns 0, or -1
+ * when buf[at..end) does not start with a map header or the offsets do not fit in len. */
+int tv_msgpack_map_append_str (const char *buf, size_t len, size_t at, size_t end, const char *key, const char *value,
+                               char **out, size_t *outlen);
+
 /* Converts an unpacked msgpack object into a new json_t. Map keys must be strings (else error).
  * Returns a new reference or NULL with a message in err naming the problem. */
 json_t *tv_from_msgpack (const msgpack_object *o, char *err, size_t errlen);

@@ -561,6 +561,69 @@ unshare (void **state)
     json_decref (snap);
 }
 
+/* tv_encode_mark finds a map inside a value; tv_msgpack_map_append_str gives what tv_encode
+ * gives once the member is set last into it, across the map header sizes (fixmap up to 15
+ * members, map16, map32) and wherever the map sits. */
+static void
+encode_mark_append (void **state)
+{
+    (void) state;
+    static const size_t sizes[] = {0, 1, 14, 15, 16, 65534, 65535};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        json_t *meta = json_object ();
+        char k[32];
+        for (size_t j = 0; j < sizes[i]; j++) {
+            snprintf (k, sizeof k, "k%zu", j);
+            json_object_set_new (meta, k, json_integer ((json_int_t) j));
+        }
+        json_t *obj = json_pack ("{s:s,s:o,s:[i,{s:s}]}", "kind", "Pod", "metadata", meta, "spec", 1, "x", "y");
+        char *buf, *out, *want;
+        size_t len, at, end, olen, wlen;
+        assert_int_equal (tv_encode_mark (obj, meta, &buf, &len, &at, &end), 0);
+        assert_true (at > 0 && end > at && end < len);
+        assert_int_equal (tv_msgpack_map_append_str (buf, len, at, end, "resourceVersion", "123456", &out, &olen), 0);
+        json_object_set_new (meta, "resourceVersion", json_string ("123456"));
+        assert_int_equal (tv_encode (obj, &want, &wlen), 0);
+        assert_int_equal (olen, wlen);
+        assert_memory_equal (out, want, wlen);
+        /* the map at the top, and a value that is not a map there */
+        free (out);
+        size_t tat, tend;
+        char *tbuf;
+        size_t tlen;
+        json_object_del (meta, "resourceVersion");
+        assert_int_equal (tv_encode_mark (meta, meta, &tbuf, &tlen, &tat, &tend), 0);
+        assert_int_equal (tat, 0);
+        assert_int_equal (tend, tlen);
+        assert_int_equal (tv_msgpack_map_append_str (tbuf, tlen, tat, tend, "a", "b", &out, &olen), 0);
+        json_object_set_new (meta, "a", json_string ("b"));
+        free (want);
+        assert_int_equal (tv_encode (meta, &want, &wlen), 0);
+        assert_int_equal (olen, wlen);
+        assert_memory_equal (out, want, wlen);
+        free (out);
+        free (want);
+        free (tbuf);
+        free (buf);
+        json_decref (obj);
+    }
+    /* not found: 1, offsets 0; a non-map or offsets out of the buffer: -1 */
+    json_t *obj = json_pack ("{s:s,s:[i]}", "a", "b", "c", 1), *other = json_object ();
+    char *buf, *out;
+    size_t len, at = 9, end = 9, olen;
+    assert_int_equal (tv_encode_mark (obj, other, &buf, &len, &at, &end), 1);
+    assert_int_equal (at, 0);
+    assert_int_equal (end, 0);
+    assert_int_equal (tv_msgpack_map_append_str (buf, len, 1, 3, "k", "v", &out, &olen), -1); /* "a": a str */
+    assert_int_equal (tv_msgpack_map_append_str (buf, len, 0, len + 1, "k", "v", &out, &olen), -1);
+    assert_int_equal (tv_msgpack_map_append_str (buf, len, 2, 2, "k", "v", &out, &olen), -1);
+    static const char map16_short[] = {(char) 0xde, 0x00};
+    assert_int_equal (tv_msgpack_map_append_str (map16_short, 2, 0, 2, "k", "v", &out, &olen), -1);
+    free (buf);
+    json_decref (obj);
+    json_decref (other);
+}
+
 int
 main (void)
 {
@@ -575,6 +638,7 @@ main (void)
         cmocka_unit_test (merge_patch_new),
         cmocka_unit_test (strategic_patch_new),
         cmocka_unit_test (unshare),
+        cmocka_unit_test (encode_mark_append),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
