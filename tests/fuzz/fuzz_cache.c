@@ -6,7 +6,9 @@
  * every listed object is found by get with the same resourceVersion. Two bins "p" and "v" check
  * tv_decode_like (what the cache decodes a new version with) against tv_decode: v decoded beside
  * p as its previous version is the same value, or the same refusal; and v's projection decoded
- * against p's (tv_from_msgpack_keep, what an informer with fields decodes) is v's decode projected. */
+ * against p's (tv_from_msgpack_keep, what an informer with fields decodes) is v's decode projected;
+ * and v's encoding with a resourceVersion appended to its metadata (tv_msgpack_map_append_str, what
+ * a commit of the broker's own write is sent as) is the encoding of v with it set. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,31 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             json_decref (want);
             json_decref (pp);
             msgpack_unpacked_destroy (&vu);
+            /* the encoding a commit of the broker's own write gets (bcache_expect): the value's
+             * bytes with the resourceVersion appended to metadata are the encoding of the value
+             * once it is set */
+            json_t *meta = json_object_get (a, "metadata");
+            char *enc, *out, *again;
+            size_t len, at, end, olen, alen;
+            if (json_is_object (meta) && !json_object_get (meta, "resourceVersion") &&
+                !tv_encode_mark (a, meta, &enc, &len, &at, &end)) {
+                if (tv_msgpack_map_append_str (enc, len, at, end, "resourceVersion", "42", &out, &olen))
+                    abort ();
+                json_object_set_new (meta, "resourceVersion", json_string ("42"));
+                if (tv_encode (a, &again, &alen) || alen != olen || memcmp (again, out, olen))
+                    abort ();
+                free (again);
+                free (out);
+                free (enc);
+            }
+        }
+        /* offsets anywhere in any bytes: refused or appended, never read out of the buffer */
+        size_t n = vv->via.bin.size;
+        if (n) {
+            char *out;
+            size_t olen, at = (uint8_t) vv->via.bin.ptr[0] % n, end = at + (n > 1 ? (uint8_t) vv->via.bin.ptr[n - 1] % n : 0);
+            if (!tv_msgpack_map_append_str (vv->via.bin.ptr, n, at, end, "k", "v", &out, &olen))
+                free (out);
         }
         json_decref (prev);
         json_decref (a);
