@@ -106,6 +106,9 @@ map_key (const msgpack_object_kv *kv, char *key, size_t *kl, char *err, size_t e
     return 0;
 }
 
+static json_t *map_from_msgpack (const msgpack_object *o, const json_t *prev, const json_t *keep, int depth, int fresh,
+                                 char *err, size_t errlen);
+
 static json_t *
 from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
 {
@@ -146,25 +149,8 @@ from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
         }
         return a;
     }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object ();
-        for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            char key[MAP_KEY_MAX];
-            size_t kl;
-            if (map_key (kv, key, &kl, err, errlen)) {
-                json_decref (m);
-                return NULL;
-            }
-            json_t *x = from_msgpack (&kv->val, depth + 1, err, errlen);
-            if (!x) {
-                json_decref (m);
-                return NULL;
-            }
-            json_object_set_new_nocheck (m, key, x);
-        }
-        return m;
-    }
+    case MSGPACK_OBJECT_MAP:
+        return map_from_msgpack (o, NULL, NULL, depth, 0, err, errlen);
     }
     snprintf (err, errlen, "unknown msgpack type %d", (int) o->type);
     return NULL;
@@ -234,23 +220,7 @@ from_msgpack_like (const msgpack_object *o, const json_t *prev, int depth, int f
         snprintf (err, errlen, "nesting deeper than %d", TV_MAX_DEPTH);
         return NULL;
     }
-    json_t *m = json_object ();
-    for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        char key[MAP_KEY_MAX];
-        size_t kl;
-        if (map_key (kv, key, &kl, err, errlen)) {
-            json_decref (m);
-            return NULL;
-        }
-        json_t *x = from_msgpack_like (&kv->val, json_object_getn (prev, key, kl), depth + 1, fresh, err, errlen);
-        if (!x) {
-            json_decref (m);
-            return NULL;
-        }
-        json_object_set_new_nocheck (m, key, x);
-    }
-    return m;
+    return map_from_msgpack (o, prev, NULL, depth, fresh, err, errlen);
 }
 
 /* ---- projections: only the kept fields ------------------------------------------------------ */
@@ -328,6 +298,17 @@ from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *ke
     }
     if (o->type != MSGPACK_OBJECT_MAP)
         return from_msgpack (o, depth, err, errlen);
+    return map_from_msgpack (o, prev, keep, depth, fresh, err, errlen);
+}
+
+/* The map o (at depth) decoded, what from_msgpack, from_msgpack_like and from_msgpack_keep share:
+ * each value decoded against prev's value of the same key (prev NULL or not a map: none, and then
+ * by from_msgpack itself: the plain decode stays direct); keep NULL keeps every key, a map only the
+ * keys it names, each value projected by its own keep. */
+static json_t *
+map_from_msgpack (const msgpack_object *o, const json_t *prev, const json_t *keep, int depth, int fresh, char *err,
+                  size_t errlen)
+{
     json_t *m = json_object ();
     for (uint32_t i = 0; m && i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
@@ -337,11 +318,13 @@ from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *ke
             json_decref (m);
             return NULL;
         }
-        const json_t *kk = json_object_getn (keep, key, kl);
-        if (!kk)
+        const json_t *kk = keep ? json_object_getn (keep, key, kl) : NULL;
+        if (keep && !kk)
             continue;
-        json_t *x = from_msgpack_keep (&kv->val, json_is_object (prev) ? json_object_getn (prev, key, kl) : NULL, kk,
-                                       depth + 1, fresh, err, errlen);
+        const json_t *p = json_object_getn (prev, key, kl); /* NULL when prev is not a map */
+        json_t *x = kk  ? from_msgpack_keep (&kv->val, p, kk, depth + 1, fresh, err, errlen)
+                    : p ? from_msgpack_like (&kv->val, p, depth + 1, fresh, err, errlen)
+                        : from_msgpack (&kv->val, depth + 1, err, errlen);
         if (!x) {
             json_decref (m);
             return NULL;
