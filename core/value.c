@@ -175,25 +175,36 @@ tv_msgpack_map_append_str (const char *buf, size_t len, size_t at, size_t end, c
 
 #define MAP_KEY_MAX 512
 
+/* Whether a map entry's key is one the decoders take: a string shorter than MAP_KEY_MAX without a
+ * NUL; then *k and *kl are its bytes ("" when empty: an empty str may carry a NULL pointer). */
+static int
+mp_key_ok (const msgpack_object_kv *kv, const char **k, size_t *kl)
+{
+    if (kv->key.type != MSGPACK_OBJECT_STR)
+        return 0;
+    *kl = kv->key.via.str.size;
+    *k = *kl ? kv->key.via.str.ptr : "";
+    return *kl < MAP_KEY_MAX && !memchr (*k, 0, *kl);
+}
+
 /* A map key as a C string into key[MAP_KEY_MAX] (*kl its length): 0, or -1 with err when it is not
  * a string, is too long or holds a NUL. */
 static int
 map_key (const msgpack_object_kv *kv, char *key, size_t *kl, char *err, size_t errlen)
 {
-    if (kv->key.type != MSGPACK_OBJECT_STR) {
-        snprintf (err, errlen, "map key is not a string");
+    const char *k;
+    if (!mp_key_ok (kv, &k, kl)) {
+        snprintf (err, errlen, "%s",
+                  kv->key.type != MSGPACK_OBJECT_STR ? "map key is not a string" : "map key too long or holding NUL");
         return -1;
     }
-    *kl = kv->key.via.str.size;
-    if (*kl >= MAP_KEY_MAX || (*kl && memchr (kv->key.via.str.ptr, 0, *kl))) {
-        snprintf (err, errlen, "map key too long or holding NUL");
-        return -1;
-    }
-    if (*kl) /* an empty str may carry a NULL pointer */
-        memcpy (key, kv->key.via.str.ptr, *kl);
+    memcpy (key, k, *kl);
     key[*kl] = 0;
     return 0;
 }
+
+static json_t *map_from_msgpack (const msgpack_object *o, const json_t *prev, const json_t *keep, int depth, int fresh,
+                                 char *err, size_t errlen);
 
 static json_t *
 from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
@@ -235,25 +246,8 @@ from_msgpack (const msgpack_object *o, int depth, char *err, size_t errlen)
         }
         return a;
     }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object ();
-        for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            char key[MAP_KEY_MAX];
-            size_t kl;
-            if (map_key (kv, key, &kl, err, errlen)) {
-                json_decref (m);
-                return NULL;
-            }
-            json_t *x = from_msgpack (&kv->val, depth + 1, err, errlen);
-            if (!x) {
-                json_decref (m);
-                return NULL;
-            }
-            json_object_set_new_nocheck (m, key, x);
-        }
-        return m;
-    }
+    case MSGPACK_OBJECT_MAP:
+        return map_from_msgpack (o, NULL, NULL, depth, 0, err, errlen);
     }
     snprintf (err, errlen, "unknown msgpack type %d", (int) o->type);
     return NULL;
@@ -298,10 +292,9 @@ mp_equal (const msgpack_object *o, const json_t *v, int depth)
             return 0;
         for (uint32_t i = 0; i < o->via.map.size; i++) {
             const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            size_t kl = kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.size : 0;
-            if (kv->key.type != MSGPACK_OBJECT_STR || kl >= MAP_KEY_MAX || (kl && memchr (kv->key.via.str.ptr, 0, kl)))
-                return 0;
-            if (!mp_equal (&kv->val, json_object_getn (v, kl ? kv->key.via.str.ptr : "", kl), depth + 1))
+            const char *k;
+            size_t kl;
+            if (!mp_key_ok (kv, &k, &kl) || !mp_equal (&kv->val, json_object_getn (v, k, kl), depth + 1))
                 return 0;
         }
         return 1;
@@ -324,23 +317,7 @@ from_msgpack_like (const msgpack_object *o, const json_t *prev, int depth, int f
         snprintf (err, errlen, "nesting deeper than %d", TV_MAX_DEPTH);
         return NULL;
     }
-    json_t *m = json_object ();
-    for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        char key[MAP_KEY_MAX];
-        size_t kl;
-        if (map_key (kv, key, &kl, err, errlen)) {
-            json_decref (m);
-            return NULL;
-        }
-        json_t *x = from_msgpack_like (&kv->val, json_object_getn (prev, key, kl), depth + 1, fresh, err, errlen);
-        if (!x) {
-            json_decref (m);
-            return NULL;
-        }
-        json_object_set_new_nocheck (m, key, x);
-    }
-    return m;
+    return map_from_msgpack (o, prev, NULL, depth, fresh, err, errlen);
 }
 
 /* ---- projections: only the kept fields ------------------------------------------------------ */
@@ -376,10 +353,10 @@ mp_equal_keep (const msgpack_object *o, const json_t *v, const json_t *keep, int
     size_t kept = 0;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        size_t kl = kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.size : 0;
-        if (kv->key.type != MSGPACK_OBJECT_STR || kl >= MAP_KEY_MAX || (kl && memchr (kv->key.via.str.ptr, 0, kl)))
+        const char *k;
+        size_t kl;
+        if (!mp_key_ok (kv, &k, &kl))
             return 0;
-        const char *k = kl ? kv->key.via.str.ptr : "";
         const json_t *kk = json_object_getn (keep, k, kl);
         if (!kk)
             continue;
@@ -396,7 +373,7 @@ from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *ke
                    size_t errlen)
 {
     if (keep_all (keep))
-        return prev ? from_msgpack_like (o, prev, depth, fresh, err, errlen) : from_msgpack (o, depth, err, errlen);
+        return from_msgpack_like (o, prev, depth, fresh, err, errlen);
     if (depth > TV_MAX_DEPTH) {
         snprintf (err, errlen, "nesting deeper than %d", TV_MAX_DEPTH);
         return NULL;
@@ -418,6 +395,17 @@ from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *ke
     }
     if (o->type != MSGPACK_OBJECT_MAP)
         return from_msgpack (o, depth, err, errlen);
+    return map_from_msgpack (o, prev, keep, depth, fresh, err, errlen);
+}
+
+/* The map o (at depth) decoded, what from_msgpack, from_msgpack_like and from_msgpack_keep share:
+ * each value decoded against prev's value of the same key (prev NULL or not a map: none, and then
+ * by from_msgpack itself: the plain decode stays direct); keep NULL keeps every key, a map only the
+ * keys it names, each value projected by its own keep. */
+static json_t *
+map_from_msgpack (const msgpack_object *o, const json_t *prev, const json_t *keep, int depth, int fresh, char *err,
+                  size_t errlen)
+{
     json_t *m = json_object ();
     for (uint32_t i = 0; m && i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
@@ -427,11 +415,13 @@ from_msgpack_keep (const msgpack_object *o, const json_t *prev, const json_t *ke
             json_decref (m);
             return NULL;
         }
-        const json_t *kk = json_object_getn (keep, key, kl);
-        if (!kk)
+        const json_t *kk = keep ? json_object_getn (keep, key, kl) : NULL;
+        if (keep && !kk)
             continue;
-        json_t *x = from_msgpack_keep (&kv->val, json_is_object (prev) ? json_object_getn (prev, key, kl) : NULL, kk,
-                                       depth + 1, fresh, err, errlen);
+        const json_t *p = json_object_getn (prev, key, kl); /* NULL when prev is not a map */
+        json_t *x = kk  ? from_msgpack_keep (&kv->val, p, kk, depth + 1, fresh, err, errlen)
+                    : p ? from_msgpack_like (&kv->val, p, depth + 1, fresh, err, errlen)
+                        : from_msgpack (&kv->val, depth + 1, err, errlen);
         if (!x) {
             json_decref (m);
             return NULL;
@@ -503,26 +493,17 @@ tv_project (const json_t *v, const json_t *keep)
     return m;
 }
 
+/* both: tv_from_msgpack_keep keeping everything (from_msgpack_like, or from_msgpack without prev) */
 json_t *
 tv_from_msgpack_like (const msgpack_object *o, const json_t *prev, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    return prev ? from_msgpack_like (o, prev, 0, 2, err, errlen) : from_msgpack (o, 0, err, errlen);
+    return tv_from_msgpack_keep (o, prev, NULL, err, errlen);
 }
 
 json_t *
 tv_from_msgpack (const msgpack_object *o, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    return from_msgpack (o, 0, err, errlen);
+    return tv_from_msgpack_keep (o, NULL, NULL, err, errlen);
 }
 
 static uint64_t
@@ -658,7 +639,7 @@ decode (const void *buf, size_t len, const json_t *prev, char *err, size_t errle
         if (r == MSGPACK_UNPACK_EXTRA_BYTES)
             snprintf (err, errlen, "trailing bytes after the msgpack value at byte %zu", off);
         else
-            v = prev ? from_msgpack_like (&obj, prev, 0, 2, err, errlen) : from_msgpack (&obj, 0, err, errlen);
+            v = from_msgpack_like (&obj, prev, 0, 2, err, errlen);
     } else if (r == MSGPACK_UNPACK_CONTINUE)
         snprintf (err, errlen, "truncated msgpack: %zu bytes end inside a value", len);
     else if (r == MSGPACK_UNPACK_NOMEM_ERROR)

@@ -81,6 +81,30 @@ up_with_scheduler_config() {
   wait_for 30 tro get nodes "$1" || fail "no API/node $1 after 30 s"
   wait_for 30 node_ready "$1" || fail "node $1 not Ready"
 }
+# ---- hollow nodes (kubemark) beside `troupe up`: preemption, preemption_pdb, pdb, eviction, sched_spread_service
+# need_hollow: skip (77) unless root, jq and `troupe hollow` are there
+need_hollow() {
+  [ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
+  command -v jq >/dev/null || skip "needs jq"
+  if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then skip "this build has no 'troupe hollow'"; fi
+}
+# nodes_ready SELECTOR N: exactly N nodes of the label selector SELECTOR are Ready
+nodes_ready() { [ "$(tro get nodes -l "$1" -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" = "$2" ]; }
+# hollow_cluster N LABEL [hollow flags…]: need_hollow; `troupe up` on tcp://127.0.0.1:$PORT (PORT
+# from the PID; UP, $T/up.log) with its own node cordoned, and N hollow nodes of 110 pods labelled
+# LABEL (k=v), `troupe hollow --nodes N --pods 110 --labels LABEL` with the flags given (HOL,
+# $T/hollow.log); returns once the N are Ready (fails after 60 s). UP and HOL are in PIDS.
+hollow_cluster() {
+  local n=$1 label=$2 node; shift 2
+  need_hollow
+  PORT=$((20000 + $$ % 12000))
+  ( cd "$T" && exec "$TROUPE" up --data "$T/node" --listen "tcp://127.0.0.1:$PORT" >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
+  wait_for 60 tro get nodes || fail "troupe up: no API"
+  sleep 1
+  for node in $(tro get nodes -o json | jq -r '.items[].metadata.name'); do tro cordon "$node" >/dev/null || fail "cordon $node"; done
+  "$TROUPE" hollow --nodes "$n" --pods 110 --labels "$label" "$@" >"$T/hollow.log" 2>&1 & HOL=$!; PIDS+=($HOL)
+  wait_for 60 nodes_ready "$label" "$n" || fail "$n hollow nodes labelled $label not Ready"
+}
 # ---- images and a registry for the container tests (Debian: docker-registry, skopeo, umoci, busybox-static)
 # need_images: skip (77) unless the tools and root are there
 need_images() {

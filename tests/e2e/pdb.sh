@@ -13,18 +13,7 @@
 # - bad PDBs refused with the field path and a non-zero exit (both bounds, a bad percent string,
 #   over 100%, a negative number, a bad selector).
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
-command -v jq >/dev/null || skip "needs jq"
-if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then skip "this build has no 'troupe hollow'"; fi
-PORT=$((20000 + $$ % 12000))
-
-( cd "$T" && exec "$TROUPE" up --data "$T/node" --listen "tcp://127.0.0.1:$PORT" >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
-wait_for 60 tro get nodes || fail "troupe up: no API"
-sleep 1
-for n in $(tro get nodes -o json | jq -r '.items[].metadata.name'); do tro cordon "$n" >/dev/null || fail "cordon $n"; done
-"$TROUPE" hollow --nodes 1 --cpu 8 --memory 16Gi --pods 110 --labels e2e=pdb >"$T/hollow.log" 2>&1 & HOL=$!; PIDS+=($HOL)
-hready() { [ "$(tro get nodes -l e2e=pdb -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" = 1 ]; }
-wait_for 60 hready || fail "the hollow node is not Ready"
+hollow_cluster 1 e2e=pdb --cpu 8 --memory 16Gi
 
 cat >"$T/web.yaml" <<'Y'
 apiVersion: apps/v1
@@ -53,8 +42,11 @@ wait_for 60 eval '[ "$(ready_count app=web)" = 3 ]' || fail "3 web pods not Read
 pdb() { tro get pdb "${1:-web-pdb}" -o json; }
 st() { pdb "${2:-web-pdb}" | jq -r "$1"; }
 STATUS='"\(.status.disruptionsAllowed) \(.status.currentHealthy) \(.status.desiredHealthy) \(.status.expectedPods) \(.status.observedGeneration) \(.status.conditions[0].type) \(.status.conditions[0].status) \(.status.conditions[0].reason)"'
-want() { [ "$(st "$STATUS" "${2:-web-pdb}")" = "$1" ]; }
-wait_for 30 want "1 3 2 3 1 DisruptionAllowed True SufficientPods" || fail "minAvailable 2 over 3 ready pods: $(pdb | jq -c .status)"
+# pdb_is PDB JQ WANT: the jq string JQ of pdb PDB prints WANT
+pdb_is() { [ "$(st "$2" "$1")" = "$3" ]; }
+# pdb_await SECONDS PDB JQ WANT WHAT: waits until pdb_is PDB JQ WANT, or fails with WHAT and PDB's status
+pdb_await() { wait_for "$1" pdb_is "$2" "$3" "$4" || fail "$5: $(pdb "$2" | jq -c .status)"; }
+pdb_await 30 web-pdb "$STATUS" "1 3 2 3 1 DisruptionAllowed True SufficientPods" "minAvailable 2 over 3 ready pods"
 pass "minAvailable 2 over a Deployment of 3: disruptionsAllowed 1, currentHealthy 3, desiredHealthy 2, expectedPods 3, SufficientPods"
 
 OUT=$(tro get pdb)
@@ -63,12 +55,12 @@ echo "$OUT" | grep -Eq '^web-pdb +2 +N/A +1 +[0-9]+[smhd]' || fail "get pdb row:
 pass "troupe get pdb: NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE, N/A for the unset bound"
 
 tro patch pdb web-pdb --type merge -p '{"spec":{"minAvailable":null,"maxUnavailable":0}}' >/dev/null || fail "patch to maxUnavailable 0"
-wait_for 30 want "0 3 3 3 2 DisruptionAllowed False InsufficientPods" || fail "maxUnavailable 0: $(pdb | jq -c .status)"
+pdb_await 30 web-pdb "$STATUS" "0 3 3 3 2 DisruptionAllowed False InsufficientPods" "maxUnavailable 0"
 tro get pdb | grep -Eq '^web-pdb +N/A +0 +0 ' || fail "get pdb after the change: $(tro get pdb)"
 pass "maxUnavailable 0: 0 allowed, InsufficientPods, observedGeneration 2"
 
 tro scale deployment web --replicas 4 >/dev/null || fail "scale web to 4"
-wait_for 60 want "0 4 4 4 2 DisruptionAllowed False InsufficientPods" || fail "scaled to 4: $(pdb | jq -c .status)"
+pdb_await 60 web-pdb "$STATUS" "0 4 4 4 2 DisruptionAllowed False InsufficientPods" "scaled to 4"
 pass "the Deployment scaled to 4: expectedPods and desiredHealthy follow its scale"
 
 # disruptedPods, as the Eviction API writes it: a fresh entry is not counted healthy (and kept),
@@ -78,8 +70,7 @@ P2=$(tro get pods -l app=web -o json | jq -r '[.items[] | select(.metadata.delet
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ); OLD=$(date -u -d '-3 minutes' +%Y-%m-%dT%H:%M:%SZ)
 tro patch pdb web-pdb --subresource status --type merge \
   -p "{\"status\":{\"disruptedPods\":{\"$P1\":\"$NOW\",\"$P2\":\"$OLD\",\"gone-pod\":\"$NOW\"}}}" >/dev/null || fail "status patch"
-dp() { [ "$(st '"\(.status.currentHealthy) \(.status.disruptedPods | keys | join(","))"')" = "3 $P1" ]; }
-wait_for 30 dp || fail "disruptedPods: $(pdb | jq -c .status)"
+pdb_await 30 web-pdb '"\(.status.currentHealthy) \(.status.disruptedPods | keys | join(","))"' "3 $P1" "disruptedPods"
 pass "disruptedPods: a fresh entry is kept and not counted healthy, an expired one and a gone pod's are dropped"
 
 cat >"$T/solo.yaml" <<'Y'
@@ -102,8 +93,8 @@ Y
 tro apply -f "$T/solo.yaml" >/dev/null || fail "solo pod and PDB refused"
 # Kubernetes >= 1.27: left out of expectedPods (0), still healthy (1), nothing allowed, and a
 # Warning Event UnmanagedPods on the budget; not a failed sync
-unmanaged() { [ "$(st '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.disruptionsAllowed) \(.status.conditions[0].status) \(.status.conditions[0].reason)"' solo-pdb)" = '0 1 0 False InsufficientPods' ]; }
-wait_for 30 unmanaged || fail "a pod without a controller: $(pdb solo-pdb | jq -c .status)"
+pdb_await 30 solo-pdb '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.disruptionsAllowed) \(.status.conditions[0].status) \(.status.conditions[0].reason)"' \
+  '0 1 0 False InsufficientPods' "a pod without a controller"
 unmanaged_event() { tro get events -o json | jq -e '[.items[] | select(.reason == "UnmanagedPods" and .type == "Warning" and .involvedObject.kind == "PodDisruptionBudget" and .involvedObject.name == "solo-pdb" and (.message | contains("were found to be unmanaged")))] | length > 0' >/dev/null; }
 wait_for 15 unmanaged_event || fail "no UnmanagedPods Warning on solo-pdb: $(tro get events -o json | jq -c '[.items[] | {reason, message}]')"
 pass "maxUnavailable over a pod without a controller: left out of expectedPods, healthy, 0 allowed, UnmanagedPods Warning"
@@ -111,12 +102,10 @@ pass "maxUnavailable over a pod without a controller: left out of expectedPods, 
 # controllers' 30 s resync) and now expects no pod
 # (an integer minAvailable first: no controller needed, the sync succeeds and is not retried)
 tro patch pdb solo-pdb --type merge -p '{"spec":{"maxUnavailable":null,"minAvailable":1}}' >/dev/null || fail "solo-pdb to minAvailable 1"
-onepod() { [ "$(st '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.conditions[0].reason)"' solo-pdb)" = "1 1 InsufficientPods" ]; }
-wait_for 30 onepod || fail "solo-pdb minAvailable 1: $(pdb solo-pdb | jq -c .status)"
+pdb_await 30 solo-pdb '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.conditions[0].reason)"' "1 1 InsufficientPods" "solo-pdb minAvailable 1"
 sleep 1
 tro patch pod solo --type merge -p '{"metadata":{"labels":{"app":"elsewhere"}}}' >/dev/null || fail "relabel solo"
-nopods() { [ "$(st '"\(.status.expectedPods) \(.status.disruptionsAllowed) \(.status.conditions[0].reason)"' solo-pdb)" = "0 0 InsufficientPods" ]; }
-wait_for 10 nopods || fail "solo relabelled: $(pdb solo-pdb | jq -c .status)"
+pdb_await 10 solo-pdb '"\(.status.expectedPods) \(.status.disruptionsAllowed) \(.status.conditions[0].reason)"' "0 0 InsufficientPods" "solo relabelled"
 pass "a pod relabelled out of a budget's selector re-syncs the budget (old labels): expectedPods 0, InsufficientPods"
 
 bad() { # spec-yaml expected-error

@@ -12,18 +12,7 @@
 # The PDB status is the disruption controller's (currentHealthy = Ready selected pods,
 # desiredHealthy = minAvailable, expectedPods = selected pods, disruptionsAllowed 0).
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
-command -v jq >/dev/null || skip "needs jq"
-if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then skip "this build has no 'troupe hollow'"; fi
-PORT=$((20000 + $$ % 12000))
-
-( cd "$T" && exec "$TROUPE" up --data "$T/node" --listen "tcp://127.0.0.1:$PORT" >"$T/up.log" 2>&1 ) & UP=$!; PIDS+=($UP)
-wait_for 60 tro get nodes || fail "troupe up: no API"
-sleep 1
-for n in $(tro get nodes -o json | jq -r '.items[].metadata.name'); do tro cordon "$n" >/dev/null || fail "cordon $n"; done
-"$TROUPE" hollow --nodes 2 --cpu 2 --memory 4Gi --pods 110 --labels e2e=pdb >"$T/hollow.log" 2>&1 & HOL=$!; PIDS+=($HOL)
-hready() { [ "$(tro get nodes -l e2e=pdb -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" = 2 ]; }
-wait_for 60 hready || fail "2 hollow nodes not Ready"
+hollow_cluster 2 e2e=pdb --cpu 2 --memory 4Gi
 read -r A B < <(tro get nodes -l e2e=pdb -o json | jq -r '[.items[].metadata.name] | sort | join(" ")')
 [ -n "$A" ] && [ -n "$B" ] || fail "hollow node names: '$A' '$B'"
 

@@ -8,9 +8,7 @@
 #   scheduler's Service informer gives the selector; without it all would go to big);
 # - the Service deleted: 2 more app=e2e-web pods both go to big (the constraint is gone).
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (troupe up runs a node)"
-command -v jq >/dev/null || skip "needs jq"
-if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then skip "this build has no 'troupe hollow'"; fi
+need_hollow
 PORT=$((20000 + ($$ + 7) % 12000))
 cat >"$T/sched.yaml" <<'CFG'
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -28,8 +26,7 @@ CFG
 wait_for 60 tro get nodes || fail "troupe up: no API"
 "$TROUPE" hollow --nodes 1 --cpu 64 --memory 64Gi --pods 110 --prefix big- --labels e2e=spread >"$T/hollow-big.log" 2>&1 & H1=$!; PIDS+=($H1)
 "$TROUPE" hollow --nodes 1 --cpu 2 --memory 64Gi --pods 110 --prefix small- --labels e2e=spread >"$T/hollow-small.log" 2>&1 & H2=$!; PIDS+=($H2)
-hready() { [ "$(tro get nodes -l e2e=spread -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Ready" and .status=="True"))] | length')" = 2 ]; }
-wait_for 60 hready || fail "2 hollow nodes not Ready"
+wait_for 60 nodes_ready e2e=spread 2 || fail "2 hollow nodes not Ready"
 BIG=$(tro get nodes -l e2e=spread -o json | jq -r '.items[].metadata.name | select(startswith("big-"))')
 SMALL=$(tro get nodes -l e2e=spread -o json | jq -r '.items[].metadata.name | select(startswith("small-"))')
 [ -n "$BIG" ] && [ -n "$SMALL" ] || fail "hollow nodes: big '$BIG' small '$SMALL'"

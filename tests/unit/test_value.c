@@ -61,6 +61,96 @@ decode_errors (void **state)
     assert_null (tv_decode ("\xdd\xff\xff\xff\xff", 5, err, sizeof err));
 }
 
+/* {"a": {"b": {KEY: 1}}}, KEY the kl bytes at k as a msgpack str (the integer 7 when k is NULL) */
+static void
+pack_nested_key (msgpack_sbuffer *sb, const char *k, size_t kl)
+{
+    msgpack_sbuffer_init (sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "a", 1);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "b", 1);
+    msgpack_pack_map (&pk, 1);
+    if (k)
+        msgpack_pack_str_with_body (&pk, k, kl);
+    else
+        msgpack_pack_int (&pk, 7);
+    msgpack_pack_int (&pk, 1);
+}
+
+/* {"a": {"b": {key: leaf}}} with a key of kl bytes (NUL bytes allowed) */
+static json_t *
+nested_key (const char *k, size_t kl, json_t *leaf)
+{
+    json_t *in = json_object (), *b = json_object (), *a = json_object ();
+    json_object_setn_new_nocheck (in, k, kl, leaf);
+    json_object_set_new (b, "b", in);
+    json_object_set_new (a, "a", b);
+    return a;
+}
+
+/* The map key rules (a string under 512 bytes without NUL) hold on every decode path: tv_decode,
+ * tv_decode_like and tv_from_msgpack_keep, also where the previous version (and the keep) hold
+ * the very same key, so that a path that skipped them would share prev instead of refusing. */
+static void
+map_keys (void **state)
+{
+    (void) state;
+    char long_key[512];
+    memset (long_key, 'k', sizeof long_key);
+    const struct {
+        const char *k; /* NULL: an integer key */
+        size_t kl;
+        const char *err; /* NULL: accepted */
+    } rows[] = {
+        {NULL, 0, "map key is not a string"},
+        {long_key, 512, "map key too long or holding NUL"},
+        {"x\0y", 3, "map key too long or holding NUL"},
+        {long_key, 511, NULL},
+        {"", 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        msgpack_sbuffer sb;
+        pack_nested_key (&sb, rows[i].k, rows[i].kl);
+        /* prev: the same value (an integer key as its decimal string); keep: that key kept */
+        const char *jk = rows[i].k ? rows[i].k : "7";
+        size_t jkl = rows[i].k ? rows[i].kl : 1;
+        json_t *prev = nested_key (jk, jkl, json_integer (1)), *keep = nested_key (jk, jkl, json_true ());
+        msgpack_zone z;
+        msgpack_zone_init (&z, 2048);
+        msgpack_object o;
+        size_t off = 0;
+        assert_int_equal (msgpack_unpack (sb.data, sb.size, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
+        json_t *got[5];
+        char err[5][128];
+        got[0] = tv_decode (sb.data, sb.size, err[0], sizeof err[0]);
+        got[1] = tv_decode_like (sb.data, sb.size, prev, err[1], sizeof err[1]);
+        got[2] = tv_from_msgpack (&o, err[2], sizeof err[2]);
+        got[3] = tv_from_msgpack_like (&o, prev, err[3], sizeof err[3]);
+        got[4] = tv_from_msgpack_keep (&o, prev, keep, err[4], sizeof err[4]);
+        for (int j = 0; j < 5; j++) {
+            if (rows[i].err) {
+                if (got[j])
+                    fail_msg ("row %zu path %d: a bad key accepted", i, j);
+                assert_string_equal (err[j], rows[i].err);
+                continue;
+            }
+            assert_non_null (got[j]);
+            assert_true (json_equal (got[j], prev));
+            /* the paths with prev share its unchanged map below the fresh depth */
+            if (j == 1 || j >= 3)
+                assert_ptr_equal (tv_get (got[j], "a.b"), tv_get (prev, "a.b"));
+            json_decref (got[j]);
+        }
+        msgpack_zone_destroy (&z);
+        msgpack_sbuffer_destroy (&sb);
+        json_decref (prev);
+        json_decref (keep);
+    }
+}
+
 static json_t *
 like (const char *prev_json, const char *next_json, json_t **prev_out)
 {
@@ -630,6 +720,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (round_trip),
         cmocka_unit_test (decode_errors),
+        cmocka_unit_test (map_keys),
         cmocka_unit_test (decode_like),
         cmocka_unit_test (projection),
         cmocka_unit_test (paths),
