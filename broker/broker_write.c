@@ -416,18 +416,25 @@ int
 bk_update_schema (const schema_registry_t *schemas, const schema_kind_t *sk, const json_t *cur, json_t *next,
                   int update, int svc_keep, int *renewal, char *err, size_t errlen)
 {
-    tv_unshare (next, "metadata");
+    json_t *meta = tv_unshare (next, "metadata");
+    const json_t *cmeta = json_object_get (cur, "metadata");
     /* server-owned metadata always comes from the stored object */
     static const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                                  "namespace", "name"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        char p[64];
-        snprintf (p, sizeof p, "metadata.%s", keep[i]);
-        json_t *v = tv_get (cur, p);
-        if (v)
-            tv_set (next, p, json_incref (v));
-        else
-            tv_del (next, p);
+        json_t *v = json_object_get (cmeta, keep[i]);
+        if (meta && v)
+            json_object_set (meta, keep[i], v);
+        else if (meta)
+            json_object_del (meta, keep[i]);
+        else { /* no metadata map in next: tv_set makes one */
+            char p[64];
+            snprintf (p, sizeof p, "metadata.%s", keep[i]);
+            if (v)
+                tv_set (next, p, json_incref (v));
+            else
+                tv_del (next, p);
+        }
     }
     tv_set_str (next, "kind", schema_kind_name (sk));
     if (!tv_str (next, "apiVersion"))
@@ -436,13 +443,21 @@ bk_update_schema (const schema_registry_t *schemas, const schema_kind_t *sk, con
      * answer it from memory, with the object's resourceVersion unchanged */
     *renewal = update && !strcmp (schema_kind_name (sk), "Lease") && lease_is_renewal (cur, next);
     json_int_t gen = tv_int (cur, "metadata.generation", 1);
-    schema_canonicalize_update (schemas, next, cur); /* cpu: 0.5 over a stored "500m" is no change of spec */
+    /* defaults (with canonical quantities) before the generation: cpu 0.5 over a stored "500m",
+     * or a default left out of a full update, is no change of spec (Kubernetes defaults when it
+     * decodes, before its strategies compare). A Service keeps its allocations first (its
+     * defaulting fills clusterIPs from clusterIP): canonical values only, then defaults. */
+    if (svc_keep)
+        schema_canonicalize_update (schemas, next, cur);
+    else
+        schema_default_update (schemas, next, cur);
     if (!*renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
         gen++;
     tv_set_int (next, "metadata.generation", gen);
-    if (svc_keep)
+    if (svc_keep) {
         bk_svc_keep_allocated (cur, next);
-    schema_default_update (schemas, next, cur);
+        schema_default_update (schemas, next, cur);
+    }
     return schema_validate_update (schemas, next, cur, err, errlen);
 }
 
