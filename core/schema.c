@@ -1260,7 +1260,7 @@ default_props (const schema_registry_t *r, const json_t *props, const json_t *de
     }
     json_object_foreach (v, k, x) {
         const json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if (!unchanged (x, px, exact) && (ps = json_object_get (props, k)))
+        if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact))
             default_node (r, ps, x, px, exact);
     }
 }
@@ -1321,7 +1321,7 @@ canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_
         /* the value's own keys (a replaced value keeps its place: the walk goes on) */
         json_object_foreach (v, k, x) {
             const json_t *px = json_object_get (prev, k);
-            if (!unchanged (x, px, exact) && (ps = json_object_get (props, k)) && (nx = canon_node (r, ps, x, px, exact)))
+            if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact) && (nx = canon_node (r, ps, x, px, exact)))
                 json_object_set_new (v, k, nx);
         }
     } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
