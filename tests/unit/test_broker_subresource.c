@@ -356,6 +356,16 @@ update_validated_where_changed (void **state)
     assert_null (tv_get (p, "spec.affinity"));
     assert_null (tv_get (p, "metadata.labels.x"));
     assert_int_equal (tv_int (p, "metadata.generation", 0), 2); /* the binding changed the spec */
+    /* a full update leaving out a defaulted field: defaulted before the specs are compared, so no
+     * change of spec (no new generation), as Kubernetes defaults when it decodes */
+    assert_string_equal (tv_str (p, "spec.restartPolicy"), "Always");
+    json_object_del (json_object_get (p, "spec"), "restartPolicy");
+    tv_set_str (p, "metadata.labels.tier", "front");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "v", 0, p, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "v");
+    assert_string_equal (tv_str (p, "metadata.labels.tier"), "front");
+    assert_string_equal (tv_str (p, "spec.restartPolicy"), "Always");
+    assert_int_equal (tv_int (p, "metadata.generation", 0), 2);
     json_decref (p);
     tr_client_destroy (&c);
 }
