@@ -156,6 +156,10 @@ void bk_h_create (rq_t *r);
 void bk_h_update (rq_t *r, int status_only);
 void bk_h_patch (rq_t *r);
 void bk_h_delete (rq_t *r);
+/* The schema part of an update (server-owned metadata, canonical values, generation, defaults,
+ * validation against cur): 0, or -1 and err. See broker_write.c. */
+int bk_update_schema (const schema_registry_t *schemas, const schema_kind_t *sk, const json_t *cur, json_t *next,
+                      int update, int svc_keep, int *renewal, char *err, size_t errlen);
 /* The client's answer to a write whose store result is `result` (store.h numbers) at rev; a
  * Conflict with p->retry runs the request again. Does not free p. */
 void bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev);

@@ -420,6 +420,60 @@ wanted_rv (const tr_env_t *req, const json_t *body)
     return s ? strtoull (s, NULL, 10) : 0;
 }
 
+/* The schema part of an update (write_update; bench_validate times it): next, a new version of
+ * the cached cur sharing its unchanged subtrees with it, gets cur's server-owned metadata, its
+ * kind, canonical quantities, its generation, defaults; then it is validated against cur (what is
+ * unchanged is not walked again: schema_validate_update). update: a plain update (a Lease's may be
+ * a renewal, *renewal set); svc_keep: a Service update keeps its allocations. 0, or -1 and err. */
+int
+bk_update_schema (const schema_registry_t *schemas, const schema_kind_t *sk, const json_t *cur, json_t *next,
+                  int update, int svc_keep, int *renewal, char *err, size_t errlen)
+{
+    json_t *meta = tv_unshare (next, "metadata");
+    const json_t *cmeta = json_object_get (cur, "metadata");
+    /* server-owned metadata always comes from the stored object */
+    static const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                                 "namespace", "name"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        json_t *v = json_object_get (cmeta, keep[i]);
+        if (meta && v)
+            json_object_set (meta, keep[i], v);
+        else if (meta)
+            json_object_del (meta, keep[i]);
+        else { /* no metadata map in next: tv_set makes one */
+            char p[64];
+            snprintf (p, sizeof p, "metadata.%s", keep[i]);
+            if (v)
+                tv_set (next, p, json_incref (v));
+            else
+                tv_del (next, p);
+        }
+    }
+    tv_set_str (next, "kind", schema_kind_name (sk));
+    if (!tv_str (next, "apiVersion"))
+        tv_set_str (next, "apiVersion", schema_kind_api_version (sk));
+    /* a renewal keeps the generation (Kubernetes' Lease strategy never bumps it): the store may
+     * answer it from memory, with the object's resourceVersion unchanged */
+    *renewal = update && !strcmp (schema_kind_name (sk), "Lease") && lease_is_renewal (cur, next);
+    json_int_t gen = tv_int (cur, "metadata.generation", 1);
+    /* defaults (with canonical quantities) before the generation: cpu 0.5 over a stored "500m",
+     * or a default left out of a full update, is no change of spec (Kubernetes defaults when it
+     * decodes, before its strategies compare). A Service keeps its allocations first (its
+     * defaulting fills clusterIPs from clusterIP): canonical values only, then defaults. */
+    if (svc_keep)
+        schema_canonicalize_update (schemas, next, cur);
+    else
+        schema_default_update (schemas, next, cur);
+    if (!*renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
+        gen++;
+    tv_set_int (next, "metadata.generation", gen);
+    if (svc_keep) {
+        bk_svc_keep_allocated (cur, next);
+        schema_default_update (schemas, next, cur);
+    }
+    return schema_validate_update (schemas, next, cur, err, errlen);
+}
+
 /* Shared tail of update / updateStatus / patch: checks, then a CAS proposal on mod_rev. */
 static void
 write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_verb_t verb, uint64_t want, imm_sub_t sub)
@@ -444,34 +498,12 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         json_decref (next);
         next = own;
     }
-    tv_unshare (next, "metadata");
-    /* server-owned metadata always comes from the stored object */
-    static const char *keep[] = {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                                 "namespace", "name"};
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        char p[64];
-        snprintf (p, sizeof p, "metadata.%s", keep[i]);
-        json_t *v = tv_get (cur, p);
-        if (v)
-            tv_set (next, p, json_incref (v));
-        else
-            tv_del (next, p);
-    }
-    tv_set_str (next, "kind", schema_kind_name (r->sk));
-    if (!tv_str (next, "apiVersion"))
-        tv_set_str (next, "apiVersion", schema_kind_api_version (r->sk));
-    /* a renewal keeps the generation (Kubernetes' Lease strategy never bumps it): the store may
-     * answer it from memory, with the object's resourceVersion unchanged */
-    r->renewal = verb == TR_VERB_UPDATE && !strcmp (schema_kind_name (r->sk), "Lease") && lease_is_renewal (cur, next);
-    json_int_t gen = tv_int (cur, "metadata.generation", 1);
-    schema_canonicalize_update (r->b->schemas, next, cur); /* cpu: 0.5 over a stored "500m" is no change of spec */
-    if (!r->renewal && !json_equal (tv_get (cur, "spec"), tv_get (next, "spec")))
-        gen++;
-    tv_set_int (next, "metadata.generation", gen);
+    char err[1024];
     int service = !strcmp (schema_kind_name (r->sk), "Service");
-    if (service && sub == IMM_SUB_NONE)
-        bk_svc_keep_allocated (cur, next);
-    if (validate (r, next, cur)) {
+    if (bk_update_schema (r->b->schemas, r->sk, cur, next, verb == TR_VERB_UPDATE, service && sub == IMM_SUB_NONE,
+                          &r->renewal, err, sizeof err)) {
+        bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
+                  name ? name : "", err);
         json_decref (next);
         return;
     }
@@ -479,7 +511,6 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         json_decref (next);
         return;
     }
-    char err[1024];
     if (immutable_check (schema_kind_name (r->sk), cur, next, sub, err, sizeof err)) {
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),
                   name ? name : "", err);

@@ -32,7 +32,8 @@ immutable_prepare_own (const json_t *cur, json_t *next, imm_sub_t sub)
     case IMM_SUB_STATUS: {
         out = json_copy ((json_t *) cur); /* a new root; spec, metadata... are cur's, shared */
         json_t *st = json_object_get (next, "status");
-        json_object_set_new (out, "status", json_is_object (st) ? json_incref (st) : json_object ());
+        /* none empties it; a status that is not a map stays for validation to refuse by its path */
+        json_object_set_new (out, "status", st && !json_is_null (st) ? json_incref (st) : json_object ());
         json_decref (next);
         return out;
     }
@@ -54,7 +55,7 @@ immutable_prepare (const json_t *cur, const json_t *next, imm_sub_t sub)
 {
     if (sub == IMM_SUB_STATUS) { /* only next's status is taken: only it is copied */
         json_t *own = json_object (), *st = json_object_get (next, "status");
-        if (json_is_object (st))
+        if (st && !json_is_null (st))
             json_object_set_new (own, "status", json_deep_copy (st));
         return immutable_prepare_own (cur, own, sub);
     }

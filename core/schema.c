@@ -20,6 +20,9 @@ struct schema_kind {
     const char *name, *plural, *singular, *api_version;
     int namespaced;
     int selector_matches_template;
+    json_t *allowed;  /* allowedValues, or NULL */
+    json_t *required; /* the names of vfields' required fields, in schema order (registry_index) */
+    json_t *defaulted; /* the names of fields with a default or writeOnlyInto, in schema order */
 };
 
 struct schema_registry {
@@ -64,7 +67,79 @@ add_doc (schema_registry_t *r, const char *file, json_t *doc, char *err, size_t 
     k->api_version = av;
     k->namespaced = tv_bool (doc, "namespaced", true);
     k->selector_matches_template = tv_bool (doc, "selectorMatchesTemplate", false);
+    k->allowed = json_object_get (doc, "allowedValues");
+    k->required = k->defaulted = NULL;
     return 0;
+}
+
+/* ---- the index of each property list -------------------------------------------------------
+ * An update walks what it changed, not the schema: for each object schema (one with
+ * "properties") the names of its required properties ("x-required") and of those defaulting
+ * touches ("x-defaulted": a default, its own or its definition's, or writeOnlyInto) are listed
+ * once, in schema order, when the registry is loaded; validation and defaulting then go through
+ * the value's own keys and those lists (validate_props, default_props). */
+
+static const json_t *resolve_in (const json_t *defs, const json_t *s);
+
+static void
+index_props (const json_t *defs, const json_t *props, json_t **required, json_t **defaulted)
+{
+    *required = json_array ();
+    *defaulted = json_array ();
+    const char *k;
+    json_t *ps;
+    json_object_foreach ((json_t *) props, k, ps) {
+        const json_t *rs = resolve_in (defs, ps);
+        if (tv_bool (ps, "required", false))
+            json_array_append_new (*required, json_string (k));
+        if (json_object_get (ps, "default") || (rs && json_object_get (rs, "default")) || tv_str (ps, "writeOnlyInto"))
+            json_array_append_new (*defaulted, json_string (k));
+    }
+}
+
+/* every object schema under s (not inside default values or value lists) */
+static void
+index_tree (const json_t *defs, json_t *s)
+{
+    if (json_is_array (s)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach (s, i, x) index_tree (defs, x);
+        return;
+    }
+    if (!json_is_object (s))
+        return;
+    const char *k;
+    json_t *x;
+    json_object_foreach (s, k, x) if (strcmp (k, "default") && strcmp (k, "accepts") && strcmp (k, "enum") &&
+                                      strcmp (k, "allowedValues") && strncmp (k, "x-", 2))
+        index_tree (defs, x);
+    json_t *props = json_object_get (s, "properties");
+    if (json_is_object (props) && !json_object_get (s, "x-required")) {
+        json_t *req, *dfl;
+        index_props (defs, props, &req, &dfl);
+        json_object_set_new (s, "x-required", req);
+        json_object_set_new (s, "x-defaulted", dfl);
+    }
+}
+
+static void
+registry_index (schema_registry_t *r)
+{
+    index_tree (r->defs, r->defs);
+    for (size_t i = 0; i < r->n; i++) {
+        schema_kind_t *k = &r->kinds[i];
+        index_tree (r->defs, json_object_get (k->doc, "fields"));
+        index_tree (r->defs, k->vfields);
+        json_t *unused;
+        index_props (r->defs, k->vfields, &k->required, &unused);
+        json_decref (unused);
+        json_t *fields = json_object_get (k->doc, "fields");
+        json_t *none = fields ? NULL : json_object ();
+        index_props (r->defs, fields ? fields : none, &unused, &k->defaulted);
+        json_decref (unused);
+        json_decref (none);
+    }
 }
 
 static int
@@ -101,6 +176,7 @@ schema_registry_load_embedded (char *err, size_t errlen)
             schema_registry_destroy (&r);
             return NULL;
         }
+    registry_index (r);
     return r;
 }
 
@@ -136,6 +212,7 @@ schema_registry_load_dir (const char *dir, char *err, size_t errlen)
         }
     }
     closedir (d);
+    registry_index (r);
     return r;
 }
 
@@ -148,6 +225,8 @@ schema_registry_destroy (schema_registry_t **p)
     for (size_t i = 0; i < r->n; i++) {
         json_decref (r->kinds[i].doc);
         json_decref (r->kinds[i].vfields);
+        json_decref (r->kinds[i].required);
+        json_decref (r->kinds[i].defaulted);
     }
     free (r->kinds);
     json_decref (r->defs);
@@ -214,16 +293,22 @@ typedef struct {
 } vctx_t;
 
 static const json_t *
-resolve (const vctx_t *c, const json_t *s)
+resolve_in (const json_t *defs, const json_t *s)
 {
     for (int i = 0; i < 8 && s; i++) {
         const char *t = json_string_value (json_object_get (s, "type"));
         if (!t || strcmp (t, "ref"))
             break;
         const char *ref = json_string_value (json_object_get (s, "ref"));
-        s = json_object_get (c->r->defs, ref ? ref : "");
+        s = json_object_get (defs, ref ? ref : "");
     }
     return s;
+}
+
+static const json_t *
+resolve (const vctx_t *c, const json_t *s)
+{
+    return resolve_in (c->r->defs, s);
 }
 
 static int
@@ -386,41 +471,86 @@ unsupported_err (vctx_t *c, const json_t *ps, const char *why)
     return verr (c, "%s", d);
 }
 
+/* One property k (schema ps, value x, the stored value px) of an object whose path is c->path[0..plen). */
 static int
-validate_props (vctx_t *c, const json_t *props, const json_t *v, int preserve)
+validate_prop (vctx_t *c, size_t plen, const char *k, const json_t *ps, const json_t *x, const json_t *px)
+{
+    snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+    const char *why = tv_str (ps, "unsupported");
+    if (why && !means_absent (ps, x))
+        return unsupported_err (c, ps, why);
+    c->prev = json_is_object (x) && json_is_object (px) ? px : NULL;
+    if (validate_node (c, ps, x))
+        return -1;
+    c->prev = NULL;
+    c->path[plen] = 0;
+    return 0;
+}
+
+/* required: the names of props' required properties (index_props), or NULL to look them up. */
+static int
+validate_props (vctx_t *c, const json_t *props, const json_t *required, const json_t *v, int preserve)
 {
     size_t plen = strlen (c->path);
     const char *k;
-    json_t *ps;
+    json_t *ps, *x;
     /* Validation ratcheting: a field equal to the stored object's passed when that was written
      * (Kubernetes ratchets unchanged CRD fields the same way), so an update walks only what it
      * changed: a binding checks spec.nodeName, not the whole spec; a status update, the status.
      * c->prev flows from object to nested object only (never through arrays or maps). */
     const json_t *prev = c->prev;
     c->prev = NULL;
+    if (prev && required) {
+        /* An update goes through the value's own keys: when no required property is missing and
+         * at most one changed, the report is the same as the schema-order walk below (that one
+         * property's error, then the first unknown field), without visiting every property. */
+        size_t i;
+        json_t *n;
+        int missing = 0;
+        json_array_foreach (required, i, n) {
+            x = json_object_get (v, json_string_value (n));
+            missing |= !x || json_is_null (x);
+        }
+        const char *one = NULL, *unknown = NULL;
+        const json_t *one_ps = NULL, *one_x = NULL, *one_px = NULL;
+        int changed = 0;
+        if (!missing)
+            json_object_foreach ((json_t *) v, k, x) {
+                ps = json_object_get (props, k);
+                if (!ps) {
+                    if (!preserve && !unknown)
+                        unknown = k;
+                    continue;
+                }
+                const json_t *px = json_object_get (prev, k);
+                if (json_is_null (x) || (px && json_equal (x, px)))
+                    continue;
+                if (++changed > 1)
+                    break;
+                one = k, one_ps = ps, one_x = x, one_px = px;
+            }
+        if (!missing && changed <= 1) {
+            if (one && validate_prop (c, plen, one, one_ps, one_x, one_px))
+                return -1;
+            if (unknown) {
+                snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", unknown);
+                return verr (c, "unknown field", NULL);
+            }
+            return 0;
+        }
+    }
     /* required first, in schema order, so the report is deterministic */
     json_object_foreach ((json_t *) props, k, ps) {
-        const json_t *rs = ps;
-        json_t *x = json_object_get (v, k);
-        if ((!x || json_is_null (x)) && tv_bool (rs, "required", false)) {
+        x = json_object_get (v, k);
+        if ((!x || json_is_null (x)) && tv_bool (ps, "required", false)) {
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
             return verr (c, "Required value", NULL);
         }
         json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if (x && !json_is_null (x) && !(px && json_equal (x, px))) {
-            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
-            const char *why = tv_str (rs, "unsupported");
-            if (why && !means_absent (rs, x))
-                return unsupported_err (c, rs, why);
-            c->prev = json_is_object (x) && json_is_object (px) ? px : NULL;
-            if (validate_node (c, rs, x))
-                return -1;
-            c->prev = NULL;
-            c->path[plen] = 0;
-        }
+        if (x && !json_is_null (x) && !(px && json_equal (x, px)) && validate_prop (c, plen, k, ps, x, px))
+            return -1;
     }
     if (!preserve) {
-        json_t *x;
         json_object_foreach ((json_t *) v, k, x) if (!json_object_get (props, k)) {
             snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
             return verr (c, "unknown field", NULL);
@@ -585,7 +715,8 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         json_t *props = json_object_get (s, "properties");
         json_t *none = props ? NULL : json_object ();
         c->prev = prev;
-        int rc = validate_props (c, props ? props : none, v, tv_bool (s, "x-preserve-unknown", false));
+        int rc = validate_props (c, props ? props : none, props ? json_object_get (s, "x-required") : NULL, v,
+                                 tv_bool (s, "x-preserve-unknown", false));
         json_decref (none);
         return rc;
     }
@@ -800,26 +931,44 @@ spread_rules (const json_t *list, const char *at, char *err, size_t errlen)
     return 0;
 }
 
+/* 1 when spec's member is as prev's (both absent, or equal): its rules passed when prev was
+ * written (ratcheting, as validate_props'). prev: the stored spec, or NULL on a create. */
 static int
-pod_spec_rules (const json_t *spec, const char *at, char *err, size_t errlen)
+same_member (const json_t *spec, const json_t *prev, const char *member)
+{
+    if (!json_is_object (prev))
+        return 0;
+    const json_t *a = json_object_get (spec, member), *b = json_object_get (prev, member);
+    return a ? b && json_equal (a, b) : !b;
+}
+
+/* prev: the stored object's spec at the same place, or NULL: each rule runs on what changed
+ * (a binding sets nodeName only: none runs) */
+static int
+pod_spec_rules (const json_t *spec, const json_t *prev, const char *at, char *err, size_t errlen)
 {
     if (!json_is_object (spec))
         return 0;
-    {
-        char p[300];
+    char p[300];
+    const json_t *aff = json_object_get (spec, "affinity"), *tsc = json_object_get (spec, "topologySpreadConstraints");
+    if (aff && !same_member (spec, prev, "affinity")) {
         snprintf (p, sizeof p, "%s.affinity", at);
-        if (affinity_rules (json_object_get (spec, "affinity"), p, err, errlen))
-            return -1;
-        snprintf (p, sizeof p, "%s.topologySpreadConstraints", at);
-        if (spread_rules (json_object_get (spec, "topologySpreadConstraints"), p, err, errlen))
+        if (affinity_rules (aff, p, err, errlen))
             return -1;
     }
+    if (tsc && !same_member (spec, prev, "topologySpreadConstraints")) {
+        snprintf (p, sizeof p, "%s.topologySpreadConstraints", at);
+        if (spread_rules (tsc, p, err, errlen))
+            return -1;
+    }
+    int same_containers = same_member (spec, prev, "containers");
+    if (same_containers && same_member (spec, prev, "initContainers"))
+        return 0;
     static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
     static const char *const hooks[] = {"postStart", "preStop"};
     size_t ci;
     json_t *ct;
-    char p[300];
-    json_array_foreach (json_object_get (spec, "containers"), ci, ct) {
+    json_array_foreach (same_containers ? NULL : json_object_get (spec, "containers"), ci, ct) {
         for (size_t k = 0; k < 3; k++) {
             const json_t *pr = json_object_get (ct, probes[k]);
             if (!json_is_object (pr))
@@ -952,45 +1101,57 @@ schema_validate_update (const schema_registry_t *r, const json_t *obj, const jso
         snprintf (err, errlen, "metadata.name: Required value: name or generateName is required");
         return -1;
     }
+    if (!json_is_object (prev))
+        prev = NULL;
+    /* metadata ratchets as the rest: what equals the stored metadata's (labels, annotations,
+     * ownerReferences... shared with it by a new version of a cached object) is not walked again */
     snprintf (c.path, sizeof c.path, "metadata");
+    const json_t *pmeta = json_object_get (prev, "metadata");
+    c.prev = json_is_object (pmeta) ? pmeta : NULL;
     if (validate_node (&c, json_object_get (r->defs, "ObjectMeta"), meta))
         return -1;
     c.path[0] = 0;
-    c.prev = json_is_object (prev) ? prev : NULL;
-    if (validate_props (&c, k->vfields, obj, 0))
+    c.prev = prev;
+    if (validate_props (&c, k->vfields, k->required, obj, 0))
         return -1;
     /* allowedValues: {dotted.path: [..]} narrows a shared definition for this kind (a workload's
-     * pod template restarts Always, as Kubernetes validates) */
+     * pod template restarts Always, as Kubernetes validates); a value equal to the stored one's
+     * passed when that was written */
     const char *ap;
     json_t *allowed;
-    json_object_foreach (json_object_get (k->doc, "allowedValues"), ap, allowed) {
-        json_t *v = tv_get (obj, ap);
-        if (!v || json_is_null (v))
+    json_object_foreach (k->allowed, ap, allowed) {
+        json_t *v = tv_get (obj, ap), *pv = prev ? tv_get (prev, ap) : NULL;
+        if (!v || json_is_null (v) || (pv && json_equal (v, pv)))
             continue;
         size_t i;
         json_t *a;
         int ok = 0;
-        char list[300] = "";
-        json_array_foreach (allowed, i, a) {
-            ok |= json_equal (a, v);
-            char *t = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
-            size_t l = strlen (list);
-            snprintf (list + l, sizeof list - l, "%s%s", i ? ", " : "", t ? t : "");
-            free (t);
-        }
+        json_array_foreach (allowed, i, a) ok |= json_equal (a, v);
         if (!ok) {
+            char list[300] = "";
+            json_array_foreach (allowed, i, a) {
+                char *t = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
+                size_t l = strlen (list);
+                snprintf (list + l, sizeof list - l, "%s%s", i ? ", " : "", t ? t : "");
+                free (t);
+            }
             char *t = json_dumps (v, JSON_COMPACT | JSON_ENCODE_ANY);
             snprintf (err, errlen, "%s: Unsupported value: %.100s: supported values: %s", ap, t ? t : "", list);
             free (t);
             return -1;
         }
     }
-    if (pod_spec_rules (tv_get (obj, "spec.template.spec"), "spec.template.spec", err, errlen) ||
-        (!strcmp (kind, "Pod") && pod_spec_rules (tv_get (obj, "spec"), "spec", err, errlen)) ||
+    /* the rules across a pod spec run on what changed in it (pod_spec_rules); a status update or
+     * a binding leaves the containers, affinity and spreading as they were */
+    const json_t *spec = json_object_get (obj, "spec"), *pspec = prev ? json_object_get (prev, "spec") : NULL;
+    int spec_same = spec && pspec && json_equal (spec, pspec); /* then nothing below it changed either */
+    if ((!spec_same && pod_spec_rules (tv_get (spec, "template.spec"), tv_get (pspec, "template.spec"), "spec.template.spec",
+                                 err, errlen)) ||
+        (!spec_same && !strcmp (kind, "Pod") && pod_spec_rules (spec, pspec, "spec", err, errlen)) ||
         (!strcmp (kind, "Service") && svc_rules (obj, err, errlen)) ||
         (!strcmp (kind, "PodDisruptionBudget") && pdb_rules (obj, err, errlen)))
         return -1;
-    if (k->selector_matches_template) {
+    if (k->selector_matches_template && !spec_same) { /* spec.selector, spec.template.metadata.labels */
         char serr[256];
         json_t *sel = tv_get (obj, "spec.selector");
         selector_t *s = selector_from_object (sel, serr, sizeof serr);
@@ -1075,26 +1236,31 @@ merge_write_only (json_t *v, const char *k, const char *into)
         json_object_del (v, k);
 }
 
+/* defaulted: the names of props' properties with a default or writeOnlyInto (index_props); the
+ * value's own keys are walked for the rest, those that differ from prev's */
 static void
-default_props (const schema_registry_t *r, const json_t *props, json_t *v, const json_t *prev, int exact)
+default_props (const schema_registry_t *r, const json_t *props, const json_t *defaulted, json_t *v, const json_t *prev,
+               int exact)
 {
     const char *k;
-    json_t *ps;
-    json_object_foreach ((json_t *) props, k, ps) {
+    json_t *ps, *x, *n;
+    size_t i;
+    json_array_foreach (defaulted, i, n) {
+        k = json_string_value (n);
+        ps = json_object_get (props, k);
         if (tv_str (ps, "writeOnlyInto"))
             merge_write_only (v, k, tv_str (ps, "writeOnlyInto"));
-        vctx_t c = {.r = r};
-        const json_t *rs = resolve (&c, ps);
-        json_t *x = json_object_get (v, k);
+        const json_t *rs = resolve_in (r->defs, ps);
+        x = json_object_get (v, k);
         json_t *dflt = json_object_get (ps, "default");
         if (!dflt && rs)
             dflt = json_object_get (rs, "default");
-        if ((!x || json_is_null (x)) && dflt) {
+        if ((!x || json_is_null (x)) && dflt)
             json_object_set_new (v, k, json_deep_copy (dflt));
-            x = json_object_get (v, k);
-        }
+    }
+    json_object_foreach (v, k, x) {
         const json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if (x && !unchanged (x, px, exact))
+        if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact))
             default_node (r, ps, x, px, exact);
     }
 }
@@ -1110,7 +1276,7 @@ default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const jso
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties");
         if (props)
-            default_props (r, props, v, json_is_object (prev) ? prev : NULL, exact);
+            default_props (r, props, json_object_get (s, "x-defaulted"), v, json_is_object (prev) ? prev : NULL, exact);
     } else if (!strcmp (type, "array") && json_is_array (v)) {
         const json_t *items = json_object_get (s, "items"), *px;
         size_t i;
@@ -1152,9 +1318,10 @@ canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_
     json_t *x, *nx;
     if (!strcmp (type, "object") && json_is_object (v)) {
         json_t *props = json_object_get (s, "properties"), *ps;
-        json_object_foreach (props, k, ps) {
+        /* the value's own keys (a replaced value keeps its place: the walk goes on) */
+        json_object_foreach (v, k, x) {
             const json_t *px = json_object_get (prev, k);
-            if ((x = json_object_get (v, k)) && !unchanged (x, px, exact) && (nx = canon_node (r, ps, x, px, exact)))
+            if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact) && (nx = canon_node (r, ps, x, px, exact)))
                 json_object_set_new (v, k, nx);
         }
     } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
@@ -1229,7 +1396,7 @@ schema_default_update (const schema_registry_t *r, json_t *obj, const json_t *pr
         return -1;
     json_t *fields = json_object_get (k->doc, "fields");
     if (fields)
-        default_props (r, fields, obj, prev, 0);
+        default_props (r, fields, k->defaulted, obj, prev, 0);
     if (!strcmp (kind, "Service"))
         svc_default (obj);
     /* walked whole, but for what is the stored metadata's own (labels, ownerReferences... shared

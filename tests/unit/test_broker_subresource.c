@@ -309,6 +309,67 @@ status_and_spec_apart (void **state)
     tr_client_destroy (&c);
 }
 
+/* An update is validated where it changed (schema_validate_update): a status patch still gets
+ * the status' type error, a spec or metadata change its own, each by its path; a binding and a
+ * good status patch pass. */
+static void
+update_validated_where_changed (void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    tr_client_t *c = tr_client_new (f->local, NULL, err, sizeof err);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("v"), NULL, NULL), TR_OK);
+    json_t *patch = json_loads ("{\"status\":\"Running\"}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "v", 0, patch, sub ("status"), &rep), TR_INVALID);
+    expect_msg (&rep, "Pod \"v\" is invalid: status: Invalid type: expected object, got string");
+    tr_env_clear (&rep);
+    json_t *p = get (c, "Pod", "v");
+    json_object_set_new (p, "status", json_integer (5));
+    assert_int_equal (call (c, TR_VERB_UPDATE_STATUS, "Pod", "v", 0, p, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "status: Invalid type: expected object, got integer");
+    tr_env_clear (&rep);
+    p = get (c, "Pod", "v");
+    tv_set (p, "spec.affinity", json_pack ("{s:{s:{s:[{s:[{s:s,s:s}]}]}}}", "nodeAffinity",
+                                           "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms",
+                                           "matchExpressions", "key", "zone", "operator", "In"));
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "v", 0, p, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+                      ".matchExpressions[0].values: Required value");
+    tr_env_clear (&rep);
+    patch = json_loads ("{\"spec\":{\"initContainers\":[{\"name\":\"i\",\"image\":\"b\",\"lifecycle\":{}}]}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "v", 0, patch, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers");
+    tr_env_clear (&rep);
+    patch = json_loads ("{\"metadata\":{\"labels\":{\"x\":\"-y\"}}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "v", 0, patch, NULL, &rep), TR_INVALID);
+    expect_msg (&rep, "metadata.labels.x: Invalid value: \"-y\"");
+    tr_env_clear (&rep);
+    json_t *bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "v", 0, bind, sub ("binding"), NULL), TR_OK);
+    patch = json_loads ("{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 0, NULL);
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "v", 0, patch, json_pack ("{s:s,s:s}", "subresource", "status",
+                                                                              "patchType", "strategic"), NULL), TR_OK);
+    p = get (c, "Pod", "v");
+    assert_string_equal (tv_str (p, "spec.nodeName"), "n1");
+    assert_string_equal (tv_str (p, "status.phase"), "Running");
+    assert_null (tv_get (p, "spec.affinity"));
+    assert_null (tv_get (p, "metadata.labels.x"));
+    assert_int_equal (tv_int (p, "metadata.generation", 0), 2); /* the binding changed the spec */
+    /* a full update leaving out a defaulted field: defaulted before the specs are compared, so no
+     * change of spec (no new generation), as Kubernetes defaults when it decodes */
+    assert_string_equal (tv_str (p, "spec.restartPolicy"), "Always");
+    json_object_del (json_object_get (p, "spec"), "restartPolicy");
+    tv_set_str (p, "metadata.labels.tier", "front");
+    assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "v", 0, p, NULL, NULL), TR_OK);
+    p = get (c, "Pod", "v");
+    assert_string_equal (tv_str (p, "metadata.labels.tier"), "front");
+    assert_string_equal (tv_str (p, "spec.restartPolicy"), "Always");
+    assert_int_equal (tv_int (p, "metadata.generation", 0), 2);
+    json_decref (p);
+    tr_client_destroy (&c);
+}
+
 static void
 apps_selector_immutable (void **state)
 {
@@ -608,6 +669,7 @@ main (void)
         cmocka_unit_test_setup_teardown (pod_binding_once, setup, teardown),
         cmocka_unit_test_setup_teardown (pod_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown (status_and_spec_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown (update_validated_where_changed, setup, teardown),
         cmocka_unit_test_setup_teardown (apps_selector_immutable, setup, teardown),
         cmocka_unit_test_setup_teardown (strategic_conditions, setup, teardown),
     };

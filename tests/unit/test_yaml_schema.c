@@ -248,6 +248,143 @@ update_ratchets_unchanged (void **state)
     json_decref (prev);
 }
 
+/* The rules across a pod spec (pod_spec_rules), allowedValues, the selector check and metadata
+ * run on what an update changed. The stored objects here break today's rules (as if written
+ * before a rule tightened; a create refuses each): a status update or a binding, which leave what
+ * is broken as it was, is accepted, as Kubernetes' ValidatePodStatusUpdate (metadata and status,
+ * not the spec) and BindingREST (no pod validation at all) accept it; a change of the broken part
+ * is refused by its path. */
+static void
+update_rules_on_what_changed (void **state)
+{
+    (void) state;
+    char err[512];
+    json_t *prev = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {bad: '-x-'}}\n"
+                          "spec:\n  containers: [{name: c, image: busybox, readinessProbe: {exec: {command: [t]}, "
+                          "httpGet: {port: 80}}}]\n"
+                          "  initContainers: [{name: i, image: busybox}]\n"
+                          "  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: "
+                          "[{matchExpressions: [{key: zone, operator: In}]}]}}}\n");
+    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1); /* the label, first */
+    json_t *fixed = json_deep_copy (prev);
+    tv_set_str (fixed, "metadata.labels.bad", "x");
+    assert_int_equal (schema_validate (reg, fixed, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+                                  ".matchExpressions[0].values: Required value"));
+    json_object_del (json_object_get (fixed, "spec"), "affinity");
+    assert_int_equal (schema_validate (reg, fixed, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.containers[0].readinessProbe: Forbidden: may not specify more than 1 handler type"));
+    json_decref (fixed);
+    /* a status update (as the broker builds it: a new root and metadata, spec shared) */
+    json_t *next = json_copy (prev);
+    tv_unshare (next, "metadata");
+    tv_set (next, "status", json_pack ("{s:s}", "phase", "Running"));
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("a status update re-checked what it did not change: %s", err);
+    /* (b) a status that is not a map is refused, by its path */
+    tv_set (next, "status", json_string ("Running"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "status: Invalid type: expected object, got string");
+    json_decref (next);
+    /* a binding: spec.nodeName changes, containers and affinity are the stored ones */
+    next = json_copy (prev);
+    tv_unshare (next, "spec");
+    tv_set_str (next, "spec.nodeName", "n1");
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("a binding re-checked the spec's rules: %s", err);
+    tv_set_int (next, "spec.nodeName", 1); /* what changed is still validated */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.nodeName: Invalid type: expected string, got integer");
+    json_decref (next);
+    /* (a) a change of the spec runs the rules of what it changed: its path in the error */
+    next = json_deep_copy (prev);
+    tv_set_str (json_array_get (tv_get (next, "spec.containers"), 0), "image", "busybox:2");
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.containers[0].readinessProbe: Forbidden: may not specify more than 1 handler type"));
+    json_decref (next);
+    next = json_deep_copy (prev);
+    json_object_set_new (json_array_get (tv_get (next, "spec.initContainers"), 0), "livenessProbe",
+                         json_pack ("{s:{s:[s]}}", "exec", "command", "t"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers");
+    json_object_del (json_array_get (tv_get (next, "spec.initContainers"), 0), "livenessProbe");
+    tv_set_str (json_array_get (tv_get (next, "spec.initContainers"), 0), "name", "c"); /* against the stored containers */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.initContainers[0].name: Duplicate value: \"c\"");
+    json_decref (next);
+    next = json_deep_copy (prev);
+    tv_set (next, "spec.topologySpreadConstraints",
+            json_pack ("[{s:i,s:s,s:s}]", "maxSkew", 1, "topologyKey", "", "whenUnsatisfiable", "DoNotSchedule"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.topologySpreadConstraints[0].topologyKey: Required value: can not be empty");
+    json_decref (next);
+    next = json_deep_copy (prev);
+    json_array_append_new (tv_get (next, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"),
+                           json_pack ("{s:[{s:s,s:s}]}", "matchExpressions", "key", "k", "operator", "Exists"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "nodeSelectorTerms[0].matchExpressions[0].values: Required value"));
+    json_decref (next);
+    /* metadata: unchanged labels are not walked again; changed ones are, whole (a map, as
+     * Kubernetes' ValidateLabels on every update); a missing required property is still named
+     * while another one changed */
+    next = json_copy (prev);
+    json_t *meta = tv_unshare (next, "metadata");
+    json_object_set_new (meta, "annotations", json_pack ("{s:s}", "a", "b"));
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("unchanged labels re-checked: %s", err);
+    json_object_set_new (meta, "annotations", json_pack ("{s:i}", "a", 1));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "metadata.annotations.a: Invalid type: expected string, got integer");
+    json_object_del (meta, "annotations");
+    json_object_set_new (meta, "labels", json_pack ("{s:s,s:s}", "bad", "-x-", "new", "ok"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "metadata.labels.bad: Invalid value: \"-x-\""));
+    json_object_set_new (meta, "labels", json_incref (tv_get (prev, "metadata.labels")));
+    json_object_set_new (meta, "generation", json_string ("two"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "metadata.generation: Invalid type: expected integer, got string");
+    json_decref (next);
+    next = json_copy (prev);
+    json_t *spec = tv_unshare (next, "spec");
+    json_object_del (spec, "containers");
+    json_object_set_new (spec, "nodeName", json_string ("n1"));
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.containers: Required value");
+    json_object_set_new (spec, "containers", json_incref (tv_get (prev, "spec.containers")));
+    json_object_set_new (spec, "bogus", json_true ()); /* an unknown field beside a changed one */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.bogus: unknown field");
+    json_object_set_new (spec, "nodeName", json_integer (3)); /* the changed field's error comes first */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_string_equal (err, "spec.nodeName: Invalid type: expected string, got integer");
+    json_decref (next);
+    json_decref (prev);
+    /* a workload: allowedValues and the selector check on what changed */
+    prev = load1 ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+                  "spec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: a}}, "
+                  "spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n");
+    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.template.spec.restartPolicy: Unsupported value"));
+    next = json_copy (prev);
+    tv_set (next, "status", json_pack ("{s:i}", "replicas", 1));
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("a status update re-checked allowedValues: %s", err);
+    json_decref (next);
+    next = json_deep_copy (prev);
+    tv_set_int (next, "spec.replicas", 3); /* restartPolicy unchanged: passes */
+    if (schema_validate_update (reg, next, prev, err, sizeof err))
+        fail_msg ("an unchanged restartPolicy re-checked: %s", err);
+    tv_set_str (next, "spec.template.metadata.labels.app", "b"); /* the selector check on a changed spec */
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.template.metadata.labels: Invalid value"));
+    tv_set_str (next, "spec.template.metadata.labels.app", "a");
+    tv_set_str (next, "spec.template.spec.restartPolicy", "OnFailure");
+    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.template.spec.restartPolicy: Unsupported value: \"OnFailure\""));
+    json_decref (next);
+    json_decref (prev);
+}
+
 /* schema_default_update on a new version sharing subtrees with the stored one (as the broker's
  * patches build it: tv_*_patch_new) writes only into its own parts: the stored object is left as
  * it was, even where it is not in canonical form (stored before a rule) */
@@ -359,6 +496,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
         cmocka_unit_test (invalid), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
+        cmocka_unit_test (update_rules_on_what_changed),
         cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
