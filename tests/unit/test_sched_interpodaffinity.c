@@ -320,6 +320,55 @@ existing_anti_many_keys (void **state)
     pl->destroy (self);
 }
 
+/* Score by the keys of PreScore's map (up to 8 listed) or by every label of the node (more):
+ * the incoming pod prefers db pods by nk topology keys k0..k(nk-1), term i weighing i + 1; one db
+ * pod on node h (every key at "x"); node n<i> has k<i> = "x" alone and scores i + 1, h the sum,
+ * f (k0 = "y") 0. */
+static void
+score_many_keys (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    static const int counts[] = {1, 2, 8, 9, 12};
+    const size_t nc = sizeof counts / sizeof counts[0];
+    for (size_t c = 0; c < 2 * nc; c++) {
+        int nk = counts[c % nc];
+        fx_label_index (c >= nc); /* the labels from the JSON, then packed */
+        char err[256] = "";
+        void *self = pl->init (NULL, fx_host (), err, sizeof err);
+        assert_non_null (self);
+        char cluster[4096], hl[512] = "", pod[8192];
+        int at = snprintf (pod, sizeof pod, "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":{\"affinity\":{\"podAffinity\":{"
+                                            "\"preferredDuringSchedulingIgnoredDuringExecution\":[");
+        for (int i = 0; i < nk; i++) {
+            char t[64];
+            snprintf (t, sizeof t, "%s\"k%d\":\"x\"", i ? "," : "", i);
+            strcat (hl, t);
+            at += snprintf (pod + at, sizeof pod - (size_t) at,
+                            "%s{\"weight\":%d,\"podAffinityTerm\":{\"labelSelector\":{\"matchLabels\":" DB "},\"topologyKey\":\"k%d\"}}",
+                            i ? "," : "", i + 1, i);
+        }
+        snprintf (pod + at, sizeof pod - (size_t) at, "]}}}}");
+        at = snprintf (cluster, sizeof cluster, "{\"nodes\":[{\"name\":\"h\",\"labels\":{%s}}", hl);
+        for (int i = 0; i < nk; i++)
+            at += snprintf (cluster + at, sizeof cluster - (size_t) at, ",{\"name\":\"n%d\",\"labels\":{\"k%d\":\"x\"}}", i, i);
+        snprintf (cluster + at, sizeof cluster - (size_t) at,
+                  ",{\"name\":\"f\",\"labels\":{\"k0\":\"y\"}}],\"pods\":[{\"name\":\"d\",\"node\":\"h\",\"labels\":" DB "}]}");
+        int64_t raw[16], norm[16];
+        raw[0] = (int64_t) nk * (nk + 1) / 2;
+        for (int i = 0; i < nk; i++)
+            raw[i + 1] = i + 1;
+        raw[nk + 1] = 0;
+        for (int i = 0; i < nk + 2; i++)
+            norm[i] = (int64_t) (100.0 * ((double) raw[i] / (double) raw[0]));
+        char label[64];
+        snprintf (label, sizeof label, "preferred affinity by %d topology keys", nk);
+        fx_score_row (pl, self, c, label, cluster, pod, -1, raw, norm, 0, 1);
+        pl->destroy (self);
+    }
+    fx_label_index (0);
+}
+
 /* PreFilter's counts are cached per term set and kept per node by generation. A long-lived
  * plugin (cache warm, updated incrementally) must give the verdicts of a fresh one (computing
  * from scratch) on every node, through 120 steps of binding, unbinding and node deletion. */
@@ -613,6 +662,7 @@ main (void)
         cmocka_unit_test (filter_table),
         cmocka_unit_test (existing_anti_many_keys),
         cmocka_unit_test (score_table),
+        cmocka_unit_test (score_many_keys),
         cmocka_unit_test (cache_follows_namespace_labels),
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),

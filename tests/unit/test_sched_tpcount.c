@@ -3,7 +3,8 @@
  * for pairs absent, whether the key is the map's own string (as InterPodAffinity's Filter passes
  * it) or another copy of it; ("ab", "c") and ("a", "bc") stay apart. Keys are interned (one
  * string per key per map, stable through growth; tpcount_key_ref NULL for a key without a
- * pair); the per-key tally of positive pairs (tpcount_key_positive, tpcount_positive_keys)
+ * pair); the keys held (tpcount_keys) and the per-key tally of positive pairs
+ * (tpcount_key_positive, tpcount_positive_keys)
  * follows adds and removals to 0 and back, against a plain model under a seeded random walk;
  * values around TPCOUNT_INLINE_MAX (kept in the slot or apart) read back the same. */
 #include <setjmp.h>
@@ -197,6 +198,17 @@ keys_tally (void **state)
         assert_int_equal (tpcount_positive (m), want_pos);
         assert_int_equal (tpcount_size (m), want_size);
         assert_int_equal (tpcount_nkeys (m), want_nkeys);
+        /* every key held, those at 0 too */
+        const char *all[NK];
+        assert_int_equal (tpcount_keys (m, all, NK), want_nkeys);
+        for (int i = 0; i < NK; i++) {
+            const char *r = tpcount_key_ref (m, keys[i]);
+            int listed = 0;
+            for (size_t x = 0; x < want_nkeys; x++)
+                listed += all[x] == r;
+            assert_int_equal (listed, r != NULL);
+        }
+        assert_int_equal (tpcount_keys (m, all, 1), want_nkeys);
         /* a list shorter than the keys: its count, max of them given */
         const char *one[1] = {NULL};
         assert_int_equal (tpcount_positive_keys (m, one, 1), want_keys);

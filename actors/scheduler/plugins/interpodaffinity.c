@@ -672,6 +672,12 @@ typedef struct {
     tpcount_t *scores;
     centry_t *held; /* scores belong to this cache entry */
     uint64_t version;
+    /* the topology keys of scores (its own strings), so Score looks up the node's value of each
+     * (a few: the terms' keys) instead of every label of the node; keys_all: too many to list,
+     * walk the labels */
+    const char *keys[8];
+    nodelabels_key_t lkeys[8];
+    int nkeys, keys_all;
 } ps_state_t;
 
 static void
@@ -786,6 +792,14 @@ pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
         ps_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
+    size_t nk = tpcount_keys (s->scores, s->keys, sizeof s->keys / sizeof s->keys[0]);
+    if (nk > sizeof s->keys / sizeof s->keys[0])
+        s->keys_all = 1;
+    else {
+        s->nkeys = (int) nk;
+        for (size_t i = 0; i < nk; i++)
+            s->lkeys[i] = nodelabels_key (s->keys[i]);
+    }
     self->host->write (cs, IPA_PRESCORE_KEY, s, ps_state_free);
     return TR_SCHED_OK;
 }
@@ -801,6 +815,14 @@ ipa_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
         return TR_SCHED_OK;
     if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Score after the next pod's PreScore"};
+    if (!s->keys_all) {
+        for (int i = 0; i < s->nkeys; i++) {
+            const char *v = fw_node_label_h (node, &s->lkeys[i]);
+            if (v)
+                *score += tpcount_get_ref (s->scores, s->keys[i], v, NULL);
+        }
+        return TR_SCHED_OK;
+    }
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *) node->labels, k, v) {

@@ -309,6 +309,16 @@ tpcount_positive_keys (const tpcount_t *self, const char **out, size_t max)
 }
 
 size_t
+tpcount_keys (const tpcount_t *self, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->kcap && n < max; i++)
+        if (self->keys[i])
+            out[n++] = self->keys[i]->str;
+    return self->nkeys;
+}
+
+size_t
 tpcount_nkeys (const tpcount_t *self)
 {
     return self->nkeys;

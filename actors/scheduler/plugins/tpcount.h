@@ -44,6 +44,9 @@ size_t tpcount_key_positive (const tpcount_t *self, const char *key_ref);
 /* The keys (their refs) that have a pair above 0, in no particular order: up to max of them in
  * out; returns how many there are (more than max: out holds max of them). */
 size_t tpcount_positive_keys (const tpcount_t *self, const char **out, size_t max);
+/* Every key held (its ref), in no particular order: up to max of them in out; returns how many
+ * there are. */
+size_t tpcount_keys (const tpcount_t *self, const char **out, size_t max);
 /* Number of distinct keys (a key whose pairs all came back to 0 stays). */
 size_t tpcount_nkeys (const tpcount_t *self);
 /* Number of pairs held (a pair brought back to 0 stays). */
