@@ -2,7 +2,8 @@
  * N nodes (hostname + 10 zones), P bound pods app=web each with a required anti-affinity to
  * app=web by hostname, and an incoming replica of the same kind with a zone spread constraint.
  * Prints PreFilter cold (first pod of its kind: a walk of every pod) and warm (the node-share
- * cache, one node changed since the previous pod, as after an assume), Filter per node, and
+ * cache, one node changed since the previous pod, as after an assume), Filter per node (best
+ * of 5 passes over every node), and
  * PodTopologySpread's PreScore and Score for a ReplicaSet's pod (the system default
  * constraints), and DefaultPreemption's PostFilter when every node is full (equal priority: no
  * victims anywhere; higher priority: victims on every node). Usage: bench_sched_affinity [nodes 5000] [pods 10000]. */
@@ -211,11 +212,18 @@ main (int argc, char **argv)
         tr_sched_cycle_t cs = {.snap = &snap};
         double cold, warm;
         time_pre (pls[k], self, &cs, &pods[p], nodes, n, 0, &cold, &warm);
+        /* Filter over every node: the best of 5 passes (the machine is shared) */
         uint32_t fit = 0;
-        double a = now ();
-        for (uint32_t i = 0; i < n; i++)
-            fit += pls[k]->filter (self, &cs, &pods[p], &nodes[i]).code == TR_SCHED_SUCCESS;
-        double f = (now () - a) * 1e9 / n;
+        double f = 0, a;
+        for (int pass = 0; pass < 5; pass++) {
+            fit = 0;
+            a = now ();
+            for (uint32_t i = 0; i < n; i++)
+                fit += pls[k]->filter (self, &cs, &pods[p], &nodes[i]).code == TR_SCHED_SUCCESS;
+            double t = (now () - a) * 1e9 / n;
+            if (pass == 0 || t < f)
+                f = t;
+        }
         printf ("%-18s PreFilter cold %7.2f ms, warm %6.3f ms; Filter %4.0f ns/node (%u nodes fit)\n", pls[k]->name,
                 cold * 1e3, warm * 1e3, f, fit);
         cycle_end (&cs);

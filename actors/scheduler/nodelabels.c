@@ -89,6 +89,28 @@ nodelabels_get (const nodelabels_t *self, const char *key)
     return NULL;
 }
 
+nodelabels_key_t
+nodelabels_key (const char *key)
+{
+    nodelabels_key_t k = {key, 0, 0};
+    if (key) {
+        k.len = strlen (key);
+        k.hash = hash_of (key, k.len);
+    }
+    return k;
+}
+
+const char *
+nodelabels_get_h (const nodelabels_t *self, const nodelabels_key_t *k)
+{
+    if (!self || !k->key)
+        return NULL;
+    for (uint32_t i = 0; i < self->n; i++)
+        if (self->hash[i] == k->hash && !memcmp (self->str + self->off[i][0], k->key, k->len + 1))
+            return self->str + self->off[i][1];
+    return NULL;
+}
+
 size_t
 nodelabels_size (const nodelabels_t *self)
 {

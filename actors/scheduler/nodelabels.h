@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct nodelabels nodelabels_t;
 
@@ -27,6 +28,18 @@ void nodelabels_destroy (nodelabels_t **self_p);
 const char *nodelabels_get (const nodelabels_t *self, const char *key);
 size_t nodelabels_size (const nodelabels_t *self);
 
+/* A key whose hash and length are computed once (in PreFilter, or as a term is read) for the
+ * lookups of it on every node. */
+typedef struct {
+    const char *key;
+    size_t len;
+    uint32_t hash;
+} nodelabels_key_t;
+
+nodelabels_key_t nodelabels_key (const char *key);
+/* As nodelabels_get (self, k->key). */
+const char *nodelabels_get_h (const nodelabels_t *self, const nodelabels_key_t *k);
+
 /* A node's label through its index when it has one, else from node->labels. */
 static inline const char *
 fw_node_label (const tr_sched_node_t *node, const char *key)
@@ -34,6 +47,15 @@ fw_node_label (const tr_sched_node_t *node, const char *key)
     if (node->size >= offsetof (tr_sched_node_t, label_index) + sizeof node->label_index && node->label_index)
         return nodelabels_get ((const nodelabels_t *) node->label_index, key);
     return json_string_value (json_object_get (node->labels, key));
+}
+
+/* As fw_node_label (node, k->key). */
+static inline const char *
+fw_node_label_h (const tr_sched_node_t *node, const nodelabels_key_t *k)
+{
+    if (node->size >= offsetof (tr_sched_node_t, label_index) + sizeof node->label_index && node->label_index)
+        return nodelabels_get_h ((const nodelabels_t *) node->label_index, k);
+    return json_string_value (json_object_get (node->labels, k->key));
 }
 
 #endif

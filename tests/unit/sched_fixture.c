@@ -9,6 +9,7 @@
 
 #include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/pdblister.h"
 
 #include "core/quantity.h"
@@ -19,6 +20,14 @@
 #include <string.h>
 
 #define FX_MAX 512
+
+static int label_index; /* fx_label_index */
+
+void
+fx_label_index (int on)
+{
+    label_index = on;
+}
 
 struct fx {
     json_t *doc;                        /* every object built, kept alive here */
@@ -182,6 +191,8 @@ build_node (fx_t *self, tr_sched_node_t *n, json_t *c)
     n->obj = obj;
     n->name = name;
     n->labels = json_object_get (json_object_get (obj, "metadata"), "labels");
+    if (label_index)
+        n->label_index = nodelabels_new (n->labels);
     n->generation = fx_next_generation ();
     n->allocatable.milli_cpu = q_milli (json_object_get (alloc, "cpu"));
     n->allocatable.memory = q_units (json_object_get (alloc, "memory"));
@@ -353,6 +364,10 @@ fx_destroy (fx_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    for (size_t i = 0; i < sizeof (*self_p)->nodes / sizeof (*self_p)->nodes[0]; i++) {
+        nodelabels_t *ix = (nodelabels_t *) (*self_p)->nodes[i].label_index;
+        nodelabels_destroy (&ix);
+    }
     json_decref ((*self_p)->doc);
     pdblister_destroy (&(*self_p)->pdbl);
     free (*self_p);

@@ -54,6 +54,10 @@ const tr_sched_pod_t *fx_bind (fx_t *self, const char *json);
 int fx_unbind (fx_t *self, const char *name);
 /* Shows only the first n nodes in the snapshot (a node deleted from the end). */
 void fx_set_nnodes (fx_t *self, uint32_t n);
+/* on: the nodes of fixtures made from now on carry their labels packed (label_index, as the
+ * scheduler's snapshot gives them), so fw_node_label answers from it; off (the default): from
+ * the JSON, as for a node built by hand. */
+void fx_label_index (int on);
 const tr_sched_snapshot_t *fx_snapshot (fx_t *self);
 /* Sets a namespace's labels (JSON text; NULL: the namespace is gone). No node generation moves,
  * as a Namespace update leaves the nodes alone. */

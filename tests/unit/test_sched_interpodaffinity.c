@@ -150,6 +150,26 @@ static const filter_row_t filter_rows[] = {
          "{\"labelSelector\":{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\",\"values\":[\"db\",\"cache\"]}]},"
          "\"topologyKey\":\"zone\"}") "}",
      {"", "", ANTI}, 0},
+    {"symmetry by 2 topology keys: the node's value of each",
+     "{\"nodes\":[{\"name\":\"n1\",\"labels\":{\"k0\":\"x\",\"k1\":\"x\"}},{\"name\":\"n2\",\"labels\":{\"k1\":\"x\"}},"
+     "{\"name\":\"n3\",\"labels\":{\"k0\":\"y\",\"k1\":\"y\"}}],\"pods\":["
+     "{\"name\":\"e0\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, "k0")) "},"
+     "{\"name\":\"e1\",\"node\":\"n1\",\"labels\":" DB ",\"spec\":" REQ_ANTI (TERM (WEB, "k1")) "}]}",
+     "{\"name\":\"w\",\"labels\":" WEB "}",
+     {EXIST, EXIST, ""}, 0},
+    /* a term whose key has no pair in its map is skipped; the other terms still count */
+    {"anti-affinity: one term matches no pod, the other one pod",
+     "{" NODES3 ",\"pods\":[{\"name\":\"w1\",\"node\":\"n3\",\"labels\":" WEB "}]}",
+     "{\"name\":\"w2\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (DB, "zone") "," TERM (WEB, HOST)) "}",
+     {"", "", ANTI}, 0},
+    {"anti-affinity: a term by a key no node has",
+     "{" NODES3 ",\"pods\":[{\"name\":\"w1\",\"node\":\"n3\",\"labels\":" WEB "}]}",
+     "{\"name\":\"w2\",\"labels\":" WEB ",\"spec\":" REQ_ANTI (TERM (WEB, "rack") "," TERM (WEB, "zone")) "}",
+     {"", "", ANTI}, 0},
+    {"affinity: a term by a key no node has never fits",
+     "{" NODES3 ",\"pods\":[{\"name\":\"w1\",\"node\":\"n3\",\"labels\":" WEB "}]}",
+     "{\"name\":\"w2\",\"labels\":" WEB ",\"spec\":" REQ_AFF (TERM (WEB, "zone") "," TERM (WEB, "rack")) "}",
+     {AFF, AFF, AFF}, 0},
     {"no terms anywhere: PreFilter skips",
      "{" NODES3 ",\"pods\":[{\"name\":\"d1\",\"node\":\"n1\",\"labels\":" DB "}]}",
      "{\"name\":\"w\",\"labels\":" WEB "}",
@@ -164,9 +184,13 @@ filter_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
-        fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
-                       filter_rows[r].skip, AFF); /* affinity Unresolvable, anti-affinity Unschedulable */
+    for (int ix = 0; ix < 2; ix++) { /* the nodes' labels from the JSON, then packed (label_index) */
+        fx_label_index (ix);
+        for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
+            fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
+                           filter_rows[r].skip, AFF); /* affinity Unresolvable, anti-affinity Unschedulable */
+    }
+    fx_label_index (0);
     pl->destroy (self);
 }
 
@@ -226,8 +250,9 @@ score_table (void **state)
 {
     (void) state;
     const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
-    for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++) {
-        const score_row_t *row = &score_rows[r];
+    for (size_t r = 0; r < 2 * (sizeof score_rows / sizeof score_rows[0]); r++) {
+        const score_row_t *row = &score_rows[r % (sizeof score_rows / sizeof score_rows[0])];
+        fx_label_index (r >= sizeof score_rows / sizeof score_rows[0]); /* the labels from the JSON, then packed */
         json_t *args = row->args ? json_loads (row->args, 0, NULL) : NULL;
         char err[256] = "";
         void *self = pl->init (args, fx_host (), err, sizeof err);
@@ -236,6 +261,7 @@ score_table (void **state)
         pl->destroy (self);
         json_decref (args);
     }
+    fx_label_index (0);
 }
 
 static void
@@ -250,6 +276,97 @@ bad_args (void **state)
     json_decref (a);
     assert_int_equal (pl->abi_major, TR_SCHED_ABI_MAJOR);
     assert_string_equal (pl->name, "InterPodAffinity");
+}
+
+/* Existing pods' required anti-affinity by nk topology keys k0..k(nk-1), all on node h (which
+ * has every key at "x"): node n<i>, with k<i> = "x" alone, is refused by the pod of key k<i> only,
+ * so every key must be looked at, whether PreFilter lists them (up to 8) or Filter walks the
+ * node's labels (more); node f (k0 = "y") fits. */
+static void
+existing_anti_many_keys (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    char err[256] = "";
+    void *self = pl->init (NULL, fx_host (), err, sizeof err);
+    assert_non_null (self);
+    static const int counts[] = {1, 2, 8, 9, 12};
+    for (size_t c = 0; c < 2 * sizeof counts / sizeof counts[0]; c++) {
+        int nk = counts[c % (sizeof counts / sizeof counts[0])];
+        fx_label_index (c >= sizeof counts / sizeof counts[0]); /* the labels from the JSON, then packed */
+        char cluster[8192], hl[512] = "", pods[4096] = "";
+        for (int i = 0; i < nk; i++) {
+            char t[512];
+            snprintf (t, sizeof t, "%s\"k%d\":\"x\"", i ? "," : "", i);
+            strcat (hl, t);
+            snprintf (t, sizeof t, "%s{\"name\":\"e%d\",\"node\":\"h\",\"labels\":" DB ",\"spec\":" REQ_ANTI (
+                          "{\"labelSelector\":{\"matchLabels\":" WEB "},\"topologyKey\":\"k%d\"}") "}",
+                      i ? "," : "", i, i);
+            strcat (pods, t);
+        }
+        int at = snprintf (cluster, sizeof cluster, "{\"nodes\":[{\"name\":\"h\",\"labels\":{%s}}", hl);
+        for (int i = 0; i < nk; i++)
+            at += snprintf (cluster + at, sizeof cluster - (size_t) at, ",{\"name\":\"n%d\",\"labels\":{\"k%d\":\"x\"}}", i, i);
+        snprintf (cluster + at, sizeof cluster - (size_t) at, ",{\"name\":\"f\",\"labels\":{\"k0\":\"y\"}}],\"pods\":[%s]}", pods);
+        const char *want[16];
+        for (int i = 0; i <= nk; i++)
+            want[i] = EXIST;
+        want[nk + 1] = "";
+        char label[64];
+        snprintf (label, sizeof label, "symmetry by %d topology keys", nk);
+        fx_filter_row (pl, self, c, label, cluster, "{\"name\":\"w\",\"labels\":" WEB "}", want, 0, AFF);
+    }
+    fx_label_index (0);
+    pl->destroy (self);
+}
+
+/* Score by the keys of PreScore's map (up to 8 listed) or by every label of the node (more):
+ * the incoming pod prefers db pods by nk topology keys k0..k(nk-1), term i weighing i + 1; one db
+ * pod on node h (every key at "x"); node n<i> has k<i> = "x" alone and scores i + 1, h the sum,
+ * f (k0 = "y") 0. */
+static void
+score_many_keys (void **state)
+{
+    (void) state;
+    const tr_sched_plugin_t *pl = sched_plugin_interpodaffinity ();
+    static const int counts[] = {1, 2, 8, 9, 12};
+    const size_t nc = sizeof counts / sizeof counts[0];
+    for (size_t c = 0; c < 2 * nc; c++) {
+        int nk = counts[c % nc];
+        fx_label_index (c >= nc); /* the labels from the JSON, then packed */
+        char err[256] = "";
+        void *self = pl->init (NULL, fx_host (), err, sizeof err);
+        assert_non_null (self);
+        char cluster[4096], hl[512] = "", pod[8192];
+        int at = snprintf (pod, sizeof pod, "{\"name\":\"w\",\"labels\":" WEB ",\"spec\":{\"affinity\":{\"podAffinity\":{"
+                                            "\"preferredDuringSchedulingIgnoredDuringExecution\":[");
+        for (int i = 0; i < nk; i++) {
+            char t[64];
+            snprintf (t, sizeof t, "%s\"k%d\":\"x\"", i ? "," : "", i);
+            strcat (hl, t);
+            at += snprintf (pod + at, sizeof pod - (size_t) at,
+                            "%s{\"weight\":%d,\"podAffinityTerm\":{\"labelSelector\":{\"matchLabels\":" DB "},\"topologyKey\":\"k%d\"}}",
+                            i ? "," : "", i + 1, i);
+        }
+        snprintf (pod + at, sizeof pod - (size_t) at, "]}}}}");
+        at = snprintf (cluster, sizeof cluster, "{\"nodes\":[{\"name\":\"h\",\"labels\":{%s}}", hl);
+        for (int i = 0; i < nk; i++)
+            at += snprintf (cluster + at, sizeof cluster - (size_t) at, ",{\"name\":\"n%d\",\"labels\":{\"k%d\":\"x\"}}", i, i);
+        snprintf (cluster + at, sizeof cluster - (size_t) at,
+                  ",{\"name\":\"f\",\"labels\":{\"k0\":\"y\"}}],\"pods\":[{\"name\":\"d\",\"node\":\"h\",\"labels\":" DB "}]}");
+        int64_t raw[16], norm[16];
+        raw[0] = (int64_t) nk * (nk + 1) / 2;
+        for (int i = 0; i < nk; i++)
+            raw[i + 1] = i + 1;
+        raw[nk + 1] = 0;
+        for (int i = 0; i < nk + 2; i++)
+            norm[i] = (int64_t) (100.0 * ((double) raw[i] / (double) raw[0]));
+        char label[64];
+        snprintf (label, sizeof label, "preferred affinity by %d topology keys", nk);
+        fx_score_row (pl, self, c, label, cluster, pod, -1, raw, norm, 0, 1);
+        pl->destroy (self);
+    }
+    fx_label_index (0);
 }
 
 /* PreFilter's counts are cached per term set and kept per node by generation. A long-lived
@@ -543,7 +660,9 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (filter_table),
+        cmocka_unit_test (existing_anti_many_keys),
         cmocka_unit_test (score_table),
+        cmocka_unit_test (score_many_keys),
         cmocka_unit_test (cache_follows_namespace_labels),
         cmocka_unit_test (bad_args),
         cmocka_unit_test (cache_matches_fresh),

@@ -115,9 +115,13 @@ filter_table (void **state)
     char err[256] = "";
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
-    for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
-        fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
-                       filter_rows[r].skip, MISSING);
+    for (int ix = 0; ix < 2; ix++) { /* the nodes' labels from the JSON, then packed (label_index) */
+        fx_label_index (ix);
+        for (size_t r = 0; r < sizeof filter_rows / sizeof filter_rows[0]; r++)
+            fx_filter_row (pl, self, r, filter_rows[r].name, filter_rows[r].cluster, filter_rows[r].pod, filter_rows[r].want,
+                           filter_rows[r].skip, MISSING);
+    }
+    fx_label_index (0);
     pl->destroy (self);
 }
 
@@ -159,9 +163,13 @@ score_table (void **state)
     void *self = pl->init (NULL, fx_host (), err, sizeof err);
     assert_non_null (self);
     /* a pod with only soft (or default) constraints: PreFilter skips, nothing is filtered */
-    for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++)
-        fx_score_row (pl, self, r, score_rows[r].name, score_rows[r].cluster, score_rows[r].pod, TR_SCHED_SKIP,
-                      score_rows[r].raw, score_rows[r].norm, score_rows[r].skip, 0);
+    for (int ix = 0; ix < 2; ix++) { /* the nodes' labels from the JSON, then packed (label_index) */
+        fx_label_index (ix);
+        for (size_t r = 0; r < sizeof score_rows / sizeof score_rows[0]; r++)
+            fx_score_row (pl, self, r, score_rows[r].name, score_rows[r].cluster, score_rows[r].pod, TR_SCHED_SKIP,
+                          score_rows[r].raw, score_rows[r].norm, score_rows[r].skip, 0);
+    }
+    fx_label_index (0);
     pl->destroy (self);
 }
 

@@ -322,6 +322,17 @@ node_label_index (void **state)
     assert_null (nodelabels_get (ix, "num"));
     assert_null (nodelabels_get (ix, "zon"));
     assert_null (nodelabels_get (ix, NULL));
+    /* with the key's hash and length computed once: the same answers */
+    static const char *const keys[] = {"zone", "zonE", "kubernetes.io/hostname", "empty", "num", "zon", "zones", "",
+                                       "kubernetes.io/hostnamE", "z"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        nodelabels_key_t k = nodelabels_key (keys[i]);
+        assert_int_equal (k.len, strlen (keys[i]));
+        assert_ptr_equal (nodelabels_get_h (ix, &k), nodelabels_get (ix, keys[i]));
+        assert_null (nodelabels_get_h (NULL, &k));
+    }
+    nodelabels_key_t none = nodelabels_key (NULL);
+    assert_null (nodelabels_get_h (ix, &none));
     nodelabels_destroy (&ix);
     assert_null (ix);
     json_decref (l);
@@ -334,12 +345,18 @@ node_label_index (void **state)
     assert_non_null (nd->label_index);
     assert_string_equal (fw_node_label (nd, "zone"), "z1");
     assert_string_equal (fw_node_label (nd, "rack"), "r1");
+    nodelabels_key_t kz = nodelabels_key ("zone"), kr = nodelabels_key ("rack"), kx = nodelabels_key ("rac");
+    assert_ptr_equal (fw_node_label_h (nd, &kz), fw_node_label (nd, "zone"));
+    assert_string_equal (fw_node_label_h (nd, &kr), "r1");
+    assert_null (fw_node_label_h (nd, &kx));
     n = J ("{\"metadata\":{\"name\":\"n1\",\"labels\":{\"zone\":\"z2\"}}}");
     snap_node_set (s, n);
     json_decref (n);
     nd = snap_node (s, "n1");
     assert_string_equal (fw_node_label (nd, "zone"), "z2");
     assert_null (fw_node_label (nd, "rack"));
+    assert_string_equal (fw_node_label_h (nd, &kz), "z2");
+    assert_null (fw_node_label_h (nd, &kr));
     n = J ("{\"metadata\":{\"name\":\"n1\"}}");
     snap_node_set (s, n);
     json_decref (n);
@@ -351,9 +368,12 @@ node_label_index (void **state)
     json_t *hl = J ("{\"zone\":\"z3\"}");
     tr_sched_node_t hand = {.size = sizeof hand, .name = "h", .labels = hl};
     assert_string_equal (fw_node_label (&hand, "zone"), "z3");
+    assert_string_equal (fw_node_label_h (&hand, &kz), "z3");
+    assert_null (fw_node_label_h (&hand, &kr));
     hand.size = (uint32_t) offsetof (tr_sched_node_t, label_index); /* built against an older header */
     hand.label_index = (const void *) 1;                             /* not read: beyond its size */
     assert_string_equal (fw_node_label (&hand, "zone"), "z3");
+    assert_string_equal (fw_node_label_h (&hand, &kz), "z3");
     json_decref (hl);
 }
 

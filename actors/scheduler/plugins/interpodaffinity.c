@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     const json_t *selector, *namespaces, *ns_selector;
     const char *owner_ns, *topology_key;
-    uint64_t key_hash; /* tpcount_key_hash (topology_key): Filter looks it up on every node */
+    nodelabels_key_t lkey; /* topology_key, hashed once: looked up on every node */
     int simple;           /* selector is matchLabels alone (labelmatch_simple): match_labels */
     const json_t *match_labels;
     int64_t weight;
@@ -88,7 +88,7 @@ term_read (const json_t *t, const char *owner_ns, int64_t weight, term_t *out)
         out->ns_selector = NULL;
     out->owner_ns = owner_ns ? owner_ns : "default";
     out->topology_key = tk;
-    out->key_hash = tpcount_key_hash (tk);
+    out->lkey = nodelabels_key (tk);
     out->simple = out->selector && labelmatch_simple (out->selector, &out->match_labels);
     out->weight = weight;
     return 0;
@@ -269,10 +269,11 @@ pod_terms_done (const pod_terms_t *pt, pod_terms_t *tmp)
     }
 }
 
+/* The node's value of the term's topology key. */
 static const char *
-node_label (const tr_sched_node_t *node, const char *key)
+node_label (const tr_sched_node_t *node, const term_t *t)
 {
-    return fw_node_label (node, key);
+    return fw_node_label_h (node, &t->lkey);
 }
 
 /* ---- PreFilter: the counts, cached per term set and kept per node by generation --------- */
@@ -300,30 +301,26 @@ typedef struct {
     int self_match; /* the pod matches all its own required affinity terms */
     centry_t *held; /* maps and terms belong to this cache entry (else to the state) */
     uint64_t version; /* of held, when taken */
-    /* the topology keys of MAP_EXISTING_ANTI's positive pairs (the map's own strings), so Filter
-     * looks up the node's value of each (usually one: kubernetes.io/hostname) instead of every
-     * label of the node; anti_keys_all: too many to list, walk the labels */
+    /* the topology keys of MAP_EXISTING_ANTI's positive pairs (the map's own strings, its
+     * tally: tpcount_positive_keys), so Filter looks up the node's value of each (usually one:
+     * kubernetes.io/hostname) instead of every label of the node; anti_keys_all: too many to
+     * list, walk the labels */
     const char *anti_keys[8];
-    uint64_t anti_key_hash[8]; /* tpcount_key_hash of each */
+    nodelabels_key_t anti_lkey[8]; /* each, hashed for the node's labels */
     int nanti_keys, anti_keys_all;
+    /* per required term (aff_terms, then anti_terms): its key's ref in MAP_AFFINITY / MAP_ANTI,
+     * NULL when no pair of that key is above 0 (no node's count can be: the lookup is skipped).
+     * Resolved in PreFilter: the maps do not change while the entry's version stays the same
+     * (Filter checks it first), and a ref, once given, lasts as long as its map. */
+    const char **refs;
 } pf_state_t;
 
-static void
-collect_anti_key (void *arg, const char *key, const char *value, int64_t n)
+/* The ref of key in map when some pair of it is above 0, else NULL. */
+static const char *
+positive_ref (const tpcount_t *map, const char *key)
 {
-    (void) value;
-    pf_state_t *s = arg;
-    if (n <= 0 || s->anti_keys_all)
-        return;
-    for (int i = 0; i < s->nanti_keys; i++)
-        if (!strcmp (s->anti_keys[i], key))
-            return;
-    if (s->nanti_keys == (int) (sizeof s->anti_keys / sizeof s->anti_keys[0]))
-        s->anti_keys_all = 1;
-    else {
-        s->anti_key_hash[s->nanti_keys] = tpcount_key_hash (key);
-        s->anti_keys[s->nanti_keys++] = key;
-    }
+    const char *r = tpcount_key_ref (map, key);
+    return r && tpcount_key_positive (map, r) > 0 ? r : NULL;
 }
 
 static void
@@ -340,6 +337,7 @@ pf_state_free (void *p)
         free (s->aff_terms.v);
         free (s->anti_terms.v);
     }
+    free (s->refs);
     free (s);
 }
 
@@ -357,7 +355,7 @@ node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, co
         for (size_t k = 0; k < pt->req_anti.n; k++) {
             const term_t *t = &pt->req_anti.v[k];
             const char *v;
-            if ((v = node_label (node, t->topology_key)) && term_matches_of (self, t, owner_of (ex), pod))
+            if ((v = node_label (node, t)) && term_matches_of (self, t, owner_of (ex), pod))
                 emit (arg, MAP_EXISTING_ANTI, t->topology_key, v, 1);
         }
         pod_terms_done (pt, &tmp);
@@ -369,12 +367,12 @@ node_share (const ipa_t *self, const tr_sched_pod_t *pod, const terms_t *aff, co
         const tr_sched_pod_t *ex = node->pods[j];
         if (matches_all (self, aff, ex))
             for (size_t k = 0; k < aff->n; k++) {
-                const char *v = node_label (node, aff->v[k].topology_key);
+                const char *v = node_label (node, &aff->v[k]);
                 if (v)
                     emit (arg, MAP_AFFINITY, aff->v[k].topology_key, v, 1);
             }
         for (size_t k = 0; k < anti->n; k++) {
-            const char *v = node_label (node, anti->v[k].topology_key);
+            const char *v = node_label (node, &anti->v[k]);
             if (v && term_matches (self, &anti->v[k], ex))
                 emit (arg, MAP_ANTI, anti->v[k].topology_key, v, 1);
         }
@@ -575,8 +573,22 @@ pre_filter (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
         pf_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
-    if (tpcount_positive (s->maps[MAP_EXISTING_ANTI]))
-        tpcount_each (s->maps[MAP_EXISTING_ANTI], collect_anti_key, s);
+    size_t na = s->aff_terms.n, nt = na + s->anti_terms.n;
+    if (nt && !(s->refs = calloc (nt, sizeof *s->refs))) {
+        pf_state_free (s);
+        return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: out of memory"};
+    }
+    for (size_t i = 0; i < nt; i++)
+        s->refs[i] = i < na ? positive_ref (s->maps[MAP_AFFINITY], s->aff_terms.v[i].topology_key)
+                            : positive_ref (s->maps[MAP_ANTI], s->anti_terms.v[i - na].topology_key);
+    size_t nk = tpcount_positive_keys (s->maps[MAP_EXISTING_ANTI], s->anti_keys, sizeof s->anti_keys / sizeof s->anti_keys[0]);
+    if (nk > sizeof s->anti_keys / sizeof s->anti_keys[0])
+        s->anti_keys_all = 1;
+    else {
+        s->nanti_keys = (int) nk;
+        for (size_t i = 0; i < nk; i++)
+            s->anti_lkey[i] = nodelabels_key (s->anti_keys[i]);
+    }
     h->write (cs, IPA_PREFILTER_KEY, s, pf_state_free);
     return TR_SCHED_OK;
 }
@@ -586,11 +598,10 @@ satisfy_affinity (const pf_state_t *s, const tr_sched_node_t *node)
 {
     int pods_exist = 1;
     for (size_t i = 0; i < s->aff_terms.n; i++) {
-        const term_t *t = &s->aff_terms.v[i];
-        const char *v = node_label (node, t->topology_key);
+        const char *v = node_label (node, &s->aff_terms.v[i]);
         if (!v)
             return 0; /* the node lacks the topology key: never satisfiable here */
-        if (tpcount_get_h (s->maps[MAP_AFFINITY], t->topology_key, t->key_hash, v, NULL) <= 0)
+        if (!s->refs[i] || tpcount_get_ref (s->maps[MAP_AFFINITY], s->refs[i], v, NULL) <= 0)
             pods_exist = 0;
     }
     if (pods_exist)
@@ -603,10 +614,12 @@ satisfy_affinity (const pf_state_t *s, const tr_sched_node_t *node)
 static int
 satisfy_anti_affinity (const pf_state_t *s, const tr_sched_node_t *node)
 {
+    const char *const *refs = s->refs + s->aff_terms.n;
     for (size_t i = 0; i < s->anti_terms.n; i++) {
-        const term_t *t = &s->anti_terms.v[i];
-        const char *v = node_label (node, t->topology_key);
-        if (v && tpcount_get_h (s->maps[MAP_ANTI], t->topology_key, t->key_hash, v, NULL) > 0)
+        if (!refs[i])
+            continue; /* no pair of its key above 0: no node's is */
+        const char *v = node_label (node, &s->anti_terms.v[i]);
+        if (v && tpcount_get_ref (s->maps[MAP_ANTI], refs[i], v, NULL) > 0)
             return 0;
     }
     return 1;
@@ -619,8 +632,8 @@ satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
         return 1;
     if (!s->anti_keys_all) {
         for (int i = 0; i < s->nanti_keys; i++) {
-            const char *v = node_label (node, s->anti_keys[i]);
-            if (v && tpcount_get_h (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], s->anti_key_hash[i], v, NULL) > 0)
+            const char *v = fw_node_label_h (node, &s->anti_lkey[i]);
+            if (v && tpcount_get_ref (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], v, NULL) > 0)
                 return 0;
         }
         return 1;
@@ -659,6 +672,12 @@ typedef struct {
     tpcount_t *scores;
     centry_t *held; /* scores belong to this cache entry */
     uint64_t version;
+    /* the topology keys of scores (its own strings), so Score looks up the node's value of each
+     * (a few: the terms' keys) instead of every label of the node; keys_all: too many to list,
+     * walk the labels */
+    const char *keys[8];
+    nodelabels_key_t lkeys[8];
+    int nkeys, keys_all;
 } ps_state_t;
 
 static void
@@ -683,7 +702,7 @@ score_terms (const ipa_t *self, const terms_t *ts, const char *owner_ns, const t
         const term_t *t = &ts->v[i];
         int64_t w = fixed_weight ? fixed_weight : t->weight;
         const char *v;
-        if (w != 0 && (v = node_label (node, t->topology_key)) &&
+        if (w != 0 && (v = node_label (node, t)) &&
             term_matches_of (self, t, owner_ns ? owner_ns : t->owner_ns, target))
             emit (ctx, 0, t->topology_key, v, w * mult);
     }
@@ -773,6 +792,14 @@ pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
         ps_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
+    size_t nk = tpcount_keys (s->scores, s->keys, sizeof s->keys / sizeof s->keys[0]);
+    if (nk > sizeof s->keys / sizeof s->keys[0])
+        s->keys_all = 1;
+    else {
+        s->nkeys = (int) nk;
+        for (size_t i = 0; i < nk; i++)
+            s->lkeys[i] = nodelabels_key (s->keys[i]);
+    }
     self->host->write (cs, IPA_PRESCORE_KEY, s, ps_state_free);
     return TR_SCHED_OK;
 }
@@ -788,6 +815,14 @@ ipa_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
         return TR_SCHED_OK;
     if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Score after the next pod's PreScore"};
+    if (!s->keys_all) {
+        for (int i = 0; i < s->nkeys; i++) {
+            const char *v = fw_node_label_h (node, &s->lkeys[i]);
+            if (v)
+                *score += tpcount_get_ref (s->scores, s->keys[i], v, NULL);
+        }
+        return TR_SCHED_OK;
+    }
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *) node->labels, k, v) {

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One emission of a node, key and value interned in the map. */
+/* One emission of a node: the key is the map's (interned), the value is the node's copy in
+ * cnode_t.vals (the map keeps short values inside its slots, which move as it grows). */
 typedef struct {
     uint8_t map;
-    const char *key, *value;
+    uint32_t voff; /* the value's offset in vals */
+    const char *key;
     int64_t n;
 } contrib_t;
 
@@ -19,6 +21,8 @@ typedef struct {
     uint32_t epoch;
     contrib_t *c;
     uint32_t nc, capc;
+    char *vals;             /* the contributions' values, one after another */
+    uint32_t nvals, capvals;
 } cnode_t;
 
 struct nodeshare {
@@ -84,6 +88,7 @@ nodeshare_destroy (nodeshare_t **self_p)
     for (size_t i = 0; self->nodes && i < self->cap; i++) {
         free (self->nodes[i].name);
         free (self->nodes[i].c);
+        free (self->nodes[i].vals);
     }
     free (self->nodes);
     free (self->byidx);
@@ -109,8 +114,9 @@ static void
 drop_share (nodeshare_t *self, cnode_t *c)
 {
     for (uint32_t i = 0; i < c->nc; i++)
-        tpcount_add (self->maps[c->c[i].map], c->c[i].key, c->c[i].value, -c->c[i].n);
+        tpcount_add (self->maps[c->c[i].map], c->c[i].key, c->vals + c->c[i].voff, -c->c[i].n);
     c->nc = 0;
+    c->nvals = 0;
 }
 
 typedef struct {
@@ -127,7 +133,7 @@ emit (void *ctxp, int map, const char *key, const char *value, int64_t n)
     if (map < 0 || map >= x->self->nmaps)
         return;
     for (uint32_t i = 0; i < c->nc; i++)
-        if (c->c[i].map == map && !strcmp (c->c[i].key, key) && !strcmp (c->c[i].value, value)) {
+        if (c->c[i].map == map && !strcmp (c->c[i].key, key) && !strcmp (c->vals + c->c[i].voff, value)) {
             c->c[i].n += n;
             tpcount_add (x->self->maps[map], key, value, n);
             return;
@@ -142,12 +148,28 @@ emit (void *ctxp, int map, const char *key, const char *value, int64_t n)
         c->c = nv;
         c->capc = ncap;
     }
+    size_t vl = strlen (value) + 1;
+    if (c->nvals + vl > c->capvals) {
+        size_t ncap = c->capvals ? c->capvals : 64;
+        while (c->nvals + vl > ncap)
+            ncap *= 2;
+        char *nv = ncap <= UINT32_MAX ? realloc (c->vals, ncap) : NULL;
+        if (!nv) {
+            x->failed = 1;
+            return;
+        }
+        c->vals = nv;
+        c->capvals = (uint32_t) ncap;
+    }
     contrib_t *ct = &c->c[c->nc];
-    tpcount_add_ref (x->self->maps[map], key, value, n, &ct->key, &ct->value);
+    tpcount_add_ref (x->self->maps[map], key, value, n, &ct->key);
     if (!ct->key) {
         x->failed = 1;
         return;
     }
+    ct->voff = c->nvals;
+    memcpy (c->vals + c->nvals, value, vl);
+    c->nvals += (uint32_t) vl;
     ct->map = (uint8_t) map;
     ct->n = n;
     c->nc++;
@@ -177,6 +199,7 @@ sweep (nodeshare_t *self, size_t want, int drop)
             drop_share (self, c);
             free (c->name);
             free (c->c);
+            free (c->vals);
             continue;
         }
         *cnode_find (self, c->name) = *c;

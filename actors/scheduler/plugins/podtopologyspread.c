@@ -56,7 +56,8 @@ typedef struct {
 typedef struct {
     int64_t max_skew, min_domains;
     const char *key;        /* points into the pod or into self->defaults */
-    uint64_t key_hash;      /* tpcount_key_hash (key): Filter and Score look it up on every node */
+    nodelabels_key_t lkey;  /* key, hashed once for the nodes' labels */
+    const char *ref;        /* key's ref in counts (NULL: no pair), resolved once counts are done */
     int hard;               /* DoNotSchedule */
     json_t *selector;       /* owned: labelSelector with matchLabelKeys merged; NULL matches nothing */
     int honor_affinity, honor_taints;
@@ -207,7 +208,7 @@ static int
 node_has_all_keys (const cset_t *s, const tr_sched_node_t *node)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (!node_label (node, s->c[i].key))
+        if (!fw_node_label_h (node, &s->c[i].lkey))
             return 0;
     return 1;
 }
@@ -313,7 +314,7 @@ constraints_of (const pts_t *self, const tr_sched_pod_t *pod, int hard, const js
             continue;
         constraint_t *k = &s->c[s->n++];
         k->key = key;
-        k->key_hash = tpcount_key_hash (key);
+        k->lkey = nodelabels_key (key);
         k->hard = is_hard;
         k->max_skew = json_integer_value (json_object_get (c, "maxSkew"));
         if (k->max_skew < 1)
@@ -411,7 +412,7 @@ pts_node_share_arg (const pshare_arg_t *a, const tr_sched_node_t *node, nodeshar
             const constraint_t *c = &a->s->c[j];
             if (strcmp (c->key, HOSTNAME_KEY) && !inclusion_ok (a->self, c, a->pod, node))
                 continue;
-            const char *v = node_label (node, c->key);
+            const char *v = fw_node_label_h (node, &c->lkey);
             emit (ctx, (int) j, c->key, v ? v : "", count_matching (a->self, c, node, ns));
         }
         return;
@@ -422,7 +423,7 @@ pts_node_share_arg (const pshare_arg_t *a, const tr_sched_node_t *node, nodeshar
         const constraint_t *c = &a->s->c[j];
         if (!inclusion_ok (a->self, c, a->pod, node))
             continue;
-        const char *v = node_label (node, c->key);
+        const char *v = fw_node_label_h (node, &c->lkey);
         emit (ctx, (int) (2 * j), c->key, v, count_matching (a->self, c, node, ns));
         emit (ctx, (int) (2 * j + 1), c->key, v, 1);
     }
@@ -538,6 +539,7 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
             tpcount_each (nodeshare_map (e->h.share, (int) (2 * j + 1)), dommin_each, &a);
             s->c[j].min = a.min;
             s->c[j].domains = a.n;
+            s->c[j].ref = tpcount_key_ref (s->c[j].counts, s->c[j].key);
         }
         self->host->write (cs, PTS_PREFILTER_KEY, s, cset_free);
         return TR_SCHED_OK;
@@ -551,7 +553,7 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
             constraint_t *c = &s->c[j];
             if (!inclusion_ok (self, c, pod, node))
                 continue;
-            tpcount_add (c->counts, c->key, node_label (node, c->key), count_matching (self, c, node, ns));
+            tpcount_add (c->counts, c->key, fw_node_label_h (node, &c->lkey), count_matching (self, c, node, ns));
         }
     }
     for (size_t j = 0; j < s->n; j++) {
@@ -559,6 +561,7 @@ pts_pre_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
         tpcount_each (s->c[j].counts, min_each, &a);
         s->c[j].min = a.min;
         s->c[j].domains = a.n;
+        s->c[j].ref = tpcount_key_ref (s->c[j].counts, s->c[j].key);
     }
     self->host->write (cs, PTS_PREFILTER_KEY, s, cset_free);
     return TR_SCHED_OK;
@@ -576,11 +579,11 @@ pts_filter (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
         return (tr_sched_status_t) {TR_SCHED_ERROR, "PodTopologySpread: Filter after the next pod's PreFilter"};
     for (size_t i = 0; i < s->n; i++) {
         const constraint_t *c = &s->c[i];
-        const char *v = node_label (node, c->key);
+        const char *v = fw_node_label_h (node, &c->lkey);
         if (!v)
             return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, ERR_MISSING_LABEL};
         int64_t min = (int64_t) c->domains < c->min_domains ? 0 : c->min;
-        int64_t skew = tpcount_get_h (c->counts, c->key, c->key_hash, v, NULL) + c->self_match - min;
+        int64_t skew = (c->ref ? tpcount_get_ref (c->counts, c->ref, v, NULL) : 0) + c->self_match - min;
         if (skew > c->max_skew)
             return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, ERR_NOT_MATCH};
     }
@@ -639,7 +642,7 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
             constraint_t *c = &s->c[j];
             if (strcmp (c->key, HOSTNAME_KEY)) {
                 /* c->counts holds the candidates' domains for now (the counts come below) */
-                const char *v = node_label (nodes[i], c->key);
+                const char *v = fw_node_label_h (nodes[i], &c->lkey);
                 int found;
                 tpcount_get (c->counts, c->key, v ? v : "", &found);
                 if (!found) {
@@ -673,6 +676,8 @@ pts_pre_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, con
     }
     if (s->nignored > 1)
         qsort (s->ignored, s->nignored, sizeof *s->ignored, cmp_ptr);
+    for (size_t j = 0; j < s->n; j++)
+        s->c[j].ref = tpcount_key_ref (s->c[j].counts, s->c[j].key);
     self->host->write (cs, PTS_PRESCORE_KEY, s, cset_free);
     return TR_SCHED_OK;
 }
@@ -691,10 +696,10 @@ pts_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
     double sum = 0;
     for (size_t i = 0; i < s->n; i++) {
         const constraint_t *c = &s->c[i];
-        const char *v = node_label (node, c->key);
+        const char *v = fw_node_label_h (node, &c->lkey);
         if (!v)
             continue;
-        int64_t cnt = tpcount_get_h (c->counts, c->key, c->key_hash, v, NULL);
+        int64_t cnt = c->ref ? tpcount_get_ref (c->counts, c->ref, v, NULL) : 0;
         sum += (double) cnt * c->weight + (double) (c->max_skew - 1);
     }
     *score = (int64_t) llround (sum);
