@@ -733,7 +733,7 @@ sweep (broker_t *b)
         bk_reply (p->sock, p->rid, &req, TR_TIMEOUT, NULL, 0,
                   "%s: the store did not answer within %.1f s (a write may or may not have been made)", p->what,
                   b->request_timeout_ms / 1000.0);
-        bk_pending_free (p);
+        bk_pending_free (b, p);
     }
     zlistx_destroy (&keys);
     keys = zhashx_keys (b->forwards);
@@ -1096,8 +1096,19 @@ broker_thread (zsock_t *pipe, void *arg)
             /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
              * not say which pipe drained) */
             void *which = zpoller_wait (b.poller, b.queued || paused ? 20 : 1000);
-            if (which == pipe || zpoller_terminated (b.poller))
+            if (zpoller_terminated (b.poller))
                 break;
+            if (which == pipe) {
+                /* "$TERM" (zactor_destroy) ends it; "EXPECTED" (tests) is answered with how many
+                 * of its writes the cache expects (bcache_expect), as a uint64 */
+                char *cmd = zstr_recv (pipe);
+                int expected = cmd && !strcmp (cmd, "EXPECTED");
+                free (cmd);
+                if (!expected)
+                    break;
+                zsock_send (pipe, "8", (uint64_t) bcache_expected (b.cache));
+                continue;
+            }
             /* the store first: its answers finish requests (and free their share); zpoller
              * favours the first socket of its list, so a flood of clients would starve it */
             for (int i = 0; i < 4096 && (zsock_events (b.store) & ZMQ_POLLIN); i++) {
@@ -1130,7 +1141,7 @@ broker_thread (zsock_t *pipe, void *arg)
         zpoller_destroy (&b.poller);
     }
     for (pending_write_t *p = zhashx_first (b.pending); p; p = zhashx_next (b.pending)) {
-        bk_pending_free (p);
+        bk_pending_free (&b, p);
     }
     zhashx_destroy (&b.pending);
     for (forward_t *f = zhashx_first (b.forwards); f; f = zhashx_next (b.forwards)) {

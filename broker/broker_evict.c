@@ -77,7 +77,7 @@ step_propose (broker_t *b, pending_write_t *p, const char *key, int op, uint64_t
         req.id = p->req_id;
         bk_reply (p->sock, p->rid, &req, TR_INTERNAL, NULL, 0, "cannot encode object");
         json_decref (obj);
-        bk_pending_free (p);
+        bk_pending_free (b, p);
         return;
     }
     p->obj = obj;
@@ -129,7 +129,7 @@ delete_pod (broker_t *b, pending_write_t *p, const char *key, const json_t *pod,
     json_t *next = bk_deletion (pod, grace, &op);
     if (!next) { /* being deleted already: evicted */
         reply_success (p);
-        bk_pending_free (p);
+        bk_pending_free (b, p);
         return;
     }
     if (op == 1) {
@@ -173,14 +173,14 @@ delete_after_decrement (broker_t *b, pending_write_t *q, const char *key, json_i
     req.id = q->req_id;
     if (!pod) {
         bk_reply (q->sock, q->rid, &req, TR_NOT_FOUND, NULL, 0, "%s not found", q->what);
-        bk_pending_free (q);
+        bk_pending_free (b, q);
         return;
     }
     const json_t *opts = tv_get (q->retry ? q->retry->body : NULL, "deleteOptions");
     char msg[512];
     if (evict_preconditions (pod, mod_rev, opts, msg, sizeof msg)) {
         bk_reply (q->sock, q->rid, &req, TR_CONFLICT, NULL, 0, "%s", msg);
-        bk_pending_free (q);
+        bk_pending_free (b, q);
         return;
     }
     /* with a resourceVersion precondition, a change before the deletion lands is the client's Conflict */

@@ -163,8 +163,9 @@ int bk_update_schema (const schema_registry_t *schemas, const schema_kind_t *sk,
 /* The client's answer to a write whose store result is `result` (store.h numbers) at rev; a
  * Conflict with p->retry runs the request again. Does not free p. */
 void bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev);
-/* Frees a pending write. */
-void bk_pending_free (pending_write_t *p);
+/* Frees a pending write, and forgets its commit if the cache still expects it (bcache_expect):
+ * answered, timed out or dropped, it is no longer ours to take. */
+void bk_pending_free (broker_t *b, pending_write_t *p);
 /* What a delete of the cached object cur writes (new reference): a pod bound to a node is marked
  * (*op 1, a put with deletionTimestamp; grace: deleteOptions.gracePeriodSeconds, -1 unset), anything
  * else removed (*op 2). NULL: a bound pod already being deleted, nothing to write. */

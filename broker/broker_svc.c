@@ -297,7 +297,7 @@ reserved (void *broker, pending_write_t *p, const msgpack_object *res)
                 propose_batch (b, undo, q, 0);
             else {
                 retry_after_release (b, q, NULL);
-                bk_pending_free (q);
+                bk_pending_free (b, q);
             }
             json_decref (undo);
             return;

@@ -138,13 +138,11 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
             rev = r->via.array.ptr[1].via.u64;
         }
     }
-    if (p->own_key)
-        bcache_expect_done (b->cache, p->own_key, p->obj);
     if (p->then)
         p->then (b, p, res);
     else
         bk_write_answered (b, p, result, rev);
-    bk_pending_free (p);
+    bk_pending_free (b, p);
 }
 
 void
@@ -205,8 +203,10 @@ bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
 }
 
 void
-bk_pending_free (pending_write_t *p)
+bk_pending_free (broker_t *b, pending_write_t *p)
 {
+    if (p->own_key)
+        bcache_expect_done (b->cache, p->own_key, p->obj);
     free (p->own_key);
     json_decref (p->obj);
     zframe_destroy (&p->rid);
