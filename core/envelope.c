@@ -2,6 +2,7 @@
 #include "core/envelope.h"
 #include "core/value.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,58 @@ decode_map (tr_env_t *e, const msgpack_object *root, tr_env_prev_fn *prev_fn, vo
     return 0;
 }
 
+/* ---- a zone per thread for decoding ----------------------------------------------------------
+ * msgpack_unpack builds the message's objects in a zone; a zone made per message cost a malloc of
+ * its first chunk (and, on a heap that grows, fresh pages) for every message an actor reads. Each
+ * thread keeps one, cleared after each message (msgpack_zone_clear keeps the first chunk, sized for
+ * a large object; a larger message adds chunks that the clear frees), freed when the thread ends. */
+#define THREAD_ZONE_CHUNK (64 * 1024)
+
+static pthread_key_t zone_key;
+static pthread_once_t zone_once = PTHREAD_ONCE_INIT;
+static int zone_key_ok;
+
+static void
+zone_free (void *z)
+{
+    msgpack_zone_free (z);
+}
+
+static void
+zone_key_make (void)
+{
+    zone_key_ok = pthread_key_create (&zone_key, zone_free) == 0;
+}
+
+static _Thread_local int zone_busy; /* a decode inside a decode takes a zone of its own */
+
+/* The thread's zone, or NULL (in use, or out of memory: the caller makes its own). */
+static msgpack_zone *
+thread_zone (void)
+{
+    pthread_once (&zone_once, zone_key_make);
+    if (!zone_key_ok || zone_busy)
+        return NULL;
+    msgpack_zone *z = pthread_getspecific (zone_key);
+    if (!z) {
+        if (!(z = msgpack_zone_new (THREAD_ZONE_CHUNK)))
+            return NULL;
+        if (pthread_setspecific (zone_key, z)) {
+            msgpack_zone_free (z);
+            return NULL;
+        }
+    }
+    zone_busy = 1;
+    return z;
+}
+
+static void
+thread_zone_release (msgpack_zone *z)
+{
+    msgpack_zone_clear (z);
+    zone_busy = 0;
+}
+
 int
 tr_env_decode (tr_env_t *e, const void *buf, size_t len, char *err, size_t errlen)
 {
@@ -300,15 +353,18 @@ tr_env_decode_like (tr_env_t *e, const void *buf, size_t len, tr_env_prev_fn *pr
         snprintf (err, errlen, "envelope: trailing bytes after the message at byte %zu", used);
         return TR_BAD_REQUEST;
     }
-    msgpack_zone zone;
+    msgpack_zone own, *zone = thread_zone ();
     msgpack_object obj;
     size_t off = 0;
-    if (!msgpack_zone_init (&zone, 4096)) {
-        snprintf (err, errlen, "envelope: out of memory");
-        return TR_INTERNAL;
+    if (!zone) {
+        zone = &own;
+        if (!msgpack_zone_init (zone, 4096)) {
+            snprintf (err, errlen, "envelope: out of memory");
+            return TR_INTERNAL;
+        }
     }
     int rc = TR_BAD_REQUEST;
-    msgpack_unpack_return r = msgpack_unpack ((const char *) buf, len, &off, &zone, &obj);
+    msgpack_unpack_return r = msgpack_unpack ((const char *) buf, len, &off, zone, &obj);
     if (r == MSGPACK_UNPACK_SUCCESS)
         rc = decode_map (e, &obj, prev, arg, err, errlen) ? TR_BAD_REQUEST : TR_OK;
     else if (r == MSGPACK_UNPACK_EXTRA_BYTES)
@@ -317,7 +373,10 @@ tr_env_decode_like (tr_env_t *e, const void *buf, size_t len, tr_env_prev_fn *pr
         snprintf (err, errlen, "envelope: truncated msgpack (%zu bytes end inside a value)", len);
     else
         snprintf (err, errlen, "envelope: malformed msgpack near byte %zu", off);
-    msgpack_zone_destroy (&zone);
+    if (zone == &own)
+        msgpack_zone_destroy (zone);
+    else
+        thread_zone_release (zone);
     if (rc != TR_OK)
         tr_env_clear (e);
     return rc;
