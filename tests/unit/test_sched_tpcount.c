@@ -245,6 +245,21 @@ keys_tally (void **state)
     tpcount_destroy (&m);
 }
 
+/* v: a value of len bytes for round (the same length, a different value each round, differing at
+ * the end: a prefix match is no match). 1 when there is none ("" and "x": one value each, round 0). */
+static int
+round_value (char *v, size_t len, int round)
+{
+    memset (v, 'x', len);
+    v[len] = 0;
+    if (len >= 2) {
+        v[len - 2] = (char) ('A' + round / 26);
+        v[len - 1] = (char) ('a' + round % 26);
+        return 0;
+    }
+    return round != 0;
+}
+
 /* Values up to TPCOUNT_INLINE_MAX bytes in the slot, longer ones apart: every length reads back
  * (get, get_ref, each) through growth, and only the long ones are counted apart. */
 static void
@@ -260,15 +275,8 @@ inline_and_long_values (void **state)
     char v[256];
     for (int round = 0; round < 60; round++)
         for (size_t i = 0; i < nl; i++) {
-            /* the same length, a different value each round (differing at the end: a prefix
-             * match is no match) */
-            memset (v, 'x', lens[i]);
-            v[lens[i]] = 0;
-            if (lens[i] >= 2) {
-                v[lens[i] - 2] = (char) ('A' + round / 26);
-                v[lens[i] - 1] = (char) ('a' + round % 26);
-            } else if (round)
-                continue; /* "" and "x": one value each */
+            if (round_value (v, lens[i], round))
+                continue;
             tpcount_add (m, "k", v, (int64_t) (round * 100 + i + 1));
             nlong += lens[i] > TPCOUNT_INLINE_MAX;
         }
@@ -277,12 +285,7 @@ inline_and_long_values (void **state)
     const char *r = tpcount_key_ref (m, "k");
     for (int round = 0; round < 60; round++)
         for (size_t i = 0; i < nl; i++) {
-            memset (v, 'x', lens[i]);
-            v[lens[i]] = 0;
-            if (lens[i] >= 2) {
-                v[lens[i] - 2] = (char) ('A' + round / 26);
-                v[lens[i] - 1] = (char) ('a' + round % 26);
-            } else if (round)
+            if (round_value (v, lens[i], round))
                 continue;
             int found = 0;
             assert_int_equal (tpcount_get (m, "k", v, &found), round * 100 + i + 1);

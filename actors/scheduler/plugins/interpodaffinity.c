@@ -295,19 +295,37 @@ struct centry {
     int self_match;
 };
 
+/* The topology keys a Filter or Score looks up on every node (a map's own strings, each hashed
+ * once for the node's labels), so it reads the node's value of each (usually one:
+ * kubernetes.io/hostname) instead of every label of the node; all: too many to list, walk the
+ * labels. */
+#define KEYSET_MAX 8
+typedef struct {
+    const char *keys[KEYSET_MAX];
+    nodelabels_key_t lkeys[KEYSET_MAX];
+    int n, all;
+} keyset_t;
+
+/* Fills ks from its keys, nk of them listed (tpcount_keys / tpcount_positive_keys into ks->keys). */
+static void
+keyset_index (keyset_t *ks, size_t nk)
+{
+    if (nk > KEYSET_MAX) {
+        ks->all = 1;
+        return;
+    }
+    ks->n = (int) nk;
+    for (size_t i = 0; i < nk; i++)
+        ks->lkeys[i] = nodelabels_key (ks->keys[i]);
+}
+
 typedef struct {
     tpcount_t *maps[NMAPS];
     terms_t aff_terms, anti_terms;
     int self_match; /* the pod matches all its own required affinity terms */
     centry_t *held; /* maps and terms belong to this cache entry (else to the state) */
     uint64_t version; /* of held, when taken */
-    /* the topology keys of MAP_EXISTING_ANTI's positive pairs (the map's own strings, its
-     * tally: tpcount_positive_keys), so Filter looks up the node's value of each (usually one:
-     * kubernetes.io/hostname) instead of every label of the node; anti_keys_all: too many to
-     * list, walk the labels */
-    const char *anti_keys[8];
-    nodelabels_key_t anti_lkey[8]; /* each, hashed for the node's labels */
-    int nanti_keys, anti_keys_all;
+    keyset_t anti; /* the keys of MAP_EXISTING_ANTI's positive pairs (its tally: tpcount_positive_keys) */
     /* per required term (aff_terms, then anti_terms): its key's ref in MAP_AFFINITY / MAP_ANTI,
      * NULL when no pair of that key is above 0 (no node's count can be: the lookup is skipped).
      * Resolved in PreFilter: the maps do not change while the entry's version stays the same
@@ -581,14 +599,7 @@ pre_filter (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod)
     for (size_t i = 0; i < nt; i++)
         s->refs[i] = i < na ? positive_ref (s->maps[MAP_AFFINITY], s->aff_terms.v[i].topology_key)
                             : positive_ref (s->maps[MAP_ANTI], s->anti_terms.v[i - na].topology_key);
-    size_t nk = tpcount_positive_keys (s->maps[MAP_EXISTING_ANTI], s->anti_keys, sizeof s->anti_keys / sizeof s->anti_keys[0]);
-    if (nk > sizeof s->anti_keys / sizeof s->anti_keys[0])
-        s->anti_keys_all = 1;
-    else {
-        s->nanti_keys = (int) nk;
-        for (size_t i = 0; i < nk; i++)
-            s->anti_lkey[i] = nodelabels_key (s->anti_keys[i]);
-    }
+    keyset_index (&s->anti, tpcount_positive_keys (s->maps[MAP_EXISTING_ANTI], s->anti.keys, KEYSET_MAX));
     h->write (cs, IPA_PREFILTER_KEY, s, pf_state_free);
     return TR_SCHED_OK;
 }
@@ -630,10 +641,10 @@ satisfy_existing_anti (const pf_state_t *s, const tr_sched_node_t *node)
 {
     if (tpcount_positive (s->maps[MAP_EXISTING_ANTI]) == 0)
         return 1;
-    if (!s->anti_keys_all) {
-        for (int i = 0; i < s->nanti_keys; i++) {
-            const char *v = fw_node_label_h (node, &s->anti_lkey[i]);
-            if (v && tpcount_get_ref (s->maps[MAP_EXISTING_ANTI], s->anti_keys[i], v, NULL) > 0)
+    if (!s->anti.all) {
+        for (int i = 0; i < s->anti.n; i++) {
+            const char *v = fw_node_label_h (node, &s->anti.lkeys[i]);
+            if (v && tpcount_get_ref (s->maps[MAP_EXISTING_ANTI], s->anti.keys[i], v, NULL) > 0)
                 return 0;
         }
         return 1;
@@ -672,12 +683,7 @@ typedef struct {
     tpcount_t *scores;
     centry_t *held; /* scores belong to this cache entry */
     uint64_t version;
-    /* the topology keys of scores (its own strings), so Score looks up the node's value of each
-     * (a few: the terms' keys) instead of every label of the node; keys_all: too many to list,
-     * walk the labels */
-    const char *keys[8];
-    nodelabels_key_t lkeys[8];
-    int nkeys, keys_all;
+    keyset_t keys; /* the keys of scores (a few: the terms') */
 } ps_state_t;
 
 static void
@@ -792,14 +798,7 @@ pre_score (ipa_t *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const 
         ps_state_free (s);
         return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
     }
-    size_t nk = tpcount_keys (s->scores, s->keys, sizeof s->keys / sizeof s->keys[0]);
-    if (nk > sizeof s->keys / sizeof s->keys[0])
-        s->keys_all = 1;
-    else {
-        s->nkeys = (int) nk;
-        for (size_t i = 0; i < nk; i++)
-            s->lkeys[i] = nodelabels_key (s->keys[i]);
-    }
+    keyset_index (&s->keys, tpcount_keys (s->scores, s->keys.keys, KEYSET_MAX));
     self->host->write (cs, IPA_PRESCORE_KEY, s, ps_state_free);
     return TR_SCHED_OK;
 }
@@ -815,11 +814,11 @@ ipa_score (void *selfp, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
         return TR_SCHED_OK;
     if (s->held && s->version != s->held->h.version)
         return (tr_sched_status_t) {TR_SCHED_ERROR, "InterPodAffinity: Score after the next pod's PreScore"};
-    if (!s->keys_all) {
-        for (int i = 0; i < s->nkeys; i++) {
-            const char *v = fw_node_label_h (node, &s->lkeys[i]);
+    if (!s->keys.all) {
+        for (int i = 0; i < s->keys.n; i++) {
+            const char *v = fw_node_label_h (node, &s->keys.lkeys[i]);
             if (v)
-                *score += tpcount_get_ref (s->scores, s->keys[i], v, NULL);
+                *score += tpcount_get_ref (s->scores, s->keys.keys[i], v, NULL);
         }
         return TR_SCHED_OK;
     }
