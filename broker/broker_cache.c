@@ -136,6 +136,7 @@ typedef struct {
     /* the watch index (see "the watch index" below) */
     char *ikey;        /* spec.nodeName this pod watcher pins, or NULL: not indexed */
     void *h_all, *h_plain, *h_idx, *h_dirty; /* its handles in c->watchers, c->plain, its index list, c->dirty */
+    char *wkey;        /* its key in c->byid (client identity and watch id) */
 } watcher_t;
 
 /* A paged list: the matching objects as of its first page, sorted, held (references) until the
@@ -162,6 +163,7 @@ struct bcache {
     zlistx_t *plain;     /* the watchers not indexed: each pump visits them all */
     zhashx_t *idx;       /* spec.nodeName → zlistx of the pod watchers that pin it */
     zlistx_t *dirty;     /* indexed watchers with something to do: the only ones a pump visits */
+    zhashx_t *byid;      /* watcher_key → the latest watcher of that client and watch id (credits, unwatch) */
     int no_index;        /* bcache_set_watch_index (c, 0): every watcher plain (the old path, for bench_watch) */
     size_t count;
     bcache_open_fn open; /* opens stored values (Secrets encrypted at rest), or NULL */
@@ -277,6 +279,7 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     c->dirty = zlistx_new ();
     c->idx = zhashx_new ();
     zhashx_set_destructor (c->idx, (zhashx_destructor_fn *) zlistx_destroy);
+    c->byid = zhashx_new ();
     c->rcap = c->cap < RENEW_RING ? c->cap : RENEW_RING;
     c->renewals = calloc (c->rcap, sizeof *c->renewals);
     c->own = zhashx_new ();
@@ -300,6 +303,7 @@ watcher_free (watcher_t **wp)
     zframe_destroy (&w->rid);
     free (w->expire);
     free (w->ikey);
+    free (w->wkey);
     selector_destroy (&w->lsel);
     fsel_destroy (&w->fsel);
     free (w);
@@ -333,6 +337,7 @@ bcache_destroy (bcache_t **p)
     zlistx_destroy (&c->plain);
     zlistx_destroy (&c->dirty);
     zhashx_destroy (&c->idx);
+    zhashx_destroy (&c->byid);
     zhashx_destroy (&c->kinds);
     zhashx_destroy (&c->own);
     free (c);
@@ -1011,6 +1016,19 @@ bcache_event_encoding (bcache_t *c, uint64_t rev, const json_t *like, size_t *le
     return ev->enc;
 }
 
+/* A watcher's key in c->byid: its client's identity in hex and the watch id. */
+static char *
+watcher_key (zframe_t *rid, uint64_t id)
+{
+    const byte *d = zframe_data (rid);
+    size_t n = zframe_size (rid);
+    char *k = malloc (2 * n + 24), *o = k;
+    for (size_t i = 0; i < n; i++, o += 2)
+        sprintf (o, "%02x", d[i]);
+    sprintf (o, "/%llu", (unsigned long long) id);
+    return k;
+}
+
 int
 bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
               const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
@@ -1039,6 +1057,8 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->next_seq = c->seq + 1;
     w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
     w->h_all = zlistx_add_end (c->watchers, w);
+    w->wkey = watcher_key (rid, id);
+    zhashx_update (c->byid, w->wkey, w); /* a reused id: the credits go to the newest */
     const char *node = !c->no_index && !strcmp (plural, "pods") ? fsel_node (w->fsel) : NULL;
     if (node) {
         w->ikey = strdup (node);
@@ -1059,10 +1079,10 @@ static int send_expired (bcache_t *c, watcher_t *w);
 static watcher_t *
 find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
 {
-    for (watcher_t *w = zlistx_first (c->watchers); w; w = zlistx_next (c->watchers))
-        if (w->id == id && zframe_eq (w->rid, rid))
-            return w;
-    return NULL;
+    char *k = watcher_key (rid, id);
+    watcher_t *w = zhashx_lookup (c->byid, k);
+    free (k);
+    return w;
 }
 
 void
@@ -1283,6 +1303,8 @@ watcher_remove (bcache_t *c, watcher_t *w)
         zlistx_delete (c->plain, w->h_plain);
     if (w->h_dirty)
         zlistx_delete (c->dirty, w->h_dirty);
+    if (zhashx_lookup (c->byid, w->wkey) == w)
+        zhashx_delete (c->byid, w->wkey);
     zlistx_delete (c->watchers, w->h_all);
     watcher_free (&w);
 }

@@ -475,23 +475,29 @@ static void
 watch_credit_and_expiry (void **state)
 {
     fx_t *f = *state;
-    tr_client_t *c = local_client (f), *w = local_client (f);
+    tr_client_t *c = local_client (f), *w = local_client (f), *w2 = local_client (f);
     tr_env_t rep;
     assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("w0", "0"), &rep), TR_OK);
     uint64_t from = rep.rv;
     tr_env_clear (&rep);
-    /* watch with credit 2: exactly two events arrive until more credit is granted */
+    /* watch with credit 2: exactly two events arrive until more credit is granted. w2 watches the
+     * same with the same watch id (both clients' first request): a credit is its client's alone */
     tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    strcpy (req.kind, "ConfigMap");
-    req.rv = from;
-    req.opts = json_pack ("{s:i}", "credit", 2);
-    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t wid = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
+    uint64_t wid = 0;
+    for (int k = 0; k < 2; k++) {
+        tr_env_init (&req);
+        req.verb = TR_VERB_WATCH;
+        strcpy (req.kind, "ConfigMap");
+        req.rv = from;
+        req.opts = json_pack ("{s:i}", "credit", 2);
+        assert_int_equal (tr_client_call (k ? w2 : w, &req, &rep, 5000), 0);
+        assert_int_equal (rep.code, TR_OK);
+        if (k)
+            assert_int_equal (req.id, wid);
+        wid = req.id;
+        tr_env_clear (&req);
+        tr_env_clear (&rep);
+    }
     for (int i = 1; i <= 5; i++) {
         char name[16];
         snprintf (name, sizeof name, "w%d", i);
@@ -519,6 +525,14 @@ watch_credit_and_expiry (void **state)
         tr_env_clear (&ev);
     }
     assert_int_equal (got, 5);
+    got = 0;
+    while (tr_client_recv (w2, &ev, 300) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == wid)
+            got++;
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 2); /* w's credit did not reach it */
+    tr_client_destroy (&w2);
     /* the ring keeps 64 events: a watch from revision 1 after 80 more writes is Expired */
     for (int i = 0; i < 80; i++) {
         char name[16];
