@@ -512,6 +512,7 @@ h_watch (rq_t *r)
     if (rc)
         bk_reply (r->sock, r->rid, r->req, (tr_code_t) rc, NULL, 0, "%s", err);
     else {
+        bcache_watch_batch (r->b->cache, r->rid, r->req->id, tv_int (r->req->opts, "batch", 1));
         bk_reply (r->sock, r->rid, r->req, TR_OK, NULL, 0, NULL);
         bcache_pump (r->b->cache);
     }

@@ -131,6 +131,7 @@ typedef struct {
     uint64_t next_rev;
     uint64_t next_seq; /* the next renewal to send */
     long credit;
+    int batch;         /* events it takes per message (the watch option `batch`), 1 at least */
     int dead;
     char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
     /* the watch index (see "the watch index" below) */
@@ -1056,6 +1057,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->next_rev = next;
     w->next_seq = c->seq + 1;
     w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
+    w->batch = 1;
     w->h_all = zlistx_add_end (c->watchers, w);
     w->wkey = watcher_key (rid, id);
     zhashx_update (c->byid, w->wkey, w); /* a reused id: the credits go to the newest */
@@ -1096,6 +1098,14 @@ bcache_unwatch (bcache_t *c, zframe_t *rid, uint64_t id)
 }
 
 void
+bcache_watch_batch (bcache_t *c, zframe_t *rid, uint64_t id, long n)
+{
+    watcher_t *w = find_watcher (c, rid, id);
+    if (w)
+        w->batch = n < 1 ? 1 : n > BCACHE_MAX_BATCH ? BCACHE_MAX_BATCH : (int) n;
+}
+
+void
 bcache_credit (bcache_t *c, zframe_t *rid, uint64_t id, long credit)
 {
     watcher_t *w = find_watcher (c, rid, id);
@@ -1123,11 +1133,11 @@ bcache_unwatch_client (bcache_t *c, zsock_t *sock, zframe_t *rid, const char *wh
     return n;
 }
 
-/* Sends one event without blocking; obj's encoding is made once in *enc (an event's or a
- * renewal's) and reused for every watcher that gets it. 0 sent, 1 the client's pipe is full (try
- * again later), -1 the client is gone. */
+/* One event for w as an envelope, encoded into *buf; obj's encoding is made once in *enc (an
+ * event's or a renewal's) and reused for every watcher that gets it. 0, or -1. */
 static int
-send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len, const char *msg)
+event_encode (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len, const char *msg,
+              char **buf, size_t *len)
 {
     tr_env_t e;
     tr_env_init (&e);
@@ -1136,18 +1146,56 @@ send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **en
     e.rv = rev;
     e.opts = json_pack ("{s:s}", "type", type);
     e.msg = (char *) msg;
-    int rc;
     if (obj && enc && !*enc && tv_encode (obj, enc, enc_len))
         *enc = NULL;
+    int rc;
     if (obj && enc && *enc)
-        rc = tr_conn_send_nb (w->sock, w->rid, &e, *enc, *enc_len);
+        rc = tr_env_encode_with (&e, *enc, *enc_len, buf, len);
     else {
         e.body = obj;
-        rc = tr_conn_send_nb (w->sock, w->rid, &e, NULL, 0);
+        rc = tr_env_encode (&e, buf, len);
     }
-    int full = rc && errno == EAGAIN;
     json_decref (e.opts);
+    return rc ? -1 : 0;
+}
+
+/* A watcher's events waiting to go as one message (its `batch`). */
+typedef struct {
+    int n;
+    char *buf[BCACHE_MAX_BATCH];
+    size_t len[BCACHE_MAX_BATCH];
+} wbatch_t;
+
+static void
+wbatch_clear (wbatch_t *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free (b->buf[i]);
+    b->n = 0;
+}
+
+/* Sends b's events to w as one message without blocking, and empties b: 0 sent (or nothing to
+ * send), 1 the client's pipe is full (none sent: try again later), -1 the client is gone. */
+static int
+wbatch_send (watcher_t *w, wbatch_t *b)
+{
+    if (!b->n)
+        return 0;
+    int rc = tr_conn_send_frames_nb (w->sock, w->rid, b->buf, b->len, b->n);
+    int full = rc && errno == EAGAIN;
+    wbatch_clear (b);
     return rc ? (full ? 1 : -1) : 0;
+}
+
+/* Sends one event without blocking: as wbatch_send. */
+static int
+send_event (watcher_t *w, const char *type, uint64_t rev, json_t *obj, char **enc, size_t *enc_len, const char *msg)
+{
+    wbatch_t b = {.n = 0};
+    if (event_encode (w, type, rev, obj, enc, enc_len, msg, &b.buf[0], &b.len[0]))
+        return -1;
+    b.n = 1;
+    return wbatch_send (w, &b);
 }
 
 /* Sends the EXPIRED a watcher is owed; it is dead once sent (or its client gone). 0 when it
@@ -1187,10 +1235,33 @@ pump_one (bcache_t *c, watcher_t *w)
             c->paused++;
         return;
     }
-    while (w->credit > 0 && w->next_rev <= c->rev) {
-        event_t *ev = &c->ring[(c->start + (w->next_rev - first)) % c->cap];
+    /* The events it is owed, up to its credit, go in messages of up to w->batch: the cursor at
+     * (rev, credit) runs ahead of the watcher's position, which moves only once a message is taken
+     * (a full pipe leaves it where it was, as for a single event). */
+    wbatch_t b = {.n = 0};
+    uint64_t rev = w->next_rev;
+    long credit = w->credit;
+    for (;;) {
+        if (b.n && (b.n == w->batch || !credit || rev > c->rev)) {
+            int rc = wbatch_send (w, &b);
+            if (rc == 1) {
+                c->paused++;
+                return; /* its pipe is full: it keeps its position, as without credit */
+            }
+            if (rc < 0) {
+                w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
+                return;
+            }
+            w->next_rev = rev;
+            w->credit = credit;
+        }
+        if (!credit || rev > c->rev)
+            break;
+        event_t *ev = &c->ring[(c->start + (rev - first)) % c->cap];
         if (strcmp (ev->plural, w->plural)) {
-            w->next_rev++;
+            if (!b.n)
+                w->next_rev = rev + 1;
+            rev++;
             continue;
         }
         const char *type = NULL;
@@ -1204,20 +1275,19 @@ pump_one (bcache_t *c, watcher_t *w)
             type = before && now ? "MODIFIED" : now ? "ADDED" : before ? "DELETED" : NULL;
         }
         if (!type) {
-            w->next_rev++;
+            if (!b.n)
+                w->next_rev = rev + 1;
+            rev++;
             continue;
         }
-        int rc = send_event (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len, NULL);
-        if (rc == 1) {
-            c->paused++;
-            return; /* its pipe is full: it keeps its position, as without credit */
-        }
-        if (rc < 0) {
-            w->dead = 1; /* the client is gone (ROUTER_MANDATORY) */
+        if (event_encode (w, type, ev->rev, ev->obj, &ev->enc, &ev->enc_len, NULL, &b.buf[b.n], &b.len[b.n])) {
+            wbatch_clear (&b);
+            w->dead = 1; /* cannot happen with a tree the cache holds; never a hole in its events */
             return;
         }
-        w->next_rev++;
-        w->credit--;
+        b.n++;
+        rev++;
+        credit--;
     }
     if (w->next_rev <= c->rev)
         return;

@@ -94,6 +94,11 @@ int bcache_list_page (bcache_t *self, const char *plural, const char *ns, const 
 int bcache_watch (bcache_t *self, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
                   const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
                   size_t errlen);
+/* Lets the watch (rid, id) get up to n of its events in one message, one envelope per frame
+ * (the watch option `batch`, docs/protocol.md); n is capped at BCACHE_MAX_BATCH, 1 or less: one
+ * event per message. */
+#define BCACHE_MAX_BATCH 64
+void bcache_watch_batch (bcache_t *self, zframe_t *rid, uint64_t id, long n);
 void bcache_unwatch (bcache_t *self, zframe_t *rid, uint64_t id);
 /* Ends every watch of the client (sock, rid): each gets an EXPIRED event saying why, if its pipe
  * takes it, and is dropped at the next pump. Returns how many. */

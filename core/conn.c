@@ -77,6 +77,28 @@ tr_conn_send_bytes_nb (zsock_t *sock, zframe_t *rid, const void *buf, size_t len
 }
 
 int
+tr_conn_send_frames_nb (zsock_t *sock, zframe_t *rid, char *const *bufs, const size_t *lens, int n)
+{
+    void *h = zsock_resolve (sock);
+    if (n < 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* as tr_conn_send_bytes_nb: the high-water mark is checked at the first frame (it counts whole
+     * messages), so once that one is taken the others are too */
+    if (rid && zmq_send (h, zframe_data (rid), zframe_size (rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        errno = zmq_errno ();
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (zmq_send (h, bufs[i], lens[i], (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0) {
+            errno = zmq_errno ();
+            return -1;
+        }
+    return 0;
+}
+
+int
 tr_conn_send_nb (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len)
 {
     char *buf;
@@ -260,4 +282,36 @@ char *
 tr_conn_default_data_dir (char *buf, size_t len)
 {
     return xdg (buf, len, "XDG_DATA_HOME", ".local/share");
+}
+
+int
+tr_conn_recv_each (zsock_t *sock, zframe_t **rid, tr_env_prev_fn *prev, void *prev_arg, tr_conn_each_fn *fn,
+                   void *arg)
+{
+    zmsg_t *m = zmsg_recv (sock);
+    if (!m)
+        return -1;
+    if (rid)
+        *rid = zmsg_pop (m);
+    int n = 0;
+    char err[256];
+    if (!zmsg_size (m)) {
+        tr_env_t env;
+        tr_env_init (&env);
+        snprintf (err, sizeof err, "envelope: expected a frame, got none");
+        fn (arg, &env, TR_BAD_REQUEST, err);
+        tr_env_clear (&env);
+    }
+    for (zframe_t *f = zmsg_first (m); f; f = zmsg_next (m), n++) {
+        tr_env_t env;
+        tr_env_init (&env);
+        err[0] = 0;
+        int rc = tr_env_decode_like (&env, zframe_data (f), zframe_size (f), prev, prev_arg, err, sizeof err);
+        if (rc && n)
+            snprintf (err + strlen (err), sizeof err - strlen (err), " (frame %d of %zu)", n + 1, zmsg_size (m));
+        fn (arg, &env, rc, err);
+        tr_env_clear (&env);
+    }
+    zmsg_destroy (&m);
+    return n;
 }

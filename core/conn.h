@@ -33,12 +33,23 @@ int tr_conn_send_with (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const 
 int tr_conn_send_nb (zsock_t *sock, zframe_t *rid, const tr_env_t *env, const void *body, size_t body_len);
 /* The same for an envelope already encoded (buf, len). */
 int tr_conn_send_bytes_nb (zsock_t *sock, zframe_t *rid, const void *buf, size_t len);
+/* Sends n envelopes already encoded as one message of n frames (after rid's), never blocking:
+ * all of them or none (0, or -1 with errno as tr_conn_send_nb). A watch's batch of events. */
+int tr_conn_send_frames_nb (zsock_t *sock, zframe_t *rid, char *const *bufs, const size_t *lens, int n);
 /* Receives one envelope from sock. For a ROUTER, *rid receives the routing frame (owned).
  * Returns 0, or a tr_code_t with err set for an undecodable message (the frames are consumed). */
 int tr_conn_recv (zsock_t *sock, zframe_t **rid, tr_env_t *env, char *err, size_t errlen);
 /* tr_conn_recv, decoding the body with tr_env_decode_like (prev, arg). */
 int tr_conn_recv_like (zsock_t *sock, zframe_t **rid, tr_env_t *env, tr_env_prev_fn *prev, void *arg, char *err,
                        size_t errlen);
+/* Receives one message of one or more envelopes (a watch's batch: one per frame) and calls fn
+ * with each in order, decoded with tr_env_decode_like (prev, prev_arg) only after fn has had
+ * the one before, so prev sees what fn made of it. rc is 0 or the tr_code_t of an undecodable
+ * frame (err says why); env is cleared after fn returns. Returns the frames read, or -1 when
+ * interrupted. */
+typedef void (tr_conn_each_fn) (void *arg, tr_env_t *env, int rc, const char *err);
+int tr_conn_recv_each (zsock_t *sock, zframe_t **rid, tr_env_prev_fn *prev, void *prev_arg, tr_conn_each_fn *fn,
+                       void *arg);
 
 /* Loads a client config file (YAML: server, serverKey, publicKey, secretKey). Returns 0, or -1
  * with err ("config /x: no such file"). endpoint receives the server string (may list several,

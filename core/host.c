@@ -20,6 +20,7 @@
 #define BACKLOG_WAIT_FACTOR 6
 #define PING_EVERY_MS 2000
 #define WATCH_CREDIT 1024
+#define WATCH_BATCH 64 /* events the broker may send in one message (docs/protocol.md, `batch`) */
 #define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
 #define MAX_ACTORS 32
 /* Requests to the broker one actor keeps in flight; more wait in order in the host (client-go
@@ -545,7 +546,7 @@ informer_watch (troupe_informer_t *inf)
     req.verb = TR_VERB_WATCH;
     snprintf (req.kind, sizeof req.kind, "%s", inf->kind);
     req.rv = inf->rv;
-    req.opts = json_pack ("{s:i}", "credit", WATCH_CREDIT);
+    req.opts = json_pack ("{s:i,s:i}", "credit", WATCH_CREDIT, "batch", WATCH_BATCH);
     if (inf->lsel)
         json_object_set_new (req.opts, "labelSelector", json_string (inf->lsel));
     if (inf->fsel)
@@ -956,18 +957,23 @@ informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const j
     return zhashx_lookup (p->list_for->cache, key);
 }
 
+static void
+on_envelope (void *arg, tr_env_t *env, int rc, const char *err)
+{
+    troupe_ctx_t *ctx = arg;
+    if (rc == TR_OK)
+        dispatch (ctx, env);
+    else
+        TR_WARN (ctx->def->name, "dropped undecodable message error=\"%s\"", err);
+}
+
+/* One message: a reply, a request, or a watch's events (up to WATCH_BATCH, one per frame). */
 static int
 on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     troupe_ctx_t *ctx = arg;
-    tr_env_t env;
-    char err[256];
-    if (tr_conn_recv_like (sock, NULL, &env, informer_prev, ctx, err, sizeof err) == TR_OK)
-        dispatch (ctx, &env);
-    else
-        TR_WARN (ctx->def->name, "dropped undecodable message error=\"%s\"", err);
-    tr_env_clear (&env);
+    tr_conn_recv_each (sock, NULL, informer_prev, ctx, on_envelope, ctx);
     return 0;
 }
 

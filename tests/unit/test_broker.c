@@ -551,6 +551,110 @@ watch_credit_and_expiry (void **state)
     tr_client_destroy (&w);
 }
 
+/* The watch option `batch`: events owed go up to `batch` per message, one envelope per frame, in
+ * revision order, never past the credit; tr_conn_recv_each hands them out one by one. */
+static bool
+readable (zsock_t *s, long ms)
+{
+    zmq_pollitem_t it = {zsock_resolve (s), 0, ZMQ_POLLIN, 0};
+    return zmq_poll (&it, 1, ms) == 1;
+}
+
+static int
+batch_frames (zsock_t *s, uint64_t wid, uint64_t *last_rv)
+{
+    if (!readable (s, 2000))
+        return -1;
+    zmsg_t *m = zmsg_recv (s);
+    int n = 0;
+    for (zframe_t *fr = zmsg_first (m); fr; fr = zmsg_next (m), n++) {
+        tr_env_t e;
+        char err[256];
+        assert_int_equal (tr_env_decode (&e, zframe_data (fr), zframe_size (fr), err, sizeof err), TR_OK);
+        assert_int_equal (e.verb, TR_VERB_EVENT);
+        assert_int_equal (e.id, wid);
+        assert_true (e.rv > *last_rv); /* in revision order, none twice */
+        *last_rv = e.rv;
+        tr_env_clear (&e);
+    }
+    zmsg_destroy (&m);
+    return n;
+}
+
+static void
+each_count (void *arg, tr_env_t *env, int rc, const char *err)
+{
+    (void) err;
+    assert_int_equal (rc, TR_OK);
+    assert_int_equal (env->verb, TR_VERB_EVENT);
+    (*(int *) arg)++;
+}
+
+static void
+watch_batch (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    tr_env_t rep;
+    assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("b0", "0"), &rep), TR_OK);
+    uint64_t from = rep.rv;
+    tr_env_clear (&rep);
+    for (int i = 1; i <= 20; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "b%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    char err[256];
+    zsock_t *s = tr_conn_dealer (f->local, NULL, err, sizeof err);
+    assert_non_null (s);
+    /* from before the 20 creates, batch 8, credit 18: 8 + 8 + 2 in three messages, then nothing */
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = 7;
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = from;
+    req.opts = json_pack ("{s:i,s:i}", "credit", 18, "batch", 8);
+    assert_int_equal (tr_conn_send (s, NULL, &req), 0);
+    tr_env_clear (&req);
+    assert_true (readable (s, 2000));
+    assert_int_equal (tr_conn_recv (s, NULL, &rep, err, sizeof err), TR_OK);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    uint64_t last = from;
+    assert_int_equal (batch_frames (s, 7, &last), 8);
+    assert_int_equal (batch_frames (s, 7, &last), 8);
+    assert_int_equal (batch_frames (s, 7, &last), 2);
+    assert_false (readable (s, 300)); /* the credit is spent */
+    /* two more: the last two creates as one message, read through tr_conn_recv_each */
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREDIT;
+    req.rv = 7;
+    req.opts = json_pack ("{s:i}", "credit", 100);
+    assert_int_equal (tr_conn_send (s, NULL, &req), 0);
+    tr_env_clear (&req);
+    assert_true (readable (s, 2000));
+    int got = 0;
+    assert_int_equal (tr_conn_recv_each (s, NULL, NULL, NULL, each_count, &got), 2);
+    assert_int_equal (got, 2);
+    /* a watch that did not ask for batches gets one event per message */
+    tr_env_init (&req);
+    req.id = 8;
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    req.rv = from;
+    assert_int_equal (tr_conn_send (s, NULL, &req), 0);
+    tr_env_clear (&req);
+    assert_true (readable (s, 2000));
+    assert_int_equal (tr_conn_recv (s, NULL, &rep, err, sizeof err), TR_OK);
+    tr_env_clear (&rep);
+    last = from;
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (batch_frames (s, 8, &last), 1);
+    zsock_destroy (&s);
+    tr_client_destroy (&c);
+}
+
 /* Quantities are stored in Kubernetes' canonical form; writing the same manifest again (0.5 over
  * a stored "500m") is no change of spec; a bad quantity names its field. */
 static void
@@ -1133,6 +1237,7 @@ main (void)
         cmocka_unit_test_setup_teardown (roles, setup, teardown),
         cmocka_unit_test_setup_teardown (node_join, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown (watch_batch, setup, teardown),
         cmocka_unit_test_setup_teardown (quantities_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
