@@ -15,25 +15,7 @@
 #include "broker/broker_cache.h"
 #include "core/schema.h"
 #include "core/value.h"
-
-static schema_registry_t *reg;
-
-static int
-setup (void **state)
-{
-    (void) state;
-    char err[256];
-    reg = schema_registry_load_embedded (err, sizeof err);
-    return reg ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    schema_registry_destroy (&reg);
-    return 0;
-}
+#include "tests/unit/schema_fixture.h"
 
 static json_t *
 pod (const char *name, const char *node)
@@ -113,7 +95,7 @@ static void
 commit_takes_the_proposed_tree (void **state)
 {
     (void) state;
-    bcache_t *c = bcache_new (reg, 64);
+    bcache_t *c = bcache_new (schemas, 64);
     const char *key = "/registry/pods/default/p1";
     json_t *p = pod ("p1", "n1");
     size_t len;
@@ -146,7 +128,7 @@ static void
 other_values_decode (void **state)
 {
     (void) state;
-    bcache_t *c = bcache_new (reg, 64);
+    bcache_t *c = bcache_new (schemas, 64);
     const char *key = "/registry/pods/default/p1";
     json_t *mine = pod ("p1", "n1"), *theirs = pod ("p1", "n9");
     size_t len, tlen;
@@ -214,5 +196,5 @@ main (void)
         cmocka_unit_test (commit_takes_the_proposed_tree),
         cmocka_unit_test (other_values_decode),
     };
-    return cmocka_run_group_tests (tests, setup, teardown);
+    return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }

@@ -10,6 +10,7 @@
 
 #include "core/qos.h"
 #include "runtime-shims/oci/cgroup.h"
+#include "tests/unit/dir_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,13 +234,11 @@ pod_paths (void **state)
 
 /* --- file operations on fake trees --- */
 
-static char root[128];
-
 static void
 mk (const char *rel)
 {
     char cmd[512];
-    snprintf (cmd, sizeof cmd, "mkdir -p '%s/%s'", root, rel);
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s/%s'", fixture_dir, rel);
     assert_int_equal (system (cmd), 0);
 }
 
@@ -247,7 +246,7 @@ static void
 put (const char *rel, const char *text)
 {
     char p[512];
-    snprintf (p, sizeof p, "%s/%s", root, rel);
+    snprintf (p, sizeof p, "%s/%s", fixture_dir, rel);
     FILE *f = fopen (p, "w");
     assert_non_null (f);
     fputs (text, f);
@@ -259,38 +258,21 @@ exists (const char *rel)
 {
     char p[512];
     struct stat st;
-    snprintf (p, sizeof p, "%s/%s", root, rel);
+    snprintf (p, sizeof p, "%s/%s", fixture_dir, rel);
     return lstat (p, &st) == 0;
-}
-
-static int
-fresh (void **state)
-{
-    (void) state;
-    snprintf (root, sizeof root, "/tmp/troupe-cgroup.XXXXXX");
-    return mkdtemp (root) ? 0 : -1;
-}
-
-static int
-cleanup (void **state)
-{
-    (void) state;
-    char cmd[256];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system (cmd) == 0 ? 0 : -1;
 }
 
 static void
 detect (void **state)
 {
     (void) state;
-    assert_int_equal (cgroup_detect (root), CGROUP_V1); /* empty */
+    assert_int_equal (cgroup_detect (fixture_dir), CGROUP_V1); /* empty */
     mk ("cpu");
     mk ("memory");
     mk ("unified");
-    assert_int_equal (cgroup_detect (root), CGROUP_V1); /* v1 or hybrid */
+    assert_int_equal (cgroup_detect (fixture_dir), CGROUP_V1); /* v1 or hybrid */
     put ("cgroup.controllers", "cpuset cpu io memory pids\n");
-    assert_int_equal (cgroup_detect (root), CGROUP_V2);
+    assert_int_equal (cgroup_detect (fixture_dir), CGROUP_V2);
     assert_int_equal (cgroup_detect ("/nonexistent/cgroup"), CGROUP_V1);
 }
 
@@ -307,55 +289,55 @@ remove_pod_v1 (void **state)
     mk ("pids/kubepods");
     mk ("outside/keep");
     char link[512];
-    snprintf (link, sizeof link, "%s/cpuacct", root); /* as cpu → cpu,cpuacct on some machines */
+    snprintf (link, sizeof link, "%s/cpuacct", fixture_dir); /* as cpu → cpu,cpuacct on some machines */
     assert_int_equal (symlink ("cpu", link), 0);
     put ("release_agent", "");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, pod), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, pod), 0);
     assert_false (exists ("cpu/kubepods/burstable/podX"));
     assert_false (exists ("memory/kubepods/burstable/podX"));
     assert_true (exists ("cpu/kubepods/burstable"));       /* only the pod's own */
     assert_true (exists ("memory/kubepods/burstable/podY/c1"));
     assert_true (exists ("pids/kubepods"));
     /* again: nothing left is fine; a trailing slash too */
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, "/kubepods/burstable/podX/"), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, "/kubepods/burstable/podX/"), 0);
 
     /* a container that still has processes (here: a file in its directory) keeps it and its
      * parents, reports -1; the rest goes */
     mk ("cpu/kubepods/burstable/podY/c1");
     mk ("memory/kubepods/burstable/podY/c2/sub");
     put ("memory/kubepods/burstable/podY/c1/cgroup.procs", "4242\n");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, "/kubepods/burstable/podY"), -1);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, "/kubepods/burstable/podY"), -1);
     assert_true (exists ("memory/kubepods/burstable/podY/c1"));
     assert_false (exists ("memory/kubepods/burstable/podY/c2"));
     assert_false (exists ("cpu/kubepods/burstable/podY"));
     char f[512];
-    snprintf (f, sizeof f, "%s/memory/kubepods/burstable/podY/c1/cgroup.procs", root);
+    snprintf (f, sizeof f, "%s/memory/kubepods/burstable/podY/c1/cgroup.procs", fixture_dir);
     unlink (f);
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, "/kubepods/burstable/podY"), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, "/kubepods/burstable/podY"), 0);
     assert_false (exists ("memory/kubepods/burstable/podY"));
 
     /* a symlink inside a pod's tree is not followed: what it points to survives */
     mk ("cpu/kubepods/besteffort/podZ");
-    snprintf (link, sizeof link, "%s/cpu/kubepods/besteffort/podZ/link", root);
+    snprintf (link, sizeof link, "%s/cpu/kubepods/besteffort/podZ/link", fixture_dir);
     char target[512];
-    snprintf (target, sizeof target, "%s/outside", root);
+    snprintf (target, sizeof target, "%s/outside", fixture_dir);
     assert_int_equal (symlink (target, link), 0);
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, "/kubepods/besteffort/podZ"), -1);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, "/kubepods/besteffort/podZ"), -1);
     assert_true (exists ("outside/keep"));
 
     /* paths that are not a pod's */
     static const char *const bad[] = {"", "/", "//", "kubepods/podX", "/kubepods/../outside", "/..", "/a/..", NULL};
     for (const char *const *b = bad; *b; b++) {
-        if (cgroup_remove_pod (root, CGROUP_V1, *b) != -1)
+        if (cgroup_remove_pod (fixture_dir, CGROUP_V1, *b) != -1)
             fail_msg ("path \"%s\" accepted", *b);
     }
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, NULL), -1);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, NULL), -1);
     assert_true (exists ("outside/keep"));
     /* a missing mount root is fine */
     assert_int_equal (cgroup_remove_pod ("/nonexistent/cgroup", CGROUP_V1, "/kubepods/podA"), 0);
     /* names with dots that are not ".." are pods like others */
     mk ("cpu/kubepods/pod..x/c");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V1, "/kubepods/pod..x"), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V1, "/kubepods/pod..x"), 0);
     assert_false (exists ("cpu/kubepods/pod..x"));
 }
 
@@ -367,18 +349,18 @@ remove_pod_v2 (void **state)
     mk ("troupe-n1/kubepods/besteffort/podQ/c1");
     mk ("troupe-n1/kubepods/besteffort/podQ/c2");
     mk ("troupe-n1/kubepods/besteffort/podR");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podQ"), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podQ"), 0);
     assert_false (exists ("troupe-n1/kubepods/besteffort/podQ"));
     assert_true (exists ("troupe-n1/kubepods/besteffort/podR"));
     /* v2 does not walk the subdirectories of the root as controllers */
     mk ("cpu/troupe-n1/kubepods/besteffort/podR");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podR"), 0);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podR"), 0);
     assert_true (exists ("cpu/troupe-n1/kubepods/besteffort/podR"));
     assert_false (exists ("troupe-n1/kubepods/besteffort/podR"));
     put ("troupe-n1/kubepods/besteffort/cgroup.procs", "1\n");
     mk ("troupe-n1/kubepods/besteffort/podS");
     put ("troupe-n1/kubepods/besteffort/podS/cgroup.procs", "1\n");
-    assert_int_equal (cgroup_remove_pod (root, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podS"), -1);
+    assert_int_equal (cgroup_remove_pod (fixture_dir, CGROUP_V2, "/troupe-n1/kubepods/besteffort/podS"), -1);
 }
 
 static void
@@ -388,29 +370,29 @@ oom_record (void **state)
     const char *c = "/kubepods/burstable/podX/c1";
     mk ("memory/kubepods/burstable/podX/c1");
     /* nothing recorded yet: no files */
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V1, c), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V1, c), 0);
     put ("memory/kubepods/burstable/podX/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
     put ("memory/kubepods/burstable/podX/c1/memory.failcnt", "12\n");
     /* the kill count wins over failcnt (the limit was hit, reclaim sufficed) */
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V1, c), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V1, c), 0);
     put ("memory/kubepods/burstable/podX/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V1, c), 1);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V1, c), 1);
     /* an older kernel without the count: failcnt */
     put ("memory/kubepods/burstable/podX/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V1, c), 1);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V1, c), 1);
     put ("memory/kubepods/burstable/podX/c1/memory.failcnt", "0\n");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V1, c), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V1, c), 0);
 
     /* v2 */
     mk ("kubepods/burstable/podX/c1");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V2, c), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V2, c), 0);
     put ("kubepods/burstable/podX/c1/memory.events", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 0\noom_group_kill 3\n");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V2, c), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V2, c), 0);
     put ("kubepods/burstable/podX/c1/memory.events", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n");
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V2, c), 1);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V2, c), 1);
     /* paths that are not a container's */
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V2, "/kubepods/../x"), 0);
-    assert_int_equal (cgroup_oom_killed (root, CGROUP_V2, NULL), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V2, "/kubepods/../x"), 0);
+    assert_int_equal (cgroup_oom_killed (fixture_dir, CGROUP_V2, NULL), 0);
 }
 
 int
@@ -420,10 +402,10 @@ main (void)
         cmocka_unit_test (qos_classes),
         cmocka_unit_test (container_values),
         cmocka_unit_test (pod_paths),
-        cmocka_unit_test_setup_teardown (detect, fresh, cleanup),
-        cmocka_unit_test_setup_teardown (remove_pod_v1, fresh, cleanup),
-        cmocka_unit_test_setup_teardown (remove_pod_v2, fresh, cleanup),
-        cmocka_unit_test_setup_teardown (oom_record, fresh, cleanup),
+        cmocka_unit_test_setup_teardown (detect, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (remove_pod_v1, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (remove_pod_v2, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (oom_record, dir_fixture_setup, dir_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

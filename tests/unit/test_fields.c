@@ -18,8 +18,7 @@
 #include "core/schema.h"
 #include "core/value.h"
 #include "core/yaml.h"
-
-static schema_registry_t *reg;
+#include "tests/unit/schema_fixture.h"
 
 static const char *
 src_dir (void)
@@ -67,8 +66,8 @@ load1 (const char *text)
 static int
 check (json_t *obj, char *err, size_t errlen)
 {
-    schema_default (reg, obj);
-    return schema_validate (reg, obj, err, errlen);
+    schema_default (schemas, obj);
+    return schema_validate (schemas, obj, err, errlen);
 }
 
 static void
@@ -204,7 +203,7 @@ table_matches_schema (void **state)
     table_t *t = calloc (1, sizeof *t);
     t->rows = parse_table (text, t);
     t->seen = json_object ();
-    schema_fields_walk (reg, on_field_table, t);
+    schema_fields_walk (schemas, on_field_table, t);
     const char *sec, *f;
     json_t *rows, *x;
     json_object_foreach (t->rows, sec, rows) json_object_foreach (rows, f, x) if (!json_object_get (json_object_get (t->seen, sec), f))
@@ -479,7 +478,7 @@ refused_fields_say_not_supported (void **state)
 {
     (void) state;
     refuse_t *r = calloc (1, sizeof *r);
-    schema_fields_walk (reg, on_field_refuse, r);
+    schema_fields_walk (schemas, on_field_refuse, r);
     if (r->problems[0])
         print_error ("%s", r->problems);
     int ok = !r->problems[0];
@@ -574,7 +573,7 @@ absent_equivalents_accepted (void **state)
     char err[800];
     assert_int_equal (check (d, err, sizeof err), 0);
     assert_string_equal (tv_str (d, "spec.dnsPolicy"), "ClusterFirst");
-    assert_int_equal (schema_validate (reg, d, err, sizeof err), 0);
+    assert_int_equal (schema_validate (schemas, d, err, sizeof err), 0);
     json_decref (d);
 }
 
@@ -846,7 +845,7 @@ honoured_fields_accepted (void **state)
             fail_msg ("fields_honoured.yaml: %s %s: %s", tv_str (d, "kind"), tv_str (d, "metadata.name"), err);
         json_decref (c);
     }
-    schema_fields_walk (reg, on_field_honoured, h);
+    schema_fields_walk (schemas, on_field_honoured, h);
     int ok = !h->problems[0];
     if (!ok)
         print_error ("%s", h->problems);
@@ -880,13 +879,13 @@ secret_data (void **state)
     expect_refused ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: '=abc'}\n", "binaryData.k: Invalid value");
     /* schema_convert: the same conversion without defaults, for a client comparing with the stored object */
     json_t *m = load1 ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {b: hello}\n");
-    assert_int_equal (schema_convert (reg, m), 0);
+    assert_int_equal (schema_convert (schemas, m), 0);
     assert_null (tv_get (m, "stringData"));
     assert_string_equal (tv_str (m, "data.b"), "aGVsbG8=");
     assert_null (tv_get (m, "type")); /* no default filled */
     json_decref (m);
     m = load1 ("apiVersion: v1\nkind: Widget\nmetadata: {name: w}\n");
-    assert_int_equal (schema_convert (reg, m), -1);
+    assert_int_equal (schema_convert (schemas, m), -1);
     json_decref (m);
     expect_refused ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nimmutable: true\n",
                     "immutable: Unsupported: not supported yet by Troupe: immutable Secrets are not enforced");
@@ -995,23 +994,6 @@ shipped_manifests_validate (void **state)
     assert_int_equal (bad, 0);
 }
 
-static int
-setup (void **state)
-{
-    (void) state;
-    char err[256];
-    reg = schema_registry_load_embedded (err, sizeof err);
-    return reg ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    schema_registry_destroy (&reg);
-    return 0;
-}
-
 int
 main (void)
 {
@@ -1021,5 +1003,5 @@ main (void)
         cmocka_unit_test (unknown_fields_still_unknown), cmocka_unit_test (honoured_fields_accepted),
         cmocka_unit_test (secret_data),             cmocka_unit_test (shipped_manifests_validate),
     };
-    return cmocka_run_group_tests (tests, setup, teardown);
+    return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }

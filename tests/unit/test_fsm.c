@@ -13,31 +13,13 @@
 
 #include "actors/store/fsm.h"
 #include "core/store_proto.h"
-
-static char dir[64];
-
-static int
-setup (void **state)
-{
-    (void) state;
-    snprintf (dir, sizeof dir, "/tmp/troupe-tf-XXXXXX");
-    return mkdtemp (dir) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    return system (cmd);
-}
+#include "tests/unit/dir_fixture.h"
 
 static store_t *
 open_sub (const char *sub)
 {
     char path[256], err[256];
-    snprintf (path, sizeof path, "%s/%s", dir, sub);
+    snprintf (path, sizeof path, "%s/%s", fixture_dir, sub);
     mkdir (path, 0700);
     store_t *s = store_open (path, 0, err, sizeof err);
     assert_non_null (s);
@@ -300,7 +282,7 @@ snapshot_restore (void **state)
     assert_int_equal (fsm_snapshot_index ("not a snapshot", 14, &idx), -1);
     assert_int_equal (fsm_snapshot_index (buf, 8, &idx), -1);
     char path[256];
-    snprintf (path, sizeof path, "%s/dst", dir);
+    snprintf (path, sizeof path, "%s/dst", fixture_dir);
     assert_int_equal (fsm_snapshot_write (buf, len, path), 0);
     free (buf);
     char err[256];
@@ -363,10 +345,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (apply_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown (replicas_agree, setup, teardown),
-        cmocka_unit_test_setup_teardown (malformed_entries, setup, teardown),
-        cmocka_unit_test_setup_teardown (snapshot_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown (apply_batches, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (replicas_agree, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (malformed_entries, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (snapshot_restore, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (replies),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "actors/agent/nodestatus.h"
 #include "core/value.h"
+#include "tests/unit/dir_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,15 +100,13 @@ eviction_flags (void **state)
 
 /* ---- measuring from fake trees -------------------------------------------------------------- */
 
-static char tree[256];
-
 static void
 put (const char *path, const char *text)
 {
     char p[1024];
-    snprintf (p, sizeof p, "%s/%s", tree, path);
+    snprintf (p, sizeof p, "%s/%s", fixture_dir, path);
     /* mkdir -p of the parent */
-    for (char *s = p + strlen (tree) + 1; (s = strchr (s, '/')); s++) {
+    for (char *s = p + strlen (fixture_dir) + 1; (s = strchr (s, '/')); s++) {
         *s = 0;
         mkdir (p, 0755);
         *s = '/';
@@ -126,23 +125,6 @@ proc_common (void)
     put ("proc/loadavg", "0.50 0.40 0.30 3/1234 56789\n");
     put ("proc/sys/kernel/pid_max", "4194304\n");
     put ("proc/sys/kernel/threads-max", "100000\n");
-}
-
-static int
-tree_new (void **state)
-{
-    (void) state;
-    snprintf (tree, sizeof tree, "/tmp/troupe-nodestatus.XXXXXX");
-    return mkdtemp (tree) ? 0 : -1;
-}
-
-static int
-tree_rm (void **state)
-{
-    (void) state;
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", tree);
-    return system (cmd) == 0 ? 0 : -1;
 }
 
 static void
@@ -165,7 +147,7 @@ measure_cgroup_v1 (void **state)
     put ("sys/fs/cgroup/memory/kubepods/pod1/agent/memory.usage_in_bytes", "1073741824\n");
     put ("sys/fs/cgroup/unified/cgroup.controllers", "");
     nodestatus_measure_t m = {.runtime_ok = 1};
-    assert_int_equal (nodestatus_measure (tree, "/tmp", &m), 0);
+    assert_int_equal (nodestatus_measure (fixture_dir, "/tmp", &m), 0);
     assert_true (m.runtime_ok);   /* left alone */
     assert_true (m.online_cpus == 8);
     assert_true (m.cgroup_cpu_milli == 1500);
@@ -203,7 +185,7 @@ measure_cgroup_v1_in_a_container (void **state)
     put ("sys/fs/cgroup/memory/memory.limit_in_bytes", "536870912\n");
     put ("sys/fs/cgroup/memory/memory.usage_in_bytes", "500000000\n");
     nodestatus_measure_t m = {0};
-    nodestatus_measure (tree, "/tmp", &m);
+    nodestatus_measure (fixture_dir, "/tmp", &m);
     assert_true (m.cgroup_cpu_milli == 500);
     assert_true (m.cgroup_mem_limit == 512 * MI);
     assert_true (m.cgroup_mem_usage == 500000000);
@@ -222,7 +204,7 @@ measure_cgroup_v2 (void **state)
     put ("sys/fs/cgroup/system.slice/troupe.service/memory.max", "1073741824\n");
     put ("sys/fs/cgroup/system.slice/troupe.service/memory.current", "1048576\n");
     nodestatus_measure_t m = {0};
-    nodestatus_measure (tree, "/tmp", &m);
+    nodestatus_measure (fixture_dir, "/tmp", &m);
     assert_true (m.cgroup_cpu_milli == 2500);
     assert_true (m.cgroup_mem_limit == GI);
     assert_true (m.cgroup_mem_usage == MI);
@@ -239,7 +221,7 @@ measure_without_cgroups (void **state)
     (void) state;
     proc_common ();
     nodestatus_measure_t m = {0};
-    nodestatus_measure (tree, "/nonexistent/data", &m);
+    nodestatus_measure (fixture_dir, "/nonexistent/data", &m);
     assert_true (m.cgroup_cpu_milli == -1 && m.cgroup_mem_limit == -1);
     assert_true (m.fs_bytes == -1);
     nodestatus_config_t c;
@@ -490,10 +472,10 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (reserved_flags),
         cmocka_unit_test (eviction_flags),
-        cmocka_unit_test_setup_teardown (measure_cgroup_v1, tree_new, tree_rm),
-        cmocka_unit_test_setup_teardown (measure_cgroup_v1_in_a_container, tree_new, tree_rm),
-        cmocka_unit_test_setup_teardown (measure_cgroup_v2, tree_new, tree_rm),
-        cmocka_unit_test_setup_teardown (measure_without_cgroups, tree_new, tree_rm),
+        cmocka_unit_test_setup_teardown (measure_cgroup_v1, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (measure_cgroup_v1_in_a_container, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (measure_cgroup_v2, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (measure_without_cgroups, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (measure_this_machine),
         cmocka_unit_test (allocatable),
         cmocka_unit_test (conditions_healthy),

@@ -15,8 +15,7 @@
 
 #include "core/value.h"
 #include "runtime-shims/process/process_shim.h"
-
-static char dir[64];
+#include "tests/unit/dir_fixture.h"
 
 static int
 call (process_shim_t *s, tr_verb_t verb, json_t *body, json_t **out)
@@ -38,7 +37,7 @@ static char *
 start (process_shim_t *s, const char *script, int attempt)
 {
     char log[128];
-    snprintf (log, sizeof log, "%s/logs/c/%d.log", dir, attempt);
+    snprintf (log, sizeof log, "%s/logs/c/%d.log", fixture_dir, attempt);
     json_t *out = NULL;
     json_t *body = json_pack ("{s:s,s:s,s:s,s:i,s:s,s:[s,s],s:[s],s:[{s:s,s:s}],s:s}", "sandboxId", "sb-u1", "podUid",
                               "u1", "name", "c", "attempt", attempt, "image", "busybox", "command", "/bin/sh", "-c",
@@ -77,7 +76,7 @@ static void
 run_log_exit (void **state)
 {
     (void) state;
-    process_shim_t *s = process_shim_new (dir);
+    process_shim_t *s = process_shim_new (fixture_dir);
     assert_non_null (s);
     char *id = start (s, "echo \"$GREETING\" from $0; exit 3", 0);
     assert_true (wait_state (s, id, "EXITED", 5000));
@@ -85,7 +84,7 @@ run_log_exit (void **state)
     assert_int_equal (tv_int (st, "exitCode", -1), 3);
     assert_string_equal (tv_str (st, "reason"), "Error");
     char path[128], buf[256] = "";
-    snprintf (path, sizeof path, "%s/logs/c/0.log", dir);
+    snprintf (path, sizeof path, "%s/logs/c/0.log", fixture_dir);
     FILE *f = fopen (path, "r");
     assert_non_null (f);
     assert_non_null (fgets (buf, sizeof buf, f));
@@ -113,7 +112,7 @@ static void
 stop_escalates (void **state)
 {
     (void) state;
-    process_shim_t *s = process_shim_new (dir);
+    process_shim_t *s = process_shim_new (fixture_dir);
     char *id = start (s, "trap '' TERM; echo ready; while true; do sleep 0.1; done", 0);
     assert_true (wait_state (s, id, "RUNNING", 2000));
     usleep (200000); /* let the shell install its trap */
@@ -135,7 +134,7 @@ static void
 restart_readopts (void **state)
 {
     (void) state;
-    process_shim_t *s = process_shim_new (dir);
+    process_shim_t *s = process_shim_new (fixture_dir);
     char *id = start (s, "while true; do sleep 0.1; done", 0);
     assert_true (wait_state (s, id, "RUNNING", 2000));
     json_t *st = status (s, id);
@@ -143,7 +142,7 @@ restart_readopts (void **state)
     json_decref (st);
     process_shim_destroy (&s); /* the container keeps running */
     assert_int_equal (kill (pid, 0), 0);
-    s = process_shim_new (dir);
+    s = process_shim_new (fixture_dir);
     st = status (s, id);
     assert_string_equal (tv_str (st, "state"), "RUNNING");
     assert_int_equal (tv_int (st, "pid", 0), pid);
@@ -167,7 +166,7 @@ static void
 bad_specs (void **state)
 {
     (void) state;
-    process_shim_t *s = process_shim_new (dir);
+    process_shim_t *s = process_shim_new (fixture_dir);
     json_t *out = NULL;
     tr_env_t req, rep;
     tr_env_init (&req);
@@ -185,32 +184,15 @@ bad_specs (void **state)
     process_shim_destroy (&s);
 }
 
-static int
-setup (void **state)
-{
-    (void) state;
-    snprintf (dir, sizeof dir, "/tmp/troupe-tp-XXXXXX");
-    return mkdtemp (dir) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    return system (cmd);
-}
-
 int
 main (void)
 {
     setenv ("TROUPE_LOG", "error", 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (run_log_exit, setup, teardown),
-        cmocka_unit_test_setup_teardown (stop_escalates, setup, teardown),
-        cmocka_unit_test_setup_teardown (restart_readopts, setup, teardown),
-        cmocka_unit_test_setup_teardown (bad_specs, setup, teardown),
+        cmocka_unit_test_setup_teardown (run_log_exit, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (stop_escalates, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (restart_readopts, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (bad_specs, dir_fixture_setup, dir_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "core/schema.h"
 #include "core/value.h"
 #include "core/yaml.h"
+#include "tests/unit/schema_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -264,8 +265,6 @@ json_numbers (void **state)
     assert_non_null (strstr (err, "boolean"));
 }
 
-static schema_registry_t *reg;
-
 static void
 expect_pod (const char *cpu, const char *memory, const char *needle)
 {
@@ -278,8 +277,8 @@ expect_pod (const char *cpu, const char *memory, const char *needle)
     json_t *docs = tr_yaml_load (y, strlen (y), err, sizeof err);
     assert_non_null (docs);
     json_t *pod = json_array_get (docs, 0);
-    schema_default (reg, pod);
-    int rc = schema_validate (reg, pod, err, sizeof err);
+    schema_default (schemas, pod);
+    int rc = schema_validate (schemas, pod, err, sizeof err);
     if (needle ? rc != -1 || !strstr (err, needle) : rc != 0)
         fail_msg ("cpu %s memory %s: rc %d err \"%s\", want %s", cpu, memory, rc, err, needle ? needle : "valid");
     json_decref (docs);
@@ -320,7 +319,7 @@ schema_canonical_form (void **state)
     json_t *docs = tr_yaml_load (y, strlen (y), err, sizeof err);
     assert_non_null (docs);
     json_t *pod = json_array_get (docs, 0);
-    assert_int_equal (schema_canonicalize (reg, pod), 0);
+    assert_int_equal (schema_canonicalize (schemas, pod), 0);
     json_t *c0 = json_array_get (tv_get (pod, "spec.containers"), 0), *c1 = json_array_get (tv_get (pod, "spec.containers"), 1);
     assert_string_equal (tv_str (c0, "resources.requests.cpu"), "500m");
     assert_string_equal (tv_str (c0, "resources.requests.memory"), "1Gi");
@@ -331,26 +330,9 @@ schema_canonical_form (void **state)
     assert_string_equal (tv_str (c1, "resources.requests.cpu"), "1");
     assert_string_equal (tv_str (c1, "resources.requests.memory"), "500M");
     json_t *unknown = json_pack ("{s:s}", "kind", "Frobnicator");
-    assert_int_equal (schema_canonicalize (reg, unknown), -1);
+    assert_int_equal (schema_canonicalize (schemas, unknown), -1);
     json_decref (unknown);
     json_decref (docs);
-}
-
-static int
-setup (void **state)
-{
-    (void) state;
-    char err[256];
-    reg = schema_registry_load_embedded (err, sizeof err);
-    return reg ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    schema_registry_destroy (&reg);
-    return 0;
 }
 
 int
@@ -366,5 +348,5 @@ main (void)
         cmocka_unit_test (schema_names_the_field),
         cmocka_unit_test (schema_canonical_form),
     };
-    return cmocka_run_group_tests (tests, setup, teardown);
+    return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }

@@ -13,31 +13,13 @@
 #include <unistd.h>
 
 #include "actors/store/store.h"
-
-static char dir[64];
-
-static int
-setup (void **state)
-{
-    (void) state;
-    snprintf (dir, sizeof dir, "/tmp/troupe-ts-XXXXXX");
-    return mkdtemp (dir) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    return system (cmd);
-}
+#include "tests/unit/dir_fixture.h"
 
 static store_t *
 open_store (void)
 {
     char err[256];
-    store_t *s = store_open (dir, 0, err, sizeof err);
+    store_t *s = store_open (fixture_dir, 0, err, sizeof err);
     assert_non_null (s);
     return s;
 }
@@ -181,7 +163,7 @@ survives_kill_9 (void **state)
     if (pid == 0) {
         close (fds[0]);
         char err[256];
-        store_t *s = store_open (dir, 0, err, sizeof err);
+        store_t *s = store_open (fixture_dir, 0, err, sizeof err);
         if (!s)
             _exit (1);
         for (int i = 0;; i++) {
@@ -244,10 +226,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (crud_and_cas, setup, teardown),
-        cmocka_unit_test_setup_teardown (log_range_compaction, setup, teardown),
-        cmocka_unit_test_setup_teardown (survives_kill_9, setup, teardown),
-        cmocka_unit_test_setup_teardown (bad_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown (crud_and_cas, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (log_range_compaction, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (survives_kill_9, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (bad_keys, dir_fixture_setup, dir_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

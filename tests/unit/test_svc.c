@@ -15,8 +15,7 @@
 #include "core/svcrules.h"
 #include "core/value.h"
 #include "core/yaml.h"
-
-static schema_registry_t *reg;
+#include "tests/unit/schema_fixture.h"
 
 /* obj's value at path, where "a.b[0].c" indexes arrays (tv_get walks maps only) */
 static json_t *
@@ -53,7 +52,7 @@ svc (const char *spec)
         json_decref (o);
         o = d;
     }
-    schema_default (reg, o);
+    schema_default (schemas, o);
     return o;
 }
 
@@ -62,7 +61,7 @@ refused (const char *spec, const char *needle)
 {
     json_t *o = svc (spec);
     char err[512] = "";
-    if (!schema_validate (reg, o, err, sizeof err))
+    if (!schema_validate (schemas, o, err, sizeof err))
         fail_msg ("accepted: %s", spec);
     if (!strstr (err, needle))
         fail_msg ("%s: error \"%s\" lacks \"%s\"", spec, err, needle);
@@ -74,7 +73,7 @@ valid (const char *spec)
 {
     json_t *o = svc (spec);
     char err[512] = "";
-    if (schema_validate (reg, o, err, sizeof err))
+    if (schema_validate (schemas, o, err, sizeof err))
         fail_msg ("refused: %s: %s", spec, err);
     return o;
 }
@@ -231,17 +230,9 @@ port_allocation (void **state)
 int
 main (void)
 {
-    char err[512];
-    reg = schema_registry_load_embedded (err, sizeof err);
-    if (!reg) {
-        fprintf (stderr, "schemas: %s\n", err);
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (defaults),      cmocka_unit_test (rules),           cmocka_unit_test (ipv4),
         cmocka_unit_test (cidr_and_ranges), cmocka_unit_test (ip_allocation), cmocka_unit_test (port_allocation),
     };
-    int rc = cmocka_run_group_tests (tests, NULL, NULL);
-    schema_registry_destroy (&reg);
-    return rc;
+    return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }

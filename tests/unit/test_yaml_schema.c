@@ -10,8 +10,7 @@
 #include "core/schema.h"
 #include "core/value.h"
 #include "core/yaml.h"
-
-static schema_registry_t *reg;
+#include "tests/unit/schema_fixture.h"
 
 static json_t *
 load1 (const char *text)
@@ -94,8 +93,8 @@ expect_invalid (const char *yaml, const char *needle)
 {
     json_t *d = load1 (yaml);
     char err[512];
-    schema_default (reg, d);
-    int rc = schema_validate (reg, d, err, sizeof err);
+    schema_default (schemas, d);
+    int rc = schema_validate (schemas, d, err, sizeof err);
     if (rc == 0)
         fail_msg ("accepted: %s", yaml);
     if (!strstr (err, needle))
@@ -109,8 +108,8 @@ valid_and_defaults (void **state)
     (void) state;
     json_t *d = load1 (deploy);
     char err[512];
-    assert_int_equal (schema_default (reg, d), 0);
-    if (schema_validate (reg, d, err, sizeof err))
+    assert_int_equal (schema_default (schemas, d), 0);
+    if (schema_validate (schemas, d, err, sizeof err))
         fail_msg ("%s", err);
     assert_string_equal (tv_str (d, "spec.strategy.type"), "RollingUpdate");
     assert_string_equal (tv_str (d, "spec.strategy.rollingUpdate.maxSurge"), "25%");
@@ -121,7 +120,7 @@ valid_and_defaults (void **state)
     assert_string_equal (tv_str (json_array_get (tv_get (c, "ports"), 0), "protocol"), "TCP");
     json_decref (d);
     json_t *cm = load1 ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
-    assert_int_equal (schema_validate (reg, cm, err, sizeof err), 0);
+    assert_int_equal (schema_validate (schemas, cm, err, sizeof err), 0);
     json_decref (cm);
 }
 
@@ -165,14 +164,14 @@ lookup (void **state)
                               {"rs", "ReplicaSet"}, {"cm", "ConfigMap"}, {"ns", "Namespace"}, {"no", "Node"},
                               {"ev", "Event"}, {"Lease", "Lease"}, {"secret", "Secret"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const schema_kind_t *k = schema_kind_lookup (reg, names[i][0]);
+        const schema_kind_t *k = schema_kind_lookup (schemas, names[i][0]);
         assert_non_null (k);
         assert_string_equal (schema_kind_name (k), names[i][1]);
     }
-    assert_null (schema_kind_lookup (reg, "widgets"));
-    assert_false (schema_kind_namespaced (schema_kind_lookup (reg, "Node")));
-    assert_true (schema_kind_namespaced (schema_kind_lookup (reg, "Pod")));
-    assert_string_equal (schema_kind_api_version (schema_kind_lookup (reg, "Deployment")), "apps/v1");
+    assert_null (schema_kind_lookup (schemas, "widgets"));
+    assert_false (schema_kind_namespaced (schema_kind_lookup (schemas, "Node")));
+    assert_true (schema_kind_namespaced (schema_kind_lookup (schemas, "Pod")));
+    assert_string_equal (schema_kind_api_version (schema_kind_lookup (schemas, "Deployment")), "apps/v1");
     /* the same definitions load from the folder */
     char err[256], dir[1024];
     snprintf (dir, sizeof dir, "%s/schema", getenv ("TROUPE_SRC") ? getenv ("TROUPE_SRC") : "..");
@@ -181,16 +180,6 @@ lookup (void **state)
     assert_non_null (schema_kind_lookup (r2, "deploy"));
     schema_registry_destroy (&r2);
 }
-
-static int
-setup (void **state)
-{
-    (void) state;
-    char err[256];
-    reg = schema_registry_load_embedded (err, sizeof err);
-    return reg ? 0 : -1;
-}
-
 
 /* schema_validate_update: an update is checked where it differs from the stored object only
  * (ratcheting), down nested objects, never through arrays; a create checks everything. */
@@ -202,49 +191,49 @@ update_ratchets_unchanged (void **state)
     json_t *prev = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
                           "spec: {containers: [{name: c, image: busybox}], activeDeadlineSeconds: soon, priority: 3}\n");
     /* stored before a rule tightened: the create path refuses it, naming the field */
-    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate (schemas, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.activeDeadlineSeconds"));
     /* an update leaving spec.activeDeadlineSeconds as it was passes; a new bad value is refused by its path */
     json_t *next = json_deep_copy (prev);
     tv_set (next, "status", json_pack ("{s:s}", "phase", "Running"));
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("unchanged spec re-checked: %s", err);
     tv_set_str (next, "spec.priority", "high"); /* a changed sibling in the same object */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.priority"));
     json_decref (next);
     next = json_deep_copy (prev);
     tv_set_int (next, "spec.nodeName", 5);
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.nodeName"));
     json_decref (next);
     /* nested: a changed sibling does not hide an unchanged bad field, a changed array is whole */
     next = json_deep_copy (prev);
     tv_set_int (next, "spec.priority", 4);
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("unchanged spec.activeDeadlineSeconds re-checked: %s", err);
     json_array_append_new (tv_get (next, "spec.containers"), json_pack ("{s:s,s:i}", "name", "d", "image", 5));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.containers[1].image"));
     json_decref (next);
     /* defaulting and canonical quantities: what changed is filled, what did not is left */
     json_t *old = load1 ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
                          "spec: {containers: [{name: c, image: busybox, resources: {requests: {cpu: 1000m}}}]}\n");
     next = json_deep_copy (old);
-    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_int_equal (schema_default_update (schemas, next, old), 0);
     assert_null (tv_get (next, "spec.restartPolicy"));
     assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1000m");
     tv_set_str (next, "spec.hostname", "h");
-    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_int_equal (schema_default_update (schemas, next, old), 0);
     assert_string_equal (tv_str (next, "spec.restartPolicy"), "Always");
     assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1000m");
     tv_set_str (json_array_get (tv_get (next, "spec.containers"), 0), "image", "busybox:1"); /* the array changed */
-    assert_int_equal (schema_default_update (reg, next, old), 0);
+    assert_int_equal (schema_default_update (schemas, next, old), 0);
     assert_string_equal (tv_str (json_array_get (tv_get (next, "spec.containers"), 0), "resources.requests.cpu"), "1");
     json_decref (next);
     json_decref (old);
     /* NULL prev: a create */
-    assert_int_equal (schema_validate_update (reg, prev, NULL, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, prev, NULL, err, sizeof err), -1);
     json_decref (prev);
 }
 
@@ -265,63 +254,63 @@ update_rules_on_what_changed (void **state)
                           "  initContainers: [{name: i, image: busybox}]\n"
                           "  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: "
                           "[{matchExpressions: [{key: zone, operator: In}]}]}}}\n");
-    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1); /* the label, first */
+    assert_int_equal (schema_validate (schemas, prev, err, sizeof err), -1); /* the label, first */
     json_t *fixed = json_deep_copy (prev);
     tv_set_str (fixed, "metadata.labels.bad", "x");
-    assert_int_equal (schema_validate (reg, fixed, err, sizeof err), -1);
+    assert_int_equal (schema_validate (schemas, fixed, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
                                   ".matchExpressions[0].values: Required value"));
     json_object_del (json_object_get (fixed, "spec"), "affinity");
-    assert_int_equal (schema_validate (reg, fixed, err, sizeof err), -1);
+    assert_int_equal (schema_validate (schemas, fixed, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.containers[0].readinessProbe: Forbidden: may not specify more than 1 handler type"));
     json_decref (fixed);
     /* a status update (as the broker builds it: a new root and metadata, spec shared) */
     json_t *next = json_copy (prev);
     tv_unshare (next, "metadata");
     tv_set (next, "status", json_pack ("{s:s}", "phase", "Running"));
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("a status update re-checked what it did not change: %s", err);
     /* (b) a status that is not a map is refused, by its path */
     tv_set (next, "status", json_string ("Running"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "status: Invalid type: expected object, got string");
     json_decref (next);
     /* a binding: spec.nodeName changes, containers and affinity are the stored ones */
     next = json_copy (prev);
     tv_unshare (next, "spec");
     tv_set_str (next, "spec.nodeName", "n1");
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("a binding re-checked the spec's rules: %s", err);
     tv_set_int (next, "spec.nodeName", 1); /* what changed is still validated */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.nodeName: Invalid type: expected string, got integer");
     json_decref (next);
     /* (a) a change of the spec runs the rules of what it changed: its path in the error */
     next = json_deep_copy (prev);
     tv_set_str (json_array_get (tv_get (next, "spec.containers"), 0), "image", "busybox:2");
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.containers[0].readinessProbe: Forbidden: may not specify more than 1 handler type"));
     json_decref (next);
     next = json_deep_copy (prev);
     json_object_set_new (json_array_get (tv_get (next, "spec.initContainers"), 0), "livenessProbe",
                          json_pack ("{s:{s:[s]}}", "exec", "command", "t"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers");
     json_object_del (json_array_get (tv_get (next, "spec.initContainers"), 0), "livenessProbe");
     tv_set_str (json_array_get (tv_get (next, "spec.initContainers"), 0), "name", "c"); /* against the stored containers */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.initContainers[0].name: Duplicate value: \"c\"");
     json_decref (next);
     next = json_deep_copy (prev);
     tv_set (next, "spec.topologySpreadConstraints",
             json_pack ("[{s:i,s:s,s:s}]", "maxSkew", 1, "topologyKey", "", "whenUnsatisfiable", "DoNotSchedule"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.topologySpreadConstraints[0].topologyKey: Required value: can not be empty");
     json_decref (next);
     next = json_deep_copy (prev);
     json_array_append_new (tv_get (next, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"),
                            json_pack ("{s:[{s:s,s:s}]}", "matchExpressions", "key", "k", "operator", "Exists"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "nodeSelectorTerms[0].matchExpressions[0].values: Required value"));
     json_decref (next);
     /* metadata: unchanged labels are not walked again; changed ones are, whole (a map, as
@@ -330,32 +319,32 @@ update_rules_on_what_changed (void **state)
     next = json_copy (prev);
     json_t *meta = tv_unshare (next, "metadata");
     json_object_set_new (meta, "annotations", json_pack ("{s:s}", "a", "b"));
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("unchanged labels re-checked: %s", err);
     json_object_set_new (meta, "annotations", json_pack ("{s:i}", "a", 1));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "metadata.annotations.a: Invalid type: expected string, got integer");
     json_object_del (meta, "annotations");
     json_object_set_new (meta, "labels", json_pack ("{s:s,s:s}", "bad", "-x-", "new", "ok"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "metadata.labels.bad: Invalid value: \"-x-\""));
     json_object_set_new (meta, "labels", json_incref (tv_get (prev, "metadata.labels")));
     json_object_set_new (meta, "generation", json_string ("two"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "metadata.generation: Invalid type: expected integer, got string");
     json_decref (next);
     next = json_copy (prev);
     json_t *spec = tv_unshare (next, "spec");
     json_object_del (spec, "containers");
     json_object_set_new (spec, "nodeName", json_string ("n1"));
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.containers: Required value");
     json_object_set_new (spec, "containers", json_incref (tv_get (prev, "spec.containers")));
     json_object_set_new (spec, "bogus", json_true ()); /* an unknown field beside a changed one */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.bogus: unknown field");
     json_object_set_new (spec, "nodeName", json_integer (3)); /* the changed field's error comes first */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_string_equal (err, "spec.nodeName: Invalid type: expected string, got integer");
     json_decref (next);
     json_decref (prev);
@@ -363,23 +352,23 @@ update_rules_on_what_changed (void **state)
     prev = load1 ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
                   "spec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: a}}, "
                   "spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n");
-    assert_int_equal (schema_validate (reg, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate (schemas, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.template.spec.restartPolicy: Unsupported value"));
     next = json_copy (prev);
     tv_set (next, "status", json_pack ("{s:i}", "replicas", 1));
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("a status update re-checked allowedValues: %s", err);
     json_decref (next);
     next = json_deep_copy (prev);
     tv_set_int (next, "spec.replicas", 3); /* restartPolicy unchanged: passes */
-    if (schema_validate_update (reg, next, prev, err, sizeof err))
+    if (schema_validate_update (schemas, next, prev, err, sizeof err))
         fail_msg ("an unchanged restartPolicy re-checked: %s", err);
     tv_set_str (next, "spec.template.metadata.labels.app", "b"); /* the selector check on a changed spec */
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.template.metadata.labels: Invalid value"));
     tv_set_str (next, "spec.template.metadata.labels.app", "a");
     tv_set_str (next, "spec.template.spec.restartPolicy", "OnFailure");
-    assert_int_equal (schema_validate_update (reg, next, prev, err, sizeof err), -1);
+    assert_int_equal (schema_validate_update (schemas, next, prev, err, sizeof err), -1);
     assert_non_null (strstr (err, "spec.template.spec.restartPolicy: Unsupported value: \"OnFailure\""));
     json_decref (next);
     json_decref (prev);
@@ -400,7 +389,7 @@ update_leaves_shared_alone (void **state)
     json_t *patch = json_pack ("{s:{s:[{s:s,s:s}]}}", "status", "conditions", "type", "PodScheduled", "status", "True");
     json_t *next = tv_strategic_patch_new (prev, patch);
     tv_unshare (next, "metadata");
-    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_int_equal (schema_default_update (schemas, next, prev), 0);
     assert_true (json_equal (prev, snap));
     json_decref (next);
     json_decref (patch);
@@ -409,7 +398,7 @@ update_leaves_shared_alone (void **state)
     json_t *spec = tv_unshare (next, "spec"), *cs = json_copy (json_object_get (spec, "containers"));
     json_array_append_new (cs, json_pack ("{s:s,s:s,s:{s:{s:s}}}", "name", "d", "image", "x", "resources", "requests", "cpu", "0.5"));
     json_object_set_new (spec, "containers", cs);
-    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_int_equal (schema_default_update (schemas, next, prev), 0);
     assert_true (json_equal (prev, snap));
     assert_ptr_equal (json_array_get (cs, 0), json_array_get (tv_get (prev, "spec.containers"), 0));
     assert_string_equal (tv_str (json_array_get (cs, 1), "resources.requests.cpu"), "500m");
@@ -421,7 +410,7 @@ update_leaves_shared_alone (void **state)
     snap = json_deep_copy (prev);
     patch = json_pack ("{s:{s:s}}", "stringData", "b", "x");
     next = tv_merge_patch_new (prev, patch);
-    assert_int_equal (schema_default_update (reg, next, prev), 0);
+    assert_int_equal (schema_default_update (schemas, next, prev), 0);
     assert_string_equal (tv_str (next, "data.b"), "eA==");
     assert_string_equal (tv_str (next, "data.a"), "YQ==");
     assert_null (tv_get (next, "stringData"));
@@ -473,21 +462,13 @@ pdb_validation (void **state)
                   cases[i].spec);
         if (!cases[i].err) {
             json_t *d = load1 (y);
-            schema_default (reg, d);
-            if (schema_validate (reg, d, err, sizeof err))
+            schema_default (schemas, d);
+            if (schema_validate (schemas, d, err, sizeof err))
                 fail_msg ("case %zu refused: %s", i, err);
             json_decref (d);
         } else
             expect_invalid (y, cases[i].err);
     }
-}
-
-static int
-teardown (void **state)
-{
-    (void) state;
-    schema_registry_destroy (&reg);
-    return 0;
 }
 
 int
@@ -499,5 +480,5 @@ main (void)
         cmocka_unit_test (update_rules_on_what_changed),
         cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation),
     };
-    return cmocka_run_group_tests (tests, setup, teardown);
+    return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }
