@@ -6,6 +6,7 @@
 #include "actors/controllers/gc.h"
 #include "actors/controllers/nodelife.h"
 #include "actors/controllers/nodeipam.h"
+#include "actors/controllers/pdbindex.h"
 #include "actors/controllers/podindex.h"
 #include "actors/controllers/replicaset.h"
 #include "core/eventrec.h"
@@ -33,7 +34,8 @@ typedef struct {
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
-    podindex_t pidx;  /* pods by controller, orphans by namespace (podindex.h) */
+    podindex_t pidx;  /* pods by controller, orphans by namespace, all by namespace (podindex.h) */
+    pdbindex_t bidx;  /* PodDisruptionBudgets by namespace, their selectors parsed (pdbindex.h) */
     tr_recorder_t *rec; /* the controllers' Events, aggregated and rate limited (core/eventrec.h) */
 } ctl_t;
 
@@ -142,35 +144,21 @@ enqueue_svc_in_ns (void *arg, const json_t *svc)
     }
 }
 
-typedef struct {
-    ctl_t *c;
-    const char *ns;
-    const json_t *labels, *old_labels; /* NULL: every PDB of the namespace */
-    int all;
-} pdbq_t;
-
-/* Queues a PDB of the namespace whose selector matches the pod's labels, old or new (or every
- * one when all is set: a controller's scale changed). */
 static void
-enqueue_pdb_for (void *arg, const json_t *pdb)
+enqueue_pdb_key (void *arg, const char *key)
 {
-    pdbq_t *q = arg;
-    const char *ns = tv_str (pdb, "metadata.namespace");
-    char k[600];
-    if (!ns || strcmp (ns, q->ns))
-        return;
-    if (q->all || disruption_selects (pdb, q->labels) || (q->old_labels && disruption_selects (pdb, q->old_labels))) {
-        key_of (pdb, k, sizeof k);
-        workqueue_add (q->c->pdbq, k);
-    }
+    workqueue_add (((ctl_t *) arg)->pdbq, key);
 }
 
+/* Queues the PDBs of obj's namespace whose selectors match the pod's labels, old or new (or
+ * every one when all is set: a controller's scale changed): only that namespace's budgets, their
+ * selectors parsed once (pdbindex.h). */
 static void
 enqueue_pdbs (ctl_t *c, const json_t *obj, const json_t *old_pod, int all)
 {
-    pdbq_t q = {c, tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "",
-                tv_get (obj, "metadata.labels"), old_pod ? tv_get (old_pod, "metadata.labels") : NULL, all};
-    troupe_informer_foreach (c->pdbs, enqueue_pdb_for, &q);
+    pdbindex_matching (&c->bidx, tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "",
+                       tv_get (obj, "metadata.labels"), old_pod ? tv_get (old_pod, "metadata.labels") : NULL, all,
+                       enqueue_pdb_key, c);
 }
 
 static void
@@ -236,9 +224,24 @@ pdb_changed (void *self, troupe_ctx_t *ctx, const json_t *pdb)
 }
 
 static void
+pdb_added (void *self, troupe_ctx_t *ctx, const json_t *pdb)
+{
+    pdbindex_put (&((ctl_t *) self)->bidx, pdb);
+    pdb_changed (self, ctx, pdb);
+}
+
+static void
 pdb_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pdb)
 {
     (void) old;
+    pdbindex_put (&((ctl_t *) self)->bidx, pdb); /* its selector parsed again only if it changed */
+    pdb_changed (self, ctx, pdb);
+}
+
+static void
+pdb_deleted (void *self, troupe_ctx_t *ctx, const json_t *pdb)
+{
+    pdbindex_del (&((ctl_t *) self)->bidx, pdb);
     pdb_changed (self, ctx, pdb);
 }
 
@@ -612,7 +615,15 @@ get_controller (void *arg, const char *kind, const char *ns, const char *name)
     return inf ? troupe_informer_get (inf, ns, name) : NULL;
 }
 
-/* One budget: its status computed from the namespace's pods (disruption.h), written with its
+/* pdbindex_pod_fn over the pod informer */
+static const json_t *
+get_pod (void *arg, const char *ns, const char *name)
+{
+    return troupe_informer_get (((ctl_t *) arg)->pods, ns, name);
+}
+
+/* One budget: its status computed from the pods it selects among its namespace's (disruption.h;
+ * the namespace's pods from podindex, matched by the budget's cached selector, pdbindex.h), written with its
  * resourceVersion when it changed (the Eviction API writes it too: a conflict is retried with
  * back-off); re-checked when a disruptedPods entry expires; a failed sync retried with back-off. */
 static void
@@ -627,7 +638,8 @@ sync_pdb (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     const json_t *pdb = troupe_informer_get (c->pdbs, ns, name);
     if (!pdb)
         return;
-    json_t *pods = list_ns (c->pods, ns);
+    pdbindex_put (&c->bidx, pdb); /* the selector of this very version (no-op when unchanged) */
+    json_t *pods = pdbindex_select_pods (&c->bidx, ns, name, podindex_ns (&c->pidx, ns), get_pod, c);
     int64_t now = troupe_now_ms ();
     disruption_result_t r;
     disruption_sync (pdb, pods, get_controller, c, now, &r);
@@ -914,6 +926,7 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->pdbq = workqueue_new ();
     c->expect = json_object ();
     podindex_init (&c->pidx);
+    pdbindex_init (&c->bidx);
     c->rec = tr_recorder_new ();
     troupe_handlers_t dh = {d_added, d_updated, d_added, synced};
     troupe_handlers_t rh = {rs_added, rs_updated, rs_added, synced};
@@ -938,7 +951,7 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->svcs = troupe_watch (ctx, "Service", NULL, NULL, &sh);
     c->slices = troupe_watch (ctx, "EndpointSlice", NULL, NULL, &eh);
     c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
-    troupe_handlers_t bh = {pdb_changed, pdb_updated, pdb_changed, synced};
+    troupe_handlers_t bh = {pdb_added, pdb_updated, pdb_deleted, synced};
     c->pdbs = troupe_watch (ctx, "PodDisruptionBudget", NULL, NULL, &bh);
     c->leases = troupe_watch (ctx, "Lease", NULL, "metadata.namespace=kube-node-lease", &none);
     troupe_timer (ctx, T_NODES, 5000, 1);
@@ -959,6 +972,7 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->pdbq);
     json_decref (c->expect);
     podindex_destroy (&c->pidx);
+    pdbindex_destroy (&c->bidx);
     tr_recorder_destroy (&c->rec);
     nodeipam_clear (&c->ipam);
     free (c);

@@ -43,8 +43,9 @@ typedef struct {
     char unmanaged_first[254]; /* the first of them */
 } disruption_result_t;
 
-/* Computes pdb's status from pods (an array: the namespace's pods; others are ignored), get/arg
- * (controller lookup) and now_ms. Fills *out; always returns 0. */
+/* Computes pdb's status from pods (an array: the namespace's pods, or only those pdb selects, as
+ * the actor gives (pdbindex_select_pods); others are ignored), get/arg (controller lookup) and
+ * now_ms. Fills *out; always returns 0. */
 int disruption_sync (const json_t *pdb, const json_t *pods, disruption_get_fn get, void *arg, int64_t now_ms,
                      disruption_result_t *out);
 

@@ -12,6 +12,7 @@ podindex_init (podindex_t *x)
     x->owned = json_object ();
     x->orphans = json_object ();
     x->where = json_object ();
+    x->n = 0;
 }
 
 void
@@ -34,9 +35,10 @@ key_of (const json_t *pod, char *buf, size_t len)
 }
 
 static void
-unfile (podindex_t *x, const char *key)
+unfile (podindex_t *x, const char *ns, const char *key)
 {
-    const char *at = json_string_value (json_object_get (x->where, key));
+    json_t *in_ns = json_object_get (x->where, ns);
+    const char *at = json_string_value (json_object_get (in_ns, key));
     if (!at)
         return;
     int orphan = !strncmp (at, "ns:", 3);
@@ -46,7 +48,10 @@ unfile (podindex_t *x, const char *key)
     json_object_del (set, key);
     if (set && !json_object_size (set))
         json_object_del (map, bucket);
-    json_object_del (x->where, key);
+    json_object_del (in_ns, key);
+    if (!json_object_size (in_ns))
+        json_object_del (x->where, ns);
+    x->n--;
 }
 
 void
@@ -60,10 +65,11 @@ podindex_put (podindex_t *x, const json_t *pod)
         snprintf (at, sizeof at, "%s", uid);
     else
         snprintf (at, sizeof at, "ns:%s", tv_str (pod, "metadata.namespace"));
-    const char *was = json_string_value (json_object_get (x->where, key));
+    const char *ns = tv_str (pod, "metadata.namespace");
+    const char *was = json_string_value (json_object_get (json_object_get (x->where, ns), key));
     if (was && !strcmp (was, at))
         return;
-    unfile (x, key);
+    unfile (x, ns, key);
     json_t *map = uid ? x->owned : x->orphans;
     const char *bucket = uid ? uid : tv_str (pod, "metadata.namespace");
     json_t *set = json_object_get (map, bucket);
@@ -72,7 +78,13 @@ podindex_put (podindex_t *x, const json_t *pod)
         json_object_set_new (map, bucket, set);
     }
     json_object_set_new (set, key, json_true ());
-    json_object_set_new (x->where, key, json_string (at));
+    json_t *in_ns = json_object_get (x->where, ns);
+    if (!in_ns) {
+        in_ns = json_object ();
+        json_object_set_new (x->where, ns, in_ns);
+    }
+    json_object_set_new (in_ns, key, json_string (at));
+    x->n++;
 }
 
 void
@@ -80,7 +92,7 @@ podindex_del (podindex_t *x, const json_t *pod)
 {
     char key[600];
     if (!key_of (pod, key, sizeof key))
-        unfile (x, key);
+        unfile (x, tv_str (pod, "metadata.namespace"), key);
 }
 
 const json_t *
@@ -95,8 +107,14 @@ podindex_orphans (const podindex_t *x, const char *ns)
     return ns ? json_object_get (x->orphans, ns) : NULL;
 }
 
+const json_t *
+podindex_ns (const podindex_t *x, const char *ns)
+{
+    return ns ? json_object_get (x->where, ns) : NULL;
+}
+
 size_t
 podindex_size (const podindex_t *x)
 {
-    return json_object_size (x->where);
+    return x->n;
 }

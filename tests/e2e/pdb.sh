@@ -9,7 +9,8 @@
 #   the Deployment scaled to 4: expectedPods follows its scale; disruptedPods entries kept, expired;
 # - a PDB with maxUnavailable over a pod without a controller: the pod left out of expectedPods, an
 #   UnmanagedPods Warning Event (Kubernetes >= 1.27); the pod
-#   relabelled out of the selector: the budget re-synced at once (expectedPods 0);
+#   relabelled out of the selector: the budget re-synced at once (expectedPods 0); its selector
+#   changed, the pod relabelled into the new one: re-synced at once (expectedPods 1);
 # - bad PDBs refused with the field path and a non-zero exit (both bounds, a bad percent string,
 #   over 100%, a negative number, a bad selector).
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +108,17 @@ sleep 1
 tro patch pod solo --type merge -p '{"metadata":{"labels":{"app":"elsewhere"}}}' >/dev/null || fail "relabel solo"
 pdb_await 10 solo-pdb '"\(.status.expectedPods) \(.status.disruptionsAllowed) \(.status.conditions[0].reason)"' "0 0 InsufficientPods" "solo relabelled"
 pass "a pod relabelled out of a budget's selector re-syncs the budget (old labels): expectedPods 0, InsufficientPods"
+# the budget's selector changed (the controller's cached selector follows it): a pod relabelled
+# into the new selector re-syncs it at once; then deleted, the budget no longer follows the pod
+tro patch pdb solo-pdb --type merge -p '{"spec":{"selector":{"matchLabels":{"app":"moved"}}}}' >/dev/null || fail "solo-pdb new selector"
+pdb_await 30 solo-pdb '"\(.status.expectedPods) \(.status.observedGeneration)"' "0 3" "solo-pdb with a new selector"
+sleep 1
+tro patch pod solo --type merge -p '{"metadata":{"labels":{"app":"moved"}}}' >/dev/null || fail "relabel solo to moved"
+pdb_await 10 solo-pdb '"\(.status.expectedPods) \(.status.currentHealthy) \(.status.disruptionsAllowed)"' "1 1 0" "solo relabelled into the new selector"
+pass "a budget's selector changed: a pod relabelled into the new one re-syncs it (expectedPods 1)"
+tro delete pdb solo-pdb >/dev/null || fail "delete solo-pdb"
+tro patch pod solo --type merge -p '{"metadata":{"labels":{"app":"solo"}}}' >/dev/null || fail "relabel solo back"
+tro get pdb solo-pdb >/dev/null 2>&1 && fail "solo-pdb still there after its delete"
 
 bad() { # spec-yaml expected-error
   printf 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: bad}\nspec: %s\n' "$1" >"$T/bad.yaml"

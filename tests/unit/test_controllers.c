@@ -200,6 +200,23 @@ pod_index (void **state)
     assert_null (podindex_owned (&x, "rs-2"));
     assert_null (podindex_orphans (&x, "other"));
     assert_int_equal (podindex_size (&x), 3);
+    /* every pod of a namespace, owned or not (the disruption controller's budgets read them); a
+     * pod of another namespace, and its removal */
+    assert_int_equal (json_object_size (podindex_ns (&x, "default")), 3);
+    assert_non_null (json_object_get (podindex_ns (&x, "default"), "default/o"));
+    json_t *y = pod ("y", "rs-1", "web", "n1", 1, "2020-01-01T00:00:00Z");
+    tv_set_str (y, "metadata.namespace", "other");
+    podindex_put (&x, y);
+    assert_int_equal (json_object_size (podindex_ns (&x, "default")), 3);
+    assert_int_equal (json_object_size (podindex_ns (&x, "other")), 1);
+    assert_non_null (json_object_get (podindex_ns (&x, "other"), "other/y"));
+    assert_int_equal (json_object_size (podindex_owned (&x, "rs-1")), 3);
+    assert_int_equal (podindex_size (&x), 4);
+    podindex_del (&x, y);
+    assert_null (podindex_ns (&x, "other"));
+    assert_int_equal (json_object_size (podindex_owned (&x, "rs-1")), 2);
+    assert_int_equal (podindex_size (&x), 3);
+    json_decref (y);
     /* the orphan adopted by rs-2, b released */
     json_t *o2 = pod ("o", "rs-2", "web", NULL, 0, "2020-01-01T00:00:00Z");
     podindex_put (&x, o2);
@@ -213,6 +230,8 @@ pod_index (void **state)
     assert_null (podindex_owned (&x, "rs-1"));
     podindex_del (&x, a); /* unknown: nothing */
     assert_int_equal (podindex_size (&x), 2);
+    assert_int_equal (json_object_size (podindex_ns (&x, "default")), 2); /* moves kept it, the delete took a */
+    assert_null (json_object_get (podindex_ns (&x, "default"), "default/a"));
     json_decref (a), json_decref (b), json_decref (o), json_decref (o2), json_decref (b2);
     podindex_destroy (&x);
     /* what it saves */

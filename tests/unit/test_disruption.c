@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "actors/controllers/disruption.h"
+#include "actors/controllers/pdbindex.h"
 #include "core/meta.h"
 #include "core/value.h"
 
@@ -97,6 +98,39 @@ pdb_of (const char *spec, const char *status, int generation)
 
 #define SEL "\"selector\":{\"matchLabels\":{\"app\":\"web\"}}"
 
+/* pdbindex_pod_fn over a map "ns/name" → pod */
+static const json_t *
+pod_get (void *arg, const char *ns, const char *name)
+{
+    char k[600];
+    snprintf (k, sizeof k, "%s/%s", ns, name);
+    return json_object_get ((json_t *) arg, k);
+}
+
+/* What the actor gives disruption_sync: the pods pdb selects among its namespace's (pdbindex). */
+static json_t *
+selected_of (const json_t *pdb, const json_t *pods)
+{
+    json_t *keys = json_object (), *by_key = json_object ();
+    size_t i;
+    json_t *p;
+    json_array_foreach (pods, i, p) {
+        char k[600];
+        snprintf (k, sizeof k, "%s/%s", tv_str (p, "metadata.namespace"), tv_str (p, "metadata.name"));
+        json_object_set (by_key, k, p);
+        if (!strcmp (tv_str (p, "metadata.namespace"), "default"))
+            json_object_set_new (keys, k, json_true ());
+    }
+    pdbindex_t x;
+    pdbindex_init (&x);
+    pdbindex_put (&x, pdb);
+    json_t *out = pdbindex_select_pods (&x, "default", "budget", keys, pod_get, by_key);
+    pdbindex_destroy (&x);
+    json_decref (keys);
+    json_decref (by_key);
+    return out;
+}
+
 static const struct {
     const char *name;
     const char *spec;   /* JSON */
@@ -176,10 +210,21 @@ table (void **state)
     int64_t now = tr_time_parse ("2026-01-01T00:10:00Z");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *pdb = pdb_of (cases[i].spec, cases[i].status, 2), *pods = pods_of (cases[i].pods);
-        disruption_result_t r;
+        disruption_result_t r, sel;
         assert_int_equal (disruption_sync (pdb, pods, get, controllers, now, &r), 0);
         if (!!r.status != cases[i].write || r.failed != cases[i].failed)
             fail_msg ("%s: write %d failed %d", cases[i].name, !!r.status, r.failed);
+        /* the same decision from only the selected pods (what the actor gives it) */
+        json_t *only = selected_of (pdb, pods);
+        disruption_sync (pdb, only, get, controllers, now, &sel);
+        if (!json_equal (r.status, sel.status) && (r.status || sel.status))
+            fail_msg ("%s: from the selected pods: %s", cases[i].name, json_dumps (sel.status, JSON_COMPACT));
+        if (sel.failed != r.failed || sel.recheck_ms != r.recheck_ms || sel.unmanaged != r.unmanaged ||
+            strcmp (sel.message, r.message))
+            fail_msg ("%s: from the selected pods: failed %d recheck %lld unmanaged %d", cases[i].name, sel.failed,
+                      (long long) sel.recheck_ms, sel.unmanaged);
+        json_decref (sel.status);
+        json_decref (only);
         if (cases[i].failed && strcmp (r.message, cases[i].message))
             fail_msg ("%s: message %s", cases[i].name, r.message);
         if (!cases[i].write) {
@@ -265,6 +310,181 @@ selects (void **state)
     json_decref (web), json_decref (db), json_decref (p), json_decref (all), json_decref (none);
 }
 
+/* A budget ns/name with selector sel (JSON, or NULL: none) at resourceVersion rv. */
+static json_t *
+budget (const char *ns, const char *name, const char *sel, const char *rv)
+{
+    json_t *p = json_pack ("{s:s,s:{s:s,s:s,s:s},s:{}}", "kind", "PodDisruptionBudget", "metadata", "name", name,
+                           "namespace", ns, "resourceVersion", rv, "spec");
+    if (sel) {
+        json_t *s = json_loads (sel, 0, NULL);
+        if (!s)
+            fail_msg ("selector %s", sel);
+        tv_set (p, "spec.selector", s);
+    }
+    return p;
+}
+
+/* "k=v" as a label map; NULL or "-" for none. */
+static json_t *
+labels_of (const char *kv)
+{
+    if (!kv || !strcmp (kv, "-"))
+        return NULL;
+    char k[64];
+    const char *eq = strchr (kv, '=');
+    snprintf (k, sizeof k, "%.*s", (int) (eq - kv), kv);
+    return json_pack ("{s:s}", k, eq + 1);
+}
+
+static void
+collect_key (void *arg, const char *key)
+{
+    json_array_append_new ((json_t *) arg, json_string (key));
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The keys pdbindex_matching gives, sorted, comma-joined. */
+static void
+matching (const pdbindex_t *x, const char *ns, const char *labels, const char *old, int all, char *out, size_t len)
+{
+    json_t *l = labels_of (labels), *o = labels_of (old), *keys = json_array ();
+    pdbindex_matching (x, ns, l, o, all, collect_key, keys);
+    const char *v[32];
+    size_t n = json_array_size (keys);
+    assert_true (n <= 32);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_string_value (json_array_get (keys, i));
+    qsort (v, n, sizeof v[0], cmp_str);
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        snprintf (out + strlen (out), len - strlen (out), "%s%s", i ? "," : "", v[i]);
+    json_decref (l), json_decref (o), json_decref (keys);
+}
+
+#define WEB "{\"matchLabels\":{\"app\":\"web\"}}"
+#define DB "{\"matchLabels\":{\"app\":\"db\"}}"
+
+/* pdbindex: a pod event's lookup sees only its namespace's budgets, each budget's selector parsed
+ * once and again only when it changes (a new resourceVersion alone keeps it), an updated selector
+ * matched instead of the old one, a deleted budget gone; an absent or invalid selector selects
+ * nothing, an empty one everything. Steps in order: put (p), delete (d), then the query's answer. */
+static void
+pdb_index (void **state)
+{
+    (void) state;
+    static const struct {
+        char op; /* 'p' put, 'd' delete, 'q' query only */
+        const char *ns, *name, *sel, *rv;
+        const char *qns, *labels, *old; /* the query after the step: pod namespace, labels, old labels */
+        int all;
+        const char *want; /* the keys queued, sorted */
+        int parses;       /* selectors parsed so far */
+        int size;
+    } steps[] = {
+        {'p', "default", "web", WEB, "1", "default", "app=web", NULL, 0, "default/web", 1, 1},
+        {'p', "default", "all", "{}", "2", "default", "app=db", NULL, 0, "default/all", 2, 2},
+        {'p', "default", "none", NULL, "3", "default", "app=web", NULL, 0, "default/all,default/web", 3, 3},
+        {'p', "default", "bad", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"Bogus\"}]}", "4", "default",
+         "app=web", NULL, 0, "default/all,default/web", 4, 4},
+        {'p', "other", "web", WEB, "5", "default", "app=web", NULL, 0, "default/all,default/web", 5, 5},
+        {'q', NULL, NULL, NULL, NULL, "other", "app=web", NULL, 0, "other/web", 5, 5},
+        {'q', NULL, NULL, NULL, NULL, "default", "-", NULL, 0, "default/all", 5, 5},
+        {'q', NULL, NULL, NULL, NULL, "default", "app=db", "app=web", 0, "default/all,default/web", 5, 5},
+        {'q', NULL, NULL, NULL, NULL, "default", "app=db", NULL, 1, "default/all,default/bad,default/none,default/web", 5, 5},
+        {'q', NULL, NULL, NULL, NULL, "elsewhere", "app=web", NULL, 1, "", 5, 5},
+        /* a status write: new resourceVersion, same selector: the parsed one kept */
+        {'p', "default", "web", WEB, "6", "default", "app=web", NULL, 0, "default/all,default/web", 5, 5},
+        /* a new selector: parsed again, matched by the new one only */
+        {'p', "default", "web", DB, "7", "default", "app=web", NULL, 0, "default/all", 6, 5},
+        {'q', NULL, NULL, NULL, NULL, "default", "app=db", NULL, 0, "default/all,default/web", 6, 5},
+        /* the invalid one fixed, the absent one given */
+        {'p', "default", "bad", WEB, "8", "default", "app=web", NULL, 0, "default/all,default/bad", 7, 5},
+        {'p', "default", "none", DB, "9", "default", "app=db", NULL, 0, "default/all,default/none,default/web", 8, 5},
+        /* deleted: gone (twice: nothing), then back in its freed slot with its own selector */
+        {'d', "default", "web", NULL, NULL, "default", "app=db", NULL, 0, "default/all,default/none", 8, 4},
+        {'d', "default", "web", NULL, NULL, "default", "app=db", NULL, 1, "default/all,default/bad,default/none", 8, 4},
+        {'p', "default", "web", WEB, "10", "default", "app=web", NULL, 0, "default/all,default/bad,default/web", 9, 5},
+        {'d', "other", "web", NULL, NULL, "other", "app=web", NULL, 1, "", 9, 4},
+    };
+    pdbindex_t x;
+    pdbindex_init (&x);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (steps[i].op != 'q') {
+            json_t *b = budget (steps[i].ns, steps[i].name, steps[i].sel, steps[i].rv ? steps[i].rv : "0");
+            if (steps[i].op == 'p')
+                pdbindex_put (&x, b);
+            else
+                pdbindex_del (&x, b);
+            json_decref (b);
+        }
+        char got[600];
+        matching (&x, steps[i].qns, steps[i].labels, steps[i].old, steps[i].all, got, sizeof got);
+        if (strcmp (got, steps[i].want))
+            fail_msg ("step %zu: queued \"%s\", want \"%s\"", i, got, steps[i].want);
+        if ((int) pdbindex_parses (&x) != steps[i].parses || (int) pdbindex_size (&x) != steps[i].size)
+            fail_msg ("step %zu: parses %zu size %zu", i, pdbindex_parses (&x), pdbindex_size (&x));
+    }
+    const selector_t *sel;
+    assert_true (pdbindex_selector (&x, "default", "none", &sel));
+    assert_non_null (sel);
+    assert_false (pdbindex_selector (&x, "other", "web", &sel));
+    assert_null (sel);
+    pdbindex_destroy (&x);
+}
+
+/* pdbindex_select_pods: the pods a budget selects among its namespace's keys, looked up; a key of
+ * another namespace, a pod gone from the informer, a budget not held or selecting nothing give
+ * nothing. */
+static void
+pdb_select_pods (void **state)
+{
+    (void) state;
+    json_t *pods = pods_of ("a R rs1,b N -,x@db R rs1,y^other R rs1,gone R rs1"), *by_key = json_object ();
+    json_t *keys = json_object ();
+    size_t i;
+    json_t *p;
+    json_array_foreach (pods, i, p) {
+        char k[600];
+        snprintf (k, sizeof k, "%s/%s", tv_str (p, "metadata.namespace"), tv_str (p, "metadata.name"));
+        if (strcmp (tv_str (p, "metadata.name"), "gone"))
+            json_object_set (by_key, k, p);
+        json_object_set_new (keys, k, json_true ()); /* y of other too: ignored */
+    }
+    pdbindex_t x;
+    pdbindex_init (&x);
+    json_t *web = budget ("default", "web", WEB, "1"), *all = budget ("default", "all", "{}", "1"),
+           *none = budget ("default", "none", NULL, "1");
+    pdbindex_put (&x, web), pdbindex_put (&x, all), pdbindex_put (&x, none);
+    static const struct {
+        const char *name, *want;
+    } rows[] = {{"web", "a,b"}, {"all", "a,b,x"}, {"none", ""}, {"unknown", ""}};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        json_t *got = pdbindex_select_pods (&x, "default", rows[r].name, keys, pod_get, by_key);
+        char names[200] = "";
+        json_array_foreach (got, i, p)
+            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", i ? "," : "", tv_str (p, "metadata.name"));
+        if (strcmp (names, rows[r].want))
+            fail_msg ("budget %s: selected \"%s\", want \"%s\"", rows[r].name, names, rows[r].want);
+        json_decref (got);
+    }
+    /* its selector changed: the new one selects */
+    json_t *web2 = budget ("default", "web", DB, "2");
+    pdbindex_put (&x, web2);
+    json_t *got = pdbindex_select_pods (&x, "default", "web", keys, pod_get, by_key);
+    assert_int_equal (json_array_size (got), 1);
+    assert_string_equal (tv_str (json_array_get (got, 0), "metadata.name"), "x");
+    json_decref (got);
+    pdbindex_destroy (&x);
+    json_decref (web), json_decref (web2), json_decref (all), json_decref (none);
+    json_decref (pods), json_decref (by_key), json_decref (keys);
+}
+
 static int
 setup (void **state)
 {
@@ -322,6 +542,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (table), cmocka_unit_test (transition_time), cmocka_unit_test (selects),
-                                       cmocka_unit_test (unmanaged_reported)};
+                                       cmocka_unit_test (unmanaged_reported), cmocka_unit_test (pdb_index),
+                                       cmocka_unit_test (pdb_select_pods)};
     return cmocka_run_group_tests (tests, setup, teardown);
 }
