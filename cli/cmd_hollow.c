@@ -94,6 +94,8 @@ typedef struct {
     int *dirty;
     int ndirty;
     char data[1024];
+    json_t *pod_keep;  /* what a watch event's pod is decoded to (hollow_pod_keep) */
+    json_t *ack_keep;  /* what the body of a status patch's or a delete's reply is decoded to: unread */
 } hollow_t;
 
 static volatile sig_atomic_t stop_flag;
@@ -830,6 +832,21 @@ on_message (hollow_t *H, hnode_t *n, const tr_env_t *m)
     }
 }
 
+/* tr_env_prev_fn: a pod event's body decoded only along the fields the node reads, a status
+ * patch's or a delete's reply body (the whole pod, unread) hardly at all. */
+static const json_t *
+hollow_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const json_t **keep)
+{
+    hollow_t *H = arg;
+    (void) body;
+    int op = (int) (e->id & ((1u << OP_BITS) - 1));
+    if (e->verb == TR_VERB_EVENT)
+        *keep = H->pod_keep;
+    else if (e->verb == TR_VERB_REPLY && (op == OP_POD_STATUS || op == OP_POD_DELETE))
+        *keep = H->ack_keep;
+    return NULL;
+}
+
 /* Reads everything waiting on n's socket. */
 static void
 drain (hollow_t *H, hnode_t *n)
@@ -847,7 +864,8 @@ drain (hollow_t *H, hnode_t *n)
         int more = zmq_msg_more (&msg);
         tr_env_t env;
         char err[200];
-        if (!more && tr_env_decode (&env, zmq_msg_data (&msg), zmq_msg_size (&msg), err, sizeof err) == 0) {
+        if (!more && tr_env_decode_like (&env, zmq_msg_data (&msg), zmq_msg_size (&msg), hollow_prev, H, err,
+                                         sizeof err) == 0) {
             on_message (H, n, &env);
             tr_env_clear (&env);
         }
@@ -1064,6 +1082,8 @@ cmd_hollow (cli_t *g, int argc, char **argv)
         return 1;
     }
     H.ep_fd = epoll_create1 (EPOLL_CLOEXEC);
+    H.pod_keep = hollow_pod_keep ();
+    H.ack_keep = tv_keep_new ((const char *const[]) {"metadata.name"}, 1);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction (SIGINT, &sa, NULL);
@@ -1120,6 +1140,8 @@ cmd_hollow (cli_t *g, int argc, char **argv)
         free (n->slots);
     }
     close (H.ep_fd);
+    json_decref (H.pod_keep);
+    json_decref (H.ack_keep);
     printf ("hollow: stopped (%d nodes left registered)\n", H.up);
     free (H.nodes);
     free (H.dirty);

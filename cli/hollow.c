@@ -385,6 +385,18 @@ hollow_pod_status (const json_t *pod, const char *host_ip, const char *pod_ip, c
     return st;
 }
 
+json_t *
+hollow_pod_keep (void)
+{
+    static const char *const paths[] = {
+        "metadata.name", "metadata.namespace", "metadata.uid", "metadata.deletionTimestamp",
+        "spec.containers.name", "spec.containers.image", "spec.containers.resources", /* statuses, QoS class */
+        "spec.initContainers.name", "spec.initContainers.image", "spec.initContainers.resources",
+        "status.phase", "status.conditions", "status.podIP",
+    };
+    return tv_keep_new (paths, sizeof paths / sizeof *paths);
+}
+
 hollow_pod_action_t
 hollow_pod_decide (const json_t *pod)
 {

@@ -73,6 +73,11 @@ int hollow_node_stale (const hollow_cfg_t *cfg, const json_t *node);
 json_t *hollow_pod_status (const json_t *pod, const char *host_ip, const char *pod_ip, const char *started,
                            const char *now);
 
+/* The fields of a pod a hollow node reads (hollow_pod_decide, hollow_pod_status and the watch
+ * handling in cmd_hollow.c), as a keep for tv_from_msgpack_keep: its watch events are decoded
+ * only that far. Keep this list beside what those read. New reference. */
+json_t *hollow_pod_keep (void);
+
 /* What a hollow node does with a pod it watches: nothing, report it Running (after the startup
  * delay), or confirm its deletion (grace 0). */
 typedef enum { HOLLOW_POD_NOTHING, HOLLOW_POD_START, HOLLOW_POD_DELETE } hollow_pod_action_t;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/hollow.h"
@@ -209,6 +211,60 @@ pods (void **state)
     json_decref (pod);
 }
 
+/* A pod decoded only along hollow_pod_keep gives the same decision and the same status as the
+ * whole pod, for each state a node sees it in; what the node does not read is not decoded. */
+static void
+pod_fields (void **state)
+{
+    (void) state;
+    json_t *keep = hollow_pod_keep ();
+    const char *pods[] = {
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\",\"labels\":{\"a\":\"b\"},\"resourceVersion\":\"9\"},"
+        "\"spec\":{\"nodeName\":\"hollow-1\",\"schedulerName\":\"default-scheduler\",\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],"
+        "\"initContainers\":[{\"name\":\"i\",\"image\":\"busybox\",\"command\":[\"true\"],"
+        "\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}],"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}],"
+        "\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]},"
+        "\"status\":{\"phase\":\"Pending\",\"qosClass\":\"Guaranteed\",\"conditions\":[{\"type\":\"PodScheduled\","
+        "\"status\":\"True\",\"lastTransitionTime\":\"2026-12-03T09:00:00Z\"}]}}",
+        "{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"uid\":\"u2\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]},\"status\":{\"phase\":\"Running\","
+        "\"podIP\":\"10.0.0.9\",\"startTime\":\"2026-12-03T09:00:00Z\",\"containerStatuses\":[{\"name\":\"c\"}]}}",
+        "{\"metadata\":{\"name\":\"r\",\"namespace\":\"ns\",\"uid\":\"u3\",\"deletionTimestamp\":\"2026-12-03T10:00:00Z\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
+    };
+    for (size_t k = 0; k < sizeof pods / sizeof *pods; k++) {
+        json_t *pod = json_loads (pods[k], 0, NULL);
+        assert_non_null (pod);
+        /* as a watch event's body is decoded: from msgpack along the keep */
+        char *buf;
+        size_t len;
+        assert_int_equal (tv_encode (pod, &buf, &len), 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        assert_int_equal (msgpack_unpack_next (&u, buf, len, NULL), MSGPACK_UNPACK_SUCCESS);
+        char err[256];
+        json_t *kept = tv_from_msgpack_keep (&u.data, NULL, keep, err, sizeof err);
+        assert_non_null (kept);
+        msgpack_unpacked_destroy (&u);
+        free (buf);
+        assert_null (tv_get (kept, "spec.nodeName"));
+        assert_null (tv_get (kept, "metadata.labels"));
+        assert_int_equal (hollow_pod_decide (kept), hollow_pod_decide (pod));
+        json_t *a = hollow_pod_status (pod, "198.18.0.2", "10.0.0.2", "2026-12-03T10:00:01Z", "2026-12-03T10:00:02Z");
+        json_t *b = hollow_pod_status (kept, "198.18.0.2", "10.0.0.2", "2026-12-03T10:00:01Z", "2026-12-03T10:00:02Z");
+        assert_true (json_equal (a, b));
+        assert_string_equal (tv_str (kept, "metadata.uid"), tv_str (pod, "metadata.uid"));
+        if (tv_str (pod, "status.podIP"))
+            assert_string_equal (tv_str (kept, "status.podIP"), tv_str (pod, "status.podIP"));
+        json_decref (a);
+        json_decref (b);
+        json_decref (kept);
+        json_decref (pod);
+    }
+    json_decref (keep);
+}
+
 int
 main (void)
 {
@@ -217,6 +273,7 @@ main (void)
         cmocka_unit_test (node),
         cmocka_unit_test (addresses),
         cmocka_unit_test (pods),
+        cmocka_unit_test (pod_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
