@@ -80,12 +80,24 @@ conn_get (broker_t *b, zsock_t *sock, zframe_t *rid, int create)
 }
 
 static void
+parked_free (void **item)
+{
+    parked_t *p = *item;
+    if (p) {
+        tr_env_clear (&p->req);
+        free (p);
+    }
+    *item = NULL;
+}
+
+static void
 conn_free (void **item)
 {
     conn_t *c = *item;
     if (c) {
         zframe_destroy (&c->rid);
         zlistx_destroy (&c->outq);
+        zlistx_destroy (&c->waitq);
         free (c);
     }
     *item = NULL;
@@ -97,6 +109,10 @@ conn_drop (broker_t *b, conn_t *c)
     if (c->inflight)
         b->active--;
     b->queued -= zlistx_size (c->outq);
+    if (c->h_park) {
+        b->parked -= zlistx_size (c->waitq);
+        zlistx_delete (b->parkers, c->h_park);
+    }
     zhashx_delete (b->conns, c->key);
 }
 
@@ -819,6 +835,62 @@ too_many (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, conn_t *c, s
     json_decref (body);
 }
 
+/* Queues req (moved: the caller's is left empty) behind c's other waiting requests. */
+static void
+park (broker_t *b, conn_t *c, tr_env_t *req, const ident_t *id)
+{
+    parked_t *p = calloc (1, sizeof *p);
+    p->req = *req;
+    tr_env_init (req);
+    p->id = *id;
+    p->at = zclock_mono ();
+    if (!c->waitq) {
+        c->waitq = zlistx_new ();
+        zlistx_set_destructor (c->waitq, parked_free);
+    }
+    zlistx_add_end (c->waitq, p);
+    if (!c->h_park)
+        c->h_park = zlistx_add_end (b->parkers, c);
+    b->parked++;
+}
+
+/* Serves the queued requests whose client's share has room again, oldest first per client; one
+ * that waited longer than a quarter of the request timeout is refused TooManyRequests (as the
+ * api-server's queues time out), and the client sends it again after the hint. */
+static void
+waitq_pump (broker_t *b)
+{
+    int64_t now = zclock_mono (), wait_max = b->request_timeout_ms / 4;
+    conn_t *c = zlistx_first (b->parkers);
+    while (c) {
+        conn_t *next = zlistx_next (b->parkers);
+        parked_t *p;
+        while ((p = zlistx_first (c->waitq))) {
+            int late = now - p->at > wait_max;
+            size_t share = client_share (b, c);
+            if (!late && (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share))
+                break;
+            zlistx_detach_cur (c->waitq);
+            b->parked--;
+            if (late) {
+                json_t *body = too_many_body ();
+                bk_reply (c->sock, c->rid, &p->req, TR_TOO_MANY_REQUESTS, body, 0,
+                          "Too many requests, please try again later: it waited %lld ms in this client's queue "
+                          "(%d requests in flight, its share %zu of %zu, among %zu clients); retry after %d s",
+                          (long long) (now - p->at), c->inflight, share, b->max_inflight, b->active, RETRY_AFTER_S);
+                json_decref (body);
+            } else
+                bk_handle (b, c->sock, c->rid, &p->req, &p->id, 0);
+            parked_free ((void **) &p);
+        }
+        if (!zlistx_size (c->waitq)) {
+            zlistx_delete (b->parkers, c->h_park);
+            c->h_park = NULL;
+        }
+        c = next;
+    }
+}
+
 static void
 on_client (broker_t *b, zsock_t *sock)
 {
@@ -888,7 +960,14 @@ on_client (broker_t *b, zsock_t *sock)
     }
     if (needs_store (b, &req)) {
         size_t share = client_share (b, c);
-        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share) {
+        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share || c->h_park) {
+            /* over its share (or behind its own queued ones): it waits its turn in the client's
+             * queue, served in order as the client's requests in flight end (waitq_pump); a full
+             * queue, or every queue together holding as many as may be in flight, is refused */
+            if (b->parked < b->max_inflight && (!c->waitq || zlistx_size (c->waitq) < BROKER_QUEUE_PER_CLIENT)) {
+                park (b, c, &req, &id);
+                goto done;
+            }
             too_many (b, sock, rid, &req, c, share);
             goto done;
         }
@@ -983,6 +1062,7 @@ broker_thread (zsock_t *pipe, void *arg)
     b.next_id = 1;
     tl_broker = &b;
     b.conns = zhashx_new ();
+    b.parkers = zlistx_new ();
     zhashx_set_destructor (b.conns, conn_free);
     b.cut = zhashx_new ();
     zhashx_set_destructor (b.cut, (zhashx_destructor_fn *) zstr_free);
@@ -1096,7 +1176,7 @@ broker_thread (zsock_t *pipe, void *arg)
         for (;;) {
             /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
              * not say which pipe drained) */
-            void *which = zpoller_wait (b.poller, b.queued || paused ? 20 : 1000);
+            void *which = zpoller_wait (b.poller, b.queued || paused || b.parked ? 20 : 1000);
             if (zpoller_terminated (b.poller))
                 break;
             if (which == pipe) {
@@ -1130,6 +1210,8 @@ broker_thread (zsock_t *pipe, void *arg)
                 if (!any)
                     break;
             }
+            if (b.parked)
+                waitq_pump (&b);
             if (b.queued)
                 out_flush (&b);
             paused = bcache_pump (b.cache);
@@ -1151,6 +1233,7 @@ broker_thread (zsock_t *pipe, void *arg)
     }
     zhashx_destroy (&b.forwards);
     zhashx_destroy (&b.conns);
+    zlistx_destroy (&b.parkers);
     zhashx_destroy (&b.cut);
     tl_broker = NULL;
     zhashx_destroy (&b.nodes);

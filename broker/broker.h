@@ -13,6 +13,10 @@
 
 #include <czmq.h>
 
+/* Requests a client may have waiting beyond its share before it is answered TooManyRequests
+ * (docs/protocol.md, Limits); each waits at most a quarter of request_timeout_ms. */
+#define BROKER_QUEUE_PER_CLIENT 128
+
 typedef struct {
     const char *store_endpoint;   /* the store actor, e.g. inproc://troupe-store */
     const char *local_endpoints;  /* comma-separated inproc://… and ipc://… (no auth) */

@@ -73,7 +73,18 @@ typedef struct {
     size_t outq_bytes;
     size_t dropped;       /* replies dropped because outq was full */
     int inflight;
+    zlistx_t *waitq;      /* parked_t*: its requests over its share, waiting for it (or NULL) */
+    void *h_park;         /* its handle in b->parkers while waitq holds some */
 } conn_t;
+
+/* A request that came over its client's share, queued until the share has room (as the
+ * api-server's priority and fairness queues before it refuses): the decoded request and who
+ * sent it. */
+typedef struct {
+    tr_env_t req;
+    ident_t id;
+    int64_t at; /* parked at (zclock_mono) */
+} parked_t;
 
 typedef struct {
     zsock_t *local, *remote, *store;
@@ -100,6 +111,8 @@ typedef struct {
     zhashx_t *conns;      /* conn key → conn_t* */
     zhashx_t *cut;        /* conn key → monotonic ms: clients whose watches were dropped for silence */
     size_t queued;        /* replies in every conn's outq */
+    size_t parked;        /* requests in every conn's waitq (at most max_inflight) */
+    zlistx_t *parkers;    /* conn_t*: the conns whose waitq holds some, in the order they parked */
     size_t active;        /* conns with requests in flight: the share of each is max_inflight / active */
     int64_t last_sweep;
     size_t max_inflight, max_inflight_client;

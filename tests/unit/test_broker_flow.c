@@ -278,14 +278,17 @@ flood_gets_too_many_requests (void **state)
     }
     int ok = 0, busy = 0, other = 0;
     char seen[N + 1] = {0};
+    uint64_t rv[N + 1] = {0};
     for (int n = 0; n < N; n++) {
         tr_env_t e;
         if (recv_env (s, &e, 5000))
             break;
         assert_true (e.id >= 1 && e.id <= N && !seen[e.id]);
         seen[e.id] = 1;
-        if (e.code == TR_OK)
+        if (e.code == TR_OK) {
             ok++;
+            rv[e.id] = e.rv;
+        }
         else if (e.code == TR_TOO_MANY_REQUESTS) {
             busy++;
             assert_non_null (strstr (e.msg, "Too many requests"));
@@ -296,7 +299,13 @@ flood_gets_too_many_requests (void **state)
     }
     printf ("# %d pipelined creates, share 4: %d created, %d TooManyRequests, %d other\n", N, ok, busy, other);
     assert_int_equal (ok + busy, N);
-    assert_true (ok >= 4);
+    /* its share in flight and its queue's worth waiting are all served, in the order sent */
+    assert_true (ok >= 4 + BROKER_QUEUE_PER_CLIENT);
+    for (int i = 1; i <= 4 + BROKER_QUEUE_PER_CLIENT; i++) {
+        assert_true (rv[i] > 0);
+        if (i > 1)
+            assert_true (rv[i] > rv[i - 1]);
+    }
     assert_true (busy > 0);
     /* the synchronous client retries TooManyRequests after the hint: a call succeeds */
     char err[256];
@@ -428,6 +437,59 @@ overdue_store_answer_is_timeout (void **state)
     tr_env_clear (&req);
     tr_env_clear (&rep);
     tr_client_destroy (&c);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+/* Requests over a client's share wait in its queue a quarter of the request timeout at most:
+ * with a store that never answers and a share of 2, the 2 in flight end with Timeout and the 3
+ * queued are refused TooManyRequests, saying they waited, before that. */
+static void
+queue_wait_is_bounded (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbt-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbq-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (mute_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 2000,
+                       .max_inflight_per_client = 2};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    double t0 = now_s ();
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "q-%d", i);
+        send_req (s, (uint64_t) i + 1, TR_VERB_CREATE, 0, cm (name), NULL);
+    }
+    int timeouts = 0, busy = 0;
+    for (int n = 0; n < 5; n++) {
+        tr_env_t e;
+        assert_int_equal (recv_env (s, &e, 8000), 0);
+        double took = now_s () - t0;
+        if (e.code == TR_TOO_MANY_REQUESTS) {
+            busy++;
+            assert_true (e.id >= 3); /* the queued ones, not the two in flight */
+            assert_non_null (strstr (e.msg, "in this client's queue"));
+            assert_true (took >= 0.45 && took < 1.9); /* a quarter of 2 s, checked every 20 ms */
+        } else {
+            assert_int_equal (e.code, TR_TIMEOUT);
+            assert_true (e.id <= 2);
+            timeouts++;
+        }
+        tr_env_clear (&e);
+    }
+    assert_int_equal (busy, 3);
+    assert_int_equal (timeouts, 2);
+    zsock_destroy (&s);
     zactor_destroy (&br);
     zactor_destroy (&st);
     char cmd[300];
@@ -862,6 +924,7 @@ main (void)
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
+        cmocka_unit_test (queue_wait_is_bounded),
         cmocka_unit_test (huge_credit_is_capped),
         cmocka_unit_test (reads_wait_for_a_reload),
         cmocka_unit_test (logs_reply_only_from_the_agent),
