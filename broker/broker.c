@@ -106,13 +106,19 @@ conn_free (void **item)
 static void
 conn_drop (broker_t *b, conn_t *c)
 {
+    if (c->h_park) {
+        /* its queued requests are answered first (if its pipe takes it; before its
+         * queue of replies is counted out), never just forgotten */
+        for (parked_t *p = zlistx_first (c->waitq); p; p = zlistx_next (c->waitq))
+            bk_reply (c->sock, c->rid, &p->req, TR_UNAVAILABLE, NULL, 0,
+                      "client not heard from: its queued request was dropped unserved; send it again");
+        b->parked -= zlistx_size (c->waitq);
+        zlistx_delete (b->parkers, c->h_park);
+        c->h_park = NULL;
+    }
     if (c->inflight)
         b->active--;
     b->queued -= zlistx_size (c->outq);
-    if (c->h_park) {
-        b->parked -= zlistx_size (c->waitq);
-        zlistx_delete (b->parkers, c->h_park);
-    }
     zhashx_delete (b->conns, c->key);
 }
 
@@ -1196,6 +1202,10 @@ broker_thread (zsock_t *pipe, void *arg)
                 on_store_message (&b);
                 bcache_pump (b.cache); /* watchers keeping up see every renewal, each before the next */
             }
+            /* what the answers freed goes first to the requests already waiting for it, not to
+             * newer requests of other clients in the turn below */
+            if (b.parked)
+                waitq_pump (&b);
             /* then a turn of clients, local and remote alternately */
             for (int i = 0; i < 64; i++) {
                 int any = 0;

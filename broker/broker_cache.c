@@ -1030,12 +1030,28 @@ watcher_key (zframe_t *rid, uint64_t id)
     return k;
 }
 
+static watcher_t *
+find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
+{
+    char *k = watcher_key (rid, id);
+    watcher_t *w = zhashx_lookup (c->byid, k);
+    free (k);
+    return w;
+}
+
 int
 bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char *plural, const char *ns,
               const char *label_selector, const char *field_selector, uint64_t from_rv, long credit, char *err,
               size_t errlen)
 {
     uint64_t next = from_rv ? from_rv + 1 : c->rev + 1;
+    watcher_t *same = find_watcher (c, rid, id);
+    if (same && !same->dead && !same->expire) {
+        /* credits and cancels name a watch by its client and id: two live ones would be one */
+        snprintf (err, errlen, "watch id %llu is already a live watch of this client: cancel it or use another id",
+                  (unsigned long long) id);
+        return TR_BAD_REQUEST;
+    }
     if (next < ring_first_rev (c) && next <= c->rev) {
         snprintf (err, errlen, "too old resource version: %llu (oldest retained %llu)", (unsigned long long) from_rv,
                   (unsigned long long) ring_first_rev (c));
@@ -1060,7 +1076,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->batch = 1;
     w->h_all = zlistx_add_end (c->watchers, w);
     w->wkey = watcher_key (rid, id);
-    zhashx_update (c->byid, w->wkey, w); /* a reused id: the credits go to the newest */
+    zhashx_update (c->byid, w->wkey, w); /* an id reused after its watch ended: this one now */
     const char *node = !c->no_index && !strcmp (plural, "pods") ? fsel_node (w->fsel) : NULL;
     if (node) {
         w->ikey = strdup (node);
@@ -1078,14 +1094,6 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
 
 static int send_expired (bcache_t *c, watcher_t *w);
 
-static watcher_t *
-find_watcher (bcache_t *c, zframe_t *rid, uint64_t id)
-{
-    char *k = watcher_key (rid, id);
-    watcher_t *w = zhashx_lookup (c->byid, k);
-    free (k);
-    return w;
-}
 
 void
 bcache_unwatch (bcache_t *c, zframe_t *rid, uint64_t id)

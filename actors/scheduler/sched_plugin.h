@@ -78,7 +78,10 @@ typedef struct {
 
 typedef struct tr_sched_pod {
     uint32_t size;           /* sizeof (tr_sched_pod_t) of the framework */
-    const json_t *obj;       /* the Pod object as stored */
+    const json_t *obj;       /* the Pod object as stored: metadata and spec whole; of its status only
+                              * phase, conditions, nominatedNodeName and startTime (the scheduler's
+                              * informer decodes no more: container statuses and addresses a node
+                              * reports are not there) */
     const char *ns, *name, *uid;
     const json_t *labels;    /* metadata.labels (object, maybe empty), never NULL */
     int32_t priority;        /* spec.priority (0 when absent) */

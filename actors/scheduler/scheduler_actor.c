@@ -1004,6 +1004,12 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->nss = troupe_watch (ctx, "Namespace", NULL, NULL, &sh);
     dsel_watch (s, ctx);
     s->pods = troupe_watch (ctx, "Pod", NULL, NULL, &ph);
+    /* a pod's metadata and spec whole (plugins may read any of it), of its status what the
+     * scheduler and its plugins read (sched_plugin.h, tr_sched_pod_t.obj): not the container
+     * statuses and addresses a node reports, a third of a running pod's tree */
+    static const char *const pod_fields[] = {"metadata", "spec", "status.phase", "status.conditions",
+                                             "status.nominatedNodeName", "status.startTime"};
+    troupe_informer_set_fields (s->pods, pod_fields, sizeof pod_fields / sizeof *pod_fields);
     troupe_timer (ctx, T_FLUSH, 1000, 1);
     return s;
 }

@@ -637,6 +637,18 @@ watch_batch (void **state)
     int got = 0;
     assert_int_equal (tr_conn_recv_each (s, NULL, NULL, NULL, each_count, &got), 2);
     assert_int_equal (got, 2);
+    /* a second live watch with the same id is refused: credits and cancels could not tell them apart */
+    tr_env_init (&req);
+    req.id = 7;
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "ConfigMap");
+    assert_int_equal (tr_conn_send (s, NULL, &req), 0);
+    tr_env_clear (&req);
+    assert_true (readable (s, 2000));
+    assert_int_equal (tr_conn_recv (s, NULL, &rep, err, sizeof err), TR_OK);
+    assert_int_equal (rep.code, TR_BAD_REQUEST);
+    assert_non_null (strstr (rep.msg, "already a live watch"));
+    tr_env_clear (&rep);
     /* a watch that did not ask for batches gets one event per message */
     tr_env_init (&req);
     req.id = 8;

@@ -497,6 +497,51 @@ queue_wait_is_bounded (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+/* A client that goes silent with requests queued is swept with them: each queued request is
+ * answered (Unavailable, saying it was dropped), none is forgotten. */
+static void
+silent_client_queue_answered (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-tbt-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char sep[64], ep[300];
+    snprintf (sep, sizeof sep, "inproc://tbs-store-%d", getpid ());
+    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
+    zactor_t *st = zactor_new (mute_store, sep);
+    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 60000,
+                       .max_inflight_per_client = 2, .client_silence_ms = 1000};
+    zactor_t *br = broker_new (&o);
+    assert_non_null (br);
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "s-%d", i);
+        send_req (s, (uint64_t) i + 1, TR_VERB_CREATE, 0, cm (name), NULL);
+    }
+    /* silent from now on: swept after 1 s (the sweep runs each second); its two queued requests
+     * are answered then, long before their 15 s in the queue; the two in flight wait for the store */
+    char seen[5] = {0};
+    for (int n = 0; n < 2; n++) {
+        tr_env_t e;
+        assert_int_equal (recv_env (s, &e, 5000), 0);
+        assert_int_equal (e.code, TR_UNAVAILABLE);
+        assert_true (e.id == 3 || e.id == 4);
+        assert_false (seen[e.id]);
+        seen[e.id] = 1;
+        assert_non_null (strstr (e.msg, "dropped unserved"));
+        tr_env_clear (&e);
+    }
+    zsock_destroy (&s);
+    zactor_destroy (&br);
+    zactor_destroy (&st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 static int
 list_call (tr_client_t *c, long limit, const char *cont, tr_env_t *rep)
 {
@@ -925,6 +970,7 @@ main (void)
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
         cmocka_unit_test (queue_wait_is_bounded),
+        cmocka_unit_test (silent_client_queue_answered),
         cmocka_unit_test (huge_credit_is_capped),
         cmocka_unit_test (reads_wait_for_a_reload),
         cmocka_unit_test (logs_reply_only_from_the_agent),
