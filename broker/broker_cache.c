@@ -132,6 +132,7 @@ typedef struct {
     uint64_t next_seq; /* the next renewal to send */
     long credit;
     int batch;         /* events it takes per message (the watch option `batch`), 1 at least */
+    int every;         /* no namespace, label or field selector: every object of its kind matches */
     int dead;
     char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
     /* the watch index (see "the watch index" below) */
@@ -1074,6 +1075,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->next_seq = c->seq + 1;
     w->credit = credit > 0 && credit < BCACHE_MAX_CREDIT ? credit : BCACHE_MAX_CREDIT;
     w->batch = 1;
+    w->every = !w->ns[0] && selector_is_empty (w->lsel) && !w->fsel->n;
     w->h_all = zlistx_add_end (c->watchers, w);
     w->wkey = watcher_key (rid, id);
     zhashx_update (c->byid, w->wkey, w); /* an id reused after its watch ended: this one now */
@@ -1220,6 +1222,8 @@ send_expired (bcache_t *c, watcher_t *w)
 static int
 w_matches (watcher_t *w, const json_t *obj)
 {
+    if (w->every)
+        return obj != NULL;
     return obj && ns_of_matches (obj, w->ns) && selector_matches (w->lsel, tv_get (obj, "metadata.labels")) &&
            fsel_matches (w->fsel, obj);
 }
