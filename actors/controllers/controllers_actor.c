@@ -693,7 +693,8 @@ sync_svc (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     const json_t *svc = troupe_informer_get (c->svcs, ns, name);
     if (!svc)
         return; /* its slices go with it (garbage collector) */
-    json_t *pods = list_ns (c->pods, ns), *slices = list_ns (c->slices, ns), *nodes = NULL;
+    json_t *pods = json_array (), *slices = list_ns (c->slices, ns), *nodes = NULL;
+    add_indexed (c, pods, podindex_ns (&c->pidx, ns)); /* the namespace's pods, not a walk of all */
     if (troupe_informer_synced (c->nodes)) {
         nodes = json_object ();
         troupe_informer_foreach (c->nodes, add_name, nodes);
