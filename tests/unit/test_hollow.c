@@ -219,19 +219,19 @@ pod_fields (void **state)
     (void) state;
     json_t *keep = hollow_pod_keep ();
     const char *pods[] = {
-        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\",\"labels\":{\"a\":\"b\"},\"resourceVersion\":\"9\"},"
+        ("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\",\"labels\":{\"a\":\"b\"},\"resourceVersion\":\"9\"},"
         "\"spec\":{\"nodeName\":\"hollow-1\",\"schedulerName\":\"default-scheduler\",\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],"
         "\"initContainers\":[{\"name\":\"i\",\"image\":\"busybox\",\"command\":[\"true\"],"
         "\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}],"
         "\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}],"
         "\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]},"
         "\"status\":{\"phase\":\"Pending\",\"qosClass\":\"Guaranteed\",\"conditions\":[{\"type\":\"PodScheduled\","
-        "\"status\":\"True\",\"lastTransitionTime\":\"2026-12-03T09:00:00Z\"}]}}",
-        "{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"uid\":\"u2\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"status\":\"True\",\"lastTransitionTime\":\"2026-12-03T09:00:00Z\"}]}}"),
+        ("{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"uid\":\"u2\"},\"spec\":{\"containers\":[{\"name\":\"c\","
         "\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]},\"status\":{\"phase\":\"Running\","
-        "\"podIP\":\"10.0.0.9\",\"startTime\":\"2026-12-03T09:00:00Z\",\"containerStatuses\":[{\"name\":\"c\"}]}}",
-        "{\"metadata\":{\"name\":\"r\",\"namespace\":\"ns\",\"uid\":\"u3\",\"deletionTimestamp\":\"2026-12-03T10:00:00Z\"},"
-        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
+        "\"podIP\":\"10.0.0.9\",\"startTime\":\"2026-12-03T09:00:00Z\",\"containerStatuses\":[{\"name\":\"c\"}]}}"),
+        ("{\"metadata\":{\"name\":\"r\",\"namespace\":\"ns\",\"uid\":\"u3\",\"deletionTimestamp\":\"2026-12-03T10:00:00Z\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}"),
     };
     for (size_t k = 0; k < sizeof pods / sizeof *pods; k++) {
         json_t *pod = json_loads (pods[k], 0, NULL);
