@@ -400,21 +400,46 @@ mute_store (zsock_t *pipe, void *arg)
     zsock_destroy (&r);
 }
 
+/* A broker in front of a fake store actor (store_fn: mute_store, reload_store), on an ipc
+ * socket in a fresh directory; opts give the limits, the endpoints are filled in here. */
+typedef struct {
+    char dir[32], sep[64], ep[300];
+    zactor_t *st, *br;
+} fake_t;
+
+static void
+fake_start (fake_t *f, zactor_fn *store_fn, broker_opts_t o)
+{
+    static int n;
+    snprintf (f->dir, sizeof f->dir, "/tmp/troupe-tbf-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->sep, sizeof f->sep, "inproc://tbf-store-%d-%d", getpid (), n++);
+    snprintf (f->ep, sizeof f->ep, "ipc://%s/b.sock", f->dir);
+    f->st = zactor_new (store_fn, f->sep);
+    o.store_endpoint = f->sep;
+    o.local_endpoints = f->ep;
+    f->br = broker_new (&o);
+    assert_non_null (f->br);
+}
+
+static void
+fake_stop (fake_t *f)
+{
+    zactor_destroy (&f->br);
+    zactor_destroy (&f->st);
+    char cmd[300];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 static void
 overdue_store_answer_is_timeout (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tbt-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char sep[64], ep[300];
-    snprintf (sep, sizeof sep, "inproc://tbt-store-%d", getpid ());
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    zactor_t *st = zactor_new (mute_store, sep);
-    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 1500};
-    zactor_t *br = broker_new (&o);
-    assert_non_null (br);
+    fake_t fk;
+    fake_start (&fk, mute_store, (broker_opts_t) {.request_timeout_ms = 1500});
     char err[256];
-    tr_client_t *c = tr_client_new (ep, NULL, err, sizeof err);
+    tr_client_t *c = tr_client_new (fk.ep, NULL, err, sizeof err);
     tr_env_t req, rep;
     tr_env_init (&req);
     req.verb = TR_VERB_CREATE;
@@ -431,17 +456,13 @@ overdue_store_answer_is_timeout (void **state)
     /* the write ended: its commit, if it ever comes, is decoded as anyone's (the cache holds nothing
      * for it) */
     uint64_t expected = 99;
-    zstr_send (br, "EXPECTED");
-    assert_int_equal (zsock_recv (br, "8", &expected), 0);
+    zstr_send (fk.br, "EXPECTED");
+    assert_int_equal (zsock_recv (fk.br, "8", &expected), 0);
     assert_int_equal (expected, 0);
     tr_env_clear (&req);
     tr_env_clear (&rep);
     tr_client_destroy (&c);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    fake_stop (&fk);
 }
 
 /* Requests over a client's share wait in its queue a quarter of the request timeout at most:
@@ -451,19 +472,11 @@ static void
 queue_wait_is_bounded (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tbt-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char sep[64], ep[300];
-    snprintf (sep, sizeof sep, "inproc://tbq-store-%d", getpid ());
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    zactor_t *st = zactor_new (mute_store, sep);
-    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 2000,
-                       .max_inflight_per_client = 2};
-    zactor_t *br = broker_new (&o);
-    assert_non_null (br);
+    fake_t fk;
+    fake_start (&fk, mute_store, (broker_opts_t) {.request_timeout_ms = 2000, .max_inflight_per_client = 2});
     zsock_t *s = zsock_new (ZMQ_DEALER);
     zsock_set_linger (s, 0);
-    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    assert_int_equal (zsock_connect (s, "%s", fk.ep), 0);
     double t0 = now_s ();
     for (int i = 0; i < 5; i++) {
         char name[32];
@@ -490,11 +503,7 @@ queue_wait_is_bounded (void **state)
     assert_int_equal (busy, 3);
     assert_int_equal (timeouts, 2);
     zsock_destroy (&s);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    fake_stop (&fk);
 }
 
 /* A client that goes silent with requests queued is swept with them: each queued request is
@@ -503,19 +512,12 @@ static void
 silent_client_queue_answered (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tbt-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char sep[64], ep[300];
-    snprintf (sep, sizeof sep, "inproc://tbs-store-%d", getpid ());
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    zactor_t *st = zactor_new (mute_store, sep);
-    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep, .request_timeout_ms = 60000,
-                       .max_inflight_per_client = 2, .client_silence_ms = 1000};
-    zactor_t *br = broker_new (&o);
-    assert_non_null (br);
+    fake_t fk;
+    fake_start (&fk, mute_store,
+                (broker_opts_t) {.request_timeout_ms = 60000, .max_inflight_per_client = 2, .client_silence_ms = 1000});
     zsock_t *s = zsock_new (ZMQ_DEALER);
     zsock_set_linger (s, 0);
-    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    assert_int_equal (zsock_connect (s, "%s", fk.ep), 0);
     for (int i = 0; i < 4; i++) {
         char name[32];
         snprintf (name, sizeof name, "s-%d", i);
@@ -535,11 +537,7 @@ silent_client_queue_answered (void **state)
         tr_env_clear (&e);
     }
     zsock_destroy (&s);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    fake_stop (&fk);
 }
 
 static int
@@ -858,20 +856,13 @@ static void
 reads_wait_for_a_reload (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/troupe-tbr-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char sep[64], ep[300];
-    snprintf (sep, sizeof sep, "inproc://tbr-store-%d", getpid ());
-    snprintf (ep, sizeof ep, "ipc://%s/b.sock", dir);
-    zactor_t *st = zactor_new (reload_store, sep);
-    broker_opts_t o = {.store_endpoint = sep, .local_endpoints = ep};
-    zactor_t *br = broker_new (&o);
-    assert_non_null (br);
+    fake_t fk;
+    fake_start (&fk, reload_store, (broker_opts_t) {0});
     zsock_t *s = zsock_new (ZMQ_DEALER);
     zsock_set_linger (s, 0);
-    assert_int_equal (zsock_connect (s, "%s", ep), 0);
+    assert_int_equal (zsock_connect (s, "%s", fk.ep), 0);
     assert_int_equal (raw_call (s, 1, TR_VERB_GET, "Namespace", "", "default", NULL), TR_OK);
-    zstr_send (st, "RELOAD");
+    zstr_send (fk.st, "RELOAD");
     zclock_sleep (300);
     assert_int_equal (raw_call (s, 2, TR_VERB_GET, "Namespace", "", "default", NULL), TR_TOO_MANY_REQUESTS);
     assert_int_equal (raw_call (s, 3, TR_VERB_LIST, "Namespace", "", NULL, NULL), TR_TOO_MANY_REQUESTS);
@@ -883,11 +874,7 @@ reads_wait_for_a_reload (void **state)
     }
     assert_true (ok);
     zsock_destroy (&s);
-    zactor_destroy (&br);
-    zactor_destroy (&st);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal (system (cmd), 0);
+    fake_stop (&fk);
 }
 
 /* Sends env on s (its id set by the caller). */
