@@ -375,21 +375,16 @@ list_ns (troupe_informer_t *inf, const char *ns)
     return c.out;
 }
 
-/* Appends the informer's pods named in set ("ns/name" keys, podindex.h) to out. */
+/* Appends the pods of a podindex set (their versions last put, the informer's) to out. */
 static void
-add_indexed (ctl_t *c, json_t *out, const json_t *set)
+add_indexed (json_t *out, const json_t *set)
 {
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *) set, k, v) {
-        const char *slash = strchr (k, '/');
-        char ns[254];
-        if (!slash)
-            continue;
-        snprintf (ns, sizeof ns, "%.*s", (int) (slash - k), k);
-        const json_t *p = troupe_informer_get (c->pods, ns, slash + 1);
-        if (p)
-            json_array_append (out, (json_t *) p);
+        const ctrl_podfacts_t *f = podindex_facts (v);
+        if (f && f->pod)
+            json_array_append (out, (json_t *) f->pod);
     }
 }
 
@@ -557,10 +552,12 @@ sync_rs (ctl_t *c, troupe_ctx_t *ctx, const char *key)
         json_object_del (c->expect, key);
         return;
     }
-    /* its own pods and the namespace's orphans: what rs_reconcile can act on (others' are skipped) */
-    json_t *pods = json_array ();
-    add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
-    add_indexed (c, pods, podindex_orphans (&c->pidx, ns));
+    /* its own pods and the namespace's orphans: what rs_reconcile can act on (others' are skipped),
+     * their facts as the index keeps them */
+    ctrl_podfacts_t **pods = NULL;
+    size_t npods = 0, cap = 0;
+    podindex_gather (podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")), &pods, &npods, &cap);
+    podindex_gather (podindex_orphans (&c->pidx, ns), &pods, &npods, &cap);
     json_t *e = json_object_get (c->expect, key);
     rs_expect_t exp = {0};
     if (e) {
@@ -571,14 +568,14 @@ sync_rs (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     }
     ctrl_actions_t acts = {0};
     int64_t now = troupe_now_ms ();
-    rs_reconcile (rs, pods, &exp, now, &acts);
+    rs_reconcile_facts (rs, pods, npods, &exp, now, &acts);
     json_object_set_new (c->expect, key, json_pack ("{s:i,s:i,s:i,s:I}", "active", exp.active, "want", exp.want, "up",
                                                     exp.up, "deadline", (json_int_t) exp.deadline));
     if (exp.active)
         workqueue_add_after (c->rsq, key, exp.deadline - now + 10, troupe_mono_ms ()); /* re-check at expiry */
     send_actions (c, ctx, &acts, 'r', key, rs);
     ctrl_actions_clear (&acts);
-    json_decref (pods);
+    free (pods);
 }
 
 static void
@@ -593,17 +590,18 @@ sync_deploy (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     const json_t *d = troupe_informer_get (c->deploys, ns, name);
     if (!d)
         return;
-    json_t *rss = list_ns (c->rss, ns), *pods = json_array ();
-    size_t i;
+    json_t *rss = list_ns (c->rss, ns);
+    ctrl_podfacts_t **pods = NULL;
+    size_t npods = 0, cap = 0, i;
     json_t *rs;
     json_array_foreach (rss, i, rs) /* deploy_reconcile counts the pods of each ReplicaSet */
-        add_indexed (c, pods, podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")));
+        podindex_gather (podindex_owned (&c->pidx, tv_str (rs, "metadata.uid")), &pods, &npods, &cap);
     ctrl_actions_t acts = {0};
-    deploy_reconcile (d, rss, pods, troupe_now_ms (), &acts);
+    deploy_reconcile_facts (d, rss, (const ctrl_podfacts_t *const *) pods, npods, troupe_now_ms (), &acts);
     send_actions (c, ctx, &acts, 'd', key, d);
     ctrl_actions_clear (&acts);
     json_decref (rss);
-    json_decref (pods);
+    free (pods);
 }
 
 /* disruption_get_fn over the informers: the ReplicaSets and Deployments a budget's pods belong to */
@@ -694,7 +692,7 @@ sync_svc (ctl_t *c, troupe_ctx_t *ctx, const char *key)
     if (!svc)
         return; /* its slices go with it (garbage collector) */
     json_t *pods = json_array (), *slices = list_ns (c->slices, ns), *nodes = NULL;
-    add_indexed (c, pods, podindex_ns (&c->pidx, ns)); /* the namespace's pods, not a walk of all */
+    add_indexed (pods, podindex_ns (&c->pidx, ns)); /* the namespace's pods, not a walk of all */
     if (troupe_informer_synced (c->nodes)) {
         nodes = json_object ();
         troupe_informer_foreach (c->nodes, add_name, nodes);

@@ -90,6 +90,41 @@ ctrl_pod_active (const json_t *pod)
            !(phase && (!strcmp (phase, "Succeeded") || !strcmp (phase, "Failed")));
 }
 
+void
+ctrl_podfacts (ctrl_podfacts_t *f, const json_t *pod)
+{
+    f->pod = pod;
+    f->match_uid[0] = 0;
+    f->owner = ctrl_controller_uid (pod);
+    f->active = ctrl_pod_active (pod);
+    const json_t *c = cond (pod, "Ready");
+    f->ready = c && tv_str (c, "status") && !strcmp (tv_str (c, "status"), "True");
+    f->ready_since_ms = f->ready ? tr_time_parse (tv_str (c, "lastTransitionTime")) : -1;
+}
+
+int
+ctrl_podfacts_available (const ctrl_podfacts_t *f, int64_t min_ready_s, int64_t now_ms)
+{
+    if (!f->ready)
+        return 0;
+    if (min_ready_s <= 0)
+        return 1;
+    return f->ready_since_ms >= 0 && f->ready_since_ms + min_ready_s * 1000 <= now_ms;
+}
+
+ctrl_podfacts_t **
+ctrl_podfacts_of_array (const json_t *pods, size_t *n)
+{
+    *n = json_array_size (pods);
+    ctrl_podfacts_t **v = calloc (1, (*n ? *n : 1) * (sizeof *v + sizeof **v));
+    ctrl_podfacts_t *facts = (ctrl_podfacts_t *) (v + (*n ? *n : 1));
+    for (size_t i = 0; i < *n; i++) {
+        v[i] = &facts[i];
+        ctrl_podfacts (v[i], json_array_get (pods, i));
+    }
+    return v;
+}
+
 json_t *
 ctrl_event (const json_t *obj, const char *type, const char *reason, const char *message, const char *component,
             int64_t now_ms)

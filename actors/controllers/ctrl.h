@@ -37,6 +37,29 @@ int ctrl_pod_ready (const json_t *pod);
 int ctrl_pod_available (const json_t *pod, int64_t min_ready_s, int64_t now_ms);
 /* Terminating or finished pods do not count as active replicas. */
 int ctrl_pod_active (const json_t *pod);
+
+/* What the ReplicaSet and Deployment controllers read of a pod, taken once per version of it
+ * (podindex keeps one a pod, refreshed by each event), so that a sync over a ReplicaSet of 10,000
+ * pods reads flags instead of walking 10,000 objects' ownerReferences and conditions. */
+typedef struct {
+    const json_t *pod;         /* that version (whoever keeps the facts holds a reference) */
+    const char *owner;         /* its controller's uid (a string inside pod), NULL: none */
+    int active, ready;         /* ctrl_pod_active, ctrl_pod_ready */
+    int64_t ready_since_ms;    /* Ready's lastTransitionTime (ms), -1 when not Ready or unknown */
+    /* a memo: whether the labels match the selector of the ReplicaSet of uid match_uid (a
+     * ReplicaSet's selector is immutable, and a change of labels comes as a new version, whose
+     * facts start with none) */
+    char match_uid[48];
+    int match;
+} ctrl_podfacts_t;
+
+void ctrl_podfacts (ctrl_podfacts_t *f, const json_t *pod);
+/* ctrl_pod_available from the facts */
+int ctrl_podfacts_available (const ctrl_podfacts_t *f, int64_t min_ready_s, int64_t now_ms);
+/* Facts of each pod of a JSON array (for callers holding objects): n pointers to them, in one
+ * allocation (one free) */
+ctrl_podfacts_t **ctrl_podfacts_of_array (const json_t *pods, size_t *n);
+
 /* A v1 Event about obj from a controller (new reference); see tr_event_new. */
 json_t *ctrl_event (const json_t *obj, const char *type, const char *reason, const char *message,
                     const char *component, int64_t now_ms);

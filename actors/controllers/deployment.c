@@ -146,6 +146,16 @@ scale_paused (ctrl_actions_t *out, const json_t *d, const rsinfo_t *all, size_t 
 void
 deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_t now_ms, ctrl_actions_t *out)
 {
+    size_t n;
+    ctrl_podfacts_t **v = ctrl_podfacts_of_array (pods, &n);
+    deploy_reconcile_facts (d, rss, (const ctrl_podfacts_t *const *) v, n, now_ms, out);
+    free (v);
+}
+
+void
+deploy_reconcile_facts (const json_t *d, const json_t *rss, const ctrl_podfacts_t *const *pods, size_t npods,
+                        int64_t now_ms, ctrl_actions_t *out)
+{
     const char *uid = tv_str (d, "metadata.uid"), *ns = tv_str (d, "metadata.namespace"), *name = tv_str (d, "metadata.name");
     if (!uid || !ns || !name || tv_get (d, "metadata.deletionTimestamp"))
         return;
@@ -172,18 +182,16 @@ deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_
         if (r->revision > maxrev)
             maxrev = r->revision;
         const char *rsuid = tv_str (rs, "metadata.uid");
-        size_t j;
-        json_t *p;
-        json_array_foreach (pods, j, p) {
-            const char *po = ctrl_controller_uid (p);
-            if (!po || !rsuid || strcmp (po, rsuid))
+        for (size_t j = 0; rsuid && j < npods; j++) {
+            const ctrl_podfacts_t *f = pods[j];
+            if (!f->owner || strcmp (f->owner, rsuid))
                 continue;
             r->any_pods++;
-            if (!ctrl_pod_active (p))
+            if (!f->active)
                 continue;
             r->pods++;
-            r->ready += ctrl_pod_ready (p);
-            r->available += ctrl_pod_available (p, min_ready, now_ms);
+            r->ready += f->ready;
+            r->available += ctrl_podfacts_available (f, min_ready, now_ms);
         }
         const char *h = tv_str (rs, "metadata.labels.pod-template-hash");
         if (h && !strcmp (h, hash))

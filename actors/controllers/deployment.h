@@ -23,6 +23,11 @@ void deploy_template_hash (const json_t *template, char out[16]);
 /* int-or-percent of total: "25%" of 4 with round_up → 1; 2 → 2. */
 int deploy_scaled_value (const json_t *v, int total, int round_up);
 
+/* Appends the actions for d to out, given its namespace's ReplicaSets and the facts of the pods of
+ * those (each counted under the ReplicaSet its controller uid names). */
+void deploy_reconcile_facts (const json_t *d, const json_t *rss, const ctrl_podfacts_t *const *pods, size_t npods,
+                             int64_t now_ms, ctrl_actions_t *out);
+/* The same from the pod objects (an array) */
 void deploy_reconcile (const json_t *d, const json_t *rss, const json_t *pods, int64_t now_ms, ctrl_actions_t *out);
 
 #endif

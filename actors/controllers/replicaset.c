@@ -9,15 +9,15 @@
 
 /* Deletion preference, Kubernetes' ActivePods ordering simplified: lower rank goes first. */
 static int
-rank (const json_t *pod)
+rank (const ctrl_podfacts_t *f)
 {
-    const char *node = tv_str (pod, "spec.nodeName");
+    const char *node = tv_str (f->pod, "spec.nodeName");
     if (!node || !*node)
         return 0;
-    const char *phase = tv_str (pod, "status.phase");
+    const char *phase = tv_str (f->pod, "status.phase");
     if (!phase || !strcmp (phase, "Pending"))
         return 1;
-    if (!ctrl_pod_ready (pod))
+    if (!f->ready)
         return 2;
     return 3;
 }
@@ -25,10 +25,11 @@ rank (const json_t *pod)
 static int
 cmp_victims (const void *a, const void *b)
 {
-    const json_t *x = *(const json_t *const *) a, *y = *(const json_t *const *) b;
-    int rx = rank (x), ry = rank (y);
+    const ctrl_podfacts_t *fx = *(const ctrl_podfacts_t *const *) a, *fy = *(const ctrl_podfacts_t *const *) b;
+    int rx = rank (fx), ry = rank (fy);
     if (rx != ry)
         return rx - ry;
+    const json_t *x = fx->pod, *y = fy->pod;
     const char *tx = tv_str (x, "metadata.creationTimestamp"), *ty = tv_str (y, "metadata.creationTimestamp");
     int c = strcmp (ty ? ty : "", tx ? tx : ""); /* newer first */
     if (c)
@@ -69,6 +70,29 @@ pod_from_template (const json_t *rs)
 int
 rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t now_ms, ctrl_actions_t *out)
 {
+    size_t n;
+    ctrl_podfacts_t **v = ctrl_podfacts_of_array (pods, &n);
+    int decided = rs_reconcile_facts (rs, v, n, exp, now_ms, out);
+    free (v);
+    return decided;
+}
+
+/* Whether f's labels match sel, the selector of the ReplicaSet of uid (f's memo). */
+static int
+labels_match (ctrl_podfacts_t *f, const selector_t *sel, const char *uid)
+{
+    if (strlen (uid) < sizeof f->match_uid && !strcmp (f->match_uid, uid))
+        return f->match;
+    f->match = selector_matches (sel, tv_get (f->pod, "metadata.labels"));
+    if (strlen (uid) < sizeof f->match_uid)
+        snprintf (f->match_uid, sizeof f->match_uid, "%s", uid);
+    return f->match;
+}
+
+int
+rs_reconcile_facts (const json_t *rs, ctrl_podfacts_t *const *pods, size_t n, rs_expect_t *exp,
+                    int64_t now_ms, ctrl_actions_t *out)
+{
     const char *uid = tv_str (rs, "metadata.uid"), *ns = tv_str (rs, "metadata.namespace"),
                *name = tv_str (rs, "metadata.name");
     if (!uid || !ns || !name)
@@ -78,19 +102,20 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
     if (!sel)
         return 0;
     int deleting = tv_get (rs, "metadata.deletionTimestamp") != NULL;
-    size_t n = json_array_size (pods), i;
-    const json_t **active = calloc (n ? n : 1, sizeof *active);
+    const ctrl_podfacts_t **active = calloc (n ? n : 1, sizeof *active);
     size_t nactive = 0;
     int ready = 0, available = 0, labeled = 0;
     json_int_t min_ready = tv_int (rs, "spec.minReadySeconds", 0);
-    json_t *pod;
-    json_array_foreach (pods, i, pod) {
-        const char *owner = ctrl_controller_uid (pod);
-        int matches = selector_matches (sel, tv_get (pod, "metadata.labels"));
-        if (owner && strcmp (owner, uid))
+    for (size_t i = 0; i < n; i++) {
+        ctrl_podfacts_t *f = pods[i];
+        const json_t *pod = f->pod;
+        if (f->owner && strcmp (f->owner, uid))
             continue; /* another controller's */
-        if (!owner) {
-            if (!matches || deleting || !ctrl_pod_active (pod))
+        if (!f->active)
+            continue; /* an inactive orphan is not adopted; an inactive own pod is not a replica */
+        int matches = labels_match (f, sel, uid);
+        if (!f->owner) {
+            if (!matches || deleting)
                 continue;
             /* adopt: we are now its controller */
             json_t *refs = json_deep_copy (tv_get (pod, "metadata.ownerReferences"));
@@ -102,12 +127,10 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
             ctrl_actions_add (out, TR_VERB_PATCH, "Pod", ns, tv_str (pod, "metadata.name"), ctrl_rv (pod),
                               json_pack ("{s:{s:o}}", "metadata", "ownerReferences", refs), name);
         }
-        if (!ctrl_pod_active (pod))
-            continue;
-        active[nactive++] = pod;
+        active[nactive++] = f;
         labeled += matches;
-        ready += ctrl_pod_ready (pod);
-        available += ctrl_pod_available (pod, min_ready, now_ms);
+        ready += f->ready;
+        available += ctrl_podfacts_available (f, min_ready, now_ms);
     }
     selector_destroy (&sel);
     json_int_t want = tv_int (rs, "spec.replicas", 1);
@@ -133,7 +156,7 @@ rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t no
         } else if (diff < 0) {
             qsort (active, nactive, sizeof *active, cmp_victims);
             for (long k = 0; k < -diff; k++) {
-                const json_t *v = active[k];
+                const json_t *v = active[k]->pod;
                 ctrl_actions_add (out, TR_VERB_DELETE, "Pod", ns, tv_str (v, "metadata.name"), 0, NULL, name);
                 char msg[400];
                 snprintf (msg, sizeof msg, "Deleted pod: %s", tv_str (v, "metadata.name"));

@@ -26,8 +26,12 @@ typedef struct {
     int64_t deadline;  /* ms */
 } rs_expect_t;
 
-/* Appends the actions for rs to out. exp may be NULL (no expectations). Returns the number of
- * creations + deletions decided. */
+/* Appends the actions for rs to out, given the facts of the pods it may act on (its own and its
+ * namespace's orphans; others' are skipped; their selector memo is filled). exp may be NULL (no expectations). Returns the number
+ * of creations + deletions decided. */
+int rs_reconcile_facts (const json_t *rs, ctrl_podfacts_t *const *pods, size_t n, rs_expect_t *exp,
+                        int64_t now_ms, ctrl_actions_t *out);
+/* The same from the pod objects (an array) */
 int rs_reconcile (const json_t *rs, const json_t *pods, rs_expect_t *exp, int64_t now_ms, ctrl_actions_t *out);
 
 /* Kubernetes' slowStartBatch: a sync's creations go out in batches of 1, 2, 4, ... (each batch's

@@ -272,6 +272,112 @@ pod_index (void **state)
     podindex_destroy (&x);
 }
 
+/* The status a reconcile wrote (NULL: none) */
+static const json_t *
+status_written (const ctrl_actions_t *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].verb == TR_VERB_UPDATE_STATUS)
+            return tv_get (a->v[i].body, "status");
+    return NULL;
+}
+
+/* The facts podindex keeps of each pod (controller, active, Ready and since when), refreshed by
+ * each version put, the version held by the index; a ReplicaSet's sync from them (as the actor
+ * runs it) decides what rs_reconcile decides from the objects, and the selector memo of a pod is
+ * dropped with its version when its labels change. */
+static void
+pod_index_facts (void **state)
+{
+    (void) state;
+    podindex_t x;
+    podindex_init (&x);
+    json_t *a = pod ("a", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z");
+    json_t *b = pod ("b", "rs-uid", "web", "n1", 0, "2020-01-01T00:00:00Z");
+    json_t *o = pod ("o", NULL, "web", "n1", 1, "2020-01-01T00:00:00Z");
+    podindex_put (&x, a);
+    podindex_put (&x, b);
+    podindex_put (&x, o);
+    json_decref (a); /* the index holds its own reference */
+    const ctrl_podfacts_t *fa = podindex_facts (json_object_get (podindex_owned (&x, "rs-uid"), "default/a"));
+    assert_non_null (fa);
+    assert_ptr_equal (fa->pod, a);
+    assert_string_equal (tv_str (fa->pod, "metadata.name"), "a");
+    assert_string_equal (fa->owner, "rs-uid");
+    assert_int_equal (fa->active, 1);
+    assert_int_equal (fa->ready, 1);
+    assert_true (fa->ready_since_ms == tr_time_parse ("2020-01-01T00:00:00Z"));
+    const ctrl_podfacts_t *fo = podindex_facts (json_object_get (podindex_orphans (&x, "default"), "default/o"));
+    assert_null (fo->owner);
+    /* what the actor's sync reads: the owned pods and the orphans */
+    ctrl_podfacts_t **v = NULL;
+    size_t n = 0, cap = 0;
+    podindex_gather (podindex_owned (&x, "rs-uid"), &v, &n, &cap);
+    podindex_gather (podindex_orphans (&x, "default"), &v, &n, &cap);
+    podindex_gather (NULL, &v, &n, &cap);
+    assert_int_equal (n, 3);
+    json_t *r = rs (3), *objs = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append (objs, (json_t *) v[i]->pod);
+    ctrl_actions_t from_facts = {0}, from_objs = {0};
+    rs_reconcile_facts (r, v, n, NULL, NOW, &from_facts);
+    rs_reconcile (r, objs, NULL, NOW, &from_objs);
+    assert_int_equal (from_facts.n, from_objs.n);
+    for (size_t i = 0; i < from_facts.n; i++) {
+        assert_int_equal (from_facts.v[i].verb, from_objs.v[i].verb);
+        assert_string_equal (from_facts.v[i].name, from_objs.v[i].name);
+        assert_true (json_equal (from_facts.v[i].body, from_objs.v[i].body));
+    }
+    assert_int_equal (count (&from_facts, TR_VERB_PATCH, "Pod"), 1); /* o adopted */
+    const json_t *st = status_written (&from_facts);
+    assert_int_equal (tv_int (st, "replicas", -1), 3);
+    assert_int_equal (tv_int (st, "readyReplicas", -1), 2);
+    assert_int_equal (tv_int (st, "fullyLabeledReplicas", -1), 3);
+    assert_string_equal (v[0]->match_uid, "rs-uid"); /* the memo, filled */
+    ctrl_actions_clear (&from_facts);
+    ctrl_actions_clear (&from_objs);
+    json_decref (objs);
+    /* b Ready now and relabeled (still owned: not matching is not a release here), o adopted: each
+     * a new version, whose facts are taken anew (the memo of the old one gone with it) */
+    json_t *b2 = pod ("b", "rs-uid", "db", "n1", 1, "2020-01-01T00:00:00Z");
+    json_t *o2 = pod ("o", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z");
+    podindex_put (&x, b2);
+    podindex_put (&x, o2);
+    const ctrl_podfacts_t *fb = podindex_facts (json_object_get (podindex_owned (&x, "rs-uid"), "default/b"));
+    assert_ptr_equal (fb->pod, b2);
+    assert_int_equal (fb->ready, 1);
+    assert_string_equal (fb->match_uid, "");
+    n = 0;
+    podindex_gather (podindex_owned (&x, "rs-uid"), &v, &n, &cap);
+    podindex_gather (podindex_orphans (&x, "default"), &v, &n, &cap);
+    assert_int_equal (n, 3);
+    ctrl_actions_t again = {0};
+    rs_reconcile_facts (r, v, n, NULL, NOW, &again);
+    assert_int_equal (count (&again, TR_VERB_PATCH, "Pod"), 0);
+    st = status_written (&again);
+    assert_int_equal (tv_int (st, "readyReplicas", -1), 3);
+    assert_int_equal (tv_int (st, "fullyLabeledReplicas", -1), 2); /* b's labels no longer match */
+    ctrl_actions_clear (&again);
+    /* terminating: not active; not Ready: no since */
+    json_t *a2 = pod ("a", "rs-uid", "web", "n1", 0, "2020-01-01T00:00:00Z");
+    tv_set_str (a2, "metadata.deletionTimestamp", "2020-01-02T00:00:00Z");
+    podindex_put (&x, a2);
+    fa = podindex_facts (json_object_get (podindex_owned (&x, "rs-uid"), "default/a"));
+    assert_int_equal (fa->active, 0);
+    assert_int_equal (fa->ready, 0);
+    assert_true (fa->ready_since_ms == -1);
+    /* minReadySeconds: available once Ready that long */
+    ctrl_podfacts_t f;
+    ctrl_podfacts (&f, b2);
+    assert_int_equal (ctrl_podfacts_available (&f, 0, NOW), 1);
+    assert_int_equal (ctrl_podfacts_available (&f, 10, f.ready_since_ms + 9999), 0);
+    assert_int_equal (ctrl_podfacts_available (&f, 10, f.ready_since_ms + 10000), 1);
+    assert_int_equal (ctrl_podfacts_available (&f, 10, f.ready_since_ms + 10000), ctrl_pod_available (b2, 10, f.ready_since_ms + 10000));
+    free (v);
+    json_decref (r), json_decref (b), json_decref (o), json_decref (b2), json_decref (o2), json_decref (a2);
+    podindex_destroy (&x); /* and with it the references it held (ASan: nothing leaks) */
+}
+
 static void
 rs_deletes_in_order_and_adopts (void **state)
 {
@@ -860,7 +966,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_burst_and_slow_start), cmocka_unit_test (pod_index), cmocka_unit_test (rs_deletes_in_order_and_adopts),
+        cmocka_unit_test (rs_creates_and_expects), cmocka_unit_test (rs_burst_and_slow_start), cmocka_unit_test (pod_index), cmocka_unit_test (pod_index_facts), cmocka_unit_test (rs_deletes_in_order_and_adopts),
         cmocka_unit_test (rs_status_only_when_changed), cmocka_unit_test (deployment_rolling_update),
         cmocka_unit_test (deployment_recreate),
         cmocka_unit_test (deployment_paused_still_scales),
