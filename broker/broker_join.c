@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A name another key joined under is held this long for its Node to appear (s). */
 #define BK_JOIN_HOLD_S 600
@@ -120,7 +121,18 @@ bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const c
         zcert_set_meta (c, "name", "%s", node);
         zcert_set_meta (c, "role", "node");
         zcert_set_meta (c, "joined-with", "%s", t.id);
-        int rc = zcert_save_public (c, path);
+        /* written whole or not at all (a temporary file beside clients/, then renamed): the
+         * cluster's key sync reads that directory every 5 s and publishes what it finds to the
+         * other servers, created-if-absent; a certificate it read half-written was published so,
+         * installed back over this one, and the node's key was unknown from then on (seen with
+         * 5,000 hollow nodes joining a 3-server cluster: "lease renewal failed: Unauthorized") */
+        char tmp[1200];
+        snprintf (tmp, sizeof tmp, "%s/.join-%s.tmp", b->pki_dir, node);
+        int rc = zcert_save_public (c, tmp);
+        if (rc == 0 && rename (tmp, path)) {
+            rc = -1;
+            unlink (tmp);
+        }
         zcert_destroy (&c);
         if (rc) {
             zcert_destroy (&old);

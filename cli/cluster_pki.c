@@ -104,6 +104,24 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
     int n = only ? 1 : list_files (pki, names, PKI_MAX_FILES);
     if (only)
         snprintf (names[0], sizeof names[0], "%s", only);
+    /* read first: a file that cannot be read or is empty (being written by something that does
+     * not write whole files) is left for the next round, never published empty */
+    unsigned char **plains = calloc ((size_t) (n ? n : 1), sizeof *plains);
+    size_t *lens = calloc ((size_t) (n ? n : 1), sizeof *lens);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        char path[1300];
+        snprintf (path, sizeof path, "%.1100s/%.127s", pki, names[i]);
+        if (read_all (path, &plains[kept], &lens[kept]) || !lens[kept]) {
+            free (plains[kept]);
+            plains[kept] = NULL;
+            continue;
+        }
+        if (kept != i)
+            memcpy (names[kept], names[i], sizeof names[kept]);
+        kept++;
+    }
+    n = kept;
     unsigned char key[crypto_secretbox_KEYBYTES];
     box_key (cluster, key);
     msgpack_sbuffer sb;
@@ -118,12 +136,10 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
     sp_pack_cstr (&pk, "ops");
     msgpack_pack_array (&pk, (size_t) n);
     for (int i = 0; i < n; i++) {
-        char path[1300], k[300];
-        snprintf (path, sizeof path, "%.1100s/%.127s", pki, names[i]);
+        char k[300];
         snprintf (k, sizeof k, PREFIX "%.127s", names[i]);
-        unsigned char *plain = NULL;
-        size_t len = 0;
-        read_all (path, &plain, &len);
+        unsigned char *plain = plains[i];
+        size_t len = lens[i];
         size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
         unsigned char *box = malloc (blen);
         randombytes_buf (box, crypto_secretbox_NONCEBYTES);
@@ -136,8 +152,11 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
         msgpack_pack_bin (&pk, blen);
         msgpack_pack_bin_body (&pk, box, blen);
         free (box);
+        sodium_memzero (plain, len);
         free (plain);
     }
+    free (plains);
+    free (lens);
     sodium_memzero (key, sizeof key);
     free (names);
     zsock_send (store, "b", sb.data, sb.size);

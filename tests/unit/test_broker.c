@@ -891,6 +891,10 @@ node_join (void **state)
     assert_string_equal (zcert_meta (c, "role"), "node");
     assert_string_equal (zcert_meta (c, "name"), "n9");
     zcert_destroy (&c);
+    /* written to a temporary file beside clients/ and renamed: none is left behind */
+    snprintf (path, sizeof path, "%s/pki/.join-n9.tmp", f->dir);
+    assert_int_not_equal (access (path, F_OK), 0);
+    snprintf (path, sizeof path, "%s/pki/clients/node-n9.cert", f->dir);
     /* it is node n9 now: its own Node yes, another no */
     tr_client_t *n9 = tcp_client (f, s1);
     json_t *node9 = json_pack ("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "n9");
