@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -50,6 +51,22 @@ int
 bk_is_join (const tr_env_t *req)
 {
     return req->verb == TR_VERB_CREATE && !strcmp (req->kind, "NodeJoin");
+}
+
+/* 0 when the certificate file at path is on disk (fsync'd) and reads back as key's: zcert's save
+ * does not check its writes, and a short one (a full disk) must not be renamed into clients/ */
+static int
+cert_settle (const char *path, const char *key)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    close (fd);
+    zcert_t *back = rc ? NULL : zcert_load (path);
+    rc = back && !strcmp (zcert_public_txt (back), key) ? 0 : -1;
+    zcert_destroy (&back);
+    return rc;
 }
 
 void
@@ -128,11 +145,9 @@ bk_join (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const c
          * 5,000 hollow nodes joining a 3-server cluster: "lease renewal failed: Unauthorized") */
         char tmp[1200];
         snprintf (tmp, sizeof tmp, "%s/.join-%s.tmp", b->pki_dir, node);
-        int rc = zcert_save_public (c, tmp);
-        if (rc == 0 && rename (tmp, path)) {
-            rc = -1;
+        int rc = zcert_save_public (c, tmp) || cert_settle (tmp, key) || rename (tmp, path) ? -1 : 0;
+        if (rc)
             unlink (tmp);
-        }
         zcert_destroy (&c);
         if (rc) {
             zcert_destroy (&old);

@@ -216,8 +216,8 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
             continue; /* only the layout we write */
         const unsigned char *box = (const unsigned char *) kv->via.array.ptr[1].via.bin.ptr;
         size_t blen = kv->via.array.ptr[1].via.bin.size;
-        if (blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
-            continue;
+        if (blen <= crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+            continue; /* empty (published half-written before publish checked): the local file stays */
         size_t len = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
         unsigned char *plain = malloc (len + 1);
         if (crypto_secretbox_open_easy (plain, box + crypto_secretbox_NONCEBYTES, blen - crypto_secretbox_NONCEBYTES,

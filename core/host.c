@@ -648,7 +648,9 @@ informer_on_list (troupe_informer_t *inf, const tr_env_t *reply)
         } else if (!json_equal (prev, o)) {
             if (inf->h.on_update)
                 inf->h.on_update (ctx->self, ctx, prev, o);
-        }
+        } else /* unchanged: the version handlers saw stays the cached one (indexes that hold it,
+                * as the controllers' podindex does, keep pointing at what the cache holds) */
+            zhashx_update (fresh, k, json_incref (prev));
     }
     zlistx_destroy (&keys);
     keys = zhashx_keys (old);
