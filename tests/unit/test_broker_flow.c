@@ -540,6 +540,197 @@ silent_client_queue_answered (void **state)
     fake_stop (&fk);
 }
 
+/* A store that holds every proposal until told: "ANSWER" on its pipe answers the oldest held one
+ * (AlreadyExists: no event needed, the broker answers its client 409 and frees the slot), "KEYS"
+ * replies with the keys proposed so far, in order, joined by ','. */
+typedef struct {
+    zframe_t *rid;
+    uint64_t id;
+} held_prop_t;
+
+static void
+gated_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    held_prop_t held[64];
+    size_t nheld = 0;
+    char keys[2048] = "";
+    for (;;) {
+        void *which = zpoller_wait (p, 1000);
+        if (zpoller_terminated (p))
+            break;
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            if (!cmd || !strcmp (cmd, "$TERM")) {
+                zstr_free (&cmd);
+                break;
+            }
+            if (!strcmp (cmd, "KEYS"))
+                zstr_send (pipe, keys);
+            else if (!strcmp (cmd, "ANSWER") && nheld) {
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init (&sb);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+                msgpack_pack_map (&pk, 3);
+                sp_pack_cstr (&pk, "t");
+                sp_pack_cstr (&pk, "r");
+                sp_pack_cstr (&pk, "id");
+                msgpack_pack_uint64 (&pk, held[0].id);
+                sp_pack_cstr (&pk, "res");
+                msgpack_pack_array (&pk, 1);
+                msgpack_pack_array (&pk, 3);
+                msgpack_pack_int (&pk, 1); /* STORE_ERR_EXISTS */
+                msgpack_pack_uint64 (&pk, 0);
+                msgpack_pack_uint64 (&pk, 0);
+                zmsg_t *out = zmsg_new ();
+                zmsg_append (out, &held[0].rid);
+                zmsg_addmem (out, sb.data, sb.size);
+                zmsg_send (&out, r);
+                msgpack_sbuffer_destroy (&sb);
+                memmove (held, held + 1, --nheld * sizeof *held);
+                zstr_send (pipe, "OK");
+            } else
+                zstr_send (pipe, "NONE");
+            zstr_free (&cmd);
+            continue;
+        }
+        if (which != r)
+            continue;
+        zmsg_t *m = zmsg_recv (r);
+        zframe_t *rid = zmsg_pop (m);
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        char t[4] = "";
+        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        if (!strcmp (t, "g"))
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
+        else if (!strcmp (t, "p") && nheld < 64) {
+            const msgpack_object *ops = sp_field (&up.data, "ops");
+            char key[256] = "";
+            if (ops && ops->type == MSGPACK_OBJECT_ARRAY && ops->via.array.size &&
+                ops->via.array.ptr[0].type == MSGPACK_OBJECT_ARRAY && ops->via.array.ptr[0].via.array.size >= 4)
+                sp_str (&ops->via.array.ptr[0].via.array.ptr[3], key, sizeof key);
+            const char *last = strrchr (key, '/');
+            if (strlen (keys) + strlen (last ? last + 1 : key) + 2 < sizeof keys) {
+                if (*keys)
+                    strcat (keys, ",");
+                strcat (keys, last ? last + 1 : key);
+            }
+            held[nheld++] = (held_prop_t) {rid, sp_u64 (sp_field (&up.data, "id"), 0)};
+            rid = NULL;
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    for (size_t i = 0; i < nheld; i++)
+        zframe_destroy (&held[i].rid);
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+static char *
+gated_keys (zactor_t *st)
+{
+    zstr_send (st, "KEYS");
+    return zstr_recv (st);
+}
+
+/* Waits until the store has been proposed want keys; returns them (freed by the caller). */
+static char *
+gated_wait (zactor_t *st, int want)
+{
+    for (int i = 0; i < 200; i++) {
+        char *k = gated_keys (st);
+        int n = *k ? 1 : 0;
+        for (const char *c = k; *c; c++)
+            n += *c == ',';
+        if (n >= want)
+            return k;
+        zstr_free (&k);
+        zclock_sleep (10);
+    }
+    return gated_keys (st);
+}
+
+/* At the global cap, a request queued earlier goes before one that arrives later, whoever sends
+ * them: with room for 2 requests in flight in all, A's third waits in A's queue; the room the
+ * store's answer to A's first frees goes to it, not to B's request sent after that answer, which
+ * waits behind A's second and third until they are answered. */
+static void
+global_cap_keeps_queue_order (void **state)
+{
+    (void) state;
+    fake_t fk;
+    fake_start (&fk, gated_store, (broker_opts_t) {.request_timeout_ms = 20000, .max_inflight = 2});
+    zsock_t *a = zsock_new (ZMQ_DEALER), *b = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (a, 0);
+    zsock_set_linger (b, 0);
+    assert_int_equal (zsock_connect (a, "%s", fk.ep), 0);
+    assert_int_equal (zsock_connect (b, "%s", fk.ep), 0);
+    /* the broker's own writes at start (the system PriorityClasses) are answered first: only the
+     * clients' proposals after them are compared */
+    zclock_sleep (300);
+    for (int i = 0; i < 16; i++) {
+        zstr_send (fk.st, "ANSWER");
+        char *r = zstr_recv (fk.st);
+        int none = !strcmp (r, "NONE");
+        zstr_free (&r);
+        if (none)
+            break;
+        zclock_sleep (50);
+    }
+    char *base = gated_keys (fk.st);
+    int nbase = *base ? 1 : 0;
+    for (const char *c = base; *c; c++)
+        nbase += *c == ',';
+    size_t skip = *base ? strlen (base) + 1 : 0;
+    send_req (a, 1, TR_VERB_CREATE, 0, cm ("a1"), NULL);
+    send_req (a, 2, TR_VERB_CREATE, 0, cm ("a2"), NULL);
+    send_req (a, 3, TR_VERB_CREATE, 0, cm ("a3"), NULL);
+    char *k = gated_wait (fk.st, nbase + 2);
+    assert_string_equal (k + skip, "a1,a2");
+    zstr_free (&k);
+    zclock_sleep (100); /* a3 stays queued: the cap is full */
+    k = gated_keys (fk.st);
+    assert_string_equal (k + skip, "a1,a2");
+    zstr_free (&k);
+    zstr_send (fk.st, "ANSWER");
+    k = zstr_recv (fk.st);
+    assert_string_equal (k, "OK");
+    zstr_free (&k);
+    tr_env_t e;
+    assert_int_equal (recv_env (a, &e, 5000), 0);
+    assert_int_equal (e.id, 1);
+    assert_int_equal (e.code, TR_ALREADY_EXISTS);
+    tr_env_clear (&e);
+    send_req (b, 1, TR_VERB_CREATE, 0, cm ("b1"), NULL);
+    k = gated_wait (fk.st, nbase + 3);
+    assert_string_equal (k + skip, "a1,a2,a3");
+    zstr_free (&k);
+    zclock_sleep (100); /* b1 waits: a2 and a3 fill the cap */
+    k = gated_keys (fk.st);
+    assert_string_equal (k + skip, "a1,a2,a3");
+    zstr_free (&k);
+    for (int i = 0; i < 2; i++) {
+        zstr_send (fk.st, "ANSWER");
+        k = zstr_recv (fk.st);
+        zstr_free (&k);
+    }
+    k = gated_wait (fk.st, nbase + 4);
+    assert_string_equal (k + skip, "a1,a2,a3,b1");
+    zstr_free (&k);
+    zstr_free (&base);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    fake_stop (&fk);
+}
+
 static int
 list_call (tr_client_t *c, long limit, const char *cont, tr_env_t *rep)
 {
@@ -958,6 +1149,7 @@ main (void)
         cmocka_unit_test (namespace_delete_keeps_share),
         cmocka_unit_test (queue_wait_is_bounded),
         cmocka_unit_test (silent_client_queue_answered),
+        cmocka_unit_test (global_cap_keeps_queue_order),
         cmocka_unit_test (huge_credit_is_capped),
         cmocka_unit_test (reads_wait_for_a_reload),
         cmocka_unit_test (logs_reply_only_from_the_agent),
