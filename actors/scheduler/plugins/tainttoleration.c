@@ -34,11 +34,13 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
     int64_t n = 0;
     size_t j;
     json_t *tol;
-    const json_t *tols = json_object_get (json_object_get (pod->obj, "spec"), "tolerations");
+    const json_t *tols = NULL; /* looked up at the first PreferNoSchedule taint: most nodes have none */
     for (uint32_t i = 0; i < node->ntaints; i++) {
         const tr_sched_taint_t *t = &node->taints[i];
         if (strcmp (t->effect, "PreferNoSchedule"))
             continue;
+        if (!tols)
+            tols = json_object_get (json_object_get (pod->obj, "spec"), "tolerations");
         int ok = 0;
         json_array_foreach (tols, j, tol) {
             const char *te = pu_str (tol, "effect");
