@@ -368,6 +368,22 @@ answer_range (zsock_t *r, zframe_t **rid_p, uint64_t id)
     *rid_p = NULL;
 }
 
+/* One message from the broker to a fake store: *rid its sender and up its body (both the
+ * caller's to free, with the message returned, which up's strings point into), t its type ("" when
+ * it does not decode). */
+static zmsg_t *
+store_msg_recv (zsock_t *r, zframe_t **rid, msgpack_unpacked *up, char t[4])
+{
+    zmsg_t *m = zmsg_recv (r);
+    *rid = m ? zmsg_pop (m) : NULL;
+    zframe_t *f = m ? zmsg_first (m) : NULL;
+    msgpack_unpacked_init (up);
+    t[0] = 0;
+    if (f && msgpack_unpack_next (up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
+        sp_str (sp_field (&up->data, "t"), t, 4);
+    return m;
+}
+
 /* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
  * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
 static void
@@ -382,14 +398,10 @@ mute_store (zsock_t *pipe, void *arg)
             break;
         if (which != r)
             continue;
-        zmsg_t *m = zmsg_recv (r);
-        zframe_t *rid = zmsg_pop (m);
-        zframe_t *f = zmsg_first (m);
+        zframe_t *rid;
         msgpack_unpacked up;
-        msgpack_unpacked_init (&up);
-        char t[4] = "";
-        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
-            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        char t[4];
+        zmsg_t *m = store_msg_recv (r, &rid, &up, t);
         if (!strcmp (t, "g"))
             answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
         msgpack_unpacked_destroy (&up);
@@ -599,14 +611,10 @@ gated_store (zsock_t *pipe, void *arg)
         }
         if (which != r)
             continue;
-        zmsg_t *m = zmsg_recv (r);
-        zframe_t *rid = zmsg_pop (m);
-        zframe_t *f = zmsg_first (m);
+        zframe_t *rid;
         msgpack_unpacked up;
-        msgpack_unpacked_init (&up);
-        char t[4] = "";
-        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
-            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        char t[4];
+        zmsg_t *m = store_msg_recv (r, &rid, &up, t);
         if (!strcmp (t, "g"))
             answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
         else if (!strcmp (t, "p") && nheld < 64) {
@@ -1011,14 +1019,10 @@ reload_store (zsock_t *pipe, void *arg)
         }
         if (which != r)
             continue;
-        zmsg_t *m = zmsg_recv (r);
-        zframe_t *rid = zmsg_pop (m);
-        zframe_t *f = zmsg_first (m);
+        zframe_t *rid;
         msgpack_unpacked up;
-        msgpack_unpacked_init (&up);
-        char t[4] = "";
-        if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
-            sp_str (sp_field (&up.data, "t"), t, sizeof t);
+        char t[4];
+        zmsg_t *m = store_msg_recv (r, &rid, &up, t);
         if (!broker)
             broker = zframe_dup (rid);
         if (!strcmp (t, "g") && !late_at)
