@@ -47,6 +47,17 @@ pj() { trs get pod solo -o json; }
 run trs patch deployment web -p '{"spec":{"replicas":3}}'
 [ $RC = 0 ] && [ "$OUT" = "deployment.apps/web patched" ] || fail "strategic patch: rc=$RC out=$OUT err=$ERR"
 [ "$(dj | jq .spec.replicas)" = 3 ] || fail "replicas not 3: $(dj | jq .spec.replicas)"
+# "(no change)" compares the whole object before and after, status included (as kubectl's): the
+# controllers first finish reacting to the scale-up (3 pods created, none scheduled here), or a
+# status they write between the patch's read and its write reads as a change
+settled() {
+  local a b
+  a=$(dj | jq -c '[.metadata.generation == .status.observedGeneration, .status.replicas, .status]')
+  sleep 0.5
+  b=$(dj | jq -c '[.metadata.generation == .status.observedGeneration, .status.replicas, .status]')
+  [ "$a" = "$b" ] && [ "$(echo "$a" | jq -c '.[0:2]')" = '[true,3]' ]
+}
+wait_for 20 settled || fail "the Deployment's status did not settle: $(dj | jq -c .status)"
 run trs patch deploy/web --type strategic -p '{"spec":{"replicas":3}}'
 [ $RC = 0 ] && [ "$OUT" = "deployment.apps/web patched (no change)" ] || fail "no-op patch: rc=$RC out=$OUT err=$ERR"
 pass "strategic patch of replicas; the same again is patched (no change)"
