@@ -285,6 +285,12 @@ fsm_apply (store_t *st, uint64_t index, const void *buf, size_t len, fsm_results
 int
 fsm_snapshot (store_t *st, void **buf, size_t *len)
 {
+    return fsm_snapshot_at (st, store_applied_index (st), buf, len);
+}
+
+int
+fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len)
+{
     *buf = NULL;
     *len = 0;
     int fd = memfd_create ("troupe-snapshot", MFD_CLOEXEC);
@@ -292,7 +298,6 @@ fsm_snapshot (store_t *st, void **buf, size_t *len)
         return -1;
     unsigned char hdr[SNAP_HDR];
     memcpy (hdr, SNAP_MAGIC, 8);
-    uint64_t idx = store_applied_index (st);
     memcpy (hdr + 8, &idx, 8);
     struct stat sb;
     int rc = -1;

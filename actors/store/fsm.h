@@ -74,6 +74,10 @@ void fsm_results_free (fsm_results_t *r);
 
 /* Snapshot of the whole store: header + compacted LMDB copy, malloc'd into *buf. 0 or -1. */
 int fsm_snapshot (store_t *st, void **buf, size_t *len);
+/* The same with idx as the snapshot's index, read by the caller before: the copy (its own LMDB read
+ * transaction, safe on another thread while st's thread writes) holds every entry up to idx and
+ * maybe later ones, which fsm_apply skips by the index LMDB records (a restore keeps it). */
+int fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len);
 /* Index recorded in a snapshot; -1 if buf is not one. */
 int fsm_snapshot_index (const void *buf, size_t len, uint64_t *index);
 /* Writes the snapshot's data file as dir/data.mdb (dir created if needed). 0 or -1. */

@@ -174,23 +174,54 @@ fsm_apply_cb (struct raft_fsm *fsm, const struct raft_buffer *buf, void **result
     return 0;
 }
 
+/* Snapshots are taken in two steps (libraft's FSM version 3): on the Raft loop only the applied
+ * index is noted, and the copy of the store (a whole compacted LMDB: ~100 ms per 100 MB) is made on
+ * libuv's thread pool, so heartbeats, appends and applies go on meanwhile; before, the loop stopped
+ * for the copy, longer than an election timeout for a large store. libraft starts no other snapshot,
+ * and installs none (the store is never swapped under the copy), until finalize has run. */
 static int
 fsm_snapshot_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     self_t *s = fsm->data;
+    s->snap_index = store_applied_index (s->store);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int
+fsm_snapshot_async_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    self_t *s = fsm->data;
     void *data;
     size_t len;
-    if (fsm_snapshot (s->store, &data, &len))
+    int64_t t0 = zclock_mono ();
+    if (fsm_snapshot_at (s->store, s->snap_index, &data, &len))
         return RAFT_IOERR;
     struct raft_buffer *b = raft_malloc (sizeof *b);
-    b->base = raft_malloc (len);
-    memcpy (b->base, data, len);
-    b->len = len;
+    void *base = b ? raft_malloc (len) : NULL;
+    if (!base) {
+        raft_free (b);
+        free (data);
+        return RAFT_NOMEM;
+    }
+    memcpy (base, data, len);
     free (data);
+    b->base = base;
+    b->len = len;
     *bufs = b;
     *n_bufs = 1;
-    TR_INFO (A, "snapshot taken index=%llu bytes=%zu", (unsigned long long) store_applied_index (s->store), len);
+    TR_INFO (A, "snapshot taken index=%llu bytes=%zu in %lld ms",
+             (unsigned long long) s->snap_index, len, (long long) (zclock_mono () - t0));
     return 0;
+}
+
+/* The copy on the loop, for an I/O without async_work. */
+static int
+fsm_snapshot_sync_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    fsm_snapshot_cb (fsm, bufs, n_bufs);
+    return fsm_snapshot_async_cb (fsm, bufs, n_bufs);
 }
 
 static int
@@ -541,12 +572,22 @@ rs_local_proposal (self_t *s, zframe_t *rid, zframe_t *body, const msgpack_objec
 void
 rs_fsm_init (self_t *s)
 {
-    s->fsm.version = 2;
     s->fsm.data = s;
     s->fsm.apply = fsm_apply_cb;
-    s->fsm.snapshot = fsm_snapshot_cb;
     s->fsm.snapshot_finalize = fsm_snapshot_finalize_cb;
     s->fsm.restore = fsm_restore_cb;
+    /* libraft 0.15's libuv I/O has async_work but says version 1 (its only version 2 field): say 2
+     * for it. An I/O without async_work gets the copy on the loop, in one step (FSM version 2). */
+    if (s->io.async_work) {
+        if (s->io.version < 2)
+            s->io.version = 2;
+        s->fsm.version = 3;
+        s->fsm.snapshot = fsm_snapshot_cb;
+        s->fsm.snapshot_async = fsm_snapshot_async_cb;
+        return;
+    }
+    s->fsm.version = 2;
+    s->fsm.snapshot = fsm_snapshot_sync_cb;
 }
 
 /* Frees the proposals still in flight at shutdown (their clients hear nothing: the store stops). */

@@ -74,6 +74,7 @@ typedef struct {
     zcert_t *cluster;
     int join_timeout_ms;
     unsigned snap_threshold, snap_trailing;
+    uint64_t snap_index; /* the snapshot being taken: its index, noted on the loop (fsm_snapshot_cb) */
     int64_t lease_checkpoint_ms; /* a renewal is written at most this often per lease; <= 0: always */
     zsock_t *pipe;
 

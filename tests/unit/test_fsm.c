@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "actors/store/fsm.h"
@@ -311,6 +312,94 @@ snapshot_restore (void **state)
     msgpack_sbuffer_destroy (&e3.sb);
 }
 
+/* One entry that creates key k<i> (for the snapshot taken while writing). */
+static void
+entry_create (entry_t *e, int i)
+{
+    char key[64], val[32];
+    snprintf (key, sizeof key, "/registry/x/default/k%d", i);
+    snprintf (val, sizeof val, "V%d", i);
+    entry_begin (e, 1);
+    entry_prop (e, 1);
+    entry_op (e, STORE_PUT, STORE_IF_ABSENT, 0, key, val);
+}
+
+typedef struct {
+    store_t *st;
+    uint64_t idx;
+    void *buf;
+    size_t len;
+    int rc;
+} copier_t;
+
+static void *
+copier (void *arg)
+{
+    copier_t *c = arg;
+    c->rc = fsm_snapshot_at (c->st, c->idx, &c->buf, &c->len);
+    return NULL;
+}
+
+/* The Raft store's snapshot is copied on another thread while entries go on being applied
+ * (libraft's snapshot_async): its header says the index noted when it began, its content may hold
+ * later entries, and a replica restored from it then replays the log after the header's index:
+ * the entries it already holds are skipped by index, and it ends equal to the source. */
+static void
+snapshot_while_writing (void **state)
+{
+    (void) state;
+    enum { BEFORE = 50, AFTER = 400 };
+    store_t *st = open_sub ("src");
+    entry_t e[BEFORE + AFTER];
+    fsm_results_t r;
+    for (int i = 0; i < BEFORE + AFTER; i++)
+        entry_create (&e[i], i);
+    for (int i = 0; i < BEFORE; i++) {
+        assert_int_equal (fsm_apply (st, (uint64_t) i + 1, e[i].sb.data, e[i].sb.size, &r, NULL), 0);
+        fsm_results_free (&r);
+    }
+    copier_t c = {.st = st, .idx = store_applied_index (st)};
+    assert_int_equal (c.idx, BEFORE);
+    pthread_t t;
+    assert_int_equal (pthread_create (&t, NULL, copier, &c), 0);
+    for (int i = BEFORE; i < BEFORE + AFTER; i++) {
+        assert_int_equal (fsm_apply (st, (uint64_t) i + 1, e[i].sb.data, e[i].sb.size, &r, NULL), 0);
+        assert_int_equal (r.res[0].result, STORE_OK);
+        fsm_results_free (&r);
+    }
+    assert_int_equal (pthread_join (t, NULL), 0);
+    assert_int_equal (c.rc, 0);
+    uint64_t idx = 0;
+    assert_int_equal (fsm_snapshot_index (c.buf, c.len, &idx), 0);
+    assert_int_equal (idx, BEFORE); /* the index noted, not where the copy's read began */
+    char path[256];
+    snprintf (path, sizeof path, "%s/dst", fixture_dir);
+    assert_int_equal (fsm_snapshot_write (c.buf, c.len, path), 0);
+    free (c.buf);
+    char err[256];
+    store_t *cp = store_open (path, 0, err, sizeof err);
+    assert_non_null (cp);
+    uint64_t held = store_applied_index (cp);
+    assert_true (held >= BEFORE && held <= BEFORE + AFTER);
+    assert_int_equal (store_count (cp), held); /* every entry up to its own index, none after */
+    /* Raft replays every entry after the snapshot's index */
+    for (int i = BEFORE; i < BEFORE + AFTER; i++) {
+        assert_int_equal (fsm_apply (cp, (uint64_t) i + 1, e[i].sb.data, e[i].sb.size, &r, NULL), 0);
+        fsm_results_free (&r);
+    }
+    assert_int_equal (store_applied_index (cp), BEFORE + AFTER);
+    assert_int_equal (store_count (cp), BEFORE + AFTER);
+    assert_int_equal (store_revision (cp), store_revision (st));
+    unsigned char gs[FSM_DIGEST_BYTES], gc[FSM_DIGEST_BYTES];
+    assert_int_equal (fsm_digest (st, gs, NULL, NULL), 0);
+    assert_int_equal (fsm_digest (cp, gc, NULL, NULL), 0);
+    assert_memory_equal (gs, gc, sizeof gs);
+    store_close (&cp);
+    store_close (&st);
+    for (int i = 0; i < BEFORE + AFTER; i++)
+        msgpack_sbuffer_destroy (&e[i].sb);
+}
+
 static void
 replies (void **state)
 {
@@ -349,6 +438,7 @@ main (void)
         cmocka_unit_test_setup_teardown (replicas_agree, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (malformed_entries, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (snapshot_restore, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (snapshot_while_writing, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (replies),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
