@@ -206,12 +206,36 @@ pod_tolerations (const json_t *ospec, const json_t *nspec, char *err, size_t err
     return 0;
 }
 
+/* Whether nspec differs from ospec in nodeName only (both maps). */
+static int
+binding_only_node (const json_t *ospec, const json_t *nspec)
+{
+    if (!json_is_object (ospec) || !json_is_object (nspec))
+        return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *) ospec, k, v)
+        if (strcmp (k, "nodeName") && !json_equal (v, json_object_get (nspec, k)))
+            return 0;
+    json_object_foreach ((json_t *) nspec, k, v)
+        if (strcmp (k, "nodeName") && !json_object_get (ospec, k))
+            return 0;
+    return 1;
+}
+
 static int
 pod_check (const json_t *cur, const json_t *next, imm_sub_t sub, char *err, size_t errlen)
 {
     const json_t *ospec = tv_get (cur, "spec"), *nspec = tv_get (next, "spec");
     if (json_equal (ospec, nspec))
         return 0;
+    if (sub == IMM_SUB_BINDING && binding_only_node (ospec, nspec)) {
+        /* the common binding: every member but nodeName the same (shared with cur, most of them,
+         * so json_equal returns at the pointer), nodeName set where it was empty */
+        const char *was = tv_str (cur, "spec.nodeName");
+        if (!was || !*was)
+            return 0;
+    }
     json_t *munged = json_is_object (nspec) ? json_deep_copy (nspec) : json_object ();
     int rc = -1;
     if (sub == IMM_SUB_BINDING) {

@@ -159,6 +159,18 @@ pod_node_name_and_binding (void **state)
     tv_del (n2, "spec.nodeName");
     expect ("Pod", n, n2, IMM_SUB_NONE, "(changed: spec.nodeName)");
     json_decref (n2);
+    /* as the broker's merge makes it: spec's other members shared with cur's */
+    json_t *sh = json_copy (cur), *spec = json_copy (json_object_get (cur, "spec"));
+    json_object_set_new (spec, "nodeName", json_string ("n1"));
+    json_object_set_new (sh, "spec", spec);
+    expect ("Pod", cur, sh, IMM_SUB_BINDING, NULL);
+    /* a member added beside nodeName, or one taken away, is refused */
+    json_object_set_new (spec, "hostname", json_string ("h"));
+    expect ("Pod", cur, sh, IMM_SUB_BINDING, "a binding may only set spec.nodeName (changed: spec.hostname)");
+    json_object_del (spec, "hostname");
+    json_object_del (spec, "containers");
+    expect ("Pod", cur, sh, IMM_SUB_BINDING, "a binding may only set spec.nodeName (changed: spec.containers)");
+    json_decref (sh);
     /* a binding changes nothing but nodeName, not even an image */
     json_object_set_new (json_array_get (tv_get (n, "spec.containers"), 0), "image", json_string ("img:2"));
     expect ("Pod", cur, n, IMM_SUB_BINDING, "a binding may only set spec.nodeName (changed: spec.containers[0].image)");
