@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "actors/dns/dnsanswer.h"
+#include "core/value.h"
 
 static dns_view_t *view;
 
@@ -718,6 +719,63 @@ test_pod_updates (void **state)
     dns_view_destroy (&view);
 }
 
+/* dns_pod_view keeps what json_pack's "s?"/"O?" kept (null for an absent field), for pods of
+ * every shape; and a view stays unchanged only while none of its six fields changes. */
+static void
+test_pod_view (void **state)
+{
+    (void) state;
+    const char *pods[] = {
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"hostname\":\"h\",\"subdomain\":\"s\","
+        "\"hostNetwork\":true},\"status\":{\"podIP\":\"10.0.0.1\"}}",
+        "{\"metadata\":{\"name\":\"p\"}}",
+        "{\"metadata\":{\"name\":7,\"namespace\":\"d\"},\"spec\":[],\"status\":{\"podIP\":null}}",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof pods / sizeof *pods; i++) {
+        json_t *obj = json_loads (pods[i], 0, NULL);
+        assert_non_null (obj);
+        json_t *want = json_pack ("{s:{s:s?,s:s?},s:{s:O?,s:O?,s:O?},s:{s:O?}}", "metadata", "name",
+                                  tv_str (obj, "metadata.name"), "namespace", tv_str (obj, "metadata.namespace"), "spec",
+                                  "hostname", tv_get (obj, "spec.hostname"), "subdomain", tv_get (obj, "spec.subdomain"),
+                                  "hostNetwork", tv_get (obj, "spec.hostNetwork"), "status", "podIP",
+                                  tv_get (obj, "status.podIP"));
+        json_t *got = dns_pod_view (obj);
+        assert_true (json_equal (got, want));
+        json_decref (got);
+        json_decref (want);
+        json_decref (obj);
+    }
+    /* each field's change is a change of the view; a field outside it is not */
+    cluster ();
+    const char *base = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"q\",\"namespace\":\"default\"},"
+                       "\"spec\":{\"hostname\":\"h\",\"subdomain\":\"s\",\"hostNetwork\":false},\"status\":{\"podIP\":\"10.1.1.1\"}}";
+    const char *paths[] = {"spec.hostname", "spec.subdomain", "spec.hostNetwork", "status.podIP", "spec.nodeName"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        load ("Pod", base);
+        long s0 = soa_serial ();
+        json_t *obj = json_loads (base, 0, NULL);
+        if (i == 2)
+            json_object_set_new (json_object_get (obj, "spec"), "hostNetwork", json_true ());
+        else
+            tv_set_str (obj, paths[i], "x");
+        dns_view_put (view, "Pod", obj);
+        if (i == 4)
+            assert_int_equal (soa_serial (), s0);
+        else
+            assert_true (soa_serial () != s0);
+        /* and a field taken away */
+        long s1 = soa_serial ();
+        if (i < 4) {
+            json_object_del (json_object_get (obj, i == 3 ? "status" : "spec"), strchr (paths[i], '.') + 1);
+            dns_view_put (view, "Pod", obj);
+            assert_true (soa_serial () != s1);
+        }
+        json_decref (obj);
+    }
+    dns_view_destroy (&view);
+}
+
 int
 main (void)
 {
@@ -725,7 +783,7 @@ main (void)
         cmocka_unit_test (test_service_a), cmocka_unit_test (test_srv),      cmocka_unit_test (test_ptr),
         cmocka_unit_test (test_nxdomain_nodata), cmocka_unit_test (test_truncation), cmocka_unit_test (test_malformed),
         cmocka_unit_test (test_cache_identical), cmocka_unit_test (test_cache_invalidation), cmocka_unit_test (test_cache_sizes),
-        cmocka_unit_test (test_cache_malformed), cmocka_unit_test (test_pod_updates),
+        cmocka_unit_test (test_cache_malformed), cmocka_unit_test (test_pod_updates), cmocka_unit_test (test_pod_view),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
