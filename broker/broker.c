@@ -4,6 +4,7 @@
 #include "broker/broker.h"
 #include "broker/broker_int.h"
 #include "broker/priority.h"
+#include "core/certdir.h"
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -1137,7 +1138,7 @@ broker_thread (zsock_t *pipe, void *arg)
         snprintf (path, sizeof path, "%s/server.cert_secret", o->pki_dir);
         zcert_t *server = zcert_load (path);
         snprintf (b.pki_dir, sizeof b.pki_dir, "%s", o->pki_dir);
-        int n = bk_load_clients (&b, o->pki_dir);
+        int n = bk_load_clients (&b, o->pki_dir, 1);
         if (!server) {
             TR_ERROR (A, "tcp endpoint needs %s (run `troupe init`)", path);
             ok = 0;
@@ -1249,6 +1250,7 @@ broker_thread (zsock_t *pipe, void *arg)
     zhashx_destroy (&b.nodes);
     zhashx_destroy (&b.node_sock);
     zhashx_destroy (&b.clients);
+    certdir_destroy (&b.certs);
     bcache_destroy (&b.cache);
     bk_secrets_destroy (&b);
     zsock_destroy (&b.local);

@@ -1,5 +1,6 @@
 /* broker_auth — identities and authorisation. See broker.h (roles) and broker_int.h. */
 #include "broker/broker_int.h"
+#include "core/certdir.h"
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 const char *
 bk_role_name (role_t r)
@@ -94,17 +94,14 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
         /* a certificate replaced or removed (a name taken over after its Node was deleted, a
          * synced directory): the old key must not stay somebody */
         b->clients_checked_at = now;
-        char dir[1100];
-        struct stat st;
-        snprintf (dir, sizeof dir, "%s/clients", b->pki_dir);
-        if (stat (dir, &st) == 0 && st.st_mtime != b->clients_mtime)
-            bk_load_clients (b, b->pki_dir);
+        bk_load_clients (b, b->pki_dir, 0);
     }
     ident_t *known = key ? zhashx_lookup (b->clients, key) : NULL;
-    if (!known && key && zclock_mono () - b->clients_loaded_at > 1000) {
+    if (!known && key && now - b->clients_loaded_at > 1000) {
         /* zauth accepted the key, so its certificate was added after we started (troupe init
-         * node): read the directory again, at most once a second */
-        bk_load_clients (b, b->pki_dir);
+         * node), maybe rewritten in place: read the directory again, at most once a second */
+        b->clients_loaded_at = now;
+        bk_load_clients (b, b->pki_dir, 1);
         known = zhashx_lookup (b->clients, key);
     }
     if (!known)
@@ -115,33 +112,31 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
 }
 
 int
-bk_load_clients (broker_t *b, const char *pki_dir)
+bk_load_clients (broker_t *b, const char *pki_dir, int force)
 {
-    char dir[1024];
-    snprintf (dir, sizeof dir, "%s/clients", pki_dir);
-    struct stat st;
-    b->clients_mtime = stat (dir, &st) == 0 ? st.st_mtime : 0;
-    zdir_t *d = zdir_new (dir, NULL);
-    if (!d)
-        return 0;
-    zhashx_purge (b->clients); /* rebuilt whole: a removed or replaced certificate's key goes */
-    zfile_t **files = zdir_flatten (d);
-    for (int i = 0; files[i]; i++) {
-        const char *path = zfile_filename (files[i], NULL);
-        if (strstr (path, "_secret"))
-            continue;
-        zcert_t *c = zcert_load (path);
-        if (!c)
-            continue;
-        ident_t *id = calloc (1, sizeof *id);
-        const char *name = zcert_meta (c, "name");
-        snprintf (id->name, sizeof id->name, "%s", name ? name : "unnamed");
-        id->role = az_role_parse (zcert_meta (c, "role"));
-        zhashx_update (b->clients, zcert_public_txt (c), id);
-        zcert_destroy (&c);
+    if (!b->certs) {
+        char dir[1100];
+        snprintf (dir, sizeof dir, "%s/clients", pki_dir);
+        b->certs = certdir_new (dir);
+        if (!b->certs)
+            return 0;
+        force = 1;
     }
-    zdir_flatten_free (&files);
-    zdir_destroy (&d);
-    b->clients_loaded_at = zclock_mono ();
+    /* only the certificates new or changed since the last read are parsed (certdir.h); the keys
+     * are taken again from it when any changed, so one replaced or removed goes, and so do keys
+     * bk_h_join added that no file holds */
+    int changed = certdir_scan (b->certs, force);
+    if (changed > 0 || (force && changed == 0 && zhashx_size (b->clients) != certdir_size (b->certs))) {
+        zhashx_purge (b->clients);
+        for (const certdir_cert_t *c = certdir_first (b->certs); c; c = certdir_next (b->certs)) {
+            ident_t *id = calloc (1, sizeof *id);
+            if (!id)
+                break;
+            snprintf (id->name, sizeof id->name, "%s", c->name[0] ? c->name : "unnamed");
+            id->role = az_role_parse (c->role[0] ? c->role : NULL);
+            snprintf (id->key, sizeof id->key, "%s", c->key);
+            zhashx_update (b->clients, c->key, id);
+        }
+    }
     return (int) zhashx_size (b->clients);
 }

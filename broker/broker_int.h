@@ -104,9 +104,9 @@ typedef struct {
     uint64_t next_id;
     char instance[40];
     char pki_dir[1024];
-    int64_t clients_loaded_at; /* monotonic ms of the last read of pki/clients */
+    struct certdir *certs;      /* pki/clients, read incrementally (certdir.h): clients' source */
+    int64_t clients_loaded_at; /* monotonic ms of the last forced read of pki/clients */
     int64_t clients_checked_at; /* monotonic ms of the last look at its mtime */
-    time_t clients_mtime;       /* of pki/clients when last read */
     bk_secrets_t *secrets;     /* encryption at rest of Secrets */
     zhashx_t *conns;      /* conn key → conn_t* */
     zhashx_t *cut;        /* conn key → monotonic ms: clients whose watches were dropped for silence */
@@ -211,7 +211,7 @@ int bk_authorize_role (rq_t *r);
 /* The identity of a message's sender (local socket: admin; tcp: its CURVE key). 0 or -1. */
 int bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id);
 /* Loads the certificates in pki_dir/clients into b->clients. Returns how many are known. */
-int bk_load_clients (broker_t *b, const char *pki_dir);
+int bk_load_clients (broker_t *b, const char *pki_dir, int force);
 
 /* broker_join.c — a node joins with a bootstrap token */
 /* Is req a NodeJoin (create, kind NodeJoin)? */

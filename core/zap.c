@@ -1,11 +1,10 @@
 /* zap — the process's ZAP handler. See zap.h. */
 #include "core/zap.h"
+#include "core/certdir.h"
 #include "core/log.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define A "zap"
 
@@ -23,61 +22,27 @@ tr_zap_admits (const char *mechanism, const char *domain, const char *role)
 
 typedef struct {
     zsock_t *handler;
-    char dir[1024];
-    zhashx_t *roles;   /* Z85 public key → role ("" when the certificate names none) */
-    time_t mtime;      /* of dir when last read */
-    int64_t loaded_at; /* monotonic ms */
+    certdir_t *certs;
+    int64_t forced_at; /* monotonic ms of the last forced scan */
 } zap_t;
 
-static void
-free_str (void **p)
-{
-    free (*p);
-    *p = NULL;
-}
-
-/* (Re)reads every certificate of the directory. czmq's zcertstore asserts on two files with one
- * key; here the last one read wins, and a stray file cannot stop the process. */
-static void
-load (zap_t *z)
-{
-    struct stat st;
-    z->mtime = stat (z->dir, &st) == 0 ? st.st_mtime : 0;
-    z->loaded_at = zclock_mono ();
-    zhashx_purge (z->roles);
-    DIR *d = opendir (z->dir);
-    for (struct dirent *e; d && (e = readdir (d));) {
-        size_t n = strlen (e->d_name);
-        if (e->d_name[0] == '.' || n < 6 || strcmp (e->d_name + n - 5, ".cert"))
-            continue; /* *.cert only: not *.cert_secret, not temporary files */
-        char path[2300];
-        snprintf (path, sizeof path, "%s/%s", z->dir, e->d_name);
-        zcert_t *c = zcert_load (path);
-        if (!c)
-            continue;
-        const char *role = zcert_meta (c, "role");
-        zhashx_update (z->roles, zcert_public_txt (c), strdup (role ? role : ""));
-        zcert_destroy (&c);
-    }
-    if (d)
-        closedir (d);
-}
-
-/* The role of key's certificate, or NULL. The directory is read again when it changed, or at most
- * once a second when a key is not found (a certificate rewritten in place). */
+/* The role of key's certificate ("" when it names none), or NULL. The directory is read again
+ * when it changed (only new or changed certificates are parsed), or at most once a second when a
+ * key is not found (a certificate rewritten in place). czmq's zcertstore asserts on two files
+ * with one key; here one of them wins, and a stray file cannot stop the process. */
 static const char *
 role_of (zap_t *z, const char *key)
 {
-    struct stat st;
-    time_t m = stat (z->dir, &st) == 0 ? st.st_mtime : 0;
-    if (m != z->mtime)
-        load (z);
-    const char *r = zhashx_lookup (z->roles, key);
-    if (!r && zclock_mono () - z->loaded_at > 1000) {
-        load (z);
-        r = zhashx_lookup (z->roles, key);
+    if (!z->certs)
+        return NULL;
+    certdir_scan (z->certs, 0);
+    const certdir_cert_t *c = certdir_lookup (z->certs, key);
+    if (!c && zclock_mono () - z->forced_at > 1000) {
+        z->forced_at = zclock_mono ();
+        certdir_scan (z->certs, 1);
+        c = certdir_lookup (z->certs, key);
     }
-    return r;
+    return c ? c->role : NULL;
 }
 
 /* One request: version, request id, domain, address, routing id, mechanism, credentials... */
@@ -133,10 +98,8 @@ zap_actor (zsock_t *pipe, void *arg)
         free (zstr_recv (pipe)); /* $TERM */
         return;
     }
-    snprintf (z.dir, sizeof z.dir, "%s", (const char *) arg);
-    z.roles = zhashx_new ();
-    zhashx_set_destructor (z.roles, free_str);
-    load (&z);
+    z.certs = certdir_new ((const char *) arg);
+    certdir_scan (z.certs, 1);
     zsock_signal (pipe, 0);
     zstr_send (pipe, "OK");
     zpoller_t *p = zpoller_new (pipe, z.handler, NULL);
@@ -147,7 +110,7 @@ zap_actor (zsock_t *pipe, void *arg)
         serve_one (&z);
     }
     zpoller_destroy (&p);
-    zhashx_destroy (&z.roles);
+    certdir_destroy (&z.certs);
     zsock_destroy (&z.handler);
 }
 

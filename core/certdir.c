@@ -1,0 +1,190 @@
+/* certdir — see certdir.h. */
+#include "core/certdir.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    unsigned scan; /* the scan that last saw it */
+    certdir_cert_t cert;
+} file_t;
+
+struct certdir {
+    char dir[1024];
+    zhashx_t *files; /* file name → file_t (owned) */
+    zhashx_t *keys;  /* public key → file_t (borrowed from files) */
+    struct timespec mtime;
+    int scanned;     /* a scan has read the directory */
+    unsigned scan;
+};
+
+static void
+file_free (void **p)
+{
+    free (*p);
+    *p = NULL;
+}
+
+certdir_t *
+certdir_new (const char *dir)
+{
+    certdir_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->dir, sizeof self->dir, "%s", dir);
+    self->files = zhashx_new ();
+    self->keys = zhashx_new ();
+    if (!self->files || !self->keys) {
+        zhashx_destroy (&self->files);
+        zhashx_destroy (&self->keys);
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->files, file_free);
+    return self;
+}
+
+void
+certdir_destroy (certdir_t **self_p)
+{
+    certdir_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    zhashx_destroy (&self->keys);
+    zhashx_destroy (&self->files);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+same_time (struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* Parses path into f->cert: 0, or -1 when it is not a certificate. */
+static int
+parse (const char *path, file_t *f)
+{
+    zcert_t *c = zcert_load (path);
+    if (!c)
+        return -1;
+    const char *name = zcert_meta (c, "name"), *role = zcert_meta (c, "role");
+    snprintf (f->cert.key, sizeof f->cert.key, "%s", zcert_public_txt (c));
+    snprintf (f->cert.name, sizeof f->cert.name, "%s", name ? name : "");
+    snprintf (f->cert.role, sizeof f->cert.role, "%s", role ? role : "");
+    zcert_destroy (&c);
+    return 0;
+}
+
+int
+certdir_scan (certdir_t *self, int force)
+{
+    struct stat st;
+    if (stat (self->dir, &st))
+        return -1;
+    if (!force && self->scanned && same_time (st.st_mtim, self->mtime))
+        return 0;
+    DIR *d = opendir (self->dir);
+    if (!d)
+        return -1;
+    /* the directory's time before reading it: a file added during the scan changes it again, and
+     * the next scan reads it */
+    self->mtime = st.st_mtim;
+    self->scanned = 1;
+    unsigned scan = ++self->scan;
+    int parsed = 0, changed = 0; /* parsed: certificates read, or gone */
+    for (struct dirent *e; (e = readdir (d));) {
+        size_t n = strlen (e->d_name);
+        if (e->d_name[0] == '.' || n < 6 || strcmp (e->d_name + n - 5, ".cert"))
+            continue; /* *.cert only: not *.cert_secret, not temporary files */
+        struct stat fs;
+        if (fstatat (dirfd (d), e->d_name, &fs, 0) || !S_ISREG (fs.st_mode))
+            continue;
+        file_t *f = zhashx_lookup (self->files, e->d_name);
+        if (f && f->ino == fs.st_ino && f->size == fs.st_size && same_time (f->mtime, fs.st_mtim)) {
+            f->scan = scan;
+            continue;
+        }
+        char path[2400];
+        snprintf (path, sizeof path, "%s/%s", self->dir, e->d_name);
+        file_t nf = {.ino = fs.st_ino, .size = fs.st_size, .mtime = fs.st_mtim, .scan = scan};
+        changed = 1;
+        if (parse (path, &nf))
+            nf.cert.key[0] = 0; /* not a certificate: remembered as such, not parsed again */
+        if (nf.cert.key[0] || (f && f->cert.key[0]))
+            parsed++; /* one read, or one no longer a certificate */
+        if (!f) {
+            f = malloc (sizeof *f);
+            if (!f)
+                continue;
+            zhashx_insert (self->files, e->d_name, f);
+        }
+        *f = nf;
+    }
+    closedir (d);
+    /* the files gone since the last scan */
+    zlistx_t *gone = NULL;
+    for (file_t *f = zhashx_first (self->files); f; f = zhashx_next (self->files))
+        if (f->scan != scan) {
+            if (!gone) {
+                gone = zlistx_new ();
+                zlistx_set_duplicator (gone, (zlistx_duplicator_fn *) strdup);
+                zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
+            }
+            zlistx_add_end (gone, (void *) zhashx_cursor (self->files));
+        }
+    if (gone) {
+        changed = 1;
+        for (const char *name = zlistx_first (gone); name; name = zlistx_next (gone)) {
+            file_t *f = zhashx_lookup (self->files, name);
+            if (f && f->cert.key[0])
+                parsed++;
+            zhashx_delete (self->files, name);
+        }
+        zlistx_destroy (&gone);
+    }
+    if (changed) {
+        /* keys again from the files (no parsing): a replaced certificate's old key goes */
+        zhashx_purge (self->keys);
+        for (file_t *f = zhashx_first (self->files); f; f = zhashx_next (self->files))
+            if (f->cert.key[0])
+                zhashx_update (self->keys, f->cert.key, f);
+    }
+    return parsed;
+}
+
+const certdir_cert_t *
+certdir_lookup (certdir_t *self, const char *key)
+{
+    file_t *f = key ? zhashx_lookup (self->keys, key) : NULL;
+    return f ? &f->cert : NULL;
+}
+
+const certdir_cert_t *
+certdir_first (certdir_t *self)
+{
+    file_t *f = zhashx_first (self->keys);
+    return f ? &f->cert : NULL;
+}
+
+const certdir_cert_t *
+certdir_next (certdir_t *self)
+{
+    file_t *f = zhashx_next (self->keys);
+    return f ? &f->cert : NULL;
+}
+
+size_t
+certdir_size (certdir_t *self)
+{
+    return zhashx_size (self->keys);
+}
