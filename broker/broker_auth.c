@@ -98,8 +98,9 @@ bk_identify (broker_t *b, zsock_t *sock, zmsg_t *m, ident_t *id)
     }
     ident_t *known = key ? zhashx_lookup (b->clients, key) : NULL;
     if (!known && key && now - b->clients_loaded_at > 1000) {
-        /* zauth accepted the key, so its certificate was added after we started (troupe init
-         * node), maybe rewritten in place: read the directory again, at most once a second */
+        /* zauth accepted the key, so its certificate was added after we started (a node joined
+         * through another server), maybe rewritten in place: every file looked at again, at most
+         * once a second (a joining node's first requests come with a key no file holds yet) */
         b->clients_loaded_at = now;
         bk_load_clients (b, b->pki_dir, 1);
         known = zhashx_lookup (b->clients, key);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -23,6 +24,8 @@ struct certdir {
     zhashx_t *keys;  /* public key → file_t (borrowed from files) */
     struct timespec mtime;
     int scanned;     /* a scan has read the directory */
+    int racy;        /* the directory changed within the timestamps' granularity of the last scan:
+                        a change since may have left the same time (ext4's are a tick coarse) */
     unsigned scan;
 };
 
@@ -91,8 +94,12 @@ certdir_scan (certdir_t *self, int force)
     struct stat st;
     if (stat (self->dir, &st))
         return -1;
-    if (!force && self->scanned && same_time (st.st_mtim, self->mtime))
+    if (!force && self->scanned && !self->racy && same_time (st.st_mtim, self->mtime))
         return 0;
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int64_t age_ms = ((int64_t) now.tv_sec - st.st_mtim.tv_sec) * 1000 + (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+    self->racy = age_ms < 100;
     DIR *d = opendir (self->dir);
     if (!d)
         return -1;
@@ -106,10 +113,14 @@ certdir_scan (certdir_t *self, int force)
         size_t n = strlen (e->d_name);
         if (e->d_name[0] == '.' || n < 6 || strcmp (e->d_name + n - 5, ".cert"))
             continue; /* *.cert only: not *.cert_secret, not temporary files */
+        file_t *f = zhashx_lookup (self->files, e->d_name);
+        if (f && !force && f->ino == e->d_ino) {
+            f->scan = scan; /* the same file (a replacement is renamed in: a new inode) */
+            continue;
+        }
         struct stat fs;
         if (fstatat (dirfd (d), e->d_name, &fs, 0) || !S_ISREG (fs.st_mode))
             continue;
-        file_t *f = zhashx_lookup (self->files, e->d_name);
         if (f && f->ino == fs.st_ino && f->size == fs.st_size && same_time (f->mtime, fs.st_mtim)) {
             f->scan = scan;
             continue;

@@ -2,11 +2,11 @@
  * incrementally.
  *
  * The broker (who is this key) and the ZAP handler (may this key connect) both read pki/clients.
- * They read it again whenever it changed, and 5,000 nodes joining change it 5,000 times: parsing
- * every certificate at each change made the joins O(N²) (a 3-server cluster took 13 s to register
- * 5,000 hollow nodes, most of it in zcert_load). A scan here stats every file and parses only
- * those new or changed since the last scan (by inode, size and modification time: a certificate is
- * replaced by rename, so its inode changes), and forgets the files gone.
+ * They read it again when it changed, and 5,000 nodes joining change it 5,000 times: parsing every
+ * certificate at each change made the joins O(N²). A scan here reads the directory's entries and
+ * parses only the files new or replaced since the last scan (a certificate is replaced by rename:
+ * a new inode, which the entry names, so no stat), and forgets the files gone; a forced scan also
+ * stats every file, for one rewritten in place (its size or modification time).
  *
  * Not thread-safe: one owner (the broker's thread, the ZAP actor). */
 #ifndef TROUPE_CERTDIR_H
@@ -27,7 +27,7 @@ certdir_t *certdir_new (const char *dir);
 void certdir_destroy (certdir_t **self_p);
 
 /* Reads the directory again if it changed since the last scan (its modification time, to the
- * nanosecond), or always with force. Files whose name starts with '.' or does not end in ".cert"
+ * nanosecond), or always with force (and then every file's size and time too). Files whose name starts with '.' or does not end in ".cert"
  * are skipped (temporary files, secrets); an unreadable certificate is skipped. Returns the number
  * of certificates this scan read or forgot (0: nothing changed), or -1 when the directory cannot
  * be read (what was known is kept). */
