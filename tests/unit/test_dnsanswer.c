@@ -726,8 +726,8 @@ test_pod_view (void **state)
 {
     (void) state;
     const char *pods[] = {
-        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"hostname\":\"h\",\"subdomain\":\"s\","
-        "\"hostNetwork\":true},\"status\":{\"podIP\":\"10.0.0.1\"}}",
+        ("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"hostname\":\"h\",\"subdomain\":\"s\","
+         "\"hostNetwork\":true},\"status\":{\"podIP\":\"10.0.0.1\"}}"),
         "{\"metadata\":{\"name\":\"p\"}}",
         "{\"metadata\":{\"name\":7,\"namespace\":\"d\"},\"spec\":[],\"status\":{\"podIP\":null}}",
         "{}",
