@@ -124,10 +124,9 @@ bk_load_clients (broker_t *b, const char *pki_dir, int force)
         force = 1;
     }
     /* only the certificates new or changed since the last read are parsed (certdir.h); the keys
-     * are taken again from it when any changed, so one replaced or removed goes, and so do keys
-     * bk_h_join added that no file holds */
-    int changed = certdir_scan (b->certs, force);
-    if (changed > 0 || (force && changed == 0 && zhashx_size (b->clients) != certdir_size (b->certs))) {
+     * are taken again from it when any changed, so one replaced or removed goes (bk_h_join adds
+     * a key once its file is in place: the file holds it too) */
+    if (certdir_scan (b->certs, force) > 0) {
         zhashx_purge (b->clients);
         for (const certdir_cert_t *c = certdir_first (b->certs); c; c = certdir_next (b->certs)) {
             ident_t *id = calloc (1, sizeof *id);
