@@ -9,6 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* ZMTP heartbeats of the tcp connections this process makes (tr_conn_set_heartbeat) */
+static int hb_ivl_ms = 2000, hb_timeout_ms = 6000;
+
+void
+tr_conn_set_heartbeat (int ivl_ms, int timeout_ms)
+{
+    hb_ivl_ms = ivl_ms;
+    hb_timeout_ms = timeout_ms;
+}
+
 zsock_t *
 tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t errlen)
 {
@@ -30,8 +40,8 @@ tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t
         zsock_set_curve_serverkey (s, creds->server_key);
         zsock_set_curve_publickey (s, creds->public_key);
         zsock_set_curve_secretkey (s, creds->secret_key);
-        zsock_set_heartbeat_ivl (s, 2000);
-        zsock_set_heartbeat_timeout (s, 6000);
+        zsock_set_heartbeat_ivl (s, hb_ivl_ms);
+        zsock_set_heartbeat_timeout (s, hb_timeout_ms);
     }
     if (zsock_connect (s, "%s", endpoint)) {
         snprintf (err, errlen, "%s: cannot connect: %s", endpoint, zmq_strerror (zmq_errno ()));

@@ -17,6 +17,7 @@
 #include "broker/encryption.h"
 #include "core/bootstrap.h"
 #include "core/client.h"
+#include "core/conn.h"
 #include "core/store_proto.h"
 #include "core/value.h"
 
@@ -1242,11 +1243,44 @@ ring_by_events_and_time (void **state)
     tr_client_destroy (&w);
 }
 
+/* tcp DEALERs carry ZMTP heartbeats (2 s / 6 s), spaced out by tr_conn_set_heartbeat for the
+ * ones made after it (troupe hollow's thousands of connections); an ipc one has none */
+static void
+dealer_heartbeat (void **state)
+{
+    (void) state;
+    zcert_t *srv = zcert_new (), *me = zcert_new ();
+    tr_creds_t c = {0};
+    snprintf (c.server_key, sizeof c.server_key, "%s", zcert_public_txt (srv));
+    snprintf (c.public_key, sizeof c.public_key, "%s", zcert_public_txt (me));
+    snprintf (c.secret_key, sizeof c.secret_key, "%s", zcert_secret_txt (me));
+    char err[300];
+    zsock_t *d = tr_conn_dealer ("tcp://127.0.0.1:9", &c, err, sizeof err); /* connects in the background */
+    assert_non_null (d);
+    assert_int_equal (zsock_heartbeat_ivl (d), 2000);
+    assert_int_equal (zsock_heartbeat_timeout (d), 6000);
+    zsock_destroy (&d);
+    tr_conn_set_heartbeat (30000, 45000);
+    d = tr_conn_dealer ("tcp://127.0.0.1:9", &c, err, sizeof err);
+    assert_non_null (d);
+    assert_int_equal (zsock_heartbeat_ivl (d), 30000);
+    assert_int_equal (zsock_heartbeat_timeout (d), 45000);
+    zsock_destroy (&d);
+    tr_conn_set_heartbeat (2000, 6000);
+    d = tr_conn_dealer ("ipc:///tmp/tb-heartbeat-none.sock", NULL, err, sizeof err);
+    assert_non_null (d);
+    assert_int_equal (zsock_heartbeat_ivl (d), 0);
+    zsock_destroy (&d);
+    zcert_destroy (&srv);
+    zcert_destroy (&me);
+}
+
 int
 main (void)
 {
     setenv ("TROUPE_LOG", getenv ("TB_LOG") ? getenv ("TB_LOG") : "error", 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (dealer_heartbeat),
         cmocka_unit_test_setup_teardown (raw_frames, setup, teardown),
         cmocka_unit_test_setup_teardown (verbs_kinds_validation, setup, teardown),
         cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
