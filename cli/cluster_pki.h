@@ -18,6 +18,10 @@ int cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *clu
  * `troupe init node`), installs those made elsewhere. Servers run it every few seconds. */
 void cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t *cluster);
 
+/* How many files this process has proposed, and sealed store entries it has opened, since it
+ * started (each round does only what changed: tests). */
+void cluster_pki_counts (size_t *proposed, size_t *opened);
+
 /* Records this server's name for its Raft id (/troupe/members/<id>), shown by `store status`.
  * Retries until the store has a leader. 0 or -1. */
 int cluster_register_member (const char *store_endpoint, const char *name, int timeout_ms);

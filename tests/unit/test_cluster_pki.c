@@ -1,0 +1,189 @@
+/* test_cluster_pki — a replicated cluster's key files through the store (cli/cluster_pki.c),
+ * against a real store actor: every file is published, more than 4,096 of them (a cap once left
+ * the rest unknown to the other servers), a refresh with nothing changed proposes and opens
+ * nothing, a new file is proposed once, a file edited here is put back as the cluster holds it, an
+ * entry changed in the store is installed, and another server installs them all. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "actors/store/store_actor.h"
+#include "cli/cluster_pki.h"
+#include "core/store_proto.h"
+#include "tests/unit/dir_fixture.h"
+
+#define NFILES 4200 /* past the old cap of 4,096 */
+
+static void
+put_file (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    assert_int_equal (fputs (text, f) >= 0, 1);
+    assert_int_equal (fclose (f), 0);
+}
+
+static char *
+get_file (const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return NULL;
+    size_t n = fread (buf, 1, sizeof buf - 1, f);
+    fclose (f);
+    buf[n] = 0;
+    return buf;
+}
+
+static void
+make_pki (const char *data)
+{
+    char p[512];
+    assert_int_equal (mkdir (data, 0700), 0);
+    snprintf (p, sizeof p, "%s/pki", data);
+    assert_int_equal (mkdir (p, 0700), 0);
+    snprintf (p, sizeof p, "%s/pki/clients", data);
+    assert_int_equal (mkdir (p, 0700), 0);
+}
+
+static int
+count_clients (const char *data)
+{
+    char p[512];
+    snprintf (p, sizeof p, "%s/pki/clients", data);
+    DIR *d = opendir (p);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir (d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir (d);
+    return n;
+}
+
+/* As another server would: the store's entry for rel replaced by text, sealed with the cluster's
+ * pki key (the derivation cluster_pki.c uses). */
+static void
+store_replace (const char *sep, zcert_t *cluster, const char *rel, const char *text)
+{
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, sizeof key);
+    crypto_generichash_update (&st, zcert_secret_key (cluster), 32);
+    crypto_generichash_update (&st, (const unsigned char *) "troupe-pki", 10);
+    crypto_generichash_final (&st, key, sizeof key);
+    size_t len = strlen (text), blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+    unsigned char *box = malloc (blen);
+    randombytes_buf (box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy (box + crypto_secretbox_NONCEBYTES, (const unsigned char *) text, len, box, key);
+    char k[300];
+    snprintf (k, sizeof k, "/troupe/pki/%s", rel);
+    sp_op_t op = {.op = 1, .cond = 0, .key = k, .val = box, .len = blen};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sp_pack_propose (&sb, 99, &op, 1);
+    zsock_t *s = zsock_new_dealer (sep);
+    zsock_set_rcvtimeo (s, 5000);
+    zsock_send (s, "b", sb.data, sb.size);
+    zmsg_t *m = zmsg_recv (s);
+    assert_non_null (m);
+    zmsg_destroy (&m);
+    zsock_destroy (&s);
+    msgpack_sbuffer_destroy (&sb);
+    free (box);
+}
+
+static void
+incremental (void **state)
+{
+    (void) state;
+    char store[128], a[128], b[128], sep[64], p[512];
+    snprintf (store, sizeof store, "%s/store", fixture_dir);
+    assert_int_equal (mkdir (store, 0700), 0);
+    snprintf (sep, sizeof sep, "inproc://tcp-store-%d", getpid ());
+    zactor_t *st = store_actor_new (store, sep);
+    assert_non_null (st);
+    zcert_t *cluster = zcert_new ();
+    snprintf (a, sizeof a, "%s/a", fixture_dir);
+    snprintf (b, sizeof b, "%s/b", fixture_dir);
+    make_pki (a);
+    make_pki (b);
+    snprintf (p, sizeof p, "%s/pki/server.cert", a);
+    put_file (p, "server\n");
+    for (int i = 0; i < NFILES; i++) {
+        char text[64];
+        snprintf (p, sizeof p, "%s/pki/clients/node-%d.cert", a, i);
+        snprintf (text, sizeof text, "node %d\n", i);
+        put_file (p, text);
+    }
+    size_t prop0, open0, prop, open;
+    cluster_pki_counts (&prop0, &open0);
+
+    /* the first round publishes all (in proposals of a bounded size) and finds each the same */
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop, &open);
+    assert_int_equal (prop - prop0, NFILES + 1);
+    assert_int_equal (open - open0, NFILES + 1);
+
+    /* nothing changed: nothing read, proposed nor opened */
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop0, &open0);
+    assert_int_equal (prop0, prop);
+    assert_int_equal (open0, open);
+
+    /* a node joined here: its certificate alone goes */
+    snprintf (p, sizeof p, "%s/pki/clients/node-new.cert", a);
+    put_file (p, "new\n");
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop, &open);
+    assert_int_equal (prop - prop0, 1);
+    assert_int_equal (open - open0, 1);
+
+    /* a file edited here: the store keeps the first copy (created only if absent), and the file
+     * is put back as the cluster holds it */
+    snprintf (p, sizeof p, "%s/pki/clients/node-7.cert", a);
+    put_file (p, "tampered, and longer than before\n");
+    cluster_pki_refresh (a, sep, cluster);
+    assert_string_equal (get_file (p), "node 7\n");
+
+    /* another server replaced an entry in the store: installed here, and only that one opened */
+    cluster_pki_counts (&prop0, &open0);
+    store_replace (sep, cluster, "clients/node-9.cert", "node 9, again\n");
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop, &open);
+    snprintf (p, sizeof p, "%s/pki/clients/node-9.cert", a);
+    assert_string_equal (get_file (p), "node 9, again\n");
+    assert_int_equal (open - open0, 1);
+    assert_int_equal (prop - prop0, 0);
+
+    /* another server installs every one of them, the last ones past 4,096 too */
+    cluster_pki_refresh (b, sep, cluster);
+    assert_int_equal (count_clients (b), NFILES + 1);
+    snprintf (p, sizeof p, "%s/pki/clients/node-%d.cert", b, NFILES - 1);
+    char want[64];
+    snprintf (want, sizeof want, "node %d\n", NFILES - 1);
+    assert_string_equal (get_file (p), want);
+    snprintf (p, sizeof p, "%s/pki/server.cert", b);
+    assert_string_equal (get_file (p), "server\n");
+
+    zcert_destroy (&cluster);
+    zactor_destroy (&st);
+}
+
+int
+main (void)
+{
+    setenv ("TROUPE_LOG", "error", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (incremental, dir_fixture_setup, dir_fixture_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
