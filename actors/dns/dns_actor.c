@@ -188,8 +188,13 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
             TR_WARN (A, "kind %s is not known to this build: its names are not served", kinds[i]);
             continue;
         }
-        d->infs[i] = troupe_watch (ctx, kinds[i], NULL, NULL, &hs[i]);
-        if (!strcmp (kinds[i], "Pod")) {
+        /* a pod without an address has no name to answer for: only pods with status.podIP are
+         * watched (a field selector, as the scheduler's spec.nodeName!=), so a pod's create and
+         * binding never reach DNS, only the update that gives it its IP; one losing its IP is
+         * DELETED from the view (the broker's selector semantics) */
+        int pod = !strcmp (kinds[i], "Pod");
+        d->infs[i] = troupe_watch (ctx, kinds[i], NULL, pod ? "status.podIP!=" : NULL, &hs[i]);
+        if (pod) {
             /* a pod's name records need these of it (dns_pod_view): the rest is never decoded */
             static const char *const fields[] = {"spec.hostname", "spec.subdomain", "spec.hostNetwork", "status.podIP"};
             troupe_informer_set_fields (d->infs[i], fields, sizeof fields / sizeof fields[0]);
