@@ -73,9 +73,9 @@ list_files (const char *pki, pki_name_t **names)
  * A refresh every 5 s on every server read every file, proposed them all (created only if absent:
  * a no-op for each one already there) and opened every sealed copy in the store to compare it with
  * the file: with 5,000 joined nodes, a Raft entry of 2 MiB from each server every 5 s and 10,000
- * file reads (4 % of the machine in the scheduling benchmark's 3-server run). Now a file is read
- * and proposed again only when its size, mtime or inode changed since it was published, and a
- * store entry opened only when its mod_rev or the local file changed since it was installed. */
+ * file reads. Now a file is read and proposed again only when its signature (file_sig) changed
+ * since it was published, and a store entry opened only when its mod_rev or the local file
+ * changed since it was installed. */
 static struct {
     char pki[1100];
     zhashx_t *pub;  /* relative name → file signature when published */
@@ -99,16 +99,18 @@ memo_for (const char *pki)
     zhashx_set_duplicator (memo.inst, (zhashx_duplicator_fn *) strdup);
 }
 
-/* A file's signature "size:mtime_ns:inode" into sig, or "" when it is missing. */
+/* A file's signature "size:mtime:ctime:dev:inode" into sig, or "" when it is missing. ctime is
+ * in it because an edit can put mtime back (cp -p, touch -r) but never ctime. */
 static void
-file_sig (const char *path, char sig[80])
+file_sig (const char *path, char sig[120])
 {
     struct stat st;
     if (stat (path, &st))
         sig[0] = 0;
     else
-        snprintf (sig, 80, "%lld:%lld.%09ld:%llu", (long long) st.st_size, (long long) st.st_mtim.tv_sec,
-                  st.st_mtim.tv_nsec, (unsigned long long) st.st_ino);
+        snprintf (sig, 120, "%lld:%lld.%09ld:%lld.%09ld:%llu:%llu", (long long) st.st_size, (long long) st.st_mtim.tv_sec,
+                  st.st_mtim.tv_nsec, (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec, (unsigned long long) st.st_dev,
+                  (unsigned long long) st.st_ino);
 }
 
 void
@@ -244,7 +246,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
     } else if ((n = list_files (pki, &names)) < 0)
         return -1;
     pki_name_t *batch = malloc (PKI_CHUNK * sizeof *batch);
-    char (*sigs)[80] = malloc (PKI_CHUNK * sizeof *sigs);
+    char (*sigs)[120] = malloc (PKI_CHUNK * sizeof *sigs);
     unsigned char *plains[PKI_CHUNK];
     size_t lens[PKI_CHUNK];
     if (!batch || !sigs) {
@@ -258,7 +260,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
     int done = 0, failed = 0, k = 0;
     for (int i = 0; i <= n && !failed; i++) {
         if (i < n) {
-            char path[1300], sig[80];
+            char path[1300], sig[120];
             snprintf (path, sizeof path, "%.1100s/%.127s", pki, names[i]);
             file_sig (path, sig);
             const char *was = zhashx_lookup (memo.pub, names[i]);
@@ -306,7 +308,7 @@ publish (zsock_t *store, const char *pki, zcert_t *cluster, const char *only)
 static void
 installed (const char *key, const char *rel, const msgpack_object *kv, const char *path)
 {
-    char sig[80], seen[120];
+    char sig[120], seen[160];
     file_sig (path, sig);
     if (!sig[0])
         return;
@@ -353,7 +355,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
         size_t blen = kv->via.array.ptr[1].via.bin.size;
         if (blen <= crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
             continue; /* empty (published half-written before publish checked): the local file stays */
-        char path[1300], tmp[1400], sig[80], seen[120];
+        char path[1300], tmp[1400], sig[120], seen[160];
         snprintf (path, sizeof path, "%.1000s/%.280s", pki, rel);
         snprintf (tmp, sizeof tmp, "%s.tmp", path);
         file_sig (path, sig);
@@ -369,6 +371,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
         if (crypto_secretbox_open_easy (plain, box + crypto_secretbox_NONCEBYTES, blen - crypto_secretbox_NONCEBYTES,
                                         box, key)) {
             TR_WARN ("troupe", "cluster key material %s does not decrypt with this cluster's key: skipped", k);
+            sodium_memzero (plain, len);
             free (plain);
             continue;
         }
@@ -387,6 +390,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
         if (same) { /* unchanged: leave the file (and the certificate stores watching it) alone */
             if (same == 1)
                 installed (k, rel, kv, path);
+            sodium_memzero (plain, len);
             free (plain);
             n++;
             continue;
@@ -400,6 +404,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
             installed (k, rel, kv, path);
             n++;
         }
+        sodium_memzero (plain, len);
         free (plain);
     }
     sodium_memzero (key, sizeof key);
