@@ -39,7 +39,7 @@
 #define HOLLOW_TICK_MS 50
 #define HOLLOW_PING_MS 4000      /* something sent at least this often (broker: 10 s of silence) */
 #define HOLLOW_HEARTBEAT_IVL_MS 30000
-#define HOLLOW_HEARTBEAT_TIMEOUT_MS 45000
+#define HOLLOW_HEARTBEAT_TIMEOUT_MS 15000
 #define HOLLOW_RETRY_MS 20000    /* a request unanswered this long is sent again */
 #define HOLLOW_CREDIT 1024
 #define HOLLOW_CIDR_WAIT_MS 5000 /* pods wait this long after registration for the Node's podCIDR */
@@ -1048,11 +1048,12 @@ cmd_hollow (cli_t *g, int argc, char **argv)
     }
     snprintf (H.ep, sizeof H.ep, "%s", g->eps[g->cur]);
     H.tcp = !strncmp (H.ep, "tcp://", 6);
-    /* ZMTP heartbeats as client-go's HTTP/2 health check (a ping after 30 s idle, 15 s to answer),
-     * not the single agent's 2 s: with 5,000 connections in one IO thread, libzmq's cancelling of
-     * each ping's timeout timer walked all 5,000 timers, 2,500 times a second (48 % of the IO
-     * thread, 6 % of the machine in a 3-server run: tr_conn_set_heartbeat). Each node's own
-     * request every HOLLOW_PING_MS keeps the broker's view of it alive. */
+    /* ZMTP heartbeats with client-go's HTTP/2 health check figures (30 s, 15 s to answer; libzmq
+     * pings every 30 s whether or not the connection is idle), not the single agent's 2 s: with
+     * 5,000 connections in one IO thread, libzmq's cancelling of each ping's timeout timer walked
+     * all 5,000 timers, 2,500 times a second (48 % of the IO thread, 6 % of the machine in a
+     * 3-server run: tr_conn_set_heartbeat). Each node's own request every HOLLOW_PING_MS keeps
+     * the broker's view of it alive. */
     tr_conn_set_heartbeat (HOLLOW_HEARTBEAT_IVL_MS, HOLLOW_HEARTBEAT_TIMEOUT_MS);
     if (g->have_creds)
         H.admin = g->creds;

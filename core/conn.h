@@ -19,8 +19,9 @@ typedef struct {
     char secret_key[41];
 } tr_creds_t;
 
-/* A DEALER connected to endpoint, with CURVE set up for tcp, and ZMTP heartbeats (a PING every
- * 2 s, the connection dropped and remade after 6 s without a word). Returns NULL with err set. */
+/* A DEALER connected to endpoint, with CURVE set up for tcp, and ZMTP heartbeats (by default a
+ * PING every 2 s, the connection dropped and remade 6 s after an unanswered one: see
+ * tr_conn_set_heartbeat). Returns NULL with err set. */
 zsock_t *tr_conn_dealer (const char *endpoint, const tr_creds_t *creds, char *err, size_t errlen);
 /* The heartbeats of the tcp DEALERs made after this call in this process (0: none). A process
  * of thousands of connections (troupe hollow) spaces them out: libzmq's IO thread cancels the

@@ -189,9 +189,9 @@ dns_create (troupe_ctx_t *ctx, const json_t *config)
             continue;
         }
         /* a pod without an address has no name to answer for: only pods with status.podIP are
-         * watched (a field selector, as the scheduler's spec.nodeName!=), so a pod's create and
-         * binding never reach DNS, only the update that gives it its IP; one losing its IP is
-         * DELETED from the view (the broker's selector semantics) */
+         * watched (a field selector, as a kubelet watches its pods with spec.nodeName=<node>), so
+         * a pod's create and binding never reach DNS, only the update that gives it its IP; one
+         * losing its IP is DELETED from the view (the broker's selector semantics) */
         int pod = !strcmp (kinds[i], "Pod");
         d->infs[i] = troupe_watch (ctx, kinds[i], NULL, pod ? "status.podIP!=" : NULL, &hs[i]);
         if (pod) {
