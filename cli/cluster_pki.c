@@ -1,5 +1,6 @@
 /* cluster_pki — one set of keys for every server of a replicated cluster (see cluster_pki.h). */
 #include "cli/cluster_pki.h"
+#include "actors/store/store.h"
 #include "broker/encryption.h"
 #include "core/log.h"
 #include "core/store_proto.h"
@@ -518,5 +519,51 @@ cluster_register_member (const char *store_endpoint, const char *name, int timeo
             zclock_sleep (300);
     }
     zsock_destroy (&store);
+    return rc;
+}
+
+/* ---- restore ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char keys[256][300];
+    size_t n;
+} keylist_t;
+
+static int
+collect_key (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
+{
+    (void) val;
+    (void) len;
+    (void) mod_rev;
+    (void) create_rev;
+    keylist_t *k = arg;
+    if (k->n < 256)
+        snprintf (k->keys[k->n++], sizeof k->keys[0], "%s", key);
+    return 0;
+}
+
+int
+cluster_pki_drop (store_t *st)
+{
+    keylist_t *k = calloc (1, sizeof *k);
+    if (!k)
+        return -1;
+    store_op_t ops[256];
+    store_op_result_t res[256];
+    int rc = 0;
+    /* 256 at a time, until none is left: a cluster of 5,000 nodes holds 5,000 certificates (one
+     * pass of 256 once left the rest, which the new cluster cannot open and whose names its
+     * created-if-absent publishes could then never take) */
+    for (int round = 0; !rc && round < 100000; round++) {
+        uint64_t rev;
+        k->n = 0;
+        store_range (st, PREFIX, &rev, collect_key, k);
+        if (!k->n)
+            break;
+        for (size_t i = 0; i < k->n; i++)
+            ops[i] = (store_op_t) {.kind = STORE_DELETE, .cond = STORE_IF_ANY, .key = k->keys[i]};
+        rc = store_apply (st, ops, k->n, res, NULL, NULL);
+    }
+    free (k);
     return rc;
 }

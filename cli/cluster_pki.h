@@ -10,6 +10,8 @@
 
 #include <czmq.h>
 
+typedef struct store store_t;
+
 /* Installs the cluster's keys from the store at store_endpoint into data/pki, publishing this
  * server's own first if the store has none and joining is 0. 0 or -1 (none within timeout_ms). */
 int cluster_pki_sync (const char *data, const char *store_endpoint, zcert_t *cluster, int joining, int timeout_ms);
@@ -21,6 +23,11 @@ void cluster_pki_refresh (const char *data, const char *store_endpoint, zcert_t 
 /* How many files this process has proposed, and sealed store entries it has opened, since it
  * started (each round does only what changed: tests). */
 void cluster_pki_counts (size_t *proposed, size_t *opened);
+
+/* Deletes every key under /troupe/pki/ from st, the store of a snapshot being restored: the old
+ * cluster's keys (sealed with its cluster key) do not belong to the new one, whose first server
+ * publishes its own. 0, or -1 when a deletion failed. */
+int cluster_pki_drop (store_t *st);
 
 /* Records this server's name for its Raft id (/troupe/members/<id>), shown by `store status`.
  * Retries until the store has a leader. 0 or -1. */

@@ -7,6 +7,7 @@
 #include "actors/store/fsm.h"
 #include "actors/store/store.h"
 #include "cli/cli.h"
+#include "cli/cluster_pki.h"
 #include "core/value.h"
 
 #include <errno.h>
@@ -144,52 +145,6 @@ snapshot_save (cli_t *g, const char *path)
     return 0;
 }
 
-typedef struct {
-    char keys[256][300];
-    size_t n;
-} keylist_t;
-
-static int
-collect_key (void *arg, const char *key, const void *val, size_t len, uint64_t mod_rev, uint64_t create_rev)
-{
-    (void) val;
-    (void) len;
-    (void) mod_rev;
-    (void) create_rev;
-    keylist_t *k = arg;
-    if (k->n < 256)
-        snprintf (k->keys[k->n++], sizeof k->keys[0], "%s", key);
-    return 0;
-}
-
-/* The old cluster's keys (sealed with its cluster key) do not belong to the new one: the first
- * server of the restored cluster publishes its own. */
-static int
-drop_cluster_keys (store_t *st)
-{
-    keylist_t *k = calloc (1, sizeof *k);
-    if (!k)
-        return -1;
-    store_op_t ops[256];
-    store_op_result_t res[256];
-    int rc = 0;
-    /* 256 at a time, until none is left: a cluster of 5,000 nodes holds 5,000 certificates (one
-     * pass of 256 once left the rest, which the new cluster cannot open and whose names its
-     * created-if-absent publishes could then never take) */
-    for (int round = 0; !rc && round < 100000; round++) {
-        uint64_t rev;
-        k->n = 0;
-        store_range (st, "/troupe/pki/", &rev, collect_key, k);
-        if (!k->n)
-            break;
-        for (size_t i = 0; i < k->n; i++)
-            ops[i] = (store_op_t) {.kind = STORE_DELETE, .cond = STORE_IF_ANY, .key = k->keys[i]};
-        rc = store_apply (st, ops, k->n, res, NULL, NULL);
-    }
-    free (k);
-    return rc;
-}
-
 static int
 snapshot_restore (const char *path, const char *data)
 {
@@ -230,7 +185,7 @@ snapshot_restore (const char *path, const char *data)
         snprintf (err, sizeof err, "cannot write %s/data.mdb: %s", dir, strerror (errno));
     free (buf);
     /* a new cluster starts a new Raft log: its entries must not be taken for ones already applied */
-    if (!st || store_set_applied_index (st, 0) || drop_cluster_keys (st)) {
+    if (!st || store_set_applied_index (st, 0) || cluster_pki_drop (st)) {
         fprintf (stderr, "error: %s\n", st ? "cannot reset the applied index" : err);
         store_close (&st);
         return 1;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "actors/store/store.h"
 #include "actors/store/store_actor.h"
 #include "cli/cluster_pki.h"
 #include "core/store_proto.h"
@@ -178,12 +179,48 @@ incremental (void **state)
     zactor_destroy (&st);
 }
 
+/* A restored snapshot loses every key of the old cluster's pki, however many (a single pass once
+ * dropped 256), and nothing else. */
+static void
+drop_all (void **state)
+{
+    (void) state;
+    char err[256], dir[128];
+    snprintf (dir, sizeof dir, "%s/restore", fixture_dir);
+    assert_int_equal (mkdir (dir, 0700), 0);
+    store_t *st = store_open (dir, 0, err, sizeof err);
+    assert_non_null (st);
+    enum { N = 700 };
+    static char keys[N + 1][80];
+    store_op_t ops[N + 1];
+    store_op_result_t res[N + 1];
+    for (int i = 0; i < N; i++) {
+        snprintf (keys[i], sizeof keys[i], "/troupe/pki/clients/node-%d.cert", i);
+        ops[i] = (store_op_t) {.kind = STORE_PUT, .cond = STORE_IF_ANY, .key = keys[i], .val = "x", .len = 1};
+    }
+    snprintf (keys[N], sizeof keys[N], "/registry/configmaps/default/kept");
+    ops[N] = (store_op_t) {.kind = STORE_PUT, .cond = STORE_IF_ANY, .key = keys[N], .val = "y", .len = 1};
+    assert_int_equal (store_apply (st, ops, N + 1, res, NULL, NULL), 0);
+    assert_int_equal (store_count (st), N + 1);
+    assert_int_equal (cluster_pki_drop (st), 0);
+    assert_int_equal (store_count (st), 1);
+    void *v = NULL;
+    size_t len;
+    uint64_t mod;
+    uint64_t created;
+    assert_int_equal (store_get (st, keys[N], &v, &len, &mod, &created), 0);
+    assert_non_null (v);
+    free (v);
+    store_close (&st);
+}
+
 int
 main (void)
 {
     setenv ("TROUPE_LOG", "error", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (incremental, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (drop_all, dir_fixture_setup, dir_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
