@@ -2,7 +2,8 @@
  * against a real store actor: every file is published, more than 4,096 of them (a cap once left
  * the rest unknown to the other servers), a refresh with nothing changed proposes and opens
  * nothing, a new file is proposed once, a file edited here is put back as the cluster holds it, an
- * entry changed in the store is installed, and another server installs them all. */
+ * entry changed in the store is installed, a newer Secrets encryption configuration made here
+ * replaces the store's, and another server installs them all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "actors/store/store.h"
 #include "actors/store/store_actor.h"
+#include "broker/encryption.h"
 #include "cli/cluster_pki.h"
 #include "core/store_proto.h"
 #include "tests/unit/dir_fixture.h"
@@ -119,6 +121,8 @@ incremental (void **state)
     make_pki (b);
     snprintf (p, sizeof p, "%s/pki/server.cert", a);
     put_file (p, "server\n");
+    snprintf (p, sizeof p, "%s/pki/%s", a, ENC_CONFIG_FILE);
+    put_file (p, "# troupe-generation: 1\nfirst\n");
     for (int i = 0; i < NFILES; i++) {
         char text[64];
         snprintf (p, sizeof p, "%s/pki/clients/node-%d.cert", a, i);
@@ -131,8 +135,8 @@ incremental (void **state)
     /* the first round publishes all (in proposals of a bounded size) and finds each the same */
     cluster_pki_refresh (a, sep, cluster);
     cluster_pki_counts (&prop, &open);
-    assert_int_equal (prop - prop0, NFILES + 1);
-    assert_int_equal (open - open0, NFILES + 1);
+    assert_int_equal (prop - prop0, NFILES + 2);
+    assert_int_equal (open - open0, NFILES + 2);
 
     /* nothing changed: nothing read, proposed nor opened */
     cluster_pki_refresh (a, sep, cluster);
@@ -165,6 +169,21 @@ incremental (void **state)
     assert_int_equal (open - open0, 1);
     assert_int_equal (prop - prop0, 0);
 
+    /* the Secrets encryption configuration edited here to a newer generation: kept, and replaces
+     * the store's copy (not taken for an unchanged file the next time round) */
+    snprintf (p, sizeof p, "%s/pki/%s", a, ENC_CONFIG_FILE);
+    put_file (p, "# troupe-generation: 2\nsecond\n");
+    cluster_pki_refresh (a, sep, cluster);
+    assert_string_equal (get_file (p), "# troupe-generation: 2\nsecond\n");
+    cluster_pki_counts (&prop0, &open0);
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop, &open);
+    assert_int_equal (open - open0, 1); /* the store's new copy, once, found the same */
+    assert_int_equal (prop - prop0, 0);
+    cluster_pki_refresh (a, sep, cluster);
+    cluster_pki_counts (&prop0, &open0);
+    assert_int_equal (open0, open);
+
     /* another server installs every one of them, the last ones past 4,096 too */
     cluster_pki_refresh (b, sep, cluster);
     assert_int_equal (count_clients (b), NFILES + 1);
@@ -174,6 +193,8 @@ incremental (void **state)
     assert_string_equal (get_file (p), want);
     snprintf (p, sizeof p, "%s/pki/server.cert", b);
     assert_string_equal (get_file (p), "server\n");
+    snprintf (p, sizeof p, "%s/pki/%s", b, ENC_CONFIG_FILE);
+    assert_string_equal (get_file (p), "# troupe-generation: 2\nsecond\n");
 
     zcert_destroy (&cluster);
     zactor_destroy (&st);
