@@ -33,6 +33,17 @@ box_key (zcert_t *cluster, unsigned char key[crypto_secretbox_KEYBYTES])
 #define NAME_LEN 128
 typedef char pki_name_t[NAME_LEN];
 
+/* A file being written (install's FILE.tmp, renamed over FILE when whole), or left by a crash
+ * between the two: never published, never installed. Published, a copy read half-written (key
+ * material, sealed but not whole) went into the store for good (created only if absent, never
+ * deleted with its node) and onto every other server's disk. */
+static int
+is_tmp (const char *name)
+{
+    size_t len = strlen (name);
+    return len >= 4 && !strcmp (name + len - 4, ".tmp");
+}
+
 static int
 list_files (const char *pki, pki_name_t **names)
 {
@@ -51,7 +62,8 @@ list_files (const char *pki, pki_name_t **names)
     snprintf (dir, sizeof dir, "%s/clients", pki);
     DIR *d = opendir (dir);
     for (struct dirent *e; d && (e = readdir (d));) {
-        if (e->d_name[0] == '.' || strlen (e->d_name) >= 100 || !strcmp (e->d_name, "cluster-peer.cert"))
+        size_t len = strlen (e->d_name);
+        if (e->d_name[0] == '.' || len >= 100 || !strcmp (e->d_name, "cluster-peer.cert") || is_tmp (e->d_name))
             continue;
         if (n == cap) {
             pki_name_t *g = realloc (v, (size_t) (cap *= 2) * sizeof *v);
@@ -350,7 +362,7 @@ install (zsock_t *store, const char *pki, zcert_t *cluster, int *newer)
             kv->via.array.ptr[1].type != MSGPACK_OBJECT_BIN)
             continue;
         const char *rel = k + strlen (PREFIX);
-        if (strstr (rel, "..") || (strncmp (rel, "clients/", 8) && strchr (rel, '/')))
+        if (strstr (rel, "..") || (strncmp (rel, "clients/", 8) && strchr (rel, '/')) || is_tmp (rel))
             continue; /* only the layout we write */
         const unsigned char *box = (const unsigned char *) kv->via.array.ptr[1].via.bin.ptr;
         size_t blen = kv->via.array.ptr[1].via.bin.size;
