@@ -285,11 +285,12 @@ fsm_apply (store_t *st, uint64_t index, const void *buf, size_t len, fsm_results
 int
 fsm_snapshot (store_t *st, void **buf, size_t *len)
 {
-    return fsm_snapshot_at (st, store_applied_index (st), buf, len);
+    return fsm_snapshot_at (st, store_applied_index (st), malloc, free, buf, len);
 }
 
 int
-fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len)
+fsm_snapshot_at (store_t *st, uint64_t idx, void *(*alloc) (size_t), void (*release) (void *), void **buf,
+                 size_t *len)
 {
     *buf = NULL;
     *len = 0;
@@ -302,7 +303,7 @@ fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len)
     struct stat sb;
     int rc = -1;
     if (write (fd, hdr, sizeof hdr) == (ssize_t) sizeof hdr && store_copy_fd (st, fd) == 0 && fstat (fd, &sb) == 0) {
-        char *p = malloc ((size_t) sb.st_size);
+        char *p = alloc ((size_t) sb.st_size);
         size_t got = 0;
         while (p && got < (size_t) sb.st_size) {
             ssize_t r = pread (fd, p + got, (size_t) sb.st_size - got, (off_t) got);
@@ -314,8 +315,8 @@ fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len)
             *buf = p;
             *len = got;
             rc = 0;
-        } else
-            free (p);
+        } else if (p)
+            release (p);
     }
     close (fd);
     return rc;

@@ -76,8 +76,12 @@ void fsm_results_free (fsm_results_t *r);
 int fsm_snapshot (store_t *st, void **buf, size_t *len);
 /* The same with idx as the snapshot's index, read by the caller before: the copy (its own LMDB read
  * transaction, safe on another thread while st's thread writes) holds every entry up to idx and
- * maybe later ones, which fsm_apply skips by the index LMDB records (a restore keeps it). */
-int fsm_snapshot_at (store_t *st, uint64_t idx, void **buf, size_t *len);
+ * maybe later ones, which fsm_apply skips by the index LMDB records (a restore keeps it). *buf
+ * comes from alloc, and release frees it on failure (raft_malloc and raft_free for the buffer
+ * handed to libraft: the copy is read into it straight, the store held twice at the peak, not
+ * three times). */
+int fsm_snapshot_at (store_t *st, uint64_t idx, void *(*alloc) (size_t), void (*release) (void *), void **buf,
+                     size_t *len);
 /* Index recorded in a snapshot; -1 if buf is not one. */
 int fsm_snapshot_index (const void *buf, size_t len, uint64_t *index);
 /* Writes the snapshot's data file as dir/data.mdb (dir created if needed). 0 or -1. */

@@ -197,18 +197,14 @@ fsm_snapshot_async_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigne
     void *data;
     size_t len;
     int64_t t0 = zclock_mono ();
-    if (fsm_snapshot_at (s->store, s->snap_index, &data, &len))
-        return RAFT_IOERR;
     struct raft_buffer *b = raft_malloc (sizeof *b);
-    void *base = b ? raft_malloc (len) : NULL;
-    if (!base) {
-        raft_free (b);
-        free (data);
+    if (!b)
         return RAFT_NOMEM;
+    if (fsm_snapshot_at (s->store, s->snap_index, raft_malloc, raft_free, &data, &len)) {
+        raft_free (b);
+        return RAFT_IOERR;
     }
-    memcpy (base, data, len);
-    free (data);
-    b->base = base;
+    b->base = data;
     b->len = len;
     *bufs = b;
     *n_bufs = 1;

@@ -332,11 +332,22 @@ typedef struct {
     int rc;
 } copier_t;
 
+/* the allocator the copy is read into (libraft's, in the store): the buffer handed back is its */
+static void *copy_buf;
+static size_t copy_allocs;
+
+static void *
+copy_alloc (size_t n)
+{
+    copy_allocs++;
+    return copy_buf = malloc (n);
+}
+
 static void *
 copier (void *arg)
 {
     copier_t *c = arg;
-    c->rc = fsm_snapshot_at (c->st, c->idx, &c->buf, &c->len);
+    c->rc = fsm_snapshot_at (c->st, c->idx, copy_alloc, free, &c->buf, &c->len);
     return NULL;
 }
 
@@ -375,6 +386,8 @@ snapshot_while_writing (void **state)
     }
     assert_int_equal (pthread_join (t, NULL), 0);
     assert_int_equal (c.rc, 0);
+    assert_int_equal (copy_allocs, 1); /* read straight into the caller's buffer, no copy of it */
+    assert_ptr_equal (c.buf, copy_buf);
     uint64_t idx = 0;
     assert_int_equal (fsm_snapshot_index (c.buf, c.len, &idx), 0);
     assert_int_equal (idx, BEFORE); /* the index noted, not where the copy's read began */
