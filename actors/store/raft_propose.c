@@ -221,10 +221,34 @@ fsm_snapshot_sync_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned
     return fsm_snapshot_async_cb (fsm, bufs, n_bufs);
 }
 
+/* How long a leader waits for a follower's answer to an InstallSnapshot before it sends it again
+ * (libraft's install_snapshot_timeout, 30 s by default). libraft 0.15 drops an InstallSnapshot
+ * unanswered when the follower is taking or installing a snapshot of its own ("the leader will
+ * eventually retry"), and a follower far enough behind to need one was for that long behind still.
+ * Sized from the store's snapshot: 4× sending and writing it at 50 MB/s, between 5 s and the
+ * default 30 s (a legitimate install of a larger store is cut no sooner than before). */
+unsigned
+rs_install_timeout_ms (uint64_t snapshot_bytes)
+{
+    uint64_t ms = snapshot_bytes / 50000 * 4; /* 50 MB/s: 50,000 bytes a millisecond */
+    return ms < 5000 ? 5000 : ms > 30000 ? 30000 : (unsigned) ms;
+}
+
+void
+rs_size_install_timeout (self_t *s, uint64_t snapshot_bytes)
+{
+    if (s->raft_inited)
+        raft_set_install_snapshot_timeout (&s->raft, rs_install_timeout_ms (snapshot_bytes));
+}
+
 static int
 fsm_snapshot_finalize_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
-    (void) fsm;
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < *n_bufs; i++)
+        bytes += (*bufs)[i].len;
+    if (bytes) /* on the loop: the copy is done */
+        rs_size_install_timeout (fsm->data, bytes);
     for (unsigned i = 0; i < *n_bufs; i++)
         raft_free ((*bufs)[i].base);
     raft_free (*bufs);
@@ -250,6 +274,7 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
     }
     char tmp[1200], path[1300], dst[1300];
     snprintf (tmp, sizeof tmp, "%s.restore", s->store_dir);
+    rs_size_install_timeout (s, buf->len);
     int rc = fsm_snapshot_write (buf->base, buf->len, tmp);
     raft_free (buf->base);
     if (rc)

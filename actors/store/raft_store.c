@@ -510,6 +510,11 @@ start (self_t *s, char *err, size_t errlen)
     raft_set_heartbeat_timeout (&s->raft, 25);
     raft_set_snapshot_threshold (&s->raft, s->snap_threshold);
     raft_set_snapshot_trailing (&s->raft, s->snap_trailing);
+    /* until the first snapshot, from the data file (not compacted: an upper bound) */
+    char mdb[1200];
+    struct stat mst;
+    snprintf (mdb, sizeof mdb, "%.1100s/data.mdb", s->store_dir);
+    rs_size_install_timeout (s, stat (mdb, &mst) == 0 ? (uint64_t) mst.st_size : 0);
     if (bootstrap) {
         struct raft_configuration conf;
         raft_configuration_init (&conf);

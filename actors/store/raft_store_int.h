@@ -150,6 +150,10 @@ const char *rs_leader_address (self_t *s);
 
 /* raft_propose.c */
 void rs_fsm_init (self_t *s);
+/* The leader's wait for an answer to an InstallSnapshot, from the snapshot's size (ms); and that
+ * wait set on s's raft. */
+unsigned rs_install_timeout_ms (uint64_t snapshot_bytes);
+void rs_size_install_timeout (self_t *s, uint64_t snapshot_bytes);
 void rs_inflight_free (self_t *s);
 /* Sends the replies whose entry this server has now applied. */
 void rs_flush_held (self_t *s);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "actors/store/fsm.h"
+#include "actors/store/raft_store_int.h"
 #include "core/store_proto.h"
 #include "tests/unit/dir_fixture.h"
 
@@ -421,6 +422,19 @@ snapshot_while_writing (void **state)
         msgpack_sbuffer_destroy (&e[i].sb);
 }
 
+/* The leader's wait before sending an unanswered InstallSnapshot again (a follower busy with its
+ * own snapshot drops it): from the snapshot's size, never under 5 s nor over libraft's 30 s. */
+static void
+install_timeout (void **state)
+{
+    (void) state;
+    assert_int_equal (rs_install_timeout_ms (0), 5000);
+    assert_int_equal (rs_install_timeout_ms (1 << 20), 5000);
+    assert_int_equal (rs_install_timeout_ms (75132944), 6008); /* the 3-replica benchmark's 75 MB */
+    assert_int_equal (rs_install_timeout_ms (375000000), 30000);
+    assert_int_equal (rs_install_timeout_ms (UINT64_MAX), 30000);
+}
+
 static void
 replies (void **state)
 {
@@ -460,6 +474,7 @@ main (void)
         cmocka_unit_test_setup_teardown (malformed_entries, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (snapshot_restore, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (snapshot_while_writing, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test (install_timeout),
         cmocka_unit_test (replies),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
