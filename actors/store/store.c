@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,62 @@ struct store {
     uint64_t rev;       /* cached: only the writer changes it */
     uint64_t compacted; /* revisions < compacted+1 are gone from the log */
     uint64_t index;     /* last Raft entry applied (0 when not replicated) */
+    /* read transactions open on any thread (a snapshot's copy runs on another): LMDB resizes its
+     * map only when none is (grow_map) */
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int readers;
 };
+
+/* A read transaction, counted (rd_end ends it). */
+static int
+rd_begin (store_t *s, MDB_txn **txn)
+{
+    pthread_mutex_lock (&s->mu);
+    s->readers++;
+    pthread_mutex_unlock (&s->mu);
+    int rc = mdb_txn_begin (s->env, NULL, MDB_RDONLY, txn);
+    if (rc) {
+        pthread_mutex_lock (&s->mu);
+        if (--s->readers == 0)
+            pthread_cond_broadcast (&s->idle);
+        pthread_mutex_unlock (&s->mu);
+    }
+    return rc;
+}
+
+static void
+rd_end (store_t *s, MDB_txn *txn)
+{
+    if (txn)
+        mdb_txn_abort (txn);
+    pthread_mutex_lock (&s->mu);
+    if (--s->readers == 0)
+        pthread_cond_broadcast (&s->idle);
+    pthread_mutex_unlock (&s->mu);
+}
+
+/* LMDB's map has a fixed size, and a write that finds it full fails with MDB_MAP_FULL: under Raft
+ * the store then stopped, and replaying the same entry at the next start failed again, for good.
+ * Full, the map is doubled, once no read transaction is open (LMDB resizes only with none active
+ * in the process: a snapshot's copy on another thread is waited for). The file grows only as
+ * pages are written. 0, or -1 when it cannot grow. */
+static int
+grow_map (store_t *s)
+{
+    MDB_envinfo info;
+    if (mdb_env_info (s->env, &info))
+        return -1;
+    size_t next = info.me_mapsize * 2;
+    if (next <= info.me_mapsize)
+        return -1;
+    pthread_mutex_lock (&s->mu);
+    while (s->readers)
+        pthread_cond_wait (&s->idle, &s->mu);
+    int rc = mdb_env_set_mapsize (s->env, next);
+    pthread_mutex_unlock (&s->mu);
+    return rc ? -1 : 0;
+}
 
 /* keys DB value: header then the value bytes */
 typedef struct {
@@ -77,6 +133,8 @@ store_t *
 store_open (const char *dir, size_t map_size, char *err, size_t errlen)
 {
     store_t *s = calloc (1, sizeof *s);
+    pthread_mutex_init (&s->mu, NULL);
+    pthread_cond_init (&s->idle, NULL);
     int rc = mdb_env_create (&s->env);
     if (!rc)
         rc = mdb_env_set_maxdbs (s->env, 4);
@@ -105,6 +163,8 @@ store_open (const char *dir, size_t map_size, char *err, size_t errlen)
         snprintf (err, errlen, "store: cannot open %s: %s", dir, mdb_strerror (rc));
         if (s->env)
             mdb_env_close (s->env);
+        pthread_mutex_destroy (&s->mu);
+        pthread_cond_destroy (&s->idle);
         free (s);
         return NULL;
     }
@@ -118,6 +178,8 @@ store_close (store_t **self_p)
     if (!s)
         return;
     mdb_env_close (s->env);
+    pthread_mutex_destroy (&s->mu);
+    pthread_cond_destroy (&s->idle);
     free (s);
     *self_p = NULL;
 }
@@ -181,12 +243,15 @@ store_apply (store_t *self, const store_op_t *ops, size_t n, store_op_result_t *
     return store_apply_at (self, 0, ops, n, results, on_event, arg);
 }
 
-int
-store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, store_op_result_t *results,
-                void (*on_event) (void *arg, const store_event_t *ev), void *arg)
+/* ops in one write transaction, committed: the LMDB code (0), the revision reached in *rev_out. */
+static int
+apply_txn (store_t *self, uint64_t index, const store_op_t *ops, size_t n, store_op_result_t *results,
+           uint64_t *rev_out)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
     uint64_t rev = self->rev;
     for (size_t i = 0; !rc && i < n; i++) {
         const store_op_t *op = &ops[i];
@@ -249,6 +314,20 @@ store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, 
         rc = mdb_txn_commit (txn); /* the fsync: durable from here */
     else
         mdb_txn_abort (txn);
+    *rev_out = rev;
+    return rc;
+}
+
+int
+store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, store_op_result_t *results,
+                void (*on_event) (void *arg, const store_event_t *ev), void *arg)
+{
+    uint64_t rev = self->rev;
+    int rc;
+    /* a full map is grown and the whole transaction made again (a few doublings at most) */
+    for (int grown = 0; (rc = apply_txn (self, index, ops, n, results, &rev)) == MDB_MAP_FULL && grown < 16; grown++)
+        if (grow_map (self))
+            break;
     if (rc) {
         for (size_t i = 0; i < n; i++) {
             results[i].result = STORE_ERR_IO;
@@ -263,7 +342,7 @@ store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, 
     if (on_event && rev >= first) {
         /* hand out the events from the committed log, in revision order */
         MDB_txn *rtxn;
-        if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &rtxn) == 0) {
+        if (rd_begin (self, &rtxn) == 0) {
             MDB_cursor *c;
             mdb_cursor_open (rtxn, self->log, &c);
             unsigned char kb[8];
@@ -276,7 +355,7 @@ store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, 
                     on_event (arg, &ev);
             }
             mdb_cursor_close (c);
-            mdb_txn_abort (rtxn);
+            rd_end (self, rtxn);
         }
     }
     return 0;
@@ -289,12 +368,12 @@ store_get (store_t *self, const char *key, void **val, size_t *len, uint64_t *mo
     if (!klen || klen > KEY_MAX)
         return STORE_ERR_NOT_FOUND;
     MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
+    if (rd_begin (self, &txn))
         return STORE_ERR_IO;
     MDB_val k = {klen, (void *) key}, v;
     int rc = mdb_get (txn, self->keys, &k, &v);
     if (rc || v.mv_size < sizeof (khdr_t)) {
-        mdb_txn_abort (txn);
+        rd_end (self, txn);
         return rc == MDB_NOTFOUND ? STORE_ERR_NOT_FOUND : STORE_ERR_IO;
     }
     khdr_t h;
@@ -306,7 +385,7 @@ store_get (store_t *self, const char *key, void **val, size_t *len, uint64_t *mo
         *mod_rev = h.mod_rev;
     if (create_rev)
         *create_rev = h.create_rev;
-    mdb_txn_abort (txn);
+    rd_end (self, txn);
     return 0;
 }
 
@@ -317,7 +396,7 @@ store_range (store_t *self, const char *prefix, uint64_t *at_rev,
              void *arg)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
+    if (rd_begin (self, &txn))
         return -1;
     uint64_t rev = 0;
     meta_get (txn, self->meta, "revision", &rev);
@@ -342,7 +421,7 @@ store_range (store_t *self, const char *prefix, uint64_t *at_rev,
             break;
     }
     mdb_cursor_close (c);
-    mdb_txn_abort (txn);
+    rd_end (self, txn);
     return 0;
 }
 
@@ -350,12 +429,12 @@ int
 store_log_read (store_t *self, uint64_t from_rev, int (*cb) (void *arg, const store_event_t *ev), void *arg)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
+    if (rd_begin (self, &txn))
         return -1;
     uint64_t compacted = 0;
     meta_get (txn, self->meta, "compacted", &compacted);
     if (from_rev <= compacted) {
-        mdb_txn_abort (txn);
+        rd_end (self, txn);
         return STORE_ERR_NOT_FOUND;
     }
     MDB_cursor *c;
@@ -372,25 +451,23 @@ store_log_read (store_t *self, uint64_t from_rev, int (*cb) (void *arg, const st
             break;
     }
     mdb_cursor_close (c);
-    mdb_txn_abort (txn);
+    rd_end (self, txn);
     return 0;
 }
 
-long
-store_compact (store_t *self, uint64_t keep_from)
+/* The log's revisions before keep_from dropped in one write transaction: the LMDB code (0), how
+ * many in *n. */
+static int
+compact_txn (store_t *self, uint64_t keep_from, long *count)
 {
-    if (keep_from > self->rev + 1)
-        keep_from = self->rev + 1;
-    if (keep_from <= self->compacted + 1)
-        return 0;
     MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, 0, &txn))
-        return -1;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
     MDB_cursor *c;
     mdb_cursor_open (txn, self->log, &c);
     MDB_val k, v;
     long n = 0;
-    int rc = 0;
     for (int r = mdb_cursor_get (c, &k, &v, MDB_FIRST); !r; r = mdb_cursor_get (c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8 || from_be64 (k.mv_data) >= keep_from)
             break;
@@ -405,6 +482,23 @@ store_compact (store_t *self, uint64_t keep_from)
         rc = mdb_txn_commit (txn);
     else
         mdb_txn_abort (txn);
+    *count = n;
+    return rc;
+}
+
+long
+store_compact (store_t *self, uint64_t keep_from)
+{
+    if (keep_from > self->rev + 1)
+        keep_from = self->rev + 1;
+    if (keep_from <= self->compacted + 1)
+        return 0;
+    long n = 0;
+    int rc;
+    /* deleting writes pages too (copy on write): a full map is grown as for a write */
+    for (int grown = 0; (rc = compact_txn (self, keep_from, &n)) == MDB_MAP_FULL && grown < 16; grown++)
+        if (grow_map (self))
+            break;
     if (rc)
         return -1;
     self->compacted = keep_from - 1;
@@ -416,10 +510,10 @@ store_count (store_t *self)
 {
     MDB_txn *txn;
     MDB_stat st;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
+    if (rd_begin (self, &txn))
         return 0;
     int rc = mdb_stat (txn, self->keys, &st);
-    mdb_txn_abort (txn);
+    rd_end (self, txn);
     return rc ? 0 : st.ms_entries;
 }
 
@@ -432,7 +526,20 @@ store_applied_index (store_t *self)
 int
 store_copy_fd (store_t *self, int fd)
 {
-    return mdb_env_copyfd2 (self->env, fd, MDB_CP_COMPACT) ? -1 : 0;
+    /* the copy's own read transaction is counted as one: grow_map waits for it */
+    pthread_mutex_lock (&self->mu);
+    self->readers++;
+    pthread_mutex_unlock (&self->mu);
+    int rc = mdb_env_copyfd2 (self->env, fd, MDB_CP_COMPACT);
+    rd_end (self, NULL);
+    return rc ? -1 : 0;
+}
+
+size_t
+store_map_size (store_t *self)
+{
+    MDB_envinfo info;
+    return mdb_env_info (self->env, &info) ? 0 : info.me_mapsize;
 }
 
 int

@@ -69,7 +69,8 @@ typedef struct {
     int created;           /* PUT that created the key (ADDED rather than MODIFIED) */
 } store_event_t;
 
-/* Opens (creating if needed) the store in directory dir. map_size 0 = default (1 GiB).
+/* Opens (creating if needed) the store in directory dir. map_size 0 = default (1 GiB); the map
+ * grows when a write finds it full (store_map_size).
  * Returns NULL with err set ("store: cannot open /x: Permission denied"). */
 store_t *store_open (const char *dir, size_t map_size, char *err, size_t errlen);
 void store_close (store_t **self_p);
@@ -97,6 +98,9 @@ uint64_t store_applied_index (store_t *self);
 int store_set_applied_index (store_t *self, uint64_t index);
 /* Writes a compacted copy of the whole store (a valid data.mdb) to fd: a Raft snapshot. 0 or -1. */
 int store_copy_fd (store_t *self, int fd);
+/* The size of LMDB's map now: it starts at store_open's map_size and doubles whenever a write
+ * finds it full (a snapshot's copy being made is waited for first). */
+size_t store_map_size (store_t *self);
 /* fsync on commit (default on). Under Raft the log is the durability: off (MDB_NOSYNC) commits
  * reach the page cache only, so they survive the process being killed but not the machine
  * crashing, which may also leave the file inconsistent — the replicated store then rebuilds it

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +224,129 @@ bad_keys (void **state)
     store_close (&s);
 }
 
+/* ---- a full map grows ---------------------------------------------------------------------- */
+
+enum { VAL = 8192, BATCH = 10 };
+
+/* BATCH puts of VAL bytes under prefix, keys from *next on; 0 when all were written */
+static int
+put_batch (store_t *s, const char *prefix, int *next)
+{
+    static char val[VAL];
+    memset (val, 'v', sizeof val);
+    char keys[BATCH][64];
+    store_op_t ops[BATCH];
+    store_op_result_t r[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        snprintf (keys[i], sizeof keys[i], "%s/%d", prefix, (*next)++);
+        ops[i] = (store_op_t) {STORE_PUT, STORE_IF_ANY, 0, keys[i], val, sizeof val};
+    }
+    int rc = store_apply (s, ops, BATCH, r, NULL, NULL);
+    for (int i = 0; !rc && i < BATCH; i++)
+        rc = r[i].result != STORE_OK;
+    return rc;
+}
+
+typedef struct {
+    store_t *s;
+    int fd, rc;
+    volatile int done;
+} copy_job_t;
+
+static void *
+copy_job (void *arg)
+{
+    copy_job_t *j = arg;
+    j->rc = store_copy_fd (j->s, j->fd);
+    close (j->fd);
+    j->done = 1;
+    return NULL;
+}
+
+typedef struct {
+    store_t *s;
+    size_t from_map;
+    int rc, next;
+    volatile int done;
+} grow_job_t;
+
+/* writes until the map has grown once more (at most 4× the map in data) */
+static void *
+grow_job (void *arg)
+{
+    grow_job_t *j = arg;
+    for (int b = 0; !j->rc && store_map_size (j->s) == j->from_map && b < (int) (4 * j->from_map / (VAL * BATCH)); b++)
+        j->rc = put_batch (j->s, "/registry/more", &j->next);
+    j->done = 1;
+    return NULL;
+}
+
+/* A store opened with a small map takes 400 writes of 8 KiB (6 MiB with the log's copies): every
+ * one is written, the map doubled as it filled, and kept through compaction. A write that fills
+ * the map while a snapshot's copy reads (another thread) waits for the copy to end, then grows it:
+ * the copy is whole and opens with what it read. Before, MDB_MAP_FULL failed the write (under
+ * Raft the store stopped, and stopped again at every start). */
+static void
+map_grows (void **state)
+{
+    (void) state;
+    char err[256], dir[300], path[400];
+    snprintf (dir, sizeof dir, "%s/db", fixture_dir);
+    assert_int_equal (mkdir (dir, 0700), 0);
+    store_t *s = store_open (dir, 512 * 1024, err, sizeof err);
+    assert_non_null (s);
+    size_t map0 = store_map_size (s);
+    assert_true (map0 >= 512 * 1024 && map0 < 1024 * 1024);
+    int next = 0;
+    for (int b = 0; b < 40; b++)
+        assert_int_equal (put_batch (s, "/registry/a", &next), 0);
+    assert_int_equal (store_count (s), 400);
+    assert_true (store_map_size (s) >= 8 * map0);
+    assert_true (store_compact (s, store_revision (s) + 1) == 400);
+
+    /* a copy in progress: it has begun writing (one byte read), and blocks on the full pipe */
+    int p[2];
+    assert_int_equal (pipe (p), 0);
+    copy_job_t cj = {.s = s, .fd = p[1]};
+    pthread_t ct, gt;
+    assert_int_equal (pthread_create (&ct, NULL, copy_job, &cj), 0);
+    snprintf (path, sizeof path, "%s/copy", fixture_dir);
+    assert_int_equal (mkdir (path, 0700), 0);
+    snprintf (path, sizeof path, "%s/copy/data.mdb", fixture_dir);
+    FILE *out = fopen (path, "wb");
+    assert_non_null (out);
+    char buf[65536];
+    ssize_t got = read (p[0], buf, 1);
+    assert_int_equal (got, 1);
+    assert_int_equal (fwrite (buf, 1, 1, out), 1);
+    grow_job_t gj = {.s = s, .from_map = store_map_size (s)};
+    assert_int_equal (pthread_create (&gt, NULL, grow_job, &gj), 0);
+    usleep (300 * 1000);
+    assert_false (gj.done); /* the map is full and the copy still reads: the write waits */
+    assert_false (cj.done);
+    while ((got = read (p[0], buf, sizeof buf)) > 0)
+        assert_int_equal (fwrite (buf, 1, (size_t) got, out), (size_t) got);
+    assert_int_equal (fclose (out), 0);
+    close (p[0]);
+    assert_int_equal (pthread_join (ct, NULL), 0);
+    assert_int_equal (pthread_join (gt, NULL), 0);
+    assert_int_equal (cj.rc, 0);
+    assert_int_equal (gj.rc, 0);
+    assert_true (store_map_size (s) > gj.from_map);
+    assert_int_equal (store_count (s), 400 + (size_t) gj.next);
+    store_close (&s);
+    snprintf (path, sizeof path, "%s/copy", fixture_dir);
+    store_t *c = store_open (path, 0, err, sizeof err);
+    assert_non_null (c);
+    assert_int_equal (store_count (c), 400);
+    store_close (&c);
+    /* reopened with the small map again: LMDB takes the file's size, and writes go on */
+    s = store_open (dir, 512 * 1024, err, sizeof err);
+    assert_non_null (s);
+    assert_int_equal (put_batch (s, "/registry/b", &next), 0);
+    store_close (&s);
+}
+
 int
 main (void)
 {
@@ -230,6 +355,7 @@ main (void)
         cmocka_unit_test_setup_teardown (log_range_compaction, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (survives_kill_9, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (bad_keys, dir_fixture_setup, dir_fixture_teardown),
+        cmocka_unit_test_setup_teardown (map_grows, dir_fixture_setup, dir_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
