@@ -164,6 +164,11 @@ ag_podnet_start (troupe_ctx_t *ctx, agent_t *a, const json_t *config, char *err,
                  a->node);
     troupe_handlers_t h = {node_event, node_update, node_event, nodes_synced};
     a->nodes = troupe_watch (ctx, "Node", NULL, NULL, &h);
+    /* of each Node, what routes are made from (hostgw.c) and node_update compares: not the status
+     * a node posts (conditions, capacity, images, nodeInfo), most of a Node's tree, held here for
+     * every node of the cluster */
+    static const char *const node_fields[] = {"spec", "status.addresses"};
+    troupe_informer_set_fields (a->nodes, node_fields, sizeof node_fields / sizeof *node_fields);
     troupe_timer (ctx, T_PODNET, 5000, 1);
     return 0;
 }
