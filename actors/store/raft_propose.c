@@ -8,6 +8,7 @@
 #include "core/store_proto.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -225,13 +226,15 @@ fsm_snapshot_sync_cb (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned
  * (libraft's install_snapshot_timeout, 30 s by default). libraft 0.15 drops an InstallSnapshot
  * unanswered when the follower is taking or installing a snapshot of its own ("the leader will
  * eventually retry"), and a follower far enough behind to need one was for that long behind still.
- * Sized from the store's snapshot: 4× sending and writing it at 50 MB/s, between 5 s and the
- * default 30 s (a legitimate install of a larger store is cut no sooner than before). */
+ * Sized from the store's snapshot: the time to send it at 10 MB/s (80 Mbit/s), at least 5 s. A
+ * wait shorter than the transfer would cut every install of it and send it again, forever, so it
+ * has no upper bound: past 300 MB it is longer than the default (which cut the installs of stores
+ * over 300 MB on such a link). */
 unsigned
 rs_install_timeout_ms (uint64_t snapshot_bytes)
 {
-    uint64_t ms = snapshot_bytes / 50000 * 4; /* 50 MB/s: 50,000 bytes a millisecond */
-    return ms < 5000 ? 5000 : ms > 30000 ? 30000 : (unsigned) ms;
+    uint64_t ms = snapshot_bytes / 10000; /* 10 MB/s: 10,000 bytes a millisecond */
+    return ms < 5000 ? 5000 : ms > UINT_MAX ? UINT_MAX : (unsigned) ms;
 }
 
 void
@@ -262,10 +265,11 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     self_t *s = fsm->data;
     uint64_t idx = 0;
-    if (fsm_snapshot_index (buf->base, buf->len, &idx)) {
-        raft_free (buf->base);
+    /* the buffer is ours only when the restore succeeds: on an error libraft frees it itself
+     * (installSnapshotCb's discard, snapshotDestroy at start), and freeing it here too was a
+     * double free (a malformed snapshot, or a full disk under fsm_snapshot_write) */
+    if (fsm_snapshot_index (buf->base, buf->len, &idx))
         return RAFT_MALFORMED;
-    }
     uint64_t have = store_applied_index (s->store);
     if (idx <= have) {
         /* our LMDB is already at or past the snapshot: entries after it are skipped by index */
@@ -276,9 +280,9 @@ fsm_restore_cb (struct raft_fsm *fsm, struct raft_buffer *buf)
     snprintf (tmp, sizeof tmp, "%s.restore", s->store_dir);
     rs_size_install_timeout (s, buf->len);
     int rc = fsm_snapshot_write (buf->base, buf->len, tmp);
-    raft_free (buf->base);
     if (rc)
         return RAFT_IOERR;
+    raft_free (buf->base);
     snprintf (path, sizeof path, "%s/data.mdb", tmp);
     snprintf (dst, sizeof dst, "%s/data.mdb", s->store_dir);
     store_close (&s->store);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define DEFAULT_MAP_SIZE (1ull << 30)
@@ -55,11 +56,14 @@ rd_end (store_t *s, MDB_txn *txn)
 
 /* LMDB's map has a fixed size, and a write that finds it full fails with MDB_MAP_FULL: under Raft
  * the store then stopped, and replaying the same entry at the next start failed again, for good.
- * Full, the map is doubled, once no read transaction is open (LMDB resizes only with none active
- * in the process: a snapshot's copy on another thread is waited for). The file grows only as
- * pages are written. 0, or -1 when it cannot grow. */
+ * The map is doubled when a write finds it half full (store_apply_at, grow_early: only if no read
+ * transaction is open then, never waiting), and when one finds it full (waiting for the readers:
+ * LMDB resizes only with no transaction active in the process, and a snapshot's copy on another
+ * thread may take seconds, during which the Raft loop waits: hence the early growth, so that
+ * this is the exception). The file grows only as pages are written. 0, or -1 when it cannot grow
+ * (or, with wait 0, readers are open). */
 static int
-grow_map (store_t *s)
+grow_map (store_t *s, int wait)
 {
     MDB_envinfo info;
     if (mdb_env_info (s->env, &info))
@@ -67,12 +71,32 @@ grow_map (store_t *s)
     size_t next = info.me_mapsize * 2;
     if (next <= info.me_mapsize)
         return -1;
+    /* LMDB unmaps the old map before it maps the new one, and a failed mmap leaves the
+     * environment without a map (every later transaction would read unmapped memory): the
+     * address space is tried first, and the map left as it is when there is none */
+    void *probe = mmap (NULL, next, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (probe == MAP_FAILED)
+        return -1;
+    munmap (probe, next);
     pthread_mutex_lock (&s->mu);
-    while (s->readers)
+    while (wait && s->readers)
         pthread_cond_wait (&s->idle, &s->mu);
-    int rc = mdb_env_set_mapsize (s->env, next);
+    int rc = s->readers ? -1 : mdb_env_set_mapsize (s->env, next);
     pthread_mutex_unlock (&s->mu);
     return rc ? -1 : 0;
+}
+
+/* After a commit: half full (the file's pages against the map), the map grows now if nothing
+ * reads, rather than by waiting when it is full. */
+static void
+grow_early (store_t *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info (s->env, &info) || mdb_env_stat (s->env, &st))
+        return;
+    if ((info.me_last_pgno + 1) * (size_t) st.ms_psize > info.me_mapsize / 2)
+        grow_map (s, 0);
 }
 
 /* keys DB value: header then the value bytes */
@@ -138,11 +162,14 @@ store_open (const char *dir, size_t map_size, char *err, size_t errlen)
     int rc = mdb_env_create (&s->env);
     if (!rc)
         rc = mdb_env_set_maxdbs (s->env, 4);
-    if (!rc)
-        rc = mdb_env_set_mapsize (s->env, map_size ? map_size : DEFAULT_MAP_SIZE);
     /* MDB_NOTLS: read transactions are not tied to threads (the store actor and tests share) */
     if (!rc)
         rc = mdb_env_open (s->env, dir, MDB_NOTLS, 0600);
+    /* the map asked for, or the size it had grown to (LMDB keeps it in the file), the larger */
+    MDB_envinfo info;
+    size_t want = map_size ? map_size : DEFAULT_MAP_SIZE;
+    if (!rc && !(rc = mdb_env_info (s->env, &info)) && info.me_mapsize < want)
+        rc = mdb_env_set_mapsize (s->env, want);
     MDB_txn *txn = NULL;
     if (!rc)
         rc = mdb_txn_begin (s->env, NULL, 0, &txn);
@@ -326,8 +353,10 @@ store_apply_at (store_t *self, uint64_t index, const store_op_t *ops, size_t n, 
     int rc;
     /* a full map is grown and the whole transaction made again (a few doublings at most) */
     for (int grown = 0; (rc = apply_txn (self, index, ops, n, results, &rev)) == MDB_MAP_FULL && grown < 16; grown++)
-        if (grow_map (self))
+        if (grow_map (self, 1))
             break;
+    if (!rc)
+        grow_early (self);
     if (rc) {
         for (size_t i = 0; i < n; i++) {
             results[i].result = STORE_ERR_IO;
@@ -497,7 +526,7 @@ store_compact (store_t *self, uint64_t keep_from)
     int rc;
     /* deleting writes pages too (copy on write): a full map is grown as for a write */
     for (int grown = 0; (rc = compact_txn (self, keep_from, &n)) == MDB_MAP_FULL && grown < 16; grown++)
-        if (grow_map (self))
+        if (grow_map (self, 1))
             break;
     if (rc)
         return -1;
@@ -554,17 +583,29 @@ store_sync (store_t *self)
     return mdb_env_sync (self->env, 1) ? -1 : 0;
 }
 
+static int
+set_index_txn (store_t *self, uint64_t index)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    if ((rc = meta_put (txn, self->meta, "raft_index", index))) {
+        mdb_txn_abort (txn);
+        return rc;
+    }
+    return mdb_txn_commit (txn); /* frees txn either way */
+}
+
 int
 store_set_applied_index (store_t *self, uint64_t index)
 {
-    MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, 0, &txn))
-        return -1;
-    if (meta_put (txn, self->meta, "raft_index", index)) {
-        mdb_txn_abort (txn);
-        return -1;
-    }
-    if (mdb_txn_commit (txn)) /* frees txn either way */
+    /* a restored compacted copy has no free page: its map may be exactly full */
+    int rc;
+    for (int grown = 0; (rc = set_index_txn (self, index)) == MDB_MAP_FULL && grown < 16; grown++)
+        if (grow_map (self, 1))
+            break;
+    if (rc)
         return -1;
     self->index = index;
     return 0;
