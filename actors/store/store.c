@@ -26,23 +26,29 @@ struct store {
     int readers;
 };
 
-/* A read transaction, counted (rd_end ends it). */
-static int
-rd_begin (store_t *s, MDB_txn **txn)
+/* One more reader (rd_end: one less). */
+static void
+rd_enter (store_t *s)
 {
     pthread_mutex_lock (&s->mu);
     s->readers++;
     pthread_mutex_unlock (&s->mu);
+}
+
+static void rd_end (store_t *s, MDB_txn *txn);
+
+/* A read transaction, counted (rd_end ends it). */
+static int
+rd_begin (store_t *s, MDB_txn **txn)
+{
+    rd_enter (s);
     int rc = mdb_txn_begin (s->env, NULL, MDB_RDONLY, txn);
-    if (rc) {
-        pthread_mutex_lock (&s->mu);
-        if (--s->readers == 0)
-            pthread_cond_broadcast (&s->idle);
-        pthread_mutex_unlock (&s->mu);
-    }
+    if (rc)
+        rd_end (s, NULL);
     return rc;
 }
 
+/* Ends txn (when not NULL) and its count. */
 static void
 rd_end (store_t *s, MDB_txn *txn)
 {
@@ -556,9 +562,7 @@ int
 store_copy_fd (store_t *self, int fd)
 {
     /* the copy's own read transaction is counted as one: grow_map waits for it */
-    pthread_mutex_lock (&self->mu);
-    self->readers++;
-    pthread_mutex_unlock (&self->mu);
+    rd_enter (self);
     int rc = mdb_env_copyfd2 (self->env, fd, MDB_CP_COMPACT);
     rd_end (self, NULL);
     return rc ? -1 : 0;
