@@ -2,7 +2,7 @@
 # The scheduling benchmark (issue 9), modelled on Kubernetes' scheduler_perf:
 #
 #   bench/sched/run.sh [--nodes N] [--pods P] [--workload W] [--replicas 1|3] [--mode direct|deployment]
-#                      [--rate R] [--timeout S] [--scheduler-config FILE] [--inflight 64]
+#                      [--rate R] [--timeout S] [--scheduler-config FILE] [--inflight 64] [--no-peer]
 #     W: SchedulingBasic (default) | NodeAffinity | PodAntiAffinity | TopologySpreading | Preemption | Mixed
 #
 # Starts a cluster in a temp dir (`troupe up`, or 3 replicated `troupe server`s on loopback), N
@@ -17,6 +17,12 @@
 # summary row to bench/results/sched.csv, and a PNG of bindings over time if gnuplot is installed.
 # --scheduler-config: a KubeSchedulerConfiguration for the servers (e.g. percentageOfNodesToScore:
 # 100 to compare placement quality without sampling: schedcheck prints the cpu balance).
+# The peer, measured after the cluster stopped (unless --no-peer, or etcd-server is not installed:
+# scripts/deps.sh bench): etcd alone, one member with fsync, on the same disk, taking compare-and-swap
+# writes of the run's mean pod size from as many clients as the load kept creates in flight
+# (build/bench_etcd, etcd's own Go client). A Kubernetes pod costs etcd three such writes (create,
+# binding, the kubelet's Running), two without kubelets (scheduler_perf): that rate over three and
+# over two is the most pods/s Kubernetes' storage alone could take on this machine.
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
@@ -26,8 +32,8 @@ BUILD=${TROUPE_BUILD:-$SRC/build}
 TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUILD/troupe}")
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
-N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64 PEER=1
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
@@ -39,6 +45,7 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --scheduler-config) SCFG=$(realpath "$2") || exit 2; shift 2 ;;
     --inflight) INFLIGHT=$2; shift 2 ;;
+    --no-peer) PEER=0; shift ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
   esac
@@ -234,5 +241,41 @@ for p in "${PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || 
 for f in "$D"/up.log "$D"/s[0-9].log; do
   [ -f "$f" ] && grep -h "group commit" "$f" | tail -1 | sed "s|.*group commit:|run.sh: store group commit ($(basename "$f" .log)):|"
 done
+
+# ---- the peer: etcd alone, on this machine, after the cluster stopped ----
+if [ "$PEER" = 1 ]; then
+  EB=$BUILD/bench_etcd
+  if ! command -v etcd >/dev/null; then
+    echo "run.sh: peer skipped: etcd-server is not installed (scripts/deps.sh bench)"
+  elif ! { [ -x "$EB" ] && [ ! "$SRC/bench/etcd/main.go" -nt "$EB" ]; } &&
+       ! (cd "$SRC/bench/etcd" && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=${TMPDIR:-/tmp}/troupe-gocache \
+            go build -o "$EB" .) >"$D/bench_etcd.build" 2>&1; then
+    echo "run.sh: peer skipped: bench/etcd does not build (scripts/deps.sh bench installs Go and etcd's client): $(tail -1 "$D/bench_etcd.build")"
+  else
+    # the run's mean pod, as compact JSON (etcd holds protobuf, smaller: in etcd's favour)
+    SIZE=$(jq -c '.items[]' "$D/pods.json" | awk '{ n++; b += length($0) } END { print (n ? int(b / n) : 1024) }')
+    EP=$((10000 + $$ % 9000))
+    etcd --name p1 --data-dir "$D/etcd" --log-level error \
+      --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
+      --listen-peer-urls "http://127.0.0.1:$((EP + 100))" --initial-advertise-peer-urls "http://127.0.0.1:$((EP + 100))" \
+      --initial-cluster "p1=http://127.0.0.1:$((EP + 100))" >"$D/etcd.log" 2>&1 &
+    EPID=$!; PIDS+=($EPID)
+    if wait_for 20 env ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$EP" endpoint health; then
+      OUT=$("$EB" -endpoints "http://127.0.0.1:$EP" -clients "$INFLIGHT" -size "$SIZE" -op cas -seconds 5 2>&1)
+      ECAS=$(echo "$OUT" | tr ' ' '\n' | sed -n 's/^ops\/s=//p')
+      if [ -n "$ECAS" ] && [ "$ECAS" -gt 0 ]; then
+        echo "run.sh: peer, same machine after the run: etcd $(etcd --version | awk '/etcd Version/ {print $3}') alone (1 member, fsync) took $ECAS compare-and-swap writes/s of $SIZE bytes from $INFLIGHT clients"
+        awk -v e="$ECAS" -v t="$(field throughput_steady)" 'BEGIN {
+          printf "run.sh: peer: that is %d pods/s at a pod'"'"'s three writes (create, binding, Running), %d at two (no kubelets); troupe steady / etcd at three writes: %.2fx\n",
+            e / 3, e / 2, (t + 0) / (e / 3) }'
+      else
+        echo "run.sh: peer skipped: bench_etcd failed: $OUT"
+      fi
+    else
+      echo "run.sh: peer skipped: etcd did not answer in 20 s ($(tail -1 "$D/etcd.log"))"
+    fi
+    kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
+  fi
+fi
 [ "$VERDICT" = valid ] || exit 1
 exit 0
