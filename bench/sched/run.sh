@@ -18,9 +18,9 @@
 # --scheduler-config: a KubeSchedulerConfiguration for the servers (e.g. percentageOfNodesToScore:
 # 100 to compare placement quality without sampling: schedcheck prints the cpu balance).
 # The peer, measured after the cluster stopped (unless --no-peer, or etcd-server is not installed:
-# scripts/deps.sh bench): etcd alone, one member with fsync, on the same disk, taking compare-and-swap
-# writes of the run's mean pod size from as many clients as the load kept creates in flight
-# (build/bench_etcd, etcd's own Go client). A Kubernetes pod costs etcd three such writes (create,
+# scripts/deps.sh bench): etcd alone, as many members as store replicas, fsync on, on the same
+# disk, taking compare-and-swap writes of the run's mean pod size from as many clients as the load
+# kept creates in flight (build/bench_etcd, etcd's own Go client). A Kubernetes pod costs etcd three such writes (create,
 # binding, the kubelet's Running), two without kubelets (scheduler_perf): that rate over three and
 # over two is the most pods/s Kubernetes' storage alone could take on this machine.
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
@@ -254,17 +254,22 @@ if [ "$PEER" = 1 ]; then
   else
     # the run's mean pod, as compact JSON (etcd holds protobuf, smaller: in etcd's favour)
     SIZE=$(jq -c '.items[]' "$D/pods.json" | awk '{ n++; b += length($0) } END { print (n ? int(b / n) : 1024) }')
-    EP=$((10000 + $$ % 9000))
-    etcd --name p1 --data-dir "$D/etcd" --log-level error \
-      --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
-      --listen-peer-urls "http://127.0.0.1:$((EP + 100))" --initial-advertise-peer-urls "http://127.0.0.1:$((EP + 100))" \
-      --initial-cluster "p1=http://127.0.0.1:$((EP + 100))" >"$D/etcd.log" 2>&1 &
-    EPID=$!; PIDS+=($EPID)
-    if wait_for 20 env ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$EP" endpoint health; then
-      OUT=$("$EB" -endpoints "http://127.0.0.1:$EP" -clients "$INFLIGHT" -size "$SIZE" -op cas -seconds 5 2>&1)
+    # as many members as the run had store replicas, on loopback
+    EP=$((10000 + $$ % 9000)) CL="" EPS="" EPIDS=()
+    for i in $(seq 1 "$REPL"); do CL="$CL${CL:+,}p$i=http://127.0.0.1:$((EP + 100 + i))"; done
+    for i in $(seq 1 "$REPL"); do
+      etcd --name "p$i" --data-dir "$D/etcd$i" --log-level error \
+        --listen-client-urls "http://127.0.0.1:$((EP + i))" --advertise-client-urls "http://127.0.0.1:$((EP + i))" \
+        --listen-peer-urls "http://127.0.0.1:$((EP + 100 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((EP + 100 + i))" \
+        --initial-cluster "$CL" --initial-cluster-state new --initial-cluster-token bench-peer >>"$D/etcd.log" 2>&1 &
+      EPIDS+=($!); PIDS+=($!)
+      EPS="$EPS${EPS:+,}http://127.0.0.1:$((EP + i))"
+    done
+    if wait_for 30 env ETCDCTL_API=3 etcdctl --endpoints "$EPS" endpoint health; then
+      OUT=$("$EB" -endpoints "$EPS" -members "$REPL" -clients "$INFLIGHT" -size "$SIZE" -op cas -seconds 5 2>&1)
       ECAS=$(echo "$OUT" | tr ' ' '\n' | sed -n 's/^ops\/s=//p')
       if [ -n "$ECAS" ] && [ "$ECAS" -gt 0 ]; then
-        echo "run.sh: peer, same machine after the run: etcd $(etcd --version | awk '/etcd Version/ {print $3}') alone (1 member, fsync) took $ECAS compare-and-swap writes/s of $SIZE bytes from $INFLIGHT clients"
+        echo "run.sh: peer, same machine after the run: etcd $(etcd --version | awk '/etcd Version/ {print $3}') alone ($REPL member(s), fsync) took $ECAS compare-and-swap writes/s of $SIZE bytes from $INFLIGHT clients"
         awk -v e="$ECAS" -v t="$(field throughput_steady)" 'BEGIN {
           printf "run.sh: peer: that is %d pods/s at a pod'"'"'s three writes (create, binding, Running), %d at two (no kubelets); troupe steady / etcd at three writes: %.2fx\n",
             e / 3, e / 2, (t + 0) / (e / 3) }'
@@ -272,9 +277,10 @@ if [ "$PEER" = 1 ]; then
         echo "run.sh: peer skipped: bench_etcd failed: $OUT"
       fi
     else
-      echo "run.sh: peer skipped: etcd did not answer in 20 s ($(tail -1 "$D/etcd.log"))"
+      echo "run.sh: peer skipped: etcd did not answer in 30 s ($(tail -1 "$D/etcd.log"))"
     fi
-    kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
+    for p in "${EPIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${EPIDS[@]}"; do wait "$p" 2>/dev/null; done
   fi
 fi
 [ "$VERDICT" = valid ] || exit 1

@@ -21,7 +21,7 @@ for mode in direct deployment; do
   if [ $mode = deployment ]; then
     echo "$OUT" | grep -q '^run.sh: peer' && fail "--no-peer still ran the peer: $(echo "$OUT" | grep '^run.sh: peer')"
   elif command -v etcd >/dev/null; then
-    echo "$OUT" | grep -Eq '^run.sh: peer, same machine after the run: etcd [0-9.]+ alone \(1 member, fsync\) took [1-9][0-9]* compare-and-swap writes/s of [1-9][0-9]* bytes from 64 clients$' ||
+    echo "$OUT" | grep -Eq '^run.sh: peer, same machine after the run: etcd [0-9.]+ alone \(1 member\(s\), fsync\) took [1-9][0-9]* compare-and-swap writes/s of [1-9][0-9]* bytes from 64 clients$' ||
       fail "no etcd figure beside the run: $(echo "$OUT" | grep '^run.sh: peer')"
     echo "$OUT" | grep -Eq '^run.sh: peer: that is [1-9][0-9]* pods/s at a pod.s three writes .*: [0-9]+\.[0-9]+x$' || fail "no ratio to etcd: $OUT"
     pass "peer: $(echo "$OUT" | grep '^run.sh: peer, ')"
