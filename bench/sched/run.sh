@@ -148,9 +148,12 @@ cpu_of() { # utime+stime of a process and its children still alive, in ticks
   echo "$t"
 }
 rss_of() { local r=0 p; for p in "$1" $(pgrep -P "$1" 2>/dev/null); do r=$((r + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$r"; }
-threads_of() { # "name ticks" per thread of a process (thread names: core/log.h tr_thread_name)
-  local f
-  for f in /proc/"$1"/task/*/stat; do [ -r "$f" ] && awk '{print substr($2, 2, length($2) - 2), $14 + $15}' "$f"; done
+threads_of() { # "name ticks" per thread of a process and its children (`troupe server` serves from a
+  # child of its supervisor; thread names: core/log.h tr_thread_name)
+  local f p
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    for f in /proc/"$p"/task/*/stat; do [ -r "$f" ] && awk '{print substr($2, 2, length($2) - 2), $14 + $15}' "$f"; done
+  done
 }
 declare -A C0
 for p in "${SERVERS[@]}" "$HOLLOW"; do C0[$p]=$(cpu_of "$p"); threads_of "$p" >"$D/threads0.$p"; done
