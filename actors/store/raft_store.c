@@ -302,6 +302,8 @@ on_tick (uv_timer_t *h)
     int64_t now = zclock_mono ();
     leader_watch (s);
     rs_lease_tick (s);
+    if (s->batch_n)
+        rs_wake (s); /* a held batch goes after RS_HOLD_MAX_MS even if nothing is applied */
     /* waited too long for a leader: not made */
     zlistx_t *late_w = zlistx_new ();
     for (wait_t *w = zlistx_first (s->waiting); w; w = zlistx_next (s->waiting))
@@ -597,7 +599,7 @@ finish (self_t *s)
         uv_run (&s->loop, UV_RUN_DEFAULT);
         uv_loop_close (&s->loop);
     }
-    free (s->batch_origins);
+    rs_free_origins (s->batch_origins, s->batch_n); /* a batch held at the stop (rs_hold_batch) */
     free (s->saved);
     rs_free_origins (s->rbatch, s->rbatch_n);
     msgpack_sbuffer_destroy (&s->batch);

@@ -100,6 +100,7 @@ typedef struct {
     msgpack_packer batch_pk;
     size_t batch_n, batch_cap;
     origin_t *batch_origins;
+    int64_t batch_since;  /* when its first write came (zclock_mono), for rs_hold_batch */
     /* group commit, told at stop: proposals (client writes) over entries, and the largest entry */
     uint64_t stat_entries, stat_writes, stat_max;
     origin_t *rbatch; /* read barriers of this turn */
@@ -171,6 +172,12 @@ void rs_publish (self_t *s, fsm_events_t *ev);
 void rs_batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *prop);
 /* Appends this turn's batch as one entry (or a barrier for reads alone). */
 void rs_batch_flush (self_t *s);
+/* Whether the leader holds this turn's batch of n writes, begun age_ms ago, for a later entry
+ * while `inflight` entries are still uncommitted (see raft_propose.c). Pure. */
+#define RS_HOLD_INFLIGHT 1   /* entries appended and not applied before a batch waits */
+#define RS_HOLD_MAX_WRITES 1024
+#define RS_HOLD_MAX_MS 50
+int rs_hold_batch (size_t n, size_t inflight, int64_t age_ms);
 /* Adds a read barrier to this turn's batch (leader); takes rid. */
 void rs_read_add (self_t *s, zframe_t *rid, uint64_t token, uint64_t id);
 /* A read barrier / a proposal from a local broker: batched on the leader, forwarded elsewhere. */

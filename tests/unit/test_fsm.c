@@ -438,6 +438,22 @@ install_timeout (void **state)
     assert_int_equal (rs_install_timeout_ms (UINT64_MAX), UINT_MAX);
 }
 
+/* The leader holds a turn's writes for a later entry while RS_HOLD_INFLIGHT entries are
+ * uncommitted, within bounds: never an empty batch, never a full one, never past RS_HOLD_MAX_MS. */
+static void
+hold_batch (void **state)
+{
+    (void) state;
+    assert_int_equal (RS_HOLD_INFLIGHT, 1);
+    assert_false (rs_hold_batch (0, 5, 0));                  /* nothing to hold (reads alone go) */
+    assert_false (rs_hold_batch (1, 0, 0));                  /* a lone writer goes at once */
+    assert_false (rs_hold_batch (1, RS_HOLD_INFLIGHT - 1, 0)); /* room in the pipeline */
+    assert_true (rs_hold_batch (1, RS_HOLD_INFLIGHT, 0));
+    assert_true (rs_hold_batch (RS_HOLD_MAX_WRITES - 1, RS_HOLD_INFLIGHT + 3, RS_HOLD_MAX_MS - 1));
+    assert_false (rs_hold_batch (RS_HOLD_MAX_WRITES, RS_HOLD_INFLIGHT, 0)); /* full: goes */
+    assert_false (rs_hold_batch (5, RS_HOLD_INFLIGHT, RS_HOLD_MAX_MS));     /* old enough: goes */
+}
+
 /* A restore that fails leaves the snapshot's buffer to libraft, which frees it (installSnapshotCb's
  * discard, snapshotDestroy at start): freed here too, it was a double free, which the sanitizer
  * build or glibc's own check stops at the raft_free below. */
@@ -512,6 +528,7 @@ main (void)
         cmocka_unit_test_setup_teardown (snapshot_restore, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test_setup_teardown (snapshot_while_writing, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (install_timeout),
+        cmocka_unit_test (hold_batch),
         cmocka_unit_test_setup_teardown (restore_errors, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (replies),
     };
