@@ -435,8 +435,10 @@ rs_batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *pr
     }
     if (rs_lease_renew (s, rid, token, prop))
         return; /* answered from the leader's memory, no entry */
-    if (!s->batch_n)
+    if (!s->batch_n) {
         s->batch_since = zclock_mono ();
+        s->batch_term = s->raft.current_term;
+    }
     origins_push (&s->batch_origins, &s->batch_n, &s->batch_cap, o);
     msgpack_pack_object (&s->batch_pk, *ops);
     uv_idle_start (&s->idle, on_idle); /* keep this turn's poll from blocking: on_check flushes */
@@ -448,8 +450,11 @@ rs_batch_add (self_t *s, zframe_t *rid, uint64_t token, const msgpack_object *pr
  * the writes that arrive wait for it to apply, as etcd's proposals wait out the Ready being
  * persisted: they would have waited behind its fsyncs anyway, and they go as one entry. (Two
  * entries in flight instead of one: 3-replica scheduling 10 % slower, the bare store at 64
- * clients within the noise; docs/benchmarks.md.) Bounded: a batch of RS_HOLD_MAX_WRITES, or RS_HOLD_MAX_MS old (the tick wakes the
- * loop), goes regardless. A lone writer never waits (nothing is in flight when it writes). */
+ * clients within the noise; docs/benchmarks.md.) Bounded: a batch of RS_HOLD_MAX_WRITES, or
+ * RS_HOLD_MAX_MS old, goes regardless, at the next loop turn (libraft's 25 ms timer, the 100 ms
+ * tick or any message wakes it: up to ~75 ms in all). A lone writer never waits (nothing is in
+ * flight when it writes). Reads gathered meanwhile wait with the writes and ride on their entry:
+ * a read may now wait one commit more than before. */
 int
 rs_hold_batch (size_t n, size_t inflight, int64_t age_ms)
 {
@@ -463,7 +468,17 @@ rs_batch_flush (self_t *s)
     if (!s->batch_n && !s->rbatch_n)
         return;
     if (rs_hold_batch (s->batch_n, zlistx_size (s->inflight), zclock_mono () - s->batch_since))
-        return; /* on_applied_ctx, or the tick, wakes the loop for it */
+        return; /* on_applied_ctx, or a timer (libraft's, the tick), wakes the loop for it */
+    if (s->batch_n && s->batch_term != s->raft.current_term) {
+        /* gathered under an earlier term (fences were checked against it): not proposed. A term
+         * change steps the leader down, which fails the entries in flight and so ends a hold in
+         * the same turn: this guards an ordering of libuv's phases, not a path known to happen. */
+        rs_fail_origins (s, s->batch_origins, s->batch_n);
+        rs_free_origins (s->batch_origins, s->batch_n);
+        batch_reset (s);
+        if (!s->rbatch_n)
+            return;
+    }
     papply_ctx_t *c = calloc (1, sizeof *c);
     c->s = s;
     /* reads of this turn are answered once an entry appended after them is applied: that proves

@@ -101,6 +101,7 @@ typedef struct {
     size_t batch_n, batch_cap;
     origin_t *batch_origins;
     int64_t batch_since;  /* when its first write came (zclock_mono), for rs_hold_batch */
+    uint64_t batch_term;  /* the term it was gathered in: a batch never goes in a later one */
     /* group commit, told at stop: proposals (client writes) over entries, and the largest entry */
     uint64_t stat_entries, stat_writes, stat_max;
     origin_t *rbatch; /* read barriers of this turn */

@@ -454,6 +454,92 @@ hold_batch (void **state)
     assert_false (rs_hold_batch (5, RS_HOLD_INFLIGHT, RS_HOLD_MAX_MS));     /* old enough: goes */
 }
 
+/* A write proposal {t:p, id, ops:[]} added to s's batch as if s led (at term); raft_apply then
+ * refuses it (s is left unavailable: "not proposed" answers, sent to a router nobody reads). */
+static void
+hold_add (self_t *s, uint64_t id, uint64_t term)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    sp_pack_cstr (&pk, "t");
+    sp_pack_cstr (&pk, "p");
+    sp_pack_cstr (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    sp_pack_cstr (&pk, "ops");
+    msgpack_pack_array (&pk, 0);
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    assert_int_equal (msgpack_unpack_next (&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    s->raft.state = RAFT_LEADER;
+    s->raft.current_term = term;
+    rs_batch_add (s, zframe_new ("rid", 3), 0, &up.data);
+    s->raft.state = RAFT_UNAVAILABLE;
+    msgpack_unpacked_destroy (&up);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+/* rs_batch_flush wired to the hold: a batch waits while an entry is in flight (the loop free to
+ * sleep), goes once RS_HOLD_MAX_MS old or when nothing is in flight, never in a later term than
+ * its writes were gathered in, and one held at the stop is freed whole (the sanitizer build). */
+static void
+hold_wiring (void **state)
+{
+    (void) state;
+    zsys_init ();
+    self_t *s = calloc (1, sizeof *s);
+    assert_non_null (s);
+    s->router = zsock_new_router ("inproc://test-fsm-hold");
+    assert_non_null (s->router);
+    assert_int_equal (uv_loop_init (&s->loop), 0);
+    uv_idle_init (&s->loop, &s->idle);
+    s->inflight = zlistx_new ();
+    msgpack_sbuffer_init (&s->batch);
+    msgpack_packer_init (&s->batch_pk, &s->batch, msgpack_sbuffer_write);
+    static int entry; /* stands for a papply_t in flight */
+    zlistx_add_end (s->inflight, &entry);
+    hold_add (s, 1, 1);
+    hold_add (s, 2, 1);
+    rs_read_add (s, zframe_new ("r", 1), 0, 9); /* not leader: answered at once */
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 2); /* held */
+    assert_false (uv_is_active ((uv_handle_t *) &s->idle));
+    s->batch_since -= RS_HOLD_MAX_MS;
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 0); /* old enough: proposed (refused: not leader) */
+    assert_int_equal (s->stat_entries, 1);
+    zlistx_purge (s->inflight); /* the entry applied */
+    hold_add (s, 3, 1);
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 0); /* a lone writer goes at once */
+    assert_int_equal (s->stat_entries, 2);
+    /* gathered at term 1, flushed at term 2: answered "not proposed", no entry */
+    zlistx_add_end (s->inflight, &entry);
+    hold_add (s, 4, 1);
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 1);
+    s->raft.current_term = 2;
+    zlistx_purge (s->inflight);
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 0);
+    assert_int_equal (s->stat_entries, 2);
+    /* held at the stop: finish () frees it so */
+    zlistx_add_end (s->inflight, &entry);
+    hold_add (s, 5, 2);
+    rs_batch_flush (s);
+    assert_int_equal (s->batch_n, 1);
+    rs_free_origins (s->batch_origins, s->batch_n);
+    msgpack_sbuffer_destroy (&s->batch);
+    zlistx_destroy (&s->inflight);
+    uv_close ((uv_handle_t *) &s->idle, NULL);
+    uv_run (&s->loop, UV_RUN_DEFAULT);
+    assert_int_equal (uv_loop_close (&s->loop), 0);
+    zsock_destroy (&s->router);
+    free (s);
+}
+
 /* A restore that fails leaves the snapshot's buffer to libraft, which frees it (installSnapshotCb's
  * discard, snapshotDestroy at start): freed here too, it was a double free, which the sanitizer
  * build or glibc's own check stops at the raft_free below. */
@@ -529,6 +615,7 @@ main (void)
         cmocka_unit_test_setup_teardown (snapshot_while_writing, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (install_timeout),
         cmocka_unit_test (hold_batch),
+        cmocka_unit_test (hold_wiring),
         cmocka_unit_test_setup_teardown (restore_errors, dir_fixture_setup, dir_fixture_teardown),
         cmocka_unit_test (replies),
     };
