@@ -20,9 +20,10 @@
 # The peer, measured after the cluster stopped (unless --no-peer, or etcd-server is not installed:
 # scripts/deps.sh bench): etcd alone, as many members as store replicas, fsync on, on the same
 # disk, taking compare-and-swap writes of the run's mean pod size from as many clients as the load
-# kept creates in flight (build/bench_etcd, etcd's own Go client). A Kubernetes pod costs etcd three such writes (create,
-# binding, the kubelet's Running), two without kubelets (scheduler_perf): that rate over three and
-# over two is the most pods/s Kubernetes' storage alone could take on this machine.
+# kept creates in flight (build/bench_etcd, etcd's own Go client). A Kubernetes pod costs etcd
+# three such writes (create, binding, the kubelet's Running), two without kubelets
+# (scheduler_perf): that rate over three and over two is the most pods/s Kubernetes' storage alone
+# could take on this machine.
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
@@ -33,7 +34,7 @@ TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUI
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
 N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64 PEER=1
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
