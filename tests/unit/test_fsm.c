@@ -461,15 +461,7 @@ hold_add (self_t *s, uint64_t id, uint64_t term)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
-    sp_pack_cstr (&pk, "t");
-    sp_pack_cstr (&pk, "p");
-    sp_pack_cstr (&pk, "id");
-    msgpack_pack_uint64 (&pk, id);
-    sp_pack_cstr (&pk, "ops");
-    msgpack_pack_array (&pk, 0);
+    sp_pack_propose (&sb, id, NULL, 0);
     msgpack_unpacked up;
     msgpack_unpacked_init (&up);
     assert_int_equal (msgpack_unpack_next (&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
