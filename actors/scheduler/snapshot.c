@@ -2,6 +2,7 @@
 #include "actors/scheduler/snapshot.h"
 #include "actors/scheduler/nodelabels.h"
 #include "core/quantity.h"
+#include "core/meta.h"
 #include "core/value.h"
 
 #include <stdint.h>
@@ -203,6 +204,9 @@ snap_pod_fill (tr_sched_pod_t *p, const json_t *obj)
         json_array_size (tv_get (obj, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) > 0;
     const json_t *dt = tv_get (obj, "metadata.deletionTimestamp");
     p->terminating = dt && !json_is_null (dt);
+    const char *st = tv_str (obj, "status.startTime");
+    int64_t st_ms = st ? tr_time_parse (st) : -1;
+    p->start_ms = st_ms >= 0 ? st_ms : INT64_MAX;
 
     tr_sched_res_t sum = {0}, init = {0};
     int64_t nz_cpu = 0, nz_mem = 0, nz_icpu = 0, nz_imem = 0;
@@ -543,6 +547,7 @@ snap_pod_bound (sched_snap_t *s, const json_t *obj)
                 sp->pub.name = np.name;
                 sp->pub.uid = np.uid;
                 sp->pub.labels = np.labels;
+                sp->pub.start_ms = np.start_ms;
                 json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp)); /* the key string moved */
                 json_decref (old);
                 return 0;

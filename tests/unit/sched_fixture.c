@@ -12,6 +12,7 @@
 #include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/pdblister.h"
 
+#include "core/meta.h"
 #include "core/quantity.h"
 
 #include <stdarg.h>
@@ -148,6 +149,8 @@ build_pod (fx_t *self, tr_sched_pod_t *p, json_t *c)
     p->uid = json_string_value (json_object_get (meta, "uid"));
     p->labels = json_object_get (meta, "labels");
     p->priority = (int32_t) json_integer_value (json_object_get (spec, "priority"));
+    p->start_ms = json_string_value (json_object_get (c, "start")) ? tr_time_parse (json_string_value (json_object_get (c, "start")))
+                                                                   : INT64_MAX;
     p->requests.milli_cpu = q_milli (json_object_get (req, "cpu"));
     p->requests.memory = q_units (json_object_get (req, "memory"));
     p->requests.ephemeral_storage = q_units (json_object_get (req, "ephemeral-storage"));

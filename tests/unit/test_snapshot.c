@@ -301,6 +301,40 @@ pod_terminating (void **state)
     snap_destroy (&s);
 }
 
+/* status.startTime is parsed once into start_ms (INT64_MAX before the pod starts or when the
+ * time is garbage), and a status update that only starts the pod (the swap of the object, no
+ * event) carries the new start. */
+static void
+pod_start_time (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    json_t *n1 = node ("n1", "2");
+    snap_node_set (s, n1);
+    const tr_sched_node_t *a = snap_node (s, "n1");
+    json_t *bound = pod ("u1", "n1", "500m", 0);
+    snap_pod_bound (s, bound);
+    assert_true (a->pods[0]->start_ms == INT64_MAX);
+    json_t *st = json_deep_copy (bound);
+    tv_set (st, "status.phase", json_string ("Running"));
+    tv_set (st, "status.startTime", json_string ("2026-12-06T10:00:01Z"));
+    assert_int_equal (snap_pod_bound (s, st), 0);
+    assert_true (a->pods[0]->obj == st);
+    assert_true (a->pods[0]->start_ms == 1796551201000LL);
+    tr_sched_pod_t t;
+    json_t *bad = json_deep_copy (bound);
+    tv_set (bad, "status.startTime", json_string ("yesterday"));
+    assert_int_equal (snap_pod_fill (&t, bad), 0);
+    assert_true (t.start_ms == INT64_MAX);
+    tv_set (bad, "status.startTime", json_string ("1970-01-01T00:00:00Z"));
+    assert_int_equal (snap_pod_fill (&t, bad), 0);
+    assert_true (t.start_ms == 0);
+    const json_t *objs[] = {n1, bound, st, bad};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        json_decref ((json_t *) objs[i]);
+    snap_destroy (&s);
+}
+
 /* The packed labels (nodelabels.h): what a lookup in the JSON gives, before and after the node's
  * labels change, for a node built by hand without an index too. */
 static void
@@ -381,7 +415,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (pod_requests), cmocka_unit_test (allocatable),
-                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (pod_terminating),
+                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (pod_terminating), cmocka_unit_test (pod_start_time),
                                        cmocka_unit_test (node_label_index)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

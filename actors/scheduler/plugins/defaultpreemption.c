@@ -38,6 +38,7 @@
  */
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/sched_plugin.h"
+#include "core/meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ typedef struct {
      * comparison, the start times' lookups were a tenth of the scheduler's thread in the
      * Preemption benchmark: some 500 candidates a preemptor) */
     int64_t sum_priorities;
-    const char *top_start;          /* earliest start among the victims of the highest priority */
+    int64_t top_start;              /* earliest start among the victims of the highest priority */
 } candidate_t;
 
 /* The cycle's PodDisruptionBudgets (host->pdbs (cs, NULL), as Kubernetes lists them once per
@@ -75,11 +76,17 @@ typedef struct {
 
 /* ---- pods -------------------------------------------------------------------------------- */
 
-static const char *
+/* When the pod started (ms since the epoch): the snapshot's parse of status.startTime (ABI 1.3),
+ * or for a pod of an older host the object's string; INT64_MAX when not started ("now", later
+ * than any start). */
+static int64_t
 start_time (const tr_sched_pod_t *p)
 {
+    if (p->size >= offsetof (tr_sched_pod_t, start_ms) + sizeof p->start_ms)
+        return p->start_ms;
     const char *s = json_string_value (json_object_get (json_object_get (p->obj, "status"), "startTime"));
-    return s ? s : "9999-12-31T23:59:59Z"; /* not started: "now", later than any start */
+    int64_t ms = s ? tr_time_parse (s) : -1;
+    return ms >= 0 ? ms : INT64_MAX;
 }
 
 static int64_t
@@ -92,25 +99,25 @@ sum_priorities (const candidate_t *c)
 }
 
 /* Earliest start among the victims of the highest priority. */
-static const char *
+static int64_t
 earliest_top_start (const candidate_t *c)
 {
-    const char *e = NULL;
+    int64_t e = INT64_MAX;
     for (size_t i = 0; i < c->nvictims; i++) {
         if (c->victims[i]->priority != c->victims[0]->priority)
             continue;
-        const char *s = start_time (c->victims[i]);
-        if (!e || strcmp (s, e) < 0)
+        int64_t s = start_time (c->victims[i]);
+        if (s < e)
             e = s;
     }
-    return e ? e : "";
+    return e;
 }
 
 /* A potential victim with its start time read once (not from the object at every comparison:
  * two lookups a side were the most of a dry run's sort). */
 typedef struct {
     const tr_sched_pod_t *p;
-    const char *start;
+    int64_t start;
 } ranked_t;
 
 /* Kubernetes' MoreImportantPod first: higher priority, then the one that started earlier (then
@@ -121,9 +128,8 @@ cmp_ranked (const void *pa, const void *pb)
     const ranked_t *a = pa, *b = pb;
     if (a->p->priority != b->p->priority)
         return a->p->priority > b->p->priority ? -1 : 1;
-    int c = strcmp (a->start, b->start);
-    if (c)
-        return c < 0 ? -1 : 1;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
     return strcmp (a->p->name ? a->p->name : "", b->p->name ? b->p->name : "");
 }
 
@@ -246,7 +252,7 @@ select_victims (const dp_t *self, const pdbset_t *ps, const tr_sched_node_t *nod
         /* nothing to evict: a candidate only if it fits as it is (a node no filter rejected) */
         if (!fits (node, &u, pod))
             return 0;
-        *out = (candidate_t) {node, NULL, 0, 0, 0, ""};
+        *out = (candidate_t) {node, NULL, 0, 0, 0, INT64_MAX};
         return 1;
     }
     const tr_sched_pod_t **pot = calloc (lower, sizeof *pot);
@@ -335,7 +341,7 @@ better (const candidate_t *a, const candidate_t *b)
     if (a->nvictims != b->nvictims)
         return a->nvictims < b->nvictims;
     /* 5. latest start time of the most important victims */
-    return strcmp (a->top_start, b->top_start) > 0;
+    return a->top_start > b->top_start;
 }
 
 /* ---- PostFilter -------------------------------------------------------------------------- */
