@@ -1,5 +1,6 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/filterpool.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
@@ -11,11 +12,13 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NPOINTS 10
 #define MAXINST 64
@@ -96,6 +99,14 @@ struct fw_profile {
     size_t cap_pf_pods;
     const tr_sched_node_t **pf_made; /* (see h_snapshot_node) */
     size_t cap_pf_made;
+    /* Filter's long scans on several threads (see scan_parallel): KubeSchedulerConfiguration's
+     * parallelism (1: one thread), the pool made at the first scan that needs it, and when a
+     * scan goes parallel (after par_prefix nodes without enough feasible ones, with at least
+     * par_min_rest nodes left) */
+    int parallelism;
+    filterpool_t *pool;
+    int pool_failed;
+    size_t par_prefix, par_min_rest, par_chunk;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -513,6 +524,10 @@ fw_profile_new (const char *name, int percentage)
     p->pct = percentage;
     p->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t) (uintptr_t) p;
     p->now = monotonic_ms;
+    p->parallelism = 1;
+    p->par_prefix = FW_PAR_PREFIX;
+    p->par_min_rest = FW_PAR_MIN_REST;
+    p->par_chunk = FW_PAR_CHUNK;
     return p;
 }
 
@@ -536,6 +551,7 @@ fw_profile_destroy (fw_profile_t **pp)
     free (p->pf_nodes);
     free (p->pf_pods);
     free (p->pf_made);
+    filterpool_destroy (&p->pool);
     free (p->name);
     free (p);
     *pp = NULL;
@@ -551,6 +567,27 @@ void
 fw_profile_set_percentage (fw_profile_t *p, int percentage)
 {
     p->pct = percentage;
+}
+
+static int pool_workers (const fw_profile_t *p);
+
+void
+fw_profile_set_parallelism (fw_profile_t *p, int parallelism, size_t prefix, size_t min_rest, size_t chunk)
+{
+    p->parallelism = parallelism < 1 ? 1 : parallelism;
+    p->par_prefix = prefix;
+    p->par_min_rest = min_rest;
+    p->par_chunk = chunk ? chunk : FW_PAR_CHUNK;
+    if (p->pool && filterpool_workers (p->pool) != pool_workers (p)) {
+        filterpool_destroy (&p->pool);
+        p->pool_failed = 0;
+    }
+}
+
+int
+fw_profile_parallelism (const fw_profile_t *p)
+{
+    return p->parallelism;
 }
 
 void
@@ -1352,6 +1389,135 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_
     return ok;
 }
 
+/* ---- Filter's long scans on several threads ---------------------------------------------- */
+
+/* One parallel scan: nodes at offsets base.. of the rotation (start + offset) % n. verdict, rej:
+ * by offset - base (verdict 2: not run); err[tid]: the first error thread tid met, at err_at. */
+typedef struct {
+    fw_profile_t *p;
+    tr_sched_cycle_t *cs;
+    const nomix_t *ix;
+    const tr_sched_pod_t *pod;
+    const tr_sched_node_t *const *nodes;
+    size_t n, start, base, want;
+    const uint8_t *skip;
+    tr_sched_status_t *st;
+    int8_t *verdict;
+    uint64_t *rej;
+    atomic_size_t found;
+    fw_result_t *err;
+    size_t *err_at;
+} pscan_t;
+
+static int
+pscan_chunk (void *arg, size_t from, size_t to, int tid)
+{
+    pscan_t *a = arg;
+    size_t found = 0;
+    for (size_t o = from; o < to; o++) {
+        size_t idx = (a->start + a->base + o) % a->n;
+        uint64_t rej = 0;
+        int r = filter_node (a->p, a->cs, a->ix, a->pod, a->nodes[idx], a->skip, &a->st[idx], &rej, &a->err[tid]);
+        a->rej[o] = rej;
+        a->verdict[o] = (int8_t) r;
+        if (r < 0) { /* this thread's first error (its chunks come in increasing order): stop */
+            a->err_at[tid] = o;
+            return 1;
+        }
+        found += r > 0;
+    }
+    return atomic_fetch_add (&a->found, found) + found >= a->want;
+}
+
+/* The workers a profile's parallelism asks for, at most one fewer than the machine's cores
+ * (threads beyond them only queue behind each other): 0 on one core. */
+static int
+pool_workers (const fw_profile_t *p)
+{
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    int w = p->parallelism - 1;
+    if (cpus >= 1 && w > cpus - 1)
+        w = (int) cpus - 1;
+    return w > 0 ? w : 0;
+}
+
+static filterpool_t *
+filter_pool (fw_profile_t *p)
+{
+    if (pool_workers (p) < 1 || p->pool_failed)
+        return NULL;
+    if (!p->pool && !(p->pool = filterpool_new (pool_workers (p)))) {
+        p->pool_failed = 1; /* no thread: one thread it is, without asking again */
+        TR_WARN ("scheduler", "profile %s: cannot start Filter threads: filtering on one", p->name);
+    }
+    return p->pool;
+}
+
+/* Filters the nodes from offset *processed on, on the pool, then replays the verdicts in order
+ * as the one-thread loop would have met them: the same feasible nodes in the same order, the
+ * same statuses, the same stop (the want-th feasible node, or the first error), so the result
+ * does not depend on the threads. 0, or -1 with out filled (a plugin's error). */
+static int
+scan_parallel (fw_profile_t *p, filterpool_t *pool, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_sched_pod_t *pod,
+               const tr_sched_snapshot_t *snap, size_t start, size_t *processed, size_t *nfeasible, size_t want,
+               const uint8_t *skip, tr_sched_status_t *st, const tr_sched_node_t **feasible, uint64_t *rejected,
+               fw_result_t *out)
+{
+    size_t n = snap->nnodes, base = *processed, rest = n - base;
+    int threads = filterpool_workers (pool) + 1;
+    pscan_t a = {.p = p, .cs = cs, .ix = ix, .pod = pod, .nodes = snap->nodes, .n = n, .start = start, .base = base,
+                 .want = want - *nfeasible, .skip = skip, .st = st};
+    a.verdict = malloc (rest);
+    a.rej = malloc (rest * sizeof *a.rej);
+    a.err = calloc ((size_t) threads, sizeof *a.err);
+    a.err_at = malloc ((size_t) threads * sizeof *a.err_at);
+    int rc = 0;
+    if (!a.verdict || !a.rej || !a.err || !a.err_at) {
+        fail (out, FW_ERROR, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    memset (a.verdict, 2, rest);
+    for (int t = 0; t < threads; t++)
+        a.err_at[t] = SIZE_MAX;
+    atomic_init (&a.found, 0);
+    size_t ran = filterpool_run (pool, rest, p->par_chunk, pscan_chunk, &a);
+    size_t o = 0;
+    for (; o < rest && *nfeasible < want; o++) {
+        size_t idx = (start + base + o) % n;
+        int r = a.verdict[o];
+        if (r == 2) { /* not run (past a thread's error): cannot be before the stop, but filter it */
+            uint64_t rej = 0;
+            r = filter_node (p, cs, ix, pod, snap->nodes[idx], skip, &st[idx], &rej, out);
+            *rejected |= rej;
+        } else if (r < 0) {
+            for (int t = 0; t < threads; t++)
+                if (a.err_at[t] == o) {
+                    out->outcome = a.err[t].outcome;
+                    memcpy (out->message, a.err[t].message, sizeof out->message);
+                }
+        } else
+            *rejected |= a.rej[o];
+        if (r < 0) {
+            o++;
+            rc = -1;
+            break;
+        }
+        if (r > 0)
+            feasible[(*nfeasible)++] = snap->nodes[idx];
+    }
+    /* nodes the threads ran past the stop: as if never filtered */
+    for (size_t k = o; k < ran; k++)
+        st[(start + base + k) % n] = (tr_sched_status_t) {0};
+    *processed = base + o;
+out:
+    free (a.verdict);
+    free (a.rej);
+    free (a.err);
+    free (a.err_at);
+    return rc;
+}
+
 int
 fw_eligible_to_preempt (const fw_nominator_t *nom, const tr_sched_node_t *nominated, const tr_sched_pod_t *pod)
 {
@@ -1589,6 +1755,13 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         }
     }
     for (; processed < n && nfeasible < want; processed++) {
+        filterpool_t *pool;
+        if (processed == p->par_prefix && n - processed >= p->par_min_rest && (pool = filter_pool (p))) {
+            if (scan_parallel (p, pool, csp, &ix, pod, snap, start, &processed, &nfeasible, want, skip, st, feasible,
+                               &rejected, out) < 0)
+                goto done;
+            break;
+        }
         size_t idx = (start + processed) % n;
         const tr_sched_node_t *node = snap->nodes[idx];
         int r = filter_node (p, csp, &ix, pod, node, skip, &st[idx], &rejected, out);

@@ -46,6 +46,16 @@ fw_profile_t *fw_profile_new (const char *scheduler_name, int percentage);
 void fw_profile_destroy (fw_profile_t **self_p);
 const char *fw_profile_name (const fw_profile_t *self);
 void fw_profile_set_percentage (fw_profile_t *self, int percentage);
+/* Filter on parallelism threads (KubeSchedulerConfiguration's parallelism; 1, the default of a
+ * new profile: the scheduler's thread alone; never more threads than the machine has cores). Only a long scan goes parallel: one still short of
+ * feasible nodes after prefix nodes, with at least min_rest nodes left, split in chunks of chunk
+ * nodes (0: FW_PAR_CHUNK). The outcome is the one-thread one, whatever the threads: the same
+ * feasible nodes, statuses and stop (framework.c, scan_parallel). */
+#define FW_PAR_PREFIX 1024
+#define FW_PAR_MIN_REST 2048
+#define FW_PAR_CHUNK 128
+void fw_profile_set_parallelism (fw_profile_t *self, int parallelism, size_t prefix, size_t min_rest, size_t chunk);
+int fw_profile_parallelism (const fw_profile_t *self);
 /* Seeds the tie-breaking random generator (tests). */
 void fw_profile_seed (fw_profile_t *self, uint64_t seed);
 

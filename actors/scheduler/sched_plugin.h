@@ -15,7 +15,8 @@
  * working. Every struct begins with its size as filled by whoever made it.
  *
  * Threads: Filter and Score may be called from several threads at once for different nodes of
- * one cycle (the framework splits the node list across the cores). They must only read the pod,
+ * one cycle (the framework splits a long Filter scan across the cores: KubeSchedulerConfiguration's
+ * parallelism). They must only read the pod,
  * the node, the snapshot and what PreFilter/PreScore wrote into the cycle state. Every other
  * hook runs on the scheduler's thread, one pod at a time.
  *
