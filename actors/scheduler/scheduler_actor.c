@@ -3,6 +3,7 @@
 #include "actors/scheduler/bindverdict.h"
 #include "actors/scheduler/defaultsel.h"
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/nomfollow.h"
 #include "actors/scheduler/pdblister.h"
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
@@ -48,6 +49,8 @@ typedef struct {
     uint64_t nom_version; /* bumped when a nomination, a nominated pod or the set of nodes changes */
     fw_nomindex_t *nomix; /* the same nominations, the framework's index of them, kept by deltas */
     json_t *evicting; /* uid → true: victims whose delete we sent, until they are gone */
+    json_t *nom_wrote; /* uid → the status.nominatedNodeName we last wrote ("" a clear) until an
+                        * update carries it back (actors/scheduler/nomfollow.h) */
     tr_recorder_t *rec; /* our Events, aggregated and rate limited (core/eventrec.h) */
     /* Scheduled Events, best effort as Kubernetes' event broadcaster (a queue of 1,000 that
      * drops when full): written when no pod waits to be scheduled and no binding is in flight,
@@ -242,6 +245,7 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     if (node && *node) {
         unpend (s, uid, pod);
         unnominate (s, uid);
+        json_object_del (s->nom_wrote, uid);
         json_object_del (s->reported, uid);
         json_object_del (s->binding, uid);
         /* a victim stays "evicting" until it is gone (on_pod_delete), not only until its
@@ -261,21 +265,26 @@ track (sch_t *s, const json_t *old, const json_t *pod)
     if (!sl || !is_pending (pod)) {
         unpend (s, uid, pod);
         unnominate (s, uid);
+        json_object_del (s->nom_wrote, uid);
         return;
     }
-    /* the nomination follows status.nominatedNodeName as Kubernetes' UpdateNominatedPod: set or
+    /* the nomination follows status.nominatedNodeName as Kubernetes' UpdateNominatedPod (set or
      * changed there, it is taken; removed there, it goes; absent before and after, the one in
-     * memory stays (a preemption's, whose status patch has not come back yet). Without the
-     * second rule a nomination we cleared could come back from the echo of an older write and
-     * stay in memory only, holding a node's room for a pod that is not on its way there. */
+     * memory stays: a preemption's, whose status patch has not come back yet), except while a
+     * write of ours is in flight: the echo of an older write must not move the pod's room back
+     * (nomfollow.h) */
     const char *nn = tv_str (pod, "status.nominatedNodeName");
     const char *onn = old ? tv_str (old, "status.nominatedNodeName") : NULL;
     int changed = !old || !json_equal (tv_get (old, "spec"), tv_get (pod, "spec")) ||
                   !json_equal (tv_get (old, "metadata.labels"), tv_get (pod, "metadata.labels"));
-    const char *held = json_string_value (json_object_get (s->nom, uid));
-    if (nn && *nn && (!held || strcmp (held, nn)))
+    int landed;
+    nf_action_t act = nomfollow (json_string_value (json_object_get (s->nom, uid)),
+                                 json_string_value (json_object_get (s->nom_wrote, uid)), onn, nn, &landed);
+    if (landed)
+        json_object_del (s->nom_wrote, uid);
+    if (act == NF_SET)
         nominate (s, pod, nn);
-    else if (!(nn && *nn) && onn && *onn)
+    else if (act == NF_CLEAR)
         unnominate (s, uid);
     else if (changed && old)
         renominate (s, pod);
@@ -317,6 +326,7 @@ on_pod_delete (void *self, troupe_ctx_t *ctx, const json_t *pod)
     unpend (s, uid, pod);
     unnominate (s, uid);
     json_object_del (s->evicting, uid);
+    json_object_del (s->nom_wrote, uid);
     json_object_del (s->reported, uid);
     json_object_del (s->binding, uid);
     for (size_t i = 0; i < s->nslots; i++) /* held by Permit: rejected, Unreserved at the next run */
@@ -764,6 +774,8 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
         tv_set_str (body, "status.nominatedNodeName", nominated);
     else if (nominated)
         json_object_set_new (json_object_get (body, "status"), "nominatedNodeName", json_null ());
+    if (nominated)
+        json_object_set_new (s->nom_wrote, p->uid, json_string (nominated));
     status_patch (s, p->ns, p->name, body, "PodScheduled=False status patch");
     if (!same)
         tr_record (s->rec, s->ctx,
@@ -773,8 +785,9 @@ report_unschedulable (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char
 
 /* A status patch of a pod: status.nominatedNodeName = node (NULL: cleared). */
 static void
-patch_nominated (sch_t *s, const char *ns, const char *name, const char *node)
+patch_nominated (sch_t *s, const char *uid, const char *ns, const char *name, const char *node)
 {
+    json_object_set_new (s->nom_wrote, uid, json_string (node ? node : ""));
     status_patch (s, ns, name, json_pack ("{s:{s:o}}", "status", "nominatedNodeName", node ? json_string (node) : json_null ()),
                   "nominatedNodeName status patch");
 }
@@ -798,7 +811,7 @@ preempt (sch_t *s, size_t slot, const tr_sched_pod_t *p, const json_t *pre)
         if (!q || q->priority >= p->priority || !strcmp (uid, p->uid))
             continue;
         TR_INFO (A, "nomination cleared pod=%s/%s node=%s (a higher-priority pod preempts there)", q->ns, q->name, node);
-        patch_nominated (s, q->ns, q->name, NULL);
+        patch_nominated (s, uid, q->ns, q->name, NULL);
         unnominate (s, uid);
     }
     json_decref (set);
@@ -980,6 +993,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->nom_by_node = json_object ();
     s->nomix = fw_nomindex_new ();
     s->evicting = json_object ();
+    s->nom_wrote = json_object ();
     s->rec = tr_recorder_new ();
     s->scheduled_evs = json_array ();
     char err[512] = "";
@@ -1061,6 +1075,7 @@ sch_destroy (void **p)
     json_decref (s->nom_by_node);
     fw_nomindex_free (s->nomix);
     json_decref (s->evicting);
+    json_decref (s->nom_wrote);
     tr_recorder_destroy (&s->rec);
     json_decref (s->scheduled_evs);
     sched_config_clear (&s->cfg);
