@@ -12,6 +12,7 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/value.h"
+#include "tests/unit/sched_objs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +25,6 @@ now_s (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static json_t *
-pod_obj (const char *uid, int prio, const char *cpu, const char *on)
-{
-    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:i,s:[{s:s,s:{s:{s:s}}}]},s:{}}", "apiVersion", "v1", "kind", "Pod",
-                           "metadata", "name", uid, "namespace", "default", "uid", uid, "spec", "priority", prio,
-                           "containers", "name", "c", "resources", "requests", "cpu", cpu, "status");
-    if (on)
-        tv_set (p, "spec.nodeName", json_string (on));
-    return p;
 }
 
 typedef struct {
@@ -76,7 +66,7 @@ run (sched_snap_t *snap, json_t *keep, int threads, noms_t *noms, int cycles)
     fw_env_t env;
     fw_env_of_snapshot (&env, snap);
     fw_nominator_t nom = {nominated, NULL, noms, NULL, each, 1, NULL};
-    json_t *obj = pod_obj ("big", 0, "9", NULL);
+    json_t *obj = sched_obj_pod ("big", 0, "9", NULL);
     json_array_append_new (keep, obj);
     tr_sched_pod_t *p = snap_pod_new (obj);
     double best = 1e9;
@@ -121,18 +111,16 @@ main (int argc, char **argv)
     for (int i = 0; i < nodes; i++) {
         char name[32], uid[48];
         snprintf (name, sizeof name, "n-%05d", i);
-        json_t *n = json_pack ("{s:{s:s,s:{s:s}},s:{},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata", "name", name,
-                               "labels", "kubernetes.io/hostname", name, "spec", "status", "allocatable", "cpu", "2",
-                               "memory", "8Gi", "pods", "110", "conditions", "type", "Ready", "status", "True");
+        json_t *n = sched_obj_node (name, "2");
         snap_node_set (snap, n);
         json_array_append_new (keep, n);
         snprintf (uid, sizeof uid, "b-%05d", i);
-        json_t *p = pod_obj (uid, 10, "1", name);
+        json_t *p = sched_obj_pod (uid, 10, "1", name);
         snap_pod_bound (snap, p);
         json_array_append_new (keep, p);
         if (i % 3 == 0) {
             snprintf (uid, sizeof uid, "nom-%05d", i);
-            json_t *q = pod_obj (uid, 10, "1", NULL);
+            json_t *q = sched_obj_pod (uid, 10, "1", NULL);
             noms.pods[noms.n] = snap_pod_new (q);
             json_decref (q);
             noms.on[noms.n++] = strdup (name);

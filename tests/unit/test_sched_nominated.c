@@ -18,26 +18,11 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/value.h"
+#include "tests/unit/sched_objs.h"
 
-static json_t *
-node (const char *name, const char *cpu)
-{
-    return json_pack ("{s:{s:s,s:{s:s}},s:{},s:{s:{s:s,s:s,s:s},s:[{s:s,s:s}]}}", "metadata", "name", name, "labels",
-                      "kubernetes.io/hostname", name, "spec", "status", "allocatable", "cpu", cpu, "memory", "8Gi", "pods",
-                      "110", "conditions", "type", "Ready", "status", "True");
-}
-
+#define node(name, cpu) sched_obj_node (name, cpu)
 /* a pod of priority prio asking cpu; bound to on when not NULL */
-static json_t *
-pod (const char *uid, int prio, const char *cpu, const char *on)
-{
-    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:i,s:[{s:s,s:{s:{s:s}}}]},s:{}}", "apiVersion", "v1", "kind", "Pod",
-                           "metadata", "name", uid, "namespace", "default", "uid", uid, "spec", "priority", prio,
-                           "containers", "name", "c", "resources", "requests", "cpu", cpu, "status");
-    if (on)
-        tv_set (p, "spec.nodeName", json_string (on));
-    return p;
-}
+#define pod(uid, prio, cpu, on) sched_obj_pod (uid, prio, cpu, on)
 
 typedef struct {
     sched_snap_t *snap;

@@ -26,6 +26,7 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/snapshot.h"
 #include "core/value.h"
+#include "tests/unit/sched_objs.h"
 
 #define NNODES 700
 
@@ -41,17 +42,6 @@ node_obj (int i)
     if (i % 11 == 5)
         tv_set (n, "spec.taints", json_pack ("[{s:s,s:s,s:s}]", "key", "dedicated", "value", "x", "effect", "NoSchedule"));
     return n;
-}
-
-static json_t *
-pod_obj (const char *uid, int prio, const char *cpu, const char *on)
-{
-    json_t *p = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:i,s:[{s:s,s:{s:{s:s}}}]},s:{}}", "apiVersion", "v1", "kind", "Pod",
-                           "metadata", "name", uid, "namespace", "default", "uid", uid, "spec", "priority", prio,
-                           "containers", "name", "c", "resources", "requests", "cpu", cpu, "status");
-    if (on)
-        tv_set (p, "spec.nodeName", json_string (on));
-    return p;
 }
 
 /* ---- a Filter plugin that fails on the nodes named in its args ---------------------------- */
@@ -136,7 +126,7 @@ world_init (world_t *w, int parallelism)
             char uid[32], name[32];
             snprintf (uid, sizeof uid, "b-%03d", i);
             snprintf (name, sizeof name, "n-%03d", i);
-            json_t *p = pod_obj (uid, 10, "1", name);
+            json_t *p = sched_obj_pod (uid, 10, "1", name);
             snap_pod_bound (w->snap, p);
             json_array_append_new (w->objs, p);
         }
@@ -161,7 +151,7 @@ world_nominate_every_third (world_t *w)
         char uid[32];
         snprintf (uid, sizeof uid, "nom-%03d", i);
         snprintf (names[i], sizeof names[i], "n-%03d", i);
-        json_t *p = pod_obj (uid, 50, "1", NULL);
+        json_t *p = sched_obj_pod (uid, 50, "1", NULL);
         w->nom[w->nnom] = snap_pod_new (p);
         json_decref (p);
         w->nom_on[w->nnom++] = names[i];
@@ -174,7 +164,7 @@ world_cycle (world_t *w, const char *uid, int prio, const char *cpu, int nominat
 {
     fw_env_t env;
     fw_env_of_snapshot (&env, w->snap);
-    json_t *obj = pod_obj (uid, prio, cpu, NULL);
+    json_t *obj = sched_obj_pod (uid, prio, cpu, NULL);
     json_array_append_new (w->objs, obj);
     tr_sched_pod_t *p = snap_pod_new (obj);
     fw_nominator_t nom = {w_nominated, NULL, w, NULL, w_each, 1, NULL};
