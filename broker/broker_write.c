@@ -553,13 +553,17 @@ write_subresource (rq_t *r, int status_verb)
 }
 
 /* pods/binding, as the api-server's BindingREST: body {spec: {nodeName}} or a Binding
- * {target: {name}}; sets spec.nodeName when it is empty (Conflict otherwise, or when the pod is
- * being deleted) and the PodScheduled condition. The new object, or NULL (replied). */
+ * {target: {name}}, either with an optional metadata.uid precondition (Kubernetes' scheduler
+ * binds with the pod's UID, never its resourceVersion: a status write in between must not fail
+ * the binding); sets spec.nodeName when it is empty (Conflict otherwise, when the UID differs, or
+ * when the pod is being deleted) and the PodScheduled condition. The new object, or NULL
+ * (replied). */
 static json_t *
 binding_next (rq_t *r, const json_t *cur, const json_t *body)
 {
     const char *node = tv_str (body, "spec.nodeName");
-    int ok = node && json_object_size (body) == 1 && json_object_size (tv_get (body, "spec")) == 1;
+    size_t keys = json_object_size (body) - (json_is_object (tv_get (body, "metadata")) ? 1 : 0);
+    int ok = node && keys == 1 && json_object_size (tv_get (body, "spec")) == 1;
     if (!node && tv_str (body, "target.name")) {
         node = tv_str (body, "target.name");
         const char *k = tv_str (body, "target.kind");
@@ -571,6 +575,14 @@ binding_next (rq_t *r, const json_t *cur, const json_t *body)
         return NULL;
     }
     const char *name = tv_str (cur, "metadata.name");
+    const char *want_uid = tv_str (body, "metadata.uid"), *uid = tv_str (cur, "metadata.uid");
+    if (want_uid && *want_uid && strcmp (want_uid, uid ? uid : "")) {
+        bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,
+                  "Operation cannot be fulfilled on pods/binding \"%s\": Precondition failed: UID in precondition: %s, "
+                  "UID in object meta: %s",
+                  name, want_uid, uid ? uid : "");
+        return NULL;
+    }
     const char *was = tv_str (cur, "spec.nodeName");
     if (was && *was) {
         bk_reply (r->sock, r->rid, r->req, TR_CONFLICT, NULL, 0,

@@ -216,13 +216,25 @@ pod_binding_once (void **state)
     json_t *p = get (c, "Pod", "b");
     assert_string_equal (tv_str (p, "spec.nodeName"), "n1");
     json_decref (p);
+    /* a UID precondition, as Kubernetes' scheduler binds (never a resourceVersion): a wrong UID
+     * conflicts with the api-server's message (the Binding below carries the right one) */
+    json_t *kp = get (c, "Pod", "k");
+    char kuid[128];
+    snprintf (kuid, sizeof kuid, "%s", tv_str (kp, "metadata.uid"));
+    json_decref (kp);
+    bind = json_pack ("{s:{s:s},s:{s:s}}", "spec", "nodeName", "n1", "metadata", "uid", "not-k");
+    assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "k", 0, bind, sub ("binding"), &rep), TR_CONFLICT);
+    expect_msg (&rep, "Precondition failed: UID in precondition: not-k, UID in object meta: ");
+    tr_env_clear (&rep);
+    kp = get (c, "Pod", "k");
+    assert_null (tv_str (kp, "spec.nodeName"));
+    json_decref (kp);
     /* a binding carries only the node */
     bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\",\"restartPolicy\":\"Never\"}}", 0, NULL);
     assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "k", 0, bind, sub ("binding"), NULL), TR_BAD_REQUEST);
     /* a Binding object, as POST pods/binding takes, through update */
-    bind = json_loads ("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"k\"},"
-                       "\"target\":{\"kind\":\"Node\",\"name\":\"n2\"}}",
-                       0, NULL);
+    bind = json_pack ("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Binding", "metadata", "name", "k",
+                      "uid", kuid, "target", "kind", "Node", "name", "n2");
     assert_int_equal (call (c, TR_VERB_UPDATE, "Pod", "k", 0, bind, sub ("binding"), &rep), TR_OK);
     assert_string_equal (tv_str (rep.body, "spec.nodeName"), "n2");
     tr_env_clear (&rep);

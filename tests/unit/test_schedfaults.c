@@ -53,6 +53,10 @@ typedef struct {
     zsock_t *router;      /* the scheduler's host connects here */
     zhashx_t *dealers;    /* routing id (hex) → DEALER to the broker */
     zhashx_t *drop;       /* "dealer-pointer:id" → replies to swallow */
+    /* the last pods/binding request: its resourceVersion precondition and body's metadata.uid */
+    int binds;
+    uint64_t bind_rv;
+    char bind_uid[128];
 } proxy_t;
 
 static int
@@ -70,6 +74,12 @@ proxy_decide (proxy_t *p, const tr_env_t *e)
     fp_action_t a = FP_PASS;
     int acted = 0;
     pthread_mutex_lock (&p->mu);
+    const char *sub = tv_str (e->opts, "subresource");
+    if (sub && !strcmp (sub, "binding")) {
+        p->binds++;
+        p->bind_rv = e->rv;
+        snprintf (p->bind_uid, sizeof p->bind_uid, "%s", tv_str (e->body, "metadata.uid") ? tv_str (e->body, "metadata.uid") : "");
+    }
     for (int i = 0; i < p->nrules; i++) {
         fp_rule_t *r = &p->rules[i];
         if (!rule_matches (r, e))
@@ -388,6 +398,29 @@ binding_request_lost (void **state)
     rig_down (&r);
 }
 
+/* The binding goes with the pod's UID as its precondition, never its resourceVersion (as
+ * Kubernetes' DefaultBinder): a status write of the pending pod that lands between the cycle and
+ * the binding (our own PodScheduled=False or nominatedNodeName patch) must not fail it. */
+static void
+binding_by_uid (void **state)
+{
+    (void) state;
+    rig_t r;
+    rig_up (&r, "sfu");
+    node_add (&r, "n1", "4");
+    rig_scheduler (&r);
+    pod_add (&r, "p1", "1", NULL);
+    assert_string_equal (wait_bound (&r, "p1"), "n1");
+    json_t *p1 = pod_get (r.c, "p1");
+    pthread_mutex_lock (&r.p.mu);
+    assert_int_equal (r.p.binds, 1);
+    assert_true (r.p.bind_rv == 0);
+    assert_string_equal (r.p.bind_uid, tv_str (p1, "metadata.uid"));
+    pthread_mutex_unlock (&r.p.mu);
+    json_decref (p1);
+    rig_down (&r);
+}
+
 /* The binding refused: Unreserve, forget, requeue; a later attempt binds it. */
 static void
 binding_refused (void **state)
@@ -458,6 +491,7 @@ main (void)
         cmocka_unit_test (binding_answer_lost),
         cmocka_unit_test (binding_request_lost),
         cmocka_unit_test (binding_refused),
+        cmocka_unit_test (binding_by_uid),
         cmocka_unit_test (victim_delete_fails),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
