@@ -104,6 +104,7 @@ struct fw_profile {
      * scan goes parallel (after par_prefix nodes without enough feasible ones, with at least
      * par_min_rest nodes left) */
     int parallelism;
+    int workers;              /* pool_workers (parallelism), worked out once when it is set */
     filterpool_t *pool;
     int pool_failed;
     size_t par_prefix, par_min_rest, par_chunk;
@@ -569,7 +570,7 @@ fw_profile_set_percentage (fw_profile_t *p, int percentage)
     p->pct = percentage;
 }
 
-static int pool_workers (const fw_profile_t *p);
+static int pool_workers (int parallelism);
 
 void
 fw_profile_set_parallelism (fw_profile_t *p, int parallelism, size_t prefix, size_t min_rest, size_t chunk)
@@ -578,7 +579,8 @@ fw_profile_set_parallelism (fw_profile_t *p, int parallelism, size_t prefix, siz
     p->par_prefix = prefix;
     p->par_min_rest = min_rest;
     p->par_chunk = chunk ? chunk : FW_PAR_CHUNK;
-    if (p->pool && filterpool_workers (p->pool) != pool_workers (p)) {
+    p->workers = pool_workers (p->parallelism);
+    if (p->pool && filterpool_workers (p->pool) != p->workers) {
         filterpool_destroy (&p->pool);
         p->pool_failed = 0;
     }
@@ -1429,13 +1431,16 @@ pscan_chunk (void *arg, size_t from, size_t to, int tid)
     return atomic_fetch_add (&a->found, found) + found >= a->want;
 }
 
-/* The workers a profile's parallelism asks for, at most one fewer than the machine's cores
- * (threads beyond them only queue behind each other): 0 on one core. */
+/* The workers a parallelism asks for, at most one fewer than the machine's cores (threads
+ * beyond them only queue behind each other): 0 on one core. Reads sysfs: called when the
+ * parallelism is set, not per scan. */
 static int
-pool_workers (const fw_profile_t *p)
+pool_workers (int parallelism)
 {
+    if (parallelism < 2)
+        return 0;
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
-    int w = p->parallelism - 1;
+    int w = parallelism - 1;
     if (cpus >= 1 && w > cpus - 1)
         w = (int) cpus - 1;
     return w > 0 ? w : 0;
@@ -1444,9 +1449,9 @@ pool_workers (const fw_profile_t *p)
 static filterpool_t *
 filter_pool (fw_profile_t *p)
 {
-    if (pool_workers (p) < 1 || p->pool_failed)
+    if (p->workers < 1 || p->pool_failed)
         return NULL;
-    if (!p->pool && !(p->pool = filterpool_new (pool_workers (p)))) {
+    if (!p->pool && !(p->pool = filterpool_new (p->workers))) {
         p->pool_failed = 1; /* no thread: one thread it is, without asking again */
         TR_WARN ("scheduler", "profile %s: cannot start Filter threads: filtering on one", p->name);
     }
