@@ -4,10 +4,10 @@
  * (UpdateNominatedPod), keeping the in-memory node only when the field is absent before and
  * after. The scheduler writes that field itself (a preemption's node, or "" to clear it) and
  * decides again before its write comes back, so the echo of an older write can carry a node the
- * pod has already left: followed, it moved the pod's reserved room back to the old node until
- * the newer echo came, and in between another pod of the same priority could be placed or
- * nominated on the node the first was going to (the Preemption benchmark's 5-minute tail,
- * docs/benchmarks.md). So while a write of ours is in flight (wrote != NULL: the value last
+ * pod has already left: followed, it would move the pod's reserved room back to the old node
+ * until the newer echo came, and in between another pod of the same priority could be placed or
+ * nominated on the node the first was going to. (First suspected of the Preemption benchmark's
+ * 5-minute tail, which came from the bindings instead: docs/decisions.md.) So while a write of ours is in flight (wrote != NULL: the value last
  * written and not seen back yet), memory is newer and stays; the update that carries exactly that
  * value lands it. With nothing in flight, the field is followed as Kubernetes does. Pure.
  */
