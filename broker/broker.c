@@ -1000,19 +1000,39 @@ load_cache (broker_t *b)
     sp_pack_request (&sb, "g", 0, "/registry/");
     zsock_send (b->store, "b", sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
-    zsock_set_rcvtimeo (b->store, 30000);
-    zmsg_t *m = zmsg_recv (b->store);
-    zsock_set_rcvtimeo (b->store, -1);
-    if (!m)
-        return -1;
-    zframe_t *f = zmsg_first (m);
-    msgpack_unpacked up;
-    msgpack_unpacked_init (&up);
+    /* the answer is the first "k": the store may publish events ("e"), lease renewals ("l") or a
+     * restore ("x") between the subscription and the range, and those are in the range already
+     * (the store answers in order, on one thread) */
+    int64_t deadline = zclock_mono () + 30000;
     int rc = -1;
-    if (msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS)
-        rc = bcache_load (b->cache, sp_field (&up.data, "kvs"), sp_u64 (sp_field (&up.data, "rev"), 0));
-    msgpack_unpacked_destroy (&up);
-    zmsg_destroy (&m);
+    for (;;) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        zsock_set_rcvtimeo (b->store, (int) left);
+        zmsg_t *m = zmsg_recv (b->store);
+        if (!m)
+            break;
+        zframe_t *f = zmsg_first (m);
+        msgpack_unpacked up;
+        msgpack_unpacked_init (&up);
+        int done = 0;
+        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
+            char t[4] = "";
+            const msgpack_object *tf = sp_field (&up.data, "t");
+            if (tf)
+                sp_str (tf, t, sizeof t);
+            if (!strcmp (t, "k")) {
+                rc = bcache_load (b->cache, sp_field (&up.data, "kvs"), sp_u64 (sp_field (&up.data, "rev"), 0));
+                done = 1;
+            }
+        }
+        msgpack_unpacked_destroy (&up);
+        zmsg_destroy (&m);
+        if (done)
+            break;
+    }
+    zsock_set_rcvtimeo (b->store, -1);
     return rc;
 }
 

@@ -130,7 +130,8 @@ pass "restarted s$OLD (simulated machine crash) rebuilt its store and caught up 
 
 check_all() { # every acknowledged write is on every server
   for n in 1 2 3; do
-    tro --server "$(sock $n)" get configmaps -o json | jq -r '.items[].metadata.name' | sort >"$T/have.$n" || fail "list on s$n"
+    tro --server "$(sock $n)" get configmaps -o json >"$T/list.$n" || fail "list on s$n: $(grep -v 'snapshot taken' "$T/s$n.log" | tail -5)"
+    jq -r '.items[].metadata.name' "$T/list.$n" | sort >"$T/have.$n" || fail "list on s$n is not a List"
     MISSING=$(sort "$ACK" | comm -23 - "$T/have.$n" | head -5)
     [ -z "$MISSING" ] || fail "s$n lacks acknowledged writes: $MISSING"
   done

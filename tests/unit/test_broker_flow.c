@@ -1042,6 +1042,68 @@ reload_store (zsock_t *pipe, void *arg)
     zsock_destroy (&r);
 }
 
+/* A store that, as a replicated store can while it applies or installs a snapshot at start-up,
+ * publishes an event, a lease renewal and a restore to the broker between its subscription and
+ * the answer to its first range: the broker starts from the range (which holds them), it does
+ * not take the first message for the answer (it did, failed its load and the server exited). */
+static void
+busy_store (zsock_t *pipe, void *arg)
+{
+    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_signal (pipe, 0);
+    zpoller_t *p = zpoller_new (pipe, r, NULL);
+    for (;;) {
+        void *which = zpoller_wait (p, 1000);
+        if (which == pipe || zpoller_terminated (p))
+            break;
+        if (which != r)
+            continue;
+        zframe_t *rid;
+        msgpack_unpacked up;
+        char t[4];
+        zmsg_t *m = store_msg_recv (r, &rid, &up, t);
+        if (!strcmp (t, "g")) {
+            static const char *early[] = {"e", "l", "x"};
+            for (int i = 0; i < 3; i++) {
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init (&sb);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+                msgpack_pack_map (&pk, 2);
+                sp_pack_cstr (&pk, "t");
+                sp_pack_cstr (&pk, early[i]);
+                sp_pack_cstr (&pk, i == 0 ? "ev" : "kvs");
+                msgpack_pack_array (&pk, 0);
+                zmsg_t *out = zmsg_new ();
+                zmsg_addmem (out, zframe_data (rid), zframe_size (rid));
+                zmsg_addmem (out, sb.data, sb.size);
+                zmsg_send (&out, r);
+                msgpack_sbuffer_destroy (&sb);
+            }
+            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
+        }
+        msgpack_unpacked_destroy (&up);
+        zframe_destroy (&rid);
+        zmsg_destroy (&m);
+    }
+    zpoller_destroy (&p);
+    zsock_destroy (&r);
+}
+
+static void
+load_skips_early_store_messages (void **state)
+{
+    (void) state;
+    fake_t fk;
+    fake_start (&fk, busy_store, (broker_opts_t) {0}); /* asserts the broker started */
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (s, 0);
+    assert_int_equal (zsock_connect (s, "%s", fk.ep), 0);
+    assert_int_equal (raw_call (s, 1, TR_VERB_GET, "Namespace", "", "kube-node-lease", NULL), TR_OK);
+    zsock_destroy (&s);
+    fake_stop (&fk);
+}
+
 /* While the broker reloads its cache from the store (a replicated store installed a snapshot, or
  * new encryption keys let it open Secrets it could not), the cache is empty: a read must not
  * answer NotFound or an empty list for objects that exist — clients' informers would take that
@@ -1156,6 +1218,7 @@ main (void)
         cmocka_unit_test (global_cap_keeps_queue_order),
         cmocka_unit_test (huge_credit_is_capped),
         cmocka_unit_test (reads_wait_for_a_reload),
+        cmocka_unit_test (load_skips_early_store_messages),
         cmocka_unit_test (logs_reply_only_from_the_agent),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
