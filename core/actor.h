@@ -57,6 +57,13 @@ int troupe_request (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb,
  * timeout for its turn (6 times, then TR_TIMEOUT); order among background requests is kept. */
 int troupe_request_background (troupe_ctx_t *ctx, const tr_env_t *req, troupe_reply_fn *cb, void *arg);
 
+/* How many of the actor's requests may be in flight to the broker at once; the others wait in
+ * order in the host. 128 unless set; 1..480 (below the broker's share of a client, 512, so that
+ * a burst is paced here, not refused there). An actor whose writes stream (the scheduler's
+ * bindings) sets more: its throughput is at most the window over the broker's round trip.
+ * Returns n, or -1 (unchanged) when n is out of range. */
+int troupe_set_window (troupe_ctx_t *ctx, int n);
+
 /* Replies to a request handed to actor->message. body is borrowed. */
 int troupe_reply (troupe_ctx_t *ctx, const tr_env_t *req, tr_code_t code, const json_t *body,
                   const char *msg);

@@ -23,10 +23,12 @@
 #define WATCH_BATCH 64 /* events the broker may send in one message (docs/protocol.md, `batch`) */
 #define LIST_PAGE 500 /* objects per page of an informer's list (client-go's reflector pages by 500) */
 #define MAX_ACTORS 32
-/* Requests to the broker one actor keeps in flight; more wait in order in the host (client-go
- * limits its clients' rate the same way). Below the broker's share per client (512), so that a
- * burst of an actor's own (an agent reporting 200 pods) is paced here, not refused there. */
+/* Requests to the broker one actor keeps in flight by default; more wait in order in the host
+ * (client-go limits its clients' rate the same way). Below the broker's share per client (512), so
+ * that a burst of an actor's own (an agent reporting 200 pods) is paced here, not refused there.
+ * An actor may set its own (troupe_set_window), up to WINDOW_MAX, still below that share. */
 #define WINDOW 128
+#define WINDOW_MAX 480
 #define RETRY_AFTER_MAX_S 10
 
 typedef struct {
@@ -85,6 +87,7 @@ struct troupe_ctx {
     uint64_t next_id;
     zhashx_t *pending;     /* "id" → pending_t* */
     int inflight;          /* windowed requests sent to the broker and not yet answered */
+    int window;            /* at most this many in flight (WINDOW unless the actor set it) */
     long throttled;        /* answers TooManyRequests (each sent again after the hint) */
     int64_t throttled_wait_ms; /* and the time they waited for it */
     zlistx_t *backlog;     /* ids (strings) of windowed requests waiting for room, in order */
@@ -201,8 +204,8 @@ window_pump (troupe_ctx_t *ctx)
     for (;;) {
         /* background requests only when nothing else waits, and within half the window: the
          * other half stays for what an actor's progress waits on */
-        zlistx_t *l = zlistx_size (ctx->backlog) ? ctx->backlog : ctx->inflight < WINDOW / 2 ? ctx->backlog_low : NULL;
-        if (ctx->inflight >= WINDOW || !l || !(k = zlistx_first (l)))
+        zlistx_t *l = zlistx_size (ctx->backlog) ? ctx->backlog : ctx->inflight < ctx->window / 2 ? ctx->backlog_low : NULL;
+        if (ctx->inflight >= ctx->window || !l || !(k = zlistx_first (l)))
             break;
         pending_t *p = zhashx_lookup (ctx->pending, k);
         if (p && p->wire && !p->sent) {
@@ -276,6 +279,16 @@ send_tracked (troupe_ctx_t *ctx, zsock_t *sock, tr_env_t *req, troupe_reply_fn *
         zhashx_insert (ctx->pending, k, p);
     }
     return req->id;
+}
+
+int
+troupe_set_window (troupe_ctx_t *ctx, int n)
+{
+    if (n < 1 || n > WINDOW_MAX)
+        return -1;
+    ctx->window = n;
+    window_pump (ctx); /* a wider window sends what waited for room */
+    return n;
 }
 
 int
@@ -1159,6 +1172,7 @@ actor_thread (zsock_t *pipe, void *args)
     ctx->pipe = pipe;
     ctx->next_id = 1;
     ctx->pending = zhashx_new ();
+    ctx->window = WINDOW;
     ctx->backlog = zlistx_new ();
     zlistx_set_destructor (ctx->backlog, (zlistx_destructor_fn *) zstr_free);
     ctx->backlog_low = zlistx_new ();

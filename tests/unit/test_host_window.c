@@ -1,5 +1,5 @@
-/* host: an actor's requests to the broker go through a window (at most 128 in flight, the rest
- * wait in order in the host), and a request refused with TooManyRequests is sent again after the
+/* host: an actor's requests to the broker go through a window (at most 128 in flight unless the
+ * actor sets another, the rest wait in order in the host), and a request refused with TooManyRequests is sent again after the
  * broker's retryAfterSeconds (same id), as client-go does: the actor's callback sees the final
  * answer only. Against a fake broker (a ROUTER in the test) that counts what is in flight. */
 #include <setjmp.h>
@@ -375,6 +375,91 @@ stop_with_requests_in_flight (void **state)
     pthread_mutex_unlock (&mu);
 }
 
+/* ---- an actor sets its own window ---- */
+
+static int set_rc[4];
+
+/* Out-of-range windows are refused and leave it as it was; 400 is taken; then 450 requests. */
+static void *
+wide_create (troupe_ctx_t *ctx, const json_t *config)
+{
+    (void) config;
+    set_rc[0] = troupe_set_window (ctx, 0);
+    set_rc[1] = troupe_set_window (ctx, 481);
+    set_rc[2] = troupe_set_window (ctx, -5);
+    set_rc[3] = troupe_set_window (ctx, 400);
+    for (int i = 0; i < 450; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "w-%d", i);
+        create_cm (ctx, name, 0);
+    }
+    static int self;
+    return &self;
+}
+
+static const troupe_actor_t wide = {TROUPE_ACTOR_ABI, "wide", wide_create, NULL, NULL, w_destroy};
+
+/* Takes every request the host sends until it pauses for 300 ms; returns how many (their
+ * routing ids and ids in held, at most cap). */
+static int
+take_all (zsock_t *router, held_t *held, int cap)
+{
+    int n = 0;
+    for (;;) {
+        zframe_t *rid = NULL;
+        tr_env_t req;
+        char err[128];
+        int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
+        if (rc == TR_UNAVAILABLE) {
+            tr_env_clear (&req);
+            return n;
+        }
+        assert_int_equal (rc, TR_OK);
+        if (req.verb == TR_VERB_CREATE && n < cap) {
+            held[n].rid = rid;
+            held[n].id = req.id;
+            n++;
+            rid = NULL;
+        }
+        zframe_destroy (&rid);
+        tr_env_clear (&req);
+    }
+}
+
+static void
+window_set_by_the_actor (void **state)
+{
+    (void) state;
+    reset_replies ();
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-wide-%d", getpid ());
+    zsock_t *router = zsock_new_router (ep);
+    assert_non_null (router);
+    zsock_set_rcvtimeo (router, 300);
+    tr_host_opts_t o = {.endpoint = ep, .node_name = "n", .data_dir = "/tmp"};
+    tr_host_t *h = tr_host_new (&o);
+    assert_int_equal (tr_host_start (h, &wide, NULL), 0);
+    static held_t held[450];
+    int first = take_all (router, held, 450);
+    assert_int_equal (first, 400); /* its window, not the default 128 */
+    for (int i = 0; i < 10; i++) { /* ten answers make room for ten more, no more */
+        reply (router, held[i].rid, held[i].id, TR_OK, json_object ());
+        zframe_destroy (&held[i].rid);
+    }
+    int second = take_all (router, held, 450);
+    assert_int_equal (second, 10);
+    for (int i = 10; i < first; i++)
+        zframe_destroy (&held[i].rid);
+    for (int i = 0; i < second; i++)
+        zframe_destroy (&held[i].rid);
+    tr_host_destroy (&h);
+    zsock_destroy (&router);
+    assert_int_equal (set_rc[0], -1);
+    assert_int_equal (set_rc[1], -1);
+    assert_int_equal (set_rc[2], -1);
+    assert_int_equal (set_rc[3], 400);
+}
+
 int
 main (void)
 {
@@ -383,6 +468,7 @@ main (void)
         cmocka_unit_test (slow_broker_tail_does_not_time_out),
         cmocka_unit_test (background_waits_for_the_others),
         cmocka_unit_test (stop_with_requests_in_flight),
+        cmocka_unit_test (window_set_by_the_actor),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
