@@ -1005,7 +1005,7 @@ sch_create (troupe_ctx_t *ctx, const json_t *config)
     s->scheduled_evs = json_array ();
     /* bindings stream, never awaited: at most the window over the broker's round trip. With the
      * default 128 the bindings could not keep up with 3,400 creates/s at 5,000 nodes (a backlog
-     * in the host, p99 created→bound 1.1 s; 480: 0.2–0.4 s, benchmarks.md) */
+     * in the host, p99 created→bound 1.1–1.4 s; 480: 0.2–0.5 s, benchmarks.md) */
     troupe_set_window (ctx, SCHED_WINDOW);
     char err[512] = "";
     const char *file = tv_str (config, "schedulerConfig");
