@@ -1,6 +1,7 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/filterpool.h"
+#include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
@@ -1371,6 +1372,28 @@ run_filters (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, c
     return 1;
 }
 
+/* Nodes are separate allocations of about 1.4 KiB (two tr_sched_res_t inline), their labels
+ * another; a scan of a thousand of them per pod missed the cache on most lines it read. The scans
+ * below ask for a node's lines FW_AHEAD nodes before they reach it, and for its labels' index
+ * half as far ahead (its address is in a line asked for by then). Hints only: no result changes. */
+#define FW_AHEAD 8
+
+static inline void
+prefetch_node (const tr_sched_node_t *n)
+{
+    __builtin_prefetch (n);
+    __builtin_prefetch (&n->requested);
+    __builtin_prefetch (&n->nonzero_milli_cpu);
+    __builtin_prefetch (&n->npods);
+    __builtin_prefetch (&n->label_index);
+}
+
+static inline void
+prefetch_labels (const tr_sched_node_t *n)
+{
+    nodelabels_prefetch ((const nodelabels_t *) n->label_index);
+}
+
 /* Filter on one node as Kubernetes' RunFilterPluginsWithNominatedPods: with the pods nominated
  * there (of priority >= the pod's) added, then, when some were added and that passed, again
  * without them: a pod must fit whether or not they come (a plugin that counts pods for the pod,
@@ -1418,6 +1441,10 @@ pscan_chunk (void *arg, size_t from, size_t to, int tid)
     size_t found = 0;
     for (size_t o = from; o < to; o++) {
         size_t idx = (a->start + a->base + o) % a->n;
+        if (o + FW_AHEAD < to) {
+            prefetch_node (a->nodes[(idx + FW_AHEAD) % a->n]);
+            prefetch_labels (a->nodes[(idx + FW_AHEAD / 2) % a->n]);
+        }
         uint64_t rej = 0;
         int r = filter_node (a->p, a->cs, a->ix, a->pod, a->nodes[idx], a->skip, &a->st[idx], &rej, &a->err[tid]);
         a->rej[o] = rej;
@@ -1769,6 +1796,10 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         }
         size_t idx = (start + processed) % n;
         const tr_sched_node_t *node = snap->nodes[idx];
+        if (n > FW_AHEAD) {
+            prefetch_node (snap->nodes[(idx + FW_AHEAD) % n]);
+            prefetch_labels (snap->nodes[(idx + FW_AHEAD / 2) % n]);
+        }
         int r = filter_node (p, csp, &ix, pod, node, skip, &st[idx], &rejected, out);
         if (r < 0)
             goto done;
@@ -1819,6 +1850,10 @@ chosen_nominated:
                 continue;
             inst_t *in = &p->inst[ii];
             for (size_t i = 0; i < nfeasible; i++) {
+                if (i + FW_AHEAD < nfeasible) {
+                    prefetch_node (feasible[i + FW_AHEAD]);
+                    prefetch_labels (feasible[i + FW_AHEAD / 2]);
+                }
                 scores[i] = 0;
                 tr_sched_status_t s = in->p->score (in->self, csp, pod, feasible[i], &scores[i]);
                 if (s.code != TR_SCHED_SUCCESS) {
