@@ -8,7 +8,7 @@
 /* One allocation: the header, n hashes, n (key, value) offsets into str, then the strings. The
  * hashes are scanned first: a lookup touches the strings only for the key that matches. */
 /* The lines nodelabels_prefetch asks for: a node of 8 labels of hollow size takes about 7. */
-#define NODELABELS_PREFETCH_LINES 8
+#define NODELABELS_PREFETCH_LINES 4
 
 struct nodelabels {
     uint32_t n;
