@@ -417,20 +417,32 @@ finish_reload (broker_t *b, const msgpack_object *o)
              (unsigned long long) bcache_revision (b->cache));
 }
 
+/* Unpacks a store message's first frame into up (initialised by the caller) and gives its type
+ * in t ("e" events, "l" renewals, "k" a range, "x" a restore, "r" a write's result...; "" when it
+ * has none). 0, or -1 when the frame is not msgpack. */
+static int
+store_msg_unpack (zmsg_t *m, msgpack_unpacked *up, char t[4])
+{
+    zframe_t *f = zmsg_first (m);
+    t[0] = 0;
+    if (!f || msgpack_unpack_next (up, (const char *) zframe_data (f), zframe_size (f), NULL) != MSGPACK_UNPACK_SUCCESS)
+        return -1;
+    const msgpack_object *tf = sp_field (&up->data, "t");
+    if (tf)
+        sp_str (tf, t, 4);
+    return 0;
+}
+
 static void
 on_store_message (broker_t *b)
 {
     zmsg_t *m = zmsg_recv (b->store);
     if (!m)
         return;
-    zframe_t *f = zmsg_first (m);
     msgpack_unpacked up;
     msgpack_unpacked_init (&up);
-    if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
-        char t[4] = "";
-        const msgpack_object *tf = sp_field (&up.data, "t");
-        if (tf)
-            sp_str (tf, t, sizeof t);
+    char t[4];
+    if (store_msg_unpack (m, &up, t) == 0) {
         if (!strcmp (t, "e") && b->reloading) {
             zlistx_add_end (b->reload_events, m); /* applied after the reload, those it lacks */
             m = NULL;
@@ -1013,20 +1025,12 @@ load_cache (broker_t *b)
         zmsg_t *m = zmsg_recv (b->store);
         if (!m)
             break;
-        zframe_t *f = zmsg_first (m);
         msgpack_unpacked up;
         msgpack_unpacked_init (&up);
-        int done = 0;
-        if (f && msgpack_unpack_next (&up, (const char *) zframe_data (f), zframe_size (f), NULL) == MSGPACK_UNPACK_SUCCESS) {
-            char t[4] = "";
-            const msgpack_object *tf = sp_field (&up.data, "t");
-            if (tf)
-                sp_str (tf, t, sizeof t);
-            if (!strcmp (t, "k")) {
-                rc = bcache_load (b->cache, sp_field (&up.data, "kvs"), sp_u64 (sp_field (&up.data, "rev"), 0));
-                done = 1;
-            }
-        }
+        char t[4];
+        int done = store_msg_unpack (m, &up, t) == 0 && !strcmp (t, "k");
+        if (done)
+            rc = bcache_load (b->cache, sp_field (&up.data, "kvs"), sp_u64 (sp_field (&up.data, "rev"), 0));
         msgpack_unpacked_destroy (&up);
         zmsg_destroy (&m);
         if (done)

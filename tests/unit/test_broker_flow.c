@@ -325,6 +325,16 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* A fake store's message to the broker whose identity is rid: sb's bytes. */
+static void
+store_send (zsock_t *r, zframe_t *rid, const msgpack_sbuffer *sb)
+{
+    zmsg_t *out = zmsg_new ();
+    zmsg_addmem (out, zframe_data (rid), zframe_size (rid));
+    zmsg_addmem (out, sb->data, sb->size);
+    zmsg_send (&out, r);
+}
+
 /* The store's range answer ("k") to request id: the four base namespaces at revision 4. */
 static void
 answer_range (zsock_t *r, zframe_t **rid_p, uint64_t id)
@@ -360,12 +370,9 @@ answer_range (zsock_t *r, zframe_t **rid_p, uint64_t id)
         msgpack_pack_uint64 (&pk, (uint64_t) i + 1);
         free (val);
     }
-    zmsg_t *out = zmsg_new ();
-    zmsg_append (out, &rid);
-    zmsg_addmem (out, sb.data, sb.size);
-    zmsg_send (&out, r);
+    store_send (r, rid, &sb);
     msgpack_sbuffer_destroy (&sb);
-    *rid_p = NULL;
+    zframe_destroy (rid_p);
 }
 
 /* One message from the broker to a fake store: *rid its sender and up its body (both the
@@ -384,12 +391,14 @@ store_msg_recv (zsock_t *r, zframe_t **rid, msgpack_unpacked *up, char t[4])
     return m;
 }
 
-/* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
- * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
+/* A fake store's loop until its pipe says stop: each message from the broker to on_msg, with its
+ * sender (on_msg's to free or keep), its body and type (store_msg_recv). */
+typedef void (store_msg_fn) (zsock_t *r, zframe_t **rid, const msgpack_unpacked *up, const char *t);
+
 static void
-mute_store (zsock_t *pipe, void *arg)
+store_loop (zsock_t *pipe, const char *endpoint, store_msg_fn *on_msg)
 {
-    zsock_t *r = zsock_new_router ((const char *) arg);
+    zsock_t *r = zsock_new_router (endpoint);
     zsock_signal (pipe, 0);
     zpoller_t *p = zpoller_new (pipe, r, NULL);
     for (;;) {
@@ -402,14 +411,28 @@ mute_store (zsock_t *pipe, void *arg)
         msgpack_unpacked up;
         char t[4];
         zmsg_t *m = store_msg_recv (r, &rid, &up, t);
-        if (!strcmp (t, "g"))
-            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
+        on_msg (r, &rid, &up, t);
         msgpack_unpacked_destroy (&up);
         zframe_destroy (&rid);
         zmsg_destroy (&m);
     }
     zpoller_destroy (&p);
     zsock_destroy (&r);
+}
+
+/* A store that loads (namespaces only) and then never answers a proposal: the broker ends the
+ * client's request with Timeout after request_timeout_ms instead of keeping it forever. */
+static void
+mute_msg (zsock_t *r, zframe_t **rid, const msgpack_unpacked *up, const char *t)
+{
+    if (!strcmp (t, "g"))
+        answer_range (r, rid, sp_u64 (sp_field (&up->data, "id"), 0));
+}
+
+static void
+mute_store (zsock_t *pipe, void *arg)
+{
+    store_loop (pipe, (const char *) arg, mute_msg);
 }
 
 /* A broker in front of a fake store actor (store_fn: mute_store, reload_store), on an ipc
@@ -597,10 +620,8 @@ gated_store (zsock_t *pipe, void *arg)
                 msgpack_pack_int (&pk, 1); /* STORE_ERR_EXISTS */
                 msgpack_pack_uint64 (&pk, 0);
                 msgpack_pack_uint64 (&pk, 0);
-                zmsg_t *out = zmsg_new ();
-                zmsg_append (out, &held[0].rid);
-                zmsg_addmem (out, sb.data, sb.size);
-                zmsg_send (&out, r);
+                store_send (r, held[0].rid, &sb);
+                zframe_destroy (&held[0].rid);
                 msgpack_sbuffer_destroy (&sb);
                 memmove (held, held + 1, --nheld * sizeof *held);
                 zstr_send (pipe, "OK");
@@ -1006,10 +1027,7 @@ reload_store (zsock_t *pipe, void *arg)
                 msgpack_sbuffer sb;
                 msgpack_sbuffer_init (&sb);
                 sp_pack_request (&sb, "x", 0, NULL);
-                zmsg_t *out = zmsg_new ();
-                zmsg_addmem (out, zframe_data (broker), zframe_size (broker));
-                zmsg_addmem (out, sb.data, sb.size);
-                zmsg_send (&out, r);
+                store_send (r, broker, &sb);
                 msgpack_sbuffer_destroy (&sb);
             }
             zstr_free (&cmd);
@@ -1047,47 +1065,31 @@ reload_store (zsock_t *pipe, void *arg)
  * the answer to its first range: the broker starts from the range (which holds them), it does
  * not take the first message for the answer (it did, failed its load and the server exited). */
 static void
+busy_msg (zsock_t *r, zframe_t **rid, const msgpack_unpacked *up, const char *t)
+{
+    if (strcmp (t, "g"))
+        return;
+    static const char *early[] = {"e", "l", "x"};
+    for (int i = 0; i < 3; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 2);
+        sp_pack_cstr (&pk, "t");
+        sp_pack_cstr (&pk, early[i]);
+        sp_pack_cstr (&pk, i == 0 ? "ev" : "kvs");
+        msgpack_pack_array (&pk, 0);
+        store_send (r, *rid, &sb);
+        msgpack_sbuffer_destroy (&sb);
+    }
+    answer_range (r, rid, sp_u64 (sp_field (&up->data, "id"), 0));
+}
+
+static void
 busy_store (zsock_t *pipe, void *arg)
 {
-    zsock_t *r = zsock_new_router ((const char *) arg);
-    zsock_signal (pipe, 0);
-    zpoller_t *p = zpoller_new (pipe, r, NULL);
-    for (;;) {
-        void *which = zpoller_wait (p, 1000);
-        if (which == pipe || zpoller_terminated (p))
-            break;
-        if (which != r)
-            continue;
-        zframe_t *rid;
-        msgpack_unpacked up;
-        char t[4];
-        zmsg_t *m = store_msg_recv (r, &rid, &up, t);
-        if (!strcmp (t, "g")) {
-            static const char *early[] = {"e", "l", "x"};
-            for (int i = 0; i < 3; i++) {
-                msgpack_sbuffer sb;
-                msgpack_sbuffer_init (&sb);
-                msgpack_packer pk;
-                msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-                msgpack_pack_map (&pk, 2);
-                sp_pack_cstr (&pk, "t");
-                sp_pack_cstr (&pk, early[i]);
-                sp_pack_cstr (&pk, i == 0 ? "ev" : "kvs");
-                msgpack_pack_array (&pk, 0);
-                zmsg_t *out = zmsg_new ();
-                zmsg_addmem (out, zframe_data (rid), zframe_size (rid));
-                zmsg_addmem (out, sb.data, sb.size);
-                zmsg_send (&out, r);
-                msgpack_sbuffer_destroy (&sb);
-            }
-            answer_range (r, &rid, sp_u64 (sp_field (&up.data, "id"), 0));
-        }
-        msgpack_unpacked_destroy (&up);
-        zframe_destroy (&rid);
-        zmsg_destroy (&m);
-    }
-    zpoller_destroy (&p);
-    zsock_destroy (&r);
+    store_loop (pipe, (const char *) arg, busy_msg);
 }
 
 static void
