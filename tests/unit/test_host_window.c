@@ -111,6 +111,55 @@ reply (zsock_t *router, zframe_t *rid, uint64_t id, tr_code_t code, json_t *body
     json_decref (body);
 }
 
+/* Takes every create the host sends until it pauses (the router's receive timeout): their
+ * routing ids and ids into held (at most cap), each shown first to seen (when not NULL) with arg.
+ * Returns how many it took. */
+typedef void (seen_fn) (const tr_env_t *req, void *arg);
+
+static int
+take_all (zsock_t *router, held_t *held, int cap, seen_fn *seen, void *arg)
+{
+    int n = 0;
+    for (;;) {
+        zframe_t *rid = NULL;
+        tr_env_t req;
+        char err[128];
+        int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
+        if (rc == TR_UNAVAILABLE) {
+            tr_env_clear (&req);
+            return n;
+        }
+        assert_int_equal (rc, TR_OK);
+        if (req.verb == TR_VERB_CREATE && n < cap) {
+            if (seen)
+                seen (&req, arg);
+            held[n].rid = rid;
+            held[n].id = req.id;
+            n++;
+            rid = NULL;
+        }
+        zframe_destroy (&rid);
+        tr_env_clear (&req);
+    }
+}
+
+/* window_and_retry: whether the refused request came again, and when */
+typedef struct {
+    uint64_t refused;
+    int64_t refused_at, resent_after;
+    int seen_again;
+} retry_t;
+
+static void
+seen_retry (const tr_env_t *req, void *arg)
+{
+    retry_t *t = arg;
+    if (t->refused && req->id == t->refused) {
+        t->seen_again = 1;
+        t->resent_after = zclock_mono () - t->refused_at;
+    }
+}
+
 static void
 window_and_retry (void **state)
 {
@@ -124,42 +173,18 @@ window_and_retry (void **state)
     tr_host_t *h = tr_host_new (&o);
     assert_int_equal (tr_host_start (h, &burst, NULL), 0);
     held_t held[N];
-    int nheld = 0, max_inflight = 0, answered = 0, refused_id_seen_again = 0;
-    uint64_t refused = 0;
-    int64_t refused_at = 0, resent_after = -1;
+    int max_inflight = 0, answered = 0;
+    retry_t t = {.resent_after = -1};
     int64_t end = zclock_mono () + 15000;
     while (answered < N && zclock_mono () < end) {
-        /* take everything the host sends until it pauses */
-        for (;;) {
-            zframe_t *rid = NULL;
-            tr_env_t req;
-            char err[128];
-            int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
-            if (rc == TR_UNAVAILABLE) { /* nothing within the timeout */
-                tr_env_clear (&req);
-                break;
-            }
-            assert_int_equal (rc, TR_OK);
-            if (req.verb == TR_VERB_CREATE) {
-                if (refused && req.id == refused) {
-                    refused_id_seen_again = 1;
-                    resent_after = zclock_mono () - refused_at;
-                }
-                held[nheld].rid = rid;
-                held[nheld].id = req.id;
-                nheld++;
-                rid = NULL;
-            }
-            zframe_destroy (&rid);
-            tr_env_clear (&req);
-        }
+        int nheld = take_all (router, held, N, seen_retry, &t); /* until the host pauses */
         if (nheld > max_inflight)
             max_inflight = nheld;
         /* answer what is held: the very first request is refused once, with a 1 s hint */
         for (int i = 0; i < nheld; i++) {
-            if (!refused) {
-                refused = held[i].id;
-                refused_at = zclock_mono ();
+            if (!t.refused) {
+                t.refused = held[i].id;
+                t.refused_at = zclock_mono ();
                 reply (router, held[i].rid, held[i].id, TR_TOO_MANY_REQUESTS,
                        json_pack ("{s:s,s:{s:i}}", "reason", "TooManyRequests", "details", "retryAfterSeconds", 1));
             } else {
@@ -168,14 +193,13 @@ window_and_retry (void **state)
             }
             zframe_destroy (&held[i].rid);
         }
-        nheld = 0;
     }
     tr_host_destroy (&h);
     zsock_destroy (&router);
     assert_int_equal (answered, N);
     assert_int_equal (max_inflight, 128); /* the window, full at first */
-    assert_true (refused_id_seen_again);
-    assert_true (resent_after >= 900); /* not before the hint (housekeeping runs every 0.5 s) */
+    assert_true (t.seen_again);
+    assert_true (t.resent_after >= 900); /* not before the hint (housekeeping runs every 0.5 s) */
     pthread_mutex_lock (&mu);
     assert_int_equal (ok_replies, N); /* the 429 never reached the actor */
     assert_int_equal (other_replies, 0);
@@ -261,6 +285,23 @@ m_create (troupe_ctx_t *ctx, const json_t *config)
 
 static const troupe_actor_t mixed = {TROUPE_ACTOR_ABI, "mixed", m_create, NULL, NULL, w_destroy};
 
+/* background_waits_for_the_others: the requests seen so far of each kind */
+typedef struct {
+    int fg, bg, bg_early; /* bg_early: background ones seen before every other one was */
+} mix_t;
+
+static void
+seen_mix (const tr_env_t *req, void *arg)
+{
+    mix_t *m = arg;
+    if (!strncmp (req->name, "bg-", 3)) {
+        m->bg++;
+        if (m->fg < NMIX - 15)
+            m->bg_early++;
+    } else
+        m->fg++;
+}
+
 /* 140 requests fill the window (128) and wait; then 45 more and 15 background ones among them:
  * the broker sees every one of the 185 before the first background one (a background request
  * goes when nothing else waits for room), and all 200 are answered. */
@@ -278,33 +319,11 @@ background_waits_for_the_others (void **state)
     tr_host_t *h = tr_host_new (&o);
     assert_int_equal (tr_host_start (h, &mixed, NULL), 0);
     static held_t held[NMIX];
-    int nheld = 0, answered = 0, fg_seen = 0, bg_seen = 0, bg_before_fg_done = 0;
+    int nheld = 0, answered = 0;
+    mix_t m = {0};
     int64_t end = zclock_mono () + 15000;
     while (answered < NMIX && zclock_mono () < end) {
-        for (;;) {
-            zframe_t *rid = NULL;
-            tr_env_t req;
-            char err[128];
-            int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
-            if (rc != TR_OK) {
-                tr_env_clear (&req);
-                break;
-            }
-            if (req.verb == TR_VERB_CREATE && nheld < NMIX) {
-                if (!strncmp (req.name, "bg-", 3)) {
-                    bg_seen++;
-                    if (fg_seen < NMIX - 15)
-                        bg_before_fg_done++;
-                } else
-                    fg_seen++;
-                held[nheld].rid = rid;
-                held[nheld].id = req.id;
-                nheld++;
-                rid = NULL;
-            }
-            zframe_destroy (&rid);
-            tr_env_clear (&req);
-        }
+        nheld += take_all (router, held + nheld, NMIX - nheld, seen_mix, &m);
         for (int i = answered; i < nheld; i++) {
             reply (router, held[i].rid, held[i].id, TR_OK, json_object ());
             zframe_destroy (&held[i].rid);
@@ -314,9 +333,9 @@ background_waits_for_the_others (void **state)
     wait_replies (NMIX);
     tr_host_destroy (&h);
     zsock_destroy (&router);
-    assert_int_equal (fg_seen, NMIX - 15);
-    assert_int_equal (bg_seen, 15);
-    assert_int_equal (bg_before_fg_done, 0);
+    assert_int_equal (m.fg, NMIX - 15);
+    assert_int_equal (m.bg, 15);
+    assert_int_equal (m.bg_early, 0);
     pthread_mutex_lock (&mu);
     assert_int_equal (ok_replies, NMIX);
     pthread_mutex_unlock (&mu);
@@ -399,33 +418,6 @@ wide_create (troupe_ctx_t *ctx, const json_t *config)
 
 static const troupe_actor_t wide = {TROUPE_ACTOR_ABI, "wide", wide_create, NULL, NULL, w_destroy};
 
-/* Takes every request the host sends until it pauses for 300 ms; returns how many (their
- * routing ids and ids in held, at most cap). */
-static int
-take_all (zsock_t *router, held_t *held, int cap)
-{
-    int n = 0;
-    for (;;) {
-        zframe_t *rid = NULL;
-        tr_env_t req;
-        char err[128];
-        int rc = tr_conn_recv (router, &rid, &req, err, sizeof err);
-        if (rc == TR_UNAVAILABLE) {
-            tr_env_clear (&req);
-            return n;
-        }
-        assert_int_equal (rc, TR_OK);
-        if (req.verb == TR_VERB_CREATE && n < cap) {
-            held[n].rid = rid;
-            held[n].id = req.id;
-            n++;
-            rid = NULL;
-        }
-        zframe_destroy (&rid);
-        tr_env_clear (&req);
-    }
-}
-
 static void
 window_set_by_the_actor (void **state)
 {
@@ -440,13 +432,13 @@ window_set_by_the_actor (void **state)
     tr_host_t *h = tr_host_new (&o);
     assert_int_equal (tr_host_start (h, &wide, NULL), 0);
     static held_t held[450];
-    int first = take_all (router, held, 450);
+    int first = take_all (router, held, 450, NULL, NULL);
     assert_int_equal (first, 400); /* its window, not the default 128 */
     for (int i = 0; i < 10; i++) { /* ten answers make room for ten more, no more */
         reply (router, held[i].rid, held[i].id, TR_OK, json_object ());
         zframe_destroy (&held[i].rid);
     }
-    int second = take_all (router, held, 450);
+    int second = take_all (router, held, 450, NULL, NULL);
     assert_int_equal (second, 10);
     for (int i = 10; i < first; i++)
         zframe_destroy (&held[i].rid);
