@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One allocation: the header, n hashes, n (key, value) offsets into str, then the strings. The
- * hashes are scanned first: a lookup touches the strings only for the key that matches. */
-/* The lines nodelabels_prefetch asks for: a node of 8 labels of hollow size takes about 7. */
+/* The lines nodelabels_prefetch asks for: the header, hashes and offsets and the first strings
+ * (a hollow node's 6–8 labels take about 7 lines). 8 lines filled the CPU's fill buffers, and the
+ * prefetches themselves stalled (docs/benchmarks.md, session 30). */
 #define NODELABELS_PREFETCH_LINES 4
 
+/* One allocation: the header, n hashes, n (key, value) offsets into str, then the strings. The
+ * hashes are scanned first: a lookup touches the strings only for the key that matches. */
 struct nodelabels {
     uint32_t n;
     uint32_t *hash;

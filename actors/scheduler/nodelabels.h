@@ -40,8 +40,9 @@ nodelabels_key_t nodelabels_key (const char *key);
 /* As nodelabels_get (self, k->key). */
 const char *nodelabels_get_h (const nodelabels_t *self, const nodelabels_key_t *k);
 
-/* Asks the memory for the lines of the index a lookup reads (the header, hashes and offsets,
- * and the strings), ahead of a lookup on that node: a hint, with no effect on any result. */
+/* Asks the memory for the first lines of the index (the header, hashes and offsets, the first
+ * strings: what a lookup reads first), ahead of a lookup on that node. NULL is allowed. A hint,
+ * with no effect on any result. */
 void nodelabels_prefetch (const nodelabels_t *self);
 
 /* A node's label through its index when it has one, else from node->labels. */
