@@ -109,6 +109,14 @@ struct fw_profile {
     filterpool_t *pool;
     int pool_failed;
     size_t par_prefix, par_min_rest, par_chunk;
+    /* A cycle's per-node arrays, kept from cycle to cycle (a cycle does not nest in another of
+     * its profile): at 5,000 nodes a status and a pointer a node were 120 KiB allocated and
+     * zeroed for every pod, though a cycle that finds its sample reads none of the statuses */
+    tr_sched_status_t *sc_st;
+    const tr_sched_node_t **sc_feasible;
+    size_t cap_sc_nodes;
+    int64_t *sc_totals, *sc_scores;
+    size_t cap_sc_scores;
 };
 
 /* Kubernetes' maxTimeout of a Permit wait. */
@@ -553,6 +561,10 @@ fw_profile_destroy (fw_profile_t **pp)
     free (p->pf_nodes);
     free (p->pf_pods);
     free (p->pf_made);
+    free (p->sc_st);
+    free (p->sc_feasible);
+    free (p->sc_totals);
+    free (p->sc_scores);
     filterpool_destroy (&p->pool);
     free (p->name);
     free (p);
@@ -1703,6 +1715,41 @@ nominated_node_of (const fw_nominator_t *env, const tr_sched_pod_t *pod)
     return json_string_value (json_object_get (json_object_get (pod->obj, "status"), "nominatedNodeName"));
 }
 
+/* Room for n nodes in the cycle's arrays (unzeroed: see fw_schedule_nominated); 0 or -1. */
+static int
+scratch_nodes (fw_profile_t *p, size_t n)
+{
+    if (n <= p->cap_sc_nodes)
+        return 0;
+    tr_sched_status_t *st = realloc (p->sc_st, n * sizeof *st);
+    if (st)
+        p->sc_st = st;
+    const tr_sched_node_t **f = realloc (p->sc_feasible, n * sizeof *f);
+    if (f)
+        p->sc_feasible = f;
+    if (!st || !f)
+        return -1;
+    p->cap_sc_nodes = n;
+    return 0;
+}
+
+static int
+scratch_scores (fw_profile_t *p, size_t n)
+{
+    if (n <= p->cap_sc_scores)
+        return 0;
+    int64_t *t = realloc (p->sc_totals, n * sizeof *t);
+    if (t)
+        p->sc_totals = t;
+    int64_t *s = realloc (p->sc_scores, n * sizeof *s);
+    if (s)
+        p->sc_scores = s;
+    if (!t || !s)
+        return -1;
+    p->cap_sc_scores = n;
+    return 0;
+}
+
 void
 fw_schedule (fw_profile_t *p, const fw_env_t *env, const tr_sched_pod_t *pod, fw_result_t *out)
 {
@@ -1743,10 +1790,11 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
              * every node when the status is Unschedulable, none when UnschedulableAndUnresolvable.
              * The nominated node's status is that one too: Unresolvable makes the pod eligible
              * (PodEligibleToPreemptOthers) whatever terminates there. */
-            if (!(st = calloc (n ? n : 1, sizeof *st))) {
+            if (scratch_nodes (p, n ? n : 1)) {
                 fail (out, FW_ERROR, "out of memory");
                 goto done;
             }
+            st = p->sc_st;
             for (size_t i = 0; i < n; i++)
                 st[i] = s;
             const char *nominated = nominated_node_of (nom, pod);
@@ -1764,9 +1812,15 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         }
     }
 
-    /* Filter, over a sample; first the node the pod is nominated to, alone (evaluateNominatedNode) */
-    st = calloc (n ? n : 1, sizeof *st);
-    feasible = calloc (n ? n : 1, sizeof *feasible);
+    /* Filter, over a sample; first the node the pod is nominated to, alone (evaluateNominatedNode).
+     * The statuses are not zeroed: Filter writes a node's when it rejects it, and they are read
+     * only when no node passed, that is when every node was filtered and rejected. */
+    if (scratch_nodes (p, n ? n : 1)) {
+        fail (out, FW_ERROR, "out of memory");
+        goto done;
+    }
+    st = p->sc_st;
+    feasible = p->sc_feasible;
     size_t want = fw_nodes_to_find (p->pct, n), nfeasible = 0, processed = 0;
     size_t start = n ? p->next_start % n : 0;
     uint64_t rejected = 0;
@@ -1813,6 +1867,8 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
 chosen_nominated:
 
     if (!nfeasible) {
+        for (size_t k = processed; k < n; k++) /* none: the scan ends at a feasible node or at n */
+            st[(start + k) % n] = (tr_sched_status_t) {0};
         char pf[512];
         /* PodEligibleToPreemptOthers: a nominated node that is UnschedulableAndUnresolvable for
          * the pod no longer holds it back, whatever terminates there */
@@ -1842,8 +1898,13 @@ chosen_nominated:
                 goto done;
             }
         }
-        totals = calloc (nfeasible, sizeof *totals);
-        scores = calloc (nfeasible, sizeof *scores);
+        if (scratch_scores (p, nfeasible)) {
+            fail (out, FW_ERROR, "out of memory");
+            goto done;
+        }
+        totals = p->sc_totals;
+        scores = p->sc_scores;
+        memset (totals, 0, nfeasible * sizeof *totals);
         for (size_t k = 0; k < p->norder[5]; k++) {
             uint8_t ii = p->order[5][k];
             if (skip[ii])
@@ -1975,10 +2036,6 @@ undo:
     if (env->forget)
         env->forget (env->arg, pod);
 done:
-    free (st);
-    free (feasible);
-    free (totals);
-    free (scores);
     if (csp) {
         cs_clear (csp);
         free (csp);

@@ -425,6 +425,41 @@ fit_error_text (void **state)
     snap_destroy (&w.snap);
 }
 
+/* A profile keeps its cycle's per-node arrays from cycle to cycle, unzeroed: a FitError must count
+ * this cycle's statuses only, whatever the cycles before left there, as the node count grows and
+ * shrinks (n6 passes every Filter; n1-n3 A rejects, n4-n5 B). */
+static void
+fit_error_after_other_cycles (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 5);
+    fw_profile_t *fp = profile2 ("{\"tag\":\"A\",\"reject\":\"n1n2n3\"}", "{\"tag\":\"B\",\"reject\":\"n4n5\"}", 1, 1);
+    const char *want = "0/5 nodes are available: 2 B rejects, 3 A rejects.";
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_string_equal (r.message, want);
+    json_t *n6 = json_pack ("{s:{s:s},s:{s:{s:s,s:s,s:s}}}", "metadata", "name", "n6", "status", "allocatable", "cpu", "4",
+                            "memory", "8Gi", "pods", "110");
+    for (int round = 0; round < 3; round++) {
+        snap_node_set (w.snap, n6);
+        char uid[16];
+        snprintf (uid, sizeof uid, "s%d", round);
+        r = cycle (fp, &w, uid);
+        assert_int_equal (r.outcome, FW_SCHEDULED);
+        assert_string_equal (r.node, "n6");
+        snap_forget (w.snap, uid);
+        snap_node_delete (w.snap, "n6");
+        snprintf (uid, sizeof uid, "u%d", round);
+        r = cycle (fp, &w, uid);
+        assert_int_equal (r.outcome, FW_UNSCHEDULABLE);
+        if (strcmp (r.message, want))
+            fail_msg ("round %d: \"%s\", want \"%s\"", round, r.message, want);
+    }
+    json_decref (n6);
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
 /* fw_fit_error, one row a case (statuses: up to 4, a NULL reason with code 0 a node that passed). */
 static void
 fit_error_table (void **state)
@@ -876,7 +911,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (order_of_points), cmocka_unit_test (skip_and_stop),    cmocka_unit_test (weights_and_normalize),
-        cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (fit_error_table), cmocka_unit_test (sampling),
+        cmocka_unit_test (reserve_failure_unwinds), cmocka_unit_test (fit_error_text), cmocka_unit_test (fit_error_after_other_cycles),
+        cmocka_unit_test (fit_error_table), cmocka_unit_test (sampling),
         cmocka_unit_test (random_ties),     cmocka_unit_test (init_refusal_and_shared_instance),
         cmocka_unit_test (host_table), cmocka_unit_test (permit_wait_then_allow),
         cmocka_unit_test (permit_wait_then_reject), cmocka_unit_test (permit_wait_times_out),      cmocka_unit_test (cost_at_5000_nodes),
