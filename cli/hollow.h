@@ -14,6 +14,7 @@
 #define TROUPE_HOLLOW_H
 
 #include <jansson.h>
+#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,15 @@ json_t *hollow_pod_status (const json_t *pod, const char *host_ip, const char *p
  * handling in cmd_hollow.c), as a keep for tv_from_msgpack_keep: its watch events are decoded
  * only that far. Keep this list beside what those read. New reference. */
 json_t *hollow_pod_keep (void);
+
+/* The fields of a pod the node has reported Running already (hollow_pod_decide, and nothing
+ * else is read of it): the echo of its own status patch, and later versions, are decoded that far
+ * only. New reference. */
+json_t *hollow_running_keep (void);
+
+/* Copies the metadata.uid of a pod still in msgpack (a watch event's body before it is decoded)
+ * into buf (len bytes); 0, or -1 when o is not a map with a string uid that fits. */
+int hollow_msgpack_pod_uid (const msgpack_object *o, char *buf, size_t len);
 
 /* What a hollow node does with a pod it watches: nothing, report it Running (after the startup
  * delay), or confirm its deletion (grace 0). */

@@ -217,7 +217,7 @@ static void
 pod_fields (void **state)
 {
     (void) state;
-    json_t *keep = hollow_pod_keep ();
+    json_t *keep = hollow_pod_keep (), *running = hollow_running_keep ();
     const char *pods[] = {
         ("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\",\"labels\":{\"a\":\"b\"},\"resourceVersion\":\"9\"},"
         "\"spec\":{\"nodeName\":\"hollow-1\",\"schedulerName\":\"default-scheduler\",\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],"
@@ -246,6 +246,19 @@ pod_fields (void **state)
         char err[256];
         json_t *kept = tv_from_msgpack_keep (&u.data, NULL, keep, err, sizeof err);
         assert_non_null (kept);
+        /* the uid read before decoding picks the keep; once reported Running, the pod is decoded
+         * along hollow_running_keep: the same decision, and none of its spec */
+        char uid[48], tiny[8];
+        assert_int_equal (hollow_msgpack_pod_uid (&u.data, uid, sizeof uid), 0);
+        assert_string_equal (uid, tv_str (pod, "metadata.uid"));
+        assert_int_equal (hollow_msgpack_pod_uid (&u.data, tiny, 2), -1); /* does not fit */
+        json_t *slim = tv_from_msgpack_keep (&u.data, NULL, running, err, sizeof err);
+        assert_non_null (slim);
+        assert_int_equal (hollow_pod_decide (slim), hollow_pod_decide (pod));
+        assert_null (tv_get (slim, "spec"));
+        assert_null (tv_get (slim, "status.conditions"));
+        assert_string_equal (tv_str (slim, "metadata.name"), tv_str (pod, "metadata.name"));
+        json_decref (slim);
         msgpack_unpacked_destroy (&u);
         free (buf);
         assert_null (tv_get (kept, "spec.nodeName"));
@@ -263,6 +276,23 @@ pod_fields (void **state)
         json_decref (pod);
     }
     json_decref (keep);
+    json_decref (running);
+    /* no uid to read: not a map, a map without metadata, a uid that is not a string */
+    const char *bad[] = {"[1,2]", "{\"kind\":\"Pod\"}", "{\"metadata\":{\"uid\":7}}", "{\"metadata\":\"x\"}"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        json_t *v = json_loads (bad[k], 0, NULL);
+        char *buf, uid[48];
+        size_t len;
+        assert_int_equal (tv_encode (v, &buf, &len), 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        assert_int_equal (msgpack_unpack_next (&u, buf, len, NULL), MSGPACK_UNPACK_SUCCESS);
+        if (hollow_msgpack_pod_uid (&u.data, uid, sizeof uid) != -1)
+            fail_msg ("%s: a uid read", bad[k]);
+        msgpack_unpacked_destroy (&u);
+        free (buf);
+        json_decref (v);
+    }
 }
 
 int
