@@ -41,6 +41,12 @@ bk_rfc3339_now (char *buf, size_t len)
 #define DEF_CLIENT_SILENCE_MS 10000
 #define RETRY_AFTER_S 1
 #define CUT_KEEP_MS 600000        /* how long a client whose watches were cut is remembered */
+/* Nodes' writes served in one turn of the loop before the nodes' further writes wait (node_pump):
+ * 8 beside the others' 64 is about the share Kubernetes' default configuration gives kubelets'
+ * `system` priority level (30 of 245); and the messages one turn reads at most when the nodes'
+ * are put aside unserved (docs/decisions.md, "Nodes' writes yield") */
+#define NODE_TURN 8
+#define TURN_READS 1024
 
 /* The broker of this thread: bk_reply has no broker argument (it is called from every file), and
  * each broker runs on its own thread (tests run several in one process). */
@@ -623,6 +629,7 @@ h_hello (broker_t *b, zsock_t *sock, zframe_t *rid, tr_env_t *req, ident_t *id)
         }
         zhashx_update (b->nodes, node, zframe_dup (rid));
         zhashx_update (b->node_sock, node, sock);
+        conn_get (b, sock, rid, 1)->node = 1;
         TR_INFO (A, "agent connected node=%s", node);
     }
     json_t *body = json_pack ("{s:s,s:s}", "instance", b->instance, "identity", id->name);
@@ -910,12 +917,83 @@ waitq_pump (broker_t *b)
     }
 }
 
+/* A node's write put aside (b->nodeq): who sent it and the decoded request. */
+typedef struct {
+    parked_t p;
+    zsock_t *sock;
+    zframe_t *rid;
+} node_req_t;
+
 static void
+node_req_free (void **item)
+{
+    node_req_t *n = *item;
+    if (!n)
+        return;
+    tr_env_clear (&n->p.req);
+    zframe_destroy (&n->rid);
+    free (n);
+    *item = NULL;
+}
+
+static void admit (broker_t *b, zsock_t *sock, zframe_t *rid, conn_t *c, tr_env_t *req, ident_t *id);
+
+/* Serves the nodes' writes put aside, oldest first, as many as the turn's node budget allows; one
+ * that waited longer than a quarter of the request timeout is refused TooManyRequests (the node
+ * sends it again after the hint), one whose client is gone is dropped. */
+static void
+node_pump (broker_t *b)
+{
+    int64_t now = zclock_mono (), wait_max = b->request_timeout_ms / 4;
+    node_req_t *n;
+    while ((n = zlistx_first (b->nodeq))) {
+        int late = now - n->p.at > wait_max;
+        if (!late && b->node_budget <= 0)
+            break;
+        zlistx_detach_cur (b->nodeq);
+        conn_t *c = conn_get (b, n->sock, n->rid, 0);
+        if (c && late) {
+            json_t *body = too_many_body ();
+            bk_reply (n->sock, n->rid, &n->p.req, TR_TOO_MANY_REQUESTS, body, 0,
+                      "Too many requests, please try again later: it waited %lld ms behind other nodes' writes "
+                      "(%zu waiting); retry after %d s",
+                      (long long) (now - n->p.at), zlistx_size (b->nodeq) + 1, RETRY_AFTER_S);
+            json_decref (body);
+        } else if (c) {
+            b->node_budget--;
+            admit (b, n->sock, n->rid, c, &n->p.req, &n->p.id);
+        }
+        node_req_free ((void **) &n);
+    }
+}
+
+/* A write that needs the store, from c: served now, or queued behind c's others. */
+static void
+admit (broker_t *b, zsock_t *sock, zframe_t *rid, conn_t *c, tr_env_t *req, ident_t *id)
+{
+    size_t share = client_share (b, c);
+    if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share || c->h_park) {
+        /* over its share (or behind its own queued ones): it waits its turn in the client's
+         * queue, served in order as the client's requests in flight end (waitq_pump); a full
+         * queue, or every queue together holding as many as may be in flight, is refused */
+        if (b->parked < b->max_inflight && (!c->waitq || zlistx_size (c->waitq) < BROKER_QUEUE_PER_CLIENT))
+            park (b, c, req, id);
+        else
+            too_many (b, sock, rid, req, c, share);
+        return;
+    }
+    bk_handle (b, sock, rid, req, id, 0); /* what it puts in flight counts (bk_pending_add) */
+}
+
+/* Reads and serves one client message. Returns 1 when it was a node's write put aside (cheap: the
+ * turn reads on), 0 otherwise. */
+static int
 on_client (broker_t *b, zsock_t *sock)
 {
+    int aside = 0;
     zmsg_t *m = zmsg_recv (sock);
     if (!m)
-        return;
+        return 0;
     ident_t id = {"", ROLE_NONE, ""};
     int known = bk_identify (b, sock, m, &id) == 0;
     zframe_t *rid = zmsg_pop (m);
@@ -929,7 +1007,7 @@ on_client (broker_t *b, zsock_t *sock)
     zmsg_destroy (&m);
     if (!rid) {
         tr_env_clear (&req);
-        return;
+        return 0;
     }
     if (rc != TR_OK) {
         TR_WARN (A, "bad request from=%s error=\"%s\"", id.name[0] ? id.name : "?", err);
@@ -978,25 +1056,42 @@ on_client (broker_t *b, zsock_t *sock)
         break;
     }
     if (needs_store (b, &req)) {
-        size_t share = client_share (b, c);
-        if (zhashx_size (b->pending) >= b->max_inflight || (size_t) c->inflight >= share || c->h_park) {
-            /* over its share (or behind its own queued ones): it waits its turn in the client's
-             * queue, served in order as the client's requests in flight end (waitq_pump); a full
-             * queue, or every queue together holding as many as may be in flight, is refused */
-            if (b->parked < b->max_inflight && (!c->waitq || zlistx_size (c->waitq) < BROKER_QUEUE_PER_CLIENT)) {
-                park (b, c, &req, &id);
+        /* a node's write past the turn's node budget (or behind the nodes' put aside) waits in
+         * b->nodeq, as the api-server keeps kubelets' requests in a priority level of their own:
+         * thousands of nodes reporting at once do not hold back the scheduler's bindings or a
+         * user's creates (node_pump) */
+        if (c->node && (zlistx_size (b->nodeq) || b->node_budget <= 0)) {
+            if (zlistx_size (b->nodeq) >= b->max_inflight) {
+                json_t *body = too_many_body ();
+                bk_reply (sock, rid, &req, TR_TOO_MANY_REQUESTS, body, 0,
+                          "Too many requests, please try again later: %zu nodes' writes wait already (limit %zu); "
+                          "retry after %d s",
+                          zlistx_size (b->nodeq), b->max_inflight, RETRY_AFTER_S);
+                json_decref (body);
                 goto done;
             }
-            too_many (b, sock, rid, &req, c, share);
+            node_req_t *n = calloc (1, sizeof *n);
+            n->p.req = req;
+            tr_env_init (&req);
+            n->p.id = id;
+            n->p.at = zclock_mono ();
+            n->sock = sock;
+            n->rid = rid;
+            rid = NULL;
+            zlistx_add_end (b->nodeq, n);
+            aside = 1;
             goto done;
         }
-        bk_handle (b, sock, rid, &req, &id, 0); /* what it puts in flight counts (bk_pending_add) */
+        if (c->node)
+            b->node_budget--;
+        admit (b, sock, rid, c, &req, &id);
         goto done;
     }
     bk_handle (b, sock, rid, &req, &id, 0);
 done:
     zframe_destroy (&rid);
     tr_env_clear (&req);
+    return aside;
 }
 
 /* ---- start-up ------------------------------------------------------------------------------- */
@@ -1094,6 +1189,8 @@ broker_thread (zsock_t *pipe, void *arg)
     tl_broker = &b;
     b.conns = zhashx_new ();
     b.parkers = zlistx_new ();
+    b.nodeq = zlistx_new ();
+    zlistx_set_destructor (b.nodeq, node_req_free);
     zhashx_set_destructor (b.conns, conn_free);
     b.cut = zhashx_new ();
     zhashx_set_destructor (b.cut, (zhashx_destructor_fn *) zstr_free);
@@ -1207,7 +1304,8 @@ broker_thread (zsock_t *pipe, void *arg)
         for (;;) {
             /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
              * not say which pipe drained) */
-            void *which = zpoller_wait (b.poller, b.queued || paused || b.parked ? 20 : 1000);
+            /* nodes' writes put aside: come straight back for them */
+            void *which = zpoller_wait (b.poller, zlistx_size (b.nodeq) ? 0 : b.queued || paused || b.parked ? 20 : 1000);
             if (zpoller_terminated (b.poller))
                 break;
             if (which == pipe) {
@@ -1231,15 +1329,20 @@ broker_thread (zsock_t *pipe, void *arg)
              * newer requests of other clients in the turn below */
             if (b.parked)
                 waitq_pump (&b);
-            /* then a turn of clients, local and remote alternately */
-            for (int i = 0; i < 64; i++) {
+            /* then a turn of clients, local and remote alternately: 64 messages served, nodes'
+             * writes put aside not counted (ZeroMQ reads a message a client in turn, so a turn
+             * that served each of a thousand nodes' status first would reach the others late) */
+            b.node_budget = NODE_TURN;
+            for (int i = 0, reads = 0; i < 64 && reads < TURN_READS;) {
                 int any = 0;
                 if (zsock_events (b.local) & ZMQ_POLLIN) {
-                    on_client (&b, b.local);
+                    i += !on_client (&b, b.local);
+                    reads++;
                     any = 1;
                 }
                 if (b.remote && (zsock_events (b.remote) & ZMQ_POLLIN)) {
-                    on_client (&b, b.remote);
+                    i += !on_client (&b, b.remote);
+                    reads++;
                     any = 1;
                 }
                 if (!any)
@@ -1247,6 +1350,8 @@ broker_thread (zsock_t *pipe, void *arg)
             }
             if (b.parked)
                 waitq_pump (&b);
+            if (zlistx_size (b.nodeq))
+                node_pump (&b);
             if (b.queued)
                 out_flush (&b);
             paused = bcache_pump (b.cache);
@@ -1269,6 +1374,7 @@ broker_thread (zsock_t *pipe, void *arg)
     zhashx_destroy (&b.forwards);
     zhashx_destroy (&b.conns);
     zlistx_destroy (&b.parkers);
+    zlistx_destroy (&b.nodeq);
     zhashx_destroy (&b.cut);
     tl_broker = NULL;
     zhashx_destroy (&b.nodes);

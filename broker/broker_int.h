@@ -75,6 +75,7 @@ typedef struct {
     int inflight;
     zlistx_t *waitq;      /* parked_t*: its requests over its share, waiting for it (or NULL) */
     void *h_park;         /* its handle in b->parkers while waitq holds some */
+    int node;             /* a node's agent (its hello said so): its writes yield to the others' */
 } conn_t;
 
 /* A request that came over its client's share, queued until the share has room (as the
@@ -113,6 +114,8 @@ typedef struct {
     size_t queued;        /* replies in every conn's outq */
     size_t parked;        /* requests in every conn's waitq (at most max_inflight) */
     zlistx_t *parkers;    /* conn_t*: the conns whose waitq holds some, in the order they parked */
+    zlistx_t *nodeq;      /* node_req_t* (broker.c): nodes' writes past this turn's node budget */
+    int node_budget;      /* nodes' writes still served at once in this turn of the loop */
     size_t active;        /* conns with requests in flight: the share of each is max_inflight / active */
     int64_t last_sweep;
     size_t max_inflight, max_inflight_client;

@@ -325,6 +325,81 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* Twenty nodes' agents (their hello says so) pipeline 20 writes each, then a client sends 20:
+ * the nodes' writes past a turn's node budget wait behind the others' (the api-server's priority
+ * level for kubelets), so once the client's first is answered, fewer than a quarter of the nodes'
+ * come before its last — not one node write each of the twenty a round, as ZeroMQ's reading of
+ * one message a connection in turn gave them (about 380 in between). Every write is created. */
+static void
+nodes_writes_yield (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {0});
+    enum { NODES = 20, PER = 20, ALL = NODES * PER + PER };
+    zsock_t *s[NODES + 1];
+    for (int i = 0; i <= NODES; i++) {
+        s[i] = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (s[i], 0);
+        assert_int_equal (zsock_connect (s[i], "%s", f->ep), 0);
+    }
+    for (int i = 0; i < NODES; i++) {
+        char node[16];
+        snprintf (node, sizeof node, "yn%d", i);
+        send_req (s[i], 1, TR_VERB_HELLO, 0, json_pack ("{s:s,s:s}", "actor", "agent", "node", node), NULL);
+        tr_env_t e;
+        assert_int_equal (recv_env (s[i], &e, 5000), 0);
+        assert_int_equal (e.code, TR_OK);
+        tr_env_clear (&e);
+    }
+    for (int k = 0; k < PER; k++) /* the nodes' first, interleaved as they would arrive */
+        for (int i = 0; i < NODES; i++) {
+            char name[32];
+            snprintf (name, sizeof name, "y-%d-%d", i, k);
+            send_req (s[i], (uint64_t) k + 2, TR_VERB_CREATE, 0, cm (name), NULL);
+        }
+    for (int k = 0; k < PER; k++) {
+        char name[32];
+        snprintf (name, sizeof name, "y-user-%d", k);
+        send_req (s[NODES], (uint64_t) k + 2, TR_VERB_CREATE, 0, cm (name), NULL);
+    }
+    zpoller_t *p = zpoller_new (NULL);
+    for (int i = 0; i <= NODES; i++)
+        zpoller_add (p, s[i]);
+    int got = 0, ok = 0, user = 0, user_first = -1, user_last = -1;
+    int64_t deadline = zclock_mono () + 20000;
+    while (got < ALL && zclock_mono () < deadline) {
+        zsock_t *which = zpoller_wait (p, 1000);
+        if (!which)
+            continue;
+        tr_env_t e;
+        if (recv_env (which, &e, 0))
+            continue;
+        if (e.code == TR_OK)
+            ok++;
+        else
+            printf ("# %s: %s\n", tr_code_name (e.code), e.msg ? e.msg : "");
+        if (which == s[NODES]) {
+            if (!user++)
+                user_first = got;
+            user_last = got;
+        }
+        got++;
+        tr_env_clear (&e);
+    }
+    /* the nodes' answered between the client's first and last: those its writes waited behind */
+    int between = user_last - user_first + 1 - PER;
+    printf ("# %d writes answered (%d created); the client's came %d-th to %d-th, %d nodes' in between\n", got, ok,
+            user_first + 1, user_last + 1, between);
+    assert_int_equal (got, ALL);
+    assert_int_equal (ok, ALL);
+    assert_int_equal (user, PER);
+    assert_true (between < NODES * PER / 4);
+    zpoller_destroy (&p);
+    for (int i = 0; i <= NODES; i++)
+        zsock_destroy (&s[i]);
+    stop (&f);
+}
+
 /* A fake store's message to the broker whose identity is rid: sb's bytes. */
 static void
 store_send (zsock_t *r, zframe_t *rid, const msgpack_sbuffer *sb)
@@ -1211,7 +1286,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (stopped_reader_blocks_nobody),
         cmocka_unit_test (silent_client_loses_watches),
-        cmocka_unit_test (flood_gets_too_many_requests),
+        cmocka_unit_test (flood_gets_too_many_requests), cmocka_unit_test (nodes_writes_yield),
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
