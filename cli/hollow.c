@@ -5,6 +5,7 @@
 #include "core/bootstrap.h"
 #include "core/meta.h"
 #include "core/quantity.h"
+#include "core/store_proto.h"
 #include "core/value.h"
 
 #include <arpa/inet.h>
@@ -406,30 +407,11 @@ hollow_running_keep (void)
     return tv_keep_new (paths, sizeof paths / sizeof *paths);
 }
 
-/* The value of key k in the msgpack map o, or NULL. */
-static const msgpack_object *
-mp_get (const msgpack_object *o, const char *k)
-{
-    if (!o || o->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t kl = strlen (k);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *key = &o->via.map.ptr[i].key;
-        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == kl && !memcmp (key->via.str.ptr, k, kl))
-            return &o->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 int
 hollow_msgpack_pod_uid (const msgpack_object *o, char *buf, size_t len)
 {
-    const msgpack_object *uid = mp_get (mp_get (o, "metadata"), "uid");
-    if (!uid || uid->type != MSGPACK_OBJECT_STR || uid->via.str.size >= len)
-        return -1;
-    memcpy (buf, uid->via.str.ptr, uid->via.str.size);
-    buf[uid->via.str.size] = 0;
-    return 0;
+    const msgpack_object *uid = sp_field (sp_field (o, "metadata"), "uid");
+    return uid && uid->type == MSGPACK_OBJECT_STR ? sp_str (uid, buf, len) : -1;
 }
 
 hollow_pod_action_t
