@@ -1310,10 +1310,21 @@ broker_thread (zsock_t *pipe, void *arg)
                 break;
             if (which == pipe) {
                 /* "$TERM" (zactor_destroy) ends it; "EXPECTED" (tests) is answered with how many
-                 * of its writes the cache expects (bcache_expect), as a uint64 */
+                 * of its writes the cache expects (bcache_expect), as a uint64; "PAUSE" (tests)
+                 * is signalled, then nothing is read until "RESUME", so that a test's requests
+                 * all wait in the sockets before the first is read */
                 char *cmd = zstr_recv (pipe);
-                int expected = cmd && !strcmp (cmd, "EXPECTED");
+                int expected = cmd && !strcmp (cmd, "EXPECTED"), pause = cmd && !strcmp (cmd, "PAUSE");
                 free (cmd);
+                if (pause) {
+                    zsock_signal (pipe, 0);
+                    cmd = zstr_recv (pipe);
+                    int resume = cmd && !strcmp (cmd, "RESUME");
+                    free (cmd);
+                    if (!resume)
+                        break;
+                    continue;
+                }
                 if (!expected)
                     break;
                 zsock_send (pipe, "8", (uint64_t) bcache_expected (b.cache));
