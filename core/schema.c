@@ -471,11 +471,29 @@ unsupported_err (vctx_t *c, const json_t *ps, const char *why)
     return verr (c, "%s", d);
 }
 
+/* c->path[0..plen) followed by ".k" (or "k" at the root), cut to fit as snprintf would: validation
+ * names every property it enters, so this runs for each field of each write. */
+static void
+path_key (vctx_t *c, size_t plen, const char *k)
+{
+    size_t room = sizeof c->path - plen;
+    char *d = c->path + plen;
+    if (plen && room > 1) {
+        *d++ = '.';
+        room--;
+    }
+    size_t kl = strlen (k);
+    if (kl >= room)
+        kl = room - 1;
+    memcpy (d, k, kl);
+    d[kl] = 0;
+}
+
 /* One property k (schema ps, value x, the stored value px) of an object whose path is c->path[0..plen). */
 static int
 validate_prop (vctx_t *c, size_t plen, const char *k, const json_t *ps, const json_t *x, const json_t *px)
 {
-    snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+    path_key (c, plen, k);
     const char *why = tv_str (ps, "unsupported");
     if (why && !means_absent (ps, x))
         return unsupported_err (c, ps, why);
@@ -533,7 +551,7 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
             if (one && validate_prop (c, plen, one, one_ps, one_x, one_px))
                 return -1;
             if (unknown) {
-                snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", unknown);
+                path_key (c, plen, unknown);
                 return verr (c, "unknown field", NULL);
             }
             return 0;
@@ -543,7 +561,7 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
     json_object_foreach ((json_t *) props, k, ps) {
         x = json_object_get (v, k);
         if ((!x || json_is_null (x)) && tv_bool (ps, "required", false)) {
-            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            path_key (c, plen, k);
             return verr (c, "Required value", NULL);
         }
         json_t *px = prev ? json_object_get (prev, k) : NULL;
@@ -552,7 +570,7 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
     }
     if (!preserve) {
         json_object_foreach ((json_t *) v, k, x) if (!json_object_get (props, k)) {
-            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            path_key (c, plen, k);
             return verr (c, "unknown field", NULL);
         }
     }
@@ -698,7 +716,7 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
         json_t *x;
         const json_t *keys = json_object_get (s, "keys"), *other = json_object_get (s, "otherKeys");
         json_object_foreach ((json_t *) v, k, x) {
-            snprintf (c->path + plen, sizeof c->path - plen, "%s%s", plen ? "." : "", k);
+            path_key (c, plen, k);
             if (keys && tv_str (other, "unsupported") && !key_listed (keys, k))
                 return unsupported_err (c, other, tv_str (other, "unsupported"));
             if (json_is_null (x) && vals)
