@@ -289,6 +289,7 @@ typedef struct {
     char *err;
     size_t errlen;
     const json_t *prev; /* the stored object an update replaces: its unchanged fields are not checked again */
+    int ordered;        /* an error was found: walk in schema order from now on (validate_props) */
     char path[1024];
 } vctx_t;
 
@@ -518,44 +519,39 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
      * c->prev flows from object to nested object only (never through arrays or maps). */
     const json_t *prev = c->prev;
     c->prev = NULL;
-    if (prev && required) {
-        /* An update goes through the value's own keys: when no required property is missing and
-         * at most one changed, the report is the same as the schema-order walk below (that one
-         * property's error, then the first unknown field), without visiting every property. */
-        size_t i;
-        json_t *n;
-        int missing = 0;
-        json_array_foreach (required, i, n) {
-            x = json_object_get (v, json_string_value (n));
-            missing |= !x || json_is_null (x);
+    if (required) {
+        /* A valid value is the common case, and it sets a few of the dozens of fields its schema
+         * knows: its own keys are walked, and only when one is wrong does the schema-order walk
+         * below run, to report the same error whatever the value's key order. A field equal to
+         * the stored one is skipped in both walks. Once one walk failed, every nested object is
+         * walked in schema order at once (c->ordered), so finding the error costs two walks,
+         * not two per level. */
+        int ok = !c->ordered;
+        for (size_t j = 0; ok && j < json_array_size (required); j++) {
+            x = json_object_get (v, json_string_value (json_array_get (required, j)));
+            ok = x && !json_is_null (x);
         }
-        const char *one = NULL, *unknown = NULL;
-        const json_t *one_ps = NULL, *one_x = NULL, *one_px = NULL;
-        int changed = 0;
-        if (!missing)
+        if (ok)
             json_object_foreach ((json_t *) v, k, x) {
                 ps = json_object_get (props, k);
                 if (!ps) {
-                    if (!preserve && !unknown)
-                        unknown = k;
-                    continue;
+                    if (preserve)
+                        continue;
+                    ok = 0;
+                    break;
                 }
-                const json_t *px = json_object_get (prev, k);
+                const json_t *px = prev ? json_object_get (prev, k) : NULL;
                 if (json_is_null (x) || (px && json_equal (x, px)))
                     continue;
-                if (++changed > 1)
+                if (validate_prop (c, plen, k, ps, x, px)) {
+                    ok = 0;
                     break;
-                one = k, one_ps = ps, one_x = x, one_px = px;
+                }
             }
-        if (!missing && changed <= 1) {
-            if (one && validate_prop (c, plen, one, one_ps, one_x, one_px))
-                return -1;
-            if (unknown) {
-                path_key (c, plen, unknown);
-                return verr (c, "unknown field", NULL);
-            }
+        c->path[plen] = 0;
+        if (ok)
             return 0;
-        }
+        c->ordered = 1;
     }
     /* required first, in schema order, so the report is deterministic */
     json_object_foreach ((json_t *) props, k, ps) {
@@ -626,11 +622,16 @@ validate_node (vctx_t *c, const json_t *s0, const json_t *v)
             int ok = 0;
             char list[400] = "";
             json_array_foreach (en, i, e) {
-                ok |= json_is_string (e) && !strcmp (json_string_value (e), str);
-                size_t l = strlen (list);
-                snprintf (list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", json_string_value (e));
+                if (json_is_string (e) && !strcmp (json_string_value (e), str)) {
+                    ok = 1;
+                    break;
+                }
             }
             if (!ok) {
+                json_array_foreach (en, i, e) {
+                    size_t l = strlen (list);
+                    snprintf (list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", json_string_value (e));
+                }
                 snprintf (d, sizeof d, "Unsupported value: \"%.100s\": supported values: %s", str, list);
                 return verr (c, "%s", d);
             }

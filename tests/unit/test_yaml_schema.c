@@ -156,6 +156,55 @@ invalid (void **state)
     expect_invalid ("apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n", "metadata.name: Required value");
 }
 
+/* The error of an invalid object, validated as loaded (no defaults). */
+static void
+first_error (const char *yaml, char *err, size_t errlen)
+{
+    json_t *d = load1 (yaml);
+    err[0] = 0;
+    assert_int_not_equal (schema_validate (schemas, d, err, errlen), 0);
+    assert_true (err[0]);
+    json_decref (d);
+}
+
+/* A valid object's own keys are walked, not its schema's (schema.c validate_props); an invalid
+ * one is still reported as the schema-order walk finds it: the same error whatever the order of
+ * the keys, at the top and nested, and an invalid known field before an unknown one. */
+static void
+errors_in_schema_order (void **state)
+{
+    (void) state;
+    static const char *const pairs[][2] = {
+        {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {restartPolicy: Sometimes, containers: [{name: c, "
+         "resources: {requests: {cpu: lots}}}]}\n",
+         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {requests: {cpu: "
+         "lots}}}], restartPolicy: Sometimes}\n"},
+        {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, imagePullPolicy: Sometimes, "
+         "resources: {requests: {cpu: lots}}}]}\n",
+         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{resources: {requests: {cpu: lots}}, "
+         "imagePullPolicy: Sometimes, name: c}]}\n"},
+        {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {bogus: 1, restartPolicy: Sometimes, containers: [{name: "
+         "c}]}\n",
+         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}], restartPolicy: Sometimes, "
+         "bogus: 1}\n"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char a[512], b[512];
+        first_error (pairs[i][0], a, sizeof a);
+        first_error (pairs[i][1], b, sizeof b);
+        assert_string_equal (a, b);
+    }
+    /* which one: the known field's error, not the unknown field */
+    char e[512];
+    first_error (pairs[2][0], e, sizeof e);
+    assert_non_null (strstr (e, "spec.restartPolicy: Unsupported value"));
+    /* a required field missing is reported before a wrong one */
+    first_error ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x, imagePullPolicy: "
+                 "Sometimes}]}\n",
+                 e, sizeof e);
+    assert_non_null (strstr (e, "spec.containers[0].name: Required value"));
+}
+
 static void
 lookup (void **state)
 {
@@ -476,7 +525,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
-        cmocka_unit_test (invalid), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
+        cmocka_unit_test (invalid), cmocka_unit_test (errors_in_schema_order), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
         cmocka_unit_test (update_rules_on_what_changed),
         cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation),
     };
