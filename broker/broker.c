@@ -48,6 +48,19 @@ bk_rfc3339_now (char *buf, size_t len)
 #define NODE_TURN 8
 #define TURN_READS 1024
 
+/* Tests only (broker.h): paused, the broker signals its pipe and waits for "RESUME" (*step = 0)
+ * or "STEP" (*step = 1: one turn of the loop, then paused again). -1 for anything else ("$TERM"). */
+static int
+hold (zsock_t *pipe, int *step)
+{
+    zsock_signal (pipe, 0);
+    char *cmd = zstr_recv (pipe);
+    int rc = cmd && !strcmp (cmd, "RESUME") ? 0 : cmd && !strcmp (cmd, "STEP") ? 1 : -1;
+    free (cmd);
+    *step = rc == 1;
+    return rc < 0 ? -1 : 0;
+}
+
 /* The broker of this thread: bk_reply has no broker argument (it is called from every file), and
  * each broker runs on its own thread (tests run several in one process). */
 static _Thread_local broker_t *tl_broker;
@@ -1304,6 +1317,7 @@ broker_thread (zsock_t *pipe, void *arg)
             zpoller_add (b.poller, b.remote);
         b.last_sweep = zclock_mono ();
         size_t paused = 0;
+        int step = 0; /* tests: one turn, then paused again (hold) */
         for (;;) {
             /* replies or events waiting for room in a client's pipe: look again soon (a ROUTER does
              * not say which pipe drained) */
@@ -1313,18 +1327,14 @@ broker_thread (zsock_t *pipe, void *arg)
                 break;
             if (which == pipe) {
                 /* "$TERM" (zactor_destroy) ends it; "EXPECTED" (tests) is answered with how many
-                 * of its writes the cache expects (bcache_expect), as a uint64; "PAUSE" (tests)
-                 * is signalled, then nothing is read until "RESUME", so that a test's requests
-                 * all wait in the sockets before the first is read */
+                 * of its writes the cache expects (bcache_expect), as a uint64; "PAUSE" (tests):
+                 * nothing is read until "RESUME" or "STEP" (hold), so that a test's requests all
+                 * wait in the sockets before the first is read */
                 char *cmd = zstr_recv (pipe);
                 int expected = cmd && !strcmp (cmd, "EXPECTED"), pause = cmd && !strcmp (cmd, "PAUSE");
                 free (cmd);
                 if (pause) {
-                    zsock_signal (pipe, 0);
-                    cmd = zstr_recv (pipe);
-                    int resume = cmd && !strcmp (cmd, "RESUME");
-                    free (cmd);
-                    if (!resume)
+                    if (hold (pipe, &step))
                         break;
                     continue;
                 }
@@ -1374,6 +1384,8 @@ broker_thread (zsock_t *pipe, void *arg)
                 sweep (&b);
             }
             bk_secrets_tick (&b);
+            if (step && hold (pipe, &step))
+                break;
         }
         zpoller_destroy (&b.poller);
     }

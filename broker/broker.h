@@ -42,7 +42,8 @@ typedef struct {
 
 /* The actor's pipe takes "$TERM" (zactor_destroy) and, for tests, "EXPECTED": it answers (picture
  * "8") how many of its writes in flight its watch cache holds for their commit (bcache_expect);
- * "PAUSE": it signals (zsock_wait) and reads nothing more until "RESUME" ("$TERM" still ends it). */
+ * "PAUSE": it signals (zsock_wait) and reads nothing more until "RESUME", or "STEP": one turn of
+ * its loop, then it signals and waits again ("$TERM" still ends it). */
 /* Starts the broker thread. Returns NULL (logged) when it cannot bind or load its schemas.
  * zactor_destroy stops it. */
 zactor_t *broker_new (const broker_opts_t *opts);

@@ -419,6 +419,83 @@ nodes_writes_yield (void **state)
     stop (&f);
 }
 
+/* A node's write put aside longer than a quarter of the request timeout is refused
+ * TooManyRequests, with the retry hint (node_pump): twenty nodes pipeline 20 writes each and a
+ * client 20; one turn of the broker (STEP) serves the client's and the turn's 8 node writes and
+ * puts the others aside; held past the limit, those are refused, not served late. */
+static void
+late_node_writes_refused (void **state)
+{
+    (void) state;
+    fx_t *f = start ((broker_opts_t) {.request_timeout_ms = 2000});
+    enum { NODES = 20, PER = 20, ALL = NODES * PER + PER, NODE_TURN = 8 };
+    zsock_t *s[NODES + 1];
+    for (int i = 0; i <= NODES; i++) {
+        s[i] = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (s[i], 0);
+        assert_int_equal (zsock_connect (s[i], "%s", f->ep), 0);
+    }
+    for (int i = 0; i < NODES; i++) {
+        char node[16];
+        snprintf (node, sizeof node, "ln%d", i);
+        send_req (s[i], 1, TR_VERB_HELLO, 0, json_pack ("{s:s,s:s}", "actor", "agent", "node", node), NULL);
+        tr_env_t e;
+        assert_int_equal (recv_env (s[i], &e, 5000), 0);
+        assert_int_equal (e.code, TR_OK);
+        tr_env_clear (&e);
+    }
+    zstr_send (f->broker, "PAUSE");
+    assert_int_equal (zsock_wait (f->broker), 0);
+    for (int k = 0; k < PER; k++)
+        for (int i = 0; i <= NODES; i++) {
+            char name[32];
+            snprintf (name, sizeof name, "l-%d-%d", i, k);
+            send_req (s[i], (uint64_t) k + 2, TR_VERB_CREATE, 0, cm (name), NULL);
+        }
+    zclock_sleep (500);           /* all in the broker's socket */
+    zstr_send (f->broker, "STEP"); /* one turn: the client's and 8 nodes' served, the rest aside */
+    assert_int_equal (zsock_wait (f->broker), 0);
+    zclock_sleep (1000);           /* past the quarter of the timeout (500 ms) */
+    zstr_send (f->broker, "RESUME");
+    zpoller_t *p = zpoller_new (NULL);
+    for (int i = 0; i <= NODES; i++)
+        zpoller_add (p, s[i]);
+    int got = 0, node_ok = 0, node_busy = 0, user_ok = 0, other = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (got < ALL && zclock_mono () < deadline) {
+        zsock_t *which = zpoller_wait (p, 1000);
+        if (!which)
+            continue;
+        tr_env_t e;
+        if (recv_env (which, &e, 0))
+            continue;
+        got++;
+        if (which == s[NODES])
+            user_ok += e.code == TR_OK;
+        else if (e.code == TR_OK)
+            node_ok++;
+        else if (e.code == TR_TOO_MANY_REQUESTS && e.msg && strstr (e.msg, "behind other nodes' writes") &&
+                 tv_int (e.body, "details.retryAfterSeconds", 0) > 0)
+            node_busy++;
+        else {
+            printf ("# %s: %s\n", tr_code_name (e.code), e.msg ? e.msg : "");
+            other++;
+        }
+        tr_env_clear (&e);
+    }
+    printf ("# %d answered: the client's %d created, the nodes' %d created and %d refused, %d other\n", got, user_ok,
+            node_ok, node_busy, other);
+    assert_int_equal (got, ALL);
+    assert_int_equal (user_ok, PER);
+    assert_int_equal (node_ok, NODE_TURN);
+    assert_int_equal (node_busy, NODES * PER - NODE_TURN);
+    assert_int_equal (other, 0);
+    zpoller_destroy (&p);
+    for (int i = 0; i <= NODES; i++)
+        zsock_destroy (&s[i]);
+    stop (&f);
+}
+
 /* A fake store's message to the broker whose identity is rid: sb's bytes. */
 static void
 store_send (zsock_t *r, zframe_t *rid, const msgpack_sbuffer *sb)
@@ -1305,6 +1382,7 @@ main (void)
         cmocka_unit_test (stopped_reader_blocks_nobody),
         cmocka_unit_test (silent_client_loses_watches),
         cmocka_unit_test (flood_gets_too_many_requests), cmocka_unit_test (nodes_writes_yield),
+        cmocka_unit_test (late_node_writes_refused),
         cmocka_unit_test (overdue_store_answer_is_timeout),
         cmocka_unit_test (list_paging),
         cmocka_unit_test (namespace_delete_keeps_share),
