@@ -3,6 +3,9 @@
 #include "core/log.h"
 
 #include <malloc.h>
+#ifdef TROUPE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,18 +71,39 @@ usage (FILE *f)
              "Global: --server ENDPOINT[,…]  --kubeconfig FILE  -n NAMESPACE  -A\n");
 }
 
-/* glibc malloc for a server of many small JSON trees: keep freed memory instead of giving it back
- * to the kernel at every free near the top of a heap (trim) and faulting it in again at the next
- * burst, and grow a heap by 16 MiB at a time. Measured under the scheduling benchmark: page faults
- * took 10-15 % of the broker's thread (docs/decisions.md, "malloc"). Setting these also fixes the
- * mmap threshold, so it is raised to 8 MiB: a message buffer or a large list is carved from the
- * heap, not mapped and faulted in each time. ASan's allocator ignores mallopt. */
+/* The binary's malloc is jemalloc (CMakeLists.txt, docs/decisions.md "malloc"), except under the
+ * sanitizers and libFuzzer. Without it, glibc malloc is tuned for a server of many small JSON
+ * trees: keep freed memory instead of giving it back to the kernel at every free near the top of a
+ * heap (trim) and faulting it in again at the next burst, and grow the main heap by 16 MiB at a
+ * time. Setting these also fixes the mmap threshold, so it is raised to 8 MiB: a message buffer or
+ * a large list is carved from the heap, not mapped and faulted in each time. ASan's allocator
+ * ignores mallopt. */
 static void
 tune_malloc (void)
 {
+#ifndef TROUPE_JEMALLOC
     mallopt (M_TRIM_THRESHOLD, 512 << 20);
     mallopt (M_TOP_PAD, 16 << 20);
     mallopt (M_MMAP_THRESHOLD, 8 << 20);
+#endif
+}
+
+/* "jemalloc 5.3.0-…" or "glibc" (troupe version) */
+static const char *
+malloc_name (void)
+{
+#ifdef TROUPE_JEMALLOC
+    const char *v = NULL;
+    size_t n = sizeof v;
+    static char name[96];
+    if (mallctl ("version", &v, &n, NULL, 0) == 0 && v) {
+        snprintf (name, sizeof name, "jemalloc %s", v);
+        return name;
+    }
+    return "jemalloc";
+#else
+    return "glibc";
+#endif
 }
 
 int
@@ -101,7 +125,7 @@ main (int argc, char **argv)
     argv += 1;
     int rc;
     if (!strcmp (cmd, "version")) {
-        printf ("troupe version %s (protocol %d)\n", TROUPE_VERSION, TR_PROTOCOL_VERSION);
+        printf ("troupe version %s (protocol %d, malloc %s)\n", TROUPE_VERSION, TR_PROTOCOL_VERSION, malloc_name ());
         return 0;
     }
     char err[256];
