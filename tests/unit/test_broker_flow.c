@@ -328,6 +328,30 @@ flood_gets_too_many_requests (void **state)
     stop (&f);
 }
 
+/* nodes + 1 DEALERs connected to f's broker: the first nodes said hello as agents of nodes
+ * prefix0, prefix1…, the last is a plain client; then the broker is paused (PAUSE), so that
+ * what the test sends next waits in its socket until RESUME or STEP. */
+static void
+nodes_connect (fx_t *f, zsock_t **s, int nodes, const char *prefix)
+{
+    for (int i = 0; i <= nodes; i++) {
+        s[i] = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (s[i], 0);
+        assert_int_equal (zsock_connect (s[i], "%s", f->ep), 0);
+    }
+    for (int i = 0; i < nodes; i++) {
+        char node[16];
+        snprintf (node, sizeof node, "%s%d", prefix, i);
+        send_req (s[i], 1, TR_VERB_HELLO, 0, json_pack ("{s:s,s:s}", "actor", "agent", "node", node), NULL);
+        tr_env_t e;
+        assert_int_equal (recv_env (s[i], &e, 5000), 0);
+        assert_int_equal (e.code, TR_OK);
+        tr_env_clear (&e);
+    }
+    zstr_send (f->broker, "PAUSE");
+    assert_int_equal (zsock_wait (f->broker), 0);
+}
+
 /* Twenty nodes' agents (their hello says so) pipeline 20 writes each, then a client sends 20,
  * all while the broker is paused so that they wait together in its socket (otherwise a slow test
  * process would still be sending the client's while the broker, rightly, serves the nodes' it has):
@@ -342,22 +366,7 @@ nodes_writes_yield (void **state)
     fx_t *f = start ((broker_opts_t) {0});
     enum { NODES = 20, PER = 20, ALL = NODES * PER + PER };
     zsock_t *s[NODES + 1];
-    for (int i = 0; i <= NODES; i++) {
-        s[i] = zsock_new (ZMQ_DEALER);
-        zsock_set_linger (s[i], 0);
-        assert_int_equal (zsock_connect (s[i], "%s", f->ep), 0);
-    }
-    for (int i = 0; i < NODES; i++) {
-        char node[16];
-        snprintf (node, sizeof node, "yn%d", i);
-        send_req (s[i], 1, TR_VERB_HELLO, 0, json_pack ("{s:s,s:s}", "actor", "agent", "node", node), NULL);
-        tr_env_t e;
-        assert_int_equal (recv_env (s[i], &e, 5000), 0);
-        assert_int_equal (e.code, TR_OK);
-        tr_env_clear (&e);
-    }
-    zstr_send (f->broker, "PAUSE");
-    assert_int_equal (zsock_wait (f->broker), 0);
+    nodes_connect (f, s, NODES, "yn");
     for (int k = 0; k < PER; k++) /* the nodes' first, interleaved as they would arrive */
         for (int i = 0; i < NODES; i++) {
             char name[32];
@@ -430,22 +439,7 @@ late_node_writes_refused (void **state)
     fx_t *f = start ((broker_opts_t) {.request_timeout_ms = 2000});
     enum { NODES = 20, PER = 20, ALL = NODES * PER + PER, NODE_TURN = 8 };
     zsock_t *s[NODES + 1];
-    for (int i = 0; i <= NODES; i++) {
-        s[i] = zsock_new (ZMQ_DEALER);
-        zsock_set_linger (s[i], 0);
-        assert_int_equal (zsock_connect (s[i], "%s", f->ep), 0);
-    }
-    for (int i = 0; i < NODES; i++) {
-        char node[16];
-        snprintf (node, sizeof node, "ln%d", i);
-        send_req (s[i], 1, TR_VERB_HELLO, 0, json_pack ("{s:s,s:s}", "actor", "agent", "node", node), NULL);
-        tr_env_t e;
-        assert_int_equal (recv_env (s[i], &e, 5000), 0);
-        assert_int_equal (e.code, TR_OK);
-        tr_env_clear (&e);
-    }
-    zstr_send (f->broker, "PAUSE");
-    assert_int_equal (zsock_wait (f->broker), 0);
+    nodes_connect (f, s, NODES, "ln");
     for (int k = 0; k < PER; k++)
         for (int i = 0; i <= NODES; i++) {
             char name[32];
