@@ -92,6 +92,28 @@ commit (self_t *s, zmsg_t **msgs, size_t nmsgs)
     free (props);
 }
 
+/* One transaction for the n proposals drained (none: nothing), its statistics, then compaction
+ * of the change log when it has grown to twice what it keeps. */
+static void
+commit_batch (self_t *s, zmsg_t **batch, size_t n)
+{
+    if (!n)
+        return;
+    commit (s, batch, n);
+    s->stat_txns++;
+    s->stat_writes += n;
+    if (n > s->stat_max)
+        s->stat_max = n;
+    for (size_t i = 0; i < n; i++)
+        zmsg_destroy (&batch[i]);
+    uint64_t rev = store_revision (s->store);
+    if (rev - store_oldest_rev (s->store) >= 2 * STORE_ACTOR_KEEP_REVISIONS) {
+        long dropped = store_compact (s->store, rev - STORE_ACTOR_KEEP_REVISIONS);
+        TR_INFO ("store", "compacted change log dropped=%ld oldest=%llu", dropped,
+                 (unsigned long long) store_oldest_rev (s->store));
+    }
+}
+
 static void
 serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
 {
@@ -100,6 +122,29 @@ serve_range (self_t *s, zframe_t *rid, const msgpack_object *o)
     fsm_answer_range (s->store, o, &out);
     send_to (s->router, rid, out.data, out.size);
     msgpack_sbuffer_destroy (&out);
+}
+
+int64_t
+store_actor_pace_left (size_t pending, size_t last_n, int64_t last_us, int64_t now_us, int64_t pace_us)
+{
+    if (!pending || last_n < STORE_ACTOR_PACE_MIN || now_us - last_us >= pace_us)
+        return 0;
+    return last_us + pace_us - now_us;
+}
+
+/* A command on the actor's pipe: "STATS" (tests) is answered with the transactions, the
+ * proposals they held, the largest and the last's size (four uint64); anything else ("$TERM")
+ * stops the store: returns 1. */
+static int
+on_pipe (zsock_t *pipe, const self_t *s, size_t last_n)
+{
+    char *cmd = zstr_recv (pipe);
+    int stats = cmd && !strcmp (cmd, "STATS");
+    free (cmd);
+    if (!stats)
+        return 1;
+    zsock_send (pipe, "8888", s->stat_txns, s->stat_writes, s->stat_max, (uint64_t) last_n);
+    return 0;
 }
 
 static void
@@ -132,17 +177,32 @@ store_thread (zsock_t *pipe, void *arg)
     s.subs = zlistx_new ();
     zlistx_set_destructor (s.subs, (zlistx_destructor_fn *) zframe_destroy);
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, s.router, NULL);
+    zpoller_t *poller = zpoller_new (pipe, s.router, NULL), *paced = zpoller_new (pipe, NULL);
     zmsg_t **batch = calloc (STORE_ACTOR_BATCH, sizeof *batch);
+    int64_t pace = STORE_ACTOR_PACE_US, last = 0; /* zclock_usecs of the last commit */
+    const char *pe = getenv ("TROUPE_STORE_PACE_US");
+    if (pe && *pe)
+        pace = atoll (pe);
+    size_t n = 0, last_n = 0; /* proposals drained, waiting for their transaction; the last's */
     for (;;) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == pipe || zpoller_terminated (poller))
-            break;
-        if (which != s.router)
-            continue;
-        size_t n = 0;
+        void *which;
+        int64_t left = store_actor_pace_left (n, last_n, last, zclock_usecs (), pace);
+        if (left > 0) {
+            /* paced: sleep out the interval, deaf to the broker (each proposal would wake this
+             * thread for nothing), then take whatever came meanwhile */
+            which = zpoller_wait (paced, (int) ((left + 999) / 1000));
+            if (zpoller_terminated (paced) || (which == pipe && on_pipe (pipe, &s, last_n)))
+                break;
+            if (which == pipe)
+                continue;
+            which = s.router;
+        } else {
+            which = zpoller_wait (poller, n ? 0 : -1);
+            if (zpoller_terminated (poller) || (which == pipe && on_pipe (pipe, &s, last_n)))
+                break;
+        }
         /* drain: every proposal already queued joins this transaction (group commit) */
-        while (n < STORE_ACTOR_BATCH) {
+        while (which == s.router && n < STORE_ACTOR_BATCH) {
             zmsg_t *m = zmsg_recv_nowait (s.router);
             if (!m)
                 break;
@@ -169,28 +229,22 @@ store_thread (zsock_t *pipe, void *arg)
             msgpack_unpacked_destroy (&up);
             zmsg_destroy (&m);
         }
-        if (n) {
-            commit (&s, batch, n);
-            s.stat_txns++;
-            s.stat_writes += n;
-            if (n > s.stat_max)
-                s.stat_max = n;
-            for (size_t i = 0; i < n; i++)
-                zmsg_destroy (&batch[i]);
-            uint64_t rev = store_revision (s.store);
-            if (rev - store_oldest_rev (s.store) >= 2 * STORE_ACTOR_KEEP_REVISIONS) {
-                long dropped = store_compact (s.store, rev - STORE_ACTOR_KEEP_REVISIONS);
-                TR_INFO ("store", "compacted change log dropped=%ld oldest=%llu", dropped,
-                         (unsigned long long) store_oldest_rev (s.store));
-            }
+        int64_t now = zclock_usecs ();
+        if (n && (n >= STORE_ACTOR_BATCH || !store_actor_pace_left (n, last_n, last, now, pace))) {
+            last = now;
+            last_n = n;
+            commit_batch (&s, batch, n);
+            n = 0;
         }
     }
+    commit_batch (&s, batch, n); /* proposed before the stop: answered, as an idle store would have */
     free (batch);
     if (s.stat_txns)
         TR_INFO ("store", "group commit: %llu writes in %llu transactions (mean %.1f, largest %llu)",
                  (unsigned long long) s.stat_writes, (unsigned long long) s.stat_txns,
                  (double) s.stat_writes / (double) s.stat_txns, (unsigned long long) s.stat_max);
     zpoller_destroy (&poller);
+    zpoller_destroy (&paced);
     zlistx_destroy (&s.subs);
     zsock_destroy (&s.router);
     store_close (&s.store);
