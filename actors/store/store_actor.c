@@ -11,6 +11,7 @@
 typedef struct {
     char dir[1024];
     char endpoint[1024];
+    int64_t pace_us; /* TROUPE_STORE_PACE_US, read by store_actor_new */
 } args_t;
 
 typedef struct {
@@ -152,6 +153,7 @@ store_thread (zsock_t *pipe, void *arg)
 {
     args_t *a = arg;
     self_t s = {0};
+    const int64_t pace = a->pace_us;
     zsock_signal (pipe, 0); /* zactor_new's handshake; the start status follows */
     tr_thread_name ("store");
     char err[512];
@@ -179,10 +181,7 @@ store_thread (zsock_t *pipe, void *arg)
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, s.router, NULL), *paced = zpoller_new (pipe, NULL);
     zmsg_t **batch = calloc (STORE_ACTOR_BATCH, sizeof *batch);
-    int64_t pace = STORE_ACTOR_PACE_US, last = 0; /* zclock_usecs of the last commit */
-    const char *pe = getenv ("TROUPE_STORE_PACE_US");
-    if (pe && *pe)
-        pace = atoll (pe);
+    int64_t last = 0; /* zclock_usecs of the last commit */
     size_t n = 0, last_n = 0; /* proposals drained, waiting for their transaction; the last's */
     for (;;) {
         void *which;
@@ -256,6 +255,10 @@ store_actor_new (const char *data_dir, const char *endpoint)
     args_t *a = calloc (1, sizeof *a);
     snprintf (a->dir, sizeof a->dir, "%s", data_dir);
     snprintf (a->endpoint, sizeof a->endpoint, "%s", endpoint);
+    /* read here, on the caller's thread, not in the actor's: a caller may change the environment
+     * once this returns (the unit test sets it around the call) */
+    const char *pe = getenv ("TROUPE_STORE_PACE_US");
+    a->pace_us = pe && *pe ? atoll (pe) : STORE_ACTOR_PACE_US;
     zactor_t *z = zactor_new (store_thread, a);
     if (z && zsock_wait (z)) /* 1: the store could not open; the thread has ended */
         zactor_destroy (&z);
