@@ -30,6 +30,11 @@ typedef struct {
     void *dl;
     uint32_t points;
     int64_t weight;
+    /* p's batch hooks (ABI 1.4), NULL when it has none or its descriptor predates them */
+    void (*filter_nodes) (void *, tr_sched_cycle_t *, const tr_sched_pod_t *, const tr_sched_node_t *const *, size_t,
+                          tr_sched_status_t *);
+    tr_sched_status_t (*score_nodes) (void *, tr_sched_cycle_t *, const tr_sched_pod_t *,
+                                      const tr_sched_node_t *const *, size_t, int64_t *);
 } inst_t;
 
 typedef struct {
@@ -109,6 +114,7 @@ struct fw_profile {
     filterpool_t *pool;
     int pool_failed;
     size_t par_prefix, par_min_rest, par_chunk;
+    int no_chunks;            /* fw_profile_set_batch (p, 0): node by node, one call per plugin and node */
     /* A cycle's per-node arrays, kept from cycle to cycle (a cycle does not nest in another of
      * its profile): at 5,000 nodes a status and a pointer a node were 120 KiB allocated and
      * zeroed for every pod, though a cycle that finds its sample reads none of the statuses */
@@ -497,6 +503,12 @@ monotonic_ms (void *arg)
 }
 
 void
+fw_profile_set_batch (fw_profile_t *p, int on)
+{
+    p->no_chunks = !on;
+}
+
+void
 fw_profile_set_namespaces (fw_profile_t *p, const json_t *(*labels) (void *arg, const char *ns), void *arg)
 {
     p->ns_labels = labels;
@@ -668,7 +680,13 @@ fw_profile_add (fw_profile_t *p, const tr_sched_plugin_t *pl, const json_t *args
             }
         }
         idx = (int) p->ninst++;
-        p->inst[idx] = (inst_t) {pl, self, dl, 0, 1};
+        p->inst[idx] = (inst_t) {pl, self, dl, 0, 1, NULL, NULL};
+        /* the batch hooks only from a descriptor large enough to hold them: one built against
+         * 1.3 or older ends before them */
+        if (pl->size >= offsetof (tr_sched_plugin_t, score_nodes) + sizeof pl->score_nodes) {
+            p->inst[idx].filter_nodes = pl->filter ? pl->filter_nodes : NULL;
+            p->inst[idx].score_nodes = pl->score ? pl->score_nodes : NULL;
+        }
     } else if (dl)
         dlclose (dl); /* the instance has its own handle already */
     inst_t *in = &p->inst[idx];
@@ -1426,6 +1444,108 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_
     return ok;
 }
 
+/* ---- Filter over a chunk of nodes, plugin after plugin ---------------------------------- */
+
+/* Nodes a chunk holds at most. The caller never asks for more than the feasible nodes it still
+ * wants, so a chunk evaluates no node the node-by-node scan would not have reached. */
+#define FW_CHUNK 64
+
+/* Does Filter see every node as it is, no nominated pod added (with_nominated returns the node
+ * itself)? Then the nodes can be filtered in chunks. */
+static int
+nominated_none (const nomix_t *ix)
+{
+    return ix->c ? !ix->any : !ix->env || !ix->env->nominated;
+}
+
+/* Filters nodes[(start + o) % n] for o in [from, from + m), m <= FW_CHUNK: each plugin in the
+ * profile's order on the nodes every plugin before it passed, through its filter_nodes when it has
+ * one (one call for the chunk instead of one per node), else node by node. The outcome is the
+ * node-by-node scan's (run_filters on each node in turn): a node's status is that of the first
+ * plugin that rejected it, *rejected the plugins that rejected any, the feasible nodes appended in
+ * the scan's order; an error is the one the scan would have stopped at, the first node in order
+ * that one plugin failed on (no chunk goes past the node the scan would have ended at, and a
+ * failed node is filtered no further, so its error is its first plugin's). 0, or -1 with out
+ * failed. Labels are prefetched only for plugins without the batch form (a built-in batch form
+ * that reads labels asks for them itself). */
+static int
+filter_chunk (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+              size_t n, size_t start, size_t from, size_t m, const uint8_t *skip, tr_sched_status_t *st,
+              uint64_t *rejected, const tr_sched_node_t **feasible, size_t *nfeasible, fw_result_t *out)
+{
+    const tr_sched_node_t *live[FW_CHUNK];
+    uint32_t at[FW_CHUNK];   /* live[j]'s offset in the chunk */
+    tr_sched_status_t s[FW_CHUNK];
+    size_t nl = m, err_at = m, err_k = 0;
+    tr_sched_status_t err = {0};
+    for (size_t j = 0, idx = (start + from) % n; j < m; j++, idx = idx + 1 < n ? idx + 1 : 0) {
+        live[j] = nodes[idx];
+        at[j] = (uint32_t) j;
+    }
+    for (size_t k = 0; k < p->norder[2] && nl; k++) {
+        uint8_t ii = p->order[2][k];
+        if (skip[ii])
+            continue;
+        inst_t *in = &p->inst[ii];
+        if (in->filter_nodes)
+            in->filter_nodes (in->self, cs, pod, live, nl, s);
+        else
+            for (size_t j = 0; j < nl; j++) {
+                if (j + FW_AHEAD / 2 < nl)
+                    prefetch_labels (live[j + FW_AHEAD / 2]);
+                s[j] = in->p->filter (in->self, cs, pod, live[j]);
+            }
+        size_t keep = 0;
+        for (size_t j = 0; j < nl; j++) {
+            if (s[j].code == TR_SCHED_SUCCESS) {
+                live[keep] = live[j];
+                at[keep++] = at[j];
+            } else if (s[j].code == TR_SCHED_ERROR) {
+                if (at[j] < err_at) {
+                    err_at = at[j];
+                    err_k = ii;
+                    err = s[j];
+                }
+            } else {
+                tr_sched_status_t *o = &st[(start + from + at[j]) % n];
+                *o = s[j];
+                if (!o->reason)
+                    o->reason = in->p->name;
+                *rejected |= 1ull << ii;
+            }
+        }
+        nl = keep;
+    }
+    if (err_at < m) {
+        fail (out, FW_ERROR, "running Filter plugin \"%s\": %s", p->inst[err_k].p->name,
+              err.reason ? err.reason : "error");
+        return -1;
+    }
+    for (size_t j = 0; j < nl; j++)
+        feasible[(*nfeasible)++] = live[j];
+    return 0;
+}
+
+/* Every feasible node's score by one plugin: its score_nodes in one call, else node by node. */
+static tr_sched_status_t
+score_all (const fw_profile_t *p, const inst_t *in, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+           const tr_sched_node_t *const *nodes, size_t n, int64_t *scores)
+{
+    if (in->score_nodes && !p->no_chunks)
+        return in->score_nodes (in->self, cs, pod, nodes, n, scores);
+    for (size_t i = 0; i < n; i++) {
+        if (i + FW_AHEAD < n) {
+            prefetch_node (nodes[i + FW_AHEAD]);
+            prefetch_labels (nodes[i + FW_AHEAD / 2]);
+        }
+        scores[i] = 0;
+        tr_sched_status_t s = in->p->score (in->self, cs, pod, nodes[i], &scores[i]);
+        if (s.code != TR_SCHED_SUCCESS)
+            return s;
+    }
+    return TR_SCHED_OK;
+}
+
 /* ---- Filter's long scans on several threads ---------------------------------------------- */
 
 /* One parallel scan: nodes at offsets base.. of the rotation (start + offset) % n. verdict, rej:
@@ -1840,6 +1960,7 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
             goto chosen_nominated;
         }
     }
+    int chunked = nominated_none (&ix) && !p->no_chunks;
     for (; processed < n && nfeasible < want; processed++) {
         filterpool_t *pool;
         if (processed == p->par_prefix && n - processed >= p->par_min_rest && (pool = filter_pool (p))) {
@@ -1847,6 +1968,21 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
                                &rejected, out) < 0)
                 goto done;
             break;
+        }
+        if (chunked) {
+            /* no more nodes than feasible ones still wanted, and none past the parallel scan's start */
+            size_t m = n - processed;
+            if (m > want - nfeasible)
+                m = want - nfeasible;
+            if (m > FW_CHUNK)
+                m = FW_CHUNK;
+            if (p->workers > 0 && processed < p->par_prefix && m > p->par_prefix - processed)
+                m = p->par_prefix - processed;
+            if (filter_chunk (p, csp, pod, snap->nodes, n, start, processed, m, skip, st, &rejected, feasible,
+                              &nfeasible, out))
+                goto done;
+            processed += m - 1; /* the loop's ++ makes it m */
+            continue;
         }
         size_t idx = (start + processed) % n;
         const tr_sched_node_t *node = snap->nodes[idx];
@@ -1910,17 +2046,10 @@ chosen_nominated:
             if (skip[ii])
                 continue;
             inst_t *in = &p->inst[ii];
-            for (size_t i = 0; i < nfeasible; i++) {
-                if (i + FW_AHEAD < nfeasible) {
-                    prefetch_node (feasible[i + FW_AHEAD]);
-                    prefetch_labels (feasible[i + FW_AHEAD / 2]);
-                }
-                scores[i] = 0;
-                tr_sched_status_t s = in->p->score (in->self, csp, pod, feasible[i], &scores[i]);
-                if (s.code != TR_SCHED_SUCCESS) {
-                    fail (out, FW_ERROR, "running Score plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
-                    goto done;
-                }
+            tr_sched_status_t s = score_all (p, in, csp, pod, feasible, nfeasible, scores);
+            if (s.code != TR_SCHED_SUCCESS) {
+                fail (out, FW_ERROR, "running Score plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
+                goto done;
             }
             if (in->p->normalize_score) {
                 tr_sched_status_t s = in->p->normalize_score (in->self, csp, pod, scores, nfeasible);
@@ -1933,7 +2062,10 @@ chosen_nominated:
             for (size_t i = 0; i < nfeasible; i++)
                 totals[i] += scores[i] * in->weight;
         }
-        /* selectHost: the highest total, ties by reservoir sampling */
+        /* selectHost: the highest total, one of its ties uniformly at random. Kubernetes draws
+         * for each tie as it meets it (reservoir sampling); the same choice from one draw: on
+         * balanced nodes every feasible node ties, and a draw and a division for each of 500
+         * were a tenth of the cycle. */
         int64_t best = totals[0];
         size_t cnt = 1;
         for (size_t i = 1; i < nfeasible; i++) {
@@ -1941,12 +2073,15 @@ chosen_nominated:
                 best = totals[i];
                 chosen = i;
                 cnt = 1;
-            } else if (totals[i] == best) {
-                cnt++;
-                if (rnd (p) % cnt == 0)
-                    chosen = i;
-            }
+            } else
+                cnt += totals[i] == best;
         }
+        if (cnt > 1)
+            for (size_t i = chosen, k = rnd (p) % cnt;; i++)
+                if (totals[i] == best && !k--) {
+                    chosen = i;
+                    break;
+                }
     }
     const char *node = feasible[chosen]->name;
     snprintf (out->node, sizeof out->node, "%s", node);

@@ -176,6 +176,9 @@ typedef struct {
 } fw_done_t;
 /* The clock Permit deadlines are measured with (ms; default CLOCK_MONOTONIC); tests set theirs. */
 void fw_profile_set_clock (fw_profile_t *self, int64_t (*now_ms) (void *arg), void *arg);
+/* Filter in chunks and Score in one call per plugin where plugins have the batch forms (ABI 1.4;
+ * on, the default), or node by node, one call per plugin and node (0; the tests compare both). */
+void fw_profile_set_batch (fw_profile_t *self, int on);
 /* Where host->namespace_labels looks (the caller's Namespace informer); none: NULL for all. */
 void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (void *arg, const char *ns), void *arg);
 /* What host->default_selector answers with (the caller's Service and controller informers, see

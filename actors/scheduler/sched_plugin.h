@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #define TR_SCHED_ABI_MAJOR 1
-#define TR_SCHED_ABI_MINOR 3
+#define TR_SCHED_ABI_MINOR 4
 
 /* ---- status ------------------------------------------------------------------------------ */
 
@@ -307,7 +307,45 @@ typedef struct tr_sched_plugin {
 
     /* TR_SCHED_EV_* that may make a pod this plugin rejected schedulable (0 = any event). */
     uint32_t events;
+
+    /* Appended in 1.4 (the host reads them only from a descriptor whose size holds them): the
+     * batch forms of Filter and Score, optional, for a plugin whose per-node work is small next to
+     * a call through a pointer (at 5,000 nodes a cycle made 3,500 such calls). Same rules as
+     * filter and score (threads, reading only), same answers: filter_nodes puts in st[i] what
+     * filter would return for nodes[i]; score_nodes puts in scores[i] what score would, and
+     * returns SUCCESS or the first failure (scores are then not read). The per-node hooks stay
+     * required: the framework still calls them (a node with nominated pods added, a parallel
+     * scan). TR_SCHED_FILTER_NODES / TR_SCHED_SCORE_NODES below make both from one function. */
+    void (*filter_nodes) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                          const tr_sched_node_t *const *nodes, size_t n, tr_sched_status_t *st);
+    tr_sched_status_t (*score_nodes) (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
+                                      const tr_sched_node_t *const *nodes, size_t n, int64_t *scores);
 } tr_sched_plugin_t;
+
+/* The batch form of a per-node Filter (fn, a static function of the plugin's file): defines
+ * fn##_nodes, the loop in which the compiler inlines fn (flatten: GCC and Clang), its invariants (the plugin's state, the
+ * pod's requests) read once. Then .filter = fn, .filter_nodes = fn##_nodes. */
+#define TR_SCHED_FILTER_NODES(fn)                                                                        \
+    __attribute__ ((flatten)) static void fn##_nodes (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,                  \
+                            const tr_sched_node_t *const *nodes, size_t n, tr_sched_status_t *st)         \
+    {                                                                                                    \
+        for (size_t i_ = 0; i_ < n; i_++)                                                                \
+            st[i_] = fn (self, cs, pod, nodes[i_]);                                                      \
+    }
+
+/* The same for Score: .score = fn, .score_nodes = fn##_nodes. */
+#define TR_SCHED_SCORE_NODES(fn)                                                                         \
+    __attribute__ ((flatten)) static tr_sched_status_t fn##_nodes (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,     \
+                                         const tr_sched_node_t *const *nodes, size_t n, int64_t *scores)  \
+    {                                                                                                    \
+        for (size_t i_ = 0; i_ < n; i_++) {                                                              \
+            scores[i_] = 0;                                                                              \
+            tr_sched_status_t s_ = fn (self, cs, pod, nodes[i_], &scores[i_]);                           \
+            if (s_.code != TR_SCHED_SUCCESS)                                                             \
+                return s_;                                                                               \
+        }                                                                                                \
+        return (tr_sched_status_t) {TR_SCHED_SUCCESS, NULL};                                            \
+    }
 
 typedef const tr_sched_plugin_t *(*tr_sched_plugin_entry_fn) (void);
 #define TR_SCHED_PLUGIN_ENTRY "troupe_sched_plugin_entry"

@@ -19,7 +19,7 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/snapshot.h"
 
-static char trace[4096];
+static char trace[16384];
 
 static void
 rec (const char *fmt, ...)
@@ -85,6 +85,9 @@ f_filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_
     fake_t *f = self;
     assert_string_equal (fw_host ()->read (cs, f->tag), f->tag); /* what PreFilter wrote */
     rec ("%s.filter(%s) ", f->tag, node->name);
+    const char *bad = arg (f, "error");
+    if (bad && strstr (bad, node->name))
+        return (tr_sched_status_t) {TR_SCHED_ERROR, fw_host ()->intern (cs, "%s broke on %s", f->tag, node->name)};
     const char *rej = arg (f, "reject");
     if (rej && strstr (rej, node->name))
         return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, fw_host ()->intern (cs, "%s rejects", f->tag)};
@@ -193,6 +196,39 @@ static const tr_sched_plugin_t fakeB = {TR_SCHED_PLUGIN_HEADER ("B"), .init = f_
                                         .reserve = f_reserve, .unreserve = f_unreserve, .permit = f_permit,
                                         .pre_bind = f_pre_bind, .bind = f_bind, .events = TR_SCHED_EV_NODE_TAINT};
 
+/* C: A's hooks, with the batch forms (ABI 1.4) recorded as such */
+static void
+f_filter_nodes (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+                size_t n, tr_sched_status_t *st)
+{
+    fake_t *f = self;
+    rec ("%s.filter_nodes(", f->tag);
+    for (size_t i = 0; i < n; i++)
+        rec ("%s%s", i ? "," : "", nodes[i]->name);
+    rec (") ");
+    size_t mark = strlen (trace);
+    for (size_t i = 0; i < n; i++)
+        st[i] = f_filter (self, cs, pod, nodes[i]);
+    trace[mark] = 0; /* the per-node calls made here are not the framework's */
+}
+
+static tr_sched_status_t
+f_score_nodes (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+               size_t n, int64_t *scores)
+{
+    fake_t *f = self;
+    rec ("%s.score_nodes(%zu) ", f->tag, n);
+    size_t mark = strlen (trace);
+    for (size_t i = 0; i < n; i++)
+        f_score (self, cs, pod, nodes[i], &scores[i]);
+    trace[mark] = 0;
+    return TR_SCHED_OK;
+}
+
+static const tr_sched_plugin_t fakeC = {TR_SCHED_PLUGIN_HEADER ("C"), .init = f_init, .destroy = f_destroy,
+                                        .pre_filter = f_pre_filter, .filter = f_filter, .pre_score = f_pre_score,
+                                        .score = f_score, .filter_nodes = f_filter_nodes, .score_nodes = f_score_nodes};
+
 /* ---- a tiny world ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -272,11 +308,19 @@ order_of_points (void **state)
     assert_int_equal (r.outcome, FW_SCHEDULED);
     assert_string_equal (r.node, "n2");
     assert_false (r.host_binds); /* A bound it itself */
-    assert_string_equal (trace, "A.prefilter B.prefilter A.filter(n1) B.filter(n1) A.filter(n2) B.filter(n2) "
+    /* Filter in chunks: each plugin on the nodes the ones before it passed (a node sees the
+     * plugins in the profile's order) */
+    assert_string_equal (trace, "A.prefilter B.prefilter A.filter(n1) A.filter(n2) B.filter(n1) B.filter(n2) "
                                 "A.prescore(2) B.prescore(2) A.score(n1) A.score(n2) A.normalize B.score(n1) "
                                 "B.score(n2) B.normalize assume(n2) A.reserve(n2) B.reserve(n2) A.permit(n2) "
                                 "B.permit(n2) A.prebind(n2) B.prebind(n2) A.bind(n2) ");
     assert_true (snap_is_assumed (w.snap, "p1"));
+    /* node by node: every plugin on a node before the next node */
+    snap_forget (w.snap, "p1");
+    fw_profile_set_batch (fp, 0);
+    r = cycle (fp, &w, "p1");
+    assert_string_equal (r.node, "n2");
+    assert_non_null (strstr (trace, "B.prefilter A.filter(n1) B.filter(n1) A.filter(n2) B.filter(n2) A.prescore(2) "));
     fw_profile_destroy (&fp);
     snap_destroy (&w.snap);
 }
@@ -302,7 +346,12 @@ skip_and_stop (void **state)
     /* a filter stops at the first plugin that fails: B never sees n1 when A rejects it */
     fp = profile2 ("{\"tag\":\"A\",\"reject\":\"n1\"}", "{\"tag\":\"B\"}", 1, 1);
     r = cycle (fp, &w, "p2");
-    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) B.filter(n2)"));
+    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) A.filter(n3) B.filter(n2) B.filter(n3) "));
+    assert_null (strstr (trace, "B.filter(n1)"));
+    snap_forget (w.snap, "p2");
+    fw_profile_set_batch (fp, 0);
+    r = cycle (fp, &w, "p2");
+    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) B.filter(n2) A.filter(n3) B.filter(n3) "));
     assert_null (strstr (trace, "B.filter(n1)"));
     fw_profile_destroy (&fp);
     snap_destroy (&w.snap);
@@ -694,6 +743,223 @@ cost_at_5000_nodes (void **state)
     snap_destroy (&s);
 }
 
+/* ---- batch forms (ABI 1.4) and the chunked Filter ---------------------------------------- */
+
+static fw_profile_t *
+profile_ac (const char *a_args, const char *c_args, const tr_sched_plugin_t *c, int pct)
+{
+    fw_profile_t *fp = fw_profile_new ("t", pct);
+    char err[256];
+    json_t *a = json_loads (a_args, 0, NULL), *cj = json_loads (c_args, 0, NULL);
+    assert_int_equal (fw_profile_add (fp, &fakeA, a, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    assert_int_equal (fw_profile_add (fp, c, cj, FW_PT_ALL, 1, NULL, err, sizeof err), 0);
+    json_decref (a);
+    json_decref (cj);
+    return fp;
+}
+
+static size_t
+count (const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr (p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void
+batch_hooks (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 3);
+    /* A (node by node) rejects n1; C has the batch forms: one call for the nodes A passed */
+    fw_profile_t *fp = profile_ac ("{\"tag\":\"A\",\"reject\":\"n1\"}", "{\"tag\":\"C\",\"favour\":\"n3\"}", &fakeC, 100);
+    fw_result_t r = cycle (fp, &w, "p1");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_string_equal (r.node, "n3");
+    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) A.filter(n3) C.filter_nodes(n2,n3) "));
+    assert_non_null (strstr (trace, "C.score_nodes(2) "));
+    assert_null (strstr (trace, "C.filter("));
+    assert_null (strstr (trace, "C.score("));
+    /* off: the per-node hooks, node by node, the same choice */
+    snap_forget (w.snap, "p1");
+    fw_profile_set_batch (fp, 0);
+    r = cycle (fp, &w, "p1");
+    assert_string_equal (r.node, "n3");
+    assert_non_null (strstr (trace, "A.filter(n1) A.filter(n2) C.filter(n2) A.filter(n3) C.filter(n3) "));
+    assert_non_null (strstr (trace, "C.score(n2) C.score(n3) "));
+    assert_null (strstr (trace, "_nodes("));
+    fw_profile_destroy (&fp);
+    /* a descriptor built against 1.3 ends before the batch hooks: whatever lies there is not read */
+    tr_sched_plugin_t old = fakeC;
+    old.size = (uint32_t) offsetof (tr_sched_plugin_t, filter_nodes);
+    fp = profile_ac ("{\"tag\":\"A\"}", "{\"tag\":\"C\"}", &old, 100);
+    r = cycle (fp, &w, "p2");
+    assert_int_equal (r.outcome, FW_SCHEDULED);
+    assert_non_null (strstr (trace, "C.filter(n1) C.filter(n2) C.filter(n3) "));
+    assert_non_null (strstr (trace, "C.score(n1) "));
+    assert_null (strstr (trace, "_nodes("));
+    fw_profile_destroy (&fp);
+    snap_destroy (&w.snap);
+}
+
+/* A chunk holds no more nodes than the feasible ones still wanted: at 250 nodes and 10 % the
+ * sample is 100 nodes (the minimum), and Filter sees exactly those, as node by node. */
+static void
+batch_chunk_bound (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 250);
+    for (int batch = 1; batch >= 0; batch--) {
+        fw_profile_t *fp = profile_ac ("{\"tag\":\"A\"}", "{\"tag\":\"C\"}", &fakeC, 10);
+        fw_profile_set_batch (fp, batch);
+        fw_result_t r = cycle (fp, &w, "p1");
+        assert_int_equal (r.outcome, FW_SCHEDULED);
+        assert_int_equal (r.evaluated, 100);
+        assert_int_equal (r.feasible, 100);
+        assert_int_equal (count (trace, "A.filter("), 100);
+        assert_int_equal (count (trace, batch ? "C.filter_nodes(" : "C.filter("), batch ? 2 : 100); /* 64 + 36 */
+        snap_forget (w.snap, "p1");
+        fw_profile_destroy (&fp);
+    }
+    snap_destroy (&w.snap);
+}
+
+/* An error is the one the node-by-node scan stops at: the first node, in the scan's order, that a
+ * plugin failed on, and the first plugin that failed there. */
+static void
+batch_error_is_the_scans (void **state)
+{
+    (void) state;
+    world_t w;
+    world (&w, 3);
+    const char *cases[][3] = {
+        {"{\"tag\":\"A\",\"error\":\"n3\"}", "{\"tag\":\"C\",\"error\":\"n2\"}", "C broke on n2"},
+        {"{\"tag\":\"A\",\"error\":\"n2\"}", "{\"tag\":\"C\",\"error\":\"n2\"}", "A broke on n2"},
+        {"{\"tag\":\"A\",\"reject\":\"n1\"}", "{\"tag\":\"C\",\"error\":\"n1 n3\"}", "C broke on n3"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char msg[2][sizeof ((fw_result_t *) 0)->message];
+        for (int batch = 0; batch < 2; batch++) {
+            fw_profile_t *fp = profile_ac (cases[i][0], cases[i][1], &fakeC, 100);
+            fw_profile_set_batch (fp, batch);
+            fw_result_t r = cycle (fp, &w, "p1");
+            if (r.outcome != FW_ERROR || !strstr (r.message, cases[i][2]))
+                fail_msg ("case %zu, batch %d: outcome %d \"%s\", want an error naming \"%s\"", i, batch, r.outcome,
+                          r.message, cases[i][2]);
+            snprintf (msg[batch], sizeof msg[batch], "%s", r.message);
+            assert_false (snap_is_assumed (w.snap, "p1"));
+            fw_profile_destroy (&fp);
+        }
+        assert_string_equal (msg[0], msg[1]);
+    }
+    snap_destroy (&w.snap);
+}
+
+/* The default profile's built-in plugins, batch forms on and off, on the same varied cluster
+ * (cordoned, not Ready, tainted NoSchedule and PreferNoSchedule, extended resources, images,
+ * small pod slots) and the same pods (requests, tolerations, extended resources, images, some
+ * that fit nowhere): every cycle the same outcome, node, message and sample. */
+static json_t *
+varied_node (int i)
+{
+    char name[32];
+    snprintf (name, sizeof name, "v%03d", i);
+    json_t *alloc = json_pack ("{s:i,s:s,s:i}", "cpu", 1 + i % 8, "memory", i % 2 ? "2Gi" : "4Gi", "pods", 3 + i % 7);
+    if (i % 4 == 0)
+        json_object_set_new (alloc, "example.com/gpu", json_string ("2"));
+    json_t *n = json_pack ("{s:{s:s,s:{s:s}},s:{},s:{s:o,s:[{s:s,s:s}]}}", "metadata", "name", name, "labels",
+                           "kubernetes.io/hostname", name, "spec", "status", "allocatable", alloc, "conditions", "type",
+                           "Ready", "status", i % 31 == 0 ? "False" : "True");
+    json_t *spec = json_object_get (n, "spec"), *taints = json_array ();
+    if (i % 23 == 0)
+        json_object_set_new (spec, "unschedulable", json_true ());
+    if (i % 7 == 0)
+        json_array_append_new (taints, json_pack ("{s:s,s:s,s:s}", "key", "dedicated", "value", "db", "effect", "NoSchedule"));
+    if (i % 5 == 0)
+        json_array_append_new (taints, json_pack ("{s:s,s:s}", "key", "spot", "effect", "PreferNoSchedule"));
+    json_object_set_new (spec, "taints", taints);
+    if (i % 3 == 0)
+        json_object_set_new (json_object_get (n, "status"), "images",
+                             json_pack ("[{s:[s],s:i}]", "names", "img/a:1", "sizeBytes", 300000000));
+    return n;
+}
+
+static json_t *
+varied_pod (int i)
+{
+    char uid[32], cpu[16];
+    snprintf (uid, sizeof uid, "q%04d", i);
+    snprintf (cpu, sizeof cpu, "%dm", i % 50 == 49 ? 100000 : (i % 4 + 1) * 250);
+    json_t *req = json_pack ("{s:s,s:s}", "cpu", cpu, "memory", i % 3 ? "256Mi" : "768Mi");
+    if (i % 9 == 0)
+        json_object_set_new (req, "example.com/gpu", json_string ("1"));
+    json_t *p = json_pack ("{s:{s:s,s:s,s:s},s:{s:[{s:s,s:s,s:{s:o}}]},s:{}}", "metadata", "name", uid, "namespace", "d",
+                           "uid", uid, "spec", "containers", "name", "c", "image", i % 2 ? "img/a:1" : "img/b:1",
+                           "resources", "requests", req, "status");
+    json_t *tol = json_array ();
+    if (i % 6 == 0)
+        json_array_append_new (tol, json_pack ("{s:s,s:s,s:s,s:s}", "key", "dedicated", "operator", "Equal", "value", "db",
+                                               "effect", "NoSchedule"));
+    if (i % 10 == 0)
+        json_array_append_new (tol, json_pack ("{s:s,s:s,s:s}", "key", "spot", "operator", "Exists", "effect",
+                                               "PreferNoSchedule"));
+    json_object_set_new (json_object_get (p, "spec"), "tolerations", tol);
+    return p;
+}
+
+static void
+batch_same_as_node_by_node (void **state)
+{
+    (void) state;
+    sched_snap_t *snap[2] = {snap_new (), snap_new ()};
+    for (int i = 0; i < 300; i++) {
+        json_t *n = varied_node (i);
+        snap_node_set (snap[0], n);
+        snap_node_set (snap[1], n);
+        json_decref (n);
+    }
+    char err[256];
+    fw_profile_t *fp[2];
+    for (int b = 0; b < 2; b++) {
+        fp[b] = sched_profile_default (NULL, 0, err, sizeof err);
+        assert_non_null (fp[b]);
+        fw_profile_set_batch (fp[b], b);
+        fw_profile_seed (fp[b], 42);
+    }
+    int placed = 0, refused = 0;
+    for (int i = 0; i < 2500; i++) {
+        json_t *obj = varied_pod (i);
+        fw_result_t r[2];
+        for (int b = 0; b < 2; b++) {
+            tr_sched_pod_t p;
+            snap_pod_fill (&p, obj);
+            fw_env_t env;
+            fw_env_of_snapshot (&env, snap[b]);
+            fw_schedule (fp[b], &env, &p, &r[b]);
+            json_decref (r[b].preempt);
+        }
+        if (r[0].outcome != r[1].outcome || strcmp (r[0].node, r[1].node) || strcmp (r[0].message, r[1].message) ||
+            r[0].evaluated != r[1].evaluated || r[0].feasible != r[1].feasible || r[0].events != r[1].events)
+            fail_msg ("pod %d: node by node %d %s \"%s\" (%zu/%zu), batch %d %s \"%s\" (%zu/%zu)", i, r[0].outcome,
+                      r[0].node, r[0].message, (size_t) r[0].feasible, (size_t) r[0].evaluated, r[1].outcome, r[1].node,
+                      r[1].message, (size_t) r[1].feasible, (size_t) r[1].evaluated);
+        placed += r[0].outcome == FW_SCHEDULED;
+        refused += r[0].outcome == FW_UNSCHEDULABLE;
+        json_decref (obj);
+    }
+    /* the cluster fills: both kinds of cycle happened, many of each */
+    print_message ("%d pods placed, %d refused\n", placed, refused);
+    assert_true (placed > 300);
+    assert_true (refused > 300);
+    for (int b = 0; b < 2; b++) {
+        fw_profile_destroy (&fp[b]);
+        snap_destroy (&snap[b]);
+    }
+}
+
 /* ---- Permit WAIT ------------------------------------------------------------------------- */
 
 /* W, a gang plugin: its Permit holds pods until "n" of them have come (the n-th allows the others
@@ -916,6 +1182,8 @@ main (void)
         cmocka_unit_test (random_ties),     cmocka_unit_test (init_refusal_and_shared_instance),
         cmocka_unit_test (host_table), cmocka_unit_test (permit_wait_then_allow),
         cmocka_unit_test (permit_wait_then_reject), cmocka_unit_test (permit_wait_times_out),      cmocka_unit_test (cost_at_5000_nodes),
+        cmocka_unit_test (batch_hooks), cmocka_unit_test (batch_chunk_bound), cmocka_unit_test (batch_error_is_the_scans),
+        cmocka_unit_test (batch_same_as_node_by_node),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

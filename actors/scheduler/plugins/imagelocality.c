@@ -127,8 +127,10 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
     return (void *) host;
 }
 
+TR_SCHED_SCORE_NODES (score)
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("ImageLocality"), .init = init, .pre_score = pre_score,
-                                         .score = score};
+                                         .score = score, .score_nodes = score_nodes};
 
 const tr_sched_plugin_t *
 sched_plugin_imagelocality (void)

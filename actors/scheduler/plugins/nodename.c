@@ -21,7 +21,9 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
     return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) didn't match the requested node name"};
 }
 
-static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeName"), .pre_filter = pre_filter, .filter = filter,
+TR_SCHED_FILTER_NODES (filter)
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeName"), .pre_filter = pre_filter, .filter = filter, .filter_nodes = filter_nodes,
                                          .events = TR_SCHED_EV_NODE_ADD};
 
 const tr_sched_plugin_t *

@@ -90,8 +90,10 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
     return (void *) host;
 }
 
+TR_SCHED_FILTER_NODES (filter)
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodePorts"), .init = init, .pre_filter = pre_filter,
-                                         .filter = filter, .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_POD_DELETE};
+                                         .filter = filter, .filter_nodes = filter_nodes, .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_POD_DELETE};
 
 const tr_sched_plugin_t *
 sched_plugin_nodeports (void)

@@ -14,7 +14,9 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
     return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) were not ready"};
 }
 
-static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeReady"), .filter = filter,
+TR_SCHED_FILTER_NODES (filter)
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeReady"), .filter = filter, .filter_nodes = filter_nodes,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_CONDITION};
 
 const tr_sched_plugin_t *

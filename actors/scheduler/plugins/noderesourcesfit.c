@@ -177,8 +177,11 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
     return TR_SCHED_OK;
 }
 
+TR_SCHED_FILTER_NODES (filter)
+TR_SCHED_SCORE_NODES (score)
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeResourcesFit"), .init = init, .destroy = destroy,
-                                         .filter = filter, .score = score,
+                                         .filter = filter, .filter_nodes = filter_nodes, .score = score, .score_nodes = score_nodes,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_ALLOCATABLE |
                                                    TR_SCHED_EV_POD_DELETE | TR_SCHED_EV_POD_RESOURCES};
 

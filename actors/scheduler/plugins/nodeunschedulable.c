@@ -12,7 +12,9 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
     return (tr_sched_status_t) {TR_SCHED_UNRESOLVABLE, "node(s) were unschedulable"};
 }
 
-static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeUnschedulable"), .filter = filter,
+TR_SCHED_FILTER_NODES (filter)
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeUnschedulable"), .filter = filter, .filter_nodes = filter_nodes,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_SCHEDULABLE |
                                                    TR_SCHED_EV_NODE_TAINT};
 

@@ -45,14 +45,3 @@ sr_scalar (const tr_sched_res_t *r, const char *name)
             return r->scalar[i].value;
     return 0;
 }
-
-int64_t
-sr_pick (const tr_sched_res_t *r, int kind, const char *name)
-{
-    switch (kind) {
-    case SR_CPU: return r->milli_cpu;
-    case SR_MEM: return r->memory;
-    case SR_EPH: return r->ephemeral_storage;
-    }
-    return sr_scalar (r, name);
-}

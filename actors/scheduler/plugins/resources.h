@@ -28,6 +28,15 @@ int sr_kind (const char *name);
 /* An extended resource's value (0 when absent). */
 int64_t sr_scalar (const tr_sched_res_t *r, const char *name);
 /* The value of the resource (kind, name) in r: milli-cpu, bytes, or the scalar's units. */
-int64_t sr_pick (const tr_sched_res_t *r, int kind, const char *name);
+static inline int64_t
+sr_pick (const tr_sched_res_t *r, int kind, const char *name)
+{
+    switch (kind) { /* inline: called per node and resource in Score's loops */
+    case SR_CPU: return r->milli_cpu;
+    case SR_MEM: return r->memory;
+    case SR_EPH: return r->ephemeral_storage;
+    }
+    return sr_scalar (r, name);
+}
 
 #endif

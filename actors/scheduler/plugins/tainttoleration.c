@@ -61,7 +61,10 @@ normalize (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, int64_t 
     return TR_SCHED_OK;
 }
 
-static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("TaintToleration"), .init = init, .filter = filter, .score = score,
+TR_SCHED_FILTER_NODES (filter)
+TR_SCHED_SCORE_NODES (score)
+
+static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("TaintToleration"), .init = init, .filter = filter, .filter_nodes = filter_nodes, .score = score, .score_nodes = score_nodes,
                                          .normalize_score = normalize,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_TAINT};
 
