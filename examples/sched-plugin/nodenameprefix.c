@@ -71,12 +71,18 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
     return (tr_sched_status_t) {TR_SCHED_SUCCESS, NULL};
 }
 
+/* the batch forms (ABI 1.4): the loops over a chunk of nodes, filter and score inlined in them */
+TR_SCHED_FILTER_NODES (filter)
+TR_SCHED_SCORE_NODES (score)
+
 static const tr_sched_plugin_t plugin = {
     TR_SCHED_PLUGIN_HEADER ("NodeNamePrefix"),
     .init = init,
     .destroy = destroy,
     .filter = filter,
     .score = score,
+    .filter_nodes = filter_nodes,
+    .score_nodes = score_nodes,
     .events = TR_SCHED_EV_NODE_ADD, /* only a new node can help a pod this plugin rejected */
 };
 
