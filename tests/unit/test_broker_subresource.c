@@ -202,11 +202,20 @@ pod_binding_once (void **state)
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", NULL, 0, pod ("k"), NULL, NULL), TR_OK);
     /* the scheduler's binding: a patch of pods/binding */
     json_t *bind = json_loads ("{\"spec\":{\"nodeName\":\"n1\"}}", 0, NULL);
+    json_t *before = get (c, "Pod", "b");
     assert_int_equal (call (c, TR_VERB_PATCH, "Pod", "b", 0, bind, sub ("binding"), &rep), TR_OK);
     assert_string_equal (tv_str (rep.body, "spec.nodeName"), "n1");
     const json_t *cond = json_array_get (tv_get (rep.body, "status.conditions"), 0);
     assert_string_equal (tv_str (cond, "type"), "PodScheduled");
     assert_string_equal (tv_str (cond, "status"), "True");
+    assert_non_null (tv_str (cond, "lastTransitionTime"));
+    /* the rest of the pod is the stored one; a change of spec moves the generation */
+    assert_int_equal (tv_int (rep.body, "metadata.generation", 0), tv_int (before, "metadata.generation", 0) + 1);
+    assert_true (json_equal (tv_get (rep.body, "spec.containers"), tv_get (before, "spec.containers")));
+    assert_string_equal (tv_str (rep.body, "metadata.uid"), tv_str (before, "metadata.uid"));
+    assert_string_equal (tv_str (rep.body, "kind"), "Pod");
+    assert_string_equal (tv_str (rep.body, "apiVersion"), "v1");
+    json_decref (before);
     tr_env_clear (&rep);
     /* a second binding conflicts, as the api-server's */
     bind = json_loads ("{\"spec\":{\"nodeName\":\"n2\"}}", 0, NULL);
