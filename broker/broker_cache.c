@@ -77,6 +77,9 @@ typedef struct {
     int64_t at;   /* when it entered the ring (zclock_mono, ms) */
     char *enc;    /* obj as msgpack, made at the first send: encoded once for every watcher */
     size_t enc_len;
+    /* a pod's: node_hash of obj's spec.nodeName and of old's (obj's again when there is no
+     * old), what an indexed watcher compares before it matches (0 for other kinds) */
+    uint32_t nh, oh;
 } event_t;
 
 /* A lease renewal the store holds in memory: the object changed, its mod_rev did not. */
@@ -137,6 +140,7 @@ typedef struct {
     char *expire;      /* why it ends: an EXPIRED event with this message is owed to it */
     /* the watch index (see "the watch index" below) */
     char *ikey;        /* spec.nodeName this pod watcher pins, or NULL: not indexed */
+    uint32_t ikh;      /* node_hash (ikey) */
     void *h_all, *h_plain, *h_idx, *h_dirty; /* its handles in c->watchers, c->plain, its index list, c->dirty */
     char *wkey;        /* its key in c->byid (client identity and watch id) */
 } watcher_t;
@@ -484,6 +488,16 @@ node_of (const json_t *obj)
     return n ? n : ""; /* as fsel_matches compares a missing field */
 }
 
+/* FNV-1a of a node name: equal names, equal hashes (unequal ones may collide: a hint only) */
+static uint32_t
+node_hash (const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    return h;
+}
+
 static void
 touch_node (bcache_t *c, const char *node, uint64_t rev)
 {
@@ -499,14 +513,21 @@ touch_node (bcache_t *c, const char *node, uint64_t rev)
 }
 
 static void
-index_event (bcache_t *c, const event_t *ev)
+index_event (bcache_t *c, event_t *ev)
 {
-    if (!zhashx_size (c->idx) || !ev->obj || strcmp (ev->plural, "pods"))
+    if (!ev->obj || strcmp (ev->plural, "pods"))
         return;
-    const char *now = node_of (ev->obj);
+    /* every pod event gets its hashes, indexed watchers or not: one that starts later reads the
+     * ring from its resourceVersion */
+    const char *now = node_of (ev->obj), *was = ev->old ? node_of (ev->old) : now;
+    int moved = was != now && strcmp (was, now);
+    ev->nh = node_hash (now);
+    ev->oh = moved ? node_hash (was) : ev->nh;
+    if (!zhashx_size (c->idx))
+        return;
     touch_node (c, now, ev->rev);
-    if (ev->old && strcmp (node_of (ev->old), now))
-        touch_node (c, node_of (ev->old), ev->rev);
+    if (moved)
+        touch_node (c, was, ev->rev);
 }
 
 /* The node name a watch of pods pins with a positive spec.nodeName requirement, or NULL. */
@@ -583,9 +604,11 @@ ring_push (bcache_t *c, event_t *ev)
             ring_drop_oldest (c);
     } else if (c->cap > c->ring_min && c->len < c->cap / 4)
         ring_resize (c, c->cap / 2 > c->ring_min ? c->cap / 2 : c->ring_min);
-    c->ring[(c->start + c->len) % c->cap] = *ev;
+    event_t *in = &c->ring[(c->start + c->len) % c->cap];
+    *in = *ev;
+    in->nh = in->oh = 0;
     c->len++;
-    index_event (c, ev);
+    index_event (c, in);
 }
 
 void
@@ -1082,6 +1105,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     const char *node = !c->no_index && !strcmp (plural, "pods") ? fsel_node (w->fsel) : NULL;
     if (node) {
         w->ikey = strdup (node);
+        w->ikh = node_hash (node);
         zlistx_t *l = zhashx_lookup (c->idx, node);
         if (!l) {
             l = zlistx_new ();
@@ -1271,6 +1295,15 @@ pump_one (bcache_t *c, watcher_t *w)
             break;
         event_t *ev = &c->ring[(c->start + (rev - first)) % c->cap];
         if (strcmp (ev->plural, w->plural)) {
+            if (!b.n)
+                w->next_rev = rev + 1;
+            rev++;
+            continue;
+        }
+        /* a watcher pinned to a node: an event neither of whose objects is on that node is
+         * none of its business (what w_matches would find, without its lookups). The pump reads
+         * every event after its position, most of them other nodes' pods. */
+        if (w->ikey && ev->nh != w->ikh && ev->oh != w->ikh) {
             if (!b.n)
                 w->next_rev = rev + 1;
             rev++;

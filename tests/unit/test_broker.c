@@ -1181,6 +1181,61 @@ watch_index_by_node (void **state)
     tr_client_destroy (&w);
 }
 
+/* A node's watch started after its pods' events, resumed from revision 1, when no watch was
+ * indexed as they entered the ring (each pod event carries its node's hash from then on: a watch
+ * pinned to a node skips, unmatched, the events of other nodes' pods), among many other nodes'. */
+static void
+watch_index_late_first (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f), *w = local_client (f);
+    char name[32], node[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf (name, sizeof name, "o%d", i);
+        snprintf (node, sizeof node, "n%d", 10 + i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod (name, node, "x"), NULL), TR_OK);
+        if (i == 20)
+            assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("mine", "n5", "x"), NULL),
+                              TR_OK);
+    }
+    tr_env_t req, rep, ev;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "Pod");
+    req.rv = 1;
+    req.opts = json_pack ("{s:s}", "fieldSelector", "spec.nodeName=n5");
+    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t id = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    /* and one more of its own once it is indexed, bound from "" */
+    assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("later", NULL, "x"), NULL), TR_OK);
+    tr_env_t b;
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    strcpy (b.name, "later");
+    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n5");
+    b.opts = json_pack ("{s:s}", "subresource", "binding");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+    char seen[256] = "";
+    while (tr_client_recv (w, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == id) {
+            size_t l = strlen (seen);
+            snprintf (seen + l, sizeof seen - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+        }
+        tr_env_clear (&ev);
+    }
+    assert_string_equal (seen, "ADDED mine,ADDED later,");
+    tr_client_destroy (&c);
+    tr_client_destroy (&w);
+}
+
 /* ---- the event ring, sized by events and by time ------------------------------------------ */
 
 static uint64_t
@@ -1292,6 +1347,7 @@ main (void)
         cmocka_unit_test_setup_teardown (secrets_encrypted_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown (priority_classes, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_index_by_node, setup, teardown),
+        cmocka_unit_test_setup_teardown (watch_index_late_first, setup, teardown),
         cmocka_unit_test_setup_teardown (ring_by_events_and_time, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
