@@ -2064,8 +2064,8 @@ chosen_nominated:
         }
         /* selectHost: the highest total, one of its ties uniformly at random. Kubernetes draws
          * for each tie as it meets it (reservoir sampling); the same choice from one draw: on
-         * balanced nodes every feasible node ties, and a draw and a division for each of 500
-         * were a tenth of the cycle. */
+         * balanced nodes every feasible node ties, 500 draws with a division each (a small
+         * part of the cycle: bench_sched_cycle moved within its noise). */
         int64_t best = totals[0];
         size_t cnt = 1;
         for (size_t i = 1; i < nfeasible; i++) {
