@@ -1,5 +1,6 @@
 /* broker_cache — see broker_cache.h. */
 #include "broker/broker_cache.h"
+#include "core/fnv.h"
 #include "core/conn.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -488,14 +489,11 @@ node_of (const json_t *obj)
     return n ? n : ""; /* as fsel_matches compares a missing field */
 }
 
-/* FNV-1a of a node name: equal names, equal hashes (unequal ones may collide: a hint only) */
+/* a node name's hash: equal names, equal hashes (unequal ones may collide: a hint only) */
 static uint32_t
 node_hash (const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 16777619u;
-    return h;
+    return tr_fnv1a32_str (s);
 }
 
 static void

@@ -1,5 +1,6 @@
 /* endpointslice — see endpointslice.h. */
 #include "actors/controllers/endpointslice.h"
+#include "core/fnv.h"
 #include "core/value.h"
 
 #include <stdio.h>
@@ -112,9 +113,7 @@ slice_name (const json_t *svc, int ordinal, char *buf, size_t len)
     static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
     char seed[300];
     snprintf (seed, sizeof seed, "%s/%d", tv_str (svc, "metadata.uid") ? tv_str (svc, "metadata.uid") : "", ordinal);
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = seed; *p; p++)
-        h = (h ^ (unsigned char) *p) * 16777619u;
+    uint32_t h = tr_fnv1a32_str (seed);
     char sfx[6];
     for (int i = 0; i < 5; i++) {
         sfx[i] = alphabet[h % (sizeof alphabet - 1)];

@@ -1,6 +1,7 @@
 /* dnsanswer — see dnsanswer.h. The view keeps copies of the objects in json maps; the reverse
  * (PTR) index is rebuilt on the first PTR query after a change. */
 #include "actors/dns/dnsanswer.h"
+#include "core/fnv.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -960,10 +961,7 @@ cache_key (const uint8_t *q, size_t qlen, int tcp, uint8_t *key, size_t *keylen,
 static uint32_t
 key_hash (const uint8_t *key, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ key[i]) * 16777619u;
-    return h;
+    return tr_fnv1a32 (key, len);
 }
 
 static int64_t

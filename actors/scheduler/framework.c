@@ -6,6 +6,7 @@
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
 #include "actors/scheduler/snapshot.h"
+#include "core/fnv.h"
 #include "core/log.h"
 #include "core/quantity.h"
 #include "core/selector.h"
@@ -52,10 +53,7 @@ typedef struct {
 static uint32_t
 uid_hash (const char *uid)
 {
-    uint32_t h = 2166136261u;
-    for (; uid && *uid; uid++)
-        h = (h ^ (unsigned char) *uid) * 16777619u;
-    return h;
+    return tr_fnv1a32_str (uid);
 }
 
 static nom_ent_t

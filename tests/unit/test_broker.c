@@ -1059,12 +1059,14 @@ priority_classes (void **state)
 
 /* ---- the watch index: pod watchers by spec.nodeName --------------------------------------- */
 
+/* A watch of kind (selectors may be NULL) from revision rv (0: from now); its id. */
 static uint64_t
-start_watch (tr_client_t *w, const char *kind, const char *fsel, const char *lsel)
+start_watch_from (tr_client_t *w, const char *kind, const char *fsel, const char *lsel, uint64_t rv)
 {
     tr_env_t req, rep;
     tr_env_init (&req);
     req.verb = TR_VERB_WATCH;
+    req.rv = rv;
     snprintf (req.kind, sizeof req.kind, "%s", kind);
     req.opts = json_object ();
     if (fsel)
@@ -1077,6 +1079,45 @@ start_watch (tr_client_t *w, const char *kind, const char *fsel, const char *lse
     tr_env_clear (&req);
     tr_env_clear (&rep);
     return id;
+}
+
+static uint64_t
+start_watch (tr_client_t *w, const char *kind, const char *fsel, const char *lsel)
+{
+    return start_watch_from (w, kind, fsel, lsel, 0);
+}
+
+/* pods/binding of default/name to node, as the scheduler binds */
+static void
+bind_pod (tr_client_t *c, const char *name, const char *node)
+{
+    tr_env_t b, rep;
+    tr_env_init (&b);
+    b.verb = TR_VERB_PATCH;
+    strcpy (b.kind, "Pod");
+    strcpy (b.ns, "default");
+    snprintf (b.name, sizeof b.name, "%s", name);
+    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", node);
+    b.opts = json_pack ("{s:s}", "subresource", "binding");
+    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    tr_env_clear (&rep);
+    tr_env_clear (&b);
+}
+
+/* The events of watch id that come until ms of quiet, as "TYPE name," each, into seen. */
+static void
+events_of (tr_client_t *w, uint64_t id, char *seen, size_t len, int ms)
+{
+    tr_env_t ev;
+    seen[0] = 0;
+    while (tr_client_recv (w, &ev, ms) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == id) {
+            size_t l = strlen (seen);
+            snprintf (seen + l, len - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
+        }
+        tr_env_clear (&ev);
+    }
 }
 
 static json_t *
@@ -1106,19 +1147,9 @@ watch_index_by_node (void **state)
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("p2", NULL, "x"), NULL), TR_OK);
     assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm ("noise", "1"), NULL), TR_OK);
     /* p2 bound to n2: from "" to n2 */
-    tr_env_t b;
-    tr_env_init (&b);
-    b.verb = TR_VERB_PATCH;
-    strcpy (b.kind, "Pod");
-    strcpy (b.ns, "default");
-    strcpy (b.name, "p2");
-    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n2");
-    b.opts = json_pack ("{s:s}", "subresource", "binding");
-    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    tr_env_clear (&rep);
-    tr_env_clear (&b);
+    bind_pod (c, "p2", "n2");
     /* p1's label changes: it leaves the app=x watch */
+    tr_env_t b;
     tr_env_init (&b);
     b.verb = TR_VERB_PATCH;
     strcpy (b.kind, "Pod");
@@ -1157,25 +1188,9 @@ watch_index_by_node (void **state)
             fail_msg ("watch %d (%s %s): got \"%s\", want \"%s\"", i, fsel[i] ? fsel[i] : "-", lsel[i] ? lsel[i] : "-",
                       got[i], want[i]);
     /* a watch of n2 from before the binding, resumed from revision 1: the binding arrives as ADDED */
-    tr_env_t req;
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    strcpy (req.kind, "Pod");
-    req.rv = 1;
-    req.opts = json_pack ("{s:s}", "fieldSelector", "spec.nodeName=n2");
-    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t late = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
-    char seen[256] = "";
-    while (tr_client_recv (w, &ev, 500) == 0) {
-        if (ev.verb == TR_VERB_EVENT && ev.id == late) {
-            size_t l = strlen (seen);
-            snprintf (seen + l, sizeof seen - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
-        }
-        tr_env_clear (&ev);
-    }
+    uint64_t late = start_watch_from (w, "Pod", "spec.nodeName=n2", NULL, 1);
+    char seen[256];
+    events_of (w, late, seen, sizeof seen, 500);
     assert_string_equal (seen, "ADDED p2,");
     tr_client_destroy (&c);
     tr_client_destroy (&w);
@@ -1198,39 +1213,12 @@ watch_index_late_first (void **state)
             assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("mine", "n5", "x"), NULL),
                               TR_OK);
     }
-    tr_env_t req, rep, ev;
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    strcpy (req.kind, "Pod");
-    req.rv = 1;
-    req.opts = json_pack ("{s:s}", "fieldSelector", "spec.nodeName=n5");
-    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t id = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
+    uint64_t id = start_watch_from (w, "Pod", "spec.nodeName=n5", NULL, 1);
     /* and one more of its own once it is indexed, bound from "" */
     assert_int_equal (call (c, TR_VERB_CREATE, "Pod", "default", NULL, 0, node_pod ("later", NULL, "x"), NULL), TR_OK);
-    tr_env_t b;
-    tr_env_init (&b);
-    b.verb = TR_VERB_PATCH;
-    strcpy (b.kind, "Pod");
-    strcpy (b.ns, "default");
-    strcpy (b.name, "later");
-    b.body = json_pack ("{s:{s:s}}", "spec", "nodeName", "n5");
-    b.opts = json_pack ("{s:s}", "subresource", "binding");
-    assert_int_equal (tr_client_call (c, &b, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    tr_env_clear (&rep);
-    tr_env_clear (&b);
-    char seen[256] = "";
-    while (tr_client_recv (w, &ev, 500) == 0) {
-        if (ev.verb == TR_VERB_EVENT && ev.id == id) {
-            size_t l = strlen (seen);
-            snprintf (seen + l, sizeof seen - l, "%s %s,", tv_str (ev.opts, "type"), tv_str (ev.body, "metadata.name"));
-        }
-        tr_env_clear (&ev);
-    }
+    bind_pod (c, "later", "n5");
+    char seen[256];
+    events_of (w, id, seen, sizeof seen, 500);
     assert_string_equal (seen, "ADDED mine,ADDED later,");
     tr_client_destroy (&c);
     tr_client_destroy (&w);

@@ -38,6 +38,7 @@
  */
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/sched_plugin.h"
+#include "core/fnv.h"
 #include "core/meta.h"
 
 #include <stdio.h>
@@ -373,10 +374,7 @@ terminating_victim_on_nominated (const dp_t *self, tr_sched_cycle_t *cs, const t
 static uint32_t
 pod_offset (const tr_sched_pod_t *pod, uint32_t n)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = pod->uid ? pod->uid : ""; *p; p++)
-        h = (h ^ (unsigned char) *p) * 16777619u;
-    return n ? h % n : 0;
+    return n ? tr_fnv1a32_str (pod->uid) % n : 0;
 }
 
 /* node i as the dry run sees it (with its nominated pods, host->snapshot_node: made only for the
