@@ -455,12 +455,14 @@ store_msg_unpack (zmsg_t *m, msgpack_unpacked *up, char t[4])
     return 0;
 }
 
-static void
+/* Reads and handles one message from the store. 0 when there was none (the loop's sockets do not
+ * wait: rcvtimeo 0), 1 otherwise. */
+static int
 on_store_message (broker_t *b)
 {
     zmsg_t *m = zmsg_recv (b->store);
     if (!m)
-        return;
+        return 0;
     msgpack_unpacked up;
     msgpack_unpacked_init (&up);
     char t[4];
@@ -485,6 +487,7 @@ on_store_message (broker_t *b)
     }
     msgpack_unpacked_destroy (&up);
     zmsg_destroy (&m);
+    return 1;
 }
 
 static void
@@ -1002,14 +1005,14 @@ admit (broker_t *b, zsock_t *sock, zframe_t *rid, conn_t *c, tr_env_t *req, iden
 }
 
 /* Reads and serves one client message. Returns 1 when it was a node's write put aside (cheap: the
- * turn reads on), 0 otherwise. */
+ * turn reads on), 0 otherwise, -1 when none was waiting (rcvtimeo 0). */
 static int
 on_client (broker_t *b, zsock_t *sock)
 {
     int aside = 0;
     zmsg_t *m = zmsg_recv (sock);
     if (!m)
-        return 0;
+        return -1;
     ident_t id = {"", ROLE_NONE, ""};
     int known = bk_identify (b, sock, m, &id) == 0;
     zframe_t *rid = zmsg_pop (m);
@@ -1312,6 +1315,12 @@ broker_thread (zsock_t *pipe, void *arg)
     if (ok) {
         TR_INFO (A, "serving endpoints=%s objects=%zu revision=%llu", o->local_endpoints, bcache_count (b.cache),
                  (unsigned long long) bcache_revision (b.cache));
+        /* the loop reads until a socket is empty rather than asking first (zsock_events costs
+         * libzmq's getpid and poll system calls each time; a read that finds a message, none) */
+        zsock_set_rcvtimeo (b.store, 0);
+        zsock_set_rcvtimeo (b.local, 0);
+        if (b.remote)
+            zsock_set_rcvtimeo (b.remote, 0);
         b.poller = zpoller_new (pipe, b.local, b.store, NULL);
         if (b.remote)
             zpoller_add (b.poller, b.remote);
@@ -1345,10 +1354,8 @@ broker_thread (zsock_t *pipe, void *arg)
             }
             /* the store first: its answers finish requests (and free their share); zpoller
              * favours the first socket of its list, so a flood of clients would starve it */
-            for (int i = 0; i < 4096 && (zsock_events (b.store) & ZMQ_POLLIN); i++) {
-                on_store_message (&b);
+            for (int i = 0; i < 4096 && on_store_message (&b); i++)
                 bcache_pump (b.cache); /* watchers keeping up see every renewal, each before the next */
-            }
             /* what the answers freed goes first to the requests already waiting for it, not to
              * newer requests of other clients in the turn below */
             if (b.parked)
@@ -1357,19 +1364,18 @@ broker_thread (zsock_t *pipe, void *arg)
              * writes put aside not counted (ZeroMQ reads a message a client in turn, so a turn
              * that served each of a thousand nodes' status first would reach the others late) */
             b.node_budget = NODE_TURN;
-            for (int i = 0, reads = 0; i < 64 && reads < TURN_READS;) {
-                int any = 0;
-                if (zsock_events (b.local) & ZMQ_POLLIN) {
-                    i += !on_client (&b, b.local);
+            /* a socket found empty is not read again in this turn: asking costs libzmq two
+             * system calls (getpid, poll), where reading what is there costs none */
+            for (int i = 0, reads = 0, rl = 0, rr = b.remote ? 0 : -1; i < 64 && reads < TURN_READS;) {
+                if (rl >= 0 && (rl = on_client (&b, b.local)) >= 0) {
+                    i += !rl;
                     reads++;
-                    any = 1;
                 }
-                if (b.remote && (zsock_events (b.remote) & ZMQ_POLLIN)) {
-                    i += !on_client (&b, b.remote);
+                if (rr >= 0 && (rr = on_client (&b, b.remote)) >= 0) {
+                    i += !rr;
                     reads++;
-                    any = 1;
                 }
-                if (!any)
+                if (rl < 0 && rr < 0)
                     break;
             }
             if (b.parked)

@@ -982,14 +982,29 @@ on_envelope (void *arg, tr_env_t *env, int rc, const char *err)
         TR_WARN (ctx->def->name, "dropped undecodable message error=\"%s\"", err);
 }
 
-/* One message: a reply, a request, or a watch's events (up to WATCH_BATCH, one per frame). */
+/* Messages: each a reply, a request, or a watch's events (up to WATCH_BATCH, one per frame). From
+ * the server's connection, what is there (up to ON_SOCKET_READS): its reads do not wait
+ * (serve_dealer), and reading until it is empty costs libzmq's two system calls (getpid, poll)
+ * once, where a return to the loop costs them for each socket of the loop (zmq_poll asks every
+ * one). A callback may replace the connection (switch_broker): the reads stop then. */
+#define ON_SOCKET_READS 32
 static int
 on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     troupe_ctx_t *ctx = arg;
-    tr_conn_recv_each (sock, NULL, informer_prev, ctx, on_envelope, ctx);
+    for (int i = 0; i < ON_SOCKET_READS; i++)
+        if (tr_conn_recv_each (sock, NULL, informer_prev, ctx, on_envelope, ctx) < 0 || sock != ctx->dealer)
+            break;
     return 0;
+}
+
+/* The server's connection joins the loop, its reads not waiting (on_socket). */
+static void
+serve_dealer (troupe_ctx_t *ctx)
+{
+    zsock_set_rcvtimeo (ctx->dealer, 0);
+    zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
 }
 
 static void
@@ -1001,7 +1016,6 @@ ping_reply (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         on_pong (ctx, reply);
 }
 
-static int on_socket (zloop_t *loop, zsock_t *sock, void *arg);
 
 /* The broker stopped answering and the host knows other servers of the cluster: move to the
  * next one. Requests in flight to the broker are failed (TR_UNAVAILABLE), watches end; the new
@@ -1023,7 +1037,7 @@ switch_broker (troupe_ctx_t *ctx)
     zsock_destroy (&ctx->dealer);
     ctx->dealer = d;
     ctx->cur = next;
-    zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
+    serve_dealer (ctx);
     zhashx_t *old = ctx->pending;
     ctx->pending = zhashx_new ();
     ctx->inflight = 0; /* the old connection's window goes with it; callbacks below may queue anew */
@@ -1192,7 +1206,7 @@ actor_thread (zsock_t *pipe, void *args)
         snprintf (err, sizeof err, "no endpoint");
     free (sa);
     if (ctx->dealer) {
-        zloop_reader (ctx->loop, ctx->dealer, on_socket, ctx);
+        serve_dealer (ctx);
         zloop_reader (ctx->loop, pipe, on_pipe, ctx);
         zloop_timer (ctx->loop, 500, 0, on_housekeeping, ctx);
         send_hello (ctx);
