@@ -108,7 +108,7 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
         p->retry = calloc (1, sizeof *p->retry);
         *p->retry = *r->req;
         /* shared, not copied: a request's body and opts are read-only once decoded (create
-         * deep-copies its body before changing it, update takes a deep copy by immutable_prepare,
+         * takes its body only when nothing retries it, update takes a deep copy by immutable_prepare,
          * patch builds a new tree from cur and reads the body; nothing sets into opts), and the
          * retry only reads them again */
         p->retry->body = json_incref (r->req->body);
@@ -336,7 +336,16 @@ bk_h_create (rq_t *r)
                       schema_kind_plural (r->sk), sub, strcmp (schema_kind_name (r->sk), "Pod") ? "" : " (served: eviction)");
         return;
     }
-    json_t *obj = r->req->body ? json_deep_copy (r->req->body) : NULL;
+    /* The body becomes the object. A create is never retried by bk_propose (cond 1), so the
+     * request's own body, decoded for it alone, is taken rather than copied; a Service's create
+     * may be run again (bk_svc_write keeps the body for it) and works on a copy, as does a body
+     * held elsewhere too. */
+    json_t *obj;
+    if (r->req->body && r->req->body->refcount == 1 && strcmp (schema_kind_name (r->sk), "Service")) {
+        obj = r->req->body;
+        r->req->body = NULL;
+    } else
+        obj = r->req->body ? json_deep_copy (r->req->body) : NULL;
     if (!json_is_object (obj)) {
         json_decref (obj);
         bk_reply (r->sock, r->rid, r->req, TR_BAD_REQUEST, NULL, 0, "create: body must be an object");
