@@ -177,6 +177,17 @@ snap_parse_res (const json_t *list, tr_sched_res_t *out, char *err, size_t errle
 #define DEFAULT_MILLI_CPU 100
 #define DEFAULT_MEMORY (200LL * 1024 * 1024)
 
+/* obj's metadata.labels, or a shared empty map. */
+static const json_t *
+labels_of (const json_t *obj)
+{
+    static json_t *empty;
+    if (!empty)
+        empty = json_object (); /* never freed: a shared, never-modified {} */
+    const json_t *l = tv_get (obj, "metadata.labels");
+    return json_is_object (l) ? l : empty;
+}
+
 int
 snap_pod_fill (tr_sched_pod_t *p, const json_t *obj)
 {
@@ -192,10 +203,7 @@ snap_pod_fill (tr_sched_pod_t *p, const json_t *obj)
         p->ns = "";
     if (!p->name)
         p->name = "";
-    static json_t *empty;
-    if (!empty)
-        empty = json_object (); /* never freed: a shared, never-modified {} */
-    p->labels = json_is_object (tv_get (obj, "metadata.labels")) ? tv_get (obj, "metadata.labels") : empty;
+    p->labels = labels_of (obj);
     p->priority = (int32_t) json_integer_value (tv_get (obj, "spec.priority"));
     const char *nn = tv_str (obj, "spec.nodeName");
     p->node_name = nn && *nn ? nn : NULL;
@@ -519,6 +527,35 @@ pod_place (sched_snap_t *s, const json_t *obj, const char *node, int assumed)
     return sp;
 }
 
+/* Whether the bound object is the assumed one with only spec.nodeName set: the same spec otherwise
+ * (the informer's decode shares unchanged subtrees, so most keys compare by pointer), the same
+ * deletionTimestamp and status.startTime, so that everything snap_pod_fill read is the same. */
+static int
+bound_as_assumed (const json_t *assumed, const json_t *bound)
+{
+    const json_t *as = json_object_get (assumed, "spec"), *bs = json_object_get (bound, "spec");
+    if (!json_is_object (as) || !json_is_object (bs))
+        return 0;
+    size_t na = json_object_size (as) - (json_object_get (as, "nodeName") != NULL),
+           nb = json_object_size (bs) - (json_object_get (bs, "nodeName") != NULL);
+    if (na != nb)
+        return 0;
+    const char *k;
+    const json_t *v;
+    json_object_foreach ((json_t *) bs, k, v) {
+        if (!strcmp (k, "nodeName"))
+            continue;
+        const json_t *w = json_object_get (as, k);
+        if (!w || !json_equal (v, w))
+            return 0;
+    }
+    const json_t *ad = tv_get (assumed, "metadata.deletionTimestamp"), *bd = tv_get (bound, "metadata.deletionTimestamp");
+    if ((ad && !json_is_null (ad)) != (bd && !json_is_null (bd)))
+        return 0;
+    const char *at = tv_str (assumed, "status.startTime"), *bt = tv_str (bound, "status.startTime");
+    return at == bt || (at && bt && !strcmp (at, bt));
+}
+
 uint32_t
 snap_pod_bound (sched_snap_t *s, const json_t *obj)
 {
@@ -552,6 +589,24 @@ snap_pod_bound (sched_snap_t *s, const json_t *obj)
                 json_decref (old);
                 return 0;
             }
+        }
+        if (same && sp->assumed && !labels && bound_as_assumed (sp->obj, obj)) {
+            /* the binding of what was assumed, as assumed: the node's accounting stands; the
+             * reference moves to the informer's object (as the same placement's swap above) */
+            json_t *old = sp->obj;
+            sp->obj = json_incref ((json_t *) obj);
+            sp->pub.obj = obj;
+            sp->pub.ns = tv_str (obj, "metadata.namespace") ? tv_str (obj, "metadata.namespace") : "";
+            sp->pub.name = tv_str (obj, "metadata.name") ? tv_str (obj, "metadata.name") : "";
+            sp->pub.uid = uid;
+            sp->pub.labels = labels_of (obj);
+            sp->assumed = 0;
+            json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp)); /* the key string moved */
+            json_decref (old);
+            snode_t *n = node_get (s, node, 0);
+            if (n)
+                gen_move (s, n);
+            return TR_SCHED_EV_POD_ADD; /* the informer's AssignedPodAdd, as Kubernetes */
         }
         /* confirming an assumption is the informer's AssignedPodAdd, as Kubernetes */
         ev = same && !sp->assumed ? (labels ? TR_SCHED_EV_POD_LABEL : 0) : TR_SCHED_EV_POD_ADD;

@@ -252,7 +252,41 @@ assume_forget_confirm (void **state)
     snap_node_delete (s, "n3");
     assert_int_equal (snap_view (s)->nnodes, 2);
     assert_int_equal (snap_pod_delete (s, "u3"), 1);
-    const json_t *objs[] = {n1, n2, n3, p, bound, st, lab, q, qb, r};
+    /* assumed, then bound with another spec (its requests changed meanwhile): counted as bound */
+    json_t *x = pod ("u5", NULL, "100m", 0), *xb = pod ("u5", "n1", "300m", 0);
+    snap_assume (s, x, "n1");
+    assert_int_equal (a->requested.milli_cpu, 600);
+    assert_int_equal (snap_pod_bound (s, xb), TR_SCHED_EV_POD_ADD);
+    assert_false (snap_is_assumed (s, "u5"));
+    assert_int_equal (a->requested.milli_cpu, 800);
+    assert_int_equal (a->npods, 2);
+    /* bound as assumed (spec.nodeName set, nothing else): the counts stand, the node's generation
+     * moves, the pod is the informer's object now, and it deletes as any bound pod */
+    json_t *y = pod ("u6", NULL, "100m", 0), *yb = pod ("u6", "n1", "100m", 0);
+    tv_set (yb, "metadata.labels", json_pack ("{s:s}", "app", "x")); /* an equal map, another object */
+    snap_assume (s, y, "n1");
+    assert_int_equal (a->requested.milli_cpu, 900);
+    uint64_t g = a->generation;
+    assert_int_equal (snap_pod_bound (s, yb), TR_SCHED_EV_POD_ADD);
+    assert_false (snap_is_assumed (s, "u6"));
+    assert_int_equal (a->requested.milli_cpu, 900);
+    assert_int_equal (a->npods, 3);
+    assert_true (a->generation > g);
+    const tr_sched_pod_t *yp = NULL;
+    for (uint32_t i = 0; i < a->npods; i++)
+        if (!strcmp (a->pods[i]->uid, "u6"))
+            yp = a->pods[i];
+    assert_non_null (yp);
+    assert_ptr_equal (yp->obj, yb);
+    assert_ptr_equal (yp->labels, json_object_get (json_object_get (yb, "metadata"), "labels"));
+    assert_string_equal (yp->uid, json_string_value (json_object_get (json_object_get (yb, "metadata"), "uid")));
+    assert_string_equal (yp->node_name, "n1");
+    json_decref (y); /* the assumed object: the snapshot holds none of it now */
+    y = NULL;
+    assert_int_equal (snap_pod_delete (s, "u6"), 1);
+    assert_int_equal (a->requested.milli_cpu, 800);
+    assert_int_equal (snap_pod_delete (s, "u5"), 1);
+    const json_t *objs[] = {n1, n2, n3, p, bound, st, lab, q, qb, r, x, xb, yb};
     for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
         json_decref ((json_t *) objs[i]);
     snap_destroy (&s);
