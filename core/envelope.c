@@ -99,6 +99,16 @@ env_encode (const tr_env_t *e, const void *raw_body, size_t raw_len, char **buf,
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sb);
+    if (raw_body) {
+        /* room for the body and the header at once: msgpack's first block is 8 KiB, which for a
+         * watch event's frame (one per event and watcher) cost more than the encoding */
+        size_t cap = raw_len + 256 + (e->msg ? strlen (e->msg) : 0);
+        char *data = malloc (cap);
+        if (data) {
+            sb.data = data;
+            sb.alloc = cap;
+        }
+    }
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
     int n = 2 + (e->verb != TR_VERB_NONE) + !!e->kind[0] + !!e->ns[0] + !!e->name[0] + !!e->rv + (raw_body || e->body) +
             !!e->opts + (e->code != TR_OK) + !!e->msg;

@@ -76,6 +76,29 @@ preencoded_body (void **state)
     free (enc);
     free (a);
     free (b);
+    /* past the room encode_with reserves for the header (opts and a message of 2,000 bytes) and a
+     * body of 100 KiB: the same bytes still */
+    char *big = malloc (100 * 1024 + 1), *lng = malloc (2001);
+    memset (big, 'x', 100 * 1024);
+    big[100 * 1024] = 0;
+    memset (lng, 'y', 2000);
+    lng[2000] = 0;
+    json_decref (e.opts);
+    e.opts = json_pack ("{s:s,s:s}", "type", "MODIFIED", "note", lng);
+    e.msg = strdup (lng);
+    e.body = NULL;
+    json_object_set_new (body, "blob", json_string (big));
+    assert_int_equal (tv_encode (body, &enc, &enc_len), 0);
+    assert_int_equal (tr_env_encode_with (&e, enc, enc_len, &a, &alen), 0);
+    e.body = body;
+    assert_int_equal (tr_env_encode (&e, &b, &blen), 0);
+    assert_int_equal (alen, blen);
+    assert_memory_equal (a, b, alen);
+    free (enc);
+    free (a);
+    free (b);
+    free (big);
+    free (lng);
     tr_env_clear (&e);
 }
 
