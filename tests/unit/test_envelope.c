@@ -48,6 +48,26 @@ round_trip (void **state)
     tr_env_clear (&d);
 }
 
+/* e's frame with body encoded once beforehand (tr_env_encode_with) and with body in e
+ * (tr_env_encode): asserts they are the same bytes; leaves e->body = body (e owns it) and returns
+ * the frame (malloc'd) and its length. */
+static char *
+same_frame (tr_env_t *e, json_t *body, size_t *len)
+{
+    char *enc, *a, *b;
+    size_t enc_len, blen;
+    e->body = NULL; /* body is the caller's until e takes it below */
+    assert_int_equal (tv_encode (body, &enc, &enc_len), 0);
+    assert_int_equal (tr_env_encode_with (e, enc, enc_len, &a, len), 0);
+    e->body = body;
+    assert_int_equal (tr_env_encode (e, &b, &blen), 0);
+    assert_int_equal (*len, blen);
+    assert_memory_equal (a, b, blen);
+    free (enc);
+    free (b);
+    return a;
+}
+
 /* a body encoded once (watch fan-out) gives the very same bytes as encoding it with the envelope */
 static void
 preencoded_body (void **state)
@@ -60,22 +80,14 @@ preencoded_body (void **state)
     e.rv = 12;
     e.opts = json_pack ("{s:s}", "type", "MODIFIED");
     json_t *body = json_pack ("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "a", "resourceVersion", "12", "data", "k", "v");
-    char *enc, *a, *b;
-    size_t enc_len, alen, blen;
-    assert_int_equal (tv_encode (body, &enc, &enc_len), 0);
-    assert_int_equal (tr_env_encode_with (&e, enc, enc_len, &a, &alen), 0);
-    e.body = body;
-    assert_int_equal (tr_env_encode (&e, &b, &blen), 0);
-    assert_int_equal (alen, blen);
-    assert_memory_equal (a, b, alen);
+    size_t alen;
+    char *a = same_frame (&e, body, &alen);
     tr_env_t d;
     char err[256];
     assert_int_equal (tr_env_decode (&d, a, alen, err, sizeof err), TR_OK);
     assert_true (json_equal (d.body, body));
     tr_env_clear (&d);
-    free (enc);
     free (a);
-    free (b);
     /* past the room encode_with reserves for the header (opts and a message of 2,000 bytes) and a
      * body of 100 KiB: the same bytes still */
     char *big = malloc (100 * 1024 + 1), *lng = malloc (2001);
@@ -86,17 +98,8 @@ preencoded_body (void **state)
     json_decref (e.opts);
     e.opts = json_pack ("{s:s,s:s}", "type", "MODIFIED", "note", lng);
     e.msg = strdup (lng);
-    e.body = NULL;
     json_object_set_new (body, "blob", json_string (big));
-    assert_int_equal (tv_encode (body, &enc, &enc_len), 0);
-    assert_int_equal (tr_env_encode_with (&e, enc, enc_len, &a, &alen), 0);
-    e.body = body;
-    assert_int_equal (tr_env_encode (&e, &b, &blen), 0);
-    assert_int_equal (alen, blen);
-    assert_memory_equal (a, b, alen);
-    free (enc);
-    free (a);
-    free (b);
+    free (same_frame (&e, body, &alen));
     free (big);
     free (lng);
     tr_env_clear (&e);
