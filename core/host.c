@@ -4,6 +4,7 @@
  * commands), the broker DEALER (replies, watch events, requests addressed to the actor), peer
  * DEALERs, actor timers and the host's own housekeeping timer (request deadlines, pings).
  */
+#include "core/strcopy.h"
 #include "core/host.h"
 #include "core/log.h"
 #include "core/store_proto.h"
@@ -165,7 +166,7 @@ troupe_actor_name (troupe_ctx_t *ctx)
 static void
 pending_key (char *buf, uint64_t id)
 {
-    snprintf (buf, 24, "%llu", (unsigned long long) id);
+    tr_u64_dec (buf, id); /* buf holds 24 */
 }
 
 static pending_t *
@@ -489,12 +490,21 @@ json_item_free (void **item)
     *item = NULL;
 }
 
+/* "ns/name" (NULL as "") into buf[len], cut as snprintf would: the informer's key. */
+static void
+ns_name_key (char *buf, size_t len, const char *ns, const char *name)
+{
+    size_t n = tr_strlcpy (buf, ns, len);
+    if (n + 1 < len) {
+        buf[n] = '/';
+        tr_strlcpy (buf + n + 1, name, len - n - 1);
+    }
+}
+
 static void
 obj_key (const json_t *obj, char *buf, size_t len)
 {
-    const char *ns = tv_str (obj, "metadata.namespace");
-    const char *name = tv_str (obj, "metadata.name");
-    snprintf (buf, len, "%s/%s", ns ? ns : "", name ? name : "");
+    ns_name_key (buf, len, tv_str (obj, "metadata.namespace"), tv_str (obj, "metadata.name"));
 }
 
 /* Drops the informer's watch stream, if any; the broker forgets it (and tolerates a cancel for
@@ -968,7 +978,7 @@ informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const j
     if (mp_str (md, "name", name, sizeof name))
         return NULL;
     mp_str (md, "namespace", ns, sizeof ns); /* none: cluster-scoped, as obj_key */
-    snprintf (key, sizeof key, "%s/%s", ns, name);
+    ns_name_key (key, sizeof key, ns, name);
     return zhashx_lookup (p->list_for->cache, key);
 }
 

@@ -8,6 +8,7 @@
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/sched_queue.h"
 #include "actors/scheduler/snapshot.h"
+#include "core/strcopy.h"
 #include "core/eventrec.h"
 #include "core/log.h"
 #include "core/meta.h"
@@ -551,8 +552,8 @@ pod_req (tr_env_t *req, tr_verb_t verb, const char *ns, const char *name)
     tr_env_init (req);
     req->verb = verb;
     strcpy (req->kind, "Pod");
-    snprintf (req->ns, sizeof req->ns, "%s", ns);
-    snprintf (req->name, sizeof req->name, "%s", name);
+    tr_strlcpy (req->ns, ns, sizeof req->ns);
+    tr_strlcpy (req->name, name, sizeof req->name);
 }
 
 static void
@@ -719,10 +720,10 @@ static void
 send_binding (sch_t *s, size_t slot, const tr_sched_pod_t *p, const char *node)
 {
     bind_t *b = calloc (1, sizeof *b);
-    snprintf (b->uid, sizeof b->uid, "%s", p->uid);
-    snprintf (b->ns, sizeof b->ns, "%s", p->ns);
-    snprintf (b->name, sizeof b->name, "%s", p->name);
-    snprintf (b->node, sizeof b->node, "%s", node);
+    tr_strlcpy (b->uid, p->uid, sizeof b->uid);
+    tr_strlcpy (b->ns, p->ns, sizeof b->ns);
+    tr_strlcpy (b->name, p->name, sizeof b->name);
+    tr_strlcpy (b->node, node, sizeof b->node);
     b->slot = slot;
     json_object_set_new (s->binding, p->uid, json_true ());
     bind_send (s, b);
