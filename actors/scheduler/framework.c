@@ -6,6 +6,7 @@
 #include "actors/scheduler/plugins/plugin_util.h"
 #include "actors/scheduler/plugins/registry.h"
 #include "actors/scheduler/snapshot.h"
+#include "core/strcopy.h"
 #include "core/fnv.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -468,7 +469,7 @@ senv_node (void *arg, const char *name)
 static int
 senv_assume (void *arg, const tr_sched_pod_t *pod, const char *node)
 {
-    return snap_assume (arg, pod->obj, node);
+    return snap_assume_pod (arg, pod, node);
 }
 
 static void
@@ -926,7 +927,7 @@ bind_phase (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, co
         return -1;
     }
     out->outcome = FW_SCHEDULED;
-    snprintf (out->node, sizeof out->node, "%s", node);
+    tr_strlcpy (out->node, node, sizeof out->node);
     return 0;
 }
 
@@ -2082,7 +2083,7 @@ chosen_nominated:
                 }
     }
     const char *node = feasible[chosen]->name;
-    snprintf (out->node, sizeof out->node, "%s", node);
+    tr_strlcpy (out->node, node, sizeof out->node);
 
     /* assume, Reserve, Permit, PreBind, Bind */
     if (env->assume && env->assume (env->arg, pod, node)) {
@@ -2152,7 +2153,7 @@ chosen_nominated:
         }
         w->pod->created_ms = pod->created_ms;
         w->reject_inst = -1;
-        snprintf (w->node, sizeof w->node, "%s", node);
+        tr_strlcpy (w->node, node, sizeof w->node);
         csp->out = NULL; /* the caller's result: not this pod's once it waits */
         w->cs = csp;     /* kept for PreBind and Bind */
         csp = NULL;
@@ -2226,8 +2227,8 @@ fw_waiting_poll (fw_profile_t *p, const fw_env_t *env, fw_done_t *out, size_t ma
         p->wait[i] = p->wait[--p->nwait]; /* out of the map before its plugins run again */
         fw_done_t *d = &out[n++];
         memset (d, 0, sizeof *d);
-        snprintf (d->uid, sizeof d->uid, "%s", w->pod->uid);
-        snprintf (d->r.node, sizeof d->r.node, "%s", w->node);
+        tr_strlcpy (d->uid, w->pod->uid, sizeof d->uid);
+        tr_strlcpy (d->r.node, w->node, sizeof d->r.node);
         w->cs->env = env;
         if (w->rejected || bind_phase (p, w->cs, w->pod, w->node, &d->r)) {
             if (w->rejected) {

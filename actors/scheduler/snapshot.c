@@ -513,18 +513,24 @@ pod_drop (sched_snap_t *s, spod_t *sp)
     snap_pod_free (&sp->pub);
 }
 
+/* sp (a new pod of its own) accounted on node (n: that node, or NULL to look it up, a
+ * placeholder made when unknown). */
 static spod_t *
-pod_place (sched_snap_t *s, const json_t *obj, const char *node, int assumed)
+pod_put (sched_snap_t *s, spod_t *sp, snode_t *n, const char *node, int assumed)
 {
-    spod_t *sp = (spod_t *) snap_pod_new (obj);
-    if (!sp)
-        return NULL;
     sp->node = strdup (node);
     sp->pub.node_name = sp->node;
     sp->assumed = assumed;
     json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp));
-    node_account (s, node_get (s, node, 1), sp, 1);
+    node_account (s, n ? n : node_get (s, node, 1), sp, 1);
     return sp;
+}
+
+static spod_t *
+pod_place (sched_snap_t *s, const json_t *obj, const char *node, int assumed)
+{
+    spod_t *sp = (spod_t *) snap_pod_new (obj);
+    return sp ? pod_put (s, sp, NULL, node, assumed) : NULL;
 }
 
 /* Whether the bound object is the assumed one with only spec.nodeName set: the same spec otherwise
@@ -637,6 +643,27 @@ snap_assume (sched_snap_t *s, const json_t *obj, const char *node)
     if (sp)
         pod_drop (s, sp);
     return pod_place (s, obj, node, 1) ? 0 : -1;
+}
+
+int
+snap_assume_pod (sched_snap_t *s, const tr_sched_pod_t *p, const char *node)
+{
+    snode_t *n = node_get (s, node, 0);
+    if (!n || !n->obj || !p->uid || !p->obj)
+        return -1;
+    spod_t *sp = ptr_of (json_object_get (s->pods, p->uid));
+    if (sp)
+        pod_drop (s, sp);
+    /* what snap_pod_fill read of p->obj, copied: its strings and labels are p->obj's, which the
+     * copy holds a reference to */
+    sp = calloc (1, sizeof *sp);
+    if (!sp)
+        return -1;
+    sp->pub = *p;
+    sp->pub.size = sizeof sp->pub;
+    sp->obj = json_incref ((json_t *) p->obj);
+    sp->pub.obj = sp->obj;
+    return pod_put (s, sp, n, node, 1) ? 0 : -1;
 }
 
 void

@@ -52,6 +52,9 @@ uint32_t snap_pod_bound (sched_snap_t *self, const json_t *pod);
 int snap_pod_delete (sched_snap_t *self, const char *uid);
 /* Places pod on node before its binding commits. 0, or -1 if the node is unknown. */
 int snap_assume (sched_snap_t *self, const json_t *pod, const char *node);
+/* The same from the pod as snap_pod_new filled it (the scheduler's pending pod): its requests,
+ * labels and times are taken as they are, not read from the object again. */
+int snap_assume_pod (sched_snap_t *self, const tr_sched_pod_t *pod, const char *node);
 /* The binding failed: drops the assumption (a confirmed pod stays). */
 void snap_forget (sched_snap_t *self, const char *uid);
 /* 1 if uid is accounted and still only assumed. */

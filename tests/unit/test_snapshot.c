@@ -292,6 +292,67 @@ assume_forget_confirm (void **state)
     snap_destroy (&s);
 }
 
+/* snap_assume_pod: the pending pod as snap_pod_new filled it, placed as snap_assume places its
+ * object (the same accounting), the copy its own: the pending pod freed and its object released,
+ * the assumed pod still reads its uid, labels and requests; forget and the bound echo as ever. */
+static void
+assume_filled_pod (void **state)
+{
+    (void) state;
+    sched_snap_t *s = snap_new ();
+    json_t *n1 = node ("n1", "2");
+    snap_node_set (s, n1);
+    const tr_sched_node_t *a = snap_node (s, "n1");
+    json_t *obj = pod ("u7", NULL, "750m", 1);
+    tr_sched_pod_t *pending = snap_pod_new (obj);
+    assert_non_null (pending);
+    pending->created_ms = 42;
+    assert_int_equal (snap_assume_pod (s, pending, "nope"), -1);
+    assert_int_equal (a->npods, 0);
+    assert_int_equal (snap_assume_pod (s, pending, "n1"), 0);
+    snap_pod_free (pending);
+    json_decref (obj);
+    assert_true (snap_is_assumed (s, "u7"));
+    assert_int_equal (a->npods, 1);
+    assert_int_equal (a->requested.milli_cpu, 750);
+    assert_int_equal (a->nonzero_milli_cpu, 750);
+    assert_int_equal (a->npods_with_affinity, 1);
+    const tr_sched_pod_t *ap = a->pods[0];
+    assert_string_equal (ap->uid, "u7");
+    assert_string_equal (ap->node_name, "n1");
+    assert_string_equal (json_string_value (json_object_get (ap->labels, "app")), "x");
+    assert_int_equal (ap->created_ms, 42);
+    assert_int_equal (ap->size, sizeof *ap);
+    /* assumed again (a retry): replaced, not counted twice */
+    json_t *obj2 = pod ("u7", NULL, "750m", 1);
+    tr_sched_pod_t *again = snap_pod_new (obj2);
+    assert_int_equal (snap_assume_pod (s, again, "n1"), 0);
+    snap_pod_free (again);
+    assert_int_equal (a->npods, 1);
+    assert_int_equal (a->requested.milli_cpu, 750);
+    /* the binding's echo confirms it; a forget after that keeps it */
+    json_t *bound = pod ("u7", "n1", "750m", 1);
+    snap_pod_bound (s, bound);
+    assert_false (snap_is_assumed (s, "u7"));
+    snap_forget (s, "u7");
+    assert_int_equal (a->npods, 1);
+    assert_int_equal (a->requested.milli_cpu, 750);
+    /* an assumption forgotten: gone */
+    json_t *obj3 = pod ("u8", NULL, "250m", 0);
+    tr_sched_pod_t *p3 = snap_pod_new (obj3);
+    assert_int_equal (snap_assume_pod (s, p3, "n1"), 0);
+    assert_int_equal (a->requested.milli_cpu, 1000);
+    snap_forget (s, "u8");
+    assert_int_equal (a->requested.milli_cpu, 750);
+    assert_int_equal (a->npods, 1);
+    snap_pod_free (p3);
+    json_decref (obj3);
+    json_decref (obj2);
+    json_decref (bound);
+    json_decref (n1);
+    snap_destroy (&s);
+}
+
 /* A bound pod marked for deletion (metadata.deletionTimestamp, spec and labels unchanged) is
  * terminating in the snapshot, and its node's generation moves (PodTopologySpread's counts,
  * kept by generation, leave it out); a later status update of the terminating pod moves
@@ -461,7 +522,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (pod_requests), cmocka_unit_test (allocatable),
-                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (pod_terminating), cmocka_unit_test (pod_start_time),
+                                       cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (assume_filled_pod), cmocka_unit_test (pod_terminating), cmocka_unit_test (pod_start_time),
                                        cmocka_unit_test (node_label_index)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
