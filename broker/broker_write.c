@@ -18,15 +18,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A random (version 4) UUID, as the api-server gives metadata.uid. The random bytes come from a
+ * pool refilled UID_POOL uids at a time: each refill is a getrandom(2) (libsodium), once per
+ * create it was a system call and 2 % of the broker's thread at 10,000 creates/s. */
+#define UID_POOL 64
 static void
 new_uid (char *buf)
 {
-    unsigned char b[16];
-    randombytes_buf (b, sizeof b);
+    static _Thread_local unsigned char pool[16 * UID_POOL];
+    static _Thread_local unsigned used = UID_POOL;
+    if (used == UID_POOL) {
+        randombytes_buf (pool, sizeof pool);
+        used = 0;
+    }
+    unsigned char *b = pool + 16 * used++;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf (buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-              b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = 0;
 }
 
 /* Debug builds (no NDEBUG: the unit and sanitizer builds) check that a write left the cached

@@ -252,6 +252,44 @@ verbs_kinds_validation (void **state)
     tr_client_destroy (&c);
 }
 
+/* metadata.uid is a version 4 UUID, lower-case hex, and no two objects share one: 150 creates use
+ * the broker's pool of random bytes past two refills (new_uid). */
+static int
+is_uuid4 (const char *u)
+{
+    if (!u || strlen (u) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? u[i] != '-' : !strchr ("0123456789abcdef", u[i]) || !u[i])
+            return 0;
+    }
+    return u[14] == '4' && strchr ("89ab", u[19]) != NULL;
+}
+
+static void
+uids_v4_distinct (void **state)
+{
+    fx_t *f = *state;
+    tr_client_t *c = local_client (f);
+    json_t *seen = json_object ();
+    for (int i = 0; i < 150; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "u%d", i);
+        tr_env_t rep;
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "1"), &rep), TR_OK);
+        const char *uid = tv_str (rep.body, "metadata.uid");
+        if (!is_uuid4 (uid))
+            fail_msg ("create %d: metadata.uid \"%s\" is not a version 4 UUID", i, uid ? uid : "(none)");
+        assert_null (json_object_get (seen, uid));
+        json_object_set_new (seen, uid, json_true ());
+        tr_env_clear (&rep);
+    }
+    assert_int_equal (json_object_size (seen), 150);
+    json_decref (seen);
+    tr_client_destroy (&c);
+}
+
 static void
 cas_and_crud (void **state)
 {
@@ -1327,6 +1365,7 @@ main (void)
         cmocka_unit_test_setup_teardown (raw_frames, setup, teardown),
         cmocka_unit_test_setup_teardown (verbs_kinds_validation, setup, teardown),
         cmocka_unit_test_setup_teardown (cas_and_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown (uids_v4_distinct, setup, teardown),
         cmocka_unit_test_setup_teardown (roles, setup, teardown),
         cmocka_unit_test_setup_teardown (node_join, setup, teardown),
         cmocka_unit_test_setup_teardown (watch_credit_and_expiry, setup, teardown),
