@@ -514,11 +514,12 @@ pod_drop (sched_snap_t *s, spod_t *sp)
 }
 
 /* sp (a new pod of its own) accounted on node (n: that node, or NULL to look it up, a
- * placeholder made when unknown). */
+ * placeholder made when unknown); sp->node, when set, is node already copied. */
 static spod_t *
 pod_put (sched_snap_t *s, spod_t *sp, snode_t *n, const char *node, int assumed)
 {
-    sp->node = strdup (node);
+    if (!sp->node)
+        sp->node = strdup (node);
     sp->pub.node_name = sp->node;
     sp->assumed = assumed;
     json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp));
@@ -635,14 +636,8 @@ snap_pod_delete (sched_snap_t *s, const char *uid)
 int
 snap_assume (sched_snap_t *s, const json_t *obj, const char *node)
 {
-    snode_t *n = node_get (s, node, 0);
-    const char *uid = tv_str (obj, "metadata.uid");
-    if (!n || !n->obj || !uid)
-        return -1;
-    spod_t *sp = ptr_of (json_object_get (s->pods, uid));
-    if (sp)
-        pod_drop (s, sp);
-    return pod_place (s, obj, node, 1) ? 0 : -1;
+    tr_sched_pod_t p;
+    return snap_pod_fill (&p, obj) ? -1 : snap_assume_pod (s, &p, node);
 }
 
 int
@@ -651,19 +646,21 @@ snap_assume_pod (sched_snap_t *s, const tr_sched_pod_t *p, const char *node)
     snode_t *n = node_get (s, node, 0);
     if (!n || !n->obj || !p->uid || !p->obj)
         return -1;
-    spod_t *sp = ptr_of (json_object_get (s->pods, p->uid));
-    if (sp)
-        pod_drop (s, sp);
     /* what snap_pod_fill read of p->obj, copied: its strings and labels are p->obj's, which the
-     * copy holds a reference to */
-    sp = calloc (1, sizeof *sp);
+     * copy holds a reference to. Copied, and node too, before an older placement of the pod is
+     * dropped: p may be that placement's own pod, node its node's name. */
+    spod_t *sp = calloc (1, sizeof *sp);
     if (!sp)
         return -1;
     sp->pub = *p;
     sp->pub.size = sizeof sp->pub;
     sp->obj = json_incref ((json_t *) p->obj);
     sp->pub.obj = sp->obj;
-    return pod_put (s, sp, n, node, 1) ? 0 : -1;
+    sp->node = strdup (node);
+    spod_t *old = ptr_of (json_object_get (s->pods, sp->pub.uid));
+    if (old)
+        pod_drop (s, old);
+    return pod_put (s, sp, n, sp->node, 1) ? 0 : -1;
 }
 
 void

@@ -330,6 +330,13 @@ assume_filled_pod (void **state)
     snap_pod_free (again);
     assert_int_equal (a->npods, 1);
     assert_int_equal (a->requested.milli_cpu, 750);
+    /* assumed again from the snapshot's own pod and node name (what it holds is dropped first):
+     * the copy is taken before, the counts stand */
+    assert_int_equal (snap_assume_pod (s, a->pods[0], a->pods[0]->node_name), 0);
+    assert_int_equal (a->npods, 1);
+    assert_int_equal (a->requested.milli_cpu, 750);
+    assert_string_equal (a->pods[0]->uid, "u7");
+    assert_string_equal (a->pods[0]->node_name, "n1");
     /* the binding's echo confirms it; a forget after that keeps it */
     json_t *bound = pod ("u7", "n1", "750m", 1);
     snap_pod_bound (s, bound);
