@@ -18,7 +18,7 @@
  * share it. A lone writer (transactions of one) or an idle store commits at once. Each commit
  * costs two syncs and, on the benchmark's VM, ~8 wake-ups of the store's thread on I/O
  * completions (TROUPE_STORE_PACE_US overrides the interval; 0: commit on each wake-up). */
-#define STORE_ACTOR_PACE_US 2000
+#define STORE_ACTOR_PACE_US 1000
 #define STORE_ACTOR_PACE_MIN 4
 
 /* How long (µs) pending proposals still wait for their transaction: 0 when they commit now
