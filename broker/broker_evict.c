@@ -94,18 +94,6 @@ step_propose (broker_t *b, pending_write_t *p, const char *key, int op, uint64_t
 }
 
 static void
-reply_success (pending_write_t *p)
-{
-    tr_env_t req;
-    tr_env_init (&req);
-    req.id = p->req_id;
-    json_t *st = json_pack ("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status", "Success",
-                            "code", 201);
-    bk_reply (p->sock, p->rid, &req, TR_OK, st, 0, NULL);
-    json_decref (st);
-}
-
-static void
 reply_too_many (zsock_t *sock, zframe_t *rid, uint64_t req_id, const char *msg, const char *cause, int retry_after)
 {
     tr_env_t req;
@@ -128,7 +116,7 @@ delete_pod (broker_t *b, pending_write_t *p, const char *key, const json_t *pod,
     int op;
     json_t *next = bk_deletion (pod, grace, &op);
     if (!next) { /* being deleted already: evicted */
-        reply_success (p);
+        bk_reply_success (p, 0);
         bk_pending_free (b, p);
         return;
     }
@@ -195,7 +183,7 @@ pod_deleted (void *broker, pending_write_t *p, const msgpack_object *res)
     uint64_t rev = 0;
     int result = op_result (res, &rev);
     if (result == 0) {
-        reply_success (p);
+        bk_reply_success (p, 0);
         return;
     }
     if (result != 3) {

@@ -37,6 +37,7 @@ struct pending_write {
     char *own_key;        /* its key when the cache expects its commit (bcache_expect), else NULL */
     int is_delete;
     int renewal;          /* a Lease renewal: held in the store's memory, no event of its own */
+    int status_reply;     /* answered with a Status, not the object (pods/binding, as BindingREST) */
     char what[300];       /* `deployments.apps "web"` for messages */
     tr_env_t *retry;      /* the request, when a Conflict should be retried (no client precondition) */
     ident_t ident;
@@ -137,6 +138,7 @@ typedef struct {
     int attempts;     /* how many times this request met a Conflict it retried */
     int retryable;    /* the client gave no resourceVersion: a Conflict is ours to retry */
     int renewal;      /* a Lease update that only moves spec.renewTime (lease.h) */
+    int status_reply; /* success is answered with a Status (pods/binding), not the object */
 } rq_t;
 
 /* broker.c */
@@ -161,6 +163,9 @@ void bk_reload_cache (broker_t *b);
 /* Proposes one operation on key to the store; obj (stolen) is the object returned on success. */
 void bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, const char *key, int op, int cond,
                  uint64_t expect, json_t *obj, const char *what, const rq_t *r);
+/* Answers p's client with Kubernetes' Status of success ({kind: Status, status: Success, code: 201}),
+ * as the api-server answers a Binding or an Eviction; rev goes in the reply's envelope (0: none). */
+void bk_reply_success (pending_write_t *p, uint64_t rev);
 /* A proposal's result from the store ({"t":"r"}): the client's reply, or a retry. */
 void bk_on_store_result (broker_t *b, const msgpack_object *o);
 int bk_ns_exists (broker_t *b, const char *ns);

@@ -119,6 +119,7 @@ bk_propose (broker_t *b, zsock_t *sock, zframe_t *rid, const tr_env_t *req, cons
     p->obj = obj;
     p->is_delete = op == 2;
     p->renewal = r && r->renewal && op == 1 && cond == 3;
+    p->status_reply = r && r->status_reply;
     snprintf (p->what, sizeof p->what, "%s", what);
     if (r && r->retryable && cond == 3 && r->attempts < MAX_RETRIES) {
         p->retry = calloc (1, sizeof *p->retry);
@@ -162,6 +163,18 @@ bk_on_store_result (broker_t *b, const msgpack_object *o)
 }
 
 void
+bk_reply_success (pending_write_t *p, uint64_t rev)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.id = p->req_id;
+    json_t *st = json_pack ("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status", "Success",
+                            "code", 201);
+    bk_reply (p->sock, p->rid, &req, TR_OK, st, rev, NULL);
+    json_decref (st);
+}
+
+void
 bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
 {
     tr_env_t req;
@@ -176,6 +189,12 @@ bk_write_answered (broker_t *b, pending_write_t *p, int result, uint64_t rev)
             tv_set_str (p->obj, "metadata.resourceVersion", rvs);
         if (p->obj && tv_str (p->obj, "kind") && !strcmp (tv_str (p->obj, "kind"), "Service"))
             bk_svc_after_write (b, p->obj, p->is_delete);
+        if (p->status_reply) {
+            /* a binding: BindingREST answers Status Success, not the pod (whose whole bound
+             * object the scheduler decoded only to drop it: a third of its pod decoding) */
+            bk_reply_success (p, rev);
+            break;
+        }
         /* the reply is the committed object: the watch event of its revision carries it, encoded
          * once for the reply and for every watcher (the cache decoded the store's copy of it) */
         size_t elen = 0;
@@ -534,6 +553,7 @@ write_update (rq_t *r, const json_t *cur, uint64_t mod_rev, json_t *next, tr_ver
         tv_unshare (next, "metadata");
         tv_set_int (next, "metadata.generation", tv_int (cur, "metadata.generation", 1) + 1);
         r->renewal = 0;
+        r->status_reply = 1;
     } else if (bk_update_schema (r->b->schemas, r->sk, cur, next, verb == TR_VERB_UPDATE,
                                  service && sub == IMM_SUB_NONE, &r->renewal, err, sizeof err)) {
         bk_reply (r->sock, r->rid, r->req, TR_INVALID, NULL, 0, "%s \"%s\" is invalid: %s", schema_kind_name (r->sk),

@@ -679,9 +679,14 @@ bound (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
         if (json_array_size (s->scheduled_evs) < SCHEDULED_EVENTS_QUEUE) {
             char msg[1400];
             snprintf (msg, sizeof msg, "Successfully assigned %s/%s to %s", b->ns, b->name, b->node);
-            json_array_append_new (s->scheduled_evs,
-                                   tr_event_new (reply->body, "Normal", "Scheduled", msg,
-                                                 fw_profile_name (s->slots[b->slot].prof), NULL, troupe_now_ms ()));
+            /* the answer is a Status (as BindingREST's), not the pod: the event's object is the
+             * binding's own reference */
+            json_t *ref = json_pack ("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+                                     b->name, "namespace", b->ns, "uid", b->uid);
+            json_array_append_new (s->scheduled_evs, tr_event_new (ref, "Normal", "Scheduled", msg,
+                                                                   fw_profile_name (s->slots[b->slot].prof), NULL,
+                                                                   troupe_now_ms ()));
+            json_decref (ref);
         } else
             s->scheduled_dropped++;
     } else
