@@ -4,10 +4,10 @@
  * commands), the broker DEALER (replies, watch events, requests addressed to the actor), peer
  * DEALERs, actor timers and the host's own housekeeping timer (request deadlines, pings).
  */
-#include "core/strcopy.h"
 #include "core/host.h"
 #include "core/log.h"
 #include "core/store_proto.h"
+#include "core/strcopy.h"
 #include "core/value.h"
 
 #include <dlfcn.h>
