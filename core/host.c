@@ -67,6 +67,8 @@ struct troupe_informer {
     int unacked;           /* events received since the last credit grant */
     troupe_transform_fn *transform; /* what the cache keeps of an object, or NULL: all of it */
     json_t *keep;          /* the fields decoded (tv_keep_new), or NULL: all of them */
+    json_t *last;          /* the last event's body decoded for the cache: what an event of a key
+                              the cache lacks is decoded like (informer_prev) */
     json_t *pages;         /* a paged list under way: the items of the pages so far */
     uint64_t pages_rv;     /* and its revision (the first page's) */
 };
@@ -741,6 +743,8 @@ informer_on_event (troupe_informer_t *inf, const tr_env_t *ev)
         return;
     }
     json_t *obj = keep_of (inf, ev->body, 0);
+    json_decref (inf->last);
+    inf->last = json_incref (ev->body);
     if (!obj) { /* nothing of it is kept: as a delete */
         if (prev) {
             json_incref (prev);
@@ -824,6 +828,7 @@ informer_destroy (troupe_informer_t **p)
     zhashx_destroy (&inf->cache);
     json_decref (inf->pages);
     json_decref (inf->keep);
+    json_decref (inf->last);
     free (inf->lsel);
     free (inf->fsel);
     free (inf);
@@ -958,7 +963,11 @@ mp_str (const msgpack_object *m, const char *k, char *buf, size_t len)
 /* A watch event's object as the informer holds it now (tr_env_prev_fn): the event's body shares
  * with it what did not change, so a status patch of a pod costs the actor the maps along the
  * changed paths, not the whole pod decoded and the old one freed; and the informer's fields
- * (troupe_informer_set_fields), so what it does not keep is never decoded. */
+ * (troupe_informer_set_fields), so what it does not keep is never decoded. An object the cache
+ * does not hold yet (ADDED) is decoded like the last event's: a pod made from the same template
+ * as the one before it (a ReplicaSet's, a benchmark's) shares its spec and labels instead of
+ * decoding them again (compared, not allocated; nothing below an object's first level is written
+ * once cached, so sharing across objects is as safe as across versions). */
 static const json_t *
 informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const json_t **keep)
 {
@@ -979,7 +988,8 @@ informer_prev (void *arg, const tr_env_t *e, const msgpack_object *body, const j
         return NULL;
     mp_str (md, "namespace", ns, sizeof ns); /* none: cluster-scoped, as obj_key */
     ns_name_key (key, sizeof key, ns, name);
-    return zhashx_lookup (p->list_for->cache, key);
+    const json_t *held = zhashx_lookup (p->list_for->cache, key);
+    return held ? held : p->list_for->last;
 }
 
 static void

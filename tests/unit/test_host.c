@@ -386,7 +386,9 @@ informer_pages (void **state)
 /* ---- what an informer keeps (a transform), and versions sharing what did not change ----------- */
 
 static int sl_adds, sl_updates, sl_deletes, sl_saw_big, sl_get_slim, full_updates, full_shared, sl_synced;
-static troupe_informer_t *sl_inf;
+static int full_adds, full_cross_shared, full_bad;
+static char full_prev[64];
+static troupe_informer_t *sl_inf, *full_inf;
 
 static json_t *
 slim (const json_t *o)
@@ -439,6 +441,26 @@ sl_delete (void *self, troupe_ctx_t *ctx, const json_t *o)
         sl_saw_big++;
     pthread_mutex_unlock (&mu);
 }
+/* An object new to the cache is decoded like the last event's (informer_prev): of another object,
+ * equal labels are that object's, unequal ones its own, with its own values. */
+static void
+full_add (void *self, troupe_ctx_t *ctx, const json_t *o)
+{
+    (void) self;
+    (void) ctx;
+    pthread_mutex_lock (&mu);
+    full_adds++;
+    const json_t *p = *full_prev ? troupe_informer_get (full_inf, "default", full_prev) : NULL;
+    const json_t *l = tv_get (o, "metadata.labels");
+    if (p && l && l == tv_get (p, "metadata.labels"))
+        full_cross_shared++;
+    /* the values are the object's own: app is web but for y (db); data.k as written */
+    const char *name = tv_str (o, "metadata.name"), *app = tv_str (o, "metadata.labels.app");
+    if (!app || strcmp (app, strcmp (name, "y") ? "web" : "db") || (p && json_equal (p, o)))
+        full_bad++;
+    snprintf (full_prev, sizeof full_prev, "%s", name);
+    pthread_mutex_unlock (&mu);
+}
 static void
 full_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
 {
@@ -446,6 +468,7 @@ full_update (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *o)
     (void) ctx;
     pthread_mutex_lock (&mu);
     full_updates++;
+    snprintf (full_prev, sizeof full_prev, "%s", tv_str (o, "metadata.name"));
     /* metadata.labels did not change: the new version holds the old one's (tv_decode_like) */
     if (tv_get (o, "metadata.labels") && tv_get (o, "metadata.labels") == tv_get (old, "metadata.labels") &&
         strcmp (tv_str (o, "data.k"), tv_str (old, "data.k")))
@@ -502,8 +525,8 @@ sl_create (troupe_ctx_t *ctx, const json_t *config)
     troupe_handlers_t h = {sl_add, sl_update, sl_delete, sl_on_synced};
     sl_inf = troupe_watch (ctx, "ConfigMap", NULL, NULL, &h);
     troupe_informer_set_transform (sl_inf, slim);
-    troupe_handlers_t f = {NULL, full_update, NULL, sl_on_synced};
-    troupe_watch (ctx, "ConfigMap", NULL, NULL, &f);
+    troupe_handlers_t f = {full_add, full_update, NULL, sl_on_synced};
+    full_inf = troupe_watch (ctx, "ConfigMap", NULL, NULL, &f);
     troupe_handlers_t fh = {fl_add, fl_update, NULL, sl_on_synced};
     fl_inf = troupe_watch (ctx, "ConfigMap", NULL, NULL, &fh);
     static const char *const fields[] = {"data.k", "metadata.labels"};
@@ -513,7 +536,7 @@ sl_create (troupe_ctx_t *ctx, const json_t *config)
 static const troupe_actor_t slim_actor = {TROUPE_ACTOR_ABI, "slim-test", sl_create, NULL, NULL, t_destroy};
 
 static void
-put_labelled (tr_client_t *c, tr_verb_t verb, const char *name, const char *k)
+put_app (tr_client_t *c, tr_verb_t verb, const char *name, const char *k, const char *app)
 {
     tr_env_t req, rep;
     tr_env_init (&req);
@@ -522,11 +545,17 @@ put_labelled (tr_client_t *c, tr_verb_t verb, const char *name, const char *k)
     strcpy (req.ns, "default");
     snprintf (req.name, sizeof req.name, "%s", name);
     req.body = json_pack ("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                          "name", name, "labels", "app", "web", "data", "k", k, "big", "0123456789abcdef");
+                          "name", name, "labels", "app", app, "data", "k", k, "big", "0123456789abcdef");
     assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
     assert_int_equal (rep.code, TR_OK);
     tr_env_clear (&req);
     tr_env_clear (&rep);
+}
+
+static void
+put_labelled (tr_client_t *c, tr_verb_t verb, const char *name, const char *k)
+{
+    put_app (c, verb, name, k, "web");
 }
 
 static void
@@ -560,6 +589,17 @@ informer_transform (void **state)
     assert_int_equal (counter (&fl_adds), 2);
     assert_int_equal (counter (&fl_bad), 0);
     assert_int_equal (counter (&fl_shared), 3);
+    /* new objects, decoded like the last event's: x's labels are w's (equal); y's are its own (db);
+     * z's (web again) its own, y's being different; none equal to the one before, values their own */
+    assert_int_equal (counter (&full_adds), 2); /* listed, w */
+    put_labelled (c, TR_VERB_CREATE, "x", "4");
+    assert_true (wait_until (&full_adds, 3));
+    put_app (c, TR_VERB_CREATE, "y", "5", "db");
+    assert_true (wait_until (&full_adds, 4));
+    put_labelled (c, TR_VERB_CREATE, "z", "6");
+    assert_true (wait_until (&full_adds, 5));
+    assert_int_equal (counter (&full_cross_shared), 1);
+    assert_int_equal (counter (&full_bad), 0);
     tr_host_destroy (&h);
     plane_down (&pl);
 }
