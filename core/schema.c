@@ -1,5 +1,6 @@
 /* schema — see schema.h. */
 #include "core/schema.h"
+#include "core/schema_node.h"
 #include "core/quantity.h"
 #include "core/selector.h"
 #include "core/svcrules.h"
@@ -21,12 +22,13 @@ struct schema_kind {
     int namespaced;
     int selector_matches_template;
     json_t *allowed;  /* allowedValues, or NULL */
-    json_t *required; /* the names of vfields' required fields, in schema order (registry_index) */
-    json_t *defaulted; /* the names of fields with a default or writeOnlyInto, in schema order */
+    const snode_t *vnode; /* vfields compiled (schema_node.h): what the walks of a write use */
 };
 
 struct schema_registry {
     json_t *defs;
+    sn_set_t *nodes;      /* the compiled schema (schema_node.h) */
+    const snode_t *meta;  /* ObjectMeta compiled */
     schema_kind_t *kinds;
     size_t n;
 };
@@ -68,78 +70,18 @@ add_doc (schema_registry_t *r, const char *file, json_t *doc, char *err, size_t 
     k->namespaced = tv_bool (doc, "namespaced", true);
     k->selector_matches_template = tv_bool (doc, "selectorMatchesTemplate", false);
     k->allowed = json_object_get (doc, "allowedValues");
-    k->required = k->defaulted = NULL;
     return 0;
 }
 
-/* ---- the index of each property list -------------------------------------------------------
- * An update walks what it changed, not the schema: for each object schema (one with
- * "properties") the names of its required properties ("x-required") and of those defaulting
- * touches ("x-defaulted": a default, its own or its definition's, or writeOnlyInto) are listed
- * once, in schema order, when the registry is loaded; validation and defaulting then go through
- * the value's own keys and those lists (validate_props, default_props). */
-
-static const json_t *resolve_in (const json_t *defs, const json_t *s);
-
-static void
-index_props (const json_t *defs, const json_t *props, json_t **required, json_t **defaulted)
-{
-    *required = json_array ();
-    *defaulted = json_array ();
-    const char *k;
-    json_t *ps;
-    json_object_foreach ((json_t *) props, k, ps) {
-        const json_t *rs = resolve_in (defs, ps);
-        if (tv_bool (ps, "required", false))
-            json_array_append_new (*required, json_string (k));
-        if (json_object_get (ps, "default") || (rs && json_object_get (rs, "default")) || tv_str (ps, "writeOnlyInto"))
-            json_array_append_new (*defaulted, json_string (k));
-    }
-}
-
-/* every object schema under s (not inside default values or value lists) */
-static void
-index_tree (const json_t *defs, json_t *s)
-{
-    if (json_is_array (s)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach (s, i, x) index_tree (defs, x);
-        return;
-    }
-    if (!json_is_object (s))
-        return;
-    const char *k;
-    json_t *x;
-    json_object_foreach (s, k, x) if (strcmp (k, "default") && strcmp (k, "accepts") && strcmp (k, "enum") &&
-                                      strcmp (k, "allowedValues") && strncmp (k, "x-", 2))
-        index_tree (defs, x);
-    json_t *props = json_object_get (s, "properties");
-    if (json_is_object (props) && !json_object_get (s, "x-required")) {
-        json_t *req, *dfl;
-        index_props (defs, props, &req, &dfl);
-        json_object_set_new (s, "x-required", req);
-        json_object_set_new (s, "x-defaulted", dfl);
-    }
-}
-
+/* The walks of a write (validation, defaulting, canonicalisation) go along the schema compiled
+ * once here (schema_node.h): references resolved, each object's properties a table by key. */
 static void
 registry_index (schema_registry_t *r)
 {
-    index_tree (r->defs, r->defs);
-    for (size_t i = 0; i < r->n; i++) {
-        schema_kind_t *k = &r->kinds[i];
-        index_tree (r->defs, json_object_get (k->doc, "fields"));
-        index_tree (r->defs, k->vfields);
-        json_t *unused;
-        index_props (r->defs, k->vfields, &k->required, &unused);
-        json_decref (unused);
-        json_t *fields = json_object_get (k->doc, "fields");
-        json_t *none = fields ? NULL : json_object ();
-        index_props (r->defs, fields ? fields : none, &unused, &k->defaulted);
-        json_decref (unused);
-        json_decref (none);
-    }
+    r->nodes = sn_set_new (r->defs);
+    r->meta = sn_compile (r->nodes, json_object_get (r->defs, "ObjectMeta"));
+    for (size_t i = 0; i < r->n; i++)
+        r->kinds[i].vnode = sn_compile_props (r->nodes, r->kinds[i].vfields);
 }
 
 static int
@@ -225,10 +167,9 @@ schema_registry_destroy (schema_registry_t **p)
     for (size_t i = 0; i < r->n; i++) {
         json_decref (r->kinds[i].doc);
         json_decref (r->kinds[i].vfields);
-        json_decref (r->kinds[i].required);
-        json_decref (r->kinds[i].defaulted);
     }
     free (r->kinds);
+    sn_set_destroy (&r->nodes);
     json_decref (r->defs);
     free (r);
     *p = NULL;
@@ -292,25 +233,6 @@ typedef struct {
     int ordered;        /* an error was found: walk in schema order from now on (validate_props) */
     char path[1024];
 } vctx_t;
-
-static const json_t *
-resolve_in (const json_t *defs, const json_t *s)
-{
-    for (int i = 0; i < 8 && s; i++) {
-        const char *t = json_string_value (json_object_get (s, "type"));
-        if (!t || strcmp (t, "ref"))
-            break;
-        const char *ref = json_string_value (json_object_get (s, "ref"));
-        s = json_object_get (defs, ref ? ref : "");
-    }
-    return s;
-}
-
-static const json_t *
-resolve (const vctx_t *c, const json_t *s)
-{
-    return resolve_in (c->r->defs, s);
-}
 
 static int
 verr (vctx_t *c, const char *fmt, const char *detail)
@@ -404,7 +326,7 @@ type_name (const json_t *v)
     }
 }
 
-static int validate_node (vctx_t *c, const json_t *s, const json_t *v);
+static int validate_node (vctx_t *c, const snode_t *s, const json_t *v);
 
 static int
 type_err (vctx_t *c, const char *want, const json_t *v)
@@ -490,36 +412,36 @@ path_key (vctx_t *c, size_t plen, const char *k)
     d[kl] = 0;
 }
 
-/* One property k (schema ps, value x, the stored value px) of an object whose path is c->path[0..plen). */
+/* One property p (value x, the stored value px) of an object whose path is c->path[0..plen). */
 static int
-validate_prop (vctx_t *c, size_t plen, const char *k, const json_t *ps, const json_t *x, const json_t *px)
+validate_prop (vctx_t *c, size_t plen, const sn_prop_t *p, const json_t *x, const json_t *px)
 {
-    path_key (c, plen, k);
-    const char *why = tv_str (ps, "unsupported");
-    if (why && !means_absent (ps, x))
-        return unsupported_err (c, ps, why);
+    path_key (c, plen, p->key);
+    if (p->unsupported && !means_absent (p->ps, x))
+        return unsupported_err (c, p->ps, p->unsupported);
     c->prev = json_is_object (x) && json_is_object (px) ? px : NULL;
-    if (validate_node (c, ps, x))
+    if (validate_node (c, p->s, x))
         return -1;
     c->prev = NULL;
     c->path[plen] = 0;
     return 0;
 }
 
-/* required: the names of props' required properties (index_props), or NULL to look them up. */
+/* The properties of v along object schema s (its compiled property table). */
 static int
-validate_props (vctx_t *c, const json_t *props, const json_t *required, const json_t *v, int preserve)
+validate_props (vctx_t *c, const snode_t *s, const json_t *v)
 {
     size_t plen = strlen (c->path);
     const char *k;
-    json_t *ps, *x;
+    json_t *x;
+    const sn_prop_t *p;
     /* Validation ratcheting: a field equal to the stored object's passed when that was written
      * (Kubernetes ratchets unchanged CRD fields the same way), so an update walks only what it
      * changed: a binding checks spec.nodeName, not the whole spec; a status update, the status.
      * c->prev flows from object to nested object only (never through arrays or maps). */
     const json_t *prev = c->prev;
     c->prev = NULL;
-    if (required) {
+    if (s->indexed) {
         /* A valid value is the common case, and it sets a few of the dozens of fields its schema
          * knows: its own keys are walked, and only when one is wrong does the schema-order walk
          * below run, to report the same error whatever the value's key order. A field equal to
@@ -527,15 +449,14 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
          * walked in schema order at once (c->ordered), so finding the error costs two walks,
          * not two per level. */
         int ok = !c->ordered;
-        for (size_t j = 0; ok && j < json_array_size (required); j++) {
-            x = json_object_get (v, json_string_value (json_array_get (required, j)));
+        for (uint32_t j = 0; ok && j < s->nrequired; j++) {
+            x = json_object_get (v, s->props[s->required[j]].key);
             ok = x && !json_is_null (x);
         }
         if (ok)
             json_object_foreach ((json_t *) v, k, x) {
-                ps = json_object_get (props, k);
-                if (!ps) {
-                    if (preserve)
+                if (!(p = sn_prop (s, k))) {
+                    if (s->preserve)
                         continue;
                     ok = 0;
                     break;
@@ -543,7 +464,7 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
                 const json_t *px = prev ? json_object_get (prev, k) : NULL;
                 if (json_is_null (x) || (px && json_equal (x, px)))
                     continue;
-                if (validate_prop (c, plen, k, ps, x, px)) {
+                if (validate_prop (c, plen, p, x, px)) {
                     ok = 0;
                     break;
                 }
@@ -554,18 +475,19 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
         c->ordered = 1;
     }
     /* required first, in schema order, so the report is deterministic */
-    json_object_foreach ((json_t *) props, k, ps) {
-        x = json_object_get (v, k);
-        if ((!x || json_is_null (x)) && tv_bool (ps, "required", false)) {
-            path_key (c, plen, k);
+    for (uint32_t i = 0; i < s->nprops; i++) {
+        p = &s->props[i];
+        x = json_object_get (v, p->key);
+        if ((!x || json_is_null (x)) && p->required) {
+            path_key (c, plen, p->key);
             return verr (c, "Required value", NULL);
         }
-        json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if (x && !json_is_null (x) && !(px && json_equal (x, px)) && validate_prop (c, plen, k, ps, x, px))
+        json_t *px = prev ? json_object_get (prev, p->key) : NULL;
+        if (x && !json_is_null (x) && !(px && json_equal (x, px)) && validate_prop (c, plen, p, x, px))
             return -1;
     }
-    if (!preserve) {
-        json_object_foreach ((json_t *) v, k, x) if (!json_object_get (props, k)) {
+    if (!s->preserve) {
+        json_object_foreach ((json_t *) v, k, x) if (!sn_prop (s, k)) {
             path_key (c, plen, k);
             return verr (c, "unknown field", NULL);
         }
@@ -574,172 +496,197 @@ validate_props (vctx_t *c, const json_t *props, const json_t *required, const js
 }
 
 static int
-validate_node (vctx_t *c, const json_t *s0, const json_t *v)
+validate_string (vctx_t *c, const snode_t *s, const json_t *v)
 {
-    const json_t *prev = c->prev; /* for an object's properties only */
-    c->prev = NULL;
-    const json_t *s = resolve (c, s0);
-    if (!s)
-        return 0;
-    const char *type = tv_str (s, "type");
-    if (!type || !strcmp (type, "any") || json_is_null (v))
-        return 0;
+    if (!json_is_string (v))
+        return type_err (c, "string", v);
+    const char *str = json_string_value (v);
     char d[700];
-    if (!strcmp (type, "string")) {
-        if (!json_is_string (v))
-            return type_err (c, "string", v);
-        const char *str = json_string_value (v);
-        const char *fmt = tv_str (s, "format");
-        if (fmt && !strcmp (fmt, "dns-subdomain") && !is_dns_subdomain (str)) {
+    switch (s->format) {
+    case SN_FMT_DNS_SUBDOMAIN:
+        if (!is_dns_subdomain (str)) {
             snprintf (d, sizeof d, "Invalid value: \"%.253s\": a lowercase RFC 1123 subdomain must consist of lower case "
                       "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", str);
             return verr (c, "%s", d);
         }
-        if (fmt && !strcmp (fmt, "dns-label") && !is_dns_label (str, 63)) {
+        break;
+    case SN_FMT_DNS_LABEL:
+        if (!is_dns_label (str, 63)) {
             snprintf (d, sizeof d, "Invalid value: \"%.253s\": a lowercase RFC 1123 label must consist of lower case "
                       "alphanumeric characters or '-', and must start and end with an alphanumeric character (at most 63)", str);
             return verr (c, "%s", d);
         }
-        if (fmt && !strcmp (fmt, "label-value") && !is_label_value (str)) {
+        break;
+    case SN_FMT_LABEL_VALUE:
+        if (!is_label_value (str)) {
             snprintf (d, sizeof d, "Invalid value: \"%.253s\": a valid label must be an empty string or consist of "
                       "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63)", str);
             return verr (c, "%s", d);
         }
-        json_t *uv = json_object_get (json_object_get (s, "unsupportedValues"), str); /* values may hold dots */
-        const char *vwhy = json_is_string (uv) ? json_string_value (uv) : NULL;
-        if (vwhy) {
-            snprintf (d, sizeof d, "Unsupported value: \"%.100s\": not supported yet by Troupe: %s", str, vwhy);
-            return verr (c, "%s", d);
-        }
-        if (fmt && !strcmp (fmt, "base64") && !is_base64 (str)) {
-            snprintf (d, sizeof d, "Invalid value: \"%.40s\": must be base64 (standard alphabet, padded)", str);
-            return verr (c, "%s", d);
-        }
-        json_t *en = json_object_get (s, "enum");
-        if (en) {
-            size_t i;
-            json_t *e;
-            int ok = 0;
-            char list[400] = "";
-            json_array_foreach (en, i, e) {
-                if (json_is_string (e) && !strcmp (json_string_value (e), str)) {
-                    ok = 1;
-                    break;
-                }
-            }
-            if (!ok) {
-                json_array_foreach (en, i, e) {
-                    size_t l = strlen (list);
-                    snprintf (list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", json_string_value (e));
-                }
-                snprintf (d, sizeof d, "Unsupported value: \"%.100s\": supported values: %s", str, list);
-                return verr (c, "%s", d);
-            }
-        }
-        return 0;
+        break;
+    default: break;
     }
-    if (!strcmp (type, "integer")) {
-        if (!json_is_integer (v))
-            return type_err (c, "integer", v);
-        json_int_t x = json_integer_value (v);
-        json_t *mn = json_object_get (s, "minimum"), *mx = json_object_get (s, "maximum");
-        if (mn && x < json_integer_value (mn)) {
-            snprintf (d, sizeof d, "Invalid value: %lld: must be greater than or equal to %lld", (long long) x,
-                      (long long) json_integer_value (mn));
+    if (s->unsupported_values) {
+        json_t *uv = json_object_get (s->unsupported_values, str); /* values may hold dots */
+        if (json_is_string (uv)) {
+            snprintf (d, sizeof d, "Unsupported value: \"%.100s\": not supported yet by Troupe: %s", str, json_string_value (uv));
             return verr (c, "%s", d);
         }
-        if (mx && x > json_integer_value (mx)) {
-            snprintf (d, sizeof d, "Invalid value: %lld: must be less than or equal to %lld", (long long) x,
-                      (long long) json_integer_value (mx));
-            return verr (c, "%s", d);
-        }
-        return 0;
     }
-    if (!strcmp (type, "number"))
-        return json_is_number (v) ? 0 : type_err (c, "number", v);
-    if (!strcmp (type, "boolean"))
-        return json_is_boolean (v) ? 0 : type_err (c, "boolean", v);
-    if (!strcmp (type, "int-or-string"))
-        return json_is_integer (v) || json_is_string (v) ? 0 : type_err (c, "integer or string", v);
-    if (!strcmp (type, "quantity")) {
-        int64_t q;
-        char qe[300];
-        if (!json_is_string (v) && !json_is_number (v))
-            return type_err (c, "quantity (a string like 500m, or a number)", v);
-        if (tv_quantity_milli (v, &q, qe, sizeof qe)) {
-            snprintf (d, sizeof d, "Invalid value: %s", qe);
-            return verr (c, "%s", d);
-        }
-        if (q < 0) {   /* Kubernetes' ValidateNonnegativeQuantity */
-            char shown[QUANTITY_STRLEN];
-            quantity_format (q, QUANTITY_DECIMAL_SI, shown, sizeof shown);
-            snprintf (d, sizeof d, "Invalid value: \"%s\": must be greater than or equal to 0",
-                      json_is_string (v) ? json_string_value (v) : shown);
-            return verr (c, "%s", d);
-        }
-        return 0;
+    if (s->format == SN_FMT_BASE64 && !is_base64 (str)) {
+        snprintf (d, sizeof d, "Invalid value: \"%.40s\": must be base64 (standard alphabet, padded)", str);
+        return verr (c, "%s", d);
     }
-    if (!strcmp (type, "array")) {
-        if (!json_is_array (v))
-            return type_err (c, "array", v);
-        json_int_t min = tv_int (s, "minItems", 0);
-        if ((json_int_t) json_array_size (v) < min) {
-            snprintf (d, sizeof d, "Required value: at least %lld item(s)", (long long) min);
-            return verr (c, "%s", d);
+    if (s->enumv) {
+        size_t i;
+        json_t *e;
+        json_array_foreach (s->enumv, i, e) if (json_is_string (e) && !strcmp (json_string_value (e), str)) return 0;
+        char list[400] = "";
+        json_array_foreach (s->enumv, i, e) {
+            size_t l = strlen (list);
+            snprintf (list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", json_string_value (e));
         }
-        const json_t *items = json_object_get (s, "items");
-        size_t plen = strlen (c->path), i;
-        json_t *x;
-        const char *ukey = tv_str (s, "uniqueKey");
-        json_array_foreach (v, i, x) {
-            snprintf (c->path + plen, sizeof c->path - plen, "[%zu]", i);
-            if (items && validate_node (c, items, x))
-                return -1;
-            /* uniqueKey: name — items are identified by that field (containers by name) */
-            const char *key = ukey ? tv_str (x, ukey) : NULL;
-            for (size_t j = 0; key && j < i; j++)
-                if (tv_str (json_array_get (v, j), ukey) && !strcmp (tv_str (json_array_get (v, j), ukey), key)) {
-                    size_t l = strlen (c->path);
-                    snprintf (c->path + l, sizeof c->path - l, ".%s", ukey);
-                    snprintf (d, sizeof d, "Duplicate value: \"%.200s\"", key);
-                    return verr (c, "%s", d);
-                }
-        }
-        c->path[plen] = 0;
-        return 0;
-    }
-    if (!strcmp (type, "map")) {
-        if (!json_is_object (v))
-            return type_err (c, "map", v);
-        const json_t *vals = json_object_get (s, "values");
-        size_t plen = strlen (c->path);
-        const char *k;
-        json_t *x;
-        const json_t *keys = json_object_get (s, "keys"), *other = json_object_get (s, "otherKeys");
-        json_object_foreach ((json_t *) v, k, x) {
-            path_key (c, plen, k);
-            if (keys && tv_str (other, "unsupported") && !key_listed (keys, k))
-                return unsupported_err (c, other, tv_str (other, "unsupported"));
-            if (json_is_null (x) && vals)
-                return type_err (c, tv_str (vals, "type") ? tv_str (vals, "type") : "value", x);
-            if (vals && validate_node (c, vals, x))
-                return -1;
-        }
-        c->path[plen] = 0;
-        return 0;
-    }
-    if (!strcmp (type, "object")) {
-        if (!json_is_object (v))
-            return type_err (c, "object", v);
-        json_t *props = json_object_get (s, "properties");
-        json_t *none = props ? NULL : json_object ();
-        c->prev = prev;
-        int rc = validate_props (c, props ? props : none, props ? json_object_get (s, "x-required") : NULL, v,
-                                 tv_bool (s, "x-preserve-unknown", false));
-        json_decref (none);
-        return rc;
+        snprintf (d, sizeof d, "Unsupported value: \"%.100s\": supported values: %s", str, list);
+        return verr (c, "%s", d);
     }
     return 0;
+}
+
+static int
+validate_integer (vctx_t *c, const snode_t *s, const json_t *v)
+{
+    if (!json_is_integer (v))
+        return type_err (c, "integer", v);
+    json_int_t x = json_integer_value (v);
+    char d[200];
+    if (s->minimum && x < json_integer_value (s->minimum)) {
+        snprintf (d, sizeof d, "Invalid value: %lld: must be greater than or equal to %lld", (long long) x,
+                  (long long) json_integer_value (s->minimum));
+        return verr (c, "%s", d);
+    }
+    if (s->maximum && x > json_integer_value (s->maximum)) {
+        snprintf (d, sizeof d, "Invalid value: %lld: must be less than or equal to %lld", (long long) x,
+                  (long long) json_integer_value (s->maximum));
+        return verr (c, "%s", d);
+    }
+    return 0;
+}
+
+static int
+validate_quantity (vctx_t *c, const json_t *v)
+{
+    int64_t q;
+    char qe[300], d[400];
+    if (!json_is_string (v) && !json_is_number (v))
+        return type_err (c, "quantity (a string like 500m, or a number)", v);
+    if (tv_quantity_milli (v, &q, qe, sizeof qe)) {
+        snprintf (d, sizeof d, "Invalid value: %s", qe);
+        return verr (c, "%s", d);
+    }
+    if (q < 0) {   /* Kubernetes' ValidateNonnegativeQuantity */
+        char shown[QUANTITY_STRLEN];
+        quantity_format (q, QUANTITY_DECIMAL_SI, shown, sizeof shown);
+        snprintf (d, sizeof d, "Invalid value: \"%s\": must be greater than or equal to 0",
+                  json_is_string (v) ? json_string_value (v) : shown);
+        return verr (c, "%s", d);
+    }
+    return 0;
+}
+
+/* "[i]" after c->path[0..plen), as snprintf would cut it */
+static void
+path_index (vctx_t *c, size_t plen, size_t i)
+{
+    char b[24];
+    size_t n = sizeof b;
+    b[--n] = 0;
+    b[--n] = ']';
+    do
+        b[--n] = (char) ('0' + i % 10);
+    while ((i /= 10) && n > 1);
+    b[--n] = '[';
+    size_t room = sizeof c->path - plen, len = sizeof b - 1 - n;
+    if (len >= room)
+        len = room - 1;
+    memcpy (c->path + plen, b + n, len);
+    c->path[plen + len] = 0;
+}
+
+static int
+validate_array (vctx_t *c, const snode_t *s, const json_t *v)
+{
+    if (!json_is_array (v))
+        return type_err (c, "array", v);
+    char d[300];
+    if ((json_int_t) json_array_size (v) < s->min_items) {
+        snprintf (d, sizeof d, "Required value: at least %lld item(s)", (long long) s->min_items);
+        return verr (c, "%s", d);
+    }
+    size_t plen = strlen (c->path), i;
+    json_t *x;
+    const char *ukey = s->unique_key;
+    json_array_foreach (v, i, x) {
+        path_index (c, plen, i);
+        if (s->items && validate_node (c, s->items, x))
+            return -1;
+        /* uniqueKey: name — items are identified by that field (containers by name) */
+        const char *key = ukey ? tv_str (x, ukey) : NULL;
+        for (size_t j = 0; key && j < i; j++)
+            if (tv_str (json_array_get (v, j), ukey) && !strcmp (tv_str (json_array_get (v, j), ukey), key)) {
+                size_t l = strlen (c->path);
+                snprintf (c->path + l, sizeof c->path - l, ".%s", ukey);
+                snprintf (d, sizeof d, "Duplicate value: \"%.200s\"", key);
+                return verr (c, "%s", d);
+            }
+    }
+    c->path[plen] = 0;
+    return 0;
+}
+
+static int
+validate_map (vctx_t *c, const snode_t *s, const json_t *v)
+{
+    if (!json_is_object (v))
+        return type_err (c, "map", v);
+    size_t plen = strlen (c->path);
+    const char *k;
+    json_t *x;
+    json_object_foreach ((json_t *) v, k, x) {
+        path_key (c, plen, k);
+        if (s->keys && s->other_unsupported && !key_listed (s->keys, k))
+            return unsupported_err (c, s->other, s->other_unsupported);
+        if (json_is_null (x) && s->has_values)
+            return type_err (c, s->values_type ? s->values_type : "value", x);
+        if (s->values && validate_node (c, s->values, x))
+            return -1;
+    }
+    c->path[plen] = 0;
+    return 0;
+}
+
+static int
+validate_node (vctx_t *c, const snode_t *s, const json_t *v)
+{
+    const json_t *prev = c->prev; /* for an object's properties only */
+    c->prev = NULL;
+    if (!s || json_is_null (v))
+        return 0;
+    switch (s->type) {
+    case SN_STRING: return validate_string (c, s, v);
+    case SN_INTEGER: return validate_integer (c, s, v);
+    case SN_NUMBER: return json_is_number (v) ? 0 : type_err (c, "number", v);
+    case SN_BOOLEAN: return json_is_boolean (v) ? 0 : type_err (c, "boolean", v);
+    case SN_INT_OR_STRING: return json_is_integer (v) || json_is_string (v) ? 0 : type_err (c, "integer or string", v);
+    case SN_QUANTITY: return validate_quantity (c, v);
+    case SN_ARRAY: return validate_array (c, s, v);
+    case SN_MAP: return validate_map (c, s, v);
+    case SN_OBJECT:
+        if (!json_is_object (v))
+            return type_err (c, "object", v);
+        c->prev = prev;
+        return validate_props (c, s, v);
+    default: return 0; /* no type, any, or one this walk does not know */
+    }
 }
 
 /* Kubernetes' rules across a pod spec's container lists: names unique over containers and
@@ -1127,11 +1074,15 @@ schema_validate_update (const schema_registry_t *r, const json_t *obj, const jso
     snprintf (c.path, sizeof c.path, "metadata");
     const json_t *pmeta = json_object_get (prev, "metadata");
     c.prev = json_is_object (pmeta) ? pmeta : NULL;
-    if (validate_node (&c, json_object_get (r->defs, "ObjectMeta"), meta))
+    if (validate_node (&c, r->meta, meta))
         return -1;
     c.path[0] = 0;
     c.prev = prev;
-    if (validate_props (&c, k->vfields, k->required, obj, 0))
+    if (!k->vnode) {
+        snprintf (err, errlen, "kind: %s: schema not compiled (out of memory)", kind);
+        return -1;
+    }
+    if (validate_props (&c, k->vnode, obj))
         return -1;
     /* allowedValues: {dotted.path: [..]} narrows a shared definition for this kind (a workload's
      * pod template restarts Always, as Kubernetes validates); a value equal to the stored one's
@@ -1224,7 +1175,7 @@ item_shared (const json_t *prev, size_t i, const json_t *x, const json_t **px)
     return 0;
 }
 
-static void default_node (const schema_registry_t *r, const json_t *s, json_t *v, const json_t *prev, int exact);
+static void default_node (const snode_t *s, json_t *v, const json_t *prev, int exact);
 
 /* {writeOnlyInto: data} on a map of strings (Secret's stringData): each value is stored base64
  * encoded under the same key of the sibling map named there, overriding it, and the field itself
@@ -1255,52 +1206,42 @@ merge_write_only (json_t *v, const char *k, const char *into)
         json_object_del (v, k);
 }
 
-/* defaulted: the names of props' properties with a default or writeOnlyInto (index_props); the
- * value's own keys are walked for the rest, those that differ from prev's */
+/* s's properties with a default or writeOnlyInto first (s->defaulted), then the value's own
+ * keys, those that differ from prev's */
 static void
-default_props (const schema_registry_t *r, const json_t *props, const json_t *defaulted, json_t *v, const json_t *prev,
-               int exact)
+default_props (const snode_t *s, json_t *v, const json_t *prev, int exact)
 {
     const char *k;
-    json_t *ps, *x, *n;
-    size_t i;
-    json_array_foreach (defaulted, i, n) {
-        k = json_string_value (n);
-        ps = json_object_get (props, k);
-        if (tv_str (ps, "writeOnlyInto"))
-            merge_write_only (v, k, tv_str (ps, "writeOnlyInto"));
-        const json_t *rs = resolve_in (r->defs, ps);
-        x = json_object_get (v, k);
-        json_t *dflt = json_object_get (ps, "default");
-        if (!dflt && rs)
-            dflt = json_object_get (rs, "default");
-        if ((!x || json_is_null (x)) && dflt)
-            json_object_set_new (v, k, json_deep_copy (dflt));
+    json_t *x;
+    const sn_prop_t *p;
+    for (uint32_t i = 0; i < s->ndefaulted; i++) {
+        p = &s->props[s->defaulted[i]];
+        if (p->write_only_into)
+            merge_write_only (v, p->key, p->write_only_into);
+        x = json_object_get (v, p->key);
+        if ((!x || json_is_null (x)) && p->dflt)
+            json_object_set_new (v, p->key, json_deep_copy (p->dflt));
     }
     json_object_foreach (v, k, x) {
         const json_t *px = prev ? json_object_get (prev, k) : NULL;
-        if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact))
-            default_node (r, ps, x, px, exact);
+        if ((p = sn_prop (s, k)) && p->s && !unchanged (x, px, exact))
+            default_node (p->s, x, px, exact);
     }
 }
 
 static void
-default_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev, int exact)
+default_node (const snode_t *s, json_t *v, const json_t *prev, int exact)
 {
-    vctx_t c = {.r = r};
-    const json_t *s = resolve (&c, s0);
-    const char *type = s ? tv_str (s, "type") : NULL;
-    if (!type)
+    if (!s)
         return;
-    if (!strcmp (type, "object") && json_is_object (v)) {
-        json_t *props = json_object_get (s, "properties");
-        if (props)
-            default_props (r, props, json_object_get (s, "x-defaulted"), v, json_is_object (prev) ? prev : NULL, exact);
-    } else if (!strcmp (type, "array") && json_is_array (v)) {
-        const json_t *items = json_object_get (s, "items"), *px;
+    if (s->type == SN_OBJECT && json_is_object (v)) {
+        if (s->indexed)
+            default_props (s, v, json_is_object (prev) ? prev : NULL, exact);
+    } else if (s->type == SN_ARRAY && json_is_array (v) && s->items) {
+        const json_t *px;
         size_t i;
         json_t *x;
-        json_array_foreach (v, i, x) if (items && !item_shared (prev, i, x, &px)) default_node (r, items, x, px, 1);
+        json_array_foreach (v, i, x) if (!item_shared (prev, i, x, &px)) default_node (s->items, x, px, 1);
     }
 }
 
@@ -1322,39 +1263,45 @@ canon_quantity (const json_t *v)
     return json_string (buf);
 }
 
-/* Walks v along schema s0; returns what replaces v (new reference), or NULL to keep it. */
+/* Walks v along schema s; returns what replaces v (new reference), or NULL to keep it. */
 static json_t *
-canon_node (const schema_registry_t *r, const json_t *s0, json_t *v, const json_t *prev, int exact)
+canon_node (const snode_t *s, json_t *v, const json_t *prev, int exact)
 {
-    vctx_t c = {.r = r};
-    const json_t *s = resolve (&c, s0);
-    const char *type = s ? tv_str (s, "type") : NULL;
-    if (!type)
+    if (!s)
         return NULL;
-    if (!strcmp (type, "quantity"))
-        return canon_quantity (v);
     const char *k;
     json_t *x, *nx;
-    if (!strcmp (type, "object") && json_is_object (v)) {
-        json_t *props = json_object_get (s, "properties"), *ps;
+    const sn_prop_t *p;
+    switch (s->type) {
+    case SN_QUANTITY: return canon_quantity (v);
+    case SN_OBJECT:
+        if (!json_is_object (v))
+            break;
         /* the value's own keys (a replaced value keeps its place: the walk goes on) */
         json_object_foreach (v, k, x) {
             const json_t *px = json_object_get (prev, k);
-            if ((ps = json_object_get (props, k)) && !unchanged (x, px, exact) && (nx = canon_node (r, ps, x, px, exact)))
+            if ((p = sn_prop (s, k)) && !unchanged (x, px, exact) && (nx = canon_node (p->s, x, px, exact)))
                 json_object_set_new (v, k, nx);
         }
-    } else if (!strcmp (type, "map") && json_is_object (v) && json_object_get (s, "values")) {
+        break;
+    case SN_MAP:
+        if (!json_is_object (v) || !s->values)
+            break;
         json_object_foreach (v, k, x) {
             const json_t *px = json_object_get (prev, k);
-            if (!unchanged (x, px, 1) && (nx = canon_node (r, json_object_get (s, "values"), x, px, 1)))
+            if (!unchanged (x, px, 1) && (nx = canon_node (s->values, x, px, 1)))
                 json_object_set_new (v, k, nx);
         }
-    } else if (!strcmp (type, "array") && json_is_array (v) && json_object_get (s, "items")) {
+        break;
+    case SN_ARRAY:
+        if (!json_is_array (v) || !s->items)
+            break;
         size_t i;
         const json_t *px;
-        json_array_foreach (v, i, x) if (!item_shared (prev, i, x, &px) &&
-                                         (nx = canon_node (r, json_object_get (s, "items"), x, px, 1)))
+        json_array_foreach (v, i, x) if (!item_shared (prev, i, x, &px) && (nx = canon_node (s->items, x, px, 1)))
             json_array_set_new (v, i, nx);
+        break;
+    default: break;
     }
     return NULL;
 }
@@ -1374,12 +1321,15 @@ schema_canonicalize_update (const schema_registry_t *r, json_t *obj, const json_
     const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
     if (!k)
         return -1;
-    json_t *fields = json_object_get (k->doc, "fields"), *ps, *x, *nx;
-    const char *f;
-    json_object_foreach (fields, f, ps) {
-        const json_t *px = prev ? json_object_get (prev, f) : NULL;
-        if ((x = json_object_get (obj, f)) && !unchanged (x, px, 0) && (nx = canon_node (r, ps, x, px, 0)))
-            json_object_set_new (obj, f, nx);
+    if (!k->vnode)
+        return -1;
+    /* the kind's fields in schema order (apiVersion, kind and metadata have nothing to canonicalise) */
+    for (uint32_t i = 0; i < k->vnode->nprops; i++) {
+        const sn_prop_t *p = &k->vnode->props[i];
+        const json_t *px = prev ? json_object_get (prev, p->key) : NULL;
+        json_t *x, *nx;
+        if ((x = json_object_get (obj, p->key)) && !unchanged (x, px, 0) && (nx = canon_node (p->s, x, px, 0)))
+            json_object_set_new (obj, p->key, nx);
     }
     return 0;
 }
@@ -1413,16 +1363,16 @@ schema_default_update (const schema_registry_t *r, json_t *obj, const json_t *pr
     const schema_kind_t *k = kind ? schema_kind_lookup (r, kind) : NULL;
     if (!k)
         return -1;
-    json_t *fields = json_object_get (k->doc, "fields");
-    if (fields)
-        default_props (r, fields, k->defaulted, obj, prev, 0);
+    if (!k->vnode)
+        return -1;
+    default_props (k->vnode, obj, prev, 0); /* apiVersion, kind and metadata have no defaults */
     if (!strcmp (kind, "Service"))
         svc_default (obj);
     /* walked whole, but for what is the stored metadata's own (labels, ownerReferences... shared
      * by a new version of a cached object) */
     json_t *meta = json_object_get (obj, "metadata");
     if (json_is_object (meta))
-        default_node (r, json_object_get (r->defs, "ObjectMeta"), meta, json_object_get (prev, "metadata"), 1);
+        default_node (r->meta, meta, json_object_get (prev, "metadata"), 1);
     return schema_canonicalize_update (r, obj, prev);
 }
 

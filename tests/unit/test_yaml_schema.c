@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/schema.h"
 #include "core/value.h"
@@ -520,6 +521,94 @@ pdb_validation (void **state)
     }
 }
 
+/* The schema is compiled once (core/schema_node.h): a kind with many fields (the property table's
+ * probes), a recursive definition, a chain of references carrying a default and "required". Each
+ * field is found and checked, an unknown one refused, the recursion walked to depth. */
+static void
+compiled_schema (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/troupe-schema-XXXXXX", path[1100], err[512];
+    assert_non_null (mkdtemp (dir));
+    snprintf (path, sizeof path, "%s/defs.yaml", dir);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs ("definitions:\n"
+           "  ObjectMeta: {type: object, properties: {name: {type: string, format: dns-subdomain}}}\n"
+           "  Tree:\n"
+           "    type: object\n"
+           "    properties:\n"
+           "      name: {type: string, required: true}\n"
+           "      children: {type: array, items: {type: ref, ref: Tree}}\n"
+           "  Size: {type: ref, ref: Size2}\n"
+           "  Size2: {type: integer, minimum: 1, default: 3}\n", f);
+    fclose (f);
+    snprintf (path, sizeof path, "%s/widget.yaml", dir);
+    assert_non_null (f = fopen (path, "w"));
+    fputs ("apiVersion: example.com/v1\nkind: Widget\nplural: widgets\nfields:\n  spec:\n    type: object\n"
+           "    properties:\n      tree: {type: ref, ref: Tree}\n      size: {type: ref, ref: Size}\n"
+           "      want: {type: ref, ref: Size, required: true}\n", f);
+    for (int i = 0; i < 40; i++)
+        fprintf (f, "      f%d: {type: %s}\n", i, i % 2 ? "integer" : "string");
+    fclose (f);
+    schema_registry_t *r = schema_registry_load_dir (dir, err, sizeof err);
+    assert_non_null (r);
+    /* every field found: each with its own type */
+    for (int i = 0; i < 40; i++) {
+        char y[300];
+        snprintf (y, sizeof y, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {want: 1, f%d: %s}\n", i,
+                  i % 2 ? "7" : "seven");
+        json_t *d = load1 (y);
+        if (schema_validate (r, d, err, sizeof err))
+            fail_msg ("f%d refused: %s", i, err);
+        json_decref (d);
+        snprintf (y, sizeof y, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {want: 1, f%d: %s}\n", i,
+                  i % 2 ? "seven" : "[7]");
+        d = load1 (y);
+        assert_int_equal (schema_validate (r, d, err, sizeof err), -1);
+        char want[64];
+        snprintf (want, sizeof want, "spec.f%d: Invalid type: expected %s", i, i % 2 ? "integer" : "string");
+        if (!strstr (err, want))
+            fail_msg ("f%d: %s", i, err);
+        json_decref (d);
+    }
+    json_t *d = load1 ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {want: 1, f40: x}\n");
+    assert_int_equal (schema_validate (r, d, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.f40: unknown field"));
+    json_decref (d);
+    /* required through a reference; the default through two */
+    d = load1 ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {f0: x}\n");
+    assert_int_equal (schema_validate (r, d, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.want: Required value"));
+    schema_default (r, d);
+    assert_int_equal (json_integer_value (tv_get (d, "spec.size")), 3);
+    assert_int_equal (json_integer_value (tv_get (d, "spec.want")), 3);
+    json_decref (d);
+    d = load1 ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {want: 0}\n");
+    assert_int_equal (schema_validate (r, d, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.want: Invalid value: 0: must be greater than or equal to 1"));
+    json_decref (d);
+    /* the recursive definition, three levels down */
+    d = load1 ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {want: 1, tree: {name: a, children: "
+               "[{name: b}, {name: c, children: [{name: d}, {name: e, children: [{name: 5}]}]}]}}\n");
+    assert_int_equal (schema_validate (r, d, err, sizeof err), -1);
+    assert_non_null (strstr (err, "spec.tree.children[1].children[1].children[0].name: Invalid type: expected string"));
+    json_t *leaf = tv_get (d, "spec.tree");
+    for (int i = 0; i < 3; i++) /* children[1].children[1].children[0] */
+        leaf = json_array_get (json_object_get (leaf, "children"), i < 2 ? 1 : 0);
+    assert_non_null (leaf);
+    json_object_set_new (leaf, "name", json_string ("f"));
+    if (schema_validate (r, d, err, sizeof err))
+        fail_msg ("tree refused: %s", err);
+    json_decref (d);
+    schema_registry_destroy (&r);
+    snprintf (path, sizeof path, "%s/defs.yaml", dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/widget.yaml", dir);
+    unlink (path);
+    rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -527,7 +616,7 @@ main (void)
         cmocka_unit_test (yaml_scalars_and_docs), cmocka_unit_test (yaml_errors), cmocka_unit_test (valid_and_defaults),
         cmocka_unit_test (invalid), cmocka_unit_test (errors_in_schema_order), cmocka_unit_test (lookup), cmocka_unit_test (update_ratchets_unchanged),
         cmocka_unit_test (update_rules_on_what_changed),
-        cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation),
+        cmocka_unit_test (update_leaves_shared_alone), cmocka_unit_test (pdb_validation), cmocka_unit_test (compiled_schema),
     };
     return cmocka_run_group_tests (tests, schema_fixture_setup, schema_fixture_teardown);
 }
