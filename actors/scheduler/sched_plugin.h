@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TR_SCHED_ABI_MAJOR 1
-#define TR_SCHED_ABI_MINOR 4
+#define TR_SCHED_ABI_MAJOR 2
+#define TR_SCHED_ABI_MINOR 0
 
 /* ---- status ------------------------------------------------------------------------------ */
 
@@ -62,7 +62,10 @@ typedef struct {
 #define TR_SCHED_MAX_SCALAR 8 /* extended resources (example.com/foo, hugepages-2Mi...) a struct holds */
 
 typedef struct {
-    char name[64];
+    const char *name;        /* interned by the scheduler: lives as long as the process (ABI 2.0;
+                              * it was an inline char[64], 1.4 KiB of every node); copy the
+                              * pointer, never write through it. Names of 64 bytes or more, and
+                              * names past the scheduler's 1,024 distinct ones, are not held. */
     int64_t value;           /* as Quantity.Value(): whole units, rounded up */
 } tr_sched_scalar_t;
 
@@ -116,30 +119,32 @@ typedef struct {
 
 typedef struct tr_sched_node {
     uint32_t size;           /* sizeof (tr_sched_node_t) of the framework */
-    const json_t *obj;       /* the Node object */
-    const char *name;
-    const json_t *labels;    /* metadata.labels, never NULL */
+    /* ABI 2.0 laid the node out for the scans: a Filter and Score pass reads 500 nodes or more a
+     * pod, and what they read of each comes first (this line), then allocatable (the next),
+     * requested at its own line; what a scan reads rarely follows. */
     int unschedulable;       /* spec.unschedulable */
-    tr_sched_res_t allocatable;
-    tr_sched_res_t requested;          /* sum of the pods' requests (bound and assumed) */
-    int64_t nonzero_milli_cpu, nonzero_memory; /* sum of the pods' nonzero requests */
+    int ready;               /* status.conditions[type=Ready].status == "True" */
     uint32_t npods;
+    uint32_t ntaints;        /* spec.taints parsed, so Filter does not walk the node's JSON */
+    uint32_t nimages;        /* entries of status.images (ImageLocality skips nodes with none) */
+    int64_t nonzero_milli_cpu, nonzero_memory; /* sum of the pods' nonzero requests */
+    const tr_sched_taint_t *taints;
+    /* the framework's packed copy of the labels, for its own plugins' lookups
+     * (actors/scheduler/nodelabels.h); opaque, may be NULL. A plugin reads labels. */
+    const void *label_index;
+    const char *name;
+    tr_sched_res_t allocatable;
+    const json_t *obj;       /* the Node object */
+    const json_t *labels;    /* metadata.labels, never NULL */
     const tr_sched_pod_t *const *pods; /* bound or assumed here */
+    tr_sched_res_t requested;          /* sum of the pods' requests (bound and assumed) */
     uint32_t npods_with_affinity;
     const tr_sched_pod_t *const *pods_with_affinity;
     uint32_t npods_with_required_anti_affinity;
     const tr_sched_pod_t *const *pods_with_required_anti_affinity;
     uint64_t generation;     /* moved on every change of the node or its pods, from one counter for
                               * all nodes: no two nodes, old or new, ever have the same */
-    /* Appended within 1.0 (check node_size before use in a plugin built against an older header):
-     * spec.taints parsed, and the Ready condition, so Filter does not walk the node's JSON. */
-    uint32_t ntaints;
-    const tr_sched_taint_t *taints;
-    int ready;               /* status.conditions[type=Ready].status == "True" */
-    uint32_t nimages;        /* entries of status.images (ImageLocality skips nodes with none) */
-    /* Appended within 1.0: the framework's packed copy of the labels, for its own plugins'
-     * lookups (actors/scheduler/nodelabels.h); opaque, may be NULL. A plugin reads labels. */
-    const void *label_index;
+    /* Fields appended within 2.x go here (a plugin checks node->size before reading one). */
 } tr_sched_node_t;
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include "core/meta.h"
 #include "core/value.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,33 @@ gen_move (sched_snap_t *s, snode_t *n)
 
 /* ---- resources ---------------------------------------------------------------------------- */
 
+/* Extended-resource names, interned for the process (tr_sched_scalar_t.name): a cluster has a
+ * handful (nvidia.com/gpu, hugepages-2Mi...); past SNAP_MAX_NAMES distinct ones a new name is not
+ * held, as past TR_SCHED_MAX_SCALAR in one list. Shared by every scheduler of the process. */
+#define SNAP_MAX_NAMES 1024
+#define SNAP_NAME_MAX 64
+
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *names; /* name -> null; the hash table's copy of each key is the interned string */
+
+const char *
+snap_intern_resource (const char *name)
+{
+    if (!name || strlen (name) >= SNAP_NAME_MAX)
+        return NULL;
+    const char *out = NULL;
+    pthread_mutex_lock (&names_mu);
+    if (!names)
+        names = json_object ();
+    void *it = json_object_iter_at (names, name);
+    if (!it && json_object_size (names) < SNAP_MAX_NAMES && !json_object_set_new (names, name, json_null ()))
+        it = json_object_iter_at (names, name);
+    if (it)
+        out = json_object_iter_key (it);
+    pthread_mutex_unlock (&names_mu);
+    return out;
+}
+
 static void
 res_scalar_add (tr_sched_res_t *r, const char *name, int64_t v, int take_max)
 {
@@ -106,9 +134,10 @@ res_scalar_add (tr_sched_res_t *r, const char *name, int64_t v, int take_max)
                 r->scalar[i].value += v;
             return;
         }
-    if (r->nscalar == TR_SCHED_MAX_SCALAR || strlen (name) >= sizeof r->scalar[0].name)
+    const char *in = r->nscalar < TR_SCHED_MAX_SCALAR ? snap_intern_resource (name) : NULL;
+    if (!in)
         return;
-    snprintf (r->scalar[r->nscalar].name, sizeof r->scalar[0].name, "%s", name);
+    r->scalar[r->nscalar].name = in;
     r->scalar[r->nscalar++].value = v;
 }
 

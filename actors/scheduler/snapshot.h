@@ -35,6 +35,9 @@ void snap_pod_free (tr_sched_pod_t *pod);
 /* A Node's allocatable → integers (cpu milli, bytes, pods, extended resources); a malformed
  * quantity counts 0 and is named in err (when not NULL). */
 int snap_parse_res (const json_t *list, tr_sched_res_t *out, char *err, size_t errlen);
+/* name interned for the process (what tr_sched_scalar_t.name points to), or NULL when it is 64
+ * bytes or longer or the process already holds 1,024 names. */
+const char *snap_intern_resource (const char *name);
 
 sched_snap_t *snap_new (void);
 void snap_destroy (sched_snap_t **self_p);

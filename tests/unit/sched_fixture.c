@@ -11,6 +11,7 @@
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/pdblister.h"
+#include "actors/scheduler/snapshot.h"
 
 #include "core/meta.h"
 #include "core/quantity.h"
@@ -52,8 +53,9 @@ res_add_scalar (tr_sched_res_t *r, const char *name, int64_t v)
             r->scalar[i].value += v;
             return;
         }
-    if (r->nscalar < TR_SCHED_MAX_SCALAR) {
-        snprintf (r->scalar[r->nscalar].name, sizeof r->scalar[0].name, "%s", name);
+    const char *in = r->nscalar < TR_SCHED_MAX_SCALAR ? snap_intern_resource (name) : NULL;
+    if (in) {
+        r->scalar[r->nscalar].name = in;
         r->scalar[r->nscalar++].value = v;
     }
 }

@@ -236,7 +236,8 @@ so_plugins (void **state)
     } bad[] = {
         {"libschedfx-missing.so", "cannot open shared object file"},
         {"libschedfx-noentry.so", "no symbol troupe_sched_plugin_entry"},
-        {"libschedfx-abi2.so", "built for ABI 2.0, this scheduler has 1.4"},
+        {"libschedfx-abi1.so", "built for ABI 1.4, this scheduler has 2.0"},
+        {"libschedfx-nextabi.so", "built for ABI 3.0, this scheduler has 2.0"},
         {"libschedfx-bigpod.so", "built with a larger tr_sched_pod_t than this scheduler's"},
 #if defined(__SANITIZE_ADDRESS__)
         {"libschedfx-crash.so", "crashed in init: "}, /* ASan catches the SIGSEGV and exits 1 */

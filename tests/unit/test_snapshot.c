@@ -525,11 +525,44 @@ node_label_index (void **state)
     json_decref (hl);
 }
 
+/* Extended-resource names are interned (ABI 2.0): one pointer per name for the process, the
+ * string outliving the objects it came from; a name of 64 bytes or more is not held. */
+static void
+resource_names_interned (void **state)
+{
+    (void) state;
+    char name[80];
+    snprintf (name, sizeof name, "example.com/interned");
+    const char *a = snap_intern_resource (name);
+    assert_non_null (a);
+    assert_string_equal (a, "example.com/interned");
+    memset (name, 0, sizeof name); /* the caller's buffer may go */
+    assert_string_equal (a, "example.com/interned");
+    assert_ptr_equal (snap_intern_resource ("example.com/interned"), a);
+    assert_ptr_not_equal (snap_intern_resource ("example.com/other"), a);
+    memset (name, 'x', 63);
+    name[63] = 0;
+    assert_non_null (snap_intern_resource (name));
+    name[63] = 'x';
+    name[64] = 0;
+    assert_null (snap_intern_resource (name));
+    assert_null (snap_intern_resource (NULL));
+    /* two pods asking for the same resource share the name */
+    json_t *p = J ("{\"metadata\":{\"name\":\"p\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":"
+                   "{\"requests\":{\"example.com/interned\":\"2\"}}}]}}");
+    tr_sched_pod_t t;
+    assert_int_equal (snap_pod_fill (&t, p), 0);
+    json_decref (p);
+    assert_int_equal (t.requests.nscalar, 1);
+    assert_ptr_equal (t.requests.scalar[0].name, a);
+    assert_int_equal (t.requests.scalar[0].value, 2);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test (pod_requests), cmocka_unit_test (allocatable),
                                        cmocka_unit_test (node_events), cmocka_unit_test (assume_forget_confirm), cmocka_unit_test (assume_filled_pod), cmocka_unit_test (pod_terminating), cmocka_unit_test (pod_start_time),
-                                       cmocka_unit_test (node_label_index)};
+                                       cmocka_unit_test (node_label_index), cmocka_unit_test (resource_names_interned)};
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

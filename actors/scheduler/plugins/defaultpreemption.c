@@ -149,7 +149,7 @@ scalar_slot (tr_sched_res_t *r, const char *name)
             return &r->scalar[i].value;
     if (r->nscalar >= TR_SCHED_MAX_SCALAR)
         return NULL;
-    snprintf (r->scalar[r->nscalar].name, sizeof r->scalar[0].name, "%s", name);
+    r->scalar[r->nscalar].name = name; /* a pod's request's: interned by the scheduler */
     r->scalar[r->nscalar].value = 0;
     return &r->scalar[r->nscalar++].value;
 }

@@ -1,6 +1,6 @@
 /* Scheduler plugin fixtures for test_profile, one shared object per variant (CMake MODULE
  * targets schedfx-*): FIXTURE_GOOD (a Filter rejecting the nodes named in args.reject),
- * FIXTURE_ABI2 (built for ABI 2.0), FIXTURE_BIGPOD (expects a larger tr_sched_pod_t),
+ * FIXTURE_ABI1 (built for ABI 1.4), FIXTURE_NEXTABI (built for the next major), FIXTURE_BIGPOD (expects a larger tr_sched_pod_t),
  * FIXTURE_CRASH (init dereferences NULL), FIXTURE_EXIT (init calls exit (7)), FIXTURE_NOENTRY (no
  * entry symbol). */
 #include "actors/scheduler/sched_plugin.h"
@@ -42,8 +42,12 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
 
 static const tr_sched_plugin_t plugin = {
     TR_SCHED_PLUGIN_HEADER ("Fixture"),
-#ifdef FIXTURE_ABI2
-    .abi_major = 2,
+#ifdef FIXTURE_ABI1 /* built against the header before ABI 2.0 (the node's layout changed) */
+    .abi_major = 1,
+    .abi_minor = 4,
+#endif
+#ifdef FIXTURE_NEXTABI /* built against a header of the next major */
+    .abi_major = TR_SCHED_ABI_MAJOR + 1,
     .abi_minor = 0,
 #endif
 #ifdef FIXTURE_BIGPOD
