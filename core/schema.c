@@ -226,7 +226,6 @@ schema_kind_namespaced (const schema_kind_t *k)
 /* ---- validation ----------------------------------------------------------------------------- */
 
 typedef struct {
-    const schema_registry_t *r;
     char *err;
     size_t errlen;
     const json_t *prev; /* the stored object an update replaces: its unchanged fields are not checked again */
@@ -1037,7 +1036,7 @@ schema_validate (const schema_registry_t *r, const json_t *obj, char *err, size_
 int
 schema_validate_update (const schema_registry_t *r, const json_t *obj, const json_t *prev, char *err, size_t errlen)
 {
-    vctx_t c = {.r = r, .err = err, .errlen = errlen};
+    vctx_t c = {.err = err, .errlen = errlen};
     if (!json_is_object (obj)) {
         snprintf (err, errlen, "object: must be a map");
         return -1;

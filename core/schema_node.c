@@ -73,9 +73,17 @@ sn_set_destroy (sn_set_t **p)
     *p = NULL;
 }
 
+/* The node memoised for (tag, p), or a new empty one memoised so (*fresh set): compiling a
+ * definition that leads back to itself finds the node it is filling. NULL: out of memory. */
 static snode_t *
-node_new (sn_set_t *set, const char *memo_key)
+memo_node (sn_set_t *set, const char *tag, const void *p, int *fresh)
 {
+    char key[48];
+    snprintf (key, sizeof key, "%s%p", tag, p);
+    json_t *i = json_object_get (set->memo, key);
+    *fresh = !i;
+    if (i)
+        return set->nodes[json_integer_value (i)];
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 64;
         snode_t **nodes = realloc (set->nodes, cap * sizeof *nodes);
@@ -87,16 +95,9 @@ node_new (sn_set_t *set, const char *memo_key)
     snode_t *s = calloc (1, sizeof *s);
     if (!s)
         return NULL;
-    json_object_set_new (set->memo, memo_key, json_integer ((json_int_t) set->n));
+    json_object_set_new (set->memo, key, json_integer ((json_int_t) set->n));
     set->nodes[set->n++] = s;
     return s;
-}
-
-static snode_t *
-memo_get (const sn_set_t *set, const char *memo_key)
-{
-    json_t *i = json_object_get (set->memo, memo_key);
-    return i ? set->nodes[json_integer_value (i)] : NULL;
 }
 
 /* The property table of s from props (an object of property schemas), in its order. */
@@ -185,13 +186,10 @@ sn_compile (sn_set_t *set, const json_t *s0)
     const json_t *js = sn_resolve (set->defs, s0);
     if (!js)
         return NULL;
-    char key[32];
-    snprintf (key, sizeof key, "%p", (const void *) js);
-    snode_t *s = memo_get (set, key);
-    if (s)
+    int fresh;
+    snode_t *s = memo_node (set, "", js, &fresh);
+    if (!s || !fresh)
         return s;
-    if (!(s = node_new (set, key)))
-        return NULL;
     s->js = js;
     s->type = type_of (tv_str (js, "type"));
     s->format = format_of (tv_str (js, "format"));
@@ -209,7 +207,6 @@ sn_compile (sn_set_t *set, const json_t *s0)
     s->other = json_object_get (js, "otherKeys");
     s->other_unsupported = tv_str (s->other, "unsupported");
     s->values_type = tv_str (values, "type");
-    s->has_items = items != NULL;
     s->has_values = values != NULL;
     const json_t *props = json_object_get (js, "properties");
     if (json_is_object (props) && compile_props (set, s, props))
@@ -222,13 +219,10 @@ sn_compile (sn_set_t *set, const json_t *s0)
 const snode_t *
 sn_compile_props (sn_set_t *set, const json_t *props)
 {
-    char key[40];
-    snprintf (key, sizeof key, "props:%p", (const void *) props);
-    snode_t *s = memo_get (set, key);
-    if (s)
+    int fresh;
+    snode_t *s = memo_node (set, "props:", props, &fresh);
+    if (!s || !fresh)
         return s;
-    if (!(s = node_new (set, key)))
-        return NULL;
     s->js = props;
     s->type = SN_OBJECT;
     return compile_props (set, s, props) ? NULL : s;

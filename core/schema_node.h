@@ -59,7 +59,6 @@ struct snode {
     /* array */
     json_int_t min_items;
     const char *unique_key;
-    int has_items;
     const snode_t *items;
     /* map */
     int has_values;
