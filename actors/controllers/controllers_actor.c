@@ -34,10 +34,24 @@ typedef struct {
     json_t *expect;   /* rs key → {active, want, up, deadline} */
     nodeipam_t ipam;  /* node CIDRs (nodeipam.h); ipam_on: configured */
     int ipam_on;
+    /* Nodes without a podCIDR (name → true), from the watch: a round of IPAM over every Node
+     * runs only while one waits (or once the Nodes are listed), as Kubernetes' range allocator
+     * acts on a Node's add or update; every status update of 5,000 nodes scheduled one. */
+    json_t *ipam_want;
+    int ipam_all;
     podindex_t pidx;  /* pods by controller, orphans by namespace, all by namespace (podindex.h) */
     pdbindex_t bidx;  /* PodDisruptionBudgets by namespace, their selectors parsed (pdbindex.h) */
     tr_recorder_t *rec; /* the controllers' Events, aggregated and rate limited (core/eventrec.h) */
+    /* The garbage collector's work, from the watches as Kubernetes' graph builder: an owner gone
+     * asks for a pass over every dependent; a dependent come or re-owned, for a look at it alone
+     * ("P|R|S" kind letter, then ns/name → true). A pass with neither reads nothing: at 10,000
+     * pods the collector copied and walked every pod every 2 s. */
+    int gc_full;
+    int64_t gc_full_ms; /* the last pass over everything: one at least every GC_FULL_MS */
+    json_t *gc_check;
 } ctl_t;
+
+#define GC_FULL_MS 60000
 
 /* One sync of a key: its requests in flight. When the last is answered the key's back-off is
  * reset if every one succeeded, or grown by one step if any failed (client-go's Forget /
@@ -179,9 +193,31 @@ pod_changed (void *self, troupe_ctx_t *ctx, const json_t *pod)
     arm (ctx);
 }
 
+/* A dependent (a pod, a ReplicaSet, an EndpointSlice) came or changed: the collector looks at it
+ * next pass if its owners are new (gc.h). */
+static void
+gc_note (ctl_t *c, char kind, const json_t *old, const json_t *o)
+{
+    if (!gc_dependent_changed (old, o))
+        return;
+    char k[600];
+    int n = snprintf (k, sizeof k, "%c%s/%s", kind, tv_str (o, "metadata.namespace") ? tv_str (o, "metadata.namespace") : "",
+                      tv_str (o, "metadata.name") ? tv_str (o, "metadata.name") : "");
+    if (n > 0 && (size_t) n < sizeof k)
+        json_object_set_new (c->gc_check, k, json_true ());
+}
+
+/* An owner (a Deployment, a ReplicaSet, a Service) is gone: every dependent is looked at. */
+static void
+gc_owner_gone (ctl_t *c)
+{
+    c->gc_full = 1;
+}
+
 static void
 pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
+    gc_note (self, 'P', NULL, pod);
     podindex_put (&((ctl_t *) self)->pidx, pod);
     enqueue_pdbs (self, pod, NULL, 0);
     pod_changed (self, ctx, pod);
@@ -190,6 +226,7 @@ pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
 static void
 pod_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *pod)
 {
+    gc_note (self, 'P', old, pod);
     podindex_put (&((ctl_t *) self)->pidx, pod);
     enqueue_pdbs (self, pod, old, 0); /* the budgets selecting it before or after a change of labels */
     pod_changed (self, ctx, pod);
@@ -260,6 +297,15 @@ rs_changed (void *self, troupe_ctx_t *ctx, const json_t *rs)
 static void
 rs_added (void *self, troupe_ctx_t *ctx, const json_t *rs)
 {
+    gc_note (self, 'R', NULL, rs);
+    enqueue_pdbs (self, rs, NULL, 1);
+    rs_changed (self, ctx, rs);
+}
+
+static void
+rs_deleted (void *self, troupe_ctx_t *ctx, const json_t *rs)
+{
+    gc_owner_gone (self);
     enqueue_pdbs (self, rs, NULL, 1);
     rs_changed (self, ctx, rs);
 }
@@ -267,6 +313,7 @@ rs_added (void *self, troupe_ctx_t *ctx, const json_t *rs)
 static void
 rs_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *rs)
 {
+    gc_note (self, 'R', old, rs);
     if (scale_changed (old, rs))
         enqueue_pdbs (self, rs, NULL, 1);
     rs_changed (self, ctx, rs);
@@ -290,6 +337,13 @@ d_added (void *self, troupe_ctx_t *ctx, const json_t *d)
 }
 
 static void
+d_deleted (void *self, troupe_ctx_t *ctx, const json_t *d)
+{
+    gc_owner_gone (self);
+    d_added (self, ctx, d);
+}
+
+static void
 d_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *d)
 {
     if (scale_changed (old, d))
@@ -305,6 +359,13 @@ svc_changed (void *self, troupe_ctx_t *ctx, const json_t *svc)
     key_of (svc, k, sizeof k);
     workqueue_add (c->svcq, k);
     arm (ctx);
+}
+
+static void
+svc_deleted (void *self, troupe_ctx_t *ctx, const json_t *svc)
+{
+    gc_owner_gone (self);
+    svc_changed (self, ctx, svc);
 }
 
 static void
@@ -329,9 +390,16 @@ slice_changed (void *self, troupe_ctx_t *ctx, const json_t *slice)
 }
 
 static void
+slice_added (void *self, troupe_ctx_t *ctx, const json_t *slice)
+{
+    gc_note (self, 'S', NULL, slice);
+    slice_changed (self, ctx, slice);
+}
+
+static void
 slice_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *slice)
 {
-    (void) old;
+    gc_note (self, 'S', old, slice);
     slice_changed (self, ctx, slice);
 }
 
@@ -714,10 +782,29 @@ add_uid (void *arg, const json_t *o)
         json_object_set_new ((json_t *) arg, uid, json_true ());
 }
 
+typedef struct {
+    const json_t *live;
+    const char *const *kinds;
+    ctrl_actions_t *acts;
+} gcpass_t;
+
+static void
+gc_one (void *arg, const json_t *o)
+{
+    gcpass_t *g = arg;
+    gc_collect_one (o, g->live, g->kinds, g->acts);
+}
+
+/* The collector's pass: every dependent when an owner went (and once a minute, in case a watch
+ * missed it), else only those come or re-owned since the last pass; nothing when neither. */
 static void
 run_gc (ctl_t *c, troupe_ctx_t *ctx)
 {
     if (!troupe_informer_synced (c->deploys) || !troupe_informer_synced (c->rss) || !troupe_informer_synced (c->pods))
+        return;
+    int64_t now = troupe_now_ms ();
+    int full = c->gc_full || now - c->gc_full_ms >= GC_FULL_MS;
+    if (!full && !json_object_size (c->gc_check))
         return;
     json_t *live = json_object ();
     troupe_informer_foreach (c->deploys, add_uid, live);
@@ -727,43 +814,68 @@ run_gc (ctl_t *c, troupe_ctx_t *ctx)
         troupe_informer_foreach (c->svcs, add_uid, live);
     static const char *const kinds[] = {"Deployment", "ReplicaSet", NULL};
     static const char *const svc_kinds[] = {"Service", NULL};
-    json_t *rss = list_ns (c->rss, NULL), *pods = list_ns (c->pods, NULL);
     ctrl_actions_t acts = {0};
-    gc_collect (rss, live, kinds, &acts);
-    gc_collect (pods, live, kinds, &acts);
-    if (svcs) {
-        json_t *slices = list_ns (c->slices, NULL);
-        gc_collect (slices, live, svc_kinds, &acts);
-        json_decref (slices);
+    gcpass_t g = {live, kinds, &acts}, gs = {live, svc_kinds, &acts};
+    json_t *keep = json_object (); /* slices to look at once the Services are known */
+    if (full) {
+        troupe_informer_foreach (c->rss, gc_one, &g);
+        troupe_informer_foreach (c->pods, gc_one, &g);
+        if (svcs)
+            troupe_informer_foreach (c->slices, gc_one, &gs);
+        c->gc_full = !svcs; /* the slices' pass waits for the Services */
+        c->gc_full_ms = now;
+    } else {
+        const char *k;
+        json_t *v;
+        json_object_foreach (c->gc_check, k, v) {
+            const char *slash = strchr (k + 1, '/');
+            if (!slash)
+                continue;
+            char ns[254];
+            snprintf (ns, sizeof ns, "%.*s", (int) (slash - k - 1), k + 1);
+            troupe_informer_t *inf = k[0] == 'P' ? c->pods : k[0] == 'R' ? c->rss : c->slices;
+            if (k[0] == 'S' && !svcs) {
+                json_object_set (keep, k, v);
+                continue;
+            }
+            const json_t *o = troupe_informer_get (inf, ns, slash + 1);
+            if (o)
+                gc_one (k[0] == 'S' ? &gs : &g, o);
+        }
     }
+    json_decref (c->gc_check);
+    c->gc_check = keep;
     for (size_t i = 0; i < acts.n; i++)
         TR_INFO (A, "garbage-collecting %s %s/%s (owner gone)", acts.v[i].kind, acts.v[i].ns, acts.v[i].name);
     send_actions (c, ctx, &acts, 'g', "", NULL);
     ctrl_actions_clear (&acts);
-    json_decref (rss);
-    json_decref (pods);
     json_decref (live);
 }
 
 typedef struct {
     ctl_t *c;
     troupe_ctx_t *ctx;
-    json_t *by_node; /* node → [pods] */
+    json_t *by_node; /* node → [pods], for the nodes whose pods the round reads only */
 } nodes_t;
+
+static void
+want_pods (void *arg, const json_t *node)
+{
+    nodes_t *n = arg;
+    const char *name = tv_str (node, "metadata.name");
+    if (name && nodelife_wants_pods (node, troupe_informer_get (n->c->leases, "kube-node-lease", name), troupe_now_ms (),
+                                     n->c->started_ms, n->c->grace_ms))
+        json_object_set_new (n->by_node, name, json_array ());
+}
 
 static void
 group_pod (void *arg, const json_t *pod)
 {
     nodes_t *n = arg;
     const char *node = tv_str (pod, "spec.nodeName");
-    if (!node || !*node)
-        return;
-    json_t *list = json_object_get (n->by_node, node);
-    if (!list) {
-        list = json_array ();
-        json_object_set_new (n->by_node, node, list);
-    }
-    json_array_append (list, (json_t *) pod);
+    json_t *list = node && *node ? json_object_get (n->by_node, node) : NULL;
+    if (list)
+        json_array_append (list, (json_t *) pod);
 }
 
 static void
@@ -791,7 +903,9 @@ run_nodes (ctl_t *c, troupe_ctx_t *ctx)
     if (!troupe_informer_synced (c->nodes) || !troupe_informer_synced (c->leases) || !troupe_informer_synced (c->pods))
         return;
     nodes_t n = {c, ctx, json_object ()};
-    troupe_informer_foreach (c->pods, group_pod, &n);
+    troupe_informer_foreach (c->nodes, want_pods, &n);
+    if (json_object_size (n.by_node))
+        troupe_informer_foreach (c->pods, group_pod, &n);
     troupe_informer_foreach (c->nodes, check_node, &n);
     json_decref (n.by_node);
 }
@@ -800,8 +914,9 @@ run_nodes (ctl_t *c, troupe_ctx_t *ctx)
 static void
 run_ipam (ctl_t *c, troupe_ctx_t *ctx)
 {
-    if (!c->ipam_on || !troupe_informer_synced (c->nodes))
+    if (!c->ipam_on || !troupe_informer_synced (c->nodes) || (!c->ipam_all && !json_object_size (c->ipam_want)))
         return;
+    c->ipam_all = 0;
     json_t *nodes = list_ns (c->nodes, NULL);
     ctrl_actions_t acts = {0};
     nodeipam_reconcile (&c->ipam, nodes, troupe_now_ms (), &acts);
@@ -817,27 +932,53 @@ run_ipam (ctl_t *c, troupe_ctx_t *ctx)
     json_decref (nodes);
 }
 
-/* a node came or went: its CIDR (node IPAM), its pods' endpoints */
+/* A node came or changed: IPAM's round soon if it has no podCIDR. */
 static void
-node_changed (void *self, troupe_ctx_t *ctx, const json_t *node)
+ipam_note (ctl_t *c, troupe_ctx_t *ctx, const json_t *node)
 {
+    const char *name = tv_str (node, "metadata.name"), *cidr = tv_str (node, "spec.podCIDR");
+    if (!name || !c->ipam_on)
+        return;
+    if (cidr && *cidr) {
+        json_object_del (c->ipam_want, name);
+        return;
+    }
+    json_object_set_new (c->ipam_want, name, json_true ());
     troupe_timer_within (ctx, T_IPAM, 10);
+}
+
+/* a node came: its CIDR (node IPAM), its pods' endpoints */
+static void
+node_added (void *self, troupe_ctx_t *ctx, const json_t *node)
+{
+    ipam_note (self, ctx, node);
+    endpoints_node_changed (self, ctx, node);
+}
+
+/* a node went: its subnet is free for one waiting; its pods' endpoints */
+static void
+node_deleted (void *self, troupe_ctx_t *ctx, const json_t *node)
+{
+    ctl_t *c = self;
+    const char *name = tv_str (node, "metadata.name");
+    if (name)
+        json_object_del (c->ipam_want, name);
+    if (json_object_size (c->ipam_want))
+        troupe_timer_within (ctx, T_IPAM, 10);
     endpoints_node_changed (self, ctx, node);
 }
 
 static void
 node_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *node)
 {
-    (void) self;
     (void) old;
-    (void) node;
-    troupe_timer_within (ctx, T_IPAM, 10);
+    ipam_note (self, ctx, node);
 }
 
 static void
 nodes_synced (void *self, troupe_ctx_t *ctx)
 {
-    (void) self;
+    ((ctl_t *) self)->ipam_all = 1; /* the first round looks at every Node */
     troupe_timer_within (ctx, T_IPAM, 10);
     arm (ctx);
 }
@@ -924,11 +1065,14 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
     c->svcq = workqueue_new ();
     c->pdbq = workqueue_new ();
     c->expect = json_object ();
+    c->gc_check = json_object ();
+    c->ipam_want = json_object ();
+    c->gc_full = 1; /* the first pass, once the informers have synced, looks at everything */
     podindex_init (&c->pidx);
     pdbindex_init (&c->bidx);
     c->rec = tr_recorder_new ();
-    troupe_handlers_t dh = {d_added, d_updated, d_added, synced};
-    troupe_handlers_t rh = {rs_added, rs_updated, rs_added, synced};
+    troupe_handlers_t dh = {d_added, d_updated, d_deleted, synced};
+    troupe_handlers_t rh = {rs_added, rs_updated, rs_deleted, synced};
     troupe_handlers_t ph = {pod_added, pod_updated, pod_deleted, synced};
     c->deploys = troupe_watch (ctx, "Deployment", NULL, NULL, &dh);
     c->rss = troupe_watch (ctx, "ReplicaSet", NULL, NULL, &rh);
@@ -944,9 +1088,9 @@ ctl_create (troupe_ctx_t *ctx, const json_t *config)
                                               "status.startTime"};
     troupe_informer_set_fields (c->pods, pod_fields, sizeof pod_fields / sizeof pod_fields[0]);
     troupe_handlers_t none = {0};
-    troupe_handlers_t sh = {svc_changed, svc_updated, svc_changed, synced};
-    troupe_handlers_t eh = {slice_changed, slice_updated, slice_changed, synced};
-    troupe_handlers_t nh = {node_changed, node_updated, node_changed, nodes_synced};
+    troupe_handlers_t sh = {svc_changed, svc_updated, svc_deleted, synced};
+    troupe_handlers_t eh = {slice_added, slice_updated, slice_changed, synced};
+    troupe_handlers_t nh = {node_added, node_updated, node_deleted, nodes_synced};
     c->svcs = troupe_watch (ctx, "Service", NULL, NULL, &sh);
     c->slices = troupe_watch (ctx, "EndpointSlice", NULL, NULL, &eh);
     c->nodes = troupe_watch (ctx, "Node", NULL, NULL, &nh);
@@ -970,6 +1114,8 @@ ctl_destroy (void **p)
     workqueue_destroy (&c->svcq);
     workqueue_destroy (&c->pdbq);
     json_decref (c->expect);
+    json_decref (c->gc_check);
+    json_decref (c->ipam_want);
     podindex_destroy (&c->pidx);
     pdbindex_destroy (&c->bidx);
     tr_recorder_destroy (&c->rec);

@@ -14,24 +14,35 @@ tracked (const char *kind, const char *const *kinds)
 }
 
 void
+gc_collect_one (const json_t *o, const json_t *live, const char *const *kinds, ctrl_actions_t *out)
+{
+    json_t *refs = tv_get (o, "metadata.ownerReferences");
+    if (!json_array_size (refs) || tv_get (o, "metadata.deletionTimestamp"))
+        return;
+    size_t j;
+    json_t *r;
+    json_array_foreach (refs, j, r) {
+        const char *uid = tv_str (r, "uid");
+        if (!tracked (tv_str (r, "kind"), kinds) || (uid && json_object_get (live, uid)))
+            return; /* an owner alive */
+    }
+    ctrl_actions_add (out, TR_VERB_DELETE, tv_str (o, "kind"), tv_str (o, "metadata.namespace"),
+                      tv_str (o, "metadata.name"), 0, NULL, tv_str (o, "metadata.name"));
+}
+
+void
 gc_collect (const json_t *dependents, const json_t *live, const char *const *kinds, ctrl_actions_t *out)
 {
     size_t i;
     json_t *o;
-    json_array_foreach (dependents, i, o) {
-        json_t *refs = tv_get (o, "metadata.ownerReferences");
-        if (!json_array_size (refs) || tv_get (o, "metadata.deletionTimestamp"))
-            continue;
-        int alive = 0;
-        size_t j;
-        json_t *r;
-        json_array_foreach (refs, j, r) {
-            const char *uid = tv_str (r, "uid");
-            if (!tracked (tv_str (r, "kind"), kinds) || (uid && json_object_get (live, uid)))
-                alive = 1;
-        }
-        if (!alive)
-            ctrl_actions_add (out, TR_VERB_DELETE, tv_str (o, "kind"), tv_str (o, "metadata.namespace"),
-                              tv_str (o, "metadata.name"), 0, NULL, tv_str (o, "metadata.name"));
-    }
+    json_array_foreach (dependents, i, o) gc_collect_one (o, live, kinds, out);
+}
+
+int
+gc_dependent_changed (const json_t *old, const json_t *obj)
+{
+    const json_t *refs = tv_get (obj, "metadata.ownerReferences");
+    if (!old)
+        return json_array_size (refs) > 0;
+    return !json_equal (tv_get (old, "metadata.ownerReferences"), refs) && json_array_size (refs) > 0;
 }

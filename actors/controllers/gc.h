@@ -9,5 +9,11 @@
 /* dependents: array of objects (with kind). live: map uid → true of existing owners.
  * tracked_kinds: NULL-terminated owner kinds the caller knows the complete set of. */
 void gc_collect (const json_t *dependents, const json_t *live, const char *const *tracked_kinds, ctrl_actions_t *out);
+/* The same for one dependent. */
+void gc_collect_one (const json_t *dependent, const json_t *live, const char *const *tracked_kinds, ctrl_actions_t *out);
+/* Whether a dependent's change is the collector's business, as Kubernetes' graph builder sees
+ * it: it came (old NULL) with owners, or its ownerReferences changed. A dependent that comes
+ * without owners, or whose status alone changed, cannot have become garbage. */
+int gc_dependent_changed (const json_t *old, const json_t *obj);
 
 #endif

@@ -139,6 +139,41 @@ mark_not_ready (const json_t *pods, const char *node, int64_t now_ms, ctrl_actio
     }
 }
 
+/* The last sign of life of node: its lease's renewal, else its own heartbeat; no earlier than
+ * since_ms (a full grace period under this controller first). -1: never heard of. */
+static int64_t
+last_seen (const json_t *node, const json_t *lease, const json_t *ready, int64_t since_ms)
+{
+    int64_t seen = tr_time_parse (tv_str (lease, "spec.renewTime"));
+    int64_t hb = tr_time_parse (tv_str (ready, "lastHeartbeatTime"));
+    (void) node;
+    if (hb > seen)
+        seen = hb;
+    if (seen < 0)
+        return -1;
+    return seen < since_ms ? since_ms : seen;
+}
+
+int
+nodelife_wants_pods (const json_t *node, const json_t *lease, int64_t now_ms, int64_t since_ms, int64_t grace_ms)
+{
+    const json_t *ready = ready_condition (node);
+    int64_t seen = last_seen (node, lease, ready, since_ms);
+    if (!tv_str (node, "metadata.name") || seen < 0)
+        return 0;
+    const char *status = tv_str (ready, "status");
+    if ((status && !strcmp (status, "Unknown")) || now_ms - seen > grace_ms)
+        return 1; /* lost, or being lost now: its pods are marked not ready */
+    size_t i;
+    json_t *t;
+    json_array_foreach (tv_get (node, "spec.taints"), i, t) {
+        const char *e = tv_str (t, "effect");
+        if (e && !strcmp (e, "NoExecute"))
+            return 1; /* the taint manager reads its pods' tolerations */
+    }
+    return 0;
+}
+
 void
 nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods, int64_t now_ms, int64_t since_ms,
                     int64_t grace_ms, int64_t evict_ms, ctrl_actions_t *out)
@@ -146,16 +181,10 @@ nodelife_reconcile (const json_t *node, const json_t *lease, const json_t *pods,
     const char *name = tv_str (node, "metadata.name");
     if (!name)
         return;
-    /* the last sign of life: the lease renewal, else the node's own heartbeat */
-    int64_t seen = tr_time_parse (tv_str (lease, "spec.renewTime"));
     const json_t *ready = ready_condition (node);
-    int64_t hb = tr_time_parse (tv_str (ready, "lastHeartbeatTime"));
-    if (hb > seen)
-        seen = hb;
+    int64_t seen = last_seen (node, lease, ready, since_ms);
     if (seen < 0)
         return; /* never heard of: nothing to judge yet */
-    if (seen < since_ms)
-        seen = since_ms; /* a full grace period under this controller first */
     const char *status = tv_str (ready, "status");
     int unknown = status && !strcmp (status, "Unknown");
     if (now_ms - seen > grace_ms && !unknown) {

@@ -162,4 +162,29 @@ wait_for 30 procs_eq 0 || fail "processes left after delete: $(count_procs)"
 wait_for 30 sh -c "[ \$('$TROUPE' get pods -l app=e2e -o json | jq '.items | length') = 0 ]" || fail "pod objects left after delete"
 [ "$(tro get rs -o json | jq '[.items[] | select(.metadata.labels.app=="e2e")] | length')" = 0 ] || fail "ReplicaSets not garbage-collected"
 pass "delete removes pods, processes, ReplicaSets"
+
+# A dependent that comes with owners none of which exists is collected (as Kubernetes' garbage
+# collector: its owner is absent): the collector looks at a dependent when it comes, not only
+# when an owner goes. A pod whose owner lives, and one with no owner, stay.
+cat >"$T/dangling.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dangling
+  labels: {app: gc}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: gone, uid: 0d0d0d0d-0000-4000-8000-00000000dead, controller: true}]
+spec: {containers: [{name: c, command: [sleep, "300"]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ownerless, labels: {app: gc}}
+spec: {containers: [{name: c, command: [sleep, "300"]}]}
+YAML
+tro apply -f "$T/dangling.yaml" >/dev/null || fail "create the dangling pod: $(tro apply -f "$T/dangling.yaml" 2>&1)"
+dangling_gone() { ! tro get pod dangling >/dev/null 2>&1; }
+wait_for 20 dangling_gone || fail "a pod whose owner does not exist was not collected"
+tro get pod ownerless >/dev/null 2>&1 || fail "a pod without owners was collected"
+tro delete pod ownerless >/dev/null || fail "delete ownerless"
+wait_for 30 procs_eq 0 || fail "processes left after the collector's check: $(count_procs)"
+pass "a pod whose owner does not exist is collected when it comes; one without owners stays"
 echo "1 passed, 0 failed"

@@ -745,6 +745,27 @@ gc_and_workqueue (void **state)
     static const char *const none[] = {NULL};
     gc_collect (deps, live, none, &a); /* an owner kind nobody tracks is presumed alive */
     assert_int_equal (a.n, 0);
+    gc_collect_one (json_array_get (deps, 0), live, kinds, &a); /* one dependent, as a pass over all */
+    assert_int_equal (a.n, 1);
+    assert_string_equal (a.v[0].name, "orphaned");
+    ctrl_actions_clear (&a);
+    gc_collect_one (json_array_get (deps, 2), live, kinds, &a);
+    assert_int_equal (a.n, 0);
+    /* what the collector is told of (gc_dependent_changed): a dependent come with owners, or
+     * re-owned; not one come without owners, nor a change of anything else */
+    json_t *owned = json_array_get (deps, 1), *free_pod = json_array_get (deps, 2);
+    assert_true (gc_dependent_changed (NULL, owned));
+    assert_false (gc_dependent_changed (NULL, free_pod));
+    json_t *status = json_deep_copy (owned);
+    json_object_set_new (status, "status", json_pack ("{s:s}", "phase", "Running"));
+    assert_false (gc_dependent_changed (owned, status));
+    json_t *reowned = json_deep_copy (owned);
+    json_object_set_new (json_array_get (tv_get (reowned, "metadata.ownerReferences"), 0), "uid", json_string ("gone-uid"));
+    assert_true (gc_dependent_changed (owned, reowned));
+    assert_true (gc_dependent_changed (free_pod, owned)); /* adopted */
+    assert_false (gc_dependent_changed (owned, free_pod)); /* released: never garbage */
+    json_decref (status);
+    json_decref (reowned);
     json_decref (deps);
     json_decref (live);
 
@@ -814,6 +835,32 @@ patched_taints (const ctrl_actions_t *a, const char *key, char *buf, size_t len)
         }
 }
 
+/* nodelife_reconcile, checking what the controller counts on (nodelife_wants_pods): a node
+ * that does not want its pods decides the same with none given. */
+static int wanted_pods, spared_pods;
+
+static void
+reconcile_checked (const json_t *node, const json_t *lease, const json_t *pods, int64_t now, int64_t since,
+                   int64_t grace, int64_t evict, ctrl_actions_t *a)
+{
+    size_t before = a->n;
+    nodelife_reconcile (node, lease, pods, now, since, grace, evict, a);
+    if (nodelife_wants_pods (node, lease, now, since, grace)) {
+        wanted_pods++;
+        return;
+    }
+    spared_pods++;
+    ctrl_actions_t b = {0};
+    nodelife_reconcile (node, lease, NULL, now, since, grace, evict, &b);
+    assert_int_equal (b.n, a->n - before);
+    for (size_t i = 0; i < b.n; i++) {
+        assert_int_equal (b.v[i].verb, a->v[before + i].verb);
+        assert_string_equal (b.v[i].kind, a->v[before + i].kind);
+        assert_true (json_equal (b.v[i].body, a->v[before + i].body) || (!b.v[i].body && !a->v[before + i].body));
+    }
+    ctrl_actions_clear (&b);
+}
+
 static void
 node_lifecycle (void **state)
 {
@@ -829,11 +876,11 @@ node_lifecycle (void **state)
     json_array_append_new (pods, pod ("p1", "rs-uid", "web", "n1", 1, "2020-01-01T00:00:00Z"));
     ctrl_actions_t a = {0};
     /* renewed 30 s ago: alive, and no taint of ours to remove */
-    nodelife_reconcile (node, lease, pods, NOW + 30000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 30000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
     /* 41 s: Ready becomes Unknown, the unreachable taints are added (the other taint kept), the
      * pod turns not Ready at once (its endpoints go), nothing evicted yet */
-    nodelife_reconcile (node, lease, pods, NOW + 41000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 41000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
     assert_int_equal (count (&a, TR_VERB_PATCH, "Node"), 1);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
@@ -861,9 +908,9 @@ node_lifecycle (void **state)
     ctrl_actions_clear (&a);
     tv_set_str (json_array_get (tv_get (json_array_get (pods, 0), "status.conditions"), 0), "status", "False");
     /* before the toleration runs out nothing more happens, after it the pod goes, grace 0 */
-    nodelife_reconcile (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 41000 + NODELIFE_EVICT_MS - 1000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
-    nodelife_reconcile (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 42000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     for (size_t k = 0; k < a.n; k++)
         if (a.v[k].verb == TR_VERB_DELETE)
@@ -873,13 +920,13 @@ node_lifecycle (void **state)
     json_t *p = json_array_get (pods, 0);
     tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:s,s:i}]", "key", NODELIFE_TAINT_UNREACHABLE, "operator",
                                               "Exists", "effect", "NoExecute", "tolerationSeconds", 10));
-    nodelife_reconcile (node, lease, pods, NOW + 41000 + 9000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 41000 + 9000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
-    nodelife_reconcile (node, lease, pods, NOW + 41000 + 10000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 41000 + 10000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     ctrl_actions_clear (&a);
     tv_set (p, "spec.tolerations", json_pack ("[{s:s}]", "operator", "Exists")); /* tolerates everything, forever */
-    nodelife_reconcile (node, lease, pods, NOW + 10000000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 10000000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
     ctrl_actions_clear (&a);
     json_t *ut = json_pack ("{s:s,s:s}", "key", NODELIFE_TAINT_UNREACHABLE, "effect", "NoExecute");
@@ -899,7 +946,7 @@ node_lifecycle (void **state)
     tr_time_format (NOW + 500000, t1, sizeof t1);
     tv_set_str (lease, "spec.renewTime", t1);
     ready_again (node, t1);
-    nodelife_reconcile (node, lease, pods, NOW + 501000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 501000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 1);
     patched_taints (&a, NODELIFE_TAINT_UNREACHABLE, taints, sizeof taints);
     assert_string_equal (taints, "");
@@ -907,12 +954,12 @@ node_lifecycle (void **state)
     assert_string_equal (taints, "NoSchedule");
     apply_node (node, &a);
     ctrl_actions_clear (&a);
-    nodelife_reconcile (node, lease, pods, NOW + 502000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 502000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
     /* Ready=False from the agent (its runtime is down): the not-ready taints, eviction after the
      * default toleration with the pod's own grace period (the agent is there to stop it) */
     tv_set_str (json_array_get (tv_get (node, "status.conditions"), 0), "status", "False");
-    nodelife_reconcile (node, lease, pods, NOW + 503000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 503000, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     patched_taints (&a, NODELIFE_TAINT_NOT_READY, taints, sizeof taints);
     assert_string_equal (taints, "NoSchedule,NoExecute");
     apply_node (node, &a);
@@ -920,7 +967,7 @@ node_lifecycle (void **state)
     char t2[32];
     tr_time_format (NOW + 503000 + NODELIFE_EVICT_MS, t2, sizeof t2);
     tv_set_str (lease, "spec.renewTime", t2); /* the agent still renews: alive, not ready */
-    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     for (size_t k = 0; k < a.n; k++)
         if (a.v[k].verb == TR_VERB_DELETE)
@@ -931,15 +978,15 @@ node_lifecycle (void **state)
     tv_set_str (json_array_get (tv_get (node, "status.conditions"), 0), "status", "True");
     tv_set (node, "spec.taints", json_pack ("[{s:s,s:s,s:s,s:s}]", "key", "dedicated", "value", "db", "effect",
                                              "NoExecute", "timeAdded", t2));
-    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     assert_int_equal (count (&a, TR_VERB_PATCH, "Node"), 0); /* the user's taint is left alone */
     ctrl_actions_clear (&a);
     tv_set (p, "spec.tolerations", json_pack ("[{s:s,s:s,s:s}]", "key", "dedicated", "value", "db", "effect", "NoExecute"));
-    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 0);
     tv_set_str (json_array_get (tv_get (p, "spec.tolerations"), 0), "value", "web");
-    nodelife_reconcile (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, NOW + 503000 + NODELIFE_EVICT_MS, 0, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_DELETE, "Pod"), 1);
     ctrl_actions_clear (&a);
     tv_del (p, "spec.tolerations");
@@ -949,14 +996,18 @@ node_lifecycle (void **state)
     ready_again (node, t0);
     tv_del (node, "spec.taints");
     int64_t started = NOW + 100000;
-    nodelife_reconcile (node, lease, pods, started + 1000, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, started + 1000, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
-    nodelife_reconcile (node, lease, pods, started + NODELIFE_GRACE_MS, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, started + NODELIFE_GRACE_MS, started, NODELIFE_GRACE_MS, NODELIFE_EVICT_MS, &a);
     assert_int_equal (a.n, 0);
-    nodelife_reconcile (node, lease, pods, started + NODELIFE_GRACE_MS + 1000, started, NODELIFE_GRACE_MS,
-                        NODELIFE_EVICT_MS, &a);
+    reconcile_checked (node, lease, pods, started + NODELIFE_GRACE_MS + 1000, started, NODELIFE_GRACE_MS,
+                       NODELIFE_EVICT_MS, &a);
     assert_int_equal (count (&a, TR_VERB_UPDATE_STATUS, "Node"), 1);
     ctrl_actions_clear (&a);
+    /* both kinds of round were met: nodes spared the grouping of their pods, and nodes given them */
+    assert_true (wanted_pods > 0 && spared_pods > 0);
+    assert_false (nodelife_wants_pods (node, lease, started + 1000, started, NODELIFE_GRACE_MS)); /* alive */
+    assert_true (nodelife_wants_pods (node, lease, started + NODELIFE_GRACE_MS + 1000, started, NODELIFE_GRACE_MS));
     json_decref (node);
     json_decref (lease);
     json_decref (pods);
