@@ -11,14 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct snode;
+
 typedef struct {
     tr_sched_pod_t pub; /* first: a tr_sched_pod_t * is a spod_t * */
     json_t *obj;
     char *node;
+    struct snode *sn; /* the node it is accounted on: a node outlives its pods (a placeholder) */
     int assumed;
 } spod_t;
 
-typedef struct {
+typedef struct snode {
     tr_sched_node_t pub;
     json_t *obj;       /* NULL: a placeholder holding pods of a node not (or no longer) known */
     char *name;
@@ -530,7 +533,7 @@ node_account (sched_snap_t *s, snode_t *n, spod_t *sp, int sign)
 static void
 pod_drop (sched_snap_t *s, spod_t *sp)
 {
-    snode_t *n = node_get (s, sp->node, 0);
+    snode_t *n = sp->sn;
     if (n) {
         node_account (s, n, sp, -1);
         if (!n->obj && !n->pub.npods) {
@@ -552,7 +555,8 @@ pod_put (sched_snap_t *s, spod_t *sp, snode_t *n, const char *node, int assumed)
     sp->pub.node_name = sp->node;
     sp->assumed = assumed;
     json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp));
-    node_account (s, n ? n : node_get (s, node, 1), sp, 1);
+    sp->sn = n ? n : node_get (s, node, 1);
+    node_account (s, sp->sn, sp, 1);
     return sp;
 }
 
@@ -639,9 +643,7 @@ snap_pod_bound (sched_snap_t *s, const json_t *obj)
             sp->assumed = 0;
             json_object_set_new (s->pods, sp->pub.uid, ptr_json (sp)); /* the key string moved */
             json_decref (old);
-            snode_t *n = node_get (s, node, 0);
-            if (n)
-                gen_move (s, n);
+            gen_move (s, sp->sn); /* same: sp->node is node */
             return TR_SCHED_EV_POD_ADD; /* the informer's AssignedPodAdd, as Kubernetes */
         }
         /* confirming an assumption is the informer's AssignedPodAdd, as Kubernetes */
