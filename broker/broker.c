@@ -495,7 +495,13 @@ h_get (rq_t *r)
 {
     uint64_t mod_rev;
     const json_t *cur = bk_lookup (r, r->req->name, &mod_rev);
-    if (cur)
+    if (!cur)
+        return;
+    size_t len;
+    const char *enc = bcache_get_encoded (r->b->cache, r->key, &len, NULL);
+    if (enc)
+        bk_reply_encoded (r->sock, r->rid, r->req, enc, len, mod_rev);
+    else
         bk_reply (r->sock, r->rid, r->req, TR_OK, (json_t *) cur, mod_rev, NULL);
 }
 

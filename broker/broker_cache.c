@@ -768,6 +768,24 @@ bcache_get (bcache_t *c, const char *key, uint64_t *mod_rev)
     return e ? e->obj : NULL;
 }
 
+const char *
+bcache_get_encoded (bcache_t *c, const char *key, size_t *len, uint64_t *mod_rev)
+{
+    char plural[64], ns[254];
+    if (split_key (key, plural, sizeof plural, ns, sizeof ns))
+        return NULL;
+    zhashx_t *m = zhashx_lookup (c->kinds, plural);
+    entry_t *e = m ? zhashx_lookup (m, key) : NULL;
+    blob_t *b = e ? entry_blob (e) : NULL;
+    if (!b)
+        return NULL;
+    b->refs--; /* the entry's own reference holds it */
+    if (mod_rev)
+        *mod_rev = e->mod_rev;
+    *len = b->len;
+    return b->data;
+}
+
 static int
 ns_of_matches (const json_t *obj, const char *ns)
 {

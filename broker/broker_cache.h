@@ -61,6 +61,10 @@ void bcache_reset (bcache_t *self);
 
 /* Borrowed object (with metadata.resourceVersion) at key, or NULL; *mod_rev if non-NULL. */
 const json_t *bcache_get (bcache_t *self, const char *key, uint64_t *mod_rev);
+/* The object at key encoded (msgpack; made once, as for a list, and kept until the object
+ * changes), *len its length; NULL if absent. Valid until the cache next changes. A GET answers
+ * with it: the nodes' agents read their Node every 10 s, each read packed the whole Node again. */
+const char *bcache_get_encoded (bcache_t *self, const char *key, size_t *len, uint64_t *mod_rev);
 /* New array of matching objects of kind plural in ns ("" = all). 0, or -1 with err for a bad
  * selector. *rev = the cache's revision. */
 int bcache_list (bcache_t *self, const char *plural, const char *ns, const char *label_selector,

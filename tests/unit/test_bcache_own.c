@@ -87,6 +87,15 @@ check_event (bcache_t *c, const char *key, uint64_t rev, const char *val, size_t
     assert_non_null (genc);
     assert_int_equal (glen, elen);
     assert_memory_equal (genc, enc, elen);
+    /* what a GET answers: the same encoding, kept for the next read until the object changes */
+    size_t olen = 0;
+    uint64_t omod = 0;
+    const char *oenc = bcache_get_encoded (c, key, &olen, &omod);
+    assert_non_null (oenc);
+    assert_int_equal (omod, rev);
+    assert_int_equal (olen, elen);
+    assert_memory_equal (oenc, enc, elen);
+    assert_ptr_equal (bcache_get_encoded (c, key, &olen, NULL), oenc);
     free (enc);
     json_decref (want);
 }
