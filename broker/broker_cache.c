@@ -144,6 +144,7 @@ typedef struct {
     uint32_t ikh;      /* node_hash (ikey) */
     void *h_all, *h_plain, *h_idx, *h_dirty; /* its handles in c->watchers, c->plain, its index list, c->dirty */
     char *wkey;        /* its key in c->byid (client identity and watch id) */
+    const uint64_t *klast; /* the revision of its kind's last event (c->klast) */
 } watcher_t;
 
 /* A paged list: the matching objects as of its first page, sorted, held (references) until the
@@ -182,7 +183,31 @@ struct bcache {
     lsess_t lists[BCACHE_LIST_SESSIONS];
     uint64_t list_seq;
     zhashx_t *own;       /* key → own_t*: the broker's writes in flight (bcache_expect) */
+    /* plural → uint64_t *: the revision of that kind's last event (0: none since the cache began
+     * or was reset). A watcher whose kind had none since its position jumps to the end of the
+     * ring instead of reading it: every pump visits every plain watcher, and a Service's or a
+     * Lease's watcher read every pod event one by one only to skip it. Kept until the cache
+     * goes (watchers point into it). */
+    zhashx_t *klast;
 };
+
+static void
+u64_free (void **p)
+{
+    free (*p);
+    *p = NULL;
+}
+
+static uint64_t *
+kind_last (bcache_t *c, const char *plural)
+{
+    uint64_t *v = zhashx_lookup (c->klast, plural);
+    if (!v) {
+        v = calloc (1, sizeof *v);
+        zhashx_insert (c->klast, plural, v);
+    }
+    return v;
+}
 
 /* ---- field selectors ------------------------------------------------------------------------ */
 
@@ -283,6 +308,8 @@ bcache_new (schema_registry_t *schemas, int ring_size)
     c->window_ms = DEFAULT_RING_WINDOW_MS;
     c->watchers = zlistx_new ();
     c->plain = zlistx_new ();
+    c->klast = zhashx_new ();
+    zhashx_set_destructor (c->klast, u64_free);
     c->dirty = zlistx_new ();
     c->idx = zhashx_new ();
     zhashx_set_destructor (c->idx, (zhashx_destructor_fn *) zlistx_destroy);
@@ -342,6 +369,7 @@ bcache_destroy (bcache_t **p)
         watcher_free (&w);
     zlistx_destroy (&c->watchers);
     zlistx_destroy (&c->plain);
+    zhashx_destroy (&c->klast);
     zlistx_destroy (&c->dirty);
     zhashx_destroy (&c->idx);
     zhashx_destroy (&c->byid);
@@ -606,6 +634,7 @@ ring_push (bcache_t *c, event_t *ev)
     *in = *ev;
     in->nh = in->oh = 0;
     c->len++;
+    *kind_last (c, in->plural) = in->rev;
     index_event (c, in);
 }
 
@@ -1117,6 +1146,7 @@ bcache_watch (bcache_t *c, zsock_t *sock, zframe_t *rid, uint64_t id, const char
     w->every = !w->ns[0] && selector_is_empty (w->lsel) && !w->fsel->n;
     w->h_all = zlistx_add_end (c->watchers, w);
     w->wkey = watcher_key (rid, id);
+    w->klast = kind_last (c, w->plural);
     zhashx_update (c->byid, w->wkey, w); /* an id reused after its watch ended: this one now */
     const char *node = !c->no_index && !strcmp (plural, "pods") ? fsel_node (w->fsel) : NULL;
     if (node) {
@@ -1271,6 +1301,8 @@ w_matches (watcher_t *w, const json_t *obj)
 static void
 pump_one (bcache_t *c, watcher_t *w)
 {
+    if (*w->klast < w->next_rev && w->next_rev <= c->rev)
+        w->next_rev = c->rev + 1; /* no event of its kind since its position: none to read, none lost */
     uint64_t first = ring_first_rev (c);
     if (!w->expire && w->next_rev < first && w->next_rev <= c->rev) {
         char why[200];
@@ -1403,6 +1435,8 @@ bcache_reset (bcache_t *c)
         free (e->enc);
     }
     c->start = c->len = 0;
+    for (uint64_t *v = zhashx_first (c->klast); v; v = zhashx_next (c->klast))
+        *v = 0;
     for (size_t i = 0; i < c->rcap; i++) {
         json_decref (c->renewals[i].obj);
         free (c->renewals[i].enc);

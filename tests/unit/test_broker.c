@@ -586,6 +586,54 @@ watch_credit_and_expiry (void **state)
     assert_int_equal (rep.code, TR_EXPIRED);
     tr_env_clear (&req);
     tr_env_clear (&rep);
+
+    /* a watcher out of credit whose kind has no event while the ring turns over with others' is
+     * not cut: it has lost nothing (it skips to the ring's end), and its next event comes */
+    tr_client_t *ws = local_client (f);
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    strcpy (req.kind, "Secret");
+    req.opts = json_pack ("{s:i}", "credit", 1);
+    assert_int_equal (tr_client_call (ws, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t sid = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    json_t *sec = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", "s1",
+                             "stringData", "k", "v");
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, sec, NULL), TR_OK);
+    got = 0;
+    while (tr_client_recv (ws, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == sid)
+            got++;
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 1); /* its credit spent */
+    for (int i = 0; i < 80; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "y%d", i);
+        assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
+    }
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREDIT;
+    req.rv = sid;
+    req.opts = json_pack ("{s:i}", "credit", 10);
+    tr_client_send (ws, &req);
+    tr_env_clear (&req);
+    sec = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", "s2",
+                     "stringData", "k", "v");
+    assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, sec, NULL), TR_OK);
+    got = 0;
+    while (tr_client_recv (ws, &ev, 500) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == sid) {
+            assert_string_equal (tv_str (ev.opts, "type"), "ADDED");
+            assert_string_equal (tv_str (ev.body, "metadata.name"), "s2");
+            got++;
+        }
+        tr_env_clear (&ev);
+    }
+    assert_int_equal (got, 1);
+    tr_client_destroy (&ws);
     tr_client_destroy (&c);
     tr_client_destroy (&w);
 }
