@@ -204,6 +204,13 @@ kind_last (bcache_t *c, const char *plural)
     uint64_t *v = zhashx_lookup (c->klast, plural);
     if (!v) {
         v = calloc (1, sizeof *v);
+        if (!v) {
+            /* out of memory: one slot for every kind without its own; it holds at least each such
+             * kind's last revision, so a watcher of one skips the ring less, never wrongly */
+            static uint64_t never;
+            never = UINT64_MAX;
+            return &never;
+        }
         zhashx_insert (c->klast, plural, v);
     }
     return v;

@@ -214,6 +214,15 @@ gc_owner_gone (ctl_t *c)
     c->gc_full = 1;
 }
 
+/* An owner's update that is another object under the same name: one deleted and created again
+ * while the watch was down comes from the relist as an update (the informer diffs by name). */
+static void
+gc_owner_updated (ctl_t *c, const json_t *old, const json_t *o)
+{
+    if (old && !json_equal (tv_get (old, "metadata.uid"), tv_get (o, "metadata.uid")))
+        gc_owner_gone (c);
+}
+
 static void
 pod_added (void *self, troupe_ctx_t *ctx, const json_t *pod)
 {
@@ -314,6 +323,7 @@ static void
 rs_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *rs)
 {
     gc_note (self, 'R', old, rs);
+    gc_owner_updated (self, old, rs);
     if (scale_changed (old, rs))
         enqueue_pdbs (self, rs, NULL, 1);
     rs_changed (self, ctx, rs);
@@ -346,6 +356,7 @@ d_deleted (void *self, troupe_ctx_t *ctx, const json_t *d)
 static void
 d_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *d)
 {
+    gc_owner_updated (self, old, d);
     if (scale_changed (old, d))
         enqueue_pdbs (self, d, NULL, 1);
     d_changed (self, ctx, d);
@@ -371,7 +382,7 @@ svc_deleted (void *self, troupe_ctx_t *ctx, const json_t *svc)
 static void
 svc_updated (void *self, troupe_ctx_t *ctx, const json_t *old, const json_t *svc)
 {
-    (void) old;
+    gc_owner_updated (self, old, svc);
     svc_changed (self, ctx, svc);
 }
 
@@ -479,6 +490,9 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
             TR_WARN (A, "%s %s for %s failed code=%s msg=\"%s\"", tr_verb_name (d->verb), d->kind, d->key,
                      tr_code_name (reply->code), reply->msg ? reply->msg : "");
         d->sync->failed = 1;
+        if (d->sync->queue == 'g' && d->verb == TR_VERB_DELETE)
+            c->gc_full = 1; /* the collector's (or the node lifecycle's) delete failed: the next pass
+                               looks at everything again, as the pass every 2 s did */
         if (d->sync->queue == 'i' && d->verb == TR_VERB_PATCH)
             nodeipam_failed (&c->ipam, d->key); /* its subnet is free again; retried next round */
     }
@@ -802,8 +816,8 @@ run_gc (ctl_t *c, troupe_ctx_t *ctx)
 {
     if (!troupe_informer_synced (c->deploys) || !troupe_informer_synced (c->rss) || !troupe_informer_synced (c->pods))
         return;
-    int64_t now = troupe_now_ms ();
-    int full = c->gc_full || now - c->gc_full_ms >= GC_FULL_MS;
+    int64_t now = troupe_mono_ms ();
+    int full = c->gc_full || !c->gc_full_ms || now - c->gc_full_ms >= GC_FULL_MS;
     if (!full && !json_object_size (c->gc_check))
         return;
     json_t *live = json_object ();
@@ -856,6 +870,7 @@ typedef struct {
     ctl_t *c;
     troupe_ctx_t *ctx;
     json_t *by_node; /* node → [pods], for the nodes whose pods the round reads only */
+    int64_t now_ms;  /* one reading for the round: a node judged past its grace period has its pods */
 } nodes_t;
 
 static void
@@ -863,7 +878,7 @@ want_pods (void *arg, const json_t *node)
 {
     nodes_t *n = arg;
     const char *name = tv_str (node, "metadata.name");
-    if (name && nodelife_wants_pods (node, troupe_informer_get (n->c->leases, "kube-node-lease", name), troupe_now_ms (),
+    if (name && nodelife_wants_pods (node, troupe_informer_get (n->c->leases, "kube-node-lease", name), n->now_ms,
                                      n->c->started_ms, n->c->grace_ms))
         json_object_set_new (n->by_node, name, json_array ());
 }
@@ -887,7 +902,7 @@ check_node (void *arg, const json_t *node)
         return;
     ctrl_actions_t acts = {0};
     nodelife_reconcile (node, troupe_informer_get (n->c->leases, "kube-node-lease", name),
-                        json_object_get (n->by_node, name), troupe_now_ms (), n->c->started_ms, n->c->grace_ms,
+                        json_object_get (n->by_node, name), n->now_ms, n->c->started_ms, n->c->grace_ms,
                         n->c->evict_ms, &acts);
     for (size_t i = 0; i < acts.n; i++)
         if (acts.v[i].verb != TR_VERB_CREATE)
@@ -902,7 +917,7 @@ run_nodes (ctl_t *c, troupe_ctx_t *ctx)
 {
     if (!troupe_informer_synced (c->nodes) || !troupe_informer_synced (c->leases) || !troupe_informer_synced (c->pods))
         return;
-    nodes_t n = {c, ctx, json_object ()};
+    nodes_t n = {c, ctx, json_object (), troupe_now_ms ()};
     troupe_informer_foreach (c->nodes, want_pods, &n);
     if (json_object_size (n.by_node))
         troupe_informer_foreach (c->pods, group_pod, &n);
@@ -936,10 +951,10 @@ run_ipam (ctl_t *c, troupe_ctx_t *ctx)
 static void
 ipam_note (ctl_t *c, troupe_ctx_t *ctx, const json_t *node)
 {
-    const char *name = tv_str (node, "metadata.name"), *cidr = tv_str (node, "spec.podCIDR");
+    const char *name = tv_str (node, "metadata.name");
     if (!name || !c->ipam_on)
         return;
-    if (cidr && *cidr) {
+    if (!nodeipam_wants (node)) {
         json_object_del (c->ipam_want, name);
         return;
     }

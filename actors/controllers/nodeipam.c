@@ -172,6 +172,12 @@ nodeipam_reconcile (nodeipam_t *s, const json_t *nodes, int64_t now_ms, ctrl_act
     free (used);
 }
 
+int
+nodeipam_wants (const json_t *node)
+{
+    return !pod_cidr_of (node) && !tv_get (node, "metadata.deletionTimestamp");
+}
+
 void
 nodeipam_failed (nodeipam_t *s, const char *node)
 {

@@ -44,5 +44,8 @@ void nodeipam_clear (nodeipam_t *s);
  * that cannot get one. A PATCH that failed: nodeipam_failed (its subnet is free again). */
 void nodeipam_reconcile (nodeipam_t *s, const json_t *nodes, int64_t now_ms, ctrl_actions_t *out);
 void nodeipam_failed (nodeipam_t *s, const char *node);
+/* Whether a round would give node a subnet: it has none (spec.podCIDR or spec.podCIDRs) and is
+ * not being deleted. The controller runs rounds only while such a Node exists. */
+int nodeipam_wants (const json_t *node);
 
 #endif

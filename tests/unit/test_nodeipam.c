@@ -186,6 +186,25 @@ next_after_last_and_terminating (void **state)
     tv_set (json_array_get (nodes, 0), "metadata.deletionTimestamp", json_string ("2020-01-01T00:00:00Z"));
     nodeipam_reconcile (&s, nodes, 0, &acts);
     assert_int_equal (acts.n, 0);
+    /* nodeipam_wants, which decides whether the controller runs a round, agrees with the round:
+     * false for a Node being deleted, for one with spec.podCIDR and for one with only
+     * spec.podCIDRs; true for one with neither */
+    assert_false (nodeipam_wants (json_array_get (nodes, 0)));
+    json_t *plain = node ("e", NULL), *with = node ("f", "10.0.2.0/24"), *list_only = node ("g", NULL);
+    tv_set (list_only, "spec.podCIDRs", json_pack ("[s]", "10.0.3.0/24"));
+    assert_true (nodeipam_wants (plain));
+    assert_false (nodeipam_wants (with));
+    assert_false (nodeipam_wants (list_only));
+    json_t *round = json_pack ("[O,O,O]", plain, with, list_only);
+    nodeipam_reconcile (&s, round, 0, &acts);
+    assert_non_null (patched (&acts, "e"));
+    assert_null (patched (&acts, "f"));
+    assert_null (patched (&acts, "g"));
+    ctrl_actions_clear (&acts);
+    json_decref (round);
+    json_decref (plain);
+    json_decref (with);
+    json_decref (list_only);
     json_decref (nodes);
     nodeipam_clear (&s);
 }
