@@ -30,14 +30,6 @@ gc_collect_one (const json_t *o, const json_t *live, const char *const *kinds, c
                       tv_str (o, "metadata.name"), 0, NULL, tv_str (o, "metadata.name"));
 }
 
-void
-gc_collect (const json_t *dependents, const json_t *live, const char *const *kinds, ctrl_actions_t *out)
-{
-    size_t i;
-    json_t *o;
-    json_array_foreach (dependents, i, o) gc_collect_one (o, live, kinds, out);
-}
-
 int
 gc_dependent_changed (const json_t *old, const json_t *obj)
 {

@@ -6,10 +6,9 @@
 
 #include "actors/controllers/ctrl.h"
 
-/* dependents: array of objects (with kind). live: map uid → true of existing owners.
+/* dependent: an object (with kind); a delete of it is added to out when every owner it names of
+ * a tracked kind is missing from live. live: map uid → true of existing owners.
  * tracked_kinds: NULL-terminated owner kinds the caller knows the complete set of. */
-void gc_collect (const json_t *dependents, const json_t *live, const char *const *tracked_kinds, ctrl_actions_t *out);
-/* The same for one dependent. */
 void gc_collect_one (const json_t *dependent, const json_t *live, const char *const *tracked_kinds, ctrl_actions_t *out);
 /* Whether a dependent's change is the collector's business, as Kubernetes' graph builder sees
  * it: it came (old NULL) with owners, or its ownerReferences changed. A dependent that comes

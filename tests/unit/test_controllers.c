@@ -737,15 +737,17 @@ gc_and_workqueue (void **state)
     json_t *live = json_pack ("{s:b}", "live-uid", 1);
     static const char *const kinds[] = {"ReplicaSet", NULL};
     ctrl_actions_t a = {0};
-    gc_collect (deps, live, kinds, &a);
+    size_t i;
+    json_t *o;
+    json_array_foreach (deps, i, o) gc_collect_one (o, live, kinds, &a); /* a pass over every dependent */
     assert_int_equal (a.n, 1);
     assert_string_equal (a.v[0].name, "orphaned");
     assert_int_equal (a.v[0].verb, TR_VERB_DELETE);
     ctrl_actions_clear (&a);
     static const char *const none[] = {NULL};
-    gc_collect (deps, live, none, &a); /* an owner kind nobody tracks is presumed alive */
+    json_array_foreach (deps, i, o) gc_collect_one (o, live, none, &a); /* an owner kind nobody tracks is presumed alive */
     assert_int_equal (a.n, 0);
-    gc_collect_one (json_array_get (deps, 0), live, kinds, &a); /* one dependent, as a pass over all */
+    gc_collect_one (json_array_get (deps, 0), live, kinds, &a); /* one dependent alone */
     assert_int_equal (a.n, 1);
     assert_string_equal (a.v[0].name, "orphaned");
     ctrl_actions_clear (&a);
