@@ -219,7 +219,7 @@ gc_owner_gone (ctl_t *c)
 static void
 gc_owner_updated (ctl_t *c, const json_t *old, const json_t *o)
 {
-    if (old && !json_equal (tv_get (old, "metadata.uid"), tv_get (o, "metadata.uid")))
+    if (gc_owner_replaced (old, o))
         gc_owner_gone (c);
 }
 
@@ -490,7 +490,7 @@ action_done (void *self, troupe_ctx_t *ctx, const tr_env_t *reply, void *arg)
             TR_WARN (A, "%s %s for %s failed code=%s msg=\"%s\"", tr_verb_name (d->verb), d->kind, d->key,
                      tr_code_name (reply->code), reply->msg ? reply->msg : "");
         d->sync->failed = 1;
-        if (d->sync->queue == 'g' && d->verb == TR_VERB_DELETE)
+        if (d->sync->queue == 'g' && d->verb == TR_VERB_DELETE && gc_delete_failed (reply->code))
             c->gc_full = 1; /* the collector's (or the node lifecycle's) delete failed: the next pass
                                looks at everything again, as the pass every 2 s did */
         if (d->sync->queue == 'i' && d->verb == TR_VERB_PATCH)

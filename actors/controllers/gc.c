@@ -38,3 +38,15 @@ gc_dependent_changed (const json_t *old, const json_t *obj)
         return json_array_size (refs) > 0;
     return !json_equal (tv_get (old, "metadata.ownerReferences"), refs) && json_array_size (refs) > 0;
 }
+
+int
+gc_owner_replaced (const json_t *old, const json_t *obj)
+{
+    return old && obj && !json_equal (tv_get (old, "metadata.uid"), tv_get (obj, "metadata.uid"));
+}
+
+int
+gc_delete_failed (int code)
+{
+    return code != TR_OK && code != TR_NOT_FOUND;
+}

@@ -14,5 +14,13 @@ void gc_collect_one (const json_t *dependent, const json_t *live, const char *co
  * it: it came (old NULL) with owners, or its ownerReferences changed. A dependent that comes
  * without owners, or whose status alone changed, cannot have become garbage. */
 int gc_dependent_changed (const json_t *old, const json_t *obj);
+/* Whether an owner's update is another object under the same name (its uid changed): one
+ * deleted and created again while the watch was down comes from the informer's relist as an
+ * update (it diffs by name), and the dependents of the one that went are garbage. */
+int gc_owner_replaced (const json_t *old, const json_t *obj);
+/* Whether a failed reply to the collector's delete asks for a pass over every dependent next
+ * time (the event-driven pass would not look at that dependent again): any code but OK, and but
+ * NotFound (already gone: the goal). */
+int gc_delete_failed (int code);
 
 #endif

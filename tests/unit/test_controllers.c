@@ -766,6 +766,33 @@ gc_and_workqueue (void **state)
     assert_true (gc_dependent_changed (owned, reowned));
     assert_true (gc_dependent_changed (free_pod, owned)); /* adopted */
     assert_false (gc_dependent_changed (owned, free_pod)); /* released: never garbage */
+    /* an owner deleted and created again under its name while the watch was down: the relist
+     * gives an update whose uid changed, and the dependents of the one gone are garbage */
+    json_t *rs1 = json_pack ("{s:s,s:{s:s,s:s,s:s}}", "kind", "ReplicaSet", "metadata", "name", "web", "namespace",
+                             "default", "uid", "live-uid");
+    json_t *rs1b = json_deep_copy (rs1);
+    json_object_set_new (rs1b, "spec", json_pack ("{s:i}", "replicas", 3)); /* scaled: the same object */
+    json_t *rs2 = json_deep_copy (rs1);
+    json_object_set_new (json_object_get (rs2, "metadata"), "uid", json_string ("new-uid"));
+    assert_false (gc_owner_replaced (rs1, rs1b));
+    assert_true (gc_owner_replaced (rs1, rs2));
+    assert_false (gc_owner_replaced (NULL, rs2)); /* an add: its own handler */
+    json_object_clear (live);
+    json_object_set_new (live, "new-uid", json_true ()); /* what the pass then finds alive */
+    gc_collect_one (owned, live, kinds, &a);
+    assert_int_equal (a.n, 1);
+    assert_string_equal (a.v[0].name, "owned");
+    ctrl_actions_clear (&a);
+    json_decref (rs1);
+    json_decref (rs1b);
+    json_decref (rs2);
+    /* a delete of the collector's that failed is looked at again by a full pass; one that
+     * succeeded, or found the object gone, is not */
+    assert_false (gc_delete_failed (TR_OK));
+    assert_false (gc_delete_failed (TR_NOT_FOUND));
+    assert_true (gc_delete_failed (TR_CONFLICT));
+    assert_true (gc_delete_failed (TR_UNAVAILABLE));
+    assert_true (gc_delete_failed (TR_TOO_MANY_REQUESTS));
     json_decref (status);
     json_decref (reowned);
     json_decref (deps);
