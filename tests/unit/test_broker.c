@@ -20,6 +20,7 @@
 #include "core/conn.h"
 #include "core/store_proto.h"
 #include "core/value.h"
+#include "tests/unit/watch_fixture.h"
 
 typedef struct {
     char dir[256];
@@ -521,22 +522,8 @@ watch_credit_and_expiry (void **state)
     tr_env_clear (&rep);
     /* watch with credit 2: exactly two events arrive until more credit is granted. w2 watches the
      * same with the same watch id (both clients' first request): a credit is its client's alone */
-    tr_env_t req;
-    uint64_t wid = 0;
-    for (int k = 0; k < 2; k++) {
-        tr_env_init (&req);
-        req.verb = TR_VERB_WATCH;
-        strcpy (req.kind, "ConfigMap");
-        req.rv = from;
-        req.opts = json_pack ("{s:i}", "credit", 2);
-        assert_int_equal (tr_client_call (k ? w2 : w, &req, &rep, 5000), 0);
-        assert_int_equal (rep.code, TR_OK);
-        if (k)
-            assert_int_equal (req.id, wid);
-        wid = req.id;
-        tr_env_clear (&req);
-        tr_env_clear (&rep);
-    }
+    uint64_t wid = wf_watch (w, "ConfigMap", from, 2);
+    assert_int_equal (wf_watch (w2, "ConfigMap", from, 2), wid);
     for (int i = 1; i <= 5; i++) {
         char name[16];
         snprintf (name, sizeof name, "w%d", i);
@@ -552,25 +539,9 @@ watch_credit_and_expiry (void **state)
         tr_env_clear (&ev);
     }
     assert_int_equal (got, 2);
-    tr_env_init (&req);
-    req.verb = TR_VERB_CREDIT;
-    req.rv = wid;
-    req.opts = json_pack ("{s:i}", "credit", 100);
-    tr_client_send (w, &req);
-    tr_env_clear (&req);
-    while (tr_client_recv (w, &ev, 500) == 0) {
-        if (ev.verb == TR_VERB_EVENT && ev.id == wid)
-            got++;
-        tr_env_clear (&ev);
-    }
-    assert_int_equal (got, 5);
-    got = 0;
-    while (tr_client_recv (w2, &ev, 300) == 0) {
-        if (ev.verb == TR_VERB_EVENT && ev.id == wid)
-            got++;
-        tr_env_clear (&ev);
-    }
-    assert_int_equal (got, 2); /* w's credit did not reach it */
+    wf_credit (w, wid, 100);
+    assert_int_equal (wf_count (w, wid, 500), 3);
+    assert_int_equal (wf_count (w2, wid, 300), 2); /* w's credit did not reach it */
     tr_client_destroy (&w2);
     /* the ring keeps 64 events: a watch from revision 1 after 80 more writes is Expired */
     for (int i = 0; i < 80; i++) {
@@ -578,6 +549,7 @@ watch_credit_and_expiry (void **state)
         snprintf (name, sizeof name, "x%d", i);
         assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
     }
+    tr_env_t req;
     tr_env_init (&req);
     req.verb = TR_VERB_WATCH;
     strcpy (req.kind, "ConfigMap");
@@ -590,36 +562,17 @@ watch_credit_and_expiry (void **state)
     /* a watcher out of credit whose kind has no event while the ring turns over with others' is
      * not cut: it has lost nothing (it skips to the ring's end), and its next event comes */
     tr_client_t *ws = local_client (f);
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    strcpy (req.kind, "Secret");
-    req.opts = json_pack ("{s:i}", "credit", 1);
-    assert_int_equal (tr_client_call (ws, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t sid = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
+    uint64_t sid = wf_watch (ws, "Secret", 0, 1);
     json_t *sec = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", "s1",
                              "stringData", "k", "v");
     assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, sec, NULL), TR_OK);
-    got = 0;
-    while (tr_client_recv (ws, &ev, 500) == 0) {
-        if (ev.verb == TR_VERB_EVENT && ev.id == sid)
-            got++;
-        tr_env_clear (&ev);
-    }
-    assert_int_equal (got, 1); /* its credit spent */
+    assert_int_equal (wf_count (ws, sid, 500), 1); /* its credit spent */
     for (int i = 0; i < 80; i++) {
         char name[16];
         snprintf (name, sizeof name, "y%d", i);
         assert_int_equal (call (c, TR_VERB_CREATE, "ConfigMap", "default", NULL, 0, cm (name, "x"), NULL), TR_OK);
     }
-    tr_env_init (&req);
-    req.verb = TR_VERB_CREDIT;
-    req.rv = sid;
-    req.opts = json_pack ("{s:i}", "credit", 10);
-    tr_client_send (ws, &req);
-    tr_env_clear (&req);
+    wf_credit (ws, sid, 10);
     sec = json_pack ("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", "s2",
                      "stringData", "k", "v");
     assert_int_equal (call (c, TR_VERB_CREATE, "Secret", "default", NULL, 0, sec, NULL), TR_OK);

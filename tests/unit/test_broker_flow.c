@@ -20,6 +20,7 @@
 #include "core/client.h"
 #include "core/store_proto.h"
 #include "core/value.h"
+#include "tests/unit/watch_fixture.h"
 
 /* The fake and real stores' inproc endpoints, one number each: a fixture a failed test leaves
  * bound must not take the next test's endpoint */
@@ -190,15 +191,7 @@ silent_client_loses_watches (void **state)
     tr_client_t *w = tr_client_new (f->ep, NULL, err, sizeof err);
     tr_client_t *c = tr_client_new (f->ep, NULL, err, sizeof err);
     tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    strcpy (req.kind, "ConfigMap");
-    req.opts = json_pack ("{s:i}", "credit", 10);
-    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t wid = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
+    uint64_t wid = wf_watch (w, "ConfigMap", 0, 10);
     /* a client that pings stays */
     tr_env_init (&req);
     req.verb = TR_VERB_WATCH;

@@ -1,0 +1,55 @@
+/* watch_fixture — a watch with credit, its grants, and its events counted, for the broker's tests
+ * (include after cmocka.h and core/client.h; the checks are cmocka's). */
+#ifndef TROUPE_WATCH_FIXTURE_H
+#define TROUPE_WATCH_FIXTURE_H
+
+#include <stdio.h>
+
+/* Watches kind from revision rv (0: now) with that credit (0: the broker's default) and returns
+ * the watch's id; the watch must be accepted. */
+static inline uint64_t
+wf_watch (tr_client_t *c, const char *kind, uint64_t rv, long credit)
+{
+    tr_env_t req, rep;
+    tr_env_init (&req);
+    req.verb = TR_VERB_WATCH;
+    snprintf (req.kind, sizeof req.kind, "%s", kind);
+    req.rv = rv;
+    if (credit > 0)
+        req.opts = json_pack ("{s:I}", "credit", (json_int_t) credit);
+    assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
+    assert_int_equal (rep.code, TR_OK);
+    uint64_t id = req.id;
+    tr_env_clear (&req);
+    tr_env_clear (&rep);
+    return id;
+}
+
+/* Grants credit more events to watch wid (no reply comes). */
+static inline void
+wf_credit (tr_client_t *c, uint64_t wid, long credit)
+{
+    tr_env_t req;
+    tr_env_init (&req);
+    req.verb = TR_VERB_CREDIT;
+    req.rv = wid;
+    req.opts = json_pack ("{s:I}", "credit", (json_int_t) credit);
+    assert_int_equal (tr_client_send (c, &req), 0);
+    tr_env_clear (&req);
+}
+
+/* The events of watch wid c receives until none comes for quiet_ms; other messages are dropped. */
+static inline int
+wf_count (tr_client_t *c, uint64_t wid, int quiet_ms)
+{
+    int got = 0;
+    tr_env_t ev;
+    while (tr_client_recv (c, &ev, quiet_ms) == 0) {
+        if (ev.verb == TR_VERB_EVENT && ev.id == wid)
+            got++;
+        tr_env_clear (&ev);
+    }
+    return got;
+}
+
+#endif
