@@ -29,6 +29,8 @@
 # three such writes (create, binding, the kubelet's Running), two without kubelets
 # (scheduler_perf): that rate over three and over two is the most pods/s Kubernetes' storage alone
 # could take on this machine.
+# Before the cluster starts and after it stops, build/bench_sched_cycle (if built) times the
+# scheduling cycle alone: the machine's speed in the same run, beside the run's figures.
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
@@ -39,7 +41,7 @@ TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUI
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
 N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64 PEER=1 DELAY=1s
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
@@ -70,6 +72,13 @@ command -v jq >/dev/null || die "jq is needed"
 if "$TROUPE" hollow --help 2>&1 | grep -q 'unknown command "hollow"'; then
   die "'$TROUPE hollow' is missing: this build has no hollow nodes (issue 9), the benchmark cannot run"
 fi
+
+# ---- this machine's speed, measured in the same run: the scheduling cycle alone, one thread, no
+# cluster (bench_sched_cycle). This VM's speed moves by up to 1.6x over hours with the same code
+# (docs/benchmarks.md, session 40): a run's pods/s reads beside it.
+REFB=$BUILD/bench_sched_cycle
+refcycle() { [ -x "$REFB" ] && "$REFB" 2>/dev/null | sed -n 's/.* filtered per cycle: \([0-9.]*\) us per cycle.*/\1/p'; }
+REF0=$(refcycle)
 
 D=$(mktemp -d /tmp/troupe-bench-sched.XXXXXX)
 export HOME=$D XDG_DATA_HOME=$D/data XDG_CONFIG_HOME=$D/config XDG_CACHE_HOME=$D/cache
@@ -254,6 +263,8 @@ for p in "${PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || 
 for f in "$D"/up.log "$D"/s[0-9].log; do
   [ -f "$f" ] && grep -h "group commit" "$f" | tail -1 | sed "s|.*group commit:|run.sh: store group commit ($(basename "$f" .log)):|"
 done
+REF1=$(refcycle)
+[ -n "$REF0" ] && [ -n "$REF1" ] && echo "run.sh: machine, same run: the scheduling cycle alone (bench_sched_cycle, 5,000 nodes, one thread) took $REF0 us before the cluster started and $REF1 us after it stopped (docs/benchmarks.md: 17 us on the machine where SchedulingBasic at 5,000 nodes made 10,000 pods/s and more, 21 us where it made 5,500-9,100)"
 
 # ---- the peer: etcd alone, on this machine, after the cluster stopped ----
 if [ "$PEER" = 1 ]; then
