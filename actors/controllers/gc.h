@@ -18,9 +18,9 @@ int gc_dependent_changed (const json_t *old, const json_t *obj);
  * deleted and created again while the watch was down comes from the informer's relist as an
  * update (it diffs by name), and the dependents of the one that went are garbage. */
 int gc_owner_replaced (const json_t *old, const json_t *obj);
-/* Whether a failed reply to the collector's delete asks for a pass over every dependent next
- * time (the event-driven pass would not look at that dependent again): any code but OK, and but
- * NotFound (already gone: the goal). */
+/* Whether a reply to the collector's delete asks for a pass over every dependent next time (the
+ * event-driven pass would not look at that dependent again): any code but OK and NotFound (the
+ * object already gone: the goal). */
 int gc_delete_failed (int code);
 
 #endif
