@@ -1102,22 +1102,7 @@ priority_classes (void **state)
 static uint64_t
 start_watch_from (tr_client_t *w, const char *kind, const char *fsel, const char *lsel, uint64_t rv)
 {
-    tr_env_t req, rep;
-    tr_env_init (&req);
-    req.verb = TR_VERB_WATCH;
-    req.rv = rv;
-    snprintf (req.kind, sizeof req.kind, "%s", kind);
-    req.opts = json_object ();
-    if (fsel)
-        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
-    if (lsel)
-        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
-    assert_int_equal (tr_client_call (w, &req, &rep, 5000), 0);
-    assert_int_equal (rep.code, TR_OK);
-    uint64_t id = req.id;
-    tr_env_clear (&req);
-    tr_env_clear (&rep);
-    return id;
+    return wf_watch_sel (w, kind, fsel, lsel, rv, 0);
 }
 
 static uint64_t

@@ -5,24 +5,36 @@
 
 #include <stdio.h>
 
-/* Watches kind from revision rv (0: now) with that credit (0: the broker's default) and returns
- * the watch's id; the watch must be accepted. */
+/* Watches kind from revision rv (0: now) with the selectors (NULL: none) and that credit (0: the
+ * broker's default); returns the watch's id. The watch must be accepted. */
 static inline uint64_t
-wf_watch (tr_client_t *c, const char *kind, uint64_t rv, long credit)
+wf_watch_sel (tr_client_t *c, const char *kind, const char *fsel, const char *lsel, uint64_t rv, long credit)
 {
     tr_env_t req, rep;
     tr_env_init (&req);
     req.verb = TR_VERB_WATCH;
     snprintf (req.kind, sizeof req.kind, "%s", kind);
     req.rv = rv;
+    req.opts = json_object ();
+    if (fsel)
+        json_object_set_new (req.opts, "fieldSelector", json_string (fsel));
+    if (lsel)
+        json_object_set_new (req.opts, "labelSelector", json_string (lsel));
     if (credit > 0)
-        req.opts = json_pack ("{s:I}", "credit", (json_int_t) credit);
+        json_object_set_new (req.opts, "credit", json_integer (credit));
     assert_int_equal (tr_client_call (c, &req, &rep, 5000), 0);
     assert_int_equal (rep.code, TR_OK);
     uint64_t id = req.id;
     tr_env_clear (&req);
     tr_env_clear (&rep);
     return id;
+}
+
+/* The same without selectors. */
+static inline uint64_t
+wf_watch (tr_client_t *c, const char *kind, uint64_t rv, long credit)
+{
+    return wf_watch_sel (c, kind, NULL, NULL, rv, credit);
 }
 
 /* Grants credit more events to watch wid (no reply comes). */
