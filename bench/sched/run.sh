@@ -30,7 +30,9 @@
 # (scheduler_perf): that rate over three and over two is the most pods/s Kubernetes' storage alone
 # could take on this machine.
 # Before the cluster starts and after it stops, build/bench_sched_cycle (if built) times the
-# scheduling cycle alone: the machine's speed in the same run, beside the run's figures.
+# scheduling cycle alone: the machine's speed in the same run, beside the run's figures; and
+# build/cpuprobe times a fixed integer loop and a fixed walk of memory (their own CPU time) every
+# 100 ms on the idle machine and while the pods are created and bound (the medians are printed).
 # SCHED_RESULTS=DIR writes there instead of bench/results; KEEP=1 keeps the temp dir.
 # Exit 0 when the run is valid, 1 when schedcheck finds a wrong placement or pods were not bound,
 # 2 on bad usage or a missing prerequisite.
@@ -41,7 +43,7 @@ TROUPE=$(realpath "${TROUPE:-$BUILD/troupe}" 2>/dev/null || echo "${TROUPE:-$BUI
 LOAD=$BUILD/schedload
 CHECK=$BUILD/schedcheck
 N=100 P=1000 W=SchedulingBasic REPL=1 MODE=direct RATE=0 TIMEOUT=600 SCFG= INFLIGHT=64 PEER=1 DELAY=1s
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
@@ -79,6 +81,18 @@ fi
 REFB=$BUILD/bench_sched_cycle
 refcycle() { [ -x "$REFB" ] && "$REFB" 2>/dev/null | sed -n 's/.* filtered per cycle: \([0-9.]*\) us per cycle.*/\1/p'; }
 REF0=$(refcycle)
+# ... and during the run (cpuprobe: a fixed loop's own CPU time every 100 ms, ~0.5 % of a CPU):
+# back-to-back runs of the same code differ by up to 1.6x while the cycle before and after stays
+# the same; the probe's medians on the idle machine now and while the pods are scheduled say
+# whether the machine itself was slower in a run
+PROBEB=$BUILD/cpuprobe
+# median of column $1 (ns) of probe lines with epoch ms in [$2, $3], in us with one decimal
+probe_med() { awk -v c="$1" -v a="$2" -v b="$3" '$1 >= a && $1 <= b { print $c }' | sort -n |
+  awk '{ v[NR] = $1 } END { if (NR) printf "%.1f %d", v[int((NR + 1) / 2)] / 1000, NR }'; }
+PROBE0=""
+[ -x "$PROBEB" ] && "$PROBEB" --count 10 >"${TMPDIR:-/tmp}/troupe-probe0.$$" 2>/dev/null &&
+  PROBE0="$(probe_med 2 0 9e15 <"${TMPDIR:-/tmp}/troupe-probe0.$$") $(probe_med 3 0 9e15 <"${TMPDIR:-/tmp}/troupe-probe0.$$")"
+rm -f "${TMPDIR:-/tmp}/troupe-probe0.$$"
 
 D=$(mktemp -d /tmp/troupe-bench-sched.XXXXXX)
 export HOME=$D XDG_DATA_HOME=$D/data XDG_CONFIG_HOME=$D/config XDG_CACHE_HOME=$D/cache
@@ -186,6 +200,8 @@ PODCSV="$RESULTS/$TAG.csv"
 # low half is preempted)
 RUNNING=(--running); [ "$W" = Preemption ] && RUNNING=()
 T0=$(date +%s.%N)
+PROBEPID=""
+[ -x "$PROBEB" ] && { "$PROBEB" --out "$D/probe.txt" 2>/dev/null & PROBEPID=$!; PIDS+=($PROBEPID); }
 if [ "$MODE" = direct ]; then
   "$LOAD" "${KC[@]}" --pods "$P" --nodes "$N" --workload "$W" --rate "$RATE" --inflight "$INFLIGHT" --run "$RUN" --timeout "$TIMEOUT" "${RUNNING[@]}" --csv "$PODCSV" >"$D/load.out" 2>"$D/load.log" &
   LOADPID=$!
@@ -208,6 +224,7 @@ else
 fi
 wait "$LOADPID"; LRC=$?
 T1=$(date +%s.%N)
+[ -n "$PROBEPID" ] && { kill "$PROBEPID" 2>/dev/null; wait "$PROBEPID" 2>/dev/null; }
 WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
 cat "$D/load.out"; [ -s "$D/load.log" ] && head -5 "$D/load.log" >&2
 SUM=$(grep '^schedload:' "$D/load.out" || true)
@@ -244,6 +261,19 @@ CSVMODE=$MODE; [ "$DELAY" = 1s ] || CSVMODE="$MODE/startup-$DELAY"
 echo "$STAMP,$W,$N,$P,$REPL,$CSVMODE,$RATE,$(field throughput_steady),$(field throughput_overall),$(field bind_p50_ms),$(field bind_p99_ms),$(field start_p50_ms),$(field start_p99_ms),$WALL,${PROCS% },$VERDICT,$(basename "$PODCSV")" >>"$SUMCSV"
 echo "run.sh: $W $N nodes $P pods: steady $(field throughput_steady) pods/s, overall $(field throughput_overall) pods/s, bind p50 $(field bind_p50_ms) ms p99 $(field bind_p99_ms) ms (nodes report Running ${DELAY} after binding); placements $VERDICT"
 echo "run.sh: beside it, same run: the API took the creates at $(field create_rate) pods/s"
+# the probe's samples from the first create to the last binding (the pods' CSV, epoch ms)
+if [ -n "$PROBE0" ] && [ -s "$D/probe.txt" ] && [ -s "$PODCSV" ]; then
+  read -r PA PB <<<"$(awk -F, 'NR > 1 && $3 > 0 { if (!a || $2 < a) a = $2; if ($3 > b) b = $3 } END { printf "%.0f %.0f\n", a, b }' "$PODCSV")"
+  read -r PALU PN <<<"$(probe_med 2 "$PA" "$PB" <"$D/probe.txt")"
+  read -r PMEM _ <<<"$(probe_med 3 "$PA" "$PB" <"$D/probe.txt")"
+  read -r P0ALU _ P0MEM _ <<<"$PROBE0"
+  if [ -n "${PALU:-}" ]; then
+    PDUR="a fixed integer loop took $PALU us and a fixed walk of memory $PMEM us while the pods were created and bound ($PN samples)"
+  else
+    PDUR="no sample fell in the $((PB - PA)) ms from the first create to the last binding"
+  fi
+  echo "run.sh: machine during the run (cpuprobe, its own CPU time every 100 ms): $PDUR, $P0ALU us and $P0MEM us on the idle machine before the cluster started"
+fi
 
 if command -v gnuplot >/dev/null; then
   # bindings over time: the sorted bind times against their rank

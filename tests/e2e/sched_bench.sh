@@ -12,6 +12,13 @@ BUILD=${TROUPE_BUILD:-$(dirname "$TROUPE")}
 export SCHED_RESULTS=$T/results
 bash "$SRC/bench/sched/run.sh" --startup-delay soon >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "--startup-delay soon: exit $rc, want 2 (bad usage)"
+# cpuprobe: one line per sample (epoch ms, two CPU times in ns), bad usage exit 2
+P=$("$BUILD/cpuprobe" --count 3 --interval-ms 1) || fail "cpuprobe --count 3 failed"
+[ "$(echo "$P" | grep -Ec '^1[0-9]{12} [1-9][0-9]* [1-9][0-9]*$')" = 3 ] || fail "cpuprobe lines: $P"
+"$BUILD/cpuprobe" --interval-ms 0 >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "cpuprobe --interval-ms 0: exit $rc, want 2"
+"$BUILD/cpuprobe" --count >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "cpuprobe --count without a value: exit $rc, want 2"
 # the Deployment run's nodes report Running 3 s after binding (scheduler_perf's conditions are a
 # delay longer than the run): created→Running must show it, and its summary row says so
 for mode in direct deployment; do
@@ -23,6 +30,11 @@ for mode in direct deployment; do
   echo "$OUT" | grep -q '^schedcheck: OK: 200 pods (200 bound' || fail "$mode: schedcheck did not pass: $OUT"
   echo "$OUT" | grep -q 'placements valid$' || fail "$mode: no verdict line"
   pass "$mode: $(echo "$OUT" | grep '^run.sh: SchedulingBasic')"
+  # the machine's speed beside the figures: the cycle before and after, the probe before and during
+  echo "$OUT" | grep -Eq '^run.sh: machine, same run: the scheduling cycle alone .* took [0-9.]+ us before the cluster started and [0-9.]+ us after' ||
+    fail "$mode: no cycle time beside the run: $(echo "$OUT" | grep '^run.sh: machine')"
+  echo "$OUT" | grep -Eq '^run.sh: machine during the run \(cpuprobe, .*\): .*, [0-9.]+ us and [0-9.]+ us on the idle machine before the cluster started$' ||
+    fail "$mode: no probe figures beside the run: $(echo "$OUT" | grep '^run.sh: machine')"
   start_p50=$(echo "$OUT" | grep -o 'start_p50_ms=[0-9]*' | cut -d= -f2)
   if [ $mode = deployment ]; then
     [ -n "$start_p50" ] && [ "$start_p50" -ge 3000 ] || fail "--startup-delay 3s: created→Running p50 ${start_p50:-?} ms, want ≥ 3000"
