@@ -1,6 +1,7 @@
 /* framework — see framework.h. */
 #include "actors/scheduler/framework.h"
 #include "actors/scheduler/filterpool.h"
+#include "actors/scheduler/nodehot.h"
 #include "actors/scheduler/nodelabels.h"
 #include "actors/scheduler/nodesel.h"
 #include "actors/scheduler/nominated.h"
@@ -37,6 +38,7 @@ typedef struct {
                           tr_sched_status_t *);
     tr_sched_status_t (*score_nodes) (void *, tr_sched_cycle_t *, const tr_sched_pod_t *,
                                       const tr_sched_node_t *const *, size_t, int64_t *);
+    const nodehot_hooks_t *hot; /* a built-in's hooks over the nodes' hot lines, NULL for others */
 } inst_t;
 
 struct fw_profile {
@@ -82,7 +84,13 @@ struct fw_profile {
      * zeroed for every pod, though a cycle that finds its sample reads none of the statuses */
     tr_sched_status_t *sc_st;
     const tr_sched_node_t **sc_feasible;
+    const nodehot_t **sc_feasible_hot; /* the feasible nodes' hot lines, when the scan had them */
     size_t cap_sc_nodes;
+    /* The nodes' hot lines (nodehot.h) in the order of the snapshot's nodes[] at layout
+     * hot_layout, up to date at generation hot_gen (see hot_sync) */
+    nodehot_t *hot;
+    size_t cap_hot;
+    uint64_t hot_layout, hot_gen;
     int64_t *sc_totals, *sc_scores;
     size_t cap_sc_scores;
 };
@@ -536,6 +544,8 @@ fw_profile_destroy (fw_profile_t **pp)
     free (p->pf_made);
     free (p->sc_st);
     free (p->sc_feasible);
+    free (p->sc_feasible_hot);
+    free (p->hot);
     free (p->sc_totals);
     free (p->sc_scores);
     filterpool_destroy (&p->pool);
@@ -641,7 +651,7 @@ fw_profile_add (fw_profile_t *p, const tr_sched_plugin_t *pl, const json_t *args
             }
         }
         idx = (int) p->ninst++;
-        p->inst[idx] = (inst_t) {pl, self, dl, 0, 1, NULL, NULL};
+        p->inst[idx] = (inst_t) {pl, self, dl, 0, 1, NULL, NULL, nodehot_hooks (pl)};
         /* the batch hooks only from a descriptor large enough to hold them: one built against
          * 1.3 or older ends before them */
         if (pl->size >= offsetof (tr_sched_plugin_t, score_nodes) + sizeof pl->score_nodes) {
@@ -978,16 +988,20 @@ filter_node (fw_profile_t *p, tr_sched_cycle_t *cs, const nomix_t *ix, const tr_
  * that reads labels asks for them itself). */
 static int
 filter_chunk (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
-              size_t n, size_t start, size_t from, size_t m, const uint8_t *skip, tr_sched_status_t *st,
-              uint64_t *rejected, const tr_sched_node_t **feasible, size_t *nfeasible, fw_result_t *out)
+              const nodehot_t *hot, size_t n, size_t start, size_t from, size_t m, const uint8_t *skip,
+              tr_sched_status_t *st, uint64_t *rejected, const tr_sched_node_t **feasible, const nodehot_t **feasible_hot,
+              size_t *nfeasible, fw_result_t *out)
 {
     const tr_sched_node_t *live[FW_CHUNK];
+    const nodehot_t *live_hot[FW_CHUNK]; /* live[j]'s hot line (hot: else unset) */
     uint32_t at[FW_CHUNK];   /* live[j]'s offset in the chunk */
     tr_sched_status_t s[FW_CHUNK];
     size_t nl = m, err_at = m, err_k = 0;
     tr_sched_status_t err = {0};
     for (size_t j = 0, idx = (start + from) % n; j < m; j++, idx = idx + 1 < n ? idx + 1 : 0) {
         live[j] = nodes[idx];
+        if (hot)
+            live_hot[j] = &hot[idx];
         at[j] = (uint32_t) j;
     }
     for (size_t k = 0; k < p->norder[2] && nl; k++) {
@@ -995,7 +1009,9 @@ filter_chunk (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, 
         if (skip[ii])
             continue;
         inst_t *in = &p->inst[ii];
-        if (in->filter_nodes)
+        if (hot && in->hot && in->hot->filter)
+            in->hot->filter (in->self, cs, pod, live, live_hot, nl, s);
+        else if (in->filter_nodes)
             in->filter_nodes (in->self, cs, pod, live, nl, s);
         else
             for (size_t j = 0; j < nl; j++) {
@@ -1007,6 +1023,8 @@ filter_chunk (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, 
         for (size_t j = 0; j < nl; j++) {
             if (s[j].code == TR_SCHED_SUCCESS) {
                 live[keep] = live[j];
+                if (hot)
+                    live_hot[keep] = live_hot[j];
                 at[keep++] = at[j];
             } else if (s[j].code == TR_SCHED_ERROR) {
                 if (at[j] < err_at) {
@@ -1029,16 +1047,21 @@ filter_chunk (fw_profile_t *p, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, 
               err.reason ? err.reason : "error");
         return -1;
     }
-    for (size_t j = 0; j < nl; j++)
+    for (size_t j = 0; j < nl; j++) {
+        if (hot)
+            feasible_hot[*nfeasible] = live_hot[j];
         feasible[(*nfeasible)++] = live[j];
+    }
     return 0;
 }
 
 /* Every feasible node's score by one plugin: its score_nodes in one call, else node by node. */
 static tr_sched_status_t
 score_all (const fw_profile_t *p, const inst_t *in, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,
-           const tr_sched_node_t *const *nodes, size_t n, int64_t *scores)
+           const tr_sched_node_t *const *nodes, const nodehot_t *const *hot, size_t n, int64_t *scores)
 {
+    if (hot && in->hot && in->hot->score)
+        return in->hot->score (in->self, cs, pod, nodes, hot, n, scores);
     if (in->score_nodes && !p->no_chunks)
         return in->score_nodes (in->self, cs, pod, nodes, n, scores);
     for (size_t i = 0; i < n; i++) {
@@ -1355,10 +1378,54 @@ scratch_nodes (fw_profile_t *p, size_t n)
     const tr_sched_node_t **f = realloc (p->sc_feasible, n * sizeof *f);
     if (f)
         p->sc_feasible = f;
-    if (!st || !f)
+    const nodehot_t **fh = realloc (p->sc_feasible_hot, n * sizeof *fh);
+    if (fh)
+        p->sc_feasible_hot = fh;
+    if (!st || !f || !fh)
         return -1;
     p->cap_sc_nodes = n;
     return 0;
+}
+
+/* The nodes' hot lines (nodehot.h) for snap, in its nodes[] order: all of them made again when
+ * its layout is not the one of the last call (or its journal no longer reaches back to it),
+ * else those of the nodes its journal moved since. NULL when the snapshot keeps no journal
+ * (layout 0: a hand-made one) or memory runs out: the plugins then read the nodes. */
+static const nodehot_t *
+hot_sync (fw_profile_t *p, const tr_sched_snapshot_t *snap)
+{
+    size_t n = snap->nnodes;
+    if (!n || !snap->layout || snap->size < offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal)
+        return NULL;
+    if (n > p->cap_hot) {
+        size_t cap = n + n / 4;
+        nodehot_t *h = aligned_alloc (_Alignof (nodehot_t), cap * sizeof *h);
+        if (!h)
+            return NULL;
+        free (p->hot);
+        p->hot = h;
+        p->cap_hot = cap;
+        p->hot_layout = 0;
+    }
+    if (p->hot_layout != snap->layout || p->hot_gen < snap->journal_from) {
+        for (size_t i = 0; i < n; i++)
+            nodehot_of (snap->nodes[i], &p->hot[i]);
+    } else if (p->hot_gen != snap->generation) {
+        for (uint32_t k = 0; k < snap->njournal; k++) {
+            const tr_sched_gen_move_t *j = &snap->journal[k];
+            if (j->generation > p->hot_gen && j->index < n)
+                nodehot_of (snap->nodes[j->index], &p->hot[j->index]);
+        }
+    }
+    p->hot_layout = snap->layout;
+    p->hot_gen = snap->generation;
+    return p->hot;
+}
+
+const struct nodehot *
+fw_hot_lines (fw_profile_t *p, const tr_sched_snapshot_t *snap)
+{
+    return hot_sync (p, snap);
 }
 
 static int
@@ -1449,6 +1516,10 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
     }
     st = p->sc_st;
     feasible = p->sc_feasible;
+    /* the feasible nodes' hot lines, while every feasible node came from a chunk that had them */
+    const nodehot_t **feasible_hot = p->sc_feasible_hot;
+    const nodehot_t *hot = NULL;
+    int hot_ok = 1;
     size_t want = fw_nodes_to_find (p->pct, n), nfeasible = 0, processed = 0;
     size_t start = n ? p->next_start % n : 0;
     uint64_t rejected = 0;
@@ -1462,6 +1533,7 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
             goto done;
         if (r > 0) {
             feasible[nfeasible++] = nn;
+            hot_ok = 0;
             processed = n; /* the sample's start does not move */
             out->evaluated = 1;
             out->feasible = 1;
@@ -1469,9 +1541,13 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         }
     }
     int chunked = fw_nomix_none (&ix) && !p->no_chunks;
+    if (chunked)
+        hot = hot_sync (p, snap);
+    hot_ok = hot != NULL;
     for (; processed < n && nfeasible < want; processed++) {
         filterpool_t *pool;
         if (processed == p->par_prefix && n - processed >= p->par_min_rest && (pool = filter_pool (p))) {
+            hot_ok = 0;
             if (scan_parallel (p, pool, csp, &ix, pod, snap, start, &processed, &nfeasible, want, skip, st, feasible,
                                &rejected, out) < 0)
                 goto done;
@@ -1486,8 +1562,8 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
                 m = FW_CHUNK;
             if (p->workers > 0 && processed < p->par_prefix && m > p->par_prefix - processed)
                 m = p->par_prefix - processed;
-            if (filter_chunk (p, csp, pod, snap->nodes, n, start, processed, m, skip, st, &rejected, feasible,
-                              &nfeasible, out))
+            if (filter_chunk (p, csp, pod, snap->nodes, hot, n, start, processed, m, skip, st, &rejected, feasible,
+                              feasible_hot, &nfeasible, out))
                 goto done;
             processed += m - 1; /* the loop's ++ makes it m */
             continue;
@@ -1501,8 +1577,10 @@ fw_schedule_nominated (fw_profile_t *p, const fw_env_t *env, const fw_nominator_
         int r = filter_node (p, csp, &ix, pod, node, skip, &st[idx], &rejected, out);
         if (r < 0)
             goto done;
-        if (r > 0)
+        if (r > 0) {
             feasible[nfeasible++] = node;
+            hot_ok = 0;
+        }
     }
     if (n)
         p->next_start = (start + processed) % n;
@@ -1534,7 +1612,9 @@ chosen_nominated:
         memset (skip, 0, sizeof skip);
         for (size_t k = 0; k < p->norder[4]; k++) {
             inst_t *in = &p->inst[p->order[4][k]];
-            tr_sched_status_t s = in->p->pre_score (in->self, csp, pod, feasible, nfeasible);
+            tr_sched_status_t s = hot_ok && in->hot && in->hot->pre_score
+                                      ? in->hot->pre_score (in->self, csp, pod, feasible, feasible_hot, nfeasible)
+                                      : in->p->pre_score (in->self, csp, pod, feasible, nfeasible);
             if (s.code == TR_SCHED_SKIP)
                 skip[p->order[4][k]] = 1;
             else if (s.code != TR_SCHED_SUCCESS) {
@@ -1554,7 +1634,7 @@ chosen_nominated:
             if (skip[ii])
                 continue;
             inst_t *in = &p->inst[ii];
-            tr_sched_status_t s = score_all (p, in, csp, pod, feasible, nfeasible, scores);
+            tr_sched_status_t s = score_all (p, in, csp, pod, feasible, hot_ok ? feasible_hot : NULL, nfeasible, scores);
             if (s.code != TR_SCHED_SUCCESS) {
                 fail (out, FW_ERROR, "running Score plugin \"%s\": %s", in->p->name, s.reason ? s.reason : "error");
                 goto done;

@@ -179,6 +179,10 @@ void fw_profile_set_clock (fw_profile_t *self, int64_t (*now_ms) (void *arg), vo
 /* Filter in chunks and Score in one call per plugin where plugins have the batch forms (ABI 1.4;
  * on, the default), or node by node, one call per plugin and node (0; the tests compare both). */
 void fw_profile_set_batch (fw_profile_t *self, int on);
+/* The nodes' hot lines (nodehot.h) the chunked scans of self read, brought up to date with snap
+ * (as a cycle does first), in snap->nodes order; NULL when snap keeps no journal. For tests. */
+struct nodehot;
+const struct nodehot *fw_hot_lines (fw_profile_t *self, const tr_sched_snapshot_t *snap);
 /* Where host->namespace_labels looks (the caller's Namespace informer); none: NULL for all. */
 void fw_profile_set_namespaces (fw_profile_t *self, const json_t *(*labels) (void *arg, const char *ns), void *arg);
 /* What host->default_selector answers with (the caller's Service and controller informers, see

@@ -436,7 +436,11 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
     n->pub.allocatable = alloc;
     const char *rs = ready_status (obj);
     n->pub.ready = rs && !strcmp (rs, "True");
-    n->pub.nimages = (uint32_t) json_array_size (tv_get (obj, "status.images"));
+    /* no event of its own (nothing requeues on images), but the node's generation moves: what
+     * keeps a copy of the node by generation (the framework's hot lines, nodehot.h) sees it */
+    uint32_t nimages = (uint32_t) json_array_size (tv_get (obj, "status.images"));
+    int images_moved = nimages != n->pub.nimages;
+    n->pub.nimages = nimages;
     const json_t *tl = tv_get (obj, "spec.taints");
     free (n->taints);
     n->taints = NULL;
@@ -451,7 +455,7 @@ snap_node_set (sched_snap_t *s, const json_t *obj)
         }
     }
     n->pub.taints = n->taints;
-    if (ev)
+    if (ev || images_moved)
         gen_move (s, n);
     return ev;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "actors/scheduler/framework.h"
+#include "actors/scheduler/nodehot.h"
 #include "actors/scheduler/plugins/registry.h"
 #include "actors/scheduler/profile.h"
 #include "actors/scheduler/snapshot.h"
@@ -896,6 +897,8 @@ varied_pod (int i)
     json_t *req = json_pack ("{s:s,s:s}", "cpu", cpu, "memory", i % 3 ? "256Mi" : "768Mi");
     if (i % 9 == 0)
         json_object_set_new (req, "example.com/gpu", json_string ("1"));
+    if (i % 11 == 5) /* no node offers it: refused everywhere, through the plugins' own Filter */
+        json_object_set_new (req, "ephemeral-storage", json_string ("1Gi"));
     json_t *p = json_pack ("{s:{s:s,s:s,s:s},s:{s:[{s:s,s:s,s:{s:o}}]},s:{}}", "metadata", "name", uid, "namespace", "d",
                            "uid", uid, "spec", "containers", "name", "c", "image", i % 2 ? "img/a:1" : "img/b:1",
                            "resources", "requests", req, "status");
@@ -931,6 +934,18 @@ batch_same_as_node_by_node (void **state)
     }
     int placed = 0, refused = 0;
     for (int i = 0; i < 2500; i++) {
+        if (i % 97 == 96 || i % 211 == 210) { /* a node changes shape, or goes (the scans' layout moves) */
+            char name[32];
+            snprintf (name, sizeof name, "v%03d", i % 300);
+            json_t *n = varied_node (i % 300 + 1);
+            json_object_set_new (json_object_get (n, "metadata"), "name", json_string (name));
+            for (int b = 0; b < 2; b++)
+                if (i % 97 == 96)
+                    snap_node_set (snap[b], n);
+                else
+                    snap_node_delete (snap[b], name);
+            json_decref (n);
+        }
         json_t *obj = varied_pod (i);
         fw_result_t r[2];
         for (int b = 0; b < 2; b++) {
@@ -958,6 +973,96 @@ batch_same_as_node_by_node (void **state)
         fw_profile_destroy (&fp[b]);
         snap_destroy (&snap[b]);
     }
+}
+
+/* The framework's hot lines (nodehot.h) equal the nodes' own fields after every kind of change
+ * the snapshot takes: pods assumed, bound, forgotten and deleted, nodes changed (allocatable,
+ * taints, unschedulable, readiness, images), removed and added; none for a hand-made snapshot. */
+static void
+assert_hot_lines (fw_profile_t *fp, sched_snap_t *snap)
+{
+    const tr_sched_snapshot_t *v = snap_view (snap);
+    const nodehot_t *h = (const nodehot_t *) fw_hot_lines (fp, v);
+    assert_non_null (h);
+    for (uint32_t i = 0; i < v->nnodes; i++) {
+        nodehot_t want;
+        nodehot_of (v->nodes[i], &want);
+        if (memcmp (&want, &h[i], sizeof want))
+            fail_msg ("node %s (%u of %u): hot line cpu %lld/%lld mem %lld/%lld pods %u/%d flags %d%d%d%d, node "
+                      "cpu %lld/%lld mem %lld/%lld pods %u/%d flags %d%d%d%d",
+                      v->nodes[i]->name, i, v->nnodes, (long long) h[i].req_cpu, (long long) h[i].alloc_cpu,
+                      (long long) h[i].req_mem, (long long) h[i].alloc_mem, h[i].npods, h[i].alloc_pods,
+                      h[i].unschedulable, h[i].ready, h[i].tainted, h[i].imaged, (long long) want.req_cpu,
+                      (long long) want.alloc_cpu, (long long) want.req_mem, (long long) want.alloc_mem, want.npods,
+                      want.alloc_pods, want.unschedulable, want.ready, want.tainted, want.imaged);
+    }
+}
+
+static void
+hot_lines_follow_the_snapshot (void **state)
+{
+    (void) state;
+    sched_snap_t *snap = snap_new ();
+    for (int i = 0; i < 40; i++) {
+        json_t *n = varied_node (i);
+        snap_node_set (snap, n);
+        json_decref (n);
+    }
+    char err[256];
+    fw_profile_t *fp = sched_profile_default (NULL, 0, err, sizeof err);
+    assert_non_null (fp);
+    assert_hot_lines (fp, snap);
+    /* images alone are no scheduling event, but the line follows them (ImageLocality's PreScore) */
+    json_t *im = varied_node (1);
+    json_object_set_new (json_object_get (im, "status"), "images",
+                         json_pack ("[{s:[s],s:i}]", "names", "img/c:1", "sizeBytes", 1000));
+    assert_int_equal (snap_node_set (snap, im), 0);
+    json_decref (im);
+    assert_hot_lines (fp, snap);
+    unsigned seed = 7;
+    for (int round = 0; round < 400; round++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = (seed >> 8) % 100, k = (seed >> 16) % 60;
+        char name[32], uid[32];
+        snprintf (name, sizeof name, "v%03u", k % 45);
+        snprintf (uid, sizeof uid, "q%04u", (unsigned) round);
+        if (r < 40) { /* a pod assumed, then bound there or forgotten */
+            json_t *pod = varied_pod ((int) k);
+            json_object_set_new (json_object_get (pod, "metadata"), "uid", json_string (uid));
+            json_object_set_new (json_object_get (pod, "metadata"), "name", json_string (uid));
+            if (!snap_assume (snap, pod, name)) {
+                if (r < 30) {
+                    json_object_set_new (json_object_get (pod, "spec"), "nodeName", json_string (name));
+                    snap_pod_bound (snap, pod);
+                } else
+                    snap_forget (snap, uid);
+            }
+            json_decref (pod);
+        } else if (r < 55) { /* a pod deleted */
+            snprintf (uid, sizeof uid, "q%04u", k * 7 % (round + 1));
+            snap_pod_delete (snap, uid);
+        } else if (r < 85) { /* a node changed: another node's shape under its name */
+            json_t *n = varied_node ((int) k * 3 + round);
+            json_object_set_new (json_object_get (n, "metadata"), "name", json_string (name));
+            snap_node_set (snap, n);
+            json_decref (n);
+        } else if (r < 93) {
+            snap_node_delete (snap, name);
+        } else { /* a node added back */
+            json_t *n = varied_node ((int) (k % 45));
+            snap_node_set (snap, n);
+            json_decref (n);
+        }
+        if (round % 3 == 0 || r >= 85)
+            assert_hot_lines (fp, snap);
+    }
+    assert_hot_lines (fp, snap);
+    /* a snapshot made by hand keeps no journal: no hot lines, the plugins read the nodes */
+    tr_sched_snapshot_t hand = *snap_view (snap);
+    hand.layout = 0;
+    assert_null (fw_hot_lines (fp, &hand));
+    fw_profile_destroy (&fp);
+    snap_destroy (&snap);
 }
 
 /* ---- Permit WAIT ------------------------------------------------------------------------- */
@@ -1184,6 +1289,7 @@ main (void)
         cmocka_unit_test (permit_wait_then_reject), cmocka_unit_test (permit_wait_times_out),      cmocka_unit_test (cost_at_5000_nodes),
         cmocka_unit_test (batch_hooks), cmocka_unit_test (batch_chunk_bound), cmocka_unit_test (batch_error_is_the_scans),
         cmocka_unit_test (batch_same_as_node_by_node),
+        cmocka_unit_test (hot_lines_follow_the_snapshot),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

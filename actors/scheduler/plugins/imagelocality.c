@@ -129,6 +129,26 @@ init (const json_t *args, const tr_sched_host_t *host, char *err, size_t errlen)
 
 TR_SCHED_SCORE_NODES (score)
 
+/* PreScore from the nodes' hot lines: none of them holds an image (hollow nodes, a fresh
+ * cluster): SKIP without reading a node; else PreScore itself */
+static tr_sched_status_t
+pre_score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+               const nodehot_t *const *hot, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (hot[k]->imaged)
+            return pre_score (self, cs, pod, nodes, n);
+    return (tr_sched_status_t) {TR_SCHED_SKIP, NULL};
+}
+
+static const nodehot_hooks_t hot_hooks = {.pre_score = pre_score_hot};
+
+const nodehot_hooks_t *
+sched_plugin_imagelocality_hot (void)
+{
+    return &hot_hooks;
+}
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("ImageLocality"), .init = init, .pre_score = pre_score,
                                          .score = score, .score_nodes = score_nodes};
 

@@ -16,6 +16,22 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
 
 TR_SCHED_FILTER_NODES (filter)
 
+static void
+filter_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+            const nodehot_t *const *hot, size_t n, tr_sched_status_t *st)
+{
+    for (size_t i = 0; i < n; i++)
+        st[i] = hot[i]->ready ? TR_SCHED_OK : filter (self, cs, pod, nodes[i]);
+}
+
+static const nodehot_hooks_t hot_hooks = {.filter = filter_hot};
+
+const nodehot_hooks_t *
+sched_plugin_nodeready_hot (void)
+{
+    return &hot_hooks;
+}
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeReady"), .filter = filter, .filter_nodes = filter_nodes,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_CONDITION};
 

@@ -27,20 +27,26 @@ destroy (void *self)
     free (self);
 }
 
-static tr_sched_status_t
-score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+/* cpu and memory from the node's hot line h when there is one (nodehot.h), the rest from the node */
+static int64_t
+score_of (const ba_t *s, const tr_sched_pod_t *pod, const tr_sched_node_t *node, const nodehot_t *h)
 {
-    (void) cs;
-    ba_t *s = self;
     double f[SR_MAX], sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < s->res.n; i++) {
         int kind = s->res.r[i].kind;
         const char *name = s->res.r[i].name;
-        int64_t alloc = sr_pick (&node->allocatable, kind, name);
+        int64_t alloc, req;
+        if (h && (kind == SR_CPU || kind == SR_MEM)) {
+            alloc = kind == SR_CPU ? h->alloc_cpu : h->alloc_mem;
+            req = kind == SR_CPU ? h->req_cpu : h->req_mem;
+        } else {
+            alloc = sr_pick (&node->allocatable, kind, name);
+            req = sr_pick (&node->requested, kind, name);
+        }
         if (alloc <= 0)
             continue; /* not on this node: not counted */
-        double x = (double) (sr_pick (&node->requested, kind, name) + sr_pick (&pod->requests, kind, name)) / (double) alloc;
+        double x = (double) (req + sr_pick (&pod->requests, kind, name)) / (double) alloc;
         f[n++] = x > 1 ? 1 : x;
         sum += f[n - 1];
     }
@@ -53,11 +59,36 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
             var += (f[i] - mean) * (f[i] - mean);
         std = sqrt (var / (double) n);
     }
-    *out = (int64_t) ((1 - std) * 100);
+    return (int64_t) ((1 - std) * 100);
+}
+
+static tr_sched_status_t
+score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+{
+    (void) cs;
+    *out = score_of (self, pod, node, NULL);
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+           const nodehot_t *const *hot, size_t n, int64_t *scores)
+{
+    (void) cs;
+    for (size_t i = 0; i < n; i++)
+        scores[i] = score_of (self, pod, nodes[i], hot[i]);
     return TR_SCHED_OK;
 }
 
 TR_SCHED_SCORE_NODES (score)
+
+static const nodehot_hooks_t hot_hooks = {.score = score_hot};
+
+const nodehot_hooks_t *
+sched_plugin_noderesourcesbalancedallocation_hot (void)
+{
+    return &hot_hooks;
+}
 
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeResourcesBalancedAllocation"), .init = init,
                                          .destroy = destroy, .score = score, .score_nodes = score_nodes,

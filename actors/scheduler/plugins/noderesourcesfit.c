@@ -124,12 +124,50 @@ filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sc
     return (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, r};
 }
 
-/* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored.
- * cpu and memory with the non-zero requests. */
+/* Filter from the node's hot line (nodehot.h): the pod slot, cpu and memory; a pod asking for
+ * ephemeral storage or an extended resource is looked at on the node itself */
 static void
-alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, int kind, const char *name, int64_t *alloc,
-           int64_t *req)
+filter_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+            const nodehot_t *const *hot, size_t n, tr_sched_status_t *st)
 {
+    fit_t *s = self;
+    const tr_sched_res_t *w = &pod->requests;
+    int plain = w->ephemeral_storage <= 0;
+    for (uint32_t i = 0; i < w->nscalar && plain; i++)
+        plain = w->scalar[i].value <= 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!plain) {
+            st[i] = filter (self, cs, pod, nodes[i]);
+            continue;
+        }
+        const nodehot_t *h = hot[i];
+        unsigned m = 0;
+        if ((int64_t) h->npods + 1 > h->alloc_pods)
+            m |= 8;
+        if (w->milli_cpu > 0 && w->milli_cpu > h->alloc_cpu - h->req_cpu)
+            m |= 1;
+        if (w->memory > 0 && w->memory > h->alloc_mem - h->req_mem)
+            m |= 2;
+        st[i] = m ? (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s->fixed[m]} : TR_SCHED_OK;
+    }
+}
+
+/* (allocatable, requested with this pod) of one scored resource; 0 allocatable: not scored.
+ * cpu and memory with the non-zero requests, from the node's hot line when there is one. */
+static void
+alloc_req (const tr_sched_pod_t *pod, const tr_sched_node_t *node, const nodehot_t *h, int kind, const char *name,
+           int64_t *alloc, int64_t *req)
+{
+    if (h && kind == SR_CPU) {
+        *alloc = h->alloc_cpu;
+        *req = h->nz_cpu + pod->nonzero_milli_cpu;
+        return;
+    }
+    if (h && kind == SR_MEM) {
+        *alloc = h->alloc_mem;
+        *req = h->nz_mem + pod->nonzero_memory;
+        return;
+    }
     *alloc = sr_pick (&node->allocatable, kind, name);
     if (kind == SR_CPU)
         *req = node->nonzero_milli_cpu + pod->nonzero_milli_cpu;
@@ -152,15 +190,13 @@ shape_score (const fit_t *s, int64_t util)
     return s->shape[s->nshape - 1].score;
 }
 
-static tr_sched_status_t
-score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+static int64_t
+score_of (const fit_t *s, const tr_sched_pod_t *pod, const tr_sched_node_t *node, const nodehot_t *h)
 {
-    (void) cs;
-    fit_t *s = self;
     int64_t sum = 0, wsum = 0;
     for (size_t i = 0; i < s->res.n; i++) {
         int64_t alloc, req;
-        alloc_req (pod, node, s->res.r[i].kind, s->res.r[i].name, &alloc, &req);
+        alloc_req (pod, node, h, s->res.r[i].kind, s->res.r[i].name, &alloc, &req);
         if (alloc <= 0)
             continue;
         int64_t sc;
@@ -173,12 +209,37 @@ score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sch
         sum += sc * s->res.r[i].weight;
         wsum += s->res.r[i].weight;
     }
-    *out = wsum ? sum / wsum : 0;
+    return wsum ? sum / wsum : 0;
+}
+
+static tr_sched_status_t
+score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
+{
+    (void) cs;
+    *out = score_of (self, pod, node, NULL);
+    return TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+           const nodehot_t *const *hot, size_t n, int64_t *scores)
+{
+    (void) cs;
+    for (size_t i = 0; i < n; i++)
+        scores[i] = score_of (self, pod, nodes[i], hot[i]);
     return TR_SCHED_OK;
 }
 
 TR_SCHED_FILTER_NODES (filter)
 TR_SCHED_SCORE_NODES (score)
+
+static const nodehot_hooks_t hot_hooks = {.filter = filter_hot, .score = score_hot};
+
+const nodehot_hooks_t *
+sched_plugin_noderesourcesfit_hot (void)
+{
+    return &hot_hooks;
+}
 
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("NodeResourcesFit"), .init = init, .destroy = destroy,
                                          .filter = filter, .filter_nodes = filter_nodes, .score = score, .score_nodes = score_nodes,

@@ -20,6 +20,27 @@ sched_registry_find (const char *name)
     return NULL;
 }
 
+static const struct {
+    const tr_sched_plugin_t *(*plugin) (void);
+    const nodehot_hooks_t *(*hooks) (void);
+} hot[] = {
+    {sched_plugin_nodeunschedulable, sched_plugin_nodeunschedulable_hot},
+    {sched_plugin_nodeready, sched_plugin_nodeready_hot},
+    {sched_plugin_tainttoleration, sched_plugin_tainttoleration_hot},
+    {sched_plugin_noderesourcesfit, sched_plugin_noderesourcesfit_hot},
+    {sched_plugin_noderesourcesbalancedallocation, sched_plugin_noderesourcesbalancedallocation_hot},
+    {sched_plugin_imagelocality, sched_plugin_imagelocality_hot},
+};
+
+const nodehot_hooks_t *
+nodehot_hooks (const tr_sched_plugin_t *p)
+{
+    for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++)
+        if (hot[i].plugin () == p)
+            return hot[i].hooks ();
+    return NULL;
+}
+
 /* Kubernetes' getDefaultPlugins (v1), the built-ins that exist, in its order and weights;
  * NodeReady (Troupe's) after NodeUnschedulable. */
 static const sched_default_t defaults[] = {

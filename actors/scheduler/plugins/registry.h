@@ -2,6 +2,7 @@
 #ifndef TROUPE_SCHED_REGISTRY_H
 #define TROUPE_SCHED_REGISTRY_H
 
+#include "actors/scheduler/nodehot.h"
 #include "actors/scheduler/sched_plugin.h"
 
 #include <stddef.h>
@@ -21,6 +22,14 @@ const tr_sched_plugin_t *sched_plugin_imagelocality (void);
 const tr_sched_plugin_t *sched_plugin_interpodaffinity (void);
 const tr_sched_plugin_t *sched_plugin_podtopologyspread (void);
 const tr_sched_plugin_t *sched_plugin_defaultpreemption (void);
+
+/* The built-ins' hooks over the nodes' hot lines (nodehot.h) */
+const nodehot_hooks_t *sched_plugin_nodeunschedulable_hot (void);
+const nodehot_hooks_t *sched_plugin_nodeready_hot (void);
+const nodehot_hooks_t *sched_plugin_tainttoleration_hot (void);
+const nodehot_hooks_t *sched_plugin_noderesourcesfit_hot (void);
+const nodehot_hooks_t *sched_plugin_noderesourcesbalancedallocation_hot (void);
+const nodehot_hooks_t *sched_plugin_imagelocality_hot (void);
 
 /* ImageLocality's normalization: "busybox" → "docker.io/library/busybox:latest". */
 void sched_image_normalize (const char *in, char *out, size_t len);

@@ -64,6 +64,36 @@ normalize (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, int64_t 
 TR_SCHED_FILTER_NODES (filter)
 TR_SCHED_SCORE_NODES (score)
 
+/* a node without taints: nothing to tolerate, nothing preferred against */
+static void
+filter_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+            const nodehot_t *const *hot, size_t n, tr_sched_status_t *st)
+{
+    for (size_t i = 0; i < n; i++)
+        st[i] = hot[i]->tainted ? filter (self, cs, pod, nodes[i]) : TR_SCHED_OK;
+}
+
+static tr_sched_status_t
+score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
+           const nodehot_t *const *hot, size_t n, int64_t *scores)
+{
+    for (size_t i = 0; i < n; i++) {
+        scores[i] = 0;
+        tr_sched_status_t s = hot[i]->tainted ? score (self, cs, pod, nodes[i], &scores[i]) : TR_SCHED_OK;
+        if (s.code != TR_SCHED_SUCCESS)
+            return s;
+    }
+    return TR_SCHED_OK;
+}
+
+static const nodehot_hooks_t hot_hooks = {.filter = filter_hot, .score = score_hot};
+
+const nodehot_hooks_t *
+sched_plugin_tainttoleration_hot (void)
+{
+    return &hot_hooks;
+}
+
 static const tr_sched_plugin_t plugin = {TR_SCHED_PLUGIN_HEADER ("TaintToleration"), .init = init, .filter = filter, .filter_nodes = filter_nodes, .score = score, .score_nodes = score_nodes,
                                          .normalize_score = normalize,
                                          .events = TR_SCHED_EV_NODE_ADD | TR_SCHED_EV_NODE_TAINT};
