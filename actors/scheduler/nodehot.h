@@ -48,6 +48,27 @@ typedef struct {
                                 int64_t *scores);
 } nodehot_hooks_t;
 
+/* A plugin whose Score is an int64_t fn (self, pod, node, hot) (hot: the node's line or NULL,
+ * when fn reads the node itself) gets its node hook `score` and its hot hook `score_hot` from
+ * it: NODEHOT_SCORE (fn). */
+#define NODEHOT_SCORE(fn)                                                                               \
+    static tr_sched_status_t score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,         \
+                                    const tr_sched_node_t *node, int64_t *out)                          \
+    {                                                                                                   \
+        (void) cs;                                                                                      \
+        *out = fn (self, pod, node, NULL);                                                              \
+        return TR_SCHED_OK;                                                                             \
+    }                                                                                                   \
+    static tr_sched_status_t score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod,     \
+                                        const tr_sched_node_t *const *nodes, const nodehot_t *const *hot, \
+                                        size_t n, int64_t *scores)                                      \
+    {                                                                                                   \
+        (void) cs;                                                                                      \
+        for (size_t i_ = 0; i_ < n; i_++)                                                               \
+            scores[i_] = fn (self, pod, nodes[i_], hot[i_]);                                            \
+        return TR_SCHED_OK;                                                                             \
+    }
+
 /* The hooks of a built-in plugin's descriptor (by pointer: a .so of the same name has none). */
 const nodehot_hooks_t *nodehot_hooks (const tr_sched_plugin_t *p);
 

@@ -62,23 +62,7 @@ score_of (const ba_t *s, const tr_sched_pod_t *pod, const tr_sched_node_t *node,
     return (int64_t) ((1 - std) * 100);
 }
 
-static tr_sched_status_t
-score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
-{
-    (void) cs;
-    *out = score_of (self, pod, node, NULL);
-    return TR_SCHED_OK;
-}
-
-static tr_sched_status_t
-score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
-           const nodehot_t *const *hot, size_t n, int64_t *scores)
-{
-    (void) cs;
-    for (size_t i = 0; i < n; i++)
-        scores[i] = score_of (self, pod, nodes[i], hot[i]);
-    return TR_SCHED_OK;
-}
+NODEHOT_SCORE (score_of)
 
 TR_SCHED_SCORE_NODES (score)
 

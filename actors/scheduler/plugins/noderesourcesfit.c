@@ -88,18 +88,27 @@ destroy (void *self)
     free (self);
 }
 
+/* The fixed reasons' bits (fixed_reason) of the pod slot, cpu and memory, from the node's pod
+ * count and slots and what allocatable leaves of cpu and memory once requested is taken */
+static unsigned
+short_of (const tr_sched_res_t *w, int64_t npods, int64_t alloc_pods, int64_t free_cpu, int64_t free_mem)
+{
+    unsigned m = 0;
+    if (npods + 1 > alloc_pods)
+        m |= 8;
+    if (w->milli_cpu > 0 && w->milli_cpu > free_cpu)
+        m |= 1;
+    if (w->memory > 0 && w->memory > free_mem)
+        m |= 2;
+    return m;
+}
+
 static tr_sched_status_t
 filter (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node)
 {
     fit_t *s = self;
     const tr_sched_res_t *a = &node->allocatable, *u = &node->requested, *w = &pod->requests;
-    unsigned m = 0;
-    if ((int64_t) node->npods + 1 > a->pods)
-        m |= 8;
-    if (w->milli_cpu > 0 && w->milli_cpu > a->milli_cpu - u->milli_cpu)
-        m |= 1;
-    if (w->memory > 0 && w->memory > a->memory - u->memory)
-        m |= 2;
+    unsigned m = short_of (w, node->npods, a->pods, a->milli_cpu - u->milli_cpu, a->memory - u->memory);
     if (w->ephemeral_storage > 0 && w->ephemeral_storage > a->ephemeral_storage - u->ephemeral_storage)
         m |= 4;
     char *ext = NULL;
@@ -141,13 +150,7 @@ filter_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const t
             continue;
         }
         const nodehot_t *h = hot[i];
-        unsigned m = 0;
-        if ((int64_t) h->npods + 1 > h->alloc_pods)
-            m |= 8;
-        if (w->milli_cpu > 0 && w->milli_cpu > h->alloc_cpu - h->req_cpu)
-            m |= 1;
-        if (w->memory > 0 && w->memory > h->alloc_mem - h->req_mem)
-            m |= 2;
+        unsigned m = short_of (w, h->npods, h->alloc_pods, h->alloc_cpu - h->req_cpu, h->alloc_mem - h->req_mem);
         st[i] = m ? (tr_sched_status_t) {TR_SCHED_UNSCHEDULABLE, s->fixed[m]} : TR_SCHED_OK;
     }
 }
@@ -212,23 +215,7 @@ score_of (const fit_t *s, const tr_sched_pod_t *pod, const tr_sched_node_t *node
     return wsum ? sum / wsum : 0;
 }
 
-static tr_sched_status_t
-score (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *node, int64_t *out)
-{
-    (void) cs;
-    *out = score_of (self, pod, node, NULL);
-    return TR_SCHED_OK;
-}
-
-static tr_sched_status_t
-score_hot (void *self, tr_sched_cycle_t *cs, const tr_sched_pod_t *pod, const tr_sched_node_t *const *nodes,
-           const nodehot_t *const *hot, size_t n, int64_t *scores)
-{
-    (void) cs;
-    for (size_t i = 0; i < n; i++)
-        scores[i] = score_of (self, pod, nodes[i], hot[i]);
-    return TR_SCHED_OK;
-}
+NODEHOT_SCORE (score_of)
 
 TR_SCHED_FILTER_NODES (filter)
 TR_SCHED_SCORE_NODES (score)
