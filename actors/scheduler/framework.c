@@ -1394,7 +1394,7 @@ scratch_nodes (fw_profile_t *p, size_t n)
 static const nodehot_t *
 hot_sync (fw_profile_t *p, const tr_sched_snapshot_t *snap)
 {
-    size_t n = snap->nnodes;
+    size_t n = snap->nnodes, k;
     if (!n || !snap->layout || snap->size < offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal)
         return NULL;
     if (n > p->cap_hot) {
@@ -1407,16 +1407,15 @@ hot_sync (fw_profile_t *p, const tr_sched_snapshot_t *snap)
         p->cap_hot = cap;
         p->hot_layout = 0;
     }
-    if (p->hot_layout != snap->layout || p->hot_gen < snap->journal_from) {
+    if (!pu_journal_since (snap, p->hot_layout, p->hot_gen, &k)) {
         for (size_t i = 0; i < n; i++)
             nodehot_of (snap->nodes[i], &p->hot[i]);
-    } else if (p->hot_gen != snap->generation) {
-        for (uint32_t k = 0; k < snap->njournal; k++) {
+    } else
+        for (; k < snap->njournal; k++) {
             const tr_sched_gen_move_t *j = &snap->journal[k];
-            if (j->generation > p->hot_gen && j->index < n)
+            if (j->index < n)
                 nodehot_of (snap->nodes[j->index], &p->hot[j->index]);
         }
-    }
     p->hot_layout = snap->layout;
     p->hot_gen = snap->generation;
     return p->hot;

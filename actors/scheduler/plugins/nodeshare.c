@@ -1,5 +1,6 @@
 /* nodeshare — see nodeshare.h. */
 #include "actors/scheduler/plugins/nodeshare.h"
+#include "actors/scheduler/plugins/plugin_util.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -215,19 +216,10 @@ sweep (nodeshare_t *self, size_t want, int drop)
 static int
 update_moved (nodeshare_t *self, const tr_sched_snapshot_t *snap, nodeshare_fn fn, void *arg)
 {
-    if (snap->size < offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal || !snap->layout ||
-        snap->layout != self->layout || self->seen_gen < snap->journal_from || self->nbyidx < snap->nnodes ||
-        (snap->njournal && !snap->journal))
+    size_t lo;
+    if (self->nbyidx < snap->nnodes || !pu_journal_since (snap, self->layout, self->seen_gen, &lo))
         return 0;
     const tr_sched_gen_move_t *j = snap->journal;
-    size_t lo = 0, hi = snap->njournal; /* the first move after seen_gen */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (j[mid].generation <= self->seen_gen)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     for (; lo < snap->njournal; lo++) {
         uint32_t i = j[lo].index;
         if (i >= snap->nnodes)

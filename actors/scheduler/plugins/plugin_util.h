@@ -4,7 +4,30 @@
 
 #include "actors/scheduler/sched_plugin.h"
 
+#include <stddef.h>
 #include <string.h>
+
+/* Where a reader that last saw snap at layout `layout` and generation `gen` starts in its
+ * journal (ABI 1.1): *from = the first move after gen (a binary search: the journal is in
+ * generation order), 1. 0 when it cannot: snap keeps no journal, its layout moved, or the
+ * journal no longer reaches back to gen (the reader walks every node). */
+static inline int
+pu_journal_since (const tr_sched_snapshot_t *snap, uint64_t layout, uint64_t gen, size_t *from)
+{
+    if (snap->size < offsetof (tr_sched_snapshot_t, njournal) + sizeof snap->njournal || !snap->layout ||
+        snap->layout != layout || gen < snap->journal_from || (snap->njournal && !snap->journal))
+        return 0;
+    size_t lo = 0, hi = snap->njournal;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (snap->journal[mid].generation <= gen)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *from = lo;
+    return 1;
+}
 
 static inline const char *
 pu_str (const json_t *obj, const char *key)
